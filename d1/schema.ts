@@ -1,0 +1,86 @@
+// The one drizzle schema for D1. Migrations in d1/migrations/ are generated from this
+// file by `npm run db:generate` and never edited by hand.
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+const timestampNow = (name: string) =>
+  integer(name, { mode: "number" })
+    .notNull()
+    .default(sql`(unixepoch('subsec') * 1000)`);
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  username: text("username").notNull().unique(),
+  displayName: text("display_name"),
+  passwordHash: text("password_hash").notNull(),
+  role: text("role", { enum: ["guest", "user", "trader", "admin"] }).notNull(),
+  status: text("status", { enum: ["active", "disabled"] }).notNull().default("active"),
+  createdAt: timestampNow("created_at"),
+  updatedAt: integer("updated_at", { mode: "number" }).notNull(),
+});
+
+// One row per login: the refresh-token family. Revoking it ends the session's access
+// tokens at once, because every authenticated request checks it.
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    createdAt: timestampNow("created_at"),
+    expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+    revokedAt: integer("revoked_at", { mode: "number" }),
+    revokeReason: text("revoke_reason"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId)],
+);
+
+// Every refresh token ever issued, stored hashed. A token that is presented after it was
+// rotated (usedAt set) is a replay: the whole session family is revoked.
+export const refreshTokens = sqliteTable(
+  "refresh_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id),
+    createdAt: timestampNow("created_at"),
+    usedAt: integer("used_at", { mode: "number" }),
+  },
+  (t) => [index("refresh_tokens_session_idx").on(t.sessionId)],
+);
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    keyId: text("key_id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    name: text("name").notNull(),
+    secretHash: text("secret_hash").notNull(),
+    scopes: text("scopes").notNull(),
+    createdAt: timestampNow("created_at"),
+    lastUsedAt: integer("last_used_at", { mode: "number" }),
+    revokedAt: integer("revoked_at", { mode: "number" }),
+  },
+  (t) => [index("api_keys_user_idx").on(t.userId)],
+);
+
+// Written by the event consumer; the event id as primary key makes redelivery harmless.
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    eventId: text("event_id").primaryKey(),
+    type: text("type").notNull(),
+    subject: text("subject").notNull(),
+    occurredAt: text("occurred_at").notNull(),
+    traceparent: text("traceparent"),
+    data: text("data").notNull(),
+    recordedAt: timestampNow("recorded_at"),
+  },
+  (t) => [index("audit_log_subject_idx").on(t.subject, t.occurredAt)],
+);

@@ -1,0 +1,28 @@
+import { z } from "zod";
+
+// The one envelope every domain event travels in (DESIGN.md, capability 5).
+export const EVENT_TYPES = [
+  "user.registered",
+  "user.updated",
+  "user.password_changed",
+  "user.role_changed",
+  "user.status_changed",
+  "user.api_key_created",
+  "user.api_key_revoked",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const DomainEvent = z.object({
+  id: z.uuid(),
+  type: z.enum(EVENT_TYPES),
+  version: z.literal(1),
+  occurredAt: z.iso.datetime(),
+  subject: z.string().min(1),
+  traceparent: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
+});
+export type DomainEvent = z.infer<typeof DomainEvent>;
+
+export function domainEvent(type: EventType, subject: string, data: Record<string, unknown>, traceparent: string | null): DomainEvent {
+  return { id: crypto.randomUUID(), type, version: 1, occurredAt: new Date().toISOString(), subject, traceparent, data };
+}

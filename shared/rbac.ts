@@ -1,0 +1,45 @@
+// Roles and permissions of the original design (seed-summary.md, "RBAC"): resources
+// user / trading / strategy × read / write / delete, plus admin:all.
+export const ROLES = ["guest", "user", "trader", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PERMISSIONS = [
+  "user:read",
+  "user:write",
+  "user:delete",
+  "trading:read",
+  "trading:write",
+  "trading:delete",
+  "strategy:read",
+  "strategy:write",
+  "strategy:delete",
+  "admin:all",
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+  guest: ["user:read"],
+  user: ["user:read", "user:write", "trading:read", "strategy:read"],
+  trader: ["user:read", "user:write", "trading:read", "trading:write", "strategy:read", "strategy:write"],
+  admin: PERMISSIONS,
+};
+
+// An API key never grants more than its owner's role; its scopes narrow it further.
+export const API_KEY_SCOPES = ["read", "trade"] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
+  read: ["user:read", "trading:read", "strategy:read"],
+  trade: ["trading:read", "trading:write", "trading:delete", "strategy:read", "strategy:write"],
+};
+
+export function permissionsOf(role: Role, scopes?: readonly ApiKeyScope[]): ReadonlySet<Permission> {
+  const granted = new Set<Permission>(ROLE_PERMISSIONS[role]);
+  if (!scopes) return granted;
+  const allowed = new Set(scopes.flatMap((s) => SCOPE_PERMISSIONS[s]));
+  return new Set([...granted].filter((p) => allowed.has(p)));
+}
+
+export function can(permissions: ReadonlySet<Permission>, needed: Permission): boolean {
+  return permissions.has(needed) || permissions.has("admin:all");
+}

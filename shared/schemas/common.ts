@@ -1,0 +1,50 @@
+import { z } from "@hono/zod-openapi";
+
+export const ErrorEnvelope = z
+  .object({
+    code: z.number().int().openapi({ example: 42210000, description: "HTTP status × 100000 + n (Alpaca's convention)" }),
+    message: z.string().openapi({ example: "request body is invalid" }),
+    details: z.array(
+      z.object({
+        path: z.string().openapi({ example: "password" }),
+        message: z.string(),
+        rule: z.string().optional(),
+      }),
+    ),
+    request_id: z.string(),
+  })
+  .openapi("Error");
+
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [s, { description: STATUS_TEXT[s] ?? "error", content: { "application/json": { schema: ErrorEnvelope } } }]),
+  );
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Malformed request (e.g. invalid JSON)",
+  401: "Missing or invalid credentials",
+  403: "Authenticated but not permitted",
+  404: "Not found",
+  409: "Conflict with existing state",
+  413: "Request body too large",
+  415: "Content-Type must be application/json",
+  422: "Validation failed; details name the fields",
+  429: "Rate limited; see Retry-After",
+  503: "A dependency is unavailable",
+};
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+type Security = Record<string, string[]>[];
+/** Routes a signed-in session or an API key may call. */
+export const SESSION_OR_KEY: Security = [{ bearerAuth: [] }, { apiKeyId: [], apiSecret: [] }];
+/** Routes that manage credentials: a signed-in session only. */
+export const SESSION_ONLY: Security = [{ bearerAuth: [] }];

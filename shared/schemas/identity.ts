@@ -1,0 +1,123 @@
+import { z } from "@hono/zod-openapi";
+import { API_KEY_SCOPES, ROLES } from "../rbac";
+import { PASSWORD_MAX_LENGTH } from "../password-policy";
+
+const Email = z
+  .email({ error: "must be a valid email address" })
+  .max(254)
+  .transform((e) => e.toLowerCase())
+  .openapi({ example: "ada@example.com" });
+
+const Username = z
+  .string()
+  .min(3, "must be at least 3 characters")
+  .max(32, "must be at most 32 characters")
+  .regex(/^[A-Za-z0-9_.-]+$/, "may contain only letters, digits, '_', '.' and '-'")
+  .transform((u) => u.toLowerCase())
+  .openapi({ example: "ada" });
+
+// Length is bounded here only to refuse absurd inputs before hashing; the strength rules
+// (with their names) are checked by shared/password-policy.ts.
+const Password = z.string().min(1, "is required").max(PASSWORD_MAX_LENGTH * 4).openapi({ example: "correct horse battery staple" });
+
+export const RegisterRequest = z
+  .object({ email: Email, username: Username, password: Password, display_name: z.string().trim().min(1).max(64).optional() })
+  .strict()
+  .openapi("RegisterRequest");
+
+export const LoginRequest = z
+  .object({ email: Email, password: Password })
+  .strict()
+  .openapi("LoginRequest");
+
+export const RefreshRequest = z
+  .object({ refresh_token: z.string().min(1).max(512) })
+  .strict()
+  .openapi("RefreshRequest");
+
+export const TokenResponse = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal("Bearer"),
+    expires_in: z.number().int().openapi({ example: 900 }),
+    refresh_token: z.string(),
+  })
+  .openapi("TokenResponse");
+
+export const User = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    username: z.string(),
+    display_name: z.string().nullable(),
+    role: z.enum(ROLES),
+    status: z.enum(["active", "disabled"]),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .openapi("User");
+
+export const RegisterResponse = TokenResponse.extend({ user: User }).openapi("RegisterResponse");
+
+export const UpdateProfileRequest = z
+  .object({ username: Username.optional(), display_name: z.string().trim().min(1).max(64).nullable().optional() })
+  .strict()
+  .refine((b) => b.username !== undefined || b.display_name !== undefined, { message: "nothing to update: give username or display_name" })
+  .openapi("UpdateProfileRequest");
+
+export const ChangePasswordRequest = z
+  .object({ current_password: Password, new_password: Password })
+  .strict()
+  .openapi("ChangePasswordRequest");
+
+export const CreateApiKeyRequest = z
+  .object({
+    name: z.string().trim().min(1).max(64).openapi({ example: "my trading bot" }),
+    scopes: z
+      .array(z.enum(API_KEY_SCOPES))
+      .min(1, "give at least one scope")
+      .max(API_KEY_SCOPES.length)
+      .refine((s) => new Set(s).size === s.length, "scopes must not repeat")
+      .openapi({ example: ["read", "trade"] }),
+  })
+  .strict()
+  .openapi("CreateApiKeyRequest");
+
+export const ApiKey = z
+  .object({
+    key_id: z.string().openapi({ example: "RKQ4V7M2X9TB3KD8WZ1P" }),
+    name: z.string(),
+    scopes: z.array(z.enum(API_KEY_SCOPES)),
+    created_at: z.iso.datetime(),
+    last_used_at: z.iso.datetime().nullable(),
+  })
+  .openapi("ApiKey");
+
+export const CreatedApiKey = ApiKey.extend({
+  secret: z.string().openapi({ description: "Shown once; store it now. Only its hash is kept." }),
+}).openapi("CreatedApiKey");
+
+export const KeyIdParam = z.object({
+  key_id: z.string().regex(/^RK[A-Z0-9]{18}$/, "is not an API key id").openapi({ param: { name: "key_id", in: "path" } }),
+});
+
+export const UserIdParam = z.object({
+  user_id: z.uuid({ error: "must be a user id (UUID)" }).openapi({ param: { name: "user_id", in: "path" } }),
+});
+
+export const AdminUpdateUserRequest = z
+  .object({ role: z.enum(ROLES).optional(), status: z.enum(["active", "disabled"]).optional() })
+  .strict()
+  .refine((b) => b.role !== undefined || b.status !== undefined, { message: "nothing to update: give role or status" })
+  .openapi("AdminUpdateUserRequest");
+
+export const ListUsersQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  after: z.uuid().optional().openapi({ description: "cursor: the last user id of the previous page" }),
+  role: z.enum(ROLES).optional(),
+  status: z.enum(["active", "disabled"]).optional(),
+});
+
+export const UserList = z
+  .object({ users: z.array(User), next_page_token: z.string().nullable() })
+  .openapi("UserList");

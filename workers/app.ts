@@ -1,0 +1,91 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
+import { ApiError } from "../shared/errors";
+import type { AppEnv } from "./context";
+import { gatewayConfig } from "./lib/config";
+import { authenticate } from "./middleware/authenticate";
+import { errorResponse, onError, validationHook } from "./middleware/errors";
+import { rateLimit } from "./middleware/rate-limit";
+import { requestContext } from "./middleware/request-context";
+import { admin } from "./routes/admin";
+import { auth } from "./routes/auth";
+import { keys } from "./routes/keys";
+import { system } from "./routes/system";
+import { users } from "./routes/users";
+
+const EXPOSED_HEADERS = ["X-Request-ID", "traceparent", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"];
+const UNLIMITED = new Set(["/health", "/ready"]);
+
+const corsFromConfig = createMiddleware<AppEnv>((c, next) =>
+  cors({
+    origin: (origin) => (gatewayConfig(c.env).corsOrigins.includes(origin) ? origin : null),
+    allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    allowHeaders: ["Content-Type", "Authorization", "APCA-API-KEY-ID", "APCA-API-SECRET-KEY", "traceparent", "X-Request-ID"],
+    exposeHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  })(c, next),
+);
+
+const limitBody = createMiddleware<AppEnv>((c, next) =>
+  bodyLimit({ maxSize: gatewayConfig(c.env).maxBodyBytes, onError: (c) => errorResponse(c, new ApiError(413, "request body is too large")) })(c, next),
+);
+
+// Bodies are JSON everywhere; anything else is refused before a validator would report
+// it as missing fields.
+const requireJson = createMiddleware<AppEnv>(async (c, next) => {
+  const hasBody = c.req.header("content-length") !== undefined ? c.req.header("content-length") !== "0" : c.req.header("transfer-encoding") !== undefined;
+  if (["POST", "PUT", "PATCH"].includes(c.req.method) && hasBody && !/^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? ""))
+    throw new ApiError(415, "Content-Type must be application/json");
+  await next();
+});
+
+const skipFor = (paths: Set<string>, mw: ReturnType<typeof createMiddleware<AppEnv>>) =>
+  createMiddleware<AppEnv>((c, next) => (paths.has(c.req.path) ? next() : mw(c, next)));
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.onError(onError);
+  app.use("*", requestContext, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, rateLimit));
+
+  app.route("/", system);
+  app.route("/", auth);
+  app.route("/", users);
+  app.route("/", keys);
+  app.route("/", admin);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyId", { type: "apiKey", in: "header", name: "APCA-API-KEY-ID" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiSecret", { type: "apiKey", in: "header", name: "APCA-API-SECRET-KEY" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "RedFire API",
+      version: "0.1.0",
+      description: "Quantitative trading on Cloudflare's edge. Errors use one envelope: {code, message, details, request_id}.",
+    },
+  });
+
+  const allowed = allowedMethods(app);
+  app.notFound((c) => {
+    const methods = allowed(c.req.path);
+    if (methods.length > 0 && !methods.includes(c.req.method)) {
+      c.header("Allow", methods.join(", "));
+      return errorResponse(c, new ApiError(405, `method ${c.req.method} is not allowed here; use ${methods.join(", ")}`));
+    }
+    return errorResponse(c, new ApiError(404, `no route for ${c.req.method} ${c.req.path}`, [], 10000));
+  });
+  return app;
+}
+
+/** The methods registered for a path, so a wrong method answers 405 instead of 404. */
+function allowedMethods(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
+  let table: { pattern: RegExp; method: string }[] | undefined;
+  return (path) => {
+    table ??= app.routes
+      .filter((r) => r.method !== "ALL")
+      .map((r) => ({ pattern: new RegExp(`^${r.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z_]+/g, "[^/]+")}$`), method: r.method }));
+    return [...new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+  };
+}

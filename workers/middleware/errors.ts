@@ -1,0 +1,48 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ZodError } from "zod";
+import { ApiError, type FieldError } from "../../shared/errors";
+import type { AppEnv } from "../context";
+import { log } from "../lib/log";
+
+/** The one error envelope: Alpaca's {code, message} plus field details and the request id. */
+export function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
+  for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+  return c.json(
+    { code: error.code, message: error.message, details: error.details, request_id: c.get("requestId") },
+    error.status as ContentfulStatusCode,
+  );
+}
+
+export function fieldErrors(error: ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join(".") || "(body)",
+    message: issue.message,
+  }));
+}
+
+/** Hook for every zod-openapi route: a failed validation is a 422 naming the fields. */
+export function validationHook(result: { success: boolean; error?: ZodError; target?: string }): void {
+  if (result.success || !result.error) return;
+  const what = result.target === "json" ? "request body" : result.target === "param" ? "path" : "query string";
+  throw new ApiError(422, `${what} is invalid`, fieldErrors(result.error), 10000);
+}
+
+export function onError(error: Error, c: Context<AppEnv>): Response {
+  if (error instanceof ApiError) return errorResponse(c, error);
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    if (status === 400) return errorResponse(c, new ApiError(400, "request body is not valid JSON", [], 10001));
+    if (status === 413) return errorResponse(c, new ApiError(413, "request body is too large", [], 10000));
+    if (status >= 400 && status < 500) return errorResponse(c, new ApiError(status as 400, error.message || "bad request"));
+  }
+  log("error", "unhandled error", {
+    requestId: c.get("requestId"),
+    traceId: c.get("traceId"),
+    path: c.req.path,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    stack: error instanceof Error ? error.stack : undefined,
+  });
+  return errorResponse(c, new ApiError(500, "internal error; quote the request id when reporting it", [], 10000));
+}

@@ -1,0 +1,80 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { conflict, notFound } from "../../shared/errors";
+import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { AdminUpdateUserRequest, ListUsersQuery, User, UserIdParam, UserList } from "../../shared/schemas/identity";
+import type { AppEnv } from "../context";
+import { database, schema } from "../lib/db";
+import { publish } from "../lib/events";
+import { revokeUserSessions } from "../lib/sessions";
+import { userView } from "../lib/users";
+import { principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+export const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const security = SESSION_OR_KEY;
+
+const listUsers = createRoute({
+  method: "get",
+  path: "/api/admin/users",
+  tags: ["admin"],
+  summary: "List users (admins only)",
+  security,
+  middleware: [requirePermission("admin:all")] as const,
+  request: { query: ListUsersQuery },
+  responses: { 200: jsonContent(UserList, "A page of users ordered by id"), ...errorResponses(401, 403, 422, 429) },
+});
+
+admin.openapi(listUsers, async (c) => {
+  const { limit, after, role, status } = c.req.valid("query");
+  const filters: SQL[] = [];
+  if (after) filters.push(gt(schema.users.id, after));
+  if (role) filters.push(eq(schema.users.role, role));
+  if (status) filters.push(eq(schema.users.status, status));
+  const rows = await database(c.env)
+    .select()
+    .from(schema.users)
+    .where(and(...filters))
+    .orderBy(asc(schema.users.id))
+    .limit(limit + 1)
+    .all();
+  const page = rows.slice(0, limit);
+  return c.json({ users: page.map(userView), next_page_token: rows.length > limit ? page[page.length - 1]!.id : null }, 200);
+});
+
+const updateUser = createRoute({
+  method: "patch",
+  path: "/api/admin/users/{user_id}",
+  tags: ["admin"],
+  summary: "Change a user's role or status; disabling ends their sessions and keys at once",
+  security,
+  middleware: [requirePermission("admin:all")] as const,
+  request: { params: UserIdParam, body: jsonBody(AdminUpdateUserRequest) },
+  responses: { 200: jsonContent(User, "The updated user"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+});
+
+admin.openapi(updateUser, async (c) => {
+  const actor = principalOf(c);
+  const { user_id } = c.req.valid("param");
+  const body = c.req.valid("json");
+  // An admin who demotes or disables themselves can lock everyone out of administration.
+  if (user_id === actor.userId && ((body.role && body.role !== "admin") || body.status === "disabled"))
+    throw conflict("admins cannot demote or disable themselves; ask another admin");
+  const db = database(c.env);
+  const before = await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get();
+  if (!before) throw notFound("user not found");
+  await db
+    .update(schema.users)
+    .set({ ...(body.role && { role: body.role }), ...(body.status && { status: body.status }), updatedAt: Date.now() })
+    .where(eq(schema.users.id, user_id))
+    .run();
+  if (body.status === "disabled") await revokeUserSessions(c.env, user_id, "user_disabled");
+  const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;
+  const traceparent = c.get("traceparent");
+  if (body.role && body.role !== before.role)
+    await publish(c.env, "user.role_changed", `user:${user_id}`, { userId: user_id, from: before.role, to: body.role, by: actor.userId }, traceparent);
+  if (body.status && body.status !== before.status)
+    await publish(c.env, "user.status_changed", `user:${user_id}`, { userId: user_id, from: before.status, to: body.status, by: actor.userId }, traceparent);
+  return c.json(userView(after), 200);
+});

@@ -1,0 +1,104 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { and, count, desc, eq, isNull } from "drizzle-orm";
+import { conflict, notFound } from "../../shared/errors";
+import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { ApiKey, CreateApiKeyRequest, CreatedApiKey, KeyIdParam } from "../../shared/schemas/identity";
+import { z } from "@hono/zod-openapi";
+import type { AppEnv } from "../context";
+import { database, schema } from "../lib/db";
+import { publish } from "../lib/events";
+import { keyedHash, randomString } from "../lib/random";
+import { parseScopes, principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+export const keys = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const MAX_KEYS_PER_USER = 20;
+const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+// Managing credentials needs a signed-in session: a leaked key must not mint more keys.
+const security = SESSION_ONLY;
+
+const create = createRoute({
+  method: "post",
+  path: "/api/keys",
+  tags: ["api keys"],
+  summary: "Create an API key; the secret is in this response only",
+  security,
+  middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
+  request: { body: jsonBody(CreateApiKeyRequest) },
+  responses: { 201: jsonContent(CreatedApiKey, "The new key and its secret"), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
+});
+
+keys.openapi(create, async (c) => {
+  const { userId } = principalOf(c);
+  const body = c.req.valid("json");
+  const db = database(c.env);
+  const active = await db
+    .select({ n: count() })
+    .from(schema.apiKeys)
+    .where(and(eq(schema.apiKeys.userId, userId), isNull(schema.apiKeys.revokedAt)))
+    .get();
+  if ((active?.n ?? 0) >= MAX_KEYS_PER_USER) throw conflict(`at most ${MAX_KEYS_PER_USER} active API keys; revoke one first`);
+  const keyId = `RK${randomString(18)}`;
+  const secret = randomString(40, BASE62);
+  const createdAt = Date.now();
+  await db.insert(schema.apiKeys).values({
+    keyId,
+    userId,
+    name: body.name,
+    secretHash: await keyedHash(c.env.PASSWORD_PEPPER, secret),
+    scopes: JSON.stringify(body.scopes),
+    createdAt,
+  });
+  await publish(c.env, "user.api_key_created", `user:${userId}`, { userId, keyId, scopes: body.scopes }, c.get("traceparent"));
+  return c.json({ key_id: keyId, secret, name: body.name, scopes: body.scopes, created_at: iso(createdAt)!, last_used_at: null }, 201);
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/api/keys",
+  tags: ["api keys"],
+  summary: "The caller's active API keys (never their secrets)",
+  security,
+  middleware: [requirePermission("user:read", { sessionOnly: true })] as const,
+  responses: { 200: jsonContent(z.array(ApiKey), "Active keys, newest first"), ...errorResponses(401, 403, 429) },
+});
+
+keys.openapi(list, async (c) => {
+  const rows = await database(c.env)
+    .select()
+    .from(schema.apiKeys)
+    .where(and(eq(schema.apiKeys.userId, principalOf(c).userId), isNull(schema.apiKeys.revokedAt)))
+    .orderBy(desc(schema.apiKeys.createdAt))
+    .all();
+  return c.json(
+    rows.map((r) => ({ key_id: r.keyId, name: r.name, scopes: parseScopes(r.scopes), created_at: iso(r.createdAt)!, last_used_at: iso(r.lastUsedAt) })),
+    200,
+  );
+});
+
+const revoke = createRoute({
+  method: "delete",
+  path: "/api/keys/{key_id}",
+  tags: ["api keys"],
+  summary: "Revoke an API key; it stops working at once",
+  security,
+  middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
+  request: { params: KeyIdParam },
+  responses: { 204: { description: "Revoked" }, ...errorResponses(401, 403, 404, 422, 429) },
+});
+
+keys.openapi(revoke, async (c) => {
+  const { userId } = principalOf(c);
+  const { key_id } = c.req.valid("param");
+  const result = await database(c.env)
+    .update(schema.apiKeys)
+    .set({ revokedAt: Date.now() })
+    .where(and(eq(schema.apiKeys.keyId, key_id), eq(schema.apiKeys.userId, userId), isNull(schema.apiKeys.revokedAt)))
+    .run();
+  // Another user's key answers exactly like a missing one.
+  if (result.meta.changes !== 1) throw notFound("API key not found");
+  await publish(c.env, "user.api_key_revoked", `user:${userId}`, { userId, keyId: key_id }, c.get("traceparent"));
+  return c.body(null, 204);
+});

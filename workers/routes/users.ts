@@ -1,0 +1,98 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { conflict, notFound, unprocessable } from "../../shared/errors";
+import { passwordViolations } from "../../shared/password-policy";
+import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { ChangePasswordRequest, UpdateProfileRequest, User } from "../../shared/schemas/identity";
+import type { AppEnv } from "../context";
+import { database, schema } from "../lib/db";
+import { publish } from "../lib/events";
+import { hashPassword, verifyPassword } from "../lib/passwords";
+import { revokeUserSessions } from "../lib/sessions";
+import { uniqueViolation, userView } from "../lib/users";
+import { principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const security = SESSION_OR_KEY;
+
+async function currentUser(env: Env, userId: string) {
+  const row = await database(env).select().from(schema.users).where(eq(schema.users.id, userId)).get();
+  if (!row) throw notFound("user not found");
+  return row;
+}
+
+const me = createRoute({
+  method: "get",
+  path: "/api/users/me",
+  tags: ["users"],
+  summary: "The signed-in user",
+  security,
+  middleware: [requirePermission("user:read")] as const,
+  responses: { 200: jsonContent(User, "The user"), ...errorResponses(401, 403, 429) },
+});
+
+users.openapi(me, async (c) => c.json(userView(await currentUser(c.env, principalOf(c).userId)), 200));
+
+const updateProfile = createRoute({
+  method: "patch",
+  path: "/api/users/me",
+  tags: ["users"],
+  summary: "Change username or display name",
+  security,
+  middleware: [requirePermission("user:write")] as const,
+  request: { body: jsonBody(UpdateProfileRequest) },
+  responses: { 200: jsonContent(User, "The updated user"), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
+});
+
+users.openapi(updateProfile, async (c) => {
+  const { userId } = principalOf(c);
+  const body = c.req.valid("json");
+  const changes = {
+    ...(body.username !== undefined && { username: body.username }),
+    ...(body.display_name !== undefined && { displayName: body.display_name }),
+    updatedAt: Date.now(),
+  };
+  try {
+    await database(c.env).update(schema.users).set(changes).where(eq(schema.users.id, userId)).run();
+  } catch (error) {
+    if (uniqueViolation(error) === "username")
+      throw conflict("username is already registered", [{ path: "username", message: "this username is already registered" }]);
+    throw error;
+  }
+  const row = await currentUser(c.env, userId);
+  await publish(c.env, "user.updated", `user:${userId}`, { userId, username: row.username, displayName: row.displayName }, c.get("traceparent"));
+  return c.json(userView(row), 200);
+});
+
+const changePassword = createRoute({
+  method: "post",
+  path: "/api/users/me/password",
+  tags: ["users"],
+  summary: "Change the password; every other session of the user ends",
+  security: SESSION_ONLY,
+  middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
+  request: { body: jsonBody(ChangePasswordRequest) },
+  responses: { 204: { description: "Password changed" }, ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
+});
+
+users.openapi(changePassword, async (c) => {
+  const principal = principalOf(c);
+  const body = c.req.valid("json");
+  const row = await currentUser(c.env, principal.userId);
+  if (!(await verifyPassword(body.current_password, c.env.PASSWORD_PEPPER, row.passwordHash)))
+    throw unprocessable("current password is incorrect", [{ path: "current_password", message: "is incorrect" }]);
+  const violations = passwordViolations(body.new_password, row);
+  if (violations.length > 0)
+    throw unprocessable(
+      `password is too weak: ${violations.map((v) => v.rule).join(", ")}`,
+      violations.map((v) => ({ path: "new_password", message: v.message, rule: v.rule })),
+    );
+  const passwordHash = await hashPassword(body.new_password, c.env.PASSWORD_PEPPER);
+  await database(c.env).update(schema.users).set({ passwordHash, updatedAt: Date.now() }).where(eq(schema.users.id, row.id)).run();
+  const keep = principal.via.kind === "session" ? principal.via.sessionId : undefined;
+  await revokeUserSessions(c.env, row.id, "password_changed", keep);
+  await publish(c.env, "user.password_changed", `user:${row.id}`, { userId: row.id }, c.get("traceparent"));
+  return c.body(null, 204);
+});
