@@ -10,10 +10,20 @@ const RateLimits = z.object({
 });
 export type RateLimitClass = "auth" | "trading" | "default";
 
+const LoginThrottle = z.object({
+  windowSeconds: z.number().int().positive(),
+  perAccount: z.number().int().positive(),
+  perClient: z.number().int().positive(),
+  freeFailures: z.number().int().nonnegative(),
+  maxDelayMs: z.number().int().nonnegative(),
+});
+export type LoginThrottle = z.infer<typeof LoginThrottle>;
+
 export interface GatewayConfig {
   environment: string;
   corsOrigins: readonly string[];
   rateLimits: z.infer<typeof RateLimits>;
+  loginThrottle: LoginThrottle;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   maxBodyBytes: number;
@@ -29,6 +39,7 @@ export function gatewayConfig(env: Env): GatewayConfig {
     environment: env.ENVIRONMENT,
     corsOrigins: env.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
     rateLimits: RateLimits.parse(JSON.parse(env.RATE_LIMITS)),
+    loginThrottle: LoginThrottle.parse(JSON.parse(env.LOGIN_THROTTLE)),
     accessTokenTtlSeconds: positiveInt.parse(env.ACCESS_TOKEN_TTL_SECONDS),
     refreshTokenTtlSeconds: positiveInt.parse(env.REFRESH_TOKEN_TTL_SECONDS),
     maxBodyBytes: positiveInt.parse(env.MAX_BODY_BYTES),

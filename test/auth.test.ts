@@ -1,0 +1,214 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { call, expectError, freshIp, json, PASSWORD, signUp, tableCounts } from "./helpers";
+
+interface Tokens {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  refresh_token: string;
+}
+
+const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
+
+describe("register", () => {
+  it("creates a trader, signs them in and answers in the OAuth token shape", async () => {
+    const tag = unique();
+    const res = await call("/api/auth/register", { body: { email: `Ada${tag}@Example.com`, username: `Ada${tag}`, password: PASSWORD } });
+    expect(res.status).toBe(201);
+    const body = await json<Tokens & { user: Record<string, unknown> }>(res);
+    expect(body.token_type).toBe("Bearer");
+    expect(body.expires_in).toBe(900);
+    expect(body.refresh_token.length).toBeGreaterThan(30);
+    expect(body.user).toMatchObject({ email: `ada${tag}@example.com`, username: `ada${tag}`, role: "trader", status: "active" });
+    expect(body).not.toHaveProperty("message");
+    const me = await call("/api/users/me", { token: body.access_token });
+    expect((await json(me)).id).toBe(body.user.id);
+  });
+
+  it("stores the password only as a scrypt hash", async () => {
+    const user = await signUp();
+    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(user.id).first<{ password_hash: string }>();
+    expect(row?.password_hash).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$/);
+    expect(row?.password_hash).not.toContain(PASSWORD);
+  });
+
+  it("refuses a duplicate email or username with 409, case-insensitively", async () => {
+    const user = await signUp();
+    const sameEmail = await call("/api/auth/register", { body: { email: user.email.toUpperCase(), username: `x${unique()}`, password: PASSWORD } });
+    expect((await expectError(sameEmail, 409)).details[0]?.path).toBe("email");
+    const sameName = await call("/api/auth/register", { body: { email: `x${unique()}@example.com`, username: user.username.toUpperCase(), password: PASSWORD } });
+    expect((await expectError(sameName, 409)).details[0]?.path).toBe("username");
+  });
+
+  it("lets exactly one of two concurrent sign-ups with one email through", async () => {
+    const email = `race${unique()}@example.com`;
+    const [a, b] = await Promise.all([
+      call("/api/auth/register", { body: { email, username: `ra${unique()}`, password: PASSWORD } }),
+      call("/api/auth/register", { body: { email, username: `rb${unique()}`, password: PASSWORD } }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([201, 409]);
+    const n = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE email = ?").bind(email).first<{ n: number }>();
+    expect(n?.n).toBe(1);
+  });
+
+  it.each([
+    ["short1", "min_length"],
+    ["password1234", "common_password"],
+    ["aaaaaaaaaaaaaaaa", "repeated_characters"],
+  ])("refuses the weak password %j with 422 naming the rule %s", async (password, rule) => {
+    const before = await tableCounts();
+    const res = await call("/api/auth/register", { body: { email: `w${unique()}@example.com`, username: `w${unique()}`, password } });
+    const error = await expectError(res, 422);
+    expect(error.message).toContain(rule);
+    expect(error.details.map((d) => d.rule)).toContain(rule);
+    expect(error.details[0]?.path).toBe("password");
+    expect(await tableCounts()).toEqual(before);
+  });
+
+  it("refuses a password containing the username", async () => {
+    const username = `zed${unique()}`;
+    const res = await call("/api/auth/register", { body: { email: `z${unique()}@example.com`, username, password: `my-${username}-secret` } });
+    expect((await expectError(res, 422)).details.map((d) => d.rule)).toContain("contains_identity");
+  });
+
+  it("reports every invalid field with its path", async () => {
+    const res = await call("/api/auth/register", { body: { email: "not-an-email", username: "a", password: "" } });
+    const error = await expectError(res, 422);
+    expect(error.details.map((d) => d.path).sort()).toEqual(["email", "password", "username"]);
+  });
+});
+
+describe("login", () => {
+  it("signs in with the right password", async () => {
+    const user = await signUp();
+    const res = await call("/api/auth/login", { body: { email: user.email, password: user.password } });
+    expect(res.status).toBe(200);
+    const tokens = await json<Tokens>(res);
+    expect(tokens.token_type).toBe("Bearer");
+    expect((await call("/api/users/me", { token: tokens.access_token })).status).toBe(200);
+  });
+
+  it("answers an unknown email exactly like a wrong password", async () => {
+    const user = await signUp();
+    const wrong = await expectError(await call("/api/auth/login", { body: { email: user.email, password: "wrong-password-123" } }), 401);
+    const unknown = await expectError(await call("/api/auth/login", { body: { email: `nobody${unique()}@example.com`, password: "wrong-password-123" } }), 401);
+    expect(unknown.code).toBe(wrong.code);
+    expect(unknown.message).toBe(wrong.message);
+  });
+
+  it("locks an account after repeated failures, even from many clients, with Retry-After", async () => {
+    const user = await signUp();
+    for (let i = 0; i < 10; i++) {
+      const res = await call("/api/auth/login", { body: { email: user.email, password: `wrong-password-${i}` }, ip: freshIp() });
+      await expectError(res, 401);
+    }
+    const locked = await call("/api/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp() });
+    await expectError(locked, 429);
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Another account is not affected.
+    const other = await signUp();
+    expect((await call("/api/auth/login", { body: { email: other.email, password: other.password } })).status).toBe(200);
+  });
+
+  it("refuses a disabled user with the same answer as a wrong password", async () => {
+    const user = await signUp();
+    await env.DB.prepare("UPDATE users SET status = 'disabled' WHERE id = ?").bind(user.id).run();
+    const error = await expectError(await call("/api/auth/login", { body: { email: user.email, password: user.password } }), 401);
+    expect(error.message).toBe("email or password is incorrect");
+  });
+});
+
+describe("refresh", () => {
+  it("rotates: the new pair works and the old refresh token does not", async () => {
+    const user = await signUp();
+    const res = await call("/api/auth/refresh", { body: { refresh_token: user.refresh } });
+    expect(res.status).toBe(200);
+    const next = await json<Tokens>(res);
+    expect(next.refresh_token).not.toBe(user.refresh);
+    expect((await call("/api/users/me", { token: next.access_token })).status).toBe(200);
+    const again = await call("/api/auth/refresh", { body: { refresh_token: next.refresh_token } });
+    expect(again.status).toBe(200);
+  });
+
+  it("revokes the whole family when a rotated refresh token is replayed", async () => {
+    const user = await signUp();
+    const first = await json<Tokens>(await call("/api/auth/refresh", { body: { refresh_token: user.refresh } }));
+    const replay = await call("/api/auth/refresh", { body: { refresh_token: user.refresh } });
+    expect((await expectError(replay, 401)).message).toContain("already used");
+    // The legitimate holder's newer tokens die with the family.
+    await expectError(await call("/api/auth/refresh", { body: { refresh_token: first.refresh_token } }), 401);
+    await expectError(await call("/api/users/me", { token: first.access_token }), 401);
+    await expectError(await call("/api/users/me", { token: user.access }), 401);
+  });
+
+  it("lets only one of two concurrent refreshes with one token win, and revokes the family", async () => {
+    const user = await signUp();
+    const results = await Promise.all([0, 1, 2].map(() => call("/api/auth/refresh", { body: { refresh_token: user.refresh } })));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(1);
+    const winner = results.find((r) => r.status === 200);
+    if (winner) {
+      const tokens = await json<Tokens>(winner);
+      await expectError(await call("/api/users/me", { token: tokens.access_token }), 401);
+    }
+    await expectError(await call("/api/users/me", { token: user.access }), 401);
+  });
+
+  it("refuses an unknown refresh token", async () => {
+    await expectError(await call("/api/auth/refresh", { body: { refresh_token: "not-a-token" } }), 401);
+  });
+
+  it("does not refresh a disabled user's session", async () => {
+    const user = await signUp();
+    await env.DB.prepare("UPDATE users SET status = 'disabled' WHERE id = ?").bind(user.id).run();
+    await expectError(await call("/api/auth/refresh", { body: { refresh_token: user.refresh } }), 401);
+  });
+});
+
+describe("logout", () => {
+  it("ends the session at once: its access and refresh tokens stop working", async () => {
+    const user = await signUp();
+    const res = await call("/api/auth/logout", { body: { refresh_token: user.refresh } });
+    expect(res.status).toBe(204);
+    await expectError(await call("/api/users/me", { token: user.access }), 401);
+    await expectError(await call("/api/auth/refresh", { body: { refresh_token: user.refresh } }), 401);
+  });
+
+  it("leaves the user's other sessions alone", async () => {
+    const user = await signUp();
+    const other = await json<Tokens>(await call("/api/auth/login", { body: { email: user.email, password: user.password } }));
+    await call("/api/auth/logout", { body: { refresh_token: user.refresh } });
+    expect((await call("/api/users/me", { token: other.access_token })).status).toBe(200);
+  });
+
+  it("is idempotent for unknown tokens", async () => {
+    expect((await call("/api/auth/logout", { body: { refresh_token: "unknown-token" } })).status).toBe(204);
+  });
+});
+
+describe("login throttling per client", () => {
+  it("refuses a client that failed against many accounts, without locking those accounts for others", async () => {
+    const ip = freshIp();
+    const victims = await Promise.all([signUp(), signUp()]);
+    // The auth route class admits 10 requests a minute per client, so 30 failures take
+    // minutes to accumulate; record the first 29 straight into the client's counter.
+    const limiter = env.RATE_LIMITER.getByName(`ip:${ip}`);
+    for (let i = 0; i < 29; i++) await limiter.hit("login-failures", 30, 900_000);
+    await expectError(await call("/api/auth/login", { body: { email: `spray${unique()}@example.com`, password: "guess-password-1" }, ip }), 401);
+    const refused = await call("/api/auth/login", { body: { email: victims[0]!.email, password: victims[0]!.password }, ip });
+    await expectError(refused, 429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    const elsewhere = await call("/api/auth/login", { body: { email: victims[0]!.email, password: victims[0]!.password } });
+    expect(elsewhere.status).toBe(200);
+    expect((await call("/api/auth/login", { body: { email: victims[1]!.email, password: victims[1]!.password } })).status).toBe(200);
+  });
+
+  it("a successful sign-in clears the account's failure count", async () => {
+    const user = await signUp();
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 9; i++) await expectError(await call("/api/auth/login", { body: { email: user.email, password: `nope-nope-${i}` } }), 401);
+      expect((await call("/api/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(200);
+    }
+  });
+});
