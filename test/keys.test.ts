@@ -1,0 +1,101 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { call, createKey, expectError, json, signUp } from "./helpers";
+
+interface Key {
+  key_id: string;
+  secret?: string;
+  name: string;
+  scopes: string[];
+  last_used_at: string | null;
+}
+
+describe("API keys", () => {
+  it("creates a key whose secret is shown once and stored only hashed", async () => {
+    const user = await signUp();
+    const res = await call("/api/keys", { body: { name: "bot", scopes: ["read", "trade"] }, token: user.access });
+    expect(res.status).toBe(201);
+    const key = await json<Key>(res);
+    expect(key.key_id).toMatch(/^RK[A-Z0-9]{18}$/);
+    expect(key.secret).toMatch(/^[A-Za-z0-9]{40}$/);
+    const listed = await json<Key[]>(await call("/api/keys", { token: user.access }));
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ key_id: key.key_id, name: "bot", scopes: ["read", "trade"] });
+    expect(listed[0]).not.toHaveProperty("secret");
+    const row = await env.DB.prepare("SELECT secret_hash FROM api_keys WHERE key_id = ?").bind(key.key_id).first<{ secret_hash: string }>();
+    expect(row?.secret_hash).not.toContain(key.secret);
+    expect(row?.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("authenticates with Alpaca's headers and with a bearer key_id:secret", async () => {
+    const user = await signUp();
+    const key = await createKey(user);
+    const viaHeaders = await call("/api/users/me", { apiKey: key });
+    expect((await json(viaHeaders)).id).toBe(user.id);
+    const viaBearer = await call("/api/users/me", { token: `${key.key_id}:${key.secret}` });
+    expect((await json(viaBearer)).id).toBe(user.id);
+  });
+
+  it("refuses a wrong secret, a missing half and an unknown id with Alpaca's 401", async () => {
+    const user = await signUp();
+    const key = await createKey(user);
+    const wrong = await expectError(await call("/api/users/me", { apiKey: { key_id: key.key_id, secret: `${key.secret.slice(0, -1)}x` } }), 401);
+    expect(wrong.code).toBe(40110000);
+    await expectError(await call("/api/users/me", { headers: { "apca-api-key-id": key.key_id } }), 401);
+    await expectError(await call("/api/users/me", { apiKey: { key_id: "RKAAAAAAAAAAAAAAAAAA", secret: key.secret } }), 401);
+  });
+
+  it("revocation takes effect at once and the key disappears from the list", async () => {
+    const user = await signUp();
+    const key = await createKey(user);
+    expect((await call(`/api/keys/${key.key_id}`, { method: "DELETE", token: user.access })).status).toBe(204);
+    await expectError(await call("/api/users/me", { apiKey: key }), 401);
+    expect(await json<Key[]>(await call("/api/keys", { token: user.access }))).toEqual([]);
+    await expectError(await call(`/api/keys/${key.key_id}`, { method: "DELETE", token: user.access }), 404);
+  });
+
+  it("another user's key cannot be revoked and answers like a missing one", async () => {
+    const [owner, other] = await Promise.all([signUp(), signUp()]);
+    const key = await createKey(owner);
+    const error = await expectError(await call(`/api/keys/${key.key_id}`, { method: "DELETE", token: other.access }), 404);
+    expect(error.message).toBe("API key not found");
+    expect((await call("/api/users/me", { apiKey: key })).status).toBe(200);
+  });
+
+  it("a read-only key cannot write", async () => {
+    const user = await signUp();
+    const key = await createKey(user, ["read"]);
+    expect((await call("/api/users/me", { apiKey: key })).status).toBe(200);
+    await expectError(await call("/api/users/me", { method: "PATCH", body: { display_name: "x" }, apiKey: key }), 403);
+  });
+
+  it("keys cannot manage keys", async () => {
+    const user = await signUp();
+    const key = await createKey(user);
+    await expectError(await call("/api/keys", { body: { name: "child", scopes: ["read"] }, apiKey: key }), 403);
+    await expectError(await call("/api/keys", { apiKey: key }), 403);
+    await expectError(await call(`/api/keys/${key.key_id}`, { method: "DELETE", apiKey: key }), 403);
+  });
+
+  it("validates name and scopes", async () => {
+    const user = await signUp();
+    const paths = async (body: unknown) => (await expectError(await call("/api/keys", { body, token: user.access }), 422)).details.map((d) => d.path);
+    expect(await paths({ name: "", scopes: ["read"] })).toContain("name");
+    expect(await paths({ name: "x", scopes: [] })).toContain("scopes");
+    expect(await paths({ name: "x", scopes: ["admin"] })).toContain("scopes.0");
+    expect(await paths({ name: "x", scopes: ["read", "read"] })).toContain("scopes");
+    expect(await json<Key[]>(await call("/api/keys", { token: user.access }))).toEqual([]);
+  });
+
+  it("records when a key was last used", async () => {
+    const user = await signUp();
+    const key = await createKey(user);
+    await call("/api/users/me", { apiKey: key });
+    let listed: Key[] = [];
+    for (let i = 0; i < 20 && !listed[0]?.last_used_at; i++) {
+      listed = await json<Key[]>(await call("/api/keys", { token: user.access }));
+      if (!listed[0]?.last_used_at) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(listed[0]?.last_used_at).not.toBeNull();
+  });
+});

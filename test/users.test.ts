@@ -1,0 +1,81 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { call, createKey, expectError, json, signUp, tableCounts } from "./helpers";
+
+interface Tokens {
+  access_token: string;
+  refresh_token: string;
+}
+
+describe("me and profile", () => {
+  it("GET /api/users/me answers the caller and no secrets", async () => {
+    const user = await signUp();
+    const body = await json(await call("/api/users/me", { token: user.access }));
+    expect(body).toMatchObject({ id: user.id, email: user.email, username: user.username, role: "trader", status: "active" });
+    expect(JSON.stringify(body)).not.toMatch(/password|scrypt/);
+  });
+
+  it("requires credentials", async () => {
+    expect((await expectError(await call("/api/users/me"), 401)).code).toBe(40110000);
+  });
+
+  it("updates username and display name", async () => {
+    const user = await signUp();
+    const res = await call("/api/users/me", { method: "PATCH", body: { username: `${user.username}x`, display_name: "Ada L." }, token: user.access });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ username: `${user.username}x`, display_name: "Ada L." });
+  });
+
+  it("refuses a username someone else has with 409 and changes nothing", async () => {
+    const [a, b] = await Promise.all([signUp(), signUp()]);
+    await expectError(await call("/api/users/me", { method: "PATCH", body: { username: b.username }, token: a.access }), 409);
+    expect((await json(await call("/api/users/me", { token: a.access }))).username).toBe(a.username);
+  });
+
+  it("refuses an empty update and unknown fields with 422", async () => {
+    const user = await signUp();
+    await expectError(await call("/api/users/me", { method: "PATCH", body: {}, token: user.access }), 422);
+    const error = await expectError(await call("/api/users/me", { method: "PATCH", body: { role: "admin" }, token: user.access }), 422);
+    expect(error.details.length).toBeGreaterThan(0);
+    expect((await json(await call("/api/users/me", { token: user.access }))).role).toBe("trader");
+  });
+});
+
+describe("password change", () => {
+  it("ends every other session at once and keeps the current one", async () => {
+    const user = await signUp();
+    const other = await json<Tokens>(await call("/api/auth/login", { body: { email: user.email, password: user.password } }));
+    const res = await call("/api/users/me/password", { body: { current_password: user.password, new_password: "a-brand-new-passphrase" }, token: user.access });
+    expect(res.status).toBe(204);
+    await expectError(await call("/api/users/me", { token: other.access_token }), 401);
+    await expectError(await call("/api/auth/refresh", { body: { refresh_token: other.refresh_token } }), 401);
+    expect((await call("/api/users/me", { token: user.access })).status).toBe(200);
+    await expectError(await call("/api/auth/login", { body: { email: user.email, password: user.password } }), 401);
+    expect((await call("/api/auth/login", { body: { email: user.email, password: "a-brand-new-passphrase" } })).status).toBe(200);
+  });
+
+  it("requires the current password", async () => {
+    const user = await signUp();
+    const error = await expectError(
+      await call("/api/users/me/password", { body: { current_password: "not-my-password", new_password: "a-brand-new-passphrase" }, token: user.access }),
+      422,
+    );
+    expect(error.details[0]?.path).toBe("current_password");
+  });
+
+  it("applies the strength rules to the new password", async () => {
+    const user = await signUp();
+    const before = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(user.id).first();
+    const error = await expectError(await call("/api/users/me/password", { body: { current_password: user.password, new_password: "short" }, token: user.access }), 422);
+    expect(error.details[0]).toMatchObject({ path: "new_password", rule: "min_length" });
+    expect(await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(user.id).first()).toEqual(before);
+  });
+
+  it("is refused to an API key", async () => {
+    const user = await signUp();
+    const key = await createKey(user);
+    const before = await tableCounts();
+    await expectError(await call("/api/users/me/password", { body: { current_password: user.password, new_password: "a-brand-new-passphrase" }, apiKey: key }), 403);
+    expect(await tableCounts()).toEqual(before);
+  });
+});
