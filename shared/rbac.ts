@@ -30,7 +30,8 @@ export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
   read: ["user:read", "trading:read", "strategy:read"],
-  trade: ["trading:read", "trading:write", "trading:delete", "strategy:read", "strategy:write"],
+  // A trading key also reads: a bot that places orders needs the account and positions.
+  trade: ["user:read", "trading:read", "trading:write", "trading:delete", "strategy:read", "strategy:write"],
 };
 
 export function permissionsOf(role: Role, scopes?: readonly ApiKeyScope[]): ReadonlySet<Permission> {
