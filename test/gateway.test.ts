@@ -1,0 +1,120 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { call, expectError, json, signUp } from "./helpers";
+
+describe("health and readiness", () => {
+  it("/health and /ready answer 200 without rate-limit accounting", async () => {
+    const health = await call("/health");
+    expect(await json(health)).toMatchObject({ status: "ok" });
+    expect(health.headers.get("x-ratelimit-limit")).toBeNull();
+    expect(await json(await call("/ready"))).toEqual({ status: "ready", checks: { d1: "ok" } });
+  });
+});
+
+describe("request ids and trace context", () => {
+  it("every response carries a request id and a traceparent", async () => {
+    for (const res of [await call("/health"), await call("/api/users/me"), await call("/nope")]) {
+      expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    }
+  });
+
+  it("continues the caller's trace and keeps a well-formed request id", async () => {
+    const incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const res = await call("/health", { headers: { traceparent: incoming, "x-request-id": "client-req-42" } });
+    const [, traceId, spanId] = res.headers.get("traceparent")!.split("-");
+    expect(traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect(spanId).not.toBe("00f067aa0ba902b7");
+    expect(res.headers.get("x-request-id")).toBe("client-req-42");
+  });
+
+  it("replaces a malformed traceparent and request id", async () => {
+    const res = await call("/health", { headers: { traceparent: "garbage", "x-request-id": "bad id with spaces" } });
+    expect(res.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(res.headers.get("x-request-id")).not.toBe("bad id with spaces");
+  });
+});
+
+describe("the error envelope", () => {
+  it("404 for an unknown route", async () => {
+    expect((await expectError(await call("/api/nothing-here"), 404)).code).toBe(40410000);
+  });
+
+  it("405 with Allow for a known route and a wrong method", async () => {
+    const res = await call("/api/users/me", { method: "DELETE" });
+    await expectError(res, 405);
+    expect(res.headers.get("allow")).toContain("GET");
+    expect(res.headers.get("allow")).toContain("PATCH");
+    const keyRoute = await call("/api/keys/RKAAAAAAAAAAAAAAAAAA", { method: "GET" });
+    expect((await expectError(keyRoute, 405)).message).toContain("DELETE");
+  });
+
+  it("400 for malformed JSON", async () => {
+    const res = await call("/api/auth/login", { rawBody: '{"email": ', headers: { "content-type": "application/json" } });
+    expect((await expectError(res, 400)).code).toBe(40010001);
+  });
+
+  it("415 for a body that is not JSON", async () => {
+    await expectError(await call("/api/auth/login", { rawBody: "email=a&password=b", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415);
+  });
+
+  it("413 for an oversized body, declared or streamed", async () => {
+    const big = JSON.stringify({ email: "a@example.com", password: "x".repeat(70_000) });
+    await expectError(await call("/api/auth/login", { rawBody: big, headers: { "content-type": "application/json" } }), 413);
+    const stream = new Blob([big]).stream();
+    const res = await call("/api/auth/login", { rawBody: stream, headers: { "content-type": "application/json" } });
+    await expectError(res, 413);
+  });
+
+  it("422 names each invalid field", async () => {
+    const error = await expectError(await call("/api/auth/login", { body: { email: 42 } }), 422);
+    expect(error.details.map((d) => d.path).sort()).toEqual(["email", "password"]);
+  });
+
+  it("successful responses never carry a top-level message", async () => {
+    const user = await signUp();
+    for (const path of ["/health", "/ready", "/api/users/me", "/api/keys", "/.well-known/jwks.json"]) {
+      const body = await json(await call(path, { token: user.access }));
+      expect(body).not.toHaveProperty("message");
+    }
+  });
+});
+
+describe("CORS", () => {
+  it("allows a configured origin, with the rate-limit and request-id headers exposed", async () => {
+    const preflight = await call("/api/auth/login", {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    const res = await call("/health", { headers: { origin: "http://localhost:5173" } });
+    expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    expect(res.headers.get("access-control-expose-headers")).toContain("X-RateLimit-Remaining");
+  });
+
+  it("does not allow an unlisted origin", async () => {
+    const res = await call("/health", { headers: { origin: "https://evil.example" } });
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("API description", () => {
+  it("serves an OpenAPI 3.1 document generated from the schemas", async () => {
+    const doc = await json<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>(await call("/openapi.json"));
+    expect(doc.openapi).toBe("3.1.0");
+    for (const path of ["/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/users/me", "/api/users/me/password", "/api/keys", "/api/keys/{key_id}", "/api/admin/users", "/api/admin/users/{user_id}", "/health", "/ready"])
+      expect(Object.keys(doc.paths)).toContain(path);
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["Error", "RegisterRequest", "TokenResponse", "User", "CreatedApiKey"]));
+  });
+
+  it("serves the interactive docs page and its assets", async () => {
+    const page = await call("/docs");
+    expect(page.headers.get("content-type")).toContain("text/html");
+    const html = await page.text();
+    expect(html).toContain("/swagger-ui/swagger-ui-bundle.js");
+    // Static files are answered by the assets layer in front of the Worker.
+    for (const asset of ["/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css", "/swagger-ui/init.js"])
+      expect((await env.ASSETS.fetch(`http://redfire.test${asset}`)).status).toBe(200);
+  });
+});
