@@ -1,0 +1,74 @@
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { domainEvent } from "../shared/events";
+import worker from "../workers/index";
+import { call, signUp } from "./helpers";
+
+const auditRows = (subject: string) =>
+  env.DB.prepare("SELECT event_id, type, traceparent, data FROM audit_log WHERE subject = ? ORDER BY occurred_at").bind(subject).all<{ event_id: string; type: string; traceparent: string; data: string }>();
+
+async function deliver(messages: { id: string; body: unknown; attempts?: number }[]) {
+  const batch = createMessageBatch("redfire-events-dev", messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })));
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  return getQueueResult(batch, ctx);
+}
+
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("domain events", () => {
+  it("a sign-up travels through the queue into the audit log with the request's trace id", async () => {
+    const user = await signUp();
+    const rows = await eventually(async () => {
+      const { results } = await auditRows(`user:${user.id}`);
+      return results.some((r) => r.type === "user.registered") ? results : undefined;
+    });
+    const registered = rows.find((r) => r.type === "user.registered")!;
+    expect(JSON.parse(registered.data)).toMatchObject({ userId: user.id, role: "trader" });
+    expect(registered.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it("an admin's role change is audited with who made it", async () => {
+    const admin = await signUp("admin");
+    const user = await signUp();
+    await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { role: "user" }, token: admin.access });
+    const change = await eventually(async () => (await auditRows(`user:${user.id}`)).results.find((r) => r.type === "user.role_changed"));
+    expect(JSON.parse(change.data)).toEqual({ userId: user.id, from: "trader", to: "user", by: admin.id });
+  });
+
+  it("the consumer is idempotent: one event delivered three times is recorded once", async () => {
+    const event = domainEvent("user.updated", `user:${crypto.randomUUID()}`, { n: 1 }, null);
+    for (let i = 1; i <= 3; i++) {
+      const result = await deliver([{ id: `m${i}`, body: event, attempts: i }]);
+      expect(result.explicitAcks).toEqual([`m${i}`]);
+    }
+    const { results } = await auditRows(event.subject);
+    expect(results).toHaveLength(1);
+    expect(results[0]?.event_id).toBe(event.id);
+  });
+
+  it("a duplicate inside one batch is recorded once and both copies are acknowledged", async () => {
+    const event = domainEvent("user.updated", `user:${crypto.randomUUID()}`, { n: 2 }, null);
+    const result = await deliver([
+      { id: "a", body: event },
+      { id: "b", body: event },
+    ]);
+    expect(result.explicitAcks.sort()).toEqual(["a", "b"]);
+    expect((await auditRows(event.subject)).results).toHaveLength(1);
+  });
+
+  it("a malformed event is retried (and so dead-lettered), never recorded", async () => {
+    const subject = `user:${crypto.randomUUID()}`;
+    const result = await deliver([{ id: "bad", body: { type: "user.updated", subject } }]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["bad"]);
+    expect((await auditRows(subject)).results).toHaveLength(0);
+  });
+});
