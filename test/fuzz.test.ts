@@ -1,0 +1,126 @@
+import { env } from "cloudflare:test";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, createKey, signUp, type TestUser } from "./helpers";
+
+// Random and malformed requests against every endpoint: never a 5xx, every failure in
+// the envelope, and a refused request changes nothing.
+const ENDPOINTS: [string, string][] = [
+  ["POST", "/api/auth/register"],
+  ["POST", "/api/auth/login"],
+  ["POST", "/api/auth/refresh"],
+  ["POST", "/api/auth/logout"],
+  ["GET", "/api/users/me"],
+  ["PATCH", "/api/users/me"],
+  ["POST", "/api/users/me/password"],
+  ["GET", "/api/keys"],
+  ["POST", "/api/keys"],
+  ["DELETE", "/api/keys/{id}"],
+  ["GET", "/api/admin/users"],
+  ["PATCH", "/api/admin/users/{id}"],
+  ["GET", "/health"],
+  ["GET", "/ready"],
+  ["GET", "/openapi.json"],
+  ["GET", "/.well-known/jwks.json"],
+];
+
+const FIELDS = ["email", "username", "password", "display_name", "refresh_token", "current_password", "new_password", "name", "scopes", "role", "status"];
+
+const jsonValue = fc.oneof(
+  fc.string({ maxLength: 300 }),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }),
+  fc.constantFrom("read", "trade", "admin", "guest", "disabled", "a@b.co", "x".repeat(5000), "\u0000", "😀", "__proto__"),
+  fc.object({ maxDepth: 2 }),
+);
+
+const body = fc.oneof(
+  fc.dictionary(fc.constantFrom(...FIELDS), jsonValue, { maxKeys: 5 }).map((o) => JSON.stringify(o)),
+  fc.dictionary(fc.constantFrom(...FIELDS), jsonValue, { maxKeys: 5 }).map((o) => JSON.stringify(o)),
+  fc.json({ maxDepth: 3 }),
+  fc.string({ maxLength: 200 }),
+  fc.constantFrom("", "{", "[]", "null", "{\"__proto__\":{\"role\":\"admin\"}}", "{\"email\":\"a@b.c\",\"email\":1}"),
+);
+
+const segment = fc.oneof(
+  fc.uuid(),
+  fc.string({ maxLength: 30 }).map(encodeURIComponent),
+  fc.constantFrom("RKAAAAAAAAAAAAAAAAAA", "..", "%2e%2e", "%00", "me", "a".repeat(300)),
+);
+
+const headerValue = fc.oneof(fc.string({ maxLength: 80 }).map((s) => s.replace(/[^\x20-\x7e]/g, "")), fc.constantFrom("", "Bearer", "Bearer a.b.c", "Bearer x:y"));
+
+/** `usual` nine times in ten, otherwise a value from `unusual`. */
+const mostly = <T, U>(usual: T, unusual: fc.Arbitrary<U>) => fc.oneof({ arbitrary: fc.constant(usual), weight: 9 }, { arbitrary: unusual, weight: 1 });
+
+let users: TestUser[];
+let key: { key_id: string; secret: string };
+
+async function snapshot(): Promise<string> {
+  const row = await env.DB.prepare(
+    `SELECT (SELECT count(*) FROM users) u, (SELECT coalesce(sum(updated_at), 0) FROM users) uu,
+            (SELECT count(*) FROM sessions) s, (SELECT count(revoked_at) FROM sessions) sr,
+            (SELECT count(*) FROM refresh_tokens) r, (SELECT count(used_at) FROM refresh_tokens) ru,
+            (SELECT count(*) FROM api_keys) k, (SELECT count(revoked_at) FROM api_keys) kr`,
+  ).first();
+  return JSON.stringify(row);
+}
+
+beforeAll(async () => {
+  users = await Promise.all([signUp("trader"), signUp("guest"), signUp("admin")]);
+  key = await createKey(users[0]!);
+});
+
+describe("any request", () => {
+  it("gets a 4xx envelope or a success, never a 5xx, and a refusal writes nothing", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          endpoint: fc.constantFrom(...ENDPOINTS),
+          method: mostly(undefined, fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")),
+          segment,
+          extraPath: mostly(undefined, fc.webPath()),
+          query: fc.option(fc.dictionary(fc.constantFrom("limit", "after", "role", "status", "x"), fc.string({ maxLength: 40 })), { nil: undefined }),
+          body: mostly(body, fc.constant(undefined)),
+          contentType: mostly("application/json", fc.constantFrom("application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded")),
+          auth: fc.constantFrom("none", "trader", "guest", "admin", "key", "garbage"),
+          garbage: fc.record({ authorization: headerValue, keyId: headerValue, secret: headerValue, traceparent: headerValue, requestId: headerValue }),
+        }),
+        async (r) => {
+          const [defaultMethod, template] = r.endpoint;
+          let path = template.replace("{id}", r.segment);
+          if (r.extraPath !== undefined) path = `${path}${r.extraPath}`;
+          if (r.query) path += `?${new URLSearchParams(r.query).toString()}`;
+          const method = r.method ?? defaultMethod;
+          const headers: Record<string, string> = { traceparent: r.garbage.traceparent, "x-request-id": r.garbage.requestId };
+          if (r.contentType) headers["content-type"] = r.contentType;
+          const credentials =
+            r.auth === "trader" ? { token: users[0]!.access }
+            : r.auth === "guest" ? { token: users[1]!.access }
+            : r.auth === "admin" ? { token: users[2]!.access }
+            : r.auth === "key" ? { apiKey: key }
+            : {};
+          if (r.auth === "garbage") Object.assign(headers, { authorization: r.garbage.authorization, "apca-api-key-id": r.garbage.keyId, "apca-api-secret-key": r.garbage.secret });
+          const hasBody = r.body !== undefined && method !== "GET" && method !== "HEAD";
+
+          const before = await snapshot();
+          const res = await call(path, { method, headers, ...credentials, ...(hasBody ? { rawBody: r.body } : {}) });
+          const text = await res.text();
+          expect(res.status, `${method} ${path} → ${res.status} ${text}`).toBeLessThan(500);
+          if (res.status >= 400 && method !== "HEAD") {
+            const envelope = JSON.parse(text) as { code: number; message: string; details: unknown[]; request_id: string };
+            expect(Math.floor(envelope.code / 100000)).toBe(res.status);
+            expect(envelope.message.length).toBeGreaterThan(0);
+            expect(Array.isArray(envelope.details)).toBe(true);
+            expect(envelope.request_id).toBe(res.headers.get("x-request-id"));
+            expect(await snapshot(), `${method} ${path} wrote despite ${res.status}`).toBe(before);
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
