@@ -68,7 +68,7 @@ describe("domain events", () => {
   it("a malformed event is retried (and so dead-lettered), never recorded", async () => {
     const subject = `user:${crypto.randomUUID()}`;
     const result = await deliver([{ id: "bad", body: { type: "user.updated", subject } }]);
-    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["bad"]);
+    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["bad"]);
     expect((await auditRows(subject)).results).toHaveLength(0);
   });
 });

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { conflict, unauthorized, unprocessable } from "../../shared/errors";
 import { passwordViolations } from "../../shared/password-policy";
-import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { errorResponses, jsonBody, jsonContent } from "../../shared/schemas/common";
 import { LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
 import { database, schema } from "../lib/db";

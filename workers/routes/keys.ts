@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { and, count, desc, eq, isNull } from "drizzle-orm";
 import { conflict, notFound } from "../../shared/errors";
-import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { errorResponses, jsonBody, jsonContent, SESSION_ONLY } from "../../shared/schemas/common";
 import { ApiKey, CreateApiKeyRequest, CreatedApiKey, KeyIdParam } from "../../shared/schemas/identity";
 import { z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
