@@ -84,3 +84,23 @@ export const auditLog = sqliteTable(
   },
   (t) => [index("audit_log_subject_idx").on(t.subject, t.occurredAt)],
 );
+
+// The instrument registry. Demo instruments are seeded by a migration; admins add and
+// edit the rest. `feed` and `session` are JSON documents validated by shared/schemas.
+export const assets = sqliteTable("assets", {
+  id: text("id").primaryKey(),
+  symbol: text("symbol").notNull().unique(),
+  name: text("name").notNull(),
+  assetClass: text("class", { enum: ["us_equity", "crypto"] }).notNull(),
+  exchange: text("exchange").notNull(),
+  tickSize: text("tick_size").notNull(),
+  lotSize: text("lot_size").notNull(),
+  minOrderSize: text("min_order_size").notNull(),
+  tradable: integer("tradable", { mode: "boolean" }).notNull().default(true),
+  status: text("status", { enum: ["active", "inactive"] }).notNull().default("active"),
+  // null: trades around the clock; otherwise {"timeZone","open","close","days"}.
+  session: text("session"),
+  feed: text("feed").notNull(),
+  createdAt: timestampNow("created_at"),
+  updatedAt: integer("updated_at", { mode: "number" }).notNull(),
+});

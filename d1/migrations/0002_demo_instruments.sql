@@ -1,0 +1,10 @@
+-- Demo instruments: streaming from the deterministic simulator as soon as the platform
+-- starts, trading around the clock (session NULL) so every order type can be tried at
+-- any hour. Admins edit or add instruments through /api/admin/assets.
+INSERT INTO `assets` (`id`, `symbol`, `name`, `class`, `exchange`, `tick_size`, `lot_size`, `min_order_size`, `tradable`, `status`, `session`, `feed`, `updated_at`) VALUES
+  ('b0b6dd9d-8b9b-48a9-ba46-b9d54a423796', 'AAPL', 'Apple Inc. Common Stock', 'us_equity', 'NASDAQ', '0.01', '1', '1', 1, 'active', NULL, '{"kind":"sim","params":{"seed":101,"startPrice":"187.50","volatility":0.25,"spreadTicks":1}}', unixepoch('subsec') * 1000),
+  ('f4c2b8a1-3d6e-4f0a-9b7c-2e5d8a1f6c3b', 'MSFT', 'Microsoft Corporation Common Stock', 'us_equity', 'NASDAQ', '0.01', '1', '1', 1, 'active', NULL, '{"kind":"sim","params":{"seed":102,"startPrice":"415.20","volatility":0.22,"spreadTicks":1}}', unixepoch('subsec') * 1000),
+  ('3a1e9c7b-5f2d-4b8e-a6c0-9d4f1e7b2a58', 'SPY', 'SPDR S&P 500 ETF Trust', 'us_equity', 'ARCA', '0.01', '1', '1', 1, 'active', NULL, '{"kind":"sim","params":{"seed":103,"startPrice":"512.40","volatility":0.15,"spreadTicks":1}}', unixepoch('subsec') * 1000),
+  ('8e7d6c5b-4a3f-4e2d-9c1b-0a9f8e7d6c5b', 'TSLA', 'Tesla, Inc. Common Stock', 'us_equity', 'NASDAQ', '0.01', '1', '1', 1, 'active', NULL, '{"kind":"sim","params":{"seed":104,"startPrice":"245.00","volatility":0.55,"jumpIntensity":12,"spreadTicks":2}}', unixepoch('subsec') * 1000),
+  ('276e2673-764b-4ab6-a611-caf665ca6340', 'BTC/USD', 'Bitcoin / US Dollar', 'crypto', 'CRYPTO', '0.01', '0.0001', '0.0001', 1, 'active', NULL, '{"kind":"sim","params":{"seed":201,"startPrice":"67250.00","volatility":0.6,"jumpIntensity":20,"spreadTicks":50}}', unixepoch('subsec') * 1000),
+  ('a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', 'ETH/USD', 'Ethereum / US Dollar', 'crypto', 'CRYPTO', '0.01', '0.001', '0.001', 1, 'active', NULL, '{"kind":"sim","params":{"seed":202,"startPrice":"3450.00","volatility":0.7,"jumpIntensity":20,"spreadTicks":10}}', unixepoch('subsec') * 1000);
