@@ -1,0 +1,231 @@
+// Gateway benchmark: `npm run bench` (env BENCH_CONNECTIONS, BENCH_SECONDS).
+// Starts the platform with the project's own dev script (wrangler dev + local D1/DO) in a
+// throwaway state dir, then measures what authentication adds to a request and what one
+// password hash costs. Prints a table and a `BENCH_RESULT {...}` line, which is also
+// written to bench/results/gateway.json.
+/* global AbortSignal -- a Node 20 built-in missing from the shared eslint globals */
+import autocannon from "autocannon";
+import { spawn } from "node:child_process";
+import { randomBytes, scrypt } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = 2;
+const KDF_SAMPLES = 20;
+// Must match workers/lib/passwords.ts.
+const SCRYPT = { N: 2 ** 14, r: 8, p: 5, keyLength: 32, maxmem: 64 * 1024 * 1024 };
+// The dev defaults (auth 10/min, default 100/min) would turn a load test into a 429 test.
+const RATE_LIMITS = '{"windowSeconds":60,"auth":1000000,"trading":1000000,"default":1000000}';
+const PASSWORD = "bench-password-0042";
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const percentile = (xs, q) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((q / 100) * sorted.length) - 1)];
+};
+const round = (x, digits = 2) => Number(x.toFixed(digits));
+
+// Port 0 lets the OS pick a free port; wrangler then binds it (a tiny race we accept).
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// dev.mjs runs `npx wrangler d1 migrations apply` then `npx wrangler dev`, so there is a
+// tree of processes; detached puts them in one group that we can kill together.
+function startPlatform(port, stateDir) {
+  const args = ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--var", `RATE_LIMITS:${RATE_LIMITS}`];
+  const child = spawn("node", args, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  // Keep the output quiet but at hand: it is the only clue when startup fails.
+  let log = "";
+  const keep = (chunk) => (log = (log + chunk).slice(-8000));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  return { child, exited, log: () => log };
+}
+
+async function stopPlatform({ child, exited }) {
+  const killGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is already gone
+    }
+  };
+  killGroup("SIGTERM");
+  if ((await Promise.race([exited.then(() => true), sleep(5000)])) !== true) killGroup("SIGKILL");
+  await sleep(300); // grandchildren (workerd) may outlive the direct child by a moment
+  killGroup("SIGKILL");
+}
+
+async function waitHealthy(base, platform, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  let exit;
+  platform.exited.then((e) => (exit = e));
+  while (Date.now() < deadline) {
+    if (exit) throw new Error(`dev server exited (${JSON.stringify(exit)}) before /health answered:\n${platform.log()}`);
+    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
+    if (ok) return;
+    await sleep(500);
+  }
+  throw new Error(`/health did not answer 200 within ${timeoutMs / 1000} s:\n${platform.log()}`);
+}
+
+async function api(base, method, path, body, headers = {}) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null, text };
+}
+
+async function expectStatus(promise, status, what) {
+  const response = await promise;
+  if (response.status !== status) throw new Error(`${what}: expected ${status}, got ${response.status}: ${response.text}`);
+  return response.json;
+}
+
+// Same load for every target; a short warm-up first so isolate start-up, JIT and the
+// first D1/DO touches are not in the figures. Any non-2xx means we measured the wrong thing.
+async function load(base, target, path, headers = {}) {
+  const options = { url: base + path, headers, connections: CONNECTIONS };
+  for (const duration of [WARMUP_SECONDS, SECONDS]) {
+    const r = await autocannon({ ...options, duration });
+    if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0 || r.requests.total === 0)
+      throw new Error(
+        `${target}: ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodeStats)}, ${r.errors} errors, ${r.timeouts} timeouts of ${r.requests.total} requests`,
+      );
+    if (duration === SECONDS) return { target, rps: round(r.requests.mean, 1), p50_ms: r.latency.p50, p99_ms: r.latency.p99, requests: r.requests.total };
+  }
+}
+
+// Sequential wall-clock timings in ms of an async function (one warm-up call first).
+async function timeEach(n, fn) {
+  await fn();
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  return { mean_ms: round(mean(samples)), p50_ms: round(percentile(samples, 50)), samples: n };
+}
+
+async function main() {
+  const started = Date.now();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-"));
+  console.log(`# RedFire gateway benchmark: ${CONNECTIONS} connections x ${SECONDS} s per target (after ${WARMUP_SECONDS} s warm-up)`);
+  console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by the load generator (autocannon) and workerd,`);
+  console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
+
+  const platform = startPlatform(port, stateDir);
+  const cleanup = async () => {
+    await stopPlatform(platform);
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  const onSignal = () => cleanup().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    await waitHealthy(base, platform);
+    console.log(`# platform healthy after ${round((Date.now() - started) / 1000, 1)} s`);
+
+    const tag = randomBytes(4).toString("hex");
+    const email = `loadtest-${tag}@example.com`;
+    const registered = await expectStatus(
+      api(base, "POST", "/api/auth/register", { email, username: `loadtest_${tag}`, password: PASSWORD }),
+      201,
+      "register",
+    );
+    const jwt = registered.access_token;
+    const key = await expectStatus(api(base, "POST", "/api/keys", { name: "bench", scopes: ["read"] }, { authorization: `Bearer ${jwt}` }), 201, "create API key");
+
+    const rows = [
+      await load(base, "GET /health", "/health"),
+      await load(base, "GET /api/users/me (JWT)", "/api/users/me", { authorization: `Bearer ${jwt}` }),
+      await load(base, "GET /api/users/me (API key)", "/api/users/me", { "apca-api-key-id": key.key_id, "apca-api-secret-key": key.secret }),
+    ];
+    const [health] = rows;
+    for (const row of rows) {
+      row.rps_ratio = round(row.rps / health.rps, 3);
+      row.p50_ratio = health.p50_ms > 0 ? round(row.p50_ms / health.p50_ms, 2) : null;
+    }
+
+    // KDF in Node: the same parameters, on an otherwise idle machine (workerd is idle now).
+    const hash = promisify(scrypt);
+    const nodeKdf = await timeEach(KDF_SAMPLES, () =>
+      hash(`pepper\u0000${PASSWORD}`, randomBytes(16), SCRYPT.keyLength, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: SCRYPT.maxmem }),
+    );
+    // KDF in the Worker: a correct-password login does exactly one verify (one scrypt);
+    // the rest of its cost (D1 reads, session insert, DO hits) is why the /api/users/me
+    // baseline is also shown: login minus that is the tighter estimate.
+    const healthSeq = await timeEach(KDF_SAMPLES, () => expectStatus(api(base, "GET", "/health"), 200, "health"));
+    const meSeq = await timeEach(KDF_SAMPLES, () => expectStatus(api(base, "GET", "/api/users/me", null, { authorization: `Bearer ${jwt}` }), 200, "users/me"));
+    const loginSeq = await timeEach(KDF_SAMPLES, () => expectStatus(api(base, "POST", "/api/auth/login", { email, password: PASSWORD }), 200, "login"));
+    const kdf = {
+      params: { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, keylen: SCRYPT.keyLength },
+      node_scrypt: nodeKdf,
+      worker_sequential: { health: healthSeq, users_me_jwt: meSeq, login: loginSeq },
+      worker_kdf_estimate_ms: round(loginSeq.p50_ms - healthSeq.p50_ms),
+      worker_kdf_estimate_vs_users_me_ms: round(loginSeq.p50_ms - meSeq.p50_ms),
+    };
+
+    const pad = (s, n) => String(s).padEnd(n);
+    const num = (s, n) => String(s).padStart(n);
+    console.log(`\n${pad("target", 28)}${num("req/s", 10)}${num("p50 ms", 9)}${num("p99 ms", 9)}${num("req/s ÷ health", 16)}${num("p50 ÷ health", 14)}`);
+    for (const r of rows) console.log(`${pad(r.target, 28)}${num(r.rps, 10)}${num(r.p50_ms, 9)}${num(r.p99_ms, 9)}${num(r.rps_ratio, 16)}${num(r.p50_ratio ?? "n/a", 14)}`);
+    console.log("(autocannon records latency in whole milliseconds; every response above was 2xx)");
+
+    console.log(`\nscrypt N=2^14 r=8 p=5 keylen=32, ${KDF_SAMPLES} sequential samples each:`);
+    console.log(`  Node crypto.scrypt:              mean ${nodeKdf.mean_ms} ms, p50 ${nodeKdf.p50_ms} ms`);
+    console.log(`  Worker GET /health:              mean ${healthSeq.mean_ms} ms, p50 ${healthSeq.p50_ms} ms`);
+    console.log(`  Worker GET /api/users/me (JWT):  mean ${meSeq.mean_ms} ms, p50 ${meSeq.p50_ms} ms`);
+    console.log(`  Worker POST /api/auth/login:     mean ${loginSeq.mean_ms} ms, p50 ${loginSeq.p50_ms} ms`);
+    console.log(`  in-Worker KDF estimate (login p50 - health p50):   ${kdf.worker_kdf_estimate_ms} ms`);
+    console.log(`  tighter estimate (login p50 - users/me p50):       ${kdf.worker_kdf_estimate_vs_users_me_ms} ms`);
+
+    const result = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+      warmup_seconds: WARMUP_SECONDS,
+      load: rows,
+      kdf,
+      elapsed_seconds: round((Date.now() - started) / 1000, 1),
+    };
+    const line = JSON.stringify(result);
+    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+    writeFileSync(join(ROOT, "bench/results/gateway.json"), line + "\n");
+    console.log(`\nBENCH_RESULT ${line}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});
