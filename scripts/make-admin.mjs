@@ -11,8 +11,18 @@ if (!email || !/^[^\s@']+@[^\s@']+$/.test(email)) {
 }
 const target = rest.includes("--remote") ? [] : ["--local"];
 const sql = `UPDATE users SET role = 'admin', updated_at = unixepoch('subsec') * 1000 WHERE email = '${email.toLowerCase()}' RETURNING id, email, role`;
-const result = spawnSync("npx", ["wrangler", "d1", "execute", "DB", ...target, ...rest, "--command", sql], {
-  stdio: "inherit",
+const result = spawnSync("npx", ["wrangler", "d1", "execute", "DB", ...target, ...rest, "--json", "--command", sql], {
+  stdio: ["ignore", "pipe", "inherit"],
+  encoding: "utf8",
   env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
 });
-process.exit(result.status ?? 1);
+if (result.status !== 0) {
+  console.error(result.stdout);
+  process.exit(result.status ?? 1);
+}
+const rows = JSON.parse(result.stdout)[0]?.results ?? [];
+if (rows.length === 0) {
+  console.error(`No user with email ${email}: sign up first, then run this again.`);
+  process.exit(1);
+}
+console.log(`${rows[0].email} (${rows[0].id}) is now an admin.`);
