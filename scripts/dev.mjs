@@ -1,7 +1,7 @@
 // `npm run dev [-- wrangler dev args]`: first-start setup, then `wrangler dev`.
 // Creates .dev.vars with fresh local secrets if missing, applies D1 migrations to the
 // same local state wrangler dev will use (honouring --persist-to), then hands over.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { localSecrets } from "./local-secrets.mjs";
 
@@ -26,4 +26,27 @@ const run = (cmd) => {
 };
 
 run(["d1", "migrations", "apply", "DB", "--local", ...persist, ...wranglerEnv]);
-run(["dev", ...args]);
+
+const dev = spawn("npx", ["wrangler", "dev", ...args], { stdio: "inherit", env });
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code) => process.exit(code ?? 0));
+
+// The first request starts every demo symbol's feed; make it now rather than on the
+// first visit, so data is streaming by the time anyone looks.
+const portIndex = args.findIndex((a) => a === "--port" || a.startsWith("--port="));
+const port = portIndex < 0 ? "8787" : args[portIndex].includes("=") ? args[portIndex].split("=")[1] : args[portIndex + 1];
+const ipIndex = args.findIndex((a) => a === "--ip" || a.startsWith("--ip="));
+const ip = ipIndex < 0 ? "127.0.0.1" : args[ipIndex].includes("=") ? args[ipIndex].split("=")[1] : args[ipIndex + 1];
+const host = ip === "0.0.0.0" || ip === "::" ? "127.0.0.1" : ip;
+for (let attempt = 0; attempt < 120; attempt++) {
+  await new Promise((r) => setTimeout(r, 1000));
+  try {
+    const res = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${port}/ready`);
+    if (res.ok) {
+      console.log(`RedFire is up on http://${host}:${port}; demo feeds are streaming.`);
+      break;
+    }
+  } catch {
+    // Not listening yet.
+  }
+}

@@ -9,6 +9,9 @@ export const EVENT_TYPES = [
   "user.status_changed",
   "user.api_key_created",
   "user.api_key_revoked",
+  "config.asset_created",
+  "config.asset_updated",
+  "market.history_imported",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -9,9 +9,13 @@ import { authenticate } from "./middleware/authenticate";
 import { errorResponse, onError, validationHook } from "./middleware/errors";
 import { rateLimit } from "./middleware/rate-limit";
 import { requestContext } from "./middleware/request-context";
+import { startFeedsOnce } from "./lib/feeds";
 import { admin } from "./routes/admin";
+import { assets, IMPORT_PATH } from "./routes/assets";
 import { auth } from "./routes/auth";
 import { keys } from "./routes/keys";
+import { marketData } from "./routes/market-data";
+import { streams } from "./routes/streams";
 import { system } from "./routes/system";
 import { users } from "./routes/users";
 
@@ -28,16 +32,30 @@ const corsFromConfig = createMiddleware<AppEnv>((c, next) =>
   })(c, next),
 );
 
+// History imports are CSV files of up to 100,000 rows; every other body is small JSON.
+const IMPORT_MAX_BYTES = 16 * 1024 * 1024;
+const isImport = (path: string) => IMPORT_PATH.test(path);
+
 const limitBody = createMiddleware<AppEnv>((c, next) =>
-  bodyLimit({ maxSize: gatewayConfig(c.env).maxBodyBytes, onError: (c) => errorResponse(c, new ApiError(413, "request body is too large")) })(c, next),
+  bodyLimit({
+    maxSize: isImport(c.req.path) ? IMPORT_MAX_BYTES : gatewayConfig(c.env).maxBodyBytes,
+    onError: (c) => errorResponse(c, new ApiError(413, "request body is too large")),
+  })(c, next),
 );
 
-// Bodies are JSON everywhere; anything else is refused before a validator would report
-// it as missing fields.
+// Bodies are JSON everywhere (CSV for history imports); anything else is refused before
+// a validator would report it as missing fields.
 const requireJson = createMiddleware<AppEnv>(async (c, next) => {
   const hasBody = c.req.header("content-length") !== undefined ? c.req.header("content-length") !== "0" : c.req.header("transfer-encoding") !== undefined;
-  if (["POST", "PUT", "PATCH"].includes(c.req.method) && hasBody && !/^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? ""))
-    throw new ApiError(415, "Content-Type must be application/json");
+  const type = c.req.header("content-type") ?? "";
+  const accepted = isImport(c.req.path) ? /^text\/csv\s*(;|$)/i.test(type) : /^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(type);
+  if (["POST", "PUT", "PATCH"].includes(c.req.method) && hasBody && !accepted)
+    throw new ApiError(415, isImport(c.req.path) ? "Content-Type must be text/csv" : "Content-Type must be application/json");
+  await next();
+});
+
+const startFeeds = createMiddleware<AppEnv>(async (c, next) => {
+  startFeedsOnce(c.env, c.executionCtx);
   await next();
 });
 
@@ -47,13 +65,16 @@ const skipFor = (paths: Set<string>, mw: ReturnType<typeof createMiddleware<AppE
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(onError);
-  app.use("*", requestContext, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, rateLimit));
+  app.use("*", requestContext, startFeeds, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, rateLimit));
 
   app.route("/", system);
   app.route("/", auth);
   app.route("/", users);
   app.route("/", keys);
   app.route("/", admin);
+  app.route("/", assets);
+  app.route("/", marketData);
+  app.route("/", streams);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyId", { type: "apiKey", in: "header", name: "APCA-API-KEY-ID" });

@@ -1,11 +1,18 @@
 import { createApp } from "./app";
+import { startFeeds } from "./lib/feeds";
 import { consumeEvents } from "./queue";
 
+export { MarketSymbol } from "../durable-objects/market-symbol";
 export { RateLimiter } from "../durable-objects/rate-limiter";
+export { StreamHub } from "../durable-objects/stream-hub";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
   queue: consumeEvents,
+  // Every minute: make sure every active symbol's feed is running.
+  scheduled: async (_controller, env) => {
+    await startFeeds(env);
+  },
 } satisfies ExportedHandler<Env, unknown>;

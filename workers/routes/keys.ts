@@ -8,7 +8,8 @@ import type { AppEnv } from "../context";
 import { database, schema } from "../lib/db";
 import { publish } from "../lib/events";
 import { keyedHash, randomString } from "../lib/random";
-import { parseScopes, principalOf, requirePermission } from "../middleware/authenticate";
+import { parseScopes } from "../lib/credentials";
+import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
 export const keys = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });

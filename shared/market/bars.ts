@@ -1,0 +1,173 @@
+import { type Timeframe, bucketStart, nextBucketStart } from "./timeframe";
+import type { Bar, Trade } from "./types";
+
+// Bars from trades, for history (aggregateTrades, rollupBars) and for the live stream
+// (the bar book). Both paths go through applyTrade, so a live bar and a bar rebuilt from
+// stored trades cannot disagree. Buckets without trades produce no bar, as Alpaca's don't.
+//
+// Order within a bar is by trade time; trades with equal times keep arrival order (the
+// first to arrive opens, the last closes), which a stable sort by time preserves.
+
+/** The bar after one more trade; `bucketT` is the trade's bucket start. */
+export function applyTrade(bar: Bar | undefined, trade: Trade, bucketT: number): Bar {
+  const { t, priceTicks: price, sizeLots: size } = trade;
+  if (!bar) return { t: bucketT, o: price, h: price, l: price, c: price, v: size, n: 1, pv: price * size, firstT: t, lastT: t };
+  if (bar.t !== bucketT) throw new RangeError(`a trade in bucket ${bucketT} cannot update the bar of bucket ${bar.t}`);
+  const opens = t < bar.firstT;
+  const closes = true;
+  return {
+    t: bar.t,
+    o: opens ? price : bar.o,
+    h: Math.max(bar.h, price),
+    l: Math.min(bar.l, price),
+    c: closes ? price : bar.c,
+    v: bar.v + size,
+    n: bar.n + 1,
+    pv: bar.pv + price * size,
+    firstT: opens ? t : bar.firstT,
+    lastT: closes ? t : bar.lastT,
+  };
+}
+
+/** One bar per bucket that has trades, sorted by time; input order does not matter. */
+export function aggregateTrades(trades: readonly Trade[], timeframe: Timeframe, timeZone: string): Bar[] {
+  const bars: Bar[] = [];
+  let bar: Bar | undefined;
+  let bucketEnd = -Infinity;
+  // Sorted, each bucket's trades are contiguous and the zone arithmetic runs once per bucket.
+  for (const trade of [...trades].sort((a, b) => a.t - b.t)) {
+    if (!bar || trade.t >= bucketEnd) {
+      if (bar) bars.push(bar);
+      bar = applyTrade(undefined, trade, bucketStart(trade.t, timeframe, timeZone));
+      bucketEnd = nextBucketStart(trade.t, timeframe, timeZone);
+    } else {
+      bar = applyTrade(bar, trade, bar.t);
+    }
+  }
+  if (bar) bars.push(bar);
+  return bars;
+}
+
+/** Two bars of one bucket as one; `b` is the later of the two when times tie. */
+function mergeBars(a: Bar, b: Bar): Bar {
+  const bOpens = b.firstT < a.firstT;
+  const bCloses = b.lastT >= a.lastT;
+  return {
+    t: a.t,
+    o: bOpens ? b.o : a.o,
+    h: Math.max(a.h, b.h),
+    l: Math.min(a.l, b.l),
+    c: bCloses ? b.c : a.c,
+    v: a.v + b.v,
+    n: a.n + b.n,
+    pv: a.pv + b.pv,
+    firstT: bOpens ? b.firstT : a.firstT,
+    lastT: bCloses ? b.lastT : a.lastT,
+  };
+}
+
+/**
+ * Bars of a higher timeframe from bars of a lower one. The lower buckets must nest in the
+ * higher ones (1Min into anything; 1Hour into 1Day for whole-hour zone offsets): a bar is
+ * assigned whole, by its start.
+ */
+export function rollupBars(bars: readonly Bar[], timeframe: Timeframe, timeZone: string): Bar[] {
+  const rolled: Bar[] = [];
+  for (const bar of [...bars].sort((a, b) => a.t - b.t)) {
+    const t = bucketStart(bar.t, timeframe, timeZone);
+    const last = rolled.at(-1);
+    if (last && last.t === t) rolled[rolled.length - 1] = mergeBars(last, bar);
+    else rolled.push({ ...bar, t });
+  }
+  return rolled;
+}
+
+/** Volume-weighted average price in ticks (fractional); the close when nothing traded. */
+export const vwap = (bar: Bar): number => (bar.v > 0 ? bar.pv / bar.v : bar.c);
+
+// --- the live path ---------------------------------------------------------------------
+// A bar book holds, per timeframe, the open bar and the last closed one, as plain JSON so a
+// Durable Object can store it. Alpaca's stream sends a bar when its bucket closes ("b"),
+// and an "updatedBar" ("u") when a late trade amends a bar already sent.
+
+export interface BarFrame {
+  timeframe: Timeframe;
+  /** The bar of the newest bucket, not yet sent as closed. */
+  current: Bar | null;
+  /** The last closed bar: the only one a late trade can still amend. */
+  previous: Bar | null;
+}
+
+export interface BarBook {
+  timeZone: string;
+  frames: BarFrame[];
+}
+
+export interface BarUpdate {
+  timeframe: string;
+  /** "bar": the trade went into the open bar (new or not); "updatedBar": it amended a closed bar. */
+  kind: "bar" | "updatedBar";
+  bar: Bar;
+}
+
+export interface ClosedBar {
+  timeframe: string;
+  bar: Bar;
+}
+
+export interface BarBookStep {
+  book: BarBook;
+  updates: BarUpdate[];
+  /** Bars whose bucket this trade ended by opening a newer one. */
+  closed: ClosedBar[];
+  /** Timeframes where the trade was older than the last closed bar; history backfill owns those. */
+  stale: string[];
+}
+
+export function newBarBook(timeframes: readonly Timeframe[], timeZone: string): BarBook {
+  return { timeZone, frames: timeframes.map((timeframe) => ({ timeframe, current: null, previous: null })) };
+}
+
+export function onTrade(book: BarBook, trade: Trade): BarBookStep {
+  const updates: BarUpdate[] = [];
+  const closed: ClosedBar[] = [];
+  const stale: string[] = [];
+  const frames = book.frames.map((frame): BarFrame => {
+    const { timeframe, current, previous } = frame;
+    const label = timeframe.label;
+    const bucketT = bucketStart(trade.t, timeframe, book.timeZone);
+    if (current && bucketT === current.t) {
+      const bar = applyTrade(current, trade, bucketT);
+      updates.push({ timeframe: label, kind: "bar", bar });
+      return { ...frame, current: bar };
+    }
+    if (previous && bucketT === previous.t) {
+      const bar = applyTrade(previous, trade, bucketT);
+      updates.push({ timeframe: label, kind: "updatedBar", bar });
+      return { ...frame, previous: bar };
+    }
+    const newest = current?.t ?? previous?.t ?? -Infinity;
+    if (bucketT < newest) {
+      stale.push(label);
+      return frame;
+    }
+    const bar = applyTrade(undefined, trade, bucketT);
+    updates.push({ timeframe: label, kind: "bar", bar });
+    if (!current) return { ...frame, current: bar };
+    closed.push({ timeframe: label, bar: current });
+    return { timeframe, current: bar, previous: current };
+  });
+  return { book: { ...book, frames }, updates, closed, stale };
+}
+
+/** Closes open bars whose bucket has ended by nowMs, for a timer to call when no trade comes. */
+export function closeDueBars(book: BarBook, nowMs: number): { book: BarBook; closed: ClosedBar[] } {
+  const closed: ClosedBar[] = [];
+  const frames = book.frames.map((frame): BarFrame => {
+    const { current, timeframe } = frame;
+    if (!current || nextBucketStart(current.t, timeframe, book.timeZone) > nowMs) return frame;
+    closed.push({ timeframe: timeframe.label, bar: current });
+    return { timeframe, current: null, previous: current };
+  });
+  return { book: { ...book, frames }, closed };
+}

@@ -1,0 +1,181 @@
+import { rfc3339 } from "./format";
+import { type InstrumentSpec, decimalToLots, decimalToNearestTicks, decimalToTicks } from "./instrument";
+import { type Timeframe, bucketStart } from "./timeframe";
+import type { Bar } from "./types";
+
+// History import: OHLCV rows from a CSV file become bars of one timeframe. All or nothing,
+// so a half-imported history never reaches a chart or a backtest; every problem is
+// reported with its 1-based file line (the header is line 1) so it can be fixed in one go.
+
+export interface CsvError {
+  line: number;
+  message: string;
+}
+
+export type ParsedOhlcv = { ok: true; bars: Bar[] } | { ok: false; errors: CsvError[] };
+
+export interface OhlcvCsvOptions {
+  timeframe: Timeframe;
+  /** Data rows allowed (header not counted). */
+  maxRows?: number;
+}
+
+const REQUIRED = ["timestamp", "open", "high", "low", "close", "volume"] as const;
+const OPTIONAL = ["trade_count", "vwap"] as const;
+type Column = (typeof REQUIRED)[number] | (typeof OPTIONAL)[number];
+const KNOWN = new Set<string>([...REQUIRED, ...OPTIONAL]);
+
+const MAX_ERRORS = 100;
+const DEFAULT_MAX_ROWS = 100_000;
+// Epoch numbers below this are seconds (up to the year 5138), above it milliseconds (from 1973).
+const EPOCH_MS_FROM = 1e11;
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+class ErrorList {
+  readonly errors: CsvError[] = [];
+  add(line: number, message: string): void {
+    if (this.errors.length < MAX_ERRORS) this.errors.push({ line, message });
+  }
+  get full(): boolean {
+    return this.errors.length >= MAX_ERRORS;
+  }
+}
+
+type Columns = Map<Column, number>;
+
+function parseHeader(line: string, errors: ErrorList): Columns | undefined {
+  const columns: Columns = new Map();
+  line.split(",").forEach((raw, index) => {
+    const name = raw.trim().toLowerCase();
+    if (!KNOWN.has(name)) errors.add(1, `unknown column "${raw.trim()}"; expected ${REQUIRED.join(",")} and optionally ${OPTIONAL.join(",")}`);
+    else if (columns.has(name as Column)) errors.add(1, `column "${name}" appears twice`);
+    else columns.set(name as Column, index);
+  });
+  const missing = REQUIRED.filter((name) => !columns.has(name));
+  if (missing.length > 0) errors.add(1, `missing column${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; the header must name ${REQUIRED.join(",")}`);
+  return errors.errors.length === 0 ? columns : undefined;
+}
+
+/** Epoch ms, or an error message. */
+function parseTimestamp(text: string): number | string {
+  if (/^\d{1,16}$/.test(text)) {
+    const n = Number(text);
+    return n < EPOCH_MS_FROM ? n * 1000 : n;
+  }
+  const match = RFC3339.exec(text);
+  if (!match) return `timestamp "${text}" is neither RFC 3339 (2024-01-02T15:04:00Z) nor epoch seconds or milliseconds`;
+  const [, year, month, day, hour, minute, second, fraction = "", zulu, sign, offsetHour = "0", offsetMinute = "0"] = match.map((part) => part ?? "");
+  if (/[1-9]/.test(fraction.slice(3))) return `timestamp "${text}" is finer than a millisecond`;
+  const local = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Number(fraction.slice(0, 3).padEnd(3, "0")));
+  // Date.UTC rolls 2024-02-30 over to March; a date that does not round-trip did not exist.
+  const date = new Date(local);
+  const fieldsValid =
+    date.getUTCFullYear() === Number(year) &&
+    date.getUTCMonth() === Number(month) - 1 &&
+    date.getUTCDate() === Number(day) &&
+    Number(hour) < 24 &&
+    Number(minute) < 60 &&
+    Number(second) < 60 &&
+    Number(offsetHour) < 24 &&
+    Number(offsetMinute) < 60;
+  if (!fieldsValid) return `timestamp "${text}" is not a valid date and time`;
+  const offsetMs = zulu ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetHour) * 60 + Number(offsetMinute)) * 60_000;
+  return local - offsetMs;
+}
+
+function roundedThird(sum: number, volume: number): number {
+  const product = BigInt(sum) * BigInt(volume);
+  return Number((2n * product + 3n) / 6n); // (product / 3) rounded half up
+}
+
+interface RowContext {
+  spec: InstrumentSpec;
+  timeframe: Timeframe;
+  columns: Columns;
+  errors: ErrorList;
+}
+
+/** One data line's bar, or only its time after reporting what is wrong; `previousT` is the latest time above it. */
+function parseRow(fields: string[], line: number, previousT: number | undefined, context: RowContext): { bar?: Bar; t?: number } {
+  const { spec, timeframe, columns, errors } = context;
+  const before = errors.errors.length;
+  const field = (name: Column) => {
+    const index = columns.get(name);
+    return index === undefined ? undefined : (fields[index] ?? "").trim();
+  };
+  const price = (name: "open" | "high" | "low" | "close") => {
+    const text = field(name) ?? "";
+    const ticks = decimalToTicks(text, spec);
+    if (ticks === undefined) errors.add(line, `${name} "${text}" is not a positive price on the ${spec.tickSize} tick grid`);
+    return ticks;
+  };
+
+  const stamp = parseTimestamp(field("timestamp") ?? "");
+  const t = typeof stamp === "number" ? stamp : undefined;
+  if (typeof stamp === "string") errors.add(line, stamp);
+  if (t !== undefined) {
+    const start = bucketStart(t, timeframe, spec.timeZone);
+    if (start !== t) errors.add(line, `timestamp ${rfc3339(t)} is not the start of a ${timeframe.label} bucket (that bucket starts at ${rfc3339(start)})`);
+    if (previousT !== undefined && t <= previousT) {
+      errors.add(line, `timestamp ${rfc3339(t)} is ${t === previousT ? "a duplicate" : "earlier than a row above it"}; rows must be in strictly increasing time`);
+    }
+  }
+  const [o, h, l, c] = [price("open"), price("high"), price("low"), price("close")];
+  const volumeText = field("volume") ?? "";
+  const v = decimalToLots(volumeText, spec);
+  if (v === undefined) errors.add(line, `volume "${volumeText}" is not a size >= 0 on the ${spec.lotSize} lot grid`);
+  const countText = field("trade_count");
+  const n = countText === undefined ? 0 : /^\d{1,15}$/.test(countText) ? Number(countText) : undefined;
+  if (n === undefined) errors.add(line, `trade_count "${countText}" is not a whole number >= 0`);
+
+  if (t === undefined || o === undefined || h === undefined || l === undefined || c === undefined || v === undefined || n === undefined) return { t };
+  if (h < Math.max(o, c, l)) errors.add(line, "high is below open, close or low");
+  if (l > Math.min(o, c)) errors.add(line, "low is above open or close");
+
+  const vwapText = field("vwap");
+  // Without a VWAP column, the typical price (h + l + c) / 3 stands in for one.
+  const pv = vwapText === undefined ? roundedThird(h + l + c, v) : decimalToNearestTicks(vwapText, spec, v);
+  if (pv === undefined) errors.add(line, `vwap "${vwapText}" is not a decimal price`);
+  else if (!Number.isSafeInteger(pv) || !Number.isSafeInteger(h * v)) errors.add(line, "price × volume is too large");
+  else if (v > 0 && (pv < l * v || pv > h * v)) errors.add(line, `vwap ${vwapText} is outside the bar's low..high`);
+
+  if (errors.errors.length > before || pv === undefined) return { t };
+  return { t, bar: { t, o, h, l, c, v, n, pv, firstT: t, lastT: t } };
+}
+
+export function parseOhlcvCsv(text: string, spec: InstrumentSpec, options: OhlcvCsvOptions): ParsedOhlcv {
+  const errors = new ErrorList();
+  const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  let end = lines.length;
+  while (end > 0 && (lines[end - 1] ?? "").trim() === "") end--;
+  if (end === 0) return { ok: false, errors: [{ line: 1, message: `the file is empty; the first line must be the header ${REQUIRED.join(",")}` }] };
+  if (end - 1 > maxRows) return { ok: false, errors: [{ line: maxRows + 2, message: `more than ${maxRows} rows; split the file` }] };
+
+  const columns = parseHeader(lines[0] ?? "", errors);
+  if (!columns) return { ok: false, errors: errors.errors };
+
+  const context: RowContext = { spec, timeframe: options.timeframe, columns, errors };
+  const width = lines[0]?.split(",").length ?? 0;
+  const bars: Bar[] = [];
+  let previousT: number | undefined;
+  for (let index = 1; index < end && !errors.full; index++) {
+    const line = index + 1;
+    const raw = lines[index] ?? "";
+    if (raw.trim() === "") {
+      errors.add(line, "blank line (only trailing blank lines are allowed)");
+      continue;
+    }
+    const fields = raw.split(",");
+    if (fields.length !== width) {
+      errors.add(line, `expected ${width} fields like the header, found ${fields.length}`);
+      continue;
+    }
+    const row = parseRow(fields, line, previousT, context);
+    // The latest time so far, so one row out of place does not hide the next.
+    if (row.t !== undefined) previousT = Math.max(row.t, previousT ?? row.t);
+    if (row.bar) bars.push(row.bar);
+  }
+  return errors.errors.length > 0 ? { ok: false, errors: errors.errors } : { ok: true, bars };
+}

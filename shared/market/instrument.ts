@@ -1,0 +1,166 @@
+import { z } from "zod";
+
+// Prices are stored as integer ticks and sizes as integer lots of an instrument. Decimals
+// exist only at the edges (admin input, CSV import, JSON out), and every conversion
+// between the two is exact arithmetic on decimal digits with bigint: a binary float never
+// touches a stored price or size, so 0.1 + 0.2 cannot happen to money.
+
+export type AssetClass = "us_equity" | "crypto";
+
+export interface InstrumentSpec {
+  symbol: string;
+  assetClass: AssetClass;
+  /** Price grid as a decimal string, e.g. "0.01". */
+  tickSize: string;
+  /** Size grid as a decimal string, e.g. "1" for shares or "0.0001" for bitcoin. */
+  lotSize: string;
+  /** Zone where day, week and month bars begin: "America/New_York" for equities, "UTC" for crypto. */
+  timeZone: string;
+}
+
+/** value = units / 10^scale, never negative. */
+interface Decimal {
+  units: bigint;
+  scale: number;
+}
+
+// Plain digits with an optional fraction; the exponent is there because String(number)
+// writes 1e-7 and 1e+21. ".5", "5.", signs and spaces are refused.
+const DECIMAL = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/i;
+// No real price or size needs more digits; the cap keeps a hostile CSV field from
+// turning into a megabyte-long bigint.
+const MAX_DECIMAL_LENGTH = 64;
+const MAX_EXPONENT = 64;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function parseDecimal(value: string | number): Decimal | undefined {
+  const text = typeof value === "number" ? (Number.isFinite(value) ? String(value) : "") : value;
+  if (text.length > MAX_DECIMAL_LENGTH) return undefined;
+  const match = DECIMAL.exec(text);
+  if (!match) return undefined;
+  const [, whole = "", fraction = "", exponent = "0"] = match;
+  const shift = Number(exponent);
+  if (Math.abs(shift) > MAX_EXPONENT) return undefined;
+  const scale = fraction.length - shift;
+  const units = BigInt(whole + fraction);
+  return scale >= 0 ? { units, scale } : { units: units * 10n ** BigInt(-scale), scale: 0 };
+}
+
+function gridStep(size: string): Decimal {
+  const step = parseDecimal(size);
+  // Specs are validated by InstrumentSpecSchema where they enter the system; a bad one
+  // here is a programming error, not client input.
+  if (!step || step.units === 0n) throw new RangeError(`grid size "${size}" is not a positive decimal`);
+  return step;
+}
+
+/** value ÷ step as an exact fraction num/den. */
+function stepsOf(value: Decimal, step: Decimal): { num: bigint; den: bigint } {
+  return { num: value.units * 10n ** BigInt(step.scale), den: step.units * 10n ** BigInt(value.scale) };
+}
+
+function exactSteps(value: string | number, size: string): bigint | undefined {
+  const decimal = parseDecimal(value);
+  if (!decimal) return undefined;
+  const { num, den } = stepsOf(decimal, gridStep(size));
+  return num % den === 0n ? num / den : undefined;
+}
+
+/** num/den rounded half up; both non-negative. */
+function roundHalfUp(num: bigint, den: bigint): bigint {
+  const quotient = num / den;
+  return 2n * (num % den) >= den ? quotient + 1n : quotient;
+}
+
+function safeNumber(n: bigint): number | undefined {
+  return n <= MAX_SAFE ? Number(n) : undefined;
+}
+
+function formatUnits(units: bigint, scale: number): string {
+  const sign = units < 0n ? "-" : "";
+  const digits = (units < 0n ? -units : units).toString().padStart(scale + 1, "0");
+  const whole = digits.slice(0, digits.length - scale);
+  return scale === 0 ? `${sign}${whole}` : `${sign}${whole}.${digits.slice(digits.length - scale)}`;
+}
+
+function formatSteps(count: number, size: string): string {
+  if (!Number.isSafeInteger(count)) throw new RangeError(`${count} is not a whole number of grid steps`);
+  const step = gridStep(size);
+  // Written with the grid's own precision ("187.50" on a 0.01 grid), as Alpaca writes prices.
+  return formatUnits(BigInt(count) * step.units, step.scale);
+}
+
+/** A price in ticks as a decimal string with the tick size's precision. */
+export const ticksToDecimal = (ticks: number, spec: InstrumentSpec): string => formatSteps(ticks, spec.tickSize);
+
+/** A price for JSON: the double nearest the exact decimal, never a product of floats. */
+export const ticksToNumber = (ticks: number, spec: InstrumentSpec): number => Number(ticksToDecimal(ticks, spec));
+
+export const lotsToDecimal = (lots: number, spec: InstrumentSpec): string => formatSteps(lots, spec.lotSize);
+
+export const lotsToNumber = (lots: number, spec: InstrumentSpec): number => Number(lotsToDecimal(lots, spec));
+
+/** Ticks in a price, or undefined unless it is a positive decimal exactly on the tick grid. */
+export function decimalToTicks(value: string | number, spec: InstrumentSpec): number | undefined {
+  const ticks = exactSteps(value, spec.tickSize);
+  return ticks !== undefined && ticks > 0n ? safeNumber(ticks) : undefined;
+}
+
+/**
+ * Lots in a size, or undefined unless it is a decimal exactly on the lot grid. Zero is a
+ * real size (a bar with no volume, an unfilled order); callers that need a positive
+ * quantity check for it.
+ */
+export function decimalToLots(value: string | number, spec: InstrumentSpec): number | undefined {
+  const lots = exactSteps(value, spec.lotSize);
+  return lots !== undefined ? safeNumber(lots) : undefined;
+}
+
+/**
+ * value × times in ticks, rounded half up to the nearest tick: for prices that need not be
+ * on the grid (a simulator's start price, a VWAP times a volume in lots).
+ */
+export function decimalToNearestTicks(value: string | number, spec: InstrumentSpec, times = 1): number | undefined {
+  const decimal = parseDecimal(value);
+  if (!decimal || !Number.isSafeInteger(times) || times < 0) return undefined;
+  const { num, den } = stepsOf(decimal, gridStep(spec.tickSize));
+  return safeNumber(roundHalfUp(num * BigInt(times), den));
+}
+
+/**
+ * The price of an average in ticks (e.g. a VWAP: Σ price·size over Σ size) as a JSON number
+ * with `extraDigits` more decimals than the tick size, rounded half up.
+ */
+export function averageTicksToNumber(sumTicks: number, count: number, spec: InstrumentSpec, extraDigits: number): number {
+  if (!Number.isSafeInteger(sumTicks) || sumTicks < 0 || !Number.isSafeInteger(count) || count <= 0) {
+    throw new RangeError(`cannot average ${sumTicks} ticks over ${count}`);
+  }
+  const step = gridStep(spec.tickSize);
+  // price·10^(scale+extra) = (sum/count)·(units/10^scale)·10^(scale+extra) = sum·units·10^extra/count
+  const units = roundHalfUp(BigInt(sumTicks) * step.units * 10n ** BigInt(extraDigits), BigInt(count));
+  return Number(formatUnits(units, step.scale + extraDigits));
+}
+
+const isPositiveDecimal = (text: string) => (parseDecimal(text)?.units ?? 0n) > 0n;
+
+/** A positive decimal written with digits only ("0.01", "187.50"). */
+export const PositiveDecimalString = z
+  .string()
+  .max(32)
+  .regex(/^\d+(\.\d+)?$/, 'must be a decimal string like "0.01"')
+  .refine(isPositiveDecimal, "must be greater than zero");
+
+export const InstrumentSpecSchema = z.object({
+  symbol: z.string().min(1),
+  assetClass: z.enum(["us_equity", "crypto"]),
+  tickSize: PositiveDecimalString,
+  lotSize: PositiveDecimalString,
+  timeZone: z.string().refine((timeZone) => {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, "is not a known time zone"),
+}) satisfies z.ZodType<InstrumentSpec>;

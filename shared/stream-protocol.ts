@@ -1,0 +1,83 @@
+import { z } from "zod";
+
+// Alpaca's market-data stream protocol (alpaca-compat.md §6), shared by the hub that
+// speaks it and the tests and benchmarks that drive it.
+export const STOCK_CHANNELS = ["trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds"] as const;
+export const CRYPTO_CHANNELS = ["trades", "quotes", "bars", "updatedBars", "dailyBars", "orderbooks"] as const;
+export const ALL_CHANNELS = ["trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "orderbooks"] as const;
+export type Channel = (typeof ALL_CHANNELS)[number];
+export type StreamKind = "stocks" | "crypto";
+
+export const channelsOf = (kind: StreamKind): readonly Channel[] => (kind === "stocks" ? STOCK_CHANNELS : CRYPTO_CHANNELS);
+
+export type Subscriptions = Partial<Record<Channel, string[]>>;
+
+export const ERRORS = {
+  invalidSyntax: { code: 400, msg: "invalid syntax" },
+  notAuthenticated: { code: 401, msg: "not authenticated" },
+  authFailed: { code: 402, msg: "auth failed" },
+  alreadyAuthenticated: { code: 403, msg: "already authenticated" },
+  authTimeout: { code: 404, msg: "auth timeout" },
+  symbolLimit: { code: 405, msg: "symbol limit exceeded" },
+  connectionLimit: { code: 406, msg: "connection limit exceeded" },
+  slowClient: { code: 407, msg: "slow client" },
+  internal: { code: 500, msg: "internal error" },
+} as const;
+
+const SymbolList = z.array(z.string().min(1).max(32)).max(10_000);
+
+export const ClientMessage = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("auth"), key: z.string().max(512).optional(), secret: z.string().max(512).optional(), token: z.string().max(4096).optional() }),
+  z.object({ action: z.literal("subscribe"), ...Object.fromEntries(ALL_CHANNELS.map((c) => [c, SymbolList.optional()])) }).loose(),
+  z.object({ action: z.literal("unsubscribe"), ...Object.fromEntries(ALL_CHANNELS.map((c) => [c, SymbolList.optional()])) }).loose(),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+export type ControlMessage =
+  | { T: "success"; msg: "connected" | "authenticated" }
+  | { T: "error"; code: number; msg: string }
+  | { T: "subscription"; [channel: string]: string[] | "subscription" };
+
+export const errorMessage = (e: { code: number; msg: string }, detail?: string): ControlMessage => ({
+  T: "error",
+  code: e.code,
+  msg: detail ? `${e.msg}: ${detail}` : e.msg,
+});
+
+/** The full-subscription echo Alpaca sends after every (un)subscribe. */
+export function subscriptionMessage(kind: StreamKind, subs: Subscriptions): ControlMessage {
+  const echo: Record<string, string[]> = {};
+  for (const c of channelsOf(kind)) echo[c] = [...(subs[c] ?? [])];
+  // Corrections and cancel errors come with trades on the stock stream.
+  if (kind === "stocks") {
+    echo.corrections = [...(subs.trades ?? [])];
+    echo.cancelErrors = [...(subs.trades ?? [])];
+  }
+  return { T: "subscription", ...echo };
+}
+
+/** Upper-cases and de-duplicates; "*" subsumes every symbol on that channel. */
+export function normaliseSymbols(symbols: readonly string[]): string[] {
+  const upper = [...new Set(symbols.map((s) => s.trim().toUpperCase()))];
+  return upper.includes("*") ? ["*"] : upper;
+}
+
+export function addSubscriptions(current: Subscriptions, add: Subscriptions): Subscriptions {
+  const next: Subscriptions = { ...current };
+  for (const [channel, symbols] of Object.entries(add) as [Channel, string[]][]) {
+    if (symbols.length === 0) continue;
+    next[channel] = normaliseSymbols([...(current[channel] ?? []), ...symbols]);
+  }
+  return next;
+}
+
+export function removeSubscriptions(current: Subscriptions, remove: Subscriptions): Subscriptions {
+  const next: Subscriptions = { ...current };
+  for (const [channel, symbols] of Object.entries(remove) as [Channel, string[]][]) {
+    const drop = new Set(normaliseSymbols(symbols));
+    next[channel] = (current[channel] ?? []).filter((s) => !drop.has(s));
+  }
+  return next;
+}
+
+export const symbolCount = (subs: Subscriptions) => new Set(Object.values(subs).flat()).size;

@@ -1,0 +1,132 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type InstrumentSpec,
+  InstrumentSpecSchema,
+  averageTicksToNumber,
+  decimalToLots,
+  decimalToNearestTicks,
+  decimalToTicks,
+  lotsToDecimal,
+  lotsToNumber,
+  ticksToDecimal,
+  ticksToNumber,
+} from "../../shared/market/instrument";
+
+const GRIDS = ["0.01", "0.05", "0.0001", "1", "0.5", "0.00000001"];
+const spec = (tickSize: string, lotSize = tickSize): InstrumentSpec => ({ symbol: "TEST", assetClass: "crypto", tickSize, lotSize, timeZone: "UTC" });
+const AAPL = spec("0.01", "1");
+const BTC = spec("0.01", "0.0001");
+
+describe("prices in ticks", () => {
+  it("writes ticks with the tick size's precision", () => {
+    expect(ticksToDecimal(18750, AAPL)).toBe("187.50");
+    expect(ticksToDecimal(1, AAPL)).toBe("0.01");
+    expect(ticksToDecimal(0, AAPL)).toBe("0.00");
+    expect(ticksToDecimal(-5, AAPL)).toBe("-0.05");
+    expect(ticksToDecimal(3, spec("0.05"))).toBe("0.15");
+    expect(ticksToDecimal(3, spec("0.5"))).toBe("1.5");
+    expect(ticksToDecimal(42, spec("1"))).toBe("42");
+    expect(ticksToDecimal(1, spec("0.00000001"))).toBe("0.00000001");
+  });
+
+  it("gives JSON the double nearest the exact decimal, not a product of floats", () => {
+    // 0.1 + 0.2 style damage: 3 × 0.1 is 0.30000000000000004 in binary floating point.
+    expect(ticksToNumber(3, spec("0.1"))).toBe(0.3);
+    expect(ticksToNumber(18750, AAPL)).toBe(187.5);
+    expect(ticksToNumber(6725000, BTC)).toBe(67250);
+    expect(lotsToNumber(3, spec("0.1"))).toBe(0.3);
+  });
+
+  it("reads a price only when it is positive and exactly on the tick grid", () => {
+    expect(decimalToTicks("187.50", AAPL)).toBe(18750);
+    expect(decimalToTicks("187.5", AAPL)).toBe(18750);
+    expect(decimalToTicks(187.5, AAPL)).toBe(18750);
+    expect(decimalToTicks(0.3, spec("0.1"))).toBe(3);
+    expect(decimalToTicks("0.15", spec("0.05"))).toBe(3);
+    expect(decimalToTicks(1e-8, spec("0.00000001"))).toBe(1); // String(1e-8) is "1e-8"
+    expect(decimalToTicks(1e21, spec("1"))).toBeUndefined(); // beyond safe integers
+    for (const bad of ["187.505", "0.16", "0", "0.00", "-1", "+1", "1e", ".5", "5.", " 1", "1 ", "", "abc", "Infinity", "NaN", "0x10"]) {
+      expect(decimalToTicks(bad, bad === "0.16" ? spec("0.05") : AAPL), bad).toBeUndefined();
+    }
+    expect(decimalToTicks(Number.NaN, AAPL)).toBeUndefined();
+    expect(decimalToTicks(Number.POSITIVE_INFINITY, AAPL)).toBeUndefined();
+    expect(decimalToTicks(-1, AAPL)).toBeUndefined();
+    expect(decimalToTicks("1".repeat(80), AAPL)).toBeUndefined();
+  });
+
+  it("rounds to the nearest tick when asked, half up, and can scale by a volume", () => {
+    expect(decimalToNearestTicks("187.504", AAPL)).toBe(18750);
+    expect(decimalToNearestTicks("187.505", AAPL)).toBe(18751);
+    expect(decimalToNearestTicks("0.07", spec("0.05"))).toBe(1);
+    expect(decimalToNearestTicks("0.075", spec("0.05"))).toBe(2);
+    // A VWAP of 187.5049 over 10 lots: 18750.49 × 10 = 187504.9 → 187505.
+    expect(decimalToNearestTicks("187.5049", AAPL, 10)).toBe(187505);
+    expect(decimalToNearestTicks("x", AAPL)).toBeUndefined();
+  });
+
+  it("averages ticks exactly with extra decimals", () => {
+    // (18750·1 + 18751·2) / 3 = 18750.666… ticks = 187.506666… → 187.506667 (2 + 4 decimals)
+    expect(averageTicksToNumber(18750 + 2 * 18751, 3, AAPL, 4)).toBe(187.506667);
+    expect(averageTicksToNumber(10, 4, spec("1"), 4)).toBe(2.5);
+    expect(() => averageTicksToNumber(10, 0, AAPL, 4)).toThrow(RangeError);
+  });
+
+  it("round-trips any number of ticks on every grid", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...GRIDS), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (tickSize, ticks) => {
+        const s = spec(tickSize);
+        expect(decimalToTicks(ticksToDecimal(ticks, s), s)).toBe(ticks);
+      }),
+    );
+  });
+
+  it("round-trips ticks through JSON numbers when the decimal fits a double", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...GRIDS), fc.integer({ min: 1, max: 10 ** 12 }), (tickSize, ticks) => {
+        const s = spec(tickSize);
+        expect(decimalToTicks(ticksToNumber(ticks, s), s)).toBe(ticks);
+      }),
+    );
+  });
+});
+
+describe("sizes in lots", () => {
+  it("writes and reads lots exactly", () => {
+    expect(lotsToDecimal(1234, BTC)).toBe("0.1234");
+    expect(lotsToNumber(1234, BTC)).toBe(0.1234);
+    expect(decimalToLots("0.1234", BTC)).toBe(1234);
+    expect(decimalToLots("0.12345", BTC)).toBeUndefined();
+    expect(decimalToLots("10", AAPL)).toBe(10);
+    expect(decimalToLots("1.5", AAPL)).toBeUndefined();
+  });
+
+  it("accepts a zero size but no negative one", () => {
+    expect(decimalToLots("0", AAPL)).toBe(0);
+    expect(decimalToLots("-1", AAPL)).toBeUndefined();
+  });
+
+  it("round-trips any number of lots on every grid, as strings and as numbers", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...GRIDS), fc.integer({ min: 0, max: 10 ** 12 }), (lotSize, lots) => {
+        const s = spec("0.01", lotSize);
+        expect(decimalToLots(lotsToDecimal(lots, s), s)).toBe(lots);
+        expect(decimalToLots(lotsToNumber(lots, s), s)).toBe(lots);
+      }),
+    );
+  });
+});
+
+describe("instrument specs", () => {
+  it("accepts the demo instruments and refuses bad grids and zones", () => {
+    expect(InstrumentSpecSchema.safeParse({ symbol: "BTC/USD", assetClass: "crypto", tickSize: "0.01", lotSize: "0.0001", timeZone: "UTC" }).success).toBe(true);
+    expect(InstrumentSpecSchema.safeParse({ ...AAPL, tickSize: "0" }).success).toBe(false);
+    expect(InstrumentSpecSchema.safeParse({ ...AAPL, lotSize: "-1" }).success).toBe(false);
+    expect(InstrumentSpecSchema.safeParse({ ...AAPL, timeZone: "Mars/Olympus" }).success).toBe(false);
+  });
+
+  it("treats a malformed grid as a programming error", () => {
+    expect(() => ticksToDecimal(1, spec("0"))).toThrow(RangeError);
+    expect(() => ticksToDecimal(1.5, AAPL)).toThrow(RangeError);
+  });
+});

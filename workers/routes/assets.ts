@@ -1,0 +1,246 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, asc, eq, type SQL } from "drizzle-orm";
+import { calendar, clock } from "../../shared/calendar";
+import { parseOhlcvCsv } from "../../shared/market/csv";
+import { STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
+import { conflict, notFound, unprocessable } from "../../shared/errors";
+import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { AdminAsset, Asset, CalendarDay, CalendarQuery, Clock, CreateAssetRequest, ListAssetsQuery, UpdateAssetRequest } from "../../shared/schemas/assets";
+import type { AppEnv } from "../context";
+import { adminAssetView, assetView, findAsset, instrumentSpecOf } from "../lib/assets";
+import { database, schema } from "../lib/db";
+import { publish } from "../lib/events";
+import { principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+export const assets = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const readMarket = requirePermission("trading:read");
+
+assets.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/assets",
+    tags: ["assets"],
+    summary: "Instruments (Alpaca's asset shape)",
+    security: SESSION_OR_KEY,
+    middleware: [readMarket] as const,
+    request: { query: ListAssetsQuery },
+    responses: { 200: jsonContent(z.array(Asset), "Assets ordered by symbol"), ...errorResponses(401, 403, 422, 429) },
+  }),
+  async (c) => {
+    const { status, asset_class, exchange } = c.req.valid("query");
+    const filters: SQL[] = [];
+    if (status) filters.push(eq(schema.assets.status, status));
+    if (asset_class === "us_option") return c.json([], 200);
+    if (asset_class) filters.push(eq(schema.assets.assetClass, asset_class));
+    if (exchange) filters.push(eq(schema.assets.exchange, exchange.toUpperCase()));
+    const rows = await database(c.env).select().from(schema.assets).where(and(...filters)).orderBy(asc(schema.assets.symbol)).all();
+    return c.json(rows.map(assetView), 200);
+  },
+);
+
+const getAsset = async (env: Env, symbolOrId: string) => {
+  const row = await findAsset(env, symbolOrId);
+  if (!row) throw notFound(`asset not found for ${symbolOrId}`);
+  return assetView(row);
+};
+
+assets.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/assets/{symbol_or_asset_id}",
+    tags: ["assets"],
+    summary: "One instrument by symbol or id",
+    security: SESSION_OR_KEY,
+    middleware: [readMarket] as const,
+    request: { params: z.object({ symbol_or_asset_id: z.string().min(1).max(64) }) },
+    responses: { 200: jsonContent(Asset, "The asset"), ...errorResponses(401, 403, 404, 429) },
+  }),
+  async (c) => c.json(await getAsset(c.env, c.req.valid("param").symbol_or_asset_id), 200),
+);
+
+// Crypto pairs contain a slash: /v2/assets/BTC/USD answers like /v2/assets/BTC%2FUSD.
+assets.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/assets/{base}/{quote}",
+    tags: ["assets"],
+    summary: "One crypto pair by its symbol with the slash",
+    security: SESSION_OR_KEY,
+    middleware: [readMarket] as const,
+    request: { params: z.object({ base: z.string().min(1).max(12), quote: z.string().min(1).max(12) }) },
+    responses: { 200: jsonContent(Asset, "The asset"), ...errorResponses(401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { base, quote } = c.req.valid("param");
+    return c.json(await getAsset(c.env, `${base}/${quote}`), 200);
+  },
+);
+
+assets.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/clock",
+    tags: ["assets"],
+    summary: "The US equity market clock (New York time with offset)",
+    security: SESSION_OR_KEY,
+    middleware: [readMarket] as const,
+    responses: { 200: jsonContent(Clock, "Clock"), ...errorResponses(401, 403, 429) },
+  }),
+  (c) => c.json(clock(Date.now()), 200),
+);
+
+assets.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/calendar",
+    tags: ["assets"],
+    summary: "US equity trading days between start and end",
+    security: SESSION_OR_KEY,
+    middleware: [readMarket] as const,
+    request: { query: CalendarQuery },
+    responses: { 200: jsonContent(z.array(CalendarDay), "Trading days"), ...errorResponses(401, 403, 422, 429) },
+  }),
+  (c) => {
+    const today = new Date().toISOString().slice(0, 10);
+    const { start = today, end = start } = c.req.valid("query");
+    if (end < start) throw unprocessable("end must not be before start", [{ path: "end", message: "is before start" }]);
+    return c.json(calendar(start, end), 200);
+  },
+);
+
+// ---- administration ------------------------------------------------------------------
+const adminOnly = requirePermission("admin:all");
+
+assets.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/admin/assets",
+    tags: ["admin"],
+    summary: "Every instrument with its feed and session configuration",
+    security: SESSION_OR_KEY,
+    middleware: [adminOnly] as const,
+    responses: { 200: jsonContent(z.array(AdminAsset), "Assets"), ...errorResponses(401, 403, 429) },
+  }),
+  async (c) => c.json((await database(c.env).select().from(schema.assets).orderBy(asc(schema.assets.symbol)).all()).map(adminAssetView), 200),
+);
+
+assets.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/admin/assets",
+    tags: ["admin"],
+    summary: "Add an instrument; its feed starts at once",
+    security: SESSION_OR_KEY,
+    middleware: [adminOnly] as const,
+    request: { body: jsonBody(CreateAssetRequest) },
+    responses: { 201: jsonContent(AdminAsset, "The new asset"), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const now = Date.now();
+    const row = {
+      id: crypto.randomUUID(),
+      symbol: body.symbol,
+      name: body.name,
+      assetClass: body.class,
+      exchange: body.exchange.toUpperCase(),
+      tickSize: body.tick_size,
+      lotSize: body.lot_size,
+      minOrderSize: body.min_order_size ?? body.lot_size,
+      tradable: body.tradable,
+      status: body.status,
+      session: body.session === null ? null : JSON.stringify(body.session),
+      feed: JSON.stringify(body.feed),
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await database(c.env).insert(schema.assets).values(row);
+    } catch (error) {
+      if (/UNIQUE constraint failed/i.test(`${String(error)} ${String((error as Error).cause ?? "")}`))
+        throw conflict(`asset ${body.symbol} already exists`, [{ path: "symbol", message: "already exists" }]);
+      throw error;
+    }
+    await c.env.MARKET.getByName(row.symbol).reload();
+    await publish(c.env, "config.asset_created", `asset:${row.symbol}`, { symbol: row.symbol, by: principalOf(c).userId }, c.get("traceparent"));
+    return c.json(adminAssetView(row), 201);
+  },
+);
+
+assets.openapi(
+  createRoute({
+    method: "patch",
+    path: "/api/admin/assets/{asset_id}",
+    tags: ["admin"],
+    summary: "Edit an instrument; its symbol object picks the change up at once",
+    security: SESSION_OR_KEY,
+    middleware: [adminOnly] as const,
+    request: { params: z.object({ asset_id: z.uuid({ error: "must be an asset id (UUID)" }) }), body: jsonBody(UpdateAssetRequest) },
+    responses: { 200: jsonContent(AdminAsset, "The updated asset"), ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { asset_id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const db = database(c.env);
+    const changes = {
+      ...(body.name !== undefined && { name: body.name }),
+      ...(body.exchange !== undefined && { exchange: body.exchange.toUpperCase() }),
+      ...(body.min_order_size !== undefined && { minOrderSize: body.min_order_size }),
+      ...(body.tradable !== undefined && { tradable: body.tradable }),
+      ...(body.status !== undefined && { status: body.status }),
+      ...(body.session !== undefined && { session: body.session === null ? null : JSON.stringify(body.session) }),
+      ...(body.feed !== undefined && { feed: JSON.stringify(body.feed) }),
+      updatedAt: Date.now(),
+    };
+    const result = await db.update(schema.assets).set(changes).where(eq(schema.assets.id, asset_id)).run();
+    if (result.meta.changes !== 1) throw notFound("asset not found");
+    const row = (await db.select().from(schema.assets).where(eq(schema.assets.id, asset_id)).get())!;
+    await c.env.MARKET.getByName(row.symbol).reload();
+    await publish(c.env, "config.asset_updated", `asset:${row.symbol}`, { symbol: row.symbol, changes: Object.keys(body), by: principalOf(c).userId }, c.get("traceparent"));
+    return c.json(adminAssetView(row), 200);
+  },
+);
+
+export const IMPORT_PATH = /^\/api\/admin\/assets\/[^/]+\/history$/;
+
+assets.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/admin/assets/{asset_id}/history",
+    tags: ["admin"],
+    summary: "Import OHLCV history from CSV (all rows or none)",
+    description:
+      "Header `timestamp,open,high,low,close,volume` (optional `trade_count`, `vwap`); timestamps RFC-3339 or epoch seconds/ms aligned to the timeframe; prices on the tick grid, volumes on the lot grid. Any bad row rejects the whole file with its line number. Replaces stored bars over the imported range and rebuilds the coarser timeframes.",
+    security: SESSION_OR_KEY,
+    middleware: [adminOnly] as const,
+    request: {
+      params: z.object({ asset_id: z.uuid({ error: "must be an asset id (UUID)" }) }),
+      query: z.object({ timeframe: z.enum(["1Min", "5Min", "15Min", "1Hour", "1Day"]).default("1Min") }),
+      body: { required: true, content: { "text/csv": { schema: z.string().openapi({ example: "timestamp,open,high,low,close,volume\n2024-01-02T14:30:00Z,187.15,188.44,186.90,187.92,1200\n" }) } } },
+    },
+    responses: {
+      200: jsonContent(z.object({ symbol: z.string(), timeframe: z.string(), imported: z.number(), rebuilt: z.array(z.string()) }), "Imported"),
+      ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429),
+    },
+  }),
+  async (c) => {
+    const { asset_id } = c.req.valid("param");
+    const { timeframe } = c.req.valid("query");
+    const row = await findAsset(c.env, asset_id);
+    if (!row) throw notFound("asset not found");
+    const text = await c.req.text();
+    const spec = instrumentSpecOf(row);
+    const parsed = parseOhlcvCsv(text, spec, { timeframe: STREAM_TIMEFRAMES.find((t) => t.label === timeframe)! });
+    if (!parsed.ok) {
+      throw unprocessable(
+        `CSV rejected: ${parsed.errors.length} bad line${parsed.errors.length === 1 ? "" : "s"}; nothing was imported`,
+        parsed.errors.map((e) => ({ path: `line ${e.line}`, message: e.message })),
+      );
+    }
+    const result = await c.env.MARKET.getByName(row.symbol).importBars(timeframe, parsed.bars);
+    await publish(c.env, "market.history_imported", `asset:${row.symbol}`, { symbol: row.symbol, timeframe, bars: result.imported, by: principalOf(c).userId }, c.get("traceparent"));
+    return c.json({ symbol: row.symbol, timeframe, ...result }, 200);
+  },
+);

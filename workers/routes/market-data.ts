@@ -1,0 +1,221 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ApiError, notFound } from "../../shared/errors";
+import { bucketStart, parseTimeframe, STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
+import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import type { AppEnv } from "../context";
+import { activeSymbols, type SymbolInfo } from "../lib/symbols";
+import { requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+import type { HistoryQuery } from "../../durable-objects/market/store";
+
+// Market-data REST in Alpaca's shapes (alpaca-compat.md §5), on the same origin as the
+// trading API: stocks under /v2/stocks, crypto under /v1beta3/crypto/us. Numbers are JSON
+// numbers here. History comes from each symbol's object; multi-symbol pages walk the
+// symbols in order, and the page token says where to resume.
+export const marketData = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const invalidParam = (name: string, detail: string) =>
+  new ApiError(422, `Invalid format for parameter ${name}: ${detail}`, [{ path: name, message: detail }], 10000);
+
+const Instant = z.string().max(64).optional();
+
+const HistoryParams = z.object({
+  start: Instant.openapi({ description: "RFC-3339 or YYYY-MM-DD; default: start of today" }),
+  end: Instant.openapi({ description: "RFC-3339 or YYYY-MM-DD; default: now" }),
+  limit: z.coerce.number({ error: "must be a number" }).int().min(1).max(10_000).default(1000),
+  page_token: z.string().max(512).optional(),
+  sort: z.enum(["asc", "desc"]).default("asc"),
+  feed: z.string().max(16).optional(),
+  adjustment: z.string().max(16).optional(),
+  asof: z.string().max(32).optional(),
+  currency: z.string().max(8).optional(),
+});
+const BarParams = HistoryParams.extend({ timeframe: z.string().min(1).max(16).openapi({ example: "1Min" }) });
+const Symbols = z.object({ symbols: z.string().min(1).max(4000).openapi({ example: "AAPL,MSFT" }) });
+const SymbolPath = z.object({ symbol: z.string().min(1).max(16) });
+
+const Record_ = z.record(z.string(), z.unknown());
+const readMarket = requirePermission("trading:read");
+
+function instant(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw invalidParam(name, `${JSON.stringify(value)} is not RFC-3339 or YYYY-MM-DD`);
+  return ms;
+}
+
+interface Page {
+  symbol: string;
+  cursor: [number, number] | null;
+}
+
+function decodeToken(token: string | undefined): Page | undefined {
+  if (!token) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(atob(token.replace(/-/g, "+").replace(/_/g, "/")));
+    return z.object({ symbol: z.string(), cursor: z.tuple([z.number(), z.number()]).nullable() }).parse(parsed);
+  } catch {
+    throw invalidParam("page_token", "not a page token from this API");
+  }
+}
+
+const encodeToken = (page: Page) => btoa(JSON.stringify(page)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+type Kind = "us_equity" | "crypto";
+
+async function resolveSymbols(env: Env, raw: string, kind: Kind): Promise<SymbolInfo[]> {
+  const registry = await activeSymbols(env);
+  const wanted = [...new Set(raw.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean))];
+  if (wanted.length === 0) throw invalidParam("symbols", "give at least one symbol");
+  if (wanted.length > 1000) throw invalidParam("symbols", "at most 1000 symbols");
+  const unknown = wanted.filter((s) => registry.get(s)?.assetClass !== kind);
+  if (unknown.length > 0) throw new ApiError(422, `Invalid symbol: ${unknown.join(", ")}`, unknown.map((s) => ({ path: "symbols", message: `unknown symbol ${s}` })));
+  return wanted.sort().map((s) => registry.get(s)!);
+}
+
+async function oneSymbol(env: Env, symbol: string, kind: Kind): Promise<SymbolInfo> {
+  const info = (await activeSymbols(env)).get(symbol.toUpperCase());
+  if (!info || info.assetClass !== kind) throw notFound(`Invalid symbol: ${symbol}`);
+  return info;
+}
+
+type Dataset = "bars" | "trades" | "quotes";
+
+interface HistoryRequest {
+  start?: string;
+  end?: string;
+  limit: number;
+  page_token?: string;
+  sort: "asc" | "desc";
+  timeframe?: string;
+}
+
+/** Pages through one dataset across symbols in symbol order; returns items per symbol. */
+async function history(env: Env, dataset: Dataset, symbols: SymbolInfo[], q: HistoryRequest) {
+  const timeframe = dataset === "bars" ? parseTimeframe(q.timeframe ?? "") : undefined;
+  if (timeframe && !timeframe.ok) throw invalidParam("timeframe", timeframe.message);
+  const now = Date.now();
+  const page = decodeToken(q.page_token);
+  let startIndex = 0;
+  if (page) {
+    startIndex = symbols.findIndex((s) => s.symbol === page.symbol);
+    if (startIndex < 0) throw invalidParam("page_token", "does not belong to these symbols");
+  }
+  const out: Record<string, unknown[]> = {};
+  let remaining = q.limit;
+  let next: Page | null = null;
+  for (let i = startIndex; i < symbols.length; i++) {
+    const info = symbols[i]!;
+    if (remaining === 0) {
+      next = { symbol: info.symbol, cursor: null };
+      break;
+    }
+    const dayStart = bucketStart(now, STREAM_TIMEFRAMES[4]!, info.timeZone);
+    const query: HistoryQuery = {
+      start: instant("start", q.start, dayStart),
+      end: instant("end", q.end, now),
+      limit: remaining,
+      sort: q.sort,
+      ...(page && i === startIndex && page.cursor ? { cursor: page.cursor } : {}),
+    };
+    if (query.end < query.start) throw invalidParam("end", "must not be before start");
+    const stub = env.MARKET.getByName(info.symbol);
+    const result = dataset === "bars" ? await stub.bars(timeframe!.ok ? timeframe!.timeframe.label : "1Min", query) : dataset === "trades" ? await stub.trades(query) : await stub.quotes(query);
+    out[info.symbol] = result.items;
+    remaining -= result.items.length;
+    if (result.next) {
+      next = { symbol: info.symbol, cursor: result.next as [number, number] };
+      break;
+    }
+  }
+  return { items: out, next_page_token: next ? encodeToken(next) : null };
+}
+
+// ---- route declarations ------------------------------------------------------------------
+
+const stockRoute = <P extends string, R extends { params?: typeof SymbolPath; query?: z.ZodObject }>(path: P, summary: string, request: R) =>
+  createRoute({
+    method: "get",
+    path,
+    tags: ["market data"],
+    summary,
+    security: SESSION_OR_KEY,
+    middleware: [readMarket] as const,
+    request,
+    responses: { 200: jsonContent(Record_, summary), ...errorResponses(401, 403, 404, 422, 429) },
+  });
+
+for (const dataset of ["bars", "trades", "quotes"] as const) {
+  const params = dataset === "bars" ? BarParams : HistoryParams;
+  marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${dataset}`, `Historical ${dataset} for one stock`, { params: SymbolPath, query: params }), async (c) => {
+    const { symbol } = c.req.valid("param");
+    const info = await oneSymbol(c.env, symbol, "us_equity");
+    const result = await history(c.env, dataset, [info], c.req.valid("query") as HistoryRequest);
+    return c.json({ [dataset]: result.items[info.symbol] ?? [], symbol: info.symbol, next_page_token: result.next_page_token }, 200);
+  });
+  marketData.openapi(stockRoute(`/v2/stocks/${dataset}`, `Historical ${dataset} for several stocks`, { query: params.extend(Symbols.shape) }), async (c) => {
+    const query = c.req.valid("query") as HistoryRequest & { symbols: string };
+    const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "us_equity"), query);
+    return c.json({ [dataset]: result.items, next_page_token: result.next_page_token }, 200);
+  });
+  marketData.openapi(stockRoute(`/v1beta3/crypto/us/${dataset}`, `Historical ${dataset} for crypto pairs`, { query: params.extend(Symbols.shape) }), async (c) => {
+    const query = c.req.valid("query") as HistoryRequest & { symbols: string };
+    const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "crypto"), query);
+    return c.json({ [dataset]: result.items, next_page_token: result.next_page_token }, 200);
+  });
+}
+
+type Latest = "trades" | "quotes" | "bars";
+const SINGULAR = { trades: "trade", quotes: "quote", bars: "bar" } as const;
+
+async function latestOf(env: Env, info: SymbolInfo, what: Latest): Promise<unknown> {
+  const snap = await env.MARKET.getByName(info.symbol).snapshot();
+  return what === "trades" ? snap.latestTrade : what === "quotes" ? snap.latestQuote : snap.minuteBar;
+}
+
+async function latestMap(env: Env, symbols: SymbolInfo[], what: Latest): Promise<Record<string, unknown>> {
+  const values = await Promise.all(symbols.map((s) => latestOf(env, s, what)));
+  // A symbol with nothing printed yet is left out, as Alpaca does.
+  return Object.fromEntries(symbols.flatMap((s, i) => (values[i] ? [[s.symbol, values[i]]] : [])));
+}
+
+for (const what of ["trades", "quotes", "bars"] as const) {
+  marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${what}/latest`, `Latest ${SINGULAR[what]} of one stock`, { params: SymbolPath }), async (c) => {
+    const info = await oneSymbol(c.env, c.req.valid("param").symbol, "us_equity");
+    const value = await latestOf(c.env, info, what);
+    if (!value) throw notFound(`no ${SINGULAR[what]} for ${info.symbol} yet`);
+    return c.json({ symbol: info.symbol, [SINGULAR[what]]: value }, 200);
+  });
+  marketData.openapi(stockRoute(`/v2/stocks/${what}/latest`, `Latest ${SINGULAR[what]} of several stocks`, { query: Symbols }), async (c) => {
+    const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity");
+    return c.json({ [what]: await latestMap(c.env, symbols, what) }, 200);
+  });
+  marketData.openapi(stockRoute(`/v1beta3/crypto/us/latest/${what}`, `Latest ${SINGULAR[what]} of crypto pairs`, { query: Symbols }), async (c) => {
+    const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto");
+    return c.json({ [what]: await latestMap(c.env, symbols, what) }, 200);
+  });
+}
+
+marketData.openapi(stockRoute("/v1beta3/crypto/us/latest/orderbooks", "Top of book of crypto pairs", { query: Symbols }), async (c) => {
+  const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto");
+  const books = await Promise.all(symbols.map((s) => c.env.MARKET.getByName(s.symbol).orderbook()));
+  return c.json({ orderbooks: Object.fromEntries(symbols.flatMap((s, i) => (books[i] ? [[s.symbol, books[i]]] : []))) }, 200);
+});
+
+marketData.openapi(stockRoute("/v2/stocks/{symbol}/snapshot", "Snapshot of one stock", { params: SymbolPath }), async (c) => {
+  const info = await oneSymbol(c.env, c.req.valid("param").symbol, "us_equity");
+  return c.json({ symbol: info.symbol, ...(await c.env.MARKET.getByName(info.symbol).snapshot()) }, 200);
+});
+
+async function snapshots(env: Env, symbols: SymbolInfo[]) {
+  const snaps = await Promise.all(symbols.map((s) => env.MARKET.getByName(s.symbol).snapshot()));
+  return Object.fromEntries(symbols.map((s, i) => [s.symbol, snaps[i]!]));
+}
+
+// The stock map is top-level (the SDK iterates the body); crypto wraps it in "snapshots".
+marketData.openapi(stockRoute("/v2/stocks/snapshots", "Snapshots of several stocks", { query: Symbols }), async (c) =>
+  c.json(await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity")), 200),
+);
+marketData.openapi(stockRoute("/v1beta3/crypto/us/snapshots", "Snapshots of crypto pairs", { query: Symbols }), async (c) =>
+  c.json({ snapshots: await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto")) }, 200),
+);
