@@ -131,7 +131,9 @@ export class MarketSymbol extends DurableObject<Env> {
   async ensureRunning(): Promise<{ symbol: string; feed: string; running: boolean }> {
     const feed = this.#instrument?.feed.kind ?? "none";
     const current = await this.ctx.storage.getAlarm();
-    if (feed !== "none" && current === null) await this.ctx.storage.setAlarm(Date.now());
+    // A simulator's first step is one tick interval away, like every later one.
+    const first = Date.now() + (this.#instrument?.sim?.tickIntervalMs ?? 0);
+    if (feed !== "none" && current === null) await this.ctx.storage.setAlarm(first);
     return { symbol: this.#symbol, feed, running: feed !== "none" };
   }
 

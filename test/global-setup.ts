@@ -1,6 +1,18 @@
 import { execFileSync } from "node:child_process";
+import type { TestProject } from "vitest/node";
+import { startFakeUpstream } from "./fake-upstream";
 
-// The Worker serves web/dist as static assets; build it once before the runtime starts.
-export default function setup(): void {
+declare module "vitest" {
+  export interface ProvidedContext {
+    upstream: { url: string; control: string };
+  }
+}
+
+// Runs in Node before the Workers runtime starts: builds the static assets the Worker
+// serves and starts the fake upstream feed the adapter tests connect to.
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   execFileSync("node", ["scripts/build-assets.mjs"], { stdio: "inherit" });
+  const upstream = await startFakeUpstream();
+  project.provide("upstream", { url: upstream.url, control: upstream.control });
+  return () => upstream.close();
 }

@@ -14,7 +14,7 @@ export function applyTrade(bar: Bar | undefined, trade: Trade, bucketT: number):
   if (!bar) return { t: bucketT, o: price, h: price, l: price, c: price, v: size, n: 1, pv: price * size, firstT: t, lastT: t };
   if (bar.t !== bucketT) throw new RangeError(`a trade in bucket ${bucketT} cannot update the bar of bucket ${bar.t}`);
   const opens = t < bar.firstT;
-  const closes = true;
+  const closes = t >= bar.lastT;
   return {
     t: bar.t,
     o: opens ? price : bar.o,

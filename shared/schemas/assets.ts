@@ -27,7 +27,7 @@ export const FeedConfig = z
     z.object({
       kind: z.literal("replay"),
       timeframe: z.string().default("1Min"),
-      speed: z.number().positive().max(100_000).default(60),
+      speed: z.number().positive().max(1_000_000_000).default(60),
       loop: z.boolean().default(true),
     }),
     z.object({

@@ -10,6 +10,7 @@ import type { AppEnv } from "../context";
 import { adminAssetView, assetView, findAsset, instrumentSpecOf } from "../lib/assets";
 import { database, schema } from "../lib/db";
 import { publish } from "../lib/events";
+import { forgetSymbols } from "../lib/symbols";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
@@ -163,6 +164,7 @@ assets.openapi(
         throw conflict(`asset ${body.symbol} already exists`, [{ path: "symbol", message: "already exists" }]);
       throw error;
     }
+    forgetSymbols();
     await c.env.MARKET.getByName(row.symbol).reload();
     await publish(c.env, "config.asset_created", `asset:${row.symbol}`, { symbol: row.symbol, by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 201);
@@ -197,6 +199,7 @@ assets.openapi(
     const result = await db.update(schema.assets).set(changes).where(eq(schema.assets.id, asset_id)).run();
     if (result.meta.changes !== 1) throw notFound("asset not found");
     const row = (await db.select().from(schema.assets).where(eq(schema.assets.id, asset_id)).get())!;
+    forgetSymbols();
     await c.env.MARKET.getByName(row.symbol).reload();
     await publish(c.env, "config.asset_updated", `asset:${row.symbol}`, { symbol: row.symbol, changes: Object.keys(body), by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 200);

@@ -1,0 +1,238 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, expectError, json, signUp, type TestUser } from "./helpers";
+import { createInstrument, freshSymbol, step } from "./market-helpers";
+
+let admin: TestUser;
+let trader: TestUser;
+
+beforeAll(async () => {
+  [admin, trader] = await Promise.all([signUp("admin"), signUp()]);
+});
+
+type Row = Record<string, unknown>;
+const get = async <T = Row>(path: string, user: TestUser = trader) => {
+  const res = await call(path, { token: user.access });
+  if (res.status !== 200) throw new Error(`${path} → ${res.status} ${await res.text()}`);
+  return json<T>(res);
+};
+
+describe("asset registry", () => {
+  it("serves the demo instruments in Alpaca's asset shape", async () => {
+    const all = await get<Row[]>("/v2/assets");
+    const symbols = all.map((a) => a.symbol);
+    expect(symbols).toEqual(expect.arrayContaining(["AAPL", "MSFT", "SPY", "TSLA", "BTC/USD", "ETH/USD"]));
+    const btc = all.find((a) => a.symbol === "BTC/USD")!;
+    expect(btc).toMatchObject({ class: "crypto", tradable: true, fractionable: true, min_trade_increment: "0.0001", price_increment: "0.01", status: "active" });
+    const crypto = await get<Row[]>("/v2/assets?asset_class=crypto");
+    expect(crypto.every((a) => a.class === "crypto")).toBe(true);
+    expect(await get<Row[]>("/v2/assets?asset_class=us_option")).toEqual([]);
+  });
+
+  it("finds one asset by symbol, by pair with or without encoding, and by id", async () => {
+    const aapl = await get("/v2/assets/AAPL");
+    expect(aapl.symbol).toBe("AAPL");
+    expect((await get("/v2/assets/aapl")).id).toBe(aapl.id);
+    expect((await get(`/v2/assets/${aapl.id as string}`)).symbol).toBe("AAPL");
+    expect((await get("/v2/assets/BTC/USD")).symbol).toBe("BTC/USD");
+    expect((await get("/v2/assets/BTC%2FUSD")).symbol).toBe("BTC/USD");
+    await expectError(await call("/v2/assets/NOPE", { token: trader.access }), 404);
+  });
+
+  it("clock and calendar", async () => {
+    const clock = await get("/v2/clock");
+    expect(clock.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}-0[45]:00$/);
+    expect(typeof clock.is_open).toBe("boolean");
+    const days = await get<Row[]>("/v2/calendar?start=2026-12-21&end=2026-12-28");
+    expect(days.map((d) => d.date)).toEqual(["2026-12-21", "2026-12-22", "2026-12-23", "2026-12-24", "2026-12-28"]);
+    await expectError(await call("/v2/calendar?start=2026-12-21&end=2026-12-01", { token: trader.access }), 422);
+  });
+
+  it("admins add and edit instruments; others cannot", async () => {
+    const symbol = freshSymbol("ADD");
+    const body = { symbol, name: "Added", class: "us_equity", exchange: "NYSE", tick_size: "0.05", lot_size: "1" };
+    await expectError(await call("/api/admin/assets", { token: trader.access, body }), 403);
+    const created = await call("/api/admin/assets", { token: admin.access, body });
+    expect(created.status).toBe(201);
+    const asset = await json(created);
+    expect(asset).toMatchObject({ symbol, price_increment: "0.05", feed: { kind: "sim" }, session: null });
+    await expectError(await call("/api/admin/assets", { token: admin.access, body }), 409);
+    const patched = await call(`/api/admin/assets/${asset.id as string}`, { method: "PATCH", token: admin.access, body: { tradable: false, feed: { kind: "none" } } });
+    expect(await json(patched)).toMatchObject({ tradable: false, feed: { kind: "none" } });
+    // The grid is fixed once history exists in it.
+    await expectError(await call(`/api/admin/assets/${asset.id as string}`, { method: "PATCH", token: admin.access, body: { tick_size: "0.01" } }), 422);
+  });
+
+  it("validates instruments", async () => {
+    const bad = async (body: Row) => (await expectError(await call("/api/admin/assets", { token: admin.access, body }), 422)).details.map((d) => d.path);
+    const base = { symbol: freshSymbol("V"), name: "x", class: "us_equity", exchange: "NYSE", tick_size: "0.01", lot_size: "1" };
+    expect(await bad({ ...base, symbol: "btc/usd" })).toContain("symbol");
+    expect(await bad({ ...base, class: "crypto" })).toContain("symbol");
+    expect(await bad({ ...base, tick_size: "0" })).toContain("tick_size");
+    expect(await bad({ ...base, tick_size: "-1" })).toContain("tick_size");
+    expect(await bad({ ...base, feed: { kind: "upstream", url: "http://example.com" } })).toContain("feed.url");
+    expect(await bad({ ...base, session: { timeZone: "Mars/Olympus", open: "09:30", close: "16:00", days: [1] } })).toContain("session.timeZone");
+  });
+});
+
+describe("a simulated feed", () => {
+  it("prints quotes on the tick grid with bid below ask, and trades at the quote", async () => {
+    const { symbol } = await createInstrument(admin, { tick_size: "0.05" });
+    await step(symbol, 40);
+    const { quotes } = await get<{ quotes: Row[] }>(`/v2/stocks/${symbol}/quotes?limit=1000&start=2000-01-01`);
+    expect(quotes.length).toBeGreaterThanOrEqual(40);
+    for (const q of quotes) {
+      expect(q.bp as number).toBeLessThan(q.ap as number);
+      expect(Math.round((q.bp as number) * 100) % 5).toBe(0);
+      expect(Math.round((q.ap as number) * 100) % 5).toBe(0);
+    }
+    const { trades } = await get<{ trades: Row[] }>(`/v2/stocks/${symbol}/trades?limit=1000&start=2000-01-01`);
+    expect(trades.length).toBeGreaterThanOrEqual(40);
+    expect(trades.map((t) => t.i)).toEqual(trades.map((_, i) => i + 1));
+  });
+
+  it("aggregates its trades into bars that agree with the trades", async () => {
+    const { symbol } = await createInstrument(admin);
+    await step(symbol, 25);
+    const { trades } = await get<{ trades: { p: number; s: number; t: string }[] }>(`/v2/stocks/${symbol}/trades?limit=1000&start=2000-01-01`);
+    const { bars } = await get<{ bars: Row[] }>(`/v2/stocks/${symbol}/bars?timeframe=1Day&start=2000-01-01`);
+    expect(bars).toHaveLength(1);
+    const prices = trades.map((t) => t.p);
+    expect(bars[0]).toMatchObject({ o: prices[0], c: prices[prices.length - 1], h: Math.max(...prices), l: Math.min(...prices), n: trades.length, v: trades.reduce((s, t) => s + t.s, 0) });
+  });
+
+  it("pages through history without gaps or repeats, in both directions", async () => {
+    const { symbol } = await createInstrument(admin);
+    await step(symbol, 23);
+    const all = (await get<{ trades: Row[] }>(`/v2/stocks/${symbol}/trades?limit=1000&start=2000-01-01`)).trades.map((t) => t.i);
+    for (const sort of ["asc", "desc"] as const) {
+      const seen: unknown[] = [];
+      let token: string | null = null;
+      do {
+        const page: { trades: Row[]; next_page_token: string | null } = await get(`/v2/stocks/${symbol}/trades?limit=5&start=2000-01-01&sort=${sort}${token ? `&page_token=${token}` : ""}`);
+        expect(page.trades.length).toBeLessThanOrEqual(5);
+        seen.push(...page.trades.map((t) => t.i));
+        token = page.next_page_token;
+      } while (token);
+      expect(seen).toEqual(sort === "asc" ? all : [...all].reverse());
+    }
+  });
+
+  it("pages across several symbols in symbol order", async () => {
+    const [a, b] = await Promise.all([createInstrument(admin), createInstrument(admin)]);
+    await Promise.all([step(a.symbol, 6), step(b.symbol, 6)]);
+    const collected: Record<string, number> = {};
+    let token: string | null = null;
+    let pages = 0;
+    do {
+      const page: { trades: Record<string, Row[]>; next_page_token: string | null } = await get(
+        `/v2/stocks/trades?symbols=${b.symbol},${a.symbol}&limit=4&start=2000-01-01${token ? `&page_token=${token}` : ""}`,
+      );
+      for (const [s, list] of Object.entries(page.trades)) collected[s] = (collected[s] ?? 0) + list.length;
+      token = page.next_page_token;
+      pages += 1;
+    } while (token && pages < 20);
+    expect(collected).toEqual({ [a.symbol]: 6, [b.symbol]: 6 });
+  });
+
+  it("answers latest values and snapshots", async () => {
+    const { symbol } = await createInstrument(admin);
+    await step(symbol, 3);
+    const latest = await get<{ symbol: string; trade: Row }>(`/v2/stocks/${symbol}/trades/latest`);
+    expect(latest.trade.i).toBe(3);
+    const quotes = await get<{ quotes: Record<string, Row> }>(`/v2/stocks/quotes/latest?symbols=${symbol}`);
+    expect(quotes.quotes[symbol]).toHaveProperty("bp");
+    const snapshot = await get<Row>(`/v2/stocks/${symbol}/snapshot`);
+    expect(snapshot).toMatchObject({ latestTrade: { i: 3 }, dailyBar: { n: 3 } });
+    const map = await get<Record<string, Row>>(`/v2/stocks/snapshots?symbols=${symbol}`);
+    expect(map[symbol]).toMatchObject({ latestTrade: { i: 3 } });
+  });
+
+  it("serves crypto in Alpaca's crypto shapes", async () => {
+    const { symbol } = await createInstrument(admin, { class: "crypto" });
+    await step(symbol, 4);
+    const trades = await get<{ trades: Record<string, Row[]> }>(`/v1beta3/crypto/us/trades?symbols=${symbol}&start=2000-01-01`);
+    expect(trades.trades[symbol]![0]).toHaveProperty("tks");
+    const books = await get<{ orderbooks: Record<string, { a: Row[]; b: Row[] }> }>(`/v1beta3/crypto/us/latest/orderbooks?symbols=${symbol}`);
+    expect((books.orderbooks[symbol]!.b[0]!.p as number) < (books.orderbooks[symbol]!.a[0]!.p as number)).toBe(true);
+    const snaps = await get<{ snapshots: Record<string, Row> }>(`/v1beta3/crypto/us/snapshots?symbols=${symbol}`);
+    expect(snaps.snapshots[symbol]).toHaveProperty("latestQuote");
+    // A crypto pair is not a stock.
+    await expectError(await call(`/v2/stocks/trades?symbols=${encodeURIComponent(symbol)}`, { token: trader.access }), 422);
+  });
+
+  it("refuses bad parameters with Alpaca's wording", async () => {
+    const bad = async (path: string) => (await expectError(await call(path, { token: trader.access }), 422)).message;
+    expect(await bad("/v2/stocks/AAPL/bars?timeframe=3D")).toMatch(/^Invalid format for parameter timeframe/);
+    expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&start=yesterday")).toMatch(/^Invalid format for parameter start/);
+    expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&page_token=garbage")).toMatch(/^Invalid format for parameter page_token/);
+    expect(await bad("/v2/stocks/bars?symbols=NOPE&timeframe=1Min")).toMatch(/^Invalid symbol/);
+    await expectError(await call("/v2/stocks/NOPE/bars?timeframe=1Min", { token: trader.access }), 404);
+    await expectError(await call("/v2/stocks/AAPL/bars?timeframe=1Min"), 401);
+  });
+});
+
+const CSV = [
+  "timestamp,open,high,low,close,volume",
+  "2024-01-02T14:30:00Z,100.00,101.00,99.50,100.50,100",
+  "2024-01-02T14:31:00Z,100.50,102.00,100.00,101.50,200",
+  "2024-01-02T14:35:00Z,101.50,101.50,100.00,100.25,50",
+  "2024-01-03T14:30:00Z,99.00,99.50,98.00,98.50,10",
+].join("\n");
+
+describe("history import", () => {
+  it("stores the bars and rebuilds the coarser timeframes; other timeframes roll up on demand", async () => {
+    const asset = await createInstrument(admin, { feed: { kind: "none" } });
+    const res = await call(`/api/admin/assets/${asset.id}/history?timeframe=1Min`, { token: admin.access, rawBody: CSV, headers: { "content-type": "text/csv" } });
+    expect(await json(res)).toMatchObject({ imported: 4, rebuilt: ["5Min", "15Min", "1Hour", "1Day"] });
+    const q = `start=2024-01-01&end=2024-01-31`;
+    const minute = await get<{ bars: Row[] }>(`/v2/stocks/${asset.symbol}/bars?timeframe=1Min&${q}`);
+    expect(minute.bars.map((b) => b.c)).toEqual([100.5, 101.5, 100.25, 98.5]);
+    const five = await get<{ bars: Row[] }>(`/v2/stocks/${asset.symbol}/bars?timeframe=5Min&${q}`);
+    expect(five.bars[0]).toMatchObject({ t: "2024-01-02T14:30:00.000Z", o: 100, h: 102, l: 99.5, c: 101.5, v: 300 });
+    expect(five.bars[1]).toMatchObject({ t: "2024-01-02T14:35:00.000Z", o: 101.5, c: 100.25, v: 50 });
+    const days = await get<{ bars: Row[] }>(`/v2/stocks/${asset.symbol}/bars?timeframe=1Day&${q}`);
+    // New York midnight in winter is 05:00 UTC.
+    expect(days.bars.map((b) => [b.t, b.o, b.h, b.l, b.c, b.v]), JSON.stringify(days.bars)).toEqual([
+      ["2024-01-02T05:00:00.000Z", 100, 102, 99.5, 100.25, 350],
+      ["2024-01-03T05:00:00.000Z", 99, 99.5, 98, 98.5, 10],
+    ]);
+    const week = await get<{ bars: Row[] }>(`/v2/stocks/${asset.symbol}/bars?timeframe=1Week&${q}`);
+    expect(week.bars).toHaveLength(1);
+    expect(week.bars[0]).toMatchObject({ o: 100, h: 102, l: 98, c: 98.5, v: 360 });
+    const twoMin = await get<{ bars: Row[] }>(`/v2/stocks/${asset.symbol}/bars?timeframe=2Min&${q}`);
+    expect(twoMin.bars.map((b) => b.v)).toEqual([300, 50, 10]);
+  });
+
+  it("rejects a malformed file with line numbers and stores nothing", async () => {
+    const asset = await createInstrument(admin, { feed: { kind: "none" } });
+    const bad = ["timestamp,open,high,low,close,volume", "2024-01-02T14:30:00Z,100.00,101.00,99.50,100.50,100", "2024-01-02T14:31:00Z,100.50,99.00,100.00,101.50,200", "not-a-time,1,1,1,1,1", "2024-01-02T14:33:00Z,100.001,101,100,100,1"].join("\n");
+    const error = await expectError(await call(`/api/admin/assets/${asset.id}/history`, { token: admin.access, rawBody: bad, headers: { "content-type": "text/csv" } }), 422);
+    expect([...new Set(error.details.map((d) => d.path))]).toEqual(["line 3", "line 4", "line 5"]);
+    const bars = await get<{ bars: Row[] }>(`/v2/stocks/${asset.symbol}/bars?timeframe=1Min&start=2024-01-01&end=2024-01-31`);
+    expect(bars.bars).toEqual([]);
+  });
+
+  it("takes CSV only, from admins only", async () => {
+    const asset = await createInstrument(admin, { feed: { kind: "none" } });
+    await expectError(await call(`/api/admin/assets/${asset.id}/history`, { token: admin.access, body: { csv: CSV } }), 415);
+    await expectError(await call(`/api/admin/assets/${asset.id}/history`, { token: trader.access, rawBody: CSV, headers: { "content-type": "text/csv" } }), 403);
+  });
+});
+
+describe("a replay feed", () => {
+  it("plays stored bars back as trades at their open, extremes and close", async () => {
+    const asset = await createInstrument(admin, { feed: { kind: "none" } });
+    await call(`/api/admin/assets/${asset.id}/history?timeframe=1Min`, { token: admin.access, rawBody: CSV, headers: { "content-type": "text/csv" } });
+    const patched = await call(`/api/admin/assets/${asset.id}`, { method: "PATCH", token: admin.access, body: { feed: { kind: "replay", timeframe: "1Min", speed: 10_000_000, loop: false } } });
+    expect(patched.status).toBe(200);
+    // At this speed a day of history passes in under 9 ms of wall time.
+    for (let i = 0; i < 40; i++) {
+      await step(asset.symbol);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const { trades } = await get<{ trades: { p: number }[] }>(`/v2/stocks/${asset.symbol}/trades?limit=100&start=2000-01-01`);
+    expect(trades.slice(0, 4).map((t) => t.p)).toEqual([100, 99.5, 101, 100.5]);
+    expect(trades.slice(4, 8).map((t) => t.p)).toEqual([100.5, 100, 102, 101.5]);
+    expect(trades).toHaveLength(16);
+  });
+});
