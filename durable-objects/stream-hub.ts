@@ -1,6 +1,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { DurableObject } from "cloudflare:workers";
 import {
+  ALL_CHANNELS,
   addSubscriptions,
   ClientMessage,
   ERRORS,
@@ -35,6 +36,7 @@ interface Attachment {
 const AUTH_TIMEOUT_MS = 10_000;
 const MAX_SYMBOLS_PER_CONNECTION = 2_000;
 const REGISTRY_TTL_MS = 30_000;
+const REGISTRY_MISS_REFRESH_MS = 500;
 
 /**
  * Holds client market-data WebSockets (hibernatable) and their subscriptions. Clients are
@@ -185,7 +187,13 @@ export class StreamHub extends DurableObject<Env> {
   }
 
   async #changeSubscriptions(ws: WebSocket, action: "subscribe" | "unsubscribe", message: Record<string, unknown>): Promise<void> {
-    const registry = await this.#symbols();
+    let registry = await this.#symbols();
+    // A symbol added since the registry was cached: look again before calling it unknown.
+    const named = ALL_CHANNELS.flatMap((c) => (Array.isArray(message[c]) ? (message[c] as unknown[]) : [])).filter((s): s is string => typeof s === "string" && s !== "*");
+    if (named.some((s) => !registry.has(s.toUpperCase())) && Date.now() - (this.#registry?.at ?? 0) > REGISTRY_MISS_REFRESH_MS) {
+      this.#registry = undefined;
+      registry = await this.#symbols();
+    }
     // Re-read after the await: another message on this socket may have changed it.
     const a = attachmentOf(ws);
     if (!a) return;
@@ -289,7 +297,8 @@ function attachmentOf(ws: WebSocket): Attachment | undefined {
 
 // Every server frame is an array (Alpaca's framing), JSON text or msgpack binary.
 function encodeFrame(encoding: "json" | "msgpack", messages: readonly object[]): string | Uint8Array {
-  return encoding === "msgpack" ? encode(messages) : JSON.stringify(messages);
+  // encode() returns a view into a shared scratch buffer: copy it out before sending.
+  return encoding === "msgpack" ? encode(messages).slice() : JSON.stringify(messages);
 }
 
 function pickChannels(message: Record<string, unknown>, kind: StreamKind): Subscriptions {

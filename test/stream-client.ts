@@ -7,6 +7,7 @@ export type StreamMessage = Record<string, unknown> & { T: string };
 /** A market-data WebSocket client inside the test runtime, with a queue to await on. */
 export class StreamClient {
   readonly frames: StreamMessage[][] = [];
+  binaryFrames = 0;
   closed: { code: number; reason: string } | undefined;
   #waiters: (() => void)[] = [];
 
@@ -14,15 +15,23 @@ export class StreamClient {
     readonly ws: WebSocket,
     readonly binary: boolean,
   ) {
+    // Binary frames may arrive as Blobs, decoded asynchronously: chain them to keep order.
+    let decoding = Promise.resolve();
     ws.addEventListener("message", (event) => {
-      const data = event.data;
-      const frame = (typeof data === "string" ? JSON.parse(data) : decode(new Uint8Array(data as ArrayBuffer))) as StreamMessage[];
-      this.frames.push(frame);
-      this.#wake();
+      const data: unknown = event.data;
+      decoding = decoding.then(async () => {
+        if (typeof data !== "string") this.binaryFrames += 1;
+        const bytes = data instanceof Blob ? await data.arrayBuffer() : data;
+        const frame = (typeof bytes === "string" ? JSON.parse(bytes) : decode(new Uint8Array(bytes as ArrayBuffer))) as StreamMessage[];
+        this.frames.push(frame);
+        this.#wake();
+      });
     });
     ws.addEventListener("close", (event) => {
-      this.closed = { code: event.code, reason: event.reason };
-      this.#wake();
+      void decoding.then(() => {
+        this.closed = { code: event.code, reason: event.reason };
+        this.#wake();
+      });
     });
   }
 

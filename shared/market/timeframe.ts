@@ -139,7 +139,7 @@ function startOfLocalDay(dateLabel: number, timeZone: string): number {
   // Where clocks skip midnight itself (a few zones move at 00:00), t lands on the previous
   // evening; the day begins where the gap ends.
   const wall = wallClock(t, timeZone);
-  return t;
+  return wall < dateLabel ? t + (dateLabel - wall) : t;
 }
 
 function mondayOf(dateLabel: number): number {

@@ -1,0 +1,169 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, createKey, signUp, type TestUser } from "./helpers";
+import { createInstrument, step } from "./market-helpers";
+import { StreamClient } from "./stream-client";
+
+let admin: TestUser;
+let trader: TestUser;
+let key: { key_id: string; secret: string };
+
+beforeAll(async () => {
+  [admin, trader] = await Promise.all([signUp("admin"), signUp()]);
+  key = await createKey(trader, ["read"]);
+});
+
+const authed = async (path = "/v2/iex", headers: Record<string, string> = {}) => {
+  const client = await StreamClient.open(path, headers);
+  await client.waitFor((m) => m.T === "success" && m.msg === "connected");
+  if (!headers["apca-api-key-id"]) client.send({ action: "auth", key: key.key_id, secret: key.secret });
+  await client.waitFor((m) => m.T === "success" && m.msg === "authenticated");
+  return client;
+};
+
+describe("market-data stream protocol", () => {
+  it("greets, refuses a subscription before auth, and closes after a failed auth", async () => {
+    const client = await StreamClient.open("/v2/iex");
+    await client.waitFor((m) => m.msg === "connected");
+    client.send({ action: "subscribe", trades: ["AAPL"] });
+    await client.waitFor((m) => m.T === "error" && m.code === 401);
+    client.send({ action: "auth", key: key.key_id, secret: "wrong-secret" });
+    await client.waitFor((m) => m.T === "error" && m.code === 402);
+    expect((await client.waitForClose()).code).toBe(1008);
+  });
+
+  it("authenticates by message with an API key or a JWT, once", async () => {
+    const byKey = await authed();
+    byKey.send({ action: "auth", key: key.key_id, secret: key.secret });
+    await byKey.waitFor((m) => m.T === "error" && m.code === 403);
+    byKey.close();
+    const byToken = await StreamClient.open("/v2/iex");
+    byToken.send({ action: "auth", token: trader.access });
+    await byToken.waitFor((m) => m.msg === "authenticated");
+    byToken.close();
+  });
+
+  it("authenticates at the handshake with Alpaca's key headers, and refuses bad ones", async () => {
+    const client = await authed("/v2/sip", { "apca-api-key-id": key.key_id, "apca-api-secret-key": key.secret });
+    client.close();
+    const res = await call("/v2/sip", { apiKey: { key_id: key.key_id, secret: "nope" }, headers: { upgrade: "websocket" } });
+    expect(res.status).toBe(401);
+  });
+
+  it("answers malformed messages with error 400 and keeps the socket", async () => {
+    const client = await authed();
+    client.ws.send("{not json");
+    await client.waitFor((m) => m.T === "error" && m.code === 400);
+    client.send({ action: "dance" });
+    await client.waitFor((m) => m.T === "error" && m.code === 400 && m.msg === "invalid syntax");
+    client.send({ action: "subscribe", quotes: ["NOPE", "AAPL"] });
+    await client.waitFor((m) => m.T === "error" && String(m.msg).includes("NOPE"));
+    const echo = await client.waitFor((m) => m.T === "subscription");
+    expect(echo.quotes).toEqual(["AAPL"]);
+    expect(client.closed).toBeUndefined();
+    client.close();
+  });
+
+  it("delivers only what was subscribed, echoes the full subscription, and stops after unsubscribe", async () => {
+    const [a, b] = await Promise.all([createInstrument(admin), createInstrument(admin)]);
+    const client = await authed();
+    client.send({ action: "subscribe", trades: [a.symbol], quotes: [] });
+    const echo = await client.waitFor((m) => m.T === "subscription");
+    expect(echo).toMatchObject({ trades: [a.symbol], quotes: [], bars: [], updatedBars: [], dailyBars: [], statuses: [], lulds: [], corrections: [a.symbol], cancelErrors: [a.symbol] });
+    await step(b.symbol, 2);
+    await step(a.symbol, 2);
+    const trade = await client.waitFor((m) => m.T === "t" && m.S === a.symbol && m.i === 2);
+    expect(trade).toMatchObject({ x: "V", z: "C", c: [] });
+    expect(typeof trade.p).toBe("number");
+    expect(client.messages.filter((m) => m.S === b.symbol)).toEqual([]);
+    expect(client.messages.filter((m) => m.T === "q")).toEqual([]);
+
+    client.send({ action: "unsubscribe", trades: [a.symbol] });
+    await client.waitFor((m) => m.T === "subscription" && Array.isArray(m.trades) && m.trades.length === 0);
+    const before = client.messages.length;
+    await step(a.symbol, 2);
+    // Another client subscribed to the symbol proves the ticks were published.
+    const witness = await authed();
+    witness.send({ action: "subscribe", trades: [a.symbol] });
+    await witness.waitFor((m) => m.T === "subscription");
+    await step(a.symbol, 1);
+    await witness.waitFor((m) => m.T === "t" && m.S === a.symbol);
+    expect(client.messages.slice(before).filter((m) => m.S === a.symbol)).toEqual([]);
+    client.close();
+    witness.close();
+  });
+
+  it("a wildcard subscription gets every symbol of its kind", async () => {
+    const [a, b] = await Promise.all([createInstrument(admin), createInstrument(admin)]);
+    const client = await authed();
+    client.send({ action: "subscribe", quotes: ["*"] });
+    await client.waitFor((m) => m.T === "subscription");
+    await step(a.symbol);
+    await step(b.symbol);
+    await client.waitFor((m) => m.T === "q" && m.S === a.symbol);
+    await client.waitFor((m) => m.T === "q" && m.S === b.symbol);
+    client.close();
+  });
+
+  it("speaks msgpack when the handshake asks for it", async () => {
+    const a = await createInstrument(admin);
+    const client = await authed("/v2/iex", { "content-type": "application/msgpack" });
+    client.send({ action: "subscribe", trades: [a.symbol] });
+    await client.waitFor((m) => m.T === "subscription");
+    await step(a.symbol);
+    const trade = await client.waitFor((m) => m.T === "t" && m.S === a.symbol);
+    expect(typeof trade.p).toBe("number");
+    expect(client.binaryFrames).toBe(client.frames.length);
+    client.close();
+  });
+
+  it("the crypto stream serves pairs with orderbooks, and refuses stocks", async () => {
+    const pair = await createInstrument(admin, { class: "crypto" });
+    const client = await authed("/v1beta3/crypto/us");
+    client.send({ action: "subscribe", trades: [pair.symbol], orderbooks: [pair.symbol], quotes: ["AAPL"] });
+    await client.waitFor((m) => m.T === "error" && String(m.msg).includes("AAPL"));
+    const echo = await client.waitFor((m) => m.T === "subscription");
+    expect(echo).toMatchObject({ trades: [pair.symbol], orderbooks: [pair.symbol], quotes: [] });
+    expect(echo).not.toHaveProperty("statuses");
+    await step(pair.symbol);
+    const book = await client.waitFor((m) => m.T === "o" && m.S === pair.symbol);
+    expect((book.b as { p: number }[])[0]!.p).toBeLessThan((book.a as { p: number }[])[0]!.p);
+    await client.waitFor((m) => m.T === "t" && m.S === pair.symbol && (m.tks === "B" || m.tks === "S"));
+    client.close();
+  });
+
+  it("a reconnecting client resubscribes and receives data again", async () => {
+    const a = await createInstrument(admin);
+    const first = await authed();
+    first.send({ action: "subscribe", trades: [a.symbol] });
+    await first.waitFor((m) => m.T === "subscription");
+    first.close();
+    await first.waitForClose().catch(() => undefined);
+    const second = await authed();
+    second.send({ action: "subscribe", trades: [a.symbol] });
+    await second.waitFor((m) => m.T === "subscription");
+    await step(a.symbol);
+    await second.waitFor((m) => m.T === "t" && m.S === a.symbol);
+    second.close();
+  });
+
+  it("keeps subscriptions when a hub is woken with nothing in memory", async () => {
+    const a = await createInstrument(admin);
+    const client = await authed();
+    client.send({ action: "subscribe", trades: [a.symbol] });
+    await client.waitFor((m) => m.T === "subscription");
+    // Hibernation drops the hub's memory but keeps its sockets; a local hub hibernates
+    // after ~10 s without events. Wait past that, then publish.
+    await new Promise((r) => setTimeout(r, 12_000));
+    await step(a.symbol);
+    await client.waitFor((m) => m.T === "t" && m.S === a.symbol, 10_000);
+    client.close();
+  }, 40_000);
+
+  it("refuses a revoked key", async () => {
+    const own = await createKey(trader, ["read"]);
+    await call(`/api/keys/${own.key_id}`, { method: "DELETE", token: trader.access });
+    const client = await StreamClient.open("/v2/iex");
+    client.send({ action: "auth", key: own.key_id, secret: own.secret });
+    await client.waitFor((m) => m.T === "error" && m.code === 402);
+  });
+});
