@@ -63,6 +63,7 @@ export class MarketSymbol extends DurableObject<Env> {
   #instrument: Instrument | undefined;
   #state: FeedState | undefined;
   #upstream: UpstreamConnection | undefined;
+  #connecting = false;
   #pending: MarketEvent[] = [];
   #steps = 0;
 
@@ -298,7 +299,7 @@ export class MarketSymbol extends DurableObject<Env> {
   async #upstreamStep(now: number, feed: Extract<FeedConfig, { kind: "upstream" }>): Promise<number> {
     const state = this.#state!;
     const status = (state.upstream ??= { failures: 0, nextAttemptAt: 0, connects: 0, reconnects: 0, stale: false, malformed: 0, received: 0 });
-    this.#ingest(now);
+    this.#ingest(this.#feedClock(now));
     if (this.#upstream?.connected) {
       const stale = now - this.#upstream.lastMessageAt > feed.staleAfterMs;
       if (stale && !status.stale) log("warn", "upstream feed is stale", { symbol: this.#symbol, silentMs: now - this.#upstream.lastMessageAt });
@@ -307,6 +308,10 @@ export class MarketSymbol extends DurableObject<Env> {
       return now + Math.min(1000, feed.staleAfterMs / 2);
     }
     if (now < status.nextAttemptAt) return status.nextAttemptAt;
+    // connect() awaits the handshake, and another alarm run may start meanwhile: one
+    // connection attempt at a time, or the feed would be received twice.
+    if (this.#connecting) return now + 1000;
+    this.#connecting = true;
     const connection = new UpstreamConnection(
       { url: feed.url, symbol: feed.symbol ?? this.#symbol, key: feed.key, secret: feed.secret },
       {
@@ -337,9 +342,22 @@ export class MarketSymbol extends DurableObject<Env> {
       const backoff = Math.min(UPSTREAM_MAX_BACKOFF_MS, 500 * 2 ** (status.failures - 1));
       status.nextAttemptAt = now + backoff / 2 + Math.random() * (backoff / 2);
       log("warn", "upstream connect failed", { symbol: this.#symbol, failures: status.failures, error: String(error) });
+    } finally {
+      this.#connecting = false;
     }
     this.#saveState();
     return this.#upstream ? now + Math.min(1000, feed.staleAfterMs / 2) : status.nextAttemptAt;
+  }
+
+  /**
+   * The time an upstream feed is at, for closing bars: the wall clock while it delivers
+   * live data, but its own latest timestamp when it replays the past, so an old minute is
+   * closed by the next old trade rather than at once.
+   */
+  #feedClock(now: number, eventT?: number): number {
+    const state = this.#state!;
+    const latest = Math.max(eventT ?? 0, state.lastTrade?.t ?? 0, state.lastQuote?.t ?? 0);
+    return now - latest < 60_000 ? now : latest;
   }
 
   #upstreamTrade(t: UpstreamTrade): boolean {
@@ -348,7 +366,7 @@ export class MarketSymbol extends DurableObject<Env> {
     const sizeLots = decimalToLots(t.size, spec);
     if (!priceTicks || !sizeLots) return false;
     const state = this.#state!;
-    this.#ingest(Date.now(), undefined, { t: t.t, id: state.nextTradeId, priceTicks, sizeLots, takerSide: t.takerSide ?? "B" });
+    this.#ingest(this.#feedClock(Date.now(), t.t), undefined, { t: t.t, id: state.nextTradeId, priceTicks, sizeLots, takerSide: t.takerSide ?? "B" });
     void this.#flush();
     return true;
   }
@@ -360,7 +378,7 @@ export class MarketSymbol extends DurableObject<Env> {
     const bidLots = decimalToLots(q.bidSize, spec);
     const askLots = decimalToLots(q.askSize, spec);
     if (!bidTicks || !askTicks || bidTicks >= askTicks || bidLots === undefined || askLots === undefined) return false;
-    this.#ingest(Date.now(), { t: q.t, bidTicks, askTicks, bidLots, askLots });
+    this.#ingest(this.#feedClock(Date.now(), q.t), { t: q.t, bidTicks, askTicks, bidLots, askLots });
     void this.#flush();
     return true;
   }

@@ -36,7 +36,6 @@ interface Attachment {
 const AUTH_TIMEOUT_MS = 10_000;
 const MAX_SYMBOLS_PER_CONNECTION = 2_000;
 const REGISTRY_TTL_MS = 30_000;
-const REGISTRY_MISS_REFRESH_MS = 500;
 
 /**
  * Holds client market-data WebSockets (hibernatable) and their subscriptions. Clients are
@@ -187,12 +186,15 @@ export class StreamHub extends DurableObject<Env> {
   }
 
   async #changeSubscriptions(ws: WebSocket, action: "subscribe" | "unsubscribe", message: Record<string, unknown>): Promise<void> {
-    let registry = await this.#symbols();
-    // A symbol added since the registry was cached: look again before calling it unknown.
+    const registry = await this.#symbols();
+    // Symbols added since the registry was cached: look them up before calling them unknown.
     const named = ALL_CHANNELS.flatMap((c) => (Array.isArray(message[c]) ? (message[c] as unknown[]) : [])).filter((s): s is string => typeof s === "string" && s !== "*");
-    if (named.some((s) => !registry.has(s.toUpperCase())) && Date.now() - (this.#registry?.at ?? 0) > REGISTRY_MISS_REFRESH_MS) {
-      this.#registry = undefined;
-      registry = await this.#symbols();
+    const missing = [...new Set(named.map((s) => s.toUpperCase()).filter((s) => !registry.has(s)))].slice(0, 90);
+    if (missing.length > 0) {
+      const { results } = await this.env.DB.prepare(`SELECT symbol, class FROM assets WHERE status = 'active' AND symbol IN (${missing.map(() => "?").join(",")})`)
+        .bind(...missing)
+        .all<{ symbol: string; class: string }>();
+      for (const r of results) registry.set(r.symbol, r.class === "crypto" ? "crypto" : "stocks");
     }
     // Re-read after the await: another message on this socket may have changed it.
     const a = attachmentOf(ws);
@@ -214,8 +216,9 @@ export class StreamHub extends DurableObject<Env> {
     a.subs = next;
     ws.serializeAttachment(a);
     this.#indexSubs(ws, a.kind, next, true);
-    this.#send(ws, a, [...errors, subscriptionMessage(a.kind, next)]);
+    // Echo only once the symbols know about this hub: from the echo on, data flows.
     await this.#reconcile(a.kind);
+    this.#send(ws, a, [...errors, subscriptionMessage(a.kind, next)]);
   }
 
   async #drop(ws: WebSocket): Promise<void> {

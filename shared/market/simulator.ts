@@ -85,7 +85,7 @@ function clampLogPrice(logPrice: number, spec: InstrumentSpec): number {
 
 function quoteAround(logPrice: number, jumped: boolean, params: SimParams, spec: InstrumentSpec, rng: Random, t: number): Quote {
   // Liquidity providers back away right after a jump.
-  const spread = params.spreadTicks;
+  const spread = jumped ? 2 * params.spreadTicks : params.spreadTicks;
   const midTicks = Math.exp(logPrice) / tickOf(spec);
   const bidTicks = Math.max(1, Math.round(midTicks - spread / 2));
   const { min, max } = params.displayedLots;
