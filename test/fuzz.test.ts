@@ -22,9 +22,28 @@ const ENDPOINTS: [string, string][] = [
   ["GET", "/ready"],
   ["GET", "/openapi.json"],
   ["GET", "/.well-known/jwks.json"],
+  ["GET", "/v2/assets"],
+  ["GET", "/v2/assets/{id}"],
+  ["GET", "/v2/clock"],
+  ["GET", "/v2/calendar"],
+  ["GET", "/api/admin/assets"],
+  ["POST", "/api/admin/assets"],
+  ["PATCH", "/api/admin/assets/{id}"],
+  ["POST", "/api/admin/assets/{id}/history"],
+  ["GET", "/v2/stocks/{id}/bars"],
+  ["GET", "/v2/stocks/bars"],
+  ["GET", "/v2/stocks/{id}/trades"],
+  ["GET", "/v2/stocks/quotes"],
+  ["GET", "/v2/stocks/{id}/trades/latest"],
+  ["GET", "/v2/stocks/snapshots"],
+  ["GET", "/v2/stocks/{id}/snapshot"],
+  ["GET", "/v1beta3/crypto/us/bars"],
+  ["GET", "/v1beta3/crypto/us/latest/orderbooks"],
+  ["GET", "/v1beta3/crypto/us/snapshots"],
+  ["GET", "/v2/iex"],
 ];
 
-const FIELDS = ["email", "username", "password", "display_name", "refresh_token", "current_password", "new_password", "name", "scopes", "role", "status"];
+const FIELDS = ["email", "username", "password", "display_name", "refresh_token", "current_password", "new_password", "name", "scopes", "role", "status", "symbol", "class", "exchange", "tick_size", "lot_size", "feed", "session", "tradable"];
 
 const jsonValue = fc.oneof(
   fc.string({ maxLength: 300 }),
@@ -48,7 +67,7 @@ const body = fc.oneof(
 const segment = fc.oneof(
   fc.uuid(),
   fc.string({ maxLength: 30 }).map(encodeURIComponent),
-  fc.constantFrom("RKAAAAAAAAAAAAAAAAAA", "..", "%2e%2e", "%00", "me", "a".repeat(300)),
+  fc.constantFrom("RKAAAAAAAAAAAAAAAAAA", "..", "%2e%2e", "%00", "me", "a".repeat(300), "AAPL", "BTC/USD", "b0b6dd9d-8b9b-48a9-ba46-b9d54a423796"),
 );
 
 const headerValue = fc.oneof(fc.string({ maxLength: 80 }).map((s) => s.replace(/[^\x20-\x7e]/g, "")), fc.constantFrom("", "Bearer", "Bearer a.b.c", "Bearer x:y"));
@@ -64,7 +83,8 @@ async function snapshot(): Promise<string> {
     `SELECT (SELECT count(*) FROM users) u, (SELECT coalesce(sum(updated_at), 0) FROM users) uu,
             (SELECT count(*) FROM sessions) s, (SELECT count(revoked_at) FROM sessions) sr,
             (SELECT count(*) FROM refresh_tokens) r, (SELECT count(used_at) FROM refresh_tokens) ru,
-            (SELECT count(*) FROM api_keys) k, (SELECT count(revoked_at) FROM api_keys) kr`,
+            (SELECT count(*) FROM api_keys) k, (SELECT count(revoked_at) FROM api_keys) kr,
+            (SELECT count(*) FROM assets) a, (SELECT coalesce(sum(updated_at), 0) FROM assets) au`,
   ).first();
   return JSON.stringify(row);
 }
@@ -83,7 +103,13 @@ describe("any request", () => {
           method: mostly(fc.constant(undefined), fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")),
           segment,
           extraPath: mostly(fc.constant(undefined), fc.webPath()),
-          query: fc.option(fc.dictionary(fc.constantFrom("limit", "after", "role", "status", "x"), fc.string({ maxLength: 40 })), { nil: undefined }),
+          query: fc.option(
+            fc.dictionary(
+              fc.constantFrom("limit", "after", "role", "status", "x", "symbols", "timeframe", "start", "end", "page_token", "sort", "asset_class"),
+              fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom("AAPL", "AAPL,MSFT", "BTC/USD", "1Min", "1Day", "3D", "2024-01-01", "-1", "0", "10001", "desc")),
+            ),
+            { nil: undefined },
+          ),
           body: mostly(body, fc.constant(undefined)),
           contentType: mostly(fc.constant("application/json"), fc.constantFrom("application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded")),
           auth: fc.constantFrom("none", "trader", "guest", "admin", "key", "garbage"),

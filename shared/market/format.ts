@@ -5,7 +5,7 @@ import type { Bar, Quote, TakerSide, Trade } from "./types";
 // numbers, not strings, each the double nearest an exact decimal.
 
 // A VWAP is not on the tick grid; Alpaca prints it with a few more decimals than prices.
-const VWAP_EXTRA_DIGITS = 3;
+const VWAP_EXTRA_DIGITS = 4;
 
 /** RFC 3339 UTC with exactly three fraction digits, e.g. 2024-01-02T15:04:05.123Z. */
 export const rfc3339 = (ms: number): string => new Date(ms).toISOString();

@@ -78,6 +78,18 @@ describe("OHLCV CSV import", () => {
     });
   });
 
+  it("keeps refusing rows until time passes the latest row so far", () => {
+    const text = csv(
+      "timestamp,open,high,low,close,volume",
+      "2026-03-02T14:30:00Z,1,1,1,1,1",
+      "2026-03-02T14:35:00Z,1,1,1,1,1",
+      "2026-03-02T14:31:00Z,1,1,1,1,1", // before 14:35
+      "2026-03-02T14:32:00Z,1,1,1,1,1", // after the bad row, still before 14:35
+      "2026-03-02T14:36:00Z,1,1,1,1,1",
+    );
+    expect(parseOhlcvCsv(text, AAPL, MINUTES)).toMatchObject({ ok: false, errors: [{ line: 4 }, { line: 5 }] });
+  });
+
   it("checks low against open and close, and the VWAP against the range", () => {
     const text = csv("timestamp,open,high,low,close,volume,vwap", "2026-03-02T14:30:00Z,1.00,1.10,1.05,1.06,10,1.06", "2026-03-02T14:31:00Z,1.00,1.10,0.90,1.06,10,1.20");
     expect(parseOhlcvCsv(text, AAPL, MINUTES)).toEqual({

@@ -102,6 +102,18 @@ describe("simulated market", () => {
     expect(quotes[0]).toMatchObject({ bidTicks: Math.round(10000 * Math.exp(0.1)) - 1, askTicks: Math.round(10000 * Math.exp(0.1)) + 1 });
   });
 
+  it("takes the Itô term σ²/2 out of the log drift, so the median price does not drift up", () => {
+    // One year in one step for 4000 seeds: ln(S1/S0) ~ N(μ - σ²/2, σ²) = N(-0.125, 0.25).
+    const seeds = Array.from({ length: 4000 }, (_, seed) => seed);
+    const logReturns = seeds.map((seed) => {
+      const p = params({ seed, volatility: 0.5 });
+      const start = initialSimState(p, AAPL, START);
+      return stepSimulator(start, p, AAPL, START + YEAR).state.logPrice - start.logPrice;
+    });
+    const mean = logReturns.reduce((a, b) => a + b, 0) / logReturns.length;
+    expect(Math.abs(mean + 0.125)).toBeLessThan(0.03); // the standard error is 0.008
+  });
+
   it("moves log prices with the stated volatility", () => {
     const p = params({ seed: 11, volatility: 0.3 });
     const times = Array.from({ length: 20_000 }, (_, i) => START + (i + 1) * MINUTE);
@@ -135,6 +147,17 @@ describe("simulated market", () => {
     const always = run(params({ tradeProbability: 1 }), AAPL, everySecond(50));
     expect(always.trades.map((t) => t.id)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(run(params({ tradeProbability: 0 }), AAPL, everySecond(50)).trades).toEqual([]);
+  });
+
+  it("never trades more than the displayed size on the side it takes", () => {
+    const p = params({ seed: 9, tradeProbability: 1, displayedLots: { min: 1, max: 3 } });
+    const { quotes, trades } = run(p, AAPL, everySecond(3000));
+    trades.forEach((trade, i) => {
+      const quote = quotes[i];
+      expect(quote && trade.sizeLots <= (trade.takerSide === "B" ? quote.askLots : quote.bidLots)).toBe(true);
+    });
+    // Every size from 1 to 3 occurs, so the bound above is tight, not vacuous.
+    expect(new Set(trades.map((t) => t.sizeLots))).toEqual(new Set([1, 2, 3]));
   });
 
   it("lets no time pass and keeps the timestamp when a step is earlier than the last", () => {
