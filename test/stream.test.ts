@@ -159,6 +159,13 @@ describe("market-data stream protocol", () => {
     client.close();
   }, 40_000);
 
+  it("closes a connection that does not authenticate within 10 seconds (error 404)", async () => {
+    const client = await StreamClient.open("/v2/iex");
+    await client.waitFor((m) => m.msg === "connected");
+    await client.waitFor((m) => m.T === "error" && m.code === 404, 15_000);
+    expect((await client.waitForClose()).code).toBe(1008);
+  }, 30_000);
+
   it("refuses a revoked key", async () => {
     const own = await createKey(trader, ["read"]);
     await call(`/api/keys/${own.key_id}`, { method: "DELETE", token: trader.access });
