@@ -1,3 +1,5 @@
+import { type ApiError, unprocessable } from "./errors";
+
 // NIST SP 800-63B / OWASP: length over composition rules, no known-breached or
 // context-derived passwords. Each violated rule is reported by name so clients can say
 // which one failed.
@@ -39,6 +41,15 @@ export type PasswordRule = "min_length" | "max_length" | "common_password" | "co
 export interface PasswordViolation {
   rule: PasswordRule;
   message: string;
+}
+
+/** The 422 for a password that breaks rules, naming each one; undefined when it is fine. */
+export function weakPasswordError(violations: PasswordViolation[], path: string): ApiError | undefined {
+  if (violations.length === 0) return undefined;
+  return unprocessable(
+    `password is too weak: ${violations.map((v) => v.rule).join(", ")}`,
+    violations.map((v) => ({ path, message: v.message, rule: v.rule })),
+  );
 }
 
 export function passwordViolations(password: string, identity: { email?: string; username?: string }): PasswordViolation[] {

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
-import { conflict, unauthorized, unprocessable } from "../../shared/errors";
-import { passwordViolations } from "../../shared/password-policy";
+import { conflict, unauthorized } from "../../shared/errors";
+import { passwordViolations, weakPasswordError } from "../../shared/password-policy";
 import { errorResponses, jsonBody, jsonContent } from "../../shared/schemas/common";
 import { LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
@@ -29,13 +29,8 @@ const register = createRoute({
 
 auth.openapi(register, async (c) => {
   const body = c.req.valid("json");
-  const violations = passwordViolations(body.password, body);
-  if (violations.length > 0) {
-    throw unprocessable(
-      `password is too weak: ${violations.map((v) => v.rule).join(", ")}`,
-      violations.map((v) => ({ path: "password", message: v.message, rule: v.rule })),
-    );
-  }
+  const weak = weakPasswordError(passwordViolations(body.password, body), "password");
+  if (weak) throw weak;
   const db = database(c.env);
   const taken = await db
     .select({ email: schema.users.email, username: schema.users.username })

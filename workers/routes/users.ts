@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "../../shared/errors";
-import { passwordViolations } from "../../shared/password-policy";
+import { passwordViolations, weakPasswordError } from "../../shared/password-policy";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { ChangePasswordRequest, UpdateProfileRequest, User } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
@@ -83,12 +83,8 @@ users.openapi(changePassword, async (c) => {
   const row = await currentUser(c.env, principal.userId);
   if (!(await verifyPassword(body.current_password, c.env.PASSWORD_PEPPER, row.passwordHash)))
     throw unprocessable("current password is incorrect", [{ path: "current_password", message: "is incorrect" }]);
-  const violations = passwordViolations(body.new_password, row);
-  if (violations.length > 0)
-    throw unprocessable(
-      `password is too weak: ${violations.map((v) => v.rule).join(", ")}`,
-      violations.map((v) => ({ path: "new_password", message: v.message, rule: v.rule })),
-    );
+  const weak = weakPasswordError(passwordViolations(body.new_password, row), "new_password");
+  if (weak) throw weak;
   const passwordHash = await hashPassword(body.new_password, c.env.PASSWORD_PEPPER);
   await database(c.env).update(schema.users).set({ passwordHash, updatedAt: Date.now() }).where(eq(schema.users.id, row.id)).run();
   const keep = principal.via.kind === "session" ? principal.via.sessionId : undefined;
