@@ -48,6 +48,9 @@ export class StreamHub extends DurableObject<Env> {
   #index = new Map<string, Set<WebSocket>>();
   #registry: { at: number; symbols: Map<string, StreamKind> } | undefined;
   #reconciling: Promise<void> = Promise.resolve();
+  // The hot path (every tick × every subscriber) needs only the encoding; reading it from
+  // the attachment each time would deserialise it per send.
+  #encodings = new WeakMap<WebSocket, Attachment["encoding"]>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -129,12 +132,12 @@ export class StreamHub extends DurableObject<Env> {
     });
     const frames = new Map<string, string | Uint8Array>();
     for (const [ws, indices] of perSocket) {
-      const a = attachmentOf(ws);
-      if (!a) continue;
-      const key = `${a.encoding}:${indices.join(",")}`;
+      const encoding = this.#encodingOf(ws);
+      if (!encoding) continue;
+      const key = `${encoding}:${indices.join(",")}`;
       let frame = frames.get(key);
       if (frame === undefined) {
-        frame = encodeFrame(a.encoding, indices.map((i) => ({ ...events[i]!.msg, S: symbol })));
+        frame = encodeFrame(encoding, indices.map((i) => ({ ...events[i]!.msg, S: symbol })));
         frames.set(key, frame);
       }
       try {
@@ -144,6 +147,15 @@ export class StreamHub extends DurableObject<Env> {
       }
     }
     return { wanted: true };
+  }
+
+  #encodingOf(ws: WebSocket): Attachment["encoding"] | undefined {
+    let encoding = this.#encodings.get(ws);
+    if (!encoding) {
+      encoding = attachmentOf(ws)?.encoding;
+      if (encoding) this.#encodings.set(ws, encoding);
+    }
+    return encoding;
   }
 
   /** Number of open client sockets and subscriptions, for metrics and tests. */
