@@ -73,11 +73,16 @@ function mergeBars(a: Bar, b: Bar): Bar {
  */
 export function rollupBars(bars: readonly Bar[], timeframe: Timeframe, timeZone: string): Bar[] {
   const rolled: Bar[] = [];
+  let bucketEnd = -Infinity;
+  // As in aggregateTrades: zone arithmetic once per higher bucket, not once per bar.
   for (const bar of [...bars].sort((a, b) => a.t - b.t)) {
-    const t = bucketStart(bar.t, timeframe, timeZone);
     const last = rolled.at(-1);
-    if (last && last.t === t) rolled[rolled.length - 1] = mergeBars(last, bar);
-    else rolled.push({ ...bar, t });
+    if (last && bar.t < bucketEnd) {
+      rolled[rolled.length - 1] = mergeBars(last, bar);
+    } else {
+      rolled.push({ ...bar, t: bucketStart(bar.t, timeframe, timeZone) });
+      bucketEnd = nextBucketStart(bar.t, timeframe, timeZone);
+    }
   }
   return rolled;
 }

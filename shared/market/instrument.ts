@@ -118,7 +118,8 @@ export function decimalToLots(value: string | number, spec: InstrumentSpec): num
 
 /**
  * value × times in ticks, rounded half up to the nearest tick: for prices that need not be
- * on the grid (a simulator's start price, a VWAP times a volume in lots).
+ * on the grid (an upstream feed's price, a VWAP times a volume in lots). A value below half
+ * a tick gives 0, which is no price: callers that need one check for it.
  */
 export function decimalToNearestTicks(value: string | number, spec: InstrumentSpec, times = 1): number | undefined {
   const decimal = parseDecimal(value);

@@ -15,7 +15,7 @@ import type { Quote, Trade } from "./types";
 // The simulated venue trades around the clock, so annualised rates use calendar time.
 const YEAR_MS = 365.25 * 24 * 60 * 60 * 1000;
 // Keeps the mid inside [1 tick, 10^12 ticks]: below, the bid would stick at one tick;
-// above, tick counts and Σ price·size would leave the safe-integer range.
+// above, tick counts head for the end of exactly representable integers (2^53).
 const MAX_MID_TICKS = 1e12;
 
 const DisplayedLots = z
@@ -24,7 +24,7 @@ const DisplayedLots = z
 
 export const SimParamsSchema = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff).default(1),
-  /** Decimal string; the first mid is the nearest tick. */
+  /** Decimal string; need not be on the tick grid, the first quote brackets it. */
   startPrice: PositiveDecimalString.default("100.00"),
   /** Annualised drift μ of the price (jumps compensated, so E[price] grows at μ). */
   drift: z.number().min(-10).max(10).default(0),

@@ -20,18 +20,19 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-const UNITS: Record<string, TimeframeUnit> = {
-  min: "minute",
-  t: "minute",
-  hour: "hour",
-  h: "hour",
-  day: "day",
-  d: "day",
-  week: "week",
-  w: "week",
-  month: "month",
-  m: "month",
-};
+// A Map, not an object literal: "1constructor" must not find Object.prototype.constructor.
+const UNITS = new Map<string, TimeframeUnit>([
+  ["min", "minute"],
+  ["t", "minute"],
+  ["hour", "hour"],
+  ["h", "hour"],
+  ["day", "day"],
+  ["d", "day"],
+  ["week", "week"],
+  ["w", "week"],
+  ["month", "month"],
+  ["m", "month"],
+]);
 
 const LABELS: Record<TimeframeUnit, string> = { minute: "Min", hour: "Hour", day: "Day", week: "Week", month: "Month" };
 
@@ -70,7 +71,7 @@ function assertNever(value: never): never {
 export function parseTimeframe(text: string): ParsedTimeframe {
   const match = /^(\d{1,4})([a-z]+)$/i.exec(text);
   const unitText = match?.[2];
-  const unit = unitText === undefined ? undefined : UNITS[unitText.toLowerCase()];
+  const unit = unitText === undefined ? undefined : UNITS.get(unitText.toLowerCase());
   if (!match || unitText === undefined || unit === undefined) {
     return { ok: false, message: `"${text}" is not a timeframe; use e.g. 1Min, 15Min, 1Hour, 1Day, 1Week or 1Month` };
   }

@@ -52,6 +52,7 @@ describe("seeded random numbers", () => {
     expect(() => seededRandom(-1)).toThrow(RangeError);
     expect(() => seededRandom(1.5)).toThrow(RangeError);
     expect(() => fromState([1, 2, 3])).toThrow(RangeError);
+    expect(() => fromState([1, 2, 3, 4, 5])).toThrow(RangeError);
     expect(() => fromState([1, 2, 3, 2 ** 32])).toThrow(RangeError);
   });
 });

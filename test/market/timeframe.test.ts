@@ -51,7 +51,7 @@ describe("timeframe grammar", () => {
   });
 
   it("refuses what is not a timeframe", () => {
-    for (const text of ["", "Min", "1", "1 Min", " 1Min", "1Sec", "1.5H", "-1Min", "1Minute", "1Mins"]) {
+    for (const text of ["", "Min", "1", "1 Min", " 1Min", "1Sec", "1.5H", "-1Min", "1Minute", "1Mins", "1constructor", "1toString"]) {
       expect(parseTimeframe(text), text).toMatchObject({ ok: false, message: expect.stringContaining("is not a timeframe") });
     }
   });
