@@ -1,0 +1,168 @@
+import type { InstrumentSpec } from "../market/instrument";
+import { formatMoney, notional, ZERO, type Money } from "./money";
+
+// The cash account's ledger: cash, reservations, positions and realized P&L, changed only
+// by the operations below. Pure and exact (Money is a bigint); the account's Durable Object
+// applies them in one storage transaction per command. The invariant every operation
+// keeps, for every account:
+//
+//   cash + reserved cash = deposits − fees − Σ buy notionals + Σ sell notionals
+//
+// and no cash, reservation or position quantity is ever negative.
+
+export type Side = "buy" | "sell";
+
+export interface Position {
+  /** Lots held. */
+  qty: number;
+  /** Lots promised to open sell orders. */
+  reserved: number;
+  /** Cost of the lots held (fees excluded), for the average entry price. */
+  costBasis: Money;
+  realizedPl: Money;
+}
+
+export interface Reservation {
+  side: Side;
+  symbol: string;
+  /** Buys hold cash; sells hold lots. */
+  cash: Money;
+  lots: number;
+}
+
+export interface Ledger {
+  cash: Money;
+  reservedCash: Money;
+  deposits: Money;
+  fees: Money;
+  buys: Money;
+  sells: Money;
+  positions: Record<string, Position>;
+  reservations: Record<string, Reservation>;
+}
+
+export interface Fill {
+  orderId: string;
+  symbol: string;
+  side: Side;
+  priceTicks: number;
+  lots: number;
+  fee: Money;
+}
+
+export class LedgerError extends Error {
+  constructor(
+    readonly reason: "insufficient_cash" | "insufficient_position" | "unknown_reservation" | "overfill",
+    message: string,
+  ) {
+    super(message);
+    this.name = "LedgerError";
+  }
+}
+
+export function openLedger(deposit: Money): Ledger {
+  return { cash: deposit, reservedCash: ZERO, deposits: deposit, fees: ZERO, buys: ZERO, sells: ZERO, positions: {}, reservations: {} };
+}
+
+const positionOf = (l: Ledger, symbol: string): Position => l.positions[symbol] ?? { qty: 0, reserved: 0, costBasis: ZERO, realizedPl: ZERO };
+
+export function deposit(l: Ledger, amount: Money): Ledger {
+  if (amount <= 0n) throw new RangeError("a deposit must be positive");
+  return { ...l, cash: l.cash + amount, deposits: l.deposits + amount };
+}
+
+/**
+ * Holds what an order may need: cash for a buy's worst case (computed by the caller from
+ * its limit or the price band, plus the largest fee), or the lots a sell would deliver.
+ */
+export function reserve(l: Ledger, orderId: string, r: Reservation): Ledger {
+  if (l.reservations[orderId]) return l;
+  if (r.side === "buy") {
+    if (r.cash > l.cash)
+      throw new LedgerError("insufficient_cash", `insufficient balance for USD (requested ${formatMoney(r.cash)}, available ${formatMoney(l.cash)})`);
+    return { ...l, cash: l.cash - r.cash, reservedCash: l.reservedCash + r.cash, reservations: { ...l.reservations, [orderId]: { ...r, lots: 0 } } };
+  }
+  const position = positionOf(l, r.symbol);
+  const available = position.qty - position.reserved;
+  if (r.lots > available)
+    throw new LedgerError("insufficient_position", `insufficient balance for ${r.symbol} (requested ${r.lots} lots, available ${available})`);
+  return {
+    ...l,
+    positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved + r.lots } },
+    reservations: { ...l.reservations, [orderId]: { ...r, cash: ZERO } },
+  };
+}
+
+/** Returns what is left of an order's reservation (cancel, expiry, reject, completion). */
+export function release(l: Ledger, orderId: string): Ledger {
+  const r = l.reservations[orderId];
+  if (!r) return l;
+  const reservations = { ...l.reservations };
+  delete reservations[orderId];
+  if (r.side === "buy") return { ...l, cash: l.cash + r.cash, reservedCash: l.reservedCash - r.cash, reservations };
+  const position = positionOf(l, r.symbol);
+  return { ...l, positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved - r.lots } }, reservations };
+}
+
+/**
+ * Applies one execution. A buy pays notional + fee out of its reservation (a shortfall —
+ * only possible if the caller's worst case was wrong — is refused); a sell delivers
+ * reserved lots and is paid notional − fee. Realized P&L on a sell is proceeds minus the
+ * average cost of the lots sold; fees are kept apart.
+ */
+export function applyFill(l: Ledger, fill: Fill, spec: InstrumentSpec): Ledger {
+  const r = l.reservations[fill.orderId];
+  if (!r || r.side !== fill.side || r.symbol !== fill.symbol) throw new LedgerError("unknown_reservation", `no reservation for order ${fill.orderId}`);
+  const value = notional(fill.priceTicks, fill.lots, spec);
+  const position = positionOf(l, fill.symbol);
+  if (fill.side === "buy") {
+    const cost = value + fill.fee;
+    if (cost > r.cash) throw new LedgerError("overfill", `fill of ${formatMoney(cost)} exceeds the ${formatMoney(r.cash)} reserved for ${fill.orderId}`);
+    return {
+      ...l,
+      reservedCash: l.reservedCash - cost,
+      fees: l.fees + fill.fee,
+      buys: l.buys + value,
+      positions: { ...l.positions, [fill.symbol]: { ...position, qty: position.qty + fill.lots, costBasis: position.costBasis + value } },
+      reservations: { ...l.reservations, [fill.orderId]: { ...r, cash: r.cash - cost } },
+    };
+  }
+  if (fill.lots > r.lots) throw new LedgerError("overfill", `fill of ${fill.lots} lots exceeds the ${r.lots} reserved for ${fill.orderId}`);
+  // The cost of the lots sold, at the average price; the last lot takes what is left,
+  // so a closed position carries no rounding residue.
+  const costSold = fill.lots === position.qty ? position.costBasis : (position.costBasis * BigInt(fill.lots)) / BigInt(position.qty);
+  return {
+    ...l,
+    cash: l.cash + value - fill.fee,
+    fees: l.fees + fill.fee,
+    sells: l.sells + value,
+    positions: {
+      ...l.positions,
+      [fill.symbol]: {
+        qty: position.qty - fill.lots,
+        reserved: position.reserved - fill.lots,
+        costBasis: position.costBasis - costSold,
+        realizedPl: position.realizedPl + value - costSold,
+      },
+    },
+    reservations: { ...l.reservations, [fill.orderId]: { ...r, lots: r.lots - fill.lots } },
+  };
+}
+
+/** The ledger's identity; a non-empty list is a bug. */
+export function ledgerViolations(l: Ledger): string[] {
+  const problems: string[] = [];
+  const expected = l.deposits - l.fees - l.buys + l.sells;
+  if (l.cash + l.reservedCash !== expected) problems.push(`cash + reserved ${formatMoney(l.cash + l.reservedCash)} ≠ ${formatMoney(expected)}`);
+  if (l.cash < 0n) problems.push("negative cash");
+  if (l.reservedCash < 0n) problems.push("negative reserved cash");
+  const heldCash = Object.values(l.reservations).reduce((s, r) => s + r.cash, ZERO);
+  if (heldCash !== l.reservedCash) problems.push("reserved cash differs from the sum of reservations");
+  for (const [symbol, p] of Object.entries(l.positions)) {
+    if (p.qty < 0 || p.reserved < 0 || p.reserved > p.qty) problems.push(`position ${symbol} out of range`);
+    const heldLots = Object.values(l.reservations).filter((r) => r.symbol === symbol && r.side === "sell").reduce((s, r) => s + r.lots, 0);
+    if (heldLots !== p.reserved) problems.push(`reserved lots of ${symbol} differ from the sum of reservations`);
+    if (p.qty === 0 && p.costBasis !== 0n) problems.push(`closed position ${symbol} keeps a cost basis`);
+  }
+  return problems;
+}

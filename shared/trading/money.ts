@@ -1,0 +1,79 @@
+import type { InstrumentSpec } from "../market/instrument";
+
+// Money in RedFire: a bigint count of 10^-18 dollars. Every notional is price × quantity,
+// and with tick and lot sizes of at most nine decimals each the product has at most
+// eighteen, so cash, reservations and P&L are exact sums with no rounding anywhere except
+// where a rule says so (fees round half up to the cent). On the wire money is a decimal
+// string; nothing else may touch this representation.
+export type Money = bigint;
+
+export const SCALE = 18;
+const ONE = 10n ** BigInt(SCALE);
+export const ZERO: Money = 0n;
+export const CENT: Money = ONE / 100n;
+
+const DECIMAL = /^(-)?(\d{1,20})(?:\.(\d{1,18}))?$/;
+
+/** A decimal string ("1234.5", "-0.01") as money, or undefined if it is not one. */
+export function parseMoney(text: string | number): Money | undefined {
+  const match = DECIMAL.exec(typeof text === "number" ? String(text) : text.trim());
+  if (!match) return undefined;
+  const [, sign, whole, fraction = ""] = match;
+  const value = BigInt(whole!) * ONE + BigInt(fraction.padEnd(SCALE, "0"));
+  return sign ? -value : value;
+}
+
+/** Decimal string with at least `minDecimals` and no trailing zeros beyond them. */
+export function formatMoney(value: Money, minDecimals = 2): string {
+  const negative = value < 0n;
+  const abs = negative ? -value : value;
+  const whole = abs / ONE;
+  let fraction = (abs % ONE).toString().padStart(SCALE, "0").replace(/0+$/, "");
+  if (fraction.length < minDecimals) fraction = fraction.padEnd(minDecimals, "0");
+  return `${negative && abs !== 0n ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
+}
+
+function stepUnits(step: string): Money {
+  const parsed = parseMoney(step);
+  if (parsed === undefined || parsed <= 0n) throw new RangeError(`not a positive step: ${step}`);
+  return parsed;
+}
+
+const stepCache = new Map<string, Money>();
+const stepOf = (step: string) => {
+  let units = stepCache.get(step);
+  if (units === undefined) {
+    units = stepUnits(step);
+    stepCache.set(step, units);
+  }
+  return units;
+};
+
+/** The price of `ticks` as money per one unit of quantity. */
+export const priceOf = (ticks: number, spec: InstrumentSpec): Money => BigInt(ticks) * stepOf(spec.tickSize);
+
+/** Quantity of `lots` as money-scaled units (1 share = 10^18). */
+export const quantityOf = (lots: number, spec: InstrumentSpec): Money => BigInt(lots) * stepOf(spec.lotSize);
+
+/** price × quantity, exact. */
+export function notional(priceTicks: number, lots: number, spec: InstrumentSpec): Money {
+  return (BigInt(priceTicks) * stepOf(spec.tickSize) * BigInt(lots) * stepOf(spec.lotSize)) / ONE;
+}
+
+/** amount × bps / 10,000, rounded half up to the cent (fees are charged in cents). */
+export function basisPoints(amount: Money, bps: number): Money {
+  if (!Number.isInteger(bps * 100)) throw new RangeError(`fee rate must have at most two decimals of a basis point: ${bps}`);
+  const raw = (amount * BigInt(Math.round(bps * 100))) / 1_000_000n;
+  return roundHalfUp(raw, CENT);
+}
+
+/** Rounds to a multiple of `unit`, halves away from zero. */
+export function roundHalfUp(value: Money, unit: Money): Money {
+  const negative = value < 0n;
+  const abs = negative ? -value : value;
+  const rounded = ((abs + unit / 2n) / unit) * unit;
+  return negative ? -rounded : rounded;
+}
+
+export const max = (a: Money, b: Money): Money => (a > b ? a : b);
+export const min = (a: Money, b: Money): Money => (a < b ? a : b);
