@@ -251,11 +251,16 @@ export class MarketSymbol extends DurableObject<Env> {
 
   // ---- replay ---------------------------------------------------------------------------
 
-  #newReplay(now: number): ReplayCursor | undefined {
+  // The source is the history stored before the replay began. What the replay prints is
+  // stamped from `now` on, so its bars start at or after now's bucket: excluding that
+  // bucket and later keeps the replay from ever playing its own output, also across loops.
+  #newReplay(now: number, sourceEnd?: number): ReplayCursor | undefined {
     const feed = this.#instrument!.feed;
     if (feed.kind !== "replay") return undefined;
-    const first = this.#store.barRange(feed.timeframe, 0, now, 1)[0];
-    return first ? { barT: first.t, print: 0, wallAnchor: now, historyAnchor: first.t, sourceEnd: now } : undefined;
+    const tf = parseTimeframe(feed.timeframe);
+    sourceEnd ??= tf.ok ? bucketStart(now, tf.timeframe, this.#instrument!.spec.timeZone) : now;
+    const first = this.#store.barRange(feed.timeframe, 0, sourceEnd - 1, 1)[0];
+    return first ? { barT: first.t, print: 0, wallAnchor: now, historyAnchor: first.t, sourceEnd } : undefined;
   }
 
   #replayStep(now: number, feed: Extract<FeedConfig, { kind: "replay" }>): number | undefined {
@@ -273,7 +278,7 @@ export class MarketSymbol extends DurableObject<Env> {
       const bar = this.#store.barRange(feed.timeframe, cursor.barT, cursor.sourceEnd - 1, 1)[0];
       if (!bar) {
         if (!feed.loop) return undefined;
-        state.replay = this.#newReplay(now);
+        state.replay = this.#newReplay(now, cursor.sourceEnd);
         return now + 1000;
       }
       const prints = barPrints(bar, nextBucketStart(bar.t, tf.timeframe, this.#instrument!.spec.timeZone) - bar.t);
