@@ -3,7 +3,7 @@
 // Starts the platform with the project's dev script (wrangler dev, like bench/gateway.mjs)
 // in a throwaway state dir, imports one-minute bars for a fresh symbol through the admin
 // CSV endpoint (timed), then loads each history query with autocannon next to GET /health
-// and an authenticated no-op (/v2/clock), so the ratios show what auth and history add.
+// and authenticated no-ops, so the ratios show what auth, rate limiting and history add.
 // Prints a table and a `BENCH_RESULT {...}` line, also written to
 // bench/results/market-history.json.
 import autocannon from "autocannon";
@@ -128,7 +128,10 @@ async function main() {
     const bars = `/v2/stocks/${SYMBOL}/bars`;
     const targets = [
       ["GET /health", "/health", {}],
-      ["GET /v2/clock (auth only)", "/v2/clock", account.keyHeaders],
+      // /health skips the rate limiter but still resolves the key: auth alone. /v2/clock adds
+      // the per-user rate-limiter hit and the permission check, with no market data.
+      ["GET /health + key headers", "/health", account.keyHeaders],
+      ["GET /v2/clock (auth+limit)", "/v2/clock", account.keyHeaders],
       ["1Min page (stored)", `${bars}?timeframe=1Min&${from}&limit=1000`, account.keyHeaders],
       ["1Day (stored roll-up)", `${bars}?timeframe=1Day&${from}&limit=1000`, account.keyHeaders],
       ["1Week (from 1Day)", `${bars}?timeframe=1Week&${from}&limit=1000`, account.keyHeaders],
@@ -136,7 +139,7 @@ async function main() {
     ];
     // One request each first: every bars query must return bars, or the load is meaningless.
     const counts = {};
-    for (const [target, path, headers] of targets.slice(2)) {
+    for (const [target, path, headers] of targets.slice(3)) {
       const body = await expectStatus(api(base, "GET", path, undefined, headers), 200, target);
       if (!body.bars?.length) throw new Error(`${target}: no bars returned for ${path}`);
       counts[target] = body.bars.length;
@@ -156,7 +159,7 @@ async function main() {
     for (const r of rows)
       console.log(`${pad(r.target, 28)}${num(r.bars ?? "-", 6)}${num(r.kb_per_response, 7)}${num(r.rps, 9)}${num(r.p50_ms, 8)}${num(r.p99_ms, 8)}${num(r.rps_ratio, 16)}${num(r.p50_ratio ?? "n/a", 14)}`);
     console.log("(autocannon records latency in whole milliseconds; every response above was 2xx; kB = body + headers per response)");
-    for (const r of rows.slice(2)) console.log(`  ${r.target}: ${r.path}`);
+    for (const r of rows.slice(3)) console.log(`  ${r.target}: ${r.path}`);
 
     const result = {
       date: new Date().toISOString(),

@@ -31,14 +31,16 @@ export class RateLimiter extends DurableObject<Env> {
     const { state, decision } = hit(prior, now, windowMs, limit);
     if (consume && decision.allowed) {
       this.ctx.storage.kv.put<StoredWindow>(bucket, { ...state, windowMs });
-      void this.#scheduleCleanup(now + 2 * windowMs);
+      void this.#scheduleCleanup(now + 2 * windowMs, windowMs);
     }
     return decision;
   }
 
-  async #scheduleCleanup(at: number): Promise<void> {
+  // One alarm write per window at most, not one per request: the cleanup may run up to a
+  // window late, which only delays deleting counts that no longer matter.
+  async #scheduleCleanup(at: number, windowMs: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current < at) await this.ctx.storage.setAlarm(at);
+    if (current === null || current < at - windowMs) await this.ctx.storage.setAlarm(at);
   }
 
   // Alarms are at-least-once: deleting expired windows twice is harmless.

@@ -35,10 +35,10 @@ export function descendantsNamed(root, name) {
   return [...comm].filter(([pid, c]) => c === name && isBelow(pid)).map(([pid]) => pid);
 }
 
-/** User + system CPU seconds used so far by one process. */
+/** User and system CPU seconds used so far by one process. */
 export function cpuSeconds(pid) {
   const fields = statFields(pid);
-  return fields ? (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S : NaN;
+  return fields ? { user: Number(fields[11]) / CLOCK_TICKS_PER_S, sys: Number(fields[12]) / CLOCK_TICKS_PER_S } : { user: NaN, sys: NaN };
 }
 
 /** Resident memory in MB. */
@@ -56,11 +56,19 @@ export function openFds(pid) {
   }
 }
 
-/** CPU use of several processes between two calls, as % of one core each. */
+/**
+ * CPU use of several processes between two calls, as % of one core each (user + system),
+ * with the system share apart: kernel socket work shows up there.
+ */
 export function cpuMeter(pids) {
   const start = { at: performance.now(), cpu: pids.map(cpuSeconds) };
   return () => {
     const seconds = (performance.now() - start.at) / 1000;
-    return pids.map((pid, i) => Math.round(((cpuSeconds(pid) - start.cpu[i]) / seconds) * 100));
+    const pct = (x) => Math.round((x / seconds) * 100);
+    return pids.map((pid, i) => {
+      const now = cpuSeconds(pid);
+      const [user, sys] = [pct(now.user - start.cpu[i].user), pct(now.sys - start.cpu[i].sys)];
+      return { total: user + sys, user, sys };
+    });
   };
 }

@@ -4,7 +4,7 @@
 // 10,000 clients x hundreds of messages cost a few hundred kB instead of a sort of millions.
 import WebSocket from "ws";
 
-/** Fixed-width bins (0.1 ms up to 60 s); quantiles are bin upper edges. */
+/** Fixed-width bins (0.1 ms up to 60 s); quantiles are bin upper edges (at most the max). */
 export class Histogram {
   constructor(binMs = 0.1, maxMs = 60_000) {
     this.binMs = binMs;
@@ -24,7 +24,7 @@ export class Histogram {
     let seen = 0;
     for (let i = 0; i < this.bins.length; i++) {
       seen += this.bins[i];
-      if (seen >= rank) return (i + 1) * this.binMs;
+      if (seen >= rank) return Math.min((i + 1) * this.binMs, this.max);
     }
     return this.max;
   }
