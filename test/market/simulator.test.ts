@@ -16,16 +16,21 @@ interface Run {
   quotes: Quote[];
   trades: Trade[];
   states: SimState[];
+  /** The quote of the step that printed each trade. */
+  quoteOfTrade: Quote[];
 }
 
 function run(p: SimParams, spec: InstrumentSpec, times: readonly number[], from = initialSimState(p, spec, START)): Run {
-  const result: Run = { quotes: [], trades: [], states: [] };
+  const result: Run = { quotes: [], trades: [], states: [], quoteOfTrade: [] };
   let state = from;
   for (const t of times) {
     const step = stepSimulator(state, p, spec, t);
     state = step.state;
     result.quotes.push(step.quote);
-    if (step.trade) result.trades.push(step.trade);
+    if (step.trade) {
+      result.trades.push(step.trade);
+      result.quoteOfTrade.push(step.quote);
+    }
     result.states.push(state);
   }
   return result;
@@ -202,9 +207,10 @@ describe("simulated market", () => {
             expect(Number.isInteger(lots) && lots >= p.displayedLots.min && lots <= p.displayedLots.max).toBe(true);
           }
         }
-        for (const trade of whole.trades) {
-          const quote = whole.quotes.find((q) => q.t === trade.t);
-          if (!quote) throw new Error("trade without its quote");
+        // Steps may share a timestamp (a zero gap), so pair each trade with its own step's quote.
+        for (const [i, trade] of whole.trades.entries()) {
+          const quote = whole.quoteOfTrade[i]!;
+          expect(quote.t).toBe(trade.t);
           expect(trade.priceTicks).toBe(trade.takerSide === "B" ? quote.askTicks : quote.bidTicks);
           expect(trade.sizeLots).toBeGreaterThanOrEqual(1);
           expect(trade.sizeLots).toBeLessThanOrEqual(trade.takerSide === "B" ? quote.askLots : quote.bidLots);
