@@ -3,107 +3,23 @@
 // throwaway state dir, then measures what authentication adds to a request and what one
 // password hash costs. Prints a table and a `BENCH_RESULT {...}` line, which is also
 // written to bench/results/gateway.json.
-/* global AbortSignal -- a Node 20 built-in missing from the shared eslint globals */
 import autocannon from "autocannon";
-import { spawn } from "node:child_process";
 import { randomBytes, scrypt } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { api, expectStatus, freePort, percentile, ROOT, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy } from "./lib/platform.mjs";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = 2;
 const KDF_SAMPLES = 20;
 // Must match workers/lib/passwords.ts.
 const SCRYPT = { N: 2 ** 14, r: 8, p: 5, keyLength: 32, maxmem: 64 * 1024 * 1024 };
-// The dev defaults (auth 10/min, default 100/min) would turn a load test into a 429 test.
-const RATE_LIMITS = '{"windowSeconds":60,"auth":1000000,"trading":1000000,"default":1000000}';
 const PASSWORD = "bench-password-0042";
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const percentile = (xs, q) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((q / 100) * sorted.length) - 1)];
-};
-const round = (x, digits = 2) => Number(x.toFixed(digits));
-
-// Port 0 lets the OS pick a free port; wrangler then binds it (a tiny race we accept).
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-// dev.mjs runs `npx wrangler d1 migrations apply` then `npx wrangler dev`, so there is a
-// tree of processes; detached puts them in one group that we can kill together.
-function startPlatform(port, stateDir) {
-  const args = ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--var", `RATE_LIMITS:${RATE_LIMITS}`];
-  const child = spawn("node", args, {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-  });
-  // Keep the output quiet but at hand: it is the only clue when startup fails.
-  let log = "";
-  const keep = (chunk) => (log = (log + chunk).slice(-8000));
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  return { child, exited, log: () => log };
-}
-
-async function stopPlatform({ child, exited }) {
-  const killGroup = (signal) => {
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // the group is already gone
-    }
-  };
-  killGroup("SIGTERM");
-  if ((await Promise.race([exited.then(() => true), sleep(5000)])) !== true) killGroup("SIGKILL");
-  await sleep(300); // grandchildren (workerd) may outlive the direct child by a moment
-  killGroup("SIGKILL");
-}
-
-async function waitHealthy(base, platform, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  let exit;
-  platform.exited.then((e) => (exit = e));
-  while (Date.now() < deadline) {
-    if (exit) throw new Error(`dev server exited (${JSON.stringify(exit)}) before /health answered:\n${platform.log()}`);
-    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
-    if (ok) return;
-    await sleep(500);
-  }
-  throw new Error(`/health did not answer 200 within ${timeoutMs / 1000} s:\n${platform.log()}`);
-}
-
-async function api(base, method, path, body, headers = {}) {
-  const response = await fetch(base + path, {
-    method,
-    headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : null, text };
-}
-
-async function expectStatus(promise, status, what) {
-  const response = await promise;
-  if (response.status !== status) throw new Error(`${what}: expected ${status}, got ${response.status}: ${response.text}`);
-  return response.json;
-}
 
 // Same load for every target; a short warm-up first so isolate start-up, JIT and the
 // first D1/DO touches are not in the figures. Any non-2xx means we measured the wrong thing.
@@ -181,7 +97,7 @@ async function main() {
     // the rest of its cost (D1 reads, session insert, DO hits) is why the /api/users/me
     // baseline is also shown: login minus that is the tighter estimate.
     const healthSeq = await timeEach(KDF_SAMPLES, () => expectStatus(api(base, "GET", "/health"), 200, "health"));
-    const meSeq = await timeEach(KDF_SAMPLES, () => expectStatus(api(base, "GET", "/api/users/me", null, { authorization: `Bearer ${jwt}` }), 200, "users/me"));
+    const meSeq = await timeEach(KDF_SAMPLES, () => expectStatus(api(base, "GET", "/api/users/me", undefined, { authorization: `Bearer ${jwt}` }), 200, "users/me"));
     const loginSeq = await timeEach(KDF_SAMPLES, () => expectStatus(api(base, "POST", "/api/auth/login", { email, password: PASSWORD }), 200, "login"));
     const kdf = {
       params: { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, keylen: SCRYPT.keyLength },
