@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "web/dist/", ".wrangler/", ".state/", "worker-configuration.d.ts", "d1/migrations/"] },
+  { ignores: ["node_modules/", "web/dist/", ".wrangler/", ".state/", ".ci/out/", "bench/results/", "worker-configuration.d.ts", "d1/migrations/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

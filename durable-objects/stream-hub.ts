@@ -279,6 +279,8 @@ export class StreamHub extends DurableObject<Env> {
 
   async #reconcileNow(kind: StreamKind): Promise<void> {
     const needed = this.#neededSymbols(kind);
+    // "*" means every symbol of the kind as of now, not as of the cached registry.
+    if (needed.has("*")) this.#registry = undefined;
     const wanted = needed.has("*") ? new Set([...(await this.#symbols())].filter(([, k]) => k === kind).map(([s]) => s)) : needed;
     const key = `registered:${kind}`;
     const registered = new Set(this.ctx.storage.kv.get<string[]>(key) ?? []);
