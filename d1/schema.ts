@@ -104,3 +104,39 @@ export const assets = sqliteTable("assets", {
   createdAt: timestampNow("created_at"),
   updatedAt: integer("updated_at", { mode: "number" }).notNull(),
 });
+
+// Order and fill history projected from the accounts' domain events by the queue consumer.
+// An order row holds the latest state seen (by event time); a fill row is keyed by its
+// execution id. Both make a redelivered event a no-op.
+export const orderHistory = sqliteTable(
+  "order_history",
+  {
+    orderId: text("order_id").primaryKey(),
+    userId: text("user_id").notNull(),
+    symbol: text("symbol").notNull(),
+    side: text("side").notNull(),
+    status: text("status").notNull(),
+    // The account numbers its events; a row only moves forward (redelivered or late events lose).
+    version: integer("version", { mode: "number" }).notNull(),
+    lastEventAt: text("last_event_at").notNull(),
+    data: text("data").notNull(),
+  },
+  (t) => [index("order_history_user_idx").on(t.userId, t.lastEventAt)],
+);
+
+export const fillHistory = sqliteTable(
+  "fill_history",
+  {
+    executionId: text("execution_id").primaryKey(),
+    orderId: text("order_id").notNull(),
+    userId: text("user_id").notNull(),
+    symbol: text("symbol").notNull(),
+    side: text("side").notNull(),
+    price: text("price").notNull(),
+    qty: text("qty").notNull(),
+    fee: text("fee").notNull(),
+    realizedPl: text("realized_pl").notNull(),
+    occurredAt: text("occurred_at").notNull(),
+  },
+  (t) => [index("fill_history_user_idx").on(t.userId, t.occurredAt)],
+);

@@ -11,6 +11,10 @@ import type { StreamKind } from "../shared/stream-protocol";
 import { log } from "../workers/lib/log";
 import { MarketStore, type HistoryQuery } from "./market/store";
 import { UpstreamConnection, type UpstreamQuote, type UpstreamTrade } from "./market/upstream";
+import { VenueStore } from "./market/venue-store";
+import { tradingConfig } from "../shared/trading/config";
+import type { MarketPrice } from "../shared/trading/views";
+import { Venue, type Report, type VenueOrderRequest } from "../shared/venue/venue";
 import type { MarketEvent } from "./stream-hub";
 
 interface Instrument {
@@ -51,6 +55,8 @@ export interface HistoryPage<T> {
 const STORED = new Map(STREAM_TIMEFRAMES.map((tf) => [tf.label, tf]));
 const PRUNE_EVERY = 600;
 const UPSTREAM_MAX_BACKOFF_MS = 30_000;
+// Reports handed back in an RPC answer are pushed again only if not acknowledged by then.
+const REDELIVER_AFTER_MS = 2_000;
 
 /**
  * One object per symbol: its feed (simulator, replay or upstream adapter), its trades,
@@ -60,6 +66,9 @@ const UPSTREAM_MAX_BACKOFF_MS = 30_000;
  */
 export class MarketSymbol extends DurableObject<Env> {
   readonly #store: MarketStore;
+  readonly #venueStore: VenueStore;
+  #venue: Venue | undefined;
+  #delivering = false;
   #instrument: Instrument | undefined;
   #state: FeedState | undefined;
   #upstream: UpstreamConnection | undefined;
@@ -70,6 +79,7 @@ export class MarketSymbol extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new MarketStore(ctx.storage.sql);
+    this.#venueStore = new VenueStore(ctx.storage.sql, ctx.storage.kv);
     void ctx.blockConcurrencyWhile(async () => {
       // A throw here would reset the object; log and stay up without a feed instead.
       try {
@@ -101,6 +111,8 @@ export class MarketSymbol extends DurableObject<Env> {
     this.#instrument = { spec, kind: crypto ? "crypto" : "stocks", feed, sim, fingerprint: JSON.stringify([spec, feed]) };
     const stored = this.ctx.storage.kv.get<FeedState>("feed");
     this.#state = stored?.fingerprint === this.#instrument.fingerprint ? stored : this.#freshState(stored);
+    // The book is rebuilt from the stored live orders in their arrival order.
+    this.#venue = new Venue(spec, tradingConfig(this.env).venue, this.#venueStore.state(), this.#venueStore.liveOrders());
   }
 
   // A changed feed keeps what the market already printed (bars, trade ids) and starts
@@ -176,8 +188,14 @@ export class MarketSymbol extends DurableObject<Env> {
         this.#ingest(now);
         break;
     }
-    if (++this.#steps % PRUNE_EVERY === 0) this.#store.prune();
+    if (++this.#steps % PRUNE_EVERY === 0) {
+      this.#store.prune();
+      this.#venueStore.prune(now);
+    }
     await this.#flush();
+    await this.#deliver();
+    // Undelivered reports keep the alarm going even when the feed has nothing to do.
+    if (this.#venueStore.outboxSize() > 0) next = Math.min(next ?? Infinity, Date.now() + REDELIVER_AFTER_MS / 2);
     if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1));
   }
 
@@ -193,11 +211,13 @@ export class MarketSymbol extends DurableObject<Env> {
       if (quote) {
         this.#store.insertQuote(quote);
         state.lastQuote = quote;
+        this.#venue?.onQuote(quote, now);
         this.#pending.push({ channel: "quotes", msg: { T: "q", ...quoteToAlpaca(quote, spec) } });
         if (kind === "crypto") this.#pending.push({ channel: "orderbooks", msg: { T: "o", ...this.#orderbookOf(quote), r: false } });
       }
       if (trade) {
         this.#store.insertTrade(trade);
+        this.#venue?.onTrade(trade, now);
         state.nextTradeId = Math.max(state.nextTradeId, trade.id + 1);
         if (!state.lastTrade || trade.t >= state.lastTrade.t) state.lastTrade = trade;
         this.#pending.push({ channel: "trades", msg: { T: "t", ...tradeToAlpaca(trade, spec) } });
@@ -217,6 +237,8 @@ export class MarketSymbol extends DurableObject<Env> {
           if (label === "1Min") this.#pending.push({ channel: "updatedBars", msg: { T: "u", ...barToAlpaca(bar, spec) } });
         }
       }
+      if (!quote && !trade) this.#venue?.expire(now);
+      this.#persistVenue(now, 0);
       this.#saveState();
     });
   }
@@ -372,7 +394,7 @@ export class MarketSymbol extends DurableObject<Env> {
     if (!priceTicks || !sizeLots) return false;
     const state = this.#state!;
     this.#ingest(this.#feedClock(Date.now(), t.t), undefined, { t: t.t, id: state.nextTradeId, priceTicks, sizeLots, takerSide: t.takerSide ?? "B" });
-    void this.#flush();
+    void this.#flush().then(() => this.#deliver());
     return true;
   }
 
@@ -384,8 +406,129 @@ export class MarketSymbol extends DurableObject<Env> {
     const askLots = decimalToLots(q.askSize, spec);
     if (!bidTicks || !askTicks || bidTicks >= askTicks || bidLots === undefined || askLots === undefined) return false;
     this.#ingest(this.#feedClock(Date.now(), q.t), { t: q.t, bidTicks, askTicks, bidLots, askLots });
-    void this.#flush();
+    void this.#flush().then(() => this.#deliver());
     return true;
+  }
+
+  // ---- the venue (RPC from accounts) -----------------------------------------------------
+
+  /**
+   * Takes an order (once: a resent id is ignored) and answers every report for its account
+   * not yet acknowledged, in sequence order. `ackedSeq` is the last report the account has
+   * applied, so those can be dropped from the outbox.
+   */
+  async venueSubmit(order: VenueOrderRequest, ackedSeq: number): Promise<{ reports: Report[] }> {
+    const now = Date.now();
+    this.#venueStore.acknowledge(order.account, ackedSeq);
+    if (!this.#venueStore.seen(order.id)) {
+      if (!this.#venue) {
+        this.#rejectUnknown(order.id, order.account, now);
+      } else {
+        this.ctx.storage.transactionSync(() => {
+          this.#venue!.submit(order, now);
+          this.#persistVenue(now, REDELIVER_AFTER_MS);
+        });
+      }
+      await this.#armDelivery();
+    }
+    return { reports: this.#venueStore.pending(order.account) };
+  }
+
+  /** Cancels an order; one the venue never received is refused for good if it arrives later. */
+  async venueCancel(account: string, orderId: string, ackedSeq: number): Promise<{ reports: Report[] }> {
+    const now = Date.now();
+    this.#venueStore.acknowledge(account, ackedSeq);
+    this.ctx.storage.transactionSync(() => {
+      if (this.#venue?.cancel(orderId, now)) this.#persistVenue(now, REDELIVER_AFTER_MS);
+      else if (!this.#venueStore.seen(orderId)) this.#rejectUnknown(orderId, account, now, "canceled");
+    });
+    await this.#armDelivery();
+    return { reports: this.#venueStore.pending(account) };
+  }
+
+  /** The reference price risk checks and valuations use: last trade, else the mid. */
+  marketPrice(): MarketPrice | null {
+    const state = this.#state;
+    const quote = state?.lastQuote;
+    const trade = state?.lastTrade;
+    if (!quote && !trade) return null;
+    const daily = this.#store.latestBar("1Day");
+    const previous = daily ? this.#store.latestBar("1Day", daily.t - 1) : undefined;
+    return {
+      symbol: this.#symbol,
+      reference: trade?.priceTicks ?? Math.round((quote!.bidTicks + quote!.askTicks) / 2),
+      bid: quote?.bidTicks ?? null,
+      ask: quote?.askTicks ?? null,
+      previousClose: previous?.c ?? null,
+      t: Math.max(trade?.t ?? 0, quote?.t ?? 0),
+    };
+  }
+
+  venueStatus() {
+    return {
+      orders: this.#venue ? [...this.#venue.orders].length : 0,
+      bids: this.#venue?.depth("buy", 10) ?? [],
+      asks: this.#venue?.depth("sell", 10) ?? [],
+      outbox: this.#venueStore.outboxSize(),
+      seq: this.#venue?.state.seq ?? 0,
+    };
+  }
+
+  // A report the venue makes up itself (no instrument, or a cancel that overtook its
+  // order) still needs a sequence number, so it takes one from the venue state.
+  #rejectUnknown(orderId: string, account: string, now: number, reason: "canceled" | "rejected" = "rejected"): void {
+    const state = this.#venue?.state ?? this.#venueStore.state() ?? { seq: 0, arrival: 0, quote: null, trade: null, takenAsk: [], takenBid: [] };
+    state.seq += 1;
+    const report: Report = { kind: "done", seq: state.seq, account, orderId, reason, cumQty: 0, message: reason === "canceled" ? "canceled before it reached the venue" : `unknown symbol ${this.#symbol}`, t: now };
+    this.ctx.storage.transactionSync(() => {
+      this.#venueStore.tombstone(orderId, account, now);
+      this.#venueStore.enqueue([report], now + REDELIVER_AFTER_MS);
+      this.#venueStore.saveState(state);
+    });
+  }
+
+  /** Stores what the venue changed: orders, reports (due for push after `delay`), state. Call inside a transaction. */
+  #persistVenue(now: number, delay: number): void {
+    const venue = this.#venue;
+    if (!venue) return;
+    const { reports, touched } = venue.drain();
+    if (reports.length === 0 && touched.length === 0) return;
+    for (const id of touched) {
+      const live = venue.order(id);
+      if (live) this.#venueStore.putOrder(live, true, now);
+      else this.#venueStore.finish(id, now);
+    }
+    this.#venueStore.enqueue(reports, now + delay);
+    this.#venueStore.saveState(venue.state);
+  }
+
+  async #armDelivery(): Promise<void> {
+    if (this.#venueStore.outboxSize() === 0) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > Date.now() + REDELIVER_AFTER_MS) await this.ctx.storage.setAlarm(Date.now() + REDELIVER_AFTER_MS);
+  }
+
+  /** Pushes due reports to their accounts; each answers the last sequence it applied. */
+  async #deliver(): Promise<void> {
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      const accounts = this.#venueStore.dueAccounts(Date.now());
+      await Promise.allSettled(
+        accounts.map(async (account) => {
+          const reports = this.#venueStore.pending(account);
+          if (reports.length === 0) return;
+          try {
+            const applied = await this.env.ACCOUNT.getByName(account).venueReports(this.#symbol, reports);
+            this.#venueStore.acknowledge(account, applied);
+          } catch (error) {
+            log("warn", "report delivery failed; will retry", { symbol: this.#symbol, account, error: String(error) });
+          }
+        }),
+      );
+    } finally {
+      this.#delivering = false;
+    }
   }
 
   // ---- history and snapshots (RPC) ---------------------------------------------------------

@@ -12,6 +12,15 @@ export const EVENT_TYPES = [
   "config.asset_created",
   "config.asset_updated",
   "market.history_imported",
+  "order.submitted",
+  "order.new",
+  "order.partially_filled",
+  "order.filled",
+  "order.canceled",
+  "order.expired",
+  "order.rejected",
+  "order.replaced",
+  "account.cash_changed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -16,6 +16,10 @@ import { auth } from "./routes/auth";
 import { keys } from "./routes/keys";
 import { marketData } from "./routes/market-data";
 import { streams } from "./routes/streams";
+import { account } from "./routes/account";
+import { orders } from "./routes/orders";
+import { positions } from "./routes/positions";
+import { tradeStream } from "./routes/trade-stream";
 import { system } from "./routes/system";
 import { users } from "./routes/users";
 
@@ -75,6 +79,10 @@ export function createApp() {
   app.route("/", assets);
   app.route("/", marketData);
   app.route("/", streams);
+  app.route("/", account);
+  app.route("/", orders);
+  app.route("/", positions);
+  app.route("/", tradeStream);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyId", { type: "apiKey", in: "header", name: "APCA-API-KEY-ID" });

@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { startFeeds } from "./lib/feeds";
 import { consumeEvents } from "./queue";
 
+export { Account } from "../durable-objects/account";
 export { MarketSymbol } from "../durable-objects/market-symbol";
 export { RateLimiter } from "../durable-objects/rate-limiter";
 export { StreamHub } from "../durable-objects/stream-hub";

@@ -1,3 +1,5 @@
+import { sql } from "drizzle-orm";
+import { z } from "zod";
 import { DomainEvent } from "../shared/events";
 import { database, schema } from "./lib/db";
 import { log } from "./lib/log";
@@ -16,7 +18,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
     }
     const event = parsed.data;
     try {
-      await db
+      const audit = db
         .insert(schema.auditLog)
         .values({
           eventId: event.id,
@@ -27,10 +29,51 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
           data: JSON.stringify(event.data),
         })
         .onConflictDoNothing({ target: schema.auditLog.eventId });
+      // One batch is one transaction: the audit row and the projections land together.
+      await db.batch([audit, ...tradingProjections(db, event)]);
       message.ack();
     } catch (error) {
       log("error", "event projection failed", { eventId: event.id, type: event.type, traceparent: event.traceparent, error: String(error) });
       message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
     }
   }
+}
+
+const OrderEventData = z.object({
+  user_id: z.string(),
+  version: z.number().int(),
+  order: z.object({ id: z.string(), symbol: z.string(), side: z.string(), status: z.string() }).passthrough(),
+  execution_id: z.string().optional(),
+  price: z.string().optional(),
+  qty: z.string().optional(),
+  fee: z.string().optional(),
+  realized_pl: z.string().optional(),
+});
+
+/** Order events keep order_history at each order's latest state and add fills to fill_history. */
+function tradingProjections(db: ReturnType<typeof database>, event: DomainEvent) {
+  if (!event.type.startsWith("order.")) return [];
+  const data = OrderEventData.safeParse(event.data);
+  if (!data.success) return [];
+  const { order, user_id: userId, version } = data.data;
+  const row = { orderId: order.id, userId, symbol: order.symbol, side: order.side, status: order.status, version, lastEventAt: event.occurredAt, data: JSON.stringify(order) };
+  const statements = [
+    db
+      .insert(schema.orderHistory)
+      .values(row)
+      .onConflictDoUpdate({
+        target: schema.orderHistory.orderId,
+        set: { status: row.status, version: row.version, lastEventAt: row.lastEventAt, data: row.data },
+        setWhere: sql`excluded.version > ${schema.orderHistory.version}`,
+      }),
+  ];
+  const fill = data.data;
+  if (fill.execution_id && fill.price && fill.qty && fill.fee && fill.realized_pl)
+    statements.push(
+      db
+        .insert(schema.fillHistory)
+        .values({ executionId: fill.execution_id, orderId: order.id, userId, symbol: order.symbol, side: order.side, price: fill.price, qty: fill.qty, fee: fill.fee, realizedPl: fill.realized_pl, occurredAt: event.occurredAt })
+        .onConflictDoNothing({ target: schema.fillHistory.executionId }) as never,
+    );
+  return statements;
 }

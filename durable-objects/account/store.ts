@@ -1,0 +1,155 @@
+import type { AccountOrder, OrderStatus } from "../../shared/trading/orders";
+
+// The account object's SQLite tables: orders (with the columns the list queries filter
+// on, the rest as JSON), activities (fills and cash movements, the account's history) and
+// the outbox of domain events not yet on the queue.
+const SCHEMA_VERSION = 1;
+
+export interface OrderQuery {
+  open: boolean | null;
+  after: number | null;
+  until: number | null;
+  direction: "asc" | "desc";
+  limit: number;
+  symbols: string[] | null;
+  side: "buy" | "sell" | null;
+}
+
+export interface ActivityRow {
+  id: string;
+  type: string;
+  t: number;
+  data: Record<string, unknown>;
+}
+
+export interface ActivityQuery {
+  types: string[] | null;
+  after: number | null;
+  until: number | null;
+  direction: "asc" | "desc";
+  pageSize: number;
+  pageToken: string | null;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+export class AccountStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    const version = Number(sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0]?.value ?? 0);
+    if (version < 1) {
+      sql.exec(
+        `CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL UNIQUE, symbol TEXT NOT NULL, side TEXT NOT NULL,
+           status TEXT NOT NULL, open INTEGER NOT NULL, created_at INTEGER NOT NULL, data TEXT NOT NULL)`,
+      );
+      sql.exec(`CREATE INDEX IF NOT EXISTS orders_open ON orders (open, created_at)`);
+      sql.exec(`CREATE INDEX IF NOT EXISTS orders_created ON orders (created_at)`);
+      sql.exec(`CREATE TABLE IF NOT EXISTS activities (id TEXT PRIMARY KEY, type TEXT NOT NULL, t INTEGER NOT NULL, data TEXT NOT NULL)`);
+      sql.exec(`CREATE INDEX IF NOT EXISTS activities_t ON activities (t, id)`);
+      sql.exec(`CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, t INTEGER NOT NULL, event TEXT NOT NULL)`);
+      sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
+    }
+  }
+
+  putOrder(o: AccountOrder): void {
+    this.sql.exec(
+      `INSERT INTO orders (id, client_order_id, symbol, side, status, open, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, open = excluded.open, data = excluded.data`,
+      o.id,
+      o.clientOrderId,
+      o.spec.symbol,
+      o.side,
+      o.status,
+      isOpenStatus(o.status) ? 1 : 0,
+      o.createdAt,
+      JSON.stringify(o),
+    );
+  }
+
+  order(id: string): AccountOrder | undefined {
+    const row = this.sql.exec<{ data: string }>(`SELECT data FROM orders WHERE id = ?`, id).toArray()[0];
+    return row ? (JSON.parse(row.data) as AccountOrder) : undefined;
+  }
+
+  orderByClientId(clientOrderId: string): AccountOrder | undefined {
+    const row = this.sql.exec<{ data: string }>(`SELECT data FROM orders WHERE client_order_id = ?`, clientOrderId).toArray()[0];
+    return row ? (JSON.parse(row.data) as AccountOrder) : undefined;
+  }
+
+  openOrders(): AccountOrder[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM orders WHERE open = 1 ORDER BY created_at, id`)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as AccountOrder);
+  }
+
+  orders(q: OrderQuery): AccountOrder[] {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    const add = clause(where, args);
+    if (q.open !== null) where.push(`open = ${q.open ? 1 : 0}`);
+    if (q.after !== null) add(`created_at > ?`, q.after);
+    if (q.until !== null) add(`created_at < ?`, q.until);
+    if (q.side) add(`side = ?`, q.side);
+    if (q.symbols) add(`symbol IN (${q.symbols.map(() => "?").join(", ")})`, ...q.symbols);
+    const dir = q.direction === "asc" ? "ASC" : "DESC";
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM orders ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at ${dir}, id ${dir} LIMIT ?`, ...args, q.limit)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as AccountOrder);
+  }
+
+  addActivity(a: ActivityRow): void {
+    this.sql.exec(`INSERT OR IGNORE INTO activities (id, type, t, data) VALUES (?, ?, ?, ?)`, a.id, a.type, a.t, JSON.stringify(a.data));
+  }
+
+  activities(q: ActivityQuery): ActivityRow[] {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    const add = clause(where, args);
+    if (q.types) add(`type IN (${q.types.map(() => "?").join(", ")})`, ...q.types);
+    if (q.after !== null) add(`t > ?`, q.after);
+    if (q.until !== null) add(`t < ?`, q.until);
+    // Activity ids sort by time (yyyymmddHHMMSSmmm::uuid), so the token is a position.
+    if (q.pageToken) add(q.direction === "asc" ? `id > ?` : `id < ?`, q.pageToken);
+    const dir = q.direction === "asc" ? "ASC" : "DESC";
+    return this.sql
+      .exec<Row>(`SELECT id, type, t, data FROM activities ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${dir} LIMIT ?`, ...args, q.pageSize)
+      .toArray()
+      .map((r) => ({ id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> }));
+  }
+
+  enqueue(id: string, event: unknown): void {
+    this.sql.exec(`INSERT OR IGNORE INTO outbox (id, t, event) VALUES (?, ?, ?)`, id, Date.now(), JSON.stringify(event));
+  }
+
+  outbox(limit = 100): { id: string; event: unknown }[] {
+    return this.sql
+      .exec<{ id: string; event: string }>(`SELECT id, event FROM outbox ORDER BY t, id LIMIT ?`, limit)
+      .toArray()
+      .map((r) => ({ id: r.id, event: JSON.parse(r.event) as unknown }));
+  }
+
+  removeFromOutbox(ids: string[]): void {
+    for (const id of ids) this.sql.exec(`DELETE FROM outbox WHERE id = ?`, id);
+  }
+
+  outboxSize(): number {
+    return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n);
+  }
+
+  counts(): Record<string, number> {
+    const rows = this.sql.exec<{ status: OrderStatus; n: number }>(`SELECT status, COUNT(*) AS n FROM orders GROUP BY status`).toArray();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+}
+
+const isOpenStatus = (s: OrderStatus) => s === "pending_new" || s === "new" || s === "partially_filled";
+
+/** Adds a WHERE clause and its bound values. */
+function clause(where: string[], args: SqlStorageValue[]) {
+  return (sql: string, ...values: SqlStorageValue[]) => {
+    where.push(sql);
+    args.push(...values);
+  };
+}

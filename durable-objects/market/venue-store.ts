@@ -1,0 +1,89 @@
+import type { Report, VenueOrder, VenueState } from "../../shared/venue/venue";
+
+// The venue's tables in the symbol object's SQLite: its orders (finished ones are kept a
+// while so a resent order id is recognised and ignored) and the outbox of reports not yet
+// acknowledged by their accounts.
+const FINISHED_RETENTION_MS = 7 * 24 * 3_600_000;
+
+export class VenueStore {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly kv: DurableObjectStorage["kv"],
+  ) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS venue_orders (id TEXT PRIMARY KEY, account TEXT NOT NULL, live INTEGER NOT NULL, updated INTEGER NOT NULL, data TEXT NOT NULL)`);
+    sql.exec(`CREATE INDEX IF NOT EXISTS venue_orders_live ON venue_orders (live, updated)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS venue_outbox (seq INTEGER PRIMARY KEY, account TEXT NOT NULL, due INTEGER NOT NULL, report TEXT NOT NULL)`);
+    sql.exec(`CREATE INDEX IF NOT EXISTS venue_outbox_account ON venue_outbox (account, seq)`);
+  }
+
+  state(): VenueState | undefined {
+    return this.kv.get<VenueState>("venue");
+  }
+
+  saveState(state: VenueState): void {
+    this.kv.put("venue", state);
+  }
+
+  liveOrders(): VenueOrder[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM venue_orders WHERE live = 1`)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as VenueOrder);
+  }
+
+  seen(id: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM venue_orders WHERE id = ?`, id).toArray().length > 0;
+  }
+
+  putOrder(order: VenueOrder, live: boolean, now: number): void {
+    this.sql.exec(
+      `INSERT INTO venue_orders (id, account, live, updated, data) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET live = excluded.live, updated = excluded.updated, data = excluded.data`,
+      order.id,
+      order.account,
+      live ? 1 : 0,
+      now,
+      JSON.stringify(order),
+    );
+  }
+
+  finish(id: string, now: number): void {
+    this.sql.exec(`INSERT INTO venue_orders (id, account, live, updated, data) VALUES (?, '', 0, ?, '{}') ON CONFLICT (id) DO UPDATE SET live = 0, updated = excluded.updated`, id, now);
+  }
+
+  /** A cancel for an order the venue never received: remembered, so the order is refused if it arrives later. */
+  tombstone(id: string, account: string, now: number): void {
+    this.sql.exec(`INSERT OR IGNORE INTO venue_orders (id, account, live, updated, data) VALUES (?, ?, 0, ?, '{}')`, id, account, now);
+  }
+
+  enqueue(reports: Report[], due: number): void {
+    for (const r of reports) this.sql.exec(`INSERT OR IGNORE INTO venue_outbox (seq, account, due, report) VALUES (?, ?, ?, ?)`, r.seq, r.account, due, JSON.stringify(r));
+  }
+
+  pending(account: string): Report[] {
+    return this.sql
+      .exec<{ report: string }>(`SELECT report FROM venue_outbox WHERE account = ? ORDER BY seq LIMIT 1000`, account)
+      .toArray()
+      .map((r) => JSON.parse(r.report) as Report);
+  }
+
+  /** Accounts with reports due for delivery. */
+  dueAccounts(now: number): string[] {
+    return this.sql
+      .exec<{ account: string }>(`SELECT DISTINCT account FROM venue_outbox WHERE due <= ?`, now)
+      .toArray()
+      .map((r) => r.account);
+  }
+
+  outboxSize(): number {
+    return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM venue_outbox`).one().n);
+  }
+
+  acknowledge(account: string, upTo: number): void {
+    this.sql.exec(`DELETE FROM venue_outbox WHERE account = ? AND seq <= ?`, account, upTo);
+  }
+
+  prune(now: number): void {
+    this.sql.exec(`DELETE FROM venue_orders WHERE live = 0 AND updated < ?`, now - FINISHED_RETENTION_MS);
+  }
+}

@@ -1,0 +1,131 @@
+import { z } from "@hono/zod-openapi";
+
+// Request and response shapes of the trading API (alpaca-compat.md §3). Requests may carry
+// numbers or decimal strings; responses carry decimal strings.
+
+const Decimal = z.union([z.string().trim().max(40), z.number()]).openapi({ type: "string", example: "10" });
+const NullableDecimal = Decimal.nullable().optional();
+
+export const OrderRequest = z
+  .object({
+    symbol: z.string().trim().min(1).max(24).openapi({ example: "AAPL" }),
+    qty: NullableDecimal,
+    notional: NullableDecimal,
+    side: z.enum(["buy", "sell"], { error: "side must be buy or sell" }),
+    type: z.enum(["market", "limit", "stop", "stop_limit"], { error: "type must be market, limit, stop or stop_limit (trailing_stop is not supported)" }),
+    time_in_force: z.enum(["day", "gtc", "ioc", "fok"], { error: "time_in_force must be day, gtc, ioc or fok (opg and cls are not supported)" }),
+    limit_price: NullableDecimal,
+    stop_price: NullableDecimal,
+    client_order_id: z.string().min(1).max(128).optional().nullable(),
+    extended_hours: z.boolean().optional().nullable(),
+    order_class: z.enum(["simple", ""], { error: "only simple orders are supported" }).optional().nullable(),
+  })
+  .openapi("OrderRequest");
+
+export const ReplaceRequest = z
+  .object({
+    qty: NullableDecimal,
+    time_in_force: z.enum(["day", "gtc", "ioc", "fok"]).optional(),
+    limit_price: NullableDecimal,
+    stop_price: NullableDecimal,
+    client_order_id: z.string().min(1).max(128).optional().nullable(),
+  })
+  .openapi("ReplaceOrderRequest");
+
+const Str = z.string();
+const NStr = z.string().nullable();
+
+export const Order = z
+  .object({
+    id: z.uuid(),
+    client_order_id: Str,
+    created_at: Str,
+    updated_at: Str,
+    submitted_at: Str,
+    filled_at: NStr,
+    expired_at: NStr,
+    expires_at: NStr,
+    canceled_at: NStr,
+    failed_at: NStr,
+    replaced_at: NStr,
+    replaced_by: NStr,
+    replaces: NStr,
+    asset_id: Str,
+    symbol: Str,
+    asset_class: Str,
+    notional: NStr,
+    qty: NStr,
+    filled_qty: Str,
+    filled_avg_price: NStr,
+    order_class: Str,
+    order_type: Str,
+    type: Str,
+    side: Str,
+    position_intent: Str,
+    time_in_force: Str,
+    limit_price: NStr,
+    stop_price: NStr,
+    status: Str,
+    extended_hours: z.boolean(),
+    legs: z.null(),
+    trail_percent: z.null(),
+    trail_price: z.null(),
+    hwm: z.null(),
+    subtag: z.null(),
+    source: z.null(),
+    commission: Str,
+  })
+  .openapi("Order");
+
+export const Position = z
+  .object({
+    asset_id: Str,
+    symbol: Str,
+    exchange: Str,
+    asset_class: Str,
+    asset_marginable: z.boolean(),
+    qty: Str,
+    qty_available: Str,
+    avg_entry_price: NStr,
+    side: Str,
+    market_value: Str,
+    cost_basis: Str,
+    unrealized_pl: Str,
+    unrealized_plpc: Str,
+    unrealized_intraday_pl: Str,
+    unrealized_intraday_plpc: Str,
+    current_price: NStr,
+    lastday_price: NStr,
+    change_today: Str,
+    realized_pl: Str,
+  })
+  .openapi("Position");
+
+export const Account = z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).openapi("Account", {
+  description: "Alpaca's account shape: cash, buying_power, equity, last_equity, long_market_value, portfolio_value, status, currency, trading_blocked, …",
+});
+
+export const Activity = z.record(z.string(), z.unknown()).openapi("Activity");
+
+export const OrderQueryParams = z.object({
+  status: z.enum(["open", "closed", "all"]).default("open"),
+  limit: z.coerce.number({ error: "limit must be a number" }).int().min(1).max(500).default(50),
+  after: z.string().max(40).optional(),
+  until: z.string().max(40).optional(),
+  direction: z.enum(["asc", "desc"]).default("desc"),
+  nested: z.string().max(8).optional(),
+  symbols: z.string().max(4000).optional(),
+  side: z.enum(["buy", "sell"]).optional(),
+});
+
+export const ActivityQueryParams = z.object({
+  activity_types: z.string().max(200).optional(),
+  date: z.string().max(40).optional(),
+  after: z.string().max(40).optional(),
+  until: z.string().max(40).optional(),
+  direction: z.enum(["asc", "desc"]).default("desc"),
+  page_size: z.coerce.number({ error: "page_size must be a number" }).int().min(1).max(100).default(100),
+  page_token: z.string().max(80).optional(),
+});
+
+export const Amount = z.union([z.string().trim().max(24), z.number()]).openapi({ type: "string", example: "100000" });

@@ -1,0 +1,209 @@
+import { decimalToLots, decimalToTicks, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
+import type { OrderType, TimeInForce } from "../venue/venue";
+import type { Side } from "./ledger";
+import { formatMoney, parseMoney, quantityOf, type Money } from "./money";
+
+// An order as its account keeps it, its life cycle, and its Alpaca JSON shape. Prices are
+// ticks, quantities lots, money bigints; decimals exist only in `orderView`.
+
+export const ORDER_STATUSES = ["pending_new", "new", "partially_filled", "filled", "canceled", "expired", "rejected", "replaced"] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export const TERMINAL: ReadonlySet<OrderStatus> = new Set(["filled", "canceled", "expired", "rejected", "replaced"]);
+export const isOpen = (status: OrderStatus) => !TERMINAL.has(status);
+
+// The only moves an order may make. pending_new: stored by the account, not yet
+// acknowledged by the venue.
+const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
+  pending_new: ["new", "partially_filled", "filled", "canceled", "expired", "rejected"],
+  new: ["partially_filled", "filled", "canceled", "expired", "replaced"],
+  partially_filled: ["partially_filled", "filled", "canceled", "expired", "replaced"],
+  filled: [],
+  canceled: [],
+  expired: [],
+  rejected: [],
+  replaced: [],
+};
+
+export const canMove = (from: OrderStatus, to: OrderStatus) => TRANSITIONS[from].includes(to);
+
+export interface AccountOrder {
+  id: string;
+  clientOrderId: string;
+  assetId: string;
+  spec: InstrumentSpec;
+  side: Side;
+  type: OrderType;
+  tif: TimeInForce;
+  qty: number | null;
+  /** Money as a bigint string (storage and RPC stay JSON). */
+  notional: string | null;
+  limit: number | null;
+  stop: number | null;
+  cap: number | null;
+  status: OrderStatus;
+  filledQty: number;
+  filledNotional: string;
+  fees: string;
+  createdAt: number;
+  updatedAt: number;
+  submittedAt: number;
+  filledAt: number | null;
+  canceledAt: number | null;
+  expiredAt: number | null;
+  failedAt: number | null;
+  replacedAt: number | null;
+  replacedBy: string | null;
+  replaces: string | null;
+  expiresAt: number | null;
+  /** The venue has the order (or its outcome); until then the account resends it. */
+  atVenue: boolean;
+  /** A cancel the venue has not yet confirmed; the account resends it. */
+  cancelRequested: boolean;
+  /** Why it ended, when the venue said. */
+  reason: string | null;
+  /** Being replaced: the venue's cancel ends it as "replaced". */
+  replacing?: boolean;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** Σ notional / Σ quantity as a decimal string, rounded half up to nine decimals. */
+export function averagePrice(total: Money, lots: number, spec: InstrumentSpec): string | null {
+  if (lots === 0) return null;
+  const qty = quantityOf(lots, spec);
+  const nano = 10n ** 9n;
+  const scaled = (total * nano * 2n + qty) / (qty * 2n);
+  const text = formatMoney(scaled * 10n ** 9n, 2);
+  const tickDecimals = spec.tickSize.split(".")[1]?.length ?? 0;
+  const [whole, fraction = ""] = text.split(".");
+  const trimmed = fraction.replace(/0+$/, "").padEnd(tickDecimals, "0");
+  return trimmed ? `${whole}.${trimmed}` : whole!;
+}
+
+const positionIntent = (side: Side) => (side === "buy" ? "buy_to_open" : "sell_to_close");
+
+/** The order in Alpaca's shape: numbers as decimal strings, absent values null. */
+export function orderView(o: AccountOrder) {
+  const { spec } = o;
+  return {
+    id: o.id,
+    client_order_id: o.clientOrderId,
+    created_at: iso(o.createdAt)!,
+    updated_at: iso(o.updatedAt)!,
+    submitted_at: iso(o.submittedAt)!,
+    filled_at: iso(o.filledAt),
+    expired_at: iso(o.expiredAt),
+    expires_at: iso(o.expiresAt),
+    canceled_at: iso(o.canceledAt),
+    failed_at: iso(o.failedAt),
+    replaced_at: iso(o.replacedAt),
+    replaced_by: o.replacedBy,
+    replaces: o.replaces,
+    asset_id: o.assetId,
+    symbol: spec.symbol,
+    asset_class: spec.assetClass,
+    notional: o.notional === null ? null : formatMoney(BigInt(o.notional)),
+    qty: o.qty === null ? null : lotsToDecimal(o.qty, spec),
+    filled_qty: lotsToDecimal(o.filledQty, spec),
+    filled_avg_price: averagePrice(BigInt(o.filledNotional), o.filledQty, spec),
+    order_class: "simple",
+    order_type: o.type,
+    type: o.type,
+    side: o.side,
+    position_intent: positionIntent(o.side),
+    time_in_force: o.tif,
+    limit_price: o.limit === null ? null : ticksToDecimal(o.limit, spec),
+    stop_price: o.stop === null ? null : ticksToDecimal(o.stop, spec),
+    status: o.status,
+    extended_hours: false,
+    legs: null,
+    trail_percent: null,
+    trail_price: null,
+    hwm: null,
+    subtag: null,
+    source: null,
+    commission: formatMoney(BigInt(o.fees)),
+  };
+}
+export type OrderView = ReturnType<typeof orderView>;
+
+// ---- requests ---------------------------------------------------------------------------
+
+/** What a client asked for, parsed onto the instrument's grids. */
+export interface OrderIntent {
+  side: Side;
+  type: OrderType;
+  tif: TimeInForce;
+  qty: number | null;
+  notional: Money | null;
+  limit: number | null;
+  stop: number | null;
+  clientOrderId: string | null;
+}
+
+export interface OrderRequestFields {
+  side: Side;
+  type: OrderType;
+  time_in_force: TimeInForce;
+  qty?: string | number | null;
+  notional?: string | number | null;
+  limit_price?: string | number | null;
+  stop_price?: string | number | null;
+  client_order_id?: string | null;
+}
+
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+const decimalText = (v: string | number) => (typeof v === "number" ? String(v) : v.trim());
+
+/**
+ * Places the request on the instrument's grids and checks the combinations Alpaca
+ * checks. Returns the problems found (each naming its field) or the intent.
+ */
+export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec): { intent: OrderIntent } | { problems: FieldProblem[] } {
+  const problems: FieldProblem[] = [];
+  const has = (v: unknown) => v !== undefined && v !== null && v !== "";
+  let qty: number | null = null;
+  let notionalValue: Money | null = null;
+  if (has(body.qty) === has(body.notional)) problems.push({ path: "qty", message: "give exactly one of qty and notional" });
+  if (has(body.qty)) {
+    const lots = decimalToLots(decimalText(body.qty!), spec);
+    if (lots === undefined) problems.push({ path: "qty", message: `qty must be a multiple of the lot size ${spec.lotSize}` });
+    else if (lots <= 0) problems.push({ path: "qty", message: "qty must be greater than zero" });
+    else qty = lots;
+  }
+  if (has(body.notional)) {
+    const value = parseMoney(decimalText(body.notional!));
+    if (value === undefined || value <= 0n) problems.push({ path: "notional", message: "notional must be a positive decimal amount in USD" });
+    else if (value % 10n ** 16n !== 0n) problems.push({ path: "notional", message: "notional has at most two decimals (cents)" });
+    else notionalValue = value;
+    if (body.type !== "market") problems.push({ path: "notional", message: "notional orders must be market orders" });
+    if (body.time_in_force !== "day" && body.time_in_force !== "gtc" && body.time_in_force !== "ioc")
+      problems.push({ path: "time_in_force", message: "notional orders must be day, gtc or ioc" });
+  }
+  const price = (field: "limit_price" | "stop_price", needed: boolean): number | null => {
+    const raw = body[field];
+    if (!has(raw)) {
+      if (needed) problems.push({ path: field, message: `${field} is required for ${body.type} orders` });
+      return null;
+    }
+    if (!needed) {
+      problems.push({ path: field, message: `${field} is not allowed for ${body.type} orders` });
+      return null;
+    }
+    const ticks = decimalToTicks(decimalText(raw!), spec);
+    if (ticks === undefined) {
+      problems.push({ path: field, message: `${field} must be a positive multiple of the tick size ${spec.tickSize}` });
+      return null;
+    }
+    return ticks;
+  };
+  const limit = price("limit_price", body.type === "limit" || body.type === "stop_limit");
+  const stop = price("stop_price", body.type === "stop" || body.type === "stop_limit");
+  if (problems.length > 0) return { problems };
+  return { intent: { side: body.side, type: body.type, tif: body.time_in_force, qty, notional: notionalValue, limit, stop, clientOrderId: body.client_order_id ?? null } };
+}

@@ -1,0 +1,112 @@
+import { z } from "zod";
+import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
+import { orderFee, type VenueConfig } from "../venue/venue";
+import { formatMoney, notional as notionalOf, parseMoney, quantityOf, ZERO, type Money } from "./money";
+import type { OrderIntent } from "./orders";
+
+// Pre-trade risk: every check has its own rule name and a message that says what limit was
+// hit and by how much. Pure; the account's Durable Object supplies the context.
+
+const Amount = z.string().regex(/^\d{1,15}(\.\d{1,8})?$/, "must be a decimal string like \"100000\"");
+
+export const RiskLimits = z.object({
+  /** Largest quantity of one order, in shares or coins. */
+  maxOrderQty: Amount,
+  /** Largest value of one order, in USD at its limit (or the market). */
+  maxOrderNotional: Amount,
+  /** Largest value held in one symbol, counting open buy orders, in USD. */
+  maxPositionNotional: Amount,
+  /** Limit and stop prices within this many percent of the last price; also a market order's protection. */
+  priceBandPct: z.number().positive().max(100).multipleOf(0.01),
+  ordersPerMinute: z.number().int().positive().max(100_000),
+  /** Realized losses plus fees today (New York day) past which buys are refused. */
+  dailyLossLimit: Amount,
+});
+export type RiskLimits = z.infer<typeof RiskLimits>;
+
+export const DEFAULT_LIMITS: RiskLimits = {
+  maxOrderQty: "100000",
+  maxOrderNotional: "1000000",
+  maxPositionNotional: "2000000",
+  priceBandPct: 10,
+  ordersPerMinute: 200,
+  dailyLossLimit: "50000",
+};
+
+export interface RiskContext {
+  intent: OrderIntent;
+  spec: InstrumentSpec;
+  /** Last trade (or mid) in ticks. */
+  reference: number;
+  positionLots: number;
+  /** Lots on the account's open buy orders in this symbol. */
+  openBuyLots: number;
+  ordersLastMinute: number;
+  /** Realized losses plus fees today, positive when losing. */
+  dailyLoss: Money;
+  limits: RiskLimits;
+}
+
+export interface RiskReject {
+  status: 403 | 422 | 429;
+  rule: string;
+  message: string;
+}
+
+const bps = (pct: number) => BigInt(Math.round(pct * 100));
+
+/** The price band around `reference` in ticks: [low, high], both inclusive. */
+export function priceBand(reference: number, pct: number): [number, number] {
+  const ref = BigInt(reference);
+  const width = (ref * bps(pct)) / 10_000n;
+  return [Number(ref - width > 0n ? ref - width : 1n), Number(ref + width)];
+}
+
+/** The worst price a market (or stop) order may trade at: the band's edge on its side. */
+export function protectionPrice(side: "buy" | "sell", reference: number, pct: number): number {
+  const [low, high] = priceBand(reference, pct);
+  return side === "buy" ? high : low;
+}
+
+export function checkRisk(ctx: RiskContext): RiskReject | null {
+  const { intent, spec, limits, reference } = ctx;
+  const symbol = spec.symbol;
+  if (ctx.ordersLastMinute >= limits.ordersPerMinute)
+    return { status: 429, rule: "order_rate", message: `order rate limit reached: at most ${limits.ordersPerMinute} orders a minute per account` };
+  const [low, high] = priceBand(reference, limits.priceBandPct);
+  for (const [field, price] of [["limit_price", intent.limit], ["stop_price", intent.stop]] as const) {
+    if (price !== null && (price < low || price > high))
+      return {
+        status: 422,
+        rule: "price_band",
+        message: `${field} ${ticksToDecimal(price, spec)} is outside the ${limits.priceBandPct}% band around the last price ${ticksToDecimal(reference, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
+      };
+  }
+  const price = intent.limit ?? intent.stop ?? reference;
+  if (intent.qty !== null && quantityOf(intent.qty, spec) > parseMoney(limits.maxOrderQty)!)
+    return { status: 422, rule: "max_order_qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };
+  const value = intent.notional ?? notionalOf(price, intent.qty!, spec);
+  if (value > parseMoney(limits.maxOrderNotional)!)
+    return { status: 422, rule: "max_order_notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
+  if (intent.side === "buy") {
+    const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + value;
+    if (held > parseMoney(limits.maxPositionNotional)!)
+      return { status: 422, rule: "max_position", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
+    if (ctx.dailyLoss >= parseMoney(limits.dailyLossLimit)!)
+      return { status: 403, rule: "daily_loss", message: `daily loss limit reached: lost ${formatMoney(ctx.dailyLoss)} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
+  }
+  return null;
+}
+
+/** Cash a buy holds for its worst case: value at its worst price plus the largest fee. */
+export function buyReservation(intent: OrderIntent, worstPrice: number, spec: InstrumentSpec, venue: VenueConfig): Money {
+  const value = intent.notional ?? notionalOf(worstPrice, intent.qty!, spec);
+  return value + orderFee(venue, ZERO, value);
+}
+
+/** Lots a notional sell may need at its worst price (the band's low), at most `available`. */
+export function notionalSellLots(amount: Money, worstPrice: number, available: number, spec: InstrumentSpec): number {
+  const oneLot = notionalOf(worstPrice, 1, spec);
+  const lots = (amount + oneLot - 1n) / oneLot;
+  return Number(lots < BigInt(available) ? lots : BigInt(available));
+}

@@ -1,0 +1,31 @@
+import type { OrderView } from "./orders";
+
+// Alpaca's trading stream (alpaca-compat.md §6): trade_updates frames, with price, qty and
+// position_qty as strings on fills only.
+
+export type TradeEvent = "new" | "fill" | "partial_fill" | "canceled" | "expired" | "replaced" | "rejected";
+
+export interface TradeUpdate {
+  stream: "trade_updates";
+  data: {
+    event: TradeEvent;
+    timestamp: string;
+    order: OrderView;
+    execution_id?: string;
+    price?: string;
+    qty?: string;
+    position_qty?: string;
+  };
+}
+
+export function tradeUpdate(event: TradeEvent, order: OrderView, fill?: { executionId: string; t: number; price: string; qty: string; positionQty: string }): TradeUpdate {
+  return {
+    stream: "trade_updates",
+    data: {
+      event,
+      timestamp: fill ? new Date(fill.t).toISOString() : order.updated_at,
+      order,
+      ...(fill && { execution_id: fill.executionId, price: fill.price, qty: fill.qty, position_qty: fill.positionQty }),
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
+import type { Ledger, Position } from "./ledger";
+import { formatMoney, notional, ZERO, type Money } from "./money";
+import { averagePrice } from "./orders";
+
+// The account, its positions and its activities in Alpaca's shapes: money and quantities
+// as decimal strings, computed exactly from the ledger.
+
+/** What a symbol's venue says about its price, in ticks. */
+export interface MarketPrice {
+  symbol: string;
+  reference: number;
+  bid: number | null;
+  ask: number | null;
+  /** Previous day's close, if the symbol has one. */
+  previousClose: number | null;
+  t: number;
+}
+
+/** a ÷ b as a decimal string with 4 decimals, rounded half away from zero. */
+function ratio(a: Money, b: Money): string {
+  if (b === ZERO) return "0";
+  const scaled = (a * 10_000n * 2n + (a < 0n ? -b : b)) / (b * 2n);
+  const negative = scaled < 0n;
+  const abs = negative ? -scaled : scaled;
+  return `${negative ? "-" : ""}${abs / 10_000n}.${(abs % 10_000n).toString().padStart(4, "0")}`;
+}
+
+export function positionView(p: Position, spec: InstrumentSpec, assetId: string, price: MarketPrice | undefined) {
+  const current = price?.reference ?? null;
+  const marketValue = current === null ? p.costBasis : notional(current, p.qty, spec);
+  const unrealized = marketValue - p.costBasis;
+  const lastday = price?.previousClose ?? null;
+  const lastdayValue = lastday === null ? null : notional(lastday, p.qty, spec);
+  return {
+    asset_id: assetId,
+    symbol: spec.symbol,
+    exchange: spec.assetClass === "crypto" ? "CRYPTO" : "REDFIRE",
+    asset_class: spec.assetClass,
+    asset_marginable: false,
+    qty: lotsToDecimal(p.qty, spec),
+    qty_available: lotsToDecimal(p.qty - p.reserved, spec),
+    avg_entry_price: averagePrice(p.costBasis, p.qty, spec),
+    side: "long" as const,
+    market_value: formatMoney(marketValue),
+    cost_basis: formatMoney(p.costBasis),
+    unrealized_pl: formatMoney(unrealized),
+    unrealized_plpc: ratio(unrealized, p.costBasis),
+    unrealized_intraday_pl: lastdayValue === null ? formatMoney(unrealized) : formatMoney(marketValue - lastdayValue),
+    unrealized_intraday_plpc: lastdayValue === null ? ratio(unrealized, p.costBasis) : ratio(marketValue - lastdayValue, lastdayValue),
+    current_price: current === null ? null : ticksToDecimal(current, spec),
+    lastday_price: lastday === null ? null : ticksToDecimal(lastday, spec),
+    change_today: lastday === null || current === null ? "0" : ratio(BigInt(current - lastday), BigInt(lastday)),
+    realized_pl: formatMoney(p.realizedPl),
+  };
+}
+
+export function marketValueOf(ledger: Ledger, specs: (symbol: string) => InstrumentSpec | undefined, prices: Record<string, MarketPrice | undefined>): Money {
+  let total = ZERO;
+  for (const [symbol, p] of Object.entries(ledger.positions)) {
+    if (p.qty === 0) continue;
+    const spec = specs(symbol);
+    const price = prices[symbol]?.reference;
+    total += spec && price !== undefined ? notional(price, p.qty, spec) : p.costBasis;
+  }
+  return total;
+}
+
+export function accountView(id: string, createdAt: number, ledger: Ledger, longMarketValue: Money, startEquity: string | null) {
+  const cash = ledger.cash + ledger.reservedCash;
+  const equity = cash + longMarketValue;
+  const money = formatMoney;
+  return {
+    id,
+    account_number: `RF${id.replace(/-/g, "").slice(0, 10).toUpperCase()}`,
+    status: "ACTIVE",
+    crypto_status: "ACTIVE",
+    currency: "USD",
+    cash: money(cash),
+    buying_power: money(ledger.cash),
+    regt_buying_power: money(ledger.cash),
+    effective_buying_power: money(ledger.cash),
+    non_marginable_buying_power: money(ledger.cash),
+    options_buying_power: "0",
+    portfolio_value: money(equity),
+    equity: money(equity),
+    last_equity: startEquity ?? money(equity),
+    long_market_value: money(longMarketValue),
+    short_market_value: "0",
+    position_market_value: money(longMarketValue),
+    initial_margin: "0",
+    maintenance_margin: "0",
+    last_maintenance_margin: "0",
+    sma: "0",
+    multiplier: "1",
+    accrued_fees: "0",
+    pending_transfer_in: "0",
+    pending_transfer_out: "0",
+    reserved_cash: money(ledger.reservedCash),
+    fees_paid: money(ledger.fees),
+    deposits: money(ledger.deposits),
+    pattern_day_trader: false,
+    trading_blocked: false,
+    transfers_blocked: false,
+    account_blocked: false,
+    trade_suspended_by_user: false,
+    shorting_enabled: false,
+    daytrade_count: 0,
+    balance_asof: new Date().toISOString().slice(0, 10),
+    created_at: new Date(createdAt).toISOString(),
+  };
+}
+
+export function activityView(a: { id: string; type: string; t: number; data: Record<string, unknown> }, accountId: string) {
+  if (a.type === "FILL") return { id: a.id, account_id: accountId, activity_type: "FILL", ...a.data };
+  return {
+    id: a.id,
+    account_id: accountId,
+    activity_type: a.type,
+    date: new Date(a.t).toISOString().slice(0, 10),
+    transaction_time: new Date(a.t).toISOString(),
+    net_amount: a.data.net_amount,
+    description: a.data.description,
+    status: "executed",
+    symbol: null,
+    qty: null,
+    per_share_amount: null,
+  };
+}

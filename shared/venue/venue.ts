@@ -1,0 +1,374 @@
+import type { InstrumentSpec } from "../market/instrument";
+import type { Quote, Trade } from "../market/types";
+import { CENT, notional, parseMoney, roundHalfUp, ZERO, type Money } from "../trading/money";
+import { OrderBook, type BookFill, type Side } from "./book";
+
+// The simulated venue of one symbol: users' orders meet the feed's liquidity (and, if the
+// venue says so, each other). Pure and deterministic: the same orders and the same feed
+// give the same fills. The symbol's Durable Object stores what it returns and delivers
+// the reports to the accounts; a backtest drives the same class directly.
+
+export type OrderType = "market" | "limit" | "stop" | "stop_limit";
+export type TimeInForce = "day" | "gtc" | "ioc" | "fok";
+
+export interface VenueConfig {
+  /** Fee rates in basis points of notional (two decimals at most). */
+  makerBps: number;
+  takerBps: number;
+  /** The least an order pays once it fills at all, a decimal string in USD. */
+  minFee: string;
+  /** Beyond the displayed size a taker walks this many further levels, each of the displayed size… */
+  depthLevels: number;
+  /** …and each this many ticks worse than the one before. */
+  slippageTicks: number;
+  /** Whether users' orders also trade with each other, besides the feed. */
+  crossUsers: boolean;
+}
+
+export const DEFAULT_VENUE: VenueConfig = { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 5, slippageTicks: 1, crossUsers: false };
+
+/** What an account sends: the order as validated and reserved by the account. */
+export interface VenueOrderRequest {
+  id: string;
+  account: string;
+  side: Side;
+  type: OrderType;
+  tif: TimeInForce;
+  /** Lots; null for a notional order. */
+  qty: number | null;
+  /** Money to spend (buy) or raise (sell); only for market orders without qty. */
+  notional: string | null;
+  /** For a notional sell: the lots reserved, which it may not exceed. */
+  maxLots: number | null;
+  limit: number | null;
+  stop: number | null;
+  /** A market (or triggered stop) order never trades through this price: the reservation's worst case. */
+  cap: number | null;
+  /** Unix ms at which a day order expires. */
+  expiresAt: number | null;
+}
+
+export interface VenueOrder extends VenueOrderRequest {
+  arrival: number;
+  filled: number;
+  filledNotional: string;
+  makerNotional: string;
+  takerNotional: string;
+  fees: string;
+  triggered: boolean;
+}
+
+/** "filled" ends a notional order whose rest buys less than one lot. */
+export type DoneReason = "filled" | "canceled" | "expired" | "rejected";
+
+export type Report =
+  | { kind: "fill"; seq: number; account: string; orderId: string; executionId: string; price: number; qty: number; fee: string; liquidity: "maker" | "taker"; cumQty: number; leaves: number; t: number }
+  | { kind: "done"; seq: number; account: string; orderId: string; reason: DoneReason; cumQty: number; message: string; t: number };
+
+export interface VenueState {
+  seq: number;
+  arrival: number;
+  quote: Quote | null;
+  trade: Pick<Trade, "t" | "priceTicks"> | null;
+  /** Lots already taken at each of the current quote's levels, per side. */
+  takenAsk: number[];
+  takenBid: number[];
+}
+
+const opposite = (side: Side): Side => (side === "buy" ? "sell" : "buy");
+const better = (side: Side, a: number, b: number) => (side === "buy" ? a <= b : a >= b);
+
+/** Cumulative fee of an order: rates on what it made and took, rounded to the cent, at least the minimum. */
+export function orderFee(config: VenueConfig, maker: Money, taker: Money): Money {
+  const raw = maker * BigInt(Math.round(config.makerBps * 100)) + taker * BigInt(Math.round(config.takerBps * 100));
+  const fee = roundHalfUp(raw / 1_000_000n, CENT);
+  const minimum = parseMoney(config.minFee) ?? ZERO;
+  if (maker + taker === ZERO) return ZERO;
+  return fee > minimum ? fee : minimum;
+}
+
+export class Venue {
+  readonly #book = new OrderBook();
+  /** Untriggered stops: buy stops rest as asks, so a trade at P "takes" every buy stop ≤ P; sell stops as bids. */
+  readonly #stops = new OrderBook();
+  readonly #orders = new Map<string, VenueOrder>();
+  #state: VenueState;
+  #reports: Report[] = [];
+  #touched = new Set<string>();
+  #nextExpiry = Infinity;
+  #lastPrice: number | null = null;
+
+  constructor(
+    readonly spec: InstrumentSpec,
+    readonly config: VenueConfig,
+    state?: VenueState,
+    orders: VenueOrder[] = [],
+  ) {
+    this.#state = state ?? { seq: 0, arrival: 0, quote: null, trade: null, takenAsk: [], takenBid: [] };
+    for (const order of [...orders].sort((a, b) => a.arrival - b.arrival)) this.#restore(order);
+  }
+
+  get state(): VenueState {
+    return this.#state;
+  }
+
+  /** Live orders (resting or waiting for their stop). */
+  get orders(): IterableIterator<VenueOrder> {
+    return this.#orders.values();
+  }
+
+  order(id: string): VenueOrder | undefined {
+    return this.#orders.get(id);
+  }
+
+  depth(side: Side, n: number) {
+    return this.#book.depth(side, n);
+  }
+
+  /**
+   * Reports and changed orders since the last call: the caller stores both in one
+   * transaction (orders that are no longer live are deleted).
+   */
+  drain(): { reports: Report[]; touched: string[] } {
+    const out = { reports: this.#reports, touched: [...this.#touched] };
+    this.#reports = [];
+    this.#touched = new Set();
+    return out;
+  }
+
+  // ---- commands -------------------------------------------------------------------
+
+  submit(request: VenueOrderRequest, now: number): void {
+    if (this.#orders.has(request.id)) return;
+    const order: VenueOrder = { ...request, arrival: ++this.#state.arrival, filled: 0, filledNotional: "0", makerNotional: "0", takerNotional: "0", fees: "0", triggered: false };
+    this.#orders.set(order.id, order);
+    this.#touched.add(order.id);
+    if (order.expiresAt !== null) this.#nextExpiry = Math.min(this.#nextExpiry, order.expiresAt);
+    if (order.type === "stop" || order.type === "stop_limit") {
+      const last = this.#state.trade?.priceTicks;
+      // A stop already through the last trade is triggered at once.
+      if (last !== undefined && (order.side === "buy" ? last >= order.stop! : last <= order.stop!)) this.#trigger(order, now);
+      else this.#stops.rest(order.id, opposite(order.side), order.stop!, 1);
+      return;
+    }
+    this.#execute(order, now);
+  }
+
+  cancel(id: string, now: number, reason: DoneReason = "canceled", message = "canceled by the account"): boolean {
+    const order = this.#orders.get(id);
+    if (!order) return false;
+    this.#book.cancel(id);
+    this.#stops.cancel(id);
+    this.#done(order, reason, message, now);
+    return true;
+  }
+
+  // ---- the feed -------------------------------------------------------------------
+
+  /** A new quote: fresh displayed liquidity, which crosses resting orders first. */
+  onQuote(quote: Quote, now: number): void {
+    this.#state.quote = quote;
+    this.#state.takenAsk = [];
+    this.#state.takenBid = [];
+    this.expire(now);
+    // The quote's ask is a seller of askLots at askTicks meeting resting buys, and vice versa.
+    this.#makerFills(this.#book.take("feed", "sell", quote.askTicks, quote.askLots).fills, "takenAsk", now);
+    this.#makerFills(this.#book.take("feed", "buy", quote.bidTicks, quote.bidLots).fills, "takenBid", now);
+  }
+
+  /** A trade prints: stops trigger on its price, in stop-price then arrival order. */
+  onTrade(trade: Pick<Trade, "t" | "priceTicks">, now: number): void {
+    this.#state.trade = { t: trade.t, priceTicks: trade.priceTicks };
+    const triggered = [
+      ...this.#stops.take("trade", "buy", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills,
+      ...this.#stops.take("trade", "sell", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills,
+    ];
+    for (const fill of triggered) {
+      const order = this.#orders.get(fill.makerId);
+      if (order) this.#trigger(order, now);
+    }
+  }
+
+  /** Ends day orders whose time has come. */
+  expire(now: number): void {
+    if (now < this.#nextExpiry) return;
+    let next = Infinity;
+    for (const order of [...this.#orders.values()]) {
+      if (order.expiresAt === null) continue;
+      if (order.expiresAt <= now) this.cancel(order.id, now, "expired", "the order's day ended");
+      else next = Math.min(next, order.expiresAt);
+    }
+    this.#nextExpiry = next;
+  }
+
+  // ---- matching -------------------------------------------------------------------
+
+  #trigger(order: VenueOrder, now: number): void {
+    order.triggered = true;
+    this.#touched.add(order.id);
+    this.#execute(order, now);
+  }
+
+  #priceLimit(order: VenueOrder): number | null {
+    const active = order.type === "limit" || order.type === "stop_limit" ? order.limit : order.cap;
+    return active ?? null;
+  }
+
+  /** An active order meets the book (if users cross) and the feed's levels, best price first; then rests or ends. */
+  #execute(order: VenueOrder, now: number): void {
+    const limit = this.#priceLimit(order);
+    const rests = (order.type === "limit" || order.type === "stop_limit") && (order.tif === "day" || order.tif === "gtc");
+    if (order.tif === "fok" && order.qty !== null && this.#fillable(order, limit) < order.qty) {
+      this.#done(order, "canceled", "fill-or-kill order could not be filled in full", now);
+      return;
+    }
+    if ((order.type === "market" || order.type === "stop") && !this.#state.quote && !(this.config.crossUsers && this.#book.size > 0)) {
+      this.#done(order, "canceled", "no market to trade against", now);
+      return;
+    }
+    for (;;) {
+      const wanted = this.#wanted(order, null);
+      if (wanted <= 0) break;
+      const feed = this.#feedLevel(order.side);
+      const userBest = this.config.crossUsers && order.qty !== null ? (order.side === "buy" ? this.#book.bestAsk() : this.#book.bestBid()) : undefined;
+      const useBook = userBest !== undefined && (!feed || better(order.side, userBest, feed.price));
+      const price = useBook ? userBest : feed?.price;
+      if (price === undefined || (limit !== null && !better(order.side, price, limit))) break;
+      if (useBook) {
+        const { fills } = this.#book.take(order.id, order.side, price, wanted);
+        for (const fill of fills) {
+          const maker = this.#orders.get(fill.makerId)!;
+          this.#fill(maker, fill.price, fill.qty, "maker", now);
+          this.#fill(order, fill.price, fill.qty, "taker", now);
+          if (fill.makerRemaining === 0) this.#finishIfFilled(maker);
+        }
+      } else {
+        const lots = Math.min(this.#wanted(order, price), feed!.available);
+        if (lots <= 0) break;
+        this.#taken(order.side)[feed!.level] = (this.#taken(order.side)[feed!.level] ?? 0) + lots;
+        this.#fill(order, price, lots, "taker", now);
+      }
+    }
+    if (this.#finishIfFilled(order)) return;
+    if (order.qty === null && order.filled > 0 && this.#wanted(order, this.#lastPrice) < 1) {
+      this.#done(order, "filled", "the notional is spent to within one lot", now);
+      return;
+    }
+    if (rests) {
+      this.#book.rest(order.id, order.side, order.limit!, order.qty! - order.filled);
+      return;
+    }
+    const why = order.type === "market" || order.type === "stop" ? "the rest found no liquidity within the price band" : `${order.tif} order's unfilled rest`;
+    this.#done(order, "canceled", why, now);
+  }
+
+  /** Lots the order still wants, or (notional orders) can afford at `price`. */
+  #wanted(order: VenueOrder, price: number | null): number {
+    if (order.qty !== null) return order.qty - order.filled;
+    const left = BigInt(order.notional!) - BigInt(order.filledNotional);
+    const cap = order.maxLots !== null ? order.maxLots - order.filled : Number.MAX_SAFE_INTEGER;
+    if (price === null) return left > ZERO && cap > 0 ? 1 : 0;
+    const oneLot = notional(price, 1, this.spec);
+    return Math.min(cap, Number(left / oneLot));
+  }
+
+  #taken(side: Side): number[] {
+    return side === "buy" ? this.#state.takenAsk : this.#state.takenBid;
+  }
+
+  /** The best feed level a taker on `side` can still take from. */
+  #feedLevel(side: Side): { level: number; price: number; available: number } | undefined {
+    const quote = this.#state.quote;
+    if (!quote) return undefined;
+    const taken = this.#taken(side);
+    const size = side === "buy" ? quote.askLots : quote.bidLots;
+    for (let level = 0; level < Math.max(1, this.config.depthLevels); level++) {
+      const available = size - (taken[level] ?? 0);
+      if (available <= 0) continue;
+      const step = level * this.config.slippageTicks;
+      const price = side === "buy" ? quote.askTicks + step : quote.bidTicks - step;
+      if (price <= 0) return undefined;
+      return { level, price, available };
+    }
+    return undefined;
+  }
+
+  #fillable(order: VenueOrder, limit: number | null): number {
+    const wanted = order.qty! - order.filled;
+    let total = this.config.crossUsers ? this.#book.fillable(order.side, limit, wanted) : 0;
+    const quote = this.#state.quote;
+    if (!quote) return total;
+    const taken = this.#taken(order.side);
+    const size = order.side === "buy" ? quote.askLots : quote.bidLots;
+    for (let level = 0; level < Math.max(1, this.config.depthLevels) && total < wanted; level++) {
+      const step = level * this.config.slippageTicks;
+      const price = order.side === "buy" ? quote.askTicks + step : quote.bidTicks - step;
+      if (price <= 0 || (limit !== null && !better(order.side, price, limit))) break;
+      total += Math.max(0, size - (taken[level] ?? 0));
+    }
+    return total;
+  }
+
+  #makerFills(fills: BookFill[], takenKey: "takenAsk" | "takenBid", now: number): void {
+    let taken = 0;
+    for (const fill of fills) {
+      const order = this.#orders.get(fill.makerId)!;
+      this.#fill(order, fill.price, fill.qty, "maker", now);
+      taken += fill.qty;
+      if (fill.makerRemaining === 0) this.#finishIfFilled(order);
+    }
+    if (taken > 0) this.#state[takenKey][0] = (this.#state[takenKey][0] ?? 0) + taken;
+  }
+
+  #fill(order: VenueOrder, price: number, qty: number, liquidity: "maker" | "taker", now: number): void {
+    this.#lastPrice = price;
+    const value = notional(price, qty, this.spec);
+    const maker = BigInt(order.makerNotional) + (liquidity === "maker" ? value : ZERO);
+    const taker = BigInt(order.takerNotional) + (liquidity === "taker" ? value : ZERO);
+    const before = BigInt(order.fees);
+    const fees = orderFee(this.config, maker, taker);
+    order.filled += qty;
+    order.filledNotional = (BigInt(order.filledNotional) + value).toString();
+    order.makerNotional = maker.toString();
+    order.takerNotional = taker.toString();
+    order.fees = fees.toString();
+    this.#touched.add(order.id);
+    const seq = ++this.#state.seq;
+    this.#reports.push({
+      kind: "fill",
+      seq,
+      account: order.account,
+      orderId: order.id,
+      executionId: `${this.spec.symbol}:${seq}`,
+      price,
+      qty,
+      fee: (fees - before).toString(),
+      liquidity,
+      cumQty: order.filled,
+      leaves: order.qty === null ? 0 : order.qty - order.filled,
+      t: now,
+    });
+  }
+
+  /** A fully filled order leaves the venue; true if it did. */
+  #finishIfFilled(order: VenueOrder): boolean {
+    if (order.qty === null || order.filled < order.qty) return false;
+    this.#book.cancel(order.id);
+    this.#orders.delete(order.id);
+    this.#touched.add(order.id);
+    return true;
+  }
+
+  #done(order: VenueOrder, reason: DoneReason, message: string, now: number): void {
+    this.#orders.delete(order.id);
+    this.#touched.add(order.id);
+    this.#reports.push({ kind: "done", seq: ++this.#state.seq, account: order.account, orderId: order.id, reason, cumQty: order.filled, message, t: now });
+  }
+
+  #restore(order: VenueOrder): void {
+    this.#orders.set(order.id, order);
+    if (order.expiresAt !== null) this.#nextExpiry = Math.min(this.#nextExpiry, order.expiresAt);
+    if ((order.type === "stop" || order.type === "stop_limit") && !order.triggered) this.#stops.rest(order.id, opposite(order.side), order.stop!, 1);
+    else if (order.limit !== null) this.#book.rest(order.id, order.side, order.limit, order.qty! - order.filled);
+  }
+}

@@ -1,0 +1,283 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, createKey, expectError, json, signUp, type TestUser } from "../helpers";
+import { accountJson, order, orderReaching, placeOrder, steeredMarket, until, type Market, type OrderJson } from "./helpers";
+
+// Orders end to end: gateway → account object → the symbol's venue → reports back, with
+// the market steered through a real upstream feed. Fees in development: maker 10 bps,
+// taker 25 bps, at least 0.01 per order; the venue walks 5 levels of the displayed size,
+// one tick apart.
+
+let admin: TestUser;
+beforeAll(async () => {
+  admin = await signUp("admin");
+});
+
+async function placed(user: TestUser, body: Record<string, unknown>): Promise<OrderJson> {
+  const res = await placeOrder(user, body);
+  if (res.status !== 200) throw new Error(`order refused: ${res.status} ${await res.text()}`);
+  return json<OrderJson>(res);
+}
+
+async function fresh(): Promise<{ user: TestUser; market: Market }> {
+  const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+  await market.quote("100.00", "100.05");
+  await market.trade("100.02");
+  return { user, market };
+}
+
+describe("a paper account", () => {
+  it("starts with 100,000 in cash, all of it buying power, in Alpaca's shape", async () => {
+    const user = await signUp();
+    const account = await accountJson(user);
+    expect(account).toMatchObject({ cash: "100000.00", buying_power: "100000.00", equity: "100000.00", currency: "USD", status: "ACTIVE", trading_blocked: false, long_market_value: "0.00" });
+    expect(account.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("market orders", () => {
+  it("fill at the ask up to the displayed size, then walk a tick per level, and pay the taker fee once", async () => {
+    const { user, market } = await fresh();
+    const o = await placed(user, { symbol: market.symbol, qty: "150", side: "buy", type: "market", time_in_force: "day" });
+    expect(o.status).toBe("filled");
+    expect(o.filled_qty).toBe("150");
+    // 100 × 100.05 + 50 × 100.06 = 15008.00; fee 25 bps = 37.52
+    expect(o.filled_avg_price).toBe("100.053333333");
+    expect(o.commission).toBe("37.52");
+    const account = await accountJson(user);
+    expect(account.cash).toBe("84954.48"); // 100000 − 15008.00 − 37.52
+    expect(account.buying_power).toBe(account.cash);
+    // Valued at the last trade on the tape (100.02): paper fills do not print trades.
+    const position = await json<Record<string, string>>(await call(`/v2/positions/${market.symbol}`, { token: user.access, ip: user.ip }));
+    expect(position).toMatchObject({ qty: "150", cost_basis: "15008.00", avg_entry_price: "100.053333333", side: "long", current_price: "100.02" });
+  });
+
+  it("never trade beyond the price band: the rest of a sweep is canceled", async () => {
+    const { user, market } = await fresh();
+    await market.quote("100.00", "100.05", "100", "1");
+    // 5 levels of 1 lot are all there is: 5 fill, the rest is canceled.
+    const o = await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "market", time_in_force: "day" });
+    expect(o.status).toBe("canceled");
+    expect(o.filled_qty).toBe("5");
+    expect((await accountJson(user)).buying_power).toBe((100000 - (100.05 + 100.06 + 100.07 + 100.08 + 100.09) - 1.25).toFixed(2));
+  });
+
+  it("can be given as a notional amount", async () => {
+    const { user, market } = await fresh();
+    const o = await placed(user, { symbol: market.symbol, notional: "1000", side: "buy", type: "market", time_in_force: "day" });
+    expect(o.status).toBe("filled");
+    expect(o.filled_qty).toBe("9"); // 9 × 100.05 = 900.45; a tenth share is not a lot
+  });
+});
+
+describe("limit orders", () => {
+  it("rest below the market and fill at their limit when the ask crosses, as maker", async () => {
+    const { user, market } = await fresh();
+    const o = await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "limit", limit_price: "99.50", time_in_force: "gtc" });
+    expect(o.status).toBe("new");
+    expect((await accountJson(user)).buying_power).toBe((100000 - 995 - 2.49).toFixed(2)); // reserved at the limit with the taker fee
+    await market.quote("99.40", "99.45", "100", "4");
+    const partial = await orderReaching(user, o.id, "partially_filled");
+    expect(partial.filled_qty).toBe("4");
+    expect(partial.filled_avg_price).toBe("99.50");
+    await market.quote("99.40", "99.45", "100", "100");
+    const done = await orderReaching(user, o.id, "filled");
+    expect(done.commission).toBe("1.00"); // 10 bps of 995.00 = 0.995 → 1.00
+    const account = await accountJson(user);
+    expect(account.cash).toBe((100000 - 995 - 1).toFixed(2));
+    expect(account.buying_power).toBe(account.cash);
+  });
+
+  it("fill at once when marketable, then rest the remainder", async () => {
+    const { user, market } = await fresh();
+    await market.quote("100.00", "100.05", "100", "3");
+    const o = await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "limit", limit_price: "100.06", time_in_force: "day" });
+    expect(o.status).toBe("partially_filled");
+    expect(o.filled_qty).toBe("6"); // 3 at 100.05, 3 at 100.06
+  });
+
+  it("ioc cancels what it cannot fill at once; fok fills in full or not at all", async () => {
+    const { user, market } = await fresh();
+    await market.quote("100.00", "100.05", "100", "2");
+    const ioc = await placed(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "100.05", time_in_force: "ioc" });
+    expect(ioc).toMatchObject({ status: "canceled", filled_qty: "2" });
+    await market.quote("100.00", "100.05", "100", "2");
+    const fokFails = await placed(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "100.06", time_in_force: "fok" });
+    expect(fokFails).toMatchObject({ status: "canceled", filled_qty: "0" });
+    const fokFills = await placed(user, { symbol: market.symbol, qty: "4", side: "buy", type: "limit", limit_price: "100.06", time_in_force: "fok" });
+    expect(fokFills).toMatchObject({ status: "filled", filled_qty: "4" });
+  });
+});
+
+describe("stop orders", () => {
+  it("a sell stop triggers on a trade at or below its stop and sells at the bid", async () => {
+    const { user, market } = await fresh();
+    await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "market", time_in_force: "gtc" });
+    const stop = await placed(user, { symbol: market.symbol, qty: "10", side: "sell", type: "stop", stop_price: "99.00", time_in_force: "gtc" });
+    expect(stop.status).toBe("new");
+    await market.trade("99.50");
+    expect((await order(user, stop.id)).status).toBe("new");
+    await market.quote("98.90", "98.95");
+    await market.trade("98.99");
+    const filled = await orderReaching(user, stop.id, "filled");
+    expect(filled.filled_avg_price).toBe("98.90");
+  });
+
+  it("a buy stop_limit triggers on a trade at or above its stop and then rests as a limit", async () => {
+    const { user, market } = await fresh();
+    const o = await placed(user, { symbol: market.symbol, qty: "5", side: "buy", type: "stop_limit", stop_price: "101.00", limit_price: "101.10", time_in_force: "gtc" });
+    await market.quote("101.20", "101.25");
+    await market.trade("101.00");
+    // Triggered, but the ask is above its limit: it rests.
+    expect((await order(user, o.id)).status).toBe("new");
+    await market.quote("101.00", "101.05");
+    const filled = await orderReaching(user, o.id, "filled");
+    expect(filled.filled_avg_price).toBe("101.10");
+  });
+});
+
+describe("cancel and replace", () => {
+  it("cancel answers 204, ends the order and returns its reservation exactly", async () => {
+    const { user, market } = await fresh();
+    const o = await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    const res = await call(`/v2/orders/${o.id}`, { method: "DELETE", token: user.access, ip: user.ip });
+    expect(res.status).toBe(204);
+    expect((await order(user, o.id)).status).toBe("canceled");
+    expect((await accountJson(user)).buying_power).toBe("100000.00");
+    await expectError(await call(`/v2/orders/${o.id}`, { method: "DELETE", token: user.access, ip: user.ip }), 422);
+  });
+
+  it("replace links a new order by replaces / replaced_by and re-reserves for it", async () => {
+    const { user, market } = await fresh();
+    const o = await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    const res = await call(`/v2/orders/${o.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { limit_price: "98.00", qty: "20" } });
+    expect(res.status).toBe(200);
+    const replacement = await json<OrderJson>(res);
+    expect(replacement).toMatchObject({ replaces: o.id, limit_price: "98.00", qty: "20", status: "new" });
+    expect(await order(user, o.id)).toMatchObject({ status: "replaced", replaced_by: replacement.id });
+    expect((await accountJson(user)).buying_power).toBe((100000 - 1960 - 4.9).toFixed(2));
+    await expectError(await call(`/v2/orders/${o.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { limit_price: "97.00" } }), 422);
+  });
+
+  it("cancel-all answers 207 with every order", async () => {
+    const { user, market } = await fresh();
+    const a = await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    const b = await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "98.00", time_in_force: "gtc" });
+    const res = await call("/v2/orders", { method: "DELETE", token: user.access, ip: user.ip });
+    expect(res.status).toBe(207);
+    const body = await json<{ id: string; status: number; body: OrderJson }[]>(res);
+    expect(body.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    expect(body.every((r) => r.status === 200 && r.body.status === "canceled")).toBe(true);
+  });
+});
+
+describe("idempotency and risk", () => {
+  it("a repeated client_order_id returns the original order and places nothing", async () => {
+    const { user, market } = await fresh();
+    const body = { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc", client_order_id: "bot-42" };
+    const [first, second] = await Promise.all([placed(user, body), placed(user, body)]);
+    expect(second.id).toBe(first.id);
+    const third = await placed(user, { ...body, qty: "5" });
+    expect(third.id).toBe(first.id);
+    const list = await json<OrderJson[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }));
+    expect(list).toHaveLength(1);
+    const byClient = await json<OrderJson>(await call("/v2/orders:by_client_order_id?client_order_id=bot-42", { token: user.access, ip: user.ip }));
+    expect(byClient.id).toBe(first.id);
+  });
+
+  it("refuses what the account cannot pay or deliver, in ccxt's words, and changes nothing", async () => {
+    const { user, market } = await fresh();
+    const buy = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "999", side: "buy", type: "limit", limit_price: "101.00", time_in_force: "gtc" }), 403);
+    expect(buy.message).toMatch(/^insufficient balance for USD \(requested [\d.]+, available 100000\.00\)$/);
+    const sell = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "sell", type: "market", time_in_force: "gtc" }), 403);
+    expect(sell.message).toContain(`insufficient balance for ${market.symbol}`);
+    expect((await accountJson(user)).buying_power).toBe("100000.00");
+    expect(await json<unknown[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }))).toHaveLength(0);
+  });
+
+  it("names the rule that refused an order", async () => {
+    const { user, market } = await fresh();
+    const band = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "80.00", time_in_force: "gtc" }), 422);
+    expect(band.details[0]?.rule).toBe("price_band");
+    expect(band.message).toContain("outside the 10% band");
+    const tick = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "100.001", time_in_force: "gtc" }), 422);
+    expect(tick.details[0]?.path).toBe("limit_price");
+    const lot = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1.5", side: "buy", type: "market", time_in_force: "gtc" }), 422);
+    expect(lot.details[0]?.path).toBe("qty");
+    const size = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "200000", side: "buy", type: "limit", limit_price: "100.00", time_in_force: "gtc" }), 422);
+    expect(size.details[0]?.rule).toBe("max_order_qty");
+    const unknown = await expectError(await placeOrder(user, { symbol: "NOPE", qty: "1", side: "buy", type: "market", time_in_force: "gtc" }), 422);
+    expect(unknown.message).toContain("Invalid symbol");
+  });
+});
+
+describe("isolation", () => {
+  it("one account cannot read or touch another's orders or positions", async () => {
+    const { user, market } = await fresh();
+    const other = await signUp();
+    const o = await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    await expectError(await call(`/v2/orders/${o.id}`, { token: other.access, ip: other.ip }), 404);
+    await expectError(await call(`/v2/orders/${o.id}`, { method: "DELETE", token: other.access, ip: other.ip }), 404);
+    await expectError(await call(`/v2/orders/${o.id}`, { method: "PATCH", token: other.access, ip: other.ip, body: { qty: "2" } }), 404);
+    expect(await json<unknown[]>(await call("/v2/orders?status=all", { token: other.access, ip: other.ip }))).toHaveLength(0);
+    expect((await order(user, o.id)).status).toBe("new");
+  });
+});
+
+describe("positions and activities", () => {
+  it("close a position with a market sell, realize P&L and list the fills", async () => {
+    const { user, market } = await fresh();
+    await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "market", time_in_force: "gtc" });
+    await market.quote("101.00", "101.05");
+    await market.trade("101.00");
+    const position = await json<Record<string, string>>(await call(`/v2/positions/${market.symbol}`, { token: user.access, ip: user.ip }));
+    expect(position).toMatchObject({ market_value: "1010.00", unrealized_pl: "9.50", cost_basis: "1000.50" });
+    const half = await call(`/v2/positions/${market.symbol}?percentage=50`, { method: "DELETE", token: user.access, ip: user.ip });
+    expect(half.status).toBe(200);
+    expect(await json<OrderJson>(half)).toMatchObject({ side: "sell", qty: "5", status: "filled" });
+    const all = await call("/v2/positions", { method: "DELETE", token: user.access, ip: user.ip });
+    expect(all.status).toBe(207);
+    expect(await json<unknown[]>(await call("/v2/positions", { token: user.access, ip: user.ip }))).toEqual([]);
+    const fills = await json<{ activity_type: string; side: string; qty: string; price: string }[]>(await call("/v2/account/activities?activity_types=FILL", { token: user.access, ip: user.ip }));
+    expect(fills.map((f) => [f.side, f.qty, f.price])).toEqual([
+      ["sell", "5", "101.00"],
+      ["sell", "5", "101.00"],
+      ["buy", "10", "100.05"],
+    ]);
+    // 10 × 100.05 + fee 2.50; sold 10 × 101.00 less two fees of 1.26 (25 bps of 505.00 = 1.2625)
+    expect((await accountJson(user)).cash).toBe((100000 - 1000.5 - 2.5 + 1010 - 2 * 1.26).toFixed(2));
+  });
+});
+
+describe("trade_updates", () => {
+  it("streams new and fill over /stream after in-band authentication with an API key", async () => {
+    const { user, market } = await fresh();
+    const key = await createKey(user);
+    const res = await call("/stream", { headers: { upgrade: "websocket" }, ip: user.ip });
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: { stream: string; data: Record<string, unknown> }[] = [];
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer)) as never));
+    ws.send(JSON.stringify({ action: "authenticate", data: { key_id: key.key_id, secret_key: key.secret } }));
+    await until(async () => frames.find((f) => f.stream === "authorization"), "authorization");
+    expect(frames[0]).toEqual({ stream: "authorization", data: { status: "authorized", action: "authenticate" } });
+    ws.send(JSON.stringify({ action: "listen", data: { streams: ["trade_updates"] } }));
+    await until(async () => frames.find((f) => f.stream === "listening"), "listening");
+    const o = await placed(user, { symbol: market.symbol, qty: "2", side: "buy", type: "market", time_in_force: "gtc" });
+    const fill = await until(async () => frames.find((f) => f.stream === "trade_updates" && f.data.event === "fill"), "the fill");
+    expect(fill.data).toMatchObject({ price: "100.05", qty: "2", position_qty: "2", order: { id: o.id, status: "filled" } });
+    expect(typeof fill.data.execution_id).toBe("string");
+    expect(frames.filter((f) => f.stream === "trade_updates").map((f) => f.data.event)).toEqual(["new", "fill"]);
+    ws.close();
+  });
+
+  it("refuses a bad key with Alpaca's unauthorized frame", async () => {
+    const res = await call("/stream", { headers: { upgrade: "websocket" } });
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: { stream: string; data: Record<string, unknown> }[] = [];
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as never));
+    ws.send(JSON.stringify({ action: "authenticate", data: { key_id: "RKAAAAAAAAAAAAAAAAAA", secret_key: "nope" } }));
+    const reply = await until(async () => frames[0], "a reply");
+    expect(reply.data).toMatchObject({ status: "unauthorized", action: "authenticate" });
+  });
+});

@@ -1,0 +1,163 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { notFound, unprocessable } from "../../shared/errors";
+import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { Account, Activity, ActivityQueryParams, Amount } from "../../shared/schemas/trading";
+import { parseMoney } from "../../shared/trading/money";
+import { RiskLimits } from "../../shared/trading/risk";
+import type { AppEnv } from "../context";
+import { accountOf, instantParam, unwrap } from "../lib/accounts";
+import { database, schema } from "../lib/db";
+import { eq } from "drizzle-orm";
+import { principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+// The paper account (alpaca-compat.md §3): balances, activities, reset; and the admin's
+// deposits and per-account limits.
+export const account = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const read = requirePermission("trading:read");
+const ACTIVITY_TYPES = ["FILL", "CSD", "JNLC"];
+
+account.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/account",
+    tags: ["account"],
+    summary: "The caller's paper account",
+    security: SESSION_OR_KEY,
+    middleware: [read] as const,
+    responses: { 200: jsonContent(Account, "Balances in Alpaca's shape"), ...errorResponses(401, 403, 429) },
+  }),
+  async (c) => c.json(await accountOf(c.env, principalOf(c).userId).account(), 200),
+);
+
+function positiveAmount(value: string | number, path: string): string {
+  const amount = parseMoney(typeof value === "number" ? String(value) : value);
+  if (amount === undefined || amount <= 0n || amount % 10n ** 16n !== 0n || amount > 10n ** 12n * 10n ** 18n)
+    throw unprocessable(`${path} must be a positive amount in USD with at most two decimals, up to 1,000,000,000,000`, [{ path, message: "invalid amount" }]);
+  return amount.toString();
+}
+
+async function listActivities(c: Parameters<Parameters<typeof account.openapi>[1]>[0], pathType: string | undefined) {
+  const q = ActivityQueryParams.parse(c.req.query());
+  const raw = pathType ?? q.activity_types;
+  const types = raw ? [...new Set(raw.split(",").map((t) => t.trim().toUpperCase()).filter(Boolean))] : null;
+  const unknown = types?.filter((t) => !ACTIVITY_TYPES.includes(t)) ?? [];
+  if (unknown.length > 0) throw unprocessable(`unknown activity type ${unknown.join(", ")}; known: ${ACTIVITY_TYPES.join(", ")}`, [{ path: "activity_types", message: "unknown type" }]);
+  let after = instantParam("after", q.after);
+  let until = instantParam("until", q.until);
+  if (q.date) {
+    const day = instantParam("date", q.date)!;
+    after = day - 1;
+    until = day + 86_400_000;
+  }
+  return accountOf(c.env, principalOf(c).userId).activities({ types, after, until, direction: q.direction, pageSize: q.page_size, pageToken: q.page_token ?? null });
+}
+
+account.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/account/activities",
+    tags: ["account"],
+    summary: "Fills and cash activities, newest first; page with page_token (the last id seen)",
+    security: SESSION_OR_KEY,
+    middleware: [read] as const,
+    request: { query: ActivityQueryParams },
+    responses: { 200: jsonContent(z.array(Activity), "Activities"), ...errorResponses(401, 403, 422, 429) },
+  }),
+  async (c) => c.json(await listActivities(c, undefined), 200),
+);
+
+account.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/account/activities/{activity_type}",
+    tags: ["account"],
+    summary: "Activities of one type (FILL, CSD, JNLC)",
+    security: SESSION_OR_KEY,
+    middleware: [read] as const,
+    request: { params: z.object({ activity_type: z.string().min(1).max(16) }), query: ActivityQueryParams },
+    responses: { 200: jsonContent(z.array(Activity), "Activities"), ...errorResponses(401, 403, 422, 429) },
+  }),
+  async (c) => c.json(await listActivities(c, c.req.valid("param").activity_type), 200),
+);
+
+account.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/account/reset",
+    tags: ["account"],
+    summary: "Start the paper account over: cancels open orders, drops positions, sets cash (default: the starting cash)",
+    security: SESSION_ONLY,
+    middleware: [requirePermission("trading:write", { sessionOnly: true })] as const,
+    request: { body: jsonBody(z.object({ cash: Amount.optional() })) },
+    responses: { 200: jsonContent(z.object({ cash: z.string() }), "The new cash"), ...errorResponses(401, 403, 409, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { cash } = c.req.valid("json");
+    const amount = cash === undefined ? (parseMoney(c.env.STARTING_CASH) ?? 0n).toString() : positiveAmount(cash, "cash");
+    return c.json(unwrap(await accountOf(c.env, principalOf(c).userId).reset(amount)), 200);
+  },
+);
+
+const admin = requirePermission("admin:all");
+const UserParam = z.object({ user_id: z.uuid({ error: "user_id must be a UUID" }) });
+
+async function existingUser(env: Env, userId: string): Promise<void> {
+  const user = await database(env).select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.id, userId)).get();
+  if (!user) throw notFound("user not found");
+}
+
+account.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/admin/accounts/{user_id}",
+    tags: ["admin"],
+    summary: "A user's paper account",
+    security: SESSION_OR_KEY,
+    middleware: [admin] as const,
+    request: { params: UserParam },
+    responses: { 200: jsonContent(Account, "The account"), ...errorResponses(401, 403, 404, 422, 429) },
+  }),
+  async (c) => {
+    const { user_id } = c.req.valid("param");
+    await existingUser(c.env, user_id);
+    return c.json(await accountOf(c.env, user_id).account(), 200);
+  },
+);
+
+account.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/admin/accounts/{user_id}/deposits",
+    tags: ["admin"],
+    summary: "Deposit cash into a user's paper account",
+    security: SESSION_OR_KEY,
+    middleware: [admin] as const,
+    request: { params: UserParam, body: jsonBody(z.object({ amount: Amount })) },
+    responses: { 200: jsonContent(z.object({ cash: z.string() }), "The account's cash after the deposit"), ...errorResponses(401, 403, 404, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { user_id } = c.req.valid("param");
+    await existingUser(c.env, user_id);
+    return c.json(unwrap(await accountOf(c.env, user_id).deposit(positiveAmount(c.req.valid("json").amount, "amount"))), 200);
+  },
+);
+
+account.openapi(
+  createRoute({
+    method: "patch",
+    path: "/api/admin/accounts/{user_id}/limits",
+    tags: ["admin"],
+    summary: "Override the global risk limits for one account",
+    security: SESSION_OR_KEY,
+    middleware: [admin] as const,
+    request: { params: UserParam, body: jsonBody(RiskLimits.partial().strict()) },
+    responses: { 200: jsonContent(RiskLimits, "The account's limits now"), ...errorResponses(401, 403, 404, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { user_id } = c.req.valid("param");
+    await existingUser(c.env, user_id);
+    return c.json(await accountOf(c.env, user_id).setLimits(c.req.valid("json")), 200);
+  },
+);

@@ -1,0 +1,168 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { notFound } from "../../shared/errors";
+import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { Order, OrderQueryParams, OrderRequest, ReplaceRequest } from "../../shared/schemas/trading";
+import type { AppEnv } from "../context";
+import { accountOf, instantParam, tradableAsset, unwrap } from "../lib/accounts";
+import { principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+// Alpaca's orders API (alpaca-compat.md §3). Every call goes to the caller's own account
+// object; an order id from someone else's account is simply not found there.
+export const orders = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const security = SESSION_OR_KEY;
+const read = requirePermission("trading:read");
+const write = requirePermission("trading:write");
+const OrderId = z.object({ order_id: z.uuid({ error: "order_id must be a UUID" }) });
+const notFoundOrder = () => notFound("order is not found.");
+
+orders.openapi(
+  createRoute({
+    method: "post",
+    path: "/v2/orders",
+    tags: ["orders"],
+    summary: "Place an order",
+    description:
+      "market, limit, stop or stop_limit; day, gtc, ioc or fok; qty or notional (market only). A repeated client_order_id returns the original order. Pre-trade checks: buying power (403, \"insufficient balance for …\"), order rate (429), price band, quantity, notional, position, daily loss, tradable and in session, tick and lot grid (422).",
+    security,
+    middleware: [write] as const,
+    request: { body: jsonBody(OrderRequest) },
+    responses: { 200: jsonContent(Order, "The order as accepted (it may already be filled)"), ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const body = c.req.valid("json");
+    const asset = await tradableAsset(c.env, body.symbol);
+    const { symbol, extended_hours, order_class, ...fields } = body;
+    const outcome = await accountOf(c.env, userId).placeOrder(fields, asset, c.get("traceparent"));
+    return c.json(unwrap(outcome), 200);
+  },
+);
+
+orders.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/orders",
+    tags: ["orders"],
+    summary: "List orders",
+    security,
+    middleware: [read] as const,
+    request: { query: OrderQueryParams },
+    responses: { 200: jsonContent(z.array(Order), "Orders, newest first unless direction=asc"), ...errorResponses(401, 403, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const q = c.req.valid("query");
+    const symbols = q.symbols ? [...new Set(q.symbols.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean))] : null;
+    const list = await accountOf(c.env, userId).orders({
+      open: q.status === "all" ? null : q.status === "open",
+      after: instantParam("after", q.after),
+      until: instantParam("until", q.until),
+      direction: q.direction,
+      limit: q.limit,
+      symbols: symbols && symbols.length > 0 ? symbols : null,
+      side: q.side ?? null,
+    });
+    return c.json(list, 200);
+  },
+);
+
+// Alpaca's path has a colon inside the segment; registered before /v2/orders/{order_id}.
+orders.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/orders:by_client_order_id",
+    tags: ["orders"],
+    summary: "An order by its client_order_id",
+    security,
+    middleware: [read] as const,
+    request: { query: z.object({ client_order_id: z.string().min(1).max(128) }) },
+    responses: { 200: jsonContent(Order, "The order"), ...errorResponses(401, 403, 404, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const order = await accountOf(c.env, userId).orderByClientId(c.req.valid("query").client_order_id);
+    if (!order) throw notFoundOrder();
+    return c.json(order, 200);
+  },
+);
+
+orders.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/orders/{order_id}",
+    tags: ["orders"],
+    summary: "An order by id",
+    security,
+    middleware: [read] as const,
+    request: { params: OrderId, query: z.object({ nested: z.string().max(8).optional() }) },
+    responses: { 200: jsonContent(Order, "The order"), ...errorResponses(401, 403, 404, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const order = await accountOf(c.env, userId).order(c.req.valid("param").order_id);
+    if (!order) throw notFoundOrder();
+    return c.json(order, 200);
+  },
+);
+
+orders.openapi(
+  createRoute({
+    method: "patch",
+    path: "/v2/orders/{order_id}",
+    tags: ["orders"],
+    summary: "Replace an open order",
+    description: "Cancels the order at the venue and places a new one linked by replaces / replaced_by. qty defaults to the unfilled quantity.",
+    security,
+    middleware: [write] as const,
+    request: { params: OrderId, body: jsonBody(ReplaceRequest) },
+    responses: { 200: jsonContent(Order, "The new order"), ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const account = accountOf(c.env, userId);
+    const id = c.req.valid("param").order_id;
+    const existing = await account.order(id);
+    if (!existing) throw notFoundOrder();
+    const asset = await tradableAsset(c.env, existing.symbol);
+    return c.json(unwrap(await account.replaceOrder(id, c.req.valid("json"), asset, c.get("traceparent"))), 200);
+  },
+);
+
+orders.openapi(
+  createRoute({
+    method: "delete",
+    path: "/v2/orders/{order_id}",
+    tags: ["orders"],
+    summary: "Cancel an order",
+    security,
+    middleware: [write] as const,
+    request: { params: OrderId },
+    responses: { 204: { description: "Cancel accepted" }, ...errorResponses(401, 403, 404, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    unwrap(await accountOf(c.env, userId).cancelOrder(c.req.valid("param").order_id));
+    return c.body(null, 204);
+  },
+);
+
+orders.openapi(
+  createRoute({
+    method: "delete",
+    path: "/v2/orders",
+    tags: ["orders"],
+    summary: "Cancel every open order",
+    security,
+    middleware: [write] as const,
+    responses: {
+      207: jsonContent(z.array(z.object({ id: z.string(), status: z.number().int(), body: z.unknown() })), "One entry per order"),
+      ...errorResponses(401, 403, 429),
+    },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    return c.json(await accountOf(c.env, userId).cancelAll(), 207);
+  },
+);

@@ -1,0 +1,115 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { notFound, unprocessable } from "../../shared/errors";
+import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { Order, Position } from "../../shared/schemas/trading";
+import type { AppEnv } from "../context";
+import { accountOf, tradableAsset, unwrap } from "../lib/accounts";
+import { findAsset } from "../lib/assets";
+import { principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+// Positions (alpaca-compat.md §3): long only in a cash account. Closing one places a
+// market sell for all of it, a qty, or a percentage.
+export const positions = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const security = SESSION_OR_KEY;
+const read = requirePermission("trading:read");
+const write = requirePermission("trading:write");
+const SymbolParam = z.object({ symbol_or_asset_id: z.string().min(1).max(48) });
+const notFoundPosition = () => notFound("position does not exist");
+
+/** Our symbol for a path segment: "BTCUSD", "BTC/USD" (encoded) or an asset id. */
+async function symbolOf(env: Env, raw: string): Promise<string | null> {
+  const decoded = decodeURIComponent(raw);
+  const direct = await findAsset(env, decoded);
+  if (direct) return direct.symbol;
+  const pair = /^([A-Z]{2,6})(USD|USDT|USDC)$/i.exec(decoded);
+  return pair ? ((await findAsset(env, `${pair[1]}/${pair[2]}`))?.symbol ?? null) : null;
+}
+
+positions.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/positions",
+    tags: ["positions"],
+    summary: "Open positions",
+    security,
+    middleware: [read] as const,
+    responses: { 200: jsonContent(z.array(Position), "Every open position"), ...errorResponses(401, 403, 429) },
+  }),
+  async (c) => c.json(await accountOf(c.env, principalOf(c).userId).positions(), 200),
+);
+
+positions.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/positions/{symbol_or_asset_id}",
+    tags: ["positions"],
+    summary: "One position",
+    security,
+    middleware: [read] as const,
+    request: { params: SymbolParam },
+    responses: { 200: jsonContent(Position, "The position"), ...errorResponses(401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const symbol = await symbolOf(c.env, c.req.valid("param").symbol_or_asset_id);
+    const position = symbol ? await accountOf(c.env, principalOf(c).userId).position(symbol) : null;
+    if (!position) throw notFoundPosition();
+    return c.json(position, 200);
+  },
+);
+
+const CloseQuery = z.object({
+  qty: z.string().max(40).optional(),
+  percentage: z.string().max(16).optional(),
+});
+
+positions.openapi(
+  createRoute({
+    method: "delete",
+    path: "/v2/positions/{symbol_or_asset_id}",
+    tags: ["positions"],
+    summary: "Close a position (all of it, a qty, or a percentage) with a market order",
+    security,
+    middleware: [write] as const,
+    request: { params: SymbolParam, query: CloseQuery },
+    responses: { 200: jsonContent(Order, "The closing order"), ...errorResponses(401, 403, 404, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const q = c.req.valid("query");
+    if (q.qty !== undefined && q.percentage !== undefined) throw unprocessable("give qty or percentage, not both", [{ path: "qty", message: "qty and percentage are exclusive" }]);
+    const symbol = await symbolOf(c.env, c.req.valid("param").symbol_or_asset_id);
+    if (!symbol) throw notFoundPosition();
+    const asset = await tradableAsset(c.env, symbol);
+    return c.json(unwrap(await accountOf(c.env, userId).closePosition(symbol, asset, q.qty ?? null, q.percentage ?? null, c.get("traceparent"))), 200);
+  },
+);
+
+positions.openapi(
+  createRoute({
+    method: "delete",
+    path: "/v2/positions",
+    tags: ["positions"],
+    summary: "Close every position",
+    security,
+    middleware: [write] as const,
+    request: { query: z.object({ cancel_orders: z.enum(["true", "false"]).optional() }) },
+    responses: { 207: jsonContent(z.array(z.object({ symbol: z.string(), status: z.number().int(), body: z.unknown() })), "One entry per position"), ...errorResponses(401, 403, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const account = accountOf(c.env, userId);
+    if (c.req.valid("query").cancel_orders === "true") await account.cancelAll();
+    const held = await account.positions();
+    const results = await Promise.all(
+      held.map(async (p) => {
+        const outcome = await account.closePosition(p.symbol, await tradableAsset(c.env, p.symbol), null, null, c.get("traceparent"));
+        return outcome.ok
+          ? { symbol: p.symbol, status: 200, body: outcome.value }
+          : { symbol: p.symbol, status: outcome.problem.status, body: { code: outcome.problem.status * 100000 + 10000, message: outcome.problem.message } };
+      }),
+    );
+    return c.json(results, 207);
+  },
+);
