@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../shared/rbac";
-import { call, createKey, signUp, type TestUser } from "./helpers";
+import { call, createKey, json, signUp, type TestUser } from "./helpers";
+import { placeOrder, steeredMarket } from "./trading/helpers";
 
 // Every route × every caller, from one table. "self" routes act on the caller's own
 // data; `other` marks the cases that aim at another user's resource.
@@ -12,6 +13,9 @@ interface Fixture {
   keys: { read: { key_id: string; secret: string }; trade: { key_id: string; secret: string } };
   victim: TestUser;
   victimKeyId: string;
+  /** A resting order of the victim's, and its symbol. */
+  victimOrderId: string;
+  victimSymbol: string;
 }
 
 interface Route {
@@ -21,6 +25,10 @@ interface Route {
 }
 
 const ALL_SIGNED_IN = { guest: 200, user: 200, trader: 200, admin: 200 } as const;
+// Trading routes act on the caller's own account, whoever the caller is (admins too).
+const TRADING_READ = { anonymous: 401, guest: 403, user: 200, trader: 200, admin: 200, "trader-read-key": 200, "trader-trade-key": 200 } as const;
+const tradingWrite = (status: number) => ({ anonymous: 401, guest: 403, user: 403, trader: status, admin: status, "trader-read-key": 403, "trader-trade-key": status });
+const ADMIN_ONLY = { anonymous: 401, guest: 403, user: 403, trader: 403, admin: 200, "trader-read-key": 403, "trader-trade-key": 403 } as const;
 
 const ROUTES: Route[] = [
   {
@@ -73,6 +81,45 @@ const ROUTES: Route[] = [
     request: () => ({ method: "GET", path: "/.well-known/jwks.json" }),
     expected: { anonymous: 200, ...ALL_SIGNED_IN, "trader-read-key": 200, "trader-trade-key": 200 },
   },
+  { name: "GET /v2/account", request: () => ({ method: "GET", path: "/v2/account" }), expected: TRADING_READ },
+  { name: "GET /v2/orders", request: () => ({ method: "GET", path: "/v2/orders?status=all" }), expected: TRADING_READ },
+  { name: "GET /v2/positions", request: () => ({ method: "GET", path: "/v2/positions" }), expected: TRADING_READ },
+  { name: "GET /v2/account/activities", request: () => ({ method: "GET", path: "/v2/account/activities" }), expected: TRADING_READ },
+  {
+    name: "GET /v2/orders/{another user's order}",
+    request: (f) => ({ method: "GET", path: `/v2/orders/${f.victimOrderId}` }),
+    expected: { ...TRADING_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
+  },
+  {
+    name: "GET /v2/orders:by_client_order_id (another user's)",
+    request: (f) => ({ method: "GET", path: `/v2/orders:by_client_order_id?client_order_id=victim-${f.victimOrderId}` }),
+    expected: { ...TRADING_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
+  },
+  {
+    name: "POST /v2/orders (qty 0 → 422 once allowed)",
+    request: (f) => ({ method: "POST", path: "/v2/orders", body: { symbol: f.victimSymbol, qty: "0", side: "buy", type: "market", time_in_force: "day" } }),
+    expected: tradingWrite(422),
+  },
+  { name: "PATCH /v2/orders/{another user's order}", request: (f) => ({ method: "PATCH", path: `/v2/orders/${f.victimOrderId}`, body: { qty: "2" } }), expected: tradingWrite(404) },
+  { name: "DELETE /v2/orders/{another user's order}", request: (f) => ({ method: "DELETE", path: `/v2/orders/${f.victimOrderId}` }), expected: tradingWrite(404) },
+  { name: "DELETE /v2/orders (the caller's own, none open)", request: () => ({ method: "DELETE", path: "/v2/orders" }), expected: tradingWrite(207) },
+  { name: "DELETE /v2/positions/{a symbol only the victim holds}", request: (f) => ({ method: "DELETE", path: `/v2/positions/${f.victimSymbol}` }), expected: tradingWrite(404) },
+  {
+    name: "POST /api/account/reset (session only)",
+    request: () => ({ method: "POST", path: "/api/account/reset", body: {} }),
+    expected: { ...tradingWrite(200), "trader-trade-key": 403 },
+  },
+  { name: "GET /api/admin/accounts/{another user}", request: (f) => ({ method: "GET", path: `/api/admin/accounts/${f.victim.id}` }), expected: ADMIN_ONLY },
+  {
+    name: "POST /api/admin/accounts/{another user}/deposits",
+    request: (f) => ({ method: "POST", path: `/api/admin/accounts/${f.victim.id}/deposits`, body: { amount: "1" } }),
+    expected: ADMIN_ONLY,
+  },
+  {
+    name: "PATCH /api/admin/accounts/{another user}/limits",
+    request: (f) => ({ method: "PATCH", path: `/api/admin/accounts/${f.victim.id}/limits`, body: { ordersPerMinute: 500 } }),
+    expected: ADMIN_ONLY,
+  },
 ];
 
 let fixture: Fixture;
@@ -80,7 +127,15 @@ let fixture: Fixture;
 beforeAll(async () => {
   const [guest, user, trader, admin, victim] = await Promise.all([signUp("guest"), signUp("user"), signUp("trader"), signUp("admin"), signUp("trader")]);
   const [read, trade, victimKey] = await Promise.all([createKey(trader, ["read"]), createKey(trader, ["trade"]), createKey(victim)]);
-  fixture = { users: { guest, user, trader, admin }, keys: { read, trade }, victim, victimKeyId: victimKey.key_id };
+  const market = await steeredMarket(admin);
+  await market.quote("100.00", "100.05");
+  await market.trade("100.02");
+  const placed = await placeOrder(victim, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+  const victimOrder = await json<{ id: string }>(placed);
+  // A client order id tied to the order, so the by-client-id route can aim at it too.
+  const tagged = await placeOrder(victim, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "98.00", time_in_force: "gtc", client_order_id: `victim-${victimOrder.id}` });
+  expect(tagged.status).toBe(200);
+  fixture = { users: { guest, user, trader, admin }, keys: { read, trade }, victim, victimKeyId: victimKey.key_id, victimOrderId: victimOrder.id, victimSymbol: market.symbol };
 });
 
 describe.each(ROUTES)("$name", (route) => {
@@ -98,4 +153,9 @@ describe.each(ROUTES)("$name", (route) => {
     const res = await call(path, { method, body, ...credentials });
     expect(res.status, await res.clone().text()).toBe(route.expected[caller]);
   });
+});
+
+it("leaves the victim's orders untouched by everyone else", async () => {
+  const res = await call(`/v2/orders/${fixture.victimOrderId}`, { token: fixture.victim.access, ip: fixture.victim.ip });
+  expect(await json<{ status: string; qty: string }>(res)).toMatchObject({ status: "new", qty: "1" });
 });

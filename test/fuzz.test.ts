@@ -41,9 +41,31 @@ const ENDPOINTS: [string, string][] = [
   ["GET", "/v1beta3/crypto/us/latest/orderbooks"],
   ["GET", "/v1beta3/crypto/us/snapshots"],
   ["GET", "/v2/iex"],
+  ["GET", "/v2/account"],
+  ["GET", "/v2/account/activities"],
+  ["GET", "/v2/account/activities/{id}"],
+  ["POST", "/v2/orders"],
+  ["GET", "/v2/orders"],
+  ["GET", "/v2/orders:by_client_order_id"],
+  ["GET", "/v2/orders/{id}"],
+  ["PATCH", "/v2/orders/{id}"],
+  ["DELETE", "/v2/orders/{id}"],
+  ["DELETE", "/v2/orders"],
+  ["GET", "/v2/positions"],
+  ["GET", "/v2/positions/{id}"],
+  ["DELETE", "/v2/positions/{id}"],
+  ["DELETE", "/v2/positions"],
+  ["POST", "/api/account/reset"],
+  ["GET", "/api/admin/accounts/{id}"],
+  ["POST", "/api/admin/accounts/{id}/deposits"],
+  ["PATCH", "/api/admin/accounts/{id}/limits"],
+  ["GET", "/stream"],
 ];
 
-const FIELDS = ["email", "username", "password", "display_name", "refresh_token", "current_password", "new_password", "name", "scopes", "role", "status", "symbol", "class", "exchange", "tick_size", "lot_size", "feed", "session", "tradable"];
+const FIELDS = ["email", "username", "password", "display_name", "refresh_token", "current_password", "new_password", "name", "scopes", "role", "status", "symbol", "class", "exchange", "tick_size", "lot_size", "feed", "session", "tradable", "qty", "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "client_order_id", "cash", "amount", "percentage", "ordersPerMinute"];
+
+/** A value from `usual` four times in five, otherwise one from `unusual`. */
+const mostlyOf = <T, U>(usual: fc.Arbitrary<T>, unusual: fc.Arbitrary<U>) => fc.oneof({ arbitrary: usual, weight: 4 }, { arbitrary: unusual, weight: 1 });
 
 const jsonValue = fc.oneof(
   fc.string({ maxLength: 300 }),
@@ -52,11 +74,30 @@ const jsonValue = fc.oneof(
   fc.boolean(),
   fc.constant(null),
   fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }),
-  fc.constantFrom("read", "trade", "admin", "guest", "disabled", "a@b.co", "x".repeat(5000), "\u0000", "😀", "__proto__"),
+  fc.constantFrom("read", "trade", "admin", "guest", "disabled", "a@b.co", "x".repeat(5000), "\u0000", "😀", "__proto__", "buy", "sell", "market", "limit", "stop_limit", "gtc", "ioc", "fok", "1", "0.5", "100.00", "-1", "1e3"),
   fc.object({ maxDepth: 2 }),
 );
 
+// Order-shaped bodies, mostly well-formed, so requests get past parsing into risk checks.
+const orderBody = fc
+  .record(
+    {
+      symbol: mostlyOf(fc.constantFrom("AAPL", "BTC/USD", "SPY"), jsonValue),
+      qty: mostlyOf(fc.constantFrom("1", "0.001", "2.5", "100000000", 3), jsonValue),
+      notional: mostlyOf(fc.constantFrom("10", "0.001", "1e9"), jsonValue),
+      side: mostlyOf(fc.constantFrom("buy", "sell"), jsonValue),
+      type: mostlyOf(fc.constantFrom("market", "limit", "stop", "stop_limit", "trailing_stop"), jsonValue),
+      time_in_force: mostlyOf(fc.constantFrom("day", "gtc", "ioc", "fok", "opg"), jsonValue),
+      limit_price: mostlyOf(fc.constantFrom("1.00", "100.005", "-5", "99999999"), jsonValue),
+      stop_price: mostlyOf(fc.constantFrom("1.00", "0", "250.5"), jsonValue),
+      client_order_id: mostlyOf(fc.string({ maxLength: 60 }), jsonValue),
+    },
+    { requiredKeys: ["symbol", "side", "type", "time_in_force"] },
+  )
+  .map((o) => JSON.stringify(o));
+
 const body = fc.oneof(
+  orderBody,
   fc.dictionary(fc.constantFrom(...FIELDS), jsonValue, { maxKeys: 5 }).map((o) => JSON.stringify(o)),
   fc.dictionary(fc.constantFrom(...FIELDS), jsonValue, { maxKeys: 5 }).map((o) => JSON.stringify(o)),
   fc.json({ maxDepth: 3 }),
@@ -105,7 +146,7 @@ describe("any request", () => {
           extraPath: mostly(fc.constant(undefined), fc.webPath()),
           query: fc.option(
             fc.dictionary(
-              fc.constantFrom("limit", "after", "role", "status", "x", "symbols", "timeframe", "start", "end", "page_token", "sort", "asset_class"),
+              fc.constantFrom("limit", "after", "until", "role", "status", "x", "symbols", "timeframe", "start", "end", "page_token", "sort", "asset_class", "client_order_id", "qty", "percentage", "direction", "activity_types", "cancel_orders"),
               fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom("AAPL", "AAPL,MSFT", "BTC/USD", "1Min", "1Day", "3D", "2024-01-01", "-1", "0", "10001", "desc")),
             ),
             { nil: undefined },
