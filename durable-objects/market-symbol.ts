@@ -487,12 +487,16 @@ export class MarketSymbol extends DurableObject<Env> {
     });
   }
 
-  /** Stores what the venue changed: orders, reports (due for push after `delay`), state. Call inside a transaction. */
+  /**
+   * Stores what the venue changed: orders, reports (due for push after `delay`), and its
+   * state, always: the quote it matches against and the liquidity already taken from it
+   * must survive a restart, or a restarted venue would refuse market orders or sell the
+   * same displayed size twice. Call inside a transaction.
+   */
   #persistVenue(now: number, delay: number): void {
     const venue = this.#venue;
     if (!venue) return;
     const { reports, touched } = venue.drain();
-    if (reports.length === 0 && touched.length === 0) return;
     for (const id of touched) {
       const live = venue.order(id);
       if (live) this.#venueStore.putOrder(live, true, now);

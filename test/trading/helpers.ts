@@ -29,8 +29,9 @@ export async function steeredMarket(admin: TestUser, options: { class?: "us_equi
   const crypto = options.class === "crypto";
   const symbol = crypto ? `${freshSymbol("K")}/USD` : freshSymbol("M");
   await createInstrument(admin, { symbol, class: options.class, lot_size: options.lot_size, feed: { kind: "upstream", url: upstream.url, symbol, staleAfterMs: 600_000 } });
-  const stub = env.MARKET.getByName(symbol);
-  await until(async () => (await stub.status()).upstream?.connected, `${symbol}'s feed to connect`);
+  // A fresh stub per call: one held across a restart of the object stays broken.
+  const stub = () => env.MARKET.getByName(symbol);
+  await until(async () => (await stub().status()).upstream?.connected, `${symbol}'s feed to connect`);
   // Frames carry strictly increasing times, so the test can tell when each one has landed.
   let clock = Date.now();
   const next = () => (clock = Math.max(clock + 1, Date.now()));
@@ -42,7 +43,7 @@ export async function steeredMarket(admin: TestUser, options: { class?: "us_equi
       const t = next();
       await control({ action: "send", frames: [{ T: "q", S: symbol, t: new Date(t).toISOString(), bp: Number(bid), ap: Number(ask), bs: Number(bidSize), as: Number(askSize) }] });
       await until(async () => {
-        const p = await stub.marketPrice();
+        const p = await stub().marketPrice();
         return p && p.t >= t && p.bid === ticks(bid) && p.ask === ticks(ask);
       }, `quote ${bid}/${ask}`);
     },
@@ -51,7 +52,7 @@ export async function steeredMarket(admin: TestUser, options: { class?: "us_equi
       trades += 1;
       await control({ action: "send", frames: [{ T: "t", S: symbol, t: new Date(t).toISOString(), p: Number(price), s: Number(size), i: trades }] });
       await until(async () => {
-        const p = await stub.marketPrice();
+        const p = await stub().marketPrice();
         return p && p.t >= t && p.reference === ticks(price);
       }, `trade at ${price}`);
     },

@@ -1,0 +1,296 @@
+import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { domainEvent } from "../../shared/events";
+import { parseMoney, type Money } from "../../shared/trading/money";
+import worker from "../../workers/index";
+import { call, json, signUp, type TestUser } from "../helpers";
+import { accountJson, order, orderReaching, placeOrder, steeredMarket, until, type Market, type OrderJson } from "./helpers";
+
+// The order and fill path under faults: Durable Objects restarted (their memory dropped,
+// their storage kept) between the steps of an order's life, reports delivered twice,
+// queue messages redelivered. What must hold: an acknowledged order is never lost, a fill
+// is applied exactly once, and every account reconciles exactly with its fill list.
+
+let admin: TestUser;
+beforeAll(async () => {
+  admin = await signUp("admin");
+});
+
+/** Drops an object's memory as a crash would; its storage survives. */
+async function restart(stub: DurableObjectStub): Promise<void> {
+  await runInDurableObject(stub, (_instance, state) => {
+    try {
+      state.abort("test restart");
+    } catch {
+      // abort() ends the call that made it
+    }
+  }).catch(() => undefined);
+}
+
+const restartAccount = (user: TestUser) => restart(env.ACCOUNT.getByName(user.id));
+
+async function restartVenue(market: Market): Promise<void> {
+  await restart(env.MARKET.getByName(market.symbol));
+  // The restarted object dials its feed again; the steered market needs it connected. A
+  // stub of the aborted object stays broken, so each probe takes a fresh one.
+  await until(async () => (await env.MARKET.getByName(market.symbol).status()).upstream?.connected, `${market.symbol}'s feed to reconnect`, 20_000);
+}
+
+async function placed(user: TestUser, body: Record<string, unknown>): Promise<OrderJson> {
+  const res = await placeOrder(user, body);
+  if (res.status !== 200) throw new Error(`order refused: ${res.status} ${await res.text()}`);
+  return json<OrderJson>(res);
+}
+
+async function fresh(): Promise<Market> {
+  const market = await steeredMarket(admin);
+  await market.quote("100.00", "100.05");
+  await market.trade("100.02");
+  return market;
+}
+
+interface FillActivity {
+  execution_id: string;
+  order_id: string;
+  side: "buy" | "sell";
+  symbol: string;
+  price: string;
+  qty: string;
+  fee: string;
+}
+
+async function fillsOf(user: TestUser): Promise<FillActivity[]> {
+  const stub = env.ACCOUNT.getByName(user.id);
+  const out: FillActivity[] = [];
+  let pageToken: string | null = null;
+  for (;;) {
+    const page = (await stub.activities({ types: ["FILL"], after: null, until: null, pageToken, direction: "asc", pageSize: 100 })) as unknown as (FillActivity & { id: string })[];
+    out.push(...page);
+    if (page.length < 100) return out;
+    pageToken = page[page.length - 1]!.id;
+  }
+}
+
+const money = (text: string): Money => parseMoney(text)!;
+const ONE = 10n ** 18n;
+
+interface LedgerJson {
+  cash: string;
+  reservedCash: string;
+  deposits: string;
+  fees: string;
+  buys: string;
+  sells: string;
+  positions: Record<string, { qty: number; reserved: number }>;
+  reservations: Record<string, { side: string; cash: string; lots: number }>;
+}
+
+/**
+ * The account's books against its own fill list, exactly: every fill counted once, cash
+ * and positions what the fills say, reservations held for open orders only.
+ */
+async function expectReconciled(user: TestUser, lotSize = "1"): Promise<void> {
+  const audit = await env.ACCOUNT.getByName(user.id).audit();
+  const ledger = JSON.parse(audit.ledger.replace(/"(-?\d+)n"/g, '"$1"')) as LedgerJson;
+  const fills = await fillsOf(user);
+  const ids = fills.map((f) => f.execution_id);
+  expect(new Set(ids).size, "an execution was applied twice").toBe(ids.length);
+
+  let buys = 0n;
+  let sells = 0n;
+  let fees = 0n;
+  const held = new Map<string, Money>();
+  const perOrder = new Map<string, Money>();
+  for (const f of fills) {
+    const value = (money(f.price) * money(f.qty)) / ONE;
+    if (f.side === "buy") buys += value;
+    else sells += value;
+    fees += money(f.fee);
+    held.set(f.symbol, (held.get(f.symbol) ?? 0n) + (f.side === "buy" ? money(f.qty) : -money(f.qty)));
+    perOrder.set(f.order_id, (perOrder.get(f.order_id) ?? 0n) + money(f.qty));
+  }
+  expect(BigInt(ledger.buys)).toBe(buys);
+  expect(BigInt(ledger.sells)).toBe(sells);
+  expect(BigInt(ledger.fees)).toBe(fees);
+  expect(BigInt(ledger.cash) + BigInt(ledger.reservedCash)).toBe(BigInt(ledger.deposits) - fees - buys + sells);
+  expect(BigInt(ledger.cash) >= 0n && BigInt(ledger.reservedCash) >= 0n).toBe(true);
+  const lot = money(lotSize);
+  for (const [symbol, qty] of held) {
+    expect(qty >= 0n, `negative ${symbol} position`).toBe(true);
+    expect(BigInt(ledger.positions[symbol]?.qty ?? 0) * lot).toBe(qty);
+  }
+
+  // Every order's filled quantity is the sum of its fills; reservations belong to open orders.
+  const orders = await json<OrderJson[]>(await call("/v2/orders?status=all&limit=500", { token: user.access, ip: user.ip }));
+  for (const o of orders) expect(money(o.filled_qty), `order ${o.id}`).toBe(perOrder.get(o.id) ?? 0n);
+  const open = new Set(orders.filter((o) => ["new", "partially_filled", "pending_new", "accepted"].includes(o.status)).map((o) => o.id));
+  expect(new Set(Object.keys(ledger.reservations))).toEqual(open);
+  const reservedCash = Object.values(ledger.reservations).reduce((s, r) => s + BigInt(r.cash), 0n);
+  expect(BigInt(ledger.reservedCash)).toBe(reservedCash);
+}
+
+describe("restarts on the order path", () => {
+  it("an acknowledged resting order survives its account restarting, and still fills", async () => {
+    const [user, market] = await Promise.all([signUp(), fresh()]);
+    const o = await placed(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "99.50", time_in_force: "gtc" });
+    expect(o.status).toBe("new");
+    await restartAccount(user);
+    expect((await order(user, o.id)).status).toBe("new");
+    expect((await accountJson(user)).buying_power).not.toBe("100000.00");
+    await market.quote("99.40", "99.50");
+    expect(await orderReaching(user, o.id, "filled")).toMatchObject({ filled_qty: "5", filled_avg_price: "99.50" });
+    await expectReconciled(user);
+  });
+
+  it("resting orders survive their venue restarting and keep their time priority", async () => {
+    const [first, second, market] = await Promise.all([signUp(), signUp(), fresh()]);
+    const a = await placed(first, { symbol: market.symbol, qty: "3", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    const b = await placed(second, { symbol: market.symbol, qty: "3", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    await restartVenue(market);
+    // Three lots offered at 99.00: the older order takes them all.
+    await market.quote("98.90", "99.00", "100", "3");
+    await orderReaching(first, a.id, "filled");
+    expect((await order(second, b.id)).status).toBe("new");
+    await market.quote("98.90", "99.00", "100", "3");
+    await orderReaching(second, b.id, "filled");
+    await Promise.all([expectReconciled(first), expectReconciled(second)]);
+  });
+
+  it("a fill made while its account is down reaches it once, and a repeated report changes nothing", async () => {
+    const [user, market] = await Promise.all([signUp(), fresh()]);
+    const o = await placed(user, { symbol: market.symbol, qty: "2", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    await restartAccount(user);
+    await market.quote("98.90", "99.00");
+    await orderReaching(user, o.id, "filled");
+    const [fill] = await fillsOf(user);
+    const before = await env.ACCOUNT.getByName(user.id).audit();
+    // The venue sends the same report again (as after a lost acknowledgement).
+    const seq = Number(fill!.execution_id.split(":").pop());
+    const applied = await env.ACCOUNT.getByName(user.id).venueReports(market.symbol, [
+      { kind: "fill", seq, account: user.id, orderId: o.id, executionId: fill!.execution_id, price: 9900, qty: 2, fee: "0", liquidity: "maker", cumQty: 2, leaves: 0, t: Date.now() },
+    ]);
+    expect(applied).toBeGreaterThanOrEqual(seq);
+    expect(await env.ACCOUNT.getByName(user.id).audit()).toEqual(before);
+    await expectReconciled(user);
+  });
+
+  it("a market order placed just after its venue restarts is filled once", async () => {
+    const [user, market] = await Promise.all([signUp(), fresh()]);
+    await restartVenue(market);
+    const o = await placed(user, { symbol: market.symbol, qty: "4", side: "buy", type: "market", time_in_force: "day" });
+    await restartVenue(market);
+    await restartAccount(user);
+    expect(await orderReaching(user, o.id, "filled")).toMatchObject({ filled_qty: "4" });
+    await expectReconciled(user);
+  });
+
+  it("random orders, cancels, quotes and restarts of either object leave every account reconciled", async () => {
+    const market = await fresh();
+    const users = await Promise.all([signUp(), signUp(), signUp()]);
+    const action = fc.oneof(
+      fc.record({ kind: fc.constant("limit" as const), user: fc.nat(2), side: fc.constantFrom("buy", "sell"), offset: fc.integer({ min: -30, max: 30 }), qty: fc.integer({ min: 1, max: 40 }), tif: fc.constantFrom("gtc", "day", "ioc", "fok") }),
+      fc.record({ kind: fc.constant("market" as const), user: fc.nat(2), side: fc.constantFrom("buy", "sell"), qty: fc.integer({ min: 1, max: 40 }) }),
+      fc.record({ kind: fc.constant("cancel" as const), user: fc.nat(2) }),
+      fc.record({ kind: fc.constant("quote" as const), mid: fc.integer({ min: 9_900, max: 10_100 }), size: fc.integer({ min: 1, max: 60 }) }),
+      fc.record({ kind: fc.constant("restartAccount" as const), user: fc.nat(2) }),
+      fc.record({ kind: fc.constant("restartVenue" as const) }),
+    );
+    const script = fc.sample(fc.array(action, { minLength: 30, maxLength: 30 }), { numRuns: 1, seed: 20261201 })[0]!;
+    const acknowledged: { user: TestUser; id: string }[] = [];
+    let mid = 10_000;
+    const price = (ticks: number) => (ticks / 100).toFixed(2);
+    for (const step of script) {
+      switch (step.kind) {
+        case "limit":
+        case "market": {
+          const user = users[step.user]!;
+          const body =
+            step.kind === "limit"
+              ? { symbol: market.symbol, qty: String(step.qty), side: step.side, type: "limit", limit_price: price(mid + step.offset), time_in_force: step.tif }
+              : { symbol: market.symbol, qty: String(step.qty), side: step.side, type: "market", time_in_force: "day" };
+          const res = await placeOrder(user, body);
+          expect(res.status, await res.clone().text()).toBeLessThan(500);
+          if (res.status === 200) acknowledged.push({ user, id: (await json<OrderJson>(res)).id });
+          break;
+        }
+        case "cancel": {
+          const user = users[step.user]!;
+          const open = await json<OrderJson[]>(await call("/v2/orders?status=open", { token: user.access, ip: user.ip }));
+          if (open[0]) expect([204, 422]).toContain((await call(`/v2/orders/${open[0].id}`, { method: "DELETE", token: user.access, ip: user.ip })).status);
+          break;
+        }
+        case "quote":
+          mid = step.mid;
+          await market.quote(price(mid - 2), price(mid + 2), String(step.size), String(step.size));
+          break;
+        case "restartAccount":
+          await restartAccount(users[step.user]!);
+          break;
+        case "restartVenue":
+          await restartVenue(market);
+          break;
+      }
+    }
+    // Every acknowledged order is still there, and none is left waiting for the venue.
+    for (const { user, id } of acknowledged) await until(async () => (await order(user, id)).status !== "pending_new", `order ${id} to reach the venue`, 15_000);
+    await until(async () => (await env.MARKET.getByName(market.symbol).venueStatus()).outbox === 0, "the venue's outbox to drain", 15_000);
+    for (const user of users) await expectReconciled(user);
+    expect(acknowledged.length).toBeGreaterThan(0);
+  }, 180_000);
+});
+
+describe("order events through the queue", () => {
+  async function deliver(id: string, body: unknown, attempts: number) {
+    const batch = createMessageBatch("redfire-events-dev", [{ id, timestamp: new Date(), attempts, body }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    return getQueueResult(batch, ctx);
+  }
+
+  it("the same fill event delivered three times is projected once", async () => {
+    const userId = crypto.randomUUID();
+    const orderId = crypto.randomUUID();
+    const event = domainEvent("order.filled", `account:${userId}`, {
+      user_id: userId,
+      version: 7,
+      order: { id: orderId, symbol: "AAPL", side: "buy", status: "filled" },
+      execution_id: `AAPL:${orderId}`,
+      price: "100.05",
+      qty: "3",
+      fee: "0.75",
+      realized_pl: "0.00",
+    }, null);
+    for (let attempt = 1; attempt <= 3; attempt++) expect((await deliver(`m${attempt}`, event, attempt)).explicitAcks).toEqual([`m${attempt}`]);
+    const fills = await env.DB.prepare("SELECT execution_id, qty FROM fill_history WHERE order_id = ?").bind(orderId).all();
+    expect(fills.results).toEqual([{ execution_id: `AAPL:${orderId}`, qty: "3" }]);
+    const orders = await env.DB.prepare("SELECT status, version FROM order_history WHERE order_id = ?").bind(orderId).all();
+    expect(orders.results).toEqual([{ status: "filled", version: 7 }]);
+    const audit = await env.DB.prepare("SELECT count(*) AS n FROM audit_log WHERE event_id = ?").bind(event.id).first<{ n: number }>();
+    expect(audit?.n).toBe(1);
+  });
+
+  it("an older order event arriving late does not move the projection back", async () => {
+    const userId = crypto.randomUUID();
+    const orderId = crypto.randomUUID();
+    const at = (version: number, status: string) => domainEvent(`order.${status}` as "order.new", `account:${userId}`, { user_id: userId, version, order: { id: orderId, symbol: "AAPL", side: "buy", status } }, null);
+    await deliver("late-1", at(2, "canceled"), 1);
+    await deliver("late-2", at(1, "new"), 1);
+    const row = await env.DB.prepare("SELECT status, version FROM order_history WHERE order_id = ?").bind(orderId).first();
+    expect(row).toEqual({ status: "canceled", version: 2 });
+  });
+
+  it("a real order's events reach the history tables", async () => {
+    const [user, market] = await Promise.all([signUp(), fresh()]);
+    const o = await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" });
+    await orderReaching(user, o.id, "filled");
+    const row = await until(
+      async () => (await env.DB.prepare("SELECT status, user_id FROM order_history WHERE order_id = ?").bind(o.id).first<{ status: string; user_id: string }>()) ?? undefined,
+      "the order's history row",
+    );
+    expect(row.user_id).toBe(user.id);
+    await until(async () => (await env.DB.prepare("SELECT status FROM order_history WHERE order_id = ?").bind(o.id).first<{ status: string }>())?.status === "filled", "the filled state");
+    const fills = await until(async () => (await env.DB.prepare("SELECT qty FROM fill_history WHERE order_id = ?").bind(o.id).all()).results.length > 0 || undefined, "the fill row");
+    expect(fills).toBe(true);
+  });
+});
