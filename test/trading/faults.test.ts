@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { domainEvent } from "../../shared/events";
 import { parseMoney, type Money } from "../../shared/trading/money";
+import { canMove, type OrderStatus } from "../../shared/trading/orders";
 import worker from "../../workers/index";
 import { call, json, signUp, type TestUser } from "../helpers";
 import { accountJson, order, orderReaching, placeOrder, steeredMarket, until, type Market, type OrderJson } from "./helpers";
@@ -130,6 +131,31 @@ async function expectReconciled(user: TestUser, lotSize = "1"): Promise<void> {
   expect(BigInt(ledger.reservedCash)).toBe(reservedCash);
 }
 
+/**
+ * Every order's life as its events tell it (through the queue into the audit log) is a
+ * chain of legal moves, and ends where the account says the order is now.
+ */
+async function expectLegalHistories(user: TestUser): Promise<void> {
+  const orders = await json<OrderJson[]>(await call("/v2/orders?status=all&limit=500", { token: user.access, ip: user.ip }));
+  const lives = await until(async () => {
+    const { results } = await env.DB.prepare("SELECT data FROM audit_log WHERE subject = ?").bind(`account:${user.id}`).all<{ data: string }>();
+    const byOrder = new Map<string, { version: number; status: OrderStatus }[]>();
+    for (const row of results) {
+      const data = JSON.parse(row.data) as { version: number; order: { id: string; status: OrderStatus } };
+      byOrder.set(data.order.id, [...(byOrder.get(data.order.id) ?? []), { version: data.version, status: data.order.status }]);
+    }
+    for (const life of byOrder.values()) life.sort((a, b) => a.version - b.version);
+    return orders.every((o) => byOrder.get(o.id)?.at(-1)?.status === o.status) ? byOrder : undefined;
+  }, "every order's events to reach the audit log", 15_000);
+  for (const [id, life] of lives) {
+    expect(life[0]!.status, `order ${id} starts`).toBe("pending_new");
+    for (let i = 1; i < life.length; i++) {
+      const [from, to] = [life[i - 1]!.status, life[i]!.status];
+      expect(from === to || canMove(from, to), `order ${id}: ${from} → ${to}`).toBe(true);
+    }
+  }
+}
+
 describe("restarts on the order path", () => {
   it("an acknowledged resting order survives its account restarting, and still fills", async () => {
     const [user, market] = await Promise.all([signUp(), fresh()]);
@@ -185,18 +211,19 @@ describe("restarts on the order path", () => {
     await expectReconciled(user);
   });
 
-  it("random orders, cancels, quotes and restarts of either object leave every account reconciled", async () => {
+  it.each([20261201, 7, 42])("random orders, cancels, replaces, quotes and restarts of either object leave every account reconciled (seed %i)", async (seed) => {
     const market = await fresh();
     const users = await Promise.all([signUp(), signUp(), signUp()]);
     const action = fc.oneof(
       fc.record({ kind: fc.constant("limit" as const), user: fc.nat(2), side: fc.constantFrom("buy", "sell"), offset: fc.integer({ min: -30, max: 30 }), qty: fc.integer({ min: 1, max: 40 }), tif: fc.constantFrom("gtc", "day", "ioc", "fok") }),
       fc.record({ kind: fc.constant("market" as const), user: fc.nat(2), side: fc.constantFrom("buy", "sell"), qty: fc.integer({ min: 1, max: 40 }) }),
       fc.record({ kind: fc.constant("cancel" as const), user: fc.nat(2) }),
+      fc.record({ kind: fc.constant("replace" as const), user: fc.nat(2), qty: fc.integer({ min: 1, max: 40 }) }),
       fc.record({ kind: fc.constant("quote" as const), mid: fc.integer({ min: 9_900, max: 10_100 }), size: fc.integer({ min: 1, max: 60 }) }),
       fc.record({ kind: fc.constant("restartAccount" as const), user: fc.nat(2) }),
       fc.record({ kind: fc.constant("restartVenue" as const) }),
     );
-    const script = fc.sample(fc.array(action, { minLength: 30, maxLength: 30 }), { numRuns: 1, seed: 20261201 })[0]!;
+    const script = fc.sample(fc.array(action, { minLength: 30, maxLength: 30 }), { numRuns: 1, seed })[0]!;
     const acknowledged: { user: TestUser; id: string }[] = [];
     let mid = 10_000;
     const price = (ticks: number) => (ticks / 100).toFixed(2);
@@ -220,6 +247,15 @@ describe("restarts on the order path", () => {
           if (open[0]) expect([204, 422]).toContain((await call(`/v2/orders/${open[0].id}`, { method: "DELETE", token: user.access, ip: user.ip })).status);
           break;
         }
+        case "replace": {
+          const user = users[step.user]!;
+          const open = await json<OrderJson[]>(await call("/v2/orders?status=open", { token: user.access, ip: user.ip }));
+          if (!open[0]) break;
+          const res = await call(`/v2/orders/${open[0].id}`, { method: "PATCH", body: { qty: String(step.qty) }, token: user.access, ip: user.ip });
+          expect(res.status, await res.clone().text()).toBeLessThan(500);
+          if (res.status === 200) acknowledged.push({ user, id: (await json<OrderJson>(res)).id });
+          break;
+        }
         case "quote":
           mid = step.mid;
           await market.quote(price(mid - 2), price(mid + 2), String(step.size), String(step.size));
@@ -235,7 +271,10 @@ describe("restarts on the order path", () => {
     // Every acknowledged order is still there, and none is left waiting for the venue.
     for (const { user, id } of acknowledged) await until(async () => (await order(user, id)).status !== "pending_new", `order ${id} to reach the venue`, 15_000);
     await until(async () => (await env.MARKET.getByName(market.symbol).venueStatus()).outbox === 0, "the venue's outbox to drain", 15_000);
-    for (const user of users) await expectReconciled(user);
+    for (const user of users) {
+      await expectReconciled(user);
+      await expectLegalHistories(user);
+    }
     expect(acknowledged.length).toBeGreaterThan(0);
   }, 180_000);
 });
