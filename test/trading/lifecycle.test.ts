@@ -1,0 +1,159 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, json, signUp, type TestUser } from "../helpers";
+import { accountJson, order, orderReaching, placeOrder, steeredMarket, until, type Market, type OrderJson } from "./helpers";
+
+// Every order type × time in force, on a market quoted 100.00 / 100.05 (100 each side)
+// with a last trade at 100.02. Each case places one buy and, where it waits for the
+// market, moves the market so that it can act; the table says where the order ends.
+
+let admin: TestUser;
+beforeAll(async () => {
+  admin = await signUp("admin");
+});
+
+type Tif = "day" | "gtc" | "ioc" | "fok";
+const TIFS: Tif[] = ["day", "gtc", "ioc", "fok"];
+
+interface Case {
+  type: "market" | "limit" | "stop" | "stop_limit";
+  tif: Tif;
+  prices: { limit_price?: string; stop_price?: string };
+  /** Status right after placement. */
+  placed: string;
+  /** Moves the market after placement, if the order waits for it. */
+  then?: (m: Market) => Promise<void>;
+  end: { status: string; filled_qty: string; filled_avg_price: string | null };
+}
+
+const rests = (tif: Tif) => tif === "day" || tif === "gtc";
+const riseToTrigger = async (m: Market) => {
+  await m.quote("101.00", "101.05");
+  await m.trade("101.02");
+};
+
+const CASES: Case[] = [
+  ...TIFS.map((tif): Case => ({ type: "market", tif, prices: {}, placed: "filled", end: { status: "filled", filled_qty: "10", filled_avg_price: "100.05" } })),
+  // Marketable limits fill at once at the ask, whatever the time in force.
+  ...TIFS.map((tif): Case => ({ type: "limit", tif, prices: { limit_price: "100.05" }, placed: "filled", end: { status: "filled", filled_qty: "10", filled_avg_price: "100.05" } })),
+  // A limit below the ask rests (day, gtc) and fills as maker when the ask comes down to it,
+  // or is canceled at once (ioc, fok).
+  ...TIFS.map(
+    (tif): Case =>
+      rests(tif)
+        ? { type: "limit", tif, prices: { limit_price: "99.50" }, placed: "new", then: (m) => m.quote("99.40", "99.50"), end: { status: "filled", filled_qty: "10", filled_avg_price: "99.50" } }
+        : { type: "limit", tif, prices: { limit_price: "99.50" }, placed: "canceled", end: { status: "canceled", filled_qty: "0", filled_avg_price: null } },
+  ),
+  // A buy stop waits for a trade at or above 101.00, then buys at the ask.
+  ...TIFS.map((tif): Case => ({ type: "stop", tif, prices: { stop_price: "101.00" }, placed: "new", then: riseToTrigger, end: { status: "filled", filled_qty: "10", filled_avg_price: "101.05" } })),
+  // A buy stop_limit at 101.00 / 101.10 buys at the ask once triggered.
+  ...TIFS.map(
+    (tif): Case => ({ type: "stop_limit", tif, prices: { stop_price: "101.00", limit_price: "101.10" }, placed: "new", then: riseToTrigger, end: { status: "filled", filled_qty: "10", filled_avg_price: "101.05" } }),
+  ),
+  // Triggered below the ask, a stop_limit rests as a limit (day, gtc) or ends (ioc, fok).
+  ...TIFS.map(
+    (tif): Case => ({
+      type: "stop_limit",
+      tif,
+      prices: { stop_price: "101.00", limit_price: "101.01" },
+      placed: "new",
+      then: riseToTrigger,
+      end: rests(tif) ? { status: "new", filled_qty: "0", filled_avg_price: null } : { status: "canceled", filled_qty: "0", filled_avg_price: null },
+    }),
+  ),
+];
+
+describe("every order type × time in force", () => {
+  it.each(CASES.map((c) => [`${c.type} ${c.tif} ${JSON.stringify(c.prices)}`, c] as const))("%s", async (_name, c) => {
+    const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+    await market.quote("100.00", "100.05");
+    await market.trade("100.02");
+    const res = await placeOrder(user, { symbol: market.symbol, qty: "10", side: "buy", type: c.type, time_in_force: c.tif, ...c.prices });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const o = await json<OrderJson>(res);
+    expect(o.status).toBe(c.placed);
+    await c.then?.(market);
+    const end = c.end.status === c.placed && !c.then ? await order(user, o.id) : await orderReaching(user, o.id, c.end.status);
+    expect(end).toMatchObject(c.end);
+    // Whatever happened, the account holds back exactly what open orders may still need.
+    const account = await accountJson(user);
+    if (end.status === "new") expect(account.buying_power).not.toBe(account.cash);
+    else expect(account.buying_power).toBe(account.cash);
+  });
+});
+
+describe("partial fills and races", () => {
+  it("a resting limit fills in parts as displayed size arrives, then completes", async () => {
+    const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+    await market.quote("100.00", "100.05");
+    await market.trade("100.02");
+    const o = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "10", side: "buy", type: "limit", limit_price: "99.50", time_in_force: "gtc" }));
+    await market.quote("99.40", "99.50", "100", "4");
+    expect(await orderReaching(user, o.id, "partially_filled")).toMatchObject({ filled_qty: "4" });
+    await market.quote("99.40", "99.45", "100", "4");
+    expect(await orderReaching(user, o.id, "partially_filled")).toMatchObject({ filled_qty: "8" });
+    // Filled at its own limit, as maker, not at the better ask that crossed it.
+    const done = await (async () => {
+      await market.quote("99.30", "99.40", "100", "50");
+      return orderReaching(user, o.id, "filled");
+    })();
+    expect(done).toMatchObject({ filled_qty: "10", filled_avg_price: "99.50" });
+  });
+
+  it("a cancel of a partly filled order keeps what filled and returns the rest of the reservation", async () => {
+    const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+    await market.quote("100.00", "100.05");
+    await market.trade("100.02");
+    const o = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "10", side: "buy", type: "limit", limit_price: "99.50", time_in_force: "gtc" }));
+    await market.quote("99.40", "99.50", "100", "3");
+    await orderReaching(user, o.id, "partially_filled");
+    expect((await call(`/v2/orders/${o.id}`, { method: "DELETE", token: user.access, ip: user.ip })).status).toBe(204);
+    expect(await orderReaching(user, o.id, "canceled")).toMatchObject({ filled_qty: "3" });
+    const account = await accountJson(user);
+    expect(account.buying_power).toBe(account.cash);
+    // 3 × 99.50 = 298.50 and a maker fee of 10 bps (0.30) out of 100,000.
+    expect(account.cash).toBe("99701.20");
+  });
+
+  it("concurrent cancels of one order: one 204, the rest refused or 204, and one cancel recorded", async () => {
+    const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+    await market.quote("100.00", "100.05");
+    await market.trade("100.02");
+    const o = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" }));
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => call(`/v2/orders/${o.id}`, { method: "DELETE", token: user.access, ip: user.ip }).then((r) => r.status)));
+    expect(statuses).toContain(204);
+    for (const s of statuses) expect([204, 422]).toContain(s);
+    expect(await orderReaching(user, o.id, "canceled")).toMatchObject({ filled_qty: "0" });
+    const account = await accountJson(user);
+    expect(account.cash).toBe("100000.00");
+    expect(account.buying_power).toBe("100000.00");
+  });
+
+  it("a cancel racing a fill ends either filled or canceled, never both, and the books agree", async () => {
+    const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+    await market.quote("100.00", "100.05");
+    await market.trade("100.02");
+    const o = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "99.50", time_in_force: "gtc" }));
+    const [cancel] = await Promise.all([call(`/v2/orders/${o.id}`, { method: "DELETE", token: user.access, ip: user.ip }), market.quote("99.40", "99.50").catch(() => undefined)]);
+    expect([204, 422]).toContain(cancel.status);
+    const end = await until(async () => {
+      const now = await order(user, o.id);
+      return now.status === "filled" || now.status === "canceled" ? now : undefined;
+    }, "the race to settle");
+    const account = await accountJson(user);
+    expect(account.buying_power).toBe(account.cash);
+    if (end.status === "filled") expect(account.cash).toBe("99502.00"); // 5 × 99.50 + 0.50 maker fee
+    else expect(account.cash).toBe("100000.00");
+  });
+
+  it("concurrent orders with one client_order_id place one order", async () => {
+    const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+    await market.quote("100.00", "100.05");
+    await market.trade("100.02");
+    const body = { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc", client_order_id: "same-every-time" };
+    const answers = await Promise.all(Array.from({ length: 6 }, () => placeOrder(user, body).then((r) => json<OrderJson>(r))));
+    expect(new Set(answers.map((a) => a.id)).size).toBe(1);
+    expect(await json<OrderJson[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }))).toHaveLength(1);
+    // One reservation: 99.00 plus the largest fee it could pay (taker, 25 bps → 0.25).
+    expect((await accountJson(user)).reserved_cash).toBe("99.25");
+  });
+});
