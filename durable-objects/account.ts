@@ -47,7 +47,7 @@ const RETRY_MS = 1_000;
 const MINUTE = 60_000;
 
 const fail = (status: Problem["status"], message: string, details: FieldProblem[] = [], rule?: string): { ok: false; problem: Problem } => ({ ok: false, problem: { status, message, details, rule } });
-const fromRisk = (r: RiskReject) => fail(r.status === 429 ? 429 : r.status, r.message, [], r.rule);
+const fromRisk = (r: RiskReject) => fail(r.status, r.message, [{ path: r.path ?? "", message: r.message }], r.rule);
 
 // Bigints survive storage as "123n" strings.
 const encode = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));

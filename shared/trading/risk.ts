@@ -51,6 +51,8 @@ export interface RiskReject {
   status: 403 | 422 | 429;
   rule: string;
   message: string;
+  /** The request field the rule judged; absent when it judged the request as a whole. */
+  path?: string;
 }
 
 const bps = (pct: number) => BigInt(Math.round(pct * 100));
@@ -79,21 +81,22 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
       return {
         status: 422,
         rule: "price_band",
+        path: field,
         message: `${field} ${ticksToDecimal(price, spec)} is outside the ${limits.priceBandPct}% band around the last price ${ticksToDecimal(reference, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
       };
   }
   const price = intent.limit ?? intent.stop ?? reference;
   if (intent.qty !== null && quantityOf(intent.qty, spec) > parseMoney(limits.maxOrderQty)!)
-    return { status: 422, rule: "max_order_qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };
+    return { status: 422, rule: "max_order_qty", path: "qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };
   const value = intent.notional ?? notionalOf(price, intent.qty!, spec);
   if (value > parseMoney(limits.maxOrderNotional)!)
-    return { status: 422, rule: "max_order_notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
+    return { status: 422, rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
   if (intent.side === "buy") {
     const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + value;
     if (held > parseMoney(limits.maxPositionNotional)!)
-      return { status: 422, rule: "max_position", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
+      return { status: 422, rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
     if (ctx.dailyLoss >= parseMoney(limits.dailyLossLimit)!)
-      return { status: 403, rule: "daily_loss", message: `daily loss limit reached: lost ${formatMoney(ctx.dailyLoss)} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
+      return { status: 403, rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(ctx.dailyLoss)} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
   }
   return null;
 }

@@ -1,0 +1,136 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, expectError, json, signUp, type TestUser } from "../helpers";
+import { accountJson, orderReaching, placeOrder, steeredMarket, type Market, type OrderJson } from "./helpers";
+
+// The account's own routes beyond placing orders: listing and filtering orders, activity
+// pages, closing every position, resetting the account, and the admin's deposits and
+// per-account limits.
+
+let admin: TestUser;
+beforeAll(async () => {
+  admin = await signUp("admin");
+});
+
+async function fresh(): Promise<{ user: TestUser; market: Market }> {
+  const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+  await market.quote("100.00", "100.05");
+  await market.trade("100.02");
+  return { user, market };
+}
+
+async function placed(user: TestUser, body: Record<string, unknown>): Promise<OrderJson> {
+  const res = await placeOrder(user, body);
+  if (res.status !== 200) throw new Error(`order refused: ${res.status} ${await res.text()}`);
+  return json<OrderJson>(res);
+}
+
+const get = async <T>(user: TestUser, path: string) => json<T>(await call(path, { token: user.access, ip: user.ip }));
+const restingBuy = (symbol: string, limit: string, extra: Record<string, unknown> = {}) => ({ symbol, qty: "1", side: "buy", type: "limit", limit_price: limit, time_in_force: "gtc", ...extra });
+
+describe("listing orders", () => {
+  it("filters by status, side and symbol, pages by time in both directions, and takes epoch ms", async () => {
+    const { user, market } = await fresh();
+    const other = await steeredMarket(admin);
+    await other.quote("50.00", "50.05");
+    await other.trade("50.02");
+    const a = await placed(user, restingBuy(market.symbol, "99.00"));
+    const b = await placed(user, restingBuy(other.symbol, "49.00"));
+    const c = await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" });
+    await orderReaching(user, c.id, "filled");
+
+    const ids = (list: OrderJson[]) => list.map((o) => o.id);
+    expect(ids(await get<OrderJson[]>(user, "/v2/orders"))).toEqual([b.id, a.id]); // open by default, newest first
+    expect(ids(await get<OrderJson[]>(user, "/v2/orders?status=closed"))).toEqual([c.id]);
+    expect(ids(await get<OrderJson[]>(user, "/v2/orders?status=all&direction=asc"))).toEqual([a.id, b.id, c.id]);
+    expect(ids(await get<OrderJson[]>(user, `/v2/orders?status=all&symbols=${other.symbol}`))).toEqual([b.id]);
+    expect(ids(await get<OrderJson[]>(user, "/v2/orders?status=all&side=sell"))).toEqual([]);
+    expect(ids(await get<OrderJson[]>(user, "/v2/orders?status=all&limit=1"))).toEqual([c.id]);
+    const created = (await get<(OrderJson & { created_at: string })[]>(user, "/v2/orders?status=all&direction=asc")).map((o) => Date.parse(o.created_at));
+    expect(ids(await get<OrderJson[]>(user, `/v2/orders?status=all&direction=asc&after=${created[0]}`))).toEqual([b.id, c.id]);
+    expect(ids(await get<OrderJson[]>(user, `/v2/orders?status=all&until=${new Date(created[2]!).toISOString()}`))).toEqual([b.id, a.id]);
+    await expectError(await call("/v2/orders?after=yesterday", { token: user.access, ip: user.ip }), 422);
+    await expectError(await call("/v2/orders?limit=501", { token: user.access, ip: user.ip }), 422);
+  });
+
+  it("finds an order by its client_order_id, and answers 404 for one it does not know", async () => {
+    const { user, market } = await fresh();
+    const o = await placed(user, restingBuy(market.symbol, "99.00", { client_order_id: "mine-1" }));
+    expect((await get<OrderJson>(user, "/v2/orders:by_client_order_id?client_order_id=mine-1")).id).toBe(o.id);
+    const missing = await expectError(await call("/v2/orders:by_client_order_id?client_order_id=nope", { token: user.access, ip: user.ip }), 404);
+    expect(missing.code).toBe(40410000);
+    await expectError(await call(`/v2/orders/${crypto.randomUUID()}`, { token: user.access, ip: user.ip }), 404);
+  });
+});
+
+describe("activities", () => {
+  it("pages fills and cash activities with page_token, also under /activities/FILL", async () => {
+    const { user, market } = await fresh();
+    for (let i = 0; i < 3; i++) await orderReaching(user, (await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" })).id, "filled");
+    const all = await get<{ id: string; activity_type: string }[]>(user, "/v2/account/activities?direction=asc");
+    expect(all.map((a) => a.activity_type)).toEqual(["CSD", "FILL", "FILL", "FILL"]);
+    const first = await get<{ id: string }[]>(user, "/v2/account/activities?direction=asc&page_size=2");
+    const second = await get<{ id: string }[]>(user, `/v2/account/activities?direction=asc&page_size=2&page_token=${encodeURIComponent(first.at(-1)!.id)}`);
+    expect([...first, ...second].map((a) => a.id)).toEqual(all.map((a) => a.id));
+    const fills = await get<Record<string, unknown>[]>(user, "/v2/account/activities/FILL");
+    expect(fills).toHaveLength(3);
+    expect(fills[0]).toMatchObject({ activity_type: "FILL", type: "fill", side: "buy", qty: "1", price: "100.05", symbol: market.symbol, leaves_qty: "0", cum_qty: "1", order_status: "filled" });
+    expect(fills[0]!.id).toMatch(/^\d{17}::[0-9a-f-]{36}$/);
+    await expectError(await call("/v2/account/activities/NOPE", { token: user.access, ip: user.ip }), 422);
+  });
+});
+
+describe("closing everything", () => {
+  it("DELETE /v2/positions sells every position (207), after canceling open orders when asked", async () => {
+    const { user, market } = await fresh();
+    await orderReaching(user, (await placed(user, { symbol: market.symbol, qty: "3", side: "buy", type: "market", time_in_force: "day" })).id, "filled");
+    const resting = await placed(user, { symbol: market.symbol, qty: "1", side: "sell", type: "limit", limit_price: "105.00", time_in_force: "gtc" });
+    const res = await call("/v2/positions?cancel_orders=true", { method: "DELETE", token: user.access, ip: user.ip });
+    expect(res.status).toBe(207);
+    const [entry] = await json<{ symbol: string; status: number; body: OrderJson }[]>(res);
+    expect(entry).toMatchObject({ symbol: market.symbol, status: 200, body: { side: "sell", qty: "3", type: "market" } });
+    await orderReaching(user, resting.id, "canceled");
+    await orderReaching(user, entry!.body.id, "filled");
+    expect(await get<unknown[]>(user, "/v2/positions")).toEqual([]);
+    await expectError(await call(`/v2/positions/${market.symbol}`, { token: user.access, ip: user.ip }), 404);
+  });
+});
+
+describe("reset, deposits and limits", () => {
+  it("a reset cancels open orders and starts over with the chosen cash", async () => {
+    const { user, market } = await fresh();
+    const o = await placed(user, restingBuy(market.symbol, "99.00"));
+    const reset = await call("/api/account/reset", { body: { cash: "2500.50" }, token: user.access, ip: user.ip });
+    expect(reset.status).toBe(200);
+    expect(await json(reset)).toEqual({ cash: "2500.50" });
+    await orderReaching(user, o.id, "canceled");
+    expect(await accountJson(user)).toMatchObject({ cash: "2500.50", buying_power: "2500.50", equity: "2500.50" });
+    await expectError(await call("/api/account/reset", { body: { cash: "-5" }, token: user.access, ip: user.ip }), 422);
+    expect((await accountJson(user)).cash).toBe("2500.50");
+  });
+
+  it("an admin deposit adds cash and a cash activity", async () => {
+    const user = await signUp();
+    const res = await call(`/api/admin/accounts/${user.id}/deposits`, { body: { amount: "1234.56" }, token: admin.access, ip: admin.ip });
+    expect(res.status).toBe(200);
+    expect((await accountJson(user)).cash).toBe("101234.56");
+    const cash = await get<{ activity_type: string; net_amount: string }[]>(user, "/v2/account/activities?activity_types=CSD");
+    expect(cash.map((a) => a.net_amount).sort()).toEqual(["100000.00", "1234.56"]);
+    await expectError(await call(`/api/admin/accounts/${user.id}/deposits`, { body: { amount: "0.001" }, token: admin.access, ip: admin.ip }), 422);
+    await expectError(await call(`/api/admin/accounts/${crypto.randomUUID()}/deposits`, { body: { amount: "1" }, token: admin.access, ip: admin.ip }), 404);
+  });
+
+  it("per-account limits apply at once: order size, order rate, position size", async () => {
+    const { user, market } = await fresh();
+    const limits = await call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body: { maxOrderQty: "5", ordersPerMinute: 3, maxPositionNotional: "400" }, token: admin.access, ip: admin.ip });
+    expect(limits.status).toBe(200);
+    expect(await json(limits)).toMatchObject({ maxOrderQty: "5", ordersPerMinute: 3 });
+    const size = await expectError(await placeOrder(user, restingBuy(market.symbol, "99.00", { qty: "6" })), 422);
+    expect(size.details[0]).toMatchObject({ rule: "max_order_qty", path: "qty" });
+    const position = await expectError(await placeOrder(user, restingBuy(market.symbol, "99.00", { qty: "5" })), 422);
+    expect(position.details[0]).toMatchObject({ rule: "max_position" });
+    for (let i = 0; i < 3; i++) await placed(user, restingBuy(market.symbol, "95.00"));
+    const rate = await expectError(await placeOrder(user, restingBuy(market.symbol, "95.00")), 429);
+    expect(rate.details[0]).toMatchObject({ rule: "order_rate" });
+    await expectError(await call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body: { maxOrderQty: "lots" }, token: admin.access, ip: admin.ip }), 422);
+  });
+});
