@@ -521,14 +521,16 @@ export class Account extends DurableObject<Env> {
 
   // ---- cash -----------------------------------------------------------------------------
 
-  deposit(amount: string): Outcome<{ cash: string }> {
+  async deposit(amount: string, traceparent: string | null = null): Promise<Outcome<{ cash: string }>> {
     const value = BigInt(amount);
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.#ledger = deposit(this.#ledger, value);
       this.#store.addActivity({ id: activityId(now), type: "CSD", t: now, data: { net_amount: formatMoney(value), description: "deposit" } });
       this.#save();
+      this.#publish("account.cash_changed", { reason: "deposit", amount: formatMoney(value), cash: formatMoney(this.#ledger.cash + this.#ledger.reservedCash) }, traceparent);
     });
+    await this.#flushEvents();
     return { ok: true, value: { cash: formatMoney(this.#ledger.cash + this.#ledger.reservedCash) } };
   }
 
@@ -542,7 +544,9 @@ export class Account extends DurableObject<Env> {
       this.#meta.day = { date: newYorkDate(now), loss: "0", startEquity: null };
       this.#store.addActivity({ id: activityId(now), type: "JNLC", t: now, data: { net_amount: formatMoney(BigInt(cash)), description: "account reset" } });
       this.#save();
+      this.#publish("account.cash_changed", { reason: "reset", cash: formatMoney(BigInt(cash)) }, null);
     });
+    await this.#flushEvents();
     return { ok: true, value: { cash: formatMoney(BigInt(cash)) } };
   }
 
@@ -572,8 +576,13 @@ export class Account extends DurableObject<Env> {
   }
 
   #event(type: EventType, order: AccountOrder, traceparent: string | null, extra: Record<string, unknown> = {}): void {
+    this.#publish(type, { order: orderView(order), ...extra }, traceparent);
+  }
+
+  /** Puts an event in the outbox; call inside the transaction that made the change. */
+  #publish(type: EventType, data: Record<string, unknown>, traceparent: string | null): void {
     this.#meta.eventSeq += 1;
-    const event = domainEvent(type, `account:${this.#owner}`, { account_id: this.#meta.accountId, user_id: this.#owner, version: this.#meta.eventSeq, order: orderView(order), ...extra }, traceparent);
+    const event = domainEvent(type, `account:${this.#owner}`, { account_id: this.#meta.accountId, user_id: this.#owner, version: this.#meta.eventSeq, ...data }, traceparent);
     this.#store.enqueue(event.id, event);
     this.ctx.storage.kv.put("meta", encode(this.#meta));
   }

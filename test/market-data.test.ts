@@ -169,6 +169,12 @@ describe("a simulated feed", () => {
     await expectError(await call("/v2/stocks/NOPE/bars?timeframe=1Min", { token: trader.access }), 404);
     await expectError(await call("/v2/stocks/AAPL/bars?timeframe=1Min"), 401);
   });
+
+  it("serves crypto data without credentials, as Alpaca does, but refuses bad ones", async () => {
+    for (const path of ["/v1beta3/crypto/us/bars?symbols=BTC/USD&timeframe=1Min", "/v1beta3/crypto/us/latest/orderbooks?symbols=BTC/USD", "/v1beta3/crypto/us/snapshots?symbols=BTC/USD"])
+      expect((await call(path)).status, path).toBe(200);
+    await expectError(await call("/v1beta3/crypto/us/snapshots?symbols=BTC/USD", { headers: { authorization: "Bearer not-a-token" } }), 401);
+  });
 });
 
 const CSV = [

@@ -75,16 +75,16 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
   const symbol = spec.symbol;
   if (ctx.ordersLastMinute >= limits.ordersPerMinute)
     return { status: 429, rule: "order_rate", message: `order rate limit reached: at most ${limits.ordersPerMinute} orders a minute per account` };
+  // Only a limit that would trade through the band is refused: a buy above it or a sell
+  // below it. A passive limit far from the market, or a protective stop, just waits.
   const [low, high] = priceBand(reference, limits.priceBandPct);
-  for (const [field, price] of [["limit_price", intent.limit], ["stop_price", intent.stop]] as const) {
-    if (price !== null && (price < low || price > high))
-      return {
-        status: 422,
-        rule: "price_band",
-        path: field,
-        message: `${field} ${ticksToDecimal(price, spec)} is outside the ${limits.priceBandPct}% band around the last price ${ticksToDecimal(reference, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
-      };
-  }
+  if (intent.limit !== null && (intent.side === "buy" ? intent.limit > high : intent.limit < low))
+    return {
+      status: 422,
+      rule: "price_band",
+      path: "limit_price",
+      message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the last price ${ticksToDecimal(reference, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
+    };
   const price = intent.limit ?? intent.stop ?? reference;
   if (intent.qty !== null && quantityOf(intent.qty, spec) > parseMoney(limits.maxOrderQty)!)
     return { status: 422, rule: "max_order_qty", path: "qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };

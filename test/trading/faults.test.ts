@@ -141,8 +141,10 @@ async function expectLegalHistories(user: TestUser): Promise<void> {
     const { results } = await env.DB.prepare("SELECT data FROM audit_log WHERE subject = ?").bind(`account:${user.id}`).all<{ data: string }>();
     const byOrder = new Map<string, { version: number; status: OrderStatus }[]>();
     for (const row of results) {
-      const data = JSON.parse(row.data) as { version: number; order: { id: string; status: OrderStatus } };
-      byOrder.set(data.order.id, [...(byOrder.get(data.order.id) ?? []), { version: data.version, status: data.order.status }]);
+      const data = JSON.parse(row.data) as { version: number; order?: { id: string; status: OrderStatus } };
+      if (!data.order) continue; // cash events
+      const order = data.order;
+      byOrder.set(order.id, [...(byOrder.get(order.id) ?? []), { version: data.version, status: order.status }]);
     }
     for (const life of byOrder.values()) life.sort((a, b) => a.version - b.version);
     return orders.every((o) => byOrder.get(o.id)?.at(-1)?.status === o.status) ? byOrder : undefined;

@@ -196,9 +196,14 @@ describe("idempotency and risk", () => {
 
   it("names the rule that refused an order", async () => {
     const { user, market } = await fresh();
-    const band = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "80.00", time_in_force: "gtc" }), 422);
-    expect(band.details[0]?.rule).toBe("price_band");
-    expect(band.message).toContain("outside the 10% band");
+    // A limit that would trade through the 10% band around 100.02 is refused…
+    const band = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "120.00", time_in_force: "gtc" }), 422);
+    expect(band.details[0]).toMatchObject({ rule: "price_band", path: "limit_price" });
+    expect(band.message).toContain("above the 10% band");
+    const low = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "sell", type: "limit", limit_price: "80.00", time_in_force: "gtc" }), 422);
+    expect(low.message).toContain("below the 10% band");
+    // …but a passive one far from the market rests, as on Alpaca.
+    expect((await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "50.00", time_in_force: "gtc" })).status).toBe(200);
     const tick = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "100.001", time_in_force: "gtc" }), 422);
     expect(tick.details[0]?.path).toBe("limit_price");
     const lot = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1.5", side: "buy", type: "market", time_in_force: "gtc" }), 422);

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ApiError, notFound } from "../../shared/errors";
+import { createMiddleware } from "hono/factory";
+import { ApiError, notFound, unauthorized } from "../../shared/errors";
 import { bucketStart, parseTimeframe, STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
 import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import type { AppEnv } from "../context";
@@ -36,6 +37,14 @@ const SymbolPath = z.object({ symbol: z.string().min(1).max(16) });
 
 const Record_ = z.record(z.string(), z.unknown());
 const readMarket = requirePermission("trading:read");
+// Crypto data is public, as on Alpaca (ccxt sends no keys for it): anyone may read it,
+// rate-limited per client like every route, but credentials that are sent must be valid.
+const publicMarket = createMiddleware<AppEnv>(async (c, next) => {
+  const failure = c.get("authFailure");
+  if (failure) throw unauthorized(failure);
+  await next();
+});
+const isPublic = (path: string) => path.startsWith("/v1beta3/crypto/");
 
 function instant(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -139,8 +148,8 @@ const stockRoute = <P extends string, R extends { params?: typeof SymbolPath; qu
     path,
     tags: ["market data"],
     summary,
-    security: SESSION_OR_KEY,
-    middleware: [readMarket] as const,
+    security: isPublic(path) ? [] : SESSION_OR_KEY,
+    middleware: [isPublic(path) ? publicMarket : readMarket] as const,
     request,
     responses: { 200: jsonContent(Record_, summary), ...errorResponses(401, 403, 404, 422, 429) },
   });
