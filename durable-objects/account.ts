@@ -12,6 +12,7 @@ import { tradeUpdate, type TradeUpdate } from "../shared/trading/stream";
 import { accountView, activityView, marketValueOf, positionView, type MarketPrice } from "../shared/trading/views";
 import type { Report, VenueOrderRequest } from "../shared/venue/venue";
 import { log } from "../workers/lib/log";
+import { objectName } from "./name";
 import { AccountStore, type ActivityQuery, type OrderQuery } from "./account/store";
 
 export interface AssetInfo {
@@ -63,6 +64,7 @@ const activityId = (t: number) => `${new Date(t).toISOString().replace(/\D/g, ""
  * and the account keeps, per symbol, the last one it applied.
  */
 export class Account extends DurableObject<Env> {
+  readonly #name: string | undefined;
   readonly #store: AccountStore;
   #ledger!: Ledger;
   #meta!: Meta;
@@ -70,6 +72,7 @@ export class Account extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#name = objectName(ctx);
     this.#store = new AccountStore(ctx.storage.sql);
     const ledger = ctx.storage.kv.get<string>("ledger");
     const meta = ctx.storage.kv.get<string>("meta");
@@ -89,7 +92,7 @@ export class Account extends DurableObject<Env> {
   }
 
   get #owner(): string {
-    return this.ctx.id.name ?? "unknown";
+    return this.#name ?? "unknown";
   }
 
   #save(): void {
@@ -174,6 +177,9 @@ export class Account extends DurableObject<Env> {
     const prepared = this.#prepare(parsed.intent, asset, market.reference, now, null, this.#ledger);
     if (!prepared.ok) return prepared;
     this.#commit(prepared.value.order, prepared.value.ledger, now, traceparent);
+    // The retry alarm is armed before the venue is called: if the process dies in the
+    // call, the stored order is sent again when the object next wakes.
+    await this.#armRetry();
     await this.#send(prepared.value.order, traceparent);
     return { ok: true, value: orderView(this.#store.order(prepared.value.order.id)!) };
   }
@@ -319,6 +325,8 @@ export class Account extends DurableObject<Env> {
       const current = this.#store.order(order.id)!;
       current.cancelRequested = true;
       this.#store.putOrder(current);
+      // As for a new order: a cancel lost in a crash is sent again by the alarm.
+      await this.#armRetry();
     }
     try {
       const { reports } = await this.#venue(symbol).venueCancel(this.#owner, order.id, this.#meta.cursors[symbol] ?? 0);
@@ -379,6 +387,7 @@ export class Account extends DurableObject<Env> {
     const placed = this.#prepare(intent, asset, market.reference, now, old.id, this.#ledger);
     if (!placed.ok) return placed;
     this.#commit(placed.value.order, placed.value.ledger, now, traceparent);
+    await this.#armRetry();
     this.ctx.storage.transactionSync(() => {
       after.replacedAt = now;
       after.replacedBy = placed.value.order.id;

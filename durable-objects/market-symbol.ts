@@ -9,6 +9,7 @@ import type { Bar, Quote, Trade } from "../shared/market/types";
 import { FeedConfig } from "../shared/schemas/assets";
 import type { StreamKind } from "../shared/stream-protocol";
 import { log } from "../workers/lib/log";
+import { objectName } from "./name";
 import { MarketStore, type HistoryQuery } from "./market/store";
 import { UpstreamConnection, type UpstreamQuote, type UpstreamTrade } from "./market/upstream";
 import { VenueStore } from "./market/venue-store";
@@ -65,6 +66,7 @@ const REDELIVER_AFTER_MS = 2_000;
  * publishes.
  */
 export class MarketSymbol extends DurableObject<Env> {
+  readonly #name: string | undefined;
   readonly #store: MarketStore;
   readonly #venueStore: VenueStore;
   #venue: Venue | undefined;
@@ -78,6 +80,7 @@ export class MarketSymbol extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#name = objectName(ctx);
     this.#store = new MarketStore(ctx.storage.sql);
     this.#venueStore = new VenueStore(ctx.storage.sql, ctx.storage.kv);
     void ctx.blockConcurrencyWhile(async () => {
@@ -91,7 +94,7 @@ export class MarketSymbol extends DurableObject<Env> {
   }
 
   get #symbol(): string {
-    return this.ctx.id.name ?? "unknown";
+    return this.#name ?? "unknown";
   }
 
   // ---- configuration ------------------------------------------------------------------

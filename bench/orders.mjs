@@ -1,0 +1,169 @@
+// Order placement benchmark: `npm run bench:orders` (env BENCH_CONNECTIONS, BENCH_SECONDS,
+// BENCH_ACCOUNTS). Starts the platform with wrangler dev in a throwaway state dir and
+// measures POST /v2/orders through the whole path (authentication, validation, the
+// account's Durable Object with its risk checks and reservation, the symbol's venue and
+// back) for one account and for many, against GET /health in the same run. Prints a table
+// and a `BENCH_RESULT {...}` line, also written to bench/results/orders.json.
+import autocannon from "autocannon";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { api, expectStatus, freePort, ROOT, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy } from "./lib/platform.mjs";
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100);
+const WARMUP_SECONDS = 2;
+const PASSWORD = "bench-password-0042";
+// The platform's own pre-trade limit (RISK_LIMITS.ordersPerMinute in wrangler.toml): one
+// account may place 200 orders in any 60 s. The single-account rows therefore measure a
+// burst of ORDER_BUDGET orders rather than a timed run; raising the limit would measure a
+// platform that is not the one we ship.
+const ORDERS_PER_MINUTE = 200;
+const ORDER_BUDGET = ORDERS_PER_MINUTE - 10;
+const WARMUP_ORDERS = 20;
+// Small BTC/USD orders: the cheapest lot of a demo symbol, so cash never runs out.
+const SYMBOL = "BTC/USD";
+const QTY = "0.0001";
+// Resting buys sit inside the 10% price band but far enough below the market not to fill.
+const LIMIT_DISCOUNT_PCT = 5;
+
+async function signUp(base) {
+  const tag = randomBytes(5).toString("hex");
+  const body = { email: `orders-${tag}@example.com`, username: `orders_${tag}`, password: PASSWORD };
+  const registered = await expectStatus(api(base, "POST", "/api/auth/register", body), 201, "register");
+  return `Bearer ${registered.access_token}`;
+}
+
+// Sign-ups hash a password (scrypt) each, so a few at a time rather than 100 at once.
+async function signUpMany(base, n) {
+  const tokens = [];
+  while (tokens.length < n) tokens.push(...(await Promise.all(Array.from({ length: Math.min(4, n - tokens.length) }, () => signUp(base)))));
+  return tokens;
+}
+
+async function lastPrice(base, authorization) {
+  const body = await expectStatus(api(base, "GET", `/v1beta3/crypto/us/latest/trades?symbols=${SYMBOL}`, undefined, { authorization }), 200, "latest trade");
+  const price = body.trades?.[SYMBOL]?.p;
+  if (!price) throw new Error(`no ${SYMBOL} trade yet: ${JSON.stringify(body)}`);
+  return price;
+}
+
+function orderBody(kind, limitPrice) {
+  const order = { symbol: SYMBOL, qty: QTY, side: "buy", time_in_force: "gtc", client_order_id: `bench-${randomUUID()}` };
+  return JSON.stringify(kind === "limit" ? { ...order, type: "limit", limit_price: limitPrice } : { ...order, type: "market" });
+}
+
+/** An autocannon request that places a fresh order, spreading requests over `tokens` in turn. */
+function placingRequest(tokens, kind, limitPrice) {
+  let next = 0;
+  return {
+    method: "POST",
+    path: "/v2/orders",
+    setupRequest: (request) => ({
+      ...request,
+      headers: { "content-type": "application/json", authorization: tokens[next++ % tokens.length] },
+      body: orderBody(kind, limitPrice),
+    }),
+  };
+}
+
+// autocannon's requests.mean averages whole seconds, which a sub-second burst does not
+// have; total ÷ elapsed is comparable across timed and counted runs.
+function figures(target, r, extra) {
+  if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0 || r.requests.total === 0)
+    throw new Error(`${target}: ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodeStats)}, ${r.errors} errors, ${r.timeouts} timeouts of ${r.requests.total} requests`);
+  const elapsed = (new Date(r.finish) - new Date(r.start)) / 1000;
+  return { target, ...extra, rps: round(r.requests.total / elapsed, 1), p50_ms: r.latency.p50, p99_ms: r.latency.p99, requests: r.requests.total };
+}
+
+// A warm-up first, so isolate start-up, JIT and the first touch of every Durable Object
+// are not in the figures; `amount` replaces the timed run where a limit caps it.
+async function load(base, target, request, { accounts, warmup, amount }) {
+  const options = { url: base, connections: CONNECTIONS, requests: [request] };
+  figures(`${target} (warm-up)`, await autocannon({ ...options, ...(warmup.amount ? { amount: warmup.amount } : { duration: warmup.seconds }) }), {});
+  const measured = await autocannon({ ...options, ...(amount ? { amount } : { duration: SECONDS }) });
+  return figures(target, measured, { accounts });
+}
+
+function printTable(rows) {
+  const pad = (s, n) => String(s).padEnd(n);
+  const num = (s, n) => String(s).padStart(n);
+  console.log(`\n${pad("target", 44)}${num("accounts", 9)}${num("requests", 10)}${num("req/s", 9)}${num("p50 ms", 8)}${num("p99 ms", 8)}${num("req/s ÷ health", 16)}${num("p50 ÷ health", 14)}`);
+  for (const r of rows)
+    console.log(`${pad(r.target, 44)}${num(r.accounts ?? "-", 9)}${num(r.requests, 10)}${num(r.rps, 9)}${num(r.p50_ms, 8)}${num(r.p99_ms, 8)}${num(r.rps_ratio, 16)}${num(r.p50_ratio ?? "n/a", 14)}`);
+  console.log("(autocannon records latency in whole milliseconds; every response above was 2xx)");
+}
+
+async function main() {
+  const started = Date.now();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-orders-"));
+  console.log(`# RedFire order placement benchmark: ${CONNECTIONS} connections; ${SECONDS} s timed runs, ${ORDER_BUDGET - WARMUP_ORDERS}-order bursts for one account`);
+  console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by autocannon, workerd and the demo feeds,`);
+  console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
+
+  const platform = startPlatform(port, stateDir);
+  const cleanup = async () => {
+    await stopPlatform(platform);
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  const onSignal = () => cleanup().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    await waitHealthy(base, platform);
+    // Two single accounts (each has its own 200-a-minute budget) and the many.
+    const [limitOne, marketOne, ...many] = await signUpMany(base, 2 + ACCOUNTS);
+    const price = await lastPrice(base, limitOne);
+    const limitPrice = (price * (1 - LIMIT_DISCOUNT_PCT / 100)).toFixed(2);
+    console.log(`# platform healthy and ${2 + ACCOUNTS} accounts signed up after ${round((Date.now() - started) / 1000, 1)} s; ${SYMBOL} last ${price}, resting buys at ${limitPrice}`);
+
+    const burst = { warmup: { amount: WARMUP_ORDERS }, amount: ORDER_BUDGET - WARMUP_ORDERS, accounts: 1 };
+    // Every account's first order wakes its Durable Object: two per account warms them all.
+    const timed = { warmup: { amount: 2 * ACCOUNTS }, accounts: ACCOUNTS };
+    const rows = [
+      await load(base, "GET /health", { method: "GET", path: "/health" }, { warmup: { seconds: WARMUP_SECONDS } }),
+      await load(base, "POST /v2/orders resting limit buy, 1 account", placingRequest([limitOne], "limit", limitPrice), burst),
+      await load(base, "POST /v2/orders market buy (fills), 1 account", placingRequest([marketOne], "market"), burst),
+      await load(base, `POST /v2/orders resting limit buy, ${ACCOUNTS} accounts`, placingRequest(many, "limit", limitPrice), timed),
+      await load(base, `POST /v2/orders market buy (fills), ${ACCOUNTS} accounts`, placingRequest(many, "market"), timed),
+    ];
+    const [health] = rows;
+    for (const row of rows) {
+      row.rps_ratio = round(row.rps / health.rps, 3);
+      row.p50_ratio = health.p50_ms > 0 ? round(row.p50_ms / health.p50_ms, 2) : null;
+    }
+    printTable(rows);
+    const scaling = { limit: round(rows[3].rps / rows[1].rps, 2), market: round(rows[4].rps / rows[2].rps, 2) };
+    console.log(`\n${ACCOUNTS} accounts ÷ 1 account, req/s: resting limit ${scaling.limit}×, market ${scaling.market}×`);
+    console.log(`one account is also capped at ${ORDERS_PER_MINUTE} orders a minute by its risk limit (order_rate): ${round(ORDERS_PER_MINUTE / 60, 1)} orders/s sustained`);
+
+    const result = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+      accounts: ACCOUNTS,
+      burst_orders: ORDER_BUDGET - WARMUP_ORDERS,
+      symbol: SYMBOL,
+      qty: QTY,
+      load: rows,
+      scaling,
+      elapsed_seconds: round((Date.now() - started) / 1000, 1),
+    };
+    const line = JSON.stringify(result);
+    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+    writeFileSync(join(ROOT, "bench/results/orders.json"), line + "\n");
+    console.log(`\nBENCH_RESULT ${line}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});
