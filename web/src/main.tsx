@@ -1,0 +1,77 @@
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { restoreSession, session, signOut } from "./api";
+import { links, market, trades } from "./streams";
+import { useStore } from "./store";
+import { AdminPage } from "./ui/admin";
+import { AuthPage } from "./ui/auth";
+import { KeysPage } from "./ui/keys";
+import { Terminal } from "./ui/terminal";
+import "./styles.css";
+
+// Hash routes keep the app one static page with no server-side fallback to configure.
+type Route = "trade" | "keys" | "admin";
+const routeOf = (): Route => {
+  const r = location.hash.replace(/^#\/?/, "");
+  return r === "keys" || r === "admin" ? r : "trade";
+};
+
+function Connection() {
+  const state = useStore(links);
+  const values = Object.values(state);
+  const overall = values.length === 0 ? "down" : values.includes("down") ? "down" : values.includes("connecting") ? "connecting" : "open";
+  const label = overall === "open" ? "Live" : overall === "connecting" ? "Connecting…" : "Reconnecting…";
+  return (
+    <span class={`link ${overall}`} role="status" aria-live="polite" data-testid="connection" data-state={overall} title={Object.entries(state).map(([k, v]) => `${k}: ${v}`).join(", ")}>
+      <span class="dot" aria-hidden="true" />
+      {label}
+    </span>
+  );
+}
+
+function App() {
+  const { user, restoring } = useStore(session);
+  const [route, setRoute] = useState<Route>(routeOf());
+  useEffect(() => {
+    const onHash = () => setRoute(routeOf());
+    addEventListener("hashchange", onHash);
+    return () => removeEventListener("hashchange", onHash);
+  }, []);
+  useEffect(() => {
+    if (!user) {
+      market.stop();
+      trades.stop();
+    }
+  }, [user]);
+
+  if (restoring) return <div class="splash">RedFire</div>;
+  if (!user) return <AuthPage />;
+  const nav = (to: Route, label: string) => (
+    <a href={`#/${to}`} aria-current={route === to ? "page" : undefined}>
+      {label}
+    </a>
+  );
+  return (
+    <div class="shell">
+      <header class="top">
+        <span class="brand">RedFire</span>
+        <nav>
+          {nav("trade", "Trade")}
+          {nav("keys", "API keys")}
+          {user.role === "admin" && nav("admin", "Admin")}
+        </nav>
+        <Connection />
+        <span class="who">{user.username}</span>
+        <button class="ghost" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </header>
+      {route === "trade" && <Terminal />}
+      {route === "keys" && <KeysPage />}
+      {route === "admin" && user.role === "admin" && <AdminPage />}
+    </div>
+  );
+}
+
+render(<App />, document.getElementById("app")!);
+void restoreSession();

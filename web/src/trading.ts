@@ -1,0 +1,152 @@
+// The terminal's state: live quotes for the watchlist, and the account, orders, positions
+// and fills, reloaded from REST whenever trade_updates says something changed.
+import type { accountView, positionView } from "../../shared/trading/views";
+import type { OrderView } from "../../shared/trading/orders";
+import { api } from "./api";
+import { dec, type Money } from "./format";
+import { market, trades, type MarketMsg } from "./streams";
+import { createStore } from "./store";
+
+export type AccountJson = ReturnType<typeof accountView>;
+export type PositionJson = ReturnType<typeof positionView>;
+export type OrderJson = OrderView;
+export interface FillJson {
+  id: string;
+  execution_id: string;
+  order_id: string;
+  transaction_time: string;
+  symbol: string;
+  side: string;
+  qty: string;
+  price: string;
+  fee: string;
+  realized_pl: string;
+}
+
+export interface Quote {
+  bid?: Money;
+  ask?: Money;
+  last?: Money;
+  prevClose?: Money;
+  /** Which side moved last, for the flash; and a counter so the same move flashes again. */
+  moved?: "up" | "down";
+  tick: number;
+}
+
+const WATCHLIST_KEY = "redfire.watchlist";
+const DEFAULT_WATCHLIST = ["AAPL", "MSFT", "SPY", "TSLA", "BTC/USD", "ETH/USD"];
+
+export const watchlist = createStore<string[]>(JSON.parse(localStorage.getItem(WATCHLIST_KEY) ?? "null") ?? DEFAULT_WATCHLIST);
+export const selected = createStore<string>(watchlist.get()[0] ?? "AAPL");
+export const quotes = createStore<Record<string, Quote>>({});
+export const account = createStore<AccountJson | null>(null);
+export const openOrders = createStore<OrderJson[]>([]);
+export const closedOrders = createStore<OrderJson[]>([]);
+export const positions = createStore<PositionJson[]>([]);
+export const fills = createStore<FillJson[]>([]);
+
+watchlist.subscribe((list) => {
+  localStorage.setItem(WATCHLIST_KEY, JSON.stringify(list));
+  subscribe();
+});
+selected.subscribe(() => subscribe());
+
+function subscribe(): void {
+  market.want(watchlist.get(), [selected.get()]);
+}
+
+const isCrypto = (s: string) => s.includes("/");
+
+interface Snapshot {
+  latestTrade?: { p: number } | null;
+  latestQuote?: { bp: number; ap: number } | null;
+  prevDailyBar?: { c: number } | null;
+  dailyBar?: { o: number } | null;
+}
+
+/** Seeds quotes (and the previous close the change is measured from) from snapshots. */
+async function loadSnapshots(symbols: string[]): Promise<void> {
+  const stocks = symbols.filter((s) => !isCrypto(s));
+  const crypto = symbols.filter(isCrypto);
+  const none: Record<string, Snapshot> = {};
+  const [s, c] = await Promise.all([
+    stocks.length ? api<Record<string, Snapshot>>("GET", `/v2/stocks/snapshots?symbols=${encodeURIComponent(stocks.join(","))}`).catch(() => none) : none,
+    crypto.length ? api<{ snapshots: Record<string, Snapshot> }>("GET", `/v1beta3/crypto/us/snapshots?symbols=${encodeURIComponent(crypto.join(","))}`).then((r) => r.snapshots, () => none) : none,
+  ]);
+  quotes.update((q) => {
+    const next = { ...q };
+    for (const [symbol, snap] of Object.entries({ ...s, ...c })) {
+      const current = next[symbol] ?? { tick: 0 };
+      next[symbol] = {
+        ...current,
+        bid: current.bid ?? dec(snap.latestQuote?.bp),
+        ask: current.ask ?? dec(snap.latestQuote?.ap),
+        last: current.last ?? dec(snap.latestTrade?.p),
+        prevClose: dec(snap.prevDailyBar?.c) ?? dec(snap.dailyBar?.o),
+      };
+    }
+    return next;
+  });
+}
+
+function onMarket(m: MarketMsg): void {
+  if (m.T !== "q" && m.T !== "t") return;
+  quotes.update((q) => {
+    const current = q[m.S] ?? { tick: 0 };
+    const next: Quote = { ...current, tick: current.tick + 1 };
+    if (m.T === "q") {
+      next.bid = dec(m.bp);
+      next.ask = dec(m.ap);
+    } else {
+      const price = dec(m.p);
+      if (price !== undefined && current.last !== undefined && price !== current.last) next.moved = price > current.last ? "up" : "down";
+      next.last = price;
+    }
+    return { ...q, [m.S]: next };
+  });
+}
+
+let reloadTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Reloads the account's views; bursts of trade updates collapse into one reload. */
+export function reloadAccount(delayMs = 150): void {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => {
+    void Promise.all([
+      api<AccountJson>("GET", "/v2/account").then((a) => account.set(a)),
+      api<OrderJson[]>("GET", "/v2/orders?status=open&limit=500").then((o) => openOrders.set(o)),
+      api<OrderJson[]>("GET", "/v2/orders?status=closed&limit=100").then((o) => closedOrders.set(o)),
+      api<PositionJson[]>("GET", "/v2/positions").then((p) => positions.set(p)),
+      api<FillJson[]>("GET", "/v2/account/activities/FILL?page_size=100").then((f) => fills.set(f)),
+    ]).catch(() => undefined);
+  }, delayMs);
+}
+
+let started = false;
+
+/** Starts the terminal's feeds once per page load. */
+export function startTerminal(): void {
+  if (started) {
+    subscribe();
+    trades.start();
+    return;
+  }
+  started = true;
+  market.on(onMarket);
+  trades.on(() => reloadAccount());
+  subscribe();
+  trades.start();
+  void loadSnapshots(watchlist.get());
+  watchlist.subscribe((list) => void loadSnapshots(list.filter((s) => !quotes.get()[s])));
+  reloadAccount(0);
+}
+
+/** Live value of a position at the last trade (else its own current price), exactly. */
+export function livePosition(p: PositionJson, q: Quote | undefined): { last?: Money; value?: Money; pl?: Money } {
+  const qty = dec(p.qty);
+  const last = q?.last ?? dec(p.current_price);
+  const basis = dec(p.cost_basis);
+  if (qty === undefined || last === undefined || basis === undefined) return {};
+  const value = (qty * last) / 10n ** 18n;
+  return { last, value, pl: value - basis };
+}

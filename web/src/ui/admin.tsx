@@ -1,0 +1,176 @@
+import { useEffect, useState } from "preact/hooks";
+import type { z } from "zod";
+import type { AdminAsset } from "../../../shared/schemas/assets";
+import type { UserList } from "../../../shared/schemas/identity";
+import { api, ApiError, session, type UserJson } from "../api";
+import { useStore } from "../store";
+
+// Admins only (the server enforces it; this page is just hidden from others): users
+// (role, disable) and instruments (tradable, active, new ones with a simulated feed).
+type Asset = z.infer<typeof AdminAsset>;
+const ROLES = ["guest", "user", "trader", "admin"] as const;
+
+export function AdminPage() {
+  const [problem, setProblem] = useState<string | null>(null);
+  const report = (e: unknown) => setProblem(e instanceof ApiError ? e.message : "The request failed.");
+  return (
+    <main class="page">
+      <h1>Admin</h1>
+      {problem && (
+        <p class="form-error" role="alert">
+          {problem}
+        </p>
+      )}
+      <Users report={report} />
+      <Instruments report={report} />
+    </main>
+  );
+}
+
+function Users({ report }: { report: (e: unknown) => void }) {
+  const me = useStore(session).user;
+  const [users, setUsers] = useState<UserJson[]>([]);
+  const load = () => api<z.infer<typeof UserList>>("GET", "/api/admin/users?limit=200").then((r) => setUsers(r.users), report);
+  useEffect(() => void load(), []);
+  const change = (id: string, body: Record<string, string>) => api("PATCH", `/api/admin/users/${id}`, body).then(load, report);
+  return (
+    <section class="panel">
+      <h2>Users</h2>
+      <div class="table-scroll">
+        <table data-testid="users">
+          <thead>
+            <tr>
+              <th>User</th>
+              <th>Email</th>
+              <th>Role</th>
+              <th>Status</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {users.map((u) => (
+              <tr key={u.id} data-user={u.email}>
+                <td>{u.username}</td>
+                <td>{u.email}</td>
+                <td>
+                  <select aria-label={`Role of ${u.username}`} value={u.role} disabled={u.id === me?.id} onChange={(e) => void change(u.id, { role: (e.target as HTMLSelectElement).value })}>
+                    {ROLES.map((r) => (
+                      <option key={r}>{r}</option>
+                    ))}
+                  </select>
+                </td>
+                <td>{u.status}</td>
+                <td class="actions">
+                  {u.id !== me?.id && (
+                    <button onClick={() => void change(u.id, { status: u.status === "active" ? "disabled" : "active" })}>{u.status === "active" ? "Disable" : "Enable"}</button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function Instruments({ report }: { report: (e: unknown) => void }) {
+  const [assets, setAssets] = useState<Asset[]>([]);
+  const load = () => api<Asset[]>("GET", "/api/admin/assets").then(setAssets, report);
+  useEffect(() => void load(), []);
+  const update = (id: string, body: Record<string, unknown>) => api("PATCH", `/api/admin/assets/${id}`, body).then(load, report);
+
+  async function create(event: Event) {
+    event.preventDefault();
+    const f = new FormData(event.currentTarget as HTMLFormElement);
+    const value = (k: string) => String(f.get(k) ?? "").trim();
+    const crypto = value("class") === "crypto";
+    try {
+      await api("POST", "/api/admin/assets", {
+        symbol: value("symbol").toUpperCase(),
+        name: value("name"),
+        class: value("class"),
+        exchange: crypto ? "CRYPTO" : "NASDAQ",
+        tick_size: value("tick_size"),
+        lot_size: value("lot_size"),
+        feed: { kind: "sim", params: { startPrice: Number(value("start_price")) || 100 } },
+      });
+      (event.target as HTMLFormElement).reset();
+      await load();
+    } catch (e) {
+      report(e);
+    }
+  }
+
+  return (
+    <section class="panel">
+      <h2>Instruments</h2>
+      <div class="table-scroll">
+        <table data-testid="assets">
+          <thead>
+            <tr>
+              <th>Symbol</th>
+              <th>Name</th>
+              <th>Class</th>
+              <th class="r">Tick</th>
+              <th class="r">Lot</th>
+              <th>Feed</th>
+              <th>Tradable</th>
+              <th>Status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {assets.map((a) => (
+              <tr key={a.id} data-symbol={a.symbol}>
+                <td>{a.symbol}</td>
+                <td>{a.name}</td>
+                <td>{a.class}</td>
+                <td class="r num">{a.price_increment}</td>
+                <td class="r num">{a.min_trade_increment}</td>
+                <td>{a.feed.kind}</td>
+                <td>
+                  <input type="checkbox" aria-label={`${a.symbol} tradable`} checked={a.tradable} onChange={() => void update(a.id, { tradable: !a.tradable })} />
+                </td>
+                <td>
+                  <button onClick={() => void update(a.id, { status: a.status === "active" ? "inactive" : "active" })}>{a.status}</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <form class="inline-form" onSubmit={(e) => void create(e)}>
+        <label>
+          Symbol
+          <input name="symbol" required placeholder="NVDA or SOL/USD" />
+        </label>
+        <label>
+          Name
+          <input name="name" required />
+        </label>
+        <label>
+          Class
+          <select name="class">
+            <option value="us_equity">us_equity</option>
+            <option value="crypto">crypto</option>
+          </select>
+        </label>
+        <label>
+          Tick
+          <input name="tick_size" defaultValue="0.01" size={6} />
+        </label>
+        <label>
+          Lot
+          <input name="lot_size" defaultValue="1" size={6} />
+        </label>
+        <label>
+          Start price
+          <input name="start_price" defaultValue="100" size={6} />
+        </label>
+        <button class="primary" type="submit">
+          Add instrument
+        </button>
+      </form>
+    </section>
+  );
+}

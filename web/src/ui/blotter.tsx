@@ -1,0 +1,259 @@
+import { useState } from "preact/hooks";
+import { api, ApiError } from "../api";
+import { dec, num, pct, signed, time, tone, usd } from "../format";
+import { useStore } from "../store";
+import { closedOrders, fills, livePosition, openOrders, positions, quotes, reloadAccount, type OrderJson } from "../trading";
+
+// Open orders (cancel, replace), order history, positions with live P&L, and fills; all
+// reloaded when trade_updates reports a change.
+type Tab = "open" | "history" | "positions" | "fills";
+
+export function Blotter() {
+  const [tab, setTab] = useState<Tab>("open");
+  const open = useStore(openOrders);
+  const held = useStore(positions);
+  const tabs: [Tab, string][] = [
+    ["open", `Open orders (${open.length})`],
+    ["history", "Order history"],
+    ["positions", `Positions (${held.length})`],
+    ["fills", "Fills"],
+  ];
+  return (
+    <section class="panel blotter" aria-label="Blotter">
+      <div class="tabs" role="tablist">
+        {tabs.map(([t, label]) => (
+          <button key={t} role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
+            {label}
+          </button>
+        ))}
+      </div>
+      <div class="table-scroll" role="tabpanel">
+        {tab === "open" && <OpenOrders orders={open} />}
+        {tab === "history" && <History />}
+        {tab === "positions" && <Positions />}
+        {tab === "fills" && <Fills />}
+      </div>
+    </section>
+  );
+}
+
+const price = (o: OrderJson) => [o.limit_price && `L ${o.limit_price}`, o.stop_price && `S ${o.stop_price}`].filter(Boolean).join(" ") || "MKT";
+
+function OpenOrders({ orders }: { orders: OrderJson[] }) {
+  const [editing, setEditing] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  async function act(run: () => Promise<unknown>) {
+    setProblem(null);
+    try {
+      await run();
+    } catch (e) {
+      setProblem(e instanceof ApiError ? e.message : "The request failed. Check your connection.");
+    }
+    reloadAccount(0);
+  }
+  if (orders.length === 0) return <p class="empty">No open orders.</p>;
+  return (
+    <>
+      {problem && (
+        <p class="form-error" role="alert">
+          {problem}
+        </p>
+      )}
+      <table data-testid="open-orders">
+        <thead>
+          <tr>
+            <th>Time</th>
+            <th>Symbol</th>
+            <th>Side</th>
+            <th>Type</th>
+            <th class="r">Qty</th>
+            <th class="r">Filled</th>
+            <th class="r">Price</th>
+            <th>TIF</th>
+            <th>Status</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {orders.map((o) =>
+            editing === o.id ? (
+              <Replace key={o.id} order={o} done={() => setEditing(null)} act={act} />
+            ) : (
+              <tr key={o.id} data-order={o.id}>
+                <td class="num">{time(o.submitted_at)}</td>
+                <td>{o.symbol}</td>
+                <td class={o.side}>{o.side}</td>
+                <td>{o.type}</td>
+                <td class="r num">{o.qty ?? `$${o.notional}`}</td>
+                <td class="r num">{o.filled_qty}</td>
+                <td class="r num">{price(o)}</td>
+                <td>{o.time_in_force}</td>
+                <td>{o.status}</td>
+                <td class="actions">
+                  {o.limit_price !== null && <button onClick={() => setEditing(o.id)}>Replace</button>}
+                  <button onClick={() => void act(() => api("DELETE", `/v2/orders/${o.id}`))} aria-label={`Cancel order ${o.symbol} ${o.side} ${o.qty}`}>
+                    Cancel
+                  </button>
+                </td>
+              </tr>
+            ),
+          )}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+function Replace({ order, done, act }: { order: OrderJson; done: () => void; act: (run: () => Promise<unknown>) => Promise<void> }) {
+  const [qty, setQty] = useState(order.qty ?? "");
+  const [limit, setLimit] = useState(order.limit_price ?? "");
+  return (
+    <tr class="editing">
+      <td colSpan={4}>
+        Replace {order.side} {order.symbol}
+      </td>
+      <td class="r">
+        <input aria-label="New quantity" inputMode="decimal" value={qty} onInput={(e) => setQty((e.target as HTMLInputElement).value)} size={6} />
+      </td>
+      <td />
+      <td class="r">
+        <input aria-label="New limit price" inputMode="decimal" value={limit} onInput={(e) => setLimit((e.target as HTMLInputElement).value)} size={8} />
+      </td>
+      <td colSpan={2} />
+      <td class="actions">
+        <button class="primary" onClick={() => void act(() => api("PATCH", `/v2/orders/${order.id}`, { qty, limit_price: limit })).then(done)}>
+          Save
+        </button>
+        <button onClick={done}>Keep</button>
+      </td>
+    </tr>
+  );
+}
+
+function History() {
+  const orders = useStore(closedOrders);
+  if (orders.length === 0) return <p class="empty">No orders yet.</p>;
+  return (
+    <table data-testid="order-history">
+      <thead>
+        <tr>
+          <th>Time</th>
+          <th>Symbol</th>
+          <th>Side</th>
+          <th>Type</th>
+          <th class="r">Qty</th>
+          <th class="r">Filled</th>
+          <th class="r">Avg price</th>
+          <th class="r">Fees</th>
+          <th>Status</th>
+        </tr>
+      </thead>
+      <tbody>
+        {orders.map((o) => (
+          <tr key={o.id} data-order={o.id}>
+            <td class="num">{time(o.updated_at)}</td>
+            <td>{o.symbol}</td>
+            <td class={o.side}>{o.side}</td>
+            <td>{o.type}</td>
+            <td class="r num">{o.qty ?? `$${o.notional}`}</td>
+            <td class="r num">{o.filled_qty}</td>
+            <td class="r num">{o.filled_avg_price ?? "—"}</td>
+            <td class="r num">{o.commission}</td>
+            <td>{o.status}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Positions() {
+  const held = useStore(positions);
+  const q = useStore(quotes);
+  const [problem, setProblem] = useState<string | null>(null);
+  if (held.length === 0) return <p class="empty">No positions.</p>;
+  async function close(symbol: string) {
+    setProblem(null);
+    try {
+      await api("DELETE", `/v2/positions/${encodeURIComponent(symbol)}`);
+    } catch (e) {
+      setProblem(e instanceof ApiError ? e.message : "The request failed.");
+    }
+    reloadAccount(0);
+  }
+  return (
+    <>
+      {problem && <p class="form-error">{problem}</p>}
+      <table data-testid="positions">
+        <thead>
+          <tr>
+            <th>Symbol</th>
+            <th class="r">Qty</th>
+            <th class="r">Avg cost</th>
+            <th class="r">Last</th>
+            <th class="r">Market value</th>
+            <th class="r">Unrealized P&L</th>
+            <th class="r">%</th>
+            <th class="r">Realized</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {held.map((p) => {
+            const live = livePosition(p, q[p.symbol]);
+            return (
+              <tr key={p.symbol} data-symbol={p.symbol}>
+                <td>{p.symbol}</td>
+                <td class="r num">{p.qty}</td>
+                <td class="r num">{num(dec(p.avg_entry_price))}</td>
+                <td class="r num">{num(live.last)}</td>
+                <td class="r num">{usd(live.value)}</td>
+                <td class={`r num ${tone(live.pl)}`} data-testid="unrealized">
+                  {signed(live.pl)}
+                </td>
+                <td class={`r num ${tone(live.pl)}`}>{pct(live.pl, dec(p.cost_basis))}</td>
+                <td class="r num">{signed(dec(p.realized_pl))}</td>
+                <td class="actions">
+                  <button onClick={() => void close(p.symbol)}>Close</button>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+function Fills() {
+  const list = useStore(fills);
+  if (list.length === 0) return <p class="empty">No fills yet.</p>;
+  return (
+    <table data-testid="fills">
+      <thead>
+        <tr>
+          <th>Time</th>
+          <th>Symbol</th>
+          <th>Side</th>
+          <th class="r">Qty</th>
+          <th class="r">Price</th>
+          <th class="r">Fee</th>
+          <th class="r">Realized</th>
+        </tr>
+      </thead>
+      <tbody>
+        {list.map((f) => (
+          <tr key={f.id}>
+            <td class="num">{time(f.transaction_time)}</td>
+            <td>{f.symbol}</td>
+            <td class={f.side}>{f.side}</td>
+            <td class="r num">{f.qty}</td>
+            <td class="r num">{f.price}</td>
+            <td class="r num">{f.fee}</td>
+            <td class={`r num ${tone(dec(f.realized_pl))}`}>{signed(dec(f.realized_pl))}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

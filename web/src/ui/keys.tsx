@@ -1,0 +1,121 @@
+import { useEffect, useState } from "preact/hooks";
+import type { z } from "zod";
+import type { ApiKey, CreatedApiKey } from "../../../shared/schemas/identity";
+import { api, ApiError } from "../api";
+import { time } from "../format";
+
+// API keys for programmatic clients (Alpaca's SDK, ccxt): the secret is shown once, right
+// after creation, and never again.
+type Key = z.infer<typeof ApiKey>;
+type Created = z.infer<typeof CreatedApiKey>;
+
+export function KeysPage() {
+  const [keys, setKeys] = useState<Key[] | null>(null);
+  const [created, setCreated] = useState<Created | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const load = () => api<Key[]>("GET", "/api/keys").then(setKeys, (e: unknown) => setProblem(e instanceof ApiError ? e.message : "Could not load keys."));
+  useEffect(() => void load(), []);
+
+  async function create(event: Event) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    setProblem(null);
+    try {
+      const key = await api<Created>("POST", "/api/keys", { name: String(form.get("name") ?? ""), scopes: form.getAll("scopes").map(String) });
+      setCreated(key);
+      (event.target as HTMLFormElement).reset();
+      await load();
+    } catch (e) {
+      setProblem(e instanceof ApiError ? e.message : "The key could not be created.");
+    }
+  }
+
+  async function revoke(id: string) {
+    setProblem(null);
+    try {
+      await api("DELETE", `/api/keys/${id}`);
+      if (created?.key_id === id) setCreated(null);
+      await load();
+    } catch (e) {
+      setProblem(e instanceof ApiError ? e.message : "The key could not be revoked.");
+    }
+  }
+
+  return (
+    <main class="page">
+      <h1>API keys</h1>
+      <p class="muted">Use a key with Alpaca's SDK or ccxt pointed at this origin: headers APCA-API-KEY-ID and APCA-API-SECRET-KEY.</p>
+      <form class="panel inline-form" onSubmit={(e) => void create(e)}>
+        <label>
+          Name
+          <input name="name" required maxLength={64} placeholder="my bot" />
+        </label>
+        <fieldset>
+          <legend>Scopes</legend>
+          <label class="check">
+            <input type="checkbox" name="scopes" value="read" defaultChecked /> read
+          </label>
+          <label class="check">
+            <input type="checkbox" name="scopes" value="trade" /> trade
+          </label>
+        </fieldset>
+        <button class="primary" type="submit">
+          Create key
+        </button>
+      </form>
+      {problem && (
+        <p class="form-error" role="alert">
+          {problem}
+        </p>
+      )}
+      {created && (
+        <div class="panel secret" role="status" data-testid="new-key">
+          <strong>Copy the secret now: it is not shown again.</strong>
+          <dl>
+            <dt>Key id</dt>
+            <dd class="mono">{created.key_id}</dd>
+            <dt>Secret</dt>
+            <dd class="mono" data-testid="secret">
+              {created.secret}
+            </dd>
+          </dl>
+          <button onClick={() => void navigator.clipboard?.writeText(created.secret)}>Copy secret</button>
+        </div>
+      )}
+      <section class="panel">
+        {keys === null ? (
+          <p class="empty">Loading…</p>
+        ) : keys.length === 0 ? (
+          <p class="empty">No keys yet.</p>
+        ) : (
+          <table data-testid="keys">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Key id</th>
+                <th>Scopes</th>
+                <th>Created</th>
+                <th>Last used</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {keys.map((k) => (
+                <tr key={k.key_id} data-key={k.key_id}>
+                  <td>{k.name}</td>
+                  <td class="mono">{k.key_id}</td>
+                  <td>{k.scopes.join(", ")}</td>
+                  <td>{new Date(k.created_at).toLocaleDateString()}</td>
+                  <td>{k.last_used_at ? time(k.last_used_at) : "never"}</td>
+                  <td class="actions">
+                    <button onClick={() => void revoke(k.key_id)}>Revoke</button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </main>
+  );
+}

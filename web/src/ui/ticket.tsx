@@ -1,0 +1,127 @@
+import { useState } from "preact/hooks";
+import { api, ApiError } from "../api";
+import { dec, num, times, usd } from "../format";
+import { useStore } from "../store";
+import { account, quotes, reloadAccount, selected, type OrderJson } from "../trading";
+
+// The order ticket. The estimate uses the price the order would pay at worst that the
+// screen knows (its limit, else the ask for a buy / the bid for a sell), exactly; the
+// server's risk checks have the last word, and their refusal is shown as it says it.
+type OrderType = "market" | "limit" | "stop" | "stop_limit";
+const TYPES: { value: OrderType; label: string }[] = [
+  { value: "market", label: "Market" },
+  { value: "limit", label: "Limit" },
+  { value: "stop", label: "Stop" },
+  { value: "stop_limit", label: "Stop limit" },
+];
+
+export function Ticket() {
+  const symbol = useStore(selected);
+  const q = useStore(quotes)[symbol];
+  const a = useStore(account);
+  const [side, setSide] = useState<"buy" | "sell">("buy");
+  const [type, setType] = useState<OrderType>("limit");
+  const [by, setBy] = useState<"qty" | "notional">("qty");
+  const [amount, setAmount] = useState("1");
+  const [limit, setLimit] = useState("");
+  const [stop, setStop] = useState("");
+  const [tif, setTif] = useState("gtc");
+  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const needsLimit = type === "limit" || type === "stop_limit";
+  const needsStop = type === "stop" || type === "stop_limit";
+  const price = (needsLimit ? dec(limit) : undefined) ?? (needsStop ? dec(stop) : undefined) ?? (side === "buy" ? q?.ask : q?.bid);
+  const size = dec(amount);
+  const estimate = by === "notional" ? size : size !== undefined && price !== undefined ? times(size, price) : undefined;
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setBusy(true);
+    setResult(null);
+    const body: Record<string, string> = { symbol, side, type, time_in_force: tif, [by]: amount.trim() };
+    if (needsLimit) body.limit_price = limit.trim();
+    if (needsStop) body.stop_price = stop.trim();
+    try {
+      const o = await api<OrderJson>("POST", "/v2/orders", body);
+      setResult({ ok: true, text: `${o.side} ${o.qty ?? `$${o.notional}`} ${o.symbol} ${o.type}: ${o.status.replace("_", " ")}` });
+      reloadAccount(0);
+    } catch (e) {
+      setResult({ ok: false, text: e instanceof ApiError ? e.message : "The order could not be sent. Check your connection." });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section class="panel ticket" aria-label="Order ticket">
+      <h2>Order · {symbol}</h2>
+      <form onSubmit={(e) => void submit(e)}>
+        <div class="segmented sides" role="group" aria-label="Side">
+          <button type="button" class="buy" aria-pressed={side === "buy"} onClick={() => setSide("buy")}>
+            Buy
+          </button>
+          <button type="button" class="sell" aria-pressed={side === "sell"} onClick={() => setSide("sell")}>
+            Sell
+          </button>
+        </div>
+        <label>
+          Type
+          <select name="type" value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value as OrderType)}>
+            {TYPES.map((t) => (
+              <option key={t.value} value={t.value}>
+                {t.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          <span class="row">
+            {by === "qty" ? "Quantity" : "Amount (USD)"}
+            {type === "market" && (
+              <button type="button" class="link-button" onClick={() => setBy(by === "qty" ? "notional" : "qty")}>
+                {by === "qty" ? "by amount" : "by quantity"}
+              </button>
+            )}
+          </span>
+          <input name={by} inputMode="decimal" value={amount} onInput={(e) => setAmount((e.target as HTMLInputElement).value)} required />
+        </label>
+        {needsStop && (
+          <label>
+            Stop price
+            <input name="stop_price" inputMode="decimal" value={stop} onInput={(e) => setStop((e.target as HTMLInputElement).value)} placeholder={num(q?.last)} required />
+          </label>
+        )}
+        {needsLimit && (
+          <label>
+            Limit price
+            <input name="limit_price" inputMode="decimal" value={limit} onInput={(e) => setLimit((e.target as HTMLInputElement).value)} placeholder={num(side === "buy" ? q?.bid : q?.ask)} required />
+          </label>
+        )}
+        <label>
+          Time in force
+          <select name="time_in_force" value={tif} onChange={(e) => setTif((e.target as HTMLSelectElement).value)}>
+            <option value="gtc">GTC · until canceled</option>
+            <option value="day">Day</option>
+            <option value="ioc">IOC · immediate or cancel</option>
+            <option value="fok">FOK · fill or kill</option>
+          </select>
+        </label>
+        <dl class="estimate">
+          <dt>Estimated {side === "buy" ? "cost" : "proceeds"}</dt>
+          <dd class="num" data-testid="estimate">{usd(estimate)}</dd>
+          <dt>Buying power</dt>
+          <dd class="num">{usd(dec(a?.buying_power))}</dd>
+        </dl>
+        <button type="submit" class={`primary ${side}`} disabled={busy}>
+          {busy ? "Sending…" : `${side === "buy" ? "Buy" : "Sell"} ${symbol}`}
+        </button>
+        {result && (
+          <p class={result.ok ? "notice" : "form-error"} role={result.ok ? "status" : "alert"} data-testid="ticket-result">
+            {result.text}
+          </p>
+        )}
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,88 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { num, pct, tone } from "../format";
+import { useStore } from "../store";
+import { quotes, selected, watchlist, type Quote } from "../trading";
+
+// Symbols with live bid, ask, last and the change since the previous close. A row
+// flashes when its last price moves; every cell has a fixed width, so streaming numbers
+// never shift the layout.
+export function Watchlist() {
+  const list = useStore(watchlist);
+  const current = useStore(selected);
+  const [adding, setAdding] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+
+  function add(event: Event) {
+    event.preventDefault();
+    const symbol = adding.trim().toUpperCase();
+    if (!/^[A-Z][A-Z0-9.]{0,11}(\/[A-Z]{2,6})?$/.test(symbol)) return setProblem("Type a ticker like AAPL or a pair like BTC/USD.");
+    if (list.includes(symbol)) return setProblem(`${symbol} is already on the list.`);
+    setProblem(null);
+    setAdding("");
+    watchlist.set([...list, symbol]);
+  }
+
+  return (
+    <section class="panel watchlist" aria-label="Watchlist">
+      <h2>Watchlist</h2>
+      <table>
+        <thead>
+          <tr>
+            <th>Symbol</th>
+            <th class="r">Bid</th>
+            <th class="r">Ask</th>
+            <th class="r">Last</th>
+            <th class="r">Chg</th>
+            <th class="r">Chg %</th>
+            <th aria-label="Remove" />
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((symbol) => (
+            <Row key={symbol} symbol={symbol} active={symbol === current} />
+          ))}
+        </tbody>
+      </table>
+      <form class="add" onSubmit={add}>
+        <input aria-label="Add symbol" placeholder="Add symbol" value={adding} onInput={(e) => setAdding((e.target as HTMLInputElement).value)} />
+        <button type="submit">Add</button>
+      </form>
+      {problem && <p class="field-error">{problem}</p>}
+    </section>
+  );
+}
+
+function Row({ symbol, active }: { symbol: string; active: boolean }) {
+  const q: Quote | undefined = useStore(quotes)[symbol];
+  const change = q?.last !== undefined && q.prevClose !== undefined ? q.last - q.prevClose : undefined;
+  const row = useRef<HTMLTableRowElement>(null);
+  useEffect(() => {
+    const el = row.current;
+    if (!el || !q?.moved) return;
+    el.classList.remove("flash-up", "flash-down");
+    void el.offsetWidth; // restart the animation
+    el.classList.add(q.moved === "up" ? "flash-up" : "flash-down");
+  }, [q?.last]);
+  return (
+    <tr ref={row} class={active ? "active" : ""} data-symbol={symbol} onClick={() => selected.set(symbol)} tabIndex={0} onKeyDown={(e) => e.key === "Enter" && selected.set(symbol)} aria-selected={active}>
+      <td class="sym">{symbol}</td>
+      <td class="r num" data-testid="bid">{num(q?.bid)}</td>
+      <td class="r num" data-testid="ask">{num(q?.ask)}</td>
+      <td class="r num" data-testid="last">{num(q?.last)}</td>
+      <td class={`r num ${tone(change)}`}>{change === undefined ? "—" : `${change > 0n ? "+" : ""}${num(change)}`}</td>
+      <td class={`r num ${tone(change)}`}>{pct(change, q?.prevClose)}</td>
+      <td>
+        <button
+          class="icon"
+          aria-label={`Remove ${symbol}`}
+          onClick={(e) => {
+            e.stopPropagation();
+            watchlist.update((l) => l.filter((s) => s !== symbol));
+          }}
+        >
+          ×
+        </button>
+      </td>
+    </tr>
+  );
+}
