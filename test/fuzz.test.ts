@@ -189,5 +189,6 @@ describe("any request", () => {
       ),
       { numRuns: 400 },
     );
-  });
+    // Hundreds of real requests through the whole stack: minutes on a loaded CI machine.
+  }, 300_000);
 });

@@ -1,7 +1,9 @@
 // A price-time priority book of resting orders at integer tick prices. Each price level
 // is a FIFO (a doubly linked list, so a cancel anywhere is O(1)); the best level of each
 // side comes from a heap of prices with lazy deletion. A take costs O(log levels) per level
-// it empties plus O(1) per order it fills, whatever the number of orders resting.
+// it empties plus O(1) per order it fills, whatever the number of orders resting; the heap
+// is rebuilt when stale prices outnumber live ones, so it stays within about twice the
+// number of levels however long the book lives.
 
 export type Side = "buy" | "sell";
 
@@ -33,7 +35,7 @@ interface Level {
 
 /** A binary heap of prices; `better(a, b)` says a should come out first. */
 class PriceHeap {
-  readonly #items: number[] = [];
+  #items: number[] = [];
   constructor(private readonly better: (a: number, b: number) => boolean) {}
 
   get size(): number {
@@ -54,6 +56,11 @@ class PriceHeap {
       [a[i], a[parent]] = [a[parent]!, a[i]!];
       i = parent;
     }
+  }
+
+  /** Replaces the contents with `prices`; sorted best first, an array is a valid heap. */
+  reset(prices: Iterable<number>): void {
+    this.#items = [...prices].sort((a, b) => (this.better(a, b) ? -1 : this.better(b, a) ? 1 : 0));
   }
 
   pop(): void {
@@ -100,6 +107,10 @@ class BookSide {
       level = { price, head: null, tail: null, qty: 0, count: 0 };
       this.levels.set(price, level);
       this.#heap.push(price);
+      // An emptied level's price stays in the heap until it comes to the top, so levels
+      // opened and closed over and over behind the best would grow it without bound (and
+      // the next take would pop them all at once).
+      if (this.#heap.size > 2 * this.levels.size + 64) this.#heap.reset(this.levels.keys());
     }
     return level;
   }

@@ -49,6 +49,7 @@ export interface VenueOrderRequest {
 }
 
 export interface VenueOrder extends VenueOrderRequest {
+  /** Time priority: when it was submitted, or for a stop that rests once triggered, when it triggered. */
   arrival: number;
   filled: number;
   filledNotional: string;
@@ -78,13 +79,51 @@ export interface VenueState {
 const opposite = (side: Side): Side => (side === "buy" ? "sell" : "buy");
 const better = (side: Side, a: number, b: number) => (side === "buy" ? a <= b : a >= b);
 
+/** Cumulative fee of an order from what it made and what it took. */
+type FeeRule = (maker: Money, taker: Money) => Money;
+
+/** A config's fee rule with its rates and minimum parsed once, not on every fill. */
+function feeRule(config: VenueConfig): FeeRule {
+  const makerRate = BigInt(Math.round(config.makerBps * 100));
+  const takerRate = BigInt(Math.round(config.takerBps * 100));
+  const minimum = parseMoney(config.minFee) ?? ZERO;
+  // No rate and no minimum: nothing is ever charged, so a fill needs no arithmetic.
+  if (makerRate === ZERO && takerRate === ZERO && minimum <= ZERO) return () => ZERO;
+  return (maker, taker) => {
+    if (maker + taker === ZERO) return ZERO;
+    const fee = roundHalfUp((maker * makerRate + taker * takerRate) / 1_000_000n, CENT);
+    return fee > minimum ? fee : minimum;
+  };
+}
+
 /** Cumulative fee of an order: rates on what it made and took, rounded to the cent, at least the minimum. */
 export function orderFee(config: VenueConfig, maker: Money, taker: Money): Money {
-  const raw = maker * BigInt(Math.round(config.makerBps * 100)) + taker * BigInt(Math.round(config.takerBps * 100));
-  const fee = roundHalfUp(raw / 1_000_000n, CENT);
-  const minimum = parseMoney(config.minFee) ?? ZERO;
-  if (maker + taker === ZERO) return ZERO;
-  return fee > minimum ? fee : minimum;
+  return feeRule(config)(maker, taker);
+}
+
+/** The live order for a request, built field by field so every order has the same shape. */
+function liveOrder(r: VenueOrderRequest, arrival: number): VenueOrder {
+  return {
+    id: r.id,
+    account: r.account,
+    side: r.side,
+    type: r.type,
+    tif: r.tif,
+    qty: r.qty,
+    notional: r.notional,
+    maxLots: r.maxLots,
+    limit: r.limit,
+    stop: r.stop,
+    cap: r.cap,
+    expiresAt: r.expiresAt,
+    arrival,
+    filled: 0,
+    filledNotional: "0",
+    makerNotional: "0",
+    takerNotional: "0",
+    fees: "0",
+    triggered: false,
+  };
 }
 
 export class Venue {
@@ -96,6 +135,7 @@ export class Venue {
   #reports: Report[] = [];
   #touched = new Set<string>();
   #nextExpiry = Infinity;
+  readonly #fee: FeeRule;
   #lastPrice: number | null = null;
 
   constructor(
@@ -104,6 +144,7 @@ export class Venue {
     state?: VenueState,
     orders: VenueOrder[] = [],
   ) {
+    this.#fee = feeRule(config);
     this.#state = state ?? { seq: 0, arrival: 0, quote: null, trade: null, takenAsk: [], takenBid: [] };
     for (const order of [...orders].sort((a, b) => a.arrival - b.arrival)) this.#restore(order);
   }
@@ -140,9 +181,16 @@ export class Venue {
 
   submit(request: VenueOrderRequest, now: number): void {
     if (this.#orders.has(request.id)) return;
-    const order: VenueOrder = { ...request, arrival: ++this.#state.arrival, filled: 0, filledNotional: "0", makerNotional: "0", takerNotional: "0", fees: "0", triggered: false };
+    // Day orders whose day has ended must not trade with the newcomer, whether or not a
+    // quote has come since to expire them.
+    this.expire(now);
+    const order = liveOrder(request, ++this.#state.arrival);
     this.#orders.set(order.id, order);
     this.#touched.add(order.id);
+    if (order.expiresAt !== null && order.expiresAt <= now) {
+      this.#done(order, "expired", "the order's day ended", now);
+      return;
+    }
     if (order.expiresAt !== null) this.#nextExpiry = Math.min(this.#nextExpiry, order.expiresAt);
     if (order.type === "stop" || order.type === "stop_limit") {
       const last = this.#state.trade?.priceTicks;
@@ -178,6 +226,7 @@ export class Venue {
 
   /** A trade prints: stops trigger on its price, in stop-price then arrival order. */
   onTrade(trade: Pick<Trade, "t" | "priceTicks">, now: number): void {
+    this.expire(now);
     this.#state.trade = { t: trade.t, priceTicks: trade.priceTicks };
     const triggered = [
       ...this.#stops.take("trade", "buy", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills,
@@ -193,18 +242,25 @@ export class Venue {
   expire(now: number): void {
     if (now < this.#nextExpiry) return;
     let next = Infinity;
-    for (const order of [...this.#orders.values()]) {
+    const due: VenueOrder[] = [];
+    for (const order of this.#orders.values()) {
       if (order.expiresAt === null) continue;
-      if (order.expiresAt <= now) this.cancel(order.id, now, "expired", "the order's day ended");
+      if (order.expiresAt <= now) due.push(order);
       else next = Math.min(next, order.expiresAt);
     }
     this.#nextExpiry = next;
+    // In arrival order, which a venue rebuilt from storage (where the map's insertion
+    // order is lost) reproduces.
+    for (const order of due.sort((a, b) => a.arrival - b.arrival)) this.cancel(order.id, now, "expired", "the order's day ended");
   }
 
   // ---- matching -------------------------------------------------------------------
 
   #trigger(order: VenueOrder, now: number): void {
     order.triggered = true;
+    // If it rests, it queues behind everything already in the book: the arrival the
+    // rebuilt book is ordered by must say so.
+    order.arrival = ++this.#state.arrival;
     this.#touched.add(order.id);
     this.#execute(order, now);
   }
@@ -238,15 +294,16 @@ export class Venue {
         const { fills } = this.#book.take(order.id, order.side, price, wanted);
         for (const fill of fills) {
           const maker = this.#orders.get(fill.makerId)!;
-          this.#fill(maker, fill.price, fill.qty, "maker", now);
-          this.#fill(order, fill.price, fill.qty, "taker", now);
+          const value = notional(fill.price, fill.qty, this.spec);
+          this.#fill(maker, fill.price, fill.qty, value, "maker", now);
+          this.#fill(order, fill.price, fill.qty, value, "taker", now);
           if (fill.makerRemaining === 0) this.#finishIfFilled(maker);
         }
       } else {
         const lots = Math.min(this.#wanted(order, price), feed!.available);
         if (lots <= 0) break;
         this.#taken(order.side)[feed!.level] = (this.#taken(order.side)[feed!.level] ?? 0) + lots;
-        this.#fill(order, price, lots, "taker", now);
+        this.#fill(order, price, lots, notional(price, lots, this.spec), "taker", now);
       }
     }
     if (this.#finishIfFilled(order)) return;
@@ -313,25 +370,27 @@ export class Venue {
     let taken = 0;
     for (const fill of fills) {
       const order = this.#orders.get(fill.makerId)!;
-      this.#fill(order, fill.price, fill.qty, "maker", now);
+      this.#fill(order, fill.price, fill.qty, notional(fill.price, fill.qty, this.spec), "maker", now);
       taken += fill.qty;
       if (fill.makerRemaining === 0) this.#finishIfFilled(order);
     }
     if (taken > 0) this.#state[takenKey][0] = (this.#state[takenKey][0] ?? 0) + taken;
   }
 
-  #fill(order: VenueOrder, price: number, qty: number, liquidity: "maker" | "taker", now: number): void {
+  /** One leg of a fill; `value` is its notional, worked out once for both legs. */
+  #fill(order: VenueOrder, price: number, qty: number, value: Money, liquidity: "maker" | "taker", now: number): void {
     this.#lastPrice = price;
-    const value = notional(price, qty, this.spec);
-    const maker = BigInt(order.makerNotional) + (liquidity === "maker" ? value : ZERO);
-    const taker = BigInt(order.takerNotional) + (liquidity === "taker" ? value : ZERO);
-    const before = BigInt(order.fees);
-    const fees = orderFee(this.config, maker, taker);
+    // Money is stored as decimal strings, and parsing and printing them is most of what a
+    // fill costs: only what changes is printed (filled notional is always maker + taker).
+    let maker = BigInt(order.makerNotional);
+    let taker = BigInt(order.takerNotional);
+    if (liquidity === "maker") order.makerNotional = (maker += value).toString();
+    else order.takerNotional = (taker += value).toString();
+    order.filledNotional = (maker + taker).toString();
+    const before = order.fees === "0" ? ZERO : BigInt(order.fees);
+    const fees = this.#fee(maker, taker);
+    if (fees !== before) order.fees = fees.toString();
     order.filled += qty;
-    order.filledNotional = (BigInt(order.filledNotional) + value).toString();
-    order.makerNotional = maker.toString();
-    order.takerNotional = taker.toString();
-    order.fees = fees.toString();
     this.#touched.add(order.id);
     const seq = ++this.#state.seq;
     this.#reports.push({
@@ -342,7 +401,7 @@ export class Venue {
       executionId: `${this.spec.symbol}:${seq}`,
       price,
       qty,
-      fee: (fees - before).toString(),
+      fee: fees === before ? "0" : (fees - before).toString(),
       liquidity,
       cumQty: order.filled,
       leaves: order.qty === null ? 0 : order.qty - order.filled,

@@ -1,0 +1,257 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { InstrumentSpec } from "../../shared/market/instrument";
+import { notional } from "../../shared/trading/money";
+import type { Side } from "../../shared/venue/book";
+import { orderFee, Venue, type OrderType, type Report, type TimeInForce, type VenueConfig, type VenueOrderRequest } from "../../shared/venue/venue";
+
+// The venue under a random feed and random orders of every type and time in force: the
+// invariants an account relies on when it applies the reports, and determinism, which
+// is what lets the symbol object rebuild the venue from storage at any moment.
+
+const SPEC: InstrumentSpec = { symbol: "PROP", assetClass: "us_equity", tickSize: "0.01", lotSize: "1", timeZone: "America/New_York" };
+const MID = 10_000;
+const CENTS = 10n ** 16n;
+
+type Event =
+  | { kind: "quote"; bid: number; spread: number; bidLots: number; askLots: number }
+  | { kind: "trade"; price: number }
+  | { kind: "order"; order: Omit<VenueOrderRequest, "id" | "account" | "expiresAt">; dayMs: number }
+  | { kind: "cancel"; pick: number }
+  | { kind: "expire" }
+  | { kind: "restart" };
+
+interface Step {
+  dt: number;
+  event: Event;
+}
+
+const price = fc.integer({ min: MID - 12, max: MID + 12 });
+const side = fc.constantFrom<Side>("buy", "sell");
+
+const order = fc
+  .record({
+    side,
+    type: fc.constantFrom<OrderType>("market", "limit", "stop", "stop_limit"),
+    tif: fc.constantFrom<TimeInForce>("day", "gtc", "ioc", "fok"),
+    qty: fc.integer({ min: 1, max: 40 }),
+    notionalCents: fc.option(fc.integer({ min: 1, max: 500_000 }), { freq: 4 }),
+    maxLots: fc.integer({ min: 0, max: 40 }),
+    limit: price,
+    stop: price,
+    cap: fc.option(price, { freq: 3 }),
+    dayMs: fc.integer({ min: 1, max: 20_000 }),
+  })
+  .map(({ side, type, tif, qty, notionalCents, maxLots, limit, stop, cap, dayMs }): Event => {
+    // As the account validates them: notional orders are market day/gtc/ioc orders.
+    const byNotional = notionalCents !== null && type === "market" && tif !== "fok";
+    const limited = type === "limit" || type === "stop_limit";
+    const stopped = type === "stop" || type === "stop_limit";
+    return {
+      kind: "order",
+      dayMs,
+      order: {
+        side,
+        type,
+        tif,
+        qty: byNotional ? null : qty,
+        notional: byNotional ? (BigInt(notionalCents) * CENTS).toString() : null,
+        maxLots: byNotional && side === "sell" ? maxLots : null,
+        limit: limited ? limit : null,
+        stop: stopped ? stop : null,
+        cap: limited ? null : cap,
+      },
+    };
+  });
+
+const event: fc.Arbitrary<Event> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("quote" as const), bid: price, spread: fc.integer({ min: 1, max: 3 }), bidLots: fc.integer({ min: 0, max: 30 }), askLots: fc.integer({ min: 0, max: 30 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("trade" as const), price }) },
+  { weight: 6, arbitrary: order },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "expire" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "restart" as const }) },
+);
+
+const config: fc.Arbitrary<VenueConfig> = fc.record({
+  makerBps: fc.integer({ min: 0, max: 3000 }).map((n) => n / 100),
+  takerBps: fc.integer({ min: 0, max: 3000 }).map((n) => n / 100),
+  minFee: fc.constantFrom("0", "0.01", "1"),
+  depthLevels: fc.integer({ min: 1, max: 5 }),
+  slippageTicks: fc.integer({ min: 0, max: 2 }),
+  crossUsers: fc.boolean(),
+});
+
+const steps = fc.array(fc.record({ dt: fc.integer({ min: 0, max: 3_000 }), event }), { maxLength: 120, size: "max" });
+
+interface Run {
+  reports: Report[];
+  requests: Map<string, VenueOrderRequest>;
+  /** Stop orders, by id, once a trade at or through their stop price has printed. */
+  stopHit: Map<string, number>;
+  /** Orders still live right after their own submission: whether their stop was yet to be hit. */
+  liveAfterSubmit: Map<string, boolean>;
+  /** Steps after which users crossing each other left a bid at or above an ask. */
+  crossedAt: number[];
+}
+
+/** Plays the steps; `restarts` rebuilds the venue from a JSON copy of what the symbol object stores. */
+function play(cfg: VenueConfig, input: Step[], restarts: boolean): Run {
+  let venue = new Venue(SPEC, cfg);
+  const run: Run = { reports: [], requests: new Map(), stopHit: new Map(), liveAfterSubmit: new Map(), crossedAt: [] };
+  let now = 1_000;
+  let lastTrade: number | undefined;
+  const through = (r: VenueOrderRequest, p: number) => (r.side === "buy" ? p >= r.stop! : p <= r.stop!);
+  input.forEach(({ dt, event: e }, n) => {
+    now += dt;
+    if (e.kind === "quote") venue.onQuote({ t: now, bidTicks: e.bid, askTicks: e.bid + e.spread, bidLots: e.bidLots, askLots: e.askLots }, now);
+    else if (e.kind === "trade") {
+      lastTrade = e.price;
+      for (const [id, r] of run.requests) if (r.stop !== null && !run.stopHit.has(id) && through(r, e.price)) run.stopHit.set(id, now);
+      venue.onTrade({ t: now, priceTicks: e.price }, now);
+    } else if (e.kind === "order") {
+      const id = `o${n}`;
+      const request: VenueOrderRequest = { ...e.order, id, account: `a${n % 3}`, expiresAt: e.order.tif === "day" ? now + e.dayMs : null };
+      run.requests.set(id, request);
+      if (request.stop !== null && lastTrade !== undefined && through(request, lastTrade)) run.stopHit.set(id, now);
+      venue.submit(request, now);
+      if (venue.order(id)) run.liveAfterSubmit.set(id, request.stop !== null && !run.stopHit.has(id));
+    } else if (e.kind === "cancel") {
+      const ids = [...run.requests.keys()];
+      if (ids.length > 0) venue.cancel(ids[e.pick % ids.length]!, now);
+    } else if (e.kind === "expire") venue.expire(now);
+    else if (restarts) {
+      const stored = JSON.parse(JSON.stringify({ state: venue.state, orders: [...venue.orders] }));
+      run.reports.push(...venue.drain().reports);
+      venue = new Venue(SPEC, cfg, stored.state, stored.orders);
+    }
+    run.reports.push(...venue.drain().reports);
+    const [bid, ask] = [venue.depth("buy", 1)[0], venue.depth("sell", 1)[0]];
+    if (cfg.crossUsers && bid && ask && bid.price >= ask.price) run.crossedAt.push(n);
+  });
+  return run;
+}
+
+/** The worst price an order may trade at, or null for none. */
+function bound(r: VenueOrderRequest): number | null {
+  return r.type === "limit" || r.type === "stop_limit" ? r.limit : r.cap;
+}
+
+function checkInvariants(cfg: VenueConfig, run: Run): void {
+  expect(run.crossedAt).toEqual([]);
+  const seqs = run.reports.map((r) => r.seq);
+  expect(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!)).toBe(true);
+  const byOrder = new Map<string, Report[]>();
+  for (const r of run.reports) byOrder.set(r.orderId, [...(byOrder.get(r.orderId) ?? []), r]);
+  for (const [id, reports] of byOrder) checkOrder(cfg, run, run.requests.get(id)!, reports);
+  // Only resting limits and waiting stops outlive their own submission.
+  for (const [id, stopWaiting] of run.liveAfterSubmit) {
+    const r = run.requests.get(id)!;
+    expect(stopWaiting || (r.limit !== null && (r.tif === "day" || r.tif === "gtc"))).toBe(true);
+  }
+}
+
+/** One order's reports, in sequence. */
+function checkOrder(cfg: VenueConfig, run: Run, r: VenueOrderRequest, reports: Report[]): void {
+  const fills = reports.filter((x) => x.kind === "fill");
+  const dones = reports.filter((x) => x.kind === "done");
+  const filled = fills.reduce((sum, f) => sum + f.qty, 0);
+  // At most one end, and nothing after it or after the fill that completes the order.
+  expect(dones.length).toBeLessThanOrEqual(1);
+  if (dones.length === 1) expect(reports.at(-1)).toBe(dones[0]);
+  const completing = fills.find((f) => r.qty !== null && f.leaves === 0);
+  if (completing) expect(reports.at(-1)).toBe(completing);
+  let cum = 0;
+  for (const f of fills) {
+    cum += f.qty;
+    expect(f.qty).toBeGreaterThan(0);
+    expect(f.cumQty).toBe(cum);
+    if (r.qty !== null) expect(f.leaves).toBe(r.qty - cum);
+    const worst = bound(r);
+    if (worst !== null) expect(r.side === "buy" ? f.price <= worst : f.price >= worst).toBe(true);
+    expect(BigInt(f.fee)).toBeGreaterThanOrEqual(0n);
+    // A day order never trades once its day has ended; a stop never before its trigger.
+    if (r.expiresAt !== null) expect(f.t).toBeLessThan(r.expiresAt);
+    if (r.stop !== null) expect(run.stopHit.get(r.id)).toBeLessThanOrEqual(f.t);
+    // Only an order that rests can make liquidity.
+    if (f.liquidity === "maker") expect(r.limit !== null && (r.tif === "day" || r.tif === "gtc")).toBe(true);
+  }
+  if (dones[0]) expect(dones[0].cumQty).toBe(filled);
+  // Each fill pays what the order's cumulative fee grew by.
+  const paid = fills.reduce((sum, f) => sum + BigInt(f.fee), 0n);
+  const made = (kind: "maker" | "taker") => fills.filter((f) => f.liquidity === kind).reduce((sum, f) => sum + notional(f.price, f.qty, SPEC), 0n);
+  expect(paid).toBe(orderFee(cfg, made("maker"), made("taker")));
+  if (r.qty !== null) expect(filled).toBeLessThanOrEqual(r.qty);
+  else {
+    expect(made("maker") + made("taker")).toBeLessThanOrEqual(BigInt(r.notional!));
+    if (r.maxLots !== null) expect(filled).toBeLessThanOrEqual(r.maxLots);
+  }
+  if (r.tif === "fok" && dones[0]) expect([0, r.qty]).toContain(dones[0].cumQty);
+  if (r.tif === "fok" && fills.length > 0) expect(filled).toBe(r.qty);
+}
+
+describe("the venue under a random feed and random orders", () => {
+  it("keeps every report invariant an account relies on", () => {
+    fc.assert(
+      fc.property(config, steps, (cfg, input) => {
+        checkInvariants(cfg, play(cfg, input, false));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("is deterministic, and a venue rebuilt from what is stored carries on exactly as before", () => {
+    fc.assert(
+      fc.property(config, steps, (cfg, input) => {
+        const first = play(cfg, input, false).reports;
+        expect(play(cfg, input, false).reports).toEqual(first);
+        expect(play(cfg, input, true).reports).toEqual(first);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("a venue rebuilt from storage", () => {
+  const gtc = (id: string, o: Partial<VenueOrderRequest>): VenueOrderRequest => ({ id, account: "a", side: "buy", type: "limit", tif: "gtc", qty: 1, notional: null, maxLots: null, limit: null, stop: null, cap: null, expiresAt: null, ...o });
+  const cfg: VenueConfig = { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 1, slippageTicks: 0, crossUsers: false };
+
+  it("keeps a triggered stop limit behind the orders that rested before its trigger", () => {
+    const venue = new Venue(SPEC, cfg);
+    venue.submit(gtc("stop", { type: "stop_limit", stop: MID + 5, limit: MID }), 1);
+    venue.submit(gtc("early", { limit: MID }), 2);
+    venue.onTrade({ t: 3, priceTicks: MID + 5 }, 3);
+    const stored = JSON.parse(JSON.stringify({ state: venue.state, orders: [...venue.orders] }));
+    const restored = new Venue(SPEC, cfg, stored.state, stored.orders);
+    for (const v of [venue, restored]) {
+      v.drain();
+      v.onQuote({ t: 4, bidTicks: MID - 2, askTicks: MID, bidLots: 1, askLots: 1 }, 4);
+      expect(v.drain().reports.map((r) => r.orderId)).toEqual(["early"]);
+    }
+  });
+});
+
+describe("day orders", () => {
+  const cfg: VenueConfig = { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 1, slippageTicks: 0, crossUsers: true };
+  const day = (id: string, o: Partial<VenueOrderRequest>): VenueOrderRequest => ({ id, account: "a", side: "buy", type: "limit", tif: "day", qty: 1, notional: null, maxLots: null, limit: MID, stop: null, cap: null, expiresAt: 100, ...o });
+
+  it("never trade once their day has ended, even before the next quote says so", () => {
+    const venue = new Venue(SPEC, cfg);
+    venue.submit(day("old", {}), 1);
+    venue.submit(day("stop", { side: "sell", type: "stop", stop: MID, limit: null }), 2);
+    venue.onTrade({ t: 100, priceTicks: MID }, 100);
+    venue.submit(day("new", { side: "sell", expiresAt: 200 }), 101);
+    expect(venue.drain().reports.map((r) => [r.orderId, r.kind])).toEqual([
+      ["old", "done"],
+      ["stop", "done"],
+    ]);
+    expect(venue.depth("sell", 1)).toEqual([{ price: MID, qty: 1, orders: 1 }]);
+  });
+
+  it("end at once when they arrive after their day", () => {
+    const venue = new Venue(SPEC, cfg);
+    venue.submit(day("resting", { side: "sell", tif: "gtc", expiresAt: null }), 1);
+    venue.submit(day("late", { expiresAt: 5 }), 5);
+    expect(venue.drain().reports).toMatchObject([{ orderId: "late", kind: "done", reason: "expired", cumQty: 0 }]);
+  });
+});
