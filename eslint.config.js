@@ -17,6 +17,11 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly", performance: "readonly" } },
   },
   {
+    // Callbacks passed to page.evaluate run in the browser.
+    files: ["test/e2e/**/*.mjs"],
+    languageOptions: { globals: { document: "readonly", localStorage: "readonly" } },
+  },
+  {
     files: ["web/public/**/*.js"],
     languageOptions: { globals: { window: "readonly", SwaggerUIBundle: "readonly" } },
   },

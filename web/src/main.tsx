@@ -37,8 +37,10 @@ function App() {
     addEventListener("hashchange", onHash);
     return () => removeEventListener("hashchange", onHash);
   }, []);
+  // trade_updates follow the session on every page; market data only where it is shown.
   useEffect(() => {
-    if (!user) {
+    if (user) trades.start();
+    else {
       market.stop();
       trades.stop();
     }

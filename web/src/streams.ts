@@ -36,7 +36,12 @@ class Link {
     clearTimeout(this.#timer);
     this.#ws?.close(1000, "done");
     this.#ws = null;
-    setLink(this.name, "down");
+    // A link nobody needs is not "down": it leaves the indicator.
+    links.update((l) => {
+      const rest = { ...l };
+      delete rest[this.name];
+      return rest;
+    });
   }
 
   send(message: unknown): void {

@@ -83,6 +83,9 @@ export function Chart() {
     let live = true;
     let last: Candle | undefined;
     setStatus("loading");
+    // The previous symbol's candles must not linger while this one loads.
+    chart.current?.candles.setData([]);
+    chart.current?.volume.setData([]);
     const draw = (c: Candle) => {
       chart.current?.candles.update(c);
       chart.current?.volume.update({ time: c.time, value: c.volume, color: c.close >= c.open ? "#23863655" : "#da363355" });

@@ -75,17 +75,17 @@ export function Ticket() {
             ))}
           </select>
         </label>
-        <label>
+        <div class="field">
           <span class="row">
-            {by === "qty" ? "Quantity" : "Amount (USD)"}
+            <label for="ticket-amount">{by === "qty" ? "Quantity" : "Amount (USD)"}</label>
             {type === "market" && (
               <button type="button" class="link-button" onClick={() => setBy(by === "qty" ? "notional" : "qty")}>
                 {by === "qty" ? "by amount" : "by quantity"}
               </button>
             )}
           </span>
-          <input name={by} inputMode="decimal" value={amount} onInput={(e) => setAmount((e.target as HTMLInputElement).value)} required />
-        </label>
+          <input id="ticket-amount" name={by} inputMode="decimal" value={amount} onInput={(e) => setAmount((e.target as HTMLInputElement).value)} required />
+        </div>
         {needsStop && (
           <label>
             Stop price

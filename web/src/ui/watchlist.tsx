@@ -25,6 +25,7 @@ export function Watchlist() {
   return (
     <section class="panel watchlist" aria-label="Watchlist">
       <h2>Watchlist</h2>
+      <div class="table-scroll">
       <table>
         <thead>
           <tr>
@@ -43,6 +44,7 @@ export function Watchlist() {
           ))}
         </tbody>
       </table>
+      </div>
       <form class="add" onSubmit={add}>
         <input aria-label="Add symbol" placeholder="Add symbol" value={adding} onInput={(e) => setAdding((e.target as HTMLInputElement).value)} />
         <button type="submit">Add</button>

@@ -1,0 +1,233 @@
+// The browser app end to end, in Debian's Chromium driven by playwright-core, against
+// `wrangler dev` with persisted state: `npm run test:browser`. One "ok …" / "FAIL …" line
+// per step and a summary; exits 1 if any step failed. Screenshots of each main page go to
+// test-results/ (desktop and phone sizes).
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { freePort, makeAdminViaScript, ROOT, sleep, startWranglerDev, stopWranglerDev, waitHealthy } from "../../bench/lib/platform.mjs";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"];
+const SHOTS = join(ROOT, "test-results");
+const PASSWORD = "browser-test-passphrase-42";
+
+let passed = 0;
+let failed = 0;
+async function step(name, run) {
+  try {
+    const note = await run();
+    passed += 1;
+    console.log(`ok ${name}${note ? ` (${note})` : ""}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name}: ${String(error?.message ?? error).split("\n").slice(0, 6).join(" | ")}`);
+  }
+}
+
+const until = async (probe, what, timeoutMs = 15_000) => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+};
+
+const stateDir = mkdtempSync(join(tmpdir(), "redfire-browser-"));
+mkdirSync(SHOTS, { recursive: true });
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+let platform = startWranglerDev(port, stateDir);
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+const errors = [];
+
+try {
+  await waitHealthy(base, platform);
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  const tag = Date.now().toString(36);
+  const email = `trader-${tag}@example.com`;
+  const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const lastOf = (symbol) => page.locator(`tr[data-symbol="${symbol}"] [data-testid="last"]`).textContent();
+  const bidOf = (symbol) => page.locator(`tr[data-symbol="${symbol}"] [data-testid="bid"]`).textContent();
+
+  await step("the app shell paints within 1 s", async () => {
+    await page.goto(base);
+    await page.waitForSelector(".card");
+    const fcp = await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? performance.now());
+    await shot("sign-in");
+    if (fcp > 1000) throw new Error(`first contentful paint at ${Math.round(fcp)} ms`);
+    return `first contentful paint ${Math.round(fcp)} ms`;
+  });
+
+  await step("sign up shows the terminal with live quotes that move", async () => {
+    await page.getByRole("tab", { name: "Sign up" }).click();
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Username").fill(`trader_${tag}`);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.waitForSelector(".terminal");
+    const first = await until(async () => {
+      const v = await bidOf("BTC/USD");
+      return v && v !== "—" ? v : undefined;
+    }, "a first BTC/USD quote");
+    await until(async () => (await bidOf("BTC/USD")) !== first, "the BTC/USD bid to move");
+    await until(async () => (await page.getByTestId("connection").getAttribute("data-state")) === "open", "the connection to be live");
+  });
+
+  await step("a chart opens for the selected symbol and switches timeframe", async () => {
+    await page.locator('tr[data-symbol="MSFT"]').click();
+    await page.getByRole("heading", { name: "MSFT", exact: true }).waitFor();
+    await until(async () => (await page.getByTestId("chart-status").textContent()) === "", "MSFT bars to draw", 20_000);
+    await page.getByRole("button", { name: "5m", exact: true }).click();
+    await until(async () => (await page.getByTestId("chart-status").textContent()) === "", "5m bars to draw", 20_000);
+    if ((await page.locator(".chart-box canvas").count()) === 0) throw new Error("no chart canvas");
+    await shot("terminal");
+  });
+
+  let restingId;
+  await step("a limit buy below the market rests as an open order", async () => {
+    await page.locator('tr[data-symbol="AAPL"]').click();
+    const bid = Number((await until(async () => {
+      const v = await bidOf("AAPL");
+      return v && v !== "—" ? v : undefined;
+    }, "an AAPL bid")).replace(/,/g, ""));
+    await page.getByLabel("Type").selectOption("limit");
+    await page.getByLabel("Quantity").fill("2");
+    await page.getByLabel("Limit price").fill((Math.floor(bid * 0.95 * 100) / 100).toFixed(2));
+    await page.getByRole("button", { name: "Buy AAPL" }).click();
+    await until(async () => /new|accepted/.test((await page.getByTestId("ticket-result").textContent()) ?? ""), "the ticket to confirm");
+    const row = page.locator('[data-testid="open-orders"] tbody tr').first();
+    await row.waitFor();
+    restingId = await row.getAttribute("data-order");
+    return `order ${restingId}`;
+  });
+
+  await step("cancel removes it from the open orders and shows it canceled in history", async () => {
+    await page.locator(`tr[data-order="${restingId}"]`).getByRole("button", { name: /^Cancel/ }).click();
+    await page.getByText("No open orders.").waitFor();
+    await page.getByRole("tab", { name: "Order history" }).click();
+    await until(async () => (await page.locator(`[data-testid="order-history"] tr[data-order="${restingId}"]`).textContent())?.includes("canceled"), "the canceled order in history");
+  });
+
+  await step("a market buy fills and shows the position with live unrealized P&L", async () => {
+    await page.getByLabel("Type").selectOption("market");
+    await page.getByLabel("Quantity").fill("3");
+    await page.getByRole("button", { name: "Buy AAPL" }).click();
+    await until(async () => /filled/.test((await page.getByTestId("ticket-result").textContent()) ?? ""), "the market order to fill");
+    await page.getByRole("tab", { name: /^Positions/ }).click();
+    const row = page.locator('[data-testid="positions"] tr[data-symbol="AAPL"]');
+    await row.waitFor();
+    const pl = await until(async () => {
+      const v = await row.getByTestId("unrealized").textContent();
+      return v && v !== "—" ? v : undefined;
+    }, "unrealized P&L");
+    if (!(await row.textContent()).includes("3")) throw new Error("position qty missing");
+    await shot("positions");
+    return `unrealized ${pl}`;
+  });
+
+  await step("the fill appears in the fills and order history", async () => {
+    await page.getByRole("tab", { name: "Fills" }).click();
+    const fill = page.locator('[data-testid="fills"] tbody tr').first();
+    await fill.waitFor();
+    const text = await fill.textContent();
+    if (!text.includes("AAPL") || !text.includes("buy")) throw new Error(`unexpected fill row: ${text}`);
+    await page.getByRole("tab", { name: "Order history" }).click();
+    await until(async () => (await page.locator('[data-testid="order-history"]').textContent()).includes("filled"), "the filled order in history");
+  });
+
+  await step("an order beyond buying power is refused in words", async () => {
+    await page.getByLabel("Type").selectOption("market");
+    await page.getByLabel("Quantity").fill("5000");
+    await page.getByRole("button", { name: "Buy AAPL" }).click();
+    const text = await until(async () => {
+      const t = await page.getByTestId("ticket-result").textContent();
+      return t && /insufficient/.test(t) ? t : undefined;
+    }, "the refusal");
+    return text;
+  });
+
+  await step("the stream drops when the server restarts and the app reconnects by itself", async () => {
+    await stopWranglerDev(platform);
+    await until(async () => (await page.getByTestId("connection").getAttribute("data-state")) !== "open", "the indicator to show the drop");
+    await shot("reconnecting");
+    platform = startWranglerDev(port, stateDir);
+    await waitHealthy(base, platform);
+    await until(async () => (await page.getByTestId("connection").getAttribute("data-state")) === "open", "the connection to come back", 45_000);
+    const before = await lastOf("BTC/USD");
+    await until(async () => (await lastOf("BTC/USD")) !== before, "prices to move again", 20_000);
+  });
+
+  await step("an API key is created with its secret shown once, then revoked", async () => {
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByLabel("Name").fill("browser bot");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const secret = await page.getByTestId("secret").textContent();
+    if (!secret || secret.length < 20) throw new Error("no secret shown");
+    const row = page.locator('[data-testid="keys"] tbody tr').first();
+    const keyId = await row.getAttribute("data-key");
+    await shot("api-keys");
+    const works = await fetch(`${base}/v2/account`, { headers: { "apca-api-key-id": keyId, "apca-api-secret-key": secret } });
+    if (works.status !== 200) throw new Error(`new key refused: ${works.status}`);
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await page.getByText("No keys yet.").waitFor();
+    const refused = await fetch(`${base}/v2/account`, { headers: { "apca-api-key-id": keyId, "apca-api-secret-key": secret } });
+    if (refused.status !== 401) throw new Error(`revoked key answered ${refused.status}`);
+  });
+
+  await step("sign out ends the session: its refresh token is refused", async () => {
+    const refresh = await page.evaluate(() => localStorage.getItem("redfire.refresh"));
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign in" }).last().waitFor();
+    const res = await fetch(`${base}/api/auth/refresh`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: refresh }) });
+    if (res.status !== 401) throw new Error(`refresh after sign-out answered ${res.status}`);
+    await page.reload();
+    await page.waitForSelector(".card");
+  });
+
+  await step("a wrong password is refused with the server's message", async () => {
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("not-the-right-password");
+    await page.getByRole("button", { name: "Sign in" }).last().click();
+    const alert = await page.getByRole("alert").textContent();
+    if (!/invalid|incorrect|wrong/i.test(alert)) throw new Error(`unexpected message: ${alert}`);
+    await shot("sign-in-error");
+    return alert;
+  });
+
+  await step("an admin sees users and instruments", async () => {
+    makeAdminViaScript(email, stateDir);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).last().click();
+    await page.waitForSelector(".top");
+    await page.getByRole("link", { name: "Admin" }).click();
+    await page.locator(`[data-testid="users"] tr[data-user="${email}"]`).waitFor();
+    await page.locator('[data-testid="assets"] tr[data-symbol="AAPL"]').waitFor();
+    await shot("admin");
+  });
+
+  await step("the terminal fits a phone screen", async () => {
+    await page.getByRole("link", { name: "Trade" }).click();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForSelector(".terminal");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    await page.screenshot({ path: join(SHOTS, "phone.png"), fullPage: true });
+    if (overflow > 0) throw new Error(`the page scrolls sideways by ${overflow} px`);
+  });
+
+  await step("no script errors on the page", async () => {
+    if (errors.length) throw new Error(errors.join(" | "));
+  });
+} finally {
+  await browser.close();
+  await stopWranglerDev(platform);
+  if (failed === 0) rmSync(stateDir, { recursive: true, force: true });
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
