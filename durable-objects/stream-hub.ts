@@ -12,6 +12,7 @@ import {
   channelsOf,
   type Channel,
   type ControlMessage,
+  type SocketKind,
   type StreamKind,
   type Subscriptions,
 } from "../shared/stream-protocol";
@@ -26,12 +27,20 @@ export interface MarketEvent {
 
 interface Attachment {
   id: string;
-  kind: StreamKind;
+  kind: SocketKind;
   encoding: "json" | "msgpack";
   userId: string | null;
   connectedAt: number;
   subs: Subscriptions;
+  /** On an "all" socket: each subscribed symbol's asset class, so the index can be rebuilt without a lookup. */
+  classes?: Record<string, StreamKind>;
 }
+
+const KINDS: readonly StreamKind[] = ["stocks", "crypto"];
+/** The asset classes a socket's subscription to `symbol` reads from. */
+const kindsOf = (a: Pick<Attachment, "kind" | "classes">, symbol: string): readonly StreamKind[] =>
+  a.kind !== "all" ? [a.kind] : symbol === "*" ? KINDS : a.classes?.[symbol] ? [a.classes[symbol]] : [];
+const streamKinds = (kind: SocketKind): readonly StreamKind[] => (kind === "all" ? KINDS : [kind]);
 
 const AUTH_TIMEOUT_MS = 10_000;
 const MAX_SYMBOLS_PER_CONNECTION = 2_000;
@@ -56,7 +65,7 @@ export class StreamHub extends DurableObject<Env> {
     super(ctx, env);
     for (const ws of ctx.getWebSockets()) {
       const a = attachmentOf(ws);
-      if (a) this.#indexSubs(ws, a.kind, a.subs, true);
+      if (a) this.#indexSubs(ws, a, a.subs, true);
     }
   }
 
@@ -64,7 +73,8 @@ export class StreamHub extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     const hub = request.headers.get("x-redfire-hub");
     if (hub) this.ctx.storage.kv.put("name", hub);
-    const kind: StreamKind = request.headers.get("x-redfire-stream") === "crypto" ? "crypto" : "stocks";
+    const requested = request.headers.get("x-redfire-stream");
+    const kind: SocketKind = requested === "crypto" || requested === "all" ? requested : "stocks";
     const encoding = /application\/msgpack/i.test(request.headers.get("content-type") ?? "") ? "msgpack" : "json";
     const userId = request.headers.get("x-redfire-user");
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
@@ -213,10 +223,16 @@ export class StreamHub extends DurableObject<Env> {
     if (!a) return;
     const requested = pickChannels(message, a.kind);
     const errors: ControlMessage[] = [];
+    const classes = { ...a.classes };
     if (action === "subscribe") {
       for (const [channel, symbols] of Object.entries(requested) as [Channel, string[]][]) {
         requested[channel] = symbols.filter((s) => {
-          if (s === "*" || registry.get(s.toUpperCase()) === a.kind) return true;
+          const kind = registry.get(s.toUpperCase());
+          // A channel only one class has (orderbooks, statuses…) takes only that class's symbols.
+          if (s === "*" || (kind && (a.kind === "all" ? channelsOf(kind).includes(channel) : kind === a.kind))) {
+            if (kind && a.kind === "all") classes[s.toUpperCase()] = kind;
+            return true;
+          }
           errors.push(errorMessage(ERRORS.invalidSyntax, `unknown symbol ${s}`));
           return false;
         });
@@ -224,32 +240,36 @@ export class StreamHub extends DurableObject<Env> {
     }
     const next = action === "subscribe" ? addSubscriptions(a.subs, requested) : removeSubscriptions(a.subs, requested);
     if (symbolCount(next) > MAX_SYMBOLS_PER_CONNECTION) return this.#send(ws, a, [...errors, errorMessage(ERRORS.symbolLimit)]);
-    this.#indexSubs(ws, a.kind, a.subs, false);
+    this.#indexSubs(ws, a, a.subs, false);
     a.subs = next;
+    if (a.kind === "all") a.classes = classes;
     ws.serializeAttachment(a);
-    this.#indexSubs(ws, a.kind, next, true);
+    this.#indexSubs(ws, a, next, true);
     // Echo only once the symbols know about this hub: from the echo on, data flows.
-    await this.#reconcile(a.kind);
+    await Promise.all(streamKinds(a.kind).map((k) => this.#reconcile(k)));
     this.#send(ws, a, [...errors, subscriptionMessage(a.kind, next)]);
   }
 
   async #drop(ws: WebSocket): Promise<void> {
     const a = attachmentOf(ws);
     if (!a) return;
-    this.#indexSubs(ws, a.kind, a.subs, false);
+    this.#indexSubs(ws, a, a.subs, false);
     ws.serializeAttachment({ ...a, subs: {} });
-    await this.#reconcile(a.kind);
+    await Promise.all(streamKinds(a.kind).map((k) => this.#reconcile(k)));
   }
 
-  #indexSubs(ws: WebSocket, kind: StreamKind, subs: Subscriptions, add: boolean): void {
+  #indexSubs(ws: WebSocket, a: Pick<Attachment, "kind" | "classes">, subs: Subscriptions, add: boolean): void {
     for (const [channel, symbols] of Object.entries(subs) as [Channel, string[]][]) {
       for (const symbol of symbols) {
-        const key = `${kind}|${channel}|${symbol}`;
-        const set = this.#index.get(key) ?? new Set<WebSocket>();
-        if (add) set.add(ws);
-        else set.delete(ws);
-        if (set.size > 0) this.#index.set(key, set);
-        else this.#index.delete(key);
+        for (const kind of kindsOf(a, symbol)) {
+          if (!channelsOf(kind).includes(channel)) continue;
+          const key = `${kind}|${channel}|${symbol}`;
+          const set = this.#index.get(key) ?? new Set<WebSocket>();
+          if (add) set.add(ws);
+          else set.delete(ws);
+          if (set.size > 0) this.#index.set(key, set);
+          else this.#index.delete(key);
+        }
       }
     }
   }
@@ -318,7 +338,7 @@ function encodeFrame(encoding: "json" | "msgpack", messages: readonly object[]):
   return encoding === "msgpack" ? encode(messages).slice() : JSON.stringify(messages);
 }
 
-function pickChannels(message: Record<string, unknown>, kind: StreamKind): Subscriptions {
+function pickChannels(message: Record<string, unknown>, kind: SocketKind): Subscriptions {
   const picked: Subscriptions = {};
   for (const channel of channelsOf(kind)) {
     const value = message[channel];

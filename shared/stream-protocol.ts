@@ -7,8 +7,10 @@ export const CRYPTO_CHANNELS = ["trades", "quotes", "bars", "updatedBars", "dail
 export const ALL_CHANNELS = ["trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "orderbooks"] as const;
 export type Channel = (typeof ALL_CHANNELS)[number];
 export type StreamKind = "stocks" | "crypto";
+/** What one client socket streams: one asset class (Alpaca's endpoints), or both at once. */
+export type SocketKind = StreamKind | "all";
 
-export const channelsOf = (kind: StreamKind): readonly Channel[] => (kind === "stocks" ? STOCK_CHANNELS : CRYPTO_CHANNELS);
+export const channelsOf = (kind: SocketKind): readonly Channel[] => (kind === "stocks" ? STOCK_CHANNELS : kind === "crypto" ? CRYPTO_CHANNELS : ALL_CHANNELS);
 
 export type Subscriptions = Partial<Record<Channel, string[]>>;
 
@@ -45,11 +47,11 @@ export const errorMessage = (e: { code: number; msg: string }, detail?: string):
 });
 
 /** The full-subscription echo Alpaca sends after every (un)subscribe. */
-export function subscriptionMessage(kind: StreamKind, subs: Subscriptions): ControlMessage {
+export function subscriptionMessage(kind: SocketKind, subs: Subscriptions): ControlMessage {
   const echo: Record<string, string[]> = {};
   for (const c of channelsOf(kind)) echo[c] = [...(subs[c] ?? [])];
   // Corrections and cancel errors come with trades on the stock stream.
-  if (kind === "stocks") {
+  if (kind !== "crypto") {
     echo.corrections = [...(subs.trades ?? [])];
     echo.cancelErrors = [...(subs.trades ?? [])];
   }

@@ -146,9 +146,9 @@ describe("market-data stream protocol", () => {
     second.close();
   });
 
-  it("keeps subscriptions when a hub is woken with nothing in memory", async () => {
+  it.each(["/v2/iex", "/v2/all"])("keeps subscriptions when a hub is woken with nothing in memory (%s)", async (path) => {
     const a = await createInstrument(admin);
-    const client = await authed();
+    const client = await authed(path);
     client.send({ action: "subscribe", trades: [a.symbol] });
     await client.waitFor((m) => m.T === "subscription");
     // Hibernation drops the hub's memory but keeps its sockets; a local hub hibernates
@@ -174,3 +174,25 @@ describe("market-data stream protocol", () => {
     await client.waitFor((m) => m.T === "error" && m.code === 402);
   });
 });
+
+describe("RedFire's combined stream at /v2/all", () => {
+  it("streams stocks and crypto on one socket, with each class's own channels", async () => {
+    const [stock, pair] = await Promise.all([createInstrument(admin), createInstrument(admin, { class: "crypto" })]);
+    const client = await authed("/v2/all");
+    client.send({ action: "subscribe", quotes: [stock.symbol, pair.symbol], orderbooks: [pair.symbol, stock.symbol] });
+    // An equity has no order book: refused on that channel only.
+    await client.waitFor((m) => m.T === "error" && String(m.msg).includes(stock.symbol));
+    const echo = await client.waitFor((m) => m.T === "subscription");
+    expect(echo.quotes).toEqual([stock.symbol, pair.symbol]);
+    expect(echo.orderbooks).toEqual([pair.symbol]);
+    await Promise.all([step(stock.symbol), step(pair.symbol)]);
+    await client.waitFor((m) => m.T === "q" && m.S === stock.symbol);
+    await client.waitFor((m) => m.T === "q" && m.S === pair.symbol);
+    await client.waitFor((m) => m.T === "o" && m.S === pair.symbol);
+    client.send({ action: "unsubscribe", quotes: [pair.symbol] });
+    const after = await client.waitFor((m) => m.T === "subscription" && Array.isArray(m.quotes) && m.quotes.length === 1);
+    expect(after.quotes).toEqual([stock.symbol]);
+    client.close();
+  });
+});
+

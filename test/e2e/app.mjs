@@ -49,6 +49,8 @@ try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
   page.on("pageerror", (e) => errors.push(e.message));
+  const sockets = [];
+  page.on("websocket", (ws) => sockets.push(new URL(ws.url()).pathname));
   const tag = Date.now().toString(36);
   const email = `trader-${tag}@example.com`;
   const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
@@ -77,6 +79,11 @@ try {
     }, "a first BTC/USD quote");
     await until(async () => (await bidOf("BTC/USD")) !== first, "the BTC/USD bid to move");
     await until(async () => (await page.getByTestId("connection").getAttribute("data-state")) === "open", "the connection to be live");
+    await until(async () => (await bidOf("AAPL")) !== "—", "a first AAPL quote");
+    // Stocks and crypto on one market-data socket, beside the trading stream.
+    const market = sockets.filter((p) => p !== "/stream");
+    if (market.join() !== "/v2/all") throw new Error(`market-data sockets: ${market.join(", ")}`);
+    return `sockets ${sockets.join(", ")}`;
   });
 
   await step("a chart opens for the selected symbol and switches timeframe", async () => {

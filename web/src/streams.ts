@@ -1,5 +1,5 @@
-// The app's live data: Alpaca's market-data stream (one socket per asset class, since
-// stocks and crypto have their own endpoints) and the trading stream. Each socket
+// The app's live data: the market-data stream (one socket for stocks and crypto, RedFire's
+// /v2/all) and the trading stream. Each socket
 // reconnects by itself with capped exponential back-off and jitter, re-authenticates
 // with a fresh access token and re-subscribes to what the screens want now.
 import type { TradeUpdate } from "../../shared/trading/stream";
@@ -113,21 +113,15 @@ export interface BarMsg {
 }
 export type MarketMsg = QuoteMsg | TradeMsg | BarMsg;
 
-type Kind = "stocks" | "crypto";
-const kindOf = (symbol: string): Kind => (symbol.includes("/") ? "crypto" : "stocks");
-
+/** Both asset classes on one socket: RedFire's /v2/all speaks Alpaca's protocol for each. */
 class MarketFeed {
-  readonly #links: Record<Kind, Link>;
+  readonly #link: Link;
   #quotes = new Set<string>();
   #bars = new Set<string>();
   readonly #listeners = new Set<(m: MarketMsg) => void>();
 
   constructor() {
-    const handlers = (kind: Kind) => ({
-      onOpen: () => undefined,
-      onMessage: (link: Link, frame: unknown) => this.#onFrame(kind, link, frame),
-    });
-    this.#links = { stocks: new Link("market", "/v2/iex", handlers("stocks")), crypto: new Link("crypto", "/v1beta3/crypto/us", handlers("crypto")) };
+    this.#link = new Link("market", "/v2/all", { onOpen: () => undefined, onMessage: (link, frame) => this.#onFrame(link, frame) });
   }
 
   on(listener: (m: MarketMsg) => void): () => void {
@@ -137,41 +131,33 @@ class MarketFeed {
 
   /** What the screens want: quotes and trades for `quotes`, bars for `bars`. */
   want(quotes: string[], bars: string[]): void {
-    const [oldQuotes, oldBars] = [this.#quotes, this.#bars];
+    const gone = (before: Set<string>, now: string[]) => [...before].filter((s) => !now.includes(s));
+    const lost = { quotes: gone(this.#quotes, quotes), bars: gone(this.#bars, bars) };
     this.#quotes = new Set(quotes);
     this.#bars = new Set(bars);
-    for (const kind of ["stocks", "crypto"] as const) {
-      const link = this.#links[kind];
-      const mine = (s: Set<string>) => [...s].filter((x) => kindOf(x) === kind);
-      if (mine(this.#quotes).length + mine(this.#bars).length === 0) {
-        link.stop();
-        continue;
-      }
-      link.start();
-      const gone = (before: Set<string>, now: Set<string>) => [...before].filter((s) => !now.has(s) && kindOf(s) === kind);
-      const lost = { quotes: gone(oldQuotes, this.#quotes), bars: gone(oldBars, this.#bars) };
-      if (lost.quotes.length + lost.bars.length > 0) link.send({ action: "unsubscribe", quotes: lost.quotes, trades: lost.quotes, bars: lost.bars, updatedBars: lost.bars });
-      link.send(this.#subscription(kind));
-    }
+    if (quotes.length + bars.length === 0) return this.#link.stop();
+    this.#link.start();
+    if (lost.quotes.length + lost.bars.length > 0) this.#link.send({ action: "unsubscribe", quotes: lost.quotes, trades: lost.quotes, bars: lost.bars, updatedBars: lost.bars });
+    this.#link.send(this.#subscription());
   }
 
   stop(): void {
-    for (const link of Object.values(this.#links)) link.stop();
+    this.#link.stop();
   }
 
-  #subscription(kind: Kind) {
-    const quotes = [...this.#quotes].filter((s) => kindOf(s) === kind);
-    const bars = [...this.#bars].filter((s) => kindOf(s) === kind);
+  #subscription() {
+    const quotes = [...this.#quotes];
+    const bars = [...this.#bars];
     return { action: "subscribe", quotes, trades: quotes, bars, updatedBars: bars };
   }
 
-  #onFrame(kind: Kind, link: Link, frame: unknown): void {
+  #onFrame(link: Link, frame: unknown): void {
     if (!Array.isArray(frame)) return;
     for (const m of frame as { T: string; msg?: string; code?: number }[]) {
       if (m.T === "success" && m.msg === "connected") void freshAccessToken().then((token) => link.send({ action: "auth", token }));
       else if (m.T === "success" && m.msg === "authenticated") {
         link.ready();
-        link.send(this.#subscription(kind));
+        link.send(this.#subscription());
       } else if (m.T === "error" && (m.code === 402 || m.code === 404)) void renewAccessToken().then(() => link.restart());
       else if (m.T === "q" || m.T === "t" || m.T === "b" || m.T === "u") for (const l of this.#listeners) l(m as MarketMsg);
     }

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { ApiError, forbidden, unauthorized } from "../../shared/errors";
 import { can } from "../../shared/rbac";
-import type { StreamKind } from "../../shared/stream-protocol";
+import type { SocketKind } from "../../shared/stream-protocol";
 import type { AppEnv } from "../context";
 
 // Market-data WebSockets at Alpaca's paths. The gateway authenticates a handshake that
@@ -12,7 +12,7 @@ export const streams = new Hono<AppEnv>();
 
 const STOCK_FEEDS = ["iex", "sip", "delayed_sip", "test"];
 
-function upgrade(kind: StreamKind) {
+function upgrade(kind: SocketKind) {
   return async (c: Context<AppEnv>) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "this endpoint speaks WebSocket; send an Upgrade request");
     const principal = c.get("principal");
@@ -32,5 +32,7 @@ function upgrade(kind: StreamKind) {
 
 for (const feed of STOCK_FEEDS) streams.get(`/v2/${feed}`, upgrade("stocks"));
 streams.get("/v1beta3/crypto/us", upgrade("crypto"));
+// RedFire's own: one socket for stocks and crypto together (a mixed watchlist), in the same protocol.
+streams.get("/v2/all", upgrade("all"));
 // ccxt pro's default crypto path.
 streams.get("/v1beta2/crypto", upgrade("crypto"));
