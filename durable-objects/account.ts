@@ -192,8 +192,8 @@ export class Account extends DurableObject<Env> {
     this.#recent = this.#recent.filter((t) => t > now - MINUTE);
     const position = ledger.positions[spec.symbol];
     const openBuyLots = this.#store
-      .openOrders()
-      .filter((o) => o.spec.symbol === spec.symbol && o.side === "buy" && o.id !== replaces)
+      .openOrdersOf(spec.symbol, "buy")
+      .filter((o) => o.id !== replaces)
       .reduce((s, o) => s + (o.qty === null ? 0 : o.qty - o.filledQty), 0);
     const risk = checkRisk({ intent, spec, reference, positionLots: position?.qty ?? 0, openBuyLots, ordersLastMinute: this.#recent.length, dailyLoss: BigInt(this.#meta.day.loss), limits });
     if (risk) return fromRisk(risk);
@@ -575,12 +575,12 @@ export class Account extends DurableObject<Env> {
   // Alarms are at-least-once: resending is safe because the venue ignores an order id it
   // has seen and a cancel of an order it has finished.
   override async alarm(): Promise<void> {
-    for (const order of this.#store.openOrders()) {
+    for (const order of this.#store.unsettledOrders()) {
       if (!order.atVenue) await this.#send(order, null);
       else if (order.cancelRequested) await this.#cancelAtVenue(order);
     }
     await this.#flushEvents();
-    const stuck = this.#store.openOrders().some((o) => !o.atVenue || o.cancelRequested) || this.#store.outboxSize() > 0;
+    const stuck = this.#store.unsettledOrders().length > 0 || this.#store.outboxSize() > 0;
     if (stuck) await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
   }
 

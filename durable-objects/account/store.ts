@@ -3,7 +3,7 @@ import type { AccountOrder, OrderStatus } from "../../shared/trading/orders";
 // The account object's SQLite tables: orders (with the columns the list queries filter
 // on, the rest as JSON), activities (fills and cash movements, the account's history) and
 // the outbox of domain events not yet on the queue.
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 export interface OrderQuery {
   open: boolean | null;
@@ -47,23 +47,48 @@ export class AccountStore {
       sql.exec(`CREATE TABLE IF NOT EXISTS activities (id TEXT PRIMARY KEY, type TEXT NOT NULL, t INTEGER NOT NULL, data TEXT NOT NULL)`);
       sql.exec(`CREATE INDEX IF NOT EXISTS activities_t ON activities (t, id)`);
       sql.exec(`CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, t INTEGER NOT NULL, event TEXT NOT NULL)`);
-      sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
     }
+    if (version < 2) {
+      // Orders the retry alarm must look at (not yet at the venue, or a cancel not yet
+      // confirmed): found by index, so an alarm costs nothing per resting order.
+      sql.exec(`ALTER TABLE orders ADD COLUMN unsettled INTEGER NOT NULL DEFAULT 0`);
+      sql.exec(`UPDATE orders SET unsettled = 1 WHERE open = 1 AND (json_extract(data, '$.atVenue') = 0 OR json_extract(data, '$.cancelRequested') = 1)`);
+      sql.exec(`CREATE INDEX IF NOT EXISTS orders_unsettled ON orders (unsettled) WHERE unsettled = 1`);
+      sql.exec(`CREATE INDEX IF NOT EXISTS orders_open_symbol ON orders (symbol, side) WHERE open = 1`);
+    }
+    if (version < SCHEMA_VERSION) sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
   }
 
   putOrder(o: AccountOrder): void {
     this.sql.exec(
-      `INSERT INTO orders (id, client_order_id, symbol, side, status, open, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, open = excluded.open, data = excluded.data`,
+      `INSERT INTO orders (id, client_order_id, symbol, side, status, open, unsettled, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, open = excluded.open, unsettled = excluded.unsettled, data = excluded.data`,
       o.id,
       o.clientOrderId,
       o.spec.symbol,
       o.side,
       o.status,
       isOpenStatus(o.status) ? 1 : 0,
+      isOpenStatus(o.status) && (!o.atVenue || o.cancelRequested) ? 1 : 0,
       o.createdAt,
       JSON.stringify(o),
     );
+  }
+
+  /** Open orders the venue has not confirmed yet: not received, or a cancel pending. */
+  unsettledOrders(): AccountOrder[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM orders WHERE unsettled = 1 ORDER BY created_at, id`)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as AccountOrder);
+  }
+
+  /** Open orders of one symbol and side. */
+  openOrdersOf(symbol: string, side: "buy" | "sell"): AccountOrder[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM orders WHERE open = 1 AND symbol = ? AND side = ?`, symbol, side)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as AccountOrder);
   }
 
   order(id: string): AccountOrder | undefined {
