@@ -68,7 +68,6 @@ export class Account extends DurableObject<Env> {
   readonly #store: AccountStore;
   #ledger!: Ledger;
   #meta!: Meta;
-  #recent: number[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -189,13 +188,12 @@ export class Account extends DurableObject<Env> {
     const limits = this.#limits();
     const spec = asset.spec;
     this.#rollDay(now);
-    this.#recent = this.#recent.filter((t) => t > now - MINUTE);
     const position = ledger.positions[spec.symbol];
     const openBuyLots = this.#store
       .openOrdersOf(spec.symbol, "buy")
       .filter((o) => o.id !== replaces)
       .reduce((s, o) => s + (o.qty === null ? 0 : o.qty - o.filledQty), 0);
-    const risk = checkRisk({ intent, spec, reference, positionLots: position?.qty ?? 0, openBuyLots, ordersLastMinute: this.#recent.length, dailyLoss: BigInt(this.#meta.day.loss), limits });
+    const risk = checkRisk({ intent, spec, reference, positionLots: position?.qty ?? 0, openBuyLots, ordersLastMinute: this.#store.ordersSince(now - MINUTE), dailyLoss: BigInt(this.#meta.day.loss), limits });
     if (risk) return fromRisk(risk);
     // Market orders never trade beyond the band around the last price (stops: around the
     // stop), which is also the worst case the reservation covers.
@@ -255,7 +253,6 @@ export class Account extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.#event("order.submitted", order, traceparent);
       this.#ledger = ledger;
-      this.#recent.push(now);
       this.#knownSpecs.set(order.spec.symbol, { spec: order.spec, assetId: order.assetId });
       this.#store.putOrder(order);
       this.#save();

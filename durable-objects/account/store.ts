@@ -83,6 +83,11 @@ export class AccountStore {
       .map((r) => JSON.parse(r.data) as AccountOrder);
   }
 
+  /** Orders placed after `t`: the order-rate check counts from storage, so a restart does not reset it. */
+  ordersSince(t: number): number {
+    return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM orders WHERE created_at > ?`, t).one().n);
+  }
+
   /** Open orders of one symbol and side. */
   openOrdersOf(symbol: string, side: "buy" | "sell"): AccountOrder[] {
     return this.sql

@@ -203,6 +203,15 @@ describe("restarts on the order path", () => {
     await expectReconciled(user);
   });
 
+  it("the order-rate limit still counts the orders placed before a restart", async () => {
+    const [user, market] = await Promise.all([signUp(), fresh()]);
+    expect((await call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body: { ordersPerMinute: 2 }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    for (let i = 0; i < 2; i++) await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    await restartAccount(user);
+    const res = await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    expect(res.status).toBe(429);
+  });
+
   it("a market order placed just after its venue restarts is filled once", async () => {
     const [user, market] = await Promise.all([signUp(), fresh()]);
     await restartVenue(market);
