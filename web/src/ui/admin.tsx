@@ -93,7 +93,7 @@ function Instruments({ report }: { report: (e: unknown) => void }) {
         exchange: crypto ? "CRYPTO" : "NASDAQ",
         tick_size: value("tick_size"),
         lot_size: value("lot_size"),
-        feed: { kind: "sim", params: { startPrice: Number(value("start_price")) || 100 } },
+        feed: { kind: "sim", params: { startPrice: value("start_price") || "100.00" } },
       });
       (event.target as HTMLFormElement).reset();
       await load();
@@ -165,7 +165,7 @@ function Instruments({ report }: { report: (e: unknown) => void }) {
         </label>
         <label>
           Start price
-          <input name="start_price" defaultValue="100" size={6} />
+          <input name="start_price" defaultValue="100.00" inputMode="decimal" size={6} />
         </label>
         <button class="primary" type="submit">
           Add instrument

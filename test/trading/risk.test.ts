@@ -1,0 +1,88 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, expectError, json, signUp, type TestUser } from "../helpers";
+import { accountJson, orderReaching, placeOrder, steeredMarket, type Market, type OrderJson } from "./helpers";
+
+// The pre-trade checks not covered by the order tests: each refuses with its own rule,
+// changes nothing, and lets through what it should.
+
+let admin: TestUser;
+beforeAll(async () => {
+  admin = await signUp("admin");
+});
+
+async function fresh(): Promise<{ user: TestUser; market: Market }> {
+  const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+  await market.quote("100.00", "100.05");
+  await market.trade("100.02");
+  return { user, market };
+}
+
+const setLimits = (user: TestUser, limits: Record<string, unknown>) => call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body: limits, token: admin.access, ip: admin.ip });
+
+async function assetId(symbol: string): Promise<string> {
+  const res = await call(`/v2/assets/${encodeURIComponent(symbol)}`, { token: admin.access, ip: admin.ip });
+  return (await json<{ id: string }>(res)).id;
+}
+
+describe("pre-trade risk rules", () => {
+  it("daily loss: past the limit only sells are taken", async () => {
+    const { user, market } = await fresh();
+    expect((await setLimits(user, { dailyLossLimit: "3" })).status).toBe(200);
+    const buy = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "10", side: "buy", type: "market", time_in_force: "day" }));
+    await orderReaching(user, buy.id, "filled");
+    // Sold at the bid: 0.50 realized loss, plus 2.51 + 2.50 taker fees = 5.51 lost today.
+    const sell = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "5", side: "sell", type: "market", time_in_force: "day" }));
+    await orderReaching(user, sell.id, "filled");
+    const before = await accountJson(user);
+    const refused = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" }), 403);
+    expect(refused.details[0]).toMatchObject({ rule: "daily_loss" });
+    expect(refused.message).toContain("daily loss limit reached");
+    expect((await accountJson(user)).cash).toBe(before.cash);
+    // Reducing the position is still allowed.
+    const out = await placeOrder(user, { symbol: market.symbol, qty: "5", side: "sell", type: "market", time_in_force: "day" });
+    expect(out.status).toBe(200);
+  });
+
+  it("a symbol made untradable refuses new orders at once, and accepts them again after", async () => {
+    const { user, market } = await fresh();
+    const id = await assetId(market.symbol);
+    expect((await call(`/api/admin/assets/${id}`, { method: "PATCH", body: { tradable: false }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    const refused = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" }), 422);
+    expect(refused.details[0]).toMatchObject({ rule: "tradable", path: "symbol" });
+    expect((await call(`/api/admin/assets/${id}`, { method: "PATCH", body: { tradable: true }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    expect((await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" })).status).toBe(200);
+  });
+
+  it("a symbol outside its trading session refuses orders", async () => {
+    const { user, market } = await fresh();
+    const id = await assetId(market.symbol);
+    // A session only on a weekday three days from now (UTC): closed today.
+    const other = (new Date().getUTCDay() + 3) % 7;
+    const patch = await call(`/api/admin/assets/${id}`, { method: "PATCH", body: { session: { timeZone: "UTC", open: "00:00", close: "23:59", days: [other] } }, token: admin.access, ip: admin.ip });
+    expect(patch.status).toBe(200);
+    const refused = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "day" }), 422);
+    expect(refused.details[0]).toMatchObject({ rule: "session" });
+    expect(refused.message).toContain("outside its trading session");
+  });
+
+  it("order notional: refused above the account's limit, in qty and in notional orders", async () => {
+    const { user, market } = await fresh();
+    expect((await setLimits(user, { maxOrderNotional: "500" })).status).toBe(200);
+    const byQty = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "6", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" }), 422);
+    expect(byQty.details[0]).toMatchObject({ rule: "max_order_notional", path: "qty" });
+    const byNotional = await expectError(await placeOrder(user, { symbol: market.symbol, notional: "600", side: "buy", type: "market", time_in_force: "day" }), 422);
+    expect(byNotional.details[0]).toMatchObject({ rule: "max_order_notional", path: "notional" });
+    expect((await placeOrder(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" })).status).toBe(200);
+  });
+
+  it("a sell of more than the free position is refused, counting what open sells hold", async () => {
+    const { user, market } = await fresh();
+    const buy = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "4", side: "buy", type: "market", time_in_force: "day" }));
+    await orderReaching(user, buy.id, "filled");
+    expect((await placeOrder(user, { symbol: market.symbol, qty: "3", side: "sell", type: "limit", limit_price: "105.00", time_in_force: "gtc" })).status).toBe(200);
+    const refused = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "2", side: "sell", type: "market", time_in_force: "day" }), 403);
+    expect(refused.message).toContain(`insufficient balance for ${market.symbol}`);
+    const position = await json<{ qty: string; qty_available: string }>(await call(`/v2/positions/${market.symbol}`, { token: user.access, ip: user.ip }));
+    expect(position).toMatchObject({ qty: "4", qty_available: "1" });
+  });
+});
