@@ -376,8 +376,12 @@ export class Account extends DurableObject<Env> {
     await this.#cancelAtVenue(old);
     const after = this.#store.order(old.id)!;
     if (after.status !== "replaced") {
-      if (isOpen(after.status)) this.#store.putOrder({ ...after, replacing: false });
-      return fail(422, `cannot replace order: it is ${after.status} now`);
+      if (!isOpen(after.status)) return fail(422, `cannot replace order: it is ${after.status} now`);
+      // The venue did not confirm the cancel (unreachable, or the answer was lost). The
+      // cancel stands and the alarm sends it again, so the order will end canceled, not
+      // replaced: say so rather than leave the client expecting its old order to live.
+      this.#store.putOrder({ ...after, replacing: false });
+      return fail(409, "cannot replace order now: its cancel is pending at the venue, so it will end canceled; place the new order once it has");
     }
     // Canceled at the venue: it becomes "replaced", and the new order takes its place.
     const now = Date.now();

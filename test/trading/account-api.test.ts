@@ -79,6 +79,18 @@ describe("activities", () => {
   });
 });
 
+describe("positions by path", () => {
+  it("finds a pair as BTC/USD (encoded) or BTCUSD, and answers 404 for odd segments", async () => {
+    const user = await signUp();
+    const market = await steeredMarket(admin, { class: "crypto" });
+    await market.quote("100.00", "100.05");
+    await market.trade("100.02");
+    await orderReaching(user, (await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "gtc" })).id, "filled");
+    for (const path of [encodeURIComponent(market.symbol), market.symbol.replace("/", "")]) expect((await get<{ qty: string }>(user, `/v2/positions/${path}`)).qty).toBe("1.0000"); // on the 0.0001 lot grid
+    for (const odd of ["100%25", "%25E0%25A4", "..%2F..", "NOPE"]) await expectError(await call(`/v2/positions/${odd}`, { token: user.access, ip: user.ip }), 404);
+  });
+});
+
 describe("closing everything", () => {
   it("DELETE /v2/positions sells every position (207), after canceling open orders when asked", async () => {
     const { user, market } = await fresh();

@@ -117,7 +117,7 @@ orders.openapi(
     security,
     middleware: [write] as const,
     request: { params: OrderId, body: jsonBody(ReplaceRequest) },
-    responses: { 200: jsonContent(Order, "The new order"), ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+    responses: { 200: jsonContent(Order, "The new order"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
   }),
   async (c) => {
     const { userId } = principalOf(c);

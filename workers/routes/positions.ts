@@ -18,12 +18,11 @@ const write = requirePermission("trading:write");
 const SymbolParam = z.object({ symbol_or_asset_id: z.string().min(1).max(48) });
 const notFoundPosition = () => notFound("position does not exist");
 
-/** Our symbol for a path segment: "BTCUSD", "BTC/USD" (encoded) or an asset id. */
-async function symbolOf(env: Env, raw: string): Promise<string | null> {
-  const decoded = decodeURIComponent(raw);
-  const direct = await findAsset(env, decoded);
+/** Our symbol for a path segment (already URL-decoded by the router): "BTCUSD", "BTC/USD" or an asset id. */
+async function symbolOf(env: Env, segment: string): Promise<string | null> {
+  const direct = await findAsset(env, segment);
   if (direct) return direct.symbol;
-  const pair = /^([A-Z]{2,6})(USD|USDT|USDC)$/i.exec(decoded);
+  const pair = /^([A-Z][A-Z0-9.]{0,11}?)(USD|USDT|USDC)$/i.exec(segment);
   return pair ? ((await findAsset(env, `${pair[1]}/${pair[2]}`))?.symbol ?? null) : null;
 }
 
