@@ -108,7 +108,7 @@ const body = fc.oneof(
 const segment = fc.oneof(
   fc.uuid(),
   fc.string({ maxLength: 30 }).map(encodeURIComponent),
-  fc.constantFrom("RKAAAAAAAAAAAAAAAAAA", "..", "%2e%2e", "%00", "me", "a".repeat(300), "AAPL", "BTC/USD", "b0b6dd9d-8b9b-48a9-ba46-b9d54a423796"),
+  fc.constantFrom("RKAAAAAAAAAAAAAAAAAA", "..", "%2e%2e", "%00", "100%25", "%25E0%25A4", "%E0%A4%A", "BTCUSD", "me", "a".repeat(300), "AAPL", "BTC/USD", "b0b6dd9d-8b9b-48a9-ba46-b9d54a423796"),
 );
 
 const headerValue = fc.oneof(fc.string({ maxLength: 80 }).map((s) => s.replace(/[^\x20-\x7e]/g, "")), fc.constantFrom("", "Bearer", "Bearer a.b.c", "Bearer x:y"));
