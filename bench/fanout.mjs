@@ -9,11 +9,10 @@
 // time `t`, same machine clock). The platform runs through Miniflare (see lib/miniflare.mjs)
 // because wrangler dev's proxy runs out of file handles past ~3,000 sockets.
 // Prints a table and a `BENCH_RESULT {...}` line, also written to bench/results/fanout.json.
-import { mkdirSync, writeFileSync } from "node:fs";
+
 import { cpus, totalmem } from "node:os";
-import { join } from "node:path";
 import { startMiniflare } from "./lib/miniflare.mjs";
-import { api, benchAccount, createAsset, expectStatus, fdLimits, ROOT, round, sleep } from "./lib/platform.mjs";
+import { api, benchAccount, createAsset, expectStatus, fdLimits, round, sleep, writeResult } from "./lib/platform.mjs";
 import { cpuMeter, descendantsNamed, openFds, rssMb } from "./lib/proc.mjs";
 import { closeAll, connectAll, Recorder, subscribeAll } from "./lib/stream-clients.mjs";
 
@@ -212,10 +211,7 @@ async function main() {
       rounds: rows,
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
     };
-    const line = JSON.stringify(result);
-    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/fanout.json"), line + "\n");
-    console.log(`\nBENCH_RESULT ${line}`);
+    writeResult("fanout", result);
   } catch (error) {
     console.error(`last platform output:\n${platform.log()}`);
     throw error;

@@ -5,11 +5,11 @@
 // written to bench/results/gateway.json.
 import autocannon from "autocannon";
 import { randomBytes, scrypt } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { api, expectStatus, freePort, percentile, ROOT, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy } from "./lib/platform.mjs";
+import { api, expectStatus, freePort, percentile, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy, writeResult } from "./lib/platform.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -132,10 +132,7 @@ async function main() {
       kdf,
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
     };
-    const line = JSON.stringify(result);
-    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/gateway.json"), line + "\n");
-    console.log(`\nBENCH_RESULT ${line}`);
+    writeResult("gateway", result);
   } finally {
     await cleanup();
   }

@@ -7,22 +7,10 @@
 // Prints a table and a `BENCH_RESULT {...}` line, also written to
 // bench/results/market-history.json.
 import autocannon from "autocannon";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  api,
-  benchAccount,
-  createAsset,
-  expectStatus,
-  freePort,
-  makeAdminViaScript,
-  ROOT,
-  round,
-  startWranglerDev,
-  stopWranglerDev,
-  waitHealthy,
-} from "./lib/platform.mjs";
+import { api, benchAccount, createAsset, expectStatus, freePort, makeAdminViaScript, round, startWranglerDev, stopWranglerDev, waitHealthy, writeResult } from "./lib/platform.mjs";
 
 const BARS = Number(process.env.HISTORY_BARS ?? 50_000);
 const CONNECTIONS = Number(process.env.HISTORY_CONNECTIONS ?? 10);
@@ -172,10 +160,7 @@ async function main() {
       load: rows,
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
     };
-    const line = JSON.stringify(result);
-    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/market-history.json"), line + "\n");
-    console.log(`\nBENCH_RESULT ${line}`);
+    writeResult("market-history", result);
   } finally {
     await cleanup();
   }

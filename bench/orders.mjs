@@ -6,10 +6,10 @@
 // and a `BENCH_RESULT {...}` line, also written to bench/results/orders.json.
 import autocannon from "autocannon";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { api, expectStatus, freePort, ROOT, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy } from "./lib/platform.mjs";
+import { api, expectStatus, freePort, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy, writeResult } from "./lib/platform.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -154,10 +154,7 @@ async function main() {
       scaling,
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
     };
-    const line = JSON.stringify(result);
-    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/orders.json"), line + "\n");
-    console.log(`\nBENCH_RESULT ${line}`);
+    writeResult("orders", result);
   } finally {
     await cleanup();
   }

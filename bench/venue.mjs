@@ -7,12 +7,12 @@
 // order) must be identical, else it exits 1. Prints commands/s for both and a
 // `BENCH_RESULT {...}` line, also written to bench/results/venue.json.
 import { build } from "esbuild";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { OrderBook as ReferenceBook, Side as ReferenceSide } from "nodejs-order-book";
-import { ROOT, round } from "./lib/platform.mjs";
+import { ROOT, round, writeResult } from "./lib/platform.mjs";
 
 const COMMANDS = Number(process.env.VENUE_COMMANDS ?? 1_000_000);
 const SEED = Number(process.env.VENUE_SEED ?? 20_260_101);
@@ -174,7 +174,4 @@ console.log(`fills               ${result.fills.toLocaleString("en-US")}, identi
 console.log(`venue               ${result.venueCommandsPerSecond.toLocaleString("en-US")} commands/s (${round(ours.seconds, 3)} s)`);
 console.log(`nodejs-order-book   ${result.referenceCommandsPerSecond.toLocaleString("en-US")} commands/s (${round(theirs.seconds, 3)} s)`);
 console.log(`ratio               ${result.ratio}×`);
-const line = JSON.stringify(result);
-mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-writeFileSync(join(ROOT, "bench/results/venue.json"), line + "\n");
-console.log(`\nBENCH_RESULT ${line}`);
+writeResult("venue", result);

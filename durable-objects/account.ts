@@ -464,7 +464,7 @@ export class Account extends DurableObject<Env> {
     this.#knownSpecs.set(spec.symbol, { spec, assetId: order.assetId });
     const value = notional(r.price, r.qty, spec);
     const realized = (this.#ledger.positions[spec.symbol]?.realizedPl ?? ZERO) - before;
-    this.#meta.day.loss = (BigInt(this.#meta.day.loss) + fee - (realized < 0n ? realized : 0n) + 0n).toString();
+    this.#meta.day.loss = (BigInt(this.#meta.day.loss) + fee - (realized < 0n ? realized : 0n)).toString();
     order.filledQty += r.qty;
     order.filledNotional = (BigInt(order.filledNotional) + value).toString();
     order.fees = (BigInt(order.fees) + fee).toString();

@@ -4,13 +4,22 @@
 /* global AbortSignal -- a Node 20 built-in missing from the shared eslint globals */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createServer } from "node:net";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 // The dev defaults (auth 10/min, default 100/min) would turn a load test into a 429 test.
 export const RATE_LIMITS = '{"windowSeconds":60,"auth":1000000,"trading":1000000,"default":1000000}';
 const PASSWORD = "bench-password-0042";
+
+/** Prints a benchmark's `BENCH_RESULT {...}` line and keeps it in bench/results/<name>.json. */
+export function writeResult(name, result) {
+  const line = JSON.stringify(result);
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  writeFileSync(join(ROOT, `bench/results/${name}.json`), line + "\n");
+  console.log(`\nBENCH_RESULT ${line}`);
+}
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const round = (x, digits = 2) => Number(x.toFixed(digits));
