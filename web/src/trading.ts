@@ -106,12 +106,32 @@ function onMarket(m: MarketMsg): void {
   });
 }
 
-let reloadTimer: ReturnType<typeof setTimeout> | undefined;
+const OPEN = new Set(["pending_new", "accepted", "new", "partially_filled"]);
 
-/** Reloads the account's views; bursts of trade updates collapse into one reload. */
-export function reloadAccount(delayMs = 150): void {
-  clearTimeout(reloadTimer);
+/** An order as trade_updates reports it, placed in the open or closed list at once. */
+export function applyOrder(o: OrderJson): void {
+  const without = (list: OrderJson[]) => list.filter((x) => x.id !== o.id);
+  if (OPEN.has(o.status)) {
+    openOrders.update((list) => [o, ...without(list)].sort((a, b) => b.created_at.localeCompare(a.created_at)));
+  } else {
+    openOrders.update(without);
+    closedOrders.update((list) => [o, ...without(list)].slice(0, 100));
+  }
+}
+
+let reloadTimer: ReturnType<typeof setTimeout> | undefined;
+let lastReload = 0;
+// The gateway rate-limits each user (100 requests a minute on the account routes by
+// default): however fast fills come, the account views reload at most every 2 s.
+const RELOAD_EVERY_MS = 2_000;
+
+/** Reloads the account's views from REST; bursts collapse into one reload. */
+export function reloadAccount(soon = false): void {
+  if (reloadTimer !== undefined) return;
+  const wait = soon ? 0 : Math.max(0, lastReload + RELOAD_EVERY_MS - Date.now());
   reloadTimer = setTimeout(() => {
+    reloadTimer = undefined;
+    lastReload = Date.now();
     void Promise.all([
       api<AccountJson>("GET", "/v2/account").then((a) => account.set(a)),
       api<OrderJson[]>("GET", "/v2/orders?status=open&limit=500").then((o) => openOrders.set(o)),
@@ -119,7 +139,7 @@ export function reloadAccount(delayMs = 150): void {
       api<PositionJson[]>("GET", "/v2/positions").then((p) => positions.set(p)),
       api<FillJson[]>("GET", "/v2/account/activities/FILL?page_size=100").then((f) => fills.set(f)),
     ]).catch(() => undefined);
-  }, delayMs);
+  }, wait);
 }
 
 let started = false;
@@ -133,12 +153,15 @@ export function startTerminal(): void {
   }
   started = true;
   market.on(onMarket);
-  trades.on(() => reloadAccount());
+  trades.on((u) => {
+    applyOrder(u.order);
+    reloadAccount();
+  });
   subscribe();
   trades.start();
   void loadSnapshots(watchlist.get());
   watchlist.subscribe((list) => void loadSnapshots(list.filter((s) => !quotes.get()[s])));
-  reloadAccount(0);
+  reloadAccount(true);
 }
 
 /** Live value of a position at the last trade (else its own current price), exactly. */

@@ -49,7 +49,7 @@ function OpenOrders({ orders }: { orders: OrderJson[] }) {
     } catch (e) {
       setProblem(e instanceof ApiError ? e.message : "The request failed. Check your connection.");
     }
-    reloadAccount(0);
+    reloadAccount(true);
   }
   if (orders.length === 0) return <p class="empty">No open orders.</p>;
   return (
@@ -179,7 +179,7 @@ function Positions() {
     } catch (e) {
       setProblem(e instanceof ApiError ? e.message : "The request failed.");
     }
-    reloadAccount(0);
+    reloadAccount(true);
   }
   return (
     <>

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { dec, num, times, usd } from "../format";
 import { useStore } from "../store";
-import { account, quotes, reloadAccount, selected, type OrderJson } from "../trading";
+import { account, applyOrder, quotes, reloadAccount, selected, type OrderJson } from "../trading";
 
 // The order ticket. The estimate uses the price the order would pay at worst that the
 // screen knows (its limit, else the ask for a buy / the bid for a sell), exactly; the
@@ -45,7 +45,8 @@ export function Ticket() {
     try {
       const o = await api<OrderJson>("POST", "/v2/orders", body);
       setResult({ ok: true, text: `${o.side} ${o.qty ?? `$${o.notional}`} ${o.symbol} ${o.type}: ${o.status.replace("_", " ")}` });
-      reloadAccount(0);
+      applyOrder(o);
+      reloadAccount(true);
     } catch (e) {
       setResult({ ok: false, text: e instanceof ApiError ? e.message : "The order could not be sent. Check your connection." });
     } finally {
