@@ -86,6 +86,34 @@ try {
     return `sockets ${sockets.join(", ")}`;
   });
 
+  await step("a watchlist row flashes when its last price moves", async () => {
+    await page.waitForSelector("tr.flash-up, tr.flash-down", { timeout: 20_000 });
+  });
+
+  await step("streaming numbers never move the layout", async () => {
+    const boxes = () =>
+      page.evaluate(() =>
+        ["account-bar", "watchlist", "chart", "ticket", "blotter"]
+          .map((c) => {
+            const b = document.querySelector(`.${c}`).getBoundingClientRect();
+            return `${c}:${Math.round(b.x)},${Math.round(b.y)},${Math.round(b.width)},${Math.round(b.height)}`;
+          })
+          .join(" "),
+      );
+    const first = await boxes();
+    for (let i = 0; i < 10; i++) {
+      await sleep(300);
+      const now = await boxes();
+      if (now !== first) throw new Error(`layout moved: ${first} → ${now}`);
+    }
+  });
+
+  await step("the keyboard selects a symbol in the watchlist", async () => {
+    await page.locator('tr[data-symbol="TSLA"]').focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "TSLA", exact: true }).waitFor();
+  });
+
   await step("a chart opens for the selected symbol and switches timeframe", async () => {
     await page.locator('tr[data-symbol="MSFT"]').click();
     await page.getByRole("heading", { name: "MSFT", exact: true }).waitFor();
