@@ -222,9 +222,7 @@ describe("restarts on the order path", () => {
     await expectReconciled(user);
   });
 
-  it.each([20261201, 7, 42])("random orders, cancels, replaces, quotes and restarts of either object leave every account reconciled (seed %i)", async (seed) => {
-    const market = await fresh();
-    const users = await Promise.all([signUp(), signUp(), signUp()]);
+  it("random orders, cancels, replaces, quotes and restarts of either object leave every account reconciled", async () => {
     const action = fc.oneof(
       fc.record({ kind: fc.constant("limit" as const), user: fc.nat(2), side: fc.constantFrom("buy", "sell"), offset: fc.integer({ min: -30, max: 30 }), qty: fc.integer({ min: 1, max: 40 }), tif: fc.constantFrom("gtc", "day", "ioc", "fok") }),
       fc.record({ kind: fc.constant("market" as const), user: fc.nat(2), side: fc.constantFrom("buy", "sell"), qty: fc.integer({ min: 1, max: 40 }) }),
@@ -234,60 +232,67 @@ describe("restarts on the order path", () => {
       fc.record({ kind: fc.constant("restartAccount" as const), user: fc.nat(2) }),
       fc.record({ kind: fc.constant("restartVenue" as const) }),
     );
-    const script = fc.sample(fc.array(action, { minLength: 30, maxLength: 30 }), { numRuns: 1, seed })[0]!;
-    const acknowledged: { user: TestUser; id: string }[] = [];
-    let mid = 10_000;
-    const price = (ticks: number) => (ticks / 100).toFixed(2);
-    for (const step of script) {
-      switch (step.kind) {
-        case "limit":
-        case "market": {
-          const user = users[step.user]!;
-          const body =
-            step.kind === "limit"
-              ? { symbol: market.symbol, qty: String(step.qty), side: step.side, type: "limit", limit_price: price(mid + step.offset), time_in_force: step.tif }
-              : { symbol: market.symbol, qty: String(step.qty), side: step.side, type: "market", time_in_force: "day" };
-          const res = await placeOrder(user, body);
-          expect(res.status, await res.clone().text()).toBeLessThan(500);
-          if (res.status === 200) acknowledged.push({ user, id: (await json<OrderJson>(res)).id });
-          break;
+    // A property over whole scripts: each run is a fresh market and three fresh accounts.
+    await fc.assert(
+      fc.asyncProperty(fc.array(action, { minLength: 20, maxLength: 30 }), async (script) => {
+        const market = await fresh();
+        const users = await Promise.all([signUp(), signUp(), signUp()]);
+        const acknowledged: { user: TestUser; id: string }[] = [];
+        let mid = 10_000;
+        const price = (ticks: number) => (ticks / 100).toFixed(2);
+        for (const step of script) {
+          switch (step.kind) {
+            case "limit":
+            case "market": {
+              const user = users[step.user]!;
+              const body =
+                step.kind === "limit"
+                  ? { symbol: market.symbol, qty: String(step.qty), side: step.side, type: "limit", limit_price: price(mid + step.offset), time_in_force: step.tif }
+                  : { symbol: market.symbol, qty: String(step.qty), side: step.side, type: "market", time_in_force: "day" };
+              const res = await placeOrder(user, body);
+              expect(res.status, await res.clone().text()).toBeLessThan(500);
+              if (res.status === 200) acknowledged.push({ user, id: (await json<OrderJson>(res)).id });
+              break;
+            }
+            case "cancel": {
+              const user = users[step.user]!;
+              const open = await json<OrderJson[]>(await call("/v2/orders?status=open", { token: user.access, ip: user.ip }));
+              if (open[0]) expect([204, 422]).toContain((await call(`/v2/orders/${open[0].id}`, { method: "DELETE", token: user.access, ip: user.ip })).status);
+              break;
+            }
+            case "replace": {
+              const user = users[step.user]!;
+              const open = await json<OrderJson[]>(await call("/v2/orders?status=open", { token: user.access, ip: user.ip }));
+              if (!open[0]) break;
+              const res = await call(`/v2/orders/${open[0].id}`, { method: "PATCH", body: { qty: String(step.qty) }, token: user.access, ip: user.ip });
+              expect(res.status, await res.clone().text()).toBeLessThan(500);
+              if (res.status === 200) acknowledged.push({ user, id: (await json<OrderJson>(res)).id });
+              break;
+            }
+            case "quote":
+              mid = step.mid;
+              await market.quote(price(mid - 2), price(mid + 2), String(step.size), String(step.size));
+              break;
+            case "restartAccount":
+              await restartAccount(users[step.user]!);
+              break;
+            case "restartVenue":
+              await restartVenue(market);
+              break;
+          }
         }
-        case "cancel": {
-          const user = users[step.user]!;
-          const open = await json<OrderJson[]>(await call("/v2/orders?status=open", { token: user.access, ip: user.ip }));
-          if (open[0]) expect([204, 422]).toContain((await call(`/v2/orders/${open[0].id}`, { method: "DELETE", token: user.access, ip: user.ip })).status);
-          break;
+        // Every acknowledged order is still there, and none is left waiting for the venue.
+        for (const { user, id } of acknowledged) await until(async () => (await order(user, id)).status !== "pending_new", `order ${id} to reach the venue`, 15_000);
+        await until(async () => (await env.MARKET.getByName(market.symbol).venueStatus()).outbox === 0, "the venue's outbox to drain", 15_000);
+        for (const user of users) {
+          await expectReconciled(user);
+          await expectLegalHistories(user);
         }
-        case "replace": {
-          const user = users[step.user]!;
-          const open = await json<OrderJson[]>(await call("/v2/orders?status=open", { token: user.access, ip: user.ip }));
-          if (!open[0]) break;
-          const res = await call(`/v2/orders/${open[0].id}`, { method: "PATCH", body: { qty: String(step.qty) }, token: user.access, ip: user.ip });
-          expect(res.status, await res.clone().text()).toBeLessThan(500);
-          if (res.status === 200) acknowledged.push({ user, id: (await json<OrderJson>(res)).id });
-          break;
-        }
-        case "quote":
-          mid = step.mid;
-          await market.quote(price(mid - 2), price(mid + 2), String(step.size), String(step.size));
-          break;
-        case "restartAccount":
-          await restartAccount(users[step.user]!);
-          break;
-        case "restartVenue":
-          await restartVenue(market);
-          break;
-      }
-    }
-    // Every acknowledged order is still there, and none is left waiting for the venue.
-    for (const { user, id } of acknowledged) await until(async () => (await order(user, id)).status !== "pending_new", `order ${id} to reach the venue`, 15_000);
-    await until(async () => (await env.MARKET.getByName(market.symbol).venueStatus()).outbox === 0, "the venue's outbox to drain", 15_000);
-    for (const user of users) {
-      await expectReconciled(user);
-      await expectLegalHistories(user);
-    }
-    expect(acknowledged.length).toBeGreaterThan(0);
-  }, 180_000);
+      }),
+      // Each run takes seconds of real time: a handful of runs, no shrinking in CI.
+      { numRuns: 4, seed: 20261201, endOnFailure: true },
+    );
+  }, 240_000);
 });
 
 describe("order events through the queue", () => {
