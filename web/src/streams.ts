@@ -1,7 +1,7 @@
 // The app's live data: the market-data stream (one socket for stocks and crypto, RedFire's
-// /v2/all) and the trading stream. Each socket
-// reconnects by itself with capped exponential back-off and jitter, re-authenticates
-// with a fresh access token and re-subscribes to what the screens want now.
+// /v2/all) and the trading stream. Each socket reconnects by itself with capped
+// exponential back-off and jitter, re-authenticates with a fresh access token and
+// re-subscribes to what the screens want now.
 import type { TradeUpdate } from "../../shared/trading/stream";
 import { freshAccessToken, renewAccessToken } from "./api";
 import { createStore } from "./store";
@@ -28,7 +28,10 @@ class Link {
 
   start(): void {
     this.#stopped = false;
-    if (!this.#ws) this.#connect();
+    if (this.#ws) return;
+    // A reconnect may be waiting out its back-off: connect now instead, and only once.
+    clearTimeout(this.#timer);
+    this.#connect();
   }
 
   stop(): void {
