@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, expectError, json, signUp, type TestUser } from "../helpers";
-import { accountJson, orderReaching, placeOrder, steeredMarket, type Market, type OrderJson } from "./helpers";
+import { accountJson, orderReaching, placeOrder, steeredMarket, placed, quotedMarket, type Market, type OrderJson } from "./helpers";
 
 // The account's own routes beyond placing orders: listing and filtering orders, activity
 // pages, closing every position, resetting the account, and the admin's deposits and
@@ -12,17 +12,10 @@ beforeAll(async () => {
 });
 
 async function fresh(): Promise<{ user: TestUser; market: Market }> {
-  const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
-  await market.quote("100.00", "100.05");
-  await market.trade("100.02");
+  const [user, market] = await Promise.all([signUp(), quotedMarket(admin)]);
   return { user, market };
 }
 
-async function placed(user: TestUser, body: Record<string, unknown>): Promise<OrderJson> {
-  const res = await placeOrder(user, body);
-  if (res.status !== 200) throw new Error(`order refused: ${res.status} ${await res.text()}`);
-  return json<OrderJson>(res);
-}
 
 const get = async <T>(user: TestUser, path: string) => json<T>(await call(path, { token: user.access, ip: user.ip }));
 const restingBuy = (symbol: string, limit: string, extra: Record<string, unknown> = {}) => ({ symbol, qty: "1", side: "buy", type: "limit", limit_price: limit, time_in_force: "gtc", ...extra });

@@ -6,7 +6,7 @@ import { parseMoney, type Money } from "../../shared/trading/money";
 import { canMove, type OrderStatus } from "../../shared/trading/orders";
 import worker from "../../workers/index";
 import { call, json, signUp, type TestUser } from "../helpers";
-import { accountJson, order, orderReaching, placeOrder, steeredMarket, until, type Market, type OrderJson } from "./helpers";
+import { accountJson, order, orderReaching, placeOrder, placed, quotedMarket, until, type Market, type OrderJson } from "./helpers";
 
 // The order and fill path under faults: Durable Objects restarted (their memory dropped,
 // their storage kept) between the steps of an order's life, reports delivered twice,
@@ -38,18 +38,8 @@ async function restartVenue(market: Market): Promise<void> {
   await until(async () => (await env.MARKET.getByName(market.symbol).status()).upstream?.connected, `${market.symbol}'s feed to reconnect`, 20_000);
 }
 
-async function placed(user: TestUser, body: Record<string, unknown>): Promise<OrderJson> {
-  const res = await placeOrder(user, body);
-  if (res.status !== 200) throw new Error(`order refused: ${res.status} ${await res.text()}`);
-  return json<OrderJson>(res);
-}
 
-async function fresh(): Promise<Market> {
-  const market = await steeredMarket(admin);
-  await market.quote("100.00", "100.05");
-  await market.trade("100.02");
-  return market;
-}
+const fresh = () => quotedMarket(admin);
 
 interface FillActivity {
   execution_id: string;

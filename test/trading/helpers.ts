@@ -79,6 +79,21 @@ export async function placeOrder(user: TestUser, body: Record<string, unknown>):
   return call("/v2/orders", { token: user.access, body, ip: user.ip });
 }
 
+/** Places an order that must be accepted, and answers it. */
+export async function placed(user: TestUser, body: Record<string, unknown>): Promise<OrderJson> {
+  const res = await placeOrder(user, body);
+  if (res.status !== 200) throw new Error(`order refused: ${res.status} ${await res.text()}`);
+  return json<OrderJson>(res);
+}
+
+/** A steered market quoted 100.00 / 100.05 (100 each side) with a last trade at 100.02. */
+export async function quotedMarket(admin: TestUser): Promise<Market> {
+  const market = await steeredMarket(admin);
+  await market.quote("100.00", "100.05");
+  await market.trade("100.02");
+  return market;
+}
+
 export async function order(user: TestUser, id: string): Promise<OrderJson> {
   const res = await call(`/v2/orders/${id}`, { token: user.access, ip: user.ip });
   if (res.status !== 200) throw new Error(`order ${id}: ${res.status} ${await res.text()}`);

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createKey, expectError, json, signUp, type TestUser } from "../helpers";
-import { accountJson, order, orderReaching, placeOrder, steeredMarket, until, type Market, type OrderJson } from "./helpers";
+import { accountJson, order, orderReaching, placeOrder, placed, quotedMarket, until, type Market, type OrderJson } from "./helpers";
 
 // Orders end to end: gateway → account object → the symbol's venue → reports back, with
 // the market steered through a real upstream feed. Fees in development: maker 10 bps,
@@ -12,16 +12,9 @@ beforeAll(async () => {
   admin = await signUp("admin");
 });
 
-async function placed(user: TestUser, body: Record<string, unknown>): Promise<OrderJson> {
-  const res = await placeOrder(user, body);
-  if (res.status !== 200) throw new Error(`order refused: ${res.status} ${await res.text()}`);
-  return json<OrderJson>(res);
-}
 
 async function fresh(): Promise<{ user: TestUser; market: Market }> {
-  const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
-  await market.quote("100.00", "100.05");
-  await market.trade("100.02");
+  const [user, market] = await Promise.all([signUp(), quotedMarket(admin)]);
   return { user, market };
 }
 

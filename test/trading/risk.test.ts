@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, expectError, json, signUp, type TestUser } from "../helpers";
-import { accountJson, orderReaching, placeOrder, steeredMarket, type Market, type OrderJson } from "./helpers";
+import { accountJson, orderReaching, placeOrder, quotedMarket, type Market, type OrderJson } from "./helpers";
 
 // The pre-trade checks not covered by the order tests: each refuses with its own rule,
 // changes nothing, and lets through what it should.
@@ -11,9 +11,7 @@ beforeAll(async () => {
 });
 
 async function fresh(): Promise<{ user: TestUser; market: Market }> {
-  const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
-  await market.quote("100.00", "100.05");
-  await market.trade("100.02");
+  const [user, market] = await Promise.all([signUp(), quotedMarket(admin)]);
   return { user, market };
 }
 
