@@ -14,6 +14,7 @@ import type { Report, VenueOrderRequest } from "../shared/venue/venue";
 import { log } from "../workers/lib/log";
 import { objectName } from "./name";
 import { AccountStore, type ActivityQuery, type OrderQuery } from "./account/store";
+import { acceptTradeSocket, broadcastTradeUpdate, onTradeSocketClose, onTradeSocketMessage } from "./account/trade-sockets";
 
 export interface AssetInfo {
   id: string;
@@ -644,57 +645,22 @@ export class Account extends DurableObject<Env> {
     return Object.fromEntries(entries);
   }
 
-  // ---- trade_updates stream -------------------------------------------------------------
+  // ---- trade_updates stream (durable-objects/account/trade-sockets.ts) --------------------
 
   override fetch(request: Request): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
-    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ streams: [] as string[] });
-    return new Response(null, { status: 101, webSocket: client });
+    return acceptTradeSocket(this.ctx, request);
   }
 
   override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
-    let message: { action?: unknown; data?: { streams?: unknown } };
-    try {
-      message = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)) as typeof message;
-    } catch {
-      ws.send(JSON.stringify({ stream: "error", data: { error: "invalid JSON" } }));
-      return;
-    }
-    if (message.action === "authenticate") {
-      // The socket was authenticated when it was opened (handshake or the gateway's check).
-      ws.send(JSON.stringify({ stream: "authorization", data: { status: "authorized", action: "authenticate" } }));
-      return;
-    }
-    if (message.action === "listen") {
-      const wanted = Array.isArray(message.data?.streams) ? message.data.streams.filter((s): s is string => s === "trade_updates") : [];
-      ws.serializeAttachment({ streams: wanted });
-      ws.send(JSON.stringify({ stream: "listening", data: { streams: wanted } }));
-      return;
-    }
-    ws.send(JSON.stringify({ stream: "error", data: { error: `unknown action ${JSON.stringify(message.action ?? null)}` } }));
+    onTradeSocketMessage(ws, data);
   }
 
   override webSocketClose(ws: WebSocket, code: number): void {
-    try {
-      ws.close(code === 1005 ? 1000 : code, "closing");
-    } catch {
-      // already closed
-    }
+    onTradeSocketClose(ws, code);
   }
 
   #broadcast(update: TradeUpdate): void {
-    const text = JSON.stringify(update);
-    for (const ws of this.ctx.getWebSockets()) {
-      const a = ws.deserializeAttachment() as { streams?: string[] } | null;
-      if (!a?.streams?.includes("trade_updates")) continue;
-      try {
-        ws.send(text);
-      } catch {
-        // a closing socket; its close handler cleans up
-      }
-    }
+    broadcastTradeUpdate(this.ctx, update);
   }
 
   #rollDay(now: number): void {
