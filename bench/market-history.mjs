@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { api, benchAccount, createAsset, expectStatus, freePort, makeAdminViaScript, round, startWranglerDev, stopWranglerDev, waitHealthy, writeResult } from "./lib/platform.mjs";
+import { seededRandom } from "./lib/random.mjs";
 
 const BARS = Number(process.env.HISTORY_BARS ?? 50_000);
 const CONNECTIONS = Number(process.env.HISTORY_CONNECTIONS ?? 10);
@@ -19,16 +20,6 @@ const WARMUP_SECONDS = 2;
 const SYMBOL = "HIST";
 const DAY_MS = 86_400_000;
 
-// Deterministic prices (mulberry32), so every run imports the same history.
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // New York's UTC offset in hours on a date (-4 in summer, -5 in winter).
 const nyOffsetHours = (dayMs) =>
@@ -45,7 +36,7 @@ function minuteBarsCsv(count) {
     const weekday = new Date(day).getUTCDay();
     if (weekday !== 0 && weekday !== 6) sessions.unshift(day + (9.5 - nyOffsetHours(day)) * 3_600_000);
   }
-  const next = random(42);
+  const next = seededRandom(42);
   const rows = ["timestamp,open,high,low,close,volume"];
   let close = 10_000;
   const first = sessions.length * 390 - count; // drop the oldest minutes beyond `count`

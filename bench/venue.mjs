@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { OrderBook as ReferenceBook, Side as ReferenceSide } from "nodejs-order-book";
 import { ROOT, round, writeResult } from "./lib/platform.mjs";
+import { seededRandom } from "./lib/random.mjs";
 
 const COMMANDS = Number(process.env.VENUE_COMMANDS ?? 1_000_000);
 const SEED = Number(process.env.VENUE_SEED ?? 20_260_101);
@@ -30,16 +31,6 @@ async function loadVenue() {
   }
 }
 
-// Deterministic (mulberry32), so every run replays the same stream.
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LIMIT = 0;
 const MARKET = 1;
@@ -147,7 +138,7 @@ function firstDifference(a, b) {
 }
 
 const Venue = await loadVenue();
-const stream = generate(COMMANDS, random(SEED));
+const stream = generate(COMMANDS, seededRandom(SEED));
 const ours = timed(() => runVenue(Venue, stream));
 const theirs = timed(() => runReference(stream));
 
