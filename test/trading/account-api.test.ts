@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, expectError, json, signUp, type TestUser } from "../helpers";
-import { accountJson, orderReaching, placeOrder, steeredMarket, placed, quotedMarket, type Market, type OrderJson } from "./helpers";
+import { accountJson, orderReaching, placeOrder, steeredMarket, placed, traderAndMarket, type OrderJson } from "./helpers";
 
 // The account's own routes beyond placing orders: listing and filtering orders, activity
 // pages, closing every position, resetting the account, and the admin's deposits and
@@ -11,11 +11,7 @@ beforeAll(async () => {
   admin = await signUp("admin");
 });
 
-async function fresh(): Promise<{ user: TestUser; market: Market }> {
-  const [user, market] = await Promise.all([signUp(), quotedMarket(admin)]);
-  return { user, market };
-}
-
+const fresh = () => traderAndMarket(admin);
 
 const get = async <T>(user: TestUser, path: string) => json<T>(await call(path, { token: user.access, ip: user.ip }));
 const restingBuy = (symbol: string, limit: string, extra: Record<string, unknown> = {}) => ({ symbol, qty: "1", side: "buy", type: "limit", limit_price: limit, time_in_force: "gtc", ...extra });

@@ -38,7 +38,6 @@ async function restartVenue(market: Market): Promise<void> {
   await until(async () => (await env.MARKET.getByName(market.symbol).status()).upstream?.connected, `${market.symbol}'s feed to reconnect`, 20_000);
 }
 
-
 const fresh = () => quotedMarket(admin);
 
 interface FillActivity {

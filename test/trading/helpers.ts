@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { inject } from "vitest";
-import { call, json, type TestUser } from "../helpers";
+import { call, json, signUp, type TestUser } from "../helpers";
 import { createInstrument, freshSymbol } from "../market-helpers";
 
 // A market the test steers: an instrument fed by the fake upstream server (a real
@@ -84,6 +84,12 @@ export async function placed(user: TestUser, body: Record<string, unknown>): Pro
   const res = await placeOrder(user, body);
   if (res.status !== 200) throw new Error(`order refused: ${res.status} ${await res.text()}`);
   return json<OrderJson>(res);
+}
+
+/** A fresh trader and a fresh quoted market (below). */
+export async function traderAndMarket(admin: TestUser): Promise<{ user: TestUser; market: Market }> {
+  const [user, market] = await Promise.all([signUp(), quotedMarket(admin)]);
+  return { user, market };
 }
 
 /** A steered market quoted 100.00 / 100.05 (100 each side) with a last trade at 100.02. */

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createKey, expectError, json, signUp, type TestUser } from "../helpers";
-import { accountJson, order, orderReaching, placeOrder, placed, quotedMarket, until, type Market, type OrderJson } from "./helpers";
+import { accountJson, order, orderReaching, placeOrder, placed, traderAndMarket, until, type OrderJson } from "./helpers";
 
 // Orders end to end: gateway → account object → the symbol's venue → reports back, with
 // the market steered through a real upstream feed. Fees in development: maker 10 bps,
@@ -12,11 +12,7 @@ beforeAll(async () => {
   admin = await signUp("admin");
 });
 
-
-async function fresh(): Promise<{ user: TestUser; market: Market }> {
-  const [user, market] = await Promise.all([signUp(), quotedMarket(admin)]);
-  return { user, market };
-}
+const fresh = () => traderAndMarket(admin);
 
 describe("a paper account", () => {
   it("starts with 100,000 in cash, all of it buying power, in Alpaca's shape", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, expectError, json, signUp, type TestUser } from "../helpers";
-import { accountJson, orderReaching, placeOrder, quotedMarket, type Market, type OrderJson } from "./helpers";
+import { accountJson, orderReaching, placeOrder, traderAndMarket, type OrderJson } from "./helpers";
 
 // The pre-trade checks not covered by the order tests: each refuses with its own rule,
 // changes nothing, and lets through what it should.
@@ -10,10 +10,7 @@ beforeAll(async () => {
   admin = await signUp("admin");
 });
 
-async function fresh(): Promise<{ user: TestUser; market: Market }> {
-  const [user, market] = await Promise.all([signUp(), quotedMarket(admin)]);
-  return { user, market };
-}
+const fresh = () => traderAndMarket(admin);
 
 const setLimits = (user: TestUser, limits: Record<string, unknown>) => call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body: limits, token: admin.access, ip: admin.ip });
 
