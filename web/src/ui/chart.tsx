@@ -1,4 +1,5 @@
 import type { IChartApi, ISeriesApi, UTCTimestamp } from "lightweight-charts";
+import type { AlpacaBar } from "../../../shared/market/format";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import { market, type MarketMsg } from "../streams";
@@ -19,14 +20,8 @@ const TIMEFRAMES = [
 ] as const;
 type Timeframe = (typeof TIMEFRAMES)[number];
 
-interface Bar {
-  t: string;
-  o: number;
-  h: number;
-  l: number;
-  c: number;
-  v: number;
-}
+// The API's own bar shape (type only: nothing from shared/ is bundled for it).
+type Bar = Pick<AlpacaBar, "t" | "o" | "h" | "l" | "c" | "v">;
 interface Candle {
   time: UTCTimestamp;
   open: number;
