@@ -11,10 +11,12 @@ import { dayOrderExpiry, sessionOpen, type TradingSession } from "../shared/trad
 import { tradeUpdate, type TradeUpdate } from "../shared/trading/stream";
 import { accountView, activityView, marketValueOf, positionView, type MarketPrice } from "../shared/trading/views";
 import type { Report, VenueOrderRequest } from "../shared/venue/venue";
-import { log } from "../workers/lib/log";
+import { logger } from "../platform/log";
 import { objectName } from "./name";
 import { AccountStore, type ActivityQuery, type OrderQuery } from "./account/store";
 import { acceptTradeSocket, broadcastTradeUpdate, onTradeSocketClose, onTradeSocketMessage } from "./account/trade-sockets";
+
+const log = logger("account");
 
 export interface AssetInfo {
   id: string;

@@ -8,7 +8,7 @@ import { bucketStart, nextBucketStart, parseTimeframe, STREAM_TIMEFRAMES, type T
 import type { Bar, Quote, Trade } from "../shared/market/types";
 import { FeedConfig } from "../shared/schemas/assets";
 import type { StreamKind } from "../shared/stream-protocol";
-import { log } from "../workers/lib/log";
+import { logger } from "../platform/log";
 import { objectName } from "./name";
 import { MarketStore, type HistoryQuery } from "./market/store";
 import { UpstreamConnection, type UpstreamQuote, type UpstreamTrade } from "./market/upstream";
@@ -17,6 +17,8 @@ import { tradingConfig } from "../shared/trading/config";
 import type { MarketPrice } from "../shared/trading/views";
 import { Venue, type Report, type VenueOrderRequest } from "../shared/venue/venue";
 import type { MarketEvent } from "./stream-hub";
+
+const log = logger("market-symbol");
 
 interface Instrument {
   spec: InstrumentSpec;

@@ -16,8 +16,10 @@ import {
   type StreamKind,
   type Subscriptions,
 } from "../shared/stream-protocol";
-import { fromAccessToken, fromApiKey } from "../workers/lib/credentials";
-import { log } from "../workers/lib/log";
+import { fromAccessToken, fromApiKey } from "../platform/credentials";
+import { logger } from "../platform/log";
+
+const log = logger("stream-hub");
 
 /** One market-data message bound for the subscribers of (channel, symbol). */
 export interface MarketEvent {

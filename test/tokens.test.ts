@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { SignJWT, base64url, decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, exportJWK } from "jose";
 import { describe, expect, it } from "vitest";
-import { issueAccessToken, verifyAccessToken } from "../workers/lib/access-token";
+import { issueAccessToken, verifyAccessToken } from "../platform/access-token";
 import { call, createKey, expectError, json, signUp } from "./helpers";
 
 interface Jwk {

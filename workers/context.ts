@@ -1,13 +1,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { ApiKeyScope, Permission, Role } from "../shared/rbac";
+import type { Principal } from "../shared/principal";
 
-export interface Principal {
-  userId: string;
-  role: Role;
-  permissions: ReadonlySet<Permission>;
-  /** How the request authenticated: a login session (JWT) or an API key. */
-  via: { kind: "session"; sessionId: string } | { kind: "api_key"; keyId: string; scopes: readonly ApiKeyScope[] };
-}
+export type { Principal };
+
 
 export interface Variables {
   requestId: string;

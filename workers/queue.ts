@@ -1,8 +1,10 @@
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { DomainEvent } from "../shared/events";
-import { database, schema } from "./lib/db";
-import { log } from "./lib/log";
+import { database, schema } from "../platform/db";
+import { logger } from "../platform/log";
+
+const log = logger("queue");
 
 // Projects domain events into the audit log. Idempotent by event id: a redelivered
 // message inserts nothing. A message that fails is retried, then dead-lettered.

@@ -2,7 +2,7 @@ import type { z } from "@hono/zod-openapi";
 import { eq, or } from "drizzle-orm";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { FeedConfig, Session, type AdminAsset, type Asset } from "../../shared/schemas/assets";
-import { database, schema } from "./db";
+import { database, schema } from "../../platform/db";
 
 export type AssetRow = typeof schema.assets.$inferSelect;
 

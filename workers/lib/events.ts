@@ -1,5 +1,5 @@
 import { domainEvent, type EventType } from "../../shared/events";
-import { log } from "./log";
+import { log } from "../../platform/log";
 
 /**
  * Publishes a domain event. Awaited, so a queue failure is logged with the trace id of

@@ -1,4 +1,4 @@
-import { log } from "./log";
+import { log } from "../../platform/log";
 
 /** Arms the feed of every active symbol (idempotent: a running feed is left alone). */
 export async function startFeeds(env: Env): Promise<void> {

@@ -1,9 +1,9 @@
 import { and, eq, isNull, ne } from "drizzle-orm";
 import { unauthorized } from "../../shared/errors";
-import { issueAccessToken } from "./access-token";
+import { issueAccessToken } from "../../platform/access-token";
 import { gatewayConfig } from "./config";
-import { database, schema } from "./db";
-import { keyedHash, randomToken } from "./random";
+import { database, schema } from "../../platform/db";
+import { keyedHash, randomToken } from "../../platform/random";
 
 export interface TokenPair {
   access_token: string;

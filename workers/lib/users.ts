@@ -1,6 +1,6 @@
 import type { z } from "@hono/zod-openapi";
 import type { User } from "../../shared/schemas/identity";
-import type { schema } from "./db";
+import type { schema } from "../../platform/db";
 
 type UserRow = typeof schema.users.$inferSelect;
 

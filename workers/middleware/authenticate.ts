@@ -2,7 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { forbidden, unauthorized } from "../../shared/errors";
 import { can, type Permission } from "../../shared/rbac";
 import type { AppEnv, Principal } from "../context";
-import { fromAccessToken, fromApiKey } from "../lib/credentials";
+import { fromAccessToken, fromApiKey } from "../../platform/credentials";
 
 /**
  * Resolves the caller from an API key (Alpaca's APCA-API-KEY-ID / APCA-API-SECRET-KEY

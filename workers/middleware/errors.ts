@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { ApiError, type FieldError } from "../../shared/errors";
 import type { AppEnv } from "../context";
-import { log } from "../lib/log";
+import { log } from "../../platform/log";
 
 /** The one error envelope: Alpaca's {code, message} plus field details and the request id. */
 export function errorResponse(c: Context<AppEnv>, error: ApiError): Response {

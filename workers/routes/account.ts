@@ -6,7 +6,7 @@ import { parseMoney } from "../../shared/trading/money";
 import { RiskLimits } from "../../shared/trading/risk";
 import type { AppEnv } from "../context";
 import { accountOf, instantParam, unwrap } from "../lib/accounts";
-import { database, schema } from "../lib/db";
+import { database, schema } from "../../platform/db";
 import { eq } from "drizzle-orm";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";

@@ -4,7 +4,7 @@ import { conflict, notFound } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { AdminUpdateUserRequest, ListUsersQuery, User, UserIdParam, UserList } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
-import { database, schema } from "../lib/db";
+import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
 import { revokeUserSessions } from "../lib/sessions";
 import { userView } from "../lib/users";

@@ -8,7 +8,7 @@ import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../sha
 import { AdminAsset, Asset, CalendarDay, CalendarQuery, Clock, CreateAssetRequest, ListAssetsQuery, UpdateAssetRequest } from "../../shared/schemas/assets";
 import type { AppEnv } from "../context";
 import { adminAssetView, assetView, findAsset, instrumentSpecOf } from "../lib/assets";
-import { database, schema } from "../lib/db";
+import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
 import { forgetSymbols } from "../lib/symbols";
 import { principalOf, requirePermission } from "../middleware/authenticate";

@@ -5,7 +5,7 @@ import { passwordViolations, weakPasswordError } from "../../shared/password-pol
 import { errorResponses, jsonBody, jsonContent } from "../../shared/schemas/common";
 import { LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
-import { database, schema } from "../lib/db";
+import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
 import { clearLoginFailures, recordLoginFailure, throttleLogin } from "../lib/login-throttle";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/passwords";

@@ -5,10 +5,10 @@ import { errorResponses, jsonBody, jsonContent, SESSION_ONLY } from "../../share
 import { ApiKey, CreateApiKeyRequest, CreatedApiKey, KeyIdParam } from "../../shared/schemas/identity";
 import { z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
-import { database, schema } from "../lib/db";
+import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
-import { keyedHash, randomString } from "../lib/random";
-import { parseScopes } from "../lib/credentials";
+import { keyedHash, randomString } from "../../platform/random";
+import { parseScopes } from "../../platform/credentials";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 

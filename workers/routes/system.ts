@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors";
 import { errorResponses, jsonContent } from "../../shared/schemas/common";
 import type { AppEnv } from "../context";
-import { signingKeys } from "../lib/signing-keys";
+import { signingKeys } from "../../platform/signing-keys";
 
 export const system = new OpenAPIHono<AppEnv>();
 

@@ -3,7 +3,7 @@ import { ApiError, forbidden, unauthorized } from "../../shared/errors";
 import { can } from "../../shared/rbac";
 import type { AppEnv, Principal } from "../context";
 import { accountOf } from "../lib/accounts";
-import { fromAccessToken, fromApiKey } from "../lib/credentials";
+import { fromAccessToken, fromApiKey } from "../../platform/credentials";
 
 // Alpaca's trading stream at /stream (alpaca-compat.md §6): trade_updates come straight
 // from the caller's account object. A handshake with credentials is handed to the account

@@ -5,7 +5,7 @@ import { passwordViolations, weakPasswordError } from "../../shared/password-pol
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { ChangePasswordRequest, UpdateProfileRequest, User } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
-import { database, schema } from "../lib/db";
+import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
 import { hashPassword, verifyPassword } from "../lib/passwords";
 import { revokeUserSessions } from "../lib/sessions";

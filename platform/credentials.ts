@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
-import { API_KEY_SCOPES, permissionsOf, type ApiKeyScope, type Role } from "../../shared/rbac";
-import type { Principal } from "../context";
+import { API_KEY_SCOPES, permissionsOf, type ApiKeyScope, type Role } from "../shared/rbac";
+import type { Principal } from "../shared/principal";
 import { verifyAccessToken } from "./access-token";
 import { database, schema } from "./db";
 import { constantTimeEqual, keyedHash } from "./random";
