@@ -15,6 +15,8 @@ export interface MarketPrice {
   /** Previous day's close, if the symbol has one. */
   previousClose: number | null;
   t: number;
+  /** The feed has said nothing for longer than its staleness limit: marketable orders are refused. */
+  stale: boolean;
 }
 
 /** a ÷ b as a decimal string with 4 decimals, rounded half away from zero. */
