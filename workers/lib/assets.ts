@@ -1,10 +1,8 @@
 import type { z } from "@hono/zod-openapi";
-import { eq, or } from "drizzle-orm";
-import type { InstrumentSpec } from "../../shared/market/instrument";
 import { FeedConfig, Session, type AdminAsset, type Asset } from "../../shared/schemas/assets";
-import { database, schema } from "../../platform/db";
+import type { AssetRow } from "../../platform/assets";
 
-export type AssetRow = typeof schema.assets.$inferSelect;
+export type { AssetRow };
 
 export function assetView(row: AssetRow): z.infer<typeof Asset> {
   return {
@@ -36,20 +34,6 @@ export function adminAssetView(row: AssetRow): z.infer<typeof AdminAsset> {
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** An asset by symbol (case-insensitive) or by id. */
-export async function findAsset(env: Env, symbolOrId: string): Promise<AssetRow | undefined> {
-  const db = database(env);
-  const bySymbol = eq(schema.assets.symbol, symbolOrId.toUpperCase());
-  return db
-    .select()
-    .from(schema.assets)
-    .where(UUID.test(symbolOrId) ? or(bySymbol, eq(schema.assets.id, symbolOrId.toLowerCase())) : bySymbol)
-    .get();
-}
-
-export function instrumentSpecOf(row: AssetRow): InstrumentSpec {
-  const crypto = row.assetClass === "crypto";
-  return { symbol: row.symbol, assetClass: row.assetClass, tickSize: row.tickSize, lotSize: row.lotSize, timeZone: crypto ? "UTC" : "America/New_York" };
-}
+// workers/lib/accounts.ts and workers/routes/positions.ts still import the registry from
+// here; these re-exports go once they import platform/assets.
+export { findAsset, instrumentSpecOf } from "../../platform/assets";

@@ -7,10 +7,10 @@ import { conflict, notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { AdminAsset, Asset, CalendarDay, CalendarQuery, Clock, CreateAssetRequest, ListAssetsQuery, UpdateAssetRequest } from "../../shared/schemas/assets";
 import type { AppEnv } from "../context";
-import { adminAssetView, assetView, findAsset, instrumentSpecOf } from "../lib/assets";
+import { adminAssetView, assetView } from "../lib/assets";
+import { findAsset, forgetAssets, instrumentSpecOf } from "../../platform/assets";
 import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
-import { forgetSymbols } from "../lib/symbols";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
@@ -164,7 +164,7 @@ assets.openapi(
         throw conflict(`asset ${body.symbol} already exists`, [{ path: "symbol", message: "already exists" }]);
       throw error;
     }
-    forgetSymbols();
+    forgetAssets();
     await c.env.MARKET.getByName(row.symbol).reload();
     await publish(c.env, "config.asset_created", `asset:${row.symbol}`, { symbol: row.symbol, by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 201);
@@ -199,7 +199,7 @@ assets.openapi(
     const result = await db.update(schema.assets).set(changes).where(eq(schema.assets.id, asset_id)).run();
     if (result.meta.changes !== 1) throw notFound("asset not found");
     const row = (await db.select().from(schema.assets).where(eq(schema.assets.id, asset_id)).get())!;
-    forgetSymbols();
+    forgetAssets();
     await c.env.MARKET.getByName(row.symbol).reload();
     await publish(c.env, "config.asset_updated", `asset:${row.symbol}`, { symbol: row.symbol, changes: Object.keys(body), by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 200);

@@ -4,7 +4,8 @@ import { ApiError, notFound, unauthorized } from "../../shared/errors";
 import { bucketStart, parseTimeframe, STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
 import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import type { AppEnv } from "../context";
-import { activeSymbols, type SymbolInfo } from "../lib/symbols";
+import { activeSymbols, instrumentSpecOf } from "../../platform/assets";
+import type { InstrumentSpec } from "../../shared/market/instrument";
 import { requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 import type { HistoryQuery } from "../../durable-objects/market/store";
@@ -72,20 +73,20 @@ const encodeToken = (page: Page) => btoa(JSON.stringify(page)).replace(/\+/g, "-
 
 type Kind = "us_equity" | "crypto";
 
-async function resolveSymbols(env: Env, raw: string, kind: Kind): Promise<SymbolInfo[]> {
+async function resolveSymbols(env: Env, raw: string, kind: Kind): Promise<InstrumentSpec[]> {
   const registry = await activeSymbols(env);
   const wanted = [...new Set(raw.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean))];
   if (wanted.length === 0) throw invalidParam("symbols", "give at least one symbol");
   if (wanted.length > 1000) throw invalidParam("symbols", "at most 1000 symbols");
   const unknown = wanted.filter((s) => registry.get(s)?.assetClass !== kind);
   if (unknown.length > 0) throw new ApiError(422, `Invalid symbol: ${unknown.join(", ")}`, unknown.map((s) => ({ path: "symbols", message: `unknown symbol ${s}` })));
-  return wanted.sort().map((s) => registry.get(s)!);
+  return wanted.sort().map((s) => instrumentSpecOf(registry.get(s)!));
 }
 
-async function oneSymbol(env: Env, symbol: string, kind: Kind): Promise<SymbolInfo> {
+async function oneSymbol(env: Env, symbol: string, kind: Kind): Promise<InstrumentSpec> {
   const info = (await activeSymbols(env)).get(symbol.toUpperCase());
   if (!info || info.assetClass !== kind) throw notFound(`Invalid symbol: ${symbol}`);
-  return info;
+  return instrumentSpecOf(info);
 }
 
 type Dataset = "bars" | "trades" | "quotes";
@@ -100,7 +101,7 @@ interface HistoryRequest {
 }
 
 /** Pages through one dataset across symbols in symbol order; returns items per symbol. */
-async function history(env: Env, dataset: Dataset, symbols: SymbolInfo[], q: HistoryRequest) {
+async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q: HistoryRequest) {
   const timeframe = dataset === "bars" ? parseTimeframe(q.timeframe ?? "") : undefined;
   if (timeframe && !timeframe.ok) throw invalidParam("timeframe", timeframe.message);
   const now = Date.now();
@@ -177,12 +178,12 @@ for (const dataset of ["bars", "trades", "quotes"] as const) {
 type Latest = "trades" | "quotes" | "bars";
 const SINGULAR = { trades: "trade", quotes: "quote", bars: "bar" } as const;
 
-async function latestOf(env: Env, info: SymbolInfo, what: Latest): Promise<unknown> {
+async function latestOf(env: Env, info: InstrumentSpec, what: Latest): Promise<unknown> {
   const snap = await env.MARKET.getByName(info.symbol).snapshot();
   return what === "trades" ? snap.latestTrade : what === "quotes" ? snap.latestQuote : snap.minuteBar;
 }
 
-async function latestMap(env: Env, symbols: SymbolInfo[], what: Latest): Promise<Record<string, unknown>> {
+async function latestMap(env: Env, symbols: InstrumentSpec[], what: Latest): Promise<Record<string, unknown>> {
   const values = await Promise.all(symbols.map((s) => latestOf(env, s, what)));
   // A symbol with nothing printed yet is left out, as Alpaca does.
   return Object.fromEntries(symbols.flatMap((s, i) => (values[i] ? [[s.symbol, values[i]]] : [])));
@@ -216,7 +217,7 @@ marketData.openapi(stockRoute("/v2/stocks/{symbol}/snapshot", "Snapshot of one s
   return c.json({ symbol: info.symbol, ...(await c.env.MARKET.getByName(info.symbol).snapshot()) }, 200);
 });
 
-async function snapshots(env: Env, symbols: SymbolInfo[]) {
+async function snapshots(env: Env, symbols: InstrumentSpec[]) {
   const snaps = await Promise.all(symbols.map((s) => env.MARKET.getByName(s.symbol).snapshot()));
   return Object.fromEntries(symbols.map((s, i) => [s.symbol, snaps[i]!]));
 }

@@ -1,0 +1,91 @@
+import { eq } from "drizzle-orm";
+import type { InstrumentSpec } from "../shared/market/instrument";
+import { instrumentSpec, type AssetInfo } from "../shared/trading/asset";
+import { Session } from "../shared/schemas/assets";
+import { database, schema } from "./db";
+
+// The asset registry: the one reader of the `assets` table. Routes look instruments up on
+// every request and the table changes rarely, so each isolate keeps one snapshot of it for
+// TTL_MS; an admin write in this isolate forgets it at once (forgetAssets), other isolates
+// see the change when their snapshot expires, inside the 5 s config-visibility floor. A
+// symbol object that must see an admin change at once reads with { fresh: true }.
+export type AssetRow = typeof schema.assets.$inferSelect;
+
+const TTL_MS = 3_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Snapshot {
+  bySymbol: ReadonlyMap<string, AssetRow>;
+  byId: ReadonlyMap<string, AssetRow>;
+  active: ReadonlyMap<string, AssetRow>;
+}
+
+// Keyed by the D1 binding so two environments in one isolate (tests) never share rows.
+// The promise is cached, so concurrent requests share one query.
+let cache: { at: number; db: D1Database; snapshot: Promise<Snapshot> } | undefined;
+
+function snapshot(env: Env): Promise<Snapshot> {
+  const now = Date.now();
+  if (cache && cache.db === env.DB && now - cache.at < TTL_MS) return cache.snapshot;
+  const entry = { at: now, db: env.DB, snapshot: loadSnapshot(env) };
+  cache = entry;
+  // A failed read must not be served for TTL_MS: forget it so the next caller retries.
+  entry.snapshot.catch(() => {
+    if (cache === entry) cache = undefined;
+  });
+  return entry.snapshot;
+}
+
+async function loadSnapshot(env: Env): Promise<Snapshot> {
+  const rows = await database(env).select().from(schema.assets).all();
+  return {
+    bySymbol: new Map(rows.map((r) => [r.symbol, r])),
+    byId: new Map(rows.map((r) => [r.id, r])),
+    active: new Map(rows.filter((r) => r.status === "active").map((r) => [r.symbol, r])),
+  };
+}
+
+/** Drops this isolate's snapshot; call after every write to the assets table. */
+export function forgetAssets(): void {
+  cache = undefined;
+}
+
+/**
+ * An asset by symbol or id, from this isolate's snapshot. A miss reads the table again:
+ * an asset created in another isolate is visible at once, and only hits are cached.
+ */
+export async function assetBySymbol(env: Env, symbol: string, options: { fresh?: boolean } = {}): Promise<AssetRow | undefined> {
+  const key = symbol.trim().toUpperCase();
+  if (!options.fresh) {
+    const hit = (await snapshot(env)).bySymbol.get(key);
+    if (hit) return hit;
+  }
+  return database(env).select().from(schema.assets).where(eq(schema.assets.symbol, key)).get();
+}
+
+/** An asset by symbol (case-insensitive) or by id (a UUID). */
+export async function findAsset(env: Env, symbolOrId: string): Promise<AssetRow | undefined> {
+  if (!UUID.test(symbolOrId)) return assetBySymbol(env, symbolOrId);
+  const id = symbolOrId.toLowerCase();
+  const hit = (await snapshot(env)).byId.get(id);
+  if (hit) return hit;
+  return database(env).select().from(schema.assets).where(eq(schema.assets.id, id)).get();
+}
+
+/** Active assets by symbol. */
+export async function activeSymbols(env: Env): Promise<ReadonlyMap<string, AssetRow>> {
+  return (await snapshot(env)).active;
+}
+
+export const instrumentSpecOf = (row: AssetRow): InstrumentSpec => instrumentSpec(row.symbol, row.assetClass, row.tickSize, row.lotSize);
+
+/** What an account needs of an instrument to take an order on it. */
+export function assetInfo(row: AssetRow): AssetInfo {
+  return {
+    id: row.id,
+    spec: instrumentSpecOf(row),
+    tradable: row.tradable,
+    active: row.status === "active",
+    session: row.session === null ? null : Session.parse(JSON.parse(row.session)),
+  };
+}
