@@ -11,7 +11,7 @@ import type { Bar, Trade } from "./types";
 /** The bar after one more trade; `bucketT` is the trade's bucket start. */
 export function applyTrade(bar: Bar | undefined, trade: Trade, bucketT: number): Bar {
   const { t, priceTicks: price, sizeLots: size } = trade;
-  if (!bar) return { t: bucketT, o: price, h: price, l: price, c: price, v: size, n: 1, pv: price * size, firstT: t, lastT: t };
+  if (!bar) return { t: bucketT, o: price, h: price, l: price, c: price, v: size, n: 1, pv: (BigInt(price) * BigInt(size)).toString(), firstT: t, lastT: t };
   if (bar.t !== bucketT) throw new RangeError(`a trade in bucket ${bucketT} cannot update the bar of bucket ${bar.t}`);
   const opens = t < bar.firstT;
   const closes = t >= bar.lastT;
@@ -23,7 +23,7 @@ export function applyTrade(bar: Bar | undefined, trade: Trade, bucketT: number):
     c: closes ? price : bar.c,
     v: bar.v + size,
     n: bar.n + 1,
-    pv: bar.pv + price * size,
+    pv: (BigInt(bar.pv) + BigInt(price) * BigInt(size)).toString(),
     firstT: opens ? t : bar.firstT,
     lastT: closes ? t : bar.lastT,
   };
@@ -60,7 +60,7 @@ function mergeBars(a: Bar, b: Bar): Bar {
     c: bCloses ? b.c : a.c,
     v: a.v + b.v,
     n: a.n + b.n,
-    pv: a.pv + b.pv,
+    pv: (BigInt(a.pv) + BigInt(b.pv)).toString(),
     firstT: bOpens ? b.firstT : a.firstT,
     lastT: bCloses ? b.lastT : a.lastT,
   };
@@ -87,8 +87,8 @@ export function rollupBars(bars: readonly Bar[], timeframe: Timeframe, timeZone:
   return rolled;
 }
 
-/** Volume-weighted average price in ticks (fractional); the close when nothing traded. */
-export const vwap = (bar: Bar): number => (bar.v > 0 ? bar.pv / bar.v : bar.c);
+/** Volume-weighted average price in ticks (fractional, for analysis); the close when nothing traded. */
+export const vwap = (bar: Bar): number => (bar.v > 0 ? Number(BigInt(bar.pv)) / bar.v : bar.c);
 
 // --- the live path ---------------------------------------------------------------------
 // A bar book holds, per timeframe, the open bar and the last closed one, as plain JSON so a

@@ -1,5 +1,5 @@
 import { rfc3339 } from "./format";
-import { type InstrumentSpec, decimalToLots, decimalToNearestTicks, decimalToTicks } from "./instrument";
+import { type InstrumentSpec, decimalToLots, decimalTimesToNearestTicks, decimalToTicks } from "./instrument";
 import { type Timeframe, bucketStart } from "./timeframe";
 import type { Bar } from "./types";
 
@@ -84,9 +84,9 @@ function parseTimestamp(text: string): number | string {
   return local - offsetMs;
 }
 
-function roundedThird(sum: number, volume: number): number {
+function roundedThird(sum: number, volume: number): bigint {
   const product = BigInt(sum) * BigInt(volume);
-  return Number((2n * product + 3n) / 6n); // (product / 3) rounded half up
+  return (2n * product + 3n) / 6n; // (product / 3) rounded half up
 }
 
 interface RowContext {
@@ -135,13 +135,13 @@ function parseRow(fields: string[], line: number, previousT: number | undefined,
 
   const vwapText = field("vwap");
   // Without a VWAP column, the typical price (h + l + c) / 3 stands in for one.
-  const pv = vwapText === undefined ? roundedThird(h + l + c, v) : decimalToNearestTicks(vwapText, spec, v);
+  // Exact: Σ price·size passes 2^53 at fine lot sizes.
+  const pv = vwapText === undefined ? roundedThird(h + l + c, v) : decimalTimesToNearestTicks(vwapText, spec, v);
   if (pv === undefined) errors.add(line, `vwap "${vwapText}" is not a decimal price`);
-  else if (!Number.isSafeInteger(pv) || !Number.isSafeInteger(h * v)) errors.add(line, "price × volume is too large");
-  else if (v > 0 && (pv < l * v || pv > h * v)) errors.add(line, `vwap ${vwapText} is outside the bar's low..high`);
+  else if (v > 0 && (pv < BigInt(l) * BigInt(v) || pv > BigInt(h) * BigInt(v))) errors.add(line, `vwap ${vwapText} is outside the bar's low..high`);
 
   if (errors.errors.length > before || pv === undefined) return { t };
-  return { t, bar: { t, o, h, l, c, v, n, pv, firstT: t, lastT: t } };
+  return { t, bar: { t, o, h, l, c, v, n, pv: pv.toString(), firstT: t, lastT: t } };
 }
 
 export function parseOhlcvCsv(text: string, spec: InstrumentSpec, options: OhlcvCsvOptions): ParsedOhlcv {

@@ -74,14 +74,7 @@ function assertNever(value: never): never {
 export function barToAlpaca(bar: Bar, spec: InstrumentSpec): AlpacaBar {
   const price = (ticks: number) => ticksToNumber(ticks, spec);
   // With no volume (imported history can say 0) there is nothing to weight: report the close.
-  // pv is a float sum; past 2^53 it is no longer an exact integer and the exact average
-  // would refuse it, so fall back to plain division (vw is informational).
-  const vw =
-    bar.v <= 0
-      ? price(bar.c)
-      : Number.isSafeInteger(bar.pv)
-        ? averageTicksToNumber(bar.pv, bar.v, spec, VWAP_EXTRA_DIGITS)
-        : Number(((bar.pv / bar.v) * Number(spec.tickSize)).toFixed(VWAP_EXTRA_DIGITS + (spec.tickSize.split(".")[1]?.length ?? 0)));
+  const vw = bar.v <= 0 ? price(bar.c) : averageTicksToNumber(BigInt(bar.pv), bar.v, spec, VWAP_EXTRA_DIGITS);
   return { t: rfc3339(bar.t), o: price(bar.o), h: price(bar.h), l: price(bar.l), c: price(bar.c), v: lotsToNumber(bar.v, spec), n: bar.n, vw };
 }
 

@@ -122,18 +122,24 @@ export function decimalToLots(value: string | number, spec: InstrumentSpec): num
  * a tick gives 0, which is no price: callers that need one check for it.
  */
 export function decimalToNearestTicks(value: string | number, spec: InstrumentSpec, times = 1): number | undefined {
+  const ticks = decimalTimesToNearestTicks(value, spec, times);
+  return ticks === undefined ? undefined : safeNumber(ticks);
+}
+
+/** decimalToNearestTicks without the 2^53 bound: Σ price·size of a bar at a fine lot size passes it. */
+export function decimalTimesToNearestTicks(value: string | number, spec: InstrumentSpec, times: number): bigint | undefined {
   const decimal = parseDecimal(value);
   if (!decimal || !Number.isSafeInteger(times) || times < 0) return undefined;
   const { num, den } = stepsOf(decimal, gridStep(spec.tickSize));
-  return safeNumber(roundHalfUp(num * BigInt(times), den));
+  return roundHalfUp(num * BigInt(times), den);
 }
 
 /**
  * The price of an average in ticks (e.g. a VWAP: Σ price·size over Σ size) as a JSON number
  * with `extraDigits` more decimals than the tick size, rounded half up.
  */
-export function averageTicksToNumber(sumTicks: number, count: number, spec: InstrumentSpec, extraDigits: number): number {
-  if (!Number.isSafeInteger(sumTicks) || sumTicks < 0 || !Number.isSafeInteger(count) || count <= 0) {
+export function averageTicksToNumber(sumTicks: number | bigint, count: number, spec: InstrumentSpec, extraDigits: number): number {
+  if ((typeof sumTicks === "number" && !Number.isSafeInteger(sumTicks)) || sumTicks < 0 || !Number.isSafeInteger(count) || count <= 0) {
     throw new RangeError(`cannot average ${sumTicks} ticks over ${count}`);
   }
   const step = gridStep(spec.tickSize);

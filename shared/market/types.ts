@@ -1,3 +1,5 @@
+import type { Channel } from "../stream-protocol";
+
 // Market-data records as the core stores them: prices in integer ticks, sizes in integer
 // lots of the instrument (see instrument.ts), times in epoch milliseconds. Conversion to
 // Alpaca's JSON shapes happens only in format.ts.
@@ -39,8 +41,17 @@ export interface Bar {
   v: number;
   /** Trade count (0 when imported history did not say). */
   n: number;
-  /** Σ priceTicks·sizeLots, so the VWAP is pv / v. */
-  pv: number;
+  /**
+   * Σ priceTicks·sizeLots as a decimal integer string, so the VWAP is pv / v. Exact: at
+   * fine lot sizes (1e-9 of a coin) the sum passes 2^53 within a few trades.
+   */
+  pv: string;
   firstT: number;
   lastT: number;
+}
+
+/** One market-data message bound for the stream subscribers of (channel, symbol). */
+export interface MarketEvent {
+  channel: Channel;
+  msg: Record<string, unknown>;
 }

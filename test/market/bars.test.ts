@@ -24,7 +24,7 @@ const bar = (t: string, o: number, h: number, l: number, c: number, v: number, n
   c,
   v,
   n,
-  pv,
+  pv: String(pv),
   firstT: at(firstT),
   lastT: at(lastT),
 });
@@ -110,7 +110,7 @@ describe("bars from trades", () => {
     const [minute] = EXPECTED["1Min"] ?? [];
     if (!minute) throw new Error("no bar");
     expect(vwap(minute)).toBeCloseTo(318855 / 17, 9);
-    expect(vwap({ ...minute, v: 0, pv: 0 })).toBe(minute.c);
+    expect(vwap({ ...minute, v: 0, pv: "0" })).toBe(minute.c);
   });
 
   it("starts us_equity daily bars at New York midnight across the spring DST change, crypto at UTC midnight", () => {

@@ -23,8 +23,8 @@ describe("OHLCV CSV import", () => {
       ok: true,
       bars: [
         // pv = vwap in ticks × volume in lots = 6725010.5 × 5000
-        { t: at("2026-03-02T14:30:00Z"), o: 6725000, h: 6725100, l: 6724950, c: 6725050, v: 5000, n: 12, pv: 33625052500, firstT: at("2026-03-02T14:30:00Z"), lastT: at("2026-03-02T14:30:00Z") },
-        { t: at("2026-03-02T14:31:00Z"), o: 6725200, h: 6725200, l: 6725200, c: 6725200, v: 12345, n: 1, pv: 6725200 * 12345, firstT: at("2026-03-02T14:31:00Z"), lastT: at("2026-03-02T14:31:00Z") },
+        { t: at("2026-03-02T14:30:00Z"), o: 6725000, h: 6725100, l: 6724950, c: 6725050, v: 5000, n: 12, pv: "33625052500", firstT: at("2026-03-02T14:30:00Z"), lastT: at("2026-03-02T14:30:00Z") },
+        { t: at("2026-03-02T14:31:00Z"), o: 6725200, h: 6725200, l: 6725200, c: 6725200, v: 12345, n: 1, pv: String(6725200 * 12345), firstT: at("2026-03-02T14:31:00Z"), lastT: at("2026-03-02T14:31:00Z") },
       ],
     });
   });
@@ -38,7 +38,7 @@ describe("OHLCV CSV import", () => {
   it("stands in the typical price (h + l + c) / 3 for a missing VWAP, and counts no trades", () => {
     const result = parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "2026-03-02T14:30:00Z,1.00,1.03,0.99,1.01,10"), AAPL, MINUTES);
     // (103 + 99 + 101) / 3 = 101 ticks × 10 lots
-    expect(result).toMatchObject({ ok: true, bars: [{ pv: 1010, n: 0 }] });
+    expect(result).toMatchObject({ ok: true, bars: [{ pv: "1010", n: 0 }] });
   });
 
   it("reports every bad line with its file line number and imports nothing", () => {
