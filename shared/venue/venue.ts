@@ -7,6 +7,10 @@ import { OrderBook, type BookFill, type Side } from "./book";
 // venue says so, each other). Pure and deterministic: the same orders and the same feed
 // give the same fills. The symbol's Durable Object stores what it returns and delivers
 // the reports to the accounts; a backtest drives the same class directly.
+//
+// One clock: every command's `now` is read as max(its now, the latest the venue has seen),
+// so a quote stamped in the past (a feed replaying history) cannot fill an order before
+// the order existed. The clock is part of the state the owner persists.
 
 export type OrderType = "market" | "limit" | "stop" | "stop_limit";
 export type TimeInForce = "day" | "gtc" | "ioc" | "fok";
@@ -69,12 +73,27 @@ export type Report =
 export interface VenueState {
   seq: number;
   arrival: number;
+  /** The latest `now` any command brought: the venue's time never goes back. */
+  clock: number;
   quote: Quote | null;
+  /** The venue's time when `quote` arrived, for its staleness (the quote's own t can be history). */
+  quoteAt: number | null;
   trade: Pick<Trade, "t" | "priceTicks"> | null;
   /** Lots already taken at each of the current quote's levels, per side. */
   takenAsk: number[];
   takenBid: number[];
 }
+
+export interface VenueOptions {
+  /**
+   * A quote older than this (venue time since it arrived) is stale: marketable orders are
+   * rejected rather than filled against it. Infinity (the default) never goes stale.
+   */
+  staleQuoteMs?: number;
+}
+
+/** The message of a marketable order refused because the feed has gone quiet. */
+export const STALE_QUOTE_MESSAGE = "the quote is stale: the feed has sent nothing recent, so marketable orders are refused";
 
 const opposite = (side: Side): Side => (side === "buy" ? "sell" : "buy");
 const better = (side: Side, a: number, b: number) => (side === "buy" ? a <= b : a >= b);
@@ -137,15 +156,21 @@ export class Venue {
   #nextExpiry = Infinity;
   readonly #fee: FeeRule;
   #lastPrice: number | null = null;
+  readonly #staleQuoteMs: number;
 
   constructor(
     readonly spec: InstrumentSpec,
     readonly config: VenueConfig,
     state?: VenueState,
     orders: VenueOrder[] = [],
+    options: VenueOptions = {},
   ) {
     this.#fee = feeRule(config);
-    this.#state = state ?? { seq: 0, arrival: 0, quote: null, trade: null, takenAsk: [], takenBid: [] };
+    this.#staleQuoteMs = options.staleQuoteMs ?? Infinity;
+    // A state stored before the venue had one clock: its quote counts as received at its own time.
+    this.#state = state
+      ? { ...state, clock: state.clock ?? 0, quoteAt: state.quoteAt ?? state.quote?.t ?? null }
+      : { seq: 0, arrival: 0, clock: 0, quote: null, quoteAt: null, trade: null, takenAsk: [], takenBid: [] };
     for (const order of [...orders].sort((a, b) => a.arrival - b.arrival)) this.#restore(order);
   }
 
@@ -166,6 +191,18 @@ export class Venue {
     return this.#book.depth(side, n);
   }
 
+  /** Whether the quote the venue matches against is older than its staleness limit at `now`. */
+  quoteStale(now: number): boolean {
+    const at = this.#state.quoteAt;
+    return this.#state.quote !== null && at !== null && Math.max(now, this.#state.clock) - at > this.#staleQuoteMs;
+  }
+
+  /** The venue's time for a command at `now`: never earlier than any command before. */
+  #clock(now: number): number {
+    if (now > this.#state.clock) this.#state.clock = now;
+    return this.#state.clock;
+  }
+
   /**
    * Reports and changed orders since the last call: the caller stores both in one
    * transaction (orders that are no longer live are deleted).
@@ -179,8 +216,9 @@ export class Venue {
 
   // ---- commands -------------------------------------------------------------------
 
-  submit(request: VenueOrderRequest, now: number): void {
+  submit(request: VenueOrderRequest, at: number): void {
     if (this.#orders.has(request.id)) return;
+    const now = this.#clock(at);
     // Day orders whose day has ended must not trade with the newcomer, whether or not a
     // quote has come since to expire them.
     this.expire(now);
@@ -202,9 +240,10 @@ export class Venue {
     this.#execute(order, now);
   }
 
-  cancel(id: string, now: number, reason: DoneReason = "canceled", message = "canceled by the account"): boolean {
+  cancel(id: string, at: number, reason: DoneReason = "canceled", message = "canceled by the account"): boolean {
     const order = this.#orders.get(id);
     if (!order) return false;
+    const now = this.#clock(at);
     this.#book.cancel(id);
     this.#stops.cancel(id);
     this.#done(order, reason, message, now);
@@ -214,8 +253,10 @@ export class Venue {
   // ---- the feed -------------------------------------------------------------------
 
   /** A new quote: fresh displayed liquidity, which crosses resting orders first. */
-  onQuote(quote: Quote, now: number): void {
+  onQuote(quote: Quote, at: number): void {
+    const now = this.#clock(at);
     this.#state.quote = quote;
+    this.#state.quoteAt = now;
     this.#state.takenAsk = [];
     this.#state.takenBid = [];
     this.expire(now);
@@ -225,7 +266,8 @@ export class Venue {
   }
 
   /** A trade prints: stops trigger on its price, in stop-price then arrival order. */
-  onTrade(trade: Pick<Trade, "t" | "priceTicks">, now: number): void {
+  onTrade(trade: Pick<Trade, "t" | "priceTicks">, at: number): void {
+    const now = this.#clock(at);
     this.expire(now);
     this.#state.trade = { t: trade.t, priceTicks: trade.priceTicks };
     const triggered = [
@@ -239,7 +281,8 @@ export class Venue {
   }
 
   /** Ends day orders whose time has come. */
-  expire(now: number): void {
+  expire(at: number): void {
+    const now = this.#clock(at);
     if (now < this.#nextExpiry) return;
     let next = Infinity;
     const due: VenueOrder[] = [];
@@ -274,6 +317,10 @@ export class Venue {
   #execute(order: VenueOrder, now: number): void {
     const limit = this.#priceLimit(order);
     const rests = (order.type === "limit" || order.type === "stop_limit") && (order.tif === "day" || order.tif === "gtc");
+    if (this.#crossesQuote(order, limit) && this.quoteStale(now)) {
+      this.#done(order, "rejected", STALE_QUOTE_MESSAGE, now);
+      return;
+    }
     if (order.tif === "fok" && order.qty !== null && this.#fillable(order, limit) < order.qty) {
       this.#done(order, "canceled", "fill-or-kill order could not be filled in full", now);
       return;
@@ -317,6 +364,14 @@ export class Venue {
     }
     const why = order.type === "market" || order.type === "stop" ? "the rest found no liquidity within the price band" : `${order.tif} order's unfilled rest`;
     this.#done(order, "canceled", why, now);
+  }
+
+  /** Whether an order would take from the feed's quote now: market orders always, limits that cross it. */
+  #crossesQuote(order: VenueOrder, limit: number | null): boolean {
+    const quote = this.#state.quote;
+    if (!quote) return false;
+    if (order.type === "market" || order.type === "stop" || limit === null) return true;
+    return order.side === "buy" ? limit >= quote.askTicks : limit <= quote.bidTicks;
   }
 
   /** Lots the order still wants, or (notional orders) can afford at `price`. */

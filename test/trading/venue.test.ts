@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { notional } from "../../shared/trading/money";
 import type { Side } from "../../shared/venue/book";
-import { orderFee, Venue, type OrderType, type Report, type TimeInForce, type VenueConfig, type VenueOrderRequest } from "../../shared/venue/venue";
+import { orderFee, STALE_QUOTE_MESSAGE, Venue, type OrderType, type Report, type TimeInForce, type VenueConfig, type VenueOrderRequest } from "../../shared/venue/venue";
 
 // The venue under a random feed and random orders of every type and time in force: the
 // invariants an account relies on when it applies the reports, and determinism, which
@@ -253,5 +253,82 @@ describe("day orders", () => {
     venue.submit(day("resting", { side: "sell", tif: "gtc", expiresAt: null }), 1);
     venue.submit(day("late", { expiresAt: 5 }), 5);
     expect(venue.drain().reports).toMatchObject([{ orderId: "late", kind: "done", reason: "expired", cumQty: 0 }]);
+  });
+});
+
+describe("the venue's one clock", () => {
+  const cfg: VenueConfig = { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 1, slippageTicks: 0, crossUsers: false };
+  const limit = (id: string, o: Partial<VenueOrderRequest> = {}): VenueOrderRequest => ({ id, account: "a", side: "buy", type: "limit", tif: "gtc", qty: 1, notional: null, maxLots: null, limit: MID, stop: null, cap: null, expiresAt: null, ...o });
+
+  it("never fills an order before its submission, even on a quote stamped earlier", () => {
+    const venue = new Venue(SPEC, cfg);
+    venue.submit(limit("resting"), 5_000);
+    // A feed replaying the past: the quote, and the time it is applied at, are older.
+    venue.onQuote({ t: 1_000, bidTicks: MID - 2, askTicks: MID, bidLots: 1, askLots: 1 }, 1_000);
+    const [fill] = venue.drain().reports;
+    expect(fill).toMatchObject({ kind: "fill", orderId: "resting" });
+    expect(fill!.t).toBeGreaterThanOrEqual(5_000);
+    // The clock is part of what is stored: a rebuilt venue does not go back either.
+    const stored = JSON.parse(JSON.stringify({ state: venue.state, orders: [...venue.orders] }));
+    const restored = new Venue(SPEC, cfg, stored.state, stored.orders);
+    restored.submit(limit("next", { type: "market", limit: null, tif: "ioc" }), 2_000);
+    expect(restored.drain().reports.every((r) => r.t >= 5_000)).toBe(true);
+  });
+
+  it("stamps reports in sequence order with times that never go back, whatever times the commands bring", () => {
+    const command = fc.record({ at: fc.integer({ min: 0, max: 10_000 }), kind: fc.constantFrom("quote", "trade", "order", "market") });
+    fc.assert(
+      fc.property(fc.array(command, { maxLength: 60 }), (commands) => {
+        const venue = new Venue(SPEC, cfg);
+        const submitted = new Map<string, number>();
+        commands.forEach(({ at, kind }, n) => {
+          if (kind === "quote") venue.onQuote({ t: at, bidTicks: MID - 1, askTicks: MID + (n % 3) - 1, bidLots: 2, askLots: 2 }, at);
+          else if (kind === "trade") venue.onTrade({ t: at, priceTicks: MID }, at);
+          else {
+            submitted.set(`o${n}`, at);
+            venue.submit(limit(`o${n}`, kind === "market" ? { type: "market", limit: null, tif: "ioc" } : {}), at);
+          }
+        });
+        const reports = venue.drain().reports;
+        reports.forEach((r, i) => {
+          if (i > 0) expect(r.t).toBeGreaterThanOrEqual(reports[i - 1]!.t);
+          expect(r.t).toBeGreaterThanOrEqual(submitted.get(r.orderId)!);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("a stale quote", () => {
+  const cfg: VenueConfig = { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 1, slippageTicks: 0, crossUsers: false };
+  const order = (id: string, o: Partial<VenueOrderRequest> = {}): VenueOrderRequest => ({ id, account: "a", side: "buy", type: "market", tif: "ioc", qty: 1, notional: null, maxLots: null, limit: null, stop: null, cap: null, expiresAt: null, ...o });
+  const quote = (at: number) => ({ t: at, bidTicks: MID - 1, askTicks: MID, bidLots: 5, askLots: 5 });
+
+  it("refuses marketable orders, also after a restart, and takes them again once a quote arrives", () => {
+    let venue = new Venue(SPEC, cfg, undefined, [], { staleQuoteMs: 5_000 });
+    venue.onQuote(quote(0), 0);
+    venue.onTrade({ t: 0, priceTicks: MID }, 0);
+    venue.submit(order("fresh"), 5_000);
+    expect(venue.drain().reports).toMatchObject([{ kind: "fill", orderId: "fresh" }]);
+    expect(venue.quoteStale(5_001)).toBe(true);
+    const stored = JSON.parse(JSON.stringify({ state: venue.state, orders: [...venue.orders] }));
+    venue = new Venue(SPEC, cfg, stored.state, stored.orders, { staleQuoteMs: 5_000 });
+    venue.submit(order("market"), 5_001);
+    venue.submit(order("crossing", { type: "limit", tif: "gtc", limit: MID + 3 }), 5_002);
+    // Through the last trade: triggered at once, and then marketable.
+    venue.submit(order("stop", { type: "stop", stop: MID - 5 }), 5_003);
+    venue.submit(order("passive", { type: "limit", tif: "gtc", limit: MID - 3 }), 5_004);
+    expect(venue.drain().reports).toEqual([
+      expect.objectContaining({ kind: "done", orderId: "market", reason: "rejected", message: STALE_QUOTE_MESSAGE }),
+      expect.objectContaining({ kind: "done", orderId: "crossing", reason: "rejected", message: STALE_QUOTE_MESSAGE }),
+      expect.objectContaining({ kind: "done", orderId: "stop", reason: "rejected", message: STALE_QUOTE_MESSAGE }),
+    ]);
+    expect(STALE_QUOTE_MESSAGE).toMatch(/quote is stale/);
+    // The passive limit rests: it takes nothing from the stale quote.
+    expect(venue.order("passive")).toBeDefined();
+    venue.onQuote(quote(9_000), 9_000);
+    venue.submit(order("again"), 9_001);
+    expect(venue.drain().reports).toMatchObject([{ kind: "fill", orderId: "again" }]);
   });
 });
