@@ -35,6 +35,13 @@ export const DomainEvent = z.object({
 });
 export type DomainEvent = z.infer<typeof DomainEvent>;
 
-export function domainEvent(type: EventType, subject: string, data: Record<string, unknown>, traceparent: string | null): DomainEvent {
-  return { id: crypto.randomUUID(), type, version: 1, occurredAt: new Date().toISOString(), subject, traceparent, data };
+/** An event; engines pass their own id and time (they have no clock or id source of their own). */
+export function domainEvent(
+  type: EventType,
+  subject: string,
+  data: Record<string, unknown>,
+  traceparent: string | null,
+  stamp: { id: string; at: number } = { id: crypto.randomUUID(), at: Date.now() },
+): DomainEvent {
+  return { id: stamp.id, type, version: 1, occurredAt: new Date(stamp.at).toISOString(), subject, traceparent, data };
 }

@@ -2,10 +2,10 @@ import { createApp } from "./app";
 import { startFeeds } from "./lib/feeds";
 import { consumeEvents } from "./queue";
 
-export { Account } from "../durable-objects/account";
-export { MarketSymbol } from "../durable-objects/market-symbol";
-export { RateLimiter } from "../durable-objects/rate-limiter";
-export { StreamHub } from "../durable-objects/stream-hub";
+export { Account } from "../durable-objects/account/account";
+export { MarketSymbol } from "../durable-objects/market-symbol/market-symbol";
+export { RateLimiter } from "../durable-objects/rate-limiter/rate-limiter";
+export { StreamHub } from "../durable-objects/stream-hub/stream-hub";
 
 const app = createApp();
 

@@ -1,40 +1,26 @@
+import type { DomainEvent } from "../../shared/events";
 import type { AccountOrder, OrderStatus } from "../../shared/trading/orders";
+import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery } from "../../shared/trading/ports";
 
-// The account object's SQLite tables: orders (with the columns the list queries filter
-// on, the rest as JSON), activities (fills and cash movements, the account's history) and
-// the outbox of domain events not yet on the queue.
+// The account object's storage, behind the engine's AccountBook port: the engine's state
+// in one key, and SQLite tables of orders (with the columns the list queries filter on,
+// the rest as JSON), activities (fills and cash movements, the account's history) and the
+// outbox of domain events not yet on the queue. commit() writes one engine command's
+// changes in one transaction.
 const SCHEMA_VERSION = 2;
+const STATE_KEY = "account";
 
-export interface OrderQuery {
-  open: boolean | null;
-  after: number | null;
-  until: number | null;
-  direction: "asc" | "desc";
-  limit: number;
-  symbols: string[] | null;
-  side: "buy" | "sell" | null;
-}
-
-export interface ActivityRow {
-  id: string;
-  type: string;
-  t: number;
-  data: Record<string, unknown>;
-}
-
-export interface ActivityQuery {
-  types: string[] | null;
-  after: number | null;
-  until: number | null;
-  direction: "asc" | "desc";
-  pageSize: number;
-  pageToken: string | null;
-}
+// Bigints survive storage as "123n" strings.
+const encode = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
+const decode = <T>(text: string): T => JSON.parse(text, (_k, v: unknown) => (typeof v === "string" && /^-?\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v)) as T;
 
 type Row = Record<string, SqlStorageValue>;
 
-export class AccountStore {
-  constructor(private readonly sql: SqlStorage) {
+export class AccountStore implements AccountBook {
+  private readonly sql: SqlStorage;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    const sql = (this.sql = storage.sql);
     sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     const version = Number(sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0]?.value ?? 0);
     if (version < 1) {
@@ -57,6 +43,29 @@ export class AccountStore {
       sql.exec(`CREATE INDEX IF NOT EXISTS orders_open_symbol ON orders (symbol, side) WHERE open = 1`);
     }
     if (version < SCHEMA_VERSION) sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
+  }
+
+  state(): AccountState | undefined {
+    const text = this.storage.kv.get<string>(STATE_KEY);
+    return text === undefined ? undefined : decode<AccountState>(text);
+  }
+
+  /** The state as stored, for audits: bigints as "123n". */
+  rawState(): string | undefined {
+    return this.storage.kv.get<string>(STATE_KEY);
+  }
+
+  commit(changes: AccountChanges): void {
+    this.storage.transactionSync(() => {
+      if (changes.state) this.storage.kv.put(STATE_KEY, encode(changes.state));
+      for (const o of changes.orders) this.putOrder(o);
+      for (const a of changes.activities) this.addActivity(a);
+      for (const e of changes.events) this.enqueue(e);
+    });
+  }
+
+  latestOrderOf(symbol: string): AccountOrder | undefined {
+    return this.orders({ open: null, after: null, until: null, direction: "desc", limit: 1, symbols: [symbol], side: null })[0];
   }
 
   putOrder(o: AccountOrder): void {
@@ -149,15 +158,15 @@ export class AccountStore {
       .map((r) => ({ id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> }));
   }
 
-  enqueue(id: string, event: unknown): void {
-    this.sql.exec(`INSERT OR IGNORE INTO outbox (id, t, event) VALUES (?, ?, ?)`, id, Date.now(), JSON.stringify(event));
+  enqueue(event: DomainEvent): void {
+    this.sql.exec(`INSERT OR IGNORE INTO outbox (id, t, event) VALUES (?, ?, ?)`, event.id, Date.parse(event.occurredAt), JSON.stringify(event));
   }
 
-  outbox(limit = 100): { id: string; event: unknown }[] {
+  outbox(limit = 100): { id: string; event: DomainEvent }[] {
     return this.sql
-      .exec<{ id: string; event: string }>(`SELECT id, event FROM outbox ORDER BY t, id LIMIT ?`, limit)
+      .exec<{ id: string; event: string }>(`SELECT id, event FROM outbox ORDER BY t, rowid LIMIT ?`, limit)
       .toArray()
-      .map((r) => ({ id: r.id, event: JSON.parse(r.event) as unknown }));
+      .map((r) => ({ id: r.id, event: JSON.parse(r.event) as DomainEvent }));
   }
 
   removeFromOutbox(ids: string[]): void {

@@ -8,7 +8,10 @@ import { formatMoney, notional, ZERO, type Money } from "./money";
 //
 //   cash + reserved cash = deposits − fees − Σ buy notionals + Σ sell notionals
 //
-// and no cash, reservation or position quantity is ever negative.
+// and no cash, reservation or position quantity is ever negative. Every order holds its
+// worst case before it reaches the venue: a buy the most it can spend with the largest fee
+// it can pay, a sell its lots and the minimum fee (a fee can exceed what a tiny sell
+// raises), so no fill the venue can make drives cash below zero.
 
 export type Side = "buy" | "sell";
 
@@ -25,8 +28,9 @@ export interface Position {
 export interface Reservation {
   side: Side;
   symbol: string;
-  /** Buys hold cash; sells hold lots. */
+  /** Buys hold cash for value and fee; sells hold cash for their fee only. */
   cash: Money;
+  /** Sells hold the lots they deliver. */
   lots: number;
 }
 
@@ -73,23 +77,25 @@ export function deposit(l: Ledger, amount: Money): Ledger {
 
 /**
  * Holds what an order may need: cash for a buy's worst case (computed by the caller from
- * its limit or the price band, plus the largest fee), or the lots a sell would deliver.
+ * its limit or the price band, plus the largest fee), or the lots a sell would deliver and
+ * the cash for its fee.
  */
 export function reserve(l: Ledger, orderId: string, r: Reservation): Ledger {
   if (l.reservations[orderId]) return l;
-  if (r.side === "buy") {
-    if (r.cash > l.cash)
-      throw new LedgerError("insufficient_cash", `insufficient balance for USD (requested ${formatMoney(r.cash)}, available ${formatMoney(l.cash)})`);
-    return { ...l, cash: l.cash - r.cash, reservedCash: l.reservedCash + r.cash, reservations: { ...l.reservations, [orderId]: { ...r, lots: 0 } } };
-  }
+  if (r.cash > l.cash)
+    throw new LedgerError("insufficient_cash", r.side === "buy"
+      ? `insufficient balance for USD (requested ${formatMoney(r.cash)}, available ${formatMoney(l.cash)})`
+      : `insufficient balance for USD to cover the order's fee (requested ${formatMoney(r.cash)}, available ${formatMoney(l.cash)})`);
+  const held = { ...l, cash: l.cash - r.cash, reservedCash: l.reservedCash + r.cash };
+  if (r.side === "buy") return { ...held, reservations: { ...l.reservations, [orderId]: { ...r, lots: 0 } } };
   const position = positionOf(l, r.symbol);
   const available = position.qty - position.reserved;
   if (r.lots > available)
     throw new LedgerError("insufficient_position", `insufficient balance for ${r.symbol} (requested ${r.lots} lots, available ${available})`);
   return {
-    ...l,
+    ...held,
     positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved + r.lots } },
-    reservations: { ...l.reservations, [orderId]: { ...r, cash: ZERO } },
+    reservations: { ...l.reservations, [orderId]: r },
   };
 }
 
@@ -99,15 +105,17 @@ export function release(l: Ledger, orderId: string): Ledger {
   if (!r) return l;
   const reservations = { ...l.reservations };
   delete reservations[orderId];
-  if (r.side === "buy") return { ...l, cash: l.cash + r.cash, reservedCash: l.reservedCash - r.cash, reservations };
+  const freed = { ...l, cash: l.cash + r.cash, reservedCash: l.reservedCash - r.cash, reservations };
+  if (r.side === "buy") return freed;
   const position = positionOf(l, r.symbol);
-  return { ...l, positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved - r.lots } }, reservations };
+  return { ...freed, positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved - r.lots } } };
 }
 
 /**
  * Applies one execution. A buy pays notional + fee out of its reservation (a shortfall —
  * only possible if the caller's worst case was wrong — is refused); a sell delivers
- * reserved lots and is paid notional − fee. Realized P&L on a sell is proceeds minus the
+ * reserved lots and is paid notional − fee, the fee taken first from what the sell holds
+ * for it, so cash stays non-negative even when a minimum fee exceeds the proceeds. Realized P&L on a sell is proceeds minus the
  * average cost of the lots sold; fees are kept apart.
  */
 export function applyFill(l: Ledger, fill: Fill, spec: InstrumentSpec): Ledger {
@@ -131,9 +139,12 @@ export function applyFill(l: Ledger, fill: Fill, spec: InstrumentSpec): Ledger {
   // The cost of the lots sold, at the average price; the last lot takes what is left,
   // so a closed position carries no rounding residue.
   const costSold = fill.lots === position.qty ? position.costBasis : (position.costBasis * BigInt(fill.lots)) / BigInt(position.qty);
+  const feeHeld = fill.fee < r.cash ? fill.fee : r.cash;
+  if (l.cash + value - (fill.fee - feeHeld) < 0n) throw new LedgerError("overfill", `fee ${formatMoney(fill.fee)} of ${fill.orderId} exceeds its proceeds and what it holds`);
   return {
     ...l,
-    cash: l.cash + value - fill.fee,
+    cash: l.cash + value - (fill.fee - feeHeld),
+    reservedCash: l.reservedCash - feeHeld,
     fees: l.fees + fill.fee,
     sells: l.sells + value,
     positions: {
@@ -145,7 +156,7 @@ export function applyFill(l: Ledger, fill: Fill, spec: InstrumentSpec): Ledger {
         realizedPl: position.realizedPl + value - costSold,
       },
     },
-    reservations: { ...l.reservations, [fill.orderId]: { ...r, lots: r.lots - fill.lots } },
+    reservations: { ...l.reservations, [fill.orderId]: { ...r, cash: r.cash - feeHeld, lots: r.lots - fill.lots } },
   };
 }
 

@@ -60,11 +60,20 @@ export function notional(priceTicks: number, lots: number, spec: InstrumentSpec)
   return (BigInt(priceTicks) * stepOf(spec.tickSize) * BigInt(lots) * stepOf(spec.lotSize)) / ONE;
 }
 
+/**
+ * A fee rate in basis points with at most two decimals ("0.29", 0.29, 25) as an exact
+ * count of hundredths of a basis point. Parsed from its decimal text: 0.29 * 100 is
+ * 28.999999999999996 in binary floating point.
+ */
+export function bpsHundredths(bps: number | string): bigint {
+  const match = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(String(bps).trim());
+  if (!match) throw new RangeError(`fee rate must be a non-negative number of basis points with at most two decimals: ${bps}`);
+  return BigInt(match[1]!) * 100n + BigInt((match[2] ?? "").padEnd(2, "0"));
+}
+
 /** amount × bps / 10,000, rounded half up to the cent (fees are charged in cents). */
-export function basisPoints(amount: Money, bps: number): Money {
-  if (!Number.isInteger(bps * 100)) throw new RangeError(`fee rate must have at most two decimals of a basis point: ${bps}`);
-  const raw = (amount * BigInt(Math.round(bps * 100))) / 1_000_000n;
-  return roundHalfUp(raw, CENT);
+export function basisPoints(amount: Money, bps: number | string): Money {
+  return roundHalfUp((amount * bpsHundredths(bps)) / 1_000_000n, CENT);
 }
 
 /** Rounds to a multiple of `unit`, halves away from zero. */

@@ -48,8 +48,7 @@ export interface RiskContext {
 }
 
 export interface RiskReject {
-  status: 403 | 422 | 429;
-  rule: string;
+  rule: "order_rate" | "price_band" | "max_order_qty" | "max_order_notional" | "max_position" | "daily_loss";
   message: string;
   /** The request field the rule judged; absent when it judged the request as a whole. */
   path?: string;
@@ -74,37 +73,57 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
   const { intent, spec, limits, reference } = ctx;
   const symbol = spec.symbol;
   if (ctx.ordersLastMinute >= limits.ordersPerMinute)
-    return { status: 429, rule: "order_rate", message: `order rate limit reached: at most ${limits.ordersPerMinute} orders a minute per account` };
+    return { rule: "order_rate", message: `order rate limit reached: at most ${limits.ordersPerMinute} orders a minute per account` };
   // Only a limit that would trade through the band is refused: a buy above it or a sell
   // below it. A passive limit far from the market, or a protective stop, just waits.
   const [low, high] = priceBand(reference, limits.priceBandPct);
   if (intent.limit !== null && (intent.side === "buy" ? intent.limit > high : intent.limit < low))
     return {
-      status: 422,
       rule: "price_band",
       path: "limit_price",
       message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the last price ${ticksToDecimal(reference, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
     };
   const price = intent.limit ?? intent.stop ?? reference;
   if (intent.qty !== null && quantityOf(intent.qty, spec) > parseMoney(limits.maxOrderQty)!)
-    return { status: 422, rule: "max_order_qty", path: "qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };
+    return { rule: "max_order_qty", path: "qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };
   const value = intent.notional ?? notionalOf(price, intent.qty!, spec);
   if (value > parseMoney(limits.maxOrderNotional)!)
-    return { status: 422, rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
+    return { rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
   if (intent.side === "buy") {
     const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + value;
     if (held > parseMoney(limits.maxPositionNotional)!)
-      return { status: 422, rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
+      return { rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
     if (ctx.dailyLoss >= parseMoney(limits.dailyLossLimit)!)
-      return { status: 403, rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(ctx.dailyLoss)} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
+      return { rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(ctx.dailyLoss)} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
   }
   return null;
+}
+
+/**
+ * The largest fee an order of `value` can pay: all of it made or all of it taken,
+ * whichever rate is higher, and never less than the minimum fee. (The fee is linear in
+ * the maker/taker split before rounding, so a mix never exceeds both extremes.)
+ */
+export function worstFee(venue: VenueConfig, value: Money): Money {
+  const asMaker = orderFee(venue, value, ZERO);
+  const asTaker = orderFee(venue, ZERO, value);
+  return asMaker > asTaker ? asMaker : asTaker;
 }
 
 /** Cash a buy holds for its worst case: value at its worst price plus the largest fee. */
 export function buyReservation(intent: OrderIntent, worstPrice: number, spec: InstrumentSpec, venue: VenueConfig): Money {
   const value = intent.notional ?? notionalOf(worstPrice, intent.qty!, spec);
-  return value + orderFee(venue, ZERO, value);
+  return value + worstFee(venue, value);
+}
+
+/**
+ * Cash a sell holds for its fee. The rate part of a fee never exceeds what the sell raises
+ * (rates are at most 10 %), but a minimum fee can: one lot of a coin at a 1e-9 lot size
+ * raises less than a cent. So a sell holds the minimum fee, and pays its fee from that first.
+ */
+export function sellFeeReservation(venue: VenueConfig): Money {
+  const minimum = parseMoney(venue.minFee) ?? ZERO;
+  return minimum > ZERO ? minimum : ZERO;
 }
 
 /** Lots a notional sell may need at its worst price (the band's low), at most `available`. */

@@ -68,7 +68,11 @@ export function marketValueOf(ledger: Ledger, specs: (symbol: string) => Instrum
   return total;
 }
 
-export function accountView(id: string, createdAt: number, ledger: Ledger, longMarketValue: Money, startEquity: string | null) {
+/**
+ * Alpaca's account. `lastEquity` is the equity at the previous trading day's close and
+ * `balanceAsOf` the account's trading date (New York).
+ */
+export function accountView(id: string, createdAt: number, ledger: Ledger, longMarketValue: Money, lastEquity: string, balanceAsOf: string) {
   const cash = ledger.cash + ledger.reservedCash;
   const equity = cash + longMarketValue;
   const money = formatMoney;
@@ -86,7 +90,7 @@ export function accountView(id: string, createdAt: number, ledger: Ledger, longM
     options_buying_power: "0",
     portfolio_value: money(equity),
     equity: money(equity),
-    last_equity: startEquity ?? money(equity),
+    last_equity: lastEquity,
     long_market_value: money(longMarketValue),
     short_market_value: "0",
     position_market_value: money(longMarketValue),
@@ -108,7 +112,7 @@ export function accountView(id: string, createdAt: number, ledger: Ledger, longM
     trade_suspended_by_user: false,
     shorting_enabled: false,
     daytrade_count: 0,
-    balance_asof: new Date().toISOString().slice(0, 10),
+    balance_asof: balanceAsOf,
     created_at: new Date(createdAt).toISOString(),
   };
 }

@@ -1,5 +1,6 @@
 import { ApiError, unprocessable } from "../../shared/errors";
-import type { AssetInfo, Outcome } from "../../durable-objects/account";
+import type { AssetInfo } from "../../shared/trading/asset";
+import type { Outcome, Refusal, Rule } from "../../shared/trading/outcome";
 import { Session } from "../../shared/schemas/assets";
 import { findAsset, instrumentSpecOf, type AssetRow } from "./assets";
 
@@ -24,13 +25,48 @@ export async function tradableAsset(env: Env, symbol: string): Promise<AssetInfo
   return assetInfo(row);
 }
 
-export function unwrap<T>(outcome: Outcome<T>): T {
-  if (outcome.ok) return outcome.value;
-  const { status, message, details, rule } = outcome.problem;
+/** The HTTP status of each rule an account can refuse with: the one place rules meet HTTP. */
+const STATUS: Record<Rule, 403 | 404 | 409 | 422 | 429> = {
+  invalid_order: 422,
+  not_found: 404,
+  not_open: 422,
+  unchanged: 422,
+  client_order_id: 422,
+  replace_pending: 409,
+  cancel_pending: 409,
+  // Alpaca answers a shortfall with 403 "insufficient balance", which ccxt maps to InsufficientFunds.
+  buying_power: 403,
+  position: 403,
+  daily_loss: 403,
+  price_band: 422,
+  max_order_qty: 422,
+  max_order_notional: 422,
+  max_position: 422,
+  order_rate: 429,
+  tradable: 422,
+  session: 422,
+  no_price: 422,
+  stale_quote: 422,
+};
+
+// Rules the gateway names in the envelope: the field-level and request-level problems
+// (invalid_order, not_found, ...) read fine without one.
+const NAMED = new Set<Rule>(["buying_power", "position", "daily_loss", "price_band", "max_order_qty", "max_order_notional", "max_position", "order_rate", "tradable", "session", "no_price", "stale_quote"]);
+
+export const statusOf = (refusal: Refusal) => STATUS[refusal.rule];
+
+export function refusalError(refusal: Refusal): ApiError {
+  const { rule, message, details } = refusal;
+  const status = STATUS[rule];
   const headers: Record<string, string> = status === 429 ? { "Retry-After": "60" } : {};
   // A risk rule names itself in every detail, so clients can tell the checks apart.
-  const named = rule ? (details.length > 0 ? details : [{ path: "", message }]).map((d) => ({ ...d, rule })) : details;
-  throw new ApiError(status, message, named, 10000, headers);
+  const named = NAMED.has(rule) ? (details.length > 0 ? details : [{ path: "", message }]).map((d) => ({ ...d, rule })) : details;
+  return new ApiError(status, message, named, 10000, headers);
+}
+
+export function unwrap<T>(outcome: Outcome<T>): T {
+  if (outcome.ok) return outcome.value;
+  throw refusalError(outcome.refusal);
 }
 
 /** RFC-3339, a date, or epoch milliseconds (ccxt sends `after` as ms). */

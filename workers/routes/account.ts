@@ -140,7 +140,7 @@ account.openapi(
   async (c) => {
     const { user_id } = c.req.valid("param");
     await existingUser(c.env, user_id);
-    return c.json(unwrap(await accountOf(c.env, user_id).deposit(positiveAmount(c.req.valid("json").amount, "amount"), c.get("traceparent"))), 200);
+    return c.json(await accountOf(c.env, user_id).deposit(positiveAmount(c.req.valid("json").amount, "amount"), c.get("traceparent")), 200);
   },
 );
 

@@ -3,7 +3,7 @@ import { notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { Order, Position } from "../../shared/schemas/trading";
 import type { AppEnv } from "../context";
-import { accountOf, tradableAsset, unwrap } from "../lib/accounts";
+import { accountOf, statusOf, tradableAsset, unwrap } from "../lib/accounts";
 import { findAsset } from "../lib/assets";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
@@ -106,7 +106,7 @@ positions.openapi(
         const outcome = await account.closePosition(p.symbol, await tradableAsset(c.env, p.symbol), null, null, c.get("traceparent"));
         return outcome.ok
           ? { symbol: p.symbol, status: 200, body: outcome.value }
-          : { symbol: p.symbol, status: outcome.problem.status, body: { code: outcome.problem.status * 100000 + 10000, message: outcome.problem.message } };
+          : { symbol: p.symbol, status: statusOf(outcome.refusal), body: { code: statusOf(outcome.refusal) * 100000 + 10000, message: outcome.refusal.message } };
       }),
     );
     return c.json(results, 207);

@@ -1,0 +1,183 @@
+import { DurableObject } from "cloudflare:workers";
+import { logger } from "../../platform/log";
+import { AccountEngine } from "../../shared/trading/account-engine";
+import { AccountRunner } from "../../shared/trading/account-runner";
+import type { AssetInfo } from "../../shared/trading/asset";
+import { tradingConfig } from "../../shared/trading/config";
+import { orderView, type OrderRequestFields, type OrderView } from "../../shared/trading/orders";
+import type { Outcome } from "../../shared/trading/outcome";
+import type { AccountChanges, ActivityQuery, OrderQuery, VenueCommand } from "../../shared/trading/ports";
+import type { RiskLimits } from "../../shared/trading/risk";
+import { activityView } from "../../shared/trading/views";
+import type { Report } from "../../shared/venue/venue";
+import { objectName } from "../name";
+import { AccountStore } from "./store";
+import { acceptTradeSocket, broadcastTradeUpdate, onTradeSocketClose, onTradeSocketMessage } from "./trade-sockets";
+import { symbolVenues } from "./venues";
+
+const log = logger("account");
+const RETRY_MS = 1_000;
+
+/**
+ * One paper account, as a shell around the AccountEngine (shared/trading/account-engine.ts):
+ * it stores what the engine changes (AccountStore, one transaction per command), keeps the
+ * retry alarm, publishes the event outbox to the queue and the trade updates to its
+ * sockets. The exactly-once protocol with the venues: docs/exactly-once.md.
+ */
+export class Account extends DurableObject<Env> {
+  readonly #owner: string;
+  readonly #store: AccountStore;
+  readonly #runner: AccountRunner;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#owner = objectName(ctx) ?? "unknown";
+    this.#store = new AccountStore(ctx.storage);
+    const deps = { owner: this.#owner, now: () => Date.now(), newId: () => crypto.randomUUID(), config: tradingConfig(env) };
+    this.#runner = new AccountRunner(this.#store, symbolVenues(env), () => new AccountEngine(this.#store, deps), {
+      beforeVenueCalls: () => this.#armRetry(),
+      committed: (changes) => this.#dispatch(changes),
+      venueFailed: (command, error) => this.#venueFailed(command, error),
+    });
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  account() {
+    return this.#runner.account();
+  }
+
+  positions() {
+    return this.#runner.positions();
+  }
+
+  async position(symbol: string) {
+    return (await this.#runner.positions()).find((p) => p.symbol === symbol) ?? null;
+  }
+
+  order(id: string): OrderView | null {
+    const o = this.#store.order(id);
+    return o ? orderView(o) : null;
+  }
+
+  orderByClientId(clientOrderId: string): OrderView | null {
+    const o = this.#store.orderByClientId(clientOrderId);
+    return o ? orderView(o) : null;
+  }
+
+  orders(q: OrderQuery): OrderView[] {
+    return this.#store.orders(q).map(orderView);
+  }
+
+  activities(q: ActivityQuery) {
+    return this.#store.activities(q).map((a) => activityView(a, this.#runner.engine.state.accountId));
+  }
+
+  /** The stored state and order counts, for reconciliation tests and the crash test. */
+  audit() {
+    const state = this.#runner.engine.state;
+    return {
+      ledger: this.#store.rawState() ?? "{}",
+      open: this.#store.openOrders().length,
+      counts: this.#store.counts(),
+      outbox: this.#store.outboxSize(),
+      anomalies: state.anomalies,
+      held: state.held,
+      cursors: state.cursors,
+    };
+  }
+
+  // ---- commands -------------------------------------------------------------------------
+
+  placeOrder(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
+    return this.#runner.place(fields, asset, traceparent);
+  }
+
+  replaceOrder(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
+    return this.#runner.replace(id, fields, asset, traceparent);
+  }
+
+  cancelOrder(id: string): Promise<Outcome<null>> {
+    return this.#runner.cancel(id);
+  }
+
+  async cancelAll(): Promise<{ id: string; status: number; body: OrderView }[]> {
+    return (await this.#runner.cancelAll()).map((o) => ({ id: o.id, status: 200, body: o }));
+  }
+
+  closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, traceparent: string | null): Promise<Outcome<OrderView>> {
+    return this.#runner.closePosition(symbol, asset, qty, percentage, traceparent);
+  }
+
+  /** Called by a symbol's venue to deliver reports; answers the last sequence applied. */
+  venueReports(symbol: string, reports: Report[]): Promise<number> {
+    return this.#runner.venueReports(symbol, reports);
+  }
+
+  /** `amount` in money units (10^-18 USD) as a bigint string; RPC carries no bigints. */
+  deposit(amount: string, traceparent: string | null = null): Promise<{ cash: string }> {
+    return this.#runner.deposit(BigInt(amount), traceparent);
+  }
+
+  /** `cash` in money units, as for deposit. */
+  reset(cash: string, traceparent: string | null = null): Promise<Outcome<{ cash: string }>> {
+    return this.#runner.reset(BigInt(cash), traceparent);
+  }
+
+  setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {
+    return this.#runner.setLimits(limits);
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------
+
+  async #dispatch(changes: AccountChanges): Promise<void> {
+    for (const update of changes.tradeUpdates) broadcastTradeUpdate(this.ctx, update);
+    for (const anomaly of changes.anomalies) log("error", `account anomaly: ${anomaly.kind}`, { account: this.#owner, ...anomaly, anomalies: this.#runner.engine.state.anomalies });
+    if (changes.events.length > 0) await this.#flushEvents();
+  }
+
+  async #venueFailed(command: VenueCommand, error: unknown): Promise<void> {
+    const order = command.kind === "submit" ? command.request.id : command.orderId;
+    log("warn", `venue ${command.kind} failed; will retry`, { account: this.#owner, order, symbol: command.symbol, error: String(error) });
+    await this.#armRetry();
+  }
+
+  async #armRetry(): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > Date.now() + RETRY_MS) await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
+  }
+
+  // Alarms are at-least-once: resending is safe because the venue ignores an order id it
+  // has seen and a cancel of an order it has finished.
+  override async alarm(): Promise<void> {
+    const owed = await this.#runner.resend();
+    await this.#flushEvents();
+    if (owed || this.#store.outboxSize() > 0) await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
+  }
+
+  async #flushEvents(): Promise<void> {
+    const pending = this.#store.outbox();
+    if (pending.length === 0) return;
+    try {
+      await this.env.EVENTS.sendBatch(pending.map((p) => ({ body: p.event, contentType: "json" as const })));
+      this.#store.removeFromOutbox(pending.map((p) => p.id));
+    } catch (error) {
+      log("warn", "event publish failed; will retry", { account: this.#owner, events: pending.length, error: String(error) });
+      await this.#armRetry();
+    }
+  }
+
+  // ---- trade_updates stream (trade-sockets.ts) ------------------------------------------
+
+  override fetch(request: Request): Response {
+    return acceptTradeSocket(this.ctx, request);
+  }
+
+  override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
+    onTradeSocketMessage(ws, data);
+  }
+
+  override webSocketClose(ws: WebSocket, code: number): void {
+    onTradeSocketClose(ws, code);
+  }
+}

@@ -1,0 +1,672 @@
+import { domainEvent, type EventType } from "../events";
+import { decimalToLots, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
+import type { Report, VenueOrderRequest } from "../venue/venue";
+import type { AssetInfo } from "./asset";
+import type { TradingConfig } from "./config";
+import { applyFill, deposit, LedgerError, openLedger, release, reserve, type Ledger } from "./ledger";
+import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
+import { canMove, isOpen, orderView, parseOrderRequest, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
+import { accepted, refused, type Outcome, type Refusal } from "./outcome";
+import type { AccountBook, AccountChanges, AccountState, Anomaly, FillActivity, PendingReplacement, VenueCommand } from "./ports";
+import { buyReservation, checkRisk, notionalSellLots, protectionPrice, sellFeeReservation, type RiskLimits } from "./risk";
+import { dayOrderExpiry, sessionOpen } from "./session";
+import { tradeUpdate, type TradeEvent } from "./stream";
+import { accountView, marketValueOf, positionView, type MarketPrice } from "./views";
+
+// Every rule of one paper account, and nothing else: no storage, no clock, no ids, no
+// network. Commands change memory and say what changed through drain(); the caller (the
+// account's Durable Object, or a backtest over MemoryBook) commits that in one transaction
+// and then sends the venue commands it contains. Orders go to each symbol's venue and come
+// back as reports that are applied exactly once: every report carries the venue's sequence
+// number and the account keeps, per symbol, the last one it applied (docs/exactly-once.md).
+
+export interface EngineDeps {
+  /** The account's owner: the user id venues address reports to. */
+  owner: string;
+  now: () => number;
+  newId: () => string;
+  config: TradingConfig;
+}
+
+const MINUTE = 60_000;
+const tradingDates = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York" });
+/** The account's trading day: the New York date. */
+export const tradingDate = (ms: number) => tradingDates.format(new Date(ms));
+
+const emptyChanges = (): AccountChanges => ({ state: null, orders: [], activities: [], events: [], tradeUpdates: [], venue: [], anomalies: [] });
+
+export class AccountEngine {
+  #state: AccountState;
+  #stateChanged = false;
+  /** Orders changed since the last drain; reads look here before the book. */
+  readonly #changed = new Map<string, AccountOrder>();
+  #out = emptyChanges();
+  /** Why a replace whose old order was canceled could not place its new order (answered once). */
+  readonly #replaceRefusals = new Map<string, Refusal>();
+  readonly #specs = new Map<string, { spec: InstrumentSpec; assetId: string }>();
+
+  constructor(
+    private readonly book: AccountBook,
+    private readonly deps: EngineDeps,
+  ) {
+    const stored = book.state();
+    if (stored) {
+      this.#state = stored;
+      return;
+    }
+    const now = deps.now();
+    const cash = deps.config.startingCash;
+    this.#state = {
+      accountId: deps.newId(),
+      owner: deps.owner,
+      createdAt: now,
+      ledger: openLedger(cash),
+      limits: {},
+      day: { date: tradingDate(now), loss: "0", close: { cash: cash.toString(), lots: {} } },
+      cursors: {},
+      held: {},
+      replacements: {},
+      eventSeq: 0,
+      anomalies: 0,
+    };
+    this.#stateChanged = true;
+    this.#activity("CSD", now, { net_amount: formatMoney(cash), description: "opening deposit" });
+  }
+
+  /** What changed since the last drain; commit it, then send its venue commands. */
+  drain(): AccountChanges {
+    const out = this.#out;
+    out.orders = [...this.#changed.values()];
+    out.state = this.#stateChanged ? this.#state : null;
+    this.#out = emptyChanges();
+    this.#changed.clear();
+    this.#stateChanged = false;
+    return out;
+  }
+
+  get ledger(): Ledger {
+    return this.#state.ledger;
+  }
+
+  get state(): Readonly<AccountState> {
+    return this.#state;
+  }
+
+  cursor(symbol: string): number {
+    return this.#state.cursors[symbol] ?? 0;
+  }
+
+  limits(): RiskLimits {
+    return { ...this.deps.config.limits, ...this.#state.limits };
+  }
+
+  order(id: string): AccountOrder | undefined {
+    return this.#changed.get(id) ?? this.book.order(id);
+  }
+
+  // ---- orders ---------------------------------------------------------------------------
+
+  place(fields: OrderRequestFields, asset: AssetInfo, market: MarketPrice | null, traceparent: string | null): Outcome<OrderView> {
+    this.#roll();
+    const cid = fields.client_order_id;
+    if (cid) {
+      const existing = this.#byClientId(cid);
+      if (existing) return accepted(orderView(existing));
+      if (this.#claimed(cid)) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by a replace in progress" }]);
+    }
+    const parsed = parseOrderRequest(fields, asset.spec);
+    if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
+    const gate = this.#gate(parsed.intent, asset, market);
+    if (gate) return gate;
+    const prepared = this.#prepare(this.deps.newId(), parsed.intent, asset, market!.reference, null, this.#state.ledger);
+    if (!prepared.ok) return prepared;
+    this.#open(prepared.value.order, prepared.value.ledger, traceparent);
+    return accepted(orderView(prepared.value.order));
+  }
+
+  /**
+   * The first step of a replace: checks the new order against the account as it will be
+   * once the old one's reservation is returned, then asks the venue to cancel the old one.
+   * The second step happens when the venue confirms the cancel (applyReports): the old
+   * order ends "replaced" and the new one is placed. Only one replace of an order may be
+   * in flight, and its new client_order_id is claimed at once.
+   */
+  requestReplace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, market: MarketPrice | null, traceparent: string | null): Outcome<{ replacementId: string }> {
+    this.#roll();
+    const old = this.order(id);
+    if (!old) return refused("not_found", "order is not found.");
+    if (this.#state.replacements[id]) return refused("replace_pending", "cannot replace order: a replace of it is already in progress");
+    if (!isOpen(old.status) || !old.atVenue || old.cancelRequested) return refused("not_open", `cannot replace order in ${old.cancelRequested ? "pending_cancel" : old.status} status`);
+    const cid = fields.client_order_id;
+    if (cid && (this.#byClientId(cid) || this.#claimed(cid))) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used" }]);
+    const remaining = old.qty === null ? null : old.qty - old.filledQty;
+    const merged = mergedFields(old, fields, remaining);
+    const parsed = parseOrderRequest(merged, old.spec);
+    if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
+    const { intent } = parsed;
+    if (intent.qty === remaining && intent.limit === old.limit && intent.stop === old.stop && intent.tif === old.tif) return refused("unchanged", "order parameters are not changed");
+    const gate = this.#gate(intent, asset, market);
+    if (gate) return gate;
+    const dryRun = this.#prepare(this.deps.newId(), intent, asset, market!.reference, old.id, release(this.#state.ledger, old.id));
+    if (!dryRun.ok) return dryRun;
+    const replacement: PendingReplacement = {
+      id: dryRun.value.order.id,
+      clientOrderId: dryRun.value.order.clientOrderId,
+      fields: merged,
+      qtyGiven: fields.qty !== undefined && fields.qty !== null && fields.qty !== "",
+      asset,
+      reference: market!.reference,
+      traceparent,
+    };
+    this.#state.replacements[id] = replacement;
+    this.#stateChanged = true;
+    this.#requestCancelOf(old);
+    return accepted({ replacementId: replacement.id });
+  }
+
+  /** How a replace ended, once its venue calls are done. */
+  replaceOutcome(oldId: string, replacementId: string): Outcome<OrderView> {
+    const placed = this.order(replacementId);
+    if (placed) return accepted(orderView(placed));
+    if (this.#state.replacements[oldId]) {
+      // The venue did not confirm the cancel (unreachable, or the answer was lost). The
+      // cancel stands and is resent, so the order will end canceled, not replaced: say so
+      // rather than leave the client expecting its old order to live.
+      delete this.#state.replacements[oldId];
+      this.#stateChanged = true;
+      return refused("cancel_pending", "cannot replace order now: its cancel is pending at the venue, so it will end canceled; place the new order once it has");
+    }
+    const refusal = this.#replaceRefusals.get(oldId);
+    this.#replaceRefusals.delete(oldId);
+    if (refusal) return { ok: false, refusal: { ...refusal, message: `the order was canceled but its replacement was refused: ${refusal.message}` } };
+    return refused("not_open", `cannot replace order: it is ${this.order(oldId)?.status ?? "gone"} now`);
+  }
+
+  requestCancel(id: string): Outcome<null> {
+    const order = this.order(id);
+    if (!order) return refused("not_found", "order is not found.");
+    if (!isOpen(order.status)) return refused("not_open", `order is not cancelable (status ${order.status})`);
+    // A cancel overrides a replace in flight: the order ends canceled.
+    if (this.#state.replacements[id]) {
+      delete this.#state.replacements[id];
+      this.#stateChanged = true;
+    }
+    this.#requestCancelOf(order);
+    return accepted(null);
+  }
+
+  /** Requests a cancel of every open order; answers their ids. */
+  cancelAll(): string[] {
+    const open = this.book.openOrders().map((o) => this.order(o.id)!);
+    for (const o of open) if (isOpen(o.status)) this.requestCancel(o.id);
+    return open.map((o) => o.id);
+  }
+
+  /** A market sell of all (or `qty`, or `percentage`) of a position. */
+  closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, market: MarketPrice | null, traceparent: string | null): Outcome<OrderView> {
+    const p = this.#state.ledger.positions[symbol];
+    if (!p || p.qty === 0) return refused("not_found", "position does not exist");
+    const spec = asset.spec;
+    const free = p.qty - p.reserved;
+    let lots = free;
+    if (qty !== null) {
+      const wanted = decimalToLots(qty, spec);
+      if (wanted === undefined || wanted <= 0) return refused("invalid_order", `qty must be a positive multiple of the lot size ${spec.lotSize}`, [{ path: "qty", message: "invalid qty" }]);
+      lots = wanted;
+    } else if (percentage !== null) {
+      const pct = parseMoney(percentage);
+      const hundred = 100n * 10n ** 18n;
+      if (pct === undefined || pct <= 0n || pct > hundred) return refused("invalid_order", "percentage must be a number above 0 and at most 100", [{ path: "percentage", message: "invalid percentage" }]);
+      lots = Number((BigInt(p.qty) * pct) / hundred);
+      if (lots === 0) return refused("invalid_order", "that percentage of the position is less than one lot", [{ path: "percentage", message: "too small" }]);
+    }
+    if (lots > free) return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)})`);
+    if (lots <= 0) return refused("position", `insufficient qty available for order: ${symbol} is held by open orders`);
+    return this.place({ side: "sell", type: "market", time_in_force: "day", qty: lotsToDecimal(lots, spec) }, asset, market, traceparent);
+  }
+
+  // ---- the venue's answers --------------------------------------------------------------
+
+  /** The venue has the order: it leaves pending_new. */
+  acknowledged(orderId: string): void {
+    const o = this.order(orderId);
+    if (!o || o.atVenue) return;
+    o.atVenue = true;
+    if (o.status === "pending_new") {
+      this.#move(o, "new", this.deps.now());
+      this.#announce("new", o, "order.new", null);
+    }
+    this.#put(o);
+  }
+
+  /**
+   * Applies a symbol's reports in sequence order, each once. A report the ledger refuses
+   * (only possible if a reservation was computed wrong) stops the symbol's cursor below it
+   * and raises an anomaly: it is retried with every redelivery and never skipped.
+   */
+  applyReports(symbol: string, reports: Report[]): void {
+    this.#roll();
+    for (const report of [...reports].sort((a, b) => a.seq - b.seq)) {
+      if (report.seq <= this.cursor(symbol)) continue;
+      if (report.account !== this.deps.owner) {
+        this.#anomaly({ kind: "foreign_report", symbol, orderId: report.orderId, seq: report.seq, message: `report for account ${report.account}` });
+        continue;
+      }
+      const order = this.order(report.orderId);
+      if (!order) this.#anomaly({ kind: "unknown_order", symbol, orderId: report.orderId, seq: report.seq, message: "report for an unknown order" });
+      else if (report.kind === "fill") {
+        const problem = this.#applyFill(order, report);
+        if (problem) {
+          this.#hold(symbol, report, order, problem);
+          return;
+        }
+      } else this.#applyDone(order, report);
+      this.#state.cursors[symbol] = report.seq;
+      delete this.#state.held[symbol];
+      this.#stateChanged = true;
+    }
+  }
+
+  /** Venue calls that are owed: orders not yet received, cancels not yet confirmed. */
+  owedVenueCommands(): VenueCommand[] {
+    return this.book.unsettledOrders().map((o) => (o.atVenue ? { kind: "cancel" as const, symbol: o.spec.symbol, orderId: o.id } : { kind: "submit" as const, symbol: o.spec.symbol, request: this.#venueRequest(o) }));
+  }
+
+  // ---- cash -----------------------------------------------------------------------------
+
+  deposit(amount: Money, traceparent: string | null): { cash: string } {
+    this.#roll();
+    const now = this.deps.now();
+    this.#state.ledger = deposit(this.#state.ledger, amount);
+    this.#stateChanged = true;
+    this.#activity("CSD", now, { net_amount: formatMoney(amount), description: "deposit" });
+    const cash = formatMoney(this.#totalCash());
+    this.#publish("account.cash_changed", { reason: "deposit", amount: formatMoney(amount), cash }, traceparent);
+    return { cash };
+  }
+
+  /** Starts the account over with `cash`; every order must have ended first. */
+  reset(cash: Money, traceparent: string | null): Outcome<{ cash: string }> {
+    if (this.book.openOrders().some((o) => isOpen(this.order(o.id)!.status))) return refused("cancel_pending", "some orders could not be canceled yet; try the reset again in a moment");
+    const now = this.deps.now();
+    this.#state.ledger = openLedger(cash);
+    this.#state.day = { date: tradingDate(now), loss: "0", close: { cash: cash.toString(), lots: {} } };
+    this.#state.replacements = {};
+    this.#stateChanged = true;
+    this.#activity("JNLC", now, { net_amount: formatMoney(cash), description: "account reset" });
+    this.#publish("account.cash_changed", { reason: "reset", cash: formatMoney(cash) }, traceparent);
+    return accepted({ cash: formatMoney(cash) });
+  }
+
+  setLimits(limits: Partial<RiskLimits>): RiskLimits {
+    this.#state.limits = { ...this.#state.limits, ...limits };
+    this.#stateChanged = true;
+    return this.limits();
+  }
+
+  /** Starts a new trading day if the date has changed: the day's loss restarts and the close is kept for last_equity. */
+  rollDay(): void {
+    this.#roll();
+  }
+
+  // ---- views ----------------------------------------------------------------------------
+
+  /** Symbols whose prices the account view needs: held now or at the previous close. */
+  pricedSymbols(): string[] {
+    const held = Object.entries(this.#state.ledger.positions).filter(([, p]) => p.qty > 0).map(([s]) => s);
+    return [...new Set([...held, ...Object.keys(this.#closeNow().lots)])];
+  }
+
+  accountView(prices: Record<string, MarketPrice | undefined>) {
+    const ledger = this.#state.ledger;
+    const longValue = marketValueOf(ledger, (s) => this.#specOf(s), prices);
+    const close = this.#closeNow();
+    let lastEquity = BigInt(close.cash);
+    for (const [symbol, lots] of Object.entries(close.lots)) {
+      const spec = this.#specOf(symbol);
+      const price = prices[symbol]?.previousClose ?? prices[symbol]?.reference;
+      if (spec && price !== undefined && price !== null) lastEquity += notional(price, lots, spec);
+    }
+    return accountView(this.#state.accountId, this.#state.createdAt, ledger, longValue, formatMoney(lastEquity), tradingDate(this.deps.now()));
+  }
+
+  positions(prices: Record<string, MarketPrice | undefined>) {
+    return Object.entries(this.#state.ledger.positions)
+      .filter(([, p]) => p.qty > 0)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([symbol, p]) => positionView(p, this.#specOf(symbol)!, this.#known(symbol)?.assetId ?? "", prices[symbol]));
+  }
+
+  // ---- internals: placing ---------------------------------------------------------------
+
+  /** The checks that need the instrument and the market before any arithmetic. */
+  #gate(intent: OrderIntent, asset: AssetInfo, market: MarketPrice | null): { ok: false; refusal: Refusal } | null {
+    const symbol = asset.spec.symbol;
+    if (!asset.active || !asset.tradable) return refused("tradable", `${symbol} is not tradable`, [{ path: "symbol", message: "not tradable" }]);
+    if (!sessionOpen(asset.session, this.deps.now())) return refused("session", `${symbol} is outside its trading session`, [{ path: "symbol", message: "market closed" }]);
+    if (!market) return refused("no_price", `no market price for ${symbol} yet; try again once its feed has printed`);
+    if (market.stale && marketable(intent, market))
+      return refused("stale_quote", `${symbol}'s quote is stale (its feed has been silent since ${new Date(market.t).toISOString()}); marketable orders are refused until it is fresh`);
+    return null;
+  }
+
+  /** Risk checks and the reservation against `ledger`: the order and the ledger it would leave. No side effects. */
+  #prepare(id: string, intent: OrderIntent, asset: AssetInfo, reference: number, replaces: string | null, ledger: Ledger): Outcome<{ order: AccountOrder; ledger: Ledger }> {
+    const limits = this.limits();
+    const { spec } = asset;
+    const now = this.deps.now();
+    const position = ledger.positions[spec.symbol];
+    const openBuyLots = this.#openOf(spec.symbol, "buy")
+      .filter((o) => o.id !== replaces)
+      .reduce((s, o) => s + (o.qty === null ? 0 : o.qty - o.filledQty), 0);
+    const risk = checkRisk({ intent, spec, reference, positionLots: position?.qty ?? 0, openBuyLots, ordersLastMinute: this.book.ordersSince(now - MINUTE), dailyLoss: BigInt(this.#state.day.loss), limits });
+    if (risk) return refused(risk.rule, risk.message, [{ path: risk.path ?? "", message: risk.message }]);
+    // Market orders never trade beyond the band around the last price (stops: around the
+    // stop), which is also the worst case the reservation covers.
+    const anchor = intent.type === "stop" ? intent.stop! : reference;
+    const cap = intent.type === "market" || intent.type === "stop" ? protectionPrice(intent.side, anchor, limits.priceBandPct) : null;
+    const worst = intent.limit ?? cap!;
+    const venue = this.deps.config.venue;
+    let next: Ledger;
+    try {
+      if (intent.side === "buy") next = reserve(ledger, id, { side: "buy", symbol: spec.symbol, cash: buyReservation(intent, worst, spec, venue), lots: 0 });
+      else {
+        const available = (position?.qty ?? 0) - (position?.reserved ?? 0);
+        const lots = intent.qty ?? notionalSellLots(intent.notional!, worst, available, spec);
+        if (lots === 0) throw new LedgerError("insufficient_position", `insufficient balance for ${spec.symbol} (requested ${formatMoney(intent.notional!)} USD, available 0)`);
+        next = reserve(ledger, id, { side: "sell", symbol: spec.symbol, cash: sellFeeReservation(venue), lots });
+      }
+    } catch (error) {
+      if (error instanceof LedgerError) return refused("buying_power", error.message);
+      throw error;
+    }
+    return accepted({ order: newOrder(id, intent, asset, cap, replaces, now), ledger: next });
+  }
+
+  #open(order: AccountOrder, ledger: Ledger, traceparent: string | null): void {
+    this.#state.ledger = ledger;
+    this.#stateChanged = true;
+    this.#specs.set(order.spec.symbol, { spec: order.spec, assetId: order.assetId });
+    this.#put(order);
+    this.#event("order.submitted", order, traceparent);
+    this.#out.venue.push({ kind: "submit", symbol: order.spec.symbol, request: this.#venueRequest(order) });
+  }
+
+  #requestCancelOf(order: AccountOrder): void {
+    if (!order.cancelRequested) {
+      order.cancelRequested = true;
+      this.#put(order);
+    }
+    this.#out.venue.push({ kind: "cancel", symbol: order.spec.symbol, orderId: order.id });
+  }
+
+  #venueRequest(o: AccountOrder): VenueOrderRequest {
+    const reserved = this.#state.ledger.reservations[o.id];
+    return {
+      id: o.id,
+      account: this.deps.owner,
+      side: o.side,
+      type: o.type,
+      tif: o.tif,
+      qty: o.qty,
+      notional: o.notional,
+      maxLots: o.qty === null && o.side === "sell" ? (reserved?.lots ?? 0) : null,
+      limit: o.limit,
+      stop: o.stop,
+      cap: o.cap,
+      expiresAt: o.expiresAt,
+    };
+  }
+
+  // ---- internals: reports ---------------------------------------------------------------
+
+  /** Applies one execution; answers why not, if the ledger refuses it. */
+  #applyFill(order: AccountOrder, r: Extract<Report, { kind: "fill" }>): string | null {
+    const spec = order.spec;
+    const ledger = this.#state.ledger;
+    const before = ledger.positions[spec.symbol]?.realizedPl ?? ZERO;
+    const fee = BigInt(r.fee);
+    let next: Ledger;
+    try {
+      next = applyFill(ledger, { orderId: order.id, symbol: spec.symbol, side: order.side, priceTicks: r.price, lots: r.qty, fee }, spec);
+    } catch (error) {
+      if (error instanceof LedgerError) return error.message;
+      throw error;
+    }
+    const value = notional(r.price, r.qty, spec);
+    const realized = (next.positions[spec.symbol]?.realizedPl ?? ZERO) - before;
+    this.#state.day.loss = (BigInt(this.#state.day.loss) + fee - (realized < 0n ? realized : 0n)).toString();
+    order.filledQty += r.qty;
+    order.filledNotional = (BigInt(order.filledNotional) + value).toString();
+    order.fees = (BigInt(order.fees) + fee).toString();
+    const complete = order.qty !== null && order.filledQty >= order.qty;
+    this.#move(order, complete ? "filled" : "partially_filled", r.t);
+    if (complete) {
+      order.filledAt = r.t;
+      next = release(next, order.id);
+    }
+    this.#state.ledger = next;
+    this.#stateChanged = true;
+    this.#specs.set(spec.symbol, { spec, assetId: order.assetId });
+    this.#put(order);
+    const fill: FillActivity = {
+      transaction_time: new Date(r.t).toISOString(),
+      type: complete ? "fill" : "partial_fill",
+      price: ticksToDecimal(r.price, spec),
+      qty: lotsToDecimal(r.qty, spec),
+      side: order.side,
+      symbol: spec.symbol,
+      leaves_qty: order.qty === null ? "0" : lotsToDecimal(order.qty - order.filledQty, spec),
+      order_id: order.id,
+      cum_qty: lotsToDecimal(order.filledQty, spec),
+      order_status: order.status,
+      execution_id: r.executionId,
+      fee: formatMoney(fee),
+      realized_pl: formatMoney(realized),
+      liquidity: r.liquidity,
+    };
+    this.#activity("FILL", r.t, { ...fill });
+    this.#event(complete ? "order.filled" : "order.partially_filled", order, null, { execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl });
+    const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);
+    this.#out.tradeUpdates.push(tradeUpdate(complete ? "fill" : "partial_fill", orderView(order), { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
+    return null;
+  }
+
+  #applyDone(order: AccountOrder, r: Extract<Report, { kind: "done" }>): void {
+    if (!isOpen(order.status)) return;
+    const replacement = this.#state.replacements[order.id];
+    if (replacement) delete this.#state.replacements[order.id];
+    this.#state.ledger = release(this.#state.ledger, order.id);
+    this.#stateChanged = true;
+    order.cancelRequested = false;
+    order.reason = r.message;
+    if (r.reason === "canceled" && replacement) {
+      const placed = this.#completeReplace(order, replacement);
+      if (placed.ok) {
+        this.#move(order, "replaced", r.t);
+        order.replacedAt = r.t;
+        order.replacedBy = placed.value.order.id;
+        this.#put(order);
+        this.#announce("replaced", order, "order.replaced", replacement.traceparent);
+        this.#open(placed.value.order, placed.value.ledger, replacement.traceparent);
+        return;
+      }
+      this.#replaceRefusals.set(order.id, placed.refusal);
+    }
+    const status: OrderStatus = r.reason;
+    this.#move(order, status, r.t);
+    if (status === "filled") order.filledAt = r.t;
+    if (status === "canceled") order.canceledAt = r.t;
+    if (status === "expired") order.expiredAt = r.t;
+    if (status === "rejected") order.failedAt = r.t;
+    this.#put(order);
+    this.#announce(status === "filled" ? "fill" : status, order, `order.${status}`, null, { reason: r.message });
+  }
+
+  /** The replace's second step: the old order's reservation is back; place the new one. */
+  #completeReplace(old: AccountOrder, replacement: PendingReplacement): Outcome<{ order: AccountOrder; ledger: Ledger }> {
+    const remaining = old.qty === null ? null : old.qty - old.filledQty;
+    const fields = replacement.qtyGiven || remaining === null ? replacement.fields : { ...replacement.fields, qty: lotsToDecimal(remaining, old.spec) };
+    const parsed = parseOrderRequest(fields, old.spec);
+    if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
+    // The replacement's id was promised to the client's request in the first step.
+    return this.#prepare(replacement.id, parsed.intent, replacement.asset, replacement.reference, old.id, this.#state.ledger);
+  }
+
+  #hold(symbol: string, report: Report, order: AccountOrder, problem: string): void {
+    if (this.#state.held[symbol]?.seq === report.seq) return;
+    this.#state.held[symbol] = { seq: report.seq, message: problem };
+    this.#stateChanged = true;
+    this.#anomaly({ kind: "fill_refused", symbol, orderId: order.id, seq: report.seq, message: problem });
+  }
+
+  #move(order: AccountOrder, to: OrderStatus, t: number): void {
+    if (order.status !== to && !canMove(order.status, to)) {
+      this.#anomaly({ kind: "illegal_transition", symbol: order.spec.symbol, orderId: order.id, seq: null, message: `${order.status} → ${to}` });
+      return;
+    }
+    order.status = to;
+    order.updatedAt = Math.max(order.updatedAt, t);
+  }
+
+  // ---- internals: records ---------------------------------------------------------------
+
+  #put(order: AccountOrder): void {
+    // Re-inserting keeps the first change's position; what is stored is the latest object.
+    this.#changed.set(order.id, order);
+  }
+
+  #byClientId(clientOrderId: string): AccountOrder | undefined {
+    for (const o of this.#changed.values()) if (o.clientOrderId === clientOrderId) return o;
+    return this.book.orderByClientId(clientOrderId);
+  }
+
+  #claimed(clientOrderId: string): boolean {
+    return Object.values(this.#state.replacements).some((r) => r.clientOrderId === clientOrderId);
+  }
+
+  #openOf(symbol: string, side: "buy" | "sell"): AccountOrder[] {
+    const stored = this.book.openOrdersOf(symbol, side).map((o) => this.#changed.get(o.id) ?? o);
+    const fresh = [...this.#changed.values()].filter((o) => o.spec.symbol === symbol && o.side === side && !stored.some((s) => s.id === o.id));
+    return [...stored, ...fresh].filter((o) => isOpen(o.status));
+  }
+
+  #activity(type: string, t: number, data: Record<string, unknown>): void {
+    // Activity ids sort by time (yyyymmddHHMMSSmmm::id), so a page token is a position.
+    this.#out.activities.push({ id: `${new Date(t).toISOString().replace(/\D/g, "").slice(0, 17)}::${this.deps.newId()}`, type, t, data });
+  }
+
+  #announce(update: TradeEvent, order: AccountOrder, event: string, traceparent: string | null, extra: Record<string, unknown> = {}): void {
+    this.#event(event as EventType, order, traceparent, extra);
+    this.#out.tradeUpdates.push(tradeUpdate(update, orderView(order)));
+  }
+
+  #event(type: EventType, order: AccountOrder, traceparent: string | null, extra: Record<string, unknown> = {}): void {
+    this.#publish(type, { order: orderView(order), ...extra }, traceparent);
+  }
+
+  #publish(type: EventType, data: Record<string, unknown>, traceparent: string | null): void {
+    this.#state.eventSeq += 1;
+    this.#stateChanged = true;
+    const { owner } = this.deps;
+    this.#out.events.push(
+      domainEvent(type, `account:${owner}`, { account_id: this.#state.accountId, user_id: owner, version: this.#state.eventSeq, ...data }, traceparent, { id: this.deps.newId(), at: this.deps.now() }),
+    );
+  }
+
+  #anomaly(a: Anomaly): void {
+    this.#state.anomalies += 1;
+    this.#stateChanged = true;
+    this.#out.anomalies.push(a);
+  }
+
+  #totalCash(): Money {
+    return this.#state.ledger.cash + this.#state.ledger.reservedCash;
+  }
+
+  #roll(): void {
+    const today = tradingDate(this.deps.now());
+    if (this.#state.day.date === today) return;
+    this.#state.day = { date: today, loss: "0", close: this.#closeNow() };
+    this.#stateChanged = true;
+  }
+
+  /** The previous close as of now: today's record, or (the day having changed) the balances now. */
+  #closeNow() {
+    if (this.#state.day.date === tradingDate(this.deps.now())) return this.#state.day.close;
+    const lots = Object.fromEntries(Object.entries(this.#state.ledger.positions).filter(([, p]) => p.qty > 0).map(([s, p]) => [s, p.qty]));
+    return { cash: this.#totalCash().toString(), lots };
+  }
+
+  #specOf(symbol: string): InstrumentSpec | undefined {
+    return this.#known(symbol)?.spec;
+  }
+
+  #known(symbol: string) {
+    let known = this.#specs.get(symbol);
+    if (!known) {
+      const o = this.book.latestOrderOf(symbol);
+      if (o) this.#specs.set(symbol, (known = { spec: o.spec, assetId: o.assetId }));
+    }
+    return known;
+  }
+}
+
+/** Whether an order would trade on arrival against `market`'s quote. */
+function marketable(intent: OrderIntent, market: MarketPrice): boolean {
+  if (intent.type === "market") return true;
+  const through = (price: number) => (intent.side === "buy" ? market.ask !== null && price >= market.ask : market.bid !== null && price <= market.bid);
+  if (intent.type === "limit") return through(intent.limit!);
+  // A stop already through the last price triggers at once.
+  const triggered = intent.side === "buy" ? market.reference >= intent.stop! : market.reference <= intent.stop!;
+  return triggered && (intent.type === "stop" || through(intent.limit!));
+}
+
+function mergedFields(old: AccountOrder, fields: Partial<OrderRequestFields>, remaining: number | null): OrderRequestFields {
+  const { spec } = old;
+  return {
+    side: old.side,
+    type: old.type,
+    time_in_force: fields.time_in_force ?? old.tif,
+    qty: fields.qty ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
+    notional: remaining === null ? formatMoney(BigInt(old.notional!)) : null,
+    limit_price: fields.limit_price ?? (old.limit === null ? null : ticksToDecimal(old.limit, spec)),
+    stop_price: fields.stop_price ?? (old.stop === null ? null : ticksToDecimal(old.stop, spec)),
+    client_order_id: fields.client_order_id ?? null,
+  };
+}
+
+function newOrder(id: string, intent: OrderIntent, asset: AssetInfo, cap: number | null, replaces: string | null, now: number): AccountOrder {
+  return {
+    id,
+    clientOrderId: intent.clientOrderId ?? id,
+    assetId: asset.id,
+    spec: asset.spec,
+    side: intent.side,
+    type: intent.type,
+    tif: intent.tif,
+    qty: intent.qty,
+    notional: intent.notional === null ? null : intent.notional.toString(),
+    limit: intent.limit,
+    stop: intent.stop,
+    cap,
+    status: "pending_new",
+    filledQty: 0,
+    filledNotional: "0",
+    fees: "0",
+    createdAt: now,
+    updatedAt: now,
+    submittedAt: now,
+    filledAt: null,
+    canceledAt: null,
+    expiredAt: null,
+    failedAt: null,
+    replacedAt: null,
+    replacedBy: null,
+    replaces,
+    expiresAt: intent.tif === "day" ? dayOrderExpiry(asset.session, now) : null,
+    atVenue: false,
+    cancelRequested: false,
+    reason: null,
+  };
+}

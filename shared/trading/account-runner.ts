@@ -1,0 +1,196 @@
+import { orderView, type OrderRequestFields, type OrderView } from "./orders";
+import type { AccountEngine } from "./account-engine";
+import type { AssetInfo } from "./asset";
+import type { Money } from "./money";
+import { accepted, type Outcome } from "./outcome";
+import type { AccountBook, AccountChanges, VenueClient, VenueCommand } from "./ports";
+import type { RiskLimits } from "./risk";
+import type { MarketPrice } from "./views";
+import type { Report } from "../venue/venue";
+
+// The account's command loop, the same in the Durable Object and in memory: await what a
+// command needs (prices), run it on the engine, commit what it changed in one transaction,
+// then send its venue commands and apply their answers the same way, until nothing is owed.
+// If a commit fails the engine is rebuilt from the book, so memory never holds what storage
+// does not (a refused write cannot leave a phantom reservation behind).
+
+export interface RunnerHooks {
+  /** Before a batch of venue calls: the shell arms its retry alarm, so a call lost in a crash is resent. */
+  beforeVenueCalls?(): Promise<void> | void;
+  /** After each commit: the shell broadcasts trade updates, publishes events, logs anomalies. */
+  committed?(changes: AccountChanges): Promise<void> | void;
+  /** A venue call failed (unreachable, or its answer was lost); the owed call is resent later. */
+  venueFailed?(command: VenueCommand, error: unknown): Promise<void> | void;
+}
+
+const isEmpty = (c: AccountChanges) => c.state === null && c.orders.length === 0 && c.activities.length === 0 && c.events.length === 0 && c.anomalies.length === 0 && c.venue.length === 0;
+
+export class AccountRunner {
+  #engine: AccountEngine;
+
+  constructor(
+    private readonly book: AccountBook,
+    private readonly venues: VenueClient,
+    private readonly newEngine: () => AccountEngine,
+    private readonly hooks: RunnerHooks = {},
+  ) {
+    this.#engine = newEngine();
+    // A new account's opening deposit.
+    const opening = this.#engine.drain();
+    if (!isEmpty(opening)) book.commit(opening);
+  }
+
+  get engine(): AccountEngine {
+    return this.#engine;
+  }
+
+  // ---- commands -------------------------------------------------------------------------
+
+  async place(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
+    const market = await this.#price(asset.spec.symbol);
+    const outcome = this.#engine.place(fields, asset, market, traceparent);
+    await this.#settle();
+    return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
+  }
+
+  async replace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
+    const market = await this.#price(asset.spec.symbol);
+    const first = this.#engine.requestReplace(id, fields, asset, market, traceparent);
+    await this.#settle();
+    if (!first.ok) return first;
+    const outcome = this.#engine.replaceOutcome(id, first.value.replacementId);
+    await this.#settle();
+    return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
+  }
+
+  async cancel(id: string): Promise<Outcome<null>> {
+    const outcome = this.#engine.requestCancel(id);
+    await this.#settle();
+    return outcome;
+  }
+
+  async cancelAll(): Promise<OrderView[]> {
+    const ids = this.#engine.cancelAll();
+    await this.#settle();
+    return ids.map((id) => this.#view(id)!);
+  }
+
+  async closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, traceparent: string | null): Promise<Outcome<OrderView>> {
+    const market = await this.#price(symbol);
+    const outcome = this.#engine.closePosition(symbol, asset, qty, percentage, market, traceparent);
+    await this.#settle();
+    return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
+  }
+
+  /** Reports pushed by a venue; answers the last sequence applied, which acknowledges them. */
+  async venueReports(symbol: string, reports: Report[]): Promise<number> {
+    this.#engine.applyReports(symbol, reports);
+    await this.#settle();
+    return this.#engine.cursor(symbol);
+  }
+
+  async deposit(amount: Money, traceparent: string | null): Promise<{ cash: string }> {
+    const result = this.#engine.deposit(amount, traceparent);
+    await this.#settle();
+    return result;
+  }
+
+  /** Cancels every open order, then starts the account over with `cash`. */
+  async reset(cash: Money, traceparent: string | null): Promise<Outcome<{ cash: string }>> {
+    this.#engine.cancelAll();
+    await this.#settle();
+    const outcome = this.#engine.reset(cash, traceparent);
+    await this.#settle();
+    return outcome;
+  }
+
+  async setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {
+    const merged = this.#engine.setLimits(limits);
+    await this.#settle();
+    return merged;
+  }
+
+  /** Resends what is owed to the venues (the retry alarm); true while something is still owed. */
+  async resend(): Promise<boolean> {
+    await this.#dispatch(this.#engine.owedVenueCommands());
+    return this.#engine.owedVenueCommands().length > 0;
+  }
+
+  // ---- views ----------------------------------------------------------------------------
+
+  async account() {
+    const prices = await this.#prices(this.#engine.pricedSymbols());
+    // Reading the account may start a new trading day; that is stored like any change.
+    this.#engine.rollDay();
+    await this.#settle();
+    return this.#engine.accountView(prices);
+  }
+
+  async positions() {
+    const prices = await this.#prices(this.#engine.pricedSymbols());
+    return this.#engine.positions(prices);
+  }
+
+  // ---- the loop -------------------------------------------------------------------------
+
+  /** Commits what the engine changed, then sends its venue commands, until none are left. */
+  async #settle(): Promise<void> {
+    const changes = await this.#commit();
+    if (changes) await this.#dispatch(changes.venue);
+  }
+
+  async #commit(): Promise<AccountChanges | null> {
+    const changes = this.#engine.drain();
+    if (isEmpty(changes)) return null;
+    try {
+      this.book.commit(changes);
+    } catch (error) {
+      this.#engine = this.newEngine();
+      throw error;
+    }
+    await this.hooks.committed?.(changes);
+    return changes;
+  }
+
+  async #dispatch(commands: VenueCommand[]): Promise<void> {
+    if (commands.length === 0) return;
+    await this.hooks.beforeVenueCalls?.();
+    await Promise.all(
+      commands.map(async (command) => {
+        const owner = this.#engine.state.owner;
+        let reports: Report[];
+        try {
+          const cursor = this.#engine.cursor(command.symbol);
+          reports =
+            command.kind === "submit"
+              ? (await this.venues.submit(command.symbol, command.request, cursor)).reports
+              : (await this.venues.cancel(command.symbol, owner, command.orderId, cursor)).reports;
+        } catch (error) {
+          await this.hooks.venueFailed?.(command, error);
+          return;
+        }
+        if (command.kind === "submit") this.#engine.acknowledged(command.request.id);
+        this.#engine.applyReports(command.symbol, reports);
+        await this.#settle();
+      }),
+    );
+  }
+
+  #view(id: string): OrderView | undefined {
+    const order = this.#engine.order(id);
+    return order ? orderView(order) : undefined;
+  }
+
+  async #price(symbol: string): Promise<MarketPrice | null> {
+    try {
+      return await this.venues.marketPrice(symbol);
+    } catch {
+      return null;
+    }
+  }
+
+  async #prices(symbols: string[]): Promise<Record<string, MarketPrice | undefined>> {
+    const entries = await Promise.all(symbols.map(async (s) => [s, (await this.#price(s)) ?? undefined] as const));
+    return Object.fromEntries(entries);
+  }
+}

@@ -1,0 +1,270 @@
+import type { DomainEvent } from "../events";
+import type { InstrumentSpec } from "../market/instrument";
+import type { Quote, Trade } from "../market/types";
+import { Venue, type Report, type VenueConfig, type VenueOrderRequest } from "../venue/venue";
+import { isOpen, type AccountOrder } from "./orders";
+import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery, VenueClient } from "./ports";
+import type { MarketPrice } from "./views";
+
+// The account's ports in memory: a book that keeps what is committed (and nothing that is
+// not, so dropping an engine and building a new one over the book is a crash and restart),
+// and venues in the same process that keep each account's reports until it acknowledges
+// them, as the symbol objects do. Tests, backtests and Node scripts run the engine on these.
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+export class MemoryBook implements AccountBook {
+  #state: AccountState | undefined;
+  readonly #orders = new Map<string, AccountOrder>();
+  readonly #byClientId = new Map<string, string>();
+  readonly #open = new Set<string>();
+  /** createdAt of every order, in creation order (the clock never goes back). */
+  readonly #created: number[] = [];
+  readonly #activities = new Map<string, ActivityRow>();
+  /** Every event committed, in order: the outbox, never emptied. */
+  readonly events: DomainEvent[] = [];
+  commits = 0;
+  /** Runs before each commit with what it would store: a test throws from it to crash at that point. */
+  beforeCommit: ((changes: AccountChanges) => void) | undefined;
+
+  state(): AccountState | undefined {
+    return this.#state && copy(this.#state);
+  }
+
+  order(id: string): AccountOrder | undefined {
+    const o = this.#orders.get(id);
+    return o && copy(o);
+  }
+
+  orderByClientId(clientOrderId: string): AccountOrder | undefined {
+    const id = this.#byClientId.get(clientOrderId);
+    return id === undefined ? undefined : this.order(id);
+  }
+
+  openOrders(): AccountOrder[] {
+    return [...this.#open].map((id) => this.order(id)!).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  openOrdersOf(symbol: string, side: "buy" | "sell"): AccountOrder[] {
+    return this.openOrders().filter((o) => o.spec.symbol === symbol && o.side === side);
+  }
+
+  unsettledOrders(): AccountOrder[] {
+    return this.openOrders().filter((o) => !o.atVenue || o.cancelRequested);
+  }
+
+  ordersSince(t: number): number {
+    // Binary search for the first order created after t.
+    let lo = 0;
+    let hi = this.#created.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#created[mid]! > t) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.#created.length - lo;
+  }
+
+  latestOrderOf(symbol: string): AccountOrder | undefined {
+    let latest: AccountOrder | undefined;
+    for (const o of this.#orders.values()) if (o.spec.symbol === symbol && (!latest || o.createdAt >= latest.createdAt)) latest = o;
+    return latest && copy(latest);
+  }
+
+  orders(q: OrderQuery): AccountOrder[] {
+    const matching = [...this.#orders.values()].filter(
+      (o) =>
+        (q.open === null || isOpen(o.status) === q.open) &&
+        (q.after === null || o.createdAt > q.after) &&
+        (q.until === null || o.createdAt < q.until) &&
+        (q.side === null || o.side === q.side) &&
+        (q.symbols === null || q.symbols.includes(o.spec.symbol)),
+    );
+    matching.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    if (q.direction === "desc") matching.reverse();
+    return matching.slice(0, q.limit).map(copy);
+  }
+
+  activities(q: ActivityQuery): ActivityRow[] {
+    const rows = [...this.#activities.values()]
+      .filter(
+        (a) =>
+          (q.types === null || q.types.includes(a.type)) &&
+          (q.after === null || a.t > q.after) &&
+          (q.until === null || a.t < q.until) &&
+          (q.pageToken === null || (q.direction === "asc" ? a.id > q.pageToken : a.id < q.pageToken)),
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (q.direction === "desc") rows.reverse();
+    return rows.slice(0, q.pageSize).map(copy);
+  }
+
+  commit(changes: AccountChanges): void {
+    this.beforeCommit?.(changes);
+    if (changes.state) this.#state = copy(changes.state);
+    for (const o of changes.orders) {
+      if (!this.#orders.has(o.id)) this.#created.push(o.createdAt);
+      this.#orders.set(o.id, copy(o));
+      this.#byClientId.set(o.clientOrderId, o.id);
+      if (isOpen(o.status)) this.#open.add(o.id);
+      else this.#open.delete(o.id);
+    }
+    for (const a of changes.activities) if (!this.#activities.has(a.id)) this.#activities.set(a.id, copy(a));
+    this.events.push(...changes.events.map(copy));
+    this.commits += 1;
+  }
+}
+
+/** A venue call's fate, for fault injection: lost before the venue sees it, or its answer lost after. */
+export type VenueFault = "unreachable" | "answer_lost" | null;
+
+interface Host {
+  venue: Venue | null;
+  /** Reports not yet acknowledged, in sequence order. */
+  outbox: Report[];
+  /** Order ids the venue has seen (also ones refused because a cancel overtook them). */
+  seen: Set<string>;
+  /** Every fill the venue made: its own record, to reconcile accounts against. */
+  fills: Extract<Report, { kind: "fill" }>[];
+  quote: Quote | null;
+  trade: Pick<Trade, "t" | "priceTicks"> | null;
+  unknownSeq: number;
+}
+
+export interface InProcessVenueDeps {
+  now: () => number;
+  config: VenueConfig;
+  /** Decides each call's fate; absent, every call succeeds. */
+  fault?: (call: "submit" | "cancel", symbol: string) => VenueFault;
+}
+
+/**
+ * Venues in this process behind the VenueClient port, with the symbol object's protocol:
+ * an order id is taken once, a cancel of an order never seen is remembered and refuses the
+ * order later, and each account's reports are kept until it acknowledges them.
+ */
+export class InProcessVenues implements VenueClient {
+  readonly #hosts = new Map<string, Host>();
+
+  constructor(private readonly deps: InProcessVenueDeps) {}
+
+  add(spec: InstrumentSpec): Venue {
+    const venue = new Venue(spec, this.deps.config);
+    this.#hosts.set(spec.symbol, { venue, outbox: [], seen: new Set(), fills: [], quote: null, trade: null, unknownSeq: 0 });
+    return venue;
+  }
+
+  venue(symbol: string): Venue | undefined {
+    return this.#hosts.get(symbol)?.venue ?? undefined;
+  }
+
+  quote(symbol: string, quote: Quote): void {
+    const host = this.#host(symbol);
+    host.quote = quote;
+    host.venue?.onQuote(quote, this.deps.now());
+    this.#collect(host);
+  }
+
+  trade(symbol: string, trade: Pick<Trade, "t" | "priceTicks">): void {
+    const host = this.#host(symbol);
+    host.trade = trade;
+    host.venue?.onTrade(trade, this.deps.now());
+    this.#collect(host);
+  }
+
+  /** Ends day orders whose time has come. */
+  expire(symbol: string): void {
+    const host = this.#host(symbol);
+    host.venue?.expire(this.deps.now());
+    this.#collect(host);
+  }
+
+  async submit(symbol: string, order: VenueOrderRequest, ackedSeq: number): Promise<{ reports: Report[] }> {
+    const fault = this.deps.fault?.("submit", symbol) ?? null;
+    if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
+    const host = this.#host(symbol);
+    this.#acknowledge(host, order.account, ackedSeq);
+    if (!host.seen.has(order.id)) {
+      host.seen.add(order.id);
+      if (host.venue) host.venue.submit(order, this.deps.now());
+      else this.#refuse(host, order.account, order.id, "rejected", `unknown symbol ${symbol}`);
+      this.#collect(host);
+    }
+    if (fault === "answer_lost") throw new Error(`venue ${symbol}: answer lost`);
+    return { reports: this.pending(symbol, order.account) };
+  }
+
+  async cancel(symbol: string, account: string, orderId: string, ackedSeq: number): Promise<{ reports: Report[] }> {
+    const fault = this.deps.fault?.("cancel", symbol) ?? null;
+    if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
+    const host = this.#host(symbol);
+    this.#acknowledge(host, account, ackedSeq);
+    if (!host.venue?.cancel(orderId, this.deps.now()) && !host.seen.has(orderId)) {
+      host.seen.add(orderId);
+      this.#refuse(host, account, orderId, "canceled", "canceled before it reached the venue");
+    }
+    this.#collect(host);
+    if (fault === "answer_lost") throw new Error(`venue ${symbol}: answer lost`);
+    return { reports: this.pending(symbol, account) };
+  }
+
+  async marketPrice(symbol: string): Promise<MarketPrice | null> {
+    const host = this.#hosts.get(symbol);
+    const quote = host?.quote;
+    const trade = host?.trade;
+    if (!quote && !trade) return null;
+    return {
+      symbol,
+      reference: trade?.priceTicks ?? Math.round((quote!.bidTicks + quote!.askTicks) / 2),
+      bid: quote?.bidTicks ?? null,
+      ask: quote?.askTicks ?? null,
+      previousClose: null,
+      t: Math.max(trade?.t ?? 0, quote?.t ?? 0),
+      stale: false,
+    };
+  }
+
+  /** An account's reports not yet acknowledged: what the symbol object's alarm would push. */
+  pending(symbol: string, account: string): Report[] {
+    return this.#host(symbol).outbox.filter((r) => r.account === account);
+  }
+
+  /** Accounts with reports waiting, per symbol. */
+  undelivered(): { symbol: string; account: string }[] {
+    const out: { symbol: string; account: string }[] = [];
+    for (const [symbol, host] of this.#hosts) for (const account of new Set(host.outbox.map((r) => r.account))) out.push({ symbol, account });
+    return out;
+  }
+
+  /** Every fill each venue made, in sequence order. */
+  fills(): Extract<Report, { kind: "fill" }>[] {
+    return [...this.#hosts.values()].flatMap((h) => h.fills);
+  }
+
+  acknowledge(symbol: string, account: string, upTo: number): void {
+    this.#acknowledge(this.#host(symbol), account, upTo);
+  }
+
+  #host(symbol: string): Host {
+    let host = this.#hosts.get(symbol);
+    if (!host) this.#hosts.set(symbol, (host = { venue: null, outbox: [], seen: new Set(), fills: [], quote: null, trade: null, unknownSeq: 0 }));
+    return host;
+  }
+
+  #acknowledge(host: Host, account: string, upTo: number): void {
+    host.outbox = host.outbox.filter((r) => r.account !== account || r.seq > upTo);
+  }
+
+  #collect(host: Host): void {
+    if (!host.venue) return;
+    const { reports } = host.venue.drain();
+    for (const r of reports) if (r.kind === "fill") host.fills.push(r);
+    host.outbox.push(...reports);
+  }
+
+  // A report the host makes up itself still takes a sequence number from the venue.
+  #refuse(host: Host, account: string, orderId: string, reason: "canceled" | "rejected", message: string): void {
+    const seq = host.venue ? ++host.venue.state.seq : ++host.unknownSeq;
+    host.outbox.push({ kind: "done", seq, account, orderId, reason, cumQty: 0, message, t: this.deps.now() });
+  }
+}

@@ -1,0 +1,156 @@
+import type { DomainEvent } from "../events";
+import type { Report, VenueOrderRequest } from "../venue/venue";
+import type { AssetInfo } from "./asset";
+import type { Ledger } from "./ledger";
+import type { AccountOrder, OrderRequestFields } from "./orders";
+import type { RiskLimits } from "./risk";
+import type { TradeUpdate } from "./stream";
+import type { MarketPrice } from "./views";
+
+// The account engine's ports. The engine reads its orders through an AccountBook and hands
+// every change back in one AccountChanges, which the book commits atomically; it reaches
+// venues only through the commands it emits, which a runner sends through a VenueClient.
+// The Durable Object implements both over SQLite and RPC stubs; MemoryBook and
+// InProcessVenues (memory.ts) implement them for tests, backtests and Node scripts.
+
+/** A fill or cash movement in the account's history (Alpaca's activities). */
+export interface ActivityRow {
+  id: string;
+  type: string;
+  t: number;
+  data: Record<string, unknown>;
+}
+
+/** The fill activity's data, as stored and as Alpaca's FILL activity shows it. */
+export interface FillActivity {
+  transaction_time: string;
+  type: "fill" | "partial_fill";
+  price: string;
+  qty: string;
+  side: "buy" | "sell";
+  symbol: string;
+  leaves_qty: string;
+  order_id: string;
+  cum_qty: string;
+  order_status: string;
+  execution_id: string;
+  fee: string;
+  realized_pl: string;
+  liquidity: "maker" | "taker";
+}
+
+/** A replace waiting for its venue to confirm the old order's cancel (the first of its two steps). */
+export interface PendingReplacement {
+  /** The id the new order will have. */
+  id: string;
+  clientOrderId: string;
+  fields: OrderRequestFields;
+  /** Whether the client gave qty; if not, the new order takes what is left unfilled when the cancel lands. */
+  qtyGiven: boolean;
+  asset: AssetInfo;
+  /** The reference price the replace was checked against. */
+  reference: number;
+  traceparent: string | null;
+}
+
+/** Balances at the close of the previous trading day, for last_equity. */
+export interface ClosingBalance {
+  cash: string;
+  lots: Record<string, number>;
+}
+
+/** Everything about an account that is not an order or an activity. */
+export interface AccountState {
+  accountId: string;
+  owner: string;
+  createdAt: number;
+  ledger: Ledger;
+  /** Per-account overrides of the global limits. */
+  limits: Partial<RiskLimits>;
+  /** The trading day (a New York date), what was lost on it (realized losses + fees), and the previous close. */
+  day: { date: string; loss: string; close: ClosingBalance };
+  /** Per symbol: the last venue report applied. Reports at or below it are duplicates. */
+  cursors: Record<string, number>;
+  /** Per symbol: a report the account could not apply; the cursor waits below it. */
+  held: Record<string, { seq: number; message: string }>;
+  /** Replaces in flight, by the id of the order being replaced. */
+  replacements: Record<string, PendingReplacement>;
+  /** Numbers the account's events, so projections keep only the latest state of an order. */
+  eventSeq: number;
+  anomalies: number;
+}
+
+/** Something that must never happen and did: the shell logs and counts it. */
+export interface Anomaly {
+  kind: "fill_refused" | "unknown_order" | "illegal_transition" | "foreign_report";
+  symbol: string;
+  orderId: string;
+  seq: number | null;
+  message: string;
+}
+
+export type VenueCommand = { kind: "submit"; symbol: string; request: VenueOrderRequest } | { kind: "cancel"; symbol: string; orderId: string };
+
+/** What one engine command changed, for the book to commit in one transaction. */
+export interface AccountChanges {
+  /** The new state, or null when it did not change. */
+  state: AccountState | null;
+  /** Orders created or changed (upserts), in the order they changed. */
+  orders: AccountOrder[];
+  activities: ActivityRow[];
+  /** Domain events for the outbox. */
+  events: DomainEvent[];
+  /** Frames for the account's trade_updates sockets. */
+  tradeUpdates: TradeUpdate[];
+  /** Calls the runner makes once the changes are committed. */
+  venue: VenueCommand[];
+  anomalies: Anomaly[];
+}
+
+export interface OrderQuery {
+  open: boolean | null;
+  after: number | null;
+  until: number | null;
+  direction: "asc" | "desc";
+  limit: number;
+  symbols: string[] | null;
+  side: "buy" | "sell" | null;
+}
+
+export interface ActivityQuery {
+  types: string[] | null;
+  after: number | null;
+  until: number | null;
+  direction: "asc" | "desc";
+  pageSize: number;
+  pageToken: string | null;
+}
+
+/** The account's storage, as the engine reads it. Reads are synchronous (SQLite in a Durable Object is). */
+export interface AccountBook {
+  state(): AccountState | undefined;
+  order(id: string): AccountOrder | undefined;
+  orderByClientId(clientOrderId: string): AccountOrder | undefined;
+  openOrders(): AccountOrder[];
+  openOrdersOf(symbol: string, side: "buy" | "sell"): AccountOrder[];
+  /** Open orders the venue has not confirmed yet: not received, or a cancel pending. */
+  unsettledOrders(): AccountOrder[];
+  /** Orders created after `t`. */
+  ordersSince(t: number): number;
+  /** The newest order in `symbol`, for its instrument spec. */
+  latestOrderOf(symbol: string): AccountOrder | undefined;
+  orders(q: OrderQuery): AccountOrder[];
+  activities(q: ActivityQuery): ActivityRow[];
+  /** Stores all of it or none of it. */
+  commit(changes: AccountChanges): void;
+}
+
+/** The account's way to its venues (one per symbol). */
+export interface VenueClient {
+  /** Hands over an order (a resent id is ignored) and answers the account's reports above `ackedSeq`. */
+  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number): Promise<{ reports: Report[] }>;
+  /** Cancels an order (one never received is refused for good) and answers the reports above `ackedSeq`. */
+  cancel(symbol: string, account: string, orderId: string, ackedSeq: number): Promise<{ reports: Report[] }>;
+  /** The reference price and quote, or null when the symbol has none. */
+  marketPrice(symbol: string): Promise<MarketPrice | null>;
+}
