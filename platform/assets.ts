@@ -24,9 +24,9 @@ interface Snapshot {
 // The promise is cached, so concurrent requests share one query.
 let cache: { at: number; db: D1Database; snapshot: Promise<Snapshot> } | undefined;
 
-function snapshot(env: Env): Promise<Snapshot> {
+function snapshot(env: Env, fresh = false): Promise<Snapshot> {
   const now = Date.now();
-  if (cache && cache.db === env.DB && now - cache.at < TTL_MS) return cache.snapshot;
+  if (!fresh && cache && cache.db === env.DB && now - cache.at < TTL_MS) return cache.snapshot;
   const entry = { at: now, db: env.DB, snapshot: loadSnapshot(env) };
   cache = entry;
   // A failed read must not be served for TTL_MS: forget it so the next caller retries.
@@ -72,9 +72,9 @@ export async function findAsset(env: Env, symbolOrId: string): Promise<AssetRow 
   return database(env).select().from(schema.assets).where(eq(schema.assets.id, id)).get();
 }
 
-/** Active assets by symbol. */
-export async function activeSymbols(env: Env): Promise<ReadonlyMap<string, AssetRow>> {
-  return (await snapshot(env)).active;
+/** Active assets by symbol; `fresh` re-reads the table (and renews this isolate's snapshot). */
+export async function activeSymbols(env: Env, options: { fresh?: boolean } = {}): Promise<ReadonlyMap<string, AssetRow>> {
+  return (await snapshot(env, options.fresh)).active;
 }
 
 export const instrumentSpecOf = (row: AssetRow): InstrumentSpec => instrumentSpec(row.symbol, row.assetClass, row.tickSize, row.lotSize);

@@ -22,7 +22,6 @@ function upgrade(kind: SocketKind) {
     const shards = Math.max(1, Number(c.env.STREAM_HUBS) || 1);
     const hub = `hub-${Math.floor(Math.random() * shards)}`;
     const headers = new Headers(c.req.raw.headers);
-    headers.set("x-redfire-hub", hub);
     headers.set("x-redfire-stream", kind);
     headers.delete("x-redfire-user");
     if (principal) headers.set("x-redfire-user", principal.userId);

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { hit, type Decision, type WindowState } from "../shared/sliding-window";
+import { hit, type Decision, type WindowState } from "../../shared/sliding-window";
 
 interface StoredWindow extends WindowState {
   windowMs: number;
