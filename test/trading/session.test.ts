@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dayOrderExpiry, sessionOpen, type TradingSession } from "../../shared/trading/session";
 import { Venue } from "../../shared/venue/venue";
@@ -31,6 +32,234 @@ describe("trading sessions", () => {
     expect(dayOrderExpiry(null, at("2026-03-08T12:00:00Z"))).toBe(at("2026-03-09T04:00:00Z"));
     // And back (1 November 2026): midnight EST is 05:00 UTC.
     expect(dayOrderExpiry(null, at("2026-11-01T12:00:00Z"))).toBe(at("2026-11-02T05:00:00Z"));
+  });
+});
+
+// ---- an oracle that does not use Intl ----------------------------------------------------
+// New York follows the US rule since 2007: daylight saving from 02:00 on the second Sunday of
+// March to 02:00 on the first Sunday of November. UTC has no transitions. These let the tests
+// below check every day's answer against arithmetic that shares nothing with the code.
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const iso = (t: number) => new Date(t).toISOString();
+const sundayOf = (y: number, month: number, n: number) => 1 + ((7 - new Date(Date.UTC(y, month, 1)).getUTCDay()) % 7) + 7 * (n - 1);
+const dstStart = (y: number) => Date.UTC(y, 2, sundayOf(y, 2, 2), 7); // 02:00 EST
+const dstEnd = (y: number) => Date.UTC(y, 10, sundayOf(y, 10, 1), 6); // 02:00 EDT
+function nyOffset(t: number): number {
+  const y = new Date(t).getUTCFullYear();
+  return t >= dstStart(y) && t < dstEnd(y) ? -4 * HOUR : -5 * HOUR;
+}
+
+interface Local {
+  /** The local calendar date as a UTC midnight, so that adding days is plain arithmetic. */
+  date: number;
+  /** Milliseconds since local midnight. */
+  time: number;
+  weekday: number;
+}
+function localIn(offsetOf: (t: number) => number, t: number): Local {
+  const wall = t + offsetOf(t);
+  const date = Math.floor(wall / DAY) * DAY;
+  return { date, time: wall - date, weekday: new Date(date).getUTCDay() };
+}
+/** The instant the New York wall clock reads `minutes` past midnight on `date`; only for times that exist once. */
+function nyInstant(date: number, minutes: number): number {
+  const wall = date + minutes * MINUTE;
+  const found = [wall + 4 * HOUR, wall + 5 * HOUR].filter((t) => t + nyOffset(t) === wall);
+  if (found.length !== 1) throw new Error(`${iso(wall)} is not a unique New York time`);
+  return found[0]!;
+}
+const utcOffset = () => 0;
+
+/** Instants on every calendar day from 2024 to 2030: listed local times read with either New York offset (so the skipped and repeated hours are covered), and the moments around each clock change. */
+function everyDay(): number[] {
+  const times = [30_000, 90 * MINUTE, 150 * MINUTE, 12 * HOUR, DAY - 30_000];
+  const out: number[] = [];
+  for (let date = Date.UTC(2024, 0, 1); date <= Date.UTC(2030, 11, 31); date += DAY) {
+    for (const time of times) out.push(date + time + 4 * HOUR, date + time + 5 * HOUR);
+  }
+  for (let y = 2024; y <= 2030; y++) for (const change of [dstStart(y), dstEnd(y)]) out.push(change - 1, change);
+  return out;
+}
+
+/** Runs `check` on every instant and returns the first few failures, so a broken day reads as a list of dates. */
+function failuresOf(instants: number[], check: (t: number) => string | null): string[] {
+  const failures: string[] = [];
+  for (const t of instants) {
+    const problem = check(t);
+    if (problem) failures.push(`${iso(t)}: ${problem}`);
+    if (failures.length >= 5) break;
+  }
+  return failures;
+}
+
+const ROUND_THE_CLOCK_UTC: TradingSession = { timeZone: "UTC", open: "00:00", close: "00:00", days: [0, 1, 2, 3, 4, 5, 6] };
+const UTC_TO_MIDNIGHT: TradingSession = { timeZone: "UTC", open: "08:00", close: "00:00", days: [1, 2, 3, 4, 5] };
+
+describe("day-order expiry on every day from 2024 to 2030", () => {
+  const instants = everyDay();
+
+  it("without a session: exactly the next midnight in New York, strictly later and at most 25 hours away", () => {
+    const failures = failuresOf(instants, (t) => {
+      const expiry = dayOrderExpiry(null, t);
+      const want = nyInstant(localIn(nyOffset, t).date + DAY, 0);
+      if (expiry !== want) return `expires ${iso(expiry)}, want ${iso(want)}`;
+      if (expiry <= t || expiry - t > 25 * HOUR) return `expires ${iso(expiry)}, out of range`;
+      return null;
+    });
+    expect(failures).toEqual([]);
+  });
+
+  it("in a New York session 09:30–16:00 on weekdays: open exactly then, and orders end at that day's close (or the next weekday's once closed)", () => {
+    const failures = failuresOf(instants, (t) => {
+      const local = localIn(nyOffset, t);
+      const weekday = local.weekday >= 1 && local.weekday <= 5;
+      const open = weekday && local.time >= 570 * MINUTE && local.time < 960 * MINUTE;
+      if (sessionOpen(NYSE, t) !== open) return `sessionOpen ${!open}, want ${open}`;
+      let date = local.date;
+      if (!weekday || local.time >= 960 * MINUTE) do date += DAY; while ([0, 6].includes(new Date(date).getUTCDay()));
+      const want = nyInstant(date, 960);
+      const expiry = dayOrderExpiry(NYSE, t);
+      if (expiry !== want) return `expires ${iso(expiry)}, want ${iso(want)}`;
+      if (expiry <= t || (open && expiry - t > 7 * HOUR)) return `expires ${iso(expiry)}, out of range`;
+      return null;
+    });
+    expect(failures).toEqual([]);
+  });
+
+  it("in a round-the-clock UTC session (crypto): always open, orders end at the next UTC midnight", () => {
+    const failures = failuresOf(instants, (t) => {
+      if (!sessionOpen(ROUND_THE_CLOCK_UTC, t)) return "session closed";
+      const expiry = dayOrderExpiry(ROUND_THE_CLOCK_UTC, t);
+      const want = localIn(utcOffset, t).date + DAY;
+      return expiry === want && expiry > t && expiry - t <= DAY ? null : `expires ${iso(expiry)}, want ${iso(want)}`;
+    });
+    expect(failures).toEqual([]);
+  });
+
+  it("in a UTC session that closes at midnight: open from 08:00 to the end of each weekday, orders end at that midnight", () => {
+    const failures = failuresOf(instants, (t) => {
+      const local = localIn(utcOffset, t);
+      const weekday = local.weekday >= 1 && local.weekday <= 5;
+      const open = weekday && local.time >= 8 * HOUR;
+      if (sessionOpen(UTC_TO_MIDNIGHT, t) !== open) return `sessionOpen ${!open}, want ${open}`;
+      let date = local.date;
+      while (![1, 2, 3, 4, 5].includes(new Date(date).getUTCDay())) date += DAY;
+      const want = date + DAY;
+      const expiry = dayOrderExpiry(UTC_TO_MIDNIGHT, t);
+      return expiry === want && expiry > t ? null : `expires ${iso(expiry)}, want ${iso(want)}`;
+    });
+    expect(failures).toEqual([]);
+  });
+});
+
+describe("day-order expiry around clock changes", () => {
+  it("an order placed on the day before daylight saving begins lives until that midnight", () => {
+    // Saturday 8 March 2025; midnight into Sunday is still EST.
+    for (const t of ["2025-03-08T05:00:30Z", "2025-03-08T17:00:00Z", "2025-03-09T04:59:30Z"]) expect(iso(dayOrderExpiry(null, at(t)))).toBe("2025-03-09T05:00:00.000Z");
+    // And on the day clocks go back: a 25-hour day ends at midnight EST.
+    expect(iso(dayOrderExpiry(null, at("2025-11-02T04:30:00Z")))).toBe("2025-11-03T05:00:00.000Z");
+  });
+
+  it("a close at 24:00 is the next local midnight, also on a 25-hour day", () => {
+    const late: TradingSession = { timeZone: "America/New_York", open: "09:30", close: "24:00", days: [0, 1, 2, 3, 4, 5, 6] };
+    expect(iso(dayOrderExpiry(late, at("2025-11-02T04:30:00Z")))).toBe("2025-11-03T05:00:00.000Z"); // 00:30 EDT
+    expect(iso(dayOrderExpiry(late, at("2025-11-02T17:00:00Z")))).toBe("2025-11-03T05:00:00.000Z");
+    expect(iso(dayOrderExpiry(late, at("2025-03-09T17:00:00Z")))).toBe("2025-03-10T04:00:00.000Z");
+    expect(sessionOpen(late, at("2025-11-03T04:59:59Z"))).toBe(true);
+  });
+
+  it("a close the clock skips is reached when the clock jumps past it", () => {
+    const skipped: TradingSession = { timeZone: "America/New_York", open: "01:00", close: "02:30", days: [0, 1, 2, 3, 4, 5, 6] };
+    // 9 March 2025: 01:59:59 EST is followed by 03:00 EDT (07:00Z).
+    expect(iso(dayOrderExpiry(skipped, at("2025-03-09T06:30:00Z")))).toBe("2025-03-09T07:00:00.000Z");
+    expect(sessionOpen(skipped, at("2025-03-09T06:59:59Z"))).toBe(true);
+    expect(sessionOpen(skipped, at("2025-03-09T07:00:00Z"))).toBe(false);
+  });
+
+  it("a close the clock shows twice is its first showing; the repeated hour after it is closed", () => {
+    const repeated: TradingSession = { timeZone: "America/New_York", open: "00:30", close: "01:30", days: [0, 1, 2, 3, 4, 5, 6] };
+    // 2 November 2025: 01:30 EDT is 05:30Z, 01:30 EST is 06:30Z.
+    expect(iso(dayOrderExpiry(repeated, at("2025-11-02T05:00:00Z")))).toBe("2025-11-02T05:30:00.000Z");
+    expect(sessionOpen(repeated, at("2025-11-02T05:29:59Z"))).toBe(true);
+    expect(sessionOpen(repeated, at("2025-11-02T06:00:00Z"))).toBe(false); // 01:00 EST, after the close
+  });
+
+  it("a session that closes after midnight belongs to the day it opened", () => {
+    const overnight: TradingSession = { timeZone: "America/New_York", open: "18:00", close: "17:00", days: [0, 1, 2, 3, 4] };
+    expect(sessionOpen(overnight, at("2026-12-06T23:30:00Z"))).toBe(true); // Sunday 18:30
+    expect(sessionOpen(overnight, at("2026-12-07T15:00:00Z"))).toBe(true); // Monday 10:00
+    expect(iso(dayOrderExpiry(overnight, at("2026-12-07T15:00:00Z")))).toBe("2026-12-07T22:00:00.000Z");
+    expect(sessionOpen(overnight, at("2026-12-07T22:30:00Z"))).toBe(false); // Monday 17:30
+    expect(sessionOpen(overnight, at("2026-12-11T22:30:00Z"))).toBe(false); // Friday 17:30
+    expect(sessionOpen(overnight, at("2026-12-12T15:00:00Z"))).toBe(false); // Saturday
+  });
+
+  it("zones whose midnight is skipped or repeated", () => {
+    // Santiago, 8 September 2024: 23:59:59 −04 is followed by 01:00 −03 (04:00Z).
+    const santiago: TradingSession = { timeZone: "America/Santiago", open: "08:00", close: "00:00", days: [0, 1, 2, 3, 4, 5, 6] };
+    expect(iso(dayOrderExpiry(santiago, at("2024-09-07T16:00:00Z")))).toBe("2024-09-08T04:00:00.000Z");
+    // Beirut, 27 October 2024: at 00:00 +03 (21:00Z) the clock goes back to 23:00 +02; it reads 00:00 once, at 22:00Z.
+    const beirut: TradingSession = { timeZone: "Asia/Beirut", open: "00:00", close: "00:00", days: [0, 1, 2, 3, 4, 5, 6] };
+    for (const t of ["2024-10-26T20:30:00Z", "2024-10-26T21:30:00Z"]) expect(iso(dayOrderExpiry(beirut, at(t)))).toBe("2024-10-26T22:00:00.000Z");
+  });
+});
+
+describe("day-order expiry at random instants", () => {
+  const instant = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2040, 0, 1) });
+
+  it("New York without a session and in its weekday session agree with the US daylight-saving rule", () => {
+    // The rule in the oracle holds from 2007 on.
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(2008, 0, 1), max: Date.UTC(2040, 0, 1) }), (t) => {
+        const local = localIn(nyOffset, t);
+        expect(dayOrderExpiry(null, t)).toBe(nyInstant(local.date + DAY, 0));
+        const weekday = local.weekday >= 1 && local.weekday <= 5;
+        expect(sessionOpen(NYSE, t)).toBe(weekday && local.time >= 570 * MINUTE && local.time < 960 * MINUTE);
+        if (weekday && local.time < 960 * MINUTE) expect(dayOrderExpiry(NYSE, t)).toBe(nyInstant(local.date, 960));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("a UTC session with any hours and days ends day orders at its next close", () => {
+    const hhmm = fc.integer({ min: 0, max: 1439 }).map((m) => `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`);
+    const days = fc.uniqueArray(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 7 });
+    fc.assert(
+      fc.property(instant, hhmm, hhmm, days, (t, open, close, days) => {
+        const session: TradingSession = { timeZone: "UTC", open, close, days };
+        const minutes = (s: string) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3));
+        const length = (minutes(close) <= minutes(open) ? DAY : 0) + (minutes(close) - minutes(open)) * MINUTE;
+        // The sessions opened yesterday, today and on the next week's days, in order.
+        const today = localIn(utcOffset, t).date;
+        const windows = [-1, 0, 1, 2, 3, 4, 5, 6, 7]
+          .map((k) => today + k * DAY)
+          .filter((date) => days.includes(new Date(date).getUTCDay()))
+          .map((date) => ({ openAt: date + minutes(open) * MINUTE, closeAt: date + minutes(open) * MINUTE + length }));
+        const current = windows.find((w) => w.closeAt > t)!;
+        expect(dayOrderExpiry(session, t)).toBe(current.closeAt);
+        expect(sessionOpen(session, t)).toBe(current.openAt <= t);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("in any zone, a round-the-clock session ends day orders when the local date next changes", () => {
+    const zones = ["America/New_York", "UTC", "Europe/London", "Australia/Sydney", "Australia/Lord_Howe", "America/Santiago", "America/Havana", "Asia/Beirut", "Asia/Tehran", "Asia/Kolkata", "Pacific/Chatham", "America/St_Johns"];
+    const formats = new Map(zones.map((zone) => [zone, new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })]));
+    const dateOf = (zone: string, t: number) => formats.get(zone)!.format(new Date(t));
+    fc.assert(
+      fc.property(instant, fc.constantFrom(...zones), (t, timeZone) => {
+        const expiry = dayOrderExpiry({ timeZone, open: "00:00", close: "00:00", days: [0, 1, 2, 3, 4, 5, 6] }, t);
+        expect(expiry).toBeGreaterThan(t);
+        expect(expiry - t).toBeLessThanOrEqual(26 * HOUR);
+        const nextDate = new Date(Date.parse(dateOf(timeZone, t)) + DAY).toISOString().slice(0, 10);
+        expect(dateOf(timeZone, expiry)).toBe(nextDate);
+        expect(dateOf(timeZone, expiry - 1)).toBe(dateOf(timeZone, t));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
 
