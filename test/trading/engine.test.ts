@@ -1,0 +1,249 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { basisPoints, formatMoney } from "../../shared/trading/money";
+import { orderFee, type Report } from "../../shared/venue/venue";
+import { COIN, harness, usd } from "./engine-harness";
+
+// The account's rules on the AccountEngine, in memory: no Durable Object, no clock but the
+// test's. Each defect the engine split exposed has its test here.
+
+const refusal = (o: { ok: boolean; refusal?: { rule: string } }) => (o.ok ? "accepted" : o.refusal!.rule);
+
+describe("placing orders", () => {
+  it("a market buy fills at the ask and reconciles with the venue's fill", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const placed = await h.place({ side: "buy", qty: "10" });
+    expect(placed.ok && placed.value.status).toBe("filled");
+    expect(h.engine.ledger.positions.AAA?.qty).toBe(10);
+    h.reconcile();
+  });
+
+  it("refuses with the rule that refused, and changes nothing", async () => {
+    const h = harness({ limits: { maxOrderQty: "50", maxOrderNotional: "6000", priceBandPct: 10, dailyLossLimit: "100" }, cash: "4000" });
+    await h.quote("99.00", "100.00");
+    await h.trade("100.00");
+    const before = h.book.commits;
+    expect(refusal(await h.place({ side: "buy", qty: "51" }))).toBe("max_order_qty");
+    expect(refusal(await h.place({ side: "buy", qty: "50", type: "limit", limit_price: "99.00" }))).toBe("buying_power");
+    expect(refusal(await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "111.00" }))).toBe("price_band");
+    expect(refusal(await h.place({ side: "sell", qty: "1" }))).toBe("buying_power");
+    expect(refusal(await h.place({ side: "buy", qty: "1.5" }))).toBe("invalid_order");
+    expect(refusal(await h.runner.place({ side: "buy", type: "market", time_in_force: "day", qty: "1" }, { ...h.asset(), tradable: false }, null))).toBe("tradable");
+    expect(h.book.commits).toBe(before);
+    h.reconcile();
+  });
+
+  it("refuses everything when the symbol has no price, and marketable orders when its quote is stale", async () => {
+    const h = harness();
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("no_price");
+    await h.quote("99.00", "100.00");
+    const fresh = h.venues.marketPrice.bind(h.venues);
+    h.venues.marketPrice = async (symbol) => ({ ...(await fresh(symbol))!, stale: true });
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("stale_quote");
+    expect(refusal(await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "100.00" }))).toBe("stale_quote");
+    // A passive limit does not trade on arrival, so a stale quote does not matter to it.
+    expect(refusal(await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "98.00" }))).toBe("accepted");
+  });
+
+  it("a repeated client_order_id returns the original order", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const a = await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "90.00", client_order_id: "mine" });
+    const [b, c] = await Promise.all([h.place({ side: "buy", qty: "2", client_order_id: "mine" }), h.place({ side: "buy", qty: "3", client_order_id: "mine" })]);
+    expect(a.ok && b.ok && c.ok && b.value.id === a.value.id && c.value.id === a.value.id).toBe(true);
+    expect(h.book.openOrders()).toHaveLength(1);
+  });
+
+  it("enforces the daily loss limit on buys only, and a new trading day clears it", async () => {
+    const h = harness({ limits: { dailyLossLimit: "5" }, venue: { takerBps: 0 } });
+    await h.quote("99.00", "100.00");
+    await h.place({ side: "buy", qty: "10" });
+    await h.quote("90.00", "91.00");
+    await h.place({ side: "sell", qty: "5" });
+    expect(h.engine.state.day.loss).toBe(usd("50").toString());
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("daily_loss");
+    expect(refusal(await h.place({ side: "sell", qty: "1" }))).toBe("accepted");
+    h.advance(24 * 3_600_000);
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("accepted");
+    h.reconcile();
+  });
+
+  it("closes a position by qty and by percentage", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    await h.place({ side: "buy", qty: "10" });
+    const close = (qty: string | null, pct: string | null) => h.runner.closePosition("AAA", h.asset(), qty, pct, null);
+    expect(refusal(await close("11", null))).toBe("position");
+    expect(refusal(await close(null, "0.5"))).toBe("invalid_order");
+    expect(refusal(await close(null, "50"))).toBe("accepted");
+    expect(h.engine.ledger.positions.AAA?.qty).toBe(5);
+    expect(refusal(await close("2", null))).toBe("accepted");
+    expect(refusal(await close(null, null))).toBe("accepted");
+    expect(h.engine.ledger.positions.AAA?.qty).toBe(0);
+    h.reconcile();
+  });
+});
+
+describe("replacing orders", () => {
+  it("of five concurrent replaces of one order exactly one wins; the others are refused and change nothing", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const placed = await h.place({ side: "buy", qty: "10", type: "limit", limit_price: "95.00" });
+    if (!placed.ok) throw new Error("not placed");
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => h.runner.replace(placed.value.id, { limit_price: `9${i}.50` }, h.asset(), null)));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => !r.ok).map(refusal)).toEqual(["replace_pending", "replace_pending", "replace_pending", "replace_pending"]);
+    const open = h.book.openOrders();
+    expect(open).toHaveLength(1);
+    expect(h.book.order(placed.value.id)!.status).toBe("replaced");
+    expect(h.book.order(placed.value.id)!.replacedBy).toBe(open[0]!.id);
+    h.reconcile();
+  });
+
+  it("concurrent replaces reusing one new client_order_id: one wins, no orphan, no phantom reservation, also after a restart", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const a = await h.place({ side: "buy", qty: "10", type: "limit", limit_price: "95.00" });
+    const b = await h.place({ side: "buy", qty: "10", type: "limit", limit_price: "94.00" });
+    if (!a.ok || !b.ok) throw new Error("not placed");
+    const results = await Promise.all([
+      h.runner.replace(a.value.id, { limit_price: "96.00", client_order_id: "same" }, h.asset(), null),
+      h.runner.replace(b.value.id, { limit_price: "93.00", client_order_id: "same" }, h.asset(), null),
+    ]);
+    expect(results.map(refusal).sort()).toEqual(["accepted", "client_order_id"]);
+    expect(h.book.openOrders()).toHaveLength(2);
+    expect(h.book.openOrders().every((o) => o.status === "new")).toBe(true);
+    h.reconcile();
+    await h.runner.cancelAll();
+    expect(h.engine.ledger.reservedCash).toBe(0n);
+    h.restart();
+    expect(h.engine.ledger.reservedCash).toBe(0n);
+    h.reconcile();
+  });
+
+  it("a replace whose cancel the venue cannot confirm answers that the order will end canceled", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const placed = await h.place({ side: "buy", qty: "10", type: "limit", limit_price: "95.00" });
+    if (!placed.ok) throw new Error("not placed");
+    h.setFault((call) => (call === "cancel" ? "unreachable" : null));
+    expect(refusal(await h.runner.replace(placed.value.id, { limit_price: "96.00" }, h.asset(), null))).toBe("cancel_pending");
+    h.setFault(() => null);
+    await h.recover();
+    expect(h.book.order(placed.value.id)!.status).toBe("canceled");
+    expect(h.book.openOrders()).toHaveLength(0);
+    h.reconcile();
+  });
+});
+
+describe("fees and cash", () => {
+  it("a buy holds the larger of the maker and taker fees, so a maker fill above the taker rate applies", async () => {
+    const h = harness({ venue: { makerBps: 30, takerBps: 0 } });
+    await h.quote("99.00", "100.00");
+    const placed = await h.place({ side: "buy", qty: "100", type: "limit", limit_price: "98.00" });
+    if (!placed.ok) throw new Error("not placed");
+    await h.quote("97.00", "98.00");
+    expect(h.book.order(placed.value.id)!.status).toBe("filled");
+    expect(h.engine.state.anomalies).toBe(0);
+    expect(h.engine.ledger.fees).toBe(usd("29.40"));
+    h.reconcile();
+  });
+
+  it("a fill the ledger refuses stops the symbol's cursor and raises an anomaly, and is applied when it can be", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const placed = await h.place({ side: "buy", qty: "10", type: "limit", limit_price: "95.00" });
+    if (!placed.ok) throw new Error("not placed");
+    const cursor = h.engine.cursor("AAA");
+    const overfill: Report = { kind: "fill", seq: cursor + 1, account: h.owner, orderId: placed.value.id, executionId: "AAA:x", price: 9500, qty: 11, fee: "0", liquidity: "maker", cumQty: 11, leaves: 0, t: h.now() };
+    const after: Report = { kind: "done", seq: cursor + 2, account: h.owner, orderId: placed.value.id, reason: "canceled", cumQty: 0, message: "x", t: h.now() };
+    expect(await h.runner.venueReports("AAA", [overfill, after])).toBe(cursor);
+    expect(await h.runner.venueReports("AAA", [overfill, after])).toBe(cursor);
+    expect(h.engine.state.anomalies).toBe(1);
+    expect(h.engine.state.held.AAA?.seq).toBe(cursor + 1);
+    expect(h.book.order(placed.value.id)!.status).toBe("new");
+    h.restart();
+    expect(h.engine.state.held.AAA?.seq).toBe(cursor + 1);
+  });
+
+  it("a minimum fee larger than a sell's proceeds never drives cash below zero", async () => {
+    const h = harness({ specs: [COIN], venue: { minFee: "0.01" }, cash: "0.02" });
+    await h.quote("0.99", "1.00", "1", COIN.symbol);
+    const buy = await h.place({ side: "buy", qty: "0.000000001" }, COIN.symbol);
+    expect(buy.ok && buy.value.status).toBe("filled");
+    expect(refusal(await h.place({ side: "sell", qty: "0.000000001" }, COIN.symbol))).toBe("buying_power");
+    await h.runner.deposit(usd("0.01"), null);
+    const sell = await h.place({ side: "sell", qty: "0.000000001" }, COIN.symbol);
+    expect(sell.ok && sell.value.status).toBe("filled");
+    expect(h.engine.ledger.cash >= 0n).toBe(true);
+    h.reconcile();
+  });
+
+  it("cash never goes below zero over random orders, fee schedules and lot sizes", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          makerBps: fc.integer({ min: 0, max: 100_000 }).map((n) => n / 100),
+          takerBps: fc.integer({ min: 0, max: 100_000 }).map((n) => n / 100),
+          minFee: fc.constantFrom("0", "0.01", "1", "25"),
+          lot: fc.constantFrom("1", "0.0001", "0.000000001"),
+          cash: fc.constantFrom("1", "100", "100000"),
+        }),
+        fc.array(fc.record({ side: fc.constantFrom("buy" as const, "sell" as const), lots: fc.integer({ min: 1, max: 2000 }), limit: fc.option(fc.integer({ min: 9000, max: 11000 })), move: fc.integer({ min: -300, max: 300 }) }), { minLength: 1, maxLength: 25 }),
+        async (fees, steps) => {
+          const spec = { ...COIN, symbol: "P/USD", lotSize: fees.lot };
+          const h = harness({ specs: [spec], venue: { makerBps: fees.makerBps > 1000 ? 1000 : fees.makerBps, takerBps: fees.takerBps > 1000 ? 1000 : fees.takerBps, minFee: fees.minFee }, cash: fees.cash, limits: { priceBandPct: 50 } });
+          let mid = 10_000;
+          for (const s of steps) {
+            await h.quote(((mid - 1) / 100).toFixed(2), ((mid + 1) / 100).toFixed(2), "5", spec.symbol);
+            const qty = (BigInt(s.lots) * BigInt(Math.round(Number(fees.lot) * 1e9))).toString().padStart(10, "0");
+            const text = `${qty.slice(0, -9) || "0"}.${qty.slice(-9)}`.replace(/\.?0+$/, "") || "0";
+            await h.place({ side: s.side, qty: text, ...(s.limit === null ? {} : { type: "limit", limit_price: (s.limit / 100).toFixed(2) }) }, spec.symbol);
+            mid = Math.max(200, mid + s.move);
+            expect(h.engine.ledger.cash >= 0n).toBe(true);
+          }
+          await h.quote(((mid - 1) / 100).toFixed(2), ((mid + 1) / 100).toFixed(2), "100000", spec.symbol);
+          expect(h.engine.state.anomalies).toBe(0);
+          h.reconcile();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("fee rates with two decimals of a basis point are exact", () => {
+    expect(formatMoney(basisPoints(usd("10000"), 0.29))).toBe("0.29");
+    expect(formatMoney(basisPoints(usd("10000"), "0.29"))).toBe("0.29");
+    expect(formatMoney(orderFee({ makerBps: 0.29, takerBps: 0.57, minFee: "0", depthLevels: 1, slippageTicks: 0, crossUsers: false }, usd("10000"), usd("10000")))).toBe("0.86");
+    expect(() => basisPoints(usd("1"), 0.001)).toThrow(RangeError);
+  });
+});
+
+describe("the trading day", () => {
+  it("last_equity is the equity at the previous trading day's close, and balance_asof the New York date", async () => {
+    // 2026-01-06 23:30 New York is already the 7th in UTC.
+    const h = harness({ start: Date.UTC(2026, 0, 7, 4, 30) });
+    await h.quote("99.00", "100.00");
+    await h.trade("100.00");
+    await h.place({ side: "buy", qty: "10" });
+    let view = await h.runner.account();
+    expect(view.last_equity).toBe("100000.00");
+    expect(view.balance_asof).toBe("2026-01-06");
+    h.advance(12 * 3_600_000);
+    await h.trade("110.00");
+    view = await h.runner.account();
+    expect(view.balance_asof).toBe("2026-01-07");
+    // The close: cash after the buy plus 10 shares at the last price then (no previous daily close here).
+    expect(view.last_equity).toBe(formatMoney(usd("100000") - usd("1000") + usd("1100")));
+    expect(view.equity).toBe(formatMoney(usd("100000") - usd("1000") + usd("1100")));
+  });
+
+  it("a day order placed on the day before daylight saving begins does not expire at once", async () => {
+    const h = harness({ start: Date.UTC(2025, 2, 8, 17) });
+    await h.quote("99.00", "100.00");
+    const placed = await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "90.00", time_in_force: "day" });
+    expect(placed.ok && placed.value.status).toBe("new");
+    expect(placed.ok && Date.parse(placed.value.expires_at!)).toBe(Date.UTC(2025, 2, 9, 5));
+  });
+});
