@@ -107,3 +107,12 @@ export function quoteToAlpaca(quote: Quote, spec: InstrumentSpec, venue: Venue =
       return assertNever(spec.assetClass);
   }
 }
+
+/** A quote as a one-level crypto order book (Alpaca's "o" message and latest order book), with its time in ms. */
+export function orderbookToAlpaca(quote: Quote, spec: InstrumentSpec): { t: number; b: { p: number; s: number }[]; a: { p: number; s: number }[] } {
+  return {
+    t: quote.t,
+    b: [{ p: ticksToNumber(quote.bidTicks, spec), s: lotsToNumber(quote.bidLots, spec) }],
+    a: [{ p: ticksToNumber(quote.askTicks, spec), s: lotsToNumber(quote.askLots, spec) }],
+  };
+}

@@ -8,7 +8,7 @@ import { activeSymbols, instrumentSpecOf } from "../../platform/assets";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
-import type { HistoryQuery } from "../../durable-objects/market/store";
+import type { HistoryQuery } from "../../shared/market/history";
 
 // Market-data REST in Alpaca's shapes (alpaca-compat.md §5), on the same origin as the
 // trading API: stocks under /v2/stocks, crypto under /v1beta3/crypto/us. Numbers are JSON

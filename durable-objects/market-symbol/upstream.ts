@@ -1,31 +1,17 @@
 import { z } from "zod";
+import type { UpstreamQuote, UpstreamTrade } from "../../shared/market/feed";
 
 // Adapter for an upstream market-data WebSocket speaking Alpaca's stream protocol: it
 // connects out, authenticates, subscribes to one symbol, maps trade and quote messages
-// to decimal strings for the symbol object to put on its grid, counts and skips
-// malformed messages, and reports when the feed has gone quiet. Reconnecting with
-// back-off is the owner's job (its alarm), so a restart resumes it too.
+// to decimal strings for the feed engine to put on its grid, counts and skips malformed
+// messages, and remembers when the last message came. When the feed is stale and when to
+// reconnect are the feed engine's policy; the owner's alarm applies it, so a restart
+// resumes it too.
 export interface UpstreamConfig {
   url: string;
   symbol: string;
   key?: string;
   secret?: string;
-}
-
-export interface UpstreamTrade {
-  t: number;
-  price: string;
-  size: string;
-  id?: number;
-  takerSide?: "B" | "S";
-}
-
-export interface UpstreamQuote {
-  t: number;
-  bid: string;
-  ask: string;
-  bidSize: string;
-  askSize: string;
 }
 
 export interface UpstreamHandlers {

@@ -1,18 +1,12 @@
+import type { HistoryQuery } from "../../shared/market/history";
 import type { Bar, Quote, Trade } from "../../shared/market/types";
 
 // The symbol object's SQLite tables: trades and quotes (with retention), bars for the
 // stream timeframes, and the hubs that want this symbol's data. Prices are integer ticks,
 // sizes integer lots.
-const SCHEMA_VERSION = 1;
-
-export interface HistoryQuery {
-  start: number;
-  end: number;
-  limit: number;
-  /** Resume strictly after (asc) or before (desc) this point: [t, tie-breaker]. */
-  cursor?: [number, number];
-  sort: "asc" | "desc";
-}
+// Version 2: bars keep Σ price·size exactly, as a decimal string (pv_exact); the REAL
+// column pv stays for bars written before, whose sums were floats.
+const SCHEMA_VERSION = 2;
 
 const TRADE_RETENTION = 200_000;
 const QUOTE_RETENTION = 200_000;
@@ -33,6 +27,9 @@ export class MarketStore {
       );
       sql.exec(`CREATE TABLE IF NOT EXISTS hubs (name TEXT PRIMARY KEY)`);
       sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    }
+    if (version < 2) {
+      sql.exec(`ALTER TABLE bars ADD COLUMN pv_exact TEXT`);
       sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
     }
   }
@@ -61,8 +58,8 @@ export class MarketStore {
 
   putBar(tf: string, bar: Bar): void {
     this.sql.exec(
-      `INSERT OR REPLACE INTO bars (tf, t, o, h, l, c, v, n, pv, first_t, last_t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      tf, bar.t, bar.o, bar.h, bar.l, bar.c, bar.v, bar.n, bar.pv, bar.firstT, bar.lastT,
+      `INSERT OR REPLACE INTO bars (tf, t, o, h, l, c, v, n, pv, pv_exact, first_t, last_t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      tf, bar.t, bar.o, bar.h, bar.l, bar.c, bar.v, bar.n, Number(bar.pv), bar.pv, bar.firstT, bar.lastT,
     );
   }
 
@@ -139,7 +136,7 @@ function barOf(r: Row): Bar {
     c: Number(r.c),
     v: Number(r.v),
     n: Number(r.n),
-    pv: Number(r.pv),
+    pv: typeof r.pv_exact === "string" ? r.pv_exact : BigInt(Math.round(Number(r.pv))).toString(),
     firstT: Number(r.first_t),
     lastT: Number(r.last_t),
   };

@@ -1,0 +1,93 @@
+import { rollupBars } from "../../shared/market/bars";
+import { barToAlpaca, orderbookToAlpaca, quoteToAlpaca, tradeToAlpaca } from "../../shared/market/format";
+import type { HistoryPage, HistoryQuery } from "../../shared/market/history";
+import type { InstrumentSpec } from "../../shared/market/instrument";
+import { bucketStart, nextBucketStart, parseTimeframe, STREAM_TIMEFRAMES, type Timeframe } from "../../shared/market/timeframe";
+import type { Bar, Quote, Trade } from "../../shared/market/types";
+import type { MarketStore } from "./store";
+
+// The symbol's history as the market-data endpoints read it, in Alpaca's shapes, and the
+// admin's import of bars. Timeframes other than the stored ones roll up on demand.
+
+const STORED = new Map(STREAM_TIMEFRAMES.map((tf) => [tf.label, tf]));
+const UNIT_RANK = { minute: 1, hour: 60, day: 1440, week: 10080, month: 43200 } as const;
+const durationRank = (tf: Timeframe) => UNIT_RANK[tf.unit] * tf.amount;
+
+export function barsPage(store: MarketStore, spec: InstrumentSpec, timeframe: string, q: HistoryQuery): HistoryPage<ReturnType<typeof barToAlpaca>> {
+  const parsed = parseTimeframe(timeframe);
+  if (!parsed.ok) throw new RangeError(parsed.message);
+  const tf = parsed.timeframe;
+  let bars: Bar[];
+  if (STORED.has(tf.label)) bars = store.bars(tf.label, q);
+  else {
+    // Rolled up from the finest stored timeframe that divides this one.
+    const base = tf.unit === "minute" ? "1Min" : tf.unit === "hour" ? "1Hour" : "1Day";
+    const from = bucketStart(q.start, tf, spec.timeZone);
+    const rolled = rollupBars(store.barRange(base, from, q.end, 200_000), tf, spec.timeZone).filter((b) => b.t >= q.start);
+    const after = q.cursor?.[0];
+    const ordered = q.sort === "asc" ? rolled.filter((b) => after === undefined || b.t > after) : rolled.reverse().filter((b) => after === undefined || b.t < after);
+    bars = ordered.slice(0, q.limit);
+  }
+  const last = bars[bars.length - 1];
+  return { items: bars.map((b) => barToAlpaca(b, spec)), next: bars.length === q.limit && last ? [last.t, 0] : null };
+}
+
+export function tradesPage(store: MarketStore, spec: InstrumentSpec, q: HistoryQuery): HistoryPage<ReturnType<typeof tradeToAlpaca>> {
+  const trades = store.trades(q);
+  const last = trades[trades.length - 1];
+  return { items: trades.map((t) => tradeToAlpaca(t, spec)), next: trades.length === q.limit && last ? [last.t, last.id] : null };
+}
+
+export function quotesPage(store: MarketStore, spec: InstrumentSpec, q: HistoryQuery): HistoryPage<ReturnType<typeof quoteToAlpaca>> {
+  const quotes = store.quotes(q);
+  const last = quotes[quotes.length - 1];
+  return { items: quotes.map((x) => quoteToAlpaca(x, spec)), next: quotes.length === q.limit && last ? [last.t, last.seq] : null };
+}
+
+/** The previous day's close: the close of the daily bar before the latest one. */
+export function previousClose(store: MarketStore): number | null {
+  const daily = store.latestBar("1Day");
+  return (daily ? store.latestBar("1Day", daily.t - 1) : undefined)?.c ?? null;
+}
+
+export function snapshotOf(store: MarketStore, spec: InstrumentSpec, last: { lastTrade?: Trade; lastQuote?: Quote }) {
+  const daily = store.latestBar("1Day");
+  const prevDaily = daily ? store.latestBar("1Day", daily.t - 1) : undefined;
+  const minute = store.latestBar("1Min");
+  return {
+    latestTrade: last.lastTrade ? tradeToAlpaca(last.lastTrade, spec) : null,
+    latestQuote: last.lastQuote ? quoteToAlpaca(last.lastQuote, spec) : null,
+    minuteBar: minute ? barToAlpaca(minute, spec) : null,
+    dailyBar: daily ? barToAlpaca(daily, spec) : null,
+    prevDailyBar: prevDaily ? barToAlpaca(prevDaily, spec) : null,
+  };
+}
+
+export function orderbookOf(spec: InstrumentSpec, quote: Quote | undefined): { t: string; b: { p: number; s: number }[]; a: { p: number; s: number }[] } | null {
+  if (!quote) return null;
+  const { t, ...book } = orderbookToAlpaca(quote, spec);
+  return { t: new Date(t).toISOString(), ...book };
+}
+
+/**
+ * Replaces stored bars of one timeframe over the imported range and rebuilds the coarser
+ * stored timeframes over it from the finest data there is. Call inside a transaction.
+ */
+export function importBars(store: MarketStore, spec: InstrumentSpec, timeframe: string, bars: Bar[]): { imported: number; rebuilt: string[] } {
+  const tf = STORED.get(timeframe);
+  if (!tf) throw new RangeError(`history can be imported as ${[...STORED.keys()].join(", ")}`);
+  if (bars.length === 0) return { imported: 0, rebuilt: [] };
+  const first = bars[0]!.t;
+  const last = bars[bars.length - 1]!.t;
+  const coarser = STREAM_TIMEFRAMES.filter((c) => durationRank(c) > durationRank(tf));
+  store.deleteBars(tf.label, first, last);
+  for (const bar of bars) store.putBar(tf.label, bar);
+  for (const c of coarser) {
+    const from = bucketStart(first, c, spec.timeZone);
+    const to = nextBucketStart(last, c, spec.timeZone) - 1;
+    const rolled = rollupBars(store.barRange(tf.label, from, to, 10_000_000), c, spec.timeZone);
+    store.deleteBars(c.label, from, to);
+    for (const bar of rolled) store.putBar(c.label, bar);
+  }
+  return { imported: bars.length, rebuilt: coarser.map((c) => c.label) };
+}

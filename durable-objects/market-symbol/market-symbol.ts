@@ -1,0 +1,315 @@
+import { DurableObject } from "cloudflare:workers";
+import { FeedEngine, type FeedHistory, type FeedState, type Instrument } from "../../shared/market/feed";
+import type { barToAlpaca, quoteToAlpaca, tradeToAlpaca } from "../../shared/market/format";
+import type { HistoryPage, HistoryQuery } from "../../shared/market/history";
+import type { InstrumentSpec } from "../../shared/market/instrument";
+import { SimParamsSchema } from "../../shared/market/simulator";
+import type { Bar, MarketEvent } from "../../shared/market/types";
+import { FeedConfig } from "../../shared/schemas/assets";
+import { tradingConfig } from "../../shared/trading/config";
+import type { MarketPrice } from "../../shared/trading/views";
+import type { Report, VenueOrderRequest } from "../../shared/venue/venue";
+import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
+import { logger } from "../../platform/log";
+import { objectName } from "../name";
+import { barsPage, importBars, orderbookOf, previousClose, quotesPage, snapshotOf, tradesPage } from "./history";
+import { MarketStore } from "./store";
+import { UpstreamConnection } from "./upstream";
+import { VenueHost } from "./venue-host";
+
+const log = logger("market-symbol");
+
+const PRUNE_EVERY = 600;
+
+type Running = { symbol: string; feed: string; running: boolean };
+
+/**
+ * One object per symbol: its feed (simulator, replay or upstream adapter), its trades,
+ * quotes and bars in SQLite, its venue, and the stream hubs that want its data. The rules
+ * live in the pure FeedEngine and Venue; this shell stores what they drain, schedules the
+ * alarm, holds the upstream socket and publishes. It asks everything of them at wall time.
+ */
+export class MarketSymbol extends DurableObject<Env> {
+  readonly #name: string | undefined;
+  readonly #store: MarketStore;
+  readonly #venue: VenueHost;
+  readonly #history: FeedHistory;
+  #feed: FeedEngine | undefined;
+  #upstream: UpstreamConnection | undefined;
+  #connecting = false;
+  /** Stream events not yet handed to the hubs. */
+  #unpublished: MarketEvent[] = [];
+  #steps = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#name = objectName(ctx);
+    this.#store = new MarketStore(ctx.storage.sql);
+    this.#venue = new VenueHost(ctx.storage, env.ACCOUNT, this.#symbol);
+    this.#history = {
+      bar: (timeframe, t) => this.#store.getBar(timeframe, t),
+      firstBar: (timeframe, from, to) => this.#store.barRange(timeframe, from, to, 1)[0],
+    };
+    void ctx.blockConcurrencyWhile(async () => {
+      // A throw here would reset the object; log and stay up without a feed instead.
+      try {
+        await this.#loadInstrument();
+      } catch (error) {
+        log("error", "symbol configuration failed", { symbol: this.#symbol, error: String(error) });
+      }
+    });
+  }
+
+  get #symbol(): string {
+    return this.#name ?? "unknown";
+  }
+
+  // ---- configuration ------------------------------------------------------------------
+
+  async #loadInstrument(): Promise<void> {
+    const row = await assetBySymbol(this.env, this.#symbol, { fresh: true });
+    if (!row) {
+      this.#feed = undefined;
+      this.#venue.load(undefined, tradingConfig(this.env).venue, Infinity);
+      return;
+    }
+    const spec = instrumentSpecOf(row);
+    const feed = row.status === "active" ? FeedConfig.parse(JSON.parse(row.feed)) : ({ kind: "none" } as const);
+    const sim = feed.kind === "sim" ? SimParamsSchema.parse(feed.params) : undefined;
+    const kind = spec.assetClass === "crypto" ? "crypto" : "stocks";
+    const instrument: Instrument = { spec, kind, feed, sim, fingerprint: JSON.stringify([spec, feed]) };
+    const now = Date.now();
+    const engine = new FeedEngine(instrument, this.ctx.storage.kv.get<FeedState>("feed"), this.#history, now, this.#store.lastTradeId());
+    this.#feed = engine;
+    this.#venue.load(spec, tradingConfig(this.env).venue, engine.staleAfterMs);
+    // A simulated feed starts with a quote: store it and show it to the venue at once.
+    this.#commit(now);
+  }
+
+  /** Re-reads the asset (after an admin change) and (re)starts its feed. */
+  async reload(): Promise<void> {
+    await this.#loadInstrument();
+    this.#upstream?.close();
+    this.#upstream = undefined;
+    await this.ensureRunning();
+  }
+
+  /** Arms the feed's alarm if it should be running and is not. Idempotent. */
+  async ensureRunning(): Promise<Running> {
+    const feed = this.#feed?.instrument.feed.kind ?? "none";
+    const current = await this.ctx.storage.getAlarm();
+    // A simulator's first step is one tick interval away, like every later one.
+    const first = Date.now() + (this.#feed?.instrument.sim?.tickIntervalMs ?? 0);
+    if (feed !== "none" && current === null) await this.ctx.storage.setAlarm(first);
+    return { symbol: this.#symbol, feed, running: feed !== "none" };
+  }
+
+  attachHub(hub: string): Promise<Running> {
+    this.#store.addHub(hub);
+    return this.ensureRunning();
+  }
+
+  detachHub(hub: string): void {
+    this.#store.removeHub(hub);
+  }
+
+  // ---- the feed loop ------------------------------------------------------------------
+
+  // Alarms are at-least-once and single-shot: each run advances the feed to "now" (a
+  // repeated run adds no time, so nothing is printed twice) and re-arms only while the
+  // feed or the report outbox has more to do.
+  override async alarm(): Promise<void> {
+    const feed = this.#feed;
+    if (!feed) return;
+    const now = Date.now();
+    let next: number | undefined;
+    const kind = feed.instrument.feed.kind;
+    if (kind === "sim") next = feed.simStep(now);
+    else if (kind === "replay") next = feed.replayStep(now);
+    else if (kind === "upstream") next = await this.#upstreamStep(feed, now);
+    else feed.tick(now);
+    this.#commit(now);
+    if (++this.#steps % PRUNE_EVERY === 0) {
+      this.#store.prune();
+      this.#venue.prune(now);
+    }
+    await this.#publish();
+    await this.#venue.deliver(Date.now());
+    const redeliver = this.#venue.redeliveryDue(Date.now());
+    if (redeliver !== undefined) next = Math.min(next ?? Infinity, redeliver);
+    if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1));
+  }
+
+  /**
+   * Stores what the feed engine drained, passes its prints to the venue at wall time
+   * `now`, and persists both engines' state, in one transaction; queues the stream events.
+   */
+  #commit(now: number): void {
+    const feed = this.#feed;
+    if (!feed) return;
+    const changes = feed.drain();
+    this.ctx.storage.transactionSync(() => {
+      for (const { quote, trade } of changes.prints) {
+        if (quote) this.#store.insertQuote(quote);
+        if (trade) this.#store.insertTrade(trade);
+      }
+      for (const { timeframe, bar } of changes.bars) this.#store.putBar(timeframe, bar);
+      this.#venue.onPrints(changes.prints, now);
+      this.ctx.storage.kv.put("feed", changes.state);
+    });
+    this.#unpublished.push(...changes.events);
+  }
+
+  async #publish(): Promise<void> {
+    const events = this.#unpublished;
+    this.#unpublished = [];
+    const feed = this.#feed;
+    if (events.length === 0 || !feed) return;
+    const { kind } = feed.instrument;
+    await Promise.allSettled(
+      this.#store.hubs().map(async (hub) => {
+        const { wanted } = await this.env.STREAM_HUB.getByName(hub).publish(kind, this.#symbol, events);
+        if (!wanted) this.#store.removeHub(hub);
+      }),
+    );
+  }
+
+  // ---- upstream adapter ----------------------------------------------------------------
+
+  async #upstreamStep(feed: FeedEngine, now: number): Promise<number> {
+    const config = feed.instrument.feed;
+    const due = feed.upstreamDue(now, this.#upstream?.connected ? this.#upstream : undefined, this.#connecting);
+    if (due.wentStale) log("warn", "upstream feed is stale", { symbol: this.#symbol, silentMs: now - (this.#upstream?.lastMessageAt ?? now) });
+    if (!due.connect || config.kind !== "upstream") return due.next;
+    this.#commit(now);
+    this.#connecting = true;
+    const connection: UpstreamConnection = new UpstreamConnection(
+      { url: config.url, symbol: config.symbol ?? this.#symbol, key: config.key, secret: config.secret },
+      {
+        trade: (t): boolean => this.#received(connection, (engine, at) => engine.upstreamTrade(at, t)),
+        quote: (q): boolean => this.#received(connection, (engine, at) => engine.upstreamQuote(at, q)),
+        closed: (reason) => {
+          log("warn", "upstream disconnected", { symbol: this.#symbol, reason });
+          if (this.#upstream === connection) this.#upstream = undefined;
+          feed.upstreamClosed(connection.malformed, connection.received);
+          this.#commit(Date.now());
+          // Reconnect promptly through the alarm, which applies the back-off.
+          void this.ctx.storage.setAlarm(Date.now() + 10);
+        },
+      },
+    );
+    let next = due.next;
+    try {
+      await connection.connect();
+      feed.upstreamConnected();
+      this.#upstream = connection;
+    } catch (error) {
+      next = feed.upstreamFailed(now, Math.random());
+      log("warn", "upstream connect failed", { symbol: this.#symbol, failures: feed.state.upstream?.failures, error: String(error) });
+    } finally {
+      this.#connecting = false;
+    }
+    // A reload while connecting replaced the feed: this connection belongs to no one.
+    if (this.#feed !== feed) {
+      connection.close();
+      if (this.#upstream === connection) this.#upstream = undefined;
+    }
+    return next;
+  }
+
+  /** An upstream message: the engine applies it at wall time, and the result goes out at once. */
+  #received(connection: UpstreamConnection, apply: (engine: FeedEngine, now: number) => boolean): boolean {
+    const feed = this.#feed;
+    // A connection closed by a reload may still deliver what was in flight: not ours any more.
+    if (!feed || !connection.connected) return true;
+    const now = Date.now();
+    if (!apply(feed, now)) return false;
+    this.#commit(now);
+    void this.#publish().then(() => this.#venue.deliver(Date.now()));
+    return true;
+  }
+
+  // ---- the venue (RPC from accounts) -----------------------------------------------------
+
+  /**
+   * Takes an order (once: a resent id is ignored) and answers every report for its account
+   * not yet acknowledged, in sequence order. `ackedSeq` is the last report the account has
+   * applied, so those can be dropped from the outbox.
+   */
+  venueSubmit(order: VenueOrderRequest, ackedSeq: number): Promise<{ reports: Report[] }> {
+    return this.#venue.submit(order, ackedSeq, Date.now());
+  }
+
+  /** Cancels an order; one the venue never received is refused for good if it arrives later. */
+  venueCancel(account: string, orderId: string, ackedSeq: number): Promise<{ reports: Report[] }> {
+    return this.#venue.cancel(account, orderId, ackedSeq, Date.now());
+  }
+
+  /** The reference price risk checks and valuations use (last trade, else the mid), and whether it is stale. */
+  marketPrice(): MarketPrice | null {
+    return this.#feed?.price(Date.now(), previousClose(this.#store)) ?? null;
+  }
+
+  venueStatus() {
+    return this.#venue.status();
+  }
+
+  // ---- history and snapshots (RPC) ---------------------------------------------------------
+
+  bars(timeframe: string, q: HistoryQuery): HistoryPage<ReturnType<typeof barToAlpaca>> {
+    return barsPage(this.#store, this.#requireSpec(), timeframe, q);
+  }
+
+  trades(q: HistoryQuery): HistoryPage<ReturnType<typeof tradeToAlpaca>> {
+    return tradesPage(this.#store, this.#requireSpec(), q);
+  }
+
+  quotes(q: HistoryQuery): HistoryPage<ReturnType<typeof quoteToAlpaca>> {
+    return quotesPage(this.#store, this.#requireSpec(), q);
+  }
+
+  snapshot() {
+    return snapshotOf(this.#store, this.#requireSpec(), this.#feed?.state ?? {});
+  }
+
+  orderbook(): { t: string; b: { p: number; s: number }[]; a: { p: number; s: number }[] } | null {
+    return this.#feed ? orderbookOf(this.#feed.instrument.spec, this.#feed.state.lastQuote) : null;
+  }
+
+  /** Replaces stored bars of one timeframe over the imported range, and the coarser ones over it, in one transaction. */
+  importBars(timeframe: string, bars: Bar[]): { imported: number; rebuilt: string[] } {
+    const spec = this.#requireSpec();
+    return this.ctx.storage.transactionSync(() => importBars(this.#store, spec, timeframe, bars));
+  }
+
+  status() {
+    const feed = this.#feed;
+    const state = feed?.state;
+    const now = Date.now();
+    return {
+      symbol: this.#symbol,
+      configured: feed !== undefined,
+      feed: feed?.instrument.feed.kind ?? "none",
+      hubs: this.#store.hubs().length,
+      lastTradeAt: state?.lastTrade ? new Date(state.lastTrade.t).toISOString() : null,
+      lastQuoteAt: state?.lastQuote ? new Date(state.lastQuote.t).toISOString() : null,
+      /** Nothing received for longer than the feed's limit: prices are stale and the venue refuses marketable orders. */
+      stale: feed ? feed.stale(now) : true,
+      staleAfterMs: feed?.staleAfterMs ?? null,
+      lastReceivedAt: state?.receivedAt !== undefined ? new Date(state.receivedAt).toISOString() : null,
+      upstream: state?.upstream
+        ? {
+            ...state.upstream,
+            connected: this.#upstream?.connected ?? false,
+            malformed: state.upstream.malformed + (this.#upstream?.malformed ?? 0),
+            received: state.upstream.received + (this.#upstream?.received ?? 0),
+          }
+        : null,
+    };
+  }
+
+  #requireSpec(): InstrumentSpec {
+    if (!this.#feed) throw new RangeError(`unknown symbol ${this.#symbol}`);
+    return this.#feed.instrument.spec;
+  }
+}

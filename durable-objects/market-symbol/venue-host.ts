@@ -1,0 +1,171 @@
+import type { InstrumentSpec } from "../../shared/market/instrument";
+import type { Print } from "../../shared/market/feed";
+import { Venue, type Report, type VenueConfig, type VenueOrderRequest, type VenueState } from "../../shared/venue/venue";
+import { logger } from "../../platform/log";
+import { VenueStore } from "./venue-store";
+
+const log = logger("market-symbol");
+
+// Reports handed back in an RPC answer are pushed again only if not acknowledged by then.
+export const REDELIVER_AFTER_MS = 2_000;
+
+/** The account side of delivery: applies reports and answers the last sequence it applied. */
+type Accounts = Env["ACCOUNT"];
+
+/**
+ * The venue of one symbol inside its object: the pure Venue, its orders and state in
+ * SQLite, and the outbox of reports, delivered to each account exactly once in sequence
+ * order (an account answers the last sequence it applied, and the outbox keeps the rest).
+ * Every method takes wall time; the venue keeps its own clock from it.
+ */
+export class VenueHost {
+  readonly #store: VenueStore;
+  #venue: Venue | undefined;
+  #delivering = false;
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly accounts: Accounts,
+    private readonly symbol: string,
+  ) {
+    this.#store = new VenueStore(storage.sql, storage.kv);
+  }
+
+  /** (Re)builds the venue for an instrument, its book from the stored live orders in arrival order; none without one. */
+  load(spec: InstrumentSpec | undefined, config: VenueConfig, staleQuoteMs: number): void {
+    this.#venue = spec ? new Venue(spec, config, this.#store.state(), this.#store.liveOrders(), { staleQuoteMs }) : undefined;
+  }
+
+  /**
+   * Takes an order (once: a resent id is ignored) and answers every report for its account
+   * not yet acknowledged. `ackedSeq` is the last report the account has applied.
+   */
+  async submit(order: VenueOrderRequest, ackedSeq: number, now: number): Promise<{ reports: Report[] }> {
+    this.#store.acknowledge(order.account, ackedSeq);
+    if (!this.#store.seen(order.id)) {
+      if (!this.#venue) this.#rejectUnknown(order.id, order.account, now);
+      else {
+        const venue = this.#venue;
+        this.storage.transactionSync(() => {
+          venue.submit(order, now);
+          this.#persist(now, REDELIVER_AFTER_MS);
+        });
+      }
+      await this.#armDelivery();
+    }
+    return { reports: this.#store.pending(order.account) };
+  }
+
+  /** Cancels an order; one the venue never received is refused for good if it arrives later. */
+  async cancel(account: string, orderId: string, ackedSeq: number, now: number): Promise<{ reports: Report[] }> {
+    this.#store.acknowledge(account, ackedSeq);
+    this.storage.transactionSync(() => {
+      if (this.#venue?.cancel(orderId, now)) this.#persist(now, REDELIVER_AFTER_MS);
+      else if (!this.#store.seen(orderId)) this.#rejectUnknown(orderId, account, now, "canceled");
+    });
+    await this.#armDelivery();
+    return { reports: this.#store.pending(account) };
+  }
+
+  /**
+   * The feed's quotes and trades, in arrival order, then the day orders whose time has
+   * come. Call inside the transaction that stores the prints.
+   */
+  onPrints(prints: Print[], now: number): void {
+    const venue = this.#venue;
+    if (!venue) return;
+    for (const { quote, trade } of prints) {
+      if (quote) venue.onQuote(quote, now);
+      if (trade) venue.onTrade(trade, now);
+    }
+    venue.expire(now);
+    this.#persist(now, 0);
+  }
+
+  /** Pushes due reports to their accounts; each answers the last sequence it applied. */
+  async deliver(now: number): Promise<void> {
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      await Promise.allSettled(
+        this.#store.dueAccounts(now).map(async (account) => {
+          const reports = this.#store.pending(account);
+          if (reports.length === 0) return;
+          try {
+            const applied = await this.accounts.getByName(account).venueReports(this.symbol, reports);
+            this.#store.acknowledge(account, applied);
+          } catch (error) {
+            log("warn", "report delivery failed; will retry", { symbol: this.symbol, account, error: String(error) });
+          }
+        }),
+      );
+    } finally {
+      this.#delivering = false;
+    }
+  }
+
+  /** When the alarm must run again for undelivered reports, or undefined when there are none. */
+  redeliveryDue(now: number): number | undefined {
+    return this.#store.outboxSize() > 0 ? now + REDELIVER_AFTER_MS / 2 : undefined;
+  }
+
+  prune(now: number): void {
+    this.#store.prune(now);
+  }
+
+  quoteStale(now: number): boolean {
+    return this.#venue?.quoteStale(now) ?? false;
+  }
+
+  status() {
+    const venue = this.#venue;
+    return {
+      orders: venue ? [...venue.orders].length : 0,
+      bids: venue?.depth("buy", 10) ?? [],
+      asks: venue?.depth("sell", 10) ?? [],
+      outbox: this.#store.outboxSize(),
+      seq: venue?.state.seq ?? 0,
+    };
+  }
+
+  // A report the venue makes up itself (no instrument, or a cancel that overtook its
+  // order) still needs a sequence number, so it takes one from the venue state.
+  #rejectUnknown(orderId: string, account: string, now: number, reason: "canceled" | "rejected" = "rejected"): void {
+    const state: VenueState = this.#venue?.state ?? this.#store.state() ?? { seq: 0, arrival: 0, clock: 0, quote: null, quoteAt: null, trade: null, takenAsk: [], takenBid: [] };
+    state.seq += 1;
+    const message = reason === "canceled" ? "canceled before it reached the venue" : `unknown symbol ${this.symbol}`;
+    const report: Report = { kind: "done", seq: state.seq, account, orderId, reason, cumQty: 0, message, t: now };
+    this.storage.transactionSync(() => {
+      this.#store.tombstone(orderId, account, now);
+      this.#store.enqueue([report], now + REDELIVER_AFTER_MS);
+      this.#store.saveState(state);
+    });
+  }
+
+  /**
+   * Stores what the venue changed: orders, reports (due for push after `delay`), and its
+   * state, always: the quote it matches against, when that quote came, the liquidity
+   * already taken from it and the venue's clock must survive a restart, or a restarted
+   * venue would refuse market orders, sell the same displayed size twice, or go back in
+   * time. Call inside a transaction.
+   */
+  #persist(now: number, delay: number): void {
+    const venue = this.#venue;
+    if (!venue) return;
+    const { reports, touched } = venue.drain();
+    for (const id of touched) {
+      const live = venue.order(id);
+      if (live) this.#store.putOrder(live, true, now);
+      else this.#store.finish(id, now);
+    }
+    this.#store.enqueue(reports, now + delay);
+    this.#store.saveState(venue.state);
+  }
+
+  async #armDelivery(): Promise<void> {
+    if (this.#store.outboxSize() === 0) return;
+    const current = await this.storage.getAlarm();
+    const due = Date.now() + REDELIVER_AFTER_MS;
+    if (current === null || current > due) await this.storage.setAlarm(due);
+  }
+}
