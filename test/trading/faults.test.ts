@@ -82,7 +82,7 @@ interface LedgerJson {
  */
 async function expectReconciled(user: TestUser, lotSize = "1"): Promise<void> {
   const audit = await env.ACCOUNT.getByName(user.id).audit();
-  const ledger = JSON.parse(audit.ledger.replace(/"(-?\d+)n"/g, '"$1"')) as LedgerJson;
+  const ledger = (JSON.parse(audit.ledger.replace(/"(-?\d+)n"/g, '"$1"')) as { ledger: LedgerJson }).ledger;
   const fills = await fillsOf(user);
   const ids = fills.map((f) => f.execution_id);
   expect(new Set(ids).size, "an execution was applied twice").toBe(ids.length);
