@@ -1,7 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
+import { methodNotAllowed } from "hono/method-not-allowed";
 import { ApiError } from "../shared/errors";
 import type { AppEnv } from "./context";
 import { gatewayConfig } from "./lib/config";
@@ -26,15 +28,15 @@ import { users } from "./routes/users";
 const EXPOSED_HEADERS = ["X-Request-ID", "traceparent", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"];
 const UNLIMITED = new Set(["/health", "/ready"]);
 
-const corsFromConfig = createMiddleware<AppEnv>((c, next) =>
-  cors({
-    origin: (origin) => (gatewayConfig(c.env).corsOrigins.includes(origin) ? origin : null),
-    allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    allowHeaders: ["Content-Type", "Authorization", "APCA-API-KEY-ID", "APCA-API-SECRET-KEY", "traceparent", "X-Request-ID"],
-    exposeHeaders: EXPOSED_HEADERS,
-    maxAge: 600,
-  })(c, next),
-);
+// Built once; the allowed origins come from the request's environment (they differ per
+// deployment), which the origin callback reads through the context.
+const corsFromConfig = cors({
+  origin: (origin, c: Context<AppEnv>) => (gatewayConfig(c.env).corsOrigins.includes(origin) ? origin : null),
+  allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+  allowHeaders: ["Content-Type", "Authorization", "APCA-API-KEY-ID", "APCA-API-SECRET-KEY", "traceparent", "X-Request-ID"],
+  exposeHeaders: EXPOSED_HEADERS,
+  maxAge: 600,
+});
 
 // History imports are CSV files of up to 100,000 rows; every other body is small JSON.
 const IMPORT_MAX_BYTES = 16 * 1024 * 1024;
@@ -69,7 +71,16 @@ const skipFor = (paths: Set<string>, mw: ReturnType<typeof createMiddleware<AppE
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(onError);
-  app.use("*", requestContext, startFeeds, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, rateLimit));
+  // A known path with a wrong method answers 405 with Allow (in the error envelope)
+  // instead of the 404 the router would give.
+  const wrongMethod = methodNotAllowed<AppEnv>({
+    app,
+    onMethodNotAllowed: (c, methods) => {
+      c.header("Allow", methods.join(", "));
+      return errorResponse(c, new ApiError(405, `method ${c.req.method} is not allowed here; use ${methods.join(", ")}`));
+    },
+  });
+  app.use("*", requestContext, wrongMethod, startFeeds, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, rateLimit));
 
   app.route("/", system);
   app.route("/", auth);
@@ -96,25 +107,6 @@ export function createApp() {
     },
   });
 
-  const allowed = allowedMethods(app);
-  app.notFound((c) => {
-    const methods = allowed(c.req.path);
-    if (methods.length > 0 && !methods.includes(c.req.method)) {
-      c.header("Allow", methods.join(", "));
-      return errorResponse(c, new ApiError(405, `method ${c.req.method} is not allowed here; use ${methods.join(", ")}`));
-    }
-    return errorResponse(c, new ApiError(404, `no route for ${c.req.method} ${c.req.path}`, [], 10000));
-  });
+  app.notFound((c) => errorResponse(c, new ApiError(404, `no route for ${c.req.method} ${c.req.path}`, [], 10000)));
   return app;
-}
-
-/** The methods registered for a path, so a wrong method answers 405 instead of 404. */
-function allowedMethods(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
-  let table: { pattern: RegExp; method: string }[] | undefined;
-  return (path) => {
-    table ??= app.routes
-      .filter((r) => r.method !== "ALL")
-      .map((r) => ({ pattern: new RegExp(`^${r.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z_]+/g, "[^/]+")}$`), method: r.method }));
-    return [...new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method))];
-  };
 }
