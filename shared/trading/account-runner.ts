@@ -15,7 +15,7 @@ import type { Report } from "../venue/venue";
 // does not (a refused write cannot leave a phantom reservation behind).
 
 export interface RunnerHooks {
-  /** Before a batch of venue calls: the shell arms its retry alarm, so a call lost in a crash is resent. */
+  /** After a commit that owes venue calls, before anything else: the shell arms its retry alarm, so a call lost in a crash is resent. */
   beforeVenueCalls?(): Promise<void> | void;
   /** After each commit: the shell broadcasts trade updates, publishes events, logs anomalies. */
   committed?(changes: AccountChanges): Promise<void> | void;
@@ -148,13 +148,15 @@ export class AccountRunner {
       this.#engine = this.newEngine();
       throw error;
     }
+    // The retry alarm is armed before anything else awaits (publishing events, the venue
+    // call itself): if the process dies after the commit, the stored order is still sent.
+    if (changes.venue.length > 0) await this.hooks.beforeVenueCalls?.();
     await this.hooks.committed?.(changes);
     return changes;
   }
 
   async #dispatch(commands: VenueCommand[]): Promise<void> {
     if (commands.length === 0) return;
-    await this.hooks.beforeVenueCalls?.();
     await Promise.all(
       commands.map(async (command) => {
         const owner = this.#engine.state.owner;

@@ -1,6 +1,7 @@
+import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, json, signUp, type TestUser } from "../helpers";
-import { accountJson, order, orderReaching, placeOrder, steeredMarket, until, type Market, type OrderJson } from "./helpers";
+import { accountJson, order, orderReaching, placed, placeOrder, steeredMarket, traderAndMarket, until, type Market, type OrderJson } from "./helpers";
 
 // Every order type × time in force, on a market quoted 100.00 / 100.05 (100 each side)
 // with a last trade at 100.02. Each case places one buy and, where it waits for the
@@ -156,4 +157,50 @@ describe("partial fills and races", () => {
     // One reservation: 99.00 plus the largest fee it could pay (taker, 25 bps → 0.25).
     expect((await accountJson(user)).reserved_cash).toBe("99.25");
   });
+  it("five concurrent replaces of one order: exactly one wins, the others get a 4xx, one order stays open", async () => {
+    const { user, market } = await traderAndMarket(admin);
+    const o = await placed(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    const answers = await Promise.all([1, 2, 3, 4, 5].map((i) => call(`/v2/orders/${o.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { limit_price: `98.${i}0` } })));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    for (const s of statuses.filter((s) => s !== 200)) expect(s >= 400 && s < 500, `status ${s}`).toBe(true);
+    const open = await json<OrderJson[]>(await call("/v2/orders?status=open", { token: user.access, ip: user.ip }));
+    expect(open).toHaveLength(1);
+    expect((await order(user, o.id)).status).toBe("replaced");
+    expect((await accountJson(user)).reserved_cash).toBe(formatReserve(open[0]!.limit_price!));
+  });
+
+  it("concurrent replaces reusing one new client_order_id: no 5xx, no orphan, no reservation left once all is canceled, also after a restart", async () => {
+    const { user, market } = await traderAndMarket(admin);
+    const a = await placed(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    const b = await placed(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "98.00", time_in_force: "gtc" });
+    const answers = await Promise.all(
+      [a, b, a, b].map((o, i) => call(`/v2/orders/${o.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { limit_price: `97.${i}0`, client_order_id: "one-new-id" } })),
+    );
+    for (const r of answers) expect(r.status < 500, `status ${r.status}`).toBe(true);
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
+    const all = await json<OrderJson[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }));
+    // Every replaced order has its replacement.
+    for (const o of all.filter((x) => x.status === "replaced")) expect(all.some((x) => x.id === o.replaced_by)).toBe(true);
+    expect(all.filter((x) => x.status === "new")).toHaveLength(2);
+    expect((await call("/v2/orders", { method: "DELETE", token: user.access, ip: user.ip })).status).toBe(207);
+    await until(async () => (await accountJson(user)).reserved_cash === "0.00", "reservations to be returned");
+    await runInDurableObject(env.ACCOUNT.getByName(user.id), (_i, state) => {
+      try {
+        state.abort("test restart");
+      } catch {
+        // ends the call
+      }
+    }).catch(() => undefined);
+    const account = await accountJson(user);
+    expect(account.reserved_cash).toBe("0.00");
+    expect(account.buying_power).toBe("100000.00");
+  });
 });
+
+/** What a 5-share buy limit holds: value plus its largest fee (25 bps in the test config), to the cent. */
+function formatReserve(limit: string): string {
+  const value = Math.round(Number(limit) * 100) * 5;
+  const fee = Math.round((value * 25) / 10_000);
+  return ((value + fee) / 100).toFixed(2);
+}
