@@ -1,24 +1,14 @@
 import { ApiError, unprocessable } from "../../shared/errors";
 import type { AssetInfo } from "../../shared/trading/asset";
 import type { Outcome, Refusal, Rule } from "../../shared/trading/outcome";
-import { Session } from "../../shared/schemas/assets";
-import { findAsset, instrumentSpecOf, type AssetRow } from "./assets";
+import { assetInfo, findAsset } from "../../platform/assets";
 
 // The gateway's side of the account objects: one per user, addressed by the user id from
 // the credential (never from the URL), and their outcomes turned into the error envelope.
 
 export const accountOf = (env: Env, userId: string) => env.ACCOUNT.getByName(userId);
 
-export function assetInfo(row: AssetRow): AssetInfo {
-  return {
-    id: row.id,
-    spec: instrumentSpecOf(row),
-    tradable: row.tradable,
-    active: row.status === "active",
-    session: row.session === null ? null : Session.parse(JSON.parse(row.session)),
-  };
-}
-
+/** The instrument an order names, from the asset registry (cached per isolate). */
 export async function tradableAsset(env: Env, symbol: string): Promise<AssetInfo> {
   const row = await findAsset(env, symbol.trim());
   if (!row) throw unprocessable(`Invalid symbol: asset ${symbol} is not found`, [{ path: "symbol", message: "unknown symbol" }]);
