@@ -1,20 +1,22 @@
-import { eq } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import type { InstrumentSpec } from "../shared/market/instrument";
 import { instrumentSpec, type AssetInfo } from "../shared/trading/asset";
 import { Session } from "../shared/schemas/assets";
 import { database, schema } from "./db";
 
-// The asset registry: the one reader of the `assets` table. Routes look instruments up on
-// every request and the table changes rarely, so each isolate keeps one snapshot of it for
-// TTL_MS; an admin write in this isolate forgets it at once (forgetAssets), other isolates
-// see the change when their snapshot expires, inside the 5 s config-visibility floor. A
-// symbol object that must see an admin change at once reads with { fresh: true }.
+// The asset registry: the one module that reads and writes the `assets` table. Routes look
+// instruments up on every request and the table changes rarely, so each isolate keeps one
+// snapshot of it for TTL_MS; a write through this module forgets it at once, other
+// isolates see the change when their snapshot expires, inside the 5 s config-visibility
+// floor. A symbol object that must see an admin change at once reads with { fresh: true }.
 export type AssetRow = typeof schema.assets.$inferSelect;
 
 const TTL_MS = 3_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Snapshot {
+  /** Every asset, ordered by symbol. */
+  all: readonly AssetRow[];
   bySymbol: ReadonlyMap<string, AssetRow>;
   byId: ReadonlyMap<string, AssetRow>;
   active: ReadonlyMap<string, AssetRow>;
@@ -37,17 +39,36 @@ function snapshot(env: Env, fresh = false): Promise<Snapshot> {
 }
 
 async function loadSnapshot(env: Env): Promise<Snapshot> {
-  const rows = await database(env).select().from(schema.assets).all();
+  const rows = await database(env).select().from(schema.assets).orderBy(asc(schema.assets.symbol)).all();
   return {
+    all: rows,
     bySymbol: new Map(rows.map((r) => [r.symbol, r])),
     byId: new Map(rows.map((r) => [r.id, r])),
     active: new Map(rows.filter((r) => r.status === "active").map((r) => [r.symbol, r])),
   };
 }
 
-/** Drops this isolate's snapshot; call after every write to the assets table. */
+/** Drops this isolate's snapshot. The writes below call it; so must any other writer. */
 export function forgetAssets(): void {
   cache = undefined;
+}
+
+/** Adds an asset (a duplicate symbol fails with D1's UNIQUE constraint error). */
+export async function insertAsset(env: Env, row: AssetRow): Promise<void> {
+  try {
+    await database(env).insert(schema.assets).values(row);
+  } finally {
+    forgetAssets();
+  }
+}
+
+/** Changes an asset; the row as changed, or undefined when there is no such asset. */
+export async function updateAsset(env: Env, id: string, changes: Partial<Omit<AssetRow, "id" | "symbol" | "createdAt">>): Promise<AssetRow | undefined> {
+  try {
+    return await database(env).update(schema.assets).set(changes).where(eq(schema.assets.id, id)).returning().get();
+  } finally {
+    forgetAssets();
+  }
 }
 
 /**
@@ -70,6 +91,11 @@ export async function findAsset(env: Env, symbolOrId: string): Promise<AssetRow 
   const hit = (await snapshot(env)).byId.get(id);
   if (hit) return hit;
   return database(env).select().from(schema.assets).where(eq(schema.assets.id, id)).get();
+}
+
+/** Every asset, ordered by symbol. */
+export async function allAssets(env: Env): Promise<readonly AssetRow[]> {
+  return (await snapshot(env)).all;
 }
 
 /** Active assets by symbol; `fresh` re-reads the table (and renews this isolate's snapshot). */

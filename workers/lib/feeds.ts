@@ -1,11 +1,12 @@
+import { activeSymbols } from "../../platform/assets";
 import { log } from "../../platform/log";
 
 /** Arms the feed of every active symbol (idempotent: a running feed is left alone). */
 export async function startFeeds(env: Env): Promise<void> {
-  const { results } = await env.DB.prepare("SELECT symbol FROM assets WHERE status = 'active'").all<{ symbol: string }>();
-  const outcomes = await Promise.allSettled(results.map((r) => env.MARKET.getByName(r.symbol).ensureRunning()));
+  const symbols = [...(await activeSymbols(env)).keys()];
+  const outcomes = await Promise.allSettled(symbols.map((symbol) => env.MARKET.getByName(symbol).ensureRunning()));
   for (const [i, o] of outcomes.entries()) {
-    if (o.status === "rejected") log("error", "feed did not start", { symbol: results[i]?.symbol, error: String(o.reason) });
+    if (o.status === "rejected") log("error", "feed did not start", { symbol: symbols[i], error: String(o.reason) });
   }
 }
 

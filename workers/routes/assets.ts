@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, asc, eq, type SQL } from "drizzle-orm";
 import { calendar, clock } from "../../shared/calendar";
 import { parseOhlcvCsv } from "../../shared/market/csv";
 import { STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
@@ -8,8 +7,7 @@ import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../sha
 import { AdminAsset, Asset, CalendarDay, CalendarQuery, Clock, CreateAssetRequest, ListAssetsQuery, UpdateAssetRequest } from "../../shared/schemas/assets";
 import type { AppEnv } from "../context";
 import { adminAssetView, assetView } from "../lib/assets";
-import { findAsset, forgetAssets, instrumentSpecOf } from "../../platform/assets";
-import { database, schema } from "../../platform/db";
+import { allAssets, findAsset, insertAsset, instrumentSpecOf, updateAsset } from "../../platform/assets";
 import { publish } from "../lib/events";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
@@ -31,12 +29,10 @@ assets.openapi(
   }),
   async (c) => {
     const { status, asset_class, exchange } = c.req.valid("query");
-    const filters: SQL[] = [];
-    if (status) filters.push(eq(schema.assets.status, status));
     if (asset_class === "us_option") return c.json([], 200);
-    if (asset_class) filters.push(eq(schema.assets.assetClass, asset_class));
-    if (exchange) filters.push(eq(schema.assets.exchange, exchange.toUpperCase()));
-    const rows = await database(c.env).select().from(schema.assets).where(and(...filters)).orderBy(asc(schema.assets.symbol)).all();
+    const rows = (await allAssets(c.env)).filter(
+      (r) => (!status || r.status === status) && (!asset_class || r.assetClass === asset_class) && (!exchange || r.exchange === exchange.toUpperCase()),
+    );
     return c.json(rows.map(assetView), 200);
   },
 );
@@ -124,7 +120,7 @@ assets.openapi(
     middleware: [adminOnly] as const,
     responses: { 200: jsonContent(z.array(AdminAsset), "Assets"), ...errorResponses(401, 403, 429) },
   }),
-  async (c) => c.json((await database(c.env).select().from(schema.assets).orderBy(asc(schema.assets.symbol)).all()).map(adminAssetView), 200),
+  async (c) => c.json((await allAssets(c.env)).map(adminAssetView), 200),
 );
 
 assets.openapi(
@@ -158,13 +154,12 @@ assets.openapi(
       updatedAt: now,
     };
     try {
-      await database(c.env).insert(schema.assets).values(row);
+      await insertAsset(c.env, row);
     } catch (error) {
       if (/UNIQUE constraint failed/i.test(`${String(error)} ${String((error as Error).cause ?? "")}`))
         throw conflict(`asset ${body.symbol} already exists`, [{ path: "symbol", message: "already exists" }]);
       throw error;
     }
-    forgetAssets();
     await c.env.MARKET.getByName(row.symbol).reload();
     await publish(c.env, "config.asset_created", `asset:${row.symbol}`, { symbol: row.symbol, by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 201);
@@ -185,7 +180,6 @@ assets.openapi(
   async (c) => {
     const { asset_id } = c.req.valid("param");
     const body = c.req.valid("json");
-    const db = database(c.env);
     const changes = {
       ...(body.name !== undefined && { name: body.name }),
       ...(body.exchange !== undefined && { exchange: body.exchange.toUpperCase() }),
@@ -196,10 +190,8 @@ assets.openapi(
       ...(body.feed !== undefined && { feed: JSON.stringify(body.feed) }),
       updatedAt: Date.now(),
     };
-    const result = await db.update(schema.assets).set(changes).where(eq(schema.assets.id, asset_id)).run();
-    if (result.meta.changes !== 1) throw notFound("asset not found");
-    const row = (await db.select().from(schema.assets).where(eq(schema.assets.id, asset_id)).get())!;
-    forgetAssets();
+    const row = await updateAsset(c.env, asset_id, changes);
+    if (!row) throw notFound("asset not found");
     await c.env.MARKET.getByName(row.symbol).reload();
     await publish(c.env, "config.asset_updated", `asset:${row.symbol}`, { symbol: row.symbol, changes: Object.keys(body), by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 200);
