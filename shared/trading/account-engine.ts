@@ -5,11 +5,12 @@ import type { AssetInfo } from "./asset";
 import type { TradingConfig } from "./config";
 import { applyFill, deposit, LedgerError, openLedger, release, reserve, type Ledger } from "./ledger";
 import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
-import { canMove, isOpen, orderView, parseOrderRequest, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
+import { canMove, isOpen, newOrder, orderView, parseOrderRequest, replacementFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
+import { ChangeLog } from "./change-log";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, FillActivity, PendingReplacement, VenueCommand } from "./ports";
-import { buyReservation, checkRisk, notionalSellLots, protectionPrice, sellFeeReservation, type RiskLimits } from "./risk";
-import { dayOrderExpiry, sessionOpen } from "./session";
+import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, protectionPrice, sellFeeReservation, type RiskLimits } from "./risk";
+import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
 import { accountView, marketValueOf, positionView, type MarketPrice } from "./views";
 
@@ -33,14 +34,10 @@ const tradingDates = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_Y
 /** The account's trading day: the New York date. */
 export const tradingDate = (ms: number) => tradingDates.format(new Date(ms));
 
-const emptyChanges = (): AccountChanges => ({ state: null, orders: [], activities: [], events: [], tradeUpdates: [], venue: [], anomalies: [] });
-
 export class AccountEngine {
   #state: AccountState;
-  #stateChanged = false;
-  /** Orders changed since the last drain; reads look here before the book. */
-  readonly #changed = new Map<string, AccountOrder>();
-  #out = emptyChanges();
+  /** What changed since the last drain; reads of orders look there before the book. */
+  readonly #log = new ChangeLog();
   /** Why a replace whose old order was canceled could not place its new order (answered once). */
   readonly #replaceRefusals = new Map<string, Refusal>();
   readonly #specs = new Map<string, { spec: InstrumentSpec; assetId: string }>();
@@ -69,19 +66,13 @@ export class AccountEngine {
       eventSeq: 0,
       anomalies: 0,
     };
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     this.#activity("CSD", now, { net_amount: formatMoney(cash), description: "opening deposit" });
   }
 
   /** What changed since the last drain; commit it, then send its venue commands. */
   drain(): AccountChanges {
-    const out = this.#out;
-    out.orders = [...this.#changed.values()];
-    out.state = this.#stateChanged ? this.#state : null;
-    this.#out = emptyChanges();
-    this.#changed.clear();
-    this.#stateChanged = false;
-    return out;
+    return this.#log.drain(this.#state);
   }
 
   get ledger(): Ledger {
@@ -101,7 +92,7 @@ export class AccountEngine {
   }
 
   order(id: string): AccountOrder | undefined {
-    return this.#changed.get(id) ?? this.book.order(id);
+    return this.#log.order(id) ?? this.book.order(id);
   }
 
   // ---- orders ---------------------------------------------------------------------------
@@ -140,7 +131,7 @@ export class AccountEngine {
     const cid = fields.client_order_id;
     if (cid && (this.#byClientId(cid) || this.#claimed(cid))) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used" }]);
     const remaining = old.qty === null ? null : old.qty - old.filledQty;
-    const merged = mergedFields(old, fields, remaining);
+    const merged = replacementFields(old, fields, remaining);
     const parsed = parseOrderRequest(merged, old.spec);
     if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
     const { intent } = parsed;
@@ -159,7 +150,7 @@ export class AccountEngine {
       traceparent,
     };
     this.#state.replacements[id] = replacement;
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     this.#requestCancelOf(old);
     return accepted({ replacementId: replacement.id });
   }
@@ -173,7 +164,7 @@ export class AccountEngine {
       // cancel stands and is resent, so the order will end canceled, not replaced: say so
       // rather than leave the client expecting its old order to live.
       delete this.#state.replacements[oldId];
-      this.#stateChanged = true;
+      this.#log.stateChanged();
       return refused("cancel_pending", "cannot replace order now: its cancel is pending at the venue, so it will end canceled; place the new order once it has");
     }
     const refusal = this.#replaceRefusals.get(oldId);
@@ -189,7 +180,7 @@ export class AccountEngine {
     // A cancel overrides a replace in flight: the order ends canceled.
     if (this.#state.replacements[id]) {
       delete this.#state.replacements[id];
-      this.#stateChanged = true;
+      this.#log.stateChanged();
     }
     this.#requestCancelOf(order);
     return accepted(null);
@@ -263,7 +254,7 @@ export class AccountEngine {
       } else this.#applyDone(order, report);
       this.#state.cursors[symbol] = report.seq;
       delete this.#state.held[symbol];
-      this.#stateChanged = true;
+      this.#log.stateChanged();
     }
   }
 
@@ -278,7 +269,7 @@ export class AccountEngine {
     this.#roll();
     const now = this.deps.now();
     this.#state.ledger = deposit(this.#state.ledger, amount);
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     this.#activity("CSD", now, { net_amount: formatMoney(amount), description: "deposit" });
     const cash = formatMoney(this.#totalCash());
     this.#publish("account.cash_changed", { reason: "deposit", amount: formatMoney(amount), cash }, traceparent);
@@ -292,7 +283,7 @@ export class AccountEngine {
     this.#state.ledger = openLedger(cash);
     this.#state.day = { date: tradingDate(now), loss: "0", close: { cash: cash.toString(), lots: {} } };
     this.#state.replacements = {};
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     this.#activity("JNLC", now, { net_amount: formatMoney(cash), description: "account reset" });
     this.#publish("account.cash_changed", { reason: "reset", cash: formatMoney(cash) }, traceparent);
     return accepted({ cash: formatMoney(cash) });
@@ -300,7 +291,7 @@ export class AccountEngine {
 
   setLimits(limits: Partial<RiskLimits>): RiskLimits {
     this.#state.limits = { ...this.#state.limits, ...limits };
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     return this.limits();
   }
 
@@ -345,7 +336,7 @@ export class AccountEngine {
     if (!asset.active || !asset.tradable) return refused("tradable", `${symbol} is not tradable`, [{ path: "symbol", message: "not tradable" }]);
     if (!sessionOpen(asset.session, this.deps.now())) return refused("session", `${symbol} is outside its trading session`, [{ path: "symbol", message: "market closed" }]);
     if (!market) return refused("no_price", `no market price for ${symbol} yet; try again once its feed has printed`);
-    if (market.stale && marketable(intent, market))
+    if (market.stale && marketableOnArrival(intent, market))
       return refused("stale_quote", `${symbol}'s quote is stale (its feed has been silent since ${new Date(market.t).toISOString()}); marketable orders are refused until it is fresh`);
     return null;
   }
@@ -385,11 +376,11 @@ export class AccountEngine {
 
   #open(order: AccountOrder, ledger: Ledger, traceparent: string | null): void {
     this.#state.ledger = ledger;
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     this.#specs.set(order.spec.symbol, { spec: order.spec, assetId: order.assetId });
     this.#put(order);
     this.#event("order.submitted", order, traceparent);
-    this.#out.venue.push({ kind: "submit", symbol: order.spec.symbol, request: this.#venueRequest(order) });
+    this.#log.venue({ kind: "submit", symbol: order.spec.symbol, request: this.#venueRequest(order) });
   }
 
   #requestCancelOf(order: AccountOrder): void {
@@ -397,7 +388,7 @@ export class AccountEngine {
       order.cancelRequested = true;
       this.#put(order);
     }
-    this.#out.venue.push({ kind: "cancel", symbol: order.spec.symbol, orderId: order.id });
+    this.#log.venue({ kind: "cancel", symbol: order.spec.symbol, orderId: order.id });
   }
 
   #venueRequest(o: AccountOrder): VenueOrderRequest {
@@ -446,7 +437,7 @@ export class AccountEngine {
       next = release(next, order.id);
     }
     this.#state.ledger = next;
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     this.#specs.set(spec.symbol, { spec, assetId: order.assetId });
     this.#put(order);
     const fill: FillActivity = {
@@ -468,7 +459,7 @@ export class AccountEngine {
     this.#activity("FILL", r.t, { ...fill });
     this.#event(complete ? "order.filled" : "order.partially_filled", order, null, { execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl });
     const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);
-    this.#out.tradeUpdates.push(tradeUpdate(complete ? "fill" : "partial_fill", orderView(order), { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
+    this.#log.tradeUpdate(tradeUpdate(complete ? "fill" : "partial_fill", orderView(order), { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
     return null;
   }
 
@@ -477,7 +468,7 @@ export class AccountEngine {
     const replacement = this.#state.replacements[order.id];
     if (replacement) delete this.#state.replacements[order.id];
     this.#state.ledger = release(this.#state.ledger, order.id);
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     order.cancelRequested = false;
     order.reason = r.message;
     if (r.reason === "canceled" && replacement) {
@@ -516,7 +507,7 @@ export class AccountEngine {
   #hold(symbol: string, report: Report, order: AccountOrder, problem: string): void {
     if (this.#state.held[symbol]?.seq === report.seq) return;
     this.#state.held[symbol] = { seq: report.seq, message: problem };
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     this.#anomaly({ kind: "fill_refused", symbol, orderId: order.id, seq: report.seq, message: problem });
   }
 
@@ -532,12 +523,11 @@ export class AccountEngine {
   // ---- internals: records ---------------------------------------------------------------
 
   #put(order: AccountOrder): void {
-    // Re-inserting keeps the first change's position; what is stored is the latest object.
-    this.#changed.set(order.id, order);
+    this.#log.put(order);
   }
 
   #byClientId(clientOrderId: string): AccountOrder | undefined {
-    for (const o of this.#changed.values()) if (o.clientOrderId === clientOrderId) return o;
+    for (const o of this.#log.orders()) if (o.clientOrderId === clientOrderId) return o;
     return this.book.orderByClientId(clientOrderId);
   }
 
@@ -546,19 +536,19 @@ export class AccountEngine {
   }
 
   #openOf(symbol: string, side: "buy" | "sell"): AccountOrder[] {
-    const stored = this.book.openOrdersOf(symbol, side).map((o) => this.#changed.get(o.id) ?? o);
-    const fresh = [...this.#changed.values()].filter((o) => o.spec.symbol === symbol && o.side === side && !stored.some((s) => s.id === o.id));
+    const stored = this.book.openOrdersOf(symbol, side).map((o) => this.#log.order(o.id) ?? o);
+    const fresh = [...this.#log.orders()].filter((o) => o.spec.symbol === symbol && o.side === side && !stored.some((s) => s.id === o.id));
     return [...stored, ...fresh].filter((o) => isOpen(o.status));
   }
 
   #activity(type: string, t: number, data: Record<string, unknown>): void {
     // Activity ids sort by time (yyyymmddHHMMSSmmm::id), so a page token is a position.
-    this.#out.activities.push({ id: `${new Date(t).toISOString().replace(/\D/g, "").slice(0, 17)}::${this.deps.newId()}`, type, t, data });
+    this.#log.activity({ id: `${new Date(t).toISOString().replace(/\D/g, "").slice(0, 17)}::${this.deps.newId()}`, type, t, data });
   }
 
   #announce(update: TradeEvent, order: AccountOrder, event: string, traceparent: string | null, extra: Record<string, unknown> = {}): void {
     this.#event(event as EventType, order, traceparent, extra);
-    this.#out.tradeUpdates.push(tradeUpdate(update, orderView(order)));
+    this.#log.tradeUpdate(tradeUpdate(update, orderView(order)));
   }
 
   #event(type: EventType, order: AccountOrder, traceparent: string | null, extra: Record<string, unknown> = {}): void {
@@ -567,17 +557,17 @@ export class AccountEngine {
 
   #publish(type: EventType, data: Record<string, unknown>, traceparent: string | null): void {
     this.#state.eventSeq += 1;
-    this.#stateChanged = true;
+    this.#log.stateChanged();
     const { owner } = this.deps;
-    this.#out.events.push(
+    this.#log.event(
       domainEvent(type, `account:${owner}`, { account_id: this.#state.accountId, user_id: owner, version: this.#state.eventSeq, ...data }, traceparent, { id: this.deps.newId(), at: this.deps.now() }),
     );
   }
 
   #anomaly(a: Anomaly): void {
     this.#state.anomalies += 1;
-    this.#stateChanged = true;
-    this.#out.anomalies.push(a);
+    this.#log.stateChanged();
+    this.#log.anomaly(a);
   }
 
   #totalCash(): Money {
@@ -588,7 +578,7 @@ export class AccountEngine {
     const today = tradingDate(this.deps.now());
     if (this.#state.day.date === today) return;
     this.#state.day = { date: today, loss: "0", close: this.#closeNow() };
-    this.#stateChanged = true;
+    this.#log.stateChanged();
   }
 
   /** The previous close as of now: today's record, or (the day having changed) the balances now. */
@@ -610,63 +600,4 @@ export class AccountEngine {
     }
     return known;
   }
-}
-
-/** Whether an order would trade on arrival against `market`'s quote. */
-function marketable(intent: OrderIntent, market: MarketPrice): boolean {
-  if (intent.type === "market") return true;
-  const through = (price: number) => (intent.side === "buy" ? market.ask !== null && price >= market.ask : market.bid !== null && price <= market.bid);
-  if (intent.type === "limit") return through(intent.limit!);
-  // A stop already through the last price triggers at once.
-  const triggered = intent.side === "buy" ? market.reference >= intent.stop! : market.reference <= intent.stop!;
-  return triggered && (intent.type === "stop" || through(intent.limit!));
-}
-
-function mergedFields(old: AccountOrder, fields: Partial<OrderRequestFields>, remaining: number | null): OrderRequestFields {
-  const { spec } = old;
-  return {
-    side: old.side,
-    type: old.type,
-    time_in_force: fields.time_in_force ?? old.tif,
-    qty: fields.qty ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
-    notional: remaining === null ? formatMoney(BigInt(old.notional!)) : null,
-    limit_price: fields.limit_price ?? (old.limit === null ? null : ticksToDecimal(old.limit, spec)),
-    stop_price: fields.stop_price ?? (old.stop === null ? null : ticksToDecimal(old.stop, spec)),
-    client_order_id: fields.client_order_id ?? null,
-  };
-}
-
-function newOrder(id: string, intent: OrderIntent, asset: AssetInfo, cap: number | null, replaces: string | null, now: number): AccountOrder {
-  return {
-    id,
-    clientOrderId: intent.clientOrderId ?? id,
-    assetId: asset.id,
-    spec: asset.spec,
-    side: intent.side,
-    type: intent.type,
-    tif: intent.tif,
-    qty: intent.qty,
-    notional: intent.notional === null ? null : intent.notional.toString(),
-    limit: intent.limit,
-    stop: intent.stop,
-    cap,
-    status: "pending_new",
-    filledQty: 0,
-    filledNotional: "0",
-    fees: "0",
-    createdAt: now,
-    updatedAt: now,
-    submittedAt: now,
-    filledAt: null,
-    canceledAt: null,
-    expiredAt: null,
-    failedAt: null,
-    replacedAt: null,
-    replacedBy: null,
-    replaces,
-    expiresAt: intent.tif === "day" ? dayOrderExpiry(asset.session, now) : null,
-    atVenue: false,
-    cancelRequested: false,
-    reason: null,
-  };
 }

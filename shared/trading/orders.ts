@@ -1,5 +1,7 @@
 import { decimalToLots, decimalToTicks, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import type { OrderType, TimeInForce } from "../venue/venue";
+import type { AssetInfo } from "./asset";
+import { dayOrderExpiry } from "./session";
 import type { Side } from "./ledger";
 import { formatMoney, parseMoney, quantityOf, type Money } from "./money";
 
@@ -206,4 +208,55 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
   const stop = price("stop_price", body.type === "stop" || body.type === "stop_limit");
   if (problems.length > 0) return { problems };
   return { intent: { side: body.side, type: body.type, tif: body.time_in_force, qty, notional: notionalValue, limit, stop, clientOrderId: body.client_order_id ?? null } };
+}
+
+/** A replace request filled in from the order it replaces: what the client left out stays as it was. */
+export function replacementFields(old: AccountOrder, fields: Partial<OrderRequestFields>, remaining: number | null): OrderRequestFields {
+  const { spec } = old;
+  return {
+    side: old.side,
+    type: old.type,
+    time_in_force: fields.time_in_force ?? old.tif,
+    qty: fields.qty ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
+    notional: remaining === null ? formatMoney(BigInt(old.notional!)) : null,
+    limit_price: fields.limit_price ?? (old.limit === null ? null : ticksToDecimal(old.limit, spec)),
+    stop_price: fields.stop_price ?? (old.stop === null ? null : ticksToDecimal(old.stop, spec)),
+    client_order_id: fields.client_order_id ?? null,
+  };
+}
+
+/** A new order as the account stores it before its venue has seen it. */
+export function newOrder(id: string, intent: OrderIntent, asset: AssetInfo, cap: number | null, replaces: string | null, now: number): AccountOrder {
+  return {
+    id,
+    clientOrderId: intent.clientOrderId ?? id,
+    assetId: asset.id,
+    spec: asset.spec,
+    side: intent.side,
+    type: intent.type,
+    tif: intent.tif,
+    qty: intent.qty,
+    notional: intent.notional === null ? null : intent.notional.toString(),
+    limit: intent.limit,
+    stop: intent.stop,
+    cap,
+    status: "pending_new",
+    filledQty: 0,
+    filledNotional: "0",
+    fees: "0",
+    createdAt: now,
+    updatedAt: now,
+    submittedAt: now,
+    filledAt: null,
+    canceledAt: null,
+    expiredAt: null,
+    failedAt: null,
+    replacedAt: null,
+    replacedBy: null,
+    replaces,
+    expiresAt: intent.tif === "day" ? dayOrderExpiry(asset.session, now) : null,
+    atVenue: false,
+    cancelRequested: false,
+    reason: null,
+  };
 }

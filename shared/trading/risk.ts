@@ -3,6 +3,7 @@ import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/in
 import { orderFee, type VenueConfig } from "../venue/venue";
 import { formatMoney, notional as notionalOf, parseMoney, quantityOf, ZERO, type Money } from "./money";
 import type { OrderIntent } from "./orders";
+import type { MarketPrice } from "./views";
 
 // Pre-trade risk: every check has its own rule name and a message that says what limit was
 // hit and by how much. Pure; the account's Durable Object supplies the context.
@@ -132,3 +133,14 @@ export function notionalSellLots(amount: Money, worstPrice: number, available: n
   const lots = (amount + oneLot - 1n) / oneLot;
   return Number(lots < BigInt(available) ? lots : BigInt(available));
 }
+
+/** Whether an order would trade on arrival against `market`'s quote: what a stale quote must not price. */
+export function marketableOnArrival(intent: OrderIntent, market: MarketPrice): boolean {
+  if (intent.type === "market") return true;
+  const through = (price: number) => (intent.side === "buy" ? market.ask !== null && price >= market.ask : market.bid !== null && price <= market.bid);
+  if (intent.type === "limit") return through(intent.limit!);
+  // A stop already through the last price triggers at once.
+  const triggered = intent.side === "buy" ? market.reference >= intent.stop! : market.reference <= intent.stop!;
+  return triggered && (intent.type === "stop" || through(intent.limit!));
+}
+

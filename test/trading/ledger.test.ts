@@ -61,6 +61,23 @@ describe("the ledger", () => {
     expect(() => reserve(l, "s", { side: "sell", symbol: "AAPL", cash: 0n, lots: 1 })).toThrow(LedgerError);
   });
 
+  it("a sell pays its fee from what it holds for it first, so a fee above the proceeds never makes cash negative", () => {
+    const coin: InstrumentSpec = { ...BTC, lotSize: "0.000000001" };
+    let l = openLedger(usd("0.01"));
+    l = reserve(l, "b", { side: "buy", symbol: "BTC/USD", cash: usd("0.01"), lots: 0 });
+    l = applyFill(l, { orderId: "b", symbol: "BTC/USD", side: "buy", priceTicks: 100, lots: 1, fee: 0n }, coin);
+    l = release(l, "b");
+    // One lot at 1.00 raises 1e-9 USD; the minimum fee is a cent, which the sell must hold.
+    expect(() => reserve(l, "s", { side: "sell", symbol: "BTC/USD", cash: usd("0.01"), lots: 1 })).toThrow(/to cover the order's fee/);
+    l = deposit(l, usd("0.01"));
+    l = reserve(l, "s", { side: "sell", symbol: "BTC/USD", cash: usd("0.01"), lots: 1 });
+    l = applyFill(l, { orderId: "s", symbol: "BTC/USD", side: "sell", priceTicks: 100, lots: 1, fee: usd("0.01") }, coin);
+    l = release(l, "s");
+    expect(l.cash >= 0n).toBe(true);
+    expect(formatMoney(l.cash)).toBe("0.01");
+    expect(ledgerViolations(l)).toEqual([]);
+  });
+
   it("reserving twice for one order is a no-op (a retried command)", () => {
     const l = reserve(openLedger(usd("100")), "b", { side: "buy", symbol: "AAPL", cash: usd("50"), lots: 0 });
     expect(reserve(l, "b", { side: "buy", symbol: "AAPL", cash: usd("50"), lots: 0 })).toBe(l);
