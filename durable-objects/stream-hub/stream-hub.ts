@@ -1,7 +1,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { DurableObject } from "cloudflare:workers";
 import { ClientMessage, ERRORS, errorMessage, subscriptionMessage, type ControlMessage, type SocketKind, type StreamKind } from "../../shared/stream-protocol";
-import type { MarketEvent } from "../../shared/stream/market-event";
+import type { MarketEvent } from "../../shared/market/types";
 import { changeSubscriptions, namedSymbols, registrationChanges, streamKindOf, streamKinds, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
 import type { AssetClass } from "../../shared/market/instrument";
 import { activeSymbols } from "../../platform/assets";
@@ -9,9 +9,6 @@ import { fromAccessToken, fromApiKey } from "../../platform/credentials";
 import { logger } from "../../platform/log";
 import { acceptSocket, closeQuietly, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
 import { objectName } from "../name";
-
-// The symbol objects still import the event type from here.
-export type { MarketEvent };
 
 const log = logger("stream-hub");
 
