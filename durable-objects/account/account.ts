@@ -39,6 +39,9 @@ export class Account extends DurableObject<Env> {
       committed: (changes) => this.#dispatch(changes),
       venueFailed: (command, error) => this.#venueFailed(command, error),
     });
+    // A process that died between a commit and arming the alarm left venue calls owed:
+    // whatever wakes the object next also arms the alarm that sends them.
+    if (this.#store.unsettledOrders().length > 0) void ctx.blockConcurrencyWhile(() => this.#armRetry());
   }
 
   // ---- reads ----------------------------------------------------------------------------
