@@ -14,7 +14,7 @@ import { logger } from "../../platform/log";
 import { objectName } from "../name";
 import { barsPage, importBars, orderbookOf, previousClose, quotesPage, snapshotOf, tradesPage } from "./history";
 import { MarketStore } from "./store";
-import { UpstreamConnection } from "./upstream";
+import { UpstreamLink } from "./upstream-link";
 import { VenueHost } from "./venue-host";
 
 const log = logger("market-symbol");
@@ -35,8 +35,7 @@ export class MarketSymbol extends DurableObject<Env> {
   readonly #venue: VenueHost;
   readonly #history: FeedHistory;
   #feed: FeedEngine | undefined;
-  #upstream: UpstreamConnection | undefined;
-  #connecting = false;
+  readonly #upstream: UpstreamLink;
   /** Stream events not yet handed to the hubs. */
   #unpublished: MarketEvent[] = [];
   #steps = 0;
@@ -46,6 +45,12 @@ export class MarketSymbol extends DurableObject<Env> {
     this.#name = objectName(ctx);
     this.#store = new MarketStore(ctx.storage.sql);
     this.#venue = new VenueHost(ctx.storage, env.ACCOUNT, this.#symbol);
+    this.#upstream = new UpstreamLink(this.#symbol, {
+      feed: () => this.#feed,
+      commit: (now) => this.#commit(now),
+      dispatch: () => void this.#publish().then(() => this.#venue.deliver(Date.now())),
+      wake: (at) => void this.ctx.storage.setAlarm(at),
+    });
     this.#history = {
       bar: (timeframe, t) => this.#store.getBar(timeframe, t),
       firstBar: (timeframe, from, to) => this.#store.barRange(timeframe, from, to, 1)[0],
@@ -89,8 +94,7 @@ export class MarketSymbol extends DurableObject<Env> {
   /** Re-reads the asset (after an admin change) and (re)starts its feed. */
   async reload(): Promise<void> {
     await this.#loadInstrument();
-    this.#upstream?.close();
-    this.#upstream = undefined;
+    this.#upstream.close();
     await this.ensureRunning();
   }
 
@@ -126,7 +130,7 @@ export class MarketSymbol extends DurableObject<Env> {
     const kind = feed.instrument.feed.kind;
     if (kind === "sim") next = feed.simStep(now);
     else if (kind === "replay") next = feed.replayStep(now);
-    else if (kind === "upstream") next = await this.#upstreamStep(feed, now);
+    else if (kind === "upstream") next = await this.#upstream.step(feed, now);
     else feed.tick(now);
     this.#commit(now);
     if (++this.#steps % PRUNE_EVERY === 0) {
@@ -172,61 +176,6 @@ export class MarketSymbol extends DurableObject<Env> {
         if (!wanted) this.#store.removeHub(hub);
       }),
     );
-  }
-
-  // ---- upstream adapter ----------------------------------------------------------------
-
-  async #upstreamStep(feed: FeedEngine, now: number): Promise<number> {
-    const config = feed.instrument.feed;
-    const due = feed.upstreamDue(now, this.#upstream?.connected ? this.#upstream : undefined, this.#connecting);
-    if (due.wentStale) log("warn", "upstream feed is stale", { symbol: this.#symbol, silentMs: now - (this.#upstream?.lastMessageAt ?? now) });
-    if (!due.connect || config.kind !== "upstream") return due.next;
-    this.#commit(now);
-    this.#connecting = true;
-    const connection: UpstreamConnection = new UpstreamConnection(
-      { url: config.url, symbol: config.symbol ?? this.#symbol, key: config.key, secret: config.secret },
-      {
-        trade: (t): boolean => this.#received(connection, (engine, at) => engine.upstreamTrade(at, t)),
-        quote: (q): boolean => this.#received(connection, (engine, at) => engine.upstreamQuote(at, q)),
-        closed: (reason) => {
-          log("warn", "upstream disconnected", { symbol: this.#symbol, reason });
-          if (this.#upstream === connection) this.#upstream = undefined;
-          feed.upstreamClosed(connection.malformed, connection.received);
-          this.#commit(Date.now());
-          // Reconnect promptly through the alarm, which applies the back-off.
-          void this.ctx.storage.setAlarm(Date.now() + 10);
-        },
-      },
-    );
-    let next = due.next;
-    try {
-      await connection.connect();
-      feed.upstreamConnected();
-      this.#upstream = connection;
-    } catch (error) {
-      next = feed.upstreamFailed(now, Math.random());
-      log("warn", "upstream connect failed", { symbol: this.#symbol, failures: feed.state.upstream?.failures, error: String(error) });
-    } finally {
-      this.#connecting = false;
-    }
-    // A reload while connecting replaced the feed: this connection belongs to no one.
-    if (this.#feed !== feed) {
-      connection.close();
-      if (this.#upstream === connection) this.#upstream = undefined;
-    }
-    return next;
-  }
-
-  /** An upstream message: the engine applies it at wall time, and the result goes out at once. */
-  #received(connection: UpstreamConnection, apply: (engine: FeedEngine, now: number) => boolean): boolean {
-    const feed = this.#feed;
-    // A connection closed by a reload may still deliver what was in flight: not ours any more.
-    if (!feed || !connection.connected) return true;
-    const now = Date.now();
-    if (!apply(feed, now)) return false;
-    this.#commit(now);
-    void this.#publish().then(() => this.#venue.deliver(Date.now()));
-    return true;
   }
 
   // ---- the venue (RPC from accounts) -----------------------------------------------------
@@ -297,14 +246,7 @@ export class MarketSymbol extends DurableObject<Env> {
       stale: feed ? feed.stale(now) : true,
       staleAfterMs: feed?.staleAfterMs ?? null,
       lastReceivedAt: state?.receivedAt !== undefined ? new Date(state.receivedAt).toISOString() : null,
-      upstream: state?.upstream
-        ? {
-            ...state.upstream,
-            connected: this.#upstream?.connected ?? false,
-            malformed: state.upstream.malformed + (this.#upstream?.malformed ?? 0),
-            received: state.upstream.received + (this.#upstream?.received ?? 0),
-          }
-        : null,
+      upstream: state?.upstream ? this.#upstream.status(state.upstream) : null,
     };
   }
 
