@@ -82,6 +82,9 @@ const config: fc.Arbitrary<VenueConfig> = fc.record({
   crossUsers: fc.boolean(),
 });
 
+// Steps are up to 3 s apart: a 2 s limit makes the quote stale now and then, a 30 s one rarely.
+const staleQuoteMs = fc.constantFrom(Infinity, 2_000, 30_000);
+
 const steps = fc.array(fc.record({ dt: fc.integer({ min: 0, max: 3_000 }), event }), { maxLength: 120, size: "max" });
 
 interface Run {
@@ -95,9 +98,12 @@ interface Run {
   crossedAt: number[];
 }
 
-/** Plays the steps; `restarts` rebuilds the venue from a JSON copy of what the symbol object stores. */
-function play(cfg: VenueConfig, input: Step[], restarts: boolean): Run {
-  let venue = new Venue(SPEC, cfg);
+/**
+ * Plays the steps; `restarts` rebuilds the venue from a JSON copy of what the symbol
+ * object stores. A quote older than `staleQuoteMs` makes marketable orders rejected.
+ */
+function play(cfg: VenueConfig, input: Step[], restarts: boolean, staleQuoteMs = Infinity): Run {
+  let venue = new Venue(SPEC, cfg, undefined, [], { staleQuoteMs });
   const run: Run = { reports: [], requests: new Map(), stopHit: new Map(), liveAfterSubmit: new Map(), crossedAt: [] };
   let now = 1_000;
   let lastTrade: number | undefined;
@@ -123,7 +129,7 @@ function play(cfg: VenueConfig, input: Step[], restarts: boolean): Run {
     else if (restarts) {
       const stored = JSON.parse(JSON.stringify({ state: venue.state, orders: [...venue.orders] }));
       run.reports.push(...venue.drain().reports);
-      venue = new Venue(SPEC, cfg, stored.state, stored.orders);
+      venue = new Venue(SPEC, cfg, stored.state, stored.orders, { staleQuoteMs });
     }
     run.reports.push(...venue.drain().reports);
     const [bid, ask] = [venue.depth("buy", 1)[0], venue.depth("sell", 1)[0]];
@@ -193,8 +199,8 @@ function checkOrder(cfg: VenueConfig, run: Run, r: VenueOrderRequest, reports: R
 describe("the venue under a random feed and random orders", () => {
   it("keeps every report invariant an account relies on", () => {
     fc.assert(
-      fc.property(config, steps, (cfg, input) => {
-        checkInvariants(cfg, play(cfg, input, false));
+      fc.property(config, steps, staleQuoteMs, (cfg, input, stale) => {
+        checkInvariants(cfg, play(cfg, input, false, stale));
       }),
       { numRuns: 400 },
     );
@@ -202,10 +208,10 @@ describe("the venue under a random feed and random orders", () => {
 
   it("is deterministic, and a venue rebuilt from what is stored carries on exactly as before", () => {
     fc.assert(
-      fc.property(config, steps, (cfg, input) => {
-        const first = play(cfg, input, false).reports;
-        expect(play(cfg, input, false).reports).toEqual(first);
-        expect(play(cfg, input, true).reports).toEqual(first);
+      fc.property(config, steps, staleQuoteMs, (cfg, input, stale) => {
+        const first = play(cfg, input, false, stale).reports;
+        expect(play(cfg, input, false, stale).reports).toEqual(first);
+        expect(play(cfg, input, true, stale).reports).toEqual(first);
       }),
       { numRuns: 300 },
     );
