@@ -291,6 +291,7 @@ function checkReconciliation(user, snap, venue, list) {
   let sells = 0n;
   const lots = {};
   const spentByOrder = new Map();
+  const feesByOrder = new Map();
   for (const a of activities) {
     if (a.activity_type === "CSD") deposits += dec(a.net_amount);
     else if (a.activity_type !== "FILL") list.add("only deposits and fills in the history", `${user.username}: ${a.activity_type} ${a.id}`);
@@ -301,6 +302,7 @@ function checkReconciliation(user, snap, venue, list) {
     else sells += value;
     lots[a.symbol] = (lots[a.symbol] ?? 0n) + (a.side === "buy" ? dec(a.qty) : -dec(a.qty));
     spentByOrder.set(a.order_id, (spentByOrder.get(a.order_id) ?? 0n) + value + dec(a.fee));
+    feesByOrder.set(a.order_id, (feesByOrder.get(a.order_id) ?? 0n) + dec(a.fee));
   }
   const expectedCash = deposits - fees - buys + sells;
   const same = (name, got, want) => list.add(name, got === want ? null : `${user.username}: ${fmt(got)} ≠ ${fmt(want)}`);
@@ -311,16 +313,25 @@ function checkReconciliation(user, snap, venue, list) {
   const sellingLots = {};
   const open = orders.filter((x) => ["pending_new", "new", "partially_filled"].includes(x.status));
   for (const o of open) {
-    if (o.side === "sell") sellingLots[o.symbol] = (sellingLots[o.symbol] ?? 0n) + dec(o.qty) - dec(o.filled_qty);
-    if (o.side !== "buy" || o.type !== "limit") continue;
+    if (o.side === "sell") {
+      sellingLots[o.symbol] = (sellingLots[o.symbol] ?? 0n) + dec(o.qty) - dec(o.filled_qty);
+      // A sell holds the minimum fee and pays its fees from that first.
+      const held = dec(venue.minFee) - (feesByOrder.get(o.id) ?? 0n);
+      reserved += held > 0n ? held : 0n;
+      continue;
+    }
+    if (o.type !== "limit") continue;
+    // A buy holds its value and the larger of its all-maker and all-taker fees.
     const value = times(dec(o.limit_price), dec(o.qty));
-    reserved += value + orderFee(0n, value, venue) - (spentByOrder.get(o.id) ?? 0n);
+    const asMaker = orderFee(value, 0n, venue);
+    const asTaker = orderFee(0n, value, venue);
+    reserved += value + (asMaker > asTaker ? asMaker : asTaker) - (spentByOrder.get(o.id) ?? 0n);
   }
   // An open market buy holds cash up to the price band's edge at the time it was placed,
   // which the test cannot know; those only exist if some order is stuck (checked above).
   const openMarketBuys = open.filter((o) => o.side === "buy" && o.type === "market").length;
   const reservedProblem = dec(account.reserved_cash) === reserved ? null : `${user.username}: ${account.reserved_cash} ≠ ${fmt(reserved)}${openMarketBuys ? ` (${openMarketBuys} stuck market buys hold the rest)` : ""}`;
-  list.add("reserved_cash = Σ open buys' worst case − what their fills spent", reservedProblem);
+  list.add("reserved_cash = Σ open buys' worst case − what their fills spent + open sells' unpaid minimum fee", reservedProblem);
   same("buying_power = cash − reserved_cash", dec(account.buying_power), dec(account.cash) - dec(account.reserved_cash));
   same("equity = cash + long_market_value", dec(account.equity), dec(account.cash) + dec(account.long_market_value));
   const held = Object.fromEntries(positions.map((p) => [p.symbol, p]));
