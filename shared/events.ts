@@ -1,6 +1,7 @@
 import { z } from "zod";
 
-// The one envelope every domain event travels in (DESIGN.md, capability 5).
+// The one envelope every domain event travels in (README, "Domain events"): the account,
+// the gateway and the queue consumer all speak it.
 export const EVENT_TYPES = [
   "user.registered",
   "user.updated",

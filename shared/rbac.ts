@@ -1,4 +1,4 @@
-// Roles and permissions of the original design (seed-summary.md, "RBAC"): resources
+// Roles and permissions of the original design (its RBAC matrix): resources
 // user / trading / strategy × read / write / delete, plus admin:all.
 export const ROLES = ["guest", "user", "trader", "admin"] as const;
 export type Role = (typeof ROLES)[number];

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-// Alpaca's market-data stream protocol (alpaca-compat.md §6), shared by the hub that
+// Alpaca's market-data stream protocol (docs/alpaca-compat.md §6), shared by the hub that
 // speaks it and the tests and benchmarks that drive it.
 export const STOCK_CHANNELS = ["trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds"] as const;
 export const CRYPTO_CHANNELS = ["trades", "quotes", "bars", "updatedBars", "dailyBars", "orderbooks"] as const;

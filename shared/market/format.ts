@@ -1,7 +1,7 @@
 import { type InstrumentSpec, averageTicksToNumber, lotsToNumber, ticksToNumber } from "./instrument";
 import type { Bar, Quote, TakerSide, Trade } from "./types";
 
-// The edge where ticks and lots become Alpaca's market-data JSON (alpaca-compat.md §5):
+// The edge where ticks and lots become Alpaca's market-data JSON (docs/alpaca-compat.md §5):
 // numbers, not strings, each the double nearest an exact decimal.
 
 // A VWAP is not on the tick grid; Alpaca prints it with a few more decimals than prices.

@@ -1,4 +1,4 @@
-// Alpaca's bar timeframes (alpaca-compat.md §5: N{Min|T} 1–59, N{Hour|H} 1–23, 1{Day|D},
+// Alpaca's bar timeframes (docs/alpaca-compat.md §5: N{Min|T} 1–59, N{Hour|H} 1–23, 1{Day|D},
 // 1{Week|W}, {1,2,3,4,6,12}{Month|M}) and the buckets they cut time into.
 //
 // Minute and hour buckets follow the UTC clock, as Alpaca's do; day, week and month

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 
-// Request and response shapes of the trading API (alpaca-compat.md §3). Requests may carry
+// Request and response shapes of the trading API (docs/alpaca-compat.md §3). Requests may carry
 // numbers or decimal strings; responses carry decimal strings.
 
 const Decimal = z.union([z.string().trim().max(40), z.number()]).openapi({ type: "string", example: "10" });

@@ -1,6 +1,6 @@
 import type { OrderView } from "./orders";
 
-// Alpaca's trading stream (alpaca-compat.md §6): trade_updates frames, with price, qty and
+// Alpaca's trading stream (docs/alpaca-compat.md §6): trade_updates frames, with price, qty and
 // position_qty as strings on fills only.
 
 export type TradeEvent = "new" | "fill" | "partial_fill" | "canceled" | "expired" | "replaced" | "rejected";

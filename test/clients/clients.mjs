@@ -18,7 +18,7 @@ const PASSWORD = "clients-password-0042";
 const STOCK = "AAPL";
 const CRYPTO = "BTC/USD";
 const CRYPTO_QTY = 0.001;
-// Order statuses an accepted order may come back with (alpaca-compat.md §3, §4).
+// Order statuses an accepted order may come back with (docs/alpaca-compat.md §3, §4).
 const OPEN_STATUSES = ["accepted", "pending_new", "new", "partially_filled"];
 // A resting buy "far below the market", as grid and dip-buying bots place them; Alpaca
 // accepts such passive orders (its crypto price band cancels only orders about to execute

@@ -11,7 +11,7 @@ import { eq } from "drizzle-orm";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
-// The paper account (alpaca-compat.md §3): balances, activities, reset; and the admin's
+// The paper account (docs/alpaca-compat.md §3): balances, activities, reset; and the admin's
 // deposits and per-account limits.
 export const account = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 

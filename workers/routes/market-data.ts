@@ -10,7 +10,7 @@ import { requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 import type { HistoryQuery } from "../../shared/market/history";
 
-// Market-data REST in Alpaca's shapes (alpaca-compat.md §5), on the same origin as the
+// Market-data REST in Alpaca's shapes (docs/alpaca-compat.md §5), on the same origin as the
 // trading API: stocks under /v2/stocks, crypto under /v1beta3/crypto/us. Numbers are JSON
 // numbers here. History comes from each symbol's object; multi-symbol pages walk the
 // symbols in order, and the page token says where to resume.

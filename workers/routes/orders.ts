@@ -7,7 +7,7 @@ import { accountOf, instantParam, tradableAsset, unwrap } from "../lib/accounts"
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
-// Alpaca's orders API (alpaca-compat.md §3). Every call goes to the caller's own account
+// Alpaca's orders API (docs/alpaca-compat.md §3). Every call goes to the caller's own account
 // object; an order id from someone else's account is simply not found there.
 export const orders = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 

@@ -8,7 +8,7 @@ import { findAsset } from "../lib/assets";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
-// Positions (alpaca-compat.md §3): long only in a cash account. Closing one places a
+// Positions (docs/alpaca-compat.md §3): long only in a cash account. Closing one places a
 // market sell for all of it, a qty, or a percentage.
 export const positions = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 

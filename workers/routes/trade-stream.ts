@@ -5,7 +5,7 @@ import type { AppEnv, Principal } from "../context";
 import { accountOf } from "../lib/accounts";
 import { fromAccessToken, fromApiKey } from "../../platform/credentials";
 
-// Alpaca's trading stream at /stream (alpaca-compat.md §6): trade_updates come straight
+// Alpaca's trading stream at /stream (docs/alpaca-compat.md §6): trade_updates come straight
 // from the caller's account object. A handshake with credentials is handed to the account
 // object, which hibernates the socket. Clients that authenticate in-band (both SDKs do)
 // are checked here first: the gateway answers "authorization", then joins the client's
