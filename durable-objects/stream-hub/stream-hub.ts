@@ -146,8 +146,7 @@ export class StreamHub extends DurableObject<Env> {
       closeQuietly(ws, 1008, "auth failed");
       return;
     }
-    // Re-read after the await: the socket's subscriptions may not change before auth, but
-    // its attachment object is replaced on every write.
+    // Re-read after the await: every write replaces the attachment.
     const current = this.#attachments.get(ws) ?? a;
     const next = { ...current, userId: outcome.userId };
     this.#attachments.set(ws, next);
