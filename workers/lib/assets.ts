@@ -2,8 +2,6 @@ import type { z } from "@hono/zod-openapi";
 import { FeedConfig, Session, type AdminAsset, type Asset } from "../../shared/schemas/assets";
 import type { AssetRow } from "../../platform/assets";
 
-export type { AssetRow };
-
 export function assetView(row: AssetRow): z.infer<typeof Asset> {
   return {
     id: row.id,
@@ -34,6 +32,6 @@ export function adminAssetView(row: AssetRow): z.infer<typeof AdminAsset> {
   };
 }
 
-// workers/lib/accounts.ts and workers/routes/positions.ts still import the registry from
-// here; these re-exports go once they import platform/assets.
-export { findAsset, instrumentSpecOf } from "../../platform/assets";
+// workers/routes/positions.ts still imports the lookup from here; the re-export goes once it
+// imports platform/assets.
+export { findAsset } from "../../platform/assets";
