@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createKey, signUp, type TestUser } from "./helpers";
 import { createInstrument, step } from "./market-helpers";
@@ -61,6 +62,22 @@ describe("market-data stream protocol", () => {
     expect(echo.quotes).toEqual(["AAPL"]);
     expect(client.closed).toBeUndefined();
     client.close();
+  });
+
+  it("refuses an oversized frame with error 400 before parsing it, and keeps the socket", async () => {
+    const client = await authed();
+    client.ws.send(JSON.stringify({ action: "subscribe", trades: ["X".repeat(300 * 1024)] }));
+    const error = await client.waitFor((m) => m.T === "error" && m.code === 400);
+    expect(error.msg).toMatch(/over the \d+-byte limit/);
+    client.send({ action: "subscribe", trades: ["AAPL"] });
+    await client.waitFor((m) => m.T === "subscription");
+    expect(client.closed).toBeUndefined();
+    client.close();
+  });
+
+  it("a hub answers a plain request with 426", async () => {
+    const res = await env.STREAM_HUB.getByName("hub-plain-request").fetch("http://hub/");
+    expect(res.status).toBe(426);
   });
 
   it("delivers only what was subscribed, echoes the full subscription, and stops after unsubscribe", async () => {
