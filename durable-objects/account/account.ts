@@ -39,15 +39,15 @@ export class Account extends DurableObject<Env> {
       committed: (changes) => this.#dispatch(changes),
       venueFailed: (command, error) => this.#venueFailed(command, error),
     });
-    // A process that died between a commit and arming the alarm left venue calls owed:
-    // whatever wakes the object next also arms the alarm that sends them.
-    if (this.#store.unsettledOrders().length > 0) void ctx.blockConcurrencyWhile(() => this.#armRetry());
+    // A process that died between a commit and arming the alarm left venue calls or events
+    // owed: whatever wakes the object next also arms the alarm that sends them.
+    if (this.#store.unsettledOrders().length > 0 || this.#store.outboxSize() > 0) void ctx.blockConcurrencyWhile(() => this.#armRetry());
   }
 
   // ---- reads ----------------------------------------------------------------------------
 
   account() {
-    return this.#runner.account();
+    return this.#publishing(this.#runner.account());
   }
 
   positions() {
@@ -93,50 +93,56 @@ export class Account extends DurableObject<Env> {
   // ---- commands -------------------------------------------------------------------------
 
   placeOrder(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    return this.#runner.place(fields, asset, traceparent);
+    return this.#publishing(this.#runner.place(fields, asset, traceparent));
   }
 
   replaceOrder(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    return this.#runner.replace(id, fields, asset, traceparent);
+    return this.#publishing(this.#runner.replace(id, fields, asset, traceparent));
   }
 
   cancelOrder(id: string): Promise<Outcome<null>> {
-    return this.#runner.cancel(id);
+    return this.#publishing(this.#runner.cancel(id));
   }
 
   async cancelAll(): Promise<{ id: string; status: number; body: OrderView }[]> {
-    return (await this.#runner.cancelAll()).map((o) => ({ id: o.id, status: 200, body: o }));
+    return (await this.#publishing(this.#runner.cancelAll())).map((o) => ({ id: o.id, status: 200, body: o }));
   }
 
   closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, traceparent: string | null): Promise<Outcome<OrderView>> {
-    return this.#runner.closePosition(symbol, asset, qty, percentage, traceparent);
+    return this.#publishing(this.#runner.closePosition(symbol, asset, qty, percentage, traceparent));
   }
 
   /** Called by a symbol's venue to deliver reports; answers the last sequence applied. */
   venueReports(symbol: string, reports: Report[]): Promise<number> {
-    return this.#runner.venueReports(symbol, reports);
+    return this.#publishing(this.#runner.venueReports(symbol, reports));
   }
 
   /** `amount` in money units (10^-18 USD) as a bigint string; RPC carries no bigints. */
   deposit(amount: string, traceparent: string | null = null): Promise<{ cash: string }> {
-    return this.#runner.deposit(BigInt(amount), traceparent);
+    return this.#publishing(this.#runner.deposit(BigInt(amount), traceparent));
   }
 
   /** `cash` in money units, as for deposit. */
   reset(cash: string, traceparent: string | null = null): Promise<Outcome<{ cash: string }>> {
-    return this.#runner.reset(BigInt(cash), traceparent);
+    return this.#publishing(this.#runner.reset(BigInt(cash), traceparent));
   }
 
   setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {
-    return this.#runner.setLimits(limits);
+    return this.#publishing(this.#runner.setLimits(limits));
   }
 
   // ---- dispatch -------------------------------------------------------------------------
 
-  async #dispatch(changes: AccountChanges): Promise<void> {
+  #dispatch(changes: AccountChanges): void {
     for (const update of changes.tradeUpdates) broadcastTradeUpdate(this.ctx, update);
     for (const anomaly of changes.anomalies) log("error", `account anomaly: ${anomaly.kind}`, { account: this.#owner, ...anomaly, anomalies: this.#runner.engine.state.anomalies });
-    if (changes.events.length > 0) await this.#flushEvents();
+  }
+
+  /** Runs a command, then sends the events it stored: one queue batch per call, not per commit. */
+  async #publishing<T>(command: Promise<T>): Promise<T> {
+    const result = await command;
+    await this.#flushEvents();
+    return result;
   }
 
   async #venueFailed(command: VenueCommand, error: unknown): Promise<void> {
