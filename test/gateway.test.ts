@@ -49,6 +49,14 @@ describe("the error envelope", () => {
     expect((await expectError(keyRoute, 405)).message).toContain("DELETE");
   });
 
+  it("a 405 keeps the CORS, request-id and trace headers of every response", async () => {
+    const res = await call("/api/users/me", { method: "DELETE", headers: { origin: "http://localhost:5173" } });
+    await expectError(res, 405);
+    expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
   it("400 for malformed JSON", async () => {
     const res = await call("/api/auth/login", { rawBody: '{"email": ', headers: { "content-type": "application/json" } });
     expect((await expectError(res, 400)).code).toBe(40010001);
