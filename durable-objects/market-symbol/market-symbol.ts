@@ -199,6 +199,11 @@ export class MarketSymbol extends DurableObject<Env> {
     return this.#feed?.price(Date.now(), previousClose(this.#store)) ?? null;
   }
 
+  /** The venue's fills for an account, to reconcile the account against (at most 1,000 a page). */
+  venueFills(account: string, afterSeq = 0) {
+    return this.#venue.fills(account, afterSeq, 1000);
+  }
+
   venueStatus() {
     return this.#venue.status();
   }

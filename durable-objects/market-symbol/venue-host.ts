@@ -113,6 +113,11 @@ export class VenueHost {
     this.#store.prune(now);
   }
 
+  /** The venue's own fill log for an account (kept as long as finished orders). */
+  fills(account: string, afterSeq: number, limit: number) {
+    return this.#store.fills(account, afterSeq, limit);
+  }
+
   quoteStale(now: number): boolean {
     return this.#venue?.quoteStale(now) ?? false;
   }

@@ -14,6 +14,10 @@ export class VenueStore {
     sql.exec(`CREATE INDEX IF NOT EXISTS venue_orders_live ON venue_orders (live, updated)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS venue_outbox (seq INTEGER PRIMARY KEY, account TEXT NOT NULL, due INTEGER NOT NULL, report TEXT NOT NULL)`);
     sql.exec(`CREATE INDEX IF NOT EXISTS venue_outbox_account ON venue_outbox (account, seq)`);
+    // The venue's own record of every fill it made, kept after the outbox is acknowledged:
+    // the other side an account's fills are reconciled against.
+    sql.exec(`CREATE TABLE IF NOT EXISTS venue_fills (seq INTEGER PRIMARY KEY, account TEXT NOT NULL, t INTEGER NOT NULL, report TEXT NOT NULL)`);
+    sql.exec(`CREATE INDEX IF NOT EXISTS venue_fills_account ON venue_fills (account, seq)`);
   }
 
   state(): VenueState | undefined {
@@ -56,8 +60,21 @@ export class VenueStore {
     this.sql.exec(`INSERT OR IGNORE INTO venue_orders (id, account, live, updated, data) VALUES (?, ?, 0, ?, '{}')`, id, account, now);
   }
 
+  /** Queues reports for their accounts and records the fills among them; call inside the venue's transaction. */
   enqueue(reports: Report[], due: number): void {
-    for (const r of reports) this.sql.exec(`INSERT OR IGNORE INTO venue_outbox (seq, account, due, report) VALUES (?, ?, ?, ?)`, r.seq, r.account, due, JSON.stringify(r));
+    for (const r of reports) {
+      const text = JSON.stringify(r);
+      this.sql.exec(`INSERT OR IGNORE INTO venue_outbox (seq, account, due, report) VALUES (?, ?, ?, ?)`, r.seq, r.account, due, text);
+      if (r.kind === "fill") this.sql.exec(`INSERT OR IGNORE INTO venue_fills (seq, account, t, report) VALUES (?, ?, ?, ?)`, r.seq, r.account, r.t, text);
+    }
+  }
+
+  /** The fills the venue made for an account, in sequence order, after `afterSeq`. */
+  fills(account: string, afterSeq: number, limit: number): Extract<Report, { kind: "fill" }>[] {
+    return this.sql
+      .exec<{ report: string }>(`SELECT report FROM venue_fills WHERE account = ? AND seq > ? ORDER BY seq LIMIT ?`, account, afterSeq, limit)
+      .toArray()
+      .map((r) => JSON.parse(r.report) as Extract<Report, { kind: "fill" }>);
   }
 
   pending(account: string): Report[] {
@@ -85,5 +102,6 @@ export class VenueStore {
 
   prune(now: number): void {
     this.sql.exec(`DELETE FROM venue_orders WHERE live = 0 AND updated < ?`, now - FINISHED_RETENTION_MS);
+    this.sql.exec(`DELETE FROM venue_fills WHERE t < ?`, now - FINISHED_RETENTION_MS);
   }
 }

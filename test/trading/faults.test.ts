@@ -76,16 +76,35 @@ interface LedgerJson {
   reservations: Record<string, { side: string; cash: string; lots: number }>;
 }
 
+/** The venue's own fill log for one account in one symbol, once its outbox has drained. */
+async function venueFillsOf(user: TestUser, symbol: string): Promise<{ executionId: string; price: number; qty: number; fee: string }[]> {
+  await until(async () => (await env.MARKET.getByName(symbol).venueStatus()).outbox === 0, `${symbol}'s reports to reach their accounts`, 15_000);
+  const out: { executionId: string; price: number; qty: number; fee: string; seq: number }[] = [];
+  for (;;) {
+    const page = await env.MARKET.getByName(symbol).venueFills(user.id, out[out.length - 1]?.seq ?? 0);
+    out.push(...page);
+    if (page.length < 1000) return out;
+  }
+}
+
 /**
- * The account's books against its own fill list, exactly: every fill counted once, cash
- * and positions what the fills say, reservations held for open orders only.
+ * The account against the venue's side and against itself, exactly: every fill the venues
+ * made for it applied once (same execution ids, prices, quantities and fees), cash and
+ * positions what the fills say, reservations held for open orders only.
  */
 async function expectReconciled(user: TestUser, lotSize = "1"): Promise<void> {
+  const orders = await json<OrderJson[]>(await call("/v2/orders?status=all&limit=500", { token: user.access, ip: user.ip }));
+  const venueFills = (await Promise.all([...new Set(orders.map((o) => o.symbol))].map((symbol) => venueFillsOf(user, symbol)))).flat();
   const audit = await env.ACCOUNT.getByName(user.id).audit();
   const ledger = (JSON.parse(audit.ledger.replace(/"(-?\d+)n"/g, '"$1"')) as { ledger: LedgerJson }).ledger;
   const fills = await fillsOf(user);
   const ids = fills.map((f) => f.execution_id);
   expect(new Set(ids).size, "an execution was applied twice").toBe(ids.length);
+  // The venue's side: the same executions, at the same price, quantity and fee.
+  const tick = money("0.01");
+  expect(new Map(fills.map((f) => [f.execution_id, [money(f.price), money(f.qty), money(f.fee)]]))).toEqual(
+    new Map(venueFills.map((f) => [f.executionId, [BigInt(f.price) * tick, BigInt(f.qty) * money(lotSize), BigInt(f.fee)]])),
+  );
 
   let buys = 0n;
   let sells = 0n;
@@ -112,7 +131,6 @@ async function expectReconciled(user: TestUser, lotSize = "1"): Promise<void> {
   }
 
   // Every order's filled quantity is the sum of its fills; reservations belong to open orders.
-  const orders = await json<OrderJson[]>(await call("/v2/orders?status=all&limit=500", { token: user.access, ip: user.ip }));
   for (const o of orders) expect(money(o.filled_qty), `order ${o.id}`).toBe(perOrder.get(o.id) ?? 0n);
   const open = new Set(orders.filter((o) => ["new", "partially_filled", "pending_new", "accepted"].includes(o.status)).map((o) => o.id));
   expect(new Set(Object.keys(ledger.reservations))).toEqual(open);
