@@ -1,6 +1,6 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { DurableObject } from "cloudflare:workers";
-import { ClientMessage, ERRORS, errorMessage, subscriptionMessage, type ControlMessage, type SocketKind, type StreamKind } from "../../shared/stream-protocol";
+import { ClientMessage, ERRORS, errorMessage, subscriptionMessage, type ControlMessage, type SocketKind, type StreamKind } from "../../shared/stream/protocol";
 import type { MarketEvent } from "../../shared/market/types";
 import { changeSubscriptions, namedSymbols, registrationChanges, streamKindOf, streamKinds, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
 import type { AssetClass } from "../../shared/market/instrument";

@@ -11,7 +11,7 @@ import {
   type SocketKind,
   type StreamKind,
   type Subscriptions,
-} from "../stream-protocol";
+} from "./protocol";
 import type { AssetClass } from "../market/instrument";
 
 // Who listens to which channel of which symbol, for one stream hub. Pure: the hub keeps

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { changeSubscriptions, namedSymbols, registrationChanges, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
-import type { StreamKind } from "../../shared/stream-protocol";
+import type { StreamKind } from "../../shared/stream/protocol";
 
 const classes: Record<string, StreamKind> = { AAPL: "stocks", MSFT: "stocks", "BTC/USD": "crypto" };
 const classOf = (s: string) => classes[s];

@@ -31,7 +31,3 @@ export function adminAssetView(row: AssetRow): z.infer<typeof AdminAsset> {
     feed: FeedConfig.parse(JSON.parse(row.feed)),
   };
 }
-
-// workers/routes/positions.ts still imports the lookup from here; the re-export goes once it
-// imports platform/assets.
-export { findAsset } from "../../platform/assets";

@@ -4,7 +4,7 @@ import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schema
 import { Order, Position } from "../../shared/schemas/trading";
 import type { AppEnv } from "../context";
 import { accountOf, statusOf, tradableAsset, unwrap } from "../lib/accounts";
-import { findAsset } from "../lib/assets";
+import { findAsset } from "../../platform/assets";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { ApiError, forbidden, unauthorized } from "../../shared/errors";
 import { can } from "../../shared/rbac";
-import type { SocketKind } from "../../shared/stream-protocol";
+import type { SocketKind } from "../../shared/stream/protocol";
 import type { AppEnv } from "../context";
 
 // Market-data WebSockets at Alpaca's paths. The gateway authenticates a handshake that
