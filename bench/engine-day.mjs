@@ -66,7 +66,8 @@ const feeds = specs.map((spec, i) => {
 });
 const assets = specs.map((spec) => ({ id: `asset-${spec.symbol}`, spec, tradable: true, active: true, session: null }));
 const accounts = Array.from({ length: ACCOUNTS }, (_, i) => {
-  const book = new m.MemoryBook();
+  // No crash is simulated here, so the books keep the engine's objects instead of copies.
+  const book = new m.MemoryBook({ isolated: false });
   const owner = `bench-${i}`;
   const runner = new m.AccountRunner(book, venues, () => new m.AccountEngine(book, { owner, now, newId, config }));
   return { owner, book, runner };
