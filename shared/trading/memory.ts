@@ -39,7 +39,8 @@ export class MemoryBook implements AccountBook {
   beforeCommit: ((changes: AccountChanges) => void) | undefined;
 
   constructor(options: MemoryBookOptions = {}) {
-    this.#copy = options.isolated === false ? same : structuredClone;
+    // structuredClone must be called unbound (workerd checks its receiver).
+    this.#copy = options.isolated === false ? same : (value) => structuredClone(value);
   }
 
   state(): AccountState | undefined {
