@@ -32,7 +32,7 @@ export class Account extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#owner = objectName(ctx) ?? "unknown";
-    this.#store = new AccountStore(ctx.storage);
+    this.#store = new AccountStore(ctx.storage, this.#owner);
     const deps = { owner: this.#owner, now: () => Date.now(), newId: () => crypto.randomUUID(), config: tradingConfig(env) };
     this.#runner = new AccountRunner(this.#store, symbolVenues(env), () => new AccountEngine(this.#store, deps), {
       beforeVenueCalls: () => this.#armRetry(),

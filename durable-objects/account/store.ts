@@ -1,5 +1,6 @@
 import type { DomainEvent } from "../../shared/events";
 import type { AccountOrder, OrderStatus } from "../../shared/trading/orders";
+import type { Ledger } from "../../shared/trading/ledger";
 import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery } from "../../shared/trading/ports";
 
 // The account object's storage, behind the engine's AccountBook port: the engine's state
@@ -19,7 +20,10 @@ type Row = Record<string, SqlStorageValue>;
 export class AccountStore implements AccountBook {
   private readonly sql: SqlStorage;
 
-  constructor(private readonly storage: DurableObjectStorage) {
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly owner: string,
+  ) {
     const sql = (this.sql = storage.sql);
     sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     const version = Number(sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0]?.value ?? 0);
@@ -46,8 +50,35 @@ export class AccountStore implements AccountBook {
   }
 
   state(): AccountState | undefined {
-    const text = this.storage.kv.get<string>(STATE_KEY);
+    const text = this.storage.kv.get<string>(STATE_KEY) ?? this.#legacyState();
     return text === undefined ? undefined : decode<AccountState>(text);
+  }
+
+  /**
+   * An account stored before the engine kept its ledger under "ledger" and the rest under
+   * "meta"; read as the engine's state (the previous close taken as now).
+   */
+  #legacyState(): string | undefined {
+    const ledgerText = this.storage.kv.get<string>("ledger");
+    const metaText = this.storage.kv.get<string>("meta");
+    if (ledgerText === undefined || metaText === undefined) return undefined;
+    const ledger = decode<Ledger>(ledgerText);
+    const meta = decode<{ accountId: string; createdAt: number; limits: AccountState["limits"]; day: { date: string; loss: string }; cursors: Record<string, number>; eventSeq: number }>(metaText);
+    const lots = Object.fromEntries(Object.entries(ledger.positions).filter(([, p]) => p.qty > 0).map(([symbol, p]) => [symbol, p.qty]));
+    const state: AccountState = {
+      accountId: meta.accountId,
+      owner: this.owner,
+      createdAt: meta.createdAt,
+      ledger,
+      limits: meta.limits,
+      day: { date: meta.day.date, loss: meta.day.loss, close: { cash: (ledger.cash + ledger.reservedCash).toString(), lots } },
+      cursors: meta.cursors,
+      held: {},
+      replacements: {},
+      eventSeq: meta.eventSeq,
+      anomalies: 0,
+    };
+    return encode(state);
   }
 
   /** The state as stored, for audits: bigints as "123n". */
