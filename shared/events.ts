@@ -22,6 +22,7 @@ export const EVENT_TYPES = [
   "order.rejected",
   "order.replaced",
   "account.cash_changed",
+  "account.status_changed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -127,6 +127,11 @@ export class Account extends DurableObject<Env> {
     return this.#publishing(this.#runner.reset(BigInt(cash), traceparent));
   }
 
+  /** Disabling a user blocks their trading and cancels their open orders; enabling lifts it. */
+  setTradingBlocked(blocked: boolean, reason: string, traceparent: string | null = null): Promise<void> {
+    return this.#publishing(this.#runner.setTradingBlocked(blocked, reason, traceparent));
+  }
+
   setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {
     return this.#publishing(this.#runner.setLimits(limits));
   }

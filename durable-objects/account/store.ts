@@ -77,6 +77,7 @@ export class AccountStore implements AccountBook {
       replacements: {},
       eventSeq: meta.eventSeq,
       anomalies: 0,
+      blocked: null,
     };
     return encode(state);
   }

@@ -65,6 +65,7 @@ export class AccountEngine {
       replacements: {},
       eventSeq: 0,
       anomalies: 0,
+      blocked: null,
     };
     this.#log.stateChanged();
     this.#activity("CSD", now, { net_amount: formatMoney(cash), description: "opening deposit" });
@@ -289,6 +290,27 @@ export class AccountEngine {
     return accepted({ cash: formatMoney(cash) });
   }
 
+  /**
+   * Blocks trading (its user was disabled: every open order is canceled and new ones are
+   * refused) or lifts the block. Answers the ids of the orders it cancels.
+   */
+  setTradingBlocked(blocked: boolean, reason: string, traceparent: string | null): string[] {
+    if (!blocked) {
+      if (this.#state.blocked) {
+        this.#state.blocked = null;
+        this.#log.stateChanged();
+        this.#publish("account.status_changed", { status: "ACTIVE", trading_blocked: false }, traceparent);
+      }
+      return [];
+    }
+    if (!this.#state.blocked) {
+      this.#state.blocked = { reason, since: this.deps.now() };
+      this.#log.stateChanged();
+      this.#publish("account.status_changed", { status: "INACTIVE", trading_blocked: true, reason }, traceparent);
+    }
+    return this.cancelAll();
+  }
+
   setLimits(limits: Partial<RiskLimits>): RiskLimits {
     this.#state.limits = { ...this.#state.limits, ...limits };
     this.#log.stateChanged();
@@ -318,7 +340,7 @@ export class AccountEngine {
       const price = prices[symbol]?.previousClose ?? prices[symbol]?.reference;
       if (spec && price !== undefined && price !== null) lastEquity += notional(price, lots, spec);
     }
-    return accountView(this.#state.accountId, this.#state.createdAt, ledger, longValue, formatMoney(lastEquity), tradingDate(this.deps.now()));
+    return accountView(this.#state.accountId, this.#state.createdAt, ledger, longValue, formatMoney(lastEquity), tradingDate(this.deps.now()), Boolean(this.#state.blocked));
   }
 
   positions(prices: Record<string, MarketPrice | undefined>) {
@@ -333,6 +355,8 @@ export class AccountEngine {
   /** The checks that need the instrument and the market before any arithmetic. */
   #gate(intent: OrderIntent, asset: AssetInfo, market: MarketPrice | null): { ok: false; refusal: Refusal } | null {
     const symbol = asset.spec.symbol;
+    const blocked = this.#state.blocked;
+    if (blocked) return refused("trading_blocked", `trading is blocked on this account: ${blocked.reason}`);
     if (!asset.active || !asset.tradable) return refused("tradable", `${symbol} is not tradable`, [{ path: "symbol", message: "not tradable" }]);
     if (!sessionOpen(asset.session, this.deps.now())) return refused("session", `${symbol} is outside its trading session`, [{ path: "symbol", message: "market closed" }]);
     if (!market) return refused("no_price", `no market price for ${symbol} yet; try again once its feed has printed`);

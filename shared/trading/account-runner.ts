@@ -104,6 +104,12 @@ export class AccountRunner {
     return outcome;
   }
 
+  /** Blocks trading (canceling every open order) or lifts the block. */
+  async setTradingBlocked(blocked: boolean, reason: string, traceparent: string | null): Promise<void> {
+    this.#engine.setTradingBlocked(blocked, reason, traceparent);
+    await this.#settle();
+  }
+
   async setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {
     const merged = this.#engine.setLimits(limits);
     await this.#settle();

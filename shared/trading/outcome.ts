@@ -26,6 +26,7 @@ export const RULES = [
   "session",
   "no_price",
   "stale_quote",
+  "trading_blocked",
 ] as const;
 export type Rule = (typeof RULES)[number];
 

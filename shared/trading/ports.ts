@@ -78,6 +78,8 @@ export interface AccountState {
   /** Numbers the account's events, so projections keep only the latest state of an order. */
   eventSeq: number;
   anomalies: number;
+  /** Why the account may not trade (its user is disabled), or null. */
+  blocked: { reason: string; since: number } | null;
 }
 
 /** Something that must never happen and did: the shell logs and counts it. */

@@ -72,15 +72,15 @@ export function marketValueOf(ledger: Ledger, specs: (symbol: string) => Instrum
  * Alpaca's account. `lastEquity` is the equity at the previous trading day's close and
  * `balanceAsOf` the account's trading date (New York).
  */
-export function accountView(id: string, createdAt: number, ledger: Ledger, longMarketValue: Money, lastEquity: string, balanceAsOf: string) {
+export function accountView(id: string, createdAt: number, ledger: Ledger, longMarketValue: Money, lastEquity: string, balanceAsOf: string, blocked = false) {
   const cash = ledger.cash + ledger.reservedCash;
   const equity = cash + longMarketValue;
   const money = formatMoney;
   return {
     id,
     account_number: `RF${id.replace(/-/g, "").slice(0, 10).toUpperCase()}`,
-    status: "ACTIVE",
-    crypto_status: "ACTIVE",
+    status: blocked ? "INACTIVE" : "ACTIVE",
+    crypto_status: blocked ? "INACTIVE" : "ACTIVE",
     currency: "USD",
     cash: money(cash),
     buying_power: money(ledger.cash),
@@ -106,9 +106,9 @@ export function accountView(id: string, createdAt: number, ledger: Ledger, longM
     fees_paid: money(ledger.fees),
     deposits: money(ledger.deposits),
     pattern_day_trader: false,
-    trading_blocked: false,
+    trading_blocked: blocked,
     transfers_blocked: false,
-    account_blocked: false,
+    account_blocked: blocked,
     trade_suspended_by_user: false,
     shorting_enabled: false,
     daytrade_count: 0,

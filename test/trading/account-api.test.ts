@@ -109,6 +109,26 @@ describe("reset, deposits and limits", () => {
     expect((await accountJson(user)).cash).toBe("2500.50");
   });
 
+  it("disabling a user cancels their resting orders and blocks the account; enabling restores trading", async () => {
+    const { user, market } = await fresh();
+    const resting = await placed(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    const status = (to: string) => call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: to }, token: admin.access, ip: admin.ip });
+    expect((await status("disabled")).status).toBe(200);
+    const viewed = await json<Record<string, unknown>>(await call(`/api/admin/accounts/${user.id}`, { token: admin.access, ip: admin.ip }));
+    expect([viewed.status, viewed.trading_blocked, viewed.reserved_cash]).toEqual(["INACTIVE", true, "0.00"]);
+    // The order no longer rests: a market that crosses it fills nothing.
+    await market.quote("98.00", "98.50");
+    expect((await status("active")).status).toBe(200);
+    const login = await call("/api/auth/login", { body: { email: user.email, password: user.password }, ip: user.ip });
+    const token = (await json<{ access_token: string }>(login)).access_token;
+    const account = await json<Record<string, unknown>>(await call("/v2/account", { token, ip: user.ip }));
+    expect([account.status, account.trading_blocked]).toEqual(["ACTIVE", false]);
+    const again = await call("/v2/orders", { token, ip: user.ip, body: { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "97.00", time_in_force: "gtc" } });
+    expect(again.status).toBe(200);
+    const old = await json<OrderJson>(await call(`/v2/orders/${resting.id}`, { token, ip: user.ip }));
+    expect(old.status).toBe("canceled");
+  });
+
   it("an admin deposit adds cash and a cash activity", async () => {
     const user = await signUp();
     const res = await call(`/api/admin/accounts/${user.id}/deposits`, { body: { amount: "1234.56" }, token: admin.access, ip: admin.ip });

@@ -85,6 +85,25 @@ describe("placing orders", () => {
   });
 });
 
+describe("a blocked account", () => {
+  it("cancels its open orders, refuses new ones and says so, until the block is lifted", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const resting = await h.place({ side: "buy", qty: "10", type: "limit", limit_price: "95.00" });
+    if (!resting.ok) throw new Error("not placed");
+    await h.runner.setTradingBlocked(true, "user disabled", null);
+    expect(h.book.order(resting.value.id)!.status).toBe("canceled");
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("trading_blocked");
+    const blocked = await h.runner.account();
+    expect([blocked.status, blocked.trading_blocked, blocked.buying_power]).toEqual(["INACTIVE", true, "100000.00"]);
+    await h.runner.setTradingBlocked(false, "user enabled", null);
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("accepted");
+    const active = await h.runner.account();
+    expect([active.status, active.trading_blocked]).toEqual(["ACTIVE", false]);
+    h.reconcile();
+  });
+});
+
 describe("replacing orders", () => {
   it("of five concurrent replaces of one order exactly one wins; the others are refused and change nothing", async () => {
     const h = harness();

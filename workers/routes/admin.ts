@@ -5,6 +5,7 @@ import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../sha
 import { AdminUpdateUserRequest, ListUsersQuery, User, UserIdParam, UserList } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
+import { accountOf } from "../lib/accounts";
 import { publish } from "../lib/events";
 import { revokeUserSessions } from "../lib/sessions";
 import { userView } from "../lib/users";
@@ -72,6 +73,9 @@ admin.openapi(updateUser, async (c) => {
   if (body.status === "disabled") await revokeUserSessions(c.env, user_id, "user_disabled");
   const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;
   const traceparent = c.get("traceparent");
+  // A disabled user's account stops trading (its open orders are canceled) until enabled.
+  if (body.status && body.status !== before.status)
+    await accountOf(c.env, user_id).setTradingBlocked(body.status === "disabled", body.status === "disabled" ? "the user is disabled" : "the user is enabled", traceparent);
   if (body.role && body.role !== before.role)
     await publish(c.env, "user.role_changed", `user:${user_id}`, { userId: user_id, from: before.role, to: body.role, by: actor.userId }, traceparent);
   if (body.status && body.status !== before.status)
