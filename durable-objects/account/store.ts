@@ -162,7 +162,9 @@ export class AccountStore implements AccountBook {
     if (q.after !== null) add(`created_at > ?`, q.after);
     if (q.until !== null) add(`created_at < ?`, q.until);
     if (q.side) add(`side = ?`, q.side);
-    if (q.symbols) add(`symbol IN (${q.symbols.map(() => "?").join(", ")})`, ...q.symbols);
+    // Lists go in as one JSON value: a Durable Object's SQLite takes at most 100 bound
+    // parameters per statement, and a client may ask for hundreds of symbols.
+    if (q.symbols) add(`symbol IN (SELECT value FROM json_each(?))`, JSON.stringify(q.symbols));
     const dir = q.direction === "asc" ? "ASC" : "DESC";
     return this.sql
       .exec<{ data: string }>(`SELECT data FROM orders ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at ${dir}, id ${dir} LIMIT ?`, ...args, q.limit)
@@ -178,7 +180,7 @@ export class AccountStore implements AccountBook {
     const where: string[] = [];
     const args: SqlStorageValue[] = [];
     const add = clause(where, args);
-    if (q.types) add(`type IN (${q.types.map(() => "?").join(", ")})`, ...q.types);
+    if (q.types) add(`type IN (SELECT value FROM json_each(?))`, JSON.stringify(q.types));
     if (q.after !== null) add(`t > ?`, q.after);
     if (q.until !== null) add(`t < ?`, q.until);
     // Activity ids sort by time (yyyymmddHHMMSSmmm::uuid), so the token is a position.

@@ -277,15 +277,29 @@ export class AccountEngine {
     return { cash };
   }
 
-  /** Starts the account over with `cash`; every order must have ended first. */
+  /** Refuses a reset above the limit before anything is canceled. */
+  checkReset(cash: Money): Outcome<null> {
+    const limit = this.limits().maxResetCash;
+    if (cash > parseMoney(limit)!) return refused("reset_limit", `cash ${formatMoney(cash)} is above the most a reset may start with (${limit})`, [{ path: "cash", message: `at most ${limit}` }]);
+    return accepted(null);
+  }
+
+  /**
+   * Starts the account over with `cash`; every order must have ended first. The day's
+   * loss stays (a reset is no way around the daily loss limit), and the previous close
+   * stays what it was, so last_equity still tells the day's change.
+   */
   reset(cash: Money, traceparent: string | null): Outcome<{ cash: string }> {
+    const bound = this.checkReset(cash);
+    if (!bound.ok) return bound;
     if (this.book.openOrders().some((o) => isOpen(this.order(o.id)!.status))) return refused("cancel_pending", "some orders could not be canceled yet; try the reset again in a moment");
+    this.#roll();
     const now = this.deps.now();
+    const before = this.#totalCash();
     this.#state.ledger = openLedger(cash);
-    this.#state.day = { date: tradingDate(now), loss: "0", close: { cash: cash.toString(), lots: {} } };
     this.#state.replacements = {};
     this.#log.stateChanged();
-    this.#activity("JNLC", now, { net_amount: formatMoney(cash), description: "account reset" });
+    this.#activity("JNLC", now, { net_amount: formatMoney(cash), description: `account reset (cash was ${formatMoney(before)}, positions closed at no price)` });
     this.#publish("account.cash_changed", { reason: "reset", cash: formatMoney(cash) }, traceparent);
     return accepted({ cash: formatMoney(cash) });
   }

@@ -97,6 +97,8 @@ export class AccountRunner {
 
   /** Cancels every open order, then starts the account over with `cash`. */
   async reset(cash: Money, traceparent: string | null): Promise<Outcome<{ cash: string }>> {
+    const bound = this.#engine.checkReset(cash);
+    if (!bound.ok) return bound;
     this.#engine.cancelAll();
     await this.#settle();
     const outcome = this.#engine.reset(cash, traceparent);

@@ -27,6 +27,7 @@ export const RULES = [
   "no_price",
   "stale_quote",
   "trading_blocked",
+  "reset_limit",
 ] as const;
 export type Rule = (typeof RULES)[number];
 

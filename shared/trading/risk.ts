@@ -22,6 +22,8 @@ export const RiskLimits = z.object({
   ordersPerMinute: z.number().int().positive().max(100_000),
   /** Realized losses plus fees today (New York day) past which buys are refused. */
   dailyLossLimit: Amount,
+  /** The most cash a reset may start the account with, in USD. */
+  maxResetCash: Amount,
 });
 export type RiskLimits = z.infer<typeof RiskLimits>;
 
@@ -32,6 +34,7 @@ export const DEFAULT_LIMITS: RiskLimits = {
   priceBandPct: 10,
   ordersPerMinute: 200,
   dailyLossLimit: "50000",
+  maxResetCash: "1000000",
 };
 
 export interface RiskContext {

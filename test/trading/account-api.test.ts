@@ -106,7 +106,22 @@ describe("reset, deposits and limits", () => {
     await orderReaching(user, o.id, "canceled");
     expect(await accountJson(user)).toMatchObject({ cash: "2500.50", buying_power: "2500.50", equity: "2500.50" });
     await expectError(await call("/api/account/reset", { body: { cash: "-5" }, token: user.access, ip: user.ip }), 422);
+    // Bounded (maxResetCash, 1,000,000 by default), and recorded in the activities.
+    await expectError(await call("/api/account/reset", { body: { cash: "1000000000000" }, token: user.access, ip: user.ip }), 422);
+    const records = await json<{ activity_type: string; net_amount: string }[]>(await call("/v2/account/activities/JNLC", { token: user.access, ip: user.ip }));
+    expect(records.map((r) => r.net_amount)).toEqual(["2500.50"]);
     expect((await accountJson(user)).cash).toBe("2500.50");
+  });
+
+  it("lists orders filtered by hundreds of symbols (more than one SQL statement may bind)", async () => {
+    const { user, market } = await fresh();
+    await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
+    for (const n of [99, 100, 101, 500]) {
+      const symbols = [market.symbol, ...Array.from({ length: n - 1 }, (_, i) => `ZZ${i}`)].join(",");
+      const res = await call(`/v2/orders?status=all&symbols=${encodeURIComponent(symbols)}`, { token: user.access, ip: user.ip });
+      expect(res.status, `${n} symbols`).toBe(200);
+      expect(await json<OrderJson[]>(res)).toHaveLength(1);
+    }
   });
 
   it("disabling a user cancels their resting orders and blocks the account; enabling restores trading", async () => {

@@ -104,6 +104,28 @@ describe("a blocked account", () => {
   });
 });
 
+describe("resetting the account", () => {
+  it("is bounded, keeps the day's loss, and leaves a record", async () => {
+    const h = harness({ limits: { dailyLossLimit: "5", maxResetCash: "200000" }, venue: { takerBps: 0 } });
+    await h.quote("99.00", "100.00");
+    await h.place({ side: "buy", qty: "10" });
+    await h.quote("90.00", "91.00");
+    await h.place({ side: "sell", qty: "10" });
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("daily_loss");
+    expect(refusal(await h.runner.reset(usd("200000.01"), null))).toBe("reset_limit");
+    expect(h.engine.ledger.cash).toBe(usd("99900"));
+    expect(refusal(await h.runner.reset(usd("200000"), null))).toBe("accepted");
+    expect(h.engine.ledger.cash).toBe(usd("200000"));
+    // The reset is no way around the daily loss limit.
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("daily_loss");
+    const records = h.book.activities({ types: ["JNLC"], after: null, until: null, direction: "asc", pageSize: 10, pageToken: null });
+    expect(records.map((r) => r.data.net_amount)).toEqual(["200000.00"]);
+    expect(String(records[0]!.data.description)).toContain("cash was 99900.00");
+    h.advance(24 * 3_600_000);
+    expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("accepted");
+  });
+});
+
 describe("replacing orders", () => {
   it("of five concurrent replaces of one order exactly one wins; the others are refused and change nothing", async () => {
     const h = harness();

@@ -38,6 +38,7 @@ const STATUS: Record<Rule, 403 | 404 | 409 | 422 | 429> = {
   no_price: 422,
   stale_quote: 422,
   trading_blocked: 403,
+  reset_limit: 422,
 };
 
 // Rules the gateway names in the envelope: the field-level and request-level problems
