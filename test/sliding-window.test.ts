@@ -44,15 +44,32 @@ describe("sliding-window counter", () => {
   });
 
   it("a refused request is admitted when retried after Retry-After, and not much earlier", () => {
+    // Any history, then limit + 1 requests at one instant: the last of them is always
+    // refused, whether the window it lands in was already full or only the previous
+    // window's share tipped it over (the two ways nextAdmission computes Retry-After).
+    const refusal = fc.record({
+      limit: fc.integer({ min: 1, max: 20 }),
+      history: fc.array(fc.integer({ min: 0, max: 3 * WINDOW }), { maxLength: 200 }).map((a) => a.sort((x, y) => x - y)),
+      gap: fc.integer({ min: 0, max: WINDOW }),
+    });
+    const runs = 500;
+    const refusedBy = { previousShare: 0, currentWindow: 0 };
     fc.assert(
-      fc.property(sortedTimes, fc.integer({ min: 1, max: 20 }), (times, limit) => {
-        const { state, decisions } = replay(times, limit);
-        const refused = decisions.at(-1);
-        if (!refused || refused.allowed || !state) return;
+      fc.property(refusal, ({ limit, history, gap }) => {
+        const at = (history.at(-1) ?? 0) + gap;
+        const { state, decisions } = replay([...history, ...Array<number>(limit + 1).fill(at)], limit);
+        const refused = decisions.at(-1)!;
+        expect(refused.allowed).toBe(false);
+        refusedBy[state!.previous > 0 && state!.current < limit ? "previousShare" : "currentWindow"] += 1;
         expect(hit(state, refused.t + refused.retryAfterMs, WINDOW, limit).decision.allowed).toBe(true);
         if (refused.retryAfterMs > 2) expect(hit(state, refused.t + refused.retryAfterMs - 2, WINDOW, limit).decision.allowed).toBe(false);
       }),
+      { numRuns: runs },
     );
+    // Both ways of being refused must come up in a good share of the runs, or the
+    // generator has quietly stopped testing one of them.
+    expect(refusedBy.previousShare).toBeGreaterThan(runs / 10);
+    expect(refusedBy.currentWindow).toBeGreaterThan(runs / 10);
   });
 
   it("counts the previous window in proportion to its overlap", () => {
