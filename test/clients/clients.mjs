@@ -4,13 +4,14 @@
 // client itself needs (the field it parses, the error class it maps to), so a check
 // fails until the platform answers the way the client expects.
 //
-//   npm run test:clients      (prints "ok …" / "FAIL …" per check, then "N passed, M failed")
+//   npm run test:clients      (prints "plan N", "ok …" / "FAIL …" per check, then "N passed, M failed")
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NotFoundError, OrdersApi, PermissionError, marketData, streaming, trading } from "@alpacahq/alpaca-trade-api";
 import ccxt from "ccxt";
+import { planFromSource } from "../../bench/lib/plan.mjs";
 import { api, expectStatus, freePort, sleep, startWranglerDev, stopWranglerDev, waitHealthy } from "../../bench/lib/platform.mjs";
 
 const CHECK_TIMEOUT_MS = 30_000;
@@ -529,6 +530,9 @@ async function ccxtChecks(origin, key) {
 // ---- main --------------------------------------------------------------------------------
 
 async function main() {
+  // Every check below runs once, whether or not an earlier one failed (later ones fail with
+  // "needs …"), so the plan is the number of check() calls in this file.
+  const planned = planFromSource(import.meta.url, "check");
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const stateDir = mkdtempSync(join(tmpdir(), "redfire-clients-"));
@@ -546,7 +550,9 @@ async function main() {
     await stopWranglerDev(platform);
     rmSync(stateDir, { recursive: true, force: true });
   }
-  console.log(`${tally.passed} passed, ${tally.failed} failed`);
+  const unreported = planned - tally.passed - tally.failed;
+  if (unreported > 0) tally.failed += unreported;
+  console.log(`${tally.passed} passed, ${tally.failed} failed${unreported > 0 ? ` (${unreported} planned checks never ran)` : ""}`);
   process.exit(tally.failed === 0 ? 0 : 1);
 }
 
