@@ -1,5 +1,5 @@
 import type { FeedConfig } from "../schemas/assets";
-import type { StreamKind } from "../stream-protocol";
+import type { StreamKind } from "../stream/protocol";
 import type { MarketPrice } from "../trading/views";
 import { applyTrade, closeDueBars, newBarBook, onTrade, type BarBook, type ClosedBar } from "./bars";
 import { barToAlpaca, orderbookToAlpaca, quoteToAlpaca, tradeToAlpaca } from "./format";

@@ -1,4 +1,4 @@
-import type { Channel } from "../stream-protocol";
+import type { Channel } from "../stream/protocol";
 
 // Market-data records as the core stores them: prices in integer ticks, sizes in integer
 // lots of the instrument (see instrument.ts), times in epoch milliseconds. Conversion to
