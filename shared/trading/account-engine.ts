@@ -1,5 +1,5 @@
 import { domainEvent, type EventType } from "../events";
-import { decimalToLots, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
+import { decimalToLots, lotsToDecimal, type InstrumentSpec } from "../market/instrument";
 import type { Report, VenueOrderRequest } from "../venue/venue";
 import type { AssetInfo } from "./asset";
 import type { TradingConfig } from "./config";
@@ -8,11 +8,11 @@ import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
 import { canMove, isOpen, newOrder, orderView, parseOrderRequest, replacementFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
-import type { AccountBook, AccountChanges, AccountState, Anomaly, FillActivity, PendingReplacement, VenueCommand } from "./ports";
+import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
 import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, protectionPrice, sellFeeReservation, type RiskLimits } from "./risk";
 import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
-import { accountView, marketValueOf, positionView, type MarketPrice } from "./views";
+import { accountView, closingEquity, fillActivity, marketValueOf, positionView, type MarketPrice } from "./views";
 
 // Every rule of one paper account, and nothing else: no storage, no clock, no ids, no
 // network. Commands change memory and say what changed through drain(); the caller (the
@@ -347,13 +347,7 @@ export class AccountEngine {
   accountView(prices: Record<string, MarketPrice | undefined>) {
     const ledger = this.#state.ledger;
     const longValue = marketValueOf(ledger, (s) => this.#specOf(s), prices);
-    const close = this.#closeNow();
-    let lastEquity = BigInt(close.cash);
-    for (const [symbol, lots] of Object.entries(close.lots)) {
-      const spec = this.#specOf(symbol);
-      const price = prices[symbol]?.previousClose ?? prices[symbol]?.reference;
-      if (spec && price !== undefined && price !== null) lastEquity += notional(price, lots, spec);
-    }
+    const lastEquity = closingEquity(this.#closeNow(), (s) => this.#specOf(s), prices);
     return accountView(this.#state.accountId, this.#state.createdAt, ledger, longValue, formatMoney(lastEquity), tradingDate(this.deps.now()), Boolean(this.#state.blocked));
   }
 
@@ -478,22 +472,7 @@ export class AccountEngine {
     this.#log.stateChanged();
     this.#specs.set(spec.symbol, { spec, assetId: order.assetId });
     this.#put(order);
-    const fill: FillActivity = {
-      transaction_time: new Date(r.t).toISOString(),
-      type: complete ? "fill" : "partial_fill",
-      price: ticksToDecimal(r.price, spec),
-      qty: lotsToDecimal(r.qty, spec),
-      side: order.side,
-      symbol: spec.symbol,
-      leaves_qty: order.qty === null ? "0" : lotsToDecimal(order.qty - order.filledQty, spec),
-      order_id: order.id,
-      cum_qty: lotsToDecimal(order.filledQty, spec),
-      order_status: order.status,
-      execution_id: r.executionId,
-      fee: formatMoney(fee),
-      realized_pl: formatMoney(realized),
-      liquidity: r.liquidity,
-    };
+    const fill = fillActivity(order, r, realized);
     this.#activity("FILL", r.t, { ...fill });
     this.#event(complete ? "order.filled" : "order.partially_filled", order, null, { execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl });
     const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);

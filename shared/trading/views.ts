@@ -1,7 +1,9 @@
 import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import type { Ledger, Position } from "./ledger";
 import { formatMoney, notional, ZERO, type Money } from "./money";
-import { averagePrice } from "./orders";
+import { averagePrice, type AccountOrder } from "./orders";
+import type { ClosingBalance, FillActivity } from "./ports";
+import type { Report } from "../venue/venue";
 
 // The account, its positions and its activities in Alpaca's shapes: money and quantities
 // as decimal strings, computed exactly from the ledger.
@@ -114,6 +116,38 @@ export function accountView(id: string, createdAt: number, ledger: Ledger, longM
     daytrade_count: 0,
     balance_asof: balanceAsOf,
     created_at: new Date(createdAt).toISOString(),
+  };
+}
+
+/** The equity at the previous close: its cash, and the lots it held valued at each symbol's previous close (else its last price). */
+export function closingEquity(close: ClosingBalance, specOf: (symbol: string) => InstrumentSpec | undefined, prices: Record<string, MarketPrice | undefined>): Money {
+  let equity = BigInt(close.cash);
+  for (const [symbol, lots] of Object.entries(close.lots)) {
+    const spec = specOf(symbol);
+    const price = prices[symbol]?.previousClose ?? prices[symbol]?.reference;
+    if (spec && price !== undefined && price !== null) equity += notional(price, lots, spec);
+  }
+  return equity;
+}
+
+/** A fill as the account's FILL activity records it, after it was applied to `order`. */
+export function fillActivity(order: AccountOrder, r: Extract<Report, { kind: "fill" }>, realized: Money): FillActivity {
+  const { spec } = order;
+  return {
+    transaction_time: new Date(r.t).toISOString(),
+    type: order.status === "filled" ? "fill" : "partial_fill",
+    price: ticksToDecimal(r.price, spec),
+    qty: lotsToDecimal(r.qty, spec),
+    side: order.side,
+    symbol: spec.symbol,
+    leaves_qty: order.qty === null ? "0" : lotsToDecimal(order.qty - order.filledQty, spec),
+    order_id: order.id,
+    cum_qty: lotsToDecimal(order.filledQty, spec),
+    order_status: order.status,
+    execution_id: r.executionId,
+    fee: formatMoney(BigInt(r.fee)),
+    realized_pl: formatMoney(realized),
+    liquidity: r.liquidity,
   };
 }
 
