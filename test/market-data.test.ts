@@ -218,9 +218,24 @@ describe("history import", () => {
     expect(bars.bars).toEqual([]);
   });
 
+  it("refuses bars dated after the import, naming their lines, so they never become the daily bar or previous close", async () => {
+    const asset = await createInstrument(admin, { feed: { kind: "none" } });
+    const minute = 60_000;
+    const lastMinute = new Date(Math.floor(Date.now() / minute) * minute - minute);
+    const tomorrow = new Date(Math.floor(Date.now() / minute) * minute + 86_400_000);
+    const text = ["timestamp,open,high,low,close,volume", `${lastMinute.toISOString()},100.00,101.00,99.50,100.50,100`, `${tomorrow.toISOString()},500.00,500.00,500.00,500.00,1`].join("\n");
+    const error = await expectError(await call(`/api/admin/assets/${asset.id}/history`, { token: admin.access, rawBody: text, headers: { "content-type": "text/csv" } }), 422);
+    expect(error.details).toEqual([{ path: "line 3", message: expect.stringContaining("is in the future") }]);
+    const bars = await get<{ bars: Row[] }>(`/v2/stocks/${asset.symbol}/bars?timeframe=1Min&start=${lastMinute.toISOString().slice(0, 10)}&end=${new Date(tomorrow.getTime() + 86_400_000).toISOString()}`);
+    expect(bars.bars).toEqual([]);
+  });
+
   it("takes CSV only, from admins only", async () => {
     const asset = await createInstrument(admin, { feed: { kind: "none" } });
     await expectError(await call(`/api/admin/assets/${asset.id}/history`, { token: admin.access, body: { csv: CSV } }), 415);
+    // CSV sent as plain text or with no type at all is still not an import.
+    await expectError(await call(`/api/admin/assets/${asset.id}/history`, { token: admin.access, rawBody: CSV, headers: { "content-type": "text/plain" } }), 415);
+    await expectError(await call(`/api/admin/assets/${asset.id}/history`, { token: admin.access, rawBody: new TextEncoder().encode(CSV) }), 415);
     await expectError(await call(`/api/admin/assets/${asset.id}/history`, { token: trader.access, rawBody: CSV, headers: { "content-type": "text/csv" } }), 403);
   });
 });

@@ -16,6 +16,8 @@ export type ParsedOhlcv = { ok: true; bars: Bar[] } | { ok: false; errors: CsvEr
 
 export interface OhlcvCsvOptions {
   timeframe: Timeframe;
+  /** The import's wall-clock time (epoch ms): a bar that has not started yet cannot have prices. */
+  now: number;
   /** Data rows allowed (header not counted). */
   maxRows?: number;
 }
@@ -92,13 +94,14 @@ function roundedThird(sum: number, volume: number): bigint {
 interface RowContext {
   spec: InstrumentSpec;
   timeframe: Timeframe;
+  now: number;
   columns: Columns;
   errors: ErrorList;
 }
 
 /** One data line's bar, or only its time after reporting what is wrong; `previousT` is the latest time above it. */
 function parseRow(fields: string[], line: number, previousT: number | undefined, context: RowContext): { bar?: Bar; t?: number } {
-  const { spec, timeframe, columns, errors } = context;
+  const { spec, timeframe, now, columns, errors } = context;
   const before = errors.errors.length;
   const field = (name: Column) => {
     const index = columns.get(name);
@@ -117,6 +120,8 @@ function parseRow(fields: string[], line: number, previousT: number | undefined,
   if (t !== undefined) {
     const start = bucketStart(t, timeframe, spec.timeZone);
     if (start !== t) errors.add(line, `timestamp ${rfc3339(t)} is not the start of a ${timeframe.label} bucket (that bucket starts at ${rfc3339(start)})`);
+    // A future bar would become the snapshot's daily bar and previous close.
+    if (t > now) errors.add(line, `timestamp ${rfc3339(t)} is in the future (the import ran at ${rfc3339(now)}); only bars that have started can be imported`);
     if (previousT !== undefined && t <= previousT) {
       errors.add(line, `timestamp ${rfc3339(t)} is ${t === previousT ? "a duplicate" : "earlier than a row above it"}; rows must be in strictly increasing time`);
     }
@@ -156,7 +161,7 @@ export function parseOhlcvCsv(text: string, spec: InstrumentSpec, options: Ohlcv
   const columns = parseHeader(lines[0] ?? "", errors);
   if (!columns) return { ok: false, errors: errors.errors };
 
-  const context: RowContext = { spec, timeframe: options.timeframe, columns, errors };
+  const context: RowContext = { spec, timeframe: options.timeframe, now: options.now, columns, errors };
   const width = lines[0]?.split(",").length ?? 0;
   const bars: Bar[] = [];
   let previousT: number | undefined;

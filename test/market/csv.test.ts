@@ -13,7 +13,9 @@ function tf(text: string): Timeframe {
   return parsed.timeframe;
 }
 
-const MINUTES: OhlcvCsvOptions = { timeframe: tf("1Min") };
+// Well after every bar below, so only the test of future bars meets the clock.
+const NOW = at("2026-06-01T00:00:00Z");
+const MINUTES: OhlcvCsvOptions = { timeframe: tf("1Min"), now: NOW };
 const csv = (...lines: string[]) => lines.join("\n");
 
 describe("OHLCV CSV import", () => {
@@ -102,7 +104,7 @@ describe("OHLCV CSV import", () => {
   });
 
   it("needs daily equity bars at New York midnight and daily crypto bars at UTC midnight", () => {
-    const days = { timeframe: tf("1Day") };
+    const days = { timeframe: tf("1Day"), now: NOW };
     const newYork = csv("timestamp,open,high,low,close,volume", "2026-03-06T05:00:00Z,1,1,1,1,1", "2026-03-09T04:00:00Z,1,1,1,1,1");
     expect(parseOhlcvCsv(newYork, AAPL, days).ok).toBe(true);
     expect(parseOhlcvCsv(newYork, BTC, days)).toMatchObject({ ok: false, errors: [{ line: 2 }, { line: 3 }] });
@@ -145,5 +147,24 @@ describe("OHLCV CSV import", () => {
       ok: false,
       errors: [{ line: 2, message: 'timestamp "2026-03-02T14:30:00.0000001Z" is finer than a millisecond' }],
     });
+  });
+
+  it("refuses bars that start after the import's now, naming their lines; a bar that has started is fine", () => {
+    const now = at("2026-03-02T14:31:30Z");
+    const text = csv(
+      "timestamp,open,high,low,close,volume",
+      "2026-03-02T14:30:00Z,1,1,1,1,1", // 2 past
+      "2026-03-02T14:31:00Z,1,1,1,1,1", // 3 in progress: started before now
+      "2026-03-02T14:32:00Z,1,1,1,1,1", // 4 starts after now
+      "2027-01-04T14:30:00Z,1,1,1,1,1", // 5 next year
+    );
+    expect(parseOhlcvCsv(text, AAPL, { ...MINUTES, now })).toEqual({
+      ok: false,
+      errors: [
+        { line: 4, message: "timestamp 2026-03-02T14:32:00.000Z is in the future (the import ran at 2026-03-02T14:31:30.000Z); only bars that have started can be imported" },
+        { line: 5, message: "timestamp 2027-01-04T14:30:00.000Z is in the future (the import ran at 2026-03-02T14:31:30.000Z); only bars that have started can be imported" },
+      ],
+    });
+    expect(parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "2026-03-02T14:31:00Z,1,1,1,1,1"), AAPL, { ...MINUTES, now: at("2026-03-02T14:31:00Z") }).ok).toBe(true);
   });
 });

@@ -207,7 +207,7 @@ assets.openapi(
     tags: ["admin"],
     summary: "Import OHLCV history from CSV (all rows or none)",
     description:
-      "Header `timestamp,open,high,low,close,volume` (optional `trade_count`, `vwap`); timestamps RFC-3339 or epoch seconds/ms aligned to the timeframe; prices on the tick grid, volumes on the lot grid. Any bad row rejects the whole file with its line number. Replaces stored bars over the imported range and rebuilds the coarser timeframes.",
+      "Header `timestamp,open,high,low,close,volume` (optional `trade_count`, `vwap`); timestamps RFC-3339 or epoch seconds/ms aligned to the timeframe; prices on the tick grid, volumes on the lot grid; no bar may start after the time of the import. Any bad row rejects the whole file with its line number. Replaces stored bars over the imported range and rebuilds the coarser timeframes.",
     security: SESSION_OR_KEY,
     middleware: [adminOnly] as const,
     request: {
@@ -227,7 +227,7 @@ assets.openapi(
     if (!row) throw notFound("asset not found");
     const text = await c.req.text();
     const spec = instrumentSpecOf(row);
-    const parsed = parseOhlcvCsv(text, spec, { timeframe: STREAM_TIMEFRAMES.find((t) => t.label === timeframe)! });
+    const parsed = parseOhlcvCsv(text, spec, { timeframe: STREAM_TIMEFRAMES.find((t) => t.label === timeframe)!, now: Date.now() });
     if (!parsed.ok) {
       throw unprocessable(
         `CSV rejected: ${parsed.errors.length} bad line${parsed.errors.length === 1 ? "" : "s"}; nothing was imported`,
