@@ -24,6 +24,7 @@ import { positions } from "./routes/positions";
 import { tradeStream } from "./routes/trade-stream";
 import { system } from "./routes/system";
 import { users } from "./routes/users";
+import { venueAdmin } from "./routes/venue-admin";
 
 const EXPOSED_HEADERS = ["X-Request-ID", "traceparent", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"];
 const UNLIMITED = new Set(["/health", "/ready"]);
@@ -87,6 +88,7 @@ export function createApp() {
   app.route("/", users);
   app.route("/", keys);
   app.route("/", admin);
+  app.route("/", venueAdmin);
   app.route("/", assets);
   app.route("/", marketData);
   app.route("/", streams);
