@@ -1,3 +1,5 @@
+import type { SocketCredential } from "../shared/stream/access";
+
 // Hibernatable WebSockets for Durable Objects: accepting the upgrade, a typed attachment,
 // parsing client frames and closing. Every object that owns client sockets uses these, so
 // close codes, size limits and attachment handling are the same everywhere.
@@ -95,4 +97,30 @@ export function closeQuietly(ws: WebSocket, code = 1000, reason = ""): void {
   } catch {
     // Already closed or closing: nothing left to do.
   }
+}
+
+// The gateway tells a socket's object who authenticated the upgrade in these headers. A
+// client may send headers of any name, so every x-redfire-* header it sent is dropped first.
+const INTERNAL_PREFIX = "x-redfire-";
+const CREDENTIAL_HEADERS = { userId: "x-redfire-socket-user", sessionId: "x-redfire-socket-session", keyId: "x-redfire-socket-key" } as const;
+
+/** A client's headers without any x-redfire-* header, plus `extra` and the credential (if any). */
+export function internalHeaders(client: Headers, credential: SocketCredential | undefined, extra: Record<string, string> = {}): Headers {
+  const headers = new Headers();
+  for (const [name, value] of client) if (!name.toLowerCase().startsWith(INTERNAL_PREFIX)) headers.append(name, value);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  if (credential) for (const [field, name] of Object.entries(CREDENTIAL_HEADERS)) {
+    const value = credential[field as keyof SocketCredential];
+    if (value !== undefined) headers.set(name, value);
+  }
+  return headers;
+}
+
+/** The credential the gateway put in an upgrade's headers, if it authenticated one. */
+export function credentialFrom(headers: Headers): SocketCredential | undefined {
+  const userId = headers.get(CREDENTIAL_HEADERS.userId);
+  if (!userId) return undefined;
+  const sessionId = headers.get(CREDENTIAL_HEADERS.sessionId) ?? undefined;
+  const keyId = headers.get(CREDENTIAL_HEADERS.keyId) ?? undefined;
+  return { userId, ...(sessionId && { sessionId }), ...(keyId && { keyId }) };
 }

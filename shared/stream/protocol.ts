@@ -23,6 +23,10 @@ export const ERRORS = {
   symbolLimit: { code: 405, msg: "symbol limit exceeded" },
   connectionLimit: { code: 406, msg: "connection limit exceeded" },
   slowClient: { code: 407, msg: "slow client" },
+  // Alpaca's answer to a feed the account's plan does not include; here, a credential without the permission the socket's data needs.
+  insufficientSubscription: { code: 409, msg: "insufficient subscription" },
+  // RedFire's: more control messages than the socket's budget (SOCKET_LIMITS); the socket closes.
+  tooManyMessages: { code: 429, msg: "too many messages" },
   internal: { code: 500, msg: "internal error" },
 } as const;
 
@@ -40,10 +44,13 @@ export type ControlMessage =
   | { T: "error"; code: number; msg: string }
   | { T: "subscription"; [channel: string]: string[] | "subscription" };
 
+// An error's size must not grow with the request that caused it.
+const MAX_DETAIL_CHARS = 200;
+
 export const errorMessage = (e: { code: number; msg: string }, detail?: string): ControlMessage => ({
   T: "error",
   code: e.code,
-  msg: detail ? `${e.msg}: ${detail}` : e.msg,
+  msg: detail ? `${e.msg}: ${detail.length > MAX_DETAIL_CHARS ? `${detail.slice(0, MAX_DETAIL_CHARS)}…` : detail}` : e.msg,
 });
 
 /** The full-subscription echo Alpaca sends after every (un)subscribe. */

@@ -156,10 +156,14 @@ export type SubscriptionChange =
   /** Over the symbol limit: nothing changes. */
   | { ok: false; errors: ControlMessage[] };
 
+/** Unknown symbols named one error each, up to this many; the rest in one more error. */
+export const MAX_SYMBOL_ERRORS = 5;
+
 /**
  * A listener after a subscribe or unsubscribe message. `classOf` names an active symbol's
  * class (undefined for an unknown one); a subscription to an unknown symbol, or to a
- * channel its class does not have, is refused with an error and the rest applies.
+ * channel its class does not have, is refused with an error and the rest applies. The
+ * errors stay a few whatever the message names, so a reply never outgrows a bounded size.
  */
 export function changeSubscriptions(
   current: Listener,
@@ -169,7 +173,7 @@ export function changeSubscriptions(
   maxSymbols: number,
 ): SubscriptionChange {
   const requested = pickChannels(message, current.kind);
-  const errors: ControlMessage[] = [];
+  const refused: string[] = [];
   const classes = { ...current.classes };
   if (action === "subscribe") {
     for (const [channel, symbols] of Object.entries(requested) as [Channel, string[]][]) {
@@ -180,11 +184,13 @@ export function changeSubscriptions(
           if (current.kind === "all") classes[s.toUpperCase()] = kind;
           return true;
         }
-        errors.push(errorMessage(ERRORS.invalidSyntax, `unknown symbol ${s}`));
+        refused.push(s);
         return false;
       });
     }
   }
+  const errors = refused.slice(0, MAX_SYMBOL_ERRORS).map((s) => errorMessage(ERRORS.invalidSyntax, `unknown symbol ${s}`));
+  if (refused.length > MAX_SYMBOL_ERRORS) errors.push(errorMessage(ERRORS.invalidSyntax, `${refused.length - MAX_SYMBOL_ERRORS} more unknown symbols`));
   const subs = action === "subscribe" ? addSubscriptions(current.subs, requested) : removeSubscriptions(current.subs, requested);
   if (symbolCount(subs) > maxSymbols) return { ok: false, errors: [...errors, errorMessage(ERRORS.symbolLimit)] };
   return { ok: true, listener: current.kind === "all" ? { kind: current.kind, subs, classes } : { kind: current.kind, subs }, errors };

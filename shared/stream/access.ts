@@ -1,0 +1,68 @@
+import { can, type Permission } from "../rbac";
+import type { Principal } from "../principal";
+import type { SocketKind } from "./protocol";
+
+// Who may hold a client socket, and which sockets a revocation ends. Both socket owners
+// (the market-data hubs and the account object's trade_updates sockets) record the
+// credential a socket was opened with, so revoking it can close the socket at once
+// instead of letting it stream until it reconnects.
+
+/** The credential a socket authenticated with: a login session or an API key. */
+export interface SocketCredential {
+  userId: string;
+  sessionId?: string;
+  keyId?: string;
+}
+
+/** Which of a user's sockets a revocation ends. */
+export type SocketSelector =
+  /** The user was disabled: every socket. */
+  | { userId: string; kind: "user" }
+  /** A session ended (logout). */
+  | { userId: string; kind: "session"; sessionId: string }
+  /** Every session but one ended (a password change keeps the session that made it). */
+  | { userId: string; kind: "sessions"; except?: string }
+  /** An API key was revoked. */
+  | { userId: string; kind: "key"; keyId: string }
+  /** Every API key of the user was revoked. */
+  | { userId: string; kind: "keys" };
+
+export const credentialOf = (principal: Principal): SocketCredential =>
+  principal.via.kind === "session" ? { userId: principal.userId, sessionId: principal.via.sessionId } : { userId: principal.userId, keyId: principal.via.keyId };
+
+/**
+ * Whether a revocation ends a socket opened with `credential`. A socket recorded without
+ * its credential (opened before credentials were recorded) is ended by every revocation of
+ * its user: closing too much only makes a client reconnect.
+ */
+export function selects(selector: SocketSelector, credential: SocketCredential): boolean {
+  if (credential.userId !== selector.userId) return false;
+  const unknown = credential.sessionId === undefined && credential.keyId === undefined;
+  switch (selector.kind) {
+    case "user":
+      return true;
+    case "session":
+      return unknown || credential.sessionId === selector.sessionId;
+    case "sessions":
+      return unknown || (credential.sessionId !== undefined && credential.sessionId !== selector.except);
+    case "key":
+      return unknown || credential.keyId === selector.keyId;
+    case "keys":
+      return unknown || credential.keyId !== undefined;
+    default:
+      return assertNever(selector);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected selector ${JSON.stringify(value)}`);
+}
+
+/**
+ * The permission rule of every market-data socket, at the handshake and in-band alike:
+ * stock data needs trading:read (as on REST); crypto data is public on REST, so any valid
+ * credential may stream it. A socket carrying both classes needs trading:read.
+ */
+export function mayStream(kind: SocketKind, permissions: ReadonlySet<Permission>): boolean {
+  return kind === "crypto" || can(permissions, "trading:read");
+}
