@@ -54,6 +54,19 @@ describe("API keys", () => {
     await expectError(await call(`/api/keys/${key.key_id}`, { method: "DELETE", token: user.access }), 404);
   });
 
+  it("DELETE /api/keys revokes every key of the caller at once and answers how many", async () => {
+    const [user, other] = await Promise.all([signUp(), signUp()]);
+    const [a, b, theirs] = await Promise.all([createKey(user), createKey(user), createKey(other)]);
+    expect(await json(await call("/api/keys", { method: "DELETE", token: user.access }))).toEqual({ revoked: 2 });
+    for (const key of [a, b]) await expectError(await call("/api/users/me", { apiKey: key }), 401);
+    expect(await json<Key[]>(await call("/api/keys", { token: user.access }))).toEqual([]);
+    expect((await call("/api/users/me", { apiKey: theirs })).status).toBe(200);
+    expect(await json(await call("/api/keys", { method: "DELETE", token: user.access }))).toEqual({ revoked: 0 });
+    await expectError(await call("/api/keys", { method: "DELETE", apiKey: theirs }), 403);
+    const spec = await json<{ paths: Record<string, Record<string, unknown>> }>(await call("/openapi.json"));
+    expect(spec.paths["/api/keys"]).toHaveProperty("delete");
+  });
+
   it("another user's key cannot be revoked and answers like a missing one", async () => {
     const [owner, other] = await Promise.all([signUp(), signUp()]);
     const key = await createKey(owner);

@@ -46,12 +46,22 @@ describe("password change", () => {
     const user = await signUp();
     const other = await json<Tokens>(await call("/api/auth/login", { body: { email: user.email, password: user.password } }));
     const res = await call("/api/users/me/password", { body: { current_password: user.password, new_password: "a-brand-new-passphrase" }, token: user.access });
-    expect(res.status).toBe(204);
+    expect(res.status).toBe(200);
     await expectError(await call("/api/users/me", { token: other.access_token }), 401);
     await expectError(await call("/api/auth/refresh", { body: { refresh_token: other.refresh_token } }), 401);
     expect((await call("/api/users/me", { token: user.access })).status).toBe(200);
     await expectError(await call("/api/auth/login", { body: { email: user.email, password: user.password } }), 401);
     expect((await call("/api/auth/login", { body: { email: user.email, password: "a-brand-new-passphrase" } })).status).toBe(200);
+  });
+
+  it("keeps API keys working (they are independent of the password, as on Alpaca) and says so", async () => {
+    const user = await signUp();
+    const key = await createKey(user);
+    const res = await call("/api/users/me/password", { body: { current_password: user.password, new_password: "a-brand-new-passphrase" }, token: user.access });
+    const body = await json<{ api_keys_kept: boolean; message: string }>(res);
+    expect(body).toMatchObject({ api_keys_kept: true });
+    expect(body.message).toMatch(/DELETE \/api\/keys/);
+    expect((await call("/api/users/me", { apiKey: key })).status).toBe(200);
   });
 
   it("requires the current password", async () => {

@@ -12,7 +12,8 @@ import { activityView } from "../../shared/trading/views";
 import type { Report } from "../../shared/venue/venue";
 import { objectName } from "../name";
 import { AccountStore } from "./store";
-import { acceptTradeSocket, broadcastTradeUpdate, onTradeSocketClose, onTradeSocketMessage } from "./trade-sockets";
+import type { SocketSelector } from "../../shared/stream/access";
+import { acceptTradeSocket, admitMarketSocket, broadcastTradeUpdate, closeTradeSockets, onTradeSocketClose, onTradeSocketMessage, releaseMarketSockets } from "./trade-sockets";
 import { symbolVenues } from "./venues";
 
 const log = logger("account");
@@ -181,14 +182,28 @@ export class Account extends DurableObject<Env> {
     }
   }
 
-  // ---- trade_updates stream (trade-sockets.ts) ------------------------------------------
+  // ---- the user's sockets: trade_updates, market-data leases (trade-sockets.ts) -------
 
   override fetch(request: Request): Response {
-    return acceptTradeSocket(this.ctx, request);
+    return acceptTradeSocket(this.ctx, this.env, request);
   }
 
   override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
-    onTradeSocketMessage(ws, data);
+    onTradeSocketMessage(this.env, ws, data);
+  }
+
+  /** Ends the trade_updates sockets a revocation selects; answers how many. */
+  closeSockets(selector: SocketSelector, reason: string): number {
+    return closeTradeSockets(this.ctx, selector, reason);
+  }
+
+  /** Counts the user's market-data sockets across the hubs: admits one unless at the limit. */
+  admitMarketSocket(socketId: string, hub: string): Promise<{ admitted: boolean }> {
+    return admitMarketSocket(this.ctx, this.env, socketId, hub);
+  }
+
+  releaseMarketSockets(socketIds: string[]): void {
+    releaseMarketSockets(this.ctx, socketIds);
   }
 
   override webSocketClose(ws: WebSocket, code: number): void {

@@ -1,37 +1,76 @@
-import { acceptSocket, closeQuietly, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
+import { acceptSocket, closeQuietly, credentialFrom, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
+import { logger } from "../../platform/log";
+import { selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
+import { MessageBudget, socketLimits } from "../../shared/stream/limits";
 import type { TradeUpdate } from "../../shared/trading/stream";
 
-// The account object's side of Alpaca's trading stream (docs/alpaca-compat.md §6):
-// hibernatable sockets whose attachment says which streams they listen to. A socket
-// reaches the object already authenticated (by the gateway, at the handshake or in-band).
+// The account object's side of its user's sockets.
+// 1. Alpaca's trading stream (docs/alpaca-compat.md §6): hibernatable sockets whose
+//    attachment says which streams they listen to and which credential opened them. A
+//    socket reaches the object already authenticated (by the gateway, at the handshake or
+//    in-band, in which case the gateway relays it).
+// 2. The user's market-data sockets, which live in the stream hubs: the account counts them
+//    (one lease per socket), because a user's sockets may sit on any hub.
+
+const log = logger("account");
 
 interface Listening {
   streams: string[];
+  /** Absent on sockets accepted before credentials were recorded. */
+  credential?: SocketCredential;
 }
 
-// Control frames are a few dozen bytes; anything much larger is not Alpaca's protocol.
-const MAX_FRAME_BYTES = 16 * 1024;
 const attachments = new SocketAttachments<Listening>();
-const send = (ws: WebSocket, message: unknown) => ws.send(JSON.stringify(message));
+// Per socket, in memory: a hibernated object was idle, which ends any window anyway.
+const budgets = new WeakMap<WebSocket, MessageBudget>();
+const send = (ws: WebSocket, message: unknown) => {
+  try {
+    ws.send(JSON.stringify(message));
+  } catch {
+    // Closed meanwhile.
+  }
+};
+// Alpaca's SDKs read `data.error` of any frame as the stream's error.
+const errorFrame = (error: string) => ({ stream: "error", data: { error } });
+const isOpen = (ws: WebSocket) => ws.readyState === WebSocket.READY_STATE_OPEN;
 
-/** Accepts an upgrade onto the object's hibernatable sockets. */
-export function acceptTradeSocket(ctx: DurableObjectState, request: Request): Response {
+/**
+ * Accepts an upgrade onto the object's hibernatable sockets. A user past the connection
+ * limit gets the error frame and a close instead of a stream.
+ */
+export function acceptTradeSocket(ctx: DurableObjectState, env: Env, request: Request): Response {
   if (!isWebSocketUpgrade(request)) return upgradeRequired();
-  return acceptSocket(ctx, attachments, { streams: [] }).response;
+  const open = ctx.getWebSockets().filter(isOpen).length;
+  const credential = credentialFrom(request.headers);
+  const { socket, response } = acceptSocket(ctx, attachments, { streams: [], ...(credential && { credential }) });
+  if (open >= socketLimits(env).connectionsPerUser) {
+    send(socket, errorFrame("connection limit exceeded"));
+    closeQuietly(socket, 1008, "connection limit exceeded");
+  }
+  return response;
 }
 
 /** `authenticate` (already done) and `listen`, whose list replaces the previous one. */
-export function onTradeSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
-  const frame = parseFrame(data, { maxBytes: MAX_FRAME_BYTES });
-  if (!frame.ok) return send(ws, { stream: "error", data: { error: frame.error } });
+export function onTradeSocketMessage(env: Env, ws: WebSocket, data: string | ArrayBuffer): void {
+  const limits = socketLimits(env);
+  let budget = budgets.get(ws);
+  if (!budget) budgets.set(ws, (budget = new MessageBudget(limits)));
+  if (!budget.take(Date.now())) {
+    send(ws, errorFrame(`too many messages: at most ${limits.messagesPerWindow} per ${limits.windowSeconds} s`));
+    closeQuietly(ws, 1008, "too many messages");
+    return;
+  }
+  const frame = parseFrame(data, { maxBytes: limits.maxFrameBytes });
+  if (!frame.ok) return send(ws, errorFrame(frame.error.slice(0, 200)));
   const message = (typeof frame.value === "object" && frame.value !== null ? frame.value : {}) as { action?: unknown; data?: { streams?: unknown } };
   if (message.action === "authenticate") return send(ws, { stream: "authorization", data: { status: "authorized", action: "authenticate" } });
   if (message.action === "listen") {
-    const wanted = Array.isArray(message.data?.streams) ? message.data.streams.filter((s): s is string => s === "trade_updates") : [];
-    attachments.set(ws, { streams: wanted });
+    const wanted = Array.isArray(message.data?.streams) && message.data.streams.includes("trade_updates") ? ["trade_updates"] : [];
+    const current = attachments.get(ws);
+    attachments.set(ws, { ...current, streams: wanted });
     return send(ws, { stream: "listening", data: { streams: wanted } });
   }
-  send(ws, { stream: "error", data: { error: `unknown action ${JSON.stringify(message.action ?? null).slice(0, 64)}` } });
+  send(ws, errorFrame(`unknown action ${JSON.stringify(message.action ?? null).slice(0, 64)}`));
 }
 
 export function onTradeSocketClose(ws: WebSocket, code: number): void {
@@ -49,4 +88,75 @@ export function broadcastTradeUpdate(ctx: DurableObjectState, update: TradeUpdat
       // a closing socket; its close handler cleans up
     }
   }
+}
+
+/** Ends the trade_updates sockets a revocation selects: the error frame, then a close. Answers how many. */
+export function closeTradeSockets(ctx: DurableObjectState, selector: SocketSelector, reason: string): number {
+  let closed = 0;
+  for (const ws of ctx.getWebSockets()) {
+    const a = attachments.get(ws);
+    if (!a || !isOpen(ws) || !selects(selector, a.credential ?? { userId: selector.userId })) continue;
+    attachments.set(ws, { ...a, streams: [] });
+    send(ws, errorFrame(`access revoked: ${reason}`));
+    closeQuietly(ws, 1008, reason);
+    closed += 1;
+  }
+  return closed;
+}
+
+// ---- the user's market-data sockets ---------------------------------------------------
+// One storage key per open socket (`market-socket:<socket id>` → hub name), so admitting
+// and releasing write one small value however many sockets are open. A hub releases a
+// socket when it closes; a socket that closed without the hub hearing of it (a hub reset)
+// is found out when the user reaches the limit: the account then asks the hubs which of
+// its leased sockets are still open before refusing.
+
+const LEASE_PREFIX = "market-socket:";
+const leaseCache = new WeakMap<DurableObjectState, Map<string, string>>();
+
+function leasesOf(ctx: DurableObjectState): Map<string, string> {
+  let leases = leaseCache.get(ctx);
+  if (!leases) {
+    leases = new Map([...ctx.storage.kv.list<string>({ prefix: LEASE_PREFIX })].map(([key, hub]) => [key.slice(LEASE_PREFIX.length), hub]));
+    leaseCache.set(ctx, leases);
+  }
+  return leases;
+}
+
+/** Admits a market-data socket of this user on `hub` unless the user is at the limit. */
+export async function admitMarketSocket(ctx: DurableObjectState, env: Env, socketId: string, hub: string): Promise<{ admitted: boolean }> {
+  const limit = socketLimits(env).connectionsPerUser;
+  if (leasesOf(ctx).size >= limit) await forgetClosedSockets(ctx, env);
+  // Decide and record without an await in between: concurrent admissions see each other.
+  const leases = leasesOf(ctx);
+  if (leases.size >= limit) return { admitted: false };
+  leases.set(socketId, hub);
+  ctx.storage.kv.put(LEASE_PREFIX + socketId, hub);
+  return { admitted: true };
+}
+
+export function releaseMarketSockets(ctx: DurableObjectState, socketIds: string[]): void {
+  const leases = leasesOf(ctx);
+  for (const id of socketIds) {
+    if (leases.delete(id)) ctx.storage.kv.delete(LEASE_PREFIX + id);
+  }
+}
+
+async function forgetClosedSockets(ctx: DurableObjectState, env: Env): Promise<void> {
+  const byHub = new Map<string, string[]>();
+  for (const [id, hub] of leasesOf(ctx)) byHub.set(hub, [...(byHub.get(hub) ?? []), id]);
+  await Promise.all(
+    [...byHub].map(async ([hub, ids]) => {
+      try {
+        const open = new Set(await env.STREAM_HUB.getByName(hub).openSockets(ids));
+        releaseMarketSockets(
+          ctx,
+          ids.filter((id) => !open.has(id)),
+        );
+      } catch (error) {
+        // Unknown: keep the leases (refusing a socket beats exceeding the limit).
+        log("warn", "could not check a hub's sockets", { hub, error: String(error) });
+      }
+    }),
+  );
 }

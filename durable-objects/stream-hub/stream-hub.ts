@@ -1,13 +1,16 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { DurableObject } from "cloudflare:workers";
+import { credentialOf, mayStream, selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
+import { MessageBudget, socketLimits } from "../../shared/stream/limits";
 import { ClientMessage, ERRORS, errorMessage, subscriptionMessage, type ControlMessage, type SocketKind, type StreamKind } from "../../shared/stream/protocol";
 import type { MarketEvent } from "../../shared/market/types";
 import { changeSubscriptions, namedSymbols, registrationChanges, streamKindOf, streamKinds, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
 import type { AssetClass } from "../../shared/market/instrument";
 import { activeSymbols } from "../../platform/assets";
 import { fromAccessToken, fromApiKey } from "../../platform/credentials";
+import type { Principal } from "../../shared/principal";
 import { logger } from "../../platform/log";
-import { acceptSocket, closeQuietly, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
+import { acceptSocket, closeQuietly, credentialFrom, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
 import { objectName } from "../name";
 
 const log = logger("stream-hub");
@@ -15,14 +18,20 @@ const log = logger("stream-hub");
 interface Attachment extends Listener {
   id: string;
   encoding: "json" | "msgpack";
+  /** Set once authenticated (and admitted under the user's connection limit). */
   userId: string | null;
+  /** What authenticated the socket; absent on sockets accepted before it was recorded. */
+  credential?: SocketCredential;
+  /** The user's account counts this socket until the hub releases it. */
+  leased?: boolean;
+  /** Revoked, refused or over a limit: closing, and deaf to whatever the client still sends. */
+  closed?: boolean;
   connectedAt: number;
 }
 
 const AUTH_TIMEOUT_MS = 10_000;
-const MAX_SYMBOLS_PER_CONNECTION = 2_000;
-// A subscribe naming the limit's worth of symbols on every channel fits well inside this.
-const MAX_FRAME_BYTES = 256 * 1024;
+// Sockets are tagged with their id, so a hub answers "is this socket open" without a scan.
+const socketTag = (id: string) => `socket:${id}`;
 
 /**
  * Holds client market-data WebSockets (hibernatable) and their subscriptions. Clients are
@@ -35,15 +44,26 @@ export class StreamHub extends DurableObject<Env> {
   readonly #attachments = new SocketAttachments<Attachment>();
   // Rebuilt from the attachments after hibernation.
   readonly #index = new SubscriptionIndex<WebSocket>();
+  readonly #budgets = new WeakMap<WebSocket, MessageBudget>();
   #reconciling: Promise<void> = Promise.resolve();
+  // Which instance this is, and how many sockets it found when it started: an instance
+  // that found sockets was woken from hibernation (or restarted) with them.
+  readonly #instance = crypto.randomUUID();
+  readonly #restored: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#name = objectName(ctx);
-    for (const ws of ctx.getWebSockets()) {
+    const sockets = ctx.getWebSockets();
+    this.#restored = sockets.length;
+    for (const ws of sockets) {
       const a = this.#attachments.get(ws);
-      if (a) this.#index.set(ws, a);
+      if (a && !a.closed) this.#index.set(ws, a);
     }
+  }
+
+  get #limits() {
+    return socketLimits(this.env);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -51,25 +71,32 @@ export class StreamHub extends DurableObject<Env> {
     const requested = request.headers.get("x-redfire-stream");
     const kind: SocketKind = requested === "crypto" || requested === "all" ? requested : "stocks";
     const encoding = /application\/msgpack/i.test(request.headers.get("content-type") ?? "") ? "msgpack" : "json";
-    const userId = request.headers.get("x-redfire-user");
-    const attachment: Attachment = { id: crypto.randomUUID(), kind, encoding, userId, connectedAt: Date.now(), subs: {} };
-    const { socket, response } = acceptSocket(this.ctx, this.#attachments, attachment);
+    // The gateway checked a handshake credential (and the socket kind's permission).
+    const credential = credentialFrom(request.headers);
+    const attachment: Attachment = { id: crypto.randomUUID(), kind, encoding, userId: null, connectedAt: Date.now(), subs: {} };
+    const { socket, response } = acceptSocket(this.ctx, this.#attachments, attachment, [socketTag(attachment.id)]);
     this.#send(socket, attachment, [{ T: "success", msg: "connected" }]);
-    if (userId) this.#send(socket, attachment, [{ T: "success", msg: "authenticated" }]);
+    if (credential) await this.#admit(socket, credential);
     else await this.#armAuthTimeout();
     return response;
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
     const a = this.#attachments.get(ws);
-    if (!a) return;
-    const frame = parseFrame(data, { maxBytes: MAX_FRAME_BYTES, decodeBinary: (bytes) => decode(bytes) });
+    if (!a || a.closed) return;
+    const limits = this.#limits;
+    let budget = this.#budgets.get(ws);
+    if (!budget) this.#budgets.set(ws, (budget = new MessageBudget(limits)));
+    if (!budget.take(Date.now())) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${limits.messagesPerWindow} per ${limits.windowSeconds} s`), "too many messages");
+    const frame = parseFrame(data, { maxBytes: limits.maxFrameBytes, decodeBinary: (bytes) => decode(bytes) });
     if (!frame.ok) return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax, frame.error)]);
     const parsed = ClientMessage.safeParse(frame.value);
     if (!parsed.success) return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax)]);
     const message = parsed.data;
     if (message.action === "auth") return this.#authenticate(ws, a, message);
     if (!a.userId) return this.#send(ws, a, [errorMessage(ERRORS.notAuthenticated)]);
+    // Alpaca's 405 for a message naming too many symbols; nothing changes.
+    if (namedSymbols(message).length > limits.symbolsPerMessage) return this.#send(ws, a, [errorMessage(ERRORS.symbolLimit, `at most ${limits.symbolsPerMessage} symbols per message`)]);
     await this.#changeSubscriptions(ws, message.action, message);
   }
 
@@ -114,10 +141,43 @@ export class StreamHub extends DurableObject<Env> {
     return { wanted: true };
   }
 
-  /** Number of open client sockets and subscriptions, for metrics and tests. */
-  stats(): { sockets: number; authenticated: number; keys: number } {
+  /**
+   * Number of open client sockets and subscriptions, for metrics and tests; `ofUser` counts
+   * one user's authenticated sockets; `instance` and `restored` tell a fresh instance (after
+   * hibernation) from the one that accepted the sockets.
+   */
+  stats(userId?: string): { sockets: number; authenticated: number; keys: number; ofUser: number; instance: string; restored: number } {
     const sockets = this.ctx.getWebSockets();
-    return { sockets: sockets.length, authenticated: sockets.filter((ws) => this.#attachments.get(ws)?.userId).length, keys: this.#index.keyCount };
+    const authenticated = sockets.map((ws) => this.#attachments.get(ws)).filter((a) => a?.userId && !a.closed);
+    return {
+      sockets: sockets.length,
+      authenticated: authenticated.length,
+      keys: this.#index.keyCount,
+      ofUser: authenticated.filter((a) => a?.userId === userId).length,
+      instance: this.#instance,
+      restored: this.#restored,
+    };
+  }
+
+  /**
+   * Ends the sockets a revocation selects: Alpaca's error frame ("auth failed" and why),
+   * then a close. Their subscriptions go at once, so nothing more is sent to them.
+   */
+  async closeSockets(selector: SocketSelector, reason: string): Promise<number> {
+    const ended: WebSocket[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      const a = this.#attachments.get(ws);
+      const credential = a?.credential ?? (a?.userId ? { userId: a.userId } : undefined);
+      if (!a || a.closed || !credential || !selects(selector, credential)) continue;
+      ended.push(ws);
+    }
+    await Promise.all(ended.map((ws) => this.#end(ws, errorMessage(ERRORS.authFailed, reason), reason)));
+    return ended.length;
+  }
+
+  /** Which of these sockets are open here: the account asks before refusing a connection. */
+  openSockets(ids: string[]): string[] {
+    return ids.filter((id) => this.ctx.getWebSockets(socketTag(id)).some((ws) => ws.readyState === WebSocket.READY_STATE_OPEN && !this.#attachments.get(ws)?.closed));
   }
 
   override async alarm(): Promise<void> {
@@ -125,7 +185,7 @@ export class StreamHub extends DurableObject<Env> {
     let pending = false;
     for (const ws of this.ctx.getWebSockets()) {
       const a = this.#attachments.get(ws);
-      if (!a || a.userId) continue;
+      if (!a || a.userId || a.closed) continue;
       if (now - a.connectedAt >= AUTH_TIMEOUT_MS) {
         this.#send(ws, a, [errorMessage(ERRORS.authTimeout)]);
         closeQuietly(ws, 1008, "auth timeout");
@@ -139,18 +199,59 @@ export class StreamHub extends DurableObject<Env> {
   }
 
   async #authenticate(ws: WebSocket, a: Attachment, m: Extract<ClientMessage, { action: "auth" }>): Promise<void> {
-    if (a.userId) return this.#send(ws, a, [errorMessage(ERRORS.alreadyAuthenticated)]);
-    const outcome = m.token ? await fromAccessToken(this.env, m.token) : await fromApiKey(this.env, m.key ?? "", m.secret ?? "", this.ctx);
-    if (typeof outcome === "string") {
-      this.#send(ws, a, [errorMessage(ERRORS.authFailed)]);
-      closeQuietly(ws, 1008, "auth failed");
+    if (a.userId || a.credential) return this.#send(ws, a, [errorMessage(ERRORS.alreadyAuthenticated)]);
+    const outcome: Principal | string = m.token ? await fromAccessToken(this.env, m.token) : await fromApiKey(this.env, m.key ?? "", m.secret ?? "", this.ctx);
+    if (typeof outcome === "string") return this.#end(ws, errorMessage(ERRORS.authFailed), "auth failed");
+    // The handshake's rule (workers/routes/streams.ts), so a guest gets no stock data in-band either.
+    if (!mayStream(a.kind, outcome.permissions)) return this.#end(ws, errorMessage(ERRORS.insufficientSubscription, "the credential may not read market data"), "insufficient subscription");
+    await this.#admit(ws, credentialOf(outcome));
+  }
+
+  /** Counts the socket against its user's connection limit, then marks it authenticated (or ends it: 406). */
+  async #admit(ws: WebSocket, credential: SocketCredential): Promise<void> {
+    // Record the credential before the await, so a revocation meanwhile finds the socket.
+    const pending = this.#attachments.get(ws);
+    if (!pending || pending.closed) return;
+    this.#attachments.set(ws, { ...pending, credential });
+    const admitted = await this.#admitted(credential.userId, pending.id);
+    // Re-read after the await: every write replaces the attachment.
+    const current = this.#attachments.get(ws);
+    if (!current || current.closed) {
+      if (admitted) this.#release(credential.userId, [pending.id]);
       return;
     }
-    // Re-read after the await: every write replaces the attachment.
-    const current = this.#attachments.get(ws) ?? a;
-    const next = { ...current, userId: outcome.userId };
+    if (!admitted) return this.#end(ws, errorMessage(ERRORS.connectionLimit), "connection limit exceeded");
+    const next: Attachment = { ...current, userId: credential.userId, leased: true };
     this.#attachments.set(ws, next);
     this.#send(ws, next, [{ T: "success", msg: "authenticated" }]);
+  }
+
+  async #admitted(userId: string, socketId: string): Promise<boolean> {
+    if (this.#name === undefined) return true;
+    try {
+      return (await this.env.ACCOUNT.getByName(userId).admitMarketSocket(socketId, this.#name)).admitted;
+    } catch (error) {
+      // The limit guards against abuse; an account that cannot answer should not take the market data down with it.
+      log("warn", "connection limit unchecked: the account did not answer", { hub: this.#name, error: String(error) });
+      return true;
+    }
+  }
+
+  #release(userId: string, socketIds: string[]): void {
+    this.ctx.waitUntil(
+      this.env.ACCOUNT.getByName(userId)
+        .releaseMarketSockets(socketIds)
+        .catch((error: unknown) => log("warn", "could not release sockets; the account re-checks them at its limit", { hub: this.#name, error: String(error) })),
+    );
+  }
+
+  /** Sends a last error, closes the socket and forgets its subscriptions and lease. */
+  async #end(ws: WebSocket, error: ControlMessage, reason: string): Promise<void> {
+    const a = this.#attachments.get(ws);
+    if (!a || a.closed) return;
+    this.#send(ws, a, [error]);
+    closeQuietly(ws, 1008, reason);
+    await this.#drop(ws, { closed: true });
   }
 
   async #changeSubscriptions(ws: WebSocket, action: "subscribe" | "unsubscribe", message: Record<string, unknown>): Promise<void> {
@@ -159,12 +260,12 @@ export class StreamHub extends DurableObject<Env> {
     if (namedSymbols(message).some((s) => !registry.has(s))) registry = await activeSymbols(this.env, { fresh: true });
     // Re-read after the await: another message on this socket may have changed it.
     const a = this.#attachments.get(ws);
-    if (!a) return;
+    if (!a || a.closed) return;
     const classOf = (symbol: string): StreamKind | undefined => {
       const row = registry.get(symbol);
       return row && streamKindOf(row.assetClass);
     };
-    const change = changeSubscriptions(a, action, message, classOf, MAX_SYMBOLS_PER_CONNECTION);
+    const change = changeSubscriptions(a, action, message, classOf, this.#limits.symbolsPerConnection);
     if (!change.ok) return this.#send(ws, a, change.errors);
     const next: Attachment = { ...a, ...change.listener };
     this.#attachments.set(ws, next);
@@ -174,12 +275,13 @@ export class StreamHub extends DurableObject<Env> {
     this.#send(ws, next, [...change.errors, subscriptionMessage(next.kind, next.subs)]);
   }
 
-  async #drop(ws: WebSocket): Promise<void> {
+  async #drop(ws: WebSocket, mark: { closed?: boolean } = {}): Promise<void> {
     const a = this.#attachments.get(ws);
     if (!a) return;
     this.#index.delete(ws);
-    this.#attachments.set(ws, { ...a, subs: {} });
-    await Promise.all(streamKinds(a.kind).map((k) => this.#reconcile(k)));
+    this.#attachments.set(ws, { ...a, ...mark, subs: {}, leased: false });
+    if (a.leased && a.userId) this.#release(a.userId, [a.id]);
+    if (Object.values(a.subs).some((symbols) => symbols.length > 0)) await Promise.all(streamKinds(a.kind).map((k) => this.#reconcile(k)));
   }
 
   // Tell symbol objects which hubs want them. Reconciliations run one at a time and

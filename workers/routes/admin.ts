@@ -7,6 +7,7 @@ import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
 import { accountOf } from "../lib/accounts";
 import { publish } from "../lib/events";
+import { closeSockets } from "../lib/revocation";
 import { revokeUserSessions } from "../lib/sessions";
 import { userView } from "../lib/users";
 import { principalOf, requirePermission } from "../middleware/authenticate";
@@ -71,6 +72,7 @@ admin.openapi(updateUser, async (c) => {
     .where(eq(schema.users.id, user_id))
     .run();
   if (body.status === "disabled") await revokeUserSessions(c.env, user_id, "user_disabled");
+  if (body.status === "disabled") await closeSockets(c.env, { userId: user_id, kind: "user" });
   const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;
   const traceparent = c.get("traceparent");
   // A disabled user's account stops trading (its open orders are canceled) until enabled.

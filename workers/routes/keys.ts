@@ -7,6 +7,7 @@ import { z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
+import { closeSockets } from "../lib/revocation";
 import { keyedHash, randomString } from "../../platform/random";
 import { parseScopes } from "../../platform/credentials";
 import { principalOf, requirePermission } from "../middleware/authenticate";
@@ -83,7 +84,7 @@ const revoke = createRoute({
   method: "delete",
   path: "/api/keys/{key_id}",
   tags: ["api keys"],
-  summary: "Revoke an API key; it stops working at once",
+  summary: "Revoke an API key; it stops working at once, and sockets opened with it close",
   security,
   middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
   request: { params: KeyIdParam },
@@ -100,6 +101,33 @@ keys.openapi(revoke, async (c) => {
     .run();
   // Another user's key answers exactly like a missing one.
   if (result.meta.changes !== 1) throw notFound("API key not found");
+  await closeSockets(c.env, { userId, kind: "key", keyId: key_id });
   await publish(c.env, "user.api_key_revoked", `user:${userId}`, { userId, keyId: key_id }, c.get("traceparent"));
   return c.body(null, 204);
+});
+
+const RevokedKeys = z.object({ revoked: z.number().int().openapi({ example: 2 }) }).openapi("RevokedApiKeys");
+
+const revokeAll = createRoute({
+  method: "delete",
+  path: "/api/keys",
+  tags: ["api keys"],
+  summary: "Revoke every API key of the caller; they stop working at once, and sockets opened with them close",
+  description: "API keys are independent of the password (as on Alpaca): a password change keeps them. This is the way to end them all at once.",
+  security,
+  middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
+  responses: { 200: jsonContent(RevokedKeys, "How many keys were revoked"), ...errorResponses(401, 403, 429) },
+});
+
+keys.openapi(revokeAll, async (c) => {
+  const { userId } = principalOf(c);
+  const revoked = await database(c.env)
+    .update(schema.apiKeys)
+    .set({ revokedAt: Date.now() })
+    .where(and(eq(schema.apiKeys.userId, userId), isNull(schema.apiKeys.revokedAt)))
+    .returning({ keyId: schema.apiKeys.keyId });
+  await closeSockets(c.env, { userId, kind: "keys" });
+  const traceparent = c.get("traceparent");
+  await Promise.all(revoked.map(({ keyId }) => publish(c.env, "user.api_key_revoked", `user:${userId}`, { userId, keyId }, traceparent)));
+  return c.json({ revoked: revoked.length }, 200);
 });

@@ -1,13 +1,15 @@
 import { Hono, type Context } from "hono";
 import { ApiError, forbidden, unauthorized } from "../../shared/errors";
-import { can } from "../../shared/rbac";
+import { credentialOf, mayStream } from "../../shared/stream/access";
 import type { SocketKind } from "../../shared/stream/protocol";
+import { internalHeaders } from "../../platform/socket";
 import type { AppEnv } from "../context";
+import { randomHub } from "../lib/stream-hubs";
 
 // Market-data WebSockets at Alpaca's paths. The gateway authenticates a handshake that
 // carries credentials (key headers or a bearer token), picks a hub at random, and hands
-// the upgrade to it; clients without handshake credentials authenticate with an "auth"
-// message, which the hub checks.
+// the upgrade to it with the credential it checked; clients without handshake credentials
+// authenticate with an "auth" message, which the hub checks by the same rule (mayStream).
 export const streams = new Hono<AppEnv>();
 
 const STOCK_FEEDS = ["iex", "sip", "delayed_sip", "test"];
@@ -18,14 +20,9 @@ function upgrade(kind: SocketKind) {
     const principal = c.get("principal");
     const failure = c.get("authFailure");
     if (!principal && failure) throw unauthorized(failure);
-    if (principal && !can(principal.permissions, "trading:read")) throw forbidden("forbidden: requires permission trading:read");
-    const shards = Math.max(1, Number(c.env.STREAM_HUBS) || 1);
-    const hub = `hub-${Math.floor(Math.random() * shards)}`;
-    const headers = new Headers(c.req.raw.headers);
-    headers.set("x-redfire-stream", kind);
-    headers.delete("x-redfire-user");
-    if (principal) headers.set("x-redfire-user", principal.userId);
-    return c.env.STREAM_HUB.getByName(hub).fetch(new Request(c.req.raw, { headers }));
+    if (principal && !mayStream(kind, principal.permissions)) throw forbidden("forbidden: requires permission trading:read");
+    const headers = internalHeaders(c.req.raw.headers, principal && credentialOf(principal), { "x-redfire-stream": kind });
+    return c.env.STREAM_HUB.getByName(randomHub(c.env)).fetch(new Request(c.req.raw, { headers }));
   };
 }
 

@@ -4,12 +4,17 @@ import { can } from "../../shared/rbac";
 import type { AppEnv, Principal } from "../context";
 import { accountOf } from "../lib/accounts";
 import { fromAccessToken, fromApiKey } from "../../platform/credentials";
+import { closeQuietly, internalHeaders, parseFrame } from "../../platform/socket";
+import { credentialOf } from "../../shared/stream/access";
+import { MessageBudget, socketLimits } from "../../shared/stream/limits";
 
 // Alpaca's trading stream at /stream (docs/alpaca-compat.md §6): trade_updates come straight
 // from the caller's account object. A handshake with credentials is handed to the account
 // object, which hibernates the socket. Clients that authenticate in-band (both SDKs do)
 // are checked here first: the gateway answers "authorization", then joins the client's
-// socket to one it opens to the account object and relays frames both ways.
+// socket to one it opens to the account object and relays frames both ways. Either way
+// the account object records the credential, so revoking it closes the socket (a relayed
+// one: the account closes its side, and the relay closes the client's with the same code).
 export const tradeStream = new Hono<AppEnv>();
 
 const AUTH_TIMEOUT_MS = 10_000;
@@ -18,8 +23,12 @@ type WaitUntil = { waitUntil(promise: Promise<unknown>): void };
 const send = (ws: WebSocket, message: unknown) => ws.send(JSON.stringify(message));
 const unauthorizedFrame = { stream: "authorization", data: { status: "unauthorized", action: "authenticate", message: "access key verification failed" } };
 
-async function openAccountSocket(env: Env, userId: string): Promise<WebSocket> {
-  const response = await accountOf(env, userId).fetch("https://account/stream", { headers: { Upgrade: "websocket" } });
+/** The upgrade the account object accepts: made here, carrying only the credential the gateway checked. */
+const accountUpgrade = (principal: Principal) =>
+  new Request("https://account/stream", { headers: internalHeaders(new Headers({ Upgrade: "websocket" }), credentialOf(principal)) });
+
+async function openAccountSocket(env: Env, principal: Principal): Promise<WebSocket> {
+  const response = await accountOf(env, principal.userId).fetch(accountUpgrade(principal));
   const ws = response.webSocket;
   if (!ws) throw new Error(`account stream refused the upgrade: ${response.status}`);
   ws.accept();
@@ -45,27 +54,28 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket): void {
   const closeBoth = (code: number, reason: string) => {
     state = "closed";
     clearTimeout(timer);
-    for (const ws of [client, upstream]) {
-      try {
-        ws?.close(code, reason);
-      } catch {
-        // already closed
-      }
-    }
+    for (const ws of [client, upstream]) if (ws) closeQuietly(ws, code, reason);
   };
+  const limits = socketLimits(env);
+  // Before authentication the relay answers alone, so it applies the account's limits itself.
+  const budget = new MessageBudget(limits);
   client.addEventListener("message", (event) => {
     if (state === "open") {
       upstream!.send(event.data as string);
       return;
     }
     if (state !== "waiting") return;
-    let message: { action?: unknown; data?: unknown };
-    try {
-      message = JSON.parse(typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data as ArrayBuffer)) as typeof message;
-    } catch {
-      send(client, { stream: "error", data: { error: "invalid JSON" } });
+    if (!budget.take(Date.now())) {
+      send(client, { stream: "error", data: { error: "too many messages" } });
+      closeBoth(1008, "too many messages");
       return;
     }
+    const frame = parseFrame(event.data as string | ArrayBuffer, { maxBytes: limits.maxFrameBytes });
+    if (!frame.ok) {
+      send(client, { stream: "error", data: { error: frame.error.slice(0, 200) } });
+      return;
+    }
+    const message = (typeof frame.value === "object" && frame.value !== null ? frame.value : {}) as { action?: unknown; data?: unknown };
     if (message.action !== "authenticate") {
       send(client, { stream: "error", data: { error: "authenticate first" } });
       return;
@@ -79,7 +89,7 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket): void {
           closeBoth(1008, "unauthorized");
           return;
         }
-        upstream = await openAccountSocket(env, principal.userId);
+        upstream = await openAccountSocket(env, principal);
         upstream.addEventListener("message", (e) => {
           try {
             client.send(e.data as string);
@@ -87,7 +97,8 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket): void {
             closeBoth(1011, "client gone");
           }
         });
-        upstream.addEventListener("close", () => closeBoth(1000, "account stream closed"));
+        // The account's close code and reason (1008 and why, on a revocation) reach the client.
+        upstream.addEventListener("close", (e) => closeBoth(e.code, e.reason || "account stream closed"));
         clearTimeout(timer);
         state = "open";
         send(client, { stream: "authorization", data: { status: "authorized", action: "authenticate" } });
@@ -104,7 +115,7 @@ async function upgrade(c: Context<AppEnv>) {
   if (!principal && failure) throw unauthorized(failure);
   if (principal) {
     if (!can(principal.permissions, "trading:read")) throw forbidden("forbidden: requires permission trading:read");
-    return accountOf(c.env, principal.userId).fetch(new Request("https://account/stream", { headers: { Upgrade: "websocket" } }));
+    return accountOf(c.env, principal.userId).fetch(accountUpgrade(principal));
   }
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   server.accept();

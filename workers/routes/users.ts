@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "../../shared/errors";
 import { passwordViolations, weakPasswordError } from "../../shared/password-policy";
@@ -8,6 +8,7 @@ import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
 import { hashPassword, verifyPassword } from "../lib/passwords";
+import { closeSockets } from "../lib/revocation";
 import { revokeUserSessions } from "../lib/sessions";
 import { uniqueViolation, userView } from "../lib/users";
 import { principalOf, requirePermission } from "../middleware/authenticate";
@@ -66,15 +67,24 @@ users.openapi(updateProfile, async (c) => {
   return c.json(userView(row), 200);
 });
 
+// API keys are independent of the password, as on Alpaca: a bot's key keeps working after
+// its owner changes the password. The answer says so, and DELETE /api/keys ends them all.
+const PasswordChanged = z
+  .object({
+    api_keys_kept: z.literal(true),
+    message: z.string(),
+  })
+  .openapi("PasswordChanged");
+
 const changePassword = createRoute({
   method: "post",
   path: "/api/users/me/password",
   tags: ["users"],
-  summary: "Change the password; every other session of the user ends",
+  summary: "Change the password; every other session of the user ends (and its sockets close); API keys keep working",
   security: SESSION_ONLY,
   middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
   request: { body: jsonBody(ChangePasswordRequest) },
-  responses: { 204: { description: "Password changed" }, ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
+  responses: { 200: jsonContent(PasswordChanged, "Password changed"), ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
 });
 
 users.openapi(changePassword, async (c) => {
@@ -89,6 +99,13 @@ users.openapi(changePassword, async (c) => {
   await database(c.env).update(schema.users).set({ passwordHash, updatedAt: Date.now() }).where(eq(schema.users.id, row.id)).run();
   const keep = principal.via.kind === "session" ? principal.via.sessionId : undefined;
   await revokeUserSessions(c.env, row.id, "password_changed", keep);
+  await closeSockets(c.env, { userId: row.id, kind: "sessions", ...(keep && { except: keep }) });
   await publish(c.env, "user.password_changed", `user:${row.id}`, { userId: row.id }, c.get("traceparent"));
-  return c.body(null, 204);
+  return c.json(
+    {
+      api_keys_kept: true as const,
+      message: "Password changed; your other sessions have ended. API keys are independent of the password and keep working: revoke them with DELETE /api/keys if they may be exposed.",
+    },
+    200,
+  );
 });

@@ -1,0 +1,8 @@
+// The market-data hub objects: `STREAM_HUBS` of them, named hub-0 … hub-(n-1). A socket
+// lands on one at random; whatever must reach every socket (a revocation) asks them all.
+
+export const hubCount = (env: Env): number => Math.max(1, Math.floor(Number(env.STREAM_HUBS)) || 1);
+
+export const randomHub = (env: Env): string => `hub-${Math.floor(Math.random() * hubCount(env))}`;
+
+export const allHubs = (env: Env): string[] => Array.from({ length: hubCount(env) }, (_, i) => `hub-${i}`);
