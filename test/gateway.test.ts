@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, expectError, json, signUp } from "./helpers";
+import { traderAndMarket } from "./trading/helpers";
 
 describe("health and readiness", () => {
   it("/health and /ready answer 200 without rate-limit accounting", async () => {
@@ -124,5 +125,41 @@ describe("API description", () => {
     // Static files are answered by the assets layer in front of the Worker.
     for (const asset of ["/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css", "/swagger-ui/init.js"])
       expect((await env.ASSETS.fetch(`http://redfire.test${asset}`)).status).toBe(200);
+  });
+});
+
+describe("JSON bodies on the Alpaca API", () => {
+  // Alpaca's Go SDK posts orders with no Content-Type; other clients send text/plain.
+  const bytes = (value: unknown) => new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
+
+  it("places an order whose JSON body comes with no Content-Type or as text/plain", async () => {
+    const { user, market } = await traderAndMarket(await signUp("admin"));
+    const order = (client_order_id: string) => ({ symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc", client_order_id });
+    const untyped = await call("/v2/orders", { token: user.access, ip: user.ip, method: "POST", rawBody: bytes(order("no-type")) });
+    expect(await json(untyped), "no Content-Type").toMatchObject({ symbol: market.symbol, client_order_id: "no-type" });
+    for (const type of ["text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded"]) {
+      const res = await call("/v2/orders", { token: user.access, ip: user.ip, rawBody: JSON.stringify(order(type)), headers: { "content-type": type } });
+      expect(res.status, `${type}: ${await res.clone().text()}`).toBe(200);
+      expect(await json(res)).toMatchObject({ client_order_id: type });
+    }
+  });
+
+  it("validates such a body like a JSON-typed one, and refuses one that is not JSON with 400", async () => {
+    const user = await signUp();
+    const invalid = await expectError(await call("/v2/orders", { token: user.access, method: "POST", rawBody: bytes({ symbol: 5, side: "buy" }) }), 422);
+    expect(invalid.details.map((d) => d.path)).toEqual(expect.arrayContaining(["symbol", "type", "time_in_force"]));
+    const empty = await expectError(await call("/v2/orders", { token: user.access, method: "POST", rawBody: "", headers: { "content-type": "text/plain" } }), 422);
+    expect(empty.details.map((d) => d.path)).toContain("symbol");
+    for (const [type, body] of [["", "symbol=AAPL&qty=1"], ["text/plain", "{\"symbol\": "], ["application/x-www-form-urlencoded", "symbol=AAPL&qty=1&side=buy"]] as const) {
+      const headers: Record<string, string> = type ? { "content-type": type } : {};
+      const error = await expectError(await call("/v2/orders", { token: user.access, method: "POST", rawBody: type ? body : bytes(body), headers }), 400);
+      expect(error.code, `${type || "no type"}`).toBe(40010001);
+    }
+  });
+
+  it("other routes keep requiring a JSON Content-Type", async () => {
+    const body = JSON.stringify({ email: "a@example.com", password: "x" });
+    await expectError(await call("/api/auth/login", { rawBody: body, headers: { "content-type": "text/plain" } }), 415);
+    await expectError(await call("/api/auth/login", { rawBody: bytes(body) }), 415);
   });
 });

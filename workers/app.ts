@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { ApiError } from "../shared/errors";
+import { ApiError, badRequest } from "../shared/errors";
 import type { AppEnv } from "./context";
 import { gatewayConfig } from "./lib/config";
 import { authenticate } from "./middleware/authenticate";
@@ -51,15 +51,56 @@ const limitBody = createMiddleware<AppEnv>((c, next) =>
 );
 
 // Bodies are JSON everywhere (CSV for history imports); anything else is refused before
-// a validator would report it as missing fields.
+// a validator would report it as missing fields. The Alpaca-compatible API (/v2/*) takes a
+// JSON body whatever its Content-Type, because clients in the field send none (Alpaca's Go
+// SDK) or text/plain: the body itself must then parse as JSON.
+const JSON_TYPE = /^application\/([a-z.+-]*\+)?json\s*(;|$)/i;
+const CSV_TYPE = /^text\/csv\s*(;|$)/i;
+const isAlpacaApi = (path: string) => path.startsWith("/v2/");
+const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
+
 const requireJson = createMiddleware<AppEnv>(async (c, next) => {
+  if (!WITH_BODY.has(c.req.method)) return next();
   const hasBody = c.req.header("content-length") !== undefined ? c.req.header("content-length") !== "0" : c.req.header("transfer-encoding") !== undefined;
   const type = c.req.header("content-type") ?? "";
-  const accepted = isImport(c.req.path) ? /^text\/csv\s*(;|$)/i.test(type) : /^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(type);
-  if (["POST", "PUT", "PATCH"].includes(c.req.method) && hasBody && !accepted)
-    throw new ApiError(415, isImport(c.req.path) ? "Content-Type must be text/csv" : "Content-Type must be application/json");
+  if (isImport(c.req.path)) {
+    if (hasBody && !CSV_TYPE.test(type)) throw new ApiError(415, "Content-Type must be text/csv");
+    return next();
+  }
+  if (JSON_TYPE.test(type)) return next();
+  if (isAlpacaApi(c.req.path)) {
+    await treatBodyAsJson(c);
+    return next();
+  }
+  if (hasBody) throw new ApiError(415, "Content-Type must be application/json");
   await next();
 });
+
+/**
+ * Reads a body that came without a JSON Content-Type and hands it on labelled as JSON when
+ * it parses, so the routes' validators (which read only JSON-typed bodies) check it instead
+ * of seeing no body at all; an empty body is handed on as none.
+ */
+async function treatBodyAsJson(c: Context<AppEnv>): Promise<void> {
+  const text = await c.req.text();
+  const headers = new Headers(c.req.raw.headers);
+  // The body is handed on re-encoded, so its old framing headers no longer describe it.
+  headers.delete("content-length");
+  headers.delete("transfer-encoding");
+  if (text.trim() === "") {
+    // Bytes, not "": a string body would bring back a text/plain Content-Type.
+    headers.delete("content-type");
+    c.req.raw = new Request(c.req.raw, { headers, body: new Uint8Array(0) });
+    return;
+  }
+  try {
+    JSON.parse(text);
+  } catch {
+    throw badRequest("request body is not valid JSON");
+  }
+  headers.set("content-type", "application/json");
+  c.req.raw = new Request(c.req.raw, { headers, body: text });
+}
 
 const startFeeds = createMiddleware<AppEnv>(async (c, next) => {
   startFeedsOnce(c.env, c.executionCtx);
