@@ -1,5 +1,9 @@
+import { createExecutionContext, env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, expectError, freshIp, signUp } from "./helpers";
+import { createApp } from "../workers/app";
+import { clientAddress } from "../workers/middleware/request-context";
+import { call, expectError, freshIp, ORIGIN, signUp } from "./helpers";
 
 const headerNumbers = (res: Response) => ({
   limit: Number(res.headers.get("x-ratelimit-limit")),
@@ -59,5 +63,43 @@ describe("rate limits", () => {
     const notFound = await call("/api/nope");
     await expectError(notFound, 404);
     expect(notFound.headers.get("x-ratelimit-remaining")).not.toBeNull();
+  });
+});
+
+describe("the client address", () => {
+  it("is CF-Connecting-IP; without it only development pools requests as local, every other environment has none", () => {
+    expect(clientAddress("203.0.113.7", "production")).toBe("203.0.113.7");
+    expect(clientAddress("203.0.113.7", "development")).toBe("203.0.113.7");
+    expect(clientAddress(undefined, "development")).toBe("local");
+    for (const environment of ["production", "staging", "", "Development"]) {
+      expect(clientAddress(undefined, environment), environment).toBeUndefined();
+      expect(clientAddress("", environment), environment).toBeUndefined();
+    }
+  });
+
+  // The tests run as development; the same app under another environment's vars.
+  const asEnvironment = (environment: string, path: string, headers: Record<string, string> = {}) =>
+    createApp().request(`${ORIGIN}${path}`, { headers }, { ...env, ENVIRONMENT: environment }, createExecutionContext());
+
+  it("outside development, a request without one is refused with 400 before any route or limiter sees it", async () => {
+    for (const environment of ["production", "staging"]) {
+      for (const path of ["/v2/clock", "/api/users/me", "/.well-known/jwks.json"]) {
+        const res = await asEnvironment(environment, path);
+        const error = await expectError(res, 400);
+        expect(error.message, `${environment} ${path}`).toMatch(/^missing client address/);
+        expect(res.headers.get("x-ratelimit-limit")).toBeNull();
+        expect(res.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      }
+      // With the header, the same environment answers as usual, counted per address.
+      const res = await asEnvironment(environment, "/.well-known/jwks.json", { "cf-connecting-ip": freshIp() });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-ratelimit-remaining")).toBe("99");
+    }
+  });
+
+  it("in development, requests without one share the local bucket as before", async () => {
+    const res = await exports.default.fetch(new Request(`${ORIGIN}/.well-known/jwks.json`));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-ratelimit-limit")).toBe("100");
   });
 });

@@ -1,9 +1,25 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
+import { ApiError } from "../../shared/errors";
+import { gatewayConfig } from "../lib/config";
+import { errorResponse } from "./errors";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The client's address for rate limits and login throttling. Cloudflare's edge always sets
+ * CF-Connecting-IP; a request without it did not come through the edge (local tools do so
+ * only in development). Outside development such a request gets no address (`undefined`,
+ * refused) instead of sharing one bucket with every other such request.
+ */
+export function clientAddress(connectingIp: string | undefined, environment: string): string | undefined {
+  if (connectingIp) return connectingIp;
+  return environment === "development" ? "local" : undefined;
+}
+
+const missingAddress = () => new ApiError(400, "missing client address: requests must come through Cloudflare's edge (CF-Connecting-IP)", [], 10000);
 
 const hex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -23,11 +39,15 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   c.set("traceId", traceId);
   c.set("spanId", spanId);
   c.set("traceparent", traceparent);
-  c.set("clientIp", c.req.header("cf-connecting-ip") ?? "local");
   c.set("principal", undefined);
   c.set("authFailure", undefined);
-
-  await next();
+  const address = clientAddress(c.req.header("cf-connecting-ip"), gatewayConfig(c.env).environment);
+  // Refused here rather than thrown, so the answer still gets the headers and log line below.
+  if (address === undefined) c.res = errorResponse(c, missingAddress());
+  else {
+    c.set("clientIp", address);
+    await next();
+  }
 
   c.header("X-Request-ID", requestId);
   c.header("traceparent", traceparent);
