@@ -111,6 +111,24 @@ describe("login", () => {
     expect((await call("/api/auth/login", { body: { email: other.email, password: other.password } })).status).toBe(200);
   });
 
+  it("lets at most 10 of 40 simultaneous wrong guesses from 40 clients reach the password check, then stays locked", async () => {
+    const user = await signUp();
+    const guesses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => call("/api/auth/login", { body: { email: user.email, password: `wrong-guess-${i}` }, ip: freshIp() })),
+    );
+    const checked = guesses.filter((r) => r.status === 401);
+    const refused = guesses.filter((r) => r.status === 429);
+    expect(checked.length + refused.length).toBe(40);
+    expect(checked.length).toBeGreaterThan(0);
+    expect(checked.length).toBeLessThanOrEqual(10);
+    for (const r of refused) expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+    await Promise.all(guesses.map((r) => r.body?.cancel()));
+    // Locked as designed: the right password is refused too until the window slides on.
+    const locked = await call("/api/auth/login", { body: { email: user.email, password: user.password }, ip: freshIp() });
+    await expectError(locked, 429);
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
   it("refuses a disabled user with the same answer as a wrong password", async () => {
     const user = await signUp();
     await env.DB.prepare("UPDATE users SET status = 'disabled' WHERE id = ?").bind(user.id).run();

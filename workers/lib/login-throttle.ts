@@ -5,6 +5,13 @@ import { gatewayConfig } from "./config";
 // Durable Objects the rate limiter uses, so an attacker spreading guesses across isolates
 // or accounts is still counted. After a few failures each attempt is slowed; past the
 // limit it is refused with 429 until the window has slid on.
+//
+// The account's window is charged before the password is checked: every attempt takes
+// a slot with one hit() (a read-check-write inside the object, so concurrent attempts
+// cannot all see the same free count), and a correct password then clears the window.
+// Counting only after the hash would let any number of simultaneous guesses through.
+// The client's window still counts failures only (a successful sign-in must not use up a
+// shared address's budget); its race is bounded by the auth route class's own limit.
 const BUCKET = "login-failures";
 
 const accountLimiter = (env: Env, email: string) => env.RATE_LIMITER.getByName(`login:${email}`);
@@ -16,32 +23,34 @@ export function loginDelayMs(failures: number, policy: { freeFailures: number; m
   return Math.min(policy.maxDelayMs, 250 * 2 ** (failures - policy.freeFailures));
 }
 
-/** Refuses a locked-out account or client; otherwise waits in proportion to recent failures. */
-export async function throttleLogin(env: Env, email: string, ip: string): Promise<void> {
+const lockedOut = (retryAfterMs: number) => tooManyRequests("too many failed sign-in attempts; try again later", retryAfterMs / 1000);
+
+/**
+ * Admits one sign-in attempt before its password is checked, or refuses it with 429:
+ * refuses a client past its failure limit, then takes the attempt's slot in the account's
+ * window, then waits in proportion to the failures already counted.
+ */
+export async function admitLoginAttempt(env: Env, email: string, ip: string): Promise<void> {
   const policy = gatewayConfig(env).loginThrottle;
   const windowMs = policy.windowSeconds * 1000;
-  const [account, client] = await Promise.all([
-    accountLimiter(env, email).peek(BUCKET, policy.perAccount, windowMs),
-    clientLimiter(env, ip).peek(BUCKET, policy.perClient, windowMs),
-  ]);
-  for (const d of [account, client]) {
-    if (!d.allowed) throw tooManyRequests("too many failed sign-in attempts; try again later", d.retryAfterMs / 1000);
-  }
-  // peek() reports what would remain after one more failure.
+  // The client first, so a client that is already refused cannot spend an account's slots.
+  const client = await clientLimiter(env, ip).peek(BUCKET, policy.perClient, windowMs);
+  if (!client.allowed) throw lockedOut(client.retryAfterMs);
+  const account = await accountLimiter(env, email).hit(BUCKET, policy.perAccount, windowMs);
+  if (!account.allowed) throw lockedOut(account.retryAfterMs);
+  // Both decisions report what remains with this attempt counted.
   const failures = Math.max(policy.perAccount - account.remaining - 1, policy.perClient - client.remaining - 1);
   const delay = loginDelayMs(failures, policy);
   if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
 }
 
-export async function recordLoginFailure(env: Env, email: string, ip: string): Promise<void> {
+/** Counts a failed attempt against its client (the account's slot was taken on admission). */
+export async function recordLoginFailure(env: Env, ip: string): Promise<void> {
   const policy = gatewayConfig(env).loginThrottle;
-  const windowMs = policy.windowSeconds * 1000;
-  await Promise.all([
-    accountLimiter(env, email).hit(BUCKET, policy.perAccount, windowMs),
-    clientLimiter(env, ip).hit(BUCKET, policy.perClient, windowMs),
-  ]);
+  await clientLimiter(env, ip).hit(BUCKET, policy.perClient, policy.windowSeconds * 1000);
 }
 
+/** A correct password ends the account's lockout count, the attempt's own slot included. */
 export async function clearLoginFailures(env: Env, email: string): Promise<void> {
   await accountLimiter(env, email).clear(BUCKET);
 }

@@ -7,8 +7,7 @@ import { LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenR
 import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
-import { closeSessionSockets } from "../lib/revocation";
-import { clearLoginFailures, recordLoginFailure, throttleLogin } from "../lib/login-throttle";
+import { admitLoginAttempt, clearLoginFailures, recordLoginFailure } from "../lib/login-throttle";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/passwords";
 import { openSession, revokeByRefreshToken, rotateSession } from "../lib/sessions";
 import { uniqueViolation, userView } from "../lib/users";
@@ -80,14 +79,14 @@ const login = createRoute({
 auth.openapi(login, async (c) => {
   const { email, password } = c.req.valid("json");
   const ip = c.get("clientIp");
-  await throttleLogin(c.env, email, ip);
+  await admitLoginAttempt(c.env, email, ip);
   const db = database(c.env);
   const user = await db.select().from(schema.users).where(eq(schema.users.email, email)).get();
   // Unknown email, wrong password and disabled user get the same answer after the same
   // work, so the response does not tell which emails are registered.
   const valid = await verifyPassword(password, c.env.PASSWORD_PEPPER, user?.passwordHash ?? (await decoyHash(c.env.PASSWORD_PEPPER)));
   if (!user || !valid || user.status !== "active") {
-    await recordLoginFailure(c.env, email, ip);
+    await recordLoginFailure(c.env, ip);
     throw unauthorized("email or password is incorrect");
   }
   await clearLoginFailures(c.env, email);
@@ -120,6 +119,5 @@ const logout = createRoute({
 
 auth.openapi(logout, async (c) => {
   await revokeByRefreshToken(c.env, c.req.valid("json").refresh_token);
-  await closeSessionSockets(c.env, c.req.valid("json").refresh_token);
   return c.body(null, 204);
 });
