@@ -7,6 +7,7 @@ import { LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenR
 import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
+import { closeSessionSockets } from "../lib/revocation";
 import { admitLoginAttempt, clearLoginFailures, recordLoginFailure } from "../lib/login-throttle";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/passwords";
 import { openSession, revokeByRefreshToken, rotateSession } from "../lib/sessions";
@@ -119,5 +120,6 @@ const logout = createRoute({
 
 auth.openapi(logout, async (c) => {
   await revokeByRefreshToken(c.env, c.req.valid("json").refresh_token);
+  await closeSessionSockets(c.env, c.req.valid("json").refresh_token);
   return c.body(null, 204);
 });
