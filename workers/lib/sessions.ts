@@ -1,9 +1,10 @@
 import { and, eq, isNull, ne } from "drizzle-orm";
+import { z } from "zod";
 import { unauthorized } from "../../shared/errors";
 import { issueAccessToken } from "../../platform/access-token";
 import { gatewayConfig } from "./config";
 import { database, schema } from "../../platform/db";
-import { keyedHash, randomToken } from "../../platform/random";
+import { base64url, keyedHash, randomToken } from "../../platform/random";
 
 export interface TokenPair {
   access_token: string;
@@ -37,9 +38,11 @@ export async function openSession(env: Env, userId: string, userAgent: string | 
 
 /**
  * Exchanges a refresh token for a new pair. Each token works once: a token presented
- * after it was rotated is a replay (stolen or raced), and the whole family is revoked.
- * The "used" mark is a conditional UPDATE inside the same batch as the new token, so two
- * concurrent refreshes with one token cannot both win.
+ * after it was rotated is a replay (stolen or raced), and the whole family is revoked —
+ * except within the reuse grace, when it is the same client asking twice (two tabs
+ * restoring one session, a retry after a lost response) and gets the same successor.
+ * The "used" mark is a conditional UPDATE inside the same batch as the new token, so of
+ * concurrent refreshes with one token exactly one rotates and the others are duplicates.
  */
 export async function rotateSession(env: Env, refreshToken: string): Promise<TokenPair> {
   const db = database(env);
@@ -61,24 +64,74 @@ export async function rotateSession(env: Env, refreshToken: string): Promise<Tok
   if (!row) throw unauthorized("refresh token is invalid");
   if (row.revokedAt !== null || row.expiresAt <= Date.now()) throw unauthorized("session has ended; sign in again");
   if (row.status !== "active") throw unauthorized("user is disabled");
-  if (row.usedAt !== null) {
-    await revokeSession(env, row.sessionId, "refresh_token_reuse");
-    throw unauthorized("refresh token was already used; the session has been revoked");
+  if (row.usedAt === null) {
+    const next = await successorOf(env.PASSWORD_PEPPER, refreshToken);
+    const [marked] = await db.batch([
+      db
+        .update(schema.refreshTokens)
+        .set({ usedAt: Date.now() })
+        .where(and(eq(schema.refreshTokens.tokenHash, tokenHash), isNull(schema.refreshTokens.usedAt))),
+      // A concurrent rotation of the same token derives the same successor; the loser's
+      // insert is then a no-op and it answers below as a duplicate.
+      db
+        .insert(schema.refreshTokens)
+        .values({ tokenHash: await keyedHash(env.PASSWORD_PEPPER, next), sessionId: row.sessionId })
+        .onConflictDoNothing(),
+    ]);
+    if (marked.meta.changes === 1) return tokenPair(env, row.userId, row.sessionId, next);
   }
-  const next = randomToken();
+  const successor = await liveSuccessorWithinGrace(env, refreshToken, row.sessionId);
+  if (successor) return tokenPair(env, row.userId, row.sessionId, successor);
+  await revokeSession(env, row.sessionId, "refresh_token_reuse");
+  throw unauthorized("refresh token was already used; the session has been revoked");
+}
+
+// A rotated token's successor is derived from it with the pepper (HMAC-SHA256 under a
+// label of its own), not drawn at random, so a duplicate refresh can be answered with the
+// same successor although only hashes are stored: nothing in D1 reveals a live token,
+// and without the pepper no token tells its successor. The family's first token is random.
+async function successorOf(pepper: string, token: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`refresh-token-successor:${token}`));
+  return base64url(new Uint8Array(mac));
+}
+
+// A client that lost the race to its own other tab may find the successor already rotated
+// too (the winner refreshed again); it follows the chain to the live token, as long as
+// every link was used within the grace.
+const MAX_CHAIN = 4;
+
+/** The family's live token if `token` and every successor after it were used within the grace. */
+async function liveSuccessorWithinGrace(env: Env, token: string, sessionId: string): Promise<string | undefined> {
+  const graceMs = refreshReuseGraceMs(env);
+  if (graceMs === 0) return undefined;
   const now = Date.now();
-  const [marked] = await db.batch([
-    db
-      .update(schema.refreshTokens)
-      .set({ usedAt: now })
-      .where(and(eq(schema.refreshTokens.tokenHash, tokenHash), isNull(schema.refreshTokens.usedAt))),
-    db.insert(schema.refreshTokens).values({ tokenHash: await keyedHash(env.PASSWORD_PEPPER, next), sessionId: row.sessionId }),
-  ]);
-  if (marked.meta.changes !== 1) {
-    await revokeSession(env, row.sessionId, "refresh_token_reuse");
-    throw unauthorized("refresh token was already used; the session has been revoked");
+  let current = token;
+  for (let link = 0; link <= MAX_CHAIN; link++) {
+    const row = await database(env)
+      .select({ sessionId: schema.refreshTokens.sessionId, usedAt: schema.refreshTokens.usedAt })
+      .from(schema.refreshTokens)
+      .where(eq(schema.refreshTokens.tokenHash, await keyedHash(env.PASSWORD_PEPPER, current)))
+      .get();
+    if (!row || row.sessionId !== sessionId) return undefined;
+    if (row.usedAt === null) return link === 0 ? undefined : current;
+    if (now - row.usedAt > graceMs) return undefined;
+    current = await successorOf(env.PASSWORD_PEPPER, current);
   }
-  return tokenPair(env, row.userId, row.sessionId, next);
+  return undefined;
+}
+
+const graceCache = new WeakMap<object, number>();
+const GraceSeconds = z.coerce.number().int().min(0).max(60);
+
+/** REFRESH_REUSE_GRACE_SECONDS: how long a rotated refresh token still answers with its successor. */
+function refreshReuseGraceMs(env: Env): number {
+  let ms = graceCache.get(env);
+  if (ms === undefined) {
+    ms = GraceSeconds.parse(env.REFRESH_REUSE_GRACE_SECONDS) * 1000;
+    graceCache.set(env, ms);
+  }
+  return ms;
 }
 
 export async function revokeSession(env: Env, sessionId: string, reason: string): Promise<void> {
