@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import type { TestProject } from "vitest/node";
 import { startFakeUpstream } from "./fake-upstream";
+import { hideExpectedWorkerdNoise } from "./workerd-noise";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -9,10 +10,16 @@ declare module "vitest" {
 }
 
 // Runs in Node before the Workers runtime starts: builds the static assets the Worker
-// serves and starts the fake upstream feed the adapter tests connect to.
+// serves, starts the fake upstream feed the adapter tests connect to, and keeps workerd's
+// expected log lines out of the report (summarized in one line at the end).
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   execFileSync("node", ["scripts/build-assets.mjs"], { stdio: "inherit" });
   const upstream = await startFakeUpstream();
   project.provide("upstream", { url: upstream.url, control: upstream.control });
-  return () => upstream.close();
+  const showHidden = hideExpectedWorkerdNoise();
+  return async () => {
+    const hidden = showHidden();
+    if (hidden) console.log(hidden);
+    await upstream.close();
+  };
 }
