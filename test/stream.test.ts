@@ -13,10 +13,18 @@ beforeAll(async () => {
   key = await createKey(trader, ["read"]);
 });
 
+/** The hub holding a user's (one) authenticated socket. */
+async function hubOf(userId: string): Promise<string> {
+  const hubs = Array.from({ length: Number(env.STREAM_HUBS) }, (_, i) => `hub-${i}`);
+  const counts = await Promise.all(hubs.map(async (hub) => (await env.STREAM_HUB.getByName(hub).stats(userId)).ofUser));
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
+  return hubs[counts.findIndex((n) => n > 0)]!;
+}
+
 const authed = async (path = "/v2/iex", headers: Record<string, string> = {}) => {
   const client = await StreamClient.open(path, headers);
   await client.waitFor((m) => m.T === "success" && m.msg === "connected");
-  if (!headers["apca-api-key-id"]) client.send({ action: "auth", key: key.key_id, secret: key.secret });
+  if (!headers["apca-api-key-id"] && !headers.authorization) client.send({ action: "auth", key: key.key_id, secret: key.secret });
   await client.waitFor((m) => m.T === "success" && m.msg === "authenticated");
   return client;
 };
@@ -163,16 +171,25 @@ describe("market-data stream protocol", () => {
     second.close();
   });
 
-  it.each(["/v2/iex", "/v2/all"])("keeps subscriptions when a hub is woken with nothing in memory (%s)", async (path) => {
+  it.each(["/v2/iex", "/v2/all"])("keeps subscriptions when a hub is woken from hibernation with nothing in memory (%s)", async (path) => {
     const a = await createInstrument(admin);
-    const client = await authed(path);
+    const owner = await signUp();
+    const own = await createKey(owner, ["read"]);
+    const client = await authed(path, { "apca-api-key-id": own.key_id, "apca-api-secret-key": own.secret });
     client.send({ action: "subscribe", trades: [a.symbol] });
     await client.waitFor((m) => m.T === "subscription");
+    const hub = await hubOf(owner.id);
+    const before = await env.STREAM_HUB.getByName(hub).stats();
     // Hibernation drops the hub's memory but keeps its sockets; a local hub hibernates
     // after ~10 s without events. Wait past that, then publish.
     await new Promise((r) => setTimeout(r, 12_000));
     await step(a.symbol);
     await client.waitFor((m) => m.T === "t" && m.S === a.symbol, 10_000);
+    // The trade went out through a fresh instance, which found the socket when it started:
+    // the hub did hibernate, and rebuilt its index from the attachments.
+    const after = await env.STREAM_HUB.getByName(hub).stats();
+    expect(after.instance).not.toBe(before.instance);
+    expect(after.restored).toBeGreaterThan(0);
     client.close();
   }, 40_000);
 
@@ -182,6 +199,26 @@ describe("market-data stream protocol", () => {
     await client.waitFor((m) => m.T === "error" && m.code === 404, 15_000);
     expect((await client.waitForClose()).code).toBe(1008);
   }, 30_000);
+
+  it("applies the handshake's permission rule in-band: a guest gets no stock data, but may stream crypto (public on REST)", async () => {
+    const guest = await signUp("guest");
+    const stocks = await StreamClient.open("/v2/iex");
+    stocks.send({ action: "auth", token: guest.access });
+    await stocks.waitFor((m) => m.T === "error" && m.code === 409);
+    expect((await stocks.waitForClose()).code).toBe(1008);
+    expect(stocks.messages.some((m) => m.msg === "authenticated")).toBe(false);
+    const both = await StreamClient.open("/v2/all");
+    both.send({ action: "auth", token: guest.access });
+    await both.waitFor((m) => m.T === "error" && m.code === 409);
+    expect((await call("/v2/iex", { token: guest.access, headers: { upgrade: "websocket" } })).status).toBe(403);
+
+    const crypto = await StreamClient.open("/v1beta3/crypto/us");
+    crypto.send({ action: "auth", token: guest.access });
+    await crypto.waitFor((m) => m.msg === "authenticated");
+    crypto.close();
+    const atHandshake = await authed("/v1beta3/crypto/us", { authorization: `Bearer ${guest.access}` });
+    atHandshake.close();
+  });
 
   it("refuses a revoked key", async () => {
     const own = await createKey(trader, ["read"]);
