@@ -21,7 +21,9 @@ async function listen(user: TestUser) {
   const ws = res.webSocket!;
   ws.accept();
   const frames: Frame[] = [];
-  ws.addEventListener("message", (e) => frames.push(JSON.parse(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer)) as Frame));
+  ws.addEventListener("message", (e) => {
+    frames.push(JSON.parse(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer)) as Frame);
+  });
   const send = (message: unknown) => ws.send(JSON.stringify(message));
   send({ action: "listen", data: { streams: ["trade_updates"] } });
   await until(async () => frames.find((f) => f.stream === "listening"), "listening");
