@@ -182,7 +182,8 @@ async function main() {
   if (limits.soft < needed)
     throw new Error(`ulimit -n is ${limits.soft}; ${needed} needed for ${Math.max(...SIZES)} clients. Raise it (ulimit -n ${needed}, hard limit ${limits.hard}) or lower FANOUT_SIZES`);
 
-  const platform = await startMiniflare();
+  // Every subscriber is the same benchmark user: lift the per-user socket limit above N.
+  const platform = await startMiniflare({ vars: { SOCKET_LIMITS: JSON.stringify({ connectionsPerUser: 20_000 }) } });
   const onSignal = () => platform.dispose().finally(() => process.exit(130));
   process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
   try {
