@@ -25,7 +25,9 @@ export default defineConfig({
     setupFiles: ["./test/apply-migrations.ts"],
     globalSetup: ["./test/global-setup.ts"],
     testTimeout: 30_000,
-    // The gateway's one-line-per-request logs would drown the test report.
+    // The gateway's one-line-per-request logs would drown the test report. workerd's own
+    // log lines never reach this filter: test/workerd-noise.ts (from the global setup)
+    // hides the expected ones and summarizes them in one line.
     onConsoleLog: (line) => !line.includes('"message":"request"'),
   },
 });
