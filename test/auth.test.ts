@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
-import { call, expectError, freshIp, json, PASSWORD, signUp, tableCounts } from "./helpers";
+import { call, expectError, freshIp, json, ORIGIN, PASSWORD, signUp, tableCounts } from "./helpers";
 
 interface Tokens {
   access_token: string;
@@ -262,5 +262,111 @@ describe("login throttling per client", () => {
       for (let i = 0; i < 9; i++) await expectError(await call("/api/auth/login", { body: { email: user.email, password: `nope-nope-${i}` } }), 401);
       expect((await call("/api/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(200);
     }
+  });
+});
+
+describe("the browser's cookie flow (X-RedFire-Session: cookie)", () => {
+  const COOKIE = "__Secure-redfire_refresh";
+  const FLOW = { "x-redfire-session": "cookie" };
+
+  /** The refresh cookie a response sets: its value and attributes. */
+  function setCookieOf(res: Response): { value: string; attributes: string } | undefined {
+    const line = res.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`));
+    if (!line) return undefined;
+    const [pair, ...attributes] = line.split(";");
+    return { value: pair!.slice(COOKIE.length + 1), attributes: attributes.join(";") };
+  }
+
+  async function cookieLogin(user: { email: string; password: string }) {
+    const res = await call("/api/auth/login", { body: { email: user.email, password: user.password }, headers: FLOW });
+    expect(res.status).toBe(200);
+    const cookie = setCookieOf(res);
+    return { res, body: await json<Partial<Tokens>>(res), token: cookie!.value };
+  }
+
+  const withCookie = (token: string, extra: Record<string, string> = {}) => ({ ...FLOW, cookie: `${COOKIE}=${token}`, ...extra });
+
+  it("sign-in sets the refresh token as an HttpOnly, Secure, SameSite=Strict cookie for /api/auth and leaves it out of the body", async () => {
+    const user = await signUp();
+    const { res, body, token } = await cookieLogin(user);
+    const attributes = setCookieOf(res)!.attributes;
+    expect(attributes).toMatch(/HttpOnly/);
+    expect(attributes).toMatch(/Secure/);
+    expect(attributes).toMatch(/SameSite=Strict/);
+    expect(attributes).toMatch(/Path=\/api\/auth(;|$)/);
+    expect(token.length).toBeGreaterThan(30);
+    expect(body).not.toHaveProperty("refresh_token");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect((await call("/api/users/me", { token: body.access_token! })).status).toBe(200);
+  });
+
+  it("sign-up sets the cookie too", async () => {
+    const tag = unique();
+    const res = await call("/api/auth/register", { body: { email: `c${tag}@example.com`, username: `c${tag}`, password: PASSWORD }, headers: FLOW });
+    expect(res.status).toBe(201);
+    const body = await json<Record<string, unknown>>(res);
+    expect(body).not.toHaveProperty("refresh_token");
+    expect(body.user).toMatchObject({ username: `c${tag}` });
+    expect(setCookieOf(res)?.attributes).toMatch(/HttpOnly/);
+  });
+
+  it("refresh reads the cookie and rotates it", async () => {
+    const user = await signUp();
+    const { token } = await cookieLogin(user);
+    const res = await call("/api/auth/refresh", { method: "POST", headers: withCookie(token) });
+    expect(res.status).toBe(200);
+    const body = await json<Partial<Tokens>>(res);
+    expect(body).not.toHaveProperty("refresh_token");
+    expect((await call("/api/users/me", { token: body.access_token! })).status).toBe(200);
+    const next = setCookieOf(res)!.value;
+    expect(next).not.toBe(token);
+    expect((await call("/api/auth/refresh", { method: "POST", headers: withCookie(next) })).status).toBe(200);
+  });
+
+  it("API clients keep the body flow: without the header the cookie is not read", async () => {
+    const user = await signUp();
+    const { token } = await cookieLogin(user);
+    const res = await call("/api/auth/refresh", { method: "POST", headers: { cookie: `${COOKIE}=${token}` } });
+    expect((await expectError(res, 422)).details[0]?.path).toBe("refresh_token");
+    // The body flow still takes the same token.
+    const body = await call("/api/auth/refresh", { body: { refresh_token: token } });
+    expect(body.status).toBe(200);
+    expect((await json<Tokens>(body)).refresh_token).toBeTruthy();
+  });
+
+  it("refuses a cookie-flow request from another origin with 403, and the token stays unused", async () => {
+    const user = await signUp();
+    const { token } = await cookieLogin(user);
+    await expectError(await call("/api/auth/refresh", { method: "POST", headers: withCookie(token, { origin: "https://evil.example" }) }), 403);
+    await expectError(await call("/api/auth/logout", { method: "POST", headers: withCookie(token, { origin: "https://evil.example" }) }), 403);
+    await expectError(await call("/api/auth/login", { body: { email: user.email, password: user.password }, headers: { ...FLOW, origin: "https://evil.example" } }), 403);
+    // An allowed origin and this origin are fine.
+    const res = await call("/api/auth/refresh", { method: "POST", headers: withCookie(token, { origin: ORIGIN }) });
+    expect(res.status).toBe(200);
+    const next = setCookieOf(res)!.value;
+    expect((await call("/api/auth/refresh", { method: "POST", headers: withCookie(next, { origin: "http://localhost:8787" }) })).status).toBe(200);
+  });
+
+  it("without a cookie, refresh answers 401", async () => {
+    await expectError(await call("/api/auth/refresh", { method: "POST", headers: FLOW }), 401);
+  });
+
+  it("a refused cookie is cleared", async () => {
+    const res = await call("/api/auth/refresh", { method: "POST", headers: withCookie("not-a-token") });
+    await expectError(res, 401);
+    const cleared = setCookieOf(res);
+    expect(cleared?.value).toBe("");
+    expect(cleared?.attributes).toMatch(/Max-Age=0/);
+    expect(cleared?.attributes).toMatch(/Path=\/api\/auth(;|$)/);
+  });
+
+  it("logout ends the session the cookie belongs to and clears the cookie", async () => {
+    const user = await signUp();
+    const { body, token } = await cookieLogin(user);
+    const res = await call("/api/auth/logout", { method: "POST", headers: withCookie(token) });
+    expect(res.status).toBe(204);
+    expect(setCookieOf(res)?.attributes).toMatch(/Max-Age=0/);
+    await expectError(await call("/api/users/me", { token: body.access_token! }), 401);
+    await expectError(await call("/api/auth/refresh", { method: "POST", headers: withCookie(token) }), 401);
   });
 });

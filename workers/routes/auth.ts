@@ -1,6 +1,8 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
-import { conflict, unauthorized } from "../../shared/errors";
+import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { ApiError, conflict, forbidden, unauthorized, unprocessable } from "../../shared/errors";
 import { passwordViolations, weakPasswordError } from "../../shared/password-policy";
 import { errorResponses, jsonBody, jsonContent } from "../../shared/schemas/common";
 import { LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse } from "../../shared/schemas/identity";
@@ -10,25 +12,78 @@ import { publish } from "../lib/events";
 import { closeSessionSockets } from "../lib/revocation";
 import { admitLoginAttempt, clearLoginFailures, recordLoginFailure } from "../lib/login-throttle";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/passwords";
-import { openSession, revokeByRefreshToken, rotateSession } from "../lib/sessions";
+import { gatewayConfig } from "../lib/config";
+import { openSession, revokeByRefreshToken, rotateSession, type TokenPair } from "../lib/sessions";
 import { uniqueViolation, userView } from "../lib/users";
 import { validationHook } from "../middleware/errors";
 
 export const auth = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+// The browser app's session (README, identity): with the X-RedFire-Session: cookie header,
+// login, register and refresh put the refresh token into an HttpOnly cookie scoped to
+// /api/auth instead of the body, so no script on the page can read it, and refresh and
+// logout take it from there. API clients send no header and keep the token in the body.
+// The cookie goes along on its own, so the routes that read it refuse cross-site requests:
+// SameSite=Strict keeps it off them, the header cannot be sent by a cross-site form and
+// makes a cross-origin fetch preflight (which the gateway's CORS refuses), and an Origin
+// present must be this origin or an allowed one.
+const SESSION_HEADER = "X-RedFire-Session";
+const REFRESH_COOKIE = "redfire_refresh"; // sent as __Secure-redfire_refresh
+const COOKIE_PATH = "/api/auth";
+const MAX_COOKIE_AGE = 400 * 24 * 3600; // the most a browser keeps a cookie
+
+/** Whether the client asked for the cookie flow; refuses one that asks cross-site. */
+function usesSessionCookie(c: Context<AppEnv>): boolean {
+  if (c.req.header(SESSION_HEADER) !== "cookie") return false;
+  const origin = c.req.header("origin");
+  if (origin !== undefined && origin !== new URL(c.req.url).origin && !gatewayConfig(c.env).corsOrigins.includes(origin)) {
+    throw forbidden("cross-site request refused: the session cookie is only used by this origin");
+  }
+  return true;
+}
+
+/** The tokens as the client asked for them: all in the body, or the refresh token as the cookie. */
+function answerTokens<T extends TokenPair>(c: Context<AppEnv>, tokens: T, cookie: boolean): T | Omit<T, "refresh_token"> {
+  if (!cookie) return tokens;
+  const { refresh_token, ...rest } = tokens;
+  const maxAge = Math.min(gatewayConfig(c.env).refreshTokenTtlSeconds, MAX_COOKIE_AGE);
+  setCookie(c, REFRESH_COOKIE, refresh_token, { prefix: "secure", path: COOKIE_PATH, httpOnly: true, secure: true, sameSite: "Strict", maxAge });
+  c.header("Cache-Control", "no-store");
+  return rest;
+}
+
+const cookieToken = (c: Context<AppEnv>) => getCookie(c, REFRESH_COOKIE, "secure") || undefined;
+const forgetCookie = (c: Context<AppEnv>) => deleteCookie(c, REFRESH_COOKIE, { prefix: "secure", path: COOKIE_PATH, httpOnly: true, secure: true, sameSite: "Strict" });
+
+/** The body flow's refresh token; the body schema leaves it optional only for the cookie flow. */
+function bodyToken(token: string | undefined): string {
+  if (token === undefined) throw unprocessable("request body is invalid", [{ path: "refresh_token", message: "is required (or use the session cookie)" }]);
+  return token;
+}
+
+// The body of refresh and logout: the refresh token, absent in the cookie flow.
+const RefreshBody = RefreshRequest.partial().openapi("RefreshOrCookieRequest");
+const CookieTokenResponse = TokenResponse.omit({ refresh_token: true }).openapi("CookieTokenResponse");
+const SessionTokens = z.union([TokenResponse, CookieTokenResponse]);
+const CookieRegisterResponse = RegisterResponse.omit({ refresh_token: true }).openapi("CookieRegisterResponse");
+const COOKIE_FLOW =
+  "With the header X-RedFire-Session: cookie (the browser app), the refresh token is set as an HttpOnly, Secure, SameSite=Strict cookie with Path=/api/auth instead of being returned, and refresh and logout read it from there.";
 
 const register = createRoute({
   method: "post",
   path: "/api/auth/register",
   tags: ["auth"],
   summary: "Create an account (role trader) and sign in",
+  description: COOKIE_FLOW,
   request: { body: jsonBody(RegisterRequest) },
   responses: {
-    201: jsonContent(RegisterResponse, "Signed up and signed in"),
-    ...errorResponses(400, 409, 413, 415, 422, 429),
+    201: jsonContent(z.union([RegisterResponse, CookieRegisterResponse]), "Signed up and signed in"),
+    ...errorResponses(400, 403, 409, 413, 415, 422, 429),
   },
 });
 
 auth.openapi(register, async (c) => {
+  const cookie = usesSessionCookie(c);
   const body = c.req.valid("json");
   const weak = weakPasswordError(passwordViolations(body.password, body), "password");
   if (weak) throw weak;
@@ -62,7 +117,7 @@ auth.openapi(register, async (c) => {
   }
   const tokens = await openSession(c.env, row.id, c.req.header("user-agent"));
   await publish(c.env, "user.registered", `user:${row.id}`, { userId: row.id, username: row.username, role: row.role }, c.get("traceparent"));
-  return c.json({ ...tokens, user: userView(row) }, 201);
+  return c.json(answerTokens(c, { ...tokens, user: userView(row) }, cookie), 201);
 });
 
 const duplicate = (field: "email" | "username") =>
@@ -73,11 +128,13 @@ const login = createRoute({
   path: "/api/auth/login",
   tags: ["auth"],
   summary: "Sign in with email and password",
+  description: COOKIE_FLOW,
   request: { body: jsonBody(LoginRequest) },
-  responses: { 200: jsonContent(TokenResponse, "Signed in"), ...errorResponses(400, 401, 413, 415, 422, 429) },
+  responses: { 200: jsonContent(SessionTokens, "Signed in"), ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
 });
 
 auth.openapi(login, async (c) => {
+  const cookie = usesSessionCookie(c);
   const { email, password } = c.req.valid("json");
   const ip = c.get("clientIp");
   await admitLoginAttempt(c.env, email, ip);
@@ -95,7 +152,7 @@ auth.openapi(login, async (c) => {
     const passwordHash = await hashPassword(password, c.env.PASSWORD_PEPPER);
     await db.update(schema.users).set({ passwordHash }).where(eq(schema.users.id, user.id)).run();
   }
-  return c.json(await openSession(c.env, user.id, c.req.header("user-agent")), 200);
+  return c.json(answerTokens(c, await openSession(c.env, user.id, c.req.header("user-agent")), cookie), 200);
 });
 
 const refresh = createRoute({
@@ -103,23 +160,39 @@ const refresh = createRoute({
   path: "/api/auth/refresh",
   tags: ["auth"],
   summary: "Exchange a refresh token for a new token pair (the old refresh token stops working)",
-  request: { body: jsonBody(RefreshRequest) },
-  responses: { 200: jsonContent(TokenResponse, "New token pair"), ...errorResponses(400, 401, 413, 415, 422, 429) },
+  description: `A rotated token presented again within REFRESH_REUSE_GRACE_SECONDS (a duplicate: two tabs, a retry) gets the same new refresh token; later, it revokes the session. ${COOKIE_FLOW}`,
+  request: { body: { ...jsonBody(RefreshBody), required: false } },
+  responses: { 200: jsonContent(SessionTokens, "New token pair"), ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
 });
 
-auth.openapi(refresh, async (c) => c.json(await rotateSession(c.env, c.req.valid("json").refresh_token), 200));
+auth.openapi(refresh, async (c) => {
+  if (!usesSessionCookie(c)) return c.json(await rotateSession(c.env, bodyToken(c.req.valid("json").refresh_token)), 200);
+  const token = cookieToken(c);
+  if (!token) throw unauthorized("no session cookie; sign in again");
+  try {
+    return c.json(answerTokens(c, await rotateSession(c.env, token), true), 200);
+  } catch (error) {
+    // A cookie the server refused is dead: the browser need not send it again.
+    if (error instanceof ApiError && error.status === 401) forgetCookie(c);
+    throw error;
+  }
+});
 
 const logout = createRoute({
   method: "post",
   path: "/api/auth/logout",
   tags: ["auth"],
   summary: "End the session the refresh token belongs to; its access tokens stop working at once",
-  request: { body: jsonBody(RefreshRequest) },
-  responses: { 204: { description: "Signed out" }, ...errorResponses(400, 413, 415, 422, 429) },
+  description: COOKIE_FLOW,
+  request: { body: { ...jsonBody(RefreshBody), required: false } },
+  responses: { 204: { description: "Signed out" }, ...errorResponses(400, 403, 413, 415, 422, 429) },
 });
 
 auth.openapi(logout, async (c) => {
-  await revokeByRefreshToken(c.env, c.req.valid("json").refresh_token);
-  await closeSessionSockets(c.env, c.req.valid("json").refresh_token);
+  const cookie = usesSessionCookie(c);
+  const token = cookie ? cookieToken(c) : bodyToken(c.req.valid("json").refresh_token);
+  if (token) await revokeByRefreshToken(c.env, token);
+  if (token) await closeSessionSockets(c.env, token);
+  if (cookie) forgetCookie(c);
   return c.body(null, 204);
 });
