@@ -110,6 +110,7 @@ const ROUTES: Route[] = [
     expected: { ...tradingWrite(200), "trader-trade-key": 403 },
   },
   { name: "GET /api/admin/accounts/{another user}", request: (f) => ({ method: "GET", path: `/api/admin/accounts/${f.victim.id}` }), expected: ADMIN_ONLY },
+  { name: "GET /api/admin/venues/{symbol}/fills of another user", request: (f) => ({ method: "GET", path: `/api/admin/venues/AAPL/fills?account=${f.victim.id}` }), expected: ADMIN_ONLY },
   {
     name: "POST /api/admin/accounts/{another user}/deposits",
     request: (f) => ({ method: "POST", path: `/api/admin/accounts/${f.victim.id}/deposits`, body: { amount: "1" } }),
