@@ -3,6 +3,7 @@
 // per step and a summary; exits 1 if any step failed. Screenshots of each main page go to
 // test-results/ (desktop and phone sizes).
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -30,6 +31,16 @@ async function step(name, run) {
   }
 }
 
+/** The response headers of GET / as served to another host name (fetch cannot set Host). */
+const headersFor = (port, host) =>
+  new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/", headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.headers);
+    });
+    req.on("error", reject).end();
+  });
+
 const until = async (probe, what, timeoutMs = 15_000) => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -53,12 +64,18 @@ try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
   page.on("pageerror", (e) => errors.push(e.message));
+  // The browser reports what the Content-Security-Policy blocked on the console.
+  const blocked = [];
+  const watchPolicy = (p) => p.on("console", (m) => /Content Security Policy/i.test(m.text()) && blocked.push(m.text()));
+  watchPolicy(page);
   const sockets = [];
   page.on("websocket", (ws) => sockets.push(new URL(ws.url()).pathname));
   const tag = Date.now().toString(36);
   const email = `trader-${tag}@example.com`;
   const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
   const lastOf = (symbol) => page.locator(`tr[data-symbol="${symbol}"] [data-testid="last"]`).textContent();
+  // The harness sees HttpOnly cookies; the page's scripts must not.
+  const sessionCookie = async () => (await context.cookies()).find((c) => c.name === "__Secure-redfire_refresh");
   const bidOf = (symbol) => page.locator(`tr[data-symbol="${symbol}"] [data-testid="bid"]`).textContent();
 
   await step("the app shell paints within 1 s", async () => {
@@ -68,6 +85,27 @@ try {
     await shot("sign-in");
     if (fcp > 1000) throw new Error(`first contentful paint at ${Math.round(fcp)} ms`);
     return `first contentful paint ${Math.round(fcp)} ms`;
+  });
+
+  await step("the app is served with its security headers and no inline script or style", async () => {
+    const res = await fetch(`${base}/`);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "object-src 'none'"]) {
+      if (!csp.includes(directive)) throw new Error(`CSP lacks ${directive}: ${csp}`);
+    }
+    if (/unsafe-inline|unsafe-eval/.test(csp)) throw new Error(`CSP allows inline code: ${csp}`);
+    if (res.headers.get("x-content-type-options") !== "nosniff") throw new Error("no X-Content-Type-Options: nosniff");
+    if (!res.headers.get("referrer-policy")) throw new Error("no Referrer-Policy");
+    // Development: HSTS is for deployed hosts only (a browser ignores it over plain HTTP anyway).
+    if (res.headers.has("strict-transport-security")) throw new Error("HSTS sent in development");
+    const deployed = await headersFor(port, "app.redfire.example");
+    if (!/max-age=\d{7,}/.test(deployed["strict-transport-security"] ?? "")) throw new Error(`no HSTS for a deployed host: ${deployed["strict-transport-security"]}`);
+    const html = await res.text();
+    const inline = html.match(/<script(?![^>]*\ssrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=/gi);
+    if (inline) throw new Error(`inline code in index.html: ${inline.join(", ")}`);
+    const script = await fetch(`${base}${html.match(/src="([^"]+\.js)"/)[1]}`);
+    if (script.headers.get("x-content-type-options") !== "nosniff") throw new Error("the app's script lacks nosniff");
+    return csp;
   });
 
   await step("sign up shows the terminal with live quotes that move", async () => {
@@ -88,6 +126,47 @@ try {
     const market = sockets.filter((p) => p !== "/stream");
     if (market.join() !== "/v2/all") throw new Error(`market-data sockets: ${market.join(", ")}`);
     return `sockets ${sockets.join(", ")}`;
+  });
+
+  await step("the refresh token lives only in an HttpOnly cookie for /api/auth", async () => {
+    const cookie = await sessionCookie();
+    if (!cookie) throw new Error(`no session cookie: ${(await context.cookies()).map((c) => c.name).join(", ")}`);
+    if (!cookie.httpOnly || !cookie.secure || cookie.sameSite !== "Strict" || cookie.path !== "/api/auth") {
+      throw new Error(`cookie attributes: ${JSON.stringify({ ...cookie, value: undefined })}`);
+    }
+    const seen = await page.evaluate(() => ({ cookies: document.cookie, stored: Object.values(localStorage).join(" "), keys: Object.keys(localStorage).join(" ") }));
+    if (seen.cookies.includes(cookie.value) || seen.cookies.includes("redfire_refresh")) throw new Error(`script sees the cookie: ${seen.cookies}`);
+    if (seen.stored.includes(cookie.value) || /refresh/.test(seen.keys)) throw new Error(`localStorage holds a refresh token: ${seen.keys}`);
+  });
+
+  await step("a reload keeps the user signed in", async () => {
+    await page.reload();
+    await page.waitForSelector(".terminal");
+    await until(async () => (await page.getByTestId("connection").getAttribute("data-state")) === "open", "the connection to be live");
+  });
+
+  await step("two tabs reloading at once both stay signed in", async () => {
+    const second = await context.newPage();
+    second.on("pageerror", (e) => errors.push(e.message));
+    watchPolicy(second);
+    try {
+      await second.goto(base);
+      await second.waitForSelector(".terminal");
+      const before = (await sessionCookie())?.value;
+      await Promise.all([page.reload(), second.reload()]);
+      await Promise.all([page.waitForSelector(".terminal"), second.waitForSelector(".terminal")]);
+      const after = (await sessionCookie())?.value;
+      if (!after || after === before) throw new Error("the session cookie did not rotate");
+      // Neither refresh was taken for a replay: the session still works after another reload.
+      await second.reload();
+      await second.waitForSelector(".terminal");
+      const status = await second.evaluate(async () => (await fetch("/api/auth/refresh", { method: "POST", headers: { "x-redfire-session": "cookie" } })).status);
+      if (status !== 200) throw new Error(`the session was revoked: refresh answered ${status}`);
+    } finally {
+      await second.close();
+    }
+    await page.reload();
+    await page.waitForSelector(".terminal");
   });
 
   await step("a watchlist row flashes when its last price moves", async () => {
@@ -219,12 +298,14 @@ try {
     if (refused.status !== 401) throw new Error(`revoked key answered ${refused.status}`);
   });
 
-  await step("sign out ends the session: its refresh token is refused", async () => {
-    const refresh = await page.evaluate(() => localStorage.getItem("redfire.refresh"));
+  await step("sign out ends the session: its refresh token is refused and the cookie is gone", async () => {
+    const refresh = (await sessionCookie())?.value;
+    if (!refresh) throw new Error("no session cookie before signing out");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("button", { name: "Sign in" }).last().waitFor();
     const res = await fetch(`${base}/api/auth/refresh`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: refresh }) });
     if (res.status !== 401) throw new Error(`refresh after sign-out answered ${res.status}`);
+    if (await sessionCookie()) throw new Error("the cookie outlived sign-out");
     await page.reload();
     await page.waitForSelector(".card");
   });
@@ -261,6 +342,10 @@ try {
 
   await step("no script errors on the page", async () => {
     if (errors.length) throw new Error(errors.join(" | "));
+  });
+
+  await step("the Content-Security-Policy blocked nothing the app does", async () => {
+    if (blocked.length) throw new Error(blocked.join(" | "));
   });
 } finally {
   await browser.close();

@@ -1,12 +1,17 @@
-// The browser's side of the REST API: same origin, bearer access token in memory, the
-// refresh token in localStorage so a reload keeps the session. A 401 refreshes once and
-// retries; a failed refresh signs out. Errors arrive in the gateway's one envelope.
+// The browser's side of the REST API: same origin, bearer access token in memory. The
+// refresh token never reaches script: the server keeps it in an HttpOnly cookie scoped to
+// /api/auth (the X-RedFire-Session: cookie flow), so a reload restores the session by
+// asking /api/auth/refresh. The tabs of this origin refresh one at a time (a Web Lock):
+// two tabs opening at once rotate the token one after the other instead of presenting it
+// twice. A 401 refreshes once and retries; a refused refresh signs out. Errors arrive in
+// the gateway's one envelope.
 import type { z } from "zod";
 import type { TokenResponse, User } from "../../shared/schemas/identity";
 import { createStore } from "./store";
 
 export type UserJson = z.infer<typeof User>;
-type Tokens = z.infer<typeof TokenResponse>;
+/** What login, register and refresh answer in the cookie flow: the refresh token is the cookie. */
+type AccessGrant = Omit<z.infer<typeof TokenResponse>, "refresh_token">;
 
 export interface FieldError {
   path: string;
@@ -30,11 +35,15 @@ export class ApiError extends Error {
   }
 }
 
-const REFRESH_KEY = "redfire.refresh";
+// Whether a session cookie is expected, so a signed-out visit does not ask the server;
+// a hint, not a credential. The key the refresh token itself once lived under is removed.
+const SESSION_HINT = "redfire.session";
+localStorage.removeItem("redfire.refresh");
+const COOKIE_FLOW = { "x-redfire-session": "cookie" };
 
 interface Session {
   user: UserJson | null;
-  /** True until the stored refresh token has been tried on load. */
+  /** True until the session cookie has been tried on load. */
   restoring: boolean;
 }
 
@@ -45,9 +54,9 @@ let refreshing: Promise<boolean> | null = null;
 
 export const accessToken = () => access;
 
-function keep(tokens: Tokens): void {
-  access = tokens.access_token;
-  localStorage.setItem(REFRESH_KEY, tokens.refresh_token);
+function keep(grant: AccessGrant): void {
+  access = grant.access_token;
+  localStorage.setItem(SESSION_HINT, "1");
 }
 
 async function parse(res: Response): Promise<unknown> {
@@ -72,21 +81,28 @@ async function send(method: string, path: string, body?: unknown): Promise<Respo
   return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
-/** Trades the stored refresh token for a new pair; one at a time however many callers ask. */
+/** Trades the session cookie for a new access token; one at a time however many callers and tabs ask. */
 function refresh(): Promise<boolean> {
-  refreshing ??= (async () => {
-    const token = localStorage.getItem(REFRESH_KEY);
-    if (!token) return false;
-    const res = await fetch("/api/auth/refresh", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: token }) }).catch(() => null);
+  refreshing ??= oneTabAtATime(async () => {
+    if (!localStorage.getItem(SESSION_HINT)) return false;
+    const res = await fetch("/api/auth/refresh", { method: "POST", headers: COOKIE_FLOW }).catch(() => null);
     if (!res?.ok) {
-      // Only a refusal ends the session; a network failure leaves the token to try again.
-      if (res) localStorage.removeItem(REFRESH_KEY);
+      // Only a refusal ends the session; a network failure or a rate limit tries again later.
+      if (res?.status === 401 || res?.status === 403) localStorage.removeItem(SESSION_HINT);
       return false;
     }
-    keep((await res.json()) as Tokens);
+    keep((await res.json()) as AccessGrant);
     return true;
-  })().finally(() => (refreshing = null));
+  }).finally(() => (refreshing = null));
   return refreshing;
+}
+
+// Each refresh rotates the cookie, so tabs must not present the same one at once: the
+// server would take the second for a stolen copy (outside its short grace) and end the
+// session. The lock makes the next tab's refresh send the cookie the previous one set.
+async function oneTabAtATime<T>(run: () => Promise<T>): Promise<T> {
+  if (!("locks" in navigator)) return run();
+  return await navigator.locks.request("redfire.refresh", run);
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -100,36 +116,35 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 function signedOut(): void {
   access = null;
-  localStorage.removeItem(REFRESH_KEY);
+  localStorage.removeItem(SESSION_HINT);
   session.set({ user: null, restoring: false });
 }
 
-async function startSession(tokens: Tokens): Promise<void> {
-  keep(tokens);
+async function startSession(grant: AccessGrant): Promise<void> {
+  keep(grant);
   session.set({ user: await api<UserJson>("GET", "/api/users/me"), restoring: false });
 }
 
 export async function signIn(email: string, password: string): Promise<void> {
-  const res = await fetch("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password }) });
+  const res = await fetch("/api/auth/login", { method: "POST", headers: { "content-type": "application/json", ...COOKIE_FLOW }, body: JSON.stringify({ email, password }) });
   const body = await parse(res);
   if (!res.ok) throw errorOf(res.status, body);
-  await startSession(body as Tokens);
+  await startSession(body as AccessGrant);
 }
 
 export async function signUp(email: string, username: string, password: string): Promise<void> {
-  const res = await fetch("/api/auth/register", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, username, password }) });
+  const res = await fetch("/api/auth/register", { method: "POST", headers: { "content-type": "application/json", ...COOKIE_FLOW }, body: JSON.stringify({ email, username, password }) });
   const body = await parse(res);
   if (!res.ok) throw errorOf(res.status, body);
-  await startSession(body as Tokens);
+  await startSession(body as AccessGrant);
 }
 
 export async function signOut(): Promise<void> {
-  const token = localStorage.getItem(REFRESH_KEY);
-  if (token) await fetch("/api/auth/logout", { method: "POST", headers: { "content-type": "application/json", ...(access ? { authorization: `Bearer ${access}` } : {}) }, body: JSON.stringify({ refresh_token: token }) }).catch(() => undefined);
+  await fetch("/api/auth/logout", { method: "POST", headers: COOKIE_FLOW }).catch(() => undefined);
   signedOut();
 }
 
-/** On load: a stored refresh token brings the session back without a sign-in. */
+/** On load: the session cookie brings the session back without a sign-in. */
 export async function restoreSession(): Promise<void> {
   if (await refresh()) {
     try {
