@@ -122,6 +122,12 @@ describe("API description", () => {
     expect(page.headers.get("content-type")).toContain("text/html");
     const html = await page.text();
     expect(html).toContain("/swagger-ui/swagger-ui-bundle.js");
+    // Its own policy: no inline script (the page has none), no framing.
+    const policy = page.headers.get("content-security-policy") ?? "";
+    expect(policy).toContain("script-src 'self';");
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(html).not.toMatch(/<script>(?!<\/script>)/);
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
     // Static files are answered by the assets layer in front of the Worker.
     for (const asset of ["/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css", "/swagger-ui/init.js"])
       expect((await env.ASSETS.fetch(`http://redfire.test${asset}`)).status).toBe(200);

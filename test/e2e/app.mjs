@@ -298,6 +298,24 @@ try {
     if (refused.status !== 401) throw new Error(`revoked key answered ${refused.status}`);
   });
 
+  await step("revoke all keys ends every key at once", async () => {
+    const made = [];
+    for (const name of ["bot one", "bot two"]) {
+      await page.getByLabel("Name").fill(name);
+      await page.getByRole("button", { name: "Create key" }).click();
+      const secret = await page.getByTestId("secret").textContent();
+      const keyId = await page.locator(`[data-testid="keys"] tbody tr`).filter({ hasText: name }).getAttribute("data-key");
+      made.push({ keyId, secret });
+    }
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Revoke all keys" }).click();
+    await page.getByText("No keys yet.").waitFor();
+    for (const { keyId, secret } of made) {
+      const refused = await fetch(`${base}/v2/account`, { headers: { "apca-api-key-id": keyId, "apca-api-secret-key": secret } });
+      if (refused.status !== 401) throw new Error(`key ${keyId} answered ${refused.status} after revoke all`);
+    }
+  });
+
   await step("sign out ends the session: its refresh token is refused and the cookie is gone", async () => {
     const refresh = (await sessionCookie())?.value;
     if (!refresh) throw new Error("no session cookie before signing out");

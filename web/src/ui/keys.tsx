@@ -41,6 +41,20 @@ export function KeysPage() {
     }
   }
 
+  // A password change keeps API keys (as on Alpaca); this ends every one of them at once,
+  // including the sockets they opened.
+  async function revokeAll() {
+    if (!confirm("Revoke every API key? Programs using them stop at once.")) return;
+    setProblem(null);
+    try {
+      await api("DELETE", "/api/keys");
+      setCreated(null);
+      await load();
+    } catch (e) {
+      setProblem(e instanceof ApiError ? e.message : "The keys could not be revoked.");
+    }
+  }
+
   return (
     <main class="page">
       <h1>API keys</h1>
@@ -83,6 +97,11 @@ export function KeysPage() {
         </div>
       )}
       <section class="panel">
+        {keys !== null && keys.length > 0 && (
+          <div class="actions">
+            <button onClick={() => void revokeAll()}>Revoke all keys</button>
+          </div>
+        )}
         {keys === null ? (
           <p class="empty">Loading…</p>
         ) : keys.length === 0 ? (
