@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, createKey, json, signUp, type TestUser } from "./helpers";
 import { StreamClient, type StreamMessage } from "./stream-client";
@@ -120,6 +121,21 @@ const REVOCATIONS: Revocation[] = [
     },
     async revoke({ user }) {
       expect((await call("/api/auth/logout", { body: { refresh_token: user.refresh } })).status).toBe(204);
+    },
+  },
+  {
+    name: "refresh token replayed after the grace",
+    ends: { session: true },
+    async setup() {
+      const user = await signUp();
+      const other = await login(user);
+      return { user, target: { kind: "session", access: user.access }, bystander: { kind: "session", access: other.access } };
+    },
+    async revoke({ user }) {
+      expect((await call("/api/auth/refresh", { body: { refresh_token: user.refresh } })).status).toBe(200);
+      // Past the reuse grace, presenting the rotated token again is a replay: the session ends.
+      await env.DB.prepare("UPDATE refresh_tokens SET used_at = used_at - 3600000 WHERE used_at IS NOT NULL AND session_id IN (SELECT id FROM sessions WHERE user_id = ?)").bind(user.id).run();
+      expect((await call("/api/auth/refresh", { body: { refresh_token: user.refresh } })).status).toBe(401);
     },
   },
   {

@@ -5,6 +5,7 @@ import { issueAccessToken } from "../../platform/access-token";
 import { gatewayConfig } from "./config";
 import { database, schema } from "../../platform/db";
 import { base64url, keyedHash, randomToken } from "../../platform/random";
+import { closeSockets } from "./revocation";
 
 export interface TokenPair {
   access_token: string;
@@ -83,6 +84,8 @@ export async function rotateSession(env: Env, refreshToken: string): Promise<Tok
   const successor = await liveSuccessorWithinGrace(env, refreshToken, row.sessionId);
   if (successor) return tokenPair(env, row.userId, row.sessionId, successor);
   await revokeSession(env, row.sessionId, "refresh_token_reuse");
+  // A replay means the token may be stolen: the session's open sockets end with it.
+  await closeSockets(env, { userId: row.userId, kind: "session", sessionId: row.sessionId });
   throw unauthorized("refresh token was already used; the session has been revoked");
 }
 
