@@ -12,7 +12,7 @@ describe("SMA", () => {
     const sma = new SMA(period);
     const ours = CLOSES.map((x) => sma.update(x));
     const ts = new TsSMA(period);
-    const theirs = CLOSES.map((x) => ts.update(x));
+    const theirs = CLOSES.map((x) => ts.update(x, false));
     const ti = alignToEnd(TiSMA.calculate({ period, values: CLOSES }), N);
     expect(firstValueIndex(ours)).toBe(period - 1);
     expectAgreement(ours, theirs, period - 1, TOLERANCE);
@@ -73,7 +73,7 @@ describe("EMA (seeded with the SMA of the first n values)", () => {
     const ema = new EMA(period);
     const ours = CLOSES.map((x) => ema.update(x));
     const ts = new TsEMA(period);
-    const theirs = CLOSES.map((x) => ts.update(x));
+    const theirs = CLOSES.map((x) => ts.update(x, false));
     expectAgreement(ours, theirs, 40 * period, TOLERANCE);
   });
 });
@@ -96,7 +96,7 @@ describe("MACD (12, 26, 9)", () => {
     const macd = new MACD(12, 26, 9);
     const ours = CLOSES.map((x) => macd.update(x));
     const ts = new TsMACD(new TsEMA(12), new TsEMA(26), new TsEMA(9));
-    const theirs = CLOSES.map((x) => ts.update(x));
+    const theirs = CLOSES.map((x) => ts.update(x, false));
     expectAgreement(ours.map((v) => v?.macd), theirs.map((v) => v?.macd), 1_000, TOLERANCE);
     expectAgreement(ours.map((v) => v?.signal), theirs.map((v) => v?.signal), 1_000, TOLERANCE);
     expectAgreement(ours.map((v) => v?.histogram), theirs.map((v) => v?.histogram), 1_000, TOLERANCE);
