@@ -1,0 +1,149 @@
+import { decimalToNearestTicks, type InstrumentSpec } from "../market/instrument";
+import { AccountEngine } from "../trading/account-engine";
+import { AccountRunner } from "../trading/account-runner";
+import type { AssetInfo } from "../trading/asset";
+import type { TradingConfig } from "../trading/config";
+import { InProcessVenues, MemoryBook } from "../trading/memory";
+import { formatMoney, notional, parseMoney, type Money } from "../trading/money";
+import { orderView } from "../trading/orders";
+import type { FillActivity } from "../trading/ports";
+import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
+import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
+import { computeMetrics, type EquityPoint, type Metrics, type MetricFill } from "./metrics";
+import { StrategyRuntime, type LogLine, type Strategy, type StrategyBar, type StrategyState } from "./runtime";
+
+// A backtest is the live path with the feed replaced by bars: the same AccountEngine,
+// AccountRunner and Venue, one symbol, one account. Each bar is played as four prints —
+// the open, the nearer of high and low (the high on a tie), the other, the close — each
+// with a quote `halfSpreadTicks` either side, and the venue's reports are delivered to the
+// account after every print, as the symbol object's alarm does. onBar fires once the close
+// is delivered; the orders it places are sent at the next bar's open, after its quote and
+// before its trade print, so a market order fills at that open and the account prices it
+// against the last trade (this bar's close), as it would live. A signal on the last bar is
+// never sent. Time is the print's (the bar's start); ids come from a counter.
+
+export interface BacktestOptions<P> {
+  strategy: Strategy<P>;
+  bars: StrategyBar[];
+  spec: InstrumentSpec;
+  params?: Partial<P>;
+  /** Starting cash, a decimal string in USD. */
+  cash?: string;
+  venue?: Partial<VenueConfig>;
+  limits?: Partial<RiskLimits>;
+  halfSpreadTicks?: number;
+  /** Displayed size of each quote side, in lots: large by default, so a bar's print is never used up. */
+  quoteLots?: number;
+}
+
+export interface BacktestResult {
+  orders: ReturnType<typeof orderView>[];
+  fills: FillActivity[];
+  equity: { t: number; equity: string }[];
+  metrics: Metrics;
+  /** Orders the strategy placed on the last bar, which never reached the account. */
+  unsent: number;
+  state: StrategyState;
+  logs: LogLine[];
+}
+
+const OWNER = "backtest";
+const DEFAULT_QUOTE_LOTS = 1e15;
+
+export async function runBacktest<P>(options: BacktestOptions<P>): Promise<BacktestResult> {
+  const { bars, spec } = options;
+  const half = options.halfSpreadTicks ?? 0;
+  const quoteLots = options.quoteLots ?? DEFAULT_QUOTE_LOTS;
+  let clock = bars[0]?.t ?? 0;
+  let ids = 0;
+  const now = () => clock;
+  const newId = () => `00000000-0000-4000-8000-${(++ids).toString(16).padStart(12, "0")}`;
+  const config: TradingConfig = {
+    startingCash: parseMoney(options.cash ?? "100000")!,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    venue: { ...DEFAULT_VENUE, ...options.venue },
+  };
+  const venues = new InProcessVenues({ now, config: config.venue });
+  venues.add(spec);
+  // No crash is simulated, so the book keeps the engine's own objects rather than copies.
+  const book = new MemoryBook({ isolated: false });
+  // The runner is built before the runtime it reports to.
+  const listener: { runtime?: StrategyRuntime<P> } = {};
+  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config }), {
+    committed: (changes) => listener.runtime?.committed(changes),
+  });
+  const asset: AssetInfo = { id: `asset-${spec.symbol}`, spec, tradable: true, active: true, session: null };
+  const rt = new StrategyRuntime(options.strategy, { runner, book, asset, venue: config.venue, limits: config.limits, now }, options.params);
+  listener.runtime = rt;
+
+  const deliver = async () => {
+    for (const { symbol, account } of venues.undelivered()) {
+      const applied = await runner.venueReports(symbol, venues.pending(symbol, account));
+      venues.acknowledge(symbol, account, applied);
+    }
+  };
+  const tick = (price: number) => {
+    const ticks = decimalToNearestTicks(String(price), spec);
+    if (!ticks) throw new RangeError(`bar price ${price} is not a positive price on the tick grid ${spec.tickSize}`);
+    return ticks;
+  };
+  const quote = async (ticks: number) => {
+    const bid = Math.max(1, ticks - half);
+    venues.quote(spec.symbol, { t: clock, bidTicks: bid, askTicks: ticks + half, bidLots: quoteLots, askLots: quoteLots });
+    await deliver();
+    // The strategy hears the quote and the updates it caused; what it places goes out now.
+    if (rt.wantsQuotes) await rt.quote({ t: clock, bid: priceNumber(bid, spec), ask: priceNumber(ticks + half, spec) });
+    else await rt.flush();
+  };
+  const trade = async (ticks: number) => {
+    venues.trade(spec.symbol, { t: clock, priceTicks: ticks });
+    rt.printed(ticks);
+    await deliver();
+    if (rt.wantsTrades) await rt.trade({ t: clock, price: priceNumber(ticks, spec) });
+    else await rt.flush();
+  };
+
+  const equity: EquityPoint[] = [];
+  let exposed = 0;
+  await rt.start();
+  for (let i = 0; i < bars.length; i++) {
+    const bar = bars[i]!;
+    clock = bar.t;
+    const open = tick(bar.open);
+    const high = tick(bar.high);
+    const low = tick(bar.low);
+    const close = tick(bar.close);
+    // The previous bar's onBar orders go out after this quote (in its flush), before the trade.
+    await quote(open);
+    await trade(open);
+    const [first, second] = high - open <= open - low ? [high, low] : [low, high];
+    for (const price of [first, second, close]) {
+      await quote(price);
+      await trade(price);
+    }
+    const ledger = runner.engine.ledger;
+    const lots = ledger.positions[spec.symbol]?.qty ?? 0;
+    if (lots !== 0) exposed += 1;
+    equity.push({ t: bar.t, equity: ledger.cash + ledger.reservedCash + notional(close, lots, spec) });
+    await rt.barHolding(bar);
+  }
+  const unsent = rt.pending;
+  await rt.stop();
+
+  const fills = book
+    .activities({ types: ["FILL"], after: null, until: null, direction: "asc", pageSize: Number.MAX_SAFE_INTEGER, pageToken: null })
+    .map((a) => a.data as unknown as FillActivity);
+  const orders = book.orders({ open: null, after: null, until: null, direction: "asc", limit: Number.MAX_SAFE_INTEGER, symbols: null, side: null }).map(orderView);
+  const metricFills: MetricFill[] = fills.map((f) => ({ side: f.side, qty: parseMoney(f.qty)!, value: (parseMoney(f.price)! * parseMoney(f.qty)!) / 10n ** 18n, fee: parseMoney(f.fee)! }));
+  return {
+    orders,
+    fills,
+    equity: equity.map((p) => ({ t: p.t, equity: formatMoney(p.equity) })),
+    metrics: computeMetrics(equity, metricFills, { exposedBars: exposed }),
+    unsent,
+    state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,
+    logs: rt.logs,
+  };
+}
+
+const priceNumber = (ticks: number, spec: InstrumentSpec) => Number(formatMoney(BigInt(ticks) * (parseMoney(spec.tickSize)! as Money)));

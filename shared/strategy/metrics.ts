@@ -1,0 +1,141 @@
+import { formatMoney, type Money } from "../trading/money";
+
+// A backtest's metrics, one definition each (docs/strategies.md). Money (P&L, fees,
+// expectancy) stays exact bigint arithmetic and is answered as decimal strings; ratios are
+// numbers. Whatever is undefined for the data (no trades, zero volatility, no time spanned)
+// is null, never NaN or Infinity.
+
+export interface EquityPoint {
+  t: number;
+  equity: Money;
+}
+
+/** One fill, as money: `qty` in money-scaled units (1 share = 10^18), `value` = price × qty. */
+export interface MetricFill {
+  side: "buy" | "sell";
+  qty: Money;
+  value: Money;
+  fee: Money;
+}
+
+export interface Metrics {
+  bars: number;
+  startEquity: string | null;
+  endEquity: string | null;
+  totalReturn: number | null;
+  cagr: number | null;
+  volatility: number | null;
+  sharpe: number | null;
+  sortino: number | null;
+  maxDrawdown: number | null;
+  /** ms from a peak to the first later bar at or above it (or the last bar); 0 when the curve never falls. */
+  maxDrawdownDuration: number | null;
+  calmar: number | null;
+  trades: number;
+  wins: number;
+  winRate: number | null;
+  profitFactor: number | null;
+  expectancy: string | null;
+  grossProfit: string;
+  grossLoss: string;
+  exposure: number | null;
+  fees: string;
+}
+
+export interface MetricOptions {
+  /** Bars whose close found a non-zero position. */
+  exposedBars: number;
+  /** Annual risk-free rate (0.02 = 2 %). */
+  riskFree?: number;
+}
+
+const YEAR_MS = 365.25 * 24 * 3_600_000;
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+/** a / b as a number without losing precision on large bigints. */
+const ratio = (a: Money, b: Money): number => Number((a * 10n ** 15n) / b) / 1e15;
+
+export function computeMetrics(curve: EquityPoint[], fills: MetricFill[], options: MetricOptions): Metrics {
+  const n = curve.length;
+  const first = curve[0];
+  const last = curve[n - 1];
+  const years = first && last ? (last.t - first.t) / YEAR_MS : 0;
+  const returns: number[] = [];
+  for (let i = 1; i < n; i++) {
+    const before = curve[i - 1]!.equity;
+    returns.push(before > 0n ? ratio(curve[i]!.equity - before, before) : NaN);
+  }
+  const valid = returns.every(Number.isFinite);
+  const growth = first && last && first.equity > 0n ? ratio(last.equity, first.equity) : null;
+  const P = years > 0 && returns.length > 0 ? returns.length / years : null;
+  const rfPerPeriod = P === null ? 0 : (options.riskFree ?? 0) / P;
+  const mean = returns.length > 0 ? returns.reduce((s, r) => s + r, 0) / returns.length : NaN;
+  const sd = returns.length > 1 ? Math.sqrt(returns.reduce((s, r) => s + (r - mean) ** 2, 0) / (returns.length - 1)) : NaN;
+  const downside = returns.length > 0 ? Math.sqrt(returns.reduce((s, r) => s + Math.min(r, 0) ** 2, 0) / returns.length) : NaN;
+  const annual = P === null || !valid ? null : Math.sqrt(P);
+  const cagr = growth === null || years <= 0 ? null : finite(growth ** (1 / years) - 1);
+  const { drawdown, duration } = maxDrawdown(curve);
+  const trades = roundTrips(fills);
+  const profits = trades.filter((pl) => pl > 0n);
+  const grossProfit = profits.reduce((s, pl) => s + pl, 0n);
+  const grossLoss = trades.filter((pl) => pl < 0n).reduce((s, pl) => s - pl, 0n);
+  return {
+    bars: n,
+    startEquity: first ? formatMoney(first.equity) : null,
+    endEquity: last ? formatMoney(last.equity) : null,
+    totalReturn: growth === null ? null : finite(growth - 1),
+    cagr,
+    volatility: annual === null || !Number.isFinite(sd) ? null : finite(sd * annual),
+    sharpe: annual === null || !(sd > 0) ? null : finite(((mean - rfPerPeriod) / sd) * annual),
+    sortino: annual === null || !(downside > 0) ? null : finite(((mean - rfPerPeriod) / downside) * annual),
+    maxDrawdown: drawdown,
+    maxDrawdownDuration: duration,
+    calmar: cagr === null || drawdown === null || drawdown === 0 ? null : finite(cagr / drawdown),
+    trades: trades.length,
+    wins: profits.length,
+    winRate: trades.length === 0 ? null : profits.length / trades.length,
+    profitFactor: grossLoss === 0n ? null : ratio(grossProfit, grossLoss),
+    expectancy: trades.length === 0 ? null : formatMoney(trades.reduce((s, pl) => s + pl, 0n) / BigInt(trades.length)),
+    grossProfit: formatMoney(grossProfit),
+    grossLoss: formatMoney(grossLoss),
+    exposure: n === 0 ? null : options.exposedBars / n,
+    fees: formatMoney(fills.reduce((s, f) => s + f.fee, 0n)),
+  };
+}
+
+/** max_t (1 − E_t / max_{s≤t} E_s), and the longest peak-to-recovery time of a fall. */
+export function maxDrawdown(curve: EquityPoint[]): { drawdown: number | null; duration: number | null } {
+  if (curve.length === 0) return { drawdown: null, duration: null };
+  let peak = curve[0]!;
+  let drawdown = 0;
+  let duration = 0;
+  let fellSince = false;
+  for (const point of curve) {
+    if (point.equity >= peak.equity) {
+      // At or above the peak: a fall since it (if any) has recovered here.
+      if (point.t - peak.t > 0 && fellSince) duration = Math.max(duration, point.t - peak.t);
+      peak = point;
+      fellSince = false;
+      continue;
+    }
+    fellSince = true;
+    if (peak.equity > 0n) drawdown = Math.max(drawdown, ratio(peak.equity - point.equity, peak.equity));
+  }
+  if (fellSince) duration = Math.max(duration, curve[curve.length - 1]!.t - peak.t);
+  return { drawdown, duration };
+}
+
+/** P&L of each closed round trip (flat → position → flat), fees included; an open one at the end is not counted. */
+export function roundTrips(fills: MetricFill[]): Money[] {
+  const closed: Money[] = [];
+  let position = 0n;
+  let pl = 0n;
+  for (const f of fills) {
+    position += f.side === "buy" ? f.qty : -f.qty;
+    pl += (f.side === "sell" ? f.value : -f.value) - f.fee;
+    if (position === 0n) {
+      closed.push(pl);
+      pl = 0n;
+    }
+  }
+  return closed;
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { computeMetrics, type EquityPoint, type MetricFill } from "../../shared/strategy/metrics";
+import { parseMoney } from "../../shared/trading/money";
+
+const YEAR = 365.25 * 24 * 3_600_000;
+const usd = (text: string) => parseMoney(text)!;
+const curve = (values: string[], spacing = YEAR / 3): EquityPoint[] => values.map((v, i) => ({ t: i * spacing, equity: usd(v) }));
+const fill = (side: "buy" | "sell", qty: string, value: string, fee: string): MetricFill => ({ side, qty: usd(qty), value: usd(value), fee: usd(fee) });
+
+describe("backtest metrics", () => {
+  it("match hand-computed values on a four-point curve spanning one year", () => {
+    // r = 0.1, −0.1, 121/99 − 1 = 2/9; P = 3 returns a year.
+    const fills = [fill("buy", "10", "1000", "1"), fill("sell", "10", "1100", "1"), fill("buy", "5", "500", "1"), fill("sell", "5", "450", "1")];
+    const m = computeMetrics(curve(["100", "110", "99", "121"]), fills, { exposedBars: 2 });
+    const r = [0.1, -0.1, 2 / 9];
+    const mean = (0.1 - 0.1 + 2 / 9) / 3;
+    const sd = Math.sqrt(r.reduce((s, x) => s + (x - mean) ** 2, 0) / 2);
+    expect(m.totalReturn).toBeCloseTo(0.21, 12);
+    expect(m.cagr).toBeCloseTo(0.21, 12); // one year: CAGR is the total return
+    expect(sd).toBeCloseTo(0.16266808337776115, 12);
+    expect(m.volatility).toBeCloseTo(0.16266808337776115 * Math.sqrt(3), 12);
+    expect(m.sharpe).toBeCloseTo((mean / sd) * Math.sqrt(3), 12);
+    expect(m.sortino).toBeCloseTo((mean / Math.sqrt(0.01 / 3)) * Math.sqrt(3), 12); // 2.2222…
+    expect(m.maxDrawdown).toBeCloseTo(0.1, 12); // 110 → 99
+    expect(m.maxDrawdownDuration).toBe((2 * YEAR) / 3); // peak at 110 (t1), back above at 121 (t3)
+    expect(m.calmar).toBeCloseTo(2.1, 12);
+    // Round trips: +100 − 2 fees = 98; −50 − 2 fees = −52.
+    expect(m.trades).toBe(2);
+    expect(m.wins).toBe(1);
+    expect(m.winRate).toBe(0.5);
+    expect(m.grossProfit).toBe("98.00");
+    expect(m.grossLoss).toBe("52.00");
+    expect(m.profitFactor).toBeCloseTo(98 / 52, 12);
+    expect(m.expectancy).toBe("23.00");
+    expect(m.exposure).toBe(0.5);
+    expect(m.fees).toBe("4.00");
+  });
+
+  it("a drawdown never recovered lasts to the last bar", () => {
+    const m = computeMetrics(curve(["100", "120", "90", "100"], 1000), [], { exposedBars: 0 });
+    expect(m.maxDrawdown).toBeCloseTo(0.25, 12);
+    expect(m.maxDrawdownDuration).toBe(2000);
+  });
+
+  it("an open round trip at the end is not a closed trade", () => {
+    const m = computeMetrics(curve(["100", "101"]), [fill("buy", "1", "50", "0"), fill("sell", "1", "60", "0"), fill("buy", "1", "60", "0")], { exposedBars: 1 });
+    expect(m.trades).toBe(1);
+    expect(m.profitFactor).toBeNull(); // no loss
+    expect(m.winRate).toBe(1);
+  });
+
+  it("undefined values are null, never NaN or Infinity", () => {
+    const flat = computeMetrics(curve(["100", "100", "100"]), [], { exposedBars: 0 });
+    expect(flat).toMatchObject({ totalReturn: 0, cagr: 0, volatility: 0, sharpe: null, sortino: null, maxDrawdown: 0, maxDrawdownDuration: 0, calmar: null, trades: 0, winRate: null, profitFactor: null, expectancy: null, exposure: 0, fees: "0.00" });
+    const single = computeMetrics(curve(["100"]), [], { exposedBars: 0 });
+    expect(single).toMatchObject({ totalReturn: 0, cagr: null, volatility: null, sharpe: null, sortino: null, calmar: null });
+    const empty = computeMetrics([], [], { exposedBars: 0 });
+    expect(empty).toMatchObject({ bars: 0, totalReturn: null, cagr: null, maxDrawdown: null, maxDrawdownDuration: null, exposure: null, startEquity: null });
+    const ruined = computeMetrics(curve(["100", "0", "0"]), [], { exposedBars: 0 });
+    for (const m of [flat, single, empty, ruined]) for (const v of Object.values(m)) if (typeof v === "number") expect(Number.isFinite(v)).toBe(true);
+  });
+});
