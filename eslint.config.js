@@ -30,7 +30,7 @@ const boundary = (files, patterns, ignores) => ({
 // top of shared/ are outside this rule: shared/events.ts stamps a new domain event with
 // crypto.randomUUID() and Date.now() as a default argument, for the shells that emit them.
 const CLOCK_OR_RANDOM = "an engine gets time and ids from its caller (a `now` argument or an id port), never from the platform";
-const engineFolders = ["shared/trading/**", "shared/venue/**", "shared/market/**", "shared/stream/**"];
+const engineFolders = ["shared/trading/**", "shared/venue/**", "shared/market/**", "shared/stream/**", "shared/indicators/**", "shared/strategy/**"];
 
 export default tseslint.config(
   { ignores: ["node_modules/", "web/dist/", ".wrangler/", ".state/", ".ci/out/", "bench/results/", "worker-configuration.d.ts", "d1/migrations/"] },
