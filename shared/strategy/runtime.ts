@@ -166,8 +166,19 @@ export function floorCents(value: number | string): Money {
   return (amount / cent) * cent;
 }
 
-// String(1e-7) is "1e-7"; toFixed keeps small and large numbers in plain digits.
-const decimalText = (value: number | string) => (typeof value === "string" ? value.trim() : Number.isFinite(value) ? (Number.isInteger(value) ? String(value) : value.toFixed(18).replace(/\.?0+$/, "")) : "");
+/** A number's shortest decimal text (what String gives), with "1e-7" written out in plain digits. */
+function decimalText(value: number | string): string {
+  if (typeof value === "string") return value.trim();
+  if (!Number.isFinite(value)) return "";
+  const text = String(value);
+  const match = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!match) return text;
+  const [, sign, lead, rest = "", exp] = match;
+  const digits = lead! + rest;
+  const point = 1 + Number(exp);
+  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
+  return `${sign}${digits.padEnd(point, "0").slice(0, point)}${digits.length > point ? `.${digits.slice(point)}` : ""}`;
+}
 
 export class StrategyRuntime<P = Record<string, unknown>> {
   readonly params: P;

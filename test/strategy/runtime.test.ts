@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { runBacktest } from "../../shared/strategy/backtest";
+import { floorLots, roundPrice, type OrderUpdate, type Strategy, type StrategyBar } from "../../shared/strategy/runtime";
+import { COIN, HOUR, START } from "./helpers";
+
+const STOCK = { ...COIN, symbol: "AAA", assetClass: "us_equity" as const, lotSize: "1", timeZone: "America/New_York" };
+const flatBars = (count: number, price = 100): StrategyBar[] => Array.from({ length: count }, (_, i) => ({ t: START + i * HOUR, open: price, high: price + 1, low: price - 1, close: price, volume: 1 }));
+const venue = { depthLevels: 1, slippageTicks: 0 };
+
+describe("the strategy runtime", () => {
+  it("sends a callback's orders after it returns, in the order placed", async () => {
+    const seen: { bar: number; open: number; buyingPower: string; ids: string[] }[] = [];
+    let bar = -1;
+    const strategy: Strategy = {
+      onBar(_b, ctx) {
+        bar += 1;
+        const before = ctx.account.buyingPower;
+        const ids = bar === 0 ? [ctx.buy({ qty: 1, type: "limit", limit: 90 }), ctx.buy({ qty: 2, type: "limit", limit: 91 })] : [];
+        // Nothing placed in this callback has reached the account yet.
+        expect(ctx.account.buyingPower).toBe(before);
+        seen.push({ bar, open: ctx.openOrders.length, buyingPower: ctx.account.buyingPower, ids });
+      },
+    };
+    const result = await runBacktest({ strategy, bars: flatBars(3), spec: STOCK, venue, cash: "1000" });
+    expect(seen.map((s) => s.open)).toEqual([0, 2, 2]);
+    expect(seen[0]!.ids).toEqual(["strategy-1", "strategy-2"]);
+    expect(result.orders.map((o) => [o.client_order_id, o.limit_price, o.status])).toEqual([
+      ["strategy-1", "90.00", "new"],
+      ["strategy-2", "91.00", "new"],
+    ]);
+    // Sent at the second bar's open, not during the first bar.
+    expect(result.orders.every((o) => Date.parse(o.created_at) === START + HOUR)).toBe(true);
+    expect(seen[1]!.buyingPower).toBe("728.00"); // 1000 − 90 − 2 × 91
+  });
+
+  it("a refusal arrives as a rejected update naming the rule", async () => {
+    const updates: OrderUpdate[] = [];
+    let placed = false;
+    const strategy: Strategy = {
+      onBar(_b, ctx) {
+        if (placed) return;
+        placed = true;
+        ctx.buy({ qty: 50, tag: "too big" }); // 50 × 100 > 1000 of cash
+        ctx.buy({ qty: 0.4, tag: "rounds to zero" }); // the lot is one share
+        ctx.sell({ qty: 1, type: "limit", limit: 50, tag: "through the band" });
+        ctx.buy({ qty: 1, tag: "fits" });
+      },
+      onOrderUpdate(update) {
+        updates.push(update);
+      },
+    };
+    await runBacktest({ strategy, bars: flatBars(3), spec: STOCK, venue, cash: "1000" });
+    const refusals = updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.rule]);
+    expect(refusals).toEqual([
+      ["too big", "buying_power"],
+      ["rounds to zero", "invalid_order"],
+      ["through the band", "price_band"],
+    ]);
+    expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");
+  });
+
+  it("orders placed from onOrderUpdate go out after it, and fills report price and quantity", async () => {
+    const events: string[] = [];
+    let sold = false;
+    const strategy: Strategy = {
+      onStart(ctx) {
+        ctx.state = { fills: 0 };
+      },
+      onBar(_b, ctx) {
+        if (ctx.openOrders.length === 0 && ctx.position.qty === "0" && !sold) ctx.buy({ qty: 3 });
+      },
+      onOrderUpdate(update, ctx) {
+        events.push(`${update.event}:${update.side}:${update.qty ?? ""}@${update.price ?? ""}`);
+        if (update.event === "fill" && update.side === "buy") {
+          ctx.state.fills = (ctx.state.fills as number) + 1;
+          sold = true;
+          ctx.sell({ qty: ctx.position.qty });
+        }
+      },
+    };
+    const result = await runBacktest({ strategy, bars: flatBars(4), spec: STOCK, venue, cash: "1000" });
+    expect(events).toEqual(["new:buy:@", "fill:buy:3@100", "new:sell:@", "fill:sell:3@100"]);
+    expect(result.state).toEqual({ fills: 1 });
+    expect(result.metrics.trades).toBe(1);
+  });
+
+  it("rounds prices to the nearest tick and quantities down to the lot grid", () => {
+    expect(roundPrice(100.005, COIN)).toBe(10001);
+    expect(roundPrice(100.0049, COIN)).toBe(10000);
+    expect(floorLots(0.0000000019, COIN)).toBe(1);
+    expect(floorLots("2.9999999999", COIN)).toBe(2_999_999_999);
+    expect(floorLots(1e-10, COIN)).toBe(0);
+  });
+
+  it("the log is bounded", async () => {
+    const strategy: Strategy = {
+      onBar(_b, ctx) {
+        for (let i = 0; i < 600; i++) ctx.log("line", i, { long: "x".repeat(1000) });
+      },
+    };
+    const result = await runBacktest({ strategy, bars: flatBars(2), spec: STOCK, venue });
+    expect(result.logs).toHaveLength(1000);
+    expect(result.logs.every((l) => l.text.length <= 500)).toBe(true);
+  });
+});
+
+describe("the grid rule", () => {
+  it("reads a number as its shortest decimal text, exponents included", () => {
+    expect(floorLots(1.5e-9, COIN)).toBe(1);
+    expect(floorLots(2.5e-8, COIN)).toBe(25);
+    expect(roundPrice(1.23e2, COIN)).toBe(12300);
+  });
+});
