@@ -125,7 +125,7 @@ export async function runBacktest<P>(options: BacktestOptions<P>): Promise<Backt
     const lots = ledger.positions[spec.symbol]?.qty ?? 0;
     if (lots !== 0) exposed += 1;
     equity.push({ t: bar.t, equity: ledger.cash + ledger.reservedCash + notional(close, lots, spec) });
-    await rt.barHolding(bar);
+    rt.barHolding(bar);
   }
   const unsent = rt.pending;
   await rt.stop();

@@ -259,10 +259,18 @@ export class StrategyRuntime<P = Record<string, unknown>> {
     return this.#commands.length;
   }
 
-  /** Runs a callback, then sends what it placed and answers the updates that come back, until both are exhausted. */
-  async #run(callback: ((ctx: StrategyContext<P>) => void) | undefined, send = true): Promise<void> {
+  /** Runs a callback, then sends what it placed and answers the updates that come back. */
+  async #run(callback: ((ctx: StrategyContext<P>) => void) | undefined): Promise<void> {
     if (callback) callback(this.#ctx);
-    if (send) await this.flush();
+    await this.flush();
+  }
+
+  /**
+   * onBar without sending: a backtest holds the bar's orders until the next bar opens
+   * (then `flush` sends them), because the venue's quote is still the close's until then.
+   */
+  barHolding(bar: StrategyBar): void {
+    this.strategy.onBar?.(bar, this.#ctx);
   }
 
   /** Sends the collected commands, in order, then delivers the updates they caused (whose own orders are sent in turn). */
@@ -274,19 +282,9 @@ export class StrategyRuntime<P = Record<string, unknown>> {
       for (const command of commands) await this.#send(command);
       const updates = this.#updates;
       this.#updates = [];
-      const onUpdate = this.strategy.onOrderUpdate;
-      if (onUpdate) for (const update of updates) onUpdate.call(this.strategy, update, this.#ctx);
+      for (const update of updates) this.strategy.onOrderUpdate?.(update, this.#ctx);
     }
     throw new Error(`strategy did not settle after ${MAX_ROUNDS} rounds of orders and updates`);
-  }
-
-  /** Holds the callback's orders instead of sending them (see `flush`). */
-  async callHolding(callback: (ctx: StrategyContext<P>) => void): Promise<void> {
-    await this.#run(callback, false);
-  }
-
-  async barHolding(bar: StrategyBar): Promise<void> {
-    if (this.strategy.onBar) await this.callHolding((ctx) => this.strategy.onBar!(bar, ctx));
   }
 
   async #send(command: Command): Promise<void> {
