@@ -41,7 +41,7 @@ export interface BacktestResult {
   fills: FillActivity[];
   equity: { t: number; equity: string }[];
   metrics: Metrics;
-  /** Orders the strategy placed on the last bar, which never reached the account. */
+  /** Orders the strategy placed on the last bar or in onStop, which never reached the account. */
   unsent: number;
   state: StrategyState;
   logs: LogLine[];
@@ -127,8 +127,9 @@ export async function runBacktest<P>(options: BacktestOptions<P>): Promise<Backt
     equity.push({ t: bar.t, equity: ledger.cash + ledger.reservedCash + notional(close, lots, spec) });
     rt.barHolding(bar);
   }
-  const unsent = rt.pending;
-  await rt.stop();
+  // The last bar's orders (and onStop's) would meet only the close's quote: never sent.
+  rt.stopHolding();
+  const unsent = rt.discard();
 
   const fills = book
     .activities({ types: ["FILL"], after: null, until: null, direction: "asc", pageSize: Number.MAX_SAFE_INTEGER, pageToken: null })

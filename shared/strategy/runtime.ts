@@ -254,11 +254,6 @@ export class StrategyRuntime<P = Record<string, unknown>> {
     await this.#run(this.strategy.onStop && ((ctx) => this.strategy.onStop!(ctx)));
   }
 
-  /** Orders collected but not sent yet (a backtest holds onBar's until the next bar opens). */
-  get pending(): number {
-    return this.#commands.length;
-  }
-
   /** Runs a callback, then sends what it placed and answers the updates that come back. */
   async #run(callback: ((ctx: StrategyContext<P>) => void) | undefined): Promise<void> {
     if (callback) callback(this.#ctx);
@@ -271,6 +266,19 @@ export class StrategyRuntime<P = Record<string, unknown>> {
    */
   barHolding(bar: StrategyBar): void {
     this.strategy.onBar?.(bar, this.#ctx);
+  }
+
+  /** onStop without sending: a backtest ends at the last close, where nothing more can trade. */
+  stopHolding(): void {
+    this.strategy.onStop?.(this.#ctx);
+  }
+
+  /** Drops the orders collected but not sent (and the updates not delivered); answers how many orders were dropped. */
+  discard(): number {
+    const orders = this.#commands.filter((c) => c.kind === "place" || c.kind === "refuse").length;
+    this.#commands = [];
+    this.#updates = [];
+    return orders;
   }
 
   /** Sends the collected commands, in order, then delivers the updates they caused (whose own orders are sent in turn). */

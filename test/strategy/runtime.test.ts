@@ -111,3 +111,27 @@ describe("the grid rule", () => {
     expect(roundPrice(1.23e2, COIN)).toBe(12300);
   });
 });
+
+describe("the backtest's fill model", () => {
+  it("a market order from onBar fills at the next bar's open across the half spread; one placed on the last bar is never sent", async () => {
+    const bars = flatBars(4).map((b, i) => ({ ...b, open: 100 + i, high: 101 + i, low: 99 + i, close: 100 + i }));
+    let index = -1;
+    const strategy: Strategy = {
+      onBar(_b, ctx) {
+        index += 1;
+        if (index === 0) ctx.buy({ qty: 2 });
+        if (index === 1) ctx.sell({ qty: 2 });
+        if (index === 3) ctx.buy({ qty: 1 });
+      },
+    };
+    const result = await runBacktest({ strategy, bars, spec: STOCK, venue, cash: "1000", halfSpreadTicks: 5 });
+    expect(result.fills.map((f) => [f.side, f.price, Date.parse(f.transaction_time)])).toEqual([
+      ["buy", "101.05", START + HOUR],
+      ["sell", "101.95", START + 2 * HOUR],
+    ]);
+    expect(result.orders).toHaveLength(2);
+    expect(result.unsent).toBe(1);
+    expect(result.metrics.trades).toBe(1);
+    expect(result.metrics.grossProfit).toBe("1.80");
+  });
+});
