@@ -79,6 +79,20 @@ describe("the moving-average cross backtest", () => {
       expect(Math.abs(Number(f.fee) - Math.max(0.01, Math.round((value * FEE_BPS) / 100) / 100))).toBeLessThan(0.0100001);
     }
     expect(result.metrics.trades).toBe(Math.floor(expected.length / 2));
+    // Quantities and equity differ from an unrounded loop (sized the same way, at the band's
+    // edge above the signal bar's close) only by the lot and cent roundings.
+    let cash = 100_000;
+    let qty = 0;
+    for (const t of expected) {
+      const close = ticks[t.signal]!.close;
+      const cap = (close + Math.floor((close * 1000) / 10_000)) / 100;
+      if (t.side === "buy") qty = cash / (cap * (1 + FEE_BPS / 10_000));
+      const value = qty * t.price;
+      cash += t.side === "buy" ? -value * (1 + FEE_BPS / 10_000) : value * (1 - FEE_BPS / 10_000);
+      if (t.side === "sell") qty = 0;
+    }
+    const unrounded = cash + (qty * ticks.at(-1)!.close) / 100;
+    expect(Math.abs(Number(result.metrics.endEquity) - unrounded)).toBeLessThan(0.01 * result.fills.length);
     expect(result.metrics.fees).not.toBe("0.00");
   });
 
