@@ -8,6 +8,7 @@ import type { AccountBook, AccountChanges } from "../trading/ports";
 import { protectionPrice, worstFee, type RiskLimits } from "../trading/risk";
 import type { TradeEvent } from "../trading/stream";
 import type { OrderType, TimeInForce, VenueConfig } from "../venue/venue";
+import { indicators, type Indicators } from "../indicators";
 
 // The strategy runtime (docs/strategies.md): a strategy's callbacks see a context, and the
 // orders they place are collected and sent through the account only after the callback
@@ -111,6 +112,8 @@ export interface StrategyContext<P = Record<string, unknown>> {
    */
   maxBuyQty(): string;
   log(...parts: unknown[]): void;
+  /** The streaming indicators (shared/indicators): `ctx.indicators.sma(10)` makes one to keep in `this` or a closure. */
+  readonly indicators: Indicators;
 }
 
 export interface Strategy<P = Record<string, unknown>> {
@@ -429,6 +432,7 @@ export class StrategyRuntime<P = Record<string, unknown>> {
       cancelAll: () => void this.#commands.push({ kind: "cancelAll" }),
       maxBuyQty: () => this.#maxBuyQty(),
       log: (...parts: unknown[]) => this.#log(parts),
+      indicators,
     };
     // Live views: each read answers the account as it is now.
     return Object.defineProperties(ctx, {

@@ -134,4 +134,21 @@ describe("the backtest's fill model", () => {
     expect(result.metrics.trades).toBe(1);
     expect(result.metrics.grossProfit).toBe("1.80");
   });
+
+  it("hands out the streaming indicators: an SMA kept in the strategy follows the closes", async () => {
+    const closes = [100, 102, 104, 106];
+    const bars = closes.map((c, i) => ({ t: START + i * HOUR, open: c, high: c + 1, low: c - 1, close: c, volume: 1 }));
+    const seen: (number | null)[] = [];
+    let sma: { update(x: number): number | null } | undefined;
+    const strategy: Strategy = {
+      onStart(ctx) {
+        sma = ctx.indicators.sma(2);
+      },
+      onBar(bar) {
+        seen.push(sma!.update(bar.close));
+      },
+    };
+    await runBacktest({ strategy, bars, spec: STOCK, venue, cash: "1000" });
+    expect(seen).toEqual([null, 101, 103, 105]);
+  });
 });
