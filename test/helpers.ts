@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import type { Role } from "../shared/rbac";
 
@@ -100,4 +100,26 @@ export async function tableCounts(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const t of tables) out[t] = ((await env.DB.prepare(`SELECT count(*) AS n FROM ${t}`).first<{ n: number }>())?.n ?? 0);
   return out;
+}
+
+/** Polls `probe` until it answers something truthy, or fails saying what it waited for. */
+export async function until<T>(probe: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Drops an object's memory as a crash would; its storage survives. */
+export async function restartObject(stub: DurableObjectStub): Promise<void> {
+  await runInDurableObject(stub, (_instance, state) => {
+    try {
+      state.abort("test restart");
+    } catch {
+      // abort() ends the call that made it
+    }
+  }).catch(() => undefined);
 }

@@ -1,7 +1,7 @@
 import { checkFinite, checkPeriod, type Indicator } from "./indicator";
 
 /**
- * Exponential moving average, alpha = 2 / (period + 1).
+ * Exponential moving average, alpha = 2 / (period + 1) unless given (Wilder's is 1 / period).
  * Seeding: the first value is the simple mean of the first `period` inputs (at the
  * `period`-th input); from then on ema += alpha · (x − ema). Null before that.
  */
@@ -12,9 +12,9 @@ export class EMA implements Indicator<[x: number], number> {
   #seedSum = 0;
   #value: number | null = null;
 
-  constructor(period: number) {
+  constructor(period: number, alpha = 2 / (period + 1)) {
     this.period = checkPeriod("EMA", period);
-    this.#alpha = 2 / (this.period + 1);
+    this.#alpha = alpha;
   }
 
   update(x: number): number | null {

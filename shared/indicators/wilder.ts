@@ -1,32 +1,11 @@
-import { checkPeriod } from "./indicator";
+import { EMA } from "./ema";
 
 /**
- * Wilder's smoothing (an EMA with alpha = 1 / period), seeded with the simple mean of the
- * first `period` inputs: avg = (avg · (period − 1) + x) / period afterwards. The building
- * block of RSI and ATR; callers check their own inputs.
+ * Wilder's smoothing: an EMA with alpha = 1 / period, seeded the same way (the simple mean
+ * of the first `period` inputs). The building block of RSI and ATR.
  */
-export class WilderAverage {
-  readonly period: number;
-  #count = 0;
-  #seedSum = 0;
-  #value: number | null = null;
-
+export class WilderAverage extends EMA {
   constructor(period: number) {
-    this.period = checkPeriod("WilderAverage", period);
-  }
-
-  update(x: number): number | null {
-    this.#count++;
-    if (this.#value !== null) {
-      this.#value = (this.#value * (this.period - 1) + x) / this.period;
-      return this.#value;
-    }
-    this.#seedSum += x;
-    if (this.#count === this.period) this.#value = this.#seedSum / this.period;
-    return this.#value;
-  }
-
-  get value(): number | null {
-    return this.#value;
+    super(period, 1 / period);
   }
 }

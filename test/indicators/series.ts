@@ -1,17 +1,7 @@
 // A reproducible market for the indicator tests: a random walk on a 0.01 price grid from a
-// small seeded generator (mulberry32), so every run compares the same few thousand bars.
+// seeded generator (the simulator's), so every run compares the same few thousand bars.
 import { expect } from "vitest";
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../shared/market/random";
 
 export interface TestBar {
   high: number;
@@ -22,8 +12,8 @@ export interface TestBar {
 
 /** `count` bars of a walk in cents around 100.00, prices as numbers on the 0.01 grid. */
 export function seededBars(count: number, seed = 42): TestBar[] {
-  const random = mulberry32(seed);
-  const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
+  const random = seededRandom(seed);
+  const int = (min: number, max: number) => random.int(min, max);
   let close = 10_000;
   const bars: TestBar[] = [];
   for (let i = 0; i < count; i++) {

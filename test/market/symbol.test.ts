@@ -1,7 +1,7 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { STALE_QUOTE_MESSAGE, type VenueOrderRequest } from "../../shared/venue/venue";
-import { signUp, type TestUser } from "../helpers";
+import { restartObject, signUp, until, type TestUser } from "../helpers";
 import { createInstrument, freshSymbol } from "../market-helpers";
 
 // The symbol object around its engines: what an account sees of its price and its venue
@@ -16,15 +16,6 @@ beforeAll(async () => {
   admin = await signUp("admin");
 });
 
-async function until<T>(probe: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 let orders = 0;
 function order(o: Partial<VenueOrderRequest> = {}): VenueOrderRequest {
@@ -32,16 +23,7 @@ function order(o: Partial<VenueOrderRequest> = {}): VenueOrderRequest {
   return { id: `symbol-test-${Date.now()}-${orders}`, account: "symbol-test-account", side: "buy", type: "market", tif: "ioc", qty: 1, notional: null, maxLots: null, limit: null, stop: null, cap: null, expiresAt: null, ...o };
 }
 
-/** Drops the object's memory as a crash would; its storage survives. */
-async function restart(symbol: string): Promise<void> {
-  await runInDurableObject(market(symbol), (_instance, state) => {
-    try {
-      state.abort("test restart");
-    } catch {
-      // abort() ends the call that made it
-    }
-  }).catch(() => undefined);
-}
+const restart = (symbol: string) => restartObject(market(symbol));
 
 describe("a simulated symbol", () => {
   it("has a fresh quote and price the moment it exists, long before its first step", async () => {

@@ -1,27 +1,16 @@
 import type { InstrumentSpec } from "../../shared/market/instrument";
+import { seededRandom } from "../../shared/market/random";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 
 export const COIN: InstrumentSpec = { symbol: "CCC/USD", assetClass: "crypto", tickSize: "0.01", lotSize: "0.000000001", timeZone: "UTC" };
-
-/** mulberry32: a small seeded PRNG, so the bar series is the same on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const HOUR = 3_600_000;
 export const START = Date.UTC(2025, 0, 1);
 
 /** Hourly bars around 100.00 on a 0.01 grid, as ticks and as the strategy sees them. */
 export function seededBars(count: number, seed: number): { ticks: { open: number; high: number; low: number; close: number }[]; bars: StrategyBar[] } {
-  const rand = seeded(seed);
-  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const rand = seededRandom(seed);
+  const int = (lo: number, hi: number) => rand.int(lo, hi);
   const ticks: { open: number; high: number; low: number; close: number }[] = [];
   let close = 10_000;
   for (let i = 0; i < count; i++) {

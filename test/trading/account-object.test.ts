@@ -1,18 +1,10 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { restartObject as restart } from "../helpers";
 
 // The Account object's own wiring, beyond what the engine tests cover: what it finds in
 // storage when it wakes.
 
-async function restart(stub: DurableObjectStub): Promise<void> {
-  await runInDurableObject(stub, (_instance, state) => {
-    try {
-      state.abort("test restart");
-    } catch {
-      // abort() ends the call that made it
-    }
-  }).catch(() => undefined);
-}
 
 describe("the Account object", () => {
   it("opens an account stored before the engine (ledger and meta keys) with its cash, limits and cursors", async () => {

@@ -1,11 +1,11 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { domainEvent } from "../../shared/events";
 import { parseMoney, type Money } from "../../shared/trading/money";
 import { canMove, type OrderStatus } from "../../shared/trading/orders";
 import worker from "../../workers/index";
-import { call, json, signUp, type TestUser } from "../helpers";
+import { call, json, restartObject, signUp, type TestUser } from "../helpers";
 import { accountJson, order, orderReaching, placeOrder, placed, quotedMarket, until, type Market, type OrderJson } from "./helpers";
 
 // The order and fill path under faults: Durable Objects restarted (their memory dropped,
@@ -18,21 +18,11 @@ beforeAll(async () => {
   admin = await signUp("admin");
 });
 
-/** Drops an object's memory as a crash would; its storage survives. */
-async function restart(stub: DurableObjectStub): Promise<void> {
-  await runInDurableObject(stub, (_instance, state) => {
-    try {
-      state.abort("test restart");
-    } catch {
-      // abort() ends the call that made it
-    }
-  }).catch(() => undefined);
-}
 
-const restartAccount = (user: TestUser) => restart(env.ACCOUNT.getByName(user.id));
+const restartAccount = (user: TestUser) => restartObject(env.ACCOUNT.getByName(user.id));
 
 async function restartVenue(market: Market): Promise<void> {
-  await restart(env.MARKET.getByName(market.symbol));
+  await restartObject(env.MARKET.getByName(market.symbol));
   // The restarted object dials its feed again; the steered market needs it connected. A
   // stub of the aborted object stays broken, so each probe takes a fresh one.
   await until(async () => (await env.MARKET.getByName(market.symbol).status()).upstream?.connected, `${market.symbol}'s feed to reconnect`, 20_000);

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:test";
 import { inject } from "vitest";
-import { call, json, signUp, type TestUser } from "../helpers";
+import { call, json, signUp, until, type TestUser } from "../helpers";
+
+export { until };
 import { createInstrument, freshSymbol } from "../market-helpers";
 
 // A market the test steers: an instrument fed by the fake upstream server (a real
@@ -9,15 +11,6 @@ import { createInstrument, freshSymbol } from "../market-helpers";
 const upstream = inject("upstream");
 const control = (command: Record<string, unknown>) => fetch(upstream.control, { method: "POST", body: JSON.stringify(command) });
 
-export async function until<T>(probe: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 export interface Market {
   symbol: string;
