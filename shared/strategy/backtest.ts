@@ -1,10 +1,10 @@
-import { decimalToNearestTicks, type InstrumentSpec } from "../market/instrument";
+import { decimalToNearestTicks, ticksToNumber, type InstrumentSpec } from "../market/instrument";
 import { AccountEngine } from "../trading/account-engine";
 import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
-import { formatMoney, notional, parseMoney, type Money } from "../trading/money";
+import { formatMoney, notional, parseMoney } from "../trading/money";
 import { orderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
@@ -92,14 +92,14 @@ export async function runBacktest<P>(options: BacktestOptions<P>): Promise<Backt
     venues.quote(spec.symbol, { t: clock, bidTicks: bid, askTicks: ticks + half, bidLots: quoteLots, askLots: quoteLots });
     await deliver();
     // The strategy hears the quote and the updates it caused; what it places goes out now.
-    if (rt.wantsQuotes) await rt.quote({ t: clock, bid: priceNumber(bid, spec), ask: priceNumber(ticks + half, spec) });
+    if (rt.wantsQuotes) await rt.quote({ t: clock, bid: ticksToNumber(bid, spec), ask: ticksToNumber(ticks + half, spec) });
     else await rt.flush();
   };
   const trade = async (ticks: number) => {
     venues.trade(spec.symbol, { t: clock, priceTicks: ticks });
     rt.printed(ticks);
     await deliver();
-    if (rt.wantsTrades) await rt.trade({ t: clock, price: priceNumber(ticks, spec) });
+    if (rt.wantsTrades) await rt.trade({ t: clock, price: ticksToNumber(ticks, spec) });
     else await rt.flush();
   };
 
@@ -147,4 +147,3 @@ export async function runBacktest<P>(options: BacktestOptions<P>): Promise<Backt
   };
 }
 
-const priceNumber = (ticks: number, spec: InstrumentSpec) => Number(formatMoney(BigInt(ticks) * (parseMoney(spec.tickSize)! as Money)));

@@ -1,4 +1,4 @@
-import type { Strategy, StrategyBar, StrategyContext } from "../runtime";
+import { roundPrice, type Strategy, type StrategyBar, type StrategyContext } from "../runtime";
 
 // The canonical moving-average cross (docs/strategies.md), written against the same API as
 // user code. Sums are of closes in integer ticks, so the comparison
@@ -23,8 +23,6 @@ interface MaCrossState {
   above: boolean | null;
 }
 
-const ticksOf = (price: number, tickSize: number) => Math.round(price / tickSize);
-
 export const maCross: Strategy<MaCrossParams> = {
   params: { fast: 10, slow: 30, sizing: "all_in" },
 
@@ -37,7 +35,8 @@ export const maCross: Strategy<MaCrossParams> = {
   onBar(bar: StrategyBar, ctx: StrategyContext<MaCrossParams>) {
     const { fast, slow } = ctx.params;
     const s = ctx.state as MaCrossState;
-    const close = ticksOf(bar.close, Number(ctx.instrument.tickSize));
+    // Integer ticks by the runtime's one rounding rule (exact decimal, no float division).
+    const close = roundPrice(bar.close, ctx.instrument);
     s.closes.push(close);
     s.slowSum += close;
     s.fastSum += close;
