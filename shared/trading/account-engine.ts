@@ -127,7 +127,7 @@ export class AccountEngine {
     this.#roll();
     const old = this.order(id);
     if (!old) return refused("not_found", "order is not found.");
-    if (this.#state.replacements[id]) return refused("replace_pending", "cannot replace order: a replace of it is already in progress");
+    if (this.#state.replacements[id]) return refused("replace_pending", "cannot replace order: a replace of it is already in progress; read the order again once that one has finished, then replace the order it left open");
     if (!isOpen(old.status) || !old.atVenue || old.cancelRequested) return refused("not_open", `cannot replace order in ${old.cancelRequested ? "pending_cancel" : old.status} status`);
     const cid = fields.client_order_id;
     if (cid && (this.#byClientId(cid) || this.#claimed(cid))) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used" }]);
@@ -364,7 +364,7 @@ export class AccountEngine {
   #gate(intent: OrderIntent, asset: AssetInfo, market: MarketPrice | null): { ok: false; refusal: Refusal } | null {
     const symbol = asset.spec.symbol;
     const blocked = this.#state.blocked;
-    if (blocked) return refused("trading_blocked", `trading is blocked on this account: ${blocked.reason}`);
+    if (blocked) return refused("trading_blocked", `trading is blocked on this account: ${blocked.reason}; an admin must enable the user again`);
     if (!asset.active || !asset.tradable) return refused("tradable", `${symbol} is not tradable`, [{ path: "symbol", message: "not tradable" }]);
     if (!sessionOpen(asset.session, this.deps.now())) return refused("session", `${symbol} is outside its trading session`, [{ path: "symbol", message: "market closed" }]);
     if (!market) return refused("no_price", `no market price for ${symbol} yet; try again once its feed has printed`);
