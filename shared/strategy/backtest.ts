@@ -50,7 +50,68 @@ export interface BacktestResult {
 const OWNER = "backtest";
 const DEFAULT_QUOTE_LOTS = 1e15;
 
+/**
+ * A backtest that runs in steps, so a job can report progress and stop between them:
+ * `await bt.step(n)` plays up to n more bars; `bt.result()` once `bt.done`. The whole run
+ * lives in memory; a job that loses it (an evicted object) starts again, and, being
+ * deterministic, gets the same result.
+ */
+export class Backtest<P> {
+  readonly total: number;
+  #next = 0;
+  #started = false;
+  #finished = false;
+  readonly #play: (i: number) => Promise<void>;
+  readonly #start: () => Promise<void>;
+  readonly #finish: () => BacktestResult;
+  #result: BacktestResult | undefined;
+
+  constructor(options: BacktestOptions<P>) {
+    this.total = options.bars.length;
+    const parts = prepare(options);
+    this.#play = parts.play;
+    this.#start = parts.start;
+    this.#finish = parts.finish;
+  }
+
+  /** Bars played so far. */
+  get barsDone(): number {
+    return this.#next;
+  }
+
+  get done(): boolean {
+    return this.#finished;
+  }
+
+  /** Plays up to `maxBars` more bars (starting the strategy first); answers the bars played. */
+  async step(maxBars: number): Promise<number> {
+    if (!this.#started) {
+      this.#started = true;
+      await this.#start();
+    }
+    const end = Math.min(this.total, this.#next + maxBars);
+    const from = this.#next;
+    for (; this.#next < end; this.#next++) await this.#play(this.#next);
+    if (this.#next >= this.total && !this.#finished) {
+      this.#finished = true;
+      this.#result = this.#finish();
+    }
+    return this.#next - from;
+  }
+
+  result(): BacktestResult {
+    if (!this.#result) throw new Error("the backtest has not finished");
+    return this.#result;
+  }
+}
+
 export async function runBacktest<P>(options: BacktestOptions<P>): Promise<BacktestResult> {
+  const bt = new Backtest(options);
+  while (!bt.done) await bt.step(Number.MAX_SAFE_INTEGER);
+  return bt.result();
+}
+
+function prepare<P>(options: BacktestOptions<P>) {
   const { bars, spec } = options;
   const half = options.halfSpreadTicks ?? 0;
   const quoteLots = options.quoteLots ?? DEFAULT_QUOTE_LOTS;
@@ -105,8 +166,7 @@ export async function runBacktest<P>(options: BacktestOptions<P>): Promise<Backt
 
   const equity: EquityPoint[] = [];
   let exposed = 0;
-  await rt.start();
-  for (let i = 0; i < bars.length; i++) {
+  const play = async (i: number) => {
     const bar = bars[i]!;
     clock = bar.t;
     const open = tick(bar.open);
@@ -126,7 +186,8 @@ export async function runBacktest<P>(options: BacktestOptions<P>): Promise<Backt
     if (lots !== 0) exposed += 1;
     equity.push({ t: bar.t, equity: ledger.cash + ledger.reservedCash + notional(close, lots, spec) });
     rt.barHolding(bar);
-  }
+  };
+  const finish = (): BacktestResult => {
   // The last bar's orders (and onStop's) would meet only the close's quote: never sent.
   rt.stopHolding();
   const unsent = rt.discard();
@@ -145,5 +206,6 @@ export async function runBacktest<P>(options: BacktestOptions<P>): Promise<Backt
     state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,
     logs: rt.logs,
   };
+};
+  return { start: () => rt.start(), play, finish };
 }
-
