@@ -7,11 +7,11 @@ import { roundPrice, type Strategy, type StrategyBar, type StrategyContext } fro
 // cost at the price band's edge plus the worst-case fee fits in the cash); on a cross down
 // while long, sell the whole position. Its state is JSON, as every strategy's is.
 
-export interface MaCrossParams {
+export type MaCrossParams = {
   fast: number;
   slow: number;
   sizing: "all_in";
-}
+};
 
 interface MaCrossState {
   [key: string]: number[] | number | boolean | null;
