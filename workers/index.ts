@@ -3,6 +3,7 @@ import { startFeeds } from "./lib/feeds";
 import { consumeEvents } from "./queue";
 
 export { Account } from "../durable-objects/account/account";
+export { BacktestJob } from "../durable-objects/backtest/backtest-job";
 export { MarketSymbol } from "../durable-objects/market-symbol/market-symbol";
 export { RateLimiter } from "../durable-objects/rate-limiter/rate-limiter";
 export { StreamHub } from "../durable-objects/stream-hub/stream-hub";
