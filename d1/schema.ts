@@ -1,7 +1,7 @@
 // The one drizzle schema for D1. Migrations in d1/migrations/ are generated from this
 // file by `npm run db:generate` and never edited by hand.
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const timestampNow = (name: string) =>
   integer(name, { mode: "number" })
@@ -139,4 +139,86 @@ export const fillHistory = sqliteTable(
     occurredAt: text("occurred_at").notNull(),
   },
   (t) => [index("fill_history_user_idx").on(t.userId, t.occurredAt)],
+);
+
+// A user's saved strategy: either a template with parameters or code they wrote. Every
+// save of new parameters or code is a new numbered version (strategy_versions); the row
+// holds the current one. A running strategy keeps the version it started with
+// (running_version), so an edit never changes what is trading under it.
+export const strategies = sqliteTable(
+  "strategies",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    name: text("name").notNull(),
+    kind: text("kind", { enum: ["template", "code"] }).notNull(),
+    template: text("template"),
+    symbol: text("symbol").notNull(),
+    timeframe: text("timeframe").notNull(),
+    // JSON object: the template's parameters (validated by its zod schema) or the code's.
+    params: text("params").notNull(),
+    currentVersion: integer("current_version", { mode: "number" }).notNull(),
+    status: text("status", { enum: ["stopped", "running", "errored"] })
+      .notNull()
+      .default("stopped"),
+    statusMessage: text("status_message"),
+    runningVersion: integer("running_version", { mode: "number" }),
+    createdAt: timestampNow("created_at"),
+    updatedAt: integer("updated_at", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("strategies_user_name_idx").on(t.userId, t.name),
+    index("strategies_user_idx").on(t.userId),
+  ],
+);
+
+// Versions are immutable once written: a backtest or a running strategy names one.
+export const strategyVersions = sqliteTable(
+  "strategy_versions",
+  {
+    strategyId: text("strategy_id")
+      .notNull()
+      .references(() => strategies.id, { onDelete: "cascade" }),
+    version: integer("version", { mode: "number" }).notNull(),
+    template: text("template"),
+    params: text("params").notNull(),
+    // What the user wrote, and the JavaScript compiled from it at save.
+    source: text("source"),
+    compiled: text("compiled"),
+    language: text("language", { enum: ["js", "ts"] }),
+    createdAt: timestampNow("created_at"),
+  },
+  (t) => [primaryKey({ columns: [t.strategyId, t.version] })],
+);
+
+// Backtest jobs. A backtest copies what it runs (template or version, symbol, params), and
+// strategy_id has no foreign key on purpose: results outlive a deleted strategy.
+export const backtests = sqliteTable(
+  "backtests",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    strategyId: text("strategy_id"),
+    strategyVersion: integer("strategy_version", { mode: "number" }),
+    kind: text("kind", { enum: ["template", "code"] }).notNull(),
+    template: text("template"),
+    symbol: text("symbol").notNull(),
+    timeframe: text("timeframe").notNull(),
+    params: text("params").notNull(),
+    status: text("status", { enum: ["queued", "running", "done", "failed", "cancelled"] })
+      .notNull()
+      .default("queued"),
+    barsTotal: integer("bars_total", { mode: "number" }).notNull().default(0),
+    barsDone: integer("bars_done", { mode: "number" }).notNull().default(0),
+    error: text("error"),
+    metrics: text("metrics"),
+    optimizationId: text("optimization_id"),
+    createdAt: timestampNow("created_at"),
+    finishedAt: integer("finished_at", { mode: "number" }),
+  },
+  (t) => [index("backtests_user_idx").on(t.userId, t.createdAt)],
 );
