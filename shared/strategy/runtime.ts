@@ -1,14 +1,15 @@
-import { decimalToNearestTicks, lotsToDecimal, ticksToDecimal, ticksToNumber, type InstrumentSpec } from "../market/instrument";
+import { decimalToNearestTicks, lotsToDecimal, ticksToNumber, type InstrumentSpec } from "../market/instrument";
 import type { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
 import { formatMoney, notional, parseMoney, quantityOf, type Money } from "../trading/money";
-import { isOpen, type AccountOrder, type OrderRequestFields } from "../trading/orders";
+import { isOpen, type AccountOrder } from "../trading/orders";
 import type { Rule } from "../trading/outcome";
 import type { AccountBook, AccountChanges } from "../trading/ports";
 import { protectionPrice, worstFee, type RiskLimits } from "../trading/risk";
 import type { TradeEvent } from "../trading/stream";
 import type { OrderType, TimeInForce, VenueConfig } from "../venue/venue";
 import { indicators, type Indicators } from "../indicators";
+import { logText, orderCommand, type StrategyCommand } from "./invoke";
 
 // The strategy runtime (docs/strategies.md): a strategy's callbacks see a context, and the
 // orders they place are collected and sent through the account only after the callback
@@ -137,7 +138,7 @@ export const LOG_LINE_CHARS = 500;
 /** A strategy that answers every update with a new order must not spin forever. */
 const MAX_ROUNDS = 10_000;
 
-type Command = { kind: "place"; id: string; fields: OrderRequestFields; tag: string | null } | { kind: "refuse"; id: string; side: "buy" | "sell"; tag: string | null; message: string } | { kind: "cancel"; id: string } | { kind: "cancelAll" };
+type Command = StrategyCommand;
 
 export interface RuntimeDeps {
   runner: AccountRunner;
@@ -325,32 +326,9 @@ export class StrategyRuntime<P = Record<string, unknown>> {
   }
 
   #order(side: "buy" | "sell", input: OrderInput): string {
-    const spec = this.#spec;
     const id = `strategy-${++this.#nextId}`;
-    const tag = input.tag ?? null;
-    this.#tags.set(id, tag);
-    const type = input.type ?? "market";
-    const fields: OrderRequestFields = { side, type, time_in_force: input.tif ?? "gtc", client_order_id: id };
-    const refuse = (message: string) => {
-      this.#commands.push({ kind: "refuse", id, side, tag, message });
-      return id;
-    };
-    if (input.notional !== undefined) {
-      const amount = floorCents(input.notional);
-      if (amount <= 0n) return refuse("notional rounds to zero cents");
-      fields.notional = formatMoney(amount);
-    } else {
-      const lots = floorLots(input.qty ?? 0, spec);
-      if (lots <= 0) return refuse(`qty rounds down to zero on the lot grid ${spec.lotSize}`);
-      fields.qty = lotsToDecimal(lots, spec);
-    }
-    for (const key of ["limit", "stop"] as const) {
-      if (input[key] === undefined) continue;
-      const ticks = roundPrice(input[key]!, spec);
-      if (ticks <= 0) return refuse(`${key} rounds to zero on the tick grid ${spec.tickSize}`);
-      fields[key === "limit" ? "limit_price" : "stop_price"] = ticksToDecimal(ticks, spec);
-    }
-    this.#commands.push({ kind: "place", id, fields, tag });
+    this.#tags.set(id, input.tag ?? null);
+    this.#commands.push(orderCommand(side, input, this.#spec, id));
     return id;
   }
 
@@ -418,8 +396,7 @@ export class StrategyRuntime<P = Record<string, unknown>> {
       this.droppedLogLines += 1;
       return;
     }
-    const text = parts.map((p) => (typeof p === "string" ? p : safeJson(p))).join(" ");
-    this.logs.push({ t: this.deps.now(), text: text.length > LOG_LINE_CHARS ? `${text.slice(0, LOG_LINE_CHARS - 1)}…` : text });
+    this.logs.push({ t: this.deps.now(), text: logText(parts) });
   }
 
   #context(): StrategyContext<P> {
@@ -442,13 +419,5 @@ export class StrategyRuntime<P = Record<string, unknown>> {
       account: { get: () => this.#account(), enumerable: true },
       openOrders: { get: () => this.#openOrders(), enumerable: true },
     }) as unknown as StrategyContext<P>;
-  }
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ?? String(value);
-  } catch {
-    return String(value);
   }
 }

@@ -1,0 +1,152 @@
+import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
+import { indicators } from "../indicators";
+import { formatMoney } from "../trading/money";
+import type { OrderRequestFields } from "../trading/orders";
+import { floorCents, floorLots, roundPrice, LOG_LINE_CHARS, LOG_LINES, type AccountSummary, type LogLine, type OpenOrder, type OrderInput, type OrderUpdate, type PositionView, type Strategy, type StrategyBar, type StrategyContext, type StrategyQuote, type StrategyState, type StrategyTrade } from "./runtime";
+
+// One callback of a strategy, run against a snapshot of its account: what a live strategy
+// does on each event, in the symbol's object for templates and inside the sandbox for user
+// code. The context records what the callback places, cancels and logs; the caller sends
+// the commands afterwards, in order, exactly as the runtime does in a backtest (which uses
+// the same orderCommand and logText). Pure: the view, the time and the next order number
+// come in with the request.
+
+export type StrategyCommand =
+  | { kind: "place"; id: string; fields: OrderRequestFields; tag: string | null }
+  | { kind: "refuse"; id: string; side: "buy" | "sell"; tag: string | null; message: string }
+  | { kind: "cancel"; id: string }
+  | { kind: "cancelAll" };
+
+export type StrategyCallback = "onStart" | "onBar" | "onTrade" | "onQuote" | "onOrderUpdate" | "onStop";
+
+/** What a callback may read of its account, as of just before it runs. */
+export interface StrategyView {
+  position: PositionView;
+  account: AccountSummary;
+  openOrders: OpenOrder[];
+  /** ctx.maxBuyQty(), computed by whoever holds the account and the last price. */
+  maxBuyQty: string;
+}
+
+export type InvokeRequest =
+  | ({ callback: "onStart" | "onStop"; event: null } & InvokeCommon)
+  | ({ callback: "onBar"; event: StrategyBar } & InvokeCommon)
+  | ({ callback: "onTrade"; event: StrategyTrade } & InvokeCommon)
+  | ({ callback: "onQuote"; event: StrategyQuote } & InvokeCommon)
+  | ({ callback: "onOrderUpdate"; event: OrderUpdate } & InvokeCommon);
+
+interface InvokeCommon {
+  instrument: InstrumentSpec;
+  params: Record<string, unknown>;
+  state: StrategyState;
+  view: StrategyView;
+  /** The event's time: ctx.now. */
+  now: number;
+  /** Order ids are `${idPrefix}${n}` for n from nextId + 1. */
+  idPrefix: string;
+  nextId: number;
+}
+
+export interface InvokeResult {
+  commands: StrategyCommand[];
+  state: StrategyState;
+  logs: LogLine[];
+  nextId: number;
+}
+
+/** The order a ctx.buy/ctx.sell makes: rounded to the grids by the runtime's one rule, or refused when it rounds to nothing. */
+export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: InstrumentSpec, id: string): StrategyCommand {
+  const tag = input.tag ?? null;
+  const type = input.type ?? "market";
+  const fields: OrderRequestFields = { side, type, time_in_force: input.tif ?? "gtc", client_order_id: id };
+  const refuse = (message: string): StrategyCommand => ({ kind: "refuse", id, side, tag, message });
+  if (input.notional !== undefined) {
+    const amount = floorCents(input.notional);
+    if (amount <= 0n) return refuse("notional rounds to zero cents");
+    fields.notional = formatMoney(amount);
+  } else {
+    const lots = floorLots(input.qty ?? 0, spec);
+    if (lots <= 0) return refuse(`qty rounds down to zero on the lot grid ${spec.lotSize}`);
+    fields.qty = lotsToDecimal(lots, spec);
+  }
+  for (const key of ["limit", "stop"] as const) {
+    if (input[key] === undefined) continue;
+    const ticks = roundPrice(input[key]!, spec);
+    if (ticks <= 0) return refuse(`${key} rounds to zero on the tick grid ${spec.tickSize}`);
+    fields[key === "limit" ? "limit_price" : "stop_price"] = ticksToDecimal(ticks, spec);
+  }
+  return { kind: "place", id, fields, tag };
+}
+
+/** One log line's text: strings as they are, anything else as JSON, cut to LOG_LINE_CHARS. */
+export function logText(parts: unknown[]): string {
+  const text = parts.map((p) => (typeof p === "string" ? p : safeJson(p))).join(" ");
+  return text.length > LOG_LINE_CHARS ? `${text.slice(0, LOG_LINE_CHARS - 1)}…` : text;
+}
+
+/** Runs one callback of `strategy` against the request's snapshot; a throw propagates to the caller. */
+export function invokeStrategy(strategy: Strategy, request: InvokeRequest): InvokeResult {
+  const commands: StrategyCommand[] = [];
+  const logs: LogLine[] = [];
+  let nextId = request.nextId;
+  let state: StrategyState = request.state;
+  const { view, instrument: spec, now } = request;
+  const order = (side: "buy" | "sell", input: OrderInput) => {
+    const id = `${request.idPrefix}${++nextId}`;
+    commands.push(orderCommand(side, input, spec, id));
+    return id;
+  };
+  const ctx = {
+    instrument: spec,
+    now,
+    params: { ...(strategy.params ?? {}), ...request.params },
+    position: view.position,
+    account: view.account,
+    openOrders: view.openOrders,
+    buy: (input: OrderInput) => order("buy", input),
+    sell: (input: OrderInput) => order("sell", input),
+    cancel: (id: string) => void commands.push({ kind: "cancel", id }),
+    cancelAll: () => void commands.push({ kind: "cancelAll" }),
+    maxBuyQty: () => view.maxBuyQty,
+    log: (...parts: unknown[]) => {
+      if (logs.length < LOG_LINES) logs.push({ t: now, text: logText(parts) });
+    },
+    indicators,
+  };
+  Object.defineProperty(ctx, "state", { get: () => state, set: (value: StrategyState) => (state = value), enumerable: true });
+  const c = ctx as unknown as StrategyContext;
+  switch (request.callback) {
+    case "onStart":
+      strategy.onStart?.(c);
+      break;
+    case "onStop":
+      strategy.onStop?.(c);
+      break;
+    case "onBar":
+      strategy.onBar?.(request.event, c);
+      break;
+    case "onTrade":
+      strategy.onTrade?.(request.event, c);
+      break;
+    case "onQuote":
+      strategy.onQuote?.(request.event, c);
+      break;
+    case "onOrderUpdate":
+      strategy.onOrderUpdate?.(request.event, c);
+      break;
+    default: {
+      const never: never = request;
+      throw new Error(`unknown callback ${JSON.stringify(never)}`);
+    }
+  }
+  // State crosses the sandbox and the store as JSON: what does not survive that is not state.
+  return { commands, state: JSON.parse(JSON.stringify(state ?? {})) as StrategyState, logs, nextId };
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
