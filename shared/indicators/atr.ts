@@ -1,5 +1,8 @@
-import { checkFinite, checkPeriod, type Indicator } from "./indicator";
+import type { EMAState } from "./ema";
+import { checkFinite, checkPeriod, samePeriod, savedNumberOrNull, type Indicator } from "./indicator";
 import { WilderAverage } from "./wilder";
+
+export type ATRState = { period: number; previousClose: number | null; average: EMAState; value: number | null };
 
 /**
  * Average true range with Wilder's smoothing (default 14).
@@ -37,5 +40,21 @@ export class ATR implements Indicator<[high: number, low: number, close: number]
 
   get ready(): boolean {
     return this.#value !== null;
+  }
+
+  save(): ATRState {
+    return { period: this.period, previousClose: this.#previousClose, average: this.#average.save(), value: this.#value };
+  }
+
+  load(state: ATRState): this {
+    samePeriod("ATR", this.period, state.period);
+    this.#average.load(state.average);
+    this.#previousClose = savedNumberOrNull("ATR previousClose", state.previousClose);
+    this.#value = savedNumberOrNull("ATR value", state.value);
+    return this;
+  }
+
+  static restore(state: ATRState): ATR {
+    return new ATR(state.period).load(state);
   }
 }

@@ -1,13 +1,17 @@
-import { checkFinite, checkPeriod, type Indicator } from "./indicator";
+import { checkFinite, checkPeriod, samePeriod, savedCount, savedNumber, savedNumbers, type Indicator } from "./indicator";
 
-export interface BollingerValue {
+// A type (not an interface) so that it is plain JSON to the type checker too.
+export type BollingerValue = {
   /** Simple mean of the window. */
   middle: number;
   /** middle + multiplier · σ. */
   upper: number;
   /** middle − multiplier · σ. */
   lower: number;
-}
+};
+
+/** The ring in slot order (the periodic recompute sums in slot order). */
+export type BollingerState = { period: number; multiplier: number; window: number[]; count: number; next: number; mean: number; m2: number; sinceRecompute: number; value: BollingerValue | null };
 
 /**
  * Bollinger bands (defaults 20, 2) with the population standard deviation σ (divide by
@@ -65,6 +69,28 @@ export class Bollinger implements Indicator<[close: number], BollingerValue> {
 
   get ready(): boolean {
     return this.#count >= this.period;
+  }
+
+  save(): BollingerState {
+    return { period: this.period, multiplier: this.multiplier, window: Array.from(this.#window), count: this.#count, next: this.#next, mean: this.#mean, m2: this.#m2, sinceRecompute: this.#sinceRecompute, value: this.#value && { ...this.#value } };
+  }
+
+  load(state: BollingerState): this {
+    samePeriod("Bollinger", this.period, state.period);
+    if (state.multiplier !== this.multiplier) throw new RangeError(`Bollinger: saved state has multiplier ${state.multiplier}, this instance ${this.multiplier}`);
+    this.#window.set(savedNumbers("Bollinger window", state.window, this.period));
+    this.#count = savedCount("Bollinger count", state.count);
+    this.#next = savedCount("Bollinger next", state.next) % this.period;
+    this.#mean = savedNumber("Bollinger mean", state.mean);
+    this.#m2 = savedNumber("Bollinger m2", state.m2);
+    this.#sinceRecompute = savedCount("Bollinger sinceRecompute", state.sinceRecompute);
+    const v = state.value;
+    this.#value = v === null ? null : { middle: savedNumber("Bollinger middle", v.middle), upper: savedNumber("Bollinger upper", v.upper), lower: savedNumber("Bollinger lower", v.lower) };
+    return this;
+  }
+
+  static restore(state: BollingerState): Bollinger {
+    return new Bollinger(state.period, state.multiplier).load(state);
   }
 
   #recompute(): void {

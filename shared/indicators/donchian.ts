@@ -1,14 +1,17 @@
-import { Highest, Lowest } from "./extremes";
-import { type Indicator } from "./indicator";
+import { Highest, Lowest, type ExtremeState } from "./extremes";
+import { savedNumber, type Indicator } from "./indicator";
 
-export interface DonchianValue {
+// A type (not an interface) so that it is plain JSON to the type checker too.
+export type DonchianValue = {
   /** Highest high of the last `period` bars. */
   upper: number;
   /** Lowest low of the last `period` bars. */
   lower: number;
   /** (upper + lower) / 2. */
   middle: number;
-}
+};
+
+export type DonchianState = { highest: ExtremeState; lowest: ExtremeState; value: DonchianValue | null };
 
 /** Donchian channel (default 20), current bar included; null until `period` bars. */
 export class Donchian implements Indicator<[high: number, low: number], DonchianValue> {
@@ -35,5 +38,21 @@ export class Donchian implements Indicator<[high: number, low: number], Donchian
 
   get ready(): boolean {
     return this.#value !== null;
+  }
+
+  save(): DonchianState {
+    return { highest: this.#highest.save(), lowest: this.#lowest.save(), value: this.#value && { ...this.#value } };
+  }
+
+  load(state: DonchianState): this {
+    this.#highest.load(state.highest);
+    this.#lowest.load(state.lowest);
+    const v = state.value;
+    this.#value = v === null ? null : { upper: savedNumber("Donchian upper", v.upper), lower: savedNumber("Donchian lower", v.lower), middle: savedNumber("Donchian middle", v.middle) };
+    return this;
+  }
+
+  static restore(state: DonchianState): Donchian {
+    return new Donchian(state.highest.period).load(state);
   }
 }

@@ -1,4 +1,6 @@
-import { checkFinite, checkPeriod, type Indicator } from "./indicator";
+import { checkFinite, checkPeriod, samePeriod, savedCount, savedNumber, savedNumberOrNull, type Indicator } from "./indicator";
+
+export type EMAState = { period: number; alpha: number; count: number; seedSum: number; value: number | null };
 
 /**
  * Exponential moving average, alpha = 2 / (period + 1) unless given (Wilder's is 1 / period).
@@ -35,5 +37,23 @@ export class EMA implements Indicator<[x: number], number> {
 
   get ready(): boolean {
     return this.#value !== null;
+  }
+
+  save(): EMAState {
+    return { period: this.period, alpha: this.#alpha, count: this.#count, seedSum: this.#seedSum, value: this.#value };
+  }
+
+  /** Continues from a saved state of the same period and alpha. */
+  load(state: EMAState): this {
+    samePeriod("EMA", this.period, state.period);
+    if (state.alpha !== this.#alpha) throw new RangeError(`EMA: saved state has alpha ${state.alpha}, this instance ${this.#alpha}`);
+    this.#count = savedCount("EMA count", state.count);
+    this.#seedSum = savedNumber("EMA seedSum", state.seedSum);
+    this.#value = savedNumberOrNull("EMA value", state.value);
+    return this;
+  }
+
+  static restore(state: EMAState): EMA {
+    return new EMA(state.period, state.alpha).load(state);
   }
 }

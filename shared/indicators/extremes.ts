@@ -1,4 +1,7 @@
-import { checkFinite, checkPeriod, type Indicator } from "./indicator";
+import { checkFinite, checkPeriod, samePeriod, savedCount, savedNumberOrNull, savedNumbers, type Indicator } from "./indicator";
+
+/** The deque front to back: candidate values and their input sequence numbers. */
+export type ExtremeState = { period: number; values: number[]; indices: number[]; count: number; value: number | null };
 
 /**
  * The largest (or smallest) of the last `period` inputs, with a monotonic deque: each
@@ -54,6 +57,31 @@ class RollingExtreme implements Indicator<[x: number], number> {
   get ready(): boolean {
     return this.#count >= this.period;
   }
+
+  save(): ExtremeState {
+    const values: number[] = [];
+    const indices: number[] = [];
+    for (let i = 0; i < this.#size; i++) {
+      const slot = (this.#head + i) % this.period;
+      values.push(this.#values[slot]!);
+      indices.push(this.#indices[slot]!);
+    }
+    return { period: this.period, values, indices, count: this.#count, value: this.#value };
+  }
+
+  /** The deque's slots are arbitrary: it restarts at slot 0, which changes no answer. */
+  load(state: ExtremeState): this {
+    samePeriod("rolling extreme", this.period, state.period);
+    const size = Array.isArray(state.values) ? state.values.length : -1;
+    if (size < 0 || size > this.period) throw new RangeError(`rolling extreme: saved state holds ${size} entries, at most ${this.period} fit`);
+    this.#values.set(savedNumbers("rolling extreme values", state.values, size));
+    this.#indices.set(savedNumbers("rolling extreme indices", state.indices, size));
+    this.#head = 0;
+    this.#size = size;
+    this.#count = savedCount("rolling extreme count", state.count);
+    this.#value = savedNumberOrNull("rolling extreme value", state.value);
+    return this;
+  }
 }
 
 /** Rolling maximum of the last `period` inputs. */
@@ -61,11 +89,19 @@ export class Highest extends RollingExtreme {
   constructor(period: number) {
     super("Highest", period, (kept, x) => kept > x);
   }
+
+  static restore(state: ExtremeState): Highest {
+    return new Highest(state.period).load(state);
+  }
 }
 
 /** Rolling minimum of the last `period` inputs. */
 export class Lowest extends RollingExtreme {
   constructor(period: number) {
     super("Lowest", period, (kept, x) => kept < x);
+  }
+
+  static restore(state: ExtremeState): Lowest {
+    return new Lowest(state.period).load(state);
   }
 }

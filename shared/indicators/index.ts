@@ -11,11 +11,17 @@ import { SMA } from "./sma";
 import { Stochastic } from "./stochastic";
 import { VWAP } from "./vwap";
 
-export type { Indicator } from "./indicator";
-export type { BollingerValue } from "./bollinger";
-export type { DonchianValue } from "./donchian";
-export type { MACDValue } from "./macd";
-export type { StochasticValue } from "./stochastic";
+export type { Indicator, IndicatorJson, IndicatorState } from "./indicator";
+export type { ATRState } from "./atr";
+export type { BollingerState, BollingerValue } from "./bollinger";
+export type { DonchianState, DonchianValue } from "./donchian";
+export type { EMAState } from "./ema";
+export type { ExtremeState } from "./extremes";
+export type { MACDState, MACDValue } from "./macd";
+export type { RSIState } from "./rsi";
+export type { SMAState } from "./sma";
+export type { StochasticState, StochasticValue } from "./stochastic";
+export type { VWAPState } from "./vwap";
 export { ATR, Bollinger, Donchian, EMA, Highest, Lowest, MACD, RSI, SMA, Stochastic, VWAP };
 export { WilderAverage } from "./wilder";
 
@@ -32,6 +38,20 @@ export const indicators = {
   vwap: () => new VWAP(),
   highest: (period: number) => new Highest(period),
   lowest: (period: number) => new Lowest(period),
+  /** Indicators continued from `save()`d state: what a strategy keeps in ctx.state survives a restart. */
+  restore: {
+    sma: SMA.restore,
+    ema: EMA.restore,
+    rsi: RSI.restore,
+    macd: MACD.restore,
+    bollinger: Bollinger.restore,
+    atr: ATR.restore,
+    stochastic: Stochastic.restore,
+    donchian: Donchian.restore,
+    vwap: VWAP.restore,
+    highest: Highest.restore,
+    lowest: Lowest.restore,
+  },
 } as const;
 
 export type Indicators = typeof indicators;

@@ -11,6 +11,8 @@ export interface Indicator<Args extends unknown[], Out> {
   readonly value: Out | null;
   /** True once the seeding is over (value is then never null again). */
   readonly ready: boolean;
+  /** The whole internal state as plain JSON; the class's static `restore` continues from it exactly. */
+  save(): IndicatorState;
 }
 
 /** A look-back length: a positive safe integer. */
@@ -26,4 +28,39 @@ export function checkPeriod(name: string, period: number): number {
 export function checkFinite(name: string, x: number): number {
   if (!Number.isFinite(x)) throw new RangeError(`${name}: input must be a finite number, got ${x}`);
   return x;
+}
+
+// Saved state. A live strategy's only memory across a restart is its JSON state, and an
+// indicator with infinite memory (EMA, RSI, MACD, ATR) cannot be rebuilt from a window of
+// bars, so every indicator answers `save()` with its whole internal state as plain JSON and
+// has a static `restore(state)` (and `load(state)` on a fresh instance) that continues
+// exactly where it stopped: JSON writes a double as its shortest round-trip text, so
+// numbers come back bit for bit.
+
+export type IndicatorJson = null | boolean | number | string | IndicatorJson[] | { [key: string]: IndicatorJson };
+export type IndicatorState = { [key: string]: IndicatorJson };
+
+/** A saved state is read back from storage: refuse one that save() cannot have written. */
+export function savedNumber(name: string, x: unknown): number {
+  if (typeof x !== "number" || !Number.isFinite(x)) throw new RangeError(`${name}: saved state is not a finite number (${JSON.stringify(x)})`);
+  return x;
+}
+
+export function savedNumberOrNull(name: string, x: unknown): number | null {
+  return x === null ? null : savedNumber(name, x);
+}
+
+export function savedCount(name: string, x: unknown): number {
+  if (!Number.isSafeInteger(x) || (x as number) < 0) throw new RangeError(`${name}: saved state is not a count (${JSON.stringify(x)})`);
+  return x as number;
+}
+
+export function savedNumbers(name: string, x: unknown, length: number): number[] {
+  if (!Array.isArray(x) || x.length !== length) throw new RangeError(`${name}: saved state needs ${length} numbers`);
+  return x.map((v, i) => savedNumber(`${name}[${i}]`, v));
+}
+
+/** The period an instance was built with must be the saved one (a state is not portable across periods). */
+export function samePeriod(name: string, period: number, saved: unknown): void {
+  if (saved !== period) throw new RangeError(`${name}: saved state is for period ${JSON.stringify(saved)}, this instance has ${period}`);
 }

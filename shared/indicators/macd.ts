@@ -1,14 +1,17 @@
-import { EMA } from "./ema";
-import { checkFinite, checkPeriod, type Indicator } from "./indicator";
+import { EMA, type EMAState } from "./ema";
+import { checkFinite, checkPeriod, savedNumber, savedNumberOrNull, type Indicator } from "./indicator";
 
-export interface MACDValue {
+// A type (not an interface) so that it is plain JSON to the type checker too.
+export type MACDValue = {
   /** EMA(fast) − EMA(slow). */
   macd: number;
   /** EMA(signal) of the MACD line. */
   signal: number;
   /** macd − signal. */
   histogram: number;
-}
+};
+
+export type MACDState = { fast: EMAState; slow: EMAState; signal: EMAState; line: number | null; value: MACDValue | null };
 
 /**
  * Moving average convergence/divergence (defaults 12, 26, 9).
@@ -58,5 +61,23 @@ export class MACD implements Indicator<[close: number], MACDValue> {
 
   get ready(): boolean {
     return this.#value !== null;
+  }
+
+  save(): MACDState {
+    return { fast: this.#fast.save(), slow: this.#slow.save(), signal: this.#signal.save(), line: this.#line, value: this.#value && { ...this.#value } };
+  }
+
+  load(state: MACDState): this {
+    this.#fast.load(state.fast);
+    this.#slow.load(state.slow);
+    this.#signal.load(state.signal);
+    this.#line = savedNumberOrNull("MACD line", state.line);
+    const v = state.value;
+    this.#value = v === null ? null : { macd: savedNumber("MACD macd", v.macd), signal: savedNumber("MACD signal", v.signal), histogram: savedNumber("MACD histogram", v.histogram) };
+    return this;
+  }
+
+  static restore(state: MACDState): MACD {
+    return new MACD(state.fast.period, state.slow.period, state.signal.period).load(state);
   }
 }

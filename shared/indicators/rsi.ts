@@ -1,5 +1,8 @@
-import { checkFinite, checkPeriod, type Indicator } from "./indicator";
+import type { EMAState } from "./ema";
+import { checkFinite, checkPeriod, samePeriod, savedNumberOrNull, type Indicator } from "./indicator";
 import { WilderAverage } from "./wilder";
+
+export type RSIState = { period: number; previous: number | null; gain: EMAState; loss: EMAState; value: number | null };
 
 /**
  * Relative strength index with Wilder's smoothing, in [0, 100].
@@ -41,5 +44,22 @@ export class RSI implements Indicator<[close: number], number> {
 
   get ready(): boolean {
     return this.#value !== null;
+  }
+
+  save(): RSIState {
+    return { period: this.period, previous: this.#previous, gain: this.#gain.save(), loss: this.#loss.save(), value: this.#value };
+  }
+
+  load(state: RSIState): this {
+    samePeriod("RSI", this.period, state.period);
+    this.#gain.load(state.gain);
+    this.#loss.load(state.loss);
+    this.#previous = savedNumberOrNull("RSI previous", state.previous);
+    this.#value = savedNumberOrNull("RSI value", state.value);
+    return this;
+  }
+
+  static restore(state: RSIState): RSI {
+    return new RSI(state.period).load(state);
   }
 }

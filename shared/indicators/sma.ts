@@ -1,4 +1,7 @@
-import { checkFinite, checkPeriod, type Indicator } from "./indicator";
+import { checkFinite, checkPeriod, samePeriod, savedCount, savedNumber, savedNumberOrNull, savedNumbers, type Indicator } from "./indicator";
+
+/** The ring as stored (slot order, not age order: the float recompute sums in slot order). */
+export type SMAState = { period: number; window: number[]; count: number; next: number; intSum: string; floatSum: number; nonIntegers: number; sinceRecompute: number; value: number | null };
 
 /**
  * Simple moving average of the last `period` inputs; null until `period` inputs were seen.
@@ -48,6 +51,28 @@ export class SMA implements Indicator<[x: number], number> {
 
   get ready(): boolean {
     return this.#count >= this.period;
+  }
+
+  save(): SMAState {
+    return { period: this.period, window: Array.from(this.#window), count: this.#count, next: this.#next, intSum: this.#intSum.toString(), floatSum: this.#floatSum, nonIntegers: this.#nonIntegers, sinceRecompute: this.#sinceRecompute, value: this.#value };
+  }
+
+  load(state: SMAState): this {
+    samePeriod("SMA", this.period, state.period);
+    this.#window.set(savedNumbers("SMA window", state.window, this.period));
+    this.#count = savedCount("SMA count", state.count);
+    this.#next = savedCount("SMA next", state.next) % this.period;
+    if (typeof state.intSum !== "string" || !/^-?\d+$/.test(state.intSum)) throw new RangeError("SMA intSum: saved state is not an integer text");
+    this.#intSum = BigInt(state.intSum);
+    this.#floatSum = savedNumber("SMA floatSum", state.floatSum);
+    this.#nonIntegers = savedCount("SMA nonIntegers", state.nonIntegers);
+    this.#sinceRecompute = savedCount("SMA sinceRecompute", state.sinceRecompute);
+    this.#value = savedNumberOrNull("SMA value", state.value);
+    return this;
+  }
+
+  static restore(state: SMAState): SMA {
+    return new SMA(state.period).load(state);
   }
 
   /** The exact sum of the window when it holds only integers (and is full), else null. */

@@ -1,13 +1,16 @@
-import { Highest, Lowest } from "./extremes";
-import { checkFinite, checkPeriod, type Indicator } from "./indicator";
-import { SMA } from "./sma";
+import { Highest, Lowest, type ExtremeState } from "./extremes";
+import { checkFinite, checkPeriod, savedNumber, savedNumberOrNull, type Indicator } from "./indicator";
+import { SMA, type SMAState } from "./sma";
 
-export interface StochasticValue {
+// A type (not an interface) so that it is plain JSON to the type checker too.
+export type StochasticValue = {
   /** Fast %K: 100 · (close − lowest low) / (highest high − lowest low) over `kPeriod` bars. */
   k: number;
   /** %D: the simple mean of the last `dPeriod` %K values. */
   d: number;
-}
+};
+
+export type StochasticState = { highest: ExtremeState; lowest: ExtremeState; d: SMAState; k: number | null; value: StochasticValue | null };
 
 /**
  * Fast stochastic oscillator (defaults 14, 3): %K unsmoothed, %D its simple mean (for a
@@ -54,5 +57,23 @@ export class Stochastic implements Indicator<[high: number, low: number, close: 
 
   get ready(): boolean {
     return this.#value !== null;
+  }
+
+  save(): StochasticState {
+    return { highest: this.#highest.save(), lowest: this.#lowest.save(), d: this.#d.save(), k: this.#k, value: this.#value && { ...this.#value } };
+  }
+
+  load(state: StochasticState): this {
+    this.#highest.load(state.highest);
+    this.#lowest.load(state.lowest);
+    this.#d.load(state.d);
+    this.#k = savedNumberOrNull("Stochastic k", state.k);
+    const v = state.value;
+    this.#value = v === null ? null : { k: savedNumber("Stochastic value k", v.k), d: savedNumber("Stochastic value d", v.d) };
+    return this;
+  }
+
+  static restore(state: StochasticState): Stochastic {
+    return new Stochastic(state.highest.period, state.d.period).load(state);
   }
 }

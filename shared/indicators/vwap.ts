@@ -1,4 +1,6 @@
-import { checkFinite, type Indicator } from "./indicator";
+import { checkFinite, savedNumber, savedNumberOrNull, type Indicator } from "./indicator";
+
+export type VWAPState = { priceVolume: number; volume: number; value: number | null };
 
 /**
  * Cumulative volume-weighted average price of the typical price (high + low + close) / 3,
@@ -35,5 +37,20 @@ export class VWAP implements Indicator<[high: number, low: number, close: number
 
   get ready(): boolean {
     return this.#value !== null;
+  }
+
+  save(): VWAPState {
+    return { priceVolume: this.#priceVolume, volume: this.#volume, value: this.#value };
+  }
+
+  load(state: VWAPState): this {
+    this.#priceVolume = savedNumber("VWAP priceVolume", state.priceVolume);
+    this.#volume = savedNumber("VWAP volume", state.volume);
+    this.#value = savedNumberOrNull("VWAP value", state.value);
+    return this;
+  }
+
+  static restore(state: VWAPState): VWAP {
+    return new VWAP().load(state);
   }
 }

@@ -1,4 +1,4 @@
-import { EMA } from "./ema";
+import { EMA, type EMAState } from "./ema";
 
 /**
  * Wilder's smoothing: an EMA with alpha = 1 / period, seeded the same way (the simple mean
@@ -7,5 +7,9 @@ import { EMA } from "./ema";
 export class WilderAverage extends EMA {
   constructor(period: number) {
     super(period, 1 / period);
+  }
+
+  static override restore(state: EMAState): WilderAverage {
+    return new WilderAverage(state.period).load(state);
   }
 }
