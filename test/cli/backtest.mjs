@@ -1,0 +1,188 @@
+// The researchers' backtest command, run as they run it (`node scripts/backtest.mjs …`,
+// once through `npm run backtest`), on CSV files written here from seeded bars.
+//   npm run test:cli      (prints "plan N", "ok …" / "FAIL …" per check, then "N passed, M failed")
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { planFromSource } from "../../bench/lib/plan.mjs";
+import { seededRandom } from "../../bench/lib/random.mjs";
+import { ROOT } from "../../scripts/lib/bundle.mjs";
+
+const HOUR = 3_600_000;
+const START = Date.UTC(2025, 0, 1);
+const FAST = 5;
+const SLOW = 20;
+
+const tally = { passed: 0, failed: 0 };
+
+async function check(name, fn) {
+  try {
+    await fn();
+    tally.passed++;
+    console.log(`ok ${name}`);
+  } catch (error) {
+    tally.failed++;
+    console.log(`FAIL ${name}: ${String(error?.message ?? error).replace(/\s+/g, " ").slice(0, 600)}`);
+  }
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** Hourly bars around 100.00 on a 0.01 grid, in ticks. */
+function seededTicks(count, seed) {
+  const rand = seededRandom(seed);
+  const int = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
+  const bars = [];
+  let close = 10_000;
+  for (let i = 0; i < count; i++) {
+    const open = Math.max(500, close + int(-3, 3));
+    close = Math.max(500, open + int(-60, 60));
+    bars.push({ t: START + i * HOUR, open, high: Math.max(open, close) + int(0, 20), low: Math.max(100, Math.min(open, close) - int(0, 20)), close, volume: int(0, 5000) });
+  }
+  return bars;
+}
+
+const price = (ticks) => (ticks / 100).toFixed(2);
+const csv = (bars, time) => ["timestamp,open,high,low,close,volume", ...bars.map((b) => [time(b.t), price(b.open), price(b.high), price(b.low), price(b.close), (b.volume / 1000).toFixed(3)].join(","))].join("\n") + "\n";
+
+/** The contract's moving-average cross as a plain loop: each fill's bar, side and price. */
+function plainLoop(bars, fast, slow) {
+  const sum = (t, k) => bars.slice(t - k + 1, t + 1).reduce((s, b) => s + b.close, 0);
+  const above = (t) => slow * sum(t, fast) > fast * sum(t, slow);
+  const fills = [];
+  let long = false;
+  for (let t = slow; t + 1 < bars.length; t++) {
+    const was = above(t - 1);
+    const is = above(t);
+    const side = !was && is && !long ? "buy" : was && !is && long ? "sell" : null;
+    if (side === null) continue;
+    fills.push({ time: new Date(bars[t + 1].t).toISOString(), side, price: price(bars[t + 1].open) });
+    long = side === "buy";
+  }
+  return fills;
+}
+
+function backtest(args) {
+  const run = spawnSync(process.execPath, [join(ROOT, "scripts/backtest.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+function json(run) {
+  assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "redfire-cli-"));
+const file = (name, text) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+planFromSource(import.meta.url, "check");
+try {
+  const bars = seededTicks(1500, 20_260_102);
+  const rfc = file("btc-usd.csv", csv(bars, (t) => new Date(t).toISOString()));
+  const epoch = file("btc-usd-epoch.csv", csv(bars, (t) => String(t)));
+  const maArgs = (path) => ["--strategy", "ma-cross", "--csv", path, "--params", JSON.stringify({ fast: FAST, slow: SLOW }), "--fee-bps", "7", "--min-fee", "0.01", "--half-spread-ticks", "0", "--slippage-ticks", "0", "--json"];
+  let first;
+
+  await check("--json prints one object whose fills are the plain loop's: at the next bars' opens, same sides and prices", () => {
+    const run = backtest(maArgs(rfc));
+    first = run.stdout;
+    const out = json(run);
+    assert(Object.keys(out).join() === "metrics,fills", `top-level keys ${Object.keys(out)}`);
+    const expected = plainLoop(bars, FAST, SLOW);
+    assert(expected.length > 20, `only ${expected.length} signals in the generated bars`);
+    const got = out.fills.map((f) => ({ time: f.time, side: f.side, price: f.price }));
+    assert(JSON.stringify(got) === JSON.stringify(expected), `fills differ from the plain loop: first ${JSON.stringify(got.find((g, i) => JSON.stringify(g) !== JSON.stringify(expected[i])))}`);
+    for (const f of out.fills) assert([f.qty, f.price, f.fee].every((x) => typeof x === "string" && /^\d+(\.\d+)?$/.test(x)), `fill ${JSON.stringify(f)} is not decimal strings`);
+    assert(out.fills.every((f) => Number(f.fee) >= 0.01), "a fill paid less than the minimum fee");
+  });
+
+  await check("--json metrics carry every documented name; money is a decimal string, ratios numbers or null", () => {
+    const { metrics } = JSON.parse(first);
+    const names = ["total_return", "cagr", "annualized_volatility", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_duration", "win_rate", "profit_factor", "expectancy", "average_trade", "exposure", "trades", "fees"];
+    const missing = names.filter((n) => !(n in metrics));
+    assert(missing.length === 0, `missing ${missing}`);
+    assert(metrics.trades === Math.floor(plainLoop(bars, FAST, SLOW).length / 2), `trades ${metrics.trades}`);
+    assert(typeof metrics.fees === "string" && Number(metrics.fees) > 0, `fees ${metrics.fees}`);
+    assert(Number.isInteger(metrics.max_drawdown_duration) && metrics.max_drawdown_duration % HOUR === 0, `max_drawdown_duration ${metrics.max_drawdown_duration} is not whole hours in ms`);
+    for (const n of ["total_return", "sharpe", "max_drawdown", "exposure"]) assert(typeof metrics[n] === "number", `${n} is ${metrics[n]}`);
+  });
+
+  await check("RFC 3339 and epoch-ms timestamps give byte-identical output", () => {
+    const run = backtest(maArgs(epoch));
+    assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
+    assert(run.stdout === first, "the outputs differ");
+  });
+
+  await check("npm run backtest prints the metrics table and the trade list", () => {
+    const run = spawnSync("npm", ["run", "-s", "backtest", "--", "--strategy", "ma-cross", "--csv", rfc, "--params", JSON.stringify({ fast: FAST, slow: SLOW }), "--fee-bps", "7", "--min-fee", "0.01"], { cwd: ROOT, encoding: "utf8" });
+    assert(run.status === 0, `exit ${run.status}: ${run.stderr}`);
+    for (const label of ["total return", "Sharpe", "max drawdown duration", "profit factor", "Fills ("]) assert(run.stdout.includes(label), `no "${label}" in the report`);
+    const firstFill = JSON.parse(first).fills[0];
+    assert(run.stdout.includes(firstFill.time) && run.stdout.includes(firstFill.qty), "the first fill is not listed");
+  });
+
+  await check("a user's TypeScript strategy file runs: its default export trades at the next bar's open", () => {
+    const strategy = file(
+      "buy-and-sell.ts",
+      `interface Ctx { state: { [k: string]: number }; buy(o: { qty: string }): string; sell(o: { qty: string }): string; indicators: { sma(n: number): { update(x: number): number | null } } }
+const entry: number = 5;
+export default {
+  params: { hold: 3 },
+  onStart(ctx: Ctx) { ctx.state = { bar: -1 }; },
+  onBar(_bar: { close: number }, ctx: Ctx & { params: { hold: number } }) {
+    ctx.state.bar += 1;
+    if (ctx.state.bar === entry) ctx.buy({ qty: "1.5" });
+    if (ctx.state.bar === entry + ctx.params.hold) ctx.sell({ qty: "1.5" });
+  },
+};
+`,
+    );
+    const out = json(backtest(["--strategy", strategy, "--csv", rfc, "--params", '{"hold":4}', "--json"]));
+    const expected = [
+      { time: new Date(bars[6].t).toISOString(), side: "buy", qty: "1.500000000", price: price(bars[6].open), fee: "0.00" },
+      { time: new Date(bars[10].t).toISOString(), side: "sell", qty: "1.500000000", price: price(bars[10].open), fee: "0.00" },
+    ];
+    assert(JSON.stringify(out.fills) === JSON.stringify(expected), `fills ${JSON.stringify(out.fills)}`);
+    assert(out.metrics.trades === 1, `trades ${out.metrics.trades}`);
+  });
+
+  await check("a bad CSV row exits 2 and names its line on stderr, stdout empty", () => {
+    const lines = csv(bars.slice(0, 50), (t) => new Date(t).toISOString()).split("\n");
+    lines[6] = lines[6].replace(/,([\d.]+),/, ",12.345,"); // line 7 of the file: open off the 0.01 grid
+    const run = backtest(["--strategy", "ma-cross", "--csv", file("bad.csv", lines.join("\n")), "--json"]);
+    assert(run.code === 2, `exit ${run.code}`);
+    assert(/line 7: open "12\.345"/.test(run.stderr), `stderr: ${run.stderr}`);
+    assert(run.stdout === "", `stdout: ${run.stdout}`);
+  });
+
+  await check("parameters the template's schema refuses exit 2 with each issue", () => {
+    const run = backtest(["--strategy", "ma-cross", "--csv", rfc, "--params", '{"fast":30,"slow":10}', "--json"]);
+    assert(run.code === 2, `exit ${run.code}`);
+    assert(run.stderr.includes("fast: fast must be less than slow"), `stderr: ${run.stderr}`);
+    const typed = backtest(["--strategy", "ma-cross", "--csv", rfc, "--params", '{"slow":"long"}']);
+    assert(typed.code === 2 && typed.stderr.includes("slow:"), `exit ${typed.code}: ${typed.stderr}`);
+    const notJson = backtest(["--strategy", "ma-cross", "--csv", rfc, "--params", "{fast:5}"]);
+    assert(notJson.code === 2 && notJson.stderr.includes("--params: not JSON"), `exit ${notJson.code}: ${notJson.stderr}`);
+  });
+
+  await check("bad options exit 2 and name every offending option", () => {
+    const run = backtest(["--strategy", "ma-cross", "--csv", rfc, "--tick", "0", "--fee-bps", "abc", "--half-spread-ticks", "1.5", "--json"]);
+    assert(run.code === 2, `exit ${run.code}`);
+    for (const option of ["--tick", "--fee-bps", "--half-spread-ticks"]) assert(run.stderr.includes(`${option}:`), `no ${option} in ${run.stderr}`);
+    const unknown = backtest(["--strategy", "ma-cross", "--csv", rfc, "--fees", "7"]);
+    assert(unknown.code === 2 && unknown.stderr.includes("--fees"), `exit ${unknown.code}: ${unknown.stderr}`);
+    const template = backtest(["--strategy", "no-such-template", "--csv", rfc]);
+    assert(template.code === 2 && template.stderr.includes("ma-cross"), `exit ${template.code}: ${template.stderr}`);
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(`${tally.passed} passed, ${tally.failed} failed`);
+process.exit(tally.failed === 0 ? 0 : 1);
