@@ -11,9 +11,17 @@ export interface ReplayPrint {
   sizeLots: number;
 }
 
+/**
+ * The four prices a bar is played as, in ticks: the open, the extreme nearer the open (the
+ * high on a tie), the other extreme, the close. Replay and backtests both play bars by
+ * this one path, so a strategy meets the same prints in the same order in both.
+ */
+export function barPath(open: number, high: number, low: number, close: number): [number, number, number, number] {
+  return high - open <= open - low ? [open, high, low, close] : [open, low, high, close];
+}
+
 export function barPrints(bar: Bar, durationMs: number): ReplayPrint[] {
-  const up = bar.c >= bar.o;
-  const path = up ? [bar.o, bar.l, bar.h, bar.c] : [bar.o, bar.h, bar.l, bar.c];
+  const path = barPath(bar.o, bar.h, bar.l, bar.c);
   const share = Math.floor(bar.v / 4);
   const sizes = [share, share, share, bar.v - 3 * share];
   return path

@@ -1,4 +1,5 @@
 import { decimalToNearestTicks, ticksToNumber, type InstrumentSpec } from "../market/instrument";
+import { barPath } from "../market/replay";
 import { AccountEngine } from "../trading/account-engine";
 import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
@@ -176,7 +177,7 @@ function prepare<P>(options: BacktestOptions<P>) {
     // The previous bar's onBar orders go out after this quote (in its flush), before the trade.
     await quote(open);
     await trade(open);
-    const [first, second] = high - open <= open - low ? [high, low] : [low, high];
+    const [, first, second] = barPath(open, high, low, close);
     for (const price of [first, second, close]) {
       await quote(price);
       await trade(price);
