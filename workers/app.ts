@@ -15,6 +15,7 @@ import { startFeedsOnce } from "./lib/feeds";
 import { admin } from "./routes/admin";
 import { assets, IMPORT_PATH } from "./routes/assets";
 import { auth } from "./routes/auth";
+import { BACKTEST_CSV_PATH, backtests } from "./routes/backtests";
 import { keys } from "./routes/keys";
 import { marketData } from "./routes/market-data";
 import { streams } from "./routes/streams";
@@ -41,7 +42,7 @@ const corsFromConfig = cors({
 
 // History imports are CSV files of up to 100,000 rows; every other body is small JSON.
 const IMPORT_MAX_BYTES = 16 * 1024 * 1024;
-const isImport = (path: string) => IMPORT_PATH.test(path);
+const isImport = (path: string) => IMPORT_PATH.test(path) || path === BACKTEST_CSV_PATH;
 
 const limitBody = createMiddleware<AppEnv>((c, next) =>
   bodyLimit({
@@ -137,6 +138,7 @@ export function createApp() {
   app.route("/", orders);
   app.route("/", positions);
   app.route("/", tradeStream);
+  app.route("/", backtests);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyId", { type: "apiKey", in: "header", name: "APCA-API-KEY-ID" });

@@ -13,7 +13,8 @@ import type { Report } from "../../shared/venue/venue";
 import { objectName } from "../name";
 import { AccountStore } from "./store";
 import type { SocketSelector } from "../../shared/stream/access";
-import { acceptTradeSocket, admitMarketSocket, broadcastTradeUpdate, closeTradeSockets, onTradeSocketClose, onTradeSocketMessage, releaseMarketSockets } from "./trade-sockets";
+import type { UserStream } from "../../shared/trading/stream";
+import { acceptTradeSocket, admitMarketSocket, broadcastToStream, broadcastTradeUpdate, closeTradeSockets, onTradeSocketClose, onTradeSocketMessage, releaseMarketSockets } from "./trade-sockets";
 import { symbolVenues } from "./venues";
 
 const log = logger("account");
@@ -190,6 +191,11 @@ export class Account extends DurableObject<Env> {
 
   override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
     onTradeSocketMessage(this.env, ws, data);
+  }
+
+  /** Sends `{stream, data}` to this user's sockets listening to `stream` (backtest progress, …). */
+  notify(stream: UserStream, data: unknown): void {
+    broadcastToStream(this.ctx, stream, data);
   }
 
   /** Ends the trade_updates sockets a revocation selects; answers how many. */

@@ -2,7 +2,7 @@ import { acceptSocket, closeQuietly, credentialFrom, isWebSocketUpgrade, parseFr
 import { logger } from "../../platform/log";
 import { selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
 import { MessageBudget, socketLimits } from "../../shared/stream/limits";
-import type { TradeUpdate } from "../../shared/trading/stream";
+import { isUserStream, type TradeUpdate, type UserStream } from "../../shared/trading/stream";
 
 // The account object's side of its user's sockets.
 // 1. Alpaca's trading stream (docs/alpaca-compat.md §6): hibernatable sockets whose
@@ -65,7 +65,8 @@ export function onTradeSocketMessage(env: Env, ws: WebSocket, data: string | Arr
   const message = (typeof frame.value === "object" && frame.value !== null ? frame.value : {}) as { action?: unknown; data?: { streams?: unknown } };
   if (message.action === "authenticate") return send(ws, { stream: "authorization", data: { status: "authorized", action: "authenticate" } });
   if (message.action === "listen") {
-    const wanted = Array.isArray(message.data?.streams) && message.data.streams.includes("trade_updates") ? ["trade_updates"] : [];
+    const asked: unknown[] = Array.isArray(message.data?.streams) ? message.data.streams : [];
+    const wanted = [...new Set(asked.filter(isUserStream))];
     const current = attachments.get(ws);
     attachments.set(ws, { ...current, streams: wanted });
     return send(ws, { stream: "listening", data: { streams: wanted } });
@@ -79,9 +80,18 @@ export function onTradeSocketClose(ws: WebSocket, code: number): void {
 
 /** Sends an update to every socket listening to trade_updates. */
 export function broadcastTradeUpdate(ctx: DurableObjectState, update: TradeUpdate): void {
-  const text = JSON.stringify(update);
+  broadcast(ctx, "trade_updates", update);
+}
+
+/** Sends `{stream, data}` to every socket listening to `stream`. */
+export function broadcastToStream(ctx: DurableObjectState, stream: UserStream, data: unknown): void {
+  broadcast(ctx, stream, { stream, data });
+}
+
+function broadcast(ctx: DurableObjectState, stream: UserStream, frame: unknown): void {
+  const text = JSON.stringify(frame);
   for (const ws of ctx.getWebSockets()) {
-    if (!attachments.get(ws)?.streams.includes("trade_updates")) continue;
+    if (!attachments.get(ws)?.streams.includes(stream)) continue;
     try {
       ws.send(text);
     } catch {

@@ -1,5 +1,217 @@
 import { DurableObject } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { database, schema } from "../../platform/db";
+import { logger } from "../../platform/log";
+import { runCodeBacktest } from "../../platform/sandbox";
+import { MAX_BARS, MAX_SERIES_POINTS, metricsView, type BacktestJobRequest, type BacktestProgress } from "../../shared/schemas/backtests";
+import { Backtest, type BacktestResult } from "../../shared/strategy/backtest";
+import type { StrategyBar } from "../../shared/strategy/runtime";
+import type { OrderView } from "../../shared/trading/orders";
+import type { FillActivity } from "../../shared/trading/ports";
+import { TEMPLATES } from "../../shared/strategy/templates";
+import { JobStore, type JobState } from "./store";
 
-// One backtest job per object (named by the backtest's id): it holds the request, runs the
-// backtest in steps from its alarm, reports progress, and keeps the results.
-export class BacktestJob extends DurableObject<Env> {}
+// One backtest per object, named by the backtest's id. `start` records the request and
+// arms the alarm; the alarm plays CHUNK_BARS bars and re-arms itself at once, so `status`
+// and `cancel` get in between chunks. Progress goes to the object's storage every chunk
+// and to the D1 row and the owner's socket (backtest_updates) at most once a second, and
+// at every change of status.
+//
+// The run itself lives in memory (shared/strategy/backtest.ts). An object that is evicted
+// or restarted mid-run loses it; the next alarm (still armed) starts again from bar 0 on the
+// stored bars and, the backtest being deterministic, reaches the same result. Progress then
+// goes back to 0 once. A code strategy runs its whole loop in the sandbox from one alarm
+// (one call per chunk; cancel and status get in while it awaits the sandbox).
+
+const log = logger("backtest-job");
+/** About 0.15–0.2 s of bars in workerd: short enough for cancel and status to wait on. */
+const CHUNK_BARS = 2_000;
+const REPORT_EVERY_MS = 1_000;
+const HISTORY_PAGE = 10_000;
+const TERMINAL = new Set(["done", "failed", "cancelled"]);
+
+export class BacktestJob extends DurableObject<Env> {
+  readonly #store: JobStore;
+  #run: Backtest<Record<string, unknown>> | undefined;
+  #reportedAt = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#store = new JobStore(ctx.storage);
+  }
+
+  /** Records the job and starts it; a second start of the same job only answers its status. */
+  async start(request: BacktestJobRequest): Promise<BacktestProgress> {
+    if (this.#store.request()) return this.status();
+    const bars = request.bars;
+    this.#store.create(request, { status: "queued", barsDone: 0, barsTotal: bars?.length ?? 0, error: null, metrics: null, loaded: bars !== null, reported: false, finishedAt: null });
+    await this.ctx.storage.setAlarm(Date.now());
+    return this.status();
+  }
+
+  status(): BacktestProgress {
+    const request = this.#store.request();
+    const state = this.#store.state();
+    if (!request || !state) return { id: "", status: "failed", bars_done: 0, bars_total: 0, error: "no such backtest", metrics: null };
+    return { id: request.id, status: state.status, bars_done: state.barsDone, bars_total: state.barsTotal, error: state.error, metrics: state.metrics };
+  }
+
+  async cancel(): Promise<BacktestProgress> {
+    const state = this.#store.state();
+    if (!state || TERMINAL.has(state.status)) return this.status();
+    this.#run = undefined;
+    this.#store.setState({ ...state, status: "cancelled", finishedAt: Date.now() });
+    await this.ctx.storage.deleteAlarm();
+    await this.#report(true);
+    return this.status();
+  }
+
+  /** The optimization this run belongs to (its id and metric), or null. */
+  optimization() {
+    return this.#store.request()?.optimization ?? null;
+  }
+
+  // ---- results (RPC) ------------------------------------------------------------------
+
+  result() {
+    const summary = this.#store.summary();
+    const state = this.#store.state();
+    if (!summary || state?.status !== "done") return null;
+    return {
+      metrics: state.metrics!,
+      equity: this.#store.series<string>("equity").map(([t, equity]) => ({ t, equity })),
+      drawdown: this.#store.series<number>("drawdown").map(([t, drawdown]) => ({ t, drawdown })),
+      ...summary,
+    };
+  }
+
+  fills(offset: number, limit: number): { items: FillActivity[]; total: number } {
+    return this.#store.page<FillActivity>("fills", offset, limit);
+  }
+
+  orders(offset: number, limit: number): { items: OrderView[]; total: number } {
+    return this.#store.page<OrderView>("orders", offset, limit);
+  }
+
+  // ---- the run --------------------------------------------------------------------------
+
+  // At-least-once: every step reads the stored state first, so a repeated alarm only plays on.
+  override async alarm(): Promise<void> {
+    const request = this.#store.request();
+    const state = this.#store.state();
+    if (!request || !state) return;
+    if (TERMINAL.has(state.status)) {
+      if (!state.reported) await this.#report(true);
+      return;
+    }
+    try {
+      if (!state.loaded) await this.#loadHistory(request, state);
+      if (request.kind === "code") await this.#runCode(request);
+      else await this.#playChunk(request);
+    } catch (error) {
+      this.#run = undefined;
+      const now = this.#store.state()!;
+      if (TERMINAL.has(now.status)) return;
+      this.#store.setState({ ...now, status: "failed", error: messageOf(error), finishedAt: Date.now() });
+      await this.#report(true);
+    }
+  }
+
+  async #playChunk(request: BacktestJobRequest): Promise<void> {
+    if (!this.#run) this.#run = this.#templateRun(request, this.#store.bars());
+    const run = this.#run;
+    await run.step(CHUNK_BARS);
+    const state = this.#store.state()!;
+    if (TERMINAL.has(state.status) || this.#run !== run) return;
+    if (run.done) return this.#finish(run.result());
+    this.#store.setState({ ...state, status: "running", barsDone: run.barsDone, barsTotal: run.total });
+    await this.ctx.storage.setAlarm(Date.now());
+    await this.#report(state.status !== "running");
+  }
+
+  async #runCode(request: BacktestJobRequest): Promise<void> {
+    const bars = this.#store.bars();
+    const state = this.#store.state()!;
+    this.#store.setState({ ...state, status: "running", barsDone: 0, barsTotal: bars.length });
+    await this.#report(true);
+    const { code, limits, halfSpreadTicks, cash, venue, spec, params } = request;
+    const outcome = await runCodeBacktest(this.env, { code: code ?? "", bars, spec, params, cash, venue, limits, halfSpreadTicks }, {
+      chunkBars: CHUNK_BARS,
+      onProgress: async (done, total) => {
+        const now = this.#store.state()!;
+        if (now.status !== "running") return false;
+        this.#store.setState({ ...now, barsDone: done, barsTotal: total });
+        await this.#report(false);
+        return this.#store.state()!.status === "running";
+      },
+    });
+    if ("cancelled" in outcome) return;
+    await this.#finish(outcome);
+  }
+
+  #templateRun(request: BacktestJobRequest, bars: StrategyBar[]): Backtest<Record<string, unknown>> {
+    const template = request.template ? TEMPLATES.get(request.template) : undefined;
+    if (!template) throw new Error(`unknown template ${request.template ?? "(none)"}`);
+    const { spec, params, cash, venue, limits, halfSpreadTicks } = request;
+    return new Backtest({ strategy: template.create(), bars, spec, params, cash, venue, limits, halfSpreadTicks });
+  }
+
+  async #finish(result: BacktestResult): Promise<void> {
+    this.#run = undefined;
+    const state = this.#store.state()!;
+    const final: JobState = { ...state, status: "done", barsDone: state.barsTotal, metrics: metricsView(result.metrics), finishedAt: Date.now(), reported: false };
+    this.#store.finish(result, final, MAX_SERIES_POINTS);
+    await this.#report(true);
+  }
+
+  /** Reads the symbol's stored bars over the range into the job's storage, once. */
+  async #loadHistory(request: BacktestJobRequest, state: JobState): Promise<void> {
+    const range = request.history;
+    if (!range) throw new Error("the backtest has neither bars nor a history range");
+    const market = this.env.MARKET.getByName(request.spec.symbol);
+    const bars: StrategyBar[] = [];
+    let cursor: [number, number] | undefined;
+    for (;;) {
+      const page = await market.bars(request.timeframe, { start: range.start, end: range.end, limit: HISTORY_PAGE, sort: "asc", ...(cursor && { cursor }) });
+      for (const b of page.items) bars.push({ t: Date.parse(b.t), open: b.o, high: b.h, low: b.l, close: b.c, volume: b.v });
+      if (bars.length > MAX_BARS) throw new Error(`the range holds more than ${MAX_BARS} bars; narrow it or use a coarser timeframe`);
+      if (!page.next) break;
+      cursor = [page.next[0]!, page.next[1]!];
+    }
+    if (bars.length === 0) throw new Error(`no ${request.timeframe} bars of ${request.spec.symbol} in the range`);
+    this.ctx.storage.transactionSync(() => {
+      this.#store.putBars(bars, 0);
+      this.#store.setState({ ...state, loaded: true, barsTotal: bars.length });
+    });
+  }
+
+  /** The D1 row and the owner's socket; throttled unless `force`. Best effort: a failed final report is retried by the next alarm. */
+  async #report(force: boolean): Promise<void> {
+    const now = Date.now();
+    if (!force && now - this.#reportedAt < REPORT_EVERY_MS) return;
+    this.#reportedAt = now;
+    const request = this.#store.request();
+    const state = this.#store.state();
+    if (!request || !state) return;
+    const progress = this.status();
+    const terminal = TERMINAL.has(state.status);
+    try {
+      await database(this.env)
+        .update(schema.backtests)
+        .set({ status: state.status, barsDone: state.barsDone, barsTotal: state.barsTotal, error: state.error, metrics: state.metrics ? JSON.stringify(state.metrics) : null, finishedAt: state.finishedAt })
+        .where(eq(schema.backtests.id, request.id))
+        .run();
+      if (terminal) this.#store.setState({ ...this.#store.state()!, reported: true });
+    } catch (error) {
+      log("warn", "could not record backtest progress", { backtest: request.id, error: String(error) });
+      if (terminal) await this.ctx.storage.setAlarm(Date.now() + REPORT_EVERY_MS);
+    }
+    try {
+      await this.env.ACCOUNT.getByName(request.userId).notify("backtest_updates", progress);
+    } catch (error) {
+      log("warn", "could not notify the owner's sockets", { backtest: request.id, error: String(error) });
+    }
+  }
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error)).slice(0, 1000);

@@ -3,6 +3,15 @@ import type { OrderView } from "./orders";
 // Alpaca's trading stream (docs/alpaca-compat.md §6): trade_updates frames, with price, qty and
 // position_qty as strings on fills only.
 
+/**
+ * The streams a user's trading socket can `listen` to: Alpaca's trade_updates, and the
+ * platform's own updates (backtest progress; strategies later) in the same frame shape
+ * `{stream, data}`.
+ */
+export const USER_STREAMS = ["trade_updates", "backtest_updates"] as const;
+export type UserStream = (typeof USER_STREAMS)[number];
+export const isUserStream = (name: unknown): name is UserStream => typeof name === "string" && (USER_STREAMS as readonly string[]).includes(name);
+
 export type TradeEvent = "new" | "fill" | "partial_fill" | "canceled" | "expired" | "replaced" | "rejected";
 
 export interface TradeUpdate {

@@ -1,0 +1,120 @@
+import type { BacktestJobRequest, BacktestStatus, MetricsView } from "../../shared/schemas/backtests";
+import type { BacktestResult } from "../../shared/strategy/backtest";
+import type { StrategyBar } from "../../shared/strategy/runtime";
+import { deepestIndex, drawdownSeries, thinnedIndices } from "../../shared/strategy/series";
+
+// A backtest job's storage (its object's SQLite): the request, the job's state, the bars it
+// plays (kept, so a restarted run replays exactly what the first one saw even if the
+// symbol's history changes meanwhile) and, once done, its results. Bars and series are
+// stored as JSON chunks rather than one row per bar: writing 200,000 rows would cost more
+// than the run. Rows stay far below SQLite's 2 MB value limit.
+
+export interface JobState {
+  status: BacktestStatus;
+  barsDone: number;
+  barsTotal: number;
+  error: string | null;
+  metrics: MetricsView | null;
+  /** The bars are in storage (posted with the request, or read from history). */
+  loaded: boolean;
+  /** The D1 row and the socket have heard the final status. */
+  reported: boolean;
+  finishedAt: number | null;
+}
+
+export interface StoredSummary {
+  seriesPointsTotal: number;
+  downsampled: boolean;
+  unsent: number;
+  logs: { t: number; text: string }[];
+}
+
+const BARS_PER_ROW = 5_000;
+const SCHEMA_VERSION = 1;
+
+/** A bar as stored: [t, open, high, low, close, volume]. */
+type BarRow = [number, number, number, number, number, number];
+
+export class JobStore {
+  constructor(private readonly storage: DurableObjectStorage) {
+    const sql = storage.sql;
+    if (storage.kv.get<number>("schema") !== SCHEMA_VERSION) {
+      sql.exec("CREATE TABLE IF NOT EXISTS bar_rows (k INTEGER PRIMARY KEY, bars TEXT NOT NULL)");
+      sql.exec("CREATE TABLE IF NOT EXISTS series (name TEXT PRIMARY KEY, points TEXT NOT NULL)");
+      sql.exec("CREATE TABLE IF NOT EXISTS fills (i INTEGER PRIMARY KEY, data TEXT NOT NULL)");
+      sql.exec("CREATE TABLE IF NOT EXISTS orders (i INTEGER PRIMARY KEY, data TEXT NOT NULL)");
+      storage.kv.put("schema", SCHEMA_VERSION);
+    }
+  }
+
+  request(): BacktestJobRequest | undefined {
+    return this.storage.kv.get<BacktestJobRequest>("request");
+  }
+
+  state(): JobState | undefined {
+    return this.storage.kv.get<JobState>("state");
+  }
+
+  setState(state: JobState): void {
+    this.storage.kv.put("state", state);
+  }
+
+  /** Records a new job with its bars, if it came with them; bars are not kept in the request. */
+  create(request: BacktestJobRequest, state: JobState): void {
+    this.storage.transactionSync(() => {
+      this.storage.kv.put("request", { ...request, bars: null });
+      if (request.bars) this.putBars(request.bars, 0);
+      this.setState(state);
+    });
+  }
+
+  /** Appends bars after the `offset` already stored (offset a multiple of the row size, or the end). */
+  putBars(bars: readonly StrategyBar[], offset: number): void {
+    for (let i = 0; i < bars.length; i += BARS_PER_ROW) {
+      const rows: BarRow[] = bars.slice(i, i + BARS_PER_ROW).map((b) => [b.t, b.open, b.high, b.low, b.close, b.volume]);
+      this.storage.sql.exec("INSERT OR REPLACE INTO bar_rows (k, bars) VALUES (?, ?)", Math.floor((offset + i) / BARS_PER_ROW), JSON.stringify(rows));
+    }
+  }
+
+  bars(): StrategyBar[] {
+    const out: StrategyBar[] = [];
+    for (const row of this.storage.sql.exec<{ bars: string }>("SELECT bars FROM bar_rows ORDER BY k")) {
+      for (const [t, open, high, low, close, volume] of JSON.parse(row.bars) as BarRow[]) out.push({ t, open, high, low, close, volume });
+    }
+    return out;
+  }
+
+  /** The run's results, in one transaction with its final state. */
+  finish(result: BacktestResult, state: JobState, maxPoints: number): void {
+    const drawdown = drawdownSeries(result.equity);
+    const kept = thinnedIndices(result.equity.length, maxPoints, deepestIndex(drawdown));
+    const summary: StoredSummary = { seriesPointsTotal: result.equity.length, downsampled: kept.length < result.equity.length, unsent: result.unsent, logs: result.logs };
+    this.storage.transactionSync(() => {
+      const sql = this.storage.sql;
+      sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('equity', ?)", JSON.stringify(kept.map((i) => [result.equity[i]!.t, result.equity[i]!.equity])));
+      sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('drawdown', ?)", JSON.stringify(kept.map((i) => [drawdown[i]!.t, drawdown[i]!.value])));
+      sql.exec("DELETE FROM fills");
+      sql.exec("DELETE FROM orders");
+      result.fills.forEach((f, i) => sql.exec("INSERT INTO fills (i, data) VALUES (?, ?)", i, JSON.stringify(f)));
+      result.orders.forEach((o, i) => sql.exec("INSERT INTO orders (i, data) VALUES (?, ?)", i, JSON.stringify(o)));
+      this.storage.kv.put("summary", summary);
+      this.setState(state);
+    });
+  }
+
+  summary(): StoredSummary | undefined {
+    return this.storage.kv.get<StoredSummary>("summary");
+  }
+
+  series<V>(name: "equity" | "drawdown"): [number, V][] {
+    const row = this.storage.sql.exec<{ points: string }>("SELECT points FROM series WHERE name = ?", name).toArray()[0];
+    return row ? (JSON.parse(row.points) as [number, V][]) : [];
+  }
+
+  page<T>(table: "fills" | "orders", offset: number, limit: number): { items: T[]; total: number } {
+    const sql = this.storage.sql;
+    const total = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n;
+    const items = sql.exec<{ data: string }>(`SELECT data FROM ${table} WHERE i >= ? ORDER BY i LIMIT ?`, offset, limit).toArray();
+    return { items: items.map((r) => JSON.parse(r.data) as T), total };
+  }
+}

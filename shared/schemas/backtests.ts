@@ -1,0 +1,230 @@
+import { z } from "@hono/zod-openapi";
+import type { InstrumentSpec } from "../market/instrument";
+import type { Metrics } from "../strategy/metrics";
+import type { StrategyBar } from "../strategy/runtime";
+import type { RiskLimits } from "../trading/risk";
+import type { VenueConfig } from "../venue/venue";
+
+// The backtest API (docs/backtests.md): requests, views, the job's RPC request and the
+// backtest_updates socket frames. Metric names on the wire are snake_case.
+
+/** Bars one backtest may play: the job holds its bars and equity curve in an isolate's 128 MB. */
+export const MAX_BARS = 200_000;
+/** Bars a JSON body may carry (the gateway's 64 KiB body limit holds about 600; larger sets go through the CSV upload or stored history). */
+export const MAX_POSTED_BARS = 1_000;
+/** Parameter sets one optimization may run. */
+export const MAX_OPTIMIZATION_RUNS = 200;
+/** Points of the equity and drawdown series in a result; longer runs are thinned. */
+export const MAX_SERIES_POINTS = 20_000;
+
+const Decimal = z.union([z.string().trim().max(40), z.number()]).openapi({ type: "string", example: "100000" });
+const Instant = z.union([z.string().max(40), z.number().int()]).openapi({ type: "string", example: "2025-01-01T00:00:00Z", description: "RFC 3339 or epoch ms" });
+
+export const PostedBar = z.object({
+  t: Instant,
+  open: z.number().positive(),
+  high: z.number().positive(),
+  low: z.number().positive(),
+  close: z.number().positive(),
+  volume: z.number().nonnegative().default(0),
+});
+
+/** What every backtest and optimization request shares: where the bars come from and the venue's terms. */
+const RunTerms = {
+  symbol: z.string().trim().min(1).max(24).openapi({ example: "AAPL" }),
+  timeframe: z.string().trim().min(2).max(12).default("1Hour").openapi({ example: "1Hour" }),
+  start: Instant.optional(),
+  end: Instant.optional(),
+  bars: z.array(PostedBar).max(MAX_POSTED_BARS, { error: `at most ${MAX_POSTED_BARS} bars in a body; upload a CSV for more` }).optional(),
+  tick_size: z.string().trim().max(24).optional().openapi({ description: "Only for a symbol the platform does not list", example: "0.01" }),
+  lot_size: z.string().trim().max(24).optional().openapi({ description: "Only for a symbol the platform does not list", example: "1" }),
+  cash: Decimal.optional(),
+  fee_bps: z.number().min(0).max(1000).optional(),
+  min_fee: Decimal.optional(),
+  half_spread_ticks: z.number().int().min(0).max(1_000_000).default(0),
+  slippage_ticks: z.number().int().min(0).max(1_000_000).optional(),
+};
+
+export const BacktestRequest = z
+  .object({
+    strategy_id: z.string().trim().min(1).max(64).optional(),
+    version: z.number().int().positive().optional(),
+    template: z.string().trim().min(1).max(64).optional().openapi({ example: "ma-cross" }),
+    params: z.record(z.string(), z.unknown()).optional(),
+    ...RunTerms,
+  })
+  .openapi("BacktestRequest");
+export type BacktestRequest = z.infer<typeof BacktestRequest>;
+
+export const METRIC_NAMES = [
+  "total_return",
+  "cagr",
+  "volatility",
+  "sharpe",
+  "sortino",
+  "max_drawdown",
+  "max_drawdown_duration",
+  "calmar",
+  "trades",
+  "wins",
+  "win_rate",
+  "profit_factor",
+  "expectancy",
+  "gross_profit",
+  "gross_loss",
+  "exposure",
+  "fees",
+  "end_equity",
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+const Range = z.union([
+  z.object({ values: z.array(z.union([z.number(), z.string(), z.boolean()])).min(1).max(MAX_OPTIMIZATION_RUNS) }),
+  z.object({ from: z.number(), to: z.number(), step: z.number().positive() }),
+]);
+
+export const OptimizeRequest = z
+  .object({
+    template: z.string().trim().min(1).max(64).openapi({ example: "ma-cross" }),
+    params: z.record(z.string(), z.unknown()).default({}),
+    ranges: z.record(z.string(), Range).refine((r) => Object.keys(r).length > 0, { error: "name at least one parameter to vary" }),
+    mode: z.enum(["grid", "random"]).default("grid"),
+    samples: z.number().int().min(1).max(MAX_OPTIMIZATION_RUNS).optional(),
+    seed: z.number().int().optional(),
+    metric: z.enum(METRIC_NAMES).default("sharpe"),
+    ...RunTerms,
+  })
+  .openapi("OptimizeRequest");
+export type OptimizeRequest = z.infer<typeof OptimizeRequest>;
+
+export const BacktestStatus = z.enum(["queued", "running", "done", "failed", "cancelled"]);
+export type BacktestStatus = z.infer<typeof BacktestStatus>;
+
+const MetricsSchema = z.record(z.string(), z.union([z.number(), z.string(), z.null()])).openapi({ example: { total_return: 0.042, sharpe: 1.3, max_drawdown: 0.08, trades: 12 } });
+
+export const BacktestView = z
+  .object({
+    id: z.string(),
+    status: BacktestStatus,
+    kind: z.enum(["template", "code"]),
+    template: z.string().nullable(),
+    strategy_id: z.string().nullable(),
+    strategy_version: z.number().int().nullable(),
+    symbol: z.string(),
+    timeframe: z.string(),
+    params: z.record(z.string(), z.unknown()),
+    bars_total: z.number().int(),
+    bars_done: z.number().int(),
+    error: z.string().nullable(),
+    metrics: MetricsSchema.nullable(),
+    optimization_id: z.string().nullable(),
+    created_at: z.string(),
+    finished_at: z.string().nullable(),
+  })
+  .openapi("Backtest");
+
+export const BacktestResultView = z
+  .object({
+    id: z.string(),
+    metrics: MetricsSchema,
+    equity: z.array(z.object({ t: z.string(), equity: z.string() })),
+    drawdown: z.array(z.object({ t: z.string(), drawdown: z.number() })),
+    series_points_total: z.number().int().openapi({ description: `Bar closes in the run; the series hold at most ${MAX_SERIES_POINTS} of them` }),
+    downsampled: z.boolean(),
+    fills: z.array(z.record(z.string(), z.unknown())),
+    fills_total: z.number().int(),
+    orders: z.array(z.record(z.string(), z.unknown())),
+    orders_total: z.number().int(),
+    unsent: z.number().int(),
+    logs: z.array(z.object({ t: z.string(), text: z.string() })),
+  })
+  .openapi("BacktestResult");
+
+export const OptimizationView = z
+  .object({
+    id: z.string(),
+    template: z.string().nullable(),
+    metric: z.string(),
+    runs: z.array(
+      z.object({
+        rank: z.number().int(),
+        id: z.string(),
+        params: z.record(z.string(), z.unknown()),
+        status: BacktestStatus,
+        value: z.union([z.number(), z.string(), z.null()]),
+        bars_done: z.number().int(),
+        bars_total: z.number().int(),
+      }),
+    ),
+  })
+  .openapi("Optimization");
+
+// ---- the job's RPC request (gateway → BacktestJob) ------------------------------------
+
+export interface BacktestJobRequest {
+  id: string;
+  userId: string;
+  kind: "template" | "code";
+  template: string | null;
+  /** Compiled JavaScript of a code strategy's version. */
+  code: string | null;
+  /** Validated, with the template's defaults filled in. */
+  params: Record<string, unknown>;
+  spec: InstrumentSpec;
+  timeframe: string;
+  /** Bars from the body or a CSV; null when they come from the symbol's stored history. */
+  bars: StrategyBar[] | null;
+  history: { start: number; end: number } | null;
+  cash: string;
+  venue: Partial<VenueConfig>;
+  limits: Partial<RiskLimits>;
+  halfSpreadTicks: number;
+  /** Set on the runs of an optimization: its id and the metric it ranks by. */
+  optimization: { id: string; metric: MetricName } | null;
+}
+
+export interface BacktestProgress {
+  id: string;
+  status: BacktestStatus;
+  bars_done: number;
+  bars_total: number;
+  error: string | null;
+  metrics: MetricsView | null;
+}
+
+// ---- the user's socket: backtest_updates ----------------------------------------------
+
+export interface BacktestUpdate {
+  stream: "backtest_updates";
+  data: BacktestProgress;
+}
+
+// ---- metrics as the API names them --------------------------------------------------
+
+export type MetricsView = Record<MetricName | "bars" | "start_equity", number | string | null>;
+
+/** The engine's metrics under their API names (snake_case). */
+export function metricsView(m: Metrics): MetricsView {
+  return {
+    bars: m.bars,
+    start_equity: m.startEquity,
+    end_equity: m.endEquity,
+    total_return: m.totalReturn,
+    cagr: m.cagr,
+    volatility: m.volatility,
+    sharpe: m.sharpe,
+    sortino: m.sortino,
+    max_drawdown: m.maxDrawdown,
+    max_drawdown_duration: m.maxDrawdownDuration,
+    calmar: m.calmar,
+    trades: m.trades,
+    wins: m.wins,
+    win_rate: m.winRate,
+    profit_factor: m.profitFactor,
+    expectancy: m.expectancy,
+    gross_profit: m.grossProfit,
+    gross_loss: m.grossLoss,
+    exposure: m.exposure,
+    fees: m.fees,
+  };
+}

@@ -1,0 +1,254 @@
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { metricsView } from "../shared/schemas/backtests";
+import { runBacktest, type BacktestResult } from "../shared/strategy/backtest";
+import type { StrategyBar } from "../shared/strategy/runtime";
+import { TEMPLATES } from "../shared/strategy/templates";
+import { tradingConfig } from "../shared/trading/config";
+import { call, expectError, json, restartObject, signUp, until, type TestUser } from "./helpers";
+import { COIN, seededBars } from "./strategy/helpers";
+
+// Backtests as jobs through the API: the platform's result is the in-process backtester's
+// on the same bars, progress reaches the end, a cancel stops a run, a restarted object
+// finishes with the same result, the socket hears progress, optimizations rank their runs.
+
+interface View {
+  id: string;
+  status: string;
+  bars_done: number;
+  bars_total: number;
+  error: string | null;
+  metrics: Record<string, number | string | null> | null;
+  params: Record<string, unknown>;
+}
+interface ResultJson {
+  metrics: Record<string, unknown>;
+  equity: { t: string; equity: string }[];
+  drawdown: { t: string; drawdown: number }[];
+  fills: Record<string, unknown>[];
+  fills_total: number;
+  orders_total: number;
+  series_points_total: number;
+  downsampled: boolean;
+}
+
+const PARAMS = { fast: 5, slow: 20 };
+const UNLISTED = { symbol: COIN.symbol, tick_size: COIN.tickSize, lot_size: COIN.lotSize };
+const MINUTE = 60_000;
+
+let user: TestUser;
+beforeAll(async () => {
+  user = await signUp();
+});
+
+const post = (path: string, body: unknown, who: TestUser = user) => call(path, { body, token: who.access, ip: who.ip });
+const get = (path: string, who: TestUser = user) => call(path, { token: who.access, ip: who.ip });
+const view = async (id: string) => json<View>(await get(`/api/backtests/${id}`));
+// Waiting asks the job object itself, so polling spends none of the caller's rate limit.
+const job = (id: string) => env.BACKTEST.getByName(id);
+async function finished(id: string, timeoutMs = 20_000): Promise<View> {
+  await until(async () => !["queued", "running"].includes((await job(id).status()).status), `backtest ${id} to finish`, timeoutMs);
+  // The D1 row is written right after the object's state.
+  return until(async () => {
+    const v = await view(id);
+    return v.status !== "queued" && v.status !== "running" ? v : undefined;
+  }, `backtest ${id}'s row to finish`);
+}
+
+const asJsonBars = (bars: StrategyBar[]) => bars.map((b) => ({ ...b, t: new Date(b.t).toISOString() }));
+
+/** Minute bars (the CSV upload refuses bars that start in the future, and hours would reach past today). */
+function minuteBars(count: number, seed: number): StrategyBar[] {
+  const start = Date.UTC(2025, 0, 1);
+  return seededBars(count, seed).bars.map((b, i) => ({ ...b, t: start + i * MINUTE }));
+}
+const csvOf = (bars: StrategyBar[]) => ["timestamp,open,high,low,close,volume", ...bars.map((b) => `${new Date(b.t).toISOString()},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join("\n");
+
+function uploadCsv(bars: StrategyBar[] | string, query: Record<string, string> = {}) {
+  const q = new URLSearchParams({ ...UNLISTED, timeframe: "1Min", template: "ma-cross", params: JSON.stringify(PARAMS), ...query });
+  return call(`/api/backtests/csv?${q}`, { rawBody: typeof bars === "string" ? bars : csvOf(bars), headers: { "content-type": "text/csv" }, token: user.access, ip: user.ip });
+}
+
+/** The same run in this process, on the platform's venue terms. */
+function inProcess(bars: StrategyBar[]): Promise<BacktestResult> {
+  const { venue, limits } = tradingConfig(env);
+  return runBacktest({ strategy: TEMPLATES.get("ma-cross")!.create(), bars, spec: COIN, params: PARAMS, cash: "100000", venue, limits, halfSpreadTicks: 0 });
+}
+
+const result = async (id: string) => json<ResultJson>(await get(`/api/backtests/${id}/result`));
+
+describe("a template backtest over posted bars", () => {
+  it("gives the in-process backtester's metrics and fills, and its progress reaches the total", async () => {
+    const { bars } = seededBars(300, 11);
+    const res = await post("/api/backtests", { template: "ma-cross", params: PARAMS, ...UNLISTED, timeframe: "1Hour", bars: asJsonBars(bars) });
+    expect(res.status).toBe(201);
+    const created = await json<View>(res);
+    expect(created.params).toMatchObject({ ...PARAMS, sizing: "all_in" });
+    const done = await finished(created.id);
+    expect(done).toMatchObject({ status: "done", bars_done: 300, bars_total: 300, error: null });
+
+    const expected = await inProcess(bars);
+    expect(expected.fills.length).toBeGreaterThan(0);
+    expect(done.metrics).toEqual(metricsView(expected.metrics));
+    const report = await result(created.id);
+    expect(report.metrics).toEqual(metricsView(expected.metrics));
+    expect(report.fills).toEqual(expected.fills);
+    expect(report.fills_total).toBe(expected.fills.length);
+    expect(report.orders_total).toBe(expected.orders.length);
+    expect(report.equity.map((p) => p.equity)).toEqual(expected.equity.map((p) => p.equity));
+    expect(report.downsampled).toBe(false);
+    expect(Math.max(...report.drawdown.map((p) => p.drawdown))).toBeCloseTo(expected.metrics.maxDrawdown!, 12);
+  });
+
+  it("offers the fills and the equity curve as CSV downloads", async () => {
+    const { bars } = seededBars(300, 11);
+    const { id } = await json<View>(await post("/api/backtests", { template: "ma-cross", params: PARAMS, ...UNLISTED, bars: asJsonBars(bars) }));
+    await finished(id);
+    const report = await result(id);
+    const fills = await get(`/api/backtests/${id}/fills.csv`);
+    expect(fills.status).toBe(200);
+    expect(fills.headers.get("content-disposition")).toBe(`attachment; filename="backtest-${id}-fills.csv"`);
+    const lines = (await fills.text()).trim().split("\n");
+    expect(lines[0]).toBe("transaction_time,symbol,side,qty,price,fee,liquidity,type,order_id,execution_id,leaves_qty,cum_qty,realized_pl");
+    expect(lines.length).toBe(report.fills.length + 1);
+    const first = report.fills[0]!;
+    expect(lines[1]).toBe([first.transaction_time, first.symbol, first.side, first.qty, first.price, first.fee, first.liquidity, first.type, first.order_id, first.execution_id, first.leaves_qty, first.cum_qty, first.realized_pl].join(","));
+    const equity = await get(`/api/backtests/${id}/equity.csv`);
+    expect(equity.headers.get("content-disposition")).toContain("equity.csv");
+    expect((await equity.text()).trim().split("\n").length).toBe(301);
+  });
+});
+
+describe("long runs", () => {
+  it("a cancel stops a long run before its end", async () => {
+    const res = await uploadCsv(minuteBars(60_000, 5));
+    expect(res.status).toBe(201);
+    const { id, bars_total } = await json<View>(res);
+    expect(bars_total).toBe(60_000);
+    await until(async () => (await job(id).status()).status === "running", "the run to start");
+    const cancelled = await json<View>(await post(`/api/backtests/${id}/cancel`, {}));
+    expect(cancelled.status).toBe("cancelled");
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await view(id);
+    expect(after.status).toBe("cancelled");
+    expect(after.bars_done).toBeLessThan(after.bars_total);
+    await expectError(await get(`/api/backtests/${id}/result`), 409);
+  });
+
+  it("an object restarted mid-run starts again and finishes with the same result", async () => {
+    const bars = minuteBars(12_000, 8);
+    const { id } = await json<View>(await uploadCsv(bars));
+    const stub = env.BACKTEST.getByName(id);
+    await until(async () => {
+      const s = await stub.status();
+      return s.bars_done > 0 && s.bars_done < s.bars_total;
+    }, "the run to be under way");
+    await restartObject(stub);
+    const done = await finished(id, 30_000);
+    expect(done.status).toBe("done");
+    const expected = await inProcess(bars);
+    const report = await result(id);
+    expect(report.metrics).toEqual(metricsView(expected.metrics));
+    expect(report.fills).toEqual(expected.fills);
+  });
+});
+
+describe("the owner's socket", () => {
+  it("a socket listening to backtest_updates hears the progress and the final update", async () => {
+    const res = await call("/stream", { headers: { upgrade: "websocket" }, token: user.access, ip: user.ip });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: { stream: string; data: { id?: string; status?: string; bars_done?: number; streams?: string[]; metrics?: unknown } }[] = [];
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+    ws.send(JSON.stringify({ action: "listen", data: { streams: ["trade_updates", "backtest_updates", "nonsense"] } }));
+    await until(async () => frames.find((f) => f.stream === "listening"), "listening");
+    expect(frames.find((f) => f.stream === "listening")!.data.streams).toEqual(["trade_updates", "backtest_updates"]);
+
+    const { id } = await json<View>(await uploadCsv(minuteBars(8_000, 3)));
+    const mine = () => frames.filter((f) => f.stream === "backtest_updates" && f.data.id === id);
+    const last = await until(async () => mine().find((f) => f.data.status === "done"), "the final update", 20_000);
+    expect(mine().some((f) => f.data.status === "running")).toBe(true);
+    expect(last.data).toMatchObject({ bars_done: 8_000, bars_total: 8_000 });
+    expect(last.data.metrics).toEqual((await view(id)).metrics);
+    ws.close();
+  });
+});
+
+describe("access and bad input", () => {
+  it("someone else's backtest is not found, in every form", async () => {
+    const { bars } = seededBars(60, 2);
+    const { id } = await json<View>(await post("/api/backtests", { template: "ma-cross", params: PARAMS, ...UNLISTED, bars: asJsonBars(bars) }));
+    await finished(id);
+    const other = await signUp();
+    for (const path of [`/api/backtests/${id}`, `/api/backtests/${id}/result`, `/api/backtests/${id}/fills.csv`, `/api/backtests/${id}/equity.csv`]) await expectError(await get(path, other), 404);
+    await expectError(await post(`/api/backtests/${id}/cancel`, {}, other), 404);
+    expect((await json<View[]>(await get("/api/backtests", other))).map((b) => b.id)).not.toContain(id);
+    expect((await json<View[]>(await get("/api/backtests"))).map((b) => b.id)).toContain(id);
+  });
+
+  it("refuses what cannot run with a 4xx and records nothing", async () => {
+    const { bars } = seededBars(40, 2);
+    const base = { template: "ma-cross", params: PARAMS, ...UNLISTED, bars: asJsonBars(bars) };
+    const before = (await json<View[]>(await get("/api/backtests?limit=500"))).length;
+    const unknown = await expectError(await post("/api/backtests", { ...base, template: "moon-phase" }), 422);
+    expect(unknown.message).toContain("unknown template");
+    const badParams = await expectError(await post("/api/backtests", { ...base, params: { fast: 30, slow: 10 } }), 422);
+    expect(badParams.details[0]?.path).toBe("params.fast");
+    await expectError(await post("/api/backtests", { ...base, bars: asJsonBars([{ ...bars[0]!, close: 100.005 }]) }), 422);
+    await expectError(await post("/api/backtests", { template: "ma-cross", symbol: "AAPL", timeframe: "1Min", start: "2000-01-01", end: "2025-01-01" }), 422);
+    const guest = await signUp("guest");
+    await expectError(await post("/api/backtests", base, guest), 403);
+    const csv = csvOf(minuteBars(10, 1)).split("\n");
+    csv[4] = "2025-01-01T00:03:00Z,100.00,99.00,101.00,100.50,1";
+    const badCsv = await expectError(await uploadCsv(csv.join("\n")), 422);
+    expect(badCsv.details[0]?.path).toBe("line 5");
+    expect((await json<View[]>(await get("/api/backtests?limit=500"))).length).toBe(before);
+  });
+});
+
+describe("optimization", () => {
+  it("a 3×3 grid runs nine backtests and ranks them by the metric, best first", async () => {
+    const { bars } = seededBars(300, 11);
+    const res = await post("/api/backtests/optimize", {
+      template: "ma-cross",
+      params: {},
+      ranges: { fast: { values: [3, 5, 8] }, slow: { from: 20, to: 40, step: 10 } },
+      metric: "total_return",
+      ...UNLISTED,
+      bars: asJsonBars(bars),
+    });
+    expect(res.status).toBe(201);
+    const { id } = await json<{ id: string }>(res);
+    type Ranked = { id: string; metric: string; runs: { rank: number; params: { fast: number; slow: number }; status: string; value: number | null }[] };
+    await until(async () => {
+      const rows = await env.DB.prepare("SELECT status FROM backtests WHERE optimization_id = ?").bind(id).all<{ status: string }>();
+      return rows.results.length === 9 && rows.results.every((r) => r.status === "done");
+    }, "nine runs to finish", 30_000);
+    const ranked = await json<Ranked>(await get(`/api/backtests/optimize/${id}`));
+    expect(ranked.metric).toBe("total_return");
+    expect(ranked.runs.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(new Set(ranked.runs.map((r) => `${r.params.fast}/${r.params.slow}`)).size).toBe(9);
+    const values = ranked.runs.map((r) => r.value);
+    const numbers = values.filter((v): v is number => v !== null);
+    expect(numbers).toEqual([...numbers].sort((a, b) => b - a));
+    expect(values.slice(numbers.length).every((v) => v === null)).toBe(true);
+    // Each run is an ordinary backtest of its parameters.
+    const best = ranked.runs[0]!;
+    const alone = await inProcessWith(bars, best.params);
+    expect(best.value).toBe(alone.metrics.totalReturn);
+  });
+
+  it("refuses a grid past the cap and a combination the template rejects", async () => {
+    const { bars } = seededBars(40, 2);
+    const base = { template: "ma-cross", ...UNLISTED, bars: asJsonBars(bars) };
+    await expectError(await post("/api/backtests/optimize", { ...base, ranges: { fast: { from: 1, to: 20, step: 1 }, slow: { from: 21, to: 40, step: 1 } } }), 422);
+    const bad = await expectError(await post("/api/backtests/optimize", { ...base, ranges: { fast: { values: [5, 50] }, slow: { values: [20] } } }), 422);
+    expect(bad.message).toContain("combination 2");
+  });
+});
+
+function inProcessWith(bars: StrategyBar[], params: Record<string, unknown>): Promise<BacktestResult> {
+  const { venue, limits } = tradingConfig(env);
+  return runBacktest({ strategy: TEMPLATES.get("ma-cross")!.create(), bars, spec: COIN, params, cash: "100000", venue, limits, halfSpreadTicks: 0 });
+}

@@ -1,0 +1,232 @@
+import { and, eq } from "drizzle-orm";
+import { notFound, unprocessable, type FieldError } from "../../shared/errors";
+import { decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
+import { parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
+import { MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
+import type { StrategyBar } from "../../shared/strategy/runtime";
+import { TEMPLATES, templateParams } from "../../shared/strategy/templates";
+import { instrumentSpec } from "../../shared/trading/asset";
+import { tradingConfig } from "../../shared/trading/config";
+import { parseMoney } from "../../shared/trading/money";
+import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
+import { database, schema } from "../../platform/db";
+
+// The gateway's side of backtests: a request becomes a job request (strategy resolved,
+// parameters validated, bars checked, the venue's terms settled), a D1 row, and a started
+// BacktestJob object. Everything a client can get wrong is found here, before a row exists.
+
+export type BacktestRow = typeof schema.backtests.$inferSelect;
+export const jobOf = (env: Env, id: string) => env.BACKTEST.getByName(id);
+
+const invalid = (path: string, message: string) => unprocessable(`${path}: ${message}`, [{ path, message }]);
+
+/** The strategy a request names: a template with parameters, or a saved strategy's version. */
+export interface ResolvedStrategy {
+  kind: "template" | "code";
+  template: string | null;
+  code: string | null;
+  params: Record<string, unknown>;
+  strategyId: string | null;
+  strategyVersion: number | null;
+}
+
+export async function resolveStrategy(env: Env, userId: string, body: Pick<BacktestRequest, "strategy_id" | "version" | "template" | "params">): Promise<ResolvedStrategy> {
+  if (body.strategy_id !== undefined && body.template !== undefined) throw invalid("template", "name a template or a strategy_id, not both");
+  if (body.strategy_id === undefined) {
+    if (body.template === undefined) throw invalid("template", "name a template (or a saved strategy_id)");
+    return { kind: "template", template: body.template, code: null, params: checkedParams(body.template, body.params), strategyId: null, strategyVersion: null };
+  }
+  const db = database(env);
+  const strategy = await db
+    .select()
+    .from(schema.strategies)
+    .where(and(eq(schema.strategies.id, body.strategy_id), eq(schema.strategies.userId, userId)))
+    .get();
+  // Someone else's strategy answers exactly like a missing one.
+  if (!strategy) throw notFound("strategy not found");
+  const version = body.version ?? strategy.currentVersion;
+  const saved = await db
+    .select()
+    .from(schema.strategyVersions)
+    .where(and(eq(schema.strategyVersions.strategyId, strategy.id), eq(schema.strategyVersions.version, version)))
+    .get();
+  if (!saved) throw invalid("version", `strategy ${strategy.id} has no version ${version}`);
+  const stored = JSON.parse(saved.params) as Record<string, unknown>;
+  const params = { ...stored, ...body.params };
+  if (strategy.kind === "template") {
+    const template = saved.template ?? strategy.template ?? "";
+    return { kind: "template", template, code: null, params: checkedParams(template, params), strategyId: strategy.id, strategyVersion: version };
+  }
+  if (!saved.compiled) throw invalid("version", "this version has no compiled code");
+  return { kind: "code", template: null, code: saved.compiled, params, strategyId: strategy.id, strategyVersion: version };
+}
+
+/** A template's parameters with its defaults filled in; every problem as a 422 detail. */
+export function checkedParams(name: string, params: unknown, prefix = "params"): Record<string, unknown> {
+  const template = TEMPLATES.get(name);
+  if (!template) throw invalid("template", `unknown template ${JSON.stringify(name)}; one of ${[...TEMPLATES.keys()].join(", ")}`);
+  const checked = templateParams(template, params);
+  if (checked.ok) return checked.params;
+  throw unprocessable(
+    `${prefix} do not fit template ${name}`,
+    checked.issues.map((i) => ({ path: i.path ? `${prefix}.${i.path}` : prefix, message: i.message })),
+  );
+}
+
+/**
+ * The instrument: from the asset registry when the symbol is listed (its tick and lot
+ * then cannot be overridden: the history and the venue use them), otherwise from
+ * tick_size and lot_size, which are then required (bars from the body or a CSV only).
+ */
+export async function resolveSpec(env: Env, symbol: string, tickSize: string | undefined, lotSize: string | undefined): Promise<{ spec: InstrumentSpec; listed: boolean }> {
+  const row = await assetBySymbol(env, symbol.toUpperCase());
+  if (row) {
+    if (tickSize !== undefined || lotSize !== undefined) throw invalid("tick_size", `${row.symbol} is a listed asset: its tick and lot sizes come from the registry`);
+    return { spec: instrumentSpecOf(row), listed: true };
+  }
+  if (tickSize === undefined || lotSize === undefined) throw invalid("symbol", `${symbol} is not a listed asset; give tick_size and lot_size to backtest it on your own bars`);
+  for (const [path, value] of [["tick_size", tickSize], ["lot_size", lotSize]] as const) {
+    const parsed = PositiveDecimalString.safeParse(value);
+    if (!parsed.success) throw invalid(path, parsed.error.issues[0]?.message ?? "must be a positive decimal");
+  }
+  const spec = instrumentSpec(symbol, symbol.includes("/") ? "crypto" : "us_equity", tickSize, lotSize);
+  return { spec: InstrumentSpecSchema.parse(spec), listed: false };
+}
+
+export function checkedTimeframe(text: string): Timeframe {
+  const parsed = parseTimeframe(text);
+  if (!parsed.ok) throw invalid("timeframe", parsed.message);
+  return parsed.timeframe;
+}
+
+const instantOf = (path: string, value: string | number): number => {
+  const ms = typeof value === "number" ? value : /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw invalid(path, `${JSON.stringify(value)} is not RFC 3339, YYYY-MM-DD or epoch ms`);
+  return ms;
+};
+
+/** Posted bars as the strategy sees them, checked: strictly increasing times, prices on the tick grid, low ≤ open, close ≤ high. */
+export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: InstrumentSpec): StrategyBar[] {
+  const problems: FieldError[] = [];
+  const bars: StrategyBar[] = [];
+  posted.forEach((b, i) => {
+    const t = typeof b.t === "number" ? b.t : Date.parse(b.t);
+    const problem = (message: string) => problems.length < 20 && problems.push({ path: `bars.${i}`, message });
+    if (!Number.isFinite(t)) return problem(`t ${JSON.stringify(b.t)} is not a time`);
+    if (bars.length > 0 && t <= bars[bars.length - 1]!.t) return problem("bars must be in strictly increasing time");
+    for (const key of ["open", "high", "low", "close"] as const) {
+      if (decimalToTicks(String(b[key]), spec) === undefined) return problem(`${key} ${b[key]} is not on the tick grid ${spec.tickSize}`);
+    }
+    if (b.low > Math.min(b.open, b.close) || b.high < Math.max(b.open, b.close)) return problem("low must be ≤ open and close ≤ high");
+    bars.push({ t, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume });
+  });
+  if (problems.length > 0) throw unprocessable(`${problems.length} bad bar${problems.length === 1 ? "" : "s"}; nothing was run`, problems);
+  if (bars.length === 0) throw invalid("bars", "no bars to play");
+  return bars;
+}
+
+const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 } as const;
+
+/** A range of the symbol's stored history, refused up front when it could hold more than MAX_BARS bars. */
+export function historyRange(body: Pick<BacktestRequest, "start" | "end">, timeframe: Timeframe): { start: number; end: number } {
+  if (body.start === undefined || body.end === undefined) throw invalid("start", "give bars, or start and end of the symbol's stored history");
+  const start = instantOf("start", body.start);
+  const end = instantOf("end", body.end);
+  if (end <= start) throw invalid("end", "must be after start");
+  const most = Math.floor((end - start) / (UNIT_MS[timeframe.unit] * timeframe.amount)) + 1;
+  if (most > MAX_BARS) throw invalid("end", `the range spans up to ${most} ${timeframe.label} bars; at most ${MAX_BARS}`);
+  return { start, end };
+}
+
+/** The venue's terms: the platform's venue and risk limits, with the request's overrides. */
+export function runTerms(env: Env, body: Pick<BacktestRequest, "cash" | "fee_bps" | "min_fee" | "half_spread_ticks" | "slippage_ticks">) {
+  const platform = tradingConfig(env);
+  const cash = String(body.cash ?? "100000");
+  const cashMoney = parseMoney(cash);
+  if (cashMoney === undefined || cashMoney <= 0n) throw invalid("cash", "must be a positive decimal amount");
+  const minFee = body.min_fee === undefined ? undefined : String(body.min_fee);
+  if (minFee !== undefined && parseMoney(minFee) === undefined) throw invalid("min_fee", "must be a decimal amount");
+  if (body.fee_bps !== undefined && Math.round(body.fee_bps * 100) !== body.fee_bps * 100) throw invalid("fee_bps", "at most two decimals");
+  const venue = {
+    ...platform.venue,
+    ...(body.fee_bps !== undefined && { makerBps: body.fee_bps, takerBps: body.fee_bps }),
+    ...(minFee !== undefined && { minFee }),
+    ...(body.slippage_ticks !== undefined && { slippageTicks: body.slippage_ticks }),
+  };
+  return { cash, venue, limits: platform.limits, halfSpreadTicks: body.half_spread_ticks ?? 0 };
+}
+
+/** Records the backtest's row, then starts its job; a job that cannot start leaves the row failed, not queued. */
+export async function startBacktest(env: Env, request: BacktestJobRequest, row: { strategyId: string | null; strategyVersion: number | null }): Promise<void> {
+  await database(env)
+    .insert(schema.backtests)
+    .values({
+      id: request.id,
+      userId: request.userId,
+      strategyId: row.strategyId,
+      strategyVersion: row.strategyVersion,
+      kind: request.kind,
+      template: request.template,
+      symbol: request.spec.symbol,
+      timeframe: request.timeframe,
+      params: JSON.stringify(request.params),
+      status: "queued",
+      barsTotal: request.bars?.length ?? 0,
+      optimizationId: request.optimization?.id ?? null,
+    })
+    .run();
+  try {
+    await jobOf(env, request.id).start(request);
+  } catch (error) {
+    await database(env)
+      .update(schema.backtests)
+      .set({ status: "failed", error: `could not start: ${String(error)}`.slice(0, 1000), finishedAt: Date.now() })
+      .where(eq(schema.backtests.id, request.id))
+      .run();
+    throw error;
+  }
+}
+
+/** The caller's backtest, or 404 (someone else's answers like a missing one). */
+export async function ownBacktest(env: Env, userId: string, id: string): Promise<BacktestRow> {
+  const row = await database(env)
+    .select()
+    .from(schema.backtests)
+    .where(and(eq(schema.backtests.id, id), eq(schema.backtests.userId, userId)))
+    .get();
+  if (!row) throw notFound("backtest not found");
+  return row;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function backtestView(row: BacktestRow) {
+  return {
+    id: row.id,
+    status: row.status as BacktestStatus,
+    kind: row.kind,
+    template: row.template,
+    strategy_id: row.strategyId,
+    strategy_version: row.strategyVersion,
+    symbol: row.symbol,
+    timeframe: row.timeframe,
+    params: JSON.parse(row.params) as Record<string, unknown>,
+    bars_total: row.barsTotal,
+    bars_done: row.barsDone,
+    error: row.error,
+    metrics: row.metrics ? (JSON.parse(row.metrics) as Record<string, number | string | null>) : null,
+    optimization_id: row.optimizationId,
+    created_at: iso(row.createdAt)!,
+    finished_at: iso(row.finishedAt),
+  };
+}
+
+const csvField = (value: unknown) => {
+  const text = value === null || value === undefined ? "" : String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+};
+
+/** Rows as CSV text with a header; fields quoted only when they must be. */
+export function toCsv(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  return [header.join(","), ...rows.map((r) => r.map(csvField).join(","))].join("\n") + "\n";
+}

@@ -1,0 +1,326 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, desc, eq } from "drizzle-orm";
+import { ApiError, notFound, unprocessable } from "../../shared/errors";
+import { parseOhlcvCsv } from "../../shared/market/csv";
+import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
+import type { Timeframe } from "../../shared/market/timeframe";
+import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, type BacktestJobRequest } from "../../shared/schemas/backtests";
+import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { combinations, rankRuns } from "../../shared/strategy/optimize";
+import type { StrategyBar } from "../../shared/strategy/runtime";
+import type { FillActivity } from "../../shared/trading/ports";
+import { database, schema } from "../../platform/db";
+import type { AppEnv } from "../context";
+import { backtestView, checkedBars, checkedParams, checkedTimeframe, historyRange, jobOf, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, toCsv } from "../lib/backtests";
+import { principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+// Backtests as jobs (docs/backtests.md): each runs in its own BacktestJob object; the D1
+// row is the list's and the progress's record; results live in the object.
+export const backtests = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+/** The CSV upload takes a file body (the gateway's import allowance applies to it). */
+export const BACKTEST_CSV_PATH = "/api/backtests/csv";
+
+const security = SESSION_OR_KEY;
+const read = requirePermission("strategy:read");
+const write = requirePermission("strategy:write");
+const tags = ["backtests"];
+const IdParam = z.object({ id: z.uuid({ error: "must be a backtest id (UUID)" }) });
+const PAGE = 10_000;
+
+type RunInput = Pick<BacktestRequest, "symbol" | "timeframe" | "start" | "end" | "bars" | "tick_size" | "lot_size" | "cash" | "fee_bps" | "min_fee" | "half_spread_ticks" | "slippage_ticks">;
+
+/** Where the bars come from and on what terms; `csv` parses an uploaded file once the instrument is known. */
+async function prepareRun(env: Env, body: RunInput, csv?: (spec: InstrumentSpec, timeframe: Timeframe) => StrategyBar[]) {
+  const timeframe = checkedTimeframe(body.timeframe);
+  const { spec, listed } = await resolveSpec(env, body.symbol, body.tick_size, body.lot_size);
+  const terms = runTerms(env, body);
+  let bars: StrategyBar[] | null = null;
+  let history: { start: number; end: number } | null = null;
+  if (csv) bars = csv(spec, timeframe);
+  else if (body.bars) bars = checkedBars(body.bars, spec);
+  else if (!listed) throw unprocessable(`${body.symbol} has no stored history; post its bars`, [{ path: "bars", message: "required for an unlisted symbol" }]);
+  else history = historyRange(body, timeframe);
+  if (bars && bars.length > MAX_BARS) throw unprocessable(`at most ${MAX_BARS} bars per backtest`, [{ path: "bars", message: "too many bars" }]);
+  return { spec, timeframe: timeframe.label, bars, history, ...terms };
+}
+
+async function runOne(env: Env, userId: string, body: BacktestRequest, csv?: (spec: InstrumentSpec, timeframe: Timeframe) => StrategyBar[]) {
+  const strategy = await resolveStrategy(env, userId, body);
+  const run = await prepareRun(env, body, csv);
+  const id = crypto.randomUUID();
+  const { kind, template, code, params } = strategy;
+  await startBacktest(env, { id, userId, kind, template, code, params, ...run, optimization: null }, strategy);
+  return backtestView(await ownBacktest(env, userId, id));
+}
+
+const created = { 201: jsonContent(BacktestView, "The backtest, queued") };
+
+backtests.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/backtests",
+    tags,
+    summary: "Run a backtest",
+    description:
+      "The strategy: `template` with `params`, or a saved `strategy_id` (and `version`, default its current one; user code only this way). The bars: `bars` in the body (within the 64 KiB body limit, about 600), or `start`/`end` of the symbol's stored history at `timeframe`. Venue terms default to the platform's; `fee_bps`, `min_fee`, `slippage_ticks`, `half_spread_ticks` and `cash` override them. Progress: GET /api/backtests/{id} or the `backtest_updates` stream of /stream.",
+    security,
+    middleware: [write] as const,
+    request: { body: jsonBody(BacktestRequest) },
+    responses: { ...created, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+  }),
+  async (c) => c.json(await runOne(c.env, principalOf(c).userId, c.req.valid("json")), 201),
+);
+
+const CsvQuery = z.object({
+  symbol: z.string().trim().min(1).max(24),
+  timeframe: z.string().trim().default("1Hour"),
+  template: z.string().trim().min(1).max(64).optional(),
+  strategy_id: z.string().trim().min(1).max(64).optional(),
+  version: z.coerce.number().int().positive().optional(),
+  params: z.string().max(4000).optional().openapi({ description: "The parameters as JSON", example: '{"fast":5,"slow":20}' }),
+  tick_size: z.string().max(24).optional(),
+  lot_size: z.string().max(24).optional(),
+  cash: z.string().max(40).optional(),
+  fee_bps: z.coerce.number().min(0).max(1000).optional(),
+  min_fee: z.string().max(40).optional(),
+  half_spread_ticks: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  slippage_ticks: z.coerce.number().int().min(0).max(1_000_000).optional(),
+});
+
+backtests.openapi(
+  createRoute({
+    method: "post",
+    path: BACKTEST_CSV_PATH,
+    tags,
+    summary: "Run a backtest on uploaded OHLCV bars (text/csv)",
+    description: `The file as for history imports: header \`timestamp,open,high,low,close,volume\`, times aligned to \`timeframe\`, prices on the tick grid (of the listed symbol, or \`tick_size\`/\`lot_size\` for an unlisted one). Up to ${MAX_BARS} rows; any bad line rejects the file with its line number. The other settings are the query's, as in POST /api/backtests.`,
+    security,
+    middleware: [write] as const,
+    request: { query: CsvQuery, body: { required: true, content: { "text/csv": { schema: z.string() } } } },
+    responses: { ...created, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { params: paramsText, ...q } = c.req.valid("query");
+    let params: Record<string, unknown> | undefined;
+    try {
+      params = paramsText === undefined ? undefined : (JSON.parse(paramsText) as Record<string, unknown>);
+    } catch {
+      throw unprocessable("params must be a JSON object", [{ path: "params", message: "not JSON" }]);
+    }
+    if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params))) throw unprocessable("params must be a JSON object", [{ path: "params", message: "not an object" }]);
+    const text = await c.req.text();
+    const csv = (spec: InstrumentSpec, timeframe: Timeframe): StrategyBar[] => {
+      const parsed = parseOhlcvCsv(text, spec, { timeframe, now: Date.now(), maxRows: MAX_BARS });
+      if (!parsed.ok) throw unprocessable(`CSV rejected: ${parsed.errors.length} bad line${parsed.errors.length === 1 ? "" : "s"}; nothing was run`, parsed.errors.map((e) => ({ path: `line ${e.line}`, message: e.message })));
+      const price = (ticks: number) => ticksToNumber(ticks, spec);
+      return parsed.bars.map((b) => ({ t: b.t, open: price(b.o), high: price(b.h), low: price(b.l), close: price(b.c), volume: lotsToNumber(b.v, spec) }));
+    };
+    return c.json(await runOne(c.env, principalOf(c).userId, { ...q, params }, csv), 201);
+  },
+);
+
+// ---- optimization (before /{id}, whose paths it would otherwise shadow) ------------------
+
+backtests.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/backtests/optimize",
+    tags,
+    summary: "Optimize a template's parameters: one backtest per parameter set",
+    description: `\`ranges\` maps parameters to \`{values: [...]}\` or \`{from, to, step}\`; \`mode\` grid (every combination) or random (\`samples\` sets drawn with \`seed\`). Every set is checked against the template's schema before anything runs; at most ${MAX_OPTIMIZATION_RUNS} sets. Runs are ranked by \`metric\`.`,
+    security,
+    middleware: [write] as const,
+    request: { body: jsonBody(OptimizeRequest) },
+    responses: { 201: jsonContent(OptimizationView, "The optimization, its runs queued"), ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const body = c.req.valid("json");
+    checkedParams(body.template, body.params);
+    const sets = combinations(body.params, body.ranges, { mode: body.mode, cap: MAX_OPTIMIZATION_RUNS, ...(body.samples !== undefined && { samples: body.samples }), ...(body.seed !== undefined && { seed: body.seed }) });
+    if (!sets.ok) throw unprocessable(sets.message, [{ path: "ranges", message: sets.message }]);
+    const params = sets.sets.map((set, i) => checkedParams(body.template, set, `combination ${i + 1} (${JSON.stringify(set)})`));
+    const run = await prepareRun(c.env, body);
+    const id = crypto.randomUUID();
+    const optimization = { id, metric: body.metric };
+    const jobs: BacktestJobRequest[] = params.map((p) => ({ id: crypto.randomUUID(), userId, kind: "template", template: body.template, code: null, params: p, ...run, optimization }));
+    // Each run is its own object, so they run in parallel.
+    await Promise.all(jobs.map((job) => startBacktest(c.env, job, { strategyId: null, strategyVersion: null })));
+    return c.json(await optimizationView(c.env, userId, id), 201);
+  },
+);
+
+async function optimizationView(env: Env, userId: string, id: string) {
+  const rows = await database(env)
+    .select()
+    .from(schema.backtests)
+    .where(and(eq(schema.backtests.userId, userId), eq(schema.backtests.optimizationId, id)))
+    .orderBy(schema.backtests.createdAt, schema.backtests.id)
+    .all();
+  if (rows.length === 0) throw notFound("optimization not found");
+  // The optimization's terms travel with each of its runs; the first one's are the optimization's.
+  const first = rows[0]!;
+  const spec = await jobOf(env, first.id).optimization();
+  const metric = spec?.metric ?? "sharpe";
+  const runs = rows.map((row) => {
+    const view = backtestView(row);
+    return { id: view.id, params: view.params, status: view.status, value: view.metrics?.[metric] ?? null, bars_done: view.bars_done, bars_total: view.bars_total };
+  });
+  return { id, template: first.template, metric, runs: rankRuns(runs, metric).map((r, i) => ({ rank: i + 1, ...r })) };
+}
+
+backtests.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/backtests/optimize/{id}",
+    tags,
+    summary: "An optimization's runs, best first by its metric (unfinished and undefined last)",
+    security,
+    middleware: [read] as const,
+    request: { params: IdParam },
+    responses: { 200: jsonContent(OptimizationView, "The ranked runs"), ...errorResponses(401, 403, 404, 422, 429) },
+  }),
+  async (c) => c.json(await optimizationView(c.env, principalOf(c).userId, c.req.valid("param").id), 200),
+);
+
+// ---- one backtest ---------------------------------------------------------------------
+
+backtests.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/backtests",
+    tags,
+    summary: "The caller's backtests, newest first",
+    security,
+    middleware: [read] as const,
+    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }) },
+    responses: { 200: jsonContent(z.array(BacktestView), "Backtests"), ...errorResponses(401, 403, 422, 429) },
+  }),
+  async (c) => {
+    const rows = await database(c.env)
+      .select()
+      .from(schema.backtests)
+      .where(eq(schema.backtests.userId, principalOf(c).userId))
+      .orderBy(desc(schema.backtests.createdAt), desc(schema.backtests.id))
+      .limit(c.req.valid("query").limit)
+      .all();
+    return c.json(rows.map(backtestView), 200);
+  },
+);
+
+backtests.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/backtests/{id}",
+    tags,
+    summary: "A backtest: status, progress, metrics",
+    security,
+    middleware: [read] as const,
+    request: { params: IdParam },
+    responses: { 200: jsonContent(BacktestView, "The backtest"), ...errorResponses(401, 403, 404, 422, 429) },
+  }),
+  async (c) => c.json(backtestView(await ownBacktest(c.env, principalOf(c).userId, c.req.valid("param").id)), 200),
+);
+
+backtests.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/backtests/{id}/cancel",
+    tags,
+    summary: "Stop a queued or running backtest (a finished one is left as it is)",
+    security,
+    middleware: [write] as const,
+    request: { params: IdParam },
+    responses: { 200: jsonContent(BacktestView, "The backtest after the cancel"), ...errorResponses(401, 403, 404, 422, 429) },
+  }),
+  async (c) => {
+    const { userId } = principalOf(c);
+    const { id } = c.req.valid("param");
+    await ownBacktest(c.env, userId, id);
+    await jobOf(c.env, id).cancel();
+    return c.json(backtestView(await ownBacktest(c.env, userId, id)), 200);
+  },
+);
+
+/** A finished backtest's object, or 409 while it is not done. */
+async function finishedJob(env: Env, userId: string, id: string) {
+  const row = await ownBacktest(env, userId, id);
+  const job = jobOf(env, id);
+  const result = await job.result();
+  if (!result) throw new ApiError(409, `backtest is ${row.status}; results exist once it is done`, [], 10000);
+  return { job, result };
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+backtests.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/backtests/{id}/result",
+    tags,
+    summary: "A finished backtest's report: metrics, equity and drawdown, fills and orders",
+    description: `Equity and drawdown at every bar close, thinned to at most 20,000 points (every k-th close, the last, and the deepest drawdown). Up to ${PAGE} fills and orders; the fills CSV has them all.`,
+    security,
+    middleware: [read] as const,
+    request: { params: IdParam },
+    responses: { 200: jsonContent(BacktestResultView, "The report"), ...errorResponses(401, 403, 404, 409, 422, 429) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const { job, result } = await finishedJob(c.env, principalOf(c).userId, id);
+    const [fills, orders] = await Promise.all([job.fills(0, PAGE), job.orders(0, PAGE)]);
+    return c.json(
+      {
+        id,
+        metrics: result.metrics,
+        equity: result.equity.map((p) => ({ t: iso(p.t), equity: p.equity })),
+        drawdown: result.drawdown.map((p) => ({ t: iso(p.t), drawdown: p.drawdown })),
+        series_points_total: result.seriesPointsTotal,
+        downsampled: result.downsampled,
+        fills: fills.items,
+        fills_total: fills.total,
+        orders: orders.items,
+        orders_total: orders.total,
+        unsent: result.unsent,
+        logs: result.logs.map((l) => ({ t: iso(l.t), text: l.text })),
+      },
+      200,
+    );
+  },
+);
+
+const FILL_COLUMNS = ["transaction_time", "symbol", "side", "qty", "price", "fee", "liquidity", "type", "order_id", "execution_id", "leaves_qty", "cum_qty", "realized_pl"] as const satisfies readonly (keyof FillActivity)[];
+const download = (path: string, summary: string) =>
+  createRoute({
+    method: "get",
+    path,
+    tags,
+    summary,
+    security,
+    middleware: [read] as const,
+    request: { params: IdParam },
+    responses: { 200: { description: "CSV file", content: { "text/csv": { schema: z.string() } } }, ...errorResponses(401, 403, 404, 409, 422, 429) },
+  });
+const csvResponse = (body: string, name: string) =>
+  new Response(body, { status: 200, headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${name}"` } });
+
+backtests.openapi(download("/api/backtests/{id}/fills.csv", "Every fill of a finished backtest, as CSV"), async (c) => {
+  const { id } = c.req.valid("param");
+  const { job } = await finishedJob(c.env, principalOf(c).userId, id);
+  const rows: unknown[][] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await job.fills(offset, PAGE);
+    for (const fill of page.items) rows.push(FILL_COLUMNS.map((k) => fill[k]));
+    if (offset + PAGE >= page.total) break;
+  }
+  return csvResponse(toCsv(FILL_COLUMNS, rows), `backtest-${id}-fills.csv`);
+});
+
+backtests.openapi(download("/api/backtests/{id}/equity.csv", "The equity and drawdown series of a finished backtest, as CSV"), async (c) => {
+  const { id } = c.req.valid("param");
+  const { result } = await finishedJob(c.env, principalOf(c).userId, id);
+  const rows = result.equity.map((p, i) => [iso(p.t), p.equity, result.drawdown[i]?.drawdown ?? ""]);
+  return csvResponse(toCsv(["t", "equity", "drawdown"], rows), `backtest-${id}-equity.csv`);
+});
