@@ -6,12 +6,14 @@ import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
 import { formatMoney, notional, parseMoney } from "../trading/money";
-import { orderView } from "../trading/orders";
+import { isOpen, orderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
 import { computeMetrics, type EquityPoint, type Metrics, type MetricFill } from "./metrics";
-import { StrategyRuntime, type LogLine, type Strategy, type StrategyBar, type StrategyState } from "./runtime";
+import { invokeStrategy } from "./invoke";
+import { callbacksOf, StrategyRuntime, type LogLine, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
+import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
 
 // A backtest is the live path with the feed replaced by bars: the same AccountEngine,
 // AccountRunner and Venue, one symbol, one account. Each bar is played as four prints —
@@ -64,7 +66,7 @@ export class Backtest<P> {
   #finished = false;
   readonly #play: (i: number) => Promise<void>;
   readonly #start: () => Promise<void>;
-  readonly #finish: () => BacktestResult;
+  readonly #finish: () => Promise<BacktestResult>;
   #result: BacktestResult | undefined;
 
   constructor(options: BacktestOptions<P>) {
@@ -95,7 +97,7 @@ export class Backtest<P> {
     for (; this.#next < end; this.#next++) await this.#play(this.#next);
     if (this.#next >= this.total && !this.#finished) {
       this.#finished = true;
-      this.#result = this.#finish();
+      this.#result = await this.#finish();
     }
     return this.#next - from;
   }
@@ -130,12 +132,64 @@ function prepare<P>(options: BacktestOptions<P>) {
   // No crash is simulated, so the book keeps the engine's own objects rather than copies.
   const book = new MemoryBook({ isolated: false });
   // The runner is built before the runtime it reports to.
-  const listener: { runtime?: StrategyRuntime<P> } = {};
+  const listener: { runtime?: StrategyRuntime } = {};
   const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config }), {
-    committed: (changes) => listener.runtime?.committed(changes),
+    committed: (changes) => listener.runtime?.committed(changes.tradeUpdates),
   });
   const asset: AssetInfo = { id: `asset-${spec.symbol}`, spec, tradable: true, active: true, session: null };
-  const rt = new StrategyRuntime(options.strategy, { runner, book, asset, venue: config.venue, limits: config.limits, now }, options.params);
+  /** The last trade the symbol printed, in ticks: what the account prices against. */
+  let lastTicks: number | null = null;
+  const tags = () => listener.runtime!.memory.tags;
+  // The in-process port: the strategy reads the engine's ledger and book directly, lazily
+  // (most callbacks read little of it), and sends through the runner as an API order would.
+  const port: StrategyPort = {
+    view: () => ({
+      get position() {
+        return positionView(runner.engine.ledger, spec, lastTicks);
+      },
+      get account() {
+        return accountSummary(runner.engine.ledger, spec, lastTicks);
+      },
+      get openOrders() {
+        return openOrdersView(book.openOrders(), spec, (id) => tags()[id]);
+      },
+      get maxBuyQty() {
+        return maxBuyQty(runner.engine.ledger, spec, lastTicks, config.limits, config.venue);
+      },
+    }),
+    send: async (command) => {
+      switch (command.kind) {
+        case "place": {
+          const outcome = await runner.place(command.fields, asset, null);
+          return outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message };
+        }
+        case "cancel": {
+          const order = book.orderByClientId(command.id);
+          if (order && isOpen(order.status)) await runner.cancel(order.id);
+          return null;
+        }
+        case "cancelAll":
+          await runner.cancelAll();
+          return null;
+        case "refuse":
+          return null;
+        default: {
+          const never: never = command;
+          throw new Error(`unknown command ${JSON.stringify(never)}`);
+        }
+      }
+    },
+  };
+  const strategy = options.strategy as Strategy;
+  const rt = new StrategyRuntime({
+    invoke: (request) => invokeStrategy(strategy, request),
+    port,
+    spec,
+    params: { ...(strategy.params ?? {}), ...(options.params ?? {}) } as Record<string, unknown>,
+    callbacks: callbacksOf(strategy),
+    idPrefix: "strategy-",
+    now,
+  });
   listener.runtime = rt;
 
   const deliver = async () => {
@@ -159,7 +213,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   };
   const trade = async (ticks: number) => {
     venues.trade(spec.symbol, { t: clock, priceTicks: ticks });
-    rt.printed(ticks);
+    lastTicks = ticks;
     await deliver();
     if (rt.wantsTrades) await rt.trade({ t: clock, price: ticksToNumber(ticks, spec) });
     else await rt.flush();
@@ -186,11 +240,11 @@ function prepare<P>(options: BacktestOptions<P>) {
     const lots = ledger.positions[spec.symbol]?.qty ?? 0;
     if (lots !== 0) exposed += 1;
     equity.push({ t: bar.t, equity: ledger.cash + ledger.reservedCash + notional(close, lots, spec) });
-    rt.barHolding(bar);
+    await rt.barHolding(bar);
   };
-  const finish = (): BacktestResult => {
+  const finish = async (): Promise<BacktestResult> => {
   // The last bar's orders (and onStop's) would meet only the close's quote: never sent.
-  rt.stopHolding();
+  await rt.stopHolding();
   const unsent = rt.discard();
 
   const fills = book

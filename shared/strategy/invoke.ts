@@ -100,9 +100,6 @@ export function invokeStrategy(strategy: Strategy, request: InvokeRequest): Invo
     instrument: spec,
     now,
     params: { ...(strategy.params ?? {}), ...request.params },
-    position: view.position,
-    account: view.account,
-    openOrders: view.openOrders,
     buy: (input: OrderInput) => order("buy", input),
     sell: (input: OrderInput) => order("sell", input),
     cancel: (id: string) => void commands.push({ kind: "cancel", id }),
@@ -113,7 +110,13 @@ export function invokeStrategy(strategy: Strategy, request: InvokeRequest): Invo
     },
     indicators,
   };
-  Object.defineProperty(ctx, "state", { get: () => state, set: (value: StrategyState) => (state = value), enumerable: true });
+  // The view's fields are read when the callback reads them (an in-process view computes lazily).
+  Object.defineProperties(ctx, {
+    state: { get: () => state, set: (value: StrategyState) => (state = value), enumerable: true },
+    position: { get: () => view.position, enumerable: true },
+    account: { get: () => view.account, enumerable: true },
+    openOrders: { get: () => view.openOrders, enumerable: true },
+  });
   const c = ctx as unknown as StrategyContext;
   switch (request.callback) {
     case "onStart":
@@ -139,8 +142,9 @@ export function invokeStrategy(strategy: Strategy, request: InvokeRequest): Invo
       throw new Error(`unknown callback ${JSON.stringify(never)}`);
     }
   }
-  // State crosses the sandbox and the store as JSON: what does not survive that is not state.
-  return { commands, state: JSON.parse(JSON.stringify(state ?? {})) as StrategyState, logs, nextId };
+  // A live host stores the state as JSON and the sandbox returns it through RPC: what does
+  // not survive JSON is not state (in-process backtests keep the object as it is).
+  return { commands, state: state ?? {}, logs, nextId };
 }
 
 function safeJson(value: unknown): string {

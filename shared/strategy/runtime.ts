@@ -1,15 +1,10 @@
-import { decimalToNearestTicks, lotsToDecimal, ticksToNumber, type InstrumentSpec } from "../market/instrument";
-import type { AccountRunner } from "../trading/account-runner";
-import type { AssetInfo } from "../trading/asset";
-import { formatMoney, notional, parseMoney, quantityOf, type Money } from "../trading/money";
-import { isOpen, type AccountOrder } from "../trading/orders";
+import { decimalToNearestTicks, type InstrumentSpec } from "../market/instrument";
+import { parseMoney, quantityOf, type Money } from "../trading/money";
 import type { Rule } from "../trading/outcome";
-import type { AccountBook, AccountChanges } from "../trading/ports";
-import { protectionPrice, worstFee, type RiskLimits } from "../trading/risk";
-import type { TradeEvent } from "../trading/stream";
-import type { OrderType, TimeInForce, VenueConfig } from "../venue/venue";
-import { indicators, type Indicators } from "../indicators";
-import { logText, orderCommand, type StrategyCommand } from "./invoke";
+import type { TradeEvent, TradeUpdate } from "../trading/stream";
+import type { OrderType, TimeInForce } from "../venue/venue";
+import type { Indicators } from "../indicators";
+import type { InvokeRequest, InvokeResult, StrategyCallback, StrategyCommand, StrategyView } from "./invoke";
 
 // The strategy runtime (docs/strategies.md): a strategy's callbacks see a context, and the
 // orders they place are collected and sent through the account only after the callback
@@ -138,16 +133,40 @@ export const LOG_LINE_CHARS = 500;
 /** A strategy that answers every update with a new order must not spin forever. */
 const MAX_ROUNDS = 10_000;
 
-type Command = StrategyCommand;
-
-export interface RuntimeDeps {
-  runner: AccountRunner;
-  book: AccountBook;
-  asset: AssetInfo;
-  venue: VenueConfig;
-  limits: RiskLimits;
-  now: () => number;
+/** Where a runtime's strategy reads its account and sends its orders: in-process in a backtest, the account object live. */
+export interface StrategyPort {
+  /** The account as the strategy may see it now (an in-process port may answer with lazy getters). */
+  view(): StrategyView | Promise<StrategyView>;
+  /** Sends one command; a refused order answers why. Updates it causes come back through `committed`. */
+  send(command: StrategyCommand): Promise<{ rule: Rule; message: string } | null>;
 }
+
+/** Runs one callback: invokeStrategy in-process, or the same inside the sandbox. */
+export type Invoker = (request: InvokeRequest) => InvokeResult | Promise<InvokeResult>;
+
+/** What a strategy remembers between callbacks: persisted live after every callback. */
+export interface StrategyMemory {
+  state: StrategyState;
+  /** The last order number used: ids are `${idPrefix}${n}`. */
+  nextId: number;
+  /** The tag of each order the strategy placed that is not yet final. */
+  tags: Record<string, string | null>;
+}
+
+export interface RuntimeOptions {
+  invoke: Invoker;
+  port: StrategyPort;
+  spec: InstrumentSpec;
+  params: Record<string, unknown>;
+  /** The callbacks the strategy defines (others are not invoked). */
+  callbacks: ReadonlySet<StrategyCallback>;
+  idPrefix: string;
+  /** The current event's time (ctx.now). */
+  now: () => number;
+  memory?: StrategyMemory;
+}
+
+const FINAL_EVENTS = new Set<OrderUpdateEvent>(["fill", "canceled", "expired", "rejected", "replaced"]);
 
 /**
  * One rule for grids: a price rounds to the nearest tick (half up), a quantity down to the
@@ -184,83 +203,88 @@ function decimalText(value: number | string): string {
   return `${sign}${digits.padEnd(point, "0").slice(0, point)}${digits.length > point ? `.${digits.slice(point)}` : ""}`;
 }
 
-export class StrategyRuntime<P = Record<string, unknown>> {
-  readonly params: P;
-  state: StrategyState = {};
-  readonly logs: LogLine[] = [];
+/** The callbacks a strategy object defines. */
+export function callbacksOf(strategy: Strategy): Set<StrategyCallback> {
+  const names: StrategyCallback[] = ["onStart", "onBar", "onTrade", "onQuote", "onOrderUpdate", "onStop"];
+  return new Set(names.filter((n) => typeof strategy[n] === "function"));
+}
+
+/** A trade update of one of the strategy's orders, as onOrderUpdate receives it. */
+export function orderUpdateOf(update: TradeUpdate, tag: string | null): OrderUpdate {
+  const o = update.data.order;
+  return {
+    event: update.data.event,
+    id: o.client_order_id,
+    tag,
+    side: o.side,
+    status: o.status,
+    filledQty: o.filled_qty,
+    ...(update.data.price !== undefined && { price: Number(update.data.price), qty: update.data.qty! }),
+  };
+}
+
+/**
+ * Drives one strategy: runs its callbacks through the invoker against the port's view,
+ * then sends what each placed, in order, and answers the updates that come back until
+ * nothing more is placed. The same class runs backtests (in-process port) and live
+ * strategies (the account object's port); only the port and the invoker differ.
+ */
+export class StrategyRuntime {
+  memory: StrategyMemory;
+  /** Log lines not yet taken by `takeLogs` (a backtest takes them at the end). */
+  logs: LogLine[] = [];
   droppedLogLines = 0;
-  #commands: Command[] = [];
+  #commands: StrategyCommand[] = [];
   #updates: OrderUpdate[] = [];
-  readonly #tags = new Map<string, string | null>();
-  #nextId = 0;
-  /** The last trade the strategy's symbol printed, in ticks: what the account prices against. */
-  #lastTicks: number | null = null;
-  readonly #ctx: StrategyContext<P>;
-  readonly #spec: InstrumentSpec;
 
-  constructor(
-    private readonly strategy: Strategy<P>,
-    private readonly deps: RuntimeDeps,
-    params: Partial<P> = {},
-  ) {
-    this.params = { ...(strategy.params ?? ({} as P)), ...params } as P;
-    this.#spec = deps.asset.spec;
-    this.#ctx = this.#context();
+  constructor(private readonly o: RuntimeOptions) {
+    this.memory = o.memory ?? { state: {}, nextId: 0, tags: {} };
   }
 
-  /** The account's committed changes, wired to the runner's `committed` hook: their trade updates become onOrderUpdate calls. */
-  committed(changes: AccountChanges): void {
-    for (const u of changes.tradeUpdates) {
-      const o = u.data.order;
-      if (o.symbol !== this.#spec.symbol || !this.#tags.has(o.client_order_id)) continue;
-      this.#updates.push({
-        event: u.data.event,
-        id: o.client_order_id,
-        tag: this.#tags.get(o.client_order_id) ?? null,
-        side: o.side,
-        status: o.status,
-        filledQty: o.filled_qty,
-        ...(u.data.price !== undefined && { price: Number(u.data.price), qty: u.data.qty! }),
-      });
-    }
-  }
-
-  /** A print the symbol made (the account prices market orders against the last one). */
-  printed(priceTicks: number): void {
-    this.#lastTicks = priceTicks;
-  }
-
-  async start(): Promise<void> {
-    await this.#run(this.strategy.onStart && ((ctx) => this.strategy.onStart!(ctx)));
-  }
-
-  async bar(bar: StrategyBar): Promise<void> {
-    await this.#run(this.strategy.onBar && ((ctx) => this.strategy.onBar!(bar, ctx)));
+  get state(): StrategyState {
+    return this.memory.state;
   }
 
   get wantsTrades(): boolean {
-    return this.strategy.onTrade !== undefined;
+    return this.o.callbacks.has("onTrade");
   }
 
   get wantsQuotes(): boolean {
-    return this.strategy.onQuote !== undefined;
+    return this.o.callbacks.has("onQuote");
+  }
+
+  /** The account's trade updates; those of the strategy's own orders become onOrderUpdate calls. */
+  committed(updates: readonly TradeUpdate[]): void {
+    const { tags } = this.memory;
+    for (const u of updates) {
+      const o = u.data.order;
+      if (o.symbol !== this.o.spec.symbol || !(o.client_order_id in tags)) continue;
+      this.#updates.push(orderUpdateOf(u, tags[o.client_order_id] ?? null));
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.#invoke("onStart", null);
+    await this.flush();
+  }
+
+  async bar(bar: StrategyBar): Promise<void> {
+    await this.#invoke("onBar", bar);
+    await this.flush();
   }
 
   async trade(trade: StrategyTrade): Promise<void> {
-    await this.#run(this.strategy.onTrade && ((ctx) => this.strategy.onTrade!(trade, ctx)));
+    await this.#invoke("onTrade", trade);
+    await this.flush();
   }
 
   async quote(quote: StrategyQuote): Promise<void> {
-    await this.#run(this.strategy.onQuote && ((ctx) => this.strategy.onQuote!(quote, ctx)));
+    await this.#invoke("onQuote", quote);
+    await this.flush();
   }
 
   async stop(): Promise<void> {
-    await this.#run(this.strategy.onStop && ((ctx) => this.strategy.onStop!(ctx)));
-  }
-
-  /** Runs a callback, then sends what it placed and answers the updates that come back. */
-  async #run(callback: ((ctx: StrategyContext<P>) => void) | undefined): Promise<void> {
-    if (callback) callback(this.#ctx);
+    await this.#invoke("onStop", null);
     await this.flush();
   }
 
@@ -268,18 +292,29 @@ export class StrategyRuntime<P = Record<string, unknown>> {
    * onBar without sending: a backtest holds the bar's orders until the next bar opens
    * (then `flush` sends them), because the venue's quote is still the close's until then.
    */
-  barHolding(bar: StrategyBar): void {
-    this.strategy.onBar?.(bar, this.#ctx);
+  async barHolding(bar: StrategyBar): Promise<void> {
+    await this.#invoke("onBar", bar);
   }
 
   /** onStop without sending: a backtest ends at the last close, where nothing more can trade. */
-  stopHolding(): void {
-    this.strategy.onStop?.(this.#ctx);
+  async stopHolding(): Promise<void> {
+    await this.#invoke("onStop", null);
+  }
+
+  /** Commands collected and not yet sent (a live strategy persists them with its memory). */
+  get held(): readonly StrategyCommand[] {
+    return this.#commands;
+  }
+
+  /** Restores commands held before a restart. */
+  hold(commands: readonly StrategyCommand[]): void {
+    this.#commands.push(...commands);
   }
 
   /** Drops the orders collected but not sent (and the updates not delivered); answers how many orders were dropped. */
   discard(): number {
     const orders = this.#commands.filter((c) => c.kind === "place" || c.kind === "refuse").length;
+    for (const c of this.#commands) if (c.kind === "place" || c.kind === "refuse") delete this.memory.tags[c.id];
     this.#commands = [];
     this.#updates = [];
     return orders;
@@ -294,130 +329,57 @@ export class StrategyRuntime<P = Record<string, unknown>> {
       for (const command of commands) await this.#send(command);
       const updates = this.#updates;
       this.#updates = [];
-      for (const update of updates) this.strategy.onOrderUpdate?.(update, this.#ctx);
+      for (const update of updates) {
+        if (FINAL_EVENTS.has(update.event)) delete this.memory.tags[update.id];
+        await this.#invoke("onOrderUpdate", update);
+      }
     }
     throw new Error(`strategy did not settle after ${MAX_ROUNDS} rounds of orders and updates`);
   }
 
-  async #send(command: Command): Promise<void> {
-    const { runner, asset } = this.deps;
-    switch (command.kind) {
-      case "place": {
-        const outcome = await runner.place(command.fields, asset, null);
-        if (!outcome.ok) this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.fields.side, status: "rejected", filledQty: "0", rule: outcome.refusal.rule, message: outcome.refusal.message });
-        return;
-      }
-      case "refuse":
-        this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.side, status: "rejected", filledQty: "0", rule: "invalid_order", message: command.message });
-        return;
-      case "cancel": {
-        const order = this.deps.book.orderByClientId(command.id);
-        if (order && isOpen(order.status)) await runner.cancel(order.id);
-        return;
-      }
-      case "cancelAll":
-        await runner.cancelAll();
-        return;
-      default: {
-        const never: never = command;
-        throw new Error(`unknown command ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  #order(side: "buy" | "sell", input: OrderInput): string {
-    const id = `strategy-${++this.#nextId}`;
-    this.#tags.set(id, input.tag ?? null);
-    this.#commands.push(orderCommand(side, input, this.#spec, id));
-    return id;
-  }
-
-  #maxBuyQty(): string {
-    const spec = this.#spec;
-    if (this.#lastTicks === null) return "0";
-    const cash = this.deps.runner.engine.ledger.cash;
-    const cap = protectionPrice("buy", this.#lastTicks, this.deps.limits.priceBandPct);
-    const cost = (lots: number) => {
-      const value = notional(cap, lots, spec);
-      return value + worstFee(this.deps.venue, value);
-    };
-    // The reservation grows with the quantity: binary search for the largest that fits.
-    let lo = 0;
-    let hi = Number((cash / notional(cap, 1, spec)) as bigint) + 1;
-    while (lo < hi) {
-      const mid = lo + Math.ceil((hi - lo) / 2);
-      if (cost(mid) <= cash) lo = mid;
-      else hi = mid - 1;
-    }
-    return lotsToDecimal(lo, spec);
-  }
-
-  #position(): PositionView {
-    const spec = this.#spec;
-    const p = this.deps.runner.engine.ledger.positions[spec.symbol];
-    if (!p || p.qty === 0) return { qty: "0", avgPrice: null, unrealizedPl: "0", realizedPl: formatMoney(p?.realizedPl ?? 0n) };
-    const value = this.#lastTicks === null ? p.costBasis : notional(this.#lastTicks, p.qty, spec);
-    const qty = quantityOf(p.qty, spec);
-    return {
-      qty: lotsToDecimal(p.qty, spec),
-      avgPrice: Number(formatMoney((p.costBasis * 10n ** 18n) / qty, 2)),
-      unrealizedPl: formatMoney(value - p.costBasis),
-      realizedPl: formatMoney(p.realizedPl),
-    };
-  }
-
-  #account(): AccountSummary {
-    const ledger = this.deps.runner.engine.ledger;
-    const p = ledger.positions[this.#spec.symbol];
-    const held = p && p.qty > 0 ? (this.#lastTicks === null ? p.costBasis : notional(this.#lastTicks, p.qty, this.#spec)) : 0n;
-    return { cash: formatMoney(ledger.cash + ledger.reservedCash), buyingPower: formatMoney(ledger.cash), equity: formatMoney(ledger.cash + ledger.reservedCash + held) };
-  }
-
-  #openOrders(): OpenOrder[] {
-    const spec = this.#spec;
-    return this.deps.book
-      .openOrders()
-      .filter((o: AccountOrder) => o.spec.symbol === spec.symbol && this.#tags.has(o.clientOrderId))
-      .map((o) => ({
-        id: o.clientOrderId,
-        tag: this.#tags.get(o.clientOrderId) ?? null,
-        side: o.side,
-        type: o.type,
-        qty: o.qty === null ? null : lotsToDecimal(o.qty, spec),
-        filledQty: lotsToDecimal(o.filledQty, spec),
-        limit: o.limit === null ? null : ticksToNumber(o.limit, spec),
-        stop: o.stop === null ? null : ticksToNumber(o.stop, spec),
-        status: o.status,
-      }));
-  }
-
-  #log(parts: unknown[]): void {
-    if (this.logs.length >= LOG_LINES) {
-      this.droppedLogLines += 1;
+  async #send(command: StrategyCommand): Promise<void> {
+    if (command.kind === "refuse") {
+      this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.side, status: "rejected", filledQty: "0", rule: "invalid_order", message: command.message });
       return;
     }
-    this.logs.push({ t: this.deps.now(), text: logText(parts) });
+    const refusal = await this.o.port.send(command);
+    if (refusal && command.kind === "place") {
+      this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.fields.side, status: "rejected", filledQty: "0", rule: refusal.rule, message: refusal.message });
+    }
   }
 
-  #context(): StrategyContext<P> {
-    const ctx = {
-      instrument: this.#spec,
-      params: this.params,
-      buy: (order: OrderInput) => this.#order("buy", order),
-      sell: (order: OrderInput) => this.#order("sell", order),
-      cancel: (id: string) => void this.#commands.push({ kind: "cancel", id }),
-      cancelAll: () => void this.#commands.push({ kind: "cancelAll" }),
-      maxBuyQty: () => this.#maxBuyQty(),
-      log: (...parts: unknown[]) => this.#log(parts),
-      indicators,
-    };
-    // Live views: each read answers the account as it is now.
-    return Object.defineProperties(ctx, {
-      now: { get: () => this.deps.now(), enumerable: true },
-      state: { get: () => this.state, set: (value: StrategyState) => (this.state = value), enumerable: true },
-      position: { get: () => this.#position(), enumerable: true },
-      account: { get: () => this.#account(), enumerable: true },
-      openOrders: { get: () => this.#openOrders(), enumerable: true },
-    }) as unknown as StrategyContext<P>;
+  async #invoke(callback: StrategyCallback, event: unknown): Promise<void> {
+    if (!this.o.callbacks.has(callback)) return;
+    const { memory } = this;
+    const request = {
+      callback,
+      event,
+      instrument: this.o.spec,
+      params: this.o.params,
+      state: memory.state,
+      view: await this.o.port.view(),
+      now: this.o.now(),
+      idPrefix: this.o.idPrefix,
+      nextId: memory.nextId,
+    } as InvokeRequest;
+    const result = await this.o.invoke(request);
+    memory.state = result.state;
+    memory.nextId = result.nextId;
+    for (const c of result.commands) {
+      if (c.kind === "place") memory.tags[c.id] = c.tag;
+      else if (c.kind === "refuse") memory.tags[c.id] = c.tag;
+    }
+    this.#commands.push(...result.commands);
+    for (const line of result.logs) {
+      if (this.logs.length >= LOG_LINES) this.droppedLogLines += 1;
+      else this.logs.push(line);
+    }
+  }
+
+  /** Takes the log lines collected so far (a live host stores them and sends them to the owner). */
+  takeLogs(): LogLine[] {
+    const lines = this.logs;
+    this.logs = [];
+    return lines;
   }
 }
