@@ -1,6 +1,13 @@
 import { z } from "zod";
-import type { Strategy } from "../runtime";
-import { maCross } from "./ma-cross";
+import type { StrategyTemplate } from "./common";
+import { bollingerTemplate } from "./bollinger";
+import { dcaTemplate } from "./dca";
+import { donchianTemplate } from "./donchian";
+import { dualThrustTemplate } from "./dual-thrust";
+import { gridTemplate } from "./grid";
+import { maCrossTemplate } from "./ma-cross";
+import { macdTemplate } from "./macd";
+import { rsiReversionTemplate } from "./rsi-reversion";
 
 // The built-in strategy templates. Each is written against the same API as user code and
 // has one zod schema for its parameters: it validates what a client sends (with the
@@ -9,22 +16,7 @@ import { maCross } from "./ma-cross";
 // template's state lives in ctx.state (JSON), so a live strategy resumes exactly after its
 // object restarts.
 
-export interface StrategyTemplate<P extends Record<string, unknown> = Record<string, unknown>> {
-  name: string;
-  title: string;
-  /** One or two sentences: the rule, in a trader's words. */
-  description: string;
-  params: z.ZodType<P>;
-  create(): Strategy<P>;
-}
-
-const maCrossParams = z
-  .object({
-    fast: z.number().int().min(1).max(10_000).default(10).describe("Bars in the fast average"),
-    slow: z.number().int().min(2).max(10_000).default(30).describe("Bars in the slow average"),
-    sizing: z.literal("all_in").default("all_in").describe("How much to buy on a cross up"),
-  })
-  .refine((p) => p.fast < p.slow, { message: "fast must be less than slow", path: ["fast"] });
+export type { StrategyTemplate } from "./common";
 
 /** Checks a template against its own parameter type, then erases the type for the registry. */
 function defineTemplate<P extends Record<string, unknown>>(template: StrategyTemplate<P>): StrategyTemplate {
@@ -32,13 +24,14 @@ function defineTemplate<P extends Record<string, unknown>>(template: StrategyTem
 }
 
 const templates = [
-  defineTemplate({
-    name: "ma-cross",
-    title: "Moving-average cross",
-    description: "Long when the fast simple moving average of closes crosses above the slow one, flat when it crosses back below. Sums are exact in ticks.",
-    params: maCrossParams,
-    create: () => ({ ...maCross }),
-  }),
+  defineTemplate(maCrossTemplate),
+  defineTemplate(rsiReversionTemplate),
+  defineTemplate(bollingerTemplate),
+  defineTemplate(donchianTemplate),
+  defineTemplate(macdTemplate),
+  defineTemplate(dualThrustTemplate),
+  defineTemplate(gridTemplate),
+  defineTemplate(dcaTemplate),
 ];
 
 export const TEMPLATES: ReadonlyMap<string, StrategyTemplate> = new Map(templates.map((t) => [t.name, t]));
