@@ -11,12 +11,20 @@
 //      series first); building the DataFrame and the backtest are timed, the columns not;
 //  (c) a bare loop of the rule over the same bars (running tick sums, fills at next opens);
 //  (d) indicator updates/s: shared/indicators' SMA(30), EMA(30), RSI(14) next to
-//      trading-signals' same indicators, on the same closes (as prices, not ticks).
+//      trading-signals' same indicators, on the same closes (as prices, not ticks);
+//  (e) when the platform has its backtest API (workers/routes/backtests.ts) and
+//      BACKTEST_PLATFORM is not 0: the first PLATFORM_BARS (default 200000, the API's cap)
+//      of the same bars uploaded as CSV to a local `wrangler dev` (POST /api/backtests/csv),
+//      polled until done, the result fetched: wall time from upload to result.
 // Each is run once on a short prefix first so that it is measured warm. Prints bars/s and
 // a `BENCH_RESULT {...}` line, also written to bench/results/backtest.json.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { URLSearchParams } from "node:url";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { EMA as TsEMA, RSI as TsRSI, SMA as TsSMA } from "trading-signals";
-import { round, writeResult } from "./lib/platform.mjs";
+import { api, expectStatus, freePort, makeAdminViaScript, ROOT, round, sleep, startWranglerDev, stopWranglerDev, waitHealthy, writeResult } from "./lib/platform.mjs";
 import { seededRandom } from "./lib/random.mjs";
 import { importBundle, reexport } from "../scripts/lib/bundle.mjs";
 
@@ -28,6 +36,8 @@ const BARS = Number(process.env.BACKTEST_BARS ?? 1_000_000);
 const GRADEMARK_BARS = Math.min(BARS, Number(process.env.GRADEMARK_BARS ?? BARS));
 const INDICATOR_UPDATES = Number(process.env.INDICATOR_UPDATES ?? 1_000_000);
 const SEED = Number(process.env.BACKTEST_SEED ?? 20_260_102);
+const PLATFORM_BARS = Math.min(BARS, Number(process.env.PLATFORM_BARS ?? 200_000));
+const PLATFORM = process.env.BACKTEST_PLATFORM !== "0" && existsSync(join(ROOT, "workers/routes/backtests.ts"));
 const WARM_UP_BARS = 20_000;
 const FAST = 10;
 const SLOW = 30;
@@ -149,6 +159,51 @@ function indicators(m, closes) {
   return out;
 }
 
+/** (e) The same backtest through the platform's API: upload, poll, fetch the result. */
+async function platformRun(ticks) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-backtest-"));
+  const platform = startWranglerDev(port, stateDir);
+  let step = "start the platform";
+  try {
+    await waitHealthy(base, platform, 180_000);
+    step = "sign up";
+    // Backtests need strategy:write, which a new user lacks: the bench user is promoted.
+    // The promotion blocks this process for seconds, long enough for the server to close
+    // the idle keep-alive socket: the next request retries once on a fresh connection.
+    const email = `backtest-bench-${Date.now()}@example.com`;
+    const registered = await expectStatus(api(base, "POST", "/api/auth/register", { email, username: `backtest_${Date.now()}`, password: "bench-password-0042" }), 201, "register");
+    makeAdminViaScript(email, stateDir);
+    const bearer = { authorization: `Bearer ${registered.access_token}` };
+    await api(base, "GET", "/health").catch(() => undefined);
+    const price = (x) => (x / 100).toFixed(2);
+    const csv = ["timestamp,open,high,low,close,volume", ...ticks.map((b) => `${b.t},${price(b.open)},${price(b.high)},${price(b.low)},${price(b.close)},1`)].join("\n") + "\n";
+    const query = new URLSearchParams({ template: "ma-cross", params: JSON.stringify({ fast: FAST, slow: SLOW }), symbol: SPEC.symbol, timeframe: "1Min", tick_size: SPEC.tickSize, lot_size: SPEC.lotSize, cash: "100000", half_spread_ticks: "0", slippage_ticks: "0" });
+    step = "upload the CSV";
+    const started = performance.now();
+    const created = await expectStatus(api(base, "POST", `/api/backtests/csv?${query}`, csv, { ...bearer, "content-type": "text/csv" }), 201, "upload the backtest");
+    step = "poll";
+    let view = created;
+    while (view.status === "queued" || view.status === "running") {
+      await sleep(250);
+      view = await expectStatus(api(base, "GET", `/api/backtests/${created.id}`, undefined, bearer), 200, "poll the backtest");
+    }
+    if (view.status !== "done") throw new Error(`the platform's backtest ended ${view.status}: ${view.error}`);
+    step = "fetch the result";
+    const result = await expectStatus(api(base, "GET", `/api/backtests/${created.id}/result`, undefined, bearer), 200, "fetch the result");
+    const wall = seconds(started);
+    return { bars: ticks.length, seconds: round(wall, 2), barsPerSecond: round(ticks.length / wall, 0), fills: result.fills_total, trades: result.metrics.trades };
+  } catch (error) {
+    const message = `${step}: ${error.message}${error.cause ? ` (${error.cause.message ?? error.cause})` : ""}`;
+    console.error(`(e) the platform run failed: ${message}\n${platform.log().slice(-3000)}`);
+    return { bars: ticks.length, error: message.slice(0, 500) };
+  } finally {
+    await stopWranglerDev(platform);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
 const m = await importBundle(
   [reexport(["runBacktest"], "shared/strategy/backtest.ts"), reexport(["TEMPLATES"], "shared/strategy/templates/index.ts"), reexport(["SMA", "EMA", "RSI"], "shared/indicators/index.ts")],
   "redfire-bench-backtest-",
@@ -186,6 +241,16 @@ const closes = ticks.slice(0, INDICATOR_UPDATES).map((b) => b.close / 100);
 const indicatorRates = indicators(m, closes);
 for (const [name, r] of Object.entries(indicatorRates)) console.log(`(d) ${name}: RedFire ${r.redfire} updates/s, trading-signals ${r.tradingSignals} updates/s (${round(r.redfire / r.tradingSignals, 2)}×)`);
 
+let platform = null;
+if (PLATFORM) {
+  platform = await platformRun(ticks.slice(0, PLATFORM_BARS));
+  const expected = bareLoop(ticks.slice(0, PLATFORM_BARS)).length;
+  if (platform.seconds !== undefined) {
+    platform.sameFillCountAsBareLoop = platform.fills === expected;
+    console.log(`(e) platform (wrangler dev, POST /api/backtests/csv → result): ${PLATFORM_BARS} bars in ${platform.seconds} s wall, ${platform.barsPerSecond} bars/s, ${platform.fills} fills (bare loop: ${expected})`);
+  }
+} else console.log("(e) platform run skipped (no workers/routes/backtests.ts, or BACKTEST_PLATFORM=0)");
+
 const ratio = engineRate / grademarkRate;
 console.log(`full engine / grademark: ${round(ratio, 2)}× in bars/s (goal ≥ 10×)`);
 writeResult("backtest", {
@@ -196,6 +261,7 @@ writeResult("backtest", {
   bareLoop: { seconds: round(bareSeconds, 3), barsPerSecond: round(bareRate, 0), fills: bare.length },
   indicators: { updates: closes.length, ...indicatorRates },
   engineOverGrademark: round(ratio, 2),
+  platform,
   node: process.version,
 });
 process.exit(sameTrades ? 0 : 1);
