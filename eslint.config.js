@@ -9,6 +9,7 @@ import tseslint from "typescript-eslint";
 //   workers/          only the entry (workers/index.ts) imports durable-objects/, to
 //                     export the classes and type the stubs
 //   web/              the browser: never durable-objects/ or platform/
+//   sandbox/          runs inside the Worker Loader isolate with user code: shared/ only
 // Patterns are regular expressions on the import string, so relative paths at any depth
 // ("../../workers/x") match. Type-only imports count too: a type from an object's module
 // ties the importer to that module's layer.
@@ -33,7 +34,7 @@ const CLOCK_OR_RANDOM = "an engine gets time and ids from its caller (a `now` ar
 const engineFolders = ["shared/trading/**", "shared/venue/**", "shared/market/**", "shared/stream/**", "shared/indicators/**", "shared/strategy/**"];
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "web/dist/", ".wrangler/", ".state/", ".ci/out/", "bench/results/", "worker-configuration.d.ts", "d1/migrations/"] },
+  { ignores: ["node_modules/", "web/dist/", ".wrangler/", ".state/", ".ci/out/", "bench/results/", "worker-configuration.d.ts", "d1/migrations/", "sandbox/entry.generated.js"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -48,6 +49,7 @@ export default tseslint.config(
   boundary(["durable-objects/**"], [WORKERS("durable-objects/")]),
   boundary(["workers/**"], [DURABLE_OBJECTS("workers/ (except its entry, workers/index.ts)")], ["workers/index.ts"]),
   boundary(["web/**"], [DURABLE_OBJECTS("web/"), PLATFORM("web/")]),
+  boundary(["sandbox/**"], [WORKERS("sandbox/"), DURABLE_OBJECTS("sandbox/"), PLATFORM("sandbox/")]),
   {
     files: engineFolders,
     rules: {

@@ -6,10 +6,15 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "vite";
+import { buildSandbox } from "./build-sandbox.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "web/dist");
 const swagger = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+
+// Not a static asset, but every path that builds them (wrangler's [build] for dev and
+// deploy, the test setup) needs it too: the sandbox's entry as a module string.
+await buildSandbox();
 
 await build({ configFile: join(root, "web/vite.config.ts"), logLevel: "warn" });
 mkdirSync(join(out, "swagger-ui"), { recursive: true });

@@ -1,0 +1,221 @@
+import type { InstrumentSpec } from "../shared/market/instrument";
+import type { BacktestResult } from "../shared/strategy/backtest";
+import type { InvokeRequest, InvokeResult } from "../shared/strategy/invoke";
+import type { StrategyBar } from "../shared/strategy/runtime";
+import type { RiskLimits } from "../shared/trading/risk";
+import type { VenueConfig } from "../shared/venue/venue";
+import type StrategySandbox from "../sandbox/entry";
+import type { SandboxFault, SandboxOutcome } from "../sandbox/entry";
+import { SANDBOX_ENTRY, SANDBOX_LOOP_BUDGET } from "../sandbox/entry.generated.js";
+import { guardLoops, LOOP_BUDGET_MODULE } from "../sandbox/instrument";
+
+// User strategy code runs in a Worker Loader isolate (docs/strategies.md, "Sandboxing"):
+// the entry bundled from sandbox/entry.ts plus the user's compiled module as
+// "strategy.js" (its loops wired to a budget, sandbox/instrument.ts), with no network
+// (globalOutbound: null), no bindings (env: {}) and a CPU limit per call. A backtest's whole loop runs inside the sandbox, one call per chunk of
+// bars; a live strategy makes one call per callback.
+
+/** The main worker's compatibility date (wrangler.toml), so the sandbox runs the same JavaScript. */
+const COMPATIBILITY_DATE = "2026-04-20";
+/** CPU per live callback: a callback is a few indicator updates and an order or two. */
+export const CALLBACK_CPU_MS = 50;
+/** CPU per backtest call: a chunk of bars (about 10,000 bars/s in workerd). */
+export const CHUNK_CPU_MS = 30_000;
+/**
+ * Wall time per call, a guard beside the CPU limit for a sandbox that never answers (an
+ * isolate lost or stuck in the platform). It cannot stop a synchronous loop under local
+ * workerd, which runs every isolate on one thread and enforces no CPU limit: the loop
+ * budget (sandbox/loop-budget.ts) is what stops those there.
+ */
+export const CALLBACK_WALL_MS = 2_000;
+export const CHUNK_WALL_MS = 60_000;
+
+/**
+ * threw: the user's code threw; loop_budget: a callback ran more loop iterations than the
+ * budget (sandbox/loop-budget.ts); cpu_limit: the loader's CPU limit stopped it;
+ * timeout: no answer in the wall time; crashed: the module failed to load (a top-level
+ * throw) or the isolate died.
+ */
+/**
+ * The entry's methods as the host calls them over RPC: the same parameters, each answer a
+ * promise. (Workers' own Rpc.Provider type of the stub is too deep for the result types.)
+ */
+type SandboxMethods = "backtestStart" | "backtestStep" | "backtestResult" | "invoke";
+type SandboxStub = { [M in SandboxMethods]: (...args: Parameters<StrategySandbox[M]>) => Promise<Awaited<ReturnType<StrategySandbox[M]>>> };
+
+function entrypoint(worker: WorkerStub): SandboxStub {
+  return worker.getEntrypoint() as unknown as SandboxStub;
+}
+
+export type StrategyFaultReason = "threw" | "loop_budget" | "cpu_limit" | "timeout" | "crashed";
+
+/** The user's code failed: what it threw (or the limit it hit), and where in the user's source, when known. */
+export class StrategyCodeError extends Error {
+  override name = "StrategyCodeError";
+  constructor(
+    message: string,
+    readonly reason: StrategyFaultReason,
+    /** Line and column in the user's module; the compiler keeps TypeScript's lines, so they are the source's. */
+    readonly line: number | null = null,
+    readonly column: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface CodeBacktestRequest {
+  code: string;
+  bars: StrategyBar[];
+  spec: InstrumentSpec;
+  params: Record<string, unknown>;
+  cash: string;
+  venue: Partial<VenueConfig>;
+  limits?: Partial<RiskLimits>;
+  halfSpreadTicks: number;
+}
+
+export interface CodeBacktestOptions {
+  chunkBars: number;
+  /** Called after every chunk; answering false cancels the backtest. */
+  onProgress(done: number, total: number): Promise<boolean>;
+  /** Overrides for tests: the wall-time guard per call. */
+  wallMs?: number;
+}
+
+/**
+ * Backtests user code in a sandbox loaded for this run alone (LOADER.load, not a cached
+ * isolate): the user's module may keep state at module scope, and a backtest must start
+ * from a fresh one to be deterministic.
+ */
+export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: CodeBacktestRequest, options: CodeBacktestOptions): Promise<BacktestResult | { cancelled: true }> {
+  const { code, ...backtest } = request;
+  const worker = env.LOADER.load(workerCode(code, CHUNK_CPU_MS));
+  const entry = entrypoint(worker);
+  const wallMs = options.wallMs ?? CHUNK_WALL_MS;
+  try {
+    await call(entry.backtestStart(backtest), wallMs);
+    const chunk = Math.max(1, Math.floor(options.chunkBars));
+    for (;;) {
+      const step = await call(entry.backtestStep(chunk), wallMs);
+      if (!(await options.onProgress(step.done, step.total))) return { cancelled: true };
+      if (step.finished) break;
+    }
+    return await call(entry.backtestResult(), wallMs);
+  } finally {
+    disposeQuietly(entry);
+    disposeQuietly(worker);
+  }
+}
+
+export interface StrategySandboxHandle {
+  /** Runs one callback in the sandbox; a failure of the user's code is a StrategyCodeError. */
+  invoke(request: InvokeRequest): Promise<InvokeResult>;
+  /** Releases the host's handles (the isolate itself is the loader's to keep or evict). */
+  dispose(): void;
+  [Symbol.dispose](): void;
+}
+
+/**
+ * A live strategy's sandbox. The isolate's id is the caller's `key` (one live run) and a
+ * hash of the code and of the sandbox's entry, so every callback of one code version
+ * reuses one warm isolate, and a new version (or a new deployment of the runtime) gets a
+ * new one. Module-scope state in the user's code lives as long as the isolate, which the
+ * loader may evict at any time: persisted state belongs in ctx.state.
+ */
+export function openStrategySandbox(env: { LOADER: WorkerLoader }, key: string, code: string, options: { wallMs?: number } = {}): StrategySandboxHandle {
+  const wallMs = options.wallMs ?? CALLBACK_WALL_MS;
+  let disposed = false;
+  const opened = isolateId(key, code).then((id) => {
+    const worker = env.LOADER.get(id, () => workerCode(code, CALLBACK_CPU_MS));
+    return { worker, entry: entrypoint(worker) };
+  });
+  const dispose = () => {
+    if (disposed) return;
+    disposed = true;
+    void opened.then(({ worker, entry }) => {
+      disposeQuietly(entry);
+      disposeQuietly(worker);
+    }, () => undefined);
+  };
+  return {
+    async invoke(request) {
+      if (disposed) throw new Error("the strategy sandbox was disposed");
+      const { entry } = await opened;
+      return call(entry.invoke(request), wallMs);
+    },
+    dispose,
+    [Symbol.dispose]: dispose,
+  };
+}
+
+function workerCode(code: string, cpuMs: number): WorkerLoaderWorkerCode {
+  return {
+    compatibilityDate: COMPATIBILITY_DATE,
+    mainModule: "entry.js",
+    modules: { "entry.js": SANDBOX_ENTRY, [LOOP_BUDGET_MODULE]: SANDBOX_LOOP_BUDGET, "strategy.js": guardLoops(code) },
+    env: {},
+    globalOutbound: null,
+    limits: { cpuMs },
+  };
+}
+
+/** One call into the sandbox: its outcome unwrapped, its faults (and the runtime's) as StrategyCodeError. */
+async function call<T>(pending: Promise<SandboxOutcome<T>>, wallMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StrategyCodeError(`the strategy did not answer within ${wallMs} ms`, "timeout")), wallMs);
+  });
+  let outcome: SandboxOutcome<T>;
+  try {
+    outcome = await Promise.race([pending, timeout]);
+  } catch (error) {
+    if (error instanceof StrategyCodeError) throw error;
+    throw runtimeFault(error);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!outcome.ok) throw codeError(outcome.fault);
+  return outcome.value;
+}
+
+function codeError(fault: SandboxFault): StrategyCodeError {
+  const where = fault.line === null ? "" : ` (line ${fault.line}, column ${fault.column})`;
+  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, fault.name === "LoopBudgetError" ? "loop_budget" : "threw", fault.line, fault.column);
+}
+
+/**
+ * An exception from the call itself rather than a fault the entry caught: the CPU limit,
+ * or a module that failed to load (a top-level throw in the user's code).
+ */
+function runtimeFault(error: unknown): StrategyCodeError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/cpu/i.test(message) && /limit|exceeded/i.test(message)) return new StrategyCodeError(`the strategy exceeded its CPU limit: ${message}`, "cpu_limit");
+  return new StrategyCodeError(message, "crashed");
+}
+
+let entryHash: Promise<string> | undefined;
+
+async function isolateId(key: string, code: string): Promise<string> {
+  entryHash ??= sha256(SANDBOX_ENTRY + SANDBOX_LOOP_BUDGET);
+  return `strategy:${key}:${await sha256(code)}:${(await entryHash).slice(0, 16)}`;
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Loaded workers and their entrypoint stubs hold native handles; left to the garbage
+ * collector they may be finalized while the isolate shuts down, which workerd treats as
+ * fatal (seen under the vitest pool). Released eagerly instead; a failure to release must
+ * not mask the call's outcome.
+ */
+function disposeQuietly(resource: unknown): void {
+  if ((typeof resource !== "object" && typeof resource !== "function") || resource === null || !(Symbol.dispose in resource)) return;
+  try {
+    (resource as Disposable)[Symbol.dispose]();
+  } catch {
+    // already released
+  }
+}

@@ -1,0 +1,138 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
+import type { InstrumentSpec } from "../shared/market/instrument";
+import { Backtest, type BacktestResult } from "../shared/strategy/backtest";
+import { invokeStrategy, type InvokeRequest, type InvokeResult } from "../shared/strategy/invoke";
+import type { Strategy, StrategyBar } from "../shared/strategy/runtime";
+import type { RiskLimits } from "../shared/trading/risk";
+import type { VenueConfig } from "../shared/venue/venue";
+import { resetLoopBudget } from "./loop-budget.js";
+import userStrategy from "./strategy.js";
+
+// Runs INSIDE the Worker Loader isolate, beside the user's module ("./strategy.js"), with
+// no network and no bindings: the same runtime module as everywhere else
+// (shared/strategy/backtest.ts for backtests, invoke.ts for live callbacks). The host
+// (platform/sandbox.ts) makes one RPC call per chunk of bars, never one per bar.
+//
+// Errors thrown by user code come back as values, not as RPC exceptions: an exception
+// crossing RPC keeps its message but loses its stack, and the stack is where the line in
+// the user's module is.
+
+export interface SandboxBacktestRequest {
+  bars: StrategyBar[];
+  spec: InstrumentSpec;
+  params: Record<string, unknown>;
+  cash: string;
+  venue: Partial<VenueConfig>;
+  limits?: Partial<RiskLimits>;
+  halfSpreadTicks: number;
+}
+
+export interface SandboxFault {
+  name: string;
+  message: string;
+  /** Where in the user's module ("strategy.js") the error was thrown, when the stack says. */
+  line: number | null;
+  column: number | null;
+}
+
+export type SandboxOutcome<T> = { ok: true; value: T } | { ok: false; fault: SandboxFault };
+
+/**
+ * The user's module, as the loaded worker names it: frames in it carry its line numbers.
+ * (Not exported: every export of a worker's main module must be an entrypoint.)
+ */
+const STRATEGY_MODULE = "strategy.js";
+const CALLBACKS = ["onStart", "onBar", "onTrade", "onQuote", "onOrderUpdate", "onStop"] as const;
+
+/**
+ * The user's strategy as the runtime sees it: each callback starts with a fresh loop
+ * budget and runs as a method of the user's own object (its `this` and helpers intact).
+ */
+const strategy: Strategy = withLoopBudget(userStrategy);
+
+// A backtest runs in an isolate loaded for it alone (the host uses LOADER.load), so the
+// one run in progress can live at module scope between the host's calls.
+let running: Backtest<Record<string, unknown>> | null = null;
+
+export default class StrategySandbox extends WorkerEntrypoint {
+  backtestStart(request: SandboxBacktestRequest): SandboxOutcome<{ total: number }> {
+    return guard(() => {
+      running = new Backtest({ ...request, strategy });
+      return { total: running.total };
+    });
+  }
+
+  /** Plays up to `maxBars` more bars; answers the bars done so far and the total. */
+  async backtestStep(maxBars: number): Promise<SandboxOutcome<{ done: number; total: number; finished: boolean }>> {
+    return guardAsync(async () => {
+      const bt = current();
+      await bt.step(maxBars);
+      return { done: bt.barsDone, total: bt.total, finished: bt.done };
+    });
+  }
+
+  backtestResult(): SandboxOutcome<BacktestResult> {
+    return guard(() => current().result());
+  }
+
+  /** One live callback against the request's snapshot of the account. */
+  invoke(request: InvokeRequest): SandboxOutcome<InvokeResult> {
+    return guard(() => invokeStrategy(strategy, request));
+  }
+}
+
+function withLoopBudget(user: Strategy): Strategy {
+  const wrapped: Strategy = { params: user.params };
+  for (const name of CALLBACKS) {
+    if (typeof user[name] !== "function") continue;
+    const callback = (...args: unknown[]) => {
+      resetLoopBudget();
+      return (user[name] as (...a: unknown[]) => void).apply(user, args);
+    };
+    (wrapped as Record<string, unknown>)[name] = callback;
+  }
+  return wrapped;
+}
+
+function current(): Backtest<Record<string, unknown>> {
+  if (!running) throw new SandboxStateError("no backtest is running in this sandbox (it was never started, or the isolate was replaced)");
+  return running;
+}
+
+/** The sandbox's own misuse, not the user's: reported without a line. */
+class SandboxStateError extends Error {
+  override name = "SandboxStateError";
+}
+
+function guard<T>(run: () => T): SandboxOutcome<T> {
+  try {
+    return { ok: true, value: run() };
+  } catch (error) {
+    return { ok: false, fault: fault(error) };
+  }
+}
+
+async function guardAsync<T>(run: () => Promise<T>): Promise<SandboxOutcome<T>> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (error) {
+    return { ok: false, fault: fault(error) };
+  }
+}
+
+/** The thrown value as a fault: its message, and the innermost frame in the user's module. */
+function fault(error: unknown): SandboxFault {
+  const name = error instanceof Error ? error.name : "Error";
+  const message = error instanceof Error ? error.message : safeString(error);
+  const stack = error instanceof Error && typeof error.stack === "string" ? error.stack : "";
+  const at = new RegExp(`${STRATEGY_MODULE.replace(".", "\\.")}:(\\d+):(\\d+)`).exec(stack);
+  return { name, message, line: at ? Number(at[1]) : null, column: at ? Number(at[2]) : null };
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return "a value that cannot be printed was thrown";
+  }
+}

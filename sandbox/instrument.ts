@@ -1,0 +1,67 @@
+import { parse } from "sucrase/dist/parser";
+import { TokenType } from "sucrase/dist/parser/tokenizer/types";
+
+// Runs on the HOST, before the user's module is handed to the loader: wires the loop
+// budget (sandbox/loop-budget.ts) into every loop. The condition of each `while` and
+// `do … while` becomes `__redfireLoop() && (cond)`, and of each three-part `for`
+// `__redfireLoop() && (cond)` (or just `__redfireLoop()` when empty); `for … of`/`for … in`
+// walk finite collections or generators whose own loops are guarded. Text is only
+// inserted, never a line break, so every line of the user's code keeps its number (a
+// column on a line with a loop shifts by the inserted text).
+
+/** The module the loaded worker serves the budget as, and the name the user's code calls it by. */
+export const LOOP_BUDGET_MODULE = "loop-budget.js";
+const GUARD = "__redfireLoop";
+
+const OPENERS = new Set([TokenType.parenL, TokenType.bracketL, TokenType.braceL, TokenType.braceBarL, TokenType.dollarBraceL]);
+const CLOSERS = new Set([TokenType.parenR, TokenType.bracketR, TokenType.braceR, TokenType.braceBarR]);
+
+/** The user's module with its loops guarded; unchanged if it does not parse (the loader then reports the syntax error). */
+export function guardLoops(code: string): string {
+  let tokens: ReturnType<typeof parse>["tokens"];
+  try {
+    tokens = parse(code, false, false, false).tokens;
+  } catch {
+    return code;
+  }
+  const inserts: { at: number; text: string }[] = [];
+  /** Index of the token closing the group opened at `open`. */
+  const closing = (open: number): number => {
+    let depth = 0;
+    for (let i = open; i < tokens.length; i++) {
+      if (OPENERS.has(tokens[i]!.type)) depth += 1;
+      else if (CLOSERS.has(tokens[i]!.type) && --depth === 0) return i;
+    }
+    return -1;
+  };
+  for (let i = 0; i < tokens.length; i++) {
+    const type = tokens[i]!.type;
+    if (type !== TokenType._while && type !== TokenType._for) continue;
+    const open = i + 1;
+    if (tokens[open]?.type !== TokenType.parenL) continue; // `for await (…)`: left alone
+    const close = closing(open);
+    if (close < 0) continue;
+    if (type === TokenType._while) {
+      inserts.push({ at: tokens[open]!.end, text: `${GUARD}() && (` }, { at: tokens[close]!.start, text: ")" });
+      continue;
+    }
+    // The header's own semicolons: those at its top level, not inside a nested function.
+    const semis: number[] = [];
+    for (let j = open + 1, depth = 0; j < close; j++) {
+      const t = tokens[j]!.type;
+      if (OPENERS.has(t)) depth += 1;
+      else if (CLOSERS.has(t)) depth -= 1;
+      else if (t === TokenType.semi && depth === 0) semis.push(j);
+    }
+    if (semis.length !== 2) continue;
+    const [first, second] = semis as [number, number];
+    if (second === first + 1) inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}()` });
+    else inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}() && (` }, { at: tokens[second]!.start, text: ")" });
+  }
+  if (inserts.length === 0) return code;
+  inserts.sort((a, b) => b.at - a.at);
+  let out = code;
+  for (const { at, text } of inserts) out = out.slice(0, at) + text + out.slice(at);
+  // On the first line, so no line moves.
+  return `import { spend as ${GUARD} } from "./${LOOP_BUDGET_MODULE}"; ${out}`;
+}

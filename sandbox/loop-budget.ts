@@ -1,0 +1,29 @@
+// Runs INSIDE the sandbox: the loop budget that sandbox/instrument.ts wires into every loop
+// of the user's module (the condition of each `for`/`while`/`do … while` calls `spend`),
+// reset by the entry before each callback. It stops a runaway loop deterministically (the
+// same backtest stops at the same iteration everywhere) and where the Worker Loader's CPU
+// limit is not enforced: local workerd runs every isolate on one thread and enforces no
+// CPU limit, so a loop that never ends would hang the whole process, host included. It
+// is a guard against mistakes, not the security boundary: code that shadows the name or
+// spins without a loop (deep recursion ends in a RangeError) is left to the CPU limit.
+
+/** Loop iterations one callback may run: far beyond any indicator or order loop over a bar. */
+export const LOOP_BUDGET = 10_000_000;
+
+let spent = 0;
+
+export class LoopBudgetError extends Error {
+  override name = "LoopBudgetError";
+}
+
+/** Called by every loop iteration of the user's code; true, so `spend() && (cond)` keeps the condition's meaning. */
+export function spend(): true {
+  spent += 1;
+  if (spent > LOOP_BUDGET) throw new LoopBudgetError(`more than ${LOOP_BUDGET.toLocaleString("en-US")} loop iterations in one callback: a loop that never ends?`);
+  return true;
+}
+
+/** A new callback starts with the whole budget. */
+export function resetLoopBudget(): void {
+  spent = 0;
+}

@@ -1,0 +1,206 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { openStrategySandbox, runCodeBacktest, StrategyCodeError, type CodeBacktestRequest } from "../platform/sandbox";
+import { runBacktest } from "../shared/strategy/backtest";
+import { compileStrategy } from "../shared/strategy/compile";
+import type { InvokeRequest } from "../shared/strategy/invoke";
+import type { Strategy } from "../shared/strategy/runtime";
+import { COIN, START, seededBars } from "./strategy/helpers";
+
+// The canonical moving-average cross as a user would write it: exact sums of closes in
+// ticks, all in on a cross up, flat on a cross down, state as JSON. One object serves both
+// runs: in-process as it is, in the sandbox as the source text of its methods.
+type MaState = { closes: number[]; fastSum: number; slowSum: number; above: boolean | null };
+type MaParams = { fast: number; slow: number };
+const userMaCross: Strategy<MaParams> = {
+  params: { fast: 10, slow: 30 },
+  onStart(ctx) {
+    ctx.state = { closes: [], fastSum: 0, slowSum: 0, above: null };
+  },
+  onBar(bar, ctx) {
+    const { fast, slow } = ctx.params;
+    const s = ctx.state as unknown as MaState;
+    const [whole = "", frac = ""] = String(bar.close).split(".");
+    const digits = ctx.instrument.tickSize.split(".")[1]?.length ?? 0;
+    const close = Number(whole + frac.padEnd(digits, "0").slice(0, digits));
+    s.closes.push(close);
+    s.slowSum += close;
+    s.fastSum += close;
+    const n = s.closes.length;
+    if (n > fast) s.fastSum -= s.closes[n - 1 - fast]!;
+    if (n > slow) s.slowSum -= s.closes.shift()!;
+    if (s.closes.length < slow) return;
+    const above = slow * s.fastSum > fast * s.slowSum;
+    const before = s.above;
+    s.above = above;
+    if (before === null) return;
+    const long = ctx.position.qty !== "0";
+    if (!before && above && !long) {
+      const qty = ctx.maxBuyQty();
+      if (qty !== "0") ctx.buy({ qty, tag: "cross_up" });
+    } else if (before && !above && long) {
+      ctx.sell({ qty: ctx.position.qty, tag: "cross_down" });
+    }
+  },
+};
+const USER_MA_CROSS = `export default {\n  params: ${JSON.stringify(userMaCross.params)},\n  ${userMaCross.onStart!.toString()},\n  ${userMaCross.onBar!.toString()},\n};\n`;
+
+function compiled(source: string, language: "js" | "ts" = "js"): string {
+  const result = compileStrategy(source, language);
+  if (!result.ok) throw new Error(`test strategy does not compile: ${result.error.message}`);
+  return result.js;
+}
+
+const venue = { makerBps: 7, takerBps: 7, minFee: "0.01", depthLevels: 1, slippageTicks: 0 };
+const limits = { maxOrderQty: "100000000", maxOrderNotional: "100000000", maxPositionNotional: "100000000", dailyLossLimit: "100000000" };
+
+function request(code: string, barCount: number, params: Record<string, unknown> = {}): CodeBacktestRequest {
+  return { code, bars: seededBars(barCount, 7).bars, spec: COIN, params, cash: "100000", venue, limits, halfSpreadTicks: 1 };
+}
+
+const keepGoing = { chunkBars: 250, onProgress: async () => true };
+
+function invokeRequest(callback: "onStart" | "onStop", nextId = 0): InvokeRequest {
+  return {
+    callback,
+    event: null,
+    instrument: COIN,
+    params: {},
+    state: {},
+    view: { position: { qty: "0", avgPrice: null, unrealizedPl: "0", realizedPl: "0" }, account: { cash: "1000.00", buyingPower: "1000.00", equity: "1000.00" }, openOrders: [], maxBuyQty: "9.5" },
+    now: START,
+    idPrefix: "run-",
+    nextId,
+  };
+}
+
+async function codeError(run: Promise<unknown>): Promise<StrategyCodeError> {
+  try {
+    await run;
+  } catch (error) {
+    if (error instanceof StrategyCodeError) return error;
+    throw error;
+  }
+  throw new Error("expected a StrategyCodeError");
+}
+
+describe("backtests of user code in the sandbox", () => {
+  it("give byte for byte the result of the same strategy run in-process", async () => {
+    const req = request(compiled(USER_MA_CROSS), 1500, { fast: 5, slow: 20 });
+    const sandboxed = await runCodeBacktest(env, req, keepGoing);
+    const inProcess = await runBacktest({ ...req, strategy: userMaCross });
+    expect(inProcess.fills.length).toBeGreaterThan(10);
+    expect(JSON.stringify(sandboxed)).toBe(JSON.stringify(inProcess));
+  });
+
+  it("start every run from a fresh module, so state kept at module scope cannot leak between runs", async () => {
+    const code = `let bars = 0;\nexport default { onBar(bar, ctx) { bars += 1; ctx.state = { bars }; } };\n`;
+    const first = await runCodeBacktest(env, request(code, 40), keepGoing);
+    const second = await runCodeBacktest(env, request(code, 40), keepGoing);
+    expect("state" in first && first.state).toEqual({ bars: 40 });
+    expect("state" in second && second.state).toEqual({ bars: 40 });
+  });
+
+  it("report progress after every chunk of bars, and stop when progress answers false", async () => {
+    const code = `export default { onBar(bar, ctx) { ctx.log(bar.close); } };\n`;
+    const seen: [number, number][] = [];
+    const done = await runCodeBacktest(env, request(code, 100), { chunkBars: 30, onProgress: async (d, t) => (seen.push([d, t]), true) });
+    expect(seen).toEqual([[30, 100], [60, 100], [90, 100], [100, 100]]);
+    expect("logs" in done && done.logs).toHaveLength(100);
+
+    const asked: number[] = [];
+    const cancelled = await runCodeBacktest(env, request(code, 100), { chunkBars: 25, onProgress: async (d) => (asked.push(d), d < 50) });
+    expect(cancelled).toEqual({ cancelled: true });
+    expect(asked).toEqual([25, 50]);
+  });
+
+  it("turn a throwing callback into a StrategyCodeError with the message and the line in the user's TypeScript", async () => {
+    const source = `interface Memo {\n  seen: number;\n}\n\nexport default {\n  onBar(bar: { close: number }, ctx: { state: Memo }) {\n    if (bar.close > 0) throw new RangeError("no bars today");\n  },\n};\n`;
+    const error = await codeError(runCodeBacktest(env, request(compiled(source, "ts"), 10), keepGoing));
+    expect(error.reason).toBe("threw");
+    expect(error.message).toContain("RangeError: no bars today");
+    expect(error.line).toBe(7);
+    expect(error.column).toBe(30);
+  });
+
+  it("stop a loop that never ends, at its line, without hanging the host", async () => {
+    const code = `export default {\n  onBar(bar, ctx) {\n    let n = 0;\n    while (true) { n += 1; }\n  },\n};\n`;
+    const error = await codeError(runCodeBacktest(env, request(code, 5), keepGoing));
+    expect(error.reason).toBe("loop_budget");
+    expect(error.line).toBe(4);
+    expect(error.message).toMatch(/loop iterations in one callback/);
+  });
+
+  it("report a module that throws while loading as a crash", async () => {
+    const error = await codeError(runCodeBacktest(env, request(`throw new Error("top level");\nexport default {};\n`, 5), keepGoing));
+    expect(error.reason).toBe("crashed");
+    expect(error.message).toContain("top level");
+  });
+});
+
+describe("live callbacks in the sandbox", () => {
+  it("return the callback's commands, state and logs", async () => {
+    const code = `export default {\n  onStart(ctx) {\n    ctx.log("starting", ctx.params.size);\n    ctx.state = { started: ctx.now };\n    ctx.buy({ qty: ctx.maxBuyQty(), tag: "in" });\n    ctx.cancel("run-0");\n  },\n  params: { size: 3 },\n};\n`;
+    using sandbox = openStrategySandbox(env, "live-commands", code);
+    const result = await sandbox.invoke(invokeRequest("onStart", 4));
+    expect(result.state).toEqual({ started: START });
+    expect(result.logs).toEqual([{ t: START, text: "starting 3" }]);
+    expect(result.nextId).toBe(5);
+    expect(result.commands).toEqual([
+      { kind: "place", id: "run-5", tag: "in", fields: { side: "buy", type: "market", time_in_force: "gtc", client_order_id: "run-5", qty: "9.500000000" } },
+      { kind: "cancel", id: "run-0" },
+    ]);
+  });
+
+  it("reuse one isolate for the callbacks of one code version", async () => {
+    const code = `let calls = 0;\nexport default { onStart(ctx) { calls += 1; ctx.log(calls); } };\n`;
+    using sandbox = openStrategySandbox(env, "live-warm", code);
+    const texts = [];
+    for (let i = 0; i < 3; i++) texts.push((await sandbox.invoke(invokeRequest("onStart"))).logs[0]!.text);
+    expect(texts).toEqual(["1", "2", "3"]);
+  });
+
+  it("have no network and no bindings", async () => {
+    const code = `import { env } from "cloudflare:workers";\nlet outcome = "pending";\nexport default {\n  onStart(ctx) {\n    try {\n      fetch("https://example.com").then(() => (outcome = "reached the network"), (e) => (outcome = "refused: " + e.message));\n    } catch (e) {\n      outcome = "threw: " + e.message;\n    }\n    ctx.log(JSON.stringify(Object.keys(env)));\n  },\n  onStop(ctx) { ctx.log(outcome); },\n};\n`;
+    using sandbox = openStrategySandbox(env, "live-offline", code);
+    const started = await sandbox.invoke(invokeRequest("onStart"));
+    expect(started.logs[0]!.text).toBe("[]");
+    let outcome = "pending";
+    for (let i = 0; i < 50 && outcome === "pending"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      outcome = (await sandbox.invoke(invokeRequest("onStop"))).logs[0]!.text;
+    }
+    expect(outcome).toMatch(/^(refused|threw): /);
+  });
+
+  it("stop an endless loop in a callback and keep serving the next one", async () => {
+    const code = `export default {\n  onStart(ctx) { for (;;) {} },\n  onStop(ctx) { ctx.log("still here"); },\n};\n`;
+    using sandbox = openStrategySandbox(env, "live-loop", code);
+    const error = await codeError(sandbox.invoke(invokeRequest("onStart")));
+    expect(error.reason).toBe("loop_budget");
+    expect(error.line).toBe(2);
+    expect((await sandbox.invoke(invokeRequest("onStop"))).logs).toEqual([{ t: START, text: "still here" }]);
+  });
+});
+
+describe("sandbox throughput (printed for the report)", () => {
+  it("measures callbacks per second and bars per second against in-process", async () => {
+    using sandbox = openStrategySandbox(env, "bench", `export default { onStart(ctx) { ctx.state = { n: 1 }; } };\n`);
+    await sandbox.invoke(invokeRequest("onStart"));
+    const calls = 2000;
+    let t0 = Date.now();
+    for (let i = 0; i < calls; i++) await sandbox.invoke(invokeRequest("onStart"));
+    const perSecond = Math.round((calls * 1000) / Math.max(1, Date.now() - t0));
+
+    const req = request(compiled(USER_MA_CROSS), 5000);
+    t0 = Date.now();
+    await runCodeBacktest(env, req, { chunkBars: 1000, onProgress: async () => true });
+    const sandboxMs = Date.now() - t0;
+    t0 = Date.now();
+    await runBacktest({ ...req, strategy: userMaCross });
+    const inProcessMs = Date.now() - t0;
+    const rate = (ms: number) => Math.round((req.bars.length * 1000) / Math.max(1, ms));
+    console.log(`sandbox: ${perSecond} invoke calls/s; backtest ${rate(sandboxMs)} bars/s in the sandbox (${sandboxMs} ms, load included) vs ${rate(inProcessMs)} bars/s in-process (${inProcessMs} ms)`);
+    expect(perSecond).toBeGreaterThan(0);
+  }, 120_000);
+});
