@@ -19,6 +19,7 @@ import { BACKTEST_CSV_PATH, backtests } from "./routes/backtests";
 import { keys } from "./routes/keys";
 import { marketData } from "./routes/market-data";
 import { streams } from "./routes/streams";
+import { strategies } from "./routes/strategies";
 import { account } from "./routes/account";
 import { orders } from "./routes/orders";
 import { positions } from "./routes/positions";
@@ -138,6 +139,7 @@ export function createApp() {
   app.route("/", orders);
   app.route("/", positions);
   app.route("/", tradeStream);
+  app.route("/", strategies);
   app.route("/", backtests);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

@@ -1,0 +1,275 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { call, createKey, expectError, json, signUp, until, type TestUser } from "./helpers";
+
+interface Strategy {
+  id: string;
+  name: string;
+  kind: "template" | "code";
+  template: string | null;
+  symbol: string;
+  timeframe: string;
+  params: Record<string, unknown>;
+  current_version: number;
+  status: string;
+  status_message: string | null;
+  running_version: number | null;
+  notice?: string | null;
+}
+
+interface Version {
+  strategy_id: string;
+  version: number;
+  template: string | null;
+  params: Record<string, unknown>;
+  language: string | null;
+  source?: string | null;
+  compiled?: string | null;
+}
+
+const TS_SOURCE = `interface Bar { close: number }
+export default {
+  onBar(bar: Bar, ctx: { log(...a: unknown[]): void }) {
+    ctx.log(bar.close);
+  },
+};
+`;
+
+let names = 0;
+const uniqueName = (what: string) => `${what} ${++names}`;
+
+const as = (user: TestUser) => ({ token: user.access, ip: user.ip });
+
+async function createStrategy(user: TestUser, body: Record<string, unknown>): Promise<Strategy> {
+  const res = await call("/api/strategies", { body: { name: uniqueName("strategy"), symbol: "AAPL", ...body }, ...as(user) });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
+  return json<Strategy>(res);
+}
+
+describe("saving strategies from templates", () => {
+  it("fills the template's defaults, defaults the timeframe to 1Min and starts at version 1, stopped", async () => {
+    const trader = await signUp();
+    const created = await createStrategy(trader, { kind: "template", template: "ma-cross", params: { fast: 5 }, symbol: "aapl" });
+    expect(created).toMatchObject({
+      kind: "template",
+      template: "ma-cross",
+      symbol: "AAPL",
+      timeframe: "1Min",
+      params: { fast: 5, slow: 30, sizing: "all_in" },
+      current_version: 1,
+      status: "stopped",
+      running_version: null,
+    });
+    const version = await json<Version>(await call(`/api/strategies/${created.id}/versions/1`, as(trader)));
+    expect(version).toMatchObject({ version: 1, template: "ma-cross", params: { fast: 5, slow: 30 }, source: null, compiled: null });
+  });
+
+  it("stores the canonical spelling of the timeframe and refuses frames the live feed does not make", async () => {
+    const trader = await signUp();
+    expect((await createStrategy(trader, { kind: "template", template: "ma-cross", timeframe: "5min" })).timeframe).toBe("5Min");
+    const refused = await expectError(await call("/api/strategies", { body: { name: "weekly", symbol: "AAPL", kind: "template", template: "ma-cross", timeframe: "1Week" }, ...as(trader) }), 422);
+    expect(refused.details.map((d) => d.path)).toEqual(["timeframe"]);
+  });
+
+  it("refuses bad parameters with 422 naming each one under params", async () => {
+    const trader = await signUp();
+    const res = await call("/api/strategies", { body: { name: "bad", symbol: "AAPL", kind: "template", template: "ma-cross", params: { fast: 40, slow: "x" } }, ...as(trader) });
+    const error = await expectError(res, 422);
+    expect(error.details.map((d) => d.path)).toContain("params.slow");
+    const fastOverSlow = await expectError(await call("/api/strategies", { body: { name: "bad2", symbol: "AAPL", kind: "template", template: "ma-cross", params: { fast: 40, slow: 30 } }, ...as(trader) }), 422);
+    expect(fastOverSlow.details).toEqual([expect.objectContaining({ path: "params.fast", message: "fast must be less than slow" })]);
+    expect(await json<Strategy[]>(await call("/api/strategies", as(trader)))).toEqual([]);
+  });
+
+  it("refuses an unknown template, an unknown symbol, and a template strategy with source", async () => {
+    const trader = await signUp();
+    const unknownTemplate = await expectError(await call("/api/strategies", { body: { name: "x", symbol: "AAPL", kind: "template", template: "astrology" }, ...as(trader) }), 422);
+    expect(unknownTemplate.details[0]).toMatchObject({ path: "template" });
+    const unknownSymbol = await expectError(await call("/api/strategies", { body: { name: "x", symbol: "NOPE", kind: "template", template: "ma-cross" }, ...as(trader) }), 422);
+    expect(unknownSymbol.details[0]).toMatchObject({ path: "symbol" });
+    const mixed = await expectError(await call("/api/strategies", { body: { name: "x", symbol: "AAPL", kind: "template", template: "ma-cross", source: TS_SOURCE }, ...as(trader) }), 422);
+    expect(mixed.details.map((d) => d.path)).toEqual(["source"]);
+  });
+
+  it("refuses a second strategy of the same name with 409, and a 51st strategy with 409", async () => {
+    const trader = await signUp();
+    await createStrategy(trader, { kind: "template", template: "ma-cross", name: "trend" });
+    const duplicate = await expectError(await call("/api/strategies", { body: { name: "trend", symbol: "SPY", kind: "template", template: "ma-cross" }, ...as(trader) }), 409);
+    expect(duplicate.details[0]).toMatchObject({ path: "name" });
+    // 48 more straight into D1 (the API's rate limit would make 50 requests slow), then the 50th and 51st through the API.
+    const now = Date.now();
+    await env.DB.batch(
+      Array.from({ length: 48 }, (_, i) =>
+        env.DB.prepare("INSERT INTO strategies (id, user_id, name, kind, template, symbol, timeframe, params, current_version, status, created_at, updated_at) VALUES (?, ?, ?, 'template', 'ma-cross', 'AAPL', '1Min', '{}', 1, 'stopped', ?, ?)").bind(
+          crypto.randomUUID(),
+          trader.id,
+          `filler ${i}`,
+          now,
+          now,
+        ),
+      ),
+    );
+    await createStrategy(trader, { kind: "template", template: "ma-cross", name: "fiftieth" });
+    const tooMany = await expectError(await call("/api/strategies", { body: { name: "fifty-first", symbol: "AAPL", kind: "template", template: "ma-cross" }, ...as(trader) }), 409);
+    expect(tooMany.message).toContain("at most 50");
+  });
+
+  it("lists every template with its parameters' JSON Schema and defaults", async () => {
+    const user = await signUp("user");
+    const templates = await json<{ name: string; params_schema: { properties: Record<string, unknown> }; defaults: Record<string, unknown> }[]>(await call("/api/strategies/templates", as(user)));
+    const maCross = templates.find((t) => t.name === "ma-cross");
+    expect(maCross?.defaults).toMatchObject({ fast: 10, slow: 30, sizing: "all_in" });
+    expect(Object.keys(maCross?.params_schema.properties ?? {})).toEqual(expect.arrayContaining(["fast", "slow", "sizing"]));
+  });
+});
+
+describe("saving strategies as code", () => {
+  it("compiles TypeScript at save: the version keeps the source and the JavaScript without types", async () => {
+    const trader = await signUp();
+    const created = await createStrategy(trader, { kind: "code", source: TS_SOURCE, language: "ts", params: { threshold: 3 } });
+    expect(created).toMatchObject({ kind: "code", template: null, params: { threshold: 3 }, current_version: 1 });
+    const version = await json<Version>(await call(`/api/strategies/${created.id}/versions/1`, as(trader)));
+    expect(version.source).toBe(TS_SOURCE);
+    expect(version.language).toBe("ts");
+    expect(version.compiled).toContain("export default");
+    expect(version.compiled).not.toContain("interface Bar");
+  });
+
+  it("refuses a syntax error with 422 giving its line and column", async () => {
+    const trader = await signUp();
+    const source = "export default {\n  onBar(bar) {\n    if (bar.close > ) {}\n  },\n};\n";
+    const error = await expectError(await call("/api/strategies", { body: { name: "broken", symbol: "AAPL", kind: "code", language: "js", source }, ...as(trader) }), 422);
+    // "    if (bar.close > ) {}": the ")" where an operand belongs is the 21st character.
+    expect(error.message).toContain("line 3, column 21");
+    expect(error.details).toEqual([expect.objectContaining({ path: "source", line: 3, column: 21 })]);
+    expect(await json<Strategy[]>(await call("/api/strategies", as(trader)))).toEqual([]);
+  });
+
+  it("refuses imports: the sandbox has no modules besides the strategy", async () => {
+    const trader = await signUp();
+    const source = 'import { x } from "lib";\nexport default {};\n';
+    const error = await expectError(await call("/api/strategies", { body: { name: "imports", symbol: "AAPL", kind: "code", source }, ...as(trader) }), 422);
+    expect(error.message).toContain("no modules besides itself");
+  });
+});
+
+describe("editing strategies", () => {
+  it("saves new params as version 2 and keeps version 1 readable", async () => {
+    const trader = await signUp();
+    const created = await createStrategy(trader, { kind: "template", template: "ma-cross" });
+    const res = await call(`/api/strategies/${created.id}`, { method: "PATCH", body: { params: { fast: 3 } }, ...as(trader) });
+    expect(res.status).toBe(200);
+    const updated = await json<Strategy>(res);
+    expect(updated).toMatchObject({ current_version: 2, params: { fast: 3, slow: 30, sizing: "all_in" }, notice: null });
+    const versions = await json<Version[]>(await call(`/api/strategies/${created.id}/versions`, as(trader)));
+    expect(versions.map((v) => [v.version, v.params.fast])).toEqual([
+      [2, 3],
+      [1, 10],
+    ]);
+    expect((await json<Version>(await call(`/api/strategies/${created.id}/versions/1`, as(trader)))).params).toEqual({ ...created.params, fast: 10 });
+    await expectError(await call(`/api/strategies/${created.id}/versions/3`, as(trader)), 404);
+  });
+
+  it("recompiles new source as a new version; a bad edit changes nothing", async () => {
+    const trader = await signUp();
+    const created = await createStrategy(trader, { kind: "code", source: TS_SOURCE });
+    const broken = await expectError(await call(`/api/strategies/${created.id}`, { method: "PATCH", body: { source: "export default {" }, ...as(trader) }), 422);
+    expect(broken.details[0]).toMatchObject({ path: "source", line: 1 });
+    const edited = await json<Strategy>(await call(`/api/strategies/${created.id}`, { method: "PATCH", body: { source: "export default { onBar() {} };" }, ...as(trader) }));
+    expect(edited.current_version).toBe(2);
+    const v2 = await json<Version>(await call(`/api/strategies/${created.id}/versions/2`, as(trader)));
+    expect(v2).toMatchObject({ source: "export default { onBar() {} };", language: "ts" });
+    expect((await json<Version>(await call(`/api/strategies/${created.id}/versions/1`, as(trader)))).source).toBe(TS_SOURCE);
+  });
+
+  it("renames without a new version, and refuses a name the user already has", async () => {
+    const trader = await signUp();
+    const a = await createStrategy(trader, { kind: "template", template: "ma-cross", name: "alpha" });
+    await createStrategy(trader, { kind: "template", template: "ma-cross", name: "beta" });
+    const renamed = await json<Strategy>(await call(`/api/strategies/${a.id}`, { method: "PATCH", body: { name: "gamma" }, ...as(trader) }));
+    expect(renamed).toMatchObject({ name: "gamma", current_version: 1 });
+    await expectError(await call(`/api/strategies/${a.id}`, { method: "PATCH", body: { name: "beta" }, ...as(trader) }), 409);
+    await expectError(await call(`/api/strategies/${a.id}`, { method: "PATCH", body: { name: "beta", params: { fast: 2 } }, ...as(trader) }), 409);
+    expect(await json<Strategy>(await call(`/api/strategies/${a.id}`, as(trader)))).toMatchObject({ name: "gamma", current_version: 1 });
+  });
+
+  it("gives concurrent edits distinct consecutive versions, without a server error", async () => {
+    const trader = await signUp();
+    const created = await createStrategy(trader, { kind: "template", template: "ma-cross" });
+    const fasts = [2, 3, 4, 5, 6, 7];
+    const responses = await Promise.all(fasts.map((fast) => call(`/api/strategies/${created.id}`, { method: "PATCH", body: { params: { fast } }, ...as(trader) })));
+    expect(responses.map((r) => r.status)).toEqual(fasts.map(() => 200));
+    const saved = await Promise.all(responses.map((r) => json<Strategy>(r)));
+    expect(saved.map((s) => s.current_version).sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7]);
+    const versions = await json<Version[]>(await call(`/api/strategies/${created.id}/versions`, as(trader)));
+    expect(versions.map((v) => v.version)).toEqual([7, 6, 5, 4, 3, 2, 1]);
+    // Each response describes the version it saved.
+    for (const s of saved) expect(versions.find((v) => v.version === s.current_version)?.params.fast).toBe(s.params.fast);
+    expect(new Set(versions.slice(0, 6).map((v) => v.params.fast))).toEqual(new Set(fasts));
+  });
+
+  it("lets a running strategy keep its version and says so", async () => {
+    const trader = await signUp();
+    const created = await createStrategy(trader, { kind: "template", template: "ma-cross" });
+    await env.DB.prepare("UPDATE strategies SET status = 'running', running_version = 1 WHERE id = ?").bind(created.id).run();
+    const updated = await json<Strategy>(await call(`/api/strategies/${created.id}`, { method: "PATCH", body: { params: { fast: 4 } }, ...as(trader) }));
+    expect(updated).toMatchObject({ status: "running", running_version: 1, current_version: 2 });
+    expect(updated.notice).toContain("still running version 1");
+  });
+});
+
+describe("who sees and changes a strategy", () => {
+  it("answers 404 to another user, for reads, edits and deletes alike", async () => {
+    const [owner, other, admin] = await Promise.all([signUp(), signUp(), signUp("admin")]);
+    const created = await createStrategy(owner, { kind: "code", source: TS_SOURCE });
+    for (const path of [`/api/strategies/${created.id}`, `/api/strategies/${created.id}/versions`, `/api/strategies/${created.id}/versions/1`]) {
+      await expectError(await call(path, as(other)), 404);
+    }
+    await expectError(await call(`/api/strategies/${created.id}`, { method: "PATCH", body: { name: "mine now" }, ...as(other) }), 404);
+    await expectError(await call(`/api/strategies/${created.id}`, { method: "DELETE", ...as(admin) }), 404);
+    expect(await json<Strategy[]>(await call("/api/strategies", as(other)))).toEqual([]);
+    expect(await json<Strategy>(await call(`/api/strategies/${created.id}`, as(owner)))).toMatchObject({ name: created.name, current_version: 1 });
+  });
+
+  it("lets a user role and a read-only key list strategies but not create them", async () => {
+    const [user, trader] = await Promise.all([signUp("user"), signUp()]);
+    await createStrategy(trader, { kind: "template", template: "ma-cross" });
+    const readKey = await createKey(trader, ["read"]);
+    expect((await call("/api/strategies", as(user))).status).toBe(200);
+    expect(await json<Strategy[]>(await call("/api/strategies", { apiKey: readKey }))).toHaveLength(1);
+    const body = { name: "nope", symbol: "AAPL", kind: "template", template: "ma-cross" };
+    await expectError(await call("/api/strategies", { body, ...as(user) }), 403);
+    await expectError(await call("/api/strategies", { body, apiKey: readKey }), 403);
+  });
+
+  it("deletes a stopped strategy with its versions, and refuses while it runs", async () => {
+    const admin = await signUp("admin");
+    const created = await createStrategy(admin, { kind: "template", template: "ma-cross" });
+    await env.DB.prepare("UPDATE strategies SET status = 'running', running_version = 1 WHERE id = ?").bind(created.id).run();
+    const running = await expectError(await call(`/api/strategies/${created.id}`, { method: "DELETE", ...as(admin) }), 409);
+    expect(running.message).toContain("stop it");
+    await env.DB.prepare("UPDATE strategies SET status = 'stopped', running_version = NULL WHERE id = ?").bind(created.id).run();
+    expect((await call(`/api/strategies/${created.id}`, { method: "DELETE", ...as(admin) })).status).toBe(204);
+    await expectError(await call(`/api/strategies/${created.id}`, as(admin)), 404);
+    const versions = await env.DB.prepare("SELECT count(*) AS n FROM strategy_versions WHERE strategy_id = ?").bind(created.id).first<{ n: number }>();
+    expect(versions?.n).toBe(0);
+  });
+
+  it("needs strategy:delete to delete: a trader's own strategy stays", async () => {
+    const trader = await signUp();
+    const created = await createStrategy(trader, { kind: "template", template: "ma-cross" });
+    await expectError(await call(`/api/strategies/${created.id}`, { method: "DELETE", ...as(trader) }), 403);
+    expect((await call(`/api/strategies/${created.id}`, as(trader))).status).toBe(200);
+  });
+
+  it("records each save in the audit log as a strategy event", async () => {
+    const trader = await signUp();
+    const created = await createStrategy(trader, { kind: "template", template: "ma-cross" });
+    await call(`/api/strategies/${created.id}`, { method: "PATCH", body: { params: { fast: 4 } }, ...as(trader) });
+    const types = await until(async () => {
+      const rows = await env.DB.prepare("SELECT type FROM audit_log WHERE subject = ? ORDER BY occurred_at").bind(`strategy:${created.id}`).all<{ type: string }>();
+      return rows.results.length >= 2 && rows.results.map((r) => r.type);
+    }, "two strategy events in the audit log");
+    expect(types).toEqual(["strategy.created", "strategy.updated"]);
+  });
+});

@@ -1,0 +1,197 @@
+import { and, desc, eq, lt, ne, sql, type SQL } from "drizzle-orm";
+import { database, schema, type Database } from "../../platform/db";
+import type { Strategy } from "../../shared/schemas/strategies";
+
+// Data access for saved strategies and their versions: the routes in
+// workers/routes/strategies.ts and the live runner both go through here.
+//
+// D1 has no interactive transactions, so every write that must see the state it read is one
+// batch whose statements carry the condition themselves: a version row is inserted only
+// while the strategy's current_version is still the one the writer read, and the strategy
+// row moves to it in the same batch. Two concurrent saves cannot both take version N+1;
+// the loser sees no change and tries again on the new state.
+
+export type StrategyRow = typeof schema.strategies.$inferSelect;
+export type StrategyVersionRow = typeof schema.strategyVersions.$inferSelect;
+export type StrategyStatus = StrategyRow["status"];
+
+/** The most strategies one user may keep; creating more is refused with 409. */
+export const MAX_STRATEGIES_PER_USER = 50;
+
+export interface VersionContent {
+  template: string | null;
+  /** Validated parameters (template defaults filled in), as an object. */
+  params: Record<string, unknown>;
+  source: string | null;
+  compiled: string | null;
+  language: "js" | "ts" | null;
+}
+
+export interface NewStrategy {
+  id: string;
+  userId: string;
+  name: string;
+  kind: StrategyRow["kind"];
+  symbol: string;
+  timeframe: string;
+  now: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const paramsOf = (json: string) => JSON.parse(json) as Record<string, unknown>;
+
+/** The wire view of a strategy row. */
+export function strategyView(row: StrategyRow): Strategy {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    template: row.template,
+    symbol: row.symbol,
+    timeframe: row.timeframe,
+    params: paramsOf(row.params),
+    current_version: row.currentVersion,
+    status: row.status,
+    status_message: row.statusMessage,
+    running_version: row.runningVersion,
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  };
+}
+
+type VersionSummaryRow = Omit<StrategyVersionRow, "source" | "compiled">;
+
+export function versionView(row: VersionSummaryRow) {
+  return {
+    strategy_id: row.strategyId,
+    version: row.version,
+    template: row.template,
+    params: paramsOf(row.params),
+    language: row.language,
+    created_at: iso(row.createdAt),
+  };
+}
+
+/** True when `error` (or what it wraps: drizzle wraps D1's errors) broke a UNIQUE constraint of `table`. */
+export function isUniqueViolation(error: unknown, table: string): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.message.includes(`UNIQUE constraint failed: ${table}.`)) return true;
+  }
+  return false;
+}
+
+/**
+ * A user's strategy and one of its versions (the current one unless `version` is given),
+ * or undefined when the user has no such strategy or it has no such version. Another
+ * user's strategy answers exactly like a missing one.
+ */
+export async function loadStrategy(
+  env: Env,
+  userId: string,
+  id: string,
+  version?: number,
+): Promise<{ strategy: StrategyRow; version: StrategyVersionRow } | undefined> {
+  const db = database(env);
+  const strategy = await ownStrategy(env, userId, id);
+  if (!strategy) return undefined;
+  const saved = await db
+    .select()
+    .from(schema.strategyVersions)
+    .where(and(eq(schema.strategyVersions.strategyId, id), eq(schema.strategyVersions.version, version ?? strategy.currentVersion)))
+    .get();
+  return saved ? { strategy, version: saved } : undefined;
+}
+
+export async function ownStrategy(env: Env, userId: string, id: string): Promise<StrategyRow | undefined> {
+  return database(env)
+    .select()
+    .from(schema.strategies)
+    .where(and(eq(schema.strategies.id, id), eq(schema.strategies.userId, userId)))
+    .get();
+}
+
+/**
+ * Records what the live runner did with a strategy: running (with the version it started),
+ * stopped, or errored with the message. Status is not an edit, so updated_at stays.
+ */
+export async function setStrategyStatus(env: Env, id: string, status: StrategyStatus, message: string | null, runningVersion: number | null): Promise<void> {
+  await database(env).update(schema.strategies).set({ status, statusMessage: message, runningVersion }).where(eq(schema.strategies.id, id)).run();
+}
+
+/**
+ * Saves a new strategy with its version 1. "limit" when the user already has the most
+ * strategies allowed (counted in the same statement, so concurrent creates cannot pass it);
+ * a duplicate name throws D1's UNIQUE error (see isUniqueViolation).
+ */
+export async function insertStrategy(env: Env, s: NewStrategy, content: VersionContent): Promise<StrategyRow | "limit"> {
+  const db = database(env);
+  const params = JSON.stringify(content.params);
+  const [inserted] = await db.batch([
+    // Every column in the table's order: drizzle names them all for an INSERT … SELECT.
+    db.insert(schema.strategies).select(
+      sql`SELECT ${s.id}, ${s.userId}, ${s.name}, ${s.kind}, ${content.template}, ${s.symbol}, ${s.timeframe}, ${params}, 1, 'stopped', NULL, NULL, ${s.now}, ${s.now}
+        WHERE (SELECT count(*) FROM strategies WHERE user_id = ${s.userId}) < ${MAX_STRATEGIES_PER_USER}`,
+    ),
+    insertVersionIf(db, s.id, 1, content, s.now, sql`SELECT 1 FROM strategies WHERE id = ${s.id}`),
+  ]);
+  if (inserted.meta.changes !== 1) return "limit";
+  const row = await ownStrategy(env, s.userId, s.id);
+  if (!row) throw new Error(`strategy ${s.id} vanished right after it was inserted`);
+  return row;
+}
+
+/**
+ * Saves `content` as version `from + 1` if the strategy is still at version `from`, and
+ * renames it when `name` is given. The updated row, or undefined when another save got
+ * there first (or the strategy is gone): read it again and retry.
+ */
+export async function appendVersion(env: Env, strategy: StrategyRow, content: VersionContent, name: string | undefined, now: number): Promise<StrategyRow | undefined> {
+  const db = database(env);
+  const from = strategy.currentVersion;
+  const [, updated] = await db.batch([
+    insertVersionIf(db, strategy.id, from + 1, content, now, sql`SELECT 1 FROM strategies WHERE id = ${strategy.id} AND current_version = ${from}`),
+    db
+      .update(schema.strategies)
+      .set({ currentVersion: from + 1, params: JSON.stringify(content.params), name: name ?? strategy.name, updatedAt: now })
+      .where(and(eq(schema.strategies.id, strategy.id), eq(schema.strategies.currentVersion, from)))
+      .returning(),
+  ]);
+  return updated[0];
+}
+
+function insertVersionIf(db: Database, strategyId: string, version: number, content: VersionContent, now: number, condition: SQL) {
+  // Every column in the table's order: drizzle names them all for an INSERT … SELECT.
+  return db.insert(schema.strategyVersions).select(
+    sql`SELECT ${strategyId}, ${version}, ${content.template}, ${JSON.stringify(content.params)}, ${content.source}, ${content.compiled}, ${content.language}, ${now}
+      WHERE EXISTS (${condition})`,
+  );
+}
+
+/**
+ * Deletes a stopped (or errored) strategy with its versions (they cascade). A running one
+ * is refused in the same statement, so a start racing the delete cannot leave a runner
+ * without its record.
+ */
+export async function deleteStrategy(env: Env, userId: string, id: string): Promise<"deleted" | "missing" | "running"> {
+  const db = database(env);
+  // RETURNING, not meta.changes: D1 counts the cascaded version rows in changes.
+  const deleted = await db
+    .delete(schema.strategies)
+    .where(and(eq(schema.strategies.id, id), eq(schema.strategies.userId, userId), ne(schema.strategies.status, "running")))
+    .returning({ id: schema.strategies.id });
+  if (deleted.length === 1) return "deleted";
+  return (await ownStrategy(env, userId, id)) ? "running" : "missing";
+}
+
+/** A strategy's versions (without their code), newest first, `before` a version number when paging. */
+export async function listVersions(env: Env, strategyId: string, limit: number, before?: number): Promise<VersionSummaryRow[]> {
+  const v = schema.strategyVersions;
+  // Without source and compiled code: a list of versions stays small.
+  return database(env)
+    .select({ strategyId: v.strategyId, version: v.version, template: v.template, params: v.params, language: v.language, createdAt: v.createdAt })
+    .from(v)
+    .where(before === undefined ? eq(v.strategyId, strategyId) : and(eq(v.strategyId, strategyId), lt(v.version, before)))
+    .orderBy(desc(v.version))
+    .limit(limit)
+    .all();
+}

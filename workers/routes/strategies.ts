@@ -1,0 +1,300 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, asc, eq } from "drizzle-orm";
+import { conflict, notFound, unprocessable, type FieldError } from "../../shared/errors";
+import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import {
+  CreateStrategyRequest,
+  Strategy,
+  StrategyIdParam,
+  StrategyTemplate,
+  StrategyVersion,
+  StrategyVersionDetail,
+  StrategyVersionParam,
+  UpdatedStrategy,
+  UpdateStrategyRequest,
+} from "../../shared/schemas/strategies";
+import { compileStrategy, type StrategyLanguage } from "../../shared/strategy/compile";
+import { TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
+import { assetBySymbol } from "../../platform/assets";
+import { database, schema } from "../../platform/db";
+import type { AppEnv } from "../context";
+import { publish } from "../lib/events";
+import {
+  appendVersion,
+  deleteStrategy,
+  insertStrategy,
+  isUniqueViolation,
+  listVersions,
+  loadStrategy,
+  MAX_STRATEGIES_PER_USER,
+  ownStrategy,
+  strategyView,
+  versionView,
+  type StrategyRow,
+  type StrategyVersionRow,
+  type VersionContent,
+} from "../lib/strategies";
+import { principalOf, requirePermission } from "../middleware/authenticate";
+import { validationHook } from "../middleware/errors";
+
+// Saved strategies: create, read, edit (every edit of parameters or code is a new version),
+// delete. Starting, stopping and watching a strategy run live are the live runner's routes.
+
+export const strategies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const security = SESSION_OR_KEY;
+const tags = ["strategies"];
+// A save that keeps losing the race for the next version number gives up with 409 rather
+// than spin; each round, one of the concurrent saves wins.
+const SAVE_ATTEMPTS = 10;
+
+const duplicateName = (name: string) => conflict(`you already have a strategy named "${name}"`, [{ path: "name", message: "is already used by another of your strategies" }]);
+
+/** A template's parameters with its defaults filled in, or 422 naming each bad one. */
+function checkedTemplateParams(templateName: string, params: unknown): Record<string, unknown> {
+  const template = TEMPLATES.get(templateName);
+  if (!template) {
+    throw unprocessable(`unknown template "${templateName}"`, [{ path: "template", message: `must be one of ${[...TEMPLATES.keys()].join(", ")}` }]);
+  }
+  const checked = templateParams(template, params);
+  if (checked.ok) return checked.params;
+  throw unprocessable(
+    `params do not fit template "${templateName}"`,
+    checked.issues.map((i) => ({ path: i.path ? `params.${i.path}` : "params", message: i.message })),
+  );
+}
+
+/** Compiled code, or 422 with where the problem is (line and column in the message and the details). */
+function compiledSource(source: string, language: StrategyLanguage): string {
+  const result = compileStrategy(source, language);
+  if (result.ok) return result.js;
+  const { message, line, column } = result.error;
+  const detail: FieldError & { line?: number; column?: number } = { path: "source", message, ...(line === undefined ? {} : { line, column }) };
+  throw unprocessable(message, [detail]);
+}
+
+const templatesRoute = createRoute({
+  method: "get",
+  path: "/api/strategies/templates",
+  tags,
+  summary: "The strategy templates, each with its parameters' JSON Schema and defaults",
+  security,
+  middleware: [requirePermission("strategy:read")] as const,
+  responses: { 200: jsonContent(z.array(StrategyTemplate), "Every template"), ...errorResponses(401, 403, 429) },
+});
+
+strategies.openapi(templatesRoute, (c) =>
+  c.json(
+    [...TEMPLATES.values()].map((t) => {
+      const defaults = templateParams(t, {});
+      return { name: t.name, title: t.title, description: t.description, params_schema: templateJsonSchema(t), defaults: defaults.ok ? defaults.params : {} };
+    }),
+    200,
+  ),
+);
+
+const create = createRoute({
+  method: "post",
+  path: "/api/strategies",
+  tags,
+  summary: "Save a strategy (a template with parameters, or code compiled now); this is its version 1",
+  description: `Template parameters are checked against the template (its defaults fill the rest); code is compiled, and a syntax error is refused with its line and column (details[0].line, .column). At most ${MAX_STRATEGIES_PER_USER} strategies per user; names are unique per user.`,
+  security,
+  middleware: [requirePermission("strategy:write")] as const,
+  request: { body: jsonBody(CreateStrategyRequest) },
+  responses: { 201: jsonContent(Strategy, "The saved strategy"), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
+});
+
+strategies.openapi(create, async (c) => {
+  const { userId } = principalOf(c);
+  const body = c.req.valid("json");
+  const asset = await assetBySymbol(c.env, body.symbol);
+  if (!asset || asset.status !== "active") {
+    throw unprocessable(`${asset ? "inactive" : "unknown"} symbol ${body.symbol.toUpperCase()}`, [{ path: "symbol", message: asset ? "is not active" : "is not a listed asset" }]);
+  }
+  const content: VersionContent =
+    body.kind === "template"
+      ? { template: body.template!, params: checkedTemplateParams(body.template!, body.params), source: null, compiled: null, language: null }
+      : { template: null, params: body.params ?? {}, source: body.source!, compiled: compiledSource(body.source!, body.language), language: body.language };
+  const id = crypto.randomUUID();
+  let row: StrategyRow | "limit";
+  try {
+    row = await insertStrategy(c.env, { id, userId, name: body.name, kind: body.kind, symbol: asset.symbol, timeframe: body.timeframe, now: Date.now() }, content);
+  } catch (error) {
+    if (isUniqueViolation(error, "strategies")) throw duplicateName(body.name);
+    throw error;
+  }
+  if (row === "limit") throw conflict(`at most ${MAX_STRATEGIES_PER_USER} strategies per user; delete one first`);
+  await publish(c.env, "strategy.created", `strategy:${id}`, { userId, strategyId: id, name: row.name, kind: row.kind, template: row.template, symbol: row.symbol, version: 1 }, c.get("traceparent"));
+  return c.json(strategyView(row), 201);
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/api/strategies",
+  tags,
+  summary: "The caller's strategies with their status, oldest first",
+  security,
+  middleware: [requirePermission("strategy:read")] as const,
+  responses: { 200: jsonContent(z.array(Strategy), "The caller's strategies"), ...errorResponses(401, 403, 429) },
+});
+
+strategies.openapi(list, async (c) => {
+  const rows = await database(c.env)
+    .select()
+    .from(schema.strategies)
+    .where(eq(schema.strategies.userId, principalOf(c).userId))
+    .orderBy(asc(schema.strategies.createdAt), asc(schema.strategies.id))
+    .all();
+  return c.json(rows.map(strategyView), 200);
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/api/strategies/{id}",
+  tags,
+  summary: "One of the caller's strategies",
+  security,
+  middleware: [requirePermission("strategy:read")] as const,
+  request: { params: StrategyIdParam },
+  responses: { 200: jsonContent(Strategy, "The strategy"), ...errorResponses(401, 403, 404, 422, 429) },
+});
+
+strategies.openapi(get, async (c) => {
+  const row = await ownStrategy(c.env, principalOf(c).userId, c.req.valid("param").id);
+  // Another user's strategy answers exactly like a missing one.
+  if (!row) throw notFound("strategy not found");
+  return c.json(strategyView(row), 200);
+});
+
+const VersionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: z.coerce.number().int().min(1).optional().openapi({ description: "Only versions below this number (paging back)" }),
+});
+
+const versions = createRoute({
+  method: "get",
+  path: "/api/strategies/{id}/versions",
+  tags,
+  summary: "A strategy's versions, newest first (without their code)",
+  security,
+  middleware: [requirePermission("strategy:read")] as const,
+  request: { params: StrategyIdParam, query: VersionsQuery },
+  responses: { 200: jsonContent(z.array(StrategyVersion), "Versions, newest first"), ...errorResponses(401, 403, 404, 422, 429) },
+});
+
+strategies.openapi(versions, async (c) => {
+  const { id } = c.req.valid("param");
+  const { limit, before } = c.req.valid("query");
+  if (!(await ownStrategy(c.env, principalOf(c).userId, id))) throw notFound("strategy not found");
+  return c.json((await listVersions(c.env, id, limit, before)).map(versionView), 200);
+});
+
+const version = createRoute({
+  method: "get",
+  path: "/api/strategies/{id}/versions/{version}",
+  tags,
+  summary: "One version of a strategy, with the source as written and the JavaScript compiled from it",
+  security,
+  middleware: [requirePermission("strategy:read")] as const,
+  request: { params: StrategyVersionParam },
+  responses: { 200: jsonContent(StrategyVersionDetail, "The version"), ...errorResponses(401, 403, 404, 422, 429) },
+});
+
+strategies.openapi(version, async (c) => {
+  const { id, version: number } = c.req.valid("param");
+  const loaded = await loadStrategy(c.env, principalOf(c).userId, id, number);
+  if (!loaded) throw notFound("strategy version not found");
+  return c.json({ ...versionView(loaded.version), source: loaded.version.source, compiled: loaded.version.compiled }, 200);
+});
+
+const update = createRoute({
+  method: "patch",
+  path: "/api/strategies/{id}",
+  tags,
+  summary: "Edit a strategy: new params, source or language make a new version; a rename does not",
+  description:
+    "`params` are merged into the current ones (template parameters are checked again, defaults filled). A running strategy keeps running the version it started with (`running_version`; `notice` says so); stop and start it to run the new one.",
+  security,
+  middleware: [requirePermission("strategy:write")] as const,
+  request: { params: StrategyIdParam, body: jsonBody(UpdateStrategyRequest) },
+  responses: { 200: jsonContent(UpdatedStrategy, "The strategy as saved"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+});
+
+/** What the edit saves as the next version, built on the current one. */
+function nextContent(strategy: StrategyRow, current: StrategyVersionRow, body: UpdateStrategyRequest): VersionContent {
+  const params = { ...(JSON.parse(current.params) as Record<string, unknown>), ...body.params };
+  if (strategy.kind === "template") {
+    if (body.source !== undefined || body.language !== undefined) {
+      throw unprocessable("a template strategy has no source", [{ path: body.source !== undefined ? "source" : "language", message: "only code strategies have source" }]);
+    }
+    return { template: strategy.template, params: checkedTemplateParams(strategy.template ?? "", params), source: null, compiled: null, language: null };
+  }
+  const source = body.source ?? current.source ?? "";
+  const language = body.language ?? current.language ?? "ts";
+  return { template: null, params, source, compiled: compiledSource(source, language), language };
+}
+
+strategies.openapi(update, async (c) => {
+  const { userId } = principalOf(c);
+  const { id } = c.req.valid("param");
+  const body = c.req.valid("json");
+  const newVersion = body.params !== undefined || body.source !== undefined || body.language !== undefined;
+  let saved: StrategyRow | undefined;
+  try {
+    saved = newVersion ? await saveVersion(c.env, userId, id, body) : await rename(c.env, userId, id, body.name!);
+  } catch (error) {
+    if (isUniqueViolation(error, "strategies")) throw duplicateName(body.name ?? "");
+    throw error;
+  }
+  const notice =
+    saved.status === "running" && saved.runningVersion !== null && saved.runningVersion !== saved.currentVersion
+      ? `still running version ${saved.runningVersion}; stop and start the strategy to run version ${saved.currentVersion}`
+      : null;
+  await publish(c.env, "strategy.updated", `strategy:${id}`, { userId, strategyId: id, name: saved.name, version: saved.currentVersion, newVersion }, c.get("traceparent"));
+  return c.json({ ...strategyView(saved), notice }, 200);
+});
+
+async function saveVersion(env: Env, userId: string, id: string, body: UpdateStrategyRequest): Promise<StrategyRow> {
+  for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
+    const loaded = await loadStrategy(env, userId, id);
+    if (!loaded) throw notFound("strategy not found");
+    const saved = await appendVersion(env, loaded.strategy, nextContent(loaded.strategy, loaded.version, body), body.name, Date.now());
+    if (saved) return saved;
+  }
+  throw conflict("the strategy kept changing while this edit was saved; read it again and retry");
+}
+
+async function rename(env: Env, userId: string, id: string, name: string): Promise<StrategyRow> {
+  const row = await database(env)
+    .update(schema.strategies)
+    .set({ name, updatedAt: Date.now() })
+    .where(eqOwn(id, userId))
+    .returning()
+    .get();
+  if (!row) throw notFound("strategy not found");
+  return row;
+}
+
+const eqOwn = (id: string, userId: string) => and(eq(schema.strategies.id, id), eq(schema.strategies.userId, userId));
+
+const remove = createRoute({
+  method: "delete",
+  path: "/api/strategies/{id}",
+  tags,
+  summary: "Delete a strategy and its versions; a running strategy must be stopped first",
+  security,
+  middleware: [requirePermission("strategy:delete")] as const,
+  request: { params: StrategyIdParam },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 409, 422, 429) },
+});
+
+strategies.openapi(remove, async (c) => {
+  const { userId } = principalOf(c);
+  const { id } = c.req.valid("param");
+  const outcome = await deleteStrategy(c.env, userId, id);
+  if (outcome === "missing") throw notFound("strategy not found");
+  if (outcome === "running") throw conflict("the strategy is running; stop it before deleting it");
+  await publish(c.env, "strategy.deleted", `strategy:${id}`, { userId, strategyId: id }, c.get("traceparent"));
+  return c.body(null, 204);
+});
