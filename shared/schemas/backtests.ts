@@ -90,7 +90,7 @@ export const OptimizeRequest = z
     ranges: z.record(z.string(), Range).refine((r) => Object.keys(r).length > 0, { error: "name at least one parameter to vary" }),
     mode: z.enum(["grid", "random"]).default("grid"),
     samples: z.number().int().min(1).max(MAX_OPTIMIZATION_RUNS).optional(),
-    seed: z.number().int().optional(),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
     metric: z.enum(METRIC_NAMES).default("sharpe"),
     ...RunTerms,
   })

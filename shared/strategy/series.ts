@@ -34,11 +34,11 @@ export function thinnedIndices(length: number, max: number, keep?: number): numb
   if (length <= max) return Array.from({ length }, (_, i) => i);
   // Room for the last point and the kept one within the bound.
   const stride = Math.ceil(length / Math.max(1, max - 2));
-  const out: number[] = [];
-  for (let i = 0; i < length; i += stride) out.push(i);
-  if (keep !== undefined && keep >= 0 && keep < length && keep % stride !== 0) out.push(keep);
-  if ((length - 1) % stride !== 0) out.push(length - 1);
-  return out.sort((a, b) => a - b);
+  const out = new Set<number>();
+  for (let i = 0; i < length; i += stride) out.add(i);
+  if (keep !== undefined && keep >= 0 && keep < length) out.add(keep);
+  out.add(length - 1);
+  return [...out].sort((a, b) => a - b);
 }
 
 /** The index of the deepest point of a drawdown series (the first one on a tie), or undefined when empty. */

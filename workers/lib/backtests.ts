@@ -101,7 +101,7 @@ export function checkedTimeframe(text: string): Timeframe {
 
 const instantOf = (path: string, value: string | number): number => {
   const ms = typeof value === "number" ? value : /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
-  if (!Number.isFinite(ms)) throw invalid(path, `${JSON.stringify(value)} is not RFC 3339, YYYY-MM-DD or epoch ms`);
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw invalid(path, `${JSON.stringify(value)} is not RFC 3339, YYYY-MM-DD or epoch ms`);
   return ms;
 };
 
@@ -112,7 +112,8 @@ export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: 
   posted.forEach((b, i) => {
     const t = typeof b.t === "number" ? b.t : Date.parse(b.t);
     const problem = (message: string) => problems.length < 20 && problems.push({ path: `bars.${i}`, message });
-    if (!Number.isFinite(t)) return problem(`t ${JSON.stringify(b.t)} is not a time`);
+    // Date's own range, so every time can be written back as RFC 3339.
+    if (!Number.isFinite(t) || t < 0 || t > 8.64e15) return problem(`t ${JSON.stringify(b.t)} is not a time`);
     if (bars.length > 0 && t <= bars[bars.length - 1]!.t) return problem("bars must be in strictly increasing time");
     for (const key of ["open", "high", "low", "close"] as const) {
       if (decimalToTicks(String(b[key]), spec) === undefined) return problem(`${key} ${b[key]} is not on the tick grid ${spec.tickSize}`);
@@ -145,7 +146,8 @@ export function runTerms(env: Env, body: Pick<BacktestRequest, "cash" | "fee_bps
   const cashMoney = parseMoney(cash);
   if (cashMoney === undefined || cashMoney <= 0n) throw invalid("cash", "must be a positive decimal amount");
   const minFee = body.min_fee === undefined ? undefined : String(body.min_fee);
-  if (minFee !== undefined && parseMoney(minFee) === undefined) throw invalid("min_fee", "must be a decimal amount");
+  const minFeeMoney = minFee === undefined ? undefined : parseMoney(minFee);
+  if (minFee !== undefined && (minFeeMoney === undefined || minFeeMoney < 0n)) throw invalid("min_fee", "must be a decimal amount, not negative");
   if (body.fee_bps !== undefined && Math.round(body.fee_bps * 100) !== body.fee_bps * 100) throw invalid("fee_bps", "at most two decimals");
   const venue = {
     ...platform.venue,

@@ -1,0 +1,88 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { combinations, rankRuns, rangeValues } from "../shared/strategy/optimize";
+import { deepestIndex, drawdownSeries, thinnedIndices } from "../shared/strategy/series";
+
+// The pure parts of optimizations and reports: which parameter sets run, how runs rank,
+// how a long equity curve is thinned.
+
+describe("parameter sets", () => {
+  it("a grid is every combination over the base parameters, in a fixed order", () => {
+    const out = combinations({ sizing: "all_in" }, { slow: { from: 20, to: 40, step: 10 }, fast: { values: [3, 5] } }, { mode: "grid", cap: 200 });
+    expect(out).toEqual({
+      ok: true,
+      sets: [
+        { sizing: "all_in", fast: 3, slow: 20 },
+        { sizing: "all_in", fast: 3, slow: 30 },
+        { sizing: "all_in", fast: 3, slow: 40 },
+        { sizing: "all_in", fast: 5, slow: 20 },
+        { sizing: "all_in", fast: 5, slow: 30 },
+        { sizing: "all_in", fast: 5, slow: 40 },
+      ],
+    });
+  });
+
+  it("decimal steps do not drift", () => {
+    expect(rangeValues({ from: 0.1, to: 0.5, step: 0.1 }, 100)).toEqual({ ok: true, values: [0.1, 0.2, 0.3, 0.4, 0.5] });
+  });
+
+  it("a grid past the cap is refused with its size", () => {
+    const out = combinations({}, { a: { from: 1, to: 20, step: 1 }, b: { from: 1, to: 20, step: 1 } }, { mode: "grid", cap: 200 });
+    expect(out).toEqual({ ok: false, message: "the grid has 400 combinations; at most 200" });
+  });
+
+  it("a random sample is distinct sets of the grid, the same for the same seed", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }), (samples, seed) => {
+        const ranges = { a: { from: 1, to: 6, step: 1 }, b: { values: ["x", "y", "z"] } };
+        const one = combinations({}, ranges, { mode: "random", samples, seed, cap: 200 });
+        const two = combinations({}, ranges, { mode: "random", samples, seed, cap: 200 });
+        expect(one).toEqual(two);
+        if (!one.ok) throw new Error(one.message);
+        expect(one.sets).toHaveLength(Math.min(samples, 18));
+        expect(new Set(one.sets.map((s) => JSON.stringify(s))).size).toBe(one.sets.length);
+      }),
+    );
+  });
+});
+
+describe("ranking", () => {
+  it("larger first for returns, smaller first for drawdown, runs without a value last in their order", () => {
+    const runs = [
+      { id: "a", value: 0.1 },
+      { id: "b", value: null },
+      { id: "c", value: 0.3 },
+      { id: "d", value: -0.2 },
+      { id: "e", value: null },
+    ];
+    expect(rankRuns(runs, "total_return").map((r) => r.id)).toEqual(["c", "a", "d", "b", "e"]);
+    expect(rankRuns(runs, "max_drawdown").map((r) => r.id)).toEqual(["d", "a", "c", "b", "e"]);
+  });
+});
+
+describe("report series", () => {
+  it("drawdown is the fall from the running peak", () => {
+    const dd = drawdownSeries([
+      { t: 1, equity: "100" },
+      { t: 2, equity: "120" },
+      { t: 3, equity: "90" },
+      { t: 4, equity: "130" },
+    ]);
+    expect(dd.map((p) => p.value)).toEqual([0, 0, 0.25, 0]);
+    expect(deepestIndex(dd)).toBe(2);
+  });
+
+  it("thinning keeps at most the bound, the first and last points and the deepest one, in order", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30_000 }), fc.integer({ min: 3, max: 5_000 }), fc.nat(), (length, max, deep) => {
+        const keep = deep % length;
+        const kept = thinnedIndices(length, max, keep);
+        expect(kept.length).toBeLessThanOrEqual(Math.max(max, 1));
+        expect(kept[0]).toBe(0);
+        expect(kept.at(-1)).toBe(length - 1);
+        expect(kept).toContain(keep);
+        for (let i = 1; i < kept.length; i++) expect(kept[i]!).toBeGreaterThan(kept[i - 1]!);
+      }),
+    );
+  });
+});

@@ -1,0 +1,131 @@
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { metricsView } from "../shared/schemas/backtests";
+import { runBacktest } from "../shared/strategy/backtest";
+import type { Strategy, StrategyBar } from "../shared/strategy/runtime";
+import { TEMPLATES } from "../shared/strategy/templates";
+import { tradingConfig } from "../shared/trading/config";
+import { instrumentSpec } from "../shared/trading/asset";
+import { call, expectError, json, signUp, until, type TestUser } from "./helpers";
+import { createInstrument } from "./market-helpers";
+import { COIN, seededBars } from "./strategy/helpers";
+
+// The other ways into a backtest: a saved strategy (user code, run in the sandbox) and the
+// symbol's stored history.
+
+interface View {
+  id: string;
+  status: string;
+  error: string | null;
+  bars_total: number;
+  metrics: Record<string, unknown> | null;
+}
+
+let user: TestUser;
+beforeAll(async () => {
+  user = await signUp();
+});
+
+const UNLISTED = { symbol: COIN.symbol, tick_size: COIN.tickSize, lot_size: COIN.lotSize };
+const post = (path: string, body: unknown) => call(path, { body, token: user.access, ip: user.ip });
+const get = (path: string) => call(path, { token: user.access, ip: user.ip });
+async function finished(id: string): Promise<View> {
+  await until(async () => !["queued", "running"].includes((await env.BACKTEST.getByName(id).status()).status), `backtest ${id}`, 20_000);
+  return until(async () => {
+    const v = await json<View>(await get(`/api/backtests/${id}`));
+    return v.status !== "queued" && v.status !== "running" ? v : undefined;
+  }, "its row");
+}
+const asJsonBars = (bars: StrategyBar[]) => bars.map((b) => ({ ...b, t: new Date(b.t).toISOString() }));
+
+// Buys one unit on the third bar, sells it on the tenth: written once as code, once as an object.
+const CODE = `export default {
+  onBar(bar, ctx) {
+    const n = (ctx.state.n ?? 0) + 1;
+    ctx.state = { n };
+    if (n === 3) ctx.buy({ qty: 1 });
+    if (n === 10) ctx.sell({ qty: 1 });
+  },
+};
+`;
+const sameInProcess: Strategy<Record<string, unknown>> = {
+  onBar(_bar, ctx) {
+    const n = ((ctx.state.n as number | undefined) ?? 0) + 1;
+    ctx.state = { n };
+    if (n === 3) ctx.buy({ qty: 1 });
+    if (n === 10) ctx.sell({ qty: 1 });
+  },
+};
+
+/** A saved code strategy, written as the strategies API stores one. */
+async function savedStrategy(code: string): Promise<string> {
+  const id = crypto.randomUUID();
+  await env.DB.batch([
+    env.DB.prepare("INSERT INTO strategies (id, user_id, name, kind, symbol, timeframe, params, current_version, updated_at) VALUES (?, ?, ?, 'code', ?, '1Hour', '{}', 1, ?)").bind(id, user.id, `s-${id}`, COIN.symbol, Date.now()),
+    env.DB.prepare("INSERT INTO strategy_versions (strategy_id, version, params, source, compiled, language) VALUES (?, 1, '{}', ?, ?, 'js')").bind(id, code, code),
+  ]);
+  return id;
+}
+
+describe("a saved code strategy", () => {
+  it("runs in the sandbox and gives the in-process result of the same rules", async () => {
+    const { bars } = seededBars(200, 4);
+    const strategyId = await savedStrategy(CODE);
+    const res = await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(bars) });
+    expect(res.status).toBe(201);
+    const created = await json<View & { kind: string; strategy_version: number }>(res);
+    expect(created).toMatchObject({ kind: "code", strategy_version: 1 });
+    const done = await finished(created.id);
+    expect(done.status).toBe("done");
+    const { venue, limits } = tradingConfig(env);
+    const expected = await runBacktest({ strategy: sameInProcess, bars, spec: COIN, cash: "100000", venue, limits, halfSpreadTicks: 0 });
+    expect(expected.fills).toHaveLength(2);
+    expect(done.metrics).toEqual(metricsView(expected.metrics));
+    const report = await json<{ fills: unknown[] }>(await get(`/api/backtests/${created.id}/result`));
+    expect(report.fills).toEqual(expected.fills);
+  });
+
+  it("a strategy that throws ends failed, with its message", async () => {
+    const strategyId = await savedStrategy(`export default { onBar(bar, ctx) { if (ctx.state.n) throw new Error("out of ideas"); ctx.state = { n: 1 }; } };\n`);
+    const { id } = await json<View>(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(seededBars(20, 1).bars) }));
+    const done = await finished(id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toContain("out of ideas");
+  });
+
+  it("someone else's strategy cannot be backtested", async () => {
+    const strategyId = await savedStrategy(CODE);
+    const other = await signUp();
+    await expectError(await call("/api/backtests", { body: { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(seededBars(20, 1).bars) }, token: other.access, ip: other.ip }), 404);
+  });
+});
+
+describe("the symbol's stored history", () => {
+  it("a range of imported bars plays like the same bars posted", async () => {
+    const admin = await signUp("admin");
+    const asset = await createInstrument(admin);
+    const spec = instrumentSpec(asset.symbol, "us_equity", "0.01", "1");
+    const start = Date.UTC(2025, 0, 6);
+    const bars = seededBars(150, 9).bars.map((b, i) => ({ ...b, t: start + i * 3_600_000 }));
+    const csv = ["timestamp,open,high,low,close,volume", ...bars.map((b) => `${new Date(b.t).toISOString()},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join("\n");
+    const imported = await call(`/api/admin/assets/${asset.id}/history?timeframe=1Hour`, { rawBody: csv, headers: { "content-type": "text/csv" }, token: admin.access });
+    expect(imported.status).toBe(200);
+
+    const res = await post("/api/backtests", { template: "ma-cross", params: { fast: 5, slow: 20 }, symbol: asset.symbol, timeframe: "1Hour", start: new Date(start).toISOString(), end: new Date(bars.at(-1)!.t).toISOString() });
+    expect(res.status).toBe(201);
+    const done = await finished((await json<View>(res)).id);
+    expect(done).toMatchObject({ status: "done", bars_total: 150 });
+    const { venue, limits } = tradingConfig(env);
+    const expected = await runBacktest({ strategy: TEMPLATES.get("ma-cross")!.create(), bars, spec, params: { fast: 5, slow: 20 }, cash: "100000", venue, limits, halfSpreadTicks: 0 });
+    expect(done.metrics).toEqual(metricsView(expected.metrics));
+  });
+
+  it("a range without bars ends failed, saying so", async () => {
+    const admin = await signUp("admin");
+    const asset = await createInstrument(admin);
+    const { id } = await json<View>(await post("/api/backtests", { template: "ma-cross", symbol: asset.symbol, timeframe: "1Hour", start: "2020-01-01", end: "2020-02-01" }));
+    const done = await finished(id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toContain("no 1Hour bars");
+  });
+});
