@@ -177,9 +177,10 @@ async function platformRun(ticks) {
     makeAdminViaScript(email, stateDir);
     const bearer = { authorization: `Bearer ${registered.access_token}` };
     await api(base, "GET", "/health").catch(() => undefined);
+    // The engine run's terms (no fee, no spread, no slippage): the platform's defaults would charge its venue fees.
     const price = (x) => (x / 100).toFixed(2);
     const csv = ["timestamp,open,high,low,close,volume", ...ticks.map((b) => `${b.t},${price(b.open)},${price(b.high)},${price(b.low)},${price(b.close)},1`)].join("\n") + "\n";
-    const query = new URLSearchParams({ template: "ma-cross", params: JSON.stringify({ fast: FAST, slow: SLOW }), symbol: SPEC.symbol, timeframe: "1Min", tick_size: SPEC.tickSize, lot_size: SPEC.lotSize, cash: "100000", half_spread_ticks: "0", slippage_ticks: "0" });
+    const query = new URLSearchParams({ template: "ma-cross", params: JSON.stringify({ fast: FAST, slow: SLOW }), symbol: SPEC.symbol, timeframe: "1Min", tick_size: SPEC.tickSize, lot_size: SPEC.lotSize, cash: "100000", fee_bps: "0", min_fee: "0", half_spread_ticks: "0", slippage_ticks: "0" });
     step = "upload the CSV";
     const started = performance.now();
     const created = await expectStatus(api(base, "POST", `/api/backtests/csv?${query}`, csv, { ...bearer, "content-type": "text/csv" }), 201, "upload the backtest");
