@@ -151,6 +151,15 @@ describe("saving strategies as code", () => {
     const error = await expectError(await call("/api/strategies", { body: { name: "imports", symbol: "AAPL", kind: "code", source }, ...as(trader) }), 422);
     expect(error.message).toContain("no modules besides itself");
   });
+
+  it("refuses a source over 48 KiB with 422 saying the limit, not a bare 413", async () => {
+    const trader = await signUp();
+    const source = `export default {};\n${"// a line of commentary that pads the strategy\n".repeat(1100)}`; // about 52 KB
+    const error = await expectError(await call("/api/strategies", { body: { name: "long", symbol: "AAPL", kind: "code", language: "js", source }, ...as(trader) }), 422);
+    expect(error.message).toContain("48 KiB");
+    const fits = source.slice(0, 48 * 1024 - 100);
+    expect((await call("/api/strategies", { body: { name: "long enough", symbol: "AAPL", kind: "code", language: "js", source: fits }, ...as(trader) })).status).toBe(201);
+  });
 });
 
 describe("editing strategies", () => {

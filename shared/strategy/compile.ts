@@ -8,8 +8,12 @@ import { TokenType } from "sucrase/dist/parser/tokenizer/types";
 // the Worker; tsc is not). The output stays an ES module: the sandbox loads it as its one
 // module and calls its default export.
 
-/** Sources above this many bytes (UTF-8) are refused: D1 rows and the sandbox stay small. */
-export const MAX_SOURCE_BYTES = 64 * 1024;
+/**
+ * Sources above this many bytes (UTF-8) are refused: D1 rows and the sandbox stay small,
+ * and a source at the limit, escaped in a JSON body, still fits the gateway's 64 KiB
+ * body limit (MAX_BODY_BYTES), so the size is refused with this message, not a bare 413.
+ */
+export const MAX_SOURCE_BYTES = 48 * 1024;
 
 export type StrategyLanguage = "js" | "ts";
 
@@ -34,7 +38,7 @@ const isLocated = (error: unknown): error is Error & Located =>
 export function compileStrategy(source: string, language: StrategyLanguage): CompileResult {
   const bytes = new TextEncoder().encode(source).length;
   if (bytes > MAX_SOURCE_BYTES) {
-    return { ok: false, error: { message: `source is ${bytes} bytes; at most ${MAX_SOURCE_BYTES} bytes (64 KiB) are accepted` } };
+    return { ok: false, error: { message: `source is ${bytes} bytes; at most ${MAX_SOURCE_BYTES} bytes (48 KiB) are accepted` } };
   }
   const typescript = language === "ts";
   let tokens: ReturnType<typeof parse>["tokens"];

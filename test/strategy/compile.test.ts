@@ -76,15 +76,15 @@ describe("compiling a strategy at save", () => {
     expect(compileStrategy(source, "js").ok).toBe(true);
   });
 
-  it("refuses sources above 64 KiB without parsing them", () => {
+  it("refuses sources above 48 KiB without parsing them", () => {
     const source = `export default {};\n${"//".padEnd(MAX_SOURCE_BYTES, "x")}`;
     const result = compileStrategy(source, "js");
-    expect(result).toMatchObject({ ok: false, error: { message: expect.stringContaining("64 KiB") } });
-    expect(MAX_SOURCE_BYTES).toBe(65_536);
+    expect(result).toMatchObject({ ok: false, error: { message: expect.stringContaining("48 KiB") } });
+    expect(MAX_SOURCE_BYTES).toBe(49_152);
   });
 
   it("counts the limit in UTF-8 bytes, not characters", () => {
-    const source = `export default {};\n// ${"€".repeat(22_000)}`; // 66,000 bytes in 22,000-odd characters
+    const source = `export default {};\n// ${"€".repeat(17_000)}`; // 51,000 bytes in 17,000-odd characters
     expect(compileStrategy(source, "js").ok).toBe(false);
   });
 });
