@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Strategy } from "../../shared/strategy/runtime";
 import { TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
 import { seededBars } from "./helpers";
 import { backtest } from "./templates-harness";
@@ -111,5 +112,25 @@ describe("bad parameters are refused with the path of the field at fault", () =>
   it("a grid whose lines fall less than one tick apart is refused when it starts", async () => {
     const { bars } = seededBars(5, 1);
     await expect(backtest(TEMPLATES.get("grid")!.create(), bars, { lower: 100, upper: 100.05, levels: 11 })).rejects.toThrow(/one tick/);
+  });
+});
+
+describe("onStart and a saved state", () => {
+  it("starts fresh when the saved state was made for other parameters, and says so in the log", async () => {
+    const { bars } = seededBars(600, 3);
+    const template = TEMPLATES.get("rsi-reversion")!;
+    const fresh = await backtest(template.create(), bars, {});
+    const inner = template.create();
+    const stale: Strategy<Record<string, unknown>> = {
+      ...inner,
+      onStart(ctx) {
+        ctx.state = { params: '{"period":5}', rsi: null, last: 12 };
+        inner.onStart!(ctx);
+      },
+    };
+    const result = await backtest(stale, bars, {});
+    expect(result.fills).toEqual(fresh.fills);
+    expect(result.state).toEqual(fresh.state);
+    expect(result.logs.map((l) => l.text)).toEqual(["parameters changed since the saved state: starting from a fresh state"]);
   });
 });
