@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ATR, Bollinger, Donchian, EMA, Highest, Lowest, MACD, RSI, SMA, Stochastic, VWAP, WilderAverage, type Indicator, type IndicatorState } from "../../shared/indicators";
+import { ATR, Bollinger, Donchian, EMA, Highest, Lowest, MACD, RSI, SMA, Stochastic, VWAP, WilderAverage, indicators, type Indicator, type IndicatorState } from "../../shared/indicators";
 import { BARS, CLOSES, type TestBar } from "./series";
 
 // A live strategy's only memory across a restart is its JSON state: an indicator saved,
@@ -90,5 +90,16 @@ describe("a saved state that save() cannot have written", () => {
     expect(() => SMA.restore({ ...sma.save(), intSum: "1.5" })).toThrow(/intSum/);
     expect(() => Highest.restore({ period: 2, values: [1, 2, 3], indices: [0, 1, 2], count: 3, value: 3 })).toThrow(RangeError);
     expect(() => RSI.restore({ ...new RSI(3).save(), previous: "7" as unknown as number })).toThrow(/RSI previous/);
+  });
+});
+
+describe("ctx.indicators.restore", () => {
+  it("hands user code the same restore for every indicator the factory makes", () => {
+    const made = Object.keys(indicators).filter((k) => k !== "restore").sort();
+    expect(Object.keys(indicators.restore).sort()).toEqual(made);
+    const ema = indicators.ema(3);
+    [1, 2, 3, 4].forEach((x) => ema.update(x));
+    const again = indicators.restore.ema(JSON.parse(JSON.stringify(ema.save())) as ReturnType<EMA["save"]>);
+    expect(again.update(10)).toBe(ema.update(10));
   });
 });
