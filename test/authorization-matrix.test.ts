@@ -16,6 +16,7 @@ interface Fixture {
   /** A resting order of the victim's, and its symbol. */
   victimOrderId: string;
   victimSymbol: string;
+  victimStrategyId: string;
 }
 
 interface Route {
@@ -28,6 +29,11 @@ const ALL_SIGNED_IN = { guest: 200, user: 200, trader: 200, admin: 200 } as cons
 // Trading routes act on the caller's own account, whoever the caller is (admins too).
 const TRADING_READ = { anonymous: 401, guest: 403, user: 200, trader: 200, admin: 200, "trader-read-key": 200, "trader-trade-key": 200 } as const;
 const tradingWrite = (status: number) => ({ anonymous: 401, guest: 403, user: 403, trader: status, admin: status, "trader-read-key": 403, "trader-trade-key": status });
+// Strategy routes follow the same roles as trading ones (strategy:read/write); deleting
+// needs strategy:delete, which only admins hold.
+const STRATEGY_READ = TRADING_READ;
+const strategyWrite = tradingWrite;
+const strategyDelete = (status: number) => ({ anonymous: 401, guest: 403, user: 403, trader: 403, admin: status, "trader-read-key": 403, "trader-trade-key": 403 });
 const ADMIN_ONLY = { anonymous: 401, guest: 403, user: 403, trader: 403, admin: 200, "trader-read-key": 403, "trader-trade-key": 403 } as const;
 
 const ROUTES: Route[] = [
@@ -121,6 +127,29 @@ const ROUTES: Route[] = [
     request: (f) => ({ method: "PATCH", path: `/api/admin/accounts/${f.victim.id}/limits`, body: { ordersPerMinute: 500 } }),
     expected: ADMIN_ONLY,
   },
+  { name: "GET /api/strategies/templates", request: () => ({ method: "GET", path: "/api/strategies/templates" }), expected: STRATEGY_READ },
+  { name: "GET /api/strategies", request: () => ({ method: "GET", path: "/api/strategies" }), expected: STRATEGY_READ },
+  {
+    name: "POST /api/strategies (bad params → 422 once allowed)",
+    request: () => ({ method: "POST", path: "/api/strategies", body: { name: "matrix", symbol: "AAPL", kind: "template", template: "ma-cross", params: { fast: -1 } } }),
+    expected: strategyWrite(422),
+  },
+  {
+    name: "GET /api/strategies/{another user's strategy}",
+    request: (f) => ({ method: "GET", path: `/api/strategies/${f.victimStrategyId}` }),
+    expected: { ...STRATEGY_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
+  },
+  {
+    name: "GET /api/strategies/{another user's strategy}/versions/1",
+    request: (f) => ({ method: "GET", path: `/api/strategies/${f.victimStrategyId}/versions/1` }),
+    expected: { ...STRATEGY_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
+  },
+  {
+    name: "PATCH /api/strategies/{another user's strategy}",
+    request: (f) => ({ method: "PATCH", path: `/api/strategies/${f.victimStrategyId}`, body: { params: { fast: 2 } } }),
+    expected: strategyWrite(404),
+  },
+  { name: "DELETE /api/strategies/{another user's strategy}", request: (f) => ({ method: "DELETE", path: `/api/strategies/${f.victimStrategyId}` }), expected: strategyDelete(404) },
 ];
 
 let fixture: Fixture;
@@ -136,7 +165,17 @@ beforeAll(async () => {
   // A client order id tied to the order, so the by-client-id route can aim at it too.
   const tagged = await placeOrder(victim, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "98.00", time_in_force: "gtc", client_order_id: `victim-${victimOrder.id}` });
   expect(tagged.status).toBe(200);
-  fixture = { users: { guest, user, trader, admin }, keys: { read, trade }, victim, victimKeyId: victimKey.key_id, victimOrderId: victimOrder.id, victimSymbol: market.symbol };
+  const victimStrategy = await call("/api/strategies", { body: { name: "victim's", symbol: "AAPL", kind: "template", template: "ma-cross" }, token: victim.access, ip: victim.ip });
+  expect(victimStrategy.status).toBe(201);
+  fixture = {
+    users: { guest, user, trader, admin },
+    keys: { read, trade },
+    victim,
+    victimKeyId: victimKey.key_id,
+    victimOrderId: victimOrder.id,
+    victimSymbol: market.symbol,
+    victimStrategyId: (await json<{ id: string }>(victimStrategy)).id,
+  };
 });
 
 describe.each(ROUTES)("$name", (route) => {
@@ -154,6 +193,11 @@ describe.each(ROUTES)("$name", (route) => {
     const res = await call(path, { method, body, ...credentials });
     expect(res.status, await res.clone().text()).toBe(route.expected[caller]);
   });
+});
+
+it("leaves the victim's strategy untouched by everyone else", async () => {
+  const res = await call(`/api/strategies/${fixture.victimStrategyId}`, { token: fixture.victim.access, ip: fixture.victim.ip });
+  expect(await json<{ name: string; current_version: number }>(res)).toMatchObject({ name: "victim's", current_version: 1 });
 });
 
 it("leaves the victim's orders untouched by everyone else", async () => {
