@@ -16,6 +16,8 @@ export const EVENT_TYPES = [
   "strategy.created",
   "strategy.updated",
   "strategy.deleted",
+  "strategy.started",
+  "strategy.stopped",
   "order.submitted",
   "order.new",
   "order.partially_filled",

@@ -20,6 +20,7 @@ import { keys } from "./routes/keys";
 import { marketData } from "./routes/market-data";
 import { streams } from "./routes/streams";
 import { strategies } from "./routes/strategies";
+import { strategyRuns } from "./routes/strategy-runs";
 import { account } from "./routes/account";
 import { orders } from "./routes/orders";
 import { positions } from "./routes/positions";
@@ -140,6 +141,7 @@ export function createApp() {
   app.route("/", positions);
   app.route("/", tradeStream);
   app.route("/", strategies);
+  app.route("/", strategyRuns);
   app.route("/", backtests);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

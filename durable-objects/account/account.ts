@@ -16,6 +16,8 @@ import type { SocketSelector } from "../../shared/stream/access";
 import type { UserStream } from "../../shared/trading/stream";
 import { acceptTradeSocket, admitMarketSocket, broadcastToStream, broadcastTradeUpdate, closeTradeSockets, onTradeSocketClose, onTradeSocketMessage, releaseMarketSockets } from "./trade-sockets";
 import { symbolVenues } from "./venues";
+import { StrategyLink } from "./strategy-link";
+import type { StrategyCommand, StrategySendReply, StrategyViewReply, StrategyViewRequest } from "../../shared/strategy/live";
 
 const log = logger("account");
 const RETRY_MS = 1_000;
@@ -30,6 +32,7 @@ export class Account extends DurableObject<Env> {
   readonly #owner: string;
   readonly #store: AccountStore;
   readonly #runner: AccountRunner;
+  readonly #strategies: StrategyLink;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -41,6 +44,7 @@ export class Account extends DurableObject<Env> {
       committed: (changes) => this.#dispatch(changes),
       venueFailed: (command, error) => this.#venueFailed(command, error),
     });
+    this.#strategies = new StrategyLink(ctx.storage.sql, this.#store, this.#runner, env, deps.config.venue);
     // A process that died between a commit and arming the alarm left venue calls or events
     // owed: whatever wakes the object next also arms the alarm that sends them.
     if (this.#store.unsettledOrders().length > 0 || this.#store.outboxSize() > 0) void ctx.blockConcurrencyWhile(() => this.#armRetry());
@@ -119,6 +123,18 @@ export class Account extends DurableObject<Env> {
     return this.#publishing(this.#runner.venueReports(symbol, reports));
   }
 
+  // ---- live strategies (shared/strategy/live.ts) ------------------------------------------
+
+  /** What a live strategy of this account sees, with the updates of its orders it has not collected. */
+  strategyView(request: StrategyViewRequest): StrategyViewReply {
+    return this.#strategies.view(request);
+  }
+
+  /** A live strategy's order, cancel or cancel-all, through the same runner and risk checks as the API's. */
+  strategySend(symbol: string, prefix: string, command: StrategyCommand): Promise<StrategySendReply> {
+    return this.#publishing(this.#strategies.send(symbol, prefix, command));
+  }
+
   /** `amount` in money units (10^-18 USD) as a bigint string; RPC carries no bigints. */
   deposit(amount: string, traceparent: string | null = null): Promise<{ cash: string }> {
     return this.#publishing(this.#runner.deposit(BigInt(amount), traceparent));
@@ -142,6 +158,7 @@ export class Account extends DurableObject<Env> {
 
   #dispatch(changes: AccountChanges): void {
     for (const update of changes.tradeUpdates) broadcastTradeUpdate(this.ctx, update);
+    this.#strategies.keep(changes.tradeUpdates);
     for (const anomaly of changes.anomalies) log("error", `account anomaly: ${anomaly.kind}`, { account: this.#owner, ...anomaly, anomalies: this.#runner.engine.state.anomalies });
   }
 

@@ -16,10 +16,16 @@ import { barsPage, importBars, orderbookOf, previousClose, quotesPage, snapshotO
 import { MarketStore } from "./store";
 import { UpstreamLink } from "./upstream-link";
 import { VenueHost } from "./venue-host";
+import { StrategyHost } from "./strategy-host";
+import { recordLiveStatus } from "./strategy-status";
+import type { FeedEvent } from "../../shared/market/feed";
+import type { LiveStrategyConfig, LiveStrategyStatus } from "../../shared/strategy/live-host";
 
 const log = logger("market-symbol");
 
 const PRUNE_EVERY = 600;
+/** Half-prints a stepwise replay plays in one alarm before yielding (strategies run between each). */
+const STEPWISE_PER_ALARM = 200;
 
 type Running = { symbol: string; feed: string; running: boolean };
 
@@ -38,6 +44,9 @@ export class MarketSymbol extends DurableObject<Env> {
   readonly #upstream: UpstreamLink;
   /** Stream events not yet handed to the hubs. */
   #unpublished: MarketEvent[] = [];
+  /** Feed events not yet handed to the live strategies. */
+  #unheard: FeedEvent[] = [];
+  readonly #strategies: StrategyHost;
   #steps = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -48,8 +57,14 @@ export class MarketSymbol extends DurableObject<Env> {
     this.#upstream = new UpstreamLink(this.#symbol, {
       feed: () => this.#feed,
       commit: (now) => this.#commit(now),
-      dispatch: () => void this.#publish().then(() => this.#venue.deliver(Date.now())),
+      dispatch: () => void this.#publish().then(() => this.#venue.deliver(Date.now())).then(() => this.#hear()),
       wake: (at) => void this.ctx.storage.setAlarm(at),
+    });
+    this.#strategies = new StrategyHost(ctx.storage.sql, env, this.#symbol, {
+      spec: () => this.#feed?.instrument.spec,
+      lastTicks: () => this.#feed?.state.lastTrade?.priceTicks ?? null,
+      feedKind: () => this.#feed?.instrument.feed.kind ?? "none",
+      statusChanged: (config, status) => recordLiveStatus(env, config, status),
     });
     this.#history = {
       bar: (timeframe, t) => this.#store.getBar(timeframe, t),
@@ -129,6 +144,7 @@ export class MarketSymbol extends DurableObject<Env> {
     let next: number | undefined;
     const kind = feed.instrument.feed.kind;
     if (kind === "sim") next = feed.simStep(now);
+    else if (kind === "replay" && this.#strategies.running) next = await this.#replayStepwise(feed, now);
     else if (kind === "replay") next = feed.replayStep(now);
     else if (kind === "upstream") next = await this.#upstream.step(feed, now);
     else feed.tick(now);
@@ -139,9 +155,35 @@ export class MarketSymbol extends DurableObject<Env> {
     }
     await this.#publish();
     await this.#venue.deliver(Date.now());
+    await this.#hear();
     const redeliver = this.#venue.redeliveryDue(Date.now());
     if (redeliver !== undefined) next = Math.min(next ?? Infinity, redeliver);
     if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1));
+  }
+
+  /**
+   * A replay with live strategies plays one half of a print at a time (its quote, then its
+   * trade) and lets the strategies hear each before the next, with the venue's reports
+   * delivered to the accounts first: the order of events a backtest of the same bars has.
+   */
+  async #replayStepwise(feed: FeedEngine, now: number): Promise<number | undefined> {
+    let next: number | undefined;
+    for (let i = 0; i < STEPWISE_PER_ALARM; i++) {
+      next = feed.replayStep(now, true);
+      this.#commit(now);
+      await this.#publish();
+      await this.#venue.deliver(Date.now());
+      await this.#hear();
+      if (next === undefined || next > now) break;
+    }
+    return next;
+  }
+
+  /** Hands the feed's new events to the live strategies. */
+  async #hear(): Promise<void> {
+    const events = this.#unheard;
+    this.#unheard = [];
+    await this.#strategies.process(events);
   }
 
   /**
@@ -162,6 +204,7 @@ export class MarketSymbol extends DurableObject<Env> {
       this.ctx.storage.kv.put("feed", changes.state);
     });
     this.#unpublished.push(...changes.events);
+    if (this.#strategies.running) this.#unheard.push(...changes.feedEvents);
   }
 
   async #publish(): Promise<void> {
@@ -206,6 +249,27 @@ export class MarketSymbol extends DurableObject<Env> {
 
   venueStatus() {
     return this.#venue.status();
+  }
+
+  // ---- live strategies (RPC from the gateway) ----------------------------------------------
+
+  /** Starts (or, for the same run, confirms) a live strategy, and the feed it listens to. */
+  async strategyStart(config: LiveStrategyConfig): Promise<LiveStrategyStatus> {
+    const status = await this.#strategies.start(config);
+    await this.ensureRunning();
+    return status;
+  }
+
+  strategyStop(id: string): Promise<LiveStrategyStatus | null> {
+    return this.#strategies.stop(id);
+  }
+
+  strategyStatus(id: string): LiveStrategyStatus | null {
+    return this.#strategies.status(id);
+  }
+
+  strategyLogs(id: string, afterSeq: number, limit: number) {
+    return this.#strategies.logs(id, afterSeq, limit);
   }
 
   // ---- history and snapshots (RPC) ---------------------------------------------------------

@@ -34,6 +34,8 @@ export interface ReplayCursor {
   historyAnchor: number;
   /** Bars at or after this time are the replay's own output, never its source. */
   sourceEnd: number;
+  /** Stepwise replay: the current print's quote is out, its trade not yet. */
+  quoted?: boolean;
 }
 
 export interface UpstreamStatus {
@@ -75,8 +77,16 @@ export interface Print {
   trade?: Trade;
 }
 
+/**
+ * What strategies on the symbol see, in order: quotes, trades and completed bars. A replay
+ * also reports each source bar once its close has printed (`replayed`), in history time:
+ * on a replay, a strategy's bars are the replayed bars themselves.
+ */
+export type FeedEvent = { kind: "quote"; quote: Quote } | { kind: "trade"; trade: Trade } | { kind: "bar"; timeframe: string; bar: Bar; replayed: boolean };
+
 export interface FeedChanges {
   prints: Print[];
+  feedEvents: FeedEvent[];
   /** Bars to put, one per (timeframe, bucket), the latest version of each. */
   bars: { timeframe: string; bar: Bar }[];
   events: MarketEvent[];
@@ -155,6 +165,7 @@ export class FeedEngine {
   #prints: Print[] = [];
   #bars = new Map<string, { timeframe: string; bar: Bar }>();
   #events: MarketEvent[] = [];
+  #feedEvents: FeedEvent[] = [];
 
   /**
    * The engine over a stored state, or a fresh one when the instrument changed (a changed
@@ -179,8 +190,9 @@ export class FeedEngine {
   }
 
   drain(): FeedChanges {
-    const out = { prints: this.#prints, bars: [...this.#bars.values()], events: this.#events, state: this.#state };
+    const out = { prints: this.#prints, feedEvents: this.#feedEvents, bars: [...this.#bars.values()], events: this.#events, state: this.#state };
     this.#prints = [];
+    this.#feedEvents = [];
     this.#bars = new Map();
     this.#events = [];
     return out;
@@ -231,8 +243,13 @@ export class FeedEngine {
     return now + sim.tickIntervalMs;
   }
 
-  /** Plays the stored bars due by `now` (at most 1000 prints); answers when to run again, or undefined when done. */
-  replayStep(now: number): number | undefined {
+  /**
+   * Plays the stored bars due by `now` (at most 1000 prints); answers when to run again, or
+   * undefined when done. `stepwise` (strategies are attached) plays one half of one print —
+   * its quote, then on the next call its trade — so the shell can run the strategies and
+   * send their orders between a print's quote and its trade, as a backtest does.
+   */
+  replayStep(now: number, stepwise = false): number | undefined {
     const feed = this.instrument.feed;
     if (feed.kind !== "replay") return undefined;
     const tf = parseTimeframe(feed.timeframe);
@@ -260,11 +277,21 @@ export class FeedEngine {
       }
       const wallT = Math.floor(toWall(bar.t + print.offsetMs));
       if (wallT > now) return wallT;
+      const quote = quoteAroundPrint(wallT, print.priceTicks, print.sizeLots);
       const trade = printToTrade(wallT, state.nextTradeId, print, state.lastTrade?.priceTicks);
-      this.#ingest(now, wallT, quoteAroundPrint(wallT, print.priceTicks, print.sizeLots), trade);
       cursor.barT = bar.t;
+      if (stepwise && !cursor.quoted) {
+        this.#ingest(now, wallT, quote);
+        cursor.quoted = true;
+        return now;
+      }
+      if (stepwise) this.#ingest(now, wallT, undefined, trade);
+      else this.#ingest(now, wallT, quote, trade);
+      cursor.quoted = false;
       cursor.print += 1;
       emitted += 1;
+      if (cursor.print === barPrints(bar, 1).length) this.#feedEvents.push({ kind: "bar", timeframe: feed.timeframe, bar, replayed: true });
+      if (stepwise) return now;
     }
     return now + 1;
   }
@@ -354,6 +381,7 @@ export class FeedEngine {
       if (receivedAt !== undefined) state.receivedAt = Math.max(state.receivedAt ?? receivedAt, receivedAt);
     }
     if (quote) {
+      this.#feedEvents.push({ kind: "quote", quote });
       state.lastQuote = quote;
       this.#events.push({ channel: "quotes", msg: { T: "q", ...quoteToAlpaca(quote, spec) } });
       if (kind === "crypto") this.#events.push({ channel: "orderbooks", msg: { T: "o", ...orderbookToAlpaca(quote, spec), r: false } });
@@ -362,6 +390,7 @@ export class FeedEngine {
     state.nextTradeId = Math.max(state.nextTradeId, trade.id + 1);
     if (!state.lastTrade || trade.t >= state.lastTrade.t) state.lastTrade = trade;
     this.#events.push({ channel: "trades", msg: { T: "t", ...tradeToAlpaca(trade, spec) } });
+    this.#feedEvents.push({ kind: "trade", trade });
     const step = onTrade(state.book, trade);
     state.book = step.book;
     this.#emitClosed(step.closed);
@@ -385,6 +414,7 @@ export class FeedEngine {
   // Alpaca sends a minute bar when its minute ends, with the day's bar so far.
   #emitClosed(closed: ClosedBar[]): void {
     const spec = this.instrument.spec;
+    for (const c of closed) this.#feedEvents.push({ kind: "bar", timeframe: c.timeframe, bar: c.bar, replayed: false });
     if (!closed.some((c) => c.timeframe === "1Min")) return;
     for (const c of closed) if (c.timeframe === "1Min") this.#events.push({ channel: "bars", msg: { T: "b", ...barToAlpaca(c.bar, spec) } });
     const daily = this.#state.book.frames.find((f) => f.timeframe.label === "1Day");

@@ -8,7 +8,7 @@ import type { OrderView } from "./orders";
  * platform's own updates (backtest progress; strategies later) in the same frame shape
  * `{stream, data}`.
  */
-export const USER_STREAMS = ["trade_updates", "backtest_updates"] as const;
+export const USER_STREAMS = ["trade_updates", "backtest_updates", "strategy_updates"] as const;
 export type UserStream = (typeof USER_STREAMS)[number];
 export const isUserStream = (name: unknown): name is UserStream => typeof name === "string" && (USER_STREAMS as readonly string[]).includes(name);
 

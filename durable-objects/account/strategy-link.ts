@@ -1,0 +1,91 @@
+import { assetBySymbol, assetInfo } from "../../platform/assets";
+import type { StrategySendReply, StrategyViewReply, StrategyViewRequest } from "../../shared/strategy/live";
+import { strategyPrefixOf } from "../../shared/strategy/live";
+import type { StrategyCommand } from "../../shared/strategy/invoke";
+import { accountSummary, maxBuyQty, openOrdersView, positionView } from "../../shared/strategy/views";
+import type { AccountRunner } from "../../shared/trading/account-runner";
+import { isOpen } from "../../shared/trading/orders";
+import type { TradeUpdate } from "../../shared/trading/stream";
+import type { VenueConfig } from "../../shared/venue/venue";
+import type { AccountStore } from "./store";
+
+/** Updates kept for strategies that have not collected them, at most. */
+const MAX_KEPT = 10_000;
+
+/**
+ * The account's side of live strategies (shared/strategy/live.ts): what a strategy may see
+ * of the account, its orders sent through the same runner (and risk checks) as API orders,
+ * and the trade updates of its orders kept in SQLite until it collects them.
+ */
+export class StrategyLink {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly store: AccountStore,
+    private readonly runner: AccountRunner,
+    private readonly env: Env,
+    private readonly venue: VenueConfig,
+  ) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS strategy_updates (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT NOT NULL, body TEXT NOT NULL)`);
+    sql.exec(`CREATE INDEX IF NOT EXISTS strategy_updates_prefix ON strategy_updates (prefix, seq)`);
+  }
+
+  /** Keeps the updates of strategies' orders (called right after each commit). */
+  keep(updates: readonly TradeUpdate[]): void {
+    let kept = false;
+    for (const u of updates) {
+      const prefix = strategyPrefixOf(u.data.order.client_order_id);
+      if (prefix === null) continue;
+      this.sql.exec(`INSERT INTO strategy_updates (prefix, body) VALUES (?, ?)`, prefix, JSON.stringify(u));
+      kept = true;
+    }
+    if (kept) this.sql.exec(`DELETE FROM strategy_updates WHERE seq <= (SELECT MAX(seq) FROM strategy_updates) - ?`, MAX_KEPT);
+  }
+
+  view(request: StrategyViewRequest): StrategyViewReply {
+    const { spec, lastTicks, prefix, afterSeq } = request;
+    this.sql.exec(`DELETE FROM strategy_updates WHERE prefix = ? AND seq <= ?`, prefix, afterSeq);
+    const rows = this.sql.exec<{ seq: number; body: string }>(`SELECT seq, body FROM strategy_updates WHERE prefix = ? AND seq > ? ORDER BY seq`, prefix, afterSeq).toArray();
+    const engine = this.runner.engine;
+    const ledger = engine.ledger;
+    return {
+      view: {
+        position: positionView(ledger, spec, lastTicks),
+        account: accountSummary(ledger, spec, lastTicks),
+        openOrders: openOrdersView(this.store.openOrders(), spec, (id) => (id.startsWith(prefix) ? null : undefined)),
+        maxBuyQty: maxBuyQty(ledger, spec, lastTicks, engine.limits(), this.venue),
+      },
+      updates: rows.map((r) => JSON.parse(r.body) as TradeUpdate),
+      seq: rows.at(-1)?.seq ?? afterSeq,
+    };
+  }
+
+  async send(symbol: string, prefix: string, command: StrategyCommand): Promise<StrategySendReply> {
+    switch (command.kind) {
+      case "place": {
+        if (!command.id.startsWith(prefix)) return { refusal: { rule: "invalid_order", message: "a strategy's order ids carry its prefix" } };
+        const row = await assetBySymbol(this.env, symbol);
+        if (!row) return { refusal: { rule: "invalid_order", message: `unknown symbol ${symbol}` } };
+        const outcome = await this.runner.place(command.fields, assetInfo(row), null);
+        return { refusal: outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message } };
+      }
+      case "cancel": {
+        const order = this.store.orderByClientId(command.id);
+        if (order && command.id.startsWith(prefix) && isOpen(order.status)) await this.runner.cancel(order.id);
+        return { refusal: null };
+      }
+      case "cancelAll": {
+        // A strategy cancels its own orders on its symbol, never the owner's others.
+        for (const order of this.store.openOrders()) {
+          if (order.spec.symbol === symbol && order.clientOrderId.startsWith(prefix)) await this.runner.cancel(order.id);
+        }
+        return { refusal: null };
+      }
+      case "refuse":
+        return { refusal: null };
+      default: {
+        const never: never = command;
+        throw new Error(`unknown command ${JSON.stringify(never)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,299 @@
+import { openStrategySandbox, StrategyCodeError, type StrategySandboxHandle } from "../../platform/sandbox";
+import { logger } from "../../platform/log";
+import type { FeedEvent } from "../../shared/market/feed";
+import { lotsToDecimal, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
+import { invokeStrategy, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
+import { strategyOrderPrefix, strategyRunPrefix } from "../../shared/strategy/live";
+import { callbacksOf, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
+import { liveStats, MAX_CONSECUTIVE_FAILURES, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
+import { TEMPLATES } from "../../shared/strategy/templates";
+import { LiveStrategyStore, type LiveRow } from "./strategy-store";
+
+const log = logger("market-symbol");
+const ALL_CALLBACKS = new Set(["onStart", "onBar", "onTrade", "onQuote", "onOrderUpdate", "onStop"] as const);
+
+interface Loaded {
+  row: LiveRow;
+  runtime: StrategyRuntime;
+  sandbox: StrategySandboxHandle | null;
+  /** The view fetched for the current event; dropped once a command is sent. */
+  view: StrategyView | null;
+}
+
+export interface HostDeps {
+  spec(): InstrumentSpec | undefined;
+  /** The symbol's last trade in ticks. */
+  lastTicks(): number | null;
+  feedKind(): string;
+  /** A strategy's status changed on its own (errored): the shell records it where the API reads it. */
+  statusChanged(config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<void>;
+}
+
+/**
+ * The live strategies of one symbol, beside its feed: each hears the symbol's quotes,
+ * trades and completed bars as they print and trades through its owner's account object
+ * (shared/strategy/live.ts), with every risk check an API order meets. All a strategy
+ * remembers (its state, order numbers, tags, held orders, the last update it collected)
+ * is stored after every event, so it resumes exactly after the object restarts. Events
+ * are handled one at a time, in order, across all strategies.
+ */
+export class StrategyHost {
+  readonly #store: LiveStrategyStore;
+  readonly #loaded = new Map<string, Loaded>();
+  #queue: Promise<void> = Promise.resolve();
+  #eventT = 0;
+
+  constructor(
+    sql: SqlStorage,
+    private readonly env: Env,
+    private readonly symbol: string,
+    private readonly deps: HostDeps,
+  ) {
+    this.#store = new LiveStrategyStore(sql);
+  }
+
+  get running(): boolean {
+    return this.#store.runningCount() > 0;
+  }
+
+  /** Starts a strategy (idempotent for the same run): onStart, then its first orders. */
+  start(config: LiveStrategyConfig): Promise<LiveStrategyStatus> {
+    return this.#serial(async () => {
+      const existing = this.#store.get(config.id);
+      if (existing && existing.config.run === config.run && existing.status === "running") return this.#status(existing);
+      this.#unload(config.id);
+      this.#store.create(config);
+      const loaded = this.#load(this.#store.get(config.id)!);
+      if (loaded) await this.#handle(loaded, (rt) => rt.start());
+      return this.#status(this.#store.get(config.id)!);
+    });
+  }
+
+  /** Stops a strategy: onStop and its orders, then it hears nothing more. Its open orders stay (cancel them in onStop). */
+  stop(id: string): Promise<LiveStrategyStatus | null> {
+    return this.#serial(async () => {
+      const row = this.#store.get(id);
+      if (!row) return null;
+      if (row.status === "running") {
+        const loaded = this.#load(row);
+        if (loaded) await this.#handle(loaded, (rt) => rt.stop());
+        this.#store.setStatus(id, "stopped", null);
+      }
+      this.#unload(id);
+      return this.#status(this.#store.get(id)!);
+    });
+  }
+
+  status(id: string): LiveStrategyStatus | null {
+    const row = this.#store.get(id);
+    return row ? this.#status(row) : null;
+  }
+
+  logs(id: string, afterSeq: number, limit: number): { seq: number; t: number; text: string }[] {
+    return this.#store.logs(id, afterSeq, limit);
+  }
+
+  /** The feed's events since the last call, to every running strategy, one event at a time. */
+  process(events: readonly FeedEvent[]): Promise<void> {
+    if (events.length === 0 || !this.running) return Promise.resolve();
+    return this.#serial(async () => {
+      for (const row of this.#store.running()) {
+        const loaded = this.#load(row);
+        if (!loaded) continue;
+        for (const event of events) {
+          if (loaded.row.status !== "running") break;
+          await this.#event(loaded, event);
+        }
+      }
+    });
+  }
+
+  async #event(loaded: Loaded, event: FeedEvent): Promise<void> {
+    const spec = this.deps.spec();
+    if (!spec) return;
+    this.#eventT = event.kind === "quote" ? event.quote.t : event.kind === "trade" ? event.trade.t : event.bar.t;
+    switch (event.kind) {
+      case "quote":
+        await this.#handle(loaded, (rt) => rt.quote({ t: event.quote.t, bid: ticksToNumber(event.quote.bidTicks, spec), ask: ticksToNumber(event.quote.askTicks, spec) }));
+        return;
+      case "trade":
+        await this.#handle(loaded, (rt) => rt.trade({ t: event.trade.t, price: ticksToNumber(event.trade.priceTicks, spec) }));
+        return;
+      case "bar": {
+        if (!this.#isStrategyBar(loaded.row.config, event)) return;
+        const b = event.bar;
+        const bar = { t: b.t, open: ticksToNumber(b.o, spec), high: ticksToNumber(b.h, spec), low: ticksToNumber(b.l, spec), close: ticksToNumber(b.c, spec), volume: Number(lotsToDecimal(b.v, spec)) };
+        // As in a backtest, a bar's orders wait for the next print's quote (the next event).
+        await this.#handle(loaded, (rt) => rt.barHolding(bar), { flush: false });
+        return;
+      }
+      default: {
+        const never: never = event;
+        throw new Error(`unknown feed event ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** On a replay, a strategy's bars are the replayed bars of its timeframe; otherwise the bars that close. */
+  #isStrategyBar(config: LiveStrategyConfig, event: Extract<FeedEvent, { kind: "bar" }>): boolean {
+    if (event.timeframe !== config.timeframe) return false;
+    return this.deps.feedKind() === "replay" ? event.replayed : !event.replayed;
+  }
+
+  /**
+   * One event for one strategy: collect the updates of its orders, run the callback, send
+   * what it placed (and what it held from the last bar), store everything it remembers.
+   * A throw from the strategy counts as a failed callback; after MAX_CONSECUTIVE_FAILURES
+   * in a row the strategy stops as errored.
+   */
+  async #handle(loaded: Loaded, step: (rt: StrategyRuntime) => Promise<void>, options: { flush?: boolean } = {}): Promise<void> {
+    const { row, runtime } = loaded;
+    const stats = row.stats;
+    try {
+      await this.#collect(loaded);
+      await step(runtime);
+      if (options.flush !== false) await runtime.flush();
+      stats.callbacks += 1;
+      stats.consecutiveFailures = 0;
+    } catch (error) {
+      stats.callbacks += 1;
+      stats.failures += 1;
+      stats.consecutiveFailures += 1;
+      const where = error instanceof StrategyCodeError && error.line !== null ? ` (line ${error.line}${error.column !== null ? `, column ${error.column}` : ""})` : "";
+      const message = `${error instanceof Error ? error.message : String(error)}${where}`;
+      runtime.logs.push({ t: Date.now(), text: `error: ${message}` });
+      // What the failed callback placed is dropped: it never completed.
+      runtime.discard();
+      if (stats.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
+        row.status = "errored";
+        row.message = message;
+        log("warn", "strategy errored", { symbol: this.symbol, strategy: row.config.id, error: message });
+      }
+    }
+    this.#save(loaded);
+    if (row.status === "errored") {
+      this.#unload(row.config.id);
+      await this.deps.statusChanged(row.config, this.#status(row));
+    }
+  }
+
+  /** Collects the updates of the strategy's orders (the runtime delivers them at its next flush) and the account's view. */
+  async #collect(loaded: Loaded): Promise<void> {
+    const spec = this.deps.spec();
+    if (!spec) throw new Error(`the symbol ${this.symbol} has no instrument`);
+    const { row } = loaded;
+    const reply = await this.#account(row).strategyView({ spec, lastTicks: this.deps.lastTicks(), prefix: strategyOrderPrefix(row.config.id), afterSeq: row.updateSeq });
+    loaded.runtime.committed(reply.updates);
+    for (const u of reply.updates) if (u.data.event === "fill" || u.data.event === "partial_fill") row.stats.fills += 1;
+    row.updateSeq = reply.seq;
+    loaded.view = reply.view;
+    row.stats.equity = reply.view.account.equity;
+    row.stats.startEquity ??= reply.view.account.equity;
+  }
+
+  #account(row: LiveRow) {
+    return this.env.ACCOUNT.getByName(row.config.owner);
+  }
+
+  #port(loaded: () => Loaded): StrategyPort {
+    return {
+      view: async () => {
+        const l = loaded();
+        if (!l.view) await this.#collect(l);
+        const view = l.view!;
+        const tags = l.runtime.memory.tags;
+        return { ...view, openOrders: view.openOrders.map((o) => ({ ...o, tag: tags[o.id] ?? null })) };
+      },
+      send: async (command: StrategyCommand) => {
+        const l = loaded();
+        l.view = null;
+        if (command.kind === "place") l.row.stats.orders += 1;
+        const reply = await this.#account(l.row).strategySend(this.symbol, strategyOrderPrefix(l.row.config.id), command);
+        // The order's own updates (accepted, filled at once) come back on the next collect.
+        await this.#collect(l);
+        return reply.refusal;
+      },
+    };
+  }
+
+  #load(row: LiveRow): Loaded | undefined {
+    const cached = this.#loaded.get(row.config.id);
+    if (cached) return cached;
+    const spec = this.deps.spec();
+    if (!spec) return undefined;
+    const { config } = row;
+    let invoke: Invoker;
+    let callbacks: ReadonlySet<string>;
+    let sandbox: StrategySandboxHandle | null = null;
+    if (config.kind === "template") {
+      const template = TEMPLATES.get(config.template ?? "");
+      if (!template) {
+        row.status = "errored";
+        row.message = `unknown template ${config.template}`;
+        this.#store.save(row);
+        return undefined;
+      }
+      const strategy = template.create();
+      invoke = (request) => invokeStrategy(strategy, request);
+      callbacks = callbacksOf(strategy);
+    } else {
+      sandbox = openStrategySandbox(this.env, `live:${config.id}:${config.run}`, config.code ?? "");
+      invoke = (request) => sandbox!.invoke(request);
+      callbacks = ALL_CALLBACKS;
+    }
+    const memory: StrategyMemory = row.memory;
+    const holder: { loaded?: Loaded } = {};
+    const runtime = new StrategyRuntime({
+      invoke,
+      port: this.#port(() => holder.loaded!),
+      spec,
+      params: config.params,
+      callbacks: callbacks as ReadonlySet<never>,
+      idPrefix: strategyRunPrefix(config.id, config.run),
+      now: () => this.#clock(),
+      memory,
+    });
+    runtime.hold(row.held);
+    const loaded: Loaded = { row, runtime, sandbox, view: null };
+    holder.loaded = loaded;
+    this.#loaded.set(config.id, loaded);
+    return loaded;
+  }
+
+  /** ctx.now: the time of the event being handled (event time, as in a backtest), never the wall clock. */
+  #clock(): number {
+    return this.#eventT;
+  }
+
+  #save(loaded: Loaded): void {
+    const { row, runtime } = loaded;
+    row.memory = runtime.memory;
+    row.held = [...runtime.held];
+    const lines: LogLine[] = runtime.takeLogs();
+    this.#store.save(row);
+    if (lines.length > 0) {
+      const seqs = this.#store.appendLogs(row.config.id, lines);
+      void this.#account(row)
+        .notify("strategy_updates", { id: row.config.id, logs: lines.map((l, i) => ({ seq: seqs[i], t: new Date(l.t).toISOString(), text: l.text })), stats: liveStats(row.stats) })
+        .catch(() => undefined);
+    }
+  }
+
+  #unload(id: string): void {
+    this.#loaded.get(id)?.sandbox?.dispose();
+    this.#loaded.delete(id);
+  }
+
+  #status(row: LiveRow): LiveStrategyStatus {
+    return { id: row.config.id, run: row.config.run, version: row.config.version, symbol: this.symbol, status: row.status, message: row.message, stats: liveStats(row.stats) satisfies LiveStats };
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work);
+    this.#queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}

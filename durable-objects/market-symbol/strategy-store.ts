@@ -1,0 +1,96 @@
+import type { StrategyCommand } from "../../shared/strategy/invoke";
+import { newCounters, type LiveCounters, type LiveStatusName, type LiveStrategyConfig } from "../../shared/strategy/live-host";
+import type { LogLine, StrategyMemory } from "../../shared/strategy/runtime";
+
+/** Log lines kept per strategy (the oldest go first). */
+const LOG_KEPT = 500;
+
+export interface LiveRow {
+  config: LiveStrategyConfig;
+  status: LiveStatusName;
+  message: string | null;
+  memory: StrategyMemory;
+  /** Orders placed in the last onBar, sent at the next print's quote. */
+  held: StrategyCommand[];
+  /** The last update of its orders collected from the account. */
+  updateSeq: number;
+  stats: LiveCounters;
+}
+
+type Row = { id: string; config: string; status: string; message: string | null; memory: string; held: string; update_seq: number; stats: string };
+
+/** The symbol object's SQLite tables for its live strategies and their logs. */
+export class LiveStrategyStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS live_strategies (id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
+      memory TEXT NOT NULL, held TEXT NOT NULL, update_seq INTEGER NOT NULL, stats TEXT NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS live_strategy_logs (id TEXT NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (id, seq))`);
+  }
+
+  create(config: LiveStrategyConfig): void {
+    this.sql.exec(
+      `INSERT OR REPLACE INTO live_strategies (id, config, status, message, memory, held, update_seq, stats) VALUES (?, ?, 'running', NULL, ?, '[]', 0, ?)`,
+      config.id,
+      JSON.stringify(config),
+      JSON.stringify({ state: {}, nextId: 0, tags: {} } satisfies StrategyMemory),
+      JSON.stringify(newCounters(Date.now())),
+    );
+  }
+
+  get(id: string): LiveRow | undefined {
+    const row = this.sql.exec<Row>(`SELECT * FROM live_strategies WHERE id = ?`, id).toArray()[0];
+    return row && parse(row);
+  }
+
+  running(): LiveRow[] {
+    return this.sql.exec<Row>(`SELECT * FROM live_strategies WHERE status = 'running' ORDER BY id`).toArray().map(parse);
+  }
+
+  runningCount(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM live_strategies WHERE status = 'running'`).one().n;
+  }
+
+  save(row: LiveRow): void {
+    this.sql.exec(
+      `UPDATE live_strategies SET status = ?, message = ?, memory = ?, held = ?, update_seq = ?, stats = ? WHERE id = ?`,
+      row.status,
+      row.message,
+      JSON.stringify(row.memory),
+      JSON.stringify(row.held),
+      row.updateSeq,
+      JSON.stringify(row.stats),
+      row.config.id,
+    );
+  }
+
+  setStatus(id: string, status: LiveStatusName, message: string | null): void {
+    this.sql.exec(`UPDATE live_strategies SET status = ?, message = ? WHERE id = ?`, status, message, id);
+  }
+
+  /** Appends log lines; answers their sequence numbers. */
+  appendLogs(id: string, lines: LogLine[]): number[] {
+    const last = this.sql.exec<{ seq: number | null }>(`SELECT MAX(seq) AS seq FROM live_strategy_logs WHERE id = ?`, id).one().seq ?? 0;
+    const seqs = lines.map((line, i) => {
+      this.sql.exec(`INSERT INTO live_strategy_logs (id, seq, t, text) VALUES (?, ?, ?, ?)`, id, last + i + 1, line.t, line.text);
+      return last + i + 1;
+    });
+    this.sql.exec(`DELETE FROM live_strategy_logs WHERE id = ? AND seq <= ?`, id, last + lines.length - LOG_KEPT);
+    return seqs;
+  }
+
+  logs(id: string, afterSeq: number, limit: number): { seq: number; t: number; text: string }[] {
+    return this.sql.exec<{ seq: number; t: number; text: string }>(`SELECT seq, t, text FROM live_strategy_logs WHERE id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, afterSeq, limit).toArray();
+  }
+}
+
+function parse(row: Row): LiveRow {
+  return {
+    config: JSON.parse(row.config) as LiveStrategyConfig,
+    status: row.status as LiveStatusName,
+    message: row.message,
+    memory: JSON.parse(row.memory) as StrategyMemory,
+    held: JSON.parse(row.held) as StrategyCommand[],
+    updateSeq: row.update_seq,
+    stats: JSON.parse(row.stats) as LiveCounters,
+  };
+}

@@ -1,0 +1,37 @@
+import { z } from "@hono/zod-openapi";
+
+// Live strategies on the wire: start, stop, status with statistics, and the log tail
+// (also pushed on the user's socket as the strategy_updates stream).
+
+export const LiveStats = z
+  .object({
+    callbacks: z.number().int().openapi({ description: "Callbacks run since the start" }),
+    failures: z.number().int().openapi({ description: "Callbacks that threw or hit a limit" }),
+    success_rate: z.number().nullable().openapi({ description: "Share of callbacks that succeeded (null before the first)" }),
+    orders: z.number().int(),
+    fills: z.number().int(),
+    pnl: z.string().nullable().openapi({ description: "Change in the account's equity since the start, USD", example: "12.50" }),
+    started_at: z.string(),
+  })
+  .openapi("LiveStrategyStats");
+
+export const LiveStrategyStatus = z
+  .object({
+    id: z.string(),
+    run: z.number().int().openapi({ description: "This start's number: its orders' client ids carry it" }),
+    version: z.number().int().openapi({ description: "The strategy version this run executes" }),
+    symbol: z.string(),
+    status: z.enum(["running", "stopped", "errored"]),
+    message: z.string().nullable().openapi({ description: "Why it errored (with the line, for code)" }),
+    stats: LiveStats,
+  })
+  .openapi("LiveStrategyStatus");
+
+export const StrategyLogLine = z.object({ seq: z.number().int(), t: z.string(), text: z.string() }).openapi("StrategyLogLine");
+
+export const StrategyLogs = z.object({ lines: z.array(StrategyLogLine), next_after: z.number().int() }).openapi("StrategyLogs");
+
+export const StrategyLogsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0).openapi({ description: "Lines after this sequence number" }),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
