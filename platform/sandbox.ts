@@ -180,7 +180,9 @@ async function call<T>(pending: Promise<SandboxOutcome<T>>, wallMs: number): Pro
 
 function codeError(fault: SandboxFault): StrategyCodeError {
   const where = fault.line === null ? "" : ` (line ${fault.line}, column ${fault.column})`;
-  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, fault.name === "LoopBudgetError" ? "loop_budget" : "threw", fault.line, fault.column);
+  // The entry's own SandboxStateError means the isolate lost its run (replaced), not a bug in the user's code.
+  const reason = fault.name === "LoopBudgetError" ? "loop_budget" : fault.name === "SandboxStateError" ? "crashed" : "threw";
+  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, fault.column);
 }
 
 /**
