@@ -1,4 +1,5 @@
 import { env } from "cloudflare:test";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { call, createKey, expectError, json, signUp, until, type TestUser } from "./helpers";
 
@@ -280,5 +281,39 @@ describe("who sees and changes a strategy", () => {
       return rows.results.length >= 2 && rows.results.map((r) => r.type);
     }, "two strategy events in the audit log");
     expect(types).toEqual(["strategy.created", "strategy.updated"]);
+  });
+});
+
+describe("the strategies API contract", () => {
+  it("is in the OpenAPI document", async () => {
+    const doc = await json<{ paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>(await call("/openapi.json"));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/api/strategies", "/api/strategies/templates", "/api/strategies/{id}", "/api/strategies/{id}/versions", "/api/strategies/{id}/versions/{version}"]),
+    );
+    expect(Object.keys(doc.paths["/api/strategies/{id}"] ?? {})).toEqual(expect.arrayContaining(["get", "patch", "delete"]));
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["Strategy", "CreateStrategyRequest", "UpdateStrategyRequest", "StrategyVersionDetail", "StrategyTemplate"]));
+  });
+
+  it("answers random saves and edits with 2xx or the 4xx envelope, never a server error", async () => {
+    const trader = await signUp();
+    const target = await createStrategy(trader, { kind: "code", source: "export default {};" });
+    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.object({ maxDepth: 2 }), fc.constantFrom("ma-cross", "AAPL", "5Min", "ts", "js", "code", "template", "__proto__"));
+    // Sources: random text, and valid code with random damage at a random place.
+    const source = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.tuple(fc.nat({ max: 60 }), fc.string({ maxLength: 3 })).map(([at, junk]) => { const s = "export default { onBar(bar: { close: number }, ctx) { ctx.log(bar.close); } };"; return s.slice(0, at) + junk + s.slice(at); }),
+    );
+    const body = fc.record(
+      { name: fc.oneof(fc.string({ maxLength: 70 }), value), symbol: fc.oneof(fc.constantFrom("AAPL", "SPY", "nope"), value), kind: fc.oneof(fc.constantFrom("template", "code"), value), template: value, params: value, source, language: fc.oneof(fc.constantFrom("js", "ts"), value), timeframe: value },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(body, fc.boolean(), async (b, edit) => {
+        const res = edit ? await call(`/api/strategies/${target.id}`, { method: "PATCH", body: b, ...as(trader) }) : await call("/api/strategies", { body: b, ...as(trader) });
+        expect(res.status, await res.clone().text()).toBeLessThan(500);
+        if (res.status >= 400) await expectError(res, res.status);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
