@@ -1,4 +1,4 @@
-import { transform } from "sucrase";
+import { transform } from "sucrase/dist/index";
 import { parse } from "sucrase/dist/parser";
 import { TokenType } from "sucrase/dist/parser/tokenizer/types";
 

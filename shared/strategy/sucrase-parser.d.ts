@@ -1,5 +1,10 @@
-// sucrase ships the types of its parser under dist/types/ but not beside the modules; these
-// declarations let shared/strategy/compile.ts read the parser's tokens with their types.
+// sucrase ships its types under dist/types/, not beside its modules; these declarations
+// give the deep imports their types. compile.ts imports transform from the CommonJS entry
+// too, so a bundle that also holds the CommonJS parser (for its tokens) has one copy of
+// sucrase, not the ES and the CommonJS builds side by side.
+declare module "sucrase/dist/index" {
+  export { transform } from "sucrase";
+}
 declare module "sucrase/dist/parser" {
   export { parse } from "sucrase/dist/types/parser";
 }
