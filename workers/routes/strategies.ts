@@ -269,14 +269,12 @@ async function rename(env: Env, userId: string, id: string, name: string): Promi
   const row = await database(env)
     .update(schema.strategies)
     .set({ name, updatedAt: Date.now() })
-    .where(eqOwn(id, userId))
+    .where(and(eq(schema.strategies.id, id), eq(schema.strategies.userId, userId)))
     .returning()
     .get();
   if (!row) throw notFound("strategy not found");
   return row;
 }
-
-const eqOwn = (id: string, userId: string) => and(eq(schema.strategies.id, id), eq(schema.strategies.userId, userId));
 
 const remove = createRoute({
   method: "delete",
