@@ -4,7 +4,7 @@ import { decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type Instr
 import { parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
 import { MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
 import type { StrategyBar } from "../../shared/strategy/runtime";
-import { TEMPLATES, templateParams } from "../../shared/strategy/templates";
+import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
 import { instrumentSpec } from "../../shared/trading/asset";
 import { tradingConfig } from "../../shared/trading/config";
 import { parseMoney } from "../../shared/trading/money";
@@ -61,10 +61,15 @@ export async function resolveStrategy(env: Env, userId: string, body: Pick<Backt
   return { kind: "code", template: null, code: saved.compiled, params, strategyId: strategy.id, strategyVersion: version };
 }
 
-/** A template's parameters with its defaults filled in; every problem as a 422 detail. */
-export function checkedParams(name: string, params: unknown, prefix = "params"): Record<string, unknown> {
+export function checkedTemplate(name: string): StrategyTemplate {
   const template = TEMPLATES.get(name);
   if (!template) throw invalid("template", `unknown template ${JSON.stringify(name)}; one of ${[...TEMPLATES.keys()].join(", ")}`);
+  return template;
+}
+
+/** A template's parameters with its defaults filled in; every problem as a 422 detail. */
+export function checkedParams(name: string, params: unknown, prefix = "params"): Record<string, unknown> {
+  const template = checkedTemplate(name);
   const checked = templateParams(template, params);
   if (checked.ok) return checked.params;
   throw unprocessable(

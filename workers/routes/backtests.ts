@@ -11,7 +11,7 @@ import type { StrategyBar } from "../../shared/strategy/runtime";
 import type { FillActivity } from "../../shared/trading/ports";
 import { database, schema } from "../../platform/db";
 import type { AppEnv } from "../context";
-import { backtestView, checkedBars, checkedParams, checkedTimeframe, historyRange, jobOf, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, toCsv } from "../lib/backtests";
+import { backtestView, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, jobOf, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, toCsv } from "../lib/backtests";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
@@ -138,7 +138,8 @@ backtests.openapi(
   async (c) => {
     const { userId } = principalOf(c);
     const body = c.req.valid("json");
-    checkedParams(body.template, body.params);
+    // The base parameters need not fit alone (a range may supply what they lack); each set must.
+    checkedTemplate(body.template);
     const sets = combinations(body.params, body.ranges, { mode: body.mode, cap: MAX_OPTIMIZATION_RUNS, ...(body.samples !== undefined && { samples: body.samples }), ...(body.seed !== undefined && { seed: body.seed }) });
     if (!sets.ok) throw unprocessable(sets.message, [{ path: "ranges", message: sets.message }]);
     const params = sets.sets.map((set, i) => checkedParams(body.template, set, `combination ${i + 1} (${JSON.stringify(set)})`));
