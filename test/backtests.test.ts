@@ -207,6 +207,24 @@ describe("access and bad input", () => {
   });
 });
 
+describe("the API description", () => {
+  it("lists every backtest route in the OpenAPI document", async () => {
+    const doc = await json<{ paths: Record<string, Record<string, unknown>> }>(await call("/openapi.json"));
+    for (const [path, method] of [
+      ["/api/backtests", "post"],
+      ["/api/backtests", "get"],
+      ["/api/backtests/csv", "post"],
+      ["/api/backtests/{id}", "get"],
+      ["/api/backtests/{id}/cancel", "post"],
+      ["/api/backtests/{id}/result", "get"],
+      ["/api/backtests/{id}/fills.csv", "get"],
+      ["/api/backtests/{id}/equity.csv", "get"],
+      ["/api/backtests/optimize", "post"],
+      ["/api/backtests/optimize/{id}", "get"],
+    ] as const) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+  });
+});
+
 describe("optimization", () => {
   it("a 3×3 grid runs nine backtests and ranks them by the metric, best first", async () => {
     const { bars } = seededBars(300, 11);

@@ -105,7 +105,9 @@ export class BacktestJob extends DurableObject<Env> {
       return;
     }
     try {
-      if (!state.loaded) await this.#loadHistory(request, state);
+      if (!state.loaded) await this.#loadHistory(request);
+      // A cancel may have come in while the history was read.
+      if (TERMINAL.has(this.#store.state()!.status)) return;
       if (request.kind === "code") await this.#runCode(request);
       else await this.#playChunk(request);
     } catch (error) {
@@ -145,7 +147,7 @@ export class BacktestJob extends DurableObject<Env> {
         return this.#store.state()!.status === "running";
       },
     });
-    if ("cancelled" in outcome) return;
+    if ("cancelled" in outcome || this.#store.state()!.status !== "running") return;
     await this.#finish(outcome);
   }
 
@@ -165,7 +167,7 @@ export class BacktestJob extends DurableObject<Env> {
   }
 
   /** Reads the symbol's stored bars over the range into the job's storage, once. */
-  async #loadHistory(request: BacktestJobRequest, state: JobState): Promise<void> {
+  async #loadHistory(request: BacktestJobRequest): Promise<void> {
     const range = request.history;
     if (!range) throw new Error("the backtest has neither bars nor a history range");
     const market = this.env.MARKET.getByName(request.spec.symbol);
@@ -179,6 +181,9 @@ export class BacktestJob extends DurableObject<Env> {
       cursor = [page.next[0]!, page.next[1]!];
     }
     if (bars.length === 0) throw new Error(`no ${request.timeframe} bars of ${request.spec.symbol} in the range`);
+    // Read again: the state may have changed (a cancel) while the pages were awaited.
+    const state = this.#store.state()!;
+    if (TERMINAL.has(state.status)) return;
     this.ctx.storage.transactionSync(() => {
       this.#store.putBars(bars, 0);
       this.#store.setState({ ...state, loaded: true, barsTotal: bars.length });
