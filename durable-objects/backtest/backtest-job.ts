@@ -24,7 +24,7 @@ import { JobStore, type JobState } from "./store";
 // (one call per chunk; cancel and status get in while it awaits the sandbox).
 
 const log = logger("backtest-job");
-/** About 0.15–0.2 s of bars in workerd: short enough for cancel and status to wait on. */
+/** About 0.05–0.2 s of bars in workerd: short enough for cancel and status to wait on. */
 const CHUNK_BARS = 2_000;
 const REPORT_EVERY_MS = 1_000;
 const HISTORY_PAGE = 10_000;
