@@ -1,6 +1,6 @@
 import type { InstrumentSpec } from "../shared/market/instrument";
 import type { BacktestResult } from "../shared/strategy/backtest";
-import type { InvokeRequest, InvokeResult } from "../shared/strategy/invoke";
+import type { InvokeRequest, InvokeResult, StrategyCallback } from "../shared/strategy/invoke";
 import type { StrategyBar } from "../shared/strategy/runtime";
 import type { RiskLimits } from "../shared/trading/risk";
 import type { VenueConfig } from "../shared/venue/venue";
@@ -40,7 +40,7 @@ export const CHUNK_WALL_MS = 60_000;
  * The entry's methods as the host calls them over RPC: the same parameters, each answer a
  * promise. (Workers' own Rpc.Provider type of the stub is too deep for the result types.)
  */
-type SandboxMethods = "backtestStart" | "backtestStep" | "backtestResult" | "invoke";
+type SandboxMethods = "backtestStart" | "backtestStep" | "backtestResult" | "invoke" | "callbacks";
 type SandboxStub = { [M in SandboxMethods]: (...args: Parameters<StrategySandbox[M]>) => Promise<Awaited<ReturnType<StrategySandbox[M]>>> };
 
 function entrypoint(worker: WorkerStub): SandboxStub {
@@ -110,6 +110,8 @@ export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: Co
 export interface StrategySandboxHandle {
   /** Runs one callback in the sandbox; a failure of the user's code is a StrategyCodeError. */
   invoke(request: InvokeRequest): Promise<InvokeResult>;
+  /** The callbacks the strategy defines (a module that fails to load is a StrategyCodeError). */
+  callbacks(): Promise<StrategyCallback[]>;
   /** Releases the host's handles (the isolate itself is the loader's to keep or evict). */
   dispose(): void;
   [Symbol.dispose](): void;
@@ -142,6 +144,11 @@ export function openStrategySandbox(env: { LOADER: WorkerLoader }, key: string, 
       if (disposed) throw new Error("the strategy sandbox was disposed");
       const { entry } = await opened;
       return call(entry.invoke(request), wallMs);
+    },
+    async callbacks() {
+      if (disposed) throw new Error("the strategy sandbox was disposed");
+      const { entry } = await opened;
+      return (await call(entry.callbacks(), wallMs)) as StrategyCallback[];
     },
     dispose,
     [Symbol.dispose]: dispose,

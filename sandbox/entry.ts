@@ -75,6 +75,11 @@ export default class StrategySandbox extends WorkerEntrypoint {
     return guard(() => current().result());
   }
 
+  /** The callbacks the user's strategy defines: the host calls only these. */
+  callbacks(): SandboxOutcome<string[]> {
+    return guard(() => CALLBACKS.filter((name) => typeof strategy[name] === "function"));
+  }
+
   /** One live callback against the request's snapshot of the account. */
   invoke(request: InvokeRequest): SandboxOutcome<InvokeResult> {
     return guard(() => invokeStrategy(strategy, request));

@@ -10,7 +10,6 @@ import { TEMPLATES } from "../../shared/strategy/templates";
 import { LiveStrategyStore, type LiveRow } from "./strategy-store";
 
 const log = logger("market-symbol");
-const ALL_CALLBACKS = new Set(["onStart", "onBar", "onTrade", "onQuote", "onOrderUpdate", "onStop"] as const);
 
 interface Loaded {
   row: LiveRow;
@@ -63,7 +62,7 @@ export class StrategyHost {
       if (existing && existing.config.run === config.run && existing.status === "running") return this.#status(existing);
       this.#unload(config.id);
       this.#store.create(config);
-      const loaded = this.#load(this.#store.get(config.id)!);
+      const loaded = await this.#load(this.#store.get(config.id)!);
       if (loaded) await this.#handle(loaded, (rt) => rt.start());
       return this.#status(this.#store.get(config.id)!);
     });
@@ -75,7 +74,7 @@ export class StrategyHost {
       const row = this.#store.get(id);
       if (!row) return null;
       if (row.status === "running") {
-        const loaded = this.#load(row);
+        const loaded = await this.#load(row);
         if (loaded) await this.#handle(loaded, (rt) => rt.stop());
         this.#store.setStatus(id, "stopped", null);
       }
@@ -98,7 +97,7 @@ export class StrategyHost {
     if (events.length === 0 || !this.running) return Promise.resolve();
     return this.#serial(async () => {
       for (const row of this.#store.running()) {
-        const loaded = this.#load(row);
+        const loaded = await this.#load(row);
         if (!loaded) continue;
         for (const event of events) {
           if (loaded.row.status !== "running") break;
@@ -149,21 +148,25 @@ export class StrategyHost {
   async #handle(loaded: Loaded, step: (rt: StrategyRuntime) => Promise<void>, options: { flush?: boolean } = {}): Promise<void> {
     const { row, runtime } = loaded;
     const stats = row.stats;
+    // Only callbacks the strategy defines count, toward the success rate and the failure streak.
+    const before = runtime.invocations;
     try {
       await this.#collect(loaded);
       await step(runtime);
       if (options.flush !== false) await runtime.flush();
-      stats.callbacks += 1;
-      stats.consecutiveFailures = 0;
+      stats.callbacks += runtime.invocations - before;
+      if (runtime.invocations > before) stats.consecutiveFailures = 0;
     } catch (error) {
-      stats.callbacks += 1;
+      stats.callbacks += Math.max(1, runtime.invocations - before);
       stats.failures += 1;
       stats.consecutiveFailures += 1;
-      const where = error instanceof StrategyCodeError && error.line !== null ? ` (line ${error.line}${error.column !== null ? `, column ${error.column}` : ""})` : "";
-      const message = `${error instanceof Error ? error.message : String(error)}${where}`;
+      // A StrategyCodeError's message already says where in the user's source it failed.
+      const message = error instanceof Error ? error.message : String(error);
       runtime.logs.push({ t: Date.now(), text: `error: ${message}` });
       // What the failed callback placed is dropped: it never completed.
       runtime.discard();
+      // An isolate that hit a limit or crashed is not reused: the next event opens a fresh one.
+      if (error instanceof StrategyCodeError && error.reason !== "threw" && error.reason !== "loop_budget") this.#unload(row.config.id);
       if (stats.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
         row.status = "errored";
         row.message = message;
@@ -211,12 +214,15 @@ export class StrategyHost {
         const reply = await this.#account(l.row).strategySend(this.symbol, strategyOrderPrefix(l.row.config.id), command);
         // The order's own updates (accepted, filled at once) come back on the next collect.
         await this.#collect(l);
+        // The owner sees every refusal in the log, whether or not the strategy handles it.
+        if (reply.refusal && command.kind === "place") l.runtime.logs.push({ t: this.#eventT, text: `order ${command.id} refused (${reply.refusal.rule}): ${reply.refusal.message}` });
         return reply.refusal;
       },
     };
   }
 
-  #load(row: LiveRow): Loaded | undefined {
+  /** The strategy's runtime, built from what it stored; a module that cannot load stops it as errored. */
+  async #load(row: LiveRow): Promise<Loaded | undefined> {
     const cached = this.#loaded.get(row.config.id);
     if (cached) return cached;
     const spec = this.deps.spec();
@@ -237,9 +243,20 @@ export class StrategyHost {
       invoke = (request) => invokeStrategy(strategy, request);
       callbacks = callbacksOf(strategy);
     } else {
-      sandbox = openStrategySandbox(this.env, `live:${config.id}:${config.run}`, config.code ?? "");
-      invoke = (request) => sandbox!.invoke(request);
-      callbacks = ALL_CALLBACKS;
+      const opened = openStrategySandbox(this.env, `live:${config.id}:${config.run}`, config.code ?? "");
+      try {
+        // Only the callbacks the code defines run: an event it does not handle costs no call.
+        callbacks = new Set(await opened.callbacks());
+      } catch (error) {
+        opened.dispose();
+        row.status = "errored";
+        row.message = error instanceof Error ? error.message : String(error);
+        this.#store.save(row);
+        await this.deps.statusChanged(row.config, this.#status(row));
+        return undefined;
+      }
+      sandbox = opened;
+      invoke = (request) => opened.invoke(request);
     }
     const memory: StrategyMemory = row.memory;
     const holder: { loaded?: Loaded } = {};

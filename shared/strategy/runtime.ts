@@ -234,6 +234,8 @@ export class StrategyRuntime {
   /** Log lines not yet taken by `takeLogs` (a backtest takes them at the end). */
   logs: LogLine[] = [];
   droppedLogLines = 0;
+  /** Callbacks of the strategy run so far (those it does not define are not run, nor counted). */
+  invocations = 0;
   #commands: StrategyCommand[] = [];
   #updates: OrderUpdate[] = [];
 
@@ -350,6 +352,7 @@ export class StrategyRuntime {
 
   async #invoke(callback: StrategyCallback, event: unknown): Promise<void> {
     if (!this.o.callbacks.has(callback)) return;
+    this.invocations += 1;
     const { memory } = this;
     const request = {
       callback,

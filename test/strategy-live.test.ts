@@ -1,0 +1,217 @@
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runBacktest } from "../shared/strategy/backtest";
+import type { StrategyBar } from "../shared/strategy/runtime";
+import { TEMPLATES } from "../shared/strategy/templates";
+import { seededRandom } from "../shared/market/random";
+import { instrumentSpec } from "../shared/trading/asset";
+import { call, json, restartObject, signUp, until, type TestUser } from "./helpers";
+import { createInstrument, step } from "./market-helpers";
+
+// Live strategies in their symbol's object: a template run live on a replay of stored bars
+// trades exactly as a backtest of the same bars does, survives its object's restart, and
+// stops as errored after failing callbacks.
+
+let admin: TestUser;
+beforeAll(async () => {
+  admin = await signUp("admin");
+});
+
+const MINUTE = 60_000;
+const START = Date.UTC(2025, 2, 3, 0, 0);
+/** Large enough that a replayed print's quote never limits a fill. */
+const VOLUME = 40_000_000;
+
+function seededBars(count: number, seed: number): StrategyBar[] {
+  const rand = seededRandom(seed);
+  const bars: StrategyBar[] = [];
+  let close = 10_000;
+  for (let i = 0; i < count; i++) {
+    const open = Math.max(500, close + rand.int(-3, 3));
+    close = Math.max(500, open + rand.int(-80, 80));
+    const high = Math.max(open, close) + rand.int(0, 20);
+    const low = Math.max(100, Math.min(open, close) - rand.int(0, 20));
+    bars.push({ t: START + i * MINUTE, open: open / 100, high: high / 100, low: low / 100, close: close / 100, volume: VOLUME });
+  }
+  return bars;
+}
+
+const csvOf = (bars: StrategyBar[]) =>
+  ["timestamp,open,high,low,close,volume", ...bars.map((b) => `${new Date(b.t).toISOString()},${b.open.toFixed(2)},${b.high.toFixed(2)},${b.low.toFixed(2)},${b.close.toFixed(2)},${b.volume}`)].join("\n");
+
+async function replaySymbol(bars: StrategyBar[]) {
+  const asset = await createInstrument(admin, { class: "crypto", tick_size: "0.01", lot_size: "0.0001", feed: { kind: "none" } });
+  const imported = await call(`/api/admin/assets/${asset.id}/history?timeframe=1Min`, { token: admin.access, rawBody: csvOf(bars), headers: { "content-type": "text/csv" } });
+  expect(imported.status).toBe(200);
+  return asset;
+}
+
+async function startReplay(assetId: string) {
+  const res = await call(`/api/admin/assets/${assetId}`, { method: "PATCH", token: admin.access, body: { feed: { kind: "replay", timeframe: "1Min", speed: 10_000_000, loop: false } } });
+  expect(res.status).toBe(200);
+}
+
+async function createStrategy(user: TestUser, symbol: string, body: Record<string, unknown>): Promise<string> {
+  const res = await call("/api/strategies", { token: user.access, body: { name: `s-${Math.random().toString(36).slice(2, 8)}`, symbol, timeframe: "1Min", ...body } });
+  expect(res.status).toBe(201);
+  return (await json<{ id: string }>(res)).id;
+}
+
+type Fill = { side: string; qty: string; price: string };
+
+async function liveFills(user: TestUser): Promise<Fill[]> {
+  const res = await call("/v2/account/activities/FILL?direction=asc&page_size=100", { token: user.access });
+  expect(res.status).toBe(200);
+  return (await json<Fill[]>(res)).map((f) => ({ side: f.side, qty: f.qty, price: f.price }));
+}
+
+/** Plays the replay until `prints` trades have printed, with the strategies between. */
+async function playUntil(symbol: string, prints: number) {
+  const market = env.MARKET.getByName(symbol);
+  await until(
+    async () => {
+      await step(symbol);
+      const page = await market.trades({ start: 0, end: Number.MAX_SAFE_INTEGER, limit: 10_000, sort: "asc" });
+      return page.items.length >= prints;
+    },
+    `the replay to print ${prints} trades`,
+    60_000,
+  );
+}
+
+/** The same bars through the backtest, with the platform's venue and limits and the replay's one-tick quotes sized like its prints. */
+async function backtestLikeReplay(symbol: string, bars: StrategyBar[], params: Record<string, unknown>) {
+  return runBacktest({
+    strategy: TEMPLATES.get("ma-cross")!.create(),
+    bars,
+    spec: instrumentSpec(symbol, "crypto", "0.01", "0.0001"),
+    params,
+    cash: env.STARTING_CASH,
+    venue: JSON.parse(env.VENUE) as Record<string, unknown>,
+    limits: JSON.parse(env.RISK_LIMITS) as Record<string, unknown>,
+    halfSpreadTicks: 1,
+    // A replayed print is a quarter of its bar's volume, in lots of 0.0001.
+    quoteLots: (VOLUME / 4) * 10_000,
+  });
+}
+
+const fillsOf = (result: Awaited<ReturnType<typeof runBacktest>>): Fill[] => result.fills.map((f) => ({ side: f.side, qty: f.qty, price: f.price }));
+
+async function liveStatus(user: TestUser, id: string) {
+  return json<{ status: string; message: string | null; stats: { orders: number; fills: number; callbacks: number; failures: number; success_rate: number | null; pnl: string | null } }>(
+    await call(`/api/strategies/${id}/stats`, { token: user.access }),
+  );
+}
+
+describe("a live strategy", () => {
+  it("on a replay of stored bars makes the same orders and fills as a backtest of the same bars", async () => {
+    const bars = seededBars(90, 11);
+    const asset = await replaySymbol(bars);
+    const trader = await signUp("trader");
+    const params = { fast: 3, slow: 8 };
+    const id = await createStrategy(trader, asset.symbol, { kind: "template", template: "ma-cross", params });
+    const started = await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" });
+    expect(started.status).toBe(200);
+    expect((await json<{ status: string }>(started)).status).toBe("running");
+    await startReplay(asset.id);
+    await playUntil(asset.symbol, bars.length * 4);
+
+    const backtest = await backtestLikeReplay(asset.symbol, bars, params);
+    expect(backtest.fills.length).toBeGreaterThan(4);
+    expect(await liveFills(trader)).toEqual(fillsOf(backtest));
+
+    const status = await liveStatus(trader, id);
+    expect(status.stats.orders).toBe(backtest.orders.length);
+    expect(status.stats.fills).toBe(backtest.fills.length);
+    expect(status.stats.success_rate).toBe(1);
+    expect(status.stats.pnl).not.toBeNull();
+    const stopped = await call(`/api/strategies/${id}/stop`, { token: trader.access, method: "POST" });
+    expect((await json<{ status: string }>(stopped)).status).toBe("stopped");
+    const row = await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }));
+    expect(row.status).toBe("stopped");
+  });
+
+  it("resumes exactly after its symbol's object restarts mid-replay", async () => {
+    const bars = seededBars(80, 23);
+    const asset = await replaySymbol(bars);
+    const trader = await signUp("trader");
+    const params = { fast: 2, slow: 6 };
+    const id = await createStrategy(trader, asset.symbol, { kind: "template", template: "ma-cross", params });
+    expect((await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
+    await startReplay(asset.id);
+    const market = env.MARKET.getByName(asset.symbol);
+    // Restart twice: once mid-bar and once later, each time losing everything in memory.
+    await playUntil(asset.symbol, 4 * 25 + 2);
+    await restartObject(market);
+    await playUntil(asset.symbol, 4 * 50 + 1);
+    await restartObject(market);
+    await playUntil(asset.symbol, bars.length * 4);
+    const backtest = await backtestLikeReplay(asset.symbol, bars, params);
+    expect(backtest.fills.length).toBeGreaterThan(4);
+    expect(await liveFills(trader)).toEqual(fillsOf(backtest));
+    expect((await liveStatus(trader, id)).status).toBe("running");
+  });
+
+  it("that keeps throwing stops as errored with the message and its line, and says so on its record", async () => {
+    const bars = seededBars(20, 5);
+    const asset = await replaySymbol(bars);
+    const trader = await signUp("trader");
+    const source = ["export default {", "  onBar(bar, ctx) {", "    ctx.log('close', bar.close);", "    const broken: any = null;", "    return broken.size;", "  },", "};"].join("\n");
+    const id = await createStrategy(trader, asset.symbol, { kind: "code", language: "ts", source });
+    expect((await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
+    await startReplay(asset.id);
+    const status = await until(
+      async () => {
+        await step(asset.symbol);
+        const s = await liveStatus(trader, id);
+        return s.status === "errored" ? s : undefined;
+      },
+      "the strategy to stop as errored",
+      30_000,
+    );
+    expect(status.message).toMatch(/null/);
+    expect(status.message).toMatch(/line 5/);
+    expect(status.stats.failures).toBe(3);
+    expect(status.stats.success_rate).toBeLessThan(1);
+    const row = await json<{ status: string; status_message: string | null }>(await call(`/api/strategies/${id}`, { token: trader.access }));
+    expect(row.status).toBe("errored");
+    const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${id}/logs`, { token: trader.access }));
+    expect(logs.lines.some((l) => l.text.startsWith("error:") && l.text.includes("line 5"))).toBe(true);
+    // It hears nothing more: playing the rest adds no callbacks.
+    const callbacks = status.stats.callbacks;
+    await playUntil(asset.symbol, bars.length * 4);
+    expect((await liveStatus(trader, id)).stats.callbacks).toBe(callbacks);
+  });
+
+  it("written as code trades live through the sandbox like the same template", async () => {
+    const bars = seededBars(60, 8);
+    const asset = await replaySymbol(bars);
+    const trader = await signUp("trader");
+    // Buys on the second bar, sells on the fifth, logging as it goes.
+    const source = [
+      "export default {",
+      "  onBar(bar, ctx) {",
+      "    const n = ((ctx.state.n as number) ?? 0) + 1;",
+      "    ctx.state.n = n;",
+      "    if (n === 2) ctx.buy({ qty: 3, tag: 'in' });",
+      "    if (n === 5) ctx.sell({ qty: ctx.position.qty, tag: 'out' });",
+      "    ctx.log('bar', n, ctx.position.qty);",
+      "  },",
+      "};",
+    ].join("\n");
+    const id = await createStrategy(trader, asset.symbol, { kind: "code", language: "ts", source });
+    expect((await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
+    await startReplay(asset.id);
+    await playUntil(asset.symbol, bars.length * 4);
+    const fills = await liveFills(trader);
+    expect(fills.map((f) => [f.side, f.qty])).toEqual([
+      ["buy", "3.0000"],
+      ["sell", "3.0000"],
+    ]);
+    // The buy placed at bar 2's close fills at bar 3's open (its ask, one tick up, plus the venue's slippage).
+    const status = await liveStatus(trader, id);
+    expect(status.stats.success_rate).toBe(1);
+    const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${id}/logs?limit=500`, { token: trader.access }));
+    expect(logs.lines.map((l) => l.text)).toContain("bar 5 3.0000");
+  });
+});
