@@ -137,7 +137,19 @@ export class MarketSymbol extends DurableObject<Env> {
   // Alarms are at-least-once and single-shot: each run advances the feed to "now" (a
   // repeated run adds no time, so nothing is printed twice) and re-arms only while the
   // feed or the report outbox has more to do.
-  override async alarm(): Promise<void> {
+  //
+  // Runs never overlap: a run awaits the accounts (report delivery, live strategies' orders),
+  // and a second run started meanwhile (a test's runDurableObjectAlarm beside the real
+  // alarm) would play prints between a strategy's event and its orders.
+  override alarm(): Promise<void> {
+    const run = this.#feedLoop.then(() => this.#alarm());
+    this.#feedLoop = run.catch(() => undefined);
+    return run;
+  }
+
+  #feedLoop: Promise<void> = Promise.resolve();
+
+  async #alarm(): Promise<void> {
     const feed = this.#feed;
     if (!feed) return;
     const now = Date.now();
