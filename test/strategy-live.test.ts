@@ -183,7 +183,7 @@ describe("a live strategy", () => {
     expect((await liveStatus(trader, id)).stats.callbacks).toBe(callbacks);
   });
 
-  it("written as code trades live through the sandbox like the same template", async () => {
+  it("written as code trades live through the sandbox, its log tail pushed to the owner's socket", async () => {
     const bars = seededBars(60, 8);
     const asset = await replaySymbol(bars);
     const trader = await signUp("trader");
@@ -200,9 +200,27 @@ describe("a live strategy", () => {
       "};",
     ].join("\n");
     const id = await createStrategy(trader, asset.symbol, { kind: "code", language: "ts", source });
+    // The owner's socket hears the log tail and the stats as they happen.
+    const res = await call("/stream", { headers: { upgrade: "websocket" }, token: trader.access, ip: trader.ip });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: { stream: string; data: { id?: string; streams?: string[]; logs?: { text: string }[]; stats?: { callbacks: number } } }[] = [];
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+    ws.send(JSON.stringify({ action: "listen", data: { streams: ["strategy_updates"] } }));
+    await until(async () => frames.find((f) => f.stream === "listening"), "listening");
     expect((await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
     await startReplay(asset.id);
     await playUntil(asset.symbol, bars.length * 4);
+    const pushed = await until(
+      async () => {
+        const lines = frames.filter((f) => f.stream === "strategy_updates" && f.data.id === id).flatMap((f) => f.data.logs!.map((l) => l.text));
+        return lines.includes(`bar ${bars.length} 0`) ? lines : undefined;
+      },
+      "the last bar's log line on the socket",
+    );
+    expect(pushed).toContain("bar 5 3.0000");
+    ws.close();
     const fills = await liveFills(trader);
     expect(fills.map((f) => [f.side, f.qty])).toEqual([
       ["buy", "3.0000"],
