@@ -150,6 +150,18 @@ const ROUTES: Route[] = [
     expected: strategyWrite(404),
   },
   { name: "DELETE /api/strategies/{another user's strategy}", request: (f) => ({ method: "DELETE", path: `/api/strategies/${f.victimStrategyId}` }), expected: strategyDelete(404) },
+  { name: "POST /api/strategies/{another user's strategy}/start", request: (f) => ({ method: "POST", path: `/api/strategies/${f.victimStrategyId}/start` }), expected: strategyWrite(404) },
+  { name: "POST /api/strategies/{another user's strategy}/stop", request: (f) => ({ method: "POST", path: `/api/strategies/${f.victimStrategyId}/stop` }), expected: strategyWrite(404) },
+  {
+    name: "GET /api/strategies/{another user's strategy}/stats",
+    request: (f) => ({ method: "GET", path: `/api/strategies/${f.victimStrategyId}/stats` }),
+    expected: { ...STRATEGY_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
+  },
+  {
+    name: "GET /api/strategies/{another user's strategy}/logs",
+    request: (f) => ({ method: "GET", path: `/api/strategies/${f.victimStrategyId}/logs` }),
+    expected: { ...STRATEGY_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
+  },
 ];
 
 let fixture: Fixture;
