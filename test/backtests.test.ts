@@ -135,6 +135,20 @@ describe("long runs", () => {
     await expectError(await get(`/api/backtests/${id}/result`), 409);
   });
 
+  it("a cancel marked only in the row stops the run at its next progress report", async () => {
+    // What a job busy in the sandbox relies on: it cannot take the cancel call until its loop
+    // ends, but it reads its row at every report.
+    const { id } = await json<View>(await uploadCsv(minuteBars(80_000, 6)));
+    await until(async () => (await job(id).status()).bars_done > 0, "the run to be under way");
+    await env.DB.prepare("UPDATE backtests SET status = 'cancelled' WHERE id = ?").bind(id).run();
+    const stopped = await until(async () => {
+      const s = await job(id).status();
+      return s.status !== "running" ? s : undefined;
+    }, "the job to stop");
+    expect(stopped.status).toBe("cancelled");
+    expect(stopped.bars_done).toBeLessThan(80_000);
+  });
+
   it("an object restarted mid-run starts again and finishes with the same result", async () => {
     const bars = minuteBars(12_000, 8);
     const { id } = await json<View>(await uploadCsv(bars));

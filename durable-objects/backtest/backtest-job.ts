@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { database, schema } from "../../platform/db";
 import { logger } from "../../platform/log";
 import { runCodeBacktest } from "../../platform/sandbox";
@@ -144,10 +144,11 @@ export class BacktestJob extends DurableObject<Env> {
         if (now.status !== "running") return false;
         this.#store.setState({ ...now, barsDone: done, barsTotal: total });
         await this.#report(false);
-        return this.#store.state()!.status === "running";
+        return this.#store.state()!.status === "running" && !(await this.#rowCancelled());
       },
     });
     if ("cancelled" in outcome || this.#store.state()!.status !== "running") return;
+    if (await this.#rowCancelled()) return;
     await this.#finish(outcome);
   }
 
@@ -190,6 +191,23 @@ export class BacktestJob extends DurableObject<Env> {
     });
   }
 
+  /** Whether the gateway marked the row cancelled; if so the job is now cancelled too. One small D1 read. */
+  async #rowCancelled(): Promise<boolean> {
+    const row = await database(this.env).select({ status: schema.backtests.status }).from(schema.backtests).where(eq(schema.backtests.id, this.#store.request()!.id)).get();
+    if (row?.status !== "cancelled") return false;
+    const state = this.#store.state()!;
+    if (!TERMINAL.has(state.status)) await this.#cancelledByRow(state);
+    return true;
+  }
+
+  /** The row says cancelled (the gateway's mark): the run stops here, as on a cancel call. */
+  async #cancelledByRow(state: JobState): Promise<void> {
+    this.#run = undefined;
+    this.#store.setState({ ...state, status: "cancelled", finishedAt: Date.now(), reported: true });
+    await this.ctx.storage.deleteAlarm();
+    await this.env.ACCOUNT.getByName(this.#store.request()!.userId).notify("backtest_updates", this.status()).catch(() => undefined);
+  }
+
   /** The D1 row and the owner's socket; throttled unless `force`. Best effort: a failed final report is retried by the next alarm. */
   async #report(force: boolean): Promise<void> {
     const now = Date.now();
@@ -201,12 +219,17 @@ export class BacktestJob extends DurableObject<Env> {
     const progress = this.status();
     const terminal = TERMINAL.has(state.status);
     try {
-      await database(this.env)
+      // Only a row still queued or running is updated: the gateway marks a cancel in the row
+      // first, so a cancel reaches the run even while this object is busy (a sandboxed run
+      // holds it for its whole loop).
+      const written = await database(this.env)
         .update(schema.backtests)
         .set({ status: state.status, barsDone: state.barsDone, barsTotal: state.barsTotal, error: state.error, metrics: state.metrics ? JSON.stringify(state.metrics) : null, finishedAt: state.finishedAt })
-        .where(eq(schema.backtests.id, request.id))
+        .where(and(eq(schema.backtests.id, request.id), inArray(schema.backtests.status, ["queued", "running"])))
         .run();
-      if (terminal) this.#store.setState({ ...this.#store.state()!, reported: true });
+      const now = this.#store.state()!;
+      if (terminal) this.#store.setState({ ...now, reported: true });
+      else if (written.meta.changes === 0 && !TERMINAL.has(now.status)) return await this.#cancelledByRow(now);
     } catch (error) {
       log("warn", "could not record backtest progress", { backtest: request.id, error: String(error) });
       if (terminal) await this.ctx.storage.setAlarm(Date.now() + REPORT_EVERY_MS);

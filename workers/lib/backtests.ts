@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { notFound, unprocessable, type FieldError } from "../../shared/errors";
 import { decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
 import { parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
@@ -192,6 +192,15 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
       .run();
     throw error;
   }
+}
+
+/** Marks a queued or running backtest cancelled in its row; the job stops at its next report or at the cancel call, whichever comes first. */
+export async function markCancelled(env: Env, id: string): Promise<void> {
+  await database(env)
+    .update(schema.backtests)
+    .set({ status: "cancelled", finishedAt: Date.now() })
+    .where(and(eq(schema.backtests.id, id), inArray(schema.backtests.status, ["queued", "running"])))
+    .run();
 }
 
 /** The caller's backtest, or 404 (someone else's answers like a missing one). */

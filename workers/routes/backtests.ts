@@ -11,7 +11,7 @@ import type { StrategyBar } from "../../shared/strategy/runtime";
 import type { FillActivity } from "../../shared/trading/ports";
 import { database, schema } from "../../platform/db";
 import type { AppEnv } from "../context";
-import { backtestView, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, jobOf, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, toCsv } from "../lib/backtests";
+import { backtestView, markCancelled, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, jobOf, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, toCsv } from "../lib/backtests";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
@@ -240,7 +240,10 @@ backtests.openapi(
     const { userId } = principalOf(c);
     const { id } = c.req.valid("param");
     await ownBacktest(c.env, userId, id);
-    await jobOf(c.env, id).cancel();
+    // The row first: a job busy with a sandboxed run hears the cancel call only when the run
+    // ends, but reads its row at every progress report (about once a second).
+    await markCancelled(c.env, id);
+    c.executionCtx.waitUntil(jobOf(c.env, id).cancel().catch(() => undefined));
     return c.json(backtestView(await ownBacktest(c.env, userId, id)), 200);
   },
 );
