@@ -161,10 +161,14 @@ async function optimizationView(env: Env, userId: string, id: string) {
     .orderBy(schema.backtests.createdAt, schema.backtests.id)
     .all();
   if (rows.length === 0) throw notFound("optimization not found");
-  // The optimization's terms travel with each of its runs; the first one's are the optimization's.
+  // The optimization's terms travel with each of its runs (a run whose job never started has none).
   const first = rows[0]!;
-  const spec = await jobOf(env, first.id).optimization();
-  const metric = spec?.metric ?? "sharpe";
+  let metric: string | undefined;
+  for (const row of rows) {
+    metric = (await jobOf(env, row.id).optimization())?.metric;
+    if (metric) break;
+  }
+  if (!metric) throw notFound("optimization not found");
   const runs = rows.map((row) => {
     const view = backtestView(row);
     return { id: view.id, params: view.params, status: view.status, value: view.metrics?.[metric] ?? null, bars_done: view.bars_done, bars_total: view.bars_total };
