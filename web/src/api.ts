@@ -74,9 +74,21 @@ function errorOf(status: number, body: unknown): ApiError {
   return new ApiError(status, envelope.message ?? `request failed (${status})`, envelope.details ?? []);
 }
 
+/** A body sent as it is (a CSV upload) instead of as JSON. */
+export class RawBody {
+  constructor(
+    readonly text: string,
+    readonly contentType: string,
+  ) {}
+}
+
 async function send(method: string, path: string, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = {};
   if (access) headers.authorization = `Bearer ${access}`;
+  if (body instanceof RawBody) {
+    headers["content-type"] = body.contentType;
+    return fetch(path, { method, headers, body: body.text });
+  }
   if (body !== undefined) headers["content-type"] = "application/json";
   return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }

@@ -5,15 +5,20 @@ import { links, market, trades } from "./streams";
 import { useStore } from "./store";
 import { AdminPage } from "./ui/admin";
 import { AuthPage } from "./ui/auth";
+import { lazyPage } from "./lazy";
 import { KeysPage } from "./ui/keys";
 import { Terminal } from "./ui/terminal";
 import "./styles.css";
 
+const StrategiesPage = lazyPage(() => import("./lab/strategies-page").then((m) => m.StrategiesPage));
+const BacktestsPage = lazyPage(() => import("./lab/backtests-page").then((m) => m.BacktestsPage));
+
 // Hash routes keep the app one static page with no server-side fallback to configure.
-type Route = "trade" | "keys" | "admin";
+const ROUTES = ["trade", "strategies", "backtests", "keys", "admin"] as const;
+type Route = (typeof ROUTES)[number];
 const routeOf = (): Route => {
   const r = location.hash.replace(/^#\/?/, "");
-  return r === "keys" || r === "admin" ? r : "trade";
+  return (ROUTES as readonly string[]).includes(r) ? (r as Route) : "trade";
 };
 
 function Connection() {
@@ -59,6 +64,8 @@ function App() {
         <span class="brand">RedFire</span>
         <nav>
           {nav("trade", "Trade")}
+          {nav("strategies", "Strategies")}
+          {nav("backtests", "Backtests")}
           {nav("keys", "API keys")}
           {user.role === "admin" && nav("admin", "Admin")}
         </nav>
@@ -69,6 +76,8 @@ function App() {
         </button>
       </header>
       {route === "trade" && <Terminal />}
+      {route === "strategies" && <StrategiesPage />}
+      {route === "backtests" && <BacktestsPage />}
       {route === "keys" && <KeysPage />}
       {route === "admin" && user.role === "admin" && <AdminPage />}
     </div>

@@ -174,6 +174,8 @@ export const market = new MarketFeed();
 class TradeFeed {
   readonly #link: Link;
   readonly #listeners = new Set<(u: TradeUpdate["data"]) => void>();
+  // The other user streams (backtest_updates, strategy_updates) ride the same socket.
+  readonly #others = new Map<string, Set<(data: unknown) => void>>();
 
   constructor() {
     this.#link = new Link("trading", "/stream", {
@@ -187,6 +189,14 @@ class TradeFeed {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Frames of another user stream: "backtest_updates" or "strategy_updates". */
+  onStream(stream: "backtest_updates" | "strategy_updates", listener: (data: unknown) => void): () => void {
+    const set = this.#others.get(stream) ?? new Set();
+    this.#others.set(stream, set);
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
   start(): void {
     this.#link.start();
   }
@@ -197,10 +207,11 @@ class TradeFeed {
 
   #onFrame(link: Link, frame: { stream?: string; data?: { status?: string } }): void {
     if (frame.stream === "authorization") {
-      if (frame.data?.status === "authorized") link.send({ action: "listen", data: { streams: ["trade_updates"] } });
+      if (frame.data?.status === "authorized") link.send({ action: "listen", data: { streams: ["trade_updates", "backtest_updates", "strategy_updates"] } });
       else void renewAccessToken().then(() => link.restart());
     } else if (frame.stream === "listening") link.ready();
     else if (frame.stream === "trade_updates") for (const l of this.#listeners) l((frame as unknown as TradeUpdate).data);
+    else if (frame.stream) for (const l of this.#others.get(frame.stream) ?? []) l(frame.data);
   }
 }
 

@@ -1,0 +1,192 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, RawBody } from "../api";
+import { fieldErrors, messageOf } from "./errors";
+import { csvCloses } from "./metrics";
+import { defaultsOf, ParamsForm } from "./params-form";
+import type { Point } from "./series-chart";
+import type { BacktestJson, Params, StrategyJson, TemplateJson } from "./types";
+
+// Running a backtest: a template with parameters or a saved strategy, on a symbol's stored
+// history between two dates or on an uploaded CSV of bars.
+
+export interface Market {
+  symbol: string;
+  timeframe: string;
+  start: string;
+  end: string;
+}
+
+export const BACKTEST_TIMEFRAMES = ["1Min", "5Min", "15Min", "1Hour", "1Day"] as const;
+
+const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+export const initialMarket = (): Market => ({ symbol: "AAPL", timeframe: "1Hour", start: daysAgo(30), end: daysAgo(0) });
+export const rangeOf = (m: Market) => ({ start: `${m.start}T00:00:00Z`, end: `${m.end}T23:59:59Z` });
+
+/** The symbol, timeframe and date range, shared by the run and optimization forms. */
+export function MarketFields(props: { value: Market; onChange(m: Market): void; errors: Record<string, string>; dates: boolean }) {
+  const { value, onChange, errors } = props;
+  const set = (k: keyof Market) => (e: { currentTarget: HTMLInputElement | HTMLSelectElement }) => onChange({ ...value, [k]: e.currentTarget.value });
+  const err = (k: string) => errors[k] && <small class="error">{errors[k]}</small>;
+  return (
+    <div class="form-grid">
+      <div class={`field${errors.symbol ? " invalid" : ""}`}>
+        <label for="bt-symbol">Symbol</label>
+        <input id="bt-symbol" required value={value.symbol} onInput={set("symbol")} />
+        {err("symbol")}
+      </div>
+      <div class={`field${errors.timeframe ? " invalid" : ""}`}>
+        <label for="bt-timeframe">Timeframe</label>
+        <select id="bt-timeframe" value={value.timeframe} onChange={set("timeframe")}>
+          {BACKTEST_TIMEFRAMES.map((t) => (
+            <option key={t}>{t}</option>
+          ))}
+        </select>
+        {err("timeframe")}
+      </div>
+      {props.dates && (
+        <>
+          <div class={`field${errors.start ? " invalid" : ""}`}>
+            <label for="bt-start">From</label>
+            <input id="bt-start" type="date" value={value.start} onInput={set("start")} />
+            {err("start")}
+          </div>
+          <div class={`field${errors.end ? " invalid" : ""}`}>
+            <label for="bt-end">To</label>
+            <input id="bt-end" type="date" value={value.end} onInput={set("end")} />
+            {err("end")}
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
+
+export function BacktestForm(props: { templates: TemplateJson[]; strategies: StrategyJson[]; market: Market; onMarket(m: Market): void; onStarted(run: BacktestJson, closes: Point[] | null): void }) {
+  const { templates, strategies, market } = props;
+  const [source, setSource] = useState<"template" | "strategy">("template");
+  const [template, setTemplate] = useState(templates[0]?.name ?? "");
+  const [params, setParams] = useState<Params>({});
+  const [strategyId, setStrategyId] = useState(strategies[0]?.id ?? "");
+  const [bars, setBars] = useState<"history" | "csv">("history");
+  const [csv, setCsv] = useState<{ name: string; text: string } | null>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [problem, setProblem] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const chosen = templates.find((t) => t.name === template);
+
+  useEffect(() => {
+    if (chosen) setParams(defaultsOf(chosen.params_schema, chosen.defaults));
+  }, [chosen]);
+  useEffect(() => {
+    if (!strategyId && strategies[0]) setStrategyId(strategies[0].id);
+  }, [strategies]);
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    setErrors({});
+    const who = source === "template" ? { template, params } : { strategy_id: strategyId };
+    const symbol = market.symbol.trim().toUpperCase();
+    try {
+      let run: BacktestJson;
+      if (bars === "csv") {
+        if (!csv) throw new Error("Choose a CSV file of bars first.");
+        const q = new URLSearchParams({ symbol, timeframe: market.timeframe });
+        if (source === "template") {
+          q.set("template", template);
+          q.set("params", JSON.stringify(params));
+        } else q.set("strategy_id", strategyId);
+        run = await api<BacktestJson>("POST", `/api/backtests/csv?${q}`, new RawBody(csv.text, "text/csv"));
+      } else {
+        run = await api<BacktestJson>("POST", "/api/backtests", { ...who, symbol, timeframe: market.timeframe, ...rangeOf(market) });
+      }
+      props.onStarted(run, bars === "csv" && csv ? csvCloses(csv.text) : null);
+    } catch (e) {
+      setProblem(messageOf(e, e instanceof Error ? e.message : "The backtest could not start."));
+      setErrors(fieldErrors(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form class="panel" onSubmit={(e) => void submit(e)} aria-label="Run a backtest">
+      <h2>Run a backtest</h2>
+      <div class="segmented">
+        <button type="button" aria-pressed={source === "template"} onClick={() => setSource("template")}>
+          Template
+        </button>
+        <button type="button" aria-pressed={source === "strategy"} onClick={() => setSource("strategy")} disabled={strategies.length === 0}>
+          Saved strategy
+        </button>
+      </div>
+      <div class="form-grid">
+        {source === "template" ? (
+          <div class="field">
+            <label for="bt-template">Template</label>
+            <select id="bt-template" value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
+              {templates.map((t) => (
+                <option key={t.name} value={t.name}>
+                  {t.title}
+                </option>
+              ))}
+            </select>
+          </div>
+        ) : (
+          <div class="field">
+            <label for="bt-strategy">Strategy</label>
+            <select id="bt-strategy" value={strategyId} onChange={(e) => setStrategyId(e.currentTarget.value)}>
+              {strategies.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name} ({s.symbol})
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
+        <div class="field">
+          <label for="bt-bars">Bars</label>
+          <select id="bt-bars" value={bars} onChange={(e) => setBars(e.currentTarget.value as "history" | "csv")}>
+            <option value="history">Stored history</option>
+            <option value="csv">Upload a CSV</option>
+          </select>
+        </div>
+      </div>
+      {source === "template" && chosen && <ParamsForm idPrefix="bt-param" schema={chosen.params_schema} value={params} onChange={setParams} errors={errors} />}
+      <MarketFields value={market} onChange={props.onMarket} errors={errors} dates={bars === "history"} />
+      {bars === "csv" && (
+        <div class="field">
+          <label for="bt-csv">CSV file (timestamp,open,high,low,close,volume)</label>
+          <input
+            id="bt-csv"
+            type="file"
+            accept=".csv,text/csv"
+            onChange={(e) => {
+              const file = e.currentTarget.files?.[0];
+              if (file) void file.text().then((text) => setCsv({ name: file.name, text }));
+            }}
+          />
+          {csv && <small class="hint">{csv.name}: {csv.text.split("\n").length - 1} lines</small>}
+        </div>
+      )}
+      {problem && (
+        <div class="form-error" role="alert" data-testid="backtest-error">
+          {problem}
+          {Object.entries(errors).length > 0 && (
+            <ul>
+              {Object.entries(errors).map(([k, v]) => (
+                <li key={k}>
+                  {k}: {v}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      <button class="primary" type="submit" disabled={busy}>
+        Run backtest
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,105 @@
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { accessToken, api } from "../api";
+import { messageOf } from "./errors";
+import { formatMetric, metricLabel, METRICS } from "./metrics";
+import { SeriesChart, toTime, type Line, type Point, type TradeMark } from "./series-chart";
+import type { BacktestJson, BacktestResultJson } from "./types";
+
+// One finished backtest: its metrics, equity and drawdown curves, and the price with the
+// trades as markers. The price comes from the uploaded CSV when there was one, otherwise
+// from the market-data API over the run's span (stocks and crypto have their own paths).
+
+interface Bar {
+  t: string;
+  c: number;
+}
+
+async function priceOf(run: BacktestJson, from: string, to: string): Promise<Point[]> {
+  const q = `timeframe=${run.timeframe}&start=${encodeURIComponent(from)}&end=${encodeURIComponent(to)}&limit=10000`;
+  const bars = run.symbol.includes("/")
+    ? ((await api<{ bars: Record<string, Bar[]> }>("GET", `/v1beta3/crypto/us/bars?symbols=${encodeURIComponent(run.symbol)}&${q}`)).bars[run.symbol] ?? [])
+    : (await api<{ bars: Bar[] }>("GET", `/v2/stocks/${encodeURIComponent(run.symbol)}/bars?${q}`)).bars;
+  return bars.map((b) => ({ time: toTime(b.t), value: b.c }));
+}
+
+/** A CSV download needs the bearer token, so it is fetched and handed over as a blob. */
+async function download(path: string, name: string): Promise<void> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${accessToken() ?? ""}` } });
+  if (!res.ok) return;
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export function BacktestReport(props: { run: BacktestJson; closes: Point[] | null }) {
+  const { run } = props;
+  const [result, setResult] = useState<BacktestResultJson | null>(null);
+  const [price, setPrice] = useState<Point[] | null>(props.closes);
+  const [problem, setProblem] = useState<string | null>(null);
+
+  useEffect(() => {
+    setResult(null);
+    api<BacktestResultJson>("GET", `/api/backtests/${run.id}/result`).then(setResult, (e: unknown) => setProblem(messageOf(e, "Could not load the report.")));
+  }, [run.id]);
+
+  useEffect(() => {
+    if (props.closes || !result || result.equity.length === 0) return;
+    priceOf(run, result.equity[0]!.t, result.equity.at(-1)!.t).then(setPrice, () => setPrice([]));
+  }, [result, props.closes]);
+
+  const equity = useMemo<Line[]>(() => (result ? [{ name: "equity", color: "#58a6ff", area: true, points: result.equity.map((p) => ({ time: toTime(p.t), value: Number(p.equity) })) }] : []), [result]);
+  const drawdown = useMemo<Line[]>(() => (result ? [{ name: "drawdown", color: "#f85149", area: true, points: result.drawdown.map((p) => ({ time: toTime(p.t), value: -p.drawdown * 100 })) }] : []), [result]);
+  const priceLines = useMemo<Line[]>(() => (price && price.length ? [{ name: run.symbol, color: "#9aa4b2", points: price }] : []), [price]);
+  const marks = useMemo<TradeMark[]>(
+    () =>
+      (result?.fills ?? []).map((f) => ({
+        time: toTime(String(f.transaction_time)),
+        side: f.side === "sell" ? "sell" : "buy",
+        text: `${String(f.side)} ${String(f.qty)} @ ${String(f.price)}`,
+      })),
+    [result],
+  );
+
+  const metrics = result?.metrics ?? run.metrics ?? {};
+  return (
+    <section class="panel report" data-testid="backtest-report" aria-label="Backtest report">
+      <div class="row">
+        <h2>
+          {run.template ?? "strategy"} on {run.symbol} <span class="muted small">{run.timeframe}</span>
+        </h2>
+        {result && (
+          <span class="actions">
+            <button class="ghost" onClick={() => void download(`/api/backtests/${run.id}/fills.csv`, `backtest-${run.id}-fills.csv`)}>
+              Fills CSV
+            </button>
+            <button class="ghost" onClick={() => void download(`/api/backtests/${run.id}/equity.csv`, `backtest-${run.id}-equity.csv`)}>
+              Equity CSV
+            </button>
+          </span>
+        )}
+      </div>
+      {problem && <p class="form-error">{problem}</p>}
+      <table class="metrics" data-testid="metrics">
+        <tbody>
+          {METRICS.map((m) => (
+            <tr key={m} data-metric={m}>
+              <th>{metricLabel(m)}</th>
+              <td class="r">{formatMetric(m, metrics[m])}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {result && (
+        <div class="report-charts">
+          <SeriesChart lines={equity} label={`Equity (USD)${result.downsampled ? `, ${result.equity.length} of ${result.series_points_total} points` : ""}`} testid="equity-chart" />
+          <SeriesChart lines={drawdown} label="Drawdown (%)" testid="drawdown-chart" />
+          {priceLines.length > 0 && <SeriesChart lines={priceLines} marks={marks} label={`${run.symbol} with the run's ${result.fills_total} fills`} testid="price-chart" />}
+        </div>
+      )}
+      {result && result.logs.length > 0 && <pre class="log-tail">{result.logs.map((l) => `${l.t}  ${l.text}`).join("\n")}</pre>}
+    </section>
+  );
+}

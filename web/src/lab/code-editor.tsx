@@ -1,0 +1,96 @@
+import type { setDiagnostics } from "@codemirror/lint";
+import type { EditorView } from "codemirror";
+import { useEffect, useRef, useState } from "preact/hooks";
+
+// The strategy code editor: CodeMirror with JavaScript/TypeScript highlighting, loaded
+// only when the editor opens (dynamic import) so the app's first paint stays small. Compile
+// errors from the server show as diagnostics on their line and in a list under the editor.
+
+export interface CompileError {
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export const STARTER_SOURCE = `// A strategy is a module whose default export defines the callbacks it needs.
+// ctx.params: your parameters; ctx.state: memory kept across restarts; ctx.log: the log tail.
+export default {
+  onStart(ctx) {
+    ctx.state.closes = [];
+  },
+  onBar(bar, ctx) {
+    const closes = ctx.state.closes as number[];
+    closes.push(bar.close);
+    if (closes.length > 20) closes.shift();
+    const mean = closes.reduce((a, b) => a + b, 0) / closes.length;
+    const long = Number(ctx.position.qty) > 0;
+    if (!long && closes.length === 20 && bar.close > mean) ctx.buy({ qty: 1, type: "market" });
+    else if (long && bar.close < mean) ctx.sell({ qty: ctx.position.qty, type: "market" });
+  },
+};
+`;
+
+export function CodeEditor(props: { value: string; language: "ts" | "js"; onChange(text: string): void; errors: CompileError[] }) {
+  const host = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  const lint = useRef<{ setDiagnostics: typeof setDiagnostics } | null>(null);
+  const [loading, setLoading] = useState(true);
+  const onChange = useRef(props.onChange);
+  onChange.current = props.onChange;
+
+  useEffect(() => {
+    let gone = false;
+    void Promise.all([import("codemirror"), import("@codemirror/lang-javascript"), import("@codemirror/lint")]).then(([cm, js, lintModule]) => {
+      if (gone || !host.current) return;
+      lint.current = lintModule;
+      view.current = new cm.EditorView({
+        parent: host.current,
+        doc: props.value,
+        extensions: [
+          cm.basicSetup,
+          js.javascript({ typescript: props.language === "ts" }),
+          lintModule.lintGutter(),
+          cm.EditorView.updateListener.of((u) => {
+            if (u.docChanged) onChange.current(u.state.doc.toString());
+          }),
+          cm.EditorView.contentAttributes.of({ "aria-label": "Strategy source", "data-testid": "code-editor" }),
+        ],
+      });
+      setLoading(false);
+    });
+    return () => {
+      gone = true;
+      view.current?.destroy();
+      view.current = null;
+    };
+    // The editor is built once per language; later text comes from the user typing.
+  }, [props.language]);
+
+  useEffect(() => {
+    const v = view.current;
+    if (!v || !lint.current) return;
+    const doc = v.state.doc;
+    const diagnostics = props.errors.map((e) => {
+      const line = doc.line(Math.min(Math.max(e.line ?? 1, 1), doc.lines));
+      const from = Math.min(line.from + Math.max((e.column ?? 1) - 1, 0), line.to);
+      return { from, to: Math.max(from, line.to), severity: "error" as const, message: e.message };
+    });
+    v.dispatch(lint.current.setDiagnostics(v.state, diagnostics));
+  }, [props.errors, loading]);
+
+  return (
+    <div class="code-editor">
+      {loading && <p class="muted">Loading the editor…</p>}
+      <div ref={host} class="code-host" />
+      {props.errors.length > 0 && (
+        <ul class="compile-errors" role="alert" data-testid="compile-errors">
+          {props.errors.map((e, i) => (
+            <li key={i}>
+              {e.line !== undefined ? <b>Line {e.line}{e.column !== undefined ? `:${e.column}` : ""}</b> : <b>Source</b>} {e.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,41 @@
+import type { Point } from "./series-chart";
+import { toTime } from "./series-chart";
+
+// Metric names and how they read: the fractions as percentages, money as it came (decimal
+// strings from the exact engine), other numbers with a few decimals.
+
+export const METRICS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration", "calmar", "volatility", "trades", "wins", "win_rate", "profit_factor", "expectancy", "gross_profit", "gross_loss", "exposure", "fees", "end_equity"] as const;
+
+const FRACTIONS = new Set(["total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"]);
+const COUNTS = new Set(["trades", "wins", "bars", "max_drawdown_duration"]);
+
+export const metricLabel = (name: string) => name.replace(/_/g, " ");
+
+export function formatMetric(name: string, value: number | string | null | undefined): string {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "string") return value;
+  if (!Number.isFinite(value)) return String(value);
+  if (FRACTIONS.has(name)) return `${(value * 100).toFixed(2)}%`;
+  if (COUNTS.has(name)) return String(value);
+  return value.toFixed(3);
+}
+
+/** A metric as a number for ranking and colouring (money strings parse; nulls do not). */
+export function metricNumber(value: number | string | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** Bars of an uploaded CSV (timestamp,open,high,low,close,volume) as close prices to draw. */
+export function csvCloses(text: string): Point[] {
+  const out: Point[] = [];
+  for (const line of text.split(/\r?\n/).slice(1)) {
+    const [t, , , , close] = line.split(",");
+    if (!t || close === undefined) continue;
+    const time = /^\d+$/.test(t.trim()) ? (Math.floor(Number(t) / (t.trim().length > 10 ? 1000 : 1)) as Point["time"]) : toTime(t.trim());
+    const value = Number(close);
+    if (Number.isFinite(time) && Number.isFinite(value)) out.push({ time, value });
+  }
+  return out;
+}

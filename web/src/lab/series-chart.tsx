@@ -1,0 +1,82 @@
+import type { IChartApi, SeriesMarker, UTCTimestamp } from "lightweight-charts";
+import { useEffect, useRef } from "preact/hooks";
+
+// Line charts for backtest reports: equity (one run or several overlaid), drawdown, and
+// the price with the run's trades as markers. The charting library loads on first use, as
+// on the terminal. Values here are only drawn, never added up, so floats are fine.
+
+export interface Point {
+  time: UTCTimestamp;
+  value: number;
+}
+export interface Line {
+  name: string;
+  color: string;
+  points: Point[];
+  area?: boolean;
+}
+export interface TradeMark {
+  time: UTCTimestamp;
+  side: "buy" | "sell";
+  text: string;
+}
+
+export const PALETTE = ["#58a6ff", "#f0883e", "#3fb950", "#d2a8ff", "#f85149", "#e3b341", "#79c0ff", "#ff7b72"];
+
+export const toTime = (iso: string) => Math.floor(Date.parse(iso) / 1000) as UTCTimestamp;
+
+/** Points strictly increasing in time, as the library requires (the last value of a second wins). */
+export function ordered(points: Point[]): Point[] {
+  const out: Point[] = [];
+  for (const p of [...points].sort((a, b) => a.time - b.time)) {
+    if (out.at(-1)?.time === p.time) out[out.length - 1] = p;
+    else out.push(p);
+  }
+  return out;
+}
+
+export function SeriesChart(props: { lines: Line[]; marks?: TradeMark[]; label: string; testid: string; height?: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  const chart = useRef<IChartApi | null>(null);
+
+  useEffect(() => {
+    let gone = false;
+    void import("lightweight-charts").then(({ createChart, LineSeries, AreaSeries, createSeriesMarkers }) => {
+      if (gone || !box.current) return;
+      const api = createChart(box.current, {
+        autoSize: true,
+        layout: { background: { color: "transparent" }, textColor: "#9aa4b2", fontFamily: "inherit" },
+        grid: { vertLines: { color: "#1a2029" }, horzLines: { color: "#1a2029" } },
+        timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#232a36" },
+        rightPriceScale: { borderColor: "#232a36" },
+      });
+      chart.current = api;
+      props.lines.forEach((line, i) => {
+        const series = line.area
+          ? api.addSeries(AreaSeries, { lineColor: line.color, topColor: `${line.color}55`, bottomColor: `${line.color}05`, lineWidth: 2, title: line.name })
+          : api.addSeries(LineSeries, { color: line.color, lineWidth: 2, title: line.name });
+        series.setData(ordered(line.points));
+        if (i === 0 && props.marks?.length) {
+          const marks: SeriesMarker<UTCTimestamp>[] = [...props.marks]
+            .sort((a, b) => a.time - b.time)
+            .map((m) => ({ time: m.time, position: m.side === "buy" ? "belowBar" : "aboveBar", shape: m.side === "buy" ? "arrowUp" : "arrowDown", color: m.side === "buy" ? "#3fb950" : "#f85149", text: m.text }));
+          createSeriesMarkers(series, marks);
+        }
+      });
+      api.timeScale().fitContent();
+      box.current.dataset.ready = "true";
+    });
+    return () => {
+      gone = true;
+      chart.current?.remove();
+      chart.current = null;
+    };
+  }, [props.lines, props.marks]);
+
+  return (
+    <figure class="series-chart">
+      <figcaption class="muted small">{props.label}</figcaption>
+      <div class="chart-box small-chart" ref={box} data-testid={props.testid} />
+    </figure>
+  );
+}

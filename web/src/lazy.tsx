@@ -1,0 +1,21 @@
+import type { ComponentType } from "preact";
+import { useEffect, useState } from "preact/hooks";
+
+// A page whose code loads when it is first shown, so the pages a trader may never open
+// (strategies, backtests) do not weigh on the first paint.
+export function lazyPage(load: () => Promise<ComponentType>): ComponentType {
+  let loaded: ComponentType | null = null;
+  return function LazyPage() {
+    const [Page, setPage] = useState<ComponentType | null>(() => loaded);
+    const [failed, setFailed] = useState(false);
+    useEffect(() => {
+      if (loaded) return;
+      load().then(
+        (c) => setPage(() => (loaded = c)),
+        () => setFailed(true),
+      );
+    }, []);
+    if (Page) return <Page />;
+    return <main class="page muted">{failed ? "This page could not load; reload to try again." : "Loading…"}</main>;
+  };
+}
