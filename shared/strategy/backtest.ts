@@ -1,5 +1,4 @@
 import { decimalToNearestTicks, ticksToNumber, type InstrumentSpec } from "../market/instrument";
-import { barPath } from "../market/replay";
 import { AccountEngine } from "../trading/account-engine";
 import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
@@ -37,6 +36,11 @@ export interface BacktestOptions<P> {
   halfSpreadTicks?: number;
   /** Displayed size of each quote side, in lots: large by default, so a bar's print is never used up. */
   quoteLots?: number;
+  /**
+   * Plays all four prints of every bar even when the rest of a bar cannot change anything
+   * (see `quiet` below): the reference the fast path is tested against. Same result, slower.
+   */
+  plain?: boolean;
 }
 
 export interface BacktestResult {
@@ -52,6 +56,21 @@ export interface BacktestResult {
 
 const OWNER = "backtest";
 const DEFAULT_QUOTE_LOTS = 1e15;
+/** Distinct bar prices whose ticks are remembered. */
+const TICK_CACHE = 1 << 16;
+
+/** The curve as decimal strings; a value equal to the one before reuses its text. */
+function equityText(curve: EquityPoint[]): { t: number; equity: string }[] {
+  let last: bigint | null = null;
+  let text = "";
+  return curve.map((p) => {
+    if (p.equity !== last) {
+      last = p.equity;
+      text = formatMoney(p.equity);
+    }
+    return { t: p.t, equity: text };
+  });
+}
 
 /**
  * A backtest that runs in steps, so a job can report progress and stop between them:
@@ -198,9 +217,17 @@ function prepare<P>(options: BacktestOptions<P>) {
       venues.acknowledge(symbol, account, applied);
     }
   };
+  // Bar prices repeat (a random walk revisits its levels), and their conversion goes
+  // through decimal text: each distinct price is converted once. Exact by construction
+  // (the same number always gives the same ticks); bounded, so odd series cannot grow it.
+  const ticksOf = new Map<number, number>();
   const tick = (price: number) => {
+    const known = ticksOf.get(price);
+    if (known !== undefined) return known;
     const ticks = decimalToNearestTicks(String(price), spec);
     if (!ticks) throw new RangeError(`bar price ${price} is not a positive price on the tick grid ${spec.tickSize}`);
+    if (ticksOf.size >= TICK_CACHE) ticksOf.clear();
+    ticksOf.set(price, ticks);
     return ticks;
   };
   const quote = async (ticks: number) => {
@@ -219,8 +246,31 @@ function prepare<P>(options: BacktestOptions<P>) {
     else await rt.flush();
   };
 
+  const venue = venues.venue(spec.symbol)!;
+  const listens = rt.wantsQuotes || rt.wantsTrades;
+  /**
+   * Whether the rest of a bar's prints can change nothing but the last quote and trade:
+   * the strategy hears no prints, holds nothing to send, and neither the venue nor the
+   * account has an order a print could fill, trigger, expire or report on. With no order
+   * the venue's quote and trade only replace the previous ones (its clock is the bar's
+   * time for all four), and the account hears nothing, so playing the close alone leaves
+   * exactly the state the four prints leave.
+   */
+  const quiet = () =>
+    !options.plain && !listens && rt.held.length === 0 && venue.orders.next().done === true && venues.pending(spec.symbol, OWNER).length === 0 && book.openOrders().length === 0;
+  const skipTo = (ticks: number) => {
+    venues.quote(spec.symbol, { t: clock, bidTicks: Math.max(1, ticks - half), askTicks: ticks + half, bidLots: quoteLots, askLots: quoteLots });
+    venues.trade(spec.symbol, { t: clock, priceTicks: ticks });
+    lastTicks = ticks;
+  };
+
+  // The equity curve, one point per bar; a flat account's equity is the same bigint bar
+  // after bar, so it is kept once rather than made again.
   const equity: EquityPoint[] = [];
   let exposed = 0;
+  let flatCash: bigint | null = null;
+  let flatReserved: bigint | null = null;
+  let flatEquity = 0n;
   const play = async (i: number) => {
     const bar = bars[i]!;
     clock = bar.t;
@@ -228,18 +278,38 @@ function prepare<P>(options: BacktestOptions<P>) {
     const high = tick(bar.high);
     const low = tick(bar.low);
     const close = tick(bar.close);
-    // The previous bar's onBar orders go out after this quote (in its flush), before the trade.
-    await quote(open);
-    await trade(open);
-    const [, first, second] = barPath(open, high, low, close);
-    for (const price of [first, second, close]) {
-      await quote(price);
-      await trade(price);
+    if (quiet()) skipTo(close);
+    else {
+      // The previous bar's onBar orders go out after this quote (in its flush), before the trade.
+      await quote(open);
+      await trade(open);
+      const first = high - open <= open - low ? high : low;
+      const second = first === high ? low : high;
+      if (quiet()) skipTo(close);
+      else {
+        await quote(first);
+        await trade(first);
+        await quote(second);
+        await trade(second);
+        await quote(close);
+        await trade(close);
+      }
     }
     const ledger = runner.engine.ledger;
     const lots = ledger.positions[spec.symbol]?.qty ?? 0;
-    if (lots !== 0) exposed += 1;
-    equity.push({ t: bar.t, equity: ledger.cash + ledger.reservedCash + notional(close, lots, spec) });
+    let value: bigint;
+    if (lots !== 0) {
+      exposed += 1;
+      value = ledger.cash + ledger.reservedCash + notional(close, lots, spec);
+    } else {
+      if (ledger.cash !== flatCash || ledger.reservedCash !== flatReserved) {
+        flatCash = ledger.cash;
+        flatReserved = ledger.reservedCash;
+        flatEquity = ledger.cash + ledger.reservedCash;
+      }
+      value = flatEquity;
+    }
+    equity.push({ t: bar.t, equity: value });
     await rt.barHolding(bar);
   };
   const finish = async (): Promise<BacktestResult> => {
@@ -255,7 +325,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   return {
     orders,
     fills,
-    equity: equity.map((p) => ({ t: p.t, equity: formatMoney(p.equity) })),
+    equity: equityText(equity),
     metrics: computeMetrics(equity, metricFills, { exposedBars: exposed }),
     unsent,
     state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,
