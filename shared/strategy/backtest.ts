@@ -9,9 +9,9 @@ import { isOpen, orderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
-import { computeMetrics, type EquityPoint, type Metrics, type MetricFill } from "./metrics";
+import { computeMetrics, type Metrics, type MetricFill } from "./metrics";
 import { invokeStrategy } from "./invoke";
-import { callbacksOf, StrategyRuntime, type LogLine, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
+import { callbacksOf, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
 
 // A backtest is the live path with the feed replaced by bars: the same AccountEngine,
@@ -60,16 +60,18 @@ const DEFAULT_QUOTE_LOTS = 1e15;
 const TICK_CACHE = 1 << 16;
 
 /** The curve as decimal strings; a value equal to the one before reuses its text. */
-function equityText(curve: EquityPoint[]): { t: number; equity: string }[] {
+function equityText(times: number[], values: bigint[]): { t: number; equity: string }[] {
+  const out = new Array<{ t: number; equity: string }>(times.length);
   let last: bigint | null = null;
   let text = "";
-  return curve.map((p) => {
-    if (p.equity !== last) {
-      last = p.equity;
-      text = formatMoney(p.equity);
+  for (let i = 0; i < times.length; i++) {
+    if (values[i] !== last) {
+      last = values[i]!;
+      text = formatMoney(last);
     }
-    return { t: p.t, equity: text };
-  });
+    out[i] = { t: times[i]!, equity: text };
+  }
+  return out;
 }
 
 /**
@@ -159,12 +161,28 @@ function prepare<P>(options: BacktestOptions<P>) {
   /** The last trade the symbol printed, in ticks: what the account prices against. */
   let lastTicks: number | null = null;
   const tags = () => listener.runtime!.memory.tags;
+  // onBar reads the position on most bars and it seldom changes: its view (decimal text,
+  // costly to print) is made again only when what it is made of changes; each read gets
+  // its own copy, so a strategy that writes to it changes nothing else.
+  let seen: { qty: number; cost: bigint; realized: bigint; last: number | null; view: PositionView } | null = null;
+  const position = (): PositionView => {
+    const p = runner.engine.ledger.positions[spec.symbol];
+    const qty = p?.qty ?? 0;
+    const cost = p?.costBasis ?? 0n;
+    const realized = p?.realizedPl ?? 0n;
+    // A flat position's view does not depend on the last trade.
+    const last = qty === 0 ? null : lastTicks;
+    if (!seen || seen.qty !== qty || seen.cost !== cost || seen.realized !== realized || seen.last !== last) {
+      seen = { qty, cost, realized, last, view: positionView(runner.engine.ledger, spec, lastTicks) };
+    }
+    return { ...seen.view };
+  };
   // The in-process port: the strategy reads the engine's ledger and book directly, lazily
   // (most callbacks read little of it), and sends through the runner as an API order would.
   const port: StrategyPort = {
     view: () => ({
       get position() {
-        return positionView(runner.engine.ledger, spec, lastTicks);
+        return position();
       },
       get account() {
         return accountSummary(runner.engine.ledger, spec, lastTicks);
@@ -266,7 +284,8 @@ function prepare<P>(options: BacktestOptions<P>) {
 
   // The equity curve, one point per bar; a flat account's equity is the same bigint bar
   // after bar, so it is kept once rather than made again.
-  const equity: EquityPoint[] = [];
+  const times: number[] = [];
+  const values: bigint[] = [];
   let exposed = 0;
   let flatCash: bigint | null = null;
   let flatReserved: bigint | null = null;
@@ -309,7 +328,8 @@ function prepare<P>(options: BacktestOptions<P>) {
       }
       value = flatEquity;
     }
-    equity.push({ t: bar.t, equity: value });
+    times.push(bar.t);
+    values.push(value);
     await rt.barHolding(bar);
   };
   const finish = async (): Promise<BacktestResult> => {
@@ -325,8 +345,8 @@ function prepare<P>(options: BacktestOptions<P>) {
   return {
     orders,
     fills,
-    equity: equityText(equity),
-    metrics: computeMetrics(equity, metricFills, { exposedBars: exposed }),
+    equity: equityText(times, values),
+    metrics: computeMetrics({ t: times, equity: values }, metricFills, { exposedBars: exposed }),
     unsent,
     state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,
     logs: rt.logs,

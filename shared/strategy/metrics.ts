@@ -54,15 +54,27 @@ const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
 /** a / b as a number without losing precision on large bigints. */
 const ratio = (a: Money, b: Money): number => Number((a * 10n ** 15n) / b) / 1e15;
 
-export function computeMetrics(curve: EquityPoint[], fills: MetricFill[], options: MetricOptions): Metrics {
-  const n = curve.length;
-  const first = curve[0];
-  const last = curve[n - 1];
+/** An equity curve as two columns, index by index: what a long backtest keeps (no object per bar). */
+export interface EquityCurve {
+  t: readonly number[];
+  equity: readonly Money[];
+}
+
+const columns = (curve: EquityPoint[] | EquityCurve): EquityCurve =>
+  Array.isArray(curve) ? { t: curve.map((p) => p.t), equity: curve.map((p) => p.equity) } : (curve as EquityCurve);
+
+export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: MetricFill[], options: MetricOptions): Metrics {
+  const curve = columns(points);
+  const n = curve.t.length;
+  const first = n > 0 ? { t: curve.t[0]!, equity: curve.equity[0]! } : undefined;
+  const last = n > 0 ? { t: curve.t[n - 1]!, equity: curve.equity[n - 1]! } : undefined;
   const years = first && last ? (last.t - first.t) / YEAR_MS : 0;
   const returns: number[] = [];
   for (let i = 1; i < n; i++) {
-    const before = curve[i - 1]!.equity;
-    returns.push(before > 0n ? ratio(curve[i]!.equity - before, before) : NaN);
+    const before = curve.equity[i - 1]!;
+    const now = curve.equity[i]!;
+    // An unchanged equity (most bars of a flat account) is a zero return without the division.
+    returns.push(before > 0n ? (now === before ? 0 : ratio(now - before, before)) : NaN);
   }
   const valid = returns.every(Number.isFinite);
   const growth = first && last && first.equity > 0n ? ratio(last.equity, first.equity) : null;
@@ -103,24 +115,28 @@ export function computeMetrics(curve: EquityPoint[], fills: MetricFill[], option
 }
 
 /** max_t (1 − E_t / max_{s≤t} E_s), and the longest peak-to-recovery time of a fall. */
-export function maxDrawdown(curve: EquityPoint[]): { drawdown: number | null; duration: number | null } {
-  if (curve.length === 0) return { drawdown: null, duration: null };
-  let peak = curve[0]!;
+export function maxDrawdown(points: EquityPoint[] | EquityCurve): { drawdown: number | null; duration: number | null } {
+  const { t, equity } = columns(points);
+  if (t.length === 0) return { drawdown: null, duration: null };
+  let peakT = t[0]!;
+  let peak = equity[0]!;
   let drawdown = 0;
   let duration = 0;
   let fellSince = false;
-  for (const point of curve) {
-    if (point.equity >= peak.equity) {
+  for (let i = 0; i < t.length; i++) {
+    const value = equity[i]!;
+    if (value >= peak) {
       // At or above the peak: a fall since it (if any) has recovered here.
-      if (point.t - peak.t > 0 && fellSince) duration = Math.max(duration, point.t - peak.t);
-      peak = point;
+      if (t[i]! - peakT > 0 && fellSince) duration = Math.max(duration, t[i]! - peakT);
+      peakT = t[i]!;
+      peak = value;
       fellSince = false;
       continue;
     }
     fellSince = true;
-    if (peak.equity > 0n) drawdown = Math.max(drawdown, ratio(peak.equity - point.equity, peak.equity));
+    if (peak > 0n) drawdown = Math.max(drawdown, ratio(peak - value, peak));
   }
-  if (fellSince) duration = Math.max(duration, curve[curve.length - 1]!.t - peak.t);
+  if (fellSince) duration = Math.max(duration, t[t.length - 1]! - peakT);
   return { drawdown, duration };
 }
 
