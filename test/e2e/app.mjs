@@ -2,6 +2,7 @@
 // `wrangler dev` with persisted state: `npm run test:browser`. One "ok …" / "FAIL …" line
 // per step and a summary; exits 1 if any step failed. Screenshots of each main page go to
 // test-results/ (desktop and phone sizes).
+import { Buffer } from "node:buffer";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -314,6 +315,129 @@ try {
       const refused = await fetch(`${base}/v2/account`, { headers: { "apca-api-key-id": keyId, "apca-api-secret-key": secret } });
       if (refused.status !== 401) throw new Error(`key ${keyId} answered ${refused.status} after revoke all`);
     }
+  });
+
+  // Strategies and backtests (web/src/lab): a moving-average cross made through the form,
+  // backtested on bars uploaded through the page, then run live and stopped.
+  const strategyName = `MA cross ${tag}`;
+  const strategyRow = () => page.locator(`[data-testid="strategies"] tr[data-name="${strategyName}"]`);
+  const statusOf = async () => (await strategyRow().getByTestId("status").textContent())?.trim();
+  // 240 hourly AAPL bars of a slow wave: the fast average crosses the slow one several times.
+  const waveCsv = () => {
+    const rows = ["timestamp,open,high,low,close,volume"];
+    let open = 100;
+    for (let i = 0; i < 240; i++) {
+      const close = Math.round((100 + 5 * Math.sin(i / 6)) * 100) / 100;
+      const t = new Date(Date.UTC(2025, 0, 6) + i * 3_600_000).toISOString().replace(".000Z", "Z");
+      rows.push(`${t},${open.toFixed(2)},${(Math.max(open, close) + 0.1).toFixed(2)},${(Math.min(open, close) - 0.1).toFixed(2)},${close.toFixed(2)},1000`);
+      open = close;
+    }
+    return Buffer.from(rows.join("\n") + "\n");
+  };
+
+  await step("a trader creates a moving-average cross strategy through the template form", async () => {
+    await page.getByRole("link", { name: "Strategies" }).click();
+    await page.getByRole("heading", { name: "New strategy" }).waitFor();
+    await page.locator("#strategy-template").selectOption("ma-cross");
+    await page.getByLabel("Strategy name").fill(strategyName);
+    await page.getByLabel("Symbol", { exact: true }).fill("AAPL");
+    await page.getByLabel("fast", { exact: true }).fill("3");
+    await page.getByLabel("slow", { exact: true }).fill("8");
+    await page.getByLabel("sizing", { exact: true }).selectOption("qty");
+    await page.getByLabel("qty", { exact: true }).fill("1");
+    await page.getByRole("button", { name: "Save strategy" }).click();
+    await strategyRow().waitFor();
+    if ((await statusOf()) !== "stopped") throw new Error(`new strategy status: ${await statusOf()}`);
+  });
+
+  await step("code with a syntax error is refused with its line number under the editor", async () => {
+    await page.getByRole("button", { name: "From code" }).click();
+    const editor = page.locator(".cm-content");
+    await editor.waitFor();
+    await page.getByLabel("Strategy name").fill(`broken ${tag}`);
+    await editor.click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("\nconst = ;\n");
+    await page.getByRole("button", { name: "Save strategy" }).click();
+    const text = await page.getByTestId("compile-errors").textContent();
+    if (!/Line \d+/.test(text ?? "")) throw new Error(`no line number: ${text}`);
+    await shot("strategies");
+    return text.trim().slice(0, 80);
+  });
+
+  await step("the strategy is backtested on uploaded bars and its metrics and charts show", async () => {
+    await page.getByRole("link", { name: "Backtests" }).click();
+    await page.getByRole("heading", { name: "Run a backtest" }).waitFor();
+    await page.getByRole("button", { name: "Saved strategy" }).click();
+    await page.locator("#bt-strategy").selectOption({ label: `${strategyName} (AAPL)` });
+    await page.locator("#bt-bars").selectOption("csv");
+    await page.locator("#bt-symbol").fill("AAPL");
+    await page.locator("#bt-timeframe").selectOption("1Hour");
+    await page.locator("#bt-csv").setInputFiles({ name: "aapl-wave.csv", mimeType: "text/csv", buffer: waveCsv() });
+    await page.getByRole("button", { name: "Run backtest" }).click();
+    const trades = page.locator('[data-testid="metrics"] tr[data-metric="trades"] td');
+    await trades.waitFor({ timeout: 30_000 });
+    const count = await until(async () => {
+      const v = (await trades.textContent())?.trim();
+      return v && v !== "—" ? v : undefined;
+    }, "the metrics", 30_000);
+    if (Number(count) < 1) throw new Error(`the wave made ${count} trades`);
+    await page.locator('[data-testid="equity-chart"][data-ready="true"] canvas').first().waitFor();
+    await page.locator('[data-testid="price-chart"][data-ready="true"] canvas').first().waitFor();
+    const ret = await page.locator('[data-testid="metrics"] tr[data-metric="total_return"] td').textContent();
+    await shot("backtest");
+    return `${count} trades, total return ${ret}`;
+  });
+
+  await step("a second run compares with the first: metrics side by side and equity overlaid", async () => {
+    await page.getByRole("button", { name: "Template", exact: true }).click();
+    await page.locator("#bt-template").selectOption("ma-cross");
+    await page.locator("#bt-param-fast").fill("2");
+    await page.locator("#bt-param-slow").fill("12");
+    await page.locator("#bt-csv").setInputFiles({ name: "aapl-wave.csv", mimeType: "text/csv", buffer: waveCsv() });
+    await page.getByRole("button", { name: "Run backtest" }).click();
+    await until(async () => (await page.locator('[data-testid="backtests"] tr[data-status="done"]').count()) >= 2, "both runs to finish", 30_000);
+    const boxes = page.locator('[data-testid="backtests"] tr[data-status="done"] input[type="checkbox"]');
+    await boxes.nth(0).check();
+    await boxes.nth(1).check();
+    await page.locator('[data-testid="compare"] [data-testid="compare-chart"][data-ready="true"] canvas').first().waitFor({ timeout: 20_000 });
+    const columns = await page.locator('[data-testid="compare"] thead th').count();
+    if (columns !== 3) throw new Error(`compare table has ${columns} header cells`);
+  });
+
+  await step("an optimization of two parameters fills a heat map of the chosen metric", async () => {
+    const panel = page.getByRole("region", { name: "Optimize" });
+    await panel.getByLabel("Template").selectOption("ma-cross");
+    for (const [axis, param, from, to, step] of [["Columns", "fast", "2", "4", "1"], ["Rows", "slow", "6", "10", "2"]]) {
+      await panel.getByLabel(`${axis} parameter`).selectOption(param);
+      await panel.getByLabel(`${axis} from`).fill(from);
+      await panel.getByLabel(`${axis} to`).fill(to);
+      await panel.getByLabel(`${axis} step`).fill(step);
+    }
+    await panel.getByLabel("Metric").selectOption("total_return");
+    await panel.getByRole("button", { name: "Optimize" }).click();
+    const heat = page.getByTestId("heatmap");
+    await until(async () => /9 of 9 runs done/.test((await heat.textContent().catch(() => "")) ?? ""), "the nine runs to finish", 60_000);
+    const coloured = await heat.locator(".heat-cell[class*=' l']").count();
+    await shot("optimize");
+    if (coloured !== 9) throw new Error(`${coloured} coloured cells of 9`);
+  });
+
+  await step("the strategy starts live and stops, its status changing each time", async () => {
+    await page.getByRole("link", { name: "Strategies" }).click();
+    await strategyRow()
+      .waitFor()
+      .catch(async (e) => {
+        await shot("strategies-missing");
+        throw new Error(`${e.message.split("\n")[0]}; the page shows: ${(await page.locator("main").textContent())?.slice(0, 300)}`);
+      });
+    await page.getByRole("button", { name: `Start ${strategyName}` }).click();
+    await until(async () => (await statusOf()) === "running", "the status to show running");
+    await strategyRow().click();
+    await page.getByTestId("strategy-detail").waitFor();
+    await page.getByRole("button", { name: `Stop ${strategyName}` }).click();
+    await until(async () => (await statusOf()) === "stopped", "the status to show stopped");
+    return `P&L ${(await strategyRow().getByTestId("pnl").textContent())?.trim()}`;
   });
 
   await step("sign out ends the session: its refresh token is refused and the cookie is gone", async () => {

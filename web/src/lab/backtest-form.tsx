@@ -14,12 +14,15 @@ export interface Market {
   timeframe: string;
   start: string;
   end: string;
+  /** Where the bars come from: the symbol's stored history or the uploaded file. */
+  bars: "history" | "csv";
+  csv: { name: string; text: string } | null;
 }
 
 export const BACKTEST_TIMEFRAMES = ["1Min", "5Min", "15Min", "1Hour", "1Day"] as const;
 
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
-export const initialMarket = (): Market => ({ symbol: "AAPL", timeframe: "1Hour", start: daysAgo(30), end: daysAgo(0) });
+export const initialMarket = (): Market => ({ symbol: "AAPL", timeframe: "1Hour", start: daysAgo(30), end: daysAgo(0), bars: "history", csv: null });
 export const rangeOf = (m: Market) => ({ start: `${m.start}T00:00:00Z`, end: `${m.end}T23:59:59Z` });
 
 /** The symbol, timeframe and date range, shared by the run and optimization forms. */
@@ -67,8 +70,9 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
   const [template, setTemplate] = useState(templates[0]?.name ?? "");
   const [params, setParams] = useState<Params>({});
   const [strategyId, setStrategyId] = useState(strategies[0]?.id ?? "");
-  const [bars, setBars] = useState<"history" | "csv">("history");
-  const [csv, setCsv] = useState<{ name: string; text: string } | null>(null);
+  const { bars, csv } = market;
+  const setBars = (b: Market["bars"]) => props.onMarket({ ...market, bars: b });
+  const setCsv = (c: Market["csv"]) => props.onMarket({ ...market, csv: c });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);

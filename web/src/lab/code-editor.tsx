@@ -30,6 +30,21 @@ export default {
 };
 `;
 
+// The app's colours (the page's stylesheet does not reach into the shadow root).
+const DARK = {
+  "&": { backgroundColor: "#0b0f15", color: "#e6edf3", minHeight: "16rem", fontSize: "13px" },
+  ".cm-content": { caretColor: "#e6edf3", fontFamily: "ui-monospace, SFMono-Regular, Menlo, monospace" },
+  ".cm-cursor": { borderLeftColor: "#e6edf3" },
+  ".cm-gutters": { backgroundColor: "#0f151d", color: "#8b949e", borderRight: "1px solid #232a36" },
+  ".cm-activeLine, .cm-activeLineGutter": { backgroundColor: "#ffffff0a" },
+  "&.cm-focused .cm-selectionBackground, .cm-selectionBackground, ::selection": { backgroundColor: "#264f78" },
+  // The lint extension draws its underline and gutter marks with data: images, which the
+  // Content-Security-Policy (img-src 'self') refuses: plain CSS instead.
+  ".cm-lintRange-error, .cm-lintRange-warning, .cm-lintRange-info, .cm-lintRange-hint": { backgroundImage: "none", textDecoration: "underline wavy #f85149" },
+  ".cm-lint-marker-error, .cm-lint-marker-warning, .cm-lint-marker-info": { content: "normal", backgroundColor: "#f85149", borderRadius: "50%" },
+  ".cm-tooltip": { backgroundColor: "#131a23", color: "#e6edf3", border: "1px solid #232a36" },
+};
+
 export function CodeEditor(props: { value: string; language: "ts" | "js"; onChange(text: string): void; errors: CompileError[] }) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
@@ -43,11 +58,18 @@ export function CodeEditor(props: { value: string; language: "ts" | "js"; onChan
     void Promise.all([import("codemirror"), import("@codemirror/lang-javascript"), import("@codemirror/lint")]).then(([cm, js, lintModule]) => {
       if (gone || !host.current) return;
       lint.current = lintModule;
+      // In a shadow root CodeMirror's styles go into a constructed style sheet; in the
+      // document it would add <style> elements, which the Content-Security-Policy refuses.
+      const root = host.current.shadowRoot ?? host.current.attachShadow({ mode: "open" });
+      const parent = document.createElement("div");
+      root.replaceChildren(parent);
       view.current = new cm.EditorView({
-        parent: host.current,
+        root,
+        parent,
         doc: props.value,
         extensions: [
           cm.basicSetup,
+          cm.EditorView.theme(DARK, { dark: true }),
           js.javascript({ typescript: props.language === "ts" }),
           lintModule.lintGutter(),
           cm.EditorView.updateListener.of((u) => {

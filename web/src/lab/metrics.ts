@@ -39,3 +39,15 @@ export function csvCloses(text: string): Point[] {
   }
   return out;
 }
+
+/** An uploaded CSV's rows as bars for a JSON body (the optimization takes no file upload). */
+export function csvBars(text: string): { t: string; open: number; high: number; low: number; close: number; volume: number }[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  const header = lines[0]?.split(",").map((h) => h.trim().toLowerCase()) ?? [];
+  const at = (name: string) => header.indexOf(name);
+  return lines.slice(1).map((line) => {
+    const cells = line.split(",");
+    const n = (name: string) => Number(cells[at(name)]);
+    return { t: (cells[at("timestamp")] ?? "").trim(), open: n("open"), high: n("high"), low: n("low"), close: n("close"), volume: at("volume") < 0 ? 0 : n("volume") };
+  });
+}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import { fieldErrors, messageOf } from "./errors";
-import { formatMetric, metricLabel, metricNumber, METRICS } from "./metrics";
+import { csvBars, formatMetric, metricLabel, metricNumber, METRICS } from "./metrics";
 import { rangeOf, type Market } from "./backtest-form";
 import { fieldsOf, type OptimizationJson, type TemplateJson } from "./types";
 
@@ -17,6 +17,8 @@ interface Axis {
 }
 
 const numericParams = (t: TemplateJson | undefined) => (t ? fieldsOf(t.params_schema).filter(([, f]) => f.type === "integer" || f.type === "number").map(([n]) => n) : []);
+/** The most bars a JSON body may carry (the API's MAX_POSTED_BARS). */
+const MAX_POSTED_BARS = 1000;
 const LOWER_IS_BETTER = new Set(["max_drawdown", "max_drawdown_duration", "volatility", "fees", "gross_loss"]);
 
 export function OptimizePanel(props: { templates: TemplateJson[]; market: Market }) {
@@ -27,6 +29,8 @@ export function OptimizePanel(props: { templates: TemplateJson[]; market: Market
   const [y, setY] = useState<Axis>({ param: "", from: "", to: "", step: "1" });
   const [metric, setMetric] = useState<string>("sharpe");
   const [opt, setOpt] = useState<OptimizationJson | null>(null);
+  // The axes the shown optimization ran with (the form may change meanwhile).
+  const [ran, setRan] = useState<{ x: string; y: string }>({ x: "", y: "" });
   const [problem, setProblem] = useState<string | null>(null);
 
   useEffect(() => {
@@ -50,6 +54,10 @@ export function OptimizePanel(props: { templates: TemplateJson[]; market: Market
     event.preventDefault();
     setProblem(null);
     const range = (a: Axis) => ({ from: Number(a.from), to: Number(a.to), step: Number(a.step) });
+    const m = props.market;
+    const bars = m.bars === "csv" && m.csv ? csvBars(m.csv.text) : null;
+    if (m.bars === "csv" && !bars) return setProblem("Choose a CSV file of bars in the run form first.");
+    if (bars && bars.length > MAX_POSTED_BARS) return setProblem(`An optimization takes at most ${MAX_POSTED_BARS} uploaded bars; use stored history for more.`);
     try {
       const started = await api<OptimizationJson>("POST", "/api/backtests/optimize", {
         template,
@@ -58,8 +66,9 @@ export function OptimizePanel(props: { templates: TemplateJson[]; market: Market
         metric,
         symbol: props.market.symbol.trim().toUpperCase(),
         timeframe: props.market.timeframe,
-        ...rangeOf(props.market),
+        ...(bars ? { bars } : rangeOf(m)),
       });
+      setRan({ x: x.param, y: y.param });
       setOpt(started);
     } catch (e) {
       const errs = Object.entries(fieldErrors(e)).map(([k, v]) => `${k}: ${v}`);
@@ -85,7 +94,8 @@ export function OptimizePanel(props: { templates: TemplateJson[]; market: Market
     <section class="panel" aria-label="Optimize">
       <h2>Optimize two parameters</h2>
       <p class="muted small">
-        On {props.market.symbol} {props.market.timeframe} history from {props.market.start} to {props.market.end} (the run form's market).
+        On {props.market.symbol} {props.market.timeframe}{" "}
+        {props.market.bars === "csv" ? `bars of ${props.market.csv?.name ?? "the uploaded file (choose one above)"}` : `history from ${props.market.start} to ${props.market.end}`} (the run form's market).
       </p>
       <form class="inline-form" onSubmit={(e) => void run(e)}>
         <label>
@@ -119,7 +129,7 @@ export function OptimizePanel(props: { templates: TemplateJson[]; market: Market
           {problem}
         </p>
       )}
-      {opt && <HeatMap opt={opt} x={x.param} y={y.param} />}
+      {opt && <HeatMap opt={opt} x={ran.x} y={ran.y} />}
     </section>
   );
 }
