@@ -10,7 +10,7 @@ import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
 import { computeMetrics, type Metrics, type MetricFill } from "./metrics";
-import { invokeStrategy } from "./invoke";
+import { invokeStrategy, type StrategyView } from "./invoke";
 import { callbacksOf, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
 
@@ -179,21 +179,24 @@ function prepare<P>(options: BacktestOptions<P>) {
   };
   // The in-process port: the strategy reads the engine's ledger and book directly, lazily
   // (most callbacks read little of it), and sends through the runner as an API order would.
+  // The view holds no state of its own (each getter reads the ledger or book when asked),
+  // so one object serves every callback.
+  const view: StrategyView = {
+    get position() {
+      return position();
+    },
+    get account() {
+      return accountSummary(runner.engine.ledger, spec, lastTicks);
+    },
+    get openOrders() {
+      return openOrdersView(book.openOrders(), spec, (id) => tags()[id]);
+    },
+    get maxBuyQty() {
+      return maxBuyQty(runner.engine.ledger, spec, lastTicks, config.limits, config.venue);
+    },
+  };
   const port: StrategyPort = {
-    view: () => ({
-      get position() {
-        return position();
-      },
-      get account() {
-        return accountSummary(runner.engine.ledger, spec, lastTicks);
-      },
-      get openOrders() {
-        return openOrdersView(book.openOrders(), spec, (id) => tags()[id]);
-      },
-      get maxBuyQty() {
-        return maxBuyQty(runner.engine.ledger, spec, lastTicks, config.limits, config.venue);
-      },
-    }),
+    view: () => view,
     send: async (command) => {
       switch (command.kind) {
         case "place": {
