@@ -11,6 +11,7 @@ import type { LiveStatsJson, LiveStatusJson, LogLine, StrategyJson, StrategyUpda
 // strategy_updates stream), and the form that creates new ones.
 
 const LOG_KEEP = 500;
+const REFRESH_MS = 5000;
 
 export function StrategiesPage() {
   const [list, setList] = useState<StrategyJson[] | null>(null);
@@ -24,8 +25,9 @@ export function StrategiesPage() {
     api<StrategyJson[]>("GET", "/api/strategies").then(
       (rows) => {
         setList(rows);
-        // Statistics exist for strategies that have run; the rest answer 404, which is fine.
-        for (const s of rows.filter((r) => r.status !== "stopped" || stats[r.id] === undefined)) {
+        setProblem(null);
+        // Statistics of the running and errored ones (a stopped one keeps what stop answered).
+        for (const s of rows.filter((r) => r.status !== "stopped")) {
           void api<LiveStatusJson>("GET", `/api/strategies/${s.id}/stats`).then(
             (st) => setStats((m) => ({ ...m, [s.id]: st.stats })),
             () => undefined,
@@ -34,6 +36,13 @@ export function StrategiesPage() {
       },
       (e: unknown) => setProblem(messageOf(e, "Could not load strategies.")),
     );
+
+  // Status changes made elsewhere (an error stop, another tab, the API) show within a few
+  // seconds; a failed load is tried again the same way.
+  useEffect(() => {
+    const timer = setInterval(() => void load(), REFRESH_MS);
+    return () => clearInterval(timer);
+  }, []);
 
   useEffect(() => {
     void load();
