@@ -58,7 +58,8 @@ export function BacktestReport(props: { run: BacktestJson; closes: Point[] | nul
       (result?.fills ?? []).map((f) => ({
         time: toTime(String(f.transaction_time)),
         side: f.side === "sell" ? "sell" : "buy",
-        text: `${String(f.side)} ${String(f.qty)} @ ${String(f.price)}`,
+        // The arrows say buy or sell; words at every fill would overlap.
+        text: "",
       })),
     [result],
   );
@@ -82,23 +83,25 @@ export function BacktestReport(props: { run: BacktestJson; closes: Point[] | nul
         )}
       </div>
       {problem && <p class="form-error">{problem}</p>}
-      <table class="metrics" data-testid="metrics">
-        <tbody>
-          {METRICS.map((m) => (
-            <tr key={m} data-metric={m}>
-              <th>{metricLabel(m)}</th>
-              <td class="r">{formatMetric(m, metrics[m])}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {result && (
-        <div class="report-charts">
-          <SeriesChart lines={equity} label={`Equity (USD)${result.downsampled ? `, ${result.equity.length} of ${result.series_points_total} points` : ""}`} testid="equity-chart" />
-          <SeriesChart lines={drawdown} label="Drawdown (%)" testid="drawdown-chart" />
-          {priceLines.length > 0 && <SeriesChart lines={priceLines} marks={marks} label={`${run.symbol} with the run's ${result.fills_total} fills`} testid="price-chart" />}
-        </div>
-      )}
+      <div class="report-body">
+        <table class="metrics" data-testid="metrics">
+          <tbody>
+            {METRICS.map((m) => (
+              <tr key={m} data-metric={m}>
+                <th>{metricLabel(m)}</th>
+                <td class="r">{formatMetric(m, metrics[m])}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {result && (
+          <div class="report-charts">
+            <SeriesChart lines={equity} label={`Equity (USD)${result.downsampled ? `, ${result.equity.length} of ${result.series_points_total} points` : ""}`} testid="equity-chart" />
+            <SeriesChart lines={drawdown} label="Drawdown (%)" testid="drawdown-chart" />
+            {priceLines.length > 0 && <SeriesChart lines={priceLines} marks={marks} label={`${run.symbol} with the run's ${result.fills_total} fills`} testid="price-chart" />}
+          </div>
+        )}
+      </div>
       {result && result.logs.length > 0 && <pre class="log-tail">{result.logs.map((l) => `${l.t}  ${l.text}`).join("\n")}</pre>}
     </section>
   );

@@ -55,7 +55,7 @@ export function CodeEditor(props: { value: string; language: "ts" | "js"; onChan
 
   useEffect(() => {
     let gone = false;
-    void Promise.all([import("codemirror"), import("@codemirror/lang-javascript"), import("@codemirror/lint")]).then(([cm, js, lintModule]) => {
+    void Promise.all([import("codemirror"), import("@codemirror/lang-javascript"), import("@codemirror/lint"), import("@codemirror/language"), import("@lezer/highlight")]).then(([cm, js, lintModule, language, { tags: t }]) => {
       if (gone || !host.current) return;
       lint.current = lintModule;
       // In a shadow root CodeMirror's styles go into a constructed style sheet; in the
@@ -70,6 +70,19 @@ export function CodeEditor(props: { value: string; language: "ts" | "js"; onChan
         extensions: [
           cm.basicSetup,
           cm.EditorView.theme(DARK, { dark: true }),
+          // Colours that read on the dark background (the default ones are for a light one).
+          language.syntaxHighlighting(
+            language.HighlightStyle.define([
+              { tag: [t.keyword, t.operatorKeyword, t.modifier], color: "#ff7b72" },
+              { tag: [t.string, t.special(t.string), t.regexp], color: "#a5d6ff" },
+              { tag: [t.number, t.bool, t.null], color: "#79c0ff" },
+              { tag: [t.comment, t.lineComment, t.blockComment], color: "#8b949e", fontStyle: "italic" },
+              { tag: [t.function(t.variableName), t.function(t.propertyName)], color: "#d2a8ff" },
+              { tag: [t.propertyName, t.definition(t.propertyName)], color: "#79c0ff" },
+              { tag: [t.typeName, t.className], color: "#ffa657" },
+              { tag: [t.variableName, t.definition(t.variableName)], color: "#e6edf3" },
+            ]),
+          ),
           js.javascript({ typescript: props.language === "ts" }),
           lintModule.lintGutter(),
           cm.EditorView.updateListener.of((u) => {

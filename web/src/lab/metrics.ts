@@ -7,7 +7,16 @@ import { toTime } from "./series-chart";
 export const METRICS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration", "calmar", "volatility", "trades", "wins", "win_rate", "profit_factor", "expectancy", "gross_profit", "gross_loss", "exposure", "fees", "end_equity"] as const;
 
 const FRACTIONS = new Set(["total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"]);
-const COUNTS = new Set(["trades", "wins", "bars", "max_drawdown_duration"]);
+const COUNTS = new Set(["trades", "wins", "bars"]);
+
+/** A span in ms as days, hours and minutes ("1d 2h", "45m"). */
+function span(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  return [d && `${d}d`, h && `${h}h`, (m || minutes === 0) && `${m}m`].filter(Boolean).join(" ");
+}
 
 export const metricLabel = (name: string) => name.replace(/_/g, " ");
 
@@ -17,6 +26,7 @@ export function formatMetric(name: string, value: number | string | null | undef
   if (!Number.isFinite(value)) return String(value);
   if (FRACTIONS.has(name)) return `${(value * 100).toFixed(2)}%`;
   if (COUNTS.has(name)) return String(value);
+  if (name === "max_drawdown_duration") return span(value);
   return value.toFixed(3);
 }
 
