@@ -63,7 +63,7 @@ export function combinations(base: Record<string, unknown>, ranges: Record<strin
 }
 
 /** Metrics where smaller is better; every other metric ranks larger first. */
-const LOWER_IS_BETTER = new Set(["max_drawdown", "max_drawdown_duration", "volatility", "fees", "gross_loss"]);
+const LOWER_IS_BETTER = new Set(["max_drawdown", "max_drawdown_duration", "annualized_volatility", "fees", "gross_loss"]);
 
 export const isLowerBetter = (metric: string): boolean => LOWER_IS_BETTER.has(metric);
 
