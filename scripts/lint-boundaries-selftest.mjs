@@ -44,6 +44,12 @@ const cases = [
   ["shared/stream/x.ts", "export const today = () => new Date();\n", true],
   ["shared/stream/x.ts", "export const at = (ms: number) => new Date(ms);\n", false],
   ["platform/x.ts", "export const now = () => Date.now();\n", false],
+  ["sandbox/x.ts", use("../platform/sandbox"), true],
+  ["sandbox/x.ts", use("../durable-objects/market-symbol/strategy-host"), true],
+  ["sandbox/x.ts", use("../workers/lib/strategies"), true],
+  ["sandbox/x.ts", use("../shared/strategy/invoke"), false],
+  ["shared/strategy/x.ts", "export const now = () => Date.now();\n", true],
+  ["shared/indicators/x.ts", "export const coin = () => Math.random();\n", true],
 ];
 
 let failed = 0;
