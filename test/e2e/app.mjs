@@ -419,6 +419,7 @@ try {
     const heat = page.getByTestId("heatmap");
     await until(async () => /9 of 9 runs done/.test((await heat.textContent().catch(() => "")) ?? ""), "the nine runs to finish", 60_000);
     const coloured = await heat.locator(".heat-cell[class*=' l']").count();
+    await heat.scrollIntoViewIfNeeded();
     await shot("optimize");
     if (coloured !== 9) throw new Error(`${coloured} coloured cells of 9`);
   });

@@ -43,7 +43,8 @@ export function BacktestsPage() {
 
   // The fallback: while a run is unfinished, ask for it now and then (a socket that is
   // reconnecting, or a job that finished between two frames, still shows).
-  const pending = runs?.filter(unfinished).map((r) => r.id) ?? [];
+  // (An optimization's runs are followed by its own panel, not here.)
+  const pending = runs?.filter((r) => unfinished(r) && r.optimization_id === null).map((r) => r.id) ?? [];
   useEffect(() => {
     if (pending.length === 0) return;
     const timer = setInterval(() => {
