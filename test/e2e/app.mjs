@@ -441,6 +441,14 @@ try {
     return `P&L ${(await strategyRow().getByTestId("pnl").textContent())?.trim()}`;
   });
 
+  await step("new parameters for the strategy are saved as its next version", async () => {
+    const edit = page.getByRole("form", { name: `Edit ${strategyName}` });
+    await edit.locator("#edit-param-fast").fill("4");
+    await edit.getByRole("button", { name: "Save as a new version" }).click();
+    await until(async () => /version 2/.test((await edit.getByRole("status").textContent().catch(() => "")) ?? ""), "the new version's notice");
+    await until(async () => /2 versions/.test((await edit.locator("summary").textContent().catch(() => "")) ?? ""), "the versions list");
+  });
+
   await step("sign out ends the session: its refresh token is refused and the cookie is gone", async () => {
     const refresh = (await sessionCookie())?.value;
     if (!refresh) throw new Error("no session cookie before signing out");

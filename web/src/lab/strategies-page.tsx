@@ -4,6 +4,7 @@ import { dec, signed, time, tone } from "../format";
 import { trades } from "../streams";
 import { messageOf } from "./errors";
 import { StrategyCreate } from "./strategy-create";
+import { StrategyEdit } from "./strategy-edit";
 import type { LiveStatsJson, LiveStatusJson, LogLine, StrategyJson, StrategyUpdate, TemplateJson } from "./types";
 
 // The Strategies page: the user's strategies with their status and live P&L, start and
@@ -148,7 +149,7 @@ export function StrategiesPage() {
           </div>
         )}
       </section>
-      {current && <StrategyDetail key={current.id} strategy={current} stats={stats[current.id]} />}
+      {current && <StrategyDetail key={current.id} strategy={current} stats={stats[current.id]} templates={templates} onSaved={() => void load()} />}
       {templates.length > 0 && (
         <StrategyCreate
           templates={templates}
@@ -163,7 +164,7 @@ export function StrategiesPage() {
 }
 
 /** One strategy's statistics and log tail. */
-function StrategyDetail(props: { strategy: StrategyJson; stats: LiveStatsJson | undefined }) {
+function StrategyDetail(props: { strategy: StrategyJson; stats: LiveStatsJson | undefined; templates: TemplateJson[]; onSaved(): void }) {
   const { strategy, stats } = props;
   const [lines, setLines] = useState<LogLine[]>([]);
   const [note, setNote] = useState<string | null>(null);
@@ -230,6 +231,7 @@ function StrategyDetail(props: { strategy: StrategyJson; stats: LiveStatsJson | 
       <pre class="log-tail" data-testid="log-tail" aria-live="polite">
         {lines.length === 0 ? (note ?? "No log lines yet.") : lines.map((l) => `${time(l.t)}  ${l.text}`).join("\n")}
       </pre>
+      <StrategyEdit strategy={strategy} templates={props.templates} onSaved={props.onSaved} />
     </section>
   );
 }
