@@ -60,9 +60,20 @@ const ENDPOINTS: [string, string][] = [
   ["POST", "/api/admin/accounts/{id}/deposits"],
   ["PATCH", "/api/admin/accounts/{id}/limits"],
   ["GET", "/stream"],
+  ["GET", "/api/strategies/templates"],
+  ["GET", "/api/strategies"],
+  ["POST", "/api/strategies"],
+  ["GET", "/api/strategies/{id}"],
+  ["PATCH", "/api/strategies/{id}"],
+  ["DELETE", "/api/strategies/{id}"],
+  ["GET", "/api/strategies/{id}/versions"],
+  ["POST", "/api/strategies/{id}/start"],
+  ["POST", "/api/strategies/{id}/stop"],
+  ["GET", "/api/strategies/{id}/stats"],
+  ["GET", "/api/strategies/{id}/logs"],
 ];
 
-const FIELDS = ["email", "username", "password", "display_name", "refresh_token", "current_password", "new_password", "name", "scopes", "role", "status", "symbol", "class", "exchange", "tick_size", "lot_size", "feed", "session", "tradable", "qty", "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "client_order_id", "cash", "amount", "percentage", "ordersPerMinute"];
+const FIELDS = ["email", "username", "password", "display_name", "refresh_token", "current_password", "new_password", "name", "scopes", "role", "status", "symbol", "class", "exchange", "tick_size", "lot_size", "feed", "session", "tradable", "qty", "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "client_order_id", "cash", "amount", "percentage", "ordersPerMinute", "template", "params", "source", "language", "timeframe", "after", "limit"];
 
 /** A value from `usual` four times in five, otherwise one from `unusual`. */
 const mostlyOf = <T, U>(usual: fc.Arbitrary<T>, unusual: fc.Arbitrary<U>) => fc.oneof({ arbitrary: usual, weight: 4 }, { arbitrary: unusual, weight: 1 });
