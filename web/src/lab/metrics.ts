@@ -1,12 +1,17 @@
+import type { MetricName } from "../../../shared/schemas/backtests";
 import type { Point } from "./series-chart";
 import { toTime } from "./series-chart";
 
 // Metric names and how they read: the fractions as percentages, money as it came (decimal
 // strings from the exact engine), other numbers with a few decimals.
 
-export const METRICS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration", "calmar", "volatility", "trades", "wins", "win_rate", "profit_factor", "expectancy", "gross_profit", "gross_loss", "exposure", "fees", "end_equity"] as const;
+// The API's metric names, in the order shown; the type checks keep the two lists equal (a
+// value import of the schema would bundle zod).
+export const METRICS = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration", "calmar", "annualized_volatility", "trades", "wins", "win_rate", "profit_factor", "expectancy", "average_trade", "gross_profit", "gross_loss", "exposure", "fees", "end_equity"] as const satisfies readonly MetricName[];
+type Missing = Exclude<MetricName, (typeof METRICS)[number]>;
+export const everyMetricShown: [Missing] extends [never] ? true : Missing = true;
 
-const FRACTIONS = new Set(["total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"]);
+const FRACTIONS = new Set(["total_return", "cagr", "annualized_volatility", "max_drawdown", "win_rate", "exposure"]);
 const COUNTS = new Set(["trades", "wins", "bars"]);
 
 /** A span in ms as days, hours and minutes ("1d 2h", "45m"). */

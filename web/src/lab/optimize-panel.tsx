@@ -19,7 +19,7 @@ interface Axis {
 const numericParams = (t: TemplateJson | undefined) => (t ? fieldsOf(t.params_schema).filter(([, f]) => f.type === "integer" || f.type === "number").map(([n]) => n) : []);
 /** The most bars a JSON body may carry (the API's MAX_POSTED_BARS). */
 const MAX_POSTED_BARS = 1000;
-const LOWER_IS_BETTER = new Set(["max_drawdown", "max_drawdown_duration", "volatility", "fees", "gross_loss"]);
+const LOWER_IS_BETTER = new Set(["max_drawdown", "max_drawdown_duration", "annualized_volatility", "fees", "gross_loss"]);
 
 export function OptimizePanel(props: { templates: TemplateJson[]; market: Market }) {
   const [template, setTemplate] = useState(props.templates[0]?.name ?? "");
