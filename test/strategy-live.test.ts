@@ -131,7 +131,7 @@ describe("a live strategy", () => {
     expect(row.status).toBe("stopped");
   });
 
-  it("resumes exactly after its symbol's object restarts mid-replay", async () => {
+  it("resumes exactly after its symbol's object restarts mid-replay, again and again", async () => {
     const bars = seededBars(80, 23);
     const asset = await replaySymbol(bars);
     const trader = await signUp("trader");
@@ -140,11 +140,12 @@ describe("a live strategy", () => {
     expect((await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
     await startReplay(asset.id);
     const market = env.MARKET.getByName(asset.symbol);
-    // Restart twice: once mid-bar and once later, each time losing everything in memory.
-    await playUntil(asset.symbol, 4 * 25 + 2);
-    await restartObject(market);
-    await playUntil(asset.symbol, 4 * 50 + 1);
-    await restartObject(market);
+    // Restart five times, mid-bar and at bar ends, each time losing everything in memory
+    // (a restart can land between a print's commit and the strategies hearing it).
+    for (const prints of [4 * 10 + 1, 4 * 22 + 3, 4 * 35 + 2, 4 * 50, 4 * 65 + 1]) {
+      await playUntil(asset.symbol, prints);
+      await restartObject(market);
+    }
     await playUntil(asset.symbol, bars.length * 4);
     const backtest = await backtestLikeReplay(asset.symbol, bars, params);
     expect(backtest.fills.length).toBeGreaterThan(4);

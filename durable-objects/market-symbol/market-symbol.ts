@@ -18,7 +18,6 @@ import { UpstreamLink } from "./upstream-link";
 import { VenueHost } from "./venue-host";
 import { StrategyHost } from "./strategy-host";
 import { recordLiveStatus } from "./strategy-status";
-import type { FeedEvent } from "../../shared/market/feed";
 import type { LiveStrategyConfig, LiveStrategyStatus } from "../../shared/strategy/live-host";
 
 const log = logger("market-symbol");
@@ -44,8 +43,6 @@ export class MarketSymbol extends DurableObject<Env> {
   readonly #upstream: UpstreamLink;
   /** Stream events not yet handed to the hubs. */
   #unpublished: MarketEvent[] = [];
-  /** Feed events not yet handed to the live strategies. */
-  #unheard: FeedEvent[] = [];
   readonly #strategies: StrategyHost;
   #steps = 0;
 
@@ -191,11 +188,9 @@ export class MarketSymbol extends DurableObject<Env> {
     return next;
   }
 
-  /** Hands the feed's new events to the live strategies. */
-  async #hear(): Promise<void> {
-    const events = this.#unheard;
-    this.#unheard = [];
-    await this.#strategies.process(events);
+  /** Plays the feed's queued events to the live strategies. */
+  #hear(): Promise<void> {
+    return this.#strategies.process();
   }
 
   /**
@@ -213,10 +208,10 @@ export class MarketSymbol extends DurableObject<Env> {
       }
       for (const { timeframe, bar } of changes.bars) this.#store.putBar(timeframe, bar);
       this.#venue.onPrints(changes.prints, now);
+      this.#strategies.enqueue(changes.feedEvents);
       this.ctx.storage.kv.put("feed", changes.state);
     });
     this.#unpublished.push(...changes.events);
-    if (this.#strategies.running) this.#unheard.push(...changes.feedEvents);
   }
 
   async #publish(): Promise<void> {

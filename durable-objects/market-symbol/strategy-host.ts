@@ -92,18 +92,36 @@ export class StrategyHost {
     return this.#store.logs(id, afterSeq, limit);
   }
 
-  /** The feed's events since the last call, to every running strategy, one event at a time. */
-  process(events: readonly FeedEvent[]): Promise<void> {
-    if (events.length === 0 || !this.running) return Promise.resolve();
+  /**
+   * Queues the feed's events for the running strategies; the shell calls this inside the
+   * transaction that stores the prints, so an event is stored exactly when its print is.
+   */
+  enqueue(events: readonly FeedEvent[]): void {
+    if (events.length > 0 && this.running) this.#store.appendEvents(events);
+  }
+
+  /**
+   * Plays the queued events to every running strategy, one event at a time, each strategy
+   * from the last event it heard: its cursor is stored with its memory after every event,
+   * so an event is heard once even when the object restarts in the middle.
+   */
+  process(): Promise<void> {
+    if (!this.running) return Promise.resolve();
     return this.#serial(async () => {
       for (const row of this.#store.running()) {
         const loaded = await this.#load(row);
         if (!loaded) continue;
-        for (const event of events) {
-          if (loaded.row.status !== "running") break;
-          await this.#event(loaded, event);
+        for (;;) {
+          const batch = this.#store.eventsAfter(loaded.row.heardSeq, 100);
+          for (const { seq, event } of batch) {
+            if (loaded.row.status !== "running") break;
+            loaded.row.heardSeq = seq;
+            await this.#event(loaded, event);
+          }
+          if (batch.length < 100 || loaded.row.status !== "running") break;
         }
       }
+      this.#store.pruneEvents();
     });
   }
 
@@ -119,7 +137,10 @@ export class StrategyHost {
         await this.#handle(loaded, (rt) => rt.trade({ t: event.trade.t, price: ticksToNumber(event.trade.priceTicks, spec) }));
         return;
       case "bar": {
-        if (!this.#isStrategyBar(loaded.row.config, event)) return;
+        if (!this.#isStrategyBar(loaded.row.config, event)) {
+          this.#store.save(loaded.row);
+          return;
+        }
         const b = event.bar;
         const bar = { t: b.t, open: ticksToNumber(b.o, spec), high: ticksToNumber(b.h, spec), low: ticksToNumber(b.l, spec), close: ticksToNumber(b.c, spec), volume: Number(lotsToDecimal(b.v, spec)) };
         // As in a backtest, a bar's orders wait for the next print's quote (the next event).

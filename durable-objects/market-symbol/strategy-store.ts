@@ -1,3 +1,4 @@
+import type { FeedEvent } from "../../shared/market/feed";
 import type { StrategyCommand } from "../../shared/strategy/invoke";
 import { newCounters, type LiveCounters, type LiveStatusName, type LiveStrategyConfig } from "../../shared/strategy/live-host";
 import type { LogLine, StrategyMemory } from "../../shared/strategy/runtime";
@@ -14,27 +15,66 @@ export interface LiveRow {
   held: StrategyCommand[];
   /** The last update of its orders collected from the account. */
   updateSeq: number;
+  /** The last feed event it has heard (strategy_events.seq). */
+  heardSeq: number;
   stats: LiveCounters;
 }
 
-type Row = { id: string; config: string; status: string; message: string | null; memory: string; held: string; update_seq: number; stats: string };
+type Row = { id: string; config: string; status: string; message: string | null; memory: string; held: string; update_seq: number; heard_seq: number; stats: string };
 
 /** The symbol object's SQLite tables for its live strategies and their logs. */
 export class LiveStrategyStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS live_strategies (id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
       memory TEXT NOT NULL, held TEXT NOT NULL, update_seq INTEGER NOT NULL, stats TEXT NOT NULL)`);
+    // Added after the table first shipped: existing tables gain the column.
+    if (!sql.exec<{ name: string }>(`PRAGMA table_info(live_strategies)`).toArray().some((c) => c.name === "heard_seq")) {
+      sql.exec(`ALTER TABLE live_strategies ADD COLUMN heard_seq INTEGER NOT NULL DEFAULT 0`);
+    }
+    // The feed's events stored with the prints they come from, until every running
+    // strategy has heard them: a restart between a commit and the strategies loses none.
+    sql.exec(`CREATE TABLE IF NOT EXISTS strategy_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS live_strategy_logs (id TEXT NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (id, seq))`);
   }
 
   create(config: LiveStrategyConfig): void {
     this.sql.exec(
-      `INSERT OR REPLACE INTO live_strategies (id, config, status, message, memory, held, update_seq, stats) VALUES (?, ?, 'running', NULL, ?, '[]', 0, ?)`,
+      `INSERT OR REPLACE INTO live_strategies (id, config, status, message, memory, held, update_seq, heard_seq, stats) VALUES (?, ?, 'running', NULL, ?, '[]', 0, ?, ?)`,
       config.id,
       JSON.stringify(config),
       JSON.stringify({ state: {}, nextId: 0, tags: {} } satisfies StrategyMemory),
+      // A new strategy hears what prints from now on, not what is still queued for others.
+      this.lastEventSeq(),
       JSON.stringify(newCounters(Date.now())),
     );
+  }
+
+  /** Queues feed events for the running strategies (in the transaction that stores their prints). */
+  appendEvents(events: readonly FeedEvent[]): void {
+    for (const event of events) this.sql.exec(`INSERT INTO strategy_events (event) VALUES (?)`, JSON.stringify(event));
+  }
+
+  /** Queued events after `afterSeq`, oldest first. */
+  eventsAfter(afterSeq: number, limit: number): { seq: number; event: FeedEvent }[] {
+    return this.sql
+      .exec<{ seq: number; event: string }>(`SELECT seq, event FROM strategy_events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+      .toArray()
+      .map((r) => ({ seq: r.seq, event: JSON.parse(r.event) as FeedEvent }));
+  }
+
+  lastEventSeq(): number {
+    return this.sql.exec<{ seq: number | null }>(`SELECT MAX(seq) AS seq FROM strategy_events`).one().seq ?? this.#sequenceFloor();
+  }
+
+  /** AUTOINCREMENT remembers the last seq after the table empties: new rows continue from it. */
+  #sequenceFloor(): number {
+    return this.sql.exec<{ seq: number | null }>(`SELECT seq FROM sqlite_sequence WHERE name = 'strategy_events'`).toArray()[0]?.seq ?? 0;
+  }
+
+  /** Drops the events every running strategy has heard (all of them when none runs). */
+  pruneEvents(): void {
+    const floor = this.sql.exec<{ heard: number | null }>(`SELECT MIN(heard_seq) AS heard FROM live_strategies WHERE status = 'running'`).one().heard;
+    this.sql.exec(`DELETE FROM strategy_events WHERE seq <= ?`, floor ?? Number.MAX_SAFE_INTEGER);
   }
 
   get(id: string): LiveRow | undefined {
@@ -52,12 +92,13 @@ export class LiveStrategyStore {
 
   save(row: LiveRow): void {
     this.sql.exec(
-      `UPDATE live_strategies SET status = ?, message = ?, memory = ?, held = ?, update_seq = ?, stats = ? WHERE id = ?`,
+      `UPDATE live_strategies SET status = ?, message = ?, memory = ?, held = ?, update_seq = ?, heard_seq = ?, stats = ? WHERE id = ?`,
       row.status,
       row.message,
       JSON.stringify(row.memory),
       JSON.stringify(row.held),
       row.updateSeq,
+      row.heardSeq,
       JSON.stringify(row.stats),
       row.config.id,
     );
@@ -91,6 +132,7 @@ function parse(row: Row): LiveRow {
     memory: JSON.parse(row.memory) as StrategyMemory,
     held: JSON.parse(row.held) as StrategyCommand[],
     updateSeq: row.update_seq,
+    heardSeq: row.heard_seq,
     stats: JSON.parse(row.stats) as LiveCounters,
   };
 }
