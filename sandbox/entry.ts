@@ -1,7 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { InstrumentSpec } from "../shared/market/instrument";
 import { Backtest, type BacktestResult } from "../shared/strategy/backtest";
-import { invokeStrategy, type InvokeRequest, type InvokeResult } from "../shared/strategy/invoke";
+import { strategyInvoker, type InvokeRequest, type InvokeResult } from "../shared/strategy/invoke";
 import type { Strategy, StrategyBar } from "../shared/strategy/runtime";
 import type { RiskLimits } from "../shared/trading/risk";
 import type { VenueConfig } from "../shared/venue/venue";
@@ -49,6 +49,7 @@ const CALLBACKS = ["onStart", "onBar", "onTrade", "onQuote", "onOrderUpdate", "o
  * budget and runs as a method of the user's own object (its `this` and helpers intact).
  */
 const strategy: Strategy = withLoopBudget(userStrategy);
+const invoke = strategyInvoker(strategy);
 
 // A backtest runs in an isolate loaded for it alone (the host uses LOADER.load), so the
 // one run in progress can live at module scope between the host's calls.
@@ -82,7 +83,7 @@ export default class StrategySandbox extends WorkerEntrypoint {
 
   /** One live callback against the request's snapshot of the account. */
   invoke(request: InvokeRequest): SandboxOutcome<InvokeResult> {
-    return guard(() => invokeStrategy(strategy, request));
+    return guard(() => invoke(request));
   }
 }
 

@@ -2,7 +2,7 @@ import { openStrategySandbox, StrategyCodeError, type StrategySandboxHandle } fr
 import { logger } from "../../platform/log";
 import type { FeedEvent } from "../../shared/market/feed";
 import { lotsToDecimal, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
-import { invokeStrategy, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
+import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { strategyOrderPrefix, strategyRunPrefix } from "../../shared/strategy/live";
 import { callbacksOf, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
 import { liveStats, MAX_CONSECUTIVE_FAILURES, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
@@ -261,7 +261,7 @@ export class StrategyHost {
         return undefined;
       }
       const strategy = template.create();
-      invoke = (request) => invokeStrategy(strategy, request);
+      invoke = strategyInvoker(strategy);
       callbacks = callbacksOf(strategy);
     } else {
       const opened = openStrategySandbox(this.env, `live:${config.id}:${config.run}`, config.code ?? "");

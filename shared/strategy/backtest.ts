@@ -10,7 +10,7 @@ import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
 import { computeMetrics, type Metrics, type MetricFill } from "./metrics";
-import { invokeStrategy, type StrategyView } from "./invoke";
+import { strategyInvoker, type StrategyView } from "./invoke";
 import { callbacksOf, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
 
@@ -222,7 +222,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   };
   const strategy = options.strategy as Strategy;
   const rt = new StrategyRuntime({
-    invoke: (request) => invokeStrategy(strategy, request),
+    invoke: strategyInvoker(strategy),
     port,
     spec,
     params: { ...(strategy.params ?? {}), ...(options.params ?? {}) } as Record<string, unknown>,
