@@ -3,6 +3,8 @@ import { useEffect, useState } from "preact/hooks";
 
 // A page whose code loads when it is first shown, so the pages a trader may never open
 // (strategies, backtests) do not weigh on the first paint.
+const RELOADED = "redfire.reloaded-for-chunk";
+
 export function lazyPage(load: () => Promise<ComponentType>): ComponentType {
   let loaded: ComponentType | null = null;
   return function LazyPage() {
@@ -11,8 +13,17 @@ export function lazyPage(load: () => Promise<ComponentType>): ComponentType {
     useEffect(() => {
       if (loaded) return;
       load().then(
-        (c) => setPage(() => (loaded = c)),
-        () => setFailed(true),
+        (c) => {
+          sessionStorage.removeItem(RELOADED);
+          setPage(() => (loaded = c));
+        },
+        () => {
+          // After a deploy the old build's chunks are gone: the new page has the new names.
+          // Once only, so a chunk that is really missing does not reload forever.
+          if (sessionStorage.getItem(RELOADED)) return setFailed(true);
+          sessionStorage.setItem(RELOADED, "1");
+          location.reload();
+        },
       );
     }, []);
     if (Page) return <Page />;
