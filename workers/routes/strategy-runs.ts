@@ -5,6 +5,7 @@ import { StrategyIdParam } from "../../shared/schemas/strategies";
 import { LiveStrategyStatus, StrategyLogs, StrategyLogsQuery } from "../../shared/schemas/strategy-runs";
 import type { LiveStrategyConfig } from "../../shared/strategy/live-host";
 import type { AppEnv } from "../context";
+import { assetBySymbol } from "../../platform/assets";
 import { publish } from "../lib/events";
 import { loadStrategy, ownStrategy, setStrategyStatus } from "../lib/strategies";
 import { principalOf, requirePermission } from "../middleware/authenticate";
@@ -40,6 +41,8 @@ strategyRuns.openapi(start, async (c) => {
     if (status?.status === "running") return c.json(status, 200);
   }
   if (strategy.kind === "code" && !version.compiled) throw conflict("this version has no compiled code; save the strategy again");
+  const asset = await assetBySymbol(c.env, strategy.symbol);
+  if (!asset || asset.status !== "active") throw conflict(`${strategy.symbol} is not an active symbol; a strategy runs only beside a live feed`);
   const config: LiveStrategyConfig = {
     id,
     owner: userId,
