@@ -16,7 +16,8 @@ export const STARTER_SOURCE = `// A strategy is a module whose default export de
 // ctx.params: your parameters; ctx.state: memory kept across restarts; ctx.log: the log tail.
 export default {
   onStart(ctx) {
-    ctx.state.closes = [];
+    // onStart runs again after a restart: keep what the state already holds.
+    ctx.state.closes ??= [];
   },
   onBar(bar, ctx) {
     const closes = ctx.state.closes as number[];
