@@ -129,6 +129,14 @@ export class StrategyHost {
     const spec = this.deps.spec();
     if (!spec) return;
     this.#eventT = event.kind === "quote" ? event.quote.t : event.kind === "trade" ? event.trade.t : event.bar.t;
+    // A print the strategy does not listen to, with nothing to send and no order of its own
+    // unfinished, changes nothing for it: only its cursor moves (no call to the account).
+    const { runtime, row } = loaded;
+    const idle = runtime.held.length === 0 && Object.keys(runtime.memory.tags).length === 0;
+    if (idle && ((event.kind === "quote" && !runtime.wantsQuotes) || (event.kind === "trade" && !runtime.wantsTrades))) {
+      this.#store.save(row);
+      return;
+    }
     switch (event.kind) {
       case "quote":
         await this.#handle(loaded, (rt) => rt.quote({ t: event.quote.t, bid: ticksToNumber(event.quote.bidTicks, spec), ask: ticksToNumber(event.quote.askTicks, spec) }));
