@@ -63,7 +63,13 @@ export class StrategyHost {
       this.#unload(config.id);
       this.#store.create(config);
       const loaded = await this.#load(this.#store.get(config.id)!);
-      if (loaded) await this.#handle(loaded, (rt) => rt.start());
+      try {
+        if (loaded) await this.#handle(loaded, (rt) => rt.start());
+      } catch (error) {
+        if (!(error instanceof AccountUnavailable)) throw error;
+        // Not started: the owner may start it again (its order ids are a new run's then).
+        this.#store.setStatus(config.id, "stopped", "the account did not answer; start the strategy again");
+      }
       return this.#status(this.#store.get(config.id)!);
     });
   }
@@ -75,8 +81,15 @@ export class StrategyHost {
       if (!row) return null;
       if (row.status === "running") {
         const loaded = await this.#load(row);
-        if (loaded) await this.#handle(loaded, (rt) => rt.stop());
-        this.#store.setStatus(id, "stopped", null);
+        let message: string | null = null;
+        try {
+          if (loaded) await this.#handle(loaded, (rt) => rt.stop());
+        } catch (error) {
+          if (!(error instanceof AccountUnavailable)) throw error;
+          // A stop always stops; what onStop would have sent is lost, and said so.
+          message = "stopped without onStop: the account did not answer";
+        }
+        this.#store.setStatus(id, "stopped", message);
       }
       this.#unload(id);
       return this.#status(this.#store.get(id)!);
@@ -111,14 +124,21 @@ export class StrategyHost {
       for (const row of this.#store.running()) {
         const loaded = await this.#load(row);
         if (!loaded) continue;
-        for (;;) {
-          const batch = this.#store.eventsAfter(loaded.row.heardSeq, 100);
-          for (const { seq, event } of batch) {
-            if (loaded.row.status !== "running") break;
-            loaded.row.heardSeq = seq;
-            await this.#event(loaded, event);
+        try {
+          for (;;) {
+            const batch = this.#store.eventsAfter(loaded.row.heardSeq, 100);
+            for (const { seq, event } of batch) {
+              if (loaded.row.status !== "running") break;
+              loaded.row.heardSeq = seq;
+              await this.#event(loaded, event);
+            }
+            if (batch.length < 100 || loaded.row.status !== "running") break;
           }
-          if (batch.length < 100 || loaded.row.status !== "running") break;
+        } catch (error) {
+          if (!(error instanceof AccountUnavailable)) throw error;
+          // This strategy waits for its account; the others go on. The next run of the
+          // symbol's alarm plays its events again from its stored cursor.
+          log("warn", "a live strategy's account did not answer; will retry", { symbol: this.symbol, strategy: row.config.id, error: error.message });
         }
       }
       this.#store.pruneEvents();
@@ -186,6 +206,13 @@ export class StrategyHost {
       stats.callbacks += runtime.invocations - before;
       if (runtime.invocations > before) stats.consecutiveFailures = 0;
     } catch (error) {
+      if (error instanceof AccountUnavailable) {
+        // Not the strategy's failure: forget what this attempt did in memory and let the
+        // event be played again from what is stored (its orders keep their ids, which the
+        // account answers idempotently).
+        this.#unload(row.config.id);
+        throw error;
+      }
       stats.callbacks += Math.max(1, runtime.invocations - before);
       stats.failures += 1;
       stats.consecutiveFailures += 1;
@@ -214,7 +241,7 @@ export class StrategyHost {
     const spec = this.deps.spec();
     if (!spec) throw new Error(`the symbol ${this.symbol} has no instrument`);
     const { row } = loaded;
-    const reply = await this.#account(row).strategyView({ spec, lastTicks: this.deps.lastTicks(), prefix: strategyOrderPrefix(row.config.id), afterSeq: row.updateSeq });
+    const reply = await accountCall(() => this.#account(row).strategyView({ spec, lastTicks: this.deps.lastTicks(), prefix: strategyOrderPrefix(row.config.id), afterSeq: row.updateSeq }));
     loaded.runtime.committed(reply.updates);
     for (const u of reply.updates) if (u.data.event === "fill" || u.data.event === "partial_fill") row.stats.fills += 1;
     row.updateSeq = reply.seq;
@@ -240,7 +267,7 @@ export class StrategyHost {
         const l = loaded();
         l.view = null;
         if (command.kind === "place") l.row.stats.orders += 1;
-        const reply = await this.#account(l.row).strategySend(this.symbol, strategyOrderPrefix(l.row.config.id), command);
+        const reply = await accountCall(() => this.#account(l.row).strategySend(this.symbol, strategyOrderPrefix(l.row.config.id), command));
         // The order's own updates (accepted, filled at once) come back on the next collect.
         await this.#collect(l);
         // The owner sees every refusal in the log, whether or not the strategy handles it.
@@ -341,5 +368,18 @@ export class StrategyHost {
       () => undefined,
     );
     return result;
+  }
+}
+
+/** The owner's account object did not answer (an infrastructure failure, not the strategy's). */
+class AccountUnavailable extends Error {
+  override name = "AccountUnavailable";
+}
+
+async function accountCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new AccountUnavailable(error instanceof Error ? error.message : String(error));
   }
 }

@@ -57,6 +57,7 @@ strategyRuns.openapi(start, async (c) => {
   };
   const status = await market.strategyStart(config);
   await setStrategyStatus(c.env, id, status.status, status.message, status.status === "running" ? version.version : null);
+  if (status.status !== "running") throw conflict(`the strategy did not start: ${status.message ?? status.status}`);
   await publish(c.env, "strategy.started", `user:${userId}`, { strategyId: id, version: version.version, symbol: strategy.symbol }, c.get("traceparent"));
   return c.json(status, 200);
 });
