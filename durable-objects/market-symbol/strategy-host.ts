@@ -1,11 +1,11 @@
 import { openStrategySandbox, StrategyCodeError, type StrategySandboxHandle } from "../../platform/sandbox";
 import { logger } from "../../platform/log";
 import type { FeedEvent } from "../../shared/market/feed";
-import { lotsToDecimal, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
+import type { InstrumentSpec } from "../../shared/market/instrument";
 import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { strategyOrderPrefix, strategyRunPrefix } from "../../shared/strategy/live";
 import { callbacksOf, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
-import { liveStats, MAX_CONSECUTIVE_FAILURES, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
+import { eventTime, liveStats, liveStep, recordFailure, recordSuccess, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
 import { TEMPLATES } from "../../shared/strategy/templates";
 import { LiveStrategyStore, type LiveRow } from "./strategy-store";
 
@@ -148,44 +148,28 @@ export class StrategyHost {
   async #event(loaded: Loaded, event: FeedEvent): Promise<void> {
     const spec = this.deps.spec();
     if (!spec) return;
-    this.#eventT = event.kind === "quote" ? event.quote.t : event.kind === "trade" ? event.trade.t : event.bar.t;
-    // A print the strategy does not listen to, with nothing to send and no order of its own
-    // unfinished, changes nothing for it: only its cursor moves (no call to the account).
+    this.#eventT = eventTime(event);
     const { runtime, row } = loaded;
-    const idle = runtime.held.length === 0 && Object.keys(runtime.memory.tags).length === 0;
-    if (idle && ((event.kind === "quote" && !runtime.wantsQuotes) || (event.kind === "trade" && !runtime.wantsTrades))) {
-      this.#store.save(row);
-      return;
-    }
-    switch (event.kind) {
+    const busy = runtime.held.length > 0 || Object.keys(runtime.memory.tags).length > 0;
+    const step = liveStep(event, { timeframe: row.config.timeframe, wantsQuotes: runtime.wantsQuotes, wantsTrades: runtime.wantsTrades, busy }, this.deps.feedKind(), spec);
+    switch (step.kind) {
+      case "skip":
+        this.#store.save(row);
+        return;
       case "quote":
-        await this.#handle(loaded, (rt) => rt.quote({ t: event.quote.t, bid: ticksToNumber(event.quote.bidTicks, spec), ask: ticksToNumber(event.quote.askTicks, spec) }));
+        await this.#handle(loaded, (rt) => rt.quote(step.quote));
         return;
       case "trade":
-        await this.#handle(loaded, (rt) => rt.trade({ t: event.trade.t, price: ticksToNumber(event.trade.priceTicks, spec) }));
+        await this.#handle(loaded, (rt) => rt.trade(step.trade));
         return;
-      case "bar": {
-        if (!this.#isStrategyBar(loaded.row.config, event)) {
-          this.#store.save(loaded.row);
-          return;
-        }
-        const b = event.bar;
-        const bar = { t: b.t, open: ticksToNumber(b.o, spec), high: ticksToNumber(b.h, spec), low: ticksToNumber(b.l, spec), close: ticksToNumber(b.c, spec), volume: Number(lotsToDecimal(b.v, spec)) };
-        // As in a backtest, a bar's orders wait for the next print's quote (the next event).
-        await this.#handle(loaded, (rt) => rt.barHolding(bar), { flush: false });
+      case "bar":
+        await this.#handle(loaded, (rt) => rt.barHolding(step.bar), { flush: false });
         return;
-      }
       default: {
-        const never: never = event;
-        throw new Error(`unknown feed event ${JSON.stringify(never)}`);
+        const never: never = step;
+        throw new Error(`unknown step ${JSON.stringify(never)}`);
       }
     }
-  }
-
-  /** On a replay, a strategy's bars are the replayed bars of its timeframe; otherwise the bars that close. */
-  #isStrategyBar(config: LiveStrategyConfig, event: Extract<FeedEvent, { kind: "bar" }>): boolean {
-    if (event.timeframe !== config.timeframe) return false;
-    return this.deps.feedKind() === "replay" ? event.replayed : !event.replayed;
   }
 
   /**
@@ -203,8 +187,7 @@ export class StrategyHost {
       await this.#collect(loaded);
       await step(runtime);
       if (options.flush !== false) await runtime.flush();
-      stats.callbacks += runtime.invocations - before;
-      if (runtime.invocations > before) stats.consecutiveFailures = 0;
+      recordSuccess(stats, runtime.invocations - before);
     } catch (error) {
       if (error instanceof AccountUnavailable) {
         // Not the strategy's failure: forget what this attempt did in memory and let the
@@ -213,9 +196,7 @@ export class StrategyHost {
         this.#unload(row.config.id);
         throw error;
       }
-      stats.callbacks += Math.max(1, runtime.invocations - before);
-      stats.failures += 1;
-      stats.consecutiveFailures += 1;
+      const errored = recordFailure(stats, runtime.invocations - before);
       // A StrategyCodeError's message already says where in the user's source it failed.
       const message = error instanceof Error ? error.message : String(error);
       runtime.logs.push({ t: Date.now(), text: `error: ${message}` });
@@ -223,7 +204,7 @@ export class StrategyHost {
       runtime.discard();
       // An isolate that hit a limit or crashed is not reused: the next event opens a fresh one.
       if (error instanceof StrategyCodeError && error.reason !== "threw" && error.reason !== "loop_budget") this.#unload(row.config.id);
-      if (stats.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
+      if (errored) {
         row.status = "errored";
         row.message = message;
         log("warn", "strategy errored", { symbol: this.symbol, strategy: row.config.id, error: message });
