@@ -233,4 +233,23 @@ describe("a live strategy", () => {
     const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${id}/logs?limit=500`, { token: trader.access }));
     expect(logs.lines.map((l) => l.text)).toContain("bar 5 3.0000");
   });
+
+  it("answers concurrent starts and stops without a 5xx and ends in one consistent state", async () => {
+    const bars = seededBars(10, 3);
+    const asset = await replaySymbol(bars);
+    const trader = await signUp("trader");
+    const id = await createStrategy(trader, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } });
+    const fire = (action: "start" | "stop") => call(`/api/strategies/${id}/${action}`, { token: trader.access, method: "POST", ip: trader.ip });
+    const first = await Promise.all([fire("start"), fire("start"), fire("start"), fire("start")]);
+    expect(first.map((r) => r.status).every((s) => s === 200)).toBe(true);
+    const mixed = await Promise.all([fire("stop"), fire("start"), fire("stop"), fire("start"), fire("stop")]);
+    for (const res of mixed) expect([200, 409]).toContain(res.status);
+    // Whatever the order they ran in, the record and the symbol's object agree.
+    const live = await liveStatus(trader, id);
+    const row = await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }));
+    expect(row.status).toBe(live.status);
+    expect((await fire("stop")).status).toBe(200);
+    expect((await liveStatus(trader, id)).status).toBe("stopped");
+    expect((await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }))).status).toBe("stopped");
+  });
 });

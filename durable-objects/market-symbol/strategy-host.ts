@@ -24,7 +24,7 @@ export interface HostDeps {
   /** The symbol's last trade in ticks. */
   lastTicks(): number | null;
   feedKind(): string;
-  /** A strategy's status changed on its own (errored): the shell records it where the API reads it. */
+  /** A strategy's status changed (started, stopped, errored): the shell records it where the API reads it, in order. */
   statusChanged(config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<void>;
 }
 
@@ -70,7 +70,9 @@ export class StrategyHost {
         // Not started: the owner may start it again (its order ids are a new run's then).
         this.#store.setStatus(config.id, "stopped", "the account did not answer; start the strategy again");
       }
-      return this.#status(this.#store.get(config.id)!);
+      const row = this.#store.get(config.id)!;
+      await this.deps.statusChanged(row.config, this.#status(row));
+      return this.#status(row);
     });
   }
 
@@ -92,7 +94,9 @@ export class StrategyHost {
         this.#store.setStatus(id, "stopped", message);
       }
       this.#unload(id);
-      return this.#status(this.#store.get(id)!);
+      const stopped = this.#store.get(id)!;
+      await this.deps.statusChanged(stopped.config, this.#status(stopped));
+      return this.#status(stopped);
     });
   }
 

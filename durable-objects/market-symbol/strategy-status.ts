@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { database, schema } from "../../platform/db";
 import { logger } from "../../platform/log";
 import type { LiveStrategyConfig, LiveStrategyStatus } from "../../shared/strategy/live-host";
@@ -6,16 +6,17 @@ import type { LiveStrategyConfig, LiveStrategyStatus } from "../../shared/strate
 const log = logger("market-symbol");
 
 /**
- * A live strategy that stopped on its own (errored) is recorded on its D1 row, where the
- * API lists it. Only a row still marked running changes, so a late report cannot undo a
- * stop the owner asked for.
+ * A live strategy's status on its D1 row, where the API lists it. The symbol object writes
+ * it for every change (start, stop, errored) inside the section that makes the change, so
+ * the row's writes come in the order the object made them and the last one is its state:
+ * two requests racing each other cannot leave the row saying otherwise.
  */
 export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<void> {
   try {
     await database(env)
       .update(schema.strategies)
-      .set({ status: status.status, statusMessage: status.message, updatedAt: Date.now() })
-      .where(and(eq(schema.strategies.id, config.id), eq(schema.strategies.status, "running")));
+      .set({ status: status.status, statusMessage: status.message, runningVersion: status.status === "running" ? config.version : null })
+      .where(eq(schema.strategies.id, config.id));
   } catch (error) {
     log("error", "recording a strategy's status failed", { strategy: config.id, error: String(error) });
   }

@@ -111,14 +111,6 @@ export async function ownStrategy(env: Env, userId: string, id: string): Promise
 }
 
 /**
- * Records what the live runner did with a strategy: running (with the version it started),
- * stopped, or errored with the message. Status is not an edit, so updated_at stays.
- */
-export async function setStrategyStatus(env: Env, id: string, status: StrategyStatus, message: string | null, runningVersion: number | null): Promise<void> {
-  await database(env).update(schema.strategies).set({ status, statusMessage: message, runningVersion }).where(eq(schema.strategies.id, id)).run();
-}
-
-/**
  * Saves a new strategy with its version 1. "limit" when the user already has the most
  * strategies allowed (counted in the same statement, so concurrent creates cannot pass it);
  * a duplicate name throws D1's UNIQUE error (see isUniqueViolation).

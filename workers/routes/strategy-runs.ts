@@ -7,7 +7,7 @@ import type { LiveStrategyConfig } from "../../shared/strategy/live-host";
 import type { AppEnv } from "../context";
 import { assetBySymbol } from "../../platform/assets";
 import { publish } from "../lib/events";
-import { loadStrategy, ownStrategy, setStrategyStatus } from "../lib/strategies";
+import { loadStrategy, ownStrategy } from "../lib/strategies";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
@@ -55,8 +55,8 @@ strategyRuns.openapi(start, async (c) => {
     params: JSON.parse(version.params) as Record<string, unknown>,
     timeframe: strategy.timeframe,
   };
+  // The symbol's object records the status on the strategy's row itself, in its own order.
   const status = await market.strategyStart(config);
-  await setStrategyStatus(c.env, id, status.status, status.message, status.status === "running" ? version.version : null);
   if (status.status !== "running") throw conflict(`the strategy did not start: ${status.message ?? status.status}`);
   await publish(c.env, "strategy.started", `user:${userId}`, { strategyId: id, version: version.version, symbol: strategy.symbol }, c.get("traceparent"));
   return c.json(status, 200);
@@ -80,7 +80,6 @@ strategyRuns.openapi(stop, async (c) => {
   if (!strategy) throw notFound("strategy not found");
   const status = await symbolObject(c.env, strategy.symbol).strategyStop(id);
   if (!status) throw conflict("the strategy has never run");
-  await setStrategyStatus(c.env, id, status.status === "errored" ? "errored" : "stopped", status.message, null);
   await publish(c.env, "strategy.stopped", `user:${userId}`, { strategyId: id, symbol: strategy.symbol }, c.get("traceparent"));
   return c.json(status, 200);
 });
