@@ -1,11 +1,7 @@
-import type { InstrumentSpec } from "../shared/market/instrument";
 import type { BacktestResult } from "../shared/strategy/backtest";
 import type { InvokeRequest, InvokeResult, StrategyCallback } from "../shared/strategy/invoke";
-import type { StrategyBar } from "../shared/strategy/runtime";
-import type { RiskLimits } from "../shared/trading/risk";
-import type { VenueConfig } from "../shared/venue/venue";
 import type StrategySandbox from "../sandbox/entry";
-import type { SandboxFault, SandboxOutcome } from "../sandbox/entry";
+import type { SandboxBacktestRequest, SandboxFault, SandboxOutcome } from "../sandbox/entry";
 import { SANDBOX_ENTRY, SANDBOX_LOOP_BUDGET } from "../sandbox/entry.generated.js";
 import { guardLoops, LOOP_BUDGET_MODULE } from "../sandbox/instrument";
 
@@ -63,15 +59,9 @@ export class StrategyCodeError extends Error {
   }
 }
 
-export interface CodeBacktestRequest {
+/** What the sandbox's backtest takes, and the compiled code to run it with. */
+export interface CodeBacktestRequest extends SandboxBacktestRequest {
   code: string;
-  bars: StrategyBar[];
-  spec: InstrumentSpec;
-  params: Record<string, unknown>;
-  cash: string;
-  venue: Partial<VenueConfig>;
-  limits?: Partial<RiskLimits>;
-  halfSpreadTicks: number;
 }
 
 export interface CodeBacktestOptions {
