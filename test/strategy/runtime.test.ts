@@ -1,4 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { decimalToNearestTicks, ticksToNumber } from "../../shared/market/instrument";
 import { runBacktest } from "../../shared/strategy/backtest";
 import { floorLots, roundPrice, type OrderUpdate, type Strategy, type StrategyBar } from "../../shared/strategy/runtime";
 import { COIN, HOUR, START } from "./helpers";
@@ -152,3 +154,28 @@ describe("the backtest's fill model", () => {
     expect(seen).toEqual([null, 101, 103, 105]);
   });
 });
+
+describe("the grid rule's fast path for numbers", () => {
+  const specs = ["0.01", "0.05", "0.0001", "0.25", "1", "0.00000001"].map((tickSize) => ({ ...COIN, tickSize }));
+  it("a number on the grid rounds to its own ticks, as the text rule says", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...specs), fc.integer({ min: 1, max: 2 ** 50 }), (spec, ticks) => {
+        const price = ticksToNumber(ticks, spec);
+        expect(roundPrice(price, spec)).toBe(ticks);
+        expect(roundPrice(price, spec)).toBe(decimalToNearestTicks(String(price), spec) ?? 0);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("any number rounds exactly as the text rule does", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...specs), fc.double({ min: 1e-9, max: 1e9, noNaN: true }), (spec, price) => {
+        const viaText = decimalToNearestTicks(String(price).includes("e") ? price.toFixed(20).replace(/0+$/, "") : String(price), spec) ?? 0;
+        expect(roundPrice(price, spec)).toBe(viaText);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});
+
