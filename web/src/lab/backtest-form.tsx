@@ -3,6 +3,7 @@ import { api, RawBody } from "../api";
 import { fieldErrors, messageOf } from "./errors";
 import { csvCloses } from "./metrics";
 import { defaultsOf, ParamsForm } from "./params-form";
+import { TemplateSelect } from "./template-select";
 import type { Point } from "./series-chart";
 import type { BacktestJson, Params, StrategyJson, TemplateJson } from "./types";
 
@@ -129,13 +130,7 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
         {source === "template" ? (
           <div class="field">
             <label for="bt-template">Template</label>
-            <select id="bt-template" value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
-              {templates.map((t) => (
-                <option key={t.name} value={t.name}>
-                  {t.title}
-                </option>
-              ))}
-            </select>
+            <TemplateSelect id="bt-template" value={template} templates={templates} onChange={setTemplate} />
           </div>
         ) : (
           <div class="field">

@@ -3,6 +3,7 @@ import { api } from "../api";
 import { fieldErrors, messageOf } from "./errors";
 import { csvBars, formatMetric, metricLabel, metricNumber, METRICS } from "./metrics";
 import { rangeOf, type Market } from "./backtest-form";
+import { TemplateSelect } from "./template-select";
 import { fieldsOf, type OptimizationJson, type TemplateJson } from "./types";
 
 // Optimization: two numeric parameters each over a range, one backtest per pair on the
@@ -100,13 +101,7 @@ export function OptimizePanel(props: { templates: TemplateJson[]; market: Market
       <form class="inline-form" onSubmit={(e) => void run(e)}>
         <label>
           Template
-          <select value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
-            {props.templates.map((t) => (
-              <option key={t.name} value={t.name}>
-                {t.title}
-              </option>
-            ))}
-          </select>
+          <TemplateSelect value={template} templates={props.templates} onChange={setTemplate} />
         </label>
         {axisFields("Columns", x, setX)}
         {axisFields("Rows", y, setY)}

@@ -3,6 +3,7 @@ import { api } from "../api";
 import { CodeEditor, STARTER_SOURCE, type CompileError } from "./code-editor";
 import { compileErrors, fieldErrors, messageOf } from "./errors";
 import { defaultsOf, ParamsForm } from "./params-form";
+import { TemplateSelect } from "./template-select";
 import { LIVE_TIMEFRAMES, type Params, type StrategyJson, type TemplateJson } from "./types";
 
 // Creating a strategy: from a template (its parameters as a form generated from the JSON
@@ -81,13 +82,7 @@ export function StrategyCreate(props: { templates: TemplateJson[]; onCreated(s: 
         {kind === "template" ? (
           <div class="field">
             <label for="strategy-template">Template</label>
-            <select id="strategy-template" value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
-              {templates.map((t) => (
-                <option key={t.name} value={t.name}>
-                  {t.title}
-                </option>
-              ))}
-            </select>
+            <TemplateSelect id="strategy-template" value={template} templates={templates} onChange={setTemplate} />
           </div>
         ) : (
           <div class="field">
