@@ -28,6 +28,8 @@ const write = requirePermission("strategy:write");
 const tags = ["backtests"];
 const IdParam = z.object({ id: z.uuid({ error: "must be a backtest id (UUID)" }) });
 const PAGE = 10_000;
+/** What every route on one backtest (or optimization) by id shares. */
+const byId = { tags, security, request: { params: IdParam } };
 
 type RunInput = Pick<BacktestRequest, "symbol" | "timeframe" | "start" | "end" | "bars" | "tick_size" | "lot_size" | "cash" | "fee_bps" | "min_fee" | "half_spread_ticks" | "slippage_ticks">;
 
@@ -180,11 +182,9 @@ backtests.openapi(
   createRoute({
     method: "get",
     path: "/api/backtests/optimize/{id}",
-    tags,
+    ...byId,
     summary: "An optimization's runs, best first by its metric (unfinished and undefined last)",
-    security,
     middleware: [read] as const,
-    request: { params: IdParam },
     responses: { 200: jsonContent(OptimizationView, "The ranked runs"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => c.json(await optimizationView(c.env, principalOf(c).userId, c.req.valid("param").id), 200),
@@ -219,11 +219,9 @@ backtests.openapi(
   createRoute({
     method: "get",
     path: "/api/backtests/{id}",
-    tags,
+    ...byId,
     summary: "A backtest: status, progress, metrics",
-    security,
     middleware: [read] as const,
-    request: { params: IdParam },
     responses: { 200: jsonContent(BacktestView, "The backtest"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => c.json(backtestView(await ownBacktest(c.env, principalOf(c).userId, c.req.valid("param").id)), 200),
@@ -233,11 +231,9 @@ backtests.openapi(
   createRoute({
     method: "post",
     path: "/api/backtests/{id}/cancel",
-    tags,
+    ...byId,
     summary: "Stop a queued or running backtest (a finished one is left as it is)",
-    security,
     middleware: [write] as const,
-    request: { params: IdParam },
     responses: { 200: jsonContent(BacktestView, "The backtest after the cancel"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => {
@@ -267,12 +263,10 @@ backtests.openapi(
   createRoute({
     method: "get",
     path: "/api/backtests/{id}/result",
-    tags,
+    ...byId,
     summary: "A finished backtest's report: metrics, equity and drawdown, fills and orders",
     description: `Equity and drawdown at every bar close, thinned to at most 20,000 points (every k-th close, the last, and the deepest drawdown). Up to ${PAGE} fills and orders; the fills CSV has them all.`,
-    security,
     middleware: [read] as const,
-    request: { params: IdParam },
     responses: { 200: jsonContent(BacktestResultView, "The report"), ...errorResponses(401, 403, 404, 409, 422, 429) },
   }),
   async (c) => {
@@ -304,11 +298,9 @@ const download = (path: string, summary: string) =>
   createRoute({
     method: "get",
     path,
-    tags,
+    ...byId,
     summary,
-    security,
     middleware: [read] as const,
-    request: { params: IdParam },
     responses: { 200: { description: "CSV file", content: { "text/csv": { schema: z.string() } } }, ...errorResponses(401, 403, 404, 409, 422, 429) },
   });
 const csvResponse = (body: string, name: string) =>
