@@ -2,9 +2,9 @@ import { assetBySymbol, assetInfo } from "../../platform/assets";
 import type { StrategySendReply, StrategyViewReply, StrategyViewRequest } from "../../shared/strategy/live";
 import { strategyPrefixOf } from "../../shared/strategy/live";
 import type { StrategyCommand } from "../../shared/strategy/invoke";
+import { sendStrategyCommand } from "../../shared/strategy/send";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "../../shared/strategy/views";
 import type { AccountRunner } from "../../shared/trading/account-runner";
-import { isOpen } from "../../shared/trading/orders";
 import type { TradeUpdate } from "../../shared/trading/stream";
 import type { VenueConfig } from "../../shared/venue/venue";
 import type { AccountStore } from "./store";
@@ -60,32 +60,8 @@ export class StrategyLink {
   }
 
   async send(symbol: string, prefix: string, command: StrategyCommand): Promise<StrategySendReply> {
-    switch (command.kind) {
-      case "place": {
-        if (!command.id.startsWith(prefix)) return { refusal: { rule: "invalid_order", message: "a strategy's order ids carry its prefix" } };
-        const row = await assetBySymbol(this.env, symbol);
-        if (!row) return { refusal: { rule: "invalid_order", message: `unknown symbol ${symbol}` } };
-        const outcome = await this.runner.place(command.fields, assetInfo(row), null);
-        return { refusal: outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message } };
-      }
-      case "cancel": {
-        const order = this.store.orderByClientId(command.id);
-        if (order && command.id.startsWith(prefix) && isOpen(order.status)) await this.runner.cancel(order.id);
-        return { refusal: null };
-      }
-      case "cancelAll": {
-        // A strategy cancels its own orders on its symbol, never the owner's others.
-        for (const order of this.store.openOrders()) {
-          if (order.spec.symbol === symbol && order.clientOrderId.startsWith(prefix)) await this.runner.cancel(order.id);
-        }
-        return { refusal: null };
-      }
-      case "refuse":
-        return { refusal: null };
-      default: {
-        const never: never = command;
-        throw new Error(`unknown command ${JSON.stringify(never)}`);
-      }
-    }
+    const row = await assetBySymbol(this.env, symbol);
+    if (!row) return { refusal: { rule: "invalid_order", message: `${symbol} is not a listed symbol; stop the strategy` } };
+    return { refusal: await sendStrategyCommand(this.runner, this.store, assetInfo(row), prefix, command) };
   }
 }

@@ -5,13 +5,14 @@ import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
 import { formatMoney, notional, parseMoney } from "../trading/money";
-import { isOpen, orderView } from "../trading/orders";
+import { orderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
 import { computeMetrics, type Metrics, type MetricFill } from "./metrics";
 import { strategyInvoker, type StrategyView } from "./invoke";
 import { callbacksOf, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
+import { sendStrategyCommand } from "./send";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
 
 // A backtest is the live path with the feed replaced by bars: the same AccountEngine,
@@ -55,6 +56,8 @@ export interface BacktestResult {
 }
 
 const OWNER = "backtest";
+/** A backtest's order ids: `strategy-1`, `strategy-2`, … */
+const ID_PREFIX = "strategy-";
 const DEFAULT_QUOTE_LOTS = 1e15;
 /** Distinct bar prices whose ticks are remembered. */
 const TICK_CACHE = 1 << 16;
@@ -197,28 +200,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   };
   const port: StrategyPort = {
     view: () => view,
-    send: async (command) => {
-      switch (command.kind) {
-        case "place": {
-          const outcome = await runner.place(command.fields, asset, null);
-          return outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message };
-        }
-        case "cancel": {
-          const order = book.orderByClientId(command.id);
-          if (order && isOpen(order.status)) await runner.cancel(order.id);
-          return null;
-        }
-        case "cancelAll":
-          await runner.cancelAll();
-          return null;
-        case "refuse":
-          return null;
-        default: {
-          const never: never = command;
-          throw new Error(`unknown command ${JSON.stringify(never)}`);
-        }
-      }
-    },
+    send: (command) => sendStrategyCommand(runner, book, asset, ID_PREFIX, command),
   };
   const strategy = options.strategy as Strategy;
   const rt = new StrategyRuntime({
@@ -227,7 +209,7 @@ function prepare<P>(options: BacktestOptions<P>) {
     spec,
     params: { ...(strategy.params ?? {}), ...(options.params ?? {}) } as Record<string, unknown>,
     callbacks: callbacksOf(strategy),
-    idPrefix: "strategy-",
+    idPrefix: ID_PREFIX,
     now,
   });
   listener.runtime = rt;

@@ -1,0 +1,39 @@
+import type { AccountRunner } from "../trading/account-runner";
+import type { AssetInfo } from "../trading/asset";
+import { isOpen } from "../trading/orders";
+import type { Rule } from "../trading/outcome";
+import type { AccountBook } from "../trading/ports";
+import type { StrategyCommand } from "./invoke";
+
+/**
+ * One strategy command through an account's runner, with the risk checks of an API order:
+ * the one rule for a backtest's in-process port and for the account object's side of a
+ * live strategy. A strategy acts only on its own orders — those whose client order id
+ * starts with `prefix` — on its own symbol; a refused order answers why.
+ */
+export async function sendStrategyCommand(runner: AccountRunner, book: AccountBook, asset: AssetInfo, prefix: string, command: StrategyCommand): Promise<{ rule: Rule; message: string } | null> {
+  switch (command.kind) {
+    case "place": {
+      if (!command.id.startsWith(prefix)) return { rule: "invalid_order", message: "a strategy's order ids carry its prefix" };
+      const outcome = await runner.place(command.fields, asset, null);
+      return outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message };
+    }
+    case "cancel": {
+      const order = command.id.startsWith(prefix) ? book.orderByClientId(command.id) : undefined;
+      if (order && isOpen(order.status)) await runner.cancel(order.id);
+      return null;
+    }
+    case "cancelAll": {
+      for (const order of book.openOrders()) {
+        if (order.spec.symbol === asset.spec.symbol && order.clientOrderId.startsWith(prefix)) await runner.cancel(order.id);
+      }
+      return null;
+    }
+    case "refuse":
+      return null;
+    default: {
+      const never: never = command;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
