@@ -44,6 +44,8 @@ export const strategies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
 
 const security = SESSION_OR_KEY;
 const tags = ["strategies"];
+/** What every read-only route shares: its OpenAPI tag, the accepted credentials and the read permission. */
+const readRoute = { tags, security, middleware: [requirePermission("strategy:read")] };
 // A save that keeps losing the race for the next version number gives up with 409 rather
 // than spin; each round, one of the concurrent saves wins.
 const SAVE_ATTEMPTS = 10;
@@ -76,10 +78,8 @@ function compiledSource(source: string, language: StrategyLanguage): string {
 const templatesRoute = createRoute({
   method: "get",
   path: "/api/strategies/templates",
-  tags,
   summary: "The strategy templates, each with its parameters' JSON Schema and defaults",
-  security,
-  middleware: [requirePermission("strategy:read")] as const,
+  ...readRoute,
   responses: { 200: jsonContent(z.array(StrategyTemplate), "Every template"), ...errorResponses(401, 403, 429) },
 });
 
@@ -132,10 +132,8 @@ strategies.openapi(create, async (c) => {
 const list = createRoute({
   method: "get",
   path: "/api/strategies",
-  tags,
   summary: "The caller's strategies with their status, oldest first",
-  security,
-  middleware: [requirePermission("strategy:read")] as const,
+  ...readRoute,
   responses: { 200: jsonContent(z.array(Strategy), "The caller's strategies"), ...errorResponses(401, 403, 429) },
 });
 
@@ -152,10 +150,8 @@ strategies.openapi(list, async (c) => {
 const get = createRoute({
   method: "get",
   path: "/api/strategies/{id}",
-  tags,
   summary: "One of the caller's strategies",
-  security,
-  middleware: [requirePermission("strategy:read")] as const,
+  ...readRoute,
   request: { params: StrategyIdParam },
   responses: { 200: jsonContent(Strategy, "The strategy"), ...errorResponses(401, 403, 404, 422, 429) },
 });
@@ -175,10 +171,8 @@ const VersionsQuery = z.object({
 const versions = createRoute({
   method: "get",
   path: "/api/strategies/{id}/versions",
-  tags,
   summary: "A strategy's versions, newest first (without their code)",
-  security,
-  middleware: [requirePermission("strategy:read")] as const,
+  ...readRoute,
   request: { params: StrategyIdParam, query: VersionsQuery },
   responses: { 200: jsonContent(z.array(StrategyVersion), "Versions, newest first"), ...errorResponses(401, 403, 404, 422, 429) },
 });
@@ -193,10 +187,8 @@ strategies.openapi(versions, async (c) => {
 const version = createRoute({
   method: "get",
   path: "/api/strategies/{id}/versions/{version}",
-  tags,
   summary: "One version of a strategy, with the source as written and the JavaScript compiled from it",
-  security,
-  middleware: [requirePermission("strategy:read")] as const,
+  ...readRoute,
   request: { params: StrategyVersionParam },
   responses: { 200: jsonContent(StrategyVersionDetail, "The version"), ...errorResponses(401, 403, 404, 422, 429) },
 });
