@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
-import { ApiError, notFound, unprocessable } from "../../shared/errors";
+import { conflict, notFound, unprocessable } from "../../shared/errors";
 import { parseOhlcvCsv } from "../../shared/market/csv";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
@@ -253,7 +253,11 @@ async function finishedJob(env: Env, userId: string, id: string) {
   const row = await ownBacktest(env, userId, id);
   const job = jobOf(env, id);
   const result = await job.result();
-  if (!result) throw new ApiError(409, `backtest is ${row.status}; results exist once it is done`, [], 10000);
+  if (!result) {
+    // A failed or cancelled run never gets results: say so, rather than "wait".
+    const next = row.status === "queued" || row.status === "running" ? "try again once it is done (GET /api/backtests/{id} shows progress)" : "it will have none; start a new backtest";
+    throw conflict(`backtest is ${row.status}: no results yet; ${next}`);
+  }
   return { job, result };
 }
 
