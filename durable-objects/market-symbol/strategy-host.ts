@@ -125,8 +125,9 @@ export class StrategyHost {
   process(): Promise<void> {
     if (!this.running) return Promise.resolve();
     return this.#serial(async () => {
-      for (const row of this.#store.running()) {
-        const loaded = await this.#load(row);
+      for (const id of this.#store.runningIds()) {
+        // A loaded strategy is what is stored (it saves after every event): no re-read.
+        const loaded = this.#loaded.get(id) ?? (await this.#load(this.#store.get(id)!));
         if (!loaded) continue;
         try {
           for (;;) {
@@ -142,7 +143,7 @@ export class StrategyHost {
           if (!(error instanceof AccountUnavailable)) throw error;
           // This strategy waits for its account; the others go on. The next run of the
           // symbol's alarm plays its events again from its stored cursor.
-          log("warn", "a live strategy's account did not answer; will retry", { symbol: this.symbol, strategy: row.config.id, error: error.message });
+          log("warn", "a live strategy's account did not answer; will retry", { symbol: this.symbol, strategy: id, error: error.message });
         }
       }
       this.#store.pruneEvents();
@@ -158,7 +159,7 @@ export class StrategyHost {
     const step = liveStep(event, { timeframe: row.config.timeframe, wantsQuotes: runtime.wantsQuotes, wantsTrades: runtime.wantsTrades, busy }, this.deps.feedKind(), spec);
     switch (step.kind) {
       case "skip":
-        this.#store.save(row);
+        this.#store.saveCursor(row.config.id, row.heardSeq);
         return;
       case "quote":
         await this.#handle(loaded, (rt) => rt.quote(step.quote));

@@ -82,8 +82,16 @@ export class LiveStrategyStore {
     return row && parse(row);
   }
 
-  running(): LiveRow[] {
-    return this.sql.exec<Row>(`SELECT * FROM live_strategies WHERE status = 'running' ORDER BY id`).toArray().map(parse);
+  runningIds(): string[] {
+    return this.sql
+      .exec<{ id: string }>(`SELECT id FROM live_strategies WHERE status = 'running' ORDER BY id`)
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  /** Moves a strategy's cursor past an event that changed nothing else for it. */
+  saveCursor(id: string, heardSeq: number): void {
+    this.sql.exec(`UPDATE live_strategies SET heard_seq = ? WHERE id = ?`, heardSeq, id);
   }
 
   runningCount(): number {
