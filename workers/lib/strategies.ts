@@ -13,7 +13,6 @@ import type { Strategy } from "../../shared/schemas/strategies";
 
 export type StrategyRow = typeof schema.strategies.$inferSelect;
 export type StrategyVersionRow = typeof schema.strategyVersions.$inferSelect;
-export type StrategyStatus = StrategyRow["status"];
 
 /** The most strategies one user may keep; creating more is refused with 409. */
 export const MAX_STRATEGIES_PER_USER = 50;
