@@ -94,8 +94,13 @@ export async function resolveSpec(env: Env, symbol: string, tickSize: string | u
     const parsed = PositiveDecimalString.safeParse(value);
     if (!parsed.success) throw invalid(path, parsed.error.issues[0]?.message ?? "must be a positive decimal");
   }
-  const spec = instrumentSpec(symbol, symbol.includes("/") ? "crypto" : "us_equity", tickSize, lotSize);
-  return { spec: InstrumentSpecSchema.parse(spec), listed: false };
+  // The symbol, tick and lot come from the client: a spec they cannot make is a 422, never a throw.
+  const checked = InstrumentSpecSchema.safeParse(instrumentSpec(symbol, symbol.includes("/") ? "crypto" : "us_equity", tickSize, lotSize));
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw invalid(issue?.path[0] === "symbol" ? "symbol" : "tick_size", issue?.message ?? "does not make an instrument; check the symbol, tick_size and lot_size");
+  }
+  return { spec: checked.data, listed: false };
 }
 
 export function checkedTimeframe(text: string): Timeframe {
