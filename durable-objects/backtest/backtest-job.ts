@@ -137,7 +137,6 @@ export class BacktestJob extends DurableObject<Env> {
     this.#store.setState({ ...state, status: "running", barsDone: 0, barsTotal: bars.length });
     await this.#report(true);
     const { code, limits, halfSpreadTicks, cash, venue, spec, params } = request;
-    let rowCheckedAt = 0;
     const outcome = await runCodeBacktest(this.env, { code: code ?? "", bars, spec, params, cash, venue, limits, halfSpreadTicks }, {
       chunkBars: CHUNK_BARS,
       onProgress: async (done, total) => {
@@ -145,11 +144,7 @@ export class BacktestJob extends DurableObject<Env> {
         if (now.status !== "running") return false;
         this.#store.setState({ ...now, barsDone: done, barsTotal: total });
         await this.#report(false);
-        if (this.#store.state()!.status !== "running") return false;
-        // The row is read about once a second, as the gateway's cancel expects, not every chunk.
-        if (Date.now() - rowCheckedAt < REPORT_EVERY_MS) return true;
-        rowCheckedAt = Date.now();
-        return !(await this.#rowCancelled());
+        return this.#store.state()!.status === "running" && !(await this.#rowCancelled());
       },
     });
     if ("cancelled" in outcome || this.#store.state()!.status !== "running") return;
