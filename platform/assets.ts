@@ -8,7 +8,7 @@ import { database, schema } from "./db";
 // instruments up on every request and the table changes rarely, so each isolate keeps one
 // snapshot of it for TTL_MS; a write through this module forgets it at once, other
 // isolates see the change when their snapshot expires, inside the 5 s config-visibility
-// floor. A symbol object that must see an admin change at once reads with { fresh: true }.
+// floor (on the order path, one request later: see Background). A symbol object that must see an admin change at once reads with { fresh: true }.
 export type AssetRow = typeof schema.assets.$inferSelect;
 
 const TTL_MS = 3_000;
@@ -24,11 +24,32 @@ interface Snapshot {
 
 // Keyed by the D1 binding so two environments in one isolate (tests) never share rows.
 // The promise is cached, so concurrent requests share one query.
-let cache: { at: number; db: D1Database; snapshot: Promise<Snapshot> } | undefined;
+let cache: { at: number; db: D1Database; snapshot: Promise<Snapshot>; refreshing?: boolean } | undefined;
 
-function snapshot(env: Env, fresh = false): Promise<Snapshot> {
+/**
+ * A caller that can leave work running after its answer (a request's waitUntil) gets a
+ * snapshot up to STALE_MS old at once while a fresh one loads behind it: the order path
+ * then never waits on D1. Others, and every caller past STALE_MS, wait for a fresh one.
+ */
+export type Background = (work: Promise<unknown>) => void;
+const STALE_MS = 30_000;
+
+function snapshot(env: Env, fresh = false, background?: Background): Promise<Snapshot> {
   const now = Date.now();
-  if (!fresh && cache && cache.db === env.DB && now - cache.at < TTL_MS) return cache.snapshot;
+  const current = cache && cache.db === env.DB ? cache : undefined;
+  if (!fresh && current && now - current.at < TTL_MS) return current.snapshot;
+  if (!fresh && current && background && now - current.at < STALE_MS) {
+    if (!current.refreshing) {
+      current.refreshing = true;
+      const next = { at: Date.now(), db: env.DB, snapshot: loadSnapshot(env) };
+      background(next.snapshot.then(() => {
+        if (cache === current) cache = next;
+      }, () => {
+        current.refreshing = false;
+      }));
+    }
+    return current.snapshot;
+  }
   const entry = { at: now, db: env.DB, snapshot: loadSnapshot(env) };
   cache = entry;
   // A failed read must not be served for TTL_MS: forget it so the next caller retries.
@@ -75,20 +96,20 @@ export async function updateAsset(env: Env, id: string, changes: Partial<Omit<As
  * An asset by symbol or id, from this isolate's snapshot. A miss reads the table again:
  * an asset created in another isolate is visible at once, and only hits are cached.
  */
-export async function assetBySymbol(env: Env, symbol: string, options: { fresh?: boolean } = {}): Promise<AssetRow | undefined> {
+export async function assetBySymbol(env: Env, symbol: string, options: { fresh?: boolean; background?: Background } = {}): Promise<AssetRow | undefined> {
   const key = symbol.trim().toUpperCase();
   if (!options.fresh) {
-    const hit = (await snapshot(env)).bySymbol.get(key);
+    const hit = (await snapshot(env, false, options.background)).bySymbol.get(key);
     if (hit) return hit;
   }
   return database(env).select().from(schema.assets).where(eq(schema.assets.symbol, key)).get();
 }
 
 /** An asset by symbol (case-insensitive) or by id (a UUID). */
-export async function findAsset(env: Env, symbolOrId: string): Promise<AssetRow | undefined> {
-  if (!UUID.test(symbolOrId)) return assetBySymbol(env, symbolOrId);
+export async function findAsset(env: Env, symbolOrId: string, background?: Background): Promise<AssetRow | undefined> {
+  if (!UUID.test(symbolOrId)) return assetBySymbol(env, symbolOrId, { background });
   const id = symbolOrId.toLowerCase();
-  const hit = (await snapshot(env)).byId.get(id);
+  const hit = (await snapshot(env, false, background)).byId.get(id);
   if (hit) return hit;
   return database(env).select().from(schema.assets).where(eq(schema.assets.id, id)).get();
 }

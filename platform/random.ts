@@ -24,14 +24,20 @@ export function randomToken(bytes = 32): string {
 
 /** HMAC-SHA256 with the server pepper, hex: for high-entropy secrets (tokens, API keys). */
 export async function keyedHash(pepper: string, value: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await hmacKey(pepper);
   const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(value));
   return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+// The imported key, once per pepper and isolate: importing costs more than the MAC.
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+function hmacKey(pepper: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(pepper);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    hmacKeys.set(pepper, key);
+  }
+  return key;
 }
+
+export { constantTimeEqual } from "../shared/identity/gate";

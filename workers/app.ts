@@ -9,7 +9,7 @@ import type { AppEnv } from "./context";
 import { gatewayConfig } from "./lib/config";
 import { authenticate } from "./middleware/authenticate";
 import { errorResponse, onError, validationHook } from "./middleware/errors";
-import { rateLimit } from "./middleware/rate-limit";
+import { admission } from "./middleware/admission";
 import { requestContext } from "./middleware/request-context";
 import { startFeedsOnce } from "./lib/feeds";
 import { admin } from "./routes/admin";
@@ -125,7 +125,7 @@ export function createApp() {
       return errorResponse(c, new ApiError(405, `method ${c.req.method} is not allowed here; use ${methods.join(", ")}`));
     },
   });
-  app.use("*", requestContext, wrongMethod, startFeeds, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, rateLimit));
+  app.use("*", requestContext, wrongMethod, startFeeds, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, admission));
 
   app.route("/", system);
   app.route("/", auth);

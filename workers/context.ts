@@ -1,5 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Principal } from "../shared/principal";
+import type { Caller } from "../platform/credentials";
+import type { DeferredGate } from "./middleware/admission";
 
 export type { Principal };
 
@@ -10,7 +12,12 @@ export interface Variables {
   spanId: string;
   traceparent: string;
   clientIp: string;
+  /** Who the credentials name, before the user's object has admitted the request. */
+  caller: Caller | undefined;
+  /** The caller as admitted by the user's object. */
   principal: Principal | undefined;
+  /** On a one-hop route: the gate the route hands to the user's object with its command. */
+  deferredGate: DeferredGate | undefined;
   /** Why presented credentials were refused; reported only on routes that need them. */
   authFailure: string | undefined;
 }

@@ -18,6 +18,8 @@ import { acceptTradeSocket, admitMarketSocket, broadcastToStream, broadcastTrade
 import { symbolVenues } from "./venues";
 import { StrategyLink } from "./strategy-link";
 import type { StrategyCommand, StrategySendReply, StrategyViewReply, StrategyViewRequest } from "../../shared/strategy/live";
+import type { GateOutcome, GateRequest, Gated, UserRecord } from "../../shared/identity/gate";
+import { IdentityDesk } from "./identity";
 
 const log = logger("account");
 const RETRY_MS = 1_000;
@@ -33,11 +35,13 @@ export class Account extends DurableObject<Env> {
   readonly #store: AccountStore;
   readonly #runner: AccountRunner;
   readonly #strategies: StrategyLink;
+  readonly #identity: IdentityDesk;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#owner = objectName(ctx) ?? "unknown";
     this.#store = new AccountStore(ctx.storage, this.#owner);
+    this.#identity = new IdentityDesk(env, this.#owner);
     const deps = { owner: this.#owner, now: () => Date.now(), newId: () => crypto.randomUUID(), config: tradingConfig(env) };
     this.#runner = new AccountRunner(this.#store, symbolVenues(env), () => new AccountEngine(this.#store, deps), {
       beforeVenueCalls: () => this.#armRetry(),
@@ -48,6 +52,34 @@ export class Account extends DurableObject<Env> {
     // A process that died between a commit and arming the alarm left venue calls or events
     // owed: whatever wakes the object next also arms the alarm that sends them.
     if (this.#store.unsettledOrders().length > 0 || this.#store.outboxSize() > 0) void ctx.blockConcurrencyWhile(() => this.#armRetry());
+  }
+
+  // ---- the gate: the user's credentials and rate limits (shared/identity/gate.ts) -----------
+
+  /** Whether a request of this user stands and fits their rate limit; the gateway's check for routes that do not call in themselves. */
+  admit(request: GateRequest): Promise<GateOutcome> {
+    return this.#identity.admit(request);
+  }
+
+  /** GET /api/users/me in one call: the gate, then the user as D1 last said. */
+  async me(request: GateRequest): Promise<Gated<UserRecord>> {
+    return this.#gated(request, async () => this.#identity.user()!);
+  }
+
+  /** POST /v2/orders in one call: the gate, then the order. */
+  placeOrderAs(request: GateRequest, fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Gated<Outcome<OrderView>>> {
+    return this.#gated(request, () => this.placeOrder(fields, asset, traceparent));
+  }
+
+  /** The user or their credentials changed in D1 (role, status, profile, a revocation): read them again on next use. */
+  identityChanged(): void {
+    this.#identity.forget();
+  }
+
+  async #gated<T>(request: GateRequest, command: () => Promise<T>): Promise<Gated<T>> {
+    const outcome = await this.#identity.admit(request);
+    if (!outcome.admitted) return outcome;
+    return { admitted: true, rate: outcome.rate, value: await command() };
   }
 
   // ---- reads ----------------------------------------------------------------------------
@@ -215,8 +247,10 @@ export class Account extends DurableObject<Env> {
     broadcastToStream(this.ctx, stream, data);
   }
 
-  /** Ends the trade_updates sockets a revocation selects; answers how many. */
+  /** Ends the trade_updates sockets a revocation selects (and drops what the gate knew of the user's credentials); answers how many. */
   closeSockets(selector: SocketSelector, reason: string): number {
+    // Every revocation comes through here: the gate reads the user's credentials again.
+    this.#identity.forget();
     return closeTradeSockets(this.ctx, selector, reason);
   }
 

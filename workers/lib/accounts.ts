@@ -8,9 +8,9 @@ import { assetInfo, findAsset } from "../../platform/assets";
 
 export const accountOf = (env: Env, userId: string) => env.ACCOUNT.getByName(userId);
 
-/** The instrument an order names, from the asset registry (cached per isolate). */
-export async function tradableAsset(env: Env, symbol: string): Promise<AssetInfo> {
-  const row = await findAsset(env, symbol.trim());
+/** The instrument an order names, from the asset registry (cached per isolate; with `ctx`, refreshed behind the answer). */
+export async function tradableAsset(env: Env, symbol: string, ctx?: { waitUntil(work: Promise<unknown>): void }): Promise<AssetInfo> {
+  const row = await findAsset(env, symbol.trim(), ctx && ((work) => ctx.waitUntil(work)));
   if (!row) throw unprocessable(`Invalid symbol: asset ${symbol} is not found`, [{ path: "symbol", message: "unknown symbol" }]);
   return assetInfo(row);
 }

@@ -1,12 +1,10 @@
 import type { z } from "@hono/zod-openapi";
 import type { User } from "../../shared/schemas/identity";
-import type { schema } from "../../platform/db";
-
-type UserRow = typeof schema.users.$inferSelect;
+import type { UserRecord } from "../../shared/identity/gate";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function userView(row: UserRow): z.infer<typeof User> {
+export function userView(row: UserRecord): z.infer<typeof User> {
   return {
     id: row.id,
     email: row.email,

@@ -73,6 +73,8 @@ admin.openapi(updateUser, async (c) => {
     .run();
   if (body.status === "disabled") await revokeUserSessions(c.env, user_id, "user_disabled");
   if (body.status === "disabled") await closeSockets(c.env, { userId: user_id, kind: "user" });
+  // A new role or status holds from the user's next request: their object reads them again.
+  else await accountOf(c.env, user_id).identityChanged();
   const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;
   const traceparent = c.get("traceparent");
   // A disabled user's account stops trading (its open orders are canceled) until enabled.

@@ -6,6 +6,10 @@ import type { AppEnv } from "../context";
 import { accountOf, instantParam, tradableAsset, unwrap } from "../lib/accounts";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
+import { gateOf, passed } from "../middleware/admission";
+import type { Gated } from "../../shared/identity/gate";
+import type { OrderView } from "../../shared/trading/orders";
+import type { Outcome } from "../../shared/trading/outcome";
 
 // Alpaca's orders API (docs/alpaca-compat.md §3). Every call goes to the caller's own account
 // object; an order id from someone else's account is simply not found there.
@@ -31,12 +35,13 @@ orders.openapi(
     responses: { 200: jsonContent(Order, "The order as accepted (it may already be filled)"), ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
   }),
   async (c) => {
-    const { userId } = principalOf(c);
+    // One call into the caller's object: the gate (credential, rate limit, permission) and the order.
+    const gate = gateOf(c);
     const body = c.req.valid("json");
-    const asset = await tradableAsset(c.env, body.symbol);
+    const asset = await tradableAsset(c.env, body.symbol, c.executionCtx);
     const { symbol, extended_hours, order_class, ...fields } = body;
-    const outcome = await accountOf(c.env, userId).placeOrder(fields, asset, c.get("traceparent"));
-    return c.json(unwrap(outcome), 200);
+    const answer = await accountOf(c.env, gate.userId).placeOrderAs(gate.request, fields, asset, c.get("traceparent"));
+    return c.json(unwrap(passed(c, answer as Gated<Outcome<OrderView>>)), 200);
   },
 );
 

@@ -13,6 +13,9 @@ import { revokeUserSessions } from "../lib/sessions";
 import { uniqueViolation, userView } from "../lib/users";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
+import { gateOf, passed } from "../middleware/admission";
+import { accountOf } from "../lib/accounts";
+import type { Gated, UserRecord } from "../../shared/identity/gate";
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -34,7 +37,12 @@ const me = createRoute({
   responses: { 200: jsonContent(User, "The user"), ...errorResponses(401, 403, 429) },
 });
 
-users.openapi(me, async (c) => c.json(userView(await currentUser(c.env, principalOf(c).userId)), 200));
+// One call into the caller's object: the gate, and the user as the object last read it from D1.
+users.openapi(me, async (c) => {
+  const gate = gateOf(c);
+  const answer = await accountOf(c.env, gate.userId).me(gate.request);
+  return c.json(userView(passed(c, answer as Gated<UserRecord>)), 200);
+});
 
 const updateProfile = createRoute({
   method: "patch",
@@ -62,6 +70,7 @@ users.openapi(updateProfile, async (c) => {
       throw conflict("username is already registered", [{ path: "username", message: "this username is already registered" }]);
     throw error;
   }
+  await accountOf(c.env, userId).identityChanged();
   const row = await currentUser(c.env, userId);
   await publish(c.env, "user.updated", `user:${userId}`, { userId, username: row.username, displayName: row.displayName }, c.get("traceparent"));
   return c.json(userView(row), 200);

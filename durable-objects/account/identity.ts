@@ -1,0 +1,90 @@
+import { identityRecords, keyUsedWrite } from "../../platform/credentials";
+import { logger } from "../../platform/log";
+import { admit, type Credential, type GateOutcome, type GateRequest, type KeyRecord, type RateBucket, type SessionRecord, type UserRecord } from "../../shared/identity/gate";
+import type { WindowState } from "../../shared/sliding-window";
+
+const log = logger("account");
+
+/**
+ * How long a user or credential learnt from D1 is trusted without reading it again. Every
+ * change made through the API reaches the object at once (`forget`, awaited before the
+ * change answers); this bounds what a change made around it (a direct D1 write, a push
+ * that failed twice) can take to be seen.
+ */
+export const IDENTITY_FRESH_MS = 60_000;
+const MAX_READS = 3;
+
+interface Known<T> {
+  value: T | null;
+  readAt: number;
+}
+
+/**
+ * The user's side of the gate (shared/identity/gate.ts), in the user's object: what D1 says
+ * of the user and of the credentials seen lately, in memory, and the rate windows. An
+ * evicted object has forgotten them and reads D1 again once; the windows restart, which in
+ * production happens only after the object was idle longer than a window.
+ */
+export class IdentityDesk {
+  #user: Known<UserRecord> | undefined;
+  readonly #records = new Map<string, Known<SessionRecord | KeyRecord>>();
+  readonly #windows = new Map<RateBucket, WindowState>();
+  readonly #keyUsedAt = new Map<string, number>();
+  /** Bumped by every change, so a D1 read that raced one is not kept. */
+  #generation = 0;
+
+  constructor(
+    private readonly env: Env,
+    private readonly userId: string,
+  ) {}
+
+  async admit(request: GateRequest): Promise<GateOutcome> {
+    const { user, record } = await this.#known(request.credential);
+    const now = Date.now();
+    const outcome = admit(user, record, request, this.#windows, now);
+    if (outcome.admitted && request.credential.kind === "api_key") this.#touchKey(request.credential.keyId, now);
+    return outcome;
+  }
+
+  /** The user's record as last read (GET /api/users/me answers from it after `admit`). */
+  user(): UserRecord | null {
+    return this.#user?.value ?? null;
+  }
+
+  /** A change to the user or their credentials was committed in D1: read them again on next use. */
+  forget(): void {
+    this.#generation += 1;
+    this.#user = undefined;
+    this.#records.clear();
+  }
+
+  async #known(credential: Credential): Promise<{ user: UserRecord | null; record: SessionRecord | KeyRecord | null }> {
+    const id = credential.kind === "session" ? `session:${credential.sessionId}` : `key:${credential.keyId}`;
+    for (let read = 1; ; read++) {
+      const now = Date.now();
+      const user = this.#user;
+      const record = this.#records.get(id);
+      if (user && record && now - user.readAt < IDENTITY_FRESH_MS && now - record.readAt < IDENTITY_FRESH_MS) return { user: user.value, record: record.value };
+      const generation = this.#generation;
+      const found = await identityRecords(this.env, this.userId, credential);
+      // A change that came in while D1 was read may not be in what it answered: read again.
+      // After a few, the answer is used for this request and not kept.
+      if (generation !== this.#generation && read < MAX_READS) continue;
+      if (generation === this.#generation) {
+        this.#user = { value: found.user, readAt: now };
+        this.#records.set(id, { value: found.record, readAt: now });
+        if (credential.kind === "api_key" && found.keyUsedAt !== null) this.#keyUsedAt.set(credential.keyId, found.keyUsedAt);
+      }
+      return found;
+    }
+  }
+
+  // The key list shows when each key was last used, to the minute; the write goes to D1 in
+  // the background, off the request's path.
+  #touchKey(keyId: string, now: number): void {
+    const write = keyUsedWrite(this.env, keyId, now, this.#keyUsedAt.get(keyId) ?? null);
+    if (!write) return;
+    this.#keyUsedAt.set(keyId, now);
+    write.catch((error: unknown) => log("warn", "could not record when the API key was last used", { keyId, error: String(error) }));
+  }
+}

@@ -1,0 +1,135 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { ApiError, forbidden, tooManyRequests, unauthorized } from "../../shared/errors";
+import type { GateOutcome, GateRequest, Gated } from "../../shared/identity/gate";
+import type { Permission } from "../../shared/rbac";
+import type { Decision } from "../../shared/sliding-window";
+import type { Caller } from "../../platform/credentials";
+import type { AppEnv } from "../context";
+import { accountOf } from "../lib/accounts";
+import { gatewayConfig, type RateLimitClass } from "../lib/config";
+import { errorResponse } from "./errors";
+
+export function routeClass(path: string): RateLimitClass {
+  if (path.startsWith("/api/auth/")) return "auth";
+  if (/^\/v2\/(orders|positions)(\/|:|$)/.test(path) || path.startsWith("/api/trading/")) return "trading";
+  return "default";
+}
+
+/**
+ * Routes whose command goes to the caller's own object with the gate in the same call
+ * (docs/order-path.md): placing an order, and the profile. Every other route with a caller
+ * costs one `admit` call before it runs.
+ */
+const ONE_HOP = new Set(["POST /v2/orders", "GET /api/users/me"]);
+
+/** A one-hop route's gate: its permission (set by requirePermission) and the answer of the user's object. */
+export interface DeferredGate {
+  permission: Permission | null;
+  sessionOnly: boolean;
+  answer: GateOutcome | Gated<unknown> | undefined;
+}
+
+/**
+ * Admission, for every request: a caller's requests are admitted by the caller's own object
+ * (shared/identity/gate.ts: does the credential still stand, does the request fit the
+ * user's limit), which also counts them, so every isolate agrees and no database is read;
+ * requests without a caller, and credentials the object refuses, are counted per address
+ * in a rate-limiter object. `X-RateLimit-*` headers go on every answer, the 429 included.
+ */
+export const admission = createMiddleware<AppEnv>(async (c, next) => {
+  const caller = c.get("caller");
+  if (!caller) return byAddress(c, next);
+  if (ONE_HOP.has(`${c.req.method} ${c.req.path}`)) {
+    const deferred: DeferredGate = { permission: null, sessionOnly: false, answer: undefined };
+    c.set("deferredGate", deferred);
+    await next();
+    return settle(c, caller, deferred);
+  }
+  const outcome = (await accountOf(c.env, caller.userId).admit(gateRequest(c, caller, null, false))) as GateOutcome;
+  if (!outcome.admitted) {
+    if (outcome.refusal.status === 401) {
+      c.set("authFailure", outcome.refusal.message);
+      return byAddress(c, next);
+    }
+    throw refusalError(outcome);
+  }
+  c.set("principal", outcome.principal);
+  await next();
+  setRateHeaders(c, outcome.rate);
+});
+
+/** What a one-hop route sends to the user's object with its command. */
+export function gateOf(c: Context<AppEnv>): { userId: string; request: GateRequest } {
+  const caller = c.get("caller");
+  const deferred = c.get("deferredGate");
+  if (!caller || !deferred) throw unauthorized(c.get("authFailure") ?? "request is not authorized");
+  return { userId: caller.userId, request: gateRequest(c, caller, deferred.permission, deferred.sessionOnly) };
+}
+
+/** A one-hop command's value; a refusal of the gate becomes the request's 401/403/429. */
+export function passed<T>(c: Context<AppEnv>, answer: Gated<T>): T {
+  const deferred = c.get("deferredGate");
+  if (deferred) deferred.answer = answer;
+  if (!answer.admitted) throw refusalError(answer);
+  return answer.value;
+}
+
+// After a one-hop route: a request that never reached the user's object (its body was
+// invalid, its symbol unknown) is admitted now, so it is counted, and a refused
+// credential or permission still answers before the route's own error, as everywhere.
+async function settle(c: Context<AppEnv>, caller: Caller, deferred: DeferredGate): Promise<void> {
+  const answer: GateOutcome | Gated<unknown> = deferred.answer ?? (await accountOf(c.env, caller.userId).admit(gateRequest(c, caller, deferred.permission, deferred.sessionOnly)));
+  if (answer.admitted) return setRateHeaders(c, answer.rate);
+  if (answer.refusal.status !== 401) {
+    if (!deferred.answer) c.res = errorResponse(c, refusalError(answer));
+    return;
+  }
+  // A credential that does not stand is counted against its address, as without one.
+  const decision = await addressDecision(c);
+  const error = decision.allowed ? unauthorized(answer.refusal.message) : limitedError(c, decision);
+  c.res = errorResponse(c, withRateHeaders(error, decision));
+}
+
+function gateRequest(c: Context<AppEnv>, caller: Caller, permission: Permission | null, sessionOnly: boolean): GateRequest {
+  const { rateLimits } = gatewayConfig(c.env);
+  const bucket = routeClass(c.req.path);
+  return { credential: caller.credential, permission, sessionOnly, bucket, limit: rateLimits[bucket], windowMs: rateLimits.windowSeconds * 1000 };
+}
+
+async function byAddress(c: Context<AppEnv>, next: () => Promise<void>): Promise<void> {
+  const decision = await addressDecision(c);
+  if (!decision.allowed) throw withRateHeaders(limitedError(c, decision), decision);
+  await next();
+  setRateHeaders(c, decision);
+}
+
+function addressDecision(c: Context<AppEnv>): Promise<Decision> {
+  const { rateLimits } = gatewayConfig(c.env);
+  const bucket = routeClass(c.req.path);
+  return c.env.RATE_LIMITER.getByName(`ip:${c.get("clientIp")}`).hit(bucket, rateLimits[bucket], rateLimits.windowSeconds * 1000);
+}
+
+function refusalError(answer: { refusal: { status: 401 | 403 | 429; message: string }; rate: Decision | null }): ApiError {
+  const { status, message } = answer.refusal;
+  const error = status === 429 && answer.rate ? tooManyRequests(message, answer.rate.retryAfterMs / 1000) : status === 403 ? forbidden(message) : status === 401 ? unauthorized(message) : new ApiError(status, message);
+  return answer.rate ? withRateHeaders(error, answer.rate) : error;
+}
+
+const limitedError = (c: Context<AppEnv>, decision: Decision): ApiError =>
+  tooManyRequests(`rate limit exceeded for ${routeClass(c.req.path)} requests; retry later`, decision.retryAfterMs / 1000);
+
+const rateHeaders = (decision: Decision): Record<string, string> => ({
+  "X-RateLimit-Limit": String(decision.limit),
+  "X-RateLimit-Remaining": String(decision.remaining),
+  "X-RateLimit-Reset": String(Math.ceil(decision.resetAt / 1000)),
+});
+
+function withRateHeaders(error: ApiError, decision: Decision): ApiError {
+  Object.assign(error.headers, rateHeaders(decision));
+  return error;
+}
+
+function setRateHeaders(c: Context<AppEnv>, decision: Decision): void {
+  for (const [name, value] of Object.entries(rateHeaders(decision))) c.header(name, value);
+}
