@@ -1,15 +1,17 @@
 // Order placement benchmark: `npm run bench:orders` (env BENCH_CONNECTIONS, BENCH_SECONDS,
 // BENCH_ACCOUNTS). Starts the platform with wrangler dev in a throwaway state dir and
 // measures POST /v2/orders through the whole path (authentication, validation, the
-// account's Durable Object with its risk checks and reservation, the symbol's venue and
-// back) for one account and for many, against GET /health in the same run. Prints a table
-// and a `BENCH_RESULT {...}` line, also written to bench/results/orders.json.
+// account's Durable Object with its gate, risk checks and reservation, the symbol's venue
+// and back) for one account and for many, and the authenticated GET /api/users/me with a
+// JWT and with an API key, against GET /health in the same run; then one order at a time
+// (the serial latency). Prints tables and a `BENCH_RESULT {...}` line, also written to
+// bench/results/orders.json.
 import autocannon from "autocannon";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { api, expectStatus, freePort, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy, writeResult } from "./lib/platform.mjs";
+import { api, expectStatus, freePort, percentile, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy, writeResult } from "./lib/platform.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -23,6 +25,8 @@ const PASSWORD = "bench-password-0042";
 const ORDERS_PER_MINUTE = 200;
 const ORDER_BUDGET = ORDERS_PER_MINUTE - 10;
 const WARMUP_ORDERS = 20;
+// Serial orders come from one account: within its 200-a-minute risk limit with the warm-up.
+const SERIAL_ORDERS = 150;
 // Small BTC/USD orders: the cheapest lot of a demo symbol, so cash never runs out.
 const SYMBOL = "BTC/USD";
 const QTY = "0.0001";
@@ -34,6 +38,18 @@ async function signUp(base) {
   const body = { email: `orders-${tag}@example.com`, username: `orders_${tag}`, password: PASSWORD };
   const registered = await expectStatus(api(base, "POST", "/api/auth/register", body), 201, "register");
   return `Bearer ${registered.access_token}`;
+}
+
+/** An API key's headers for the user behind `authorization`. */
+async function apiKeyHeaders(base, authorization) {
+  const key = await expectStatus(api(base, "POST", "/api/keys", { name: "bench", scopes: ["read", "trade"] }, { authorization }), 201, "create API key");
+  return { "apca-api-key-id": key.key_id, "apca-api-secret-key": key.secret };
+}
+
+/** Headers for each request in turn, over a list of credentials. */
+function rotating(credentials) {
+  let next = 0;
+  return () => credentials[next++ % credentials.length];
 }
 
 // Sign-ups hash a password (scrypt) each, so a few at a time rather than 100 at once.
@@ -55,18 +71,32 @@ function orderBody(kind, limitPrice) {
   return JSON.stringify(kind === "limit" ? { ...order, type: "limit", limit_price: limitPrice } : { ...order, type: "market" });
 }
 
-/** An autocannon request that places a fresh order, spreading requests over `tokens` in turn. */
-function placingRequest(tokens, kind, limitPrice) {
-  let next = 0;
+/** An autocannon request that places a fresh order, spreading requests over `credentials` (header sets) in turn. */
+function placingRequest(credentials, kind, limitPrice) {
+  const headersOf = rotating(credentials);
   return {
     method: "POST",
     path: "/v2/orders",
-    setupRequest: (request) => ({
-      ...request,
-      headers: { "content-type": "application/json", authorization: tokens[next++ % tokens.length] },
-      body: orderBody(kind, limitPrice),
-    }),
+    setupRequest: (request) => ({ ...request, headers: { "content-type": "application/json", ...headersOf() }, body: orderBody(kind, limitPrice) }),
   };
+}
+
+/** An autocannon GET spreading requests over `credentials` in turn. */
+function readingRequest(path, credentials) {
+  const headersOf = rotating(credentials);
+  return { method: "GET", path, setupRequest: (request) => ({ ...request, headers: headersOf() }) };
+}
+
+/** One request at a time: p50 and p99 of `n` (after `warmup`), in ms with decimals. */
+async function serial(target, n, warmup, send) {
+  for (let i = 0; i < warmup; i++) await send();
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await send();
+    samples.push(performance.now() - t0);
+  }
+  return { target, requests: n, p50_ms: round(percentile(samples, 50)), p99_ms: round(percentile(samples, 99)) };
 }
 
 // autocannon's requests.mean averages whole seconds, which a sub-second burst does not
@@ -90,9 +120,9 @@ async function load(base, target, request, { accounts, warmup, amount }) {
 function printTable(rows) {
   const pad = (s, n) => String(s).padEnd(n);
   const num = (s, n) => String(s).padStart(n);
-  console.log(`\n${pad("target", 44)}${num("accounts", 9)}${num("requests", 10)}${num("req/s", 9)}${num("p50 ms", 8)}${num("p99 ms", 8)}${num("req/s ÷ health", 16)}${num("p50 ÷ health", 14)}`);
+  console.log(`\n${pad("target", 50)}${num("accounts", 9)}${num("requests", 10)}${num("req/s", 9)}${num("p50 ms", 8)}${num("p99 ms", 8)}${num("req/s ÷ health", 16)}${num("p50 ÷ health", 14)}${num("p99 ÷ health", 14)}`);
   for (const r of rows)
-    console.log(`${pad(r.target, 44)}${num(r.accounts ?? "-", 9)}${num(r.requests, 10)}${num(r.rps, 9)}${num(r.p50_ms, 8)}${num(r.p99_ms, 8)}${num(r.rps_ratio, 16)}${num(r.p50_ratio ?? "n/a", 14)}`);
+    console.log(`${pad(r.target, 50)}${num(r.accounts ?? "-", 9)}${num(r.requests, 10)}${num(r.rps, 9)}${num(r.p50_ms, 8)}${num(r.p99_ms, 8)}${num(r.rps_ratio, 16)}${num(r.p50_ratio ?? "n/a", 14)}${num(r.p99_ratio ?? "n/a", 14)}`);
   console.log("(autocannon records latency in whole milliseconds; every response above was 2xx)");
 }
 
@@ -115,10 +145,12 @@ async function main() {
   try {
     await waitHealthy(base, platform);
     // Two single accounts (each has its own 200-a-minute budget) and the many.
-    const [limitOne, marketOne, ...many] = await signUpMany(base, 2 + ACCOUNTS);
-    const price = await lastPrice(base, limitOne);
+    const [limitOne, marketOne, serialOne, ...many] = (await signUpMany(base, 3 + ACCOUNTS)).map((authorization) => ({ authorization }));
+    const price = await lastPrice(base, limitOne.authorization);
     const limitPrice = (price * (1 - LIMIT_DISCOUNT_PCT / 100)).toFixed(2);
-    console.log(`# platform healthy and ${2 + ACCOUNTS} accounts signed up after ${round((Date.now() - started) / 1000, 1)} s; ${SYMBOL} last ${price}, resting buys at ${limitPrice}`);
+    const keys = [];
+    for (const account of many) keys.push(await apiKeyHeaders(base, account.authorization));
+    console.log(`# platform healthy and ${3 + ACCOUNTS} accounts signed up after ${round((Date.now() - started) / 1000, 1)} s; ${SYMBOL} last ${price}, resting buys at ${limitPrice}`);
 
     const burst = { warmup: { amount: WARMUP_ORDERS }, amount: ORDER_BUDGET - WARMUP_ORDERS, accounts: 1 };
     // Every account's first order wakes its Durable Object: two per account warms them all.
@@ -129,13 +161,26 @@ async function main() {
       await load(base, "POST /v2/orders market buy (fills), 1 account", placingRequest([marketOne], "market"), burst),
       await load(base, `POST /v2/orders resting limit buy, ${ACCOUNTS} accounts`, placingRequest(many, "limit", limitPrice), timed),
       await load(base, `POST /v2/orders market buy (fills), ${ACCOUNTS} accounts`, placingRequest(many, "market"), timed),
+      await load(base, `POST /v2/orders market buy, API keys, ${ACCOUNTS} accounts`, placingRequest(keys, "market"), timed),
+      await load(base, `GET /api/users/me (JWT), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", many), { warmup: { seconds: WARMUP_SECONDS }, accounts: ACCOUNTS }),
+      await load(base, `GET /api/users/me (API key), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", keys), { warmup: { seconds: WARMUP_SECONDS }, accounts: ACCOUNTS }),
     ];
     const [health] = rows;
     for (const row of rows) {
       row.rps_ratio = round(row.rps / health.rps, 3);
       row.p50_ratio = health.p50_ms > 0 ? round(row.p50_ms / health.p50_ms, 2) : null;
     }
+    for (const row of rows) row.p99_ratio = health.p99_ms > 0 ? round(row.p99_ms / health.p99_ms, 2) : null;
     printTable(rows);
+
+    // One request at a time, so the figure is the path's own latency, not queueing.
+    const post = (kind) => () => expectStatus(api(base, "POST", "/v2/orders", JSON.parse(orderBody(kind)), serialOne), 200, "serial order");
+    const serialRows = [
+      await serial("GET /health", SERIAL_ORDERS, 10, () => expectStatus(api(base, "GET", "/health"), 200, "health")),
+      await serial("POST /v2/orders market buy (fills)", SERIAL_ORDERS, 10, post("market")),
+    ];
+    console.log(`\none at a time, ${SERIAL_ORDERS} requests each (ms):`);
+    for (const r of serialRows) console.log(`  ${r.target.padEnd(40)} p50 ${String(r.p50_ms).padStart(7)}  p99 ${String(r.p99_ms).padStart(7)}`);
     const scaling = { limit: round(rows[3].rps / rows[1].rps, 2), market: round(rows[4].rps / rows[2].rps, 2) };
     console.log(`\n${ACCOUNTS} accounts ÷ 1 account, req/s: resting limit ${scaling.limit}×, market ${scaling.market}×`);
     console.log(`one account is also capped at ${ORDERS_PER_MINUTE} orders a minute by its risk limit (order_rate): ${round(ORDERS_PER_MINUTE / 60, 1)} orders/s sustained`);
@@ -151,6 +196,7 @@ async function main() {
       symbol: SYMBOL,
       qty: QTY,
       load: rows,
+      serial: serialRows,
       scaling,
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
     };
