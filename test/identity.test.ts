@@ -62,7 +62,7 @@ describe("the gate's rules", () => {
         let admitted = 0;
         let counted = 0;
         for (const kind of mix) {
-          const request = bySession({ limit, permission: kind === "no-permission" ? "user:manage" : "trading:write" });
+          const request = bySession({ limit, permission: kind === "no-permission" ? "admin:all" : "trading:write" });
           const outcome = admit(user(), kind === "bad-credential" ? session({ revokedAt: 1 }) : session(), request, w, NOW);
           if (outcome.admitted) admitted += 1;
           if (outcome.admitted || outcome.refusal.counted) counted += outcome.admitted || outcome.refusal.status !== 429 ? 1 : 0;

@@ -19,7 +19,7 @@ interface Credentials {
   apiKey?: { key_id: string; secret: string };
 }
 
-async function request(path: string, who: Credentials, body?: unknown): Promise<Response> {
+async function request(path: string, who: Credentials, body?: unknown, method = body === undefined ? "GET" : "POST"): Promise<Response> {
   const headers = new Headers({ "cf-connecting-ip": freshIp() });
   if (who.token) headers.set("authorization", `Bearer ${who.token}`);
   if (who.apiKey) {
@@ -28,7 +28,7 @@ async function request(path: string, who: Credentials, body?: unknown): Promise<
   }
   if (body !== undefined) headers.set("content-type", "application/json");
   const ctx = createExecutionContext();
-  const req = new Request(`${ORIGIN}${path}`, { method: body === undefined ? "GET" : "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const req = new Request(`${ORIGIN}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const res = await app.fetch(req, env, ctx);
   await waitOnExecutionContext(ctx);
   return res;
@@ -77,6 +77,24 @@ describe("the order path's budget", () => {
       const { res, calls } = await callsDuring(() => request("/api/users/me", who));
       expect(res.status).toBe(200);
       expect(calls).toEqual([`ACCOUNT(${user.id}).me`]);
+    }
+  });
+
+  it("reading the account, positions and orders, and cancelling one: one call into the user's object each, nothing else", async () => {
+    const user = await signUp();
+    const who = { token: user.access };
+    const resting = await (await request("/v2/orders", who, { ...buy(), type: "limit", limit_price: "90.00", time_in_force: "gtc" })).json<{ id: string }>();
+    for (const [method, path, command] of [
+      ["GET", "/v2/account", "account"],
+      ["GET", "/v2/positions", "positions"],
+      ["GET", "/v2/orders?status=all", "orders"],
+      ["GET", `/v2/orders/${resting.id}`, "order"],
+      ["DELETE", `/v2/orders/${resting.id}`, "cancelOrder"],
+    ] as const) {
+      const { res, calls } = await callsDuring(() => request(path, who, undefined, method));
+      expect(res.status, `${method} ${path}`).toBeLessThan(300);
+      // A cancel reaches the venue: that is the account's one call to the symbol's object.
+      expect(calls.filter((c) => !c.startsWith("EVENTS.")), `${method} ${path} (${command})`).toEqual([`ACCOUNT(${user.id}).gated`, ...(command === "cancelOrder" ? [`MARKET(${market.symbol}).venueCancel`] : [])]);
     }
   });
 

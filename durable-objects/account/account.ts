@@ -18,7 +18,7 @@ import { acceptTradeSocket, admitMarketSocket, broadcastToStream, broadcastTrade
 import { symbolVenues } from "./venues";
 import { StrategyLink } from "./strategy-link";
 import type { StrategyCommand, StrategySendReply, StrategyViewReply, StrategyViewRequest } from "../../shared/strategy/live";
-import type { GateOutcome, GateRequest, Gated, UserRecord } from "../../shared/identity/gate";
+import { GATED_COMMANDS, type GateOutcome, type GateRequest, type Gated, type GatedCommand, type UserRecord } from "../../shared/identity/gate";
 import { IdentityDesk } from "./identity";
 
 const log = logger("account");
@@ -69,6 +69,13 @@ export class Account extends DurableObject<Env> {
   /** POST /v2/orders in one call: the gate, then the order. */
   placeOrderAs(request: GateRequest, fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Gated<Outcome<OrderView>>> {
     return this.#gated(request, () => this.placeOrder(fields, asset, traceparent));
+  }
+
+  /** Any of the read and cancel commands a route sends with its gate, in one call. */
+  gated<K extends GatedCommand>(request: GateRequest, command: K, ...args: Parameters<Account[K]>): Promise<Gated<Awaited<ReturnType<Account[K]>>>> {
+    if (!(GATED_COMMANDS as readonly string[]).includes(command)) throw new Error(`${command} is not a gated command`);
+    const run = this[command] as (...a: unknown[]) => unknown;
+    return this.#gated<unknown>(request, async () => run.apply(this, args)) as Promise<Gated<Awaited<ReturnType<Account[K]>>>>;
   }
 
   /** The user or their credentials changed in D1 (role, status, profile, a revocation): read them again on next use. */

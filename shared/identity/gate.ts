@@ -60,6 +60,10 @@ export interface GateRefusal {
 
 export type GateOutcome = { admitted: true; principal: Principal; rate: Decision } | { admitted: false; refusal: GateRefusal; rate: Decision | null };
 
+/** The account object's commands a route may send with its gate, in one call (`Account.gated`). */
+export const GATED_COMMANDS = ["account", "positions", "position", "order", "orderByClientId", "orders", "cancelOrder", "cancelAll"] as const;
+export type GatedCommand = (typeof GATED_COMMANDS)[number];
+
 /** A gated command's answer: the refusal, or the command's value with the caller's rate decision. */
 export type Gated<T> = { admitted: true; rate: Decision; value: T } | { admitted: false; refusal: GateRefusal; rate: Decision | null };
 

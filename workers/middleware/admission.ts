@@ -18,10 +18,18 @@ export function routeClass(path: string): RateLimitClass {
 
 /**
  * Routes whose command goes to the caller's own object with the gate in the same call
- * (docs/order-path.md): placing an order, and the profile. Every other route with a caller
- * costs one `admit` call before it runs.
+ * (docs/identity.md): placing, reading and cancelling orders, the account, positions and
+ * the profile. Every other route with a caller costs one `admit` call before it runs. A
+ * route listed here must send its command through `oneHop` (or `gateOf` and `passed`).
  */
-const ONE_HOP = new Set(["POST /v2/orders", "GET /api/users/me"]);
+const ONE_HOP: readonly (readonly [string, RegExp])[] = [
+  ["POST", /^\/v2\/orders$/],
+  ["GET", /^\/v2\/orders(:by_client_order_id|\/[^/]+)?$/],
+  ["DELETE", /^\/v2\/orders(\/[^/]+)?$/],
+  ["GET", /^\/v2\/(account|positions(\/[^/]+)?)$/],
+  ["GET", /^\/api\/users\/me$/],
+];
+const isOneHop = (method: string, path: string) => ONE_HOP.some(([m, pattern]) => m === method && pattern.test(path));
 
 /** A one-hop route's gate: its permission (set by requirePermission) and the answer of the user's object. */
 export interface DeferredGate {
@@ -40,7 +48,7 @@ export interface DeferredGate {
 export const admission = createMiddleware<AppEnv>(async (c, next) => {
   const caller = c.get("caller");
   if (!caller) return byAddress(c, next);
-  if (ONE_HOP.has(`${c.req.method} ${c.req.path}`)) {
+  if (isOneHop(c.req.method, c.req.path)) {
     const deferred: DeferredGate = { permission: null, sessionOnly: false, answer: undefined };
     c.set("deferredGate", deferred);
     await next();
@@ -65,6 +73,12 @@ export function gateOf(c: Context<AppEnv>): { userId: string; request: GateReque
   const deferred = c.get("deferredGate");
   if (!caller || !deferred) throw unauthorized(c.get("authFailure") ?? "request is not authorized");
   return { userId: caller.userId, request: gateRequest(c, caller, deferred.permission, deferred.sessionOnly) };
+}
+
+/** Sends a one-hop route's command with its gate to the caller's object; its value, or the gate's refusal as the request's error. */
+export async function oneHop<T>(c: Context<AppEnv>, send: (account: ReturnType<typeof accountOf>, request: GateRequest) => Promise<unknown>): Promise<T> {
+  const gate = gateOf(c);
+  return passed(c, (await send(accountOf(c.env, gate.userId), gate.request)) as Gated<T>);
 }
 
 /** A one-hop command's value; a refusal of the gate becomes the request's 401/403/429. */

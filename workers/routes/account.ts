@@ -9,6 +9,7 @@ import { accountOf, instantParam, unwrap } from "../lib/accounts";
 import { database, schema } from "../../platform/db";
 import { eq } from "drizzle-orm";
 import { principalOf, requirePermission } from "../middleware/authenticate";
+import { oneHop } from "../middleware/admission";
 import { validationHook } from "../middleware/errors";
 
 // The paper account (docs/alpaca-compat.md §3): balances, activities, reset; and the admin's
@@ -28,7 +29,7 @@ account.openapi(
     middleware: [read] as const,
     responses: { 200: jsonContent(Account, "Balances in Alpaca's shape"), ...errorResponses(401, 403, 429) },
   }),
-  async (c) => c.json(await accountOf(c.env, principalOf(c).userId).account(), 200),
+  async (c) => c.json(await oneHop<z.infer<typeof Account>>(c, (account, gate) => account.gated(gate, "account")), 200),
 );
 
 function positiveAmount(value: string | number, path: string): string {

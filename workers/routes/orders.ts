@@ -6,7 +6,7 @@ import type { AppEnv } from "../context";
 import { accountOf, instantParam, tradableAsset, unwrap } from "../lib/accounts";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
-import { gateOf, passed } from "../middleware/admission";
+import { gateOf, oneHop, passed } from "../middleware/admission";
 import type { Gated } from "../../shared/identity/gate";
 import type { OrderView } from "../../shared/trading/orders";
 import type { Outcome } from "../../shared/trading/outcome";
@@ -57,10 +57,9 @@ orders.openapi(
     responses: { 200: jsonContent(z.array(Order), "Orders, newest first unless direction=asc"), ...errorResponses(401, 403, 422, 429) },
   }),
   async (c) => {
-    const { userId } = principalOf(c);
     const q = c.req.valid("query");
     const symbols = q.symbols ? [...new Set(q.symbols.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean))] : null;
-    const list = await accountOf(c.env, userId).orders({
+    const query = {
       open: q.status === "all" ? null : q.status === "open",
       after: instantParam("after", q.after),
       until: instantParam("until", q.until),
@@ -68,8 +67,8 @@ orders.openapi(
       limit: q.limit,
       symbols: symbols && symbols.length > 0 ? symbols : null,
       side: q.side ?? null,
-    });
-    return c.json(list, 200);
+    };
+    return c.json(await oneHop<OrderView[]>(c, (account, gate) => account.gated(gate, "orders", query)), 200);
   },
 );
 
@@ -86,8 +85,8 @@ orders.openapi(
     responses: { 200: jsonContent(Order, "The order"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => {
-    const { userId } = principalOf(c);
-    const order = await accountOf(c.env, userId).orderByClientId(c.req.valid("query").client_order_id);
+    const clientOrderId = c.req.valid("query").client_order_id;
+    const order = await oneHop<OrderView | null>(c, (account, gate) => account.gated(gate, "orderByClientId", clientOrderId));
     if (!order) throw notFoundOrder();
     return c.json(order, 200);
   },
@@ -105,8 +104,8 @@ orders.openapi(
     responses: { 200: jsonContent(Order, "The order"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => {
-    const { userId } = principalOf(c);
-    const order = await accountOf(c.env, userId).order(c.req.valid("param").order_id);
+    const id = c.req.valid("param").order_id;
+    const order = await oneHop<OrderView | null>(c, (account, gate) => account.gated(gate, "order", id));
     if (!order) throw notFoundOrder();
     return c.json(order, 200);
   },
@@ -147,8 +146,8 @@ orders.openapi(
     responses: { 204: { description: "Cancel accepted" }, ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => {
-    const { userId } = principalOf(c);
-    unwrap(await accountOf(c.env, userId).cancelOrder(c.req.valid("param").order_id));
+    const id = c.req.valid("param").order_id;
+    unwrap(await oneHop<Outcome<null>>(c, (account, gate) => account.gated(gate, "cancelOrder", id)));
     return c.body(null, 204);
   },
 );
@@ -167,7 +166,6 @@ orders.openapi(
     },
   }),
   async (c) => {
-    const { userId } = principalOf(c);
-    return c.json(await accountOf(c.env, userId).cancelAll(), 207);
+    return c.json(await oneHop<{ id: string; status: number; body: OrderView }[]>(c, (account, gate) => account.gated(gate, "cancelAll")), 207);
   },
 );

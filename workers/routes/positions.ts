@@ -6,6 +6,7 @@ import type { AppEnv } from "../context";
 import { accountOf, statusOf, tradableAsset, unwrap } from "../lib/accounts";
 import { findAsset } from "../../platform/assets";
 import { principalOf, requirePermission } from "../middleware/authenticate";
+import { oneHop } from "../middleware/admission";
 import { validationHook } from "../middleware/errors";
 
 // Positions (docs/alpaca-compat.md §3): long only in a cash account. Closing one places a
@@ -36,7 +37,7 @@ positions.openapi(
     middleware: [read] as const,
     responses: { 200: jsonContent(z.array(Position), "Every open position"), ...errorResponses(401, 403, 429) },
   }),
-  async (c) => c.json(await accountOf(c.env, principalOf(c).userId).positions(), 200),
+  async (c) => c.json(await oneHop<z.infer<typeof Position>[]>(c, (account, gate) => account.gated(gate, "positions")), 200),
 );
 
 positions.openapi(
@@ -52,7 +53,7 @@ positions.openapi(
   }),
   async (c) => {
     const symbol = await symbolOf(c.env, c.req.valid("param").symbol_or_asset_id);
-    const position = symbol ? await accountOf(c.env, principalOf(c).userId).position(symbol) : null;
+    const position = symbol ? await oneHop<z.infer<typeof Position> | null>(c, (account, gate) => account.gated(gate, "position", symbol)) : null;
     if (!position) throw notFoundPosition();
     return c.json(position, 200);
   },
