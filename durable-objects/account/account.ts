@@ -49,9 +49,9 @@ export class Account extends DurableObject<Env> {
       venueFailed: (command, error) => this.#venueFailed(command, error),
     });
     this.#strategies = new StrategyLink(ctx.storage.sql, this.#store, this.#runner, env, deps.config.venue);
-    // A process that died between a commit and arming the alarm left venue calls or events
-    // owed: whatever wakes the object next also arms the alarm that sends them.
-    if (this.#store.unsettledOrders().length > 0 || this.#store.outboxSize() > 0) void ctx.blockConcurrencyWhile(() => this.#armRetry());
+    // Venue calls or events owed by an earlier incarnation (its retry alarm may have been
+    // lost with it): whatever wakes the object next also arms the alarm that sends them.
+    if (this.#store.unsettledOrders().length > 0 || this.#store.outboxSize() > 0) this.#armRetry();
   }
 
   // ---- the gate: the user's credentials and rate limits (shared/identity/gate.ts) -----------
@@ -195,47 +195,70 @@ export class Account extends DurableObject<Env> {
 
   // ---- dispatch -------------------------------------------------------------------------
 
+  /** Runs in the commit's synchronous run, so its writes (strategy updates, the alarm) join the commit's transaction. */
   #dispatch(changes: AccountChanges): void {
+    // Events wait in the outbox for the queue; the alarm deletes the sent ones if no commit does first.
+    if (changes.events.length > 0) this.#armRetry();
     for (const update of changes.tradeUpdates) broadcastTradeUpdate(this.ctx, update);
     this.#strategies.keep(changes.tradeUpdates);
     for (const anomaly of changes.anomalies) log("error", `account anomaly: ${anomaly.kind}`, { account: this.#owner, ...anomaly, anomalies: this.#runner.engine.state.anomalies });
   }
 
-  /** Runs a command, then sends the events it stored: one queue batch per call, not per commit. */
+  /**
+   * Runs a command, then sends the events it stored (one queue batch per call, not per
+   * commit) without holding its answer: they are in the outbox already, and the alarm
+   * retries a send that fails.
+   */
   async #publishing<T>(command: Promise<T>): Promise<T> {
     const result = await command;
-    await this.#flushEvents();
+    void this.#flushEvents();
     return result;
   }
 
-  async #venueFailed(command: VenueCommand, error: unknown): Promise<void> {
+  #venueFailed(command: VenueCommand, error: unknown): void {
     const order = command.kind === "submit" ? command.request.id : command.orderId;
     log("warn", `venue ${command.kind} failed; will retry`, { account: this.#owner, order, symbol: command.symbol, error: String(error) });
-    await this.#armRetry();
+    this.#armRetry();
   }
 
-  async #armRetry(): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > Date.now() + RETRY_MS) await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
+  /** When the retry alarm is set for, as far as this incarnation knows (null: not set by it, or already run). */
+  #alarmAt: number | null = null;
+
+  /**
+   * Sets the retry alarm unless it is due within RETRY_MS. The time is kept in memory (no
+   * getAlarm read, and no await), so called right after a commit the alarm's write joins
+   * the commit's transaction. A new incarnation sets it once without knowing: at worst an
+   * alarm moves less than RETRY_MS later.
+   */
+  #armRetry(): void {
+    const at = Date.now() + RETRY_MS;
+    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+    this.#alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
   }
 
   // Alarms are at-least-once: resending is safe because the venue ignores an order id it
   // has seen and a cancel of an order it has finished.
   override async alarm(): Promise<void> {
+    this.#alarmAt = null;
     const owed = await this.#runner.resend();
     await this.#flushEvents();
-    if (owed || this.#store.outboxSize() > 0) await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
+    // Sent events no commit has deleted yet: deleted here, off the order path.
+    this.#store.dropPublished();
+    if (owed || this.#store.outboxSize() > 0) this.#armRetry();
   }
 
   async #flushEvents(): Promise<void> {
-    const pending = this.#store.outbox();
+    const pending = this.#store.takeOutbox();
     if (pending.length === 0) return;
+    const ids = pending.map((p) => p.id);
     try {
       await this.env.EVENTS.sendBatch(pending.map((p) => ({ body: p.event, contentType: "json" as const })));
-      this.#store.removeFromOutbox(pending.map((p) => p.id));
+      this.#store.published(ids);
     } catch (error) {
+      this.#store.unsent(ids);
       log("warn", "event publish failed; will retry", { account: this.#owner, events: pending.length, error: String(error) });
-      await this.#armRetry();
+      this.#armRetry();
     }
   }
 

@@ -7,7 +7,8 @@ import type { AccountBook, AccountChanges, AccountState, ActivityQuery, Activity
 // in one key, and SQLite tables of orders (with the columns the list queries filter on,
 // the rest as JSON), activities (fills and cash movements, the account's history) and the
 // outbox of domain events not yet on the queue. commit() writes one engine command's
-// changes in one transaction.
+// changes in one transaction, and deletes there the events the queue has taken since the
+// last one (so sending them costs the order path no transaction of its own).
 const SCHEMA_VERSION = 2;
 const STATE_KEY = "account";
 
@@ -19,6 +20,10 @@ type Row = Record<string, SqlStorageValue>;
 
 export class AccountStore implements AccountBook {
   private readonly sql: SqlStorage;
+  /** Outbox rows being sent to the queue now. */
+  readonly #sending = new Set<string>();
+  /** Outbox rows the queue has taken, deleted by the next commit (or dropPublished). */
+  readonly #published = new Set<string>();
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -88,12 +93,15 @@ export class AccountStore implements AccountBook {
   }
 
   commit(changes: AccountChanges): void {
+    const sent = [...this.#published];
     this.storage.transactionSync(() => {
       if (changes.state) this.storage.kv.put(STATE_KEY, encode(changes.state));
       for (const o of changes.orders) this.putOrder(o);
       for (const a of changes.activities) this.addActivity(a);
       for (const e of changes.events) this.enqueue(e);
+      this.#deleteFromOutbox(sent);
     });
+    for (const id of sent) this.#published.delete(id);
   }
 
   latestOrderOf(symbol: string): AccountOrder | undefined {
@@ -196,19 +204,53 @@ export class AccountStore implements AccountBook {
     this.sql.exec(`INSERT OR IGNORE INTO outbox (id, t, event) VALUES (?, ?, ?)`, event.id, Date.parse(event.occurredAt), JSON.stringify(event));
   }
 
-  outbox(limit = 100): { id: string; event: DomainEvent }[] {
-    return this.sql
-      .exec<{ id: string; event: string }>(`SELECT id, event FROM outbox ORDER BY t, rowid LIMIT ?`, limit)
+  /**
+   * Events not yet on the queue and not being sent, oldest first, at most `limit`; they
+   * count as being sent until published() or unsent().
+   */
+  takeOutbox(limit = 100): { id: string; event: DomainEvent }[] {
+    const taken = this.#sending.size + this.#published.size;
+    const rows = this.sql
+      .exec<{ id: string; event: string }>(`SELECT id, event FROM outbox ORDER BY t, rowid LIMIT ?`, limit + taken)
       .toArray()
-      .map((r) => ({ id: r.id, event: JSON.parse(r.event) as DomainEvent }));
+      .filter((r) => !this.#sending.has(r.id) && !this.#published.has(r.id))
+      .slice(0, limit);
+    for (const r of rows) this.#sending.add(r.id);
+    return rows.map((r) => ({ id: r.id, event: JSON.parse(r.event) as DomainEvent }));
   }
 
-  removeFromOutbox(ids: string[]): void {
-    for (const id of ids) this.sql.exec(`DELETE FROM outbox WHERE id = ?`, id);
+  /**
+   * The queue has taken these events. Their rows go with the next commit; if the process
+   * dies first, they are sent again (every consumer is idempotent).
+   */
+  published(ids: string[]): void {
+    for (const id of ids) {
+      this.#sending.delete(id);
+      this.#published.add(id);
+    }
   }
 
+  /** Sending these events failed: they are owed again. */
+  unsent(ids: string[]): void {
+    for (const id of ids) this.#sending.delete(id);
+  }
+
+  /** Deletes the published events now, for when no commit is coming (the retry alarm). */
+  dropPublished(): void {
+    if (this.#published.size === 0) return;
+    const sent = [...this.#published];
+    this.#deleteFromOutbox(sent);
+    for (const id of sent) this.#published.delete(id);
+  }
+
+  #deleteFromOutbox(ids: string[]): void {
+    // One statement whatever the count: a JSON list binds as one parameter.
+    if (ids.length > 0) this.sql.exec(`DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
+  }
+
+  /** Events not yet on the queue (published ones wait for deletion and are not counted). */
   outboxSize(): number {
-    return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n);
+    return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n) - this.#published.size;
   }
 
   counts(): Record<string, number> {

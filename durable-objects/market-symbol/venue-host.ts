@@ -41,29 +41,33 @@ export class VenueHost {
    * not yet acknowledged. `ackedSeq` is the last report the account has applied.
    */
   async submit(order: VenueOrderRequest, ackedSeq: number, now: number): Promise<{ reports: Report[] }> {
-    this.#store.acknowledge(order.account, ackedSeq);
-    if (!this.#store.seen(order.id)) {
+    const alarm = await this.storage.getAlarm();
+    // From here on nothing awaits: the acknowledgement, the venue's change and the alarm
+    // are written in one synchronous run, one transaction. (A storage read keeps the input
+    // gate closed, so nothing else ran since the alarm was read.)
+    const taken = this.storage.transactionSync(() => {
+      this.#store.acknowledge(order.account, ackedSeq);
+      if (this.#store.seen(order.id)) return false;
       if (!this.#venue) this.#rejectUnknown(order.id, order.account, now);
       else {
-        const venue = this.#venue;
-        this.storage.transactionSync(() => {
-          venue.submit(order, now);
-          this.#persist(now, REDELIVER_AFTER_MS);
-        });
+        this.#venue.submit(order, now);
+        this.#persist(now, REDELIVER_AFTER_MS);
       }
-      await this.#armDelivery();
-    }
+      return true;
+    });
+    if (taken) this.#armDelivery(alarm);
     return { reports: this.#store.pending(order.account) };
   }
 
   /** Cancels an order; one the venue never received is refused for good if it arrives later. */
   async cancel(account: string, orderId: string, ackedSeq: number, now: number): Promise<{ reports: Report[] }> {
-    this.#store.acknowledge(account, ackedSeq);
+    const alarm = await this.storage.getAlarm();
     this.storage.transactionSync(() => {
+      this.#store.acknowledge(account, ackedSeq);
       if (this.#venue?.cancel(orderId, now)) this.#persist(now, REDELIVER_AFTER_MS);
       else if (!this.#store.seen(orderId)) this.#rejectUnknown(orderId, account, now, "canceled");
     });
-    await this.#armDelivery();
+    this.#armDelivery(alarm);
     return { reports: this.#store.pending(account) };
   }
 
@@ -134,17 +138,16 @@ export class VenueHost {
   }
 
   // A report the venue makes up itself (no instrument, or a cancel that overtook its
-  // order) still needs a sequence number, so it takes one from the venue state.
+  // order) still needs a sequence number, so it takes one from the venue state. Call
+  // inside a transaction.
   #rejectUnknown(orderId: string, account: string, now: number, reason: "canceled" | "rejected" = "rejected"): void {
     const state: VenueState = this.#venue?.state ?? this.#store.state() ?? { seq: 0, arrival: 0, clock: 0, quote: null, quoteAt: null, trade: null, takenAsk: [], takenBid: [] };
     state.seq += 1;
     const message = reason === "canceled" ? "canceled before it reached the venue" : `unknown symbol ${this.symbol}`;
     const report: Report = { kind: "done", seq: state.seq, account, orderId, reason, cumQty: 0, message, t: now };
-    this.storage.transactionSync(() => {
-      this.#store.tombstone(orderId, account, now);
-      this.#store.enqueue([report], now + REDELIVER_AFTER_MS);
-      this.#store.saveState(state);
-    });
+    this.#store.tombstone(orderId, account, now);
+    this.#store.enqueue([report], now + REDELIVER_AFTER_MS);
+    this.#store.saveState(state);
   }
 
   /**
@@ -167,10 +170,10 @@ export class VenueHost {
     this.#store.saveState(venue.state);
   }
 
-  async #armDelivery(): Promise<void> {
+  /** Brings the alarm (now at `current`) forward to push the outbox's reports if no call acknowledges them first; call in the same synchronous run as the change. */
+  #armDelivery(current: number | null): void {
     if (this.#store.outboxSize() === 0) return;
-    const current = await this.storage.getAlarm();
     const due = Date.now() + REDELIVER_AFTER_MS;
-    if (current === null || current > due) await this.storage.setAlarm(due);
+    if (current === null || current > due) void this.storage.setAlarm(due);
   }
 }

@@ -15,10 +15,14 @@ import type { Report } from "../venue/venue";
 // does not (a refused write cannot leave a phantom reservation behind).
 
 export interface RunnerHooks {
-  /** After a commit that owes venue calls, before anything else: the shell arms its retry alarm, so a call lost in a crash is resent. */
-  beforeVenueCalls?(): Promise<void> | void;
-  /** After each commit: the shell broadcasts trade updates, publishes events, logs anomalies. */
-  committed?(changes: AccountChanges): Promise<void> | void;
+  /**
+   * Right after a commit that owes venue calls, in the same synchronous run: the shell arms
+   * its retry alarm, so a call lost in a crash is resent, and the alarm's write joins the
+   * commit's transaction (writes with no await between them are committed together).
+   */
+  beforeVenueCalls?(): void;
+  /** After each commit, also in its synchronous run: the shell broadcasts trade updates and logs anomalies. */
+  committed?(changes: AccountChanges): void;
   /** A venue call failed (unreachable, or its answer was lost); the owed call is resent later. */
   venueFailed?(command: VenueCommand, error: unknown): Promise<void> | void;
 }
@@ -143,11 +147,11 @@ export class AccountRunner {
 
   /** Commits what the engine changed, then sends its venue commands, until none are left. */
   async #settle(): Promise<void> {
-    const changes = await this.#commit();
+    const changes = this.#commit();
     if (changes) await this.#dispatch(changes.venue);
   }
 
-  async #commit(): Promise<AccountChanges | null> {
+  #commit(): AccountChanges | null {
     const changes = this.#engine.drain();
     if (isEmpty(changes)) return null;
     try {
@@ -156,10 +160,10 @@ export class AccountRunner {
       this.#engine = this.newEngine();
       throw error;
     }
-    // The retry alarm is armed before anything else awaits (publishing events, the venue
-    // call itself): if the process dies after the commit, the stored order is still sent.
-    if (changes.venue.length > 0) await this.hooks.beforeVenueCalls?.();
-    await this.hooks.committed?.(changes);
+    // The retry alarm is armed before anything awaits (the venue call itself): if the
+    // process dies after the commit, the stored order is still sent.
+    if (changes.venue.length > 0) this.hooks.beforeVenueCalls?.();
+    this.hooks.committed?.(changes);
     return changes;
   }
 

@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, env, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { domainEvent } from "../../shared/events";
@@ -330,6 +330,39 @@ describe("order events through the queue", () => {
     await deliver("late-2", at(1, "new"), 1);
     const row = await env.DB.prepare("SELECT status, version FROM order_history WHERE order_id = ?").bind(orderId).first();
     expect(row).toEqual({ status: "canceled", version: 2 });
+  });
+
+  it("events the queue took before their account restarted, rows not yet deleted, are sent again and projected once", async () => {
+    const [user, market] = await Promise.all([signUp(), fresh()]);
+    const o = await placed(user, { symbol: market.symbol, qty: "2", side: "buy", type: "market", time_in_force: "day" });
+    expect(o.status).toBe("filled");
+    const account = () => env.ACCOUNT.getByName(user.id);
+    // The retry alarm would delete the sent rows a second from now: hold it off, so the
+    // crash below lands while they wait for the next commit.
+    await runInDurableObject(account(), (_i, state) => state.storage.setAlarm(Date.now() + 600_000));
+    await until(async () => (await account().audit()).outbox === 0, "the order's events to reach the queue");
+    let waiting = 0;
+    await runInDurableObject(account(), (_i, state) => {
+      waiting = state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+      state.abort("crash before the sent events' rows are deleted");
+    }).catch(() => undefined);
+    expect(waiting).toBe(3); // submitted, new, filled
+    // The next incarnation owes them again and its alarm sends them and deletes the rows.
+    expect((await account().audit()).outbox).toBe(3);
+    await runDurableObjectAlarm(account());
+    await until(async () => (await account().audit()).outbox === 0, "the events to be sent again");
+    await runInDurableObject(account(), (_i, state) => {
+      expect(state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n).toBe(0);
+    });
+    const history = await until(
+      async () => (await env.DB.prepare("SELECT status FROM order_history WHERE order_id = ?").bind(o.id).first<{ status: string }>())?.status === "filled" || undefined,
+      "the order's history row",
+    );
+    expect(history).toBe(true);
+    const fills = await env.DB.prepare("SELECT COUNT(*) AS n FROM fill_history WHERE order_id = ?").bind(o.id).first<{ n: number }>();
+    expect(fills?.n).toBe(1);
+    const audit = await env.DB.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS events FROM audit_log WHERE subject = ?").bind(`account:${user.id}`).first<{ n: number; events: number }>();
+    expect(audit?.n).toBe(audit?.events);
   });
 
   it("a real order's events reach the history tables", async () => {
