@@ -51,14 +51,15 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 
   c.header("X-Request-ID", requestId);
   c.header("traceparent", traceparent);
-  const principal = c.get("principal");
+  // On a one-hop route the user's object admitted the caller without handing a principal back.
+  const user = c.get("principal")?.userId ?? c.get("caller")?.userId ?? null;
   log(c.res.status >= 500 ? "error" : "info", "request", {
     method: c.req.method,
     path: c.req.path,
     route: c.req.routePath,
     status: c.res.status,
     durationMs: Math.round((performance.now() - started) * 100) / 100,
-    user: principal?.userId ?? null,
+    user,
     requestId,
     traceId,
     spanId,
