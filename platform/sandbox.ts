@@ -87,6 +87,12 @@ export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: Co
     const chunk = Math.max(1, Math.floor(options.chunkBars));
     for (;;) {
       const step = await call(entry.backtestStep(chunk), wallMs);
+      // A macrotask between chunks. Without it, under local workerd, the chain of sandbox
+      // calls (and the caller's D1 reads in onProgress) never let the host's isolate serve
+      // anything else: its timers, calls into it (a job's status and cancel) and the
+      // gateway's requests waited until the whole run had ended (measured). onProgress
+      // comes after, so it sees a cancel that arrived in this turn.
+      await scheduler.wait(0);
       if (!(await options.onProgress(step.done, step.total))) return { cancelled: true };
       if (step.finished) break;
     }

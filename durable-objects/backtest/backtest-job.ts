@@ -21,7 +21,8 @@ import { JobStore, type JobState } from "./store";
 // or restarted mid-run loses it; the next alarm (still armed) starts again from bar 0 on the
 // stored bars and, the backtest being deterministic, reaches the same result. Progress then
 // goes back to 0 once. A code strategy runs its whole loop in the sandbox from one alarm
-// (one call per chunk; cancel and status get in while it awaits the sandbox).
+// (one call per chunk and a turn of the event loop after each, platform/sandbox.ts, in
+// which cancel and status get in).
 
 const log = logger("backtest-job");
 /** About 0.05–0.2 s of bars in workerd: short enough for cancel and status to wait on. */
@@ -220,8 +221,7 @@ export class BacktestJob extends DurableObject<Env> {
     const terminal = TERMINAL.has(state.status);
     try {
       // Only a row still queued or running is updated: the gateway marks a cancel in the row
-      // first, so a cancel reaches the run even while this object is busy (a sandboxed run
-      // holds it for its whole loop).
+      // first, so a cancel reaches the run even if the call to this object is lost.
       const written = await database(this.env)
         .update(schema.backtests)
         .set({ status: state.status, barsDone: state.barsDone, barsTotal: state.barsTotal, error: state.error, metrics: state.metrics ? JSON.stringify(state.metrics) : null, finishedAt: state.finishedAt })

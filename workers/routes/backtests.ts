@@ -240,8 +240,8 @@ backtests.openapi(
     const { userId } = principalOf(c);
     const { id } = c.req.valid("param");
     await ownBacktest(c.env, userId, id);
-    // The row first: a job busy with a sandboxed run hears the cancel call only when the run
-    // ends, but reads its row at every progress report (about once a second).
+    // The row first: the job reads it at every progress report, so the cancel holds even if
+    // the call below is lost (it is not retried).
     await markCancelled(c.env, id);
     c.executionCtx.waitUntil(jobOf(c.env, id).cancel().catch(() => undefined));
     return c.json(backtestView(await ownBacktest(c.env, userId, id)), 200);
