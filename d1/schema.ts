@@ -222,3 +222,26 @@ export const backtests = sqliteTable(
   },
   (t) => [index("backtests_user_idx").on(t.userId, t.createdAt)],
 );
+
+// A user's notifications (shared/notifications/notifications.ts), written by the queue
+// consumer from the domain events users are told of. The id orders them (newest first is
+// id descending, and a page token is the last id seen); one row per (event, user) makes a
+// redelivered event a no-op, also for an admin's message to every user.
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: integer("id", { mode: "number" }).primaryKey({ autoIncrement: true }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    kind: text("kind").notNull(),
+    title: text("title").notNull(),
+    body: text("body").notNull(),
+    // JSON object: what the event says (order id, symbol, price, …).
+    data: text("data").notNull(),
+    createdAt: integer("created_at", { mode: "number" }).notNull(),
+    readAt: integer("read_at", { mode: "number" }),
+  },
+  (t) => [uniqueIndex("notifications_event_user_idx").on(t.eventId, t.userId), index("notifications_user_idx").on(t.userId, t.id), index("notifications_unread_idx").on(t.userId, t.readAt)],
+);

@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   "strategy.deleted",
   "strategy.started",
   "strategy.stopped",
+  "strategy.errored",
   "order.submitted",
   "order.new",
   "order.partially_filled",
@@ -28,6 +29,7 @@ export const EVENT_TYPES = [
   "order.replaced",
   "account.cash_changed",
   "account.status_changed",
+  "admin.message",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../shared/rbac";
 import { call, createKey, json, signUp, type TestUser } from "./helpers";
@@ -17,6 +18,7 @@ interface Fixture {
   victimOrderId: string;
   victimSymbol: string;
   victimStrategyId: string;
+  victimNotificationId: number;
 }
 
 interface Route {
@@ -34,6 +36,10 @@ const tradingWrite = (status: number) => ({ anonymous: 401, guest: 403, user: 40
 const STRATEGY_READ = TRADING_READ;
 const strategyWrite = tradingWrite;
 const strategyDelete = (status: number) => ({ anonymous: 401, guest: 403, user: 403, trader: 403, admin: status, "trader-read-key": 403, "trader-trade-key": 403 });
+// Reading one's notifications needs user:read (every role, both key scopes); marking them
+// read changes the user's own state (user:write: not guests, not keys).
+const NOTIFICATIONS_READ = { anonymous: 401, ...ALL_SIGNED_IN, "trader-read-key": 200, "trader-trade-key": 200 } as const;
+const notificationsWrite = (status: number) => ({ anonymous: 401, guest: 403, user: status, trader: status, admin: status, "trader-read-key": 403, "trader-trade-key": 403 });
 const ADMIN_ONLY = { anonymous: 401, guest: 403, user: 403, trader: 403, admin: 200, "trader-read-key": 403, "trader-trade-key": 403 } as const;
 
 const ROUTES: Route[] = [
@@ -162,6 +168,19 @@ const ROUTES: Route[] = [
     request: (f) => ({ method: "GET", path: `/api/strategies/${f.victimStrategyId}/logs` }),
     expected: { ...STRATEGY_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
   },
+  { name: "GET /api/notifications", request: () => ({ method: "GET", path: "/api/notifications" }), expected: NOTIFICATIONS_READ },
+  { name: "GET /api/notifications/unread_count", request: () => ({ method: "GET", path: "/api/notifications/unread_count" }), expected: NOTIFICATIONS_READ },
+  {
+    name: "POST /api/notifications/{another user's}/read",
+    request: (f) => ({ method: "POST", path: `/api/notifications/${f.victimNotificationId}/read` }),
+    expected: notificationsWrite(404),
+  },
+  { name: "POST /api/notifications/read_all", request: () => ({ method: "POST", path: "/api/notifications/read_all" }), expected: notificationsWrite(200) },
+  {
+    name: "POST /api/admin/notifications (to another user)",
+    request: (f) => ({ method: "POST", path: "/api/admin/notifications", body: { user_id: f.victim.id, title: "matrix", body: "from the matrix" } }),
+    expected: { ...ADMIN_ONLY, admin: 202 },
+  },
 ];
 
 let fixture: Fixture;
@@ -179,6 +198,9 @@ beforeAll(async () => {
   expect(tagged.status).toBe(200);
   const victimStrategy = await call("/api/strategies", { body: { name: "victim's", symbol: "AAPL", kind: "template", template: "ma-cross" }, token: victim.access, ip: victim.ip });
   expect(victimStrategy.status).toBe(201);
+  const notification = await env.DB.prepare("INSERT INTO notifications (user_id, event_id, kind, title, body, data, created_at) VALUES (?, ?, 'admin.message', 'victim', 'theirs', '{}', 0) RETURNING id")
+    .bind(victim.id, crypto.randomUUID())
+    .first<{ id: number }>();
   fixture = {
     users: { guest, user, trader, admin },
     keys: { read, trade },
@@ -187,6 +209,7 @@ beforeAll(async () => {
     victimOrderId: victimOrder.id,
     victimSymbol: market.symbol,
     victimStrategyId: (await json<{ id: string }>(victimStrategy)).id,
+    victimNotificationId: notification!.id,
   };
 });
 
@@ -210,6 +233,11 @@ describe.each(ROUTES)("$name", (route) => {
 it("leaves the victim's strategy untouched by everyone else", async () => {
   const res = await call(`/api/strategies/${fixture.victimStrategyId}`, { token: fixture.victim.access, ip: fixture.victim.ip });
   expect(await json<{ name: string; current_version: number }>(res)).toMatchObject({ name: "victim's", current_version: 1 });
+});
+
+it("leaves the victim's notification unread by everyone else", async () => {
+  const row = await env.DB.prepare("SELECT read_at FROM notifications WHERE id = ?").bind(fixture.victimNotificationId).first<{ read_at: number | null }>();
+  expect(row).toEqual({ read_at: null });
 });
 
 it("leaves the victim's orders untouched by everyone else", async () => {

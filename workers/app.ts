@@ -18,6 +18,7 @@ import { auth } from "./routes/auth";
 import { BACKTEST_CSV_PATH, backtests } from "./routes/backtests";
 import { keys } from "./routes/keys";
 import { marketData } from "./routes/market-data";
+import { notifications } from "./routes/notifications";
 import { streams } from "./routes/streams";
 import { strategies } from "./routes/strategies";
 import { strategyRuns } from "./routes/strategy-runs";
@@ -143,6 +144,7 @@ export function createApp() {
   app.route("/", strategies);
   app.route("/", strategyRuns);
   app.route("/", backtests);
+  app.route("/", notifications);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyId", { type: "apiKey", in: "header", name: "APCA-API-KEY-ID" });

@@ -3,11 +3,14 @@ import { z } from "zod";
 import { DomainEvent } from "../shared/events";
 import { database, schema } from "../platform/db";
 import { logger } from "../platform/log";
+import { notificationOf } from "../shared/notifications/notifications";
+import { pushNotifications, storeNotification } from "./lib/notifications";
 
 const log = logger("queue");
 
-// Projects domain events into the audit log. Idempotent by event id: a redelivered
-// message inserts nothing. A message that fails is retried, then dead-lettered.
+// Projects domain events into the audit log, the order and fill history and the users'
+// notifications. Idempotent by event id: a redelivered message inserts nothing (and pushes
+// nothing). A message that fails is retried, then dead-lettered.
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env);
   for (const message of batch.messages) {
@@ -31,8 +34,10 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
           data: JSON.stringify(event.data),
         })
         .onConflictDoNothing({ target: schema.auditLog.eventId });
-      // One batch is one transaction: the audit row and the projections land together.
-      await db.batch([audit, ...tradingProjections(db, event)]);
+      const draft = notificationOf(event);
+      // One batch is one transaction: the audit row, the projections and the notification land together.
+      const results = await db.batch([audit, ...tradingProjections(db, event), ...(draft ? [storeNotification(db, event, draft)] : [])]);
+      if (draft) await pushNotifications(env, results.at(-1) as Awaited<ReturnType<typeof storeNotification>>);
       message.ack();
     } catch (error) {
       log("error", "event projection failed", { eventId: event.id, type: event.type, traceparent: event.traceparent, error: String(error) });

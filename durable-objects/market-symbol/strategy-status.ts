@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { database, schema } from "../../platform/db";
 import { logger } from "../../platform/log";
+import { domainEvent } from "../../shared/events";
 import type { LiveStrategyConfig, LiveStrategyStatus } from "../../shared/strategy/live-host";
 
 const log = logger("market-symbol");
@@ -19,5 +20,16 @@ export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, sta
       .where(eq(schema.strategies.id, config.id));
   } catch (error) {
     log("error", "recording a strategy's status failed", { strategy: config.id, error: String(error) });
+  }
+  // A stop its owner asked for is published by the gateway; one the strategy's errors caused only here.
+  if (status.status === "errored") await publishErrored(env, config, status);
+}
+
+async function publishErrored(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<void> {
+  const event = domainEvent("strategy.errored", `user:${config.owner}`, { user_id: config.owner, strategyId: config.id, run: config.run, symbol: status.symbol, message: status.message }, null);
+  try {
+    await env.EVENTS.send(event, { contentType: "json" });
+  } catch (error) {
+    log("error", "event publish failed", { eventId: event.id, type: event.type, strategy: config.id, error: String(error) });
   }
 }

@@ -5,10 +5,10 @@ import type { OrderView } from "./orders";
 
 /**
  * The streams a user's trading socket can `listen` to: Alpaca's trade_updates, and the
- * platform's own updates (backtest progress; strategies later) in the same frame shape
- * `{stream, data}`.
+ * platform's own updates (backtest progress, live strategies, the user's notifications) in
+ * the same frame shape `{stream, data}`.
  */
-export const USER_STREAMS = ["trade_updates", "backtest_updates", "strategy_updates"] as const;
+export const USER_STREAMS = ["trade_updates", "backtest_updates", "strategy_updates", "notifications"] as const;
 export type UserStream = (typeof USER_STREAMS)[number];
 export const isUserStream = (name: unknown): name is UserStream => typeof name === "string" && (USER_STREAMS as readonly string[]).includes(name);
 

@@ -1,0 +1,111 @@
+import type { DomainEvent } from "../events";
+
+// What reaches a user as a notification (their socket's `notifications` stream, their list
+// in D1, and their webhooks): a few of the domain events, turned into a title and a body.
+// One vocabulary: a notification's kind is also the event type a webhook subscribes to.
+export const NOTIFICATION_KINDS = [
+  "order.filled",
+  "order.partially_filled",
+  "order.rejected",
+  "strategy.stopped",
+  "strategy.errored",
+  "account.status_changed",
+  "admin.message",
+] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+/** A webhook may also ask for the test event its owner sends from the API. */
+export const WEBHOOK_EVENT_TYPES = [...NOTIFICATION_KINDS, "webhook.test"] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export interface NotificationDraft {
+  /** The one user it is for; null: every active user (an admin's message to all). */
+  userId: string | null;
+  kind: NotificationKind;
+  title: string;
+  body: string;
+  data: Record<string, unknown>;
+}
+
+/** The notification a domain event makes, or null when the event is not one users are told of. */
+export function notificationOf(event: DomainEvent): NotificationDraft | null {
+  const data = event.data;
+  switch (event.type) {
+    case "order.filled":
+    case "order.partially_filled": {
+      const order = orderOf(data);
+      const userId = text(data.user_id);
+      if (!order || !userId) return null;
+      const filled = event.type === "order.filled";
+      return {
+        userId,
+        kind: event.type,
+        title: `${filled ? "Filled" : "Partially filled"}: ${order.side} ${order.symbol}`,
+        body: `${text(data.qty) ?? "?"} ${order.symbol} at ${text(data.price) ?? "?"} (order ${order.id})`,
+        data: { order_id: order.id, symbol: order.symbol, side: order.side, status: order.status, execution_id: data.execution_id, price: data.price, qty: data.qty, fee: data.fee },
+      };
+    }
+    case "order.rejected": {
+      const order = orderOf(data);
+      const userId = text(data.user_id);
+      if (!order || !userId) return null;
+      const reason = text(data.reason);
+      return {
+        userId,
+        kind: "order.rejected",
+        title: `Rejected: ${order.side} ${order.symbol}`,
+        body: reason ? `Order ${order.id}: ${reason}` : `Order ${order.id} was rejected`,
+        data: { order_id: order.id, symbol: order.symbol, side: order.side, reason: reason ?? null },
+      };
+    }
+    case "strategy.stopped":
+    case "strategy.errored": {
+      const userId = text(data.user_id) ?? userOfSubject(event.subject);
+      const strategyId = text(data.strategyId);
+      if (!userId || !strategyId) return null;
+      const message = text(data.message);
+      const errored = event.type === "strategy.errored";
+      return {
+        userId,
+        kind: event.type,
+        title: errored ? "Strategy stopped on an error" : "Strategy stopped",
+        body: errored ? `Strategy ${strategyId} on ${text(data.symbol) ?? "?"}: ${message ?? "it failed"}` : `Strategy ${strategyId} on ${text(data.symbol) ?? "?"} was stopped`,
+        data: { strategy_id: strategyId, symbol: data.symbol ?? null, ...(errored && { message: message ?? null }) },
+      };
+    }
+    case "account.status_changed": {
+      const userId = text(data.user_id);
+      if (!userId) return null;
+      const blocked = data.trading_blocked === true;
+      return {
+        userId,
+        kind: "account.status_changed",
+        title: blocked ? "Trading blocked" : "Trading allowed again",
+        body: blocked ? `Your account cannot trade: ${text(data.reason) ?? "blocked"}. Its open orders were canceled.` : "Your account can trade again.",
+        data: { trading_blocked: blocked, reason: data.reason ?? null },
+      };
+    }
+    case "admin.message": {
+      const title = text(data.title);
+      const body = text(data.body);
+      if (!title || body === undefined) return null;
+      return { userId: text(data.user_id) ?? null, kind: "admin.message", title, body, data: { from: data.by ?? null } };
+    }
+    default:
+      return null;
+  }
+}
+
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+
+function orderOf(data: Record<string, unknown>): { id: string; symbol: string; side: string; status: string } | null {
+  const order = data.order;
+  if (typeof order !== "object" || order === null) return null;
+  const { id, symbol, side, status } = order as Record<string, unknown>;
+  return typeof id === "string" && typeof symbol === "string" && typeof side === "string" && typeof status === "string" ? { id, symbol, side, status } : null;
+}
+
+/** Gateway events name their user in the subject (`user:<id>`). */
+function userOfSubject(subject: string): string | undefined {
+  return subject.startsWith("user:") ? subject.slice("user:".length) || undefined : undefined;
+}

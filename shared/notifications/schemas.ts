@@ -1,0 +1,57 @@
+import { z } from "@hono/zod-openapi";
+import { NOTIFICATION_KINDS } from "./notifications";
+
+// The notifications API and the `notifications` frames of the user's socket (one shape).
+
+export const Notification = z
+  .object({
+    id: z.number().int().openapi({ example: 42 }),
+    kind: z.enum(NOTIFICATION_KINDS),
+    title: z.string().openapi({ example: "Filled: buy AAPL" }),
+    body: z.string().openapi({ example: "10 AAPL at 187.25 (order 3f1c…)" }),
+    data: z.record(z.string(), z.unknown()),
+    created_at: z.string().openapi({ example: "2026-12-02T10:00:00.000Z" }),
+    read_at: z.string().nullable(),
+  })
+  .openapi("Notification");
+export type NotificationView = z.infer<typeof Notification>;
+
+export const NotificationList = z
+  .object({
+    notifications: z.array(Notification),
+    next_page_token: z.string().nullable().openapi({ description: "pass as page_token for the next (older) page; null on the last one" }),
+  })
+  .openapi("NotificationList");
+
+export const ListNotificationsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  page_token: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, { error: "must be a next_page_token from an earlier page" })
+    .optional()
+    .openapi({ description: "the next_page_token of the previous page" }),
+  unread: z.enum(["true", "false"]).optional().openapi({ description: "true: only the unread ones" }),
+});
+
+export const NotificationIdParam = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, { error: "must be a notification id" })
+    .openapi({ param: { name: "id", in: "path" }, example: "42" }),
+});
+
+export const UnreadCount = z.object({ unread: z.number().int() }).openapi("UnreadNotifications");
+export const MarkedRead = z.object({ marked: z.number().int().openapi({ description: "how many were unread and are now read" }) }).openapi("MarkedNotificationsRead");
+
+export const AdminMessageRequest = z
+  .object({
+    user_id: z.uuid({ error: "must be a user id (UUID)" }).optional().openapi({ description: "the user to tell; leave out to tell every active user" }),
+    title: z.string().trim().min(1).max(120),
+    body: z.string().trim().min(1).max(2000),
+  })
+  .strict()
+  .openapi("AdminMessageRequest");
+
+export const AdminMessageAccepted = z
+  .object({ event_id: z.uuid().openapi({ description: "the admin.message event; the notifications follow within a second or so" }) })
+  .openapi("AdminMessageAccepted");

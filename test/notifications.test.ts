@@ -1,0 +1,206 @@
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { domainEvent, type DomainEvent } from "../shared/events";
+import { notificationOf } from "../shared/notifications/notifications";
+import type { NotificationView } from "../shared/notifications/schemas";
+import worker from "../workers/index";
+import { call, expectError, json, signUp, until, type TestUser } from "./helpers";
+import { placed, quotedMarket } from "./trading/helpers";
+
+// In-app notifications: the queue consumer turns the domain events users are told of into
+// rows of their list and frames on their socket's `notifications` stream.
+
+let admin: TestUser;
+beforeAll(async () => {
+  admin = await signUp("admin");
+});
+
+interface Frame {
+  stream: string;
+  data: NotificationView & { streams?: string[] };
+}
+
+async function listen(user: TestUser) {
+  const res = await call("/stream", { headers: { upgrade: "websocket" }, token: user.access, ip: user.ip });
+  expect(res.status).toBe(101);
+  const ws = res.webSocket!;
+  ws.accept();
+  const frames: Frame[] = [];
+  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as Frame));
+  ws.send(JSON.stringify({ action: "listen", data: { streams: ["notifications"] } }));
+  await until(async () => frames.find((f) => f.stream === "listening"), "listening");
+  return { ws, notifications: () => frames.filter((f) => f.stream === "notifications").map((f) => f.data) };
+}
+
+const get = async <T>(user: TestUser, path: string): Promise<T> => {
+  const res = await call(path, { token: user.access, ip: user.ip });
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return json<T>(res);
+};
+const unread = async (user: TestUser) => (await get<{ unread: number }>(user, "/api/notifications/unread_count")).unread;
+const list = (user: TestUser, query = "") => get<{ notifications: NotificationView[]; next_page_token: string | null }>(user, `/api/notifications${query}`);
+
+/** An admin's message to `user` (or to everyone), and the wait until it is in their list. */
+async function message(user: TestUser, title: string, to: string | null = user.id): Promise<NotificationView> {
+  const res = await call("/api/admin/notifications", { body: { ...(to && { user_id: to }), title, body: `about ${title}` }, token: admin.access, ip: admin.ip });
+  expect(res.status).toBe(202);
+  // Waits on D1 itself: polling the API would spend the user's rate limit.
+  await until(async () => stored(user, title), `the message ${title}`);
+  return (await list(user)).notifications.find((n) => n.title === title)!;
+}
+
+const stored = (user: TestUser, title: string) => env.DB.prepare("SELECT id FROM notifications WHERE user_id = ? AND title = ?").bind(user.id, title).first();
+
+async function deliver(events: DomainEvent[]) {
+  const batch = createMessageBatch("redfire-events-dev", events.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })));
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  return getQueueResult(batch, ctx);
+}
+
+describe("notifications", () => {
+  it("a fill reaches the owner's socket at once and stays in their list, unread", async () => {
+    const [user, market] = await Promise.all([signUp(), quotedMarket(admin)]);
+    const stream = await listen(user);
+    const order = await placed(user, { symbol: market.symbol, qty: "3", side: "buy", type: "market", time_in_force: "day" });
+    const pushed = await until(async () => stream.notifications().find((n) => n.kind === "order.filled"), "the fill's notification on the socket");
+    expect(pushed).toMatchObject({ kind: "order.filled", read_at: null, data: { order_id: order.id, symbol: market.symbol, side: "buy", qty: "3" } });
+    expect(pushed.title).toContain(market.symbol);
+    const { notifications } = await list(user);
+    expect(notifications.find((n) => n.id === pushed.id)).toEqual(pushed);
+    expect(await unread(user)).toBe(notifications.length);
+    stream.ws.close();
+  });
+
+  it("unread counts fall as notifications are marked read, one or all; marking twice keeps the first read time", async () => {
+    const user = await signUp();
+    const first = await message(user, "one");
+    await message(user, "two");
+    await message(user, "three");
+    expect(await unread(user)).toBe(3);
+
+    const read = await json<NotificationView>(await call(`/api/notifications/${first.id}/read`, { method: "POST", token: user.access, ip: user.ip }));
+    expect(read).toMatchObject({ id: first.id, title: "one" });
+    expect(read.read_at).not.toBeNull();
+    expect(await unread(user)).toBe(2);
+    const again = await json<NotificationView>(await call(`/api/notifications/${first.id}/read`, { method: "POST", token: user.access, ip: user.ip }));
+    expect(again.read_at).toBe(read.read_at);
+    expect((await list(user, "?unread=true")).notifications.map((n) => n.title)).toEqual(["three", "two"]);
+
+    const all = await json<{ marked: number }>(await call("/api/notifications/read_all", { method: "POST", token: user.access, ip: user.ip }));
+    expect(all.marked).toBe(2);
+    expect(await unread(user)).toBe(0);
+    expect((await list(user, "?unread=true")).notifications).toEqual([]);
+    expect((await list(user)).notifications).toHaveLength(3);
+  });
+
+  it("pages run newest first without overlap, and the last page has no token", async () => {
+    const user = await signUp();
+    for (const title of ["a", "b", "c", "d", "e"]) await message(user, title);
+    const titles: string[] = [];
+    let token: string | null = "";
+    let pages = 0;
+    while (token !== null) {
+      const page = await list(user, `?limit=2${token ? `&page_token=${token}` : ""}`);
+      titles.push(...page.notifications.map((n) => n.title));
+      token = page.next_page_token;
+      pages += 1;
+    }
+    expect(titles).toEqual(["e", "d", "c", "b", "a"]);
+    expect(pages).toBe(3);
+  });
+
+  it("an admin's message to everyone reaches every active user", async () => {
+    const [a, b] = await Promise.all([signUp(), signUp("guest")]);
+    const title = `maintenance ${crypto.randomUUID()}`;
+    await message(a, title, null);
+    await until(async () => stored(b, title), "the message in the guest's list");
+    expect((await list(b)).notifications.map((n) => n.title)).toEqual([title]);
+  });
+
+  it("a redelivered event makes one notification and one push", async () => {
+    const user = await signUp();
+    const stream = await listen(user);
+    const event = domainEvent("admin.message", `user:${user.id}`, { user_id: user.id, title: "once", body: "only once", by: admin.id }, null);
+    const sentinel = domainEvent("admin.message", `user:${user.id}`, { user_id: user.id, title: "after", body: "the last one", by: admin.id }, null);
+    const result = await deliver([event, event, sentinel]);
+    expect(result.explicitAcks.sort()).toEqual(["m0", "m1", "m2"]);
+    expect((await deliver([event])).explicitAcks).toEqual(["m0"]);
+    await until(async () => stream.notifications().find((n) => n.title === "after"), "the sentinel's push");
+    expect(stream.notifications().filter((n) => n.title === "once")).toHaveLength(1);
+    expect((await list(user)).notifications.map((n) => n.title)).toEqual(["after", "once"]);
+    stream.ws.close();
+  });
+
+  it("a blocked account (its user disabled) is told why", async () => {
+    const user = await signUp();
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    const row = await until(
+      async () => env.DB.prepare("SELECT kind, title, data FROM notifications WHERE user_id = ? AND kind = 'account.status_changed'").bind(user.id).first<{ kind: string; title: string; data: string }>(),
+      "the trading-blocked notification",
+    );
+    expect(row.title).toBe("Trading blocked");
+    expect(JSON.parse(row.data)).toEqual({ trading_blocked: true, reason: "the user is disabled" });
+  });
+
+  it("another user's notification is not found and stays unread", async () => {
+    const [owner, other] = await Promise.all([signUp(), signUp()]);
+    const mine = await message(owner, "private");
+    await expectError(await call(`/api/notifications/${mine.id}/read`, { method: "POST", token: other.access, ip: other.ip }), 404);
+    expect(await unread(owner)).toBe(1);
+    expect((await list(other)).notifications).toEqual([]);
+  });
+
+  it("bad input is a 4xx in the envelope and changes nothing", async () => {
+    const user = await signUp();
+    await message(user, "keep me unread");
+    const cases: [string, Parameters<typeof call>[1], number][] = [
+      ["/api/notifications?limit=0", {}, 422],
+      ["/api/notifications?limit=101", {}, 422],
+      ["/api/notifications?limit=abc", {}, 422],
+      ["/api/notifications?page_token=-1", {}, 422],
+      ["/api/notifications?page_token=1e3", {}, 422],
+      ["/api/notifications?unread=yes", {}, 422],
+      ["/api/notifications/abc/read", { method: "POST" }, 422],
+      ["/api/notifications/0/read", { method: "POST" }, 422],
+      ["/api/notifications/99999999999999999999/read", { method: "POST" }, 422],
+      ["/api/notifications/123456789/read", { method: "POST" }, 404],
+      ["/api/notifications/read_all", { method: "DELETE" }, 405],
+    ];
+    for (const [path, options, status] of cases) await expectError(await call(path, { ...options, token: user.access, ip: user.ip }), status);
+    const adminCases: [unknown, number][] = [
+      [{ user_id: user.id, title: "", body: "x" }, 422],
+      [{ user_id: user.id, title: "t" }, 422],
+      [{ user_id: user.id, title: "t", body: "b", extra: 1 }, 422],
+      [{ user_id: "not-a-uuid", title: "t", body: "b" }, 422],
+      [{ user_id: crypto.randomUUID(), title: "t", body: "b" }, 404],
+      [{ user_id: user.id, title: "x".repeat(121), body: "b" }, 422],
+      [[], 422],
+    ];
+    for (const [body, status] of adminCases) await expectError(await call("/api/admin/notifications", { body, token: admin.access, ip: admin.ip }), status);
+    await expectError(await call("/api/admin/notifications", { rawBody: "{", headers: { "content-type": "application/json" }, token: admin.access, ip: admin.ip }), 400);
+    await expectError(await call("/api/admin/notifications", { body: { user_id: user.id, title: "t", body: "b" }, token: user.access, ip: user.ip }), 403);
+    expect(await unread(user)).toBe(1);
+    expect((await list(user)).notifications.map((n) => n.title)).toEqual(["keep me unread"]);
+  });
+});
+
+describe("which events notify whom", () => {
+  const user = crypto.randomUUID();
+  it.each([
+    [domainEvent("strategy.errored", `user:${user}`, { user_id: user, strategyId: "s1", symbol: "AAPL", message: "line 3: boom" }, null), { userId: user, kind: "strategy.errored", body: "Strategy s1 on AAPL: line 3: boom" }],
+    [domainEvent("strategy.stopped", `user:${user}`, { strategyId: "s1", symbol: "AAPL" }, null), { userId: user, kind: "strategy.stopped", title: "Strategy stopped" }],
+    [domainEvent("order.rejected", `account:${user}`, { user_id: user, order: { id: "o1", symbol: "AAPL", side: "buy", status: "rejected" }, reason: "no liquidity" }, null), { userId: user, kind: "order.rejected", body: "Order o1: no liquidity" }],
+    [domainEvent("admin.message", "users", { user_id: null, title: "t", body: "b", by: user }, null), { userId: null, kind: "admin.message", title: "t" }],
+  ])("%# %o", (event, expected) => {
+    expect(notificationOf(event)).toMatchObject(expected);
+  });
+
+  it.each([
+    domainEvent("order.new", `account:${user}`, { user_id: user, order: { id: "o1", symbol: "AAPL", side: "buy", status: "new" } }, null),
+    domainEvent("order.filled", `account:${user}`, { user_id: user, order: "not an order" }, null),
+    domainEvent("user.updated", `user:${user}`, {}, null),
+  ])("no notification for %o", (event) => {
+    expect(notificationOf(event)).toBeNull();
+  });
+});
