@@ -62,8 +62,8 @@ export class Account extends DurableObject<Env> {
   }
 
   /** GET /api/users/me in one call: the gate, then the user as D1 last said. */
-  async me(request: GateRequest): Promise<Gated<UserRecord>> {
-    return this.#gated(request, async () => this.#identity.user()!);
+  me(request: GateRequest): Promise<Gated<UserRecord>> {
+    return this.#identity.me(request);
   }
 
   /** POST /v2/orders in one call: the gate, then the order. */

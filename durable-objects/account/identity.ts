@@ -1,6 +1,6 @@
 import { identityRecords, keyUsedWrite } from "../../platform/credentials";
 import { logger } from "../../platform/log";
-import { admit, type Credential, type GateOutcome, type GateRequest, type KeyRecord, type RateBucket, type SessionRecord, type UserRecord } from "../../shared/identity/gate";
+import { admit, type Credential, type GateOutcome, type GateRequest, type Gated, type KeyRecord, type RateBucket, type SessionRecord, type UserRecord } from "../../shared/identity/gate";
 import type { WindowState } from "../../shared/sliding-window";
 
 const log = logger("account");
@@ -39,16 +39,22 @@ export class IdentityDesk {
   ) {}
 
   async admit(request: GateRequest): Promise<GateOutcome> {
+    return (await this.#check(request)).outcome;
+  }
+
+  /** The gate, then the user as D1 last said (GET /api/users/me). */
+  async me(request: GateRequest): Promise<Gated<UserRecord>> {
+    const { outcome, user } = await this.#check(request);
+    // An admitted request has a user: the gate refuses a credential without one.
+    return outcome.admitted ? { admitted: true, rate: outcome.rate, value: user! } : outcome;
+  }
+
+  async #check(request: GateRequest): Promise<{ outcome: GateOutcome; user: UserRecord | null }> {
     const { user, record } = await this.#known(request.credential);
     const now = Date.now();
     const outcome = admit(user, record, request, this.#windows, now);
     if (outcome.admitted && request.credential.kind === "api_key") this.#touchKey(request.credential.keyId, now);
-    return outcome;
-  }
-
-  /** The user's record as last read (GET /api/users/me answers from it after `admit`). */
-  user(): UserRecord | null {
-    return this.#user?.value ?? null;
+    return { outcome, user };
   }
 
   /** A change to the user or their credentials was committed in D1: read them again on next use. */
