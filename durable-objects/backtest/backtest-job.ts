@@ -126,7 +126,12 @@ export class BacktestJob extends DurableObject<Env> {
     await run.step(CHUNK_BARS);
     const state = this.#store.state()!;
     if (TERMINAL.has(state.status) || this.#run !== run) return;
-    if (run.done) return this.#finish(run.result());
+    if (run.done) {
+      // A cancel the gateway marked in the row since the last report (they are a second
+      // apart) still wins over a run that ends first: the user asked before it was done.
+      if (await this.#rowCancelled()) return;
+      return this.#finish(run.result());
+    }
     this.#store.setState({ ...state, status: "running", barsDone: run.barsDone, barsTotal: run.total });
     await this.ctx.storage.setAlarm(Date.now());
     await this.#report(state.status !== "running");
