@@ -245,3 +245,47 @@ export const notifications = sqliteTable(
   },
   (t) => [uniqueIndex("notifications_event_user_idx").on(t.eventId, t.userId), index("notifications_user_idx").on(t.userId, t.id), index("notifications_unread_idx").on(t.userId, t.readAt)],
 );
+
+// A user's webhooks: deliveries of the notification kinds in `events` (a JSON array), signed
+// with `secret` (shown once at creation; kept to sign, so it cannot be stored hashed).
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    events: text("events").notNull(),
+    secret: text("secret").notNull(),
+    description: text("description"),
+    createdAt: timestampNow("created_at"),
+  },
+  (t) => [index("webhooks_user_idx").on(t.userId)],
+);
+
+// Every delivery of an event to a webhook, and how it went: the delivery log. The queue
+// message carries only the id. `seq` numbers the manual redeliveries of one event (0: the
+// first), so (webhook, event, seq) makes a redelivered domain event add no delivery.
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: integer("id", { mode: "number" }).primaryKey({ autoIncrement: true }),
+    webhookId: text("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    seq: integer("seq", { mode: "number" }).notNull(),
+    eventType: text("event_type").notNull(),
+    // The exact body sent (and signed) on every attempt.
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failing", "dead"] }).notNull(),
+    attempts: integer("attempts", { mode: "number" }).notNull(),
+    responseStatus: integer("response_status", { mode: "number" }),
+    latencyMs: integer("latency_ms", { mode: "number" }),
+    error: text("error"),
+    createdAt: integer("created_at", { mode: "number" }).notNull(),
+    lastAttemptAt: integer("last_attempt_at", { mode: "number" }),
+  },
+  (t) => [uniqueIndex("webhook_deliveries_event_idx").on(t.webhookId, t.eventId, t.seq), index("webhook_deliveries_webhook_idx").on(t.webhookId, t.id)],
+);

@@ -9,9 +9,14 @@ import { placeOrder, steeredMarket } from "./trading/helpers";
 type Caller = "anonymous" | Role | "trader-read-key" | "trader-trade-key";
 const CALLERS: Caller[] = ["anonymous", "guest", "user", "trader", "admin", "trader-read-key", "trader-trade-key"];
 
-interface Fixture {
+interface Callers {
   users: Record<Role, TestUser>;
   keys: { read: { key_id: string; secret: string }; trade: { key_id: string; secret: string } };
+}
+
+interface Fixture extends Callers {
+  /** A second set of callers: one user's rate limit (100 default requests a minute) does not cover the whole table. */
+  more: Callers;
   victim: TestUser;
   victimKeyId: string;
   /** A resting order of the victim's, and its symbol. */
@@ -19,12 +24,16 @@ interface Fixture {
   victimSymbol: string;
   victimStrategyId: string;
   victimNotificationId: number;
+  victimWebhookId: string;
+  victimDeliveryId: number;
 }
 
 interface Route {
   name: string;
   request: (f: Fixture, caller: TestUser) => { method: string; path: string; body?: unknown };
   expected: Record<Caller, number>;
+  /** Called by the second set of callers. */
+  more?: true;
 }
 
 const ALL_SIGNED_IN = { guest: 200, user: 200, trader: 200, admin: 200 } as const;
@@ -40,6 +49,9 @@ const strategyDelete = (status: number) => ({ anonymous: 401, guest: 403, user: 
 // read changes the user's own state (user:write: not guests, not keys).
 const NOTIFICATIONS_READ = { anonymous: 401, ...ALL_SIGNED_IN, "trader-read-key": 200, "trader-trade-key": 200 } as const;
 const notificationsWrite = (status: number) => ({ anonymous: 401, guest: 403, user: status, trader: status, admin: status, "trader-read-key": 403, "trader-trade-key": 403 });
+// Webhooks send the account's activity out: managing them needs a signed-in session.
+const webhooksRead = (status: number) => ({ anonymous: 401, guest: status, user: status, trader: status, admin: status, "trader-read-key": 403, "trader-trade-key": 403 });
+const webhooksWrite = (status: number) => ({ ...webhooksRead(status), guest: 403 });
 const ADMIN_ONLY = { anonymous: 401, guest: 403, user: 403, trader: 403, admin: 200, "trader-read-key": 403, "trader-trade-key": 403 } as const;
 
 const ROUTES: Route[] = [
@@ -168,18 +180,36 @@ const ROUTES: Route[] = [
     request: (f) => ({ method: "GET", path: `/api/strategies/${f.victimStrategyId}/logs` }),
     expected: { ...STRATEGY_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
   },
-  { name: "GET /api/notifications", request: () => ({ method: "GET", path: "/api/notifications" }), expected: NOTIFICATIONS_READ },
-  { name: "GET /api/notifications/unread_count", request: () => ({ method: "GET", path: "/api/notifications/unread_count" }), expected: NOTIFICATIONS_READ },
+  { name: "GET /api/notifications", request: () => ({ method: "GET", path: "/api/notifications" }), expected: NOTIFICATIONS_READ, more: true },
+  { name: "GET /api/notifications/unread_count", request: () => ({ method: "GET", path: "/api/notifications/unread_count" }), expected: NOTIFICATIONS_READ, more: true },
   {
     name: "POST /api/notifications/{another user's}/read",
     request: (f) => ({ method: "POST", path: `/api/notifications/${f.victimNotificationId}/read` }),
     expected: notificationsWrite(404),
+    more: true,
   },
-  { name: "POST /api/notifications/read_all", request: () => ({ method: "POST", path: "/api/notifications/read_all" }), expected: notificationsWrite(200) },
+  { name: "POST /api/notifications/read_all", request: () => ({ method: "POST", path: "/api/notifications/read_all" }), expected: notificationsWrite(200), more: true },
   {
     name: "POST /api/admin/notifications (to another user)",
     request: (f) => ({ method: "POST", path: "/api/admin/notifications", body: { user_id: f.victim.id, title: "matrix", body: "from the matrix" } }),
     expected: { ...ADMIN_ONLY, admin: 202 },
+    more: true,
+  },
+  { name: "GET /api/webhooks", request: () => ({ method: "GET", path: "/api/webhooks" }), expected: webhooksRead(200), more: true },
+  {
+    name: "POST /api/webhooks (private URL → 422 once allowed)",
+    request: () => ({ method: "POST", path: "/api/webhooks", body: { url: "https://10.0.0.1/hook", events: ["order.filled"] } }),
+    expected: webhooksWrite(422),
+    more: true,
+  },
+  { name: "DELETE /api/webhooks/{another user's}", request: (f) => ({ method: "DELETE", path: `/api/webhooks/${f.victimWebhookId}` }), expected: webhooksWrite(404), more: true },
+  { name: "GET /api/webhooks/{another user's}/deliveries", request: (f) => ({ method: "GET", path: `/api/webhooks/${f.victimWebhookId}/deliveries` }), expected: webhooksRead(404), more: true },
+  { name: "POST /api/webhooks/{another user's}/test", request: (f) => ({ method: "POST", path: `/api/webhooks/${f.victimWebhookId}/test` }), expected: webhooksWrite(404), more: true },
+  {
+    name: "POST /api/webhooks/{another user's}/deliveries/{id}/redeliver",
+    request: (f) => ({ method: "POST", path: `/api/webhooks/${f.victimWebhookId}/deliveries/${f.victimDeliveryId}/redeliver` }),
+    expected: webhooksWrite(404),
+    more: true,
   },
 ];
 
@@ -188,6 +218,8 @@ let fixture: Fixture;
 beforeAll(async () => {
   const [guest, user, trader, admin, victim] = await Promise.all([signUp("guest"), signUp("user"), signUp("trader"), signUp("admin"), signUp("trader")]);
   const [read, trade, victimKey] = await Promise.all([createKey(trader, ["read"]), createKey(trader, ["trade"]), createKey(victim)]);
+  const [guest2, user2, trader2, admin2] = await Promise.all([signUp("guest"), signUp("user"), signUp("trader"), signUp("admin")]);
+  const more: Callers = { users: { guest: guest2, user: user2, trader: trader2, admin: admin2 }, keys: { read: await createKey(trader2, ["read"]), trade: await createKey(trader2, ["trade"]) } };
   const market = await steeredMarket(admin);
   await market.quote("100.00", "100.05");
   await market.trade("100.02");
@@ -201,29 +233,40 @@ beforeAll(async () => {
   const notification = await env.DB.prepare("INSERT INTO notifications (user_id, event_id, kind, title, body, data, created_at) VALUES (?, ?, 'admin.message', 'victim', 'theirs', '{}', 0) RETURNING id")
     .bind(victim.id, crypto.randomUUID())
     .first<{ id: number }>();
+  const victimWebhookId = crypto.randomUUID();
+  await env.DB.prepare("INSERT INTO webhooks (id, user_id, url, events, secret) VALUES (?, ?, 'https://example.com/hook', '[\"order.filled\"]', 'whsec_matrix')").bind(victimWebhookId, victim.id).run();
+  const delivery = await env.DB.prepare(
+    "INSERT INTO webhook_deliveries (webhook_id, event_id, seq, event_type, payload, status, attempts, created_at) VALUES (?, ?, 0, 'order.filled', '{}', 'dead', 4, 0) RETURNING id",
+  )
+    .bind(victimWebhookId, crypto.randomUUID())
+    .first<{ id: number }>();
   fixture = {
     users: { guest, user, trader, admin },
     keys: { read, trade },
+    more,
     victim,
     victimKeyId: victimKey.key_id,
     victimOrderId: victimOrder.id,
     victimSymbol: market.symbol,
     victimStrategyId: (await json<{ id: string }>(victimStrategy)).id,
     victimNotificationId: notification!.id,
+    victimWebhookId,
+    victimDeliveryId: delivery!.id,
   };
 });
 
 describe.each(ROUTES)("$name", (route) => {
   it.each(CALLERS)("as %s", async (caller) => {
-    const owner = caller === "anonymous" || caller.endsWith("-key") ? fixture.users.trader : fixture.users[caller as Role];
+    const callers = route.more ? fixture.more : fixture;
+    const owner = caller === "anonymous" || caller.endsWith("-key") ? callers.users.trader : callers.users[caller as Role];
     const { method, path, body } = route.request(fixture, owner);
     const credentials =
       caller === "anonymous"
         ? {}
         : caller === "trader-read-key"
-          ? { apiKey: fixture.keys.read }
+          ? { apiKey: callers.keys.read }
           : caller === "trader-trade-key"
-            ? { apiKey: fixture.keys.trade }
+            ? { apiKey: callers.keys.trade }
             : { token: owner.access };
     const res = await call(path, { method, body, ...credentials });
     expect(res.status, await res.clone().text()).toBe(route.expected[caller]);
@@ -238,6 +281,13 @@ it("leaves the victim's strategy untouched by everyone else", async () => {
 it("leaves the victim's notification unread by everyone else", async () => {
   const row = await env.DB.prepare("SELECT read_at FROM notifications WHERE id = ?").bind(fixture.victimNotificationId).first<{ read_at: number | null }>();
   expect(row).toEqual({ read_at: null });
+});
+
+it("leaves the victim's webhook and its delivery log untouched by everyone else", async () => {
+  const row = await env.DB.prepare("SELECT (SELECT count(*) FROM webhooks WHERE id = ?) AS hooks, (SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?) AS deliveries")
+    .bind(fixture.victimWebhookId, fixture.victimWebhookId)
+    .first();
+  expect(row).toEqual({ hooks: 1, deliveries: 1 });
 });
 
 it("leaves the victim's orders untouched by everyone else", async () => {

@@ -29,6 +29,7 @@ import { tradeStream } from "./routes/trade-stream";
 import { system } from "./routes/system";
 import { users } from "./routes/users";
 import { venueAdmin } from "./routes/venue-admin";
+import { webhooks } from "./routes/webhooks";
 
 const EXPOSED_HEADERS = ["X-Request-ID", "traceparent", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"];
 const UNLIMITED = new Set(["/health", "/ready"]);
@@ -145,6 +146,7 @@ export function createApp() {
   app.route("/", strategyRuns);
   app.route("/", backtests);
   app.route("/", notifications);
+  app.route("/", webhooks);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyId", { type: "apiKey", in: "header", name: "APCA-API-KEY-ID" });

@@ -1,6 +1,6 @@
 import { createApp } from "./app";
 import { startFeeds } from "./lib/feeds";
-import { consumeEvents } from "./queue";
+import { consumeQueue } from "./queue";
 
 export { Account } from "../durable-objects/account/account";
 export { BacktestJob } from "../durable-objects/backtest/backtest-job";
@@ -12,7 +12,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  queue: consumeEvents,
+  queue: consumeQueue,
   // Every minute: make sure every active symbol's feed is running.
   scheduled: async (_controller, env) => {
     await startFeeds(env);

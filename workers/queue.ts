@@ -5,11 +5,19 @@ import { database, schema } from "../platform/db";
 import { logger } from "../platform/log";
 import { notificationOf } from "../shared/notifications/notifications";
 import { pushNotifications, storeNotification } from "./lib/notifications";
+import { consumeDeadDeliveries, consumeDeliveries, queueEventDeliveries } from "./lib/webhooks";
 
 const log = logger("queue");
 
+/** The Worker consumes three queues (wrangler.toml): domain events, webhook deliveries and the deliveries' dead letters. */
+export function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  if (batch.queue.startsWith("redfire-webhooks-dlq-")) return consumeDeadDeliveries(batch, env);
+  if (batch.queue.startsWith("redfire-webhooks-")) return consumeDeliveries(batch, env);
+  return consumeEvents(batch, env);
+}
+
 // Projects domain events into the audit log, the order and fill history and the users'
-// notifications. Idempotent by event id: a redelivered message inserts nothing (and pushes
+// notifications (pushed to their sockets and queued to their webhooks). Idempotent by event id: a redelivered message inserts nothing (and pushes
 // nothing). A message that fails is retried, then dead-lettered.
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env);
@@ -37,7 +45,10 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
       const draft = notificationOf(event);
       // One batch is one transaction: the audit row, the projections and the notification land together.
       const results = await db.batch([audit, ...tradingProjections(db, event), ...(draft ? [storeNotification(db, event, draft)] : [])]);
-      if (draft) await pushNotifications(env, results.at(-1) as Awaited<ReturnType<typeof storeNotification>>);
+      if (draft) {
+        await pushNotifications(env, results.at(-1) as Awaited<ReturnType<typeof storeNotification>>);
+        await queueEventDeliveries(env, db, event, draft);
+      }
       message.ack();
     } catch (error) {
       log("error", "event projection failed", { eventId: event.id, type: event.type, traceparent: event.traceparent, error: String(error) });

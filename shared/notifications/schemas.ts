@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { NOTIFICATION_KINDS } from "./notifications";
+import { NOTIFICATION_KINDS, WEBHOOK_EVENT_TYPES } from "./notifications";
 
 // The notifications API and the `notifications` frames of the user's socket (one shape).
 
@@ -55,3 +55,66 @@ export const AdminMessageRequest = z
 export const AdminMessageAccepted = z
   .object({ event_id: z.uuid().openapi({ description: "the admin.message event; the notifications follow within a second or so" }) })
   .openapi("AdminMessageAccepted");
+
+// ---- webhooks -------------------------------------------------------------------------
+
+export const CreateWebhookRequest = z
+  .object({
+    url: z.string().openapi({ example: "https://example.com/hooks/redfire", description: "https only outside development; no private, loopback or link-local hosts" }),
+    events: z
+      .array(z.enum(WEBHOOK_EVENT_TYPES))
+      .min(1)
+      .max(WEBHOOK_EVENT_TYPES.length)
+      .refine((events) => new Set(events).size === events.length, { message: "must not repeat an event type" }),
+    description: z.string().trim().max(200).optional(),
+  })
+  .strict()
+  .openapi("CreateWebhookRequest");
+
+export const Webhook = z
+  .object({
+    id: z.uuid(),
+    url: z.string(),
+    events: z.array(z.enum(WEBHOOK_EVENT_TYPES)),
+    description: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi("Webhook");
+export type WebhookView = z.infer<typeof Webhook>;
+
+export const CreatedWebhook = Webhook.extend({
+  secret: z.string().openapi({ description: "the signing secret: shown in this response only" }),
+}).openapi("CreatedWebhook");
+
+export const WebhookDelivery = z
+  .object({
+    id: z.number().int(),
+    event_id: z.string().openapi({ description: "the payload's id: the same on every retry and redelivery" }),
+    event_type: z.enum(WEBHOOK_EVENT_TYPES),
+    redelivery: z.number().int().openapi({ description: "0 for the first delivery, n for the nth manual redelivery" }),
+    status: z.enum(["pending", "delivered", "failing", "dead"]).openapi({ description: "failing: tried and due again; dead: out of attempts" }),
+    attempts: z.number().int(),
+    response_status: z.number().int().nullable(),
+    latency_ms: z.number().int().nullable(),
+    error: z.string().nullable(),
+    created_at: z.string(),
+    last_attempt_at: z.string().nullable(),
+  })
+  .openapi("WebhookDelivery");
+
+export const WebhookDeliveryList = z
+  .object({ deliveries: z.array(WebhookDelivery), next_page_token: z.string().nullable() })
+  .openapi("WebhookDeliveryList");
+
+export const ListDeliveriesQuery = ListNotificationsQuery.pick({ limit: true, page_token: true });
+
+export const WebhookIdParam = z.object({
+  webhook_id: z.uuid({ error: "must be a webhook id (UUID)" }).openapi({ param: { name: "webhook_id", in: "path" } }),
+});
+
+export const DeliveryIdParam = WebhookIdParam.extend({
+  delivery_id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, { error: "must be a delivery id" })
+    .openapi({ param: { name: "delivery_id", in: "path" }, example: "7" }),
+});

@@ -1,0 +1,139 @@
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import type { DomainEvent } from "../../shared/events";
+import type { NotificationDraft, WebhookEventType } from "../../shared/notifications/notifications";
+import { DeliveryMessage, retryDelaySeconds, SIGNATURE_HEADER, signatureHeader, webhookPayload } from "../../shared/notifications/webhooks";
+import { database, schema, type Database } from "../../platform/db";
+import { logger } from "../../platform/log";
+
+// Webhook deliveries (docs/notifications.md): rows in webhook_deliveries, one message each
+// on the WEBHOOKS queue. The consumer signs and sends; a failure is retried with back-off by
+// the queue, then dead-lettered, and the dead-letter consumer marks the row dead.
+
+const log = logger("queue");
+const TIMEOUT_MS = 10_000;
+const d = schema.webhookDeliveries;
+
+/**
+ * Adds a delivery of the event to every webhook of its recipients that asked for its kind,
+ * and queues the ones not yet tried. The recipients are the event's notification rows, so a
+ * message to all users reaches all their webhooks in one statement. A redelivered event adds
+ * nothing; if queueing failed the first time, its still untried deliveries are queued now.
+ */
+export async function queueEventDeliveries(env: Env, db: Database, event: DomainEvent, draft: NotificationDraft): Promise<void> {
+  const payload = webhookPayload(event.id, event.occurredAt, draft.kind, draft.title, draft.body, draft.data);
+  const w = schema.webhooks;
+  const n = schema.notifications;
+  // Every column in the table's order (a null id is the next one).
+  const rows = sql`SELECT NULL, ${w.id}, ${event.id}, 0, ${draft.kind}, ${payload}, 'pending', 0, NULL, NULL, NULL, ${Date.now()}, NULL
+    FROM ${w} JOIN ${n} ON ${n.userId} = ${w.userId} AND ${n.eventId} = ${event.id}
+    WHERE EXISTS (SELECT 1 FROM json_each(${w.events}) WHERE value = ${draft.kind})`;
+  await db.insert(d).select(rows).onConflictDoNothing().run();
+  const untried = await db
+    .select({ id: d.id })
+    .from(d)
+    .where(and(eq(d.eventId, event.id), eq(d.status, "pending"), eq(d.attempts, 0)))
+    .all();
+  await enqueue(env, untried.map((r) => r.id));
+}
+
+/** A new delivery to one webhook (a test event, or a manual redelivery of an earlier one), queued. */
+export async function queueDelivery(env: Env, delivery: { webhookId: string; eventId: string; seq: number; eventType: WebhookEventType; payload: string }) {
+  const row = await database(env)
+    .insert(d)
+    .values({ ...delivery, status: "pending", attempts: 0, createdAt: Date.now() })
+    .returning()
+    .get();
+  await enqueue(env, [row.id]);
+  return row;
+}
+
+async function enqueue(env: Env, ids: number[]): Promise<void> {
+  // sendBatch takes at most 100 messages.
+  for (let i = 0; i < ids.length; i += 100)
+    await env.WEBHOOKS.sendBatch(ids.slice(i, i + 100).map((id) => ({ body: { delivery_id: id } satisfies DeliveryMessage, contentType: "json" as const })));
+}
+
+/** The webhooks queue: one attempt per message; a failed one is retried after the back-off. */
+export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const db = database(env);
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      const parsed = DeliveryMessage.safeParse(message.body);
+      if (!parsed.success) {
+        log("error", "webhook delivery message rejected", { queue: batch.queue, messageId: message.id });
+        return message.ack();
+      }
+      try {
+        const delivered = await attempt(db, parsed.data.delivery_id);
+        if (delivered) message.ack();
+        else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      } catch (error) {
+        log("error", "webhook delivery failed to run", { delivery: parsed.data.delivery_id, error: String(error) });
+        message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      }
+    }),
+  );
+}
+
+/** The webhooks' dead-letter queue: a delivery that ran out of attempts is marked dead (a manual redelivery can still send it). */
+export async function consumeDeadDeliveries(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const ids = batch.messages.flatMap((m) => {
+    const parsed = DeliveryMessage.safeParse(m.body);
+    return parsed.success ? [parsed.data.delivery_id] : [];
+  });
+  if (ids.length > 0) await database(env).update(d).set({ status: "dead" }).where(and(inArray(d.id, ids), ne(d.status, "delivered"))).run();
+  batch.ackAll();
+}
+
+/** One attempt at a delivery; answers whether it is done (delivered, or nothing left to send). */
+async function attempt(db: Database, id: number): Promise<boolean> {
+  const found = await db
+    .select({ delivery: d, url: schema.webhooks.url, secret: schema.webhooks.secret })
+    .from(d)
+    .innerJoin(schema.webhooks, eq(schema.webhooks.id, d.webhookId))
+    .where(eq(d.id, id))
+    .get();
+  // A deleted webhook takes its deliveries with it; a delivered one is not sent twice.
+  if (!found || found.delivery.status === "delivered" || found.delivery.status === "dead") return true;
+  const { delivery, url, secret } = found;
+  const started = Date.now();
+  const outcome = await send(url, secret, delivery, started);
+  const latencyMs = Date.now() - started;
+  await db
+    .update(d)
+    .set({
+      status: outcome.ok ? "delivered" : "failing",
+      attempts: sql`${d.attempts} + 1`,
+      responseStatus: outcome.status,
+      latencyMs,
+      error: outcome.error,
+      lastAttemptAt: started,
+    })
+    .where(eq(d.id, id))
+    .run();
+  return outcome.ok;
+}
+
+async function send(url: string, secret: string, delivery: typeof d.$inferSelect, now: number): Promise<{ ok: boolean; status: number | null; error: string | null }> {
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      body: delivery.payload,
+      // A redirect is not followed: it could lead to an address the URL rules refuse.
+      redirect: "manual",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "RedFire-Webhooks/1",
+        [SIGNATURE_HEADER]: await signatureHeader(secret, Math.floor(now / 1000), delivery.payload),
+        "RedFire-Event": delivery.eventType,
+        "RedFire-Delivery": String(delivery.id),
+      },
+    });
+    await res.body?.cancel();
+    const ok = res.status >= 200 && res.status < 300;
+    return { ok, status: res.status, error: ok ? null : `the receiver answered ${res.status}` };
+  } catch (error) {
+    return { ok: false, status: null, error: (error instanceof Error ? error.message : String(error)).slice(0, 500) };
+  }
+}
