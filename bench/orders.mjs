@@ -155,6 +155,15 @@ async function main() {
     const burst = { warmup: { amount: WARMUP_ORDERS }, amount: ORDER_BUDGET - WARMUP_ORDERS, accounts: 1 };
     // Every account's first order wakes its Durable Object: two per account warms them all.
     const timed = { warmup: { amount: 2 * ACCOUNTS }, accounts: ACCOUNTS };
+    // One request at a time first, so the figure is the path's own latency, neither queueing
+    // nor the queue consumer's work on the events of the loads below.
+    const post = (kind) => () => expectStatus(api(base, "POST", "/v2/orders", JSON.parse(orderBody(kind)), serialOne), 200, "serial order");
+    const serialRows = [
+      await serial("GET /health", SERIAL_ORDERS, 10, () => expectStatus(api(base, "GET", "/health"), 200, "health")),
+      await serial("POST /v2/orders market buy (fills)", SERIAL_ORDERS, 10, post("market")),
+    ];
+    console.log(`\none at a time, ${SERIAL_ORDERS} requests each (ms):`);
+    for (const r of serialRows) console.log(`  ${r.target.padEnd(40)} p50 ${String(r.p50_ms).padStart(7)}  p99 ${String(r.p99_ms).padStart(7)}`);
     // The reads come before the orders: thousands of orders leave the queue consumer busy
     // projecting their events into D1 for a while, which would slow whatever runs next.
     const reads = { warmup: { seconds: WARMUP_SECONDS }, accounts: ACCOUNTS };
@@ -178,14 +187,6 @@ async function main() {
     for (const row of rows) row.p99_ratio = health.p99_ms > 0 ? round(row.p99_ms / health.p99_ms, 2) : null;
     printTable(rows);
 
-    // One request at a time, so the figure is the path's own latency, not queueing.
-    const post = (kind) => () => expectStatus(api(base, "POST", "/v2/orders", JSON.parse(orderBody(kind)), serialOne), 200, "serial order");
-    const serialRows = [
-      await serial("GET /health", SERIAL_ORDERS, 10, () => expectStatus(api(base, "GET", "/health"), 200, "health")),
-      await serial("POST /v2/orders market buy (fills)", SERIAL_ORDERS, 10, post("market")),
-    ];
-    console.log(`\none at a time, ${SERIAL_ORDERS} requests each (ms):`);
-    for (const r of serialRows) console.log(`  ${r.target.padEnd(40)} p50 ${String(r.p50_ms).padStart(7)}  p99 ${String(r.p99_ms).padStart(7)}`);
     const byTarget = (prefix) => rows.find((r) => r.target.startsWith(prefix));
     const scaling = {
       limit: round(byTarget(`POST /v2/orders resting limit buy, ${ACCOUNTS}`).rps / byTarget("POST /v2/orders resting limit buy, 1").rps, 2),
