@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   "strategy.started",
   "strategy.stopped",
   "strategy.errored",
+  "backtest.completed",
   "order.submitted",
   "order.new",
   "order.partially_filled",

@@ -6,6 +6,7 @@ import type { NotificationView } from "../shared/notifications/schemas";
 import worker from "../workers/index";
 import { call, expectError, json, signUp, until, type TestUser } from "./helpers";
 import { placed, quotedMarket } from "./trading/helpers";
+import { COIN, seededBars } from "./strategy/helpers";
 
 // In-app notifications: the queue consumer turns the domain events users are told of into
 // rows of their list and frames on their socket's `notifications` stream.
@@ -70,6 +71,25 @@ describe("notifications", () => {
     expect(notifications.find((n) => n.id === pushed.id)).toEqual(pushed);
     expect(await unread(user)).toBe(notifications.length);
     stream.ws.close();
+  });
+
+  it("a finished backtest tells its owner, with the run's id and result", async () => {
+    const user = await signUp();
+    const bars = seededBars(300, 7).bars.map((b) => ({ ...b, t: new Date(b.t).toISOString() }));
+    const res = await call("/api/backtests", {
+      body: { template: "ma-cross", params: { fast: 5, slow: 20 }, symbol: COIN.symbol, tick_size: COIN.tickSize, lot_size: COIN.lotSize, timeframe: "1Hour", bars },
+      token: user.access,
+      ip: user.ip,
+    });
+    expect(res.status).toBe(201);
+    const { id } = await json<{ id: string }>(res);
+    const row = await until(
+      async () => env.DB.prepare("SELECT title, data FROM notifications WHERE user_id = ? AND kind = 'backtest.completed'").bind(user.id).first<{ title: string; data: string }>(),
+      "the backtest's notification",
+      20_000,
+    );
+    expect(row.title).toBe(`Backtest finished: ${COIN.symbol}`);
+    expect(JSON.parse(row.data)).toMatchObject({ backtest_id: id, status: "done", error: null });
   });
 
   it("unread counts fall as notifications are marked read, one or all; marking twice keeps the first read time", async () => {
@@ -188,6 +208,7 @@ describe("notifications", () => {
 describe("which events notify whom", () => {
   const user = crypto.randomUUID();
   it.each([
+    [domainEvent("backtest.completed", `user:${user}`, { user_id: user, backtestId: "b1", symbol: "AAPL", status: "failed", error: "no bars" }, null), { userId: user, kind: "backtest.completed", title: "Backtest failed: AAPL", body: "Backtest b1: no bars" }],
     [domainEvent("strategy.errored", `user:${user}`, { user_id: user, strategyId: "s1", symbol: "AAPL", message: "line 3: boom" }, null), { userId: user, kind: "strategy.errored", body: "Strategy s1 on AAPL: line 3: boom" }],
     [domainEvent("strategy.stopped", `user:${user}`, { strategyId: "s1", symbol: "AAPL" }, null), { userId: user, kind: "strategy.stopped", title: "Strategy stopped" }],
     [domainEvent("order.rejected", `account:${user}`, { user_id: user, order: { id: "o1", symbol: "AAPL", side: "buy", status: "rejected" }, reason: "no liquidity" }, null), { userId: user, kind: "order.rejected", body: "Order o1: no liquidity" }],

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { and, eq, inArray } from "drizzle-orm";
 import { database, schema } from "../../platform/db";
 import { logger } from "../../platform/log";
+import { domainEvent } from "../../shared/events";
 import { runCodeBacktest } from "../../platform/sandbox";
 import { MAX_BARS, MAX_SERIES_POINTS, metricsView, type BacktestJobRequest, type BacktestProgress } from "../../shared/schemas/backtests";
 import { Backtest, type BacktestResult } from "../../shared/strategy/backtest";
@@ -234,6 +235,8 @@ export class BacktestJob extends DurableObject<Env> {
         .run();
       const now = this.#store.state()!;
       if (terminal) this.#store.setState({ ...now, reported: true });
+      // Only the write that ended the row announces the end: a repeated final report matches no row.
+      if (terminal && written.meta.changes > 0) await publishFinished(this.env, request, progress);
       else if (written.meta.changes === 0 && !TERMINAL.has(now.status)) return await this.#cancelledByRow(now);
     } catch (error) {
       log("warn", "could not record backtest progress", { backtest: request.id, error: String(error) });
@@ -244,6 +247,18 @@ export class BacktestJob extends DurableObject<Env> {
     } catch (error) {
       log("warn", "could not notify the owner's sockets", { backtest: request.id, error: String(error) });
     }
+  }
+}
+
+/** A finished or failed run tells its owner (docs/notifications.md); an optimization's many runs and a cancelled one do not. */
+async function publishFinished(env: Env, request: BacktestJobRequest, progress: BacktestProgress): Promise<void> {
+  if (request.optimization || (progress.status !== "done" && progress.status !== "failed")) return;
+  const data = { user_id: request.userId, backtestId: request.id, symbol: request.spec.symbol, status: progress.status, error: progress.error, total_return: progress.metrics?.total_return ?? null };
+  const event = domainEvent("backtest.completed", `user:${request.userId}`, data, null);
+  try {
+    await env.EVENTS.send(event, { contentType: "json" });
+  } catch (error) {
+    log("warn", "event publish failed", { eventId: event.id, type: event.type, backtest: request.id, error: String(error) });
   }
 }
 

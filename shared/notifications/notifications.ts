@@ -9,6 +9,7 @@ export const NOTIFICATION_KINDS = [
   "order.rejected",
   "strategy.stopped",
   "strategy.errored",
+  "backtest.completed",
   "account.status_changed",
   "admin.message",
 ] as const;
@@ -71,6 +72,21 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
         title: errored ? "Strategy stopped on an error" : "Strategy stopped",
         body: errored ? `Strategy ${strategyId} on ${text(data.symbol) ?? "?"}: ${message ?? "it failed"}` : `Strategy ${strategyId} on ${text(data.symbol) ?? "?"} was stopped`,
         data: { strategy_id: strategyId, symbol: data.symbol ?? null, ...(errored && { message: message ?? null }) },
+      };
+    }
+    case "backtest.completed": {
+      const userId = text(data.user_id);
+      const backtestId = text(data.backtestId);
+      if (!userId || !backtestId) return null;
+      const failed = data.status === "failed";
+      const symbol = text(data.symbol) ?? "?";
+      const totalReturn = typeof data.total_return === "number" || typeof data.total_return === "string" ? ` (total return ${data.total_return})` : "";
+      return {
+        userId,
+        kind: "backtest.completed",
+        title: failed ? `Backtest failed: ${symbol}` : `Backtest finished: ${symbol}`,
+        body: failed ? `Backtest ${backtestId}: ${text(data.error) ?? "it failed"}` : `Backtest ${backtestId} is done${totalReturn}`,
+        data: { backtest_id: backtestId, symbol, status: failed ? "failed" : "done", error: data.error ?? null, total_return: data.total_return ?? null },
       };
     }
     case "account.status_changed": {
