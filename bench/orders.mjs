@@ -108,9 +108,22 @@ function figures(target, r, extra) {
   return { target, ...extra, rps: round(r.requests.total / elapsed, 1), p50_ms: r.latency.p50, p99_ms: r.latency.p99, requests: r.requests.total };
 }
 
+// Locally the queue consumer shares the two cores with everything else, and the events of
+// a thousand orders keep it busy for a while after the load that made them. Each load
+// starts once /health answers serially near its quiet latency again (at most 60 s), so a
+// row is not measured under the previous row's backlog; its own events still count.
+let quietMs = null;
+async function untilQuiet(base) {
+  const probe = async () => (await serial("GET /health", 10, 0, () => expectStatus(api(base, "GET", "/health"), 200, "health"))).p50_ms;
+  quietMs ??= await probe();
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && (await probe()) > 2 * quietMs + 1) await new Promise((r) => setTimeout(r, 1000));
+}
+
 // A warm-up first, so isolate start-up, JIT and the first touch of every Durable Object
 // are not in the figures; `amount` replaces the timed run where a limit caps it.
 async function load(base, target, request, { accounts, warmup, amount }) {
+  await untilQuiet(base);
   const options = { url: base, connections: CONNECTIONS, requests: [request] };
   figures(`${target} (warm-up)`, await autocannon({ ...options, ...(warmup.amount ? { amount: warmup.amount } : { duration: warmup.seconds }) }), {});
   const measured = await autocannon({ ...options, ...(amount ? { amount } : { duration: SECONDS }) });
