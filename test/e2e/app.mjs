@@ -3,8 +3,9 @@
 // per step and a summary; exits 1 if any step failed. Screenshots of each main page go to
 // test-results/ (desktop and phone sizes).
 import { Buffer } from "node:buffer";
+import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { request } from "node:http";
+import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -280,6 +281,51 @@ try {
     await until(async () => (await page.getByTestId("connection").getAttribute("data-state")) === "open", "the connection to come back", 45_000);
     const before = await lastOf("BTC/USD");
     await until(async () => (await lastOf("BTC/USD")) !== before, "prices to move again", 20_000);
+  });
+
+  await step("the bell counts the fill's notification, lists it and marks it read", async () => {
+    const unread = await until(async () => Number((await page.getByTestId("unread").textContent().catch(() => "0")) || 0) > 0 && page.getByTestId("unread").textContent(), "an unread count on the bell");
+    await page.getByTestId("bell").click();
+    await page.locator('[data-testid="notifications"] li[data-kind="order.filled"]').first().waitFor();
+    await shot("notifications");
+    await page.getByRole("button", { name: "Mark all read" }).click();
+    await page.getByTestId("unread").waitFor({ state: "detached" });
+    await page.getByTestId("bell").click();
+    return `${unread} unread before`;
+  });
+
+  await step("a webhook is added with its secret shown once, and its test event arrives signed", async () => {
+    const received = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        received.push({ signature: req.headers["redfire-signature"], body });
+        res.end("ok");
+      });
+    });
+    await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    try {
+      await page.getByRole("link", { name: "Webhooks" }).click();
+      await page.getByLabel("URL").fill(`http://127.0.0.1:${receiver.address().port}/hook`);
+      await page.getByRole("button", { name: "Add webhook" }).click();
+      const secret = await page.getByTestId("webhook-secret").textContent();
+      if (!secret?.startsWith("whsec_")) throw new Error(`no secret shown: ${secret}`);
+      await page.locator('[data-testid="webhooks"] tbody tr').first().getByRole("button", { name: "Deliveries" }).click();
+      await page.getByRole("button", { name: "Send test event" }).click();
+      await until(async () => received.length > 0, "the test delivery at the receiver");
+      const { signature, body } = received[0];
+      const t = /t=(\d+)/.exec(signature)?.[1];
+      const expected = createHmac("sha256", secret).update(`${t}.${body}`).digest("hex");
+      if (signature !== `t=${t},v1=${expected}`) throw new Error(`signature ${signature} does not verify`);
+      await until(async () => {
+        await page.getByRole("button", { name: "Refresh" }).click();
+        return (await page.getByTestId("deliveries").textContent()).includes("delivered");
+      }, "the delivery logged as delivered");
+      await shot("webhooks");
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 
   await step("an API key is created with its secret shown once, then revoked", async () => {

@@ -7,6 +7,9 @@ import { AdminPage } from "./ui/admin";
 import { AuthPage } from "./ui/auth";
 import { lazyPage } from "./lazy";
 import { KeysPage } from "./ui/keys";
+import { Bell } from "./ui/bell";
+import { WebhooksPage } from "./ui/webhooks";
+import { startNotifications, stopNotifications } from "./notifications";
 import { Terminal } from "./ui/terminal";
 import "./styles.css";
 
@@ -14,7 +17,7 @@ const StrategiesPage = lazyPage(() => import("./lab/strategies-page").then((m) =
 const BacktestsPage = lazyPage(() => import("./lab/backtests-page").then((m) => m.BacktestsPage));
 
 // Hash routes keep the app one static page with no server-side fallback to configure.
-const ROUTES = ["trade", "strategies", "backtests", "keys", "admin"] as const;
+const ROUTES = ["trade", "strategies", "backtests", "keys", "webhooks", "admin"] as const;
 type Route = (typeof ROUTES)[number];
 const routeOf = (): Route => {
   const r = location.hash.replace(/^#\/?/, "");
@@ -44,10 +47,13 @@ function App() {
   }, []);
   // trade_updates follow the session on every page; market data only where it is shown.
   useEffect(() => {
-    if (user) trades.start();
-    else {
+    if (user) {
+      trades.start();
+      startNotifications();
+    } else {
       market.stop();
       trades.stop();
+      stopNotifications();
     }
   }, [user]);
 
@@ -67,9 +73,11 @@ function App() {
           {nav("strategies", "Strategies")}
           {nav("backtests", "Backtests")}
           {nav("keys", "API keys")}
+          {nav("webhooks", "Webhooks")}
           {user.role === "admin" && nav("admin", "Admin")}
         </nav>
         <Connection />
+        <Bell />
         <span class="who">{user.username}</span>
         <button class="ghost" onClick={() => void signOut()}>
           Sign out
@@ -79,6 +87,7 @@ function App() {
       {route === "strategies" && <StrategiesPage />}
       {route === "backtests" && <BacktestsPage />}
       {route === "keys" && <KeysPage />}
+      {route === "webhooks" && <WebhooksPage />}
       {route === "admin" && user.role === "admin" && <AdminPage />}
     </div>
   );

@@ -174,7 +174,7 @@ export const market = new MarketFeed();
 class TradeFeed {
   readonly #link: Link;
   readonly #listeners = new Set<(u: TradeUpdate["data"]) => void>();
-  // The other user streams (backtest_updates, strategy_updates) ride the same socket.
+  // The other user streams (backtest_updates, strategy_updates, notifications) ride the same socket.
   readonly #others = new Map<string, Set<(data: unknown) => void>>();
 
   constructor() {
@@ -189,8 +189,8 @@ class TradeFeed {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Frames of another user stream: "backtest_updates" or "strategy_updates". */
-  onStream(stream: "backtest_updates" | "strategy_updates", listener: (data: unknown) => void): () => void {
+  /** Frames of another user stream: "backtest_updates", "strategy_updates" or "notifications". */
+  onStream(stream: "backtest_updates" | "strategy_updates" | "notifications", listener: (data: unknown) => void): () => void {
     const set = this.#others.get(stream) ?? new Set();
     this.#others.set(stream, set);
     set.add(listener);
@@ -207,7 +207,7 @@ class TradeFeed {
 
   #onFrame(link: Link, frame: { stream?: string; data?: { status?: string } }): void {
     if (frame.stream === "authorization") {
-      if (frame.data?.status === "authorized") link.send({ action: "listen", data: { streams: ["trade_updates", "backtest_updates", "strategy_updates"] } });
+      if (frame.data?.status === "authorized") link.send({ action: "listen", data: { streams: ["trade_updates", "backtest_updates", "strategy_updates", "notifications"] } });
       else void renewAccessToken().then(() => link.restart());
     } else if (frame.stream === "listening") link.ready();
     else if (frame.stream === "trade_updates") for (const l of this.#listeners) l((frame as unknown as TradeUpdate).data);

@@ -1,0 +1,54 @@
+import type { NotificationView } from "../../shared/notifications/schemas";
+import { api } from "./api";
+import { createStore } from "./store";
+import { trades } from "./streams";
+
+// The user's notifications in the app: the unread count and the latest page, loaded at
+// sign-in and kept current by the socket's `notifications` stream (docs/notifications.md).
+
+interface Notifications {
+  unread: number;
+  /** The newest first; null until loaded. */
+  items: NotificationView[] | null;
+}
+
+export const notifications = createStore<Notifications>({ unread: 0, items: null });
+
+let stopListening: (() => void) | null = null;
+
+/** Loads the count and the first page, and follows the socket; until `stopNotifications`. */
+export function startNotifications(): void {
+  if (stopListening) return;
+  stopListening = trades.onStream("notifications", (data) => {
+    const n = data as NotificationView;
+    notifications.update((s) => (s.items?.some((i) => i.id === n.id) ? s : { unread: s.unread + 1, items: [n, ...(s.items ?? [])] }));
+  });
+  void reloadNotifications();
+}
+
+export function stopNotifications(): void {
+  stopListening?.();
+  stopListening = null;
+  notifications.set({ unread: 0, items: null });
+}
+
+export async function reloadNotifications(): Promise<void> {
+  const [count, page] = await Promise.all([
+    api<{ unread: number }>("GET", "/api/notifications/unread_count"),
+    api<{ notifications: NotificationView[] }>("GET", "/api/notifications?limit=30"),
+  ]);
+  notifications.set({ unread: count.unread, items: page.notifications });
+}
+
+export async function markRead(id: number): Promise<void> {
+  const read = await api<NotificationView>("POST", `/api/notifications/${id}/read`);
+  notifications.update((s) => {
+    const was = s.items?.find((i) => i.id === id);
+    return { unread: was && was.read_at === null ? Math.max(0, s.unread - 1) : s.unread, items: s.items?.map((i) => (i.id === id ? read : i)) ?? null };
+  });
+}
+
+export async function markAllRead(): Promise<void> {
+  await api("POST", "/api/notifications/read_all");
+  await reloadNotifications();
+}

@@ -1,0 +1,50 @@
+import { useState } from "preact/hooks";
+import { time } from "../format";
+import { markAllRead, markRead, notifications } from "../notifications";
+import { useStore } from "../store";
+
+// The bell in the header: the unread count, and the latest notifications under it.
+export function Bell() {
+  const { unread, items } = useStore(notifications);
+  const [open, setOpen] = useState(false);
+  return (
+    <div class="bell">
+      <button class="ghost" aria-expanded={open} aria-label={`Notifications, ${unread} unread`} data-testid="bell" onClick={() => setOpen(!open)}>
+        <svg viewBox="0 0 24 24" aria-hidden="true" fill="currentColor">
+          <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z" />
+        </svg>
+        {unread > 0 && (
+          <span class="count" data-testid="unread">
+            {unread > 99 ? "99+" : unread}
+          </span>
+        )}
+      </button>
+      {open && (
+        <div class="panel bell-list" role="dialog" aria-label="Notifications" data-testid="notifications">
+          <div class="actions">
+            <button disabled={unread === 0} onClick={() => void markAllRead()}>
+              Mark all read
+            </button>
+          </div>
+          {items === null ? (
+            <p class="empty">Loading…</p>
+          ) : items.length === 0 ? (
+            <p class="empty">Nothing yet.</p>
+          ) : (
+            <ul>
+              {items.map((n) => (
+                <li key={n.id} class={n.read_at ? "read" : "unread"} data-kind={n.kind}>
+                  <button class="ghost" title={n.read_at ? "Read" : "Mark read"} onClick={() => n.read_at === null && void markRead(n.id)}>
+                    <strong>{n.title}</strong>
+                    <span>{n.body}</span>
+                    <small class="muted">{time(n.created_at)}</small>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
