@@ -6,7 +6,8 @@ import { IdentityDesk } from "../durable-objects/account/identity";
 import { keyedHash } from "../platform/random";
 import { admit, type GateRequest, type KeyRecord, type RateBucket, type SessionRecord, type UserRecord } from "../shared/identity/gate";
 import type { WindowState } from "../shared/sliding-window";
-import { createKey, signUp } from "./helpers";
+import { call, createKey, signUp } from "./helpers";
+import { quotedMarket } from "./trading/helpers";
 import { instrument, type CallLog } from "./instrumented";
 
 // The gate of a user's requests (docs/identity.md): the pure rules, then the object's side
@@ -132,5 +133,26 @@ describe("the user's object's side", () => {
     expect((await desk.admit(request)).admitted).toBe(true);
     desk.forget();
     expect(await desk.admit(request)).toMatchObject({ admitted: false, refusal: { status: 401, message: "session has ended; sign in again" } });
+  });
+});
+
+describe("revocation under concurrent requests", () => {
+  it("orders racing a logout: each is placed or refused with 401, none after the logout answers, never a 5xx", async () => {
+    const admin = await signUp("admin");
+    const market = await quotedMarket(admin);
+    const user = await signUp();
+    const order = (i: number) => call("/v2/orders", { token: user.access, ip: user.ip, body: { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "90.00", time_in_force: "gtc", client_order_id: `race-${i}` } });
+    const before = Array.from({ length: 20 }, (_, i) => order(i));
+    const logout = call("/api/auth/logout", { body: { refresh_token: user.refresh } });
+    const during = Array.from({ length: 20 }, (_, i) => order(20 + i));
+    expect((await logout).status).toBe(204);
+    const after = await Promise.all(Array.from({ length: 10 }, (_, i) => order(40 + i)));
+    const raced = await Promise.all([...before, ...during]);
+    for (const res of [...raced, ...after]) expect([200, 401]).toContain(res.status);
+    expect(after.map((r) => r.status)).toEqual(Array(10).fill(401));
+    // What was placed is what the account holds: no order slipped in without an answer.
+    const placed = raced.filter((r) => r.status === 200).length;
+    const held = await env.ACCOUNT.getByName(user.id).orders({ open: null, after: null, until: null, direction: "desc", limit: 500, symbols: null, side: null });
+    expect(held.length).toBe(placed);
   });
 });
