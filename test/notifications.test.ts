@@ -7,6 +7,7 @@ import worker from "../workers/index";
 import { call, expectError, json, signUp, until, type TestUser } from "./helpers";
 import { placed, quotedMarket } from "./trading/helpers";
 import { COIN, seededBars } from "./strategy/helpers";
+import { createInstrument, step } from "./market-helpers";
 
 // In-app notifications: the queue consumer turns the domain events users are told of into
 // rows of their list and frames on their socket's `notifications` stream.
@@ -90,6 +91,40 @@ describe("notifications", () => {
     );
     expect(row.title).toBe(`Backtest finished: ${COIN.symbol}`);
     expect(JSON.parse(row.data)).toMatchObject({ backtest_id: id, status: "done", error: null });
+  });
+
+  it("a live strategy that keeps throwing, and one its owner stops, each tell the owner", async () => {
+    const user = await signUp();
+    const bars = seededBars(20, 5).bars.map((b) => ({ ...b, t: new Date(b.t).toISOString() }));
+    const asset = await createInstrument(admin, { class: "crypto", tick_size: "0.01", lot_size: "0.0001", feed: { kind: "none" } });
+    const csv = ["timestamp,open,high,low,close,volume", ...bars.map((b) => `${b.t},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join("\n");
+    expect((await call(`/api/admin/assets/${asset.id}/history?timeframe=1Min`, { token: admin.access, rawBody: csv, headers: { "content-type": "text/csv" } })).status).toBe(200);
+    const create = async (body: Record<string, unknown>) =>
+      json<{ id: string }>(await call("/api/strategies", { token: user.access, ip: user.ip, body: { name: crypto.randomUUID().slice(0, 8), symbol: asset.symbol, timeframe: "1Min", ...body } }));
+    const source = "export default { onBar() { const broken: any = null; return broken.size; } };";
+    const failing = await create({ kind: "code", language: "ts", source });
+    const stopped = await create({ kind: "template", template: "ma-cross" });
+    for (const { id } of [failing, stopped]) expect((await call(`/api/strategies/${id}/start`, { method: "POST", token: user.access, ip: user.ip })).status).toBe(200);
+    expect((await call(`/api/strategies/${stopped.id}/stop`, { method: "POST", token: user.access, ip: user.ip })).status).toBe(200);
+    const replay = { feed: { kind: "replay", timeframe: "1Min", speed: 10_000_000, loop: false } };
+    expect((await call(`/api/admin/assets/${asset.id}`, { method: "PATCH", token: admin.access, body: replay })).status).toBe(200);
+    const kinds = async () => (await env.DB.prepare("SELECT kind, data FROM notifications WHERE user_id = ? ORDER BY id").bind(user.id).all<{ kind: string; data: string }>()).results;
+    const rows = await until(
+      async () => {
+        await step(asset.symbol);
+        const found = await kinds();
+        return found.length >= 2 && found;
+      },
+      "both strategies' notifications",
+      30_000,
+    );
+    expect(rows.map((r) => [r.kind, (JSON.parse(r.data) as { strategy_id: string }).strategy_id]).sort()).toEqual(
+      [
+        ["strategy.errored", failing.id],
+        ["strategy.stopped", stopped.id],
+      ].sort(),
+    );
+    expect(JSON.parse(rows.find((r) => r.kind === "strategy.errored")!.data)).toMatchObject({ symbol: asset.symbol, message: expect.stringContaining("null") });
   });
 
   it("unread counts fall as notifications are marked read, one or all; marking twice keeps the first read time", async () => {
