@@ -17,9 +17,10 @@ export function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<vo
 }
 
 // Projects domain events into the audit log, the order and fill history and the users'
-// notifications (pushed to their sockets and queued to their webhooks). Idempotent by event id: a redelivered message inserts nothing (and pushes
-// nothing). A message that fails is retried, then dead-lettered.
-export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+// notifications (pushed to their sockets and queued to their webhooks). Idempotent by event
+// id: a redelivered message inserts nothing and pushes nothing. A message that fails is
+// retried, then dead-lettered.
+async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env);
   for (const message of batch.messages) {
     const parsed = DomainEvent.safeParse(message.body);
