@@ -135,6 +135,15 @@ const ROUTES: Route[] = [
   },
   { name: "GET /api/admin/accounts/{another user}", request: (f) => ({ method: "GET", path: `/api/admin/accounts/${f.victim.id}` }), expected: ADMIN_ONLY },
   { name: "GET /api/admin/venues/{symbol}/fills of another user", request: (f) => ({ method: "GET", path: `/api/admin/venues/AAPL/fills?account=${f.victim.id}` }), expected: ADMIN_ONLY },
+  // Run-time configuration: the permission is judged before anything else, so an admin's
+  // write without If-Match is the 428 and nobody else gets that far.
+  { name: "GET /api/admin/config", request: () => ({ method: "GET", path: "/api/admin/config" }), expected: ADMIN_ONLY },
+  { name: "GET /api/admin/config/{key}", request: () => ({ method: "GET", path: "/api/admin/config/risk_limits?scope=global" }), expected: ADMIN_ONLY },
+  { name: "GET /api/admin/config/history", request: () => ({ method: "GET", path: "/api/admin/config/history?key=risk_limits" }), expected: ADMIN_ONLY },
+  { name: "PUT /api/admin/config/{key} without If-Match", request: () => ({ method: "PUT", path: "/api/admin/config/feature_flags", body: { value: { x: true }, reason: "matrix" } }), expected: { ...ADMIN_ONLY, admin: 428 }, more: true },
+  { name: "PATCH /api/admin/config/{key} without If-Match", request: () => ({ method: "PATCH", path: "/api/admin/config/feature_flags", body: { value: { x: true }, reason: "matrix" } }), expected: { ...ADMIN_ONLY, admin: 428 }, more: true },
+  { name: "DELETE /api/admin/config/{key} without If-Match", request: () => ({ method: "DELETE", path: "/api/admin/config/feature_flags?reason=matrix" }), expected: { ...ADMIN_ONLY, admin: 428 }, more: true },
+  { name: "POST /api/admin/config/rollback without If-Match", request: () => ({ method: "POST", path: "/api/admin/config/rollback", body: { version: 0, reason: "matrix" } }), expected: { ...ADMIN_ONLY, admin: 428 }, more: true },
   {
     name: "POST /api/admin/accounts/{another user}/deposits",
     request: (f) => ({ method: "POST", path: `/api/admin/accounts/${f.victim.id}/deposits`, body: { amount: "1" } }),

@@ -4,6 +4,7 @@ import { consumeQueue } from "./queue";
 
 export { Account } from "../durable-objects/account/account";
 export { BacktestJob } from "../durable-objects/backtest/backtest-job";
+export { ConfigStore } from "../durable-objects/config/config-store";
 export { MarketSymbol } from "../durable-objects/market-symbol/market-symbol";
 export { RateLimiter } from "../durable-objects/rate-limiter/rate-limiter";
 export { StreamHub } from "../durable-objects/stream-hub/stream-hub";

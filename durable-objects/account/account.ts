@@ -20,6 +20,8 @@ import { StrategyLink } from "./strategy-link";
 import type { StrategyCommand, StrategySendReply, StrategyViewReply, StrategyViewRequest } from "../../shared/strategy/live";
 import { GATED_COMMANDS, type GateOutcome, type GateRequest, type Gated, type GatedCommand, type UserRecord } from "../../shared/identity/gate";
 import { IdentityDesk } from "./identity";
+import { ConfigSubscriber } from "../config/subscriber";
+import type { AccountConfig } from "../../shared/config/live";
 
 const log = logger("account");
 const RETRY_MS = 1_000;
@@ -36,6 +38,7 @@ export class Account extends DurableObject<Env> {
   readonly #runner: AccountRunner;
   readonly #strategies: StrategyLink;
   readonly #identity: IdentityDesk;
+  readonly #config: ConfigSubscriber;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -49,6 +52,11 @@ export class Account extends DurableObject<Env> {
       venueFailed: (command, error) => this.#venueFailed(command, error),
     });
     this.#strategies = new StrategyLink(ctx.storage.sql, this.#store, this.#runner, env, deps.config.venue);
+    // Run-time configuration (docs/config.md): the engine reads its global limits from
+    // deps.config on every check, so replacing them applies to the next order.
+    this.#config = new ConfigSubscriber(ctx.storage, env, this.#owner, (config) => {
+      deps.config = { ...deps.config, limits: config.riskLimits };
+    });
     // Venue calls or events owed by an earlier incarnation (its retry alarm may have been
     // lost with it): whatever wakes the object next also arms the alarm that sends them.
     if (this.#store.unsettledOrders().length > 0 || this.#store.outboxSize() > 0) this.#armRetry();
@@ -57,13 +65,13 @@ export class Account extends DurableObject<Env> {
   // ---- the gate: the user's credentials and rate limits (shared/identity/gate.ts) -----------
 
   /** Whether a request of this user stands and fits their rate limit; the gateway's check for routes that do not call in themselves. */
-  admit(request: GateRequest): Promise<GateOutcome> {
-    return this.#identity.admit(request);
+  async admit(request: GateRequest): Promise<GateOutcome> {
+    return this.#identity.admit(await this.#configured(request));
   }
 
   /** GET /api/users/me in one call: the gate, then the user as D1 last said. */
-  me(request: GateRequest): Promise<Gated<UserRecord>> {
-    return this.#identity.me(request);
+  async me(request: GateRequest): Promise<Gated<UserRecord>> {
+    return this.#identity.me(await this.#configured(request));
   }
 
   /** POST /v2/orders in one call: the gate, then the order. */
@@ -84,9 +92,23 @@ export class Account extends DurableObject<Env> {
   }
 
   async #gated<T>(request: GateRequest, command: () => Promise<T>): Promise<Gated<T>> {
-    const outcome = await this.#identity.admit(request);
+    const outcome = await this.#identity.admit(await this.#configured(request));
     if (!outcome.admitted) return outcome;
     return { admitted: true, rate: outcome.rate, value: await command() };
+  }
+
+  // ---- run-time configuration (durable-objects/config/subscriber.ts) -----------------------
+
+  /** The ConfigStore's push of a change: applied to the next request. */
+  configChanged(config: AccountConfig): void {
+    this.#config.receive(config);
+  }
+
+  /** The gateway sends the rate limit from the vars; the configuration's, once the object holds it, counts instead. */
+  async #configured(request: GateRequest): Promise<GateRequest> {
+    await this.#config.ready;
+    const rates = this.#config.current?.rateLimits;
+    return rates ? { ...request, limit: rates[request.bucket], windowMs: rates.windowSeconds * 1000 } : request;
   }
 
   // ---- reads ----------------------------------------------------------------------------

@@ -1,0 +1,150 @@
+import { DurableObject } from "cloudflare:workers";
+import { logger } from "../../platform/log";
+import type { ConfigKey, RateLimits, Scope } from "../../shared/config/keys";
+import { accountScope, type AccountConfig } from "../../shared/config/live";
+import { defaults, deleteOverride, effectiveAll, rollback, setOverride, type Applied, type Author, type Override, type Value, type Version, type WriteResult } from "../../shared/config/versions";
+import type { RiskLimits } from "../../shared/trading/risk";
+
+const log = logger("config-store");
+
+/** A registration not refreshed for this long is dropped: its object has been evicted and woken since, or is gone. */
+const SUBSCRIPTION_TTL_MS = 7 * 24 * 3_600_000;
+
+/**
+ * The environment's configuration (one object, named "config"): the current overrides and
+ * every version that made them, by the rules of shared/config/versions.ts. Running account
+ * objects register when they wake; every change is pushed to those it concerns before the
+ * write answers, so they never poll (docs/config.md).
+ */
+export class ConfigStore extends DurableObject<Env> {
+  readonly #sql: SqlStorage;
+  #version: number;
+  #overrides: Override[];
+  readonly #defaults: Record<ConfigKey, Value>;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#defaults = defaults(env);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS versions (
+      version INTEGER PRIMARY KEY, at INTEGER NOT NULL, author TEXT NOT NULL, reason TEXT NOT NULL,
+      action TEXT NOT NULL, rolled_back_to INTEGER, changes TEXT NOT NULL)`);
+    this.#sql.exec("CREATE TABLE IF NOT EXISTS overrides (key TEXT NOT NULL, scope TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, scope))");
+    this.#sql.exec("CREATE TABLE IF NOT EXISTS subscribers (scope TEXT PRIMARY KEY, seen_at INTEGER NOT NULL)");
+    this.#version = this.#sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM versions").one().v ?? 0;
+    this.#overrides = this.#sql
+      .exec<{ key: string; scope: string; value: string }>("SELECT key, scope, value FROM overrides")
+      .toArray()
+      .map((r) => ({ key: r.key as ConfigKey, scope: r.scope, value: JSON.parse(r.value) as Value }));
+  }
+
+  /** The version, every stored override, and the defaults from the vars they override. */
+  snapshot(): { version: number; overrides: Override[]; defaults: Record<ConfigKey, Value> } {
+    return { version: this.#version, overrides: this.#overrides, defaults: this.#defaults };
+  }
+
+  /** Versions newest first, below `before` (null: from the latest), that touched `key` (null: any). */
+  history(key: string | null, before: number | null, limit: number): Version[] {
+    const rows = this.#sql
+      .exec<VersionRow>(
+        `SELECT * FROM versions WHERE version < ?
+           AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(versions.changes) WHERE json_extract(value, '$.key') = ?))
+         ORDER BY version DESC LIMIT ?`,
+        before ?? Number.MAX_SAFE_INTEGER,
+        key,
+        key,
+        limit,
+      )
+      .toArray();
+    return rows.map(versionOf);
+  }
+
+  set(key: string, scope: Scope, value: unknown, ifMatch: number, by: Author): Promise<WriteResult> {
+    return this.#commit(setOverride(this.#version, this.#overrides, key, scope, value, ifMatch, by));
+  }
+
+  remove(key: string, scope: Scope, ifMatch: number, by: Author): Promise<WriteResult> {
+    return this.#commit(deleteOverride(this.#version, this.#overrides, key, scope, ifMatch, by));
+  }
+
+  rollback(target: number, ifMatch: number, by: Author): Promise<WriteResult> {
+    const upTo = this.#sql.exec<VersionRow>("SELECT * FROM versions WHERE version <= ? ORDER BY version", target).toArray().map(versionOf);
+    return this.#commit(rollback(this.#version, this.#overrides, upTo, target, ifMatch, by));
+  }
+
+  /** An account object that woke: remembered for pushes, and answered its values now. */
+  register(owner: string): AccountConfig {
+    const scope = accountScope(owner);
+    this.#sql.exec("INSERT INTO subscribers (scope, seen_at) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET seen_at = excluded.seen_at", scope, Date.now());
+    return this.#accountConfig(owner);
+  }
+
+  // The check and the writes run without an await between them, so two writes based on
+  // the same version cannot both pass: the second sees the first's version and gets 412.
+  async #commit(applied: Applied): Promise<WriteResult> {
+    if (!applied.ok) return applied;
+    const { version, overrides } = applied;
+    this.#sql.exec(
+      "INSERT INTO versions (version, at, author, reason, action, rolled_back_to, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      version.version,
+      version.at,
+      version.author,
+      version.reason,
+      version.action,
+      version.rolledBackTo,
+      JSON.stringify(version.changes),
+    );
+    for (const c of version.changes) {
+      if (c.after) this.#sql.exec("INSERT INTO overrides (key, scope, value) VALUES (?, ?, ?) ON CONFLICT (key, scope) DO UPDATE SET value = excluded.value", c.key, c.scope, JSON.stringify(c.after));
+      else this.#sql.exec("DELETE FROM overrides WHERE key = ? AND scope = ?", c.key, c.scope);
+    }
+    this.#version = version.version;
+    this.#overrides = overrides;
+    await this.#push(version);
+    return { ok: true, version };
+  }
+
+  /** Sends the new values to every registered account the version concerns, and waits for them: the write answers once running objects hold it. */
+  async #push(version: Version): Promise<void> {
+    this.#sql.exec("DELETE FROM subscribers WHERE seen_at < ?", Date.now() - SUBSCRIPTION_TTL_MS);
+    const global = version.changes.some((c) => c.scope === "global");
+    const scopes = global
+      ? this.#sql.exec<{ scope: string }>("SELECT scope FROM subscribers").toArray().map((r) => r.scope)
+      : version.changes.map((c) => c.scope).filter((s) => this.#sql.exec("SELECT 1 FROM subscribers WHERE scope = ?", s).toArray().length > 0);
+    const owners = [...new Set(scopes.filter((s) => s.startsWith("account:")).map((s) => s.slice("account:".length)))];
+    const results = await Promise.allSettled(owners.map((owner) => this.env.ACCOUNT.getByName(owner).configChanged(this.#accountConfig(owner))));
+    const failed = results.filter((r) => r.status === "rejected").length;
+    // An object that missed a push reads its values again when it next wakes.
+    if (failed > 0) log("warn", "config push failed for some accounts", { version: version.version, failed, pushed: owners.length });
+  }
+
+  #accountConfig(owner: string): AccountConfig {
+    const values = effectiveAll(this.#overrides, this.#defaults, accountScope(owner));
+    return {
+      version: this.#version,
+      riskLimits: values.risk_limits as RiskLimits,
+      rateLimits: values.rate_limits as RateLimits,
+      featureFlags: values.feature_flags as Record<string, boolean>,
+    };
+  }
+}
+
+interface VersionRow extends Record<string, SqlStorageValue> {
+  version: number;
+  at: number;
+  author: string;
+  reason: string;
+  action: string;
+  rolled_back_to: number | null;
+  changes: string;
+}
+
+const versionOf = (r: VersionRow): Version => ({
+  version: r.version,
+  at: r.at,
+  author: r.author,
+  reason: r.reason,
+  action: r.action as Version["action"],
+  rolledBackTo: r.rolled_back_to,
+  changes: JSON.parse(r.changes) as Version["changes"],
+});

@@ -1,0 +1,166 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, expectError, json, signUp, type TestUser } from "./helpers";
+
+// The admin API of the run-time configuration (docs/config.md): versions with ETag and
+// If-Match, refusals naming the field, history with diffs, rollback, scopes. Other test
+// files share the environment's one ConfigStore, so the global writes here touch only
+// what no other test depends on (feature flags, and a reset limit nobody reaches).
+
+let admin: TestUser;
+
+interface VersionBody {
+  version: number;
+  author: string;
+  reason: string;
+  action: string;
+  rolled_back_to: number | null;
+  changes: { key: string; scope: string; before: Record<string, unknown> | null; after: Record<string, unknown> | null; diff: { field: string; before: unknown; after: unknown }[] }[];
+}
+
+const read = (path: string) => call(path, { token: admin.access, ip: admin.ip });
+const write = (method: string, path: string, body: unknown, ifMatch?: string) =>
+  call(path, { method, body, token: admin.access, ip: admin.ip, headers: ifMatch === undefined ? {} : { "if-match": ifMatch } });
+
+async function etag(): Promise<string> {
+  const res = await read("/api/admin/config");
+  expect(res.status).toBe(200);
+  return res.headers.get("etag")!;
+}
+
+async function put(key: string, body: { scope?: string; value: unknown; reason?: string }): Promise<VersionBody> {
+  const res = await write("PUT", `/api/admin/config/${key}`, { reason: "test", ...body }, await etag());
+  expect(res.status, await res.clone().text()).toBe(200);
+  return json<VersionBody>(res);
+}
+
+beforeAll(async () => {
+  admin = await signUp("admin");
+});
+
+describe("config: reading", () => {
+  it("answers every key's effective value with the version as ETag, the defaults coming from the vars", async () => {
+    const res = await read("/api/admin/config");
+    expect(res.status).toBe(200);
+    const body = await json<{ version: number; values: Record<string, Record<string, unknown>>; defaults: Record<string, Record<string, unknown>>; keys: { key: string }[] }>(res);
+    expect(res.headers.get("etag")).toBe(`"${body.version}"`);
+    // wrangler.toml's RISK_LIMITS and RATE_LIMITS.
+    expect(body.defaults.risk_limits).toMatchObject({ maxOrderQty: "100000", ordersPerMinute: 200, priceBandPct: 10 });
+    expect(body.defaults.rate_limits).toEqual({ windowSeconds: 60, auth: 10, trading: 300, default: 100 });
+    expect(body.keys.map((k) => k.key).sort()).toEqual(["feature_flags", "rate_limits", "risk_limits"]);
+    // Only the declared keys exist: no var, let alone a secret, appears.
+    expect(JSON.stringify(body)).not.toMatch(/JWT|PEPPER|SECRET/i);
+  });
+
+  it("refuses an unknown key (404) and a malformed scope (422)", async () => {
+    await expectError(await read("/api/admin/config/JWT_SECRET"), 404);
+    const bad = await expectError(await read("/api/admin/config/risk_limits?scope=tenant:1"), 422);
+    expect(bad.details[0]!.path).toBe("scope");
+  });
+});
+
+describe("config: writing", () => {
+  it("refuses a bad value with the path of each error, and stores nothing", async () => {
+    const before = await etag();
+    const res = await write("PUT", "/api/admin/config/risk_limits", { scope: `account:${admin.id}`, value: { maxOrderQty: "lots", ordersPerMinute: -1, surprise: 1 }, reason: "bad" }, before);
+    const error = await expectError(res, 422);
+    expect(error.details.map((d) => d.path).sort()).toEqual(["value", "value.maxOrderQty", "value.ordersPerMinute"]);
+    expect(error.details.find((d) => d.path === "value")!.message).toMatch(/surprise/);
+    const flags = await expectError(await write("PUT", "/api/admin/config/feature_flags", { value: { ok: "yes" }, reason: "bad" }, before), 422);
+    expect(flags.details.map((d) => d.path)).toEqual(["value.ok"]);
+    expect(await etag()).toBe(before);
+  });
+
+  it("refuses a key at a scope it does not have", async () => {
+    const error = await expectError(await write("PUT", "/api/admin/config/feature_flags", { scope: `account:${admin.id}`, value: { beta: true }, reason: "x" }, await etag()), 422);
+    expect(error.details[0]!.path).toBe("scope");
+  });
+
+  it("needs If-Match (428), refuses a stale one (412) and a malformed one (400)", async () => {
+    const body = { value: { beta: true }, reason: "x" };
+    await expectError(await write("PUT", "/api/admin/config/feature_flags", body), 428);
+    await expectError(await write("PUT", "/api/admin/config/feature_flags", body, "soon"), 400);
+    const current = await etag();
+    await put("feature_flags", { value: { beta: true } });
+    await expectError(await write("PUT", "/api/admin/config/feature_flags", body, current), 412);
+  });
+
+  it("lets exactly one of two writes based on the same version through; the other is 412", async () => {
+    const based = await etag();
+    const [a, b] = await Promise.all([
+      write("PUT", "/api/admin/config/feature_flags", { value: { race: true }, reason: "a" }, based),
+      write("PUT", "/api/admin/config/feature_flags", { value: { race: false }, reason: "b" }, based),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 412]);
+    const winner = a.status === 200;
+    const now = await json<{ value: Record<string, boolean> }>(await read("/api/admin/config/feature_flags"));
+    expect(now.value.race).toBe(winner);
+  });
+
+  it("records author, reason and the field diff; PATCH changes only the fields sent", async () => {
+    await put("feature_flags", { value: { alpha: true, beta: false } });
+    const res = await write("PATCH", "/api/admin/config/feature_flags", { value: { beta: true }, reason: "turn beta on" }, await etag());
+    expect(res.status).toBe(200);
+    const version = await json<VersionBody>(res);
+    expect(res.headers.get("etag")).toBe(`"${version.version}"`);
+    expect(version).toMatchObject({ author: admin.id, reason: "turn beta on", action: "set" });
+    expect(version.changes).toEqual([{ key: "feature_flags", scope: "global", before: { alpha: true, beta: false }, after: { alpha: true, beta: true }, diff: [{ field: "beta", before: false, after: true }] }]);
+  });
+});
+
+describe("config: scopes", () => {
+  it("an account's value is the default, overlaid by the global override, then by the account's own, field by field", async () => {
+    const user = await signUp();
+    const scope = `account:${user.id}`;
+    await put("risk_limits", { value: { maxResetCash: "1000001" } });
+    await put("risk_limits", { scope, value: { maxOrderQty: "7" } });
+    const at = async (s: string) => (await json<{ value: Record<string, unknown>; override: unknown }>(await read(`/api/admin/config/risk_limits?scope=${s}`)));
+    const mine = await at(scope);
+    expect(mine.value).toMatchObject({ maxOrderQty: "7", maxResetCash: "1000001", maxOrderNotional: "1000000" });
+    expect(mine.override).toEqual({ maxOrderQty: "7" });
+    expect((await at("global")).value).toMatchObject({ maxOrderQty: "100000", maxResetCash: "1000001" });
+    // Deleting an override: the scope inherits again.
+    const del = await call(`/api/admin/config/risk_limits?scope=${scope}&reason=done`, { method: "DELETE", token: admin.access, ip: admin.ip, headers: { "if-match": await etag() } });
+    expect(del.status).toBe(200);
+    expect((await at(scope)).value).toMatchObject({ maxOrderQty: "100000" });
+    await expectError(await call(`/api/admin/config/risk_limits?scope=${scope}&reason=again`, { method: "DELETE", token: admin.access, ip: admin.ip, headers: { "if-match": await etag() } }), 404);
+    const global = await call("/api/admin/config/risk_limits?scope=global&reason=done", { method: "DELETE", token: admin.access, ip: admin.ip, headers: { "if-match": await etag() } });
+    expect(global.status).toBe(200);
+    expect((await at("global")).value).toMatchObject({ maxResetCash: "1000000" });
+  });
+});
+
+describe("config: history and rollback", () => {
+  it("pages a key's history newest first with diffs, and a rollback restores a version as a new version", async () => {
+    const first = await put("feature_flags", { value: { gamma: true }, reason: "one" });
+    const second = await put("feature_flags", { value: { gamma: false, delta: true }, reason: "two" });
+    const page = await json<{ versions: VersionBody[]; next_before: number | null }>(await read("/api/admin/config/history?key=feature_flags&limit=1"));
+    expect(page.versions.map((v) => v.version)).toEqual([second.version]);
+    expect(page.versions[0]!.changes[0]!.diff).toEqual([
+      { field: "delta", before: null, after: true },
+      { field: "gamma", before: true, after: false },
+    ]);
+    const next = await json<{ versions: VersionBody[] }>(await read(`/api/admin/config/history?key=feature_flags&limit=1&before=${page.next_before}`));
+    expect(next.versions.map((v) => v.version)).toEqual([first.version]);
+
+    const res = await write("POST", "/api/admin/config/rollback", { version: first.version, reason: "undo two" }, await etag());
+    expect(res.status).toBe(200);
+    const rolled = await json<VersionBody>(res);
+    expect(rolled).toMatchObject({ action: "rollback", rolled_back_to: first.version, reason: "undo two" });
+    expect(rolled.version).toBeGreaterThan(second.version);
+    expect(rolled.changes).toEqual([{ key: "feature_flags", scope: "global", before: { gamma: false, delta: true }, after: { gamma: true }, diff: expect.any(Array) }]);
+    expect((await json<{ value: unknown }>(await read("/api/admin/config/feature_flags"))).value).toEqual({ gamma: true });
+    // The rollback is in the history like any change, so it can itself be undone.
+    const latest = await json<{ versions: VersionBody[] }>(await read("/api/admin/config/history?limit=1"));
+    expect(latest.versions[0]!.version).toBe(rolled.version);
+    expect((await write("POST", "/api/admin/config/rollback", { version: second.version, reason: "redo" }, await etag())).status).toBe(200);
+    expect((await json<{ value: unknown }>(await read("/api/admin/config/feature_flags"))).value).toEqual({ gamma: false, delta: true });
+  });
+
+  it("refuses a rollback to a version that does not exist (404), to where it already stands (409) and without If-Match (428)", async () => {
+    const current = Number((await etag()).replaceAll('"', ""));
+    await expectError(await write("POST", "/api/admin/config/rollback", { version: current + 5, reason: "x" }, await etag()), 404);
+    await expectError(await write("POST", "/api/admin/config/rollback", { version: current, reason: "x" }, await etag()), 409);
+    await expectError(await write("POST", "/api/admin/config/rollback", { version: 1, reason: "x" }), 428);
+    await expectError(await write("POST", "/api/admin/config/rollback", { version: "one", reason: "" }, await etag()), 422);
+  });
+});
