@@ -82,8 +82,8 @@ export class RawBody {
   ) {}
 }
 
-async function send(method: string, path: string, body?: unknown): Promise<Response> {
-  const headers: Record<string, string> = {};
+async function send(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...extra };
   if (access) headers.authorization = `Bearer ${access}`;
   if (body instanceof RawBody) {
     headers["content-type"] = body.contentType;
@@ -117,9 +117,10 @@ async function oneTabAtATime<T>(run: () => Promise<T>): Promise<T> {
   return await navigator.locks.request("redfire.refresh", run);
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let res = await send(method, path, body);
-  if (res.status === 401 && (await refresh())) res = await send(method, path, body);
+/** `headers`: a request's own, such as the If-Match of a configuration write. */
+export async function api<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+  let res = await send(method, path, body, headers);
+  if (res.status === 401 && (await refresh())) res = await send(method, path, body, headers);
   const parsed = await parse(res);
   if (res.status === 401 && session.get().user) signedOut();
   if (!res.ok && res.status !== 207) throw errorOf(res.status, parsed);

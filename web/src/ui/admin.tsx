@@ -4,9 +4,11 @@ import type { AdminAsset } from "../../../shared/schemas/assets";
 import type { UserList } from "../../../shared/schemas/identity";
 import { api, ApiError, session, type UserJson } from "../api";
 import { useStore } from "../store";
+import { ConfigPanel } from "./config";
 
 // Admins only (the server enforces it; this page is just hidden from others): users
-// (role, disable) and instruments (tradable, active, new ones with a simulated feed).
+// (role, disable), instruments (tradable, active, new ones with a simulated feed) and the
+// run-time configuration (config.tsx).
 type Asset = z.infer<typeof AdminAsset>;
 const ROLES = ["guest", "user", "trader", "admin"] as const;
 
@@ -23,6 +25,7 @@ export function AdminPage() {
       )}
       <Users report={report} />
       <Instruments report={report} />
+      <ConfigPanel report={report} />
     </main>
   );
 }
