@@ -8,7 +8,7 @@ import { admit, type GateRequest, type KeyRecord, type RateBucket, type SessionR
 import type { WindowState } from "../shared/sliding-window";
 import { call, createKey, signUp } from "./helpers";
 import { quotedMarket } from "./trading/helpers";
-import { instrument, type CallLog } from "./instrumented";
+import { instrument, quiet, type CallLog } from "./instrumented";
 
 // The gate of a user's requests (docs/identity.md): the pure rules, then the object's side
 // (what it reads from D1 and when it reads again).
@@ -87,6 +87,7 @@ describe("the user's object's side", () => {
     const k = await createKey(u);
     const desk = new IdentityDesk(env, u.id);
     const request = bySession({ credential: { kind: "api_key", keyId: k.key_id, secretHash: await keyedHash(env.PASSWORD_PEPPER, k.secret) }, limit: 100 });
+    await quiet(env);
     const log: CallLog = [];
     const restore = instrument(env, log);
     try {
@@ -104,6 +105,7 @@ describe("the user's object's side", () => {
     const u = await signUp();
     const desk = new IdentityDesk(env, u.id);
     const request = sessionRequest(u.access);
+    await quiet(env);
     const log: CallLog = [];
     const restore = instrument(env, log);
     try {

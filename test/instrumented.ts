@@ -68,3 +68,25 @@ export function instrument(env: Env, log: CallLog): () => void {
     restoreDb();
   };
 }
+
+/**
+ * Waits until nothing has called through a binding for 1.5 s: the queue consumer, which
+ * runs in this isolate too, works off the events of earlier requests (notifications,
+ * projections) up to a batch timeout (1 s) after they were sent, and its calls are not the
+ * measured request's.
+ */
+export async function quiet(env: Env): Promise<void> {
+  const seen: CallLog = [];
+  const restore = instrument(env, seen);
+  try {
+    const deadline = Date.now() + 15_000;
+    let still = 0;
+    while (still < 5 && Date.now() < deadline) {
+      const before = seen.length;
+      await new Promise((r) => setTimeout(r, 300));
+      still = seen.length === before ? still + 1 : 0;
+    }
+  } finally {
+    restore();
+  }
+}

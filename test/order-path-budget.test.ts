@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { findAsset } from "../platform/assets";
 import { createApp } from "../workers/app";
 import { createKey, freshIp, ORIGIN, signUp, type TestUser } from "./helpers";
-import { instrument, type CallLog } from "./instrumented";
+import { instrument, quiet, type CallLog } from "./instrumented";
 import { quotedMarket, type Market } from "./trading/helpers";
 
 // The hot paths' budget of hops (docs/order-path.md), counted through instrumented
@@ -35,31 +35,9 @@ async function request(path: string, who: Credentials, body?: unknown, method = 
   return res;
 }
 
-/**
- * Waits until nothing has called through a binding for 1.5 s: the queue consumer, which
- * runs in this isolate too, works off the events of earlier requests (notifications,
- * projections) up to a batch timeout (1 s) after they were sent, and its calls are not the
- * measured request's.
- */
-async function quiet(): Promise<void> {
-  const seen: CallLog = [];
-  const restore = instrument(env, seen);
-  try {
-    const deadline = Date.now() + 15_000;
-    let still = 0;
-    while (still < 5 && Date.now() < deadline) {
-      const before = seen.length;
-      await new Promise((r) => setTimeout(r, 300));
-      still = seen.length === before ? still + 1 : 0;
-    }
-  } finally {
-    restore();
-  }
-}
-
 /** Every call made through a binding, by anyone, while `work` ran (after the isolate went quiet). */
 async function callsDuring(work: () => Promise<Response>): Promise<{ res: Response; calls: CallLog }> {
-  await quiet();
+  await quiet(env);
   // The isolate's asset snapshot is read again behind a request's answer once it is 3 s
   // old (the wait above makes it so): read it now, so a D1 statement below is the request's.
   await findAsset(env, market.symbol);
