@@ -528,6 +528,26 @@ try {
     await shot("admin");
   });
 
+  await step("an admin changes the configuration: a bad value is refused naming the field, a good one shows its diff, a rollback undoes it", async () => {
+    const risk = page.locator('[data-testid="config"] form[data-key="risk_limits"]');
+    await risk.getByLabel("risk_limits override").fill('{"maxOrderQty": "lots"}');
+    await risk.getByLabel("risk_limits reason").fill("e2e");
+    await risk.getByRole("button", { name: "Save" }).click();
+    const refusal = await risk.locator(".field-error").first().textContent();
+    if (!refusal.startsWith("value.maxOrderQty")) throw new Error(`unexpected refusal: ${refusal}`);
+    await risk.getByLabel("risk_limits override").fill('{"maxResetCash": "2000000"}');
+    await risk.getByLabel("risk_limits reason").fill("e2e raise");
+    await risk.getByRole("button", { name: "Save" }).click();
+    const history = page.locator('[data-testid="config-history"] tbody tr');
+    await history.first().filter({ hasText: 'maxResetCash: — → "2000000"' }).waitFor();
+    await risk.locator("p.mono", { hasText: '"maxResetCash":"2000000"' }).waitFor();
+    await shot("config");
+    page.once("dialog", (dialog) => void dialog.accept("e2e undo"));
+    await history.first().getByRole("button", { name: "Roll back to before this" }).click();
+    await history.first().filter({ hasText: "rollback to" }).waitFor();
+    await risk.locator("p.mono", { hasText: '"maxResetCash":"1000000"' }).waitFor();
+  });
+
   await step("the terminal fits a phone screen", async () => {
     await page.getByRole("link", { name: "Trade" }).click();
     await page.setViewportSize({ width: 390, height: 844 });

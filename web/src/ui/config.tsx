@@ -3,7 +3,7 @@ import { api, ApiError } from "../api";
 
 // The run-time configuration (docs/config.md): every key's effective value at a scope,
 // an editor for the scope's override (the server validates and names each bad field),
-// and the history with each change's diff and a rollback. Every write sends the version
+// and the history with each change's diff and a rollback to before any of them. Every write sends the version
 // it was based on; a 412 means another admin wrote first, and the page reloads.
 
 type Value = Record<string, string | number | boolean | null>;
@@ -122,7 +122,11 @@ export function ConfigPanel({ report }: { report: (e: unknown) => void }) {
                   ))}
                 </td>
                 <td>{v.reason}</td>
-                <td class="actions">{config && v.version < config.version && <button onClick={() => rollback(v.version)}>Roll back to this</button>}</td>
+                <td class="actions">
+                  <button title={`Every override as it stood after version ${v.version - 1}, undoing this change and any later one`} onClick={() => rollback(v.version - 1)}>
+                    Roll back to before this
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
