@@ -1,6 +1,6 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, expectError, restartObject, signUp, type TestUser } from "./helpers";
+import { call, expectError, restartObject, signUp, until, type TestUser } from "./helpers";
 import { placed, placeOrder, quotedMarket, type Market } from "./trading/helpers";
 
 // A change reaches the running account objects it concerns before the write answers
@@ -12,11 +12,15 @@ let market: Market;
 
 const restingBuy = (qty: string) => ({ symbol: market.symbol, qty, side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
 
-async function configure(key: string, scope: string, value: Record<string, unknown>): Promise<void> {
+async function configure(key: string, scope: string, value: Record<string, unknown>): Promise<number> {
   const read = await call("/api/admin/config", { token: admin.access, ip: admin.ip });
   const res = await call(`/api/admin/config/${key}`, { method: "PUT", body: { scope, value, reason: "test" }, token: admin.access, ip: admin.ip, headers: { "if-match": read.headers.get("etag")! } });
   expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json<{ version: number }>()).version;
 }
+
+/** The version of the configuration an account object holds (its stored copy). */
+const heldVersion = (owner: string) => runInDurableObject(env.ACCOUNT.getByName(owner), (_o, state) => state.storage.kv.get<{ version: number }>("config")?.version ?? 0);
 
 beforeAll(async () => {
   admin = await signUp("admin");
@@ -74,5 +78,19 @@ describe("config propagation", () => {
     // Other users keep the limit from the vars.
     const other = await signUp();
     expect((await call("/v2/account", { token: other.access, ip: other.ip })).headers.get("x-ratelimit-limit")).toBe("100");
+  });
+
+  it("a global change reaches every running account before the write answers", async () => {
+    // A version to wake with, so that each account keeps a copy once it has registered.
+    await configure("feature_flags", "global", { fan_out_probe: false });
+    const owners = Array.from({ length: 200 }, (_, i) => `fan-out-${crypto.randomUUID()}-${i}`);
+    await Promise.all(owners.map((owner) => env.ACCOUNT.getByName(owner).positions()));
+    // Each woke and registered in the background; a copy in its storage says it was answered.
+    await until(async () => (await Promise.all(owners.map(heldVersion))).every((v) => v > 0), "the accounts to register");
+    const started = performance.now();
+    const version = await configure("feature_flags", "global", { fan_out_probe: true });
+    const elapsed = performance.now() - started;
+    expect(new Set(await Promise.all(owners.map(heldVersion)))).toEqual(new Set([version]));
+    console.info(`config propagation: a global change pushed to ${owners.length}+ running accounts, answered in ${elapsed.toFixed(1)} ms`);
   });
 });
