@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, expectError, json, signUp, type TestUser } from "./helpers";
 
@@ -163,4 +164,44 @@ describe("config: history and rollback", () => {
     await expectError(await write("POST", "/api/admin/config/rollback", { version: 1, reason: "x" }), 428);
     await expectError(await write("POST", "/api/admin/config/rollback", { version: "one", reason: "" }, await etag()), 422);
   });
+});
+
+describe("config: any input", () => {
+  it("answers a 4xx envelope or a success, never a 5xx", async () => {
+    // More requests than the 100 a minute an admin may send: the configuration lifts their limit.
+    await put("rate_limits", { scope: `account:${admin.id}`, value: { default: 100_000 } });
+    const statuses = new Set<number>();
+    const value = fc.jsonValue({ maxDepth: 2 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          method: fc.constantFrom("GET", "PUT", "PATCH", "DELETE", "POST"),
+          path: fc.constantFrom("/api/admin/config", "/api/admin/config/risk_limits", "/api/admin/config/rate_limits", "/api/admin/config/feature_flags", "/api/admin/config/history", "/api/admin/config/rollback", "/api/admin/config/%00", "/api/admin/config/__proto__"),
+          query: fc.dictionary(fc.constantFrom("scope", "reason", "key", "before", "limit"), fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom("global", "account:x", "symbol:AAPL", "-1", "0", "101", "risk_limits"))),
+          body: fc.oneof(
+            fc.json({ maxDepth: 3 }),
+            fc.string({ maxLength: 40 }),
+            fc.record({ scope: fc.oneof(fc.string(), value), value: fc.oneof(value, fc.dictionary(fc.constantFrom("maxOrderQty", "priceBandPct", "trading", "windowSeconds", "beta"), value)), reason: fc.oneof(fc.string(), value) }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
+            fc.record({ version: value, reason: fc.string() }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
+          ),
+          ifMatch: fc.option(fc.oneof(fc.string({ maxLength: 20 }).map((v) => v.replace(/[^\x20-\x7e]/g, "")), fc.nat().map((n) => `"${n}"`)), { nil: undefined }),
+        }),
+        async (r) => {
+          const path = `${r.path}?${new URLSearchParams(r.query).toString()}`;
+          const res = await call(path, {
+            method: r.method,
+            token: admin.access,
+            ip: admin.ip,
+            headers: r.ifMatch === undefined ? {} : { "if-match": r.ifMatch },
+            ...(r.method === "GET" ? {} : { rawBody: r.body, headers: { "content-type": "application/json", ...(r.ifMatch === undefined ? {} : { "if-match": r.ifMatch }) } }),
+          });
+          const text = await res.text();
+          expect(res.status, `${r.method} ${path} → ${res.status} ${text}`).toBeLessThan(500);
+          statuses.add(res.status);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(statuses.has(429), "the fuzz reached the routes, not only the rate limit").toBe(false);
+  }, 120_000);
 });
