@@ -137,6 +137,7 @@ const ROUTES: Route[] = [
   { name: "GET /api/admin/venues/{symbol}/fills of another user", request: (f) => ({ method: "GET", path: `/api/admin/venues/AAPL/fills?account=${f.victim.id}` }), expected: ADMIN_ONLY },
   // Run-time configuration: the permission is judged before anything else, so an admin's
   // write without If-Match is the 428 and nobody else gets that far.
+  { name: "GET /metrics", request: () => ({ method: "GET", path: "/metrics" }), expected: ADMIN_ONLY },
   { name: "GET /api/admin/config", request: () => ({ method: "GET", path: "/api/admin/config" }), expected: ADMIN_ONLY },
   { name: "GET /api/admin/config/{key}", request: () => ({ method: "GET", path: "/api/admin/config/risk_limits?scope=global" }), expected: ADMIN_ONLY },
   { name: "GET /api/admin/config/history", request: () => ({ method: "GET", path: "/api/admin/config/history?key=risk_limits" }), expected: ADMIN_ONLY },

@@ -27,6 +27,7 @@ import { account } from "./routes/account";
 import { orders } from "./routes/orders";
 import { positions } from "./routes/positions";
 import { tradeStream } from "./routes/trade-stream";
+import { metrics } from "./routes/metrics";
 import { system } from "./routes/system";
 import { users } from "./routes/users";
 import { venueAdmin } from "./routes/venue-admin";
@@ -131,6 +132,7 @@ export function createApp() {
   app.use("*", requestContext, wrongMethod, startFeeds, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, admission));
 
   app.route("/", system);
+  app.route("/", metrics);
   app.route("/", auth);
   app.route("/", users);
   app.route("/", keys);
