@@ -120,4 +120,3 @@ export async function fromApiKey(env: Env, keyId: string, secret: string, ctx: {
   return { userId: row.userId, role: row.role as Role, permissions: permissionsOf(row.role as Role, scopes), via: { kind: "api_key", keyId, scopes } };
 }
 
-export { parseScopes };

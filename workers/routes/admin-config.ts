@@ -9,6 +9,7 @@ import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../sha
 import type { AppEnv } from "../context";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
+import { keysetPage } from "../lib/pages";
 
 // Run-time configuration (docs/config.md): read the effective values with the store's
 // version as the ETag, change one key at one scope with If-Match (412 when stale, 428
@@ -159,8 +160,8 @@ adminConfig.openapi(
     const { key, before, limit } = c.req.valid("query");
     if (key !== undefined) knownKey(key);
     const versions = await store(c.env).history(key ?? null, before ?? null, limit + 1);
-    const page = versions.slice(0, limit);
-    const body: z.infer<typeof HistoryView> = { versions: page.map(versionView), next_before: versions.length > limit ? page[page.length - 1]!.version : null };
+    const { page, next } = keysetPage(versions, limit, (v) => v.version);
+    const body: z.infer<typeof HistoryView> = { versions: page.map(versionView), next_before: next };
     return c.json(body, 200);
   },
 );

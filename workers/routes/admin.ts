@@ -12,6 +12,7 @@ import { revokeUserSessions } from "../lib/sessions";
 import { userView } from "../lib/users";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
+import { keysetPage } from "../lib/pages";
 
 export const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -41,8 +42,8 @@ admin.openapi(listUsers, async (c) => {
     .orderBy(asc(schema.users.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  return c.json({ users: page.map(userView), next_page_token: rows.length > limit ? page[page.length - 1]!.id : null }, 200);
+  const { page, next } = keysetPage(rows, limit, (u) => u.id);
+  return c.json({ users: page.map(userView), next_page_token: next }, 200);
 });
 
 const updateUser = createRoute({

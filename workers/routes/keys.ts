@@ -9,7 +9,7 @@ import { database, schema } from "../../platform/db";
 import { publish } from "../lib/events";
 import { closeSockets } from "../lib/revocation";
 import { keyedHash, randomString } from "../../platform/random";
-import { parseScopes } from "../../platform/credentials";
+import { parseScopes } from "../../shared/identity/gate";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 

@@ -19,6 +19,7 @@ import { log } from "../../platform/log";
 import { notificationView } from "../lib/notifications";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
+import { keysetPage } from "../lib/pages";
 
 // The caller's notifications (docs/notifications.md): the list, the unread count, marking
 // them read; and an admin's message to one user or to all. The rows are written by the queue
@@ -52,8 +53,8 @@ notifications.openapi(list, async (c) => {
     .orderBy(desc(n.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  return c.json({ notifications: page.map(notificationView), next_page_token: rows.length > limit ? String(page.at(-1)!.id) : null }, 200);
+  const { page, next } = keysetPage(rows, limit, (row) => String(row.id));
+  return c.json({ notifications: page.map(notificationView), next_page_token: next }, 200);
 });
 
 const unreadCount = createRoute({

@@ -21,6 +21,7 @@ import { randomString } from "../../platform/random";
 import { queueDelivery } from "../lib/webhooks";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
+import { keysetPage } from "../lib/pages";
 
 // The caller's webhooks (docs/notifications.md): register a URL for some notification kinds,
 // list and delete them, read a webhook's delivery log, redeliver one delivery, send a test
@@ -160,8 +161,8 @@ webhooks.openapi(deliveries, async (c) => {
     .orderBy(desc(d.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  return c.json({ deliveries: page.map(deliveryView), next_page_token: rows.length > limit ? String(page.at(-1)!.id) : null }, 200);
+  const { page, next } = keysetPage(rows, limit, (row) => String(row.id));
+  return c.json({ deliveries: page.map(deliveryView), next_page_token: next }, 200);
 });
 
 const redeliver = createRoute({
