@@ -5,12 +5,14 @@ import { database, schema } from "../platform/db";
 import { logger } from "../platform/log";
 import { notificationOf } from "../shared/notifications/notifications";
 import { pushNotifications, storeNotification } from "./lib/notifications";
+import { consumeDeadEvents } from "./lib/dead-letters";
 import { consumeDeadDeliveries, consumeDeliveries, queueEventDeliveries } from "./lib/webhooks";
 
 const log = logger("queue");
 
-/** The Worker consumes three queues (wrangler.toml): domain events, webhook deliveries and the deliveries' dead letters. */
+/** The Worker consumes four queues (wrangler.toml): domain events and their dead letters, webhook deliveries and theirs. */
 export function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  if (batch.queue.startsWith("redfire-events-dlq-")) return consumeDeadEvents(batch, env);
   if (batch.queue.startsWith("redfire-webhooks-dlq-")) return consumeDeadDeliveries(batch, env);
   if (batch.queue.startsWith("redfire-webhooks-")) return consumeDeliveries(batch, env);
   return consumeEvents(batch, env);
