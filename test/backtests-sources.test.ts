@@ -93,6 +93,21 @@ describe("a saved code strategy", () => {
     expect(done.error).toContain("out of ideas");
   });
 
+  it("posted bars' times must be RFC 3339 instants that exist, or epoch ms as numbers", async () => {
+    const strategyId = await savedStrategy(CODE);
+    const bars = asJsonBars(seededBars(3, 1).bars);
+    const backtests = async () => (await env.DB.prepare("SELECT count(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())?.n;
+    const before = await backtests();
+    for (const [t, index] of [["Dec 2 2025 10:00", 0], ["2025-02-30T00:00:00Z", 1], ["1735689600000", 2]] as const) {
+      const sent = bars.map((b, i) => (i === index ? { ...b, t } : b));
+      const body = await expectError(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: sent }), 422);
+      expect(JSON.stringify(body.details)).toContain(`bars.${index}.t`);
+    }
+    expect(await backtests()).toBe(before);
+    const ok = await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: bars.map((b, i) => (i === 0 ? { ...b, t: Date.parse(b.t) } : b)) });
+    expect(ok.status).toBe(201);
+  });
+
   it("someone else's strategy cannot be backtested", async () => {
     const strategyId = await savedStrategy(CODE);
     const other = await signUp();

@@ -59,8 +59,8 @@ function parseHeader(line: string, errors: ErrorList): Columns | undefined {
   return errors.errors.length === 0 ? columns : undefined;
 }
 
-/** Epoch ms, or an error message. */
-function parseTimestamp(text: string): number | string {
+/** Epoch ms, or an error message: RFC 3339 (to the millisecond, a real date), or epoch seconds or milliseconds. */
+export function parseTimestamp(text: string): number | string {
   if (/^\d{1,16}$/.test(text)) {
     const n = Number(text);
     return n < EPOCH_MS_FROM ? n * 1000 : n;

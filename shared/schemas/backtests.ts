@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { parseTimestamp } from "../market/csv";
 import type { InstrumentSpec } from "../market/instrument";
 import type { Metrics } from "../strategy/metrics";
 import type { StrategyBar } from "../strategy/runtime";
@@ -20,8 +21,14 @@ export const MAX_SERIES_POINTS = 20_000;
 const Decimal = z.union([z.string().trim().max(40), z.number()]).openapi({ type: "string", example: "100000" });
 const Instant = z.union([z.string().max(40), z.number().int()]).openapi({ type: "string", example: "2025-01-01T00:00:00Z", description: "RFC 3339 or epoch ms" });
 
+/** A posted bar's time: an RFC 3339 instant that exists (not whatever Date.parse accepts), or epoch ms. */
+const BarTime = Instant.superRefine((value, ctx) => {
+  if (typeof value === "number" || (!/^\d+$/.test(value) && typeof parseTimestamp(value) === "number")) return;
+  ctx.addIssue({ code: "custom", message: `"${value}" is not an RFC 3339 date and time that exists (2024-01-02T15:04:00Z); epoch milliseconds go as a number` });
+});
+
 export const PostedBar = z.object({
-  t: Instant,
+  t: BarTime,
   open: z.number().positive(),
   high: z.number().positive(),
   low: z.number().positive(),
