@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { logger } from "../../platform/log";
+import { endSpan, startSpan, traced, type Span } from "../../platform/trace";
 import { AccountEngine } from "../../shared/trading/account-engine";
 import { AccountRunner } from "../../shared/trading/account-runner";
 import type { AssetInfo } from "../../shared/trading/asset";
@@ -25,6 +26,13 @@ import type { AccountConfig } from "../../shared/config/live";
 
 const log = logger("account");
 const RETRY_MS = 1_000;
+
+/** The gated commands that call the symbol objects: the span's traceparent follows their arguments. */
+const TRACED_COMMANDS = ["account", "positions", "position", "cancelOrder", "cancelAll"] as const satisfies readonly GatedCommand[];
+
+/** What an order span says of its outcome: the order, or the rule that refused it. */
+const orderFields = (outcome: Outcome<OrderView>): Record<string, unknown> =>
+  outcome.ok ? { orderId: outcome.value.id, orderStatus: outcome.value.status } : { rule: outcome.refusal.rule };
 
 /**
  * One paper account, as a shell around the AccountEngine (shared/trading/account-engine.ts):
@@ -64,26 +72,38 @@ export class Account extends DurableObject<Env> {
 
   // ---- the gate: the user's credentials and rate limits (shared/identity/gate.ts) -----------
 
+  // Every call from the gateway carries the request's traceparent (in the gate request, or
+  // as the last argument) and is logged as one span of this object, whose traceparent the
+  // command hands on to the symbol objects and into its events (docs/tracing.md).
+
   /** Whether a request of this user stands and fits their rate limit; the gateway's check for routes that do not call in themselves. */
   async admit(request: GateRequest): Promise<GateOutcome> {
-    return this.#identity.admit(await this.#configured(request));
+    const span = startSpan("account.admit", request.traceparent);
+    const outcome = await this.#identity.admit(await this.#configured(request));
+    this.#endGated(span, outcome);
+    return outcome;
   }
 
   /** GET /api/users/me in one call: the gate, then the user as D1 last said. */
   async me(request: GateRequest): Promise<Gated<UserRecord>> {
-    return this.#identity.me(await this.#configured(request));
+    const span = startSpan("account.me", request.traceparent);
+    const outcome = await this.#identity.me(await this.#configured(request));
+    this.#endGated(span, outcome);
+    return outcome;
   }
 
   /** POST /v2/orders in one call: the gate, then the order. */
   placeOrderAs(request: GateRequest, fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Gated<Outcome<OrderView>>> {
-    return this.#gated(request, () => this.placeOrder(fields, asset, traceparent));
+    return this.#gated(request, "placeOrder", (span) => this.#publishing(this.#runner.place(fields, asset, span.traceparent)), traceparent, orderFields);
   }
 
   /** Any of the read and cancel commands a route sends with its gate, in one call. */
   gated<K extends GatedCommand>(request: GateRequest, command: K, ...args: Parameters<Account[K]>): Promise<Gated<Awaited<ReturnType<Account[K]>>>> {
     if (!(GATED_COMMANDS as readonly string[]).includes(command)) throw new Error(`${command} is not a gated command`);
     const run = this[command] as (...a: unknown[]) => unknown;
-    return this.#gated<unknown>(request, async () => run.apply(this, args)) as Promise<Gated<Awaited<ReturnType<Account[K]>>>>;
+    // The commands that call the symbol objects (prices, cancels) take the span's traceparent after their arguments.
+    const passesTrace = (TRACED_COMMANDS as readonly string[]).includes(command);
+    return this.#gated<unknown>(request, command, async (span) => run.apply(this, passesTrace ? [...args, span.traceparent] : args)) as Promise<Gated<Awaited<ReturnType<Account[K]>>>>;
   }
 
   /** The user or their credentials changed in D1 (role, status, profile, a revocation): read them again on next use. */
@@ -91,10 +111,25 @@ export class Account extends DurableObject<Env> {
     this.#identity.forget();
   }
 
-  async #gated<T>(request: GateRequest, command: () => Promise<T>): Promise<Gated<T>> {
-    const outcome = await this.#identity.admit(await this.#configured(request));
-    if (!outcome.admitted) return outcome;
-    return { admitted: true, rate: outcome.rate, value: await command() };
+  async #gated<T>(request: GateRequest, name: string, command: (span: Span) => Promise<T>, traceparent: string | null = null, describe?: (value: T) => Record<string, unknown>): Promise<Gated<T>> {
+    const span = startSpan(`account.${name}`, request.traceparent ?? traceparent);
+    try {
+      const outcome = await this.#identity.admit(await this.#configured(request));
+      if (!outcome.admitted) {
+        this.#endGated(span, outcome);
+        return outcome;
+      }
+      const value = await command(span);
+      endSpan(span, log, { account: this.#owner, admitted: true, ...describe?.(value) });
+      return { admitted: true, rate: outcome.rate, value };
+    } catch (error) {
+      endSpan(span, log, { account: this.#owner, error: String(error) }, "error");
+      throw error;
+    }
+  }
+
+  #endGated(span: Span, outcome: { admitted: boolean; refusal?: { status: number } }): void {
+    endSpan(span, log, { account: this.#owner, admitted: outcome.admitted, ...(outcome.refusal ? { status: outcome.refusal.status } : {}) });
   }
 
   // ---- run-time configuration (durable-objects/config/subscriber.ts) -----------------------
@@ -113,16 +148,16 @@ export class Account extends DurableObject<Env> {
 
   // ---- reads ----------------------------------------------------------------------------
 
-  account() {
-    return this.#publishing(this.#runner.account());
+  account(traceparent: string | null = null) {
+    return this.#publishing(this.#runner.account(traceparent));
   }
 
-  positions() {
-    return this.#runner.positions();
+  positions(traceparent: string | null = null) {
+    return this.#runner.positions(traceparent);
   }
 
-  async position(symbol: string) {
-    return (await this.#runner.positions()).find((p) => p.symbol === symbol) ?? null;
+  async position(symbol: string, traceparent: string | null = null) {
+    return (await this.#runner.positions(traceparent)).find((p) => p.symbol === symbol) ?? null;
   }
 
   order(id: string): OrderView | null {
@@ -160,28 +195,33 @@ export class Account extends DurableObject<Env> {
   // ---- commands -------------------------------------------------------------------------
 
   placeOrder(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    return this.#publishing(this.#runner.place(fields, asset, traceparent));
+    return this.#traced("placeOrder", traceparent, (t) => this.#runner.place(fields, asset, t), orderFields);
   }
 
   replaceOrder(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    return this.#publishing(this.#runner.replace(id, fields, asset, traceparent));
+    return this.#traced("replaceOrder", traceparent, (t) => this.#runner.replace(id, fields, asset, t), (o) => ({ replaced: id, ...orderFields(o) }));
   }
 
-  cancelOrder(id: string): Promise<Outcome<null>> {
-    return this.#publishing(this.#runner.cancel(id));
+  cancelOrder(id: string, traceparent: string | null = null): Promise<Outcome<null>> {
+    return this.#publishing(this.#runner.cancel(id, traceparent));
   }
 
-  async cancelAll(): Promise<{ id: string; status: number; body: OrderView }[]> {
-    return (await this.#publishing(this.#runner.cancelAll())).map((o) => ({ id: o.id, status: 200, body: o }));
+  async cancelAll(traceparent: string | null = null): Promise<{ id: string; status: number; body: OrderView }[]> {
+    return (await this.#publishing(this.#runner.cancelAll(traceparent))).map((o) => ({ id: o.id, status: 200, body: o }));
   }
 
   closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, traceparent: string | null): Promise<Outcome<OrderView>> {
-    return this.#publishing(this.#runner.closePosition(symbol, asset, qty, percentage, traceparent));
+    return this.#traced("closePosition", traceparent, (t) => this.#runner.closePosition(symbol, asset, qty, percentage, t), orderFields);
   }
 
   /** Called by a symbol's venue to deliver reports; answers the last sequence applied. */
-  venueReports(symbol: string, reports: Report[]): Promise<number> {
-    return this.#publishing(this.#runner.venueReports(symbol, reports));
+  venueReports(symbol: string, reports: Report[], traceparent: string | null = null): Promise<number> {
+    return this.#traced("venueReports", traceparent, () => this.#runner.venueReports(symbol, reports), (applied) => ({ symbol, reports: reports.length, applied }));
+  }
+
+  /** A command in its own span (a child of `traceparent`), whose traceparent it hands on. */
+  #traced<T>(name: string, traceparent: string | null, command: (traceparent: string) => Promise<T>, describe?: (value: T) => Record<string, unknown>): Promise<T> {
+    return traced(log, `account.${name}`, traceparent, (span) => this.#publishing(command(span.traceparent)), (value) => ({ account: this.#owner, ...describe?.(value) }));
   }
 
   // ---- live strategies (shared/strategy/live.ts) ------------------------------------------
@@ -192,23 +232,23 @@ export class Account extends DurableObject<Env> {
   }
 
   /** A live strategy's order, cancel or cancel-all, through the same runner and risk checks as the API's. */
-  strategySend(symbol: string, prefix: string, command: StrategyCommand): Promise<StrategySendReply> {
-    return this.#publishing(this.#strategies.send(symbol, prefix, command));
+  strategySend(symbol: string, prefix: string, command: StrategyCommand, traceparent: string | null = null): Promise<StrategySendReply> {
+    return this.#traced("strategySend", traceparent, (t) => this.#strategies.send(symbol, prefix, command, t), (reply) => ({ symbol, command: command.kind, ...(reply.refusal ? { rule: reply.refusal.rule } : {}) }));
   }
 
   /** `amount` in money units (10^-18 USD) as a bigint string; RPC carries no bigints. */
   deposit(amount: string, traceparent: string | null = null): Promise<{ cash: string }> {
-    return this.#publishing(this.#runner.deposit(BigInt(amount), traceparent));
+    return this.#traced("deposit", traceparent, (t) => this.#runner.deposit(BigInt(amount), t));
   }
 
   /** `cash` in money units, as for deposit. */
   reset(cash: string, traceparent: string | null = null): Promise<Outcome<{ cash: string }>> {
-    return this.#publishing(this.#runner.reset(BigInt(cash), traceparent));
+    return this.#traced("reset", traceparent, (t) => this.#runner.reset(BigInt(cash), t));
   }
 
   /** Disabling a user blocks their trading and cancels their open orders; enabling lifts it. */
   setTradingBlocked(blocked: boolean, reason: string, traceparent: string | null = null): Promise<void> {
-    return this.#publishing(this.#runner.setTradingBlocked(blocked, reason, traceparent));
+    return this.#traced("setTradingBlocked", traceparent, (t) => this.#runner.setTradingBlocked(blocked, reason, t), () => ({ blocked }));
   }
 
   setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {

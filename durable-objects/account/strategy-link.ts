@@ -59,9 +59,10 @@ export class StrategyLink {
     };
   }
 
-  async send(symbol: string, prefix: string, command: StrategyCommand): Promise<StrategySendReply> {
+  /** `traceparent`: the account's span of the call, carried into the order's venue calls and events. */
+  async send(symbol: string, prefix: string, command: StrategyCommand, traceparent: string | null = null): Promise<StrategySendReply> {
     const row = await assetBySymbol(this.env, symbol);
     if (!row) return { refusal: { rule: "invalid_order", message: `${symbol} is not a listed symbol; stop the strategy` } };
-    return { refusal: await sendStrategyCommand(this.runner, this.store, assetInfo(row), prefix, command) };
+    return { refusal: await sendStrategyCommand(this.runner, this.store, assetInfo(row), prefix, command, traceparent) };
   }
 }

@@ -4,8 +4,8 @@ import type { VenueClient } from "../../shared/trading/ports";
 export function symbolVenues(env: Env): VenueClient {
   const venue = (symbol: string) => env.MARKET.getByName(symbol);
   return {
-    submit: (symbol, order, ackedSeq) => venue(symbol).venueSubmit(order, ackedSeq),
-    cancel: (symbol, account, orderId, ackedSeq) => venue(symbol).venueCancel(account, orderId, ackedSeq),
-    marketPrice: (symbol) => venue(symbol).marketPrice(),
+    submit: (symbol, order, ackedSeq, traceparent = null) => venue(symbol).venueSubmit(order, ackedSeq, traceparent),
+    cancel: (symbol, account, orderId, ackedSeq, traceparent = null) => venue(symbol).venueCancel(account, orderId, ackedSeq, traceparent),
+    marketPrice: (symbol, traceparent = null) => venue(symbol).marketPrice(traceparent),
   };
 }

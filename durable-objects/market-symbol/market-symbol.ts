@@ -11,6 +11,7 @@ import type { MarketPrice } from "../../shared/trading/views";
 import type { Report, VenueOrderRequest } from "../../shared/venue/venue";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { logger } from "../../platform/log";
+import { endSpan, startSpan, traced } from "../../platform/trace";
 import { objectName } from "../name";
 import { barsPage, importBars, orderbookOf, previousClose, quotesPage, snapshotOf, tradesPage } from "./history";
 import { MarketStore } from "./store";
@@ -235,18 +236,21 @@ export class MarketSymbol extends DurableObject<Env> {
    * not yet acknowledged, in sequence order. `ackedSeq` is the last report the account has
    * applied, so those can be dropped from the outbox.
    */
-  venueSubmit(order: VenueOrderRequest, ackedSeq: number): Promise<{ reports: Report[] }> {
-    return this.#venue.submit(order, ackedSeq, Date.now());
+  venueSubmit(order: VenueOrderRequest, ackedSeq: number, traceparent: string | null = null): Promise<{ reports: Report[] }> {
+    return traced(log, "symbol.venueSubmit", traceparent, () => this.#venue.submit(order, ackedSeq, Date.now()), (r) => ({ symbol: this.#symbol, account: order.account, orderId: order.id, reports: r.reports.length }));
   }
 
   /** Cancels an order; one the venue never received is refused for good if it arrives later. */
-  venueCancel(account: string, orderId: string, ackedSeq: number): Promise<{ reports: Report[] }> {
-    return this.#venue.cancel(account, orderId, ackedSeq, Date.now());
+  venueCancel(account: string, orderId: string, ackedSeq: number, traceparent: string | null = null): Promise<{ reports: Report[] }> {
+    return traced(log, "symbol.venueCancel", traceparent, () => this.#venue.cancel(account, orderId, ackedSeq, Date.now()), (r) => ({ symbol: this.#symbol, account, orderId, reports: r.reports.length }));
   }
 
   /** The reference price risk checks and valuations use (last trade, else the mid), and whether it is stale. */
-  marketPrice(): MarketPrice | null {
-    return this.#feed?.price(Date.now(), previousClose(this.#store)) ?? null;
+  marketPrice(traceparent: string | null = null): MarketPrice | null {
+    const span = startSpan("symbol.marketPrice", traceparent);
+    const price = this.#feed?.price(Date.now(), previousClose(this.#store)) ?? null;
+    endSpan(span, log, { symbol: this.#symbol, stale: price?.stale ?? null });
+    return price;
   }
 
   /** The venue's fills for an account, to reconcile the account against (at most 1,000 a page). */

@@ -24,6 +24,8 @@ export interface GateRequest {
   bucket: RateBucket;
   limit: number;
   windowMs: number;
+  /** The request's W3C traceparent: the user's object logs its span as a child of it (docs/tracing.md). */
+  traceparent?: string | null;
 }
 
 /** The user as the D1 row says, profile included (GET /api/users/me answers from it). */

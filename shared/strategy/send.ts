@@ -11,21 +11,21 @@ import type { StrategyCommand } from "./invoke";
  * live strategy. A strategy acts only on its own orders — those whose client order id
  * starts with `prefix` — on its own symbol; a refused order answers why.
  */
-export async function sendStrategyCommand(runner: AccountRunner, book: AccountBook, asset: AssetInfo, prefix: string, command: StrategyCommand): Promise<{ rule: Rule; message: string } | null> {
+export async function sendStrategyCommand(runner: AccountRunner, book: AccountBook, asset: AssetInfo, prefix: string, command: StrategyCommand, traceparent: string | null = null): Promise<{ rule: Rule; message: string } | null> {
   switch (command.kind) {
     case "place": {
       if (!command.id.startsWith(prefix)) return { rule: "invalid_order", message: "a strategy's order ids carry its prefix" };
-      const outcome = await runner.place(command.fields, asset, null);
+      const outcome = await runner.place(command.fields, asset, traceparent);
       return outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message };
     }
     case "cancel": {
       const order = command.id.startsWith(prefix) ? book.orderByClientId(command.id) : undefined;
-      if (order && isOpen(order.status)) await runner.cancel(order.id);
+      if (order && isOpen(order.status)) await runner.cancel(order.id, traceparent);
       return null;
     }
     case "cancelAll": {
       for (const order of book.openOrders()) {
-        if (order.spec.symbol === asset.spec.symbol && order.clientOrderId.startsWith(prefix)) await runner.cancel(order.id);
+        if (order.spec.symbol === asset.spec.symbol && order.clientOrderId.startsWith(prefix)) await runner.cancel(order.id, traceparent);
       }
       return null;
     }

@@ -50,39 +50,42 @@ export class AccountRunner {
 
   // ---- commands -------------------------------------------------------------------------
 
+  // A command's `traceparent` goes into its events and on to the venue calls it makes, so
+  // the symbol objects' spans are children of the caller's (docs/tracing.md).
+
   async place(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const market = await this.#price(asset.spec.symbol);
+    const market = await this.#price(asset.spec.symbol, traceparent);
     const outcome = this.#engine.place(fields, asset, market, traceparent);
-    await this.#settle();
+    await this.#settle(traceparent);
     return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
   }
 
   async replace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const market = await this.#price(asset.spec.symbol);
+    const market = await this.#price(asset.spec.symbol, traceparent);
     const first = this.#engine.requestReplace(id, fields, asset, market, traceparent);
-    await this.#settle();
+    await this.#settle(traceparent);
     if (!first.ok) return first;
     const outcome = this.#engine.replaceOutcome(id, first.value.replacementId);
-    await this.#settle();
+    await this.#settle(traceparent);
     return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
   }
 
-  async cancel(id: string): Promise<Outcome<null>> {
+  async cancel(id: string, traceparent: string | null = null): Promise<Outcome<null>> {
     const outcome = this.#engine.requestCancel(id);
-    await this.#settle();
+    await this.#settle(traceparent);
     return outcome;
   }
 
-  async cancelAll(): Promise<OrderView[]> {
+  async cancelAll(traceparent: string | null = null): Promise<OrderView[]> {
     const ids = this.#engine.cancelAll();
-    await this.#settle();
+    await this.#settle(traceparent);
     return ids.map((id) => this.#view(id)!);
   }
 
   async closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const market = await this.#price(symbol);
+    const market = await this.#price(symbol, traceparent);
     const outcome = this.#engine.closePosition(symbol, asset, qty, percentage, market, traceparent);
-    await this.#settle();
+    await this.#settle(traceparent);
     return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
   }
 
@@ -104,7 +107,7 @@ export class AccountRunner {
     const bound = this.#engine.checkReset(cash);
     if (!bound.ok) return bound;
     this.#engine.cancelAll();
-    await this.#settle();
+    await this.#settle(traceparent);
     const outcome = this.#engine.reset(cash, traceparent);
     await this.#settle();
     return outcome;
@@ -113,7 +116,7 @@ export class AccountRunner {
   /** Blocks trading (canceling every open order) or lifts the block. */
   async setTradingBlocked(blocked: boolean, reason: string, traceparent: string | null): Promise<void> {
     this.#engine.setTradingBlocked(blocked, reason, traceparent);
-    await this.#settle();
+    await this.#settle(traceparent);
   }
 
   async setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {
@@ -130,25 +133,25 @@ export class AccountRunner {
 
   // ---- views ----------------------------------------------------------------------------
 
-  async account() {
-    const prices = await this.#prices(this.#engine.pricedSymbols());
+  async account(traceparent: string | null = null) {
+    const prices = await this.#prices(this.#engine.pricedSymbols(), traceparent);
     // Reading the account may start a new trading day; that is stored like any change.
     this.#engine.rollDay();
-    await this.#settle();
+    await this.#settle(traceparent);
     return this.#engine.accountView(prices);
   }
 
-  async positions() {
-    const prices = await this.#prices(this.#engine.pricedSymbols());
+  async positions(traceparent: string | null = null) {
+    const prices = await this.#prices(this.#engine.pricedSymbols(), traceparent);
     return this.#engine.positions(prices);
   }
 
   // ---- the loop -------------------------------------------------------------------------
 
   /** Commits what the engine changed, then sends its venue commands, until none are left. */
-  async #settle(): Promise<void> {
+  async #settle(traceparent: string | null = null): Promise<void> {
     const changes = this.#commit();
-    if (changes) await this.#dispatch(changes.venue);
+    if (changes) await this.#dispatch(changes.venue, traceparent);
   }
 
   #commit(): AccountChanges | null {
@@ -167,7 +170,7 @@ export class AccountRunner {
     return changes;
   }
 
-  async #dispatch(commands: VenueCommand[]): Promise<void> {
+  async #dispatch(commands: VenueCommand[], traceparent: string | null = null): Promise<void> {
     if (commands.length === 0) return;
     await Promise.all(
       commands.map(async (command) => {
@@ -177,15 +180,15 @@ export class AccountRunner {
           const cursor = this.#engine.cursor(command.symbol);
           reports =
             command.kind === "submit"
-              ? (await this.venues.submit(command.symbol, command.request, cursor)).reports
-              : (await this.venues.cancel(command.symbol, owner, command.orderId, cursor)).reports;
+              ? (await this.venues.submit(command.symbol, command.request, cursor, traceparent)).reports
+              : (await this.venues.cancel(command.symbol, owner, command.orderId, cursor, traceparent)).reports;
         } catch (error) {
           await this.hooks.venueFailed?.(command, error);
           return;
         }
         if (command.kind === "submit") this.#engine.acknowledged(command.request.id);
         this.#engine.applyReports(command.symbol, reports);
-        await this.#settle();
+        await this.#settle(traceparent);
       }),
     );
   }
@@ -195,16 +198,16 @@ export class AccountRunner {
     return order ? orderView(order) : undefined;
   }
 
-  async #price(symbol: string): Promise<MarketPrice | null> {
+  async #price(symbol: string, traceparent: string | null): Promise<MarketPrice | null> {
     try {
-      return await this.venues.marketPrice(symbol);
+      return await this.venues.marketPrice(symbol, traceparent);
     } catch {
       return null;
     }
   }
 
-  async #prices(symbols: string[]): Promise<Record<string, MarketPrice | undefined>> {
-    const entries = await Promise.all(symbols.map(async (s) => [s, (await this.#price(s)) ?? undefined] as const));
+  async #prices(symbols: string[], traceparent: string | null): Promise<Record<string, MarketPrice | undefined>> {
+    const entries = await Promise.all(symbols.map(async (s) => [s, (await this.#price(s, traceparent)) ?? undefined] as const));
     return Object.fromEntries(entries);
   }
 }

@@ -147,12 +147,12 @@ export interface AccountBook {
   commit(changes: AccountChanges): void;
 }
 
-/** The account's way to its venues (one per symbol). */
+/** The account's way to its venues (one per symbol). `traceparent`: the caller's span, which the venue's span continues. */
 export interface VenueClient {
   /** Hands over an order (a resent id is ignored) and answers the account's reports above `ackedSeq`. */
-  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number): Promise<{ reports: Report[] }>;
+  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, traceparent?: string | null): Promise<{ reports: Report[] }>;
   /** Cancels an order (one never received is refused for good) and answers the reports above `ackedSeq`. */
-  cancel(symbol: string, account: string, orderId: string, ackedSeq: number): Promise<{ reports: Report[] }>;
+  cancel(symbol: string, account: string, orderId: string, ackedSeq: number, traceparent?: string | null): Promise<{ reports: Report[] }>;
   /** The reference price and quote, or null when the symbol has none. */
-  marketPrice(symbol: string): Promise<MarketPrice | null>;
+  marketPrice(symbol: string, traceparent?: string | null): Promise<MarketPrice | null>;
 }

@@ -108,7 +108,7 @@ async function settle(c: Context<AppEnv>, caller: Caller, deferred: DeferredGate
 function gateRequest(c: Context<AppEnv>, caller: Caller, permission: Permission | null, sessionOnly: boolean): GateRequest {
   const { rateLimits } = gatewayConfig(c.env);
   const bucket = routeClass(c.req.path);
-  return { credential: caller.credential, permission, sessionOnly, bucket, limit: rateLimits[bucket], windowMs: rateLimits.windowSeconds * 1000 };
+  return { credential: caller.credential, permission, sessionOnly, bucket, limit: rateLimits[bucket], windowMs: rateLimits.windowSeconds * 1000, traceparent: c.get("traceparent") };
 }
 
 async function byAddress(c: Context<AppEnv>, next: () => Promise<void>): Promise<void> {
