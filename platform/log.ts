@@ -5,7 +5,7 @@
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 
-export type Service = "gateway" | "queue" | "account" | "market-symbol" | "stream-hub" | "rate-limiter" | "backtest-job" | "config-store";
+export type Service = "gateway" | "queue" | "account" | "market-symbol" | "stream-hub" | "rate-limiter" | "backtest-job" | "config-store" | "config";
 
 export function logger(service: Service, context: Record<string, unknown> = {}): Logger {
   return (level, message, fields = {}) => {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DomainEvent } from "../shared/events";
 import { database, schema } from "../platform/db";
 import { logger } from "../platform/log";
+import { endSpan, startSpan } from "../platform/trace";
 import { notificationOf } from "../shared/notifications/notifications";
 import { pushNotifications, storeNotification } from "./lib/notifications";
 import { consumeDeadEvents } from "./lib/dead-letters";
@@ -33,6 +34,9 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
       continue;
     }
     const event = parsed.data;
+    // One span per event, a child of the span that published it; the webhook deliveries it queues continue from it.
+    const span = startSpan("queue.event", event.traceparent);
+    const fields = { eventId: event.id, type: event.type, subject: event.subject, attempt: message.attempts };
     try {
       const audit = db
         .insert(schema.auditLog)
@@ -50,10 +54,12 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
       const results = await db.batch([audit, ...tradingProjections(db, event), ...(draft ? [storeNotification(db, event, draft)] : [])]);
       if (draft) {
         await pushNotifications(env, results.at(-1) as Awaited<ReturnType<typeof storeNotification>>);
-        await queueEventDeliveries(env, db, event, draft);
+        await queueEventDeliveries(env, db, event, draft, span.traceparent);
       }
       message.ack();
+      endSpan(span, log, fields);
     } catch (error) {
+      endSpan(span, log, { ...fields, error: String(error) }, "error");
       log("error", "event projection failed", { eventId: event.id, type: event.type, traceparent: event.traceparent, error: String(error) });
       message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
     }

@@ -1,9 +1,11 @@
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { z } from "zod";
 import type { DomainEvent } from "../../shared/events";
 import type { NotificationDraft, WebhookEventType } from "../../shared/notifications/notifications";
 import { DeliveryMessage, retryDelaySeconds, SIGNATURE_HEADER, signatureHeader, webhookPayload } from "../../shared/notifications/webhooks";
 import { database, schema, type Database } from "../../platform/db";
 import { logger } from "../../platform/log";
+import { endSpan, startSpan, type Span } from "../../platform/trace";
 
 // Webhook deliveries (docs/notifications.md): rows in webhook_deliveries, one message each
 // on the WEBHOOKS queue. The consumer signs and sends; a failure is retried with back-off by
@@ -14,12 +16,21 @@ const TIMEOUT_MS = 10_000;
 const d = schema.webhookDeliveries;
 
 /**
+ * A delivery's message: the delivery, and the traceparent of the span that queued it (the
+ * events consumer's, or the request's for a test event or a redelivery), so the delivery's
+ * span and the receiver continue the trace (docs/tracing.md). Messages queued before it
+ * carried none start their own trace.
+ */
+const TracedDelivery = DeliveryMessage.extend({ traceparent: z.string().nullish() });
+type TracedDelivery = z.infer<typeof TracedDelivery>;
+
+/**
  * Adds a delivery of the event to every webhook of its recipients that asked for its kind,
  * and queues the ones not yet tried. The recipients are the event's notification rows, so a
  * message to all users reaches all their webhooks in one statement. A redelivered event adds
  * nothing; if queueing failed the first time, its still untried deliveries are queued now.
  */
-export async function queueEventDeliveries(env: Env, db: Database, event: DomainEvent, draft: NotificationDraft): Promise<void> {
+export async function queueEventDeliveries(env: Env, db: Database, event: DomainEvent, draft: NotificationDraft, traceparent: string | null = event.traceparent): Promise<void> {
   const payload = webhookPayload(event.id, event.occurredAt, draft.kind, draft.title, draft.body, draft.data);
   const w = schema.webhooks;
   const n = schema.notifications;
@@ -33,24 +44,24 @@ export async function queueEventDeliveries(env: Env, db: Database, event: Domain
     .from(d)
     .where(and(eq(d.eventId, event.id), eq(d.status, "pending"), eq(d.attempts, 0)))
     .all();
-  await enqueue(env, untried.map((r) => r.id));
+  await enqueue(env, untried.map((r) => r.id), traceparent);
 }
 
 /** A new delivery to one webhook (a test event, or a manual redelivery of an earlier one), queued. */
-export async function queueDelivery(env: Env, delivery: { webhookId: string; eventId: string; seq: number; eventType: WebhookEventType; payload: string }) {
+export async function queueDelivery(env: Env, delivery: { webhookId: string; eventId: string; seq: number; eventType: WebhookEventType; payload: string }, traceparent: string | null = null) {
   const row = await database(env)
     .insert(d)
     .values({ ...delivery, status: "pending", attempts: 0, createdAt: Date.now() })
     .returning()
     .get();
-  await enqueue(env, [row.id]);
+  await enqueue(env, [row.id], traceparent);
   return row;
 }
 
-async function enqueue(env: Env, ids: number[]): Promise<void> {
+async function enqueue(env: Env, ids: number[], traceparent: string | null): Promise<void> {
   // sendBatch takes at most 100 messages.
   for (let i = 0; i < ids.length; i += 100)
-    await env.WEBHOOKS.sendBatch(ids.slice(i, i + 100).map((id) => ({ body: { delivery_id: id } satisfies DeliveryMessage, contentType: "json" as const })));
+    await env.WEBHOOKS.sendBatch(ids.slice(i, i + 100).map((id) => ({ body: { delivery_id: id, traceparent } satisfies TracedDelivery, contentType: "json" as const })));
 }
 
 /** The webhooks queue: one attempt per message; a failed one is retried after the back-off. */
@@ -58,16 +69,20 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env):
   const db = database(env);
   await Promise.all(
     batch.messages.map(async (message) => {
-      const parsed = DeliveryMessage.safeParse(message.body);
+      const parsed = TracedDelivery.safeParse(message.body);
       if (!parsed.success) {
         log("error", "webhook delivery message rejected", { queue: batch.queue, messageId: message.id });
         return message.ack();
       }
+      const span = startSpan("webhook.delivery", parsed.data.traceparent);
+      const fields = { delivery: parsed.data.delivery_id, attempt: message.attempts };
       try {
-        const delivered = await attempt(db, parsed.data.delivery_id);
-        if (delivered) message.ack();
+        const outcome = await attempt(db, parsed.data.delivery_id, span);
+        endSpan(span, log, { ...fields, ...outcome.fields }, outcome.done ? "info" : "warn");
+        if (outcome.done) message.ack();
         else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       } catch (error) {
+        endSpan(span, log, { ...fields, error: String(error) }, "error");
         log("error", "webhook delivery failed to run", { delivery: parsed.data.delivery_id, error: String(error) });
         message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       }
@@ -85,8 +100,8 @@ export async function consumeDeadDeliveries(batch: MessageBatch<unknown>, env: E
   batch.ackAll();
 }
 
-/** One attempt at a delivery; answers whether it is done (delivered, or nothing left to send). */
-async function attempt(db: Database, id: number): Promise<boolean> {
+/** One attempt at a delivery; answers whether it is done (delivered, or nothing left to send), and what its span logs. */
+async function attempt(db: Database, id: number, span: Span): Promise<{ done: boolean; fields: Record<string, unknown> }> {
   const found = await db
     .select({ delivery: d, url: schema.webhooks.url, secret: schema.webhooks.secret })
     .from(d)
@@ -94,10 +109,10 @@ async function attempt(db: Database, id: number): Promise<boolean> {
     .where(eq(d.id, id))
     .get();
   // A deleted webhook takes its deliveries with it; a delivered one is not sent twice.
-  if (!found || found.delivery.status === "delivered" || found.delivery.status === "dead") return true;
+  if (!found || found.delivery.status === "delivered" || found.delivery.status === "dead") return { done: true, fields: { skipped: found?.delivery.status ?? "gone" } };
   const { delivery, url, secret } = found;
   const started = Date.now();
-  const outcome = await send(url, secret, delivery, started);
+  const outcome = await send(url, secret, delivery, started, span.traceparent);
   const latencyMs = Date.now() - started;
   await db
     .update(d)
@@ -111,10 +126,19 @@ async function attempt(db: Database, id: number): Promise<boolean> {
     })
     .where(eq(d.id, id))
     .run();
-  return outcome.ok;
+  return { done: outcome.ok, fields: { host: hostOf(url), status: outcome.status, eventType: delivery.eventType, ...(outcome.error ? { error: outcome.error } : {}) } };
 }
 
-async function send(url: string, secret: string, delivery: typeof d.$inferSelect, now: number): Promise<{ ok: boolean; status: number | null; error: string | null }> {
+// Only the host is logged: a webhook's path and query may carry the receiver's own secrets.
+const hostOf = (url: string): string | null => {
+  try {
+    return new URL(url).host;
+  } catch {
+    return null;
+  }
+};
+
+async function send(url: string, secret: string, delivery: typeof d.$inferSelect, now: number, traceparent: string): Promise<{ ok: boolean; status: number | null; error: string | null }> {
   try {
     const res = await fetch(url, {
       method: "POST",
@@ -128,6 +152,8 @@ async function send(url: string, secret: string, delivery: typeof d.$inferSelect
         [SIGNATURE_HEADER]: await signatureHeader(secret, Math.floor(now / 1000), delivery.payload),
         "RedFire-Event": delivery.eventType,
         "RedFire-Delivery": String(delivery.id),
+        // The delivery's own span: the receiver can continue the trace of what caused it.
+        traceparent,
       },
     });
     await res.body?.cancel();

@@ -191,7 +191,7 @@ webhooks.openapi(redeliver, async (c) => {
     .from(d)
     .where(and(eq(d.webhookId, webhook_id), eq(d.eventId, original.eventId)))
     .get();
-  const row = await queueDelivery(c.env, { webhookId: webhook_id, eventId: original.eventId, seq: (last?.seq ?? 0) + 1, eventType: original.eventType as WebhookEventType, payload: original.payload });
+  const row = await queueDelivery(c.env, { webhookId: webhook_id, eventId: original.eventId, seq: (last?.seq ?? 0) + 1, eventType: original.eventType as WebhookEventType, payload: original.payload }, c.get("traceparent"));
   return c.json(deliveryView(row), 202);
 });
 
@@ -212,6 +212,6 @@ webhooks.openapi(sendTest, async (c) => {
   const hook = await ownWebhook(database(c.env), userId, webhook_id);
   const eventId = crypto.randomUUID();
   const payload = webhookPayload(eventId, new Date().toISOString(), "webhook.test", "Test event", "A test delivery sent from RedFire.", { webhook_id: hook.id });
-  const row = await queueDelivery(c.env, { webhookId: hook.id, eventId, seq: 0, eventType: "webhook.test", payload });
+  const row = await queueDelivery(c.env, { webhookId: hook.id, eventId, seq: 0, eventType: "webhook.test", payload }, c.get("traceparent"));
   return c.json(deliveryView(row), 202);
 });
