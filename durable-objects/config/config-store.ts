@@ -1,9 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import { logger } from "../../platform/log";
-import type { ConfigKey, RateLimits, Scope } from "../../shared/config/keys";
-import { accountScope, type AccountConfig } from "../../shared/config/live";
+import type { ConfigKey, LoginThrottle, RateLimits, Scope } from "../../shared/config/keys";
+import { accountScope, APPLIED_BY, symbolScope, type AccountConfig, type GatewayLiveConfig, type SymbolConfig } from "../../shared/config/live";
 import { defaults, deleteOverride, effectiveAll, rollback, setOverride, type Applied, type Author, type Override, type Value, type Version, type WriteResult } from "../../shared/config/versions";
 import type { RiskLimits } from "../../shared/trading/risk";
+import type { VenueConfig } from "../../shared/venue/venue";
 
 const log = logger("config-store");
 
@@ -13,8 +14,8 @@ const SUBSCRIPTION_TTL_MS = 7 * 24 * 3_600_000;
 /**
  * The environment's configuration (one object, named "config"): the current overrides and
  * every version that made them, by the rules of shared/config/versions.ts. Running account
- * objects register when they wake; every change is pushed to those it concerns before the
- * write answers, so they never poll (docs/config.md).
+ * and symbol objects register when they wake; every change is pushed to those it concerns
+ * before the write answers, so they never poll (docs/config.md).
  */
 export class ConfigStore extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -30,6 +31,7 @@ export class ConfigStore extends DurableObject<Env> {
       version INTEGER PRIMARY KEY, at INTEGER NOT NULL, author TEXT NOT NULL, reason TEXT NOT NULL,
       action TEXT NOT NULL, rolled_back_to INTEGER, changes TEXT NOT NULL)`);
     this.#sql.exec("CREATE TABLE IF NOT EXISTS overrides (key TEXT NOT NULL, scope TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, scope))");
+    // One row per registered object, named by the scope it reads its values at ("account:…", "symbol:…").
     this.#sql.exec("CREATE TABLE IF NOT EXISTS subscribers (scope TEXT PRIMARY KEY, seen_at INTEGER NOT NULL)");
     this.#version = this.#sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM versions").one().v ?? 0;
     this.#overrides = this.#sql
@@ -60,7 +62,7 @@ export class ConfigStore extends DurableObject<Env> {
   }
 
   set(key: string, scope: Scope, value: unknown, ifMatch: number, by: Author): Promise<WriteResult> {
-    return this.#commit(setOverride(this.#version, this.#overrides, key, scope, value, ifMatch, by));
+    return this.#commit(setOverride(this.#version, this.#overrides, key, scope, value, ifMatch, by, this.#defaults));
   }
 
   remove(key: string, scope: Scope, ifMatch: number, by: Author): Promise<WriteResult> {
@@ -69,14 +71,33 @@ export class ConfigStore extends DurableObject<Env> {
 
   rollback(target: number, ifMatch: number, by: Author): Promise<WriteResult> {
     const upTo = this.#sql.exec<VersionRow>("SELECT * FROM versions WHERE version <= ? ORDER BY version", target).toArray().map(versionOf);
-    return this.#commit(rollback(this.#version, this.#overrides, upTo, target, ifMatch, by));
+    return this.#commit(rollback(this.#version, this.#overrides, upTo, target, ifMatch, by, this.#defaults));
   }
 
   /** An account object that woke: remembered for pushes, and answered its values now. */
   register(owner: string): AccountConfig {
-    const scope = accountScope(owner);
-    this.#sql.exec("INSERT INTO subscribers (scope, seen_at) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET seen_at = excluded.seen_at", scope, Date.now());
+    this.#subscribe(accountScope(owner));
     return this.#accountConfig(owner);
+  }
+
+  /** A symbol object that woke: remembered for pushes, and answered its venue's settings now. */
+  registerSymbol(symbol: string): SymbolConfig {
+    this.#subscribe(symbolScope(symbol));
+    return this.#symbolConfig(symbol);
+  }
+
+  /**
+   * The global values the gateway applies to callers no object counts (no credential, a
+   * refused one, sign-in failures). Gateways ask at most once a second per isolate
+   * (workers/lib/config.ts): there are too many rate-limiter objects to push to.
+   */
+  gateway(): GatewayLiveConfig {
+    const values = effectiveAll(this.#overrides, this.#defaults, "global");
+    return { version: this.#version, rateLimits: values.rate_limits as RateLimits, loginThrottle: values.login_throttle as LoginThrottle };
+  }
+
+  #subscribe(scope: Scope): void {
+    this.#sql.exec("INSERT INTO subscribers (scope, seen_at) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET seen_at = excluded.seen_at", scope, Date.now());
   }
 
   // The check and the writes run without an await between them, so two writes based on
@@ -104,18 +125,25 @@ export class ConfigStore extends DurableObject<Env> {
     return { ok: true, version };
   }
 
-  /** Sends the new values to every registered account the version concerns, and waits for them: the write answers once running objects hold it. */
+  /** Sends the new values to every registered object the version concerns, and waits for them: the write answers once running objects hold it. */
   async #push(version: Version): Promise<void> {
     this.#sql.exec("DELETE FROM subscribers WHERE seen_at < ?", Date.now() - SUBSCRIPTION_TTL_MS);
     const global = version.changes.some((c) => c.scope === "global");
     const scopes = global
       ? this.#sql.exec<{ scope: string }>("SELECT scope FROM subscribers").toArray().map((r) => r.scope)
       : version.changes.map((c) => c.scope).filter((s) => this.#sql.exec("SELECT 1 FROM subscribers WHERE scope = ?", s).toArray().length > 0);
-    const owners = [...new Set(scopes.filter((s) => s.startsWith("account:")).map((s) => s.slice("account:".length)))];
-    const results = await Promise.allSettled(owners.map((owner) => this.env.ACCOUNT.getByName(owner).configChanged(this.#accountConfig(owner))));
+    // An object hears only of the keys it applies, at its own scope or globally.
+    const concerns = (kind: "account" | "symbol", scope: Scope) => version.changes.some((c) => (c.scope === "global" || c.scope === scope) && APPLIED_BY[kind].includes(c.key));
+    const calls: Promise<void>[] = [];
+    for (const scope of new Set(scopes)) {
+      const [kind, name] = [scope.slice(0, scope.indexOf(":")), scope.slice(scope.indexOf(":") + 1)];
+      if (kind === "account" && concerns("account", scope)) calls.push(this.env.ACCOUNT.getByName(name).configChanged(this.#accountConfig(name)));
+      else if (kind === "symbol" && concerns("symbol", scope)) calls.push(this.env.MARKET.getByName(name).configChanged(this.#symbolConfig(name)));
+    }
+    const results = await Promise.allSettled(calls);
     const failed = results.filter((r) => r.status === "rejected").length;
     // An object that missed a push reads its values again when it next wakes.
-    if (failed > 0) log("warn", "config push failed for some accounts", { version: version.version, failed, pushed: owners.length });
+    if (failed > 0) log("warn", "config push failed for some objects", { version: version.version, failed, pushed: calls.length });
   }
 
   #accountConfig(owner: string): AccountConfig {
@@ -126,6 +154,10 @@ export class ConfigStore extends DurableObject<Env> {
       rateLimits: values.rate_limits as RateLimits,
       featureFlags: values.feature_flags as Record<string, boolean>,
     };
+  }
+
+  #symbolConfig(symbol: string): SymbolConfig {
+    return { version: this.#version, venue: effectiveAll(this.#overrides, this.#defaults, symbolScope(symbol)).venue as unknown as VenueConfig };
   }
 }
 

@@ -5,6 +5,7 @@ import type { HistoryPage, HistoryQuery } from "../../shared/market/history";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { SimParamsSchema } from "../../shared/market/simulator";
 import type { Bar, MarketEvent } from "../../shared/market/types";
+import type { SymbolConfig } from "../../shared/config/live";
 import { FeedConfig } from "../../shared/schemas/assets";
 import { tradingConfig } from "../../shared/trading/config";
 import type { MarketPrice } from "../../shared/trading/views";
@@ -51,7 +52,7 @@ export class MarketSymbol extends DurableObject<Env> {
     super(ctx, env);
     this.#name = objectName(ctx);
     this.#store = new MarketStore(ctx.storage.sql);
-    this.#venue = new VenueHost(ctx.storage, env.ACCOUNT, this.#symbol);
+    this.#venue = new VenueHost(ctx.storage, env.ACCOUNT, this.#symbol, env);
     this.#upstream = new UpstreamLink(this.#symbol, {
       feed: () => this.#feed,
       commit: (now) => this.#commit(now),
@@ -102,6 +103,11 @@ export class MarketSymbol extends DurableObject<Env> {
     this.#venue.load(spec, tradingConfig(this.env).venue, engine.staleAfterMs);
     // A simulated feed starts with a quote: store it and show it to the venue at once.
     this.#commit(now);
+  }
+
+  /** A run-time configuration change pushed by the ConfigStore (docs/config.md): the venue trades by it from the next order or print. */
+  configChanged(config: SymbolConfig): void {
+    this.#venue.configChanged(config);
   }
 
   /** Re-reads the asset (after an admin change) and (re)starts its feed. */

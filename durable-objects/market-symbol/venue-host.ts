@@ -2,6 +2,9 @@ import type { InstrumentSpec } from "../../shared/market/instrument";
 import type { Print } from "../../shared/market/feed";
 import { Venue, type Report, type VenueConfig, type VenueOrderRequest, type VenueState } from "../../shared/venue/venue";
 import { logger } from "../../platform/log";
+import { scopeKind } from "../../shared/config/keys";
+import { symbolScope, type SymbolConfig } from "../../shared/config/live";
+import { SymbolConfigSubscriber } from "../config/subscriber";
 import { VenueStore } from "./venue-store";
 
 const log = logger("market-symbol");
@@ -17,23 +20,55 @@ type Accounts = Env["ACCOUNT"];
  * SQLite, and the outbox of reports, delivered to each account exactly once in sequence
  * order (an account answers the last sequence it applied, and the outbox keeps the rest).
  * Every method takes wall time; the venue keeps its own clock from it.
+ *
+ * Its fees and liquidity model are the vars' VENUE unless the run-time configuration sets
+ * them (docs/config.md): the symbol registers with the ConfigStore when it wakes, keeps
+ * the copy it last received, and a pushed change rebuilds the venue from storage at once,
+ * as a restart would, so the next order or print trades by it.
  */
 export class VenueHost {
   readonly #store: VenueStore;
   #venue: Venue | undefined;
   #delivering = false;
+  /** What the venue was last loaded with, to rebuild it on a change. */
+  #loaded: { spec: InstrumentSpec | undefined; staleQuoteMs: number } | undefined;
+  /** The configured settings, once the symbol holds a copy of the configuration; the vars' otherwise. */
+  #configured: VenueConfig | undefined;
+  readonly #live: SymbolConfigSubscriber | undefined;
 
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly accounts: Accounts,
     private readonly symbol: string,
+    env?: Env,
   ) {
     this.#store = new VenueStore(storage.sql, storage.kv);
+    // An object reached by id, not by a symbol's name, has no scope to read.
+    if (env && scopeKind(symbolScope(symbol)) === "symbol")
+      this.#live = new SymbolConfigSubscriber(storage, env, symbol, (config) => {
+        this.#configured = config.venue;
+        if (this.#loaded) this.load(this.#loaded.spec, config.venue, this.#loaded.staleQuoteMs);
+      });
   }
 
-  /** (Re)builds the venue for an instrument, its book from the stored live orders in arrival order; none without one. */
+  /**
+   * (Re)builds the venue for an instrument, its book from the stored live orders in arrival
+   * order; none without one. `config` is the vars' VENUE; the configured settings, when the
+   * symbol holds some, come before it.
+   */
   load(spec: InstrumentSpec | undefined, config: VenueConfig, staleQuoteMs: number): void {
-    this.#venue = spec ? new Venue(spec, config, this.#store.state(), this.#store.liveOrders(), { staleQuoteMs }) : undefined;
+    this.#loaded = { spec, staleQuoteMs };
+    this.#venue = spec ? new Venue(spec, this.#configured ?? config, this.#store.state(), this.#store.liveOrders(), { staleQuoteMs }) : undefined;
+  }
+
+  /** A change pushed by the ConfigStore; applied before the call answers, so the write that made it answers after. */
+  configChanged(config: SymbolConfig): void {
+    this.#live?.receive(config);
+  }
+
+  /** The settings the venue trades by now. */
+  get config(): VenueConfig | undefined {
+    return this.#venue?.config ?? this.#configured;
   }
 
   /**
@@ -41,6 +76,8 @@ export class VenueHost {
    * not yet acknowledged. `ackedSeq` is the last report the account has applied.
    */
   async submit(order: VenueOrderRequest, ackedSeq: number, now: number): Promise<{ reports: Report[] }> {
+    // A symbol that never held a copy of the configuration trades by it from its first order.
+    await this.#live?.ready;
     const alarm = await this.storage.getAlarm();
     // From here on nothing awaits: the acknowledgement, the venue's change and the alarm
     // are written in one synchronous run, one transaction. (A storage read keeps the input

@@ -1,5 +1,8 @@
 import { z } from "zod";
+import { VenueSettings } from "../trading/config";
+import { parseMoney } from "../trading/money";
 import { DEFAULT_LIMITS, RiskLimits } from "../trading/risk";
+import { DEFAULT_VENUE } from "../venue/venue";
 
 // The configuration keys an admin may change at run time (docs/config.md), each with its
 // schema, the scopes it may be set at and its default from the environment's vars. Only
@@ -19,12 +22,30 @@ export const RateLimits = z.object({
 });
 export type RateLimits = z.infer<typeof RateLimits>;
 
+/** How failed sign-ins are counted (LOGIN_THROTTLE): per account and per client, slowed after `freeFailures`, refused past the limits. */
+export const LoginThrottle = z.object({
+  windowSeconds: z.number().int().positive().max(86_400),
+  perAccount: z.number().int().positive(),
+  perClient: z.number().int().positive(),
+  freeFailures: z.number().int().nonnegative(),
+  maxDelayMs: z.number().int().nonnegative().max(60_000),
+});
+export type LoginThrottle = z.infer<typeof LoginThrottle>;
+
 const FlagName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be lower_snake_case, at most 64 characters");
 
 /** The vars a key's default comes from (strings, as wrangler.toml gives them). */
 export interface ConfigVars {
   RISK_LIMITS?: string;
   RATE_LIMITS?: string;
+  LOGIN_THROTTLE?: string;
+  VENUE?: string;
+}
+
+/** A field of a stored value that is well-formed but not allowed here, with why. */
+export interface BoundIssue {
+  field: string;
+  message: string;
 }
 
 interface KeySpec {
@@ -33,6 +54,26 @@ interface KeySpec {
   scopes: readonly ScopeKind[];
   description: string;
   defaults: (vars: ConfigVars) => Record<string, unknown>;
+  /** Limits a value must keep relative to the key's defaults (a value checked by the schema, the defaults from the vars). */
+  bound?: (value: Record<string, unknown>, defaults: Record<string, unknown>) => BoundIssue[];
+}
+
+/**
+ * Accounts hold cash for an order's worst fee by the vars' VENUE before it reaches the
+ * venue (shared/trading/risk.ts), so a venue may charge less than that, never more: a fill
+ * costing more than its reservation would be refused by the account's ledger.
+ */
+function venueBound(value: Record<string, unknown>, defaults: Record<string, unknown>): BoundIssue[] {
+  const issues: BoundIssue[] = [];
+  for (const field of ["makerBps", "takerBps"] as const) {
+    const v = value[field];
+    if (typeof v === "number" && v > (defaults[field] as number))
+      issues.push({ field, message: `at most ${defaults[field] as number}, the fee accounts reserve for (VENUE); a higher fee needs a deploy` });
+  }
+  const min = value.minFee;
+  if (typeof min === "string" && parseMoney(min)! > parseMoney(defaults.minFee as string)!)
+    issues.push({ field: "minFee", message: `at most ${defaults.minFee as string}, the minimum fee accounts reserve for (VENUE); a higher one needs a deploy` });
+  return issues;
 }
 
 const parsedVar = (value: string | undefined): object => (value ? (JSON.parse(value) as object) : {});
@@ -55,6 +96,19 @@ export const CONFIG_KEYS = {
     scopes: ["global"],
     description: "Named on/off switches",
     defaults: () => ({}),
+  },
+  venue: {
+    schema: VenueSettings.partial().strict(),
+    scopes: ["global", "symbol"],
+    description: "The venue's fees (basis points, minimum in USD) and liquidity model (VENUE); per symbol over global; fees at most the vars'",
+    defaults: (vars) => VenueSettings.parse({ ...DEFAULT_VENUE, ...parsedVar(vars.VENUE) }),
+    bound: venueBound,
+  },
+  login_throttle: {
+    schema: LoginThrottle.partial().strict(),
+    scopes: ["global"],
+    description: "Failed sign-ins per account and per client before refusal, and the slow-down (LOGIN_THROTTLE)",
+    defaults: (vars) => LoginThrottle.parse(parsedVar(vars.LOGIN_THROTTLE)),
   },
 } satisfies Record<string, KeySpec>;
 

@@ -1,5 +1,6 @@
 import type { RiskLimits } from "../trading/risk";
-import type { RateLimits } from "./keys";
+import type { VenueConfig } from "../venue/venue";
+import type { ConfigKey, LoginThrottle, RateLimits } from "./keys";
 
 /** What a running account object holds of the configuration: the values at its scope, and the store's version they come from. */
 export interface AccountConfig {
@@ -9,8 +10,33 @@ export interface AccountConfig {
   featureFlags: Record<string, boolean>;
 }
 
+/** What a running symbol object holds: its venue's settings at its scope. */
+export interface SymbolConfig {
+  version: number;
+  venue: VenueConfig;
+}
+
+/**
+ * The global values the gateway applies itself, to callers no account object counts:
+ * requests without a credential (or with a refused one) and sign-in failures.
+ */
+export interface GatewayLiveConfig {
+  version: number;
+  rateLimits: RateLimits;
+  loginThrottle: LoginThrottle;
+}
+
 /** The name of the one configuration store of an environment. */
 export const CONFIG_STORE = "config";
 
 /** The scope an account object's values are read at. */
 export const accountScope = (owner: string) => `account:${owner}`;
+
+/** The scope a symbol object's values are read at. */
+export const symbolScope = (symbol: string) => `symbol:${symbol}`;
+
+/** The keys each kind of registered object applies: a change to another key is not pushed to it. */
+export const APPLIED_BY: Record<"account" | "symbol", readonly ConfigKey[]> = {
+  account: ["risk_limits", "rate_limits", "feature_flags"],
+  symbol: ["venue"],
+};

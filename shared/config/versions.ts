@@ -72,8 +72,11 @@ export function diff(before: Value | null, after: Value | null): FieldDiff[] {
     .filter((d) => JSON.stringify(d.before) !== JSON.stringify(d.after));
 }
 
-/** Where a key may be stored, and whether the value fits its schema; a refusal names each bad field's path under `value`. */
-export function check(key: string, scope: Scope, value: unknown): { ok: true; key: ConfigKey; value: Value } | { ok: false; refusal: Refusal } {
+/**
+ * Where a key may be stored, and whether the value fits its schema and, given the
+ * defaults from the vars, the key's bounds; a refusal names each bad field's path under `value`.
+ */
+export function check(key: string, scope: Scope, value: unknown, base?: Record<ConfigKey, Value>): { ok: true; key: ConfigKey; value: Value } | { ok: false; refusal: Refusal } {
   if (!isConfigKey(key)) return { ok: false, refusal: { status: 404, message: `no configuration key ${key}`, details: [] } };
   const kind = scopeKind(scope);
   const spec = CONFIG_KEYS[key];
@@ -85,7 +88,15 @@ export function check(key: string, scope: Scope, value: unknown): { ok: true; ke
       ok: false,
       refusal: { status: 422, message: `value is invalid for ${key}`, details: parsed.error.issues.map((i) => ({ path: ["value", ...i.path.map(String)].join("."), message: i.message })) },
     };
+  const out = outOfBounds(key, parsed.data, base);
+  if (out) return { ok: false, refusal: out };
   return { ok: true, key, value: parsed.data };
+}
+
+function outOfBounds(key: ConfigKey, value: Value, base: Record<ConfigKey, Value> | undefined): Refusal | null {
+  const spec = CONFIG_KEYS[key];
+  const issues = base && "bound" in spec ? spec.bound(value, base[key]) : [];
+  return issues.length === 0 ? null : { status: 422, message: `value is out of bounds for ${key}`, details: issues.map((i) => ({ path: `value.${i.field}`, message: i.message })) };
 }
 
 function based(current: number, ifMatch: number): Refusal | null {
@@ -93,8 +104,8 @@ function based(current: number, ifMatch: number): Refusal | null {
 }
 
 /** Stores `value` as the override of `key` at `scope`, if the store is still at `ifMatch`. */
-export function setOverride(current: number, overrides: readonly Override[], key: string, scope: Scope, value: unknown, ifMatch: number, by: Author): Applied {
-  const checked = check(key, scope, value);
+export function setOverride(current: number, overrides: readonly Override[], key: string, scope: Scope, value: unknown, ifMatch: number, by: Author, base?: Record<ConfigKey, Value>): Applied {
+  const checked = check(key, scope, value, base);
   if (!checked.ok) return { ok: false, refusal: checked.refusal };
   const stale = based(current, ifMatch);
   if (stale) return { ok: false, refusal: stale };
@@ -140,7 +151,7 @@ export function overridesAt(history: readonly Version[], target: number): Overri
  * change), as one new version whose changes undo everything since. `history` holds the
  * versions up to `target` at least, in order.
  */
-export function rollback(current: number, overrides: readonly Override[], history: readonly Version[], target: number, ifMatch: number, by: Author): Applied {
+export function rollback(current: number, overrides: readonly Override[], history: readonly Version[], target: number, ifMatch: number, by: Author, base?: Record<ConfigKey, Value>): Applied {
   if (!Number.isInteger(target) || target < 0 || target > current) return refuse(404, `no version ${target}; the latest is ${current}`);
   const stale = based(current, ifMatch);
   if (stale) return { ok: false, refusal: stale };
@@ -155,6 +166,11 @@ export function rollback(current: number, overrides: readonly Override[], histor
     if (d.length > 0 || (before === null) !== (after === null)) changes.push({ key, scope, before, after, diff: d });
   }
   if (changes.length === 0) return refuse(409, `the configuration already stands as it did at version ${target}`);
+  // The vars may have changed since (a deploy lowered the venue's fees): what was allowed then may not be now.
+  for (const c of changes) {
+    const out = c.after ? outOfBounds(c.key, c.after, base) : null;
+    if (out) return { ok: false, refusal: { ...out, message: `${out.message} at ${c.scope}: cannot roll back to version ${target}` } };
+  }
   return { ok: true, version: { version: current + 1, ...by, action: "rollback", rolledBackTo: target, changes }, overrides: then };
 }
 

@@ -443,7 +443,10 @@ export class Venue {
     else order.takerNotional = (taker += value).toString();
     order.filledNotional = (maker + taker).toString();
     const before = order.fees === "0" ? ZERO : BigInt(order.fees);
-    const fees = this.#fee(maker, taker);
+    // An order's fees never go down: one partly filled before a fee cut (docs/config.md)
+    // keeps what it paid, and pays the new rates only once they exceed it.
+    const charged = this.#fee(maker, taker);
+    const fees = charged > before ? charged : before;
     if (fees !== before) order.fees = fees.toString();
     order.filled += qty;
     this.#touched.add(order.id);
