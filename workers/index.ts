@@ -6,6 +6,7 @@ export { Account } from "../durable-objects/account/account";
 export { BacktestJob } from "../durable-objects/backtest/backtest-job";
 export { ConfigStore } from "../durable-objects/config/config-store";
 export { MarketSymbol } from "../durable-objects/market-symbol/market-symbol";
+export { MetricsStore } from "../durable-objects/metrics/metrics-store";
 export { RateLimiter } from "../durable-objects/rate-limiter/rate-limiter";
 export { StreamHub } from "../durable-objects/stream-hub/stream-hub";
 

@@ -1,7 +1,11 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
 import { ApiError } from "../../shared/errors";
+import { GATEWAY_METRICS, HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
+import { FlushGate, MetricsBuffer } from "../../shared/observability/registry";
 import { gatewayConfig } from "../lib/config";
 import { errorResponse } from "./errors";
 
@@ -53,15 +57,85 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   c.header("traceparent", traceparent);
   // On a one-hop route the user's object admitted the caller without handing a principal back.
   const user = c.get("principal")?.userId ?? c.get("caller")?.userId ?? null;
+  const durationMs = performance.now() - started;
+  measure(c, durationMs);
   log(c.res.status >= 500 ? "error" : "info", "request", {
     method: c.req.method,
     path: c.req.path,
     route: c.req.routePath,
     status: c.res.status,
-    durationMs: Math.round((performance.now() - started) * 100) / 100,
+    durationMs: Math.round(durationMs * 100) / 100,
     user,
     requestId,
     traceId,
     spanId,
   });
 });
+
+// ---- request metrics (docs/observability.md) ----------------------------------------------
+// Counted into this isolate's buffer as each request ends, and handed to the metrics object
+// at most once a second per isolate, behind an answer (executionCtx.waitUntil): no request
+// waits for it, and a busy isolate costs the object one call a second however many
+// requests it serves. What a dying isolate had not flushed yet is lost.
+
+const FLUSH_INTERVAL_MS = 1_000;
+const buffer = new MetricsBuffer();
+const gate = new FlushGate(FLUSH_INTERVAL_MS);
+let pending: Promise<void> | null = null;
+
+export const metricsEnabled = (env: Env) => env.REQUEST_METRICS !== "off";
+
+/** The rule an order was refused by, as the account named it in the error's details. */
+function refusedBy(error: unknown): string | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  const rule = (error.details[0] as { rule?: unknown } | undefined)?.rule;
+  return typeof rule === "string" ? rule : undefined;
+}
+
+function measure(c: Context<AppEnv>, durationMs: number): void {
+  const matched = matchedRoutes(c)[c.req.routeIndex];
+  const route = routeLabel(matched?.path, matched?.method);
+  const method = c.req.method;
+  const status = String(c.res.status);
+  // In production only (the binding exists there): one data point per request.
+  c.env.ANALYTICS?.writeDataPoint({ indexes: [route], blobs: [route, method, status], doubles: [durationMs / 1000, c.res.status] });
+  if (!metricsEnabled(c.env)) return;
+  const labels = { route, method, status };
+  buffer.inc(HTTP_REQUESTS, labels);
+  buffer.observe(HTTP_DURATION, labels, durationMs / 1000);
+  // A refused order or replacement: its answer passes here anyway, so no extra hop.
+  const rule = route.startsWith("/v2/orders") && (method === "POST" || method === "PATCH") ? refusedBy(c.error) : undefined;
+  if (rule) buffer.inc(ORDER_REJECTIONS, { rule });
+  deferFlush(c.env, c.executionCtx);
+}
+
+/** One pending flush per isolate, started after this answer (a timer, never this request's await) and no sooner than the interval allows. */
+function deferFlush(env: Env, ctx: { waitUntil(work: Promise<unknown>): void }): void {
+  if (pending) return;
+  const wait = gate.wait(Date.now());
+  pending = new Promise<void>((resolve) => setTimeout(resolve, wait))
+    .then(() => flushMetrics(env))
+    .finally(() => {
+      pending = null;
+    });
+  ctx.waitUntil(pending);
+}
+
+/**
+ * Hands this isolate's counts to the metrics object (tests call it to see their requests
+ * counted without waiting for the interval). A failed flush puts them back for the next.
+ */
+export async function flushMetrics(env: Env): Promise<void> {
+  if (buffer.empty) return;
+  gate.mark(Date.now());
+  const delta = buffer.take();
+  try {
+    await env.METRICS.getByName(METRICS_STORE).record(delta);
+  } catch (error) {
+    buffer.restore(delta);
+    log("warn", "metrics flush failed; kept for the next", { error: String(error) });
+  }
+}
+
+/** The specs the gateway counts, for GET /metrics to render even before the first flush. */
+export const gatewayMetrics = GATEWAY_METRICS;
