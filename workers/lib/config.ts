@@ -1,28 +1,17 @@
 import { z } from "zod";
+import { LoginThrottle, RateLimits } from "../../shared/config/keys";
+import { CONFIG_STORE, type GatewayLiveConfig } from "../../shared/config/live";
+import { logger } from "../../platform/log";
 
 // Vars are strings in wrangler.toml; parse them once per isolate and fail loudly on a
 // misconfiguration instead of running with a silent default.
-const RateLimits = z.object({
-  windowSeconds: z.number().int().positive(),
-  auth: z.number().int().positive(),
-  trading: z.number().int().positive(),
-  default: z.number().int().positive(),
-});
 export type RateLimitClass = "auth" | "trading" | "default";
-
-const LoginThrottle = z.object({
-  windowSeconds: z.number().int().positive(),
-  perAccount: z.number().int().positive(),
-  perClient: z.number().int().positive(),
-  freeFailures: z.number().int().nonnegative(),
-  maxDelayMs: z.number().int().nonnegative(),
-});
-export type LoginThrottle = z.infer<typeof LoginThrottle>;
+export type { LoginThrottle };
 
 export interface GatewayConfig {
   environment: string;
   corsOrigins: readonly string[];
-  rateLimits: z.infer<typeof RateLimits>;
+  rateLimits: RateLimits;
   loginThrottle: LoginThrottle;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -46,4 +35,58 @@ export function gatewayConfig(env: Env): GatewayConfig {
   };
   cache.set(env, config);
   return config;
+}
+
+const log = logger("gateway");
+
+/**
+ * How long an isolate trusts its copy of the gateway's live values, counted from when it
+ * asked: a change the ConfigStore committed at T is applied by every isolate from T + 1 s
+ * at the latest (docs/config.md).
+ */
+export const LIVE_FRESH_MS = 1_000;
+
+interface Held {
+  /** When the copy was asked for: anything committed before then is in it. */
+  askedAt: number;
+  value: GatewayLiveConfig;
+  pending?: Promise<GatewayLiveConfig>;
+}
+const live = new WeakMap<object, Held>();
+
+/**
+ * The global rate limits and login throttle as configured at run time, for the callers no
+ * object counts by its own pushed copy: requests without a credential (or with a refused
+ * one) and sign-in failures, counted in rate-limiter objects too many to push to. One
+ * ConfigStore call per isolate per second of such traffic, never D1; concurrent requests
+ * share it, and a failed call keeps the last values (the vars' at first) for another second.
+ */
+export async function liveGatewayConfig(env: Env): Promise<GatewayLiveConfig> {
+  const held = live.get(env);
+  const now = Date.now();
+  if (held && now - held.askedAt < LIVE_FRESH_MS) return held.value;
+  if (held?.pending) return held.pending;
+  const last = held?.value ?? fromVars(env);
+  const pending = env.CONFIG.getByName(CONFIG_STORE)
+    .gateway()
+    .catch((error: unknown) => {
+      log("warn", "live config unavailable; the last values stand", { error: String(error) });
+      return last;
+    })
+    .then((value) => {
+      live.set(env, { askedAt: now, value });
+      return value;
+    });
+  live.set(env, { askedAt: held?.askedAt ?? 0, value: last, pending });
+  return pending;
+}
+
+/** After a write through this isolate: its next request asks again, so the admin's own isolate applies the change at once. */
+export function forgetLiveGatewayConfig(env: Env): void {
+  live.delete(env);
+}
+
+function fromVars(env: Env): GatewayLiveConfig {
+  const { rateLimits, loginThrottle } = gatewayConfig(env);
+  return { version: 0, rateLimits, loginThrottle };
 }

@@ -1,5 +1,5 @@
 import { tooManyRequests } from "../../shared/errors";
-import { gatewayConfig } from "./config";
+import { liveGatewayConfig } from "./config";
 
 // Failed logins are counted per account (its email) and per client (IP), in the same
 // Durable Objects the rate limiter uses, so an attacker spreading guesses across isolates
@@ -12,6 +12,9 @@ import { gatewayConfig } from "./config";
 // Counting only after the hash would let any number of simultaneous guesses through.
 // The client's window still counts failures only (a successful sign-in must not use up a
 // shared address's budget); its race is bounded by the auth route class's own limit.
+//
+// The policy is the run-time configuration's login_throttle (the vars' LOGIN_THROTTLE
+// unless an admin changed it), as this isolate last read it: at most a second old.
 const BUCKET = "login-failures";
 
 const accountLimiter = (env: Env, email: string) => env.RATE_LIMITER.getByName(`login:${email}`);
@@ -31,7 +34,7 @@ const lockedOut = (retryAfterMs: number) => tooManyRequests("too many failed sig
  * window, then waits in proportion to the failures already counted.
  */
 export async function admitLoginAttempt(env: Env, email: string, ip: string): Promise<void> {
-  const policy = gatewayConfig(env).loginThrottle;
+  const policy = (await liveGatewayConfig(env)).loginThrottle;
   const windowMs = policy.windowSeconds * 1000;
   // The client first, so a client that is already refused cannot spend an account's slots.
   const client = await clientLimiter(env, ip).peek(BUCKET, policy.perClient, windowMs);
@@ -46,7 +49,7 @@ export async function admitLoginAttempt(env: Env, email: string, ip: string): Pr
 
 /** Counts a failed attempt against its client (the account's slot was taken on admission). */
 export async function recordLoginFailure(env: Env, ip: string): Promise<void> {
-  const policy = gatewayConfig(env).loginThrottle;
+  const policy = (await liveGatewayConfig(env)).loginThrottle;
   await clientLimiter(env, ip).hit(BUCKET, policy.perClient, policy.windowSeconds * 1000);
 }
 

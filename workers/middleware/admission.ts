@@ -7,7 +7,7 @@ import type { Decision } from "../../shared/sliding-window";
 import type { Caller } from "../../platform/credentials";
 import type { AppEnv } from "../context";
 import { accountOf } from "../lib/accounts";
-import { gatewayConfig, type RateLimitClass } from "../lib/config";
+import { gatewayConfig, liveGatewayConfig, type RateLimitClass } from "../lib/config";
 import { errorResponse } from "./errors";
 
 export function routeClass(path: string): RateLimitClass {
@@ -118,8 +118,9 @@ async function byAddress(c: Context<AppEnv>, next: () => Promise<void>): Promise
   setRateHeaders(c, decision);
 }
 
-function addressDecision(c: Context<AppEnv>): Promise<Decision> {
-  const { rateLimits } = gatewayConfig(c.env);
+async function addressDecision(c: Context<AppEnv>): Promise<Decision> {
+  // The run-time configuration's global rate limits, at most a second old (workers/lib/config.ts).
+  const { rateLimits } = await liveGatewayConfig(c.env);
   const bucket = routeClass(c.req.path);
   return c.env.RATE_LIMITER.getByName(`ip:${c.get("clientIp")}`).hit(bucket, rateLimits[bucket], rateLimits.windowSeconds * 1000);
 }

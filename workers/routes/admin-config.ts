@@ -9,6 +9,7 @@ import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../sha
 import type { AppEnv } from "../context";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
+import { forgetLiveGatewayConfig } from "../lib/config";
 import { keysetPage } from "../lib/pages";
 
 // Run-time configuration (docs/config.md): read the effective values with the store's
@@ -102,6 +103,7 @@ const versionView = (v: Version): z.infer<typeof VersionView> => ({
 /** A write's new version, with its number as the new ETag; a refusal becomes the error. */
 function written(c: Context<AppEnv>, result: WriteResult): z.infer<typeof VersionView> {
   if (!result.ok) throw refusalError(result.refusal);
+  forgetLiveGatewayConfig(c.env);
   c.header("ETag", etag(result.version.version));
   return versionView(result.version);
 }
@@ -234,9 +236,7 @@ for (const method of ["put", "patch"] as const) {
       // A patch merges into the override as the ETag's version had it; if it changed since, the write is refused anyway.
       const merged = method === "patch" ? { ...(await config.snapshot()).overrides.find((o) => o.key === key && o.scope === scope)?.value, ...value } : value;
       const result = await config.set(key, scope, merged, based, author(c, reason));
-      if ("refusal" in result) throw refusalError(result.refusal);
-      c.header("ETag", etag(result.version.version));
-      return c.json(versionView(result.version), 200);
+      return c.json(written(c, result), 200);
     },
   );
 }
