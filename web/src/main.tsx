@@ -15,9 +15,10 @@ import "./styles.css";
 
 const StrategiesPage = lazyPage(() => import("./lab/strategies-page").then((m) => m.StrategiesPage));
 const BacktestsPage = lazyPage(() => import("./lab/backtests-page").then((m) => m.BacktestsPage));
+const DashboardPage = lazyPage(() => import("./ui/dashboard").then((m) => m.DashboardPage));
 
 // Hash routes keep the app one static page with no server-side fallback to configure.
-const ROUTES = ["trade", "strategies", "backtests", "keys", "webhooks", "admin"] as const;
+const ROUTES = ["trade", "strategies", "backtests", "keys", "webhooks", "admin", "dashboard"] as const;
 type Route = (typeof ROUTES)[number];
 const routeOf = (): Route => {
   const r = location.hash.replace(/^#\/?/, "");
@@ -75,6 +76,7 @@ function App() {
           {nav("keys", "API keys")}
           {nav("webhooks", "Webhooks")}
           {user.role === "admin" && nav("admin", "Admin")}
+          {user.role === "admin" && nav("dashboard", "Dashboard")}
         </nav>
         <Connection />
         <Bell />
@@ -89,6 +91,7 @@ function App() {
       {route === "keys" && <KeysPage />}
       {route === "webhooks" && <WebhooksPage />}
       {route === "admin" && user.role === "admin" && <AdminPage />}
+      {route === "dashboard" && user.role === "admin" && <DashboardPage />}
     </div>
   );
 }
