@@ -548,6 +548,36 @@ try {
     await risk.locator("p.mono", { hasText: '"maxResetCash":"1000000"' }).waitFor();
   });
 
+  await step("an admin's dashboard charts live traffic: a request rate above zero, latency and order figures, drawn charts", async () => {
+    await page.getByRole("link", { name: "Dashboard" }).click();
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+    // Rates need two scrapes 5 s apart, with traffic between them: the page's own scrapes
+    // and a burst of health checks from the page.
+    const figure = (id) => page.getByTestId(`figure-${id}`);
+    const rate = await until(async () => {
+      await page.evaluate(() => Promise.all(Array.from({ length: 3 }, () => fetch("/health"))));
+      await sleep(400);
+      const text = (await figure("requests").textContent()) ?? "";
+      if (/not reported/.test(text)) return "not reported";
+      const v = Number(await figure("requests").getAttribute("data-value"));
+      return v > 0 ? v : undefined;
+    }, "a request rate above zero", 40_000);
+    const ordersText = (await figure("orders").locator(".value").textContent())?.trim();
+    const config = await figure("config").getAttribute("data-value");
+    if (!/^\d+\.\d\d$/.test(ordersText ?? "")) throw new Error(`orders/s shows ${ordersText}`);
+    if (config === null || !(Number(config) >= 0)) throw new Error(`config version shows ${await figure("config").textContent()}`);
+    const drawn = ["chart-orders", "chart-sockets", "chart-lag"];
+    if (rate !== "not reported") {
+      drawn.push("chart-requests", "chart-latency");
+      // The page's own scrapes are among the top routes.
+      await page.locator('[data-testid="top-routes"] tr[data-route="GET /metrics"]').waitFor({ timeout: 15_000 });
+    }
+    for (const id of drawn) await page.locator(`[data-testid="${id}"][data-ready="true"] canvas`).first().waitFor({ timeout: 15_000 });
+    const latency = (await figure("latency").locator(".value").textContent())?.trim();
+    await shot("dashboard");
+    return `requests/s ${typeof rate === "number" ? rate.toFixed(2) : rate}, latency p50 / p99 ${latency}, orders/s ${ordersText}, ${drawn.length} charts drawn`;
+  });
+
   await step("the terminal fits a phone screen", async () => {
     await page.getByRole("link", { name: "Trade" }).click();
     await page.setViewportSize({ width: 390, height: 844 });
