@@ -1,11 +1,13 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, expectError, restartObject, signUp, until, type TestUser } from "./helpers";
-import { placed, placeOrder, quotedMarket, type Market } from "./trading/helpers";
+import { createApp } from "../workers/app";
+import { call, expectError, freshIp, json, ORIGIN, restartObject, signUp, until, type TestUser } from "./helpers";
+import { orderReaching, placed, placeOrder, quotedMarket, steeredMarket, type Market } from "./trading/helpers";
 
-// A change reaches the running account objects it concerns before the write answers
-// (docs/config.md): the next order or request obeys it, with no restart and no read of
-// its own. Account-scoped values only: other test files share the ConfigStore.
+// A change reaches the running account and symbol objects it concerns before the write
+// answers (docs/config.md): the next order, fill or request obeys it, with no restart and
+// no read of its own. Account- and symbol-scoped values only: other test files share the
+// ConfigStore. The gateway's global values are tested against a store of their own.
 
 let admin: TestUser;
 let market: Market;
@@ -92,5 +94,138 @@ describe("config propagation", () => {
     const elapsed = performance.now() - started;
     expect(new Set(await Promise.all(owners.map(heldVersion)))).toEqual(new Set([version]));
     console.info(`config propagation: a global change pushed to ${owners.length}+ running accounts, answered in ${elapsed.toFixed(1)} ms`);
+  });
+});
+
+/** The fee the venue charged for an order's fills, from the user's FILL activities. */
+async function feesOf(user: TestUser, orderId: string): Promise<string[]> {
+  const fills = await json<{ order_id: string; fee: string }[]>(await call("/v2/account/activities/FILL?direction=asc", { token: user.access, ip: user.ip }));
+  return fills.filter((f) => f.order_id === orderId).map((f) => f.fee);
+}
+
+describe("config propagation to symbols", () => {
+  const marketBuy = (symbol: string) => ({ symbol, qty: "1", side: "buy", type: "market", time_in_force: "gtc" });
+
+  it("a fee changed for one symbol is paid by the running venue's next fill; other symbols keep the vars' fee", async () => {
+    const [mine, other] = await Promise.all([steeredMarket(admin), steeredMarket(admin)]);
+    await Promise.all([mine, other].map((m) => m.quote("100.00", "100.05")));
+    const user = await signUp();
+    // VENUE charges 25 bps as taker: 1 share at 100.05 pays 0.25.
+    const before = await placed(user, marketBuy(mine.symbol));
+    await orderReaching(user, before.id, "filled");
+    expect(await feesOf(user, before.id)).toEqual(["0.25"]);
+
+    const started = performance.now();
+    await configure("venue", `symbol:${mine.symbol}`, { takerBps: 5 });
+    const after = await placed(user, marketBuy(mine.symbol));
+    await orderReaching(user, after.id, "filled");
+    const fees = await feesOf(user, after.id);
+    const elapsed = performance.now() - started;
+    expect(fees).toEqual(["0.05"]);
+    console.info(`config propagation: venue fee change -> first fill that pays it: ${elapsed.toFixed(1)} ms`);
+
+    const elsewhere = await placed(user, marketBuy(other.symbol));
+    await orderReaching(user, elsewhere.id, "filled");
+    expect(await feesOf(user, elsewhere.id)).toEqual(["0.25"]);
+  });
+
+  it("a symbol object restarted after a change wakes with it", async () => {
+    const market = await steeredMarket(admin);
+    await market.quote("100.00", "100.05");
+    await configure("venue", `symbol:${market.symbol}`, { takerBps: 10 });
+    // The venue keeps its quote across the restart (its feed stays down: the order fills against it).
+    await restartObject(env.MARKET.getByName(market.symbol));
+    const user = await signUp();
+    const order = await placed(user, marketBuy(market.symbol));
+    await orderReaching(user, order.id, "filled");
+    expect(await feesOf(user, order.id)).toEqual(["0.10"]);
+  });
+});
+
+/**
+ * The app with a ConfigStore of its own: the gateway's keys are global only, and a global
+ * write to the environment's store would change the limits of every other test file running
+ * at the same time. Only the store's name differs; the store, the app and the limiters are
+ * the real ones.
+ */
+function ownGateway() {
+  const name = `config-test-${crypto.randomUUID()}`;
+  const store = () => env.CONFIG.getByName(name);
+  const scoped: Env = { ...env, CONFIG: { getByName: () => store() } as unknown as Env["CONFIG"] };
+  const app = createApp();
+  const request = (path: string, init: { method?: string; body?: unknown; ip?: string; token?: string; headers?: Record<string, string> } = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set("cf-connecting-ip", init.ip ?? freshIp());
+    if (init.token) headers.set("authorization", `Bearer ${init.token}`);
+    if (init.body !== undefined) headers.set("content-type", "application/json");
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+    return app.request(`${ORIGIN}${path}`, { method: init.method ?? (body ? "POST" : "GET"), headers, body }, scoped, createExecutionContext());
+  };
+  /** An admin's PUT through this app, based on the version it reads first. */
+  const configure = async (key: string, value: Record<string, unknown>) => {
+    const read = await request("/api/admin/config", { token: admin.access, ip: admin.ip });
+    const res = await request(`/api/admin/config/${key}`, { method: "PUT", body: { value, reason: "test" }, token: admin.access, ip: admin.ip, headers: { "if-match": read.headers.get("etag")! } });
+    expect(res.status, await res.clone().text()).toBe(200);
+  };
+  return { store, request, configure };
+}
+
+describe("config propagation to the gateway (callers no object counts)", () => {
+  const jwks = "/.well-known/jwks.json";
+
+  it("a global rate limit changed in the store is applied to requests without a credential within a second, refused credentials included", async () => {
+    const gateway = ownGateway();
+    // The isolate reads the store once and keeps the copy for a second.
+    expect((await gateway.request(jwks)).headers.get("x-ratelimit-limit")).toBe("100");
+    const started = performance.now();
+    // Straight to the store, as from another isolate: this one learns of it only by asking again.
+    const written = await gateway.store().set("rate_limits", "global", { default: 3 }, 0, { author: "test", reason: "test", at: Date.now() });
+    expect(written.ok).toBe(true);
+    const ip = await until(async () => {
+      const fresh = freshIp();
+      return (await gateway.request(jwks, { ip: fresh })).headers.get("x-ratelimit-limit") === "3" && fresh;
+    }, "the gateway to apply the new limit", 5_000);
+    const elapsed = performance.now() - started;
+    console.info(`config propagation: global anonymous rate limit change (another isolate's write) -> first request that obeys it: ${elapsed.toFixed(1)} ms`);
+    // The address that saw it has two more requests in its window, then 429.
+    expect((await gateway.request(jwks, { ip })).status).toBe(200);
+    expect((await gateway.request(jwks, { ip })).status).toBe(200);
+    await expectError(await gateway.request(jwks, { ip }), 429);
+    // A credential the gateway refuses is counted against its address with the same limit.
+    const refused = await gateway.request("/api/users/me", { token: "not-a-token" });
+    await expectError(refused, 401);
+    expect(refused.headers.get("x-ratelimit-limit")).toBe("3");
+  });
+
+  it("an admin's change through an isolate applies there from its next request", async () => {
+    const gateway = ownGateway();
+    const refresh = (ip: string) => gateway.request("/api/auth/refresh", { body: { refresh_token: "nope" }, ip });
+    expect((await refresh(freshIp())).headers.get("x-ratelimit-limit")).toBe("10");
+    await gateway.configure("rate_limits", { auth: 2 });
+    const ip = freshIp();
+    const first = await refresh(ip);
+    await expectError(first, 401);
+    expect([first.headers.get("x-ratelimit-limit"), first.headers.get("x-ratelimit-remaining")]).toEqual(["2", "1"]);
+    await expectError(await refresh(ip), 401);
+    await expectError(await refresh(ip), 429);
+  });
+
+  it("a lowered login throttle locks an account after the new number of failures", async () => {
+    const gateway = ownGateway();
+    const user = await signUp();
+    const login = (password: string) => gateway.request("/api/auth/login", { body: { email: user.email, password } });
+    await expectError(await login("wrong-password-1"), 401);
+    const started = performance.now();
+    await gateway.configure("login_throttle", { perAccount: 3 });
+    await expectError(await login("wrong-password-2"), 401);
+    await expectError(await login("wrong-password-3"), 401);
+    // The vars' LOGIN_THROTTLE would allow ten: the right password is refused after three.
+    const locked = await login(user.password);
+    const elapsed = performance.now() - started;
+    await expectError(locked, 429);
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+    console.info(`config propagation: login throttle change -> first sign-in it locks: ${elapsed.toFixed(1)} ms`);
+    // The same count under the environment's own store (untouched, ten allowed) still admits it.
+    expect((await call("/api/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(200);
   });
 });
