@@ -216,7 +216,7 @@ export class Account extends DurableObject<Env> {
 
   /** Called by a symbol's venue to deliver reports; answers the last sequence applied. */
   venueReports(symbol: string, reports: Report[], traceparent: string | null = null): Promise<number> {
-    return this.#traced("venueReports", traceparent, () => this.#runner.venueReports(symbol, reports), (applied) => ({ symbol, reports: reports.length, applied }));
+    return this.#traced("venueReports", traceparent, (t) => this.#runner.venueReports(symbol, reports, t), (applied) => ({ symbol, reports: reports.length, applied }));
   }
 
   /** A command in its own span (a child of `traceparent`), whose traceparent it hands on. */
@@ -261,7 +261,7 @@ export class Account extends DurableObject<Env> {
   #dispatch(changes: AccountChanges): void {
     // Events wait in the outbox for the queue; the alarm deletes the sent ones if no commit does first.
     if (changes.events.length > 0) this.#armRetry();
-    for (const update of changes.tradeUpdates) broadcastTradeUpdate(this.ctx, update);
+    for (const update of changes.tradeUpdates) broadcastTradeUpdate(this.ctx, this.env, update);
     this.#strategies.keep(changes.tradeUpdates);
     for (const anomaly of changes.anomalies) log("error", `account anomaly: ${anomaly.kind}`, { account: this.#owner, ...anomaly, anomalies: this.#runner.engine.state.anomalies });
   }
@@ -336,7 +336,7 @@ export class Account extends DurableObject<Env> {
 
   /** Sends `{stream, data}` to this user's sockets listening to `stream` (backtest progress, …). */
   notify(stream: UserStream, data: unknown): void {
-    broadcastToStream(this.ctx, stream, data);
+    broadcastToStream(this.ctx, this.env, stream, data);
   }
 
   /** Ends the trade_updates sockets a revocation selects (and drops what the gate knew of the user's credentials); answers how many. */
@@ -356,6 +356,6 @@ export class Account extends DurableObject<Env> {
   }
 
   override webSocketClose(ws: WebSocket, code: number): void {
-    onTradeSocketClose(ws, code);
+    onTradeSocketClose(this.ctx, this.env, ws, code);
   }
 }

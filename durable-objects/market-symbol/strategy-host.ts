@@ -1,5 +1,6 @@
 import { openStrategySandbox, StrategyCodeError, type StrategySandboxHandle } from "../../platform/sandbox";
 import { logger } from "../../platform/log";
+import { endSpan, startSpan, type Span } from "../../platform/trace";
 import type { FeedEvent } from "../../shared/market/feed";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
@@ -17,6 +18,11 @@ interface Loaded {
   sandbox: StrategySandboxHandle | null;
   /** The view fetched for the current event; dropped once a command is sent. */
   view: StrategyView | null;
+  /**
+   * The current callback's span, begun by its first command: a callback that sends orders
+   * starts a trace of its own, which its account calls continue (docs/tracing.md).
+   */
+  trace: { span: Span; commands: number } | null;
 }
 
 export interface HostDeps {
@@ -188,6 +194,7 @@ export class StrategyHost {
     const stats = row.stats;
     // Only callbacks the strategy defines count, toward the success rate and the failure streak.
     const before = runtime.invocations;
+    loaded.trace = null;
     try {
       await this.#collect(loaded);
       await step(runtime);
@@ -199,6 +206,7 @@ export class StrategyHost {
         // event be played again from what is stored (its orders keep their ids, which the
         // account answers idempotently).
         this.#unload(row.config.id);
+        this.#endTrace(loaded, { error: error.message });
         throw error;
       }
       const errored = recordFailure(stats, runtime.invocations - before);
@@ -215,6 +223,7 @@ export class StrategyHost {
         log("warn", "strategy errored", { symbol: this.symbol, strategy: row.config.id, error: message });
       }
     }
+    this.#endTrace(loaded);
     this.#save(loaded);
     if (row.status === "errored") {
       this.#unload(row.config.id);
@@ -236,6 +245,13 @@ export class StrategyHost {
     row.stats.startEquity ??= reply.view.account.equity;
   }
 
+  #endTrace(loaded: Loaded, fields: Record<string, unknown> = {}): void {
+    const trace = loaded.trace;
+    if (!trace) return;
+    loaded.trace = null;
+    endSpan(trace.span, log, { symbol: this.symbol, strategy: loaded.row.config.id, account: loaded.row.config.owner, commands: trace.commands, ...fields });
+  }
+
   #account(row: LiveRow) {
     return this.env.ACCOUNT.getByName(row.config.owner);
   }
@@ -253,7 +269,10 @@ export class StrategyHost {
         const l = loaded();
         l.view = null;
         if (command.kind === "place") l.row.stats.orders += 1;
-        const reply = await accountCall(() => this.#account(l.row).strategySend(this.symbol, strategyOrderPrefix(l.row.config.id), command));
+        l.trace ??= { span: startSpan("symbol.strategy", null), commands: 0 };
+        l.trace.commands += 1;
+        const traceparent = l.trace.span.traceparent;
+        const reply = await accountCall(() => this.#account(l.row).strategySend(this.symbol, strategyOrderPrefix(l.row.config.id), command, traceparent));
         // The order's own updates (accepted, filled at once) come back on the next collect.
         await this.#collect(l);
         // The owner sees every refusal in the log, whether or not the strategy handles it.
@@ -313,7 +332,7 @@ export class StrategyHost {
       memory,
     });
     runtime.hold(row.held);
-    const loaded: Loaded = { row, runtime, sandbox, view: null };
+    const loaded: Loaded = { row, runtime, sandbox, view: null, trace: null };
     holder.loaded = loaded;
     this.#loaded.set(config.id, loaded);
     return loaded;

@@ -219,14 +219,17 @@ export class AccountEngine {
 
   // ---- the venue's answers --------------------------------------------------------------
 
+  // The events a venue's answer causes carry the traceparent of the call that brought it
+  // (the order's or the cancel's request, or the span of a pushed delivery).
+
   /** The venue has the order: it leaves pending_new. */
-  acknowledged(orderId: string): void {
+  acknowledged(orderId: string, traceparent: string | null = null): void {
     const o = this.order(orderId);
     if (!o || o.atVenue) return;
     o.atVenue = true;
     if (o.status === "pending_new") {
       this.#move(o, "new", this.deps.now());
-      this.#announce("new", o, "order.new", null);
+      this.#announce("new", o, "order.new", traceparent);
     }
     this.#put(o);
   }
@@ -236,7 +239,7 @@ export class AccountEngine {
    * (only possible if a reservation was computed wrong) stops the symbol's cursor below it
    * and raises an anomaly: it is retried with every redelivery and never skipped.
    */
-  applyReports(symbol: string, reports: Report[]): void {
+  applyReports(symbol: string, reports: Report[], traceparent: string | null = null): void {
     this.#roll();
     for (const report of [...reports].sort((a, b) => a.seq - b.seq)) {
       if (report.seq <= this.cursor(symbol)) continue;
@@ -247,12 +250,12 @@ export class AccountEngine {
       const order = this.order(report.orderId);
       if (!order) this.#anomaly({ kind: "unknown_order", symbol, orderId: report.orderId, seq: report.seq, message: "report for an unknown order" });
       else if (report.kind === "fill") {
-        const problem = this.#applyFill(order, report);
+        const problem = this.#applyFill(order, report, traceparent);
         if (problem) {
           this.#hold(symbol, report, order, problem);
           return;
         }
-      } else this.#applyDone(order, report);
+      } else this.#applyDone(order, report, traceparent);
       this.#state.cursors[symbol] = report.seq;
       delete this.#state.held[symbol];
       this.#log.stateChanged();
@@ -444,7 +447,7 @@ export class AccountEngine {
   // ---- internals: reports ---------------------------------------------------------------
 
   /** Applies one execution; answers why not, if the ledger refuses it. */
-  #applyFill(order: AccountOrder, r: Extract<Report, { kind: "fill" }>): string | null {
+  #applyFill(order: AccountOrder, r: Extract<Report, { kind: "fill" }>, traceparent: string | null): string | null {
     const spec = order.spec;
     const ledger = this.#state.ledger;
     const before = ledger.positions[spec.symbol]?.realizedPl ?? ZERO;
@@ -474,13 +477,13 @@ export class AccountEngine {
     this.#put(order);
     const fill = fillActivity(order, r, realized);
     this.#activity("FILL", r.t, { ...fill });
-    this.#event(complete ? "order.filled" : "order.partially_filled", order, null, { execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl });
+    this.#event(complete ? "order.filled" : "order.partially_filled", order, traceparent, { execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl });
     const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);
     this.#log.tradeUpdate(tradeUpdate(complete ? "fill" : "partial_fill", orderView(order), { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
     return null;
   }
 
-  #applyDone(order: AccountOrder, r: Extract<Report, { kind: "done" }>): void {
+  #applyDone(order: AccountOrder, r: Extract<Report, { kind: "done" }>, traceparent: string | null): void {
     if (!isOpen(order.status)) return;
     const replacement = this.#state.replacements[order.id];
     if (replacement) delete this.#state.replacements[order.id];
@@ -508,7 +511,7 @@ export class AccountEngine {
     if (status === "expired") order.expiredAt = r.t;
     if (status === "rejected") order.failedAt = r.t;
     this.#put(order);
-    this.#announce(status === "filled" ? "fill" : status, order, `order.${status}`, null, { reason: r.message });
+    this.#announce(status === "filled" ? "fill" : status, order, `order.${status}`, traceparent, { reason: r.message });
   }
 
   /** The replace's second step: the old order's reservation is back; place the new one. */

@@ -90,9 +90,9 @@ export class AccountRunner {
   }
 
   /** Reports pushed by a venue; answers the last sequence applied, which acknowledges them. */
-  async venueReports(symbol: string, reports: Report[]): Promise<number> {
-    this.#engine.applyReports(symbol, reports);
-    await this.#settle();
+  async venueReports(symbol: string, reports: Report[], traceparent: string | null = null): Promise<number> {
+    this.#engine.applyReports(symbol, reports, traceparent);
+    await this.#settle(traceparent);
     return this.#engine.cursor(symbol);
   }
 
@@ -186,8 +186,8 @@ export class AccountRunner {
           await this.hooks.venueFailed?.(command, error);
           return;
         }
-        if (command.kind === "submit") this.#engine.acknowledged(command.request.id);
-        this.#engine.applyReports(command.symbol, reports);
+        if (command.kind === "submit") this.#engine.acknowledged(command.request.id, traceparent);
+        this.#engine.applyReports(command.symbol, reports, traceparent);
         await this.#settle(traceparent);
       }),
     );

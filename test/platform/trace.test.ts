@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { childSpan, formatTraceparent, parseTraceparent, spanFields, startSpan } from "../../platform/trace";
+
+// The pure part of tracing (platform/trace.ts): W3C traceparent in and out, and a child
+// span from ids and a time that come in.
+
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT = "00f067aa0ba902b7";
+const header = `00-${TRACE}-${PARENT}-01`;
+
+describe("traceparent", () => {
+  it("parses a version-00 header and formats it back unchanged", () => {
+    const context = parseTraceparent(header);
+    expect(context).toEqual({ traceId: TRACE, spanId: PARENT, flags: "01" });
+    expect(formatTraceparent(context!)).toBe(header);
+  });
+
+  it("takes upper-case hex and surrounding blanks, as headers may carry them", () => {
+    expect(parseTraceparent(`  ${header.toUpperCase()} `)).toEqual({ traceId: TRACE, spanId: PARENT, flags: "01" });
+  });
+
+  it.each([
+    ["nothing", null],
+    ["empty", ""],
+    ["an all-zero trace id", `00-${"0".repeat(32)}-${PARENT}-01`],
+    ["an all-zero span id", `00-${TRACE}-${"0".repeat(16)}-01`],
+    ["another version", `01-${TRACE}-${PARENT}-01`],
+    ["a short trace id", `00-${TRACE.slice(1)}-${PARENT}-01`],
+    ["not hex", `00-${TRACE.replace("4", "g")}-${PARENT}-01`],
+    ["extra fields", `${header}-extra`],
+  ])("refuses %s", (_, value) => {
+    expect(parseTraceparent(value)).toBeNull();
+  });
+});
+
+describe("child spans", () => {
+  it("a child keeps the parent's trace and flags, names the parent and hands on its own id", () => {
+    const span = childSpan("account.placeOrder", `00-${TRACE}-${PARENT}-00`, { spanId: "b7ad6b7169203331", traceId: "ignored" }, 10);
+    expect(span).toEqual({
+      name: "account.placeOrder",
+      traceId: TRACE,
+      spanId: "b7ad6b7169203331",
+      parentSpanId: PARENT,
+      traceparent: `00-${TRACE}-b7ad6b7169203331-00`,
+      startedAt: 10,
+    });
+  });
+
+  it("without a valid parent, a span is the root of a new, sampled trace", () => {
+    for (const parent of [null, undefined, "garbage"]) {
+      const span = childSpan("symbol.strategy", parent, { spanId: "b7ad6b7169203331", traceId: TRACE }, 0);
+      expect(span).toMatchObject({ traceId: TRACE, parentSpanId: null, traceparent: `00-${TRACE}-b7ad6b7169203331-01` });
+    }
+  });
+
+  it("a chain of children stays in one trace, each naming the one before", () => {
+    const gateway = childSpan("request", null, { spanId: "1111111111111111", traceId: TRACE }, 0);
+    const account = childSpan("account.placeOrder", gateway.traceparent, { spanId: "2222222222222222", traceId: "x" }, 1);
+    const symbol = childSpan("symbol.venueSubmit", account.traceparent, { spanId: "3333333333333333", traceId: "y" }, 2);
+    expect([gateway, account, symbol].map((s) => [s.traceId, s.parentSpanId])).toEqual([
+      [TRACE, null],
+      [TRACE, "1111111111111111"],
+      [TRACE, "2222222222222222"],
+    ]);
+  });
+
+  it("the span's line: name, ids, parent, duration from the times given, then the caller's fields", () => {
+    const span = childSpan("queue.event", header, { spanId: "b7ad6b7169203331", traceId: "x" }, 100.5);
+    expect(spanFields(span, 103.256, { type: "order.filled" })).toEqual({
+      name: "queue.event",
+      traceId: TRACE,
+      spanId: "b7ad6b7169203331",
+      parentSpanId: PARENT,
+      durationMs: 2.76,
+      type: "order.filled",
+    });
+  });
+
+  it("startSpan draws valid ids: a new trace without a parent, a fresh span id under one", () => {
+    const root = startSpan("root", null);
+    expect(parseTraceparent(root.traceparent)).toEqual({ traceId: root.traceId, spanId: root.spanId, flags: "01" });
+    const child = startSpan("child", root.traceparent);
+    expect(child.traceId).toBe(root.traceId);
+    expect(child.parentSpanId).toBe(root.spanId);
+    expect(child.spanId).not.toBe(root.spanId);
+    expect(startSpan("other", null).traceId).not.toBe(root.traceId);
+  });
+});

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { call, json, signUp, until, type TestUser } from "./helpers";
+import { placed, quotedMarket, type Market } from "./trading/helpers";
+
+// One order's path read back from the log lines, as an operator would (docs/tracing.md):
+// the gateway's request line, then one span per hop, all in the trace the client's
+// traceparent named, each span the child of the hop before. The gateway, the objects and
+// the queue consumer run in this isolate, so their console lines are the test's to read.
+
+interface Line {
+  message: string;
+  service: string;
+  name?: string;
+  traceId?: string;
+  spanId?: string;
+  parentSpanId?: string | null;
+  durationMs?: number;
+  [field: string]: unknown;
+}
+
+const lines: Line[] = [];
+const capture = (...args: unknown[]) => {
+  const text = args.map(String).join(" ");
+  if (!text.startsWith("{")) return;
+  try {
+    lines.push(JSON.parse(text) as Line);
+  } catch {
+    // not one of ours
+  }
+};
+// The real console still prints (the test config hides the per-request lines).
+const spies = (["log", "warn", "error"] as const).map((level) => {
+  const real = console[level].bind(console);
+  return vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+    capture(...args);
+    real(...args);
+  });
+});
+afterAll(() => spies.forEach((s) => s.mockRestore()));
+
+const receiver = inject("webhooks").url;
+const hex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** A traceparent as a client would send it: a fresh trace, the client's own span. */
+const clientTrace = () => ({ traceId: hex(16), clientSpan: hex(8) });
+const header = (t: { traceId: string; clientSpan: string }) => `00-${t.traceId}-${t.clientSpan}-01`;
+
+const inTrace = (traceId: string) => lines.filter((l) => l.traceId === traceId);
+const spans = (traceId: string, name: string) => inTrace(traceId).filter((l) => l.message === "span" && l.name === name);
+const one = (traceId: string, name: string): Line => {
+  const found = spans(traceId, name);
+  expect(found, `one ${name} span in ${traceId}`).toHaveLength(1);
+  return found[0]!;
+};
+const requestLine = (traceId: string): Line => {
+  const found = inTrace(traceId).filter((l) => l.message === "request");
+  expect(found).toHaveLength(1);
+  return found[0]!;
+};
+
+let admin: TestUser;
+let market: Market;
+beforeAll(async () => {
+  admin = await signUp("admin");
+  market = await quotedMarket(admin);
+});
+
+describe("one order's path in the logs", () => {
+  it("gateway, account, symbol, events consumer and webhook delivery share the client's trace, each the child of the hop before", async () => {
+    const user = await signUp();
+    const name = crypto.randomUUID();
+    const registered = await call("/api/webhooks", { body: { url: `${receiver}/${name}`, events: ["order.filled"] }, token: user.access, ip: user.ip });
+    expect(registered.status).toBe(201);
+
+    const trace = clientTrace();
+    const res = await call("/v2/orders", {
+      token: user.access,
+      ip: user.ip,
+      headers: { traceparent: header(trace) },
+      body: { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" },
+    });
+    expect(res.status).toBe(200);
+    const order = await json<{ id: string; status: string }>(res);
+    expect(order.status).toBe("filled");
+
+    // The receiver is handed the delivery span's traceparent, so its own spans join the trace.
+    const received = await until(async () => {
+      const got = (await (await fetch(`${receiver}/${name}`)).json()) as { headers: Record<string, string> }[];
+      return got.length > 0 ? got : undefined;
+    }, "the fill's webhook delivery", 15_000);
+    await until(async () => spans(trace.traceId, "webhook.delivery").length > 0, "the delivery's span");
+
+    // Hop 0: the gateway's request line, a child of the client's span (its traceparent answers it).
+    const gateway = requestLine(trace.traceId);
+    expect(gateway).toMatchObject({ service: "gateway", path: "/v2/orders", status: 200 });
+    expect(res.headers.get("traceparent")).toBe(`00-${trace.traceId}-${gateway.spanId}-01`);
+
+    // Hop 1: the account object.
+    const account = one(trace.traceId, "account.placeOrder");
+    expect(account).toMatchObject({ service: "account", parentSpanId: gateway.spanId, account: user.id, admitted: true, orderId: order.id, orderStatus: "filled" });
+
+    // Hops 2 and 3: the symbol object, price then venue, both children of the account's span.
+    const price = one(trace.traceId, "symbol.marketPrice");
+    const venue = one(trace.traceId, "symbol.venueSubmit");
+    expect(price).toMatchObject({ service: "market-symbol", parentSpanId: account.spanId, symbol: market.symbol });
+    expect(venue).toMatchObject({ service: "market-symbol", parentSpanId: account.spanId, symbol: market.symbol, orderId: order.id });
+
+    // The queue: one span per event the order caused, children of the account's span (the events carry its traceparent).
+    const events = spans(trace.traceId, "queue.event");
+    expect(events.map((e) => e.type).sort()).toEqual(["order.filled", "order.new", "order.submitted"]);
+    for (const e of events) expect(e).toMatchObject({ service: "queue", parentSpanId: account.spanId });
+    const filled = events.find((e) => e.type === "order.filled")!;
+
+    // The webhook delivery: a child of the fill event's span, and the receiver got its traceparent.
+    const delivery = one(trace.traceId, "webhook.delivery");
+    expect(delivery).toMatchObject({ service: "queue", parentSpanId: filled.spanId, host: new URL(receiver).host, status: 200, attempt: 1 });
+    expect(received[0]!.headers.traceparent).toBe(`00-${trace.traceId}-${delivery.spanId}-01`);
+
+    // Every hop logged one span with a duration, and no span of this trace names a parent outside it.
+    const all = inTrace(trace.traceId).filter((l) => l.message === "span");
+    for (const span of all) expect(span.durationMs).toBeGreaterThanOrEqual(0);
+    const known = new Set([gateway.spanId, ...all.map((s) => s.spanId)]);
+    for (const span of all) expect(known.has(span.parentSpanId!)).toBe(true);
+  });
+
+  it("a cancel and a read are spans of their own requests, and the cancel continues into the venue", async () => {
+    const user = await signUp();
+    const resting = await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "90.00", time_in_force: "day" });
+
+    const read = clientTrace();
+    expect((await call(`/v2/orders/${resting.id}`, { token: user.access, ip: user.ip, headers: { traceparent: header(read) } })).status).toBe(200);
+    const readRequest = requestLine(read.traceId);
+    expect(one(read.traceId, "account.order")).toMatchObject({ service: "account", parentSpanId: readRequest.spanId, admitted: true });
+
+    const cancel = clientTrace();
+    expect((await call(`/v2/orders/${resting.id}`, { method: "DELETE", token: user.access, ip: user.ip, headers: { traceparent: header(cancel) } })).status).toBe(204);
+    const cancelRequest = requestLine(cancel.traceId);
+    const accountSpan = one(cancel.traceId, "account.cancelOrder");
+    expect(accountSpan).toMatchObject({ parentSpanId: cancelRequest.spanId, admitted: true });
+    expect(one(cancel.traceId, "symbol.venueCancel")).toMatchObject({ service: "market-symbol", parentSpanId: accountSpan.spanId, orderId: resting.id });
+  });
+
+  it("a route admitted by the user's object logs the admission as a span of the request", async () => {
+    const user = await signUp();
+    const trace = clientTrace();
+    const res = await call("/api/notifications", { token: user.access, ip: user.ip, headers: { traceparent: header(trace) } });
+    expect(res.status).toBe(200);
+    const request = requestLine(trace.traceId);
+    expect(one(trace.traceId, "account.admit")).toMatchObject({ service: "account", parentSpanId: request.spanId, admitted: true });
+  });
+
+  it("a request without a traceparent still gets one trace across its hops", async () => {
+    const user = await signUp();
+    const res = await call("/v2/orders", { token: user.access, ip: user.ip, body: { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "90.00", time_in_force: "day" } });
+    expect(res.status).toBe(200);
+    const [, traceId, spanId] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(res.headers.get("traceparent") ?? "")!;
+    const account = one(traceId!, "account.placeOrder");
+    expect(account.parentSpanId).toBe(spanId);
+    expect(one(traceId!, "symbol.venueSubmit").parentSpanId).toBe(account.spanId);
+  });
+});
