@@ -3,6 +3,8 @@ import { logger } from "../../platform/log";
 import { selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
 import { MessageBudget, socketLimits } from "../../shared/stream/limits";
 import { isUserStream, type TradeUpdate, type UserStream } from "../../shared/trading/stream";
+import { METRICS_STORE } from "../../shared/observability/catalog";
+import { objectName } from "../name";
 
 // The account object's side of its user's sockets.
 // 1. Alpaca's trading stream (docs/alpaca-compat.md §6): hibernatable sockets whose
@@ -47,6 +49,7 @@ export function acceptTradeSocket(ctx: DurableObjectState, env: Env, request: Re
     send(socket, errorFrame("connection limit exceeded"));
     closeQuietly(socket, 1008, "connection limit exceeded");
   }
+  reportSockets(ctx, env);
   return response;
 }
 
@@ -74,30 +77,34 @@ export function onTradeSocketMessage(env: Env, ws: WebSocket, data: string | Arr
   send(ws, errorFrame(`unknown action ${JSON.stringify(message.action ?? null).slice(0, 64)}`));
 }
 
-export function onTradeSocketClose(ws: WebSocket, code: number): void {
+export function onTradeSocketClose(ctx: DurableObjectState, env: Env, ws: WebSocket, code: number): void {
   closeQuietly(ws, code, "closing");
+  reportSockets(ctx, env, ws);
 }
 
 /** Sends an update to every socket listening to trade_updates. */
-export function broadcastTradeUpdate(ctx: DurableObjectState, update: TradeUpdate): void {
-  broadcast(ctx, "trade_updates", update);
+export function broadcastTradeUpdate(ctx: DurableObjectState, env: Env, update: TradeUpdate): void {
+  broadcast(ctx, env, "trade_updates", update);
 }
 
 /** Sends `{stream, data}` to every socket listening to `stream`. */
-export function broadcastToStream(ctx: DurableObjectState, stream: UserStream, data: unknown): void {
-  broadcast(ctx, stream, { stream, data });
+export function broadcastToStream(ctx: DurableObjectState, env: Env, stream: UserStream, data: unknown): void {
+  broadcast(ctx, env, stream, { stream, data });
 }
 
-function broadcast(ctx: DurableObjectState, stream: UserStream, frame: unknown): void {
-  const text = JSON.stringify(frame);
+function broadcast(ctx: DurableObjectState, env: Env, stream: UserStream, frame: unknown): void {
+  let text: string | undefined;
+  let sent = 0;
   for (const ws of ctx.getWebSockets()) {
     if (!attachments.get(ws)?.streams.includes(stream)) continue;
     try {
-      ws.send(text);
+      ws.send((text ??= JSON.stringify(frame)));
+      sent += 1;
     } catch {
       // a closing socket; its close handler cleans up
     }
   }
+  if (sent > 0) countFrames(ctx, env, sent);
 }
 
 /** Ends the trade_updates sockets a revocation selects: the error frame, then a close. Answers how many. */
@@ -111,7 +118,71 @@ export function closeTradeSockets(ctx: DurableObjectState, selector: SocketSelec
     closeQuietly(ws, 1008, reason);
     closed += 1;
   }
+  const env = tallies.get(ctx)?.env;
+  if (closed > 0 && env) reportSockets(ctx, env);
   return closed;
+}
+
+// ---- metrics: open trade sockets and frames sent (docs/observability.md) ---------------
+// Reported to the metrics object when a socket opens or closes: the number open (absolute,
+// so a repeated or lost report heals with the next) and the frames sent since the last
+// report. Frames sent while sockets stay open are reported FRAME_REPORT_MS after the first
+// of them, in one call. Never awaited by a command: an order's trade update only counts a
+// frame in memory. One report in flight per object, the latest state sent after it.
+
+const FRAME_REPORT_MS = 5_000;
+
+interface Tally {
+  env: Env;
+  frames: number;
+  sending: boolean;
+  again: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+const tallies = new WeakMap<DurableObjectState, Tally>();
+
+function tallyOf(ctx: DurableObjectState, env: Env): Tally {
+  let tally = tallies.get(ctx);
+  if (!tally) tallies.set(ctx, (tally = { env, frames: 0, sending: false, again: false, timer: null }));
+  return tally;
+}
+
+function countFrames(ctx: DurableObjectState, env: Env, frames: number): void {
+  const tally = tallyOf(ctx, env);
+  tally.frames += frames;
+  tally.timer ??= setTimeout(() => {
+    tally.timer = null;
+    reportSockets(ctx, tally.env);
+  }, FRAME_REPORT_MS);
+}
+
+/** Reports the open sockets (not counting `closing`) and the frames not yet reported. */
+function reportSockets(ctx: DurableObjectState, env: Env, closing?: WebSocket): void {
+  const tally = tallyOf(ctx, env);
+  if (tally.sending) {
+    tally.again = true;
+    return;
+  }
+  tally.sending = true;
+  const frames = tally.frames;
+  tally.frames = 0;
+  const open = ctx.getWebSockets().filter((ws) => ws !== closing && isOpen(ws)).length;
+  const account = objectName(ctx) ?? ctx.id.toString();
+  ctx.waitUntil(
+    env.METRICS.getByName(METRICS_STORE)
+      .reportAccount(account, open, frames)
+      .catch((error: unknown) => {
+        tally.frames += frames;
+        log("warn", "could not report trade sockets to the metrics object", { account, error: String(error) });
+      })
+      .finally(() => {
+        tally.sending = false;
+        if (tally.again) {
+          tally.again = false;
+          reportSockets(ctx, env);
+        }
+      }),
+  );
 }
 
 // ---- the user's market-data sockets ---------------------------------------------------

@@ -81,23 +81,25 @@ export class MetricsStore extends DurableObject<Env> {
     });
   }
 
-  /** Counts a message a queue consumer gave up on, once per message id however often it is delivered. Answers whether it was new. */
-  deadLetter(letter: DeadLetter): boolean {
-    return this.ctx.storage.transactionSync(() => {
-      this.#sql.exec("DELETE FROM dead_letters WHERE at < ?", letter.at - DEAD_LETTER_MEMORY_MS);
-      if (this.#sql.exec("SELECT 1 FROM dead_letters WHERE queue = ? AND message_id = ?", letter.queue, letter.messageId).toArray().length > 0) return false;
-      this.#sql.exec(
-        "INSERT INTO dead_letters (queue, message_id, event_type, event_id, attempts, at) VALUES (?, ?, ?, ?, ?, ?)",
-        letter.queue,
-        letter.messageId,
-        letter.eventType,
-        letter.eventId,
-        letter.attempts,
-        letter.at,
-      );
-      this.#add({ name: DEAD_LETTERS.name, labels: { queue: letter.queue }, value: 1 });
-      return true;
-    });
+  /** Counts messages a queue consumer gave up on, each once per message id however often it is delivered. Answers how many were new. */
+  deadLetters(letters: DeadLetter[]): number {
+    return this.ctx.storage.transactionSync(() => letters.filter((letter) => this.#deadLetter(letter)).length);
+  }
+
+  #deadLetter(letter: DeadLetter): boolean {
+    this.#sql.exec("DELETE FROM dead_letters WHERE at < ?", letter.at - DEAD_LETTER_MEMORY_MS);
+    if (this.#sql.exec("SELECT 1 FROM dead_letters WHERE queue = ? AND message_id = ?", letter.queue, letter.messageId).toArray().length > 0) return false;
+    this.#sql.exec(
+      "INSERT INTO dead_letters (queue, message_id, event_type, event_id, attempts, at) VALUES (?, ?, ?, ?, ?, ?)",
+      letter.queue,
+      letter.messageId,
+      letter.eventType,
+      letter.eventId,
+      letter.attempts,
+      letter.at,
+    );
+    this.#add({ name: DEAD_LETTERS.name, labels: { queue: letter.queue }, value: 1 });
+    return true;
   }
 
   snapshot(): MetricsSnapshot {

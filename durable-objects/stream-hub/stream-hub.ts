@@ -50,6 +50,9 @@ export class StreamHub extends DurableObject<Env> {
   // that found sockets was woken from hibernation (or restarted) with them.
   readonly #instance = crypto.randomUUID();
   readonly #restored: number;
+  // Frames sent to client sockets by this instance: read by GET /metrics through stats(), and
+  // back to 0 when the hub restarts or wakes from hibernation (a counter reset to Prometheus).
+  #framesSent = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -134,6 +137,7 @@ export class StreamHub extends DurableObject<Env> {
       }
       try {
         ws.send(frame);
+        this.#framesSent += 1;
       } catch {
         // A socket closing under us is dropped by its close event.
       }
@@ -144,9 +148,9 @@ export class StreamHub extends DurableObject<Env> {
   /**
    * Number of open client sockets and subscriptions, for metrics and tests; `ofUser` counts
    * one user's authenticated sockets; `instance` and `restored` tell a fresh instance (after
-   * hibernation) from the one that accepted the sockets.
+   * hibernation) from the one that accepted the sockets; `framesSent` since this instance started.
    */
-  stats(userId?: string): { sockets: number; authenticated: number; keys: number; ofUser: number; instance: string; restored: number } {
+  stats(userId?: string): { sockets: number; authenticated: number; keys: number; ofUser: number; instance: string; restored: number; framesSent: number } {
     const sockets = this.ctx.getWebSockets();
     const authenticated = sockets.map((ws) => this.#attachments.get(ws)).filter((a) => a?.userId && !a.closed);
     return {
@@ -156,6 +160,7 @@ export class StreamHub extends DurableObject<Env> {
       ofUser: authenticated.filter((a) => a?.userId === userId).length,
       instance: this.#instance,
       restored: this.#restored,
+      framesSent: this.#framesSent,
     };
   }
 
@@ -311,6 +316,7 @@ export class StreamHub extends DurableObject<Env> {
   #send(ws: WebSocket, a: Pick<Attachment, "encoding">, messages: ControlMessage[]): void {
     try {
       ws.send(encodeFrame(a.encoding, messages));
+      this.#framesSent += 1;
     } catch {
       // Closed meanwhile.
     }

@@ -20,7 +20,7 @@ export const MESSAGES_SENT: CounterSpec = {
   help: "Frames sent to client sockets, by kind: market (the hubs, reset when a hub restarts) and trade (trade_updates and the other user streams).",
 };
 
-export const DEAD_LETTERS: CounterSpec = { kind: "counter", name: "redfire_dead_letters_total", help: "Messages the queue consumer gave up on, by the queue they came from." };
+export const DEAD_LETTERS: CounterSpec = { kind: "counter", name: "redfire_dead_letters_total", help: "Messages the queue consumer gave up on, by the dead-letter queue that received them." };
 
 /** Counted by the gateway into its isolate's buffer. */
 export const GATEWAY_METRICS = [HTTP_REQUESTS, HTTP_DURATION, ORDER_REJECTIONS] as const;

@@ -1,11 +1,31 @@
 import { logger } from "../../platform/log";
+import { METRICS_STORE } from "../../shared/observability/catalog";
 
 const log = logger("queue");
 
-/** Domain events the consumer gave up on (after max_retries): logged and acknowledged, so the dead-letter queue drains. */
-export async function consumeDeadEvents(batch: MessageBatch<unknown>, _env: Env): Promise<void> {
-  for (const message of batch.messages) {
-    log("error", "event dead-lettered", { queue: batch.queue, messageId: message.id, attempts: message.attempts });
-    message.ack();
+/** The envelope's type and id, when the dead message is a domain event. */
+function eventOf(body: unknown): { eventType: string | null; eventId: string | null } {
+  const e = (typeof body === "object" && body !== null ? body : {}) as { type?: unknown; id?: unknown };
+  return { eventType: typeof e.type === "string" ? e.type.slice(0, 100) : null, eventId: typeof e.id === "string" ? e.id.slice(0, 100) : null };
+}
+
+/**
+ * Domain events the consumer gave up on (after max_retries): logged, counted in the metrics
+ * object (once per message id, so a redelivery does not count twice) and acknowledged, so
+ * the dead-letter queue drains. If the count cannot be stored, the batch is retried.
+ */
+export async function consumeDeadEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const at = Date.now();
+  const letters = batch.messages.map((message) => {
+    const event = eventOf(message.body);
+    log("error", "event dead-lettered", { queue: batch.queue, messageId: message.id, attempts: message.attempts, ...event });
+    return { queue: batch.queue, messageId: message.id, attempts: message.attempts, at, ...event };
+  });
+  try {
+    await env.METRICS.getByName(METRICS_STORE).deadLetters(letters);
+    batch.ackAll();
+  } catch (error) {
+    log("warn", "dead letters not counted; retrying them", { queue: batch.queue, messages: letters.length, error: String(error) });
+    batch.retryAll();
   }
 }

@@ -4,7 +4,7 @@ import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
 import { ApiError } from "../../shared/errors";
-import { GATEWAY_METRICS, HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
+import { HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
 import { FlushGate, MetricsBuffer } from "../../shared/observability/registry";
 import { gatewayConfig } from "../lib/config";
 import { errorResponse } from "./errors";
@@ -82,6 +82,7 @@ const FLUSH_INTERVAL_MS = 1_000;
 const buffer = new MetricsBuffer();
 const gate = new FlushGate(FLUSH_INTERVAL_MS);
 let pending: Promise<void> | null = null;
+let flushing: Promise<void> = Promise.resolve();
 
 export const metricsEnabled = (env: Env) => env.REQUEST_METRICS !== "off";
 
@@ -123,9 +124,15 @@ function deferFlush(env: Env, ctx: { waitUntil(work: Promise<unknown>): void }):
 
 /**
  * Hands this isolate's counts to the metrics object (tests call it to see their requests
- * counted without waiting for the interval). A failed flush puts them back for the next.
+ * counted without waiting for the interval). Flushes run one after another, so one that
+ * returns has also seen an earlier one land; a failed flush puts its counts back for the next.
  */
-export async function flushMetrics(env: Env): Promise<void> {
+export function flushMetrics(env: Env): Promise<void> {
+  flushing = flushing.then(() => flushNow(env));
+  return flushing;
+}
+
+async function flushNow(env: Env): Promise<void> {
   if (buffer.empty) return;
   gate.mark(Date.now());
   const delta = buffer.take();
@@ -136,6 +143,3 @@ export async function flushMetrics(env: Env): Promise<void> {
     log("warn", "metrics flush failed; kept for the next", { error: String(error) });
   }
 }
-
-/** The specs the gateway counts, for GET /metrics to render even before the first flush. */
-export const gatewayMetrics = GATEWAY_METRICS;

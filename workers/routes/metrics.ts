@@ -1,7 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { count, sql } from "drizzle-orm";
 import { CONFIG_STORE } from "../../shared/config/live";
+import { DEAD_LETTERS, GATEWAY_METRICS, MESSAGES_SENT, METRICS_STORE } from "../../shared/observability/catalog";
 import { exposition, type MetricFamily } from "../../shared/observability/prometheus";
+import { families as familiesOf } from "../../shared/observability/registry";
 import { errorResponses } from "../../shared/schemas/common";
 import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
@@ -10,9 +12,10 @@ import { allHubs } from "../lib/stream-hubs";
 
 // GET /metrics for admins (a scraper authenticates with an admin's API key:
 // `Authorization: Bearer <key_id>:<secret>`). Every figure is read at scrape time from
-// where it is already kept across isolates — D1's projections and records, the hubs, the
-// configuration store — so the request path pays nothing for it. Request-latency
-// histograms and per-hop spans are not here yet (docs/observability.md).
+// where it is kept across isolates: D1's projections and records, the hubs, the
+// configuration store, and the metrics object, which sums what the gateway's isolates
+// counted (requests, latency, refused orders), what the accounts reported (trade sockets
+// and frames) and the dead letters (docs/observability.md).
 export const metrics = new OpenAPIHono<AppEnv>();
 
 const route = createRoute({
@@ -28,7 +31,7 @@ const route = createRoute({
 metrics.openapi(route, async (c) => {
   const db = database(c.env);
   const byStatus = <T extends { status: string; n: number }>(rows: T[]) => rows.map((r) => ({ labels: { status: r.status }, value: r.n }));
-  const [orders, fills, strategies, backtests, deliveries, events, lag, hubs, config] = await Promise.all([
+  const [orders, fills, strategies, backtests, deliveries, events, lag, hubs, config, counted] = await Promise.all([
     db.select({ status: schema.orderHistory.status, n: count() }).from(schema.orderHistory).groupBy(schema.orderHistory.status).all(),
     db.select({ n: count() }).from(schema.fillHistory).get(),
     db.select({ status: schema.strategies.status, n: count() }).from(schema.strategies).groupBy(schema.strategies.status).all(),
@@ -40,6 +43,7 @@ metrics.openapi(route, async (c) => {
     db.select({ recordedAt: schema.auditLog.recordedAt, occurredAt: schema.auditLog.occurredAt }).from(schema.auditLog).orderBy(sql`rowid desc`).limit(1).get(),
     Promise.all(allHubs(c.env).map(async (hub) => ({ hub, stats: await c.env.STREAM_HUB.getByName(hub).stats() }))),
     c.env.CONFIG.getByName(CONFIG_STORE).snapshot(),
+    c.env.METRICS.getByName(METRICS_STORE).snapshot(),
   ]);
   const families: MetricFamily[] = [
     { name: "redfire_orders", type: "gauge", help: "Orders by their latest status, as the event projection (order_history) holds them.", samples: byStatus(orders) },
@@ -51,6 +55,22 @@ metrics.openapi(route, async (c) => {
     { name: "redfire_event_lag_seconds", type: "gauge", help: "For the newest stored event: from when it happened to when the consumer stored it.", samples: lag ? [{ value: Math.max(0, lag.recordedAt - Date.parse(lag.occurredAt)) / 1000 }] : [] },
     { name: "redfire_market_sockets", type: "gauge", help: "Open market-data WebSockets, per hub.", samples: hubs.map(({ hub, stats }) => ({ labels: { hub }, value: stats.sockets })) },
     { name: "redfire_config_version", type: "gauge", help: "The run-time configuration's current version (0: the environment's vars).", samples: [{ value: config.version }] },
+    {
+      name: "redfire_sockets",
+      type: "gauge",
+      help: "Open client WebSockets by kind: market (the hubs, now) and trade (trade_updates, as the accounts last reported).",
+      samples: [
+        { labels: { kind: "market" }, value: sum(hubs.map(({ stats }) => stats.sockets)) },
+        { labels: { kind: "trade" }, value: counted.tradeSockets },
+      ],
+    },
   ];
+  // The hubs' frames join the trade frames the accounts reported.
+  const market = { name: MESSAGES_SENT.name, labels: { kind: "market" }, value: sum(hubs.map(({ stats }) => stats.framesSent)) };
+  const totals = { ...counted.totals, counters: [market, ...counted.totals.counters] };
+  if (!totals.counters.some((s) => s.name === MESSAGES_SENT.name && s.labels.kind === "trade")) totals.counters.push({ name: MESSAGES_SENT.name, labels: { kind: "trade" }, value: 0 });
+  families.push(...familiesOf([...GATEWAY_METRICS, MESSAGES_SENT, DEAD_LETTERS], totals));
   return c.body(exposition(families), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
 });
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
