@@ -1,5 +1,7 @@
+import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { defaults, rollback, setOverride } from "../shared/config/versions";
 import { call, expectError, json, signUp, type TestUser } from "./helpers";
 
 // The admin API of the run-time configuration (docs/config.md): versions with ETag and
@@ -47,7 +49,10 @@ describe("config: reading", () => {
     // wrangler.toml's RISK_LIMITS and RATE_LIMITS.
     expect(body.defaults.risk_limits).toMatchObject({ maxOrderQty: "100000", ordersPerMinute: 200, priceBandPct: 10 });
     expect(body.defaults.rate_limits).toEqual({ windowSeconds: 60, auth: 10, trading: 300, default: 100 });
-    expect(body.keys.map((k) => k.key).sort()).toEqual(["feature_flags", "rate_limits", "risk_limits"]);
+    // wrangler.toml's VENUE, and LOGIN_THROTTLE as the test bindings set it.
+    expect(body.defaults.venue).toEqual({ makerBps: 10, takerBps: 25, minFee: "0.01", depthLevels: 5, slippageTicks: 1, crossUsers: false });
+    expect(body.defaults.login_throttle).toEqual({ windowSeconds: 900, perAccount: 10, perClient: 30, freeFailures: 3, maxDelayMs: 200 });
+    expect(body.keys.map((k) => k.key).sort()).toEqual(["feature_flags", "login_throttle", "rate_limits", "risk_limits", "venue"]);
     // Only the declared keys exist: no var, let alone a secret, appears.
     expect(JSON.stringify(body)).not.toMatch(/JWT|PEPPER|SECRET/i);
   });
@@ -74,6 +79,30 @@ describe("config: writing", () => {
   it("refuses a key at a scope it does not have", async () => {
     const error = await expectError(await write("PUT", "/api/admin/config/feature_flags", { scope: `account:${admin.id}`, value: { beta: true }, reason: "x" }, await etag()), 422);
     expect(error.details[0]!.path).toBe("scope");
+    for (const [key, scope] of [["venue", `account:${admin.id}`], ["login_throttle", "symbol:AAPL"], ["login_throttle", `account:${admin.id}`]] as const) {
+      const refused = await expectError(await write("PUT", `/api/admin/config/${key}`, { scope, value: {}, reason: "x" }, await etag()), 422);
+      expect(refused.details.map((d) => d.path), `${key} at ${scope}`).toEqual(["scope"]);
+    }
+  });
+
+  it("refuses a bad venue or login throttle with the path of each error", async () => {
+    const before = await etag();
+    const venue = await expectError(
+      await write("PUT", "/api/admin/config/venue", { scope: "symbol:AAPL", value: { makerBps: -1, takerBps: 1.234, minFee: "1.234", depthLevels: 0, crossUsers: "yes", spread: 2 }, reason: "bad" }, before),
+      422,
+    );
+    expect(venue.details.map((d) => d.path).sort()).toEqual(["value", "value.crossUsers", "value.depthLevels", "value.makerBps", "value.minFee", "value.takerBps"]);
+    const throttle = await expectError(await write("PUT", "/api/admin/config/login_throttle", { value: { perAccount: 0, maxDelayMs: "2s", windowSeconds: 1.5 }, reason: "bad" }, before), 422);
+    expect(throttle.details.map((d) => d.path).sort()).toEqual(["value.maxDelayMs", "value.perAccount", "value.windowSeconds"]);
+    expect(await etag()).toBe(before);
+  });
+
+  it("refuses venue fees above the vars' VENUE, which accounts reserve cash for, naming each field", async () => {
+    const before = await etag();
+    const error = await expectError(await write("PUT", "/api/admin/config/venue", { scope: "symbol:AAPL", value: { makerBps: 10, takerBps: 25.01, minFee: "0.02", depthLevels: 50 }, reason: "raise" }, before), 422);
+    expect(error.details.map((d) => d.path).sort()).toEqual(["value.minFee", "value.takerBps"]);
+    expect(error.details.find((d) => d.path === "value.takerBps")!.message).toContain("at most 25");
+    expect(await etag()).toBe(before);
   });
 
   it("needs If-Match (428), refuses a stale one (412) and a malformed one (400)", async () => {
@@ -130,6 +159,38 @@ describe("config: scopes", () => {
   });
 });
 
+describe("config: venue bounds follow the vars", () => {
+  const by = { author: "a", reason: "r", at: 0 };
+  it("refuses a rollback to fees a later deploy lowered the vars below, and allows it under the old vars", () => {
+    const then = defaults({ ...env, VENUE: '{"takerBps":25}' });
+    const now = defaults({ ...env, VENUE: '{"takerBps":10}' });
+    const set = setOverride(0, [], "venue", "symbol:AAPL", { takerBps: 20 }, 0, by, then);
+    expect(set.ok).toBe(true);
+    if (!set.ok) return;
+    const cleared = { ...set.version, version: 2, changes: [{ ...set.version.changes[0]!, before: { takerBps: 20 }, after: null, diff: [] }] };
+    const history = [set.version, cleared];
+    const refused = rollback(2, [], history, 1, 2, by, now);
+    expect(refused.ok ? null : refused.refusal).toMatchObject({ status: 422, details: [{ path: "value.takerBps" }] });
+    expect(rollback(2, [], history, 1, 2, by, then).ok).toBe(true);
+    expect(setOverride(0, [], "venue", "symbol:AAPL", { takerBps: 20 }, 0, by, now).ok).toBe(false);
+  });
+});
+
+describe("config: symbol scopes", () => {
+  it("a symbol's venue is the vars' VENUE overlaid by the symbol's override, field by field; other symbols keep the default", async () => {
+    const symbol = `CFG${Date.now().toString(36).toUpperCase()}`;
+    await put("venue", { scope: `symbol:${symbol}`, value: { takerBps: 5, depthLevels: 2 } });
+    const at = async (s: string) => json<{ value: Record<string, unknown>; override: unknown; default: Record<string, unknown> }>(await read(`/api/admin/config/venue?scope=${encodeURIComponent(s)}`));
+    const mine = await at(`symbol:${symbol}`);
+    expect(mine.value).toEqual({ makerBps: 10, takerBps: 5, minFee: "0.01", depthLevels: 2, slippageTicks: 1, crossUsers: false });
+    expect(mine.override).toEqual({ takerBps: 5, depthLevels: 2 });
+    expect((await at(`symbol:${symbol}X`)).value).toEqual(mine.default);
+    // The whole configuration read at the symbol's scope shows the same.
+    const all = await json<{ values: Record<string, Record<string, unknown>> }>(await read(`/api/admin/config?scope=${encodeURIComponent(`symbol:${symbol}`)}`));
+    expect(all.values.venue).toEqual(mine.value);
+  });
+});
+
 describe("config: history and rollback", () => {
   it("pages a key's history newest first with diffs, and a rollback restores a version as a new version", async () => {
     const first = await put("feature_flags", { value: { gamma: true }, reason: "one" });
@@ -176,7 +237,7 @@ describe("config: any input", () => {
       fc.asyncProperty(
         fc.record({
           method: fc.constantFrom("GET", "PUT", "PATCH", "DELETE", "POST"),
-          path: fc.constantFrom("/api/admin/config", "/api/admin/config/risk_limits", "/api/admin/config/rate_limits", "/api/admin/config/feature_flags", "/api/admin/config/history", "/api/admin/config/rollback", "/api/admin/config/%00", "/api/admin/config/__proto__"),
+          path: fc.constantFrom("/api/admin/config", "/api/admin/config/risk_limits", "/api/admin/config/rate_limits", "/api/admin/config/feature_flags", "/api/admin/config/venue", "/api/admin/config/history", "/api/admin/config/rollback", "/api/admin/config/%00", "/api/admin/config/__proto__"),
           query: fc.dictionary(fc.constantFrom("scope", "reason", "key", "before", "limit"), fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom("global", "account:x", "symbol:AAPL", "-1", "0", "101", "risk_limits"))),
           body: fc.oneof(
             fc.json({ maxDepth: 3 }),
