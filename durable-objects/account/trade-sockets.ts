@@ -1,7 +1,8 @@
 import { acceptSocket, closeQuietly, credentialFrom, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
 import { logger } from "../../platform/log";
 import { selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
-import { MessageBudget, socketLimits } from "../../shared/stream/limits";
+import { MessageBudget } from "../../shared/stream/limits";
+import { liveSocketLimits } from "../config/subscriber";
 import { isUserStream, type TradeUpdate, type UserStream } from "../../shared/trading/stream";
 import { METRICS_STORE } from "../../shared/observability/catalog";
 import { objectName } from "../name";
@@ -45,7 +46,7 @@ export function acceptTradeSocket(ctx: DurableObjectState, env: Env, request: Re
   const open = ctx.getWebSockets().filter(isOpen).length;
   const credential = credentialFrom(request.headers);
   const { socket, response } = acceptSocket(ctx, attachments, { streams: [], ...(credential && { credential }) });
-  if (open >= socketLimits(env).connectionsPerUser) {
+  if (open >= liveSocketLimits(env).connectionsPerUser) {
     send(socket, errorFrame("connection limit exceeded"));
     closeQuietly(socket, 1008, "connection limit exceeded");
   }
@@ -55,7 +56,7 @@ export function acceptTradeSocket(ctx: DurableObjectState, env: Env, request: Re
 
 /** `authenticate` (already done) and `listen`, whose list replaces the previous one. */
 export function onTradeSocketMessage(env: Env, ws: WebSocket, data: string | ArrayBuffer): void {
-  const limits = socketLimits(env);
+  const limits = liveSocketLimits(env);
   let budget = budgets.get(ws);
   if (!budget) budgets.set(ws, (budget = new MessageBudget(limits)));
   if (!budget.take(Date.now())) {
@@ -206,7 +207,7 @@ function leasesOf(ctx: DurableObjectState): Map<string, string> {
 
 /** Admits a market-data socket of this user on `hub` unless the user is at the limit. */
 export async function admitMarketSocket(ctx: DurableObjectState, env: Env, socketId: string, hub: string): Promise<{ admitted: boolean }> {
-  const limit = socketLimits(env).connectionsPerUser;
+  const limit = liveSocketLimits(env).connectionsPerUser;
   if (leasesOf(ctx).size >= limit) await forgetClosedSockets(ctx, env);
   // Decide and record without an await in between: concurrent admissions see each other.
   const leases = leasesOf(ctx);

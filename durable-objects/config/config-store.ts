@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { logger } from "../../platform/log";
 import type { ConfigKey, LoginThrottle, RateLimits, Scope } from "../../shared/config/keys";
-import { accountScope, APPLIED_BY, symbolScope, type AccountConfig, type GatewayLiveConfig, type SymbolConfig } from "../../shared/config/live";
+import { accountScope, APPLIED_BY, hubSubscriber, symbolScope, type AccountConfig, type GatewayLiveConfig, type HubConfig, type SymbolConfig } from "../../shared/config/live";
+import type { SocketLimits } from "../../shared/stream/limits";
 import { defaults, deleteOverride, effectiveAll, rollback, setOverride, type Applied, type Author, type Override, type Value, type Version, type WriteResult } from "../../shared/config/versions";
 import type { RiskLimits } from "../../shared/trading/risk";
 import type { VenueConfig } from "../../shared/venue/venue";
@@ -13,8 +14,8 @@ const SUBSCRIPTION_TTL_MS = 7 * 24 * 3_600_000;
 
 /**
  * The environment's configuration (one object, named "config"): the current overrides and
- * every version that made them, by the rules of shared/config/versions.ts. Running account
- * and symbol objects register when they wake; every change is pushed to those it concerns
+ * every version that made them, by the rules of shared/config/versions.ts. Running account,
+ * symbol and stream hub objects register when they wake; every change is pushed to those it concerns
  * before the write answers, so they never poll (docs/config.md).
  */
 export class ConfigStore extends DurableObject<Env> {
@@ -31,7 +32,7 @@ export class ConfigStore extends DurableObject<Env> {
       version INTEGER PRIMARY KEY, at INTEGER NOT NULL, author TEXT NOT NULL, reason TEXT NOT NULL,
       action TEXT NOT NULL, rolled_back_to INTEGER, changes TEXT NOT NULL)`);
     this.#sql.exec("CREATE TABLE IF NOT EXISTS overrides (key TEXT NOT NULL, scope TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, scope))");
-    // One row per registered object, named by the scope it reads its values at ("account:…", "symbol:…").
+    // One row per registered object, named by the scope it reads its values at ("account:…", "symbol:…"; "hub:…" reads the global ones).
     this.#sql.exec("CREATE TABLE IF NOT EXISTS subscribers (scope TEXT PRIMARY KEY, seen_at INTEGER NOT NULL)");
     this.#version = this.#sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM versions").one().v ?? 0;
     this.#overrides = this.#sql
@@ -86,6 +87,12 @@ export class ConfigStore extends DurableObject<Env> {
     return this.#symbolConfig(symbol);
   }
 
+  /** A stream hub that woke: remembered for pushes, and answered the socket limits now. */
+  registerHub(hub: string): HubConfig {
+    this.#subscribe(hubSubscriber(hub));
+    return this.#hubConfig();
+  }
+
   /**
    * The global values the gateway applies to callers no object counts (no credential, a
    * refused one, sign-in failures). Gateways ask at most once a second per isolate
@@ -133,12 +140,13 @@ export class ConfigStore extends DurableObject<Env> {
       ? this.#sql.exec<{ scope: string }>("SELECT scope FROM subscribers").toArray().map((r) => r.scope)
       : version.changes.map((c) => c.scope).filter((s) => this.#sql.exec("SELECT 1 FROM subscribers WHERE scope = ?", s).toArray().length > 0);
     // An object hears only of the keys it applies, at its own scope or globally.
-    const concerns = (kind: "account" | "symbol", scope: Scope) => version.changes.some((c) => (c.scope === "global" || c.scope === scope) && APPLIED_BY[kind].includes(c.key));
+    const concerns = (kind: "account" | "symbol" | "hub", scope: Scope) => version.changes.some((c) => (c.scope === "global" || c.scope === scope) && APPLIED_BY[kind].includes(c.key));
     const calls: Promise<void>[] = [];
     for (const scope of new Set(scopes)) {
       const [kind, name] = [scope.slice(0, scope.indexOf(":")), scope.slice(scope.indexOf(":") + 1)];
       if (kind === "account" && concerns("account", scope)) calls.push(this.env.ACCOUNT.getByName(name).configChanged(this.#accountConfig(name)));
       else if (kind === "symbol" && concerns("symbol", scope)) calls.push(this.env.MARKET.getByName(name).configChanged(this.#symbolConfig(name)));
+      else if (kind === "hub" && concerns("hub", scope)) calls.push(this.env.STREAM_HUB.getByName(name).configChanged(this.#hubConfig()));
     }
     const results = await Promise.allSettled(calls);
     const failed = results.filter((r) => r.status === "rejected").length;
@@ -153,7 +161,12 @@ export class ConfigStore extends DurableObject<Env> {
       riskLimits: values.risk_limits as RiskLimits,
       rateLimits: values.rate_limits as RateLimits,
       featureFlags: values.feature_flags as Record<string, boolean>,
+      socketLimits: values.socket_limits as unknown as SocketLimits,
     };
+  }
+
+  #hubConfig(): HubConfig {
+    return { version: this.#version, socketLimits: effectiveAll(this.#overrides, this.#defaults, "global").socket_limits as unknown as SocketLimits };
   }
 
   #symbolConfig(symbol: string): SymbolConfig {

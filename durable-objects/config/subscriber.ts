@@ -1,5 +1,6 @@
 import { logger } from "../../platform/log";
-import { CONFIG_STORE, type AccountConfig, type SymbolConfig } from "../../shared/config/live";
+import { CONFIG_STORE, type AccountConfig, type HubConfig, type SymbolConfig } from "../../shared/config/live";
+import { socketLimits, type SocketLimits } from "../../shared/stream/limits";
 
 const log = logger("config");
 
@@ -45,11 +46,37 @@ export class LiveConfig<T extends { version: number }> {
   }
 }
 
-/** An account object's copy: its risk limits, rate limits and flags. */
+/** An account object's copy: its risk limits, rate limits, flags and socket limits. */
 export class ConfigSubscriber extends LiveConfig<AccountConfig> {
   constructor(storage: DurableObjectStorage, env: Env, owner: string, apply: (config: AccountConfig) => void) {
-    super(storage, "config", () => env.CONFIG.getByName(CONFIG_STORE).register(owner), apply, { account: owner });
+    const applyAll = (config: AccountConfig) => {
+      if (config.socketLimits) noteSocketLimits(env, config.version, config.socketLimits);
+      apply(config);
+    };
+    super(storage, "config", () => env.CONFIG.getByName(CONFIG_STORE).register(owner), applyAll, { account: owner });
   }
+}
+
+/** A stream hub's copy: the socket limits. */
+export class HubConfigSubscriber extends LiveConfig<HubConfig> {
+  constructor(storage: DurableObjectStorage, env: Env, hub: string) {
+    super(storage, "config", () => env.CONFIG.getByName(CONFIG_STORE).registerHub(hub), (config) => noteSocketLimits(env, config.version, config.socketLimits), { hub });
+  }
+}
+
+// socket_limits is global only, so the newest copy any object of this isolate received is
+// every object's: the socket code (durable-objects/account/trade-sockets.ts, the hubs)
+// reads it here by env, without a handle on its object's subscriber.
+const socketLimitsSeen = new WeakMap<object, { version: number; limits: SocketLimits }>();
+
+function noteSocketLimits(env: Env, version: number, limits: SocketLimits): void {
+  const seen = socketLimitsSeen.get(env);
+  if (!seen || version > seen.version) socketLimitsSeen.set(env, { version, limits });
+}
+
+/** The socket limits as configured at run time (docs/config.md): the vars' SOCKET_LIMITS until a copy arrives. */
+export function liveSocketLimits(env: Env): SocketLimits {
+  return socketLimitsSeen.get(env)?.limits ?? socketLimits(env);
 }
 
 /** A symbol object's copy: its venue's settings. */

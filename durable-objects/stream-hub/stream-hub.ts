@@ -1,7 +1,9 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { DurableObject } from "cloudflare:workers";
 import { credentialOf, mayStream, selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
-import { MessageBudget, socketLimits } from "../../shared/stream/limits";
+import { MessageBudget } from "../../shared/stream/limits";
+import type { HubConfig } from "../../shared/config/live";
+import { HubConfigSubscriber, liveSocketLimits } from "../config/subscriber";
 import { ClientMessage, ERRORS, errorMessage, subscriptionMessage, type ControlMessage, type SocketKind, type StreamKind } from "../../shared/stream/protocol";
 import type { MarketEvent } from "../../shared/market/types";
 import { changeSubscriptions, namedSymbols, registrationChanges, streamKindOf, streamKinds, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
@@ -41,6 +43,7 @@ const socketTag = (id: string) => `socket:${id}`;
  */
 export class StreamHub extends DurableObject<Env> {
   readonly #name: string | undefined;
+  readonly #config: HubConfigSubscriber | undefined;
   readonly #attachments = new SocketAttachments<Attachment>();
   // Rebuilt from the attachments after hibernation.
   readonly #index = new SubscriptionIndex<WebSocket>();
@@ -57,6 +60,8 @@ export class StreamHub extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#name = objectName(ctx);
+    // Run-time socket limits (docs/config.md): registered on wake, pushed on change.
+    if (this.#name) this.#config = new HubConfigSubscriber(ctx.storage, env, this.#name);
     const sockets = ctx.getWebSockets();
     this.#restored = sockets.length;
     for (const ws of sockets) {
@@ -66,7 +71,12 @@ export class StreamHub extends DurableObject<Env> {
   }
 
   get #limits() {
-    return socketLimits(this.env);
+    return liveSocketLimits(this.env);
+  }
+
+  /** A socket_limits change pushed by the ConfigStore: new sockets and each message from now on are held to it. */
+  configChanged(config: HubConfig): void {
+    this.#config?.receive(config);
   }
 
   override async fetch(request: Request): Promise<Response> {

@@ -3,6 +3,7 @@ import { VenueSettings } from "../trading/config";
 import { parseMoney } from "../trading/money";
 import { DEFAULT_LIMITS, RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE } from "../venue/venue";
+import { DEFAULT_SOCKET_LIMITS, SocketLimits } from "../stream/limits";
 
 // The configuration keys an admin may change at run time (docs/config.md), each with its
 // schema, the scopes it may be set at and its default from the environment's vars. Only
@@ -40,6 +41,7 @@ export interface ConfigVars {
   RATE_LIMITS?: string;
   LOGIN_THROTTLE?: string;
   VENUE?: string;
+  SOCKET_LIMITS?: string;
 }
 
 /** A field of a stored value that is well-formed but not allowed here, with why. */
@@ -109,6 +111,12 @@ export const CONFIG_KEYS = {
     scopes: ["global"],
     description: "Failed sign-ins per account and per client before refusal, and the slow-down (LOGIN_THROTTLE)",
     defaults: (vars) => LoginThrottle.parse(parsedVar(vars.LOGIN_THROTTLE)),
+  },
+  socket_limits: {
+    schema: SocketLimits.partial().strict(),
+    scopes: ["global"],
+    description: "Client sockets: connections per user, frame size, messages per window, symbols per message and per socket (SOCKET_LIMITS)",
+    defaults: (vars) => SocketLimits.parse({ ...DEFAULT_SOCKET_LIMITS, ...parsedVar(vars.SOCKET_LIMITS) }),
   },
 } satisfies Record<string, KeySpec>;
 

@@ -1,3 +1,4 @@
+import type { SocketLimits } from "../stream/limits";
 import type { RiskLimits } from "../trading/risk";
 import type { VenueConfig } from "../venue/venue";
 import type { ConfigKey, LoginThrottle, RateLimits } from "./keys";
@@ -8,6 +9,14 @@ export interface AccountConfig {
   riskLimits: RiskLimits;
   rateLimits: RateLimits;
   featureFlags: Record<string, boolean>;
+  /** Absent from a copy kept before the key existed. */
+  socketLimits?: SocketLimits;
+}
+
+/** What a running stream hub holds: the socket limits. */
+export interface HubConfig {
+  version: number;
+  socketLimits: SocketLimits;
 }
 
 /** What a running symbol object holds: its venue's settings at its scope. */
@@ -35,8 +44,12 @@ export const accountScope = (owner: string) => `account:${owner}`;
 /** The scope a symbol object's values are read at. */
 export const symbolScope = (symbol: string) => `symbol:${symbol}`;
 
+/** How a stream hub registers: hubs have no scope of their own, they read the global values. */
+export const hubSubscriber = (hub: string) => `hub:${hub}`;
+
 /** The keys each kind of registered object applies: a change to another key is not pushed to it. */
-export const APPLIED_BY: Record<"account" | "symbol", readonly ConfigKey[]> = {
-  account: ["risk_limits", "rate_limits", "feature_flags"],
+export const APPLIED_BY: Record<"account" | "symbol" | "hub", readonly ConfigKey[]> = {
+  account: ["risk_limits", "rate_limits", "feature_flags", "socket_limits"],
   symbol: ["venue"],
+  hub: ["socket_limits"],
 };
