@@ -52,6 +52,7 @@ function lastValue(line: ChartLine): number | undefined {
 const fixed = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 const ms = (seconds: number | undefined) => (seconds === undefined || !Number.isFinite(seconds) ? "—" : `${(seconds * 1000).toFixed(seconds < 0.01 ? 1 : 0)} ms`);
 const percent = (share: number | undefined) => (share === undefined ? "—" : `${(share * 100).toFixed(1)}%`);
+const span = (seconds: number) => (seconds < 90 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`);
 const sum = (r: Record<string, number> | undefined) => (r ? Object.values(r).reduce((a, b) => a + b, 0) : undefined);
 
 export function DashboardPage() {
@@ -110,7 +111,7 @@ export function DashboardPage() {
       <div class="row">
         <h1>Dashboard</h1>
         <span class="muted small" role="status" data-testid="dashboard-status">
-          {paused ? "Paused while the tab is hidden" : gauges.length === 0 ? "Loading…" : `Every ${POLL_MS / 1000} s · ${Math.round(seconds / 60)} of ${KEEP_SECONDS / 60} min kept`}
+          {paused ? "Paused while the tab is hidden" : gauges.length === 0 ? "Loading…" : `Every ${POLL_MS / 1000} s · ${span(seconds)} of ${KEEP_SECONDS / 60} min kept`}
         </span>
       </div>
       {problem && (
@@ -125,7 +126,7 @@ export function DashboardPage() {
           <LiveChart label="Requests per second" testid="chart-requests" collecting={collecting} lines={requestLines(intervals)} />
           <LiveChart label="Latency (ms)" testid="chart-latency" collecting={collecting} digits={1} lines={latencyLines(intervals)} />
         </div>
-        <RoutesTable rows={windowRoutes(intervals)} collecting={collecting} minutes={Math.max(1, Math.round(seconds / 60))} />
+        <RoutesTable rows={windowRoutes(intervals)} collecting={collecting} over={span(seconds)} />
       </section>
       <section class="panel" aria-labelledby="dash-orders">
         <h2 id="dash-orders">Order flow</h2>
@@ -204,13 +205,13 @@ function Figures({ latest, now, collecting }: { latest: Interval | undefined; no
   );
 }
 
-function RoutesTable({ rows, collecting, minutes }: { rows: RouteRow[] | undefined; collecting: boolean; minutes: number }) {
+function RoutesTable({ rows, collecting, over }: { rows: RouteRow[] | undefined; collecting: boolean; over: string }) {
   const [by, setBy] = useState<"rate" | "p99">("rate");
   const shown = rows && topRoutes(rows, by, TOP_ROUTES);
   return (
     <div class="dash-routes">
       <div class="chart-head">
-        <h3 class="muted small">Top routes over the last {minutes} min</h3>
+        <h3 class="muted small">Top routes over the last {over}</h3>
         <div class="segmented" role="group" aria-label="Order routes by">
           <button aria-pressed={by === "rate"} onClick={() => setBy("rate")}>
             By rate
