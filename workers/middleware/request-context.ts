@@ -81,7 +81,9 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 const FLUSH_INTERVAL_MS = 1_000;
 const buffer = new MetricsBuffer();
 const gate = new FlushGate(FLUSH_INTERVAL_MS);
-let pending: Promise<void> | null = null;
+/** Longer than any schedule can wait, well within the 30 s a request's waitUntil may run. */
+const STALE_SCHEDULE_MS = 10_000;
+let scheduledAt: number | null = null;
 let flushing: Promise<void> = Promise.resolve();
 
 export const metricsEnabled = (env: Env) => env.REQUEST_METRICS !== "off";
@@ -110,16 +112,22 @@ function measure(c: Context<AppEnv>, durationMs: number): void {
   deferFlush(c.env, c.executionCtx);
 }
 
-/** One pending flush per isolate, started after this answer (a timer, never this request's await) and no sooner than the interval allows. */
+/**
+ * At most one flush scheduled per isolate, on a timer (so after this answer is out, never
+ * awaited by it) and no sooner than the interval allows. The schedule ends when the flush
+ * takes the buffer, so what is counted while it is on its way gets a flush of its own.
+ */
 function deferFlush(env: Env, ctx: { waitUntil(work: Promise<unknown>): void }): void {
-  if (pending) return;
-  const wait = gate.wait(Date.now());
-  pending = new Promise<void>((resolve) => setTimeout(resolve, wait))
-    .then(() => flushMetrics(env))
-    .finally(() => {
-      pending = null;
-    });
-  ctx.waitUntil(pending);
+  const now = Date.now();
+  // A schedule whose request context was torn down never ran: do not wait on it forever.
+  if (scheduledAt !== null && now - scheduledAt < STALE_SCHEDULE_MS) return;
+  scheduledAt = now;
+  ctx.waitUntil(
+    new Promise<void>((resolve) => setTimeout(resolve, gate.wait(now))).then(() => {
+      scheduledAt = null;
+      return flushMetrics(env);
+    }),
+  );
 }
 
 /**
