@@ -575,6 +575,11 @@ try {
     for (const id of drawn) await page.locator(`[data-testid="${id}"][data-ready="true"] canvas`).first().waitFor({ timeout: 15_000 });
     const latency = (await figure("latency").locator(".value").textContent())?.trim();
     await shot("dashboard");
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    await page.screenshot({ path: join(SHOTS, "dashboard-phone.png"), fullPage: true });
+    await page.setViewportSize({ width: 1440, height: 900 });
+    if (overflow > 0) throw new Error(`on a phone the dashboard scrolls sideways by ${overflow} px`);
     return `requests/s ${typeof rate === "number" ? rate.toFixed(2) : rate}, latency p50 / p99 ${latency}, orders/s ${ordersText}, ${drawn.length} charts drawn`;
   });
 
