@@ -92,3 +92,23 @@ export function traced<T>(log: Logger, name: string, parent: string | null | und
     },
   );
 }
+
+// Methods a stub answers that are not calls to log: the promise protocol, and fetch (a
+// socket upgrade, which lives as long as the socket).
+const NOT_CALLS = new Set(["then", "catch", "finally", "fetch", "dup", "constructor"]);
+
+/**
+ * A Durable Object stub whose every call logs a client-side span, `<name>.<method>`, a
+ * child of `traceparent`: for the calls whose methods take no traceparent of their own
+ * (the object then logs nothing itself, and the caller's span says how long it took).
+ */
+export function tracedStub<T extends object>(stub: T, log: Logger, name: string, traceparent: string | null | undefined, fields: Record<string, unknown> = {}): T {
+  return new Proxy(stub, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop) as unknown;
+      if (typeof prop !== "string" || NOT_CALLS.has(prop) || typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        traced(log, `${name}.${prop}`, traceparent, () => Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)), () => ({ ...fields, client: true }));
+    },
+  });
+}

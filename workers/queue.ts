@@ -53,7 +53,7 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
       // One batch is one transaction: the audit row, the projections and the notification land together.
       const results = await db.batch([audit, ...tradingProjections(db, event), ...(draft ? [storeNotification(db, event, draft)] : [])]);
       if (draft) {
-        await pushNotifications(env, results.at(-1) as Awaited<ReturnType<typeof storeNotification>>);
+        await pushNotifications(env, results.at(-1) as Awaited<ReturnType<typeof storeNotification>>, span.traceparent);
         await queueEventDeliveries(env, db, event, draft, span.traceparent);
       }
       message.ack();

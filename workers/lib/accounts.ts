@@ -2,11 +2,20 @@ import { ApiError, unprocessable } from "../../shared/errors";
 import type { AssetInfo } from "../../shared/trading/asset";
 import type { Outcome, Refusal, Rule } from "../../shared/trading/outcome";
 import { assetInfo, findAsset } from "../../platform/assets";
+import { log } from "../../platform/log";
+import { tracedStub } from "../../platform/trace";
 
 // The gateway's side of the account objects: one per user, addressed by the user id from
 // the credential (never from the URL), and their outcomes turned into the error envelope.
 
 export const accountOf = (env: Env, userId: string) => env.ACCOUNT.getByName(userId);
+
+/**
+ * The user's object for calls whose methods take no traceparent (activities, limits, a
+ * changed identity, a notification): each call logs a client-side span of `traceparent`,
+ * through `logger` (the caller's service).
+ */
+export const tracedAccountOf = (env: Env, userId: string, traceparent: string | null, logger = log) => tracedStub(accountOf(env, userId), logger, "call.account", traceparent, { account: userId });
 
 /** The instrument an order names, from the asset registry (cached per isolate; with `ctx`, refreshed behind the answer). */
 export async function tradableAsset(env: Env, symbol: string, ctx?: { waitUntil(work: Promise<unknown>): void }): Promise<AssetInfo> {

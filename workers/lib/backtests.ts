@@ -10,13 +10,13 @@ import { tradingConfig } from "../../shared/trading/config";
 import { parseMoney } from "../../shared/trading/money";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { database, schema } from "../../platform/db";
+import { jobOf } from "./objects";
 
 // The gateway's side of backtests: a request becomes a job request (strategy resolved,
 // parameters validated, bars checked, the venue's terms settled), a D1 row, and a started
 // BacktestJob object. Everything a client can get wrong is found here, before a row exists.
 
 export type BacktestRow = typeof schema.backtests.$inferSelect;
-export const jobOf = (env: Env, id: string) => env.BACKTEST.getByName(id);
 
 const invalid = (path: string, message: string) => unprocessable(`${path}: ${message}`, [{ path, message }]);
 
@@ -169,7 +169,7 @@ export function runTerms(env: Env, body: Pick<BacktestRequest, "cash" | "fee_bps
 }
 
 /** Records the backtest's row, then starts its job; a job that cannot start leaves the row failed, not queued. */
-export async function startBacktest(env: Env, request: BacktestJobRequest, row: { strategyId: string | null; strategyVersion: number | null }): Promise<void> {
+export async function startBacktest(env: Env, request: BacktestJobRequest, row: { strategyId: string | null; strategyVersion: number | null }, traceparent: string | null = null): Promise<void> {
   await database(env)
     .insert(schema.backtests)
     .values({
@@ -188,7 +188,7 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
     })
     .run();
   try {
-    await jobOf(env, request.id).start(request);
+    await jobOf(env, request.id, traceparent).start(request);
   } catch (error) {
     await database(env)
       .update(schema.backtests)

@@ -4,6 +4,7 @@ import type { NotificationDraft } from "../../shared/notifications/notifications
 import type { NotificationView } from "../../shared/notifications/schemas";
 import { schema, type Database } from "../../platform/db";
 import { logger } from "../../platform/log";
+import { tracedAccountOf } from "./accounts";
 
 // The notifications a domain event makes (shared/notifications/notifications.ts): stored in
 // D1 by the queue consumer, then pushed to their users' sockets.
@@ -42,11 +43,11 @@ export function notificationView(row: NotificationRow): NotificationView {
  * Pushes new notifications to their users' sockets (the `notifications` stream). Best
  * effort: the list in D1 is the record, and a user who was offline reads it there.
  */
-export async function pushNotifications(env: Env, rows: NotificationRow[]): Promise<void> {
+export async function pushNotifications(env: Env, rows: NotificationRow[], traceparent: string | null = null): Promise<void> {
   await Promise.all(
     rows.map(async (row) => {
       try {
-        await env.ACCOUNT.getByName(row.userId).notify("notifications", notificationView(row));
+        await tracedAccountOf(env, row.userId, traceparent, log).notify("notifications", notificationView(row));
       } catch (error) {
         log("warn", "could not push a notification", { userId: row.userId, notification: row.id, error: String(error) });
       }

@@ -9,6 +9,8 @@ import type { AppEnv } from "../context";
 import { accountOf } from "../lib/accounts";
 import { gatewayConfig, liveGatewayConfig, type RateLimitClass } from "../lib/config";
 import { errorResponse } from "./errors";
+import { log } from "../../platform/log";
+import { tracedStub } from "../../platform/trace";
 
 export function routeClass(path: string): RateLimitClass {
   if (path.startsWith("/api/auth/")) return "auth";
@@ -122,7 +124,7 @@ async function addressDecision(c: Context<AppEnv>): Promise<Decision> {
   // The run-time configuration's global rate limits, at most a second old (workers/lib/config.ts).
   const { rateLimits } = await liveGatewayConfig(c.env);
   const bucket = routeClass(c.req.path);
-  return c.env.RATE_LIMITER.getByName(`ip:${c.get("clientIp")}`).hit(bucket, rateLimits[bucket], rateLimits.windowSeconds * 1000);
+  return tracedStub(c.env.RATE_LIMITER.getByName(`ip:${c.get("clientIp")}`), log, "call.rateLimiter", c.get("traceparent")).hit(bucket, rateLimits[bucket], rateLimits.windowSeconds * 1000);
 }
 
 function refusalError(answer: { refusal: { status: 401 | 403 | 429; message: string }; rate: Decision | null }): ApiError {

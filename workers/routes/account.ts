@@ -5,7 +5,9 @@ import { Account, Activity, ActivityQueryParams, Amount } from "../../shared/sch
 import { parseMoney } from "../../shared/trading/money";
 import { RiskLimits } from "../../shared/trading/risk";
 import type { AppEnv } from "../context";
-import { accountOf, instantParam, unwrap } from "../lib/accounts";
+import { accountOf, instantParam, tracedAccountOf, unwrap } from "../lib/accounts";
+import { log } from "../../platform/log";
+import { traced } from "../../platform/trace";
 import { database, schema } from "../../platform/db";
 import { eq } from "drizzle-orm";
 import { principalOf, requirePermission } from "../middleware/authenticate";
@@ -52,7 +54,7 @@ async function listActivities(c: Parameters<Parameters<typeof account.openapi>[1
     after = day - 1;
     until = day + 86_400_000;
   }
-  return accountOf(c.env, principalOf(c).userId).activities({ types, after, until, direction: q.direction, pageSize: q.page_size, pageToken: q.page_token ?? null });
+  return tracedAccountOf(c.env, principalOf(c).userId, c.get("traceparent")).activities({ types, after, until, direction: q.direction, pageSize: q.page_size, pageToken: q.page_token ?? null });
 }
 
 account.openapi(
@@ -97,7 +99,7 @@ account.openapi(
   async (c) => {
     const { cash } = c.req.valid("json");
     const amount = cash === undefined ? (parseMoney(c.env.STARTING_CASH) ?? 0n).toString() : positiveAmount(cash, "cash");
-    return c.json(unwrap(await accountOf(c.env, principalOf(c).userId).reset(amount)), 200);
+    return c.json(unwrap(await accountOf(c.env, principalOf(c).userId).reset(amount, c.get("traceparent"))), 200);
   },
 );
 
@@ -123,7 +125,8 @@ account.openapi(
   async (c) => {
     const { user_id } = c.req.valid("param");
     await existingUser(c.env, user_id);
-    return c.json(await accountOf(c.env, user_id).account(), 200);
+    // A client-side span: the account's own read takes the traceparent for its price calls but logs no span of its own.
+    return c.json(await traced(log, "call.account.account", c.get("traceparent"), (span) => accountOf(c.env, user_id).account(span.traceparent), () => ({ account: user_id, client: true })), 200);
   },
 );
 
@@ -159,6 +162,6 @@ account.openapi(
   async (c) => {
     const { user_id } = c.req.valid("param");
     await existingUser(c.env, user_id);
-    return c.json(await accountOf(c.env, user_id).setLimits(c.req.valid("json")), 200);
+    return c.json(await tracedAccountOf(c.env, user_id, c.get("traceparent")).setLimits(c.req.valid("json")), 200);
   },
 );

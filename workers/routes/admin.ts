@@ -5,7 +5,7 @@ import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../sha
 import { AdminUpdateUserRequest, ListUsersQuery, User, UserIdParam, UserList } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
-import { accountOf } from "../lib/accounts";
+import { accountOf, tracedAccountOf } from "../lib/accounts";
 import { publish } from "../lib/events";
 import { closeSockets } from "../lib/revocation";
 import { revokeUserSessions } from "../lib/sessions";
@@ -75,7 +75,7 @@ admin.openapi(updateUser, async (c) => {
   if (body.status === "disabled") await revokeUserSessions(c.env, user_id, "user_disabled");
   if (body.status === "disabled") await closeSockets(c.env, { userId: user_id, kind: "user" });
   // A new role or status holds from the user's next request: their object reads them again.
-  else await accountOf(c.env, user_id).identityChanged();
+  else await tracedAccountOf(c.env, user_id, c.get("traceparent")).identityChanged();
   const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;
   const traceparent = c.get("traceparent");
   // A disabled user's account stops trading (its open orders are canceled) until enabled.

@@ -5,6 +5,7 @@ import { STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
 import { conflict, notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { AdminAsset, Asset, CalendarDay, CalendarQuery, Clock, CreateAssetRequest, ListAssetsQuery, UpdateAssetRequest } from "../../shared/schemas/assets";
+import { marketOf } from "../lib/objects";
 import type { AppEnv } from "../context";
 import { adminAssetView, assetView } from "../lib/assets";
 import { allAssets, findAsset, insertAsset, instrumentSpecOf, updateAsset } from "../../platform/assets";
@@ -160,7 +161,7 @@ assets.openapi(
         throw conflict(`asset ${body.symbol} already exists`, [{ path: "symbol", message: "already exists" }]);
       throw error;
     }
-    await c.env.MARKET.getByName(row.symbol).reload();
+    await marketOf(c.env, row.symbol, c.get("traceparent")).reload();
     await publish(c.env, "config.asset_created", `asset:${row.symbol}`, { symbol: row.symbol, by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 201);
   },
@@ -192,7 +193,7 @@ assets.openapi(
     };
     const row = await updateAsset(c.env, asset_id, changes);
     if (!row) throw notFound("asset not found");
-    await c.env.MARKET.getByName(row.symbol).reload();
+    await marketOf(c.env, row.symbol, c.get("traceparent")).reload();
     await publish(c.env, "config.asset_updated", `asset:${row.symbol}`, { symbol: row.symbol, changes: Object.keys(body), by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 200);
   },
@@ -234,7 +235,7 @@ assets.openapi(
         parsed.errors.map((e) => ({ path: `line ${e.line}`, message: e.message })),
       );
     }
-    const result = await c.env.MARKET.getByName(row.symbol).importBars(timeframe, parsed.bars);
+    const result = await marketOf(c.env, row.symbol, c.get("traceparent")).importBars(timeframe, parsed.bars);
     await publish(c.env, "market.history_imported", `asset:${row.symbol}`, { symbol: row.symbol, timeframe, bars: result.imported, by: principalOf(c).userId }, c.get("traceparent"));
     return c.json({ symbol: row.symbol, timeframe, ...result }, 200);
   },

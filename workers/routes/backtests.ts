@@ -10,8 +10,9 @@ import { combinations, rankRuns } from "../../shared/strategy/optimize";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import type { FillActivity } from "../../shared/trading/ports";
 import { database, schema } from "../../platform/db";
+import { jobOf } from "../lib/objects";
 import type { AppEnv } from "../context";
-import { backtestView, markCancelled, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, jobOf, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, toCsv } from "../lib/backtests";
+import { backtestView, markCancelled, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, toCsv } from "../lib/backtests";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
@@ -48,12 +49,12 @@ async function prepareRun(env: Env, body: RunInput, csv?: (spec: InstrumentSpec,
   return { spec, timeframe: timeframe.label, bars, history, ...terms };
 }
 
-async function runOne(env: Env, userId: string, body: BacktestRequest, csv?: (spec: InstrumentSpec, timeframe: Timeframe) => StrategyBar[]) {
+async function runOne(env: Env, userId: string, body: BacktestRequest, traceparent: string | null, csv?: (spec: InstrumentSpec, timeframe: Timeframe) => StrategyBar[]) {
   const strategy = await resolveStrategy(env, userId, body);
   const run = await prepareRun(env, body, csv);
   const id = crypto.randomUUID();
   const { kind, template, code, params } = strategy;
-  await startBacktest(env, { id, userId, kind, template, code, params, ...run, optimization: null }, strategy);
+  await startBacktest(env, { id, userId, kind, template, code, params, ...run, optimization: null }, strategy, traceparent);
   return backtestView(await ownBacktest(env, userId, id));
 }
 
@@ -72,7 +73,7 @@ backtests.openapi(
     request: { body: jsonBody(BacktestRequest) },
     responses: { ...created, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429) },
   }),
-  async (c) => c.json(await runOne(c.env, principalOf(c).userId, c.req.valid("json")), 201),
+  async (c) => c.json(await runOne(c.env, principalOf(c).userId, c.req.valid("json"), c.get("traceparent")), 201),
 );
 
 const CsvQuery = z.object({
@@ -119,7 +120,7 @@ backtests.openapi(
       const price = (ticks: number) => ticksToNumber(ticks, spec);
       return parsed.bars.map((b) => ({ t: b.t, open: price(b.o), high: price(b.h), low: price(b.l), close: price(b.c), volume: lotsToNumber(b.v, spec) }));
     };
-    return c.json(await runOne(c.env, principalOf(c).userId, { ...q, params }, csv), 201);
+    return c.json(await runOne(c.env, principalOf(c).userId, { ...q, params }, c.get("traceparent"), csv), 201);
   },
 );
 
@@ -150,12 +151,12 @@ backtests.openapi(
     const optimization = { id, metric: body.metric };
     const jobs: BacktestJobRequest[] = params.map((p) => ({ id: crypto.randomUUID(), userId, kind: "template", template: body.template, code: null, params: p, ...run, optimization }));
     // Each run is its own object, so they run in parallel.
-    await Promise.all(jobs.map((job) => startBacktest(c.env, job, { strategyId: null, strategyVersion: null })));
-    return c.json(await optimizationView(c.env, userId, id), 201);
+    await Promise.all(jobs.map((job) => startBacktest(c.env, job, { strategyId: null, strategyVersion: null }, c.get("traceparent"))));
+    return c.json(await optimizationView(c.env, userId, id, c.get("traceparent")), 201);
   },
 );
 
-async function optimizationView(env: Env, userId: string, id: string) {
+async function optimizationView(env: Env, userId: string, id: string, traceparent: string | null) {
   const rows = await database(env)
     .select()
     .from(schema.backtests)
@@ -167,7 +168,7 @@ async function optimizationView(env: Env, userId: string, id: string) {
   const first = rows[0]!;
   let metric: string | undefined;
   for (const row of rows) {
-    metric = (await jobOf(env, row.id).optimization())?.metric;
+    metric = (await jobOf(env, row.id, traceparent).optimization())?.metric;
     if (metric) break;
   }
   if (!metric) throw notFound("optimization not found");
@@ -187,7 +188,7 @@ backtests.openapi(
     middleware: [read] as const,
     responses: { 200: jsonContent(OptimizationView, "The ranked runs"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
-  async (c) => c.json(await optimizationView(c.env, principalOf(c).userId, c.req.valid("param").id), 200),
+  async (c) => c.json(await optimizationView(c.env, principalOf(c).userId, c.req.valid("param").id, c.get("traceparent")), 200),
 );
 
 // ---- one backtest ---------------------------------------------------------------------
@@ -243,15 +244,15 @@ backtests.openapi(
     // The row first: the job reads it at every progress report, so the cancel holds even if
     // the call below is lost (it is not retried).
     await markCancelled(c.env, id);
-    c.executionCtx.waitUntil(jobOf(c.env, id).cancel().catch(() => undefined));
+    c.executionCtx.waitUntil(jobOf(c.env, id, c.get("traceparent")).cancel().catch(() => undefined));
     return c.json(backtestView(await ownBacktest(c.env, userId, id)), 200);
   },
 );
 
 /** A finished backtest's object, or 409 while it is not done. */
-async function finishedJob(env: Env, userId: string, id: string) {
+async function finishedJob(env: Env, userId: string, id: string, traceparent: string | null) {
   const row = await ownBacktest(env, userId, id);
-  const job = jobOf(env, id);
+  const job = jobOf(env, id, traceparent);
   const result = await job.result();
   if (!result) {
     // A failed or cancelled run never gets results: say so, rather than "wait".
@@ -275,7 +276,7 @@ backtests.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    const { job, result } = await finishedJob(c.env, principalOf(c).userId, id);
+    const { job, result } = await finishedJob(c.env, principalOf(c).userId, id, c.get("traceparent"));
     const [fills, orders] = await Promise.all([job.fills(0, PAGE), job.orders(0, PAGE)]);
     return c.json(
       {
@@ -312,7 +313,7 @@ const csvResponse = (body: string, name: string) =>
 
 backtests.openapi(download("/api/backtests/{id}/fills.csv", "Every fill of a finished backtest, as CSV"), async (c) => {
   const { id } = c.req.valid("param");
-  const { job } = await finishedJob(c.env, principalOf(c).userId, id);
+  const { job } = await finishedJob(c.env, principalOf(c).userId, id, c.get("traceparent"));
   const rows: unknown[][] = [];
   for (let offset = 0; ; offset += PAGE) {
     const page = await job.fills(offset, PAGE);
@@ -324,7 +325,7 @@ backtests.openapi(download("/api/backtests/{id}/fills.csv", "Every fill of a fin
 
 backtests.openapi(download("/api/backtests/{id}/equity.csv", "The equity and drawdown series of a finished backtest, as CSV"), async (c) => {
   const { id } = c.req.valid("param");
-  const { result } = await finishedJob(c.env, principalOf(c).userId, id);
+  const { result } = await finishedJob(c.env, principalOf(c).userId, id, c.get("traceparent"));
   const rows = result.equity.map((p, i) => [iso(p.t), p.equity, result.drawdown[i]?.drawdown ?? ""]);
   return csvResponse(toCsv(["t", "equity", "drawdown"], rows), `backtest-${id}-equity.csv`);
 });

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { ApiError, notFound, unauthorized } from "../../shared/errors";
 import { bucketStart, parseTimeframe, STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
 import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { marketOf } from "../lib/objects";
 import type { AppEnv } from "../context";
 import { activeSymbols, instrumentSpecOf } from "../../platform/assets";
 import type { InstrumentSpec } from "../../shared/market/instrument";
@@ -101,7 +102,7 @@ interface HistoryRequest {
 }
 
 /** Pages through one dataset across symbols in symbol order; returns items per symbol. */
-async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q: HistoryRequest) {
+async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q: HistoryRequest, traceparent: string | null) {
   const timeframe = dataset === "bars" ? parseTimeframe(q.timeframe ?? "") : undefined;
   if (timeframe && !timeframe.ok) throw invalidParam("timeframe", timeframe.message);
   const now = Date.now();
@@ -129,7 +130,7 @@ async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q:
       ...(page && i === startIndex && page.cursor ? { cursor: page.cursor } : {}),
     };
     if (query.end < query.start) throw invalidParam("end", "must not be before start");
-    const stub = env.MARKET.getByName(info.symbol);
+    const stub = marketOf(env, info.symbol, traceparent);
     const result = dataset === "bars" ? await stub.bars(timeframe!.ok ? timeframe!.timeframe.label : "1Min", query) : dataset === "trades" ? await stub.trades(query) : await stub.quotes(query);
     out[info.symbol] = result.items;
     remaining -= result.items.length;
@@ -160,17 +161,17 @@ for (const dataset of ["bars", "trades", "quotes"] as const) {
   marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${dataset}`, `Historical ${dataset} for one stock`, { params: SymbolPath, query: params }), async (c) => {
     const { symbol } = c.req.valid("param");
     const info = await oneSymbol(c.env, symbol, "us_equity");
-    const result = await history(c.env, dataset, [info], c.req.valid("query") as HistoryRequest);
+    const result = await history(c.env, dataset, [info], c.req.valid("query") as HistoryRequest, c.get("traceparent"));
     return c.json({ [dataset]: result.items[info.symbol] ?? [], symbol: info.symbol, next_page_token: result.next_page_token }, 200);
   });
   marketData.openapi(stockRoute(`/v2/stocks/${dataset}`, `Historical ${dataset} for several stocks`, { query: params.extend(Symbols.shape) }), async (c) => {
     const query = c.req.valid("query") as HistoryRequest & { symbols: string };
-    const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "us_equity"), query);
+    const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "us_equity"), query, c.get("traceparent"));
     return c.json({ [dataset]: result.items, next_page_token: result.next_page_token }, 200);
   });
   marketData.openapi(stockRoute(`/v1beta3/crypto/us/${dataset}`, `Historical ${dataset} for crypto pairs`, { query: params.extend(Symbols.shape) }), async (c) => {
     const query = c.req.valid("query") as HistoryRequest & { symbols: string };
-    const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "crypto"), query);
+    const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "crypto"), query, c.get("traceparent"));
     return c.json({ [dataset]: result.items, next_page_token: result.next_page_token }, 200);
   });
 }
@@ -178,13 +179,13 @@ for (const dataset of ["bars", "trades", "quotes"] as const) {
 type Latest = "trades" | "quotes" | "bars";
 const SINGULAR = { trades: "trade", quotes: "quote", bars: "bar" } as const;
 
-async function latestOf(env: Env, info: InstrumentSpec, what: Latest): Promise<unknown> {
-  const snap = await env.MARKET.getByName(info.symbol).snapshot();
+async function latestOf(env: Env, info: InstrumentSpec, what: Latest, traceparent: string | null): Promise<unknown> {
+  const snap = await marketOf(env, info.symbol, traceparent).snapshot();
   return what === "trades" ? snap.latestTrade : what === "quotes" ? snap.latestQuote : snap.minuteBar;
 }
 
-async function latestMap(env: Env, symbols: InstrumentSpec[], what: Latest): Promise<Record<string, unknown>> {
-  const values = await Promise.all(symbols.map((s) => latestOf(env, s, what)));
+async function latestMap(env: Env, symbols: InstrumentSpec[], what: Latest, traceparent: string | null): Promise<Record<string, unknown>> {
+  const values = await Promise.all(symbols.map((s) => latestOf(env, s, what, traceparent)));
   // A symbol with nothing printed yet is left out, as Alpaca does.
   return Object.fromEntries(symbols.flatMap((s, i) => (values[i] ? [[s.symbol, values[i]]] : [])));
 }
@@ -192,40 +193,40 @@ async function latestMap(env: Env, symbols: InstrumentSpec[], what: Latest): Pro
 for (const what of ["trades", "quotes", "bars"] as const) {
   marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${what}/latest`, `Latest ${SINGULAR[what]} of one stock`, { params: SymbolPath }), async (c) => {
     const info = await oneSymbol(c.env, c.req.valid("param").symbol, "us_equity");
-    const value = await latestOf(c.env, info, what);
+    const value = await latestOf(c.env, info, what, c.get("traceparent"));
     if (!value) throw notFound(`no ${SINGULAR[what]} for ${info.symbol} yet`);
     return c.json({ symbol: info.symbol, [SINGULAR[what]]: value }, 200);
   });
   marketData.openapi(stockRoute(`/v2/stocks/${what}/latest`, `Latest ${SINGULAR[what]} of several stocks`, { query: Symbols }), async (c) => {
     const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity");
-    return c.json({ [what]: await latestMap(c.env, symbols, what) }, 200);
+    return c.json({ [what]: await latestMap(c.env, symbols, what, c.get("traceparent")) }, 200);
   });
   marketData.openapi(stockRoute(`/v1beta3/crypto/us/latest/${what}`, `Latest ${SINGULAR[what]} of crypto pairs`, { query: Symbols }), async (c) => {
     const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto");
-    return c.json({ [what]: await latestMap(c.env, symbols, what) }, 200);
+    return c.json({ [what]: await latestMap(c.env, symbols, what, c.get("traceparent")) }, 200);
   });
 }
 
 marketData.openapi(stockRoute("/v1beta3/crypto/us/latest/orderbooks", "Top of book of crypto pairs", { query: Symbols }), async (c) => {
   const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto");
-  const books = await Promise.all(symbols.map((s) => c.env.MARKET.getByName(s.symbol).orderbook()));
+  const books = await Promise.all(symbols.map((s) => marketOf(c.env, s.symbol, c.get("traceparent")).orderbook()));
   return c.json({ orderbooks: Object.fromEntries(symbols.flatMap((s, i) => (books[i] ? [[s.symbol, books[i]]] : []))) }, 200);
 });
 
 marketData.openapi(stockRoute("/v2/stocks/{symbol}/snapshot", "Snapshot of one stock", { params: SymbolPath }), async (c) => {
   const info = await oneSymbol(c.env, c.req.valid("param").symbol, "us_equity");
-  return c.json({ symbol: info.symbol, ...(await c.env.MARKET.getByName(info.symbol).snapshot()) }, 200);
+  return c.json({ symbol: info.symbol, ...(await marketOf(c.env, info.symbol, c.get("traceparent")).snapshot()) }, 200);
 });
 
-async function snapshots(env: Env, symbols: InstrumentSpec[]) {
-  const snaps = await Promise.all(symbols.map((s) => env.MARKET.getByName(s.symbol).snapshot()));
+async function snapshots(env: Env, symbols: InstrumentSpec[], traceparent: string | null) {
+  const snaps = await Promise.all(symbols.map((s) => marketOf(env, s.symbol, traceparent).snapshot()));
   return Object.fromEntries(symbols.map((s, i) => [s.symbol, snaps[i]!]));
 }
 
 // The stock map is top-level (the SDK iterates the body); crypto wraps it in "snapshots".
 marketData.openapi(stockRoute("/v2/stocks/snapshots", "Snapshots of several stocks", { query: Symbols }), async (c) =>
-  c.json(await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity")), 200),
+  c.json(await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity"), c.get("traceparent")), 200),
 );
 marketData.openapi(stockRoute("/v1beta3/crypto/us/snapshots", "Snapshots of crypto pairs", { query: Symbols }), async (c) =>
-  c.json({ snapshots: await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto")) }, 200),
+  c.json({ snapshots: await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto"), c.get("traceparent")) }, 200),
 );

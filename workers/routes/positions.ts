@@ -4,6 +4,8 @@ import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schema
 import { Order, Position } from "../../shared/schemas/trading";
 import type { AppEnv } from "../context";
 import { accountOf, statusOf, tradableAsset, unwrap } from "../lib/accounts";
+import { log } from "../../platform/log";
+import { traced } from "../../platform/trace";
 import { findAsset } from "../../platform/assets";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { oneHop } from "../middleware/admission";
@@ -100,8 +102,10 @@ positions.openapi(
   async (c) => {
     const { userId } = principalOf(c);
     const account = accountOf(c.env, userId);
-    if (c.req.valid("query").cancel_orders === "true") await account.cancelAll();
-    const held = await account.positions();
+    const traceparent = c.get("traceparent");
+    // Client-side spans: these commands take the traceparent for their venue calls but log no span of their own.
+    if (c.req.valid("query").cancel_orders === "true") await traced(log, "call.account.cancelAll", traceparent, (span) => account.cancelAll(span.traceparent), () => ({ account: userId, client: true }));
+    const held = await traced(log, "call.account.positions", traceparent, (span) => account.positions(span.traceparent), () => ({ account: userId, client: true }));
     const results = await Promise.all(
       held.map(async (p) => {
         const outcome = await account.closePosition(p.symbol, await tradableAsset(c.env, p.symbol), null, null, c.get("traceparent"));

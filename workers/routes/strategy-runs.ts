@@ -4,6 +4,7 @@ import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schema
 import { StrategyIdParam } from "../../shared/schemas/strategies";
 import { LiveStrategyStatus, StrategyLogs, StrategyLogsQuery } from "../../shared/schemas/strategy-runs";
 import type { LiveStrategyConfig } from "../../shared/strategy/live-host";
+import { marketOf } from "../lib/objects";
 import type { AppEnv } from "../context";
 import { assetBySymbol } from "../../platform/assets";
 import { publish } from "../lib/events";
@@ -16,7 +17,6 @@ import { validationHook } from "../middleware/errors";
 export const strategyRuns = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 const security = SESSION_OR_KEY;
-const symbolObject = (env: Env, symbol: string) => env.MARKET.getByName(symbol);
 
 const start = createRoute({
   method: "post",
@@ -35,7 +35,7 @@ strategyRuns.openapi(start, async (c) => {
   const loaded = await loadStrategy(c.env, userId, id);
   if (!loaded) throw notFound("strategy not found");
   const { strategy, version } = loaded;
-  const market = symbolObject(c.env, strategy.symbol);
+  const market = marketOf(c.env, strategy.symbol, c.get("traceparent"));
   if (strategy.status === "running") {
     const status = await market.strategyStatus(id);
     if (status?.status === "running") return c.json(status, 200);
@@ -78,7 +78,7 @@ strategyRuns.openapi(stop, async (c) => {
   const { id } = c.req.valid("param");
   const strategy = await ownStrategy(c.env, userId, id);
   if (!strategy) throw notFound("strategy not found");
-  const status = await symbolObject(c.env, strategy.symbol).strategyStop(id);
+  const status = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyStop(id);
   if (!status) throw conflict("the strategy has never run");
   await publish(c.env, "strategy.stopped", `user:${userId}`, { strategyId: id, symbol: strategy.symbol }, c.get("traceparent"));
   return c.json(status, 200);
@@ -100,7 +100,7 @@ strategyRuns.openapi(stats, async (c) => {
   const { id } = c.req.valid("param");
   const strategy = await ownStrategy(c.env, userId, id);
   if (!strategy) throw notFound("strategy not found");
-  const status = await symbolObject(c.env, strategy.symbol).strategyStatus(id);
+  const status = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyStatus(id);
   if (!status) throw notFound("the strategy has never run");
   return c.json(status, 200);
 });
@@ -122,6 +122,6 @@ strategyRuns.openapi(logs, async (c) => {
   const { after, limit } = c.req.valid("query");
   const strategy = await ownStrategy(c.env, userId, id);
   if (!strategy) throw notFound("strategy not found");
-  const lines = await symbolObject(c.env, strategy.symbol).strategyLogs(id, after, limit);
+  const lines = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyLogs(id, after, limit);
   return c.json({ lines: lines.map((l) => ({ seq: l.seq, t: new Date(l.t).toISOString(), text: l.text })), next_after: lines.at(-1)?.seq ?? after }, 200);
 });

@@ -14,7 +14,7 @@ import { uniqueViolation, userView } from "../lib/users";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 import { gateOf, passed } from "../middleware/admission";
-import { accountOf } from "../lib/accounts";
+import { accountOf, tracedAccountOf } from "../lib/accounts";
 import type { Gated, UserRecord } from "../../shared/identity/gate";
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -70,7 +70,7 @@ users.openapi(updateProfile, async (c) => {
       throw conflict("username is already registered", [{ path: "username", message: "this username is already registered" }]);
     throw error;
   }
-  await accountOf(c.env, userId).identityChanged();
+  await tracedAccountOf(c.env, userId, c.get("traceparent")).identityChanged();
   const row = await currentUser(c.env, userId);
   await publish(c.env, "user.updated", `user:${userId}`, { userId, username: row.username, displayName: row.displayName }, c.get("traceparent"));
   return c.json(userView(row), 200);

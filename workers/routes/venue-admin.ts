@@ -7,6 +7,7 @@ import { VenueFillPage, VenueFillsQuery, VenueSymbolParam, type VenueFill } from
 import { formatMoney } from "../../shared/trading/money";
 import type { Report } from "../../shared/venue/venue";
 import { findAsset, instrumentSpecOf } from "../../platform/assets";
+import { marketOf } from "../lib/objects";
 import type { AppEnv } from "../context";
 import { requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
@@ -53,7 +54,7 @@ venueAdmin.openapi(
     const row = await findAsset(c.env, symbol);
     if (!row) throw notFound(`no instrument ${symbol}`);
     const spec = instrumentSpecOf(row);
-    const fills = await c.env.MARKET.getByName(row.symbol).venueFills(account, after);
+    const fills = await marketOf(c.env, row.symbol, c.get("traceparent")).venueFills(account, after);
     return c.json(
       {
         symbol: row.symbol,
