@@ -6,6 +6,12 @@
 // JWT and with an API key, against GET /health in the same run; then one order at a time
 // (the serial latency). Prints tables and a `BENCH_RESULT {...}` line, also written to
 // bench/results/orders.json.
+//
+// `npm run bench:orders -- --metrics=off` runs it with the gateway's request metrics
+// switched off (REQUEST_METRICS); `--metrics=compare` instead measures the cost of metrics on
+// the order path: two wrangler dev starts, on then off, each timing market orders from many
+// accounts and one at a time, and prints orders/s and p99 side by side (written to
+// bench/results/orders-metrics.json). `--help` lists the options.
 import autocannon from "autocannon";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,6 +23,13 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100);
 const WARMUP_SECONDS = 2;
+const USAGE = `usage: npm run bench:orders -- [--metrics=on|off|compare]
+  --metrics=on       the full order benchmark with request metrics on (the default)
+  --metrics=off      the same with REQUEST_METRICS=off (no counting, no flush to the metrics object)
+  --metrics=compare  the order load with metrics on, then off (two wrangler dev starts): orders/s and p99 for each
+environment: BENCH_CONNECTIONS (${CONNECTIONS}), BENCH_SECONDS (${SECONDS}), BENCH_ACCOUNTS (${ACCOUNTS})`;
+const argv = process.argv.slice(2);
+const METRICS_MODE = argv.find((a) => a.startsWith("--metrics="))?.slice("--metrics=".length) ?? "on";
 const PASSWORD = "bench-password-0042";
 // The platform's own pre-trade limit (RISK_LIMITS.ordersPerMinute in wrangler.toml): one
 // account may place 200 orders in any 60 s. The single-account rows therefore measure a
@@ -139,16 +152,71 @@ function printTable(rows) {
   console.log("(autocannon records latency in whole milliseconds; every response above was 2xx)");
 }
 
+/** Starts wrangler dev with `vars` in a throwaway state dir, runs `work(base)`, and stops it. */
+async function withPlatform(vars, work) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-orders-"));
+  const platform = startPlatform(port, stateDir, vars);
+  const cleanup = async () => {
+    await stopPlatform(platform);
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  const onSignal = () => cleanup().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    await waitHealthy(base, platform);
+    return await work(base);
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    await cleanup();
+  }
+}
+
+// The cost of request metrics on the order path: the same order load against a platform
+// with REQUEST_METRICS on and one with it off. Two starts of wrangler dev on a shared
+// machine drift by more than the difference we look for, so read the figures as "within
+// noise" or not, and run it more than once before believing a gap.
+async function compareMetrics() {
+  const started = Date.now();
+  console.log(`# RedFire order path, request metrics on vs off: ${CONNECTIONS} connections, ${SECONDS} s timed market orders from ${ACCOUNTS} accounts, then ${SERIAL_ORDERS} serial orders`);
+  console.log(`# two wrangler dev starts (local workerd) on ${cpus().length} CPU cores shared with autocannon (and whatever else runs on this machine)`);
+  const runs = [];
+  for (const metrics of ["on", "off"]) {
+    const row = await withPlatform({ REQUEST_METRICS: metrics }, async (base) => {
+      const [serialOne, ...many] = (await signUpMany(base, 1 + ACCOUNTS)).map((authorization) => ({ authorization }));
+      await lastPrice(base, serialOne.authorization);
+      const loaded = await load(base, `POST /v2/orders market, ${ACCOUNTS} accounts, metrics ${metrics}`, placingRequest(many, "market"), { warmup: { amount: 2 * ACCOUNTS }, accounts: ACCOUNTS });
+      const post = () => expectStatus(api(base, "POST", "/v2/orders", JSON.parse(orderBody("market")), serialOne), 200, "serial order");
+      const one = await serial(`serial, metrics ${metrics}`, SERIAL_ORDERS, 10, post);
+      return { metrics, orders_per_s: loaded.rps, p50_ms: loaded.p50_ms, p99_ms: loaded.p99_ms, requests: loaded.requests, serial_p50_ms: one.p50_ms, serial_p99_ms: one.p99_ms };
+    });
+    quietMs = null;
+    runs.push(row);
+    console.log(`  metrics ${metrics}: ${row.orders_per_s} orders/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms (${row.requests} orders); serial p50 ${row.serial_p50_ms} ms, p99 ${row.serial_p99_ms} ms`);
+  }
+  const [on, off] = runs;
+  console.log(`
+${"metrics".padEnd(10)}${"orders/s".padStart(10)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"serial p50".padStart(12)}${"serial p99".padStart(12)}`);
+  for (const r of runs) console.log(`${r.metrics.padEnd(10)}${String(r.orders_per_s).padStart(10)}${String(r.p50_ms).padStart(8)}${String(r.p99_ms).padStart(8)}${String(r.serial_p50_ms).padStart(12)}${String(r.serial_p99_ms).padStart(12)}`);
+  const ratio = { orders_per_s: round(on.orders_per_s / off.orders_per_s, 3), p99: off.p99_ms > 0 ? round(on.p99_ms / off.p99_ms, 2) : null, serial_p99: off.serial_p99_ms > 0 ? round(on.serial_p99_ms / off.serial_p99_ms, 2) : null };
+  console.log(`on ÷ off: orders/s ${ratio.orders_per_s}×, p99 ${ratio.p99 ?? "n/a"}×, serial p99 ${ratio.serial_p99 ?? "n/a"}×`);
+  writeResult("orders-metrics", { date: new Date().toISOString(), node: process.version, cpus: cpus().length, connections: CONNECTIONS, seconds: SECONDS, accounts: ACCOUNTS, runs, ratio, elapsed_seconds: round((Date.now() - started) / 1000, 1) });
+}
+
 async function main() {
+  if (argv.includes("--help") || argv.includes("-h")) return console.log(USAGE);
+  if (!["on", "off", "compare"].includes(METRICS_MODE)) throw new Error(`--metrics must be on, off or compare\n${USAGE}`);
+  if (METRICS_MODE === "compare") return compareMetrics();
   const started = Date.now();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-orders-"));
-  console.log(`# RedFire order placement benchmark: ${CONNECTIONS} connections; ${SECONDS} s timed runs, ${ORDER_BUDGET - WARMUP_ORDERS}-order bursts for one account`);
+  console.log(`# RedFire order placement benchmark (request metrics ${METRICS_MODE}): ${CONNECTIONS} connections; ${SECONDS} s timed runs, ${ORDER_BUDGET - WARMUP_ORDERS}-order bursts for one account`);
   console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by autocannon, workerd and the demo feeds,`);
   console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
 
-  const platform = startPlatform(port, stateDir);
+  const platform = startPlatform(port, stateDir, { REQUEST_METRICS: METRICS_MODE });
   const cleanup = async () => {
     await stopPlatform(platform);
     rmSync(stateDir, { recursive: true, force: true });
@@ -210,6 +278,7 @@ async function main() {
 
     const result = {
       date: new Date().toISOString(),
+      request_metrics: METRICS_MODE,
       node: process.version,
       cpus: cpus().length,
       connections: CONNECTIONS,

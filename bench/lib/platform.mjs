@@ -51,8 +51,10 @@ export function fdLimits() {
 
 // dev.mjs runs `npx wrangler d1 migrations apply` then `npx wrangler dev`, so there is a
 // tree of processes; detached puts them in one group that we can kill together.
-export function startWranglerDev(port, stateDir) {
-  const args = ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--var", `RATE_LIMITS:${RATE_LIMITS}`];
+/** `vars` override wrangler.toml's (e.g. `{ REQUEST_METRICS: "off" }`). */
+export function startWranglerDev(port, stateDir, vars = {}) {
+  const overrides = Object.entries({ RATE_LIMITS, ...vars }).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const args = ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, ...overrides];
   const child = spawn("node", args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   // Keep the output quiet but at hand: it is the only clue when startup fails.
   let log = "";

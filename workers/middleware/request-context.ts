@@ -109,7 +109,16 @@ function measure(c: Context<AppEnv>, durationMs: number): void {
   // A refused order or replacement: its answer passes here anyway, so no extra hop.
   const rule = route.startsWith("/v2/orders") && (method === "POST" || method === "PATCH") ? refusedBy(c.error) : undefined;
   if (rule) buffer.inc(ORDER_REJECTIONS, { rule });
-  deferFlush(c.env, c.executionCtx);
+  deferFlush(c.env, executionContext(c));
+}
+
+/** The request's ExecutionContext; an app called without one (some tests) lets the flush run unowned. */
+function executionContext(c: Context<AppEnv>): { waitUntil(work: Promise<unknown>): void } {
+  try {
+    return c.executionCtx;
+  } catch {
+    return { waitUntil: (work) => void work };
+  }
 }
 
 /**
