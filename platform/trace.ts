@@ -107,8 +107,9 @@ export function tracedStub<T extends object>(stub: T, log: Logger, name: string,
     get(target, prop) {
       const value = Reflect.get(target, prop) as unknown;
       if (typeof prop !== "string" || NOT_CALLS.has(prop) || typeof value !== "function") return value;
-      return (...args: unknown[]) =>
-        traced(log, `${name}.${prop}`, traceparent, () => Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)), () => ({ ...fields, client: true }));
+      // Called as a method of the stub itself: an RPC method applied to another `this` would try to send it.
+      const call = (...args: unknown[]) => (target as Record<string, (...a: unknown[]) => unknown>)[prop]!(...args);
+      return (...args: unknown[]) => traced(log, `${name}.${prop}`, traceparent, () => Promise.resolve(call(...args)), () => ({ ...fields, client: true }));
     },
   });
 }
