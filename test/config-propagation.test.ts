@@ -1,7 +1,8 @@
 import { createExecutionContext, env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../workers/app";
-import { call, expectError, freshIp, json, ORIGIN, restartObject, signUp, until, type TestUser } from "./helpers";
+import { call, createKey, expectError, freshIp, json, ORIGIN, restartObject, signUp, until, type TestUser } from "./helpers";
+import { StreamClient } from "./stream-client";
 import { orderReaching, placed, placeOrder, quotedMarket, steeredMarket, type Market } from "./trading/helpers";
 
 // A change reaches the running account and symbol objects it concerns before the write
@@ -227,5 +228,40 @@ describe("config propagation to the gateway (callers no object counts)", () => {
     console.info(`config propagation: login throttle change -> first sign-in it locks: ${elapsed.toFixed(1)} ms`);
     // The same count under the environment's own store (untouched, ten allowed) still admits it.
     expect((await call("/api/auth/login", { body: { email: user.email, password: user.password } })).status).toBe(200);
+  });
+});
+
+describe("config propagation to sockets", () => {
+  const HUBS = Array.from({ length: Number(env.STREAM_HUBS) }, (_, i) => `hub-${i}`);
+  const hubVersion = (hub: string) => runInDurableObject(env.STREAM_HUB.getByName(hub), (_o, state) => state.storage.kv.get<{ version: number }>("config")?.version ?? 0);
+
+  // A global change, so the file's other tests and other files see it while it lasts: the
+  // window length is one no test reaches (every budget test spends its budget at once).
+  it("a global socket limit reaches every running hub before the write answers, and new sockets on hubs and accounts are held to it", async () => {
+    const user = await signUp();
+    const key = await createKey(user, ["read"]);
+    const headers = { "apca-api-key-id": key.key_id, "apca-api-secret-key": key.secret };
+    // Wake every hub; each registers and keeps a copy of the configuration it is answered.
+    await Promise.all(HUBS.map((hub) => env.STREAM_HUB.getByName(hub).stats(user.id)));
+    await until(async () => (await Promise.all(HUBS.map(hubVersion))).every((v) => v > 0), "the hubs to register");
+    const version = await configure("socket_limits", "global", { windowSeconds: 11 });
+    try {
+      expect(new Set(await Promise.all(HUBS.map(hubVersion)))).toEqual(new Set([version]));
+      const market = await StreamClient.open("/v2/iex", headers);
+      await market.waitFor((m) => m.T === "success" && m.msg === "authenticated");
+      for (let i = 0; i <= 100; i++) market.send({ action: "dance" });
+      const limited = await market.waitFor((m) => m.T === "error" && m.code === 429);
+      expect(String(limited.msg)).toContain("per 11 s");
+
+      const trade = await StreamClient.open("/stream", headers);
+      trade.send({ action: "listen", data: { streams: ["trade_updates"] } });
+      await trade.waitFor((m) => m.stream === "listening");
+      for (let i = 0; i <= 100; i++) trade.send({ action: "nothing" });
+      await trade.waitFor((m) => m.stream === "error" && JSON.stringify(m.data).includes("at most 100 per 11 s"));
+    } finally {
+      const read = await call("/api/admin/config", { token: admin.access, ip: admin.ip });
+      const res = await call("/api/admin/config/socket_limits?scope=global&reason=test%20done", { method: "DELETE", token: admin.access, ip: admin.ip, headers: { "if-match": read.headers.get("etag")! } });
+      expect(res.status).toBe(200);
+    }
   });
 });

@@ -51,8 +51,9 @@ describe("config: reading", () => {
     expect(body.defaults.rate_limits).toEqual({ windowSeconds: 60, auth: 10, trading: 300, default: 100 });
     // wrangler.toml's VENUE, and LOGIN_THROTTLE as the test bindings set it.
     expect(body.defaults.venue).toEqual({ makerBps: 10, takerBps: 25, minFee: "0.01", depthLevels: 5, slippageTicks: 1, crossUsers: false });
+    expect(body.defaults.socket_limits).toEqual({ connectionsPerUser: 10, maxFrameBytes: 65536, messagesPerWindow: 100, windowSeconds: 10, symbolsPerMessage: 1000, symbolsPerConnection: 2000 });
     expect(body.defaults.login_throttle).toEqual({ windowSeconds: 900, perAccount: 10, perClient: 30, freeFailures: 3, maxDelayMs: 200 });
-    expect(body.keys.map((k) => k.key).sort()).toEqual(["feature_flags", "login_throttle", "rate_limits", "risk_limits", "venue"]);
+    expect(body.keys.map((k) => k.key).sort()).toEqual(["feature_flags", "login_throttle", "rate_limits", "risk_limits", "socket_limits", "venue"]);
     // Only the declared keys exist: no var, let alone a secret, appears.
     expect(JSON.stringify(body)).not.toMatch(/JWT|PEPPER|SECRET/i);
   });
@@ -79,13 +80,13 @@ describe("config: writing", () => {
   it("refuses a key at a scope it does not have", async () => {
     const error = await expectError(await write("PUT", "/api/admin/config/feature_flags", { scope: `account:${admin.id}`, value: { beta: true }, reason: "x" }, await etag()), 422);
     expect(error.details[0]!.path).toBe("scope");
-    for (const [key, scope] of [["venue", `account:${admin.id}`], ["login_throttle", "symbol:AAPL"], ["login_throttle", `account:${admin.id}`]] as const) {
+    for (const [key, scope] of [["venue", `account:${admin.id}`], ["login_throttle", "symbol:AAPL"], ["login_throttle", `account:${admin.id}`], ["socket_limits", `account:${admin.id}`]] as const) {
       const refused = await expectError(await write("PUT", `/api/admin/config/${key}`, { scope, value: {}, reason: "x" }, await etag()), 422);
       expect(refused.details.map((d) => d.path), `${key} at ${scope}`).toEqual(["scope"]);
     }
   });
 
-  it("refuses a bad venue or login throttle with the path of each error", async () => {
+  it("refuses a bad venue, login throttle or socket limit with the path of each error", async () => {
     const before = await etag();
     const venue = await expectError(
       await write("PUT", "/api/admin/config/venue", { scope: "symbol:AAPL", value: { makerBps: -1, takerBps: 1.234, minFee: "1.234", depthLevels: 0, crossUsers: "yes", spread: 2 }, reason: "bad" }, before),
@@ -94,6 +95,8 @@ describe("config: writing", () => {
     expect(venue.details.map((d) => d.path).sort()).toEqual(["value", "value.crossUsers", "value.depthLevels", "value.makerBps", "value.minFee", "value.takerBps"]);
     const throttle = await expectError(await write("PUT", "/api/admin/config/login_throttle", { value: { perAccount: 0, maxDelayMs: "2s", windowSeconds: 1.5 }, reason: "bad" }, before), 422);
     expect(throttle.details.map((d) => d.path).sort()).toEqual(["value.maxDelayMs", "value.perAccount", "value.windowSeconds"]);
+    const sockets = await expectError(await write("PUT", "/api/admin/config/socket_limits", { value: { maxFrameBytes: 10, connectionsPerUser: 0, socketsPerIp: 3 }, reason: "bad" }, before), 422);
+    expect(sockets.details.map((d) => d.path).sort()).toEqual(["value", "value.connectionsPerUser", "value.maxFrameBytes"]);
     expect(await etag()).toBe(before);
   });
 
@@ -264,5 +267,12 @@ describe("config: any input", () => {
       { numRuns: 200 },
     );
     expect(statuses.has(429), "the fuzz reached the routes, not only the rate limit").toBe(false);
+    // A valid value the fuzz happened to store globally would change other files' limits (and, for
+    // rate_limits, the gateway's anonymous ones): take the global overrides it may have left away.
+    const left = await json<{ overrides: { key: string; scope: string }[] }>(await read("/api/admin/config"));
+    for (const o of left.overrides.filter((x) => x.scope === "global" && x.key !== "feature_flags")) {
+      const res = await call(`/api/admin/config/${o.key}?scope=global&reason=fuzz%20cleanup`, { method: "DELETE", token: admin.access, ip: admin.ip, headers: { "if-match": await etag() } });
+      expect([200, 404, 412]).toContain(res.status);
+    }
   }, 120_000);
 });
