@@ -174,9 +174,9 @@ function ownGateway() {
 describe("config propagation to the gateway (callers no object counts)", () => {
   const jwks = "/.well-known/jwks.json";
 
-  it("a global rate limit changed in the store is applied to requests without a credential within a second, refused credentials included", async () => {
+  it("a global rate limit changed in the store is applied to requests without a credential within half a second, refused credentials included", async () => {
     const gateway = ownGateway();
-    // The isolate reads the store once and keeps the copy for a second.
+    // The isolate reads the store once and keeps the copy for half a second.
     expect((await gateway.request(jwks)).headers.get("x-ratelimit-limit")).toBe("100");
     const started = performance.now();
     // Straight to the store, as from another isolate: this one learns of it only by asking again.

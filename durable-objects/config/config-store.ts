@@ -95,7 +95,7 @@ export class ConfigStore extends DurableObject<Env> {
 
   /**
    * The global values the gateway applies to callers no object counts (no credential, a
-   * refused one, sign-in failures). Gateways ask at most once a second per isolate
+   * refused one, sign-in failures). Gateways ask at most twice a second per isolate
    * (workers/lib/config.ts): there are too many rate-limiter objects to push to.
    */
   gateway(): GatewayLiveConfig {

@@ -41,10 +41,10 @@ const log = logger("gateway");
 
 /**
  * How long an isolate trusts its copy of the gateway's live values, counted from when it
- * asked: a change the ConfigStore committed at T is applied by every isolate from T + 1 s
- * at the latest (docs/config.md).
+ * asked: a change the ConfigStore committed at T is applied by every isolate from T + 0.5 s
+ * at the latest (docs/config.md), inside the one second the configuration promises.
  */
-export const LIVE_FRESH_MS = 1_000;
+export const LIVE_FRESH_MS = 500;
 
 interface Held {
   /** When the copy was asked for: anything committed before then is in it. */
@@ -58,8 +58,9 @@ const live = new WeakMap<object, Held>();
  * The global rate limits and login throttle as configured at run time, for the callers no
  * object counts by its own pushed copy: requests without a credential (or with a refused
  * one) and sign-in failures, counted in rate-limiter objects too many to push to. One
- * ConfigStore call per isolate per second of such traffic, never D1; concurrent requests
- * share it, and a failed call keeps the last values (the vars' at first) for another second.
+ * ConfigStore call per isolate per half second of such traffic, never D1; concurrent
+ * requests share it, and a failed call keeps the last values (the vars' at first) for
+ * another half second.
  */
 export async function liveGatewayConfig(env: Env): Promise<GatewayLiveConfig> {
   const held = live.get(env);

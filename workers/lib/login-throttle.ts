@@ -14,7 +14,7 @@ import { liveGatewayConfig } from "./config";
 // shared address's budget); its race is bounded by the auth route class's own limit.
 //
 // The policy is the run-time configuration's login_throttle (the vars' LOGIN_THROTTLE
-// unless an admin changed it), as this isolate last read it: at most a second old.
+// unless an admin changed it), as this isolate last read it: at most half a second old.
 const BUCKET = "login-failures";
 
 const accountLimiter = (env: Env, email: string) => env.RATE_LIMITER.getByName(`login:${email}`);

@@ -121,7 +121,7 @@ async function byAddress(c: Context<AppEnv>, next: () => Promise<void>): Promise
 }
 
 async function addressDecision(c: Context<AppEnv>): Promise<Decision> {
-  // The run-time configuration's global rate limits, at most a second old (workers/lib/config.ts).
+  // The run-time configuration's global rate limits, at most half a second old (workers/lib/config.ts).
   const { rateLimits } = await liveGatewayConfig(c.env);
   const bucket = routeClass(c.req.path);
   return tracedStub(c.env.RATE_LIMITER.getByName(`ip:${c.get("clientIp")}`), log, "call.rateLimiter", c.get("traceparent")).hit(bucket, rateLimits[bucket], rateLimits.windowSeconds * 1000);
