@@ -1,7 +1,7 @@
 import type { IChartApi, ISeriesApi, LineData, LineSeries, UTCTimestamp, WhitespaceData } from "lightweight-charts";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { addScrape, emptyWindow, topRoutes, windowRoutes, type Gauges, type Interval, type RouteRow, type Window } from "../dashboard-model";
+import { addScrape, emptyWindow, METRIC, topRoutes, windowRoutes, type Gauges, type Interval, type RouteRow, type Window } from "../dashboard-model";
 import { MetricsParseError, parseMetrics } from "../metrics-text";
 
 // The operator's view of GET /metrics (admins; docs/observability.md): scraped every 5 s
@@ -102,6 +102,9 @@ export function DashboardPage() {
 
   const { intervals, gauges } = view;
   const collecting = intervals.length === 0;
+  // A family the server sends without samples has seen nothing yet; one it does not send is not reported.
+  const has = (...names: string[]) => names.some((n) => view.last?.families.has(n) ?? false);
+  const empty = (rate: boolean, ...names: string[]) => (rate && collecting ? "Collecting: rates need two scrapes." : has(...names) ? "None yet." : "Not reported.");
   const latest = intervals.at(-1);
   const now = gauges.at(-1);
   const seconds = intervals.reduce((a, i) => a + i.seconds, 0);
@@ -119,34 +122,34 @@ export function DashboardPage() {
           {problem}
         </p>
       )}
-      <Figures latest={latest} now={now} collecting={collecting} />
+      <Figures latest={latest} now={now} collecting={collecting} lagReported={has(METRIC.eventLag)} />
       <section class="panel" aria-labelledby="dash-requests">
         <h2 id="dash-requests">Requests</h2>
         <div class="report-charts">
-          <LiveChart label="Requests per second" testid="chart-requests" collecting={collecting} lines={requestLines(intervals)} />
-          <LiveChart label="Latency (ms)" testid="chart-latency" collecting={collecting} digits={1} lines={latencyLines(intervals)} />
+          <LiveChart label="Requests per second" testid="chart-requests" empty={empty(true, METRIC.requests)} lines={requestLines(intervals)} />
+          <LiveChart label="Latency (ms)" testid="chart-latency" empty={empty(true, METRIC.duration)} digits={1} lines={latencyLines(intervals)} />
         </div>
         <RoutesTable rows={windowRoutes(intervals)} collecting={collecting} over={span(seconds)} />
       </section>
       <section class="panel" aria-labelledby="dash-orders">
         <h2 id="dash-orders">Order flow</h2>
         <div class="report-charts">
-          <LiveChart label="Orders per second by status, fills per second" testid="chart-orders" collecting={collecting} lines={orderLines(intervals)} />
-          <LiveChart label="Rejections per second by rule" testid="chart-rejections" collecting={collecting} lines={keyedLines(intervals, (i) => i.rejections)} />
+          <LiveChart label="Orders per second by status, fills per second" testid="chart-orders" empty={empty(true, METRIC.orders, METRIC.fills)} lines={orderLines(intervals)} />
+          <LiveChart label="Rejections per second by rule" testid="chart-rejections" empty={empty(true, METRIC.rejections)} lines={keyedLines(intervals, (i) => i.rejections)} />
         </div>
       </section>
       <section class="panel" aria-labelledby="dash-sockets">
         <h2 id="dash-sockets">Sockets</h2>
         <div class="report-charts">
-          <LiveChart label="Open sockets by kind" testid="chart-sockets" digits={0} lines={keyedLines(gauges, (g) => g.sockets)} />
-          <LiveChart label="Messages sent per second by kind" testid="chart-messages" collecting={collecting} lines={keyedLines(intervals, (i) => i.messages)} />
+          <LiveChart label="Open sockets by kind" testid="chart-sockets" empty={empty(false, METRIC.sockets, METRIC.marketSockets)} digits={0} lines={keyedLines(gauges, (g) => g.sockets)} />
+          <LiveChart label="Messages sent per second by kind" testid="chart-messages" empty={empty(true, METRIC.messages)} lines={keyedLines(intervals, (i) => i.messages)} />
         </div>
       </section>
       <section class="panel" aria-labelledby="dash-queues">
         <h2 id="dash-queues">Queue health</h2>
         <div class="report-charts">
-          <LiveChart label="Event lag (s)" testid="chart-lag" digits={3} lines={keyedLines(gauges, (g) => g.eventLagSeconds, () => "lag")} />
-          <LiveChart label="Webhook deliveries by status, dead letters by queue (totals)" testid="chart-queues" digits={0} lines={queueLines(gauges)} />
+          <LiveChart label="Event lag (s)" testid="chart-lag" empty={empty(false, METRIC.eventLag)} digits={3} lines={keyedLines(gauges, (g) => g.eventLagSeconds, () => "lag")} />
+          <LiveChart label="Webhook deliveries by status, dead letters by queue (totals)" testid="chart-queues" empty={empty(false, METRIC.deliveries, METRIC.deadLetters)} digits={0} lines={queueLines(gauges)} />
         </div>
       </section>
     </main>
@@ -183,7 +186,7 @@ function Figure(props: { label: string; id: string; value: number | undefined; t
   );
 }
 
-function Figures({ latest, now, collecting }: { latest: Interval | undefined; now: Gauges | undefined; collecting: boolean }) {
+function Figures({ latest, now, collecting, lagReported }: { latest: Interval | undefined; now: Gauges | undefined; collecting: boolean; lagReported: boolean }) {
   // A rate needs two scrapes: "…" until then; "not reported" once the server has answered without the family.
   const rate = (v: number | undefined, text: string) => (collecting ? "…" : v === undefined ? "not reported" : text);
   const gauge = (v: number | undefined, text: string) => (!now ? "…" : v === undefined ? "not reported" : text);
@@ -197,7 +200,7 @@ function Figures({ latest, now, collecting }: { latest: Interval | undefined; no
         <Figure label="Orders/s" id="orders" value={latest?.orders?.placed} text={rate(latest?.orders?.placed, fixed(latest?.orders?.placed))} />
         <Figure label="Fills/s" id="fills" value={latest?.fills} text={rate(latest?.fills, fixed(latest?.fills))} />
         <Figure label="Open sockets" id="sockets" value={sockets} text={gauge(sockets, Object.entries(now?.sockets ?? {}).map(([k, v]) => `${v} ${k}`).join(" · ") || "0")} />
-        <Figure label="Event lag" id="lag" value={now?.eventLagSeconds} text={gauge(now?.eventLagSeconds, `${fixed(now?.eventLagSeconds, 3)} s`)} />
+        <Figure label="Event lag" id="lag" value={now?.eventLagSeconds} text={lagReported && now?.eventLagSeconds === undefined ? "no events yet" : gauge(now?.eventLagSeconds, `${fixed(now?.eventLagSeconds, 3)} s`)} />
         <Figure label="Dead letters" id="dead-letters" value={sum(now?.deadLetters)} text={gauge(sum(now?.deadLetters), String(sum(now?.deadLetters)))} />
         <Figure label="Config version" id="config" value={now?.configVersion} text={gauge(now?.configVersion, String(now?.configVersion))} />
       </div>
@@ -260,7 +263,8 @@ function RoutesTable({ rows, collecting, over }: { rows: RouteRow[] | undefined;
 }
 
 /** A chart of lines that grow with each scrape; series are added as new names appear. */
-function LiveChart(props: { label: string; testid: string; lines: ChartLine[]; collecting?: boolean; digits?: number }) {
+/** `empty`: what shows until a line has a value. */
+function LiveChart(props: { label: string; testid: string; lines: ChartLine[]; empty: string; digits?: number }) {
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<{ api: IChartApi; series: Map<string, ISeriesApi<"Line">>; LineSeries: typeof LineSeries } | null>(null);
   const lines = useRef(props.lines);
@@ -322,7 +326,7 @@ function LiveChart(props: { label: string; testid: string; lines: ChartLine[]; c
         <div class="chart-box small-chart" ref={box} data-testid={props.testid} role="img" aria-label={`${props.label}: ${summary}`} />
       ) : (
         <p class="empty chart-empty" data-testid={props.testid}>
-          {props.collecting ? "Collecting: rates need two scrapes." : "Not reported."}
+          {props.empty}
         </p>
       )}
     </figure>
