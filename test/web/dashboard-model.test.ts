@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { addScrape, counterDelta, emptyWindow, gauges, histogramDelta, histogramQuantile, interval, routeRows, topRoutes, windowRoutes, type Scrape } from "../../web/src/dashboard-model";
 import { parseMetrics } from "../../web/src/metrics-text";
+import { call, signUp, until } from "../helpers";
 
 // The admin dashboard's figures (web/src/dashboard-model.ts) from two scrapes written out
 // here, against values worked out by hand in the comments.
@@ -242,5 +243,30 @@ describe("the window the page keeps", () => {
     const short = addScrape(addScrape(addScrape(emptyWindow(), before, 4), after, 4), third, 4);
     expect(short.intervals.map((x) => x.time)).toEqual([T0 / 1000 + 10]);
     expect(short.gauges.map((g) => g.time)).toEqual([T0 / 1000 + 10]);
+  });
+});
+
+describe("against the Worker's own GET /metrics", () => {
+  it("two scrapes with requests between them give a request rate, latency quantiles and the scraped route among the rows", async () => {
+    const admin = await signUp("admin");
+    const scrapeNow = async (): Promise<Scrape> => {
+      const res = await call("/metrics", { token: admin.access });
+      expect(res.status).toBe(200);
+      return { at: Date.now(), families: parseMetrics(await res.text()) };
+    };
+    const first = await scrapeNow();
+    for (let i = 0; i < 5; i++) expect((await call("/health")).status).toBe(200);
+    // The gateway flushes its counts behind the answer, so the second scrape may need another try.
+    const i = await until(async () => {
+      const j = interval(first, await scrapeNow());
+      return j.routes?.some((r) => r.method === "GET" && r.route === "/health" && r.requests >= 5) ? j : undefined;
+    }, "the health checks to be counted", 10_000);
+    expect(i.requests!.total).toBeGreaterThan(0);
+    expect(i.latency!.p50).toBeGreaterThan(0);
+    expect(i.latency!.p99).toBeGreaterThanOrEqual(i.latency!.p50);
+    const rows = routeRows(i.routes!, i.seconds);
+    const health = rows.find((r) => r.method === "GET" && r.route === "/health")!;
+    expect(health.errorShare).toBe(0);
+    expect(health.p99).toBeGreaterThan(0);
   });
 });
