@@ -7,7 +7,7 @@
 
 export type CallLog = string[];
 
-const NAMESPACES = ["ACCOUNT", "MARKET", "RATE_LIMITER", "STREAM_HUB", "BACKTEST", "CONFIG"] as const;
+const NAMESPACES = ["ACCOUNT", "MARKET", "RATE_LIMITER", "STREAM_HUB", "BACKTEST", "CONFIG", "METRICS"] as const;
 
 function recording<T extends object>(real: T, label: string, log: CallLog): T {
   return new Proxy(real, {

@@ -20,7 +20,10 @@ interface Credentials {
   apiKey?: { key_id: string; secret: string };
 }
 
-async function request(path: string, who: Credentials, body?: unknown, method = body === undefined ? "GET" : "POST"): Promise<Response> {
+/** What `request` writes into a call log when the answer is back, before the work it left behind (waitUntil) is awaited. */
+const ANSWERED = "(answered)";
+
+async function request(path: string, who: Credentials, body?: unknown, method = body === undefined ? "GET" : "POST", log?: CallLog): Promise<Response> {
   const headers = new Headers({ "cf-connecting-ip": freshIp() });
   if (who.token) headers.set("authorization", `Bearer ${who.token}`);
   if (who.apiKey) {
@@ -31,24 +34,38 @@ async function request(path: string, who: Credentials, body?: unknown, method = 
   const ctx = createExecutionContext();
   const req = new Request(`${ORIGIN}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const res = await app.fetch(req, env, ctx);
+  log?.push(ANSWERED);
   await waitOnExecutionContext(ctx);
   return res;
 }
 
-/** Every call made through a binding, by anyone, while `work` ran (after the isolate went quiet). */
-async function callsDuring(work: () => Promise<Response>): Promise<{ res: Response; calls: CallLog }> {
+/**
+ * Every call made through a binding, by anyone, while `work` ran (after the isolate went
+ * quiet): `calls` until the answer, `after` from the answer until the work the request left
+ * behind (the deferred metrics flush, waitUntil) was done.
+ */
+async function callsDuring(work: (log: CallLog) => Promise<Response>): Promise<{ res: Response; calls: CallLog; after: CallLog }> {
   await quiet(env);
   // The isolate's asset snapshot is read again behind a request's answer once it is 3 s
   // old (the wait above makes it so): read it now, so a D1 statement below is the request's.
   await findAsset(env, market.symbol);
-  const calls: CallLog = [];
-  const restore = instrument(env, calls);
+  const log: CallLog = [];
+  const restore = instrument(env, log);
   try {
-    return { res: await work(), calls };
+    const res = await work(log);
+    const answered = log.indexOf(ANSWERED);
+    return { res, calls: answered < 0 ? log : log.slice(0, answered), after: answered < 0 ? [] : log.slice(answered + 1) };
   } finally {
     restore();
   }
 }
+
+// The gateway's request metrics go to the metrics object behind the answer, one flush per
+// isolate at most once a second: after an isolate went quiet, the one flush right after this
+// answer. (The rest after the answer is the events queue and, while a flush waits out its
+// second, the queue consumer working off the events.)
+const FLUSH = "METRICS(metrics).record";
+const behindTheAnswer = (after: CallLog) => after.filter((c) => c.startsWith("METRICS("));
 
 let admin: TestUser;
 let market: Market;
@@ -66,9 +83,10 @@ describe("the order path's budget", () => {
       const who: Credentials = via === "an API key" ? { apiKey: await createKey(user) } : { token: user.access };
       expect((await request("/v2/orders", who, buy())).status).toBe(200);
 
-      const { res, calls } = await callsDuring(() => request("/v2/orders", who, buy()));
+      const { res, calls, after } = await callsDuring((log) => request("/v2/orders", who, buy(), "POST", log));
       expect(res.status).toBe(200);
       expect((await res.json<{ status: string }>()).status).toBe("filled");
+      expect(behindTheAnswer(after)).toEqual([FLUSH]);
       // The events queue is not a hop of the answer: the account sends its outbox after it answers.
       // Two calls to the symbol's object, not the issue's one: the account needs the price
       // (marketPrice) for its checks and the reservation it commits before the venue may
@@ -82,7 +100,7 @@ describe("the order path's budget", () => {
     const key = await createKey(user);
     for (const who of [{ token: user.access }, { apiKey: key }]) {
       expect((await request("/api/users/me", who)).status).toBe(200);
-      const { res, calls } = await callsDuring(() => request("/api/users/me", who));
+      const { res, calls } = await callsDuring((log) => request("/api/users/me", who, undefined, "GET", log));
       expect(res.status).toBe(200);
       expect(calls).toEqual([`ACCOUNT(${user.id}).me`]);
     }
@@ -99,7 +117,7 @@ describe("the order path's budget", () => {
       ["GET", `/v2/orders/${resting.id}`, "order"],
       ["DELETE", `/v2/orders/${resting.id}`, "cancelOrder"],
     ] as const) {
-      const { res, calls } = await callsDuring(() => request(path, who, undefined, method));
+      const { res, calls } = await callsDuring((log) => request(path, who, undefined, method, log));
       expect(res.status, `${method} ${path}`).toBeLessThan(300);
       // A cancel reaches the venue: that is the account's one call to the symbol's object.
       expect(calls.filter((c) => !c.startsWith("EVENTS.")), `${method} ${path} (${command})`).toEqual([`ACCOUNT(${user.id}).gated`, ...(command === "cancelOrder" ? [`MARKET(${market.symbol}).venueCancel`] : [])]);
@@ -110,10 +128,43 @@ describe("the order path's budget", () => {
     const user = await signUp();
     expect((await request("/v2/orders", { token: user.access }, buy())).status).toBe(200);
     await request("/api/auth/logout", {}, { refresh_token: user.refresh });
-    const { res, calls } = await callsDuring(() => request("/v2/orders", { token: user.access }, buy()));
+    const { res, calls } = await callsDuring((log) => request("/v2/orders", { token: user.access }, buy(), "POST", log));
     expect(res.status).toBe(401);
     // The object reads the session again once (the logout told it to), and the refused
-    // credential is counted against the caller's address, as a request without one is.
-    expect(calls.filter((c) => !c.startsWith("DB:"))).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, expect.stringMatching(/^RATE_LIMITER\(ip:.*\)\.hit$/)]);
+    // credential is counted against the caller's address, as a request without one is, under
+    // the run-time configuration's rate limits (read again once the isolate's copy is a second
+    // old, which the quiet wait makes it: docs/config.md).
+    expect(calls.filter((c) => !c.startsWith("DB:") && c !== "CONFIG(config).gateway")).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, expect.stringMatching(/^RATE_LIMITER\(ip:.*\)\.hit$/)]);
+    expect(calls.filter((c) => c === "CONFIG(config).gateway").length).toBeLessThanOrEqual(1);
+  });
+
+  it("the metrics flush: one behind each answer, never among an order's calls, none with REQUEST_METRICS off", async () => {
+    const user = await signUp();
+    const who = { token: user.access };
+    expect((await request("/v2/orders", who, buy())).status).toBe(200);
+    const order = [`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${market.symbol}).marketPrice`, `MARKET(${market.symbol}).venueSubmit`];
+
+    // Two orders one after the other: the first's flush runs behind its answer, before the
+    // second is sent; the second's (the gate holds it until a second after the first's) behind
+    // the second's answer. Neither is one of an order's calls.
+    const { calls, after } = await callsDuring(async (log) => {
+      expect((await request("/v2/orders", who, buy())).status).toBe(200);
+      return request("/v2/orders", who, buy(), "POST", log);
+    });
+    // (Object calls only: the queue consumer may start on the first order's events meanwhile.)
+    expect(calls.filter((c) => /^(ACCOUNT|MARKET|METRICS)\(/.test(c) && !c.endsWith(".notify"))).toEqual([...order, FLUSH, ...order]);
+    expect(behindTheAnswer(after)).toEqual([FLUSH]);
+
+    // Switched off: no flush at all.
+    const was = env.REQUEST_METRICS;
+    env.REQUEST_METRICS = "off";
+    try {
+      const off = await callsDuring((log) => request("/v2/orders", who, buy(), "POST", log));
+      expect(off.res.status).toBe(200);
+      expect(off.calls.filter((c) => !c.startsWith("EVENTS."))).toEqual(order);
+      expect(behindTheAnswer(off.after)).toEqual([]);
+    } finally {
+      env.REQUEST_METRICS = was;
+    }
   });
 });

@@ -101,7 +101,8 @@ function measure(c: Context<AppEnv>, durationMs: number): void {
   const method = c.req.method;
   const status = String(c.res.status);
   // In production only (the binding exists there): one data point per request.
-  c.env.ANALYTICS?.writeDataPoint({ indexes: [route], blobs: [route, method, status], doubles: [durationMs / 1000, c.res.status] });
+  // (An index holds at most 96 bytes; route patterns are shorter, but a longer one must not throw.)
+  c.env.ANALYTICS?.writeDataPoint({ indexes: [route.slice(0, 96)], blobs: [route, method, status], doubles: [durationMs / 1000, c.res.status] });
   if (!metricsEnabled(c.env)) return;
   const labels = { route, method, status };
   buffer.inc(HTTP_REQUESTS, labels);
