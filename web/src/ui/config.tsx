@@ -72,7 +72,7 @@ export function ConfigPanel({ report }: { report: (e: unknown) => void }) {
       >
         <label>
           Scope
-          <input name="scope" defaultValue={scope} placeholder="global or account:<user id>" size={44} />
+          <input name="scope" defaultValue={scope} placeholder="global, account:<user id> or symbol:<SYMBOL>" size={44} />
         </label>
         <button type="submit">Show</button>
       </form>
