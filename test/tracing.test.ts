@@ -158,4 +158,32 @@ describe("one order's path in the logs", () => {
     expect(account.parentSpanId).toBe(spanId);
     expect(one(traceId!, "symbol.venueSubmit").parentSpanId).toBe(account.spanId);
   });
+
+  it("a live strategy's callback that sends an order starts a trace, which the account and the venue continue", async () => {
+    const user = await signUp();
+    const source = ["export default {", "  onStart(ctx) {", "    ctx.buy({ qty: 1, tag: 'traced' });", "  },", "};"].join("\n");
+    const created = await call("/api/strategies", { token: user.access, ip: user.ip, body: { name: `traced-${hex(3)}`, symbol: market.symbol, timeframe: "1Min", kind: "code", language: "ts", source } });
+    expect(created.status).toBe(201);
+    const { id } = await json<{ id: string }>(created);
+    const trace = clientTrace();
+    expect((await call(`/api/strategies/${id}/start`, { method: "POST", token: user.access, ip: user.ip, headers: { traceparent: header(trace) } })).status).toBe(200);
+    // The start itself is the gateway's call into the symbol object, a span of the request.
+    expect(one(trace.traceId, "call.symbol.strategyStart")).toMatchObject({ service: "gateway", parentSpanId: requestLine(trace.traceId).spanId, symbol: market.symbol, client: true });
+
+    // The order the callback sends is a trace of its own, rooted at the callback's span.
+    const callback = await until(async () => lines.find((l) => l.name === "symbol.strategy" && l.strategy === id), "the callback's span");
+    expect(callback).toMatchObject({ service: "market-symbol", parentSpanId: null, account: user.id, commands: 1 });
+    const send = one(callback.traceId!, "account.strategySend");
+    expect(send).toMatchObject({ service: "account", parentSpanId: callback.spanId, command: "place" });
+    expect(one(callback.traceId!, "symbol.marketPrice").parentSpanId).toBe(send.spanId);
+    expect(one(callback.traceId!, "symbol.venueSubmit").parentSpanId).toBe(send.spanId);
+  });
+
+  it("a call whose method takes no traceparent is the gateway's span of the request", async () => {
+    const trace = clientTrace();
+    const user = await signUp();
+    const res = await call(`/v2/stocks/${market.symbol}/snapshot`, { token: user.access, ip: user.ip, headers: { traceparent: header(trace) } });
+    expect(res.status).toBe(200);
+    expect(one(trace.traceId, "call.symbol.snapshot")).toMatchObject({ service: "gateway", parentSpanId: requestLine(trace.traceId).spanId, symbol: market.symbol, client: true });
+  });
 });
