@@ -2,6 +2,7 @@ import type { InstrumentSpec } from "../../shared/market/instrument";
 import type { Print } from "../../shared/market/feed";
 import { Venue, type Report, type VenueConfig, type VenueOrderRequest, type VenueState } from "../../shared/venue/venue";
 import { logger } from "../../platform/log";
+import { endSpan, startSpan } from "../../platform/trace";
 import { scopeKind } from "../../shared/config/keys";
 import { symbolScope, type SymbolConfig } from "../../shared/config/live";
 import { SymbolConfigSubscriber } from "../config/subscriber";
@@ -132,10 +133,14 @@ export class VenueHost {
         this.#store.dueAccounts(now).map(async (account) => {
           const reports = this.#store.pending(account);
           if (reports.length === 0) return;
+          // A push is no request's: it starts a trace, which the account and the events it causes continue (docs/tracing.md).
+          const span = startSpan("symbol.deliverReports", null);
           try {
-            const applied = await this.accounts.getByName(account).venueReports(this.symbol, reports);
+            const applied = await this.accounts.getByName(account).venueReports(this.symbol, reports, span.traceparent);
             this.#store.acknowledge(account, applied);
+            endSpan(span, log, { symbol: this.symbol, account, reports: reports.length, applied });
           } catch (error) {
+            endSpan(span, log, { symbol: this.symbol, account, reports: reports.length, error: String(error) }, "warn");
             log("warn", "report delivery failed; will retry", { symbol: this.symbol, account, error: String(error) });
           }
         }),
