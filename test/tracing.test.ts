@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { call, json, signUp, until, type TestUser } from "./helpers";
-import { placed, quotedMarket, type Market } from "./trading/helpers";
+import { order, placed, quotedMarket, steeredMarket, type Market } from "./trading/helpers";
 
 // One order's path read back from the log lines, as an operator would (docs/tracing.md):
 // the gateway's request line, then one span per hop, all in the trace the client's
@@ -185,5 +185,21 @@ describe("one order's path in the logs", () => {
     const res = await call(`/v2/stocks/${market.symbol}/snapshot`, { token: user.access, ip: user.ip, headers: { traceparent: header(trace) } });
     expect(res.status).toBe(200);
     expect(one(trace.traceId, "call.symbol.snapshot")).toMatchObject({ service: "gateway", parentSpanId: requestLine(trace.traceId).spanId, symbol: market.symbol, client: true });
+  });
+
+  it("a fill the venue pushes later is a trace of its own: the symbol's push, the account's span, the fill's event", async () => {
+    const user = await signUp();
+    const own = await steeredMarket(admin);
+    await own.quote("100.00", "100.05");
+    await own.trade("100.02");
+    const resting = await placed(user, { symbol: own.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "day" });
+    await own.quote("98.90", "98.95");
+    const push = await until(async () => lines.find((l) => l.name === "symbol.deliverReports" && l.account === user.id), "the venue's push of the fill");
+    expect(push).toMatchObject({ service: "market-symbol", parentSpanId: null, symbol: own.symbol });
+    const account = one(push.traceId!, "account.venueReports");
+    expect(account).toMatchObject({ service: "account", parentSpanId: push.spanId, symbol: own.symbol });
+    const filled = await until(async () => spans(push.traceId!, "queue.event").find((e) => e.type === "order.filled"), "the fill's event span");
+    expect(filled.parentSpanId).toBe(account.spanId);
+    expect((await order(user, resting.id)).status).toBe("filled");
   });
 });
