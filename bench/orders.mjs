@@ -22,12 +22,14 @@ import { api, expectStatus, freePort, percentile, round, startWranglerDev as sta
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100);
+// --metrics=compare: rounds of (on, off), each its own wrangler dev start.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const WARMUP_SECONDS = 2;
 const USAGE = `usage: npm run bench:orders -- [--metrics=on|off|compare]
   --metrics=on       the full order benchmark with request metrics on (the default)
   --metrics=off      the same with REQUEST_METRICS=off (no counting, no flush to the metrics object)
   --metrics=compare  the order load with metrics on, then off (two wrangler dev starts): orders/s and p99 for each
-environment: BENCH_CONNECTIONS (${CONNECTIONS}), BENCH_SECONDS (${SECONDS}), BENCH_ACCOUNTS (${ACCOUNTS})`;
+environment: BENCH_CONNECTIONS (${CONNECTIONS}), BENCH_SECONDS (${SECONDS}), BENCH_ACCOUNTS (${ACCOUNTS}), BENCH_ROUNDS (${ROUNDS}: rounds of on, off for --metrics=compare)`;
 const argv = process.argv.slice(2);
 const METRICS_MODE = argv.find((a) => a.startsWith("--metrics="))?.slice("--metrics=".length) ?? "on";
 const PASSWORD = "bench-password-0042";
@@ -174,34 +176,42 @@ async function withPlatform(vars, work) {
 }
 
 // The cost of request metrics on the order path: the same order load against a platform
-// with REQUEST_METRICS on and one with it off. Two starts of wrangler dev on a shared
-// machine drift by more than the difference we look for, so read the figures as "within
-// noise" or not, and run it more than once before believing a gap.
+// with REQUEST_METRICS on and one with it off. Starts of wrangler dev on a shared machine
+// drift by more than the difference we look for: BENCH_ROUNDS alternates on and off and
+// the summary takes each mode's median run; still read a gap as noise until it repeats.
 async function compareMetrics() {
   const started = Date.now();
-  console.log(`# RedFire order path, request metrics on vs off: ${CONNECTIONS} connections, ${SECONDS} s timed market orders from ${ACCOUNTS} accounts, then ${SERIAL_ORDERS} serial orders`);
-  console.log(`# two wrangler dev starts (local workerd) on ${cpus().length} CPU cores shared with autocannon (and whatever else runs on this machine)`);
+  console.log(`# RedFire order path, request metrics on vs off: ${CONNECTIONS} connections, ${SECONDS} s timed market orders from ${ACCOUNTS} accounts, then ${SERIAL_ORDERS} serial orders; ${ROUNDS} round(s) of on, off`);
+  console.log(`# a wrangler dev start (local workerd) per run, on ${cpus().length} CPU cores shared with autocannon (and whatever else runs on this machine)`);
   const runs = [];
-  for (const metrics of ["on", "off"]) {
-    const row = await withPlatform({ REQUEST_METRICS: metrics }, async (base) => {
-      const [serialOne, ...many] = (await signUpMany(base, 1 + ACCOUNTS)).map((authorization) => ({ authorization }));
-      await lastPrice(base, serialOne.authorization);
-      const loaded = await load(base, `POST /v2/orders market, ${ACCOUNTS} accounts, metrics ${metrics}`, placingRequest(many, "market"), { warmup: { amount: 2 * ACCOUNTS }, accounts: ACCOUNTS });
-      const post = () => expectStatus(api(base, "POST", "/v2/orders", JSON.parse(orderBody("market")), serialOne), 200, "serial order");
-      const one = await serial(`serial, metrics ${metrics}`, SERIAL_ORDERS, 10, post);
-      return { metrics, orders_per_s: loaded.rps, p50_ms: loaded.p50_ms, p99_ms: loaded.p99_ms, requests: loaded.requests, serial_p50_ms: one.p50_ms, serial_p99_ms: one.p99_ms };
-    });
-    quietMs = null;
-    runs.push(row);
-    console.log(`  metrics ${metrics}: ${row.orders_per_s} orders/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms (${row.requests} orders); serial p50 ${row.serial_p50_ms} ms, p99 ${row.serial_p99_ms} ms`);
+  for (let round_ = 1; round_ <= ROUNDS; round_++) {
+    for (const metrics of ["on", "off"]) {
+      const row = await withPlatform({ REQUEST_METRICS: metrics }, async (base) => {
+        const [serialOne, ...many] = (await signUpMany(base, 1 + ACCOUNTS)).map((authorization) => ({ authorization }));
+        await lastPrice(base, serialOne.authorization);
+        const loaded = await load(base, `POST /v2/orders market, ${ACCOUNTS} accounts, metrics ${metrics}`, placingRequest(many, "market"), { warmup: { amount: 2 * ACCOUNTS }, accounts: ACCOUNTS });
+        const post = () => expectStatus(api(base, "POST", "/v2/orders", JSON.parse(orderBody("market")), serialOne), 200, "serial order");
+        const one = await serial(`serial, metrics ${metrics}`, SERIAL_ORDERS, 10, post);
+        return { round: round_, metrics, orders_per_s: loaded.rps, p50_ms: loaded.p50_ms, p99_ms: loaded.p99_ms, requests: loaded.requests, serial_p50_ms: one.p50_ms, serial_p99_ms: one.p99_ms };
+      });
+      quietMs = null;
+      runs.push(row);
+      console.log(`  round ${round_}, metrics ${metrics}: ${row.orders_per_s} orders/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms (${row.requests} orders); serial p50 ${row.serial_p50_ms} ms, p99 ${row.serial_p99_ms} ms`);
+    }
   }
-  const [on, off] = runs;
-  console.log(`
-${"metrics".padEnd(10)}${"orders/s".padStart(10)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"serial p50".padStart(12)}${"serial p99".padStart(12)}`);
-  for (const r of runs) console.log(`${r.metrics.padEnd(10)}${String(r.orders_per_s).padStart(10)}${String(r.p50_ms).padStart(8)}${String(r.p99_ms).padStart(8)}${String(r.serial_p50_ms).padStart(12)}${String(r.serial_p99_ms).padStart(12)}`);
+  // The median run of each mode, field by field: one disturbed run does not decide it.
+  const median = (xs) => percentile(xs, 50);
+  const summary = ["on", "off"].map((metrics) => {
+    const of = runs.filter((r) => r.metrics === metrics);
+    const pick = (field) => median(of.map((r) => r[field]));
+    return { metrics, orders_per_s: pick("orders_per_s"), p50_ms: pick("p50_ms"), p99_ms: pick("p99_ms"), serial_p50_ms: pick("serial_p50_ms"), serial_p99_ms: pick("serial_p99_ms") };
+  });
+  const [on, off] = summary;
+  console.log(`\n${"metrics".padEnd(10)}${"orders/s".padStart(10)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"serial p50".padStart(12)}${"serial p99".padStart(12)}   (median of ${ROUNDS} run(s) each)`);
+  for (const r of summary) console.log(`${r.metrics.padEnd(10)}${String(r.orders_per_s).padStart(10)}${String(r.p50_ms).padStart(8)}${String(r.p99_ms).padStart(8)}${String(r.serial_p50_ms).padStart(12)}${String(r.serial_p99_ms).padStart(12)}`);
   const ratio = { orders_per_s: round(on.orders_per_s / off.orders_per_s, 3), p99: off.p99_ms > 0 ? round(on.p99_ms / off.p99_ms, 2) : null, serial_p99: off.serial_p99_ms > 0 ? round(on.serial_p99_ms / off.serial_p99_ms, 2) : null };
   console.log(`on ÷ off: orders/s ${ratio.orders_per_s}×, p99 ${ratio.p99 ?? "n/a"}×, serial p99 ${ratio.serial_p99 ?? "n/a"}×`);
-  writeResult("orders-metrics", { date: new Date().toISOString(), node: process.version, cpus: cpus().length, connections: CONNECTIONS, seconds: SECONDS, accounts: ACCOUNTS, runs, ratio, elapsed_seconds: round((Date.now() - started) / 1000, 1) });
+  writeResult("orders-metrics", { date: new Date().toISOString(), node: process.version, cpus: cpus().length, connections: CONNECTIONS, seconds: SECONDS, accounts: ACCOUNTS, rounds: ROUNDS, runs, summary, ratio, elapsed_seconds: round((Date.now() - started) / 1000, 1) });
 }
 
 async function main() {
