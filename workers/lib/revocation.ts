@@ -3,7 +3,8 @@ import { keyedHash } from "../../platform/random";
 import { database, schema } from "../../platform/db";
 import { eq } from "drizzle-orm";
 import type { SocketSelector } from "../../shared/stream/access";
-import { accountOf } from "./accounts";
+import { tracedStub } from "../../platform/trace";
+import { tracedAccountOf } from "./accounts";
 import { allHubs } from "./stream-hubs";
 
 // Revoking a credential ends REST access on the next request; open sockets were checked
@@ -21,11 +22,12 @@ const REASONS: Record<SocketSelector["kind"], string> = {
   keys: "API key was revoked",
 };
 
-export async function closeSockets(env: Env, selector: SocketSelector): Promise<void> {
+/** `traceparent`: the revoking request's; each close is a client-side span of it (docs/tracing.md). */
+export async function closeSockets(env: Env, selector: SocketSelector, traceparent: string | null = null): Promise<void> {
   const reason = REASONS[selector.kind];
   const targets: [string, () => Promise<number>][] = [
-    [`account:${selector.userId}`, () => accountOf(env, selector.userId).closeSockets(selector, reason)],
-    ...allHubs(env).map((hub): [string, () => Promise<number>] => [hub, () => env.STREAM_HUB.getByName(hub).closeSockets(selector, reason)]),
+    [`account:${selector.userId}`, () => tracedAccountOf(env, selector.userId, traceparent).closeSockets(selector, reason)],
+    ...allHubs(env).map((hub): [string, () => Promise<number>] => [hub, () => tracedStub(env.STREAM_HUB.getByName(hub), log, "call.hub", traceparent, { hub }).closeSockets(selector, reason)]),
   ];
   await Promise.all(targets.map(([name, close]) => closeWithRetry(name, close, selector)));
 }
@@ -49,7 +51,7 @@ async function closeWithRetry(target: string, close: () => Promise<number>, sele
 }
 
 /** Logout names a refresh token: close the sockets of the session it belongs to. */
-export async function closeSessionSockets(env: Env, refreshToken: string): Promise<void> {
+export async function closeSessionSockets(env: Env, refreshToken: string, traceparent: string | null = null): Promise<void> {
   const tokenHash = await keyedHash(env.PASSWORD_PEPPER, refreshToken);
   const row = await database(env)
     .select({ sessionId: schema.sessions.id, userId: schema.sessions.userId })
@@ -57,5 +59,5 @@ export async function closeSessionSockets(env: Env, refreshToken: string): Promi
     .innerJoin(schema.sessions, eq(schema.sessions.id, schema.refreshTokens.sessionId))
     .where(eq(schema.refreshTokens.tokenHash, tokenHash))
     .get();
-  if (row) await closeSockets(env, { userId: row.userId, kind: "session", sessionId: row.sessionId });
+  if (row) await closeSockets(env, { userId: row.userId, kind: "session", sessionId: row.sessionId }, traceparent);
 }

@@ -73,7 +73,7 @@ admin.openapi(updateUser, async (c) => {
     .where(eq(schema.users.id, user_id))
     .run();
   if (body.status === "disabled") await revokeUserSessions(c.env, user_id, "user_disabled");
-  if (body.status === "disabled") await closeSockets(c.env, { userId: user_id, kind: "user" });
+  if (body.status === "disabled") await closeSockets(c.env, { userId: user_id, kind: "user" }, c.get("traceparent"));
   // A new role or status holds from the user's next request: their object reads them again.
   else await tracedAccountOf(c.env, user_id, c.get("traceparent")).identityChanged();
   const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;

@@ -192,7 +192,7 @@ auth.openapi(logout, async (c) => {
   const cookie = usesSessionCookie(c);
   const token = cookie ? cookieToken(c) : bodyToken(c.req.valid("json").refresh_token);
   if (token) await revokeByRefreshToken(c.env, token);
-  if (token) await closeSessionSockets(c.env, token);
+  if (token) await closeSessionSockets(c.env, token, c.get("traceparent"));
   if (cookie) forgetCookie(c);
   return c.body(null, 204);
 });

@@ -101,7 +101,7 @@ keys.openapi(revoke, async (c) => {
     .run();
   // Another user's key answers exactly like a missing one.
   if (result.meta.changes !== 1) throw notFound("API key not found");
-  await closeSockets(c.env, { userId, kind: "key", keyId: key_id });
+  await closeSockets(c.env, { userId, kind: "key", keyId: key_id }, c.get("traceparent"));
   await publish(c.env, "user.api_key_revoked", `user:${userId}`, { userId, keyId: key_id }, c.get("traceparent"));
   return c.body(null, 204);
 });
@@ -126,7 +126,7 @@ keys.openapi(revokeAll, async (c) => {
     .set({ revokedAt: Date.now() })
     .where(and(eq(schema.apiKeys.userId, userId), isNull(schema.apiKeys.revokedAt)))
     .returning({ keyId: schema.apiKeys.keyId });
-  await closeSockets(c.env, { userId, kind: "keys" });
+  await closeSockets(c.env, { userId, kind: "keys" }, c.get("traceparent"));
   const traceparent = c.get("traceparent");
   await Promise.all(revoked.map(({ keyId }) => publish(c.env, "user.api_key_revoked", `user:${userId}`, { userId, keyId }, traceparent)));
   return c.json({ revoked: revoked.length }, 200);

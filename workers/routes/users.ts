@@ -108,7 +108,7 @@ users.openapi(changePassword, async (c) => {
   await database(c.env).update(schema.users).set({ passwordHash, updatedAt: Date.now() }).where(eq(schema.users.id, row.id)).run();
   const keep = principal.via.kind === "session" ? principal.via.sessionId : undefined;
   await revokeUserSessions(c.env, row.id, "password_changed", keep);
-  await closeSockets(c.env, { userId: row.id, kind: "sessions", ...(keep && { except: keep }) });
+  await closeSockets(c.env, { userId: row.id, kind: "sessions", ...(keep && { except: keep }) }, c.get("traceparent"));
   await publish(c.env, "user.password_changed", `user:${row.id}`, { userId: row.id }, c.get("traceparent"));
   return c.json(
     {
