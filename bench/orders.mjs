@@ -200,7 +200,11 @@ async function compareMetrics() {
     }
   }
   // The median run of each mode, field by field: one disturbed run does not decide it.
-  const median = (xs) => percentile(xs, 50);
+  const median = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    return Number.isInteger(mid) ? round((sorted[mid - 1] + sorted[mid]) / 2) : sorted[Math.floor(mid)];
+  };
   const summary = ["on", "off"].map((metrics) => {
     const of = runs.filter((r) => r.metrics === metrics);
     const pick = (field) => median(of.map((r) => r[field]));
