@@ -200,6 +200,21 @@ describe("GET /metrics", () => {
     expect(after.samples.some((s) => s.name === "redfire_messages_sent_total" && s.labels.kind === "market")).toBe(true);
   });
 
+  it("counts open market-data sockets and the frames the hubs sent them", async () => {
+    const admin = await signUp("admin");
+    const trader = await signUp();
+    const before = await scrape(admin);
+    const client = await StreamClient.open("/v2/iex", { authorization: `Bearer ${trader.access}` });
+    await client.waitFor((m) => m.T === "success" && m.msg === "authenticated");
+    const open = await scrape(admin);
+    // The kind's gauge is the per-hub gauges of the same scrape added up, this socket among them.
+    expect(valueOf(open, "redfire_sockets", { kind: "market" })).toBe(total(open, "redfire_market_sockets"));
+    expect(valueOf(open, "redfire_sockets", { kind: "market" })).toBeGreaterThanOrEqual(1);
+    // "connected" and "authenticated": two frames from the hub, at least.
+    expect(valueOf(open, "redfire_messages_sent_total", { kind: "market" }) - valueOf(before, "redfire_messages_sent_total", { kind: "market" })).toBeGreaterThanOrEqual(2);
+    client.ws.close(1000, "done");
+  });
+
   it("counts a dead-lettered event once, however often it is delivered", async () => {
     const admin = await signUp("admin");
     const queue = "redfire-events-dlq-dev";
