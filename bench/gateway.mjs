@@ -5,11 +5,9 @@
 // written to bench/results/gateway.json.
 import autocannon from "autocannon";
 import { randomBytes, scrypt } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { promisify } from "node:util";
-import { api, expectStatus, freePort, percentile, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy, writeResult } from "./lib/platform.mjs";
+import { api, expectStatus, percentile, round, withPlatform, writeResult } from "./lib/platform.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -49,22 +47,11 @@ async function timeEach(n, fn) {
 
 async function main() {
   const started = Date.now();
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-"));
-  console.log(`# RedFire gateway benchmark: ${CONNECTIONS} connections x ${SECONDS} s per target (after ${WARMUP_SECONDS} s warm-up)`);
-  console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by the load generator (autocannon) and workerd,`);
-  console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
+  await withPlatform("gateway", {}, async (base) => {
+    console.log(`# RedFire gateway benchmark: ${CONNECTIONS} connections x ${SECONDS} s per target (after ${WARMUP_SECONDS} s warm-up)`);
+    console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by the load generator (autocannon) and workerd,`);
+    console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
 
-  const platform = startPlatform(port, stateDir);
-  const cleanup = async () => {
-    await stopPlatform(platform);
-    rmSync(stateDir, { recursive: true, force: true });
-  };
-  const onSignal = () => cleanup().finally(() => process.exit(130));
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
-  try {
-    await waitHealthy(base, platform);
     console.log(`# platform healthy after ${round((Date.now() - started) / 1000, 1)} s`);
 
     const tag = randomBytes(4).toString("hex");
@@ -133,9 +120,7 @@ async function main() {
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
     };
     writeResult("gateway", result);
-  } finally {
-    await cleanup();
-  }
+  });
 }
 
 main().catch((error) => {

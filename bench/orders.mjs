@@ -14,10 +14,8 @@
 // bench/results/orders-metrics.json). `--help` lists the options.
 import autocannon from "autocannon";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
-import { api, expectStatus, freePort, percentile, round, startWranglerDev as startPlatform, stopWranglerDev as stopPlatform, waitHealthy, writeResult } from "./lib/platform.mjs";
+import { cpus } from "node:os";
+import { api, expectStatus, percentile, round, withPlatform, writeResult } from "./lib/platform.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -154,27 +152,6 @@ function printTable(rows) {
   console.log("(autocannon records latency in whole milliseconds; every response above was 2xx)");
 }
 
-/** Starts wrangler dev with `vars` in a throwaway state dir, runs `work(base)`, and stops it. */
-async function withPlatform(vars, work) {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-orders-"));
-  const platform = startPlatform(port, stateDir, vars);
-  const cleanup = async () => {
-    await stopPlatform(platform);
-    rmSync(stateDir, { recursive: true, force: true });
-  };
-  const onSignal = () => cleanup().finally(() => process.exit(130));
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
-  try {
-    await waitHealthy(base, platform);
-    return await work(base);
-  } finally {
-    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
-    await cleanup();
-  }
-}
-
 // The cost of request metrics on the order path: the same order load against a platform
 // with REQUEST_METRICS on and one with it off. Starts of wrangler dev on a shared machine
 // drift by more than the difference we look for: BENCH_ROUNDS alternates on and off and
@@ -186,7 +163,7 @@ async function compareMetrics() {
   const runs = [];
   for (let round_ = 1; round_ <= ROUNDS; round_++) {
     for (const metrics of ["on", "off"]) {
-      const row = await withPlatform({ REQUEST_METRICS: metrics }, async (base) => {
+      const row = await withPlatform("orders", { REQUEST_METRICS: metrics }, async (base) => {
         const [serialOne, ...many] = (await signUpMany(base, 1 + ACCOUNTS)).map((authorization) => ({ authorization }));
         await lastPrice(base, serialOne.authorization);
         const loaded = await load(base, `POST /v2/orders market, ${ACCOUNTS} accounts, metrics ${metrics}`, placingRequest(many, "market"), { warmup: { amount: 2 * ACCOUNTS }, accounts: ACCOUNTS });
@@ -223,22 +200,11 @@ async function main() {
   if (!["on", "off", "compare"].includes(METRICS_MODE)) throw new Error(`--metrics must be on, off or compare\n${USAGE}`);
   if (METRICS_MODE === "compare") return compareMetrics();
   const started = Date.now();
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-orders-"));
-  console.log(`# RedFire order placement benchmark (request metrics ${METRICS_MODE}): ${CONNECTIONS} connections; ${SECONDS} s timed runs, ${ORDER_BUDGET - WARMUP_ORDERS}-order bursts for one account`);
-  console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by autocannon, workerd and the demo feeds,`);
-  console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
+  await withPlatform("orders", { REQUEST_METRICS: METRICS_MODE }, async (base) => {
+    console.log(`# RedFire order placement benchmark (request metrics ${METRICS_MODE}): ${CONNECTIONS} connections; ${SECONDS} s timed runs, ${ORDER_BUDGET - WARMUP_ORDERS}-order bursts for one account`);
+    console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by autocannon, workerd and the demo feeds,`);
+    console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
 
-  const platform = startPlatform(port, stateDir, { REQUEST_METRICS: METRICS_MODE });
-  const cleanup = async () => {
-    await stopPlatform(platform);
-    rmSync(stateDir, { recursive: true, force: true });
-  };
-  const onSignal = () => cleanup().finally(() => process.exit(130));
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
-  try {
-    await waitHealthy(base, platform);
     // Two single accounts (each has its own 200-a-minute budget) and the many.
     const [limitOne, marketOne, serialOne, ...many] = (await signUpMany(base, 3 + ACCOUNTS)).map((authorization) => ({ authorization }));
     const price = await lastPrice(base, limitOne.authorization);
@@ -307,9 +273,7 @@ async function main() {
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
     };
     writeResult("orders", result);
-  } finally {
-    await cleanup();
-  }
+  });
 }
 
 main().catch((error) => {

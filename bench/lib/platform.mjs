@@ -4,7 +4,8 @@
 /* global AbortSignal -- a Node 20 built-in missing from the shared eslint globals */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
 
@@ -141,4 +142,28 @@ export async function benchAccount(base, promote) {
 export function createAsset(base, bearer, symbol, feed) {
   const body = { symbol, name: `Benchmark ${symbol}`, class: "us_equity", exchange: "NASDAQ", tick_size: "0.01", lot_size: "1", feed };
   return expectStatus(api(base, "POST", "/api/admin/assets", body, bearer), 201, `create asset ${symbol}`);
+}
+
+/**
+ * Starts wrangler dev with `vars` in a throwaway state dir, waits until it is healthy, runs
+ * `work(base)`, and stops it and removes the state afterwards, also on Ctrl-C.
+ */
+export async function withPlatform(name, vars, work) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const stateDir = mkdtempSync(join(tmpdir(), `redfire-bench-${name}-`));
+  const platform = startWranglerDev(port, stateDir, vars);
+  const cleanup = async () => {
+    await stopWranglerDev(platform);
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  const onSignal = () => cleanup().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    await waitHealthy(base, platform);
+    return await work(base);
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    await cleanup();
+  }
 }
