@@ -3,13 +3,13 @@ import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
+import { parseTraceparent } from "../../platform/trace";
 import { ApiError } from "../../shared/errors";
 import { HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
 import { FlushGate, MetricsBuffer } from "../../shared/observability/registry";
 import { gatewayConfig } from "../lib/config";
 import { errorResponse } from "./errors";
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
@@ -35,8 +35,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();
   const incomingId = c.req.header("x-request-id");
   const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
-  const parent = TRACEPARENT.exec(c.req.header("traceparent") ?? "");
-  const traceId = parent && !/^0+$/.test(parent[1]!) ? parent[1]! : hex(16);
+  const traceId = parseTraceparent(c.req.header("traceparent"))?.traceId ?? hex(16);
   const spanId = hex(8);
   const traceparent = `00-${traceId}-${spanId}-01`;
   c.set("requestId", requestId);
