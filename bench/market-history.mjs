@@ -7,10 +7,8 @@
 // Prints a table and a `BENCH_RESULT {...}` line, also written to
 // bench/results/market-history.json.
 import autocannon from "autocannon";
-import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
-import { api, benchAccount, createAsset, expectStatus, freePort, makeAdminViaScript, round, startWranglerDev, stopWranglerDev, waitHealthy, writeResult } from "./lib/platform.mjs";
+import { cpus } from "node:os";
+import { api, benchAccount, createAsset, expectStatus, makeAdminViaScript, round, withPlatform, writeResult } from "./lib/platform.mjs";
 import { seededRandom } from "./lib/random.mjs";
 
 const BARS = Number(process.env.HISTORY_BARS ?? 50_000);
@@ -67,22 +65,11 @@ async function load(base, target, path, headers) {
 
 async function main() {
   const started = Date.now();
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const stateDir = mkdtempSync(join(tmpdir(), "redfire-bench-"));
-  console.log(`# RedFire bars-history benchmark: ${BARS} imported 1Min bars; ${CONNECTIONS} connections x ${SECONDS} s per target (after ${WARMUP_SECONDS} s warm-up)`);
-  console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by the load generator (autocannon) and workerd,`);
-  console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
+  await withPlatform("market-history", {}, async (base, stateDir) => {
+    console.log(`# RedFire bars-history benchmark: ${BARS} imported 1Min bars; ${CONNECTIONS} connections x ${SECONDS} s per target (after ${WARMUP_SECONDS} s warm-up)`);
+    console.log(`# wrangler dev (local workerd) on ${base}; ${cpus().length} CPU cores shared by the load generator (autocannon) and workerd,`);
+    console.log("# so absolute figures understate a real deployment; the ratios to /health are the useful part.");
 
-  const platform = startWranglerDev(port, stateDir);
-  const cleanup = async () => {
-    await stopWranglerDev(platform);
-    rmSync(stateDir, { recursive: true, force: true });
-  };
-  const onSignal = () => cleanup().finally(() => process.exit(130));
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
-  try {
-    await waitHealthy(base, platform);
     console.log(`# platform healthy after ${round((Date.now() - started) / 1000, 1)} s`);
     const account = await benchAccount(base, (email) => makeAdminViaScript(email, stateDir));
     // No live feed: nothing but the import writes this symbol's bars while we read them.
@@ -152,9 +139,7 @@ async function main() {
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
     };
     writeResult("market-history", result);
-  } finally {
-    await cleanup();
-  }
+  });
 }
 
 main().catch((error) => {

@@ -146,7 +146,7 @@ export function createAsset(base, bearer, symbol, feed) {
 
 /**
  * Starts wrangler dev with `vars` in a throwaway state dir, waits until it is healthy, runs
- * `work(base)`, and stops it and removes the state afterwards, also on Ctrl-C.
+ * `work(base, stateDir)`, and stops it and removes the state afterwards, also on Ctrl-C.
  */
 export async function withPlatform(name, vars, work) {
   const port = await freePort();
@@ -161,7 +161,7 @@ export async function withPlatform(name, vars, work) {
   process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
   try {
     await waitHealthy(base, platform);
-    return await work(base);
+    return await work(base, stateDir);
   } finally {
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
     await cleanup();
