@@ -9,7 +9,7 @@ import { orderView, type OrderRequestFields, type OrderView } from "../../shared
 import type { Outcome } from "../../shared/trading/outcome";
 import type { AccountChanges, ActivityQuery, OrderQuery, VenueCommand } from "../../shared/trading/ports";
 import type { RiskLimits } from "../../shared/trading/risk";
-import { activityView } from "../../shared/trading/views";
+import { activityView, type MarketPrice } from "../../shared/trading/views";
 import type { Report } from "../../shared/venue/venue";
 import { objectName } from "../name";
 import { AccountStore } from "./store";
@@ -58,7 +58,7 @@ export class Account extends DurableObject<Env> {
       beforeVenueCalls: () => this.#armRetry(),
       committed: (changes) => this.#dispatch(changes),
       venueFailed: (command, error) => this.#venueFailed(command, error),
-    });
+    }, { now: () => Date.now() });
     this.#strategies = new StrategyLink(ctx.storage.sql, this.#store, this.#runner, env, deps.config.venue);
     // Run-time configuration (docs/config.md): the engine reads its global limits from
     // deps.config on every check, so replacing them applies to the next order.
@@ -214,9 +214,9 @@ export class Account extends DurableObject<Env> {
     return this.#traced("closePosition", traceparent, (t) => this.#runner.closePosition(symbol, asset, qty, percentage, t), orderFields);
   }
 
-  /** Called by a symbol's venue to deliver reports; answers the last sequence applied. */
-  venueReports(symbol: string, reports: Report[], traceparent: string | null = null): Promise<number> {
-    return this.#traced("venueReports", traceparent, (t) => this.#runner.venueReports(symbol, reports, t), (applied) => ({ symbol, reports: reports.length, applied }));
+  /** Called by a symbol's venue to deliver reports, with its price now; answers the last sequence applied. */
+  venueReports(symbol: string, reports: Report[], traceparent: string | null = null, price?: MarketPrice | null): Promise<number> {
+    return this.#traced("venueReports", traceparent, (t) => this.#runner.venueReports(symbol, reports, t, price), (applied) => ({ symbol, reports: reports.length, applied }));
   }
 
   /** A command in its own span (a child of `traceparent`), whose traceparent it hands on. */

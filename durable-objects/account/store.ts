@@ -96,12 +96,23 @@ export class AccountStore implements AccountBook {
     const sent = [...this.#published];
     this.storage.transactionSync(() => {
       if (changes.state) this.storage.kv.put(STATE_KEY, encode(changes.state));
+      for (const id of changes.withdrawn) this.#withdraw(id);
       for (const o of changes.orders) this.putOrder(o);
       for (const a of changes.activities) this.addActivity(a);
       for (const e of changes.events) this.enqueue(e);
       this.#deleteFromOutbox(sent);
     });
     for (const id of sent) this.#published.delete(id);
+  }
+
+  /**
+   * An order withdrawn (its venue declined it): deleted with its events not yet taken by
+   * the queue. One being sent already cannot be recalled (docs/order-path.md, failures).
+   */
+  #withdraw(id: string): void {
+    this.sql.exec(`DELETE FROM orders WHERE id = ?`, id);
+    const taken = JSON.stringify([...this.#sending, ...this.#published]);
+    this.sql.exec(`DELETE FROM outbox WHERE json_extract(event, '$.data.order.id') = ? AND id NOT IN (SELECT value FROM json_each(?))`, id, taken);
   }
 
   latestOrderOf(symbol: string): AccountOrder | undefined {

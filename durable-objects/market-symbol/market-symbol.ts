@@ -9,6 +9,7 @@ import type { SymbolConfig } from "../../shared/config/live";
 import { FeedConfig } from "../../shared/schemas/assets";
 import { tradingConfig } from "../../shared/trading/config";
 import type { MarketPrice } from "../../shared/trading/views";
+import type { VenueAnswer } from "../../shared/trading/ports";
 import type { Report, VenueOrderRequest } from "../../shared/venue/venue";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { logger } from "../../platform/log";
@@ -52,7 +53,7 @@ export class MarketSymbol extends DurableObject<Env> {
     super(ctx, env);
     this.#name = objectName(ctx);
     this.#store = new MarketStore(ctx.storage.sql);
-    this.#venue = new VenueHost(ctx.storage, env.ACCOUNT, this.#symbol, env);
+    this.#venue = new VenueHost(ctx.storage, env.ACCOUNT, this.#symbol, env, (now) => this.#price(now));
     this.#upstream = new UpstreamLink(this.#symbol, {
       feed: () => this.#feed,
       commit: (now) => this.#commit(now),
@@ -242,21 +243,37 @@ export class MarketSymbol extends DurableObject<Env> {
    * not yet acknowledged, in sequence order. `ackedSeq` is the last report the account has
    * applied, so those can be dropped from the outbox.
    */
-  venueSubmit(order: VenueOrderRequest, ackedSeq: number, traceparent: string | null = null): Promise<{ reports: Report[] }> {
-    return traced(log, "symbol.venueSubmit", traceparent, () => this.#venue.submit(order, ackedSeq, Date.now()), (r) => ({ symbol: this.#symbol, account: order.account, orderId: order.id, reports: r.reports.length }));
+  venueSubmit(order: VenueOrderRequest, ackedSeq: number, traceparent: string | null = null, expected: MarketPrice | null = null): Promise<VenueAnswer> {
+    return traced(
+      log,
+      "symbol.venueSubmit",
+      traceparent,
+      () => this.#venue.submit(order, ackedSeq, Date.now(), expected),
+      (r) => ({ symbol: this.#symbol, account: order.account, orderId: order.id, reports: r.reports.length, ...(r.declined ? { declined: true } : {}) }),
+    );
   }
 
   /** Cancels an order; one the venue never received is refused for good if it arrives later. */
-  venueCancel(account: string, orderId: string, ackedSeq: number, traceparent: string | null = null): Promise<{ reports: Report[] }> {
-    return traced(log, "symbol.venueCancel", traceparent, () => this.#venue.cancel(account, orderId, ackedSeq, Date.now()), (r) => ({ symbol: this.#symbol, account, orderId, reports: r.reports.length }));
+  venueCancel(account: string, orderId: string, ackedSeq: number, traceparent: string | null = null, expected: MarketPrice | null = null): Promise<VenueAnswer> {
+    return traced(
+      log,
+      "symbol.venueCancel",
+      traceparent,
+      () => this.#venue.cancel(account, orderId, ackedSeq, Date.now(), expected),
+      (r) => ({ symbol: this.#symbol, account, orderId, reports: r.reports.length, ...(r.declined ? { declined: true } : {}) }),
+    );
   }
 
   /** The reference price risk checks and valuations use (last trade, else the mid), and whether it is stale. */
   marketPrice(traceparent: string | null = null): MarketPrice | null {
     const span = startSpan("symbol.marketPrice", traceparent);
-    const price = this.#feed?.price(Date.now(), previousClose(this.#store)) ?? null;
+    const price = this.#price(Date.now());
     endSpan(span, log, { symbol: this.#symbol, stale: price?.stale ?? null });
     return price;
+  }
+
+  #price(now: number): MarketPrice | null {
+    return this.#feed?.price(now, previousClose(this.#store)) ?? null;
   }
 
   /** The venue's fills for an account, to reconcile the account against (at most 1,000 a page). */

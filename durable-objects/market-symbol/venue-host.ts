@@ -7,6 +7,8 @@ import { scopeKind } from "../../shared/config/keys";
 import { symbolScope, type SymbolConfig } from "../../shared/config/live";
 import { SymbolConfigSubscriber } from "../config/subscriber";
 import { VenueStore } from "./venue-store";
+import { pricedAlike, type MarketPrice } from "../../shared/trading/views";
+import type { VenueAnswer } from "../../shared/trading/ports";
 
 const log = logger("market-symbol");
 
@@ -42,6 +44,8 @@ export class VenueHost {
     private readonly accounts: Accounts,
     private readonly symbol: string,
     env?: Env,
+    /** The symbol's price at wall time `now`, as marketPrice answers it: every answer and push carries it. */
+    private readonly price: (now: number) => MarketPrice | null = () => null,
   ) {
     this.#store = new VenueStore(storage.sql, storage.kv);
     // An object reached by id, not by a symbol's name, has no scope to read.
@@ -74,39 +78,53 @@ export class VenueHost {
 
   /**
    * Takes an order (once: a resent id is ignored) and answers every report for its account
-   * not yet acknowledged. `ackedSeq` is the last report the account has applied.
+   * not yet acknowledged, with the price now. `ackedSeq` is the last report the account has
+   * applied. With `expected` (the price the account checked the order against), an order
+   * is taken only if the price now is alike; otherwise it is declined: only its id is
+   * stored, so a resend is declined again and it never fills.
    */
-  async submit(order: VenueOrderRequest, ackedSeq: number, now: number): Promise<{ reports: Report[] }> {
+  async submit(order: VenueOrderRequest, ackedSeq: number, now: number, expected: MarketPrice | null = null): Promise<VenueAnswer> {
     // A symbol that never held a copy of the configuration trades by it from its first order.
     await this.#live?.ready;
     const alarm = await this.storage.getAlarm();
-    // From here on nothing awaits: the acknowledgement, the venue's change and the alarm
-    // are written in one synchronous run, one transaction. (A storage read keeps the input
-    // gate closed, so nothing else ran since the alarm was read.)
-    const taken = this.storage.transactionSync(() => {
+    // From here on nothing awaits: the acknowledgement, the comparison with the price, the
+    // venue's change and the alarm are one synchronous run, one transaction. (A storage
+    // read keeps the input gate closed, so nothing else ran since the alarm was read.)
+    const price = this.price(now);
+    const outcome = this.storage.transactionSync((): "taken" | "declined" | "seen" => {
       this.#store.acknowledge(order.account, ackedSeq);
-      if (this.#store.seen(order.id)) return false;
+      if (this.#store.seen(order.id)) return this.#store.declined(order.id) ? "declined" : "seen";
+      if (expected && !pricedAlike(expected, price)) {
+        this.#store.decline(order.id, order.account, now);
+        return "declined";
+      }
       if (!this.#venue) this.#rejectUnknown(order.id, order.account, now);
       else {
         this.#venue.submit(order, now);
         this.#persist(now, REDELIVER_AFTER_MS);
       }
-      return true;
+      return "taken";
     });
-    if (taken) this.#armDelivery(alarm);
-    return { reports: this.#store.pending(order.account) };
+    if (outcome === "taken") this.#armDelivery(alarm);
+    return { reports: this.#store.pending(order.account), price, ...(outcome === "declined" ? { declined: true } : {}) };
   }
 
-  /** Cancels an order; one the venue never received is refused for good if it arrives later. */
-  async cancel(account: string, orderId: string, ackedSeq: number, now: number): Promise<{ reports: Report[] }> {
+  /**
+   * Cancels an order; one the venue never received is refused for good if it arrives later.
+   * With `expected`, as for submit: declined (nothing canceled) if the price now differs.
+   */
+  async cancel(account: string, orderId: string, ackedSeq: number, now: number, expected: MarketPrice | null = null): Promise<VenueAnswer> {
     const alarm = await this.storage.getAlarm();
+    const price = this.price(now);
+    const declined = expected !== null && !pricedAlike(expected, price);
     this.storage.transactionSync(() => {
       this.#store.acknowledge(account, ackedSeq);
+      if (declined) return;
       if (this.#venue?.cancel(orderId, now)) this.#persist(now, REDELIVER_AFTER_MS);
       else if (!this.#store.seen(orderId)) this.#rejectUnknown(orderId, account, now, "canceled");
     });
     this.#armDelivery(alarm);
-    return { reports: this.#store.pending(account) };
+    return { reports: this.#store.pending(account), price, ...(declined ? { declined: true } : {}) };
   }
 
   /**
@@ -136,7 +154,7 @@ export class VenueHost {
           // A push is no request's: it starts a trace, which the account and the events it causes continue (docs/tracing.md).
           const span = startSpan("symbol.deliverReports", null);
           try {
-            const applied = await this.accounts.getByName(account).venueReports(this.symbol, reports, span.traceparent);
+            const applied = await this.accounts.getByName(account).venueReports(this.symbol, reports, span.traceparent, this.price(Date.now()));
             this.#store.acknowledge(account, applied);
             endSpan(span, log, { symbol: this.symbol, account, reports: reports.length, applied });
           } catch (error) {

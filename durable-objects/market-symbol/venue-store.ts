@@ -55,6 +55,16 @@ export class VenueStore {
     this.sql.exec(`INSERT INTO venue_orders (id, account, live, updated, data) VALUES (?, '', 0, ?, '{}') ON CONFLICT (id) DO UPDATE SET live = 0, updated = excluded.updated`, id, now);
   }
 
+  /** An order declined because the price it was checked against had moved: remembered, so a resend of its id is declined again and never fills. */
+  decline(id: string, account: string, now: number): void {
+    this.sql.exec(`INSERT OR IGNORE INTO venue_orders (id, account, live, updated, data) VALUES (?, ?, 0, ?, '{"declined":true}')`, id, account, now);
+  }
+
+  /** Whether `id` is an order the venue declined (decline()). */
+  declined(id: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM venue_orders WHERE id = ? AND data = '{"declined":true}'`, id).toArray().length > 0;
+  }
+
   /** A cancel for an order the venue never received: remembered, so the order is refused if it arrives later. */
   tombstone(id: string, account: string, now: number): void {
     this.sql.exec(`INSERT OR IGNORE INTO venue_orders (id, account, live, updated, data) VALUES (?, ?, 0, ?, '{}')`, id, account, now);

@@ -222,6 +222,7 @@ export class FeedEngine {
       previousClose,
       t: Math.max(trade?.t ?? 0, quote?.t ?? 0),
       stale: this.stale(now),
+      ...(this.#state.receivedAt !== undefined ? { freshUntil: this.#state.receivedAt + this.staleAfterMs } : {}),
     };
   }
 

@@ -30,6 +30,7 @@ export interface EngineDeps {
 }
 
 const MINUTE = 60_000;
+const DECLINED_MESSAGE = "the market moved before the venue received the order, and its placing was interrupted; place it again";
 const tradingDates = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York" });
 /** The account's trading day: the New York date. */
 export const tradingDate = (ms: number) => tradingDates.format(new Date(ms));
@@ -259,6 +260,52 @@ export class AccountEngine {
       this.#state.cursors[symbol] = report.seq;
       delete this.#state.held[symbol];
       this.#log.stateChanged();
+    }
+  }
+
+  /**
+   * The venue declined a new order because the price it was checked against had moved: it
+   * goes as if it had never been placed (deleted with its unsent events, its reservation
+   * released), for the runner to place it again against the venue's price. Answers whether
+   * there was such an order (not one the venue has, nor one already ended).
+   */
+  withdraw(orderId: string): boolean {
+    const o = this.order(orderId);
+    if (!o || o.atVenue || o.status !== "pending_new") return false;
+    this.#state.ledger = release(this.#state.ledger, o.id);
+    this.#log.stateChanged();
+    this.#log.withdraw(o.id);
+    return true;
+  }
+
+  /**
+   * The venue answered a resent order as declined (the process that placed it died before
+   * withdrawing it, or lost the answer): the venue will never fill it, and a client may have
+   * seen it, so it ends rejected rather than vanishing.
+   */
+  declined(orderId: string, traceparent: string | null = null): void {
+    const o = this.order(orderId);
+    if (!o || o.atVenue || !isOpen(o.status)) return;
+    const now = this.deps.now();
+    this.#state.ledger = release(this.#state.ledger, o.id);
+    this.#log.stateChanged();
+    o.cancelRequested = false;
+    o.reason = DECLINED_MESSAGE;
+    this.#move(o, "rejected", now);
+    o.failedAt = now;
+    this.#put(o);
+    this.#announce("rejected", o, "order.rejected", traceparent, { reason: DECLINED_MESSAGE });
+  }
+
+  /** The venue declined the cancel that starts a replace (the price had moved): the replace is undone, the order stands as it was. */
+  withdrawReplace(oldId: string): void {
+    if (!this.#state.replacements[oldId]) return;
+    delete this.#state.replacements[oldId];
+    this.#log.stateChanged();
+    const old = this.order(oldId);
+    if (old?.cancelRequested) {
+      old.cancelRequested = false;
+      this.#put(old);
     }
   }
 

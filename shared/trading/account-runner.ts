@@ -3,9 +3,9 @@ import type { AccountEngine } from "./account-engine";
 import type { AssetInfo } from "./asset";
 import type { Money } from "./money";
 import { accepted, type Outcome } from "./outcome";
-import type { AccountBook, AccountChanges, VenueClient, VenueCommand } from "./ports";
+import type { AccountBook, AccountChanges, VenueAnswer, VenueClient, VenueCommand } from "./ports";
 import type { RiskLimits } from "./risk";
-import type { MarketPrice } from "./views";
+import { stillFresh, type MarketPrice } from "./views";
 import type { Report } from "../venue/venue";
 
 // The account's command loop, the same in the Durable Object and in memory: await what a
@@ -13,6 +13,12 @@ import type { Report } from "../venue/venue";
 // then send its venue commands and apply their answers the same way, until nothing is owed.
 // If a commit fails the engine is rebuilt from the book, so memory never holds what storage
 // does not (a refused write cannot leave a phantom reservation behind).
+//
+// Every venue answer carries the symbol's price, which the runner holds (in memory: it is a
+// cache) and checks the next order against while it cannot have gone stale, sending that
+// price with the submit; the venue declines the order if its price differs, and the order
+// is withdrawn and placed again against the price the decline answered. One call to the
+// symbol per order while its price has not moved (docs/order-path.md, "Calls").
 
 export interface RunnerHooks {
   /**
@@ -27,16 +33,50 @@ export interface RunnerHooks {
   venueFailed?(command: VenueCommand, error: unknown): Promise<void> | void;
 }
 
-const isEmpty = (c: AccountChanges) => c.state === null && c.orders.length === 0 && c.activities.length === 0 && c.events.length === 0 && c.anomalies.length === 0 && c.venue.length === 0;
+export interface RunnerOptions {
+  /**
+   * Wall time, to judge whether a held price is still fresh. Without it every order asks
+   * its symbol for the price first (backtests, whose venues are in the same process).
+   */
+  now?: () => number;
+}
+
+const isEmpty = (c: AccountChanges) =>
+  c.state === null && c.orders.length === 0 && c.activities.length === 0 && c.events.length === 0 && c.anomalies.length === 0 && c.venue.length === 0 && c.withdrawn.length === 0;
+
+/** The venue call of this id carries the price its command was checked against; the venue may decline it. */
+interface Expectation {
+  id: string;
+  price: MarketPrice;
+}
+
+/** A declined call: the symbol's price when it declined. */
+interface Declined {
+  price: MarketPrice | null;
+}
+
+/**
+ * Refusals every check before the first that reads the price can give, so the same under
+ * any price: one of these under a held price stands; any other is checked again against
+ * the price asked for, so a refusal is never due to a price the symbol no longer has.
+ */
+const PRICE_FREE = new Set(["client_order_id", "invalid_order", "trading_blocked", "tradable", "session", "order_rate", "not_found", "replace_pending", "not_open", "unchanged", "position"]);
+
+const callId = (c: VenueCommand) => (c.kind === "submit" ? c.request.id : c.orderId);
 
 export class AccountRunner {
   #engine: AccountEngine;
+  /** Per symbol, the price its venue last answered. */
+  readonly #held = new Map<string, MarketPrice>();
+  /** Orders whose conditional call is in flight: their command decides what a decline means, so the retry alarm leaves them alone. */
+  readonly #inFlight = new Set<string>();
 
   constructor(
     private readonly book: AccountBook,
     private readonly venues: VenueClient,
     private readonly newEngine: () => AccountEngine,
     private readonly hooks: RunnerHooks = {},
+    private readonly options: RunnerOptions = {},
   ) {
     this.#engine = newEngine();
     // A new account's opening deposit.
@@ -54,16 +94,34 @@ export class AccountRunner {
   // the symbol objects' spans are children of the caller's (docs/tracing.md).
 
   async place(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const market = await this.#price(asset.spec.symbol, traceparent);
-    const outcome = this.#engine.place(fields, asset, market, traceparent);
-    await this.#settle(traceparent);
+    const outcome = await this.#placing(asset.spec.symbol, traceparent, (market) => this.#engine.place(fields, asset, market, traceparent));
     return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
   }
 
   async replace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const market = await this.#price(asset.spec.symbol, traceparent);
-    const first = this.#engine.requestReplace(id, fields, asset, market, traceparent);
-    await this.#settle(traceparent);
+    const symbol = asset.spec.symbol;
+    const request = (market: MarketPrice | null) => this.#engine.requestReplace(id, fields, asset, market, traceparent);
+    const held = this.#fresh(symbol);
+    let first = held ? request(held) : null;
+    // The cancel that starts the replace carries the held price; a refusal a price decided is asked again.
+    const conditional = held !== undefined && first !== null && first.ok;
+    if (!first || (!first.ok && !PRICE_FREE.has(first.refusal.rule))) first = request(await this.#price(symbol, traceparent));
+    if (conditional) this.#inFlight.add(id);
+    let declined: Declined | null;
+    try {
+      declined = await this.#settle(traceparent, conditional ? { id, price: held } : undefined);
+      if (declined) {
+        // Nothing was canceled: the replace is undone and asked again against the venue's price.
+        this.#engine.withdrawReplace(id);
+        await this.#settle(traceparent);
+      }
+    } finally {
+      this.#inFlight.delete(id);
+    }
+    if (declined) {
+      first = request(declined.price);
+      await this.#settle(traceparent);
+    }
     if (!first.ok) return first;
     const outcome = this.#engine.replaceOutcome(id, first.value.replacementId);
     await this.#settle(traceparent);
@@ -79,18 +137,18 @@ export class AccountRunner {
   async cancelAll(traceparent: string | null = null): Promise<OrderView[]> {
     const ids = this.#engine.cancelAll();
     await this.#settle(traceparent);
-    return ids.map((id) => this.#view(id)!);
+    // An order withdrawn meanwhile (its venue declined it) is gone, not canceled.
+    return ids.map((id) => this.#view(id)).filter((v) => v !== undefined);
   }
 
   async closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const market = await this.#price(symbol, traceparent);
-    const outcome = this.#engine.closePosition(symbol, asset, qty, percentage, market, traceparent);
-    await this.#settle(traceparent);
+    const outcome = await this.#placing(symbol, traceparent, (market) => this.#engine.closePosition(symbol, asset, qty, percentage, market, traceparent));
     return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
   }
 
-  /** Reports pushed by a venue; answers the last sequence applied, which acknowledges them. */
-  async venueReports(symbol: string, reports: Report[], traceparent: string | null = null): Promise<number> {
+  /** Reports pushed by a venue, with its price now; answers the last sequence applied, which acknowledges them. */
+  async venueReports(symbol: string, reports: Report[], traceparent: string | null = null, price?: MarketPrice | null): Promise<number> {
+    if (price !== undefined) this.#hold(symbol, price);
     this.#engine.applyReports(symbol, reports, traceparent);
     await this.#settle(traceparent);
     return this.#engine.cursor(symbol);
@@ -127,7 +185,7 @@ export class AccountRunner {
 
   /** Resends what is owed to the venues (the retry alarm); true while something is still owed. */
   async resend(): Promise<boolean> {
-    await this.#dispatch(this.#engine.owedVenueCommands());
+    await this.#dispatch(this.#engine.owedVenueCommands().filter((c) => !this.#inFlight.has(callId(c))));
     return this.#engine.owedVenueCommands().length > 0;
   }
 
@@ -148,10 +206,13 @@ export class AccountRunner {
 
   // ---- the loop -------------------------------------------------------------------------
 
-  /** Commits what the engine changed, then sends its venue commands, until none are left. */
-  async #settle(traceparent: string | null = null): Promise<void> {
+  /**
+   * Commits what the engine changed, then sends its venue commands, until none are left.
+   * Answers whether the venue declined the call `expect` names.
+   */
+  async #settle(traceparent: string | null = null, expect?: Expectation): Promise<Declined | null> {
     const changes = this.#commit();
-    if (changes) await this.#dispatch(changes.venue, traceparent);
+    return changes ? this.#dispatch(changes.venue, traceparent, expect) : null;
   }
 
   #commit(): AccountChanges | null {
@@ -170,27 +231,84 @@ export class AccountRunner {
     return changes;
   }
 
-  async #dispatch(commands: VenueCommand[], traceparent: string | null = null): Promise<void> {
-    if (commands.length === 0) return;
+  async #dispatch(commands: VenueCommand[], traceparent: string | null = null, expect?: Expectation): Promise<Declined | null> {
+    if (commands.length === 0) return null;
+    let declined: Declined | null = null;
     await Promise.all(
       commands.map(async (command) => {
         const owner = this.#engine.state.owner;
-        let reports: Report[];
+        const id = callId(command);
+        const expected = expect?.id === id ? expect.price : null;
+        let answer: VenueAnswer;
         try {
           const cursor = this.#engine.cursor(command.symbol);
-          reports =
+          answer =
             command.kind === "submit"
-              ? (await this.venues.submit(command.symbol, command.request, cursor, traceparent)).reports
-              : (await this.venues.cancel(command.symbol, owner, command.orderId, cursor, traceparent)).reports;
+              ? await this.venues.submit(command.symbol, command.request, cursor, traceparent, expected)
+              : await this.venues.cancel(command.symbol, owner, command.orderId, cursor, traceparent, expected);
         } catch (error) {
           await this.hooks.venueFailed?.(command, error);
           return;
         }
-        if (command.kind === "submit") this.#engine.acknowledged(command.request.id, traceparent);
-        this.#engine.applyReports(command.symbol, reports, traceparent);
+        this.#hold(command.symbol, answer.price);
+        // A declined call the command made itself is its to handle; a resend answered as
+        // declined is an order whose placing died with its process: it ends rejected.
+        if (answer.declined && expected) declined = { price: answer.price };
+        else if (answer.declined && command.kind === "submit") this.#engine.declined(id, traceparent);
+        else if (command.kind === "submit") this.#engine.acknowledged(id, traceparent);
+        this.#engine.applyReports(command.symbol, answer.reports, traceparent);
         await this.#settle(traceparent);
       }),
     );
+    return declined;
+  }
+
+  /**
+   * Runs a command that places one order against its symbol's price, and settles it. With
+   * a fresh held price it asks for none, and the submit carries the held one; if the venue
+   * declines it, the order is withdrawn and the command runs again against the price the
+   * venue answered, its submit unconditional: what the command would have done had it
+   * asked for the price first. A refusal a price could have decided is asked again too.
+   */
+  async #placing(symbol: string, traceparent: string | null, command: (market: MarketPrice | null) => Outcome<OrderView>): Promise<Outcome<OrderView>> {
+    const held = this.#fresh(symbol);
+    const first = held ? command(held) : null;
+    if (!held || !first || (!first.ok && !PRICE_FREE.has(first.refusal.rule))) {
+      const outcome = command(await this.#price(symbol, traceparent));
+      await this.#settle(traceparent);
+      return outcome;
+    }
+    if (!first.ok) {
+      await this.#settle(traceparent);
+      return first;
+    }
+    const id = first.value.id;
+    this.#inFlight.add(id);
+    try {
+      const declined = await this.#settle(traceparent, { id, price: held });
+      if (!declined) return first;
+      // The venue has a tombstone for the id, so the order goes, and is placed again under a new one.
+      if (!this.#engine.withdraw(id)) return first;
+      await this.#settle(traceparent);
+      const again = command(declined.price);
+      await this.#settle(traceparent);
+      return again;
+    } finally {
+      this.#inFlight.delete(id);
+    }
+  }
+
+  /** The price held for `symbol` if it cannot have gone stale yet. */
+  #fresh(symbol: string): MarketPrice | undefined {
+    const now = this.options.now;
+    if (!now) return undefined;
+    const held = this.#held.get(symbol);
+    return stillFresh(held, now()) ? held : undefined;
+  }
+
+  #hold(symbol: string, price: MarketPrice | null): void {
+    if (price) this.#held.set(symbol, price);
+    else this.#held.delete(symbol);
   }
 
   #view(id: string): OrderView | undefined {
@@ -199,11 +317,14 @@ export class AccountRunner {
   }
 
   async #price(symbol: string, traceparent: string | null): Promise<MarketPrice | null> {
+    let price: MarketPrice | null;
     try {
-      return await this.venues.marketPrice(symbol, traceparent);
+      price = await this.venues.marketPrice(symbol, traceparent);
     } catch {
       return null;
     }
+    this.#hold(symbol, price);
+    return price;
   }
 
   async #prices(symbols: string[], traceparent: string | null): Promise<Record<string, MarketPrice | undefined>> {

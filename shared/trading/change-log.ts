@@ -15,6 +15,7 @@ export class ChangeLog {
   #tradeUpdates: TradeUpdate[] = [];
   #venue: VenueCommand[] = [];
   #anomalies: Anomaly[] = [];
+  #withdrawn: string[] = [];
   #stateChanged = false;
 
   order(id: string): AccountOrder | undefined {
@@ -50,6 +51,15 @@ export class ChangeLog {
     this.#venue.push(command);
   }
 
+  /** An order withdrawn (its venue declined it): it is deleted, with what this log still held of it. */
+  withdraw(id: string): void {
+    this.#orders.delete(id);
+    this.#events = this.#events.filter((e) => (e.data.order as { id?: string } | undefined)?.id !== id);
+    this.#tradeUpdates = this.#tradeUpdates.filter((u) => u.data.order.id !== id);
+    this.#venue = this.#venue.filter((c) => (c.kind === "submit" ? c.request.id : c.orderId) !== id);
+    this.#withdrawn.push(id);
+  }
+
   anomaly(anomaly: Anomaly): void {
     this.#anomalies.push(anomaly);
   }
@@ -63,6 +73,7 @@ export class ChangeLog {
       tradeUpdates: this.#tradeUpdates,
       venue: this.#venue,
       anomalies: this.#anomalies,
+      withdrawn: this.#withdrawn,
     };
     this.#orders.clear();
     this.#activities = [];
@@ -70,6 +81,7 @@ export class ChangeLog {
     this.#tradeUpdates = [];
     this.#venue = [];
     this.#anomalies = [];
+    this.#withdrawn = [];
     this.#stateChanged = false;
     return out;
   }

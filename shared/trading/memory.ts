@@ -3,8 +3,8 @@ import type { InstrumentSpec } from "../market/instrument";
 import type { Quote, Trade } from "../market/types";
 import { Venue, type Report, type VenueConfig, type VenueOrderRequest } from "../venue/venue";
 import { isOpen, type AccountOrder } from "./orders";
-import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery, VenueClient } from "./ports";
-import type { MarketPrice } from "./views";
+import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery, VenueAnswer, VenueClient } from "./ports";
+import { pricedAlike, type MarketPrice } from "./views";
 
 // The account's ports in memory: a book that keeps what is committed (and nothing that is
 // not, so dropping an engine and building a new one over the book is a crash and restart),
@@ -128,6 +128,7 @@ export class MemoryBook implements AccountBook {
   commit(changes: AccountChanges): void {
     this.beforeCommit?.(changes);
     if (changes.state) this.#state = this.#copy(changes.state);
+    for (const id of changes.withdrawn) this.#withdraw(id);
     for (const o of changes.orders) {
       if (!this.#orders.has(o.id)) this.#created.push(o.createdAt);
       this.#orders.set(o.id, this.#copy(o));
@@ -139,6 +140,18 @@ export class MemoryBook implements AccountBook {
     this.events.push(...changes.events.map((x) => this.#copy(x)));
     this.commits += 1;
   }
+
+  /** An order withdrawn: gone, with its events (nothing in memory is ever sent). */
+  #withdraw(id: string): void {
+    const o = this.#orders.get(id);
+    if (!o) return;
+    this.#orders.delete(id);
+    this.#byClientId.delete(o.clientOrderId);
+    this.#open.delete(id);
+    const at = this.#created.lastIndexOf(o.createdAt);
+    if (at >= 0) this.#created.splice(at, 1);
+    for (let i = this.events.length - 1; i >= 0; i--) if ((this.events[i]!.data.order as { id?: string } | undefined)?.id === id) this.events.splice(i, 1);
+  }
 }
 
 /** A venue call's fate, for fault injection: lost before the venue sees it, or its answer lost after. */
@@ -148,8 +161,10 @@ interface Host {
   venue: Venue | null;
   /** Reports not yet acknowledged, in sequence order. */
   outbox: Report[];
-  /** Order ids the venue has seen (also ones refused because a cancel overtook them). */
+  /** Order ids the venue has seen (also ones refused because a cancel overtook them, and declined ones). */
   seen: Set<string>;
+  /** Order ids declined because the price they were checked against had moved: never taken, answered as declined again. */
+  declined: Set<string>;
   /** Every fill the venue made: its own record, to reconcile accounts against. */
   fills: Extract<Report, { kind: "fill" }>[];
   quote: Quote | null;
@@ -162,6 +177,8 @@ export interface InProcessVenueDeps {
   config: VenueConfig;
   /** Decides each call's fate; absent, every call succeeds. */
   fault?: (call: "submit" | "cancel", symbol: string) => VenueFault;
+  /** How long after its last quote or trade a symbol's price is stale; absent, never. */
+  staleAfterMs?: number;
 }
 
 /**
@@ -176,7 +193,7 @@ export class InProcessVenues implements VenueClient {
 
   add(spec: InstrumentSpec): Venue {
     const venue = new Venue(spec, this.deps.config);
-    this.#hosts.set(spec.symbol, { venue, outbox: [], seen: new Set(), fills: [], quote: null, trade: null, unknownSeq: 0 });
+    this.#hosts.set(spec.symbol, { venue, outbox: [], seen: new Set(), declined: new Set(), fills: [], quote: null, trade: null, unknownSeq: 0 });
     return venue;
   }
 
@@ -205,48 +222,61 @@ export class InProcessVenues implements VenueClient {
     this.#collect(host);
   }
 
-  async submit(symbol: string, order: VenueOrderRequest, ackedSeq: number): Promise<{ reports: Report[] }> {
+  async submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, _traceparent?: string | null, expected?: MarketPrice | null): Promise<VenueAnswer> {
     const fault = this.deps.fault?.("submit", symbol) ?? null;
     if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
     const host = this.#host(symbol);
     this.#acknowledge(host, order.account, ackedSeq);
+    const price = this.#price(symbol);
     if (!host.seen.has(order.id)) {
       host.seen.add(order.id);
-      if (host.venue) host.venue.submit(order, this.deps.now());
+      // The symbol object's decline: the id is kept (a resend is declined again), nothing else.
+      if (expected && !pricedAlike(expected, price)) host.declined.add(order.id);
+      else if (host.venue) host.venue.submit(order, this.deps.now());
       else this.#refuse(host, order.account, order.id, "rejected", `unknown symbol ${symbol}`);
       this.#collect(host);
     }
     if (fault === "answer_lost") throw new Error(`venue ${symbol}: answer lost`);
-    return { reports: this.pending(symbol, order.account) };
+    return { reports: this.pending(symbol, order.account), price, ...(host.declined.has(order.id) ? { declined: true } : {}) };
   }
 
-  async cancel(symbol: string, account: string, orderId: string, ackedSeq: number): Promise<{ reports: Report[] }> {
+  async cancel(symbol: string, account: string, orderId: string, ackedSeq: number, _traceparent?: string | null, expected?: MarketPrice | null): Promise<VenueAnswer> {
     const fault = this.deps.fault?.("cancel", symbol) ?? null;
     if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
     const host = this.#host(symbol);
     this.#acknowledge(host, account, ackedSeq);
-    if (!host.venue?.cancel(orderId, this.deps.now()) && !host.seen.has(orderId)) {
+    const price = this.#price(symbol);
+    const declined = expected ? !pricedAlike(expected, price) : false;
+    if (!declined && !host.venue?.cancel(orderId, this.deps.now()) && !host.seen.has(orderId)) {
       host.seen.add(orderId);
       this.#refuse(host, account, orderId, "canceled", "canceled before it reached the venue");
     }
     this.#collect(host);
     if (fault === "answer_lost") throw new Error(`venue ${symbol}: answer lost`);
-    return { reports: this.pending(symbol, account) };
+    return { reports: this.pending(symbol, account), price, ...(declined ? { declined: true } : {}) };
   }
 
   async marketPrice(symbol: string): Promise<MarketPrice | null> {
+    return this.#price(symbol);
+  }
+
+  /** The symbol's price as its object answers it: last trade, else the mid; stale after staleAfterMs. */
+  #price(symbol: string): MarketPrice | null {
     const host = this.#hosts.get(symbol);
     const quote = host?.quote;
     const trade = host?.trade;
     if (!quote && !trade) return null;
+    const t = Math.max(trade?.t ?? 0, quote?.t ?? 0);
+    const limit = this.deps.staleAfterMs ?? Infinity;
     return {
       symbol,
       reference: trade?.priceTicks ?? Math.round((quote!.bidTicks + quote!.askTicks) / 2),
       bid: quote?.bidTicks ?? null,
       ask: quote?.askTicks ?? null,
       previousClose: null,
-      t: Math.max(trade?.t ?? 0, quote?.t ?? 0),
-      stale: false,
+      t,
+      stale: this.deps.now() - t > limit,
+      freshUntil: t + limit,
     };
   }
 
@@ -273,7 +303,7 @@ export class InProcessVenues implements VenueClient {
 
   #host(symbol: string): Host {
     let host = this.#hosts.get(symbol);
-    if (!host) this.#hosts.set(symbol, (host = { venue: null, outbox: [], seen: new Set(), fills: [], quote: null, trade: null, unknownSeq: 0 }));
+    if (!host) this.#hosts.set(symbol, (host = { venue: null, outbox: [], seen: new Set(), declined: new Set(), fills: [], quote: null, trade: null, unknownSeq: 0 }));
     return host;
   }
 

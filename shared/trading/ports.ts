@@ -106,6 +106,11 @@ export interface AccountChanges {
   tradeUpdates: TradeUpdate[];
   /** Calls the runner makes once the changes are committed. */
   venue: VenueCommand[];
+  /**
+   * Orders withdrawn before any venue took them (their venue declined them): deleted with
+   * their events not yet sent, as if never placed. Their reservations are released in `state`.
+   */
+  withdrawn: string[];
   anomalies: Anomaly[];
 }
 
@@ -147,12 +152,29 @@ export interface AccountBook {
   commit(changes: AccountChanges): void;
 }
 
+/**
+ * A venue's answer: the account's reports not yet acknowledged, and the symbol's price as
+ * it stands now, which the account holds for its next order's checks. `declined`: the
+ * call carried the price the account checked against and the symbol's differs, so the
+ * venue did not take it (a submit: the id is tombstoned and never fills; a cancel: nothing
+ * was canceled); also the answer to any later resend of a declined order id.
+ */
+export interface VenueAnswer {
+  reports: Report[];
+  price: MarketPrice | null;
+  declined?: boolean;
+}
+
 /** The account's way to its venues (one per symbol). `traceparent`: the caller's span, which the venue's span continues. */
 export interface VenueClient {
-  /** Hands over an order (a resent id is ignored) and answers the account's reports above `ackedSeq`. */
-  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, traceparent?: string | null): Promise<{ reports: Report[] }>;
-  /** Cancels an order (one never received is refused for good) and answers the reports above `ackedSeq`. */
-  cancel(symbol: string, account: string, orderId: string, ackedSeq: number, traceparent?: string | null): Promise<{ reports: Report[] }>;
+  /**
+   * Hands over an order (a resent id is ignored) and answers the account's reports above
+   * `ackedSeq`. With `expected`, the price the order was checked against: the venue takes
+   * the order only if its own price is alike (pricedAlike), and declines it otherwise.
+   */
+  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, traceparent?: string | null, expected?: MarketPrice | null): Promise<VenueAnswer>;
+  /** Cancels an order (one never received is refused for good) and answers the reports above `ackedSeq`; `expected` as for submit. */
+  cancel(symbol: string, account: string, orderId: string, ackedSeq: number, traceparent?: string | null, expected?: MarketPrice | null): Promise<VenueAnswer>;
   /** The reference price and quote, or null when the symbol has none. */
   marketPrice(symbol: string, traceparent?: string | null): Promise<MarketPrice | null>;
 }

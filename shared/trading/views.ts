@@ -19,6 +19,27 @@ export interface MarketPrice {
   t: number;
   /** The feed has said nothing for longer than its staleness limit: marketable orders are refused. */
   stale: boolean;
+  /**
+   * The last wall time at which this price is not yet stale: the feed's last message plus
+   * its staleness limit (the bound `stale` is computed with). Until then an account may
+   * check an order against this price without asking again (docs/order-path.md, "Calls").
+   */
+  freshUntil?: number;
+}
+
+/**
+ * Whether an order checked against `held` would be checked the same against `current`:
+ * the fields the checks read (the reference for the band, limits and reservation, the bid
+ * and ask for marketability, staleness) are equal. The symbol's venue declines an order
+ * whose price fails this, so the account checks it again (docs/order-path.md).
+ */
+export function pricedAlike(held: MarketPrice, current: MarketPrice | null): boolean {
+  return current !== null && held.reference === current.reference && held.bid === current.bid && held.ask === current.ask && held.stale === current.stale;
+}
+
+/** A price the account may check an order against at `now` without asking the symbol again. */
+export function stillFresh(price: MarketPrice | undefined, now: number): price is MarketPrice {
+  return price !== undefined && !price.stale && price.freshUntil !== undefined && now <= price.freshUntil;
 }
 
 /** a ÷ b as a decimal string with 4 decimals, rounded half away from zero. */

@@ -27,6 +27,10 @@ export interface HarnessOptions {
   cash?: string;
   specs?: InstrumentSpec[];
   start?: number;
+  /** How long a symbol's price stays fresh after its last quote or trade; absent, always. */
+  staleAfterMs?: number;
+  /** Whether the account holds venue answers' prices for its next orders (true, as the account object does). */
+  heldPrices?: boolean;
 }
 
 export const STOCK: InstrumentSpec = { symbol: "AAA", assetClass: "us_equity", tickSize: "0.01", lotSize: "1", timeZone: "America/New_York" };
@@ -43,7 +47,7 @@ export function harness(options: HarnessOptions = {}) {
     venue: { ...DEFAULT_VENUE, ...options.venue },
   };
   let fault: (call: "submit" | "cancel", symbol: string) => VenueFault = () => null;
-  const venues = new InProcessVenues({ now, config: config.venue, fault: (call, symbol) => fault(call, symbol) });
+  const venues = new InProcessVenues({ now, config: config.venue, fault: (call, symbol) => fault(call, symbol), staleAfterMs: options.staleAfterMs });
   const specs = options.specs ?? [STOCK];
   for (const spec of specs) venues.add(spec);
   const book = new MemoryBook();
@@ -54,7 +58,7 @@ export function harness(options: HarnessOptions = {}) {
       committed: (changes) => {
         if (crashAfterCommit?.(changes)) throw new Crash("crash after commit");
       },
-    });
+    }, options.heldPrices === false ? {} : { now });
   let runner = build();
   const assets = new Map<string, AssetInfo>(specs.map((spec) => [spec.symbol, { id: `asset-${spec.symbol}`, spec, tradable: true, active: true, session: null }]));
 
