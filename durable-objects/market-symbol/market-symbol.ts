@@ -10,7 +10,7 @@ import { FeedConfig } from "../../shared/schemas/assets";
 import { tradingConfig } from "../../shared/trading/config";
 import type { MarketPrice } from "../../shared/trading/views";
 import type { VenueAnswer } from "../../shared/trading/ports";
-import type { Report, VenueOrderRequest } from "../../shared/venue/venue";
+import type { VenueOrderRequest } from "../../shared/venue/venue";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { logger } from "../../platform/log";
 import { endSpan, startSpan, traced } from "../../platform/trace";
