@@ -2,14 +2,16 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { beforeAll, describe, expect, it } from "vitest";
 import { findAsset } from "../platform/assets";
 import { createApp } from "../workers/app";
-import { createKey, freshIp, ORIGIN, signUp, type TestUser } from "./helpers";
+import { createKey, freshIp, ORIGIN, restartObject, signUp, type TestUser } from "./helpers";
 import { instrument, quiet, type CallLog } from "./instrumented";
-import { quotedMarket, type Market } from "./trading/helpers";
+import { quotedMarket, until, type Market } from "./trading/helpers";
 
 // The hot paths' budget of hops (docs/order-path.md), counted through instrumented
 // bindings so that a regression fails here: an order costs one call into the user's
-// object, two from it to the symbol's object (its price, then the venue), no D1 query and
-// no other object call; reads, cancels and the profile cost one call into the user's object. Counted after one warm-up
+// object, one from it to the symbol's object (the venue, checked against the price the
+// account holds from the venue's last answer; two, price then venue, when it holds none
+// fresh), no D1 query and no other object call; reads, cancels and the profile cost one
+// call into the user's object. Counted after one warm-up
 // request, which is allowed what a cold start needs (reading the user and the credential
 // into the user's object, the asset into the isolate's cache).
 
@@ -74,11 +76,16 @@ beforeAll(async () => {
   market = await quotedMarket(admin);
 });
 
+const freshMarket = () => quotedMarket(admin);
+
+/** Until the symbol has pushed every report it owes (each push carries its price to the account). */
+const delivered = (symbol: string) => until(async () => (await env.MARKET.getByName(symbol).venueStatus()).outbox === 0, `${symbol}'s reports to be delivered`, 15_000);
+
 const buy = () => ({ symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" });
 
 describe("the order path's budget", () => {
   for (const via of ["an access token", "an API key"] as const) {
-    it(`an order with ${via}: one call into the user's object, two from it to the symbol's (price, then venue), no D1 query`, async () => {
+    it(`an order with ${via}: one call into the user's object, one from it to the symbol's (the venue), no D1 query`, async () => {
       const user = await signUp();
       const who: Credentials = via === "an API key" ? { apiKey: await createKey(user) } : { token: user.access };
       expect((await request("/v2/orders", who, buy())).status).toBe(200);
@@ -88,12 +95,52 @@ describe("the order path's budget", () => {
       expect((await res.json<{ status: string }>()).status).toBe("filled");
       expect(behindTheAnswer(after)).toEqual([FLUSH]);
       // The events queue is not a hop of the answer: the account sends its outbox after it answers.
-      // Two calls to the symbol's object, not the issue's one: the account needs the price
-      // (marketPrice) for its checks and the reservation it commits before the venue may
-      // fill (docs/order-path.md, "Calls per order").
-      expect(calls.filter((c) => !c.startsWith("EVENTS."))).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${market.symbol}).marketPrice`, `MARKET(${market.symbol}).venueSubmit`]);
+      // No marketPrice: the account traded this symbol within its staleness window, so it
+      // checks the order against the price the venue's last answer carried, and the submit
+      // carries that price for the venue to confirm (docs/order-path.md, "Calls").
+      expect(calls.filter((c) => !c.startsWith("EVENTS."))).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${market.symbol}).venueSubmit`]);
     });
   }
+
+  it("an order without a fresh held price asks for it first: two calls to the symbol's object, price then venue", async () => {
+    const user = await signUp();
+    const who = { token: user.access };
+    const hops = (calls: CallLog) => calls.filter((c) => /^(ACCOUNT|MARKET)\(/.test(c));
+    const twoCalls = [`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${market.symbol}).marketPrice`, `MARKET(${market.symbol}).venueSubmit`];
+    // The account's first order in the symbol: it holds no price yet.
+    const first = await callsDuring((log) => request("/v2/orders", who, buy(), "POST", log));
+    expect(first.res.status).toBe(200);
+    expect(hops(first.calls)).toEqual(twoCalls);
+    // After a wake the held price is gone with the object's memory: asked for again, once.
+    await delivered(market.symbol);
+    await restartObject(env.ACCOUNT.getByName(user.id));
+    const woken = await callsDuring((log) => request("/v2/orders", who, buy(), "POST", log));
+    expect(woken.res.status).toBe(200);
+    expect((await woken.res.json<{ status: string }>()).status).toBe("filled");
+    expect(hops(woken.calls)).toEqual(twoCalls);
+    const held = await callsDuring((log) => request("/v2/orders", who, buy(), "POST", log));
+    expect(hops(held.calls)).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${market.symbol}).venueSubmit`]);
+  });
+
+  it("an order whose held price has moved is declined by the venue and placed again: two venue calls, one order, filled at the new price", async () => {
+    const user = await signUp();
+    const who = { token: user.access };
+    const priced = await freshMarket();
+    const buyThere = () => ({ ...buy(), symbol: priced.symbol });
+    expect((await request("/v2/orders", who, buyThere())).status).toBe(200);
+    // The price moves after the account's last answer from the symbol.
+    await delivered(priced.symbol);
+    await priced.quote("101.00", "101.05");
+    const { res, calls } = await callsDuring((log) => request("/v2/orders", who, buyThere(), "POST", log));
+    expect(res.status).toBe(200);
+    const placed = await res.json<{ id: string; status: string; filled_avg_price: string }>();
+    expect(placed).toMatchObject({ status: "filled", filled_avg_price: "101.05" });
+    expect(calls.filter((c) => /^(ACCOUNT|MARKET)\(/.test(c))).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${priced.symbol}).venueSubmit`, `MARKET(${priced.symbol}).venueSubmit`]);
+    // The declined order left nothing behind: two orders, both filled, and no other.
+    const orders = await (await request("/v2/orders?status=all", who)).json<{ id: string; status: string }[]>();
+    expect(orders.map((o) => o.status)).toEqual(["filled", "filled"]);
+    expect(orders[0]!.id).toBe(placed.id);
+  });
 
   it("the profile with an access token or an API key: one call into the user's object, nothing else", async () => {
     const user = await signUp();
@@ -142,7 +189,7 @@ describe("the order path's budget", () => {
     const user = await signUp();
     const who = { token: user.access };
     expect((await request("/v2/orders", who, buy())).status).toBe(200);
-    const order = [`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${market.symbol}).marketPrice`, `MARKET(${market.symbol}).venueSubmit`];
+    const order = [`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${market.symbol}).venueSubmit`];
 
     // Two orders one after the other: the first's flush runs behind its answer, before the
     // second is sent; the second's (the gate holds it until a second after the first's) behind
