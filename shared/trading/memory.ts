@@ -227,7 +227,7 @@ export class InProcessVenues implements VenueClient {
     if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
     const host = this.#host(symbol);
     this.#acknowledge(host, order.account, ackedSeq);
-    const price = this.#price(symbol);
+    const price = this.price(symbol);
     if (!host.seen.has(order.id)) {
       host.seen.add(order.id);
       // The symbol object's decline: the id is kept (a resend is declined again), nothing else.
@@ -245,7 +245,7 @@ export class InProcessVenues implements VenueClient {
     if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
     const host = this.#host(symbol);
     this.#acknowledge(host, account, ackedSeq);
-    const price = this.#price(symbol);
+    const price = this.price(symbol);
     const declined = expected ? !pricedAlike(expected, price) : false;
     if (!declined && !host.venue?.cancel(orderId, this.deps.now()) && !host.seen.has(orderId)) {
       host.seen.add(orderId);
@@ -257,11 +257,11 @@ export class InProcessVenues implements VenueClient {
   }
 
   async marketPrice(symbol: string): Promise<MarketPrice | null> {
-    return this.#price(symbol);
+    return this.price(symbol);
   }
 
   /** The symbol's price as its object answers it: last trade, else the mid; stale after staleAfterMs. */
-  #price(symbol: string): MarketPrice | null {
+  price(symbol: string): MarketPrice | null {
     const host = this.#hosts.get(symbol);
     const quote = host?.quote;
     const trade = host?.trade;

@@ -9,7 +9,9 @@ import { Crash, harness } from "./engine-harness";
 // schedules, with a crash injected at a chosen commit point (before the commit: the change
 // is lost; after it: stored, but its venue calls and broadcasts are lost) or a venue call
 // lost on the way there or back. After every script each account is reconciled against
-// the venue's own fill log, and every acknowledged order still exists.
+// the venue's own fill log, and every acknowledged order still exists. The account checks
+// orders against the price it holds from the venue's last answer, fresh for ever or for
+// 1.5 s, so a moved price is declined and placed again, and a stale one asked for first.
 
 type Step =
   | { kind: "place"; side: "buy" | "sell"; type: "market" | "limit" | "stop"; qty: number; offset: number; tif: "day" | "gtc" | "ioc" | "fok" }
@@ -47,8 +49,8 @@ const price = (ticks: number) => (ticks / 100).toFixed(2);
 describe("the account engine under faults", () => {
   it("reconciles with the venue after crashes at every commit point and lost venue calls", async () => {
     await fc.assert(
-      fc.asyncProperty(fees, fc.array(fc.tuple(step, fault), { minLength: 5, maxLength: 40 }), async (venue, script) => {
-        const h = harness({ venue, limits: { priceBandPct: 20 } });
+      fc.asyncProperty(fees, fc.constantFrom(undefined, 1_500), fc.array(fc.tuple(step, fault), { minLength: 5, maxLength: 40 }), async (venue, staleAfterMs, script) => {
+        const h = harness({ venue, limits: { priceBandPct: 20 }, staleAfterMs });
         let mid = 10_000;
         const acknowledged: string[] = [];
         await h.quote(price(mid - 5), price(mid + 5), "20");

@@ -113,7 +113,8 @@ export function harness(options: HarnessOptions = {}) {
     /** What each symbol object's alarm does: push unacknowledged reports to the account. */
     async deliver() {
       for (const { symbol, account } of venues.undelivered()) {
-        const applied = await runner.venueReports(symbol, venues.pending(symbol, account));
+        // A push carries the symbol's price, as the symbol object's does.
+        const applied = await runner.venueReports(symbol, venues.pending(symbol, account), null, venues.price(symbol));
         venues.acknowledge(symbol, account, applied);
       }
     },
