@@ -122,23 +122,33 @@ describe("the order path's budget", () => {
     expect(hops(held.calls)).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${market.symbol}).venueSubmit`]);
   });
 
-  it("an order whose held price has moved is declined by the venue and placed again: two venue calls, one order, filled at the new price", async () => {
+  it("a price that moved inside the order's window is still one venue call; one that left it is declined and placed again: two calls, one order", async () => {
     const user = await signUp();
     const who = { token: user.access };
     const priced = await freshMarket();
     const buyThere = () => ({ ...buy(), symbol: priced.symbol });
+    const marketCalls = (calls: string[]) => calls.filter((c) => /^(ACCOUNT|MARKET)\(/.test(c));
     expect((await request("/v2/orders", who, buyThere())).status).toBe(200);
-    // The price moves after the account's last answer from the symbol.
+    // The price (the last trade) moves after the account's last answer from the symbol, inside the 10 % band.
     await delivered(priced.symbol);
     await priced.quote("101.00", "101.05");
+    await priced.trade("101.02");
+    const inside = await callsDuring((log) => request("/v2/orders", who, buyThere(), "POST", log));
+    expect(inside.res.status).toBe(200);
+    expect(await inside.res.json()).toMatchObject({ status: "filled", filled_avg_price: "101.05" });
+    expect(marketCalls(inside.calls)).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${priced.symbol}).venueSubmit`]);
+    // Then past the band: the venue declines, the account places the order again.
+    await delivered(priced.symbol);
+    await priced.quote("120.00", "120.05");
+    await priced.trade("120.02");
     const { res, calls } = await callsDuring((log) => request("/v2/orders", who, buyThere(), "POST", log));
     expect(res.status).toBe(200);
     const placed = await res.json<{ id: string; status: string; filled_avg_price: string }>();
-    expect(placed).toMatchObject({ status: "filled", filled_avg_price: "101.05" });
-    expect(calls.filter((c) => /^(ACCOUNT|MARKET)\(/.test(c))).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${priced.symbol}).venueSubmit`, `MARKET(${priced.symbol}).venueSubmit`]);
-    // The declined order left nothing behind: two orders, both filled, and no other.
+    expect(placed).toMatchObject({ status: "filled", filled_avg_price: "120.05" });
+    expect(marketCalls(calls)).toEqual([`ACCOUNT(${user.id}).placeOrderAs`, `MARKET(${priced.symbol}).venueSubmit`, `MARKET(${priced.symbol}).venueSubmit`]);
+    // The declined order left nothing behind: three orders, all filled, and no other.
     const orders = await (await request("/v2/orders?status=all", who)).json<{ id: string; status: string }[]>();
-    expect(orders.map((o) => o.status)).toEqual(["filled", "filled"]);
+    expect(orders.map((o) => o.status)).toEqual(["filled", "filled", "filled"]);
     expect(orders[0]!.id).toBe(placed.id);
   });
 

@@ -4,8 +4,8 @@ import type { VenueClient } from "../../shared/trading/ports";
 export function symbolVenues(env: Env): VenueClient {
   const venue = (symbol: string) => env.MARKET.getByName(symbol);
   return {
-    submit: (symbol, order, ackedSeq, traceparent = null, expected = null) => venue(symbol).venueSubmit(order, ackedSeq, traceparent, expected),
-    cancel: (symbol, account, orderId, ackedSeq, traceparent = null, expected = null) => venue(symbol).venueCancel(account, orderId, ackedSeq, traceparent, expected),
+    submit: (symbol, order, ackedSeq, traceparent = null, window = null) => venue(symbol).venueSubmit(order, ackedSeq, traceparent, window),
+    cancel: (symbol, account, orderId, ackedSeq, traceparent = null, window = null) => venue(symbol).venueCancel(account, orderId, ackedSeq, traceparent, window),
     marketPrice: (symbol, traceparent = null) => venue(symbol).marketPrice(traceparent),
   };
 }

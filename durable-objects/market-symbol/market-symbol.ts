@@ -10,6 +10,7 @@ import { FeedConfig } from "../../shared/schemas/assets";
 import { tradingConfig } from "../../shared/trading/config";
 import type { MarketPrice } from "../../shared/trading/views";
 import type { VenueAnswer } from "../../shared/trading/ports";
+import type { PriceWindow } from "../../shared/trading/price-window";
 import type { VenueOrderRequest } from "../../shared/venue/venue";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { logger } from "../../platform/log";
@@ -243,23 +244,23 @@ export class MarketSymbol extends DurableObject<Env> {
    * not yet acknowledged, in sequence order. `ackedSeq` is the last report the account has
    * applied, so those can be dropped from the outbox.
    */
-  venueSubmit(order: VenueOrderRequest, ackedSeq: number, traceparent: string | null = null, expected: MarketPrice | null = null): Promise<VenueAnswer> {
+  venueSubmit(order: VenueOrderRequest, ackedSeq: number, traceparent: string | null = null, window: PriceWindow | null = null): Promise<VenueAnswer> {
     return traced(
       log,
       "symbol.venueSubmit",
       traceparent,
-      () => this.#venue.submit(order, ackedSeq, Date.now(), expected),
+      () => this.#venue.submit(order, ackedSeq, Date.now(), window),
       (r) => ({ symbol: this.#symbol, account: order.account, orderId: order.id, reports: r.reports.length, ...(r.declined ? { declined: true } : {}) }),
     );
   }
 
   /** Cancels an order; one the venue never received is refused for good if it arrives later. */
-  venueCancel(account: string, orderId: string, ackedSeq: number, traceparent: string | null = null, expected: MarketPrice | null = null): Promise<VenueAnswer> {
+  venueCancel(account: string, orderId: string, ackedSeq: number, traceparent: string | null = null, window: PriceWindow | null = null): Promise<VenueAnswer> {
     return traced(
       log,
       "symbol.venueCancel",
       traceparent,
-      () => this.#venue.cancel(account, orderId, ackedSeq, Date.now(), expected),
+      () => this.#venue.cancel(account, orderId, ackedSeq, Date.now(), window),
       (r) => ({ symbol: this.#symbol, account, orderId, reports: r.reports.length, ...(r.declined ? { declined: true } : {}) }),
     );
   }

@@ -7,7 +7,8 @@ import { scopeKind } from "../../shared/config/keys";
 import { symbolScope, type SymbolConfig } from "../../shared/config/live";
 import { SymbolConfigSubscriber } from "../config/subscriber";
 import { VenueStore } from "./venue-store";
-import { pricedAlike, type MarketPrice } from "../../shared/trading/views";
+import type { MarketPrice } from "../../shared/trading/views";
+import { admit, inWindow, type PriceWindow } from "../../shared/trading/price-window";
 import type { VenueAnswer } from "../../shared/trading/ports";
 
 const log = logger("market-symbol");
@@ -79,11 +80,12 @@ export class VenueHost {
   /**
    * Takes an order (once: a resent id is ignored) and answers every report for its account
    * not yet acknowledged, with the price now. `ackedSeq` is the last report the account has
-   * applied. With `expected` (the price the account checked the order against), an order
-   * is taken only if the price now is alike; otherwise it is declined: only its id is
-   * stored, so a resend is declined again and it never fills.
+   * applied. With a `window` (the account checked the order against a price it held), the
+   * order is taken only if the price now is inside, a market order protected from the
+   * price now; otherwise it is declined: only its id is stored, so a resend is declined
+   * again and it never fills.
    */
-  async submit(order: VenueOrderRequest, ackedSeq: number, now: number, expected: MarketPrice | null = null): Promise<VenueAnswer> {
+  async submit(order: VenueOrderRequest, ackedSeq: number, now: number, window: PriceWindow | null = null): Promise<VenueAnswer> {
     // A symbol that never held a copy of the configuration trades by it from its first order.
     await this.#live?.ready;
     const alarm = await this.storage.getAlarm();
@@ -94,13 +96,14 @@ export class VenueHost {
     const outcome = this.storage.transactionSync((): "taken" | "declined" | "seen" => {
       this.#store.acknowledge(order.account, ackedSeq);
       if (this.#store.seen(order.id)) return this.#store.declined(order.id) ? "declined" : "seen";
-      if (expected && !pricedAlike(expected, price)) {
+      const taken = window ? admit(order, window, price) : order;
+      if (!taken) {
         this.#store.decline(order.id, order.account, now);
         return "declined";
       }
       if (!this.#venue) this.#rejectUnknown(order.id, order.account, now);
       else {
-        this.#venue.submit(order, now);
+        this.#venue.submit(taken, now);
         this.#persist(now, REDELIVER_AFTER_MS);
       }
       return "taken";
@@ -111,12 +114,12 @@ export class VenueHost {
 
   /**
    * Cancels an order; one the venue never received is refused for good if it arrives later.
-   * With `expected`, as for submit: declined (nothing canceled) if the price now differs.
+   * With a `window`, as for submit: declined (nothing canceled) if the price now is outside.
    */
-  async cancel(account: string, orderId: string, ackedSeq: number, now: number, expected: MarketPrice | null = null): Promise<VenueAnswer> {
+  async cancel(account: string, orderId: string, ackedSeq: number, now: number, window: PriceWindow | null = null): Promise<VenueAnswer> {
     const alarm = await this.storage.getAlarm();
     const price = this.price(now);
-    const declined = expected !== null && !pricedAlike(expected, price);
+    const declined = window !== null && !inWindow(window, price);
     this.storage.transactionSync(() => {
       this.#store.acknowledge(account, ackedSeq);
       if (declined) return;

@@ -10,6 +10,7 @@ import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
 import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, protectionPrice, sellFeeReservation, type RiskLimits } from "./risk";
+import { priceWindow, type PriceWindow } from "./price-window";
 import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
 import { accountView, closingEquity, fillActivity, marketValueOf, positionView, type MarketPrice } from "./views";
@@ -30,6 +31,13 @@ export interface EngineDeps {
 }
 
 const MINUTE = 60_000;
+
+/** A checked order, the ledger it leaves, and (for one checked against a held price) its window. */
+interface Prepared {
+  order: AccountOrder;
+  ledger: Ledger;
+  window?: PriceWindow;
+}
 const DECLINED_MESSAGE = "the market moved before the venue received the order, and its placing was interrupted; place it again";
 const tradingDates = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York" });
 /** The account's trading day: the New York date. */
@@ -99,7 +107,12 @@ export class AccountEngine {
 
   // ---- orders ---------------------------------------------------------------------------
 
-  place(fields: OrderRequestFields, asset: AssetInfo, market: MarketPrice | null, traceparent: string | null): Outcome<OrderView> {
+  /**
+   * Places an order checked against `market`. With `held` (a price the account held rather
+   * than asked for), its submit carries the window of prices over which the checks agree,
+   * and its reservation is made at the window's worst edge (shared/trading/price-window.ts).
+   */
+  place(fields: OrderRequestFields, asset: AssetInfo, market: MarketPrice | null, traceparent: string | null, held = false): Outcome<OrderView> {
     this.#roll();
     const cid = fields.client_order_id;
     if (cid) {
@@ -111,9 +124,9 @@ export class AccountEngine {
     if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
     const gate = this.#gate(parsed.intent, asset, market);
     if (gate) return gate;
-    const prepared = this.#prepare(this.deps.newId(), parsed.intent, asset, market!.reference, null, this.#state.ledger);
+    const prepared = this.#prepare(this.deps.newId(), parsed.intent, asset, market!.reference, null, this.#state.ledger, held);
     if (!prepared.ok) return prepared;
-    this.#open(prepared.value.order, prepared.value.ledger, traceparent);
+    this.#open(prepared.value.order, prepared.value.ledger, traceparent, prepared.value.window);
     return accepted(orderView(prepared.value.order));
   }
 
@@ -124,7 +137,7 @@ export class AccountEngine {
    * order ends "replaced" and the new one is placed. Only one replace of an order may be
    * in flight, and its new client_order_id is claimed at once.
    */
-  requestReplace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, market: MarketPrice | null, traceparent: string | null): Outcome<{ replacementId: string }> {
+  requestReplace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, market: MarketPrice | null, traceparent: string | null, held = false): Outcome<{ replacementId: string }> {
     this.#roll();
     const old = this.order(id);
     if (!old) return refused("not_found", "order is not found.");
@@ -140,20 +153,22 @@ export class AccountEngine {
     if (intent.qty === remaining && intent.limit === old.limit && intent.stop === old.stop && intent.tif === old.tif) return refused("unchanged", "order parameters are not changed");
     const gate = this.#gate(intent, asset, market);
     if (gate) return gate;
-    const dryRun = this.#prepare(this.deps.newId(), intent, asset, market!.reference, old.id, release(this.#state.ledger, old.id));
+    const dryRun = this.#prepare(this.deps.newId(), intent, asset, market!.reference, old.id, release(this.#state.ledger, old.id), held);
     if (!dryRun.ok) return dryRun;
+    const { window } = dryRun.value;
     const replacement: PendingReplacement = {
       id: dryRun.value.order.id,
       clientOrderId: dryRun.value.order.clientOrderId,
       fields: merged,
       qtyGiven: fields.qty !== undefined && fields.qty !== null && fields.qty !== "",
       asset,
-      reference: market!.reference,
+      // Placed at the window's worst edge when the cancel is taken inside it.
+      reference: window ? (intent.side === "buy" ? window.high : window.low) : market!.reference,
       traceparent,
     };
     this.#state.replacements[id] = replacement;
     this.#log.stateChanged();
-    this.#requestCancelOf(old);
+    this.#requestCancelOf(old, window);
     return accepted({ replacementId: replacement.id });
   }
 
@@ -196,7 +211,7 @@ export class AccountEngine {
   }
 
   /** A market sell of all (or `qty`, or `percentage`) of a position. */
-  closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, market: MarketPrice | null, traceparent: string | null): Outcome<OrderView> {
+  closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, market: MarketPrice | null, traceparent: string | null, held = false): Outcome<OrderView> {
     const p = this.#state.ledger.positions[symbol];
     if (!p || p.qty === 0) return refused("not_found", "position does not exist");
     const spec = asset.spec;
@@ -215,7 +230,7 @@ export class AccountEngine {
     }
     if (lots > free) return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)})`);
     if (lots <= 0) return refused("position", `insufficient qty available for order: ${symbol} is held by open orders`);
-    return this.place({ side: "sell", type: "market", time_in_force: "day", qty: lotsToDecimal(lots, spec) }, asset, market, traceparent);
+    return this.place({ side: "sell", type: "market", time_in_force: "day", qty: lotsToDecimal(lots, spec) }, asset, market, traceparent, held);
   }
 
   // ---- the venue's answers --------------------------------------------------------------
@@ -423,8 +438,13 @@ export class AccountEngine {
     return null;
   }
 
-  /** Risk checks and the reservation against `ledger`: the order and the ledger it would leave. No side effects. */
-  #prepare(id: string, intent: OrderIntent, asset: AssetInfo, reference: number, replaces: string | null, ledger: Ledger): Outcome<{ order: AccountOrder; ledger: Ledger }> {
+  /**
+   * Risk checks and the reservation against `ledger`: the order and the ledger it would
+   * leave. No side effects. With `windowed`, also the window of reference prices at every
+   * one of which the same checks accept, the order and its reservation made at the
+   * window's worst edge (the highest reference for a buy, the lowest for a sell).
+   */
+  #prepare(id: string, intent: OrderIntent, asset: AssetInfo, reference: number, replaces: string | null, ledger: Ledger, windowed = false): Outcome<Prepared> {
     const limits = this.limits();
     const { spec } = asset;
     const now = this.deps.now();
@@ -432,45 +452,55 @@ export class AccountEngine {
     const openBuyLots = this.#openOf(spec.symbol, "buy")
       .filter((o) => o.id !== replaces)
       .reduce((s, o) => s + (o.qty === null ? 0 : o.qty - o.filledQty), 0);
-    const risk = checkRisk({ intent, spec, reference, positionLots: position?.qty ?? 0, openBuyLots, ordersLastMinute: this.book.ordersSince(now - MINUTE), dailyLoss: BigInt(this.#state.day.loss), limits });
-    if (risk) return refused(risk.rule, risk.message, [{ path: risk.path ?? "", message: risk.message }]);
-    // Market orders never trade beyond the band around the last price (stops: around the
-    // stop), which is also the worst case the reservation covers.
-    const anchor = intent.type === "stop" ? intent.stop! : reference;
-    const cap = intent.type === "market" || intent.type === "stop" ? protectionPrice(intent.side, anchor, limits.priceBandPct) : null;
-    const worst = intent.limit ?? cap!;
+    const context = { intent, spec, positionLots: position?.qty ?? 0, openBuyLots, ordersLastMinute: this.book.ordersSince(now - MINUTE), dailyLoss: BigInt(this.#state.day.loss), limits };
     const venue = this.deps.config.venue;
-    let next: Ledger;
-    try {
-      if (intent.side === "buy") next = reserve(ledger, id, { side: "buy", symbol: spec.symbol, cash: buyReservation(intent, worst, spec, venue), lots: 0 });
-      else {
-        const available = (position?.qty ?? 0) - (position?.reserved ?? 0);
-        const lots = intent.qty ?? notionalSellLots(intent.notional!, worst, available, spec);
-        if (lots === 0) throw new LedgerError("insufficient_position", `insufficient balance for ${spec.symbol} (requested ${formatMoney(intent.notional!)} USD, available 0)`);
-        next = reserve(ledger, id, { side: "sell", symbol: spec.symbol, cash: sellFeeReservation(venue), lots });
+    const at = (reference: number): Outcome<Prepared> => {
+      const risk = checkRisk({ ...context, reference });
+      if (risk) return refused(risk.rule, risk.message, [{ path: risk.path ?? "", message: risk.message }]);
+      // Market orders never trade beyond the band around the last price (stops: around the
+      // stop), which is also the worst case the reservation covers.
+      const anchor = intent.type === "stop" ? intent.stop! : reference;
+      const cap = intent.type === "market" || intent.type === "stop" ? protectionPrice(intent.side, anchor, limits.priceBandPct) : null;
+      const worst = intent.limit ?? cap!;
+      let next: Ledger;
+      try {
+        if (intent.side === "buy") next = reserve(ledger, id, { side: "buy", symbol: spec.symbol, cash: buyReservation(intent, worst, spec, venue), lots: 0 });
+        else {
+          const available = (position?.qty ?? 0) - (position?.reserved ?? 0);
+          const lots = intent.qty ?? notionalSellLots(intent.notional!, worst, available, spec);
+          if (lots === 0) throw new LedgerError("insufficient_position", `insufficient balance for ${spec.symbol} (requested ${formatMoney(intent.notional!)} USD, available 0)`);
+          next = reserve(ledger, id, { side: "sell", symbol: spec.symbol, cash: sellFeeReservation(venue), lots });
+        }
+      } catch (error) {
+        if (error instanceof LedgerError) return refused("buying_power", error.message);
+        throw error;
       }
-    } catch (error) {
-      if (error instanceof LedgerError) return refused("buying_power", error.message);
-      throw error;
-    }
-    return accepted({ order: newOrder(id, intent, asset, cap, replaces, now), ledger: next });
+      return accepted({ order: newOrder(id, intent, asset, cap, replaces, now), ledger: next });
+    };
+    const here = at(reference);
+    if (!windowed || !here.ok) return here;
+    const window = priceWindow(reference, limits.priceBandPct, (r) => at(r).ok);
+    const worst = at(intent.side === "buy" ? window.high : window.low);
+    // Every price in the window accepts (priceWindow's premise); should one not, the window
+    // narrows to the price checked, which is always right.
+    return worst.ok ? accepted({ ...worst.value, window }) : accepted({ ...here.value, window: { ...window, low: reference, high: reference } });
   }
 
-  #open(order: AccountOrder, ledger: Ledger, traceparent: string | null): void {
+  #open(order: AccountOrder, ledger: Ledger, traceparent: string | null, window?: PriceWindow): void {
     this.#state.ledger = ledger;
     this.#log.stateChanged();
     this.#specs.set(order.spec.symbol, { spec: order.spec, assetId: order.assetId });
     this.#put(order);
     this.#event("order.submitted", order, traceparent);
-    this.#log.venue({ kind: "submit", symbol: order.spec.symbol, request: this.#venueRequest(order) });
+    this.#log.venue({ kind: "submit", symbol: order.spec.symbol, request: this.#venueRequest(order), ...(window ? { window } : {}) });
   }
 
-  #requestCancelOf(order: AccountOrder): void {
+  #requestCancelOf(order: AccountOrder, window?: PriceWindow): void {
     if (!order.cancelRequested) {
       order.cancelRequested = true;
       this.#put(order);
     }
-    this.#log.venue({ kind: "cancel", symbol: order.spec.symbol, orderId: order.id });
+    this.#log.venue({ kind: "cancel", symbol: order.spec.symbol, orderId: order.id, ...(window ? { window } : {}) });
   }
 
   #venueRequest(o: AccountOrder): VenueOrderRequest {

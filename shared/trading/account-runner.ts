@@ -15,10 +15,11 @@ import type { Report } from "../venue/venue";
 // does not (a refused write cannot leave a phantom reservation behind).
 //
 // Every venue answer carries the symbol's price, which the runner holds (in memory: it is a
-// cache) and checks the next order against while it cannot have gone stale, sending that
-// price with the submit; the venue declines the order if its price differs, and the order
-// is withdrawn and placed again against the price the decline answered. One call to the
-// symbol per order while its price has not moved (docs/order-path.md, "Calls").
+// cache) and checks the next order against while it cannot have gone stale; the submit
+// carries the window of prices over which those checks agree (price-window.ts). The venue
+// declines the order if its price has left the window, and the order is withdrawn and
+// placed again against the price the decline answered. One call to the symbol per order
+// while its price stays inside (docs/order-path.md, "Calls").
 
 export interface RunnerHooks {
   /**
@@ -43,12 +44,6 @@ export interface RunnerOptions {
 
 const isEmpty = (c: AccountChanges) =>
   c.state === null && c.orders.length === 0 && c.activities.length === 0 && c.events.length === 0 && c.anomalies.length === 0 && c.venue.length === 0 && c.withdrawn.length === 0;
-
-/** The venue call of this id carries the price its command was checked against; the venue may decline it. */
-interface Expectation {
-  id: string;
-  price: MarketPrice;
-}
 
 /** A declined call: the symbol's price when it declined. */
 interface Declined {
@@ -94,22 +89,22 @@ export class AccountRunner {
   // the symbol objects' spans are children of the caller's (docs/tracing.md).
 
   async place(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const outcome = await this.#placing(asset.spec.symbol, traceparent, (market) => this.#engine.place(fields, asset, market, traceparent));
+    const outcome = await this.#placing(asset.spec.symbol, traceparent, (market, held) => this.#engine.place(fields, asset, market, traceparent, held));
     return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
   }
 
   async replace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
     const symbol = asset.spec.symbol;
-    const request = (market: MarketPrice | null) => this.#engine.requestReplace(id, fields, asset, market, traceparent);
+    const request = (market: MarketPrice | null, held = false) => this.#engine.requestReplace(id, fields, asset, market, traceparent, held);
     const held = this.#fresh(symbol);
-    let first = held ? request(held) : null;
-    // The cancel that starts the replace carries the held price; a refusal a price decided is asked again.
+    let first = held ? request(held, true) : null;
+    // The cancel that starts the replace carries the held price's window; a refusal a price decided is asked again.
     const conditional = held !== undefined && first !== null && first.ok;
     if (!first || (!first.ok && !PRICE_FREE.has(first.refusal.rule))) first = request(await this.#price(symbol, traceparent));
     if (conditional) this.#inFlight.add(id);
     let declined: Declined | null;
     try {
-      declined = await this.#settle(traceparent, conditional ? { id, price: held } : undefined);
+      declined = await this.#settle(traceparent);
       if (declined) {
         // Nothing was canceled: the replace is undone and asked again against the venue's price.
         this.#engine.withdrawReplace(id);
@@ -142,7 +137,7 @@ export class AccountRunner {
   }
 
   async closePosition(symbol: string, asset: AssetInfo, qty: string | null, percentage: string | null, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const outcome = await this.#placing(symbol, traceparent, (market) => this.#engine.closePosition(symbol, asset, qty, percentage, market, traceparent));
+    const outcome = await this.#placing(symbol, traceparent, (market, held) => this.#engine.closePosition(symbol, asset, qty, percentage, market, traceparent, held));
     return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
   }
 
@@ -210,9 +205,9 @@ export class AccountRunner {
    * Commits what the engine changed, then sends its venue commands, until none are left.
    * Answers whether the venue declined the call `expect` names.
    */
-  async #settle(traceparent: string | null = null, expect?: Expectation): Promise<Declined | null> {
+  async #settle(traceparent: string | null = null): Promise<Declined | null> {
     const changes = this.#commit();
-    return changes ? this.#dispatch(changes.venue, traceparent, expect) : null;
+    return changes ? this.#dispatch(changes.venue, traceparent) : null;
   }
 
   #commit(): AccountChanges | null {
@@ -231,21 +226,21 @@ export class AccountRunner {
     return changes;
   }
 
-  async #dispatch(commands: VenueCommand[], traceparent: string | null = null, expect?: Expectation): Promise<Declined | null> {
+  async #dispatch(commands: VenueCommand[], traceparent: string | null = null): Promise<Declined | null> {
     if (commands.length === 0) return null;
     let declined: Declined | null = null;
     await Promise.all(
       commands.map(async (command) => {
         const owner = this.#engine.state.owner;
         const id = callId(command);
-        const expected = expect?.id === id ? expect.price : null;
+        const window = command.window ?? null;
         let answer: VenueAnswer;
         try {
           const cursor = this.#engine.cursor(command.symbol);
           answer =
             command.kind === "submit"
-              ? await this.venues.submit(command.symbol, command.request, cursor, traceparent, expected)
-              : await this.venues.cancel(command.symbol, owner, command.orderId, cursor, traceparent, expected);
+              ? await this.venues.submit(command.symbol, command.request, cursor, traceparent, window)
+              : await this.venues.cancel(command.symbol, owner, command.orderId, cursor, traceparent, window);
         } catch (error) {
           await this.hooks.venueFailed?.(command, error);
           return;
@@ -253,7 +248,7 @@ export class AccountRunner {
         this.#hold(command.symbol, answer.price);
         // A declined call the command made itself is its to handle; a resend answered as
         // declined is an order whose placing died with its process: it ends rejected.
-        if (answer.declined && expected) declined = { price: answer.price };
+        if (answer.declined && window) declined = { price: answer.price };
         else if (answer.declined && command.kind === "submit") this.#engine.declined(id, traceparent);
         else if (command.kind === "submit") this.#engine.acknowledged(id, traceparent);
         this.#engine.applyReports(command.symbol, answer.reports, traceparent);
@@ -265,16 +260,17 @@ export class AccountRunner {
 
   /**
    * Runs a command that places one order against its symbol's price, and settles it. With
-   * a fresh held price it asks for none, and the submit carries the held one; if the venue
-   * declines it, the order is withdrawn and the command runs again against the price the
+   * a fresh held price it asks for none, and the submit carries the window of prices the
+   * checks agree over; if the venue declines it (its price is outside), the order is
+   * withdrawn and the command runs again against the price the
    * venue answered, its submit unconditional: what the command would have done had it
    * asked for the price first. A refusal a price could have decided is asked again too.
    */
-  async #placing(symbol: string, traceparent: string | null, command: (market: MarketPrice | null) => Outcome<OrderView>): Promise<Outcome<OrderView>> {
+  async #placing(symbol: string, traceparent: string | null, command: (market: MarketPrice | null, held: boolean) => Outcome<OrderView>): Promise<Outcome<OrderView>> {
     const held = this.#fresh(symbol);
-    const first = held ? command(held) : null;
+    const first = held ? command(held, true) : null;
     if (!held || !first || (!first.ok && !PRICE_FREE.has(first.refusal.rule))) {
-      const outcome = command(await this.#price(symbol, traceparent));
+      const outcome = command(await this.#price(symbol, traceparent), false);
       await this.#settle(traceparent);
       return outcome;
     }
@@ -285,12 +281,12 @@ export class AccountRunner {
     const id = first.value.id;
     this.#inFlight.add(id);
     try {
-      const declined = await this.#settle(traceparent, { id, price: held });
+      const declined = await this.#settle(traceparent);
       if (!declined) return first;
       // The venue has a tombstone for the id, so the order goes, and is placed again under a new one.
       if (!this.#engine.withdraw(id)) return first;
       await this.#settle(traceparent);
-      const again = command(declined.price);
+      const again = command(declined.price, false);
       await this.#settle(traceparent);
       return again;
     } finally {

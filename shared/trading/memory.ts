@@ -4,7 +4,8 @@ import type { Quote, Trade } from "../market/types";
 import { Venue, type Report, type VenueConfig, type VenueOrderRequest } from "../venue/venue";
 import { isOpen, type AccountOrder } from "./orders";
 import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery, VenueAnswer, VenueClient } from "./ports";
-import { pricedAlike, type MarketPrice } from "./views";
+import { admit, inWindow, type PriceWindow } from "./price-window";
+import type { MarketPrice } from "./views";
 
 // The account's ports in memory: a book that keeps what is committed (and nothing that is
 // not, so dropping an engine and building a new one over the book is a crash and restart),
@@ -222,7 +223,7 @@ export class InProcessVenues implements VenueClient {
     this.#collect(host);
   }
 
-  async submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, _traceparent?: string | null, expected?: MarketPrice | null): Promise<VenueAnswer> {
+  async submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, _traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer> {
     const fault = this.deps.fault?.("submit", symbol) ?? null;
     if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
     const host = this.#host(symbol);
@@ -231,8 +232,9 @@ export class InProcessVenues implements VenueClient {
     if (!host.seen.has(order.id)) {
       host.seen.add(order.id);
       // The symbol object's decline: the id is kept (a resend is declined again), nothing else.
-      if (expected && !pricedAlike(expected, price)) host.declined.add(order.id);
-      else if (host.venue) host.venue.submit(order, this.deps.now());
+      const taken = window ? admit(order, window, price) : order;
+      if (!taken) host.declined.add(order.id);
+      else if (host.venue) host.venue.submit(taken, this.deps.now());
       else this.#refuse(host, order.account, order.id, "rejected", `unknown symbol ${symbol}`);
       this.#collect(host);
     }
@@ -240,13 +242,13 @@ export class InProcessVenues implements VenueClient {
     return { reports: this.pending(symbol, order.account), price, ...(host.declined.has(order.id) ? { declined: true } : {}) };
   }
 
-  async cancel(symbol: string, account: string, orderId: string, ackedSeq: number, _traceparent?: string | null, expected?: MarketPrice | null): Promise<VenueAnswer> {
+  async cancel(symbol: string, account: string, orderId: string, ackedSeq: number, _traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer> {
     const fault = this.deps.fault?.("cancel", symbol) ?? null;
     if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
     const host = this.#host(symbol);
     this.#acknowledge(host, account, ackedSeq);
     const price = this.price(symbol);
-    const declined = expected ? !pricedAlike(expected, price) : false;
+    const declined = window ? !inWindow(window, price) : false;
     if (!declined && !host.venue?.cancel(orderId, this.deps.now()) && !host.seen.has(orderId)) {
       host.seen.add(orderId);
       this.#refuse(host, account, orderId, "canceled", "canceled before it reached the venue");

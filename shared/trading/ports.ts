@@ -3,6 +3,7 @@ import type { Report, VenueOrderRequest } from "../venue/venue";
 import type { AssetInfo } from "./asset";
 import type { Ledger } from "./ledger";
 import type { AccountOrder, OrderRequestFields } from "./orders";
+import type { PriceWindow } from "./price-window";
 import type { RiskLimits } from "./risk";
 import type { TradeUpdate } from "./stream";
 import type { MarketPrice } from "./views";
@@ -91,7 +92,11 @@ export interface Anomaly {
   message: string;
 }
 
-export type VenueCommand = { kind: "submit"; symbol: string; request: VenueOrderRequest } | { kind: "cancel"; symbol: string; orderId: string };
+/**
+ * A call the account owes a venue. `window`: the command was checked against a price the
+ * account held, and the venue takes it only if its own price is inside (price-window.ts).
+ */
+export type VenueCommand = { kind: "submit"; symbol: string; request: VenueOrderRequest; window?: PriceWindow } | { kind: "cancel"; symbol: string; orderId: string; window?: PriceWindow };
 
 /** What one engine command changed, for the book to commit in one transaction. */
 export interface AccountChanges {
@@ -155,8 +160,8 @@ export interface AccountBook {
 /**
  * A venue's answer: the account's reports not yet acknowledged, and the symbol's price as
  * it stands now, which the account holds for its next order's checks. `declined`: the
- * call carried the price the account checked against and the symbol's differs, so the
- * venue did not take it (a submit: the id is tombstoned and never fills; a cancel: nothing
+ * call carried a window of prices and the symbol's is outside it, so the venue did not
+ * take it (a submit: the id is tombstoned and never fills; a cancel: nothing
  * was canceled); also the answer to any later resend of a declined order id.
  */
 export interface VenueAnswer {
@@ -169,12 +174,12 @@ export interface VenueAnswer {
 export interface VenueClient {
   /**
    * Hands over an order (a resent id is ignored) and answers the account's reports above
-   * `ackedSeq`. With `expected`, the price the order was checked against: the venue takes
-   * the order only if its own price is alike (pricedAlike), and declines it otherwise.
+   * `ackedSeq`. With a `window`, the venue takes the order only if its own price is inside
+   * (admit, in price-window.ts), and declines it otherwise.
    */
-  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, traceparent?: string | null, expected?: MarketPrice | null): Promise<VenueAnswer>;
-  /** Cancels an order (one never received is refused for good) and answers the reports above `ackedSeq`; `expected` as for submit. */
-  cancel(symbol: string, account: string, orderId: string, ackedSeq: number, traceparent?: string | null, expected?: MarketPrice | null): Promise<VenueAnswer>;
+  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer>;
+  /** Cancels an order (one never received is refused for good) and answers the reports above `ackedSeq`; `window` as for submit. */
+  cancel(symbol: string, account: string, orderId: string, ackedSeq: number, traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer>;
   /** The reference price and quote, or null when the symbol has none. */
   marketPrice(symbol: string, traceparent?: string | null): Promise<MarketPrice | null>;
 }

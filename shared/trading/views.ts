@@ -27,16 +27,6 @@ export interface MarketPrice {
   freshUntil?: number;
 }
 
-/**
- * Whether an order checked against `held` would be checked the same against `current`:
- * the fields the checks read (the reference for the band, limits and reservation, the bid
- * and ask for marketability, staleness) are equal. The symbol's venue declines an order
- * whose price fails this, so the account checks it again (docs/order-path.md).
- */
-export function pricedAlike(held: MarketPrice, current: MarketPrice | null): boolean {
-  return current !== null && held.reference === current.reference && held.bid === current.bid && held.ask === current.ask && held.stale === current.stale;
-}
-
 /** A price the account may check an order against at `now` without asking the symbol again. */
 export function stillFresh(price: MarketPrice | undefined, now: number): price is MarketPrice {
   return price !== undefined && !price.stale && price.freshUntil !== undefined && now <= price.freshUntil;

@@ -21,6 +21,34 @@ function countDeclines(h: Harness): void {
   };
 }
 
+/**
+ * Submits the venue took inside their window at a price other than the one the account
+ * last saw: the case where the held price saves a call although the market moved.
+ */
+let movedInside = 0;
+function countMovedInside(h: Harness): void {
+  let seen: number | undefined;
+  const submit = h.venues.submit.bind(h.venues);
+  const price = h.venues.marketPrice.bind(h.venues);
+  const reports = h.runner.venueReports.bind(h.runner);
+  h.venues.submit = async (...a) => {
+    const now = h.venues.price(a[0])?.reference;
+    const answer = await submit(...a);
+    if (a[4] && !answer.declined && now !== seen) movedInside += 1;
+    seen = answer.price?.reference;
+    return answer;
+  };
+  h.venues.marketPrice = async (...a) => {
+    const p = await price(...a);
+    seen = p?.reference;
+    return p;
+  };
+  h.runner.venueReports = async (...a) => {
+    if (a[3]) seen = a[3].reference;
+    return reports(...a);
+  };
+}
+
 /** Counts the account's calls to its venues, by kind. */
 function counting(h: Harness) {
   const calls: string[] = [];
@@ -48,6 +76,9 @@ function counting(h: Harness) {
 }
 
 const rule = (o: Outcome<unknown>) => (o.ok ? "accepted" : o.refusal.rule);
+
+/** Moves AAA from around 99.50 to 115.50, past the 10 % band every window lies in, telling the account nothing. */
+const leaveTheWindow = (h: Harness) => h.venues.quote("AAA", { t: h.now(), bidTicks: 11_500, askTicks: 11_600, bidLots: 100, askLots: 100 });
 
 describe("the engine's withdraw", () => {
   it("deletes a pending order, releases its reservation and drops its unsent events, as if never placed; an order at its venue stays", async () => {
@@ -117,18 +148,32 @@ describe("the held price", () => {
     expect(calls.take()).toEqual(["marketPrice"]);
   });
 
-  it("a moved price: the venue declines, the order is withdrawn and placed again under the new price, one order left", async () => {
+  it("a price that moved inside the window: taken in one call, protected from the venue's price, filled there", async () => {
     const h = harness();
     const calls = counting(h);
     await h.quote("99.00", "100.00");
     await h.place({ side: "buy", qty: "1", client_order_id: "first" });
     calls.take();
-    // The price moves with no answer to this account in between.
     h.venues.quote("AAA", { t: h.now(), bidTicks: 10_100, askTicks: 10_200, bidLots: 100, askLots: 100 });
+    const placed = await h.place({ side: "buy", qty: "2", client_order_id: "inside" });
+    expect(calls.take()).toEqual(["submit(price)"]);
+    expect(placed.ok && placed.value.status).toBe("filled");
+    expect(placed.ok && placed.value.filled_avg_price).toBe("102.00");
+    h.reconcile();
+  });
+
+  it("a price that left the window: the venue declines, the order is withdrawn and placed again under the new price, one order left", async () => {
+    const h = harness();
+    const calls = counting(h);
+    await h.quote("99.00", "100.00");
+    await h.place({ side: "buy", qty: "1", client_order_id: "first" });
+    calls.take();
+    // The price moves past the 10 % band with no answer to this account in between.
+    leaveTheWindow(h);
     const placed = await h.place({ side: "buy", qty: "2", client_order_id: "again" });
     expect(calls.take()).toEqual(["submit(price)", "submit"]);
     expect(placed.ok && placed.value.status).toBe("filled");
-    expect(placed.ok && placed.value.filled_avg_price).toBe("102.00");
+    expect(placed.ok && placed.value.filled_avg_price).toBe("116.00");
     // The declined order is gone without a trace; the client order id went to the new one.
     const all = h.book.orders({ open: null, after: null, until: null, direction: "asc", limit: 100, symbols: null, side: null });
     expect(all.map((o) => o.clientOrderId)).toEqual(["first", "again"]);
@@ -139,14 +184,15 @@ describe("the held price", () => {
   it("the same orders under the same prices give the same results with or without the held price", async () => {
     const step = fc.oneof(
       { weight: 4, arbitrary: fc.record({ kind: fc.constant("place" as const), side: fc.constantFrom("buy" as const, "sell" as const), type: fc.constantFrom("market" as const, "limit" as const), qty: fc.integer({ min: 1, max: 30 }), offset: fc.integer({ min: -300, max: 300 }) }) },
-      { weight: 3, arbitrary: fc.record({ kind: fc.constant("move" as const), by: fc.integer({ min: -150, max: 150 }), deliver: fc.boolean() }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant("move" as const), by: fc.integer({ min: -400, max: 400 }), deliver: fc.boolean() }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 4_000 }) }) },
     );
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 3, maxLength: 30 }), async (script) => {
         const run = async (options: HarnessOptions) => {
-          const h = harness({ ...options, staleAfterMs: 3_000, cash: "20000", limits: { priceBandPct: 5, maxPositionNotional: "30000" } });
+          const h = harness({ ...options, staleAfterMs: 3_000, cash: "9000", limits: { priceBandPct: 5, maxPositionNotional: "6000" } });
           countDeclines(h);
+          countMovedInside(h);
           let mid = 10_000;
           const quote = () => h.venues.quote("AAA", { t: h.now(), bidTicks: mid - 5, askTicks: mid + 5, bidLots: 20, askLots: 20 });
           quote();
@@ -174,7 +220,8 @@ describe("the held price", () => {
       }),
       { numRuns: 200 },
     );
-    expect(declines, "no script moved a held price").toBeGreaterThan(0);
+    expect(declines, "no script moved a price out of its window").toBeGreaterThan(0);
+    expect(movedInside, "no script moved a price inside its window").toBeGreaterThan(0);
   });
 });
 
@@ -186,7 +233,7 @@ describe("a decline's commit points", () => {
     const h = harness();
     await h.quote("99.00", "100.00");
     expect(rule(await h.place({ side: "buy", qty: "1" }))).toBe("accepted");
-    h.venues.quote("AAA", { t: h.now(), bidTicks: 10_100, askTicks: 10_200, bidLots: 100, askLots: 100 });
+    leaveTheWindow(h);
     return h;
   }
   const pendingOrders = (h: Harness) => h.book.openOrders().filter((o) => o.status === "pending_new");
@@ -266,7 +313,7 @@ describe("a decline's commit points", () => {
     await h.quote("99.00", "100.00");
     const resting = await h.place({ side: "buy", qty: "2", type: "limit", limit_price: "95.00" });
     if (!resting.ok) throw new Error("not placed");
-    h.venues.quote("AAA", { t: h.now(), bidTicks: 9_800, askTicks: 9_900, bidLots: 100, askLots: 100 });
+    leaveTheWindow(h);
     calls.take();
     const replaced = await h.runner.replace(resting.value.id, { limit_price: "96.00" }, h.asset(), null);
     expect(calls.take()).toEqual(["cancel(price)", "cancel", "submit"]);
@@ -282,7 +329,7 @@ describe("a decline's commit points", () => {
       fc.asyncProperty(
         fc.array(fc.tuple(fc.constantFrom("buy" as const, "sell" as const), fc.integer({ min: 1, max: 20 }), fc.integer({ min: -100, max: 100 }), fc.integer({ min: 0, max: 6 }), fc.boolean()), { minLength: 3, maxLength: 25 }),
         async (script) => {
-          const h = harness({ staleAfterMs: 2_500, limits: { priceBandPct: 20 } });
+          const h = harness({ staleAfterMs: 2_500, limits: { priceBandPct: 1 } });
           countDeclines(h);
           let mid = 10_000;
           await h.quote("99.95", "100.05", "30");

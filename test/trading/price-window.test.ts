@@ -1,0 +1,116 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { admit, inWindow, priceWindow } from "../../shared/trading/price-window";
+import { priceBand, protectionPrice } from "../../shared/trading/risk";
+import type { MarketPrice } from "../../shared/trading/views";
+import type { VenueOrderRequest } from "../../shared/venue/venue";
+import { harness } from "./engine-harness";
+
+// The window an order checked against a held price travels with (docs/order-path.md,
+// "Calls"): the widest run of reference prices inside the band at each of which the
+// account's checks accept, and what the venue does with it.
+
+const price = (reference: number, stale = false): MarketPrice => ({ symbol: "AAA", reference, bid: reference - 5, ask: reference + 5, previousClose: null, t: 0, stale });
+
+describe("priceWindow", () => {
+  it("is the band cut at the first refusal on each side, for any run of accepted prices around the reference", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 50_000_000 }), fc.integer({ min: 1, max: 10_000 }).map((n) => n / 100), fc.nat(), fc.nat(), (reference, pct, below, above) => {
+        const [bandLow, bandHigh] = priceBand(reference, pct);
+        const from = reference - (below % (reference - bandLow + 2));
+        const to = reference + (above % (bandHigh - reference + 2));
+        let calls = 0;
+        const w = priceWindow(reference, pct, (r) => (calls++, r >= from && r <= to));
+        expect(w).toEqual({ low: Math.max(from, bandLow), high: Math.min(to, bandHigh), bandPct: pct });
+        // Two calls when the band accepts, about log2(band) more per side that does not.
+        expect(calls).toBeLessThanOrEqual(2 + 2 * Math.ceil(Math.log2(bandHigh - bandLow + 2)));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
+
+describe("admit", () => {
+  const order = (o: Partial<VenueOrderRequest>): VenueOrderRequest => ({ id: "o", account: "a", side: "buy", type: "market", tif: "ioc", qty: 1, notional: null, maxLots: null, limit: null, stop: null, cap: 11_000, expiresAt: null, ...o });
+  const window = { low: 9_900, high: 10_000, bandPct: 10 };
+
+  it("declines outside the window, on a stale price and without one", () => {
+    for (const p of [price(9_899), price(10_001), price(9_950, true), null]) {
+      expect(admit(order({}), window, p)).toBeNull();
+      expect(inWindow(window, p)).toBe(false);
+    }
+    expect(inWindow(window, price(9_900))).toBe(true);
+    expect(inWindow(window, price(10_000))).toBe(true);
+  });
+
+  it("protects a market order from the venue's price, as asking first would have; leaves limits and stops as sent", () => {
+    expect(admit(order({}), window, price(9_950))!.cap).toBe(protectionPrice("buy", 9_950, 10));
+    expect(admit(order({ side: "sell", cap: 8_910 }), window, price(9_950))!.cap).toBe(protectionPrice("sell", 9_950, 10));
+    const limit = order({ type: "limit", limit: 9_000, cap: null });
+    expect(admit(limit, window, price(9_950))).toBe(limit);
+    const stop = order({ type: "stop", stop: 10_500, cap: 11_550 });
+    expect(admit(stop, window, price(9_950))).toBe(stop);
+  });
+
+  it("never protects beyond the account's reservation: the venue's cap is inside the one set at the window's worst edge", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 100, max: 1_000_000 }), fc.integer({ min: 1, max: 2_000 }).map((n) => n / 100), fc.double({ min: 0, max: 1, noNaN: true }), (reference, pct, at) => {
+        const w = priceWindow(reference, pct, () => true);
+        const r = Math.round(w.low + (w.high - w.low) * at);
+        expect(admit(order({ cap: protectionPrice("buy", w.high, pct) }), w, price(r))!.cap!).toBeLessThanOrEqual(protectionPrice("buy", w.high, pct));
+        expect(admit(order({ side: "sell", cap: protectionPrice("sell", w.low, pct) }), w, price(r))!.cap!).toBeGreaterThanOrEqual(protectionPrice("sell", w.low, pct));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
+describe("the engine's window", () => {
+  it("is exactly where the checks accept: every price in it places the order asking first would, the prices just outside refuse", async () => {
+    const order = fc.record({
+      side: fc.constantFrom("buy" as const, "sell" as const),
+      type: fc.constantFrom("market" as const, "limit" as const),
+      qty: fc.integer({ min: 1, max: 60 }),
+      offset: fc.integer({ min: -1_500, max: 1_500 }),
+    });
+    let placed = 0;
+    let cut = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1_000, max: 9_000 }), fc.integer({ min: 1, max: 15 }), fc.integer({ min: 0, max: 40 }), order, async (cash, band, held, o) => {
+        const h = harness({ cash: String(cash), limits: { priceBandPct: band, maxPositionNotional: "5000", maxOrderNotional: "3000" } });
+        await h.quote("99.95", "100.05", "1000");
+        if (held > 0) await h.place({ side: "buy", qty: String(held) });
+        const market = (await h.venues.marketPrice("AAA"))!;
+        const fields = { side: o.side, type: o.type, qty: String(o.qty), time_in_force: "gtc" as const, ...(o.type === "limit" ? { limit_price: ((market.reference + o.offset) / 100).toFixed(2) } : {}) };
+        const first = h.engine.place(fields, h.asset(), market, null, true);
+        const command = h.engine.drain().venue.find((c) => c.kind === "submit");
+        h.restart();
+        if (!first.ok) return;
+        placed += 1;
+        const w = command!.window!;
+        expect(w.low).toBeLessThanOrEqual(market.reference);
+        expect(w.high).toBeGreaterThanOrEqual(market.reference);
+        const accepts = (reference: number) => {
+          const outcome = h.engine.place(fields, h.asset(), { ...market, reference }, null);
+          h.restart();
+          return outcome.ok;
+        };
+        const [bandLow, bandHigh] = priceBand(market.reference, band);
+        if (w.low > bandLow || w.high < bandHigh) cut += 1;
+        for (const r of [w.low, w.high, Math.floor((w.low + w.high) / 2), market.reference]) expect(accepts(r), `refused at ${r} inside [${w.low}, ${w.high}]`).toBe(true);
+        if (w.low > bandLow) expect(accepts(w.low - 1), `accepted at ${w.low - 1}, below the window`).toBe(false);
+        if (w.high < bandHigh) expect(accepts(w.high + 1), `accepted at ${w.high + 1}, above the window`).toBe(false);
+        // The reservation is the one at the window's worst edge, which covers any fill in it.
+        const edge = h.engine.place(fields, h.asset(), { ...market, reference: o.side === "buy" ? w.high : w.low }, null);
+        const reserved = edge.ok ? h.engine.state.ledger.reservations[edge.value.id] : undefined;
+        h.restart();
+        const again = h.engine.place(fields, h.asset(), market, null, true);
+        expect(again.ok && h.engine.state.ledger.reservations[again.value.id]?.cash).toBe(reserved?.cash);
+        h.restart();
+      }),
+      { numRuns: 600 },
+    );
+    expect(placed, "no order placed").toBeGreaterThan(100);
+    expect(cut, "no window cut short of the band by a check").toBeGreaterThan(10);
+  });
+});
