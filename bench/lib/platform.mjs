@@ -58,12 +58,19 @@ export function startWranglerDev(port, stateDir, vars = {}) {
   const args = ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, ...overrides];
   const child = spawn("node", args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   // Keep the output quiet but at hand: it is the only clue when startup fails.
+  // Besides the tail, the last lines that are not routine (info-level logs and span lines
+  // crowd out a warning or an error under load).
   let log = "";
-  const keep = (chunk) => (log = (log + chunk).slice(-8000));
+  const unusual = [];
+  const keep = (chunk) => {
+    log = (log + chunk).slice(-8000);
+    for (const line of String(chunk).split("\n")) if (line.trim() && !line.includes('"level":"info"') && !line.startsWith("[wrangler:info]")) unusual.push(line.slice(0, 2000));
+    unusual.splice(0, Math.max(0, unusual.length - 40));
+  };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  return { child, exited, log: () => log };
+  return { child, exited, log: () => `${log}\n---- the last lines other than info logs:\n${unusual.join("\n")}` };
 }
 
 export async function stopWranglerDev({ child, exited }) {
@@ -162,6 +169,10 @@ export async function withPlatform(name, vars, work) {
   try {
     await waitHealthy(base, platform);
     return await work(base, stateDir);
+  } catch (error) {
+    // The server's last words are the only clue to an answer it should not have given.
+    console.error(`wrangler dev's output before the failure:\n${platform.log()}`);
+    throw error;
   } finally {
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
     await cleanup();
