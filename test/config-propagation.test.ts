@@ -258,6 +258,11 @@ describe("config propagation to sockets", () => {
       await trade.waitFor((m) => m.stream === "listening");
       for (let i = 0; i <= 100; i++) trade.send({ action: "nothing" });
       await trade.waitFor((m) => m.stream === "error" && JSON.stringify(m.data).includes("at most 100 per 11 s"));
+
+      // Before authentication the gateway's relay answers alone, by the same configured limits.
+      const unauthenticated = await StreamClient.open("/stream");
+      for (let i = 0; i <= 100; i++) unauthenticated.send({ action: "nothing" });
+      await unauthenticated.waitFor((m) => m.stream === "error" && JSON.stringify(m.data).includes("at most 100 per 11 s"));
     } finally {
       const read = await call("/api/admin/config", { token: admin.access, ip: admin.ip });
       const res = await call("/api/admin/config/socket_limits?scope=global&reason=test%20done", { method: "DELETE", token: admin.access, ip: admin.ip, headers: { "if-match": read.headers.get("etag")! } });

@@ -100,7 +100,7 @@ export class ConfigStore extends DurableObject<Env> {
    */
   gateway(): GatewayLiveConfig {
     const values = effectiveAll(this.#overrides, this.#defaults, "global");
-    return { version: this.#version, rateLimits: values.rate_limits as RateLimits, loginThrottle: values.login_throttle as LoginThrottle };
+    return { version: this.#version, rateLimits: values.rate_limits as RateLimits, loginThrottle: values.login_throttle as LoginThrottle, socketLimits: values.socket_limits as SocketLimits };
   }
 
   #subscribe(scope: Scope): void {

@@ -33,6 +33,8 @@ export interface GatewayLiveConfig {
   version: number;
   rateLimits: RateLimits;
   loginThrottle: LoginThrottle;
+  /** What the `trade_updates` relay applies to the messages it answers before authentication. */
+  socketLimits: SocketLimits;
 }
 
 /** The name of the one configuration store of an environment. */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { LoginThrottle, RateLimits } from "../../shared/config/keys";
 import { CONFIG_STORE, type GatewayLiveConfig } from "../../shared/config/live";
 import { logger } from "../../platform/log";
+import { socketLimits } from "../../shared/stream/limits";
 
 // Vars are strings in wrangler.toml; parse them once per isolate and fail loudly on a
 // misconfiguration instead of running with a silent default.
@@ -89,5 +90,5 @@ export function forgetLiveGatewayConfig(env: Env): void {
 
 function fromVars(env: Env): GatewayLiveConfig {
   const { rateLimits, loginThrottle } = gatewayConfig(env);
-  return { version: 0, rateLimits, loginThrottle };
+  return { version: 0, rateLimits, loginThrottle, socketLimits: socketLimits(env) };
 }

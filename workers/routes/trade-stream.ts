@@ -6,7 +6,8 @@ import { accountOf } from "../lib/accounts";
 import { fromAccessToken, fromApiKey } from "../../platform/credentials";
 import { closeQuietly, internalHeaders, parseFrame } from "../../platform/socket";
 import { credentialOf } from "../../shared/stream/access";
-import { MessageBudget, socketLimits } from "../../shared/stream/limits";
+import { MessageBudget, type SocketLimits } from "../../shared/stream/limits";
+import { liveGatewayConfig } from "../lib/config";
 
 // Alpaca's trading stream at /stream (docs/alpaca-compat.md §6): trade_updates come straight
 // from the caller's account object. A handshake with credentials is handed to the account
@@ -42,7 +43,7 @@ async function principalFrom(env: Env, data: unknown, ctx: WaitUntil): Promise<P
   return "give key_id and secret_key, or oauth_token";
 }
 
-function relay(env: Env, ctx: WaitUntil, client: WebSocket): void {
+function relay(env: Env, ctx: WaitUntil, client: WebSocket, limits: SocketLimits): void {
   let upstream: WebSocket | undefined;
   let state: "waiting" | "checking" | "open" | "closed" = "waiting";
   const timer = setTimeout(() => {
@@ -56,8 +57,8 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket): void {
     clearTimeout(timer);
     for (const ws of [client, upstream]) if (ws) closeQuietly(ws, code, reason);
   };
-  const limits = socketLimits(env);
-  // Before authentication the relay answers alone, so it applies the account's limits itself.
+  // Before authentication the relay answers alone, so it applies the account's limits itself
+  // (the configured ones: docs/config.md).
   const budget = new MessageBudget(limits);
   client.addEventListener("message", (event) => {
     if (state === "open") {
@@ -66,7 +67,7 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket): void {
     }
     if (state !== "waiting") return;
     if (!budget.take(Date.now())) {
-      send(client, { stream: "error", data: { error: "too many messages" } });
+      send(client, { stream: "error", data: { error: `too many messages: at most ${limits.messagesPerWindow} per ${limits.windowSeconds} s` } });
       closeBoth(1008, "too many messages");
       return;
     }
@@ -117,9 +118,10 @@ async function upgrade(c: Context<AppEnv>) {
     if (!can(principal.permissions, "trading:read")) throw forbidden("forbidden: requires permission trading:read");
     return accountOf(c.env, principal.userId).fetch(accountUpgrade(principal));
   }
+  const { socketLimits } = await liveGatewayConfig(c.env);
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   server.accept();
-  relay(c.env, c.executionCtx, server);
+  relay(c.env, c.executionCtx, server, socketLimits);
   return new Response(null, { status: 101, webSocket: client });
 }
 
