@@ -1,13 +1,14 @@
 import { sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { z } from "zod";
 import { DomainEvent } from "../shared/events";
-import { database, schema } from "../platform/db";
+import { database, schema, type Database } from "../platform/db";
 import { logger } from "../platform/log";
-import { endSpan, startSpan } from "../platform/trace";
+import { endSpan, startSpan, type Span } from "../platform/trace";
 import { notificationOf } from "../shared/notifications/notifications";
-import { pushNotifications, storeNotification } from "./lib/notifications";
+import { pushNotifications, storeNotification, type NotificationRow } from "./lib/notifications";
 import { consumeDeadEvents } from "./lib/dead-letters";
-import { consumeDeadDeliveries, consumeDeliveries, queueEventDeliveries } from "./lib/webhooks";
+import { consumeDeadDeliveries, consumeDeliveries, eventDeliveries, queueUntriedDeliveries } from "./lib/webhooks";
 
 const log = logger("queue");
 
@@ -25,6 +26,7 @@ export function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<vo
 // retried, then dead-lettered.
 async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env);
+  const items: Projected[] = [];
   for (const message of batch.messages) {
     const parsed = DomainEvent.safeParse(message.body);
     if (!parsed.success) {
@@ -36,34 +38,90 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
     const event = parsed.data;
     // One span per event, a child of the span that published it; the webhook deliveries it queues continue from it.
     const span = startSpan("queue.event", event.traceparent);
-    const fields = { eventId: event.id, type: event.type, subject: event.subject, attempt: message.attempts };
+    items.push({ message, event, span, fields: { eventId: event.id, type: event.type, subject: event.subject, attempt: message.attempts } });
+  }
+  // The whole batch in one D1 transaction and one read of its deliveries: a filled order is
+  // three events, and every round trip is a trip to D1's region.
+  if (items.length > 1)
     try {
-      const audit = db
-        .insert(schema.auditLog)
-        .values({
-          eventId: event.id,
-          type: event.type,
-          subject: event.subject,
-          occurredAt: event.occurredAt,
-          traceparent: event.traceparent,
-          data: JSON.stringify(event.data),
-        })
-        .onConflictDoNothing({ target: schema.auditLog.eventId });
-      const draft = notificationOf(event);
-      // One batch is one transaction: the audit row, the projections and the notification land together.
-      const results = await db.batch([audit, ...tradingProjections(db, event), ...(draft ? [storeNotification(db, event, draft)] : [])]);
-      if (draft) {
-        await pushNotifications(env, results.at(-1) as Awaited<ReturnType<typeof storeNotification>>, span.traceparent);
-        await queueEventDeliveries(env, db, event, draft, span.traceparent);
+      await project(env, db, items);
+      for (const item of items) {
+        item.message.ack();
+        endSpan(item.span, log, item.fields);
       }
-      message.ack();
-      endSpan(span, log, fields);
+      return;
     } catch (error) {
-      endSpan(span, log, { ...fields, error: String(error) }, "error");
+      // Nothing of the batch landed (or all of it did, and each event is idempotent): one by
+      // one, an event D1 refuses is retried alone and the others land.
+      log("warn", "event batch failed, projecting its events one by one", { queue: batch.queue, events: items.length, error: String(error) });
+    }
+  for (const item of items) {
+    try {
+      await project(env, db, [item]);
+      item.message.ack();
+      endSpan(item.span, log, item.fields);
+    } catch (error) {
+      const { event } = item;
+      endSpan(item.span, log, { ...item.fields, error: String(error) }, "error");
       log("error", "event projection failed", { eventId: event.id, type: event.type, traceparent: event.traceparent, error: String(error) });
-      message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
+      item.message.retry({ delaySeconds: Math.min(60, 2 ** item.message.attempts) });
     }
   }
+}
+
+interface Projected {
+  message: Message<unknown>;
+  event: DomainEvent;
+  span: Span;
+  fields: Record<string, unknown>;
+}
+
+/**
+ * Writes the events' audit rows, projections, notifications and webhook deliveries in one
+ * batch (one transaction: they all land or none does), then pushes the notifications it
+ * inserted and queues the deliveries not yet tried. Throws if any of it fails.
+ */
+async function project(env: Env, db: Database, items: Projected[]): Promise<void> {
+  const statements: BatchItem<"sqlite">[] = [];
+  const notified: { at: number; traceparent: string }[] = [];
+  const traceparents = new Map<string, string>();
+  for (const { event, span } of items) {
+    statements.push(audit(db, event), ...tradingProjections(db, event));
+    const draft = notificationOf(event);
+    if (!draft) continue;
+    notified.push({ at: statements.length, traceparent: span.traceparent });
+    // The deliveries join on the notification rows, so they come after them.
+    statements.push(storeNotification(db, event, draft), eventDeliveries(db, event, draft));
+    // A duplicate in the batch queues nothing of its own: its deliveries are its first copy's.
+    if (!traceparents.has(event.id)) traceparents.set(event.id, span.traceparent);
+  }
+  const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  // The rows each notification statement returned are the ones it inserted: a redelivered
+  // event pushes none. A user's reach their socket in the events' order, users side by side.
+  const queues = new Map<string, Promise<void>>();
+  for (const { at, traceparent } of notified)
+    for (const row of results[at] as NotificationRow[]) queues.set(row.userId, (queues.get(row.userId) ?? Promise.resolve()).then(() => pushNotifications(env, [row], traceparent)));
+  const pushed = Promise.all(queues.values());
+  try {
+    await queueUntriedDeliveries(env, db, traceparents);
+  } finally {
+    // Pushing never throws (best effort); it runs beside the queueing and ends before the messages are settled.
+    await pushed;
+  }
+}
+
+function audit(db: Database, event: DomainEvent) {
+  return db
+    .insert(schema.auditLog)
+    .values({
+      eventId: event.id,
+      type: event.type,
+      subject: event.subject,
+      occurredAt: event.occurredAt,
+      traceparent: event.traceparent,
+      data: JSON.stringify(event.data),
+    })
+    .onConflictDoNothing({ target: schema.auditLog.eventId });
 }
 
 const OrderEventData = z.object({
@@ -78,7 +136,7 @@ const OrderEventData = z.object({
 });
 
 /** Order events keep order_history at each order's latest state and add fills to fill_history. */
-function tradingProjections(db: ReturnType<typeof database>, event: DomainEvent) {
+function tradingProjections(db: Database, event: DomainEvent) {
   if (!event.type.startsWith("order.")) return [];
   const data = OrderEventData.safeParse(event.data);
   if (!data.success) return [];

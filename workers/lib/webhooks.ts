@@ -25,12 +25,12 @@ const TracedDelivery = DeliveryMessage.extend({ traceparent: z.string().nullish(
 type TracedDelivery = z.infer<typeof TracedDelivery>;
 
 /**
- * Adds a delivery of the event to every webhook of its recipients that asked for its kind,
- * and queues the ones not yet tried. The recipients are the event's notification rows, so a
- * message to all users reaches all their webhooks in one statement. A redelivered event adds
- * nothing; if queueing failed the first time, its still untried deliveries are queued now.
+ * The statement that adds a delivery of the event to every webhook of its recipients that
+ * asked for its kind. The recipients are the event's notification rows, so it must run after
+ * the statement that stores them (in the same batch, so they land together), and a message
+ * to all users reaches all their webhooks in one statement. A redelivered event adds nothing.
  */
-export async function queueEventDeliveries(env: Env, db: Database, event: DomainEvent, draft: NotificationDraft, traceparent: string | null = event.traceparent): Promise<void> {
+export function eventDeliveries(db: Database, event: DomainEvent, draft: NotificationDraft) {
   const payload = webhookPayload(event.id, event.occurredAt, draft.kind, draft.title, draft.body, draft.data);
   const w = schema.webhooks;
   const n = schema.notifications;
@@ -38,13 +38,23 @@ export async function queueEventDeliveries(env: Env, db: Database, event: Domain
   const rows = sql`SELECT NULL, ${w.id}, ${event.id}, 0, ${draft.kind}, ${payload}, 'pending', 0, NULL, NULL, NULL, ${Date.now()}, NULL
     FROM ${w} JOIN ${n} ON ${n.userId} = ${w.userId} AND ${n.eventId} = ${event.id}
     WHERE EXISTS (SELECT 1 FROM json_each(${w.events}) WHERE value = ${draft.kind})`;
-  await db.insert(d).select(rows).onConflictDoNothing().run();
+  return db.insert(d).select(rows).onConflictDoNothing();
+}
+
+/**
+ * Queues the deliveries of these events not yet tried, in one read for them all; each
+ * message carries its event's traceparent. A delivery a redelivered event finds untried
+ * (queueing failed the first time) is queued now.
+ */
+export async function queueUntriedDeliveries(env: Env, db: Database, traceparents: ReadonlyMap<string, string | null>): Promise<void> {
+  if (traceparents.size === 0) return;
+  // The ids as one JSON parameter: D1 binds at most 100 parameters to a statement.
   const untried = await db
-    .select({ id: d.id })
+    .select({ id: d.id, eventId: d.eventId })
     .from(d)
-    .where(and(eq(d.eventId, event.id), eq(d.status, "pending"), eq(d.attempts, 0)))
+    .where(and(sql`${d.eventId} IN (SELECT value FROM json_each(${JSON.stringify([...traceparents.keys()])}))`, eq(d.status, "pending"), eq(d.attempts, 0)))
     .all();
-  await enqueue(env, untried.map((r) => r.id), traceparent);
+  await enqueue(env, untried.map((r) => ({ delivery_id: r.id, traceparent: traceparents.get(r.eventId) ?? null })));
 }
 
 /** A new delivery to one webhook (a test event, or a manual redelivery of an earlier one), queued. */
@@ -54,14 +64,13 @@ export async function queueDelivery(env: Env, delivery: { webhookId: string; eve
     .values({ ...delivery, status: "pending", attempts: 0, createdAt: Date.now() })
     .returning()
     .get();
-  await enqueue(env, [row.id], traceparent);
+  await enqueue(env, [{ delivery_id: row.id, traceparent }]);
   return row;
 }
 
-async function enqueue(env: Env, ids: number[], traceparent: string | null): Promise<void> {
+async function enqueue(env: Env, messages: TracedDelivery[]): Promise<void> {
   // sendBatch takes at most 100 messages.
-  for (let i = 0; i < ids.length; i += 100)
-    await env.WEBHOOKS.sendBatch(ids.slice(i, i + 100).map((id) => ({ body: { delivery_id: id, traceparent } satisfies TracedDelivery, contentType: "json" as const })));
+  for (let i = 0; i < messages.length; i += 100) await env.WEBHOOKS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
 }
 
 /** The webhooks queue: one attempt per message; a failed one is retried after the back-off. */

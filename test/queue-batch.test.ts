@@ -1,0 +1,225 @@
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { describe, expect, inject, it } from "vitest";
+import { domainEvent, type DomainEvent } from "../shared/events";
+import type { NotificationView } from "../shared/notifications/schemas";
+import worker from "../workers/index";
+import { call, json, signUp, until, type TestUser } from "./helpers";
+
+// The events consumer writes a whole message batch in one D1 batch (one transaction) and
+// reads its webhook deliveries once. What a user relies on stays as it was one message at a
+// time: every row lands once, a redelivered batch changes nothing and pushes nothing, and
+// one event D1 refuses holds back no other.
+
+const receiver = inject("webhooks").url;
+let batches = 0;
+
+async function deliver(events: unknown[], attempts = 1) {
+  const prefix = `b${(batches += 1)}`;
+  const batch = createMessageBatch("redfire-events-dev", events.map((body, i) => ({ id: `${prefix}-${i}`, timestamp: new Date(), attempts, body })));
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  const result = await getQueueResult(batch, ctx);
+  const index = (id: string) => Number(id.slice(prefix.length + 1));
+  return { acked: result.explicitAcks.map(index).sort((a: number, b: number) => a - b), retried: result.retryMessages.map((m: { msgId: string }) => index(m.msgId)).sort((a: number, b: number) => a - b) };
+}
+
+/** The events a market order makes as the account publishes them: submitted, new, then one event per fill. */
+function orderEvents(user: TestUser, fills: string[], symbol = "AAPL"): { orderId: string; executions: string[]; events: DomainEvent[] } {
+  const orderId = crypto.randomUUID();
+  const qty = fills.reduce((sum, q) => sum + Number(q), 0).toString();
+  let version = 0;
+  let filled = 0;
+  const event = (type: DomainEvent["type"], status: string, extra: Record<string, unknown> = {}) =>
+    domainEvent(type, `account:${user.id}`, { account_id: user.id, user_id: user.id, version: (version += 1), order: { id: orderId, symbol, side: "buy", status, qty, filled_qty: String(filled) }, ...extra }, null);
+  const executions = fills.map((_, i) => `${symbol}:${orderId}:${i}`);
+  const events = [event("order.submitted", "pending_new"), event("order.new", "new")];
+  fills.forEach((q, i) => {
+    filled += Number(q);
+    const last = i === fills.length - 1;
+    events.push(event(last ? "order.filled" : "order.partially_filled", last ? "filled" : "partially_filled", { execution_id: executions[i], price: "100.05", qty: q, fee: "0.00", realized_pl: "0.00" }));
+  });
+  return { orderId, executions, events };
+}
+
+/** Two traders' orders, one filled at once, one in two fills, one more of the first trader's; their events interleaved as one batch. */
+async function twoTraders() {
+  const [a, b] = await Promise.all([signUp(), signUp()]);
+  const orders = [orderEvents(a, ["2"]), orderEvents(b, ["1", "3"], "MSFT"), orderEvents(a, ["5"], "TSLA")];
+  const events: DomainEvent[] = [];
+  for (let i = 0; i < 4; i++) for (const o of orders) if (o.events[i]) events.push(o.events[i]!);
+  return { a, b, orders, events };
+}
+
+const rows = async <T>(sql: string, ...binds: unknown[]) => (await env.DB.prepare(sql).bind(...binds).all<T>()).results;
+const ids = (events: DomainEvent[]) => JSON.stringify(events.map((e) => e.id));
+
+/** Everything the events wrote, read back per table. */
+async function landed(events: DomainEvent[], orderIds: string[]) {
+  return {
+    audit: await rows<{ event_id: string }>("SELECT event_id FROM audit_log WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY event_id", ids(events)),
+    orders: await rows<{ order_id: string; status: string; version: number }>("SELECT order_id, status, version FROM order_history WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id", JSON.stringify(orderIds)),
+    fills: await rows<{ execution_id: string; qty: string }>("SELECT execution_id, qty FROM fill_history WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY execution_id", JSON.stringify(orderIds)),
+    notifications: await rows<{ user_id: string; event_id: string; kind: string }>("SELECT user_id, event_id, kind FROM notifications WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY id", ids(events)),
+  };
+}
+
+async function listen(user: TestUser) {
+  const res = await call("/stream", { headers: { upgrade: "websocket" }, token: user.access, ip: user.ip });
+  expect(res.status).toBe(101);
+  const ws = res.webSocket!;
+  ws.accept();
+  const frames: { stream: string; data: NotificationView }[] = [];
+  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+  ws.send(JSON.stringify({ action: "listen", data: { streams: ["notifications"] } }));
+  await until(async () => frames.some((f) => f.stream === "listening"), "listening");
+  return { ws, pushed: () => frames.filter((f) => f.stream === "notifications").map((f) => f.data) };
+}
+
+/** An admin's message to `user`: pushed after everything delivered before it, so its push says the earlier ones had their chance. */
+async function sentinel(user: TestUser, stream: Awaited<ReturnType<typeof listen>>) {
+  const title = `sentinel ${crypto.randomUUID()}`;
+  expect((await deliver([domainEvent("admin.message", `user:${user.id}`, { user_id: user.id, title, body: "the last one", by: user.id }, null)])).acked).toEqual([0]);
+  await until(async () => stream.pushed().some((n) => n.title === title), `${title}'s push`);
+}
+
+const fillsPushed = (stream: Awaited<ReturnType<typeof listen>>) =>
+  stream
+    .pushed()
+    .filter((n) => n.kind === "order.filled" || n.kind === "order.partially_filled")
+    .map((n) => `${n.kind} ${String(n.data.order_id)} ${String(n.data.execution_id)}`)
+    .sort();
+
+async function hook(user: TestUser, events: string[]) {
+  const name = crypto.randomUUID();
+  const res = await call("/api/webhooks", { body: { url: `${receiver}/${name}`, events }, token: user.access, ip: user.ip });
+  if (res.status !== 201) throw new Error(`webhook refused: ${res.status} ${await res.text()}`);
+  const { id } = await json<{ id: string }>(res);
+  const received = async () => ((await (await fetch(`${receiver}/${name}`)).json()) as { body: string }[]).map((r) => (JSON.parse(r.body) as { id: string; type: string }).id).sort();
+  return { id, received };
+}
+
+describe("the events consumer, a batch at a time", () => {
+  it("a batch of two traders' orders lands every audit row, order and fill row and notification once, and pushes each fill once", async () => {
+    const { a, b, orders, events } = await twoTraders();
+    const [streamA, streamB] = await Promise.all([listen(a), listen(b)]);
+    expect(await deliver(events)).toEqual({ acked: events.map((_, i) => i), retried: [] });
+
+    const got = await landed(events, orders.map((o) => o.orderId));
+    expect(got.audit.map((r) => r.event_id)).toEqual(events.map((e) => e.id).sort());
+    expect(got.orders).toEqual(orders.map((o) => ({ order_id: o.orderId, status: "filled", version: o.events.length })).sort((x, y) => x.order_id.localeCompare(y.order_id)));
+    expect(got.fills).toEqual(
+      [
+        { execution_id: orders[0]!.executions[0]!, qty: "2" },
+        { execution_id: orders[1]!.executions[0]!, qty: "1" },
+        { execution_id: orders[1]!.executions[1]!, qty: "3" },
+        { execution_id: orders[2]!.executions[0]!, qty: "5" },
+      ].sort((x, y) => x.execution_id.localeCompare(y.execution_id)),
+    );
+    const fillEvents = events.filter((e) => e.type === "order.filled" || e.type === "order.partially_filled");
+    // In the batch's order: each event's notification after the one before it.
+    expect(got.notifications).toEqual(fillEvents.map((e) => ({ user_id: (e.data as { user_id: string }).user_id, event_id: e.id, kind: e.type })));
+
+    const expected = (user: TestUser) =>
+      fillEvents
+        .filter((e) => (e.data as { user_id: string }).user_id === user.id)
+        .map((e) => `${e.type} ${(e.data as { order: { id: string } }).order.id} ${String((e.data as { execution_id: string }).execution_id)}`)
+        .sort();
+    await until(async () => fillsPushed(streamA).length === 2 && fillsPushed(streamB).length === 2, "each trader's fills on their socket");
+    await Promise.all([sentinel(a, streamA), sentinel(b, streamB)]);
+    expect(fillsPushed(streamA)).toEqual(expected(a));
+    expect(fillsPushed(streamB)).toEqual(expected(b));
+    streamA.ws.close();
+    streamB.ws.close();
+  });
+
+  it("the same batch delivered again changes nothing and pushes nothing", async () => {
+    const { a, b, orders, events } = await twoTraders();
+    const [streamA, streamB] = await Promise.all([listen(a), listen(b)]);
+    expect((await deliver(events)).retried).toEqual([]);
+    await until(async () => fillsPushed(streamA).length === 2 && fillsPushed(streamB).length === 2, "the first delivery's pushes");
+    const before = await landed(events, orders.map((o) => o.orderId));
+
+    // Redelivered as the queue would after a lost acknowledgement, and in another order with a duplicate inside.
+    expect(await deliver(events, 2)).toEqual({ acked: events.map((_, i) => i), retried: [] });
+    const shuffled = [...events].reverse();
+    expect(await deliver([...shuffled, shuffled[0]!], 3)).toEqual({ acked: [...shuffled, shuffled[0]].map((_, i) => i), retried: [] });
+
+    expect(await landed(events, orders.map((o) => o.orderId))).toEqual(before);
+    await Promise.all([sentinel(a, streamA), sentinel(b, streamB)]);
+    expect(fillsPushed(streamA)).toHaveLength(2);
+    expect(fillsPushed(streamB)).toHaveLength(2);
+    streamA.ws.close();
+    streamB.ws.close();
+  });
+
+  it("an event D1 refuses is retried alone; the rest of its batch lands", async () => {
+    const { a, orders, events } = await twoTraders();
+    // No event a producer of RedFire's sends breaks a constraint (every insert is "or
+    // nothing", or an upsert), and local D1 takes values far beyond the queue's 128 KB. So
+    // the test has D1 itself refuse one event, with a trigger on its audit row: it stands
+    // for whatever D1 refuses of one event and not of the others.
+    const poisoned = orderEvents(a, ["7"]).events.at(-1)!;
+    const trigger = `refuse_${poisoned.id.replaceAll("-", "")}`;
+    await env.DB.prepare(`CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_log WHEN NEW.event_id = '${poisoned.id}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`).run();
+    try {
+      const batch = [...events.slice(0, 5), poisoned, ...events.slice(5)];
+      expect(await deliver(batch)).toEqual({ acked: batch.map((_, i) => i).filter((i) => i !== 5), retried: [5] });
+    } finally {
+      await env.DB.prepare(`DROP TRIGGER ${trigger}`).run();
+    }
+
+    const got = await landed(events, orders.map((o) => o.orderId));
+    expect(got.audit).toHaveLength(events.length);
+    expect(got.orders.map((o) => [o.status, o.version]).sort()).toEqual(orders.map((o) => ["filled", o.events.length]).sort());
+    expect(got.fills).toHaveLength(4);
+    expect(got.notifications).toHaveLength(4);
+    // Nothing of the refused event: its audit row, fill and notification went together.
+    expect(await landed([poisoned], [(poisoned.data as { order: { id: string } }).order.id])).toEqual({ audit: [], orders: [], fills: [], notifications: [] });
+
+    // Its retry, once D1 takes it, lands it whole.
+    expect(await deliver([poisoned], 2)).toEqual({ acked: [0], retried: [] });
+    const retried = await landed([poisoned], [(poisoned.data as { order: { id: string } }).order.id]);
+    expect([retried.audit.length, retried.orders.length, retried.fills.length, retried.notifications.length]).toEqual([1, 1, 1, 1]);
+  });
+
+  it("a batch queues one delivery per matching webhook and event, sent once, and a redelivered batch queues none", async () => {
+    const { a, b, events } = await twoTraders();
+    const [fillsA, everythingA, rejectsA, fillsB] = await Promise.all([
+      hook(a, ["order.filled", "order.partially_filled"]),
+      hook(a, ["order.filled"]),
+      hook(a, ["order.rejected"]),
+      hook(b, ["order.filled", "order.partially_filled"]),
+    ]);
+    // A duplicate inside the batch (the queue delivers at least once) adds no delivery of its own.
+    const duplicate = events.find((e) => e.type === "order.partially_filled")!;
+    expect((await deliver([...events, duplicate])).retried).toEqual([]);
+    const of = (user: TestUser, ...types: string[]) =>
+      events
+        .filter((e) => (e.data as { user_id: string }).user_id === user.id && types.includes(e.type))
+        .map((e) => e.id)
+        .sort();
+    const deliveries = async (webhookId: string) => (await rows<{ event_id: string }>("SELECT event_id FROM webhook_deliveries WHERE webhook_id = ? ORDER BY event_id", webhookId)).map((r) => r.event_id);
+    expect(await deliveries(fillsA.id)).toEqual(of(a, "order.filled", "order.partially_filled"));
+    expect(await deliveries(everythingA.id)).toEqual(of(a, "order.filled"));
+    expect(await deliveries(rejectsA.id)).toEqual([]);
+    expect(await deliveries(fillsB.id)).toEqual(of(b, "order.filled", "order.partially_filled"));
+
+    // Sent: the receiver has each of them.
+    await until(async () => (await fillsB.received()).length === 2 && (await fillsA.received()).length === 2 && (await everythingA.received()).length === 2, "the deliveries at the receiver");
+    await until(
+      async () => (await rows<{ n: number }>("SELECT count(*) AS n FROM webhook_deliveries WHERE webhook_id IN (?, ?, ?) AND status = 'delivered'", fillsA.id, everythingA.id, fillsB.id))[0]!.n === 6,
+      "the deliveries to be marked delivered",
+    );
+
+    // Delivered once more: no new delivery row, nothing queued again (the sentinel delivery comes after anything it would have queued).
+    expect(await deliver(events, 2)).toEqual({ acked: events.map((_, i) => i), retried: [] });
+    const later = orderEvents(b, ["4"]).events;
+    expect((await deliver(later)).retried).toEqual([]);
+    await until(async () => (await fillsB.received()).includes(later.at(-1)!.id), "a later fill's delivery");
+    expect(await deliveries(fillsB.id)).toEqual([...of(b, "order.filled", "order.partially_filled"), later.at(-1)!.id].sort());
+    expect(await fillsB.received()).toEqual([...of(b, "order.filled", "order.partially_filled"), later.at(-1)!.id].sort());
+    expect(await fillsA.received()).toEqual(of(a, "order.filled", "order.partially_filled"));
+    expect(await everythingA.received()).toEqual(of(a, "order.filled"));
+    expect(await rejectsA.received()).toEqual([]);
+  });
+});
