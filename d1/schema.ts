@@ -287,5 +287,10 @@ export const webhookDeliveries = sqliteTable(
     createdAt: integer("created_at", { mode: "number" }).notNull(),
     lastAttemptAt: integer("last_attempt_at", { mode: "number" }),
   },
-  (t) => [uniqueIndex("webhook_deliveries_event_idx").on(t.webhookId, t.eventId, t.seq), index("webhook_deliveries_webhook_idx").on(t.webhookId, t.id)],
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_idx").on(t.webhookId, t.eventId, t.seq),
+    index("webhook_deliveries_webhook_idx").on(t.webhookId, t.id),
+    // The events consumer looks up a batch's untried deliveries by event id.
+    index("webhook_deliveries_by_event_idx").on(t.eventId),
+  ],
 );
