@@ -203,7 +203,7 @@ export class AccountRunner {
 
   /**
    * Commits what the engine changed, then sends its venue commands, until none are left.
-   * Answers whether the venue declined the call `expect` names.
+   * Answers the decline of a call that carried a window (the command that made it decides what it means), if any.
    */
   async #settle(traceparent: string | null = null): Promise<Declined | null> {
     const changes = this.#commit();
