@@ -54,7 +54,10 @@ export class MarketSymbol extends DurableObject<Env> {
     super(ctx, env);
     this.#name = objectName(ctx);
     this.#store = new MarketStore(ctx.storage.sql);
-    this.#venue = new VenueHost(ctx.storage, env.ACCOUNT, this.#symbol, env, (now) => this.#price(now));
+    // Venue answers carry the price the account's checks read; the previous close, which
+    // only valuations read (they ask marketPrice), is left out: two bar reads saved on
+    // every order and every push.
+    this.#venue = new VenueHost(ctx.storage, env.ACCOUNT, this.#symbol, env, (now) => this.#feed?.price(now, null) ?? null);
     this.#upstream = new UpstreamLink(this.#symbol, {
       feed: () => this.#feed,
       commit: (now) => this.#commit(now),
@@ -268,13 +271,9 @@ export class MarketSymbol extends DurableObject<Env> {
   /** The reference price risk checks and valuations use (last trade, else the mid), and whether it is stale. */
   marketPrice(traceparent: string | null = null): MarketPrice | null {
     const span = startSpan("symbol.marketPrice", traceparent);
-    const price = this.#price(Date.now());
+    const price = this.#feed?.price(Date.now(), previousClose(this.#store)) ?? null;
     endSpan(span, log, { symbol: this.#symbol, stale: price?.stale ?? null });
     return price;
-  }
-
-  #price(now: number): MarketPrice | null {
-    return this.#feed?.price(now, previousClose(this.#store)) ?? null;
   }
 
   /** The venue's fills for an account, to reconcile the account against (at most 1,000 a page). */

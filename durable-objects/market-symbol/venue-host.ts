@@ -45,7 +45,7 @@ export class VenueHost {
     private readonly accounts: Accounts,
     private readonly symbol: string,
     env?: Env,
-    /** The symbol's price at wall time `now`, as marketPrice answers it: every answer and push carries it. */
+    /** The symbol's price at wall time `now` as the checks read it (without the previous close): every answer and push carries it. */
     private readonly price: (now: number) => MarketPrice | null = () => null,
   ) {
     this.#store = new VenueStore(storage.sql, storage.kv);
