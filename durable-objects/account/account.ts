@@ -7,7 +7,7 @@ import type { AssetInfo } from "../../shared/trading/asset";
 import { tradingConfig } from "../../shared/trading/config";
 import { orderView, type OrderRequestFields, type OrderView } from "../../shared/trading/orders";
 import type { Outcome } from "../../shared/trading/outcome";
-import type { AccountChanges, ActivityQuery, OrderQuery, VenueCommand } from "../../shared/trading/ports";
+import { commandOrderId, type AccountChanges, type ActivityQuery, type OrderQuery, type VenueCommand } from "../../shared/trading/ports";
 import type { RiskLimits } from "../../shared/trading/risk";
 import { activityView, type MarketPrice } from "../../shared/trading/views";
 import type { Report } from "../../shared/venue/venue";
@@ -278,8 +278,7 @@ export class Account extends DurableObject<Env> {
   }
 
   #venueFailed(command: VenueCommand, error: unknown): void {
-    const order = command.kind === "submit" ? command.request.id : command.orderId;
-    log("warn", `venue ${command.kind} failed; will retry`, { account: this.#owner, order, symbol: command.symbol, error: String(error) });
+    log("warn", `venue ${command.kind} failed; will retry`, { account: this.#owner, order: commandOrderId(command), symbol: command.symbol, error: String(error) });
     this.#armRetry();
   }
 

@@ -3,7 +3,7 @@ import type { AccountEngine } from "./account-engine";
 import type { AssetInfo } from "./asset";
 import type { Money } from "./money";
 import { accepted, type Outcome } from "./outcome";
-import type { AccountBook, AccountChanges, VenueAnswer, VenueClient, VenueCommand } from "./ports";
+import { commandOrderId, type AccountBook, type AccountChanges, type VenueAnswer, type VenueClient, type VenueCommand } from "./ports";
 import type { RiskLimits } from "./risk";
 import { stillFresh, type MarketPrice } from "./views";
 import type { Report } from "../venue/venue";
@@ -56,8 +56,6 @@ interface Declined {
  * the price asked for, so a refusal is never due to a price the symbol no longer has.
  */
 const PRICE_FREE = new Set(["client_order_id", "invalid_order", "trading_blocked", "tradable", "session", "order_rate", "not_found", "replace_pending", "not_open", "unchanged", "position"]);
-
-const callId = (c: VenueCommand) => (c.kind === "submit" ? c.request.id : c.orderId);
 
 export class AccountRunner {
   #engine: AccountEngine;
@@ -180,7 +178,7 @@ export class AccountRunner {
 
   /** Resends what is owed to the venues (the retry alarm); true while something is still owed. */
   async resend(): Promise<boolean> {
-    await this.#dispatch(this.#engine.owedVenueCommands().filter((c) => !this.#inFlight.has(callId(c))));
+    await this.#dispatch(this.#engine.owedVenueCommands().filter((c) => !this.#inFlight.has(commandOrderId(c))));
     return this.#engine.owedVenueCommands().length > 0;
   }
 
@@ -232,7 +230,7 @@ export class AccountRunner {
     await Promise.all(
       commands.map(async (command) => {
         const owner = this.#engine.state.owner;
-        const id = callId(command);
+        const id = commandOrderId(command);
         const window = command.window ?? null;
         let answer: VenueAnswer;
         try {

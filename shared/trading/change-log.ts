@@ -1,6 +1,6 @@
 import type { DomainEvent } from "../events";
 import type { AccountOrder } from "./orders";
-import type { AccountChanges, AccountState, ActivityRow, Anomaly, VenueCommand } from "./ports";
+import { commandOrderId, type AccountChanges, type AccountState, type ActivityRow, type Anomaly, type VenueCommand } from "./ports";
 import type { TradeUpdate } from "./stream";
 
 /**
@@ -56,7 +56,7 @@ export class ChangeLog {
     this.#orders.delete(id);
     this.#events = this.#events.filter((e) => (e.data.order as { id?: string } | undefined)?.id !== id);
     this.#tradeUpdates = this.#tradeUpdates.filter((u) => u.data.order.id !== id);
-    this.#venue = this.#venue.filter((c) => (c.kind === "submit" ? c.request.id : c.orderId) !== id);
+    this.#venue = this.#venue.filter((c) => commandOrderId(c) !== id);
     this.#withdrawn.push(id);
   }
 

@@ -98,6 +98,9 @@ export interface Anomaly {
  */
 export type VenueCommand = { kind: "submit"; symbol: string; request: VenueOrderRequest; window?: PriceWindow } | { kind: "cancel"; symbol: string; orderId: string; window?: PriceWindow };
 
+/** The order a venue command is about. */
+export const commandOrderId = (c: VenueCommand): string => (c.kind === "submit" ? c.request.id : c.orderId);
+
 /** What one engine command changed, for the book to commit in one transaction. */
 export interface AccountChanges {
   /** The new state, or null when it did not change. */
