@@ -49,6 +49,16 @@ function countMovedInside(h: Harness): void {
   };
 }
 
+/** An account that has bought once at 99.00/100.00, so it holds AAA's price; its calls counted from here. */
+async function tradedOnce() {
+  const h = harness();
+  const calls = counting(h);
+  await h.quote("99.00", "100.00");
+  await h.place({ side: "buy", qty: "1", client_order_id: "first" });
+  calls.take();
+  return { h, calls };
+}
+
 /** Counts the account's calls to its venues, by kind. */
 function counting(h: Harness) {
   const calls: string[] = [];
@@ -149,11 +159,7 @@ describe("the held price", () => {
   });
 
   it("a price that moved inside the window: taken in one call, protected from the venue's price, filled there", async () => {
-    const h = harness();
-    const calls = counting(h);
-    await h.quote("99.00", "100.00");
-    await h.place({ side: "buy", qty: "1", client_order_id: "first" });
-    calls.take();
+    const { h, calls } = await tradedOnce();
     h.venues.quote("AAA", { t: h.now(), bidTicks: 10_100, askTicks: 10_200, bidLots: 100, askLots: 100 });
     const placed = await h.place({ side: "buy", qty: "2", client_order_id: "inside" });
     expect(calls.take()).toEqual(["submit(price)"]);
@@ -163,11 +169,7 @@ describe("the held price", () => {
   });
 
   it("a price that left the window: the venue declines, the order is withdrawn and placed again under the new price, one order left", async () => {
-    const h = harness();
-    const calls = counting(h);
-    await h.quote("99.00", "100.00");
-    await h.place({ side: "buy", qty: "1", client_order_id: "first" });
-    calls.take();
+    const { h, calls } = await tradedOnce();
     // The price moves past the 10 % band with no answer to this account in between.
     leaveTheWindow(h);
     const placed = await h.place({ side: "buy", qty: "2", client_order_id: "again" });
