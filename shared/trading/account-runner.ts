@@ -97,7 +97,7 @@ export class AccountRunner {
     const held = this.#fresh(symbol);
     let first = held ? request(held, true) : null;
     // The cancel that starts the replace carries the held price's window; a refusal a price decided is asked again.
-    const conditional = held !== undefined && first !== null && first.ok;
+    const conditional = first?.ok === true;
     if (!first || (!first.ok && !PRICE_FREE.has(first.refusal.rule))) first = request(await this.#price(symbol, traceparent));
     if (conditional) this.#inFlight.add(id);
     let declined: Declined | null;
