@@ -32,6 +32,9 @@ const DECIMAL = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/i;
 const MAX_DECIMAL_LENGTH = 64;
 const MAX_EXPONENT = 64;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Powers of ten as exact doubles (from their literals), up to the scale the fast path takes. */
+const MAX_EXACT_SCALE = 15;
+const POWERS_OF_TEN = Array.from({ length: MAX_EXACT_SCALE + 1 }, (_, i) => Number(`1e${i}`));
 
 function parseDecimal(value: string | number): Decimal | undefined {
   const text = typeof value === "number" ? (Number.isFinite(value) ? String(value) : "") : value;
@@ -46,11 +49,20 @@ function parseDecimal(value: string | number): Decimal | undefined {
   return scale >= 0 ? { units, scale } : { units: units * 10n ** BigInt(-scale), scale: 0 };
 }
 
+// A process sees a handful of grid sizes and converts on them constantly (every price and
+// size written out): each is parsed once. Bounded, in case something odd streams new ones.
+const GRID_CACHE = 256;
+const grids = new Map<string, Decimal>();
+
 function gridStep(size: string): Decimal {
+  const known = grids.get(size);
+  if (known) return known;
   const step = parseDecimal(size);
   // Specs are validated by InstrumentSpecSchema where they enter the system; a bad one
   // here is a programming error, not client input.
   if (!step || step.units === 0n) throw new RangeError(`grid size "${size}" is not a positive decimal`);
+  if (grids.size >= GRID_CACHE) grids.clear();
+  grids.set(size, step);
   return step;
 }
 
@@ -93,8 +105,20 @@ function formatSteps(count: number, size: string): string {
 /** A price in ticks as a decimal string with the tick size's precision. */
 export const ticksToDecimal = (ticks: number, spec: InstrumentSpec): string => formatSteps(ticks, spec.tickSize);
 
-/** A price for JSON: the double nearest the exact decimal, never a product of floats. */
-export const ticksToNumber = (ticks: number, spec: InstrumentSpec): number => Number(ticksToDecimal(ticks, spec));
+/**
+ * A price for JSON: the double nearest the exact decimal, never a product of floats. When
+ * ticks × the step's digits and 10^scale are both exact doubles, one division gives it
+ * (IEEE division rounds the exact quotient to nearest, as parsing the decimal text does);
+ * otherwise the text is parsed.
+ */
+export function ticksToNumber(ticks: number, spec: InstrumentSpec): number {
+  const step = gridStep(spec.tickSize);
+  if (Number.isSafeInteger(ticks) && step.scale <= MAX_EXACT_SCALE && step.units <= MAX_SAFE) {
+    const scaled = ticks * Number(step.units);
+    if (Number.isSafeInteger(scaled)) return scaled / POWERS_OF_TEN[step.scale]!;
+  }
+  return Number(ticksToDecimal(ticks, spec));
+}
 
 export const lotsToDecimal = (lots: number, spec: InstrumentSpec): string => formatSteps(lots, spec.lotSize);
 

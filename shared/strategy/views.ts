@@ -1,6 +1,6 @@
 import { lotsToDecimal, ticksToNumber, type InstrumentSpec } from "../market/instrument";
 import type { Ledger } from "../trading/ledger";
-import { formatMoney, notional, quantityOf } from "../trading/money";
+import { formatMoney, notional, quantityOf, type Money } from "../trading/money";
 import type { AccountOrder } from "../trading/orders";
 import { protectionPrice, worstFee, type RiskLimits } from "../trading/risk";
 import type { VenueConfig } from "../venue/venue";
@@ -61,17 +61,28 @@ export function openOrdersView(orders: AccountOrder[], spec: InstrumentSpec, tag
 export function maxBuyQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null, limits: RiskLimits, venue: VenueConfig): string {
   if (lastTicks === null) return "0";
   const cash = ledger.cash;
+  if (cash <= 0n) return lotsToDecimal(0, spec);
   const cap = protectionPrice("buy", lastTicks, limits.priceBandPct);
-  const cost = (lots: number) => {
-    const value = notional(cap, lots, spec);
-    return value + worstFee(venue, value);
-  };
-  // The reservation grows with the quantity: binary search for the largest that fits.
+  const fee = (lots: number) => worstFee(venue, notional(cap, lots, spec));
+  const fits = (lots: number) => notional(cap, lots, spec) + fee(lots) <= cash;
+  // A lot's value (rounded down) never exceeds its share of a larger notional, so
+  // `within(m)` lots are worth more than m once one more is added: an upper bound.
+  const unit = notional(cap, 1, spec);
+  const within = (money: Money) => (money <= 0n ? 0 : Math.min(Number.MAX_SAFE_INTEGER, Number(money / unit)));
+  // The reservation grows with the quantity, and so does the fee. The answer lies between
+  // a quantity that fits (`lo`, checked) and one past which nothing fits (`hi`): the fee
+  // at a quantity that fits bounds the fee of any larger one from below, so each pass
+  // narrows the range by about the fee's rate; a binary search finishes it.
   let lo = 0;
-  let hi = Number((cash / notional(cap, 1, spec)) as bigint) + 1;
+  let hi = within(cash);
+  for (let pass = 0; pass < 3 && lo < hi; pass++) {
+    const candidate = Math.min(hi, within(cash - fee(hi)));
+    if (candidate > lo && fits(candidate)) lo = candidate;
+    hi = Math.max(lo, Math.min(hi, within(cash - fee(lo))));
+  }
   while (lo < hi) {
     const mid = lo + Math.ceil((hi - lo) / 2);
-    if (cost(mid) <= cash) lo = mid;
+    if (fits(mid)) lo = mid;
     else hi = mid - 1;
   }
   return lotsToDecimal(lo, spec);

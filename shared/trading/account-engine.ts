@@ -40,8 +40,21 @@ interface Prepared {
 }
 const DECLINED_MESSAGE = "the market moved before the venue received the order, and its placing was interrupted; place it again";
 const tradingDates = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York" });
+// New York's offset from UTC is a whole number of hours and changes on the hour, so every
+// instant of one UTC hour has the same New York date: the last hour's date is remembered
+// (formatting a date through Intl costs microseconds, and every order asks).
+const HOUR_MS = 3_600_000;
+let dateHour = Number.NaN;
+let dateText = "";
 /** The account's trading day: the New York date. */
-export const tradingDate = (ms: number) => tradingDates.format(new Date(ms));
+export const tradingDate = (ms: number): string => {
+  const hour = Math.floor(ms / HOUR_MS);
+  if (hour !== dateHour) {
+    dateText = tradingDates.format(new Date(ms));
+    dateHour = hour;
+  }
+  return dateText;
+};
 
 export class AccountEngine {
   #state: AccountState;
@@ -644,8 +657,10 @@ export class AccountEngine {
   }
 
   #announce(update: TradeEvent, order: AccountOrder, event: string, traceparent: string | null, extra: Record<string, unknown> = {}): void {
-    this.#event(event as EventType, order, traceparent, extra);
-    this.#log.tradeUpdate(tradeUpdate(update, orderView(order)));
+    // One view for both: the event and the trade update describe the order at the same instant.
+    const view = orderView(order);
+    this.#publish(event as EventType, { order: view, ...extra }, traceparent);
+    this.#log.tradeUpdate(tradeUpdate(update, view));
   }
 
   #event(type: EventType, order: AccountOrder, traceparent: string | null, extra: Record<string, unknown> = {}): void {

@@ -68,19 +68,37 @@ export interface AccountOrder {
   replacing?: boolean;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+// An order's times are mostly the same instant (created, submitted and updated together),
+// and a view writes six of them: the last one written is remembered.
+let isoMs = Number.NaN;
+let isoText = "";
+const iso = (ms: number | null): string | null => {
+  if (ms === null) return null;
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+};
 
-/** Σ notional / Σ quantity as a decimal string, rounded half up to nine decimals. */
+const NANO = 10n ** 9n;
+
+/**
+ * Σ notional / Σ quantity as a decimal string, rounded half up to nine decimals, written
+ * with at least the tick size's decimals and no trailing zeros beyond them.
+ */
 export function averagePrice(total: Money, lots: number, spec: InstrumentSpec): string | null {
   if (lots === 0) return null;
   const qty = quantityOf(lots, spec);
-  const nano = 10n ** 9n;
-  const scaled = (total * nano * 2n + qty) / (qty * 2n);
-  const text = formatMoney(scaled * 10n ** 9n, 2);
-  const tickDecimals = spec.tickSize.split(".")[1]?.length ?? 0;
-  const [whole, fraction = ""] = text.split(".");
-  const trimmed = fraction.replace(/0+$/, "").padEnd(tickDecimals, "0");
-  return trimmed ? `${whole}.${trimmed}` : whole!;
+  const scaled = (total * NANO * 2n + qty) / (qty * 2n);
+  const abs = scaled < 0n ? -scaled : scaled;
+  const dot = spec.tickSize.indexOf(".");
+  const tickDecimals = dot < 0 ? 0 : spec.tickSize.length - dot - 1;
+  let fraction = (abs % NANO).toString().padStart(9, "0");
+  let end = fraction.length;
+  while (end > tickDecimals && fraction.charCodeAt(end - 1) === 48) end--;
+  fraction = fraction.slice(0, end).padEnd(tickDecimals, "0");
+  return `${scaled < 0n ? "-" : ""}${abs / NANO}${fraction ? `.${fraction}` : ""}`;
 }
 
 const positionIntent = (side: Side) => (side === "buy" ? "buy_to_open" : "sell_to_close");

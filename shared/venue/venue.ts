@@ -115,9 +115,21 @@ function feeRule(config: VenueConfig): FeeRule {
   };
 }
 
+// Risk checks price the worst fee of every order: the rule for a fee schedule is made once
+// (keyed by its values, so a config object changed in place is never served a stale rule).
+const FEE_RULES = 64;
+const feeRules = new Map<string, FeeRule>();
+
 /** Cumulative fee of an order: rates on what it made and took, rounded to the cent, at least the minimum. */
 export function orderFee(config: VenueConfig, maker: Money, taker: Money): Money {
-  return feeRule(config)(maker, taker);
+  const key = `${config.makerBps}|${config.takerBps}|${config.minFee}`;
+  let rule = feeRules.get(key);
+  if (!rule) {
+    if (feeRules.size >= FEE_RULES) feeRules.clear();
+    rule = feeRule(config);
+    feeRules.set(key, rule);
+  }
+  return rule(maker, taker);
 }
 
 /** The live order for a request, built field by field so every order has the same shape. */

@@ -38,6 +38,18 @@ describe("prices in ticks", () => {
     expect(lotsToNumber(3, spec("0.1"))).toBe(0.3);
   });
 
+  it("gives the same double by its one-division shortcut as by parsing the exact decimal text", () => {
+    // ticksToNumber divides when it can; the reference parses ticksToDecimal's text.
+    const grids = [...GRIDS, "0.25", "0.000000001", "0.000000000000001", "0.0000000000000001", "12.5", "0.0003"];
+    fc.assert(
+      fc.property(fc.constantFrom(...grids), fc.oneof(fc.integer({ min: -1_000_000_000, max: 1_000_000_000 }), fc.maxSafeInteger(), fc.integer({ min: 0, max: 2 ** 40 })), (grid, ticks) => {
+        const s = spec(grid);
+        expect(ticksToNumber(ticks, s)).toBe(Number(ticksToDecimal(ticks, s)));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it("reads a price only when it is positive and exactly on the tick grid", () => {
     expect(decimalToTicks("187.50", AAPL)).toBe(18750);
     expect(decimalToTicks("187.5", AAPL)).toBe(18750);

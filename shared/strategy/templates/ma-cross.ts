@@ -49,10 +49,11 @@ export const maCross: Strategy<MaCrossParams> = {
     const s = ctx.state as { above: boolean | null };
     const before = s.above;
     s.above = above;
-    if (before === null) return;
+    if (before === null || before === above) return;
+    // The position is read only on a cross (most bars have none, and reading it costs).
     const long = isLong(ctx);
-    if (!before && above && !long) enterLong(ctx, "cross_up");
-    else if (before && !above && long) exitLong(ctx, "cross_down");
+    if (above && !long) enterLong(ctx, "cross_up");
+    else if (!above && long) exitLong(ctx, "cross_down");
   },
 };
 

@@ -1,0 +1,83 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { InstrumentSpec } from "../../shared/market/instrument";
+import { openLedger } from "../../shared/trading/ledger";
+import { formatMoney, notional, parseMoney, quantityOf, type Money } from "../../shared/trading/money";
+import { averagePrice } from "../../shared/trading/orders";
+import { DEFAULT_LIMITS, protectionPrice, worstFee } from "../../shared/trading/risk";
+import { maxBuyQty } from "../../shared/strategy/views";
+import type { VenueConfig } from "../../shared/venue/venue";
+import { lotsToDecimal } from "../../shared/market/instrument";
+
+// Two numbers every fill writes, each against a plain reference kept here: the average
+// fill price (Alpaca's filled_avg_price) and the largest market buy the account accepts
+// (a strategy's ctx.maxBuyQty). The engine computes them by shorter routes.
+
+const spec = (tickSize: string, lotSize: string): InstrumentSpec => ({ symbol: "TEST", assetClass: "crypto", tickSize, lotSize, timeZone: "UTC" });
+const GRIDS: [string, string][] = [["0.01", "1"], ["0.01", "0.0001"], ["0.01", "0.000000001"], ["0.05", "0.5"], ["1", "1"], ["0.0001", "0.01"], ["0.000000001", "1"]];
+
+/** Σ notional / Σ quantity, rounded half up to nine decimals, written through formatMoney. */
+function referenceAverage(total: Money, lots: number, s: InstrumentSpec): string | null {
+  if (lots === 0) return null;
+  const qty = quantityOf(lots, s);
+  const nano = 10n ** 9n;
+  const scaled = (total * nano * 2n + qty) / (qty * 2n);
+  const text = formatMoney(scaled * 10n ** 9n, 2);
+  const tickDecimals = s.tickSize.split(".")[1]?.length ?? 0;
+  const [whole, fraction = ""] = text.split(".");
+  const trimmed = fraction.replace(/0+$/, "").padEnd(tickDecimals, "0");
+  return trimmed ? `${whole}.${trimmed}` : whole!;
+}
+
+/** The largest lots whose value at the band's edge plus the worst fee fits the cash: a binary search from zero. */
+function referenceMaxBuy(cash: Money, s: InstrumentSpec, last: number, venue: VenueConfig): string {
+  const cap = protectionPrice("buy", last, DEFAULT_LIMITS.priceBandPct);
+  const cost = (lots: number) => notional(cap, lots, s) + worstFee(venue, notional(cap, lots, s));
+  let lo = 0;
+  let hi = Number(cash / notional(cap, 1, s)) + 1;
+  while (lo < hi) {
+    const mid = lo + Math.ceil((hi - lo) / 2);
+    if (cost(mid) <= cash) lo = mid;
+    else hi = mid - 1;
+  }
+  return lotsToDecimal(lo, s);
+}
+
+describe("the average fill price", () => {
+  it("is the exact average rounded half up to nine decimals, with the tick size's decimals at least", () => {
+    expect(averagePrice(notional(18750, 3, spec("0.01", "1")), 3, spec("0.01", "1"))).toBe("187.50");
+    expect(averagePrice(notional(18750, 3, spec("0.01", "1")) + notional(18751, 1, spec("0.01", "1")), 4, spec("0.01", "1"))).toBe("187.5025");
+    expect(averagePrice(parseMoney("100")! * 3n, 3, spec("1", "1"))).toBe("100");
+    expect(averagePrice(parseMoney("100")!, 3, spec("0.01", "1"))).toBe("33.333333333");
+    expect(averagePrice(0n, 0, spec("0.01", "1"))).toBeNull();
+    fc.assert(
+      fc.property(fc.constantFrom(...GRIDS), fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.integer({ min: 1, max: 2 ** 40 }), ([tick, lot], total, lots) => {
+        const s = spec(tick, lot);
+        expect(averagePrice(total, lots, s)).toBe(referenceAverage(total, lots, s));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});
+
+describe("the largest market buy", () => {
+  it("is the same quantity a binary search from zero finds, whatever the fees, grids, cash (up to a million) and price", () => {
+    const venues = fc.record({
+      makerBps: fc.constantFrom(0, 0.29, 10, 25, 100),
+      takerBps: fc.constantFrom(0, 0.5, 25, 40, 1000),
+      minFee: fc.constantFrom("0", "0.01", "1", "25"),
+      depthLevels: fc.constant(5),
+      slippageTicks: fc.constant(1),
+      crossUsers: fc.constant(false),
+    });
+    fc.assert(
+      fc.property(fc.constantFrom(...GRIDS), venues, fc.bigInt({ min: 0n, max: 10n ** 24n }), fc.integer({ min: 100, max: 10_000_000 }), ([tick, lot], venue, cash, last) => {
+        const s = spec(tick, lot);
+        const ledger = { ...openLedger(0n), cash };
+        expect(maxBuyQty(ledger, s, last, DEFAULT_LIMITS, venue)).toBe(referenceMaxBuy(cash, s, last, venue));
+      }),
+      { numRuns: 10_000 },
+    );
+    expect(maxBuyQty(openLedger(100_000n * 10n ** 18n), spec("0.01", "1"), null, DEFAULT_LIMITS, { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 5, slippageTicks: 1, crossUsers: false })).toBe("0");
+  });
+});

@@ -1,0 +1,36 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { tradingDate } from "../../shared/trading/account-engine";
+
+// The account's day (daily loss limit, day-trade counts) is the New York date. tradingDate
+// remembers the last UTC hour's answer; these check it against Intl asked afresh, in any
+// order of calls, across daylight-saving changes and midnights.
+const newYork = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York" });
+const fresh = (ms: number) => newYork.format(new Date(ms));
+
+describe("the trading date", () => {
+  it("is New York's date at every instant, whatever was asked before", () => {
+    const from = Date.UTC(1990, 0, 1);
+    const to = Date.UTC(2090, 0, 1);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: from, max: to }), { minLength: 1, maxLength: 50 }), (instants) => {
+        for (const ms of instants) expect(tradingDate(ms)).toBe(fresh(ms));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("changes at New York's midnight, in winter and summer and on the days the clocks change", () => {
+    // 2026: clocks go forward on 8 March (07:00 UTC) and back on 1 November (06:00 UTC).
+    const days = [Date.UTC(2026, 0, 15), Date.UTC(2026, 2, 8), Date.UTC(2026, 2, 9), Date.UTC(2026, 6, 4), Date.UTC(2026, 10, 1), Date.UTC(2026, 10, 2)];
+    for (const day of days) {
+      // Every minute from 02:00 to 09:00 UTC, forwards then backwards.
+      const minutes = Array.from({ length: 7 * 60 }, (_, i) => day + 2 * 3_600_000 + i * 60_000);
+      for (const ms of [...minutes, ...minutes.reverse()]) expect(tradingDate(ms)).toBe(fresh(ms));
+    }
+    expect(tradingDate(Date.UTC(2026, 6, 4, 3, 59, 59, 999))).toBe("2026-07-03");
+    expect(tradingDate(Date.UTC(2026, 6, 4, 4))).toBe("2026-07-04");
+    expect(tradingDate(Date.UTC(2026, 0, 15, 4, 59, 59, 999))).toBe("2026-01-14");
+    expect(tradingDate(Date.UTC(2026, 0, 15, 5))).toBe("2026-01-15");
+  });
+});
