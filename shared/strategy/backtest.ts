@@ -153,8 +153,9 @@ function prepare<P>(options: BacktestOptions<P>) {
   };
   const venues = new InProcessVenues({ now, config: config.venue });
   venues.add(spec);
-  // No crash is simulated, so the book keeps the engine's own objects rather than copies.
-  const book = new MemoryBook({ isolated: false });
+  // No crash is simulated, so the book keeps the engine's own objects rather than copies,
+  // and there is no queue for the domain events.
+  const book = new MemoryBook({ isolated: false, keepEvents: false });
   // The runner is built before the runtime it reports to.
   const listener: { runtime?: StrategyRuntime } = {};
   const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config }), {

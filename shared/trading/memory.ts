@@ -22,6 +22,11 @@ export interface MemoryBookOptions {
    * simulate a crash (backtests, benchmarks).
    */
   isolated?: boolean;
+  /**
+   * Whether committed domain events are kept in `events` (the default). A backtest has no
+   * queue to send them to and never reads them: a long one would only hold them all.
+   */
+  keepEvents?: boolean;
 }
 
 export class MemoryBook implements AccountBook {
@@ -39,9 +44,12 @@ export class MemoryBook implements AccountBook {
   /** Runs before each commit with what it would store: a test throws from it to crash at that point. */
   beforeCommit: ((changes: AccountChanges) => void) | undefined;
 
+  readonly #keepEvents: boolean;
+
   constructor(options: MemoryBookOptions = {}) {
     // structuredClone must be called unbound (workerd checks its receiver).
     this.#copy = options.isolated === false ? same : (value) => structuredClone(value);
+    this.#keepEvents = options.keepEvents ?? true;
   }
 
   state(): AccountState | undefined {
@@ -138,7 +146,7 @@ export class MemoryBook implements AccountBook {
       else this.#open.delete(o.id);
     }
     for (const a of changes.activities) if (!this.#activities.has(a.id)) this.#activities.set(a.id, this.#copy(a));
-    this.events.push(...changes.events.map((x) => this.#copy(x)));
+    if (this.#keepEvents) for (const e of changes.events) this.events.push(this.#copy(e));
     this.commits += 1;
   }
 
