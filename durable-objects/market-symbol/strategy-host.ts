@@ -194,6 +194,8 @@ export class StrategyHost {
     const stats = row.stats;
     // Only callbacks the strategy defines count, toward the success rate and the failure streak.
     const before = runtime.invocations;
+    // Commands held from completed callbacks (a bar's orders wait for the next print).
+    const held = new Set(runtime.held);
     loaded.trace = null;
     try {
       await this.#collect(loaded);
@@ -213,8 +215,9 @@ export class StrategyHost {
       // A StrategyCodeError's message already says where in the user's source it failed.
       const message = error instanceof Error ? error.message : String(error);
       runtime.logs.push({ t: Date.now(), text: `error: ${message}` });
-      // What the failed callback placed is dropped: it never completed.
-      runtime.discard();
+      // What the failed callback placed is dropped (it never completed); what earlier
+      // callbacks held is not, unless this event had already taken it to send.
+      runtime.discard((command) => held.has(command));
       // An isolate that hit a limit or crashed is not reused: the next event opens a fresh one.
       if (error instanceof StrategyCodeError && error.reason !== "threw" && error.reason !== "loop_budget") this.#unload(row.config.id);
       if (errored) {

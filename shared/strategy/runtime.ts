@@ -322,13 +322,19 @@ export class StrategyRuntime {
     this.#commands.push(...commands);
   }
 
-  /** Drops the orders collected but not sent (and the updates not delivered); answers how many orders were dropped. */
-  discard(): number {
-    const orders = this.#commands.filter((c) => c.kind === "place" || c.kind === "refuse").length;
-    for (const c of this.#commands) if (c.kind === "place" || c.kind === "refuse") delete this.memory.tags[c.id];
-    this.#commands = [];
+  /**
+   * Drops the commands collected but not sent, except those `keep` answers true for (a
+   * live host keeps what completed callbacks held, a bar's orders, when a later callback
+   * fails before they go out), and the updates not delivered. Answers how many orders
+   * were dropped.
+   */
+  discard(keep: (command: StrategyCommand) => boolean = () => false): number {
+    const dropped = this.#commands.filter((c) => !keep(c));
+    this.#commands = this.#commands.filter(keep);
+    const orders = dropped.filter((c) => c.kind === "place" || c.kind === "refuse");
+    for (const c of orders) delete this.memory.tags[c.id];
     this.#updates = [];
-    return orders;
+    return orders.length;
   }
 
   /** Sends the collected commands, in order, then delivers the updates they caused (whose own orders are sent in turn). */

@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decimalToNearestTicks, ticksToNumber } from "../../shared/market/instrument";
 import { runBacktest } from "../../shared/strategy/backtest";
-import { floorLots, roundPrice, type OrderUpdate, type Strategy, type StrategyBar } from "../../shared/strategy/runtime";
+import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
+import { callbacksOf, floorLots, roundPrice, StrategyRuntime, type OrderUpdate, type Strategy, type StrategyBar } from "../../shared/strategy/runtime";
 import { COIN, HOUR, START } from "./helpers";
 
 const STOCK = { ...COIN, symbol: "AAA", assetClass: "us_equity" as const, lotSize: "1", timeZone: "America/New_York" };
@@ -103,6 +104,65 @@ describe("the strategy runtime", () => {
     const result = await runBacktest({ strategy, bars: flatBars(2), spec: STOCK, venue });
     expect(result.logs).toHaveLength(1000);
     expect(result.logs.every((l) => l.text.length <= 500)).toBe(true);
+  });
+});
+
+describe("a failed callback", () => {
+  // Live, a bar's orders wait in the runtime for the next print; the host calls discard
+  // with what was held before an event when that event's callback throws.
+  const view: StrategyView = { position: { qty: "0", avgPrice: null, unrealizedPl: "0", realizedPl: "0" }, account: { cash: "1000.00", buyingPower: "1000.00", equity: "1000.00" }, openOrders: [], maxBuyQty: "10" };
+  const setUp = () => {
+    const sent: StrategyCommand[] = [];
+    const strategy: Strategy = {
+      onBar(_b, ctx) {
+        ctx.buy({ qty: 1, tag: "bar" });
+      },
+      onQuote(q, ctx) {
+        ctx.sell({ qty: 1, tag: "quote" });
+        if (q.bid < 100) throw new Error("no");
+      },
+    };
+    const rt = new StrategyRuntime({
+      invoke: strategyInvoker(strategy),
+      port: {
+        view: () => view,
+        send: async (command) => {
+          sent.push(command);
+          return null;
+        },
+      },
+      spec: STOCK,
+      params: {},
+      callbacks: callbacksOf(strategy),
+      idPrefix: "s-",
+      now: () => START,
+    });
+    return { rt, sent };
+  };
+
+  it("drops what it placed and keeps what a completed callback held, which goes out with the next print", async () => {
+    const { rt, sent } = setUp();
+    await rt.barHolding(flatBars(1)[0]!);
+    const held = new Set(rt.held);
+    await expect(rt.quote({ t: START, bid: 99, ask: 101 })).rejects.toThrow("no");
+    expect(rt.discard((c) => held.has(c))).toBe(0);
+    expect(rt.memory.tags).toEqual({ "s-1": "bar" });
+    await rt.quote({ t: START, bid: 100, ask: 101 });
+    expect(sent.map((c) => (c.kind === "place" ? [c.id, c.fields.side] : c.kind))).toEqual([
+      ["s-1", "buy"],
+      ["s-2", "sell"],
+    ]);
+  });
+
+  it("without a keep rule drops every unsent order, and says how many", async () => {
+    const { rt, sent } = setUp();
+    await rt.barHolding(flatBars(1)[0]!);
+    await rt.barHolding(flatBars(1)[0]!);
+    expect(rt.discard()).toBe(2);
+    expect(rt.held).toEqual([]);
+    expect(rt.memory.tags).toEqual({});
+    await rt.flush();
+    expect(sent).toEqual([]);
   });
 });
 
