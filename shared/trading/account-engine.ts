@@ -567,9 +567,11 @@ export class AccountEngine {
     this.#put(order);
     const fill = fillActivity(order, r, realized);
     this.#activity("FILL", r.t, { ...fill });
-    this.#event(complete ? "order.filled" : "order.partially_filled", order, traceparent, { execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl });
+    // One view for the event and the trade update: the same order at the same instant.
+    const view = orderView(order);
+    this.#publish(complete ? "order.filled" : "order.partially_filled", { order: view, execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl }, traceparent);
     const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);
-    this.#log.tradeUpdate(tradeUpdate(complete ? "fill" : "partial_fill", orderView(order), { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
+    this.#log.tradeUpdate(tradeUpdate(complete ? "fill" : "partial_fill", view, { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
     return null;
   }
 
