@@ -174,7 +174,7 @@ export class StrategyHost {
         await this.#handle(loaded, (rt) => rt.trade(step.trade));
         return;
       case "bar":
-        await this.#handle(loaded, (rt) => rt.barHolding(step.bar), { flush: false });
+        await this.#handle(loaded, async (rt) => rt.barHolding(step.bar), { flush: false });
         return;
       default: {
         const never: never = step;

@@ -88,7 +88,7 @@ export class Backtest<P> {
   #next = 0;
   #started = false;
   #finished = false;
-  readonly #play: (i: number) => Promise<void>;
+  readonly #play: (i: number) => void | Promise<void>;
   readonly #start: () => Promise<void>;
   readonly #finish: () => Promise<BacktestResult>;
   #result: BacktestResult | undefined;
@@ -118,7 +118,11 @@ export class Backtest<P> {
     }
     const end = Math.min(this.total, this.#next + maxBars);
     const from = this.#next;
-    for (; this.#next < end; this.#next++) await this.#play(this.#next);
+    for (; this.#next < end; this.#next++) {
+      // A quiet bar is played without a promise (see `play`).
+      const playing = this.#play(this.#next);
+      if (playing) await playing;
+    }
     if (this.#next >= this.total && !this.#finished) {
       this.#finished = true;
       this.#result = await this.#finish();
@@ -276,30 +280,8 @@ function prepare<P>(options: BacktestOptions<P>) {
   let flatCash: bigint | null = null;
   let flatReserved: bigint | null = null;
   let flatEquity = 0n;
-  const play = async (i: number) => {
-    const bar = bars[i]!;
-    clock = bar.t;
-    const open = tick(bar.open);
-    const high = tick(bar.high);
-    const low = tick(bar.low);
-    const close = tick(bar.close);
-    if (quiet()) skipTo(close);
-    else {
-      // The previous bar's onBar orders go out after this quote (in its flush), before the trade.
-      await quote(open);
-      await trade(open);
-      const first = high - open <= open - low ? high : low;
-      const second = first === high ? low : high;
-      if (quiet()) skipTo(close);
-      else {
-        await quote(first);
-        await trade(first);
-        await quote(second);
-        await trade(second);
-        await quote(close);
-        await trade(close);
-      }
-    }
+  /** The bar's close and onBar, once its prints are played: the equity curve's point, then the callback (its orders held). */
+  const closeBar = (bar: StrategyBar, close: number): void | Promise<void> => {
     const ledger = runner.engine.ledger;
     const lots = ledger.positions[spec.symbol]?.qty ?? 0;
     let value: bigint;
@@ -316,7 +298,40 @@ function prepare<P>(options: BacktestOptions<P>) {
     }
     times.push(bar.t);
     values.push(value);
-    await rt.barHolding(bar);
+    return rt.barHolding(bar);
+  };
+  // Most bars are quiet from their open: they are played without an await (a promise only
+  // if the strategy's callback gives one), which is most of what a quiet bar costs.
+  const play = (i: number): void | Promise<void> => {
+    const bar = bars[i]!;
+    clock = bar.t;
+    // Every price is checked, whether or not the bar is played in full.
+    const open = tick(bar.open);
+    const high = tick(bar.high);
+    const low = tick(bar.low);
+    const close = tick(bar.close);
+    if (quiet()) {
+      skipTo(close);
+      return closeBar(bar, close);
+    }
+    return playPrints(bar, open, high, low, close);
+  };
+  const playPrints = async (bar: StrategyBar, open: number, high: number, low: number, close: number) => {
+    // The previous bar's onBar orders go out after this quote (in its flush), before the trade.
+    await quote(open);
+    await trade(open);
+    const first = high - open <= open - low ? high : low;
+    const second = first === high ? low : high;
+    if (quiet()) skipTo(close);
+    else {
+      await quote(first);
+      await trade(first);
+      await quote(second);
+      await trade(second);
+      await quote(close);
+      await trade(close);
+    }
+    await closeBar(bar, close);
   };
   const finish = async (): Promise<BacktestResult> => {
   // The last bar's orders (and onStop's) would meet only the close's quote: never sent.

@@ -303,8 +303,8 @@ export class StrategyRuntime {
    * onBar without sending: a backtest holds the bar's orders until the next bar opens
    * (then `flush` sends them), because the venue's quote is still the close's until then.
    */
-  async barHolding(bar: StrategyBar): Promise<void> {
-    await this.#invoke("onBar", bar);
+  barHolding(bar: StrategyBar): void | Promise<void> {
+    return this.#invoke("onBar", bar);
   }
 
   /** onStop without sending: a backtest ends at the last close, where nothing more can trade. */
@@ -365,14 +365,20 @@ export class StrategyRuntime {
     }
   }
 
-  async #invoke(callback: StrategyCallback, event: unknown): Promise<void> {
+  /**
+   * Runs one callback. In-process ports and invokers answer at once, and then so does this:
+   * a promise only when the view or the invoker gave one. A backtest runs a callback a bar,
+   * and the promises and microtasks of an async call were most of a quiet bar's cost.
+   */
+  #invoke(callback: StrategyCallback, event: unknown): void | Promise<void> {
     if (!this.o.callbacks.has(callback)) return;
     this.invocations += 1;
+    const view = this.o.port.view();
+    return view instanceof Promise ? view.then((v) => this.#run(callback, event, v)) : this.#run(callback, event, view);
+  }
+
+  #run(callback: StrategyCallback, event: unknown, view: StrategyView): void | Promise<void> {
     const { memory } = this;
-    // In-process ports and invokers answer at once: awaiting only promises saves a
-    // microtask per call, which is most of a bar's cost in a long backtest.
-    const pendingView = this.o.port.view();
-    const view = pendingView instanceof Promise ? await pendingView : pendingView;
     const request = {
       callback,
       event,
@@ -384,8 +390,12 @@ export class StrategyRuntime {
       idPrefix: this.o.idPrefix,
       nextId: memory.nextId,
     } as InvokeRequest;
-    const pending = this.o.invoke(request);
-    const result = pending instanceof Promise ? await pending : pending;
+    const result = this.o.invoke(request);
+    return result instanceof Promise ? result.then((r) => this.#take(r)) : this.#take(result);
+  }
+
+  #take(result: InvokeResult): void {
+    const { memory } = this;
     memory.state = result.state;
     memory.nextId = result.nextId;
     for (const c of result.commands) {
