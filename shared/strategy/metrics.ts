@@ -51,8 +51,12 @@ export interface MetricOptions {
 
 const YEAR_MS = 365.25 * 24 * 3_600_000;
 const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
-/** a / b as a number without losing precision on large bigints. */
-const ratio = (a: Money, b: Money): number => Number((a * 10n ** 15n) / b) / 1e15;
+/**
+ * a / b as a number: each exact amount rounded once to a double, then divided, so the
+ * ratio is good to about 3·10⁻¹⁶ of itself, however small (a bar's return often is). One
+ * float division instead of bigint arithmetic: a backtest takes two a bar.
+ */
+const ratio = (a: Money, b: Money): number => Number(a) / Number(b);
 
 /** An equity curve as two columns, index by index: what a long backtest keeps (no object per bar). */
 export interface EquityCurve {
