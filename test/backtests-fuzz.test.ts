@@ -99,6 +99,8 @@ const mutated = (valid: Record<string, unknown>, arbitraries: Record<string, fc.
 const nearBacktest = mutated(validBacktest, { template: odd, params: odd, strategy_id: odd, ...terms });
 const nearOptimize = mutated(validOptimize, { template: odd, params: odd, ranges: fc.dictionary(fc.constantFrom("fast", "slow", "sizing", "zzz"), range, { maxKeys: 2 }), mode: odd, samples: odd, seed: odd, metric: odd, ...terms });
 
+/** A query value's text: objects as JSON (String() throws on one whose toString or valueOf fast-check made odd). */
+const queryText = (v: unknown): string => (typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
 const validCsvQuery = { symbol: "ZZ/USD", timeframe: "1Min", template: "ma-cross", params: '{"fast":2,"slow":3}', tick_size: "0.01", lot_size: "1" };
 const validCsv = ["timestamp,open,high,low,close,volume", ...validBars.map((b) => `${new Date(b.t).toISOString()},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join("\n");
 const nearCsv = fc.oneof(
@@ -121,7 +123,7 @@ describe("the backtest API under odd input", () => {
       nearBacktest.map((b) => ({ path: "/api/backtests", init: { body: b } })),
       optimize.map((b) => ({ path: "/api/backtests/optimize", init: { body: b } })),
       nearOptimize.map((b) => ({ path: "/api/backtests/optimize", init: { body: b } })),
-      nearCsv.map(({ query, text }) => ({ path: `/api/backtests/csv?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`, init: { rawBody: text, headers: { "content-type": "text/csv" } } })),
+      nearCsv.map(({ query, text }) => ({ path: `/api/backtests/csv?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, queryText(v)]))}`, init: { rawBody: text, headers: { "content-type": "text/csv" } } })),
       fc.tuple(csvQuery, csvBody).map(([q, text]) => ({ path: `/api/backtests/csv?${new URLSearchParams(q as Record<string, string>)}`, init: { rawBody: text, headers: { "content-type": "text/csv" } } })),
     );
     await fc.assert(
