@@ -65,8 +65,8 @@ export function maxBuyQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: numbe
   const cap = protectionPrice("buy", lastTicks, limits.priceBandPct);
   const fee = (lots: number) => worstFee(venue, notional(cap, lots, spec));
   const fits = (lots: number) => notional(cap, lots, spec) + fee(lots) <= cash;
-  // A lot's value (rounded down) never exceeds its share of a larger notional, so
-  // `within(m)` lots are worth more than m once one more is added: an upper bound.
+  // notional() rounds down, so n lots are worth at least n times one lot: more than `m`
+  // for any n above `within(m)`, which makes it an upper bound.
   const unit = notional(cap, 1, spec);
   const within = (money: Money) => (money <= 0n ? 0 : Math.min(Number.MAX_SAFE_INTEGER, Number(money / unit)));
   // The reservation grows with the quantity, and so does the fee. The answer lies between
