@@ -14,7 +14,12 @@ import type { VenueAnswer } from "../../shared/trading/ports";
 const log = logger("market-symbol");
 
 // Reports handed back in an RPC answer are pushed again only if not acknowledged by then.
-export const REDELIVER_AFTER_MS = 2_000;
+// The push is a safety net: the account applied them from the answer, and its next call
+// carries the cursor that deletes them; an answer that was lost is resent by the account's
+// own retry alarm within a second. So the wait is long enough for an account trading every
+// few seconds to acknowledge first: at 2 s, a third of a busy account's orders cost an
+// extra call into it (and its transaction and span lines) that changed nothing.
+export const REDELIVER_AFTER_MS = 5_000;
 
 /** The account side of delivery: applies reports and answers the last sequence it applied. */
 type Accounts = Env["ACCOUNT"];
@@ -171,9 +176,14 @@ export class VenueHost {
     }
   }
 
-  /** When the alarm must run again for undelivered reports, or undefined when there are none. */
+  /**
+   * When the alarm must run again for undelivered reports, or undefined when there are none:
+   * when the first comes due, and no sooner than a second from now (a push that failed is
+   * retried every second).
+   */
   redeliveryDue(now: number): number | undefined {
-    return this.#store.outboxSize() > 0 ? now + REDELIVER_AFTER_MS / 2 : undefined;
+    const due = this.#store.earliestDue();
+    return due === null ? undefined : Math.max(due, now + 1_000);
   }
 
   prune(now: number): void {

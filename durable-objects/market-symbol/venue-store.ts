@@ -102,6 +102,12 @@ export class VenueStore {
       .map((r) => r.account);
   }
 
+  /** When the first report in the outbox comes due; null when it is empty. */
+  earliestDue(): number | null {
+    const due = this.sql.exec<{ due: number | null }>(`SELECT MIN(due) AS due FROM venue_outbox`).one().due;
+    return due === null ? null : Number(due);
+  }
+
   outboxSize(): number {
     return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM venue_outbox`).one().n);
   }
