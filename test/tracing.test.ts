@@ -105,11 +105,12 @@ describe("one order's path in the logs", () => {
     expect(price).toMatchObject({ service: "market-symbol", parentSpanId: account.spanId, symbol: market.symbol });
     expect(venue).toMatchObject({ service: "market-symbol", parentSpanId: account.spanId, symbol: market.symbol, orderId: order.id });
 
-    // The queue: one span per event the order caused, children of the account's span (the events carry its traceparent).
-    const events = spans(trace.traceId, "queue.event");
-    expect(events.map((e) => e.type).sort()).toEqual(["order.filled", "order.new", "order.submitted"]);
-    for (const e of events) expect(e).toMatchObject({ service: "queue", parentSpanId: account.spanId });
-    const filled = events.find((e) => e.type === "order.filled")!;
+    // The queue: one span per batch that took the order's events (usually one), children of
+    // the account's span (the events carry its traceparent), naming every event it projected.
+    const events = spans(trace.traceId, "queue.events");
+    expect(events.flatMap((e) => e.types as string[]).sort()).toEqual(["order.filled", "order.new", "order.submitted"]);
+    for (const e of events) expect(e).toMatchObject({ service: "queue", parentSpanId: account.spanId, subjects: [`account:${user.id}`], attempt: 1 });
+    const filled = events.find((e) => (e.types as string[]).includes("order.filled"))!;
 
     // The webhook delivery: a child of the fill event's span, and the receiver got its traceparent.
     const delivery = one(trace.traceId, "webhook.delivery");
@@ -198,7 +199,7 @@ describe("one order's path in the logs", () => {
     expect(push).toMatchObject({ service: "market-symbol", parentSpanId: null, symbol: own.symbol });
     const account = one(push.traceId!, "account.venueReports");
     expect(account).toMatchObject({ service: "account", parentSpanId: push.spanId, symbol: own.symbol });
-    const filled = await until(async () => spans(push.traceId!, "queue.event").find((e) => e.type === "order.filled"), "the fill's event span");
+    const filled = await until(async () => spans(push.traceId!, "queue.events").find((e) => (e.types as string[]).includes("order.filled")), "the fill's event span");
     expect(filled.parentSpanId).toBe(account.spanId);
     expect((await order(user, resting.id)).status).toBe("filled");
   });

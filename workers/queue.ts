@@ -27,6 +27,11 @@ export function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<vo
 async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env);
   const items: Projected[] = [];
+  // One span per trace in the batch, a child of the span that published its events (an
+  // order's submitted, new and fill events share one): a span line is the costliest thing
+  // the consumer does per event on the local runtime, where every console line crosses the
+  // inspector. The webhook deliveries and pushes of its events continue from it.
+  const traces = new Map<string, Trace>();
   for (const message of batch.messages) {
     const parsed = DomainEvent.safeParse(message.body);
     if (!parsed.success) {
@@ -36,19 +41,21 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
       continue;
     }
     const event = parsed.data;
-    // One span per event, a child of the span that published it; the webhook deliveries it queues continue from it.
-    const span = startSpan("queue.event", event.traceparent);
-    items.push({ message, event, span, fields: { eventId: event.id, type: event.type, subject: event.subject, attempt: message.attempts } });
+    // An event with no traceparent starts a trace of its own.
+    const key = event.traceparent ?? `root:${event.id}:${items.length}`;
+    let trace = traces.get(key);
+    if (!trace) traces.set(key, (trace = { span: startSpan("queue.events", event.traceparent), events: [], attempt: 0, failed: null }));
+    trace.events.push(event);
+    trace.attempt = Math.max(trace.attempt, message.attempts);
+    items.push({ message, event, trace });
   }
   // The whole batch in one D1 transaction and one read of its deliveries: a filled order is
   // three events, and every round trip is a trip to D1's region.
   if (items.length > 1)
     try {
       await project(env, db, items);
-      for (const item of items) {
-        item.message.ack();
-        endSpan(item.span, log, item.fields);
-      }
+      for (const item of items) item.message.ack();
+      for (const trace of traces.values()) endTrace(trace);
       return;
     } catch (error) {
       // Nothing of the batch landed (or all of it did, and each event is idempotent): one by
@@ -59,21 +66,35 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
     try {
       await project(env, db, [item]);
       item.message.ack();
-      endSpan(item.span, log, item.fields);
     } catch (error) {
       const { event } = item;
-      endSpan(item.span, log, { ...item.fields, error: String(error) }, "error");
+      item.trace.failed = String(error);
       log("error", "event projection failed", { eventId: event.id, type: event.type, traceparent: event.traceparent, error: String(error) });
       item.message.retry({ delaySeconds: Math.min(60, 2 ** item.message.attempts) });
     }
   }
+  for (const trace of traces.values()) endTrace(trace);
+}
+
+interface Trace {
+  span: Span;
+  events: DomainEvent[];
+  /** The highest delivery attempt among its messages. */
+  attempt: number;
+  /** The error of an event of the trace that failed alone, if one did. */
+  failed: string | null;
 }
 
 interface Projected {
   message: Message<unknown>;
   event: DomainEvent;
-  span: Span;
-  fields: Record<string, unknown>;
+  trace: Trace;
+}
+
+function endTrace(trace: Trace): void {
+  const { span, events, attempt, failed } = trace;
+  const fields = { eventIds: events.map((e) => e.id), types: events.map((e) => e.type), subjects: [...new Set(events.map((e) => e.subject))], attempt };
+  endSpan(span, log, failed === null ? fields : { ...fields, error: failed }, failed === null ? "info" : "error");
 }
 
 /**
@@ -85,7 +106,8 @@ async function project(env: Env, db: Database, items: Projected[]): Promise<void
   const statements: BatchItem<"sqlite">[] = [];
   const notified: { at: number; traceparent: string }[] = [];
   const traceparents = new Map<string, string>();
-  for (const { event, span } of items) {
+  for (const { event, trace } of items) {
+    const { span } = trace;
     statements.push(audit(db, event), ...tradingProjections(db, event));
     const draft = notificationOf(event);
     if (!draft) continue;
