@@ -124,6 +124,34 @@ describe("one order's path in the logs", () => {
     for (const span of all) expect(known.has(span.parentSpanId!)).toBe(true);
   });
 
+  it("a fill's notification pushed to a listening socket is the account's span under the events' span; one that reaches nobody logs none", async () => {
+    const listening = await signUp();
+    const res = await call("/stream", { headers: { upgrade: "websocket" }, token: listening.access, ip: listening.ip });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: { stream: string }[] = [];
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as { stream: string }));
+    ws.send(JSON.stringify({ action: "listen", data: { streams: ["notifications"] } }));
+    await until(async () => frames.some((f) => f.stream === "listening"), "listening");
+    const silent = await signUp();
+
+    const traces = await Promise.all(
+      [listening, silent].map(async (user) => {
+        const trace = clientTrace();
+        const placed = await call("/v2/orders", { token: user.access, ip: user.ip, headers: { traceparent: header(trace) }, body: { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" } });
+        expect(placed.status).toBe(200);
+        return trace.traceId;
+      }),
+    );
+    await until(async () => frames.some((f) => f.stream === "notifications"), "the fill's notification on the socket");
+    const filled = await until(async () => spans(traces[0]!, "queue.events").find((e) => (e.types as string[]).includes("order.filled")), "the fill's events span");
+    expect(one(traces[0]!, "account.notify")).toMatchObject({ service: "account", parentSpanId: filled.spanId, account: listening.id, stream: "notifications", sockets: 1 });
+    await until(async () => spans(traces[1]!, "queue.events").some((e) => (e.types as string[]).includes("order.filled")), "the other fill's events span");
+    expect(spans(traces[1]!, "account.notify")).toEqual([]);
+    ws.close();
+  });
+
   it("a cancel and a read are spans of their own requests, and the cancel continues into the venue", async () => {
     const user = await signUp();
     const resting = await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "90.00", time_in_force: "day" });

@@ -333,9 +333,16 @@ export class Account extends DurableObject<Env> {
     onTradeSocketMessage(this.env, ws, data);
   }
 
-  /** Sends `{stream, data}` to this user's sockets listening to `stream` (backtest progress, …). */
-  notify(stream: UserStream, data: unknown): void {
-    broadcastToStream(this.ctx, this.env, stream, data);
+  /**
+   * Sends `{stream, data}` to this user's sockets listening to `stream` (backtest progress,
+   * notifications, …). With a traceparent (a notification's push) it logs a span, a child of
+   * it, only when a socket got the frame: most users are not listening, and a line per push
+   * that reached nobody cost more than the push.
+   */
+  notify(stream: UserStream, data: unknown, traceparent: string | null = null): void {
+    const span = traceparent === null ? null : startSpan("account.notify", traceparent);
+    const sockets = broadcastToStream(this.ctx, this.env, stream, data);
+    if (span && sockets > 0) endSpan(span, log, { account: this.#owner, stream, sockets });
   }
 
   /** Ends the trade_updates sockets a revocation selects (and drops what the gate knew of the user's credentials); answers how many. */

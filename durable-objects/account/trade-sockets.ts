@@ -88,12 +88,12 @@ export function broadcastTradeUpdate(ctx: DurableObjectState, env: Env, update: 
   broadcast(ctx, env, "trade_updates", update);
 }
 
-/** Sends `{stream, data}` to every socket listening to `stream`. */
-export function broadcastToStream(ctx: DurableObjectState, env: Env, stream: UserStream, data: unknown): void {
-  broadcast(ctx, env, stream, { stream, data });
+/** Sends `{stream, data}` to every socket listening to `stream`; answers how many. */
+export function broadcastToStream(ctx: DurableObjectState, env: Env, stream: UserStream, data: unknown): number {
+  return broadcast(ctx, env, stream, { stream, data });
 }
 
-function broadcast(ctx: DurableObjectState, env: Env, stream: UserStream, frame: unknown): void {
+function broadcast(ctx: DurableObjectState, env: Env, stream: UserStream, frame: unknown): number {
   let text: string | undefined;
   let sent = 0;
   for (const ws of ctx.getWebSockets()) {
@@ -106,6 +106,7 @@ function broadcast(ctx: DurableObjectState, env: Env, stream: UserStream, frame:
     }
   }
   if (sent > 0) countFrames(ctx, env, sent);
+  return sent;
 }
 
 /** Ends the trade_updates sockets a revocation selects: the error frame, then a close. Answers how many. */

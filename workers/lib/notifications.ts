@@ -4,7 +4,7 @@ import type { NotificationDraft } from "../../shared/notifications/notifications
 import type { NotificationView } from "../../shared/notifications/schemas";
 import { schema, type Database } from "../../platform/db";
 import { logger } from "../../platform/log";
-import { tracedAccountOf } from "./accounts";
+import { accountOf } from "./accounts";
 
 // The notifications a domain event makes (shared/notifications/notifications.ts): stored in
 // D1 by the queue consumer, then pushed to their users' sockets.
@@ -47,7 +47,8 @@ export async function pushNotifications(env: Env, rows: NotificationRow[], trace
   await Promise.all(
     rows.map(async (row) => {
       try {
-        await tracedAccountOf(env, row.userId, traceparent, log).notify("notifications", notificationView(row));
+        // The account logs the push's span, and only when a socket got it (most pushes reach nobody).
+        await accountOf(env, row.userId).notify("notifications", notificationView(row), traceparent);
       } catch (error) {
         log("warn", "could not push a notification", { userId: row.userId, notification: row.id, error: String(error) });
       }
