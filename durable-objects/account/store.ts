@@ -24,12 +24,6 @@ export class AccountStore implements AccountBook {
   readonly #sending = new Set<string>();
   /** Outbox rows the queue has taken, deleted by the next commit (or dropPublished). */
   readonly #published = new Set<string>();
-  /**
-   * The outbox's rows as stored, in the order they are sent (time, then insertion): read
-   * once, then changed only after the writes that change the table have run, so sending the
-   * events after every command reads and parses nothing.
-   */
-  #outbox: Map<string, { t: number; event: DomainEvent }> | undefined;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -100,22 +94,15 @@ export class AccountStore implements AccountBook {
 
   commit(changes: AccountChanges): void {
     const sent = [...this.#published];
-    const outbox = this.#rows();
     this.storage.transactionSync(() => {
       if (changes.state) this.storage.kv.put(STATE_KEY, encode(changes.state));
       for (const id of changes.withdrawn) this.#withdraw(id);
       for (const o of changes.orders) this.putOrder(o);
       for (const a of changes.activities) this.addActivity(a);
-      for (const e of changes.events) this.#enqueue(e);
+      for (const e of changes.events) this.enqueue(e);
       this.#deleteFromOutbox(sent);
     });
-    // The same changes in memory, now that the transaction has committed, in its order.
-    for (const id of changes.withdrawn) for (const row of this.#unsentOf(id)) outbox.delete(row);
-    for (const e of changes.events) if (!outbox.has(e.id)) outbox.set(e.id, { t: Date.parse(e.occurredAt), event: e });
-    for (const id of sent) {
-      outbox.delete(id);
-      this.#published.delete(id);
-    }
+    for (const id of sent) this.#published.delete(id);
   }
 
   /**
@@ -126,24 +113,6 @@ export class AccountStore implements AccountBook {
     this.sql.exec(`DELETE FROM orders WHERE id = ?`, id);
     const taken = JSON.stringify([...this.#sending, ...this.#published]);
     this.sql.exec(`DELETE FROM outbox WHERE json_extract(event, '$.data.order.id') = ? AND id NOT IN (SELECT value FROM json_each(?))`, id, taken);
-  }
-
-  /** The outbox rows #withdraw deletes for an order: its events not taken by the queue. */
-  #unsentOf(orderId: string): string[] {
-    const rows: string[] = [];
-    for (const [id, { event }] of this.#rows()) {
-      const order = (event.data as { order?: { id?: unknown } }).order;
-      if (order?.id === orderId && !this.#sending.has(id) && !this.#published.has(id)) rows.push(id);
-    }
-    return rows;
-  }
-
-  #rows(): Map<string, { t: number; event: DomainEvent }> {
-    if (!this.#outbox) {
-      const rows = this.sql.exec<{ id: string; t: number; event: string }>(`SELECT id, t, event FROM outbox ORDER BY t, rowid`).toArray();
-      this.#outbox = new Map(rows.map((r) => [r.id, { t: Number(r.t), event: JSON.parse(r.event) as DomainEvent }]));
-    }
-    return this.#outbox;
   }
 
   latestOrderOf(symbol: string): AccountOrder | undefined {
@@ -242,7 +211,7 @@ export class AccountStore implements AccountBook {
       .map((r) => ({ id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> }));
   }
 
-  #enqueue(event: DomainEvent): void {
+  enqueue(event: DomainEvent): void {
     this.sql.exec(`INSERT OR IGNORE INTO outbox (id, t, event) VALUES (?, ?, ?)`, event.id, Date.parse(event.occurredAt), JSON.stringify(event));
   }
 
@@ -251,12 +220,14 @@ export class AccountStore implements AccountBook {
    * count as being sent until published() or unsent().
    */
   takeOutbox(limit = 100): { id: string; event: DomainEvent }[] {
-    const rows: { id: string; t: number; event: DomainEvent }[] = [];
-    for (const [id, row] of this.#rows()) if (!this.#sending.has(id) && !this.#published.has(id)) rows.push({ id, ...row });
-    // Stored in commit order; a clock that stepped back between commits is the only way out of time order.
-    const taken = rows.sort((a, b) => a.t - b.t).slice(0, limit);
-    for (const r of taken) this.#sending.add(r.id);
-    return taken.map((r) => ({ id: r.id, event: r.event }));
+    const taken = this.#sending.size + this.#published.size;
+    const rows = this.sql
+      .exec<{ id: string; event: string }>(`SELECT id, event FROM outbox ORDER BY t, rowid LIMIT ?`, limit + taken)
+      .toArray()
+      .filter((r) => !this.#sending.has(r.id) && !this.#published.has(r.id))
+      .slice(0, limit);
+    for (const r of rows) this.#sending.add(r.id);
+    return rows.map((r) => ({ id: r.id, event: JSON.parse(r.event) as DomainEvent }));
   }
 
   /**
@@ -280,10 +251,7 @@ export class AccountStore implements AccountBook {
     if (this.#published.size === 0) return;
     const sent = [...this.#published];
     this.#deleteFromOutbox(sent);
-    for (const id of sent) {
-      this.#rows().delete(id);
-      this.#published.delete(id);
-    }
+    for (const id of sent) this.#published.delete(id);
   }
 
   #deleteFromOutbox(ids: string[]): void {
@@ -293,7 +261,7 @@ export class AccountStore implements AccountBook {
 
   /** Events not yet on the queue (published ones wait for deletion and are not counted). */
   outboxSize(): number {
-    return this.#rows().size - this.#published.size;
+    return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n) - this.#published.size;
   }
 
   counts(): Record<string, number> {
