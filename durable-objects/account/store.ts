@@ -18,17 +18,36 @@ const decode = <T>(text: string): T => JSON.parse(text, (_k, v: unknown) => (typ
 
 type Row = Record<string, SqlStorageValue>;
 
+/** Unsent events an incarnation follows in memory at most, by default; beyond, it reads the table. */
+const KNOWN_MAX = 100;
+/** The order an event is about (what #withdraw matches in SQL). */
+const orderIdOf = (e: DomainEvent): unknown => (e.data as { order?: { id?: unknown } }).order?.id;
+
 export class AccountStore implements AccountBook {
   private readonly sql: SqlStorage;
   /** Outbox rows being sent to the queue now. */
   readonly #sending = new Set<string>();
   /** Outbox rows the queue has taken, deleted by the next commit (or dropPublished). */
   readonly #published = new Set<string>();
+  /**
+   * The outbox's unsent rows (neither being sent nor published), in the order stored, when
+   * this incarnation knows them exactly: from a read that took every unsent row, each commit
+   * appends its events and removes a withdrawn order's. Then sending the events after a
+   * command reads and parses nothing. Null when not known (a new incarnation, a failed
+   * send, more than KNOWN_MAX waiting): the table is read. Bounded, so a queue that is down
+   * cannot grow it.
+   */
+  #unsent: DomainEvent[] | null = null;
+
+  /** How many unsent events it follows in memory at most (0: it always reads the table). */
+  readonly #knownMax: number;
 
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly owner: string,
+    options: { knownMax?: number } = {},
   ) {
+    this.#knownMax = options.knownMax ?? KNOWN_MAX;
     const sql = (this.sql = storage.sql);
     sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     const version = Number(sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0]?.value ?? 0);
@@ -102,6 +121,20 @@ export class AccountStore implements AccountBook {
       for (const e of changes.events) this.enqueue(e);
       this.#deleteFromOutbox(sent);
     });
+    // Committed: the same changes to the unsent rows, in the transaction's order (an
+    // event already in the table, in any state, was not inserted again).
+    if (this.#unsent) {
+      const withdrawn = new Set(changes.withdrawn);
+      const kept = withdrawn.size === 0 ? this.#unsent : this.#unsent.filter((e) => !withdrawn.has(orderIdOf(e) as string));
+      const present = new Set(kept.map((e) => e.id));
+      const next = [...kept];
+      for (const e of changes.events) {
+        if (present.has(e.id) || this.#sending.has(e.id) || this.#published.has(e.id)) continue;
+        present.add(e.id);
+        next.push(e);
+      }
+      this.#unsent = next.length > this.#knownMax ? null : next;
+    }
     for (const id of sent) this.#published.delete(id);
   }
 
@@ -220,12 +253,20 @@ export class AccountStore implements AccountBook {
    * count as being sent until published() or unsent().
    */
   takeOutbox(limit = 100): { id: string; event: DomainEvent }[] {
+    if (this.#unsent) {
+      // The table's order: time, then insertion (a stable sort of the rows in insertion order).
+      const ordered = this.#unsent.map((event, i) => ({ event, i, t: Date.parse(event.occurredAt) })).sort((a, b) => a.t - b.t || a.i - b.i);
+      const taken = ordered.slice(0, limit).map((r) => r.event);
+      this.#unsent = ordered.slice(limit).sort((a, b) => a.i - b.i).map((r) => r.event);
+      for (const e of taken) this.#sending.add(e.id);
+      return taken.map((event) => ({ id: event.id, event }));
+    }
     const taken = this.#sending.size + this.#published.size;
-    const rows = this.sql
-      .exec<{ id: string; event: string }>(`SELECT id, event FROM outbox ORDER BY t, rowid LIMIT ?`, limit + taken)
-      .toArray()
-      .filter((r) => !this.#sending.has(r.id) && !this.#published.has(r.id))
-      .slice(0, limit);
+    const read = this.sql.exec<{ id: string; event: string }>(`SELECT id, event FROM outbox ORDER BY t, rowid LIMIT ?`, limit + taken).toArray();
+    const unsent = read.filter((r) => !this.#sending.has(r.id) && !this.#published.has(r.id));
+    const rows = unsent.slice(0, limit);
+    // Every row was read and every unsent one is taken now: from here on they are known.
+    if (this.#knownMax > 0 && read.length < limit + taken && unsent.length <= limit) this.#unsent = [];
     for (const r of rows) this.#sending.add(r.id);
     return rows.map((r) => ({ id: r.id, event: JSON.parse(r.event) as DomainEvent }));
   }
@@ -241,9 +282,10 @@ export class AccountStore implements AccountBook {
     }
   }
 
-  /** Sending these events failed: they are owed again. */
+  /** Sending these events failed: they are owed again (and read from the table again). */
   unsent(ids: string[]): void {
     for (const id of ids) this.#sending.delete(id);
+    if (ids.length > 0) this.#unsent = null;
   }
 
   /** Deletes the published events now, for when no commit is coming (the retry alarm). */
@@ -261,6 +303,7 @@ export class AccountStore implements AccountBook {
 
   /** Events not yet on the queue (published ones wait for deletion and are not counted). */
   outboxSize(): number {
+    if (this.#unsent) return this.#unsent.length + this.#sending.size;
     return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n) - this.#published.size;
   }
 
