@@ -1,4 +1,4 @@
-import type { Logger } from "./log";
+import { logger, type Logger, type Service } from "./log";
 
 // W3C trace context (https://www.w3.org/TR/trace-context/) across RedFire's hops: every
 // Durable Object call, queue message and webhook delivery is a span, a child of the
@@ -91,6 +91,83 @@ export function traced<T>(log: Logger, name: string, parent: string | null | und
       throw error;
     },
   );
+}
+
+// ---- spans that ride back in the answer ---------------------------------------------------
+// A call made inside a request need not log a line of its own: its span rides back in the
+// answer, and the caller logs it in its own line (the gateway's request line holds the
+// spans of the calls the request made, in a \`spans\` array). One line per request instead
+// of one per hop; the trace is the same set of spans (docs/tracing.md, "Where spans are
+// logged"). A span whose caller will not log it (no scope open for it) is logged at once.
+
+/** A value a span line says of its hop (what an RPC answer can carry). */
+export type SpanValue = string | number | boolean | null;
+
+/** A finished span, as its line's fields, with the service that ran it and the level. */
+export interface SpanLine {
+  service: Service;
+  level: "info" | "warn" | "error";
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  durationMs: number;
+  /** What the hop says of itself (account, symbol, order id and status…), as the line's own fields. */
+  fields: Record<string, SpanValue>;
+}
+
+/** What an answer that carries the spans of a request's hops adds to its value. */
+export interface Traced {
+  spans?: SpanLine[];
+}
+
+/** What a call's answer that carries its own span adds to its value. */
+export interface Spanned {
+  span: SpanLine;
+}
+
+/** Ends a span without logging it: its line, for the caller to log. */
+export function finishSpan(span: Span, service: Service, fields: Record<string, SpanValue> = {}, level: SpanLine["level"] = "info"): SpanLine {
+  const { traceId, spanId, parentSpanId } = span;
+  return { service, level, name: span.name, traceId, spanId, parentSpanId, durationMs: Math.round((performance.now() - span.startedAt) * 100) / 100, fields };
+}
+
+/** A span line's fields as its own log line has them (the logger adds time, level and service). */
+export function spanLineFields({ name, traceId, spanId, parentSpanId, durationMs, fields }: SpanLine): Record<string, unknown> {
+  return { name, traceId, spanId, parentSpanId, durationMs, ...fields };
+}
+
+/** Logs spans nobody else will: each its own `span` line, under the service that ran it. */
+export function logSpanLines(lines: readonly SpanLine[]): void {
+  for (const line of lines) logger(line.service)(line.level, "span", spanLineFields(line));
+}
+
+/**
+ * The spans the calls of an open span answer with, gathered until it ends. Keyed by the
+ * traceparent the span hands to its calls, so commands that interleave (an object's input
+ * gate opens at each await) keep theirs apart; a span arriving for no open scope (its
+ * caller ended already, or never opened one) is logged at once rather than lost.
+ */
+export class SpanScopes {
+  readonly #open = new Map<string, SpanLine[]>();
+
+  open(traceparent: string): void {
+    this.#open.set(traceparent, []);
+  }
+
+  add(traceparent: string | null, line: SpanLine | undefined): void {
+    if (!line) return;
+    const scope = traceparent === null ? undefined : this.#open.get(traceparent);
+    if (scope) scope.push(line);
+    else logSpanLines([line]);
+  }
+
+  /** The spans gathered for a scope, which closes. */
+  close(traceparent: string): SpanLine[] {
+    const lines = this.#open.get(traceparent) ?? [];
+    this.#open.delete(traceparent);
+    return lines;
+  }
 }
 
 // Methods a stub answers that are not calls to log: the promise protocol, and fetch (a

@@ -23,7 +23,11 @@ const capture = (...args: unknown[]) => {
   const text = args.map(String).join(" ");
   if (!text.startsWith("{")) return;
   try {
-    lines.push(JSON.parse(text) as Line);
+    const line = JSON.parse(text) as Line;
+    lines.push(line);
+    // The spans of the calls a request waited on ride in its line (docs/tracing.md): read
+    // them as the lines they stand for, marked with the line that carried them.
+    for (const span of (line.spans as Line[] | undefined) ?? []) lines.push({ ...span, message: "span", carriedBy: line.service });
   } catch {
     // not one of ours
   }
@@ -105,11 +109,19 @@ describe("one order's path in the logs", () => {
     expect(price).toMatchObject({ service: "market-symbol", parentSpanId: account.spanId, symbol: market.symbol });
     expect(venue).toMatchObject({ service: "market-symbol", parentSpanId: account.spanId, symbol: market.symbol, orderId: order.id });
 
+    // The hops the request waited on ride in its one line instead of logging their own
+    // (the price asked first is logged by the symbol: its method answers a bare price).
+    expect((gateway.spans as Line[]).map((s) => [s.name, s.service])).toEqual([
+      ["account.placeOrder", "account"],
+      ["symbol.venueSubmit", "market-symbol"],
+    ]);
+    expect([account.carriedBy, venue.carriedBy, price.carriedBy]).toEqual(["gateway", "gateway", undefined]);
+
     // The queue: one span per batch that took the order's events (usually one), children of
     // the account's span (the events carry its traceparent), naming every event it projected.
     const events = spans(trace.traceId, "queue.events");
     expect(events.flatMap((e) => e.types as string[]).sort()).toEqual(["order.filled", "order.new", "order.submitted"]);
-    for (const e of events) expect(e).toMatchObject({ service: "queue", parentSpanId: account.spanId, subjects: [`account:${user.id}`], attempt: 1 });
+    for (const e of events) expect(e).toMatchObject({ service: "queue", parentSpanId: account.spanId, subjects: [`account:${user.id}`], attempt: 1, carriedBy: "queue" });
     const filled = events.find((e) => (e.types as string[]).includes("order.filled"))!;
 
     // The webhook delivery: a child of the fill event's span, and the receiver got its traceparent.
@@ -205,7 +217,9 @@ describe("one order's path in the logs", () => {
     const send = one(callback.traceId!, "account.strategySend");
     expect(send).toMatchObject({ service: "account", parentSpanId: callback.spanId, command: "place" });
     expect(one(callback.traceId!, "symbol.marketPrice").parentSpanId).toBe(send.spanId);
-    expect(one(callback.traceId!, "symbol.venueSubmit").parentSpanId).toBe(send.spanId);
+    // No request waits on these calls: each hop logs its own line (the account logs the venue's, which its answer carried).
+    expect(one(callback.traceId!, "symbol.venueSubmit")).toMatchObject({ parentSpanId: send.spanId, service: "market-symbol" });
+    expect(inTrace(callback.traceId!).filter((l) => l.carriedBy !== undefined)).toEqual([]);
   });
 
   it("a call whose method takes no traceparent is the gateway's span of the request", async () => {

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Principal } from "../shared/principal";
 import type { Caller } from "../platform/credentials";
 import type { DeferredGate } from "./middleware/admission";
+import type { SpanLine } from "../platform/trace";
 
 export type { Principal };
 
@@ -18,6 +19,8 @@ export interface Variables {
   principal: Principal | undefined;
   /** On a one-hop route: the gate the route hands to the user's object with its command. */
   deferredGate: DeferredGate | undefined;
+  /** The spans of the calls this request made that answered with them, for its log line (platform/trace.ts). */
+  spans: SpanLine[];
   /** Why presented credentials were refused; reported only on routes that need them. */
   authFailure: string | undefined;
 }

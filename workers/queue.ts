@@ -4,7 +4,7 @@ import { z } from "zod";
 import { DomainEvent } from "../shared/events";
 import { database, schema, type Database } from "../platform/db";
 import { logger } from "../platform/log";
-import { endSpan, startSpan, type Span } from "../platform/trace";
+import { spanFields, startSpan, type Span } from "../platform/trace";
 import { notificationOf } from "../shared/notifications/notifications";
 import { pushNotifications, storeNotification, type NotificationRow } from "./lib/notifications";
 import { consumeDeadEvents } from "./lib/dead-letters";
@@ -28,9 +28,10 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
   const db = database(env);
   const items: Projected[] = [];
   // One span per trace in the batch, a child of the span that published its events (an
-  // order's submitted, new and fill events share one): a span line is the costliest thing
-  // the consumer does per event on the local runtime, where every console line crosses the
-  // inspector. The webhook deliveries and pushes of its events continue from it.
+  // order's submitted, new and fill events share one), all in the batch's one line: a log
+  // line is the costliest thing the consumer does per event on the local runtime, where
+  // every console line crosses the inspector. The webhook deliveries and pushes of its
+  // events continue from it.
   const traces = new Map<string, Trace>();
   for (const message of batch.messages) {
     const parsed = DomainEvent.safeParse(message.body);
@@ -55,7 +56,7 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
     try {
       await project(env, db, items);
       for (const item of items) item.message.ack();
-      for (const trace of traces.values()) endTrace(trace);
+      logBatch(batch.queue, items.length, traces);
       return;
     } catch (error) {
       // Nothing of the batch landed (or all of it did, and each event is idempotent): one by
@@ -73,7 +74,7 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
       item.message.retry({ delaySeconds: Math.min(60, 2 ** item.message.attempts) });
     }
   }
-  for (const trace of traces.values()) endTrace(trace);
+  logBatch(batch.queue, items.length, traces);
 }
 
 interface Trace {
@@ -91,10 +92,18 @@ interface Projected {
   trace: Trace;
 }
 
-function endTrace(trace: Trace): void {
-  const { span, events, attempt, failed } = trace;
-  const fields = { eventIds: events.map((e) => e.id), types: events.map((e) => e.type), subjects: [...new Set(events.map((e) => e.subject))], attempt };
-  endSpan(span, log, failed === null ? fields : { ...fields, error: failed }, failed === null ? "info" : "error");
+/** The batch's line: its traces' spans (as a request line carries its hops'), at `error` if an event of one failed. */
+function logBatch(queue: string, events: number, traces: Map<string, Trace>): void {
+  if (traces.size === 0) return;
+  const spans = [...traces.values()].map(({ span, events, attempt, failed }) => ({
+    service: "queue",
+    ...(failed === null ? {} : { level: "error" }),
+    ...spanFields(span, performance.now(), { eventIds: events.map((e) => e.id), types: events.map((e) => e.type), subjects: [...new Set(events.map((e) => e.subject))], attempt }),
+    ...(failed === null ? {} : { error: failed }),
+  }));
+  const failed = [...traces.values()].some((t) => t.failed !== null);
+  // The trace ids at the top as well, for a log search on one.
+  log(failed ? "error" : "info", "batch", { queue, events, traceIds: [...traces.values()].map((t) => t.span.traceId), spans });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { logger } from "../../platform/log";
-import { endSpan, startSpan, traced, type Span } from "../../platform/trace";
+import { endSpan, finishSpan, logSpanLines, SpanScopes, startSpan, traced, type Span, type SpanValue, type Traced } from "../../platform/trace";
 import { AccountEngine } from "../../shared/trading/account-engine";
 import { AccountRunner } from "../../shared/trading/account-runner";
 import type { AssetInfo } from "../../shared/trading/asset";
@@ -31,7 +31,7 @@ const RETRY_MS = 1_000;
 const TRACED_COMMANDS = ["account", "positions", "position", "cancelOrder", "cancelAll"] as const satisfies readonly GatedCommand[];
 
 /** What an order span says of its outcome: the order, or the rule that refused it. */
-const orderFields = (outcome: Outcome<OrderView>): Record<string, unknown> =>
+const orderFields = (outcome: Outcome<OrderView>): Record<string, SpanValue> =>
   outcome.ok ? { orderId: outcome.value.id, orderStatus: outcome.value.status } : { rule: outcome.refusal.rule };
 
 /**
@@ -47,6 +47,8 @@ export class Account extends DurableObject<Env> {
   readonly #strategies: StrategyLink;
   readonly #identity: IdentityDesk;
   readonly #config: ConfigSubscriber;
+  /** The symbol calls' spans, gathered for the gated span that made them (platform/trace.ts). */
+  readonly #spans = new SpanScopes();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -54,7 +56,7 @@ export class Account extends DurableObject<Env> {
     this.#store = new AccountStore(ctx.storage, this.#owner);
     this.#identity = new IdentityDesk(env, this.#owner);
     const deps = { owner: this.#owner, now: () => Date.now(), newId: () => crypto.randomUUID(), config: tradingConfig(env) };
-    this.#runner = new AccountRunner(this.#store, symbolVenues(env), () => new AccountEngine(this.#store, deps), {
+    this.#runner = new AccountRunner(this.#store, symbolVenues(env, this.#spans), () => new AccountEngine(this.#store, deps), {
       beforeVenueCalls: () => this.#armRetry(),
       committed: (changes) => this.#dispatch(changes),
       venueFailed: (command, error) => this.#venueFailed(command, error),
@@ -73,37 +75,36 @@ export class Account extends DurableObject<Env> {
   // ---- the gate: the user's credentials and rate limits (shared/identity/gate.ts) -----------
 
   // Every call from the gateway carries the request's traceparent (in the gate request, or
-  // as the last argument) and is logged as one span of this object, whose traceparent the
-  // command hands on to the symbol objects and into its events (docs/tracing.md).
+  // as the last argument) and is one span of this object, whose traceparent the command
+  // hands on to the symbol objects and into its events (docs/tracing.md). The span and the
+  // symbol calls' spans ride back in the answer (\`spans\`), for the gateway's request line.
 
   /** Whether a request of this user stands and fits their rate limit; the gateway's check for routes that do not call in themselves. */
-  async admit(request: GateRequest): Promise<GateOutcome> {
+  async admit(request: GateRequest): Promise<GateOutcome & Traced> {
     const span = startSpan("account.admit", request.traceparent);
     const outcome = await this.#identity.admit(await this.#configured(request));
-    this.#endGated(span, outcome);
-    return outcome;
+    return { ...outcome, spans: [this.#gatedSpan(span, outcome)] };
   }
 
   /** GET /api/users/me in one call: the gate, then the user as D1 last said. */
-  async me(request: GateRequest): Promise<Gated<UserRecord>> {
+  async me(request: GateRequest): Promise<Gated<UserRecord> & Traced> {
     const span = startSpan("account.me", request.traceparent);
     const outcome = await this.#identity.me(await this.#configured(request));
-    this.#endGated(span, outcome);
-    return outcome;
+    return { ...outcome, spans: [this.#gatedSpan(span, outcome)] };
   }
 
   /** POST /v2/orders in one call: the gate, then the order. */
-  placeOrderAs(request: GateRequest, fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Gated<Outcome<OrderView>>> {
+  placeOrderAs(request: GateRequest, fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Gated<Outcome<OrderView>> & Traced> {
     return this.#gated(request, "placeOrder", (span) => this.#publishing(this.#runner.place(fields, asset, span.traceparent)), traceparent, orderFields);
   }
 
   /** Any of the read and cancel commands a route sends with its gate, in one call. */
-  gated<K extends GatedCommand>(request: GateRequest, command: K, ...args: Parameters<Account[K]>): Promise<Gated<Awaited<ReturnType<Account[K]>>>> {
+  gated<K extends GatedCommand>(request: GateRequest, command: K, ...args: Parameters<Account[K]>): Promise<Gated<Awaited<ReturnType<Account[K]>>> & Traced> {
     if (!(GATED_COMMANDS as readonly string[]).includes(command)) throw new Error(`${command} is not a gated command`);
     const run = this[command] as (...a: unknown[]) => unknown;
     // The commands that call the symbol objects (prices, cancels) take the span's traceparent after their arguments.
     const passesTrace = (TRACED_COMMANDS as readonly string[]).includes(command);
-    return this.#gated<unknown>(request, command, async (span) => run.apply(this, passesTrace ? [...args, span.traceparent] : args)) as Promise<Gated<Awaited<ReturnType<Account[K]>>>>;
+    return this.#gated<unknown>(request, command, async (span) => run.apply(this, passesTrace ? [...args, span.traceparent] : args)) as Promise<Gated<Awaited<ReturnType<Account[K]>>> & Traced>;
   }
 
   /** The user or their credentials changed in D1 (role, status, profile, a revocation): read them again on next use. */
@@ -111,25 +112,28 @@ export class Account extends DurableObject<Env> {
     this.#identity.forget();
   }
 
-  async #gated<T>(request: GateRequest, name: string, command: (span: Span) => Promise<T>, traceparent: string | null = null, describe?: (value: T) => Record<string, unknown>): Promise<Gated<T>> {
+  async #gated<T>(request: GateRequest, name: string, command: (span: Span) => Promise<T>, traceparent: string | null = null, describe?: (value: T) => Record<string, SpanValue>): Promise<Gated<T> & Traced> {
     const span = startSpan(`account.${name}`, request.traceparent ?? traceparent);
+    this.#spans.open(span.traceparent);
     try {
       const outcome = await this.#identity.admit(await this.#configured(request));
       if (!outcome.admitted) {
-        this.#endGated(span, outcome);
-        return outcome;
+        this.#spans.close(span.traceparent);
+        return { ...outcome, spans: [this.#gatedSpan(span, outcome)] };
       }
       const value = await command(span);
-      endSpan(span, log, { account: this.#owner, admitted: true, ...describe?.(value) });
-      return { admitted: true, rate: outcome.rate, value };
+      const line = finishSpan(span, "account", { account: this.#owner, admitted: true, ...describe?.(value) });
+      return { admitted: true, rate: outcome.rate, value, spans: [line, ...this.#spans.close(span.traceparent)] };
     } catch (error) {
+      // No answer to carry them: this span and its calls' are logged here.
       endSpan(span, log, { account: this.#owner, error: String(error) }, "error");
+      logSpanLines(this.#spans.close(span.traceparent));
       throw error;
     }
   }
 
-  #endGated(span: Span, outcome: { admitted: boolean; refusal?: { status: number } }): void {
-    endSpan(span, log, { account: this.#owner, admitted: outcome.admitted, ...(outcome.refusal ? { status: outcome.refusal.status } : {}) });
+  #gatedSpan(span: Span, outcome: { admitted: boolean; refusal?: { status: number } }) {
+    return finishSpan(span, "account", { account: this.#owner, admitted: outcome.admitted, ...(outcome.refusal ? { status: outcome.refusal.status } : {}) });
   }
 
   // ---- run-time configuration (durable-objects/config/subscriber.ts) -----------------------

@@ -14,7 +14,7 @@ import type { PriceWindow } from "../../shared/trading/price-window";
 import type { VenueOrderRequest } from "../../shared/venue/venue";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { logger } from "../../platform/log";
-import { endSpan, startSpan, traced } from "../../platform/trace";
+import { endSpan, finishSpan, startSpan, type Spanned } from "../../platform/trace";
 import { objectName } from "../name";
 import { barsPage, importBars, orderbookOf, previousClose, quotesPage, snapshotOf, tradesPage } from "./history";
 import { MarketStore } from "./store";
@@ -247,25 +247,29 @@ export class MarketSymbol extends DurableObject<Env> {
    * not yet acknowledged, in sequence order. `ackedSeq` is the last report the account has
    * applied, so those can be dropped from the outbox.
    */
-  venueSubmit(order: VenueOrderRequest, ackedSeq: number, traceparent: string | null = null, window: PriceWindow | null = null): Promise<VenueAnswer> {
-    return traced(
-      log,
-      "symbol.venueSubmit",
-      traceparent,
-      () => this.#venue.submit(order, ackedSeq, Date.now(), window),
-      (r) => ({ symbol: this.#symbol, account: order.account, orderId: order.id, reports: r.reports.length, ...(r.declined ? { declined: true } : {}) }),
-    );
+  venueSubmit(order: VenueOrderRequest, ackedSeq: number, traceparent: string | null = null, window: PriceWindow | null = null): Promise<VenueAnswer & Spanned> {
+    return this.#answering("symbol.venueSubmit", traceparent, () => this.#venue.submit(order, ackedSeq, Date.now(), window), { account: order.account, orderId: order.id });
   }
 
   /** Cancels an order; one the venue never received is refused for good if it arrives later. */
-  venueCancel(account: string, orderId: string, ackedSeq: number, traceparent: string | null = null, window: PriceWindow | null = null): Promise<VenueAnswer> {
-    return traced(
-      log,
-      "symbol.venueCancel",
-      traceparent,
-      () => this.#venue.cancel(account, orderId, ackedSeq, Date.now(), window),
-      (r) => ({ symbol: this.#symbol, account, orderId, reports: r.reports.length, ...(r.declined ? { declined: true } : {}) }),
-    );
+  venueCancel(account: string, orderId: string, ackedSeq: number, traceparent: string | null = null, window: PriceWindow | null = null): Promise<VenueAnswer & Spanned> {
+    return this.#answering("symbol.venueCancel", traceparent, () => this.#venue.cancel(account, orderId, ackedSeq, Date.now(), window), { account, orderId });
+  }
+
+  /**
+   * A venue call's answer with its span, for the account to log in its caller's line
+   * (docs/tracing.md): the object logs only a failed call's span itself.
+   */
+  async #answering(name: string, traceparent: string | null, work: () => Promise<VenueAnswer>, fields: Record<string, unknown>): Promise<VenueAnswer & Spanned> {
+    const span = startSpan(name, traceparent);
+    try {
+      const answer = await work();
+      const line = finishSpan(span, "market-symbol", { symbol: this.#symbol, ...fields, reports: answer.reports.length, ...(answer.declined ? { declined: true } : {}) });
+      return { ...answer, span: line };
+    } catch (error) {
+      endSpan(span, log, { symbol: this.#symbol, ...fields, error: String(error) }, "error");
+      throw error;
+    }
   }
 
   /** The reference price risk checks and valuations use (last trade, else the mid), and whether it is stale. */

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { childSpan, formatTraceparent, parseTraceparent, spanFields, startSpan } from "../../platform/trace";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { childSpan, finishSpan, formatTraceparent, parseTraceparent, spanFields, SpanScopes, startSpan, type SpanLine } from "../../platform/trace";
 
 // The pure part of tracing (platform/trace.ts): W3C traceparent in and out, and a child
 // span from ids and a time that come in.
@@ -84,5 +84,52 @@ describe("child spans", () => {
     expect(child.parentSpanId).toBe(root.spanId);
     expect(child.spanId).not.toBe(root.spanId);
     expect(startSpan("other", null).traceId).not.toBe(root.traceId);
+  });
+});
+
+// A call's span rides back in its answer; the object that made the call gathers it under the
+// span that made it, for the request's one line, or logs it at once when no such span waits.
+describe("span scopes", () => {
+  const logged: string[] = [];
+  const spy = vi.spyOn(console, "log").mockImplementation((line: string) => void logged.push(line));
+  afterEach(() => {
+    logged.length = 0;
+  });
+  afterAll(() => spy.mockRestore());
+  const line = (name: string, parent: string): SpanLine => finishSpan(startSpan(name, parent), "market-symbol", { orderId: name });
+
+  it("gathers the spans answered to an open span, and logs none of them", () => {
+    const scopes = new SpanScopes();
+    const account = startSpan("account.placeOrder", header);
+    scopes.open(account.traceparent);
+    const venue = line("symbol.venueSubmit", account.traceparent);
+    scopes.add(account.traceparent, venue);
+    expect(logged).toEqual([]);
+    expect(scopes.close(account.traceparent)).toEqual([venue]);
+    // Closed: a second close has nothing, and a late span is logged rather than lost.
+    expect(scopes.close(account.traceparent)).toEqual([]);
+    scopes.add(account.traceparent, line("symbol.venueCancel", account.traceparent));
+    expect(logged.map((l) => JSON.parse(l) as Record<string, unknown>)).toMatchObject([{ message: "span", service: "market-symbol", name: "symbol.venueCancel", parentSpanId: account.spanId, orderId: "symbol.venueCancel" }]);
+  });
+
+  it("keeps the spans of commands that interleave apart", () => {
+    const scopes = new SpanScopes();
+    const [a, b] = [startSpan("account.placeOrder", header), startSpan("account.cancelOrder", header)];
+    scopes.open(a.traceparent);
+    scopes.open(b.traceparent);
+    const [forB, forA] = [line("symbol.venueCancel", b.traceparent), line("symbol.venueSubmit", a.traceparent)];
+    scopes.add(b.traceparent, forB);
+    scopes.add(a.traceparent, forA);
+    expect(scopes.close(a.traceparent)).toEqual([forA]);
+    expect(scopes.close(b.traceparent)).toEqual([forB]);
+    expect(logged).toEqual([]);
+  });
+
+  it("logs a span made for no open span, under the service that ran it", () => {
+    const scopes = new SpanScopes();
+    scopes.add(null, line("symbol.venueSubmit", header));
+    scopes.add(null, undefined);
+    expect(logged).toHaveLength(1);
+    expect(JSON.parse(logged[0]!)).toMatchObject({ level: "info", message: "span", service: "market-symbol", traceId: TRACE, parentSpanId: PARENT });
   });
 });

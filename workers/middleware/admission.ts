@@ -10,7 +10,8 @@ import { accountOf } from "../lib/accounts";
 import { gatewayConfig, liveGatewayConfig, type RateLimitClass } from "../lib/config";
 import { errorResponse } from "./errors";
 import { log } from "../../platform/log";
-import { tracedStub } from "../../platform/trace";
+import { tracedStub, type Traced } from "../../platform/trace";
+import { adoptSpans } from "./request-context";
 
 export function routeClass(path: string): RateLimitClass {
   if (path.startsWith("/api/auth/")) return "auth";
@@ -56,7 +57,8 @@ export const admission = createMiddleware<AppEnv>(async (c, next) => {
     await next();
     return settle(c, caller, deferred);
   }
-  const outcome = (await accountOf(c.env, caller.userId).admit(gateRequest(c, caller, null, false))) as GateOutcome;
+  const outcome = (await accountOf(c.env, caller.userId).admit(gateRequest(c, caller, null, false))) as GateOutcome & Traced;
+  adoptSpans(c, outcome);
   if (!outcome.admitted) {
     if (outcome.refusal.status === 401) {
       c.set("authFailure", outcome.refusal.message);
@@ -84,7 +86,8 @@ export async function oneHop<T>(c: Context<AppEnv>, send: (account: ReturnType<t
 }
 
 /** A one-hop command's value; a refusal of the gate becomes the request's 401/403/429. */
-export function passed<T>(c: Context<AppEnv>, answer: Gated<T>): T {
+export function passed<T>(c: Context<AppEnv>, answer: Gated<T> & Traced): T {
+  adoptSpans(c, answer);
   const deferred = c.get("deferredGate");
   if (deferred) deferred.answer = answer;
   if (!answer.admitted) throw refusalError(answer);
@@ -95,7 +98,7 @@ export function passed<T>(c: Context<AppEnv>, answer: Gated<T>): T {
 // invalid, its symbol unknown) is admitted now, so it is counted, and a refused
 // credential or permission still answers before the route's own error, as everywhere.
 async function settle(c: Context<AppEnv>, caller: Caller, deferred: DeferredGate): Promise<void> {
-  const answer: GateOutcome | Gated<unknown> = deferred.answer ?? (await accountOf(c.env, caller.userId).admit(gateRequest(c, caller, deferred.permission, deferred.sessionOnly)));
+  const answer: GateOutcome | Gated<unknown> = deferred.answer ?? (await admitted(c, caller, deferred));
   if (answer.admitted) return setRateHeaders(c, answer.rate);
   if (answer.refusal.status !== 401) {
     if (!deferred.answer) c.res = errorResponse(c, refusalError(answer));
@@ -105,6 +108,12 @@ async function settle(c: Context<AppEnv>, caller: Caller, deferred: DeferredGate
   const decision = await addressDecision(c);
   const error = decision.allowed ? unauthorized(answer.refusal.message) : limitedError(c, decision);
   c.res = errorResponse(c, withRateHeaders(error, decision));
+}
+
+async function admitted(c: Context<AppEnv>, caller: Caller, deferred: DeferredGate): Promise<GateOutcome> {
+  const outcome = (await accountOf(c.env, caller.userId).admit(gateRequest(c, caller, deferred.permission, deferred.sessionOnly))) as GateOutcome & Traced;
+  adoptSpans(c, outcome);
+  return outcome;
 }
 
 function gateRequest(c: Context<AppEnv>, caller: Caller, permission: Permission | null, sessionOnly: boolean): GateRequest {

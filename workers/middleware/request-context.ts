@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
-import { parseTraceparent } from "../../platform/trace";
+import { parseTraceparent, spanLineFields, type SpanLine } from "../../platform/trace";
 import { ApiError } from "../../shared/errors";
 import { HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
 import { FlushGate, MetricsBuffer } from "../../shared/observability/registry";
@@ -44,6 +44,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   c.set("traceparent", traceparent);
   c.set("principal", undefined);
   c.set("authFailure", undefined);
+  c.set("spans", []);
   const address = clientAddress(c.req.header("cf-connecting-ip"), gatewayConfig(c.env).environment);
   // Refused here rather than thrown, so the answer still gets the headers and log line below.
   if (address === undefined) c.res = errorResponse(c, missingAddress());
@@ -68,8 +69,20 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
     requestId,
     traceId,
     spanId,
+    ...spansOf(c.get("spans")),
   });
 });
+
+/** The request's hops, in its line: each span with the service that ran it and, when not info, its level. */
+function spansOf(spans: SpanLine[]): { spans?: Record<string, unknown>[] } {
+  if (spans.length === 0) return {};
+  return { spans: spans.map((line) => ({ service: line.service, ...(line.level === "info" ? {} : { level: line.level }), ...spanLineFields(line) })) };
+}
+
+/** Takes the spans a call answered with into the request's line. */
+export function adoptSpans(c: Context<AppEnv>, answer: { spans?: SpanLine[] }): void {
+  if (answer.spans) c.get("spans")?.push(...answer.spans);
+}
 
 // ---- request metrics (docs/observability.md) ----------------------------------------------
 // Counted into this isolate's buffer as each request ends, and handed to the metrics object
