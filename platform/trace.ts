@@ -137,6 +137,11 @@ export function spanLineFields({ name, traceId, spanId, parentSpanId, durationMs
   return { name, traceId, spanId, parentSpanId, durationMs, ...fields };
 }
 
+/** A span as a line that carries it holds it in its `spans`: with the service that ran it and, when not info, its level. */
+export function carriedSpan(line: SpanLine): Record<string, unknown> {
+  return { service: line.service, ...(line.level === "info" ? {} : { level: line.level }), ...spanLineFields(line) };
+}
+
 /** Logs spans nobody else will: each its own `span` line, under the service that ran it. */
 export function logSpanLines(lines: readonly SpanLine[]): void {
   for (const line of lines) logger(line.service)(line.level, "span", spanLineFields(line));

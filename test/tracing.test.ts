@@ -240,7 +240,8 @@ describe("one order's path in the logs", () => {
     const push = await until(async () => lines.find((l) => l.name === "symbol.deliverReports" && l.account === user.id), "the venue's push of the fill");
     expect(push).toMatchObject({ service: "market-symbol", parentSpanId: null, symbol: own.symbol });
     const account = one(push.traceId!, "account.venueReports");
-    expect(account).toMatchObject({ service: "account", parentSpanId: push.spanId, symbol: own.symbol });
+    // The push waited on the account: its span rides in the push's line.
+    expect(account).toMatchObject({ service: "account", parentSpanId: push.spanId, symbol: own.symbol, carriedBy: "market-symbol" });
     const filled = await until(async () => spans(push.traceId!, "queue.events").find((e) => (e.types as string[]).includes("order.filled")), "the fill's event span");
     expect(filled.parentSpanId).toBe(account.spanId);
     expect((await order(user, resting.id)).status).toBe("filled");

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { logger } from "../../platform/log";
-import { endSpan, finishSpan, logSpanLines, SpanScopes, startSpan, traced, type Span, type SpanValue, type Traced } from "../../platform/trace";
+import { endSpan, finishSpan, logSpanLines, SpanScopes, startSpan, traced, type Span, type Spanned, type SpanValue, type Traced } from "../../platform/trace";
 import { AccountEngine } from "../../shared/trading/account-engine";
 import { AccountRunner } from "../../shared/trading/account-runner";
 import type { AssetInfo } from "../../shared/trading/asset";
@@ -218,9 +218,23 @@ export class Account extends DurableObject<Env> {
     return this.#traced("closePosition", traceparent, (t) => this.#runner.closePosition(symbol, asset, qty, percentage, t), orderFields);
   }
 
-  /** Called by a symbol's venue to deliver reports, with its price now; answers the last sequence applied. */
-  venueReports(symbol: string, reports: Report[], traceparent: string | null = null, price?: MarketPrice | null): Promise<number> {
-    return this.#traced("venueReports", traceparent, (t) => this.#runner.venueReports(symbol, reports, t, price), (applied) => ({ symbol, reports: reports.length, applied }));
+  /**
+   * Called by a symbol's venue to deliver reports, with its price now; answers the last
+   * sequence applied, and this call's span for the venue to log in its line.
+   */
+  async venueReports(symbol: string, reports: Report[], traceparent: string | null = null, price?: MarketPrice | null): Promise<{ applied: number } & Spanned> {
+    const span = startSpan("account.venueReports", traceparent);
+    this.#spans.open(span.traceparent);
+    try {
+      const applied = await this.#publishing(this.#runner.venueReports(symbol, reports, span.traceparent, price));
+      // Calls its commands made (none today) are logged on their own: the answer carries one span.
+      logSpanLines(this.#spans.close(span.traceparent));
+      return { applied, span: finishSpan(span, "account", { account: this.#owner, symbol, reports: reports.length, applied }) };
+    } catch (error) {
+      endSpan(span, log, { account: this.#owner, symbol, error: String(error) }, "error");
+      logSpanLines(this.#spans.close(span.traceparent));
+      throw error;
+    }
   }
 
   /** A command in its own span (a child of `traceparent`), whose traceparent it hands on. */

@@ -2,7 +2,7 @@ import type { InstrumentSpec } from "../../shared/market/instrument";
 import type { Print } from "../../shared/market/feed";
 import { Venue, type Report, type VenueConfig, type VenueOrderRequest, type VenueState } from "../../shared/venue/venue";
 import { logger } from "../../platform/log";
-import { endSpan, startSpan } from "../../platform/trace";
+import { carriedSpan, endSpan, startSpan } from "../../platform/trace";
 import { scopeKind } from "../../shared/config/keys";
 import { symbolScope, type SymbolConfig } from "../../shared/config/live";
 import { SymbolConfigSubscriber } from "../config/subscriber";
@@ -162,9 +162,10 @@ export class VenueHost {
           // A push is no request's: it starts a trace, which the account and the events it causes continue (docs/tracing.md).
           const span = startSpan("symbol.deliverReports", null);
           try {
-            const applied = await this.accounts.getByName(account).venueReports(this.symbol, reports, span.traceparent, this.price(Date.now()));
-            this.#store.acknowledge(account, applied);
-            endSpan(span, log, { symbol: this.symbol, account, reports: reports.length, applied });
+            const answer = await this.accounts.getByName(account).venueReports(this.symbol, reports, span.traceparent, this.price(Date.now()));
+            this.#store.acknowledge(account, answer.applied);
+            // One line for the push: the account's span rides in it (docs/tracing.md).
+            endSpan(span, log, { symbol: this.symbol, account, reports: reports.length, applied: answer.applied, spans: [carriedSpan(answer.span)] });
           } catch (error) {
             endSpan(span, log, { symbol: this.symbol, account, reports: reports.length, error: String(error) }, "warn");
             log("warn", "report delivery failed; will retry", { symbol: this.symbol, account, error: String(error) });

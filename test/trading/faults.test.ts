@@ -192,7 +192,7 @@ describe("restarts on the order path", () => {
     const before = await env.ACCOUNT.getByName(user.id).audit();
     // The venue sends the same report again (as after a lost acknowledgement).
     const seq = Number(fill!.execution_id.split(":").pop());
-    const applied = await env.ACCOUNT.getByName(user.id).venueReports(market.symbol, [
+    const { applied } = await env.ACCOUNT.getByName(user.id).venueReports(market.symbol, [
       { kind: "fill", seq, account: user.id, orderId: o.id, executionId: fill!.execution_id, price: 9900, qty: 2, fee: "0", liquidity: "maker", cumQty: 2, leaves: 0, t: Date.now() },
     ]);
     expect(applied).toBeGreaterThanOrEqual(seq);

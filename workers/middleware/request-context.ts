@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
-import { parseTraceparent, spanLineFields, type SpanLine } from "../../platform/trace";
+import { carriedSpan, parseTraceparent, type SpanLine } from "../../platform/trace";
 import { ApiError } from "../../shared/errors";
 import { HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
 import { FlushGate, MetricsBuffer } from "../../shared/observability/registry";
@@ -76,7 +76,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 /** The request's hops, in its line: each span with the service that ran it and, when not info, its level. */
 function spansOf(spans: SpanLine[]): { spans?: Record<string, unknown>[] } {
   if (spans.length === 0) return {};
-  return { spans: spans.map((line) => ({ service: line.service, ...(line.level === "info" ? {} : { level: line.level }), ...spanLineFields(line) })) };
+  return { spans: spans.map(carriedSpan) };
 }
 
 /** Takes the spans a call answered with into the request's line. */
