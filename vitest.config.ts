@@ -25,10 +25,10 @@ export default defineConfig({
     setupFiles: ["./test/apply-migrations.ts"],
     globalSetup: ["./test/global-setup.ts"],
     testTimeout: 30_000,
-    // The gateway's one-line-per-request logs and the spans of every hop (docs/tracing.md)
+    // The gateway's one line per request, the consumer's per batch and the spans of every hop (docs/tracing.md)
     // would drown the test report. workerd's own log lines never reach this filter:
     // test/workerd-noise.ts (from the global setup) hides the expected ones and summarizes
     // them in one line.
-    onConsoleLog: (line) => !line.includes('"message":"request"') && !line.includes('"message":"span"'),
+    onConsoleLog: (line) => !line.includes('"message":"request"') && !line.includes('"message":"span"') && !line.includes('"message":"batch"'),
   },
 });

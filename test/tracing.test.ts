@@ -129,6 +129,11 @@ describe("one order's path in the logs", () => {
     expect(delivery).toMatchObject({ service: "queue", parentSpanId: filled.spanId, host: new URL(receiver).host, status: 200, attempt: 1 });
     expect(received[0]!.headers.traceparent).toBe(`00-${trace.traceId}-${delivery.spanId}-01`);
 
+    // The lines of their own: the request, the price asked first, the delivery (nobody waits
+    // on it); the events' spans ride in the consumer's batch line, which names the trace.
+    expect(inTrace(trace.traceId).filter((l) => l.carriedBy === undefined).map((l) => l.name ?? l.message)).toEqual(["symbol.marketPrice", "request", "webhook.delivery"]);
+    expect(lines.filter((l) => l.message === "batch" && (l.traceIds as string[]).includes(trace.traceId))).toHaveLength(events.length);
+
     // Every hop logged one span with a duration, and no span of this trace names a parent outside it.
     const all = inTrace(trace.traceId).filter((l) => l.message === "span");
     for (const span of all) expect(span.durationMs).toBeGreaterThanOrEqual(0);
@@ -187,7 +192,9 @@ describe("one order's path in the logs", () => {
     const res = await call("/api/notifications", { token: user.access, ip: user.ip, headers: { traceparent: header(trace) } });
     expect(res.status).toBe(200);
     const request = requestLine(trace.traceId);
-    expect(one(trace.traceId, "account.admit")).toMatchObject({ service: "account", parentSpanId: request.spanId, admitted: true });
+    expect(one(trace.traceId, "account.admit")).toMatchObject({ service: "account", parentSpanId: request.spanId, admitted: true, carriedBy: "gateway" });
+    // One line for the whole request, as for /health.
+    expect(inTrace(trace.traceId).filter((l) => l.carriedBy === undefined)).toEqual([request]);
   });
 
   it("a request without a traceparent still gets one trace across its hops", async () => {
