@@ -132,6 +132,22 @@ describe("the events consumer, a batch at a time", () => {
     streamB.ws.close();
   });
 
+  it("an order's row ends at its latest version whatever order its events arrive in, within a batch and across batches", async () => {
+    const user = await signUp();
+    const partial = orderEvents(user, ["1", "3"]);
+    // One batch, newest first: the row is the fill's, not the first event's.
+    const reversed = [...partial.events].reverse();
+    expect((await deliver(reversed)).retried).toEqual([]);
+    const once = await landed(partial.events, [partial.orderId]);
+    expect(once.orders).toEqual([{ order_id: partial.orderId, status: "filled", version: 4 }]);
+    expect(once.fills.map((f) => f.qty)).toEqual(["1", "3"]);
+    // An older batch arriving after a newer one does not take the row back.
+    const split = orderEvents(user, ["2"]);
+    expect((await deliver(split.events.slice(1))).retried).toEqual([]);
+    expect((await deliver(split.events.slice(0, 1))).retried).toEqual([]);
+    expect((await landed(split.events, [split.orderId])).orders).toEqual([{ order_id: split.orderId, status: "filled", version: 3 }]);
+  });
+
   it("the same batch delivered again changes nothing and pushes nothing", async () => {
     const { a, b, orders, events } = await twoTraders();
     const [streamA, streamB] = await Promise.all([listen(a), listen(b)]);

@@ -115,9 +115,10 @@ async function project(env: Env, db: Database, items: Projected[]): Promise<void
   const statements: BatchItem<"sqlite">[] = [];
   const notified: { at: number; traceparent: string }[] = [];
   const traceparents = new Map<string, string>();
+  const latest = new Map<string, OrderRow>();
   for (const { event, trace } of items) {
     const { span } = trace;
-    statements.push(audit(db, event), ...tradingProjections(db, event));
+    statements.push(audit(db, event), ...tradingProjections(db, event, latest));
     const draft = notificationOf(event);
     if (!draft) continue;
     notified.push({ at: statements.length, traceparent: span.traceparent });
@@ -126,6 +127,7 @@ async function project(env: Env, db: Database, items: Projected[]): Promise<void
     // A duplicate in the batch queues nothing of its own: its deliveries are its first copy's.
     if (!traceparents.has(event.id)) traceparents.set(event.id, span.traceparent);
   }
+  for (const row of latest.values()) statements.push(orderHistory(db, row));
   const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   // The rows each notification statement returned are the ones it inserted: a redelivered
   // event pushes none. A user's reach their socket in the events' order, users side by side.
@@ -166,30 +168,50 @@ const OrderEventData = z.object({
   realized_pl: z.string().optional(),
 });
 
-/** Order events keep order_history at each order's latest state and add fills to fill_history. */
-function tradingProjections(db: Database, event: DomainEvent) {
+interface OrderRow {
+  orderId: string;
+  userId: string;
+  symbol: string;
+  side: string;
+  status: string;
+  version: number;
+  lastEventAt: string;
+  data: string;
+}
+
+/**
+ * Order events keep order_history at each order's latest state and add fills to
+ * fill_history. The order's row is not written here but kept in `latest`, the batch's
+ * highest version per order, written once after the batch's events (an order's submitted,
+ * new and fill events usually share a batch): the upsert keeps the highest version it is
+ * given, so the rows the batch's older versions would have written change nothing.
+ */
+function tradingProjections(db: Database, event: DomainEvent, latest: Map<string, OrderRow>) {
   if (!event.type.startsWith("order.")) return [];
   const data = OrderEventData.safeParse(event.data);
   if (!data.success) return [];
   const { order, user_id: userId, version } = data.data;
-  const row = { orderId: order.id, userId, symbol: order.symbol, side: order.side, status: order.status, version, lastEventAt: event.occurredAt, data: JSON.stringify(order) };
-  const statements = [
-    db
-      .insert(schema.orderHistory)
-      .values(row)
-      .onConflictDoUpdate({
-        target: schema.orderHistory.orderId,
-        set: { status: row.status, version: row.version, lastEventAt: row.lastEventAt, data: row.data },
-        setWhere: sql`excluded.version > ${schema.orderHistory.version}`,
-      }),
-  ];
+  const known = latest.get(order.id);
+  if (!known || version > known.version)
+    latest.set(order.id, { orderId: order.id, userId, symbol: order.symbol, side: order.side, status: order.status, version, lastEventAt: event.occurredAt, data: JSON.stringify(order) });
   const fill = data.data;
-  if (fill.execution_id && fill.price && fill.qty && fill.fee && fill.realized_pl)
-    statements.push(
-      db
-        .insert(schema.fillHistory)
-        .values({ executionId: fill.execution_id, orderId: order.id, userId, symbol: order.symbol, side: order.side, price: fill.price, qty: fill.qty, fee: fill.fee, realizedPl: fill.realized_pl, occurredAt: event.occurredAt })
-        .onConflictDoNothing({ target: schema.fillHistory.executionId }) as never,
-    );
-  return statements;
+  if (!(fill.execution_id && fill.price && fill.qty && fill.fee && fill.realized_pl)) return [];
+  return [
+    db
+      .insert(schema.fillHistory)
+      .values({ executionId: fill.execution_id, orderId: order.id, userId, symbol: order.symbol, side: order.side, price: fill.price, qty: fill.qty, fee: fill.fee, realizedPl: fill.realized_pl, occurredAt: event.occurredAt })
+      .onConflictDoNothing({ target: schema.fillHistory.executionId }),
+  ];
+}
+
+/** An order's row at its latest state: inserted, or updated when its version is newer than the stored one. */
+function orderHistory(db: Database, row: OrderRow) {
+  return db
+    .insert(schema.orderHistory)
+    .values(row)
+    .onConflictDoUpdate({
+      target: schema.orderHistory.orderId,
+      set: { status: row.status, version: row.version, lastEventAt: row.lastEventAt, data: row.data },
+      setWhere: sql`excluded.version > ${schema.orderHistory.version}`,
+    });
 }
