@@ -96,7 +96,7 @@ export function traced<T>(log: Logger, name: string, parent: string | null | und
 // ---- spans that ride back in the answer ---------------------------------------------------
 // A call made inside a request need not log a line of its own: its span rides back in the
 // answer, and the caller logs it in its own line (the gateway's request line holds the
-// spans of the calls the request made, in a \`spans\` array). One line per request instead
+// spans of the calls the request made, in a `spans` array). One line per request instead
 // of one per hop; the trace is the same set of spans (docs/tracing.md, "Where spans are
 // logged"). A span whose caller will not log it (no scope open for it) is logged at once.
 

@@ -77,7 +77,7 @@ export class Account extends DurableObject<Env> {
   // Every call from the gateway carries the request's traceparent (in the gate request, or
   // as the last argument) and is one span of this object, whose traceparent the command
   // hands on to the symbol objects and into its events (docs/tracing.md). The span and the
-  // symbol calls' spans ride back in the answer (\`spans\`), for the gateway's request line.
+  // symbol calls' spans ride back in the answer (`spans`), for the gateway's request line.
 
   /** Whether a request of this user stands and fits their rate limit; the gateway's check for routes that do not call in themselves. */
   async admit(request: GateRequest): Promise<GateOutcome & Traced> {
@@ -227,7 +227,7 @@ export class Account extends DurableObject<Env> {
     this.#spans.open(span.traceparent);
     try {
       const applied = await this.#publishing(this.#runner.venueReports(symbol, reports, span.traceparent, price));
-      // Calls its commands made (none today) are logged on their own: the answer carries one span.
+      // Any symbol call the reports led to (none today) logs its own line: the answer carries this span only.
       logSpanLines(this.#spans.close(span.traceparent));
       return { applied, span: finishSpan(span, "account", { account: this.#owner, symbol, reports: reports.length, applied }) };
     } catch (error) {

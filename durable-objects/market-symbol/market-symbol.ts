@@ -14,7 +14,7 @@ import type { PriceWindow } from "../../shared/trading/price-window";
 import type { VenueOrderRequest } from "../../shared/venue/venue";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { logger } from "../../platform/log";
-import { endSpan, finishSpan, startSpan, type Spanned } from "../../platform/trace";
+import { endSpan, finishSpan, startSpan, type Spanned, type SpanValue } from "../../platform/trace";
 import { objectName } from "../name";
 import { barsPage, importBars, orderbookOf, previousClose, quotesPage, snapshotOf, tradesPage } from "./history";
 import { MarketStore } from "./store";
@@ -260,7 +260,7 @@ export class MarketSymbol extends DurableObject<Env> {
    * A venue call's answer with its span, for the account to log in its caller's line
    * (docs/tracing.md): the object logs only a failed call's span itself.
    */
-  async #answering(name: string, traceparent: string | null, work: () => Promise<VenueAnswer>, fields: Record<string, unknown>): Promise<VenueAnswer & Spanned> {
+  async #answering(name: string, traceparent: string | null, work: () => Promise<VenueAnswer>, fields: Record<string, SpanValue>): Promise<VenueAnswer & Spanned> {
     const span = startSpan(name, traceparent);
     try {
       const answer = await work();
