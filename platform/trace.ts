@@ -147,6 +147,9 @@ export function logSpanLines(lines: readonly SpanLine[]): void {
   for (const line of lines) logger(line.service)(line.level, "span", spanLineFields(line));
 }
 
+/** Spans one scope gathers for its line; a line stays a few kilobytes. */
+export const MAX_CARRIED_SPANS = 16;
+
 /**
  * The spans the calls of an open span answer with, gathered until it ends. Keyed by the
  * traceparent the span hands to its calls, so commands that interleave (an object's input
@@ -156,6 +159,9 @@ export function logSpanLines(lines: readonly SpanLine[]): void {
 export class SpanScopes {
   readonly #open = new Map<string, SpanLine[]>();
 
+  /** At most this many spans ride in one scope (a cancel-all's venue calls): the rest are logged at once, so no line grows without bound. */
+  constructor(readonly carried = MAX_CARRIED_SPANS) {}
+
   open(traceparent: string): void {
     this.#open.set(traceparent, []);
   }
@@ -163,7 +169,7 @@ export class SpanScopes {
   add(traceparent: string | null, line: SpanLine | undefined): void {
     if (!line) return;
     const scope = traceparent === null ? undefined : this.#open.get(traceparent);
-    if (scope) scope.push(line);
+    if (scope && scope.length < this.carried) scope.push(line);
     else logSpanLines([line]);
   }
 

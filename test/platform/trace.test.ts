@@ -125,6 +125,16 @@ describe("span scopes", () => {
     expect(logged).toEqual([]);
   });
 
+  it("gathers at most its bound for one span and logs the rest at once, so no line grows without bound", () => {
+    const scopes = new SpanScopes(2);
+    const account = startSpan("account.cancelAll", header);
+    scopes.open(account.traceparent);
+    const cancels = [1, 2, 3].map((i) => line(`symbol.venueCancel.${i}`, account.traceparent));
+    for (const c of cancels) scopes.add(account.traceparent, c);
+    expect(scopes.close(account.traceparent)).toEqual(cancels.slice(0, 2));
+    expect(logged.map((l) => (JSON.parse(l) as { name: string }).name)).toEqual(["symbol.venueCancel.3"]);
+  });
+
   it("logs a span made for no open span, under the service that ran it", () => {
     const scopes = new SpanScopes();
     scopes.add(null, line("symbol.venueSubmit", header));
