@@ -54,10 +54,12 @@ export function spanFields(span: Span, endedAt: number, fields: Record<string, u
     traceId: span.traceId,
     spanId: span.spanId,
     parentSpanId: span.parentSpanId,
-    durationMs: Math.round((endedAt - span.startedAt) * 100) / 100,
+    durationMs: durationOf(span, endedAt),
     ...fields,
   };
 }
+
+const durationOf = (span: Span, endedAt: number): number => Math.round((endedAt - span.startedAt) * 100) / 100;
 
 const hex = (bytes: number): string => {
   const random = crypto.getRandomValues(new Uint8Array(bytes));
@@ -101,7 +103,7 @@ export function traced<T>(log: Logger, name: string, parent: string | null | und
 // logged"). A span whose caller will not log it (no scope open for it) is logged at once.
 
 /** A value a span line says of its hop (what an RPC answer can carry). */
-export type SpanValue = string | number | boolean | null;
+export type SpanValue = string | number | boolean | null | string[];
 
 /** A finished span, as its line's fields, with the service that ran it and the level. */
 export interface SpanLine {
@@ -129,7 +131,32 @@ export interface Spanned {
 /** Ends a span without logging it: its line, for the caller to log. */
 export function finishSpan(span: Span, service: Service, fields: Record<string, SpanValue> = {}, level: SpanLine["level"] = "info"): SpanLine {
   const { traceId, spanId, parentSpanId } = span;
-  return { service, level, name: span.name, traceId, spanId, parentSpanId, durationMs: Math.round((performance.now() - span.startedAt) * 100) / 100, fields };
+  return { service, level, name: span.name, traceId, spanId, parentSpanId, durationMs: durationOf(span, performance.now()), fields };
+}
+
+/**
+ * `traced` for a call whose answer carries its span to its caller: the work in a child span
+ * of `parent`, answered with the span's line instead of logging it. A failed call has no
+ * answer to carry it, so its span is logged here, at `error`. `fields` go on the span
+ * either way, what `describe` says of the value only on success.
+ */
+export async function spanned<T>(
+  log: Logger,
+  service: Service,
+  name: string,
+  parent: string | null | undefined,
+  fields: Record<string, SpanValue>,
+  work: (span: Span) => Promise<T>,
+  describe: (value: T) => Record<string, SpanValue>,
+): Promise<{ value: T; span: SpanLine }> {
+  const span = startSpan(name, parent);
+  try {
+    const value = await work(span);
+    return { value, span: finishSpan(span, service, { ...fields, ...describe(value) }) };
+  } catch (error) {
+    endSpan(span, log, { ...fields, error: String(error) }, "error");
+    throw error;
+  }
 }
 
 /** A span line's fields as its own log line has them (the logger adds time, level and service). */

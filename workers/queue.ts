@@ -4,7 +4,7 @@ import { z } from "zod";
 import { DomainEvent } from "../shared/events";
 import { database, schema, type Database } from "../platform/db";
 import { logger } from "../platform/log";
-import { spanFields, startSpan, type Span } from "../platform/trace";
+import { carriedSpan, finishSpan, startSpan, type Span } from "../platform/trace";
 import { notificationOf } from "../shared/notifications/notifications";
 import { pushNotifications, storeNotification, type NotificationRow } from "./lib/notifications";
 import { consumeDeadEvents } from "./lib/dead-letters";
@@ -92,18 +92,16 @@ interface Projected {
   trace: Trace;
 }
 
-/** The batch's line: its traces' spans (as a request line carries its hops'), at `error` if an event of one failed. */
+/** The batch's line: its traces' spans, as a request line carries its hops', at `error` if an event of one failed. */
 function logBatch(queue: string, events: number, traces: Map<string, Trace>): void {
   if (traces.size === 0) return;
-  const spans = [...traces.values()].map(({ span, events, attempt, failed }) => ({
-    service: "queue",
-    ...(failed === null ? {} : { level: "error" }),
-    ...spanFields(span, performance.now(), { eventIds: events.map((e) => e.id), types: events.map((e) => e.type), subjects: [...new Set(events.map((e) => e.subject))], attempt }),
-    ...(failed === null ? {} : { error: failed }),
-  }));
-  const failed = [...traces.values()].some((t) => t.failed !== null);
+  const lines = [...traces.values()].map(({ span, events, attempt, failed }) => {
+    const fields = { eventIds: events.map((e) => e.id), types: events.map((e) => e.type), subjects: [...new Set(events.map((e) => e.subject))], attempt };
+    return failed === null ? finishSpan(span, "queue", fields) : finishSpan(span, "queue", { ...fields, error: failed }, "error");
+  });
+  const level = lines.some((l) => l.level === "error") ? "error" : "info";
   // The trace ids at the top as well, for a log search on one.
-  log(failed ? "error" : "info", "batch", { queue, events, traceIds: [...traces.values()].map((t) => t.span.traceId), spans });
+  log(level, "batch", { queue, events, traceIds: lines.map((l) => l.traceId), spans: lines.map(carriedSpan) });
 }
 
 /**
@@ -168,16 +166,7 @@ const OrderEventData = z.object({
   realized_pl: z.string().optional(),
 });
 
-interface OrderRow {
-  orderId: string;
-  userId: string;
-  symbol: string;
-  side: string;
-  status: string;
-  version: number;
-  lastEventAt: string;
-  data: string;
-}
+type OrderRow = typeof schema.orderHistory.$inferInsert;
 
 /**
  * Order events keep order_history at each order's latest state and add fills to

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { logger } from "../../platform/log";
-import { endSpan, finishSpan, logSpanLines, SpanScopes, startSpan, traced, type Span, type Spanned, type SpanValue, type Traced } from "../../platform/trace";
+import { endSpan, finishSpan, logSpanLines, SpanScopes, spanned, startSpan, traced, type Span, type Spanned, type SpanValue, type Traced } from "../../platform/trace";
 import { AccountEngine } from "../../shared/trading/account-engine";
 import { AccountRunner } from "../../shared/trading/account-runner";
 import type { AssetInfo } from "../../shared/trading/asset";
@@ -223,18 +223,16 @@ export class Account extends DurableObject<Env> {
    * sequence applied, and this call's span for the venue to log in its line.
    */
   async venueReports(symbol: string, reports: Report[], traceparent: string | null = null, price?: MarketPrice | null): Promise<{ applied: number } & Spanned> {
-    const span = startSpan("account.venueReports", traceparent);
-    this.#spans.open(span.traceparent);
-    try {
-      const applied = await this.#publishing(this.#runner.venueReports(symbol, reports, span.traceparent, price));
-      // Any symbol call the reports led to (none today) logs its own line: the answer carries this span only.
-      logSpanLines(this.#spans.close(span.traceparent));
-      return { applied, span: finishSpan(span, "account", { account: this.#owner, symbol, reports: reports.length, applied }) };
-    } catch (error) {
-      endSpan(span, log, { account: this.#owner, symbol, error: String(error) }, "error");
-      logSpanLines(this.#spans.close(span.traceparent));
-      throw error;
-    }
+    const { value: applied, span } = await spanned(
+      log,
+      "account",
+      "account.venueReports",
+      traceparent,
+      { account: this.#owner, symbol, reports: reports.length },
+      (s) => this.#publishing(this.#runner.venueReports(symbol, reports, s.traceparent, price)),
+      (applied) => ({ applied }),
+    );
+    return { applied, span };
   }
 
   /** A command in its own span (a child of `traceparent`), whose traceparent it hands on. */

@@ -14,7 +14,7 @@ import type { PriceWindow } from "../../shared/trading/price-window";
 import type { VenueOrderRequest } from "../../shared/venue/venue";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { logger } from "../../platform/log";
-import { endSpan, finishSpan, startSpan, type Spanned, type SpanValue } from "../../platform/trace";
+import { endSpan, spanned, startSpan, type Spanned, type SpanValue } from "../../platform/trace";
 import { objectName } from "../name";
 import { barsPage, importBars, orderbookOf, previousClose, quotesPage, snapshotOf, tradesPage } from "./history";
 import { MarketStore } from "./store";
@@ -256,20 +256,10 @@ export class MarketSymbol extends DurableObject<Env> {
     return this.#answering("symbol.venueCancel", traceparent, () => this.#venue.cancel(account, orderId, ackedSeq, Date.now(), window), { account, orderId });
   }
 
-  /**
-   * A venue call's answer with its span, for the account to log in its caller's line
-   * (docs/tracing.md): the object logs only a failed call's span itself.
-   */
+  /** A venue call's answer with its span, for the account to log in its caller's line (docs/tracing.md). */
   async #answering(name: string, traceparent: string | null, work: () => Promise<VenueAnswer>, fields: Record<string, SpanValue>): Promise<VenueAnswer & Spanned> {
-    const span = startSpan(name, traceparent);
-    try {
-      const answer = await work();
-      const line = finishSpan(span, "market-symbol", { symbol: this.#symbol, ...fields, reports: answer.reports.length, ...(answer.declined ? { declined: true } : {}) });
-      return { ...answer, span: line };
-    } catch (error) {
-      endSpan(span, log, { symbol: this.#symbol, ...fields, error: String(error) }, "error");
-      throw error;
-    }
+    const { value, span } = await spanned(log, "market-symbol", name, traceparent, { symbol: this.#symbol, ...fields }, work, (answer) => ({ reports: answer.reports.length, ...(answer.declined ? { declined: true } : {}) }));
+    return { ...value, span };
   }
 
   /** The reference price risk checks and valuations use (last trade, else the mid), and whether it is stale. */

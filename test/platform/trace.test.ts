@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { childSpan, finishSpan, formatTraceparent, parseTraceparent, spanFields, SpanScopes, startSpan, type SpanLine } from "../../platform/trace";
+import { logger } from "../../platform/log";
+import { childSpan, finishSpan, formatTraceparent, parseTraceparent, spanFields, spanned, SpanScopes, startSpan, type SpanLine } from "../../platform/trace";
 
 // The pure part of tracing (platform/trace.ts): W3C traceparent in and out, and a child
 // span from ids and a time that come in.
@@ -133,6 +134,19 @@ describe("span scopes", () => {
     for (const c of cancels) scopes.add(account.traceparent, c);
     expect(scopes.close(account.traceparent)).toEqual(cancels.slice(0, 2));
     expect(logged.map((l) => (JSON.parse(l) as { name: string }).name)).toEqual(["symbol.venueCancel.3"]);
+  });
+
+  it("spanned answers the call's span with its value and logs nothing; a failed call logs its span at error and throws", async () => {
+    const log = logger("market-symbol");
+    const ok = await spanned(log, "market-symbol", "symbol.venueSubmit", header, { orderId: "o-1" }, async () => ({ reports: 2 }), (v) => ({ reports: v.reports }));
+    expect(ok.value).toEqual({ reports: 2 });
+    expect(ok.span).toMatchObject({ service: "market-symbol", level: "info", name: "symbol.venueSubmit", traceId: TRACE, parentSpanId: PARENT, fields: { orderId: "o-1", reports: 2 } });
+    expect(logged).toEqual([]);
+    const errors: string[] = [];
+    const errorSpy = vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    await expect(spanned(log, "market-symbol", "symbol.venueCancel", header, { orderId: "o-2" }, () => Promise.reject(new Error("venue down")), () => ({}))).rejects.toThrow("venue down");
+    errorSpy.mockRestore();
+    expect(errors.map((l) => JSON.parse(l) as Record<string, unknown>)).toMatchObject([{ level: "error", message: "span", service: "market-symbol", name: "symbol.venueCancel", orderId: "o-2", error: "Error: venue down" }]);
   });
 
   it("logs a span made for no open span, under the service that ran it", () => {

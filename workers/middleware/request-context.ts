@@ -81,7 +81,7 @@ function spansOf(spans: SpanLine[]): { spans?: Record<string, unknown>[] } {
 
 /** Takes the spans a call answered with into the request's line. */
 export function adoptSpans(c: Context<AppEnv>, answer: { spans?: SpanLine[] }): void {
-  if (answer.spans) c.get("spans")?.push(...answer.spans);
+  if (answer.spans) c.get("spans").push(...answer.spans);
 }
 
 // ---- request metrics (docs/observability.md) ----------------------------------------------
