@@ -1,5 +1,6 @@
-import type { BacktestResult } from "../shared/strategy/backtest";
+import type { BacktestReport, BarFeed } from "../shared/strategy/backtest";
 import type { InvokeRequest, InvokeResult, StrategyCallback } from "../shared/strategy/invoke";
+import type { StrategyBar } from "../shared/strategy/runtime";
 import type StrategySandbox from "../sandbox/entry";
 import type { SandboxBacktestRequest, SandboxFault, SandboxOutcome } from "../sandbox/entry";
 import { SANDBOX_ENTRY, SANDBOX_LOOP_BUDGET } from "../sandbox/entry.generated.js";
@@ -59,9 +60,10 @@ export class StrategyCodeError extends Error {
   }
 }
 
-/** What the sandbox's backtest takes, and the compiled code to run it with. */
-export interface CodeBacktestRequest extends SandboxBacktestRequest {
+/** What the sandbox's backtest takes, and the compiled code to run it with; the bars are sent a chunk per call. */
+export interface CodeBacktestRequest extends Omit<SandboxBacktestRequest, "total" | "first"> {
   code: string;
+  bars: BarFeed;
 }
 
 export interface CodeBacktestOptions {
@@ -77,16 +79,20 @@ export interface CodeBacktestOptions {
  * isolate): the user's module may keep state at module scope, and a backtest must start
  * from a fresh one to be deterministic.
  */
-export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: CodeBacktestRequest, options: CodeBacktestOptions): Promise<BacktestResult | { cancelled: true }> {
-  const { code, ...backtest } = request;
+export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: CodeBacktestRequest, options: CodeBacktestOptions): Promise<BacktestReport | { cancelled: true }> {
+  const { code, bars, ...backtest } = request;
+  const first = bars.at(0);
+  if (!first) throw new Error("a backtest needs at least one bar");
   const worker = env.LOADER.load(workerCode(code, CHUNK_CPU_MS));
   const entry = entrypoint(worker);
   const wallMs = options.wallMs ?? CHUNK_WALL_MS;
   try {
-    await call(entry.backtestStart(backtest), wallMs);
+    await call(entry.backtestStart({ ...backtest, total: bars.length, first }), wallMs);
     const chunk = Math.max(1, Math.floor(options.chunkBars));
-    for (;;) {
-      const step = await call(entry.backtestStep(chunk), wallMs);
+    for (let from = 0; ; from += chunk) {
+      const sent: StrategyBar[] = [];
+      for (let i = from; i < Math.min(bars.length, from + chunk); i++) sent.push(bars.at(i)!);
+      const step = await call(entry.backtestStep(sent), wallMs);
       // A macrotask between chunks. Without it, under local workerd, the chain of sandbox
       // calls (and the caller's D1 reads in onProgress) never let the host's isolate serve
       // anything else: its timers, calls into it (a job's status and cancel) and the

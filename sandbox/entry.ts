@@ -1,6 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { InstrumentSpec } from "../shared/market/instrument";
-import { Backtest, type BacktestResult } from "../shared/strategy/backtest";
+import { Backtest, backtestReport, type BacktestReport } from "../shared/strategy/backtest";
 import { strategyInvoker, type InvokeRequest, type InvokeResult } from "../shared/strategy/invoke";
 import type { Strategy, StrategyBar } from "../shared/strategy/runtime";
 import type { RiskLimits } from "../shared/trading/risk";
@@ -18,7 +18,12 @@ import userStrategy from "./strategy.js";
 // the user's module is.
 
 export interface SandboxBacktestRequest {
-  bars: StrategyBar[];
+  /** Bars in the whole run; they come a chunk at a time, with each backtestStep. */
+  total: number;
+  /** The first bar (its time is the clock of onStart). */
+  first: StrategyBar;
+  /** Points the report's equity and drawdown series are thinned to. */
+  maxSeriesPoints: number;
   spec: InstrumentSpec;
   params: Record<string, unknown>;
   cash: string;
@@ -53,27 +58,39 @@ const invoke = strategyInvoker(strategy);
 
 // A backtest runs in an isolate loaded for it alone (the host uses LOADER.load), so the
 // one run in progress can live at module scope between the host's calls.
-let running: Backtest<Record<string, unknown>> | null = null;
+// Its bars arrive a chunk per call (a million would not fit one call), into `chunk`.
+let running: { bt: Backtest<Record<string, unknown>>; maxSeriesPoints: number } | null = null;
+const chunk = { from: 0, bars: [] as StrategyBar[] };
 
 export default class StrategySandbox extends WorkerEntrypoint {
   backtestStart(request: SandboxBacktestRequest): SandboxOutcome<{ total: number }> {
     return guard(() => {
-      running = new Backtest({ ...request, strategy });
-      return { total: running.total };
+      const { total, first, maxSeriesPoints, ...terms } = request;
+      chunk.from = 0;
+      chunk.bars = [first];
+      const bars = { length: total, at: (i: number) => chunk.bars[i - chunk.from] };
+      running = { bt: new Backtest({ ...terms, bars, strategy }), maxSeriesPoints };
+      return { total };
     });
   }
 
-  /** Plays up to `maxBars` more bars; answers the bars done so far and the total. */
-  async backtestStep(maxBars: number): Promise<SandboxOutcome<{ done: number; total: number; finished: boolean }>> {
+  /** Plays the next bars of the run; answers the bars done so far and the total. */
+  async backtestStep(bars: StrategyBar[]): Promise<SandboxOutcome<{ done: number; total: number; finished: boolean }>> {
     return guardAsync(async () => {
-      const bt = current();
-      await bt.step(maxBars);
+      const { bt } = current();
+      chunk.from = bt.barsDone;
+      chunk.bars = bars;
+      await bt.step(bars.length);
       return { done: bt.barsDone, total: bt.total, finished: bt.done };
     });
   }
 
-  backtestResult(): SandboxOutcome<BacktestResult> {
-    return guard(() => current().result());
+  /** The finished run, its curve thinned (a full curve of a long run would not fit one call). */
+  backtestResult(): SandboxOutcome<BacktestReport> {
+    return guard(() => {
+      const { bt, maxSeriesPoints } = current();
+      return backtestReport(bt.result(), maxSeriesPoints);
+    });
   }
 
   /** The callbacks the user's strategy defines: the host calls only these. */
@@ -100,7 +117,7 @@ function withLoopBudget(user: Strategy): Strategy {
   return wrapped;
 }
 
-function current(): Backtest<Record<string, unknown>> {
+function current(): NonNullable<typeof running> {
   if (!running) throw new SandboxStateError("no backtest is running in this sandbox (it was never started, or the isolate was replaced)");
   return running;
 }

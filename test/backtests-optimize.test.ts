@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { combinations, rankRuns, rangeValues } from "../shared/strategy/optimize";
-import { deepestIndex, drawdownSeries, thinnedIndices } from "../shared/strategy/series";
+import { deepestIndex, drawdownSeries, reportSeries, thinnedIndices } from "../shared/strategy/series";
+import { formatMoney, parseMoney } from "../shared/trading/money";
 
 // The pure parts of optimizations and reports: which parameter sets run, how runs rank,
 // how a long equity curve is thinned.
@@ -62,12 +63,7 @@ describe("ranking", () => {
 
 describe("report series", () => {
   it("drawdown is the fall from the running peak", () => {
-    const dd = drawdownSeries([
-      { t: 1, equity: "100" },
-      { t: 2, equity: "120" },
-      { t: 3, equity: "90" },
-      { t: 4, equity: "130" },
-    ]);
+    const dd = drawdownSeries({ t: [1, 2, 3, 4], equity: ["100", "120", "90", "130"].map((e) => parseMoney(e)!) });
     expect(dd.map((p) => p.value)).toEqual([0, 0, 0.25, 0]);
     expect(deepestIndex(dd)).toBe(2);
   });
@@ -83,6 +79,29 @@ describe("report series", () => {
         expect(kept).toContain(keep);
         for (let i = 1; i < kept.length; i++) expect(kept[i]!).toBeGreaterThan(kept[i - 1]!);
       }),
+    );
+  });
+});
+
+describe("a report's series of a long curve", () => {
+  // The definition spelled out: every point's drawdown, the deepest one, the thinned indices.
+  const plainly = (t: number[], equity: bigint[], max: number) => {
+    const dd = drawdownSeries({ t, equity });
+    const kept = thinnedIndices(t.length, max, deepestIndex(dd));
+    return { equity: kept.map((i) => [t[i], formatMoney(equity[i]!)]), drawdown: kept.map((i) => [t[i], dd[i]!.value]), total: t.length, downsampled: kept.length < t.length };
+  };
+
+  it("keeps exactly the points the definition keeps, with the same values, without a point object per bar", () => {
+    const cents = fc.array(fc.integer({ min: -5_000, max: 5_000 }), { minLength: 1, maxLength: 3_000 });
+    fc.assert(
+      fc.property(cents, fc.integer({ min: 3, max: 400 }), fc.integer({ min: 0, max: 2_000_000 }), (moves, max, start) => {
+        const t = moves.map((_, i) => 1_000 + i * 60_000);
+        let e = BigInt(start) * 10n ** 16n;
+        // Equity in hundredths of a dollar (money is scaled by 10^18): may fall through zero.
+        const equity = moves.map((m) => (e += BigInt(m) * 10n ** 16n));
+        expect(reportSeries({ t, equity }, max)).toEqual(plainly(t, equity, max));
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { metricsView } from "../shared/schemas/backtests";
 import { runBacktest, type BacktestResult } from "../shared/strategy/backtest";
+import { formatMoney } from "../shared/trading/money";
 import type { StrategyBar } from "../shared/strategy/runtime";
 import { TEMPLATES } from "../shared/strategy/templates";
 import { tradingConfig } from "../shared/trading/config";
@@ -107,7 +108,7 @@ describe("a template backtest over posted bars", () => {
     expect(report.fills).toEqual(expected.fills);
     expect(report.fills_total).toBe(expected.fills.length);
     expect(report.orders_total).toBe(expected.orders.length);
-    expect(report.equity.map((p) => p.equity)).toEqual(expected.equity.map((p) => p.equity));
+    expect(report.equity.map((p) => p.equity)).toEqual(expected.equity.equity.map(formatMoney));
     expect(report.downsampled).toBe(false);
     expect(Math.max(...report.drawdown.map((p) => p.drawdown))).toBeCloseTo(expected.metrics.maxDrawdown!, 12);
   });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { openStrategySandbox, runCodeBacktest, StrategyCodeError, type CodeBacktestRequest } from "../platform/sandbox";
-import { runBacktest } from "../shared/strategy/backtest";
+import { backtestReport, runBacktest } from "../shared/strategy/backtest";
 import { compileStrategy } from "../shared/strategy/compile";
 import type { InvokeRequest } from "../shared/strategy/invoke";
 import type { Strategy } from "../shared/strategy/runtime";
@@ -55,9 +55,11 @@ const venue = { makerBps: 7, takerBps: 7, minFee: "0.01", depthLevels: 1, slippa
 const limits = { maxOrderQty: "100000000", maxOrderNotional: "100000000", maxPositionNotional: "100000000", dailyLossLimit: "100000000" };
 
 function request(code: string, barCount: number, params: Record<string, unknown> = {}): CodeBacktestRequest {
-  return { code, bars: seededBars(barCount, 7).bars, spec: COIN, params, cash: "100000", venue, limits, halfSpreadTicks: 1 };
+  return { code, bars: seededBars(barCount, 7).bars, spec: COIN, params, cash: "100000", venue, limits, halfSpreadTicks: 1, maxSeriesPoints: SERIES_POINTS };
 }
 
+/** Fewer than the longest run's bars, so the sandbox's thinning of the curve is compared too. */
+const SERIES_POINTS = 500;
 const keepGoing = { chunkBars: 250, onProgress: async () => true };
 
 function invokeRequest(callback: "onStart" | "onStop", nextId = 0): InvokeRequest {
@@ -90,7 +92,8 @@ describe("backtests of user code in the sandbox", () => {
     const sandboxed = await runCodeBacktest(env, req, keepGoing);
     const inProcess = await runBacktest({ ...req, strategy: userMaCross });
     expect(inProcess.fills.length).toBeGreaterThan(10);
-    expect(JSON.stringify(sandboxed)).toBe(JSON.stringify(inProcess));
+    expect(JSON.stringify(sandboxed)).toBe(JSON.stringify(backtestReport(inProcess, SERIES_POINTS)));
+    expect("series" in sandboxed && sandboxed.series).toMatchObject({ total: 1500, downsampled: true });
   });
 
   it("start every run from a fresh module, so state kept at module scope cannot leak between runs", async () => {

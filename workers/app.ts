@@ -46,16 +46,19 @@ const corsFromConfig = cors({
   maxAge: 600,
 });
 
-// History imports are CSV files of up to 100,000 rows; every other body is small JSON.
+// History imports are CSV files of up to 100,000 rows; every other body is small JSON. A
+// backtest's CSV upload streams into its job and its route counts the bytes itself: Hono's
+// bodyLimit reads a body without Content-Length into memory to count it.
 const IMPORT_MAX_BYTES = 16 * 1024 * 1024;
 const isImport = (path: string) => IMPORT_PATH.test(path) || path === BACKTEST_CSV_PATH;
 
-const limitBody = createMiddleware<AppEnv>((c, next) =>
-  bodyLimit({
+const limitBody = createMiddleware<AppEnv>((c, next) => {
+  if (c.req.path === BACKTEST_CSV_PATH) return next();
+  return bodyLimit({
     maxSize: isImport(c.req.path) ? IMPORT_MAX_BYTES : gatewayConfig(c.env).maxBodyBytes,
     onError: (c) => errorResponse(c, new ApiError(413, "request body is too large")),
-  })(c, next),
-);
+  })(c, next);
+});
 
 // Bodies are JSON everywhere (CSV for history imports); anything else is refused before
 // a validator would report it as missing fields. The Alpaca-compatible API (/v2/*) takes a

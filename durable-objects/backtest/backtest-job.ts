@@ -5,12 +5,12 @@ import { logger } from "../../platform/log";
 import { domainEvent } from "../../shared/events";
 import { runCodeBacktest } from "../../platform/sandbox";
 import { MAX_BARS, MAX_SERIES_POINTS, metricsView, type BacktestJobRequest, type BacktestProgress } from "../../shared/schemas/backtests";
-import { Backtest, type BacktestResult } from "../../shared/strategy/backtest";
+import { Backtest, backtestReport, type BacktestReport, type BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import type { OrderView } from "../../shared/trading/orders";
 import type { FillActivity } from "../../shared/trading/ports";
 import { TEMPLATES } from "../../shared/strategy/templates";
-import { JobStore, type JobState } from "./store";
+import { BARS_PER_ROW, JobStore, type JobState } from "./store";
 
 // One backtest per object, named by the backtest's id. `start` records the request and
 // arms the alarm; the alarm plays CHUNK_BARS bars and re-arms itself at once, so `status`
@@ -42,11 +42,28 @@ export class BacktestJob extends DurableObject<Env> {
     this.#store = new JobStore(ctx.storage);
   }
 
+  /**
+   * Stores a chunk of an uploaded file's bars before the job starts (the gateway streams a
+   * CSV of up to MAX_BARS rows through here, a chunk per call); answers the bars stored.
+   */
+  uploadBars(offset: number, bars: StrategyBar[]): number {
+    if (this.#store.request()) throw new Error("the backtest has started; its bars are fixed");
+    if (offset + bars.length > MAX_BARS) throw new RangeError(`at most ${MAX_BARS} bars per backtest`);
+    return this.#store.upload(offset, bars);
+  }
+
+  /** An upload that was refused (a bad line) leaves nothing behind. */
+  async discardUpload(): Promise<void> {
+    if (!this.#store.request()) await this.ctx.storage.deleteAll();
+  }
+
   /** Records the job and starts it; a second start of the same job only answers its status. */
   async start(request: BacktestJobRequest): Promise<BacktestProgress> {
     if (this.#store.request()) return this.status();
-    const bars = request.bars;
-    this.#store.create(request, { status: "queued", barsDone: 0, barsTotal: bars?.length ?? 0, error: null, metrics: null, loaded: bars !== null, reported: false, finishedAt: null });
+    const { bars, uploadedBars } = request;
+    if (uploadedBars !== null && this.#store.uploaded() !== uploadedBars) throw new Error(`the upload is incomplete: ${this.#store.uploaded()} of ${uploadedBars} bars stored`);
+    const total = bars?.length ?? uploadedBars ?? 0;
+    this.#store.create(request, { status: "queued", barsDone: 0, barsTotal: total, error: null, metrics: null, loaded: bars !== null || uploadedBars !== null, reported: false, finishedAt: null });
     await this.ctx.storage.setAlarm(Date.now());
     return this.status();
   }
@@ -122,7 +139,7 @@ export class BacktestJob extends DurableObject<Env> {
   }
 
   async #playChunk(request: BacktestJobRequest): Promise<void> {
-    if (!this.#run) this.#run = this.#templateRun(request, this.#store.bars());
+    if (!this.#run) this.#run = this.#templateRun(request, this.#bars());
     const run = this.#run;
     await run.step(CHUNK_BARS);
     const state = this.#store.state()!;
@@ -131,20 +148,25 @@ export class BacktestJob extends DurableObject<Env> {
       // A cancel the gateway marked in the row since the last report (they are a second
       // apart) still wins over a run that ends first: the user asked before it was done.
       if (await this.#rowCancelled()) return;
-      return this.#finish(run.result());
+      return this.#finish(backtestReport(run.result(), MAX_SERIES_POINTS));
     }
     this.#store.setState({ ...state, status: "running", barsDone: run.barsDone, barsTotal: run.total });
     await this.ctx.storage.setAlarm(Date.now());
     await this.#report(state.status !== "running");
   }
 
+  /** The stored bars, read a row at a time as the run plays them. */
+  #bars(): BarFeed {
+    return this.#store.barFeed(this.#store.state()!.barsTotal);
+  }
+
   async #runCode(request: BacktestJobRequest): Promise<void> {
-    const bars = this.#store.bars();
+    const bars = this.#bars();
     const state = this.#store.state()!;
     this.#store.setState({ ...state, status: "running", barsDone: 0, barsTotal: bars.length });
     await this.#report(true);
     const { code, limits, halfSpreadTicks, cash, venue, spec, params } = request;
-    const outcome = await runCodeBacktest(this.env, { code: code ?? "", bars, spec, params, cash, venue, limits, halfSpreadTicks }, {
+    const outcome = await runCodeBacktest(this.env, { code: code ?? "", bars, spec, params, cash, venue, limits, halfSpreadTicks, maxSeriesPoints: MAX_SERIES_POINTS }, {
       chunkBars: CHUNK_BARS,
       onProgress: async (done, total) => {
         const now = this.#store.state()!;
@@ -159,43 +181,52 @@ export class BacktestJob extends DurableObject<Env> {
     await this.#finish(outcome);
   }
 
-  #templateRun(request: BacktestJobRequest, bars: StrategyBar[]): Backtest<Record<string, unknown>> {
+  #templateRun(request: BacktestJobRequest, bars: BarFeed): Backtest<Record<string, unknown>> {
     const template = request.template ? TEMPLATES.get(request.template) : undefined;
     if (!template) throw new Error(`unknown template ${request.template ?? "(none)"}`);
     const { spec, params, cash, venue, limits, halfSpreadTicks } = request;
     return new Backtest({ strategy: template.create(), bars, spec, params, cash, venue, limits, halfSpreadTicks });
   }
 
-  async #finish(result: BacktestResult): Promise<void> {
+  async #finish(result: BacktestReport): Promise<void> {
     this.#run = undefined;
     const state = this.#store.state()!;
     const final: JobState = { ...state, status: "done", barsDone: state.barsTotal, metrics: metricsView(result.metrics), finishedAt: Date.now(), reported: false };
-    this.#store.finish(result, final, MAX_SERIES_POINTS);
+    this.#store.finish(result, final);
     await this.#report(true);
   }
 
-  /** Reads the symbol's stored bars over the range into the job's storage, once. */
+  /**
+   * Reads the symbol's stored bars over the range into the job's storage, once, writing
+   * whole rows as the pages come (never all the bars in memory). A restart meanwhile reads
+   * them again from the first page, over what was stored; only the count marks them loaded.
+   */
   async #loadHistory(request: BacktestJobRequest): Promise<void> {
     const range = request.history;
     if (!range) throw new Error("the backtest has neither bars nor a history range");
     const market = this.env.MARKET.getByName(request.spec.symbol);
-    const bars: StrategyBar[] = [];
+    let stored = 0;
+    let pending: StrategyBar[] = [];
     let cursor: [number, number] | undefined;
     for (;;) {
       const page = await market.bars(request.timeframe, { start: range.start, end: range.end, limit: HISTORY_PAGE, sort: "asc", ...(cursor && { cursor }) });
-      for (const b of page.items) bars.push({ t: Date.parse(b.t), open: b.o, high: b.h, low: b.l, close: b.c, volume: b.v });
-      if (bars.length > MAX_BARS) throw new Error(`the range holds more than ${MAX_BARS} bars; narrow it or use a coarser timeframe`);
+      for (const b of page.items) pending.push({ t: Date.parse(b.t), open: b.o, high: b.h, low: b.l, close: b.c, volume: b.v });
+      if (stored + pending.length > MAX_BARS) throw new Error(`the range holds more than ${MAX_BARS} bars; narrow it or use a coarser timeframe`);
+      const whole = pending.length - (pending.length % BARS_PER_ROW);
+      if (whole > 0 || !page.next) {
+        const rows = page.next ? pending.slice(0, whole) : pending;
+        this.#store.putBars(rows, stored);
+        stored += rows.length;
+        pending = pending.slice(rows.length);
+      }
       if (!page.next) break;
       cursor = [page.next[0]!, page.next[1]!];
     }
-    if (bars.length === 0) throw new Error(`no ${request.timeframe} bars of ${request.spec.symbol} in the range`);
+    if (stored === 0) throw new Error(`no ${request.timeframe} bars of ${request.spec.symbol} in the range`);
     // Read again: the state may have changed (a cancel) while the pages were awaited.
     const state = this.#store.state()!;
     if (TERMINAL.has(state.status)) return;
-    this.ctx.storage.transactionSync(() => {
-      this.#store.putBars(bars, 0);
-      this.#store.setState({ ...state, loaded: true, barsTotal: bars.length });
-    });
+    this.#store.setState({ ...state, loaded: true, barsTotal: stored });
   }
 
   /** Whether the gateway marked the row cancelled; if so the job is now cancelled too. One small D1 read. */

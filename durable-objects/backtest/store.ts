@@ -1,13 +1,13 @@
 import type { BacktestJobRequest, BacktestStatus, MetricsView } from "../../shared/schemas/backtests";
-import type { BacktestResult } from "../../shared/strategy/backtest";
+import type { BacktestReport, BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
-import { deepestIndex, drawdownSeries, thinnedIndices } from "../../shared/strategy/series";
 
 // A backtest job's storage (its object's SQLite): the request, the job's state, the bars it
 // plays (kept, so a restarted run replays exactly what the first one saw even if the
 // symbol's history changes meanwhile) and, once done, its results. Bars and series are
-// stored as JSON chunks rather than one row per bar: writing 200,000 rows would cost more
-// than the run. Rows stay far below SQLite's 2 MB value limit.
+// stored as JSON chunks rather than one row per bar: writing a million rows would cost more
+// than the run. Rows stay far below SQLite's 2 MB value limit. A run reads its bars a row
+// at a time as it plays (`barFeed`), so a million of them are never all in memory.
 
 export interface JobState {
   status: BacktestStatus;
@@ -29,7 +29,8 @@ export interface StoredSummary {
   logs: { t: number; text: string }[];
 }
 
-const BARS_PER_ROW = 5_000;
+/** Bars per stored row; an upload's chunks and history pages are multiples of it. */
+export const BARS_PER_ROW = 5_000;
 const SCHEMA_VERSION = 1;
 
 /** A bar as stored: [t, open, high, low, close, volume]. */
@@ -76,23 +77,58 @@ export class JobStore {
     }
   }
 
-  bars(): StrategyBar[] {
-    const out: StrategyBar[] = [];
-    for (const row of this.storage.sql.exec<{ bars: string }>("SELECT bars FROM bar_rows ORDER BY k")) {
-      for (const [t, open, high, low, close, volume] of JSON.parse(row.bars) as BarRow[]) out.push({ t, open, high, low, close, volume });
-    }
-    return out;
+  /** Bars uploaded so far, before the job starts (POST /api/backtests/csv streams them in). */
+  uploaded(): number {
+    return this.storage.kv.get<number>("uploaded") ?? 0;
   }
 
-  /** The run's results, in one transaction with its final state. */
-  finish(result: BacktestResult, state: JobState, maxPoints: number): void {
-    const drawdown = drawdownSeries(result.equity);
-    const kept = thinnedIndices(result.equity.length, maxPoints, deepestIndex(drawdown));
-    const summary: StoredSummary = { seriesPointsTotal: result.equity.length, downsampled: kept.length < result.equity.length, unsent: result.unsent, logs: result.logs };
+  /**
+   * Appends uploaded bars at `offset`, which must be where the upload has got to; a chunk
+   * already stored (a repeated call) changes nothing. Every chunk but the last is a whole
+   * number of rows.
+   */
+  upload(offset: number, bars: readonly StrategyBar[]): number {
+    const have = this.uploaded();
+    if (offset + bars.length <= have) return have;
+    if (offset !== have || offset % BARS_PER_ROW !== 0) throw new RangeError(`an upload chunk at bar ${offset} does not follow the ${have} bars stored (chunks of whole ${BARS_PER_ROW}-bar rows, in order)`);
+    this.storage.transactionSync(() => {
+      this.putBars(bars, offset);
+      this.storage.kv.put("uploaded", have + bars.length);
+    });
+    return have + bars.length;
+  }
+
+  /** The stored bars read in order, one row at a time: `length` of them (the job's total). */
+  barFeed(length: number): BarFeed {
+    let k = -1;
+    let row: BarRow[] = [];
+    return {
+      length,
+      at: (index) => {
+        if (index < 0 || index >= length) return undefined;
+        const want = Math.floor(index / BARS_PER_ROW);
+        if (want !== k) {
+          const text = this.storage.sql.exec<{ bars: string }>("SELECT bars FROM bar_rows WHERE k = ?", want).toArray()[0]?.bars;
+          if (text === undefined) throw new Error(`bar row ${want} is missing from the job's storage`);
+          row = JSON.parse(text) as BarRow[];
+          k = want;
+        }
+        const bar = row[index - k * BARS_PER_ROW];
+        if (!bar) throw new Error(`bar ${index} is missing from the job's storage`);
+        const [t, open, high, low, close, volume] = bar;
+        return { t, open, high, low, close, volume };
+      },
+    };
+  }
+
+  /** The run's report, in one transaction with its final state. */
+  finish(result: BacktestReport, state: JobState): void {
+    const { series } = result;
+    const summary: StoredSummary = { seriesPointsTotal: series.total, downsampled: series.downsampled, unsent: result.unsent, logs: result.logs };
     this.storage.transactionSync(() => {
       const sql = this.storage.sql;
-      sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('equity', ?)", JSON.stringify(kept.map((i) => [result.equity[i]!.t, result.equity[i]!.equity])));
-      sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('drawdown', ?)", JSON.stringify(kept.map((i) => [drawdown[i]!.t, drawdown[i]!.value])));
+      sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('equity', ?)", JSON.stringify(series.equity));
+      sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('drawdown', ?)", JSON.stringify(series.drawdown));
       sql.exec("DELETE FROM fills");
       sql.exec("DELETE FROM orders");
       result.fills.forEach((f, i) => sql.exec("INSERT INTO fills (i, data) VALUES (?, ?)", i, JSON.stringify(f)));

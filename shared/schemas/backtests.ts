@@ -9,8 +9,13 @@ import type { VenueConfig } from "../venue/venue";
 // The backtest API (docs/backtests.md): requests, views, the job's RPC request and the
 // backtest_updates socket frames. Metric names on the wire are snake_case.
 
-/** Bars one backtest may play: the job holds its bars and equity curve in an isolate's 128 MB. */
-export const MAX_BARS = 200_000;
+/**
+ * Bars one backtest may play. The job reads its bars from storage a row at a time and
+ * keeps the equity curve as two columns (about 20 bytes a bar), within an isolate's 128 MB.
+ */
+export const MAX_BARS = 1_000_000;
+/** Bars an upload sends to its job per call (a whole number of the job's stored rows). */
+export const UPLOAD_CHUNK_BARS = 10_000;
 /** Bars a JSON body may carry (the gateway's 64 KiB body limit holds about 600; larger sets go through the CSV upload or stored history). */
 export const MAX_POSTED_BARS = 1_000;
 /** Parameter sets one optimization may run. */
@@ -180,8 +185,10 @@ export interface BacktestJobRequest {
   params: Record<string, unknown>;
   spec: InstrumentSpec;
   timeframe: string;
-  /** Bars from the body or a CSV; null when they come from the symbol's stored history. */
+  /** Bars from the body; null when they were uploaded or come from the symbol's stored history. */
   bars: StrategyBar[] | null;
+  /** Bars of a CSV upload, already stored in the job (BacktestJob.uploadBars) before its start. */
+  uploadedBars: number | null;
   history: { start: number; end: number } | null;
   cash: string;
   venue: Partial<VenueConfig>;

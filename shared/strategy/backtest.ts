@@ -4,15 +4,16 @@ import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
-import { formatMoney, notional, parseMoney } from "../trading/money";
+import { notional, parseMoney } from "../trading/money";
 import { orderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
-import { computeMetrics, type Metrics, type MetricFill } from "./metrics";
+import { computeMetrics, type EquityCurve, type Metrics, type MetricFill } from "./metrics";
 import { strategyInvoker, type StrategyView } from "./invoke";
 import { callbacksOf, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
 import { sendStrategyCommand } from "./send";
+import { reportSeries, type ReportSeries } from "./series";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
 
 // A backtest is the live path with the feed replaced by bars: the same AccountEngine,
@@ -25,9 +26,19 @@ import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views
 // against the last trade (this bar's close), as it would live. A signal on the last bar is
 // never sent. Time is the print's (the bar's start); ids come from a counter.
 
+/**
+ * The bars a backtest plays, read once each in order: an array, or a source that reads
+ * them as they are needed (a job's stored rows, a sandbox fed one chunk at a time), so a
+ * run of a million bars never holds them all. `at(0)` is read when the backtest is made.
+ */
+export interface BarFeed {
+  readonly length: number;
+  at(index: number): StrategyBar | undefined;
+}
+
 export interface BacktestOptions<P> {
   strategy: Strategy<P>;
-  bars: StrategyBar[];
+  bars: BarFeed;
   spec: InstrumentSpec;
   params?: Partial<P>;
   /** Starting cash, a decimal string in USD. */
@@ -47,12 +58,21 @@ export interface BacktestOptions<P> {
 export interface BacktestResult {
   orders: ReturnType<typeof orderView>[];
   fills: FillActivity[];
-  equity: { t: number; equity: string }[];
+  /** One point per bar, at its close: two columns rather than an object per bar. */
+  equity: EquityCurve;
   metrics: Metrics;
   /** Orders the strategy placed on the last bar or in onStop, which never reached the account. */
   unsent: number;
   state: StrategyState;
   logs: LogLine[];
+}
+
+/** A finished backtest as a job keeps it: the result, its curve thinned for the report. */
+export type BacktestReport = Omit<BacktestResult, "equity"> & { series: ReportSeries };
+
+export function backtestReport(result: BacktestResult, maxPoints: number): BacktestReport {
+  const { equity, ...rest } = result;
+  return { ...rest, series: reportSeries(equity, maxPoints) };
 }
 
 const OWNER = "backtest";
@@ -61,21 +81,6 @@ const ID_PREFIX = "strategy-";
 const DEFAULT_QUOTE_LOTS = 1e15;
 /** Distinct bar prices whose ticks are remembered. */
 const TICK_CACHE = 1 << 16;
-
-/** The curve as decimal strings; a value equal to the one before reuses its text. */
-function equityText(times: number[], values: bigint[]): { t: number; equity: string }[] {
-  const out = new Array<{ t: number; equity: string }>(times.length);
-  let last: bigint | null = null;
-  let text = "";
-  for (let i = 0; i < times.length; i++) {
-    if (values[i] !== last) {
-      last = values[i]!;
-      text = formatMoney(last);
-    }
-    out[i] = { t: times[i]!, equity: text };
-  }
-  return out;
-}
 
 /**
  * A backtest that runs in steps, so a job can report progress and stop between them:
@@ -146,7 +151,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   const { bars, spec } = options;
   const half = options.halfSpreadTicks ?? 0;
   const quoteLots = options.quoteLots ?? DEFAULT_QUOTE_LOTS;
-  let clock = bars[0]?.t ?? 0;
+  let clock = bars.at(0)?.t ?? 0;
   let ids = 0;
   const now = () => clock;
   const newId = () => `00000000-0000-4000-8000-${(++ids).toString(16).padStart(12, "0")}`;
@@ -303,7 +308,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   // Most bars are quiet from their open: they are played without an await (a promise only
   // if the strategy's callback gives one), which is most of what a quiet bar costs.
   const play = (i: number): void | Promise<void> => {
-    const bar = bars[i]!;
+    const bar = bars.at(i)!;
     clock = bar.t;
     // Every price is checked, whether or not the bar is played in full.
     const open = tick(bar.open);
@@ -346,7 +351,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   return {
     orders,
     fills,
-    equity: equityText(times, values),
+    equity: { t: times, equity: values },
     metrics: computeMetrics({ t: times, equity: values }, metricFills, { exposedBars: exposed }),
     unsent,
     state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,

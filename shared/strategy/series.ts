@@ -1,4 +1,5 @@
-import { parseMoney } from "../trading/money";
+import { formatMoney, type Money } from "../trading/money";
+import type { EquityCurve } from "./metrics";
 
 // The series a finished backtest keeps for its report: the equity curve and its drawdown,
 // thinned to a bounded number of points so a long run's report stays a small document.
@@ -9,18 +10,65 @@ export interface SeriesPoint<V> {
 }
 
 /**
- * Drawdown at every point: 1 − E_t / max_{s≤t} E_s (0 at a new peak), the same definition
- * as the max-drawdown metric; computed from the exact decimal equity with bigints, as a
- * number. A curve that has not been positive yet has no drawdown (0).
+ * Drawdown at one point: 1 − E / peak (0 at a new peak), the same definition as the
+ * max-drawdown metric, from the exact equity with bigints, as a number. A curve that has
+ * not been positive yet has no drawdown (0).
  */
-export function drawdownSeries(equity: readonly { t: number; equity: string }[]): SeriesPoint<number>[] {
+const drawdownAt = (equity: Money, peak: Money): number => (peak > 0n && equity < peak ? Number(((peak - equity) * 10n ** 15n) / peak) / 1e15 : 0);
+
+/** Drawdown at every point of a curve: 1 − E_t / max_{s≤t} E_s. */
+export function drawdownSeries(curve: EquityCurve): SeriesPoint<number>[] {
   let peak = 0n;
-  return equity.map(({ t, equity: text }) => {
-    const e = parseMoney(text) ?? 0n;
+  return curve.t.map((t, i) => {
+    const e = curve.equity[i]!;
     if (e > peak) peak = e;
-    const value = peak > 0n ? Number(((peak - e) * 10n ** 15n) / peak) / 1e15 : 0;
-    return { t, value };
+    return { t, value: drawdownAt(e, peak) };
   });
+}
+
+/** What a finished backtest keeps of its curve: both series thinned to at most `max` points. */
+export interface ReportSeries {
+  /** [time, equity as a decimal string] */
+  equity: [number, string][];
+  /** [time, drawdown] at the same times */
+  drawdown: [number, number][];
+  /** Points of the full curve (one per bar). */
+  total: number;
+  downsampled: boolean;
+}
+
+/**
+ * The report's series of a curve of any length, with no object per bar: one pass finds the
+ * deepest drawdown (and each kept point's peak), then only the kept points are made.
+ */
+export function reportSeries(curve: EquityCurve, max: number): ReportSeries {
+  const n = curve.t.length;
+  let peak = 0n;
+  let deepest: number | undefined;
+  let deepestValue = -1;
+  for (let i = 0; i < n; i++) {
+    const e = curve.equity[i]!;
+    if (e > peak) peak = e;
+    const value = drawdownAt(e, peak);
+    if (value > deepestValue) {
+      deepestValue = value;
+      deepest = i;
+    }
+  }
+  const kept = thinnedIndices(n, max, deepest);
+  const equity: [number, string][] = [];
+  const drawdown: [number, number][] = [];
+  peak = 0n;
+  let k = 0;
+  for (let i = 0; i < n && k < kept.length; i++) {
+    const e = curve.equity[i]!;
+    if (e > peak) peak = e;
+    if (kept[k] !== i) continue;
+    k++;
+    equity.push([curve.t[i]!, formatMoney(e)]);
+    drawdown.push([curve.t[i]!, drawdownAt(e, peak)]);
+  }
+  return { equity, drawdown, total: n, downsampled: kept.length < n };
 }
 
 /**

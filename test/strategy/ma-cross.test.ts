@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runBacktest } from "../../shared/strategy/backtest";
+import { formatMoney } from "../../shared/trading/money";
 import type { Strategy, StrategyContext } from "../../shared/strategy/runtime";
 import { maCross, type MaCrossParams } from "../../shared/strategy/templates/ma-cross";
 import { COIN, seededBars } from "./helpers";
@@ -100,15 +101,16 @@ describe("the moving-average cross backtest", () => {
     const { bars } = seededBars(800, 7);
     const a = await runBacktest(options(maCross, bars));
     const b = await runBacktest(options(maCross, bars));
-    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(a).toEqual(b);
     expect(a.fills.length).toBeGreaterThan(0);
   });
 
   it("marks equity at every bar close as cash plus the position at the close", async () => {
     const { bars } = seededBars(400, 11);
     const result = await runBacktest(options(maCross, bars));
-    expect(result.equity).toHaveLength(bars.length);
-    expect(result.equity[0]!.equity).toBe("100000.00");
-    expect(result.metrics.endEquity).toBe(result.equity.at(-1)!.equity);
+    expect(result.equity.t).toEqual(bars.map((b) => b.t));
+    expect(result.equity.equity).toHaveLength(bars.length);
+    expect(formatMoney(result.equity.equity[0]!)).toBe("100000.00");
+    expect(result.metrics.endEquity).toBe(formatMoney(result.equity.equity.at(-1)!));
   });
 });

@@ -183,7 +183,7 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
       timeframe: request.timeframe,
       params: JSON.stringify(request.params),
       status: "queued",
-      barsTotal: request.bars?.length ?? 0,
+      barsTotal: request.bars?.length ?? request.uploadedBars ?? 0,
       optimizationId: request.optimization?.id ?? null,
     })
     .run();

@@ -1,10 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
-import { conflict, notFound, unprocessable } from "../../shared/errors";
-import { parseOhlcvCsv } from "../../shared/market/csv";
+import { ApiError, conflict, notFound, unprocessable } from "../../shared/errors";
+import { OhlcvCsvReader, type Bar } from "../../shared/market/csv";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
-import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, type BacktestJobRequest } from "../../shared/schemas/backtests";
+import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { combinations, rankRuns } from "../../shared/strategy/optimize";
 import type { StrategyBar } from "../../shared/strategy/runtime";
@@ -20,8 +20,10 @@ import { validationHook } from "../middleware/errors";
 // row is the list's and the progress's record; results live in the object.
 export const backtests = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-/** The CSV upload takes a file body (the gateway's import allowance applies to it). */
+/** The CSV upload takes a file body, streamed into the job (this route counts its bytes). */
 export const BACKTEST_CSV_PATH = "/api/backtests/csv";
+/** A million rows at about 55 bytes each, within the 100 MB body deployed Workers accept on every plan. */
+export const BACKTEST_CSV_MAX_BYTES = 96 * 1024 * 1024;
 
 const security = SESSION_OR_KEY;
 const read = requirePermission("strategy:read");
@@ -34,25 +36,29 @@ const byId = { tags, security, request: { params: IdParam } };
 
 type RunInput = Pick<BacktestRequest, "symbol" | "timeframe" | "start" | "end" | "bars" | "tick_size" | "lot_size" | "cash" | "fee_bps" | "min_fee" | "half_spread_ticks" | "slippage_ticks">;
 
-/** Where the bars come from and on what terms; `csv` parses an uploaded file once the instrument is known. */
-async function prepareRun(env: Env, body: RunInput, csv?: (spec: InstrumentSpec, timeframe: Timeframe) => StrategyBar[]) {
+/** An upload of the run's bars into its job, once the instrument is known; answers the bars stored. */
+type Upload = (spec: InstrumentSpec, timeframe: Timeframe) => Promise<number>;
+
+/** Where the bars come from and on what terms. */
+async function prepareRun(env: Env, body: RunInput, upload?: Upload) {
   const timeframe = checkedTimeframe(body.timeframe);
   const { spec, listed } = await resolveSpec(env, body.symbol, body.tick_size, body.lot_size);
   const terms = runTerms(env, body);
   let bars: StrategyBar[] | null = null;
+  let uploadedBars: number | null = null;
   let history: { start: number; end: number } | null = null;
-  if (csv) bars = csv(spec, timeframe);
+  if (upload) uploadedBars = await upload(spec, timeframe);
   else if (body.bars) bars = checkedBars(body.bars, spec);
   else if (!listed) throw unprocessable(`${body.symbol} has no stored history; post its bars`, [{ path: "bars", message: "required for an unlisted symbol" }]);
   else history = historyRange(body, timeframe);
   if (bars && bars.length > MAX_BARS) throw unprocessable(`at most ${MAX_BARS} bars per backtest`, [{ path: "bars", message: "too many bars" }]);
-  return { spec, timeframe: timeframe.label, bars, history, ...terms };
+  return { spec, timeframe: timeframe.label, bars, uploadedBars, history, ...terms };
 }
 
-async function runOne(env: Env, userId: string, body: BacktestRequest, traceparent: string | null, csv?: (spec: InstrumentSpec, timeframe: Timeframe) => StrategyBar[]) {
+async function runOne(env: Env, userId: string, body: BacktestRequest, traceparent: string | null, upload?: (id: string) => Upload) {
   const strategy = await resolveStrategy(env, userId, body);
-  const run = await prepareRun(env, body, csv);
   const id = crypto.randomUUID();
+  const run = await prepareRun(env, body, upload?.(id));
   const { kind, template, code, params } = strategy;
   await startBacktest(env, { id, userId, kind, template, code, params, ...run, optimization: null }, strategy, traceparent);
   return backtestView(await ownBacktest(env, userId, id));
@@ -113,16 +119,64 @@ backtests.openapi(
       throw unprocessable("params must be a JSON object", [{ path: "params", message: "not JSON" }]);
     }
     if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params))) throw unprocessable("params must be a JSON object", [{ path: "params", message: "not an object" }]);
-    const text = await c.req.text();
-    const csv = (spec: InstrumentSpec, timeframe: Timeframe): StrategyBar[] => {
-      const parsed = parseOhlcvCsv(text, spec, { timeframe, now: Date.now(), maxRows: MAX_BARS });
-      if (!parsed.ok) throw unprocessable(`CSV rejected: ${parsed.errors.length} bad line${parsed.errors.length === 1 ? "" : "s"}; nothing was run`, parsed.errors.map((e) => ({ path: `line ${e.line}`, message: e.message })));
-      const price = (ticks: number) => ticksToNumber(ticks, spec);
-      return parsed.bars.map((b) => ({ t: b.t, open: price(b.o), high: price(b.h), low: price(b.l), close: price(b.c), volume: lotsToNumber(b.v, spec) }));
-    };
-    return c.json(await runOne(c.env, principalOf(c).userId, { ...q, params }, c.get("traceparent"), csv), 201);
+    if (Number(c.req.header("content-length") ?? 0) > BACKTEST_CSV_MAX_BYTES) throw tooLarge();
+    const body = c.req.raw.body;
+    const traceparent = c.get("traceparent");
+    const upload = (id: string) => (spec: InstrumentSpec, timeframe: Timeframe) => streamCsv(body, jobOf(c.env, id, traceparent), spec, timeframe);
+    return c.json(await runOne(c.env, principalOf(c).userId, { ...q, params }, traceparent, upload), 201);
   },
 );
+
+const tooLarge = () => new ApiError(413, `request body is too large: at most ${BACKTEST_CSV_MAX_BYTES} bytes`);
+
+/**
+ * Parses an uploaded CSV as it streams in and stores its bars in the job a chunk at a time,
+ * so a million rows never sit in the gateway's memory. A bad line stops the storing (the
+ * rest is still read for the errors it holds, up to the reader's cap); the job's partial
+ * upload is then discarded and nothing runs.
+ */
+async function streamCsv(body: ReadableStream<Uint8Array> | null, job: ReturnType<typeof jobOf>, spec: InstrumentSpec, timeframe: Timeframe): Promise<number> {
+  const reader = new OhlcvCsvReader(spec, { timeframe, now: Date.now(), maxRows: MAX_BARS });
+  const price = (ticks: number) => ticksToNumber(ticks, spec);
+  let pending: StrategyBar[] = [];
+  let stored = 0;
+  const take = async (bars: Bar[], final: boolean) => {
+    if (reader.errors.length > 0) return;
+    for (const b of bars) pending.push({ t: b.t, open: price(b.o), high: price(b.h), low: price(b.l), close: price(b.c), volume: lotsToNumber(b.v, spec) });
+    while (pending.length >= UPLOAD_CHUNK_BARS || (final && pending.length > 0)) {
+      const chunk = pending.slice(0, UPLOAD_CHUNK_BARS);
+      pending = pending.slice(chunk.length);
+      stored = await job.uploadBars(stored, chunk);
+    }
+  };
+  let bytes = 0;
+  const counted = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, out) {
+      bytes += chunk.byteLength;
+      if (bytes > BACKTEST_CSV_MAX_BYTES) throw tooLarge();
+      out.enqueue(chunk);
+    },
+  });
+  try {
+    if (body) {
+      for await (const text of body.pipeThrough(counted).pipeThrough(new TextDecoderStream())) {
+        await take(reader.push(text), false);
+        if (reader.stopped) break;
+      }
+    }
+    await take(reader.end(), true);
+  } catch (error) {
+    await job.discardUpload().catch(() => undefined);
+    throw error;
+  }
+  const errors = reader.errors;
+  if (errors.length > 0 || stored === 0) {
+    await job.discardUpload();
+    if (errors.length === 0) throw unprocessable("CSV rejected: it has no rows; nothing was run", [{ path: "line 2", message: "no bars after the header" }]);
+    throw unprocessable(`CSV rejected: ${errors.length} bad line${errors.length === 1 ? "" : "s"}; nothing was run`, errors.map((e) => ({ path: `line ${e.line}`, message: e.message })));
+  }
+  return stored;
+}
 
 // ---- optimization (before /{id}, whose paths it would otherwise shadow) ------------------
 
