@@ -1,4 +1,4 @@
-import type { BacktestReport, BarFeed } from "../shared/strategy/backtest";
+import type { BacktestPart, BacktestReport, BarFeed } from "../shared/strategy/backtest";
 import type { InvokeRequest, InvokeResult, StrategyCallback } from "../shared/strategy/invoke";
 import type { StrategyBar } from "../shared/strategy/runtime";
 import type StrategySandbox from "../sandbox/entry";
@@ -68,6 +68,8 @@ export interface CodeBacktestRequest extends Omit<SandboxBacktestRequest, "total
 
 export interface CodeBacktestOptions {
   chunkBars: number;
+  /** Called after every chunk with the orders settled and fills made in it (the last, the rest); absent, they all come with the result. */
+  onSettled?(part: BacktestPart): void;
   /** Called after every chunk; answering false cancels the backtest. */
   onProgress(done: number, total: number): Promise<boolean>;
   /** Overrides for tests: the wall-time guard per call. */
@@ -92,7 +94,8 @@ export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: Co
     for (let from = 0; ; from += chunk) {
       const sent: StrategyBar[] = [];
       for (let i = from; i < Math.min(bars.length, from + chunk); i++) sent.push(bars.at(i)!);
-      const step = await call(entry.backtestStep(sent), wallMs);
+      const step = await call(entry.backtestStep(sent, options.onSettled !== undefined), wallMs);
+      if (step.settled) options.onSettled?.(step.settled);
       // A macrotask between chunks. Without it, under local workerd, the chain of sandbox
       // calls (and the caller's D1 reads in onProgress) never let the host's isolate serve
       // anything else: its timers, calls into it (a job's status and cancel) and the

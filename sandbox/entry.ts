@@ -1,6 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { InstrumentSpec } from "../shared/market/instrument";
-import { Backtest, backtestReport, type BacktestReport } from "../shared/strategy/backtest";
+import { Backtest, backtestReport, type BacktestPart, type BacktestReport } from "../shared/strategy/backtest";
 import { strategyInvoker, type InvokeRequest, type InvokeResult } from "../shared/strategy/invoke";
 import type { Strategy, StrategyBar } from "../shared/strategy/runtime";
 import type { RiskLimits } from "../shared/trading/risk";
@@ -74,14 +74,17 @@ export default class StrategySandbox extends WorkerEntrypoint {
     });
   }
 
-  /** Plays the next bars of the run; answers the bars done so far and the total. */
-  async backtestStep(bars: StrategyBar[]): Promise<SandboxOutcome<{ done: number; total: number; finished: boolean }>> {
+  /**
+   * Plays the next bars of the run; answers the bars done so far and the total, and with
+   * `take` the orders settled and fills made meanwhile (Backtest.take), which the run forgets.
+   */
+  async backtestStep(bars: StrategyBar[], take: boolean): Promise<SandboxOutcome<{ done: number; total: number; finished: boolean; settled: BacktestPart | null }>> {
     return guardAsync(async () => {
       const { bt } = current();
       chunk.from = bt.barsDone;
       chunk.bars = bars;
       await bt.step(bars.length);
-      return { done: bt.barsDone, total: bt.total, finished: bt.done };
+      return { done: bt.barsDone, total: bt.total, finished: bt.done, settled: take ? bt.take() : null };
     });
   }
 

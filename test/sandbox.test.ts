@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { openStrategySandbox, runCodeBacktest, StrategyCodeError, type CodeBacktestRequest } from "../platform/sandbox";
-import { backtestReport, runBacktest } from "../shared/strategy/backtest";
+import { backtestReport, runBacktest, type BacktestPart } from "../shared/strategy/backtest";
 import { compileStrategy } from "../shared/strategy/compile";
 import type { InvokeRequest } from "../shared/strategy/invoke";
 import type { Strategy } from "../shared/strategy/runtime";
@@ -94,6 +94,14 @@ describe("backtests of user code in the sandbox", () => {
     expect(inProcess.fills.length).toBeGreaterThan(10);
     expect(JSON.stringify(sandboxed)).toBe(JSON.stringify(backtestReport(inProcess, SERIES_POINTS)));
     expect("series" in sandboxed && sandboxed.series).toMatchObject({ total: 1500, downsampled: true });
+
+    // Handing settled orders and fills over after every chunk (as a job stores them) loses none.
+    const parts: BacktestPart[] = [];
+    const streamed = await runCodeBacktest(env, req, { ...keepGoing, onSettled: (part) => parts.push(part) });
+    expect(parts.length).toBe(Math.ceil(1500 / keepGoing.chunkBars));
+    expect(parts.flatMap((p) => p.fills)).toEqual(inProcess.fills);
+    expect(parts.flatMap((p) => p.orders).sort((a, b) => a.seq - b.seq).map((o) => o.order)).toEqual(inProcess.orders);
+    expect(JSON.stringify({ ...streamed, orders: inProcess.orders, fills: inProcess.fills })).toBe(JSON.stringify(backtestReport(inProcess, SERIES_POINTS)));
   });
 
   it("start every run from a fresh module, so state kept at module scope cannot leak between runs", async () => {

@@ -139,11 +139,16 @@ export class BacktestJob extends DurableObject<Env> {
   }
 
   async #playChunk(request: BacktestJobRequest): Promise<void> {
-    if (!this.#run) this.#run = this.#templateRun(request, this.#bars());
+    if (!this.#run) {
+      this.#store.clearRun();
+      this.#run = this.#templateRun(request, this.#bars());
+    }
     const run = this.#run;
     await run.step(CHUNK_BARS);
     const state = this.#store.state()!;
     if (TERMINAL.has(state.status) || this.#run !== run) return;
+    // Settled orders and fills go to storage as the run makes them (the last take, the rest).
+    this.#store.keep(run.take());
     if (run.done) {
       // A cancel the gateway marked in the row since the last report (they are a second
       // apart) still wins over a run that ends first: the user asked before it was done.
@@ -164,10 +169,12 @@ export class BacktestJob extends DurableObject<Env> {
     const bars = this.#bars();
     const state = this.#store.state()!;
     this.#store.setState({ ...state, status: "running", barsDone: 0, barsTotal: bars.length });
+    this.#store.clearRun();
     await this.#report(true);
     const { code, limits, halfSpreadTicks, cash, venue, spec, params } = request;
     const outcome = await runCodeBacktest(this.env, { code: code ?? "", bars, spec, params, cash, venue, limits, halfSpreadTicks, maxSeriesPoints: MAX_SERIES_POINTS }, {
       chunkBars: CHUNK_BARS,
+      onSettled: (part) => this.#store.keep(part),
       onProgress: async (done, total) => {
         const now = this.#store.state()!;
         if (now.status !== "running") return false;

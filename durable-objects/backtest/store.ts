@@ -1,5 +1,5 @@
 import type { BacktestJobRequest, BacktestStatus, MetricsView } from "../../shared/schemas/backtests";
-import type { BacktestReport, BarFeed } from "../../shared/strategy/backtest";
+import type { BacktestPart, BacktestReport, BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 
 // A backtest job's storage (its object's SQLite): the request, the job's state, the bars it
@@ -121,7 +121,26 @@ export class JobStore {
     };
   }
 
-  /** The run's report, in one transaction with its final state. */
+  /** A run starting (again, after a restart) from its first bar: nothing it handed over is kept. */
+  clearRun(): void {
+    this.storage.transactionSync(() => {
+      this.storage.sql.exec("DELETE FROM fills");
+      this.storage.sql.exec("DELETE FROM orders");
+    });
+  }
+
+  /** Orders and fills the run handed over: fills after those kept, orders at their place in creation order. */
+  keep(part: BacktestPart): void {
+    if (part.fills.length === 0 && part.orders.length === 0) return;
+    this.storage.transactionSync(() => {
+      const sql = this.storage.sql;
+      const next = sql.exec<{ n: number }>("SELECT coalesce(max(i) + 1, 0) AS n FROM fills").one().n;
+      part.fills.forEach((f, i) => sql.exec("INSERT INTO fills (i, data) VALUES (?, ?)", next + i, JSON.stringify(f)));
+      for (const { seq, order } of part.orders) sql.exec("INSERT OR REPLACE INTO orders (i, data) VALUES (?, ?)", seq, JSON.stringify(order));
+    });
+  }
+
+  /** The run's report (its orders and fills already kept), in one transaction with its final state. */
   finish(result: BacktestReport, state: JobState): void {
     const { series } = result;
     const summary: StoredSummary = { seriesPointsTotal: series.total, downsampled: series.downsampled, unsent: result.unsent, logs: result.logs };
@@ -129,10 +148,6 @@ export class JobStore {
       const sql = this.storage.sql;
       sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('equity', ?)", JSON.stringify(series.equity));
       sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('drawdown', ?)", JSON.stringify(series.drawdown));
-      sql.exec("DELETE FROM fills");
-      sql.exec("DELETE FROM orders");
-      result.fills.forEach((f, i) => sql.exec("INSERT INTO fills (i, data) VALUES (?, ?)", i, JSON.stringify(f)));
-      result.orders.forEach((o, i) => sql.exec("INSERT INTO orders (i, data) VALUES (?, ?)", i, JSON.stringify(o)));
       this.storage.kv.put("summary", summary);
       this.setState(state);
     });
@@ -150,7 +165,8 @@ export class JobStore {
   page<T>(table: "fills" | "orders", offset: number, limit: number): { items: T[]; total: number } {
     const sql = this.storage.sql;
     const total = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n;
-    const items = sql.exec<{ data: string }>(`SELECT data FROM ${table} WHERE i >= ? ORDER BY i LIMIT ?`, offset, limit).toArray();
+    // Orders are keyed by their place in creation order, which has gaps (an order withdrawn before it was sent has none).
+    const items = sql.exec<{ data: string }>(`SELECT data FROM ${table} ORDER BY i LIMIT ? OFFSET ?`, limit, offset).toArray();
     return { items: items.map((r) => JSON.parse(r.data) as T), total };
   }
 }

@@ -5,7 +5,7 @@ import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
 import { notional, parseMoney } from "../trading/money";
-import { orderView } from "../trading/orders";
+import { orderView, type OrderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
@@ -55,8 +55,17 @@ export interface BacktestOptions<P> {
   plain?: boolean;
 }
 
+/** Orders and fills a run has handed over before its end (`Backtest.take`). */
+export interface BacktestPart {
+  /** Each with its place in creation order: a run hands over settled orders, so one placed earlier may come later. */
+  orders: { seq: number; order: OrderView }[];
+  fills: FillActivity[];
+}
+
 export interface BacktestResult {
-  orders: ReturnType<typeof orderView>[];
+  /** Every order in creation order, but those handed over by `take` before the end. */
+  orders: OrderView[];
+  /** Every fill in order, but those handed over by `take` before the end. */
   fills: FillActivity[];
   /** One point per bar, at its close: two columns rather than an object per bar. */
   equity: EquityCurve;
@@ -95,8 +104,11 @@ export class Backtest<P> {
   #finished = false;
   readonly #play: (i: number) => void | Promise<void>;
   readonly #start: () => Promise<void>;
-  readonly #finish: () => Promise<BacktestResult>;
-  #result: BacktestResult | undefined;
+  readonly #finish: () => Promise<{ result: Omit<BacktestResult, "orders" | "fills">; rest: BacktestPart }>;
+  readonly #take: () => BacktestPart;
+  #result: Omit<BacktestResult, "orders" | "fills"> | undefined;
+  /** What the run had not handed over when it ended: the result's orders and fills until taken. */
+  #rest: BacktestPart = { orders: [], fills: [] };
 
   constructor(options: BacktestOptions<P>) {
     this.total = options.bars.length;
@@ -104,6 +116,20 @@ export class Backtest<P> {
     this.#play = parts.play;
     this.#start = parts.start;
     this.#finish = parts.finish;
+    this.#take = parts.take;
+  }
+
+  /**
+   * Hands over the orders settled and the fills made since the last take, which the run then
+   * forgets: a job stores them as it goes, so a run of a million bars holds only what can
+   * still change. Once the run is done, the one take left hands over the rest (every order
+   * still open included). The result has only what was not taken; the metrics count everything.
+   */
+  take(): BacktestPart {
+    if (!this.#finished) return this.#take();
+    const rest = this.#rest;
+    this.#rest = { orders: [], fills: [] };
+    return rest;
   }
 
   /** Bars played so far. */
@@ -130,14 +156,16 @@ export class Backtest<P> {
     }
     if (this.#next >= this.total && !this.#finished) {
       this.#finished = true;
-      this.#result = await this.#finish();
+      const { result, rest } = await this.#finish();
+      this.#result = result;
+      this.#rest = rest;
     }
     return this.#next - from;
   }
 
   result(): BacktestResult {
     if (!this.#result) throw new Error("the backtest has not finished");
-    return this.#result;
+    return { ...this.#result, orders: this.#rest.orders.map((o) => o.order), fills: this.#rest.fills };
   }
 }
 
@@ -160,7 +188,7 @@ function prepare<P>(options: BacktestOptions<P>) {
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     venue: { ...DEFAULT_VENUE, ...options.venue },
   };
-  const venues = new InProcessVenues({ now, config: config.venue });
+  const venues = new InProcessVenues({ now, config: config.venue, keepFills: false });
   venues.add(spec);
   // No crash is simulated, so the book keeps the engine's own objects rather than copies,
   // and there is no queue for the domain events.
@@ -338,25 +366,27 @@ function prepare<P>(options: BacktestOptions<P>) {
     }
     await closeBar(bar, close);
   };
-  const finish = async (): Promise<BacktestResult> => {
-  // The last bar's orders (and onStop's) would meet only the close's quote: never sent.
-  await rt.stopHolding();
-  const unsent = rt.discard();
-
-  const fills = book
-    .activities({ types: ["FILL"], after: null, until: null, direction: "asc", pageSize: Number.MAX_SAFE_INTEGER, pageToken: null })
-    .map((a) => a.data as unknown as FillActivity);
-  const orders = book.orders({ open: null, after: null, until: null, direction: "asc", limit: Number.MAX_SAFE_INTEGER, symbols: null, side: null }).map(orderView);
-  const metricFills: MetricFill[] = fills.map((f) => ({ side: f.side, qty: parseMoney(f.qty)!, value: (parseMoney(f.price)! * parseMoney(f.qty)!) / 10n ** 18n, fee: parseMoney(f.fee)! }));
-  return {
-    orders,
-    fills,
-    equity: { t: times, equity: values },
-    metrics: computeMetrics({ t: times, equity: values }, metricFills, { exposedBars: exposed }),
-    unsent,
-    state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,
-    logs: rt.logs,
+  // What the metrics need of every fill, kept as fills are handed over (a few bigints each).
+  const metricFills: MetricFill[] = [];
+  const handOver = (all: boolean): BacktestPart => {
+    const taken = book.take(all);
+    const fills = taken.fills.map((a) => a.data as unknown as FillActivity);
+    for (const f of fills) metricFills.push({ side: f.side, qty: parseMoney(f.qty)!, value: (parseMoney(f.price)! * parseMoney(f.qty)!) / 10n ** 18n, fee: parseMoney(f.fee)! });
+    return { orders: taken.orders.map(({ seq, order }) => ({ seq, order: orderView(order) })), fills };
   };
-};
-  return { start: () => rt.start(), play, finish };
+  const finish = async () => {
+    // The last bar's orders (and onStop's) would meet only the close's quote: never sent.
+    await rt.stopHolding();
+    const unsent = rt.discard();
+    const rest = handOver(true);
+    const result = {
+      equity: { t: times, equity: values },
+      metrics: computeMetrics({ t: times, equity: values }, metricFills, { exposedBars: exposed }),
+      unsent,
+      state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,
+      logs: rt.logs,
+    };
+    return { result, rest };
+  };
+  return { start: () => rt.start(), play, finish, take: () => handOver(false) };
 }

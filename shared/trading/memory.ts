@@ -38,6 +38,9 @@ export class MemoryBook implements AccountBook {
   /** createdAt of every order, in creation order (the clock never goes back). */
   readonly #created: number[] = [];
   readonly #activities = new Map<string, ActivityRow>();
+  /** Each order's place in creation order (never reused, so taken orders keep theirs). */
+  readonly #seq = new Map<string, number>();
+  #ordersMade = 0;
   /** Every event committed, in order: the outbox, never emptied. */
   readonly events: DomainEvent[] = [];
   commits = 0;
@@ -139,7 +142,10 @@ export class MemoryBook implements AccountBook {
     if (changes.state) this.#state = this.#copy(changes.state);
     for (const id of changes.withdrawn) this.#withdraw(id);
     for (const o of changes.orders) {
-      if (!this.#orders.has(o.id)) this.#created.push(o.createdAt);
+      if (!this.#orders.has(o.id)) {
+        this.#created.push(o.createdAt);
+        this.#seq.set(o.id, this.#ordersMade++);
+      }
       this.#orders.set(o.id, this.#copy(o));
       this.#byClientId.set(o.clientOrderId, o.id);
       if (isOpen(o.status)) this.#open.add(o.id);
@@ -150,11 +156,41 @@ export class MemoryBook implements AccountBook {
     this.commits += 1;
   }
 
+  /**
+   * Hands over and forgets what a long backtest no longer needs in memory: the settled
+   * orders (all of them with `all`), each with its place in creation order, oldest first,
+   * and the FILL activities, in order. Only for a book whose orders a strategy places (a
+   * backtest, whose ids come from a counter): a taken order can no longer be found by id,
+   * as the API's cancel and replace would need, but a strategy's cancel of a settled order
+   * does nothing either way (shared/strategy/send.ts).
+   */
+  take(all = false): { orders: { seq: number; order: AccountOrder }[]; fills: ActivityRow[] } {
+    const orders: { seq: number; order: AccountOrder }[] = [];
+    for (const [id, order] of this.#orders) {
+      if (!all && this.#open.has(id)) continue;
+      orders.push({ seq: this.#seq.get(id)!, order: this.#copy(order) });
+      this.#orders.delete(id);
+      this.#seq.delete(id);
+      this.#byClientId.delete(order.clientOrderId);
+      this.#open.delete(id);
+    }
+    const fills: ActivityRow[] = [];
+    for (const [id, row] of this.#activities) {
+      if (row.type !== "FILL") continue;
+      fills.push(this.#copy(row));
+      this.#activities.delete(id);
+    }
+    orders.sort((a, b) => a.seq - b.seq);
+    fills.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { orders, fills };
+  }
+
   /** An order withdrawn: gone, with its events (nothing in memory is ever sent). */
   #withdraw(id: string): void {
     const o = this.#orders.get(id);
     if (!o) return;
     this.#orders.delete(id);
+    this.#seq.delete(id);
     this.#byClientId.delete(o.clientOrderId);
     this.#open.delete(id);
     const at = this.#created.lastIndexOf(o.createdAt);
@@ -188,6 +224,8 @@ export interface InProcessVenueDeps {
   fault?: (call: "submit" | "cancel", symbol: string) => VenueFault;
   /** How long after its last quote or trade a symbol's price is stale; absent, never. */
   staleAfterMs?: number;
+  /** Keep every fill for `fills()` (tests reconcile accounts against them); a backtest, which never asks, does not. Default true. */
+  keepFills?: boolean;
 }
 
 /**
@@ -324,7 +362,7 @@ export class InProcessVenues implements VenueClient {
   #collect(host: Host): void {
     if (!host.venue) return;
     const { reports } = host.venue.drain();
-    for (const r of reports) if (r.kind === "fill") host.fills.push(r);
+    if (this.deps.keepFills !== false) for (const r of reports) if (r.kind === "fill") host.fills.push(r);
     host.outbox.push(...reports);
   }
 
