@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { ApiError, conflict, notFound, unprocessable } from "../../shared/errors";
-import { OhlcvCsvReader, type Bar } from "../../shared/market/csv";
+import { OhlcvCsvReader } from "../../shared/market/csv";
+import type { Bar } from "../../shared/market/types";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
 import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
