@@ -39,6 +39,10 @@ class ErrorList {
   add(line: number, message: string): void {
     if (this.errors.length < MAX_ERRORS) this.errors.push({ line, message });
   }
+  /** The one error that makes the others moot. */
+  only(line: number, message: string): void {
+    this.errors.splice(0, this.errors.length, { line, message });
+  }
   get full(): boolean {
     return this.errors.length >= MAX_ERRORS;
   }
@@ -149,38 +153,135 @@ function parseRow(fields: string[], line: number, previousT: number | undefined,
   return { t, bar: { t, o, h, l, c, v, n, pv: pv.toString(), firstT: t, lastT: t } };
 }
 
-export function parseOhlcvCsv(text: string, spec: InstrumentSpec, options: OhlcvCsvOptions): ParsedOhlcv {
-  const errors = new ErrorList();
-  const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  let end = lines.length;
-  while (end > 0 && (lines[end - 1] ?? "").trim() === "") end--;
-  if (end === 0) return { ok: false, errors: [{ line: 1, message: `the file is empty; the first line must be the header ${REQUIRED.join(",")}` }] };
-  if (end - 1 > maxRows) return { ok: false, errors: [{ line: maxRows + 2, message: `more than ${maxRows} rows; split the file` }] };
+const EMPTY_FILE = `the file is empty; the first line must be the header ${REQUIRED.join(",")}`;
+const BLANK_LINE = "blank line (only trailing blank lines are allowed)";
 
-  const columns = parseHeader(lines[0] ?? "", errors);
-  if (!columns) return { ok: false, errors: errors.errors };
+/**
+ * parseOhlcvCsv for a file that arrives in pieces (a streamed upload), holding one line at a
+ * time: push answers the bars of the lines it completes, end() those of the last line. A
+ * later line can still fail the file, so only `errors` after end() decides. Non-empty
+ * `errors` already means it fails, though reaching the row limit replaces them with that
+ * one error (the whole file's length was checked first, so nothing else was reported).
+ *
+ * The one outcome that differs from that whole-file check: a file that is too long and has
+ * MAX_ERRORS errors above the limit stops at those and reports them, not the row limit.
+ */
+export class OhlcvCsvReader {
+  /** Non-blank lines below the header read so far. */
+  rows = 0;
+  private readonly list = new ErrorList();
+  private readonly maxRows: number;
+  private line = 0; // lines completed so far
+  private rest = ""; // the line not completed yet
+  private started = false; // a first character arrived: a BOM can only lead the file
+  private blanks = 0; // blank lines above the next line: an error if a row follows, fine at the end
+  private header: "pending" | "bad" | { context: RowContext; width: number } = "pending";
+  private previousT: number | undefined;
+  private halted = false;
+  private ended = false;
 
-  const context: RowContext = { spec, timeframe: options.timeframe, now: options.now, columns, errors };
-  const width = lines[0]?.split(",").length ?? 0;
-  const bars: Bar[] = [];
-  let previousT: number | undefined;
-  for (let index = 1; index < end && !errors.full; index++) {
-    const line = index + 1;
-    const raw = lines[index] ?? "";
+  constructor(
+    private readonly spec: InstrumentSpec,
+    private readonly options: OhlcvCsvOptions,
+  ) {
+    this.maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
+  }
+
+  get errors(): CsvError[] {
+    return this.list.errors;
+  }
+
+  /** Nothing more can change the result: push and end answer [] and read nothing. */
+  get stopped(): boolean {
+    return this.halted || this.list.full;
+  }
+
+  /** The next piece of the file's text, cut anywhere; the bars of the lines it completes. */
+  push(text: string): Bar[] {
+    if (this.ended) throw new Error("OhlcvCsvReader: push after end");
+    const bars: Bar[] = [];
+    if (this.stopped || text === "") return bars;
+    if (!this.started) {
+      this.started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    let newline = text.indexOf("\n");
+    if (newline === -1) {
+      // A rope, so a line that arrives a character at a time is not copied once per character.
+      this.rest += text;
+      return bars;
+    }
+    let line = this.rest + text.slice(0, newline);
+    let from = 0;
+    for (;;) {
+      this.read(line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line, bars);
+      if (this.stopped) {
+        this.rest = "";
+        return bars;
+      }
+      from = newline + 1;
+      newline = text.indexOf("\n", from);
+      if (newline === -1) break;
+      line = text.slice(from, newline);
+    }
+    this.rest = text.slice(from);
+    return bars;
+  }
+
+  /** The file is complete: the bars of its last line (a newline after it is optional). */
+  end(): Bar[] {
+    if (this.ended) throw new Error("OhlcvCsvReader: end twice");
+    this.ended = true;
+    const bars: Bar[] = [];
+    if (this.stopped) return bars;
+    // As in a split on \r?\n, a \r without a \n after it stays in the line.
+    this.read(this.rest, bars);
+    this.rest = "";
+    if (this.header === "pending" && !this.stopped) this.list.add(1, EMPTY_FILE);
+    return bars;
+  }
+
+  private read(raw: string, bars: Bar[]): void {
+    const line = ++this.line;
     if (raw.trim() === "") {
-      errors.add(line, "blank line (only trailing blank lines are allowed)");
-      continue;
+      this.blanks++;
+      return;
     }
+    // Blank lines count as rows here, as they did when the limit was checked on the whole file.
+    if (line - 1 > this.maxRows) {
+      this.list.only(this.maxRows + 2, `more than ${this.maxRows} rows; split the file`);
+      this.halted = true;
+      return;
+    }
+    if (line > 1) this.rows++;
+    if (this.header === "pending") {
+      // Line 1 is the header even when blank, now that the file is not empty.
+      const text = line === 1 ? raw : "";
+      const columns = parseHeader(text, this.list);
+      this.header = columns ? { context: { spec: this.spec, timeframe: this.options.timeframe, now: this.options.now, columns, errors: this.list }, width: text.split(",").length } : "bad";
+      this.blanks = 0;
+      if (line === 1) return;
+    }
+    // Past a bad header, lines are only counted, for the row limit.
+    if (this.header === "bad") return;
+    for (; this.blanks > 0 && !this.list.full; this.blanks--) this.list.add(line - this.blanks, BLANK_LINE);
+    this.blanks = 0;
+    if (this.list.full) return;
     const fields = raw.split(",");
-    if (fields.length !== width) {
-      errors.add(line, `expected ${width} fields like the header, found ${fields.length}`);
-      continue;
+    if (fields.length !== this.header.width) {
+      this.list.add(line, `expected ${this.header.width} fields like the header, found ${fields.length}`);
+      return;
     }
-    const row = parseRow(fields, line, previousT, context);
+    const row = parseRow(fields, line, this.previousT, this.header.context);
     // The latest time so far, so one row out of place does not hide the next.
-    if (row.t !== undefined) previousT = Math.max(row.t, previousT ?? row.t);
+    if (row.t !== undefined) this.previousT = Math.max(row.t, this.previousT ?? row.t);
     if (row.bar) bars.push(row.bar);
   }
-  return errors.errors.length > 0 ? { ok: false, errors: errors.errors } : { ok: true, bars };
+}
+
+export function parseOhlcvCsv(text: string, spec: InstrumentSpec, options: OhlcvCsvOptions): ParsedOhlcv {
+  const reader = new OhlcvCsvReader(spec, options);
+  const bars = reader.push(text);
+  bars.push(...reader.end());
+  return reader.errors.length > 0 ? { ok: false, errors: reader.errors } : { ok: true, bars };
 }
