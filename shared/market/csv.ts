@@ -259,7 +259,6 @@ export class OhlcvCsvReader {
       const text = line === 1 ? raw : "";
       const columns = parseHeader(text, this.list);
       this.header = columns ? { context: { spec: this.spec, timeframe: this.options.timeframe, now: this.options.now, columns, errors: this.list }, width: text.split(",").length } : "bad";
-      this.blanks = 0;
       if (line === 1) return;
     }
     // Past a bad header, lines are only counted, for the row limit.
