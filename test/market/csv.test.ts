@@ -1,5 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type OhlcvCsvOptions, parseOhlcvCsv } from "../../shared/market/csv";
+import { type CsvError, type OhlcvCsvOptions, OhlcvCsvReader, parseOhlcvCsv } from "../../shared/market/csv";
+import type { Bar } from "../../shared/market/types";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { type Timeframe, parseTimeframe } from "../../shared/market/timeframe";
 
@@ -166,5 +168,203 @@ describe("OHLCV CSV import", () => {
       ],
     });
     expect(parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "2026-03-02T14:31:00Z,1,1,1,1,1"), AAPL, { ...MINUTES, now: at("2026-03-02T14:31:00Z") }).ok).toBe(true);
+  });
+});
+
+// ---- the reader: the same file in pieces -------------------------------------------------
+
+const HEADER = "timestamp,open,high,low,close,volume";
+const T0 = at("2026-03-02T14:30:00Z");
+const EMPTY = "the file is empty; the first line must be the header timestamp,open,high,low,close,volume";
+const BLANK = "blank line (only trailing blank lines are allowed)";
+const badTime = (text: string) => `timestamp "${text}" is neither RFC 3339 (2024-01-02T15:04:00Z) nor epoch seconds or milliseconds`;
+const BAD_TIME = badTime("x");
+const FIELDS = "expected 6 fields like the header, found 2";
+
+/** The bar of `${t},1,1.01,0.99,1,5` for AAPL: 5 lots at the typical price 100 ticks. */
+const bar = (t: number): Bar => ({ t, o: 100, h: 101, l: 99, c: 100, v: 5, n: 0, pv: "500", firstT: t, lastT: t });
+
+/** All of `text` in pieces cut at `cuts` (sorted; repeats give empty pieces), then end(). */
+function readInPieces(text: string, cuts: number[], options: OhlcvCsvOptions) {
+  const reader = new OhlcvCsvReader(AAPL, options);
+  const bars: Bar[] = [];
+  let from = 0;
+  for (const cut of [...cuts, text.length]) {
+    bars.push(...reader.push(text.slice(from, cut)));
+    from = cut;
+  }
+  bars.push(...reader.end());
+  return { bars, errors: reader.errors, stopped: reader.stopped, rows: reader.rows };
+}
+
+type HeaderKind = "good" | "missing" | "blank";
+type RowKind = "good" | "badTime" | "fields" | "blank";
+interface Line {
+  kind: HeaderKind | RowKind;
+  text: string;
+  eol: string;
+}
+
+// Today's rules, restated line by line: what the file's lines should come to. `lengthFirst`
+// is the whole-file parser as it was, which checked the length before reading anything;
+// the reader finds the length on the way, so a file with MAX_ERRORS (100) errors above the
+// limit stops at them and reports those instead of the limit.
+function expected(lines: Line[], maxRows: number, lengthFirst: boolean): { bars: Bar[]; errors: CsvError[] } {
+  const lastRow = lines.findLastIndex((l) => l.kind !== "blank");
+  if (lastRow === -1) return { bars: [], errors: [{ line: 1, message: EMPTY }] };
+  const tooLong = [{ line: maxRows + 2, message: `more than ${maxRows} rows; split the file` }];
+  if (lastRow > maxRows && lengthFirst) return { bars: [], errors: tooLong };
+  const upTo = Math.min(lastRow, maxRows);
+  const lastAbove = lines.slice(0, upTo + 1).findLastIndex((l) => l.kind !== "blank");
+  const bars: Bar[] = [];
+  const errors: CsvError[] = [];
+  const header = lines[0]?.kind;
+  if (header === "missing") errors.push({ line: 1, message: "missing column volume; the header must name timestamp,open,high,low,close,volume" });
+  if (header === "blank") {
+    errors.push({ line: 1, message: 'unknown column ""; expected timestamp,open,high,low,close,volume and optionally trade_count,vwap' });
+    errors.push({ line: 1, message: "missing columns timestamp, open, high, low, close, volume; the header must name timestamp,open,high,low,close,volume" });
+  }
+  for (let index = 1; header === "good" && index <= lastAbove && errors.length < 100; index++) {
+    const kind = lines[index]?.kind;
+    if (kind === "good") bars.push(bar(T0 + index * 60_000));
+    else errors.push({ line: index + 1, message: kind === "blank" ? BLANK : kind === "badTime" ? badTime(lines[index]?.text.split(",")[0] ?? "") : FIELDS });
+  }
+  if (lastRow > maxRows && errors.length < 100) return { bars: [], errors: tooLong };
+  return errors.length > 0 ? { bars: [], errors } : { bars, errors };
+}
+
+const eol = fc.constantFrom("\n", "\r\n");
+const blankText = fc.constantFrom("", " ", "\t", "\r");
+const headerLine: fc.Arbitrary<[HeaderKind, string]> = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(fc.constant<HeaderKind>("good"), fc.constantFrom(HEADER, " Timestamp,OPEN, high,low,close,volume ")) },
+  fc.tuple(fc.constant<HeaderKind>("missing"), fc.constant("timestamp,open,high,low,close")),
+  fc.tuple(fc.constant<HeaderKind>("blank"), blankText),
+);
+// Rows are built knowing their file line, so good rows always rise in time.
+const rowKind = fc.oneof({ weight: 6, arbitrary: fc.constant<RowKind>("good") }, fc.constantFrom<RowKind>("badTime", "fields", "blank"));
+const rowText = (kind: RowKind, index: number, variant: number): string => {
+  const t = T0 + index * 60_000;
+  if (kind === "good") return `${variant % 2 ? new Date(t).toISOString() : t},1,1.01,0.99,1,5${["", " ", "\r"][variant % 3]}`;
+  // Only the file's first U+FEFF is a BOM; one inside a line stays in its field.
+  if (kind === "badTime") return `${["x", "x\uFEFFy"][variant % 2]},1,1,1,1,1`;
+  if (kind === "fields") return "1,2";
+  return ["", " ", "\t", "\r"][variant % 4] ?? "";
+};
+const file = fc
+  .record({
+    bom: fc.boolean(),
+    header: headerLine,
+    headerEol: eol,
+    // Sometimes many bad rows, to reach the cap of 100 errors.
+    rows: fc.oneof(fc.array(fc.tuple(rowKind, fc.nat(), eol), { maxLength: 20 }), fc.array(fc.tuple(fc.constantFrom<RowKind>("badTime", "fields", "blank", "good"), fc.nat(), eol), { minLength: 95, maxLength: 140 })),
+    trailing: fc.array(fc.tuple(blankText, eol), { maxLength: 3 }),
+    finalEol: fc.boolean(),
+  })
+  .map(({ bom, header: [headerKind, headerText], headerEol, rows, trailing, finalEol }) => {
+    const lines: Line[] = [{ kind: headerKind, text: headerText, eol: headerEol }];
+    rows.forEach(([kind, variant, end], i) => lines.push({ kind, text: rowText(kind, i + 1, variant), eol: end }));
+    trailing.forEach(([text, end]) => lines.push({ kind: "blank", text, eol: end }));
+    const text = (bom ? "\uFEFF" : "") + lines.map((l, i) => l.text + (i < lines.length - 1 || finalEol ? l.eol : "")).join("");
+    return { lines, text };
+  });
+// undefined is the default of 100,000; 100 and up can meet the cap of errors first.
+const maxRows = fc.option(fc.oneof(fc.nat({ max: 12 }), fc.integer({ min: 95, max: 140 })), { nil: undefined });
+const cuts = (length: number) => fc.oneof(fc.array(fc.nat({ max: length })).map((c) => c.sort((a, b) => a - b)), fc.constant(Array.from({ length }, (_, i) => i)));
+
+describe("OHLCV CSV reader, the file in pieces", () => {
+  it("answers the bars and errors of the whole file, and of today's rules, wherever the pieces are cut", () => {
+    fc.assert(
+      fc.property(
+        file.chain((f) => fc.tuple(fc.constant(f), cuts(f.text.length), maxRows)),
+        ([{ lines, text }, cutPoints, max]) => {
+          const options = { ...MINUTES, maxRows: max };
+          const inPieces = readInPieces(text, cutPoints, options);
+          const whole = readInPieces(text, [], options);
+          expect(inPieces).toEqual(whole);
+          const want = expected(lines, max ?? 100_000, false);
+          expect(inPieces.errors).toEqual(want.errors);
+          if (want.errors.length === 0) expect(inPieces.bars).toEqual(want.bars);
+          expect(parseOhlcvCsv(text, AAPL, options)).toEqual(want.errors.length > 0 ? { ok: false, errors: want.errors } : { ok: true, bars: want.bars });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("answers each bar when its line ends, also when a piece ends between \\r and \\n", () => {
+    const reader = new OhlcvCsvReader(AAPL, MINUTES);
+    expect(reader.push(`${HEADER}\r\n${T0},1,1.01,0.99,1,5\r`)).toEqual([]);
+    expect(reader.push(`\n${T0 + 60_000},1,1.01,0.99,1,5\r`)).toEqual([bar(T0)]);
+    expect(reader.push("\n")).toEqual([bar(T0 + 60_000)]);
+    expect(reader.end()).toEqual([]);
+    expect(reader.errors).toEqual([]);
+    expect(reader.rows).toBe(2);
+  });
+
+  it("reads a header and a BOM cut into pieces, and a last line without a newline at end()", () => {
+    const reader = new OhlcvCsvReader(AAPL, MINUTES);
+    for (const piece of ["", "\uFEFF", "times", "", "tamp,open,high,", "low,close,volume\n", `${T0},1,1.01,0.99,1,5`]) expect(reader.push(piece)).toEqual([]);
+    expect(reader.end()).toEqual([bar(T0)]);
+    expect(reader.errors).toEqual([]);
+    expect(() => reader.push("x")).toThrow();
+  });
+
+  it("reports blank lines once a row follows them, and finds an empty file at end()", () => {
+    const reader = new OhlcvCsvReader(AAPL, MINUTES);
+    expect(reader.push(`${HEADER}\n${T0},1,1.01,0.99,1,5\n\n \r\n`)).toEqual([bar(T0)]);
+    expect(reader.errors).toEqual([]);
+    reader.push(`${T0 + 240_000},1,1.01,0.99,1,5\n\n`);
+    expect(reader.errors).toEqual([
+      { line: 3, message: BLANK },
+      { line: 4, message: BLANK },
+    ]);
+    const empty = new OhlcvCsvReader(AAPL, MINUTES);
+    expect(empty.push("\uFEFF \r\n\n")).toEqual([]);
+    expect(empty.errors).toEqual([]);
+    empty.end();
+    expect(empty.errors).toEqual([{ line: 1, message: EMPTY }]);
+  });
+
+  it("takes a blank line 1 for the header once a later line has text, and counts the row limit from it", () => {
+    const errorsOf = (text: string, maxRows: number) => {
+      const reader = new OhlcvCsvReader(AAPL, { ...MINUTES, maxRows });
+      reader.push(text);
+      reader.end();
+      return reader.errors;
+    };
+    expect(errorsOf("\n\nx", 2)).toEqual([
+      { line: 1, message: 'unknown column ""; expected timestamp,open,high,low,close,volume and optionally trade_count,vwap' },
+      { line: 1, message: "missing columns timestamp, open, high, low, close, volume; the header must name timestamp,open,high,low,close,volume" },
+    ]);
+    expect(errorsOf("\n\nx", 1)).toEqual([{ line: 3, message: "more than 1 rows; split the file" }]);
+  });
+
+  it("stops at the first row past the limit, reporting only that, as the whole-file check did", () => {
+    const reader = new OhlcvCsvReader(AAPL, { ...MINUTES, maxRows: 2 });
+    expect(reader.push(`${HEADER}\n${T0},1,1.01,0.99,1,5\nx,1,1,1,1,1\n`)).toEqual([bar(T0)]);
+    expect(reader.errors).toEqual([{ line: 3, message: BAD_TIME }]);
+    // Row 3 is on line 5; the error names line 4 (maxRows + 2), blank here, as before.
+    expect(reader.push(`\n${T0 + 180_000},1,1.01,0.99,1,5\n`)).toEqual([]);
+    expect(reader.errors).toEqual([{ line: 4, message: "more than 2 rows; split the file" }]);
+    expect(reader.stopped).toBe(true);
+    expect(reader.push(`${T0 + 240_000},1,1.01,0.99,1,5\n`)).toEqual([]);
+    expect(reader.end()).toEqual([]);
+    expect(reader.rows).toBe(2);
+  });
+
+  it("stops at 100 errors; so a file too long with 100 bad rows above the limit reports those, not the limit (the one difference from checking the length first)", () => {
+    const text = csv(HEADER, ...Array.from({ length: 150 }, () => "x,1,1,1,1,1"));
+    const reader = new OhlcvCsvReader(AAPL, { ...MINUTES, maxRows: 120 });
+    // Lines 1 to 101 and part of 102: the 100th error is on line 101.
+    expect(reader.push(text.slice(0, 1300))).toEqual([]);
+    expect(reader.stopped).toBe(true);
+    expect(reader.errors).toHaveLength(100);
+    expect(reader.errors.at(-1)).toEqual({ line: 101, message: BAD_TIME });
+    expect(reader.push(text.slice(1300))).toEqual([]);
+    expect(reader.end()).toEqual([]);
+    // Checking the length first, as parseOhlcvCsv did, answered the limit alone.
+    const lines: Line[] = text.split("\n").map((line, i) => ({ kind: i === 0 ? "good" : "badTime", text: line, eol: "\n" }));
+    expect(expected(lines, 120, true).errors).toEqual([{ line: 122, message: "more than 120 rows; split the file" }]);
+    expect(parseOhlcvCsv(text, AAPL, { ...MINUTES, maxRows: 120 })).toEqual({ ok: false, errors: expected(lines, 120, false).errors });
   });
 });
