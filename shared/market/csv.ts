@@ -155,6 +155,8 @@ function parseRow(fields: string[], line: number, previousT: number | undefined,
 
 const EMPTY_FILE = `the file is empty; the first line must be the header ${REQUIRED.join(",")}`;
 const BLANK_LINE = "blank line (only trailing blank lines are allowed)";
+/** Longer than any OHLCV row or header: a streamed line past it is refused rather than held (a body without newlines would otherwise sit whole in memory). */
+export const MAX_LINE_CHARS = 4_096;
 
 /**
  * parseOhlcvCsv for a file that arrives in pieces (a streamed upload), holding one line at a
@@ -209,6 +211,7 @@ export class OhlcvCsvReader {
     if (newline === -1) {
       // A rope, so a line that arrives a character at a time is not copied once per character.
       this.rest += text;
+      if (this.rest.length > MAX_LINE_CHARS) this.tooLong();
       return bars;
     }
     let line = this.rest + text.slice(0, newline);
@@ -225,7 +228,15 @@ export class OhlcvCsvReader {
       line = text.slice(from, newline);
     }
     this.rest = text.slice(from);
+    if (this.rest.length > MAX_LINE_CHARS) this.tooLong();
     return bars;
+  }
+
+  /** The line being read is past MAX_LINE_CHARS, whether whole or still arriving: the file fails there. */
+  private tooLong(): void {
+    this.list.add(this.line + 1, `line longer than ${MAX_LINE_CHARS} characters`);
+    this.rest = "";
+    this.halted = true;
   }
 
   /** The file is complete: the bars of its last line (a newline after it is optional). */
@@ -242,6 +253,7 @@ export class OhlcvCsvReader {
   }
 
   private read(raw: string, bars: Bar[]): void {
+    if (raw.length > MAX_LINE_CHARS) return this.tooLong();
     const line = ++this.line;
     if (raw.trim() === "") {
       this.blanks++;

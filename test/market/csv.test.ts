@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CsvError, type OhlcvCsvOptions, OhlcvCsvReader, parseOhlcvCsv } from "../../shared/market/csv";
+import { type CsvError, MAX_LINE_CHARS, type OhlcvCsvOptions, OhlcvCsvReader, parseOhlcvCsv } from "../../shared/market/csv";
 import type { Bar } from "../../shared/market/types";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { type Timeframe, parseTimeframe } from "../../shared/market/timeframe";
@@ -366,5 +366,20 @@ describe("OHLCV CSV reader, the file in pieces", () => {
     const lines: Line[] = text.split("\n").map((line, i) => ({ kind: i === 0 ? "good" : "badTime", text: line, eol: "\n" }));
     expect(expected(lines, 120, true).errors).toEqual([{ line: 122, message: "more than 120 rows; split the file" }]);
     expect(parseOhlcvCsv(text, AAPL, { ...MINUTES, maxRows: 120 })).toEqual({ ok: false, errors: expected(lines, 120, false).errors });
+  });
+
+  it("refuses a line longer than MAX_LINE_CHARS without holding it, whole or arriving in pieces", () => {
+    const long = "9".repeat(MAX_LINE_CHARS + 1);
+    const error = [{ line: 3, message: `line longer than ${MAX_LINE_CHARS} characters` }];
+    expect(parseOhlcvCsv(`${HEADER}\n${T0},1,1.01,0.99,1,5\n${long}\n${T0 + 60_000},1,1.01,0.99,1,5\n`, AAPL, MINUTES)).toEqual({ ok: false, errors: error });
+    const reader = new OhlcvCsvReader(AAPL, MINUTES);
+    expect(reader.push(`${HEADER}\n${T0},1,1.01,0.99,1,5\n`)).toEqual([bar(T0)]);
+    // A body with no newline: refused once the line passes the bound, not at the end.
+    for (let i = 0; i < 5 && !reader.stopped; i++) reader.push("9".repeat(1_000));
+    expect(reader.stopped).toBe(true);
+    expect(reader.end()).toEqual([]);
+    expect(reader.errors).toEqual(error);
+    // A line just within the bound is read (and fails as the row it is).
+    expect(parseOhlcvCsv(`${HEADER}\n${"9".repeat(MAX_LINE_CHARS)}\n`, AAPL, MINUTES).ok).toBe(false);
   });
 });
