@@ -66,10 +66,10 @@ function minuteBars(count: number, seed: number): StrategyBar[] {
 const csvOf = (bars: StrategyBar[]) => ["timestamp,open,high,low,close,volume", ...bars.map((b) => `${new Date(b.t).toISOString()},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join("\n");
 
 /** Uploads bars as CSV; the MA cross template unless the query names a saved `strategy_id`. */
-function uploadCsv(bars: StrategyBar[] | string, query: Record<string, string> = {}) {
+function uploadCsv(bars: StrategyBar[] | string | ReadableStream<Uint8Array>, query: Record<string, string> = {}) {
   const strategy: Record<string, string> = "strategy_id" in query ? {} : { template: "ma-cross", params: JSON.stringify(PARAMS) };
   const q = new URLSearchParams({ ...UNLISTED, timeframe: "1Min", ...strategy, ...query });
-  return call(`/api/backtests/csv?${q}`, { rawBody: typeof bars === "string" ? bars : csvOf(bars), headers: { "content-type": "text/csv" }, token: user.access, ip: user.ip });
+  return call(`/api/backtests/csv?${q}`, { rawBody: Array.isArray(bars) ? csvOf(bars) : bars, headers: { "content-type": "text/csv" }, token: user.access, ip: user.ip });
 }
 
 /** The same run in this process, on the platform's venue terms. */
@@ -108,7 +108,7 @@ describe("a template backtest over posted bars", () => {
     expect(report.fills).toEqual(expected.fills);
     expect(report.fills_total).toBe(expected.fills.length);
     expect(report.orders_total).toBe(expected.orders.length);
-    expect(report.equity.map((p) => p.equity)).toEqual(expected.equity.equity.map(formatMoney));
+    expect(report.equity.map((p) => p.equity)).toEqual(expected.equity.equity.map((e) => formatMoney(e)));
     expect(report.downsampled).toBe(false);
     expect(Math.max(...report.drawdown.map((p) => p.drawdown))).toBeCloseTo(expected.metrics.maxDrawdown!, 12);
   });
@@ -250,6 +250,64 @@ describe("access and bad input", () => {
     const badCsv = await expectError(await uploadCsv(csv.join("\n")), 422);
     expect(badCsv.details[0]?.path).toBe("line 5");
     expect((await json<View[]>(await get("/api/backtests?limit=500"))).length).toBe(before);
+  });
+});
+
+describe("an uploaded CSV, streamed into its job", () => {
+  // 25,000 rows: two whole chunks of 10,000 and a part, each sent to the job as it is parsed.
+  const many = minuteBars(25_000, 5);
+
+  it("plays every row and gets the in-process result, also from a body streamed without Content-Length", async () => {
+    const expected = await inProcess(many);
+    expect(expected.fills.length).toBeGreaterThan(100);
+    const text = csvOf(many);
+    // A stream in uneven pieces (cut inside lines), as a chunked upload arrives.
+    const pieces = text.match(/[\s\S]{1,7777}/g)!;
+    const streamed = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const piece = pieces.shift();
+        if (piece === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(piece));
+      },
+    });
+    for (const body of [text, streamed]) {
+      const res = await uploadCsv(body);
+      expect(res.status).toBe(201);
+      const created = await json<View>(res);
+      expect(created.bars_total).toBe(25_000);
+      const done = await finished(created.id, 60_000);
+      expect(done).toMatchObject({ status: "done", bars_done: 25_000, error: null });
+      expect(done.metrics).toEqual(metricsView(expected.metrics));
+      const report = await result(created.id);
+      expect(report.fills_total).toBe(expected.fills.length);
+      expect(report.orders_total).toBe(expected.orders.length);
+      expect(report.fills).toEqual(expected.fills.slice(0, 10_000));
+    }
+  });
+
+  it("refuses a file with a bad line late in it (after chunks were sent), naming the line, and records nothing", async () => {
+    const before = (await json<View[]>(await get("/api/backtests?limit=500"))).length;
+    const lines = csvOf(many).split("\n");
+    lines[23_457] = lines[23_457]!.replace(/,[^,]*$/, ",-1");
+    const bad = await expectError(await uploadCsv(lines.join("\n")), 422);
+    expect(bad.message).toContain("nothing was run");
+    expect(bad.details.map((d) => d.path)).toEqual(["line 23458"]);
+    // A body without a newline is refused once its line passes the bound, not held.
+    const endless = await expectError(await uploadCsv(`timestamp,open,high,low,close,volume\n${"1".repeat(100_000)}`), 422);
+    expect(endless.details[0]).toEqual({ path: "line 2", message: "line longer than 4096 characters" });
+    const empty = await expectError(await uploadCsv("timestamp,open,high,low,close,volume\n"), 422);
+    expect(empty.message).toContain("no rows");
+    expect((await json<View[]>(await get("/api/backtests?limit=500"))).length).toBe(before);
+  });
+
+  it("refuses a body declared larger than the upload allows before reading it", async () => {
+    const res = await call(`/api/backtests/csv?${new URLSearchParams({ ...UNLISTED, timeframe: "1Min", template: "ma-cross" })}`, {
+      rawBody: "timestamp,open,high,low,close,volume\n",
+      headers: { "content-type": "text/csv", "content-length": String(97 * 1024 * 1024) },
+      token: user.access,
+      ip: user.ip,
+    });
+    expect((await expectError(res, 413)).message).toContain("too large");
   });
 });
 
