@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { metricsView } from "../shared/schemas/backtests";
 import { runBacktest, type BacktestResult } from "../shared/strategy/backtest";
@@ -298,6 +298,16 @@ describe("an uploaded CSV, streamed into its job", () => {
     const empty = await expectError(await uploadCsv("timestamp,open,high,low,close,volume\n"), 422);
     expect(empty.message).toContain("no rows");
     expect((await json<View[]>(await get("/api/backtests?limit=500"))).length).toBe(before);
+  });
+
+  it("deletes an upload that never started (the gateway died mid-file) when its alarm fires", async () => {
+    const stub = env.BACKTEST.getByName(crypto.randomUUID());
+    expect(await stub.uploadBars(0, many.slice(0, 10_000))).toBe(10_000);
+    const held = () => runInDurableObject(stub, (_o, state) => state.storage.kv.get<number>("uploaded") ?? 0);
+    expect(await held()).toBe(10_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await held()).toBe(0);
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
   });
 
   it("refuses a body declared larger than the upload allows before reading it", async () => {

@@ -30,6 +30,8 @@ const log = logger("backtest-job");
 const CHUNK_BARS = 2_000;
 const REPORT_EVERY_MS = 1_000;
 const HISTORY_PAGE = 10_000;
+/** An upload not started within this long was abandoned. */
+const ABANDONED_UPLOAD_MS = 3_600_000;
 const TERMINAL = new Set(["done", "failed", "cancelled"]);
 
 export class BacktestJob extends DurableObject<Env> {
@@ -46,15 +48,20 @@ export class BacktestJob extends DurableObject<Env> {
    * Stores a chunk of an uploaded file's bars before the job starts (the gateway streams a
    * CSV of up to MAX_BARS rows through here, a chunk per call); answers the bars stored.
    */
-  uploadBars(offset: number, bars: StrategyBar[]): number {
+  async uploadBars(offset: number, bars: StrategyBar[]): Promise<number> {
     if (this.#store.request()) throw new Error("the backtest has started; its bars are fixed");
     if (offset + bars.length > MAX_BARS) throw new RangeError(`at most ${MAX_BARS} bars per backtest`);
-    return this.#store.upload(offset, bars);
+    const stored = this.#store.upload(offset, bars);
+    // An upload the gateway never finished (it died mid-file) is deleted by this alarm; start() re-arms it at once.
+    if (offset === 0) await this.ctx.storage.setAlarm(Date.now() + ABANDONED_UPLOAD_MS);
+    return stored;
   }
 
   /** An upload that was refused (a bad line) leaves nothing behind. */
   async discardUpload(): Promise<void> {
-    if (!this.#store.request()) await this.ctx.storage.deleteAll();
+    if (this.#store.request()) return;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 
   /** Records the job and starts it; a second start of the same job only answers its status. */
@@ -118,7 +125,9 @@ export class BacktestJob extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const request = this.#store.request();
     const state = this.#store.state();
-    if (!request || !state) return;
+    // Only an abandoned upload arms an alarm before the job starts.
+    if (!request) return this.discardUpload();
+    if (!state) return;
     if (TERMINAL.has(state.status)) {
       if (!state.reported) await this.#report(true);
       return;

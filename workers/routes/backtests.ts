@@ -105,7 +105,7 @@ backtests.openapi(
     path: BACKTEST_CSV_PATH,
     tags,
     summary: "Run a backtest on uploaded OHLCV bars (text/csv)",
-    description: `The file as for history imports: header \`timestamp,open,high,low,close,volume\`, times aligned to \`timeframe\`, prices on the tick grid (of the listed symbol, or \`tick_size\`/\`lot_size\` for an unlisted one). Up to ${MAX_BARS} rows; any bad line rejects the file with its line number. The other settings are the query's, as in POST /api/backtests.`,
+    description: `The file as for history imports: header \`timestamp,open,high,low,close,volume\`, times aligned to \`timeframe\`, prices on the tick grid (of the listed symbol, or \`tick_size\`/\`lot_size\` for an unlisted one). Up to ${MAX_BARS} rows and ${BACKTEST_CSV_MAX_BYTES / 1024 / 1024} MiB, parsed as the body streams in (a line longer than 4,096 characters is refused); any bad line rejects the file with its line number and nothing runs. The other settings are the query's, as in POST /api/backtests.`,
     security,
     middleware: [write] as const,
     request: { query: CsvQuery, body: { required: true, content: { "text/csv": { schema: z.string() } } } },
