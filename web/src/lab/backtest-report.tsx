@@ -3,7 +3,11 @@ import { accessToken, api } from "../api";
 import { messageOf } from "./errors";
 import { formatMetric, metricLabel, METRICS } from "./metrics";
 import { SeriesChart, toTime, type Line, type Point, type TradeMark } from "./series-chart";
+import { thinned } from "./thin";
 import type { BacktestJson, BacktestResultJson } from "./types";
+
+/** Closes drawn on the price chart at most (plus the bars of the trades shown); the equity and drawdown series come thinned to 20,000 by the API. */
+const PRICE_POINTS = 20_000;
 
 // One finished backtest: its metrics, equity and drawdown curves, and the price with the
 // trades as markers. The price comes from the uploaded CSV when there was one, otherwise
@@ -52,7 +56,6 @@ export function BacktestReport(props: { run: BacktestJson; closes: Point[] | nul
 
   const equity = useMemo<Line[]>(() => (result ? [{ name: "equity", color: "#58a6ff", area: true, points: result.equity.map((p) => ({ time: toTime(p.t), value: Number(p.equity) })) }] : []), [result]);
   const drawdown = useMemo<Line[]>(() => (result ? [{ name: "drawdown", color: "#f85149", area: true, points: result.drawdown.map((p) => ({ time: toTime(p.t), value: -p.drawdown * 100 })) }] : []), [result]);
-  const priceLines = useMemo<Line[]>(() => (price && price.length ? [{ name: run.symbol, color: "#9aa4b2", points: price }] : []), [price]);
   const marks = useMemo<TradeMark[]>(
     () =>
       (result?.fills ?? []).map((f) => ({
@@ -63,6 +66,9 @@ export function BacktestReport(props: { run: BacktestJson; closes: Point[] | nul
       })),
     [result],
   );
+
+  // A long upload (up to a million closes) is drawn as at most PRICE_POINTS of them, every bar a trade was made on kept.
+  const priceLines = useMemo<Line[]>(() => (price && price.length ? [{ name: run.symbol, color: "#9aa4b2", points: thinned(price, PRICE_POINTS, new Set(marks.map((m) => m.time))) }] : []), [price, marks]);
 
   const metrics = result?.metrics ?? run.metrics ?? {};
   return (
