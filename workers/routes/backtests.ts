@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { ApiError, conflict, notFound, unprocessable } from "../../shared/errors";
-import { OhlcvCsvReader } from "../../shared/market/csv";
+import { MAX_LINE_CHARS, OhlcvCsvReader } from "../../shared/market/csv";
 import type { Bar } from "../../shared/market/types";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
@@ -105,7 +105,7 @@ backtests.openapi(
     path: BACKTEST_CSV_PATH,
     tags,
     summary: "Run a backtest on uploaded OHLCV bars (text/csv)",
-    description: `The file as for history imports: header \`timestamp,open,high,low,close,volume\`, times aligned to \`timeframe\`, prices on the tick grid (of the listed symbol, or \`tick_size\`/\`lot_size\` for an unlisted one). Up to ${MAX_BARS} rows and ${BACKTEST_CSV_MAX_BYTES / 1024 / 1024} MiB, parsed as the body streams in (a line longer than 4,096 characters is refused); any bad line rejects the file with its line number and nothing runs. The other settings are the query's, as in POST /api/backtests.`,
+    description: `The file as for history imports: header \`timestamp,open,high,low,close,volume\`, times aligned to \`timeframe\`, prices on the tick grid (of the listed symbol, or \`tick_size\`/\`lot_size\` for an unlisted one). Up to ${MAX_BARS} rows and ${BACKTEST_CSV_MAX_BYTES / 1024 / 1024} MiB, parsed as the body streams in (a line longer than ${MAX_LINE_CHARS} characters is refused); any bad line rejects the file with its line number and nothing runs. The other settings are the query's, as in POST /api/backtests.`,
     security,
     middleware: [write] as const,
     request: { query: CsvQuery, body: { required: true, content: { "text/csv": { schema: z.string() } } } },
@@ -173,7 +173,7 @@ async function streamCsv(body: ReadableStream<Uint8Array> | null, job: ReturnTyp
   const errors = reader.errors;
   if (errors.length > 0 || stored === 0) {
     await job.discardUpload();
-    if (errors.length === 0) throw unprocessable("CSV rejected: it has no rows; nothing was run", [{ path: "line 2", message: "no bars after the header" }]);
+    if (errors.length === 0) throw unprocessable("CSV rejected: it has no rows; nothing was run", [{ path: "line 2", message: "no bars after the header: add one row per bar below it" }]);
     throw unprocessable(`CSV rejected: ${errors.length} bad line${errors.length === 1 ? "" : "s"}; nothing was run`, errors.map((e) => ({ path: `line ${e.line}`, message: e.message })));
   }
   return stored;
