@@ -14,6 +14,9 @@ export default defineConfig({
         bindings: {
           ...localSecrets(),
           // Production limits, but a shorter back-off cap so lockout tests take seconds.
+          // Every trace sampled, so a test can read any request's spans; the sampling itself is
+          // tested with the caller's flag (test/tracing.test.ts) and as a rule (test/platform/trace.test.ts).
+          TRACE_SAMPLE_RATE: "1",
           LOGIN_THROTTLE: '{"windowSeconds":900,"perAccount":10,"perClient":30,"freeFailures":3,"maxDelayMs":200}',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./d1/migrations", import.meta.url))),
         },

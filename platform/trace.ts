@@ -75,9 +75,48 @@ export function startSpan(name: string, parent: string | null | undefined): Span
   return childSpan(name, parent, ids, performance.now());
 }
 
-/** Ends a span: one `span` line through the caller's logger (which names the service). */
+/** Ends a span: one `span` line through the caller's logger (which names the service); none for a span that ended well in a trace not sampled (`sampled`). */
 export function endSpan(span: Span, log: Logger, fields: Record<string, unknown> = {}, level: "info" | "warn" | "error" = "info"): void {
+  if (level === "info" && !sampled(span.traceparent)) return;
   log(level, "span", spanFields(span, performance.now(), fields));
+}
+
+// ---- sampling (docs/tracing.md, "Sampling") -------------------------------------------------
+// Every request logs its one line; the spans of its hops are logged for the traces that are
+// sampled, and for any request that went wrong or slow whatever the sampling said. The
+// decision is made once, where a trace starts, and travels in the traceparent's sampled
+// flag to every hop, event and webhook delivery after it.
+
+/** Whether a traceparent has W3C's sampled flag (bit 0 of the flags); false for anything that is not a valid traceparent. */
+export function sampled(traceparent: string | null | undefined): boolean {
+  const context = parseTraceparent(traceparent);
+  return context !== null && (Number.parseInt(context.flags, 16) & 1) === 1;
+}
+
+/**
+ * The sampling decision for a request's trace. Parent-based: a caller that sent a valid
+ * traceparent decided already, and its sampled flag is kept. Otherwise by trace id, at
+ * `rate` (0 to 1): the id's last eight hex digits read as a fraction of 2³², so a trace id
+ * always gets the same answer (OpenTelemetry's TraceIdRatioBased, on the random part of a
+ * W3C id).
+ */
+export function headSampled(incoming: TraceContext | null, traceId: string, rate: number): boolean {
+  if (incoming) return (Number.parseInt(incoming.flags, 16) & 1) === 1;
+  return Number.parseInt(traceId.slice(-8), 16) < rate * 2 ** 32;
+}
+
+/** A request that takes this long logs its hops' spans, sampled or not: the API's p95 floor. */
+export const SLOW_REQUEST_MS = 100;
+
+/**
+ * Whether a request's line carries the spans of its hops: always in a sampled trace;
+ * otherwise only when it failed (a 5xx, or a hop that ended at warn or error) or took
+ * SLOW_REQUEST_MS or more, so a request worth looking at is never missing its hops.
+ */
+export function keepsSpans(request: { sampled: boolean; status: number; durationMs: number; spans: readonly Pick<SpanLine, "level">[] }): boolean {
+  if (request.spans.length === 0) return false;
+  if (request.sampled || request.status >= 500 || request.durationMs >= SLOW_REQUEST_MS) return true;
+  return request.spans.some((span) => span.level !== "info");
 }
 
 /** Runs `work` inside a span of `name` and ends it when `work` settles, with what `describe` says of the result. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { call, json, signUp, until, type TestUser } from "./helpers";
+import { SLOW_REQUEST_MS } from "../platform/trace";
 import { order, placed, quotedMarket, steeredMarket, type Market } from "./trading/helpers";
 
 // One order's path read back from the log lines, as an operator would (docs/tracing.md):
@@ -132,13 +133,47 @@ describe("one order's path in the logs", () => {
     // The lines of their own: the request, the price asked first, the delivery (nobody waits
     // on it); the events' spans ride in the consumer's batch line, which names the trace.
     expect(inTrace(trace.traceId).filter((l) => l.carriedBy === undefined).map((l) => l.name ?? l.message)).toEqual(["symbol.marketPrice", "request", "webhook.delivery"]);
-    expect(lines.filter((l) => l.message === "batch" && (l.traceIds as string[]).includes(trace.traceId))).toHaveLength(events.length);
+    expect(lines.filter((l) => l.message === "batch" && ((l.traceIds as string[] | undefined) ?? []).includes(trace.traceId))).toHaveLength(events.length);
 
     // Every hop logged one span with a duration, and no span of this trace names a parent outside it.
     const all = inTrace(trace.traceId).filter((l) => l.message === "span");
     for (const span of all) expect(span.durationMs).toBeGreaterThanOrEqual(0);
     const known = new Set([gateway.spanId, ...all.map((s) => s.spanId)]);
     for (const span of all) expect(known.has(span.parentSpanId!)).toBe(true);
+  });
+
+  it("a trace the caller did not sample logs only its request line: no hop's span, in the request's line or in the consumer's, and the decision travels on to the webhook", async () => {
+    const user = await signUp();
+    const name = crypto.randomUUID();
+    const registered = await call("/api/webhooks", { body: { url: `${receiver}/${name}`, events: ["order.filled"] }, token: user.access, ip: user.ip });
+    expect(registered.status).toBe(201);
+    const trace = clientTrace();
+    const unsampled = `00-${trace.traceId}-${trace.clientSpan}-00`;
+
+    // A one-hop read, well under the slow-request bound: its line without the account's span.
+    const read = await call("/v2/account", { token: user.access, ip: user.ip, headers: { traceparent: unsampled } });
+    expect(read.status).toBe(200);
+    const readLine = requestLine(trace.traceId);
+    expect(read.headers.get("traceparent")).toBe(`00-${trace.traceId}-${readLine.spanId}-00`);
+    expect(readLine.durationMs).toBeLessThan(SLOW_REQUEST_MS);
+    expect(readLine.spans).toBeUndefined();
+
+    const order = await call("/v2/orders", { token: user.access, ip: user.ip, headers: { traceparent: unsampled }, body: { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" } });
+    expect(order.status).toBe(200);
+    expect(((await json<{ status: string }>(order)).status)).toBe("filled");
+    // The delivery still happens, handed the trace with its decision.
+    const received = await until(async () => {
+      const got = (await (await fetch(`${receiver}/${name}`)).json()) as { headers: Record<string, string> }[];
+      return got.length > 0 ? got : undefined;
+    }, "the fill's webhook delivery", 15_000);
+    expect(received[0]!.headers.traceparent).toMatch(new RegExp(`^00-${trace.traceId}-[0-9a-f]{16}-00$`));
+    // Two request lines (a slow order would carry its spans: that is the rule), no span line
+    // of this trace, and no batch line names it.
+    const requests = inTrace(trace.traceId).filter((l) => l.message === "request");
+    expect(requests).toHaveLength(2);
+    for (const request of requests) if (request.durationMs! < SLOW_REQUEST_MS) expect(request.spans).toBeUndefined();
+    expect(inTrace(trace.traceId).filter((l) => l.carriedBy === undefined && l.message !== "request")).toEqual([]);
+    expect(lines.filter((l) => l.message === "batch" && ((l.traceIds as string[] | undefined) ?? []).includes(trace.traceId))).toEqual([]);
   });
 
   it("a fill's notification pushed to a listening socket is the account's span under the events' span; one that reaches nobody logs none", async () => {

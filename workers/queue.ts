@@ -4,7 +4,7 @@ import { z } from "zod";
 import { DomainEvent } from "../shared/events";
 import { database, schema, type Database } from "../platform/db";
 import { logger } from "../platform/log";
-import { carriedSpan, finishSpan, startSpan, type Span } from "../platform/trace";
+import { carriedSpan, finishSpan, sampled, startSpan, type Span } from "../platform/trace";
 import { notificationOf } from "../shared/notifications/notifications";
 import { pushNotifications, storeNotification, type NotificationRow } from "./lib/notifications";
 import { consumeDeadEvents } from "./lib/dead-letters";
@@ -92,16 +92,21 @@ interface Projected {
   trace: Trace;
 }
 
-/** The batch's line: its traces' spans, as a request line carries its hops', at `error` if an event of one failed. */
+/**
+ * The batch's line: the spans of its sampled traces (and of any trace an event of which
+ * failed), as a request line carries its hops', at `error` if an event of one failed. An
+ * event's traceparent carries its trace's sampling decision (docs/tracing.md, "Sampling").
+ */
 function logBatch(queue: string, events: number, traces: Map<string, Trace>): void {
   if (traces.size === 0) return;
-  const lines = [...traces.values()].map(({ span, events, attempt, failed }) => {
+  const shown = [...traces.values()].filter(({ span, failed }) => failed !== null || sampled(span.traceparent));
+  const lines = shown.map(({ span, events, attempt, failed }) => {
     const fields = { eventIds: events.map((e) => e.id), types: events.map((e) => e.type), subjects: [...new Set(events.map((e) => e.subject))], attempt };
     return failed === null ? finishSpan(span, "queue", fields) : finishSpan(span, "queue", { ...fields, error: failed }, "error");
   });
   const level = lines.some((l) => l.level === "error") ? "error" : "info";
   // The trace ids at the top as well, for a log search on one.
-  log(level, "batch", { queue, events, traceIds: lines.map((l) => l.traceId), spans: lines.map(carriedSpan) });
+  log(level, "batch", { queue, events, ...(lines.length > 0 ? { traceIds: lines.map((l) => l.traceId), spans: lines.map(carriedSpan) } : {}) });
 }
 
 /**

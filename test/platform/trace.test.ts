@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { logger } from "../../platform/log";
-import { childSpan, finishSpan, formatTraceparent, parseTraceparent, spanFields, spanned, SpanScopes, startSpan, type SpanLine } from "../../platform/trace";
+import fc from "fast-check";
+import { childSpan, endSpan, finishSpan, formatTraceparent, headSampled, keepsSpans, parseTraceparent, sampled, SLOW_REQUEST_MS, spanFields, spanned, SpanScopes, startSpan, type SpanLine } from "../../platform/trace";
 
 // The pure part of tracing (platform/trace.ts): W3C traceparent in and out, and a child
 // span from ids and a time that come in.
@@ -155,5 +156,82 @@ describe("span scopes", () => {
     scopes.add(null, undefined);
     expect(logged).toHaveLength(1);
     expect(JSON.parse(logged[0]!)).toMatchObject({ level: "info", message: "span", service: "market-symbol", traceId: TRACE, parentSpanId: PARENT });
+  });
+});
+
+describe("sampling", () => {
+  const hex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const traceIdArb = fc.stringMatching(/^[0-9a-f]{32}$/).filter((id) => !/^0+$/.test(id));
+
+  it("keeps the caller's decision: its sampled flag, whatever the rate", () => {
+    for (const rate of [0, 0.1, 1]) {
+      expect(headSampled(parseTraceparent(`00-${TRACE}-${PARENT}-01`), TRACE, rate)).toBe(true);
+      expect(headSampled(parseTraceparent(`00-${TRACE}-${PARENT}-00`), TRACE, rate)).toBe(false);
+      // Only bit 0 is the sampled flag; the others are for later versions of the flags.
+      expect(headSampled(parseTraceparent(`00-${TRACE}-${PARENT}-03`), TRACE, rate)).toBe(true);
+      expect(headSampled(parseTraceparent(`00-${TRACE}-${PARENT}-02`), TRACE, rate)).toBe(false);
+    }
+    expect([sampled(`00-${TRACE}-${PARENT}-01`), sampled(`00-${TRACE}-${PARENT}-00`), sampled("garbage"), sampled(null)]).toEqual([true, false, false, false]);
+  });
+
+  it("without one, decides by trace id: never at 0, always at 1, the same id the same way, and a trace sampled at a rate is sampled at every higher rate", () => {
+    fc.assert(
+      fc.property(traceIdArb, fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (traceId, a, b) => {
+        const [low, high] = a <= b ? [a, b] : [b, a];
+        expect(headSampled(null, traceId, 0)).toBe(false);
+        expect(headSampled(null, traceId, 1)).toBe(true);
+        expect(headSampled(null, traceId, low)).toBe(headSampled(null, traceId, low));
+        if (headSampled(null, traceId, low)) expect(headSampled(null, traceId, high)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("samples about the rate's share of random trace ids", () => {
+    const ids = Array.from({ length: 20_000 }, () => hex(16));
+    for (const rate of [0.01, 0.1, 0.5]) {
+      const share = ids.filter((id) => headSampled(null, id, rate)).length / ids.length;
+      // 20,000 draws: the share is within 1.5 points of the rate far beyond one run in a million.
+      expect(Math.abs(share - rate)).toBeLessThan(0.015);
+    }
+  });
+
+  it("a request's line carries its hops' spans when sampled, failed or slow, and otherwise not", () => {
+    const ok = [{ level: "info" as const }, { level: "info" as const }];
+    const base = { sampled: false, status: 200, durationMs: 12, spans: ok };
+    expect(keepsSpans(base)).toBe(false);
+    expect(keepsSpans({ ...base, status: 422 })).toBe(false);
+    expect(keepsSpans({ ...base, sampled: true })).toBe(true);
+    expect(keepsSpans({ ...base, status: 500 })).toBe(true);
+    expect(keepsSpans({ ...base, durationMs: SLOW_REQUEST_MS - 0.01 })).toBe(false);
+    expect(keepsSpans({ ...base, durationMs: SLOW_REQUEST_MS })).toBe(true);
+    expect(keepsSpans({ ...base, spans: [{ level: "info" }, { level: "warn" }] })).toBe(true);
+    expect(keepsSpans({ ...base, spans: [{ level: "error" }] })).toBe(true);
+    // Nothing to carry: no `spans` field at all.
+    expect(keepsSpans({ ...base, sampled: true, spans: [] })).toBe(false);
+  });
+
+  it("a span of a trace not sampled logs no line when it ends well, and its line when it fails", () => {
+    const logged: string[] = [];
+    const spies = (["log", "warn", "error"] as const).map((level) => vi.spyOn(console, level).mockImplementation((line: string) => void logged.push(line)));
+    try {
+      const log = logger("market-symbol");
+      endSpan(startSpan("symbol.marketPrice", `00-${TRACE}-${PARENT}-00`), log);
+      expect(logged).toEqual([]);
+      endSpan(startSpan("symbol.marketPrice", `00-${TRACE}-${PARENT}-00`), log, { error: "boom" }, "error");
+      endSpan(startSpan("webhook.delivery", `00-${TRACE}-${PARENT}-00`), log, { status: 502 }, "warn");
+      endSpan(startSpan("symbol.marketPrice", `00-${TRACE}-${PARENT}-01`), log);
+      expect(logged.map((l) => JSON.parse(l) as { level: string; name: string })).toMatchObject([
+        { level: "error", name: "symbol.marketPrice" },
+        { level: "warn", name: "webhook.delivery" },
+        { level: "info", name: "symbol.marketPrice" },
+      ]);
+      // A span of its own trace (no parent) is sampled: a root span's flags are 01.
+      logged.length = 0;
+      endSpan(startSpan("symbol.deliverReports", null), log);
+      expect(logged).toHaveLength(1);
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+    }
   });
 });

@@ -17,6 +17,8 @@ export interface GatewayConfig {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** The share of requests without a caller's trace decision whose hops' spans are logged (docs/tracing.md, "Sampling"). */
+  traceSampleRate: number;
 }
 
 const positiveInt = z.coerce.number().int().positive();
@@ -33,6 +35,7 @@ export function gatewayConfig(env: Env): GatewayConfig {
     accessTokenTtlSeconds: positiveInt.parse(env.ACCESS_TOKEN_TTL_SECONDS),
     refreshTokenTtlSeconds: positiveInt.parse(env.REFRESH_TOKEN_TTL_SECONDS),
     maxBodyBytes: positiveInt.parse(env.MAX_BODY_BYTES),
+    traceSampleRate: z.coerce.number().min(0).max(1).parse(env.TRACE_SAMPLE_RATE),
   };
   cache.set(env, config);
   return config;

@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
-import { carriedSpan, parseTraceparent, type SpanLine } from "../../platform/trace";
+import { carriedSpan, headSampled, keepsSpans, parseTraceparent, type SpanLine } from "../../platform/trace";
 import { ApiError } from "../../shared/errors";
 import { HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
 import { FlushGate, MetricsBuffer } from "../../shared/observability/registry";
@@ -35,9 +35,11 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();
   const incomingId = c.req.header("x-request-id");
   const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
-  const traceId = parseTraceparent(c.req.header("traceparent"))?.traceId ?? hex(16);
+  const incoming = parseTraceparent(c.req.header("traceparent"));
+  const traceId = incoming?.traceId ?? hex(16);
   const spanId = hex(8);
-  const traceparent = `00-${traceId}-${spanId}-01`;
+  const isSampled = headSampled(incoming, traceId, gatewayConfig(c.env).traceSampleRate);
+  const traceparent = `00-${traceId}-${spanId}-${isSampled ? "01" : "00"}`;
   c.set("requestId", requestId);
   c.set("traceId", traceId);
   c.set("spanId", spanId);
@@ -69,14 +71,13 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
     requestId,
     traceId,
     spanId,
-    ...spansOf(c.get("spans")),
+    ...spansOf({ sampled: isSampled, status: c.res.status, durationMs, spans: c.get("spans") }),
   });
 });
 
-/** The request's hops, in its line: each span with the service that ran it and, when not info, its level. */
-function spansOf(spans: SpanLine[]): { spans?: Record<string, unknown>[] } {
-  if (spans.length === 0) return {};
-  return { spans: spans.map(carriedSpan) };
+/** The request's hops, in its line when the trace is sampled or the request went wrong or slow (keepsSpans): each span with the service that ran it and, when not info, its level. */
+function spansOf(request: { sampled: boolean; status: number; durationMs: number; spans: SpanLine[] }): { spans?: Record<string, unknown>[] } {
+  return keepsSpans(request) ? { spans: request.spans.map(carriedSpan) } : {};
 }
 
 /** Takes the spans a call answered with into the request's line. */
