@@ -3,6 +3,8 @@ import { describe, expect, inject, it } from "vitest";
 import { domainEvent, type DomainEvent } from "../shared/events";
 import type { NotificationView } from "../shared/notifications/schemas";
 import worker from "../workers/index";
+import { BOUND_PER_ROW, D1_MAX_BOUND_PARAMETERS, inChunks } from "../workers/queue";
+import { database, schema } from "../platform/db";
 import { call, json, signUp, until, type TestUser } from "./helpers";
 
 // The events consumer writes a whole message batch in one D1 batch (one transaction) and
@@ -130,6 +132,50 @@ describe("the events consumer, a batch at a time", () => {
     expect(fillsPushed(streamB)).toEqual(expected(b));
     streamA.ws.close();
     streamB.ws.close();
+  });
+
+  it("each multi-row insert binds at most D1's 100 parameters", () => {
+    const db = database(env);
+    const audit = { eventId: "e", type: "t", subject: "s", occurredAt: "o", traceparent: null, data: "{}" };
+    const fill = { executionId: "x", orderId: "o", userId: "u", symbol: "AAPL", side: "buy", price: "1", qty: "1", fee: "0", realizedPl: "0", occurredAt: "o" };
+    const order = { orderId: "o", userId: "u", symbol: "AAPL", side: "buy", status: "new", version: 1, lastEventAt: "t", data: "{}" };
+    const bound = {
+      audit: (rows: (typeof audit)[]) => db.insert(schema.auditLog).values(rows).toSQL().params.length,
+      fill: (rows: (typeof fill)[]) => db.insert(schema.fillHistory).values(rows).toSQL().params.length,
+      order: (rows: (typeof order)[]) => db.insert(schema.orderHistory).values(rows).toSQL().params.length,
+    };
+    expect([bound.audit([audit]), bound.fill([fill]), bound.order([order])]).toEqual([BOUND_PER_ROW.audit, BOUND_PER_ROW.fill, BOUND_PER_ROW.order]);
+    for (const n of [1, 16, 17, 50]) {
+      const chunks = { audit: inChunks(Array(n).fill(audit), BOUND_PER_ROW.audit), fill: inChunks(Array(n).fill(fill), BOUND_PER_ROW.fill), order: inChunks(Array(n).fill(order), BOUND_PER_ROW.order) };
+      for (const [table, parts] of Object.entries(chunks)) {
+        expect(parts.flat(), table).toHaveLength(n);
+        for (const part of parts) expect(bound[table as keyof typeof bound](part as never)).toBeLessThanOrEqual(D1_MAX_BOUND_PARAMETERS);
+      }
+    }
+  });
+
+  it("a full batch, more rows of each table than one statement binds, lands every row once; delivered again it changes nothing", async () => {
+    // 50 events (the batch size): 10 orders of one fill and 5 of two, so 15 order rows, 20
+    // fill rows and 50 audit rows, each over the rows one D1 statement takes (12, 10 and 16).
+    const [a, b] = await Promise.all([signUp(), signUp()]);
+    const orders = Array.from({ length: 15 }, (_, i) => orderEvents(i % 2 ? a : b, i < 10 ? ["1"] : ["1", "2"], ["AAPL", "MSFT", "TSLA"][i % 3]));
+    // Every order's events reversed within the batch: its row still ends at its latest version.
+    const events = orders.flatMap((o) => o.events);
+    events.reverse();
+    expect(events).toHaveLength(50);
+    const fills = orders.flatMap((o) => o.executions);
+    expect(fills).toHaveLength(20);
+    expect(await deliver(events)).toEqual({ acked: events.map((_, i) => i), retried: [] });
+    const got = await landed(events, orders.map((o) => o.orderId));
+    expect(got.audit.map((r) => r.event_id)).toEqual(events.map((e) => e.id).sort());
+    expect(got.orders).toEqual(orders.map((o) => ({ order_id: o.orderId, status: "filled", version: o.events.length })).sort((x, y) => x.order_id.localeCompare(y.order_id)));
+    expect(got.fills.map((f) => f.execution_id)).toEqual([...fills].sort());
+    expect(got.notifications).toHaveLength(fills.length);
+    // The same 50 again, and half of them with a duplicate of each inside one batch.
+    expect(await deliver(events, 2)).toEqual({ acked: events.map((_, i) => i), retried: [] });
+    const half = events.slice(0, 25);
+    expect(await deliver([...half, ...half], 2)).toEqual({ acked: Array.from({ length: 50 }, (_, i) => i), retried: [] });
+    expect(await landed(events, orders.map((o) => o.orderId))).toEqual(got);
   });
 
   it("an order's row ends at its latest version whatever order its events arrive in, within a batch and across batches", async () => {

@@ -113,30 +113,42 @@ function logBatch(queue: string, events: number, traces: Map<string, Trace>): vo
  * Writes the events' audit rows, projections, notifications and webhook deliveries in one
  * batch (one transaction: they all land or none does), then pushes the notifications it
  * inserted and queues the deliveries not yet tried. Throws if any of it fails.
+ *
+ * The audit, fill and order rows go in as multi-row inserts, as many rows a statement as
+ * D1's bound-parameter limit allows: a batch of 50 events is a handful of statements
+ * instead of one or two per event. Each row's conflict is still its own (a redelivered
+ * event's audit or fill row inserts nothing; an order row moves only forward).
  */
 async function project(env: Env, db: Database, items: Projected[]): Promise<void> {
-  const statements: BatchItem<"sqlite">[] = [];
+  const audits: AuditRow[] = [];
+  const fills: FillRow[] = [];
+  const latest = new Map<string, OrderRow>();
+  const notifications: BatchItem<"sqlite">[] = [];
   const notified: { at: number; traceparent: string }[] = [];
   const traceparents = new Map<string, string>();
-  const latest = new Map<string, OrderRow>();
   for (const { event, trace } of items) {
     const { span } = trace;
-    statements.push(audit(db, event), ...tradingProjections(db, event, latest));
+    audits.push(auditRow(event));
+    fills.push(...tradingProjections(event, latest));
     const draft = notificationOf(event);
     if (!draft) continue;
-    notified.push({ at: statements.length, traceparent: span.traceparent });
+    notified.push({ at: notifications.length, traceparent: span.traceparent });
     // The deliveries join on the notification rows, so they come after them.
-    statements.push(storeNotification(db, event, draft), eventDeliveries(db, event, draft));
+    notifications.push(storeNotification(db, event, draft), eventDeliveries(db, event, draft));
     // A duplicate in the batch queues nothing of its own: its deliveries are its first copy's.
     if (!traceparents.has(event.id)) traceparents.set(event.id, span.traceparent);
   }
-  for (const row of latest.values()) statements.push(orderHistory(db, row));
-  const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  const rows: BatchItem<"sqlite">[] = [
+    ...inChunks(audits, BOUND_PER_ROW.audit).map((chunk) => db.insert(schema.auditLog).values(chunk).onConflictDoNothing({ target: schema.auditLog.eventId })),
+    ...inChunks(fills, BOUND_PER_ROW.fill).map((chunk) => db.insert(schema.fillHistory).values(chunk).onConflictDoNothing({ target: schema.fillHistory.executionId })),
+    ...inChunks([...latest.values()], BOUND_PER_ROW.order).map(orderHistory(db)),
+  ];
+  const results = await db.batch([...rows, ...notifications] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   // The rows each notification statement returned are the ones it inserted: a redelivered
   // event pushes none. A user's reach their socket in the events' order, users side by side.
   const queues = new Map<string, Promise<void>>();
   for (const { at, traceparent } of notified)
-    for (const row of results[at] as NotificationRow[]) queues.set(row.userId, (queues.get(row.userId) ?? Promise.resolve()).then(() => pushNotifications(env, [row], traceparent)));
+    for (const row of results[rows.length + at] as NotificationRow[]) queues.set(row.userId, (queues.get(row.userId) ?? Promise.resolve()).then(() => pushNotifications(env, [row], traceparent)));
   const pushed = Promise.all(queues.values());
   try {
     await queueUntriedDeliveries(env, db, traceparents);
@@ -146,18 +158,25 @@ async function project(env: Env, db: Database, items: Projected[]): Promise<void
   }
 }
 
-function audit(db: Database, event: DomainEvent) {
-  return db
-    .insert(schema.auditLog)
-    .values({
-      eventId: event.id,
-      type: event.type,
-      subject: event.subject,
-      occurredAt: event.occurredAt,
-      traceparent: event.traceparent,
-      data: JSON.stringify(event.data),
-    })
-    .onConflictDoNothing({ target: schema.auditLog.eventId });
+/** D1 binds at most 100 parameters in one statement. */
+export const D1_MAX_BOUND_PARAMETERS = 100;
+
+/** `rows` in runs of as many rows as fit one statement, at `columns` bound parameters a row. */
+export function inChunks<T>(rows: readonly T[], columns: number): T[][] {
+  const size = Math.floor(D1_MAX_BOUND_PARAMETERS / columns);
+  const chunks: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+  return chunks;
+}
+
+type AuditRow = Omit<typeof schema.auditLog.$inferInsert, "recordedAt">;
+type FillRow = typeof schema.fillHistory.$inferInsert;
+type OrderRow = typeof schema.orderHistory.$inferInsert;
+/** The parameters a row of each table binds (recorded_at is the column's default, not a parameter). */
+export const BOUND_PER_ROW = { audit: 6, fill: 10, order: 8 } as const;
+
+function auditRow(event: DomainEvent): AuditRow {
+  return { eventId: event.id, type: event.type, subject: event.subject, occurredAt: event.occurredAt, traceparent: event.traceparent, data: JSON.stringify(event.data) };
 }
 
 const OrderEventData = z.object({
@@ -171,16 +190,15 @@ const OrderEventData = z.object({
   realized_pl: z.string().optional(),
 });
 
-type OrderRow = typeof schema.orderHistory.$inferInsert;
-
 /**
  * Order events keep order_history at each order's latest state and add fills to
  * fill_history. The order's row is not written here but kept in `latest`, the batch's
  * highest version per order, written once after the batch's events (an order's submitted,
  * new and fill events usually share a batch): the upsert keeps the highest version it is
  * given, so the rows the batch's older versions would have written change nothing.
+ * Answers the event's fill row, if it is a fill.
  */
-function tradingProjections(db: Database, event: DomainEvent, latest: Map<string, OrderRow>) {
+function tradingProjections(event: DomainEvent, latest: Map<string, OrderRow>): FillRow[] {
   if (!event.type.startsWith("order.")) return [];
   const data = OrderEventData.safeParse(event.data);
   if (!data.success) return [];
@@ -190,22 +208,16 @@ function tradingProjections(db: Database, event: DomainEvent, latest: Map<string
     latest.set(order.id, { orderId: order.id, userId, symbol: order.symbol, side: order.side, status: order.status, version, lastEventAt: event.occurredAt, data: JSON.stringify(order) });
   const fill = data.data;
   if (!(fill.execution_id && fill.price && fill.qty && fill.fee && fill.realized_pl)) return [];
-  return [
-    db
-      .insert(schema.fillHistory)
-      .values({ executionId: fill.execution_id, orderId: order.id, userId, symbol: order.symbol, side: order.side, price: fill.price, qty: fill.qty, fee: fill.fee, realizedPl: fill.realized_pl, occurredAt: event.occurredAt })
-      .onConflictDoNothing({ target: schema.fillHistory.executionId }),
-  ];
+  return [{ executionId: fill.execution_id, orderId: order.id, userId, symbol: order.symbol, side: order.side, price: fill.price, qty: fill.qty, fee: fill.fee, realizedPl: fill.realized_pl, occurredAt: event.occurredAt }];
 }
 
-/** An order's row at its latest state: inserted, or updated when its version is newer than the stored one. */
-function orderHistory(db: Database, row: OrderRow) {
-  return db
+/** Orders' rows at their latest states: each inserted, or updated when its version is newer than the stored one. */
+const orderHistory = (db: Database) => (rows: OrderRow[]) =>
+  db
     .insert(schema.orderHistory)
-    .values(row)
+    .values(rows)
     .onConflictDoUpdate({
       target: schema.orderHistory.orderId,
-      set: { status: row.status, version: row.version, lastEventAt: row.lastEventAt, data: row.data },
+      set: { status: sql`excluded.status`, version: sql`excluded.version`, lastEventAt: sql`excluded.last_event_at`, data: sql`excluded.data` },
       setWhere: sql`excluded.version > ${schema.orderHistory.version}`,
     });
-}
