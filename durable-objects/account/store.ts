@@ -20,6 +20,8 @@ type Row = Record<string, SqlStorageValue>;
 
 /** Unsent events an incarnation follows in memory at most, by default; beyond, it reads the table. */
 const KNOWN_MAX = 100;
+/** Orders whose last written rows the store keeps in memory (#written). */
+const WRITTEN_KEPT = 64;
 /** The order an event is about (what #withdraw matches in SQL). */
 const orderIdOf = (e: DomainEvent): unknown => (e.data as { order?: { id?: unknown } }).order?.id;
 
@@ -38,6 +40,14 @@ export class AccountStore implements AccountBook {
    * cannot grow it.
    */
   #unsent: DomainEvent[] | null = null;
+  /**
+   * The rows of the orders the last commits wrote, as stored (the JSON text), newest last:
+   * an order is read back right after it is written (the venue's answer acknowledges it,
+   * its reports fill it), and this object is the orders table's only writer, so those reads
+   * need not go to SQLite. Filled after each transaction has committed; a copy is parsed
+   * for every read, as from the table.
+   */
+  readonly #written = new Map<string, string>();
 
   /** How many unsent events it follows in memory at most (0: it always reads the table). */
   readonly #knownMax: number;
@@ -113,14 +123,24 @@ export class AccountStore implements AccountBook {
 
   commit(changes: AccountChanges): void {
     const sent = [...this.#published];
+    const rows = changes.orders.map((o) => [o, JSON.stringify(o)] as const);
     this.storage.transactionSync(() => {
       if (changes.state) this.storage.kv.put(STATE_KEY, encode(changes.state));
       for (const id of changes.withdrawn) this.#withdraw(id);
-      for (const o of changes.orders) this.putOrder(o);
+      for (const [o, data] of rows) this.#putOrder(o, data);
       for (const a of changes.activities) this.addActivity(a);
       for (const e of changes.events) this.enqueue(e);
       this.#deleteFromOutbox(sent);
     });
+    for (const id of changes.withdrawn) this.#written.delete(id);
+    for (const [o, data] of rows) {
+      this.#written.delete(o.id);
+      this.#written.set(o.id, data);
+    }
+    for (const id of this.#written.keys()) {
+      if (this.#written.size <= WRITTEN_KEPT) break;
+      this.#written.delete(id);
+    }
     // Committed: the same changes to the unsent rows, in the transaction's order (an
     // event already in the table, in any state, was not inserted again).
     if (this.#unsent) {
@@ -152,7 +172,7 @@ export class AccountStore implements AccountBook {
     return this.orders({ open: null, after: null, until: null, direction: "desc", limit: 1, symbols: [symbol], side: null })[0];
   }
 
-  putOrder(o: AccountOrder): void {
+  #putOrder(o: AccountOrder, data: string): void {
     this.sql.exec(
       `INSERT INTO orders (id, client_order_id, symbol, side, status, open, unsettled, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, open = excluded.open, unsettled = excluded.unsettled, data = excluded.data`,
@@ -164,7 +184,7 @@ export class AccountStore implements AccountBook {
       isOpenStatus(o.status) ? 1 : 0,
       isOpenStatus(o.status) && (!o.atVenue || o.cancelRequested) ? 1 : 0,
       o.createdAt,
-      JSON.stringify(o),
+      data,
     );
   }
 
@@ -190,8 +210,8 @@ export class AccountStore implements AccountBook {
   }
 
   order(id: string): AccountOrder | undefined {
-    const row = this.sql.exec<{ data: string }>(`SELECT data FROM orders WHERE id = ?`, id).toArray()[0];
-    return row ? (JSON.parse(row.data) as AccountOrder) : undefined;
+    const data = this.#written.get(id) ?? this.sql.exec<{ data: string }>(`SELECT data FROM orders WHERE id = ?`, id).toArray()[0]?.data;
+    return data === undefined ? undefined : (JSON.parse(data) as AccountOrder);
   }
 
   orderByClientId(clientOrderId: string): AccountOrder | undefined {
