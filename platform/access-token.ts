@@ -26,8 +26,35 @@ export async function issueAccessToken(secret: string, claims: AccessClaims, ttl
     .sign(signer.key);
 }
 
+/**
+ * Tokens this isolate has verified, per set of signing keys: a client sends the same token
+ * with every request of its lifetime (15 minutes), and checking an Ed25519 signature is
+ * the costliest step of authenticating it. Only the verdict on a valid token is kept; its
+ * expiry is checked again on every use, and whether its session still stands is the
+ * account object's answer on every request (docs/identity.md). A new set of keys (a
+ * rotation's step) is a new map, so a retired key's tokens are verified afresh.
+ */
+const verified = new Map<string, Map<string, { claims: AccessClaims; exp: number }>>();
+/** Tokens remembered per set of keys (about 300 bytes each); the oldest go first. */
+const VERIFIED_KEPT = 10_000;
+
 /** The claims of a valid access token, or undefined for anything else. */
 export async function verifyAccessToken(secret: string, token: string): Promise<AccessClaims | undefined> {
+  let known = verified.get(secret);
+  const hit = known?.get(token);
+  if (hit) return Date.now() / 1000 < hit.exp ? { ...hit.claims } : undefined;
+  const claims = await verifySignature(secret, token);
+  if (!claims) return undefined;
+  if (!known) {
+    verified.clear();
+    verified.set(secret, (known = new Map()));
+  }
+  if (known.size >= VERIFIED_KEPT) known.delete(known.keys().next().value!);
+  known.set(token, claims);
+  return { ...claims.claims };
+}
+
+async function verifySignature(secret: string, token: string): Promise<{ claims: AccessClaims; exp: number } | undefined> {
   const { verifiers } = await signingKeys(secret);
   try {
     const { payload } = await jwtVerify(
@@ -39,8 +66,8 @@ export async function verifyAccessToken(secret: string, token: string): Promise<
       },
       { algorithms: ["EdDSA"], issuer: ISSUER, audience: AUDIENCE, typ: TYP, requiredClaims: ["sub", "exp", "iat"] },
     );
-    if (typeof payload.sub !== "string" || typeof payload.sid !== "string") return undefined;
-    return { userId: payload.sub, sessionId: payload.sid };
+    if (typeof payload.sub !== "string" || typeof payload.sid !== "string" || typeof payload.exp !== "number") return undefined;
+    return { claims: { userId: payload.sub, sessionId: payload.sid }, exp: payload.exp };
   } catch {
     return undefined;
   }

@@ -62,6 +62,17 @@ describe("access-token attacks are refused with 401", () => {
     expect((await call("/api/users/me", { token: live })).status).toBe(200);
   });
 
+  it("a token accepted before, once it has expired: the isolate remembers its signature, not past its expiry", async () => {
+    const user = await signUp();
+    const { sid } = decodeJwt(user.access);
+    const brief = await signWithServerKey({ sub: user.id, sid }, {}, "2s");
+    const { exp } = decodeJwt(brief);
+    expect((await call("/api/users/me", { token: brief })).status).toBe(200);
+    expect((await call("/api/users/me", { token: brief })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp! * 1000 - Date.now()) + 50));
+    await expectError(await call("/api/users/me", { token: brief }), 401);
+  });
+
   it("a tampered payload", async () => {
     const victim = await signUp();
     const attacker = await signUp();
