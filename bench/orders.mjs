@@ -3,8 +3,9 @@
 // measures POST /v2/orders through the whole path (authentication, validation, the
 // account's Durable Object with its gate, risk checks and reservation, the symbol's venue
 // and back) for one account and for many, and the authenticated GET /api/users/me with a
-// JWT and with an API key, against GET /health in the same run; then one order at a time
-// (the serial latency). Prints tables and a `BENCH_RESULT {...}` line, also written to
+// JWT and with an API key, against GET /health in the same run (the run's first /health,
+// and for each 100-account row a /health window measured just before it); then one order
+// at a time (the serial latency). Prints tables and a `BENCH_RESULT {...}` line, also written to
 // bench/results/orders.json.
 //
 // `npm run bench:orders -- --metrics=off` runs it with the gateway's request metrics
@@ -146,10 +147,13 @@ async function load(base, target, request, { accounts, warmup, amount }) {
 function printTable(rows) {
   const pad = (s, n) => String(s).padEnd(n);
   const num = (s, n) => String(s).padStart(n);
-  console.log(`\n${pad("target", 50)}${num("accounts", 9)}${num("requests", 10)}${num("req/s", 9)}${num("p50 ms", 8)}${num("p99 ms", 8)}${num("req/s ÷ health", 16)}${num("p50 ÷ health", 14)}${num("p99 ÷ health", 14)}`);
+  console.log(`\n${pad("target", 50)}${num("accounts", 9)}${num("requests", 10)}${num("req/s", 9)}${num("p50 ms", 8)}${num("p99 ms", 8)}${num("req/s ÷ health", 16)}${num("p50 ÷ health", 14)}${num("p99 ÷ health", 14)}${num("adjacent health req/s", 23)}${num("req/s ÷ adj.", 14)}${num("p99 ÷ adj.", 12)}`);
   for (const r of rows)
-    console.log(`${pad(r.target, 50)}${num(r.accounts ?? "-", 9)}${num(r.requests, 10)}${num(r.rps, 9)}${num(r.p50_ms, 8)}${num(r.p99_ms, 8)}${num(r.rps_ratio, 16)}${num(r.p50_ratio ?? "n/a", 14)}${num(r.p99_ratio ?? "n/a", 14)}`);
-  console.log("(autocannon records latency in whole milliseconds; every response above was 2xx)");
+    console.log(
+      `${pad(r.target, 50)}${num(r.accounts ?? "-", 9)}${num(r.requests, 10)}${num(r.rps, 9)}${num(r.p50_ms, 8)}${num(r.p99_ms, 8)}${num(r.rps_ratio, 16)}${num(r.p50_ratio ?? "n/a", 14)}${num(r.p99_ratio ?? "n/a", 14)}` +
+        (r.adjacent_health ? `${num(r.adjacent_health.rps, 23)}${num(r.rps_ratio_adjacent, 14)}${num(r.p99_ratio_adjacent ?? "n/a", 12)}` : ""),
+    );
+  console.log("(autocannon records latency in whole milliseconds; every response above was 2xx; \"adj.\": the /health window run just before the row)");
 }
 
 // The cost of request metrics on the order path: the same order load against a platform
@@ -228,24 +232,38 @@ async function main() {
     // The reads come before the orders: thousands of orders leave the queue consumer busy
     // projecting their events into D1 for a while, which would slow whatever runs next.
     const reads = { warmup: { seconds: WARMUP_SECONDS }, accounts: ACCOUNTS };
+    const health = () => load(base, "GET /health", { method: "GET", path: "/health" }, { warmup: { seconds: WARMUP_SECONDS } });
+    // The host's speed drifts within a run (this machine's /health has moved by a third
+    // between the first and last rows), so each 100-account row also gets a /health window
+    // of its own right before it, and its ratios to that one ("adjacent") besides the
+    // ratios to the run's first /health.
+    const paired = async (...args) => {
+      const adjacent = await health();
+      const row = await load(base, ...args);
+      return { ...row, adjacent_health: { rps: adjacent.rps, p50_ms: adjacent.p50_ms, p99_ms: adjacent.p99_ms } };
+    };
     const rows = [
-      await load(base, "GET /health", { method: "GET", path: "/health" }, { warmup: { seconds: WARMUP_SECONDS } }),
-      await load(base, `GET /api/users/me (JWT), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", many), reads),
-      await load(base, `GET /api/users/me (API key), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", keys), reads),
+      await health(),
+      await paired(`GET /api/users/me (JWT), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", many), reads),
+      await paired(`GET /api/users/me (API key), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", keys), reads),
       await load(base, "POST /v2/orders resting limit buy, 1 account", placingRequest([limitOne], "limit", limitPrice), burst),
       await load(base, "POST /v2/orders market buy (fills), 1 account", placingRequest([marketOne], "market"), burst),
-      await load(base, `POST /v2/orders resting limit buy, ${ACCOUNTS} accounts`, placingRequest(many, "limit", limitPrice), timed),
-      await load(base, `POST /v2/orders market buy (fills), ${ACCOUNTS} accounts`, placingRequest(many, "market"), timed),
-      await load(base, `POST /v2/orders market buy, API keys, ${ACCOUNTS} accounts`, placingRequest(keys, "market"), timed),
+      await paired(`POST /v2/orders resting limit buy, ${ACCOUNTS} accounts`, placingRequest(many, "limit", limitPrice), timed),
+      await paired(`POST /v2/orders market buy (fills), ${ACCOUNTS} accounts`, placingRequest(many, "market"), timed),
+      await paired(`POST /v2/orders market buy, API keys, ${ACCOUNTS} accounts`, placingRequest(keys, "market"), timed),
       // The baseline again, to show how far the machine drifted during the run.
-      await load(base, "GET /health (again, after the orders)", { method: "GET", path: "/health" }, { warmup: { seconds: WARMUP_SECONDS } }),
+      { ...(await health()), target: "GET /health (again, after the orders)" },
     ];
-    const [health] = rows;
+    const [first] = rows;
     for (const row of rows) {
-      row.rps_ratio = round(row.rps / health.rps, 3);
-      row.p50_ratio = health.p50_ms > 0 ? round(row.p50_ms / health.p50_ms, 2) : null;
+      row.rps_ratio = round(row.rps / first.rps, 3);
+      row.p50_ratio = first.p50_ms > 0 ? round(row.p50_ms / first.p50_ms, 2) : null;
+      row.p99_ratio = first.p99_ms > 0 ? round(row.p99_ms / first.p99_ms, 2) : null;
+      if (row.adjacent_health) {
+        row.rps_ratio_adjacent = round(row.rps / row.adjacent_health.rps, 3);
+        row.p99_ratio_adjacent = row.adjacent_health.p99_ms > 0 ? round(row.p99_ms / row.adjacent_health.p99_ms, 2) : null;
+      }
     }
-    for (const row of rows) row.p99_ratio = health.p99_ms > 0 ? round(row.p99_ms / health.p99_ms, 2) : null;
     printTable(rows);
 
     const byTarget = (prefix) => rows.find((r) => r.target.startsWith(prefix));
