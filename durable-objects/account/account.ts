@@ -25,7 +25,17 @@ import { ConfigSubscriber } from "../config/subscriber";
 import type { AccountConfig } from "../../shared/config/live";
 
 const log = logger("account");
+/** How soon the retry alarm resends what is known to be owed: a venue call that failed, events a send failed to take, what an earlier incarnation left. */
 const RETRY_MS = 1_000;
+/**
+ * How soon it comes when nothing is known to have failed: the alarm every stored order and
+ * every stored event gets, which only matters if this process dies before the venue
+ * answers or the queue takes the events (and otherwise deletes the rows of sent events no
+ * later commit has). Longer than RETRY_MS so that a trading account is not woken by its
+ * own alarm every second: each firing cost about as much of the local Worker's CPU as a
+ * sixth of an order (docs/order-path.md).
+ */
+const SAFETY_MS = 5_000;
 
 /** The gated commands that call the symbol objects: the span's traceparent follows their arguments. */
 const TRACED_COMMANDS = ["account", "positions", "position", "cancelOrder", "cancelAll"] as const satisfies readonly GatedCommand[];
@@ -57,7 +67,7 @@ export class Account extends DurableObject<Env> {
     this.#identity = new IdentityDesk(env, this.#owner);
     const deps = { owner: this.#owner, now: () => Date.now(), newId: () => crypto.randomUUID(), config: tradingConfig(env) };
     this.#runner = new AccountRunner(this.#store, symbolVenues(env, this.#spans), () => new AccountEngine(this.#store, deps), {
-      beforeVenueCalls: () => this.#armRetry(),
+      beforeVenueCalls: () => this.#armRetry(SAFETY_MS),
       committed: (changes) => this.#dispatch(changes),
       venueFailed: (command, error) => this.#venueFailed(command, error),
     }, { now: () => Date.now() });
@@ -276,7 +286,7 @@ export class Account extends DurableObject<Env> {
   /** Runs in the commit's synchronous run, so its writes (strategy updates, the alarm) join the commit's transaction. */
   #dispatch(changes: AccountChanges): void {
     // Events wait in the outbox for the queue; the alarm deletes the sent ones if no commit does first.
-    if (changes.events.length > 0) this.#armRetry();
+    if (changes.events.length > 0) this.#armRetry(SAFETY_MS);
     for (const update of changes.tradeUpdates) broadcastTradeUpdate(this.ctx, this.env, update);
     this.#strategies.keep(changes.tradeUpdates);
     for (const anomaly of changes.anomalies) log("error", `account anomaly: ${anomaly.kind}`, { account: this.#owner, ...anomaly, anomalies: this.#runner.engine.state.anomalies });
@@ -302,13 +312,13 @@ export class Account extends DurableObject<Env> {
   #alarmAt: number | null = null;
 
   /**
-   * Sets the retry alarm unless it is due within RETRY_MS. The time is kept in memory (no
-   * getAlarm read, and no await), so called right after a commit the alarm's write joins
-   * the commit's transaction. A new incarnation sets it once without knowing: at worst an
-   * alarm moves less than RETRY_MS later.
+   * Sets the retry alarm `delay` from now unless it is due by then. The time is kept in
+   * memory (no getAlarm read, and no await), so called right after a commit the alarm's
+   * write joins the commit's transaction. A new incarnation sets it once without knowing:
+   * at worst an alarm moves less than `delay` later.
    */
-  #armRetry(): void {
-    const at = Date.now() + RETRY_MS;
+  #armRetry(delay = RETRY_MS): void {
+    const at = Date.now() + delay;
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
     this.#alarmAt = at;
     void this.ctx.storage.setAlarm(at);

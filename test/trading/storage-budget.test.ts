@@ -141,6 +141,21 @@ describe("storage work per order", () => {
     expect(symbol).toEqual({ transactions: 1, writes: 5, getAlarm: 1 });
   });
 
+  it("an order's safety alarm comes seconds later, not every second, and a second order does not move it", async () => {
+    const market = await quotedMarket(admin);
+    const user = await signUp();
+    const account = env.ACCOUNT.getByName(user.id);
+    const alarm = () => runInDurableObject(account, (_object, state) => state.storage.getAlarm());
+    const before = Date.now();
+    await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" });
+    const first = await alarm();
+    // Stored with the order; due well after the second a failure's resend waits.
+    expect(first).not.toBeNull();
+    expect(first! - before).toBeGreaterThan(3_000);
+    await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" });
+    expect(await alarm()).toBe(first);
+  });
+
   it("a resting limit order costs the account two transactions and its symbol one", async () => {
     const market = await quotedMarket(admin);
     const { order, account, symbol } = await (await metered(market)).order({ qty: "2", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" });
