@@ -61,7 +61,8 @@ export function spanFields(span: Span, endedAt: number, fields: Record<string, u
 
 const durationOf = (span: Span, endedAt: number): number => Math.round((endedAt - span.startedAt) * 100) / 100;
 
-const hex = (bytes: number): string => {
+/** `bytes` random bytes as lower-case hex: a trace id (16) or a span id (8). */
+export const randomHex = (bytes: number): string => {
   const random = crypto.getRandomValues(new Uint8Array(bytes));
   let out = "";
   for (const b of random) out += b.toString(16).padStart(2, "0");
@@ -71,7 +72,7 @@ const hex = (bytes: number): string => {
 /** Starts a child span of `parent` (or a new trace without one), with ids from crypto and the time from performance.now(). */
 export function startSpan(name: string, parent: string | null | undefined): Span {
   // A trace id is drawn only for a root span.
-  const ids = { spanId: hex(8), traceId: parseTraceparent(parent) ? "" : hex(16) };
+  const ids = { spanId: randomHex(8), traceId: parseTraceparent(parent) ? "" : randomHex(16) };
   return childSpan(name, parent, ids, performance.now());
 }
 
@@ -90,8 +91,10 @@ export function endSpan(span: Span, log: Logger, fields: Record<string, unknown>
 /** Whether a traceparent has W3C's sampled flag (bit 0 of the flags); false for anything that is not a valid traceparent. */
 export function sampled(traceparent: string | null | undefined): boolean {
   const context = parseTraceparent(traceparent);
-  return context !== null && (Number.parseInt(context.flags, 16) & 1) === 1;
+  return context !== null && sampledFlag(context);
 }
+
+const sampledFlag = (context: TraceContext): boolean => (Number.parseInt(context.flags, 16) & 1) === 1;
 
 /**
  * The sampling decision for a request's trace. Parent-based: a caller that sent a valid
@@ -101,7 +104,7 @@ export function sampled(traceparent: string | null | undefined): boolean {
  * W3C id).
  */
 export function headSampled(incoming: TraceContext | null, traceId: string, rate: number): boolean {
-  if (incoming) return (Number.parseInt(incoming.flags, 16) & 1) === 1;
+  if (incoming) return sampledFlag(incoming);
   return Number.parseInt(traceId.slice(-8), 16) < rate * 2 ** 32;
 }
 

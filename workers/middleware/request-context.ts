@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
-import { carriedSpan, headSampled, keepsSpans, parseTraceparent, type SpanLine } from "../../platform/trace";
+import { carriedSpan, formatTraceparent, headSampled, keepsSpans, parseTraceparent, randomHex, type SpanLine } from "../../platform/trace";
 import { ApiError } from "../../shared/errors";
 import { HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
 import { FlushGate, MetricsBuffer } from "../../shared/observability/registry";
@@ -25,7 +25,6 @@ export function clientAddress(connectingIp: string | undefined, environment: str
 
 const missingAddress = () => new ApiError(400, "missing client address: requests must come through Cloudflare's edge (CF-Connecting-IP)", [], 10000);
 
-const hex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
  * Request id, W3C trace context and the one JSON log line per request. An incoming
@@ -36,10 +35,10 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const incomingId = c.req.header("x-request-id");
   const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
   const incoming = parseTraceparent(c.req.header("traceparent"));
-  const traceId = incoming?.traceId ?? hex(16);
-  const spanId = hex(8);
+  const traceId = incoming?.traceId ?? randomHex(16);
+  const spanId = randomHex(8);
   const isSampled = headSampled(incoming, traceId, gatewayConfig(c.env).traceSampleRate);
-  const traceparent = `00-${traceId}-${spanId}-${isSampled ? "01" : "00"}`;
+  const traceparent = formatTraceparent({ traceId, spanId, flags: isSampled ? "01" : "00" });
   c.set("requestId", requestId);
   c.set("traceId", traceId);
   c.set("spanId", spanId);
