@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { getTableColumns, sql, type Table } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { z } from "zod";
 import { DomainEvent } from "../shared/events";
@@ -172,8 +172,9 @@ export function inChunks<T>(rows: readonly T[], columns: number): T[][] {
 type AuditRow = Omit<typeof schema.auditLog.$inferInsert, "recordedAt">;
 type FillRow = typeof schema.fillHistory.$inferInsert;
 type OrderRow = typeof schema.orderHistory.$inferInsert;
-/** The parameters a row of each table binds (recorded_at is the column's default, not a parameter). */
-export const BOUND_PER_ROW = { audit: 6, fill: 10, order: 8 } as const;
+/** The parameters a row binds: one per column the projection gives a value, which is every column without a default (audit_log's recorded_at is its default's SQL). */
+const boundPerRow = (table: Table) => Object.values(getTableColumns(table)).filter((column) => !column.hasDefault).length;
+export const BOUND_PER_ROW = { audit: boundPerRow(schema.auditLog), fill: boundPerRow(schema.fillHistory), order: boundPerRow(schema.orderHistory) } as const;
 
 function auditRow(event: DomainEvent): AuditRow {
   return { eventId: event.id, type: event.type, subject: event.subject, occurredAt: event.occurredAt, traceparent: event.traceparent, data: JSON.stringify(event.data) };
