@@ -63,6 +63,18 @@ const requestLine = (traceId: string): Line => {
   return found[0]!;
 };
 
+/** A webhook for `user`'s fills at the test receiver; `delivered()` waits for its first delivery and answers what the receiver got. */
+async function fillHook(user: TestUser) {
+  const name = crypto.randomUUID();
+  const registered = await call("/api/webhooks", { body: { url: `${receiver}/${name}`, events: ["order.filled"] }, token: user.access, ip: user.ip });
+  expect(registered.status).toBe(201);
+  return () =>
+    until(async () => {
+      const got = (await (await fetch(`${receiver}/${name}`)).json()) as { headers: Record<string, string> }[];
+      return got.length > 0 ? got : undefined;
+    }, "the fill's webhook delivery", 15_000);
+}
+
 let admin: TestUser;
 let market: Market;
 beforeAll(async () => {
@@ -73,9 +85,7 @@ beforeAll(async () => {
 describe("one order's path in the logs", () => {
   it("gateway, account, symbol, events consumer and webhook delivery share the client's trace, each the child of the hop before", async () => {
     const user = await signUp();
-    const name = crypto.randomUUID();
-    const registered = await call("/api/webhooks", { body: { url: `${receiver}/${name}`, events: ["order.filled"] }, token: user.access, ip: user.ip });
-    expect(registered.status).toBe(201);
+    const delivered = await fillHook(user);
 
     const trace = clientTrace();
     const res = await call("/v2/orders", {
@@ -89,10 +99,7 @@ describe("one order's path in the logs", () => {
     expect(order.status).toBe("filled");
 
     // The receiver is handed the delivery span's traceparent, so its own spans join the trace.
-    const received = await until(async () => {
-      const got = (await (await fetch(`${receiver}/${name}`)).json()) as { headers: Record<string, string> }[];
-      return got.length > 0 ? got : undefined;
-    }, "the fill's webhook delivery", 15_000);
+    const received = await delivered();
     await until(async () => spans(trace.traceId, "webhook.delivery").length > 0, "the delivery's span");
 
     // Hop 0: the gateway's request line, a child of the client's span (its traceparent answers it).
@@ -144,9 +151,7 @@ describe("one order's path in the logs", () => {
 
   it("a trace the caller did not sample logs only its request line: no hop's span, in the request's line or in the consumer's, and the decision travels on to the webhook", async () => {
     const user = await signUp();
-    const name = crypto.randomUUID();
-    const registered = await call("/api/webhooks", { body: { url: `${receiver}/${name}`, events: ["order.filled"] }, token: user.access, ip: user.ip });
-    expect(registered.status).toBe(201);
+    const delivered = await fillHook(user);
     const trace = clientTrace();
     const unsampled = `00-${trace.traceId}-${trace.clientSpan}-00`;
 
@@ -162,10 +167,7 @@ describe("one order's path in the logs", () => {
     expect(order.status).toBe(200);
     expect(((await json<{ status: string }>(order)).status)).toBe("filled");
     // The delivery still happens, handed the trace with its decision.
-    const received = await until(async () => {
-      const got = (await (await fetch(`${receiver}/${name}`)).json()) as { headers: Record<string, string> }[];
-      return got.length > 0 ? got : undefined;
-    }, "the fill's webhook delivery", 15_000);
+    const received = await delivered();
     expect(received[0]!.headers.traceparent).toMatch(new RegExp(`^00-${trace.traceId}-[0-9a-f]{16}-00$`));
     // Two request lines (a slow order would carry its spans: that is the rule), no span line
     // of this trace, and no batch line names it.
