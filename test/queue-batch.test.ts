@@ -134,6 +134,20 @@ describe("the events consumer, a batch at a time", () => {
     streamB.ws.close();
   });
 
+  it("a batch mixing fills, a message to everyone and an event for no known user stores each user's notifications in the events' order", async () => {
+    const { a, b, events } = await twoTraders();
+    const everyone = domainEvent("admin.message", "users", { user_id: null, title: `to all ${crypto.randomUUID()}`, body: "maintenance", by: a.id }, null);
+    const nobody = domainEvent("admin.message", "user:nobody", { user_id: crypto.randomUUID(), title: "to no one", body: "lost", by: a.id }, null);
+    const batch = [...events.slice(0, 6), everyone, nobody, ...events.slice(6), everyone];
+    expect((await deliver(batch)).retried).toEqual([]);
+    const of = async (user: TestUser) => (await rows<{ event_id: string }>("SELECT event_id FROM notifications WHERE user_id = ? ORDER BY id", user.id)).map((r) => r.event_id);
+    const expected = (user: TestUser) =>
+      [...events.slice(0, 6), everyone, ...events.slice(6)].filter((e) => e === everyone || ((e.type === "order.filled" || e.type === "order.partially_filled") && (e.data as { user_id: string }).user_id === user.id)).map((e) => e.id);
+    expect(await of(a)).toEqual(expected(a));
+    expect(await of(b)).toEqual(expected(b));
+    expect(await rows("SELECT id FROM notifications WHERE event_id = ?", nobody.id)).toEqual([]);
+  });
+
   it("each multi-row insert binds at most D1's 100 parameters", () => {
     const db = database(env);
     const audit = { eventId: "e", type: "t", subject: "s", occurredAt: "o", traceparent: null, data: "{}" };

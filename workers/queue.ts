@@ -6,7 +6,7 @@ import { database, schema, type Database } from "../platform/db";
 import { logger } from "../platform/log";
 import { carriedSpan, finishSpan, sampled, startSpan, type Span } from "../platform/trace";
 import { notificationOf } from "../shared/notifications/notifications";
-import { pushNotifications, storeNotification, type NotificationRow } from "./lib/notifications";
+import { pushNotifications, storeNotifications, type Drafted, type NotificationRow } from "./lib/notifications";
 import { consumeDeadEvents } from "./lib/dead-letters";
 import { consumeDeadDeliveries, consumeDeliveries, eventDeliveries, queueUntriedDeliveries } from "./lib/webhooks";
 
@@ -115,40 +115,40 @@ function logBatch(queue: string, events: number, traces: Map<string, Trace>): vo
  * inserted and queues the deliveries not yet tried. Throws if any of it fails.
  *
  * The audit, fill and order rows go in as multi-row inserts, as many rows a statement as
- * D1's bound-parameter limit allows: a batch of 50 events is a handful of statements
- * instead of one or two per event. Each row's conflict is still its own (a redelivered
- * event's audit or fill row inserts nothing; an order row moves only forward).
+ * D1's bound-parameter limit allows, and the notifications and their webhook deliveries as
+ * one statement each, their events a JSON parameter: a batch of 50 events is a handful of
+ * statements instead of one to three per event. Each row's conflict is still its own (a
+ * redelivered event's audit, fill or notification row inserts nothing; an order row moves
+ * only forward).
  */
 async function project(env: Env, db: Database, items: Projected[]): Promise<void> {
   const audits: AuditRow[] = [];
   const fills: FillRow[] = [];
   const latest = new Map<string, OrderRow>();
-  const notifications: BatchItem<"sqlite">[] = [];
-  const notified: { at: number; traceparent: string }[] = [];
+  const drafted: Drafted[] = [];
   const traceparents = new Map<string, string>();
   for (const { event, trace } of items) {
-    const { span } = trace;
     audits.push(auditRow(event));
     fills.push(...tradingProjections(event, latest));
     const draft = notificationOf(event);
-    if (!draft) continue;
-    notified.push({ at: notifications.length, traceparent: span.traceparent });
-    // The deliveries join on the notification rows, so they come after them.
-    notifications.push(storeNotification(db, event, draft), eventDeliveries(db, event, draft));
-    // A duplicate in the batch queues nothing of its own: its deliveries are its first copy's.
-    if (!traceparents.has(event.id)) traceparents.set(event.id, span.traceparent);
+    // A duplicate in the batch notifies nothing of its own: its first copy did.
+    if (!draft || traceparents.has(event.id)) continue;
+    traceparents.set(event.id, trace.span.traceparent);
+    drafted.push({ event, draft });
   }
   const rows: BatchItem<"sqlite">[] = [
     ...inChunks(audits, BOUND_PER_ROW.audit).map((chunk) => db.insert(schema.auditLog).values(chunk).onConflictDoNothing({ target: schema.auditLog.eventId })),
     ...inChunks(fills, BOUND_PER_ROW.fill).map((chunk) => db.insert(schema.fillHistory).values(chunk).onConflictDoNothing({ target: schema.fillHistory.executionId })),
     ...inChunks([...latest.values()], BOUND_PER_ROW.order).map(orderHistory(db)),
   ];
-  const results = await db.batch([...rows, ...notifications] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-  // The rows each notification statement returned are the ones it inserted: a redelivered
-  // event pushes none. A user's reach their socket in the events' order, users side by side.
+  // The deliveries join on the notification rows, so they come after them.
+  const notifying = drafted.length > 0 ? [storeNotifications(db, drafted), eventDeliveries(db, drafted, Date.now())] : [];
+  const results = await db.batch([...rows, ...notifying] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  // The notification rows returned are the ones inserted: a redelivered event pushes none.
+  // A user's reach their socket in the events' order (the ids'), users side by side.
+  const inserted = notifying.length > 0 ? (results[rows.length] as NotificationRow[]).sort((a, b) => a.id - b.id) : [];
   const queues = new Map<string, Promise<void>>();
-  for (const { at, traceparent } of notified)
-    for (const row of results[rows.length + at] as NotificationRow[]) queues.set(row.userId, (queues.get(row.userId) ?? Promise.resolve()).then(() => pushNotifications(env, [row], traceparent)));
+  for (const row of inserted) queues.set(row.userId, (queues.get(row.userId) ?? Promise.resolve()).then(() => pushNotifications(env, [row], traceparents.get(row.eventId) ?? null)));
   const pushed = Promise.all(queues.values());
   try {
     await queueUntriedDeliveries(env, db, traceparents);

@@ -13,17 +13,33 @@ const log = logger("queue");
 
 export type NotificationRow = typeof schema.notifications.$inferSelect;
 
+/** An event users are told of, with the notification it makes. */
+export interface Drafted {
+  event: DomainEvent;
+  draft: NotificationDraft;
+}
+
 /**
- * The statement that stores an event's notification for its user, or for every active user
- * (an admin's message to all). It selects from users, so an event naming no known user
- * stores nothing; a redelivered event stores nothing either (one row per event and user).
- * It answers the rows it inserted: exactly the ones to push.
+ * The statement that stores the notifications of a batch's events, in the events' order:
+ * each for its user, or for every active user (an admin's message to all). It selects from
+ * users, so an event naming no known user stores nothing; a redelivered event stores nothing
+ * either (one row per event and user). It answers the rows it inserted: exactly the ones to
+ * push. The events travel as one JSON parameter (D1 binds at most 100 to a statement), and
+ * the two kinds of recipient are two selects: one finds each user by the primary key, the
+ * other (CROSS JOIN keeps the events outermost) reads the users only for a message to all.
  */
-export function storeNotification(db: Database, event: DomainEvent, draft: NotificationDraft) {
-  const recipients = draft.userId === null ? sql`${schema.users.status} = 'active'` : sql`${schema.users.id} = ${draft.userId}`;
+export function storeNotifications(db: Database, drafted: readonly Drafted[]) {
+  const events = JSON.stringify(
+    drafted.map(({ event, draft }) => ({ event: event.id, user: draft.userId, kind: draft.kind, title: draft.title, body: draft.body, data: JSON.stringify(draft.data), at: Date.parse(event.occurredAt) })),
+  );
+  const u = schema.users;
+  const fields = sql`e.value ->> 'event' AS event_id, e.value ->> 'kind' AS kind, e.value ->> 'title' AS title, e.value ->> 'body' AS body, e.value ->> 'data' AS data, e.value ->> 'at' AS created_at`;
   // Every column in the table's order: a null id is the next one, a null read_at is unread.
-  const rows = sql`SELECT NULL, ${schema.users.id}, ${event.id}, ${draft.kind}, ${draft.title}, ${draft.body}, ${JSON.stringify(draft.data)}, ${Date.parse(event.occurredAt)}, NULL
-    FROM ${schema.users} WHERE ${recipients}`;
+  const rows = sql`SELECT NULL, user_id, event_id, kind, title, body, data, created_at, NULL FROM (
+      SELECT e.key AS ord, ${u.id} AS user_id, ${fields} FROM json_each(${events}) AS e JOIN ${u} ON ${u.id} = e.value ->> 'user'
+      UNION ALL
+      SELECT e.key, ${u.id}, ${fields} FROM json_each(${events}) AS e CROSS JOIN ${u} WHERE e.value ->> 'user' IS NULL AND ${u.status} = 'active'
+    ) WHERE true ORDER BY ord, user_id`;
   return db.insert(schema.notifications).select(rows).onConflictDoNothing().returning();
 }
 

@@ -1,11 +1,11 @@
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { DomainEvent } from "../../shared/events";
-import type { NotificationDraft, WebhookEventType } from "../../shared/notifications/notifications";
+import type { WebhookEventType } from "../../shared/notifications/notifications";
 import { DeliveryMessage, retryDelaySeconds, SIGNATURE_HEADER, signatureHeader, webhookPayload } from "../../shared/notifications/webhooks";
 import { database, schema, type Database } from "../../platform/db";
 import { logger } from "../../platform/log";
 import { endSpan, startSpan, type Span } from "../../platform/trace";
+import type { Drafted } from "./notifications";
 
 // Webhook deliveries (docs/notifications.md): rows in webhook_deliveries, one message each
 // on the WEBHOOKS queue. The consumer signs and sends; a failure is retried with back-off by
@@ -25,19 +25,22 @@ const TracedDelivery = DeliveryMessage.extend({ traceparent: z.string().nullish(
 type TracedDelivery = z.infer<typeof TracedDelivery>;
 
 /**
- * The statement that adds a delivery of the event to every webhook of its recipients that
- * asked for its kind. The recipients are the event's notification rows, so it must run after
- * the statement that stores them (in the same batch, so they land together), and a message
- * to all users reaches all their webhooks in one statement. A redelivered event adds nothing.
+ * The statement that adds a delivery of each of a batch's events to every webhook of its
+ * recipients that asked for its kind, in the events' order. The recipients are the events'
+ * notification rows, so it must run after the statement that stores them (in the same
+ * batch, so they land together), and a message to all users reaches all their webhooks in
+ * the same statement. A redelivered event adds nothing. The events travel as one JSON
+ * parameter (D1 binds at most 100 to a statement).
  */
-export function eventDeliveries(db: Database, event: DomainEvent, draft: NotificationDraft) {
-  const payload = webhookPayload(event.id, event.occurredAt, draft.kind, draft.title, draft.body, draft.data);
+export function eventDeliveries(db: Database, drafted: readonly Drafted[], now: number) {
+  const events = JSON.stringify(drafted.map(({ event, draft }) => ({ event: event.id, kind: draft.kind, payload: webhookPayload(event.id, event.occurredAt, draft.kind, draft.title, draft.body, draft.data) })));
   const w = schema.webhooks;
   const n = schema.notifications;
   // Every column in the table's order (a null id is the next one).
-  const rows = sql`SELECT NULL, ${w.id}, ${event.id}, 0, ${draft.kind}, ${payload}, 'pending', 0, NULL, NULL, NULL, ${Date.now()}, NULL
-    FROM ${w} JOIN ${n} ON ${n.userId} = ${w.userId} AND ${n.eventId} = ${event.id}
-    WHERE EXISTS (SELECT 1 FROM json_each(${w.events}) WHERE value = ${draft.kind})`;
+  const rows = sql`SELECT NULL, ${w.id}, e.value ->> 'event', 0, e.value ->> 'kind', e.value ->> 'payload', 'pending', 0, NULL, NULL, NULL, ${now}, NULL
+    FROM json_each(${events}) AS e JOIN ${n} ON ${n.eventId} = e.value ->> 'event' JOIN ${w} ON ${w.userId} = ${n.userId}
+    WHERE EXISTS (SELECT 1 FROM json_each(${w.events}) AS k WHERE k.value = e.value ->> 'kind')
+    ORDER BY e.key, ${w.id}`;
   return db.insert(d).select(rows).onConflictDoNothing();
 }
 
