@@ -246,7 +246,7 @@ export class VenueHost {
 
   /** Brings the alarm (now at `current`) forward to push the outbox's reports if no call acknowledges them first; call in the same synchronous run as the change. */
   #armDelivery(current: number | null): void {
-    if (this.#store.outboxSize() === 0) return;
+    if (this.#store.outboxEmpty()) return;
     const due = Date.now() + REDELIVER_AFTER_MS;
     if (current === null || current > due) void this.storage.setAlarm(due);
   }

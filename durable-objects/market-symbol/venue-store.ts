@@ -108,6 +108,11 @@ export class VenueStore {
     return due === null ? null : Number(due);
   }
 
+  /** Whether any report waits (one row looked at, where counting reads them all). */
+  outboxEmpty(): boolean {
+    return this.sql.exec(`SELECT 1 FROM venue_outbox LIMIT 1`).toArray().length === 0;
+  }
+
   outboxSize(): number {
     return Number(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM venue_outbox`).one().n);
   }
