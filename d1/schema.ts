@@ -246,6 +246,19 @@ export const notifications = sqliteTable(
   (t) => [uniqueIndex("notifications_event_user_idx").on(t.eventId, t.userId), index("notifications_user_idx").on(t.userId, t.id), index("notifications_unread_idx").on(t.userId, t.readAt)],
 );
 
+// The users with a socket listening to their `notifications` stream now: a row from the
+// moment the account object has a socket listening (written before it answers `listening`)
+// until its last one stops. The events consumer pushes a new notification only to these
+// users, so a notification nobody is listening for costs no call into the account object.
+// A row left by an object that stopped without its sockets' close costs a call that reaches
+// no socket, nothing more.
+export const notificationListeners = sqliteTable("notification_listeners", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  since: integer("since", { mode: "number" }).notNull(),
+});
+
 // A user's webhooks: deliveries of the notification kinds in `events` (a JSON array), signed
 // with `secret` (shown once at creation; kept to sign, so it cannot be stored hashed).
 export const webhooks = sqliteTable(

@@ -6,6 +6,7 @@ import worker from "../workers/index";
 import { BOUND_PER_ROW, D1_MAX_BOUND_PARAMETERS, inChunks } from "../workers/queue";
 import { database, schema } from "../platform/db";
 import { call, json, signUp, until, type TestUser } from "./helpers";
+import { instrument, type CallLog } from "./instrumented";
 
 // The events consumer writes a whole message batch in one D1 batch (one transaction) and
 // reads its webhook deliveries once. What a user relies on stays as it was one message at a
@@ -65,17 +66,24 @@ async function landed(events: DomainEvent[], orderIds: string[]) {
   };
 }
 
-async function listen(user: TestUser) {
+async function listen(user: TestUser, streams = ["notifications"]) {
   const res = await call("/stream", { headers: { upgrade: "websocket" }, token: user.access, ip: user.ip });
   expect(res.status).toBe(101);
   const ws = res.webSocket!;
   ws.accept();
   const frames: { stream: string; data: NotificationView }[] = [];
   ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
-  ws.send(JSON.stringify({ action: "listen", data: { streams: ["notifications"] } }));
-  await until(async () => frames.some((f) => f.stream === "listening"), "listening");
-  return { ws, pushed: () => frames.filter((f) => f.stream === "notifications").map((f) => f.data) };
+  /** Sends a listen and waits for its answer. */
+  const relisten = async (to: string[]) => {
+    const answers = frames.filter((f) => f.stream === "listening").length;
+    ws.send(JSON.stringify({ action: "listen", data: { streams: to } }));
+    await until(async () => frames.filter((f) => f.stream === "listening").length > answers, "listening");
+  };
+  await relisten(streams);
+  return { ws, relisten, pushed: () => frames.filter((f) => f.stream === "notifications").map((f) => f.data) };
 }
+
+const listenerRow = async (user: TestUser) => (await rows("SELECT user_id FROM notification_listeners WHERE user_id = ?", user.id)).length === 1;
 
 /** An admin's message to `user`: pushed after everything delivered before it, so its push says the earlier ones had their chance. */
 async function sentinel(user: TestUser, stream: Awaited<ReturnType<typeof listen>>) {
@@ -146,6 +154,44 @@ describe("the events consumer, a batch at a time", () => {
     expect(await of(a)).toEqual(expected(a));
     expect(await of(b)).toEqual(expected(b));
     expect(await rows("SELECT id FROM notifications WHERE event_id = ?", nobody.id)).toEqual([]);
+  });
+
+  it("a notification is pushed only to a user with a socket listening: the other's account object is not called", async () => {
+    const { a, b, orders, events } = await twoTraders();
+    const streamA = await listen(a);
+    const calls: CallLog = [];
+    const restore = instrument(env, calls);
+    try {
+      expect((await deliver(events)).retried).toEqual([]);
+    } finally {
+      restore();
+    }
+    const notifies = (user: TestUser) => calls.filter((c) => c === `ACCOUNT(${user.id}).notify`).length;
+    // a's two fills pushed, one call each; b, with no socket, stored and never called.
+    expect([notifies(a), notifies(b)]).toEqual([2, 0]);
+    await until(async () => fillsPushed(streamA).length === 2, "a's fills on the socket");
+    expect((await landed(events, orders.map((o) => o.orderId))).notifications).toHaveLength(4);
+    streamA.ws.close();
+  });
+
+  it("a user's listener row follows their sockets: written before `listening` answers, kept while any socket listens, gone after the last", async () => {
+    const user = await signUp();
+    expect(await listenerRow(user)).toBe(false);
+    const first = await listen(user, ["trade_updates"]);
+    expect(await listenerRow(user)).toBe(false);
+    await first.relisten(["trade_updates", "notifications"]);
+    // No waiting: the answer came after the row.
+    expect(await listenerRow(user)).toBe(true);
+    const second = await listen(user);
+    await first.relisten(["trade_updates"]);
+    expect(await listenerRow(user)).toBe(true);
+    second.ws.close(1000, "done");
+    await until(async () => !(await listenerRow(user)), "the row gone after the last listener closed");
+    // A notification stored now is not pushed to anyone; listening again brings the row back.
+    await first.relisten(["notifications"]);
+    expect(await listenerRow(user)).toBe(true);
+    first.ws.close(1000, "done");
+    await until(async () => !(await listenerRow(user)), "the row gone again");
   });
 
   it("each multi-row insert binds at most D1's 100 parameters", () => {

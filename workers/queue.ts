@@ -6,7 +6,7 @@ import { database, schema, type Database } from "../platform/db";
 import { logger } from "../platform/log";
 import { carriedSpan, finishSpan, sampled, startSpan, type Span } from "../platform/trace";
 import { notificationOf } from "../shared/notifications/notifications";
-import { pushNotifications, storeNotifications, type Drafted, type NotificationRow } from "./lib/notifications";
+import { listeningRecipients, pushNotifications, storeNotifications, type Drafted, type NotificationRow } from "./lib/notifications";
 import { consumeDeadEvents } from "./lib/dead-letters";
 import { consumeDeadDeliveries, consumeDeliveries, eventDeliveries, queueUntriedDeliveries } from "./lib/webhooks";
 
@@ -142,11 +142,13 @@ async function project(env: Env, db: Database, items: Projected[]): Promise<void
     ...inChunks([...latest.values()], BOUND_PER_ROW.order).map(orderHistory(db)),
   ];
   // The deliveries join on the notification rows, so they come after them.
-  const notifying = drafted.length > 0 ? [storeNotifications(db, drafted), eventDeliveries(db, drafted, Date.now())] : [];
+  const notifying = drafted.length > 0 ? [storeNotifications(db, drafted), eventDeliveries(db, drafted, Date.now()), listeningRecipients(db, [...traceparents.keys()])] : [];
   const results = await db.batch([...rows, ...notifying] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   // The notification rows returned are the ones inserted: a redelivered event pushes none.
-  // A user's reach their socket in the events' order (the ids'), users side by side.
-  const inserted = notifying.length > 0 ? (results[rows.length] as NotificationRow[]).sort((a, b) => a.id - b.id) : [];
+  // Only users with a socket listening are called (docs/notifications.md). A user's reach
+  // their socket in the events' order (the ids'), users side by side.
+  const listening = new Set(notifying.length > 0 ? (results[rows.length + 2] as { userId: string }[]).map((r) => r.userId) : []);
+  const inserted = notifying.length > 0 ? (results[rows.length] as NotificationRow[]).filter((r) => listening.has(r.userId)).sort((a, b) => a.id - b.id) : [];
   const queues = new Map<string, Promise<void>>();
   for (const row of inserted) queues.set(row.userId, (queues.get(row.userId) ?? Promise.resolve()).then(() => pushNotifications(env, [row], traceparents.get(row.eventId) ?? null)));
   const pushed = Promise.all(queues.values());

@@ -355,8 +355,8 @@ export class Account extends DurableObject<Env> {
     return acceptTradeSocket(this.ctx, this.env, request);
   }
 
-  override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
-    onTradeSocketMessage(this.env, ws, data);
+  override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    return onTradeSocketMessage(this.ctx, this.env, ws, data);
   }
 
   /**

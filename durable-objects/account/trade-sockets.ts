@@ -6,6 +6,8 @@ import { liveSocketLimits } from "../config/subscriber";
 import { isUserStream, type TradeUpdate, type UserStream } from "../../shared/trading/stream";
 import { METRICS_STORE } from "../../shared/observability/catalog";
 import { objectName } from "../name";
+import { eq } from "drizzle-orm";
+import { database, schema } from "../../platform/db";
 
 // The account object's side of its user's sockets.
 // 1. Alpaca's trading stream (docs/alpaca-compat.md §6): hibernatable sockets whose
@@ -54,8 +56,12 @@ export function acceptTradeSocket(ctx: DurableObjectState, env: Env, request: Re
   return response;
 }
 
-/** `authenticate` (already done) and `listen`, whose list replaces the previous one. */
-export function onTradeSocketMessage(env: Env, ws: WebSocket, data: string | ArrayBuffer): void {
+/**
+ * `authenticate` (already done) and `listen`, whose list replaces the previous one. A listen
+ * that starts or ends the user's last `notifications` listener is answered once D1 knows
+ * (below), so every notification stored after the answer is pushed.
+ */
+export async function onTradeSocketMessage(ctx: DurableObjectState, env: Env, ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
   const limits = liveSocketLimits(env);
   let budget = budgets.get(ws);
   if (!budget) budgets.set(ws, (budget = new MessageBudget(limits)));
@@ -73,6 +79,7 @@ export function onTradeSocketMessage(env: Env, ws: WebSocket, data: string | Arr
     const wanted = [...new Set(asked.filter(isUserStream))];
     const current = attachments.get(ws);
     attachments.set(ws, { ...current, streams: wanted });
+    await syncNotificationListener(ctx, env);
     return send(ws, { stream: "listening", data: { streams: wanted } });
   }
   send(ws, errorFrame(`unknown action ${JSON.stringify(message.action ?? null).slice(0, 64)}`));
@@ -81,6 +88,44 @@ export function onTradeSocketMessage(env: Env, ws: WebSocket, data: string | Arr
 export function onTradeSocketClose(ctx: DurableObjectState, env: Env, ws: WebSocket, code: number): void {
   closeQuietly(ws, code, "closing");
   reportSockets(ctx, env, ws);
+  ctx.waitUntil(syncNotificationListener(ctx, env, ws));
+}
+
+// ---- the user's row in notification_listeners (docs/notifications.md) -----------------
+// The events consumer pushes a new notification only to users with a row, so a fill nobody
+// is listening for costs no call into this object. The row follows this object's sockets:
+// written when the first starts listening to `notifications` (before the `listening`
+// answer), deleted when the last stops or closes. Writes run one after another, each
+// reading the sockets when it runs, so the last one leaves what the sockets say. What an
+// incarnation has written is kept in memory; a new one writes at its first change. A row
+// left behind (an object reset without its sockets' close) costs a call that reaches no
+// socket; a write that fails is logged, and the next change writes again.
+
+const listenerWrites = new WeakMap<DurableObjectState, Promise<void>>();
+const listenerWritten = new WeakMap<DurableObjectState, boolean>();
+
+const listensToNotifications = (ctx: DurableObjectState, closing?: WebSocket) =>
+  ctx.getWebSockets().some((ws) => ws !== closing && isOpen(ws) && (attachments.get(ws)?.streams.includes("notifications") ?? false));
+
+function syncNotificationListener(ctx: DurableObjectState, env: Env, closing?: WebSocket): Promise<void> {
+  const user = objectName(ctx);
+  if (!user) return Promise.resolve();
+  const write = async () => {
+    const listening = listensToNotifications(ctx, closing);
+    if (listenerWritten.get(ctx) === listening) return;
+    const t = schema.notificationListeners;
+    try {
+      if (listening) await database(env).insert(t).values({ userId: user, since: Date.now() }).onConflictDoNothing();
+      else await database(env).delete(t).where(eq(t.userId, user));
+      listenerWritten.set(ctx, listening);
+    } catch (error) {
+      listenerWritten.delete(ctx);
+      log("warn", "could not record the notifications listener", { account: user, listening, error: String(error) });
+    }
+  };
+  const next = (listenerWrites.get(ctx) ?? Promise.resolve()).then(write);
+  listenerWrites.set(ctx, next);
+  return next;
 }
 
 /** Sends an update to every socket listening to trade_updates. */
@@ -121,7 +166,10 @@ export function closeTradeSockets(ctx: DurableObjectState, selector: SocketSelec
     closed += 1;
   }
   const env = tallies.get(ctx)?.env;
-  if (closed > 0 && env) reportSockets(ctx, env);
+  if (closed > 0 && env) {
+    reportSockets(ctx, env);
+    ctx.waitUntil(syncNotificationListener(ctx, env));
+  }
   return closed;
 }
 

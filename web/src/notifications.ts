@@ -16,13 +16,22 @@ export const notifications = createStore<Notifications>({ unread: 0, items: null
 
 let stopListening: (() => void) | null = null;
 
-/** Loads the count and the first page, and follows the socket; until `stopNotifications`. */
+/**
+ * Loads the count and the first page, and follows the socket; until `stopNotifications`.
+ * Loads them again each time the socket (re)starts listening: the server pushes a new
+ * notification only while a socket listens, so what came before (or during a reconnect)
+ * is read from the list.
+ */
 export function startNotifications(): void {
   if (stopListening) return;
-  stopListening = trades.onStream("notifications", (data) => {
-    const n = data as NotificationView;
-    notifications.update((s) => (s.items?.some((i) => i.id === n.id) ? s : { unread: s.unread + 1, items: [n, ...(s.items ?? [])] }));
-  });
+  const stops = [
+    trades.onStream("notifications", (data) => {
+      const n = data as NotificationView;
+      notifications.update((s) => (s.items?.some((i) => i.id === n.id) ? s : { unread: s.unread + 1, items: [n, ...(s.items ?? [])] }));
+    }),
+    trades.onStream("listening", () => void reloadNotifications()),
+  ];
+  stopListening = () => stops.forEach((stop) => stop());
   void reloadNotifications();
 }
 

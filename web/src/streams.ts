@@ -189,8 +189,8 @@ class TradeFeed {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Frames of another user stream: "backtest_updates", "strategy_updates" or "notifications". */
-  onStream(stream: "backtest_updates" | "strategy_updates" | "notifications", listener: (data: unknown) => void): () => void {
+  /** Frames of another user stream: "backtest_updates", "strategy_updates" or "notifications"; "listening": each time the socket (re)starts listening. */
+  onStream(stream: "backtest_updates" | "strategy_updates" | "notifications" | "listening", listener: (data: unknown) => void): () => void {
     const set = this.#others.get(stream) ?? new Set();
     this.#others.set(stream, set);
     set.add(listener);
@@ -209,7 +209,10 @@ class TradeFeed {
     if (frame.stream === "authorization") {
       if (frame.data?.status === "authorized") link.send({ action: "listen", data: { streams: ["trade_updates", "backtest_updates", "strategy_updates", "notifications"] } });
       else void renewAccessToken().then(() => link.restart());
-    } else if (frame.stream === "listening") link.ready();
+    } else if (frame.stream === "listening") {
+      link.ready();
+      for (const l of this.#others.get("listening") ?? []) l(frame.data);
+    }
     else if (frame.stream === "trade_updates") for (const l of this.#listeners) l((frame as unknown as TradeUpdate).data);
     else if (frame.stream) for (const l of this.#others.get(frame.stream) ?? []) l(frame.data);
   }

@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { DomainEvent } from "../../shared/events";
 import type { NotificationDraft } from "../../shared/notifications/notifications";
 import type { NotificationView } from "../../shared/notifications/schemas";
@@ -41,6 +41,21 @@ export function storeNotifications(db: Database, drafted: readonly Drafted[]) {
       SELECT e.key, ${u.id}, ${fields} FROM json_each(${events}) AS e CROSS JOIN ${u} WHERE e.value ->> 'user' IS NULL AND ${u.status} = 'active'
     ) WHERE true ORDER BY ord, user_id`;
   return db.insert(schema.notifications).select(rows).onConflictDoNothing().returning();
+}
+
+/**
+ * The statement that answers which recipients of these events' notifications have a socket
+ * listening to them now (notification_listeners): the only users a new notification is
+ * pushed to. In the same batch as the insert, after it.
+ */
+export function listeningRecipients(db: Database, eventIds: readonly string[]) {
+  const l = schema.notificationListeners;
+  const n = schema.notifications;
+  return db
+    .selectDistinct({ userId: l.userId })
+    .from(l)
+    .innerJoin(n, eq(n.userId, l.userId))
+    .where(sql`${n.eventId} IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`);
 }
 
 export function notificationView(row: NotificationRow): NotificationView {
