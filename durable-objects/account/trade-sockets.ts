@@ -1,3 +1,4 @@
+import { eq } from "drizzle-orm";
 import { acceptSocket, closeQuietly, credentialFrom, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
 import { logger } from "../../platform/log";
 import { selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
@@ -6,7 +7,6 @@ import { liveSocketLimits } from "../config/subscriber";
 import { isUserStream, type TradeUpdate, type UserStream } from "../../shared/trading/stream";
 import { METRICS_STORE } from "../../shared/observability/catalog";
 import { objectName } from "../name";
-import { eq } from "drizzle-orm";
 import { database, schema } from "../../platform/db";
 
 // The account object's side of its user's sockets.
