@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import type { DomainEvent } from "../../shared/events";
 import type { NotificationDraft } from "../../shared/notifications/notifications";
 import type { NotificationView } from "../../shared/notifications/schemas";
-import { schema, type Database } from "../../platform/db";
+import { inJsonList, schema, type Database } from "../../platform/db";
 import { logger } from "../../platform/log";
 import { accountOf } from "./accounts";
 
@@ -55,7 +55,7 @@ export function listeningRecipients(db: Database, eventIds: readonly string[]) {
     .selectDistinct({ userId: l.userId })
     .from(l)
     .innerJoin(n, eq(n.userId, l.userId))
-    .where(sql`${n.eventId} IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`);
+    .where(inJsonList(n.eventId, eventIds));
 }
 
 export function notificationView(row: NotificationRow): NotificationView {

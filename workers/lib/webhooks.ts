@@ -2,7 +2,7 @@ import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { WebhookEventType } from "../../shared/notifications/notifications";
 import { DeliveryMessage, retryDelaySeconds, SIGNATURE_HEADER, signatureHeader, webhookPayload } from "../../shared/notifications/webhooks";
-import { database, schema, type Database } from "../../platform/db";
+import { database, inJsonList, schema, type Database } from "../../platform/db";
 import { logger } from "../../platform/log";
 import { endSpan, startSpan, type Span } from "../../platform/trace";
 import type { Drafted } from "./notifications";
@@ -51,11 +51,10 @@ export function eventDeliveries(db: Database, drafted: readonly Drafted[], now: 
  */
 export async function queueUntriedDeliveries(env: Env, db: Database, traceparents: ReadonlyMap<string, string | null>): Promise<void> {
   if (traceparents.size === 0) return;
-  // The ids as one JSON parameter: D1 binds at most 100 parameters to a statement.
   const untried = await db
     .select({ id: d.id, eventId: d.eventId })
     .from(d)
-    .where(and(sql`${d.eventId} IN (SELECT value FROM json_each(${JSON.stringify([...traceparents.keys()])}))`, eq(d.status, "pending"), eq(d.attempts, 0)))
+    .where(and(inJsonList(d.eventId, [...traceparents.keys()]), eq(d.status, "pending"), eq(d.attempts, 0)))
     .all();
   await enqueue(env, untried.map((r) => ({ delivery_id: r.id, traceparent: traceparents.get(r.eventId) ?? null })));
 }
