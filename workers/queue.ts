@@ -144,11 +144,12 @@ async function project(env: Env, db: Database, items: Projected[]): Promise<void
   // The deliveries join on the notification rows, so they come after them.
   const notifying = drafted.length > 0 ? [storeNotifications(db, drafted), eventDeliveries(db, drafted, Date.now()), listeningRecipients(db, [...traceparents.keys()])] : [];
   const results = await db.batch([...rows, ...notifying] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  const [stored = [], , listeners = []] = results.slice(rows.length) as [NotificationRow[]?, unknown?, { userId: string }[]?];
   // The notification rows returned are the ones inserted: a redelivered event pushes none.
   // Only users with a socket listening are called (docs/notifications.md). A user's reach
   // their socket in the events' order (the ids'), users side by side.
-  const listening = new Set(notifying.length > 0 ? (results[rows.length + 2] as { userId: string }[]).map((r) => r.userId) : []);
-  const inserted = notifying.length > 0 ? (results[rows.length] as NotificationRow[]).filter((r) => listening.has(r.userId)).sort((a, b) => a.id - b.id) : [];
+  const listening = new Set(listeners.map((r) => r.userId));
+  const inserted = stored.filter((r) => listening.has(r.userId)).sort((a, b) => a.id - b.id);
   const queues = new Map<string, Promise<void>>();
   for (const row of inserted) queues.set(row.userId, (queues.get(row.userId) ?? Promise.resolve()).then(() => pushNotifications(env, [row], traceparents.get(row.eventId) ?? null)));
   const pushed = Promise.all(queues.values());

@@ -25,7 +25,6 @@ export function clientAddress(connectingIp: string | undefined, environment: str
 
 const missingAddress = () => new ApiError(400, "missing client address: requests must come through Cloudflare's edge (CF-Connecting-IP)", [], 10000);
 
-
 /**
  * Request id, W3C trace context and the one JSON log line per request. An incoming
  * traceparent keeps its trace id (we are a new span in it); an invalid one is replaced.
