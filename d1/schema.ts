@@ -251,7 +251,7 @@ export const notifications = sqliteTable(
 // until its last one stops. The events consumer pushes a new notification only to these
 // users, so a notification nobody is listening for costs no call into the account object.
 // A row left by an object that stopped without its sockets' close costs a call that reaches
-// no socket, nothing more.
+// no socket, nothing more; `since` (when it was written) tells an operator such a row.
 export const notificationListeners = sqliteTable("notification_listeners", {
   userId: text("user_id")
     .primaryKey()
