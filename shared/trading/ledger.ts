@@ -82,21 +82,35 @@ export function deposit(l: Ledger, amount: Money): Ledger {
  */
 export function reserve(l: Ledger, orderId: string, r: Reservation): Ledger {
   if (l.reservations[orderId]) return l;
-  if (r.cash > l.cash)
-    throw new LedgerError("insufficient_cash", r.side === "buy"
+  const shortfall = reservationShortfall(l, orderId, r);
+  if (shortfall === "insufficient_cash")
+    throw new LedgerError(shortfall, r.side === "buy"
       ? `insufficient balance for USD (requested ${formatMoney(r.cash)}, available ${formatMoney(l.cash)})`
       : `insufficient balance for USD to cover the order's fee (requested ${formatMoney(r.cash)}, available ${formatMoney(l.cash)})`);
+  const position = positionOf(l, r.symbol);
+  if (shortfall === "insufficient_position")
+    throw new LedgerError(shortfall, `insufficient balance for ${r.symbol} (requested ${r.lots} lots, available ${position.qty - position.reserved})`);
   const held = { ...l, cash: l.cash - r.cash, reservedCash: l.reservedCash + r.cash };
   if (r.side === "buy") return { ...held, reservations: { ...l.reservations, [orderId]: { ...r, lots: 0 } } };
-  const position = positionOf(l, r.symbol);
-  const available = position.qty - position.reserved;
-  if (r.lots > available)
-    throw new LedgerError("insufficient_position", `insufficient balance for ${r.symbol} (requested ${r.lots} lots, available ${available})`);
   return {
     ...held,
     positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved + r.lots } },
     reservations: { ...l.reservations, [orderId]: r },
   };
+}
+
+/**
+ * What `reserve` would refuse `r` for, or null when it would hold it: its test alone, with
+ * no ledger built and no error thrown (an order's price window asks at a dozen prices).
+ */
+export function reservationShortfall(l: Ledger, orderId: string, r: Reservation): "insufficient_cash" | "insufficient_position" | null {
+  if (l.reservations[orderId]) return null;
+  if (r.cash > l.cash) return "insufficient_cash";
+  if (r.side === "sell") {
+    const position = positionOf(l, r.symbol);
+    if (r.lots > position.qty - position.reserved) return "insufficient_position";
+  }
+  return null;
 }
 
 /** Returns what is left of an order's reservation (cancel, expiry, reject, completion). */

@@ -58,6 +58,18 @@ export interface RiskReject {
   path?: string;
 }
 
+/** A limit's amount in money units: a few distinct strings, checked on every order (and at each price of its window), parsed once each. */
+const limitAmounts = new Map<string, Money>();
+function limitOf(text: string): Money {
+  let amount = limitAmounts.get(text);
+  if (amount === undefined) {
+    amount = parseMoney(text)!;
+    if (limitAmounts.size >= 1024) limitAmounts.clear();
+    limitAmounts.set(text, amount);
+  }
+  return amount;
+}
+
 const bps = (pct: number) => BigInt(Math.round(pct * 100));
 
 /** The price band around `reference` in ticks: [low, high], both inclusive. */
@@ -88,16 +100,16 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
       message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the last price ${ticksToDecimal(reference, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
     };
   const price = intent.limit ?? intent.stop ?? reference;
-  if (intent.qty !== null && quantityOf(intent.qty, spec) > parseMoney(limits.maxOrderQty)!)
+  if (intent.qty !== null && quantityOf(intent.qty, spec) > limitOf(limits.maxOrderQty))
     return { rule: "max_order_qty", path: "qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };
   const value = intent.notional ?? notionalOf(price, intent.qty!, spec);
-  if (value > parseMoney(limits.maxOrderNotional)!)
+  if (value > limitOf(limits.maxOrderNotional))
     return { rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
   if (intent.side === "buy") {
     const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + value;
-    if (held > parseMoney(limits.maxPositionNotional)!)
+    if (held > limitOf(limits.maxPositionNotional))
       return { rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
-    if (ctx.dailyLoss >= parseMoney(limits.dailyLossLimit)!)
+    if (ctx.dailyLoss >= limitOf(limits.dailyLossLimit))
       return { rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(ctx.dailyLoss)} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
   }
   return null;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { InstrumentSpec } from "../../shared/market/instrument";
-import { applyFill, deposit, ledgerViolations, LedgerError, openLedger, release, reserve, type Ledger } from "../../shared/trading/ledger";
+import { applyFill, deposit, ledgerViolations, LedgerError, openLedger, release, reservationShortfall, reserve, type Ledger } from "../../shared/trading/ledger";
 import { basisPoints, formatMoney, notional, parseMoney, type Money } from "../../shared/trading/money";
 
 const AAPL: InstrumentSpec = { symbol: "AAPL", assetClass: "us_equity", tickSize: "0.01", lotSize: "1", timeZone: "America/New_York" };
@@ -59,6 +59,38 @@ describe("the ledger", () => {
     const l = openLedger(usd("100"));
     expect(() => reserve(l, "b", { side: "buy", symbol: "AAPL", cash: usd("100.01"), lots: 0 })).toThrow(/^insufficient balance for USD \(requested 100.01, available 100.00\)$/);
     expect(() => reserve(l, "s", { side: "sell", symbol: "AAPL", cash: 0n, lots: 1 })).toThrow(LedgerError);
+  });
+
+  it("tells without building anything what reserve would refuse: the same answer as reserve, for any ledger and reservation", () => {
+    // An order's price window asks reservationShortfall at a dozen prices and reserve once.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.record({ side: fc.constantFrom("buy" as const, "sell" as const), cash: fc.integer({ min: 0, max: 1_100_000 }), lots: fc.integer({ min: 0, max: 60 }) }),
+        fc.boolean(),
+        (cents, held, promised, r, again) => {
+          let l = openLedger(BigInt(cents) * 10n ** 16n + usd("100"));
+          // A position of `held` lots, `promised` of them (at most) on an open sell.
+          l = reserve(l, "b", { side: "buy", symbol: "AAPL", cash: usd("60"), lots: 0 });
+          if (held > 0) l = applyFill(l, { orderId: "b", symbol: "AAPL", side: "buy", priceTicks: 100, lots: held, fee: 0n }, AAPL);
+          l = release(l, "b");
+          if (Math.min(held, promised) > 0) l = reserve(l, "s0", { side: "sell", symbol: "AAPL", cash: 0n, lots: Math.min(held, promised) });
+          const id = again ? "s0" : "new";
+          const reservation = { side: r.side, symbol: "AAPL", cash: BigInt(r.cash) * 10n ** 16n, lots: r.side === "buy" ? 0 : r.lots };
+          const shortfall = reservationShortfall(l, id, reservation);
+          let thrown: string | null = null;
+          try {
+            reserve(l, id, reservation);
+          } catch (error) {
+            thrown = (error as LedgerError).reason;
+          }
+          expect(shortfall).toBe(thrown);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 
   it("a sell pays its fee from what it holds for it first, so a fee above the proceeds never makes cash negative", () => {

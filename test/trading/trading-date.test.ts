@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { tradingDate } from "../../shared/trading/account-engine";
 
 // The account's day (daily loss limit, day-trade counts) is the New York date. tradingDate
-// remembers the last UTC hour's answer; these check it against Intl asked afresh, in any
-// order of calls, across daylight-saving changes and midnights.
+// remembers the run of UTC hours that share the last answer; these check it against Intl
+// asked afresh, in any order of calls, along a clock moving forward, across
+// daylight-saving changes and midnights.
 const newYork = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York" });
 const fresh = (ms: number) => newYork.format(new Date(ms));
 
@@ -17,6 +18,22 @@ describe("the trading date", () => {
         for (const ms of instants) expect(tradingDate(ms)).toBe(fresh(ms));
       }),
       { numRuns: 2_000 },
+    );
+  });
+
+  it("is New York's date along a clock that moves forward, as a backtest's and a live account's do", () => {
+    const from = Date.UTC(1990, 0, 1);
+    const to = Date.UTC(2090, 0, 1);
+    const step = fc.integer({ min: 1, max: 5 * 3_600_000 });
+    fc.assert(
+      fc.property(fc.integer({ min: from, max: to }), fc.array(step, { minLength: 1, maxLength: 200 }), (start, steps) => {
+        let ms = start;
+        for (const s of steps) {
+          ms += s;
+          expect(tradingDate(ms)).toBe(fresh(ms));
+        }
+      }),
+      { numRuns: 500 },
     );
   });
 
