@@ -50,6 +50,9 @@ class ErrorList {
 
 type Columns = Map<Column, number>;
 
+const columnIndex = (columns: Columns): Record<Column, number> =>
+  Object.fromEntries([...REQUIRED, ...OPTIONAL].map((name) => [name, columns.get(name) ?? -1])) as Record<Column, number>;
+
 function parseHeader(line: string, errors: ErrorList): Columns | undefined {
   const columns: Columns = new Map();
   line.split(",").forEach((raw, index) => {
@@ -90,35 +93,40 @@ export function parseTimestamp(text: string): number | string {
   return local - offsetMs;
 }
 
-function roundedThird(sum: number, volume: number): bigint {
-  const product = BigInt(sum) * BigInt(volume);
-  return (2n * product + 3n) / 6n; // (product / 3) rounded half up
+/** (sum × volume) / 3 rounded half up, as decimal digits: in doubles while they are exact, else in bigint. */
+function roundedThird(sum: number, volume: number): string {
+  const twice = 2 * sum * volume + 3;
+  if (Number.isSafeInteger(twice)) return String((twice - (twice % 6)) / 6);
+  return ((2n * BigInt(sum) * BigInt(volume) + 3n) / 6n).toString();
 }
 
 interface RowContext {
   spec: InstrumentSpec;
   timeframe: Timeframe;
   now: number;
-  columns: Columns;
+  /** Each column's field index, -1 when the file has no such column. */
+  index: Record<Column, number>;
   errors: ErrorList;
+}
+
+/** The trimmed field at `index`; undefined for a column the file does not have. */
+function fieldAt(fields: string[], index: number): string | undefined {
+  return index === -1 ? undefined : (fields[index] ?? "").trim();
+}
+
+function priceAt(fields: string[], name: "open" | "high" | "low" | "close", line: number, context: RowContext): number | undefined {
+  const text = fieldAt(fields, context.index[name]) ?? "";
+  const ticks = decimalToTicks(text, context.spec);
+  if (ticks === undefined) context.errors.add(line, `${name} "${text}" is not a positive price on the ${context.spec.tickSize} tick grid`);
+  return ticks;
 }
 
 /** One data line's bar, or only its time after reporting what is wrong; `previousT` is the latest time above it. */
 function parseRow(fields: string[], line: number, previousT: number | undefined, context: RowContext): { bar?: Bar; t?: number } {
-  const { spec, timeframe, now, columns, errors } = context;
+  const { spec, timeframe, now, index, errors } = context;
   const before = errors.errors.length;
-  const field = (name: Column) => {
-    const index = columns.get(name);
-    return index === undefined ? undefined : (fields[index] ?? "").trim();
-  };
-  const price = (name: "open" | "high" | "low" | "close") => {
-    const text = field(name) ?? "";
-    const ticks = decimalToTicks(text, spec);
-    if (ticks === undefined) errors.add(line, `${name} "${text}" is not a positive price on the ${spec.tickSize} tick grid`);
-    return ticks;
-  };
 
-  const stamp = parseTimestamp(field("timestamp") ?? "");
+  const stamp = parseTimestamp(fieldAt(fields, index.timestamp) ?? "");
   const t = typeof stamp === "number" ? stamp : undefined;
   if (typeof stamp === "string") errors.add(line, stamp);
   if (t !== undefined) {
@@ -130,11 +138,14 @@ function parseRow(fields: string[], line: number, previousT: number | undefined,
       errors.add(line, `timestamp ${rfc3339(t)} is ${t === previousT ? "a duplicate" : "earlier than a row above it"}; rows must be in strictly increasing time`);
     }
   }
-  const [o, h, l, c] = [price("open"), price("high"), price("low"), price("close")];
-  const volumeText = field("volume") ?? "";
+  const o = priceAt(fields, "open", line, context);
+  const h = priceAt(fields, "high", line, context);
+  const l = priceAt(fields, "low", line, context);
+  const c = priceAt(fields, "close", line, context);
+  const volumeText = fieldAt(fields, index.volume) ?? "";
   const v = decimalToLots(volumeText, spec);
   if (v === undefined) errors.add(line, `volume "${volumeText}" is not a size >= 0 on the ${spec.lotSize} lot grid`);
-  const countText = field("trade_count");
+  const countText = fieldAt(fields, index.trade_count);
   const n = countText === undefined ? 0 : /^\d{1,15}$/.test(countText) ? Number(countText) : undefined;
   if (n === undefined) errors.add(line, `trade_count "${countText}" is not a whole number >= 0`);
 
@@ -142,15 +153,20 @@ function parseRow(fields: string[], line: number, previousT: number | undefined,
   if (h < Math.max(o, c, l)) errors.add(line, "high is below open, close or low");
   if (l > Math.min(o, c)) errors.add(line, "low is above open or close");
 
-  const vwapText = field("vwap");
-  // Without a VWAP column, the typical price (h + l + c) / 3 stands in for one.
-  // Exact: Σ price·size passes 2^53 at fine lot sizes.
-  const pv = vwapText === undefined ? roundedThird(h + l + c, v) : decimalTimesToNearestTicks(vwapText, spec, v);
-  if (pv === undefined) errors.add(line, `vwap "${vwapText}" is not a decimal price`);
-  else if (v > 0 && (pv < BigInt(l) * BigInt(v) || pv > BigInt(h) * BigInt(v))) errors.add(line, `vwap ${vwapText} is outside the bar's low..high`);
+  const vwapText = fieldAt(fields, index.vwap);
+  // Without a VWAP column, the typical price (h + l + c) / 3 stands in for one (never
+  // outside low..high). Exact: Σ price·size passes 2^53 at fine lot sizes.
+  let pv: string | undefined;
+  if (vwapText === undefined) pv = roundedThird(h + l + c, v);
+  else {
+    const exact = decimalTimesToNearestTicks(vwapText, spec, v);
+    if (exact === undefined) errors.add(line, `vwap "${vwapText}" is not a decimal price`);
+    else if (v > 0 && (exact < BigInt(l) * BigInt(v) || exact > BigInt(h) * BigInt(v))) errors.add(line, `vwap ${vwapText} is outside the bar's low..high`);
+    pv = exact?.toString();
+  }
 
   if (errors.errors.length > before || pv === undefined) return { t };
-  return { t, bar: { t, o, h, l, c, v, n, pv: pv.toString(), firstT: t, lastT: t } };
+  return { t, bar: { t, o, h, l, c, v, n, pv, firstT: t, lastT: t } };
 }
 
 const EMPTY_FILE = `the file is empty; the first line must be the header ${REQUIRED.join(",")}`;
@@ -255,7 +271,9 @@ export class OhlcvCsvReader {
   private read(raw: string, bars: Bar[]): void {
     if (raw.length > MAX_LINE_CHARS) return this.tooLong();
     const line = ++this.line;
-    if (raw.trim() === "") {
+    // A line that starts with a printable ASCII character is not blank (trim only the rest).
+    const first = raw.charCodeAt(0);
+    if (!(first > 32 && first < 127) && raw.trim() === "") {
       this.blanks++;
       return;
     }
@@ -270,7 +288,7 @@ export class OhlcvCsvReader {
       // Line 1 is the header even when blank, now that the file is not empty.
       const text = line === 1 ? raw : "";
       const columns = parseHeader(text, this.list);
-      this.header = columns ? { context: { spec: this.spec, timeframe: this.options.timeframe, now: this.options.now, columns, errors: this.list }, width: text.split(",").length } : "bad";
+      this.header = columns ? { context: { spec: this.spec, timeframe: this.options.timeframe, now: this.options.now, index: columnIndex(columns), errors: this.list }, width: text.split(",").length } : "bad";
       if (line === 1) return;
     }
     // Past a bad header, lines are only counted, for the row limit.

@@ -36,8 +36,11 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MAX_EXACT_SCALE = 15;
 const POWERS_OF_TEN = Array.from({ length: MAX_EXACT_SCALE + 1 }, (_, i) => Number(`1e${i}`));
 
+/** The text parseDecimal reads for `value`. */
+const decimalText = (value: string | number): string => (typeof value === "number" ? (Number.isFinite(value) ? String(value) : "") : value);
+
 function parseDecimal(value: string | number): Decimal | undefined {
-  const text = typeof value === "number" ? (Number.isFinite(value) ? String(value) : "") : value;
+  const text = decimalText(value);
   if (text.length > MAX_DECIMAL_LENGTH) return undefined;
   const match = DECIMAL.exec(text);
   if (!match) return undefined;
@@ -52,23 +55,61 @@ function parseDecimal(value: string | number): Decimal | undefined {
 // A process sees a handful of grid sizes and converts on them constantly (every price and
 // size written out): each is parsed once. Bounded, in case something odd streams new ones.
 const GRID_CACHE = 256;
-const grids = new Map<string, Decimal>();
+/** A grid's step, with its units also as a double when that is exact (NaN otherwise). */
+type Grid = Decimal & { unitsNumber: number };
+const grids = new Map<string, Grid>();
 
-function gridStep(size: string): Decimal {
+function gridStep(size: string): Grid {
   const known = grids.get(size);
   if (known) return known;
   const step = parseDecimal(size);
   // Specs are validated by InstrumentSpecSchema where they enter the system; a bad one
   // here is a programming error, not client input.
   if (!step || step.units === 0n) throw new RangeError(`grid size "${size}" is not a positive decimal`);
+  const grid = { ...step, unitsNumber: step.units <= MAX_SAFE ? Number(step.units) : Number.NaN };
   if (grids.size >= GRID_CACHE) grids.clear();
-  grids.set(size, step);
-  return step;
+  grids.set(size, grid);
+  return grid;
 }
 
 /** value ÷ step as an exact fraction num/den. */
 function stepsOf(value: Decimal, step: Decimal): { num: bigint; den: bigint } {
   return { num: value.units * 10n ** BigInt(step.scale), den: step.units * 10n ** BigInt(value.scale) };
+}
+
+/** Digits in a plain decimal that doubles still hold exactly (10^15 < 2^53). */
+const MAX_PLAIN_DIGITS = 15;
+
+/**
+ * exactSteps for the common shape, in doubles: digits with at most one point inside them
+ * (no exponent), at most 15 digits, and value and step small enough that both sides of the
+ * division are safe integers, where double arithmetic is exact. Answers the steps, or
+ * undefined when off the grid; null when the text is not that shape (exactSteps decides
+ * then). An import reads five of these a row, and bigint was most of a row's cost.
+ */
+function plainSteps(text: string, size: string): number | undefined | null {
+  const length = text.length;
+  if (length === 0 || length > MAX_PLAIN_DIGITS + 1) return null;
+  let units = 0;
+  let digits = 0;
+  let point = -1;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      units = units * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && point === -1 && i > 0 && i < length - 1) point = i;
+    else return null;
+  }
+  if (digits > MAX_PLAIN_DIGITS) return null;
+  const scale = point === -1 ? 0 : length - point - 1;
+  const step = gridStep(size);
+  if (step.scale > MAX_EXACT_SCALE) return null;
+  // value ÷ step = (units / 10^scale) ÷ (step units / 10^step scale)
+  const num = units * POWERS_OF_TEN[step.scale]!;
+  const den = step.unitsNumber * POWERS_OF_TEN[scale]!;
+  if (!Number.isSafeInteger(num) || !Number.isSafeInteger(den)) return null;
+  return num % den === 0 ? num / den : undefined;
 }
 
 function exactSteps(value: string | number, size: string): bigint | undefined {
@@ -111,21 +152,26 @@ export const ticksToDecimal = (ticks: number, spec: InstrumentSpec): string => f
  * (IEEE division rounds the exact quotient to nearest, as parsing the decimal text does);
  * otherwise the text is parsed.
  */
-export function ticksToNumber(ticks: number, spec: InstrumentSpec): number {
-  const step = gridStep(spec.tickSize);
-  if (Number.isSafeInteger(ticks) && step.scale <= MAX_EXACT_SCALE && step.units <= MAX_SAFE) {
-    const scaled = ticks * Number(step.units);
+export const ticksToNumber = (ticks: number, spec: InstrumentSpec): number => stepsToNumber(ticks, spec.tickSize);
+
+function stepsToNumber(count: number, size: string): number {
+  const step = gridStep(size);
+  if (Number.isSafeInteger(count) && step.scale <= MAX_EXACT_SCALE && step.units <= MAX_SAFE) {
+    const scaled = count * step.unitsNumber;
     if (Number.isSafeInteger(scaled)) return scaled / POWERS_OF_TEN[step.scale]!;
   }
-  return Number(ticksToDecimal(ticks, spec));
+  return Number(formatSteps(count, size));
 }
 
 export const lotsToDecimal = (lots: number, spec: InstrumentSpec): string => formatSteps(lots, spec.lotSize);
 
-export const lotsToNumber = (lots: number, spec: InstrumentSpec): number => Number(lotsToDecimal(lots, spec));
+/** A size for JSON: the double nearest the exact decimal, as ticksToNumber gives a price. */
+export const lotsToNumber = (lots: number, spec: InstrumentSpec): number => stepsToNumber(lots, spec.lotSize);
 
 /** Ticks in a price, or undefined unless it is a positive decimal exactly on the tick grid. */
 export function decimalToTicks(value: string | number, spec: InstrumentSpec): number | undefined {
+  const plain = plainSteps(decimalText(value), spec.tickSize);
+  if (plain !== null) return plain !== undefined && plain > 0 ? plain : undefined;
   const ticks = exactSteps(value, spec.tickSize);
   return ticks !== undefined && ticks > 0n ? safeNumber(ticks) : undefined;
 }
@@ -136,6 +182,8 @@ export function decimalToTicks(value: string | number, spec: InstrumentSpec): nu
  * quantity check for it.
  */
 export function decimalToLots(value: string | number, spec: InstrumentSpec): number | undefined {
+  const plain = plainSteps(decimalText(value), spec.lotSize);
+  if (plain !== null) return plain;
   const lots = exactSteps(value, spec.lotSize);
   return lots !== undefined ? safeNumber(lots) : undefined;
 }

@@ -39,12 +39,13 @@ describe("prices in ticks", () => {
   });
 
   it("gives the same double by its one-division shortcut as by parsing the exact decimal text", () => {
-    // ticksToNumber divides when it can; the reference parses ticksToDecimal's text.
+    // ticksToNumber and lotsToNumber divide when they can; the reference parses the exact text.
     const grids = [...GRIDS, "0.25", "0.000000001", "0.000000000000001", "0.0000000000000001", "12.5", "0.0003"];
     fc.assert(
       fc.property(fc.constantFrom(...grids), fc.oneof(fc.integer({ min: -1_000_000_000, max: 1_000_000_000 }), fc.maxSafeInteger(), fc.integer({ min: 0, max: 2 ** 40 })), (grid, ticks) => {
         const s = spec(grid);
         expect(ticksToNumber(ticks, s)).toBe(Number(ticksToDecimal(ticks, s)));
+        expect(lotsToNumber(ticks, s)).toBe(Number(lotsToDecimal(ticks, s)));
       }),
       { numRuns: 20_000 },
     );
@@ -65,6 +66,39 @@ describe("prices in ticks", () => {
     expect(decimalToTicks(Number.POSITIVE_INFINITY, AAPL)).toBeUndefined();
     expect(decimalToTicks(-1, AAPL)).toBeUndefined();
     expect(decimalToTicks("1".repeat(80), AAPL)).toBeUndefined();
+  });
+
+  it("reads plain decimals by its doubles shortcut exactly as exact decimal arithmetic does, prices and sizes", () => {
+    // An independent reading in bigint: value ÷ step, whole or nothing, within 2^53.
+    const exact = (text: string, grid: string): number | undefined => {
+      const m = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/i.exec(text);
+      if (!m || text.length > 64) return undefined;
+      const shift = Number(m[3] ?? "0");
+      const [gw, gf = ""] = grid.split(".");
+      let num = BigInt(m[1]! + (m[2] ?? "")) * 10n ** BigInt(gf.length);
+      let den = BigInt(gw! + gf) * 10n ** BigInt((m[2] ?? "").length);
+      if (shift >= 0) num *= 10n ** BigInt(shift);
+      else den *= 10n ** BigInt(-shift);
+      if (num % den !== 0n) return undefined;
+      const steps = num / den;
+      return steps <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(steps) : undefined;
+    };
+    const grids = [...GRIDS, "0.25", "0.000000001", "12.5", "0.0003", "5"];
+    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
+    const text = fc.oneof(
+      fc.tuple(digits(1, 18), fc.option(digits(1, 12), { nil: undefined })).map(([w, f]) => (f === undefined ? w : `${w}.${f}`)),
+      fc.tuple(digits(1, 3), fc.constantFrom("", ".5", ".05"), fc.constantFrom("e2", "e-2", "E+1", "e-9")).map(([w, f, e]) => `${w}${f}${e}`),
+      fc.constantFrom("", ".", "1.", ".1", "1..2", "1.2.3", " 1", "1 ", "+1", "-1", "0", "0.000", "00012.50", "9007199254740993", "1.00000000000000000001"),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...grids), text, (grid, value) => {
+        const s = spec(grid);
+        const steps = exact(value, grid);
+        expect(decimalToTicks(value, s), value).toBe(steps !== undefined && steps > 0 ? steps : undefined);
+        expect(decimalToLots(value, s), value).toBe(steps);
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   it("rounds to the nearest tick when asked, half up, and can scale by a volume", () => {
