@@ -302,7 +302,9 @@ describe("an uploaded CSV, streamed into its job", () => {
 
   it("deletes an upload that never started (the gateway died mid-file) when its alarm fires", async () => {
     const stub = env.BACKTEST.getByName(crypto.randomUUID());
-    expect(await stub.uploadBars(0, many.slice(0, 10_000))).toBe(10_000);
+    const packed = Float64Array.from(many.slice(0, 10_000).flatMap((b) => [b.t, b.open, b.high, b.low, b.close, b.volume]));
+    await expect(stub.uploadBars(0, packed.slice(0, 7))).rejects.toThrow(/6 numbers a bar/);
+    expect(await stub.uploadBars(0, packed)).toBe(10_000);
     const held = () => runInDurableObject(stub, (_o, state) => state.storage.kv.get<number>("uploaded") ?? 0);
     expect(await held()).toBe(10_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);

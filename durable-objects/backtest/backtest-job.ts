@@ -4,7 +4,7 @@ import { database, schema } from "../../platform/db";
 import { logger } from "../../platform/log";
 import { domainEvent } from "../../shared/events";
 import { runCodeBacktest } from "../../platform/sandbox";
-import { MAX_BARS, MAX_SERIES_POINTS, metricsView, type BacktestJobRequest, type BacktestProgress } from "../../shared/schemas/backtests";
+import { MAX_BARS, MAX_SERIES_POINTS, metricsView, PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestProgress } from "../../shared/schemas/backtests";
 import { Backtest, backtestReport, type BacktestReport, type BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import type { OrderView } from "../../shared/trading/orders";
@@ -46,12 +46,15 @@ export class BacktestJob extends DurableObject<Env> {
 
   /**
    * Stores a chunk of an uploaded file's bars before the job starts (the gateway streams a
-   * CSV of up to MAX_BARS rows through here, a chunk per call); answers the bars stored.
+   * CSV of up to MAX_BARS rows through here, a chunk per call, packed as PACKED_BAR_WIDTH
+   * numbers a bar); answers the bars stored.
    */
-  async uploadBars(offset: number, bars: StrategyBar[]): Promise<number> {
+  async uploadBars(offset: number, packed: Float64Array): Promise<number> {
     if (this.#store.request()) throw new Error("the backtest has started; its bars are fixed");
-    if (offset + bars.length > MAX_BARS) throw new RangeError(`at most ${MAX_BARS} bars per backtest`);
-    const stored = this.#store.upload(offset, bars);
+    if (!(packed instanceof Float64Array) || packed.length % PACKED_BAR_WIDTH !== 0) throw new TypeError(`an upload chunk is a Float64Array of ${PACKED_BAR_WIDTH} numbers a bar`);
+    const count = packed.length / PACKED_BAR_WIDTH;
+    if (offset + count > MAX_BARS) throw new RangeError(`at most ${MAX_BARS} bars per backtest`);
+    const stored = this.#store.upload(offset, packed);
     // An upload the gateway never finished (it died mid-file) is deleted by this alarm; start() re-arms it at once.
     if (offset === 0) await this.ctx.storage.setAlarm(Date.now() + ABANDONED_UPLOAD_MS);
     return stored;

@@ -1,4 +1,4 @@
-import type { BacktestJobRequest, BacktestStatus, MetricsView } from "../../shared/schemas/backtests";
+import { PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestStatus, type MetricsView } from "../../shared/schemas/backtests";
 import type { BacktestPart, BacktestReport, BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 
@@ -72,9 +72,12 @@ export class JobStore {
   /** Appends bars after the `offset` already stored (offset a multiple of the row size, or the end). */
   putBars(bars: readonly StrategyBar[], offset: number): void {
     for (let i = 0; i < bars.length; i += BARS_PER_ROW) {
-      const rows: BarRow[] = bars.slice(i, i + BARS_PER_ROW).map((b) => [b.t, b.open, b.high, b.low, b.close, b.volume]);
-      this.storage.sql.exec("INSERT OR REPLACE INTO bar_rows (k, bars) VALUES (?, ?)", Math.floor((offset + i) / BARS_PER_ROW), JSON.stringify(rows));
+      this.putRow(offset + i, bars.slice(i, i + BARS_PER_ROW).map((b) => [b.t, b.open, b.high, b.low, b.close, b.volume]));
     }
+  }
+
+  private putRow(offset: number, rows: BarRow[]): void {
+    this.storage.sql.exec("INSERT OR REPLACE INTO bar_rows (k, bars) VALUES (?, ?)", Math.floor(offset / BARS_PER_ROW), JSON.stringify(rows));
   }
 
   /** Bars uploaded so far, before the job starts (POST /api/backtests/csv streams them in). */
@@ -87,15 +90,23 @@ export class JobStore {
    * already stored (a repeated call) changes nothing. Every chunk but the last is a whole
    * number of rows.
    */
-  upload(offset: number, bars: readonly StrategyBar[]): number {
+  upload(offset: number, packed: Float64Array): number {
+    const count = packed.length / PACKED_BAR_WIDTH;
     const have = this.uploaded();
-    if (offset + bars.length <= have) return have;
+    if (offset + count <= have) return have;
     if (offset !== have || offset % BARS_PER_ROW !== 0) throw new RangeError(`an upload chunk at bar ${offset} does not follow the ${have} bars stored (chunks of whole ${BARS_PER_ROW}-bar rows, in order)`);
     this.storage.transactionSync(() => {
-      this.putBars(bars, offset);
-      this.storage.kv.put("uploaded", have + bars.length);
+      for (let i = 0; i < count; i += BARS_PER_ROW) {
+        const rows: BarRow[] = [];
+        for (let j = i; j < Math.min(count, i + BARS_PER_ROW); j++) {
+          const at = j * PACKED_BAR_WIDTH;
+          rows.push([packed[at]!, packed[at + 1]!, packed[at + 2]!, packed[at + 3]!, packed[at + 4]!, packed[at + 5]!]);
+        }
+        this.putRow(offset + i, rows);
+      }
+      this.storage.kv.put("uploaded", have + count);
     });
-    return have + bars.length;
+    return have + count;
   }
 
   /** The stored bars read in order, one row at a time: `length` of them (the job's total). */

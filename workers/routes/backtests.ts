@@ -5,7 +5,7 @@ import { MAX_LINE_CHARS, OhlcvCsvReader } from "../../shared/market/csv";
 import type { Bar } from "../../shared/market/types";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
-import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
+import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, PACKED_BAR_WIDTH, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { combinations, rankRuns } from "../../shared/strategy/optimize";
 import type { StrategyBar } from "../../shared/strategy/runtime";
@@ -139,15 +139,28 @@ const tooLarge = () => new ApiError(413, `request body is too large: at most ${B
 async function streamCsv(body: ReadableStream<Uint8Array> | null, job: ReturnType<typeof jobOf>, spec: InstrumentSpec, timeframe: Timeframe): Promise<number> {
   const reader = new OhlcvCsvReader(spec, { timeframe, now: Date.now(), maxRows: MAX_BARS });
   const price = (ticks: number) => ticksToNumber(ticks, spec);
-  let pending: StrategyBar[] = [];
+  // The chunk being filled; the job's copy is made by the call, so it is refilled after it returns.
+  const chunk = new Float64Array(UPLOAD_CHUNK_BARS * PACKED_BAR_WIDTH);
+  let filled = 0;
   let stored = 0;
   const take = async (bars: Bar[], final: boolean) => {
     if (reader.errors.length > 0) return;
-    for (const b of bars) pending.push({ t: b.t, open: price(b.o), high: price(b.h), low: price(b.l), close: price(b.c), volume: lotsToNumber(b.v, spec) });
-    while (pending.length >= UPLOAD_CHUNK_BARS || (final && pending.length > 0)) {
-      const chunk = pending.slice(0, UPLOAD_CHUNK_BARS);
-      pending = pending.slice(chunk.length);
-      stored = await job.uploadBars(stored, chunk);
+    for (const b of bars) {
+      const at = filled * PACKED_BAR_WIDTH;
+      chunk[at] = b.t;
+      chunk[at + 1] = price(b.o);
+      chunk[at + 2] = price(b.h);
+      chunk[at + 3] = price(b.l);
+      chunk[at + 4] = price(b.c);
+      chunk[at + 5] = lotsToNumber(b.v, spec);
+      if (++filled === UPLOAD_CHUNK_BARS) {
+        stored = await job.uploadBars(stored, chunk);
+        filled = 0;
+      }
+    }
+    if (final && filled > 0) {
+      stored = await job.uploadBars(stored, chunk.slice(0, filled * PACKED_BAR_WIDTH));
+      filled = 0;
     }
   };
   let bytes = 0;
