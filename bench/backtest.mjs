@@ -19,7 +19,9 @@
 //      BACKTEST_PLATFORM is not 0: the first PLATFORM_BARS (default: all of them, up to the
 //      API's cap of 1,000,000) of the same bars uploaded as CSV to a local `wrangler dev`
 //      (POST /api/backtests/csv, streamed into the job), polled until done, the result
-//      fetched: wall time from upload to result, and the upload's share of it.
+//      fetched: wall time from upload to result, and the upload's share of it;
+//  (f) the upload's CSV parser (shared/market/csv.ts) in Node on the same CSV, rows/s, next
+//      to a bare loop that only splits the lines and reads the numbers.
 // Each is run once on a short prefix first so that it is measured warm. Prints bars/s and
 // a `BENCH_RESULT {...}` line, also written to bench/results/backtest.json.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -191,6 +193,57 @@ function indicators(m, closes) {
   return out;
 }
 
+/** The bars as the import format: the CSV (e) uploads and (f) parses. */
+function csvOf(ticks) {
+  const price = (x) => (x / 100).toFixed(2);
+  return ["timestamp,open,high,low,close,volume", ...ticks.map((b) => `${b.t},${price(b.open)},${price(b.high)},${price(b.low)},${price(b.close)},1`)].join("\n") + "\n";
+}
+
+/** Pieces of `text` as an upload's body arrives (64 KiB each). */
+function* pieces(text) {
+  for (let i = 0; i < text.length; i += 65_536) yield text.slice(i, i + 65_536);
+}
+
+/**
+ * (f) The upload's parser in Node: OhlcvCsvReader over the CSV in 64 KiB pieces (every
+ * field checked: the timestamp, prices on the tick grid, high and low, the order of rows),
+ * next to a bare loop that only splits the lines and reads the numbers.
+ */
+function csvImport(m, text) {
+  const timeframe = m.STREAM_TIMEFRAMES.find((t) => t.label === "1Min");
+  const read = () => {
+    const reader = new m.OhlcvCsvReader(SPEC, { timeframe, now: Date.now(), maxRows: 1_000_000 });
+    let rows = 0;
+    const started = performance.now();
+    for (const piece of pieces(text)) rows += reader.push(piece).length;
+    rows += reader.end().length;
+    if (reader.errors.length > 0) throw new Error(`the bench CSV was refused: ${JSON.stringify(reader.errors.slice(0, 3))}`);
+    return { rows, seconds: seconds(started) };
+  };
+  const bare = () => {
+    let rows = 0;
+    let sum = 0;
+    const started = performance.now();
+    let rest = "";
+    for (const piece of pieces(text)) {
+      const lines = (rest + piece).split("\n");
+      rest = lines.pop();
+      for (const line of lines) {
+        const f = line.split(",");
+        if (f[0] === "timestamp") continue;
+        sum += Number(f[0]) + Number(f[1]) + Number(f[2]) + Number(f[3]) + Number(f[4]) + Number(f[5]);
+        rows += 1;
+      }
+    }
+    return { rows, seconds: seconds(started), sum };
+  };
+  read();
+  bare();
+  const reader = read();
+  const loop = bare();
+  return { rows: reader.rows, megabytes: round(text.length / 1e6, 1), seconds: round(reader.seconds, 2), rowsPerSecond: round(reader.rows / reader.seconds, 0), bareLoopRowsPerSecond: round(loop.rows / loop.seconds, 0) };
+}
+
 /** (e) The same backtest through the platform's API: upload, poll, fetch the result. */
 async function platformRun(ticks) {
   const port = await freePort();
@@ -210,8 +263,7 @@ async function platformRun(ticks) {
     const bearer = { authorization: `Bearer ${registered.access_token}` };
     await api(base, "GET", "/health").catch(() => undefined);
     // The engine run's terms (no fee, no spread, no slippage): the platform's defaults would charge its venue fees.
-    const price = (x) => (x / 100).toFixed(2);
-    const csv = ["timestamp,open,high,low,close,volume", ...ticks.map((b) => `${b.t},${price(b.open)},${price(b.high)},${price(b.low)},${price(b.close)},1`)].join("\n") + "\n";
+    const csv = csvOf(ticks);
     const query = new URLSearchParams({ template: "ma-cross", params: JSON.stringify({ fast: FAST, slow: SLOW }), symbol: SPEC.symbol, timeframe: "1Min", tick_size: SPEC.tickSize, lot_size: SPEC.lotSize, cash: "100000", fee_bps: "0", min_fee: "0", half_spread_ticks: "0", slippage_ticks: "0" });
     step = "upload the CSV";
     const started = performance.now();
@@ -239,7 +291,13 @@ async function platformRun(ticks) {
 }
 
 const m = await importBundle(
-  [reexport(["runBacktest"], "shared/strategy/backtest.ts"), reexport(["TEMPLATES"], "shared/strategy/templates/index.ts"), reexport(["SMA", "EMA", "RSI"], "shared/indicators/index.ts")],
+  [
+    reexport(["runBacktest"], "shared/strategy/backtest.ts"),
+    reexport(["TEMPLATES"], "shared/strategy/templates/index.ts"),
+    reexport(["SMA", "EMA", "RSI"], "shared/indicators/index.ts"),
+    reexport(["OhlcvCsvReader"], "shared/market/csv.ts"),
+    reexport(["STREAM_TIMEFRAMES"], "shared/market/timeframe.ts"),
+  ],
   "redfire-bench-backtest-",
 );
 const ticks = seededTicks(BARS);
@@ -282,6 +340,9 @@ const closes = ticks.slice(0, INDICATOR_UPDATES).map((b) => b.close / 100);
 const indicatorRates = indicators(m, closes);
 for (const [name, r] of Object.entries(indicatorRates)) console.log(`(d) ${name}: RedFire ${r.redfire} updates/s, trading-signals ${r.tradingSignals} updates/s (${round(r.redfire / r.tradingSignals, 2)}×)`);
 
+const csvRun = csvImport(m, csvOf(ticks.slice(0, PLATFORM_BARS)));
+console.log(`(f) CSV import in Node: ${csvRun.rows} rows (${csvRun.megabytes} MB) in ${csvRun.seconds} s, ${csvRun.rowsPerSecond} rows/s; a bare split-and-Number loop ${csvRun.bareLoopRowsPerSecond} rows/s`);
+
 let platform = null;
 if (PLATFORM) {
   platform = await platformRun(ticks.slice(0, PLATFORM_BARS));
@@ -305,6 +366,7 @@ writeResult("backtest", {
   indicators: { updates: closes.length, ...indicatorRates },
   engineOverGrademark: round(ratio, 2),
   engineOverGrademarkWithIndicators: round(ratioAll, 2),
+  csvImport: csvRun,
   platform,
   node: process.version,
 });
