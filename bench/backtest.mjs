@@ -21,7 +21,9 @@
 //      (POST /api/backtests/csv, streamed into the job), polled until done, the result
 //      fetched: wall time from upload to result, and the upload's share of it;
 //  (f) the upload's CSV parser (shared/market/csv.ts) in Node on the same CSV, rows/s, next
-//      to a bare loop that only splits the lines and reads the numbers.
+//      to a bare loop that only splits the lines and reads the numbers;
+//  (g) with (e): the same rule written as user code (JavaScript, saved with POST
+//      /api/strategies), backtested on the same upload in the Worker Loader's sandbox.
 // Each is run once on a short prefix first so that it is measured warm. Prints bars/s and
 // a `BENCH_RESULT {...}` line, also written to bench/results/backtest.json.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -193,6 +195,34 @@ function indicators(m, closes) {
   return out;
 }
 
+/** (g) The rule as a trader writes it: SMA(10)/SMA(30) of closes in cents (exact sums), all in on a cross up, flat on a cross down. */
+const USER_MA_CROSS = `export default {
+  onStart(ctx) {
+    ctx.state = { closes: [], fast: 0, slow: 0, above: null };
+  },
+  onBar(bar, ctx) {
+    const s = ctx.state;
+    const close = Math.round(bar.close * 100);
+    s.closes.push(close);
+    s.fast += close;
+    s.slow += close;
+    const n = s.closes.length;
+    if (n > ${FAST}) s.fast -= s.closes[n - 1 - ${FAST}];
+    if (n > ${SLOW}) s.slow -= s.closes.shift();
+    if (s.closes.length < ${SLOW}) return;
+    const above = ${SLOW} * s.fast > ${FAST} * s.slow;
+    const before = s.above;
+    s.above = above;
+    if (before === null || before === above) return;
+    const long = Number(ctx.position.qty) > 0;
+    if (above && !long) {
+      const qty = ctx.maxBuyQty();
+      if (qty !== "0") ctx.buy({ qty });
+    } else if (!above && long) ctx.sell({ qty: ctx.position.qty });
+  },
+};
+`;
+
 /** The bars as the import format: the CSV (e) uploads and (f) parses. */
 function csvOf(ticks) {
   const price = (x) => (x / 100).toFixed(2);
@@ -265,21 +295,34 @@ async function platformRun(ticks) {
     // The engine run's terms (no fee, no spread, no slippage): the platform's defaults would charge its venue fees.
     const csv = csvOf(ticks);
     const query = new URLSearchParams({ template: "ma-cross", params: JSON.stringify({ fast: FAST, slow: SLOW }), symbol: SPEC.symbol, timeframe: "1Min", tick_size: SPEC.tickSize, lot_size: SPEC.lotSize, cash: "100000", fee_bps: "0", min_fee: "0", half_spread_ticks: "0", slippage_ticks: "0" });
-    step = "upload the CSV";
-    const started = performance.now();
-    const created = await expectStatus(api(base, "POST", `/api/backtests/csv?${query}`, csv, { ...bearer, "content-type": "text/csv" }), 201, "upload the backtest");
-    const uploaded = seconds(started);
-    step = "poll";
-    let view = created;
-    while (view.status === "queued" || view.status === "running") {
-      await sleep(250);
-      view = await expectStatus(api(base, "GET", `/api/backtests/${created.id}`, undefined, bearer), 200, "poll the backtest");
-    }
-    if (view.status !== "done") throw new Error(`the platform's backtest ended ${view.status}: ${view.error}`);
-    step = "fetch the result";
-    const result = await expectStatus(api(base, "GET", `/api/backtests/${created.id}/result`, undefined, bearer), 200, "fetch the result");
-    const wall = seconds(started);
-    return { bars: ticks.length, csvMegabytes: round(csv.length / 1e6, 1), seconds: round(wall, 2), uploadSeconds: round(uploaded, 2), barsPerSecond: round(ticks.length / wall, 0), fills: result.fills_total, trades: result.metrics.trades };
+    /** Uploads the CSV as one backtest of `query`, polls it to its end and fetches the result: the timings. */
+    const run = async (query) => {
+      step = "upload the CSV";
+      const started = performance.now();
+      const created = await expectStatus(api(base, "POST", `/api/backtests/csv?${query}`, csv, { ...bearer, "content-type": "text/csv" }), 201, "upload the backtest");
+      const uploaded = seconds(started);
+      step = "poll";
+      let view = created;
+      while (view.status === "queued" || view.status === "running") {
+        await sleep(250);
+        view = await expectStatus(api(base, "GET", `/api/backtests/${created.id}`, undefined, bearer), 200, "poll the backtest");
+      }
+      if (view.status !== "done") throw new Error(`the platform's backtest ended ${view.status}: ${view.error}`);
+      step = "fetch the result";
+      const result = await expectStatus(api(base, "GET", `/api/backtests/${created.id}/result`, undefined, bearer), 200, "fetch the result");
+      const wall = seconds(started);
+      return { bars: ticks.length, csvMegabytes: round(csv.length / 1e6, 1), seconds: round(wall, 2), uploadSeconds: round(uploaded, 2), barsPerSecond: round(ticks.length / wall, 0), fills: result.fills_total, trades: result.metrics.trades };
+    };
+    const template = await run(query);
+    // (g) The same rule as user code, run in the sandbox (a strategy saved for a listed symbol; the CSV's terms are the query's).
+    step = "save the code strategy";
+    const strategy = await expectStatus(api(base, "POST", "/api/strategies", { name: "bench-ma-cross", symbol: "BTC/USD", timeframe: "1Min", kind: "code", language: "js", source: USER_MA_CROSS }, bearer), 201, "save the code strategy");
+    const codeQuery = new URLSearchParams(query);
+    codeQuery.delete("template");
+    codeQuery.delete("params");
+    codeQuery.set("strategy_id", strategy.id);
+    const code = await run(codeQuery);
+    return { ...template, code };
   } catch (error) {
     const message = `${step}: ${error.message}${error.cause ? ` (${error.cause.message ?? error.cause})` : ""}`;
     console.error(`(e) the platform run failed: ${message}\n${platform.log().slice(-3000)}`);
@@ -350,6 +393,9 @@ if (PLATFORM) {
   if (platform.seconds !== undefined) {
     platform.sameFillCountAsBareLoop = platform.fills === expected;
     console.log(`(e) platform (wrangler dev, POST /api/backtests/csv → result): ${PLATFORM_BARS} bars (${platform.csvMegabytes} MB of CSV) in ${platform.seconds} s wall (upload and parse ${platform.uploadSeconds} s), ${platform.barsPerSecond} bars/s, ${platform.fills} fills (bare loop: ${expected})`);
+    const code = platform.code;
+    code.sameFillCountAsBareLoop = code.fills === expected;
+    console.log(`(g) the same rule as user code in the sandbox, through the platform: ${code.seconds} s wall (upload and parse ${code.uploadSeconds} s), ${code.barsPerSecond} bars/s, ${code.fills} fills (bare loop: ${expected})`);
   }
 } else console.log("(e) platform run skipped (no workers/routes/backtests.ts, or BACKTEST_PLATFORM=0)");
 
