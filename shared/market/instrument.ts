@@ -156,7 +156,8 @@ export const ticksToNumber = (ticks: number, spec: InstrumentSpec): number => st
 
 function stepsToNumber(count: number, size: string): number {
   const step = gridStep(size);
-  if (Number.isSafeInteger(count) && step.scale <= MAX_EXACT_SCALE && step.units <= MAX_SAFE) {
+  // unitsNumber is NaN for a step past 2^53, and so is the product then.
+  if (Number.isSafeInteger(count) && step.scale <= MAX_EXACT_SCALE) {
     const scaled = count * step.unitsNumber;
     if (Number.isSafeInteger(scaled)) return scaled / POWERS_OF_TEN[step.scale]!;
   }

@@ -33,21 +33,29 @@ export function formatMoney(value: Money, minDecimals = 2): string {
   return `${negative && abs !== 0n ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
 }
 
-function stepUnits(step: string): Money {
-  const parsed = parseMoney(step);
-  if (parsed === undefined || parsed <= 0n) throw new RangeError(`not a positive step: ${step}`);
-  return parsed;
+/**
+ * A configured amount (a grid step, a risk limit, a minimum fee) as money: a handful of
+ * strings read on every order, each parsed once. Bounded, in case something odd streams
+ * new ones; text that is not money is parsed (and refused) every time.
+ */
+const KNOWN_AMOUNTS = 1024;
+const knownAmounts = new Map<string, Money>();
+export function knownMoney(text: string): Money | undefined {
+  let amount = knownAmounts.get(text);
+  if (amount === undefined) {
+    amount = parseMoney(text);
+    if (amount === undefined) return undefined;
+    if (knownAmounts.size >= KNOWN_AMOUNTS) knownAmounts.clear();
+    knownAmounts.set(text, amount);
+  }
+  return amount;
 }
 
-const stepCache = new Map<string, Money>();
-const stepOf = (step: string) => {
-  let units = stepCache.get(step);
-  if (units === undefined) {
-    units = stepUnits(step);
-    stepCache.set(step, units);
-  }
+function stepOf(step: string): Money {
+  const units = knownMoney(step);
+  if (units === undefined || units <= 0n) throw new RangeError(`not a positive step: ${step}`);
   return units;
-};
+}
 
 /** The price of `ticks` as money per one unit of quantity. */
 export const priceOf = (ticks: number, spec: InstrumentSpec): Money => BigInt(ticks) * stepOf(spec.tickSize);

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import { orderFee, type VenueConfig } from "../venue/venue";
-import { formatMoney, notional as notionalOf, parseMoney, quantityOf, ZERO, type Money } from "./money";
+import { formatMoney, knownMoney, notional as notionalOf, quantityOf, ZERO, type Money } from "./money";
 import type { OrderIntent } from "./orders";
 import type { MarketPrice } from "./views";
 
@@ -58,18 +58,6 @@ export interface RiskReject {
   path?: string;
 }
 
-/** A limit's amount in money units: a few distinct strings, checked on every order (and at each price of its window), parsed once each. */
-const limitAmounts = new Map<string, Money>();
-function limitOf(text: string): Money {
-  let amount = limitAmounts.get(text);
-  if (amount === undefined) {
-    amount = parseMoney(text)!;
-    if (limitAmounts.size >= 1024) limitAmounts.clear();
-    limitAmounts.set(text, amount);
-  }
-  return amount;
-}
-
 const bps = (pct: number) => BigInt(Math.round(pct * 100));
 
 /** The price band around `reference` in ticks: [low, high], both inclusive. */
@@ -100,16 +88,16 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
       message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the last price ${ticksToDecimal(reference, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
     };
   const price = intent.limit ?? intent.stop ?? reference;
-  if (intent.qty !== null && quantityOf(intent.qty, spec) > limitOf(limits.maxOrderQty))
+  if (intent.qty !== null && quantityOf(intent.qty, spec) > knownMoney(limits.maxOrderQty)!)
     return { rule: "max_order_qty", path: "qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };
   const value = intent.notional ?? notionalOf(price, intent.qty!, spec);
-  if (value > limitOf(limits.maxOrderNotional))
+  if (value > knownMoney(limits.maxOrderNotional)!)
     return { rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
   if (intent.side === "buy") {
     const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + value;
-    if (held > limitOf(limits.maxPositionNotional))
+    if (held > knownMoney(limits.maxPositionNotional)!)
       return { rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
-    if (ctx.dailyLoss >= limitOf(limits.dailyLossLimit))
+    if (ctx.dailyLoss >= knownMoney(limits.dailyLossLimit)!)
       return { rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(ctx.dailyLoss)} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
   }
   return null;
@@ -138,7 +126,7 @@ export function buyReservation(intent: OrderIntent, worstPrice: number, spec: In
  * raises less than a cent. So a sell holds the minimum fee, and pays its fee from that first.
  */
 export function sellFeeReservation(venue: VenueConfig): Money {
-  const minimum = parseMoney(venue.minFee) ?? ZERO;
+  const minimum = knownMoney(venue.minFee) ?? ZERO;
   return minimum > ZERO ? minimum : ZERO;
 }
 
