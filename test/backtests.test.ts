@@ -1,6 +1,6 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { metricsView } from "../shared/schemas/backtests";
+import { metricsView, packBars } from "../shared/schemas/backtests";
 import { runBacktest, type BacktestResult } from "../shared/strategy/backtest";
 import { formatMoney } from "../shared/trading/money";
 import type { StrategyBar } from "../shared/strategy/runtime";
@@ -303,7 +303,7 @@ describe("an uploaded CSV, streamed into its job", () => {
 
   it("deletes an upload that never started (the gateway died mid-file) when its alarm fires", async () => {
     const stub = env.BACKTEST.getByName(crypto.randomUUID());
-    const packed = Float64Array.from(many.slice(0, 10_000).flatMap((b) => [b.t, b.open, b.high, b.low, b.close, b.volume]));
+    const packed = packBars(many.slice(0, 10_000));
     // Inside the object: a refusal through the stub is also reported by the pool as unhandled.
     await runInDurableObject(stub, (job: BacktestJob) => expect(job.uploadBars(0, packed.slice(0, 7))).rejects.toThrow(/6 numbers a bar/));
     expect(await stub.uploadBars(0, packed)).toBe(10_000);

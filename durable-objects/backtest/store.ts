@@ -1,4 +1,4 @@
-import { PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestStatus, type MetricsView } from "../../shared/schemas/backtests";
+import { packBars, PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestStatus, type MetricsView } from "../../shared/schemas/backtests";
 import type { BacktestPart, BacktestReport, BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 
@@ -71,13 +71,20 @@ export class JobStore {
 
   /** Appends bars after the `offset` already stored (offset a multiple of the row size, or the end). */
   putBars(bars: readonly StrategyBar[], offset: number): void {
-    for (let i = 0; i < bars.length; i += BARS_PER_ROW) {
-      this.putRow(offset + i, bars.slice(i, i + BARS_PER_ROW).map((b) => [b.t, b.open, b.high, b.low, b.close, b.volume]));
-    }
+    this.putPacked(packBars(bars), offset);
   }
 
-  private putRow(offset: number, rows: BarRow[]): void {
-    this.storage.sql.exec("INSERT OR REPLACE INTO bar_rows (k, bars) VALUES (?, ?)", Math.floor(offset / BARS_PER_ROW), JSON.stringify(rows));
+  /** putBars for bars packed as an upload chunk is (PACKED_BAR_WIDTH numbers a bar). */
+  private putPacked(packed: Float64Array, offset: number): void {
+    const count = packed.length / PACKED_BAR_WIDTH;
+    for (let i = 0; i < count; i += BARS_PER_ROW) {
+      const rows: BarRow[] = [];
+      for (let j = i; j < Math.min(count, i + BARS_PER_ROW); j++) {
+        const at = j * PACKED_BAR_WIDTH;
+        rows.push([packed[at]!, packed[at + 1]!, packed[at + 2]!, packed[at + 3]!, packed[at + 4]!, packed[at + 5]!]);
+      }
+      this.storage.sql.exec("INSERT OR REPLACE INTO bar_rows (k, bars) VALUES (?, ?)", Math.floor((offset + i) / BARS_PER_ROW), JSON.stringify(rows));
+    }
   }
 
   /** Bars uploaded so far, before the job starts (POST /api/backtests/csv streams them in). */
@@ -96,14 +103,7 @@ export class JobStore {
     if (offset + count <= have) return have;
     if (offset !== have || offset % BARS_PER_ROW !== 0) throw new RangeError(`an upload chunk at bar ${offset} does not follow the ${have} bars stored (chunks of whole ${BARS_PER_ROW}-bar rows, in order)`);
     this.storage.transactionSync(() => {
-      for (let i = 0; i < count; i += BARS_PER_ROW) {
-        const rows: BarRow[] = [];
-        for (let j = i; j < Math.min(count, i + BARS_PER_ROW); j++) {
-          const at = j * PACKED_BAR_WIDTH;
-          rows.push([packed[at]!, packed[at + 1]!, packed[at + 2]!, packed[at + 3]!, packed[at + 4]!, packed[at + 5]!]);
-        }
-        this.putRow(offset + i, rows);
-      }
+      this.putPacked(packed, offset);
       this.storage.kv.put("uploaded", have + count);
     });
     return have + count;

@@ -21,6 +21,13 @@ export const UPLOAD_CHUNK_BARS = 10_000;
  * per bar, so the call to the job copies one buffer instead of ten thousand objects.
  */
 export const PACKED_BAR_WIDTH = 6;
+
+/** Bars packed as an upload chunk is. */
+export function packBars(bars: readonly StrategyBar[]): Float64Array {
+  const packed = new Float64Array(bars.length * PACKED_BAR_WIDTH);
+  bars.forEach((b, i) => packed.set([b.t, b.open, b.high, b.low, b.close, b.volume], i * PACKED_BAR_WIDTH));
+  return packed;
+}
 /** Bars a JSON body may carry (the gateway's 64 KiB body limit holds about 600; larger sets go through the CSV upload or stored history). */
 export const MAX_POSTED_BARS = 1_000;
 /** Parameter sets one optimization may run. */
