@@ -1,54 +1,49 @@
-// Runs the Workers test suite for CI with a watchdog for one known runner fault.
+// Runs the Workers test suite for CI, with a watchdog for one known runner fault, and
+// counts its results.
 //
 // @cloudflare/vitest-pool-workers can stall between two test files: the last file's
 // results print, then nothing more, no error and no exit (cloudflare/workers-sdk#15498,
 // open; CI once sat silent for over an hour after test/market/symbol.test.ts). Every file
-// normally reports within about two minutes, so after STALL_MINUTES with no output the
-// run is stopped (its whole process group, workerd included) after printing what its
-// processes were doing, and the suite runs once more from the start. Only the run that
-// finishes writes the report that CI counts. A stalled run that had already shown a failed
-// test is not run again: its failure stands. A second stall fails the step.
+// normally reports within about two minutes, so after STALL_MINUTES with no output the run
+// is stopped (its whole process group, workerd included) after printing what its processes
+// were doing, and the files that had not reported run again in a new run. Each file's
+// results are written as it ends (scripts/vitest-results.mjs), so a failure reported before
+// a stall stays counted. Files that never report, after the last attempt, count as failed.
 //
-// Usage: node scripts/vitest-ci.mjs <json report path> [more vitest arguments]
-import { spawn, execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
-import { stripVTControlCharacters } from "node:util";
+// Usage: node scripts/vitest-ci.mjs <counts file> [vitest filters]
+// Writes "<passed> <failed>" to the counts file; exits non-zero if anything failed.
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { relative } from "node:path";
 
-const report = process.argv[2];
-if (!report) throw new Error("usage: node scripts/vitest-ci.mjs <json report path>");
+const [countsFile, ...filters] = process.argv.slice(2);
+if (!countsFile) throw new Error("usage: node scripts/vitest-ci.mjs <counts file> [vitest filters]");
 const STALL_MINUTES = Number(process.env.VITEST_STALL_MINUTES ?? 6);
-const ATTEMPTS = 2;
-// A failed test or file in the default reporter's lines, colours stripped.
-const FAILED_LINE = /^\s*(×|❯ test\/|FAIL )/;
+const ATTEMPTS = 3;
+const results = `${countsFile}.jsonl`;
 
-function attempt() {
+/** Runs vitest on `files` (all when empty) until it exits or stalls. */
+function run(files) {
   return new Promise((resolve) => {
-    rmSync(report, { force: true });
-    const child = spawn("npx", ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(3)], {
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    const args = ["vitest", "run", "--reporter=default", "--reporter=./scripts/vitest-results.mjs", ...files];
+    // detached: the run is its own process group and session, workerd included.
+    const child = spawn("npx", args, { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, VITEST_RESULTS: results } });
     let last = Date.now();
-    let sawFailure = false;
     let stalled = false;
-    let pending = "";
-    const watch = (stream, out) =>
-      stream.on("data", (chunk) => {
+    for (const [from, to] of [
+      [child.stdout, process.stdout],
+      [child.stderr, process.stderr],
+    ]) {
+      from.on("data", (chunk) => {
         last = Date.now();
-        out.write(chunk);
-        pending += chunk.toString();
-        const lines = pending.split("\n");
-        pending = lines.pop();
-        for (const line of lines) if (FAILED_LINE.test(stripVTControlCharacters(line))) sawFailure = true;
+        to.write(chunk);
       });
-    watch(child.stdout, process.stdout);
-    watch(child.stderr, process.stderr);
+    }
     const timer = setInterval(() => {
       if (stalled || Date.now() - last < STALL_MINUTES * 60_000) return;
       stalled = true;
       console.log(`\n::: tests: no output for ${STALL_MINUTES} minutes: vitest has stalled. Its processes:`);
       try {
-        // detached: the run is its own session, workerd included.
         console.log(execFileSync("ps", ["-o", "pid,ppid,stat,etime,time,pcpu,args", "--sid", String(child.pid)], { encoding: "utf8" }));
       } catch {
         console.log("(ps printed nothing)");
@@ -56,9 +51,9 @@ function attempt() {
       kill(child.pid, "SIGTERM");
       setTimeout(() => kill(child.pid, "SIGKILL"), 15_000).unref();
     }, 10_000);
-    child.on("close", (code, signal) => {
+    child.on("close", (code) => {
       clearInterval(timer);
-      resolve({ code: code ?? 1, signal, stalled, sawFailure });
+      resolve({ code: code ?? 1, stalled });
     });
   });
 }
@@ -71,15 +66,68 @@ function kill(pid, signal) {
   }
 }
 
+const records = () =>
+  readFileSync(results, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+
+rmSync(results, { force: true });
+writeFileSync(results, "");
+let files = filters;
+let all = null;
+let code = 0;
+let unhandled = 0;
 for (let n = 1; n <= ATTEMPTS; n += 1) {
-  const result = await attempt();
-  if (!result.stalled) process.exit(result.code);
-  rmSync(report, { force: true });
-  if (result.sawFailure) {
-    console.log("::: tests: the stalled run had already shown a failed test; not running it again");
-    process.exit(1);
+  const attempt = await run(files);
+  const seen = records();
+  all ??= seen.find((r) => r.files)?.files ?? null;
+  if (!attempt.stalled) {
+    code = attempt.code;
+    break;
   }
-  if (n < ATTEMPTS) console.log(`::: tests: stopped the stalled run (attempt ${n} of ${ATTEMPTS}); running the whole suite again`);
+  const reported = new Set(seen.filter((r) => r.file).map((r) => r.file));
+  // Stalled before the run listed its files: run the same selection again.
+  const left = all ? all.filter((f) => !reported.has(f)) : null;
+  if (left && left.length === 0) {
+    // Every file reported; the run stalled on its way out. Its end record says whether
+    // anything went wrong outside the files; without it that is unknown, so it fails.
+    code = seen.some((r) => r.end !== undefined) ? 0 : 1;
+    break;
+  }
+  files = left ? left.map((f) => relative(process.cwd(), f)) : filters;
+  code = 1;
+  if (n === ATTEMPTS) console.log(`::: tests: stopped the stalled run (attempt ${n} of ${ATTEMPTS})`);
+  else console.log(`::: tests: stopped the stalled run (attempt ${n} of ${ATTEMPTS}); ${left ? `running the files that had not reported (${left.length})` : "running it again"}`);
 }
-console.log(`::: tests: vitest stalled in each of ${ATTEMPTS} attempts`);
-process.exit(1);
+
+// The last result of each file counts (a filter may match a file run before).
+const byFile = new Map();
+for (const r of records()) {
+  if (r.file) byFile.set(r.file, r);
+  if (r.end !== undefined) unhandled += r.unhandled;
+}
+let passed = 0;
+let failed = 0;
+for (const r of byFile.values()) {
+  passed += r.passed;
+  // Skipped and pending tests are checks that did not run: failures here, as before.
+  failed += r.failed + r.skipped + r.pending;
+  if (r.errors > 0 && r.failed === 0) failed += 1;
+}
+const missing = (all ?? []).filter((f) => !byFile.has(f));
+for (const f of missing) console.log(`::: tests: ${relative(process.cwd(), f)} never reported`);
+failed += missing.length;
+if (all === null) failed += 1;
+if (unhandled > 0) {
+  console.log(`::: tests: ${unhandled} unhandled error(s)`);
+  failed += 1;
+}
+// vitest's own exit code covers what the records cannot (a crashed pool, a failing global setup).
+if (code !== 0 && failed === 0) {
+  console.log(`::: tests: vitest exited ${code} with no failure in its results`);
+  failed += 1;
+}
+console.log(`::: tests: ${byFile.size} files, ${passed} passed, ${failed} failed`);
+writeFileSync(countsFile, `${passed} ${failed}\n`);
+process.exit(failed > 0 ? 1 : 0);
