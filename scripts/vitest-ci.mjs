@@ -101,10 +101,11 @@ for (let n = 1; n <= ATTEMPTS; n += 1) {
   else console.log(`::: tests: stopped the stalled run (attempt ${n} of ${ATTEMPTS}); ${left ? `running the files that had not reported (${left.length})` : "running it again"}`);
 }
 
-// The last result of each file counts (a filter may match a file run before).
+// A file's first result counts: a filter of a later attempt may match a file that had
+// reported, and running it again must not replace a failure.
 const byFile = new Map();
 for (const r of records()) {
-  if (r.file) byFile.set(r.file, r);
+  if (r.file && !byFile.has(r.file)) byFile.set(r.file, r);
   if (r.end !== undefined) unhandled += r.unhandled;
 }
 let passed = 0;
