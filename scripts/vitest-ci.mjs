@@ -18,7 +18,7 @@ import { relative } from "node:path";
 
 const [countsFile, ...filters] = process.argv.slice(2);
 if (!countsFile) throw new Error("usage: node scripts/vitest-ci.mjs <counts file> [vitest filters]");
-const STALL_MINUTES = Number(process.env.VITEST_STALL_MINUTES ?? 6);
+const STALL_MINUTES = Number(process.env.VITEST_STALL_MINUTES ?? 8);
 const ATTEMPTS = 3;
 const results = `${countsFile}.jsonl`;
 
