@@ -25,7 +25,15 @@ export const PACKED_BAR_WIDTH = 6;
 /** Bars packed as an upload chunk is. */
 export function packBars(bars: readonly StrategyBar[]): Float64Array {
   const packed = new Float64Array(bars.length * PACKED_BAR_WIDTH);
-  bars.forEach((b, i) => packed.set([b.t, b.open, b.high, b.low, b.close, b.volume], i * PACKED_BAR_WIDTH));
+  let at = 0;
+  for (const b of bars) {
+    packed[at++] = b.t;
+    packed[at++] = b.open;
+    packed[at++] = b.high;
+    packed[at++] = b.low;
+    packed[at++] = b.close;
+    packed[at++] = b.volume;
+  }
   return packed;
 }
 /** Bars a JSON body may carry (the gateway's 64 KiB body limit holds about 600; larger sets go through the CSV upload or stored history). */
