@@ -13,7 +13,7 @@
 // Usage: node scripts/vitest-ci.mjs <counts file> [vitest filters]
 // Writes "<passed> <failed>" to the counts file; exits non-zero if anything failed.
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { relative } from "node:path";
 
 const [countsFile, ...filters] = process.argv.slice(2);
@@ -72,7 +72,6 @@ const records = () =>
     .filter(Boolean)
     .map((line) => JSON.parse(line));
 
-rmSync(results, { force: true });
 writeFileSync(results, "");
 let files = filters;
 let all = null;
