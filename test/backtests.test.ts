@@ -207,7 +207,9 @@ describe("the owner's socket", () => {
     const ws = res.webSocket!;
     ws.accept();
     const frames: { stream: string; data: { id?: string; status?: string; bars_done?: number; streams?: string[]; metrics?: unknown } }[] = [];
-    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+    ws.addEventListener("message", (e) => {
+      frames.push(JSON.parse(e.data as string) as (typeof frames)[number]);
+    });
     ws.send(JSON.stringify({ action: "listen", data: { streams: ["trade_updates", "backtest_updates", "nonsense"] } }));
     await until(async () => frames.find((f) => f.stream === "listening"), "listening");
     expect(frames.find((f) => f.stream === "listening")!.data.streams).toEqual(["trade_updates", "backtest_updates"]);

@@ -28,7 +28,9 @@ async function listen(user: TestUser) {
   const ws = res.webSocket!;
   ws.accept();
   const frames: Frame[] = [];
-  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as Frame));
+  ws.addEventListener("message", (e) => {
+    frames.push(JSON.parse(e.data as string) as Frame);
+  });
   ws.send(JSON.stringify({ action: "listen", data: { streams: ["notifications"] } }));
   await until(async () => frames.find((f) => f.stream === "listening"), "listening");
   return { ws, notifications: () => frames.filter((f) => f.stream === "notifications").map((f) => f.data) };

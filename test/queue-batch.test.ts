@@ -72,7 +72,9 @@ async function listen(user: TestUser, streams = ["notifications"]) {
   const ws = res.webSocket!;
   ws.accept();
   const frames: { stream: string; data: NotificationView }[] = [];
-  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+  ws.addEventListener("message", (e) => {
+    frames.push(JSON.parse(e.data as string) as (typeof frames)[number]);
+  });
   /** Sends a listen and waits for its answer. */
   const relisten = async (to: string[]) => {
     const answers = frames.filter((f) => f.stream === "listening").length;

@@ -207,7 +207,9 @@ describe("a live strategy", () => {
     const ws = res.webSocket!;
     ws.accept();
     const frames: { stream: string; data: { id?: string; streams?: string[]; logs?: { text: string }[]; stats?: { callbacks: number } } }[] = [];
-    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+    ws.addEventListener("message", (e) => {
+      frames.push(JSON.parse(e.data as string) as (typeof frames)[number]);
+    });
     ws.send(JSON.stringify({ action: "listen", data: { streams: ["strategy_updates"] } }));
     await until(async () => frames.find((f) => f.stream === "listening"), "listening");
     expect((await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" })).status).toBe(200);

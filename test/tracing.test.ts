@@ -185,7 +185,9 @@ describe("one order's path in the logs", () => {
     const ws = res.webSocket!;
     ws.accept();
     const frames: { stream: string }[] = [];
-    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as { stream: string }));
+    ws.addEventListener("message", (e) => {
+      frames.push(JSON.parse(e.data as string) as { stream: string });
+    });
     ws.send(JSON.stringify({ action: "listen", data: { streams: ["notifications"] } }));
     await until(async () => frames.some((f) => f.stream === "listening"), "listening");
     const silent = await signUp();

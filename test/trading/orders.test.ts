@@ -250,7 +250,9 @@ describe("trade_updates", () => {
     const ws = res.webSocket!;
     ws.accept();
     const frames: { stream: string; data: Record<string, unknown> }[] = [];
-    ws.addEventListener("message", (e) => frames.push(JSON.parse(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer)) as never));
+    ws.addEventListener("message", (e) => {
+      frames.push(JSON.parse(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer)) as never);
+    });
     ws.send(JSON.stringify({ action: "authenticate", data: { key_id: key.key_id, secret_key: key.secret } }));
     await until(async () => frames.find((f) => f.stream === "authorization"), "authorization");
     expect(frames[0]).toEqual({ stream: "authorization", data: { status: "authorized", action: "authenticate" } });
@@ -269,7 +271,9 @@ describe("trade_updates", () => {
     const ws = res.webSocket!;
     ws.accept();
     const frames: { stream: string; data: Record<string, unknown> }[] = [];
-    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as never));
+    ws.addEventListener("message", (e) => {
+      frames.push(JSON.parse(e.data as string) as never);
+    });
     ws.send(JSON.stringify({ action: "authenticate", data: { key_id: "RKAAAAAAAAAAAAAAAAAA", secret_key: "nope" } }));
     const reply = await until(async () => frames[0], "a reply");
     expect(reply.data).toMatchObject({ status: "unauthorized", action: "authenticate" });
