@@ -1,5 +1,5 @@
-// Runs the Workers test suite for CI, with a watchdog for one known runner fault, and
-// counts its results.
+// Runs the Workers test suite (for CI and for `npm test`), with a watchdog for one known
+// runner fault, and counts its results.
 //
 // @cloudflare/vitest-pool-workers can stall between two test files: the last file's
 // results print, then nothing more, no error and no exit (cloudflare/workers-sdk#15498,
@@ -13,8 +13,8 @@
 // Usage: node scripts/vitest-ci.mjs <counts file> [vitest filters]
 // Writes "<passed> <failed>" to the counts file; exits non-zero if anything failed.
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { relative } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, relative } from "node:path";
 
 const [countsFile, ...filters] = process.argv.slice(2);
 if (!countsFile) throw new Error("usage: node scripts/vitest-ci.mjs <counts file> [vitest filters]");
@@ -72,6 +72,7 @@ const records = () =>
     .filter(Boolean)
     .map((line) => JSON.parse(line));
 
+mkdirSync(dirname(results), { recursive: true });
 writeFileSync(results, "");
 let files = filters;
 let all = null;
