@@ -1,5 +1,5 @@
 // What the backtest CLI prints: the metrics under the names of docs/strategies.md in
-// snake_case (JSON) or as a table, and the fills. Money stays the engine's decimal strings.
+// snake_case (JSON) or as a table, and the fills. JSON money is the engine's exact decimal strings.
 
 /** The engine's Metrics (shared/strategy/metrics.ts) under the documented snake_case names. */
 export function metricsJson(m) {
@@ -34,9 +34,25 @@ export function metricsJson(m) {
 /** Each fill as the CLI reports it: time (RFC 3339), side, and decimal strings. */
 export const fillsJson = (fills) => fills.map((f) => ({ time: f.transaction_time, side: f.side, qty: f.qty, price: f.price, fee: f.fee }));
 
-const percent = (x) => (x === null ? "n/a" : `${(x * 100).toFixed(2)} %`);
-const fixed = (x, digits = 3) => (x === null ? "n/a" : x.toFixed(digits));
-const money = (x) => (x === null ? "n/a" : `${x} USD`);
+// The table is for reading: a ratio too large for fixed notation (a CAGR over a few days)
+// shows three significant digits with its exponent, and money shows cents (rounded half
+// away from zero from the exact decimal; --json keeps every digit).
+const FIXED_LIMIT = 1e9;
+const number = (x, digits) => (Math.abs(x) < FIXED_LIMIT ? x.toFixed(digits) : x.toExponential(2));
+const percent = (x) => (x === null ? "n/a" : `${number(x * 100, 2)} %`);
+const fixed = (x, digits = 3) => (x === null ? "n/a" : number(x, digits));
+const money = (x) => (x === null ? "n/a" : `${cents(x)} USD`);
+
+/** A decimal string rounded to two places, half away from zero, without going through a double. */
+export function cents(decimal) {
+  const [, sign, whole, fraction = ""] = /^(-?)(\d+)(?:\.(\d*))?$/.exec(decimal) ?? [];
+  if (whole === undefined) return decimal;
+  let units = BigInt(whole + fraction.padEnd(2, "0").slice(0, 2));
+  if ((fraction[2] ?? "0") >= "5") units += 1n;
+  const digits = units.toString().padStart(3, "0");
+  const text = `${digits.slice(0, -2)}.${digits.slice(-2)}`;
+  return sign && units !== 0n ? `-${text}` : text;
+}
 
 function duration(ms) {
   if (ms === null) return "n/a";

@@ -126,6 +126,11 @@ try {
     for (const label of ["total return", "Sharpe", "max drawdown duration", "profit factor", "Fills ("]) assert(run.stdout.includes(label), `no "${label}" in the report`);
     const firstFill = JSON.parse(first).fills[0];
     assert(run.stdout.includes(firstFill.time) && run.stdout.includes(firstFill.qty), "the first fill is not listed");
+    // Money reads in cents: the exact --json amount, rounded (not every digit of it).
+    const exact = JSON.parse(first).metrics.end_equity;
+    const shown = /end equity\s+(-?\d+\.\d+) USD/.exec(run.stdout)?.[1];
+    assert(shown !== undefined && /\.\d\d$/.test(shown), `end equity shown as ${shown}`);
+    assert(Math.abs(Number(shown) - Number(exact)) <= 0.005, `end equity ${shown} is not ${exact} to the cent`);
   });
 
   await check("a user's TypeScript strategy file runs: its default export trades at the next bar's open", () => {
