@@ -89,7 +89,8 @@ export function textReport({ spec, strategyName, result, bars }) {
       ["max drawdown duration", duration(m.max_drawdown_duration)],
       ["trades (closed round trips)", String(m.trades)],
       ["win rate", percent(m.win_rate)],
-      ["profit factor", fixed(m.profit_factor)],
+      // null when no trade lost (the ratio has no denominator), which reads better said.
+      ["profit factor", m.profit_factor === null && m.trades > 0 ? "n/a (no losing trade)" : fixed(m.profit_factor)],
       ["expectancy / average trade", money(m.expectancy)],
       ["exposure", percent(m.exposure)],
       ["fees", money(m.fees)],

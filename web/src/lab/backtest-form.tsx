@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, RawBody } from "../api";
 import { fieldErrors, messageOf } from "./errors";
-import { csvCloses } from "./metrics";
+import { csvCloses } from "./csv";
 import { defaultsOf, ParamsForm } from "./params-form";
 import { TemplateSelect } from "./template-select";
 import type { Point } from "./series-chart";

@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import { fieldErrors, messageOf } from "./errors";
-import { csvBars, formatMetric, metricLabel, metricNumber, METRICS } from "./metrics";
+import { csvBars } from "./csv";
+import { formatMetric, metricLabel, metricNumber, METRICS } from "./metrics";
 import { rangeOf, type Market } from "./backtest-form";
 import { TemplateSelect } from "./template-select";
 import { fieldsOf, type OptimizationJson, type TemplateJson } from "./types";

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { formatMetric, metricLabel } from "../../web/src/lab/metrics";
+
+// How the backtest pages print a run's metrics (web/src/lab/metrics.ts): the API's exact
+// money strings in cents, fractions as percentages, and numbers too large for fixed
+// notation with an exponent, against values worked out by hand.
+
+describe("a backtest's metrics on screen", () => {
+  it("prints money in cents, rounded half away from zero from the exact decimal", () => {
+    expect(formatMetric("expectancy", "28962.46799559254761194")).toBe("28,962.47");
+    expect(formatMetric("end_equity", "2040485.35570470069")).toBe("2,040,485.36");
+    expect(formatMetric("gross_loss", "0.005")).toBe("0.01");
+    expect(formatMetric("average_trade", "-1.995")).toBe("-2.00");
+    expect(formatMetric("fees", "0")).toBe("0.00");
+  });
+
+  it("leaves a string it cannot read as money as it came", () => {
+    expect(formatMetric("expectancy", "n/a")).toBe("n/a");
+  });
+
+  it("prints fractions as percentages and huge ratios with three significant digits", () => {
+    expect(formatMetric("total_return", 0.0005)).toBe("0.05%");
+    expect(formatMetric("cagr", 5.000811149750068e229)).toBe("5.00e+231%");
+    expect(formatMetric("calmar", 9.939212176351412e230)).toBe("9.94e+230");
+    expect(formatMetric("sharpe", 51.96712)).toBe("51.967");
+    expect(formatMetric("trades", 5)).toBe("5");
+    expect(formatMetric("max_drawdown_duration", 26 * 3_600_000)).toBe("1d 2h");
+    expect(formatMetric("profit_factor", null)).toBe("—");
+  });
+
+  it("labels CAGR in capitals and the other names as words", () => {
+    expect(metricLabel("cagr")).toBe("CAGR");
+    expect(metricLabel("max_drawdown_duration")).toBe("max drawdown duration");
+  });
+});
