@@ -8,6 +8,11 @@ import { gzipSync } from "node:zlib";
 import { build } from "vite";
 import { buildSandbox } from "./build-sandbox.mjs";
 
+// Always what is deployed: Vite builds in development mode (React's checks, unminified
+// names) when NODE_ENV says so, and the test setup runs this under vitest's NODE_ENV=test,
+// so the tests would otherwise serve, and this would measure, a build nobody deploys.
+process.env.NODE_ENV = "production";
+
 const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "web/dist");
 const swagger = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
