@@ -195,7 +195,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   const book = new MemoryBook({ isolated: false, keepEvents: false });
   // The runner is built before the runtime it reports to.
   const listener: { runtime?: StrategyRuntime } = {};
-  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config }), {
+  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config, events: false }), {
     committed: (changes) => listener.runtime?.committed(changes.tradeUpdates),
   });
   const asset: AssetInfo = { id: `asset-${spec.symbol}`, spec, tradable: true, active: true, session: null };

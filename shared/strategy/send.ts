@@ -15,7 +15,7 @@ export async function sendStrategyCommand(runner: AccountRunner, book: AccountBo
   switch (command.kind) {
     case "place": {
       if (!command.id.startsWith(prefix)) return { rule: "invalid_order", message: "a strategy's order ids carry its prefix" };
-      const outcome = await runner.place(command.fields, asset, traceparent);
+      const outcome = await runner.submit(command.fields, asset, traceparent);
       return outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message };
     }
     case "cancel": {

@@ -87,8 +87,18 @@ export class AccountRunner {
   // the symbol objects' spans are children of the caller's (docs/tracing.md).
 
   async place(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
-    const outcome = await this.#placing(asset.spec.symbol, traceparent, (market, held) => this.#engine.place(fields, asset, market, traceparent, held));
-    return outcome.ok ? accepted(this.#view(outcome.value.id) ?? outcome.value) : outcome;
+    const outcome = await this.submit(fields, asset, traceparent);
+    if (!outcome.ok) return outcome;
+    // An order withdrawn and placed again answers under its new id, so the id accepted is
+    // always of an order the account has.
+    const view = this.#view(outcome.value.id);
+    if (!view) throw new Error(`order ${outcome.value.id} was placed but the account does not have it`);
+    return accepted(view);
+  }
+
+  /** `place` without the order's view (a strategy's order reads none): answers its id. */
+  submit(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<{ id: string }>> {
+    return this.#placing(asset.spec.symbol, traceparent, (market, held) => this.#engine.submit(fields, asset, market, traceparent, held));
   }
 
   async replace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
@@ -264,7 +274,7 @@ export class AccountRunner {
    * venue answered, its submit unconditional: what the command would have done had it
    * asked for the price first. A refusal a price could have decided is asked again too.
    */
-  async #placing(symbol: string, traceparent: string | null, command: (market: MarketPrice | null, held: boolean) => Outcome<OrderView>): Promise<Outcome<OrderView>> {
+  async #placing<T extends { id: string }>(symbol: string, traceparent: string | null, command: (market: MarketPrice | null, held: boolean) => Outcome<T>): Promise<Outcome<T>> {
     const held = this.#fresh(symbol);
     const first = held ? command(held, true) : null;
     if (!held || !first || (!first.ok && !PRICE_FREE.has(first.refusal.rule))) {
