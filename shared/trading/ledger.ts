@@ -76,6 +76,19 @@ export function deposit(l: Ledger, amount: Money): Ledger {
 }
 
 /**
+ * `reservations` with the order's entry set to `r`, or removed when `r` is undefined, as a
+ * new object with no prototype. Order ids are unique, and V8 gives an object literal a new
+ * hidden class for every new key, so copying with a literal per order made one per order;
+ * an object made by Object.create(null) is a dictionary from the start.
+ */
+function withReservation(reservations: Record<string, Reservation>, orderId: string, r: Reservation | undefined): Record<string, Reservation> {
+  const next = Object.create(null) as Record<string, Reservation>;
+  for (const id in reservations) if (id !== orderId) next[id] = reservations[id]!;
+  if (r) next[orderId] = r;
+  return next;
+}
+
+/**
  * Holds what an order may need: cash for a buy's worst case (computed by the caller from
  * its limit or the price band, plus the largest fee), or the lots a sell would deliver and
  * the cash for its fee.
@@ -91,11 +104,11 @@ export function reserve(l: Ledger, orderId: string, r: Reservation): Ledger {
   if (shortfall === "insufficient_position")
     throw new LedgerError(shortfall, `insufficient balance for ${r.symbol} (requested ${r.lots} lots, available ${position.qty - position.reserved})`);
   const held = { ...l, cash: l.cash - r.cash, reservedCash: l.reservedCash + r.cash };
-  if (r.side === "buy") return { ...held, reservations: { ...l.reservations, [orderId]: { ...r, lots: 0 } } };
+  if (r.side === "buy") return { ...held, reservations: withReservation(l.reservations, orderId, { ...r, lots: 0 }) };
   return {
     ...held,
     positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved + r.lots } },
-    reservations: { ...l.reservations, [orderId]: r },
+    reservations: withReservation(l.reservations, orderId, r),
   };
 }
 
@@ -117,8 +130,7 @@ export function reservationShortfall(l: Ledger, orderId: string, r: Reservation)
 export function release(l: Ledger, orderId: string): Ledger {
   const r = l.reservations[orderId];
   if (!r) return l;
-  const reservations = { ...l.reservations };
-  delete reservations[orderId];
+  const reservations = withReservation(l.reservations, orderId, undefined);
   const freed = { ...l, cash: l.cash + r.cash, reservedCash: l.reservedCash - r.cash, reservations };
   if (r.side === "buy") return freed;
   const position = positionOf(l, r.symbol);
@@ -146,7 +158,7 @@ export function applyFill(l: Ledger, fill: Fill, spec: InstrumentSpec): Ledger {
       fees: l.fees + fill.fee,
       buys: l.buys + value,
       positions: { ...l.positions, [fill.symbol]: { ...position, qty: position.qty + fill.lots, costBasis: position.costBasis + value } },
-      reservations: { ...l.reservations, [fill.orderId]: { ...r, cash: r.cash - cost } },
+      reservations: withReservation(l.reservations, fill.orderId, { ...r, cash: r.cash - cost }),
     };
   }
   if (fill.lots > r.lots) throw new LedgerError("overfill", `fill of ${fill.lots} lots exceeds the ${r.lots} reserved for ${fill.orderId}`);
@@ -170,7 +182,7 @@ export function applyFill(l: Ledger, fill: Fill, spec: InstrumentSpec): Ledger {
         realizedPl: position.realizedPl + value - costSold,
       },
     },
-    reservations: { ...l.reservations, [fill.orderId]: { ...r, cash: r.cash - feeHeld, lots: r.lots - fill.lots } },
+    reservations: withReservation(l.reservations, fill.orderId, { ...r, cash: r.cash - feeHeld, lots: r.lots - fill.lots }),
   };
 }
 
