@@ -31,6 +31,8 @@ export interface HarnessOptions {
   staleAfterMs?: number;
   /** Whether the account holds venue answers' prices for its next orders (true, as the account object does). */
   heldPrices?: boolean;
+  /** Whether the engine builds its domain events (true, as the account object's does; a backtest's does not). */
+  events?: boolean;
 }
 
 export const STOCK: InstrumentSpec = { symbol: "AAA", assetClass: "us_equity", tickSize: "0.01", lotSize: "1", timeZone: "America/New_York" };
@@ -54,7 +56,7 @@ export function harness(options: HarnessOptions = {}) {
   const owner = "trader-1";
   let crashAfterCommit: ((changes: AccountChanges) => boolean) | undefined;
   const build = () =>
-    new AccountRunner(book, venues, () => new AccountEngine(book, { owner, now, newId, config }), {
+    new AccountRunner(book, venues, () => new AccountEngine(book, { owner, now, newId, config, events: options.events }), {
       committed: (changes) => {
         if (crashAfterCommit?.(changes)) throw new Crash("crash after commit");
       },
