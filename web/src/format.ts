@@ -31,11 +31,16 @@ function roundTo(value: Money, decimals: number): Money {
   return value < 0n ? -((-value + half) / unit) * unit : ((value + half) / unit) * unit;
 }
 
-/** part ÷ whole as a percentage with two decimals ("+1.25%"). */
+/**
+ * part ÷ whole as a percentage with two decimals ("+1.25%"). A change too small to show keeps
+ * its sign ("-0.00%"), as its colour does.
+ */
 export function pct(part: Money | undefined, whole: Money | undefined, signed = true): string {
   if (part === undefined || whole === undefined || whole === 0n) return "—";
-  const bp = roundTo((part * 100n * ONE) / whole, 2);
-  return `${signed && bp > 0n ? "+" : ""}${formatMoney(bp, 2)}%`;
+  const exact = (part * 100n * ONE) / whole;
+  const bp = roundTo(exact, 2);
+  const sign = !signed ? "" : bp > 0n || (bp === 0n && exact > 0n) ? "+" : bp === 0n && exact < 0n ? "-" : "";
+  return `${sign}${formatMoney(bp, 2)}%`;
 }
 
 export const signed = (value: Money | undefined) => (value === undefined ? "—" : `${value > 0n ? "+" : ""}${usd(value)}`);

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { dec, pct } from "../../web/src/format";
 import { formatMetric, metricLabel } from "../../web/src/lab/metrics";
 
-// How the backtest pages print a run's metrics (web/src/lab/metrics.ts): the API's exact
-// money strings in cents, fractions as percentages, and numbers too large for fixed
-// notation with an exponent, against values worked out by hand.
+// How the app prints figures, against values worked out by hand: a backtest run's metrics
+// (web/src/lab/metrics.ts: the API's exact money strings in cents, fractions as percentages,
+// numbers too large for fixed notation with an exponent) and changes as percentages
+// (web/src/format.ts).
 
 describe("a backtest's metrics on screen", () => {
   it("prints money in cents, rounded half away from zero from the exact decimal", () => {
@@ -31,5 +33,16 @@ describe("a backtest's metrics on screen", () => {
   it("labels CAGR in capitals and the other names as words", () => {
     expect(metricLabel("cagr")).toBe("CAGR");
     expect(metricLabel("max_drawdown_duration")).toBe("max drawdown duration");
+  });
+});
+
+describe("a change as a percentage", () => {
+  it("keeps the sign of a change too small to show, as its colour does", () => {
+    expect(pct(dec("-0.02"), dec("415.21"))).toBe("-0.00%");
+    expect(pct(dec("0.02"), dec("415.21"))).toBe("+0.00%");
+    expect(pct(dec("0"), dec("415.21"))).toBe("0.00%");
+    expect(pct(dec("-4.15"), dec("415.00"))).toBe("-1.00%");
+    expect(pct(dec("4.15"), dec("415.00"))).toBe("+1.00%");
+    expect(pct(dec("-0.02"), dec("415.21"), false)).toBe("0.00%");
   });
 });
