@@ -39,7 +39,8 @@ export function pct(part: Money | undefined, whole: Money | undefined, signed = 
   if (part === undefined || whole === undefined || whole === 0n) return "—";
   const exact = (part * 100n * ONE) / whole;
   const bp = roundTo(exact, 2);
-  const sign = !signed ? "" : bp > 0n || (bp === 0n && exact > 0n) ? "+" : bp === 0n && exact < 0n ? "-" : "";
+  // formatMoney writes the minus of a change that rounds to a hundredth or more.
+  const sign = signed && exact > 0n ? "+" : signed && exact < 0n && bp === 0n ? "-" : "";
   return `${sign}${formatMoney(bp, 2)}%`;
 }
 

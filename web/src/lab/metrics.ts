@@ -33,7 +33,10 @@ export const metricLabel = (name: string) => ACRONYMS[name] ?? name.replace(/_/g
 
 export function formatMetric(name: string, value: number | string | null | undefined): string {
   if (value === null || value === undefined || value === "") return "—";
-  if (typeof value === "string") return MONEY.has(name) && dec(value) !== undefined ? usd(dec(value)) : value;
+  if (typeof value === "string") {
+    const money = MONEY.has(name) ? dec(value) : undefined;
+    return money === undefined ? value : usd(money);
+  }
   if (!Number.isFinite(value)) return String(value);
   if (FRACTIONS.has(name)) return `${decimals(value * 100, 2)}%`;
   if (COUNTS.has(name)) return String(value);
