@@ -30,6 +30,7 @@ async function loadEngine(file) {
     reexport(["InstrumentSpecSchema", "decimalToLots", "lotsToNumber", "ticksToNumber"], "shared/market/instrument.ts"),
     reexport(["VenueSettings"], "shared/trading/config.ts"),
     reexport(["RiskLimits", "DEFAULT_LIMITS"], "shared/trading/risk.ts"),
+    reexport(["parseMoney", "formatMoney", "roundHalfUp", "CENT"], "shared/trading/money.ts"),
   ];
   if (file) lines.push(`import * as userModule from ${JSON.stringify(file)};`, "export { userModule };");
   return importBundle(lines, "redfire-backtest-");
@@ -112,7 +113,7 @@ async function main() {
     for (const line of result.logs) process.stderr.write(`log ${new Date(line.t).toISOString()} ${line.text}\n`);
     process.stdout.write(JSON.stringify({ metrics: metricsJson(result.metrics), fills: fillsJson(result.fills) }) + "\n");
   } else {
-    process.stdout.write(textReport({ spec: options.spec, strategyName: chosen.name, result, bars }) + "\n");
+    process.stdout.write(textReport({ spec: options.spec, strategyName: chosen.name, result, bars, money: m }) + "\n");
   }
 }
 

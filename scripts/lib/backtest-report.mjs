@@ -35,23 +35,23 @@ export function metricsJson(m) {
 export const fillsJson = (fills) => fills.map((f) => ({ time: f.transaction_time, side: f.side, qty: f.qty, price: f.price, fee: f.fee }));
 
 // The table is for reading: a ratio too large for fixed notation (a CAGR over a few days)
-// shows three significant digits with its exponent, and money shows cents (rounded half
-// away from zero from the exact decimal; --json keeps every digit).
+// shows three significant digits with its exponent, and money shows cents, rounded half
+// away from zero from the exact decimal by the engine's own money module (--json keeps
+// every digit).
 const FIXED_LIMIT = 1e9;
 const number = (x, digits) => (Math.abs(x) < FIXED_LIMIT ? x.toFixed(digits) : x.toExponential(2));
 const percent = (x) => (x === null ? "n/a" : `${number(x * 100, 2)} %`);
 const fixed = (x, digits = 3) => (x === null ? "n/a" : number(x, digits));
-const money = (x) => (x === null ? "n/a" : `${cents(x)} USD`);
 
-/** A decimal string rounded to two places, half away from zero, without going through a double. */
-export function cents(decimal) {
-  const [, sign, whole, fraction = ""] = /^(-?)(\d+)(?:\.(\d*))?$/.exec(decimal) ?? [];
-  if (whole === undefined) return decimal;
-  let units = BigInt(whole + fraction.padEnd(2, "0").slice(0, 2));
-  if ((fraction[2] ?? "0") >= "5") units += 1n;
-  const digits = units.toString().padStart(3, "0");
-  const text = `${digits.slice(0, -2)}.${digits.slice(-2)}`;
-  return sign && units !== 0n ? `-${text}` : text;
+/**
+ * A decimal string in cents through shared/trading/money.ts (`parseMoney`, `roundHalfUp`,
+ * `CENT`, `formatMoney`), which the CLI's bundle hands in; text that is not money stays as it is.
+ */
+function centsWith(money) {
+  return (decimal) => {
+    const value = money.parseMoney(decimal);
+    return value === undefined ? decimal : money.formatMoney(money.roundHalfUp(value, money.CENT));
+  };
 }
 
 function duration(ms) {
@@ -68,7 +68,9 @@ function table(rows) {
 }
 
 /** The readable report: run summary, metrics, then one line per fill. */
-export function textReport({ spec, strategyName, result, bars }) {
+export function textReport({ spec, strategyName, result, bars, money: moneyModule }) {
+  const cents = centsWith(moneyModule);
+  const money = (x) => (x === null ? "n/a" : `${cents(x)} USD`);
   const m = metricsJson(result.metrics);
   const first = bars[0];
   const last = bars[bars.length - 1];
