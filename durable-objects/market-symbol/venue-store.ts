@@ -71,7 +71,7 @@ export class VenueStore {
   }
 
   /** Queues reports for their accounts and records the fills among them; call inside the venue's transaction. */
-  enqueue(reports: Report[], due: number): void {
+  enqueue(reports: readonly Report[], due: number): void {
     for (const r of reports) {
       const text = JSON.stringify(r);
       this.sql.exec(`INSERT OR IGNORE INTO venue_outbox (seq, account, due, report) VALUES (?, ?, ?, ?)`, r.seq, r.account, due, text);

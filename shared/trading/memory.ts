@@ -69,6 +69,11 @@ export class MemoryBook implements AccountBook {
     return id === undefined ? undefined : this.order(id);
   }
 
+  /** How many orders are open (what `openOrders().length` counts, without copying them). */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
   openOrders(): AccountOrder[] {
     return this.#openWhere(() => true);
   }

@@ -121,6 +121,8 @@ class BookSide {
   }
 }
 
+const NOTHING_TAKEN: { readonly fills: readonly BookFill[]; readonly filled: number } = Object.freeze({ fills: Object.freeze([]), filled: 0 });
+
 export class OrderBook {
   readonly #bids = new BookSide("buy");
   readonly #asks = new BookSide("sell");
@@ -169,8 +171,10 @@ export class OrderBook {
    * `limit`, best price first and oldest first within a price. Each fill is at the resting
    * order's price; a partly filled resting order keeps its place.
    */
-  take(takerId: string, side: Side, limit: number, qty: number): { fills: BookFill[]; filled: number } {
+  take(takerId: string, side: Side, limit: number, qty: number): { fills: readonly BookFill[]; filled: number } {
     const book = this.#side(side === "buy" ? "sell" : "buy");
+    // Every quote and trade asks an often empty side: that answer allocates nothing.
+    if (book.levels.size === 0) return NOTHING_TAKEN;
     const fills: BookFill[] = [];
     let left = qty;
     while (left > 0) {

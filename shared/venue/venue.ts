@@ -157,6 +157,8 @@ function liveOrder(r: VenueOrderRequest, arrival: number): VenueOrder {
   };
 }
 
+const NOTHING_CHANGED: { readonly reports: readonly Report[]; readonly touched: readonly string[] } = Object.freeze({ reports: Object.freeze([]), touched: Object.freeze([]) });
+
 export class Venue {
   readonly #book = new OrderBook();
   /** Untriggered stops: buy stops rest as asks, so a trade at P "takes" every buy stop ≤ P; sell stops as bids. */
@@ -181,7 +183,7 @@ export class Venue {
     this.#staleQuoteMs = options.staleQuoteMs ?? Infinity;
     // A state stored before the venue had one clock: its quote counts as received at its own time.
     this.#state = state
-      ? { ...state, clock: state.clock ?? 0, quoteAt: state.quoteAt ?? state.quote?.t ?? null }
+      ? { ...state, clock: state.clock ?? 0, quoteAt: state.quoteAt ?? state.quote?.t ?? null, takenAsk: [...state.takenAsk], takenBid: [...state.takenBid] }
       : { seq: 0, arrival: 0, clock: 0, quote: null, quoteAt: null, trade: null, takenAsk: [], takenBid: [] };
     for (const order of [...orders].sort((a, b) => a.arrival - b.arrival)) this.#restore(order);
   }
@@ -219,7 +221,9 @@ export class Venue {
    * Reports and changed orders since the last call: the caller stores both in one
    * transaction (orders that are no longer live are deleted).
    */
-  drain(): { reports: Report[]; touched: string[] } {
+  drain(): { reports: readonly Report[]; touched: readonly string[] } {
+    // A quiet print changes nothing: its drain allocates nothing either.
+    if (this.#reports.length === 0 && this.#touched.size === 0) return NOTHING_CHANGED;
     const out = { reports: this.#reports, touched: [...this.#touched] };
     this.#reports = [];
     this.#touched = new Set();
@@ -269,8 +273,9 @@ export class Venue {
     const now = this.#clock(at);
     this.#state.quote = quote;
     this.#state.quoteAt = now;
-    this.#state.takenAsk = [];
-    this.#state.takenBid = [];
+    // New arrays only when something was taken (a quote's print allocates nothing otherwise).
+    if (this.#state.takenAsk.length > 0) this.#state.takenAsk = [];
+    if (this.#state.takenBid.length > 0) this.#state.takenBid = [];
     this.expire(now);
     // The quote's ask is a seller of askLots at askTicks meeting resting buys, and vice versa.
     this.#makerFills(this.#book.take("feed", "sell", quote.askTicks, quote.askLots).fills, "takenAsk", now);
@@ -282,6 +287,7 @@ export class Venue {
     const now = this.#clock(at);
     this.expire(now);
     this.#state.trade = { t: trade.t, priceTicks: trade.priceTicks };
+    if (this.#stops.size === 0) return;
     const triggered = [
       ...this.#stops.take("trade", "buy", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills,
       ...this.#stops.take("trade", "sell", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills,
@@ -433,7 +439,7 @@ export class Venue {
     return total;
   }
 
-  #makerFills(fills: BookFill[], takenKey: "takenAsk" | "takenBid", now: number): void {
+  #makerFills(fills: readonly BookFill[], takenKey: "takenAsk" | "takenBid", now: number): void {
     let taken = 0;
     for (const fill of fills) {
       const order = this.#orders.get(fill.makerId)!;

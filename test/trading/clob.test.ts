@@ -35,7 +35,7 @@ function request(id: string, c: Command & { kind: "limit" | "market" }): VenueOr
 }
 
 /** Venue reports come in pairs per book fill: the maker's, then the taker's. */
-function venueFills(reports: Report[]): Fill[] {
+function venueFills(reports: readonly Report[]): Fill[] {
   const fills: Fill[] = [];
   const legs = reports.filter((r) => r.kind === "fill");
   for (let i = 0; i < legs.length; i += 2) {
