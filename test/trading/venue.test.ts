@@ -235,6 +235,34 @@ describe("a venue rebuilt from storage", () => {
       expect(v.drain().reports.map((r) => r.orderId)).toEqual(["early"]);
     }
   });
+
+  it("leaves the stored state it was built from as it was while it trades", () => {
+    // Two venues built from one stored state (as a restart test does) must not see what the
+    // other took from the quote. A quote keeps its "taken" arrays when nothing was taken, so
+    // they must be the venue's own copies from the start.
+    const venue = new Venue(SPEC, cfg);
+    venue.onQuote({ t: 1, bidTicks: MID - 2, askTicks: MID, bidLots: 5, askLots: 5 }, 1);
+    const stored = JSON.parse(JSON.stringify({ state: venue.state, orders: [] }));
+    const before = JSON.stringify(stored.state);
+    const first = new Venue(SPEC, cfg, stored.state, stored.orders);
+    first.submit(gtc("taker", { type: "market", tif: "ioc", qty: 3 }), 2);
+    expect(first.drain().reports.filter((r) => r.kind === "fill").map((r) => r.qty)).toEqual([3]);
+    expect(JSON.stringify(stored.state)).toBe(before);
+    const second = new Venue(SPEC, cfg, stored.state, stored.orders);
+    second.submit(gtc("again", { type: "market", tif: "ioc", qty: 5 }), 2);
+    expect(second.drain().reports.filter((r) => r.kind === "fill").map((r) => r.qty)).toEqual([5]);
+  });
+
+  it("allocates nothing for a print that changes nothing, and still reports the next one that does", () => {
+    const venue = new Venue(SPEC, cfg);
+    venue.onQuote({ t: 1, bidTicks: MID - 2, askTicks: MID, bidLots: 5, askLots: 5 }, 1);
+    venue.onTrade({ t: 1, priceTicks: MID }, 1);
+    const quiet = venue.drain();
+    expect(quiet).toEqual({ reports: [], touched: [] });
+    expect(venue.drain()).toBe(quiet);
+    venue.submit(gtc("rest", { limit: MID - 5 }), 2);
+    expect(venue.drain().touched).toEqual(["rest"]);
+  });
 });
 
 describe("day orders", () => {
