@@ -298,7 +298,7 @@ function prepare<P>(options: BacktestOptions<P>) {
    * exactly the state the four prints leave.
    */
   const quiet = () =>
-    !options.plain && !listens && rt.held.length === 0 && venue.orders.next().done === true && venues.pending(spec.symbol, OWNER).length === 0 && book.openCount === 0;
+    !options.plain && !listens && rt.held.length === 0 && venue.liveCount === 0 && venues.pending(spec.symbol, OWNER).length === 0 && book.openCount === 0;
   const skipTo = (ticks: number) => {
     venues.quote(spec.symbol, { t: clock, bidTicks: Math.max(1, ticks - half), askTicks: ticks + half, bidLots: quoteLots, askLots: quoteLots });
     venues.trade(spec.symbol, { t: clock, priceTicks: ticks });

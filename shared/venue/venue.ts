@@ -197,6 +197,11 @@ export class Venue {
     return this.#orders.values();
   }
 
+  /** How many orders are live (counted without iterating them). */
+  get liveCount(): number {
+    return this.#orders.size;
+  }
+
   order(id: string): VenueOrder | undefined {
     return this.#orders.get(id);
   }
@@ -440,6 +445,7 @@ export class Venue {
   }
 
   #makerFills(fills: readonly BookFill[], takenKey: "takenAsk" | "takenBid", now: number): void {
+    if (fills.length === 0) return;
     let taken = 0;
     for (const fill of fills) {
       const order = this.#orders.get(fill.makerId)!;
