@@ -407,6 +407,9 @@ try {
     await page.getByRole("button", { name: "Save strategy" }).click();
     const text = await page.getByTestId("compile-errors").textContent();
     if (!/Line \d+/.test(text ?? "")) throw new Error(`no line number: ${text}`);
+    // Said once: the location in the badge only, and no second box repeating the message.
+    if (/at line \d+/.test(text ?? "")) throw new Error(`the location is said twice: ${text}`);
+    if ((await page.getByTestId("create-error").count()) > 0) throw new Error("the compile error is shown twice");
     await shot("strategies");
     return text.trim().slice(0, 80);
   });

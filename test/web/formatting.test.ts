@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { dec, pct } from "../../web/src/format";
-import { formatMetric, metricLabel } from "../../web/src/lab/metrics";
+import { withoutLocation } from "../../web/src/lab/compile-message";
+import { formatMetric, formatMetricOf, metricLabel } from "../../web/src/lab/metrics";
+import { compileStrategy } from "../../shared/strategy/compile";
 
 // How the app prints figures, against values worked out by hand: a backtest run's metrics
 // (web/src/lab/metrics.ts: the API's exact money strings in cents, fractions as percentages,
@@ -44,5 +46,33 @@ describe("a change as a percentage", () => {
     expect(pct(dec("-4.15"), dec("415.00"))).toBe("-1.00%");
     expect(pct(dec("4.15"), dec("415.00"))).toBe("+1.00%");
     expect(pct(dec("-0.02"), dec("415.21"), false)).toBe("0.00%");
+  });
+});
+
+describe("a compile error under the code editor", () => {
+  it("says its line once: the badge has it, the API's message loses its own \"at line, column\"", () => {
+    const compiled = compileStrategy("export default {\n  onBar(bar, ctx) {\n    const = ;\n  },\n};\n", "ts");
+    if (compiled.ok) throw new Error("the source compiled");
+    const { message, line, column } = compiled.error;
+    expect(line).toBe(3);
+    expect(message).toContain(`at line 3, column ${column}`);
+    const shown = withoutLocation({ message, line, column });
+    expect(shown).toMatch(/^syntax error: /);
+    expect(shown).not.toMatch(/line 3/);
+    expect(shown).toContain('near "const = ;"');
+  });
+
+  it("keeps a message that has no location as it is", () => {
+    expect(withoutLocation({ message: "source does not compile: out of memory" })).toBe("source does not compile: out of memory");
+  });
+});
+
+describe("a profit factor with no losing trade", () => {
+  it("is infinite when there was a profit, and a dash when there was none (no trade, or only break-even ones)", () => {
+    expect(formatMetricOf({ profit_factor: null, trades: 5, gross_profit: "38.25" }, "profit_factor")).toBe("∞");
+    expect(formatMetricOf({ profit_factor: null, trades: 0, gross_profit: "0" }, "profit_factor")).toBe("—");
+    expect(formatMetricOf({ profit_factor: null, trades: 2, gross_profit: "0" }, "profit_factor")).toBe("—");
+    expect(formatMetricOf({ profit_factor: 1.5, trades: 5, gross_profit: "3" }, "profit_factor")).toBe("1.500");
+    expect(formatMetricOf(null, "profit_factor")).toBe("—");
   });
 });

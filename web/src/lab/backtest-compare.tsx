@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
-import { formatMetric, metricLabel, METRICS } from "./metrics";
+import { formatMetricOf, metricLabel, METRICS } from "./metrics";
 import { PALETTE, SeriesChart, toTime, type Line } from "./series-chart";
 import type { BacktestJson, BacktestResultJson } from "./types";
 
@@ -49,7 +49,7 @@ export function BacktestCompare(props: { runs: BacktestJson[] }) {
                 <th>{metricLabel(m)}</th>
                 {props.runs.map((r) => (
                   <td key={r.id} class="r">
-                    {formatMetric(m, r.metrics?.[m])}
+                    {formatMetricOf(r.metrics, m)}
                   </td>
                 ))}
               </tr>

@@ -133,7 +133,7 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
             <TemplateSelect id="bt-template" value={template} templates={templates} onChange={setTemplate} />
           </div>
         ) : (
-          <div class="field">
+          <div class="field wide">
             <label for="bt-strategy">Strategy</label>
             <select id="bt-strategy" value={strategyId} onChange={(e) => setStrategyId(e.currentTarget.value)}>
               {strategies.map((s) => (

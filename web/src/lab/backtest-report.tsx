@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { accessToken, api } from "../api";
 import { messageOf } from "./errors";
-import { formatMetric, metricLabel, METRICS } from "./metrics";
+import { formatMetricOf, metricLabel, METRICS } from "./metrics";
 import { SeriesChart, toTime, type Line, type Point, type TradeMark } from "./series-chart";
 import { thinned } from "./thin";
 import type { BacktestJson, BacktestResultJson } from "./types";
@@ -95,7 +95,7 @@ export function BacktestReport(props: { run: BacktestJson; closes: Point[] | nul
             {METRICS.map((m) => (
               <tr key={m} data-metric={m}>
                 <th>{metricLabel(m)}</th>
-                <td class="r">{formatMetric(m, metrics[m])}</td>
+                <td class="r">{formatMetricOf(metrics, m)}</td>
               </tr>
             ))}
           </tbody>

@@ -1,6 +1,7 @@
 import type { setDiagnostics } from "@codemirror/lint";
 import type { EditorView } from "codemirror";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { withoutLocation } from "./compile-message";
 
 // The strategy code editor: CodeMirror with JavaScript/TypeScript highlighting, loaded
 // only when the editor opens (dynamic import) so the app's first paint stays small. Compile
@@ -122,7 +123,7 @@ export function CodeEditor(props: { value: string; language: "ts" | "js"; onChan
         <ul class="compile-errors" role="alert" data-testid="compile-errors">
           {props.errors.map((e, i) => (
             <li key={i}>
-              {e.line !== undefined ? <b>Line {e.line}{e.column !== undefined ? `:${e.column}` : ""}</b> : <b>Source</b>} {e.message}
+              {e.line !== undefined ? <b>Line {e.line}{e.column !== undefined ? `:${e.column}` : ""}</b> : <b>Source</b>} {withoutLocation(e)}
             </li>
           ))}
         </ul>

@@ -44,6 +44,17 @@ export function formatMetric(name: string, value: number | string | null | undef
   return decimals(value, 3);
 }
 
+/**
+ * One metric of a run's set as the tables print it. The API's profit factor is null when
+ * no trade lost (gross profit over a zero gross loss): with a profit, that is "∞", which
+ * fits the table's column, rather than a dash that reads as "not computed".
+ */
+export function formatMetricOf(metrics: Partial<Record<string, number | string | null>> | null | undefined, name: string): string {
+  const value = metrics?.[name];
+  if (name === "profit_factor" && value === null && (metricNumber(metrics?.gross_profit) ?? 0) > 0) return "∞";
+  return formatMetric(name, value);
+}
+
 /** A metric as a number for ranking and colouring (money strings parse; nulls do not). */
 export function metricNumber(value: number | string | null | undefined): number | null {
   if (value === null || value === undefined) return null;

@@ -103,7 +103,8 @@ export function StrategyCreate(props: { templates: TemplateJson[]; onCreated(s: 
       {kind === "code" && (
         <CodeEditor value={source} language={language} onChange={setSource} errors={compile} />
       )}
-      {problem && (
+      {/* A compile error is said once, under the editor, with its line. */}
+      {problem && compile.length === 0 && (
         <p class="form-error" role="alert" data-testid="create-error">
           {problem}
         </p>

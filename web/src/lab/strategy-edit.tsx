@@ -52,9 +52,11 @@ export function StrategyEdit(props: { strategy: StrategyJson; templates: Templat
       void loadVersions();
       props.onSaved();
     } catch (e) {
-      setNote(messageOf(e, "The strategy could not be saved."));
+      const located = compileErrors(e);
+      // A compile error is said once, under the editor, with its line.
+      setNote(located.length > 0 ? null : messageOf(e, "The strategy could not be saved."));
       setErrors(fieldErrors(e));
-      setCompile(compileErrors(e));
+      setCompile(located);
     }
   }
 
