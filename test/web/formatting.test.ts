@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { dec, pct } from "../../web/src/format";
+import { precisionFor } from "../../web/src/lab/chart-scale";
 import { withoutLocation } from "../../web/src/lab/compile-message";
 import { formatMetric, formatMetricOf, metricLabel } from "../../web/src/lab/metrics";
 import { compileStrategy } from "../../shared/strategy/compile";
@@ -74,5 +75,17 @@ describe("a profit factor with no losing trade", () => {
     expect(formatMetricOf({ profit_factor: null, trades: 2, gross_profit: "0" }, "profit_factor")).toBe("—");
     expect(formatMetricOf({ profit_factor: 1.5, trades: 5, gross_profit: "3" }, "profit_factor")).toBe("1.500");
     expect(formatMetricOf(null, "profit_factor")).toBe("—");
+  });
+});
+
+describe("a report chart's scale", () => {
+  it("shows two decimals for ranges of a unit or more and enough to tell a tiny range's labels apart", () => {
+    expect(precisionFor([100000, 100046.52])).toBe(2);
+    expect(precisionFor([0, -1.66])).toBe(2);
+    expect(precisionFor([0, -0.0012, -0.0009])).toBe(4);
+    expect(precisionFor([0, -0.00001])).toBe(6);
+    expect(precisionFor([5, 5, 5])).toBe(2);
+    expect(precisionFor([])).toBe(2);
+    expect(precisionFor([0, -1e-15])).toBe(8);
   });
 });

@@ -1,5 +1,6 @@
 import type { IChartApi, SeriesMarker, UTCTimestamp } from "lightweight-charts";
 import { useEffect, useRef } from "preact/hooks";
+import { precisionFor } from "./chart-scale";
 
 // Line charts for backtest reports: equity (one run or several overlaid), drawdown, and
 // the price with the run's trades as markers. The charting library loads on first use, as
@@ -51,10 +52,13 @@ export function SeriesChart(props: { lines: Line[]; marks?: TradeMark[]; label: 
         rightPriceScale: { borderColor: "#232a36" },
       });
       chart.current = api;
+      // One scale for every line: its labels must tell the smallest differences apart.
+      const precision = precisionFor(props.lines.flatMap((l) => l.points.map((p) => p.value)));
+      const priceFormat = { type: "price" as const, precision, minMove: 10 ** -precision };
       props.lines.forEach((line, i) => {
         const series = line.area
-          ? api.addSeries(AreaSeries, { lineColor: line.color, topColor: `${line.color}55`, bottomColor: `${line.color}05`, lineWidth: 2, title: line.name })
-          : api.addSeries(LineSeries, { color: line.color, lineWidth: 2, title: line.name });
+          ? api.addSeries(AreaSeries, { lineColor: line.color, topColor: `${line.color}55`, bottomColor: `${line.color}05`, lineWidth: 2, title: line.name, priceFormat })
+          : api.addSeries(LineSeries, { color: line.color, lineWidth: 2, title: line.name, priceFormat });
         series.setData(ordered(line.points));
         if (i === 0 && props.marks?.length) {
           const marks: SeriesMarker<UTCTimestamp>[] = [...props.marks]
