@@ -57,7 +57,9 @@ export function Chart() {
         autoSize: true,
         layout: { background: { color: "transparent" }, textColor: "#9aa4b2", fontFamily: "inherit", panes: { separatorColor: "#232a36" } },
         grid: { vertLines: { color: "#1a2029" }, horzLines: { color: "#1a2029" } },
-        timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#232a36" },
+        // A few empty bars of room on the right: the forming bar is not pressed against the
+        // price scale, and its time label is not cut by it.
+        timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#232a36", rightOffset: 4 },
         rightPriceScale: { borderColor: "#232a36" },
       });
       const candles = api.addSeries(CandlestickSeries, { upColor: "#3fb950", downColor: "#f85149", borderVisible: false, wickUpColor: "#3fb950", wickDownColor: "#f85149" });
