@@ -75,7 +75,7 @@ export function textReport({ spec, strategyName, result, bars, money: moneyModul
   const first = bars[0];
   const last = bars[bars.length - 1];
   const lines = [
-    `${strategyName} on ${spec.symbol}: ${bars.length} bars${first ? ` from ${new Date(first.t).toISOString()} to ${new Date(last.t).toISOString()}` : ""}`,
+    `${strategyName} on ${spec.symbol}: ${bars.length} bar${bars.length === 1 ? "" : "s"}${first ? ` from ${new Date(first.t).toISOString()} to ${new Date(last.t).toISOString()}` : ""}`,
     "",
     "Metrics",
     table([
