@@ -5,7 +5,7 @@ import type { AssetInfo } from "./asset";
 import type { TradingConfig } from "./config";
 import { applyFill, deposit, LedgerError, openLedger, release, reservationShortfall, reserve, type Ledger, type Reservation } from "./ledger";
 import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
-import { canMove, isOpen, newOrder, orderView, parseOrderRequest, replacementFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
+import { canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
@@ -486,9 +486,7 @@ export class AccountEngine {
     const { spec } = asset;
     const now = this.deps.now();
     const position = ledger.positions[spec.symbol];
-    const openBuyLots = this.#openOf(spec.symbol, "buy")
-      .filter((o) => o.id !== replaces)
-      .reduce((s, o) => s + (o.qty === null ? 0 : o.qty - o.filledQty), 0);
+    const openBuyLots = this.#openLots(spec.symbol, "buy", replaces);
     const context = { intent, spec, positionLots: position?.qty ?? 0, openBuyLots, ordersLastMinute: this.book.ordersSince(now - MINUTE), dailyLoss: BigInt(this.#state.day.loss), limits };
     const venue = this.deps.config.venue;
     /** What the order would hold at `reference`: its protection price, and its reservation (null: a notional sell of nothing). */
@@ -680,10 +678,16 @@ export class AccountEngine {
     return Object.values(this.#state.replacements).some((r) => r.clientOrderId === clientOrderId);
   }
 
-  #openOf(symbol: string, side: "buy" | "sell"): AccountOrder[] {
-    const stored = this.book.openOrdersOf(symbol, side).map((o) => this.#log.order(o.id) ?? o);
-    const fresh = [...this.#log.orders()].filter((o) => o.spec.symbol === symbol && o.side === side && !stored.some((s) => s.id === o.id));
-    return [...stored, ...fresh].filter((o) => isOpen(o.status));
+  /**
+   * Lots left on the account's open orders of `symbol` and `side`, `except` one (an order
+   * being replaced): the book's sum over what it stores, with the orders this command
+   * changed (the log's, not yet committed) counted as they are now instead.
+   */
+  #openLots(symbol: string, side: "buy" | "sell", except: string | null): number {
+    const changed = [...this.#log.orders()];
+    let lots = this.book.openLotsOf(symbol, side, except === null ? changed.map((o) => o.id) : [...changed.map((o) => o.id), except]);
+    for (const o of changed) if (o.id !== except && o.spec.symbol === symbol && o.side === side && isOpen(o.status)) lots += openLots(o);
+    return lots;
   }
 
   #activity(type: string, t: number, data: Record<string, unknown>): void {

@@ -2,7 +2,7 @@ import type { DomainEvent } from "../events";
 import type { InstrumentSpec } from "../market/instrument";
 import type { Quote, Trade } from "../market/types";
 import { Venue, type Report, type VenueConfig, type VenueOrderRequest } from "../venue/venue";
-import { isOpen, type AccountOrder } from "./orders";
+import { isOpen, openLots, type AccountOrder } from "./orders";
 import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery, VenueAnswer, VenueClient } from "./ports";
 import { admit, inWindow, type PriceWindow } from "./price-window";
 import type { MarketPrice } from "./views";
@@ -78,8 +78,13 @@ export class MemoryBook implements AccountBook {
     return this.#openWhere(() => true);
   }
 
-  openOrdersOf(symbol: string, side: "buy" | "sell"): AccountOrder[] {
-    return this.#openWhere((o) => o.spec.symbol === symbol && o.side === side);
+  openLotsOf(symbol: string, side: "buy" | "sell", except: readonly string[]): number {
+    let lots = 0;
+    for (const id of this.#open) {
+      const o = this.#orders.get(id)!;
+      if (o.spec.symbol === symbol && o.side === side && !except.includes(id)) lots += openLots(o);
+    }
+    return lots;
   }
 
   unsettledOrders(): AccountOrder[] {

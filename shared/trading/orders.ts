@@ -14,6 +14,9 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const TERMINAL: ReadonlySet<OrderStatus> = new Set(["filled", "canceled", "expired", "rejected", "replaced"]);
 export const isOpen = (status: OrderStatus) => !TERMINAL.has(status);
 
+/** Lots an order may still fill: qty less filled while it is open; none for a notional order or a finished one. */
+export const openLots = (o: { status: OrderStatus; qty: number | null; filledQty: number }): number => (isOpen(o.status) && o.qty !== null ? o.qty - o.filledQty : 0);
+
 // The only moves an order may make. pending_new: stored by the account, not yet
 // acknowledged by the venue.
 const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {

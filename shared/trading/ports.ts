@@ -147,7 +147,12 @@ export interface AccountBook {
   order(id: string): AccountOrder | undefined;
   orderByClientId(clientOrderId: string): AccountOrder | undefined;
   openOrders(): AccountOrder[];
-  openOrdersOf(symbol: string, side: "buy" | "sell"): AccountOrder[];
+  /**
+   * Lots left on the open orders of `symbol` and `side` (qty less filled; a notional order
+   * counts none), except the orders in `except`: a sum the store keeps indexed, so an
+   * order's risk check does not read every resting order.
+   */
+  openLotsOf(symbol: string, side: "buy" | "sell", except: readonly string[]): number;
   /** Open orders the venue has not confirmed yet: not received, or a cancel pending. */
   unsettledOrders(): AccountOrder[];
   /** Orders created after `t`. */

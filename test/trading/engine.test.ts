@@ -82,6 +82,30 @@ describe("placing orders", () => {
     expect(refusal(await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "98.00" }))).toBe("accepted");
   });
 
+  it("counts what open buys may still fill toward the position limit: not a canceled one, not the one a replace replaces", async () => {
+    const h = harness({ limits: { maxPositionNotional: "1000" } });
+    await h.quote("99.00", "101.00");
+    await h.trade("100.00");
+    const rest = async (qty: string) => h.place({ side: "buy", qty, type: "limit", limit_price: "95.00" });
+    const first = await rest("4");
+    const second = await rest("4");
+    if (!first.ok || !second.ok) throw new Error("not placed");
+    // 8 open lots at the last price (800) and 3 more at their limit (285): above 1,000.
+    expect(refusal(await rest("3"))).toBe("max_position");
+    await h.runner.cancel(first.value.id);
+    expect(h.book.order(first.value.id)!.status).toBe("canceled");
+    const third = await rest("3");
+    expect(refusal(third)).toBe("accepted");
+    // Replacing the second with 6 lots: the 3 of the third at 100 plus 6 at 95, 870; the
+    // second's own 4 are not counted again.
+    const replaced = await h.runner.replace(second.value.id, { qty: "6" }, h.asset(), null);
+    expect(refusal(replaced)).toBe("accepted");
+    // Now 9 open lots (900): one more at 95 fits (995), two do not (1,090).
+    expect(refusal(await rest("2"))).toBe("max_position");
+    expect(refusal(await rest("1"))).toBe("accepted");
+    h.reconcile();
+  });
+
   it("a repeated client_order_id returns the original order", async () => {
     const h = harness();
     await h.quote("99.00", "100.00");
