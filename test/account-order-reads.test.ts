@@ -9,7 +9,8 @@ import type { AccountOrder } from "../shared/trading/orders";
 // venue's answer acknowledges an order right after it is stored). Checked here against the
 // orders table itself, read with SQL after every step of random runs: commits of new and
 // changed orders, withdrawn orders, commits that fail inside their transaction (nothing of
-// them may be remembered), and restarts (a new store over the same storage).
+// them may be remembered), and restarts (a new store over the same storage); and the sum of
+// the open orders' lots the position check reads, against the same table.
 
 type Step =
   | { kind: "commit"; orders: { id: number; status: string }[]; withdrawn: number[]; fails: boolean }
@@ -34,7 +35,7 @@ let runs = 0;
 let versions = 0;
 
 const order = (id: number, status: string): AccountOrder =>
-  ({ id: `o${id}`, clientOrderId: `c${id}`, side: "buy", status, atVenue: status !== "pending_new", cancelRequested: false, createdAt: 1_000 + id, spec: { symbol: "AAPL" }, version: ++versions }) as unknown as AccountOrder;
+  ({ id: `o${id}`, clientOrderId: `c${id}`, side: "buy", status, qty: 1, filledQty: 0, atVenue: status !== "pending_new", cancelRequested: false, createdAt: 1_000 + id, spec: { symbol: "AAPL" }, version: ++versions }) as unknown as AccountOrder;
 
 /** Two orders with one client order id break its UNIQUE constraint: the whole transaction rolls back. */
 const clash = (): AccountOrder[] => {
@@ -72,6 +73,10 @@ describe("the account's reads of orders it has just written", () => {
               else commit();
             }
             for (let id = 0; id <= 80; id++) expect(store.order(`o${id}`), `o${id}`).toEqual(inTable(id));
+            // The open lots the position check sums: those of the open orders the table holds.
+            const open = [...Array(81).keys()].map(inTable).filter((o): o is AccountOrder => o !== undefined && ["pending_new", "new", "partially_filled"].includes(o.status));
+            expect(store.openLotsOf("AAPL", "buy", [])).toBe(open.length);
+            expect(store.openLotsOf("AAPL", "buy", open.slice(0, 2).map((o) => o.id))).toBe(Math.max(0, open.length - 2));
           }
           // A read hands out a copy: changing it changes nothing stored or remembered.
           const some = store.order(sql.exec<{ id: string }>(`SELECT id FROM orders LIMIT 1`).toArray()[0]?.id ?? "none");
