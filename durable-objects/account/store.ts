@@ -210,11 +210,9 @@ export class AccountStore implements AccountBook {
 
   /** Lots left on the open orders of one symbol and side, except `except`'s (one indexed sum, nothing parsed). */
   openLotsOf(symbol: string, side: "buy" | "sell", except: readonly string[]): number {
-    const query = `SELECT COALESCE(SUM(open_lots), 0) AS lots FROM orders WHERE open = 1 AND symbol = ? AND side = ?`;
-    const row =
-      except.length === 0
-        ? this.sql.exec<{ lots: number }>(query, symbol, side).one()
-        : this.sql.exec<{ lots: number }>(`${query} AND id NOT IN (SELECT value FROM json_each(?))`, symbol, side, JSON.stringify(except)).one();
+    const row = this.sql
+      .exec<{ lots: number }>(`SELECT COALESCE(SUM(open_lots), 0) AS lots FROM orders WHERE open = 1 AND symbol = ? AND side = ? AND id NOT IN (SELECT value FROM json_each(?))`, symbol, side, JSON.stringify(except))
+      .one();
     return Number(row.lots);
   }
 

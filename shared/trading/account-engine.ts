@@ -686,7 +686,7 @@ export class AccountEngine {
   #openLots(symbol: string, side: "buy" | "sell", except: string | null): number {
     const changed = [...this.#log.orders()];
     let lots = this.book.openLotsOf(symbol, side, except === null ? changed.map((o) => o.id) : [...changed.map((o) => o.id), except]);
-    for (const o of changed) if (o.id !== except && o.spec.symbol === symbol && o.side === side && isOpen(o.status)) lots += openLots(o);
+    for (const o of changed) if (o.id !== except && o.spec.symbol === symbol && o.side === side) lots += openLots(o);
     return lots;
   }
 

@@ -51,7 +51,8 @@ export function formatMetric(name: string, value: number | string | null | undef
  */
 export function formatMetricOf(metrics: Partial<Record<string, number | string | null>> | null | undefined, name: string): string {
   const value = metrics?.[name];
-  if (name === "profit_factor" && value === null && (metricNumber(metrics?.gross_profit) ?? 0) > 0) return "∞";
+  const profit = metrics?.gross_profit;
+  if (name === "profit_factor" && value === null && typeof profit === "string" && (dec(profit) ?? 0n) > 0n) return "∞";
   return formatMetric(name, value);
 }
 
