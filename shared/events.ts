@@ -55,3 +55,48 @@ export function domainEvent(
 ): DomainEvent {
   return { id: stamp.id, type, version: 1, occurredAt: new Date(stamp.at).toISOString(), subject, traceparent, data };
 }
+
+/**
+ * A message on the events queue: one event, or the events one publisher flushes at once (an
+ * order's submitted, new and fill events) as an array in one message. Each message costs
+ * the queue and its consumer the same whatever it carries, so an account sends an order's
+ * events as one; the consumer projects each event of a message and settles the message once.
+ */
+export const EventMessage = z.union([DomainEvent, z.array(DomainEvent).min(1).max(100)]);
+export type EventMessage = z.infer<typeof EventMessage>;
+
+/** The events of a message body (one event or an array of them). */
+export const eventsOf = (message: EventMessage): DomainEvent[] => (Array.isArray(message) ? message : [message]);
+
+/**
+ * A queue message's body at most: Cloudflare Queues take up to 128 KB a message; the rest
+ * is room for the runtime's own framing.
+ */
+export const EVENT_MESSAGE_MAX_BYTES = 96 * 1024;
+
+/**
+ * Packs events, in order, into as few message bodies as fit `maxBytes` of JSON each (an
+ * event alone larger than that still gets a message of its own, which the queue refuses
+ * as it would have before). Each body is an array, so the consumer reads one shape.
+ */
+export function packEvents(events: readonly DomainEvent[], maxBytes = EVENT_MESSAGE_MAX_BYTES): DomainEvent[][] {
+  const messages: DomainEvent[][] = [];
+  let current: DomainEvent[] = [];
+  // "[" and "]", and a comma between events.
+  let bytes = 2;
+  for (const event of events) {
+    const size = utf8Length(JSON.stringify(event));
+    if (current.length > 0 && bytes + 1 + size > maxBytes) {
+      messages.push(current);
+      current = [];
+      bytes = 2;
+    }
+    bytes += (current.length > 0 ? 1 : 0) + size;
+    current.push(event);
+  }
+  if (current.length > 0) messages.push(current);
+  return messages;
+}
+
+const encoder = new TextEncoder();
+const utf8Length = (text: string): number => encoder.encode(text).length;

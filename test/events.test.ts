@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { domainEvent } from "../shared/events";
+import { domainEvent, EVENT_MESSAGE_MAX_BYTES, EventMessage, packEvents } from "../shared/events";
 import worker from "../workers/index";
 import { call, signUp } from "./helpers";
 
@@ -70,5 +71,38 @@ describe("domain events", () => {
     const result = await deliver([{ id: "bad", body: { type: "user.updated", subject } }]);
     expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["bad"]);
     expect((await auditRows(subject)).results).toHaveLength(0);
+  });
+});
+
+describe("packing events into queue messages", () => {
+  const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
+  const eventOf = (i: number, text: string) => domainEvent("order.new", `account:${i}`, { note: text }, null, { id: crypto.randomUUID(), at: Date.UTC(2026, 0, 1) + i });
+
+  it("keeps every event in order, each message within the size (an event larger alone), as few messages as the order allows", () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: "binary", maxLength: 600 }), { maxLength: 40 }), fc.integer({ min: 150, max: 4000 }), (texts, max) => {
+        const events = texts.map((t, i) => eventOf(i, t));
+        const messages = packEvents(events, max);
+        expect(messages.flat()).toEqual(events);
+        for (const [i, m] of messages.entries()) {
+          expect(m.length).toBeGreaterThan(0);
+          if (m.length > 1) expect(bytes(m)).toBeLessThanOrEqual(max);
+          // Greedy: the next message's first event would not have fitted in this one.
+          if (i + 1 < messages.length) expect(bytes([...m, messages[i + 1]![0]])).toBeGreaterThan(max);
+          expect(EventMessage.safeParse(m).success).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("an order's events go as one message; a full outbox of large events as several under the queue's 128 KB", () => {
+    const order = [eventOf(1, "submitted"), eventOf(2, "new"), eventOf(3, "filled")];
+    expect(packEvents(order)).toEqual([order]);
+    const large = Array.from({ length: 100 }, (_, i) => eventOf(i, "x".repeat(3000)));
+    const messages = packEvents(large);
+    expect(messages.length).toBeGreaterThan(1);
+    expect(messages.flat()).toEqual(large);
+    for (const m of messages) expect(bytes(m)).toBeLessThanOrEqual(EVENT_MESSAGE_MAX_BYTES);
   });
 });

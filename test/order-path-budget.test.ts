@@ -102,6 +102,38 @@ describe("the order path's budget", () => {
     });
   }
 
+  it("an order's events leave its account as one queue message: submitted, new and filled together", async () => {
+    const user = await signUp();
+    const who = { token: user.access };
+    expect((await request("/v2/orders", who, buy())).status).toBe(200);
+    await quiet(env);
+    const sent: unknown[][] = [];
+    const real = env.EVENTS;
+    // The account object shares this env (instrumented.ts): its sends go through the wrapper.
+    env.EVENTS = new Proxy(real, {
+      get(target, prop) {
+        if (prop === "sendBatch") return (messages: { body: unknown }[], options?: QueueSendBatchOptions) => (sent.push(messages.map((m) => m.body)), target.sendBatch(messages, options));
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    try {
+      const res = await request("/v2/orders", who, buy());
+      const { id } = await res.json<{ id: string }>();
+      await until(async () => sent.length > 0, "the account's send");
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toHaveLength(1);
+      const events = sent[0]![0] as { type: string; data: { order: { id: string } } }[];
+      expect(events.map((e) => [e.type, e.data.order.id])).toEqual([
+        ["order.submitted", id],
+        ["order.new", id],
+        ["order.filled", id],
+      ]);
+    } finally {
+      env.EVENTS = real;
+    }
+  });
+
   it("an order without a fresh held price asks for it first: two calls to the symbol's object, price then venue", async () => {
     const user = await signUp();
     const who = { token: user.access };

@@ -347,3 +347,59 @@ describe("the events consumer, a batch at a time", () => {
     expect(await rejectsA.received()).toEqual([]);
   });
 });
+
+// An account sends the events one command stored as one message, an array (shared/events.ts):
+// each message costs the queue and the consumer alike whatever it carries.
+describe("the events consumer, several events a message", () => {
+  it("each order's events as one message land exactly as one event a message does; delivered again they change nothing and push nothing", async () => {
+    const { a, b, orders, events } = await twoTraders();
+    const [streamA, streamB] = await Promise.all([listen(a), listen(b)]);
+    const messages = orders.map((o) => o.events);
+    expect(await deliver(messages)).toEqual({ acked: [0, 1, 2], retried: [] });
+
+    const got = await landed(events, orders.map((o) => o.orderId));
+    expect(got.audit.map((r) => r.event_id)).toEqual(events.map((e) => e.id).sort());
+    expect(got.orders).toEqual(orders.map((o) => ({ order_id: o.orderId, status: "filled", version: o.events.length })).sort((x, y) => x.order_id.localeCompare(y.order_id)));
+    expect(got.fills.map((f) => f.execution_id)).toEqual(orders.flatMap((o) => o.executions).sort());
+    expect(got.notifications.map((n) => n.event_id).sort()).toEqual(events.filter((e) => e.type === "order.filled" || e.type === "order.partially_filled").map((e) => e.id).sort());
+    await until(async () => fillsPushed(streamA).length === 2 && fillsPushed(streamB).length === 2, "each trader's fills on their socket");
+
+    // Again, as a redelivery: nothing new lands, nothing is pushed again.
+    expect(await deliver(messages, 2)).toEqual({ acked: [0, 1, 2], retried: [] });
+    await Promise.all([sentinel(a, streamA), sentinel(b, streamB)]);
+    expect(await landed(events, orders.map((o) => o.orderId))).toEqual(got);
+    expect([fillsPushed(streamA).length, fillsPushed(streamB).length]).toEqual([2, 2]);
+    streamA.ws.close();
+    streamB.ws.close();
+  });
+
+  it("a message with one malformed event is retried whole (and so dead-lettered) and nothing of it lands; the batch's other messages do", async () => {
+    const { orders } = await twoTraders();
+    const [first, second] = [orders[0]!, orders[1]!];
+    const broken = [...first.events.slice(0, 2), { ...first.events[2]!, id: "not-a-uuid" }];
+    expect(await deliver([broken, second.events])).toEqual({ acked: [1], retried: [0] });
+    expect(await landed(first.events, [first.orderId])).toEqual({ audit: [], orders: [], fills: [], notifications: [] });
+    expect((await landed(second.events, [second.orderId])).audit).toHaveLength(second.events.length);
+    // An empty array is no message either.
+    expect(await deliver([[]])).toEqual({ acked: [], retried: [0] });
+  });
+
+  it("a message D1 refuses an event of is retried whole; the batch's other messages land, and its retry lands it all", async () => {
+    const { orders } = await twoTraders();
+    const [refused, other] = [orders[1]!, orders[2]!];
+    const poisoned = refused.events.at(-1)!;
+    const trigger = `refuse_${poisoned.id.replaceAll("-", "")}`;
+    await env.DB.prepare(`CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_log WHEN NEW.event_id = '${poisoned.id}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`).run();
+    try {
+      expect(await deliver([refused.events, other.events])).toEqual({ acked: [1], retried: [0] });
+    } finally {
+      await env.DB.prepare(`DROP TRIGGER ${trigger}`).run();
+    }
+    // The message went together: none of its events landed, not only the refused one.
+    expect(await landed(refused.events, [refused.orderId])).toEqual({ audit: [], orders: [], fills: [], notifications: [] });
+    expect((await landed(other.events, [other.orderId])).orders).toEqual([{ order_id: other.orderId, status: "filled", version: other.events.length }]);
+    expect(await deliver([refused.events], 2)).toEqual({ acked: [0], retried: [] });
+    const got = await landed(refused.events, [refused.orderId]);
+    expect([got.audit.length, got.orders.length, got.fills.length, got.notifications.length]).toEqual([refused.events.length, 1, 2, 2]);
+  });
+});

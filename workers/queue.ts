@@ -1,7 +1,7 @@
 import { getTableColumns, sql, type Table } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { z } from "zod";
-import { DomainEvent } from "../shared/events";
+import { EventMessage, eventsOf, type DomainEvent } from "../shared/events";
 import { database, schema, type Database } from "../platform/db";
 import { logger } from "../platform/log";
 import { carriedSpan, finishSpan, sampled, startSpan, type Span } from "../platform/trace";
@@ -23,10 +23,13 @@ export function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<vo
 // Projects domain events into the audit log, the order and fill history and the users'
 // notifications (pushed to their sockets and queued to their webhooks). Idempotent by event
 // id: a redelivered message inserts nothing and pushes nothing. A message that fails is
-// retried, then dead-lettered.
+// retried, then dead-lettered. A message carries one event or several (an account sends an
+// order's events as one message, shared/events.ts): it is settled once, for all of them.
 async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env);
   const items: Projected[] = [];
+  /** Each valid message with its events' items, in the batch's order. */
+  const delivered: { message: Message<unknown>; items: Projected[] }[] = [];
   // One span per trace in the batch, a child of the span that published its events (an
   // order's submitted, new and fill events share one), all in the batch's one line: a log
   // line is the costliest thing the consumer does per event on the local runtime, where
@@ -34,44 +37,48 @@ async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<vo
   // events continue from it.
   const traces = new Map<string, Trace>();
   for (const message of batch.messages) {
-    const parsed = DomainEvent.safeParse(message.body);
+    const parsed = EventMessage.safeParse(message.body);
     if (!parsed.success) {
-      // A malformed event never succeeds; after max_retries it lands in the dead-letter queue.
+      // A malformed message never succeeds; after max_retries it lands in the dead-letter queue.
       log("error", "event rejected", { queue: batch.queue, messageId: message.id, issues: parsed.error.issues.length });
       message.retry();
       continue;
     }
-    const event = parsed.data;
-    // An event with no traceparent starts a trace of its own.
-    const key = event.traceparent ?? `root:${event.id}:${items.length}`;
-    let trace = traces.get(key);
-    if (!trace) traces.set(key, (trace = { span: startSpan("queue.events", event.traceparent), events: [], attempt: 0, failed: null }));
-    trace.events.push(event);
-    trace.attempt = Math.max(trace.attempt, message.attempts);
-    items.push({ message, event, trace });
+    const own: Projected[] = [];
+    for (const event of eventsOf(parsed.data)) {
+      // An event with no traceparent starts a trace of its own.
+      const key = event.traceparent ?? `root:${event.id}:${items.length}`;
+      let trace = traces.get(key);
+      if (!trace) traces.set(key, (trace = { span: startSpan("queue.events", event.traceparent), events: [], attempt: 0, failed: null }));
+      trace.events.push(event);
+      trace.attempt = Math.max(trace.attempt, message.attempts);
+      const item = { event, trace };
+      items.push(item);
+      own.push(item);
+    }
+    delivered.push({ message, items: own });
   }
   // The whole batch in one D1 transaction and one read of its deliveries: a filled order is
   // three events, and every round trip is a trip to D1's region.
-  if (items.length > 1)
+  if (delivered.length > 1)
     try {
       await project(env, db, items);
-      for (const item of items) item.message.ack();
+      for (const { message } of delivered) message.ack();
       logBatch(batch.queue, items.length, traces);
       return;
     } catch (error) {
-      // Nothing of the batch landed (or all of it did, and each event is idempotent): one by
-      // one, an event D1 refuses is retried alone and the others land.
-      log("warn", "event batch failed, projecting its events one by one", { queue: batch.queue, events: items.length, error: String(error) });
+      // Nothing of the batch landed (or all of it did, and each event is idempotent): one
+      // message at a time, a message D1 refuses an event of is retried alone and the others land.
+      log("warn", "event batch failed, projecting its messages one by one", { queue: batch.queue, messages: delivered.length, events: items.length, error: String(error) });
     }
-  for (const item of items) {
+  for (const { message, items: own } of delivered) {
     try {
-      await project(env, db, [item]);
-      item.message.ack();
+      await project(env, db, own);
+      message.ack();
     } catch (error) {
-      const { event } = item;
-      item.trace.failed = String(error);
-      log("error", "event projection failed", { eventId: event.id, type: event.type, traceparent: event.traceparent, error: String(error) });
-      item.message.retry({ delaySeconds: Math.min(60, 2 ** item.message.attempts) });
+      for (const item of own) item.trace.failed = String(error);
+      log("error", "event projection failed", { messageId: message.id, eventIds: own.map((i) => i.event.id), types: own.map((i) => i.event.type), traceparent: own[0]?.event.traceparent ?? null, error: String(error) });
+      message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
     }
   }
   logBatch(batch.queue, items.length, traces);
@@ -87,7 +94,6 @@ interface Trace {
 }
 
 interface Projected {
-  message: Message<unknown>;
   event: DomainEvent;
   trace: Trace;
 }

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { packEvents } from "../../shared/events";
 import { logger } from "../../platform/log";
 import { endSpan, finishSpan, logSpanLines, SpanScopes, spanned, startSpan, traced, type Span, type Spanned, type SpanValue, type Traced } from "../../platform/trace";
 import { AccountEngine } from "../../shared/trading/account-engine";
@@ -293,8 +294,8 @@ export class Account extends DurableObject<Env> {
   }
 
   /**
-   * Runs a command, then sends the events it stored (one queue batch per call, not per
-   * commit) without holding its answer: they are in the outbox already, and the alarm
+   * Runs a command, then sends the events it stored (one queue message per call, not one
+   * per event or per commit: an order's events travel together) without holding its answer: they are in the outbox already, and the alarm
    * retries a send that fails.
    */
   async #publishing<T>(command: Promise<T>): Promise<T> {
@@ -340,7 +341,7 @@ export class Account extends DurableObject<Env> {
     if (pending.length === 0) return;
     const ids = pending.map((p) => p.id);
     try {
-      await this.env.EVENTS.sendBatch(pending.map((p) => ({ body: p.event, contentType: "json" as const })));
+      await this.env.EVENTS.sendBatch(packEvents(pending.map((p) => p.event)).map((body) => ({ body, contentType: "json" as const })));
       this.#store.published(ids);
     } catch (error) {
       this.#store.unsent(ids);

@@ -3,10 +3,14 @@ import { METRICS_STORE } from "../../shared/observability/catalog";
 
 const log = logger("queue");
 
-/** The envelope's type and id, when the dead message is a domain event. */
-function eventOf(body: unknown): { eventType: string | null; eventId: string | null } {
-  const e = (typeof body === "object" && body !== null ? body : {}) as { type?: unknown; id?: unknown };
-  return { eventType: typeof e.type === "string" ? e.type.slice(0, 100) : null, eventId: typeof e.id === "string" ? e.id.slice(0, 100) : null };
+/**
+ * The envelope's type and id, when the dead message is a domain event; for a message of
+ * several events (shared/events.ts), its first event's, with how many it carried.
+ */
+function eventOf(body: unknown): { eventType: string | null; eventId: string | null; events: number } {
+  const first: unknown = Array.isArray(body) ? body[0] : body;
+  const e = (typeof first === "object" && first !== null ? first : {}) as { type?: unknown; id?: unknown };
+  return { eventType: typeof e.type === "string" ? e.type.slice(0, 100) : null, eventId: typeof e.id === "string" ? e.id.slice(0, 100) : null, events: Array.isArray(body) ? body.length : 1 };
 }
 
 /**
@@ -17,8 +21,8 @@ function eventOf(body: unknown): { eventType: string | null; eventId: string | n
 export async function consumeDeadEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const at = Date.now();
   const letters = batch.messages.map((message) => {
-    const event = eventOf(message.body);
-    log("error", "event dead-lettered", { queue: batch.queue, messageId: message.id, attempts: message.attempts, ...event });
+    const { events, ...event } = eventOf(message.body);
+    log("error", "event dead-lettered", { queue: batch.queue, messageId: message.id, attempts: message.attempts, events, ...event });
     return { queue: batch.queue, messageId: message.id, attempts: message.attempts, at, ...event };
   });
   try {
