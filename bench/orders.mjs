@@ -1,10 +1,11 @@
 // Order placement benchmark: `npm run bench:orders` (env BENCH_CONNECTIONS, BENCH_SECONDS,
-// BENCH_ACCOUNTS). Starts the platform with wrangler dev in a throwaway state dir and
+// BENCH_ACCOUNTS, BENCH_PAIRS). Starts the platform with wrangler dev in a throwaway state dir and
 // measures POST /v2/orders through the whole path (authentication, validation, the
 // account's Durable Object with its gate, risk checks and reservation, the symbol's venue
 // and back) for one account and for many, and the authenticated GET /api/users/me with a
 // JWT and with an API key, against GET /health in the same run (the run's first /health,
-// and for each 100-account row a /health window measured just before it); then one order
+// and for each 100-account row a /health window measured just before it, BENCH_PAIRS times,
+// the median pair shown); then one order
 // at a time (the serial latency). Prints tables and a `BENCH_RESULT {...}` line, also written to
 // bench/results/orders.json.
 //
@@ -23,12 +24,15 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100);
 // --metrics=compare: rounds of (on, off), each its own wrangler dev start.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+// Each 100-account row is measured this many times, each right after a /health window of its
+// own, the rows' rounds interleaved; the table shows the median pair.
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const WARMUP_SECONDS = 2;
 const USAGE = `usage: npm run bench:orders -- [--metrics=on|off|compare]
   --metrics=on       the full order benchmark with request metrics on (the default)
   --metrics=off      the same with REQUEST_METRICS=off (no counting, no flush to the metrics object)
   --metrics=compare  the order load with metrics on, then off (two wrangler dev starts): orders/s and p99 for each
-environment: BENCH_CONNECTIONS (${CONNECTIONS}), BENCH_SECONDS (${SECONDS}), BENCH_ACCOUNTS (${ACCOUNTS}), BENCH_ROUNDS (${ROUNDS}: rounds of on, off for --metrics=compare)`;
+environment: BENCH_CONNECTIONS (${CONNECTIONS}), BENCH_SECONDS (${SECONDS}), BENCH_ACCOUNTS (${ACCOUNTS}), BENCH_PAIRS (${PAIRS}: /health-then-row pairs of each ${ACCOUNTS}-account row), BENCH_ROUNDS (${ROUNDS}: rounds of on, off for --metrics=compare)`;
 const argv = process.argv.slice(2);
 const METRICS_MODE = argv.find((a) => a.startsWith("--metrics="))?.slice("--metrics=".length) ?? "on";
 const PASSWORD = "bench-password-0042";
@@ -234,23 +238,46 @@ async function main() {
     const reads = { warmup: { seconds: WARMUP_SECONDS }, accounts: ACCOUNTS };
     const health = () => load(base, "GET /health", { method: "GET", path: "/health" }, { warmup: { seconds: WARMUP_SECONDS } });
     // The host's speed drifts within a run (this machine's /health has moved by a third
-    // between the first and last rows), so each 100-account row also gets a /health window
-    // of its own right before it, and its ratios to that one ("adjacent") besides the
-    // ratios to the run's first /health.
+    // between the first and last rows, and two 10 s windows of the same load differ by a
+    // fifth), so each 100-account row gets a /health window of its own right before it, and
+    // its ratios to that one ("adjacent") besides the ratios to the run's first /health.
+    // Each such pair is measured PAIRS times, the rows' rounds interleaved so a slow spell of
+    // the host falls on every row alike; the table shows each row's median pair (by req/s ÷
+    // its adjacent /health) and the result keeps them all.
     const paired = async (...args) => {
       const adjacent = await health();
       const row = await load(base, ...args);
       return { ...row, adjacent_health: { rps: adjacent.rps, p50_ms: adjacent.p50_ms, p99_ms: adjacent.p99_ms } };
     };
-    const rows = [
-      await health(),
-      await paired(`GET /api/users/me (JWT), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", many), reads),
-      await paired(`GET /api/users/me (API key), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", keys), reads),
+    const medianPairs = async (targets) => {
+      const runs = targets.map(() => []);
+      for (let r = 0; r < PAIRS; r++) for (const [i, args] of targets.entries()) runs[i].push(await paired(...args));
+      return runs.map((pairs) => {
+        const ratio = (p) => p.rps / p.adjacent_health.rps;
+        const sorted = [...pairs].sort((a, b) => ratio(a) - ratio(b));
+        const median = sorted[Math.floor((sorted.length - 1) / 2)];
+        return { ...median, pairs: pairs.map((p) => ({ rps: p.rps, p99_ms: p.p99_ms, health_rps: p.adjacent_health.rps, health_p99_ms: p.adjacent_health.p99_ms, rps_ratio: round(ratio(p), 3) })) };
+      });
+    };
+    const firstHealth = await health();
+    const reading = await medianPairs([
+      [`GET /api/users/me (JWT), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", many), reads],
+      [`GET /api/users/me (API key), ${ACCOUNTS} accounts`, readingRequest("/api/users/me", keys), reads],
+    ]);
+    const bursts = [
       await load(base, "POST /v2/orders resting limit buy, 1 account", placingRequest([limitOne], "limit", limitPrice), burst),
       await load(base, "POST /v2/orders market buy (fills), 1 account", placingRequest([marketOne], "market"), burst),
-      await paired(`POST /v2/orders resting limit buy, ${ACCOUNTS} accounts`, placingRequest(many, "limit", limitPrice), timed),
-      await paired(`POST /v2/orders market buy (fills), ${ACCOUNTS} accounts`, placingRequest(many, "market"), timed),
-      await paired(`POST /v2/orders market buy, API keys, ${ACCOUNTS} accounts`, placingRequest(keys, "market"), timed),
+    ];
+    const placing = await medianPairs([
+      [`POST /v2/orders resting limit buy, ${ACCOUNTS} accounts`, placingRequest(many, "limit", limitPrice), timed],
+      [`POST /v2/orders market buy (fills), ${ACCOUNTS} accounts`, placingRequest(many, "market"), timed],
+      [`POST /v2/orders market buy, API keys, ${ACCOUNTS} accounts`, placingRequest(keys, "market"), timed],
+    ]);
+    const rows = [
+      firstHealth,
+      ...reading,
+      ...bursts,
+      ...placing,
       // The baseline again, to show how far the machine drifted during the run.
       { ...(await health()), target: "GET /health (again, after the orders)" },
     ];
@@ -265,6 +292,8 @@ async function main() {
       }
     }
     printTable(rows);
+    console.log(`\neach ${ACCOUNTS}-account row's pairs (its req/s ÷ the /health window just before it), in the order run; the table shows the median:`);
+    for (const r of rows.filter((row) => row.pairs)) console.log(`  ${r.target.padEnd(50)} ${r.pairs.map((p) => `${p.rps_ratio} (${p.rps} ÷ ${p.health_rps})`).join(", ")}`);
 
     const byTarget = (prefix) => rows.find((r) => r.target.startsWith(prefix));
     const scaling = {
