@@ -23,8 +23,14 @@ describe("a backtest's metrics on screen", () => {
     expect(formatMetric("expectancy", "n/a")).toBe("n/a");
   });
 
-  it("prints fractions as percentages and huge ratios with three significant digits", () => {
+  it("prints fractions as percentages (tiny ones with two significant digits) and huge ratios with three significant digits", () => {
     expect(formatMetric("total_return", 0.0005)).toBe("0.05%");
+    // Too small for two decimals, and not nothing: two significant digits.
+    expect(formatMetric("max_drawdown", 0.0000123)).toBe("0.0012%");
+    expect(formatMetric("max_drawdown", -0.000049)).toBe("-0.0049%");
+    expect(formatMetric("annualized_volatility", 1.5e-9)).toBe("1.5e-7%");
+    expect(formatMetric("max_drawdown", 0.00005)).toBe("0.01%");
+    expect(formatMetric("max_drawdown", 0)).toBe("0.00%");
     expect(formatMetric("cagr", 5.000811149750068e229)).toBe("5.00e+231%");
     expect(formatMetric("calmar", 9.939212176351412e230)).toBe("9.94e+230");
     expect(formatMetric("sharpe", 51.96712)).toBe("51.967");

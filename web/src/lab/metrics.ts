@@ -20,6 +20,16 @@ const ACRONYMS: Record<string, string> = { cagr: "CAGR" };
 const FIXED_LIMIT = 1e9;
 const decimals = (x: number, digits: number) => (Math.abs(x) < FIXED_LIMIT ? x.toFixed(digits) : x.toExponential(2));
 
+/**
+ * A fraction as a percentage with two decimals; one too small for them (a drawdown of a
+ * thousandth of a percent), with two significant digits rather than a "0.00%" that reads
+ * as none.
+ */
+function percent(fraction: number): string {
+  const p = fraction * 100;
+  return p !== 0 && Math.abs(p) < 0.005 ? `${p.toPrecision(2)}%` : `${decimals(p, 2)}%`;
+}
+
 /** A span in ms as days, hours and minutes ("1d 2h", "45m"). */
 function span(ms: number): string {
   const minutes = Math.round(ms / 60_000);
@@ -38,7 +48,7 @@ export function formatMetric(name: string, value: number | string | null | undef
     return money === undefined ? value : usd(money);
   }
   if (!Number.isFinite(value)) return String(value);
-  if (FRACTIONS.has(name)) return `${decimals(value * 100, 2)}%`;
+  if (FRACTIONS.has(name)) return percent(value);
   if (COUNTS.has(name)) return String(value);
   if (name === "max_drawdown_duration") return span(value);
   return decimals(value, 3);
