@@ -56,13 +56,16 @@ export function domainEvent(
   return { id: stamp.id, type, version: 1, occurredAt: new Date(stamp.at).toISOString(), subject, traceparent, data };
 }
 
+/** Events in one message at most (an account's flush takes up to 100 from its outbox). */
+export const EVENT_MESSAGE_MAX_EVENTS = 100;
+
 /**
  * A message on the events queue: one event, or the events one publisher flushes at once (an
  * order's submitted, new and fill events) as an array in one message. Each message costs
  * the queue and its consumer the same whatever it carries, so an account sends an order's
  * events as one; the consumer projects each event of a message and settles the message once.
  */
-export const EventMessage = z.union([DomainEvent, z.array(DomainEvent).min(1).max(100)]);
+export const EventMessage = z.union([DomainEvent, z.array(DomainEvent).min(1).max(EVENT_MESSAGE_MAX_EVENTS)]);
 export type EventMessage = z.infer<typeof EventMessage>;
 
 /** The events of a message body (one event or an array of them). */
@@ -75,9 +78,10 @@ export const eventsOf = (message: EventMessage): DomainEvent[] => (Array.isArray
 export const EVENT_MESSAGE_MAX_BYTES = 96 * 1024;
 
 /**
- * Packs events, in order, into as few message bodies as fit `maxBytes` of JSON each (an
- * event alone larger than that still gets a message of its own, which the queue refuses
- * as it would have before). Each body is an array, so the consumer reads one shape.
+ * Packs events, in order, into as few message bodies as fit `maxBytes` of JSON and
+ * EVENT_MESSAGE_MAX_EVENTS events each (an event alone larger than `maxBytes` still gets a
+ * message of its own, which the queue refuses as it would have before). Each body is an
+ * array, so the consumer reads one shape.
  */
 export function packEvents(events: readonly DomainEvent[], maxBytes = EVENT_MESSAGE_MAX_BYTES): DomainEvent[][] {
   const messages: DomainEvent[][] = [];
@@ -86,7 +90,7 @@ export function packEvents(events: readonly DomainEvent[], maxBytes = EVENT_MESS
   let bytes = 2;
   for (const event of events) {
     const size = utf8Length(JSON.stringify(event));
-    if (current.length > 0 && bytes + 1 + size > maxBytes) {
+    if (current.length > 0 && (bytes + 1 + size > maxBytes || current.length === EVENT_MESSAGE_MAX_EVENTS)) {
       messages.push(current);
       current = [];
       bytes = 2;

@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { domainEvent, EVENT_MESSAGE_MAX_BYTES, EventMessage, packEvents } from "../shared/events";
+import { domainEvent, EVENT_MESSAGE_MAX_BYTES, EVENT_MESSAGE_MAX_EVENTS, EventMessage, packEvents } from "../shared/events";
 import worker from "../workers/index";
 import { call, signUp } from "./helpers";
 
@@ -80,15 +80,16 @@ describe("packing events into queue messages", () => {
 
   it("keeps every event in order, each message within the size (an event larger alone), as few messages as the order allows", () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ unit: "binary", maxLength: 600 }), { maxLength: 40 }), fc.integer({ min: 150, max: 4000 }), (texts, max) => {
+      fc.property(fc.array(fc.string({ unit: "binary", maxLength: 600 }), { maxLength: 250 }), fc.integer({ min: 150, max: 200_000 }), (texts, max) => {
         const events = texts.map((t, i) => eventOf(i, t));
         const messages = packEvents(events, max);
         expect(messages.flat()).toEqual(events);
         for (const [i, m] of messages.entries()) {
           expect(m.length).toBeGreaterThan(0);
           if (m.length > 1) expect(bytes(m)).toBeLessThanOrEqual(max);
+          expect(m.length).toBeLessThanOrEqual(EVENT_MESSAGE_MAX_EVENTS);
           // Greedy: the next message's first event would not have fitted in this one.
-          if (i + 1 < messages.length) expect(bytes([...m, messages[i + 1]![0]])).toBeGreaterThan(max);
+          if (i + 1 < messages.length && m.length < EVENT_MESSAGE_MAX_EVENTS) expect(bytes([...m, messages[i + 1]![0]])).toBeGreaterThan(max);
           expect(EventMessage.safeParse(m).success).toBe(true);
         }
       }),
@@ -104,5 +105,8 @@ describe("packing events into queue messages", () => {
     expect(messages.length).toBeGreaterThan(1);
     expect(messages.flat()).toEqual(large);
     for (const m of messages) expect(bytes(m)).toBeLessThanOrEqual(EVENT_MESSAGE_MAX_BYTES);
+    // Small events: at most EVENT_MESSAGE_MAX_EVENTS a message, which the consumer's schema takes.
+    const many = Array.from({ length: 250 }, (_, i) => eventOf(i, ""));
+    expect(packEvents(many).map((m) => m.length)).toEqual([100, 100, 50]);
   });
 });
