@@ -295,8 +295,8 @@ export class Account extends DurableObject<Env> {
 
   /**
    * Runs a command, then sends the events it stored (one queue message per call, not one
-   * per event or per commit: an order's events travel together) without holding its answer: they are in the outbox already, and the alarm
-   * retries a send that fails.
+   * per event or per commit: an order's events travel together) without holding its
+   * answer: they are in the outbox already, and the alarm retries a send that fails.
    */
   async #publishing<T>(command: Promise<T>): Promise<T> {
     const result = await command;
