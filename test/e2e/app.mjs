@@ -389,7 +389,12 @@ try {
     await page.getByLabel("Symbol", { exact: true }).fill("AAPL");
     await page.getByLabel("fast", { exact: true }).fill("3");
     await page.getByLabel("slow", { exact: true }).fill("8");
+    // The amounts show only for the sizing that uses them (all_in by default uses neither).
+    const amounts = async () => [await page.getByLabel("qty", { exact: true }).count(), await page.getByLabel("notional", { exact: true }).count()].join(",");
+    if ((await amounts()) !== "0,0") throw new Error(`sizing all_in shows qty, notional fields: ${await amounts()}`);
     await page.getByLabel("sizing", { exact: true }).selectOption("qty");
+    await page.getByLabel("qty", { exact: true }).waitFor();
+    if ((await amounts()) !== "1,0") throw new Error(`sizing qty shows qty, notional fields: ${await amounts()}`);
     await page.getByLabel("qty", { exact: true }).fill("1");
     await page.getByRole("button", { name: "Save strategy" }).click();
     await strategyRow().waitFor();

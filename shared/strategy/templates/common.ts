@@ -10,14 +10,21 @@ import type { OrderInput, Strategy, StrategyContext, StrategyState } from "../ru
 
 export const SIZINGS = ["all_in", "qty", "notional"] as const;
 
+/**
+ * A parameter that only matters while other parameters have these values (qty only when
+ * sizing is qty): its JSON Schema carries them as `x-shown-when`, and the app's form shows
+ * the field only then. The value is still validated and posted either way.
+ */
+export const shownWhen = (values: Record<string, string | number | boolean>) => ({ "x-shown-when": values });
+
 /** The entry sizing fields every trend or signal template takes. */
 export const sizingFields = {
   sizing: z
     .enum(SIZINGS)
     .default("all_in")
     .describe("How much an entry buys: all_in = the largest quantity the cash pays for (ctx.maxBuyQty), qty = the fixed quantity below, notional = the fixed USD amount below"),
-  qty: z.number().positive().max(1e12).default(1).describe("Quantity bought per entry when sizing is qty (rounded down to the lot grid)"),
-  notional: z.number().positive().max(1e12).default(1000).describe("USD spent per entry when sizing is notional (rounded down to the cent)"),
+  qty: z.number().positive().max(1e12).default(1).describe("Quantity bought per entry when sizing is qty (rounded down to the lot grid)").meta(shownWhen({ sizing: "qty" })),
+  notional: z.number().positive().max(1e12).default(1000).describe("USD spent per entry when sizing is notional (rounded down to the cent)").meta(shownWhen({ sizing: "notional" })),
 };
 
 export type SizingParams = { sizing: (typeof SIZINGS)[number]; qty: number; notional: number };

@@ -2,10 +2,10 @@ import { useEffect, useState } from "preact/hooks";
 import { api, RawBody } from "../api";
 import { fieldErrors, messageOf } from "./errors";
 import { csvCloses } from "./csv";
-import { defaultsOf, ParamsForm } from "./params-form";
+import { ParamsForm } from "./params-form";
+import { defaultsOf, type BacktestJson, type Params, type StrategyJson, type TemplateJson } from "./types";
 import { TemplateSelect } from "./template-select";
 import type { Point } from "./series-chart";
-import type { BacktestJson, Params, StrategyJson, TemplateJson } from "./types";
 
 // Running a backtest: a template with parameters or a saved strategy, on a symbol's stored
 // history between two dates or on an uploaded CSV of bars.

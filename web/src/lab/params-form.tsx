@@ -1,8 +1,9 @@
-import { fieldsOf, type FieldSchema, type Params } from "./types";
+import { shownFields, type FieldSchema, type Params } from "./types";
 
 // A template's parameters as a form, generated from its JSON Schema: numbers with their
 // bounds, enums as selects, booleans as checkboxes, the descriptions as hints. Values stay
-// JSON values (numbers as numbers), so what is posted is what the schema validates.
+// JSON values (numbers as numbers), so what is posted is what the schema validates. A field
+// that matters only for some values of another (qty when sizing is qty) is shown only then.
 
 const label = (name: string) => name.replace(/_/g, " ");
 
@@ -10,18 +11,12 @@ function bounds(f: FieldSchema) {
   return { min: f.minimum ?? f.exclusiveMinimum, max: f.maximum ?? f.exclusiveMaximum };
 }
 
-export function defaultsOf(schema: Record<string, unknown>, defaults: Params): Params {
-  const out: Params = {};
-  for (const [name, f] of fieldsOf(schema)) out[name] = defaults[name] ?? f.default;
-  return out;
-}
-
 export function ParamsForm(props: { schema: Record<string, unknown>; value: Params; onChange(next: Params): void; errors?: Record<string, string>; idPrefix: string }) {
   const { schema, value, onChange, errors = {}, idPrefix } = props;
   const set = (name: string, v: unknown) => onChange({ ...value, [name]: v });
   return (
     <div class="params-form">
-      {fieldsOf(schema).map(([name, f]) => {
+      {shownFields(schema, value).map(([name, f]) => {
         const id = `${idPrefix}-${name}`;
         const hint = f.description ? `${id}-hint` : undefined;
         const error = errors[`params.${name}`] ?? errors[name];

@@ -2,9 +2,9 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import { CodeEditor, STARTER_SOURCE, type CompileError } from "./code-editor";
 import { compileErrors, fieldErrors, messageOf } from "./errors";
-import { defaultsOf, ParamsForm } from "./params-form";
+import { ParamsForm } from "./params-form";
 import { TemplateSelect } from "./template-select";
-import { LIVE_TIMEFRAMES, type Params, type StrategyJson, type TemplateJson } from "./types";
+import { defaultsOf, LIVE_TIMEFRAMES, type Params, type StrategyJson, type TemplateJson } from "./types";
 
 // Creating a strategy: from a template (its parameters as a form generated from the JSON
 // Schema) or from code (the editor, with the server's compile errors on their lines).

@@ -3,8 +3,8 @@ import { api } from "../api";
 import { time } from "../format";
 import { CodeEditor, type CompileError } from "./code-editor";
 import { compileErrors, fieldErrors, messageOf } from "./errors";
-import { defaultsOf, ParamsForm } from "./params-form";
-import type { Params, StrategyJson, TemplateJson } from "./types";
+import { ParamsForm } from "./params-form";
+import { defaultsOf, type Params, type StrategyJson, type TemplateJson } from "./types";
 
 // Editing a saved strategy: new parameters (template) or new code make a new version; a
 // running strategy keeps the version it started with until it is started again.

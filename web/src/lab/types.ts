@@ -68,11 +68,25 @@ export interface FieldSchema {
   maximum?: number;
   exclusiveMinimum?: number;
   exclusiveMaximum?: number;
+  /** Shown only while the named parameters have these values (shared/strategy/templates/common.ts). */
+  "x-shown-when"?: Record<string, unknown>;
 }
 
 export function fieldsOf(schema: Record<string, unknown>): [string, FieldSchema][] {
   const props = (schema.properties ?? {}) as Record<string, FieldSchema>;
   return Object.entries(props);
+}
+
+/** A form's starting values: the given ones, else each field's default. */
+export function defaultsOf(schema: Record<string, unknown>, defaults: Params): Params {
+  const out: Params = {};
+  for (const [name, f] of fieldsOf(schema)) out[name] = defaults[name] ?? f.default;
+  return out;
+}
+
+/** The fields a form shows for these values: those without a condition, and those whose `x-shown-when` the values meet. */
+export function shownFields(schema: Record<string, unknown>, values: Params): [string, FieldSchema][] {
+  return fieldsOf(schema).filter(([, f]) => Object.entries(f["x-shown-when"] ?? {}).every(([name, wanted]) => values[name] === wanted));
 }
 
 /** The timeframes strategies run on (the live feed's frames). */
