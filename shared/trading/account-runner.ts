@@ -254,10 +254,18 @@ export class AccountRunner {
           return;
         }
         this.#hold(command.symbol, answer.price);
-        // A declined call the command made itself is its to handle; a resend answered as
-        // declined is an order whose placing died with its process: it ends rejected.
-        if (answer.declined && window) declined = { price: answer.price };
-        else if (answer.declined && command.kind === "submit") this.#engine.declined(id, traceparent);
+        // A declined call the command made itself is its to handle: it runs again as if it
+        // had asked for the price first, an answer that brings no reports. So the reports
+        // this one carries are left for the next call's answer (the venue keeps them until
+        // a cursor acknowledges them): applied now, the command would be checked against
+        // fills the two-call path would not yet know of, and could be accepted where that
+        // path refuses it.
+        if (answer.declined && window) {
+          declined = { price: answer.price };
+          return;
+        }
+        // A resend answered as declined is an order whose placing died with its process: it ends rejected.
+        if (answer.declined && command.kind === "submit") this.#engine.declined(id, traceparent);
         else if (command.kind === "submit") this.#engine.acknowledged(id, traceparent);
         this.#engine.applyReports(command.symbol, answer.reports, traceparent);
         await this.#settle(traceparent);
