@@ -1,13 +1,12 @@
 // Order placement benchmark: `npm run bench:orders` (env BENCH_CONNECTIONS, BENCH_SECONDS,
-// BENCH_ACCOUNTS, BENCH_PAIRS). Starts the platform with wrangler dev in a throwaway state dir and
-// measures POST /v2/orders through the whole path (authentication, validation, the
+// BENCH_ACCOUNTS, BENCH_PAIRS). Starts the platform with wrangler dev in a throwaway state
+// dir and measures POST /v2/orders through the whole path (authentication, validation, the
 // account's Durable Object with its gate, risk checks and reservation, the symbol's venue
 // and back) for one account and for many, and the authenticated GET /api/users/me with a
 // JWT and with an API key, against GET /health in the same run (the run's first /health,
-// and for each 100-account row a /health window measured just before it, BENCH_PAIRS times,
-// the median pair shown); then one order
-// at a time (the serial latency). Prints tables and a `BENCH_RESULT {...}` line, also written to
-// bench/results/orders.json.
+// and for each 100-account row a /health window measured just before it, BENCH_PAIRS
+// times, the median pair shown); and one order at a time (the serial latency). Prints
+// tables and a `BENCH_RESULT {...}` line, also written to bench/results/orders.json.
 //
 // `npm run bench:orders -- --metrics=off` runs it with the gateway's request metrics
 // switched off (REQUEST_METRICS); `--metrics=compare` instead measures the cost of metrics on
