@@ -5,7 +5,7 @@ import { csvBars } from "./csv";
 import { formatMetric, metricLabel, metricNumber, METRICS } from "./metrics";
 import { rangeOf, type Market } from "./backtest-form";
 import { TemplateSelect } from "./template-select";
-import { fieldsOf, type OptimizationJson, type TemplateJson } from "./types";
+import { shownFields, type OptimizationJson, type TemplateJson } from "./types";
 
 // Optimization: two numeric parameters each over a range, one backtest per pair on the
 // symbol's history, shown as a heat map of the chosen metric (a CSS grid, one cell per
@@ -18,7 +18,12 @@ interface Axis {
   step: string;
 }
 
-const numericParams = (t: TemplateJson | undefined) => (t ? fieldsOf(t.params_schema).filter(([, f]) => f.type === "integer" || f.type === "number").map(([n]) => n) : []);
+/**
+ * The parameters an axis can range over: the numeric ones that matter under the template's
+ * defaults, which the other parameters keep (qty is no axis while sizing is all_in: every
+ * cell would be the same run).
+ */
+const numericParams = (t: TemplateJson | undefined) => (t ? shownFields(t.params_schema, t.defaults).filter(([, f]) => f.type === "integer" || f.type === "number").map(([n]) => n) : []);
 /** The most bars a JSON body may carry (the API's MAX_POSTED_BARS). */
 const MAX_POSTED_BARS = 1000;
 const LOWER_IS_BETTER = new Set(["max_drawdown", "max_drawdown_duration", "annualized_volatility", "fees", "gross_loss"]);
