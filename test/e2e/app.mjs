@@ -130,6 +130,13 @@ try {
     return `sockets ${sockets.join(", ")}`;
   });
 
+  await step("every watchlist row shows its change once its symbol has traded, without a reload (feeds start as the platform does, some after the page loaded)", async () => {
+    const changes = () => page.locator('.watchlist [data-testid="chg"]').allTextContents();
+    await until(async () => (await changes()).length === 6 && (await changes()).every((c) => c.trim() !== "—"), "a change on every watchlist row", 45_000).catch(async (e) => {
+      throw new Error(`${e.message}: ${(await changes()).join(" | ")}`);
+    });
+  });
+
   await step("the refresh token lives only in an HttpOnly cookie for /api/auth", async () => {
     const cookie = await sessionCookie();
     if (!cookie) throw new Error(`no session cookie: ${(await context.cookies()).map((c) => c.name).join(", ")}`);

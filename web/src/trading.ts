@@ -89,8 +89,26 @@ async function loadSnapshots(symbols: string[]): Promise<void> {
   });
 }
 
+/**
+ * When each symbol's snapshot was last asked for again because its change could not be
+ * shown: a feed that had not printed yet when the page loaded has no daily bar in its
+ * snapshot, and the row showed no change until a reload.
+ */
+const reasked = new Map<string, number>();
+const REASK_EVERY_MS = 30_000;
+/** After its first trade the symbol's daily bar is stored; the snapshot is read once it surely is. */
+const REASK_AFTER_MS = 1_500;
+
+function reaskSnapshot(symbol: string): void {
+  const now = Date.now();
+  if (now - (reasked.get(symbol) ?? -Infinity) < REASK_EVERY_MS) return;
+  reasked.set(symbol, now);
+  setTimeout(() => void loadSnapshots([symbol]), REASK_AFTER_MS);
+}
+
 function onMarket(m: MarketMsg): void {
   if (m.T !== "q" && m.T !== "t") return;
+  if (m.T === "t" && quotes.get()[m.S]?.prevClose === undefined) reaskSnapshot(m.S);
   quotes.update((q) => {
     const current = q[m.S] ?? { tick: 0 };
     const next: Quote = { ...current, tick: current.tick + 1 };

@@ -72,7 +72,9 @@ function Row({ symbol, active }: { symbol: string; active: boolean }) {
       <td class="r num" data-testid="ask">{num(q?.ask)}</td>
       <td class="r num" data-testid="last">{num(q?.last)}</td>
       <td class={`r num ${tone(change)}`}>{change === undefined ? "—" : `${change > 0n ? "+" : ""}${num(change)}`}</td>
-      <td class={`r num ${tone(change)}`}>{pct(change, q?.prevClose)}</td>
+      <td class={`r num ${tone(change)}`} data-testid="chg">
+        {pct(change, q?.prevClose)}
+      </td>
       <td>
         <button
           class="icon"
