@@ -73,9 +73,10 @@ async function loadSnapshots(symbols: string[]): Promise<void> {
     stocks.length ? api<Record<string, Snapshot>>("GET", `/v2/stocks/snapshots?symbols=${encodeURIComponent(stocks.join(","))}`).catch(() => none) : none,
     crypto.length ? api<{ snapshots: Record<string, Snapshot> }>("GET", `/v1beta3/crypto/us/snapshots?symbols=${encodeURIComponent(crypto.join(","))}`).then((r) => r.snapshots, () => none) : none,
   ]);
+  const snaps = { ...s, ...c };
   quotes.update((q) => {
     const next = { ...q };
-    for (const [symbol, snap] of Object.entries({ ...s, ...c })) {
+    for (const [symbol, snap] of Object.entries(snaps)) {
       const current = next[symbol] ?? { tick: 0 };
       next[symbol] = {
         ...current,
@@ -87,13 +88,18 @@ async function loadSnapshots(symbols: string[]): Promise<void> {
     }
     return next;
   });
+  // A symbol that had not traded yet (its feed starts after the page loaded) has no daily
+  // bar: its snapshot is read again after its first trade (onMarket).
+  for (const symbol of symbols) {
+    const snap = snaps[symbol];
+    if (snap?.prevDailyBar?.c === undefined && snap?.dailyBar?.o === undefined) noClose.add(symbol);
+    else noClose.delete(symbol);
+  }
 }
 
-/**
- * When each symbol's snapshot was last asked for again because its change could not be
- * shown: a feed that had not printed yet when the page loaded has no daily bar in its
- * snapshot, and the row showed no change until a reload.
- */
+/** Symbols whose snapshot answered without a previous close or a daily open to measure the change from. */
+const noClose = new Set<string>();
+/** When each of them was last asked for again: at most every 30 s a symbol. */
 const reasked = new Map<string, number>();
 const REASK_EVERY_MS = 30_000;
 /** After its first trade the symbol's daily bar is stored; the snapshot is read once it surely is. */
@@ -108,7 +114,9 @@ function reaskSnapshot(symbol: string): void {
 
 function onMarket(m: MarketMsg): void {
   if (m.T !== "q" && m.T !== "t") return;
-  if (m.T === "t" && quotes.get()[m.S]?.prevClose === undefined) reaskSnapshot(m.S);
+  // Only once its snapshot has answered without one: a trade that comes before the page's
+  // first snapshots answer asks nothing twice.
+  if (m.T === "t" && noClose.has(m.S)) reaskSnapshot(m.S);
   quotes.update((q) => {
     const current = q[m.S] ?? { tick: 0 };
     const next: Quote = { ...current, tick: current.tick + 1 };
