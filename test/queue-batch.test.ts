@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import fc from "fast-check";
 import { describe, expect, inject, it } from "vitest";
 import { domainEvent, type DomainEvent } from "../shared/events";
 import type { NotificationView } from "../shared/notifications/schemas";
 import worker from "../workers/index";
-import { BOUND_PER_ROW, D1_MAX_BOUND_PARAMETERS, inChunks } from "../workers/queue";
-import { database, schema } from "../platform/db";
+import { inJsonChunks, JSON_PARAMETER_MAX_BYTES } from "../workers/queue";
 import { call, json, signUp, until, type TestUser } from "./helpers";
 import { instrument, type CallLog } from "./instrumented";
 
@@ -196,24 +196,57 @@ describe("the events consumer, a batch at a time", () => {
     await until(async () => !(await listenerRow(user)), "the row gone again");
   });
 
-  it("each multi-row insert binds at most D1's 100 parameters", () => {
-    const db = database(env);
-    const audit = { eventId: "e", type: "t", subject: "s", occurredAt: "o", traceparent: null, data: "{}" };
-    const fill = { executionId: "x", orderId: "o", userId: "u", symbol: "AAPL", side: "buy", price: "1", qty: "1", fee: "0", realizedPl: "0", occurredAt: "o" };
-    const order = { orderId: "o", userId: "u", symbol: "AAPL", side: "buy", status: "new", version: 1, lastEventAt: "t", data: "{}" };
-    const bound = {
-      audit: (rows: (typeof audit)[]) => db.insert(schema.auditLog).values(rows).toSQL().params.length,
-      fill: (rows: (typeof fill)[]) => db.insert(schema.fillHistory).values(rows).toSQL().params.length,
-      order: (rows: (typeof order)[]) => db.insert(schema.orderHistory).values(rows).toSQL().params.length,
-    };
-    expect([bound.audit([audit]), bound.fill([fill]), bound.order([order])]).toEqual([BOUND_PER_ROW.audit, BOUND_PER_ROW.fill, BOUND_PER_ROW.order]);
-    for (const n of [1, 16, 17, 50]) {
-      const chunks = { audit: inChunks(Array(n).fill(audit), BOUND_PER_ROW.audit), fill: inChunks(Array(n).fill(fill), BOUND_PER_ROW.fill), order: inChunks(Array(n).fill(order), BOUND_PER_ROW.order) };
-      for (const [table, parts] of Object.entries(chunks)) {
-        expect(parts.flat(), table).toHaveLength(n);
-        for (const part of parts) expect(bound[table as keyof typeof bound](part as never)).toBeLessThanOrEqual(D1_MAX_BOUND_PARAMETERS);
-      }
-    }
+  it("rows travel as JSON chunks that keep their order, each within the parameter size D1 takes", () => {
+    const bytes = (text: string) => new TextEncoder().encode(text).length;
+    const row = fc.array(fc.oneof(fc.string({ unit: "binary", maxLength: 40 }), fc.integer(), fc.constant(null)), { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 60 }), fc.integer({ min: 2, max: 400 }), (rows, max) => {
+        const chunks = inJsonChunks(rows, max);
+        // Every row once, in order; none empty.
+        expect(chunks.flatMap((c) => JSON.parse(c) as unknown[][])).toEqual(rows);
+        for (const chunk of chunks) {
+          const parsed = JSON.parse(chunk) as unknown[][];
+          expect(parsed.length).toBeGreaterThan(0);
+          // Within the bound, unless one row alone is over it.
+          if (parsed.length > 1) expect(bytes(chunk)).toBeLessThanOrEqual(max);
+        }
+        // Greedy: a chunk took the next row whenever it fit.
+        for (let i = 1; i < chunks.length; i++) {
+          const next = JSON.parse(chunks[i]!) as unknown[][];
+          expect(bytes(chunks[i - 1]!) + 1 + bytes(JSON.stringify(next[0]))).toBeGreaterThan(max);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    expect(inJsonChunks([])).toEqual([]);
+  });
+
+  it("every column of the audit, fill and order rows comes from its event", async () => {
+    const user = await signUp();
+    const { orderId, executions, events } = orderEvents(user, ["3"], "MSFT");
+    const traced = events.map((e) => ({ ...e, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }));
+    expect(await deliver(traced)).toEqual({ acked: [0, 1, 2], retried: [] });
+    const filled = traced[2]!;
+    const audit = await rows<Record<string, unknown>>("SELECT event_id, type, subject, occurred_at, traceparent, data, typeof(recorded_at) AS recorded FROM audit_log WHERE event_id = ?", filled.id);
+    expect(audit).toEqual([{ event_id: filled.id, type: "order.filled", subject: filled.subject, occurred_at: filled.occurredAt, traceparent: filled.traceparent, data: JSON.stringify(filled.data), recorded: "integer" }]);
+    expect(await rows("SELECT * FROM fill_history WHERE order_id = ?", orderId)).toEqual([
+      { execution_id: executions[0], order_id: orderId, user_id: user.id, symbol: "MSFT", side: "buy", price: "100.05", qty: "3", fee: "0.00", realized_pl: "0.00", occurred_at: filled.occurredAt },
+    ]);
+    expect(await rows("SELECT * FROM order_history WHERE order_id = ?", orderId)).toEqual([
+      { order_id: orderId, user_id: user.id, symbol: "MSFT", side: "buy", status: "filled", version: 3, last_event_at: filled.occurredAt, data: JSON.stringify(filled.data.order) },
+    ]);
+  });
+
+  it("events larger than one statement's parameter land in several statements, every row once", async () => {
+    // 24 events of about 90 KB each: their audit rows are over two million bytes, three statements.
+    const user = await signUp();
+    const padding = "x".repeat(90_000);
+    const events = Array.from({ length: 24 }, (_, i) => domainEvent("account.cash_changed", `account:${user.id}`, { account_id: user.id, user_id: user.id, amount: String(i), padding }, null));
+    expect(inJsonChunks(events.map((e) => [e.id, JSON.stringify(e.data)])).length).toBe(3);
+    expect(await deliver(events)).toEqual({ acked: events.map((_, i) => i), retried: [] });
+    const got = await rows<{ event_id: string; size: number }>("SELECT event_id, length(data) AS size FROM audit_log WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY event_id", ids(events));
+    expect(got).toEqual(events.map((e) => ({ event_id: e.id, size: JSON.stringify(e.data).length })).sort((x, y) => x.event_id.localeCompare(y.event_id)));
+    expect(JSON_PARAMETER_MAX_BYTES * 2).toBeLessThan(events.length * 90_000);
   });
 
   it("a full batch, more rows of each table than one statement binds, lands every row once; delivered again it changes nothing", async () => {

@@ -1,4 +1,4 @@
-import { getTableColumns, sql, type Table } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { z } from "zod";
 import { EventMessage, eventsOf, type DomainEvent } from "../shared/events";
@@ -120,12 +120,11 @@ function logBatch(queue: string, events: number, traces: Map<string, Trace>): vo
  * batch (one transaction: they all land or none does), then pushes the notifications it
  * inserted and queues the deliveries not yet tried. Throws if any of it fails.
  *
- * The audit, fill and order rows go in as multi-row inserts, as many rows a statement as
- * D1's bound-parameter limit allows, and the notifications and their webhook deliveries as
- * one statement each, their events a JSON parameter: a batch of 50 events is a handful of
- * statements instead of one to three per event. Each row's conflict is still its own (a
- * redelivered event's audit, fill or notification row inserts nothing; an order row moves
- * only forward).
+ * Each table's rows go in as one statement, the rows a JSON parameter read with json_each
+ * (inJsonChunks: more than a megabyte of rows is split), as do the notifications and their
+ * webhook deliveries: a full batch is six statements and a read, whatever its size. Each
+ * row's conflict is still its own (a redelivered event's audit, fill or notification row
+ * inserts nothing; an order row moves only forward).
  */
 async function project(env: Env, db: Database, items: Projected[]): Promise<void> {
   const audits: AuditRow[] = [];
@@ -143,9 +142,9 @@ async function project(env: Env, db: Database, items: Projected[]): Promise<void
     drafted.push({ event, draft });
   }
   const rows: BatchItem<"sqlite">[] = [
-    ...inChunks(audits, BOUND_PER_ROW.audit).map((chunk) => db.insert(schema.auditLog).values(chunk).onConflictDoNothing({ target: schema.auditLog.eventId })),
-    ...inChunks(fills, BOUND_PER_ROW.fill).map((chunk) => db.insert(schema.fillHistory).values(chunk).onConflictDoNothing({ target: schema.fillHistory.executionId })),
-    ...inChunks([...latest.values()], BOUND_PER_ROW.order).map(orderHistory(db)),
+    ...inJsonChunks(audits).map((json) => insertAudits(db, json)),
+    ...inJsonChunks(fills).map((json) => insertFills(db, json)),
+    ...inJsonChunks([...latest.values()]).map((json) => upsertOrders(db, json)),
   ];
   // The deliveries join on the notification rows, so they come after them.
   const notifying = drafted.length > 0 ? [storeNotifications(db, drafted), eventDeliveries(db, drafted, Date.now()), listeningRecipients(db, [...traceparents.keys()])] : [];
@@ -167,26 +166,80 @@ async function project(env: Env, db: Database, items: Projected[]): Promise<void
   }
 }
 
-/** D1 binds at most 100 parameters in one statement. */
-export const D1_MAX_BOUND_PARAMETERS = 100;
+/**
+ * The most JSON one statement's parameter carries: D1 takes a string of up to 2,000,000
+ * bytes, and a batch of 100 messages of up to 96 KB each (shared/events.ts) is about ten
+ * of these.
+ */
+export const JSON_PARAMETER_MAX_BYTES = 1_000_000;
 
-/** `rows` in runs of as many rows as fit one statement, at `columns` bound parameters a row. */
-export function inChunks<T>(rows: readonly T[], columns: number): T[][] {
-  const size = Math.floor(D1_MAX_BOUND_PARAMETERS / columns);
-  const chunks: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+/**
+ * Rows (each an array of its columns' values) as JSON arrays of rows, in order, each at
+ * most `maxBytes` of UTF-8 (a row larger than that alone goes in a chunk of its own): each
+ * is one statement's one parameter, read with json_each. A batch's rows of a table are
+ * then one statement, instead of one per 10 to 16 rows when each value was a parameter
+ * (D1 binds at most 100 a statement).
+ */
+export function inJsonChunks(rows: readonly (readonly unknown[])[], maxBytes = JSON_PARAMETER_MAX_BYTES): string[] {
+  const chunks: string[] = [];
+  let parts: string[] = [];
+  // "[" and "]", and a comma before each row but the first: 1 + (size + 1) a row.
+  let bytes = 1;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    const size = utf8Length(text) + 1;
+    if (parts.length > 0 && bytes + size > maxBytes) {
+      chunks.push(`[${parts.join(",")}]`);
+      parts = [];
+      bytes = 1;
+    }
+    parts.push(text);
+    bytes += size;
+  }
+  if (parts.length > 0) chunks.push(`[${parts.join(",")}]`);
   return chunks;
 }
 
-type AuditRow = Omit<typeof schema.auditLog.$inferInsert, "recordedAt">;
-type FillRow = typeof schema.fillHistory.$inferInsert;
-type OrderRow = typeof schema.orderHistory.$inferInsert;
-/** The parameters a row binds: one per column the projection gives a value, which is every column without a default (audit_log's recorded_at is its default's SQL). */
-const boundPerRow = (table: Table) => Object.values(getTableColumns(table)).filter((column) => !column.hasDefault).length;
-export const BOUND_PER_ROW = { audit: boundPerRow(schema.auditLog), fill: boundPerRow(schema.fillHistory), order: boundPerRow(schema.orderHistory) } as const;
+const encoder = new TextEncoder();
+/** UTF-8 bytes of `text`; its length when it is ASCII (JSON.stringify leaves no control character unescaped), as a projection's rows nearly always are. */
+const utf8Length = (text: string): number => (/^[ -~]*$/.test(text) ? text.length : encoder.encode(text).length);
+
+// Each row is a JSON array of its values in its table's column order (d1/schema.ts), read by index.
+type AuditRow = [eventId: string, type: string, subject: string, occurredAt: string, traceparent: string | null, data: string];
+type FillRow = [executionId: string, orderId: string, userId: string, symbol: string, side: string, price: string, qty: string, fee: string, realizedPl: string, occurredAt: string];
+type OrderRow = [orderId: string, userId: string, symbol: string, side: string, status: string, version: number, lastEventAt: string, data: string];
+
+/**
+ * The rows of a JSON chunk as a SELECT of `columns` values each (r.value ->> 0, …), with
+ * `extra` after them: an insert's source, in its table's column order. `WHERE true` keeps
+ * SQLite from reading a following ON CONFLICT as the SELECT's join constraint.
+ */
+const rowsOf = (json: string, columns: number, extra?: SQL) =>
+  sql`SELECT ${sql.raw(Array.from({ length: columns }, (_, i) => `r.value ->> ${i}`).join(", "))}${extra ? sql`, ${extra}` : sql``} FROM json_each(${json}) AS r WHERE true`;
+
+/** Audit rows; a redelivered event's inserts nothing. recorded_at is its column's default. */
+const insertAudits = (db: Database, json: string) =>
+  db
+    .insert(schema.auditLog)
+    .select(rowsOf(json, 6, schema.auditLog.recordedAt.default as SQL))
+    .onConflictDoNothing({ target: schema.auditLog.eventId });
+
+/** Fill rows; a redelivered fill inserts nothing. */
+const insertFills = (db: Database, json: string) => db.insert(schema.fillHistory).select(rowsOf(json, 10)).onConflictDoNothing({ target: schema.fillHistory.executionId });
+
+/** Orders' rows at their latest states (one an order: `latest`): each inserted, or updated when its version is newer than the stored one. */
+const upsertOrders = (db: Database, json: string) =>
+  db
+    .insert(schema.orderHistory)
+    .select(rowsOf(json, 8))
+    .onConflictDoUpdate({
+      target: schema.orderHistory.orderId,
+      set: { status: sql`excluded.status`, version: sql`excluded.version`, lastEventAt: sql`excluded.last_event_at`, data: sql`excluded.data` },
+      setWhere: sql`excluded.version > ${schema.orderHistory.version}`,
+    });
 
 function auditRow(event: DomainEvent): AuditRow {
-  return { eventId: event.id, type: event.type, subject: event.subject, occurredAt: event.occurredAt, traceparent: event.traceparent, data: JSON.stringify(event.data) };
+  return [event.id, event.type, event.subject, event.occurredAt, event.traceparent ?? null, JSON.stringify(event.data)];
 }
 
 const OrderEventData = z.object({
@@ -214,20 +267,9 @@ function tradingProjections(event: DomainEvent, latest: Map<string, OrderRow>): 
   if (!data.success) return [];
   const { order, user_id: userId, version } = data.data;
   const known = latest.get(order.id);
-  if (!known || version > known.version)
-    latest.set(order.id, { orderId: order.id, userId, symbol: order.symbol, side: order.side, status: order.status, version, lastEventAt: event.occurredAt, data: JSON.stringify(order) });
+  if (!known || version > known[5]) latest.set(order.id, [order.id, userId, order.symbol, order.side, order.status, version, event.occurredAt, JSON.stringify(order)]);
   const fill = data.data;
   if (!(fill.execution_id && fill.price && fill.qty && fill.fee && fill.realized_pl)) return [];
-  return [{ executionId: fill.execution_id, orderId: order.id, userId, symbol: order.symbol, side: order.side, price: fill.price, qty: fill.qty, fee: fill.fee, realizedPl: fill.realized_pl, occurredAt: event.occurredAt }];
+  return [[fill.execution_id, order.id, userId, order.symbol, order.side, fill.price, fill.qty, fill.fee, fill.realized_pl, event.occurredAt]];
 }
 
-/** Orders' rows at their latest states: each inserted, or updated when its version is newer than the stored one. */
-const orderHistory = (db: Database) => (rows: OrderRow[]) =>
-  db
-    .insert(schema.orderHistory)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: schema.orderHistory.orderId,
-      set: { status: sql`excluded.status`, version: sql`excluded.version`, lastEventAt: sql`excluded.last_event_at`, data: sql`excluded.data` },
-      setWhere: sql`excluded.version > ${schema.orderHistory.version}`,
-    });
