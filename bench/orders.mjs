@@ -293,6 +293,22 @@ async function main() {
     printTable(rows);
     console.log(`\neach ${ACCOUNTS}-account row's pairs (its req/s ÷ the /health window just before it), in the order run; the table shows the median:`);
     for (const r of rows.filter((row) => row.pairs)) console.log(`  ${r.target.padEnd(50)} ${r.pairs.map((p) => `${p.rps_ratio} (${p.rps} ÷ ${p.health_rps})`).join(", ")}`);
+    // A second reading of the same windows: a single /health window's noise is as large as
+    // the drift the pairs cancel, so each row's median req/s is also set against the median
+    // of every /health window of the run.
+    const middle = (xs) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      const mid = sorted.length / 2;
+      return Number.isInteger(mid) ? (sorted[mid - 1] + sorted[mid]) / 2 : sorted[Math.floor(mid)];
+    };
+    const healthWindows = [first.rps, ...rows.flatMap((r) => r.pairs?.map((p) => p.health_rps) ?? []), rows.at(-1).rps];
+    const healthMedian = round(middle(healthWindows), 1);
+    console.log(`
+each ${ACCOUNTS}-account row's median req/s ÷ the median of the run's ${healthWindows.length} /health windows (${healthMedian} req/s; they ranged ${Math.min(...healthWindows)}–${Math.max(...healthWindows)}):`);
+    for (const r of rows.filter((row) => row.pairs)) {
+      r.rps_ratio_run_median = round(middle(r.pairs.map((p) => p.rps)) / healthMedian, 3);
+      console.log(`  ${r.target.padEnd(50)} ${r.rps_ratio_run_median}`);
+    }
 
     const byTarget = (prefix) => rows.find((r) => r.target.startsWith(prefix));
     const scaling = {
@@ -314,6 +330,7 @@ async function main() {
       symbol: SYMBOL,
       qty: QTY,
       load: rows,
+      health_windows: { rps: healthWindows, median: healthMedian },
       serial: serialRows,
       scaling,
       elapsed_seconds: round((Date.now() - started) / 1000, 1),
