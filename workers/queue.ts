@@ -227,7 +227,7 @@ const insertAudits = (db: Database, json: string) =>
 /** Fill rows; a redelivered fill inserts nothing. */
 const insertFills = (db: Database, json: string) => db.insert(schema.fillHistory).select(rowsOf(json, 10)).onConflictDoNothing({ target: schema.fillHistory.executionId });
 
-/** Orders' rows at their latest states (one an order: `latest`): each inserted, or updated when its version is newer than the stored one. */
+/** Orders' rows at their latest states (one row per order: `latest`): each inserted, or updated when its version is newer than the stored one. */
 const upsertOrders = (db: Database, json: string) =>
   db
     .insert(schema.orderHistory)
