@@ -9,8 +9,8 @@
 // taken out.
 //
 // req/s on two shared cores swings by a third between windows minutes apart; CPU time per
-// request hardly depends on what else the machine was doing, so this is the steadier
-// reading of what an order costs next to a /health in the same run. Their ratio (health's
+// request is a second reading of what an order costs next to a /health in the same run,
+// and says where it goes (it varies between rounds too: run it more than once). Their ratio (health's
 // CPU ÷ an order's) over wrangler's three processes is the orders ÷ /health req/s a load
 // generator costing nothing would see; with the load generator's own CPU, what autocannon
 // on the same cores can see. Prints a table and a `BENCH_RESULT {...}` line, also written
