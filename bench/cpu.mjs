@@ -19,7 +19,7 @@ import autocannon from "autocannon";
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { api, expectStatus, round, sleep, withPlatform, writeResult } from "./lib/platform.mjs";
+import { api, expectStatus, median, round, sleep, withPlatform, writeResult } from "./lib/platform.mjs";
 import { cpuSeconds, descendantsNamed } from "./lib/proc.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -70,12 +70,6 @@ async function window(base, pids, request, amount) {
   const seconds = (performance.now() - start) / 1000;
   return pids.map((pid, i) => ((totalCpu(pid) - before[i] - idleRate[i] * seconds) / amount) * 1000);
 }
-
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  return Number.isInteger(mid) ? (sorted[mid - 1] + sorted[mid]) / 2 : sorted[Math.floor(mid)];
-};
 
 async function main() {
   const started = Date.now();

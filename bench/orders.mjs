@@ -16,7 +16,7 @@
 import autocannon from "autocannon";
 import { randomBytes, randomUUID } from "node:crypto";
 import { cpus } from "node:os";
-import { api, expectStatus, percentile, round, withPlatform, writeResult } from "./lib/platform.mjs";
+import { api, expectStatus, median, percentile, round, withPlatform, writeResult } from "./lib/platform.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -184,14 +184,9 @@ async function compareMetrics() {
     }
   }
   // The median run of each mode, field by field: one disturbed run does not decide it.
-  const median = (xs) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = sorted.length / 2;
-    return Number.isInteger(mid) ? round((sorted[mid - 1] + sorted[mid]) / 2) : sorted[Math.floor(mid)];
-  };
   const summary = ["on", "off"].map((metrics) => {
     const of = runs.filter((r) => r.metrics === metrics);
-    const pick = (field) => median(of.map((r) => r[field]));
+    const pick = (field) => round(median(of.map((r) => r[field])));
     return { metrics, orders_per_s: pick("orders_per_s"), p50_ms: pick("p50_ms"), p99_ms: pick("p99_ms"), serial_p50_ms: pick("serial_p50_ms"), serial_p99_ms: pick("serial_p99_ms") };
   });
   const [on, off] = summary;
@@ -296,17 +291,12 @@ async function main() {
     // A second reading of the same windows: a single /health window's noise is as large as
     // the drift the pairs cancel, so each row's median req/s is also set against the median
     // of every /health window of the run.
-    const middle = (xs) => {
-      const sorted = [...xs].sort((a, b) => a - b);
-      const mid = sorted.length / 2;
-      return Number.isInteger(mid) ? (sorted[mid - 1] + sorted[mid]) / 2 : sorted[Math.floor(mid)];
-    };
     const healthWindows = [first.rps, ...rows.flatMap((r) => r.pairs?.map((p) => p.health_rps) ?? []), rows.at(-1).rps];
-    const healthMedian = round(middle(healthWindows), 1);
+    const healthMedian = round(median(healthWindows), 1);
     console.log(`
 each ${ACCOUNTS}-account row's median req/s ÷ the median of the run's ${healthWindows.length} /health windows (${healthMedian} req/s; they ranged ${Math.min(...healthWindows)}–${Math.max(...healthWindows)}):`);
     for (const r of rows.filter((row) => row.pairs)) {
-      r.rps_ratio_run_median = round(middle(r.pairs.map((p) => p.rps)) / healthMedian, 3);
+      r.rps_ratio_run_median = round(median(r.pairs.map((p) => p.rps)) / healthMedian, 3);
       console.log(`  ${r.target.padEnd(50)} ${r.rps_ratio_run_median}`);
     }
 

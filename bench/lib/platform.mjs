@@ -28,6 +28,12 @@ export const percentile = (xs, q) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((q / 100) * sorted.length) - 1)];
 };
+/** The middle value, or the mean of the two middle values of an even count. */
+export const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return Number.isInteger(mid) ? (sorted[mid - 1] + sorted[mid]) / 2 : sorted[Math.floor(mid)];
+};
 
 // Port 0 lets the OS pick a free port; wrangler then binds it (a tiny race we accept).
 export function freePort() {
