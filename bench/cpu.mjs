@@ -16,10 +16,10 @@
 // on the same cores can see. Prints a table and a `BENCH_RESULT {...}` line, also written
 // to bench/results/cpu.json.
 import autocannon from "autocannon";
-import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { api, expectStatus, median, round, sleep, withPlatform, writeResult } from "./lib/platform.mjs";
+import { placingRequest, signUpMany } from "./lib/orders.mjs";
+import { median, round, sleep, withPlatform, writeResult } from "./lib/platform.mjs";
 import { cpuSeconds, descendantsNamed } from "./lib/proc.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -81,27 +81,7 @@ async function main() {
     if (workerds.length !== 2 || nodes.length !== 1) throw new Error(`expected wrangler's two workerd processes and its node, found workerd ${workerds.join(",")} and node ${nodes.join(",")}`);
     const pids = [...workerds, ...nodes, SELF];
 
-    const tokens = [];
-    while (tokens.length < ACCOUNTS)
-      tokens.push(
-        ...(await Promise.all(
-          Array.from({ length: Math.min(4, ACCOUNTS - tokens.length) }, async () => {
-            const tag = randomBytes(5).toString("hex");
-            const body = { email: `cpu-${tag}@example.com`, username: `cpu_${tag}`, password: "bench-password-0042" };
-            return `Bearer ${(await expectStatus(api(base, "POST", "/api/auth/register", body), 201, "register")).access_token}`;
-          }),
-        )),
-      );
-    let next = 0;
-    const order = {
-      method: "POST",
-      path: "/v2/orders",
-      setupRequest: (request) => ({
-        ...request,
-        headers: { "content-type": "application/json", authorization: tokens[next++ % tokens.length] },
-        body: JSON.stringify({ symbol: "BTC/USD", qty: "0.0001", side: "buy", type: "market", time_in_force: "gtc", client_order_id: `cpu-${randomUUID()}` }),
-      }),
-    };
+    const order = placingRequest((await signUpMany(base, ACCOUNTS)).map((authorization) => ({ authorization })), "market");
     const health = { method: "GET", path: "/health" };
     // Warm-up: isolates, JIT, every account's object and its first price.
     await autocannon({ url: base, connections: CONNECTIONS, amount: ACCOUNTS * 2, requests: [order] });

@@ -14,8 +14,8 @@
 // accounts and one at a time, and prints orders/s and p99 side by side (written to
 // bench/results/orders-metrics.json). `--help` lists the options.
 import autocannon from "autocannon";
-import { randomBytes, randomUUID } from "node:crypto";
 import { cpus } from "node:os";
+import { orderBody, placingRequest, QTY, rotating, signUpMany, SYMBOL } from "./lib/orders.mjs";
 import { api, expectStatus, median, percentile, round, withPlatform, writeResult } from "./lib/platform.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -34,7 +34,6 @@ const USAGE = `usage: npm run bench:orders -- [--metrics=on|off|compare]
 environment: BENCH_CONNECTIONS (${CONNECTIONS}), BENCH_SECONDS (${SECONDS}), BENCH_ACCOUNTS (${ACCOUNTS}), BENCH_PAIRS (${PAIRS}: /health-then-row pairs of each ${ACCOUNTS}-account row), BENCH_ROUNDS (${ROUNDS}: rounds of on, off for --metrics=compare)`;
 const argv = process.argv.slice(2);
 const METRICS_MODE = argv.find((a) => a.startsWith("--metrics="))?.slice("--metrics=".length) ?? "on";
-const PASSWORD = "bench-password-0042";
 // The platform's own pre-trade limit (RISK_LIMITS.ordersPerMinute in wrangler.toml): one
 // account may place 200 orders in any 60 s. The single-account rows therefore measure a
 // burst of ORDER_BUDGET orders rather than a timed run; raising the limit would measure a
@@ -44,18 +43,8 @@ const ORDER_BUDGET = ORDERS_PER_MINUTE - 10;
 const WARMUP_ORDERS = 20;
 // Serial orders come from one account: within its 200-a-minute risk limit with the warm-up.
 const SERIAL_ORDERS = 150;
-// Small BTC/USD orders: the cheapest lot of a demo symbol, so cash never runs out.
-const SYMBOL = "BTC/USD";
-const QTY = "0.0001";
 // Resting buys sit inside the 10% price band but far enough below the market not to fill.
 const LIMIT_DISCOUNT_PCT = 5;
-
-async function signUp(base) {
-  const tag = randomBytes(5).toString("hex");
-  const body = { email: `orders-${tag}@example.com`, username: `orders_${tag}`, password: PASSWORD };
-  const registered = await expectStatus(api(base, "POST", "/api/auth/register", body), 201, "register");
-  return `Bearer ${registered.access_token}`;
-}
 
 /** An API key's headers for the user behind `authorization`. */
 async function apiKeyHeaders(base, authorization) {
@@ -63,39 +52,11 @@ async function apiKeyHeaders(base, authorization) {
   return { "apca-api-key-id": key.key_id, "apca-api-secret-key": key.secret };
 }
 
-/** Headers for each request in turn, over a list of credentials. */
-function rotating(credentials) {
-  let next = 0;
-  return () => credentials[next++ % credentials.length];
-}
-
-// Sign-ups hash a password (scrypt) each, so a few at a time rather than 100 at once.
-async function signUpMany(base, n) {
-  const tokens = [];
-  while (tokens.length < n) tokens.push(...(await Promise.all(Array.from({ length: Math.min(4, n - tokens.length) }, () => signUp(base)))));
-  return tokens;
-}
-
 async function lastPrice(base, authorization) {
   const body = await expectStatus(api(base, "GET", `/v1beta3/crypto/us/latest/trades?symbols=${SYMBOL}`, undefined, { authorization }), 200, "latest trade");
   const price = body.trades?.[SYMBOL]?.p;
   if (!price) throw new Error(`no ${SYMBOL} trade yet: ${JSON.stringify(body)}`);
   return price;
-}
-
-function orderBody(kind, limitPrice) {
-  const order = { symbol: SYMBOL, qty: QTY, side: "buy", time_in_force: "gtc", client_order_id: `bench-${randomUUID()}` };
-  return JSON.stringify(kind === "limit" ? { ...order, type: "limit", limit_price: limitPrice } : { ...order, type: "market" });
-}
-
-/** An autocannon request that places a fresh order, spreading requests over `credentials` (header sets) in turn. */
-function placingRequest(credentials, kind, limitPrice) {
-  const headersOf = rotating(credentials);
-  return {
-    method: "POST",
-    path: "/v2/orders",
-    setupRequest: (request) => ({ ...request, headers: { "content-type": "application/json", ...headersOf() }, body: orderBody(kind, limitPrice) }),
-  };
 }
 
 /** An autocannon GET spreading requests over `credentials` in turn. */
