@@ -73,20 +73,33 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
   const first = n > 0 ? { t: curve.t[0]!, equity: curve.equity[0]! } : undefined;
   const last = n > 0 ? { t: curve.t[n - 1]!, equity: curve.equity[n - 1]! } : undefined;
   const years = first && last ? (last.t - first.t) / YEAR_MS : 0;
-  const returns: number[] = [];
+  // Bar returns in a typed column (no boxed number per bar); each sum runs in index order.
+  const count = Math.max(0, n - 1);
+  const returns = new Float64Array(count);
+  let valid = true;
+  let sum = 0;
   for (let i = 1; i < n; i++) {
     const before = curve.equity[i - 1]!;
     const now = curve.equity[i]!;
     // An unchanged equity (most bars of a flat account) is a zero return without the division.
-    returns.push(before > 0n ? (now === before ? 0 : ratio(now - before, before)) : NaN);
+    const r = before > 0n ? (now === before ? 0 : ratio(now - before, before)) : NaN;
+    returns[i - 1] = r;
+    if (!Number.isFinite(r)) valid = false;
+    sum += r;
   }
-  const valid = returns.every(Number.isFinite);
   const growth = first && last && first.equity > 0n ? ratio(last.equity, first.equity) : null;
-  const P = years > 0 && returns.length > 0 ? returns.length / years : null;
+  const P = years > 0 && count > 0 ? count / years : null;
   const rfPerPeriod = P === null ? 0 : (options.riskFree ?? 0) / P;
-  const mean = returns.length > 0 ? returns.reduce((s, r) => s + r, 0) / returns.length : NaN;
-  const sd = returns.length > 1 ? Math.sqrt(returns.reduce((s, r) => s + (r - mean) ** 2, 0) / (returns.length - 1)) : NaN;
-  const downside = returns.length > 0 ? Math.sqrt(returns.reduce((s, r) => s + Math.min(r, 0) ** 2, 0) / returns.length) : NaN;
+  const mean = count > 0 ? sum / count : NaN;
+  let squares = 0;
+  let downSquares = 0;
+  for (let i = 0; i < count; i++) {
+    const r = returns[i]!;
+    squares += (r - mean) ** 2;
+    downSquares += Math.min(r, 0) ** 2;
+  }
+  const sd = count > 1 ? Math.sqrt(squares / (count - 1)) : NaN;
+  const downside = count > 0 ? Math.sqrt(downSquares / count) : NaN;
   const annual = P === null || !valid ? null : Math.sqrt(P);
   const cagr = growth === null || years <= 0 ? null : finite(growth ** (1 / years) - 1);
   const { drawdown, duration } = maxDrawdown(curve);
@@ -124,22 +137,31 @@ export function maxDrawdown(points: EquityPoint[] | EquityCurve): { drawdown: nu
   if (t.length === 0) return { drawdown: null, duration: null };
   let peakT = t[0]!;
   let peak = equity[0]!;
+  // The lowest value since the peak: the deepest fall from one peak is at its lowest value
+  // (the rounded ratio is monotone in it), so one division per peak rather than per bar.
+  let low = peak;
   let drawdown = 0;
   let duration = 0;
   let fellSince = false;
+  const deepest = () => {
+    if (fellSince && peak > 0n) drawdown = Math.max(drawdown, ratio(peak - low, peak));
+  };
   for (let i = 0; i < t.length; i++) {
     const value = equity[i]!;
     if (value >= peak) {
       // At or above the peak: a fall since it (if any) has recovered here.
+      deepest();
       if (t[i]! - peakT > 0 && fellSince) duration = Math.max(duration, t[i]! - peakT);
       peakT = t[i]!;
       peak = value;
+      low = value;
       fellSince = false;
       continue;
     }
     fellSince = true;
-    if (peak > 0n) drawdown = Math.max(drawdown, ratio(peak - value, peak));
+    if (value < low) low = value;
   }
+  deepest();
   if (fellSince) duration = Math.max(duration, t[t.length - 1]! - peakT);
   return { drawdown, duration };
 }

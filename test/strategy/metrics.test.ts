@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { computeMetrics, type EquityPoint, type MetricFill } from "../../shared/strategy/metrics";
 import { parseMoney } from "../../shared/trading/money";
@@ -58,5 +59,49 @@ describe("backtest metrics", () => {
     expect(empty).toMatchObject({ bars: 0, totalReturn: null, cagr: null, maxDrawdown: null, maxDrawdownDuration: null, exposure: null, startEquity: null });
     const ruined = computeMetrics(curve(["100", "0", "0"]), [], { exposedBars: 0 });
     for (const m of [flat, single, empty, ruined]) for (const v of Object.values(m)) if (typeof v === "number") expect(Number.isFinite(v)).toBe(true);
+  });
+
+  it("equal, bit for bit, the definitions written plainly (a return and a fall from its peak per bar) on random curves", () => {
+    // The implementation keeps the returns in a typed column and divides once per peak
+    // (a fall is deepest at the lowest value after its peak); both must change nothing.
+    const ratio = (a: bigint, b: bigint) => Number(a) / Number(b);
+    const plain = (points: EquityPoint[]) => {
+      const returns: number[] = [];
+      for (let i = 1; i < points.length; i++) {
+        const before = points[i - 1]!.equity;
+        const now = points[i]!.equity;
+        returns.push(before > 0n ? (now === before ? 0 : ratio(now - before, before)) : NaN);
+      }
+      const mean = returns.reduce((s, r) => s + r, 0) / returns.length;
+      const sd = Math.sqrt(returns.reduce((s, r) => s + (r - mean) ** 2, 0) / (returns.length - 1));
+      const downside = Math.sqrt(returns.reduce((s, r) => s + Math.min(r, 0) ** 2, 0) / returns.length);
+      let peak = points[0]!.equity;
+      let drawdown = 0;
+      for (const { equity } of points) {
+        if (equity >= peak) peak = equity;
+        else if (peak > 0n) drawdown = Math.max(drawdown, ratio(peak - equity, peak));
+      }
+      return { returns, mean, sd, downside, drawdown };
+    };
+    // Equity in money units (10^18 a dollar) around 10^23, with flat runs, new peaks, deep falls and ruin.
+    const step = fc.oneof(fc.constant(0n), fc.bigInt({ min: -(10n ** 21n), max: 10n ** 21n }), fc.bigInt({ min: -(10n ** 23n), max: 10n ** 23n }));
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 3, maxLength: 200 }), (steps) => {
+        let equity = 10n ** 23n;
+        const points = steps.map((s, i) => {
+          equity = equity + s < 0n ? 0n : equity + s;
+          return { t: i * 60_000, equity };
+        });
+        const m = computeMetrics(points, [], { exposedBars: 0 });
+        const p = plain(points);
+        const years = (points.at(-1)!.t - points[0]!.t) / YEAR;
+        const annual = p.returns.every(Number.isFinite) ? Math.sqrt(p.returns.length / years) : null;
+        expect(m.maxDrawdown).toBe(p.drawdown);
+        expect(m.volatility).toBe(annual === null || !Number.isFinite(p.sd) ? null : p.sd * annual);
+        expect(m.sharpe).toBe(annual === null || !(p.sd > 0) ? null : (p.mean / p.sd) * annual);
+        expect(m.sortino).toBe(annual === null || !(p.downside > 0) ? null : (p.mean / p.downside) * annual);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
