@@ -182,6 +182,25 @@ describe("long runs", () => {
     expect(stopped.bars_done).toBeLessThan(80_000);
   });
 
+  it("a cancel marked only in the row stops a run of user code at its next progress report", async () => {
+    // The report, about once a second, is where a code run sees the row's mark: a strategy
+    // slow enough (a busy loop a bar) that the run outlasts several reports.
+    const code = `export default {\n  onBar(bar, ctx) {\n    let x = 0;\n    for (let i = 0; i < 20000; i++) x += i;\n    ctx.state = { x };\n  },\n};\n`;
+    const { id } = await json<View>(await uploadCsv(minuteBars(150_000, 10), { strategy_id: await savedStrategy(code) }));
+    await until(async () => (await job(id).status()).bars_done > 0, "the run to be under way", 20_000);
+    await env.DB.prepare("UPDATE backtests SET status = 'cancelled' WHERE id = ?").bind(id).run();
+    const stopped = await until(
+      async () => {
+        const s = await job(id).status();
+        return s.status !== "running" ? s : undefined;
+      },
+      "the job to stop",
+      30_000,
+    );
+    expect(stopped.status).toBe("cancelled");
+    expect(stopped.bars_done).toBeLessThan(150_000);
+  }, 60_000);
+
   it("an object restarted mid-run starts again and finishes with the same result", async () => {
     const bars = minuteBars(12_000, 8);
     const { id } = await json<View>(await uploadCsv(bars));
