@@ -344,6 +344,29 @@ describe("an uploaded CSV, streamed into its job", () => {
     });
     expect((await expectError(res, 413)).message).toContain("too large");
   });
+
+  it("refuses a streamed body that grows past the limit without declaring its length, and keeps nothing", async () => {
+    // Valid rows padded with blanks (fields are trimmed) to about 3 KB, so the bytes run
+    // out long before the rows would: 96 MiB is about 33,000 of them.
+    const pad = " ".repeat(3_000);
+    const start = Date.UTC(2025, 0, 1);
+    let row = 0;
+    let sent = 0;
+    const streamed = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const lines = row === 0 ? ["timestamp,open,high,low,close,volume"] : [];
+        for (let i = 0; i < 100; i++, row++) lines.push(`${new Date(start + row * MINUTE).toISOString()},200.00,200.00,200.00,200.00,1${pad}`);
+        const piece = new TextEncoder().encode(`${lines.join("\n")}\n`);
+        sent += piece.byteLength;
+        controller.enqueue(piece);
+      },
+    });
+    const before = await json<View[]>(await get("/api/backtests?limit=500"));
+    const res = await uploadCsv(streamed);
+    expect((await expectError(res, 413)).message).toContain("too large");
+    expect(sent).toBeGreaterThan(96 * 1024 * 1024);
+    expect(await json<View[]>(await get("/api/backtests?limit=500"))).toEqual(before);
+  }, 60_000);
 });
 
 describe("the API description", () => {

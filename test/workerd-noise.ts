@@ -5,7 +5,10 @@
 // kinds come by the dozen in a healthy run and would bury the report:
 //   - the restarts the tests inject with state.abort("test restart") (test/trading/
 //     faults.test.ts and others), each logged as an uncaught exception with a stack;
-//   - "WebSocket peer disconnected", logged when a test or a feed closes a socket.
+//   - "WebSocket peer disconnected", logged when a test or a feed closes a socket;
+//   - the two lines of a request body the gateway stops reading (an upload refused as too
+//     large mid-stream): the pipe's "read end ... aborted" and the sender's "Network
+//     connection lost".
 // Exactly those lines are counted instead of printed; every other line passes untouched.
 // SHOW_WORKERD_NOISE=1 prints them as before.
 
@@ -23,6 +26,10 @@ const EXPECTED: Noise[] = [
   {
     what: '"WebSocket peer disconnected" lines',
     line: /^exception = workerd\/api\/web-socket\.c\+\+:\d+: disconnected: WebSocket peer disconnected\n$/,
+  },
+  {
+    what: "lines of a streamed request body cut off by a refusal",
+    line: /^(exception = kj\/async-io\.c\+\+:\d+: disconnected: read end of pipe was aborted\n(stack:[^\n]*\n)?|uncaught exception; source = Uncaught \(in promise\); stack = Error: Network connection lost\.\n)$/,
   },
 ];
 
