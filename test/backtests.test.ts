@@ -9,6 +9,7 @@ import { tradingConfig } from "../shared/trading/config";
 import { call, expectError, json, restartObject, signUp, until, type TestUser } from "./helpers";
 import { COIN, seededBars } from "./strategy/helpers";
 import type { BacktestJob } from "../durable-objects/backtest/backtest-job";
+import { JobStore } from "../durable-objects/backtest/store";
 
 // Backtests as jobs through the API: the platform's result is the in-process backtester's
 // on the same bars, progress reaches the end, a cancel stops a run, a restarted object
@@ -333,6 +334,23 @@ describe("an uploaded CSV, streamed into its job", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await held()).toBe(0);
     expect(await runDurableObjectAlarm(stub)).toBe(false);
+  });
+
+  it("reads back the bars it stores as packed numbers, and the JSON rows a job stored before them, alike", async () => {
+    const bars = minuteBars(7_000, 11); // a whole row of 5,000 and part of a second
+    const plain = bars.map(({ t, open, high, low, close, volume }) => ({ t, open, high, low, close, volume }));
+    await runInDurableObject(env.BACKTEST.getByName(`store-${crypto.randomUUID()}`), (_o, state) => {
+      const store = new JobStore(state.storage);
+      store.putBars(bars, 0);
+      const feed = store.barFeed(bars.length);
+      expect(bars.map((_, i) => feed.at(i))).toEqual(plain);
+      expect(feed.at(bars.length)).toBeUndefined();
+      // The second row as an earlier version wrote it: JSON text of [t, open, high, low, close, volume].
+      const old = JSON.stringify(plain.slice(5_000).map((b) => [b.t, b.open, b.high, b.low, b.close, b.volume]));
+      state.storage.sql.exec("INSERT OR REPLACE INTO bar_rows (k, bars) VALUES (?, ?)", 1, old);
+      const again = store.barFeed(bars.length);
+      expect(bars.map((_, i) => again.at(i))).toEqual(plain);
+    });
   });
 
   it("refuses a body declared larger than the upload allows before reading it", async () => {
