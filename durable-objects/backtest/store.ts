@@ -7,8 +7,8 @@ import type { StrategyBar } from "../../shared/strategy/runtime";
 // symbol's history changes meanwhile) and, once done, its results. Bars are stored in rows
 // of BARS_PER_ROW (their packed numbers, 240 KB a row) and series as JSON chunks, rather
 // than one row per bar: writing a million rows would cost more than the run. Rows stay far
-// below SQLite's 2 MB value limit. A run reads its bars a row
-// at a time as it plays (`barFeed`), so a million of them are never all in memory.
+// below SQLite's 2 MB value limit. A run reads its bars a row at a time as it plays
+// (`barFeed`), so a million of them are never all in memory.
 
 export interface JobState {
   status: BacktestStatus;
