@@ -426,6 +426,5 @@ writeResult("backtest", {
   engineOverGrademarkWithIndicators: round(ratioAll, 2),
   csvImport: csvRun,
   platform,
-  node: process.version,
 });
 process.exit(sameTrades ? 0 : 1);

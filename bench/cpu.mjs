@@ -125,9 +125,6 @@ async function main() {
     console.log(`${median(machine.ratios)} with the load generator's own (rounds ${machine.ratios.join(", ")}), what autocannon on the same two cores can see.`);
 
     const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: cpus().length,
       connections: CONNECTIONS,
       accounts: ACCOUNTS,
       amount: AMOUNT,

@@ -201,9 +201,6 @@ async function main() {
     printResults(rows);
 
     const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: cpus().length,
       fd_limit: limits,
       tick_ms: TICK_MS,
       seconds: SECONDS,

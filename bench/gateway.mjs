@@ -109,9 +109,6 @@ async function main() {
     console.log(`  tighter estimate (login p50 - users/me p50):       ${kdf.worker_kdf_estimate_vs_users_me_ms} ms`);
 
     const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: cpus().length,
       connections: CONNECTIONS,
       seconds: SECONDS,
       warmup_seconds: WARMUP_SECONDS,

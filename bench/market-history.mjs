@@ -128,9 +128,6 @@ async function main() {
     for (const r of rows.slice(3)) console.log(`  ${r.target}: ${r.path}`);
 
     const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: cpus().length,
       connections: CONNECTIONS,
       seconds: SECONDS,
       warmup_seconds: WARMUP_SECONDS,

@@ -155,7 +155,7 @@ async function compareMetrics() {
   for (const r of summary) console.log(`${r.metrics.padEnd(10)}${String(r.orders_per_s).padStart(10)}${String(r.p50_ms).padStart(8)}${String(r.p99_ms).padStart(8)}${String(r.serial_p50_ms).padStart(12)}${String(r.serial_p99_ms).padStart(12)}`);
   const ratio = { orders_per_s: round(on.orders_per_s / off.orders_per_s, 3), p99: off.p99_ms > 0 ? round(on.p99_ms / off.p99_ms, 2) : null, serial_p99: off.serial_p99_ms > 0 ? round(on.serial_p99_ms / off.serial_p99_ms, 2) : null };
   console.log(`on ÷ off: orders/s ${ratio.orders_per_s}×, p99 ${ratio.p99 ?? "n/a"}×, serial p99 ${ratio.serial_p99 ?? "n/a"}×`);
-  writeResult("orders-metrics", { date: new Date().toISOString(), node: process.version, cpus: cpus().length, connections: CONNECTIONS, seconds: SECONDS, accounts: ACCOUNTS, rounds: ROUNDS, runs, summary, ratio, elapsed_seconds: round((Date.now() - started) / 1000, 1) });
+  writeResult("orders-metrics", { connections: CONNECTIONS, seconds: SECONDS, accounts: ACCOUNTS, rounds: ROUNDS, runs, summary, ratio, elapsed_seconds: round((Date.now() - started) / 1000, 1) });
 }
 
 async function main() {
@@ -270,10 +270,7 @@ each ${ACCOUNTS}-account row's median req/s ÷ the median of the run's ${healthW
     console.log(`one account is also capped at ${ORDERS_PER_MINUTE} orders a minute by its risk limit (order_rate): ${round(ORDERS_PER_MINUTE / 60, 1)} orders/s sustained`);
 
     const result = {
-      date: new Date().toISOString(),
       request_metrics: METRICS_MODE,
-      node: process.version,
-      cpus: cpus().length,
       connections: CONNECTIONS,
       seconds: SECONDS,
       accounts: ACCOUNTS,

@@ -158,7 +158,6 @@ const result = {
   venueCommandsPerSecond: rate(ours),
   referenceCommandsPerSecond: rate(theirs),
   ratio: round(rate(ours) / rate(theirs)),
-  node: process.version,
 };
 console.log(`commands            ${COMMANDS.toLocaleString("en-US")} (seed ${SEED})`);
 console.log(`fills               ${result.fills.toLocaleString("en-US")}, identical on both books; ${ours.resting.toLocaleString("en-US")} orders rest at the end`);

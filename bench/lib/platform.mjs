@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
 
@@ -15,8 +15,9 @@ export const RATE_LIMITS = '{"windowSeconds":60,"auth":1000000,"trading":1000000
 const PASSWORD = "bench-password-0042";
 
 /** Prints a benchmark's `BENCH_RESULT {...}` line and keeps it in bench/results/<name>.json. */
+/** Writes a benchmark's result, stamped with when and where it ran (date, Node's version, cores). */
 export function writeResult(name, result) {
-  const line = JSON.stringify(result);
+  const line = JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, ...result });
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(join(ROOT, `bench/results/${name}.json`), line + "\n");
   console.log(`\nBENCH_RESULT ${line}`);
