@@ -10,17 +10,16 @@
 //
 // req/s on two shared cores swings by a third between windows minutes apart; CPU time per
 // request is a second reading of what an order costs next to a /health in the same run,
-// and says where it goes (it varies between rounds too: run it more than once). Their ratio (health's
-// CPU ÷ an order's) over wrangler's three processes is the orders ÷ /health req/s a load
-// generator costing nothing would see; with the load generator's own CPU, what autocannon
-// on the same cores can see. Prints a table and a `BENCH_RESULT {...}` line, also written
+// and says where it goes (it varies between rounds too: run it more than once). Their
+// ratio (health's CPU ÷ an order's) over wrangler's three processes is the orders ÷
+// /health req/s a load generator costing nothing would see; with the load generator's own
+// CPU, what autocannon on the same cores can see. Prints a table and a `BENCH_RESULT {...}` line, also written
 // to bench/results/cpu.json.
 import autocannon from "autocannon";
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { placingRequest, signUpMany } from "./lib/orders.mjs";
 import { median, round, sleep, withPlatform, writeResult } from "./lib/platform.mjs";
-import { cpuSeconds, descendantsNamed } from "./lib/proc.mjs";
+import { commandLine, cpuSeconds, descendantsNamed } from "./lib/proc.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 1000);
@@ -30,15 +29,6 @@ const IDLE_MS = 3000;
 const DRAIN_MS = 4000;
 // Each account places AMOUNT / ACCOUNTS orders a window, ROUNDS + 1 windows within its
 // 200-a-minute risk limit (RISK_LIMITS.ordersPerMinute) at the default sizes.
-
-/** What a process is, from its command line: the Worker's workerd and the proxy's are told apart by their CPU under orders. */
-function commandOf(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-  } catch {
-    return "";
-  }
-}
 
 /** CPU seconds so far of a process; `SELF` is this one, the load generator. */
 const SELF = 0;
@@ -77,7 +67,7 @@ async function main() {
   console.log(`# wrangler dev (local workerd) on ${cpus().length} CPU cores; per process, CPU time from /proc over each window and ${DRAIN_MS / 1000} s after it, idle use taken out`);
   await withPlatform("cpu", {}, async (base) => {
     const workerds = descendantsNamed(process.pid, "workerd");
-    const nodes = descendantsNamed(process.pid, "node").filter((pid) => /wrangler-dist\/cli\.js/.test(commandOf(pid)));
+    const nodes = descendantsNamed(process.pid, "node").filter((pid) => /wrangler-dist\/cli\.js/.test(commandLine(pid)));
     if (workerds.length !== 2 || nodes.length !== 1) throw new Error(`expected wrangler's two workerd processes and its node, found workerd ${workerds.join(",")} and node ${nodes.join(",")}`);
     const pids = [...workerds, ...nodes, SELF];
 

@@ -35,6 +35,9 @@ export function descendantsNamed(root, name) {
   return [...comm].filter(([pid, c]) => c === name && isBelow(pid)).map(([pid]) => pid);
 }
 
+/** A process's command line, its arguments joined by spaces ("" once it is gone). */
+export const commandLine = (pid) => read(`/proc/${pid}/cmdline`)?.split("\0").join(" ") ?? "";
+
 /** User and system CPU seconds used so far by one process. */
 export function cpuSeconds(pid) {
   const fields = statFields(pid);
