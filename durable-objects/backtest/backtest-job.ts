@@ -192,7 +192,7 @@ export class BacktestJob extends DurableObject<Env> {
     }
     this.#store.setState({ ...state, status: "running", barsDone: run.barsDone, barsTotal: run.total });
     await this.#report(state.status !== "running");
-    return TERMINAL.has(this.#store.state()!.status) === false && this.#run === run;
+    return !TERMINAL.has(this.#store.state()!.status) && this.#run === run;
   }
 
   /** The stored bars, read a row at a time as the run plays them. */
