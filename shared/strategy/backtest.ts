@@ -4,7 +4,7 @@ import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
-import { notional, parseMoney } from "../trading/money";
+import { notional, parseMoney, priceOf, quantityOf, SCALE } from "../trading/money";
 import { orderView, type OrderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
@@ -169,10 +169,28 @@ export class Backtest<P> {
   }
 }
 
+/**
+ * Bars a whole run plays between takes. What a run keeps grows with the orders it made
+ * until they are taken (the book's maps, every settled order and fill), and a larger heap
+ * costs every garbage collection more: taking them every few thousand bars made a
+ * million-bar run 10–15 % faster than taking them all at the end (interleaved runs).
+ */
+const TAKE_EVERY = 5_000;
+
 export async function runBacktest<P>(options: BacktestOptions<P>): Promise<BacktestResult> {
   const bt = new Backtest(options);
-  while (!bt.done) await bt.step(Number.MAX_SAFE_INTEGER);
-  return bt.result();
+  const orders: BacktestPart["orders"] = [];
+  const fills: FillActivity[] = [];
+  while (!bt.done) {
+    await bt.step(TAKE_EVERY);
+    // Once done, the take hands over the rest (open orders included).
+    const part = bt.take();
+    for (const o of part.orders) orders.push(o);
+    for (const f of part.fills) fills.push(f);
+  }
+  // Settled orders are handed over as they settle, so an order placed earlier may come later.
+  orders.sort((a, b) => a.seq - b.seq);
+  return { ...bt.result(), orders: orders.map((o) => o.order), fills };
 }
 
 function prepare<P>(options: BacktestOptions<P>) {
@@ -299,10 +317,21 @@ function prepare<P>(options: BacktestOptions<P>) {
    */
   const quiet = () =>
     !options.plain && !listens && rt.held.length === 0 && venue.liveCount === 0 && venues.pending(spec.symbol, OWNER).length === 0 && book.openCount === 0;
+  // Quiet bars follow each other by the thousand, and each would replace the venue's quote
+  // and trade only for the next to replace them again: the last skipped close (and its
+  // time) is owed to the venue instead, and paid before the next print that can matter.
+  let owedT = 0;
+  let owedTicks = 0;
   const skipTo = (ticks: number) => {
-    venues.quote(spec.symbol, { t: clock, bidTicks: Math.max(1, ticks - half), askTicks: ticks + half, bidLots: quoteLots, askLots: quoteLots });
-    venues.trade(spec.symbol, { t: clock, priceTicks: ticks });
+    owedT = clock;
+    owedTicks = ticks;
     lastTicks = ticks;
+  };
+  const payOwed = () => {
+    if (owedTicks === 0) return;
+    venues.quote(spec.symbol, { t: owedT, bidTicks: Math.max(1, owedTicks - half), askTicks: owedTicks + half, bidLots: quoteLots, askLots: quoteLots });
+    venues.trade(spec.symbol, { t: owedT, priceTicks: owedTicks });
+    owedTicks = 0;
   };
 
   // The equity curve, one point per bar; a flat account's equity is the same bigint bar
@@ -313,6 +342,16 @@ function prepare<P>(options: BacktestOptions<P>) {
   let flatCash: bigint | null = null;
   let flatReserved: bigint | null = null;
   let flatEquity = 0n;
+  // A position's value is its lots' value of one tick times the close when one lot's tick
+  // is a whole number of money units (steps of at most nine decimals each: every real
+  // instrument); that value and the cash beside it change only when the lots or the cash
+  // do, so they are made once per change rather than on every bar.
+  const wholeTick = (priceOf(1, spec) * quantityOf(1, spec)) % 10n ** BigInt(SCALE) === 0n;
+  let heldLots = 0;
+  let heldCash: bigint | null = null;
+  let heldReserved: bigint | null = null;
+  let heldBase = 0n;
+  let heldPerTick = 0n;
   /** The bar's close and onBar, once its prints are played: the equity curve's point, then the callback (its orders held). */
   const closeBar = (bar: StrategyBar, close: number): void | Promise<void> => {
     const ledger = runner.engine.ledger;
@@ -320,7 +359,14 @@ function prepare<P>(options: BacktestOptions<P>) {
     let value: bigint;
     if (lots !== 0) {
       exposed += 1;
-      value = ledger.cash + ledger.reservedCash + notional(close, lots, spec);
+      if (lots !== heldLots || ledger.cash !== heldCash || ledger.reservedCash !== heldReserved) {
+        heldLots = lots;
+        heldCash = ledger.cash;
+        heldReserved = ledger.reservedCash;
+        heldBase = ledger.cash + ledger.reservedCash;
+        heldPerTick = notional(1, lots, spec);
+      }
+      value = wholeTick ? heldBase + BigInt(close) * heldPerTick : heldBase + notional(close, lots, spec);
     } else {
       if (ledger.cash !== flatCash || ledger.reservedCash !== flatReserved) {
         flatCash = ledger.cash;
@@ -350,6 +396,7 @@ function prepare<P>(options: BacktestOptions<P>) {
     return playPrints(bar, open, high, low, close);
   };
   const playPrints = async (bar: StrategyBar, open: number, high: number, low: number, close: number) => {
+    payOwed();
     // The previous bar's onBar orders go out after this quote (in its flush), before the trade.
     await quote(open);
     await trade(open);

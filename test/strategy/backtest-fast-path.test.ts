@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { runBacktest, type BacktestOptions } from "../../shared/strategy/backtest";
 import type { OrderInput, Strategy, StrategyBar, StrategyContext } from "../../shared/strategy/runtime";
 import { maCross } from "../../shared/strategy/templates/ma-cross";
+import { parseMoney } from "../../shared/trading/money";
 import { COIN, HOUR, START, seededBars } from "./helpers";
 
 // The backtest skips the rest of a bar's prints when nothing can react to them (no order
@@ -153,6 +154,32 @@ describe("the backtest's fast path", () => {
         expect(fast).toEqual(plain);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it("keeps an equity curve that is, bar by bar, the cash its fills leave plus the position they leave at the close", async () => {
+    const ONE = 10n ** 18n;
+    await fc.assert(
+      fc.asyncProperty(bars, plan, setup, async (series, p, s) => {
+        const result = await runBacktest({ strategy: strategyOf(p), bars: series, spec: COIN, cash: s.cash, venue: s.venue, halfSpreadTicks: s.halfSpreadTicks });
+        // Rebuilt from the fills alone, in money units (10^-18 USD), with no engine code but the parser.
+        let cash = parseMoney(s.cash)!;
+        let lots = 0n;
+        let next = 0;
+        const expected = series.map((bar) => {
+          for (; next < result.fills.length && Date.parse(result.fills[next]!.transaction_time) <= bar.t; next++) {
+            const f = result.fills[next]!;
+            const qty = parseMoney(f.qty)!;
+            const value = (parseMoney(f.price)! * qty) / ONE;
+            cash += (f.side === "buy" ? -value : value) - parseMoney(f.fee)!;
+            lots += f.side === "buy" ? qty : -qty;
+          }
+          return cash + (parseMoney(String(bar.close))! * lots) / ONE;
+        });
+        expect(next).toBe(result.fills.length);
+        expect(result.equity.equity).toEqual(expected);
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -21,10 +21,10 @@ const PARAMS: Record<string, Record<string, unknown>> = {
 };
 const { bars } = seededBars(1_500, 20261203);
 
-async function inChunks(name: string, chunks: number[]): Promise<{ result: BacktestResult; parts: BacktestPart[] }> {
+async function inChunks(name: string, chunks: number[], series = bars): Promise<{ result: BacktestResult; parts: BacktestPart[] }> {
   const bt = new Backtest({
     strategy: TEMPLATES.get(name)!.create(),
-    bars,
+    bars: series,
     spec: COIN,
     params: PARAMS[name]!,
     cash: "100000",
@@ -70,6 +70,20 @@ describe("a backtest handing over settled orders and fills as it goes", () => {
     // Some order is handed over after a newer one: the grid's resting orders settle late.
     expect(seqs.some((s, i) => i > 0 && s < seqs[i - 1]!)).toBe(true);
     expect(parts.slice(0, -1).flatMap((p) => p.orders).every((o) => TERMINAL.has(o.order.status as OrderStatus))).toBe(true);
+  });
+
+  it("runBacktest, which hands over as it goes on a long run, answers its orders in creation order, as one take at the end does", async () => {
+    // Long enough for runBacktest to take several times (every 5,000 bars).
+    const long = seededBars(16_000, 20261204).bars;
+    const whole = await backtest(TEMPLATES.get("grid")!.create(), long, PARAMS.grid!);
+    const [atEnd, byParts] = await Promise.all([inChunks("grid", [long.length], long), inChunks("grid", [5_000], long)]);
+    // Taken at 5,000-bar steps, some order comes after a newer one: the order matters.
+    const seqs = byParts.parts.flatMap((p) => p.orders.map((o) => o.seq));
+    expect(seqs.some((s, i) => i > 0 && s < seqs[i - 1]!)).toBe(true);
+    const once = atEnd.parts.flatMap((p) => p.orders.map((o) => o.order));
+    expect(once.length).toBeGreaterThan(100);
+    expect(whole.orders).toEqual(once);
+    expect(whole.fills).toEqual(atEnd.parts.flatMap((p) => p.fills));
   });
 });
 
