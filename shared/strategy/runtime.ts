@@ -221,15 +221,10 @@ export function callbacksOf(strategy: Strategy): Set<StrategyCallback> {
 /** A trade update of one of the strategy's orders, as onOrderUpdate receives it. */
 export function orderUpdateOf(update: TradeUpdate, tag: string | null): OrderUpdate {
   const o = update.data.order;
-  return {
-    event: update.data.event,
-    id: o.client_order_id,
-    tag,
-    side: o.side,
-    status: o.status,
-    filledQty: o.filled_qty,
-    ...(update.data.price !== undefined && { price: Number(update.data.price), qty: update.data.qty! }),
-  };
+  const { event, price } = update.data;
+  // Two literals rather than a conditional spread, which V8 copies slowly.
+  if (price === undefined) return { event, id: o.client_order_id, tag, side: o.side, status: o.status, filledQty: o.filled_qty };
+  return { event, id: o.client_order_id, tag, side: o.side, status: o.status, filledQty: o.filled_qty, price: Number(price), qty: update.data.qty! };
 }
 
 /**

@@ -128,8 +128,13 @@ export class AccountEngine {
     return this.#state.cursors[symbol] ?? 0;
   }
 
-  limits(): RiskLimits {
-    return { ...this.deps.config.limits, ...this.#state.limits };
+  /** The merged limits and the account's own they were merged from: made again only when those change (every order reads them). */
+  #limits: { own: Partial<RiskLimits>; merged: Readonly<RiskLimits> } | null = null;
+
+  limits(): Readonly<RiskLimits> {
+    const own = this.#state.limits;
+    if (this.#limits?.own !== own) this.#limits = { own, merged: Object.freeze({ ...this.deps.config.limits, ...own }) };
+    return this.#limits.merged;
   }
 
   order(id: string): AccountOrder | undefined {
@@ -487,7 +492,11 @@ export class AccountEngine {
     const now = this.deps.now();
     const position = ledger.positions[spec.symbol];
     const openBuyLots = this.#openLots(spec.symbol, "buy", replaces);
-    const context = { intent, spec, positionLots: position?.qty ?? 0, openBuyLots, ordersLastMinute: this.book.ordersSince(now - MINUTE), dailyLoss: BigInt(this.#state.day.loss), limits };
+    const positionLots = position?.qty ?? 0;
+    const ordersLastMinute = this.book.ordersSince(now - MINUTE);
+    const dailyLoss = BigInt(this.#state.day.loss);
+    // A literal per price (an object spread with an override is V8's slow copy).
+    const risk = (reference: number) => checkRisk({ intent, spec, reference, positionLots, openBuyLots, ordersLastMinute, dailyLoss, limits });
     const venue = this.deps.config.venue;
     /** What the order would hold at `reference`: its protection price, and its reservation (null: a notional sell of nothing). */
     const holding = (reference: number): { cap: number | null; reservation: Reservation | null } => {
@@ -502,8 +511,8 @@ export class AccountEngine {
       return { cap, reservation: lots === 0 ? null : { side: "sell", symbol: spec.symbol, cash: sellFeeReservation(venue), lots } };
     };
     const at = (reference: number): Outcome<Prepared> => {
-      const risk = checkRisk({ ...context, reference });
-      if (risk) return refused(risk.rule, risk.message, [{ path: risk.path ?? "", message: risk.message }]);
+      const refusal = risk(reference);
+      if (refusal) return refused(refusal.rule, refusal.message, [{ path: refusal.path ?? "", message: refusal.message }]);
       const { cap, reservation } = holding(reference);
       let next: Ledger;
       try {
@@ -517,7 +526,7 @@ export class AccountEngine {
     };
     /** Whether `at(reference)` accepts, by the same checks, with no order, ledger or message made. */
     const accepts = (reference: number): boolean => {
-      if (checkRisk({ ...context, reference })) return false;
+      if (risk(reference)) return false;
       const { reservation } = holding(reference);
       return reservation !== null && reservationShortfall(ledger, id, reservation) === null;
     };
@@ -698,7 +707,7 @@ export class AccountEngine {
   #announce(update: TradeEvent, order: AccountOrder, event: string, traceparent: string | null, extra: Record<string, unknown> = {}): void {
     // One view for both: the event and the trade update describe the order at the same instant.
     const view = orderView(order);
-    this.#publish(event as EventType, { order: view, ...extra }, traceparent);
+    this.#publish(event as EventType, this.deps.events === false ? {} : { order: view, ...extra }, traceparent);
     this.#log.tradeUpdate(tradeUpdate(update, view));
   }
 

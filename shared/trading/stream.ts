@@ -28,13 +28,10 @@ export interface TradeUpdate {
 }
 
 export function tradeUpdate(event: TradeEvent, order: OrderView, fill?: { executionId: string; t: number; price: string; qty: string; positionQty: string }): TradeUpdate {
+  // Two literals rather than a conditional spread, which V8 copies slowly (one per order).
+  if (!fill) return { stream: "trade_updates", data: { event, timestamp: order.updated_at, order } };
   return {
     stream: "trade_updates",
-    data: {
-      event,
-      timestamp: fill ? new Date(fill.t).toISOString() : order.updated_at,
-      order,
-      ...(fill && { execution_id: fill.executionId, price: fill.price, qty: fill.qty, position_qty: fill.positionQty }),
-    },
+    data: { event, timestamp: new Date(fill.t).toISOString(), order, execution_id: fill.executionId, price: fill.price, qty: fill.qty, position_qty: fill.positionQty },
   };
 }
