@@ -5,7 +5,7 @@ import type { AssetInfo } from "./asset";
 import type { TradingConfig } from "./config";
 import { applyFill, deposit, LedgerError, openLedger, release, reservationShortfall, reserve, type Ledger, type Reservation } from "./ledger";
 import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
-import { canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
+import { activityStamp, canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
@@ -701,7 +701,7 @@ export class AccountEngine {
 
   #activity(type: string, t: number, data: Record<string, unknown>): void {
     // Activity ids sort by time (yyyymmddHHMMSSmmm::id), so a page token is a position.
-    this.#log.activity({ id: `${new Date(t).toISOString().replace(/\D/g, "").slice(0, 17)}::${this.deps.newId()}`, type, t, data });
+    this.#log.activity({ id: `${activityStamp(t)}::${this.deps.newId()}`, type, t, data });
   }
 
   #announce(update: TradeEvent, order: AccountOrder, event: string, traceparent: string | null, extra: Record<string, unknown> = {}): void {
@@ -767,3 +767,4 @@ export class AccountEngine {
     return known;
   }
 }
+

@@ -71,18 +71,38 @@ export interface AccountOrder {
   replacing?: boolean;
 }
 
-// An order's times are mostly the same instant (created, submitted and updated together),
-// and a view writes six of them: the last one written is remembered.
+// An order's times are mostly two instants (created, submitted; updated, filled), a view
+// writes six of them, and its fill's activity and trade update the fill's again: the last
+// two written are remembered.
 let isoMs = Number.NaN;
 let isoText = "";
-const iso = (ms: number | null): string | null => {
-  if (ms === null) return null;
-  if (ms !== isoMs) {
-    isoText = new Date(ms).toISOString();
-    isoMs = ms;
-  }
-  return isoText;
-};
+let isoMsBefore = Number.NaN;
+let isoTextBefore = "";
+
+/** `new Date(ms).toISOString()`, remembered for the last two instants asked. */
+export function isoTime(ms: number): string {
+  if (ms === isoMs) return isoText;
+  if (ms === isoMsBefore) return isoTextBefore;
+  const text = new Date(ms).toISOString();
+  isoMsBefore = isoMs;
+  isoTextBefore = isoText;
+  isoMs = ms;
+  isoText = text;
+  return text;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
+
+/**
+ * An activity id's time part, yyyymmddHHMMSSmmm: the ISO time's digits, cut out of it
+ * rather than by a regular expression (one per fill); a year outside 0–9999 (a longer ISO
+ * form) takes the expression, which gives the same digits.
+ */
+export function activityStamp(t: number): string {
+  const at = isoTime(t);
+  if (at.length !== 24) return at.replace(/\D/g, "").slice(0, 17);
+  return at.slice(0, 4) + at.slice(5, 7) + at.slice(8, 10) + at.slice(11, 13) + at.slice(14, 16) + at.slice(17, 19) + at.slice(20, 23);
+}
 
 const NANO = 10n ** 9n;
 

@@ -1,4 +1,4 @@
-import type { OrderView } from "./orders";
+import { isoTime, type OrderView } from "./orders";
 
 // Alpaca's trading stream (docs/alpaca-compat.md §6): trade_updates frames, with price, qty and
 // position_qty as strings on fills only.
@@ -32,6 +32,6 @@ export function tradeUpdate(event: TradeEvent, order: OrderView, fill?: { execut
   if (!fill) return { stream: "trade_updates", data: { event, timestamp: order.updated_at, order } };
   return {
     stream: "trade_updates",
-    data: { event, timestamp: new Date(fill.t).toISOString(), order, execution_id: fill.executionId, price: fill.price, qty: fill.qty, position_qty: fill.positionQty },
+    data: { event, timestamp: isoTime(fill.t), order, execution_id: fill.executionId, price: fill.price, qty: fill.qty, position_qty: fill.positionQty },
   };
 }

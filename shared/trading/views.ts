@@ -1,7 +1,7 @@
 import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import type { Ledger, Position } from "./ledger";
 import { formatMoney, notional, ZERO, type Money } from "./money";
-import { averagePrice, type AccountOrder } from "./orders";
+import { averagePrice, isoTime, type AccountOrder } from "./orders";
 import type { ClosingBalance, FillActivity } from "./ports";
 import type { Report } from "../venue/venue";
 
@@ -145,7 +145,7 @@ export function closingEquity(close: ClosingBalance, specOf: (symbol: string) =>
 export function fillActivity(order: AccountOrder, r: Extract<Report, { kind: "fill" }>, realized: Money): FillActivity {
   const { spec } = order;
   return {
-    transaction_time: new Date(r.t).toISOString(),
+    transaction_time: isoTime(r.t),
     type: order.status === "filled" ? "fill" : "partial_fill",
     price: ticksToDecimal(r.price, spec),
     qty: lotsToDecimal(r.qty, spec),

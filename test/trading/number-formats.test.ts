@@ -3,15 +3,15 @@ import { describe, expect, it } from "vitest";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { openLedger } from "../../shared/trading/ledger";
 import { formatMoney, notional, parseMoney, quantityOf, type Money } from "../../shared/trading/money";
-import { averagePrice } from "../../shared/trading/orders";
+import { activityStamp, averagePrice, isoTime } from "../../shared/trading/orders";
 import { DEFAULT_LIMITS, protectionPrice, worstFee } from "../../shared/trading/risk";
 import { maxBuyQty } from "../../shared/strategy/views";
 import type { VenueConfig } from "../../shared/venue/venue";
 import { lotsToDecimal } from "../../shared/market/instrument";
 
-// Two numbers every fill writes, each against a plain reference kept here: the average
-// fill price (Alpaca's filled_avg_price) and the largest market buy the account accepts
-// (a strategy's ctx.maxBuyQty). The engine computes them by shorter routes.
+// Numbers every fill writes, each against a plain reference kept here: the average fill
+// price (Alpaca's filled_avg_price), the largest market buy the account accepts (a
+// strategy's ctx.maxBuyQty), and its times. The engine computes them by shorter routes.
 
 const spec = (tickSize: string, lotSize: string): InstrumentSpec => ({ symbol: "TEST", assetClass: "crypto", tickSize, lotSize, timeZone: "UTC" });
 const GRIDS: [string, string][] = [["0.01", "1"], ["0.01", "0.0001"], ["0.01", "0.000000001"], ["0.05", "0.5"], ["1", "1"], ["0.0001", "0.01"], ["0.000000001", "1"]];
@@ -79,5 +79,22 @@ describe("the largest market buy", () => {
       { numRuns: 10_000 },
     );
     expect(maxBuyQty(openLedger(100_000n * 10n ** 18n), spec("0.01", "1"), null, DEFAULT_LIMITS, { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 5, slippageTicks: 1, crossUsers: false })).toBe("0");
+  });
+});
+
+describe("a fill's times", () => {
+  it("are the ISO times and activity-id stamps the plain formulas give, whatever instants come in whatever order", () => {
+    // Instants from every era Date holds, repeated and interleaved (the ISO text is remembered for the last two).
+    const instant = fc.oneof(fc.integer({ min: -8_640_000_000_000_000, max: 8_640_000_000_000_000 }), fc.integer({ min: 1_700_000_000_000, max: 1_700_000_000_100 }));
+    fc.assert(
+      fc.property(fc.array(instant, { minLength: 1, maxLength: 12 }), (times) => {
+        for (const t of [...times, ...times.reverse()]) {
+          const iso = new Date(t).toISOString();
+          expect(isoTime(t)).toBe(iso);
+          expect(activityStamp(t)).toBe(iso.replace(/\D/g, "").slice(0, 17));
+        }
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
