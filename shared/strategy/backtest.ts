@@ -88,6 +88,8 @@ const OWNER = "backtest";
 /** A backtest's order ids: `strategy-1`, `strategy-2`, … */
 const ID_PREFIX = "strategy-";
 const DEFAULT_QUOTE_LOTS = 1e15;
+/** One dollar in money units (price × quantity carries twice the scale). */
+const MONEY_ONE = 10n ** BigInt(SCALE);
 /** Distinct bar prices whose ticks are remembered. */
 const TICK_CACHE = 1 << 16;
 
@@ -346,7 +348,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   // is a whole number of money units (steps of at most nine decimals each: every real
   // instrument); that value and the cash beside it change only when the lots or the cash
   // do, so they are made once per change rather than on every bar.
-  const wholeTick = (priceOf(1, spec) * quantityOf(1, spec)) % 10n ** BigInt(SCALE) === 0n;
+  const wholeTick = (priceOf(1, spec) * quantityOf(1, spec)) % MONEY_ONE === 0n;
   let heldLots = 0;
   let heldCash: bigint | null = null;
   let heldReserved: bigint | null = null;
@@ -418,7 +420,10 @@ function prepare<P>(options: BacktestOptions<P>) {
   const handOver = (all: boolean): BacktestPart => {
     const taken = book.take(all);
     const fills = taken.fills.map((a) => a.data as unknown as FillActivity);
-    for (const f of fills) metricFills.push({ side: f.side, qty: parseMoney(f.qty)!, value: (parseMoney(f.price)! * parseMoney(f.qty)!) / 10n ** 18n, fee: parseMoney(f.fee)! });
+    for (const f of fills) {
+      const qty = parseMoney(f.qty)!;
+      metricFills.push({ side: f.side, qty, value: (parseMoney(f.price)! * qty) / MONEY_ONE, fee: parseMoney(f.fee)! });
+    }
     return { orders: taken.orders.map(({ seq, order }) => ({ seq, order: orderView(order) })), fills };
   };
   const finish = async () => {
