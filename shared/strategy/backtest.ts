@@ -20,11 +20,13 @@ import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views
 // AccountRunner and Venue, one symbol, one account. Each bar is played as four prints —
 // the open, the nearer of high and low (the high on a tie), the other, the close — each
 // with a quote `halfSpreadTicks` either side, and the venue's reports are delivered to the
-// account after every print, as the symbol object's alarm does. onBar fires once the close
-// is delivered; the orders it places are sent at the next bar's open, after its quote and
-// before its trade print, so a market order fills at that open and the account prices it
-// against the last trade (this bar's close), as it would live. A signal on the last bar is
-// never sent. Time is the print's (the bar's start); ids come from a counter.
+// account after every print, as the symbol object's alarm does (those it applied from a
+// call's answer only acknowledged, as that object leaves them for the account's next
+// call). onBar fires once the close is delivered; the orders it places are sent at the
+// next bar's open, after its quote and before its trade print, so a market order fills at
+// that open and the account prices it against the last trade (this bar's close), as it
+// would live. A signal on the last bar is never sent. Time is the print's (the bar's
+// start); ids come from a counter.
 
 /**
  * The bars a backtest plays, read once each in order: an array, or a source that reads
