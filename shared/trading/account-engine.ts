@@ -767,4 +767,3 @@ export class AccountEngine {
     return known;
   }
 }
-
