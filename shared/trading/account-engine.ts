@@ -128,12 +128,17 @@ export class AccountEngine {
     return this.#state.cursors[symbol] ?? 0;
   }
 
-  /** The merged limits and the account's own they were merged from: made again only when those change (every order reads them). */
-  #limits: { own: Partial<RiskLimits>; merged: Readonly<RiskLimits> } | null = null;
+  /**
+   * The merged limits and the global and own limits they were merged from: made again only
+   * when either is replaced (every order reads them; the shell replaces the global ones when
+   * the run-time configuration changes, the engine the account's own on setLimits).
+   */
+  #limits: { global: RiskLimits; own: Partial<RiskLimits>; merged: Readonly<RiskLimits> } | null = null;
 
   limits(): Readonly<RiskLimits> {
+    const global = this.deps.config.limits;
     const own = this.#state.limits;
-    if (this.#limits?.own !== own) this.#limits = { own, merged: Object.freeze({ ...this.deps.config.limits, ...own }) };
+    if (this.#limits?.global !== global || this.#limits.own !== own) this.#limits = { global, own, merged: Object.freeze({ ...global, ...own }) };
     return this.#limits.merged;
   }
 
