@@ -1,6 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { AccountEngine, type EngineDeps } from "../../shared/trading/account-engine";
+import { MemoryBook } from "../../shared/trading/memory";
 import { basisPoints, formatMoney } from "../../shared/trading/money";
+import { DEFAULT_LIMITS } from "../../shared/trading/risk";
+import { DEFAULT_VENUE } from "../../shared/venue/venue";
 import { orderFee, type Report } from "../../shared/venue/venue";
 import { COIN, harness, usd } from "./engine-harness";
 
@@ -346,5 +350,22 @@ describe("the trading day", () => {
     const placed = await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "90.00", time_in_force: "day" });
     expect(placed.ok && placed.value.status).toBe("new");
     expect(placed.ok && Date.parse(placed.value.expires_at!)).toBe(Date.UTC(2025, 2, 9, 5));
+  });
+});
+
+describe("the account's risk limits", () => {
+  it("are the global limits as the shell last replaced them, with the account's own on top, at every check", () => {
+    // The account object replaces deps.config when the run-time configuration changes; the
+    // engine keeps the merged limits between checks and must see either side replaced.
+    const deps: EngineDeps = { owner: "trader-1", now: () => 0, newId: () => "id", config: { startingCash: usd("1000"), limits: { ...DEFAULT_LIMITS, maxOrderQty: "100" }, venue: DEFAULT_VENUE } };
+    const engine = new AccountEngine(new MemoryBook(), deps);
+    expect(engine.limits().maxOrderQty).toBe("100");
+    deps.config = { ...deps.config, limits: { ...deps.config.limits, maxOrderQty: "5" } };
+    expect(engine.limits().maxOrderQty).toBe("5");
+    engine.setLimits({ maxOrderQty: "3" });
+    expect(engine.limits().maxOrderQty).toBe("3");
+    deps.config = { ...deps.config, limits: { ...deps.config.limits, maxOrderNotional: "7" } };
+    expect(engine.limits()).toMatchObject({ maxOrderQty: "3", maxOrderNotional: "7" });
+    expect(Object.isFrozen(engine.limits())).toBe(true);
   });
 });
