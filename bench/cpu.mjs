@@ -13,8 +13,8 @@
 // and says where it goes (it varies between rounds too: run it more than once). Their
 // ratio (health's CPU ÷ an order's) over wrangler's three processes is the orders ÷
 // /health req/s a load generator costing nothing would see; with the load generator's own
-// CPU, what autocannon on the same cores can see. Prints a table and a `BENCH_RESULT {...}` line, also written
-// to bench/results/cpu.json.
+// CPU, what autocannon on the same cores can see. Prints a table and a `BENCH_RESULT {...}`
+// line, also written to bench/results/cpu.json.
 import autocannon from "autocannon";
 import { cpus } from "node:os";
 import { placingRequest, signUpMany } from "./lib/orders.mjs";

@@ -14,8 +14,10 @@ export const ROOT = new URL("../..", import.meta.url).pathname;
 export const RATE_LIMITS = '{"windowSeconds":60,"auth":1000000,"trading":1000000,"default":1000000}';
 const PASSWORD = "bench-password-0042";
 
-/** Prints a benchmark's `BENCH_RESULT {...}` line and keeps it in bench/results/<name>.json. */
-/** Writes a benchmark's result, stamped with when and where it ran (date, Node's version, cores). */
+/**
+ * Prints a benchmark's `BENCH_RESULT {...}` line and keeps it in bench/results/<name>.json,
+ * stamped with when and where it ran (date, Node's version, cores).
+ */
 export function writeResult(name, result) {
   const line = JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, ...result });
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
