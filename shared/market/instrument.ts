@@ -105,9 +105,10 @@ function plainSteps(text: string, size: string): number | undefined | null {
   const scale = point === -1 ? 0 : length - point - 1;
   const step = gridStep(size);
   if (step.scale > MAX_EXACT_SCALE) return null;
-  // value ÷ step = (units / 10^scale) ÷ (step units / 10^step scale)
-  const num = units * POWERS_OF_TEN[step.scale]!;
-  const den = step.unitsNumber * POWERS_OF_TEN[scale]!;
+  // value ÷ step = (units / 10^scale) ÷ (step units / 10^step scale), both sides divided by
+  // the smaller power of ten, so a size of nine decimals on a nine-decimal grid stays small.
+  const num = step.scale >= scale ? units * POWERS_OF_TEN[step.scale - scale]! : units;
+  const den = step.scale >= scale ? step.unitsNumber : step.unitsNumber * POWERS_OF_TEN[scale - step.scale]!;
   if (!Number.isSafeInteger(num) || !Number.isSafeInteger(den)) return null;
   return num % den === 0 ? num / den : undefined;
 }
@@ -130,8 +131,12 @@ function safeNumber(n: bigint): number | undefined {
 }
 
 function formatUnits(units: bigint, scale: number): string {
-  const sign = units < 0n ? "-" : "";
-  const digits = (units < 0n ? -units : units).toString().padStart(scale + 1, "0");
+  return formatDigits(units < 0n ? "-" : "", (units < 0n ? -units : units).toString(), scale);
+}
+
+/** A count's digits (no sign) as a decimal with `scale` of them after the point. */
+function formatDigits(sign: string, abs: string, scale: number): string {
+  const digits = abs.padStart(scale + 1, "0");
   const whole = digits.slice(0, digits.length - scale);
   return scale === 0 ? `${sign}${whole}` : `${sign}${whole}.${digits.slice(digits.length - scale)}`;
 }
@@ -140,6 +145,10 @@ function formatSteps(count: number, size: string): string {
   if (!Number.isSafeInteger(count)) throw new RangeError(`${count} is not a whole number of grid steps`);
   const step = gridStep(size);
   // Written with the grid's own precision ("187.50" on a 0.01 grid), as Alpaca writes prices.
+  // A product within 2^53 is exact in doubles and written the same by String (no exponent
+  // below 10^21): no bigint then.
+  const units = count * step.unitsNumber;
+  if (Number.isSafeInteger(units)) return formatDigits(units < 0 ? "-" : "", String(units < 0 ? -units : units), step.scale);
   return formatUnits(BigInt(count) * step.units, step.scale);
 }
 

@@ -7,7 +7,7 @@ import { activityStamp, averagePrice, isoTime } from "../../shared/trading/order
 import { DEFAULT_LIMITS, protectionPrice, worstFee } from "../../shared/trading/risk";
 import { maxBuyQty } from "../../shared/strategy/views";
 import type { VenueConfig } from "../../shared/venue/venue";
-import { lotsToDecimal } from "../../shared/market/instrument";
+import { lotsToDecimal, ticksToDecimal } from "../../shared/market/instrument";
 
 // Numbers every fill writes, each against a plain reference kept here: the average fill
 // price (Alpaca's filled_avg_price), the largest market buy the account accepts (a
@@ -95,6 +95,71 @@ describe("a fill's times", () => {
         }
       }),
       { numRuns: 2_000 },
+    );
+  });
+});
+
+describe("money and grid steps as text", () => {
+  const ONE = 10n ** 18n;
+  /** Whole and fraction by division, trailing zeros cut by a regular expression. */
+  const referenceFormat = (value: Money, minDecimals: number): string => {
+    const abs = value < 0n ? -value : value;
+    let fraction = (abs % ONE).toString().padStart(18, "0").replace(/0+$/, "");
+    if (fraction.length < minDecimals) fraction = fraction.padEnd(minDecimals, "0");
+    return `${value < 0n ? "-" : ""}${abs / ONE}${fraction ? `.${fraction}` : ""}`;
+  };
+  /** Whole and fraction parsed apart and added. */
+  const referenceParse = (text: string): Money | undefined => {
+    const m = /^(-)?(\d{1,20})(?:\.(\d{1,18}))?$/.exec(text.trim());
+    if (!m) return undefined;
+    const value = BigInt(m[2]!) * ONE + BigInt((m[3] ?? "").padEnd(18, "0"));
+    return m[1] ? -value : value;
+  };
+  /** count × the step's units in bigint, cut at the step's scale. */
+  const referenceSteps = (count: number, size: string): string => {
+    const [whole, fraction = ""] = size.split(".");
+    const units = BigInt(count) * BigInt(whole! + fraction);
+    const abs = (units < 0n ? -units : units).toString().padStart(fraction.length + 1, "0");
+    const cut = abs.length - fraction.length;
+    return `${units < 0n ? "-" : ""}${abs.slice(0, cut)}${fraction ? `.${abs.slice(cut)}` : ""}`;
+  };
+  const money = fc.oneof(fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }), fc.bigInt({ min: -(10n ** 19n), max: 10n ** 19n }), fc.constantFrom(0n, 1n, -1n, ONE, -ONE, 10n ** 17n, 10n ** 16n * 5n));
+
+  it("writes money as the division and the regular expression did, for any amount and minimum of decimals", () => {
+    expect(formatMoney(-(10n ** 16n))).toBe("-0.01");
+    expect(formatMoney(0n, 0)).toBe("0");
+    expect(formatMoney(5n * ONE, 0)).toBe("5");
+    expect(formatMoney(1n, 2)).toBe("0.000000000000000001");
+    fc.assert(
+      fc.property(money, fc.integer({ min: 0, max: 24 }), (value, minDecimals) => {
+        expect(formatMoney(value, minDecimals)).toBe(referenceFormat(value, minDecimals));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("reads money back as the parts added apart did, and refuses what is not money", () => {
+    const text = fc.oneof(
+      money.map((v) => formatMoney(v)),
+      fc.tuple(fc.stringMatching(/^-?[0-9]{1,22}$/), fc.stringMatching(/^[0-9]{0,20}$/)).map(([w, f]) => (f ? `${w}.${f}` : w)),
+      fc.constantFrom("", "-", ".5", "5.", "1e3", " 12.5 ", "--1", "0.000000000000000000", "00012.50"),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(parseMoney(t)).toBe(referenceParse(t));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("writes ticks and lots as bigint arithmetic does, within doubles' exact integers and beyond them", () => {
+    const grids = ["0.01", "0.05", "1", "0.5", "0.0001", "0.000000001", "12.5", "0.0000000000000001", "90071992547409930"];
+    fc.assert(
+      fc.property(fc.constantFrom(...grids), fc.oneof(fc.integer({ min: -(10 ** 12), max: 10 ** 12 }), fc.maxSafeInteger(), fc.integer({ min: -(2 ** 53) + 1, max: -(2 ** 40) })), (grid, count) => {
+        expect(ticksToDecimal(count, spec(grid, grid))).toBe(referenceSteps(count, grid));
+        expect(lotsToDecimal(count, spec(grid, grid))).toBe(referenceSteps(count, grid));
+      }),
+      { numRuns: 20_000 },
     );
   });
 });
