@@ -164,13 +164,35 @@ export const ticksToDecimal = (ticks: number, spec: InstrumentSpec): string => f
 export const ticksToNumber = (ticks: number, spec: InstrumentSpec): number => stepsToNumber(ticks, spec.tickSize);
 
 function stepsToNumber(count: number, size: string): number {
-  const step = gridStep(size);
+  return gridNumber(count, gridStep(size), size);
+}
+
+function gridNumber(count: number, step: Grid, size: string): number {
   // unitsNumber is NaN for a step past 2^53, and so is the product then.
   if (Number.isSafeInteger(count) && step.scale <= MAX_EXACT_SCALE) {
     const scaled = count * step.unitsNumber;
     if (Number.isSafeInteger(scaled)) return scaled / POWERS_OF_TEN[step.scale]!;
   }
   return Number(formatSteps(count, size));
+}
+
+/** Counts of ticks below this span at least four units in the last place of their price. */
+const MAX_GRID_TICKS = 2 ** 50;
+
+/**
+ * The ticks of a price already on the grid (every bar's), read without its text: the count
+ * nearest value ÷ tick, if its exact decimal reads back as `value`. Under 2^50 ticks a tick
+ * spans at least four units in the last place of the price, so no other grid decimal reads
+ * back as that number and its shortest text is the grid's decimal: parsing the text gives
+ * the same ticks. Undefined for anything else (off the grid, not positive, too fine), which
+ * the text decides.
+ */
+export function ticksOnGrid(value: number, spec: InstrumentSpec): number | undefined {
+  if (!(value > 0)) return undefined;
+  const step = gridStep(spec.tickSize);
+  if (step.scale > MAX_EXACT_SCALE) return undefined;
+  const candidate = Math.round((value * POWERS_OF_TEN[step.scale]!) / step.unitsNumber);
+  return candidate > 0 && candidate <= MAX_GRID_TICKS && gridNumber(candidate, step, spec.tickSize) === value ? candidate : undefined;
 }
 
 export const lotsToDecimal = (lots: number, spec: InstrumentSpec): string => formatSteps(lots, spec.lotSize);

@@ -1,4 +1,4 @@
-import { decimalToNearestTicks, ticksToNumber, type InstrumentSpec } from "../market/instrument";
+import { ticksToNumber, type InstrumentSpec } from "../market/instrument";
 import { AccountEngine } from "../trading/account-engine";
 import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
 import { computeMetrics, type EquityCurve, type Metrics, type MetricFill } from "./metrics";
 import { strategyInvoker, type StrategyView } from "./invoke";
-import { callbacksOf, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
+import { callbacksOf, roundPrice, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
 import { sendStrategyCommand } from "./send";
 import { reportSeries, type ReportSeries } from "./series";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
@@ -93,8 +93,6 @@ const ID_PREFIX = "strategy-";
 const DEFAULT_QUOTE_LOTS = 1e15;
 /** One dollar in money units (price × quantity carries twice the scale). */
 const MONEY_ONE = 10n ** BigInt(SCALE);
-/** Distinct bar prices whose ticks are remembered. */
-const TICK_CACHE = 1 << 16;
 
 /**
  * A backtest that runs in steps, so a job can report progress and stop between them:
@@ -286,17 +284,11 @@ function prepare<P>(options: BacktestOptions<P>) {
       venues.acknowledge(symbol, account, applied);
     }
   };
-  // Bar prices repeat (a random walk revisits its levels), and their conversion goes
-  // through decimal text: each distinct price is converted once. Exact by construction
-  // (the same number always gives the same ticks); bounded, so odd series cannot grow it.
-  const ticksOf = new Map<number, number>();
+  // A bar's price in ticks by the runtime's one rule (the nearest tick of its decimal text),
+  // which reads a price already on the grid (every stored bar's) without the text.
   const tick = (price: number) => {
-    const known = ticksOf.get(price);
-    if (known !== undefined) return known;
-    const ticks = decimalToNearestTicks(String(price), spec);
+    const ticks = roundPrice(price, spec);
     if (!ticks) throw new RangeError(`bar price ${price} is not a positive price on the tick grid ${spec.tickSize}`);
-    if (ticksOf.size >= TICK_CACHE) ticksOf.clear();
-    ticksOf.set(price, ticks);
     return ticks;
   };
   const quote = async (ticks: number) => {

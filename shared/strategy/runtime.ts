@@ -1,4 +1,4 @@
-import { decimalToNearestTicks, ticksToNumber, type InstrumentSpec } from "../market/instrument";
+import { decimalToNearestTicks, ticksOnGrid, type InstrumentSpec } from "../market/instrument";
 import { parseMoney, quantityOf, type Money } from "../trading/money";
 import type { Rule } from "../trading/outcome";
 import type { TradeEvent, TradeUpdate } from "../trading/stream";
@@ -173,16 +173,9 @@ const FINAL_EVENTS = new Set<OrderUpdateEvent>(["fill", "canceled", "expired", "
  * lot grid, a notional down to the cent. Numbers go through their shortest decimal text.
  */
 export function roundPrice(value: number | string, spec: InstrumentSpec): number {
-  // A number already on the grid (every bar price is) converts without parsing text: the
-  // candidate is exact when the grid's own decimal reads back as the same number and the
-  // tick spans at least four units in the last place of it (under 2^50 ticks), so no other
-  // grid decimal reads back as that number and its shortest text is the grid's decimal:
-  // the text rule below would give the same ticks. Anything else takes the text rule.
-  if (typeof value === "number" && value > 0) {
-    const candidate = Math.round(value / Number(spec.tickSize));
-    if (candidate > 0 && candidate <= 2 ** 50 && ticksToNumber(candidate, spec) === value) return candidate;
-  }
-  return decimalToNearestTicks(decimalText(value), spec) ?? 0;
+  // A number already on the grid (every bar price is) converts without its text.
+  const onGrid = typeof value === "number" ? ticksOnGrid(value, spec) : undefined;
+  return onGrid ?? decimalToNearestTicks(decimalText(value), spec) ?? 0;
 }
 
 export function floorLots(value: number | string, spec: InstrumentSpec): number {
