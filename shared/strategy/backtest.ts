@@ -5,7 +5,7 @@ import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
 import { notional, parseMoney, priceOf, quantityOf, SCALE } from "../trading/money";
-import { orderView, type OrderView } from "../trading/orders";
+import { isOpen, orderView, type OrderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
@@ -216,8 +216,14 @@ function prepare<P>(options: BacktestOptions<P>) {
   const book = new MemoryBook({ isolated: false, keepEvents: false });
   // The runner is built before the runtime it reports to.
   const listener: { runtime?: StrategyRuntime } = {};
+  // An order's last trade update, once it has ended, carries its final view: the view the
+  // run hands over for it, rather than one made again (nothing changes an ended order).
+  const endedViews = new Map<string, OrderView>();
   const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config, events: false }), {
-    committed: (changes) => listener.runtime?.committed(changes.tradeUpdates),
+    committed: (changes) => {
+      for (const u of changes.tradeUpdates) if (!isOpen(u.data.order.status)) endedViews.set(u.data.order.id, u.data.order);
+      listener.runtime?.committed(changes.tradeUpdates);
+    },
   });
   const asset: AssetInfo = { id: `asset-${spec.symbol}`, spec, tradable: true, active: true, session: null };
   /** The last trade the symbol printed, in ticks: what the account prices against. */
@@ -428,7 +434,12 @@ function prepare<P>(options: BacktestOptions<P>) {
       const qty = parseMoney(f.qty)!;
       metricFills.push({ side: f.side, qty, value: (parseMoney(f.price)! * qty) / MONEY_ONE, fee: parseMoney(f.fee)! });
     }
-    return { orders: taken.orders.map(({ seq, order }) => ({ seq, order: orderView(order) })), fills };
+    const orders = taken.orders.map(({ seq, order }) => {
+      const ended = endedViews.get(order.id);
+      if (ended) endedViews.delete(order.id);
+      return { seq, order: ended ?? orderView(order) };
+    });
+    return { orders, fills };
   };
   const finish = async () => {
     // The last bar's orders (and onStop's) would meet only the close's quote: never sent.

@@ -611,7 +611,7 @@ export class AccountEngine {
     this.#specs.set(spec.symbol, { spec, assetId: order.assetId });
     this.#put(order);
     const fill = fillActivity(order, r, realized);
-    this.#activity("FILL", r.t, { ...fill });
+    this.#activity("FILL", r.t, fill);
     // One view for the event and the trade update: the same order at the same instant.
     const view = orderView(order);
     this.#publish(complete ? "order.filled" : "order.partially_filled", { order: view, execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl }, traceparent);

@@ -22,8 +22,8 @@ export interface ActivityRow {
   data: Record<string, unknown>;
 }
 
-/** The fill activity's data, as stored and as Alpaca's FILL activity shows it. */
-export interface FillActivity {
+/** The fill activity's data, as stored and as Alpaca's FILL activity shows it (a type, so it is an activity's data as it is). */
+export type FillActivity = {
   transaction_time: string;
   type: "fill" | "partial_fill";
   price: string;
@@ -38,7 +38,7 @@ export interface FillActivity {
   fee: string;
   realized_pl: string;
   liquidity: "maker" | "taker";
-}
+};
 
 /** A replace waiting for its venue to confirm the old order's cancel (the first of its two steps). */
 export interface PendingReplacement {
