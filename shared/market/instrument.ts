@@ -59,7 +59,25 @@ const GRID_CACHE = 256;
 type Grid = Decimal & { unitsNumber: number };
 const grids = new Map<string, Grid>();
 
+// An instrument's two grids (tick and lot) are asked for in turn, several times a bar in a
+// backtest: the last two are held outside the map.
+let lastSize: string | undefined;
+let lastGrid: Grid | undefined;
+let beforeSize: string | undefined;
+let beforeGrid: Grid | undefined;
+
 function gridStep(size: string): Grid {
+  if (size === lastSize) return lastGrid!;
+  if (size === beforeSize) return beforeGrid!;
+  const grid = gridOf(size);
+  beforeSize = lastSize;
+  beforeGrid = lastGrid;
+  lastSize = size;
+  lastGrid = grid;
+  return grid;
+}
+
+function gridOf(size: string): Grid {
   const known = grids.get(size);
   if (known) return known;
   const step = parseDecimal(size);

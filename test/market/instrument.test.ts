@@ -137,6 +137,27 @@ describe("prices in ticks", () => {
   });
 });
 
+describe("grids asked for in turn", () => {
+  it("read each grid as its own, however many alternate, and refuse a bad one after good ones", () => {
+    // The last two grids are held outside the cache: three in rotation pass through both.
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom("0.01", "0.0001", "0.5", "1", "0.000000001"), { minLength: 1, maxLength: 30 }), fc.integer({ min: 0, max: 10 ** 9 }), (sizes, count) => {
+        for (const size of sizes) {
+          const [whole, fraction = ""] = size.split(".");
+          const units = (BigInt(count) * BigInt(whole! + fraction)).toString().padStart(fraction.length + 1, "0");
+          const cut = units.length - fraction.length;
+          expect(ticksToDecimal(count, spec(size))).toBe(fraction ? `${units.slice(0, cut)}.${units.slice(cut)}` : units);
+        }
+      }),
+      { numRuns: 500 },
+    );
+    expect(ticksToDecimal(1, AAPL)).toBe("0.01");
+    expect(() => ticksToDecimal(1, spec(""))).toThrow(RangeError);
+    expect(() => ticksToDecimal(1, spec("0"))).toThrow(RangeError);
+    expect(ticksToDecimal(1, AAPL)).toBe("0.01");
+  });
+});
+
 describe("sizes in lots", () => {
   it("writes and reads lots exactly", () => {
     expect(lotsToDecimal(1234, BTC)).toBe("0.1234");
