@@ -386,11 +386,11 @@ export class StrategyRuntime {
     const { memory } = this;
     memory.state = result.state;
     memory.nextId = result.nextId;
+    // One loop, no spread: a bar's callback usually places nothing, and a spread call costs even then.
     for (const c of result.commands) {
-      if (c.kind === "place") memory.tags[c.id] = c.tag;
-      else if (c.kind === "refuse") memory.tags[c.id] = c.tag;
+      if (c.kind === "place" || c.kind === "refuse") memory.tags[c.id] = c.tag;
+      this.#commands.push(c);
     }
-    this.#commands.push(...result.commands);
     for (const line of result.logs) {
       if (this.logs.length >= LOG_LINES) this.droppedLogLines += 1;
       else this.logs.push(line);
