@@ -216,10 +216,17 @@ function prepare<P>(options: BacktestOptions<P>) {
   const book = new MemoryBook({ isolated: false, keepEvents: false });
   // The runner is built before the runtime it reports to.
   const listener: { runtime?: StrategyRuntime } = {};
+  const strategy = options.strategy as Strategy;
+  const callbacks = callbacksOf(strategy);
+  // Trade updates reach the strategy only as onOrderUpdate calls: a strategy without that
+  // callback has no one to give them to, and the account builds none (an update's order
+  // view was a tenth of an order's cost). Its orders' tags are then forgotten when the
+  // orders are handed over, as the runtime forgets them on an order's last update.
+  const listensToOrders = callbacks.has("onOrderUpdate");
   // An order's last trade update, once it has ended, carries its final view: the view the
   // run hands over for it, rather than one made again (nothing changes an ended order).
   const endedViews = new Map<string, OrderView>();
-  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config, events: false }), {
+  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config, events: false, tradeUpdates: listensToOrders }), {
     committed: (changes) => {
       for (const u of changes.tradeUpdates) if (!isOpen(u.data.order.status)) endedViews.set(u.data.order.id, u.data.order);
       listener.runtime?.committed(changes.tradeUpdates);
@@ -267,13 +274,12 @@ function prepare<P>(options: BacktestOptions<P>) {
     view: () => view,
     send: (command) => sendStrategyCommand(runner, book, asset, ID_PREFIX, command),
   };
-  const strategy = options.strategy as Strategy;
   const rt = new StrategyRuntime({
     invoke: strategyInvoker(strategy),
     port,
     spec,
     params: { ...(strategy.params ?? {}), ...(options.params ?? {}) } as Record<string, unknown>,
-    callbacks: callbacksOf(strategy),
+    callbacks,
     idPrefix: ID_PREFIX,
     now,
   });
@@ -434,9 +440,11 @@ function prepare<P>(options: BacktestOptions<P>) {
       const qty = parseMoney(f.qty)!;
       metricFills.push({ side: f.side, qty, value: (parseMoney(f.price)! * qty) / MONEY_ONE, fee: parseMoney(f.fee)! });
     }
+    const tagged = tags();
     const orders = taken.orders.map(({ seq, order }) => {
       const ended = endedViews.get(order.id);
       if (ended) endedViews.delete(order.id);
+      if (!listensToOrders && !isOpen(order.status)) delete tagged[order.clientOrderId];
       return { seq, order: ended ?? orderView(order) };
     });
     return { orders, fills };

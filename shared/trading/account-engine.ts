@@ -34,6 +34,12 @@ export interface EngineDeps {
    * view and its time as text. Trade updates are built either way.
    */
   events?: boolean;
+  /**
+   * false: no trade updates are built, for a caller that has no one to give them to (a
+   * backtest whose strategy does not listen to its orders): most of an update's cost is its
+   * order's view. Everything else the account does is the same.
+   */
+  tradeUpdates?: boolean;
 }
 
 const MINUTE = 60_000;
@@ -612,9 +618,14 @@ export class AccountEngine {
     this.#put(order);
     const fill = fillActivity(order, r, realized);
     this.#activity("FILL", r.t, fill);
+    if (this.deps.events === false && this.deps.tradeUpdates === false) {
+      this.#publish(complete ? "order.filled" : "order.partially_filled", {}, traceparent);
+      return null;
+    }
     // One view for the event and the trade update: the same order at the same instant.
     const view = orderView(order);
     this.#publish(complete ? "order.filled" : "order.partially_filled", { order: view, execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl }, traceparent);
+    if (this.deps.tradeUpdates === false) return null;
     const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);
     this.#log.tradeUpdate(tradeUpdate(complete ? "fill" : "partial_fill", view, { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
     return null;
@@ -710,10 +721,12 @@ export class AccountEngine {
   }
 
   #announce(update: TradeEvent, order: AccountOrder, event: string, traceparent: string | null, extra: Record<string, unknown> = {}): void {
+    const { events, tradeUpdates } = this.deps;
+    if (events === false && tradeUpdates === false) return this.#publish(event as EventType, {}, traceparent);
     // One view for both: the event and the trade update describe the order at the same instant.
     const view = orderView(order);
-    this.#publish(event as EventType, this.deps.events === false ? {} : { order: view, ...extra }, traceparent);
-    this.#log.tradeUpdate(tradeUpdate(update, view));
+    this.#publish(event as EventType, events === false ? {} : { order: view, ...extra }, traceparent);
+    if (tradeUpdates !== false) this.#log.tradeUpdate(tradeUpdate(update, view));
   }
 
   #event(type: EventType, order: AccountOrder, traceparent: string | null, extra: Record<string, unknown> = {}): void {

@@ -33,6 +33,8 @@ export interface HarnessOptions {
   heldPrices?: boolean;
   /** Whether the engine builds its domain events (true, as the account object's does; a backtest's does not). */
   events?: boolean;
+  /** Whether the engine builds trade updates (true, as the account object's does; a backtest's whose strategy does not listen does not). */
+  tradeUpdates?: boolean;
 }
 
 export const STOCK: InstrumentSpec = { symbol: "AAA", assetClass: "us_equity", tickSize: "0.01", lotSize: "1", timeZone: "America/New_York" };
@@ -55,9 +57,12 @@ export function harness(options: HarnessOptions = {}) {
   const book = new MemoryBook();
   const owner = "trader-1";
   let crashAfterCommit: ((changes: AccountChanges) => boolean) | undefined;
+  /** Trade updates the account's commits carried. */
+  let tradeUpdates = 0;
   const build = () =>
-    new AccountRunner(book, venues, () => new AccountEngine(book, { owner, now, newId, config, events: options.events }), {
+    new AccountRunner(book, venues, () => new AccountEngine(book, { owner, now, newId, config, events: options.events, tradeUpdates: options.tradeUpdates }), {
       committed: (changes) => {
+        tradeUpdates += changes.tradeUpdates.length;
         if (crashAfterCommit?.(changes)) throw new Crash("crash after commit");
       },
     }, options.heldPrices === false ? {} : { now });
@@ -69,6 +74,9 @@ export function harness(options: HarnessOptions = {}) {
     venues,
     config,
     owner,
+    get tradeUpdates() {
+      return tradeUpdates;
+    },
     get runner() {
       return runner;
     },

@@ -14,9 +14,9 @@ import { COIN, harness, usd } from "./engine-harness";
 const refusal = (o: { ok: boolean; refusal?: { rule: string } }) => (o.ok ? "accepted" : o.refusal!.rule);
 
 describe("placing orders", () => {
-  it("an engine that builds no domain events (a backtest's) places, fills and numbers everything as one that does", async () => {
-    const run = async (events: boolean) => {
-      const h = harness({ events });
+  it("an engine that builds no domain events or no trade updates (a backtest's) places, fills and numbers everything as one that does", async () => {
+    const run = async (events: boolean, tradeUpdates = true) => {
+      const h = harness({ events, tradeUpdates });
       await h.quote("99.00", "100.00");
       await h.trade("99.50");
       const answers = [
@@ -39,6 +39,7 @@ describe("placing orders", () => {
         ledger: h.engine.ledger,
         eventSeq: h.engine.state.eventSeq,
         events: h.book.events.length,
+        tradeUpdates: h.tradeUpdates,
       };
     };
     const built = await run(true);
@@ -48,6 +49,14 @@ describe("placing orders", () => {
     // Numbered and their ids drawn all the same: every order, fill and id is the same.
     expect(skipped.eventSeq).toBe(built.eventSeq);
     expect({ ...skipped, events: built.events }).toEqual(built);
+    // Trade updates are built unless asked not to; without them, nothing else changes.
+    expect(built.tradeUpdates).toBeGreaterThan(5);
+    const silent = await run(false, false);
+    expect(silent.tradeUpdates).toBe(0);
+    expect({ ...silent, tradeUpdates: skipped.tradeUpdates }).toEqual(skipped);
+    const quietWithEvents = await run(true, false);
+    expect(quietWithEvents.tradeUpdates).toBe(0);
+    expect({ ...quietWithEvents, tradeUpdates: built.tradeUpdates }).toEqual(built);
   });
 
   it("a market buy fills at the ask and reconciles with the venue's fill", async () => {
