@@ -24,13 +24,14 @@
 //      to a bare loop that only splits the lines and reads the numbers;
 //  (g) with (e): the same rule written as user code (JavaScript, saved with POST
 //      /api/strategies), backtested on the same upload in the Worker Loader's sandbox.
-// Each side's input (bars, rows) is made once before its runs, and each is run once on a
-// short prefix first so that it is measured warm; (a), (b), (b2) and (d) are then the best
-// of three runs (BENCH_RUNS). Prints bars/s and a `BENCH_RESULT {...}` line, also written
+// (a), (b) and (b2) each run in a Node process of their own, in turns (a, b, b2, a, …), the
+// side's input made first and a short prefix run to warm it up; each is the best of three
+// such runs (BENCH_RUNS), as (d) is of three in this process. Prints bars/s and a `BENCH_RESULT {...}` line, also written
 // to bench/results/backtest.json.
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { URLSearchParams } from "node:url";
+import { fileURLToPath, URLSearchParams } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EMA as TsEMA, RSI as TsRSI, SMA as TsSMA } from "trading-signals";
@@ -351,43 +352,80 @@ const m = await importBundle(
 );
 const ticks = seededTicks(BARS);
 const above = crossStates(ticks);
-console.log(`${BARS} seeded 1-minute bars (${new Date(START).toISOString()} … ${new Date(ticks.at(-1).t).toISOString()}), ma-cross SMA(${FAST})/SMA(${SLOW})`);
-
 // The engine and both grademark runs are timed as the best of RUNS, as the indicators are:
 // a shared machine slows single runs at random, by as much as the differences measured.
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-// Only the fastest run so far is kept: every run's result (a million-point curve, every
-// order and fill) held until the end made the later runs' collections slower.
-const timesOver = async (run) => {
-  let best = null;
-  for (let i = 0; i < RUNS; i++) {
-    const next = await run();
-    if (best === null || next.seconds < best.seconds) best = next;
+
+/** The engine's fills as the bare loop's: time, side and price of each, in order. */
+function sameFillsAsBareLoop(fills) {
+  const bare = bareLoop(ticks);
+  const engineFills = fills.map((f) => `${f.transaction_time} ${f.side} ${f.price}`);
+  const bareFills = bare.map((f) => `${new Date(ticks[f.bar].t).toISOString()} ${f.side} ${(f.price / 100).toFixed(2)}`);
+  return engineFills.length === bareFills.length && engineFills.every((f, i) => f === bareFills[i]);
+}
+
+/**
+ * One timed run of a side, in the process `sides` starts for it: its input made first (made
+ * just before a run, a million young objects were copied out of the young generation on the
+ * run's clock), then a warm-up on a short prefix. Answers what the report needs.
+ */
+async function side(name) {
+  if (name === "engine") {
+    const bars = engineBars(ticks);
+    await engine(m, bars.slice(0, WARM_UP_BARS));
+    const { result, seconds } = await engine(m, bars);
+    return { seconds, fills: result.fills.length, roundTrips: result.metrics.trades, sameFillsAsBareLoop: sameFillsAsBareLoop(result.fills) };
   }
-  return best;
-};
+  if (name === "grademark") {
+    const rows = grademarkRows(ticks.slice(0, GRADEMARK_BARS), above);
+    grademark(rows.slice(0, WARM_UP_BARS));
+    const { trades, seconds } = grademark(rows);
+    return { seconds, trades: trades.length };
+  }
+  const rows = ticks.slice(0, GRADEMARK_BARS).map((b) => grademarkBar(b));
+  grademarkWithIndicators(rows.slice(0, WARM_UP_BARS), above);
+  const { trades, seconds, differing } = grademarkWithIndicators(rows, above);
+  return { seconds, trades: trades.length, differing };
+}
 
-// Each side's input is made once, before its runs: made just before a run, its million
-// objects were still young when the run began and were copied out of the young generation
-// during it, on the run's clock (15–40 % of the engine's time; grademark's rows likewise).
-const bars = engineBars(ticks);
-await engine(m, bars.slice(0, WARM_UP_BARS));
-const full = await timesOver(() => engine(m, bars));
+const SIDES = ["engine", "grademark", "grademarkWithIndicators"];
+if (SIDES.includes(process.env.BENCH_SIDE)) {
+  console.log(`SIDE_RESULT ${JSON.stringify(await side(process.env.BENCH_SIDE))}`);
+  process.exit(0);
+}
+
+/**
+ * (a), (b) and (b2), each run in a Node process of its own, RUNS times, the sides in turn
+ * (a, b, b2, a, b, b2, …). In one process a side ran on the heap and the collector's state
+ * the side before it left (the engine's runs after grademark's were a quarter slower than
+ * its first), and run one after the other the sides' figures came from minutes apart, on a
+ * host whose speed drifts. Answers each side's fastest run and every run's seconds.
+ */
+function sides() {
+  const best = {};
+  const seconds = Object.fromEntries(SIDES.map((s) => [s, []]));
+  for (let i = 0; i < RUNS; i++)
+    for (const name of SIDES) {
+      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, BENCH_SIDE: name }, encoding: "utf8", maxBuffer: 1 << 26 });
+      const line = child.stdout?.split("\n").find((l) => l.startsWith("SIDE_RESULT "));
+      if (child.status !== 0 || !line) throw new Error(`the ${name} run failed (exit ${child.status}): ${child.stderr?.slice(-2000)}`);
+      const run = JSON.parse(line.slice("SIDE_RESULT ".length));
+      seconds[name].push(run.seconds);
+      if (!best[name] || run.seconds < best[name].seconds) best[name] = run;
+    }
+  return { best, seconds };
+}
+
+console.log(`${BARS} seeded 1-minute bars (${new Date(START).toISOString()} … ${new Date(ticks.at(-1).t).toISOString()}), ma-cross SMA(${FAST})/SMA(${SLOW})`);
+const runs = sides();
+const { engine: full, grademark: gm, grademarkWithIndicators: gmAll } = runs.best;
 const engineRate = BARS / full.seconds;
-console.log(`(a) full engine: ${round(full.seconds, 2)} s, ${round(engineRate, 0)} bars/s, ${full.result.fills.length} fills, ${full.result.metrics.trades} round trips`);
-
-const crossRows = grademarkRows(ticks.slice(0, GRADEMARK_BARS), above);
-grademark(crossRows.slice(0, WARM_UP_BARS));
-const gm = await timesOver(async () => grademark(crossRows));
+console.log(`(a) full engine: ${round(full.seconds, 2)} s, ${round(engineRate, 0)} bars/s, ${full.fills} fills, ${full.roundTrips} round trips`);
 const grademarkRate = GRADEMARK_BARS / gm.seconds;
-console.log(`(b) grademark: ${GRADEMARK_BARS} bars in ${round(gm.seconds, 2)} s, ${round(grademarkRate, 0)} bars/s, ${gm.trades.length} trades`);
-
-const plainRows = ticks.slice(0, GRADEMARK_BARS).map((b) => grademarkBar(b));
-grademarkWithIndicators(plainRows.slice(0, WARM_UP_BARS), above);
-const gmAll = await timesOver(async () => grademarkWithIndicators(plainRows, above));
+console.log(`(b) grademark: ${GRADEMARK_BARS} bars in ${round(gm.seconds, 2)} s, ${round(grademarkRate, 0)} bars/s, ${gm.trades} trades`);
 const grademarkAllRate = GRADEMARK_BARS / gmAll.seconds;
 console.log(
-  `(b2) grademark computing its moving averages with data-forge: ${GRADEMARK_BARS} bars in ${round(gmAll.seconds, 2)} s, ${round(grademarkAllRate, 0)} bars/s, ${gmAll.trades.length} trades (${gmAll.differing} bars' cross state differs from the exact one)`,
+  `(b2) grademark computing its moving averages with data-forge: ${GRADEMARK_BARS} bars in ${round(gmAll.seconds, 2)} s, ${round(grademarkAllRate, 0)} bars/s, ${gmAll.trades} trades (${gmAll.differing} bars' cross state differs from the exact one)`,
 );
 
 bareLoop(ticks.slice(0, WARM_UP_BARS));
@@ -398,10 +436,8 @@ const bareRate = BARS / bareSeconds;
 console.log(`(c) bare loop: ${round(bareSeconds, 3)} s, ${round(bareRate, 0)} bars/s, ${bare.length} fills`);
 
 // The engine must have traded as the bare loop did, or its speed means nothing.
-const engineFills = full.result.fills.map((f) => `${f.transaction_time} ${f.side} ${f.price}`);
-const bareFills = bare.map((f) => `${new Date(ticks[f.bar].t).toISOString()} ${f.side} ${(f.price / 100).toFixed(2)}`);
-const sameTrades = engineFills.length === bareFills.length && engineFills.every((f, i) => f === bareFills[i]);
-console.log(sameTrades ? "the engine's fills equal the bare loop's (time, side, price)" : `MISMATCH: the engine's ${engineFills.length} fills differ from the bare loop's ${bareFills.length}`);
+const sameTrades = Object.values(runs.best).length === SIDES.length && full.sameFillsAsBareLoop;
+console.log(sameTrades ? "the engine's fills equal the bare loop's (time, side, price)" : `MISMATCH: the engine's ${full.fills} fills differ from the bare loop's ${bare.length}`);
 // grademark evaluates no rule on the bar it enters or exits, so a cross on that very bar is
 // missed and its trade list can differ slightly; its count is reported, not compared.
 
@@ -428,17 +464,21 @@ if (PLATFORM) {
 const ratio = engineRate / grademarkRate;
 const ratioAll = engineRate / grademarkAllRate;
 console.log(`full engine / grademark: ${round(ratio, 2)}× in bars/s with its cross columns given, ${round(ratioAll, 2)}× computing them (goal ≥ 10×)`);
+// Each round's pair (the engine's run and grademark's end-to-end run next to it): the spread a host's drift leaves.
+const roundRatios = runs.seconds.engine.map((engineSeconds, i) => round(BARS / engineSeconds / (GRADEMARK_BARS / runs.seconds.grademarkWithIndicators[i]), 2));
+console.log(`full engine / grademark computing them, round by round: ${roundRatios.map((r) => `${r}×`).join(", ")}`);
 writeResult("backtest", {
   bars: BARS,
   seed: SEED,
   runs: RUNS,
-  engine: { seconds: round(full.seconds, 2), barsPerSecond: round(engineRate, 0), fills: full.result.fills.length, roundTrips: full.result.metrics.trades, sameFillsAsBareLoop: sameTrades },
-  grademark: { bars: GRADEMARK_BARS, seconds: round(gm.seconds, 2), barsPerSecond: round(grademarkRate, 0), trades: gm.trades.length },
-  grademarkWithIndicators: { bars: GRADEMARK_BARS, seconds: round(gmAll.seconds, 2), barsPerSecond: round(grademarkAllRate, 0), trades: gmAll.trades.length, crossStatesDiffering: gmAll.differing },
+  engine: { seconds: round(full.seconds, 2), barsPerSecond: round(engineRate, 0), fills: full.fills, roundTrips: full.roundTrips, sameFillsAsBareLoop: sameTrades },
+  grademark: { bars: GRADEMARK_BARS, seconds: round(gm.seconds, 2), barsPerSecond: round(grademarkRate, 0), trades: gm.trades },
+  grademarkWithIndicators: { bars: GRADEMARK_BARS, seconds: round(gmAll.seconds, 2), barsPerSecond: round(grademarkAllRate, 0), trades: gmAll.trades, crossStatesDiffering: gmAll.differing },
   bareLoop: { seconds: round(bareSeconds, 3), barsPerSecond: round(bareRate, 0), fills: bare.length },
   indicators: { updates: closes.length, ...indicatorRates },
   engineOverGrademark: round(ratio, 2),
   engineOverGrademarkWithIndicators: round(ratioAll, 2),
+  engineOverGrademarkWithIndicatorsByRound: roundRatios,
   csvImport: csvRun,
   platform,
 });
