@@ -24,9 +24,9 @@
 //      to a bare loop that only splits the lines and reads the numbers;
 //  (g) with (e): the same rule written as user code (JavaScript, saved with POST
 //      /api/strategies), backtested on the same upload in the Worker Loader's sandbox.
-// (a), (b) and (b2) each run in a Node process of their own, in turns (a, b, b2, a, …), the
-// side's input made first and a short prefix run to warm it up; each is the best of three
-// such runs (BENCH_RUNS), as (d) is of three in this process. Prints bars/s and a `BENCH_RESULT {...}` line, also written
+// (a), (b) and (b2) each run in Node processes of their own, in turns (a, b, b2, a, …), the
+// side's input made first, a short prefix run to warm it up, then two timed runs; each is
+// the best of three such processes (BENCH_RUNS), as (d) is of three runs in this process. Prints bars/s and a `BENCH_RESULT {...}` line, also written
 // to bench/results/backtest.json.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -364,27 +364,39 @@ function sameFillsAsBareLoop(fills) {
   return engineFills.length === bareFills.length && engineFills.every((f, i) => f === bareFills[i]);
 }
 
+/** Timed runs of a side in each process `sides` starts for it, the fastest kept: a process's first full run also grows its heap. */
+const RUNS_IN_PROCESS = 2;
+
 /**
- * One timed run of a side, in the process `sides` starts for it: its input made first (made
- * just before a run, a million young objects were copied out of the young generation on the
- * run's clock), then a warm-up on a short prefix. Answers what the report needs.
+ * A side's timed runs in the process `sides` starts for it: its input made first (made just
+ * before a run, a million young objects were copied out of the young generation on the
+ * run's clock), a warm-up on a short prefix, then RUNS_IN_PROCESS runs. Answers the fastest,
+ * with what the report needs.
  */
 async function side(name) {
+  const fastest = async (run) => {
+    let best = null;
+    for (let i = 0; i < RUNS_IN_PROCESS; i++) {
+      const next = await run();
+      if (best === null || next.seconds < best.seconds) best = next;
+    }
+    return best;
+  };
   if (name === "engine") {
     const bars = engineBars(ticks);
     await engine(m, bars.slice(0, WARM_UP_BARS));
-    const { result, seconds } = await engine(m, bars);
+    const { result, seconds } = await fastest(() => engine(m, bars));
     return { seconds, fills: result.fills.length, roundTrips: result.metrics.trades, sameFillsAsBareLoop: sameFillsAsBareLoop(result.fills) };
   }
   if (name === "grademark") {
     const rows = grademarkRows(ticks.slice(0, GRADEMARK_BARS), above);
     grademark(rows.slice(0, WARM_UP_BARS));
-    const { trades, seconds } = grademark(rows);
+    const { trades, seconds } = await fastest(async () => grademark(rows));
     return { seconds, trades: trades.length };
   }
   const rows = ticks.slice(0, GRADEMARK_BARS).map((b) => grademarkBar(b));
   grademarkWithIndicators(rows.slice(0, WARM_UP_BARS), above);
-  const { trades, seconds, differing } = grademarkWithIndicators(rows, above);
+  const { trades, seconds, differing } = await fastest(async () => grademarkWithIndicators(rows, above));
   return { seconds, trades: trades.length, differing };
 }
 
