@@ -553,10 +553,12 @@ export class AccountEngine {
   #open(order: AccountOrder, ledger: Ledger, traceparent: string | null, window?: PriceWindow): void {
     this.#state.ledger = ledger;
     this.#log.stateChanged();
-    this.#specs.set(order.spec.symbol, { spec: order.spec, assetId: order.assetId });
+    this.#knowSpec(order);
     this.#put(order);
     this.#event("order.submitted", order, traceparent);
-    this.#log.venue({ kind: "submit", symbol: order.spec.symbol, request: this.#venueRequest(order), ...(window ? { window } : {}) });
+    // Two literals rather than a conditional spread, which V8 copies slowly (one an order).
+    const request = this.#venueRequest(order);
+    this.#log.venue(window ? { kind: "submit", symbol: order.spec.symbol, request, window } : { kind: "submit", symbol: order.spec.symbol, request });
   }
 
   #requestCancelOf(order: AccountOrder, window?: PriceWindow): void {
@@ -564,7 +566,7 @@ export class AccountEngine {
       order.cancelRequested = true;
       this.#put(order);
     }
-    this.#log.venue({ kind: "cancel", symbol: order.spec.symbol, orderId: order.id, ...(window ? { window } : {}) });
+    this.#log.venue(window ? { kind: "cancel", symbol: order.spec.symbol, orderId: order.id, window } : { kind: "cancel", symbol: order.spec.symbol, orderId: order.id });
   }
 
   #venueRequest(o: AccountOrder): VenueOrderRequest {
@@ -614,7 +616,7 @@ export class AccountEngine {
     }
     this.#state.ledger = next;
     this.#log.stateChanged();
-    this.#specs.set(spec.symbol, { spec, assetId: order.assetId });
+    this.#knowSpec(order);
     this.#put(order);
     const fill = fillActivity(order, r, realized);
     this.#activity("FILL", r.t, fill);
@@ -770,6 +772,12 @@ export class AccountEngine {
     if (this.#state.day.date === tradingDate(this.deps.now())) return this.#state.day.close;
     const lots = Object.fromEntries(Object.entries(this.#state.ledger.positions).filter(([, p]) => p.qty > 0).map(([s, p]) => [s, p.qty]));
     return { cash: this.#totalCash().toString(), lots };
+  }
+
+  /** Remembers the instrument of an order's symbol (a new entry only when it changed: every order and fill tells it). */
+  #knowSpec(order: AccountOrder): void {
+    const known = this.#specs.get(order.spec.symbol);
+    if (known?.spec !== order.spec || known.assetId !== order.assetId) this.#specs.set(order.spec.symbol, { spec: order.spec, assetId: order.assetId });
   }
 
   #specOf(symbol: string): InstrumentSpec | undefined {

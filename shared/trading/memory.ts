@@ -295,7 +295,8 @@ export class InProcessVenues implements VenueClient {
       this.#collect(host);
     }
     if (fault === "answer_lost") throw new Error(`venue ${symbol}: answer lost`);
-    return { reports: this.pending(symbol, order.account), price, ...(host.declined.has(order.id) ? { declined: true } : {}) };
+    const reports = this.pending(symbol, order.account);
+    return host.declined.has(order.id) ? { reports, price, declined: true } : { reports, price };
   }
 
   async cancel(symbol: string, account: string, orderId: string, ackedSeq: number, _traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer> {
@@ -311,7 +312,8 @@ export class InProcessVenues implements VenueClient {
     }
     this.#collect(host);
     if (fault === "answer_lost") throw new Error(`venue ${symbol}: answer lost`);
-    return { reports: this.pending(symbol, account), price, ...(declined ? { declined: true } : {}) };
+    const reports = this.pending(symbol, account);
+    return declined ? { reports, price, declined: true } : { reports, price };
   }
 
   async marketPrice(symbol: string): Promise<MarketPrice | null> {
