@@ -31,7 +31,7 @@ export interface EngineDeps {
   /**
    * false: the account's domain events are numbered and their ids drawn as always, but not
    * built, for a book that keeps none (a backtest's): most of an event's cost is its order's
-   * view and its time as text. Trade updates are built either way.
+   * view and its time as text. Trade updates are built unless `tradeUpdates` is false.
    */
   events?: boolean;
   /**
