@@ -440,11 +440,10 @@ function prepare<P>(options: BacktestOptions<P>) {
       const qty = parseMoney(f.qty)!;
       metricFills.push({ side: f.side, qty, value: (parseMoney(f.price)! * qty) / MONEY_ONE, fee: parseMoney(f.fee)! });
     }
-    const tagged = tags();
     const orders = taken.orders.map(({ seq, order }) => {
       const ended = endedViews.get(order.id);
       if (ended) endedViews.delete(order.id);
-      if (!listensToOrders && !isOpen(order.status)) delete tagged[order.clientOrderId];
+      if (!listensToOrders && !isOpen(order.status)) rt.forget(order.clientOrderId);
       return { seq, order: ended ?? orderView(order) };
     });
     return { orders, fills };

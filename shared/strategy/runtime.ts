@@ -300,6 +300,15 @@ export class StrategyRuntime {
     await this.#invoke("onStop", null);
   }
 
+  /**
+   * Forgets an ended order of the strategy's, as its last update would: for a caller that
+   * builds no updates (a backtest whose strategy has no onOrderUpdate), when it hands the
+   * order over.
+   */
+  forget(clientOrderId: string): void {
+    delete this.memory.tags[clientOrderId];
+  }
+
   /** Commands collected and not yet sent (a live strategy persists them with its memory). */
   get held(): readonly StrategyCommand[] {
     return this.#commands;

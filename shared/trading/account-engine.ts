@@ -620,16 +620,12 @@ export class AccountEngine {
     this.#put(order);
     const fill = fillActivity(order, r, realized);
     this.#activity("FILL", r.t, fill);
-    if (this.deps.events === false && this.deps.tradeUpdates === false) {
-      this.#publish(complete ? "order.filled" : "order.partially_filled", {}, traceparent);
-      return null;
+    const view = this.#heardView(order);
+    this.#publish(complete ? "order.filled" : "order.partially_filled", this.deps.events === false ? {} : { order: view, execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl }, traceparent);
+    if (view && this.deps.tradeUpdates !== false) {
+      const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);
+      this.#log.tradeUpdate(tradeUpdate(complete ? "fill" : "partial_fill", view, { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
     }
-    // One view for the event and the trade update: the same order at the same instant.
-    const view = orderView(order);
-    this.#publish(complete ? "order.filled" : "order.partially_filled", { order: view, execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl }, traceparent);
-    if (this.deps.tradeUpdates === false) return null;
-    const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);
-    this.#log.tradeUpdate(tradeUpdate(complete ? "fill" : "partial_fill", view, { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
     return null;
   }
 
@@ -723,12 +719,17 @@ export class AccountEngine {
   }
 
   #announce(update: TradeEvent, order: AccountOrder, event: string, traceparent: string | null, extra: Record<string, unknown> = {}): void {
-    const { events, tradeUpdates } = this.deps;
-    if (events === false && tradeUpdates === false) return this.#publish(event as EventType, {}, traceparent);
-    // One view for both: the event and the trade update describe the order at the same instant.
-    const view = orderView(order);
-    this.#publish(event as EventType, events === false ? {} : { order: view, ...extra }, traceparent);
-    if (tradeUpdates !== false) this.#log.tradeUpdate(tradeUpdate(update, view));
+    const view = this.#heardView(order);
+    this.#publish(event as EventType, this.deps.events === false ? {} : { order: view, ...extra }, traceparent);
+    if (view && this.deps.tradeUpdates !== false) this.#log.tradeUpdate(tradeUpdate(update, view));
+  }
+
+  /**
+   * The order's view for its domain event and its trade update (one view for both: they
+   * describe the order at the same instant), or null when neither is built.
+   */
+  #heardView(order: AccountOrder): OrderView | null {
+    return this.deps.events === false && this.deps.tradeUpdates === false ? null : orderView(order);
   }
 
   #event(type: EventType, order: AccountOrder, traceparent: string | null, extra: Record<string, unknown> = {}): void {
