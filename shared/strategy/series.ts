@@ -46,9 +46,23 @@ export function reportSeries(curve: EquityCurve, max: number): ReportSeries {
   let peak = 0n;
   let deepest: number | undefined;
   let deepestValue = -1;
+  // The first point of the deepest drawdown. Below a peak the drawdown deepens only at a new
+  // low since it, so it is divided out there alone, not at every point (a bigint division a
+  // point was most of a million-point report's time).
+  let low = 0n;
   for (let i = 0; i < n; i++) {
     const e = curve.equity[i]!;
-    if (e > peak) peak = e;
+    if (e > peak) {
+      peak = e;
+      low = e;
+      if (deepestValue < 0) {
+        deepestValue = 0;
+        deepest = i;
+      }
+      continue;
+    }
+    if (i > 0 && e >= low) continue;
+    low = e;
     const value = drawdownAt(e, peak);
     if (value > deepestValue) {
       deepestValue = value;
