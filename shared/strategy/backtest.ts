@@ -351,8 +351,9 @@ function prepare<P>(options: BacktestOptions<P>) {
   // The equity curve, one point per bar; a flat account's equity is the same bigint bar
   // after bar, so it is kept once rather than made again. Both columns are made at the
   // feed's length and written by index: pushed, a million points grew and copied them over
-  // and over (a quiet bar 0.42 → 0.31 µs, separate runs alternated).
-  const times: number[] = new Array<number>(bars.length);
+  // and over (a quiet bar 0.42 → 0.31 µs, separate runs alternated). The times are a typed
+  // column: an array of a million slots took 20–40 ms to make, a Float64Array under one.
+  const times = new Float64Array(bars.length);
   const values: bigint[] = new Array<bigint>(bars.length);
   let points = 0;
   let exposed = 0;
@@ -454,11 +455,11 @@ function prepare<P>(options: BacktestOptions<P>) {
     const unsent = rt.discard();
     const rest = handOver(true);
     // Every bar is played before the end; a feed shorter than it said would leave holes.
-    times.length = points;
+    const t = points === times.length ? times : times.slice(0, points);
     values.length = points;
     const result = {
-      equity: { t: times, equity: values },
-      metrics: computeMetrics({ t: times, equity: values }, metricFills, { exposedBars: exposed }),
+      equity: { t, equity: values },
+      metrics: computeMetrics({ t, equity: values }, metricFills, { exposedBars: exposed }),
       unsent,
       state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,
       logs: rt.logs,

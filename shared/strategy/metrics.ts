@@ -60,7 +60,8 @@ const ratio = (a: Money, b: Money): number => Number(a) / Number(b);
 
 /** An equity curve as two columns, index by index: what a long backtest keeps (no object per bar). */
 export interface EquityCurve {
-  t: readonly number[];
+  /** Each point's time: an array, or a typed column (a backtest's). */
+  t: ArrayLike<number>;
   equity: readonly Money[];
 }
 

@@ -19,7 +19,7 @@ const drawdownAt = (equity: Money, peak: Money): number => (peak > 0n && equity 
 /** Drawdown at every point of a curve: 1 − E_t / max_{s≤t} E_s. */
 export function drawdownSeries(curve: EquityCurve): SeriesPoint<number>[] {
   let peak = 0n;
-  return curve.t.map((t, i) => {
+  return Array.from(curve.t, (t, i) => {
     const e = curve.equity[i]!;
     if (e > peak) peak = e;
     return { t, value: drawdownAt(e, peak) };

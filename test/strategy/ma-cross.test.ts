@@ -108,7 +108,7 @@ describe("the moving-average cross backtest", () => {
   it("marks equity at every bar close as cash plus the position at the close", async () => {
     const { bars } = seededBars(400, 11);
     const result = await runBacktest(options(maCross, bars));
-    expect(result.equity.t).toEqual(bars.map((b) => b.t));
+    expect(Array.from(result.equity.t)).toEqual(bars.map((b) => b.t));
     expect(result.equity.equity).toHaveLength(bars.length);
     expect(formatMoney(result.equity.equity[0]!)).toBe("100000.00");
     expect(result.metrics.endEquity).toBe(formatMoney(result.equity.equity.at(-1)!));
