@@ -63,7 +63,9 @@ export function Chart() {
         rightPriceScale: { borderColor: "#232a36" },
       });
       const candles = api.addSeries(CandlestickSeries, { upColor: "#3fb950", downColor: "#f85149", borderVisible: false, wickUpColor: "#3fb950", wickDownColor: "#f85149" });
-      const volume = api.addSeries(HistogramSeries, { priceFormat: { type: "volume" }, color: "#30363d" }, 1);
+      // The volume pane keeps its last-value tag but draws no line across itself at it: the
+      // price pane's line is the one a trader reads.
+      const volume = api.addSeries(HistogramSeries, { priceFormat: { type: "volume" }, color: "#30363d", priceLineVisible: false }, 1);
       api.panes()[1]?.setHeight(90);
       chart.current = { api, candles, volume };
       setReady(true);
