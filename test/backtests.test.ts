@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { metricsView, packBars } from "../shared/schemas/backtests";
-import { runBacktest, type BacktestResult } from "../shared/strategy/backtest";
+import { runBacktest, type BacktestPart, type BacktestResult } from "../shared/strategy/backtest";
 import { formatMoney } from "../shared/trading/money";
 import type { StrategyBar } from "../shared/strategy/runtime";
 import { TEMPLATES } from "../shared/strategy/templates";
@@ -350,6 +350,27 @@ describe("an uploaded CSV, streamed into its job", () => {
       state.storage.sql.exec("INSERT OR REPLACE INTO bar_rows (k, bars) VALUES (?, ?)", 1, old);
       const again = store.barFeed(bars.length);
       expect(bars.map((_, i) => again.at(i))).toEqual(plain);
+    });
+  });
+
+  it("keeps the orders and fills a run hands over exactly as they were, a megabyte of rows a statement, across takes", async () => {
+    // About 1 KB an order, as an Alpaca order view is: 3,000 of them are several statements' worth.
+    const order = (seq: number) => ({ id: `o-${seq}`, client_order_id: `strategy-${seq}`, note: `"quoted" \\ back\\slash, tab\t, ünïcødé €, 😀 ${"x".repeat(900)}`, filled_at: null, extended_hours: false, legs: null, ratio: 0.1 + 0.2, big: 2 ** 53 + 2, tiny: 5e-324, seq });
+    const fill = (i: number) => ({ order_id: `o-${i}`, price: `${100 + i}.25`, qty: "0.000000001", side: i % 2 === 0 ? "buy" : "sell", at: i });
+    // Settled orders come in settling order, so an earlier one may be handed over later.
+    const first = { orders: Array.from({ length: 1_800 }, (_, k) => ({ seq: 2 * k + 1, order: order(2 * k + 1) })), fills: Array.from({ length: 2_500 }, (_, i) => fill(i)) };
+    const second = { orders: Array.from({ length: 1_800 }, (_, k) => ({ seq: 2 * k, order: order(2 * k) })), fills: Array.from({ length: 2_500 }, (_, i) => fill(2_500 + i)) };
+    await runInDurableObject(env.BACKTEST.getByName(`store-${crypto.randomUUID()}`), (_o, state) => {
+      const store = new JobStore(state.storage);
+      store.keep(first as unknown as BacktestPart);
+      store.keep(second as unknown as BacktestPart);
+      const orders = store.page<ReturnType<typeof order>>("orders", 0, 10_000);
+      expect(orders.total).toBe(3_600);
+      expect(orders.items).toEqual(Array.from({ length: 3_600 }, (_, seq) => order(seq)));
+      const fills = store.page<ReturnType<typeof fill>>("fills", 0, 10_000);
+      expect(fills.total).toBe(5_000);
+      expect(fills.items).toEqual(Array.from({ length: 5_000 }, (_, i) => fill(i)));
+      expect(store.page("fills", 4_998, 10).items).toEqual([fill(4_998), fill(4_999)]);
     });
   });
 

@@ -4,7 +4,7 @@ import { describe, expect, inject, it } from "vitest";
 import { domainEvent, type DomainEvent } from "../shared/events";
 import type { NotificationView } from "../shared/notifications/schemas";
 import worker from "../workers/index";
-import { inJsonChunks, JSON_PARAMETER_MAX_BYTES } from "../workers/queue";
+import { inJsonChunks, JSON_PARAMETER_MAX_BYTES } from "../platform/json-chunks";
 import { call, json, signUp, until, type TestUser } from "./helpers";
 import { instrument, type CallLog } from "./instrumented";
 

@@ -1,3 +1,4 @@
+import { inJsonChunks } from "../../platform/json-chunks";
 import { packBars, PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestStatus, type MetricsView } from "../../shared/schemas/backtests";
 import type { BacktestPart, BacktestReport, BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
@@ -141,14 +142,23 @@ export class JobStore {
     });
   }
 
-  /** Orders and fills the run handed over: fills after those kept, orders at their place in creation order. */
+  /**
+   * Orders and fills the run handed over: fills after those kept, orders at their place in
+   * creation order. Each table's rows go in as one statement a megabyte of them (their JSON
+   * read with json_each, each row's data written back as its JSON text): a statement a row
+   * was about half of a million-bar job's time (39,455 orders and as many fills).
+   */
   keep(part: BacktestPart): void {
     if (part.fills.length === 0 && part.orders.length === 0) return;
     this.storage.transactionSync(() => {
       const sql = this.storage.sql;
       const next = sql.exec<{ n: number }>("SELECT coalesce(max(i) + 1, 0) AS n FROM fills").one().n;
-      part.fills.forEach((f, i) => sql.exec("INSERT INTO fills (i, data) VALUES (?, ?)", next + i, JSON.stringify(f)));
-      for (const { seq, order } of part.orders) sql.exec("INSERT OR REPLACE INTO orders (i, data) VALUES (?, ?)", seq, JSON.stringify(order));
+      for (const json of inJsonChunks(part.fills.map((f, i) => [next + i, f]))) {
+        sql.exec("INSERT INTO fills (i, data) SELECT value ->> 0, value -> 1 FROM json_each(?)", json);
+      }
+      for (const json of inJsonChunks(part.orders.map(({ seq, order }) => [seq, order]))) {
+        sql.exec("INSERT OR REPLACE INTO orders (i, data) SELECT value ->> 0, value -> 1 FROM json_each(?)", json);
+      }
     });
   }
 
