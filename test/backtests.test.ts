@@ -203,7 +203,9 @@ describe("long runs", () => {
   }, 60_000);
 
   it("an object restarted mid-run starts again and finishes with the same result", async () => {
-    const bars = minuteBars(12_000, 8);
+    // Long enough to be seen mid-run between two polls (12,000 bars once ran from start to
+    // end between them).
+    const bars = minuteBars(60_000, 8);
     const { id } = await json<View>(await uploadCsv(bars));
     const stub = env.BACKTEST.getByName(id);
     await until(async () => {
