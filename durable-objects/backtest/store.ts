@@ -145,8 +145,9 @@ export class JobStore {
   /**
    * Orders and fills the run handed over: fills after those kept, orders at their place in
    * creation order. Each table's rows go in as one statement a megabyte of them (their JSON
-   * read with json_each, each row's data written back as its JSON text): a statement a row
-   * was about half of a million-bar job's time (39,455 orders and as many fills).
+   * read with json_each, each row's data written back as its JSON text) rather than one a
+   * row. Keeping a million-bar run's 39,455 orders and fills is about 2 s of its job either
+   * way: the cost is the writing, not the statements (docs/benchmarks.md).
    */
   keep(part: BacktestPart): void {
     if (part.fills.length === 0 && part.orders.length === 0) return;

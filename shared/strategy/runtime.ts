@@ -301,9 +301,9 @@ export class StrategyRuntime {
   }
 
   /**
-   * Forgets an ended order of the strategy's, as its last update would: for a caller that
-   * builds no updates (a backtest whose strategy has no onOrderUpdate), when it hands the
-   * order over.
+   * Forgets an order's tag: on its last update, when it is dropped unsent, and, for a caller
+   * that builds no updates (a backtest whose strategy has no onOrderUpdate), when the order
+   * is handed over.
    */
   forget(clientOrderId: string): void {
     delete this.memory.tags[clientOrderId];
@@ -329,7 +329,7 @@ export class StrategyRuntime {
     const dropped = this.#commands.filter((c) => !keep(c));
     this.#commands = this.#commands.filter(keep);
     const orders = dropped.filter((c) => c.kind === "place" || c.kind === "refuse");
-    for (const c of orders) delete this.memory.tags[c.id];
+    for (const c of orders) this.forget(c.id);
     this.#updates = [];
     return orders.length;
   }
@@ -344,7 +344,7 @@ export class StrategyRuntime {
       const updates = this.#updates;
       this.#updates = [];
       for (const update of updates) {
-        if (FINAL_EVENTS.has(update.event)) delete this.memory.tags[update.id];
+        if (FINAL_EVENTS.has(update.event)) this.forget(update.id);
         await this.#invoke("onOrderUpdate", update);
       }
     }
