@@ -292,6 +292,80 @@ describe("restarts on the order path", () => {
   }, 240_000);
 });
 
+describe("concurrent requests on one account", () => {
+  it("random bursts of orders (client_order_ids reused), replaces, cancels, cancel-all and position closes sent at once leave it reconciled", async () => {
+    const action = fc.oneof(
+      fc.record({ kind: fc.constant("limit" as const), side: fc.constantFrom("buy", "sell"), offset: fc.integer({ min: -20, max: 20 }), qty: fc.integer({ min: 1, max: 30 }), tif: fc.constantFrom("gtc", "day", "ioc", "fok"), id: fc.option(fc.constantFrom("a", "b"), { nil: undefined }) }),
+      fc.record({ kind: fc.constant("market" as const), side: fc.constantFrom("buy", "sell"), qty: fc.integer({ min: 1, max: 30 }), id: fc.option(fc.constantFrom("a", "b"), { nil: undefined }) }),
+      fc.record({ kind: fc.constant("cancel" as const), which: fc.nat(3) }),
+      fc.record({ kind: fc.constant("replace" as const), which: fc.nat(3), qty: fc.integer({ min: 1, max: 30 }) }),
+      fc.record({ kind: fc.constant("cancelAll" as const) }),
+      fc.record({ kind: fc.constant("closeAll" as const) }),
+      fc.record({ kind: fc.constant("closeOne" as const), percentage: fc.constantFrom(undefined, "50", "100") }),
+    );
+    type Action = typeof action extends fc.Arbitrary<infer T> ? T : never;
+    const burst = fc.record({ actions: fc.array(action, { minLength: 2, maxLength: 8 }), mid: fc.option(fc.integer({ min: 9_950, max: 10_050 }), { nil: undefined }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(burst, { minLength: 3, maxLength: 6 }), async (bursts) => {
+        const market = await fresh();
+        const user = await signUp();
+        const as = { token: user.access, ip: user.ip };
+        const acknowledged: string[] = [];
+        let mid = 10_002;
+        const price = (ticks: number) => (ticks / 100).toFixed(2);
+        /** Sends one action; answers its response. */
+        const send = (step: Action, open: OrderJson[], tag: string): Promise<Response> => {
+          switch (step.kind) {
+            case "limit":
+            case "market": {
+              const clientId = step.id === undefined ? {} : { client_order_id: `${tag}-${step.id}` };
+              const body =
+                step.kind === "limit"
+                  ? { symbol: market.symbol, qty: String(step.qty), side: step.side, type: "limit", limit_price: price(mid + step.offset), time_in_force: step.tif, ...clientId }
+                  : { symbol: market.symbol, qty: String(step.qty), side: step.side, type: "market", time_in_force: "day", ...clientId };
+              return placeOrder(user, body);
+            }
+            case "cancel":
+              return call(`/v2/orders/${open[step.which % Math.max(1, open.length)]?.id ?? "none"}`, { method: "DELETE", ...as });
+            case "replace":
+              return call(`/v2/orders/${open[step.which % Math.max(1, open.length)]?.id ?? "none"}`, { method: "PATCH", body: { qty: String(step.qty) }, ...as });
+            case "cancelAll":
+              return call("/v2/orders", { method: "DELETE", ...as });
+            case "closeAll":
+              return call("/v2/positions?cancel_orders=true", { method: "DELETE", ...as });
+            case "closeOne":
+              return call(`/v2/positions/${encodeURIComponent(market.symbol)}${step.percentage ? `?percentage=${step.percentage}` : ""}`, { method: "DELETE", ...as });
+          }
+        };
+        for (const [b, { actions, mid: next }] of bursts.entries()) {
+          if (next !== undefined) {
+            mid = next;
+            await market.quote(price(mid - 2), price(mid + 2), "40", "40");
+          }
+          const open = await json<OrderJson[]>(await call("/v2/orders?status=open", as));
+          const answers = await Promise.all(actions.map((step) => send(step, open, `burst${b}`)));
+          for (const [i, res] of answers.entries()) {
+            const text = await res.text();
+            expect(res.status, `${actions[i]!.kind} → ${res.status} ${text}`).toBeLessThan(500);
+            if (res.status >= 400) expect(Math.floor((JSON.parse(text) as { code: number }).code / 100000), text).toBe(res.status);
+            else if ((actions[i]!.kind === "limit" || actions[i]!.kind === "market" || actions[i]!.kind === "replace") && res.status === 200) acknowledged.push((JSON.parse(text) as OrderJson).id);
+          }
+        }
+        for (const id of acknowledged) await until(async () => (await order(user, id)).status !== "pending_new", `order ${id} to reach the venue`, 15_000);
+        // Two orders acknowledged under one client_order_id are one order.
+        const all = await json<OrderJson[]>(await call("/v2/orders?status=all&limit=500", as));
+        const clientIds = all.map((o) => o.client_order_id);
+        expect(new Set(clientIds).size, "two orders share a client_order_id").toBe(clientIds.length);
+        await until(async () => (await env.MARKET.getByName(market.symbol).venueStatus()).outbox === 0, "the venue's outbox to drain", 15_000);
+        await expectReconciled(user);
+        await expectLegalHistories(user);
+      }),
+      // Each run takes seconds of real time: a handful of runs, no shrinking in CI.
+      { numRuns: 6, seed: 20261205, endOnFailure: true },
+    );
+  }, 240_000);
+});
+
 describe("order events through the queue", () => {
   async function deliver(id: string, body: unknown, attempts: number) {
     const batch = createMessageBatch("redfire-events-dev", [{ id, timestamp: new Date(), attempts, body }]);
