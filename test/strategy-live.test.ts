@@ -236,6 +236,34 @@ describe("a live strategy", () => {
     expect(logs.lines.map((l) => l.text)).toContain("bar 5 3.0000");
   });
 
+  it("does not run when its record is deleted while it starts", async () => {
+    const asset = await replaySymbol(seededBars(10, 5));
+    const id = await createStrategy(admin, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } });
+    const market = env.MARKET.getByName(asset.symbol);
+    // The start the gateway asked for after reading the record, reaching the symbol's object after the delete.
+    expect((await call(`/api/strategies/${id}`, { method: "DELETE", token: admin.access })).status).toBe(204);
+    const config = { id, owner: admin.id, run: Date.now(), version: 1, kind: "template" as const, template: "ma-cross", code: null, params: { fast: 2, slow: 4 }, timeframe: "1Min" };
+    const answer = await market.strategyStart(config);
+    expect(answer).toMatchObject({ status: "stopped", message: "the strategy was deleted while it started" });
+    expect((await market.strategyStatus(id))?.status).toBe("stopped");
+
+    // And raced through the API: whichever wins, a strategy without a record is not running.
+    for (let i = 0; i < 6; i++) {
+      const raced = await createStrategy(admin, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } });
+      const [started, deleted] = await Promise.all([
+        call(`/api/strategies/${raced}/start`, { method: "POST", token: admin.access }),
+        call(`/api/strategies/${raced}`, { method: "DELETE", token: admin.access }),
+      ]);
+      expect([200, 404, 409], await started.clone().text()).toContain(started.status);
+      expect([204, 409], await deleted.clone().text()).toContain(deleted.status);
+      const record = await call(`/api/strategies/${raced}`, { token: admin.access });
+      const live = await market.strategyStatus(raced);
+      if (record.status === 404) expect(live?.status ?? "never started").not.toBe("running");
+      else expect((await json<{ status: string }>(record)).status).toBe(live?.status ?? "stopped");
+      if (live?.status === "running") expect((await call(`/api/strategies/${raced}/stop`, { method: "POST", token: admin.access })).status).toBe(200);
+    }
+  });
+
   it("answers concurrent starts and stops without a 5xx and ends in one consistent state", async () => {
     const bars = seededBars(10, 3);
     const asset = await replaySymbol(bars);

@@ -30,8 +30,11 @@ export interface HostDeps {
   /** The symbol's last trade in ticks. */
   lastTicks(): number | null;
   feedKind(): string;
-  /** A strategy's status changed (started, stopped, errored): the shell records it where the API reads it, in order. */
-  statusChanged(config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<void>;
+  /**
+   * A strategy's status changed (started, stopped, errored): the shell records it where the
+   * API reads it, in order. Answers false when the strategy's record is gone (deleted).
+   */
+  statusChanged(config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<boolean>;
 }
 
 /**
@@ -77,7 +80,11 @@ export class StrategyHost {
         this.#store.setStatus(config.id, "stopped", "the account did not answer; start the strategy again");
       }
       const row = this.#store.get(config.id)!;
-      await this.deps.statusChanged(row.config, this.#status(row));
+      if (!(await this.deps.statusChanged(row.config, this.#status(row))) && row.status === "running") {
+        // Deleted while it started (its owner's delete ran between the gateway reading the
+        // record and this): it must not run on with no record to stop it by.
+        return this.#stopRow(row, "the strategy was deleted while it started");
+      }
       return this.#status(row);
     });
   }
@@ -87,23 +94,28 @@ export class StrategyHost {
     return this.#serial(async () => {
       const row = this.#store.get(id);
       if (!row) return null;
-      if (row.status === "running") {
-        const loaded = await this.#load(row);
-        let message: string | null = null;
-        try {
-          if (loaded) await this.#handle(loaded, (rt) => rt.stop());
-        } catch (error) {
-          if (!(error instanceof AccountUnavailable)) throw error;
-          // A stop always stops; what onStop would have sent is lost, and said so.
-          message = "stopped without onStop: the account did not answer";
-        }
-        this.#store.setStatus(id, "stopped", message);
-      }
-      this.#unload(id);
-      const stopped = this.#store.get(id)!;
-      await this.deps.statusChanged(stopped.config, this.#status(stopped));
-      return this.#status(stopped);
+      const stopped = await this.#stopRow(row, null);
+      await this.deps.statusChanged(this.#store.get(id)!.config, stopped);
+      return stopped;
     });
+  }
+
+  /** Runs a running strategy's onStop and its orders, and leaves it stopped with `message` (inside #serial). */
+  async #stopRow(row: LiveRow, message: string | null): Promise<LiveStrategyStatus> {
+    const id = row.config.id;
+    if (row.status === "running") {
+      const loaded = await this.#load(row);
+      try {
+        if (loaded) await this.#handle(loaded, (rt) => rt.stop());
+      } catch (error) {
+        if (!(error instanceof AccountUnavailable)) throw error;
+        // A stop always stops; what onStop would have sent is lost, and said so.
+        message = "stopped without onStop: the account did not answer";
+      }
+      this.#store.setStatus(id, "stopped", message);
+    }
+    this.#unload(id);
+    return this.#status(this.#store.get(id)!);
   }
 
   status(id: string): LiveStrategyStatus | null {

@@ -10,19 +10,25 @@ const log = logger("market-symbol");
  * A live strategy's status on its D1 row, where the API lists it. The symbol object writes
  * it for every change (start, stop, errored) inside the section that makes the change, so
  * the row's writes come in the order the object made them and the last one is its state:
- * two requests racing each other cannot leave the row saying otherwise.
+ * two requests racing each other cannot leave the row saying otherwise. Answers false when
+ * the row is gone (the strategy was deleted after its start was asked for); true when it
+ * was written, or when the write failed and whether it exists is not known.
  */
-export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<void> {
+export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<boolean> {
+  let exists = true;
   try {
-    await database(env)
+    const written = await database(env)
       .update(schema.strategies)
       .set({ status: status.status, statusMessage: status.message, runningVersion: status.status === "running" ? config.version : null })
-      .where(eq(schema.strategies.id, config.id));
+      .where(eq(schema.strategies.id, config.id))
+      .returning({ id: schema.strategies.id });
+    exists = written.length > 0;
   } catch (error) {
     log("error", "recording a strategy's status failed", { strategy: config.id, error: String(error) });
   }
   // A stop its owner asked for is published by the gateway; one the strategy's errors caused only here.
   if (status.status === "errored") await publishErrored(env, config, status);
+  return exists;
 }
 
 async function publishErrored(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<void> {
