@@ -4,10 +4,9 @@ import { call, createKey, freshIp, json, signUp, type TestUser } from "./helpers
 
 // Random and malformed requests against every endpoint (test/fuzz.test.ts one at a time,
 // test/fuzz-concurrent.test.ts eight at a time): never a 5xx, every failure in the
-// envelope. The endpoints are every operation
-// the OpenAPI document names (read when the test starts, so a new route is fuzzed from
-// the day it is added), plus the routes outside it: the document itself, the docs page
-// and the socket upgrades.
+// envelope. The endpoints are every operation the OpenAPI document names (read when the
+// test starts, so a new route is fuzzed from the day it is added), plus the routes outside
+// it: the document itself, the docs page and the socket upgrades.
 const OUTSIDE_THE_DOCUMENT: [string, string][] = [
   ["GET", "/openapi.json"],
   ["GET", "/docs"],
@@ -92,7 +91,6 @@ export async function fuzzSetup(): Promise<Fuzz> {
   const users = await Promise.all([signUp("trader"), signUp("guest"), signUp("admin")]);
   return { users, key: await createKey(users[0]!), endpoints: await endpoints() };
 }
-
 
 /**
  * The clients' addresses: a few dozen, as a real crowd has. A fresh address per request made
