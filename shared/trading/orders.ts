@@ -202,6 +202,8 @@ export interface FieldProblem {
 }
 
 const decimalText = (v: string | number) => (typeof v === "number" ? String(v) : v.trim());
+/** Plain or exponent notation, as JSON numbers and the grids' parsers accept. */
+const DECIMAL_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 
 /**
  * Places the request on the instrument's grids and checks the combinations Alpaca
@@ -214,9 +216,14 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
   let notionalValue: Money | null = null;
   if (has(body.qty) === has(body.notional)) problems.push({ path: "qty", message: "give exactly one of qty and notional" });
   if (has(body.qty)) {
-    const lots = decimalToLots(decimalText(body.qty!), spec);
-    if (lots === undefined) problems.push({ path: "qty", message: `qty must be a multiple of the lot size ${spec.lotSize}` });
-    else if (lots <= 0) problems.push({ path: "qty", message: "qty must be greater than zero" });
+    const text = decimalText(body.qty!);
+    const lots = decimalToLots(text, spec);
+    // Off the grid, not positive, and not a number at all are three different mistakes.
+    if (lots === undefined && !DECIMAL_TEXT.test(text)) problems.push({ path: "qty", message: `qty must be a decimal number, not ${JSON.stringify(text.slice(0, 40))}` });
+    else if (lots === undefined ? text.startsWith("-") : lots <= 0) problems.push({ path: "qty", message: "qty must be greater than zero" });
+    // (The float only picks the message: the quantity itself is never a float.)
+    else if (lots === undefined && Number(text) / Number(spec.lotSize) > Number.MAX_SAFE_INTEGER) problems.push({ path: "qty", message: `qty ${text.slice(0, 40)} is too large` });
+    else if (lots === undefined) problems.push({ path: "qty", message: `qty must be a multiple of the lot size ${spec.lotSize}` });
     else qty = lots;
   }
   if (has(body.notional)) {

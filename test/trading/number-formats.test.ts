@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { openLedger } from "../../shared/trading/ledger";
 import { formatMoney, notional, parseMoney, quantityOf, type Money } from "../../shared/trading/money";
-import { activityStamp, averagePrice, isoTime } from "../../shared/trading/orders";
+import { activityStamp, averagePrice, isoTime, parseOrderRequest } from "../../shared/trading/orders";
 import { DEFAULT_LIMITS, protectionPrice, worstFee } from "../../shared/trading/risk";
 import { maxBuyQty } from "../../shared/strategy/views";
 import type { VenueConfig } from "../../shared/venue/venue";
@@ -161,5 +161,23 @@ describe("money and grid steps as text", () => {
       }),
       { numRuns: 20_000 },
     );
+  });
+});
+
+describe("an order's quantity refused", () => {
+  // Each mistake is named for what it is: a client that sent "-1" or "abc" learns nothing
+  // from "must be a multiple of the lot size".
+  const problem = (qty: string | number) => {
+    const parsed = parseOrderRequest({ side: "buy", type: "market", time_in_force: "gtc", qty }, spec("0.01", "0.0001"));
+    return "problems" in parsed ? parsed.problems.map((p) => `${p.path}: ${p.message}`) : [];
+  };
+
+  it("says whether it is not a number, not positive, too large or off the lot grid", () => {
+    expect(problem("abc")).toEqual(['qty: qty must be a decimal number, not "abc"']);
+    expect(problem("1,5")).toEqual(['qty: qty must be a decimal number, not "1,5"']);
+    for (const qty of ["-1", "-0.00001", "0", "-0", 0]) expect(problem(qty)).toEqual(["qty: qty must be greater than zero"]);
+    expect(problem("1e30")).toEqual(["qty: qty 1e30 is too large"]);
+    expect(problem("0.00001")).toEqual(["qty: qty must be a multiple of the lot size 0.0001"]);
+    for (const qty of ["0.0001", "1e-2", " 2 ", 3]) expect(problem(qty)).toEqual([]);
   });
 });
