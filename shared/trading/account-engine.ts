@@ -199,7 +199,14 @@ export class AccountEngine {
     const cid = fields.client_order_id;
     if (cid && (this.#byClientId(cid) || this.#claimed(cid))) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used" }]);
     const remaining = old.qty === null ? null : old.qty - old.filledQty;
-    const merged = replacementFields(old, fields, remaining);
+    // A qty given is what the order should come to, counting what has filled (FIX's
+    // OrderQty; ccxt's editOrder sends the whole amount): it must exceed the filled part,
+    // and the new order is for the rest. Left out, the new order takes the unfilled rest.
+    const given = fields.qty !== undefined && fields.qty !== null && fields.qty !== "";
+    const total = given && old.qty !== null ? decimalToLots(String(fields.qty).trim(), old.spec) : undefined;
+    if (total !== undefined && total > 0 && total <= old.filledQty)
+      return refused("invalid_order", "qty must be > filled_qty", [{ path: "qty", message: `qty is the order's total and must be greater than the ${lotsToDecimal(old.filledQty, old.spec)} already filled` }]);
+    const merged = replacementFields(old, total !== undefined && total > 0 ? { ...fields, qty: lotsToDecimal(total - old.filledQty, old.spec) } : fields, remaining);
     const parsed = parseOrderRequest(merged, old.spec);
     if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
     const { intent } = parsed;
@@ -213,7 +220,8 @@ export class AccountEngine {
       id: dryRun.value.order.id,
       clientOrderId: dryRun.value.order.clientOrderId,
       fields: merged,
-      qtyGiven: fields.qty !== undefined && fields.qty !== null && fields.qty !== "",
+      qtyGiven: given,
+      ...(total !== undefined && total > 0 ? { totalLots: total } : {}),
       asset,
       // Placed at the window's worst edge when the cancel is taken inside it.
       reference: window ? (intent.side === "buy" ? window.high : window.low) : market!.reference,
@@ -663,7 +671,14 @@ export class AccountEngine {
   /** The replace's second step: the old order's reservation is back; place the new one. */
   #completeReplace(old: AccountOrder, replacement: PendingReplacement): Outcome<{ order: AccountOrder; ledger: Ledger }> {
     const remaining = old.qty === null ? null : old.qty - old.filledQty;
-    const fields = replacement.qtyGiven || remaining === null ? replacement.fields : { ...replacement.fields, qty: lotsToDecimal(remaining, old.spec) };
+    // What filled while the cancel was on its way counts toward a total the client gave.
+    const left = replacement.totalLots !== undefined && remaining !== null ? replacement.totalLots - old.filledQty : undefined;
+    if (left !== undefined && left <= 0)
+      return refused("invalid_order", "qty must be > filled_qty", [{ path: "qty", message: `the order filled ${lotsToDecimal(old.filledQty, old.spec)} before its replace landed, which the qty given does not exceed` }]);
+    const fields =
+      left !== undefined ? { ...replacement.fields, qty: lotsToDecimal(left, old.spec) }
+      : replacement.qtyGiven || remaining === null ? replacement.fields
+      : { ...replacement.fields, qty: lotsToDecimal(remaining, old.spec) };
     const parsed = parseOrderRequest(fields, old.spec);
     if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
     // The replacement's id was promised to the client's request in the first step.

@@ -48,6 +48,12 @@ export interface PendingReplacement {
   fields: OrderRequestFields;
   /** Whether the client gave qty; if not, the new order takes what is left unfilled when the cancel lands. */
   qtyGiven: boolean;
+  /**
+   * The order's total the client gave, in lots (filled part included): the new order is for
+   * what it leaves once the cancel lands. Absent in replaces stored before it was kept, whose
+   * given qty was the new order's own.
+   */
+  totalLots?: number;
   asset: AssetInfo;
   /** The reference price the replace was checked against. */
   reference: number;

@@ -236,6 +236,38 @@ describe("replacing orders", () => {
     h.reconcile();
   });
 
+  it("a qty given to a replace is the order's total: it must exceed what has filled, and the new order is for the rest", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00", "4");
+    // A marketable limit for 10 takes the 4 shown at the ask (and the levels behind it, at
+    // most the band), then rests what is left.
+    const placed = await h.place({ side: "buy", qty: "10", type: "limit", limit_price: "100.00" });
+    if (!placed.ok) throw new Error("not placed");
+    const filled = h.book.order(placed.value.id)!.filledQty;
+    expect(filled).toBeGreaterThan(0);
+    expect(filled).toBeLessThan(10);
+    // Not above what has filled: refused, and nothing changes.
+    const before = structuredClone(h.engine.ledger);
+    for (const qty of [String(filled), "1"]) {
+      const refused = await h.runner.replace(placed.value.id, { qty }, h.asset(), null);
+      expect(refusal(refused)).toBe("invalid_order");
+      expect(refused.ok ? "" : refused.refusal.message).toBe("qty must be > filled_qty");
+    }
+    expect(h.engine.ledger).toEqual(before);
+    expect(h.book.order(placed.value.id)!.status).toBe("partially_filled");
+    // Ten in all, at a lower price: the new order is for what has not filled.
+    const replaced = await h.runner.replace(placed.value.id, { qty: "10", limit_price: "98.00" }, h.asset(), null);
+    if (!replaced.ok) throw new Error(`not replaced: ${replaced.refusal.message}`);
+    expect(replaced.value.qty).toBe(String(10 - filled));
+    expect(replaced.value.replaces).toBe(placed.value.id);
+    // The same total and price again changes nothing; a larger total buys more.
+    expect(refusal(await h.runner.replace(replaced.value.id, { qty: String(10 - filled) }, h.asset(), null))).toBe("unchanged");
+    const more = await h.runner.replace(replaced.value.id, { qty: "12" }, h.asset(), null);
+    if (!more.ok) throw new Error("not replaced");
+    expect(more.value.qty).toBe("12");
+    h.reconcile();
+  });
+
   it("a replace whose cancel the venue cannot confirm answers that the order will end canceled", async () => {
     const h = harness();
     await h.quote("99.00", "100.00");
