@@ -1,5 +1,5 @@
 import { domainEvent, type EventType } from "../events";
-import { decimalToLots, lotsToDecimal, type InstrumentSpec } from "../market/instrument";
+import { decimalToLots, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import type { Report, VenueOrderRequest } from "../venue/venue";
 import type { AssetInfo } from "./asset";
 import type { TradingConfig } from "./config";
@@ -526,6 +526,9 @@ export class AccountEngine {
       const worst = intent.limit ?? cap!;
       if (intent.side === "buy") return { cap, reservation: { side: "buy", symbol: spec.symbol, cash: buyReservation(intent, worst, spec, venue), lots: 0 } };
       const available = (position?.qty ?? 0) - (position?.reserved ?? 0);
+      // A notional sell worth more than the free position at the last price is refused, as
+      // Alpaca refuses it, rather than selling everything and calling the order filled.
+      if (intent.qty === null && intent.notional! > notional(reference, available, spec)) return { cap, reservation: null };
       const lots = intent.qty ?? notionalSellLots(intent.notional!, worst, available, spec);
       return { cap, reservation: lots === 0 ? null : { side: "sell", symbol: spec.symbol, cash: sellFeeReservation(venue), lots } };
     };
@@ -535,7 +538,10 @@ export class AccountEngine {
       const { cap, reservation } = holding(reference);
       let next: Ledger;
       try {
-        if (!reservation) throw new LedgerError("insufficient_position", `insufficient balance for ${spec.symbol} (requested ${formatMoney(intent.notional!)} USD, available 0)`);
+        if (!reservation) {
+          const free = (position?.qty ?? 0) - (position?.reserved ?? 0);
+          throw new LedgerError("insufficient_position", `insufficient qty available for order (requested: ${formatMoney(intent.notional!)} USD of ${spec.symbol}, available: ${formatMoney(notional(reference, free, spec))} USD at the last price ${ticksToDecimal(reference, spec)})`);
+        }
         next = reserve(ledger, id, reservation);
       } catch (error) {
         if (error instanceof LedgerError) return refused("buying_power", error.message);

@@ -95,6 +95,26 @@ describe("placing orders", () => {
     expect(refusal(await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "98.00" }))).toBe("accepted");
   });
 
+  it("refuses a notional sell worth more than the free position, and sells one that fits", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    await h.trade("100.00");
+    expect(refusal(await h.place({ side: "buy", qty: "6" }))).toBe("accepted");
+    await h.trade("100.00");
+    const before = structuredClone(h.engine.ledger);
+    // Six shares at the last price are worth 600: 5,000 is refused, naming both amounts.
+    const tooMuch = await h.place({ side: "sell", notional: "5000", qty: undefined });
+    expect(refusal(tooMuch)).toBe("buying_power");
+    expect(tooMuch.ok ? "" : tooMuch.refusal.message).toBe("insufficient qty available for order (requested: 5000.00 USD of AAA, available: 600.00 USD at the last price 100.00)");
+    expect(h.engine.ledger).toEqual(before);
+    expect(h.engine.ledger.positions.AAA!.qty).toBe(6);
+    // 250 fits: it sells three shares at the bid (99) and stops short of a fourth.
+    const fits = await h.place({ side: "sell", notional: "250", qty: undefined });
+    if (!fits.ok) throw new Error(fits.refusal.message);
+    expect(h.engine.ledger.positions.AAA!.qty).toBe(4);
+    h.reconcile();
+  });
+
   it("counts what open buys may still fill toward the position limit: not a canceled one, not the one a replace replaces", async () => {
     const h = harness({ limits: { maxPositionNotional: "1000" } });
     await h.quote("99.00", "101.00");
