@@ -184,6 +184,41 @@ describe("a live strategy", () => {
     expect((await liveStatus(trader, id)).stats.callbacks).toBe(callbacks);
   });
 
+  it("whose state cannot be stored fails the callback that made it, and holds up neither the symbol nor a stop", async () => {
+    const bars = seededBars(30, 9);
+    const asset = await replaySymbol(bars);
+    const trader = await signUp("trader");
+    // From its second bar on, this one puts a BigInt in its state (not JSON)...
+    const bigint = ["export default {", "  onBar(bar, ctx) {", "    ctx.state.n = ((ctx.state.n as number) ?? 0) + 1;", "    if (ctx.state.n >= 2) ctx.state.x = 10n;", "  },", "};"].join("\n");
+    // ...and this one a state of 3 MB when it starts, then counts its bars.
+    const huge = ["export default {", "  onStart(ctx) { ctx.state.big = 'x'.repeat(3e6); },", "  onBar(bar, ctx) { ctx.state.n = ((ctx.state.n as number) ?? 0) + 1; },", "};"].join("\n");
+    const a = await createStrategy(trader, asset.symbol, { kind: "code", language: "ts", source: bigint });
+    const b = await createStrategy(trader, asset.symbol, { kind: "code", language: "ts", source: huge });
+    expect((await call(`/api/strategies/${a}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
+    expect((await call(`/api/strategies/${b}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
+    await startReplay(asset.id);
+    // The whole replay plays: neither strategy holds up the symbol's feed.
+    await playUntil(asset.symbol, bars.length * 4);
+    // The first fails every bar from its second (its state stays the one it had) and errors.
+    const stuck = await liveStatus(trader, a);
+    expect(stuck.status).toBe("errored");
+    expect(stuck.message).toMatch(/ctx\.state must be JSON/);
+    expect(stuck.stats.failures).toBe(3);
+    // The second's onStart failed alone; it runs on from the state it started with.
+    const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${b}/logs`, { token: trader.access }));
+    expect(logs.lines.some((l) => /^error: ctx\.state is \d+ bytes as JSON; at most 262144 are kept$/.test(l.text))).toBe(true);
+    const counting = await liveStatus(trader, b);
+    expect(counting.status).toBe("running");
+    expect(counting.stats.failures).toBe(1);
+    expect(counting.stats.callbacks).toBe(bars.length + 1);
+    const stopped = await call(`/api/strategies/${b}/stop`, { token: trader.access, method: "POST" });
+    expect(stopped.status).toBe(200);
+    expect((await json<{ status: string }>(stopped)).status).toBe("stopped");
+    // Trading in the symbol goes on.
+    const order = await call("/v2/orders", { token: trader.access, body: { symbol: asset.symbol, qty: "1", side: "buy", type: "limit", limit_price: "1.00", time_in_force: "gtc" } });
+    expect(order.status).toBe(200);
+  });
+
   it("written as code trades live through the sandbox, its log tail pushed to the owner's socket", async () => {
     const bars = seededBars(60, 8);
     const asset = await replaySymbol(bars);

@@ -5,7 +5,7 @@ import type { FeedEvent } from "../../shared/market/feed";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { strategyOrderPrefix, strategyRunPrefix } from "../../shared/strategy/live";
-import { callbacksOf, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
+import { callbacksOf, stateProblem, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
 import { eventTime, liveStats, liveStep, recordFailure, recordSuccess, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
 import { TEMPLATES } from "../../shared/strategy/templates";
 import { LiveStrategyStore, type LiveRow } from "./strategy-store";
@@ -239,7 +239,17 @@ export class StrategyHost {
       }
     }
     this.#endTrace(loaded);
-    this.#save(loaded);
+    try {
+      this.#save(loaded);
+    } catch (error) {
+      // What the strategy remembers could not be stored (checkState keeps its state
+      // storable, so this is a defect, not the strategy's): it stops rather than hold up
+      // the symbol's feed and every other strategy behind it.
+      row.status = "errored";
+      row.message = `its memory could not be stored: ${error instanceof Error ? error.message : String(error)}`;
+      this.#store.setStatus(row.config.id, "errored", row.message);
+      log("error", "a live strategy's memory could not be stored", { symbol: this.symbol, strategy: row.config.id, error: row.message });
+    }
     if (row.status === "errored") {
       this.#unload(row.config.id);
       await this.deps.statusChanged(row.config, this.#status(row));
@@ -345,6 +355,8 @@ export class StrategyHost {
       idPrefix: strategyRunPrefix(config.id, config.run),
       now: () => this.#clock(),
       memory,
+      // Stored after every callback: a state that cannot be stored fails the callback that made it.
+      checkState: stateProblem,
     });
     runtime.hold(row.held);
     const loaded: Loaded = { row, runtime, sandbox, view: null, trace: null };

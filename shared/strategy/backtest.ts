@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
 import { computeMetrics, type EquityCurve, type Metrics, type MetricFill } from "./metrics";
 import { strategyInvoker, type StrategyView } from "./invoke";
-import { callbacksOf, roundPrice, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
+import { callbacksOf, roundPrice, stateProblem, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
 import { sendStrategyCommand } from "./send";
 import { reportSeries, type ReportSeries } from "./series";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
@@ -194,6 +194,17 @@ export async function runBacktest<P>(options: BacktestOptions<P>): Promise<Backt
   // Settled orders are handed over as they settle, so an order placed earlier may come later.
   orders.sort((a, b) => a.seq - b.seq);
   return { ...bt.result(), orders: orders.map((o) => o.order), fills };
+}
+
+/**
+ * The state a run ends with, as JSON gives it back. A live strategy's state is checked after
+ * every callback (one that cannot be stored fails it); a backtest checks the last, so a
+ * state that would fail live fails the run rather than pass unseen.
+ */
+function finalState(state: StrategyState): StrategyState {
+  const problem = stateProblem(state);
+  if (problem) throw new RangeError(`${problem}: live, a callback that leaves such a state fails`);
+  return JSON.parse(JSON.stringify(state)) as StrategyState;
 }
 
 function prepare<P>(options: BacktestOptions<P>) {
@@ -461,7 +472,7 @@ function prepare<P>(options: BacktestOptions<P>) {
       equity: { t, equity: values },
       metrics: computeMetrics({ t, equity: values }, metricFills, { exposedBars: exposed }),
       unsent,
-      state: JSON.parse(JSON.stringify(rt.state)) as StrategyState,
+      state: finalState(rt.state),
       logs: rt.logs,
     };
     return { result, rest };

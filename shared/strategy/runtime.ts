@@ -164,6 +164,34 @@ export interface RuntimeOptions {
   /** The current event's time (ctx.now). */
   now: () => number;
   memory?: StrategyMemory;
+  /**
+   * Checks the state a callback leaves (a live host stores it after every callback): a
+   * problem fails the callback, which then places nothing and leaves the state it found.
+   * Backtests check only the state a run ends with (stateProblem), not every bar's.
+   */
+  checkState?: (state: StrategyState) => string | null;
+}
+
+/** The most a strategy's state may take as JSON: it is stored after every live callback. */
+export const MAX_STATE_BYTES = 256 * 1024;
+
+/** Why `state` cannot be a strategy's state (not a JSON object, or too large), or null. */
+export function stateProblem(state: unknown): string | null {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return "ctx.state must be a plain object";
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(state);
+  } catch (error) {
+    return `ctx.state must be JSON (${error instanceof Error ? error.message : String(error)})`;
+  }
+  // UTF-8 takes at most three bytes per UTF-16 unit: most states are measured by their length alone.
+  const bytes = json.length * 3 <= MAX_STATE_BYTES ? json.length : new TextEncoder().encode(json).length;
+  return bytes > MAX_STATE_BYTES ? `ctx.state is ${bytes} bytes as JSON; at most ${MAX_STATE_BYTES} are kept` : null;
+}
+
+/** A callback's state refused by RuntimeOptions.checkState: the callback failed. */
+export class StrategyStateError extends Error {
+  override name = "StrategyStateError";
 }
 
 const FINAL_EVENTS = new Set<OrderUpdateEvent>(["fill", "canceled", "expired", "rejected", "replaced"]);
@@ -393,6 +421,8 @@ export class StrategyRuntime {
 
   #take(result: InvokeResult): void {
     const { memory } = this;
+    const problem = this.o.checkState?.(result.state);
+    if (problem) throw new StrategyStateError(problem);
     memory.state = result.state;
     memory.nextId = result.nextId;
     // One loop, no spread: a bar's callback usually places nothing, and a spread call costs even then.
