@@ -202,8 +202,11 @@ export interface FieldProblem {
 }
 
 const decimalText = (v: string | number) => (typeof v === "number" ? String(v) : v.trim());
+const SIDES: ReadonlySet<unknown> = new Set(["buy", "sell"]);
+const ORDER_TYPES: ReadonlySet<unknown> = new Set(["market", "limit", "stop", "stop_limit"]);
+const TIMES_IN_FORCE: ReadonlySet<unknown> = new Set(["day", "gtc", "ioc", "fok"]);
 /** Plain or exponent notation, as JSON numbers and the grids' parsers accept. */
-const DECIMAL_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+const DECIMAL_TEXT = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 
 /**
  * Places the request on the instrument's grids and checks the combinations Alpaca
@@ -214,6 +217,12 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
   const has = (v: unknown) => v !== undefined && v !== null && v !== "";
   let qty: number | null = null;
   let notionalValue: Money | null = null;
+  // The API's schema has checked these already; a strategy's order has not (ctx.buy takes
+  // what the code gives), and an unknown type would have no price rule to follow.
+  if (!SIDES.has(body.side)) problems.push({ path: "side", message: `side must be buy or sell, not ${JSON.stringify(body.side)}` });
+  if (!ORDER_TYPES.has(body.type)) problems.push({ path: "type", message: `type must be market, limit, stop or stop_limit, not ${JSON.stringify(body.type)}` });
+  if (!TIMES_IN_FORCE.has(body.time_in_force)) problems.push({ path: "time_in_force", message: `time_in_force must be day, gtc, ioc or fok, not ${JSON.stringify(body.time_in_force)}` });
+  if (problems.length > 0) return { problems };
   if (has(body.qty) === has(body.notional)) problems.push({ path: "qty", message: "give exactly one of qty and notional" });
   if (has(body.qty)) {
     const text = decimalText(body.qty!);

@@ -46,6 +46,9 @@ describe("the strategy runtime", () => {
         ctx.buy({ qty: 50, tag: "too big" }); // 50 × 100 > 1000 of cash
         ctx.buy({ qty: 0.4, tag: "rounds to zero" }); // the lot is one share
         ctx.sell({ qty: 1, type: "limit", limit: 50, tag: "through the band" });
+        // Types and times in force the code invents are refused, not run.
+        ctx.buy({ qty: 1, type: "bogus" as never, tag: "no such type" });
+        ctx.buy({ qty: 1, tif: "zzz" as never, tag: "no such tif" });
         ctx.buy({ qty: 1, tag: "fits" });
       },
       onOrderUpdate(update) {
@@ -58,6 +61,8 @@ describe("the strategy runtime", () => {
       ["too big", "buying_power"],
       ["rounds to zero", "invalid_order"],
       ["through the band", "price_band"],
+      ["no such type", "invalid_order"],
+      ["no such tif", "invalid_order"],
     ]);
     expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");
   });

@@ -179,5 +179,17 @@ describe("an order's quantity refused", () => {
     expect(problem("1e30")).toEqual(["qty: qty 1e30 is too large"]);
     expect(problem("0.00001")).toEqual(["qty: qty must be a multiple of the lot size 0.0001"]);
     for (const qty of ["0.0001", "1e-2", " 2 ", 3]) expect(problem(qty)).toEqual([]);
+    expect(problem("+1")).toEqual(['qty: qty must be a decimal number, not "+1"']);
+  });
+
+  it("refuses a side, type or time in force it does not know (a strategy's order reaches it unchecked)", () => {
+    const refused = (fields: Record<string, unknown>) => {
+      const parsed = parseOrderRequest({ side: "buy", type: "market", time_in_force: "gtc", qty: "1", ...fields } as never, spec("0.01", "1"));
+      return "problems" in parsed ? parsed.problems.map((p) => `${p.path}: ${p.message}`) : [];
+    };
+    expect(refused({ type: "bogus" })).toEqual(['type: type must be market, limit, stop or stop_limit, not "bogus"']);
+    expect(refused({ time_in_force: "zzz" })).toEqual(['time_in_force: time_in_force must be day, gtc, ioc or fok, not "zzz"']);
+    expect(refused({ side: "short" })).toEqual(['side: side must be buy or sell, not "short"']);
+    expect(refused({ type: undefined })).toEqual(["type: type must be market, limit, stop or stop_limit, not undefined"]);
   });
 });
