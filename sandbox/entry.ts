@@ -5,7 +5,7 @@ import { strategyInvoker, type InvokeRequest, type InvokeResult } from "../share
 import type { Strategy, StrategyBar } from "../shared/strategy/runtime";
 import type { RiskLimits } from "../shared/trading/risk";
 import type { VenueConfig } from "../shared/venue/venue";
-import { resetLoopBudget } from "./loop-budget.js";
+import { resetLoopBudget, setEventClock } from "./loop-budget.js";
 import userStrategy from "./strategy.js";
 
 // Runs INSIDE the Worker Loader isolate, beside the user's module ("./strategy.js"), with
@@ -113,6 +113,8 @@ function withLoopBudget(user: Strategy): Strategy {
     if (typeof user[name] !== "function") continue;
     const callback = (...args: unknown[]) => {
       resetLoopBudget();
+      // The context is the last argument (onStart and onStop have no event); its now is the event's time.
+      setEventClock((args[args.length - 1] as { now: number }).now);
       return (user[name] as (...a: unknown[]) => void).apply(user, args);
     };
     (wrapped as Record<string, unknown>)[name] = callback;

@@ -7,6 +7,10 @@
 // is a guard against mistakes, not the security boundary: code that shadows the name or
 // spins without a loop (deep recursion ends in a RangeError) is left to the CPU limit.
 
+// The same module fixes the clock and the randomness user code sees (./determinism.ts):
+// the user's module imports this one first, so that runs before any line of it.
+export { setEventClock } from "./determinism";
+
 /** Loop iterations one callback may run: far beyond any indicator or order loop over a bar. */
 export const LOOP_BUDGET = 10_000_000;
 

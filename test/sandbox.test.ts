@@ -112,6 +112,39 @@ describe("backtests of user code in the sandbox", () => {
     expect("state" in second && second.state).toEqual({ bars: 40 });
   });
 
+  it("see the event's clock and seeded randomness, so two runs of the same bars trade alike", async () => {
+    // Reads every clock and source of randomness a module could reach, at module scope and
+    // in each callback, and trades on a coin flip.
+    const code = [
+      "const loaded = [Date.now(), Math.random()];",
+      "export default {",
+      "  onBar(bar, ctx) {",
+      "    if (bar.t === ctx.now && bar.t !== Date.now()) throw new Error('Date.now() is not the event time');",
+      "    const bytes = crypto.getRandomValues(new Uint8Array(2));",
+      "    ctx.log([Date.now(), new Date().toISOString(), Date(), performance.now(), Math.random(), crypto.randomUUID(), bytes.join(','), loaded.join(',')].join('|'));",
+      "    if (Math.random() < 0.2) ctx.buy({ qty: 0.01 }); else if (ctx.position.qty !== '0' && Math.random() < 0.5) ctx.sell({ qty: ctx.position.qty });",
+      "  },",
+      "};",
+    ].join("\n");
+    const first = await runCodeBacktest(env, request(compiled(code), 120), keepGoing);
+    const second = await runCodeBacktest(env, request(compiled(code), 120), keepGoing);
+    if (!("logs" in first) || !("logs" in second)) throw new Error("no result");
+    expect(first.fills.length).toBeGreaterThan(5);
+    expect(JSON.stringify(second)).toBe(JSON.stringify(first));
+    const bars = request(code, 120).bars;
+    const [now, iso, text, perf, random, uuid, bytes, loaded] = first.logs[0]!.text.split("|");
+    expect(Number(now)).toBe(bars[0]!.t);
+    expect(iso).toBe(new Date(bars[0]!.t).toISOString());
+    expect(text).toBe(new Date(bars[0]!.t).toString());
+    expect(Number(perf)).toBe(bars[0]!.t);
+    expect(Number(random)).toBeGreaterThanOrEqual(0);
+    expect(Number(random)).toBeLessThan(1);
+    expect(uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(bytes).toMatch(/^\d+,\d+$/);
+    // Before any event the clock is 0.
+    expect(loaded!.split(",")[0]).toBe("0");
+  });
+
   it("report progress after every chunk of bars, and stop when progress answers false", async () => {
     const code = `export default { onBar(bar, ctx) { ctx.log(bar.close); } };\n`;
     const seen: [number, number][] = [];
