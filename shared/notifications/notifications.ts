@@ -42,7 +42,9 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
         userId,
         kind: event.type,
         title: `${filled ? "Filled" : "Partially filled"}: ${order.side} ${order.symbol}`,
-        body: `${text(data.qty) ?? "?"} ${order.symbol} at ${text(data.price) ?? "?"} (order ${order.id})`,
+        // The execution's quantity and price; an event without them (written before every
+        // fill carried them) falls back to the order's filled quantity and average price.
+        body: `${text(data.qty) ?? order.filledQty ?? "?"} ${order.symbol} at ${text(data.price) ?? order.filledAvgPrice ?? "?"} (order ${order.id})`,
         data: { order_id: order.id, symbol: order.symbol, side: order.side, status: order.status, execution_id: data.execution_id, price: data.price, qty: data.qty, fee: data.fee },
       };
     }
@@ -114,11 +116,12 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
 
 const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 
-function orderOf(data: Record<string, unknown>): { id: string; symbol: string; side: string; status: string } | null {
+function orderOf(data: Record<string, unknown>): { id: string; symbol: string; side: string; status: string; filledQty?: string; filledAvgPrice?: string } | null {
   const order = data.order;
   if (typeof order !== "object" || order === null) return null;
-  const { id, symbol, side, status } = order as Record<string, unknown>;
-  return typeof id === "string" && typeof symbol === "string" && typeof side === "string" && typeof status === "string" ? { id, symbol, side, status } : null;
+  const { id, symbol, side, status, filled_qty, filled_avg_price } = order as Record<string, unknown>;
+  if (typeof id !== "string" || typeof symbol !== "string" || typeof side !== "string" || typeof status !== "string") return null;
+  return { id, symbol, side, status, filledQty: text(filled_qty), filledAvgPrice: text(filled_avg_price) };
 }
 
 /** Gateway events name their user in the subject (`user:<id>`). */

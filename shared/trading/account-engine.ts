@@ -318,7 +318,9 @@ export class AccountEngine {
    */
   applyReports(symbol: string, reports: Report[], traceparent: string | null = null): void {
     this.#roll();
-    for (const report of [...reports].sort((a, b) => a.seq - b.seq)) {
+    const sorted = [...reports].sort((a, b) => a.seq - b.seq);
+    for (let i = 0; i < sorted.length; i++) {
+      const report = sorted[i]!;
       if (report.seq <= this.cursor(symbol)) continue;
       if (report.account !== this.deps.owner) {
         this.#anomaly({ kind: "foreign_report", symbol, orderId: report.orderId, seq: report.seq, message: `report for account ${report.account}` });
@@ -327,7 +329,12 @@ export class AccountEngine {
       const order = this.order(report.orderId);
       if (!order) this.#anomaly({ kind: "unknown_order", symbol, orderId: report.orderId, seq: report.seq, message: "report for an unknown order" });
       else if (report.kind === "fill") {
-        const problem = this.#applyFill(order, report, traceparent);
+        // A notional order's last execution is followed by its end ("the notional is
+        // spent"): seen together, that execution is the order's fill, with its price and
+        // quantity, as a qty order's last is, rather than a partial fill and a bare "fill".
+        const next = sorted[i + 1];
+        const last = order.qty === null && next?.kind === "done" && next.orderId === order.id && next.reason === "filled";
+        const problem = this.#applyFill(order, report, traceparent, last);
         if (problem) {
           this.#hold(symbol, report, order, problem);
           return;
@@ -604,7 +611,7 @@ export class AccountEngine {
   // ---- internals: reports ---------------------------------------------------------------
 
   /** Applies one execution; answers why not, if the ledger refuses it. */
-  #applyFill(order: AccountOrder, r: Extract<Report, { kind: "fill" }>, traceparent: string | null): string | null {
+  #applyFill(order: AccountOrder, r: Extract<Report, { kind: "fill" }>, traceparent: string | null, last = false): string | null {
     const spec = order.spec;
     const ledger = this.#state.ledger;
     const before = ledger.positions[spec.symbol]?.realizedPl ?? ZERO;
@@ -622,7 +629,7 @@ export class AccountEngine {
     order.filledQty += r.qty;
     order.filledNotional = (BigInt(order.filledNotional) + value).toString();
     order.fees = (BigInt(order.fees) + fee).toString();
-    const complete = order.qty !== null && order.filledQty >= order.qty;
+    const complete = last || (order.qty !== null && order.filledQty >= order.qty);
     this.#move(order, complete ? "filled" : "partially_filled", r.t);
     if (complete) {
       order.filledAt = r.t;

@@ -10,6 +10,7 @@ import { InProcessVenues, MemoryBook, type VenueFault } from "../../shared/tradi
 import { notional, parseMoney, type Money } from "../../shared/trading/money";
 import { isOpen, type OrderRequestFields } from "../../shared/trading/orders";
 import type { AccountChanges } from "../../shared/trading/ports";
+import type { TradeUpdate } from "../../shared/trading/stream";
 import { DEFAULT_LIMITS, type RiskLimits } from "../../shared/trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../../shared/venue/venue";
 
@@ -59,10 +60,12 @@ export function harness(options: HarnessOptions = {}) {
   let crashAfterCommit: ((changes: AccountChanges) => boolean) | undefined;
   /** Trade updates the account's commits carried. */
   let tradeUpdates = 0;
+  const updates: TradeUpdate[] = [];
   const build = () =>
     new AccountRunner(book, venues, () => new AccountEngine(book, { owner, now, newId, config, events: options.events, tradeUpdates: options.tradeUpdates }), {
       committed: (changes) => {
         tradeUpdates += changes.tradeUpdates.length;
+        updates.push(...changes.tradeUpdates);
         if (crashAfterCommit?.(changes)) throw new Crash("crash after commit");
       },
     }, options.heldPrices === false ? {} : { now });
@@ -77,6 +80,8 @@ export function harness(options: HarnessOptions = {}) {
     get tradeUpdates() {
       return tradeUpdates;
     },
+    /** The trade updates themselves, in the order committed. */
+    updates,
     get runner() {
       return runner;
     },

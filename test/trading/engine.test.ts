@@ -115,6 +115,27 @@ describe("placing orders", () => {
     h.reconcile();
   });
 
+  it("a notional order's last execution is its fill, with price and quantity, as a qty order's is", async () => {
+    const h = harness();
+    // Four shares at the ask, then the levels behind it: 1,000 USD takes several executions.
+    await h.quote("99.00", "100.00", "4");
+    await h.trade("99.50");
+    const placed = await h.place({ side: "buy", notional: "1000", qty: undefined });
+    if (!placed.ok) throw new Error(placed.refusal.message);
+    const order = h.book.order(placed.value.id)!;
+    expect(order.status).toBe("filled");
+    const events = h.updates.filter((u) => u.data.order.id === order.id).map((u) => u.data);
+    expect(events.map((e) => e.event)).toEqual(["new", ...events.slice(1, -1).map(() => "partial_fill"), "fill"]);
+    expect(events.length).toBeGreaterThan(2);
+    // Every execution carries its price and quantity, and they add up to the order's.
+    const executions = events.filter((e) => e.event !== "new");
+    for (const e of executions) expect([e.execution_id, e.price, e.qty]).not.toContain(undefined);
+    const lots = executions.reduce((sum, e) => sum + Number(e.qty), 0);
+    expect(lots).toBe(order.filledQty);
+    expect(events.at(-1)!.order.status).toBe("filled");
+    h.reconcile();
+  });
+
   it("counts what open buys may still fill toward the position limit: not a canceled one, not the one a replace replaces", async () => {
     const h = harness({ limits: { maxPositionNotional: "1000" } });
     await h.quote("99.00", "101.00");
