@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { wholeParam } from "../schemas/common";
 import { NOTIFICATION_KINDS, WEBHOOK_EVENT_TYPES } from "./notifications";
 
 // The notifications API and the `notifications` frames of the user's socket (one shape).
@@ -24,7 +25,7 @@ export const NotificationList = z
   .openapi("NotificationList");
 
 export const ListNotificationsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: wholeParam("limit", 1, 100).default(50),
   page_token: z
     .string()
     .regex(/^[1-9][0-9]{0,15}$/, { error: "must be a next_page_token from an earlier page" })

@@ -48,3 +48,15 @@ type Security = Record<string, string[]>[];
 export const SESSION_OR_KEY: Security = [{ bearerAuth: [] }, { apiKeyId: [], apiSecret: [] }];
 /** Routes that manage credentials: a signed-in session only. */
 export const SESSION_ONLY: Security = [{ bearerAuth: [] }];
+
+/**
+ * A whole-number query parameter between min and max, whose refusal says which of the three
+ * it broke ("limit must be at most 500", not "must be a number" for every mistake).
+ */
+export const wholeParam = (name: string, min: number, max: number) =>
+  z.coerce
+    // The schema's error map also answers for its checks' issues (typed as the type's alone).
+    .number({ error: ({ code }: { code: string }) => (code === "too_small" ? `${name} must be at least ${min}` : code === "too_big" ? `${name} must be at most ${max}` : `${name} must be a whole number`) })
+    .int()
+    .min(min)
+    .max(max);

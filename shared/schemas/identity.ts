@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { wholeParam } from "./common";
 import { API_KEY_SCOPES, ROLES } from "../rbac";
 import { PASSWORD_MAX_LENGTH } from "../password-policy";
 
@@ -112,7 +113,7 @@ export const AdminUpdateUserRequest = z
   .openapi("AdminUpdateUserRequest");
 
 export const ListUsersQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: wholeParam("limit", 1, 500).default(100),
   after: z.uuid().optional().openapi({ description: "cursor: the last user id of the previous page" }),
   role: z.enum(ROLES).optional(),
   status: z.enum(["active", "disabled"]).optional(),

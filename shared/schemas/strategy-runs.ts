@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { wholeParam } from "./common";
 
 // Live strategies on the wire: start, stop, status with statistics, and the log tail
 // (also pushed on the user's socket as the strategy_updates stream).
@@ -33,5 +34,5 @@ export const StrategyLogs = z.object({ lines: z.array(StrategyLogLine), next_aft
 
 export const StrategyLogsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0).openapi({ description: "Lines after this sequence number" }),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: wholeParam("limit", 1, 500).default(100),
 });

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { wholeParam } from "./common";
 
 // Request and response shapes of the trading API (docs/alpaca-compat.md §3). Requests may carry
 // numbers or decimal strings; responses carry decimal strings.
@@ -109,7 +110,7 @@ export const Activity = z.record(z.string(), z.unknown()).openapi("Activity");
 
 export const OrderQueryParams = z.object({
   status: z.enum(["open", "closed", "all"]).default("open"),
-  limit: z.coerce.number({ error: "limit must be a number" }).int().min(1).max(500).default(50),
+  limit: wholeParam("limit", 1, 500).default(50),
   after: z.string().max(40).optional(),
   until: z.string().max(40).optional(),
   direction: z.enum(["asc", "desc"]).default("desc"),
@@ -124,7 +125,7 @@ export const ActivityQueryParams = z.object({
   after: z.string().max(40).optional(),
   until: z.string().max(40).optional(),
   direction: z.enum(["asc", "desc"]).default("desc"),
-  page_size: z.coerce.number({ error: "page_size must be a number" }).int().min(1).max(100).default(100),
+  page_size: wholeParam("page_size", 1, 100).default(100),
   page_token: z.string().max(80).optional(),
 });
 

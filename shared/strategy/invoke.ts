@@ -2,7 +2,7 @@ import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/in
 import { indicators } from "../indicators";
 import { formatMoney } from "../trading/money";
 import type { OrderRequestFields } from "../trading/orders";
-import { floorCents, floorLots, roundPrice, LOG_LINE_CHARS, LOG_LINES, type AccountSummary, type LogLine, type OpenOrder, type OrderInput, type OrderUpdate, type PositionView, type Strategy, type StrategyBar, type StrategyContext, type StrategyQuote, type StrategyState, type StrategyTrade } from "./runtime";
+import { amountProblem, floorCents, floorLots, roundPrice, LOG_LINE_CHARS, LOG_LINES, type AccountSummary, type LogLine, type OpenOrder, type OrderInput, type OrderUpdate, type PositionView, type Strategy, type StrategyBar, type StrategyContext, type StrategyQuote, type StrategyState, type StrategyTrade } from "./runtime";
 
 // One callback of a strategy, run against a snapshot of its account: what a live strategy
 // does on each event, in the symbol's object for templates and inside the sandbox for user
@@ -60,6 +60,9 @@ export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: Inst
   const type = input.type ?? "market";
   const fields: OrderRequestFields = { side, type, time_in_force: input.tif ?? "gtc", client_order_id: id };
   const refuse = (message: string): StrategyCommand => ({ kind: "refuse", id, side, tag, message });
+  const given = input.notional !== undefined ? "notional" : "qty";
+  const problem = amountProblem(input.notional ?? input.qty ?? 0, spec);
+  if (problem) return refuse(`${given} ${problem === "too_large" ? "is too large" : "must be a number"}: ${String(input.notional ?? input.qty).slice(0, 40)}`);
   if (input.notional !== undefined) {
     const amount = floorCents(input.notional);
     if (amount <= 0n) return refuse("notional rounds to zero cents");

@@ -206,6 +206,20 @@ export function roundPrice(value: number | string, spec: InstrumentSpec): number
   return onGrid ?? decimalToNearestTicks(decimalText(value), spec) ?? 0;
 }
 
+/**
+ * What is wrong with an amount a strategy gave (a qty, a notional), before any rounding:
+ * not a number at all, or too large to be one an order could carry; null if neither.
+ */
+export function amountProblem(value: number | string, spec: InstrumentSpec): "not_a_number" | "too_large" | null {
+  const text = decimalText(value);
+  if (!/^-?(\d+(\.\d*)?|\.\d+)$/.test(text)) return "not_a_number";
+  const whole = text.replace(/^-/, "").split(".")[0]!.replace(/^0+/, "");
+  // Past 20 digits money cannot hold it; past 2^53 lots neither can a quantity.
+  if (whole.length > 20) return "too_large";
+  const amount = parseMoney(text);
+  return amount !== undefined && amount / quantityOf(1, spec) > BigInt(Number.MAX_SAFE_INTEGER) ? "too_large" : null;
+}
+
 export function floorLots(value: number | string, spec: InstrumentSpec): number {
   const amount = parseMoney(decimalText(value));
   if (amount === undefined || amount <= 0n) return 0;

@@ -551,8 +551,13 @@ export class AccountEngine {
         }
         next = reserve(ledger, id, reservation);
       } catch (error) {
-        if (error instanceof LedgerError) return refused("buying_power", error.message);
-        throw error;
+        if (!(error instanceof LedgerError)) throw error;
+        // The ledger counts lots; the trader reads quantities.
+        if (error.reason === "insufficient_position" && reservation) {
+          const free = (position?.qty ?? 0) - (position?.reserved ?? 0);
+          return refused("buying_power", `insufficient balance for ${spec.symbol} (requested ${lotsToDecimal(reservation.lots, spec)}, available ${lotsToDecimal(free, spec)})`);
+        }
+        return refused("buying_power", error.message);
       }
       return accepted({ order: newOrder(id, intent, asset, cap, replaces, now), ledger: next });
     };

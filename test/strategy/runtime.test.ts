@@ -49,6 +49,8 @@ describe("the strategy runtime", () => {
         // Types and times in force the code invents are refused, not run.
         ctx.buy({ qty: 1, type: "bogus" as never, tag: "no such type" });
         ctx.buy({ qty: 1, tif: "zzz" as never, tag: "no such tif" });
+        ctx.buy({ qty: 1e30, tag: "huge" });
+        ctx.buy({ notional: "lots" as never, tag: "not a number" });
         ctx.buy({ qty: 1, tag: "fits" });
       },
       onOrderUpdate(update) {
@@ -63,7 +65,12 @@ describe("the strategy runtime", () => {
       ["through the band", "price_band"],
       ["no such type", "invalid_order"],
       ["no such tif", "invalid_order"],
+      ["huge", "invalid_order"],
+      ["not a number", "invalid_order"],
     ]);
+    const messages = Object.fromEntries(updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.message]));
+    expect(messages.huge).toBe("qty is too large: 1e+30");
+    expect(messages["not a number"]).toBe("notional must be a number: lots");
     expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");
   });
 

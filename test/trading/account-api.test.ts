@@ -39,7 +39,10 @@ describe("listing orders", () => {
     expect(ids(await get<OrderJson[]>(user, `/v2/orders?status=all&direction=asc&after=${created[0]}`))).toEqual([b.id, c.id]);
     expect(ids(await get<OrderJson[]>(user, `/v2/orders?status=all&until=${new Date(created[2]!).toISOString()}`))).toEqual([b.id, a.id]);
     await expectError(await call("/v2/orders?after=yesterday", { token: user.access, ip: user.ip }), 422);
-    await expectError(await call("/v2/orders?limit=501", { token: user.access, ip: user.ip }), 422);
+    // Each bound says which it is.
+    expect((await expectError(await call("/v2/orders?limit=501", { token: user.access, ip: user.ip }), 422)).details.map((d) => d.message)).toContain("limit must be at most 500");
+    expect((await expectError(await call("/v2/orders?limit=0", { token: user.access, ip: user.ip }), 422)).details.map((d) => d.message)).toContain("limit must be at least 1");
+    expect((await expectError(await call("/v2/orders?limit=x", { token: user.access, ip: user.ip }), 422)).details.map((d) => d.message)).toContain("limit must be a whole number");
   });
 
   it("finds an order by its client_order_id, and answers 404 for one it does not know", async () => {
@@ -49,6 +52,8 @@ describe("listing orders", () => {
     const missing = await expectError(await call("/v2/orders:by_client_order_id?client_order_id=nope", { token: user.access, ip: user.ip }), 404);
     expect(missing.code).toBe(40410000);
     await expectError(await call(`/v2/orders/${crypto.randomUUID()}`, { token: user.access, ip: user.ip }), 404);
+    // An id in capitals is the same order.
+    expect((await get<OrderJson>(user, `/v2/orders/${o.id.toUpperCase()}`)).id).toBe(o.id);
   });
 });
 
@@ -66,6 +71,9 @@ describe("activities", () => {
     expect(fills[0]).toMatchObject({ activity_type: "FILL", type: "fill", side: "buy", qty: "1", price: "100.05", symbol: market.symbol, leaves_qty: "0", cum_qty: "1", order_status: "filled" });
     expect(fills[0]!.id).toMatch(/^\d{17}::[0-9a-f-]{36}$/);
     await expectError(await call("/v2/account/activities/NOPE", { token: user.access, ip: user.ip }), 422);
+    // Types of Alpaca's that RedFire never records are answered with none, alone or beside others.
+    expect(await get<unknown[]>(user, "/v2/account/activities?activity_types=DIV")).toEqual([]);
+    expect((await get<{ activity_type: string }[]>(user, "/v2/account/activities?activity_types=DIV,FILL,INT")).map((a) => a.activity_type)).toEqual(["FILL", "FILL", "FILL"]);
   });
 });
 

@@ -19,7 +19,18 @@ import { validationHook } from "../middleware/errors";
 export const account = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 const read = requirePermission("trading:read");
+/** The activity types RedFire records. */
 const ACTIVITY_TYPES = ["FILL", "CSD", "JNLC"];
+/**
+ * Every type Alpaca's API names: asking for one RedFire never records (dividends, interest,
+ * option events…) is a valid question with no answers, not a mistake. An SDK that asks for
+ * several at once gets what there is.
+ */
+const ALPACA_ACTIVITY_TYPES = new Set([
+  ...ACTIVITY_TYPES,
+  ...["TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CSW", "DIV", "DIVCGL", "DIVCGS", "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "FEE", "INT", "INTNRA", "INTTW"],
+  ...["JNL", "JNLS", "MA", "NC", "OPASN", "OPCA", "OPCSH", "OPEXC", "OPEXP", "OPTRD", "PTC", "PTR", "REORG", "SC", "SSO", "SSP", "CIL", "SPLIT", "VOF", "WH"],
+]);
 
 account.openapi(
   createRoute({
@@ -45,8 +56,8 @@ async function listActivities(c: Parameters<Parameters<typeof account.openapi>[1
   const q = ActivityQueryParams.parse(c.req.query());
   const raw = pathType ?? q.activity_types;
   const types = raw ? [...new Set(raw.split(",").map((t) => t.trim().toUpperCase()).filter(Boolean))] : null;
-  const unknown = types?.filter((t) => !ACTIVITY_TYPES.includes(t)) ?? [];
-  if (unknown.length > 0) throw unprocessable(`unknown activity type ${unknown.join(", ")}; known: ${ACTIVITY_TYPES.join(", ")}`, [{ path: "activity_types", message: "unknown type" }]);
+  const unknown = types?.filter((t) => !ALPACA_ACTIVITY_TYPES.has(t)) ?? [];
+  if (unknown.length > 0) throw unprocessable(`unknown activity type ${unknown.join(", ")}; RedFire records ${ACTIVITY_TYPES.join(", ")}`, [{ path: "activity_types", message: "unknown type" }]);
   let after = instantParam("after", q.after);
   let until = instantParam("until", q.until);
   if (q.date) {

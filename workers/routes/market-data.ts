@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { ApiError, notFound, unauthorized } from "../../shared/errors";
 import { bucketStart, parseTimeframe, STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
-import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { errorResponses, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
 import { marketOf } from "../lib/objects";
 import type { AppEnv } from "../context";
 import { activeSymbols, instrumentSpecOf } from "../../platform/assets";
@@ -25,7 +25,7 @@ const Instant = z.string().max(64).optional();
 const HistoryParams = z.object({
   start: Instant.openapi({ description: "RFC-3339 or YYYY-MM-DD; default: start of today" }),
   end: Instant.openapi({ description: "RFC-3339 or YYYY-MM-DD; default: now" }),
-  limit: z.coerce.number({ error: "must be a number" }).int().min(1).max(10_000).default(1000),
+  limit: wholeParam("limit", 1, 10_000).default(1000),
   page_token: z.string().max(512).optional(),
   sort: z.enum(["asc", "desc"]).default("asc"),
   feed: z.string().max(16).optional(),

@@ -104,7 +104,7 @@ orders.openapi(
     responses: { 200: jsonContent(Order, "The order"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => {
-    const id = c.req.valid("param").order_id;
+    const id = c.req.valid("param").order_id.toLowerCase(); // UUIDs are stored in lower case; clients may send either
     const order = await oneHop<OrderView | null>(c, (account, gate) => account.gated(gate, "order", id));
     if (!order) throw notFoundOrder();
     return c.json(order, 200);
@@ -126,7 +126,7 @@ orders.openapi(
   async (c) => {
     const { userId } = principalOf(c);
     const account = accountOf(c.env, userId);
-    const id = c.req.valid("param").order_id;
+    const id = c.req.valid("param").order_id.toLowerCase(); // UUIDs are stored in lower case; clients may send either
     const existing = await account.order(id);
     if (!existing) throw notFoundOrder();
     const asset = await tradableAsset(c.env, existing.symbol);
@@ -146,7 +146,7 @@ orders.openapi(
     responses: { 204: { description: "Cancel accepted" }, ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => {
-    const id = c.req.valid("param").order_id;
+    const id = c.req.valid("param").order_id.toLowerCase(); // UUIDs are stored in lower case; clients may send either
     unwrap(await oneHop<Outcome<null>>(c, (account, gate) => account.gated(gate, "cancelOrder", id)));
     return c.body(null, 204);
   },
