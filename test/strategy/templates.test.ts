@@ -80,6 +80,9 @@ describe("bad parameters are refused with the path of the field at fault", () =>
     ["dca", { notional: -100 }, "notional", /./],
     ["dca", { takeProfitPct: -1 }, "takeProfitPct", /./],
     ["dca", { every: "24" }, "every", /./],
+    // A misspelt name is refused, not run with the default in its place.
+    ["ma-cross", { fats: 5, slow: 20 }, "fats", /^unknown parameter "fats"; ma-cross takes kind, fast, slow, sizing, qty, notional$/],
+    ["grid", { level: 5 }, "level", /^unknown parameter "level"/],
   ] as const)("%s %j → %s", (name, input, path, message) => {
     const checked = templateParams(TEMPLATES.get(name)!, input);
     expect(checked.ok).toBe(false);

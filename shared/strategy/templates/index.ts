@@ -40,9 +40,26 @@ export type ParamsCheck = { ok: true; params: Record<string, unknown> } | { ok: 
 
 /** A template's parameters with its defaults filled in, or every problem with them. */
 export function templateParams(template: StrategyTemplate, input: unknown): ParamsCheck {
+  // A misspelt name ("fats") would otherwise run silently with the default in its place.
+  if (typeof input === "object" && input !== null && !Array.isArray(input)) {
+    const known = paramNames(template);
+    const unknown = Object.keys(input).filter((key) => !known.includes(key));
+    if (unknown.length > 0) return { ok: false, issues: unknown.map((key) => ({ path: key, message: `unknown parameter "${key}"; ${template.name} takes ${known.join(", ")}` })) };
+  }
   const parsed = template.params.safeParse(input ?? {});
   if (parsed.success) return { ok: true, params: parsed.data };
   return { ok: false, issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) };
+}
+
+const names = new Map<StrategyTemplate, string[]>();
+/** The parameters a template takes: its schema's properties. */
+function paramNames(template: StrategyTemplate): string[] {
+  let known = names.get(template);
+  if (!known) {
+    known = Object.keys((templateJsonSchema(template).properties ?? {}) as Record<string, unknown>);
+    names.set(template, known);
+  }
+  return known;
 }
 
 /** The JSON Schema of a template's parameters (the form the app renders). */
