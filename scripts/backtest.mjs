@@ -65,6 +65,9 @@ function readBars(options, m) {
 }
 
 async function main() {
+  // Standard output is the report (with --json, one object and nothing else): whatever the
+  // strategy's module prints with console.log, at load or in a callback, goes to stderr.
+  for (const name of ["log", "info", "debug"]) console[name] = (...parts) => console.error(...parts);
   let values;
   try {
     values = readArgs(process.argv.slice(2));

@@ -138,11 +138,14 @@ try {
       "buy-and-sell.ts",
       `interface Ctx { state: { [k: string]: number }; buy(o: { qty: string }): string; sell(o: { qty: string }): string; indicators: { sma(n: number): { update(x: number): number | null } } }
 const entry: number = 5;
+// Printing must not break --json's one-object stdout.
+console.log("loaded");
 export default {
   params: { hold: 3 },
   onStart(ctx: Ctx) { ctx.state = { bar: -1 }; },
   onBar(_bar: { close: number }, ctx: Ctx & { params: { hold: number } }) {
     ctx.state.bar += 1;
+    console.info("bar", ctx.state.bar);
     if (ctx.state.bar === entry) ctx.buy({ qty: "1.5" });
     if (ctx.state.bar === entry + ctx.params.hold) ctx.sell({ qty: "1.5" });
   },
