@@ -747,8 +747,13 @@ export class AccountEngine {
   }
 
   #activity(type: string, t: number, data: Record<string, unknown>): void {
-    // Activity ids sort by time (yyyymmddHHMMSSmmm::id), so a page token is a position.
-    this.#log.activity({ id: `${activityStamp(t)}::${this.deps.newId()}`, type, t, data });
+    // Activity ids sort by time (yyyymmddHHMMSSmmm::id), so a page token is a position;
+    // within a millisecond by the account's activity number, the id's first eight hex
+    // digits (a random id there listed a sweep's fills in any order).
+    const seq = (this.#state.activitySeq ?? 0) + 1;
+    this.#state.activitySeq = seq;
+    this.#log.stateChanged();
+    this.#log.activity({ id: `${activityStamp(t)}::${(seq % 0x1_0000_0000).toString(16).padStart(8, "0")}${this.deps.newId().slice(8)}`, type, t, data });
   }
 
   #announce(update: TradeEvent, order: AccountOrder, event: string, traceparent: string | null, extra: Record<string, unknown> = {}): void {

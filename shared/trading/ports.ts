@@ -84,6 +84,11 @@ export interface AccountState {
   replacements: Record<string, PendingReplacement>;
   /** Numbers the account's events, so projections keep only the latest state of an order. */
   eventSeq: number;
+  /**
+   * Numbers the account's activities, so two of the same millisecond (a sweep's fills) list
+   * in the order they happened. Absent in accounts stored before it was kept: from 0.
+   */
+  activitySeq?: number;
   anomalies: number;
   /** Why the account may not trade (its user is disabled), or null. */
   blocked: { reason: string; since: number } | null;

@@ -23,6 +23,8 @@ export const usd = (text: string): Money => parseMoney(text)!;
 export class Crash extends Error {}
 
 export interface HarnessOptions {
+  /** Ids from crypto.randomUUID, as the account object draws them, instead of a counter. */
+  randomIds?: boolean;
   venue?: Partial<VenueConfig>;
   limits?: Partial<RiskLimits>;
   cash?: string;
@@ -45,7 +47,8 @@ export function harness(options: HarnessOptions = {}) {
   let clock = options.start ?? Date.UTC(2026, 0, 6, 15, 0, 0);
   let ids = 0;
   const now = () => clock;
-  const newId = () => `00000000-0000-4000-8000-${(++ids).toString().padStart(12, "0")}`;
+  // Counted ids sort in the order made; random ones (the objects') do not.
+  const newId = options.randomIds ? () => crypto.randomUUID() : () => `00000000-0000-4000-8000-${(++ids).toString().padStart(12, "0")}`;
   const config: TradingConfig = {
     startingCash: usd(options.cash ?? "100000"),
     limits: { ...DEFAULT_LIMITS, ordersPerMinute: 100_000, ...options.limits },

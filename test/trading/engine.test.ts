@@ -136,6 +136,21 @@ describe("placing orders", () => {
     h.reconcile();
   });
 
+  it("lists the fills of one millisecond in the order they happened, both ways", async () => {
+    const h = harness({ randomIds: true });
+    await h.quote("99.00", "100.00", "2");
+    await h.trade("99.50");
+    // One sweep: several fills, all at the same instant.
+    expect(refusal(await h.place({ side: "buy", qty: "9" }))).toBe("accepted");
+    const query = { types: ["FILL"], after: null, until: null, pageSize: 100, pageToken: null } as const;
+    const asc = h.book.activities({ ...query, direction: "asc" }).map((a) => a.data as { cum_qty: string; transaction_time: string });
+    expect(asc.length).toBeGreaterThan(2);
+    expect(new Set(asc.map((a) => a.transaction_time)).size).toBe(1);
+    expect(asc.map((a) => Number(a.cum_qty))).toEqual([...asc.map((a) => Number(a.cum_qty))].sort((x, y) => x - y));
+    const desc = h.book.activities({ ...query, direction: "desc" }).map((a) => a.data as { cum_qty: string });
+    expect(desc.map((a) => a.cum_qty)).toEqual(asc.map((a) => a.cum_qty).reverse());
+  });
+
   it("counts what open buys may still fill toward the position limit: not a canceled one, not the one a replace replaces", async () => {
     const h = harness({ limits: { maxPositionNotional: "1000" } });
     await h.quote("99.00", "101.00");
