@@ -137,6 +137,24 @@ describe("the symbol's stored history", () => {
     expect(done.metrics).toEqual(metricsView(expected.metrics));
   });
 
+  it("a range reaching into the bar now forming stops before it: its close is not known yet", async () => {
+    const admin = await signUp("admin");
+    const asset = await createInstrument(admin);
+    const HOUR = 3_600_000;
+    const hourNow = () => Math.floor(Date.now() / HOUR) * HOUR;
+    const current = hourNow();
+    // 30 hourly bars, the last one this hour's (still forming).
+    const bars = seededBars(30, 4).bars.map((b, i) => ({ ...b, t: current - (29 - i) * HOUR }));
+    const csv = ["timestamp,open,high,low,close,volume", ...bars.map((b) => `${new Date(b.t).toISOString()},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join("\n");
+    expect((await call(`/api/admin/assets/${asset.id}/history?timeframe=1Hour`, { rawBody: csv, headers: { "content-type": "text/csv" }, token: admin.access })).status).toBe(200);
+    const res = await post("/api/backtests", { template: "ma-cross", params: { fast: 3, slow: 5 }, symbol: asset.symbol, timeframe: "1Hour", start: new Date(bars[0]!.t).toISOString(), end: new Date(current + 10 * HOUR).toISOString() });
+    expect(res.status).toBe(201);
+    const done = await finished((await json<View>(res)).id);
+    expect(done.status).toBe("done");
+    // (Should the hour have turned while the request ran, that bar was complete by then.)
+    expect(done.bars_total).toBe(hourNow() === current ? 29 : 30);
+  });
+
   it("a range without bars ends failed, saying so", async () => {
     const admin = await signUp("admin");
     const asset = await createInstrument(admin);

@@ -142,7 +142,7 @@ describe("placing orders", () => {
     await h.trade("99.50");
     // One sweep: several fills, all at the same instant.
     expect(refusal(await h.place({ side: "buy", qty: "9" }))).toBe("accepted");
-    const query = { types: ["FILL"], after: null, until: null, pageSize: 100, pageToken: null } as const;
+    const query = { types: ["FILL"], after: null, until: null, pageSize: 100, pageToken: null };
     const asc = h.book.activities({ ...query, direction: "asc" }).map((a) => a.data as { cum_qty: string; transaction_time: string });
     expect(asc.length).toBeGreaterThan(2);
     expect(new Set(asc.map((a) => a.transaction_time)).size).toBe(1);

@@ -1,7 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { notFound, unprocessable, type FieldError } from "../../shared/errors";
 import { decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
-import { parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
+import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
 import { MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
@@ -139,11 +139,12 @@ export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: 
 const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 } as const;
 
 /** A range of the symbol's stored history, refused up front when it could hold more than MAX_BARS bars. */
-export function historyRange(body: Pick<BacktestRequest, "start" | "end">, timeframe: Timeframe): { start: number; end: number } {
+export function historyRange(body: Pick<BacktestRequest, "start" | "end">, timeframe: Timeframe, timeZone: string, now: number): { start: number; end: number } {
   if (body.start === undefined || body.end === undefined) throw invalid("start", "give bars, or start and end of the symbol's stored history");
   const start = instantOf("start", body.start);
-  const end = instantOf("end", body.end);
-  if (end <= start) throw invalid("end", "must be after start");
+  // The bar now forming is not history yet (its close is not known): the range ends before it.
+  const end = Math.min(instantOf("end", body.end), bucketStart(now, timeframe, timeZone) - 1);
+  if (end <= start) throw invalid("end", "must be after start, and the range must hold a completed bar");
   const most = Math.floor((end - start) / (UNIT_MS[timeframe.unit] * timeframe.amount)) + 1;
   if (most > MAX_BARS) throw invalid("end", `the range spans up to ${most} ${timeframe.label} bars; at most ${MAX_BARS}`);
   return { start, end };
