@@ -1,6 +1,6 @@
 // The US equity market calendar behind /v2/clock and /v2/calendar: NYSE regular hours
-// 09:30–16:00 America/New_York on weekdays that are not exchange holidays, extended
-// session 04:00–20:00. Pure; DST-correct through Intl.
+// 09:30–16:00 America/New_York (13:00 on early-close days) on weekdays that are not
+// exchange holidays, extended session 04:00–20:00. Pure; DST-correct through Intl.
 const ZONE = "America/New_York";
 
 // NYSE full-day closures (nyse.com holiday calendar).
@@ -9,6 +9,13 @@ const HOLIDAYS = new Set([
   "2026-01-01", "2026-01-19", "2026-02-16", "2026-04-03", "2026-05-25", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26", "2026-12-25",
   "2027-01-01", "2027-01-18", "2027-02-15", "2027-03-26", "2027-05-31", "2027-06-18", "2027-07-05", "2027-09-06", "2027-11-25", "2027-12-24",
 ]);
+
+// NYSE early closes at 13:00 (the day after Thanksgiving, Christmas Eve and the eve of
+// Independence Day when they are trading days; nyse.com). The extended session then ends at 17:00.
+const EARLY_CLOSES = new Set(["2025-07-03", "2025-11-28", "2025-12-24", "2026-11-27", "2026-12-24", "2027-11-26"]);
+
+/** The regular session's close on a trading day (HH:MM, New York). */
+const closeOf = (date: string) => (EARLY_CLOSES.has(date) ? "13:00" : "16:00");
 
 const partsFormat = new Intl.DateTimeFormat("en-US", {
   timeZone: ZONE,
@@ -70,7 +77,8 @@ export function calendar(start: string, end: string): CalendarDay[] {
     if (!isTradingDay(d)) continue;
     let settlement = addDays(d, 1);
     while (!isTradingDay(settlement)) settlement = addDays(settlement, 1);
-    days.push({ date: d, open: "09:30", close: "16:00", session_open: "0400", session_close: "2000", settlement_date: settlement });
+    const early = EARLY_CLOSES.has(d);
+    days.push({ date: d, open: "09:30", close: closeOf(d), session_open: "0400", session_close: early ? "1700" : "2000", settlement_date: settlement });
   }
   return days;
 }
@@ -94,7 +102,7 @@ export interface Clock {
 export function clock(now: number): Clock {
   const today = local(now).date;
   const open = (d: string) => newYorkTime(d, "09:30");
-  const close = (d: string) => newYorkTime(d, "16:00");
+  const close = (d: string) => newYorkTime(d, closeOf(d));
   const isOpen = isTradingDay(today) && now >= open(today) && now < close(today);
   let nextOpenDay = isTradingDay(today) && now < open(today) ? today : addDays(today, 1);
   while (!isTradingDay(nextOpenDay)) nextOpenDay = addDays(nextOpenDay, 1);
