@@ -1,5 +1,5 @@
 import { rollupBars } from "../../shared/market/bars";
-import { barToAlpaca, orderbookToAlpaca, quoteToAlpaca, tradeToAlpaca } from "../../shared/market/format";
+import { barToAlpaca, orderbookToAlpaca, quoteToAlpaca, tradeToAlpaca, type AlpacaOrderbook } from "../../shared/market/format";
 import type { HistoryPage, HistoryQuery } from "../../shared/market/history";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { bucketStart, nextBucketStart, parseTimeframe, STREAM_TIMEFRAMES, type Timeframe } from "../../shared/market/timeframe";
@@ -63,10 +63,8 @@ export function snapshotOf(store: MarketStore, spec: InstrumentSpec, last: { las
   };
 }
 
-export function orderbookOf(spec: InstrumentSpec, quote: Quote | undefined): { t: string; b: { p: number; s: number }[]; a: { p: number; s: number }[] } | null {
-  if (!quote) return null;
-  const { t, ...book } = orderbookToAlpaca(quote, spec);
-  return { t: new Date(t).toISOString(), ...book };
+export function orderbookOf(spec: InstrumentSpec, quote: Quote | undefined): AlpacaOrderbook | null {
+  return quote ? orderbookToAlpaca(quote, spec) : null;
 }
 
 /**

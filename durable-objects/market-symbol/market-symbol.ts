@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { FeedEngine, type FeedHistory, type FeedState, type Instrument } from "../../shared/market/feed";
-import type { barToAlpaca, quoteToAlpaca, tradeToAlpaca } from "../../shared/market/format";
+import type { AlpacaOrderbook, barToAlpaca, quoteToAlpaca, tradeToAlpaca } from "../../shared/market/format";
 import type { HistoryPage, HistoryQuery } from "../../shared/market/history";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { SimParamsSchema } from "../../shared/market/simulator";
@@ -318,7 +318,8 @@ export class MarketSymbol extends DurableObject<Env> {
     return snapshotOf(this.#store, this.#requireSpec(), this.#feed?.state ?? {});
   }
 
-  orderbook(): { t: string; b: { p: number; s: number }[]; a: { p: number; s: number }[] } | null {
+  /** The current book (the quote, one level a side): REST's latest order book and a new stream subscriber's first. */
+  orderbook(): AlpacaOrderbook | null {
     return this.#feed ? orderbookOf(this.#feed.instrument.spec, this.#feed.state.lastQuote) : null;
   }
 

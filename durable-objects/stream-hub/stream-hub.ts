@@ -6,7 +6,8 @@ import type { HubConfig } from "../../shared/config/live";
 import { HubConfigSubscriber, liveSocketLimits } from "../config/subscriber";
 import { ClientMessage, ERRORS, errorMessage, subscriptionMessage, type ControlMessage, type SocketKind, type StreamKind } from "../../shared/stream/protocol";
 import type { MarketEvent } from "../../shared/market/types";
-import { changeSubscriptions, namedSymbols, registrationChanges, streamKindOf, streamKinds, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
+import { orderbookMessage } from "../../shared/market/format";
+import { bookSnapshotSymbols, changeSubscriptions, namedSymbols, registrationChanges, streamKindOf, streamKinds, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
 import type { AssetClass } from "../../shared/market/instrument";
 import { activeSymbols } from "../../platform/assets";
 import { fromAccessToken, fromApiKey } from "../../platform/credentials";
@@ -30,6 +31,9 @@ interface Attachment extends Listener {
   closed?: boolean;
   connectedAt: number;
 }
+
+/** A market-data message as a subscriber receives it (with its symbol in `S`). */
+type DataMessage = Record<string, unknown>;
 
 const AUTH_TIMEOUT_MS = 10_000;
 // Sockets are tagged with their id, so a hub answers "is this socket open" without a scan.
@@ -56,6 +60,10 @@ export class StreamHub extends DurableObject<Env> {
   // Frames sent to client sockets by this instance: read by GET /metrics through stats(), and
   // back to 0 when the hub restarts or wakes from hibernation (a counter reset to Prometheus).
   #framesSent = 0;
+  // The last book each pair published here, numbered in arrival order: a subscriber's first
+  // book, read from the symbol, must not be older than one published while it was read.
+  readonly #books = new Map<string, { seq: number; t: number; msg: DataMessage }>();
+  #booksSeen = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -134,6 +142,7 @@ export class StreamHub extends DurableObject<Env> {
       this.ctx.storage.kv.put(key, (this.ctx.storage.kv.get<string[]>(key) ?? []).filter((s) => s !== symbol));
       return { wanted: false };
     }
+    for (const event of events) if (event.channel === "orderbooks") this.#noteBook(symbol, event.msg);
     // Encode each distinct (encoding, events) group once, however many sockets get it.
     const frames = new Map<string, string | Uint8Array>();
     for (const [ws, indices] of this.#index.route(kind, symbol, events.map((e) => e.channel))) {
@@ -285,9 +294,42 @@ export class StreamHub extends DurableObject<Env> {
     const next: Attachment = { ...a, ...change.listener };
     this.#attachments.set(ws, next);
     this.#index.set(ws, next);
-    // Echo only once the symbols know about this hub: from the echo on, data flows.
-    await Promise.all(streamKinds(next.kind).map((k) => this.#reconcile(k)));
+    const pairs = action === "subscribe" ? bookSnapshotSymbols(message, next.kind, next.subs, () => [...symbolsOfKind(registry, "crypto")]) : [];
+    // Echo only once the symbols know about this hub: from the echo on, data flows. Then
+    // each new order book's whole current state, the base for the books that follow.
+    const [, books] = await Promise.all([Promise.all(streamKinds(next.kind).map((k) => this.#reconcile(k))), this.#currentBooks(pairs)]);
     this.#send(ws, next, [...change.errors, subscriptionMessage(next.kind, next.subs)]);
+    if (books.length > 0) this.#send(ws, next, books);
+  }
+
+  #noteBook(symbol: string, msg: DataMessage): void {
+    this.#books.set(symbol, { seq: ++this.#booksSeen, t: Date.parse(String(msg.t)), msg: { ...msg, S: symbol } });
+  }
+
+  /**
+   * The pairs' books as the symbols hold them now. A book published here while they were
+   * read has reached the subscriber already; when it is the newer, it is sent again rather
+   * than the one read, so the subscriber's book never steps back in time.
+   */
+  async #currentBooks(pairs: readonly string[]): Promise<DataMessage[]> {
+    const since = this.#booksSeen;
+    const read = await Promise.all(
+      pairs.map((symbol) =>
+        this.env.MARKET.getByName(symbol)
+          .orderbook()
+          .catch((error: unknown) => {
+            // The book follows with the pair's next quote.
+            log("warn", "order book snapshot unavailable", { hub: this.#name, symbol, error: String(error) });
+            return null;
+          }),
+      ),
+    );
+    return pairs.flatMap((symbol, i) => {
+      const book = read[i];
+      const published = this.#books.get(symbol);
+      if (published && published.seq > since && (!book || published.t >= Date.parse(book.t))) return [published.msg];
+      return book ? [{ ...orderbookMessage(book), S: symbol }] : [];
+    });
   }
 
   async #drop(ws: WebSocket, mark: { closed?: boolean } = {}): Promise<void> {
@@ -323,7 +365,7 @@ export class StreamHub extends DurableObject<Env> {
     this.ctx.storage.kv.put(key, [...wanted]);
   }
 
-  #send(ws: WebSocket, a: Pick<Attachment, "encoding">, messages: ControlMessage[]): void {
+  #send(ws: WebSocket, a: Pick<Attachment, "encoding">, messages: readonly (ControlMessage | DataMessage)[]): void {
     try {
       ws.send(encodeFrame(a.encoding, messages));
       this.#framesSent += 1;

@@ -2,7 +2,7 @@ import type { FeedConfig } from "../schemas/assets";
 import type { StreamKind } from "../stream/protocol";
 import type { MarketPrice } from "../trading/views";
 import { applyTrade, closeDueBars, newBarBook, onTrade, type BarBook, type ClosedBar } from "./bars";
-import { barToAlpaca, orderbookToAlpaca, quoteToAlpaca, tradeToAlpaca } from "./format";
+import { barToAlpaca, orderbookMessage, orderbookToAlpaca, quoteToAlpaca, tradeToAlpaca } from "./format";
 import { decimalToLots, decimalToNearestTicks, decimalToTicks, type InstrumentSpec } from "./instrument";
 import { barPrints, printToTrade, quoteAroundPrint } from "./replay";
 import { initialSimState, stepSimulator, type SimParams, type SimState } from "./simulator";
@@ -385,7 +385,7 @@ export class FeedEngine {
       this.#feedEvents.push({ kind: "quote", quote });
       state.lastQuote = quote;
       this.#events.push({ channel: "quotes", msg: { T: "q", ...quoteToAlpaca(quote, spec) } });
-      if (kind === "crypto") this.#events.push({ channel: "orderbooks", msg: { T: "o", ...orderbookToAlpaca(quote, spec), r: false } });
+      if (kind === "crypto") this.#events.push({ channel: "orderbooks", msg: orderbookMessage(orderbookToAlpaca(quote, spec)) });
     }
     if (!trade) return;
     state.nextTradeId = Math.max(state.nextTradeId, trade.id + 1);

@@ -108,11 +108,29 @@ export function quoteToAlpaca(quote: Quote, spec: InstrumentSpec, venue: Venue =
   }
 }
 
-/** A quote as a one-level crypto order book (Alpaca's "o" message and latest order book), with its time in ms. */
-export function orderbookToAlpaca(quote: Quote, spec: InstrumentSpec): { t: number; b: { p: number; s: number }[]; a: { p: number; s: number }[] } {
+// Types, not interfaces: a stream message must fit MarketEvent's Record<string, unknown>.
+export type AlpacaBookLevel = { p: number; s: number };
+
+export type AlpacaOrderbook = { t: string; b: AlpacaBookLevel[]; a: AlpacaBookLevel[] };
+
+/** A quote as a one-level crypto order book (Alpaca's "o" message and latest order book). */
+export function orderbookToAlpaca(quote: Quote, spec: InstrumentSpec): AlpacaOrderbook {
   return {
-    t: quote.t,
+    t: rfc3339(quote.t),
     b: [{ p: ticksToNumber(quote.bidTicks, spec), s: lotsToNumber(quote.bidLots, spec) }],
     a: [{ p: ticksToNumber(quote.askTicks, spec), s: lotsToNumber(quote.askLots, spec) }],
   };
 }
+
+/**
+ * Alpaca's stream message for an order book, always a whole book marked `r: true` (a
+ * reset: clients such as ccxt pro replace their book with it; `r: false` would make them
+ * merge it level by level). Our book is the current quote, one level a side, so a whole
+ * book costs no more than a delta (which would carry the new level and the old one at
+ * size 0), and it needs no per-subscriber state: a subscriber's first book, a frame
+ * published while its snapshot was being read, or a frame it missed can never leave it
+ * with stale levels, and so never with a crossed book.
+ */
+export const orderbookMessage = (book: AlpacaOrderbook): AlpacaOrderbookMessage => ({ T: "o", ...book, r: true });
+
+export type AlpacaOrderbookMessage = AlpacaOrderbook & { T: "o"; r: true };

@@ -8,6 +8,7 @@ import {
   symbolCount,
   type Channel,
   type ControlMessage,
+  normaliseSymbols,
   type SocketKind,
   type StreamKind,
   type Subscriptions,
@@ -194,6 +195,18 @@ export function changeSubscriptions(
   const subs = action === "subscribe" ? addSubscriptions(current.subs, requested) : removeSubscriptions(current.subs, requested);
   if (symbolCount(subs) > maxSymbols) return { ok: false, errors: [...errors, errorMessage(ERRORS.symbolLimit)] };
   return { ok: true, listener: current.kind === "all" ? { kind: current.kind, subs, classes } : { kind: current.kind, subs }, errors };
+}
+
+/**
+ * The pairs whose order book a subscribe message starts, given the subscriptions it led to
+ * (`subscribed`): Alpaca sends each a whole book right after the subscription, as the
+ * base its later books build on. `pairs` lists every active pair, for "*".
+ */
+export function bookSnapshotSymbols(message: Record<string, unknown>, kind: SocketKind, subscribed: Subscriptions, pairs: () => string[]): string[] {
+  const requested = normaliseSymbols(pickChannels(message, kind).orderbooks ?? []);
+  const accepted = new Set(subscribed.orderbooks ?? []);
+  if (requested.includes("*")) return accepted.has("*") ? pairs() : [];
+  return requested.filter((s) => accepted.has(s) || accepted.has("*"));
 }
 
 /** The symbol objects to attach this hub to and detach it from, so the registered set becomes `wanted`. */

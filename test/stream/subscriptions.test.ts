@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changeSubscriptions, namedSymbols, registrationChanges, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
+import { bookSnapshotSymbols, changeSubscriptions, namedSymbols, registrationChanges, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
 import type { StreamKind } from "../../shared/stream/protocol";
 
 const classes: Record<string, StreamKind> = { AAPL: "stocks", MSFT: "stocks", "BTC/USD": "crypto" };
@@ -100,4 +100,13 @@ describe("a subscription change", () => {
 
 it("registration attaches what is newly wanted and detaches what no longer is", () => {
   expect(registrationChanges(new Set(["A", "B"]), new Set(["B", "C"]))).toEqual({ attach: ["A"], detach: ["C"] });
+});
+
+it("a subscribe starts the order books it named and was granted; * starts every pair's", () => {
+  const pairs = () => ["BTC/USD", "ETH/USD"];
+  expect(bookSnapshotSymbols({ orderbooks: ["btc/usd", "NOPE/USD"], trades: ["ETH/USD"] }, "crypto", { orderbooks: ["BTC/USD"], trades: ["ETH/USD"] }, pairs)).toEqual(["BTC/USD"]);
+  expect(bookSnapshotSymbols({ orderbooks: ["*"] }, "crypto", { orderbooks: ["*"] }, pairs)).toEqual(pairs());
+  expect(bookSnapshotSymbols({ orderbooks: ["BTC/USD"] }, "crypto", { orderbooks: ["*"] }, pairs)).toEqual(["BTC/USD"]);
+  // A stock socket has no order books, whatever the message asks.
+  expect(bookSnapshotSymbols({ orderbooks: ["BTC/USD"] }, "stocks", {}, pairs)).toEqual([]);
 });
