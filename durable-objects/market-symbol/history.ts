@@ -1,4 +1,4 @@
-import { rollupBars } from "../../shared/market/bars";
+import { rolledUpPage, rollupBars, type BarSource } from "../../shared/market/bars";
 import { barToAlpaca, orderbookToAlpaca, quoteToAlpaca, tradeToAlpaca, type AlpacaOrderbook } from "../../shared/market/format";
 import type { HistoryPage, HistoryQuery } from "../../shared/market/history";
 import type { InstrumentSpec } from "../../shared/market/instrument";
@@ -18,18 +18,18 @@ export function barsPage(store: MarketStore, spec: InstrumentSpec, timeframe: st
   if (!parsed.ok) throw new RangeError(parsed.message);
   const tf = parsed.timeframe;
   let bars: Bar[];
-  if (STORED.has(tf.label)) bars = store.bars(tf.label, q);
-  else {
+  let more: boolean;
+  if (STORED.has(tf.label)) {
+    bars = store.bars(tf.label, q);
+    more = bars.length === q.limit;
+  } else {
     // Rolled up from the finest stored timeframe that divides this one.
-    const base = tf.unit === "minute" ? "1Min" : tf.unit === "hour" ? "1Hour" : "1Day";
-    const from = bucketStart(q.start, tf, spec.timeZone);
-    const rolled = rollupBars(store.barRange(base, from, q.end, 200_000), tf, spec.timeZone).filter((b) => b.t >= q.start);
-    const after = q.cursor?.[0];
-    const ordered = q.sort === "asc" ? rolled.filter((b) => after === undefined || b.t > after) : rolled.reverse().filter((b) => after === undefined || b.t < after);
-    bars = ordered.slice(0, q.limit);
+    const base = STORED.get(tf.unit === "minute" ? "1Min" : tf.unit === "hour" ? "1Hour" : "1Day")!;
+    const source: BarSource = (from, to, sort, limit) => store.barRange(base.label, from, to, limit, sort);
+    ({ bars, more } = rolledUpPage(source, tf, spec.timeZone, q, durationRank(tf) / durationRank(base)));
   }
   const last = bars[bars.length - 1];
-  return { items: bars.map((b) => barToAlpaca(b, spec)), next: bars.length === q.limit && last ? [last.t, 0] : null };
+  return { items: bars.map((b) => barToAlpaca(b, spec)), next: more && last ? [last.t, 0] : null };
 }
 
 export function tradesPage(store: MarketStore, spec: InstrumentSpec, q: HistoryQuery): HistoryPage<ReturnType<typeof tradeToAlpaca>> {

@@ -74,9 +74,10 @@ export class MarketStore {
     return this.sql.exec<Row>(`SELECT * FROM bars WHERE tf = ? AND t >= ? AND t <= ? ${cursor} ORDER BY t ${order} LIMIT ?`, ...args).toArray().map(barOf);
   }
 
-  /** Every bar of a timeframe in a range, oldest first (for roll-ups and replay). */
-  barRange(tf: string, start: number, end: number, limit: number): Bar[] {
-    return this.sql.exec<Row>(`SELECT * FROM bars WHERE tf = ? AND t >= ? AND t <= ? ORDER BY t ASC LIMIT ?`, tf, start, end, limit).toArray().map(barOf);
+  /** The bars of a timeframe in [start, end], up to `limit`, oldest first or newest first (for roll-ups and replay). */
+  barRange(tf: string, start: number, end: number, limit: number, sort: "asc" | "desc" = "asc"): Bar[] {
+    const order = sort === "asc" ? "ASC" : "DESC";
+    return this.sql.exec<Row>(`SELECT * FROM bars WHERE tf = ? AND t >= ? AND t <= ? ORDER BY t ${order} LIMIT ?`, tf, start, end, limit).toArray().map(barOf);
   }
 
   latestBar(tf: string, before = Number.MAX_SAFE_INTEGER): Bar | undefined {

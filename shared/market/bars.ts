@@ -1,4 +1,5 @@
 import { type Timeframe, bucketStart, nextBucketStart } from "./timeframe";
+import type { HistoryQuery } from "./history";
 import type { Bar, Trade } from "./types";
 
 // Bars from trades, for history (aggregateTrades, rollupBars) and for the live stream
@@ -85,6 +86,64 @@ export function rollupBars(bars: readonly Bar[], timeframe: Timeframe, timeZone:
     }
   }
   return rolled;
+}
+
+/** Up to `limit` stored bars with from <= t <= to: the oldest first ("asc") or the newest first ("desc"). */
+export type BarSource = (from: number, to: number, sort: "asc" | "desc", limit: number) => Bar[];
+
+/** The most source bars one read of a roll-up page holds in memory. */
+export const ROLLUP_READ_LIMIT = 50_000;
+
+/**
+ * One page of a rolled-up timeframe, read from a finer one (`source`, about `perBucket`
+ * of its bars to a bucket) as far as the page needs and no further: ascending from the
+ * bucket after the cursor's, descending from the bucket before it (or from `end`).
+ * Buckets that start before `start` are left out (they would be partial); the bucket
+ * holding `end` counts the source bars up to `end`. A bucket is complete once a source
+ * bar of the next one has been read, so the page ends there and says there is `more`.
+ */
+export function rolledUpPage(source: BarSource, timeframe: Timeframe, timeZone: string, q: HistoryQuery, perBucket: number): { bars: Bar[]; more: boolean } {
+  const first = bucketStart(q.start, timeframe, timeZone) === q.start ? q.start : nextBucketStart(q.start, timeframe, timeZone);
+  const readLimit = Math.min(ROLLUP_READ_LIMIT, (q.limit + 1) * Math.max(1, Math.ceil(perBucket)));
+  const cursor = q.cursor?.[0];
+  const buckets: Bar[] = [];
+  if (q.sort === "asc") {
+    let from = cursor === undefined ? first : Math.max(first, nextBucketStart(cursor, timeframe, timeZone));
+    let bucketEnd = -Infinity;
+    while (from <= q.end) {
+      const read = source(from, q.end, "asc", readLimit);
+      for (const bar of read) {
+        if (bar.t < bucketEnd) {
+          buckets[buckets.length - 1] = mergeBars(buckets[buckets.length - 1]!, bar);
+          continue;
+        }
+        if (buckets.length === q.limit) return { bars: buckets, more: true };
+        buckets.push({ ...bar, t: bucketStart(bar.t, timeframe, timeZone) });
+        bucketEnd = nextBucketStart(bar.t, timeframe, timeZone);
+      }
+      if (read.length < readLimit) break;
+      from = read[read.length - 1]!.t + 1;
+    }
+    return { bars: buckets, more: false };
+  }
+  let to = cursor === undefined ? q.end : Math.min(q.end, bucketStart(cursor, timeframe, timeZone) - 1);
+  let bucketT = Infinity;
+  while (to >= first) {
+    const read = source(first, to, "desc", readLimit);
+    for (const bar of read) {
+      if (bar.t >= bucketT) {
+        // Read backwards: the bucket so far holds the later bars.
+        buckets[buckets.length - 1] = mergeBars({ ...bar, t: bucketT }, buckets[buckets.length - 1]!);
+        continue;
+      }
+      if (buckets.length === q.limit) return { bars: buckets, more: true };
+      bucketT = bucketStart(bar.t, timeframe, timeZone);
+      buckets.push({ ...bar, t: bucketT });
+    }
+    if (read.length < readLimit) break;
+    to = read[read.length - 1]!.t - 1;
+  }
+  return { bars: buckets, more: false };
 }
 
 /** Volume-weighted average price in ticks (fractional, for analysis); the close when nothing traded. */

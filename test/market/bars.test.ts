@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type BarBook, aggregateTrades, applyTrade, closeDueBars, newBarBook, onTrade, rollupBars, vwap } from "../../shared/market/bars";
+import { type BarBook, type BarSource, aggregateTrades, applyTrade, closeDueBars, newBarBook, onTrade, rolledUpPage, rollupBars, vwap } from "../../shared/market/bars";
 import { STREAM_TIMEFRAMES, type Timeframe, parseTimeframe } from "../../shared/market/timeframe";
 import type { Bar, TakerSide, Trade } from "../../shared/market/types";
 
@@ -163,6 +163,53 @@ describe("bar properties", () => {
         expect(chained).toEqual(aggregateTrades(trades, tf("1Day"), zone));
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it("walks rolled-up pages in either direction to exactly the roll-up of the range, each bucket once, reading only past the cursor", () => {
+    fc.assert(
+      fc.property(
+        tradesArb,
+        fc.constantFrom(NY, "UTC"),
+        fc.constantFrom("2Min", "7Min", "30Min", "4Hour", "1Week"),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 0, max: 3 * 86_400_000 }),
+        fc.integer({ min: 0, max: 8 * 86_400_000 }),
+        (trades, zone, label, limit, startOffset, span) => {
+          const target = tf(label);
+          const base = target.unit === "week" ? tf("1Day") : tf("1Min");
+          const stored = aggregateTrades(trades, base, zone);
+          const [start, end] = [BASE + startOffset, BASE + startOffset + span];
+          const reads: { from: number; to: number }[] = [];
+          const source: BarSource = (from, to, sort, n) => {
+            reads.push({ from, to });
+            const inRange = stored.filter((b) => b.t >= from && b.t <= to);
+            return (sort === "asc" ? inRange : inRange.reverse()).slice(0, n);
+          };
+          const expected = rollupBars(
+            stored.filter((b) => b.t <= end),
+            target,
+            zone,
+          ).filter((b) => b.t >= start);
+          for (const sort of ["asc", "desc"] as const) {
+            const walked: Bar[] = [];
+            let cursor: [number, number] | undefined;
+            for (let pages = 0; pages < 1000; pages++) {
+              reads.length = 0;
+              const page = rolledUpPage(source, target, zone, { start, end, limit, sort, ...(cursor ? { cursor } : {}) }, 1);
+              expect(page.bars.length).toBeLessThanOrEqual(limit);
+              // A page never reads source bars on the far side of its cursor.
+              if (cursor) for (const r of reads) expect(sort === "asc" ? r.from > cursor[0] : r.to < cursor[0]).toBe(true);
+              walked.push(...page.bars);
+              if (!page.more) break;
+              expect(page.bars).toHaveLength(limit);
+              cursor = [page.bars[page.bars.length - 1]!.t, 0];
+            }
+            expect(walked, sort).toEqual(sort === "asc" ? expected : [...expected].reverse());
+          }
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
