@@ -394,6 +394,32 @@ async function ccxtChecks(origin, key) {
     assert(Number.isFinite(book.timestamp), `timestamp ${show(book.timestamp)}`);
   });
 
+  // ccxt pro replaces its book on a message with r:true and merges any other level by level,
+  // so a stream that sent increments without removals would cross its book within seconds.
+  await check(`ccxt pro watchOrderBook(${CRYPTO}): never crossed, ends as REST's latest book`, async () => {
+    const ws = { crypto: `${origin.replace(/^http/, "ws")}/v1beta3/crypto/us`, trading: `${origin.replace(/^http/, "ws")}/stream` };
+    const pro = new ccxt.pro.alpaca({ apiKey: key.key_id, secret: key.secret, urls: { api: { ...urls, ws }, test: { ...urls, ws } } });
+    // ccxt refuses plain ws:// until its proxy agent is loaded.
+    await pro.loadHttpProxyAgent();
+    try {
+      let book;
+      for (let update = 0; update < 6; update++) {
+        book = await pro.watchOrderBook(CRYPTO);
+        assert(book.bids.length === 1 && book.asks.length === 1 && book.bids[0][0] < book.asks[0][0], `update ${update}: book ${show({ bids: book.bids, asks: book.asks })}`);
+        assert(Number.isFinite(book.timestamp), `update ${update}: datetime ${show(book.datetime)} is not RFC-3339`);
+      }
+      for (let tries = 0; ; tries++) {
+        const rest = (await api(origin, "GET", `/v1beta3/crypto/us/latest/orderbooks?symbols=${encodeURIComponent(CRYPTO)}`)).json.orderbooks[CRYPTO];
+        const seen = { t: book.datetime, b: book.bids.map(([p, s]) => ({ p, s })), a: book.asks.map(([p, s]) => ({ p, s })) };
+        if (JSON.stringify(seen) === JSON.stringify(rest)) break;
+        assert(tries < 3 && book.datetime <= rest.t, `stream book ${show(seen)} is not REST's ${show(rest)}`);
+        book = await pro.watchOrderBook(CRYPTO);
+      }
+    } finally {
+      await pro.close();
+    }
+  });
+
   await check(`ccxt fetchOHLCV(${CRYPTO}, 1m)`, async () => {
     const candles = await exchange.fetchOHLCV(CRYPTO, "1m", Date.now() - 3_600_000, 100);
     assert(candles.length > 0, "no candles");
