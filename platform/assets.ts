@@ -13,6 +13,8 @@ export type AssetRow = typeof schema.assets.$inferSelect;
 
 const TTL_MS = 3_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A pair written without its slash: "BTCUSD". */
+const SLASHLESS_PAIR = /^([A-Z][A-Z0-9.]{0,11}?)(USD|USDT|USDC)$/i;
 
 interface Snapshot {
   /** Every asset, ordered by symbol. */
@@ -107,7 +109,14 @@ export async function assetBySymbol(env: Env, symbol: string, options: { fresh?:
 
 /** An asset by symbol (case-insensitive) or by id (a UUID). */
 export async function findAsset(env: Env, symbolOrId: string, background?: Background): Promise<AssetRow | undefined> {
-  if (!UUID.test(symbolOrId)) return assetBySymbol(env, symbolOrId, { background });
+  if (!UUID.test(symbolOrId)) {
+    const direct = await assetBySymbol(env, symbolOrId, { background });
+    if (direct) return direct;
+    // A pair written without its slash ("BTCUSD"), as Alpaca's older crypto symbols were and
+    // its API still takes: the same asset.
+    const pair = SLASHLESS_PAIR.exec(symbolOrId);
+    return pair ? assetBySymbol(env, `${pair[1]}/${pair[2]}`, { background }) : undefined;
+  }
   const id = symbolOrId.toLowerCase();
   const hit = (await snapshot(env, false, background)).byId.get(id);
   if (hit) return hit;

@@ -29,7 +29,7 @@ const ONE_HOP: readonly (readonly [string, RegExp])[] = [
   ["POST", /^\/v2\/orders$/],
   ["GET", /^\/v2\/orders(:by_client_order_id|\/[^/]+)?$/],
   ["DELETE", /^\/v2\/orders(\/[^/]+)?$/],
-  ["GET", /^\/v2\/(account|positions(\/[^/]+)?)$/],
+  ["GET", /^\/v2\/(account|positions(\/[^/]+){0,2})$/], // a pair's position may come as BASE/QUOTE
   ["GET", /^\/api\/users\/me$/],
 ];
 const isOneHop = (method: string, path: string) => ONE_HOP.some(([m, pattern]) => m === method && pattern.test(path));

@@ -23,10 +23,7 @@ const notFoundPosition = () => notFound("position does not exist");
 
 /** Our symbol for a path segment (already URL-decoded by the router): "BTCUSD", "BTC/USD" or an asset id. */
 async function symbolOf(env: Env, segment: string): Promise<string | null> {
-  const direct = await findAsset(env, segment);
-  if (direct) return direct.symbol;
-  const pair = /^([A-Z][A-Z0-9.]{0,11}?)(USD|USDT|USDC)$/i.exec(segment);
-  return pair ? ((await findAsset(env, `${pair[1]}/${pair[2]}`))?.symbol ?? null) : null;
+  return (await findAsset(env, segment))?.symbol ?? null;
 }
 
 positions.openapi(
@@ -53,11 +50,35 @@ positions.openapi(
     request: { params: SymbolParam },
     responses: { 200: jsonContent(Position, "The position"), ...errorResponses(401, 403, 404, 429) },
   }),
+  async (c) => c.json(await readPosition(c, c.req.valid("param").symbol_or_asset_id), 200),
+);
+
+type PositionContext = Parameters<Parameters<typeof positions.openapi>[1]>[0];
+
+async function readPosition(c: PositionContext, segment: string): Promise<z.infer<typeof Position>> {
+  const symbol = await symbolOf(c.env, segment);
+  const position = symbol ? await oneHop<z.infer<typeof Position> | null>(c, (account, gate) => account.gated(gate, "position", symbol)) : null;
+  if (!position) throw notFoundPosition();
+  return position;
+}
+
+// A pair's slash unencoded in the path (/v2/positions/BTC/USD), as Alpaca's SDKs send it.
+const PairParam = z.object({ base: z.string().min(1).max(24), quote: z.string().min(1).max(24) });
+
+positions.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/positions/{base}/{quote}",
+    tags: ["positions"],
+    summary: "One position in a pair, its slash unencoded (BTC/USD)",
+    security,
+    middleware: [read] as const,
+    request: { params: PairParam },
+    responses: { 200: jsonContent(Position, "The position"), ...errorResponses(401, 403, 404, 429) },
+  }),
   async (c) => {
-    const symbol = await symbolOf(c.env, c.req.valid("param").symbol_or_asset_id);
-    const position = symbol ? await oneHop<z.infer<typeof Position> | null>(c, (account, gate) => account.gated(gate, "position", symbol)) : null;
-    if (!position) throw notFoundPosition();
-    return c.json(position, 200);
+    const { base, quote } = c.req.valid("param");
+    return c.json(await readPosition(c, `${base}/${quote}`), 200);
   },
 );
 
@@ -77,14 +98,32 @@ positions.openapi(
     request: { params: SymbolParam, query: CloseQuery },
     responses: { 200: jsonContent(Order, "The closing order"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
+  async (c) => c.json(await closeOne(c, c.req.valid("param").symbol_or_asset_id, c.req.valid("query")), 200),
+);
+
+async function closeOne(c: PositionContext, segment: string, q: z.infer<typeof CloseQuery>) {
+  const { userId } = principalOf(c);
+  if (q.qty !== undefined && q.percentage !== undefined) throw unprocessable("give qty or percentage, not both", [{ path: "qty", message: "qty and percentage are exclusive" }]);
+  const symbol = await symbolOf(c.env, segment);
+  if (!symbol) throw notFoundPosition();
+  const asset = await tradableAsset(c.env, symbol);
+  return unwrap(await accountOf(c.env, userId).closePosition(symbol, asset, q.qty ?? null, q.percentage ?? null, c.get("traceparent")));
+}
+
+positions.openapi(
+  createRoute({
+    method: "delete",
+    path: "/v2/positions/{base}/{quote}",
+    tags: ["positions"],
+    summary: "Close a position in a pair, its slash unencoded (BTC/USD)",
+    security,
+    middleware: [write] as const,
+    request: { params: PairParam, query: CloseQuery },
+    responses: { 200: jsonContent(Order, "The closing order"), ...errorResponses(401, 403, 404, 422, 429) },
+  }),
   async (c) => {
-    const { userId } = principalOf(c);
-    const q = c.req.valid("query");
-    if (q.qty !== undefined && q.percentage !== undefined) throw unprocessable("give qty or percentage, not both", [{ path: "qty", message: "qty and percentage are exclusive" }]);
-    const symbol = await symbolOf(c.env, c.req.valid("param").symbol_or_asset_id);
-    if (!symbol) throw notFoundPosition();
-    const asset = await tradableAsset(c.env, symbol);
-    return c.json(unwrap(await accountOf(c.env, userId).closePosition(symbol, asset, q.qty ?? null, q.percentage ?? null, c.get("traceparent"))), 200);
+    const { base, quote } = c.req.valid("param");
+    return c.json(await closeOne(c, `${base}/${quote}`, c.req.valid("query")), 200);
   },
 );
 
