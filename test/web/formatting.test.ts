@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { dec, pct } from "../../web/src/format";
-import { precisionFor } from "../../web/src/lab/chart-scale";
+import { minBarSpacingFor, precisionFor } from "../../web/src/lab/chart-scale";
 import { withoutLocation } from "../../web/src/lab/compile-message";
 import { formatMetric, formatMetricOf, metricLabel } from "../../web/src/lab/metrics";
 import { compileStrategy } from "../../shared/strategy/compile";
@@ -93,5 +93,13 @@ describe("a report chart's scale", () => {
     expect(precisionFor([5, 5, 5])).toBe(2);
     expect(precisionFor([])).toBe(2);
     expect(precisionFor([0, -1e-15])).toBe(8);
+  });
+
+  it("lets a fitted chart show every point of a long run, and keeps the library's spacing for short ones", () => {
+    // 3,500 points in a 150 px plot: the default half pixel would show the last 300 only.
+    expect(minBarSpacingFor(3500) * 3500).toBeCloseTo(150);
+    expect(minBarSpacingFor(20_000) * 20_000).toBeCloseTo(150);
+    expect(minBarSpacingFor(240)).toBe(0.5);
+    expect(minBarSpacingFor(0)).toBe(0.5);
   });
 });

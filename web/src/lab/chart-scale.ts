@@ -19,3 +19,17 @@ export function precisionFor(values: readonly number[]): number {
   // Two significant digits of the range, as a scale with a handful of labels needs.
   return Math.min(MAX_DIGITS, Math.max(MIN_DIGITS, Math.ceil(-Math.log10(range)) + 1));
 }
+
+// lightweight-charts never draws points closer together than its `minBarSpacing` (half a
+// pixel by default), so fitContent() on a run of more points than twice the plot's width
+// keeps that spacing and shows only the end of the run: 3,500 points in a 600 px plot lost
+// their first 2,300. A report's chart must show the whole run once fitted, on the
+// narrowest plot the app draws (a phone's, less the price scale), and no closer than the
+// library's default on short runs, where zooming out further would only shrink the line.
+const NARROWEST_PLOT_PX = 150;
+const LIBRARY_MIN_BAR_SPACING = 0.5;
+
+/** The smallest spacing between points, in pixels, at which `points` of them fit the narrowest plot. */
+export function minBarSpacingFor(points: number): number {
+  return Math.min(LIBRARY_MIN_BAR_SPACING, NARROWEST_PLOT_PX / Math.max(1, points));
+}

@@ -1,6 +1,7 @@
 import type { IChartApi, SeriesMarker, UTCTimestamp } from "lightweight-charts";
 import { useEffect, useRef } from "preact/hooks";
-import { precisionFor } from "./chart-scale";
+import { attributionOutOfTabOrder } from "../chart-logo";
+import { minBarSpacingFor, precisionFor } from "./chart-scale";
 
 // Line charts for backtest reports: equity (one run or several overlaid), drawdown, and
 // the price with the run's trades as markers. The charting library loads on first use, as
@@ -42,16 +43,28 @@ export function SeriesChart(props: { lines: Line[]; marks?: TradeMark[]; label: 
 
   useEffect(() => {
     let gone = false;
+    let untab = () => {};
     void import("lightweight-charts").then(({ createChart, LineSeries, AreaSeries, createSeriesMarkers }) => {
       if (gone || !box.current) return;
-      const api = createChart(box.current, {
+      const el = box.current;
+      const longest = Math.max(0, ...props.lines.map((l) => l.points.length));
+      const api = createChart(el, {
         autoSize: true,
         layout: { background: { color: "transparent" }, textColor: "#9aa4b2", fontFamily: "inherit" },
         grid: { vertLines: { color: "#1a2029" }, horzLines: { color: "#1a2029" } },
-        timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#232a36" },
+        // The whole run fits (see minBarSpacingFor), and stays fitted when the box changes
+        // width (the page settling after the first paint, a window resized).
+        timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#232a36", minBarSpacing: minBarSpacingFor(longest), lockVisibleTimeRangeOnResize: true },
         rightPriceScale: { borderColor: "#232a36" },
       });
       chart.current = api;
+      untab = attributionOutOfTabOrder(el);
+      // The times of the first and last points in view, for the browser test (the canvas
+      // says nothing a test can read).
+      api.timeScale().subscribeVisibleTimeRangeChange((range) => {
+        el.dataset.visibleFrom = range ? String(range.from) : "";
+        el.dataset.visibleTo = range ? String(range.to) : "";
+      });
       // One scale for every line: its labels must tell the smallest differences apart.
       const precision = precisionFor(props.lines.flatMap((l) => l.points.map((p) => p.value)));
       const priceFormat = { type: "price" as const, precision, minMove: 10 ** -precision };
@@ -68,10 +81,11 @@ export function SeriesChart(props: { lines: Line[]; marks?: TradeMark[]; label: 
         }
       });
       api.timeScale().fitContent();
-      box.current.dataset.ready = "true";
+      el.dataset.ready = "true";
     });
     return () => {
       gone = true;
+      untab();
       chart.current?.remove();
       chart.current = null;
     };

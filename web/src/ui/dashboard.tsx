@@ -1,6 +1,7 @@
 import type { IChartApi, ISeriesApi, LineData, LineSeries, UTCTimestamp, WhitespaceData } from "lightweight-charts";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
+import { attributionOutOfTabOrder } from "../chart-logo";
 import { addScrape, emptyWindow, METRIC, topRoutes, windowRoutes, type Gauges, type Interval, type RouteRow, type Window } from "../dashboard-model";
 import { MetricsParseError, parseMetrics } from "../metrics-text";
 
@@ -295,6 +296,7 @@ function LiveChart(props: { label: string; testid: string; lines: ChartLine[]; e
   useEffect(() => {
     if (!drawn) return;
     let gone = false;
+    let untab = () => {};
     void import("lightweight-charts").then(({ createChart, LineSeries }) => {
       if (gone || !box.current) return;
       const api = createChart(box.current, {
@@ -305,11 +307,13 @@ function LiveChart(props: { label: string; testid: string; lines: ChartLine[]; e
         rightPriceScale: { borderColor: "#232a36" },
       });
       chart.current = { api, series: new Map(), LineSeries };
+      untab = attributionOutOfTabOrder(box.current);
       draw();
       box.current.dataset.ready = "true";
     });
     return () => {
       gone = true;
+      untab();
       chart.current?.api.remove();
       chart.current = null;
     };
