@@ -167,6 +167,8 @@ function History() {
   );
 }
 
+// The live P&L comes right after the quantity: it is the figure a trader watches, and on a
+// phone the columns after the first four are a sideways scroll away.
 function Positions() {
   const held = useStore(positions);
   const q = useStore(quotes);
@@ -189,11 +191,11 @@ function Positions() {
           <tr>
             <th>Symbol</th>
             <th class="r">Qty</th>
-            <th class="r">Avg cost</th>
-            <th class="r">Last</th>
-            <th class="r">Market value</th>
             <th class="r">Unrealized P&L</th>
             <th class="r">%</th>
+            <th class="r">Last</th>
+            <th class="r">Avg cost</th>
+            <th class="r">Market value</th>
             <th class="r">Realized</th>
             <th />
           </tr>
@@ -205,13 +207,13 @@ function Positions() {
               <tr key={p.symbol} data-symbol={p.symbol}>
                 <td>{p.symbol}</td>
                 <td class="r num">{p.qty}</td>
-                <td class="r num">{num(dec(p.avg_entry_price))}</td>
-                <td class="r num">{num(live.last)}</td>
-                <td class="r num">{usd(live.value)}</td>
                 <td class={`r num ${tone(live.pl)}`} data-testid="unrealized">
                   {signed(live.pl)}
                 </td>
                 <td class={`r num ${tone(live.pl)}`}>{pct(live.pl, dec(p.cost_basis))}</td>
+                <td class="r num">{num(live.last)}</td>
+                <td class="r num">{num(dec(p.avg_entry_price))}</td>
+                <td class="r num">{usd(live.value)}</td>
                 <td class="r num">{signed(dec(p.realized_pl))}</td>
                 <td class="actions">
                   <button onClick={() => void close(p.symbol)}>Close</button>
