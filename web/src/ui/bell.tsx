@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { time } from "../format";
 import { markAllRead, markRead, notifications } from "../notifications";
 import { useStore } from "../store";
@@ -7,9 +7,21 @@ import { useStore } from "../store";
 export function Bell() {
   const { unread, items } = useStore(notifications);
   const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  // Escape closes the list wherever the focus is, and the focus goes back to the bell.
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape") return;
+      setOpen(false);
+      button.current?.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [open]);
   return (
     <div class="bell">
-      <button class="ghost" aria-expanded={open} aria-label={`Notifications, ${unread} unread`} data-testid="bell" onClick={() => setOpen(!open)}>
+      <button ref={button} class="ghost" aria-expanded={open} aria-label={`Notifications, ${unread} unread`} data-testid="bell" onClick={() => setOpen(!open)}>
         <svg viewBox="0 0 24 24" aria-hidden="true" fill="currentColor">
           <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z" />
         </svg>

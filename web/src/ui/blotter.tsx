@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { dec, num, pct, signed, time, tone, usd } from "../format";
 import { useStore } from "../store";
@@ -42,6 +42,13 @@ const price = (o: OrderJson) => [o.limit_price && `L ${o.limit_price}`, o.stop_p
 function OpenOrders({ orders }: { orders: OrderJson[] }) {
   const [editing, setEditing] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  const table = useRef<HTMLTableElement>(null);
+  // Back from the replace row, the keyboard's place is the order's Replace button (when
+  // the order is still there: a replace makes a new one).
+  const finish = (id: string) => {
+    setEditing(null);
+    requestAnimationFrame(() => table.current?.querySelector<HTMLButtonElement>(`tr[data-order="${id}"] button`)?.focus());
+  };
   async function act(run: () => Promise<unknown>) {
     setProblem(null);
     try {
@@ -59,7 +66,7 @@ function OpenOrders({ orders }: { orders: OrderJson[] }) {
           {problem}
         </p>
       )}
-      <table data-testid="open-orders">
+      <table data-testid="open-orders" ref={table}>
         <thead>
           <tr>
             <th>Time</th>
@@ -77,7 +84,7 @@ function OpenOrders({ orders }: { orders: OrderJson[] }) {
         <tbody>
           {orders.map((o) =>
             editing === o.id ? (
-              <Replace key={o.id} order={o} done={() => setEditing(null)} act={act} />
+              <Replace key={o.id} order={o} done={() => finish(o.id)} act={act} />
             ) : (
               <tr key={o.id} data-order={o.id}>
                 <td class="num">{time(o.submitted_at)}</td>
@@ -104,16 +111,35 @@ function OpenOrders({ orders }: { orders: OrderJson[] }) {
   );
 }
 
+// A row of a table cannot sit inside a form, so the keys a form would give are handled
+// here: Enter in either field saves, Escape anywhere in the row keeps the order as it is.
 function Replace({ order, done, act }: { order: OrderJson; done: () => void; act: (run: () => Promise<unknown>) => Promise<void> }) {
   const [qty, setQty] = useState(order.qty ?? "");
   const [limit, setLimit] = useState(order.limit_price ?? "");
+  const [saving, setSaving] = useState(false);
+  const first = useRef<HTMLInputElement>(null);
+  useEffect(() => first.current?.focus(), []);
+  const save = () => {
+    if (saving) return;
+    setSaving(true);
+    void act(() => api("PATCH", `/v2/orders/${order.id}`, { qty, limit_price: limit })).then(done);
+  };
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      done();
+    } else if (e.key === "Enter" && e.target instanceof HTMLInputElement) {
+      e.preventDefault();
+      save();
+    }
+  };
   return (
-    <tr class="editing">
+    <tr class="editing" onKeyDown={onKeyDown}>
       <td colSpan={4}>
         Replace {order.side} {order.symbol}
       </td>
       <td class="r">
-        <input aria-label="New quantity" inputMode="decimal" value={qty} onInput={(e) => setQty((e.target as HTMLInputElement).value)} size={6} />
+        <input ref={first} aria-label="New quantity" inputMode="decimal" value={qty} onInput={(e) => setQty((e.target as HTMLInputElement).value)} size={6} />
       </td>
       <td />
       <td class="r">
@@ -121,7 +147,7 @@ function Replace({ order, done, act }: { order: OrderJson; done: () => void; act
       </td>
       <td colSpan={2} />
       <td class="actions">
-        <button class="primary" onClick={() => void act(() => api("PATCH", `/v2/orders/${order.id}`, { qty, limit_price: limit })).then(done)}>
+        <button class="primary" disabled={saving} onClick={save}>
           Save
         </button>
         <button onClick={done}>Keep</button>
