@@ -1,7 +1,8 @@
-import type { IChartApi, ISeriesApi, UTCTimestamp } from "lightweight-charts";
+import type { IChartApi, ISeriesApi, Time, UTCTimestamp } from "lightweight-charts";
 import type { AlpacaBar } from "../../../shared/market/format";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api } from "../api";
+import { api, ApiError } from "../api";
+import { attributionOutOfTabOrder } from "../chart-logo";
 import { market, type MarketMsg } from "../streams";
 import { useStore } from "../store";
 import { selected } from "../trading";
@@ -19,6 +20,15 @@ const TIMEFRAMES = [
   { label: "1d", api: "1Day", seconds: 86_400 },
 ] as const;
 type Timeframe = (typeof TIMEFRAMES)[number];
+const DAY_SECONDS = 86_400;
+// The chart's times are UTC (the library's), so its day labels are too.
+const dayLabel = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
+
+// A history load that fails for a reason that passes (429 under the per-user rate limit,
+// a 5xx, a dropped connection) is tried again after about 1, 2, 4, 8 and 16 s, jittered so
+// that tabs refused together do not come back together; then the chart offers a button.
+const RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000];
+const passing = (e: unknown) => !(e instanceof ApiError) || e.status === 408 || e.status === 429 || e.status >= 500;
 
 // The API's own bar shape (type only: nothing from shared/ is bundled for it).
 type Bar = Pick<AlpacaBar, "t" | "o" | "h" | "l" | "c" | "v">;
@@ -43,7 +53,8 @@ async function history(symbol: string, tf: Timeframe): Promise<Candle[]> {
 export function Chart() {
   const symbol = useStore(selected);
   const [tf, setTf] = useState<Timeframe>(TIMEFRAMES[0]);
-  const [status, setStatus] = useState<"loading" | "ready" | "empty" | "error">("loading");
+  const [status, setStatus] = useState<"loading" | "ready" | "empty" | "retrying" | "error">("loading");
+  const [attempt, setAttempt] = useState(0);
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<{ api: IChartApi; candles: ISeriesApi<"Candlestick">; volume: ISeriesApi<"Histogram"> } | null>(null);
 
@@ -51,7 +62,8 @@ export function Chart() {
   useEffect(() => {
     let api: IChartApi | undefined;
     let gone = false;
-    void import("lightweight-charts").then(({ createChart, CandlestickSeries, HistogramSeries }) => {
+    let untab = () => {};
+    void import("lightweight-charts").then(({ createChart, CandlestickSeries, HistogramSeries, TickMarkType }) => {
       if (gone || !box.current) return;
       api = createChart(box.current, {
         autoSize: true,
@@ -59,7 +71,14 @@ export function Chart() {
         grid: { vertLines: { color: "#1a2029" }, horzLines: { color: "#1a2029" } },
         // A few empty bars of room on the right: the forming bar is not pressed against the
         // price scale, and its time label is not cut by it.
-        timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#232a36", rightOffset: 4 },
+        // A day's tick says which day ("5 Dec"), not only its number.
+        timeScale: {
+          timeVisible: true,
+          secondsVisible: false,
+          borderColor: "#232a36",
+          rightOffset: 4,
+          tickMarkFormatter: (time: Time, type: number) => (type === TickMarkType.DayOfMonth && typeof time === "number" ? dayLabel.format(time * 1000) : null),
+        },
         rightPriceScale: { borderColor: "#232a36" },
       });
       const candles = api.addSeries(CandlestickSeries, { upColor: "#3fb950", downColor: "#f85149", borderVisible: false, wickUpColor: "#3fb950", wickDownColor: "#f85149" });
@@ -67,39 +86,70 @@ export function Chart() {
       // price pane's line is the one a trader reads.
       const volume = api.addSeries(HistogramSeries, { priceFormat: { type: "volume" }, color: "#30363d", priceLineVisible: false }, 1);
       api.panes()[1]?.setHeight(90);
+      untab = attributionOutOfTabOrder(box.current);
       chart.current = { api, candles, volume };
       setReady(true);
     });
     return () => {
       gone = true;
+      untab();
       api?.remove();
       chart.current = null;
     };
   }, []);
 
   useEffect(() => {
-    if (!ready) return;
+    const c = chart.current;
+    if (!ready || !c) return;
     let live = true;
     let last: Candle | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined;
     setStatus("loading");
-    // The previous symbol's candles must not linger while this one loads.
-    chart.current?.candles.setData([]);
-    chart.current?.volume.setData([]);
-    const draw = (c: Candle) => {
-      chart.current?.candles.update(c);
-      chart.current?.volume.update({ time: c.time, value: c.volume, color: c.close >= c.open ? "#23863655" : "#da363355" });
+    // Daily bars start at New York midnight (05:00 UTC): their axis shows dates, not that hour.
+    c.api.applyOptions({ timeScale: { timeVisible: tf.seconds < DAY_SECONDS } });
+    // The previous symbol's candles must not linger while this one loads, nor its price
+    // scale: a scale keeps its last range when its series empty, so it is hidden until
+    // this symbol has something to draw.
+    c.candles.setData([]);
+    c.volume.setData([]);
+    let scaled = false;
+    const showScale = (on: boolean) => {
+      if (scaled === on) return;
+      scaled = on;
+      c.api.applyOptions({ rightPriceScale: { visible: on } });
     };
-    history(symbol, tf).then(
-      (candles) => {
-        if (!live || !chart.current) return;
-        chart.current.candles.setData(candles);
-        chart.current.volume.setData(candles.map((c) => ({ time: c.time, value: c.volume, color: c.close >= c.open ? "#23863655" : "#da363355" })));
-        chart.current.api.timeScale().scrollToRealTime();
-        last = candles.at(-1);
-        setStatus(candles.length ? "ready" : "empty");
-      },
-      () => live && setStatus("error"),
-    );
+    showScale(false);
+    const draw = (candle: Candle) => {
+      c.candles.update(candle);
+      c.volume.update({ time: candle.time, value: candle.volume, color: candle.close >= candle.open ? "#23863655" : "#da363355" });
+      showScale(true);
+    };
+    const load = (failures: number) =>
+      history(symbol, tf).then(
+        (candles) => {
+          if (!live) return;
+          // Trades may have drawn a candle while the history was loading (or retrying):
+          // one newer than the history's last bar is drawn again over it.
+          const forming = last;
+          if (candles.length) {
+            c.candles.setData(candles);
+            c.volume.setData(candles.map((k) => ({ time: k.time, value: k.volume, color: k.close >= k.open ? "#23863655" : "#da363355" })));
+            last = candles.at(-1);
+            if (forming && last && forming.time > last.time) last = forming;
+            if (last) draw(last);
+          }
+          c.api.timeScale().scrollToRealTime();
+          setStatus(last ? "ready" : "empty");
+        },
+        (e: unknown) => {
+          if (!live) return;
+          const delay = RETRY_DELAYS_MS[failures];
+          if (delay === undefined || !passing(e)) return setStatus("error");
+          setStatus("retrying");
+          retry = setTimeout(() => void load(failures + 1), delay * (0.75 + Math.random() / 2));
+        },
+      );
+    void load(0);
     const off = market.on((m: MarketMsg) => {
       if (m.S !== symbol || m.T !== "t") return;
       const at = Date.parse(m.t) / 1000;
@@ -111,13 +161,15 @@ export function Chart() {
           ? { ...last, high: Math.max(last.high, m.p), low: Math.min(last.low, m.p), close: m.p, volume: last.volume + m.s }
           : { time: bucket, open: m.p, high: m.p, low: m.p, close: m.p, volume: m.s };
       draw(last);
-      setStatus("ready");
+      // Live candles answer "no bars yet", not a history that is still missing.
+      setStatus((s) => (s === "empty" ? "ready" : s));
     });
     return () => {
       live = false;
+      clearTimeout(retry);
       off();
     };
-  }, [symbol, tf, ready]);
+  }, [symbol, tf, ready, attempt]);
 
   return (
     <section class="panel chart" aria-label={`Chart of ${symbol}`}>
@@ -131,8 +183,13 @@ export function Chart() {
           ))}
         </div>
         <span class="muted small" data-testid="chart-status">
-          {status === "loading" ? "Loading…" : status === "empty" ? "No bars yet" : status === "error" ? "History unavailable" : ""}
+          {status === "loading" ? "Loading…" : status === "empty" ? "No bars yet" : status === "retrying" ? "History unavailable, retrying…" : status === "error" ? "History unavailable" : ""}
         </span>
+        {status === "error" && (
+          <button class="link-button" onClick={() => setAttempt((n) => n + 1)}>
+            Retry
+          </button>
+        )}
       </div>
       <div class="chart-box" ref={box} data-testid="chart" />
     </section>
