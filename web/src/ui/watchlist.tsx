@@ -1,25 +1,45 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { api } from "../api";
 import { num, pct, tone } from "../format";
+import { listedSymbol, type AssetJson } from "../symbols";
 import { useStore } from "../store";
 import { quotes, selected, watchlist, type Quote } from "../trading";
 
 // Symbols with live bid, ask, last and the change since the previous close. A row
 // flashes when its last price moves; every cell has a fixed width, so streaming numbers
 // never shift the layout.
+
+// The asset list, read once on the first add (and again after a failed read).
+let assetList: Promise<AssetJson[]> | null = null;
+const listedAssets = () => (assetList ??= api<AssetJson[]>("GET", "/v2/assets").catch((e: unknown) => {
+  assetList = null;
+  throw e;
+}));
+
 export function Watchlist() {
   const list = useStore(watchlist);
   const current = useStore(selected);
   const [adding, setAdding] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
+  const [checking, setChecking] = useState(false);
 
-  function add(event: Event) {
+  async function add(event: Event) {
     event.preventDefault();
-    const symbol = adding.trim().toUpperCase();
-    if (!/^[A-Z][A-Z0-9.]{0,11}(\/[A-Z]{2,6})?$/.test(symbol)) return setProblem("Type a ticker like AAPL or a pair like BTC/USD.");
-    if (list.includes(symbol)) return setProblem(`${symbol} is already on the list.`);
+    setChecking(true);
+    let assets: AssetJson[];
+    try {
+      assets = await listedAssets();
+    } catch {
+      return setProblem("The symbol list could not be read. Try again.");
+    } finally {
+      setChecking(false);
+    }
+    const found = listedSymbol(adding, assets);
+    if ("problem" in found) return setProblem(found.problem);
+    if (watchlist.get().includes(found.symbol)) return setProblem(`${found.symbol} is already on the list.`);
     setProblem(null);
     setAdding("");
-    watchlist.set([...list, symbol]);
+    watchlist.set([...watchlist.get(), found.symbol]);
   }
 
   return (
@@ -45,11 +65,27 @@ export function Watchlist() {
         </tbody>
       </table>
       </div>
-      <form class="add" onSubmit={add}>
-        <input aria-label="Add symbol" placeholder="Add symbol" value={adding} onInput={(e) => setAdding((e.target as HTMLInputElement).value)} />
-        <button type="submit">Add</button>
+      <form class="add" onSubmit={(e) => void add(e)}>
+        <input
+          aria-label="Add symbol"
+          placeholder="Add symbol"
+          value={adding}
+          aria-invalid={problem !== null}
+          aria-describedby={problem ? "watchlist-problem" : undefined}
+          onInput={(e) => {
+            setAdding((e.target as HTMLInputElement).value);
+            setProblem(null);
+          }}
+        />
+        <button type="submit" disabled={checking}>
+          Add
+        </button>
       </form>
-      {problem && <p class="field-error">{problem}</p>}
+      {problem && (
+        <p class="field-error" id="watchlist-problem" role="alert">
+          {problem}
+        </p>
+      )}
     </section>
   );
 }
