@@ -137,6 +137,28 @@ try {
     });
   });
 
+  await step("the watchlist's columns fit beside the chart at 1280×800, and Add symbol takes a listed symbol in any case and refuses an unknown one", async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const hidden = await page.evaluate(() => {
+      const box = document.querySelector(".watchlist .table-scroll");
+      return box.scrollWidth - box.clientWidth;
+    });
+    await page.setViewportSize({ width: 1440, height: 900 });
+    if (hidden > 0) throw new Error(`the watchlist's table is ${hidden} px wider than its box`);
+    const add = async (typed) => {
+      await page.getByLabel("Add symbol").fill(typed);
+      await page.getByRole("button", { name: "Add", exact: true }).click();
+    };
+    await page.getByRole("button", { name: "Remove ETH/USD" }).click();
+    await add("NOPE");
+    const refusal = await page.getByRole("alert").filter({ hasText: "NOPE" }).textContent();
+    if (!/not a symbol/.test(refusal)) throw new Error(`unknown symbol answered: ${refusal}`);
+    if ((await page.locator(".watchlist tbody tr").count()) !== 5) throw new Error("NOPE was added anyway");
+    await add("ethusd");
+    await page.locator('.watchlist tr[data-symbol="ETH/USD"]').waitFor();
+    return refusal;
+  });
+
   await step("the refresh token lives only in an HttpOnly cookie for /api/auth", async () => {
     const cookie = await sessionCookie();
     if (!cookie) throw new Error(`no session cookie: ${(await context.cookies()).map((c) => c.name).join(", ")}`);
@@ -216,6 +238,20 @@ try {
     await shot("terminal");
   });
 
+  await step("a chart whose history is refused (429) loads it again by itself", async () => {
+    let refused = 0;
+    const bars = /\/bars\?/;
+    await page.route(bars, (route) => (refused++ < 2 ? route.fulfill({ status: 429, contentType: "application/json", body: '{"code":42900000,"message":"rate limit exceeded"}' }) : route.continue()));
+    try {
+      await page.locator('tr[data-symbol="SPY"]').click();
+      await until(async () => /retrying/.test((await page.getByTestId("chart-status").textContent()) ?? ""), "the chart to say it is retrying");
+      await until(async () => (await page.getByTestId("chart-status").textContent()) === "", "SPY bars after the refusals", 20_000);
+    } finally {
+      await page.unroute(bars);
+    }
+    return `${refused} loads, 2 refused`;
+  });
+
   let restingId;
   await step("a limit buy below the market rests as an open order", async () => {
     await page.locator('tr[data-symbol="AAPL"]').click();
@@ -232,6 +268,22 @@ try {
     await row.waitFor();
     restingId = await row.getAttribute("data-order");
     return `order ${restingId}`;
+  });
+
+  await step("in the replace row Escape keeps the order and Enter saves the new limit price", async () => {
+    const row = page.locator(`tr[data-order="${restingId}"]`);
+    await row.getByRole("button", { name: "Replace" }).click();
+    await page.getByLabel("New quantity").press("Escape");
+    await row.getByRole("button", { name: "Replace" }).waitFor();
+    const limit = page.getByLabel("New limit price");
+    await row.getByRole("button", { name: "Replace" }).click();
+    const lower = (Number(await limit.inputValue()) - 0.01).toFixed(2);
+    await limit.fill(lower);
+    await limit.press("Enter");
+    const replaced = page.locator('[data-testid="open-orders"] tbody tr').filter({ hasText: `L ${lower}` });
+    await replaced.waitFor();
+    restingId = await replaced.getAttribute("data-order");
+    return `limit ${lower}, order ${restingId}`;
   });
 
   await step("cancel removes it from the open orders and shows it canceled in history", async () => {
@@ -297,8 +349,43 @@ try {
     await shot("notifications");
     await page.getByRole("button", { name: "Mark all read" }).click();
     await page.getByTestId("unread").waitFor({ state: "detached" });
-    await page.getByTestId("bell").click();
+    await page.keyboard.press("Escape");
+    await page.getByTestId("notifications").waitFor({ state: "detached" });
     return `${unread} unread before`;
+  });
+
+  await step("on a phone the notification list fits the screen and draws over the chart", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await page.getByTestId("bell").click();
+      await page.getByTestId("notifications").waitFor();
+      await sleep(300); // the chart lays itself out again for the phone (a ResizeObserver)
+      // The chart's logo (the library draws it with a z-index) scrolled under the list, which
+      // hangs from the sticky header; room below the page lets it scroll that far.
+      const seen = await page.evaluate(() => {
+        document.body.style.paddingBottom = "100vh";
+        const at = (s) => document.querySelector(s).getBoundingClientRect();
+        document.scrollingElement.scrollBy(0, at(".chart-box a").y - at('[data-testid="notifications"]').top - 20);
+        const list = at('[data-testid="notifications"]');
+        const logo = at(".chart-box a");
+        const x = logo.x + logo.width / 2;
+        const y = logo.y + logo.height / 2;
+        const top = document.elementFromPoint(x, y);
+        return { left: list.left, right: list.right, width: document.documentElement.clientWidth, covered: y > list.top && y < list.bottom, onTop: Boolean(top?.closest('[data-testid="notifications"]')) };
+      });
+      await page.screenshot({ path: join(SHOTS, "notifications-phone.png") });
+      if (seen.left < 0 || seen.right > seen.width) throw new Error(`the list spans ${Math.round(seen.left)}–${Math.round(seen.right)} px of ${seen.width}`);
+      if (!seen.covered) throw new Error("the chart's logo could not be scrolled under the list");
+      if (!seen.onTop) throw new Error("the chart's logo draws over the list");
+      await page.keyboard.press("Escape");
+      await page.getByTestId("notifications").waitFor({ state: "detached" });
+    } finally {
+      await page.evaluate(() => {
+        document.body.style.paddingBottom = "";
+        document.scrollingElement.scrollTo(0, 0);
+      });
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
   });
 
   await step("a webhook is added with its secret shown once, and its test event arrives signed", async () => {
@@ -375,13 +462,15 @@ try {
   const strategyName = `MA cross ${tag}`;
   const strategyRow = () => page.locator(`[data-testid="strategies"] tr[data-name="${strategyName}"]`);
   const statusOf = async () => (await strategyRow().getByTestId("status").textContent())?.trim();
-  // 240 hourly AAPL bars of a slow wave: the fast average crosses the slow one several times.
-  const waveCsv = () => {
+  // Hourly AAPL bars of a slow wave (240 unless told): the fast average crosses the slow one several times.
+  const WAVE_START = Date.UTC(2025, 0, 6);
+  const LONG_RUN = 3500;
+  const waveCsv = (bars = 240) => {
     const rows = ["timestamp,open,high,low,close,volume"];
     let open = 100;
-    for (let i = 0; i < 240; i++) {
+    for (let i = 0; i < bars; i++) {
       const close = Math.round((100 + 5 * Math.sin(i / 6)) * 100) / 100;
-      const t = new Date(Date.UTC(2025, 0, 6) + i * 3_600_000).toISOString().replace(".000Z", "Z");
+      const t = new Date(WAVE_START + i * 3_600_000).toISOString().replace(".000Z", "Z");
       rows.push(`${t},${open.toFixed(2)},${(Math.max(open, close) + 0.1).toFixed(2)},${(Math.min(open, close) - 0.1).toFixed(2)},${close.toFixed(2)},1000`);
       open = close;
     }
@@ -426,7 +515,7 @@ try {
     return text.trim().slice(0, 80);
   });
 
-  await step("the strategy is backtested on uploaded bars and its metrics and charts show", async () => {
+  await step("the strategy is backtested on 3,500 uploaded bars and its metrics and charts show the whole run", async () => {
     await page.getByRole("link", { name: "Backtests" }).click();
     await page.getByRole("heading", { name: "Run a backtest" }).waitFor();
     await page.getByRole("button", { name: "Saved strategy" }).click();
@@ -434,7 +523,7 @@ try {
     await page.locator("#bt-bars").selectOption("csv");
     await page.locator("#bt-symbol").fill("AAPL");
     await page.locator("#bt-timeframe").selectOption("1Hour");
-    await page.locator("#bt-csv").setInputFiles({ name: "aapl-wave.csv", mimeType: "text/csv", buffer: waveCsv() });
+    await page.locator("#bt-csv").setInputFiles({ name: "aapl-wave.csv", mimeType: "text/csv", buffer: waveCsv(LONG_RUN) });
     await page.getByRole("button", { name: "Run backtest" }).click();
     const trades = page.locator('[data-testid="metrics"] tr[data-metric="trades"] td');
     await trades.waitFor({ timeout: 30_000 });
@@ -445,6 +534,21 @@ try {
     if (Number(count) < 1) throw new Error(`the wave made ${count} trades`);
     await page.locator('[data-testid="equity-chart"][data-ready="true"] canvas').first().waitFor();
     await page.locator('[data-testid="price-chart"][data-ready="true"] canvas').first().waitFor();
+    // Fitted, each chart shows the run from its first hours to its last (lightweight-charts'
+    // default spacing of half a pixel would show only the last few hundred bars).
+    const first = WAVE_START / 1000;
+    const last = first + (LONG_RUN - 1) * 3600;
+    for (const chart of ["equity-chart", "drawdown-chart", "price-chart"]) {
+      const box = page.getByTestId(chart);
+      const range = async () => [Number(await box.getAttribute("data-visible-from")), Number(await box.getAttribute("data-visible-to"))];
+      await until(async () => {
+        const [from, to] = await range();
+        return from > 0 && from <= first + 86_400 && to >= last - 86_400;
+      }, `${chart} to show the whole run`, 10_000).catch(async (e) => {
+        const [from, to] = await range();
+        throw new Error(`${e.message}: it shows ${new Date(from * 1000).toISOString()} to ${new Date(to * 1000).toISOString()}`);
+      });
+    }
     const ret = await page.locator('[data-testid="metrics"] tr[data-metric="total_return"] td').textContent();
     await shot("backtest");
     return `${count} trades, total return ${ret}`;
