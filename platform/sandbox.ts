@@ -160,6 +160,27 @@ export function openStrategySandbox(env: { LOADER: WorkerLoader }, key: string, 
   };
 }
 
+/**
+ * Whether the module loads, checked by the runtime that will run it: sucrase compiles
+ * without V8's early errors (a `let` declared twice, `await` outside an async function,
+ * `break` outside a loop), and a module that does not load fails every callback. Answers
+ * the failure, with the line and column in the user's source when the runtime says them,
+ * or null. Loads one isolate per distinct code (the loader keeps it for a later check).
+ */
+export async function moduleLoadError(env: { LOADER: WorkerLoader }, code: string): Promise<StrategyCodeError | null> {
+  using sandbox = openStrategySandbox(env, "check", code);
+  try {
+    await sandbox.callbacks();
+    return null;
+  } catch (error) {
+    if (!(error instanceof StrategyCodeError)) throw error;
+    if (error.line !== null) return error;
+    // A module that fails to compile or evaluate names its place in the message: strategy.js:LINE:COLUMN.
+    const at = /strategy\.js:(\d+):(\d+)/.exec(error.message);
+    return at ? new StrategyCodeError(error.message, error.reason, Number(at[1]), Number(at[2])) : error;
+  }
+}
+
 function workerCode(code: string, cpuMs: number): WorkerLoaderWorkerCode {
   return {
     compatibilityDate: COMPATIBILITY_DATE,

@@ -146,6 +146,26 @@ describe("saving strategies as code", () => {
     expect(await json<Strategy[]>(await call("/api/strategies", as(trader)))).toEqual([]);
   });
 
+  it("refuses what the compiler passes but the runtime cannot load, with its line, on create and on edit", async () => {
+    const trader = await signUp();
+    const cases: [string, string, number][] = [
+      ["a let declared twice", "export default {\n  onBar() {\n    let a = 1;\n    let a = 2;\n  },\n};\n", 4],
+      ["break outside a loop", "export default {\n  onBar() {\n    break;\n  },\n};\n", 3],
+      ["a throw at module scope", "const x = null;\nx.y;\nexport default { onBar() {} };\n", 2],
+    ];
+    for (const [name, source, line] of cases) {
+      const error = await expectError(await call("/api/strategies", { body: { name, symbol: "AAPL", kind: "code", language: "js", source }, ...as(trader) }), 422);
+      expect(error.message, name).toMatch(/^the module does not load: /);
+      expect(error.details, name).toEqual([expect.objectContaining({ path: "source", line })]);
+    }
+    expect(await json<Strategy[]>(await call("/api/strategies", as(trader)))).toEqual([]);
+    // An edit that breaks a saved strategy is refused the same way, and the saved version stays.
+    const saved = await createStrategy(trader, { kind: "code", language: "js", source: "export default { onBar() {} };\n" });
+    const edit = await call(`/api/strategies/${saved.id}`, { method: "PATCH", body: { source: cases[0]![1] }, ...as(trader) });
+    await expectError(edit, 422);
+    expect((await json<Strategy>(await call(`/api/strategies/${saved.id}`, as(trader)))).current_version).toBe(1);
+  });
+
   it("refuses imports: the sandbox has no modules besides the strategy", async () => {
     const trader = await signUp();
     const source = 'import { x } from "lib";\nexport default {};\n';

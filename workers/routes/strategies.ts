@@ -14,6 +14,7 @@ import {
   UpdateStrategyRequest,
 } from "../../shared/schemas/strategies";
 import { compileStrategy, type StrategyLanguage } from "../../shared/strategy/compile";
+import { moduleLoadError } from "../../platform/sandbox";
 import { TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
 import { assetBySymbol } from "../../platform/assets";
 import { database, schema } from "../../platform/db";
@@ -71,8 +72,24 @@ function compiledSource(source: string, language: StrategyLanguage): string {
   const result = compileStrategy(source, language);
   if (result.ok) return result.js;
   const { message, line, column } = result.error;
-  const detail: FieldError & { line?: number; column?: number } = { path: "source", message, ...(line === undefined ? {} : { line, column }) };
-  throw unprocessable(message, [detail]);
+  throw refusedSource(message, line, column);
+}
+
+function refusedSource(message: string, line: number | null | undefined, column: number | null | undefined) {
+  const detail: FieldError & { line?: number; column?: number } = { path: "source", message, ...(line === undefined || line === null ? {} : { line, column: column ?? undefined }) };
+  return unprocessable(message, [detail]);
+}
+
+/**
+ * The compiled code, once the runtime that will run it has loaded it: the errors the
+ * compiler does not see (a `let` declared twice, a `break` outside a loop, a throw at
+ * module scope) are refused at save, with their line, rather than at the first start.
+ */
+async function loadableSource(env: Env, source: string, language: StrategyLanguage): Promise<string> {
+  const js = compiledSource(source, language);
+  const failed = await moduleLoadError(env, js);
+  if (failed) throw refusedSource(`the module does not load: ${failed.message}`, failed.line, failed.column);
+  return js;
 }
 
 const templatesRoute = createRoute({
@@ -115,7 +132,7 @@ strategies.openapi(create, async (c) => {
   const content: VersionContent =
     body.kind === "template"
       ? { template: body.template!, params: checkedTemplateParams(body.template!, body.params), source: null, compiled: null, language: null }
-      : { template: null, params: body.params ?? {}, source: body.source!, compiled: compiledSource(body.source!, body.language), language: body.language };
+      : { template: null, params: body.params ?? {}, source: body.source!, compiled: await loadableSource(c.env, body.source!, body.language), language: body.language };
   const id = crypto.randomUUID();
   let row: StrategyRow | "limit";
   try {
@@ -214,7 +231,7 @@ const update = createRoute({
 });
 
 /** What the edit saves as the next version, built on the current one. */
-function nextContent(strategy: StrategyRow, current: StrategyVersionRow, body: UpdateStrategyRequest): VersionContent {
+async function nextContent(env: Env, strategy: StrategyRow, current: StrategyVersionRow, body: UpdateStrategyRequest): Promise<VersionContent> {
   const params = { ...(JSON.parse(current.params) as Record<string, unknown>), ...body.params };
   if (strategy.kind === "template") {
     if (body.source !== undefined || body.language !== undefined) {
@@ -224,7 +241,7 @@ function nextContent(strategy: StrategyRow, current: StrategyVersionRow, body: U
   }
   const source = body.source ?? current.source ?? "";
   const language = body.language ?? current.language ?? "ts";
-  return { template: null, params, source, compiled: compiledSource(source, language), language };
+  return { template: null, params, source, compiled: await loadableSource(env, source, language), language };
 }
 
 strategies.openapi(update, async (c) => {
@@ -251,7 +268,7 @@ async function saveVersion(env: Env, userId: string, id: string, body: UpdateStr
   for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
     const loaded = await loadStrategy(env, userId, id);
     if (!loaded) throw notFound("strategy not found");
-    const saved = await appendVersion(env, loaded.strategy, nextContent(loaded.strategy, loaded.version, body), body.name, Date.now());
+    const saved = await appendVersion(env, loaded.strategy, await nextContent(env, loaded.strategy, loaded.version, body), body.name, Date.now());
     if (saved) return saved;
   }
   throw conflict("the strategy kept changing while this edit was saved; read it again and retry");
