@@ -299,13 +299,17 @@ export class AccountEngine {
   // The events a venue's answer causes carry the traceparent of the call that brought it
   // (the order's or the cancel's request, or the span of a pushed delivery).
 
-  /** The venue has the order: it leaves pending_new. */
-  acknowledged(orderId: string, traceparent: string | null = null): void {
+  /**
+   * The venue has the order: it leaves pending_new. `firstReportT` is the time of the first
+   * report the answer carries for it (a fill at arrival): the order was new by then, so its
+   * `new` update is stamped no later, never after its own fills.
+   */
+  acknowledged(orderId: string, traceparent: string | null = null, firstReportT?: number): void {
     const o = this.order(orderId);
     if (!o || o.atVenue) return;
     o.atVenue = true;
     if (o.status === "pending_new") {
-      this.#move(o, "new", this.deps.now());
+      this.#move(o, "new", Math.max(o.submittedAt, Math.min(this.deps.now(), firstReportT ?? Number.POSITIVE_INFINITY)));
       this.#announce("new", o, "order.new", traceparent);
     }
     this.#put(o);

@@ -266,7 +266,7 @@ export class AccountRunner {
         }
         // A resend answered as declined is an order whose placing died with its process: it ends rejected.
         if (answer.declined && command.kind === "submit") this.#engine.declined(id, traceparent);
-        else if (command.kind === "submit") this.#engine.acknowledged(id, traceparent);
+        else if (command.kind === "submit") this.#engine.acknowledged(id, traceparent, answer.reports.find((r) => r.orderId === id)?.t);
         this.#engine.applyReports(command.symbol, answer.reports, traceparent);
         await this.#settle(traceparent);
       }),

@@ -50,6 +50,22 @@ describe("trade_updates with the credential at the handshake", () => {
     stream.ws.close();
   });
 
+  it("stamps an order's new no later than its own fills at arrival", async () => {
+    const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+    await market.quote("100.00", "100.05", "100", "4");
+    await market.trade("100.02");
+    const stream = await listen(user);
+    // Marketable: it takes the 4 shown at the ask and the levels behind it as it arrives.
+    const o = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "10", side: "buy", type: "market", time_in_force: "gtc" }));
+    await until(async () => stream.events().includes(`fill:${o.id}`), "the fill event");
+    const mine = stream.updates().filter((f) => f.data.order?.id === o.id) as (Frame & { data: { timestamp: string } })[];
+    expect(mine[0]!.data.event).toBe("new");
+    expect(mine.length).toBeGreaterThan(2);
+    const times = mine.map((f) => Date.parse(f.data.timestamp));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    stream.ws.close();
+  });
+
   it("an empty listen list stops the updates", async () => {
     const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
     await market.quote("100.00", "100.05");
