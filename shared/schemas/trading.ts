@@ -24,13 +24,19 @@ export const OrderRequest = z
   .openapi("OrderRequest");
 
 export const ReplaceRequest = z
-  .object({
-    qty: NullableDecimal,
-    time_in_force: z.enum(["day", "gtc", "ioc", "fok"]).optional(),
-    limit_price: NullableDecimal,
-    stop_price: NullableDecimal,
-    client_order_id: z.string().min(1).max(128).optional().nullable(),
-  })
+  .strictObject(
+    {
+      qty: NullableDecimal,
+      time_in_force: z.enum(["day", "gtc", "ioc", "fok"]).optional(),
+      limit_price: NullableDecimal,
+      stop_price: NullableDecimal,
+      client_order_id: z.string().min(1).max(128).optional().nullable(),
+      // Alpaca's trailing-stop field, and what a replace cannot change, are refused by name
+      // rather than ignored (which answered "order parameters are not changed").
+      trail: z.never({ error: "trail is for trailing stops, which are not supported" }).nullable().optional(),
+    },
+    { error: (issue) => (issue.code === "unrecognized_keys" ? `a replace cannot change ${issue.keys.join(", ")}: cancel the order and place a new one` : undefined) },
+  )
   .openapi("ReplaceOrderRequest");
 
 const Str = z.string();

@@ -145,6 +145,12 @@ describe("cancel and replace", () => {
     expect(await order(user, o.id)).toMatchObject({ status: "replaced", replaced_by: replacement.id });
     expect((await accountJson(user)).buying_power).toBe((100000 - 1960 - 4.9).toFixed(2));
     await expectError(await call(`/v2/orders/${o.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { limit_price: "97.00" } }), 422);
+    // What a replace cannot change is named, not answered "not changed".
+    const sideways = await expectError(await call(`/v2/orders/${replacement.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { side: "sell", symbol: "AAPL" } }), 422);
+    expect(sideways.details.map((d) => d.message)).toContain("a replace cannot change side, symbol: cancel the order and place a new one");
+    const trailing = await expectError(await call(`/v2/orders/${replacement.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { trail: "1" } }), 422);
+    expect(trailing.details).toEqual([expect.objectContaining({ path: "trail", message: "trail is for trailing stops, which are not supported" })]);
+    expect(await order(user, replacement.id)).toMatchObject({ status: "new", limit_price: "98.00" });
   });
 
   it("cancel-all answers 207 with every order", async () => {
