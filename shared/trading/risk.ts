@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import { orderFee, type VenueConfig } from "../venue/venue";
-import { formatMoney, knownMoney, notional as notionalOf, quantityOf, ZERO, type Money } from "./money";
+import { CENT, formatMoney, knownMoney, notional as notionalOf, quantityOf, roundHalfUp, ZERO, type Money } from "./money";
 import type { OrderIntent } from "./orders";
 import type { MarketPrice } from "./views";
 
@@ -98,7 +98,7 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
     if (held > knownMoney(limits.maxPositionNotional)!)
       return { rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
     if (ctx.dailyLoss >= knownMoney(limits.dailyLossLimit)!)
-      return { rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(ctx.dailyLoss)} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
+      return { rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(roundHalfUp(ctx.dailyLoss, CENT))} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
   }
   return null;
 }

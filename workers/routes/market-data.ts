@@ -80,7 +80,7 @@ async function resolveSymbols(env: Env, raw: string, kind: Kind): Promise<Instru
   if (wanted.length === 0) throw invalidParam("symbols", "give at least one symbol");
   if (wanted.length > 1000) throw invalidParam("symbols", "at most 1000 symbols");
   const unknown = wanted.filter((s) => registry.get(s)?.assetClass !== kind);
-  if (unknown.length > 0) throw new ApiError(422, `Invalid symbol: ${unknown.join(", ")}`, unknown.map((s) => ({ path: "symbols", message: `unknown symbol ${s}` })));
+  if (unknown.length > 0) throw new ApiError(422, `Invalid symbol: ${unknown.join(", ")}`, unknown.map((s) => ({ path: "symbols", message: `unknown symbol ${s}` })), 10000);
   return wanted.sort().map((s) => instrumentSpecOf(registry.get(s)!));
 }
 
