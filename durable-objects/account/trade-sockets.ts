@@ -75,7 +75,9 @@ export async function onTradeSocketMessage(ctx: DurableObjectState, env: Env, ws
   const message = (typeof frame.value === "object" && frame.value !== null ? frame.value : {}) as { action?: unknown; data?: { streams?: unknown } };
   if (message.action === "authenticate") return send(ws, { stream: "authorization", data: { status: "authorized", action: "authenticate" } });
   if (message.action === "listen") {
-    const asked: unknown[] = Array.isArray(message.data?.streams) ? message.data.streams : [];
+    // A list (an empty one stops every stream); anything else is a mistake that changes nothing.
+    if (!Array.isArray(message.data?.streams)) return send(ws, errorFrame('listen takes {"data":{"streams":[…]}}: a list of stream names, [] for none'));
+    const asked: unknown[] = message.data.streams;
     const wanted = [...new Set(asked.filter(isUserStream))];
     const current = attachments.get(ws);
     attachments.set(ws, { ...current, streams: wanted });

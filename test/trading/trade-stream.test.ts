@@ -71,6 +71,11 @@ describe("trade_updates with the credential at the handshake", () => {
     await market.quote("100.00", "100.05");
     await market.trade("100.02");
     const stream = await listen(user);
+    // A list that is not a list is a mistake: an error, and the stream listened to stays.
+    stream.send({ action: "listen", data: { streams: "trade_updates" } });
+    stream.send({ action: "listen" });
+    await until(async () => stream.frames.filter((f) => f.stream === "error").length === 2, "two error frames");
+    expect(stream.frames.filter((f) => f.stream === "listening")).toHaveLength(1);
     stream.send({ action: "listen", data: { streams: [] } });
     await until(async () => stream.frames.filter((f) => f.stream === "listening").length === 2, "the second listening reply");
     expect(stream.frames.at(-1)).toEqual({ stream: "listening", data: { streams: [] } });
