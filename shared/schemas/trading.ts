@@ -33,7 +33,12 @@ export const ReplaceRequest = z
       client_order_id: z.string().min(1).max(128).optional().nullable(),
       // Alpaca's trailing-stop field, and what a replace cannot change, are refused by name
       // rather than ignored (which answered "order parameters are not changed").
-      trail: z.never({ error: "trail is for trailing stops, which are not supported" }).nullable().optional(),
+      trail: z
+        .union([z.string(), z.number()])
+        .nullable()
+        .optional()
+        .refine((v) => v === undefined || v === null, { error: "trail is for trailing stops, which are not supported" })
+        .openapi({ description: "Not supported (trailing stops): refused when given" }),
     },
     { error: (issue) => (issue.code === "unrecognized_keys" ? `a replace cannot change ${issue.keys.join(", ")}: cancel the order and place a new one` : undefined) },
   )
