@@ -267,6 +267,13 @@ describe("access and bad input", () => {
     const badParams = await expectError(await post("/api/backtests", { ...base, params: { fast: 30, slow: 10 } }), 422);
     expect(badParams.details[0]?.path).toBe("params.fast");
     await expectError(await post("/api/backtests", { ...base, bars: asJsonBars([{ ...bars[0]!, close: 100.005 }]) }), 422);
+    // Posted bars meet the checks a CSV upload of them would: on the timeframe's grid, not in
+    // the future, volume on the lot grid.
+    const offGrid = await expectError(await post("/api/backtests", { ...base, timeframe: "1Hour", bars: asJsonBars(bars.map((b, i) => ({ ...b, t: Date.UTC(2025, 0, 6) + i * 60_000 }))) }), 422);
+    expect(offGrid.details[0]?.message).toMatch(/is not the start of a 1Hour bar/);
+    const tomorrow = Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 86_400_000;
+    const future = await expectError(await post("/api/backtests", { ...base, timeframe: "1Hour", bars: asJsonBars(bars.map((b, i) => ({ ...b, t: tomorrow + i * 3_600_000 }))) }), 422);
+    expect(future.details[0]?.message).toMatch(/is in the future/);
     await expectError(await post("/api/backtests", { template: "ma-cross", symbol: "AAPL", timeframe: "1Min", start: "2000-01-01", end: "2025-01-01" }), 422);
     const guest = await signUp("guest");
     await expectError(await post("/api/backtests", base, guest), 403);

@@ -1,6 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { notFound, unprocessable, type FieldError } from "../../shared/errors";
-import { decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
+import { decimalToLots, decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
 import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
 import { MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
 import type { StrategyBar } from "../../shared/strategy/runtime";
@@ -116,7 +116,7 @@ const instantOf = (path: string, value: string | number): number => {
 };
 
 /** Posted bars as the strategy sees them, checked: strictly increasing times, prices on the tick grid, low ≤ open, close ≤ high. */
-export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: InstrumentSpec): StrategyBar[] {
+export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: InstrumentSpec, timeframe: Timeframe, now: number): StrategyBar[] {
   const problems: FieldError[] = [];
   const bars: StrategyBar[] = [];
   posted.forEach((b, i) => {
@@ -125,6 +125,11 @@ export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: 
     // Date's own range, so every time can be written back as RFC 3339.
     if (!Number.isFinite(t) || t < 0 || t > 8.64e15) return problem(`t ${JSON.stringify(b.t)} is not a time`);
     if (bars.length > 0 && t <= bars[bars.length - 1]!.t) return problem("bars must be in strictly increasing time");
+    // The checks a CSV upload of the same bars meets (shared/market/csv.ts).
+    const start = bucketStart(t, timeframe, spec.timeZone);
+    if (start !== t) return problem(`t ${new Date(t).toISOString()} is not the start of a ${timeframe.label} bar (that bar starts at ${new Date(start).toISOString()})`);
+    if (t > now) return problem(`t ${new Date(t).toISOString()} is in the future`);
+    if (decimalToLots(String(b.volume), spec) === undefined) return problem(`volume ${b.volume} is not a size >= 0 on the ${spec.lotSize} lot grid`);
     for (const key of ["open", "high", "low", "close"] as const) {
       if (decimalToTicks(String(b[key]), spec) === undefined) return problem(`${key} ${b[key]} is not on the tick grid ${spec.tickSize}`);
     }

@@ -49,7 +49,7 @@ async function prepareRun(env: Env, body: RunInput, upload?: Upload) {
   let uploadedBars: number | null = null;
   let history: { start: number; end: number } | null = null;
   if (upload) uploadedBars = await upload(spec, timeframe);
-  else if (body.bars) bars = checkedBars(body.bars, spec);
+  else if (body.bars) bars = checkedBars(body.bars, spec, timeframe, Date.now());
   else if (!listed) throw unprocessable(`${body.symbol} has no stored history; post its bars`, [{ path: "bars", message: "required for an unlisted symbol" }]);
   else history = historyRange(body, timeframe, spec.timeZone, Date.now());
   if (bars && bars.length > MAX_BARS) throw unprocessable(`at most ${MAX_BARS} bars per backtest`, [{ path: "bars", message: "too many bars" }]);
