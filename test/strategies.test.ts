@@ -198,6 +198,13 @@ describe("editing strategies", () => {
     ]);
     expect((await json<Version>(await call(`/api/strategies/${created.id}/versions/1`, as(trader)))).params).toEqual({ ...created.params, fast: 10 });
     await expectError(await call(`/api/strategies/${created.id}/versions/3`, as(trader)), 404);
+    // An edit that changes nothing (no params, the same params in another order) makes no version.
+    for (const params of [{}, { slow: 30, fast: 3 }]) {
+      const same = await call(`/api/strategies/${created.id}`, { method: "PATCH", body: { params }, ...as(trader) });
+      expect(same.status).toBe(200);
+      expect((await json<Strategy>(same)).current_version).toBe(2);
+    }
+    expect(await json<Version[]>(await call(`/api/strategies/${created.id}/versions`, as(trader)))).toHaveLength(2);
   });
 
   it("recompiles new source as a new version; a bad edit changes nothing", async () => {

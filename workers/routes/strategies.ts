@@ -248,10 +248,12 @@ strategies.openapi(update, async (c) => {
   const { userId } = principalOf(c);
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
-  const newVersion = body.params !== undefined || body.source !== undefined || body.language !== undefined;
+  const edits = body.params !== undefined || body.source !== undefined || body.language !== undefined;
   let saved: StrategyRow | undefined;
+  let newVersion = false;
   try {
-    saved = newVersion ? await saveVersion(c.env, userId, id, body) : await rename(c.env, userId, id, body.name!);
+    if (edits) ({ row: saved, newVersion } = await saveVersion(c.env, userId, id, body));
+    else saved = await rename(c.env, userId, id, body.name!);
   } catch (error) {
     if (isUniqueViolation(error, "strategies")) throw duplicateName(body.name ?? "");
     throw error;
@@ -264,14 +266,40 @@ strategies.openapi(update, async (c) => {
   return c.json({ ...strategyView(saved), notice }, 200);
 });
 
-async function saveVersion(env: Env, userId: string, id: string, body: UpdateStrategyRequest): Promise<StrategyRow> {
+/** Saves the edit as the next version, unless it changes nothing the current version has (then at most a rename). */
+async function saveVersion(env: Env, userId: string, id: string, body: UpdateStrategyRequest): Promise<{ row: StrategyRow; newVersion: boolean }> {
   for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
     const loaded = await loadStrategy(env, userId, id);
     if (!loaded) throw notFound("strategy not found");
-    const saved = await appendVersion(env, loaded.strategy, await nextContent(env, loaded.strategy, loaded.version, body), body.name, Date.now());
-    if (saved) return saved;
+    const content = await nextContent(env, loaded.strategy, loaded.version, body);
+    if (sameContent(loaded.version, content)) {
+      const row = body.name !== undefined && body.name !== loaded.strategy.name ? await rename(env, userId, id, body.name) : loaded.strategy;
+      return { row, newVersion: false };
+    }
+    const saved = await appendVersion(env, loaded.strategy, content, body.name, Date.now());
+    if (saved) return { row: saved, newVersion: true };
   }
   throw conflict("the strategy kept changing while this edit was saved; read it again and retry");
+}
+
+/** Whether `content` is what `current` already holds: the same parameters (in any key order), source and language. */
+function sameContent(current: StrategyVersionRow, content: VersionContent): boolean {
+  return (
+    current.template === content.template &&
+    current.source === content.source &&
+    current.language === content.language &&
+    canonicalJson(JSON.parse(current.params)) === canonicalJson(content.params)
+  );
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object" && value !== null)
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(value) ?? "null";
 }
 
 async function rename(env: Env, userId: string, id: string, name: string): Promise<StrategyRow> {
