@@ -71,6 +71,13 @@ describe("asset registry", () => {
     expect(await bad({ ...base, tick_size: "-1" })).toContain("tick_size");
     expect(await bad({ ...base, feed: { kind: "upstream", url: "http://example.com" } })).toContain("feed.url");
     expect(await bad({ ...base, session: { timeZone: "Mars/Olympus", open: "09:30", close: "16:00", days: [1] } })).toContain("session.timeZone");
+    // A feed that could not start is refused before anything is written.
+    expect(await bad({ ...base, feed: { kind: "sim", params: { startPrice: -5 } } })).toContain("feed.params.startPrice");
+    expect(await bad({ ...base, feed: { kind: "sim", params: { volatility: 1e308 } } })).toContain("feed.params.volatility");
+    expect(await bad({ ...base, feed: { kind: "sim", params: { bogus: 1 } } })).toContain("feed.params");
+    expect(await bad({ ...base, feed: { kind: "replay", timeframe: "bogus" } })).toContain("feed.timeframe");
+    const assets = await json<Row[]>(await call("/api/admin/assets", { token: admin.access }));
+    expect(assets.map((a) => a.symbol)).not.toContain(base.symbol);
   });
 });
 

@@ -1,4 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { SimParamsSchema } from "../market/simulator";
+import { parseTimeframe } from "../market/timeframe";
 
 // Asset registry: Alpaca's asset shape on the wire (note the key `class`), plus the
 // RedFire-specific feed and session configuration for admins.
@@ -23,10 +25,27 @@ export const Session = z
 
 export const FeedConfig = z
   .discriminatedUnion("kind", [
-    z.object({ kind: z.literal("sim"), params: z.record(z.string(), z.unknown()).default({}) }),
+    z.object({
+      kind: z.literal("sim"),
+      // Checked by the simulator's own schema here, before anything is written: a feed that
+      // cannot start would be stored and then fail every read of the symbol.
+      params: z
+        .record(z.string(), z.unknown())
+        .default({})
+        .superRefine((params, ctx) => {
+          const parsed = SimParamsSchema.safeParse(params);
+          if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+        }),
+    }),
     z.object({
       kind: z.literal("replay"),
-      timeframe: z.string().default("1Min"),
+      timeframe: z
+        .string()
+        .default("1Min")
+        .superRefine((text, ctx) => {
+          const parsed = parseTimeframe(text);
+          if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.message });
+        }),
       speed: z.number().positive().max(1_000_000_000).default(60),
       loop: z.boolean().default(true),
     }),
