@@ -67,6 +67,43 @@ describe("admin", () => {
     expect((await json<User>(await call("/api/users/me", { token: admin.access }))).role).toBe("admin");
   });
 
+  it("two admins demoting each other at once leave one admin, and the last cannot go", async () => {
+    const a = await signUp("admin");
+    const b = await signUp("admin");
+    // Only these two admins: every other one is demoted first.
+    const admins = await json<{ users: User[] }>(await call("/api/admin/users?role=admin&limit=500", { token: a.access }));
+    for (const other of admins.users.filter((u) => u.id !== a.id && u.id !== b.id && u.status === "active"))
+      expect((await call(`/api/admin/users/${other.id}`, { method: "PATCH", body: { role: "trader" }, token: a.access })).status).toBe(200);
+    const [ab, ba] = await Promise.all([
+      call(`/api/admin/users/${b.id}`, { method: "PATCH", body: { role: "trader" }, token: a.access }),
+      call(`/api/admin/users/${a.id}`, { method: "PATCH", body: { role: "trader" }, token: b.access }),
+    ]);
+    // Whichever ran second found no other admin (409), or its author had already lost the role (403).
+    expect([ab.status, ba.status].filter((s) => s === 200)).toHaveLength(1);
+    expect([ab.status, ba.status].filter((s) => s !== 200)[0]).toBeOneOf([403, 409]);
+    const left = await json<{ users: User[] }>(await call("/api/admin/users?role=admin&limit=500", { token: ab.status === 200 ? a.access : b.access }));
+    expect(left.users.filter((u) => u.status === "active").map((u) => u.id)).toEqual([ab.status === 200 ? a.id : b.id]);
+    // The last admin cannot be demoted or disabled by anyone, themselves included.
+    const last = ab.status === 200 ? a : b;
+    const refused = await expectError(await call(`/api/admin/users/${last.id}`, { method: "PATCH", body: { role: "trader" }, token: last.access }), 409);
+    expect(refused.message).toMatch(/admin/);
+  });
+
+  it("concurrent enables and disables leave the account's block as the user's status says", async () => {
+    const admin = await signUp("admin");
+    const user = await signUp();
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(
+        ["disabled", "active", "disabled", "active", "disabled", "active"].map((status) =>
+          call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status }, token: admin.access }),
+        ),
+      );
+      const row = (await json<{ users: User[] }>(await call("/api/admin/users?limit=500", { token: admin.access }))).users.find((u) => u.id === user.id)!;
+      const account = await json<{ trading_blocked: boolean }>(await call(`/api/admin/accounts/${user.id}`, { token: admin.access }));
+      expect(account.trading_blocked, `round ${round}: user ${row.status}`).toBe(row.status === "disabled");
+    }
+  });
+
   it("answers 404 for an unknown user and 422 for a bad id or body", async () => {
     const admin = await signUp("admin");
     await expectError(await call(`/api/admin/users/${crypto.randomUUID()}`, { method: "PATCH", body: { role: "user" }, token: admin.access }), 404);

@@ -1,4 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { database, schema } from "../../platform/db";
 import { packEvents } from "../../shared/events";
 import { logger } from "../../platform/log";
 import { endSpan, finishSpan, logSpanLines, SpanScopes, spanned, startSpan, traced, type Span, type Spanned, type SpanValue, type Traced } from "../../platform/trace";
@@ -57,6 +59,8 @@ export class Account extends DurableObject<Env> {
   readonly #runner: AccountRunner;
   readonly #strategies: StrategyLink;
   readonly #identity: IdentityDesk;
+  /** The block's syncs with the user row, in order (syncTradingBlock). */
+  #statusSyncs: Promise<void> = Promise.resolve();
   readonly #config: ConfigSubscriber;
   /** The symbol calls' spans, gathered for the gated span that made them (platform/trace.ts). */
   readonly #spans = new SpanScopes();
@@ -276,6 +280,23 @@ export class Account extends DurableObject<Env> {
   /** Disabling a user blocks their trading and cancels their open orders; enabling lifts it. */
   setTradingBlocked(blocked: boolean, reason: string, traceparent: string | null = null): Promise<void> {
     return this.#traced("setTradingBlocked", traceparent, (t) => this.#runner.setTradingBlocked(blocked, reason, t), () => ({ blocked }));
+  }
+
+  /**
+   * Makes the block follow the user's status as D1 has it now (disabled: blocked, its open
+   * orders canceled; active: trading). Calls run one after another, each reading D1 when it
+   * runs, so however concurrent enable and disable requests interleave, the last call reads
+   * after the last write and the account ends as the user row says. (Told "disabled" or
+   * "enabled" instead, a call overtaken by a later write left them disagreeing.)
+   */
+  syncTradingBlock(traceparent: string | null = null): Promise<void> {
+    const run = this.#statusSyncs.then(async () => {
+      const row = await database(this.env).select({ status: schema.users.status }).from(schema.users).where(eq(schema.users.id, this.#owner)).get();
+      const disabled = row?.status === "disabled";
+      await this.setTradingBlocked(disabled, disabled ? "the user is disabled" : "the user is enabled", traceparent);
+    });
+    this.#statusSyncs = run.catch(() => undefined);
+    return run;
   }
 
   setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
 import { conflict, notFound } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { AdminUpdateUserRequest, ListUsersQuery, User, UserIdParam, UserList } from "../../shared/schemas/identity";
@@ -50,7 +50,7 @@ const updateUser = createRoute({
   method: "patch",
   path: "/api/admin/users/{user_id}",
   tags: ["admin"],
-  summary: "Change a user's role or status; disabling ends their sessions and keys at once",
+  summary: "Change a user's role or status; disabling ends their sessions and stops their keys at once (keys work again if re-enabled); the last active admin cannot be demoted or disabled",
   security,
   middleware: [requirePermission("admin:all")] as const,
   request: { params: UserIdParam, body: jsonBody(AdminUpdateUserRequest) },
@@ -67,20 +67,27 @@ admin.openapi(updateUser, async (c) => {
   const db = database(c.env);
   const before = await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get();
   if (!before) throw notFound("user not found");
-  await db
+  // Demoting or disabling an admin needs another active admin, checked in the UPDATE itself:
+  // two admins demoting each other at once must not leave none (the statements run one
+  // after the other, so the second sees the first's change).
+  const removesAdmin = (body.role !== undefined && body.role !== "admin") || body.status === "disabled";
+  const anotherAdmin = sql`(${schema.users.role} != 'admin' OR (SELECT COUNT(*) FROM ${schema.users} AS other WHERE other.role = 'admin' AND other.status = 'active' AND other.id != ${user_id}) > 0)`;
+  const updated = await db
     .update(schema.users)
     .set({ ...(body.role && { role: body.role }), ...(body.status && { status: body.status }), updatedAt: Date.now() })
-    .where(eq(schema.users.id, user_id))
-    .run();
+    .where(removesAdmin ? and(eq(schema.users.id, user_id), anotherAdmin) : eq(schema.users.id, user_id))
+    .returning({ id: schema.users.id })
+    .get();
+  if (!updated) throw conflict("this would leave no active admin: make another user an admin first");
   if (body.status === "disabled") await revokeUserSessions(c.env, user_id, "user_disabled");
   if (body.status === "disabled") await closeSockets(c.env, { userId: user_id, kind: "user" }, c.get("traceparent"));
   // A new role or status holds from the user's next request: their object reads them again.
   else await tracedAccountOf(c.env, user_id, c.get("traceparent")).identityChanged();
   const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;
   const traceparent = c.get("traceparent");
-  // A disabled user's account stops trading (its open orders are canceled) until enabled.
-  if (body.status && body.status !== before.status)
-    await accountOf(c.env, user_id).setTradingBlocked(body.status === "disabled", body.status === "disabled" ? "the user is disabled" : "the user is enabled", traceparent);
+  // A disabled user's account stops trading (its open orders are canceled) until enabled: the
+  // account reads the status it follows from D1 (a PATCH of the same status repairs a drift).
+  if (body.status) await accountOf(c.env, user_id).syncTradingBlock(traceparent);
   if (body.role && body.role !== before.role)
     await publish(c.env, "user.role_changed", `user:${user_id}`, { userId: user_id, from: before.role, to: body.role, by: actor.userId }, traceparent);
   if (body.status && body.status !== before.status)
