@@ -166,6 +166,21 @@ const REVOCATIONS: Revocation[] = [
       expect(res.status).toBe(200);
     },
   },
+  {
+    // Not a revocation, but a socket was checked under the old role: it is closed, and its
+    // reconnect is checked under the new one.
+    name: "role changed",
+    ends: { session: true, "api key": true },
+    async setup(kind) {
+      const [user, other] = await Promise.all([signUp(), signUp()]);
+      const target: Credential = kind === "session" ? { kind: "session", access: user.access } : await keyCredential(user);
+      return { user, target, bystander: { kind: "session", access: other.access } };
+    },
+    async revoke({ user }) {
+      const res = await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { role: "guest" }, token: (await adminUser()).access });
+      expect(res.status).toBe(200);
+    },
+  },
 ];
 
 const CASES = REVOCATIONS.flatMap((revocation) =>

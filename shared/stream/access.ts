@@ -18,6 +18,8 @@ export interface SocketCredential {
 export type SocketSelector =
   /** The user was disabled: every socket. */
   | { userId: string; kind: "user" }
+  /** The user's role changed: every socket, to be checked again when it reconnects. */
+  | { userId: string; kind: "role" }
   /** A session ended (logout). */
   | { userId: string; kind: "session"; sessionId: string }
   /** Every session but one ended (a password change keeps the session that made it). */
@@ -40,6 +42,7 @@ export function selects(selector: SocketSelector, credential: SocketCredential):
   const unknown = credential.sessionId === undefined && credential.keyId === undefined;
   switch (selector.kind) {
     case "user":
+    case "role":
       return true;
     case "session":
       return unknown || credential.sessionId === selector.sessionId;

@@ -16,6 +16,7 @@ import { allHubs } from "./stream-hubs";
 
 const REASONS: Record<SocketSelector["kind"], string> = {
   user: "user is disabled",
+  role: "the user's role changed; reconnect",
   session: "session has ended",
   sessions: "session has ended",
   key: "API key was revoked",

@@ -83,6 +83,9 @@ admin.openapi(updateUser, async (c) => {
   if (body.status === "disabled") await closeSockets(c.env, { userId: user_id, kind: "user" }, c.get("traceparent"));
   // A new role or status holds from the user's next request: their object reads them again.
   else await tracedAccountOf(c.env, user_id, c.get("traceparent")).identityChanged();
+  // Sockets were checked when they authenticated: after a new role each is closed, and the
+  // client's reconnect is checked under it (a guest kept a trader's market data otherwise).
+  if (body.status !== "disabled" && body.role !== undefined && body.role !== before.role) await closeSockets(c.env, { userId: user_id, kind: "role" }, c.get("traceparent"));
   const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;
   const traceparent = c.get("traceparent");
   // A disabled user's account stops trading (its open orders are canceled) until enabled: the
