@@ -8,3 +8,11 @@ export const database = (env: Env) => drizzle(env.DB, { schema });
 export const inJsonList = (column: SQLWrapper, values: readonly string[]) => sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
 export type Database = ReturnType<typeof database>;
 export { schema };
+
+/** True when `error` (or what it wraps: drizzle wraps D1's errors) broke a UNIQUE constraint of `table`. */
+export function isUniqueViolation(error: unknown, table: string): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.message.includes(`UNIQUE constraint failed: ${table}.`)) return true;
+  }
+  return false;
+}

@@ -107,6 +107,9 @@ describe("notifications", () => {
     const failing = await create({ kind: "code", language: "ts", source });
     const stopped = await create({ kind: "template", template: "ma-cross" });
     for (const { id } of [failing, stopped]) expect((await call(`/api/strategies/${id}/start`, { method: "POST", token: user.access, ip: user.ip })).status).toBe(200);
+    // Three stops at once and one after: one stop, told once.
+    const stops = await Promise.all([1, 2, 3].map(() => call(`/api/strategies/${stopped.id}/stop`, { method: "POST", token: user.access, ip: user.ip })));
+    expect(stops.map((r) => r.status)).toEqual([200, 200, 200]);
     expect((await call(`/api/strategies/${stopped.id}/stop`, { method: "POST", token: user.access, ip: user.ip })).status).toBe(200);
     const replay = { feed: { kind: "replay", timeframe: "1Min", speed: 10_000_000, loop: false } };
     expect((await call(`/api/admin/assets/${asset.id}`, { method: "PATCH", token: admin.access, body: replay })).status).toBe(200);
@@ -127,6 +130,9 @@ describe("notifications", () => {
       ].sort(),
     );
     expect(JSON.parse(rows.find((r) => r.kind === "strategy.errored")!.data)).toMatchObject({ symbol: asset.symbol, message: expect.stringContaining("null") });
+    // Nothing more arrives for the repeated stops.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await kinds()).filter((r) => r.kind === "strategy.stopped")).toHaveLength(1);
   });
 
   it("unread counts fall as notifications are marked read, one or all; marking twice keeps the first read time", async () => {

@@ -128,6 +128,13 @@ describe("webhook deliveries", () => {
     await deliveryReaching(user, webhook.id, again.id, "delivered");
     const bodies = (await hook.received()).map((r) => JSON.parse(r.body) as { id: string });
     expect(bodies.map((b) => b.id)).toEqual([first.event_id, first.event_id]);
+    // Six at once: each a new delivery with a number of its own, no 5xx.
+    const many = await Promise.all([1, 2, 3, 4, 5, 6].map(() => call(`/api/webhooks/${webhook.id}/deliveries/${first.id}/redeliver`, { method: "POST", token: user.access, ip: user.ip })));
+    expect(many.map((r) => r.status)).toEqual([202, 202, 202, 202, 202, 202]);
+    expect((await Promise.all(many.map((r) => json<Delivery>(r)))).map((d) => d.redelivery).sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7]);
+    // A webhook with deliveries deletes like any other: 204, and it is gone with its log.
+    expect((await call(`/api/webhooks/${webhook.id}`, { method: "DELETE", token: user.access, ip: user.ip })).status).toBe(204);
+    await expectError(await call(`/api/webhooks/${webhook.id}`, { method: "DELETE", token: user.access, ip: user.ip }), 404);
   });
 
   it("a fill is delivered to the webhooks that asked for fills, and only to them", async () => {
@@ -254,5 +261,10 @@ describe("webhook API input", () => {
     await expectError(await call("/api/webhooks", { body: { url: hookUrl().url, events: ["order.filled"] }, token: user.access, ip: user.ip }), 409);
     expect((await call(`/api/webhooks/${made[0]!.id}`, { method: "DELETE", token: user.access, ip: user.ip })).status).toBe(204);
     await register(user, hookUrl().url);
+    // Created at once, they still stop at 10.
+    const racer = await signUp();
+    const raced = await Promise.all(Array.from({ length: 16 }, () => call("/api/webhooks", { body: { url: hookUrl().url, events: ["order.filled"] }, token: racer.access, ip: racer.ip })));
+    expect(raced.filter((r) => r.status === 201)).toHaveLength(10);
+    expect(raced.filter((r) => r.status !== 201).map((r) => r.status)).toEqual(Array(6).fill(409));
   });
 });

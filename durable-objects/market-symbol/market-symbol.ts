@@ -288,7 +288,7 @@ export class MarketSymbol extends DurableObject<Env> {
     return status;
   }
 
-  strategyStop(id: string): Promise<LiveStrategyStatus | null> {
+  strategyStop(id: string): Promise<{ status: LiveStrategyStatus; stopped: boolean } | null> {
     return this.#strategies.stop(id);
   }
 

@@ -89,14 +89,19 @@ export class StrategyHost {
     });
   }
 
-  /** Stops a strategy: onStop and its orders, then it hears nothing more. Its open orders stay (cancel them in onStop). */
-  stop(id: string): Promise<LiveStrategyStatus | null> {
+  /**
+   * Stops a strategy: onStop and its orders, then it hears nothing more. Its open orders stay
+   * (cancel them in onStop). `stopped` says whether this call stopped it (false when it was
+   * not running), so one stop is announced once however many requests ask for it.
+   */
+  stop(id: string): Promise<{ status: LiveStrategyStatus; stopped: boolean } | null> {
     return this.#serial(async () => {
       const row = this.#store.get(id);
       if (!row) return null;
-      const stopped = await this.#stopRow(row, null);
-      await this.deps.statusChanged(this.#store.get(id)!.config, stopped);
-      return stopped;
+      const wasRunning = row.status === "running";
+      const status = await this.#stopRow(row, null);
+      await this.deps.statusChanged(this.#store.get(id)!.config, status);
+      return { status, stopped: wasRunning };
     });
   }
 

@@ -71,14 +71,6 @@ export function versionView(row: VersionSummaryRow) {
   };
 }
 
-/** True when `error` (or what it wraps: drizzle wraps D1's errors) broke a UNIQUE constraint of `table`. */
-export function isUniqueViolation(error: unknown, table: string): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if (e.message.includes(`UNIQUE constraint failed: ${table}.`)) return true;
-  }
-  return false;
-}
-
 /**
  * A user's strategy and one of its versions (the current one unless `version` is given),
  * or undefined when the user has no such strategy or it has no such version. Another

@@ -17,14 +17,13 @@ import { compileStrategy, type StrategyLanguage } from "../../shared/strategy/co
 import { moduleLoadError } from "../../platform/sandbox";
 import { TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
 import { assetBySymbol } from "../../platform/assets";
-import { database, schema } from "../../platform/db";
+import { database, isUniqueViolation, schema } from "../../platform/db";
 import type { AppEnv } from "../context";
 import { publish } from "../lib/events";
 import {
   appendVersion,
   deleteStrategy,
   insertStrategy,
-  isUniqueViolation,
   listVersions,
   loadStrategy,
   MAX_STRATEGIES_PER_USER,

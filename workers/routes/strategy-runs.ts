@@ -78,10 +78,11 @@ strategyRuns.openapi(stop, async (c) => {
   const { id } = c.req.valid("param");
   const strategy = await ownStrategy(c.env, userId, id);
   if (!strategy) throw notFound("strategy not found");
-  const status = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyStop(id);
-  if (!status) throw conflict("the strategy has never run");
-  await publish(c.env, "strategy.stopped", `user:${userId}`, { strategyId: id, symbol: strategy.symbol }, c.get("traceparent"));
-  return c.json(status, 200);
+  const outcome = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyStop(id);
+  if (!outcome) throw conflict("the strategy has never run");
+  // Announced once, by the stop that stopped it: a repeated or concurrent stop answers the same status quietly.
+  if (outcome.stopped) await publish(c.env, "strategy.stopped", `user:${userId}`, { strategyId: id, symbol: strategy.symbol }, c.get("traceparent"));
+  return c.json(outcome.status, 200);
 });
 
 const stats = createRoute({

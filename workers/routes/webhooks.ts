@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { and, count, desc, eq, lt, max, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, max, sql, type SQL } from "drizzle-orm";
 import { conflict, notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY } from "../../shared/schemas/common";
 import {
@@ -16,7 +16,7 @@ import {
 import type { WebhookEventType } from "../../shared/notifications/notifications";
 import { MAX_WEBHOOKS_PER_USER, webhookPayload, webhookUrlProblem } from "../../shared/notifications/webhooks";
 import type { AppEnv } from "../context";
-import { database, schema, type Database } from "../../platform/db";
+import { database, isUniqueViolation, schema, type Database } from "../../platform/db";
 import { randomString } from "../../platform/random";
 import { queueDelivery } from "../lib/webhooks";
 import { principalOf, requirePermission } from "../middleware/authenticate";
@@ -89,14 +89,19 @@ webhooks.openapi(create, async (c) => {
   const problem = webhookUrlProblem(body.url, c.env.ENVIRONMENT);
   if (problem) throw unprocessable(`url ${problem}`, [{ path: "url", message: problem }]);
   const db = database(c.env);
-  const existing = await db.select({ n: count() }).from(w).where(eq(w.userId, userId)).get();
-  if ((existing?.n ?? 0) >= MAX_WEBHOOKS_PER_USER) throw conflict(`at most ${MAX_WEBHOOKS_PER_USER} webhooks; delete one first`);
   const secret = `whsec_${randomString(40, BASE62)}`;
-  const row = await db
+  const id = crypto.randomUUID();
+  // Counted in the INSERT itself (every column in the table's order), so concurrent creates
+  // cannot pass the limit between a count and an insert.
+  const inserted = await db
     .insert(w)
-    .values({ id: crypto.randomUUID(), userId, url: body.url, events: JSON.stringify(body.events), secret, description: body.description ?? null, createdAt: Date.now() })
-    .returning()
-    .get();
+    .select(
+      sql`SELECT ${id}, ${userId}, ${body.url}, ${JSON.stringify(body.events)}, ${secret}, ${body.description ?? null}, ${Date.now()}
+        WHERE (SELECT count(*) FROM webhooks WHERE user_id = ${userId}) < ${MAX_WEBHOOKS_PER_USER}`,
+    )
+    .run();
+  if (inserted.meta.changes !== 1) throw conflict(`at most ${MAX_WEBHOOKS_PER_USER} webhooks; delete one first`);
+  const row = (await db.select().from(w).where(eq(w.id, id)).get())!;
   return c.json({ ...webhookView(row), secret }, 201);
 });
 
@@ -128,11 +133,13 @@ const remove = createRoute({
 
 webhooks.openapi(remove, async (c) => {
   const { webhook_id } = c.req.valid("param");
-  const result = await database(c.env)
+  // The rows deleted are counted with the deliveries the cascade removes: ask which webhook went.
+  const deleted = await database(c.env)
     .delete(w)
     .where(and(eq(w.id, webhook_id), eq(w.userId, principalOf(c).userId)))
-    .run();
-  if (result.meta.changes !== 1) throw notFound("webhook not found");
+    .returning({ id: w.id })
+    .get();
+  if (!deleted) throw notFound("webhook not found");
   return c.body(null, 204);
 });
 
@@ -186,13 +193,21 @@ webhooks.openapi(redeliver, async (c) => {
     .where(and(eq(d.id, Number(delivery_id)), eq(d.webhookId, webhook_id)))
     .get();
   if (!original) throw notFound("delivery not found");
-  const last = await db
-    .select({ seq: max(d.seq) })
-    .from(d)
-    .where(and(eq(d.webhookId, webhook_id), eq(d.eventId, original.eventId)))
-    .get();
-  const row = await queueDelivery(c.env, { webhookId: webhook_id, eventId: original.eventId, seq: (last?.seq ?? 0) + 1, eventType: original.eventType as WebhookEventType, payload: original.payload }, c.get("traceparent"));
-  return c.json(deliveryView(row), 202);
+  // Each redelivery takes the next number of its event; two at once can pick the same one,
+  // and the second's insert then meets the unique (webhook, event, seq): it takes the next.
+  for (let attempt = 0; ; attempt++) {
+    const last = await db
+      .select({ seq: max(d.seq) })
+      .from(d)
+      .where(and(eq(d.webhookId, webhook_id), eq(d.eventId, original.eventId)))
+      .get();
+    try {
+      const row = await queueDelivery(c.env, { webhookId: webhook_id, eventId: original.eventId, seq: (last?.seq ?? 0) + 1, eventType: original.eventType as WebhookEventType, payload: original.payload }, c.get("traceparent"));
+      return c.json(deliveryView(row), 202);
+    } catch (error) {
+      if (!isUniqueViolation(error, "webhook_deliveries") || attempt >= 20) throw error;
+    }
+  }
 });
 
 const sendTest = createRoute({
