@@ -13,6 +13,9 @@ export const PERMISSIONS = [
   "strategy:read",
   "strategy:write",
   "strategy:delete",
+  // Reading /metrics: admins have it (as they have everything); a key with the `metrics`
+  // scope carries it alone, so a Prometheus scraper holds no other power of its admin.
+  "metrics:read",
   "admin:all",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -25,13 +28,15 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 };
 
 // An API key never grants more than its owner's role; its scopes narrow it further.
-export const API_KEY_SCOPES = ["read", "trade"] as const;
+export const API_KEY_SCOPES = ["read", "trade", "metrics"] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
   read: ["user:read", "trading:read", "strategy:read"],
   // A trading key also reads: a bot that places orders needs the account and positions.
   trade: ["user:read", "trading:read", "trading:write", "trading:delete", "strategy:read", "strategy:write"],
+  // Only an admin's key gets anything from it (a key never exceeds its owner's role).
+  metrics: ["metrics:read"],
 };
 
 export function permissionsOf(role: Role, scopes?: readonly ApiKeyScope[]): ReadonlySet<Permission> {

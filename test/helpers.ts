@@ -88,7 +88,7 @@ export async function signUp(role: Role = "trader"): Promise<TestUser> {
   return { id: body.user.id, email, username, password: PASSWORD, ip, access: body.access_token, refresh: body.refresh_token };
 }
 
-export async function createKey(user: TestUser, scopes: ("read" | "trade")[] = ["read", "trade"]) {
+export async function createKey(user: TestUser, scopes: ("read" | "trade" | "metrics")[] = ["read", "trade"]) {
   const res = await call("/api/keys", { body: { name: "test key", scopes }, token: user.access, ip: user.ip });
   if (res.status !== 201) throw new Error(`key creation failed: ${res.status} ${await res.text()}`);
   return json<{ key_id: string; secret: string; scopes: string[] }>(res);

@@ -4,7 +4,7 @@ import { MetricsBuffer } from "../shared/observability/registry";
 import { HTTP_DURATION, HTTP_REQUESTS } from "../shared/observability/catalog";
 import { flushMetrics } from "../workers/middleware/request-context";
 import worker from "../workers/index";
-import { call, expectError, signUp, until, type TestUser } from "./helpers";
+import { call, createKey, expectError, signUp, until, type TestUser } from "./helpers";
 import { StreamClient } from "./stream-client";
 import { placeOrder, placed, quotedMarket } from "./trading/helpers";
 
@@ -71,6 +71,17 @@ describe("GET /metrics", () => {
     await expectError(await call("/metrics"), 401);
     const trader = await signUp();
     await expectError(await call("/metrics", { token: trader.access }), 403);
+    // A scraper's key: an admin's, with the metrics scope; it reads /metrics and nothing else.
+    const admin = await signUp("admin");
+    const scraper = await createKey(admin, ["metrics"]);
+    const scraped = await call("/metrics", { apiKey: scraper });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain("# TYPE");
+    await expectError(await call("/v2/account", { apiKey: scraper }), 403);
+    await expectError(await call("/api/admin/users", { apiKey: scraper }), 403);
+    // An admin's trading key, and a trader's metrics key, read no metrics.
+    await expectError(await call("/metrics", { apiKey: await createKey(admin, ["read", "trade"]) }), 403);
+    await expectError(await call("/metrics", { apiKey: await createKey(trader, ["metrics"]) }), 403);
   });
 
   it("answers the text format, and its order and fill counts are D1's, including the orders just placed", async () => {

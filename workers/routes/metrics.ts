@@ -22,9 +22,9 @@ const route = createRoute({
   method: "get",
   path: "/metrics",
   tags: ["system"],
-  summary: "Platform metrics in the Prometheus text format (admins)",
+  summary: "Platform metrics in the Prometheus text format (admins, or an admin's key with the metrics scope)",
   security: [{ bearerAuth: [] }, { apiKeyId: [], apiSecret: [] }],
-  middleware: [requirePermission("admin:all")] as const,
+  middleware: [requirePermission("metrics:read")] as const,
   responses: { 200: { description: "Prometheus text format 0.0.4", content: { "text/plain": { schema: z.string() } } }, ...errorResponses(401, 403, 429) },
 });
 

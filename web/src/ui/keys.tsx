@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { ApiKey, CreatedApiKey } from "../../../shared/schemas/identity";
-import { api, ApiError } from "../api";
+import { api, ApiError, session } from "../api";
+import { useStore } from "../store";
 import { time } from "../format";
 
 // API keys for programmatic clients (Alpaca's SDK, ccxt): the secret is shown once, right
@@ -10,6 +11,7 @@ type Key = z.infer<typeof ApiKey>;
 type Created = z.infer<typeof CreatedApiKey>;
 
 export function KeysPage() {
+  const admin = useStore(session).user?.role === "admin";
   const [keys, setKeys] = useState<Key[] | null>(null);
   const [created, setCreated] = useState<Created | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
@@ -72,6 +74,11 @@ export function KeysPage() {
           <label class="check">
             <input type="checkbox" name="scopes" value="trade" /> trade
           </label>
+          {admin && (
+            <label class="check" title="Reads /metrics and nothing else: for a Prometheus scraper">
+              <input type="checkbox" name="scopes" value="metrics" /> metrics
+            </label>
+          )}
         </fieldset>
         <button class="primary" type="submit">
           Create key
