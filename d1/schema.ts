@@ -307,3 +307,25 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_by_event_idx").on(t.eventId),
   ],
 );
+
+// Domain events the events consumer gave up on (after its retries), kept whole by the
+// dead-letter queue's consumer so an admin can look at them and send them back
+// (`/api/admin/dead-events`): every consumer is idempotent, so a replay is safe.
+export const deadEvents = sqliteTable(
+  "dead_events",
+  {
+    /** The queue's message id: a redelivered dead letter is stored once. */
+    messageId: text("message_id").primaryKey(),
+    queue: text("queue").notNull(),
+    /** The first event's type and id (a message may carry several events). */
+    eventType: text("event_type"),
+    eventId: text("event_id"),
+    events: integer("events", { mode: "number" }).notNull(),
+    /** The message body as JSON, as the consumer received it. */
+    body: text("body").notNull(),
+    attempts: integer("attempts", { mode: "number" }).notNull(),
+    deadAt: integer("dead_at", { mode: "number" }).notNull(),
+    replayedAt: integer("replayed_at", { mode: "number" }),
+  },
+  (t) => [index("dead_events_dead_at_idx").on(t.deadAt, t.messageId)],
+);

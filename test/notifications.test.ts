@@ -195,6 +195,34 @@ describe("notifications", () => {
     stream.ws.close();
   });
 
+  it("a dead-lettered event is kept whole, and an admin's replay delivers it once", async () => {
+    const user = await signUp();
+    const event = domainEvent("admin.message", `user:${user.id}`, { user_id: user.id, title: "back from the dead", body: "replayed", by: admin.id }, null);
+    // The dead-letter queue hands it over twice (a redelivery): one row.
+    const messageId = crypto.randomUUID();
+    for (let delivery = 0; delivery < 2; delivery++) {
+      const batch = createMessageBatch("redfire-events-dlq-dev", [{ id: messageId, timestamp: new Date(), attempts: 1, body: [event] }]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, env);
+      expect((await getQueueResult(batch, ctx)).ackAll).toBe(true);
+    }
+    expect(await stored(user, "back from the dead")).toBeNull();
+    const page = await get<{ events: { message_id: string; event_type: string; event_id: string; events: number; replayed_at: string | null; body: unknown }[] }>(admin, "/api/admin/dead-events?limit=200");
+    const dead = page.events.filter((e) => e.message_id === messageId);
+    expect(dead).toEqual([expect.objectContaining({ event_type: "admin.message", event_id: event.id, events: 1, replayed_at: null, body: [JSON.parse(JSON.stringify(event))] })]);
+    await expectError(await call("/api/admin/dead-events", { token: user.access, ip: user.ip }), 403);
+    await expectError(await call("/api/admin/dead-events/nope/replay", { method: "POST", token: admin.access, ip: admin.ip }), 404);
+    // Replayed (twice: the consumers are idempotent), it makes one notification.
+    for (let i = 0; i < 2; i++) {
+      const res = await call(`/api/admin/dead-events/${messageId}/replay`, { method: "POST", token: admin.access, ip: admin.ip });
+      expect(res.status).toBe(202);
+      expect((await json<{ replayed_at: string | null }>(res)).replayed_at).not.toBeNull();
+    }
+    await until(async () => stored(user, "back from the dead"), "the replayed event's notification");
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await list(user)).notifications.filter((n) => n.title === "back from the dead")).toHaveLength(1);
+  });
+
   it("a blocked account (its user disabled) is told why", async () => {
     const user = await signUp();
     expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access, ip: admin.ip })).status).toBe(200);

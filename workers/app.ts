@@ -13,6 +13,7 @@ import { admission } from "./middleware/admission";
 import { requestContext } from "./middleware/request-context";
 import { startFeedsOnce } from "./lib/feeds";
 import { admin } from "./routes/admin";
+import { deadEvents } from "./routes/dead-events";
 import { adminConfig } from "./routes/admin-config";
 import { assets, IMPORT_PATH } from "./routes/assets";
 import { auth } from "./routes/auth";
@@ -142,6 +143,7 @@ export function createApp() {
   app.route("/", users);
   app.route("/", keys);
   app.route("/", admin);
+  app.route("/", deadEvents);
   app.route("/", adminConfig);
   app.route("/", venueAdmin);
   app.route("/", assets);
