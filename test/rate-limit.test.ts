@@ -68,6 +68,20 @@ describe("rate limits", () => {
     const notFound = await call("/api/nope");
     await expectError(notFound, 404);
     expect(notFound.headers.get("x-ratelimit-remaining")).not.toBeNull();
+    // Refused for its body (415, 413, malformed JSON): counted and answered with the headers too.
+    const ip = `203.0.113.${Math.floor(Math.random() * 200) + 1}`;
+    const remaining: number[] = [];
+    for (const refused of [
+      () => call("/api/auth/login", { rawBody: "email=a&password=b", headers: { "content-type": "text/plain" }, ip }),
+      () => call("/api/auth/login", { rawBody: "{not json", headers: { "content-type": "application/json" }, ip }),
+      () => call("/api/auth/login", { rawBody: "x".repeat(2_000_000), headers: { "content-type": "application/json" }, ip }),
+    ]) {
+      const res = await refused();
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.headers.get("x-ratelimit-limit")).toBe("10");
+      remaining.push(Number(res.headers.get("x-ratelimit-remaining")));
+    }
+    expect(remaining).toEqual([9, 8, 7]);
   });
 });
 

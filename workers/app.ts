@@ -135,7 +135,9 @@ export function createApp() {
       return errorResponse(c, new ApiError(405, `method ${c.req.method} is not allowed here; use ${methods.join(", ")}`));
     },
   });
-  app.use("*", requestContext, wrongMethod, startFeeds, corsFromConfig, limitBody, requireJson, authenticate, skipFor(UNLIMITED, admission));
+  // Rate limits before the body checks: a request refused for its body (413, 415, malformed
+  // JSON) is counted and answered with the limit's headers like any other.
+  app.use("*", requestContext, wrongMethod, startFeeds, corsFromConfig, authenticate, skipFor(UNLIMITED, admission), limitBody, requireJson);
 
   app.route("/", system);
   app.route("/", metrics);
