@@ -62,8 +62,11 @@ export function passwordViolations(password: string, identity: { email?: string;
   const lower = password.toLowerCase();
   if (COMMON.has(lower))
     violations.push({ rule: "common_password", message: "password is too common; choose a less predictable one" });
-  const localPart = identity.email?.split("@")[0]?.toLowerCase();
-  const names = [localPart, identity.username?.toLowerCase()].filter((n): n is string => !!n && n.length >= 4);
+  const email = identity.email?.toLowerCase();
+  const localPart = email?.split("@")[0];
+  // The whole address whatever its length (eve@ex.com); its local part and the username
+  // from four characters (shorter ones match too many honest passwords).
+  const names = [email, ...[localPart, identity.username?.toLowerCase()].filter((n) => !!n && n.length >= 4)].filter((n): n is string => !!n);
   if (names.some((n) => lower.includes(n)))
     violations.push({ rule: "contains_identity", message: "password must not contain your email or username" });
   if (length > 0 && new Set(password).size < 4)

@@ -8,6 +8,8 @@ describe("password policy", () => {
   it("accepts long passphrases and names every rule a password breaks", () => {
     expect(passwordViolations("correct horse battery staple", { email: "ada@example.com", username: "ada" })).toEqual([]);
     expect(passwordViolations("ada-lovelace-1815", { email: "lovelace@example.com" }).map((v) => v.rule)).toEqual(["contains_identity"]);
+    // The whole address, however short its local part.
+    expect(passwordViolations("eve@ex.com-Zebra99", { email: "eve@ex.com" }).map((v) => v.rule)).toEqual(["contains_identity"]);
     expect(passwordViolations("x".repeat(129), {}).map((v) => v.rule)).toEqual(["max_length", "repeated_characters"]);
     expect(passwordViolations("Password1234", {}).map((v) => v.rule)).toEqual(["common_password"]);
   });
