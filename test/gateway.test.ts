@@ -100,6 +100,13 @@ describe("CORS", () => {
     const res = await call("/health", { headers: { origin: "http://localhost:5173" } });
     expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
     expect(res.headers.get("access-control-expose-headers")).toContain("X-RateLimit-Remaining");
+    // A configuration write from an allowed origin: If-Match may be sent and ETag read back.
+    expect(res.headers.get("access-control-expose-headers")).toContain("ETag");
+    const write = await call("/api/admin/config/risk_limits", {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "PUT", "access-control-request-headers": "content-type,if-match,authorization" },
+    });
+    expect(write.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("if-match");
   });
 
   it("does not allow an unlisted origin", async () => {

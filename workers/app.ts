@@ -34,7 +34,8 @@ import { users } from "./routes/users";
 import { venueAdmin } from "./routes/venue-admin";
 import { webhooks } from "./routes/webhooks";
 
-const EXPOSED_HEADERS = ["X-Request-ID", "traceparent", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"];
+// ETag and If-Match: the run-time configuration's writes are conditional (docs/config.md).
+const EXPOSED_HEADERS = ["X-Request-ID", "traceparent", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "ETag"];
 const UNLIMITED = new Set(["/health", "/ready"]);
 
 // Built once; the allowed origins come from the request's environment (they differ per
@@ -42,7 +43,7 @@ const UNLIMITED = new Set(["/health", "/ready"]);
 const corsFromConfig = cors({
   origin: (origin, c: Context<AppEnv>) => (gatewayConfig(c.env).corsOrigins.includes(origin) ? origin : null),
   allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-  allowHeaders: ["Content-Type", "Authorization", "APCA-API-KEY-ID", "APCA-API-SECRET-KEY", "traceparent", "X-Request-ID"],
+  allowHeaders: ["Content-Type", "Authorization", "APCA-API-KEY-ID", "APCA-API-SECRET-KEY", "traceparent", "X-Request-ID", "If-Match", "X-RedFire-Session"],
   exposeHeaders: EXPOSED_HEADERS,
   maxAge: 600,
 });
