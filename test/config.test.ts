@@ -62,6 +62,13 @@ describe("config: reading", () => {
     await expectError(await read("/api/admin/config/JWT_SECRET"), 404);
     const bad = await expectError(await read("/api/admin/config/risk_limits?scope=tenant:1"), 422);
     expect(bad.details[0]!.path).toBe("scope");
+    // A write at an account scope names a user who exists (a typo would apply to no one),
+    // and a delete at a malformed scope is a 422 too, not "no override there".
+    for (const scope of ["account:nobody"]) {
+      const refused = await expectError(await write("PUT", "/api/admin/config/risk_limits", { scope, value: { maxOrderQty: "5" }, reason: "typo" }, await etag()), 422);
+      expect(refused.details.map((d) => d.path), scope).toEqual(["scope"]);
+    }
+    await expectError(await write("DELETE", "/api/admin/config/risk_limits?scope=garbage", undefined, await etag()), 422);
   });
 });
 

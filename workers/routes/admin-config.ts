@@ -11,6 +11,8 @@ import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 import { forgetLiveGatewayConfig } from "../lib/config";
 import { keysetPage } from "../lib/pages";
+import { eq } from "drizzle-orm";
+import { database, schema } from "../../platform/db";
 
 // Run-time configuration (docs/config.md): read the effective values with the store's
 // version as the ETag, change one key at one scope with If-Match (412 when stale, 428
@@ -86,6 +88,18 @@ function knownKey(key: string): asserts key is keyof typeof CONFIG_KEYS {
 
 function validScope(scope: string): void {
   if (!scopeKind(scope)) throw new ApiError(422, "scope is invalid", [{ path: "scope", message: '"global", "account:<user id>" or "symbol:<SYMBOL>"' }], 10000);
+}
+
+/**
+ * An account scope names a user who exists: an override for a mistyped id would apply to
+ * no one and sit in the history as if it did. (A symbol may be configured before it is
+ * listed, so symbol scopes are not checked against the registry.)
+ */
+async function existingScope(env: Env, scope: string): Promise<void> {
+  validScope(scope);
+  const id = scope.startsWith("account:") ? scope.slice("account:".length) : null;
+  if (id !== null && !(await database(env).select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.id, id)).get()))
+    throw new ApiError(422, `scope ${scope} names no user`, [{ path: "scope", message: "no user has this id" }], 10000);
 }
 
 const refusalError = (r: Refusal) => new ApiError(r.status, r.message, r.details, 10000);
@@ -231,6 +245,7 @@ for (const method of ["put", "patch"] as const) {
       const { key } = c.req.valid("param");
       const { scope, value, reason } = c.req.valid("json");
       knownKey(key);
+      await existingScope(c.env, scope);
       const based = ifMatch(c);
       const config = store(c.env);
       // A patch merges into the override as the ETag's version had it; if it changed since, the write is refused anyway.
@@ -256,6 +271,7 @@ adminConfig.openapi(
     const { key } = c.req.valid("param");
     const { scope, reason } = c.req.valid("query");
     knownKey(key);
+    validScope(scope);
     const result = await store(c.env).remove(key, scope, ifMatch(c), author(c, reason));
     return c.json(written(c, result), 200);
   },
