@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError } from "../api";
+import { api, ApiError, session } from "../api";
+import { useStore } from "../store";
 import { dec, signed, time, tone } from "../format";
 import { trades } from "../streams";
 import { messageOf } from "./errors";
@@ -15,6 +16,9 @@ const LOG_KEEP = 500;
 const REFRESH_MS = 5000;
 
 export function StrategiesPage() {
+  // Deleting a strategy is strategy:delete, which the role matrix gives admins alone: the
+  // others see no button that could only answer 403.
+  const canDelete = useStore(session).user?.role === "admin";
   const [list, setList] = useState<StrategyJson[] | null>(null);
   const [templates, setTemplates] = useState<TemplateJson[]>([]);
   const [stats, setStats] = useState<Record<string, LiveStatsJson>>({});
@@ -137,9 +141,11 @@ export function StrategiesPage() {
                             Start
                           </button>
                         )}
-                        <button class="ghost" disabled={s.status === "running"} onClick={(e) => (e.stopPropagation(), void remove(s))} aria-label={`Delete ${s.name}`}>
-                          Delete
-                        </button>
+                        {canDelete && (
+                          <button class="ghost" disabled={s.status === "running"} onClick={(e) => (e.stopPropagation(), void remove(s))} aria-label={`Delete ${s.name}`}>
+                            Delete
+                          </button>
+                        )}
                       </td>
                     </tr>
                   );
