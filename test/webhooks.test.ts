@@ -175,6 +175,13 @@ describe("webhook URLs", () => {
     ["https://100.64.0.1/hook", "must not point at a private address"],
     ["https://[::ffff:10.0.0.1]/hook", "must not point at a private address"],
     ["https://[64:ff9b::192.168.1.1]/hook", "must not point at a private address"],
+    // The other IPv6 forms that carry an IPv4 address, and site-local.
+    ["https://[::10.0.0.1]/hook", "must not point at a private address"],
+    ["https://[::ffff:0:a00:1]/hook", "must not point at a private address"],
+    ["https://[64:ff9b:1::a00:1]/hook", "must not point at a private address"],
+    ["https://[2002:a00:1::]/hook", "must not point at a private address"],
+    ["https://[2002:7f00:1::]/hook", "must not point at a loopback address"],
+    ["https://[fec0::1]/hook", "must not point at a private address"],
     ["https://169.254.169.254/latest/meta-data", "must not point at a link-local address"],
     ["https://[fe80::1]/hook", "must not point at a link-local address"],
     ["https://[fd12:3456::1]/hook", "must not point at a unique-local address"],
@@ -184,7 +191,7 @@ describe("webhook URLs", () => {
     ["https://224.0.0.1/hook", "must not point at a reserved address"],
     [`https://example.com/${"a".repeat(2048)}`, "must be at most 2048 characters"],
   ];
-  const ALLOWED = ["https://example.com/hook", "https://8.8.8.8/hook", "https://172.32.0.1/hook", "https://[2606:4700:4700::1111]/hook", "https://hooks.example.com:8443/a?b=c"];
+  const ALLOWED = ["https://example.com/hook", "https://8.8.8.8/hook", "https://172.32.0.1/hook", "https://[2606:4700:4700::1111]/hook", "https://hooks.example.com:8443/a?b=c", "https://[2002:808:808::]/hook", "https://[64:ff9b::808:808]/hook"];
 
   it.each(REFUSED)("outside development, %s is refused: %s", (url, problem) => {
     expect(webhookUrlProblem(url, "production")).toBe(problem);

@@ -74,12 +74,20 @@ function ipv6Kind(host: string): AddressKind | null {
   const words = ipv6Words(host);
   if (!words) return "reserved";
   if (words.slice(0, 7).every((w) => w === 0)) return words[7] === 1 ? "loopback" : "reserved";
-  // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses reach the IPv4 address inside.
+  // Forms that carry an IPv4 address in their last 32 bits reach it: IPv4-mapped
+  // (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d) and
+  // NAT64, the well-known prefix (64:ff9b::/96) and the local-use one (64:ff9b:1::/48).
   const mapped = words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff;
-  const nat64 = words[0] === 0x64 && words[1] === 0xff9b && words.slice(2, 6).every((w) => w === 0);
-  if (mapped || nat64) return v4Kind(words[6]! * 2 ** 16 + words[7]!);
+  const translated = words.slice(0, 4).every((w) => w === 0) && words[4] === 0xffff && words[5] === 0;
+  const compatible = words.slice(0, 6).every((w) => w === 0);
+  const nat64 = words[0] === 0x64 && words[1] === 0xff9b && (words.slice(2, 6).every((w) => w === 0) || words[2] === 1);
+  if (mapped || translated || compatible || nat64) return v4Kind(words[6]! * 2 ** 16 + words[7]!) ?? (nat64 && words[2] === 1 ? "private" : null);
+  // 6to4 (2002::/16) carries an IPv4 address in bits 16–47.
+  if (words[0] === 0x2002) return v4Kind(words[1]! * 2 ** 16 + words[2]!);
   if ((words[0]! & 0xfe00) === 0xfc00) return "unique-local";
   if ((words[0]! & 0xffc0) === 0xfe80) return "link-local";
+  // Site-local (fec0::/10), deprecated but still routed as private by some stacks.
+  if ((words[0]! & 0xffc0) === 0xfec0) return "private";
   if ((words[0]! & 0xff00) === 0xff00) return "reserved";
   return null;
 }
