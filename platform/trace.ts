@@ -12,14 +12,18 @@ export interface TraceContext {
   flags: string;
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+// Version 00 exactly; a later version may add fields after the flags, which are ignored
+// (W3C: parse what version 00 defines); version ff is invalid. Lower-case hex only.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZEROS = /^0+$/;
 
-/** The context a `traceparent` names; null for anything that is not a valid version-00 header (all-zero ids are invalid). */
+/** The context a `traceparent` names; null for anything that is not a valid header (all-zero ids, version ff, extra fields in version 00). */
 export function parseTraceparent(header: string | null | undefined): TraceContext | null {
-  const match = TRACEPARENT.exec(header?.trim().toLowerCase() ?? "");
-  if (!match || ZEROS.test(match[1]!) || ZEROS.test(match[2]!)) return null;
-  return { traceId: match[1]!, spanId: match[2]!, flags: match[3]! };
+  const match = TRACEPARENT.exec(header?.trim() ?? "");
+  if (!match) return null;
+  const [, version, traceId, spanId, flags, extra] = match;
+  if (version === "ff" || (version === "00" && extra !== undefined) || ZEROS.test(traceId!) || ZEROS.test(spanId!)) return null;
+  return { traceId: traceId!, spanId: spanId!, flags: flags! };
 }
 
 export const formatTraceparent = (context: TraceContext): string => `00-${context.traceId}-${context.spanId}-${context.flags}`;

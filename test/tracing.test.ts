@@ -104,7 +104,7 @@ describe("one order's path in the logs", () => {
 
     // Hop 0: the gateway's request line, a child of the client's span (its traceparent answers it).
     const gateway = requestLine(trace.traceId);
-    expect(gateway).toMatchObject({ service: "gateway", path: "/v2/orders", status: 200 });
+    expect(gateway).toMatchObject({ service: "gateway", path: "/v2/orders", status: 200, parentSpanId: trace.clientSpan });
     expect(res.headers.get("traceparent")).toBe(`00-${trace.traceId}-${gateway.spanId}-01`);
 
     // Hop 1: the account object.

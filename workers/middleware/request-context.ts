@@ -69,6 +69,8 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
     requestId,
     traceId,
     spanId,
+    // The client's span, when it sent a traceparent: the request's line joins its trace tree.
+    parentSpanId: incoming?.spanId ?? null,
     ...spansOf({ sampled: isSampled, status: c.res.status, durationMs, spans: c.get("spans") }),
   });
 });
