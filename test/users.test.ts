@@ -71,6 +71,10 @@ describe("password change", () => {
       422,
     );
     expect(error.details[0]?.path).toBe("current_password");
+    // The same password again changes nothing and ends nothing: refused.
+    const same = await expectError(await call("/api/users/me/password", { body: { current_password: user.password, new_password: user.password }, token: user.access }), 422);
+    expect(same.details[0]?.path).toBe("new_password");
+    expect((await call("/api/users/me", { token: user.access })).status).toBe(200);
   });
 
   it("applies the strength rules to the new password", async () => {

@@ -102,6 +102,8 @@ users.openapi(changePassword, async (c) => {
   const row = await currentUser(c.env, principal.userId);
   if (!(await verifyPassword(body.current_password, c.env.PASSWORD_PEPPER, row.passwordHash)))
     throw unprocessable("current password is incorrect", [{ path: "current_password", message: "is incorrect" }]);
+  // A change to the same password would end the other sessions and change nothing else.
+  if (body.new_password === body.current_password) throw unprocessable("the new password is the current one", [{ path: "new_password", message: "must differ from the current password" }]);
   const weak = weakPasswordError(passwordViolations(body.new_password, row), "new_password");
   if (weak) throw weak;
   const passwordHash = await hashPassword(body.new_password, c.env.PASSWORD_PEPPER);
