@@ -170,7 +170,10 @@ export class AccountEngine {
     const cid = fields.client_order_id;
     if (cid) {
       const existing = this.#byClientId(cid);
-      if (existing) return accepted({ id: existing.id });
+      // A retry of the same order gets the original (exactly once); the id reused for a
+      // different order is a mistake, refused as Alpaca refuses it, not answered with an
+      // order the client did not ask for.
+      if (existing) return sameOrder(existing, fields, asset) ? accepted({ id: existing.id }) : refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by another order with different parameters" }]);
       if (this.#claimed(cid)) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by a replace in progress" }]);
     }
     const parsed = parseOrderRequest(fields, asset.spec);
@@ -835,4 +838,13 @@ export class AccountEngine {
     }
     return known;
   }
+}
+
+/** Whether `fields` on `asset` ask for the order `existing` is (its symbol, side, type, time in force, size and prices). */
+function sameOrder(existing: AccountOrder, fields: OrderRequestFields, asset: AssetInfo): boolean {
+  if (existing.spec.symbol !== asset.spec.symbol) return false;
+  const parsed = parseOrderRequest(fields, asset.spec);
+  if ("problems" in parsed) return false;
+  const i = parsed.intent;
+  return i.side === existing.side && i.type === existing.type && i.tif === existing.tif && i.qty === existing.qty && (i.notional === null ? null : i.notional.toString()) === existing.notional && i.limit === existing.limit && i.stop === existing.stop;
 }

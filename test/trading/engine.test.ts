@@ -175,12 +175,19 @@ describe("placing orders", () => {
     h.reconcile();
   });
 
-  it("a repeated client_order_id returns the original order", async () => {
+  it("a repeated client_order_id returns the original order; reused for a different order it is refused", async () => {
     const h = harness();
     await h.quote("99.00", "100.00");
-    const a = await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "90.00", client_order_id: "mine" });
-    const [b, c] = await Promise.all([h.place({ side: "buy", qty: "2", client_order_id: "mine" }), h.place({ side: "buy", qty: "3", client_order_id: "mine" })]);
+    const mine = { side: "buy", qty: "1", type: "limit", limit_price: "90.00", client_order_id: "mine" } as const;
+    const a = await h.place(mine);
+    // Retries of the same order (also at once, and written differently) get the original.
+    const [b, c] = await Promise.all([h.place(mine), h.place({ ...mine, qty: "1.0", limit_price: "90" })]);
     expect(a.ok && b.ok && c.ok && b.value.id === a.value.id && c.value.id === a.value.id).toBe(true);
+    // A different order under the same id is a mistake: refused, nothing placed.
+    for (const other of [{ ...mine, qty: "2" }, { ...mine, type: "market", limit_price: undefined }, { ...mine, side: "sell" }, { ...mine, time_in_force: "day" }] as const) {
+      const refusedOrder = await h.place(other);
+      expect(refusal(refusedOrder)).toBe("client_order_id");
+    }
     expect(h.book.openOrders()).toHaveLength(1);
   });
 

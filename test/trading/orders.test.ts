@@ -166,13 +166,15 @@ describe("cancel and replace", () => {
 });
 
 describe("idempotency and risk", () => {
-  it("a repeated client_order_id returns the original order and places nothing", async () => {
+  it("a repeated client_order_id returns the original order and places nothing; reused for another order it is refused", async () => {
     const { user, market } = await fresh();
     const body = { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc", client_order_id: "bot-42" };
     const [first, second] = await Promise.all([placed(user, body), placed(user, body)]);
     expect(second.id).toBe(first.id);
-    const third = await placed(user, { ...body, qty: "5" });
-    expect(third.id).toBe(first.id);
+    // Another order under the same id (another size, another symbol): 422, nothing placed.
+    const reused = await expectError(await placeOrder(user, { ...body, qty: "5" }), 422);
+    expect(reused.message).toBe("client_order_id must be unique");
+    await expectError(await placeOrder(user, { ...body, symbol: "AAPL" }), 422);
     const list = await json<OrderJson[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }));
     expect(list).toHaveLength(1);
     const byClient = await json<OrderJson>(await call("/v2/orders:by_client_order_id?client_order_id=bot-42", { token: user.access, ip: user.ip }));
