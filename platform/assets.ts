@@ -107,6 +107,20 @@ export async function assetBySymbol(env: Env, symbol: string, options: { fresh?:
   return database(env).select().from(schema.assets).where(eq(schema.assets.symbol, key)).get();
 }
 
+/**
+ * The registry's spelling of each name (case aside, a pair with or without its slash), from
+ * this isolate's snapshot alone: no D1 read however many names a filter lists; a name it
+ * does not know is answered as given (it matches nothing).
+ */
+export async function registrySymbols(env: Env, names: readonly string[]): Promise<string[]> {
+  const { bySymbol } = await snapshot(env);
+  return names.map((name) => {
+    const key = name.trim().toUpperCase();
+    const pair = SLASHLESS_PAIR.exec(key);
+    return bySymbol.get(key)?.symbol ?? (pair ? bySymbol.get(`${pair[1]}/${pair[2]}`)?.symbol : undefined) ?? key;
+  });
+}
+
 /** An asset by symbol (case-insensitive) or by id (a UUID). */
 export async function findAsset(env: Env, symbolOrId: string, background?: Background): Promise<AssetRow | undefined> {
   if (!UUID.test(symbolOrId)) {

@@ -37,6 +37,8 @@ function EventDate(this: unknown, ...args: unknown[]): Date | string {
 }
 EventDate.prototype = WallDate.prototype;
 Object.assign(EventDate, { now: () => clock, parse: WallDate.parse, UTC: WallDate.UTC });
+// Every date's constructor is this one, so `new Date().constructor.now()` is the event's time too.
+Object.defineProperty(WallDate.prototype, "constructor", { value: EventDate, writable: true, configurable: true });
 globalThis.Date = EventDate as unknown as DateConstructor;
 
 Math.random = () => next32() / 4294967296;

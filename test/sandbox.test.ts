@@ -120,6 +120,7 @@ describe("backtests of user code in the sandbox", () => {
       "export default {",
       "  onBar(bar, ctx) {",
       "    if (bar.t === ctx.now && bar.t !== Date.now()) throw new Error('Date.now() is not the event time');",
+      "    if (new Date().constructor.now() !== ctx.now) throw new Error('a date\\'s constructor reads another clock');",
       "    const bytes = crypto.getRandomValues(new Uint8Array(2));",
       "    ctx.log([Date.now(), new Date().toISOString(), Date(), performance.now(), Math.random(), crypto.randomUUID(), bytes.join(','), loaded.join(',')].join('|'));",
       "    if (Math.random() < 0.2) ctx.buy({ qty: 0.01 }); else if (ctx.position.qty !== '0' && Math.random() < 0.5) ctx.sell({ qty: ctx.position.qty });",

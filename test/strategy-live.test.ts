@@ -206,7 +206,7 @@ describe("a live strategy", () => {
     expect(stuck.stats.failures).toBe(3);
     // The second's onStart failed alone; it runs on from the state it started with.
     const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${b}/logs`, { token: trader.access }));
-    expect(logs.lines.some((l) => /^error: ctx\.state is \d+ bytes as JSON; at most 262144 are kept$/.test(l.text))).toBe(true);
+    expect(logs.lines.some((l) => /^error: ctx\.state is \d+ bytes as JSON; at most 1048576 are kept$/.test(l.text))).toBe(true);
     const counting = await liveStatus(trader, b);
     expect(counting.status).toBe("running");
     expect(counting.stats.failures).toBe(1);

@@ -61,7 +61,7 @@ export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: Inst
   const fields: OrderRequestFields = { side, type, time_in_force: input.tif ?? "gtc", client_order_id: id };
   const refuse = (message: string): StrategyCommand => ({ kind: "refuse", id, side, tag, message });
   const given = input.notional !== undefined ? "notional" : "qty";
-  const problem = amountProblem(input.notional ?? input.qty ?? 0, spec);
+  const problem = amountProblem(input.notional ?? input.qty ?? 0, spec, given);
   if (problem) return refuse(`${given} ${problem === "too_large" ? "is too large" : "must be a number"}: ${String(input.notional ?? input.qty).slice(0, 40)}`);
   if (input.notional !== undefined) {
     const amount = floorCents(input.notional);

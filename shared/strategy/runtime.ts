@@ -173,7 +173,7 @@ export interface RuntimeOptions {
 }
 
 /** The most a strategy's state may take as JSON: it is stored after every live callback. */
-export const MAX_STATE_BYTES = 256 * 1024;
+export const MAX_STATE_BYTES = 1024 * 1024;
 
 /** Why `state` cannot be a strategy's state (not a JSON object, or too large), or null. */
 export function stateProblem(state: unknown): string | null {
@@ -210,12 +210,14 @@ export function roundPrice(value: number | string, spec: InstrumentSpec): number
  * What is wrong with an amount a strategy gave (a qty, a notional), before any rounding:
  * not a number at all, or too large to be one an order could carry; null if neither.
  */
-export function amountProblem(value: number | string, spec: InstrumentSpec): "not_a_number" | "too_large" | null {
+export function amountProblem(value: number | string, spec: InstrumentSpec, kind: "qty" | "notional" = "qty"): "not_a_number" | "too_large" | null {
   const text = decimalText(value);
   if (!/^-?(\d+(\.\d*)?|\.\d+)$/.test(text)) return "not_a_number";
   const whole = text.replace(/^-/, "").split(".")[0]!.replace(/^0+/, "");
-  // Past 20 digits money cannot hold it; past 2^53 lots neither can a quantity.
+  // Past 20 digits money cannot hold it; past 2^53 lots a quantity cannot be counted (a
+  // notional is money, not lots: only the first bound applies to it).
   if (whole.length > 20) return "too_large";
+  if (kind === "notional") return null;
   const amount = parseMoney(text);
   return amount !== undefined && amount / quantityOf(1, spec) > BigInt(Number.MAX_SAFE_INTEGER) ? "too_large" : null;
 }

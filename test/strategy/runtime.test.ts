@@ -51,6 +51,8 @@ describe("the strategy runtime", () => {
         ctx.buy({ qty: 1, tif: "zzz" as never, tag: "no such tif" });
         ctx.buy({ qty: 1e30, tag: "huge" });
         ctx.buy({ notional: "lots" as never, tag: "not a number" });
+        // A notional is money, not lots: a large one is not "too large" on a fine lot grid.
+        ctx.buy({ notional: 10_000_000, tag: "big notional" });
         ctx.buy({ qty: 1, tag: "fits" });
       },
       onOrderUpdate(update) {
@@ -67,6 +69,7 @@ describe("the strategy runtime", () => {
       ["no such tif", "invalid_order"],
       ["huge", "invalid_order"],
       ["not a number", "invalid_order"],
+      ["big notional", "max_order_notional"],
     ]);
     const messages = Object.fromEntries(updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.message]));
     expect(messages.huge).toBe("qty is too large: 1e+30");

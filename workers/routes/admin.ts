@@ -10,6 +10,7 @@ import { publish } from "../lib/events";
 import { closeSockets } from "../lib/revocation";
 import { revokeUserSessions } from "../lib/sessions";
 import { userView } from "../lib/users";
+import { permissionsOf } from "../../shared/rbac";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 import { keysetPage } from "../lib/pages";
@@ -85,7 +86,9 @@ admin.openapi(updateUser, async (c) => {
   else await tracedAccountOf(c.env, user_id, c.get("traceparent")).identityChanged();
   // Sockets were checked when they authenticated: after a new role each is closed, and the
   // client's reconnect is checked under it (a guest kept a trader's market data otherwise).
-  if (body.status !== "disabled" && body.role !== undefined && body.role !== before.role) await closeSockets(c.env, { userId: user_id, kind: "role" }, c.get("traceparent"));
+  // Only when the new role loses a permission: a promotion leaves the sockets be.
+  const lost = body.role !== undefined && [...permissionsOf(before.role)].some((p) => !permissionsOf(body.role!).has(p));
+  if (body.status !== "disabled" && lost) await closeSockets(c.env, { userId: user_id, kind: "role" }, c.get("traceparent"));
   const after = (await db.select().from(schema.users).where(eq(schema.users.id, user_id)).get())!;
   const traceparent = c.get("traceparent");
   // A disabled user's account stops trading (its open orders are canceled) until enabled: the
