@@ -13,13 +13,14 @@ export interface TraceContext {
 }
 
 // Version 00 exactly; a later version may add fields after the flags, which are ignored
-// (W3C: parse what version 00 defines); version ff is invalid. Lower-case hex only.
+// (W3C: parse what version 00 defines); version ff is invalid. Hex in either case (headers
+// may carry upper case; it is read as lower).
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZEROS = /^0+$/;
 
 /** The context a `traceparent` names; null for anything that is not a valid header (all-zero ids, version ff, extra fields in version 00). */
 export function parseTraceparent(header: string | null | undefined): TraceContext | null {
-  const match = TRACEPARENT.exec(header?.trim() ?? "");
+  const match = TRACEPARENT.exec(header?.trim().toLowerCase() ?? "");
   if (!match) return null;
   const [, version, traceId, spanId, flags, extra] = match;
   if (version === "ff" || (version === "00" && extra !== undefined) || ZEROS.test(traceId!) || ZEROS.test(spanId!)) return null;

@@ -21,12 +21,17 @@ describe("traceparent", () => {
     expect(parseTraceparent(`  ${header.toUpperCase()} `)).toEqual({ traceId: TRACE, spanId: PARENT, flags: "01" });
   });
 
+  it("reads a later version as version 00, its extra fields ignored (W3C)", () => {
+    expect(parseTraceparent(`01-${TRACE}-${PARENT}-01`)).toEqual({ traceId: TRACE, spanId: PARENT, flags: "01" });
+    expect(parseTraceparent(`02-${TRACE}-${PARENT}-00-what-comes-next`)).toEqual({ traceId: TRACE, spanId: PARENT, flags: "00" });
+  });
+
   it.each([
     ["nothing", null],
     ["empty", ""],
     ["an all-zero trace id", `00-${"0".repeat(32)}-${PARENT}-01`],
     ["an all-zero span id", `00-${TRACE}-${"0".repeat(16)}-01`],
-    ["another version", `01-${TRACE}-${PARENT}-01`],
+    ["version ff", `ff-${TRACE}-${PARENT}-01`],
     ["a short trace id", `00-${TRACE.slice(1)}-${PARENT}-01`],
     ["not hex", `00-${TRACE.replace("4", "g")}-${PARENT}-01`],
     ["extra fields", `${header}-extra`],
