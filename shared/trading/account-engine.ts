@@ -526,6 +526,8 @@ export class AccountEngine {
     const position = ledger.positions[spec.symbol];
     const openBuyLots = this.#openLots(spec.symbol, "buy", replaces);
     const positionLots = position?.qty ?? 0;
+    /** Lots of the position no open sell holds. */
+    const free = positionLots - (position?.reserved ?? 0);
     const ordersLastMinute = this.book.ordersSince(now - MINUTE);
     const dailyLoss = BigInt(this.#state.day.loss);
     // A literal per price (an object spread with an override is V8's slow copy).
@@ -539,11 +541,10 @@ export class AccountEngine {
       const cap = intent.type === "market" || intent.type === "stop" ? protectionPrice(intent.side, anchor, limits.priceBandPct) : null;
       const worst = intent.limit ?? cap!;
       if (intent.side === "buy") return { cap, reservation: { side: "buy", symbol: spec.symbol, cash: buyReservation(intent, worst, spec, venue), lots: 0 } };
-      const available = (position?.qty ?? 0) - (position?.reserved ?? 0);
       // A notional sell worth more than the free position at the last price is refused, as
       // Alpaca refuses it, rather than selling everything and calling the order filled.
-      if (intent.qty === null && intent.notional! > notional(reference, available, spec)) return { cap, reservation: null };
-      const lots = intent.qty ?? notionalSellLots(intent.notional!, worst, available, spec);
+      if (intent.qty === null && intent.notional! > notional(reference, free, spec)) return { cap, reservation: null };
+      const lots = intent.qty ?? notionalSellLots(intent.notional!, worst, free, spec);
       return { cap, reservation: lots === 0 ? null : { side: "sell", symbol: spec.symbol, cash: sellFeeReservation(venue), lots } };
     };
     const at = (reference: number): Outcome<Prepared> => {
@@ -553,7 +554,6 @@ export class AccountEngine {
       let next: Ledger;
       try {
         if (!reservation) {
-          const free = (position?.qty ?? 0) - (position?.reserved ?? 0);
           throw new LedgerError("insufficient_position", `insufficient qty available for order (requested: ${formatMoney(intent.notional!)} USD of ${spec.symbol}, available: ${formatMoney(notional(reference, free, spec))} USD at the last price ${ticksToDecimal(reference, spec)})`);
         }
         next = reserve(ledger, id, reservation);
@@ -561,7 +561,6 @@ export class AccountEngine {
         if (!(error instanceof LedgerError)) throw error;
         // The ledger counts lots; the trader reads quantities.
         if (error.reason === "insufficient_position" && reservation) {
-          const free = (position?.qty ?? 0) - (position?.reserved ?? 0);
           return refused("buying_power", `insufficient balance for ${spec.symbol} (requested ${lotsToDecimal(reservation.lots, spec)}, available ${lotsToDecimal(free, spec)})`);
         }
         return refused("buying_power", error.message);
