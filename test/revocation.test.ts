@@ -156,11 +156,7 @@ const REVOCATIONS: Revocation[] = [
   {
     name: "user disabled",
     ends: { session: true, "api key": true },
-    async setup(kind) {
-      const [user, other] = await Promise.all([signUp(), signUp()]);
-      const target: Credential = kind === "session" ? { kind: "session", access: user.access } : await keyCredential(user);
-      return { user, target, bystander: { kind: "session", access: other.access } };
-    },
+    setup: userAndBystander,
     async revoke({ user }) {
       const res = await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: (await adminUser()).access });
       expect(res.status).toBe(200);
@@ -171,17 +167,20 @@ const REVOCATIONS: Revocation[] = [
     // reconnect is checked under the new one.
     name: "role changed",
     ends: { session: true, "api key": true },
-    async setup(kind) {
-      const [user, other] = await Promise.all([signUp(), signUp()]);
-      const target: Credential = kind === "session" ? { kind: "session", access: user.access } : await keyCredential(user);
-      return { user, target, bystander: { kind: "session", access: other.access } };
-    },
+    setup: userAndBystander,
     async revoke({ user }) {
       const res = await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { role: "guest" }, token: (await adminUser()).access });
       expect(res.status).toBe(200);
     },
   },
 ];
+
+/** A user whose every socket an admin's change ends, and another user's socket that stays open. */
+async function userAndBystander(kind: CredentialKind) {
+  const [user, other] = await Promise.all([signUp(), signUp()]);
+  const target: Credential = kind === "session" ? { kind: "session", access: user.access } : await keyCredential(user);
+  return { user, target, bystander: { kind: "session", access: other.access } as Credential };
+}
 
 const CASES = REVOCATIONS.flatMap((revocation) =>
   (Object.entries(revocation.ends) as [CredentialKind, boolean][]).flatMap(([credential, ends]) => SOCKET_KINDS.map((socket) => ({ revocation, credential, ends, socket }))),
