@@ -341,7 +341,7 @@ function prepare<P>(options: BacktestOptions<P>) {
    * exactly the state the four prints leave.
    */
   const quiet = () =>
-    !options.plain && !listens && rt.held.length === 0 && venue.liveCount === 0 && venues.pending(spec.symbol, OWNER).length === 0 && book.openCount === 0;
+    !options.plain && !listens && rt.held.length === 0 && venue.liveCount === 0 && !venues.hasPending(spec.symbol, OWNER) && book.openCount === 0;
   // Quiet bars follow each other by the thousand, and each would replace the venue's quote
   // and trade only for the next to replace them again: the last skipped close (and its
   // time) is owed to the venue instead, and paid before the next print that can matter.

@@ -87,6 +87,9 @@ export function logText(parts: unknown[]): string {
   return text.length > LOG_LINE_CHARS ? `${text.slice(0, LOG_LINE_CHARS - 1)}…` : text;
 }
 
+const NO_COMMANDS: StrategyCommand[] = Object.freeze([]) as unknown as StrategyCommand[];
+const NO_LOGS: LogLine[] = Object.freeze([]) as unknown as LogLine[];
+
 /** Runs one callback of `strategy` against the request's snapshot; a throw propagates to the caller. */
 export function invokeStrategy(strategy: Strategy, request: InvokeRequest): InvokeResult {
   return strategyInvoker(strategy)(request);
@@ -96,28 +99,37 @@ export function invokeStrategy(strategy: Strategy, request: InvokeRequest): Invo
  * An invoker for one strategy: the same as invokeStrategy, with one context object reused
  * across calls (a backtest makes a call per bar; building a dozen closures each time was a
  * large share of its cost). Each call points the context at the request, then runs the
- * callback; nothing of one call is visible to the next except through `state`.
+ * callback; nothing of one call is visible to the next except through `state`. Its answer
+ * is valid until the next call, which writes the same object again.
  */
 export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) => InvokeResult {
   let request!: InvokeRequest;
-  let commands: StrategyCommand[] = [];
-  let logs: LogLine[] = [];
+  // Most callbacks place nothing and log nothing: each call starts with the shared empty
+  // lists and makes its own only when it first adds to one (two arrays a bar were a fifth
+  // of what a quiet bar allocated).
+  let commands: StrategyCommand[] = NO_COMMANDS;
+  let logs: LogLine[] = NO_LOGS;
   let nextId = 0;
   let state: StrategyState = {};
   let paramsFor: Record<string, unknown> | undefined;
   let params: Record<string, unknown> = {};
   const order = (side: "buy" | "sell", input: OrderInput) => {
     const id = `${request.idPrefix}${++nextId}`;
-    commands.push(orderCommand(side, input, request.instrument, id));
+    command(orderCommand(side, input, request.instrument, id));
     return id;
+  };
+  const command = (c: StrategyCommand) => {
+    if (commands === NO_COMMANDS) commands = [];
+    commands.push(c);
   };
   const ctx = {
     buy: (input: OrderInput) => order("buy", input),
     sell: (input: OrderInput) => order("sell", input),
-    cancel: (id: string) => void commands.push({ kind: "cancel", id }),
-    cancelAll: () => void commands.push({ kind: "cancelAll" }),
+    cancel: (id: string) => command({ kind: "cancel", id }),
+    cancelAll: () => command({ kind: "cancelAll" }),
     maxBuyQty: () => request.view.maxBuyQty,
     log: (...parts: unknown[]) => {
+      if (logs === NO_LOGS) logs = [];
       if (logs.length < LOG_LINES) logs.push({ t: request.now, text: logText(parts) });
     },
     indicators,
@@ -133,10 +145,13 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
     openOrders: { get: () => request.view.openOrders, enumerable: true },
   });
   const c = ctx as unknown as StrategyContext;
+  // The answer is one object, written again by each call (one fewer allocation a bar): its
+  // reader takes it before calling again (the runtime at once, the sandbox's RPC by copying it).
+  const result: InvokeResult = { commands: NO_COMMANDS, state: {}, logs: NO_LOGS, nextId: 0 };
   return (next) => {
     request = next;
-    commands = [];
-    logs = [];
+    commands = NO_COMMANDS;
+    logs = NO_LOGS;
     nextId = next.nextId;
     state = next.state;
     if (paramsFor !== next.params) {
@@ -169,7 +184,11 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
     }
     // A live host stores the state as JSON and the sandbox returns it through RPC: what does
     // not survive JSON is not state (in-process backtests keep the object as it is).
-    return { commands, state: state ?? {}, logs, nextId };
+    result.commands = commands;
+    result.state = state ?? {};
+    result.logs = logs;
+    result.nextId = nextId;
+    return result;
   };
 }
 

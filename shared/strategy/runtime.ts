@@ -379,7 +379,13 @@ export class StrategyRuntime {
   }
 
   /** Sends the collected commands, in order, then delivers the updates they caused (whose own orders are sent in turn). */
-  async flush(): Promise<void> {
+  flush(): void | Promise<void> {
+    // Most prints of a backtest find nothing to send: answered without a promise.
+    if (this.#commands.length === 0 && this.#updates.length === 0) return;
+    return this.#flushing();
+  }
+
+  async #flushing(): Promise<void> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       if (this.#commands.length === 0 && this.#updates.length === 0) return;
       const commands = this.#commands;
@@ -418,19 +424,33 @@ export class StrategyRuntime {
     return view instanceof Promise ? view.then((v) => this.#run(callback, event, v)) : this.#run(callback, event, view);
   }
 
+  /**
+   * The request, one object written again for each callback (a backtest calls one a bar):
+   * an invoker reads it during the call (the sandbox's RPC copies it as it is sent), and
+   * callbacks never overlap.
+   */
+  #request: InvokeRequest | null = null;
+
   #run(callback: StrategyCallback, event: unknown, view: StrategyView): void | Promise<void> {
     const { memory } = this;
-    const request = {
+    const request = (this.#request ??= {
       callback,
       event,
       instrument: this.o.spec,
       params: this.o.params,
       state: memory.state,
       view,
-      now: this.o.now(),
+      now: 0,
       idPrefix: this.o.idPrefix,
-      nextId: memory.nextId,
-    } as InvokeRequest;
+      nextId: 0,
+    } as InvokeRequest);
+    request.callback = callback;
+    request.event = event as null;
+    request.params = this.o.params;
+    request.state = memory.state;
+    request.view = view;
+    request.now = this.o.now();
+    request.nextId = memory.nextId;
     const result = this.o.invoke(request);
     return result instanceof Promise ? result.then((r) => this.#take(r)) : this.#take(result);
   }
@@ -441,14 +461,18 @@ export class StrategyRuntime {
     if (problem) throw new StrategyStateError(problem);
     memory.state = result.state;
     memory.nextId = result.nextId;
-    // One loop, no spread: a bar's callback usually places nothing, and a spread call costs even then.
-    for (const c of result.commands) {
+    // Index loops, no spread: a bar's callback usually places nothing, and a spread call
+    // costs even then; its empty lists are shared frozen arrays, which for…of iterates
+    // through an allocated iterator.
+    const { commands, logs } = result;
+    for (let i = 0; i < commands.length; i++) {
+      const c = commands[i]!;
       if (c.kind === "place" || c.kind === "refuse") memory.tags[c.id] = c.tag;
       this.#commands.push(c);
     }
-    for (const line of result.logs) {
+    for (let i = 0; i < logs.length; i++) {
       if (this.logs.length >= LOG_LINES) this.droppedLogLines += 1;
-      else this.logs.push(line);
+      else this.logs.push(logs[i]!);
     }
   }
 

@@ -42,6 +42,21 @@ export interface RunnerOptions {
   now?: () => number;
 }
 
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Whether a value is still to come. Not `instanceof Promise`: what a call to another
+ * Durable Object answers is workerd's RPC promise, a thenable of its own.
+ */
+function isPending<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
+/** `next(value)` once `value` is there: at once for a value, after it for a promise. */
+function after<T, U>(value: T | PromiseLike<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
+  return isPending(value) ? Promise.resolve(value).then(next) : next(value);
+}
+
 const isEmpty = (c: AccountChanges) =>
   c.state === null && c.orders.length === 0 && c.activities.length === 0 && c.events.length === 0 && c.anomalies.length === 0 && c.venue.length === 0 && c.withdrawn.length === 0;
 
@@ -97,7 +112,7 @@ export class AccountRunner {
   }
 
   /** `place` without the order's view (a strategy's order reads none): answers its id. */
-  submit(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<{ id: string }>> {
+  async submit(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<{ id: string }>> {
     return this.#placing(asset.spec.symbol, traceparent, (market, held) => this.#engine.submit(fields, asset, market, traceparent, held));
   }
 
@@ -209,11 +224,16 @@ export class AccountRunner {
 
   // ---- the loop -------------------------------------------------------------------------
 
+  // The loop answers without a promise while its venues do (in-process venues answer at
+  // once: a backtest's order went through ten async frames that awaited nothing), and
+  // otherwise exactly as an async chain would. Every public command is async, so a throw
+  // anywhere below still reaches its caller as a rejection.
+
   /**
    * Commits what the engine changed, then sends its venue commands, until none are left.
    * Answers the decline of a call that carried a window (the command that made it decides what it means), if any.
    */
-  async #settle(traceparent: string | null = null): Promise<Declined | null> {
+  #settle(traceparent: string | null = null): MaybePromise<Declined | null> {
     const changes = this.#commit();
     return changes ? this.#dispatch(changes.venue, traceparent) : null;
   }
@@ -234,44 +254,72 @@ export class AccountRunner {
     return changes;
   }
 
-  async #dispatch(commands: VenueCommand[], traceparent: string | null = null): Promise<Declined | null> {
+  #dispatch(commands: VenueCommand[], traceparent: string | null = null): MaybePromise<Declined | null> {
     if (commands.length === 0) return null;
+    if (commands.length === 1) return this.#call(commands[0]!, traceparent);
+    return this.#dispatchAll(commands, traceparent);
+  }
+
+  /** Several calls at once: each is sent before any answer is applied. */
+  async #dispatchAll(commands: VenueCommand[], traceparent: string | null): Promise<Declined | null> {
     let declined: Declined | null = null;
     await Promise.all(
       commands.map(async (command) => {
-        const owner = this.#engine.state.owner;
-        const id = commandOrderId(command);
-        const window = command.window ?? null;
         let answer: VenueAnswer;
         try {
-          const cursor = this.#engine.cursor(command.symbol);
-          answer =
-            command.kind === "submit"
-              ? await this.venues.submit(command.symbol, command.request, cursor, traceparent, window)
-              : await this.venues.cancel(command.symbol, owner, command.orderId, cursor, traceparent, window);
+          answer = await this.#ask(command, traceparent);
         } catch (error) {
-          await this.hooks.venueFailed?.(command, error);
+          await this.#failed(command, error);
           return;
         }
-        this.#hold(command.symbol, answer.price);
-        // A declined call the command made itself is its to handle: it runs again as if it
-        // had asked for the price first, an answer that brings no reports. So the reports
-        // this one carries are left for the next call's answer (the venue keeps them until
-        // a cursor acknowledges them): applied now, the command would be checked against
-        // fills the two-call path would not yet know of, and could be accepted where that
-        // path refuses it.
-        if (answer.declined && window) {
-          declined = { price: answer.price };
-          return;
-        }
-        // A resend answered as declined is an order whose placing died with its process: it ends rejected.
-        if (answer.declined && command.kind === "submit") this.#engine.declined(id, traceparent);
-        else if (command.kind === "submit") this.#engine.acknowledged(id, traceparent, answer.reports.find((r) => r.orderId === id)?.t);
-        this.#engine.applyReports(command.symbol, answer.reports, traceparent);
-        await this.#settle(traceparent);
+        const own = await this.#answered(command, answer, traceparent);
+        if (own) declined = own;
       }),
     );
     return declined;
+  }
+
+  /** One call, and its answer applied. */
+  #call(command: VenueCommand, traceparent: string | null): MaybePromise<Declined | null> {
+    let answer: MaybePromise<VenueAnswer>;
+    try {
+      answer = this.#ask(command, traceparent);
+    } catch (error) {
+      return this.#failed(command, error);
+    }
+    return isPending(answer) ? Promise.resolve(answer).then((a) => this.#answered(command, a, traceparent), (error: unknown) => this.#failed(command, error)) : this.#answered(command, answer, traceparent);
+  }
+
+  #ask(command: VenueCommand, traceparent: string | null): MaybePromise<VenueAnswer> {
+    const cursor = this.#engine.cursor(command.symbol);
+    const window = command.window ?? null;
+    return command.kind === "submit"
+      ? this.venues.submit(command.symbol, command.request, cursor, traceparent, window)
+      : this.venues.cancel(command.symbol, this.#engine.state.owner, command.orderId, cursor, traceparent, window);
+  }
+
+  /** A call failed (unreachable, or its answer was lost): the shell is told, and the call is owed. */
+  #failed(command: VenueCommand, error: unknown): MaybePromise<null> {
+    return after(this.hooks.venueFailed?.(command, error), () => null);
+  }
+
+  /** Applies a call's answer and settles what it changed; answers the call's own decline when it carried a window. */
+  #answered(command: VenueCommand, answer: VenueAnswer, traceparent: string | null): MaybePromise<Declined | null> {
+    const id = commandOrderId(command);
+    this.#hold(command.symbol, answer.price);
+    // A declined call the command made itself is its to handle: it runs again as if it
+    // had asked for the price first, an answer that brings no reports. So the reports
+    // this one carries are left for the next call's answer (the venue keeps them until
+    // a cursor acknowledges them): applied now, the command would be checked against
+    // fills the two-call path would not yet know of, and could be accepted where that
+    // path refuses it.
+    if (answer.declined && command.window) return { price: answer.price };
+    // A resend answered as declined is an order whose placing died with its process: it ends rejected.
+    if (answer.declined && command.kind === "submit") this.#engine.declined(id, traceparent);
+    else if (command.kind === "submit") this.#engine.acknowledged(id, traceparent, answer.reports.find((r) => r.orderId === id)?.t);
+    this.#engine.applyReports(command.symbol, answer.reports, traceparent);
+    // What settling declines is its own commands' to handle, not this call's.
+    return after(this.#settle(traceparent), () => null);
   }
 
   /**
@@ -282,19 +330,21 @@ export class AccountRunner {
    * venue answered, its submit unconditional: what the command would have done had it
    * asked for the price first. A refusal a price could have decided is asked again too.
    */
-  async #placing<T extends { id: string }>(symbol: string, traceparent: string | null, command: (market: MarketPrice | null, held: boolean) => Outcome<T>): Promise<Outcome<T>> {
+  #placing<T extends { id: string }>(symbol: string, traceparent: string | null, command: (market: MarketPrice | null, held: boolean) => Outcome<T>): MaybePromise<Outcome<T>> {
     const held = this.#fresh(symbol);
     const first = held ? command(held, true) : null;
     if (!held || !first || (!first.ok && !PRICE_FREE.has(first.refusal.rule))) {
-      const outcome = command(await this.#price(symbol, traceparent), false);
-      await this.#settle(traceparent);
-      return outcome;
+      return after(this.#price(symbol, traceparent), (price) => {
+        const outcome = command(price, false);
+        return after(this.#settle(traceparent), () => outcome);
+      });
     }
-    if (!first.ok) {
-      await this.#settle(traceparent);
-      return first;
-    }
-    const id = first.value.id;
+    if (!first.ok) return after(this.#settle(traceparent), () => first);
+    return this.#placingHeld(first.value.id, first, traceparent, command);
+  }
+
+  /** `#placing` of an order checked against a held price (a shell's: a backtest holds none). */
+  async #placingHeld<T extends { id: string }>(id: string, first: Outcome<T>, traceparent: string | null, command: (market: MarketPrice | null, held: boolean) => Outcome<T>): Promise<Outcome<T>> {
     this.#inFlight.add(id);
     try {
       const declined = await this.#settle(traceparent);
@@ -328,15 +378,18 @@ export class AccountRunner {
     return order ? orderView(order) : undefined;
   }
 
-  async #price(symbol: string, traceparent: string | null): Promise<MarketPrice | null> {
-    let price: MarketPrice | null;
+  #price(symbol: string, traceparent: string | null): MaybePromise<MarketPrice | null> {
+    let asked: MaybePromise<MarketPrice | null>;
     try {
-      price = await this.venues.marketPrice(symbol, traceparent);
+      asked = this.venues.marketPrice(symbol, traceparent);
     } catch {
       return null;
     }
-    this.#hold(symbol, price);
-    return price;
+    const held = (price: MarketPrice | null) => {
+      this.#hold(symbol, price);
+      return price;
+    };
+    return isPending(asked) ? Promise.resolve(asked).then(held, () => null) : held(asked);
   }
 
   async #prices(symbols: string[], traceparent: string | null): Promise<Record<string, MarketPrice | undefined>> {

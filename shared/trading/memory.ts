@@ -236,6 +236,12 @@ export interface InProcessVenueDeps {
   staleAfterMs?: number;
   /** Keep every fill for `fills()` (tests reconcile accounts against them); a backtest, which never asks, does not. Default true. */
   keepFills?: boolean;
+  /**
+   * Whether calls answer as promises, settled a turn later, as another object's do: what
+   * else the account does while a call is out can then interleave (tests of concurrent
+   * commands). Default false: they answer at once, and the runner awaits nothing (a backtest).
+   */
+  answerLater?: boolean;
 }
 
 /**
@@ -279,7 +285,28 @@ export class InProcessVenues implements VenueClient {
     this.#collect(host);
   }
 
-  async submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, _traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer> {
+  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, _traceparent?: string | null, window?: PriceWindow | null): VenueAnswer | Promise<VenueAnswer> {
+    return this.deps.answerLater ? this.#later(() => this.#submit(symbol, order, ackedSeq, window)) : this.#submit(symbol, order, ackedSeq, window);
+  }
+
+  cancel(symbol: string, account: string, orderId: string, ackedSeq: number, _traceparent?: string | null, window?: PriceWindow | null): VenueAnswer | Promise<VenueAnswer> {
+    return this.deps.answerLater ? this.#later(() => this.#cancel(symbol, account, orderId, ackedSeq, window)) : this.#cancel(symbol, account, orderId, ackedSeq, window);
+  }
+
+  marketPrice(symbol: string): MarketPrice | null | Promise<MarketPrice | null> {
+    return this.deps.answerLater ? this.#later(() => this.price(symbol)) : this.price(symbol);
+  }
+
+  /** A call's answer (or its throw) as a promise, for `answerLater`. */
+  #later<T>(call: () => T): Promise<T> {
+    try {
+      return Promise.resolve(call());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, window?: PriceWindow | null): VenueAnswer {
     const fault = this.deps.fault?.("submit", symbol) ?? null;
     if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
     const host = this.#host(symbol);
@@ -299,7 +326,7 @@ export class InProcessVenues implements VenueClient {
     return host.declined.has(order.id) ? { reports, price, declined: true } : { reports, price };
   }
 
-  async cancel(symbol: string, account: string, orderId: string, ackedSeq: number, _traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer> {
+  #cancel(symbol: string, account: string, orderId: string, ackedSeq: number, window?: PriceWindow | null): VenueAnswer {
     const fault = this.deps.fault?.("cancel", symbol) ?? null;
     if (fault === "unreachable") throw new Error(`venue ${symbol} unreachable`);
     const host = this.#host(symbol);
@@ -314,10 +341,6 @@ export class InProcessVenues implements VenueClient {
     if (fault === "answer_lost") throw new Error(`venue ${symbol}: answer lost`);
     const reports = this.pending(symbol, account);
     return declined ? { reports, price, declined: true } : { reports, price };
-  }
-
-  async marketPrice(symbol: string): Promise<MarketPrice | null> {
-    return this.price(symbol);
   }
 
   /** The symbol's price as its object answers it: last trade, else the mid; stale after staleAfterMs. */
@@ -343,6 +366,12 @@ export class InProcessVenues implements VenueClient {
   /** An account's reports not yet acknowledged: what the symbol object's alarm would push. */
   pending(symbol: string, account: string): Report[] {
     return this.#host(symbol).outbox.filter((r) => r.account === account);
+  }
+
+  /** Whether `pending` would answer any report, without copying them (a backtest asks on every bar). */
+  hasPending(symbol: string, account: string): boolean {
+    for (const r of this.#host(symbol).outbox) if (r.account === account) return true;
+    return false;
   }
 
   /** Accounts with reports waiting, per symbol. */

@@ -190,15 +190,20 @@ export interface VenueAnswer {
 }
 
 /** The account's way to its venues (one per symbol). `traceparent`: the caller's span, which the venue's span continues. */
+/**
+ * A symbol's venue as an account calls it: another Durable Object (a promise), or a venue
+ * in the same process, which may answer at once (a backtest's), and the runner then goes on
+ * without awaiting.
+ */
 export interface VenueClient {
   /**
    * Hands over an order (a resent id is ignored) and answers the account's reports above
    * `ackedSeq`. With a `window`, the venue takes the order only if its own price is inside
    * (admit, in price-window.ts), and declines it otherwise.
    */
-  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer>;
+  submit(symbol: string, order: VenueOrderRequest, ackedSeq: number, traceparent?: string | null, window?: PriceWindow | null): VenueAnswer | Promise<VenueAnswer>;
   /** Cancels an order (one never received is refused for good) and answers the reports above `ackedSeq`; `window` as for submit. */
-  cancel(symbol: string, account: string, orderId: string, ackedSeq: number, traceparent?: string | null, window?: PriceWindow | null): Promise<VenueAnswer>;
+  cancel(symbol: string, account: string, orderId: string, ackedSeq: number, traceparent?: string | null, window?: PriceWindow | null): VenueAnswer | Promise<VenueAnswer>;
   /** The reference price and quote, or null when the symbol has none. */
-  marketPrice(symbol: string, traceparent?: string | null): Promise<MarketPrice | null>;
+  marketPrice(symbol: string, traceparent?: string | null): MarketPrice | null | Promise<MarketPrice | null>;
 }

@@ -55,7 +55,8 @@ export function harness(options: HarnessOptions = {}) {
     venue: { ...DEFAULT_VENUE, ...options.venue },
   };
   let fault: (call: "submit" | "cancel", symbol: string) => VenueFault = () => null;
-  const venues = new InProcessVenues({ now, config: config.venue, fault: (call, symbol) => fault(call, symbol), staleAfterMs: options.staleAfterMs });
+  // Answered a turn later, as the symbol objects answer the account's: concurrent commands interleave as they would there.
+  const venues = new InProcessVenues({ now, config: config.venue, fault: (call, symbol) => fault(call, symbol), staleAfterMs: options.staleAfterMs, answerLater: true });
   const specs = options.specs ?? [STOCK];
   for (const spec of specs) venues.add(spec);
   const book = new MemoryBook();
