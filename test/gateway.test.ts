@@ -167,6 +167,18 @@ describe("API description", () => {
   });
 });
 
+describe("HEAD", () => {
+  it("answers as GET does, without a body, on every authenticated read", async () => {
+    const { user } = await traderAndMarket(await signUp("admin"));
+    for (const path of ["/v2/account", "/v2/orders", "/v2/positions", "/api/users/me", "/v2/assets", "/v2/account/activities"]) {
+      const res = await call(path, { token: user.access, ip: user.ip, method: "HEAD" });
+      expect(res.status, path).toBe(200);
+      expect(await res.text(), path).toBe("");
+    }
+    expect((await call("/v2/account", { method: "HEAD" })).status).toBe(401);
+  });
+});
+
 describe("JSON bodies on the Alpaca API", () => {
   // Alpaca's Go SDK posts orders with no Content-Type; other clients send text/plain.
   const bytes = (value: unknown) => new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));

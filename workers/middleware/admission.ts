@@ -32,7 +32,11 @@ const ONE_HOP: readonly (readonly [string, RegExp])[] = [
   ["GET", /^\/v2\/(account|positions(\/[^/]+){0,2})$/], // a pair's position may come as BASE/QUOTE
   ["GET", /^\/api\/users\/me$/],
 ];
-const isOneHop = (method: string, path: string) => ONE_HOP.some(([m, pattern]) => m === method && pattern.test(path));
+// A HEAD runs its GET route (Hono answers it with the GET handler, body dropped), so it is one-hop where the GET is.
+const isOneHop = (method: string, path: string) => {
+  const asked = method === "HEAD" ? "GET" : method;
+  return ONE_HOP.some(([m, pattern]) => m === asked && pattern.test(path));
+};
 
 /** A one-hop route's gate: its permission (set by requirePermission) and the answer of the user's object. */
 export interface DeferredGate {
