@@ -15,7 +15,7 @@ export const RiskLimits = z.object({
   maxOrderQty: Amount,
   /** Largest value of one order, in USD at its limit (or the market). */
   maxOrderNotional: Amount,
-  /** Largest value held in one symbol, counting open buy orders, in USD. */
+  /** Largest value held in one symbol, counting open buy orders, in USD at the last price. */
   maxPositionNotional: Amount,
   /** Limit and stop prices within this many percent of the last price; also a market order's protection. */
   priceBandPct: z.number().positive().max(100).multipleOf(0.01),
@@ -94,7 +94,12 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
   if (value > knownMoney(limits.maxOrderNotional)!)
     return { rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
   if (intent.side === "buy") {
-    const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + value;
+    // What the position would be worth at the last price once every open buy and this one
+    // have filled: all their lots at that one price (the new order's lots valued at its own
+    // limit, as they once were, let a far limit in that the same order, resting, then
+    // refused itself and every other buy for); a notional buy adds its amount.
+    const added = intent.notional ?? notionalOf(reference, intent.qty!, spec);
+    const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + added;
     if (held > knownMoney(limits.maxPositionNotional)!)
       return { rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
     if (ctx.dailyLoss >= knownMoney(limits.dailyLossLimit)!)

@@ -193,22 +193,22 @@ describe("reset, deposits and limits", () => {
 
   it("the position limit counts what open buys may still fill, from the stored orders, also in an account stored before that sum was kept", async () => {
     const { user, market } = await fresh(); // last trade 100.02
-    const set = await call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body: { maxPositionNotional: "1000" }, token: admin.access, ip: admin.ip });
+    const set = await call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body: { maxPositionNotional: "1001" }, token: admin.access, ip: admin.ip });
     expect(set.status).toBe(200);
     const rest = (qty: string) => placeOrder(user, restingBuy(market.symbol, "95.00", { qty }));
     const rule = async (res: Response) => (res.status === 200 ? "accepted" : (await expectError(res, 422)).details[0]?.rule);
     const first = await placed(user, restingBuy(market.symbol, "95.00", { qty: "4" }));
     const second = await placed(user, restingBuy(market.symbol, "95.00", { qty: "4" }));
-    // 8 open lots at the last price (800.16) and 3 more at their limit (285): above 1,000.
+    // Every lot at the last price: 8 open and 3 more, 1,100.22, above 1,001.
     expect(await rule(await rest("3"))).toBe("max_position");
     expect((await call(`/v2/orders/${first.id}`, { method: "DELETE", token: user.access, ip: user.ip })).status).toBe(204);
     await orderReaching(user, first.id, "canceled");
     expect(await rule(await rest("3"))).toBe("accepted");
-    // The replace of the second (6 lots) is checked without its own 4: 300.06 + 570.
+    // The replace of the second (6 lots) is checked without its own 4: 9 lots, 900.18.
     const replace = await call(`/v2/orders/${second.id}`, { method: "PATCH", body: { qty: "6" }, token: user.access, ip: user.ip });
     expect(replace.status).toBe(200);
-    expect(await rule(await rest("2"))).toBe("max_position"); // 9 lots: 900.18 + 190
-    expect(await rule(await rest("1"))).toBe("accepted"); // 900.18 + 95
+    expect(await rule(await rest("2"))).toBe("max_position"); // 11 lots: 1,100.22
+    expect(await rule(await rest("1"))).toBe("accepted"); // 10 lots: 1,000.20
     // An account stored before the orders kept their open lots (schema 2): the upgrade
     // fills them in from the orders' data, so the 10 resting lots still count.
     const account = () => env.ACCOUNT.getByName(user.id);
@@ -217,7 +217,7 @@ describe("reset, deposits and limits", () => {
       state.storage.sql.exec(`UPDATE meta SET value = '2' WHERE key = 'schema_version'`);
     });
     await restartObject(account());
-    expect(await rule(await rest("1"))).toBe("max_position"); // 1,000.20 + 95
+    expect(await rule(await rest("1"))).toBe("max_position"); // 11 lots: 1,100.22
     await runInDurableObject(account(), (_instance, state) => {
       expect(state.storage.sql.exec<{ lots: number }>(`SELECT SUM(open_lots) AS lots FROM orders WHERE open = 1`).one().lots).toBe(10);
     });

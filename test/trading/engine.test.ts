@@ -159,19 +159,36 @@ describe("placing orders", () => {
     const first = await rest("4");
     const second = await rest("4");
     if (!first.ok || !second.ok) throw new Error("not placed");
-    // 8 open lots at the last price (800) and 3 more at their limit (285): above 1,000.
+    // Every lot at the last price: 8 open and 3 more, 1,100, above 1,000.
     expect(refusal(await rest("3"))).toBe("max_position");
     await h.runner.cancel(first.value.id);
     expect(h.book.order(first.value.id)!.status).toBe("canceled");
     const third = await rest("3");
     expect(refusal(third)).toBe("accepted");
-    // Replacing the second with 6 lots: the 3 of the third at 100 plus 6 at 95, 870; the
-    // second's own 4 are not counted again.
+    // Replacing the second with 6 lots: the 3 of the third and the 6, 900; the second's own
+    // 4 are not counted again.
     const replaced = await h.runner.replace(second.value.id, { qty: "6" }, h.asset(), null);
     expect(refusal(replaced)).toBe("accepted");
-    // Now 9 open lots (900): one more at 95 fits (995), two do not (1,090).
+    // Now 9 open lots (900): one more fits (1,000), two do not (1,100).
     expect(refusal(await rest("2"))).toBe("max_position");
     expect(refusal(await rest("1"))).toBe("accepted");
+    h.reconcile();
+  });
+
+  it("values every lot toward the position limit at the last price, so an order it accepts never makes the same order refused", async () => {
+    // Found in QA: a buy far below the market was valued at its limit (100,000 at 0.01,
+    // 1,000) and accepted; resting, its lots were valued at the last price (18,750,000), and
+    // the identical order, and every other buy, was refused.
+    const h = harness({ limits: { maxPositionNotional: "2000000", maxOrderQty: "1000000" }, cash: "1000000" });
+    await h.quote("187.00", "188.00");
+    await h.trade("187.50");
+    const far = () => h.place({ side: "buy", qty: "100000", type: "limit", limit_price: "0.01" });
+    expect(refusal(await far())).toBe("max_position");
+    const fits = () => h.place({ side: "buy", qty: "5000", type: "limit", limit_price: "0.01" });
+    expect(refusal(await fits())).toBe("accepted");
+    // 5,000 resting (937,500 at the last price) and 5,000 more fit under 2,000,000: the same order is accepted again.
+    expect(refusal(await fits())).toBe("accepted");
+    expect(refusal(await fits())).toBe("max_position");
     h.reconcile();
   });
 
