@@ -280,7 +280,10 @@ export class AccountEngine {
     if (!p || p.qty === 0) return refused("not_found", "position does not exist");
     const spec = asset.spec;
     const free = p.qty - p.reserved;
-    let lots = free;
+    // Without a qty or percentage the close is of the whole position: with part of it held
+    // by open sells it is refused, as Alpaca refuses it, rather than selling the free part
+    // and answering as if the position were closed.
+    let lots = p.qty;
     if (qty !== null) {
       const wanted = decimalToLots(qty, spec);
       if (wanted === undefined || wanted <= 0) return refused("invalid_order", `qty must be a positive multiple of the lot size ${spec.lotSize}`, [{ path: "qty", message: "invalid qty" }]);
@@ -292,8 +295,7 @@ export class AccountEngine {
       lots = Number((BigInt(p.qty) * pct) / hundred);
       if (lots === 0) return refused("invalid_order", "that percentage of the position is less than one lot", [{ path: "percentage", message: "too small" }]);
     }
-    if (lots > free) return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)})`);
-    if (lots <= 0) return refused("position", `insufficient qty available for order: ${symbol} is held by open orders`);
+    if (lots > free) return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)}): the rest is held by open orders; cancel them first (DELETE /v2/positions?cancel_orders=true closes every position after canceling)`);
     return this.place({ side: "sell", type: "market", time_in_force: "day", qty: lotsToDecimal(lots, spec) }, asset, market, traceparent, held);
   }
 

@@ -236,6 +236,28 @@ describe("placing orders", () => {
     expect(h.engine.ledger.positions.AAA?.qty).toBe(0);
     h.reconcile();
   });
+
+  it("refuses to close the whole position while open sells hold part of it, and sells nothing", async () => {
+    // Found in QA: the close sold the free part and answered as if the position were closed.
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    await h.place({ side: "buy", qty: "10" });
+    const resting = await h.place({ side: "sell", qty: "6", type: "limit", limit_price: "105.00" });
+    if (!resting.ok) throw new Error("not placed");
+    const close = (qty: string | null, pct: string | null) => h.runner.closePosition("AAA", h.asset(), qty, pct, null);
+    for (const [qty, pct] of [[null, null], [null, "100"], [null, "50"]] as const) {
+      const outcome = await close(qty, pct);
+      expect(refusal(outcome), `${qty} ${pct}`).toBe("position");
+      if (!outcome.ok) expect(outcome.refusal.message).toContain(`(requested: ${pct === "50" ? 5 : 10}, available: 4)`);
+    }
+    expect(h.engine.ledger.positions.AAA?.qty).toBe(10);
+    expect(refusal(await close("4", null))).toBe("accepted");
+    expect(h.engine.ledger.positions.AAA?.qty).toBe(6);
+    await h.runner.cancel(resting.value.id);
+    expect(refusal(await close(null, null))).toBe("accepted");
+    expect(h.engine.ledger.positions.AAA?.qty).toBe(0);
+    h.reconcile();
+  });
 });
 
 describe("a blocked account", () => {
