@@ -561,9 +561,10 @@ export class AccountEngine {
         next = reserve(ledger, id, reservation);
       } catch (error) {
         if (!(error instanceof LedgerError)) throw error;
-        // The ledger counts lots; the trader reads quantities.
+        // The ledger counts lots; the trader reads quantities. A sell short of shares is the
+        // `position` rule, as a close's is (the message stays ccxt's InsufficientFunds wording).
         if (error.reason === "insufficient_position" && reservation) {
-          return refused("buying_power", `insufficient balance for ${spec.symbol} (requested ${lotsToDecimal(reservation.lots, spec)}, available ${lotsToDecimal(free, spec)})`);
+          return refused("position", `insufficient balance for ${spec.symbol} (requested ${lotsToDecimal(reservation.lots, spec)}, available ${lotsToDecimal(free, spec)})`, [{ path: "qty", message: "more than the position's free quantity" }]);
         }
         return refused("buying_power", error.message);
       }

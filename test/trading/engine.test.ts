@@ -76,7 +76,7 @@ describe("placing orders", () => {
     expect(refusal(await h.place({ side: "buy", qty: "51" }))).toBe("max_order_qty");
     expect(refusal(await h.place({ side: "buy", qty: "50", type: "limit", limit_price: "99.00" }))).toBe("buying_power");
     expect(refusal(await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "111.00" }))).toBe("price_band");
-    expect(refusal(await h.place({ side: "sell", qty: "1" }))).toBe("buying_power");
+    expect(refusal(await h.place({ side: "sell", qty: "1" }))).toBe("position");
     expect(refusal(await h.place({ side: "buy", qty: "1.5" }))).toBe("invalid_order");
     expect(refusal(await h.runner.place({ side: "buy", type: "market", time_in_force: "day", qty: "1" }, { ...h.asset(), tradable: false }, null))).toBe("tradable");
     expect(h.book.commits).toBe(before);
