@@ -13,6 +13,7 @@ import { computeMetrics, type EquityCurve, type Metrics, type MetricFill } from 
 import { strategyInvoker, type StrategyView } from "./invoke";
 import { callbacksOf, roundPrice, stateProblem, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
 import { sendStrategyCommand } from "./send";
+import { after, isPending, type MaybePromise } from "../maybe";
 import { reportSeries, type ReportSeries } from "./series";
 import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
 
@@ -296,13 +297,26 @@ function prepare<P>(options: BacktestOptions<P>) {
   });
   listener.runtime = rt;
 
-  const deliver = async () => {
+  /**
+   * Hands the venue's waiting reports to the account, as the symbol object's alarm does.
+   * Reports the account applied from a call's answer (every order's fill) are only
+   * acknowledged, as its next call would: the symbol object pushes them late for that.
+   * (A plain run, the reference, delivers them all again.) Answers at once unless the
+   * account has reports to apply.
+   */
+  const deliver = (): MaybePromise<void> => {
+    const waiting = venues.undelivered();
+    for (let i = 0; i < waiting.length; i++) {
+      const { symbol, account } = waiting[i]!;
+      const cursor = runner.engine.cursor(symbol);
+      if (options.plain || venues.pending(symbol, account).some((r) => r.seq > cursor)) return deliverAll();
+      venues.acknowledge(symbol, account, cursor);
+    }
+  };
+  const deliverAll = async () => {
     for (const { symbol, account } of venues.undelivered()) {
       const reports = venues.pending(symbol, account);
       const cursor = runner.engine.cursor(symbol);
-      // Reports the account applied from a call's answer (every order's fill) are only
-      // acknowledged, as its next call would: the symbol object pushes them late for that.
-      // (A plain run, the reference, delivers them all again.)
       const applied = !options.plain && reports.every((r) => r.seq <= cursor) ? cursor : await runner.venueReports(symbol, reports);
       venues.acknowledge(symbol, account, applied);
     }
@@ -314,20 +328,29 @@ function prepare<P>(options: BacktestOptions<P>) {
     if (!ticks) throw new RangeError(`bar price ${price} is not a positive price on the tick grid ${spec.tickSize}`);
     return ticks;
   };
-  const quote = async (ticks: number) => {
+  // Each print answers at once unless the account or the strategy gives a promise.
+  const quote = (ticks: number): MaybePromise<void> => {
     const bid = Math.max(1, ticks - half);
     venues.quote(spec.symbol, { t: clock, bidTicks: bid, askTicks: ticks + half, bidLots: quoteLots, askLots: quoteLots });
-    await deliver();
     // The strategy hears the quote and the updates it caused; what it places goes out now.
-    if (rt.wantsQuotes) await rt.quote({ t: clock, bid: ticksToNumber(bid, spec), ask: ticksToNumber(ticks + half, spec) });
-    else await rt.flush();
+    return after(deliver(), () => (rt.wantsQuotes ? rt.quote({ t: clock, bid: ticksToNumber(bid, spec), ask: ticksToNumber(ticks + half, spec) }) : rt.flush()));
   };
-  const trade = async (ticks: number) => {
+  const trade = (ticks: number): MaybePromise<void> => {
     venues.trade(spec.symbol, { t: clock, priceTicks: ticks });
     lastTicks = ticks;
-    await deliver();
-    if (rt.wantsTrades) await rt.trade({ t: clock, price: ticksToNumber(ticks, spec) });
-    else await rt.flush();
+    return after(deliver(), () => (rt.wantsTrades ? rt.trade({ t: clock, price: ticksToNumber(ticks, spec) }) : rt.flush()));
+  };
+  /** A quote and a trade at each of `prices` from `from` on, in turn, then `done`. */
+  const printFrom = (prices: readonly number[], from: number, done: () => MaybePromise<void>): MaybePromise<void> => {
+    for (let i = from; i < prices.length; i++) {
+      const price = prices[i]!;
+      const next = i + 1;
+      const quoted = quote(price);
+      if (isPending(quoted)) return quoted.then(() => after(trade(price), () => printFrom(prices, next, done)));
+      const traded = trade(price);
+      if (isPending(traded)) return traded.then(() => printFrom(prices, next, done));
+    }
+    return done();
   };
 
   const venue = venues.venue(spec.symbol)!;
@@ -425,23 +448,18 @@ function prepare<P>(options: BacktestOptions<P>) {
     }
     return playPrints(bar, open, high, low, close);
   };
-  const playPrints = async (bar: StrategyBar, open: number, high: number, low: number, close: number) => {
+  const playPrints = (bar: StrategyBar, open: number, high: number, low: number, close: number): MaybePromise<void> => {
     payOwed();
     // The previous bar's onBar orders go out after this quote (in its flush), before the trade.
-    await quote(open);
-    await trade(open);
-    const first = high - open <= open - low ? high : low;
-    const second = first === high ? low : high;
-    if (quiet()) skipTo(close);
-    else {
-      await quote(first);
-      await trade(first);
-      await quote(second);
-      await trade(second);
-      await quote(close);
-      await trade(close);
-    }
-    await closeBar(bar, close);
+    return printFrom([open], 0, () => {
+      if (quiet()) {
+        skipTo(close);
+        return closeBar(bar, close);
+      }
+      const first = high - open <= open - low ? high : low;
+      const second = first === high ? low : high;
+      return printFrom([first, second, close], 0, () => closeBar(bar, close));
+    });
   };
   // What the metrics need of every fill, kept as fills are handed over (a few bigints each).
   const metricFills: MetricFill[] = [];

@@ -4,6 +4,7 @@ import type { Rule } from "../trading/outcome";
 import type { TradeEvent, TradeUpdate } from "../trading/stream";
 import type { OrderType, TimeInForce } from "../venue/venue";
 import type { Indicators } from "../indicators";
+import { after, isPending, type MaybePromise } from "../maybe";
 import type { InvokeRequest, InvokeResult, StrategyCallback, StrategyCommand, StrategyView } from "./invoke";
 
 // The strategy runtime (docs/strategies.md): a strategy's callbacks see a context, and the
@@ -138,7 +139,7 @@ export interface StrategyPort {
   /** The account as the strategy may see it now (an in-process port may answer with lazy getters). */
   view(): StrategyView | Promise<StrategyView>;
   /** Sends one command; a refused order answers why. Updates it causes come back through `committed`. */
-  send(command: StrategyCommand): Promise<{ rule: Rule; message: string } | null>;
+  send(command: StrategyCommand): MaybePromise<{ rule: Rule; message: string } | null>;
 }
 
 /** Runs one callback: invokeStrategy in-process, or the same inside the sandbox. */
@@ -378,38 +379,65 @@ export class StrategyRuntime {
     return orders.length;
   }
 
-  /** Sends the collected commands, in order, then delivers the updates they caused (whose own orders are sent in turn). */
+  /**
+   * Sends the collected commands, in order, then delivers the updates they caused (whose
+   * own orders are sent in turn). Answers at once while the port and the invoker do (a
+   * backtest's), a promise from the first step that gives one.
+   */
   flush(): void | Promise<void> {
-    // Most prints of a backtest find nothing to send: answered without a promise.
-    if (this.#commands.length === 0 && this.#updates.length === 0) return;
-    return this.#flushing();
+    return this.#flushFrom(0);
   }
 
-  async #flushing(): Promise<void> {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+  #flushFrom(round: number): void | Promise<void> {
+    for (; round < MAX_ROUNDS; round++) {
       if (this.#commands.length === 0 && this.#updates.length === 0) return;
       const commands = this.#commands;
       this.#commands = [];
-      for (const command of commands) await this.#send(command);
-      const updates = this.#updates;
-      this.#updates = [];
-      for (const update of updates) {
-        if (FINAL_EVENTS.has(update.event)) this.forget(update.id);
-        await this.#invoke("onOrderUpdate", update);
-      }
+      const next = round + 1;
+      const sending = this.#sendFrom(commands, 0);
+      if (isPending(sending)) return sending.then(() => this.#deliverUpdates()).then(() => this.#flushFrom(next));
+      const delivering = this.#deliverUpdates();
+      if (isPending(delivering)) return delivering.then(() => this.#flushFrom(next));
     }
     throw new Error(`strategy did not settle after ${MAX_ROUNDS} rounds of orders and updates`);
   }
 
-  async #send(command: StrategyCommand): Promise<void> {
+  /** Sends `commands` from `from` on, one after another. */
+  #sendFrom(commands: StrategyCommand[], from: number): void | Promise<void> {
+    for (let i = from; i < commands.length; i++) {
+      const sent = this.#send(commands[i]!);
+      const next = i + 1;
+      if (isPending(sent)) return sent.then(() => this.#sendFrom(commands, next));
+    }
+  }
+
+  /** Delivers the updates collected so far, one callback after another. */
+  #deliverUpdates(): void | Promise<void> {
+    const updates = this.#updates;
+    this.#updates = [];
+    return this.#deliverFrom(updates, 0);
+  }
+
+  #deliverFrom(updates: OrderUpdate[], from: number): void | Promise<void> {
+    for (let i = from; i < updates.length; i++) {
+      const update = updates[i]!;
+      if (FINAL_EVENTS.has(update.event)) this.forget(update.id);
+      const invoked = this.#invoke("onOrderUpdate", update);
+      const next = i + 1;
+      if (isPending(invoked)) return invoked.then(() => this.#deliverFrom(updates, next));
+    }
+  }
+
+  #send(command: StrategyCommand): MaybePromise<void> {
     if (command.kind === "refuse") {
       this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.side, status: "rejected", filledQty: "0", rule: "invalid_order", message: command.message });
       return;
     }
-    const refusal = await this.o.port.send(command);
-    if (refusal && command.kind === "place") {
-      this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.fields.side, status: "rejected", filledQty: "0", rule: refusal.rule, message: refusal.message });
-    }
+    return after(this.o.port.send(command), (refusal) => {
+      if (refusal && command.kind === "place") {
+        this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.fields.side, status: "rejected", filledQty: "0", rule: refusal.rule, message: refusal.message });
+      }
+    });
   }
 
   /**

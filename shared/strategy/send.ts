@@ -4,6 +4,7 @@ import { isOpen } from "../trading/orders";
 import type { Rule } from "../trading/outcome";
 import type { AccountBook } from "../trading/ports";
 import type { StrategyCommand } from "./invoke";
+import { after, type MaybePromise } from "../maybe";
 
 /**
  * One strategy command through an account's runner, with the risk checks of an API order:
@@ -11,13 +12,17 @@ import type { StrategyCommand } from "./invoke";
  * live strategy. A strategy acts only on its own orders — those whose client order id
  * starts with `prefix` — on its own symbol; a refused order answers why.
  */
-export async function sendStrategyCommand(runner: AccountRunner, book: AccountBook, asset: AssetInfo, prefix: string, command: StrategyCommand, traceparent: string | null = null): Promise<{ rule: Rule; message: string } | null> {
+export function sendStrategyCommand(runner: AccountRunner, book: AccountBook, asset: AssetInfo, prefix: string, command: StrategyCommand, traceparent: string | null = null): MaybePromise<Refused | null> {
+  // An order answers at once when its venue does (a backtest's); the rest is rare and async.
+  if (command.kind !== "place") return sendOther(runner, book, asset, prefix, command, traceparent);
+  if (!command.id.startsWith(prefix)) return { rule: "invalid_order", message: "a strategy's order ids carry its prefix" };
+  return after(runner.submit(command.fields, asset, traceparent), (outcome) => (outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message }));
+}
+
+type Refused = { rule: Rule; message: string };
+
+async function sendOther(runner: AccountRunner, book: AccountBook, asset: AssetInfo, prefix: string, command: Exclude<StrategyCommand, { kind: "place" }>, traceparent: string | null): Promise<Refused | null> {
   switch (command.kind) {
-    case "place": {
-      if (!command.id.startsWith(prefix)) return { rule: "invalid_order", message: "a strategy's order ids carry its prefix" };
-      const outcome = await runner.submit(command.fields, asset, traceparent);
-      return outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message };
-    }
     case "cancel": {
       const order = command.id.startsWith(prefix) ? book.orderByClientId(command.id) : undefined;
       if (order && isOpen(order.status)) await runner.cancel(order.id, traceparent);

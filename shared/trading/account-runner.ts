@@ -7,6 +7,7 @@ import { commandOrderId, type AccountBook, type AccountChanges, type VenueAnswer
 import type { RiskLimits } from "./risk";
 import { stillFresh, type MarketPrice } from "./views";
 import type { Report } from "../venue/venue";
+import { after, isPending, type MaybePromise } from "../maybe";
 
 // The account's command loop, the same in the Durable Object and in memory: await what a
 // command needs (prices), run it on the engine, commit what it changed in one transaction,
@@ -40,21 +41,6 @@ export interface RunnerOptions {
    * its symbol for the price first (backtests, whose venues are in the same process).
    */
   now?: () => number;
-}
-
-type MaybePromise<T> = T | Promise<T>;
-
-/**
- * Whether a value is still to come. Not `instanceof Promise`: what a call to another
- * Durable Object answers is workerd's RPC promise, a thenable of its own.
- */
-function isPending<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as { then?: unknown }).then === "function";
-}
-
-/** `next(value)` once `value` is there: at once for a value, after it for a promise. */
-function after<T, U>(value: T | PromiseLike<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
-  return isPending(value) ? Promise.resolve(value).then(next) : next(value);
 }
 
 const isEmpty = (c: AccountChanges) =>
@@ -111,9 +97,16 @@ export class AccountRunner {
     return accepted(view);
   }
 
-  /** `place` without the order's view (a strategy's order reads none): answers its id. */
-  async submit(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<{ id: string }>> {
-    return this.#placing(asset.spec.symbol, traceparent, (market, held) => this.#engine.submit(fields, asset, market, traceparent, held));
+  /**
+   * `place` without the order's view (a strategy's order reads none): answers its id, at
+   * once when the venue answers at once (a backtest's), a throw as a rejected promise.
+   */
+  submit(fields: OrderRequestFields, asset: AssetInfo, traceparent: string | null): MaybePromise<Outcome<{ id: string }>> {
+    try {
+      return this.#placing(asset.spec.symbol, traceparent, (market, held) => this.#engine.submit(fields, asset, market, traceparent, held));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async replace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
@@ -225,9 +218,9 @@ export class AccountRunner {
   // ---- the loop -------------------------------------------------------------------------
 
   // The loop answers without a promise while its venues do (in-process venues answer at
-  // once: a backtest's order went through ten async frames that awaited nothing), and
-  // otherwise exactly as an async chain would. Every public command is async, so a throw
-  // anywhere below still reaches its caller as a rejection.
+  // once; shared/maybe.ts), and otherwise exactly as an async chain would. Every public
+  // command is async or turns a throw into a rejected promise, so a throw anywhere below
+  // still reaches its caller as a rejection.
 
   /**
    * Commits what the engine changed, then sends its venue commands, until none are left.

@@ -249,6 +249,8 @@ export interface InProcessVenueDeps {
  * an order id is taken once, a cancel of an order never seen is remembered and refuses the
  * order later, and each account's reports are kept until it acknowledges them.
  */
+const NONE_UNDELIVERED: readonly { symbol: string; account: string }[] = Object.freeze([]);
+
 export class InProcessVenues implements VenueClient {
   readonly #hosts = new Map<string, Host>();
 
@@ -375,10 +377,15 @@ export class InProcessVenues implements VenueClient {
   }
 
   /** Accounts with reports waiting, per symbol. */
-  undelivered(): { symbol: string; account: string }[] {
-    const out: { symbol: string; account: string }[] = [];
-    for (const [symbol, host] of this.#hosts) for (const account of new Set(host.outbox.map((r) => r.account))) out.push({ symbol, account });
-    return out;
+  undelivered(): readonly { symbol: string; account: string }[] {
+    let out: { symbol: string; account: string }[] | null = null;
+    for (const [symbol, host] of this.#hosts) {
+      // Most asks (a backtest's, after every print) find every outbox empty: nothing is made.
+      if (host.outbox.length === 0) continue;
+      out ??= [];
+      for (const account of new Set(host.outbox.map((r) => r.account))) out.push({ symbol, account });
+    }
+    return out ?? NONE_UNDELIVERED;
   }
 
   /** Every fill each venue made, in sequence order. */
