@@ -27,6 +27,7 @@
 // (a), (b) and (b2) each run in Node processes of their own, in turns (a, b, b2, a, …), the
 // side's input made first, a short prefix run to warm it up, then two timed runs; each is
 // the best of three such processes (BENCH_RUNS), as (d) is of three runs in this process.
+// All three run with the same V8 flags (SIDE_NODE_FLAGS, default --max-semi-space-size=64).
 // Prints bars/s and a `BENCH_RESULT {...}` line, also written to bench/results/backtest.json.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -413,12 +414,17 @@ if (SIDES.includes(process.env.BENCH_SIDE)) {
  * its first), and run one after the other the sides' figures came from minutes apart, on a
  * host whose speed drifts. Answers each side's fastest run and every run's seconds.
  */
+// Every side's process gets the same V8 flags: a young generation of 64 MB semi-spaces
+// (V8's default grows to 16 MB) for a batch job that makes a gigabyte of short-lived
+// garbage, as `npm run backtest` runs; SIDE_NODE_FLAGS="" runs them with V8's defaults.
+const SIDE_FLAGS = (process.env.SIDE_NODE_FLAGS ?? "--max-semi-space-size=64").split(" ").filter(Boolean);
+
 function sides() {
   const best = {};
   const seconds = Object.fromEntries(SIDES.map((s) => [s, []]));
   for (let i = 0; i < RUNS; i++)
     for (const name of SIDES) {
-      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, BENCH_SIDE: name }, encoding: "utf8", maxBuffer: 1 << 26 });
+      const child = spawnSync(process.execPath, [...SIDE_FLAGS, fileURLToPath(import.meta.url)], { env: { ...process.env, BENCH_SIDE: name }, encoding: "utf8", maxBuffer: 1 << 26 });
       const line = child.stdout?.split("\n").find((l) => l.startsWith("SIDE_RESULT "));
       if (child.status !== 0 || !line) throw new Error(`the ${name} run failed (exit ${child.status}): ${child.stderr?.slice(-2000)}`);
       const run = JSON.parse(line.slice("SIDE_RESULT ".length));
@@ -428,6 +434,7 @@ function sides() {
   return { best, seconds };
 }
 
+console.log(`side processes: node ${SIDE_FLAGS.join(" ") || "(V8's defaults)"}`);
 console.log(`${BARS} seeded 1-minute bars (${new Date(START).toISOString()} … ${new Date(ticks.at(-1).t).toISOString()}), ma-cross SMA(${FAST})/SMA(${SLOW})`);
 const runs = sides();
 const { engine: full, grademark: gm, grademarkWithIndicators: gmAll } = runs.best;
@@ -480,6 +487,7 @@ console.log(`full engine / grademark: ${round(ratio, 2)}× in bars/s with its cr
 const roundRatios = runs.seconds.engine.map((engineSeconds, i) => round(BARS / engineSeconds / (GRADEMARK_BARS / runs.seconds.grademarkWithIndicators[i]), 2));
 console.log(`full engine / grademark computing them, round by round: ${roundRatios.map((r) => `${r}×`).join(", ")}`);
 writeResult("backtest", {
+  sideNodeFlags: SIDE_FLAGS.join(" "),
   bars: BARS,
   seed: SEED,
   runs: RUNS,
