@@ -2,6 +2,7 @@ import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/in
 import { indicators } from "../indicators";
 import { formatMoney } from "../trading/money";
 import type { OrderRequestFields } from "../trading/orders";
+import { isPending } from "../maybe";
 import { amountProblem, floorCents, floorLots, roundPrice, LOG_LINE_CHARS, LOG_LINES, type AccountSummary, type LogLine, type OpenOrder, type OrderInput, type OrderUpdate, type PositionView, type Strategy, type StrategyBar, type StrategyContext, type StrategyQuote, type StrategyState, type StrategyTrade } from "./runtime";
 
 // One callback of a strategy, run against a snapshot of its account: what a live strategy
@@ -136,7 +137,8 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
   };
   // The view's fields are read when the callback reads them (an in-process view computes lazily).
   Object.defineProperties(ctx, {
-    instrument: { get: () => request.instrument, enumerable: true },
+    // A frozen copy: the engine's own spec, written to by the strategy, changed the grid it ran on.
+    instrument: { get: () => instrumentOf(request.instrument), enumerable: true },
     now: { get: () => request.now, enumerable: true },
     params: { get: () => params, enumerable: true },
     state: { get: () => state, set: (value: StrategyState) => (state = value), enumerable: true },
@@ -144,6 +146,15 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
     account: { get: () => request.view.account, enumerable: true },
     openOrders: { get: () => request.view.openOrders, enumerable: true },
   });
+  let instrumentFor: InstrumentSpec | undefined;
+  let instrument: InstrumentSpec | undefined;
+  const instrumentOf = (spec: InstrumentSpec): InstrumentSpec => {
+    if (spec !== instrumentFor) {
+      instrumentFor = spec;
+      instrument = Object.freeze({ ...spec });
+    }
+    return instrument!;
+  };
   const c = ctx as unknown as StrategyContext;
   // The answer is one object, written again by each call (one fewer allocation a bar): its
   // reader takes it before calling again (the runtime at once, the sandbox's RPC by copying it).
@@ -158,29 +169,37 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
       paramsFor = next.params;
       params = { ...(strategy.params ?? {}), ...next.params };
     }
+    let returned: unknown;
     switch (next.callback) {
       case "onStart":
-        strategy.onStart?.(c);
+        returned = strategy.onStart?.(c);
         break;
       case "onStop":
-        strategy.onStop?.(c);
+        returned = strategy.onStop?.(c);
         break;
       case "onBar":
-        strategy.onBar?.(next.event, c);
+        returned = strategy.onBar?.(next.event, c);
         break;
       case "onTrade":
-        strategy.onTrade?.(next.event, c);
+        returned = strategy.onTrade?.(next.event, c);
         break;
       case "onQuote":
-        strategy.onQuote?.(next.event, c);
+        returned = strategy.onQuote?.(next.event, c);
         break;
       case "onOrderUpdate":
-        strategy.onOrderUpdate?.(next.event, c);
+        returned = strategy.onOrderUpdate?.(next.event, c);
         break;
       default: {
         const never: never = next;
         throw new Error(`unknown callback ${JSON.stringify(never)}`);
       }
+    }
+    // An async callback's orders and logs after its first await would land in a later
+    // callback's answer (or nowhere), differently live and in a backtest: it fails, at once,
+    // the same everywhere, and its promise's own failure is not left unhandled.
+    if (isPending(returned)) {
+      Promise.resolve(returned).catch(() => undefined);
+      throw new TypeError(`${next.callback} returned a promise: callbacks run synchronously (no async or await), so everything a callback does happens before it returns`);
     }
     // A live host stores the state as JSON and the sandbox returns it through RPC: what does
     // not survive JSON is not state (in-process backtests keep the object as it is).

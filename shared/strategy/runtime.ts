@@ -131,6 +131,17 @@ export interface LogLine {
 /** The log is shown to the owner: bounded in lines and in characters per line. */
 export const LOG_LINES = 1000;
 export const LOG_LINE_CHARS = 500;
+
+/**
+ * A log line as the host keeps it, checked again on this side: sandboxed code can patch its
+ * own isolate's built-ins (String.prototype.slice) to get past the cut the invoker makes there.
+ */
+function hostLine(line: LogLine): LogLine {
+  const text = typeof line.text === "string" ? line.text : String(line.text);
+  const t = typeof line.t === "number" ? line.t : 0;
+  if (text.length <= LOG_LINE_CHARS && text === line.text && t === line.t) return line;
+  return { t, text: text.length > LOG_LINE_CHARS ? `${text.slice(0, LOG_LINE_CHARS - 1)}…` : text };
+}
 /** A strategy that answers every update with a new order must not spin forever. */
 const MAX_ROUNDS = 10_000;
 
@@ -500,7 +511,7 @@ export class StrategyRuntime {
     }
     for (let i = 0; i < logs.length; i++) {
       if (this.logs.length >= LOG_LINES) this.droppedLogLines += 1;
-      else this.logs.push(logs[i]!);
+      else this.logs.push(hostLine(logs[i]!));
     }
   }
 

@@ -15,7 +15,8 @@ import { after, type MaybePromise } from "../maybe";
 export function sendStrategyCommand(runner: AccountRunner, book: AccountBook, asset: AssetInfo, prefix: string, command: StrategyCommand, traceparent: string | null = null): MaybePromise<Refused | null> {
   // An order answers at once when its venue does (a backtest's); the rest is rare and async.
   if (command.kind !== "place") return sendOther(runner, book, asset, prefix, command, traceparent);
-  if (!command.id.startsWith(prefix)) return { rule: "invalid_order", message: "a strategy's order ids carry its prefix" };
+  // The id the order is placed under, not only the command's: sandboxed code can rewrite its fields.
+  if (!command.id.startsWith(prefix) || command.fields.client_order_id !== command.id) return { rule: "invalid_order", message: "a strategy's order ids carry its prefix" };
   return after(runner.submit(command.fields, asset, traceparent), (outcome) => (outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message }));
 }
 

@@ -5,6 +5,8 @@ import { runBacktest } from "../../shared/strategy/backtest";
 import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { callbacksOf, floorLots, roundPrice, StrategyRuntime, type OrderUpdate, type Strategy, type StrategyBar } from "../../shared/strategy/runtime";
 import { COIN, HOUR, START } from "./helpers";
+import { sendStrategyCommand } from "../../shared/strategy/send";
+import { harness } from "../trading/engine-harness";
 
 const STOCK = { ...COIN, symbol: "AAA", assetClass: "us_equity" as const, lotSize: "1", timeZone: "America/New_York" };
 const flatBars = (count: number, price = 100): StrategyBar[] => Array.from({ length: count }, (_, i) => ({ t: START + i * HOUR, open: price, high: price + 1, low: price - 1, close: price, volume: 1 }));
@@ -178,6 +180,61 @@ describe("a failed callback", () => {
     expect(rt.memory.tags).toEqual({});
     await rt.flush();
     expect(sent).toEqual([]);
+  });
+});
+
+describe("what the host takes from a strategy (found in QA)", () => {
+  it("an async callback fails at once, the same in a backtest as live, rather than acting after it returned", async () => {
+    const strategy = { async onBar(_b: StrategyBar, ctx: { buy(o: object): string }) { await null; ctx.buy({ qty: 1 }); } } as unknown as Strategy;
+    await expect(runBacktest({ strategy, bars: flatBars(3), spec: STOCK, venue, cash: "1000" })).rejects.toThrow("onBar returned a promise");
+    // The invoker a live host and the sandbox use says the same.
+    const invoke = strategyInvoker(strategy);
+    const view = { position: null, account: null, openOrders: [], maxBuyQty: 0 } as unknown as StrategyView;
+    expect(() => invoke({ callback: "onBar", event: flatBars(1)[0]!, instrument: STOCK, params: {}, state: {}, view, now: START, idPrefix: "s-", nextId: 0 })).toThrow(TypeError);
+  });
+
+  it("a strategy gets a frozen copy of the instrument: writing to it changes neither the engine's grid nor the fills", async () => {
+    const spec = { ...STOCK };
+    const writes: string[] = [];
+    const strategy: Strategy = {
+      onBar(_b, ctx) {
+        try {
+          (ctx.instrument as { tickSize: string }).tickSize = "0.0001";
+        } catch (error) {
+          writes.push((error as Error).name);
+        }
+        if (writes.length === 1) ctx.buy({ qty: 1 });
+      },
+    };
+    const result = await runBacktest({ strategy, bars: flatBars(3), spec, venue, cash: "1000" });
+    expect(writes).toEqual(["TypeError", "TypeError", "TypeError"]);
+    expect(spec.tickSize).toBe(STOCK.tickSize);
+    expect(result.fills.map((f) => f.price)).toEqual(["100.00"]);
+  });
+
+  it("an order placed under another id than its command's is refused: a strategy acts only under its prefix", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const forged: StrategyCommand = { kind: "place", id: "s-1", tag: null, fields: { side: "buy", type: "market", time_in_force: "gtc", qty: "1", client_order_id: "forged-1" } };
+    expect(await sendStrategyCommand(h.runner, h.book, h.asset(), "s-", forged)).toMatchObject({ rule: "invalid_order" });
+    expect(h.book.orderByClientId("forged-1")).toBeUndefined();
+    const own: StrategyCommand = { ...forged, fields: { ...forged.fields, client_order_id: "s-1" } };
+    expect(await sendStrategyCommand(h.runner, h.book, h.asset(), "s-", own)).toBeNull();
+  });
+
+  it("log lines are cut on the host's side too, whatever the invoker answers", async () => {
+    const rt = new StrategyRuntime({
+      invoke: () => ({ commands: [], state: {}, nextId: 0, logs: [{ t: START, text: "z".repeat(200_000) }, { t: START, text: 42 as unknown as string }] }),
+      port: { view: () => ({}) as StrategyView, send: () => null },
+      spec: STOCK,
+      params: {},
+      callbacks: new Set(["onBar"]),
+      idPrefix: "s-",
+      now: () => START,
+    });
+    await rt.barHolding(flatBars(1)[0]!);
+    expect(rt.logs.map((l) => l.text.length)).toEqual([500, 2]);
+    expect(rt.logs[0]!.text.endsWith("…")).toBe(true);
   });
 });
 
