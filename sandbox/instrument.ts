@@ -4,16 +4,20 @@ import { TokenType } from "sucrase/dist/parser/tokenizer/types";
 // Runs on the HOST, before the user's module is handed to the loader: wires the loop
 // budget (sandbox/loop-budget.ts) into every loop. The condition of each `while` and
 // `do … while` becomes `__redfireLoop() && (cond)`, and of each three-part `for`
-// `__redfireLoop() && (cond)` (or just `__redfireLoop()` when empty); `for … of`/`for … in`
-// walk finite collections or generators whose own loops are guarded. Text is only
+// `__redfireLoop() && (cond)` (or just `__redfireLoop()` when empty); what a `for … of`
+// walks becomes `__redfireIter(iterable)`, each step spending from the same budget (an
+// iterator object of the code's own never needs a loop to run forever). `for … in` walks
+// an object's keys, always finite. Text is only
 // inserted, never a line break, so every line of the user's code keeps its number (a
 // column on a line with a loop shifts by the inserted text).
 
 /** The module the loaded worker serves the budget as, and the name the user's code calls it by. */
 export const LOOP_BUDGET_MODULE = "loop-budget.js";
 const GUARD = "__redfireLoop";
+const ITER_GUARD = "__redfireIter";
 
 const OPENERS = new Set([TokenType.parenL, TokenType.bracketL, TokenType.braceL, TokenType.braceBarL, TokenType.dollarBraceL]);
+const DECLARES = new Set([TokenType._const, TokenType._let, TokenType._var]);
 const CLOSERS = new Set([TokenType.parenR, TokenType.bracketR, TokenType.braceR, TokenType.braceBarR]);
 
 /** The user's module with its loops guarded; unchanged if it does not parse (the loader then reports the syntax error). */
@@ -53,6 +57,20 @@ export function guardLoops(code: string): string {
       else if (CLOSERS.has(t)) depth -= 1;
       else if (t === TokenType.semi && depth === 0) semis.push(j);
     }
+    if (semis.length === 0) {
+      // `for (… of iterable)`: the `of` at the header's top level; what follows it to the close is the iterable.
+      for (let j = open + 1, depth = 0; j < close; j++) {
+        const t = tokens[j]!;
+        if (OPENERS.has(t.type)) depth += 1;
+        else if (CLOSERS.has(t.type)) depth -= 1;
+        // The keyword, not a binding named `of` (`for (const of of xs)`, `for (of of xs)`).
+        else if (depth === 0 && t.type === TokenType.name && code.slice(t.start, t.end) === "of" && j > open + 1 && !DECLARES.has(tokens[j - 1]!.type) && j + 1 < close) {
+          inserts.push({ at: tokens[j + 1]!.start, text: `${ITER_GUARD}(` }, { at: tokens[close]!.start, text: ")" });
+          break;
+        }
+      }
+      continue;
+    }
     if (semis.length !== 2) continue;
     const [first, second] = semis as [number, number];
     if (second === first + 1) inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}()` });
@@ -63,5 +81,5 @@ export function guardLoops(code: string): string {
   let out = code;
   for (const { at, text } of inserts) out = out.slice(0, at) + text + out.slice(at);
   // On the first line, so no line moves.
-  return `import { spend as ${GUARD} } from "./${LOOP_BUDGET_MODULE}"; ${out}`;
+  return `import { spend as ${GUARD}, guardIteration as ${ITER_GUARD} } from "./${LOOP_BUDGET_MODULE}"; ${out}`;
 }

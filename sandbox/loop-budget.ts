@@ -1,5 +1,6 @@
 // Runs INSIDE the sandbox: the loop budget that sandbox/instrument.ts wires into every loop
-// of the user's module (the condition of each `for`/`while`/`do … while` calls `spend`),
+// of the user's module (the condition of each `for`/`while`/`do … while` calls `spend`, and
+// each step of a `for … of` through `guardIteration`),
 // reset by the entry before each callback. It stops a runaway loop deterministically (the
 // same backtest stops at the same iteration everywhere) and where the Worker Loader's CPU
 // limit is not enforced: local workerd runs every isolate on one thread and enforces no
@@ -25,6 +26,18 @@ export function spend(): true {
   spent += 1;
   if (spent > LOOP_BUDGET) throw new LoopBudgetError(`more than ${LOOP_BUDGET.toLocaleString("en-US")} loop iterations in one callback: a loop that never ends?`);
   return true;
+}
+
+/**
+ * What a `for … of` of the user's code walks, one step at a time, each spending from the
+ * budget: an iterator object that never says done ends as a loop that never ends does.
+ * Breaking out of the loop closes the iterator underneath, as a plain `for … of` would.
+ */
+export function* guardIteration<T>(iterable: Iterable<T>): Generator<T, void, undefined> {
+  for (const item of iterable) {
+    spend();
+    yield item;
+  }
 }
 
 /** A new callback starts with the whole budget. */

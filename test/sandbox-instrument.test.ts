@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { guardLoops } from "../sandbox/instrument";
 
-const PREFIX = `import { spend as __redfireLoop } from "./loop-budget.js"; `;
+const PREFIX = `import { spend as __redfireLoop, guardIteration as __redfireIter } from "./loop-budget.js"; `;
 const body = (code: string) => {
   const out = guardLoops(code);
   expect(out.startsWith(PREFIX)).toBe(true);
@@ -20,8 +20,16 @@ describe("the loop budget wired into user code", () => {
     expect(body("for (let i = 0; i < f(() => { a; b; }); i++) {}")).toBe("for (let i = 0; __redfireLoop() && ( i < f(() => { a; b; })); i++) {}");
   });
 
-  it("leaves for-of and for-in alone, and words in strings, comments and templates", () => {
-    const code = `for (const x of xs) {}\nfor (const k in o) {}\nconst s = "while (true) {}"; // for (;;)\nconst t = \`\${"for (;;)"}\`;\n`;
+  it("walks what a for-of walks through the budget, its iterable whole (a call, a destructuring head)", () => {
+    expect(body("for (const x of forever) {}")).toBe("for (const x of __redfireIter(forever)) {}");
+    expect(body("for (const [a, b] of f(x, y)) s();")).toBe("for (const [a, b] of __redfireIter(f(x, y))) s();");
+    expect(body("for (const of of ofs) {}")).toBe("for (const of of __redfireIter(ofs)) {}");
+    expect(body("for (of of ofs) {}")).toBe("for (of of __redfireIter(ofs)) {}");
+    expect(body("for (const x of of) {}")).toBe("for (const x of __redfireIter(of)) {}");
+  });
+
+  it("leaves for-in alone, and words in strings, comments and templates", () => {
+    const code = `for (const k in o) {}\nconst s = "while (true) {}"; // for (;;)\nconst t = \`\${"for (;;)"}\`;\n`;
     expect(guardLoops(code)).toBe(code);
   });
 

@@ -176,6 +176,13 @@ describe("backtests of user code in the sandbox", () => {
     expect(error.message).toMatch(/loop iterations in one callback/);
   });
 
+  it("stop a for-of over an iterator of the code's own that never ends (found in QA: it hung the host)", async () => {
+    const code = `const forever = { [Symbol.iterator]() { return { next: () => ({ done: false, value: 1 }) }; } };\nexport default {\n  onBar(bar, ctx) {\n    for (const x of forever) {}\n  },\n};\n`;
+    const error = await codeError(runCodeBacktest(env, request(code, 5), keepGoing));
+    expect(error.reason).toBe("loop_budget");
+    expect(error.line).toBe(4);
+  });
+
   it("report a module that throws while loading as a crash", async () => {
     const error = await codeError(runCodeBacktest(env, request(`throw new Error("top level");\nexport default {};\n`, 5), keepGoing));
     expect(error.reason).toBe("crashed");
