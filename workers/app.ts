@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
@@ -49,46 +50,16 @@ const corsFromConfig = cors({
 
 // History imports are CSV files of up to 100,000 rows; every other body is small JSON. A
 // backtest's CSV upload streams into its job and its route counts the bytes itself: Hono's
-// limitBody reads a body without Content-Length into memory to count it.
+// bodyLimit reads a body without Content-Length into memory to count it.
 const IMPORT_MAX_BYTES = 16 * 1024 * 1024;
 const isImport = (path: string) => IMPORT_PATH.test(path) || path === BACKTEST_CSV_PATH;
 
-const limitBody = createMiddleware<AppEnv>(async (c, next) => {
+const limitBody = createMiddleware<AppEnv>((c, next) => {
   if (c.req.path === BACKTEST_CSV_PATH) return next();
-  const body = c.req.raw.body;
-  if (!body) return next();
-  const maxSize = isImport(c.req.path) ? IMPORT_MAX_BYTES : gatewayConfig(c.env).maxBodyBytes;
-  const tooLarge = () => errorResponse(c, new ApiError(413, "request body is too large"));
-  const declared = c.req.raw.headers.has("transfer-encoding") ? null : c.req.raw.headers.get("content-length");
-  if (declared !== null) {
-    if (Number.parseInt(declared, 10) <= maxSize) return next();
-    await body.cancel().catch(() => undefined);
-    return tooLarge();
-  }
-  // A streamed body is counted as it is read. Over the limit, the rest is canceled rather
-  // than left unread (Hono's bodyLimit leaves it, which kept the connection, and under
-  // wrangler dev the next request, waiting on it).
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxSize) {
-      await reader.cancel("request body too large").catch(() => undefined);
-      return tooLarge();
-    }
-    chunks.push(value);
-  }
-  const whole = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  c.req.raw = new Request(c.req.raw, { body: whole });
-  return next();
+  return bodyLimit({
+    maxSize: isImport(c.req.path) ? IMPORT_MAX_BYTES : gatewayConfig(c.env).maxBodyBytes,
+    onError: (c) => errorResponse(c, new ApiError(413, "request body is too large")),
+  })(c, next);
 });
 
 // Bodies are JSON everywhere (CSV for history imports); anything else is refused before
