@@ -1,4 +1,6 @@
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { MAX_CODE_STARTS } from "../durable-objects/backtest/backtest-job";
+import type { JobState } from "../durable-objects/backtest/store";
 import { beforeAll, describe, expect, it } from "vitest";
 import { metricsView } from "../shared/schemas/backtests";
 import { runBacktest } from "../shared/strategy/backtest";
@@ -91,6 +93,35 @@ describe("a saved code strategy", () => {
     const done = await finished(id);
     expect(done.status).toBe("failed");
     expect(done.error).toContain("out of ideas");
+  });
+
+  it("a code run its worker kept dying under is failed after a few starts, not started again after every restart", async () => {
+    // Found in QA: a strategy that ran its worker out of memory took local workerd down, and
+    // the job's armed alarm ran it again after each restart. Each start is stored before the
+    // code runs; a job found already started MAX_CODE_STARTS times fails instead.
+    const strategyId = await savedStrategy(CODE);
+    const { id } = await json<View>(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(seededBars(50, 2).bars) }));
+    expect((await finished(id)).status).toBe("done");
+    const stub = env.BACKTEST.getByName(id);
+    const replay = async (starts: number) => {
+      // As a process that died mid-run leaves it: running (the row too), its alarm still armed.
+      await env.DB.prepare("UPDATE backtests SET status = 'running' WHERE id = ?").bind(id).run();
+      await runInDurableObject(stub, async (_o, state) => {
+        expect(state.storage.kv.get<JobState>("state")!.codeStarts).toBeGreaterThanOrEqual(1);
+        state.storage.kv.put("state", { ...state.storage.kv.get<JobState>("state")!, status: "running", metrics: null, finishedAt: null, reported: false, codeStarts: starts });
+        await state.storage.setAlarm(Date.now());
+      });
+      // The alarm may already have fired on its own; if not, it runs now.
+      await runDurableObjectAlarm(stub);
+      const stored = () => runInDurableObject(stub, (_o, state) => state.storage.kv.get<JobState>("state")!);
+      await until(async () => (await stored()).status !== "running", "the replayed run to end");
+      return stored();
+    };
+    // Within the allowance, a restarted run plays to its end again.
+    expect(await replay(MAX_CODE_STARTS - 1)).toMatchObject({ status: "done", codeStarts: MAX_CODE_STARTS });
+    const failed = await replay(MAX_CODE_STARTS);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toContain(`stopped its worker ${MAX_CODE_STARTS} times`);
   });
 
   it("posted bars' times must be RFC 3339 instants that exist, or epoch ms as numbers", async () => {

@@ -28,6 +28,9 @@ import { BARS_PER_ROW, JobStore, type JobState } from "./store";
 const log = logger("backtest-job");
 /** About 0.05–0.2 s of bars in workerd: short enough for cancel and status to wait on. */
 const CHUNK_BARS = 2_000;
+/** Starts of one code run before it is failed rather than started again (see #runCode). */
+export const MAX_CODE_STARTS = 3;
+
 /**
  * How long one alarm plays chunks before the next alarm takes over: far inside the
  * runtime's CPU limit per invocation. Re-arming the alarm after every chunk cost about
@@ -203,7 +206,14 @@ export class BacktestJob extends DurableObject<Env> {
   async #runCode(request: BacktestJobRequest): Promise<void> {
     const bars = this.#bars();
     const state = this.#store.state()!;
-    this.#store.setState({ ...state, status: "running", barsDone: 0, barsTotal: bars.length });
+    // A run that took its worker down (out of memory, or a loop only the CPU limit ends,
+    // which local workerd does not enforce) would be started again by the armed alarm after
+    // every restart, and take it down again (found in QA): each start is stored before the
+    // code runs, and the one past MAX_CODE_STARTS fails the job instead.
+    const starts = (state.codeStarts ?? 0) + 1;
+    if (starts > MAX_CODE_STARTS) throw new Error(`the strategy's code stopped its worker ${MAX_CODE_STARTS} times without finishing (out of memory, or a loop the loop budget cannot see); it is not run again`);
+    this.#store.setState({ ...state, status: "running", barsDone: 0, barsTotal: bars.length, codeStarts: starts });
+    await this.ctx.storage.sync();
     this.#store.clearRun();
     await this.#report(true);
     const { code, limits, halfSpreadTicks, cash, venue, spec, params } = request;

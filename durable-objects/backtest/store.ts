@@ -22,6 +22,8 @@ export interface JobState {
   /** The D1 row and the socket have heard the final status. */
   reported: boolean;
   finishedAt: number | null;
+  /** Times a code run was started (a run that took its worker down is started again by the alarm, at most MAX_CODE_STARTS times). */
+  codeStarts?: number;
 }
 
 export interface StoredSummary {
