@@ -47,6 +47,8 @@ function entrypoint(worker: WorkerStub): SandboxStub {
 export type StrategyFaultReason = "threw" | "loop_budget" | "cpu_limit" | "timeout" | "crashed";
 
 /** The user's code failed: what it threw (or the limit it hit), and where in the user's source, when known. */
+const STRATEGY_CALLBACKS = ["onStart", "onBar", "onTrade", "onQuote", "onOrderUpdate", "onStop"];
+
 export class StrategyCodeError extends Error {
   override name = "StrategyCodeError";
   constructor(
@@ -170,7 +172,9 @@ export function openStrategySandbox(env: { LOADER: WorkerLoader }, key: string, 
 export async function moduleLoadError(env: { LOADER: WorkerLoader }, code: string): Promise<StrategyCodeError | null> {
   using sandbox = openStrategySandbox(env, "check", code);
   try {
-    await sandbox.callbacks();
+    // A module whose default export has no callback (42, a bare function, { onBar: 5 }) would
+    // save and then do nothing; the backtest command refuses such a file too (found in QA).
+    if ((await sandbox.callbacks()).length === 0) return new StrategyCodeError(`its default export has none of the callbacks (${STRATEGY_CALLBACKS.join(", ")}): export default { onBar(bar, ctx) { … } }`, "crashed");
     return null;
   } catch (error) {
     if (!(error instanceof StrategyCodeError)) throw error;

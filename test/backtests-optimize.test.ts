@@ -45,6 +45,13 @@ describe("parameter sets", () => {
       }),
     );
   });
+
+  it("a value listed twice is one candidate, in a grid and a sample alike (found in QA: the same backtest ran thrice)", () => {
+    const random = combinations({}, { a: { values: [2, 2, 2] } }, { mode: "random", samples: 3, seed: 1, cap: 200 });
+    expect(random).toEqual({ ok: true, sets: [{ a: 2 }] });
+    const grid = combinations({}, { a: { values: [1, 2, 1] }, b: { values: ["x", "x"] } }, { mode: "grid", cap: 200 });
+    expect(grid).toEqual({ ok: true, sets: [{ a: 1, b: "x" }, { a: 2, b: "x" }] });
+  });
 });
 
 describe("ranking", () => {

@@ -124,6 +124,25 @@ describe("a saved code strategy", () => {
     expect(failed.error).toContain(`stopped its worker ${MAX_CODE_STARTS} times`);
   });
 
+  it("a cancel marked in the row while the run made its final write still wins: no results, the job agrees", async () => {
+    // Found in QA (3 in 50 races): the row said cancelled while /result answered 200.
+    const strategyId = await savedStrategy(CODE);
+    const { id } = await json<View>(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(seededBars(50, 3).bars) }));
+    expect((await finished(id)).status).toBe("done");
+    const stub = env.BACKTEST.getByName(id);
+    // The moment of the race: the job has stored its result, its final report not yet made,
+    // and the gateway has marked the row cancelled.
+    await env.DB.prepare("UPDATE backtests SET status = 'cancelled' WHERE id = ?").bind(id).run();
+    await runInDurableObject(stub, async (_o, state) => {
+      state.storage.kv.put("state", { ...state.storage.kv.get<JobState>("state")!, reported: false });
+      await state.storage.setAlarm(Date.now());
+    });
+    await runDurableObjectAlarm(stub);
+    await until(async () => (await stub.status()).status === "cancelled", "the job to agree with the row");
+    expect((await expectError(await get(`/api/backtests/${id}/result`), 409)).message).toContain("cancelled");
+    expect((await get(`/api/backtests/${id}`)).status).toBe(200);
+  });
+
   it("posted bars' times must be RFC 3339 instants that exist, or epoch ms as numbers", async () => {
     const strategyId = await savedStrategy(CODE);
     const bars = asJsonBars(seededBars(3, 1).bars);

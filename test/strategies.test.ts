@@ -158,6 +158,11 @@ describe("saving strategies as code", () => {
       expect(error.message, name).toMatch(/^the module does not load: /);
       expect(error.details, name).toEqual([expect.objectContaining({ path: "source", line })]);
     }
+    // A module that loads but has no callback (found in QA: it saved and did nothing).
+    for (const source of ["export default 42;\n", "export default function () {}\n", "export default { onBar: 5 };\n", "export default {};\n"]) {
+      const error = await expectError(await call("/api/strategies", { body: { name: "nothing", symbol: "AAPL", kind: "code", language: "js", source }, ...as(trader) }), 422);
+      expect(error.message, source).toContain("none of the callbacks");
+    }
     expect(await json<Strategy[]>(await call("/api/strategies", as(trader)))).toEqual([]);
     // An edit that breaks a saved strategy is refused the same way, and the saved version stays.
     const saved = await createStrategy(trader, { kind: "code", language: "js", source: "export default { onBar() {} };\n" });
@@ -175,7 +180,7 @@ describe("saving strategies as code", () => {
 
   it("refuses a source over 48 KiB with 422 saying the limit, not a bare 413", async () => {
     const trader = await signUp();
-    const source = `export default {};\n${"// a line of commentary that pads the strategy\n".repeat(1100)}`; // about 52 KB
+    const source = `export default { onBar() {} };\n${"// a line of commentary that pads the strategy\n".repeat(1100)}`; // about 52 KB
     const error = await expectError(await call("/api/strategies", { body: { name: "long", symbol: "AAPL", kind: "code", language: "js", source }, ...as(trader) }), 422);
     expect(error.message).toContain("48 KiB");
     const fits = source.slice(0, 48 * 1024 - 100);
@@ -323,7 +328,7 @@ describe("the strategies API contract", () => {
 
   it("answers random saves and edits with 2xx or the 4xx envelope, never a server error", async () => {
     const trader = await signUp();
-    const target = await createStrategy(trader, { kind: "code", source: "export default {};" });
+    const target = await createStrategy(trader, { kind: "code", source: "export default { onBar() {} };" });
     const value = fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.object({ maxDepth: 2 }), fc.constantFrom("ma-cross", "AAPL", "5Min", "ts", "js", "code", "template", "__proto__"));
     // Sources: random text, and valid code with random damage at a random place.
     const source = fc.oneof(

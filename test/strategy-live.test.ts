@@ -226,6 +226,8 @@ describe("a live strategy", () => {
     // Buys on the second bar, sells on the fifth, logging as it goes.
     const source = [
       "export default {",
+      // Started before its symbol has printed: ctx.now is the start's time, not the epoch (found in QA).
+      "  onStart(ctx) { ctx.log('start', ctx.now > Date.UTC(2026, 0, 1), Date.now() === ctx.now); },",
       "  onBar(bar, ctx) {",
       "    const n = ((ctx.state.n as number) ?? 0) + 1;",
       "    ctx.state.n = n;",
@@ -269,6 +271,7 @@ describe("a live strategy", () => {
     expect(status.stats.success_rate).toBe(1);
     const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${id}/logs?limit=500`, { token: trader.access }));
     expect(logs.lines.map((l) => l.text)).toContain("bar 5 3.0000");
+    expect(logs.lines.map((l) => l.text)).toContain("start true true");
   });
 
   it("does not run when its record is deleted while it starts", async () => {

@@ -285,18 +285,20 @@ export class BacktestJob extends DurableObject<Env> {
   }
 
   /** Whether the gateway marked the row cancelled; if so the job is now cancelled too. One small D1 read. */
-  async #rowCancelled(): Promise<boolean> {
+  async #rowCancelled(finished?: JobState): Promise<boolean> {
     const row = await database(this.env).select({ status: schema.backtests.status }).from(schema.backtests).where(eq(schema.backtests.id, this.#store.request()!.id)).get();
     if (row?.status !== "cancelled") return false;
     const state = this.#store.state()!;
-    if (!TERMINAL.has(state.status)) await this.#cancelledByRow(state);
+    // A cancel marked between the last look at the row and the final write (found in QA: a
+    // cancelled row whose results answered 200): the cancel still wins, and the job agrees.
+    if (!TERMINAL.has(state.status) || (finished && state.status === "done")) await this.#cancelledByRow(state);
     return true;
   }
 
   /** The row says cancelled (the gateway's mark): the run stops here, as on a cancel call. */
   async #cancelledByRow(state: JobState): Promise<void> {
     this.#run = undefined;
-    this.#store.setState({ ...state, status: "cancelled", finishedAt: Date.now(), reported: true });
+    this.#store.setState({ ...state, status: "cancelled", metrics: null, finishedAt: Date.now(), reported: true });
     await this.ctx.storage.deleteAlarm();
     await this.env.ACCOUNT.getByName(this.#store.request()!.userId).notify("backtest_updates", this.status()).catch(() => undefined);
   }
@@ -324,6 +326,7 @@ export class BacktestJob extends DurableObject<Env> {
       // Only the write that ended the row announces the end: a repeated final report matches no row.
       if (terminal && written.meta.changes > 0) await publishFinished(this.env, request, progress);
       else if (written.meta.changes === 0 && !TERMINAL.has(now.status)) return await this.#cancelledByRow(now);
+      else if (written.meta.changes === 0 && now.status === "done" && (await this.#rowCancelled(now))) return;
     } catch (error) {
       log("warn", "could not record backtest progress", { backtest: request.id, error: String(error) });
       if (terminal) await this.ctx.storage.setAlarm(Date.now() + REPORT_EVERY_MS);

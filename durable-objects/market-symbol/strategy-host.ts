@@ -370,9 +370,13 @@ export class StrategyHost {
     return loaded;
   }
 
-  /** ctx.now: the time of the event being handled (event time, as in a backtest), never the wall clock. */
+  /**
+   * ctx.now: the time of the event being handled (event time, as in a backtest). Before the
+   * object has seen any event (an onStart right after it woke), the time the command came
+   * in: it used to be 0, the epoch (found in QA).
+   */
   #clock(): number {
-    return this.#eventT;
+    return this.#eventT > 0 ? this.#eventT : Date.now();
   }
 
   #save(loaded: Loaded): void {

@@ -13,7 +13,8 @@ export type Combinations = { ok: true; sets: Record<string, unknown>[] } | { ok:
 export function rangeValues(range: ParamRange, cap: number): { ok: true; values: unknown[] } | { ok: false; message: string } {
   if ("values" in range) {
     if (range.values.length === 0) return { ok: false, message: "values must not be empty" };
-    return { ok: true, values: [...range.values] };
+    // A value listed twice is one candidate: repeated, it ran the same backtests twice (found in QA).
+    return { ok: true, values: [...new Set(range.values)] };
   }
   const { from, to, step } = range;
   if (!(step > 0)) return { ok: false, message: "step must be positive" };
