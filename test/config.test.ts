@@ -115,6 +115,18 @@ describe("config: writing", () => {
     expect(await etag()).toBe(before);
   });
 
+  it("refuses rate limits under one request a minute in any class, which would lock their user (or every admin) out of this API", async () => {
+    // Found in QA: { default: 1, windowSeconds: 86400 } at an admin's scope answered 429 for 37 hours, its own undo included.
+    const before = await etag();
+    const locked = await expectError(await write("PUT", "/api/admin/config/rate_limits", { scope: `account:${admin.id}`, value: { default: 1, auth: 1, trading: 1, windowSeconds: 86_400 }, reason: "oops" }, before), 422);
+    expect(locked.details.map((d) => d.path).sort()).toEqual(["value.auth", "value.default", "value.trading"]);
+    expect(locked.details[0]!.message).toContain("less than one a minute");
+    // A long window alone, over the default limits (100 a window), is the same mistake.
+    const window = await expectError(await write("PUT", "/api/admin/config/rate_limits", { scope: "global", value: { windowSeconds: 86_400 }, reason: "oops" }, before), 422);
+    expect(window.details.map((d) => d.path)).toContain("value.windowSeconds");
+    expect(await etag()).toBe(before);
+  });
+
   it("needs If-Match (428), refuses a stale one (412) and a malformed one (400)", async () => {
     const body = { value: { beta: true }, reason: "x" };
     await expectError(await write("PUT", "/api/admin/config/feature_flags", body), 428);

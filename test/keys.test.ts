@@ -27,6 +27,16 @@ describe("API keys", () => {
     expect(row?.secret_hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it("at most 20 active keys, also when creates arrive in parallel (found in QA: 27)", async () => {
+    const user = await signUp();
+    const make = (name: string) => call("/api/keys", { body: { name, scopes: ["read"] }, token: user.access, ip: user.ip });
+    for (let i = 0; i < 17; i++) expect((await make(`k${i}`)).status).toBe(201);
+    const parallel = await Promise.all(Array.from({ length: 8 }, (_, i) => make(`p${i}`)));
+    expect(parallel.map((r) => r.status).sort()).toEqual([201, 201, 201, 409, 409, 409, 409, 409]);
+    for (const res of parallel.filter((r) => r.status === 409)) expect((await expectError(res, 409)).message).toContain("at most 20 active API keys");
+    expect(await json<Key[]>(await call("/api/keys", { token: user.access, ip: user.ip }))).toHaveLength(20);
+  });
+
   it("authenticates with Alpaca's headers and with a bearer key_id:secret", async () => {
     const user = await signUp();
     const key = await createKey(user);

@@ -78,6 +78,21 @@ function venueBound(value: Record<string, unknown>, defaults: Record<string, unk
   return issues;
 }
 
+/**
+ * Rate limits that leave every class at least one request a minute, over the defaults: a
+ * limit of 1 a day (found in QA) locked its user out of everything, the configuration API
+ * that could undo it included, and at global scope it would lock out every admin.
+ */
+function rateBound(value: Record<string, unknown>, defaults: Record<string, unknown>): BoundIssue[] {
+  const merged = { ...defaults, ...value } as RateLimits;
+  const issues: BoundIssue[] = [];
+  for (const field of ["auth", "trading", "default"] as const) {
+    if (merged[field] * 60 < merged.windowSeconds)
+      issues.push({ field: field in value ? field : "windowSeconds", message: `${merged[field]} requests in ${merged.windowSeconds} s is less than one a minute; at least ${Math.ceil(merged.windowSeconds / 60)} in that window` });
+  }
+  return issues;
+}
+
 const parsedVar = (value: string | undefined): object => (value ? (JSON.parse(value) as object) : {});
 
 export const CONFIG_KEYS = {
@@ -90,8 +105,9 @@ export const CONFIG_KEYS = {
   rate_limits: {
     schema: RateLimits.partial().strict(),
     scopes: ["global", "account"],
-    description: "Requests per window per user and route class (RATE_LIMITS); per account over global",
+    description: "Requests per window per user and route class (RATE_LIMITS); per account over global; at least one a minute in every class",
     defaults: (vars) => RateLimits.parse(parsedVar(vars.RATE_LIMITS)),
+    bound: rateBound,
   },
   feature_flags: {
     schema: z.record(FlagName, z.boolean()),

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { and, count, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { conflict, notFound } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY } from "../../shared/schemas/common";
 import { ApiKey, CreateApiKeyRequest, CreatedApiKey, KeyIdParam } from "../../shared/schemas/identity";
@@ -36,23 +36,20 @@ keys.openapi(create, async (c) => {
   const { userId } = principalOf(c);
   const body = c.req.valid("json");
   const db = database(c.env);
-  const active = await db
-    .select({ n: count() })
-    .from(schema.apiKeys)
-    .where(and(eq(schema.apiKeys.userId, userId), isNull(schema.apiKeys.revokedAt)))
-    .get();
-  if ((active?.n ?? 0) >= MAX_KEYS_PER_USER) throw conflict(`at most ${MAX_KEYS_PER_USER} active API keys; revoke one first`);
   const keyId = `RK${randomString(18)}`;
   const secret = randomString(40, BASE62);
   const createdAt = Date.now();
-  await db.insert(schema.apiKeys).values({
-    keyId,
-    userId,
-    name: body.name,
-    secretHash: await keyedHash(c.env.PASSWORD_PEPPER, secret),
-    scopes: JSON.stringify(body.scopes),
-    createdAt,
-  });
+  const secretHash = await keyedHash(c.env.PASSWORD_PEPPER, secret);
+  // Counted in the INSERT itself (every column in the table's order), as webhooks are: a
+  // count then an insert let parallel creates pass the limit (found in QA: 27 active keys).
+  const inserted = await db
+    .insert(schema.apiKeys)
+    .select(
+      sql`SELECT ${keyId}, ${userId}, ${body.name}, ${secretHash}, ${JSON.stringify(body.scopes)}, ${createdAt}, NULL, NULL
+        WHERE (SELECT count(*) FROM api_keys WHERE user_id = ${userId} AND revoked_at IS NULL) < ${MAX_KEYS_PER_USER}`,
+    )
+    .run();
+  if (inserted.meta.changes !== 1) throw conflict(`at most ${MAX_KEYS_PER_USER} active API keys; revoke one first`);
   await publish(c.env, "user.api_key_created", `user:${userId}`, { userId, keyId, scopes: body.scopes }, c.get("traceparent"));
   return c.json({ key_id: keyId, secret, name: body.name, scopes: body.scopes, created_at: iso(createdAt)!, last_used_at: null }, 201);
 });
