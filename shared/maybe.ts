@@ -17,3 +17,17 @@ export function isPending<T>(value: T | PromiseLike<T>): value is PromiseLike<T>
 export function after<T, U>(value: T | PromiseLike<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
   return isPending(value) ? Promise.resolve(value).then(next) : next(value);
 }
+
+/**
+ * `step` on each of `items` in turn, each once the one before it is done: at once while
+ * every step answers at once, else a promise from the first step that gives one.
+ */
+export function inTurn<T>(items: readonly T[], step: (item: T) => unknown, from = 0): MaybePromise<void> {
+  for (let i = from; i < items.length; i++) {
+    const done = step(items[i]!);
+    if (isPending(done)) {
+      const next = i + 1;
+      return Promise.resolve(done).then(() => inTurn(items, step, next));
+    }
+  }
+}

@@ -340,7 +340,12 @@ function prepare<P>(options: BacktestOptions<P>) {
     lastTicks = ticks;
     return after(deliver(), () => (rt.wantsTrades ? rt.trade({ t: clock, price: ticksToNumber(ticks, spec) }) : rt.flush()));
   };
-  /** A quote and a trade at each of `prices` from `from` on, in turn, then `done`. */
+  /**
+   * A quote and a trade at each of `prices` from `from` on, in turn, then `done`. The loop
+   * of `inTurn` (shared/maybe.ts) written out: this runs for every bar, and through the
+   * shared helper a million-bar backtest measured about 4 % slower (its call sites go
+   * polymorphic).
+   */
   const printFrom = (prices: readonly number[], from: number, done: () => MaybePromise<void>): MaybePromise<void> => {
     for (let i = from; i < prices.length; i++) {
       const price = prices[i]!;

@@ -4,7 +4,7 @@ import type { Rule } from "../trading/outcome";
 import type { TradeEvent, TradeUpdate } from "../trading/stream";
 import type { OrderType, TimeInForce } from "../venue/venue";
 import type { Indicators } from "../indicators";
-import { after, isPending, type MaybePromise } from "../maybe";
+import { after, inTurn, isPending, type MaybePromise } from "../maybe";
 import type { InvokeRequest, InvokeResult, StrategyCallback, StrategyCommand, StrategyView } from "./invoke";
 
 // The strategy runtime (docs/strategies.md): a strategy's callbacks see a context, and the
@@ -405,7 +405,7 @@ export class StrategyRuntime {
       const commands = this.#commands;
       this.#commands = [];
       const next = round + 1;
-      const sending = this.#sendFrom(commands, 0);
+      const sending = inTurn(commands, this.#send);
       if (isPending(sending)) return sending.then(() => this.#deliverUpdates()).then(() => this.#flushFrom(next));
       const delivering = this.#deliverUpdates();
       if (isPending(delivering)) return delivering.then(() => this.#flushFrom(next));
@@ -413,33 +413,19 @@ export class StrategyRuntime {
     throw new Error(`strategy did not settle after ${MAX_ROUNDS} rounds of orders and updates`);
   }
 
-  /** Sends `commands` from `from` on, one after another. */
-  #sendFrom(commands: StrategyCommand[], from: number): void | Promise<void> {
-    for (let i = from; i < commands.length; i++) {
-      const sent = this.#send(commands[i]!);
-      const next = i + 1;
-      if (isPending(sent)) return sent.then(() => this.#sendFrom(commands, next));
-    }
-  }
-
   /** Delivers the updates collected so far, one callback after another. */
   #deliverUpdates(): void | Promise<void> {
     const updates = this.#updates;
     this.#updates = [];
-    return this.#deliverFrom(updates, 0);
+    return inTurn(updates, this.#deliver);
   }
 
-  #deliverFrom(updates: OrderUpdate[], from: number): void | Promise<void> {
-    for (let i = from; i < updates.length; i++) {
-      const update = updates[i]!;
-      if (FINAL_EVENTS.has(update.event)) this.forget(update.id);
-      const invoked = this.#invoke("onOrderUpdate", update);
-      const next = i + 1;
-      if (isPending(invoked)) return invoked.then(() => this.#deliverFrom(updates, next));
-    }
-  }
+  readonly #deliver = (update: OrderUpdate): void | Promise<void> => {
+    if (FINAL_EVENTS.has(update.event)) this.forget(update.id);
+    return this.#invoke("onOrderUpdate", update);
+  };
 
-  #send(command: StrategyCommand): MaybePromise<void> {
+  readonly #send = (command: StrategyCommand): MaybePromise<void> => {
     if (command.kind === "refuse") {
       this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.side, status: "rejected", filledQty: "0", rule: "invalid_order", message: command.message });
       return;
@@ -449,7 +435,7 @@ export class StrategyRuntime {
         this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.fields.side, status: "rejected", filledQty: "0", rule: refusal.rule, message: refusal.message });
       }
     });
-  }
+  };
 
   /**
    * Runs one callback. In-process ports and invokers answer at once, and then so does this:
@@ -460,7 +446,7 @@ export class StrategyRuntime {
     if (!this.o.callbacks.has(callback)) return;
     this.invocations += 1;
     const view = this.o.port.view();
-    return view instanceof Promise ? view.then((v) => this.#run(callback, event, v)) : this.#run(callback, event, view);
+    return isPending(view) ? Promise.resolve(view).then((v) => this.#run(callback, event, v)) : this.#run(callback, event, view);
   }
 
   /**
@@ -491,7 +477,7 @@ export class StrategyRuntime {
     request.now = this.o.now();
     request.nextId = memory.nextId;
     const result = this.o.invoke(request);
-    return result instanceof Promise ? result.then((r) => this.#take(r)) : this.#take(result);
+    return isPending(result) ? Promise.resolve(result).then((r) => this.#take(r)) : this.#take(result);
   }
 
   #take(result: InvokeResult): void {
