@@ -231,7 +231,7 @@ export function decimalToTicks(value: string | number, spec: InstrumentSpec): nu
  * real size (a bar with no volume, an unfilled order); callers that need a positive
  * quantity check for it.
  */
-export function decimalToLots(value: string | number, spec: InstrumentSpec): number | undefined {
+export function decimalToLots(value: string | number, spec: Pick<InstrumentSpec, "lotSize">): number | undefined {
   const plain = plainSteps(decimalText(value), spec.lotSize);
   if (plain !== null) return plain;
   const lots = exactSteps(value, spec.lotSize);

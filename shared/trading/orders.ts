@@ -3,7 +3,7 @@ import type { OrderType, TimeInForce } from "../venue/venue";
 import type { AssetInfo } from "./asset";
 import { dayOrderExpiry } from "./session";
 import type { Side } from "./ledger";
-import { formatMoney, parseMoney, quantityOf, type Money } from "./money";
+import { CENT, formatMoney, quantityOf, type Money } from "./money";
 
 // An order as its account keeps it, its life cycle, and its Alpaca JSON shape. Prices are
 // ticks, quantities lots, money bigints; decimals exist only in `orderView`.
@@ -207,6 +207,8 @@ const ORDER_TYPES: ReadonlySet<unknown> = new Set(["market", "limit", "stop", "s
 const TIMES_IN_FORCE: ReadonlySet<unknown> = new Set(["day", "gtc", "ioc", "fok"]);
 /** Plain or exponent notation, as JSON numbers and the grids' parsers accept. */
 const DECIMAL_TEXT = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+/** The grid a notional is on: cents. */
+const CENTS = { lotSize: "0.01" };
 
 /**
  * Places the request on the instrument's grids and checks the combinations Alpaca
@@ -236,10 +238,13 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
     else qty = lots;
   }
   if (has(body.notional)) {
-    const value = parseMoney(decimalText(body.notional!));
-    if (value === undefined || value <= 0n) problems.push({ path: "notional", message: "notional must be a positive decimal amount in USD" });
-    else if (value % 10n ** 16n !== 0n) problems.push({ path: "notional", message: "notional has at most two decimals (cents)" });
-    else notionalValue = value;
+    // Read as qty is (exponents too: "2e1" is 20), on the grid of cents.
+    const text = decimalText(body.notional!);
+    const cents = decimalToLots(text, CENTS);
+    if (cents === undefined ? !DECIMAL_TEXT.test(text) || text.startsWith("-") : cents <= 0) problems.push({ path: "notional", message: "notional must be a positive decimal amount in USD" });
+    else if (cents === undefined && Number(text) * 100 > Number.MAX_SAFE_INTEGER) problems.push({ path: "notional", message: `notional ${text.slice(0, 40)} is too large` });
+    else if (cents === undefined) problems.push({ path: "notional", message: "notional has at most two decimals (cents)" });
+    else notionalValue = BigInt(cents) * CENT;
     if (body.type !== "market") problems.push({ path: "notional", message: "notional orders must be market orders" });
     if (body.time_in_force !== "day" && body.time_in_force !== "gtc" && body.time_in_force !== "ioc")
       problems.push({ path: "time_in_force", message: "notional orders must be day, gtc or ioc" });

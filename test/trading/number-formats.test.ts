@@ -182,6 +182,19 @@ describe("an order's quantity refused", () => {
     expect(problem("+1")).toEqual(['qty: qty must be a decimal number, not "+1"']);
   });
 
+  it("reads a notional as it reads a quantity, exponents included, on the grid of cents", () => {
+    const notional = (value: string | number) => {
+      const parsed = parseOrderRequest({ side: "buy", type: "market", time_in_force: "day", notional: value }, spec("0.01", "0.0001"));
+      return "problems" in parsed ? parsed.problems.map((p) => `${p.path}: ${p.message}`) : formatMoney(parsed.intent.notional!);
+    };
+    // qty "2e1" was accepted while notional "2e1" was refused as not a decimal amount.
+    for (const value of ["2e1", "20", 20, " 20.00 ", "0.2e2", "2000e-2"]) expect(notional(value)).toBe("20.00");
+    expect(notional("0.01")).toBe("0.01");
+    for (const value of ["abc", "-5", "0", 0, "-0.01", "+1", "1,5"]) expect(notional(value)).toEqual(["notional: notional must be a positive decimal amount in USD"]);
+    for (const value of ["0.001", "1e-3", "10.005"]) expect(notional(value)).toEqual(["notional: notional has at most two decimals (cents)"]);
+    expect(notional("1e30")).toEqual(["notional: notional 1e30 is too large"]);
+  });
+
   it("refuses a side, type or time in force it does not know (a strategy's order reaches it unchecked)", () => {
     const refused = (fields: Record<string, unknown>) => {
       const parsed = parseOrderRequest({ side: "buy", type: "market", time_in_force: "gtc", qty: "1", ...fields } as never, spec("0.01", "1"));
