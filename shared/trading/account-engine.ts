@@ -9,7 +9,7 @@ import { activityStamp, canMove, isOpen, newOrder, openLots, orderView, parseOrd
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
-import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, protectionPrice, sellFeeReservation, type RiskLimits } from "./risk";
+import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, protectionPrice, sellFeeReservation, stopAnchor, type RiskLimits } from "./risk";
 import { priceWindow, type PriceWindow } from "./price-window";
 import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
@@ -538,8 +538,9 @@ export class AccountEngine {
     /** What the order would hold at `reference`: its protection price, and its reservation (null: a notional sell of nothing). */
     const holding = (reference: number): { cap: number | null; reservation: Reservation | null } => {
       // Market orders never trade beyond the band around the last price (stops: around the
-      // stop), which is also the worst case the reservation covers.
-      const anchor = intent.type === "stop" ? intent.stop! : reference;
+      // stop, or the last price when the stop is already through it), which is also the
+      // worst case the reservation covers.
+      const anchor = intent.type === "stop" ? stopAnchor(intent.side, intent.stop!, reference) : reference;
       const cap = intent.type === "market" || intent.type === "stop" ? protectionPrice(intent.side, anchor, limits.priceBandPct) : null;
       const worst = intent.limit ?? cap!;
       if (intent.side === "buy") return { cap, reservation: { side: "buy", symbol: spec.symbol, cash: buyReservation(intent, worst, spec, venue), lots: 0 } };

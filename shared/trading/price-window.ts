@@ -1,5 +1,5 @@
 import type { VenueOrderRequest } from "../venue/venue";
-import { priceBand, protectionPrice } from "./risk";
+import { priceBand, protectionPrice, stopAnchor } from "./risk";
 import type { MarketPrice } from "./views";
 
 // An order the account checked against a price it already held (from its venue's last
@@ -45,13 +45,19 @@ function edge(near: number, far: number, accepts: (reference: number) => boolean
 /**
  * What the venue takes for an order sent with `window`, at its own `price`: null (decline)
  * when it has no price, its price is stale, or the reference is outside the window;
- * otherwise the order, a market order's protection price set from the venue's reference
- * (never beyond the account's, which is set at the window's worst edge).
+ * otherwise the order, a market order's protection price (and a stop's already through
+ * it) set from the venue's reference (never beyond the account's, which is set at the
+ * window's worst edge).
  */
 export function admit(order: VenueOrderRequest, window: PriceWindow, price: MarketPrice | null): VenueOrderRequest | null {
   if (!inWindow(window, price)) return null;
-  if (order.type !== "market" || order.cap === null) return order;
-  return { ...order, cap: protectionPrice(order.side, price!.reference, window.bandPct) };
+  if (order.cap === null) return order;
+  const reference = price!.reference;
+  if (order.type === "market") return { ...order, cap: protectionPrice(order.side, reference, window.bandPct) };
+  // A stop already through the venue's price trades near it, as the account would have capped it.
+  if (order.type !== "stop") return order;
+  const cap = protectionPrice(order.side, stopAnchor(order.side, order.stop!, reference), window.bandPct);
+  return cap === order.cap ? order : { ...order, cap };
 }
 
 /** Whether a cancel sent with `window` is taken at `price` (the same test as an order's). */

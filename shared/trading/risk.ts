@@ -73,6 +73,15 @@ export function protectionPrice(side: "buy" | "sell", reference: number, pct: nu
   return side === "buy" ? high : low;
 }
 
+/**
+ * What a stop's protection price is set around: its stop price, or the reference when the
+ * stop is already through it (a buy stop at or below the price, a sell stop at or above),
+ * since then it triggers on arrival and trades near the reference, not near the stop.
+ */
+export function stopAnchor(side: "buy" | "sell", stop: number, reference: number): number {
+  return side === "buy" ? Math.max(stop, reference) : Math.min(stop, reference);
+}
+
 export function checkRisk(ctx: RiskContext): RiskReject | null {
   const { intent, spec, limits, reference } = ctx;
   const symbol = spec.symbol;

@@ -46,6 +46,10 @@ const CASES: Case[] = [
   ),
   // A buy stop waits for a trade at or above 101.00, then buys at the ask.
   ...TIFS.map((tif): Case => ({ type: "stop", tif, prices: { stop_price: "101.00" }, placed: "new", then: riseToTrigger, end: { status: "filled", filled_qty: "10", filled_avg_price: "101.05" } })),
+  // A buy stop already far through the last trade triggers on arrival and buys at the ask:
+  // its protection is around the price, not the stop (around 50.00 it found nothing and
+  // ended canceled, unfilled).
+  ...TIFS.map((tif): Case => ({ type: "stop", tif, prices: { stop_price: "50.00" }, placed: "filled", end: { status: "filled", filled_qty: "10", filled_avg_price: "100.05" } })),
   // A buy stop_limit at 101.00 / 101.10 buys at the ask once triggered.
   ...TIFS.map(
     (tif): Case => ({ type: "stop_limit", tif, prices: { stop_price: "101.00", limit_price: "101.10" }, placed: "new", then: riseToTrigger, end: { status: "filled", filled_qty: "10", filled_avg_price: "101.05" } }),

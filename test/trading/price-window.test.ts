@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { admit, inWindow, priceWindow } from "../../shared/trading/price-window";
-import { priceBand, protectionPrice } from "../../shared/trading/risk";
+import { priceBand, protectionPrice, stopAnchor } from "../../shared/trading/risk";
 import type { MarketPrice } from "../../shared/trading/views";
 import type { VenueOrderRequest } from "../../shared/venue/venue";
 import { harness } from "./engine-harness";
@@ -52,6 +52,13 @@ describe("admit", () => {
     expect(admit(stop, window, price(9_950))).toBe(stop);
   });
 
+  it("protects a stop already through the venue's price from that price, as the account would have", () => {
+    // A buy stop at 50.00 under a price of 99.50 triggers on arrival: capped around 50.00 it
+    // could not trade at all.
+    expect(admit(order({ type: "stop", stop: 5_000, cap: protectionPrice("buy", 10_000, 10) }), window, price(9_950))!.cap).toBe(protectionPrice("buy", 9_950, 10));
+    expect(admit(order({ type: "stop", side: "sell", stop: 20_000, cap: protectionPrice("sell", 9_900, 10) }), window, price(9_950))!.cap).toBe(protectionPrice("sell", 9_950, 10));
+  });
+
   it("never protects beyond the account's reservation: the venue's cap is inside the one set at the window's worst edge", () => {
     fc.assert(
       fc.property(fc.integer({ min: 100, max: 1_000_000 }), fc.integer({ min: 1, max: 2_000 }).map((n) => n / 100), fc.double({ min: 0, max: 1, noNaN: true }), (reference, pct, at) => {
@@ -59,6 +66,13 @@ describe("admit", () => {
         const r = Math.round(w.low + (w.high - w.low) * at);
         expect(admit(order({ cap: protectionPrice("buy", w.high, pct) }), w, price(r))!.cap!).toBeLessThanOrEqual(protectionPrice("buy", w.high, pct));
         expect(admit(order({ side: "sell", cap: protectionPrice("sell", w.low, pct) }), w, price(r))!.cap!).toBeGreaterThanOrEqual(protectionPrice("sell", w.low, pct));
+        // Stops, through the price or not: the account capped them around the stop or the window's worst edge.
+        for (const stop of [Math.max(1, w.low - 7), r, w.high + 7]) {
+          const buyCap = protectionPrice("buy", stopAnchor("buy", stop, w.high), pct);
+          const sellCap = protectionPrice("sell", stopAnchor("sell", stop, w.low), pct);
+          expect(admit(order({ type: "stop", stop, cap: buyCap }), w, price(r))!.cap!).toBeLessThanOrEqual(buyCap);
+          expect(admit(order({ type: "stop", side: "sell", stop, cap: sellCap }), w, price(r))!.cap!).toBeGreaterThanOrEqual(sellCap);
+        }
       }),
       { numRuns: 1_000 },
     );
