@@ -60,3 +60,16 @@ export const wholeParam = (name: string, min: number, max: number) =>
     .int()
     .min(min)
     .max(max);
+
+/**
+ * A boolean query parameter, read as Alpaca's servers read one: `true`/`false` in any case
+ * and `1`/`0` (alpaca-py sends a Python bool as `True`), answered as a boolean.
+ */
+export const booleanParam = (name: string) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((v) => v === "true" || v === "false" || v === "1" || v === "0", { error: `${name} must be true or false` })
+    .transform((v) => v === "true" || v === "1")
+    .openapi({ type: "boolean" });

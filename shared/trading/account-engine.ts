@@ -441,7 +441,8 @@ export class AccountEngine {
     this.#state.ledger = openLedger(cash);
     this.#state.replacements = {};
     this.#log.stateChanged();
-    this.#activity("JNLC", now, { net_amount: formatMoney(cash), description: `account reset (cash was ${formatMoney(before)}, positions closed at no price)` });
+    // The amount the reset moves, as every cash activity's is, so the activities still add up to the cash.
+    this.#activity("JNLC", now, { net_amount: formatMoney(cash - before), description: `account reset to ${formatMoney(cash)} (cash was ${formatMoney(before)}, positions closed at no price)` });
     this.#publish("account.cash_changed", { reason: "reset", cash: formatMoney(cash) }, traceparent);
     return accepted({ cash: formatMoney(cash) });
   }

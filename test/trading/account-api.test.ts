@@ -106,7 +106,9 @@ describe("closing everything", () => {
     const { user, market } = await fresh();
     await orderReaching(user, (await placed(user, { symbol: market.symbol, qty: "3", side: "buy", type: "market", time_in_force: "day" })).id, "filled");
     const resting = await placed(user, { symbol: market.symbol, qty: "1", side: "sell", type: "limit", limit_price: "105.00", time_in_force: "gtc" });
-    const res = await call("/v2/positions?cancel_orders=true", { method: "DELETE", token: user.access, ip: user.ip });
+    // alpaca-py sends its bool as "True"; a word that is not a boolean is refused before anything is closed.
+    await expectError(await call("/v2/positions?cancel_orders=yes", { method: "DELETE", token: user.access, ip: user.ip }), 422);
+    const res = await call("/v2/positions?cancel_orders=True", { method: "DELETE", token: user.access, ip: user.ip });
     expect(res.status).toBe(207);
     const [entry] = await json<{ symbol: string; status: number; body: OrderJson }[]>(res);
     expect(entry).toMatchObject({ symbol: market.symbol, status: 200, body: { side: "sell", qty: "3", type: "market" } });
@@ -129,8 +131,11 @@ describe("reset, deposits and limits", () => {
     await expectError(await call("/api/account/reset", { body: { cash: "-5" }, token: user.access, ip: user.ip }), 422);
     // Bounded (maxResetCash, 1,000,000 by default), and recorded in the activities.
     await expectError(await call("/api/account/reset", { body: { cash: "1000000000000" }, token: user.access, ip: user.ip }), 422);
+    // The JNLC moves the difference, so the cash activities add up to the cash.
     const records = await json<{ activity_type: string; net_amount: string }[]>(await call("/v2/account/activities/JNLC", { token: user.access, ip: user.ip }));
-    expect(records.map((r) => r.net_amount)).toEqual(["2500.50"]);
+    const deposits = await json<{ net_amount: string }[]>(await call("/v2/account/activities/CSD", { token: user.access, ip: user.ip }));
+    expect(deposits.map((r) => r.net_amount)).toEqual(["100000.00"]);
+    expect(records.map((r) => r.net_amount)).toEqual(["-97499.50"]);
     expect((await accountJson(user)).cash).toBe("2500.50");
   });
 

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AccountEngine, type EngineDeps } from "../../shared/trading/account-engine";
 import { MemoryBook } from "../../shared/trading/memory";
-import { basisPoints, formatMoney } from "../../shared/trading/money";
+import { basisPoints, formatMoney, parseMoney } from "../../shared/trading/money";
 import { DEFAULT_LIMITS } from "../../shared/trading/risk";
 import { DEFAULT_VENUE } from "../../shared/venue/venue";
 import { orderFee, type Report } from "../../shared/venue/venue";
@@ -294,7 +294,16 @@ describe("resetting the account", () => {
     // The reset is no way around the daily loss limit.
     expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("daily_loss");
     const records = h.book.activities({ types: ["JNLC"], after: null, until: null, direction: "asc", pageSize: 10, pageToken: null });
-    expect(records.map((r) => r.data.net_amount)).toEqual(["200000.00"]);
+    // The amount moved: with the fills and the opening deposit, the activities add up to the cash.
+    expect(records.map((r) => r.data.net_amount)).toEqual(["100100.00"]);
+    const all = h.book.activities({ types: null, after: null, until: null, direction: "asc", pageSize: 100, pageToken: null });
+    const moved = all.reduce((sum, a) => {
+      const d = a.data as { net_amount?: string; side?: string; price?: string; qty?: string; fee?: string };
+      if (a.type !== "FILL") return sum + parseMoney(d.net_amount!)!;
+      const value = (parseMoney(d.price!)! * parseMoney(d.qty!)!) / 10n ** 18n;
+      return sum + (d.side === "sell" ? value : -value) - parseMoney(d.fee!)!;
+    }, 0n);
+    expect(moved).toBe(h.engine.ledger.cash);
     expect(String(records[0]!.data.description)).toContain("cash was 99900.00");
     h.advance(24 * 3_600_000);
     expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("accepted");

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { notFound, unprocessable } from "../../shared/errors";
-import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { booleanParam, errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { Order, Position } from "../../shared/schemas/trading";
 import type { AppEnv } from "../context";
 import { accountOf, statusOf, tradableAsset, unwrap } from "../lib/accounts";
@@ -135,7 +135,7 @@ positions.openapi(
     summary: "Close every position",
     security,
     middleware: [write] as const,
-    request: { query: z.object({ cancel_orders: z.enum(["true", "false"]).optional() }) },
+    request: { query: z.object({ cancel_orders: booleanParam("cancel_orders").optional() }) },
     responses: { 207: jsonContent(z.array(z.object({ symbol: z.string(), status: z.number().int(), body: z.unknown() })), "One entry per position"), ...errorResponses(401, 403, 429) },
   }),
   async (c) => {
@@ -143,7 +143,7 @@ positions.openapi(
     const account = accountOf(c.env, userId);
     const traceparent = c.get("traceparent");
     // Client-side spans: these commands take the traceparent for their venue calls but log no span of their own.
-    if (c.req.valid("query").cancel_orders === "true") await traced(log, "call.account.cancelAll", traceparent, (span) => account.cancelAll(span.traceparent), () => ({ account: userId, client: true }));
+    if (c.req.valid("query").cancel_orders === true) await traced(log, "call.account.cancelAll", traceparent, (span) => account.cancelAll(span.traceparent), () => ({ account: userId, client: true }));
     const held = await traced(log, "call.account.positions", traceparent, (span) => account.positions(span.traceparent), () => ({ account: userId, client: true }));
     const results = await Promise.all(
       held.map(async (p) => {
