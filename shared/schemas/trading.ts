@@ -137,7 +137,11 @@ export const ActivityQueryParams = z.object({
   until: z.string().max(40).optional(),
   direction: z.enum(["asc", "desc"]).default("desc"),
   page_size: wholeParam("page_size", 1, 100).default(100),
-  page_token: z.string().max(80).optional(),
+  // An activity id (time stamp :: id), as the last page answered: anything else would page from an arbitrary place.
+  page_token: z
+    .string()
+    .regex(/^\d{17}::[0-9a-fA-F-]{36}$/, "page_token must be the id of an activity from a previous page")
+    .optional(),
 });
 
 export const Amount = z.union([z.string().trim().max(24), z.number()]).openapi({ type: "string", example: "100000" });

@@ -295,7 +295,11 @@ export class AccountEngine {
       lots = Number((BigInt(p.qty) * pct) / hundred);
       if (lots === 0) return refused("invalid_order", "that percentage of the position is less than one lot", [{ path: "percentage", message: "too small" }]);
     }
-    if (lots > free) return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)}): the rest is held by open orders; cancel them first (DELETE /v2/positions?cancel_orders=true closes every position after canceling)`);
+    if (lots > free) {
+      // Only when open sells hold part of it is there anything to cancel.
+      const held = free < p.qty ? ": the rest is held by open orders; cancel them first (DELETE /v2/positions?cancel_orders=true closes every position after canceling)" : ": more than the position holds";
+      return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)})${held}`);
+    }
     return this.place({ side: "sell", type: "market", time_in_force: "day", qty: lotsToDecimal(lots, spec) }, asset, market, traceparent, held);
   }
 

@@ -227,7 +227,10 @@ describe("placing orders", () => {
     await h.quote("99.00", "100.00");
     await h.place({ side: "buy", qty: "10" });
     const close = (qty: string | null, pct: string | null) => h.runner.closePosition("AAA", h.asset(), qty, pct, null);
-    expect(refusal(await close("11", null))).toBe("position");
+    const tooMuch = await close("11", null);
+    expect(refusal(tooMuch)).toBe("position");
+    // Nothing holds any of it: the message does not send the trader to cancel orders they do not have.
+    expect(tooMuch.ok ? "" : tooMuch.refusal.message).toBe("insufficient qty available for order (requested: 11, available: 10): more than the position holds");
     expect(refusal(await close(null, "0.5"))).toBe("invalid_order");
     expect(refusal(await close(null, "50"))).toBe("accepted");
     expect(h.engine.ledger.positions.AAA?.qty).toBe(5);
@@ -248,7 +251,7 @@ describe("placing orders", () => {
     for (const [qty, pct] of [[null, null], [null, "100"], [null, "50"]] as const) {
       const outcome = await close(qty, pct);
       expect(refusal(outcome), `${qty} ${pct}`).toBe("position");
-      if (!outcome.ok) expect(outcome.refusal.message).toContain(`(requested: ${pct === "50" ? 5 : 10}, available: 4)`);
+      if (!outcome.ok) expect(outcome.refusal.message).toContain(`(requested: ${pct === "50" ? 5 : 10}, available: 4): the rest is held by open orders`);
     }
     expect(h.engine.ledger.positions.AAA?.qty).toBe(10);
     expect(refusal(await close("4", null))).toBe("accepted");
