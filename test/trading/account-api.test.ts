@@ -108,6 +108,11 @@ describe("closing everything", () => {
     const { user, market } = await fresh();
     await orderReaching(user, (await placed(user, { symbol: market.symbol, qty: "3", side: "buy", type: "market", time_in_force: "day" })).id, "filled");
     const resting = await placed(user, { symbol: market.symbol, qty: "1", side: "sell", type: "limit", limit_price: "105.00", time_in_force: "gtc" });
+    // A position names its asset's exchange (alpaca-py's Position takes only exchanges it knows), listed and alone.
+    const { exchange } = await get<{ exchange: string }>(user, `/v2/assets/${market.symbol}`);
+    expect(exchange).toBe("NASDAQ");
+    expect((await get<{ exchange: string }[]>(user, "/v2/positions")).map((p) => p.exchange)).toEqual([exchange]);
+    expect((await get<{ exchange: string }>(user, `/v2/positions/${market.symbol}`)).exchange).toBe(exchange);
     // alpaca-py sends its bool as "True"; a word that is not a boolean is refused before anything is closed.
     await expectError(await call("/v2/positions?cancel_orders=yes", { method: "DELETE", token: user.access, ip: user.ip }), 422);
     const res = await call("/v2/positions?cancel_orders=True", { method: "DELETE", token: user.access, ip: user.ip });

@@ -6,7 +6,7 @@ import type { AppEnv } from "../context";
 import { accountOf, statusOf, tradableAsset, unwrap } from "../lib/accounts";
 import { log } from "../../platform/log";
 import { traced } from "../../platform/trace";
-import { findAsset } from "../../platform/assets";
+import { assetBySymbol, findAsset } from "../../platform/assets";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { oneHop } from "../middleware/admission";
 import { validationHook } from "../middleware/errors";
@@ -36,8 +36,21 @@ positions.openapi(
     middleware: [read] as const,
     responses: { 200: jsonContent(z.array(Position), "Every open position"), ...errorResponses(401, 403, 429) },
   }),
-  async (c) => c.json(await oneHop<z.infer<typeof Position>[]>(c, (account, gate) => account.gated(gate, "positions")), 200),
+  async (c) => {
+    const list = await oneHop<z.infer<typeof Position>[]>(c, (account, gate) => account.gated(gate, "positions"));
+    return c.json(await Promise.all(list.map((p) => withExchange(c.env, p))), 200);
+  },
 );
+
+/**
+ * A position names its asset's exchange, from this isolate's registry snapshot (the account
+ * knows its instruments, not where they are listed): alpaca-py's Position takes only the
+ * exchanges it knows.
+ */
+async function withExchange(env: Env, position: z.infer<typeof Position>): Promise<z.infer<typeof Position>> {
+  const asset = await assetBySymbol(env, position.symbol);
+  return asset ? { ...position, exchange: asset.exchange } : position;
+}
 
 positions.openapi(
   createRoute({
@@ -59,7 +72,7 @@ async function readPosition(c: PositionContext, segment: string): Promise<z.infe
   const symbol = await symbolOf(c.env, segment);
   const position = symbol ? await oneHop<z.infer<typeof Position> | null>(c, (account, gate) => account.gated(gate, "position", symbol)) : null;
   if (!position) throw notFoundPosition();
-  return position;
+  return withExchange(c.env, position);
 }
 
 // A pair's slash unencoded in the path (/v2/positions/BTC/USD), as Alpaca's SDKs send it.
