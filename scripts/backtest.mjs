@@ -33,7 +33,21 @@ async function loadEngine(file) {
     reexport(["parseMoney", "formatMoney", "roundHalfUp", "CENT"], "shared/trading/money.ts"),
   ];
   if (file) lines.push(`import * as userModule from ${JSON.stringify(file)};`, "export { userModule };");
-  return importBundle(lines, "redfire-backtest-");
+  // A user file's errors should name its own lines: the bundle carries a source map, which Node reads.
+  if (file) process.setSourceMapsEnabled(true);
+  return importBundle(lines, "redfire-backtest-", { sourcemap: Boolean(file) });
+}
+
+/**
+ * What a strategy's error says, in one line: its message and, for a user file, the place in
+ * it the error was thrown from (no stack of the engine's frames; DEBUG=1 prints the stack).
+ */
+function strategyError(error, file) {
+  if (process.env.DEBUG) return String(error?.stack ?? error);
+  const message = error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error);
+  const frame = file && typeof error?.stack === "string" ? error.stack.split("\n").find((line) => line.includes(file)) : undefined;
+  const at = frame?.match(/\(?(?:file:\/\/)?([^()\s]+:\d+:\d+)\)?\s*$/)?.[1];
+  return at ? `${message} (${at})` : message;
 }
 
 /** The strategy object and its checked parameters, or a UsageError. */
@@ -51,12 +65,17 @@ function resolveStrategy(source, m, input) {
   const wrong = callbacks.filter((name) => name in strategy && typeof strategy[name] !== "function");
   if (wrong.length > 0) throw new UsageError([`--strategy: ${wrong.join(", ")} must be functions`]);
   if (!callbacks.some((name) => typeof strategy[name] === "function")) throw new UsageError([`--strategy: the default export has none of ${callbacks.join(", ")}`]);
-  return { name: source.file, strategy, params: input };
+  return { name: source.file, file: source.file, strategy, params: input };
 }
 
 /** The CSV's rows as the strategy's bars, or every problem with their line numbers. */
 function readBars(options, m) {
-  const text = readFileSync(options.csv, "utf8");
+  let text;
+  try {
+    text = readFileSync(options.csv, "utf8");
+  } catch (error) {
+    throw new UsageError([`--csv: cannot read ${options.csv}: ${error?.code === "EISDIR" ? "it is a directory" : (error?.message ?? error)}`]);
+  }
   const parsed = m.parseOhlcvCsv(text, options.spec, { timeframe: options.timeframe, now: LATEST_TIME, maxRows: MAX_ROWS });
   if (!parsed.ok) throw new UsageError(parsed.errors.map((e) => `${options.csv}: line ${e.line}: ${e.message}`));
   if (parsed.bars.length === 0) throw new UsageError([`${options.csv}: no bars after the header`]);
@@ -85,7 +104,8 @@ async function main() {
       m = await loadEngine(source.file);
     } catch (error) {
       if (error instanceof BundleError) throw new UsageError([`--strategy: ${source.file} does not build:`, ...error.messages]);
-      throw error;
+      // The module threw as it loaded (its top level ran).
+      return fail([`the strategy failed as it loaded: ${strategyError(error, source.file)}`], 1);
     }
     options = runOptions(values, m);
     chosen = resolveStrategy(source, m, options.params);
@@ -109,7 +129,7 @@ async function main() {
       quoteLots: options.quoteLots,
     });
   } catch (error) {
-    return fail([`the strategy failed: ${error?.stack ?? error}`], 1);
+    return fail([`the strategy failed: ${strategyError(error, chosen.file)}`], 1);
   }
   if (options.json) {
     // The strategy's log would break the one-object stdout: it goes to stderr.

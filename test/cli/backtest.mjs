@@ -180,6 +180,24 @@ export default {
     assert(notJson.code === 2 && notJson.stderr.includes("--params: not JSON"), `exit ${notJson.code}: ${notJson.stderr}`);
   });
 
+  await check("a strategy file that throws exits 1 with its message and its own line, no stack; so does one that throws as it loads", () => {
+    const throwing = file("throws.ts", `export default {\n  onBar(bar: { close: number }) {\n    if (bar.close > 0) throw new RangeError("boom");\n  },\n};\n`);
+    const run = backtest(["--strategy", throwing, "--csv", rfc, "--json"]);
+    assert(run.code === 1, `exit ${run.code}: ${run.stderr}`);
+    // The TypeScript file's line and column (through the bundle's source map), not the bundle's.
+    assert(run.stderr.trim() === `backtest: the strategy failed: RangeError: boom (${throwing}:3:30)`, `stderr: ${run.stderr}`);
+    assert(run.stdout === "", `stdout: ${run.stdout}`);
+    const top = file("top.js", `throw new TypeError("no");\nexport default { onBar() {} };\n`);
+    const loading = backtest(["--strategy", top, "--csv", rfc]);
+    assert(loading.code === 1 && loading.stderr.trim() === `backtest: the strategy failed as it loaded: TypeError: no (${top}:1:7)`, `exit ${loading.code}: ${loading.stderr}`);
+  });
+
+  await check("a --csv that cannot be read (a directory) exits 2 with one line, no stack", () => {
+    const run = backtest(["--strategy", "ma-cross", "--csv", dir]);
+    assert(run.code === 2 && run.stderr.startsWith(`backtest: --csv: cannot read ${dir}: it is a directory`), `exit ${run.code}: ${run.stderr}`);
+    assert(!run.stderr.includes("    at "), `a stack: ${run.stderr}`);
+  });
+
   await check("bad options exit 2 and name every offending option", () => {
     const run = backtest(["--strategy", "ma-cross", "--csv", rfc, "--tick", "0", "--fee-bps", "abc", "--half-spread-ticks", "1.5", "--json"]);
     assert(run.code === 2, `exit ${run.code}`);
