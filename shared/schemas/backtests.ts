@@ -187,6 +187,7 @@ export const OptimizationView = z
         value: z.union([z.number(), z.string(), z.null()]),
         bars_done: z.number().int(),
         bars_total: z.number().int(),
+        error: z.string().nullable().openapi({ description: "why the run failed (null unless failed)" }),
       }),
     ),
   })

@@ -465,12 +465,14 @@ try {
   // Hourly AAPL bars of a slow wave (240 unless told): the fast average crosses the slow one several times.
   const WAVE_START = Date.UTC(2025, 0, 6);
   const LONG_RUN = 3500;
-  const waveCsv = (bars = 240) => {
+  // `epoch`: timestamps as epoch milliseconds, the import's other spelling (the optimizer
+  // once posted them as strings, which a body's bars read as RFC 3339, and every run failed).
+  const waveCsv = (bars = 240, epoch = false) => {
     const rows = ["timestamp,open,high,low,close,volume"];
     let open = 100;
     for (let i = 0; i < bars; i++) {
       const close = Math.round((100 + 5 * Math.sin(i / 6)) * 100) / 100;
-      const t = new Date(WAVE_START + i * 3_600_000).toISOString().replace(".000Z", "Z");
+      const t = epoch ? String(WAVE_START + i * 3_600_000) : new Date(WAVE_START + i * 3_600_000).toISOString().replace(".000Z", "Z");
       rows.push(`${t},${open.toFixed(2)},${(Math.max(open, close) + 0.1).toFixed(2)},${(Math.min(open, close) - 0.1).toFixed(2)},${close.toFixed(2)},1000`);
       open = close;
     }
@@ -559,7 +561,7 @@ try {
     await page.locator("#bt-template").selectOption("ma-cross");
     await page.locator("#bt-param-fast").fill("2");
     await page.locator("#bt-param-slow").fill("12");
-    await page.locator("#bt-csv").setInputFiles({ name: "aapl-wave.csv", mimeType: "text/csv", buffer: waveCsv() });
+    await page.locator("#bt-csv").setInputFiles({ name: "aapl-wave.csv", mimeType: "text/csv", buffer: waveCsv(240, true) });
     await page.getByRole("button", { name: "Run backtest" }).click();
     await until(async () => (await page.locator('[data-testid="backtests"] tr[data-status="done"]').count()) >= 2, "both runs to finish", 30_000);
     const boxes = page.locator('[data-testid="backtests"] tr[data-status="done"] input[type="checkbox"]');

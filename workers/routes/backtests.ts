@@ -250,7 +250,7 @@ async function optimizationView(env: Env, userId: string, id: string, traceparen
   if (!metric) throw notFound("optimization not found");
   const runs = rows.map((row) => {
     const view = backtestView(row);
-    return { id: view.id, params: view.params, status: view.status, value: view.metrics?.[metric] ?? null, bars_done: view.bars_done, bars_total: view.bars_total };
+    return { id: view.id, params: view.params, status: view.status, value: view.metrics?.[metric] ?? null, bars_done: view.bars_done, bars_total: view.bars_total, error: view.error };
   });
   return { id, template: first.template, metric, runs: rankRuns(runs, metric).map((r, i) => ({ rank: i + 1, ...r })) };
 }

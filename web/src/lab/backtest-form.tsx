@@ -65,7 +65,7 @@ export function MarketFields(props: { value: Market; onChange(m: Market): void; 
   );
 }
 
-export function BacktestForm(props: { templates: TemplateJson[]; strategies: StrategyJson[]; market: Market; onMarket(m: Market): void; onStarted(run: BacktestJson, closes: Point[] | null): void }) {
+export function BacktestForm(props: { templates: TemplateJson[]; strategies: StrategyJson[]; market: Market; onMarket(m: Market | ((current: Market) => Market)): void; onStarted(run: BacktestJson, closes: Point[] | null): void }) {
   const { templates, strategies, market } = props;
   const [source, setSource] = useState<"template" | "strategy">("template");
   const [template, setTemplate] = useState(templates[0]?.name ?? "");
@@ -73,7 +73,9 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
   const [strategyId, setStrategyId] = useState(strategies[0]?.id ?? "");
   const { bars, csv } = market;
   const setBars = (b: Market["bars"]) => props.onMarket({ ...market, bars: b });
-  const setCsv = (c: Market["csv"]) => props.onMarket({ ...market, csv: c });
+  // Applied to the market as it is when the file has been read, not as it was when it was
+  // chosen: a field changed meanwhile (reading a large file takes a while) stays changed.
+  const setCsv = (c: Market["csv"]) => props.onMarket((current) => ({ ...current, csv: c }));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);

@@ -26,6 +26,8 @@ interface Axis {
 const numericParams = (t: TemplateJson | undefined) => (t ? shownFields(t.params_schema, t.defaults).filter(([, f]) => f.type === "integer" || f.type === "number").map(([n]) => n) : []);
 /** The most bars a JSON body may carry (the API's MAX_POSTED_BARS). */
 const MAX_POSTED_BARS = 1000;
+/** Errors shown of a refused start, and reasons of failed runs (a bad file can have one a bar). */
+const MAX_SHOWN_ERRORS = 5;
 const LOWER_IS_BETTER = new Set(["max_drawdown", "max_drawdown_duration", "annualized_volatility", "fees", "gross_loss"]);
 
 export function OptimizePanel(props: { templates: TemplateJson[]; market: Market }) {
@@ -78,8 +80,10 @@ export function OptimizePanel(props: { templates: TemplateJson[]; market: Market
       setRan({ x: x.param, y: y.param });
       setOpt(started);
     } catch (e) {
+      // A bad file can have an error a bar: the first few say what is wrong.
       const errs = Object.entries(fieldErrors(e)).map(([k, v]) => `${k}: ${v}`);
-      setProblem([messageOf(e, "The optimization could not start."), ...errs].join(" · "));
+      const shown = errs.length > MAX_SHOWN_ERRORS ? [...errs.slice(0, MAX_SHOWN_ERRORS), `and ${errs.length - MAX_SHOWN_ERRORS} more`] : errs;
+      setProblem([messageOf(e, "The optimization could not start."), ...shown].join(" · "));
     }
   }
 
@@ -144,14 +148,23 @@ function HeatMap(props: { opt: OptimizationJson; x: string; y: string }) {
   const hi = Math.max(...values);
   const flip = LOWER_IS_BETTER.has(opt.metric);
   const done = opt.runs.filter((r) => !["queued", "running"].includes(r.status)).length;
+  const failed = opt.runs.filter((r) => r.status === "failed");
+  const canceled = opt.runs.filter((r) => r.status === "cancelled").length;
   // Ten colour steps as classes: 0 worst … 9 best.
   const level = (v: number | null) => (v === null || hi === lo ? 5 : Math.round(((flip ? hi - v : v - lo) / (hi - lo)) * 9));
   const cell = (xv: number, yv: number) => opt.runs.find((r) => Number(r.params[x]) === xv && Number(r.params[y]) === yv);
   return (
     <div class="heat" data-testid="heatmap">
       <p class="muted small">
-        {metricLabel(opt.metric)}: {done} of {opt.runs.length} runs done{flip ? " (lower is better)" : ""}. Columns {x}, rows {y}.
+        {metricLabel(opt.metric)}: {done} of {opt.runs.length} runs done{failed.length > 0 ? `, ${failed.length} failed` : ""}
+        {canceled > 0 ? `, ${canceled} cancelled` : ""}
+        {flip ? " (lower is better)" : ""}. Columns {x}, rows {y}.
       </p>
+      {failed.length > 0 && (
+        <p class="form-error" role="alert">
+          {[...new Set(failed.map((r) => r.error ?? "failed"))].slice(0, MAX_SHOWN_ERRORS).join(" · ")}
+        </p>
+      )}
       {/* A style object is set through the CSSOM, which the Content-Security-Policy allows. */}
       <div class="heat-grid" style={{ gridTemplateColumns: `auto repeat(${xs.length}, minmax(3.5rem, 1fr))` }}>
         <span />
@@ -169,8 +182,8 @@ function HeatMap(props: { opt: OptimizationJson; x: string; y: string }) {
             const v = metricNumber(r?.value);
             const state = !r ? "none" : r.status === "done" ? (v === null ? "undefined" : `l${level(v)}`) : r.status;
             return (
-              <span key={`${xv},${yv}`} class={`heat-cell ${state}`} title={r ? `${x}=${xv} ${y}=${yv}: ${formatMetric(opt.metric, r.value)} (rank ${r.rank}, ${r.status})` : "not run"}>
-                {r?.status === "done" ? formatMetric(opt.metric, r.value) : r ? "…" : ""}
+              <span key={`${xv},${yv}`} class={`heat-cell ${state}`} title={r ? `${x}=${xv} ${y}=${yv}: ${r.status === "failed" ? (r.error ?? "failed") : `${formatMetric(opt.metric, r.value)} (rank ${r.rank}, ${r.status})`}` : "not run"}>
+                {r?.status === "done" ? formatMetric(opt.metric, r.value) : r?.status === "failed" ? "failed" : r?.status === "cancelled" ? "cancelled" : r ? "…" : ""}
               </span>
             );
           }),
