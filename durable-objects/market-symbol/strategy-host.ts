@@ -2,11 +2,11 @@ import { openStrategySandbox, StrategyCodeError, type StrategySandboxHandle } fr
 import { logger } from "../../platform/log";
 import { endSpan, startSpan, type Span } from "../../platform/trace";
 import type { FeedEvent } from "../../shared/market/feed";
-import type { InstrumentSpec } from "../../shared/market/instrument";
+import { ticksToDecimal, type InstrumentSpec } from "../../shared/market/instrument";
 import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { strategyOrderPrefix, strategyRunPrefix } from "../../shared/strategy/live";
 import { callbacksOf, stateProblem, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
-import { eventTime, liveStats, liveStep, recordFailure, recordSuccess, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
+import { eventTime, liveStats, liveStep, orderEnded, recordFailure, recordFill, recordSuccess, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
 import { TEMPLATES } from "../../shared/strategy/templates";
 import { LiveStrategyStore, type LiveRow } from "./strategy-store";
 
@@ -268,11 +268,17 @@ export class StrategyHost {
     const { row } = loaded;
     const reply = await accountCall(() => this.#account(row).strategyView({ spec, lastTicks: this.deps.lastTicks(), prefix: strategyOrderPrefix(row.config.id), afterSeq: row.updateSeq }));
     loaded.runtime.committed(reply.updates);
-    for (const u of reply.updates) if (u.data.event === "fill" || u.data.event === "partial_fill") row.stats.fills += 1;
+    for (const u of reply.updates) {
+      const d = u.data;
+      if (d.event === "canceled" || d.event === "expired" || d.event === "rejected" || d.event === "replaced") orderEnded(row.stats, d.order.id);
+      if (d.event !== "fill" && d.event !== "partial_fill") continue;
+      row.stats.fills += 1;
+      recordFill(row.stats, { orderId: d.order.id, side: d.order.side, price: d.price ?? "0", qty: d.qty ?? "0", commission: d.order.commission, final: d.event === "fill" });
+    }
     row.updateSeq = reply.seq;
     loaded.view = reply.view;
-    row.stats.equity = reply.view.account.equity;
-    row.stats.startEquity ??= reply.view.account.equity;
+    const lastTicks = this.deps.lastTicks();
+    if (lastTicks !== null) row.stats.mark = ticksToDecimal(lastTicks, spec);
   }
 
   #endTrace(loaded: Loaded, fields: Record<string, unknown> = {}): void {

@@ -11,7 +11,7 @@ export const LiveStats = z
     success_rate: z.number().nullable().openapi({ description: "Share of callbacks that succeeded (null before the first)" }),
     orders: z.number().int(),
     fills: z.number().int(),
-    pnl: z.string().nullable().openapi({ description: "Change in the account's equity since the start, USD", example: "12.50" }),
+    pnl: z.string().nullable().openapi({ description: "The strategy's own P&L since the start, USD: the cash its fills moved (fees included) plus what they left at the last price; null while it holds a quantity and has seen no price", example: "12.50" }),
     started_at: z.string(),
   })
   .openapi("LiveStrategyStats");

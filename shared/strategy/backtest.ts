@@ -4,7 +4,7 @@ import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
-import { notional, parseMoney, priceOf, quantityOf, SCALE } from "../trading/money";
+import { MONEY_ONE, notional, parseMoney, priceOf, quantityOf } from "../trading/money";
 import { isOpen, orderView, type OrderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
@@ -92,8 +92,6 @@ const OWNER = "backtest";
 /** A backtest's order ids: `strategy-1`, `strategy-2`, … */
 const ID_PREFIX = "strategy-";
 const DEFAULT_QUOTE_LOTS = 1e15;
-/** One dollar in money units (price × quantity carries twice the scale). */
-const MONEY_ONE = 10n ** BigInt(SCALE);
 
 /**
  * A backtest that runs in steps, so a job can report progress and stop between them:

@@ -1,6 +1,6 @@
 import type { FeedEvent } from "../market/feed";
 import { lotsToDecimal, ticksToNumber, type InstrumentSpec } from "../market/instrument";
-import { parseMoney, formatMoney } from "../trading/money";
+import { MONEY_ONE, parseMoney, formatMoney } from "../trading/money";
 import type { StrategyBar, StrategyQuote, StrategyTrade } from "./runtime";
 
 // What the API and the app know of a live strategy: its run's configuration (set by the
@@ -30,10 +30,28 @@ export interface LiveCounters {
   consecutiveFailures: number;
   orders: number;
   fills: number;
-  /** Account equity (decimal) when the strategy first looked, and at its last event. */
-  startEquity: string | null;
-  equity: string | null;
+  /**
+   * What the strategy's own fills since it started moved (money units as integer text, so
+   * the stored row stays JSON): cash (sells less buys less fees) and the net quantity left;
+   * and each open order's commission so far, so a fill's fee is the order's increase. Absent
+   * on a run stored before these were counted: its P&L counts from the first fill seen.
+   */
+  flow?: { cash: string; qty: string; commissions: Record<string, string> };
+  /** The symbol's last price (decimal) when the strategy last looked: what its net quantity is worth. */
+  mark?: string | null;
   startedAt: number;
+}
+
+/** A fill of one of the strategy's orders, from its trade update. */
+export interface StrategyFill {
+  orderId: string;
+  side: "buy" | "sell";
+  /** Decimal strings, as the update carries them; `commission` is the order's total so far. */
+  price: string;
+  qty: string;
+  commission: string;
+  /** The order's last fill (it is filled, or ended after it). */
+  final: boolean;
 }
 
 export interface LiveStats {
@@ -43,7 +61,11 @@ export interface LiveStats {
   success_rate: number | null;
   orders: number;
   fills: number;
-  /** Change in the account's equity since the strategy started (decimal USD). */
+  /**
+   * The strategy's own P&L since it started (decimal USD): what its fills moved in cash,
+   * fees included, plus what the quantity they left is worth at the last price. Null while
+   * it holds a quantity and no price has been seen.
+   */
   pnl: string | null;
   started_at: string;
 }
@@ -61,19 +83,47 @@ export interface LiveStrategyStatus {
 }
 
 export function newCounters(startedAt: number): LiveCounters {
-  return { callbacks: 0, failures: 0, consecutiveFailures: 0, orders: 0, fills: 0, startEquity: null, equity: null, startedAt };
+  return { callbacks: 0, failures: 0, consecutiveFailures: 0, orders: 0, fills: 0, flow: { cash: "0", qty: "0", commissions: {} }, mark: null, startedAt };
+}
+
+/** Counts one of the strategy's fills into its P&L. */
+export function recordFill(c: LiveCounters, fill: StrategyFill): void {
+  const flow = (c.flow ??= { cash: "0", qty: "0", commissions: {} });
+  const price = parseMoney(fill.price);
+  const qty = parseMoney(fill.qty);
+  const commission = parseMoney(fill.commission) ?? 0n;
+  if (price === undefined || qty === undefined) return;
+  const fee = commission - (parseMoney(flow.commissions[fill.orderId] ?? "0") ?? 0n);
+  const value = (price * qty) / MONEY_ONE;
+  flow.cash = (BigInt(flow.cash) + (fill.side === "sell" ? value : -value) - fee).toString();
+  flow.qty = (BigInt(flow.qty) + (fill.side === "buy" ? qty : -qty)).toString();
+  if (fill.final) delete flow.commissions[fill.orderId];
+  else flow.commissions[fill.orderId] = fill.commission;
+}
+
+/** An order of the strategy ended without a last fill (canceled, expired, rejected, replaced): its commission is no longer followed. */
+export function orderEnded(c: LiveCounters, orderId: string): void {
+  if (c.flow) delete c.flow.commissions[orderId];
+}
+
+/** The strategy's P&L: its fills' cash plus their net quantity at `mark`; null without a price for a quantity held. */
+function strategyPnl(c: LiveCounters): string | null {
+  const flow = c.flow;
+  if (!flow) return null;
+  const qty = BigInt(flow.qty);
+  const mark = c.mark == null ? undefined : parseMoney(c.mark);
+  if (qty !== 0n && mark === undefined) return null;
+  return formatMoney(BigInt(flow.cash) + (qty === 0n ? 0n : (qty * mark!) / MONEY_ONE));
 }
 
 export function liveStats(c: LiveCounters): LiveStats {
-  const start = c.startEquity === null ? undefined : parseMoney(c.startEquity);
-  const now = c.equity === null ? undefined : parseMoney(c.equity);
   return {
     callbacks: c.callbacks,
     failures: c.failures,
     success_rate: c.callbacks === 0 ? null : (c.callbacks - c.failures) / c.callbacks,
     orders: c.orders,
     fills: c.fills,
-    pnl: start === undefined || now === undefined ? null : formatMoney(now - start),
+    pnl: strategyPnl(c),
     started_at: new Date(c.startedAt).toISOString(),
   };
 }

@@ -9,6 +9,8 @@ export type Money = bigint;
 
 export const SCALE = 18;
 const ONE = 10n ** BigInt(SCALE);
+/** One dollar in money units: a product of two amounts divides by it. */
+export const MONEY_ONE: Money = ONE;
 export const ZERO: Money = 0n;
 export const CENT: Money = ONE / 100n;
 

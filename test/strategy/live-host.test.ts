@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FeedEvent } from "../../shared/market/feed";
-import { eventTime, liveStats, liveStep, MAX_CONSECUTIVE_FAILURES, newCounters, recordFailure, recordSuccess } from "../../shared/strategy/live-host";
+import { eventTime, liveStats, liveStep, MAX_CONSECUTIVE_FAILURES, newCounters, orderEnded, recordFailure, recordFill, recordSuccess, type LiveCounters } from "../../shared/strategy/live-host";
 import { COIN } from "./helpers";
 
 // The rules of a live strategy's host, without the symbol object: what it hears of the
@@ -60,9 +60,33 @@ describe("failures", () => {
     expect(c.callbacks).toBe(3);
   });
 
-  it("report P&L since the start from the equity first and last seen", () => {
-    const c = { ...newCounters(0), startEquity: "100000.00", equity: "100012.34" };
-    expect(liveStats(c).pnl).toBe("12.34");
-    expect(liveStats(newCounters(0))).toMatchObject({ pnl: null, success_rate: null });
+  it("report the strategy's own P&L: its fills' cash, fees included, and what they left at the last price", () => {
+    // It was the account's equity change, so every strategy of an account (and the owner's
+    // own trades) showed the same figure.
+    const c = newCounters(0);
+    expect(liveStats(c)).toMatchObject({ pnl: "0.00", success_rate: null });
+    // Two fills of one buy (commission 0.10, then 0.25 in all), then a sell of part.
+    recordFill(c, { orderId: "b", side: "buy", price: "100.00", qty: "1.5", commission: "0.10", final: false });
+    expect(liveStats(c).pnl).toBeNull(); // a quantity held and no price seen
+    recordFill(c, { orderId: "b", side: "buy", price: "101.00", qty: "0.5", commission: "0.25", final: true });
+    c.mark = "102.00";
+    // cash −150 − 50.5 − 0.25 = −200.75; 2 × 102 = 204
+    expect(liveStats(c).pnl).toBe("3.25");
+    recordFill(c, { orderId: "s", side: "sell", price: "103.00", qty: "1", commission: "0.05", final: true });
+    // cash −200.75 + 103 − 0.05 = −97.80; 1 × 102 = 102
+    expect(liveStats(c).pnl).toBe("4.20");
+    expect(c.flow!.commissions).toEqual({});
+    // A partial fill followed by a cancel forgets the order's commission.
+    recordFill(c, { orderId: "p", side: "buy", price: "102.00", qty: "0.1", commission: "0.01", final: false });
+    expect(c.flow!.commissions).toEqual({ p: "0.01" });
+    orderEnded(c, "p");
+    expect(c.flow!.commissions).toEqual({});
+    // A run stored before fills were counted starts counting at its first.
+    const legacy: LiveCounters = { callbacks: 0, failures: 0, consecutiveFailures: 0, orders: 0, fills: 0, startedAt: 0 };
+    expect(liveStats(legacy).pnl).toBeNull();
+    recordFill(legacy, { orderId: "x", side: "sell", price: "10", qty: "1", commission: "0", final: true });
+    expect(liveStats(legacy).pnl).toBeNull();
+    legacy.mark = "10";
+    expect(liveStats(legacy).pnl).toBe("0.00");
   });
 });
