@@ -45,6 +45,15 @@ describe("asset registry", () => {
     const days = await get<Row[]>("/v2/calendar?start=2026-12-21&end=2026-12-28");
     expect(days.map((d) => d.date)).toEqual(["2026-12-21", "2026-12-22", "2026-12-23", "2026-12-24", "2026-12-28"]);
     await expectError(await call("/v2/calendar?start=2026-12-21&end=2026-12-01", { token: trader.access }), 422);
+    // As Alpaca's: no dates is the whole calendar from 1970; a start alone runs on past it
+    // (it used to be that one day), an end alone starts in 1970; nothing before 1970.
+    const all = await get<Row[]>("/v2/calendar");
+    expect(all[0]!.date).toBe("1970-01-02");
+    const lastYear = new Date().getUTCFullYear() + 3;
+    expect(all.at(-1)!.date >= `${lastYear}-12-27` && all.at(-1)!.date <= `${lastYear}-12-31`).toBe(true);
+    expect((await get<Row[]>("/v2/calendar?start=2026-12-21")).length).toBeGreaterThan(250);
+    expect((await get<Row[]>("/v2/calendar?end=1970-01-06")).map((d) => d.date)).toEqual(["1970-01-02", "1970-01-05", "1970-01-06"]);
+    expect(await get<Row[]>("/v2/calendar?start=1900-01-01&end=1900-12-31")).toEqual([]);
   });
 
   it("admins add and edit instruments; others cannot", async () => {

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { calendar, clock } from "../../shared/calendar";
+import { calendar, CALENDAR_FIRST, clock } from "../../shared/calendar";
 import { parseOhlcvCsv } from "../../shared/market/csv";
 import { STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
 import { conflict, notFound, unprocessable } from "../../shared/errors";
@@ -94,15 +94,16 @@ assets.openapi(
     method: "get",
     path: "/v2/calendar",
     tags: ["assets"],
-    summary: "US equity trading days between start and end",
+    summary: "US equity trading days between start and end (by default from 1970 to three years ahead; dates are kept within 1970–2099)",
     security: SESSION_OR_KEY,
     middleware: [readMarket] as const,
     request: { query: CalendarQuery },
     responses: { 200: jsonContent(z.array(CalendarDay), "Trading days"), ...errorResponses(401, 403, 422, 429) },
   }),
   (c) => {
-    const today = new Date().toISOString().slice(0, 10);
-    const { start = today, end = start } = c.req.valid("query");
+    // As Alpaca's: without dates, the whole calendar (from 1970 to three years ahead);
+    // a start alone runs to that end, an end alone from 1970.
+    const { start = CALENDAR_FIRST, end = `${new Date().getUTCFullYear() + 3}-12-31` } = c.req.valid("query");
     if (end < start) throw unprocessable("end must not be before start", [{ path: "end", message: "is before start" }]);
     return c.json(calendar(start, end), 200);
   },
