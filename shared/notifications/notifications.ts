@@ -82,7 +82,9 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
       if (!userId || !backtestId) return null;
       const failed = data.status === "failed";
       const symbol = text(data.symbol) ?? "?";
-      const totalReturn = typeof data.total_return === "number" || typeof data.total_return === "string" ? ` (total return ${data.total_return})` : "";
+      // The text reads as a percentage to the hundredth (the data keeps the exact ratio): "7.811377800000001" read as a ratio of 7.8.
+      const ratio = typeof data.total_return === "number" ? data.total_return : typeof data.total_return === "string" ? Number(data.total_return) : NaN;
+      const totalReturn = Number.isFinite(ratio) ? ` (total return ${(ratio * 100).toFixed(2)} %)` : "";
       return {
         userId,
         kind: "backtest.completed",
