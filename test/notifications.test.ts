@@ -282,8 +282,8 @@ describe("which events notify whom", () => {
     [domainEvent("backtest.completed", `user:${user}`, { user_id: user, backtestId: "b1", symbol: "AAPL", status: "failed", error: "no bars" }, null), { userId: user, kind: "backtest.completed", title: "Backtest failed: AAPL", body: "Backtest b1: no bars" }],
     // The ratio reads as a percentage in the text (it read "total return 0.078113778000000001"), exact in the data.
     [
-      domainEvent("backtest.completed", `user:${user}`, { user_id: user, backtestId: "b2", symbol: "AAPL", status: "done", total_return: 0.078113778000000001 }, null),
-      { userId: user, kind: "backtest.completed", title: "Backtest finished: AAPL", body: "Backtest b2 is done (total return 7.81 %)", data: { total_return: 0.078113778000000001 } },
+      domainEvent("backtest.completed", `user:${user}`, { user_id: user, backtestId: "b2", symbol: "AAPL", status: "done", total_return: 0.0781137780000001 }, null),
+      { userId: user, kind: "backtest.completed", title: "Backtest finished: AAPL", body: "Backtest b2 is done (total return 7.81 %)", data: { total_return: 0.0781137780000001 } },
     ],
     [domainEvent("strategy.errored", `user:${user}`, { user_id: user, strategyId: "s1", symbol: "AAPL", message: "line 3: boom" }, null), { userId: user, kind: "strategy.errored", body: "Strategy s1 on AAPL: line 3: boom" }],
     [domainEvent("strategy.stopped", `user:${user}`, { strategyId: "s1", symbol: "AAPL" }, null), { userId: user, kind: "strategy.stopped", title: "Strategy stopped" }],
