@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { parseTraceparent } from "../platform/trace";
-import { call, expectError, json, signUp } from "./helpers";
+import { call, createKey, expectError, json, signUp } from "./helpers";
 import { traderAndMarket } from "./trading/helpers";
 
 describe("health and readiness", () => {
@@ -187,6 +187,13 @@ describe("JSON bodies on the Alpaca API", () => {
       const headers: Record<string, string> = type ? { "content-type": type } : {};
       const error = await expectError(await call("/v2/orders", { token: user.access, method: "POST", rawBody: type ? body : bytes(body), headers }), 400);
       expect(error.code, `${type || "no type"}`).toBe(40010001);
+    }
+    // A caller without the permission hears that first, whatever the body (a read-only key
+    // got 400 for a body that was not JSON, and 403 for one that was).
+    const readOnly = await createKey(user, ["read"]);
+    const asReader = { "apca-api-key-id": readOnly.key_id, "apca-api-secret-key": readOnly.secret };
+    for (const headers of [asReader, { ...asReader, "content-type": "text/plain" }, { ...asReader, "content-type": "application/json" }]) {
+      await expectError(await call("/v2/orders", { method: "POST", rawBody: "{bad", headers }), 403);
     }
   });
 
