@@ -63,7 +63,7 @@ function resolveStrategy(source, m, input) {
   if (typeof strategy !== "object" || strategy === null) throw new UsageError([`--strategy: ${source.file} has no default export of a strategy object (export default { onBar(bar, ctx) { … } })`]);
   const callbacks = ["onStart", "onBar", "onTrade", "onQuote", "onOrderUpdate", "onStop"];
   const wrong = callbacks.filter((name) => name in strategy && typeof strategy[name] !== "function");
-  if (wrong.length > 0) throw new UsageError([`--strategy: ${wrong.join(", ")} must be functions`]);
+  if (wrong.length > 0) throw new UsageError([`--strategy: ${wrong.join(", ")} must be ${wrong.length === 1 ? "a function" : "functions"}`]);
   if (!callbacks.some((name) => typeof strategy[name] === "function")) throw new UsageError([`--strategy: the default export has none of ${callbacks.join(", ")}`]);
   return { name: source.file, file: source.file, strategy, params: input };
 }

@@ -103,6 +103,18 @@ const integer = (text, option, errors, max) => {
  * InstrumentSpecSchema, VenueSettings, RiskLimits, parseTimeframe, decimalToLots), so the
  * CLI accepts exactly what the platform does. Collects every problem before failing.
  */
+/** One message per option: the first says what is wrong (a schema's check repeating it in its own words only adds noise). */
+function firstPerOption(errors) {
+  const seen = new Set();
+  return errors.filter((message) => {
+    const option = /^(--[a-z-]+):/.exec(message)?.[1];
+    if (option === undefined) return true;
+    if (seen.has(option)) return false;
+    seen.add(option);
+    return true;
+  });
+}
+
 export function runOptions(values, m) {
   const errors = [];
   if (values.csv === undefined) errors.push("--csv is required (a file with the header timestamp,open,high,low,close,volume)");
@@ -159,6 +171,6 @@ export function runOptions(values, m) {
     if (quoteLots === undefined || quoteLots <= 0) errors.push(`--quote-size: "${values["quote-size"]}" is not a positive size on the ${spec.lotSize} lot grid`);
   }
 
-  if (errors.length > 0) throw new UsageError(errors);
+  if (errors.length > 0) throw new UsageError(firstPerOption(errors));
   return { csv: values.csv, params, spec, timeframe: timeframe.timeframe, cash, venue, halfSpreadTicks, quoteLots, limits: m.RiskLimits.parse({ ...m.DEFAULT_LIMITS, ...CLI_LIMITS }), json: values.json === true };
 }
