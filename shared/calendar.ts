@@ -156,7 +156,6 @@ export interface CalendarDay {
 export const CALENDAR_FIRST = "1970-01-01";
 export const CALENDAR_LAST = "2099-12-31";
 
-
 /**
  * Trading days from start to end inclusive (YYYY-MM-DD), within CALENDAR_FIRST and
  * CALENDAR_LAST. One pass over the days (a date's text made once): the whole range is

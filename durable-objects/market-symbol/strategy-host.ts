@@ -273,7 +273,7 @@ export class StrategyHost {
       if (d.event === "canceled" || d.event === "expired" || d.event === "rejected" || d.event === "replaced") orderEnded(row.stats, d.order.id);
       if (d.event !== "fill" && d.event !== "partial_fill") continue;
       row.stats.fills += 1;
-      recordFill(row.stats, { orderId: d.order.id, side: d.order.side, price: d.price ?? "0", qty: d.qty ?? "0", commission: d.order.commission, final: d.event === "fill" });
+      if (d.price !== undefined && d.qty !== undefined) recordFill(row.stats, { orderId: d.order.id, side: d.order.side, price: d.price, qty: d.qty, commission: d.order.commission, final: d.event === "fill" });
     }
     row.updateSeq = reply.seq;
     loaded.view = reply.view;

@@ -98,11 +98,6 @@ const integer = (text, option, errors, max) => {
   return Number(text);
 };
 
-/**
- * Everything but the strategy, checked with the engine's own schemas (`m` is the bundle:
- * InstrumentSpecSchema, VenueSettings, RiskLimits, parseTimeframe, decimalToLots), so the
- * CLI accepts exactly what the platform does. Collects every problem before failing.
- */
 /** One message per option: the first says what is wrong (a schema's check repeating it in its own words only adds noise). */
 function firstPerOption(errors) {
   const seen = new Set();
@@ -115,6 +110,11 @@ function firstPerOption(errors) {
   });
 }
 
+/**
+ * Everything but the strategy, checked with the engine's own schemas (`m` is the bundle:
+ * InstrumentSpecSchema, VenueSettings, RiskLimits, parseTimeframe, decimalToLots), so the
+ * CLI accepts exactly what the platform does. Collects every problem before failing.
+ */
 export function runOptions(values, m) {
   const errors = [];
   if (values.csv === undefined) errors.push("--csv is required (a file with the header timestamp,open,high,low,close,volume)");

@@ -82,7 +82,8 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
       if (!userId || !backtestId) return null;
       const failed = data.status === "failed";
       const symbol = text(data.symbol) ?? "?";
-      // The text reads as a percentage to the hundredth (the data keeps the exact ratio): "7.811377800000001" read as a ratio of 7.8.
+      // The text gives the ratio as a percentage to the hundredth (it printed every digit of the
+      // double); the data keeps the ratio itself.
       const ratio = typeof data.total_return === "number" ? data.total_return : typeof data.total_return === "string" ? Number(data.total_return) : NaN;
       const totalReturn = Number.isFinite(ratio) ? ` (total return ${(ratio * 100).toFixed(2)} %)` : "";
       return {
