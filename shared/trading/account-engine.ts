@@ -297,8 +297,8 @@ export class AccountEngine {
     }
     if (lots > free) {
       // Only when open sells hold part of it is there anything to cancel.
-      const held = free < p.qty ? ": the rest is held by open orders; cancel them first (DELETE /v2/positions?cancel_orders=true closes every position after canceling)" : ": more than the position holds";
-      return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)})${held}`);
+      const why = free < p.qty ? ": the rest is held by open orders; cancel them first (DELETE /v2/positions?cancel_orders=true closes every position after canceling)" : ": more than the position holds";
+      return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)})${why}`);
     }
     return this.place({ side: "sell", type: "market", time_in_force: "day", qty: lotsToDecimal(lots, spec) }, asset, market, traceparent, held);
   }
