@@ -29,6 +29,13 @@ export function StrategyCreate(props: { templates: TemplateJson[]; onCreated(s: 
     if (chosen) setParams(defaultsOf(chosen.params_schema, chosen.defaults));
   }, [chosen]);
 
+  // The server's answer is about what was sent: an edit makes it stale, so it goes (it stayed
+  // on screen while the browser's own checks refused the next submit).
+  useEffect(() => {
+    setProblem(null);
+    setErrors({});
+  }, [name, symbol, timeframe, kind, template, params, language]);
+
   async function submit(event: Event) {
     event.preventDefault();
     setBusy(true);
