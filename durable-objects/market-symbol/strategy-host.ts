@@ -311,8 +311,7 @@ export class StrategyHost {
         const reply = await accountCall(() => this.#account(l.row).strategySend(this.symbol, strategyOrderPrefix(l.row.config.id), command, traceparent));
         // The order's own updates (accepted, filled at once) come back on the next collect.
         await this.#collect(l);
-        // The owner sees every refusal in the log, whether or not the strategy handles it.
-        if (reply.refusal && command.kind === "place") l.runtime.logs.push({ t: this.#eventT, text: `order ${command.id} refused (${reply.refusal.rule}): ${reply.refusal.message}` });
+        // The runtime writes the refusal into the strategy's log (live and in backtests alike).
         return reply.refusal;
       },
     };

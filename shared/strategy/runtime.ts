@@ -428,14 +428,27 @@ export class StrategyRuntime {
   readonly #send = (command: StrategyCommand): MaybePromise<void> => {
     if (command.kind === "refuse") {
       this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.side, status: "rejected", filledQty: "0", rule: "invalid_order", message: command.message });
+      this.#refused(command.id, command.tag, "invalid_order", command.message);
       return;
     }
     return after(this.o.port.send(command), (refusal) => {
       if (refusal && command.kind === "place") {
         this.#updates.push({ event: "rejected", id: command.id, tag: command.tag, side: command.fields.side, status: "rejected", filledQty: "0", rule: refusal.rule, message: refusal.message });
+        this.#refused(command.id, command.tag, refusal.rule, refusal.message);
       }
     });
   };
+
+  /**
+   * A refused order is also a line of the strategy's log: its owner reads the log (the live
+   * tail, a backtest's result), and a strategy that does not listen to its updates would
+   * otherwise lose its orders without a word.
+   */
+  #refused(id: string, tag: string | null | undefined, rule: string, message: string): void {
+    const text = `order ${id}${tag ? ` "${tag}"` : ""} refused (${rule}): ${message}`;
+    if (this.logs.length >= LOG_LINES) this.droppedLogLines += 1;
+    else this.logs.push(hostLine({ t: this.o.now(), text }));
+  }
 
   /**
    * Runs one callback. In-process ports and invokers answer at once, and then so does this:

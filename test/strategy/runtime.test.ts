@@ -61,7 +61,7 @@ describe("the strategy runtime", () => {
         updates.push(update);
       },
     };
-    await runBacktest({ strategy, bars: flatBars(3), spec: STOCK, venue, cash: "1000" });
+    const result = await runBacktest({ strategy, bars: flatBars(3), spec: STOCK, venue, cash: "1000" });
     const refusals = updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.rule]);
     expect(refusals).toEqual([
       ["too big", "buying_power"],
@@ -77,6 +77,9 @@ describe("the strategy runtime", () => {
     expect(messages.huge).toBe("qty is too large: 1e+30");
     expect(messages["not a number"]).toBe("notional must be a number: lots");
     expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");
+    // Each refusal is a line of the log too (a strategy that hears no updates would lose them without a word).
+    expect(result.logs.map((l) => l.text)).toEqual(refusals.map(([tag, rule]) => expect.stringMatching(new RegExp(`^order \\S+ "${tag}" refused \\(${rule}\\): `))));
+    expect(result.logs[0]!.text).toContain("insufficient balance");
   });
 
   it("orders placed from onOrderUpdate go out after it, and fills report price and quantity", async () => {
