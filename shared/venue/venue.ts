@@ -66,6 +66,32 @@ export interface VenueOrder extends VenueOrderRequest {
 /** "filled" ends a notional order whose rest buys less than one lot. */
 export type DoneReason = "filled" | "canceled" | "expired" | "rejected";
 
+/**
+ * A fill's execution id: a UUID, as Alpaca's are (alpaca-py parses trade updates'
+ * `execution_id` as one), made from the symbol and the fill's sequence number so a venue
+ * rebuilt from storage gives the same id again: the symbol's hash in the first 64 bits
+ * (version 8, a name-based id of our own), the sequence in the last 48.
+ */
+export function executionId(symbol: string, seq: number): string {
+  let prefix = executionPrefixes.get(symbol);
+  if (prefix === undefined) {
+    const [a, b, c] = [0x811c9dc5, 0x01000193, 0x9e3779b9].map((seed) => fnv1a(symbol, seed).toString(16).padStart(8, "0")) as [string, string, string];
+    prefix = `${a}-${b.slice(0, 4)}-8${b.slice(4, 7)}-${(8 | (parseInt(c[0]!, 16) & 3)).toString(16)}${c.slice(1, 4)}-`;
+    if (executionPrefixes.size >= 4096) executionPrefixes.clear();
+    executionPrefixes.set(symbol, prefix);
+  }
+  return prefix + seq.toString(16).padStart(12, "0");
+}
+
+const executionPrefixes = new Map<string, string>();
+
+/** FNV-1a, 32 bits, from `seed`. */
+function fnv1a(text: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 export type Report =
   | { kind: "fill"; seq: number; account: string; orderId: string; executionId: string; price: number; qty: number; fee: string; liquidity: "maker" | "taker"; cumQty: number; leaves: number; t: number }
   | { kind: "done"; seq: number; account: string; orderId: string; reason: DoneReason; cumQty: number; message: string; t: number };
@@ -480,7 +506,7 @@ export class Venue {
       seq,
       account: order.account,
       orderId: order.id,
-      executionId: `${this.spec.symbol}:${seq}`,
+      executionId: executionId(this.spec.symbol, seq),
       price,
       qty,
       fee: fees === before ? "0" : (fees - before).toString(),

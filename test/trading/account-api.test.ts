@@ -70,6 +70,7 @@ describe("activities", () => {
     expect(fills).toHaveLength(3);
     expect(fills[0]).toMatchObject({ activity_type: "FILL", type: "fill", side: "buy", qty: "1", price: "100.05", symbol: market.symbol, leaves_qty: "0", cum_qty: "1", order_status: "filled" });
     expect(fills[0]!.id).toMatch(/^\d{17}::[0-9a-f-]{36}$/);
+    expect(fills[0]!.execution_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     // A token that is no activity id is refused, not read as a place to page from.
     for (const token of ["garbage", "%FF", `${fills[0]!.id}x`]) await expectError(await call(`/v2/account/activities?page_token=${token}`, { token: user.access, ip: user.ip }), 422);
     await expectError(await call("/v2/account/activities/NOPE", { token: user.access, ip: user.ip }), 422);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { notional } from "../../shared/trading/money";
 import type { Side } from "../../shared/venue/book";
-import { orderFee, STALE_QUOTE_MESSAGE, Venue, type OrderType, type Report, type TimeInForce, type VenueConfig, type VenueOrderRequest } from "../../shared/venue/venue";
+import { executionId, orderFee, STALE_QUOTE_MESSAGE, Venue, type OrderType, type Report, type TimeInForce, type VenueConfig, type VenueOrderRequest } from "../../shared/venue/venue";
 
 // The venue under a random feed and random orders of every type and time in force: the
 // invariants an account relies on when it applies the reports, and determinism, which
@@ -215,6 +215,23 @@ describe("the venue under a random feed and random orders", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("execution ids", () => {
+  it("are UUIDs (alpaca-py parses them as such), the same for a symbol's sequence number every time, and never repeat", () => {
+    // They were "AAPL:1", which alpaca-py's TradeUpdate refuses.
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const seen = new Set<string>();
+    for (const symbol of ["AAPL", "MSFT", "BTC/USD", "ETH/USD", "SPY", "TSLA", "AAPL2", "A"]) {
+      for (const seq of [1, 2, 255, 1_000_000, 2 ** 40]) {
+        const id = executionId(symbol, seq);
+        expect(id).toMatch(UUID);
+        expect(executionId(symbol, seq)).toBe(id);
+        seen.add(id);
+      }
+    }
+    expect(seen.size).toBe(8 * 5);
   });
 });
 
