@@ -43,6 +43,9 @@ async function principalFrom(env: Env, data: unknown, ctx: WaitUntil): Promise<P
   return "give key_id and secret_key, or oauth_token";
 }
 
+/** Frames a client may send behind its authenticate before the answer (a listen, a ping). */
+const MAX_HELD_FRAMES = 16;
+
 function relay(env: Env, ctx: WaitUntil, client: WebSocket, limits: SocketLimits): void {
   let upstream: WebSocket | undefined;
   let state: "waiting" | "checking" | "open" | "closed" = "waiting";
@@ -60,9 +63,30 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket, limits: SocketLimits
   // Before authentication the relay answers alone, so it applies the account's limits itself
   // (the configured ones: docs/config.md).
   const budget = new MessageBudget(limits);
+  /** Frames that came while the credential was being checked: sent on, in order, once it stands. */
+  const held: (string | ArrayBuffer)[] = [];
+  // Frames are taken one after another in arrival order: a binary one arrives as a Blob here
+  // (this socket is not hibernated) and is read as bytes first.
+  let turn: Promise<void> = Promise.resolve();
   client.addEventListener("message", (event) => {
+    const data = event.data as string | ArrayBuffer | Blob;
+    turn = turn
+      .then(async () => take(typeof data === "string" || data instanceof ArrayBuffer ? data : await data.arrayBuffer()))
+      .catch(() => closeBoth(1011, "stream unavailable"));
+  });
+  const take = (data: string | ArrayBuffer) => {
     if (state === "open") {
-      upstream!.send(event.data as string);
+      upstream!.send(data);
+      return;
+    }
+    if (state === "checking") {
+      // A client may send its listen right behind its authenticate, as Alpaca's stream takes them.
+      if (held.length >= MAX_HELD_FRAMES || !budget.take(Date.now())) {
+        send(client, { stream: "error", data: { error: `too many messages before authorization: at most ${MAX_HELD_FRAMES}` } });
+        closeBoth(1008, "too many messages");
+        return;
+      }
+      held.push(data);
       return;
     }
     if (state !== "waiting") return;
@@ -71,7 +95,7 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket, limits: SocketLimits
       closeBoth(1008, "too many messages");
       return;
     }
-    const frame = parseFrame(event.data as string | ArrayBuffer, { maxBytes: limits.maxFrameBytes });
+    const frame = parseFrame(data, { maxBytes: limits.maxFrameBytes });
     if (!frame.ok) {
       send(client, { stream: "error", data: { error: frame.error.slice(0, 200) } });
       return;
@@ -100,13 +124,22 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket, limits: SocketLimits
         });
         // The account's close code and reason (1008 and why, on a revocation) reach the client.
         upstream.addEventListener("close", (e) => closeBoth(e.code, e.reason || "account stream closed"));
+        upstream.addEventListener("error", () => closeBoth(1011, "account stream failed"));
         clearTimeout(timer);
+        if (state !== "checking") {
+          // The client left, or sent too much, while the account's socket was being opened.
+          closeQuietly(upstream, 1000, "client gone");
+          return;
+        }
         state = "open";
         send(client, { stream: "authorization", data: { status: "authorized", action: "authenticate" } });
+        for (const frame of held.splice(0)) upstream.send(frame);
       })().catch(() => closeBoth(1011, "stream unavailable")),
     );
-  });
+  };
   client.addEventListener("close", () => closeBoth(1000, "client closed"));
+  // A connection dropped without a close (the network, a killed client) ends the relay too.
+  client.addEventListener("error", () => closeBoth(1011, "client connection lost"));
 }
 
 async function upgrade(c: Context<AppEnv>) {
