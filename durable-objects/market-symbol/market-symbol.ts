@@ -12,7 +12,7 @@ import type { MarketPrice } from "../../shared/trading/views";
 import type { VenueAnswer } from "../../shared/trading/ports";
 import type { PriceWindow } from "../../shared/trading/price-window";
 import type { VenueOrderRequest } from "../../shared/venue/venue";
-import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
+import { assetBySymbol, assetInfo, instrumentSpecOf } from "../../platform/assets";
 import { logger } from "../../platform/log";
 import { endSpan, spanned, startSpan, type Spanned, type SpanValue } from "../../platform/trace";
 import { objectName } from "../name";
@@ -105,7 +105,7 @@ export class MarketSymbol extends DurableObject<Env> {
     const now = Date.now();
     const engine = new FeedEngine(instrument, this.ctx.storage.kv.get<FeedState>("feed"), this.#history, now, this.#store.lastTradeId());
     this.#feed = engine;
-    this.#venue.load(spec, tradingConfig(this.env).venue, engine.staleAfterMs);
+    this.#venue.load(spec, tradingConfig(this.env).venue, engine.staleAfterMs, assetInfo(row).session);
     // A simulated feed starts with a quote: store it and show it to the venue at once.
     this.#commit(now);
   }

@@ -1,4 +1,5 @@
 import type { InstrumentSpec } from "../../shared/market/instrument";
+import { sessionOpen, type TradingSession } from "../../shared/trading/session";
 import type { Print } from "../../shared/market/feed";
 import { Venue, type Report, type VenueConfig, type VenueOrderRequest, type VenueState } from "../../shared/venue/venue";
 import { logger } from "../../platform/log";
@@ -40,7 +41,7 @@ export class VenueHost {
   #venue: Venue | undefined;
   #delivering = false;
   /** What the venue was last loaded with, to rebuild it on a change. */
-  #loaded: { spec: InstrumentSpec | undefined; staleQuoteMs: number } | undefined;
+  #loaded: { spec: InstrumentSpec | undefined; staleQuoteMs: number; session: TradingSession | null } | undefined;
   /** The configured settings, once the symbol holds a copy of the configuration; the vars' otherwise. */
   #configured: VenueConfig | undefined;
   readonly #live: SymbolConfigSubscriber | undefined;
@@ -58,7 +59,7 @@ export class VenueHost {
     if (env && scopeKind(symbolScope(symbol)) === "symbol")
       this.#live = new SymbolConfigSubscriber(storage, env, symbol, (config) => {
         this.#configured = config.venue;
-        if (this.#loaded) this.load(this.#loaded.spec, config.venue, this.#loaded.staleQuoteMs);
+        if (this.#loaded) this.load(this.#loaded.spec, config.venue, this.#loaded.staleQuoteMs, this.#loaded.session);
       });
   }
 
@@ -67,8 +68,8 @@ export class VenueHost {
    * order; none without one. `config` is the vars' VENUE; the configured settings, when the
    * symbol holds some, come before it.
    */
-  load(spec: InstrumentSpec | undefined, config: VenueConfig, staleQuoteMs: number): void {
-    this.#loaded = { spec, staleQuoteMs };
+  load(spec: InstrumentSpec | undefined, config: VenueConfig, staleQuoteMs: number, session: TradingSession | null = null): void {
+    this.#loaded = { spec, staleQuoteMs, session };
     this.#venue = spec ? new Venue(spec, this.#configured ?? config, this.#store.state(), this.#store.liveOrders(), { staleQuoteMs }) : undefined;
   }
 
@@ -142,7 +143,12 @@ export class VenueHost {
   onPrints(prints: Print[], now: number): void {
     const venue = this.#venue;
     if (!venue) return;
+    // Outside the instrument's session resting orders do not trade (the account already
+    // refuses new ones): the venue hears only the prints inside it, as an exchange matches
+    // only while it is open. A feed that prints around the clock would fill them at night.
+    const session = this.#loaded?.session ?? null;
     for (const { quote, trade } of prints) {
+      if (session && !sessionOpen(session, trade?.t ?? quote?.t ?? now)) continue;
       if (quote) venue.onQuote(quote, now);
       if (trade) venue.onTrade(trade, now);
     }

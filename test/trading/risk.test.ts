@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, expectError, json, signUp, type TestUser } from "../helpers";
+import { env } from "cloudflare:test";
+import { call, expectError, json, signUp, until, type TestUser } from "../helpers";
 import { accountJson, orderReaching, placeOrder, traderAndMarket, type OrderJson } from "./helpers";
 
 // The pre-trade checks not covered by the order tests: each refuses with its own rule,
@@ -58,6 +59,33 @@ describe("pre-trade risk rules", () => {
     const refused = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "day" }), 422);
     expect(refused.details[0]).toMatchObject({ rule: "session" });
     expect(refused.message).toContain("outside its trading session");
+  });
+
+  it("a resting order does not trade while its symbol's session is closed, and trades once it is open", async () => {
+    // Found in QA: a feed printing around the clock filled resting GTC orders after the close.
+    const { user, market } = await fresh();
+    const id = await assetId(market.symbol);
+    const resting = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" }));
+    expect(resting.status).toBe("new");
+    const other = (new Date().getUTCDay() + 3) % 7;
+    // A change reloads the symbol's object, whose feed then connects again.
+    const session = async (value: unknown) => {
+      const res = await call(`/api/admin/assets/${id}`, { method: "PATCH", body: { session: value }, token: admin.access, ip: admin.ip });
+      await until(async () => (await env.MARKET.getByName(market.symbol).status()).upstream?.connected, "the feed to connect again");
+      return res;
+    };
+    expect((await session({ timeZone: "UTC", open: "00:00", close: "23:59", days: [other] })).status).toBe(200);
+    // The ask comes down through the limit while the session is closed: the venue makes no fill.
+    await market.quote("98.00", "98.50");
+    await market.trade("98.20");
+    const venueFills = async () =>
+      (await json<{ fills: unknown[] }>(await call(`/api/admin/venues/${encodeURIComponent(market.symbol)}/fills?account=${user.id}`, { token: admin.access, ip: admin.ip }))).fills;
+    expect(await venueFills()).toEqual([]);
+    // Open again: the next print inside the session fills it.
+    expect((await session(null)).status).toBe(200);
+    await market.quote("98.00", "98.50");
+    await orderReaching(user, resting.id, "filled");
+    expect(await venueFills()).toHaveLength(1);
   });
 
   it("order notional: refused above the account's limit, in qty and in notional orders", async () => {
