@@ -79,6 +79,8 @@ describe("GET /metrics", () => {
     expect(await scraped.text()).toContain("# TYPE");
     await expectError(await call("/v2/account", { apiKey: scraper }), 403);
     await expectError(await call("/api/admin/users", { apiKey: scraper }), 403);
+    // Nor market data, not even crypto's (which any user's credential may stream).
+    await expectError(await call("/v1beta3/crypto/us", { apiKey: scraper, headers: { upgrade: "websocket" } }), 403);
     // An admin's trading key, and a trader's metrics key, read no metrics.
     await expectError(await call("/metrics", { apiKey: await createKey(admin, ["read", "trade"]) }), 403);
     await expectError(await call("/metrics", { apiKey: await createKey(trader, ["metrics"]) }), 403);

@@ -63,9 +63,10 @@ function assertNever(value: never): never {
 
 /**
  * The permission rule of every market-data socket, at the handshake and in-band alike:
- * stock data needs trading:read (as on REST); crypto data is public on REST, so any valid
- * credential may stream it. A socket carrying both classes needs trading:read.
+ * stock data needs trading:read (as on REST); crypto data is public on REST, so any user's
+ * credential may stream it (user:read, which every role has), but not a key scoped to
+ * `/metrics` alone, which reads nothing else. A socket carrying both classes needs trading:read.
  */
 export function mayStream(kind: SocketKind, permissions: ReadonlySet<Permission>): boolean {
-  return kind === "crypto" || can(permissions, "trading:read");
+  return can(permissions, kind === "crypto" ? "user:read" : "trading:read");
 }
