@@ -141,6 +141,16 @@ describe("market-data stream protocol", () => {
     client.close();
   });
 
+  it("reads a binary control frame as JSON on a JSON socket (it was decoded as msgpack and refused)", async () => {
+    const a = await createInstrument(admin);
+    const client = await authed("/v2/iex");
+    client.ws.send(new TextEncoder().encode(JSON.stringify({ action: "subscribe", trades: [a.symbol] })));
+    const subscription = await client.waitFor((m) => m.T === "subscription");
+    expect(subscription.trades).toEqual([a.symbol]);
+    expect(client.messages.filter((m) => m.T === "error")).toEqual([]);
+    client.close();
+  });
+
   it("the crypto stream serves pairs with orderbooks, and refuses stocks", async () => {
     const pair = await createInstrument(admin, { class: "crypto" });
     const client = await authed("/v1beta3/crypto/us");

@@ -109,7 +109,7 @@ export class StreamHub extends DurableObject<Env> {
     let budget = this.#budgets.get(ws);
     if (!budget) this.#budgets.set(ws, (budget = new MessageBudget(limits)));
     if (!budget.take(Date.now())) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${limits.messagesPerWindow} per ${limits.windowSeconds} s`), "too many messages");
-    const frame = parseFrame(data, { maxBytes: limits.maxFrameBytes, decodeBinary: (bytes) => decode(bytes) });
+    const frame = parseFrame(data, { maxBytes: limits.maxFrameBytes, decodeBinary: a.encoding === "msgpack" ? decodeMsgpackOrJson : decodeJsonOrMsgpack });
     if (!frame.ok) return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax, frame.error)]);
     const parsed = ClientMessage.safeParse(frame.value);
     if (!parsed.success) return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax)]);
@@ -379,6 +379,26 @@ const symbolsOfKind = (registry: ReadonlyMap<string, { assetClass: AssetClass }>
   new Set([...registry].filter(([, row]) => streamKindOf(row.assetClass) === kind).map(([symbol]) => symbol));
 
 // Every server frame is an array (Alpaca's framing), JSON text or msgpack binary.
+
+/**
+ * A binary control frame: msgpack on a msgpack socket, JSON bytes on a JSON one (a client
+ * may send its JSON as a binary frame), each also read as the other when it is not its own.
+ */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const decodeMsgpackOrJson = (bytes: Uint8Array): unknown => {
+  try {
+    return decode(bytes);
+  } catch {
+    return JSON.parse(utf8.decode(bytes));
+  }
+};
+const decodeJsonOrMsgpack = (bytes: Uint8Array): unknown => {
+  try {
+    return JSON.parse(utf8.decode(bytes));
+  } catch {
+    return decode(bytes);
+  }
+};
 function encodeFrame(encoding: "json" | "msgpack", messages: readonly object[]): string | Uint8Array {
   // encode() returns a view into a shared scratch buffer: copy it out before sending.
   return encoding === "msgpack" ? encode(messages).slice() : JSON.stringify(messages);
