@@ -65,7 +65,8 @@ const limitBody = createMiddleware<AppEnv>((c, next) => {
 // Bodies are JSON everywhere (CSV for history imports); anything else is refused before
 // a validator would report it as missing fields. The Alpaca-compatible API (/v2/*) takes a
 // JSON body whatever its Content-Type, because clients in the field send none (Alpaca's Go
-// SDK) or text/plain: the body itself must then parse as JSON.
+// SDK) or text/plain: it is handed on labelled as JSON, and the route's validator refuses it
+// (400) if it does not parse, after the route's permission check.
 const JSON_TYPE = /^application\/([a-z.+-]*\+)?json\s*(;|$)/i;
 const CSV_TYPE = /^text\/csv\s*(;|$)/i;
 const isAlpacaApi = (path: string) => path.startsWith("/v2/");
@@ -89,9 +90,9 @@ const requireJson = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /**
- * Reads a body that came without a JSON Content-Type and hands it on labelled as JSON when
- * it parses, so the routes' validators (which read only JSON-typed bodies) check it instead
- * of seeing no body at all; an empty body is handed on as none.
+ * Reads a body that came without a JSON Content-Type and hands it on labelled as JSON, so the
+ * routes' validators (which read only JSON-typed bodies) check it instead of seeing no body
+ * at all; an empty body is handed on as none.
  */
 async function treatBodyAsJson(c: Context<AppEnv>): Promise<void> {
   // Bytes decoded as UTF-8, as text() would, without workerd's warning that a body of

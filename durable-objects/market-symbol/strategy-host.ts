@@ -270,10 +270,15 @@ export class StrategyHost {
     loaded.runtime.committed(reply.updates);
     for (const u of reply.updates) {
       const d = u.data;
-      if (d.event === "canceled" || d.event === "expired" || d.event === "rejected" || d.event === "replaced") orderEnded(row.stats, d.order.id);
-      if (d.event !== "fill" && d.event !== "partial_fill") continue;
-      row.stats.fills += 1;
-      if (d.price !== undefined && d.qty !== undefined) recordFill(row.stats, { orderId: d.order.id, side: d.order.side, price: d.price, qty: d.qty, commission: d.order.commission, final: d.event === "fill" });
+      const fill = (d.event === "fill" || d.event === "partial_fill") && d.price !== undefined && d.qty !== undefined;
+      if (fill) {
+        row.stats.fills += 1;
+        recordFill(row.stats, { orderId: d.order.id, side: d.order.side, price: d.price!, qty: d.qty!, commission: d.order.commission, final: d.event === "fill" });
+      } else if (d.event !== "new" && d.event !== "partial_fill") {
+        // The order's end without an execution (canceled, expired, rejected, replaced, or a
+        // notional order's "fill" that closes it after its last partial one): no fill to count.
+        orderEnded(row.stats, d.order.id);
+      }
     }
     row.updateSeq = reply.seq;
     loaded.view = reply.view;

@@ -1,5 +1,5 @@
 import type { InstrumentSpec } from "../../shared/market/instrument";
-import { sessionOpen, type TradingSession } from "../../shared/trading/session";
+import { sessionState, type TradingSession } from "../../shared/trading/session";
 import type { Print } from "../../shared/market/feed";
 import { Venue, type Report, type VenueConfig, type VenueOrderRequest, type VenueState } from "../../shared/venue/venue";
 import { logger } from "../../platform/log";
@@ -70,6 +70,7 @@ export class VenueHost {
    */
   load(spec: InstrumentSpec | undefined, config: VenueConfig, staleQuoteMs: number, session: TradingSession | null = null): void {
     this.#loaded = { spec, staleQuoteMs, session };
+    this.#sessionSpan = null;
     this.#venue = spec ? new Venue(spec, this.#configured ?? config, this.#store.state(), this.#store.liveOrders(), { staleQuoteMs }) : undefined;
   }
 
@@ -146,14 +147,24 @@ export class VenueHost {
     // Outside the instrument's session resting orders do not trade (the account already
     // refuses new ones): the venue hears only the prints inside it, as an exchange matches
     // only while it is open. A feed that prints around the clock would fill them at night.
-    const session = this.#loaded?.session ?? null;
     for (const { quote, trade } of prints) {
-      if (session && !sessionOpen(session, trade?.t ?? quote?.t ?? now)) continue;
+      if (!this.#inSession(trade?.t ?? quote?.t ?? now)) continue;
       if (quote) venue.onQuote(quote, now);
       if (trade) venue.onTrade(trade, now);
     }
     venue.expire(now);
     this.#persist(now, 0);
+  }
+
+  /** The session's state over an interval of time, so a batch of prints asks it once (each asking reads the zone's clock through Intl). */
+  #sessionSpan: { from: number; until: number; open: boolean } | null = null;
+
+  #inSession(t: number): boolean {
+    const span = this.#sessionSpan;
+    if (span && t >= span.from && t < span.until) return span.open;
+    const { open, until } = sessionState(this.#loaded?.session ?? null, t);
+    this.#sessionSpan = { from: t, until, open };
+    return open;
   }
 
   /** Pushes due reports to their accounts; each answers the last sequence it applied. */

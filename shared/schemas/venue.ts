@@ -25,7 +25,7 @@ export const VenueFillsQuery = z.object({
 export const VenueFill = z
   .object({
     seq: z.number().int().openapi({ description: "the venue's report sequence number" }),
-    execution_id: z.string().openapi({ example: "AAPL:42" }),
+    execution_id: z.string().openapi({ example: "4f1c2a9e-0b3d-8a71-9c2e-00000000002a" }),
     order_id: z.string(),
     account: z.string(),
     price: z.string().openapi({ example: "187.25" }),

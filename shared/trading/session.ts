@@ -94,6 +94,19 @@ function sessionAround(session: TradingSession, now: number): { openAt: () => nu
   return null;
 }
 
+/**
+ * Whether the session is open at `now`, and the instant that stops being so (its close, or
+ * its next open): a caller asking for many instants in order (a venue's prints) asks again
+ * only past it. No session: open for good; one that never opens: closed for good.
+ */
+export function sessionState(session: TradingSession | null, now: number): { open: boolean; until: number } {
+  if (!session) return { open: true, until: Infinity };
+  const around = sessionAround(session, now);
+  if (!around) return { open: false, until: Infinity };
+  const openAt = around.openAt();
+  return openAt <= now ? { open: true, until: around.closeAt } : { open: false, until: openAt };
+}
+
 export function sessionOpen(session: TradingSession | null, now: number): boolean {
   if (!session) return true;
   const around = sessionAround(session, now);

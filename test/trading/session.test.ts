@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { dayOrderExpiry, sessionOpen, type TradingSession } from "../../shared/trading/session";
+import { dayOrderExpiry, sessionOpen, sessionState, type TradingSession } from "../../shared/trading/session";
 import { Venue } from "../../shared/venue/venue";
 
 // When instruments trade and when day orders end.
@@ -18,6 +18,20 @@ describe("trading sessions", () => {
     expect(sessionOpen(NYSE, at("2026-12-01T21:00:00Z"))).toBe(false); // 16:00 EST: closed
     expect(sessionOpen(NYSE, at("2026-12-05T15:00:00Z"))).toBe(false); // Saturday
     expect(sessionOpen(NYSE, at("2026-07-01T13:30:00Z"))).toBe(true); // 09:30 EDT
+  });
+
+  it("its state holds until the instant it names, and changes there (what a venue's prints are gated by)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2030, 0, 1) }), (now) => {
+        const state = sessionState(NYSE, now);
+        expect(state.open).toBe(sessionOpen(NYSE, now));
+        expect(state.until).toBeGreaterThan(now);
+        expect(sessionOpen(NYSE, state.until - 1)).toBe(state.open);
+        expect(sessionOpen(NYSE, state.until)).toBe(!state.open);
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(sessionState(null, 0)).toEqual({ open: true, until: Infinity });
   });
 
   it("a day order in a session ends at that day's close", () => {

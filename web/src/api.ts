@@ -123,7 +123,10 @@ async function oneTabAtATime<T>(run: () => Promise<T>): Promise<T> {
 /** `headers`: a request's own, such as the If-Match of a configuration write. */
 export async function api<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
   // A token about to expire is renewed first, so the request is not refused (and retried) for it.
-  if (access && Date.now() >= renewAt) await refresh();
+  if (access && Date.now() >= renewAt) {
+    // A renewal that failed (the network, a rate limit) is tried again in a few seconds, not before every request.
+    if (!(await refresh())) renewAt = Date.now() + 5_000;
+  }
   let res = await send(method, path, body, headers);
   if (res.status === 401 && (await refresh())) res = await send(method, path, body, headers);
   const parsed = await parse(res);
@@ -133,6 +136,7 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
 }
 
 function signedOut(): void {
+  renewAt = Infinity;
   access = null;
   localStorage.removeItem(SESSION_HINT);
   session.set({ user: null, restoring: false });

@@ -103,7 +103,10 @@ assets.openapi(
   (c) => {
     // As Alpaca's: without dates, the whole calendar (from 1970 to three years ahead);
     // a start alone runs to that end, an end alone from 1970.
-    const { start = CALENDAR_FIRST, end = `${new Date().getUTCFullYear() + 3}-12-31` } = c.req.valid("query");
+    const query = c.req.valid("query");
+    const start = query.start ?? CALENDAR_FIRST;
+    const horizon = `${new Date().getUTCFullYear() + 3}-12-31`;
+    const end = query.end ?? (start > horizon ? start : horizon);
     if (end < start) throw unprocessable("end must not be before start", [{ path: "end", message: "is before start" }]);
     return c.json(calendar(start, end), 200);
   },

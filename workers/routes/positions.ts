@@ -38,7 +38,7 @@ positions.openapi(
   }),
   async (c) => {
     const list = await oneHop<z.infer<typeof Position>[]>(c, (account, gate) => account.gated(gate, "positions"));
-    return c.json(await Promise.all(list.map((p) => withExchange(c.env, p))), 200);
+    return c.json(await Promise.all(list.map((p) => withExchange(c, p))), 200);
   },
 );
 
@@ -47,8 +47,10 @@ positions.openapi(
  * knows its instruments, not where they are listed): alpaca-py's Position takes only the
  * exchanges it knows.
  */
-async function withExchange(env: Env, position: z.infer<typeof Position>): Promise<z.infer<typeof Position>> {
-  const asset = await assetBySymbol(env, position.symbol);
+async function withExchange(c: { env: Env; executionCtx: { waitUntil(p: Promise<unknown>): void } }, position: z.infer<typeof Position>): Promise<z.infer<typeof Position>> {
+  // A snapshot gone stale is served while it is read again in the background (as the order
+  // path's asset is), so a positions read waits on no D1 query.
+  const asset = await assetBySymbol(c.env, position.symbol, { background: (work) => c.executionCtx.waitUntil(work) });
   return asset ? { ...position, exchange: asset.exchange } : position;
 }
 
@@ -72,7 +74,7 @@ async function readPosition(c: PositionContext, segment: string): Promise<z.infe
   const symbol = await symbolOf(c.env, segment);
   const position = symbol ? await oneHop<z.infer<typeof Position> | null>(c, (account, gate) => account.gated(gate, "position", symbol)) : null;
   if (!position) throw notFoundPosition();
-  return withExchange(c.env, position);
+  return withExchange(c, position);
 }
 
 // A pair's slash unencoded in the path (/v2/positions/BTC/USD), as Alpaca's SDKs send it.

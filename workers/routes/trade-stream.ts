@@ -81,8 +81,18 @@ function relay(env: Env, ctx: WaitUntil, client: WebSocket, limits: SocketLimits
     }
     if (state === "checking") {
       // A client may send its listen right behind its authenticate, as Alpaca's stream takes them.
-      if (held.length >= MAX_HELD_FRAMES || !budget.take(Date.now())) {
-        send(client, { stream: "error", data: { error: `too many messages before authorization: at most ${MAX_HELD_FRAMES}` } });
+      const size = typeof data === "string" ? data.length : data.byteLength;
+      if (size > limits.maxFrameBytes) {
+        send(client, { stream: "error", data: { error: `frame of ${size} bytes is over the ${limits.maxFrameBytes}-byte limit` } });
+        return;
+      }
+      if (!budget.take(Date.now())) {
+        send(client, { stream: "error", data: { error: `too many messages: at most ${limits.messagesPerWindow} per ${limits.windowSeconds} s` } });
+        closeBoth(1008, "too many messages");
+        return;
+      }
+      if (held.length >= MAX_HELD_FRAMES) {
+        send(client, { stream: "error", data: { error: `too many messages before the authorization: at most ${MAX_HELD_FRAMES}` } });
         closeBoth(1008, "too many messages");
         return;
       }
