@@ -31,8 +31,9 @@ export function StrategiesPage() {
       (rows) => {
         setList(rows);
         setProblem(null);
-        // Statistics of the running and errored ones (a stopped one keeps what stop answered).
-        for (const s of rows.filter((r) => r.status !== "stopped")) {
+        // Statistics of every one that has run: a stopped one shows its last run's (after a
+        // reload it showed "—"); one that never ran answers 404, and shows none.
+        for (const s of rows) {
           void api<LiveStatusJson>("GET", `/api/strategies/${s.id}/stats`).then(
             (st) => setStats((m) => ({ ...m, [s.id]: st.stats })),
             () => undefined,

@@ -238,7 +238,7 @@ function Positions() {
                 </td>
                 <td class={`r num ${tone(live.pl)}`}>{pct(live.pl, dec(p.cost_basis))}</td>
                 <td class="r num">{num(live.last)}</td>
-                <td class="r num">{num(dec(p.avg_entry_price))}</td>
+                <td class="r num">{num(dec(p.avg_entry_price), 2, 4)}</td>
                 <td class="r num">{usd(live.value)}</td>
                 <td class="r num">{signed(dec(p.realized_pl))}</td>
                 <td class="actions">
