@@ -191,7 +191,9 @@ describe("restarts on the order path", () => {
     const [fill] = await fillsOf(user);
     const before = await env.ACCOUNT.getByName(user.id).audit();
     // The venue sends the same report again (as after a lost acknowledgement).
-    const seq = Number(fill!.execution_id.split(":").pop());
+    // Its sequence number, from the venue's own record of the fill (execution ids are UUIDs).
+    const venueFill = (await env.MARKET.getByName(market.symbol).venueFills(user.id)).find((f) => f.executionId === fill!.execution_id);
+    const seq = venueFill!.seq;
     const { applied } = await env.ACCOUNT.getByName(user.id).venueReports(market.symbol, [
       { kind: "fill", seq, account: user.id, orderId: o.id, executionId: fill!.execution_id, price: 9900, qty: 2, fee: "0", liquidity: "maker", cumQty: 2, leaves: 0, t: Date.now() },
     ]);
