@@ -90,11 +90,9 @@ const isHoliday = (date: string) => SPECIAL_CLOSURES.has(date) || nyseHolidays(N
 function isEarlyClose(date: string): boolean {
   const y = Number(date.slice(0, 4));
   const md = date.slice(5);
-  if (md !== "07-03" && md !== "12-24" && (md < "11-23" || md > "11-29" || date !== dayAfter(nthWeekday(y, 11, 4, 4)))) return false;
+  if (md !== "07-03" && md !== "12-24" && (md < "11-23" || md > "11-29" || date !== addDays(nthWeekday(y, 11, 4, 4), 1))) return false;
   return isTradingDay(date);
 }
-
-const dayAfter = (date: string) => new Date(Date.parse(`${date}T12:00:00Z`) + 86400000).toISOString().slice(0, 10);
 
 /** The regular session's close on a trading day (HH:MM, New York). */
 const closeOf = (date: string) => (isEarlyClose(date) ? "13:00" : "16:00");
