@@ -385,20 +385,19 @@ const symbolsOfKind = (registry: ReadonlyMap<string, { assetClass: AssetClass }>
  * may send its JSON as a binary frame), each also read as the other when it is not its own.
  */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-const decodeMsgpackOrJson = (bytes: Uint8Array): unknown => {
-  try {
-    return decode(bytes);
-  } catch {
-    return JSON.parse(utf8.decode(bytes));
-  }
-};
-const decodeJsonOrMsgpack = (bytes: Uint8Array): unknown => {
-  try {
-    return JSON.parse(utf8.decode(bytes));
-  } catch {
-    return decode(bytes);
-  }
-};
+/** Reads `bytes` with `first`, else with `second`. */
+const either =
+  (first: (bytes: Uint8Array) => unknown, second: (bytes: Uint8Array) => unknown) =>
+  (bytes: Uint8Array): unknown => {
+    try {
+      return first(bytes);
+    } catch {
+      return second(bytes);
+    }
+  };
+const jsonBytes = (bytes: Uint8Array): unknown => JSON.parse(utf8.decode(bytes));
+const decodeMsgpackOrJson = either(decode, jsonBytes);
+const decodeJsonOrMsgpack = either(jsonBytes, decode);
 function encodeFrame(encoding: "json" | "msgpack", messages: readonly object[]): string | Uint8Array {
   // encode() returns a view into a shared scratch buffer: copy it out before sending.
   return encoding === "msgpack" ? encode(messages).slice() : JSON.stringify(messages);
