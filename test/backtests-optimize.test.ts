@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { combinations, rankRuns, rangeValues } from "../shared/strategy/optimize";
+import { arrayCurve } from "../shared/strategy/metrics";
 import { deepestIndex, drawdownSeries, reportSeries, thinnedIndices } from "../shared/strategy/series";
 import { formatMoney, parseMoney } from "../shared/trading/money";
 
@@ -70,7 +71,7 @@ describe("ranking", () => {
 
 describe("report series", () => {
   it("drawdown is the fall from the running peak", () => {
-    const dd = drawdownSeries({ t: [1, 2, 3, 4], equity: ["100", "120", "90", "130"].map((e) => parseMoney(e)!) });
+    const dd = drawdownSeries(arrayCurve([1, 2, 3, 4], ["100", "120", "90", "130"].map((e) => parseMoney(e)!)));
     expect(dd.map((p) => p.value)).toEqual([0, 0, 0.25, 0]);
     expect(deepestIndex(dd)).toBe(2);
   });
@@ -93,7 +94,7 @@ describe("report series", () => {
 describe("a report's series of a long curve", () => {
   // The definition spelled out: every point's drawdown, the deepest one, the thinned indices.
   const plainly = (t: number[], equity: bigint[], max: number) => {
-    const dd = drawdownSeries({ t, equity });
+    const dd = drawdownSeries(arrayCurve(t, equity));
     const kept = thinnedIndices(t.length, max, deepestIndex(dd));
     return { equity: kept.map((i) => [t[i], formatMoney(equity[i]!)]), drawdown: kept.map((i) => [t[i], dd[i]!.value]), total: t.length, downsampled: kept.length < t.length };
   };
@@ -106,7 +107,7 @@ describe("a report's series of a long curve", () => {
         let e = BigInt(start) * 10n ** 16n;
         // Equity in hundredths of a dollar (money is scaled by 10^18): may fall through zero.
         const equity = moves.map((m) => (e += BigInt(m) * 10n ** 16n));
-        expect(reportSeries({ t, equity }, max)).toEqual(plainly(t, equity, max));
+        expect(reportSeries(arrayCurve(t, equity), max)).toEqual(plainly(t, equity, max));
       }),
       { numRuns: 300 },
     );

@@ -1,5 +1,6 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { equityValues } from "../shared/strategy/metrics";
 import { metricsView, packBars } from "../shared/schemas/backtests";
 import { runBacktest, type BacktestPart, type BacktestResult } from "../shared/strategy/backtest";
 import { formatMoney } from "../shared/trading/money";
@@ -110,7 +111,7 @@ describe("a template backtest over posted bars", () => {
     expect(report.fills).toEqual(expected.fills);
     expect(report.fills_total).toBe(expected.fills.length);
     expect(report.orders_total).toBe(expected.orders.length);
-    expect(report.equity.map((p) => p.equity)).toEqual(expected.equity.equity.map((e) => formatMoney(e)));
+    expect(report.equity.map((p) => p.equity)).toEqual(equityValues(expected.equity).map((e) => formatMoney(e)));
     expect(report.downsampled).toBe(false);
     expect(Math.max(...report.drawdown.map((p) => p.drawdown))).toBeCloseTo(expected.metrics.maxDrawdown!, 12);
   });

@@ -4,7 +4,7 @@ import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
-import { MONEY_ONE, notional, parseMoney, priceOf, quantityOf } from "../trading/money";
+import { MONEY_ONE, notional, parseMoney, priceOf, quantityOf, type Money } from "../trading/money";
 import { isOpen, orderView, type OrderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
@@ -206,6 +206,34 @@ function finalState(state: StrategyState): StrategyState {
   return JSON.parse(JSON.stringify(state)) as StrategyState;
 }
 
+/**
+ * A backtest's equity curve: each bar's time and close (in ticks) and the segment it falls
+ * in, a run of bars over which the position's lots, the cash and the reserved cash stay the
+ * same. A point's equity, the segment's cash plus its lots' value at the bar's close, is
+ * made when it is read.
+ */
+export class BarEquity implements EquityCurve {
+  constructor(
+    readonly t: Float64Array,
+    readonly closes: Float64Array,
+    readonly segmentOf: Uint32Array,
+    readonly segments: { lots: number[]; cash: Money[]; reserved: Money[]; perTick: Money[] },
+    /** Whether one lot's tick is a whole number of money units: then a held point is its cash plus close × `perTick`. */
+    readonly wholeTick: boolean,
+    readonly spec: InstrumentSpec,
+  ) {}
+
+  at(i: number): Money {
+    const s = this.segmentOf[i]!;
+    const { lots, cash, reserved, perTick } = this.segments;
+    const base = cash[s]! + reserved[s]!;
+    const held = lots[s]!;
+    if (held === 0) return base;
+    const close = this.closes[i]!;
+    return this.wholeTick ? base + BigInt(close) * perTick[s]! : base + notional(close, held, this.spec);
+  }
+}
+
 function prepare<P>(options: BacktestOptions<P>) {
   const { bars, spec } = options;
   const half = options.halfSpreadTicks ?? 0;
@@ -385,53 +413,43 @@ function prepare<P>(options: BacktestOptions<P>) {
     owedTicks = 0;
   };
 
-  // The equity curve, one point per bar; a flat account's equity is the same bigint bar
-  // after bar, so it is kept once rather than made again. Both columns are made at the
-  // feed's length and written by index: pushed, a million points grew and copied them over
-  // and over (a quiet bar 0.42 → 0.31 µs, separate runs alternated). The times are a typed
-  // column: an array of a million slots took 20–40 ms to make, a Float64Array under one.
+  // The equity curve, one point per bar, kept without a bigint per bar: each bar's close
+  // (in ticks) and the segment it falls in, a run of bars over which the position's lots,
+  // the cash and the reserved cash stay the same. A point's equity is its segment's cash
+  // plus the lots' value at its close, made only when the curve is read (the metrics at the
+  // end, the report's kept points). A million live bigints, one per bar, were moved by
+  // every garbage collection: about a tenth of a million-bar run (interleaved runs).
+  // The columns are made at the feed's length and written by index: pushed, a million
+  // points grew and copied them over and over; typed, making them costs almost nothing.
   const times = new Float64Array(bars.length);
-  const values: bigint[] = new Array<bigint>(bars.length);
+  const closes = new Float64Array(bars.length);
+  const segmentOf = new Uint32Array(bars.length);
   let points = 0;
   let exposed = 0;
-  let flatCash: bigint | null = null;
-  let flatReserved: bigint | null = null;
-  let flatEquity = 0n;
   // A position's value is its lots' value of one tick times the close when one lot's tick
   // is a whole number of money units (steps of at most nine decimals each: every real
-  // instrument); that value and the cash beside it change only when the lots or the cash
-  // do, so they are made once per change rather than on every bar.
+  // instrument); otherwise notional() of the close and the lots.
   const wholeTick = (priceOf(1, spec) * quantityOf(1, spec)) % MONEY_ONE === 0n;
-  let heldLots = 0;
-  let heldCash: bigint | null = null;
-  let heldReserved: bigint | null = null;
-  let heldBase = 0n;
-  let heldPerTick = 0n;
+  const segmentLots: number[] = [];
+  const segmentCash: bigint[] = [];
+  const segmentReserved: bigint[] = [];
+  const segmentPerTick: bigint[] = [];
+  let segment = -1;
   /** The bar's close and onBar, once its prints are played: the equity curve's point, then the callback (its orders held). */
   const closeBar = (bar: StrategyBar, close: number): void | Promise<void> => {
     const ledger = runner.engine.ledger;
     const lots = ledger.positions[spec.symbol]?.qty ?? 0;
-    let value: bigint;
-    if (lots !== 0) {
-      exposed += 1;
-      if (lots !== heldLots || ledger.cash !== heldCash || ledger.reservedCash !== heldReserved) {
-        heldLots = lots;
-        heldCash = ledger.cash;
-        heldReserved = ledger.reservedCash;
-        heldBase = ledger.cash + ledger.reservedCash;
-        heldPerTick = notional(1, lots, spec);
-      }
-      value = wholeTick ? heldBase + BigInt(close) * heldPerTick : heldBase + notional(close, lots, spec);
-    } else {
-      if (ledger.cash !== flatCash || ledger.reservedCash !== flatReserved) {
-        flatCash = ledger.cash;
-        flatReserved = ledger.reservedCash;
-        flatEquity = ledger.cash + ledger.reservedCash;
-      }
-      value = flatEquity;
+    if (lots !== 0) exposed += 1;
+    if (segment < 0 || lots !== segmentLots[segment] || ledger.cash !== segmentCash[segment] || ledger.reservedCash !== segmentReserved[segment]) {
+      segment = segmentLots.length;
+      segmentLots.push(lots);
+      segmentCash.push(ledger.cash);
+      segmentReserved.push(ledger.reservedCash);
+      segmentPerTick.push(lots !== 0 && wholeTick ? notional(1, lots, spec) : 0n);
     }
     times[points] = bar.t;
-    values[points] = value;
+    closes[points] = close;
+    segmentOf[points] = segment;
     points += 1;
     return rt.barHolding(bar);
   };
@@ -487,11 +505,12 @@ function prepare<P>(options: BacktestOptions<P>) {
     const unsent = rt.discard();
     const rest = handOver(true);
     // Every bar is played before the end; a feed shorter than it said would leave holes.
-    const t = points === times.length ? times : times.slice(0, points);
-    values.length = points;
+    const length = points;
+    const cut = <T extends Float64Array | Uint32Array>(column: T): T => (length === column.length ? column : (column.subarray(0, length) as T));
+    const equity = new BarEquity(cut(times), cut(closes), cut(segmentOf), { lots: segmentLots, cash: segmentCash, reserved: segmentReserved, perTick: segmentPerTick }, wholeTick, spec);
     const result = {
-      equity: { t, equity: values },
-      metrics: computeMetrics({ t, equity: values }, metricFills, { exposedBars: exposed }),
+      equity,
+      metrics: computeMetrics(equity, metricFills, { exposedBars: exposed }),
       unsent,
       state: finalState(rt.state),
       logs: rt.logs,

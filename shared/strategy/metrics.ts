@@ -58,35 +58,54 @@ const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
  */
 const ratio = (a: Money, b: Money): number => Number(a) / Number(b);
 
-/** An equity curve as two columns, index by index: what a long backtest keeps (no object per bar). */
+/**
+ * An equity curve as a column of times and the equity at each index: what a long backtest
+ * keeps (no object per bar; a backtest makes each point's bigint only when it is read).
+ */
 export interface EquityCurve {
   /** Each point's time: an array, or a typed column (a backtest's). */
   t: ArrayLike<number>;
-  equity: readonly Money[];
+  /** The equity at point i, for 0 ≤ i < t.length. */
+  at(i: number): Money;
 }
 
+/** A curve over an array of equities, one per time. */
+export const arrayCurve = (t: ArrayLike<number>, equity: readonly Money[]): EquityCurve => ({ t, at: (i) => equity[i]! });
+
+/** Every point's equity, in order. */
+export const equityValues = (curve: EquityCurve): Money[] => Array.from({ length: curve.t.length }, (_, i) => curve.at(i));
+
 const columns = (curve: EquityPoint[] | EquityCurve): EquityCurve =>
-  Array.isArray(curve) ? { t: curve.map((p) => p.t), equity: curve.map((p) => p.equity) } : (curve as EquityCurve);
+  Array.isArray(curve)
+    ? arrayCurve(
+        curve.map((p) => p.t),
+        curve.map((p) => p.equity),
+      )
+    : (curve as EquityCurve);
 
 export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: MetricFill[], options: MetricOptions): Metrics {
   const curve = columns(points);
   const n = curve.t.length;
-  const first = n > 0 ? { t: curve.t[0]!, equity: curve.equity[0]! } : undefined;
-  const last = n > 0 ? { t: curve.t[n - 1]!, equity: curve.equity[n - 1]! } : undefined;
+  const first = n > 0 ? { t: curve.t[0]!, equity: curve.at(0) } : undefined;
+  const last = n > 0 ? { t: curve.t[n - 1]!, equity: curve.at(n - 1) } : undefined;
   const years = first && last ? (last.t - first.t) / YEAR_MS : 0;
   // Bar returns in a typed column (no boxed number per bar); each sum runs in index order.
   const count = Math.max(0, n - 1);
   const returns = new Float64Array(count);
   let valid = true;
   let sum = 0;
+  const fall = new Drawdown();
+  let before = n > 0 ? curve.at(0) : 0n;
+  if (n > 0) fall.add(curve.t[0]!, before);
   for (let i = 1; i < n; i++) {
-    const before = curve.equity[i - 1]!;
-    const now = curve.equity[i]!;
+    const now = curve.at(i);
+    fall.add(curve.t[i]!, now);
     // An unchanged equity (most bars of a flat account) is a zero return without the division.
     const r = before > 0n ? (now === before ? 0 : ratio(now - before, before)) : NaN;
     returns[i - 1] = r;
     if (!Number.isFinite(r)) valid = false;
     sum += r;
+    before = now;
   }
   const growth = first && last && first.equity > 0n ? ratio(last.equity, first.equity) : null;
   const P = years > 0 && count > 0 ? count / years : null;
@@ -103,7 +122,7 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
   const downside = count > 0 ? Math.sqrt(downSquares / count) : NaN;
   const annual = P === null || !valid ? null : Math.sqrt(P);
   const cagr = growth === null || years <= 0 ? null : finite(growth ** (1 / years) - 1);
-  const { drawdown, duration } = maxDrawdown(curve);
+  const { drawdown, duration } = fall.result();
   const trades = roundTrips(fills);
   const profits = trades.filter((pl) => pl > 0n);
   const grossProfit = profits.reduce((s, pl) => s + pl, 0n);
@@ -132,39 +151,48 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
   };
 }
 
-/** max_t (1 − E_t / max_{s≤t} E_s), and the longest peak-to-recovery time of a fall. */
-export function maxDrawdown(points: EquityPoint[] | EquityCurve): { drawdown: number | null; duration: number | null } {
-  const { t, equity } = columns(points);
-  if (t.length === 0) return { drawdown: null, duration: null };
-  let peakT = t[0]!;
-  let peak = equity[0]!;
+/**
+ * max_t (1 − E_t / max_{s≤t} E_s), and the longest peak-to-recovery time of a fall, made
+ * point by point (in the returns' pass, so each point's equity is read once).
+ */
+class Drawdown {
+  #peakT = 0;
+  #peak = 0n;
   // The lowest value since the peak: the deepest fall from one peak is at its lowest value
   // (the rounded ratio is monotone in it), so one division per peak rather than per bar.
-  let low = peak;
-  let drawdown = 0;
-  let duration = 0;
-  let fellSince = false;
-  const deepest = () => {
-    if (fellSince && peak > 0n) drawdown = Math.max(drawdown, ratio(peak - low, peak));
-  };
-  for (let i = 0; i < t.length; i++) {
-    const value = equity[i]!;
-    if (value >= peak) {
+  #low = 0n;
+  #lastT = 0;
+  #drawdown = 0;
+  #duration = 0;
+  #fellSince = false;
+  #points = 0;
+
+  add(t: number, value: Money): void {
+    this.#lastT = t;
+    if (this.#points++ === 0 || value >= this.#peak) {
       // At or above the peak: a fall since it (if any) has recovered here.
-      deepest();
-      if (t[i]! - peakT > 0 && fellSince) duration = Math.max(duration, t[i]! - peakT);
-      peakT = t[i]!;
-      peak = value;
-      low = value;
-      fellSince = false;
-      continue;
+      this.#deepest();
+      if (this.#fellSince && t - this.#peakT > 0) this.#duration = Math.max(this.#duration, t - this.#peakT);
+      this.#peakT = t;
+      this.#peak = value;
+      this.#low = value;
+      this.#fellSince = false;
+      return;
     }
-    fellSince = true;
-    if (value < low) low = value;
+    this.#fellSince = true;
+    if (value < this.#low) this.#low = value;
   }
-  deepest();
-  if (fellSince) duration = Math.max(duration, t[t.length - 1]! - peakT);
-  return { drawdown, duration };
+
+  result(): { drawdown: number | null; duration: number | null } {
+    if (this.#points === 0) return { drawdown: null, duration: null };
+    this.#deepest();
+    const duration = this.#fellSince ? Math.max(this.#duration, this.#lastT - this.#peakT) : this.#duration;
+    return { drawdown: this.#drawdown, duration };
+  }
+
+  #deepest(): void {
+    if (this.#fellSince && this.#peak > 0n) this.#drawdown = Math.max(this.#drawdown, ratio(this.#peak - this.#low, this.#peak));
+  }
 }
 
 /** P&L of each closed round trip (flat → position → flat), fees included; an open one at the end is not counted. */

@@ -20,7 +20,7 @@ const drawdownAt = (equity: Money, peak: Money): number => (peak > 0n && equity 
 export function drawdownSeries(curve: EquityCurve): SeriesPoint<number>[] {
   let peak = 0n;
   return Array.from(curve.t, (t, i) => {
-    const e = curve.equity[i]!;
+    const e = curve.at(i);
     if (e > peak) peak = e;
     return { t, value: drawdownAt(e, peak) };
   });
@@ -51,7 +51,7 @@ export function reportSeries(curve: EquityCurve, max: number): ReportSeries {
   // point was most of a million-point report's time).
   let low = 0n;
   for (let i = 0; i < n; i++) {
-    const e = curve.equity[i]!;
+    const e = curve.at(i);
     if (e > peak) {
       peak = e;
       low = e;
@@ -75,7 +75,7 @@ export function reportSeries(curve: EquityCurve, max: number): ReportSeries {
   peak = 0n;
   let k = 0;
   for (let i = 0; i < n && k < kept.length; i++) {
-    const e = curve.equity[i]!;
+    const e = curve.at(i);
     if (e > peak) peak = e;
     if (kept[k] !== i) continue;
     k++;

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { runBacktest, type BacktestOptions } from "../../shared/strategy/backtest";
+import { equityValues } from "../../shared/strategy/metrics";
 import type { OrderInput, Strategy, StrategyBar, StrategyContext } from "../../shared/strategy/runtime";
 import { maCross } from "../../shared/strategy/templates/ma-cross";
 import { parseMoney } from "../../shared/trading/money";
@@ -177,7 +178,7 @@ describe("the backtest's fast path", () => {
           return cash + (parseMoney(String(bar.close))! * lots) / ONE;
         });
         expect(next).toBe(result.fills.length);
-        expect(result.equity.equity).toEqual(expected);
+        expect(equityValues(result.equity)).toEqual(expected);
       }),
       { numRuns: 300 },
     );

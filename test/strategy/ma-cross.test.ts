@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { runBacktest } from "../../shared/strategy/backtest";
 import { formatMoney } from "../../shared/trading/money";
+import { equityValues } from "../../shared/strategy/metrics";
 import type { Strategy, StrategyContext } from "../../shared/strategy/runtime";
 import { maCross, type MaCrossParams } from "../../shared/strategy/templates/ma-cross";
 import { COIN, seededBars } from "./helpers";
@@ -109,8 +110,8 @@ describe("the moving-average cross backtest", () => {
     const { bars } = seededBars(400, 11);
     const result = await runBacktest(options(maCross, bars));
     expect(Array.from(result.equity.t)).toEqual(bars.map((b) => b.t));
-    expect(result.equity.equity).toHaveLength(bars.length);
-    expect(formatMoney(result.equity.equity[0]!)).toBe("100000.00");
-    expect(result.metrics.endEquity).toBe(formatMoney(result.equity.equity.at(-1)!));
+    expect(equityValues(result.equity)).toHaveLength(bars.length);
+    expect(formatMoney(result.equity.at(0))).toBe("100000.00");
+    expect(result.metrics.endEquity).toBe(formatMoney(result.equity.at(bars.length - 1)));
   });
 });
