@@ -15,12 +15,43 @@ export const ZERO: Money = 0n;
 export const CENT: Money = ONE / 100n;
 
 const DECIMAL = /^(-)?(\d{1,20})(?:\.(\d{1,18}))?$/;
+const ZEROS = "0".repeat(SCALE);
 
-/** A decimal string ("1234.5", "-0.01") as money, or undefined if it is not one. */
-export function parseMoney(text: string | number): Money | undefined {
-  const match = DECIMAL.exec(typeof text === "number" ? String(text) : text.trim());
-  if (!match) return undefined;
+/**
+ * A decimal string ("1234.5", "-0.01") as money, or undefined if it is not one: an optional
+ * minus, 1–20 digits, and optionally a point and 1–18 more; spaces around it are ignored.
+ * Text without surrounding space (every amount the engine writes) is read by one scan of
+ * its characters rather than the pattern: a backtest parses several per order.
+ */
+export function parseMoney(input: string | number): Money | undefined {
+  const text = typeof input === "number" ? String(input) : input;
+  const end = text.length;
+  if (end === 0) return undefined;
+  const first = text.charCodeAt(0);
+  const lastChar = text.charCodeAt(end - 1);
+  if (!isAsciiDigit(lastChar) || !(isAsciiDigit(first) || first === 45)) return parsePadded(text);
+  const start = first === 45 ? 1 : 0;
+  let point = -1;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && point < 0) point = i;
+    else if (!isAsciiDigit(c)) return undefined;
+  }
+  const whole = (point < 0 ? end : point) - start;
+  const fraction = point < 0 ? 0 : end - point - 1;
+  if (whole < 1 || whole > 20 || (point >= 0 && (fraction < 1 || fraction > SCALE))) return undefined;
   // The digits with the fraction padded to the scale are the units: one bigint parse.
+  const digits = point < 0 ? text.slice(start) + ZEROS : text.slice(start, point) + text.slice(point + 1) + ZEROS.slice(fraction);
+  const value = BigInt(digits);
+  return start === 1 ? -value : value;
+}
+
+const isAsciiDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/** parseMoney of text that may have spaces around it (or is not money): by the pattern. */
+function parsePadded(text: string): Money | undefined {
+  const match = DECIMAL.exec(text.trim());
+  if (!match) return undefined;
   const value = BigInt(match[2]! + (match[3] ?? "").padEnd(SCALE, "0"));
   return match[1] ? -value : value;
 }
@@ -72,9 +103,25 @@ export const priceOf = (ticks: number, spec: InstrumentSpec): Money => BigInt(ti
 /** Quantity of `lots` as money-scaled units (1 share = 10^18). */
 export const quantityOf = (lots: number, spec: InstrumentSpec): Money => BigInt(lots) * stepOf(spec.lotSize);
 
+/**
+ * The money of one tick times one lot, times ONE: notional's constant, remembered for the
+ * last grid asked (an account or a backtest asks for the same one over and over).
+ */
+let unitTick = "";
+let unitLot = "";
+let unitProduct: Money = 0n;
+function tickLotProduct(spec: InstrumentSpec): Money {
+  if (spec.tickSize !== unitTick || spec.lotSize !== unitLot) {
+    unitProduct = stepOf(spec.tickSize) * stepOf(spec.lotSize);
+    unitTick = spec.tickSize;
+    unitLot = spec.lotSize;
+  }
+  return unitProduct;
+}
+
 /** price × quantity, exact. */
 export function notional(priceTicks: number, lots: number, spec: InstrumentSpec): Money {
-  return (BigInt(priceTicks) * stepOf(spec.tickSize) * BigInt(lots) * stepOf(spec.lotSize)) / ONE;
+  return (BigInt(priceTicks) * BigInt(lots) * tickLotProduct(spec)) / ONE;
 }
 
 /**

@@ -18,8 +18,31 @@ describe("money", () => {
     expect(parseMoney("1.2.3")).toBeUndefined();
   });
 
+  it("reads exactly the text the decimal pattern accepts, spaces around it or not", () => {
+    // The definition, written as a pattern: parseMoney scans most text without it.
+    const byPattern = (text: string): Money | undefined => {
+      const m = /^(-)?(\d{1,20})(?:\.(\d{1,18}))?$/.exec(text.trim());
+      if (!m) return undefined;
+      const units = BigInt(m[2]! + (m[3] ?? "").padEnd(18, "0"));
+      return m[1] ? -units : units;
+    };
+    const text = fc.string({ unit: fc.constantFrom("0", "1", "5", "9", ".", "-", "+", " ", "e", "\t", "\u00a0", "٣"), maxLength: 42, size: "max" });
+    const digits = fc.tuple(fc.boolean(), fc.string({ unit: fc.constantFrom("0", "3", "7", "9"), maxLength: 22, size: "max" }), fc.option(fc.string({ unit: fc.constantFrom("0", "1", "8"), maxLength: 20, size: "max" })));
+    const decimal = digits.map(([minus, whole, fraction]) => `${minus ? "-" : ""}${whole}${fraction === null ? "" : `.${fraction}`}`);
+    fc.assert(
+      fc.property(fc.oneof(text, decimal), (t) => {
+        expect(parseMoney(t)).toBe(byPattern(t));
+      }),
+      { numRuns: 5_000 },
+    );
+    for (const t of ["1.", ".5", "-", "-.5", "--1", "1-", " 12.5 ", "123456789012345678901", "12345678901234567890.123456789012345678"]) expect(parseMoney(t)).toBe(byPattern(t));
+  });
+
   it("computes notionals exactly for fractional crypto", () => {
     // 0.0003 BTC at 67,251.79 = 20.175537
+    expect(formatMoney(notional(6725179, 3, BTC))).toBe("20.175537");
+    // Grids asked in turn each get their own product (the last one is remembered).
+    expect(formatMoney(notional(12345, 7, AAPL))).toBe("864.15");
     expect(formatMoney(notional(6725179, 3, BTC))).toBe("20.175537");
   });
 
