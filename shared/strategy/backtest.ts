@@ -217,7 +217,8 @@ export class BarEquity implements EquityCurve {
     readonly t: Float64Array,
     readonly closes: Float64Array,
     readonly segmentOf: Uint32Array,
-    readonly segments: { lots: number[]; cash: Money[]; reserved: Money[]; perTick: Money[] },
+    /** Each segment's lots, its cash plus reserved cash, and (with `wholeTick`) its lots' value of one tick. */
+    readonly segments: { lots: number[]; base: Money[]; perTick: Money[] },
     /** Whether one lot's tick is a whole number of money units: then a held point is its cash plus close × `perTick`. */
     readonly wholeTick: boolean,
     readonly spec: InstrumentSpec,
@@ -225,12 +226,11 @@ export class BarEquity implements EquityCurve {
 
   at(i: number): Money {
     const s = this.segmentOf[i]!;
-    const { lots, cash, reserved, perTick } = this.segments;
-    const base = cash[s]! + reserved[s]!;
+    const { lots, base, perTick } = this.segments;
     const held = lots[s]!;
-    if (held === 0) return base;
+    if (held === 0) return base[s]!;
     const close = this.closes[i]!;
-    return this.wholeTick ? base + BigInt(close) * perTick[s]! : base + notional(close, held, this.spec);
+    return this.wholeTick ? base[s]! + BigInt(close) * perTick[s]! : base[s]! + notional(close, held, this.spec);
   }
 }
 
@@ -431,8 +431,10 @@ function prepare<P>(options: BacktestOptions<P>) {
   // instrument); otherwise notional() of the close and the lots.
   const wholeTick = (priceOf(1, spec) * quantityOf(1, spec)) % MONEY_ONE === 0n;
   const segmentLots: number[] = [];
-  const segmentCash: bigint[] = [];
-  const segmentReserved: bigint[] = [];
+  const segmentBase: bigint[] = [];
+  // The current segment's cash and reserved cash, which a bar's ledger is compared with.
+  let segmentCash: bigint | null = null;
+  let segmentReserved: bigint | null = null;
   const segmentPerTick: bigint[] = [];
   let segment = -1;
   /** The bar's close and onBar, once its prints are played: the equity curve's point, then the callback (its orders held). */
@@ -440,11 +442,12 @@ function prepare<P>(options: BacktestOptions<P>) {
     const ledger = runner.engine.ledger;
     const lots = ledger.positions[spec.symbol]?.qty ?? 0;
     if (lots !== 0) exposed += 1;
-    if (segment < 0 || lots !== segmentLots[segment] || ledger.cash !== segmentCash[segment] || ledger.reservedCash !== segmentReserved[segment]) {
+    if (segment < 0 || lots !== segmentLots[segment] || ledger.cash !== segmentCash || ledger.reservedCash !== segmentReserved) {
       segment = segmentLots.length;
       segmentLots.push(lots);
-      segmentCash.push(ledger.cash);
-      segmentReserved.push(ledger.reservedCash);
+      segmentCash = ledger.cash;
+      segmentReserved = ledger.reservedCash;
+      segmentBase.push(ledger.cash + ledger.reservedCash);
       segmentPerTick.push(lots !== 0 && wholeTick ? notional(1, lots, spec) : 0n);
     }
     times[points] = bar.t;
@@ -507,7 +510,7 @@ function prepare<P>(options: BacktestOptions<P>) {
     // Every bar is played before the end; a feed shorter than it said would leave holes.
     const length = points;
     const cut = <T extends Float64Array | Uint32Array>(column: T): T => (length === column.length ? column : (column.subarray(0, length) as T));
-    const equity = new BarEquity(cut(times), cut(closes), cut(segmentOf), { lots: segmentLots, cash: segmentCash, reserved: segmentReserved, perTick: segmentPerTick }, wholeTick, spec);
+    const equity = new BarEquity(cut(times), cut(closes), cut(segmentOf), { lots: segmentLots, base: segmentBase, perTick: segmentPerTick }, wholeTick, spec);
     const result = {
       equity,
       metrics: computeMetrics(equity, metricFills, { exposedBars: exposed }),
