@@ -20,8 +20,7 @@ export function barsPage(store: MarketStore, spec: InstrumentSpec, timeframe: st
   let bars: Bar[];
   let more: boolean;
   if (STORED.has(tf.label)) {
-    bars = store.bars(tf.label, q);
-    more = bars.length === q.limit;
+    ({ items: bars, more } = oneMore(store.bars(tf.label, { ...q, limit: q.limit + 1 }), q.limit));
   } else {
     // Rolled up from the finest stored timeframe that divides this one.
     const base = STORED.get(tf.unit === "minute" ? "1Min" : tf.unit === "hour" ? "1Hour" : "1Day")!;
@@ -32,16 +31,25 @@ export function barsPage(store: MarketStore, spec: InstrumentSpec, timeframe: st
   return { items: bars.map((b) => barToAlpaca(b, spec)), next: more && last ? [last.t, 0] : null };
 }
 
+/**
+ * A page from rows read with one more than the page's limit: the extra row only says that
+ * more follow, so a page that is exactly full at the end of the data has no token (no empty
+ * page after it).
+ */
+function oneMore<T>(rows: T[], limit: number): { items: T[]; more: boolean } {
+  return rows.length > limit ? { items: rows.slice(0, limit), more: true } : { items: rows, more: false };
+}
+
 export function tradesPage(store: MarketStore, spec: InstrumentSpec, q: HistoryQuery): HistoryPage<ReturnType<typeof tradeToAlpaca>> {
-  const trades = store.trades(q);
+  const { items: trades, more } = oneMore(store.trades({ ...q, limit: q.limit + 1 }), q.limit);
   const last = trades[trades.length - 1];
-  return { items: trades.map((t) => tradeToAlpaca(t, spec)), next: trades.length === q.limit && last ? [last.t, last.id] : null };
+  return { items: trades.map((t) => tradeToAlpaca(t, spec)), next: more && last ? [last.t, last.id] : null };
 }
 
 export function quotesPage(store: MarketStore, spec: InstrumentSpec, q: HistoryQuery): HistoryPage<ReturnType<typeof quoteToAlpaca>> {
-  const quotes = store.quotes(q);
+  const { items: quotes, more } = oneMore(store.quotes({ ...q, limit: q.limit + 1 }), q.limit);
   const last = quotes[quotes.length - 1];
-  return { items: quotes.map((x) => quoteToAlpaca(x, spec)), next: quotes.length === q.limit && last ? [last.t, last.seq] : null };
+  return { items: quotes.map((x) => quoteToAlpaca(x, spec)), next: more && last ? [last.t, last.seq] : null };
 }
 
 /** The previous day's close: the close of the daily bar before the latest one. */

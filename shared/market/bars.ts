@@ -98,20 +98,24 @@ export const ROLLUP_READ_LIMIT = 50_000;
  * One page of a rolled-up timeframe, read from a finer one (`source`, about `perBucket`
  * of its bars to a bucket) as far as the page needs and no further: ascending from the
  * bucket after the cursor's, descending from the bucket before it (or from `end`).
- * Buckets that start before `start` are left out (they would be partial); the bucket
- * holding `end` counts the source bars up to `end`. A bucket is complete once a source
- * bar of the next one has been read, so the page ends there and says there is `more`.
+ * Buckets that start before `start` are left out (they would be partial); `end` selects
+ * buckets by their start, as it selects stored bars by theirs, and the bucket holding it is
+ * whole (its source bars after `end` counted too, as a stored bar of that time would hold
+ * them). A bucket is complete once a source bar of the next one has been read, so the page
+ * ends there and says there is `more`.
  */
 export function rolledUpPage(source: BarSource, timeframe: Timeframe, timeZone: string, q: HistoryQuery, perBucket: number): { bars: Bar[]; more: boolean } {
   const first = bucketStart(q.start, timeframe, timeZone) === q.start ? q.start : nextBucketStart(q.start, timeframe, timeZone);
   const readLimit = Math.min(ROLLUP_READ_LIMIT, (q.limit + 1) * Math.max(1, Math.ceil(perBucket)));
   const cursor = q.cursor?.[0];
+  // The last source bar the page may read: the end of the bucket holding `end`.
+  const last = nextBucketStart(q.end, timeframe, timeZone) - 1;
   const buckets: Bar[] = [];
   if (q.sort === "asc") {
     let from = cursor === undefined ? first : Math.max(first, nextBucketStart(cursor, timeframe, timeZone));
     let bucketEnd = -Infinity;
-    while (from <= q.end) {
-      const read = source(from, q.end, "asc", readLimit);
+    while (from <= last) {
+      const read = source(from, last, "asc", readLimit);
       for (const bar of read) {
         if (bar.t < bucketEnd) {
           buckets[buckets.length - 1] = mergeBars(buckets[buckets.length - 1]!, bar);
@@ -126,7 +130,7 @@ export function rolledUpPage(source: BarSource, timeframe: Timeframe, timeZone: 
     }
     return { bars: buckets, more: false };
   }
-  let to = cursor === undefined ? q.end : Math.min(q.end, bucketStart(cursor, timeframe, timeZone) - 1);
+  let to = cursor === undefined ? last : Math.min(last, bucketStart(cursor, timeframe, timeZone) - 1);
   let bucketT = Infinity;
   while (to >= first) {
     const read = source(first, to, "desc", readLimit);
