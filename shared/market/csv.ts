@@ -1,3 +1,4 @@
+import { rfc3339Ms } from "../instant";
 import { rfc3339 } from "./format";
 import { type InstrumentSpec, decimalToLots, decimalTimesToNearestTicks, decimalToTicks } from "./instrument";
 import { type Timeframe, bucketStart } from "./timeframe";
@@ -32,7 +33,6 @@ const DEFAULT_MAX_ROWS = 100_000;
 // Epoch numbers below this are seconds (up to the year 5138), above it milliseconds (from 1973).
 const EPOCH_MS_FROM = 1e11;
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 class ErrorList {
   readonly errors: CsvError[] = [];
@@ -72,25 +72,11 @@ export function parseTimestamp(text: string): number | string {
     const n = Number(text);
     return n < EPOCH_MS_FROM ? n * 1000 : n;
   }
-  const match = RFC3339.exec(text);
-  if (!match) return `timestamp "${text}" is neither RFC 3339 (2024-01-02T15:04:00Z) nor epoch seconds or milliseconds`;
-  const [, year, month, day, hour, minute, second, fraction = "", zulu, sign, offsetHour = "0", offsetMinute = "0"] = match.map((part) => part ?? "");
-  if (/[1-9]/.test(fraction.slice(3))) return `timestamp "${text}" is finer than a millisecond`;
-  const local = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Number(fraction.slice(0, 3).padEnd(3, "0")));
-  // Date.UTC rolls 2024-02-30 over to March; a date that does not round-trip did not exist.
-  const date = new Date(local);
-  const fieldsValid =
-    date.getUTCFullYear() === Number(year) &&
-    date.getUTCMonth() === Number(month) - 1 &&
-    date.getUTCDate() === Number(day) &&
-    Number(hour) < 24 &&
-    Number(minute) < 60 &&
-    Number(second) < 60 &&
-    Number(offsetHour) < 24 &&
-    Number(offsetMinute) < 60;
-  if (!fieldsValid) return `timestamp "${text}" is not a valid date and time`;
-  const offsetMs = zulu ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetHour) * 60 + Number(offsetMinute)) * 60_000;
-  return local - offsetMs;
+  const ms = rfc3339Ms(text, "refuse");
+  if (typeof ms === "number") return ms;
+  if (ms === "finer_than_ms") return `timestamp "${text}" is finer than a millisecond`;
+  if (ms === "no_such_time") return `timestamp "${text}" is not a valid date and time`;
+  return `timestamp "${text}" is neither RFC 3339 (2024-01-02T15:04:00Z) nor epoch seconds or milliseconds`;
 }
 
 /** (sum × volume) / 3 rounded half up, as decimal digits: in doubles while they are exact, else in bigint. */

@@ -1,4 +1,5 @@
 import { ApiError, unprocessable } from "../../shared/errors";
+import { parseInstant } from "../../shared/instant";
 import type { AssetInfo } from "../../shared/trading/asset";
 import type { Outcome, Refusal, Rule } from "../../shared/trading/outcome";
 import { assetInfo, findAsset } from "../../platform/assets";
@@ -73,7 +74,7 @@ export function unwrap<T>(outcome: Outcome<T>): T {
 /** RFC-3339, a date, or epoch milliseconds (ccxt sends `after` as ms). */
 export function instantParam(name: string, value: string | undefined): number | null {
   if (value === undefined || value === "") return null;
-  const ms = /^\d{10,16}$/.test(value) ? Number(value) : /^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value) ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value) : NaN;
-  if (Number.isNaN(ms)) throw unprocessable(`Invalid format for parameter ${name}: ${JSON.stringify(value)} is not RFC-3339 or epoch milliseconds`, [{ path: name, message: "not a time" }]);
+  const ms = /^\d{10,16}$/.test(value) ? Number(value) : parseInstant(value);
+  if (ms === undefined) throw unprocessable(`Invalid format for parameter ${name}: ${JSON.stringify(value)} is not an RFC-3339 time with an offset, a date that exists or epoch milliseconds`, [{ path: name, message: "not a time" }]);
   return ms;
 }

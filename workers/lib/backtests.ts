@@ -6,6 +6,7 @@ import { MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestS
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
 import { instrumentSpec } from "../../shared/trading/asset";
+import { parseInstant } from "../../shared/instant";
 import { tradingConfig } from "../../shared/trading/config";
 import { parseMoney } from "../../shared/trading/money";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
@@ -110,8 +111,8 @@ export function checkedTimeframe(text: string): Timeframe {
 }
 
 const instantOf = (path: string, value: string | number): number => {
-  const ms = typeof value === "number" ? value : /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw invalid(path, `${JSON.stringify(value)} is not RFC 3339, YYYY-MM-DD or epoch ms`);
+  const ms = typeof value === "number" ? value : parseInstant(value);
+  if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw invalid(path, `${JSON.stringify(value)} is not an RFC 3339 time with an offset, a YYYY-MM-DD date that exists or epoch ms`);
   return ms;
 };
 

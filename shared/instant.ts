@@ -1,0 +1,48 @@
+// Instants as clients write them: RFC 3339 with its offset, or a date. One reader for the
+// API's time parameters and the CSV import, strict where Date.parse is not: Date.parse
+// takes "2026-02-30" as 2 March, and a time with no offset as UTC or as local time
+// depending on its form.
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Why a text is not an instant. */
+export type InstantProblem = "not_rfc3339" | "finer_than_ms" | "no_such_time";
+
+/**
+ * Epoch ms of an RFC 3339 date and time that exists (a real day, hours below 24, an offset
+ * or Z), or what is wrong with it. Digits past the millisecond are refused with
+ * `finer: "refuse"` (a bar's time), dropped with `"truncate"` (a query's bound: clients
+ * send microseconds).
+ */
+export function rfc3339Ms(text: string, finer: "refuse" | "truncate"): number | InstantProblem {
+  const match = RFC3339.exec(text);
+  if (!match) return "not_rfc3339";
+  const [, year, month, day, hour, minute, second, fraction = "", zulu, sign, offsetHour = "0", offsetMinute = "0"] = match.map((part) => part ?? "");
+  if (finer === "refuse" && /[1-9]/.test(fraction.slice(3))) return "finer_than_ms";
+  const local = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Number(fraction.slice(0, 3).padEnd(3, "0")));
+  // Date.UTC rolls 2024-02-30 over to March; a date that does not round-trip did not exist.
+  const date = new Date(local);
+  const fieldsValid =
+    date.getUTCFullYear() === Number(year) &&
+    date.getUTCMonth() === Number(month) - 1 &&
+    date.getUTCDate() === Number(day) &&
+    Number(hour) < 24 &&
+    Number(minute) < 60 &&
+    Number(second) < 60 &&
+    Number(offsetHour) < 24 &&
+    Number(offsetMinute) < 60;
+  if (!fieldsValid) return "no_such_time";
+  const offsetMs = zulu ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetHour) * 60 + Number(offsetMinute)) * 60_000;
+  return local - offsetMs;
+}
+
+/**
+ * A query's time bound: RFC 3339 with an offset (sub-millisecond digits dropped) or a date
+ * (YYYY-MM-DD, midnight UTC), as epoch ms; undefined for anything else, a day that does
+ * not exist included.
+ */
+export function parseInstant(text: string): number | undefined {
+  const ms = rfc3339Ms(DATE.test(text) ? `${text}T00:00:00Z` : text, "truncate");
+  return typeof ms === "number" ? ms : undefined;
+}
