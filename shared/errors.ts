@@ -10,7 +10,7 @@ export class ApiError extends Error {
     readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 422 | 426 | 428 | 429 | 500 | 503,
     message: string,
     readonly details: FieldError[] = [],
-    readonly suffix = 0,
+    readonly suffix = 10000,
     readonly headers: Record<string, string> = {},
   ) {
     super(message);

@@ -54,7 +54,8 @@ export async function expectError(res: Response, status: number): Promise<ErrorB
   const text = await res.text();
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
   const body = JSON.parse(text) as ErrorBody;
-  if (Math.floor(body.code / 100000) !== status) throw new Error(`code ${body.code} does not encode status ${status}`);
+  // Alpaca's convention: status × 100000 + 10000 (+ 10001 for a body that is not JSON).
+  if (body.code !== status * 100000 + 10000 && body.code !== status * 100000 + 10001) throw new Error(`code ${body.code} is not ${status}10000 (or ${status}10001)`);
   if (typeof body.message !== "string" || body.message.length === 0) throw new Error("envelope without message");
   if (!Array.isArray(body.details)) throw new Error("envelope without details");
   if (body.request_id !== res.headers.get("x-request-id")) throw new Error("request_id differs from X-Request-ID");

@@ -124,6 +124,7 @@ describe("a simulated feed", () => {
     const { symbol } = await createInstrument(admin);
     await step(symbol, 23);
     const all = (await get<{ trades: Row[] }>(`/v2/stocks/${symbol}/trades?limit=1000&start=2000-01-01`)).trades.map((t) => t.i);
+    const quotes = (await get<{ quotes: Row[] }>(`/v2/stocks/${symbol}/quotes?limit=1000&start=2000-01-01`)).quotes;
     for (const sort of ["asc", "desc"] as const) {
       const seen: unknown[] = [];
       let token: string | null = null;
@@ -135,6 +136,13 @@ describe("a simulated feed", () => {
       } while (token);
       expect(seen).toEqual(sort === "asc" ? all : [...all].reverse());
     }
+    // A page exactly full at the end of the data is the last: no token to an empty page.
+    for (const path of [`/v2/stocks/${symbol}/trades?limit=${all.length}&start=2000-01-01`, `/v2/stocks/${symbol}/quotes?limit=${quotes.length}&start=2000-01-01`]) {
+      const page = await get<{ next_page_token: string | null }>(path);
+      expect(page.next_page_token, path).toBeNull();
+    }
+    const minutes = (await get<{ bars: Row[] }>(`/v2/stocks/${symbol}/bars?timeframe=1Min&limit=1000&start=2000-01-01`)).bars;
+    expect((await get<{ next_page_token: string | null }>(`/v2/stocks/${symbol}/bars?timeframe=1Min&limit=${minutes.length}&start=2000-01-01`)).next_page_token).toBeNull();
   });
 
   it("pages across several symbols in symbol order", async () => {
@@ -184,8 +192,27 @@ describe("a simulated feed", () => {
     const bad = async (path: string) => (await expectError(await call(path, { token: trader.access }), 422)).message;
     expect(await bad("/v2/stocks/AAPL/bars?timeframe=3D")).toMatch(/^Invalid format for parameter timeframe/);
     expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&start=yesterday")).toMatch(/^Invalid format for parameter start/);
+    // Days that do not exist and times without an offset are refused, not rolled over or guessed.
+    for (const bound of ["start=2026-02-30", "start=2026-02-30T00:00:00Z", "end=2026-11-31", "start=2026-12-05T10:00:00", "start=2026-12-05T24:00:00Z"])
+      expect(await bad(`/v2/stocks/AAPL/bars?timeframe=1Min&${bound}`), bound).toMatch(/^Invalid format for parameter (start|end)/);
+    // Microseconds, as Python's isoformat() writes them, and an offset other than Z are taken.
+    for (const bound of ["start=2026-12-05T10:00:00.123456Z", "start=2026-12-05T10:00:00%2B01:00", "start=2026-12-05T10:00:00-05:00"])
+      expect((await call(`/v2/stocks/AAPL/bars?timeframe=1Min&${bound}`, { token: trader.access })).status, bound).toBe(200);
     expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&page_token=garbage")).toMatch(/^Invalid format for parameter page_token/);
+    // A parameter the route's schema refuses is named in the message, as Alpaca names it.
+    expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&limit=0")).toMatch(/^Invalid format for parameter limit: /);
+    expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&sort=DESC")).toMatch(/^Invalid format for parameter sort: /);
+    // Alpaca's other parameters: its values are taken, others refused, not ignored.
+    expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&currency=EUR")).toMatch(/^Invalid format for parameter currency: prices are in USD only/);
+    for (const q of ["feed=garbage", "adjustment=bogus", "asof=notadate"]) expect(await bad(`/v2/stocks/AAPL/bars?timeframe=1Min&${q}`), q).toMatch(/^Invalid format for parameter /);
+    for (const q of ["feed=iex", "feed=sip", "adjustment=split,dividend", "adjustment=all", "asof=2026-12-01", "currency=USD"])
+      expect((await call(`/v2/stocks/AAPL/bars?timeframe=1Min&${q}`, { token: trader.access })).status, q).toBe(200);
     expect(await bad("/v2/stocks/bars?symbols=NOPE&timeframe=1Min")).toMatch(/^Invalid symbol/);
+    // However many symbols are unknown, the error names five and counts the rest.
+    const many = Array.from({ length: 500 }, (_, i) => `NOPE${i}`).join(",");
+    const error = await expectError(await call(`/v2/stocks/bars?symbols=${many}&timeframe=1Min`, { token: trader.access }), 422);
+    expect(error.message).toMatch(/^Invalid symbol: NOPE\d+, NOPE\d+, NOPE\d+, NOPE\d+, NOPE\d+ and 495 more$/);
+    expect(JSON.stringify(error).length).toBeLessThan(1_000);
     await expectError(await call("/v2/stocks/NOPE/bars?timeframe=1Min", { token: trader.access }), 404);
     await expectError(await call("/v2/stocks/AAPL/bars?timeframe=1Min"), 401);
   });

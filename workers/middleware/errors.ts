@@ -22,11 +22,19 @@ export function fieldErrors(error: ZodError): FieldError[] {
   }));
 }
 
-/** Hook for every zod-openapi route: a failed validation is a 422 naming the fields. */
+/**
+ * Hook for every zod-openapi route: a failed validation is a 422 naming the fields. A
+ * query or path parameter's message is Alpaca's ("Invalid format for parameter limit: …"),
+ * naming the first one: clients show only the message.
+ */
 export function validationHook(result: { success: boolean; error?: ZodError; target?: string }): void {
   if (result.success || !result.error) return;
-  const what = result.target === "json" ? "request body" : result.target === "param" ? "path" : "query string";
-  throw new ApiError(422, `${what} is invalid`, fieldErrors(result.error), 10000);
+  const details = fieldErrors(result.error);
+  if (result.target === "json") throw new ApiError(422, "request body is invalid", details, 10000);
+  const [first] = details;
+  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : "";
+  const message = first ? `Invalid format for parameter ${first.path}: ${first.message}${more}` : `${result.target === "param" ? "path" : "query string"} is invalid`;
+  throw new ApiError(422, message, details, 10000);
 }
 
 export function onError(error: Error, c: Context<AppEnv>): Response {

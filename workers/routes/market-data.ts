@@ -10,6 +10,8 @@ import type { InstrumentSpec } from "../../shared/market/instrument";
 import { requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 import type { HistoryQuery } from "../../shared/market/history";
+import { parseInstant } from "../../shared/instant";
+import { sample } from "../../shared/stream/limits";
 
 // Market-data REST in Alpaca's shapes (docs/alpaca-compat.md §5), on the same origin as the
 // trading API: stocks under /v2/stocks, crypto under /v1beta3/crypto/us. Numbers are JSON
@@ -28,10 +30,16 @@ const HistoryParams = z.object({
   limit: wholeParam("limit", 1, 10_000).default(1000),
   page_token: z.string().max(512).optional(),
   sort: z.enum(["asc", "desc"]).default("asc"),
-  feed: z.string().max(16).optional(),
-  adjustment: z.string().max(16).optional(),
-  asof: z.string().max(32).optional(),
-  currency: z.string().max(8).optional(),
+  // Alpaca's values are taken and change nothing here (one feed, no corporate actions);
+  // anything else is refused rather than silently ignored. Prices are in USD only.
+  feed: z.enum(["sip", "iex", "otc", "boats", "overnight", "delayed_sip"]).optional(),
+  adjustment: z
+    .string()
+    .max(40)
+    .regex(/^(raw|split|dividend|spin-off|all)(,(raw|split|dividend|spin-off|all))*$/, { error: "one or more of raw, split, dividend, spin-off, all" })
+    .optional(),
+  asof: z.union([z.literal("-"), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: "a date, YYYY-MM-DD" })]).optional(),
+  currency: z.enum(["USD"], { error: "prices are in USD only" }).optional(),
 });
 const BarParams = HistoryParams.extend({ timeframe: z.string().min(1).max(16).openapi({ example: "1Min" }) });
 const Symbols = z.object({ symbols: z.string().min(1).max(4000).openapi({ example: "AAPL,MSFT" }) });
@@ -50,8 +58,8 @@ const isPublic = (path: string) => path.startsWith("/v1beta3/crypto/");
 
 function instant(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw invalidParam(name, `${JSON.stringify(value)} is not RFC-3339 or YYYY-MM-DD`);
+  const ms = parseInstant(value);
+  if (ms === undefined) throw invalidParam(name, `${JSON.stringify(value)} is not an RFC-3339 time with an offset or a YYYY-MM-DD date that exists`);
   return ms;
 }
 
@@ -80,7 +88,8 @@ async function resolveSymbols(env: Env, raw: string, kind: Kind): Promise<Instru
   if (wanted.length === 0) throw invalidParam("symbols", "give at least one symbol");
   if (wanted.length > 1000) throw invalidParam("symbols", "at most 1000 symbols");
   const unknown = wanted.filter((s) => registry.get(s)?.assetClass !== kind);
-  if (unknown.length > 0) throw new ApiError(422, `Invalid symbol: ${unknown.join(", ")}`, unknown.map((s) => ({ path: "symbols", message: `unknown symbol ${s}` })), 10000);
+  // Named five at most, as the stream names them: the error's size is bounded whatever the request.
+  if (unknown.length > 0) throw new ApiError(422, `Invalid symbol: ${sample(unknown)}`, [{ path: "symbols", message: `unknown symbol${unknown.length > 1 ? "s" : ""} ${sample(unknown)}` }], 10000);
   return wanted.sort().map((s) => instrumentSpecOf(registry.get(s)!));
 }
 
