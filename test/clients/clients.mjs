@@ -113,7 +113,7 @@ async function signUp(origin) {
   const bearer = { authorization: `Bearer ${registered.access_token}` };
   const key = await expectStatus(api(origin, "POST", "/api/keys", { name: "clients", scopes: ["trade"] }, bearer), 201, "create API key");
   assert(typeof key.key_id === "string" && typeof key.secret === "string", `POST /api/keys answered no key_id/secret: ${show(key)}`);
-  return key;
+  return { ...key, bearer };
 }
 
 /** The simulators print their first trades a few seconds after startup; orders need a price. */
@@ -557,6 +557,29 @@ async function ccxtChecks(origin, key) {
   });
 }
 
+// ---- the local runtime's connections ----------------------------------------------------
+
+/**
+ * An upload the platform refuses before reading it all (the CSV reader stops at 100 bad
+ * lines) must leave the connection usable: answered with its body half read, it broke
+ * wrangler dev's connection to the runtime and the next request got a 503.
+ */
+async function uploadChecks(origin, bearer) {
+  await check("a CSV upload refused at its error cap leaves the next upload unharmed", async () => {
+    const path = "/api/backtests/csv?symbol=UPLOADCHECK&timeframe=1Hour&template=ma-cross&tick_size=0.01&lot_size=1";
+    const headers = { ...bearer, "content-type": "text/csv" };
+    const rows = (count, offsetMs) =>
+      ["timestamp,open,high,low,close,volume", ...Array.from({ length: count }, (_, i) => `${Date.UTC(2025, 0, 1) + i * 3_600_000 + offsetMs},100.00,100.50,99.50,100.25,10`)].join("\n");
+    for (let round = 0; round < 2; round++) {
+      // Stamped on the half hour: every line is misaligned, and the reader stops at its cap.
+      const refused = await api(origin, "POST", path, rows(3_000, 1_800_000), headers);
+      assert(refused.status === 422 && /^CSV rejected/.test(refused.json?.message), `misaligned upload: ${refused.status} ${refused.text.slice(0, 300)}`);
+      const accepted = await api(origin, "POST", path, rows(50, 0), headers);
+      assert(accepted.status === 201, `the upload after it: ${accepted.status} ${accepted.text.slice(0, 300)}`);
+    }
+  });
+}
+
 // ---- main --------------------------------------------------------------------------------
 
 async function main() {
@@ -573,6 +596,7 @@ async function main() {
     await waitForFirstPrices(origin, key);
     await sdkChecks(origin, key);
     await ccxtChecks(origin, key);
+    await uploadChecks(origin, key.bearer);
   } catch (error) {
     tally.failed++;
     console.log(`FAIL setup: ${describeError(error)}`);

@@ -181,8 +181,16 @@ async function streamCsv(body: ReadableStream<Uint8Array> | null, job: ReturnTyp
           if (reader.stopped) break;
         }
         if (!reader.stopped) await take(reader.push(decoder.decode()), false);
+        // The rest of a body the reader stopped on (at its cap of errors) is read and dropped,
+        // up to the size limit: answered with its body half read, the request left wrangler
+        // dev's connection to the runtime broken, and the client's next request got a 503.
+        else while (bytes <= BACKTEST_CSV_MAX_BYTES) {
+          const { done, value } = await pieces.read();
+          if (done) break;
+          bytes += value.byteLength;
+        }
       } finally {
-        // The rest of a body not read to its end (too large, or the reader stopped) is not wanted.
+        // What is still unread (a body over the limit) is not wanted.
         await pieces.cancel().catch(() => undefined);
       }
     }
