@@ -3,7 +3,7 @@ import type { StrategySendReply, StrategyViewReply, StrategyViewRequest } from "
 import { strategyPrefixOf } from "../../shared/strategy/live";
 import type { StrategyCommand } from "../../shared/strategy/invoke";
 import { sendStrategyCommand } from "../../shared/strategy/send";
-import { accountSummary, maxBuyQty, openOrdersView, positionView } from "../../shared/strategy/views";
+import { accountSummary, maxBuyQty, maxSellQty, openBuyLots, openOrdersView, positionView } from "../../shared/strategy/views";
 import type { AccountRunner } from "../../shared/trading/account-runner";
 import type { TradeUpdate } from "../../shared/trading/stream";
 import type { VenueConfig } from "../../shared/venue/venue";
@@ -47,12 +47,14 @@ export class StrategyLink {
     const rows = this.sql.exec<{ seq: number; body: string }>(`SELECT seq, body FROM strategy_updates WHERE prefix = ? AND seq > ? ORDER BY seq`, prefix, afterSeq).toArray();
     const engine = this.runner.engine;
     const ledger = engine.ledger;
+    const open = this.store.openOrders();
     return {
       view: {
         position: positionView(ledger, spec, lastTicks),
         account: accountSummary(ledger, spec, lastTicks),
-        openOrders: openOrdersView(this.store.openOrders(), spec, (id) => (id.startsWith(prefix) ? null : undefined)),
-        maxBuyQty: maxBuyQty(ledger, spec, lastTicks, engine.limits(), this.venue),
+        openOrders: openOrdersView(open, spec, (id) => (id.startsWith(prefix) ? null : undefined)),
+        maxBuyQty: maxBuyQty(ledger, spec, lastTicks, engine.limits(), this.venue, openBuyLots(open, spec.symbol)),
+        maxSellQty: maxSellQty(ledger, spec, lastTicks, engine.limits()),
       },
       updates: rows.map((r) => JSON.parse(r.body) as TradeUpdate),
       seq: rows.at(-1)?.seq ?? afterSeq,

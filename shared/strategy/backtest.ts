@@ -15,7 +15,7 @@ import { callbacksOf, roundPrice, stateProblem, StrategyRuntime, type LogLine, t
 import { sendStrategyCommand } from "./send";
 import { after, isPending, type MaybePromise } from "../maybe";
 import { reportSeries, type ReportSeries } from "./series";
-import { accountSummary, maxBuyQty, openOrdersView, positionView } from "./views";
+import { accountSummary, maxBuyQty, maxSellQty, openBuyLots, openOrdersView, positionView } from "./views";
 
 // A backtest is the live path with the feed replaced by bars: the same AccountEngine,
 // AccountRunner and Venue, one symbol, one account. Each bar is played as four prints —
@@ -305,7 +305,10 @@ function prepare<P>(options: BacktestOptions<P>) {
       return openOrdersView(book.openOrders(), spec, (id) => tags()[id]);
     },
     get maxBuyQty() {
-      return maxBuyQty(runner.engine.ledger, spec, lastTicks, config.limits, config.venue);
+      return maxBuyQty(runner.engine.ledger, spec, lastTicks, config.limits, config.venue, openBuyLots(book.openOrders(), spec.symbol));
+    },
+    get maxSellQty() {
+      return maxSellQty(runner.engine.ledger, spec, lastTicks, config.limits);
     },
   };
   const port: StrategyPort = {

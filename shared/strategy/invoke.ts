@@ -27,6 +27,8 @@ export interface StrategyView {
   openOrders: OpenOrder[];
   /** ctx.maxBuyQty(), computed by whoever holds the account and the last price. */
   maxBuyQty: string;
+  /** ctx.maxSellQty(), likewise. */
+  maxSellQty: string;
 }
 
 export type InvokeRequest =
@@ -129,6 +131,7 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
     cancel: (id: string) => command({ kind: "cancel", id }),
     cancelAll: () => command({ kind: "cancelAll" }),
     maxBuyQty: () => request.view.maxBuyQty,
+    maxSellQty: () => request.view.maxSellQty,
     log: (...parts: unknown[]) => {
       if (logs === NO_LOGS) logs = [];
       if (logs.length < LOG_LINES) logs.push({ t: request.now, text: logText(parts) });

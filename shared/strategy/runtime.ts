@@ -105,9 +105,16 @@ export interface StrategyContext<P = Record<string, unknown>> {
   cancelAll(): void;
   /**
    * The largest quantity (decimal string) of a market buy the account accepts now: its
-   * reservation (value at the price band's edge plus the worst-case fee) fits in the cash.
+   * reservation (value at the price band's edge plus the worst-case fee) fits in the cash,
+   * and it is within the account's order and position limits at the last trade.
    */
   maxBuyQty(): string;
+  /**
+   * The largest quantity (decimal string) of a market sell the account accepts now: the
+   * position no open sell holds, within the order limits at the last trade. A position
+   * larger than that is closed by several sells.
+   */
+  maxSellQty(): string;
   log(...parts: unknown[]): void;
   /** The streaming indicators (shared/indicators): `ctx.indicators.sma(10)` makes one to keep in `this` or a closure. */
   readonly indicators: Indicators;

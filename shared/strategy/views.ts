@@ -1,7 +1,7 @@
 import { lotsToDecimal, ticksToNumber, type InstrumentSpec } from "../market/instrument";
 import type { Ledger } from "../trading/ledger";
-import { formatMoney, notional, quantityOf, type Money } from "../trading/money";
-import type { AccountOrder } from "../trading/orders";
+import { formatMoney, knownMoney, MONEY_ONE, notional, priceOf, quantityOf, type Money } from "../trading/money";
+import { openLots, type AccountOrder } from "../trading/orders";
 import { protectionPrice, worstFee, type RiskLimits } from "../trading/risk";
 import type { VenueConfig } from "../venue/venue";
 import type { AccountSummary, OpenOrder, PositionView } from "./runtime";
@@ -31,6 +31,13 @@ export function accountSummary(ledger: Ledger, spec: InstrumentSpec, lastTicks: 
   return { cash: formatMoney(ledger.cash + ledger.reservedCash), buyingPower: formatMoney(ledger.cash), equity: formatMoney(ledger.cash + ledger.reservedCash + held) };
 }
 
+/** Unfilled lots of the account's open buys in `symbol` (a notional buy counts none, as the account's position check counts it by its amount). */
+export function openBuyLots(orders: readonly AccountOrder[], symbol: string): number {
+  let lots = 0;
+  for (const o of orders) if (o.side === "buy" && o.spec.symbol === symbol) lots += openLots(o);
+  return lots;
+}
+
 /** The strategy's own open orders on its symbol (those whose client order id it made). */
 export function openOrdersView(orders: AccountOrder[], spec: InstrumentSpec, tagOf: (clientOrderId: string) => string | null | undefined): OpenOrder[] {
   const out: OpenOrder[] = [];
@@ -56,12 +63,51 @@ export function openOrdersView(orders: AccountOrder[], spec: InstrumentSpec, tag
 /**
  * The largest quantity (decimal string) of a market buy the account accepts now: its
  * reservation, the value at the price band's edge plus the worst-case fee, fits in the
- * free cash. "0" before the symbol has traded.
+ * free cash, and it is within the order's limits at the last trade (quantity, value, and
+ * the position it makes with `openBuyLots`, the open buys' unfilled lots). "0" before the
+ * symbol has traded.
  */
-export function maxBuyQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null, limits: RiskLimits, venue: VenueConfig): string {
+export function maxBuyQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null, limits: RiskLimits, venue: VenueConfig, openBuyLots = 0): string {
   if (lastTicks === null) return "0";
   const cash = ledger.cash;
   if (cash <= 0n) return lotsToDecimal(0, spec);
+  // The order's own limits, as the account checks them at the last price (risk.ts): its
+  // quantity, its value, and the position it would make with the open buys.
+  const held = ledger.positions[spec.symbol]?.qty ?? 0;
+  const room = knownMoney(limits.maxPositionNotional)! - notional(lastTicks, held + openBuyLots, spec);
+  const limit = Math.min(lotsOfQty(limits.maxOrderQty, spec), lotsWorth(knownMoney(limits.maxOrderNotional)!, lastTicks, spec), lotsWorth(room, lastTicks, spec));
+  return lotsToDecimal(Math.min(limit, buyingPowerLots(cash, spec, lastTicks, limits, venue)), spec);
+}
+
+/**
+ * The largest quantity (decimal string) of a market sell the account accepts now: the
+ * position no open sell holds, within the order's quantity and value limits at the last
+ * trade. A strategy closing a position larger than that sells it in several orders.
+ */
+export function maxSellQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null, limits: RiskLimits): string {
+  const p = ledger.positions[spec.symbol];
+  const free = p ? p.qty - p.reserved : 0;
+  if (free <= 0) return lotsToDecimal(0, spec);
+  const byValue = lastTicks === null ? free : lotsWorth(knownMoney(limits.maxOrderNotional)!, lastTicks, spec);
+  return lotsToDecimal(Math.min(free, lotsOfQty(limits.maxOrderQty, spec), byValue), spec);
+}
+
+/** Lots in a quantity limit (a decimal string), rounded down to the lot grid. */
+const lotsOfQty = (qty: string, spec: InstrumentSpec): number => safeLots(knownMoney(qty)! / quantityOf(1, spec));
+
+/** The most lots whose notional at `priceTicks` (rounded down, as notional() is) is at most `money`. */
+function lotsWorth(money: Money, priceTicks: number, spec: InstrumentSpec): number {
+  if (money < 0n) return 0;
+  // notional(p, n) = ⌊n·K / ONE⌋ with K the money of one lot at p, times ONE; it is at most
+  // `money` exactly when n·K < (money + 1)·ONE.
+  const perLot = priceOf(priceTicks, spec) * quantityOf(1, spec);
+  return safeLots(((money + 1n) * MONEY_ONE - 1n) / perLot);
+}
+
+const safeLots = (lots: bigint): number => Number(lots > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : lots);
+
+/** The most lots a market buy's reservation (at the band's edge, with its worst-case fee) fits in `cash` for. */
+function buyingPowerLots(cash: Money, spec: InstrumentSpec, lastTicks: number, limits: RiskLimits, venue: VenueConfig): number {
   const cap = protectionPrice("buy", lastTicks, limits.priceBandPct);
   const fee = (lots: number) => worstFee(venue, notional(cap, lots, spec));
   const fits = (lots: number) => notional(cap, lots, spec) + fee(lots) <= cash;
@@ -85,5 +131,5 @@ export function maxBuyQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: numbe
     if (fits(mid)) lo = mid;
     else hi = mid - 1;
   }
-  return lotsToDecimal(lo, spec);
+  return lo;
 }

@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { InstrumentSpec } from "../../shared/market/instrument";
-import { openLedger } from "../../shared/trading/ledger";
+import { openLedger, type Ledger } from "../../shared/trading/ledger";
 import { formatMoney, notional, parseMoney, quantityOf, type Money } from "../../shared/trading/money";
 import { activityStamp, averagePrice, isoTime, parseOrderRequest } from "../../shared/trading/orders";
-import { DEFAULT_LIMITS, protectionPrice, worstFee } from "../../shared/trading/risk";
-import { maxBuyQty } from "../../shared/strategy/views";
+import { checkRisk, DEFAULT_LIMITS, protectionPrice, worstFee, type RiskLimits } from "../../shared/trading/risk";
+import { maxBuyQty, maxSellQty } from "../../shared/strategy/views";
 import type { VenueConfig } from "../../shared/venue/venue";
 import { lotsToDecimal, ticksToDecimal } from "../../shared/market/instrument";
 
@@ -60,6 +60,9 @@ describe("the average fill price", () => {
   });
 });
 
+/** Limits no order here reaches: the buying-power arithmetic alone. */
+const UNLIMITED: RiskLimits = { ...DEFAULT_LIMITS, maxOrderQty: "99999999999999999999", maxOrderNotional: "99999999999999999999", maxPositionNotional: "99999999999999999999" };
+
 describe("the largest market buy", () => {
   it("is the same quantity a binary search from zero finds, whatever the fees, grids, cash (up to a million) and price", () => {
     const venues = fc.record({
@@ -74,11 +77,56 @@ describe("the largest market buy", () => {
       fc.property(fc.constantFrom(...GRIDS), venues, fc.bigInt({ min: 0n, max: 10n ** 24n }), fc.integer({ min: 100, max: 10_000_000 }), ([tick, lot], venue, cash, last) => {
         const s = spec(tick, lot);
         const ledger = { ...openLedger(0n), cash };
-        expect(maxBuyQty(ledger, s, last, DEFAULT_LIMITS, venue)).toBe(referenceMaxBuy(cash, s, last, venue));
+        expect(maxBuyQty(ledger, s, last, UNLIMITED, venue)).toBe(referenceMaxBuy(cash, s, last, venue));
       }),
       { numRuns: 10_000 },
     );
     expect(maxBuyQty(openLedger(100_000n * 10n ** 18n), spec("0.01", "1"), null, DEFAULT_LIMITS, { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 5, slippageTicks: 1, crossUsers: false })).toBe("0");
+  });
+
+  // The account's own check is the oracle: what maxBuyQty / maxSellQty answer, it accepts;
+  // one lot more it refuses (by a limit, or for buying power or the free position).
+  const limits = fc.record({
+    maxOrderQty: fc.constantFrom("1", "50", "100000", "99999999999999999999"),
+    maxOrderNotional: fc.constantFrom("100", "25000.5", "1000000", "99999999999999999999"),
+    maxPositionNotional: fc.constantFrom("150", "40000", "2000000", "99999999999999999999"),
+  });
+  const market = (side: "buy" | "sell", lots: number) => ({ side, type: "market" as const, tif: "day" as const, qty: lots, notional: null, limit: null, stop: null, clientOrderId: null });
+  const venue: VenueConfig = { makerBps: 10, takerBps: 25, minFee: "0.01", depthLevels: 5, slippageTicks: 1, crossUsers: false };
+
+  it("is within the account's order and position limits, and one lot more is refused", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...GRIDS), limits, fc.bigInt({ min: 0n, max: 10n ** 25n }), fc.integer({ min: 100, max: 10_000_000 }), fc.nat({ max: 5_000 }), fc.nat({ max: 5_000 }), ([tick, lot], caps, cash, last, heldLots, openBuyLots) => {
+        const s = spec(tick, lot);
+        const l: RiskLimits = { ...DEFAULT_LIMITS, ...caps };
+        const positions: Ledger["positions"] = heldLots > 0 ? { TEST: { qty: heldLots, reserved: 0, costBasis: 0n, realizedPl: 0n } } : {};
+        const ledger = { ...openLedger(0n), cash, positions };
+        const lots = Math.round(Number(parseMoney(maxBuyQty(ledger, s, last, l, venue, openBuyLots))! / quantityOf(1, s)));
+        const risk = (n: number) => checkRisk({ intent: market("buy", n), spec: s, reference: last, positionLots: heldLots, openBuyLots, ordersLastMinute: 0, dailyLoss: 0n, limits: l });
+        const affordable = Math.round(Number(parseMoney(referenceMaxBuy(cash, s, last, venue))! / quantityOf(1, s)));
+        if (lots > 0) expect(risk(lots)).toBeNull();
+        expect(lots).toBeLessThanOrEqual(affordable);
+        expect(risk(lots + 1) !== null || lots + 1 > affordable).toBe(true);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it("and the largest market sell is the free position within the order limits; one lot more is refused", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...GRIDS), limits, fc.integer({ min: 100, max: 10_000_000 }), fc.nat({ max: 1_000_000 }), fc.nat({ max: 1_000 }), ([tick, lot], caps, last, heldLots, reserved) => {
+        const s = spec(tick, lot);
+        const l: RiskLimits = { ...DEFAULT_LIMITS, ...caps };
+        const held = Math.max(heldLots, reserved);
+        const ledger = { ...openLedger(0n), positions: { TEST: { qty: held, reserved, costBasis: 0n, realizedPl: 0n } } };
+        const lots = Math.round(Number(parseMoney(maxSellQty(ledger, s, last, l))! / quantityOf(1, s)));
+        const risk = (n: number) => checkRisk({ intent: market("sell", n), spec: s, reference: last, positionLots: held, openBuyLots: 0, ordersLastMinute: 0, dailyLoss: 0n, limits: l });
+        expect(lots).toBeLessThanOrEqual(held - reserved);
+        if (lots > 0) expect(risk(lots)).toBeNull();
+        expect(risk(lots + 1) !== null || lots + 1 > held - reserved).toBe(true);
+      }),
+      { numRuns: 5_000 },
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseMoney } from "../../trading/money";
+import { formatMoney, parseMoney } from "../../trading/money";
 import type { OrderInput, Strategy, StrategyContext, StrategyState } from "../runtime";
 
 // What the templates share: how an entry is sized, what "long" means, and how a template
@@ -55,9 +55,27 @@ export function enterLong(ctx: StrategyContext<SizingParams>, tag: string): bool
   return order !== null;
 }
 
-/** Sells the whole position at market. */
+/** Market sells one exit places at most: a position many times the order limits closes over several signals. */
+export const MAX_EXIT_ORDERS = 20;
+
+/**
+ * Sells the whole position at market: in one order, or, when the position is larger than
+ * one sell may be (the account's order quantity and value limits, `ctx.maxSellQty()`), in
+ * several of at most that size, all at the same moment (each pays its own fee).
+ */
 export function exitLong(ctx: StrategyContext, tag: string): void {
-  ctx.sell({ qty: ctx.position.qty, tag });
+  const whole = parseMoney(ctx.position.qty) ?? 0n;
+  const most = parseMoney(ctx.maxSellQty()) ?? 0n;
+  if (most <= 0n || whole <= most) {
+    ctx.sell({ qty: ctx.position.qty, tag });
+    return;
+  }
+  let left = whole;
+  for (let i = 0; i < MAX_EXIT_ORDERS && left > 0n; i++) {
+    const qty = left < most ? left : most;
+    ctx.sell({ qty: formatMoney(qty, 0), tag });
+    left -= qty;
+  }
 }
 
 export function isLong(ctx: StrategyContext): boolean {

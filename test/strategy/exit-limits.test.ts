@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { runBacktest } from "../../shared/strategy/backtest";
+import type { StrategyBar } from "../../shared/strategy/runtime";
+import { TEMPLATES } from "../../shared/strategy/templates";
+import { MAX_EXIT_ORDERS } from "../../shared/strategy/templates/common";
+import { parseMoney } from "../../shared/trading/money";
+import { COIN, HOUR, START } from "./helpers";
+
+// The account refuses an order over its limits (RISK_LIMITS: 1,000,000 USD an order by
+// default) whichever its side. A strategy's all-in buy is sized within them
+// (ctx.maxBuyQty), and an exit larger than one order may be is sold in several
+// (ctx.maxSellQty): before, the buy was refused outright and the exit was refused on every
+// signal, trapping the position.
+
+const bar = (i: number, price: number): StrategyBar => ({ t: START + i * HOUR, open: price, high: price, low: price, close: price, volume: 1 });
+const units = (text: string) => parseMoney(text)!;
+const LIMITS = { maxOrderNotional: "1000", maxPositionNotional: "1000000" };
+
+describe("orders within the account's order limits", () => {
+  it("closes a position larger than one order may be in several sells, each within the limit", async () => {
+    // DCA buys 600 USD a bar at 100 for twelve bars, then the price jumps 50 %: take profit.
+    const bars = [...Array.from({ length: 12 }, (_, i) => bar(i, 100)), ...Array.from({ length: 4 }, (_, i) => bar(12 + i, 150))];
+    const result = await runBacktest({ strategy: TEMPLATES.get("dca")!.create(), bars, spec: COIN, params: { every: 1, notional: 600, takeProfitPct: 20 }, cash: "100000", venue: { takerBps: 0, makerBps: 0, minFee: "0" }, limits: LIMITS });
+    expect(result.logs.filter((l) => l.text.includes("refused"))).toEqual([]);
+    const firstSell = result.fills.findIndex((f) => f.side === "sell");
+    expect(firstSell).toBeGreaterThan(0);
+    const bought = result.fills.slice(0, firstSell).reduce((s, f) => s + units(f.qty), 0n);
+    expect(bought * 150n).toBeGreaterThan(units("5000")); // worth over 5,000 USD at 150
+    // The whole position is sold at once (the same bar's open), in orders of at most 1000 USD each.
+    const sells = result.fills.filter((f) => f.side === "sell");
+    expect(new Set(sells.map((f) => f.transaction_time)).size).toBe(1);
+    expect(sells.reduce((s, f) => s + units(f.qty), 0n)).toBe(bought);
+    expect(sells.length).toBeGreaterThan(5);
+    for (const f of sells) expect((units(f.qty) * units(f.price)) / 10n ** 18n).toBeLessThanOrEqual(units("1000"));
+  });
+
+  it("sizes an all-in buy within the order limit instead of having it refused", async () => {
+    const bars = Array.from({ length: 60 }, (_, i) => bar(i, i < 35 ? 100 - (i % 7) : 100 + i));
+    const result = await runBacktest({ strategy: TEMPLATES.get("ma-cross")!.create(), bars, spec: COIN, params: { fast: 3, slow: 8, sizing: "all_in" }, cash: "100000", venue: { takerBps: 0, makerBps: 0, minFee: "0" }, limits: LIMITS });
+    expect(result.logs.filter((l) => l.text.includes("refused"))).toEqual([]);
+    const buys = result.fills.filter((f) => f.side === "buy");
+    expect(buys.length).toBeGreaterThan(0);
+    // Within the limit at the price the account checks it against: the last trade, the close before the fill.
+    for (const f of buys) {
+      const before = bars[bars.findIndex((b) => new Date(b.t).toISOString() === f.transaction_time) - 1]!;
+      expect((units(f.qty) * units(String(before.close))) / 10n ** 18n).toBeLessThanOrEqual(units("1000"));
+    }
+  });
+
+  it("sells at most MAX_EXIT_ORDERS orders on one exit signal", () => {
+    expect(MAX_EXIT_ORDERS).toBeGreaterThanOrEqual(10);
+  });
+});
