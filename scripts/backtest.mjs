@@ -28,7 +28,7 @@ async function loadEngine(file) {
     reexport(["parseOhlcvCsv"], "shared/market/csv.ts"),
     reexport(["parseTimeframe"], "shared/market/timeframe.ts"),
     reexport(["InstrumentSpecSchema", "decimalToLots", "lotsToNumber", "ticksToNumber"], "shared/market/instrument.ts"),
-    reexport(["VenueSettings"], "shared/trading/config.ts"),
+    reexport(["VenueSettings", "startingCashProblem"], "shared/trading/config.ts"),
     reexport(["RiskLimits", "DEFAULT_LIMITS"], "shared/trading/risk.ts"),
     reexport(["parseMoney", "formatMoney", "roundHalfUp", "CENT"], "shared/trading/money.ts"),
   ];

@@ -139,7 +139,8 @@ export function runOptions(values, m) {
   if (!timeframe.ok) errors.push(`--timeframe: ${timeframe.message}`);
 
   const cash = values.cash ?? "100000";
-  if (!/^\d{1,15}(\.\d{1,2})?$/.test(cash) || !/[1-9]/.test(cash)) errors.push(`--cash: "${cash}" is not a positive amount in USD with at most two decimals`);
+  const cashProblem = m.startingCashProblem(cash);
+  if (cashProblem) errors.push(`--cash: ${cashProblem}`);
 
   const feeText = values["fee-bps"] ?? "0";
   const feeOk = /^\d{1,4}(\.\d{1,2})?$/.test(feeText);

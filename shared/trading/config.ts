@@ -38,3 +38,15 @@ export function tradingConfig(env: { STARTING_CASH?: string; RISK_LIMITS?: strin
   cache.set(env, config);
   return config;
 }
+
+/** The most a backtest may start with, in USD: fifteen digits, far inside money's range. */
+export const MAX_STARTING_CASH = "1000000000000000";
+
+/**
+ * What is wrong with a backtest's starting cash (the API's `cash`, the CLI's `--cash`), or
+ * null: a positive amount in USD of at most two decimals (cents), at most MAX_STARTING_CASH.
+ */
+export function startingCashProblem(text: string): string | null {
+  if (!/^\d+(\.\d{1,2})?$/.test(text) || !/[1-9]/.test(text)) return `"${text.slice(0, 40)}" is not a positive amount in USD with at most two decimals`;
+  return parseMoney(text)! > parseMoney(MAX_STARTING_CASH)! ? `"${text.slice(0, 40)}" is more than the most a backtest may start with, ${MAX_STARTING_CASH}` : null;
+}

@@ -7,7 +7,7 @@ import type { StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
 import { instrumentSpec } from "../../shared/trading/asset";
 import { parseInstant } from "../../shared/instant";
-import { tradingConfig } from "../../shared/trading/config";
+import { startingCashProblem, tradingConfig } from "../../shared/trading/config";
 import { parseMoney } from "../../shared/trading/money";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
 import { database, schema } from "../../platform/db";
@@ -160,8 +160,8 @@ export function historyRange(body: Pick<BacktestRequest, "start" | "end">, timef
 export function runTerms(env: Env, body: Pick<BacktestRequest, "cash" | "fee_bps" | "min_fee" | "half_spread_ticks" | "slippage_ticks">) {
   const platform = tradingConfig(env);
   const cash = String(body.cash ?? "100000");
-  const cashMoney = parseMoney(cash);
-  if (cashMoney === undefined || cashMoney <= 0n) throw invalid("cash", "must be a positive decimal amount");
+  const cashProblem = startingCashProblem(cash);
+  if (cashProblem) throw invalid("cash", cashProblem);
   const minFee = body.min_fee === undefined ? undefined : String(body.min_fee);
   const minFeeMoney = minFee === undefined ? undefined : parseMoney(minFee);
   if (minFee !== undefined && (minFeeMoney === undefined || minFeeMoney < 0n)) throw invalid("min_fee", "must be a decimal amount, not negative");
