@@ -268,7 +268,7 @@ describe("access and bad input", () => {
     const badParams = await expectError(await post("/api/backtests", { ...base, params: { fast: 30, slow: 10 } }), 422);
     expect(badParams.details[0]?.path).toBe("params.fast");
     // Starting cash: the CLI's --cash rule, with a message that says which bound it broke.
-    for (const [cash, message] of [["1e30", /not a positive amount in USD with at most two decimals/], ["100000.123", /at most two decimals/], ["0", /not a positive amount/], ["2000000000000000", /more than the most a backtest may start with/]] as const)
+    for (const [cash, message] of [["1e30", /not a positive amount in USD with at most two decimals/], ["100000.123", /at most two decimals/], ["0", /not a positive amount/], ["2000000000000000", /more than the most a backtest may start with/], ["1" + "0".repeat(25), /more than the most/]] as const)
       expect((await expectError(await post("/api/backtests", { ...base, cash }), 422)).message, cash).toMatch(message);
     await expectError(await post("/api/backtests", { ...base, bars: asJsonBars([{ ...bars[0]!, close: 100.005 }]) }), 422);
     // Posted bars meet the checks a CSV upload of them would: on the timeframe's grid, not in

@@ -63,32 +63,37 @@ export function openOrdersView(orders: AccountOrder[], spec: InstrumentSpec, tag
 /**
  * The largest quantity (decimal string) of a market buy the account accepts now: its
  * reservation, the value at the price band's edge plus the worst-case fee, fits in the
- * free cash, and it is within the order's limits at the last trade (quantity, value, and
- * the position it makes with `openBuyLots`, the open buys' unfilled lots). "0" before the
- * symbol has traded.
+ * free cash, and it is within the order's limits (quantity, value, and the position it
+ * makes with `openBuyLots`, the open buys' unfilled lots) at any price up to the band's
+ * edge above the last trade. "0" before the symbol has traded.
  */
 export function maxBuyQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null, limits: RiskLimits, venue: VenueConfig, openBuyLots = 0): string {
   if (lastTicks === null) return "0";
   const cash = ledger.cash;
   if (cash <= 0n) return lotsToDecimal(0, spec);
-  // The order's own limits, as the account checks them at the last price (risk.ts): its
-  // quantity, its value, and the position it would make with the open buys.
+  // The order's own limits, as the account checks them (risk.ts): its quantity, its value,
+  // and the position it would make with the open buys. Values are taken at the band's edge
+  // above the last trade, not at it: live, the account checks a held order at the price
+  // of the print that sends it, which may be a tick or more higher.
+  const edge = protectionPrice("buy", lastTicks, limits.priceBandPct);
   const held = ledger.positions[spec.symbol]?.qty ?? 0;
-  const room = knownMoney(limits.maxPositionNotional)! - notional(lastTicks, held + openBuyLots, spec);
-  const limit = Math.min(lotsOfQty(limits.maxOrderQty, spec), lotsWorth(knownMoney(limits.maxOrderNotional)!, lastTicks, spec), lotsWorth(room, lastTicks, spec));
+  const room = knownMoney(limits.maxPositionNotional)! - notional(edge, held + openBuyLots, spec);
+  const limit = Math.min(lotsOfQty(limits.maxOrderQty, spec), lotsWorth(knownMoney(limits.maxOrderNotional)!, edge, spec), lotsWorth(room, edge, spec));
   return lotsToDecimal(Math.min(limit, buyingPowerLots(cash, spec, lastTicks, limits, venue)), spec);
 }
 
 /**
  * The largest quantity (decimal string) of a market sell the account accepts now: the
- * position no open sell holds, within the order's quantity and value limits at the last
- * trade. A strategy closing a position larger than that sells it in several orders.
+ * position no open sell holds, within the order's quantity and value limits (the value at
+ * the band's edge above the last trade). A strategy closing a position larger than that
+ * sells it in several orders.
  */
 export function maxSellQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null, limits: RiskLimits): string {
   const p = ledger.positions[spec.symbol];
   const free = p ? p.qty - p.reserved : 0;
   if (free <= 0) return lotsToDecimal(0, spec);
-  const byValue = lastTicks === null ? free : lotsWorth(knownMoney(limits.maxOrderNotional)!, lastTicks, spec);
+  // Valued at the band's edge above the last trade, as maxBuyQty values a buy.
+  const byValue = lastTicks === null ? free : lotsWorth(knownMoney(limits.maxOrderNotional)!, protectionPrice("buy", lastTicks, limits.priceBandPct), spec);
   return lotsToDecimal(Math.min(free, lotsOfQty(limits.maxOrderQty, spec), byValue), spec);
 }
 

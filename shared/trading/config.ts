@@ -48,5 +48,7 @@ export const MAX_STARTING_CASH = "1000000000000000";
  */
 export function startingCashProblem(text: string): string | null {
   if (!/^\d+(\.\d{1,2})?$/.test(text) || !/[1-9]/.test(text)) return `"${text.slice(0, 40)}" is not a positive amount in USD with at most two decimals`;
-  return parseMoney(text)! > parseMoney(MAX_STARTING_CASH)! ? `"${text.slice(0, 40)}" is more than the most a backtest may start with, ${MAX_STARTING_CASH}` : null;
+  // Past money's twenty whole digits parseMoney answers nothing: too large as well.
+  const amount = parseMoney(text);
+  return amount === undefined || amount > parseMoney(MAX_STARTING_CASH)! ? `"${text.slice(0, 40)}" is more than the most a backtest may start with, ${MAX_STARTING_CASH}` : null;
 }

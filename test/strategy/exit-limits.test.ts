@@ -47,7 +47,20 @@ describe("orders within the account's order limits", () => {
     }
   });
 
-  it("sells at most MAX_EXIT_ORDERS orders on one exit signal", () => {
-    expect(MAX_EXIT_ORDERS).toBeGreaterThanOrEqual(10);
+  it("sells at most MAX_EXIT_ORDERS orders on one signal, and the rest on the next ones", async () => {
+    // Forty buys of 600 USD at 100: 240 units, worth 36,000 at 150, some forty orders' worth.
+    const bars = [...Array.from({ length: 40 }, (_, i) => bar(i, 100)), ...Array.from({ length: 6 }, (_, i) => bar(40 + i, 150))];
+    const result = await runBacktest({ strategy: TEMPLATES.get("dca")!.create(), bars, spec: COIN, params: { every: 1, notional: 600, takeProfitPct: 20 }, cash: "100000", venue: { takerBps: 0, makerBps: 0, minFee: "0" }, limits: LIMITS });
+    expect(result.logs.filter((l) => l.text.includes("refused"))).toEqual([]);
+    const firstSell = result.fills.findIndex((f) => f.side === "sell");
+    const bought = result.fills.slice(0, firstSell).reduce((s, f) => s + units(f.qty), 0n);
+    const sells = result.fills.filter((f) => f.side === "sell");
+    const byTime = new Map<string, number>();
+    for (const f of sells) byTime.set(f.transaction_time, (byTime.get(f.transaction_time) ?? 0) + 1);
+    const counts = [...byTime.values()];
+    expect(counts[0]).toBe(MAX_EXIT_ORDERS);
+    expect(counts.length).toBeGreaterThan(1);
+    for (const c of counts) expect(c).toBeLessThanOrEqual(MAX_EXIT_ORDERS);
+    expect(sells.reduce((s, f) => s + units(f.qty), 0n)).toBe(bought);
   });
 });

@@ -84,8 +84,10 @@ describe("the largest market buy", () => {
     expect(maxBuyQty(openLedger(100_000n * 10n ** 18n), spec("0.01", "1"), null, DEFAULT_LIMITS, { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 5, slippageTicks: 1, crossUsers: false })).toBe("0");
   });
 
-  // The account's own check is the oracle: what maxBuyQty / maxSellQty answer, it accepts;
-  // one lot more it refuses (by a limit, or for buying power or the free position).
+  // The account's own check is the oracle: what maxBuyQty / maxSellQty answer, it accepts at
+  // any price from the last trade up to the band's edge above it (live, the print that sends
+  // the order may be higher); one lot more it refuses at that edge (by a limit, or for
+  // buying power or the free position).
   const limits = fc.record({
     maxOrderQty: fc.constantFrom("1", "50", "100000", "99999999999999999999"),
     maxOrderNotional: fc.constantFrom("100", "25000.5", "1000000", "99999999999999999999"),
@@ -102,11 +104,12 @@ describe("the largest market buy", () => {
         const positions: Ledger["positions"] = heldLots > 0 ? { TEST: { qty: heldLots, reserved: 0, costBasis: 0n, realizedPl: 0n } } : {};
         const ledger = { ...openLedger(0n), cash, positions };
         const lots = Math.round(Number(parseMoney(maxBuyQty(ledger, s, last, l, venue, openBuyLots))! / quantityOf(1, s)));
-        const risk = (n: number) => checkRisk({ intent: market("buy", n), spec: s, reference: last, positionLots: heldLots, openBuyLots, ordersLastMinute: 0, dailyLoss: 0n, limits: l });
+        const edge = protectionPrice("buy", last, l.priceBandPct);
+        const risk = (n: number, reference: number) => checkRisk({ intent: market("buy", n), spec: s, reference, positionLots: heldLots, openBuyLots, ordersLastMinute: 0, dailyLoss: 0n, limits: l });
         const affordable = Math.round(Number(parseMoney(referenceMaxBuy(cash, s, last, venue))! / quantityOf(1, s)));
-        if (lots > 0) expect(risk(lots)).toBeNull();
+        if (lots > 0) for (const reference of [last, edge]) expect(risk(lots, reference)).toBeNull();
         expect(lots).toBeLessThanOrEqual(affordable);
-        expect(risk(lots + 1) !== null || lots + 1 > affordable).toBe(true);
+        expect(risk(lots + 1, edge) !== null || lots + 1 > affordable).toBe(true);
       }),
       { numRuns: 5_000 },
     );
@@ -120,10 +123,11 @@ describe("the largest market buy", () => {
         const held = Math.max(heldLots, reserved);
         const ledger = { ...openLedger(0n), positions: { TEST: { qty: held, reserved, costBasis: 0n, realizedPl: 0n } } };
         const lots = Math.round(Number(parseMoney(maxSellQty(ledger, s, last, l))! / quantityOf(1, s)));
-        const risk = (n: number) => checkRisk({ intent: market("sell", n), spec: s, reference: last, positionLots: held, openBuyLots: 0, ordersLastMinute: 0, dailyLoss: 0n, limits: l });
+        const edge = protectionPrice("buy", last, l.priceBandPct);
+        const risk = (n: number, reference: number) => checkRisk({ intent: market("sell", n), spec: s, reference, positionLots: held, openBuyLots: 0, ordersLastMinute: 0, dailyLoss: 0n, limits: l });
         expect(lots).toBeLessThanOrEqual(held - reserved);
-        if (lots > 0) expect(risk(lots)).toBeNull();
-        expect(risk(lots + 1) !== null || lots + 1 > held - reserved).toBe(true);
+        if (lots > 0) for (const reference of [last, edge]) expect(risk(lots, reference)).toBeNull();
+        expect(risk(lots + 1, edge) !== null || lots + 1 > held - reserved).toBe(true);
       }),
       { numRuns: 5_000 },
     );

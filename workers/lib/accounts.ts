@@ -71,7 +71,7 @@ export function unwrap<T>(outcome: Outcome<T>): T {
   throw refusalError(outcome.refusal);
 }
 
-/** RFC-3339, a date, or epoch milliseconds (ccxt sends `after` as ms). */
+/** RFC-3339 with an offset, a date, or epoch milliseconds (some clients send `after` as ms). */
 export function instantParam(name: string, value: string | undefined): number | null {
   if (value === undefined || value === "") return null;
   const ms = /^\d{10,16}$/.test(value) ? Number(value) : parseInstant(value);

@@ -1,5 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { notFound, unprocessable, type FieldError } from "../../shared/errors";
+import { parseTimestamp } from "../../shared/market/csv";
 import { decimalToLots, decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
 import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
 import { MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
@@ -121,7 +122,9 @@ export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: 
   const problems: FieldError[] = [];
   const bars: StrategyBar[] = [];
   posted.forEach((b, i) => {
-    const t = typeof b.t === "number" ? b.t : Date.parse(b.t);
+    // A string was checked by the schema with the same reader (an RFC 3339 time that exists).
+    const parsed = typeof b.t === "number" ? b.t : parseTimestamp(b.t);
+    const t = typeof parsed === "number" ? parsed : Number.NaN;
     const problem = (message: string) => problems.length < 20 && problems.push({ path: `bars.${i}`, message });
     // Date's own range, so every time can be written back as RFC 3339.
     if (!Number.isFinite(t) || t < 0 || t > 8.64e15) return problem(`t ${JSON.stringify(b.t)} is not a time`);

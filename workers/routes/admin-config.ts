@@ -78,7 +78,7 @@ function ifMatch(c: Context<AppEnv>): number {
   const header = c.req.header("if-match");
   if (!header) throw new ApiError(428, "If-Match is required: send the ETag of the configuration you read", [{ path: "If-Match", message: "required" }], 10000);
   const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
-  if (!match) throw new ApiError(400, 'If-Match must be an ETag of this API, e.g. "12"', [{ path: "If-Match", message: "not an ETag" }], 10002);
+  if (!match) throw new ApiError(400, 'If-Match must be an ETag of this API, e.g. "12"', [{ path: "If-Match", message: "not an ETag" }], 10000);
   return Number(match[1]);
 }
 

@@ -25,8 +25,8 @@ const invalidParam = (name: string, detail: string) =>
 const Instant = z.string().max(64).optional();
 
 const HistoryParams = z.object({
-  start: Instant.openapi({ description: "RFC-3339 or YYYY-MM-DD; default: start of today" }),
-  end: Instant.openapi({ description: "RFC-3339 or YYYY-MM-DD; default: now" }),
+  start: Instant.openapi({ description: "RFC-3339 with an offset (2024-01-02T15:04:00Z) or YYYY-MM-DD (midnight UTC); default: start of today" }),
+  end: Instant.openapi({ description: "RFC-3339 with an offset or YYYY-MM-DD; default: now" }),
   limit: wholeParam("limit", 1, 10_000).default(1000),
   page_token: z.string().max(512).optional(),
   sort: z.enum(["asc", "desc"]).default("asc"),
@@ -38,7 +38,7 @@ const HistoryParams = z.object({
     .max(40)
     .regex(/^(raw|split|dividend|spin-off|all)(,(raw|split|dividend|spin-off|all))*$/, { error: "one or more of raw, split, dividend, spin-off, all" })
     .optional(),
-  asof: z.union([z.literal("-"), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: "a date, YYYY-MM-DD" })]).optional(),
+  asof: z.union([z.literal("-"), z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => parseInstant(d) !== undefined)], { error: "a date that exists, YYYY-MM-DD" }).optional(),
   currency: z.enum(["USD"], { error: "prices are in USD only" }).optional(),
 });
 const BarParams = HistoryParams.extend({ timeframe: z.string().min(1).max(16).openapi({ example: "1Min" }) });
