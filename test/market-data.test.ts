@@ -207,6 +207,13 @@ describe("a simulated feed", () => {
     for (const q of ["feed=garbage", "adjustment=bogus", "asof=notadate"]) expect(await bad(`/v2/stocks/AAPL/bars?timeframe=1Min&${q}`), q).toMatch(/^Invalid format for parameter /);
     for (const q of ["feed=iex", "feed=sip", "adjustment=split,dividend", "adjustment=all", "asof=2026-12-01", "currency=USD"])
       expect((await call(`/v2/stocks/AAPL/bars?timeframe=1Min&${q}`, { token: trader.access })).status, q).toBe(200);
+    // The latest values and snapshots take the same terms.
+    for (const path of ["/v2/stocks/AAPL/trades/latest", "/v2/stocks/bars/latest?symbols=AAPL", "/v2/stocks/AAPL/snapshot", "/v2/stocks/snapshots?symbols=AAPL", "/v1beta3/crypto/us/latest/trades?symbols=BTC/USD"]) {
+      const join = path.includes("?") ? "&" : "?";
+      expect(await bad(`${path}${join}currency=EUR`), path).toMatch(/^Invalid format for parameter currency: prices are in USD only/);
+      // Taken (a symbol with no trade yet answers its 404, not a refusal of the terms).
+      expect([200, 404], path).toContain((await call(`${path}${join}currency=USD&feed=iex`, { token: trader.access })).status);
+    }
     expect(await bad("/v2/stocks/bars?symbols=NOPE&timeframe=1Min")).toMatch(/^Invalid symbol/);
     // However many symbols are unknown, the error names five and counts the rest.
     const many = Array.from({ length: 500 }, (_, i) => `NOPE${i}`).join(",");

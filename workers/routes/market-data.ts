@@ -24,25 +24,31 @@ const invalidParam = (name: string, detail: string) =>
 
 const Instant = z.string().max(64).optional();
 
+// Alpaca's values are taken and change nothing here (one feed, no corporate actions);
+// anything else is refused rather than silently ignored. Prices are in USD only.
+const Terms = z.object({
+  feed: z.enum(["sip", "iex", "otc", "boats", "overnight", "delayed_sip"]).optional(),
+  currency: z.enum(["USD"], { error: "prices are in USD only" }).optional(),
+});
+
 const HistoryParams = z.object({
   start: Instant.openapi({ description: "RFC-3339 with an offset (2024-01-02T15:04:00Z) or YYYY-MM-DD (midnight UTC); default: start of today" }),
   end: Instant.openapi({ description: "RFC-3339 with an offset or YYYY-MM-DD; default: now" }),
   limit: wholeParam("limit", 1, 10_000).default(1000),
   page_token: z.string().max(512).optional(),
   sort: z.enum(["asc", "desc"]).default("asc"),
-  // Alpaca's values are taken and change nothing here (one feed, no corporate actions);
-  // anything else is refused rather than silently ignored. Prices are in USD only.
-  feed: z.enum(["sip", "iex", "otc", "boats", "overnight", "delayed_sip"]).optional(),
+  ...Terms.shape,
   adjustment: z
     .string()
     .max(40)
     .regex(/^(raw|split|dividend|spin-off|all)(,(raw|split|dividend|spin-off|all))*$/, { error: "one or more of raw, split, dividend, spin-off, all" })
     .optional(),
   asof: z.union([z.literal("-"), z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => parseInstant(d) !== undefined)], { error: "a date that exists, YYYY-MM-DD" }).optional(),
-  currency: z.enum(["USD"], { error: "prices are in USD only" }).optional(),
 });
 const BarParams = HistoryParams.extend({ timeframe: z.string().min(1).max(16).openapi({ example: "1Min" }) });
 const Symbols = z.object({ symbols: z.string().min(1).max(4000).openapi({ example: "AAPL,MSFT" }) });
+/** The latest values' and snapshots' query: the symbols (for the multi-symbol paths) and the terms. */
+const SymbolsAndTerms = Symbols.extend(Terms.shape);
 const SymbolPath = z.object({ symbol: z.string().min(1).max(16) });
 
 const Record_ = z.record(z.string(), z.unknown());
@@ -200,29 +206,29 @@ async function latestMap(env: Env, symbols: InstrumentSpec[], what: Latest, trac
 }
 
 for (const what of ["trades", "quotes", "bars"] as const) {
-  marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${what}/latest`, `Latest ${SINGULAR[what]} of one stock`, { params: SymbolPath }), async (c) => {
+  marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${what}/latest`, `Latest ${SINGULAR[what]} of one stock`, { params: SymbolPath, query: Terms }), async (c) => {
     const info = await oneSymbol(c.env, c.req.valid("param").symbol, "us_equity");
     const value = await latestOf(c.env, info, what, c.get("traceparent"));
     if (!value) throw notFound(`no ${SINGULAR[what]} for ${info.symbol} yet`);
     return c.json({ symbol: info.symbol, [SINGULAR[what]]: value }, 200);
   });
-  marketData.openapi(stockRoute(`/v2/stocks/${what}/latest`, `Latest ${SINGULAR[what]} of several stocks`, { query: Symbols }), async (c) => {
+  marketData.openapi(stockRoute(`/v2/stocks/${what}/latest`, `Latest ${SINGULAR[what]} of several stocks`, { query: SymbolsAndTerms }), async (c) => {
     const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity");
     return c.json({ [what]: await latestMap(c.env, symbols, what, c.get("traceparent")) }, 200);
   });
-  marketData.openapi(stockRoute(`/v1beta3/crypto/us/latest/${what}`, `Latest ${SINGULAR[what]} of crypto pairs`, { query: Symbols }), async (c) => {
+  marketData.openapi(stockRoute(`/v1beta3/crypto/us/latest/${what}`, `Latest ${SINGULAR[what]} of crypto pairs`, { query: SymbolsAndTerms }), async (c) => {
     const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto");
     return c.json({ [what]: await latestMap(c.env, symbols, what, c.get("traceparent")) }, 200);
   });
 }
 
-marketData.openapi(stockRoute("/v1beta3/crypto/us/latest/orderbooks", "Top of book of crypto pairs", { query: Symbols }), async (c) => {
+marketData.openapi(stockRoute("/v1beta3/crypto/us/latest/orderbooks", "Top of book of crypto pairs", { query: SymbolsAndTerms }), async (c) => {
   const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto");
   const books = await Promise.all(symbols.map((s) => marketOf(c.env, s.symbol, c.get("traceparent")).orderbook()));
   return c.json({ orderbooks: Object.fromEntries(symbols.flatMap((s, i) => (books[i] ? [[s.symbol, books[i]]] : []))) }, 200);
 });
 
-marketData.openapi(stockRoute("/v2/stocks/{symbol}/snapshot", "Snapshot of one stock", { params: SymbolPath }), async (c) => {
+marketData.openapi(stockRoute("/v2/stocks/{symbol}/snapshot", "Snapshot of one stock", { params: SymbolPath, query: Terms }), async (c) => {
   const info = await oneSymbol(c.env, c.req.valid("param").symbol, "us_equity");
   return c.json({ symbol: info.symbol, ...(await marketOf(c.env, info.symbol, c.get("traceparent")).snapshot()) }, 200);
 });
@@ -233,9 +239,9 @@ async function snapshots(env: Env, symbols: InstrumentSpec[], traceparent: strin
 }
 
 // The stock map is top-level (the SDK iterates the body); crypto wraps it in "snapshots".
-marketData.openapi(stockRoute("/v2/stocks/snapshots", "Snapshots of several stocks", { query: Symbols }), async (c) =>
+marketData.openapi(stockRoute("/v2/stocks/snapshots", "Snapshots of several stocks", { query: SymbolsAndTerms }), async (c) =>
   c.json(await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity"), c.get("traceparent")), 200),
 );
-marketData.openapi(stockRoute("/v1beta3/crypto/us/snapshots", "Snapshots of crypto pairs", { query: Symbols }), async (c) =>
+marketData.openapi(stockRoute("/v1beta3/crypto/us/snapshots", "Snapshots of crypto pairs", { query: SymbolsAndTerms }), async (c) =>
   c.json({ snapshots: await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto"), c.get("traceparent")) }, 200),
 );
