@@ -33,7 +33,6 @@ const DEFAULT_MAX_ROWS = 100_000;
 // Epoch numbers below this are seconds (up to the year 5138), above it milliseconds (from 1973).
 const EPOCH_MS_FROM = 1e11;
 
-
 class ErrorList {
   readonly errors: CsvError[] = [];
   add(line: number, message: string): void {

@@ -1,5 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { notFound, unprocessable, type FieldError } from "../../shared/errors";
+import { parseInstant } from "../../shared/instant";
 import { parseTimestamp } from "../../shared/market/csv";
 import { decimalToLots, decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
 import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
@@ -7,7 +8,6 @@ import { MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestS
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
 import { instrumentSpec } from "../../shared/trading/asset";
-import { parseInstant } from "../../shared/instant";
 import { startingCashProblem, tradingConfig } from "../../shared/trading/config";
 import { parseMoney } from "../../shared/trading/money";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
