@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, json, signUp, type TestUser } from "./helpers";
+import { call, expectError, json, signUp, type TestUser } from "./helpers";
 import { createInstrument } from "./market-helpers";
 
 // Timeframes that are not stored (2Min, 30Min, …) are rolled up from 1Min bars page by
@@ -91,6 +91,9 @@ describe("rolled-up timeframes over more than 200,000 source bars", () => {
     const newestPage = await json<{ bars: ApiBar[]; next_page_token: string | null }>(newest);
     expectBars(newestPage.bars, twoMin.slice(-2).reverse());
     expect(newestPage.next_page_token).not.toBeNull();
+    // The token resumes that query only: on another timeframe it would be a position in other bars.
+    const other = await call(`/v2/stocks/${asset.symbol}/bars?timeframe=1Day&start=2024-01-01T00:00:00Z&end=2025-01-01T00:00:00Z&sort=desc&limit=2&page_token=${newestPage.next_page_token}`, { token: trader.access });
+    expect((await expectError(other, 422)).message).toMatch(/^Invalid format for parameter page_token: made for another query/);
 
     expectBars(await walk(asset.symbol, "2Min", "asc"), twoMin);
     expectBars(await walk(asset.symbol, "2Min", "desc"), [...twoMin].reverse());

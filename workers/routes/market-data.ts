@@ -69,22 +69,36 @@ function instant(name: string, value: string | undefined, fallback: number): num
   return ms;
 }
 
+/**
+ * Where a multi-page answer resumes: the symbol, its position there, and the query it was
+ * made for (a fingerprint of the dataset, timeframe, sort, bounds and symbols), so a token
+ * replayed on another query is refused rather than resuming at a position of other data.
+ */
 interface Page {
   symbol: string;
   cursor: [number, number] | null;
+  query: string;
 }
+
+const PageToken = z.object({ symbol: z.string(), cursor: z.tuple([z.number(), z.number()]).nullable(), query: z.string() });
 
 function decodeToken(token: string | undefined): Page | undefined {
   if (!token) return undefined;
   try {
-    const parsed: unknown = JSON.parse(atob(token.replace(/-/g, "+").replace(/_/g, "/")));
-    return z.object({ symbol: z.string(), cursor: z.tuple([z.number(), z.number()]).nullable() }).parse(parsed);
+    return PageToken.parse(JSON.parse(atob(token.replace(/-/g, "+").replace(/_/g, "/"))));
   } catch {
     throw invalidParam("page_token", "not a page token from this API");
   }
 }
 
 const encodeToken = (page: Page) => btoa(JSON.stringify(page)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+/** A short fingerprint of a query's text (32-bit FNV-1a): enough to tell one query's token from another's. */
+function fingerprint(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(36);
+}
 
 type Kind = "us_equity" | "crypto";
 
@@ -121,9 +135,15 @@ async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q:
   const timeframe = dataset === "bars" ? parseTimeframe(q.timeframe ?? "") : undefined;
   if (timeframe && !timeframe.ok) throw invalidParam("timeframe", timeframe.message);
   const now = Date.now();
+  // A bound not given is each symbol's start of today (in its time zone) and now.
+  const start = instant("start", q.start, Number.NaN);
+  const end = instant("end", q.end, now);
+  const label = timeframe?.ok ? timeframe.timeframe.label : "";
+  const query = fingerprint([dataset, label, q.sort, q.start === undefined || q.start === "" ? "" : start, q.end === undefined || q.end === "" ? "" : end, symbols.map((s) => s.symbol).join(",")].join("|"));
   const page = decodeToken(q.page_token);
   let startIndex = 0;
   if (page) {
+    if (page.query !== query) throw invalidParam("page_token", "made for another query: send the symbols, timeframe, start, end and sort of the request that answered it");
     startIndex = symbols.findIndex((s) => s.symbol === page.symbol);
     if (startIndex < 0) throw invalidParam("page_token", "does not belong to these symbols");
   }
@@ -133,24 +153,23 @@ async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q:
   for (let i = startIndex; i < symbols.length; i++) {
     const info = symbols[i]!;
     if (remaining === 0) {
-      next = { symbol: info.symbol, cursor: null };
+      next = { symbol: info.symbol, cursor: null, query };
       break;
     }
-    const dayStart = bucketStart(now, STREAM_TIMEFRAMES[4]!, info.timeZone);
-    const query: HistoryQuery = {
-      start: instant("start", q.start, dayStart),
-      end: instant("end", q.end, now),
+    const historyQuery: HistoryQuery = {
+      start: Number.isNaN(start) ? bucketStart(now, STREAM_TIMEFRAMES[4]!, info.timeZone) : start,
+      end,
       limit: remaining,
       sort: q.sort,
       ...(page && i === startIndex && page.cursor ? { cursor: page.cursor } : {}),
     };
-    if (query.end < query.start) throw invalidParam("end", "must not be before start");
+    if (historyQuery.end < historyQuery.start) throw invalidParam("end", "must not be before start");
     const stub = marketOf(env, info.symbol, traceparent);
-    const result = dataset === "bars" ? await stub.bars(timeframe!.ok ? timeframe!.timeframe.label : "1Min", query) : dataset === "trades" ? await stub.trades(query) : await stub.quotes(query);
+    const result = dataset === "bars" ? await stub.bars(label || "1Min", historyQuery) : dataset === "trades" ? await stub.trades(historyQuery) : await stub.quotes(historyQuery);
     out[info.symbol] = result.items;
     remaining -= result.items.length;
     if (result.next) {
-      next = { symbol: info.symbol, cursor: result.next as [number, number] };
+      next = { symbol: info.symbol, cursor: result.next as [number, number], query };
       break;
     }
   }
