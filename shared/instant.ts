@@ -12,14 +12,16 @@ export type InstantProblem = "not_rfc3339" | "finer_than_ms" | "no_such_time";
 /**
  * Epoch ms of an RFC 3339 date and time that exists (a real day, hours below 24, an offset
  * or Z), or what is wrong with it. Digits past the millisecond are refused with
- * `finer: "refuse"` (a bar's time), dropped with `"truncate"` (a query's bound: clients
- * send microseconds).
+ * `finer: "refuse"` (a bar's time); a query's bound (clients send microseconds) is rounded
+ * to the millisecond at or before it with `"floor"` (an upper bound), at or after it with
+ * `"ceil"` (a lower bound), so a bound never takes in a row the exact time leaves out.
  */
-export function rfc3339Ms(text: string, finer: "refuse" | "truncate"): number | InstantProblem {
+export function rfc3339Ms(text: string, finer: "refuse" | "floor" | "ceil"): number | InstantProblem {
   const match = RFC3339.exec(text);
   if (!match) return "not_rfc3339";
   const [, year, month, day, hour, minute, second, fraction = "", zulu, sign, offsetHour = "0", offsetMinute = "0"] = match.map((part) => part ?? "");
-  if (finer === "refuse" && /[1-9]/.test(fraction.slice(3))) return "finer_than_ms";
+  const finerDigits = /[1-9]/.test(fraction.slice(3));
+  if (finer === "refuse" && finerDigits) return "finer_than_ms";
   const local = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Number(fraction.slice(0, 3).padEnd(3, "0")));
   // Date.UTC rolls 2024-02-30 over to March; a date that does not round-trip did not exist.
   const date = new Date(local);
@@ -34,15 +36,16 @@ export function rfc3339Ms(text: string, finer: "refuse" | "truncate"): number | 
     Number(offsetMinute) < 60;
   if (!fieldsValid) return "no_such_time";
   const offsetMs = zulu ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetHour) * 60 + Number(offsetMinute)) * 60_000;
-  return local - offsetMs;
+  return local - offsetMs + (finer === "ceil" && finerDigits ? 1 : 0);
 }
 
 /**
- * A query's time bound: RFC 3339 with an offset (sub-millisecond digits dropped) or a date
- * (YYYY-MM-DD, midnight UTC), as epoch ms; undefined for anything else, a day that does
- * not exist included.
+ * A query's time bound: RFC 3339 with an offset or a date (YYYY-MM-DD, midnight UTC), as
+ * epoch ms, digits past the millisecond rounded down (`round: "floor"`, an upper bound) or
+ * up (`"ceil"`, an inclusive lower bound); undefined for anything else, a day that does not
+ * exist included.
  */
-export function parseInstant(text: string): number | undefined {
-  const ms = rfc3339Ms(DATE.test(text) ? `${text}T00:00:00Z` : text, "truncate");
+export function parseInstant(text: string, round: "floor" | "ceil" = "floor"): number | undefined {
+  const ms = rfc3339Ms(DATE.test(text) ? `${text}T00:00:00Z` : text, round);
   return typeof ms === "number" ? ms : undefined;
 }

@@ -18,8 +18,12 @@ describe("a query's time bound", () => {
         const abs = Math.abs(minutes);
         const zoned = `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
         expect(parseInstant(zoned), zoned).toBe(ms);
-        // Digits past the millisecond are dropped, not refused.
-        expect(parseInstant(`${iso.slice(0, 23)}${String(micros).padStart(3, "0")}Z`)).toBe(ms);
+        // Digits past the millisecond are taken, not refused: rounded down for an upper
+        // bound, up for a lower one (a lower bound never takes in a row before it).
+        const finer = `${iso.slice(0, 23)}${String(micros).padStart(3, "0")}Z`;
+        expect(parseInstant(finer)).toBe(ms);
+        expect(parseInstant(finer, "ceil"), finer).toBe(micros === 0 ? ms : ms + 1);
+        expect(parseInstant(iso, "ceil")).toBe(ms);
       }),
       { numRuns: 2_000 },
     );

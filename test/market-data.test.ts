@@ -141,15 +141,29 @@ describe("a simulated feed", () => {
       const page = await get<{ next_page_token: string | null }>(path);
       expect(page.next_page_token, path).toBeNull();
     }
+    const minutes = (await get<{ bars: Row[] }>(`/v2/stocks/${symbol}/bars?timeframe=1Min&limit=1000&start=2000-01-01`)).bars;
+    expect((await get<{ next_page_token: string | null }>(`/v2/stocks/${symbol}/bars?timeframe=1Min&limit=${minutes.length}&start=2000-01-01`)).next_page_token).toBeNull();
+  });
+
+  it("rounds a start past the millisecond up, and resumes a page token only on the query that made it", async () => {
+    // Its own user: the paging tests above spend the trader's request budget.
+    const reader = await signUp();
+    const { symbol } = await createInstrument(admin);
+    await step(symbol, 12);
+    // A start past the millisecond is rounded up: rows at that millisecond are before it.
+    const rows = (await get<{ trades: { t: string; i: unknown }[] }>(`/v2/stocks/${symbol}/trades?limit=1000&start=2000-01-01`, reader)).trades;
+    const firstMs = Date.parse(rows[0]!.t);
+    const finerStart = `${new Date(firstMs).toISOString().slice(0, 23)}001Z`;
+    const later = (await get<{ trades: { i: unknown }[] }>(`/v2/stocks/${symbol}/trades?limit=1000&start=${finerStart}`, reader)).trades;
+    expect(later.map((t) => t.i)).toEqual(rows.filter((t) => Date.parse(t.t) > firstMs).map((t) => t.i));
+    expect(later.length).toBeLessThan(rows.length);
     // A token resumes only the query that made it: replayed on another it is refused, not read as a position in other data.
-    const first = await get<{ next_page_token: string }>(`/v2/stocks/${symbol}/trades?limit=5&start=2000-01-01`);
-    const replay = async (path: string) => (await expectError(await call(`${path}&page_token=${first.next_page_token}`, { token: trader.access }), 422)).message;
+    const first = await get<{ next_page_token: string }>(`/v2/stocks/${symbol}/trades?limit=5&start=2000-01-01`, reader);
+    const replay = async (path: string) => (await expectError(await call(`${path}&page_token=${first.next_page_token}`, { token: reader.access }), 422)).message;
     for (const other of [`/v2/stocks/${symbol}/trades?limit=5&start=2000-01-01&sort=desc`, `/v2/stocks/${symbol}/trades?limit=5&start=2001-01-01`, `/v2/stocks/${symbol}/quotes?limit=5&start=2000-01-01`, `/v2/stocks/${symbol}/trades?limit=5`])
       expect(await replay(other), other).toMatch(/^Invalid format for parameter page_token: made for another query/);
     // The same bound written another way, and another limit, are the same query.
-    expect((await call(`/v2/stocks/${symbol}/trades?limit=7&start=2000-01-01T00:00:00Z&page_token=${first.next_page_token}`, { token: trader.access })).status).toBe(200);
-    const minutes = (await get<{ bars: Row[] }>(`/v2/stocks/${symbol}/bars?timeframe=1Min&limit=1000&start=2000-01-01`)).bars;
-    expect((await get<{ next_page_token: string | null }>(`/v2/stocks/${symbol}/bars?timeframe=1Min&limit=${minutes.length}&start=2000-01-01`)).next_page_token).toBeNull();
+    expect((await call(`/v2/stocks/${symbol}/trades?limit=7&start=2000-01-01T00:00:00Z&page_token=${first.next_page_token}`, { token: reader.access })).status).toBe(200);
   });
 
   it("pages across several symbols in symbol order", async () => {

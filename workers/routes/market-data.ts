@@ -62,9 +62,10 @@ const publicMarket = createMiddleware<AppEnv>(async (c, next) => {
 });
 const isPublic = (path: string) => path.startsWith("/v1beta3/crypto/");
 
-function instant(name: string, value: string | undefined, fallback: number): number {
+/** A bound of the query, to the millisecond: `start` (inclusive) at or after the time given, `end` at or before it. */
+function instant(name: "start" | "end", value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
-  const ms = parseInstant(value);
+  const ms = parseInstant(value, name === "start" ? "ceil" : "floor");
   if (ms === undefined) throw invalidParam(name, `${JSON.stringify(value)} is not an RFC-3339 time with an offset or a YYYY-MM-DD date that exists`);
   return ms;
 }
