@@ -69,7 +69,7 @@ function invokeRequest(callback: "onStart" | "onStop", nextId = 0): InvokeReques
     instrument: COIN,
     params: {},
     state: {},
-    view: { position: { qty: "0", avgPrice: null, unrealizedPl: "0", realizedPl: "0" }, account: { cash: "1000.00", buyingPower: "1000.00", equity: "1000.00" }, openOrders: [], maxBuyQty: "9.5", maxSellQty: "0" },
+    view: { position: { qty: "0", qtyAvailable: "0", avgPrice: null, unrealizedPl: "0", realizedPl: "0" }, account: { cash: "1000.00", buyingPower: "1000.00", equity: "1000.00" }, openOrders: [], maxBuyQty: "9.5", maxSellQty: "0" },
     now: START,
     idPrefix: "run-",
     nextId,

@@ -277,16 +277,17 @@ function prepare<P>(options: BacktestOptions<P>) {
   // onBar reads the position on most bars and it seldom changes: its view (decimal text,
   // costly to print) is made again only when what it is made of changes; each read gets
   // its own copy, so a strategy that writes to it changes nothing else.
-  let seen: { qty: number; cost: bigint; realized: bigint; last: number | null; view: PositionView } | null = null;
+  let seen: { qty: number; reserved: number; cost: bigint; realized: bigint; last: number | null; view: PositionView } | null = null;
   const position = (): PositionView => {
     const p = runner.engine.ledger.positions[spec.symbol];
     const qty = p?.qty ?? 0;
+    const reserved = p?.reserved ?? 0;
     const cost = p?.costBasis ?? 0n;
     const realized = p?.realizedPl ?? 0n;
     // A flat position's view does not depend on the last trade.
     const last = qty === 0 ? null : lastTicks;
-    if (!seen || seen.qty !== qty || seen.cost !== cost || seen.realized !== realized || seen.last !== last) {
-      seen = { qty, cost, realized, last, view: positionView(runner.engine.ledger, spec, lastTicks) };
+    if (!seen || seen.qty !== qty || seen.reserved !== reserved || seen.cost !== cost || seen.realized !== realized || seen.last !== last) {
+      seen = { qty, reserved, cost, realized, last, view: positionView(runner.engine.ledger, spec, lastTicks) };
     }
     return { ...seen.view };
   };

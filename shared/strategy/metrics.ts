@@ -95,8 +95,8 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
   let valid = true;
   let sum = 0;
   const fall = new Drawdown();
-  let before = n > 0 ? curve.at(0) : 0n;
-  if (n > 0) fall.add(curve.t[0]!, before);
+  let before = first?.equity ?? 0n;
+  if (first) fall.add(first.t, before);
   for (let i = 1; i < n; i++) {
     const now = curve.at(i);
     fall.add(curve.t[i]!, now);

@@ -77,6 +77,8 @@ export interface OpenOrder {
 /** Money and quantities as exact decimal strings; prices as numbers. */
 export interface PositionView {
   qty: string;
+  /** The part of `qty` no open sell holds: what a new sell may still sell. */
+  qtyAvailable: string;
   avgPrice: number | null;
   unrealizedPl: string;
   realizedPl: string;

@@ -13,11 +13,12 @@ import type { AccountSummary, OpenOrder, PositionView } from "./runtime";
 
 export function positionView(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null): PositionView {
   const p = ledger.positions[spec.symbol];
-  if (!p || p.qty === 0) return { qty: "0", avgPrice: null, unrealizedPl: "0", realizedPl: formatMoney(p?.realizedPl ?? 0n) };
+  if (!p || p.qty === 0) return { qty: "0", qtyAvailable: "0", avgPrice: null, unrealizedPl: "0", realizedPl: formatMoney(p?.realizedPl ?? 0n) };
   const value = lastTicks === null ? p.costBasis : notional(lastTicks, p.qty, spec);
   const qty = quantityOf(p.qty, spec);
   return {
     qty: lotsToDecimal(p.qty, spec),
+    qtyAvailable: lotsToDecimal(p.qty - p.reserved, spec),
     avgPrice: Number(formatMoney((p.costBasis * 10n ** 18n) / qty, 2)),
     unrealizedPl: formatMoney(value - p.costBasis),
     realizedPl: formatMoney(p.realizedPl),

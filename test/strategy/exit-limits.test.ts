@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { runBacktest } from "../../shared/strategy/backtest";
-import type { StrategyBar } from "../../shared/strategy/runtime";
+import type { Strategy, StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES } from "../../shared/strategy/templates";
-import { MAX_EXIT_ORDERS } from "../../shared/strategy/templates/common";
+import { exitLong, MAX_EXIT_ORDERS } from "../../shared/strategy/templates/common";
 import { parseMoney } from "../../shared/trading/money";
 import { COIN, HOUR, START } from "./helpers";
 
@@ -45,6 +45,30 @@ describe("orders within the account's order limits", () => {
       const before = bars[bars.findIndex((b) => new Date(b.t).toISOString() === f.transaction_time) - 1]!;
       expect((units(f.qty) * units(String(before.close))) / 10n ** 18n).toBeLessThanOrEqual(units("1000"));
     }
+  });
+
+  it("exits only what no open sell already holds, in as many orders as that needs", async () => {
+    // 30 units bought at 100; a resting limit sell holds 25 of them when the exit comes, so
+    // it sells the 5 left, in one order: sized by the whole position, it sold 5 and had
+    // five more orders refused for lots the limit sell held.
+    const seen: { qty: string; available: string }[] = [];
+    const strategy: Strategy = {
+      onBar(b, ctx) {
+        if (b.t === START) for (let i = 0; i < 3; i++) ctx.buy({ qty: 10 });
+        if (b.t === START + 2 * HOUR) ctx.sell({ qty: 25, type: "limit", limit: 110 });
+        if (b.t === START + 4 * HOUR) {
+          seen.push({ qty: ctx.position.qty, available: ctx.position.qtyAvailable });
+          exitLong(ctx, "exit");
+        }
+      },
+    };
+    const bars = Array.from({ length: 7 }, (_, i) => bar(i, 100));
+    const result = await runBacktest({ strategy, bars, spec: COIN, cash: "100000", venue: { takerBps: 0, makerBps: 0, minFee: "0" }, limits: { ...LIMITS, maxOrderNotional: "3000" } });
+    expect(result.logs.filter((l) => l.text.includes("refused"))).toEqual([]);
+    expect(seen.map(({ qty, available }) => [units(qty), units(available)])).toEqual([[units("30"), units("5")]]);
+    const exits = result.orders.filter((o) => o.side === "sell" && o.order_type === "market");
+    expect(exits.map((o) => [units(o.qty!), o.status])).toEqual([[units("5"), "filled"]]);
+    expect(result.orders.find((o) => o.order_type === "limit")?.status).toBe("new");
   });
 
   it("sells at most MAX_EXIT_ORDERS orders on one signal, and the rest on the next ones", async () => {

@@ -130,7 +130,7 @@ describe("the strategy runtime", () => {
 describe("a failed callback", () => {
   // Live, a bar's orders wait in the runtime for the next print; the host calls discard
   // with what was held before an event when that event's callback throws.
-  const view: StrategyView = { position: { qty: "0", avgPrice: null, unrealizedPl: "0", realizedPl: "0" }, account: { cash: "1000.00", buyingPower: "1000.00", equity: "1000.00" }, openOrders: [], maxBuyQty: "10", maxSellQty: "0" };
+  const view: StrategyView = { position: { qty: "0", qtyAvailable: "0", avgPrice: null, unrealizedPl: "0", realizedPl: "0" }, account: { cash: "1000.00", buyingPower: "1000.00", equity: "1000.00" }, openOrders: [], maxBuyQty: "10", maxSellQty: "0" };
   const setUp = () => {
     const sent: StrategyCommand[] = [];
     const strategy: Strategy = {

@@ -59,15 +59,18 @@ export function enterLong(ctx: StrategyContext<SizingParams>, tag: string): bool
 export const MAX_EXIT_ORDERS = 20;
 
 /**
- * Sells the whole position at market: in one order, or, when the position is larger than
- * one sell may be (the account's order quantity and value limits, `ctx.maxSellQty()`), in
- * several of at most that size, all at the same moment (each pays its own fee).
+ * Sells the whole position at market, but what open sells already hold (they sell it): in
+ * one order, or, when that is larger than one sell may be (the account's order quantity
+ * and value limits, `ctx.maxSellQty()`), in several of at most that size, all at the same
+ * moment (each pays its own fee).
  */
 export function exitLong(ctx: StrategyContext, tag: string): void {
-  const whole = parseMoney(ctx.position.qty) ?? 0n;
+  const available = ctx.position.qtyAvailable;
+  const whole = parseMoney(available) ?? 0n;
+  if (whole <= 0n) return;
   const most = parseMoney(ctx.maxSellQty()) ?? 0n;
   if (most <= 0n || whole <= most) {
-    ctx.sell({ qty: ctx.position.qty, tag });
+    ctx.sell({ qty: available, tag });
     return;
   }
   let left = whole;
