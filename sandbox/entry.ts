@@ -5,7 +5,7 @@ import { strategyInvoker, type InvokeRequest, type InvokeResult } from "../share
 import type { Strategy, StrategyBar } from "../shared/strategy/runtime";
 import type { RiskLimits } from "../shared/trading/risk";
 import type { VenueConfig } from "../shared/venue/venue";
-import { resetLoopBudget, setEventClock } from "./loop-budget.js";
+import { CALLBACKS, withLoopBudget } from "./callbacks";
 import userStrategy from "./strategy.js";
 
 // Runs INSIDE the Worker Loader isolate, beside the user's module ("./strategy.js"), with
@@ -47,12 +47,8 @@ export type SandboxOutcome<T> = { ok: true; value: T } | { ok: false; fault: San
  * (Not exported: every export of a worker's main module must be an entrypoint.)
  */
 const STRATEGY_MODULE = "strategy.js";
-const CALLBACKS = ["onStart", "onBar", "onTrade", "onQuote", "onOrderUpdate", "onStop"] as const;
 
-/**
- * The user's strategy as the runtime sees it: each callback starts with a fresh loop
- * budget and runs as a method of the user's own object (its `this` and helpers intact).
- */
+/** The user's strategy as the runtime sees it (sandbox/callbacks.ts). */
 const strategy: Strategy = withLoopBudget(userStrategy);
 const invoke = strategyInvoker(strategy);
 
@@ -105,21 +101,6 @@ export default class StrategySandbox extends WorkerEntrypoint {
   invoke(request: InvokeRequest): SandboxOutcome<InvokeResult> {
     return guard(() => invoke(request));
   }
-}
-
-function withLoopBudget(user: Strategy): Strategy {
-  const wrapped: Strategy = { params: user.params };
-  for (const name of CALLBACKS) {
-    if (typeof user[name] !== "function") continue;
-    const callback = (...args: unknown[]) => {
-      resetLoopBudget();
-      // The context is the last argument (onStart and onStop have no event); its now is the event's time.
-      setEventClock((args[args.length - 1] as { now: number }).now);
-      return (user[name] as (...a: unknown[]) => void).apply(user, args);
-    };
-    (wrapped as Record<string, unknown>)[name] = callback;
-  }
-  return wrapped;
 }
 
 function current(): NonNullable<typeof running> {

@@ -2,11 +2,13 @@
 //   npm run backtest -- --strategy ma-cross --csv bars.csv --params '{"fast":10,"slow":30}' [--json]
 // (`--help` lists every option). It runs shared/strategy's runBacktest — the engine the
 // platform's backtests and live strategies run — in Node, bundled with esbuild together
-// with the user's strategy file when one is given. Bad input (an option, a CSV row, the
+// with the user's strategy file when one is given, which runs as uploaded code runs in the
+// sandbox (loadEngine). Bad input (an option, a CSV row, the
 // parameters, the strategy file) is reported on stderr, with the line number where there
 // is one, and exits 2; with --json stdout carries exactly one JSON object.
 import { readFileSync } from "node:fs";
-import { BundleError, importBundle, reexport } from "./lib/bundle.mjs";
+import { join } from "node:path";
+import { BundleError, importBundle, reexport, ROOT } from "./lib/bundle.mjs";
 import { readArgs, runOptions, strategySource, USAGE, UsageError } from "./lib/backtest-options.mjs";
 import { fillsJson, metricsJson, textReport } from "./lib/backtest-report.mjs";
 
@@ -21,21 +23,53 @@ function fail(messages, code = 2) {
   process.exit(code);
 }
 
+/**
+ * The engine, and a user's strategy file as the platform runs user code: compiled as on
+ * save (TypeScript stripped by sucrase, imports refused, a syntax error with its line and
+ * column), its loops guarded (sandbox/instrument.ts), with the sandbox's loop budget, event
+ * clock and seeded randomness (sandbox/loop-budget.ts, determinism.ts) and its callbacks
+ * run as the sandbox runs them (sandbox/callbacks.ts). So a file trades here as it trades
+ * uploaded: `Date.now()` is the event's time, `Math.random()` the same sequence, and a
+ * loop that never ends stops at the same budget with its line.
+ */
 async function loadEngine(file) {
-  const lines = [
-    reexport(["runBacktest"], "shared/strategy/backtest.ts"),
-    reexport(["TEMPLATES", "templateParams"], "shared/strategy/templates/index.ts"),
-    reexport(["parseOhlcvCsv"], "shared/market/csv.ts"),
-    reexport(["parseTimeframe"], "shared/market/timeframe.ts"),
-    reexport(["InstrumentSpecSchema", "decimalToLots", "lotsToNumber", "ticksToNumber"], "shared/market/instrument.ts"),
-    reexport(["VenueSettings", "startingCashProblem"], "shared/trading/config.ts"),
-    reexport(["RiskLimits", "DEFAULT_LIMITS"], "shared/trading/risk.ts"),
-    reexport(["parseMoney", "formatMoney", "roundHalfUp", "CENT"], "shared/trading/money.ts"),
-  ];
-  if (file) lines.push(`import * as userModule from ${JSON.stringify(file)};`, "export { userModule };");
+  const engine = await importBundle(
+    [
+      reexport(["runBacktest"], "shared/strategy/backtest.ts"),
+      reexport(["TEMPLATES", "templateParams"], "shared/strategy/templates/index.ts"),
+      reexport(["parseOhlcvCsv"], "shared/market/csv.ts"),
+      reexport(["parseTimeframe"], "shared/market/timeframe.ts"),
+      reexport(["InstrumentSpecSchema", "decimalToLots", "lotsToNumber", "ticksToNumber"], "shared/market/instrument.ts"),
+      reexport(["VenueSettings", "startingCashProblem"], "shared/trading/config.ts"),
+      reexport(["RiskLimits", "DEFAULT_LIMITS"], "shared/trading/risk.ts"),
+      reexport(["parseMoney", "formatMoney", "roundHalfUp", "CENT"], "shared/trading/money.ts"),
+      reexport(["compileStrategy"], "shared/strategy/compile.ts"),
+      reexport(["guardLoops"], "sandbox/instrument.ts"),
+    ],
+    "redfire-backtest-",
+  );
+  if (!file) return engine;
+  const compiled = engine.compileStrategy(readFileSync(file, "utf8"), /\.[cm]?ts$/.test(file) ? "ts" : "js");
+  if (!compiled.ok) throw new UsageError([`--strategy: ${file}: ${compiled.error.message}`]);
+  const guarded = engine.guardLoops(compiled.js);
+  const budget = join(ROOT, "sandbox/loop-budget.ts");
+  // The user's file is read as the guarded JavaScript (its lines unchanged), and its import
+  // of the loop budget is the sandbox's module: frames in it still name the file's lines.
+  const userCode = {
+    name: "user-strategy",
+    setup(build) {
+      build.onResolve({ filter: /^\.\/loop-budget\.js$/ }, () => ({ path: budget }));
+      build.onLoad({ filter: /.*/ }, (args) => (args.path === file ? { contents: guarded, loader: "js" } : undefined));
+    },
+  };
   // A user file's errors should name its own lines: the bundle carries a source map, which Node reads.
-  if (file) process.setSourceMapsEnabled(true);
-  return importBundle(lines, "redfire-backtest-", { sourcemap: Boolean(file) });
+  process.setSourceMapsEnabled(true);
+  const user = await importBundle(
+    [`import * as userModule from ${JSON.stringify(file)};`, "export { userModule };", reexport(["withLoopBudget"], "sandbox/callbacks.ts")],
+    "redfire-strategy-",
+    { sourcemap: true, plugins: [userCode] },
+  );
+  return { ...engine, ...user };
 }
 
 /**
@@ -65,7 +99,7 @@ function resolveStrategy(source, m, input) {
   const wrong = callbacks.filter((name) => name in strategy && typeof strategy[name] !== "function");
   if (wrong.length > 0) throw new UsageError([`--strategy: ${wrong.join(", ")} must be ${wrong.length === 1 ? "a function" : "functions"}`]);
   if (!callbacks.some((name) => typeof strategy[name] === "function")) throw new UsageError([`--strategy: the default export has none of ${callbacks.join(", ")}`]);
-  return { name: source.file, file: source.file, strategy, params: input };
+  return { name: source.file, file: source.file, strategy: m.withLoopBudget(strategy), params: input };
 }
 
 /** The CSV's rows as the strategy's bars, or every problem with their line numbers. */
@@ -103,6 +137,7 @@ async function main() {
     try {
       m = await loadEngine(source.file);
     } catch (error) {
+      if (error instanceof UsageError) throw error;
       if (error instanceof BundleError) throw new UsageError([`--strategy: ${source.file} does not build:`, ...error.messages]);
       // The module threw as it loaded (its top level ran).
       return fail([`the strategy failed as it loaded: ${strategyError(error, source.file)}`], 1);

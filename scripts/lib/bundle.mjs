@@ -24,7 +24,7 @@ export class BundleError extends Error {
  * Bundles `lines` (an ES module's source) and imports it. esbuild's own log stays silent:
  * a failure is thrown as a BundleError whose messages read "file:line:column: text", so a
  * caller decides where they go (a CLI keeps its stdout for results). `options.sourcemap`
- * embeds a source map.
+ * embeds a source map; `options.plugins` are esbuild's.
  */
 export async function importBundle(lines, prefix = "redfire-", options = {}) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -34,7 +34,7 @@ export async function importBundle(lines, prefix = "redfire-", options = {}) {
     const outfile = join(dir, "bundle.mjs");
     try {
       // `sourcemap`: inline, so that (with Node's source maps on) a stack names the sources' lines, not the bundle's.
-      await build({ entryPoints: [entry], bundle: true, platform: "node", format: "esm", target: "node20", outfile, logLevel: "silent", ...(options.sourcemap ? { sourcemap: "inline" } : {}) });
+      await build({ entryPoints: [entry], bundle: true, platform: "node", format: "esm", target: "node20", outfile, logLevel: "silent", plugins: options.plugins ?? [], ...(options.sourcemap ? { sourcemap: "inline" } : {}) });
     } catch (error) {
       const errors = Array.isArray(error?.errors) ? error.errors : [];
       if (errors.length === 0) throw error;

@@ -161,6 +161,48 @@ export default {
     assert(out.metrics.trades === 1, `trades ${out.metrics.trades}`);
   });
 
+  await check("a strategy file runs as uploaded code runs: Date.now() is the event's time, Math.random() the sandbox's seeded sequence", () => {
+    const strategy = file(
+      "dice.js",
+      `export default {
+  onBar(bar, ctx) {
+    if (Date.now() !== ctx.now || new Date().getTime() !== ctx.now) throw new Error("the clock is not the event's");
+    const roll = Math.random();
+    if (ctx.state.rolls === undefined) ctx.state.rolls = [];
+    if (ctx.state.rolls.length < 3) ctx.log("roll " + roll);
+    ctx.state.rolls.push(roll);
+    if (roll < 0.2 && ctx.position.qty === "0") ctx.buy({ qty: "1" });
+    if (roll > 0.8 && ctx.position.qty !== "0") ctx.sell({ qty: ctx.position.qty });
+  },
+};
+`,
+    );
+    const runs = [1, 2].map(() => backtest(["--strategy", strategy, "--csv", rfc, "--json"]));
+    for (const run of runs) assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
+    assert(runs[0].stdout === runs[1].stdout && JSON.parse(runs[0].stdout).fills.length > 2, "two runs of the same file differ, or trade too little to tell");
+    // The sandbox's generator (sandbox/determinism.ts): mulberry32 from its fixed seed.
+    let seed = 0x2545f491;
+    const next = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = seed;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const rolls = [...runs[0].stderr.matchAll(/roll (\S+)/g)].map((m) => Number(m[1]));
+    assert(JSON.stringify(rolls) === JSON.stringify([next(), next(), next()]), `rolls ${JSON.stringify(rolls)}`);
+  });
+
+  await check("a loop that never ends stops at the sandbox's loop budget with its line, exit 1; an import is refused as on upload, exit 2", () => {
+    const spinning = file("spin.js", `export default {\n  onBar() {\n    let i = 0;\n    while (true) i++;\n  },\n};\n`);
+    const run = backtest(["--strategy", spinning, "--csv", rfc, "--json"]);
+    assert(run.code === 1 && /^backtest: the strategy failed: LoopBudgetError: more than 10,000,000 loop iterations in one callback.*\(.*spin\.js:4:\d+\)$/.test(run.stderr.trim()), `exit ${run.code}: ${run.stderr}`);
+    const importing = file("imports.ts", `import { helper } from "./helper";\nexport default { onBar() { helper(); } };\n`);
+    const refused = backtest(["--strategy", importing, "--csv", rfc, "--json"]);
+    assert(refused.code === 2 && refused.stderr.includes(`--strategy: ${importing}: imports are not available at line 1`), `exit ${refused.code}: ${refused.stderr}`);
+    assert(refused.stdout === "", `stdout: ${refused.stdout}`);
+  });
+
   await check("a bad CSV row exits 2 and names its line on stderr, stdout empty", () => {
     const lines = csv(bars.slice(0, 50), (t) => new Date(t).toISOString()).split("\n");
     lines[6] = lines[6].replace(/,([\d.]+),/, ",12.345,"); // line 7 of the file: open off the 0.01 grid
