@@ -67,12 +67,20 @@ export async function identityRecords(env: Env, userId: string, credential: Cred
       ? db.select({ id: schema.sessions.id, expiresAt: schema.sessions.expiresAt, revokedAt: schema.sessions.revokedAt }).from(schema.sessions).where(and(eq(schema.sessions.id, credential.sessionId), eq(schema.sessions.userId, userId)))
       : db.select({ keyId: schema.apiKeys.keyId, secretHash: schema.apiKeys.secretHash, scopes: schema.apiKeys.scopes, revokedAt: schema.apiKeys.revokedAt, lastUsedAt: schema.apiKeys.lastUsedAt }).from(schema.apiKeys).where(and(eq(schema.apiKeys.keyId, credential.keyId), eq(schema.apiKeys.userId, userId)));
   const [users, records] = await db.batch([userQuery, recordQuery]);
-  const row = users[0];
-  const user: UserRecord | null = row ? { id: row.id, email: row.email, username: row.username, displayName: row.displayName, role: row.role, status: row.status, createdAt: row.createdAt, updatedAt: row.updatedAt } : null;
+  const user = userOfRow(users[0]);
   const found = records[0];
   if (!found) return { user, record: null, keyUsedAt: null };
   if (!("keyId" in found)) return { user, record: found, keyUsedAt: null };
   return { user, record: { keyId: found.keyId, secretHash: found.secretHash, scopes: parseScopes(found.scopes), revokedAt: found.revokedAt }, keyUsedAt: found.lastUsedAt };
+}
+
+/** The user as D1 has it now, or null (a user deleted since). */
+export async function userRecord(env: Env, userId: string): Promise<UserRecord | null> {
+  return userOfRow(await database(env).select().from(schema.users).where(eq(schema.users.id, userId)).get());
+}
+
+function userOfRow(row: typeof schema.users.$inferSelect | undefined): UserRecord | null {
+  return row ? { id: row.id, email: row.email, username: row.username, displayName: row.displayName, role: row.role, status: row.status, createdAt: row.createdAt, updatedAt: row.updatedAt } : null;
 }
 
 /** Records when a key was last used, at most once a minute per key (`last` is the time last written). */

@@ -285,6 +285,36 @@ describe("a live strategy", () => {
     expect(logs.lines.map((l) => l.text)).toContain("start true true");
   });
 
+  it("stops when its owner may no longer run it, and its orders are refused from the moment the owner may not trade", async () => {
+    const trader = await signUp("trader");
+    const asset = await createInstrument(admin, { class: "crypto" });
+    await step(asset.symbol, 3);
+    const id = await createStrategy(trader, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } });
+    expect((await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
+    const account = env.ACCOUNT.getByName(trader.id);
+    const prefix = `sx-${id}-9-`;
+    const order = (n: number) => ({ kind: "place" as const, id: `${prefix}${n}`, tag: null, fields: { symbol: asset.symbol, qty: "1", side: "buy" as const, type: "market" as const, time_in_force: "gtc" as const, client_order_id: `${prefix}${n}` } });
+    expect((await account.strategySend(asset.symbol, prefix, order(1))).refusal).toBeNull();
+    // Demoted to a role without trading:write and strategy:write (an admin's PATCH).
+    const demoted = await call(`/api/admin/users/${trader.id}`, { method: "PATCH", token: admin.access, body: { role: "user" } });
+    expect(demoted.status).toBe(200);
+    // The strategy is stopped, saying why (its owner could not stop it any more) ...
+    const status = await liveStatus(trader, id);
+    expect(status.status).toBe("stopped");
+    expect(status.message).toMatch(/role is now user, which may not run strategies/);
+    const row = await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }));
+    expect(row.status).toBe("stopped");
+    // ... and whatever a strategy of theirs still sends is refused by the account itself.
+    const refused = await account.strategySend(asset.symbol, prefix, order(2));
+    expect(refused.refusal).toMatchObject({ rule: "trading_blocked" });
+    expect(refused.refusal!.message).toMatch(/no longer has trading:write/);
+    // A cancel still goes: it only takes risk off.
+    expect((await account.strategySend(asset.symbol, prefix, { kind: "cancelAll" })).refusal).toBeNull();
+    // Promoted back, the account takes its orders again.
+    expect((await call(`/api/admin/users/${trader.id}`, { method: "PATCH", token: admin.access, body: { role: "trader" } })).status).toBe(200);
+    expect((await account.strategySend(asset.symbol, prefix, order(3))).refusal).toBeNull();
+  });
+
   it("does not run when its record is deleted while it starts", async () => {
     const asset = await replaySymbol(seededBars(10, 5));
     const id = await createStrategy(admin, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } });

@@ -76,7 +76,7 @@ export class Account extends DurableObject<Env> {
       committed: (changes) => this.#dispatch(changes),
       venueFailed: (command, error) => this.#venueFailed(command, error),
     }, { now: () => Date.now() });
-    this.#strategies = new StrategyLink(ctx.storage.sql, this.#store, this.#runner, env, deps.config.venue);
+    this.#strategies = new StrategyLink(ctx.storage.sql, this.#store, this.#runner, env, deps.config.venue, () => this.#identity.refusal("trading:write"));
     // Run-time configuration (docs/config.md): the engine reads its global limits from
     // deps.config on every check, so replacing them applies to the next order.
     this.#config = new ConfigSubscriber(ctx.storage, env, this.#owner, (config) => {

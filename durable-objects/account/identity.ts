@@ -1,4 +1,5 @@
-import { identityRecords, keyUsedWrite } from "../../platform/credentials";
+import { identityRecords, keyUsedWrite, userRecord } from "../../platform/credentials";
+import { can, permissionsOf, type Permission } from "../../shared/rbac";
 import { logger } from "../../platform/log";
 import { admit, type Credential, type GateOutcome, type GateRequest, type Gated, type KeyRecord, type RateBucket, type SessionRecord, type UserRecord } from "../../shared/identity/gate";
 import type { WindowState } from "../../shared/sliding-window";
@@ -55,6 +56,26 @@ export class IdentityDesk {
     const outcome = admit(user, record, request, this.#windows, now);
     if (outcome.admitted && request.credential.kind === "api_key") this.#touchKey(request.credential.keyId, now);
     return { outcome, user };
+  }
+
+  /**
+   * Why the user may not act with `permission` now (disabled, deleted, or a role without it),
+   * or null: the check of what the user's live strategies do, which carry no credential of
+   * their own. The user is read from D1 as the gate reads it (kept, and forgotten on change).
+   */
+  async refusal(permission: Permission): Promise<string | null> {
+    let user = this.#user;
+    if (!user || Date.now() - user.readAt >= IDENTITY_FRESH_MS) {
+      const generation = this.#generation;
+      const now = Date.now();
+      const value = await userRecord(this.env, this.userId);
+      user = { value, readAt: now };
+      if (generation === this.#generation) this.#user = user;
+    }
+    const found = user.value;
+    if (!found) return "the user no longer exists";
+    if (found.status !== "active") return "the user is disabled";
+    return can(permissionsOf(found.role), permission) ? null : `the owner's role (${found.role}) no longer has ${permission}`;
   }
 
   /** A change to the user or their credentials was committed in D1: read them again on next use. */

@@ -24,6 +24,8 @@ export class StrategyLink {
     private readonly runner: AccountRunner,
     private readonly env: Env,
     private readonly venue: VenueConfig,
+    /** Why the owner may not trade now, or null (their role and status as the gate reads them). */
+    private readonly mayTrade: () => Promise<string | null>,
   ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS strategy_updates (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT NOT NULL, body TEXT NOT NULL)`);
     sql.exec(`CREATE INDEX IF NOT EXISTS strategy_updates_prefix ON strategy_updates (prefix, seq)`);
@@ -63,6 +65,12 @@ export class StrategyLink {
 
   /** `traceparent`: the account's span of the call, carried into the order's venue calls and events. */
   async send(symbol: string, prefix: string, command: StrategyCommand, traceparent: string | null = null): Promise<StrategySendReply> {
+    // A strategy trades as its owner may now, not as when it started: after a demotion or a
+    // disable its orders are refused (its cancels still go: they only take risk off).
+    if (command.kind === "place") {
+      const refusal = await this.mayTrade();
+      if (refusal) return { refusal: { rule: "trading_blocked", message: `${refusal}: the strategy's orders are refused` } };
+    }
     const row = await assetBySymbol(this.env, symbol);
     if (!row) return { refusal: { rule: "invalid_order", message: `${symbol} is not a listed symbol; stop the strategy` } };
     return { refusal: await sendStrategyCommand(this.runner, this.store, assetInfo(row), prefix, command, traceparent) };

@@ -288,8 +288,9 @@ export class MarketSymbol extends DurableObject<Env> {
     return status;
   }
 
-  strategyStop(id: string): Promise<{ status: LiveStrategyStatus; stopped: boolean } | null> {
-    return this.#strategies.stop(id);
+  /** `reason`: why it was stopped for its owner (kept as its status message), when the owner did not ask. */
+  strategyStop(id: string, reason: string | null = null): Promise<{ status: LiveStrategyStatus; stopped: boolean } | null> {
+    return this.#strategies.stop(id, reason);
   }
 
   strategyStatus(id: string): LiveStrategyStatus | null {

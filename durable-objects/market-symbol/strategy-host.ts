@@ -94,12 +94,12 @@ export class StrategyHost {
    * (cancel them in onStop). `stopped` says whether this call stopped it (false when it was
    * not running), so one stop is announced once however many requests ask for it.
    */
-  stop(id: string): Promise<{ status: LiveStrategyStatus; stopped: boolean } | null> {
+  stop(id: string, reason: string | null = null): Promise<{ status: LiveStrategyStatus; stopped: boolean } | null> {
     return this.#serial(async () => {
       const row = this.#store.get(id);
       if (!row) return null;
       const wasRunning = row.status === "running";
-      const status = await this.#stopRow(row, null);
+      const status = await this.#stopRow(row, reason);
       await this.deps.statusChanged(this.#store.get(id)!.config, status);
       return { status, stopped: wasRunning };
     });

@@ -72,7 +72,7 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
         userId,
         kind: event.type,
         title: errored ? "Strategy stopped on an error" : "Strategy stopped",
-        body: errored ? `Strategy ${strategyId} on ${text(data.symbol) ?? "?"}: ${message ?? "it failed"}` : `Strategy ${strategyId} on ${text(data.symbol) ?? "?"} was stopped`,
+        body: errored ? `Strategy ${strategyId} on ${text(data.symbol) ?? "?"}: ${message ?? "it failed"}` : `Strategy ${strategyId} on ${text(data.symbol) ?? "?"} was stopped${message ? `: ${message}` : ""}`,
         data: { strategy_id: strategyId, symbol: data.symbol ?? null, ...(errored && { message: message ?? null }) },
       };
     }

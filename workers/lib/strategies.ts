@@ -1,5 +1,7 @@
 import { and, desc, eq, lt, ne, sql, type SQL } from "drizzle-orm";
 import { database, schema, type Database } from "../../platform/db";
+import { publish } from "./events";
+import { marketOf } from "./objects";
 import type { Strategy } from "../../shared/schemas/strategies";
 
 // Data access for saved strategies and their versions: the routes in
@@ -155,6 +157,27 @@ function insertVersionIf(db: Database, strategyId: string, version: number, cont
  * is refused in the same statement, so a start racing the delete cannot leave a runner
  * without its record.
  */
+/**
+ * Stops every running strategy of a user who may no longer run them (disabled, or a role
+ * without `strategy:write` or `trading:write`), each with `reason` as its status message:
+ * the owner could not stop them any more, and their orders would be refused.
+ */
+export async function stopUserStrategies(env: Env, userId: string, reason: string, traceparent: string): Promise<number> {
+  const running = await database(env)
+    .select({ id: schema.strategies.id, symbol: schema.strategies.symbol })
+    .from(schema.strategies)
+    .where(and(eq(schema.strategies.userId, userId), eq(schema.strategies.status, "running")))
+    .all();
+  let stopped = 0;
+  for (const s of running) {
+    const outcome = await marketOf(env, s.symbol, traceparent).strategyStop(s.id, reason);
+    if (!outcome?.stopped) continue;
+    stopped += 1;
+    await publish(env, "strategy.stopped", `user:${userId}`, { strategyId: s.id, symbol: s.symbol, message: reason }, traceparent);
+  }
+  return stopped;
+}
+
 export async function deleteStrategy(env: Env, userId: string, id: string): Promise<"deleted" | "missing" | "running"> {
   const db = database(env);
   // RETURNING, not meta.changes: D1 counts the cascaded version rows in changes.
