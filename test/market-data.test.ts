@@ -28,6 +28,23 @@ describe("asset registry", () => {
     expect(await get<Row[]>("/v2/assets?asset_class=us_option")).toEqual([]);
   });
 
+  it("quote the demo instruments deep enough that an ordinary market order fills in full, and closing the position sells all of it", async () => {
+    // Their feeds used the simulator's default of 1 to 100 lots a level: a few dollars of
+    // BTC or ETH, so a market order of a few thousand dollars was canceled part filled.
+    const buyer = await signUp();
+    for (const [symbol, qty] of [["ETH/USD", "4"], ["BTC/USD", "0.4"], ["AAPL", "400"]] as const) {
+      await step(symbol, 3);
+      const res = await call("/v2/orders", { token: buyer.access, ip: buyer.ip, body: { symbol, qty, side: "buy", type: "market", time_in_force: "gtc" } });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const order = await json<{ status: string; filled_qty: string }>(res);
+      expect([symbol, order.status, Number(order.filled_qty)]).toEqual([symbol, "filled", Number(qty)]);
+      const closed = await call(`/v2/positions/${symbol.replace("/", "")}`, { method: "DELETE", token: buyer.access, ip: buyer.ip });
+      expect(closed.status).toBe(200);
+      expect(await json<{ status: string }>(closed)).toMatchObject({ status: "filled" });
+      expect((await call(`/v2/positions/${symbol.replace("/", "")}`, { token: buyer.access, ip: buyer.ip })).status).toBe(404);
+    }
+  });
+
   it("finds one asset by symbol, by pair with or without encoding, and by id", async () => {
     const aapl = await get("/v2/assets/AAPL");
     expect(aapl.symbol).toBe("AAPL");

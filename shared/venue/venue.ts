@@ -378,6 +378,8 @@ export class Venue {
       this.#done(order, "canceled", "no market to trade against", now);
       return;
     }
+    /** Why a taker stopped short: every level of the quote taken, or the next price past its limit (a market order's band). */
+    let short: "depth" | "limit" = "limit";
     for (;;) {
       const wanted = this.#wanted(order, null);
       if (wanted <= 0) break;
@@ -385,6 +387,7 @@ export class Venue {
       const userBest = this.config.crossUsers && order.qty !== null ? (order.side === "buy" ? this.#book.bestAsk() : this.#book.bestBid()) : undefined;
       const useBook = userBest !== undefined && (!feed || better(order.side, userBest, feed.price));
       const price = useBook ? userBest : feed?.price;
+      if (price === undefined) short = "depth";
       if (price === undefined || (limit !== null && !better(order.side, price, limit))) break;
       if (useBook) {
         const { fills } = this.#book.take(order.id, order.side, price, wanted);
@@ -411,7 +414,12 @@ export class Venue {
       this.#book.rest(order.id, order.side, order.limit!, order.qty! - order.filled);
       return;
     }
-    const why = order.type === "market" || order.type === "stop" ? "the rest found no liquidity within the price band" : `${order.tif} order's unfilled rest`;
+    const why =
+      order.type !== "market" && order.type !== "stop"
+        ? `${order.tif} order's unfilled rest`
+        : short === "depth"
+          ? `the rest found no more liquidity: every level of the quote (${Math.max(1, this.config.depthLevels)}) was taken`
+          : "the rest found no liquidity within the price band";
     this.#done(order, "canceled", why, now);
   }
 

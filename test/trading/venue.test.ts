@@ -383,3 +383,23 @@ describe("a stale quote", () => {
     expect(venue.drain().reports).toMatchObject([{ kind: "fill", orderId: "again" }]);
   });
 });
+
+describe("a market order short of its quantity", () => {
+  const cfg: VenueConfig = { makerBps: 0, takerBps: 0, minFee: "0", depthLevels: 3, slippageTicks: 1, crossUsers: false };
+  const order = (id: string, o: Partial<VenueOrderRequest> = {}): VenueOrderRequest => ({ id, account: "a", side: "buy", type: "market", tif: "gtc", qty: 1, notional: null, maxLots: null, limit: null, stop: null, cap: null, expiresAt: null, ...o });
+
+  it("is canceled saying why: every level of the quote taken, or the next level past its protection price", () => {
+    const venue = new Venue(SPEC, cfg);
+    venue.onQuote({ t: 0, bidTicks: MID - 1, askTicks: MID, bidLots: 5, askLots: 5 }, 0);
+    // Three levels of five: 15 of 20 fill, then the quote has nothing left.
+    venue.submit(order("deep", { qty: 20, cap: MID + 10 }), 1);
+    const deep = venue.drain().reports.filter((r) => r.orderId === "deep");
+    expect(deep.filter((r) => r.kind === "fill").reduce((s, r) => s + (r.kind === "fill" ? r.qty : 0), 0)).toBe(15);
+    expect(deep.at(-1)).toMatchObject({ kind: "done", reason: "canceled", message: "the rest found no more liquidity: every level of the quote (3) was taken" });
+    // A new quote; the cap stops the walk after the first level.
+    venue.onQuote({ t: 2, bidTicks: MID - 1, askTicks: MID, bidLots: 5, askLots: 5 }, 2);
+    venue.submit(order("capped", { qty: 20, cap: MID }), 3);
+    const capped = venue.drain().reports.filter((r) => r.orderId === "capped");
+    expect(capped.at(-1)).toMatchObject({ kind: "done", reason: "canceled", message: "the rest found no liquidity within the price band" });
+  });
+});
