@@ -10,7 +10,7 @@ import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
 import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, protectionPrice, sellFeeReservation, stopAnchor, type RiskLimits } from "./risk";
-import { priceWindow, type PriceWindow } from "./price-window";
+import { priceWindow, untriggeredStopWindow, type PriceWindow } from "./price-window";
 import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
 import { accountView, closingEquity, fillActivity, marketValueOf, positionView, type MarketPrice } from "./views";
@@ -584,7 +584,8 @@ export class AccountEngine {
     };
     const here = at(reference);
     if (!windowed || !here.ok) return here;
-    const window = priceWindow(reference, limits.priceBandPct, accepts);
+    const wide = priceWindow(reference, limits.priceBandPct, accepts);
+    const window = intent.type === "stop" ? untriggeredStopWindow(wide, intent.side, intent.stop!, reference) : wide;
     const worst = at(intent.side === "buy" ? window.high : window.low);
     // Every price in the window accepts (priceWindow's premise); should one not, the window
     // narrows to the price checked, which is always right.

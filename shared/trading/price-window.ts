@@ -29,6 +29,19 @@ export function priceWindow(reference: number, bandPct: number, accepts: (refere
   return { low: edge(reference, low, accepts), high: edge(reference, high, accepts), bandPct };
 }
 
+/**
+ * The window of a stop not yet through at `reference`: up to the stop, every reference
+ * anchors the order's protection price at the stop, so the window ends there and the order
+ * holds the stop's reservation rather than one a band above a price past it (a buy stop
+ * held about 21 % over the market instead of 10 %). A price past the stop is declined and
+ * the order checked again against it. A stop already through keeps its window.
+ */
+export function untriggeredStopWindow(window: PriceWindow, side: "buy" | "sell", stop: number, reference: number): PriceWindow {
+  if (side === "buy" && reference <= stop && window.high > stop) return { ...window, high: stop };
+  if (side === "sell" && reference >= stop && window.low < stop) return { ...window, low: stop };
+  return window;
+}
+
 /** The price nearest `far` from `near` (which accepts) up to which every price accepts. */
 function edge(near: number, far: number, accepts: (reference: number) => boolean): number {
   if (near === far || accepts(far)) return far;

@@ -416,3 +416,28 @@ describe("a decline's commit points", () => {
     declined.reconcile();
   });
 });
+
+describe("a stop checked against a held price", () => {
+  it("holds the stop's reservation, as when the price is asked first: not one a band above a price past the stop", async () => {
+    const reserved = async (heldPrices: boolean) => {
+      const h = harness({ heldPrices });
+      await h.quote("99.00", "100.00");
+      await h.trade("100.00");
+      // An order first, so the account holds the price its answer carried.
+      await h.place({ side: "buy", qty: "1" });
+      const stops = [];
+      for (const [side, stop] of [["buy", "102.00"], ["sell", "95.00"]] as const) {
+        const placed = await h.place({ side, type: "stop", stop_price: stop, qty: "1" });
+        if (!placed.ok) throw new Error(`refused: ${placed.refusal.message}`);
+        const r = h.book.state()!.ledger.reservations[placed.value.id]!;
+        stops.push({ side, cash: r.cash, lots: r.lots });
+      }
+      h.reconcile();
+      return stops;
+    };
+    const asked = await reserved(false);
+    // A buy stop at 102 holds 102 plus the 10 % band (and its fee), however the price was learnt.
+    expect(await reserved(true)).toEqual(asked);
+    expect(asked[0]!.cash).toBeLessThan(usd("113"));
+  });
+});
