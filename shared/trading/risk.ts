@@ -88,13 +88,17 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
   if (ctx.ordersLastMinute >= limits.ordersPerMinute)
     return { rule: "order_rate", message: `order rate limit reached: at most ${limits.ordersPerMinute} orders a minute per account` };
   // Only a limit that would trade through the band is refused: a buy above it or a sell
-  // below it. A passive limit far from the market, or a protective stop, just waits.
-  const [low, high] = priceBand(reference, limits.priceBandPct);
+  // below it. A passive limit far from the market, or a protective stop, just waits. A stop
+  // limit trades only once its stop triggers, so its band is around the stop (or the last
+  // price, when the stop is already through it): a buy stop limit far above the market is
+  // accepted as Alpaca accepts it, and its limit may not trade through the band at the stop.
+  const center = intent.type === "stop_limit" ? stopAnchor(intent.side, intent.stop!, reference) : reference;
+  const [low, high] = priceBand(center, limits.priceBandPct);
   if (intent.limit !== null && (intent.side === "buy" ? intent.limit > high : intent.limit < low))
     return {
       rule: "price_band",
       path: "limit_price",
-      message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the last price ${ticksToDecimal(reference, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
+      message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the ${center === reference ? "last price" : "stop price"} ${ticksToDecimal(center, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
     };
   const price = intent.limit ?? intent.stop ?? reference;
   if (intent.qty !== null && quantityOf(intent.qty, spec) > knownMoney(limits.maxOrderQty)!)

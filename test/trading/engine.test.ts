@@ -76,10 +76,30 @@ describe("placing orders", () => {
     expect(refusal(await h.place({ side: "buy", qty: "51" }))).toBe("max_order_qty");
     expect(refusal(await h.place({ side: "buy", qty: "50", type: "limit", limit_price: "99.00" }))).toBe("buying_power");
     expect(refusal(await h.place({ side: "buy", qty: "1", type: "limit", limit_price: "111.00" }))).toBe("price_band");
+    // A stop limit's band is around its stop: through it at the stop is refused, ...
+    expect(refusal(await h.place({ side: "buy", qty: "1", type: "stop_limit", stop_price: "120.00", limit_price: "132.01", time_in_force: "gtc" }))).toBe("price_band");
+    expect(refusal(await h.place({ side: "sell", qty: "1", type: "stop_limit", stop_price: "80.00", limit_price: "71.99", time_in_force: "gtc" }))).toBe("price_band");
     expect(refusal(await h.place({ side: "sell", qty: "1" }))).toBe("position");
     expect(refusal(await h.place({ side: "buy", qty: "1.5" }))).toBe("invalid_order");
     expect(refusal(await h.runner.place({ side: "buy", type: "market", time_in_force: "day", qty: "1" }, { ...h.asset(), tradable: false }, null))).toBe("tradable");
     expect(h.book.commits).toBe(before);
+    h.reconcile();
+  });
+
+  it("takes a stop limit far from the market whose limit is within the band around its stop, as Alpaca does", async () => {
+    const h = harness({ limits: { priceBandPct: 10 } });
+    await h.quote("99.00", "100.00");
+    await h.trade("100.00");
+    for (const fields of [
+      { side: "buy", stop_price: "120.00", limit_price: "132.00" },
+      { side: "buy", stop_price: "95.00", limit_price: "110.00" },
+    ] as const) {
+      const placed = await h.place({ ...fields, qty: "1", type: "stop_limit", time_in_force: "gtc" });
+      // The first rests untriggered; the second, its stop through the last price, triggers and fills at the ask.
+      expect(placed.ok ? placed.value.status : placed.refusal.message, JSON.stringify(fields)).toBe(fields.stop_price === "120.00" ? "new" : "filled");
+    }
+    // A stop already through the last price: the band is around the last price.
+    expect(refusal(await h.place({ side: "buy", qty: "1", type: "stop_limit", stop_price: "95.00", limit_price: "110.01", time_in_force: "gtc" }))).toBe("price_band");
     h.reconcile();
   });
 
