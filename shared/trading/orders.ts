@@ -206,7 +206,13 @@ const SIDES: ReadonlySet<unknown> = new Set(["buy", "sell"]);
 const ORDER_TYPES: ReadonlySet<unknown> = new Set(["market", "limit", "stop", "stop_limit"]);
 const TIMES_IN_FORCE: ReadonlySet<unknown> = new Set(["day", "gtc", "ioc", "fok"]);
 /** Plain or exponent notation, as JSON numbers and the grids' parsers accept. */
-const DECIMAL_TEXT = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+/**
+ * A decimal number as the grids read it (shared/market/instrument.ts): digits, a fraction
+ * with digits on both sides of its point, an exponent; and here a sign, which picks the
+ * message. ".5" and "5." are not read there, so they are not numbers here either: taken
+ * as numbers, they were refused as off the lot grid.
+ */
+const DECIMAL_TEXT = /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i;
 /** The grid a notional is on: cents. */
 const CENTS = { lotSize: "0.01" };
 

@@ -234,6 +234,9 @@ describe("an order's quantity refused", () => {
     expect(problem("0.00001")).toEqual(["qty: qty must be a multiple of the lot size 0.0001"]);
     for (const qty of ["0.0001", "1e-2", " 2 ", 3]) expect(problem(qty)).toEqual([]);
     expect(problem("+1")).toEqual(['qty: qty must be a decimal number, not "+1"']);
+    // A point needs digits on both sides, as the grids read numbers: ".001" was refused as
+    // off the lot grid although it is ten lots.
+    for (const qty of [".001", "1.", "-.5"]) expect(problem(qty)).toEqual([`qty: qty must be a decimal number, not ${JSON.stringify(qty)}`]);
   });
 
   it("reads a notional as it reads a quantity, exponents included, on the grid of cents", () => {
@@ -244,7 +247,7 @@ describe("an order's quantity refused", () => {
     // qty "2e1" was accepted while notional "2e1" was refused as not a decimal amount.
     for (const value of ["2e1", "20", 20, " 20.00 ", "0.2e2", "2000e-2"]) expect(notional(value)).toBe("20.00");
     expect(notional("0.01")).toBe("0.01");
-    for (const value of ["abc", "-5", "0", 0, "-0.01", "+1", "1,5"]) expect(notional(value)).toEqual(["notional: notional must be a positive decimal amount in USD"]);
+    for (const value of ["abc", "-5", "0", 0, "-0.01", "+1", "1,5", ".5", "5."]) expect(notional(value)).toEqual(["notional: notional must be a positive decimal amount in USD"]);
     for (const value of ["0.001", "1e-3", "10.005"]) expect(notional(value)).toEqual(["notional: notional has at most two decimals (cents)"]);
     expect(notional("1e30")).toEqual(["notional: notional 1e30 is too large"]);
   });
