@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { acceptSocket, closeQuietly, credentialFrom, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
 import { logger } from "../../platform/log";
-import { selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
+import { AUTHENTICATED_HEADER, selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
 import { MessageBudget } from "../../shared/stream/limits";
 import { liveSocketLimits } from "../config/subscriber";
 import { isUserStream, type TradeUpdate, type UserStream } from "../../shared/trading/stream";
@@ -21,6 +21,8 @@ const log = logger("account");
 
 interface Listening {
   streams: string[];
+  /** Whether the client's authenticate was answered (by the relay, or here): a second one is refused. */
+  authenticated?: boolean;
   /** Absent on sockets accepted before credentials were recorded. */
   credential?: SocketCredential;
 }
@@ -47,7 +49,8 @@ export function acceptTradeSocket(ctx: DurableObjectState, env: Env, request: Re
   if (!isWebSocketUpgrade(request)) return upgradeRequired();
   const open = ctx.getWebSockets().filter(isOpen).length;
   const credential = credentialFrom(request.headers);
-  const { socket, response } = acceptSocket(ctx, attachments, { streams: [], ...(credential && { credential }) });
+  const answered = request.headers.get(AUTHENTICATED_HEADER) === "in-band";
+  const { socket, response } = acceptSocket(ctx, attachments, { streams: [], ...(answered && { authenticated: true }), ...(credential && { credential }) });
   if (open >= liveSocketLimits(env).connectionsPerUser) {
     send(socket, errorFrame("connection limit exceeded"));
     closeQuietly(socket, 1008, "connection limit exceeded");
@@ -73,7 +76,15 @@ export async function onTradeSocketMessage(ctx: DurableObjectState, env: Env, ws
   const frame = parseFrame(data, { maxBytes: limits.maxFrameBytes });
   if (!frame.ok) return send(ws, errorFrame(frame.error.slice(0, 200)));
   const message = (typeof frame.value === "object" && frame.value !== null ? frame.value : {}) as { action?: unknown; data?: { streams?: unknown } };
-  if (message.action === "authenticate") return send(ws, { stream: "authorization", data: { status: "authorized", action: "authenticate" } });
+  if (message.action === "authenticate") {
+    // The socket was authenticated at its handshake (or in-band, by the relay): the SDKs'
+    // authenticate is answered once. A second is not checked, so it is not answered
+    // "authorized": the socket stays the account it was opened for.
+    const current = attachments.get(ws) ?? { streams: [] };
+    if (current.authenticated) return send(ws, errorFrame("already authenticated: this connection stays with the account it was opened for; open a new connection for other credentials"));
+    attachments.set(ws, { ...current, authenticated: true });
+    return send(ws, { stream: "authorization", data: { status: "authorized", action: "authenticate" } });
+  }
   if (message.action === "listen") {
     // A list (an empty one stops every stream); anything else is a mistake that changes nothing.
     if (!Array.isArray(message.data?.streams)) return send(ws, errorFrame('listen takes {"data":{"streams":[…]}}: a list of stream names, [] for none'));

@@ -70,3 +70,6 @@ function assertNever(value: never): never {
 export function mayStream(kind: SocketKind, permissions: ReadonlySet<Permission>): boolean {
   return can(permissions, kind === "crypto" ? "user:read" : "trading:read");
 }
+
+/** Set by the gateway on a trade socket it relays, whose client's authenticate it answered already. */
+export const AUTHENTICATED_HEADER = "x-redfire-authenticated";

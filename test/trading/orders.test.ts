@@ -265,6 +265,12 @@ describe("trade_updates", () => {
     ws.send(JSON.stringify({ action: "authenticate", data: { key_id: key.key_id, secret_key: key.secret } }));
     await until(async () => frames.find((f) => f.stream === "authorization"), "authorization");
     expect(frames[0]).toEqual({ stream: "authorization", data: { status: "authorized", action: "authenticate" } });
+    // A second authenticate, with another user's key, is not answered "authorized": the socket stays this account's.
+    const other = await createKey((await fresh()).user);
+    ws.send(JSON.stringify({ action: "authenticate", data: { key_id: other.key_id, secret_key: other.secret } }));
+    const again = await until(async () => frames.find((f) => f.stream === "error"), "the second authenticate's answer");
+    expect(String(again.data.error)).toMatch(/^already authenticated/);
+    expect(frames.filter((f) => f.stream === "authorization")).toHaveLength(1);
     ws.send(JSON.stringify({ action: "listen", data: { streams: ["trade_updates"] } }));
     await until(async () => frames.find((f) => f.stream === "listening"), "listening");
     const o = await placed(user, { symbol: market.symbol, qty: "2", side: "buy", type: "market", time_in_force: "gtc" });
@@ -272,6 +278,25 @@ describe("trade_updates", () => {
     expect(fill.data).toMatchObject({ price: "100.05", qty: "2", position_qty: "2", order: { id: o.id, status: "filled" } });
     expect(typeof fill.data.execution_id).toBe("string");
     expect(frames.filter((f) => f.stream === "trade_updates").map((f) => f.data.event)).toEqual(["new", "fill"]);
+    ws.close();
+  });
+
+  it("answers the SDKs' authenticate on a socket authenticated at its handshake once, and refuses a second", async () => {
+    const { user } = await fresh();
+    const res = await call("/stream", { headers: { upgrade: "websocket" }, token: user.access, ip: user.ip });
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: { stream: string; data: Record<string, unknown> }[] = [];
+    ws.addEventListener("message", (e) => {
+      frames.push(JSON.parse(e.data as string) as never);
+    });
+    ws.send(JSON.stringify({ action: "authenticate", data: { oauth_token: user.access } }));
+    await until(async () => frames[0], "the first answer");
+    expect(frames[0]).toEqual({ stream: "authorization", data: { status: "authorized", action: "authenticate" } });
+    ws.send(JSON.stringify({ action: "authenticate", data: { oauth_token: "garbage" } }));
+    const second = await until(async () => frames[1], "the second answer");
+    expect(second.stream).toBe("error");
+    expect(String(second.data.error)).toMatch(/^already authenticated/);
     ws.close();
   });
 

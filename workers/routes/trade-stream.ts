@@ -5,7 +5,7 @@ import type { AppEnv, Principal } from "../context";
 import { accountOf } from "../lib/accounts";
 import { fromAccessToken, fromApiKey } from "../../platform/credentials";
 import { closeQuietly, internalHeaders, parseFrame } from "../../platform/socket";
-import { credentialOf } from "../../shared/stream/access";
+import { AUTHENTICATED_HEADER, credentialOf } from "../../shared/stream/access";
 import { MessageBudget, type SocketLimits } from "../../shared/stream/limits";
 import { liveGatewayConfig } from "../lib/config";
 
@@ -24,12 +24,19 @@ type WaitUntil = { waitUntil(promise: Promise<unknown>): void };
 const send = (ws: WebSocket, message: unknown) => ws.send(JSON.stringify(message));
 const unauthorizedFrame = { stream: "authorization", data: { status: "unauthorized", action: "authenticate", message: "access key verification failed" } };
 
-/** The upgrade the account object accepts: made here, carrying only the credential the gateway checked. */
-const accountUpgrade = (principal: Principal) =>
-  new Request("https://account/stream", { headers: internalHeaders(new Headers({ Upgrade: "websocket" }), credentialOf(principal)) });
+/**
+ * The upgrade the account object accepts: made here, carrying only the credential the
+ * gateway checked, and whether the client's authenticate was answered already (in-band,
+ * by the relay), so the object refuses a second one rather than answer it "authorized".
+ */
+const accountUpgrade = (principal: Principal, answered: boolean) => {
+  const headers = internalHeaders(new Headers({ Upgrade: "websocket" }), credentialOf(principal));
+  if (answered) headers.set(AUTHENTICATED_HEADER, "in-band");
+  return new Request("https://account/stream", { headers });
+};
 
 async function openAccountSocket(env: Env, principal: Principal): Promise<WebSocket> {
-  const response = await accountOf(env, principal.userId).fetch(accountUpgrade(principal));
+  const response = await accountOf(env, principal.userId).fetch(accountUpgrade(principal, true));
   const ws = response.webSocket;
   if (!ws) throw new Error(`account stream refused the upgrade: ${response.status}`);
   ws.accept();
@@ -159,7 +166,7 @@ async function upgrade(c: Context<AppEnv>) {
   if (!principal && failure) throw unauthorized(failure);
   if (principal) {
     if (!can(principal.permissions, "trading:read")) throw forbidden("forbidden: requires permission trading:read");
-    return accountOf(c.env, principal.userId).fetch(accountUpgrade(principal));
+    return accountOf(c.env, principal.userId).fetch(accountUpgrade(principal, false));
   }
   const { socketLimits } = await liveGatewayConfig(c.env);
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
