@@ -109,6 +109,10 @@ describe("API keys", () => {
     expect(await paths({ name: "x", scopes: [] })).toContain("scopes");
     expect(await paths({ name: "x", scopes: ["admin"] })).toContain("scopes.0");
     expect(await paths({ name: "x", scopes: ["read", "read"] })).toContain("scopes");
+    // Only an admin's key can read /metrics: a trader's metrics key would hold nothing.
+    expect(await paths({ name: "x", scopes: ["metrics"] })).toEqual(["scopes"]);
+    // A name people read carries no control characters or text-direction marks (a right-to-left override reverses what follows).
+    for (const name of ["bot\u0000", "\u202ecod.exe", "a\u2066b", "tab\there"]) expect(await paths({ name, scopes: ["read"] }), JSON.stringify(name)).toEqual(["name"]);
     expect(await json<Key[]>(await call("/api/keys", { token: user.access }))).toEqual([]);
   });
 

@@ -81,9 +81,10 @@ describe("GET /metrics", () => {
     await expectError(await call("/api/admin/users", { apiKey: scraper }), 403);
     // Nor market data, not even crypto's (which any user's credential may stream).
     await expectError(await call("/v1beta3/crypto/us", { apiKey: scraper, headers: { upgrade: "websocket" } }), 403);
-    // An admin's trading key, and a trader's metrics key, read no metrics.
+    // An admin's trading key reads no metrics; a trader cannot make a metrics key at all (it would read nothing).
     await expectError(await call("/metrics", { apiKey: await createKey(admin, ["read", "trade"]) }), 403);
-    await expectError(await call("/metrics", { apiKey: await createKey(trader, ["metrics"]) }), 403);
+    const refused = await expectError(await call("/api/keys", { body: { name: "scraper", scopes: ["metrics"] }, token: trader.access, ip: trader.ip }), 422);
+    expect(refused.details.map((d) => d.path)).toEqual(["scopes"]);
   });
 
   it("answers the text format, and its order and fill counts are D1's, including the orders just placed", async () => {

@@ -90,6 +90,10 @@ describe("saving strategies from templates", () => {
     expect(unknownSymbol.details[0]).toMatchObject({ path: "symbol" });
     const mixed = await expectError(await call("/api/strategies", { body: { name: "x", symbol: "AAPL", kind: "template", template: "ma-cross", source: TS_SOURCE }, ...as(trader) }), 422);
     expect(mixed.details.map((d) => d.path)).toEqual(["source"]);
+    // A name is shown to its owner and in notifications: no control characters or text-direction marks.
+    const spoofed = await expectError(await call("/api/strategies", { body: { name: "\u202e\u0000x", symbol: "AAPL", kind: "template", template: "ma-cross" }, ...as(trader) }), 422);
+    expect(spoofed.details.map((d) => d.path)).toEqual(["name"]);
+    expect((await call("/api/strategies", { body: { name: "🚀 SPY trend — été", symbol: "AAPL", kind: "template", template: "ma-cross" }, ...as(trader) })).status).toBe(201);
   });
 
   it("refuses a second strategy of the same name with 409, and a 51st strategy with 409", async () => {

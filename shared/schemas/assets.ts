@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { shownName } from "./common";
 import { SimParamsSchema } from "../market/simulator";
 import { parseTimeframe } from "../market/timeframe";
 
@@ -92,7 +93,7 @@ const SymbolName = z
 export const CreateAssetRequest = z
   .object({
     symbol: SymbolName,
-    name: z.string().trim().min(1).max(128),
+    name: shownName(128),
     class: z.enum(["us_equity", "crypto"]),
     exchange: z.string().trim().min(1).max(16),
     tick_size: PositiveDecimal,
@@ -111,7 +112,7 @@ export const CreateAssetRequest = z
 // whole ticks and lots, so changing the grid would change the meaning of its past.
 export const UpdateAssetRequest = z
   .object({
-    name: z.string().trim().min(1).max(128).optional(),
+    name: shownName(128).optional(),
     exchange: z.string().trim().min(1).max(16).optional(),
     min_order_size: PositiveDecimal.optional(),
     tradable: z.boolean().optional(),

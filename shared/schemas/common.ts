@@ -73,3 +73,19 @@ export const booleanParam = (name: string) =>
     .refine((v) => v === "true" || v === "false" || v === "1" || v === "0", { error: `${name} must be true or false` })
     .transform((v) => v === "true" || v === "1")
     .openapi({ type: "boolean" });
+
+/**
+ * Control characters (C0, DEL, C1) and the text-direction marks, embeddings, overrides and
+ * isolates: a name that carries one can read as another (a right-to-left override turns
+ * "cod.exe" around) or break a log line. Names people read are refused with them.
+ */
+const UNSHOWN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** A name people read (a strategy's, a key's, a display name): trimmed, 1 to `max` characters, none of them unshown. */
+export const shownName = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, "is required")
+    .max(max, `must be at most ${max} characters`)
+    .refine((text) => !UNSHOWN.test(text), "must not contain control characters or text-direction marks");

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { wholeParam } from "./common";
+import { shownName, wholeParam } from "./common";
 import { API_KEY_SCOPES, ROLES } from "../rbac";
 import { PASSWORD_MAX_LENGTH } from "../password-policy";
 
@@ -22,7 +22,7 @@ const Username = z
 const Password = z.string().min(1, "is required").max(PASSWORD_MAX_LENGTH * 4).openapi({ example: "correct horse battery staple" });
 
 export const RegisterRequest = z
-  .object({ email: Email, username: Username, password: Password, display_name: z.string().trim().min(1).max(64).optional() })
+  .object({ email: Email, username: Username, password: Password, display_name: shownName(64).optional() })
   .strict()
   .openapi("RegisterRequest");
 
@@ -61,7 +61,7 @@ export const User = z
 export const RegisterResponse = TokenResponse.extend({ user: User }).openapi("RegisterResponse");
 
 export const UpdateProfileRequest = z
-  .object({ username: Username.optional(), display_name: z.string().trim().min(1).max(64).nullable().optional() })
+  .object({ username: Username.optional(), display_name: shownName(64).nullable().optional() })
   .strict()
   .refine((b) => b.username !== undefined || b.display_name !== undefined, { message: "nothing to update: give username or display_name" })
   .openapi("UpdateProfileRequest");
@@ -73,7 +73,7 @@ export const ChangePasswordRequest = z
 
 export const CreateApiKeyRequest = z
   .object({
-    name: z.string().trim().min(1).max(64).openapi({ example: "my trading bot" }),
+    name: shownName(64).openapi({ example: "my trading bot" }),
     scopes: z
       .array(z.enum(API_KEY_SCOPES))
       .min(1, "give at least one scope")

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { shownName } from "./common";
 import { parseTimeframe, STREAM_TIMEFRAMES } from "../market/timeframe";
 import { MAX_SOURCE_BYTES } from "../strategy/compile";
 
@@ -33,7 +34,7 @@ const StrategyTimeframe = z
   })
   .openapi({ type: "string", example: "1Min", description: `One of ${LIVE_LABELS.join(", ")} (default 1Min)` });
 
-const StrategyName = z.string().trim().min(1, "is required").max(64, "must be at most 64 characters").openapi({ example: "SPY trend" });
+const StrategyName = shownName(64).openapi({ example: "SPY trend" });
 
 const Params = z
   .record(z.string(), z.unknown())

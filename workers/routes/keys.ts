@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
-import { conflict, notFound } from "../../shared/errors";
+import { conflict, notFound, unprocessable } from "../../shared/errors";
+import { can, permissionsOf } from "../../shared/rbac";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY } from "../../shared/schemas/common";
 import { ApiKey, CreateApiKeyRequest, CreatedApiKey, KeyIdParam } from "../../shared/schemas/identity";
 import { z } from "@hono/zod-openapi";
@@ -33,8 +34,12 @@ const create = createRoute({
 });
 
 keys.openapi(create, async (c) => {
-  const { userId } = principalOf(c);
+  const { userId, role } = principalOf(c);
   const body = c.req.valid("json");
+  // A key never holds more than its owner's role: the metrics scope gives anyone but an
+  // admin nothing, and such a key would only take one of the user's slots.
+  if (body.scopes.includes("metrics") && !can(permissionsOf(role, ["metrics"]), "metrics:read"))
+    throw unprocessable("the metrics scope is for an admin's key: only admins may read /metrics", [{ path: "scopes", message: "metrics: only an admin's key can read /metrics" }]);
   const db = database(c.env);
   const keyId = `RK${randomString(18)}`;
   const secret = randomString(40, BASE62);
