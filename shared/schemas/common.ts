@@ -79,7 +79,13 @@ export const booleanParam = (name: string) =>
  * isolates: a name that carries one can read as another (a right-to-left override turns
  * "cod.exe" around) or break a log line. Names people read are refused with them.
  */
-const UNSHOWN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+function hasUnshown(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) return true;
+  }
+  return false;
+}
 
 /** A name people read (a strategy's, a key's, a display name): trimmed, 1 to `max` characters, none of them unshown. */
 export const shownName = (max: number) =>
@@ -88,4 +94,4 @@ export const shownName = (max: number) =>
     .trim()
     .min(1, "is required")
     .max(max, `must be at most ${max} characters`)
-    .refine((text) => !UNSHOWN.test(text), "must not contain control characters or text-direction marks");
+    .refine((text) => !hasUnshown(text), "must not contain control characters or text-direction marks");
