@@ -5,12 +5,15 @@
 import { spawnSync } from "node:child_process";
 
 const [email, ...rest] = process.argv.slice(2);
-if (!email || !/^[^\s@']+@[^\s@']+$/.test(email)) {
+if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) {
   console.error("usage: npm run make-admin -- <email> [--env X --remote | --persist-to DIR]");
   process.exit(2);
 }
 const target = rest.includes("--remote") ? [] : ["--local"];
-const sql = `UPDATE users SET role = 'admin', updated_at = unixepoch('subsec') * 1000 WHERE email = '${email.toLowerCase()}' RETURNING id, email, role`;
+// The address as an SQL string literal: a quote doubled, as SQLite reads it (sign-up takes
+// addresses with an apostrophe, so this must too).
+const literal = `'${email.toLowerCase().replaceAll("'", "''")}'`;
+const sql = `UPDATE users SET role = 'admin', updated_at = unixepoch('subsec') * 1000 WHERE email = ${literal} RETURNING id, email, role`;
 const result = spawnSync("npx", ["wrangler", "d1", "execute", "DB", ...target, ...rest, "--json", "--command", sql], {
   stdio: ["ignore", "pipe", "inherit"],
   encoding: "utf8",
