@@ -153,11 +153,6 @@ function insertVersionIf(db: Database, strategyId: string, version: number, cont
 }
 
 /**
- * Deletes a stopped (or errored) strategy with its versions (they cascade). A running one
- * is refused in the same statement, so a start racing the delete cannot leave a runner
- * without its record.
- */
-/**
  * Stops every running strategy of a user who may no longer run them (disabled, or a role
  * without `strategy:write` or `trading:write`), each with `reason` as its status message:
  * the owner could not stop them any more, and their orders would be refused.
@@ -178,6 +173,11 @@ export async function stopUserStrategies(env: Env, userId: string, reason: strin
   return stopped;
 }
 
+/**
+ * Deletes a stopped (or errored) strategy with its versions (they cascade). A running one
+ * is refused in the same statement, so a start racing the delete cannot leave a runner
+ * without its record.
+ */
 export async function deleteStrategy(env: Env, userId: string, id: string): Promise<"deleted" | "missing" | "running"> {
   const db = database(env);
   // RETURNING, not meta.changes: D1 counts the cascaded version rows in changes.
