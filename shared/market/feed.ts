@@ -441,12 +441,14 @@ export class FeedEngine {
       lastQuote: previous?.lastQuote,
       lastTrade: previous?.lastTrade,
       receivedAt: previous?.receivedAt,
-      sim: sim ? initialSimState(sim, spec, now) : undefined,
+      sim: sim ? initialSimState(sim, spec, now, carriedLogPrice(previous, sim.startPrice)) : undefined,
     };
     this.#state = state;
     if (feed.kind === "replay") state.replay = this.#newReplay(now);
     return state;
   }
+
+  // (carriedLogPrice, below: a simulated feed's price across a change of its parameters.)
 
   // The source is the history stored before the replay began. What the replay prints is
   // stamped from `now` on, so its bars start at or after now's bucket: excluding that
@@ -459,4 +461,22 @@ export class FeedEngine {
     const first = this.history.firstBar(feed.timeframe, 0, sourceEnd - 1);
     return first ? { barT: first.t, print: 0, wallAnchor: now, historyAnchor: first.t, sourceEnd } : undefined;
   }
+}
+
+/**
+ * The price a simulated feed carries on from when its parameters change (its sizes, its
+ * volatility…): the previous simulation's, so its market does not jump back to the start
+ * price, triggering stops and moving positions' value. Not when the start price itself is
+ * what changed (an admin resetting the market), nor from a feed of another kind.
+ */
+function carriedLogPrice(previous: FeedState | undefined, startPrice: string): number | undefined {
+  if (!previous?.sim) return undefined;
+  let before: unknown;
+  try {
+    before = (JSON.parse(previous.fingerprint) as unknown[])[1];
+  } catch {
+    return undefined;
+  }
+  const feed = before as { kind?: unknown; params?: { startPrice?: unknown } } | undefined;
+  return feed?.kind === "sim" && feed.params?.startPrice === startPrice ? previous.sim.logPrice : undefined;
 }

@@ -100,9 +100,13 @@ function printTrade(quote: Quote, id: number, rng: Random): Trade {
   return { t: quote.t, id, priceTicks, sizeLots, takerSide };
 }
 
-export function initialSimState(params: SimParams, spec: InstrumentSpec, startMs: number): SimState {
+/**
+ * A simulated market at `startMs`: at its start price, or at `fromLogPrice` (a feed given new
+ * parameters carries on from where its market was rather than jumping back to its start).
+ */
+export function initialSimState(params: SimParams, spec: InstrumentSpec, startMs: number, fromLogPrice?: number): SimState {
   const rng = seededRandom(params.seed);
-  const logPrice = clampLogPrice(Math.log(Number(params.startPrice)), spec);
+  const logPrice = clampLogPrice(fromLogPrice ?? Math.log(Number(params.startPrice)), spec);
   const quote = quoteAround(logPrice, false, params, spec, rng, startMs);
   return { rng: rng.state(), logPrice, lastMs: startMs, nextTradeId: 1, quote };
 }

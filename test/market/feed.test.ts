@@ -117,6 +117,28 @@ describe("the feed engine", () => {
   });
 });
 
+describe("a simulated feed given new parameters", () => {
+  it("carries on from its price (a new size or volatility), and starts over only when its start price changed", () => {
+    const params = { seed: 7, startPrice: "50.00", volatility: 3, tickIntervalMs: 1_000 };
+    let now = 1_000_000;
+    const feed = new FeedEngine(instrument({ kind: "sim", params }), undefined, new MemoryHistory(), now, 0);
+    // A long walk at a high volatility takes it well away from 50.00.
+    for (let i = 0; i < 20_000; i++) now = feed.simStep(now);
+    const state = feed.drain().state;
+    const mid = (q: { bidTicks: number; askTicks: number }) => (q.bidTicks + q.askTicks) / 2;
+    const moved = mid(state.lastQuote!);
+    expect(Math.abs(moved - 5_000)).toBeGreaterThan(100);
+    // New sizes: the first quote is where the market was, at the new sizes.
+    const resized = new FeedEngine(instrument({ kind: "sim", params: { ...params, displayedLots: { min: 500, max: 900 } } }), state, new MemoryHistory(), now + 1, 0);
+    const first = resized.drain().prints[0]!.quote!;
+    expect(Math.abs(mid(first) - moved)).toBeLessThanOrEqual(2);
+    expect(first.bidLots).toBeGreaterThanOrEqual(500);
+    // A new start price starts the market over there.
+    const restarted = new FeedEngine(instrument({ kind: "sim", params: { ...params, startPrice: "60.00" } }), state, new MemoryHistory(), now + 1, 0);
+    expect(Math.abs(mid(restarted.drain().prints[0]!.quote!) - 6_000)).toBeLessThanOrEqual(2);
+  });
+});
+
 describe("staleness", () => {
   it("is five intervals of the feed's own pace, never under five seconds; an upstream's is configured", () => {
     const sim = (tickIntervalMs: number) => SimParamsSchema.parse({ tickIntervalMs });
