@@ -6,7 +6,7 @@
 // sandbox (loadEngine). Bad input (an option, a CSV row, the
 // parameters, the strategy file) is reported on stderr, with the line number where there
 // is one, and exits 2; with --json stdout carries exactly one JSON object.
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { BundleError, importBundle, reexport, ROOT } from "./lib/bundle.mjs";
 import { readArgs, runOptions, strategySource, USAGE, UsageError } from "./lib/backtest-options.mjs";
@@ -55,17 +55,22 @@ async function loadEngine(file) {
   const budget = join(ROOT, "sandbox/loop-budget.ts");
   // The user's file is read as the guarded JavaScript (its lines unchanged), and its import
   // of the loop budget is the sandbox's module: frames in it still name the file's lines.
+  // esbuild loads it by its real path (a link resolved), which the comparison must use.
+  const real = realpathSync(file);
   const userCode = {
     name: "user-strategy",
     setup(build) {
       build.onResolve({ filter: /^\.\/loop-budget\.js$/ }, () => ({ path: budget }));
-      build.onLoad({ filter: /.*/ }, (args) => (args.path === file ? { contents: guarded, loader: "js" } : undefined));
+      build.onLoad({ filter: /.*/ }, (args) => (args.path === real || args.path === file ? { contents: guarded, loader: "js" } : undefined));
     },
   };
   // A user file's errors should name its own lines: the bundle carries a source map, which Node reads.
   process.setSourceMapsEnabled(true);
   const user = await importBundle(
-    [`import * as userModule from ${JSON.stringify(file)};`, "export { userModule };", reexport(["withLoopBudget"], "sandbox/callbacks.ts")],
+    // The callbacks' module first: it imports the loop budget, whose determinism.ts patches
+    // the clocks and random sources before any line of the user's module runs, as the
+    // sandbox's entry does (a file without loops does not import the budget itself).
+    [reexport(["withLoopBudget"], "sandbox/callbacks.ts"), `import * as userModule from ${JSON.stringify(file)};`, "export { userModule };"],
     "redfire-strategy-",
     { sourcemap: true, plugins: [userCode] },
   );

@@ -2,7 +2,7 @@
 // once through `npm run backtest`), on CSV files written here from seeded bars.
 //   npm run test:cli      (prints "plan N", "ok …" / "FAIL …" per check, then "N passed, M failed")
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { planFromSource } from "../../bench/lib/plan.mjs";
@@ -66,7 +66,8 @@ function plainLoop(bars, fast, slow) {
 }
 
 function backtest(args) {
-  const run = spawnSync(process.execPath, [join(ROOT, "scripts/backtest.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+  // A run that hangs (a strategy's endless loop the budget missed) fails its check instead of CI.
+  const run = spawnSync(process.execPath, [join(ROOT, "scripts/backtest.mjs"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -162,9 +163,12 @@ export default {
   });
 
   await check("a strategy file runs as uploaded code runs: Date.now() is the event's time, Math.random() the sandbox's seeded sequence", () => {
+    // Its top level runs with the clock and random sources already replaced, as in the sandbox.
     const strategy = file(
       "dice.js",
-      `export default {
+      `const atLoad = [Date.now(), Math.random()];
+export default {
+  onStart(ctx) { ctx.log("load " + atLoad.join(" ")); },
   onBar(bar, ctx) {
     if (Date.now() !== ctx.now || new Date().getTime() !== ctx.now) throw new Error("the clock is not the event's");
     const roll = Math.random();
@@ -189,8 +193,16 @@ export default {
       t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
+    const load = /load (\S+) (\S+)/.exec(runs[0].stderr);
+    assert(load !== null && load[1] === "0" && Number(load[2]) === next(), `at load: ${load?.[0]}`);
     const rolls = [...runs[0].stderr.matchAll(/roll (\S+)/g)].map((m) => Number(m[1]));
     assert(JSON.stringify(rolls) === JSON.stringify([next(), next(), next()]), `rolls ${JSON.stringify(rolls)}`);
+    // Run through a link to the file (macOS's /tmp is one), it is the same file: still guarded.
+    const linked = join(dir, "linked");
+    symlinkSync(dir, linked);
+    file("spin-linked.js", `export default {\n  onBar() {\n    for (;;) {}\n  },\n};\n`);
+    const viaLink = backtest(["--strategy", join(linked, "spin-linked.js"), "--csv", rfc, "--json"]);
+    assert(viaLink.code === 1 && viaLink.stderr.includes("LoopBudgetError"), `through a link: exit ${viaLink.code}: ${viaLink.stderr}`);
   });
 
   await check("a loop that never ends stops at the sandbox's loop budget with its line, exit 1; an import is refused as on upload, exit 2", () => {
