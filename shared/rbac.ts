@@ -49,3 +49,12 @@ export function permissionsOf(role: Role, scopes?: readonly ApiKeyScope[]): Read
 export function can(permissions: ReadonlySet<Permission>, needed: Permission): boolean {
   return permissions.has(needed) || permissions.has("admin:all");
 }
+
+/**
+ * Whether a role may have strategies running for it: starting one needs `strategy:write`,
+ * and what it does is trade (`trading:write`). A user who loses either has them stopped.
+ */
+export function mayRunStrategies(role: Role): boolean {
+  const granted = permissionsOf(role);
+  return can(granted, "strategy:write") && can(granted, "trading:write");
+}

@@ -1,8 +1,13 @@
 import { and, desc, eq, lt, ne, sql, type SQL } from "drizzle-orm";
 import { database, schema, type Database } from "../../platform/db";
+import { logger } from "../../platform/log";
+import { strategyOrderPrefix } from "../../shared/strategy/live";
+import { accountOf } from "./accounts";
 import { publish } from "./events";
 import { marketOf } from "./objects";
 import type { Strategy } from "../../shared/schemas/strategies";
+
+const log = logger("gateway");
 
 // Data access for saved strategies and their versions: the routes in
 // workers/routes/strategies.ts and the live runner both go through here.
@@ -154,8 +159,11 @@ function insertVersionIf(db: Database, strategyId: string, version: number, cont
 
 /**
  * Stops every running strategy of a user who may no longer run them (disabled, or a role
- * without `strategy:write` or `trading:write`), each with `reason` as its status message:
- * the owner could not stop them any more, and their orders would be refused.
+ * without `strategy:write` or `trading:write`), each with `reason` as its status message,
+ * and cancels the orders they left open: the owner could no longer stop them or cancel
+ * their orders, and new ones would be refused. One that cannot be stopped now (its symbol
+ * object unreachable) is logged and left to the account's refusal of its orders; the
+ * admin's change stands either way.
  */
 export async function stopUserStrategies(env: Env, userId: string, reason: string, traceparent: string): Promise<number> {
   const running = await database(env)
@@ -165,10 +173,15 @@ export async function stopUserStrategies(env: Env, userId: string, reason: strin
     .all();
   let stopped = 0;
   for (const s of running) {
-    const outcome = await marketOf(env, s.symbol, traceparent).strategyStop(s.id, reason);
-    if (!outcome?.stopped) continue;
-    stopped += 1;
-    await publish(env, "strategy.stopped", `user:${userId}`, { strategyId: s.id, symbol: s.symbol, message: reason }, traceparent);
+    try {
+      const outcome = await marketOf(env, s.symbol, traceparent).strategyStop(s.id, reason);
+      await accountOf(env, userId).strategySend(s.symbol, strategyOrderPrefix(s.id), { kind: "cancelAll" }, traceparent);
+      if (!outcome?.stopped) continue;
+      stopped += 1;
+      await publish(env, "strategy.stopped", `user:${userId}`, { strategyId: s.id, symbol: s.symbol, message: reason }, traceparent);
+    } catch (error) {
+      log("error", "a strategy of a user who may no longer run it could not be stopped", { userId, strategyId: s.id, error: String(error) });
+    }
   }
   return stopped;
 }

@@ -10,7 +10,7 @@ import { publish } from "../lib/events";
 import { closeSockets } from "../lib/revocation";
 import { revokeUserSessions } from "../lib/sessions";
 import { userView } from "../lib/users";
-import { can, permissionsOf, type Role } from "../../shared/rbac";
+import { mayRunStrategies, permissionsOf } from "../../shared/rbac";
 import { stopUserStrategies } from "../lib/strategies";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
@@ -97,8 +97,7 @@ admin.openapi(updateUser, async (c) => {
   if (body.status) await accountOf(c.env, user_id).syncTradingBlock(traceparent);
   // Live strategies act for their owner without a request: a user who may no longer run
   // them (disabled, or a role without strategy:write or trading:write) has them stopped.
-  const mayRun = (role: Role) => can(permissionsOf(role), "strategy:write") && can(permissionsOf(role), "trading:write");
-  if (after.status === "disabled" || !mayRun(after.role))
+  if (after.status === "disabled" || !mayRunStrategies(after.role))
     await stopUserStrategies(c.env, user_id, after.status === "disabled" ? "the user was disabled" : `the owner's role is now ${after.role}, which may not run strategies`, traceparent);
   if (body.role && body.role !== before.role)
     await publish(c.env, "user.role_changed", `user:${user_id}`, { userId: user_id, from: before.role, to: body.role, by: actor.userId }, traceparent);
