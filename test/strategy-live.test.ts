@@ -140,9 +140,6 @@ describe("a live strategy", () => {
     expect((await json<{ status: string }>(stopped)).status).toBe("stopped");
     const row = await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }));
     expect(row.status).toBe("stopped");
-    // ... and the orders it left open are canceled.
-    const left = await json<{ client_order_id: string; status: string }>(await call(`/v2/orders:by_client_order_id?client_order_id=${prefix}r`, { token: trader.access }));
-    expect(left.status).toBe("canceled");
   });
 
   it("resumes exactly after its symbol's object restarts mid-replay, again and again", async () => {
@@ -301,6 +298,8 @@ describe("a live strategy", () => {
     // A resting order of the strategy's, which the demoted owner could no longer cancel.
     const resting = { kind: "place" as const, id: `${prefix}r`, tag: null, fields: { symbol: asset.symbol, qty: "1", side: "buy" as const, type: "limit" as const, limit_price: "1.00", time_in_force: "gtc" as const, client_order_id: `${prefix}r` } };
     expect((await account.strategySend(asset.symbol, prefix, resting)).refusal).toBeNull();
+    const before = await json<{ status: string }>(await call(`/v2/orders:by_client_order_id?client_order_id=${prefix}r`, { token: trader.access }));
+    expect(before.status).toBe("new");
     // Demoted to a role without trading:write and strategy:write (an admin's PATCH).
     const demoted = await call(`/api/admin/users/${trader.id}`, { method: "PATCH", token: admin.access, body: { role: "user" } });
     expect(demoted.status).toBe(200);
@@ -308,6 +307,9 @@ describe("a live strategy", () => {
     const status = await liveStatus(trader, id);
     expect(status.status).toBe("stopped");
     expect(status.message).toMatch(/role is now user, which may not run strategies/);
+    // ... and the orders it left open are canceled: the owner could no longer cancel them.
+    const left = await json<{ status: string }>(await call(`/v2/orders:by_client_order_id?client_order_id=${prefix}r`, { token: trader.access }));
+    expect(left.status).toBe("canceled");
     const row = await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }));
     expect(row.status).toBe("stopped");
     // ... and whatever a strategy of theirs still sends is refused by the account itself.
