@@ -26,6 +26,8 @@ describe("parameter sets", () => {
 
   it("decimal steps do not drift", () => {
     expect(rangeValues({ from: 0.1, to: 0.5, step: 0.1 }, 100)).toEqual({ ok: true, values: [0.1, 0.2, 0.3, 0.4, 0.5] });
+    // A step finer than the values' twelve digits gives one candidate, not a hundred copies of it (found in QA).
+    expect(rangeValues({ from: 2, to: 2.0000000000001, step: 1e-15 }, 1000)).toEqual({ ok: true, values: [2] });
   });
 
   it("a grid past the cap is refused with its size", () => {

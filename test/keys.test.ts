@@ -112,7 +112,7 @@ describe("API keys", () => {
     // Only an admin's key can read /metrics: a trader's metrics key would hold nothing.
     expect(await paths({ name: "x", scopes: ["metrics"] })).toEqual(["scopes"]);
     // A name people read carries no control characters or text-direction marks (a right-to-left override reverses what follows).
-    for (const name of ["bot\u0000", "\u202ecod.exe", "a\u2066b", "tab\there"]) expect(await paths({ name, scopes: ["read"] }), JSON.stringify(name)).toEqual(["name"]);
+    for (const name of ["bot\u0000", "\u202ecod.exe", "a\u2066b", "tab\there", "zero\u200bwidth", "line\u2028break", "b\ufeffom"]) expect(await paths({ name, scopes: ["read"] }), JSON.stringify(name)).toEqual(["name"]);
     expect(await json<Key[]>(await call("/api/keys", { token: user.access }))).toEqual([]);
   });
 

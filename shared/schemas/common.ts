@@ -75,14 +75,17 @@ export const booleanParam = (name: string) =>
     .openapi({ type: "boolean" });
 
 /**
- * Control characters (C0, DEL, C1) and the text-direction marks, embeddings, overrides and
- * isolates: a name that carries one can read as another (a right-to-left override turns
- * "cod.exe" around) or break a log line. Names people read are refused with them.
+ * Control characters (C0, DEL, C1), the line and paragraph separators, the invisible zero-
+ * width space, word joiner and byte-order mark, and the text-direction marks, embeddings,
+ * overrides and isolates: a name that carries one can read as another (a right-to-left
+ * override turns what follows around; an invisible space makes two names look alike) or
+ * break a log line. Names people read are refused with them. The zero-width joiner and
+ * non-joiner stay: emoji sequences and several scripts need them.
  */
 function hasUnshown(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) return true;
+    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200b || c === 0x200e || c === 0x200f || c === 0x2028 || c === 0x2029 || (c >= 0x202a && c <= 0x202e) || c === 0x2060 || (c >= 0x2066 && c <= 0x2069) || c === 0xfeff) return true;
   }
   return false;
 }

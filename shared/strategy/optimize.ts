@@ -21,7 +21,10 @@ export function rangeValues(range: ParamRange, cap: number): { ok: true; values:
   if (to < from) return { ok: false, message: "to must not be below from" };
   const count = Math.floor((to - from) / step + 1e-9) + 1;
   if (count > cap) return { ok: false, message: `the range has ${count} values; at most ${cap}` };
-  return { ok: true, values: Array.from({ length: count }, (_, i) => Number((from + i * step).toPrecision(12))) };
+  // Each value written to twelve significant digits (no float noise); a step finer than
+  // that makes several the same value, which is one candidate (found in QA: a step of 1e-15
+  // ran one parameter set a hundred times).
+  return { ok: true, values: [...new Set(Array.from({ length: count }, (_, i) => Number((from + i * step).toPrecision(12))))] };
 }
 
 /**
