@@ -65,14 +65,16 @@ export class StrategyLink {
 
   /** `traceparent`: the account's span of the call, carried into the order's venue calls and events. */
   async send(symbol: string, prefix: string, command: StrategyCommand, traceparent: string | null = null): Promise<StrategySendReply> {
+    const row = await assetBySymbol(this.env, symbol);
+    if (!row) return { refusal: { rule: "invalid_order", message: `${symbol} is not a listed symbol; stop the strategy` } };
     // A strategy trades as its owner may now, not as when it started: after a demotion or a
     // disable its orders are refused (its cancels still go: they only take risk off).
+    // Checked after the asset's read, the last await before the runner, so a demotion that
+    // lands meanwhile is seen.
     if (command.kind === "place") {
       const refusal = await this.mayTrade();
       if (refusal) return { refusal: { rule: "trading_blocked", message: `${refusal}: the strategy's orders are refused` } };
     }
-    const row = await assetBySymbol(this.env, symbol);
-    if (!row) return { refusal: { rule: "invalid_order", message: `${symbol} is not a listed symbol; stop the strategy` } };
     return { refusal: await sendStrategyCommand(this.runner, this.store, assetInfo(row), prefix, command, traceparent) };
   }
 }
