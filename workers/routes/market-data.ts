@@ -140,7 +140,7 @@ async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q:
   const start = instant("start", q.start, Number.NaN);
   const end = instant("end", q.end, now);
   const label = timeframe?.ok ? timeframe.timeframe.label : "";
-  const query = fingerprint([dataset, label, q.sort, q.start === undefined || q.start === "" ? "" : start, q.end === undefined || q.end === "" ? "" : end, symbols.map((s) => s.symbol).join(",")].join("|"));
+  const query = fingerprint([dataset, label, q.sort, Number.isNaN(start) ? "" : start, q.end === undefined || q.end === "" ? "" : end, symbols.map((s) => s.symbol).join(",")].join("|"));
   const page = decodeToken(q.page_token);
   let startIndex = 0;
   if (page) {
