@@ -133,6 +133,25 @@ describe("a template backtest over posted bars", () => {
     expect(equity.headers.get("content-disposition")).toContain("equity.csv");
     expect((await equity.text()).trim().split("\n").length).toBe(301);
   });
+
+  it("streams a fills CSV of many pages whole, in order, equal to the run's fills", async () => {
+    // A buy on every bar: 4,999 fills, more than two of the download's pages of 2,000.
+    const bars = minuteBars(5_000, 12);
+    const res = await uploadCsv(bars, { template: "dca", params: JSON.stringify({ every: 1, notional: 10 }) });
+    expect(res.status).toBe(201);
+    const { id } = await json<View>(res);
+    await finished(id, 60_000);
+    const report = await result(id);
+    expect(report.fills_total).toBe(4_999);
+    const csv = await get(`/api/backtests/${id}/fills.csv`);
+    expect(csv.status).toBe(200);
+    const lines = (await csv.text()).split("\n");
+    expect(lines.pop()).toBe("");
+    expect(lines.length).toBe(4_999 + 1);
+    const executions = lines.slice(1).map((l) => l.split(",")[9]);
+    expect(new Set(executions).size).toBe(4_999);
+    expect(executions).toEqual(report.fills.map((f) => f.execution_id));
+  });
 });
 
 describe("long runs", () => {
@@ -148,6 +167,11 @@ describe("long runs", () => {
     const after = await view(id);
     expect(after.status).toBe("cancelled");
     expect(after.bars_done).toBeLessThan(after.bars_total);
+    // The row counts the bars the job played (its last report, which the socket got), not
+    // the progress report before the cancel.
+    const played = (await job(id).status()).bars_done;
+    expect(played).toBeGreaterThan(0);
+    expect(after.bars_done).toBe(played);
     await expectError(await get(`/api/backtests/${id}/result`), 409);
   });
 
@@ -182,6 +206,7 @@ describe("long runs", () => {
     }, "the job to stop");
     expect(stopped.status).toBe("cancelled");
     expect(stopped.bars_done).toBeLessThan(80_000);
+    await until(async () => (await view(id)).bars_done === stopped.bars_done || undefined, "the row to count the bars the job played");
   });
 
   it("a cancel marked only in the row stops a run of user code at its next progress report", async () => {

@@ -300,7 +300,22 @@ export class BacktestJob extends DurableObject<Env> {
     this.#run = undefined;
     this.#store.setState({ ...state, status: "cancelled", metrics: null, finishedAt: Date.now(), reported: true });
     await this.ctx.storage.deleteAlarm();
+    await this.#recordCancelledProgress(state.barsDone);
     await this.env.ACCOUNT.getByName(this.#store.request()!.userId).notify("backtest_updates", this.status()).catch(() => undefined);
+  }
+
+  /**
+   * The bars a cancelled run played, into a row the gateway already marked cancelled: its
+   * last progress report may be a second old, and the owner's socket gets the job's count.
+   * Best effort (the row keeps the older count if this fails).
+   */
+  async #recordCancelledProgress(barsDone: number): Promise<void> {
+    await database(this.env)
+      .update(schema.backtests)
+      .set({ barsDone })
+      .where(and(eq(schema.backtests.id, this.#store.request()!.id), eq(schema.backtests.status, "cancelled")))
+      .run()
+      .catch((error: unknown) => log("warn", "could not record a cancelled backtest's progress", { backtest: this.#store.request()!.id, error: String(error) }));
   }
 
   /** The D1 row and the owner's socket; throttled unless `force`. Best effort: a failed final report is retried by the next alarm. */
@@ -325,6 +340,7 @@ export class BacktestJob extends DurableObject<Env> {
       if (terminal) this.#store.setState({ ...now, reported: true });
       // Only the write that ended the row announces the end: a repeated final report matches no row.
       if (terminal && written.meta.changes > 0) await publishFinished(this.env, request, progress);
+      else if (written.meta.changes === 0 && now.status === "cancelled") await this.#recordCancelledProgress(now.barsDone);
       else if (written.meta.changes === 0 && !TERMINAL.has(now.status)) return await this.#cancelledByRow(now);
       else if (written.meta.changes === 0 && now.status === "done" && (await this.#rowCancelled(now))) return;
     } catch (error) {

@@ -257,7 +257,10 @@ const csvField = (value: unknown) => {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 };
 
-/** Rows as CSV text with a header; fields quoted only when they must be. */
+/** One CSV line with its newline; fields quoted only when they must be. */
+export const csvLine = (row: readonly unknown[]): string => row.map(csvField).join(",") + "\n";
+
+/** Rows as CSV text with a header. */
 export function toCsv(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  return [header.join(","), ...rows.map((r) => r.map(csvField).join(","))].join("\n") + "\n";
+  return csvLine(header) + rows.map(csvLine).join("");
 }
