@@ -220,7 +220,13 @@ export const backtests = sqliteTable(
     createdAt: timestampNow("created_at"),
     finishedAt: integer("finished_at", { mode: "number" }),
   },
-  (t) => [index("backtests_user_idx").on(t.userId, t.createdAt)],
+  (t) => [
+    index("backtests_user_idx").on(t.userId, t.createdAt),
+    // The user's unfinished runs, counted before each start (the cap on runs at once).
+    index("backtests_active_idx")
+      .on(t.userId)
+      .where(sql`${t.status} IN ('queued', 'running')`),
+  ],
 );
 
 // A user's notifications (shared/notifications/notifications.ts), written by the queue

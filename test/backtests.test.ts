@@ -509,3 +509,37 @@ function inProcessWith(bars: StrategyBar[], params: Record<string, unknown>): Pr
   const { venue, limits } = tradingConfig(env);
   return runBacktest({ strategy: TEMPLATES.get("ma-cross")!.create(), bars, spec: COIN, params, cash: "100000", venue, limits, halfSpreadTicks: 0 });
 }
+
+describe("runs at once", () => {
+  it("refuses a user's backtests past 200 queued or running (an optimization's runs each count), changing nothing, until one ends", async () => {
+    const busy = await signUp();
+    // 199 unfinished runs stand in the user's rows (as a flood of long uploads would leave them).
+    const stand = Array.from({ length: 199 }, () => crypto.randomUUID());
+    await env.DB.batch(stand.map((id) => env.DB.prepare("INSERT INTO backtests (id, user_id, kind, template, symbol, timeframe, params, status) VALUES (?, ?, 'template', 'ma-cross', ?, '1Hour', '{}', 'running')").bind(id, busy.id, COIN.symbol)));
+    const rows = async () => (await env.DB.prepare("SELECT count(*) AS n FROM backtests WHERE user_id = ?").bind(busy.id).first<{ n: number }>())!.n;
+    const one = { template: "ma-cross", params: PARAMS, ...UNLISTED, timeframe: "1Hour", bars: asJsonBars(seededBars(300, 11).bars) };
+    const grid = { template: "ma-cross", params: {}, ranges: { fast: { values: [3, 5] } }, metric: "total_return", ...UNLISTED, bars: one.bars };
+    // A two-run optimization would make 201.
+    const tooMany = await expectError(await post("/api/backtests/optimize", grid, busy), 429);
+    expect(tooMany.message).toBe("199 of your backtests are queued or running, and at most 200 may be at once: 2 more would pass that; wait for some to finish or cancel them (POST /api/backtests/{id}/cancel)");
+    expect(await rows()).toBe(199);
+    // The 200th runs (and, 300 bars, soon ends).
+    const ran = await post("/api/backtests", one, busy);
+    expect(ran.status).toBe(201);
+    expect(await rows()).toBe(200);
+    await finished((await json<View>(ran)).id);
+    stand.push(crypto.randomUUID());
+    await env.DB.prepare("INSERT INTO backtests (id, user_id, kind, template, symbol, timeframe, params, status) VALUES (?, ?, 'template', 'ma-cross', ?, '1Hour', '{}', 'queued')").bind(stand.at(-1), busy.id, COIN.symbol).run();
+    // The 201st (a CSV upload, refused before its body is read) waits for one to end.
+    const refused = await call(`/api/backtests/csv?${new URLSearchParams({ ...UNLISTED, timeframe: "1Min", template: "ma-cross", params: JSON.stringify(PARAMS) })}`, { rawBody: csvOf(minuteBars(100, 3)), headers: { "content-type": "text/csv" }, token: busy.access, ip: busy.ip });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("10");
+    expect((await json<{ message: string }>(refused)).message).toContain("200 of your backtests are queued or running, and at most 200 may be at once: another would pass that");
+    expect(await rows()).toBe(201);
+    // A cancel makes room.
+    expect((await post(`/api/backtests/${stand[0]}/cancel`, {}, busy)).status).toBe(200);
+    expect((await post("/api/backtests", one, busy)).status).toBe(201);
+    // Another user is not counted against.
+    expect((await post("/api/backtests", one)).status).toBe(201);
+  });
+});

@@ -40,6 +40,8 @@ export function packBars(bars: readonly StrategyBar[]): Float64Array {
 export const MAX_POSTED_BARS = 1_000;
 /** Parameter sets one optimization may run. */
 export const MAX_OPTIMIZATION_RUNS = 200;
+/** A user's backtests queued or running at once (an optimization's runs count one each): one full optimization, or that many single runs. */
+export const MAX_ACTIVE_BACKTESTS = 200;
 /** Points of the equity and drawdown series in a result; longer runs are thinned. */
 export const MAX_SERIES_POINTS = 20_000;
 

@@ -1,10 +1,10 @@
-import { and, eq, inArray } from "drizzle-orm";
-import { notFound, unprocessable, type FieldError } from "../../shared/errors";
+import { and, count, eq, inArray } from "drizzle-orm";
+import { notFound, tooManyRequests, unprocessable, type FieldError } from "../../shared/errors";
 import { parseInstant } from "../../shared/instant";
 import { parseTimestamp } from "../../shared/market/csv";
 import { decimalToLots, decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
 import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
-import { MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
+import { MAX_ACTIVE_BACKTESTS, MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
 import { instrumentSpec } from "../../shared/trading/asset";
@@ -207,6 +207,25 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
       .run();
     throw error;
   }
+}
+
+/**
+ * Refuses (429) `runs` more backtests when the user's queued and running ones would then
+ * number more than MAX_ACTIVE_BACKTESTS: each is an object playing up to a million bars, and
+ * the request rate limit alone let a user pile up runs without end. Checked before an
+ * upload is read. Concurrent starts can pass the count together and overshoot it by a few;
+ * the cap bounds what is running, it is not a quota.
+ */
+export async function checkRoomForRuns(env: Env, userId: string, runs: number): Promise<void> {
+  const row = await database(env)
+    .select({ active: count() })
+    .from(schema.backtests)
+    .where(and(eq(schema.backtests.userId, userId), inArray(schema.backtests.status, ["queued", "running"])))
+    .get();
+  const active = row?.active ?? 0;
+  if (active + runs <= MAX_ACTIVE_BACKTESTS) return;
+  const asked = runs === 1 ? "another" : `${runs} more`;
+  throw tooManyRequests(`${active} of your backtests are queued or running, and at most ${MAX_ACTIVE_BACKTESTS} may be at once: ${asked} would pass that; wait for some to finish or cancel them (POST /api/backtests/{id}/cancel)`, 10);
 }
 
 /** Marks a queued or running backtest cancelled in its row; the job stops at its next report or at the cancel call, whichever comes first. */

@@ -13,7 +13,7 @@ import type { FillActivity } from "../../shared/trading/ports";
 import { database, schema } from "../../platform/db";
 import { jobOf } from "../lib/objects";
 import type { AppEnv } from "../context";
-import { backtestView, markCancelled, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, csvLine, toCsv } from "../lib/backtests";
+import { backtestView, checkRoomForRuns, markCancelled, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, csvLine, toCsv } from "../lib/backtests";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
@@ -57,6 +57,7 @@ async function prepareRun(env: Env, body: RunInput, upload?: Upload) {
 }
 
 async function runOne(env: Env, userId: string, body: BacktestRequest, traceparent: string | null, upload?: (id: string) => Upload) {
+  await checkRoomForRuns(env, userId, 1);
   const strategy = await resolveStrategy(env, userId, body);
   const id = crypto.randomUUID();
   const run = await prepareRun(env, body, upload?.(id));
@@ -230,6 +231,7 @@ backtests.openapi(
     const sets = combinations(body.params, body.ranges, { mode: body.mode, cap: MAX_OPTIMIZATION_RUNS, ...(body.samples !== undefined && { samples: body.samples }), ...(body.seed !== undefined && { seed: body.seed }) });
     if (!sets.ok) throw unprocessable(sets.message, [{ path: "ranges", message: sets.message }]);
     const params = sets.sets.map((set, i) => checkedParams(body.template, set, `combination ${i + 1} (${JSON.stringify(set)})`));
+    await checkRoomForRuns(c.env, userId, params.length);
     const run = await prepareRun(c.env, body);
     const id = crypto.randomUUID();
     const optimization = { id, metric: body.metric };

@@ -1,0 +1,1 @@
+CREATE INDEX `backtests_active_idx` ON `backtests` (`user_id`) WHERE "backtests"."status" IN ('queued', 'running');
