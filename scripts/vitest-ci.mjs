@@ -48,6 +48,15 @@ function run(files) {
       } catch {
         console.log("(ps printed nothing)");
       }
+      // The files it was in: started and not ended (once a run stalled with one workerd at
+      // full CPU for the whole eight minutes; which file was not known).
+      try {
+        const ended = new Set(records().flatMap((r) => (r.file ? [r.file] : [])));
+        const inFlight = [...new Set(records().flatMap((r) => (r.started && !ended.has(r.started) ? [relative(process.cwd(), r.started)] : [])))];
+        console.log(`::: tests: files started and not ended: ${inFlight.length > 0 ? inFlight.join(", ") : "(none)"}`);
+      } catch {
+        console.log("::: tests: could not read the files in flight");
+      }
       kill(child.pid, "SIGTERM");
       setTimeout(() => kill(child.pid, "SIGKILL"), 15_000).unref();
     }, 10_000);

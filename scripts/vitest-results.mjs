@@ -1,5 +1,5 @@
 // A vitest reporter for CI (scripts/vitest-ci.mjs): appends one JSON line to the file
-// named by VITEST_RESULTS as each test file ends, so the results of a run that is stopped
+// named by VITEST_RESULTS as each test file starts and ends, so the results of a run that is stopped
 // part way are not lost: the files of the run, then each file's counts, then the run's end
 // with its unhandled errors.
 import { appendFileSync } from "node:fs";
@@ -9,6 +9,11 @@ const write = (record) => appendFileSync(process.env.VITEST_RESULTS, `${JSON.str
 export default class FileResults {
   onTestRunStart(specifications) {
     write({ files: specifications.map((s) => s.moduleId) });
+  }
+
+  // A file's start, so a stalled run can name the files it was in (scripts/vitest-ci.mjs).
+  onTestModuleStart(testModule) {
+    write({ started: testModule.moduleId });
   }
 
   onTestModuleEnd(testModule) {
