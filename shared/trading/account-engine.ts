@@ -173,6 +173,10 @@ export class AccountEngine {
       // A retry of the same order gets the original (exactly once); the id reused for a
       // different order is a mistake, refused as Alpaca refuses it, not answered with an
       // order the client did not ask for.
+      // An order from before a reset is not the account's any more: answered with it, a
+      // retry would be told of a fill the reset wiped (found in QA).
+      if (existing && existing.createdAt < (this.#state.resetAt ?? -Infinity))
+        return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by an order placed before the account was reset; use a new one" }]);
       if (existing) return sameOrder(existing, fields, asset) ? accepted({ id: existing.id }) : refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by another order with different parameters" }]);
       if (this.#claimed(cid)) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by a replace in progress" }]);
     }
@@ -432,8 +436,9 @@ export class AccountEngine {
 
   /**
    * Starts the account over with `cash`; every order must have ended first. The day's
-   * loss stays (a reset is no way around the daily loss limit), and the previous close
-   * stays what it was, so last_equity still tells the day's change.
+   * loss stays (a reset is no way around the daily loss limit). The previous close becomes
+   * the new cash, so last_equity is the new account's, as Alpaca's paper reset leaves it
+   * (kept, a reset to less showed the difference as the day's loss with nothing traded).
    */
   reset(cash: Money, traceparent: string | null): Outcome<{ cash: string }> {
     const bound = this.checkReset(cash);
@@ -444,6 +449,8 @@ export class AccountEngine {
     const before = this.#totalCash();
     this.#state.ledger = openLedger(cash);
     this.#state.replacements = {};
+    this.#state.day = { ...this.#state.day, close: { cash: cash.toString(), lots: {} } };
+    this.#state.resetAt = now;
     this.#log.stateChanged();
     // The amount the reset moves, as every cash activity's is, so the activities still add up to the cash.
     this.#activity("JNLC", now, { net_amount: formatMoney(cash - before), description: `account reset to ${formatMoney(cash)} (cash was ${formatMoney(before)}, positions closed at no price)` });

@@ -92,6 +92,11 @@ export interface AccountState {
   anomalies: number;
   /** Why the account may not trade (its user is disabled), or null. */
   blocked: { reason: string; since: number } | null;
+  /**
+   * When the account was last reset: an order created before it belongs to the account
+   * before, and its client_order_id is not answered with it. Absent if never reset.
+   */
+  resetAt?: number;
 }
 
 /** Something that must never happen and did: the shell logs and counts it. */

@@ -6,7 +6,7 @@ import { basisPoints, formatMoney, parseMoney } from "../../shared/trading/money
 import { DEFAULT_LIMITS } from "../../shared/trading/risk";
 import { DEFAULT_VENUE } from "../../shared/venue/venue";
 import { orderFee, type Report } from "../../shared/venue/venue";
-import { COIN, harness, usd } from "./engine-harness";
+import { COIN, harness, STOCK, usd } from "./engine-harness";
 
 // The account's rules on the AccountEngine, in memory: no Durable Object, no clock but the
 // test's. Each defect the engine split exposed has its test here.
@@ -330,6 +330,28 @@ describe("resetting the account", () => {
     expect(String(records[0]!.data.description)).toContain("cash was 99900.00");
     h.advance(24 * 3_600_000);
     expect(refusal(await h.place({ side: "buy", qty: "1" }))).toBe("accepted");
+  });
+
+  it("starts last_equity over at the new cash, and answers no client_order_id with an order from before it", async () => {
+    const h = harness({ venue: { takerBps: 0 } });
+    await h.quote("99.00", "100.00");
+    const before = await h.place({ side: "buy", qty: "5", client_order_id: "strat-1" });
+    expect(refusal(before)).toBe("accepted");
+    h.advance(1);
+    expect(refusal(await h.runner.reset(usd("50000"), null))).toBe("accepted");
+    const account = await h.runner.account();
+    // Nothing traded since: no day's change (it read 100000.00, a loss of 50,000 that never happened).
+    expect([account.equity, account.last_equity]).toEqual(["50000.00", "50000.00"]);
+    // The retry of the order before the reset is refused loudly, not answered with a fill the reset wiped.
+    const retry = await h.place({ side: "buy", qty: "5", client_order_id: "strat-1" });
+    expect(retry.ok ? "accepted" : retry.refusal).toMatchObject({ rule: "client_order_id", details: [{ message: expect.stringContaining("before the account was reset") }] });
+    expect(h.engine.ledger.positions[STOCK.symbol]?.qty ?? 0).toBe(0);
+    // A new id places; its retry after the reset is still the same order (exactly once).
+    const after = await h.place({ side: "buy", qty: "5", client_order_id: "strat-2" });
+    expect(refusal(after)).toBe("accepted");
+    const again = await h.place({ side: "buy", qty: "5", client_order_id: "strat-2" });
+    expect(again.ok && after.ok && again.value.id === after.value.id).toBe(true);
+    expect(h.engine.ledger.positions[STOCK.symbol]?.qty).toBe(5);
   });
 });
 
