@@ -90,6 +90,22 @@ function hasUnshown(text: string): boolean {
   return false;
 }
 
+/** A half of a UTF-16 surrogate pair without its other half: no character at all, and not valid UTF-8 once sent on. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * An order's client_order_id: 1 to 128 characters (Alpaca's limit), none of them control
+ * characters, text-direction marks or lone surrogates. It is echoed in order views, trade
+ * updates, CSVs and logs, where such characters break lines or hide text (found in QA: a
+ * NUL and a lone surrogate were stored and echoed back).
+ */
+export const clientOrderId = () =>
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .refine((text) => !hasUnshown(text) && !LONE_SURROGATE.test(text), "client_order_id must not contain control characters, text-direction marks or unpaired surrogates");
+
 /** A name people read (a strategy's, a key's, a display name): trimmed, 1 to `max` characters, none of them unshown. */
 export const shownName = (max: number) =>
   z

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { wholeParam } from "./common";
+import { clientOrderId, wholeParam } from "./common";
 
 // Request and response shapes of the trading API (docs/alpaca-compat.md §3). Requests may carry
 // numbers or decimal strings; responses carry decimal strings.
@@ -17,7 +17,7 @@ export const OrderRequest = z
     time_in_force: z.enum(["day", "gtc", "ioc", "fok"], { error: "time_in_force must be day, gtc, ioc or fok (opg and cls are not supported)" }),
     limit_price: NullableDecimal,
     stop_price: NullableDecimal,
-    client_order_id: z.string().min(1).max(128).optional().nullable(),
+    client_order_id: clientOrderId().optional().nullable(),
     extended_hours: z.boolean().optional().nullable(),
     order_class: z.enum(["simple", ""], { error: "only simple orders are supported" }).optional().nullable(),
   })
@@ -27,10 +27,10 @@ export const ReplaceRequest = z
   .strictObject(
     {
       qty: NullableDecimal,
-      time_in_force: z.enum(["day", "gtc", "ioc", "fok"]).optional(),
+      time_in_force: z.enum(["day", "gtc", "ioc", "fok"]).optional().nullable(),
       limit_price: NullableDecimal,
       stop_price: NullableDecimal,
-      client_order_id: z.string().min(1).max(128).optional().nullable(),
+      client_order_id: clientOrderId().optional().nullable(),
       // Alpaca's trailing-stop field, and what a replace cannot change, are refused by name
       // rather than ignored (which answered "order parameters are not changed").
       trail: z

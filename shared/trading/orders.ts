@@ -281,11 +281,13 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
 /** A replace request filled in from the order it replaces: what the client left out stays as it was. */
 export function replacementFields(old: AccountOrder, fields: Partial<OrderRequestFields>, remaining: number | null): OrderRequestFields {
   const { spec } = old;
+  // An empty qty is one not given, as the engine reads it (it answered "give exactly one of qty and notional").
+  const given = fields.qty === "" ? undefined : fields.qty;
   return {
     side: old.side,
     type: old.type,
     time_in_force: fields.time_in_force ?? old.tif,
-    qty: fields.qty ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
+    qty: given ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
     notional: remaining === null ? formatMoney(BigInt(old.notional!)) : null,
     limit_price: fields.limit_price ?? (old.limit === null ? null : ticksToDecimal(old.limit, spec)),
     stop_price: fields.stop_price ?? (old.stop === null ? null : ticksToDecimal(old.stop, spec)),

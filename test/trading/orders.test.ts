@@ -151,6 +151,10 @@ describe("cancel and replace", () => {
     const trailing = await expectError(await call(`/v2/orders/${replacement.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { trail: "1" } }), 422);
     expect(trailing.details).toEqual([expect.objectContaining({ path: "trail", message: "trail is for trailing stops, which are not supported" })]);
     expect(await order(user, replacement.id)).toMatchObject({ status: "new", limit_price: "98.00" });
+    // Null and empty mean "as it is", for time_in_force as for the prices and qty (both were 422).
+    const kept = await call(`/v2/orders/${replacement.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { qty: "", time_in_force: null, limit_price: "97.50" } });
+    expect(kept.status).toBe(200);
+    expect(await json<OrderJson>(kept)).toMatchObject({ replaces: replacement.id, qty: "20", time_in_force: "gtc", limit_price: "97.50" });
   });
 
   it("cancel-all answers 207 with every order", async () => {
@@ -179,6 +183,15 @@ describe("idempotency and risk", () => {
     expect(list).toHaveLength(1);
     const byClient = await json<OrderJson>(await call("/v2/orders:by_client_order_id?client_order_id=bot-42", { token: user.access, ip: user.ip }));
     expect(byClient.id).toBe(first.id);
+    // An id echoed in views, streams, CSVs and logs: no control characters, direction marks or lone surrogates (QA: stored and echoed).
+    for (const bad of ["a\u0000b", "line\nbreak", "\ud800", "x\udc00", "\u202eevil"]) {
+      const refused = await expectError(await placeOrder(user, { ...body, client_order_id: bad }), 422);
+      expect(refused.details.map((d) => d.message)).toContain("client_order_id must not contain control characters, text-direction marks or unpaired surrogates");
+      await expectError(await call(`/v2/orders/${first.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { limit_price: "98.50", client_order_id: bad } }), 422);
+    }
+    // A pair that makes one character is fine.
+    expect((await placed(user, { ...body, client_order_id: "rocket-\ud83d\ude80" })).client_order_id).toBe("rocket-\u{1f680}");
+    expect(await json<OrderJson[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }))).toHaveLength(2);
   });
 
   it("refuses what the account cannot pay or deliver, in ccxt's words, and changes nothing", async () => {

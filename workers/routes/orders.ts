@@ -134,7 +134,9 @@ orders.openapi(
     const existing = await account.order(id);
     if (!existing) throw notFoundOrder();
     const asset = await tradableAsset(c.env, existing.symbol);
-    return c.json(unwrap(await account.replaceOrder(id, c.req.valid("json"), asset, c.get("traceparent"))), 200);
+    // A null time_in_force, like a null price, leaves the order's as it is.
+    const { time_in_force, ...fields } = c.req.valid("json");
+    return c.json(unwrap(await account.replaceOrder(id, { ...fields, ...(time_in_force ? { time_in_force } : {}) }, asset, c.get("traceparent"))), 200);
   },
 );
 
