@@ -15,7 +15,7 @@ interface Callers {
 }
 
 interface Fixture extends Callers {
-  /** A second set of callers: one user's rate limit (100 default requests a minute) does not cover the whole table. */
+  /** A second set of callers: one user's rate limit (200 default requests a minute) does not cover the whole table. */
   more: Callers;
   victim: TestUser;
   victimKeyId: string;

@@ -69,7 +69,7 @@ describe("config propagation", () => {
     const get = () => call("/v2/account", { token: user.access, ip: user.ip });
     const first = await get();
     expect(first.status).toBe(200);
-    expect(first.headers.get("x-ratelimit-limit")).toBe("100");
+    expect(first.headers.get("x-ratelimit-limit")).toBe("200");
     await configure("rate_limits", `account:${user.id}`, { default: 3 });
     // The window the object already counted in memory goes on: the object was not restarted.
     const second = await get();
@@ -80,7 +80,7 @@ describe("config propagation", () => {
     expect(limited.message).toContain("rate limit exceeded for default requests");
     // Other users keep the limit from the vars.
     const other = await signUp();
-    expect((await call("/v2/account", { token: other.access, ip: other.ip })).headers.get("x-ratelimit-limit")).toBe("100");
+    expect((await call("/v2/account", { token: other.access, ip: other.ip })).headers.get("x-ratelimit-limit")).toBe("200");
   });
 
   it("a global change reaches every running account before the write answers", async () => {
@@ -177,7 +177,7 @@ describe("config propagation to the gateway (callers no object counts)", () => {
   it("a global rate limit changed in the store is applied to requests without a credential within half a second, refused credentials included", async () => {
     const gateway = ownGateway();
     // The isolate reads the store once and keeps the copy for half a second.
-    expect((await gateway.request(jwks)).headers.get("x-ratelimit-limit")).toBe("100");
+    expect((await gateway.request(jwks)).headers.get("x-ratelimit-limit")).toBe("200");
     const started = performance.now();
     // Straight to the store, as from another isolate: this one learns of it only by asking again.
     const written = await gateway.store().set("rate_limits", "global", { default: 3 }, 0, { author: "test", reason: "test", at: Date.now() });

@@ -48,7 +48,7 @@ describe("config: reading", () => {
     expect(res.headers.get("etag")).toBe(`"${body.version}"`);
     // wrangler.toml's RISK_LIMITS and RATE_LIMITS.
     expect(body.defaults.risk_limits).toMatchObject({ maxOrderQty: "100000", ordersPerMinute: 200, priceBandPct: 10 });
-    expect(body.defaults.rate_limits).toEqual({ windowSeconds: 60, auth: 10, trading: 300, default: 100 });
+    expect(body.defaults.rate_limits).toEqual({ windowSeconds: 60, auth: 10, trading: 300, default: 200 });
     // wrangler.toml's VENUE, and LOGIN_THROTTLE as the test bindings set it.
     expect(body.defaults.venue).toEqual({ makerBps: 10, takerBps: 25, minFee: "0.01", depthLevels: 5, slippageTicks: 1, crossUsers: false });
     expect(body.defaults.socket_limits).toEqual({ connectionsPerUser: 10, maxFrameBytes: 65536, messagesPerWindow: 100, windowSeconds: 10, symbolsPerMessage: 1000, symbolsPerConnection: 2000 });

@@ -35,19 +35,19 @@ describe("rate limits", () => {
     expect((await call("/.well-known/jwks.json", { ip })).status).toBe(200);
   });
 
-  it("signed-in callers are counted per user across addresses, 100 a minute by default", async () => {
+  it("signed-in callers are counted per user across addresses, 200 a minute by default", async () => {
     // Windows are aligned to the minute, and a run that crossed into the next one would
     // see its earlier requests weighted down (the sliding-window estimate): start early
-    // enough in a window for the 101 requests to land in it.
+    // enough in a window for the 201 requests to land in it.
     const intoWindow = Date.now() % 60_000;
     if (intoWindow > 40_000) await new Promise((r) => setTimeout(r, 60_000 - intoWindow + 50));
     const user = await signUp();
     let last: Response | undefined;
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 200; i++) {
       last = await call("/api/users/me", { token: user.access, ip: freshIp() });
       expect(last.status).toBe(200);
     }
-    expect(headerNumbers(last!)).toMatchObject({ limit: 100, remaining: 0 });
+    expect(headerNumbers(last!)).toMatchObject({ limit: 200, remaining: 0 });
     await expectError(await call("/api/users/me", { token: user.access, ip: freshIp() }), 429);
     // Another user is unaffected.
     const other = await signUp();
@@ -64,7 +64,7 @@ describe("rate limits", () => {
   it("every limited response carries the headers, errors included", async () => {
     const res = await call("/api/users/me");
     await expectError(res, 401);
-    expect(res.headers.get("x-ratelimit-limit")).toBe("100");
+    expect(res.headers.get("x-ratelimit-limit")).toBe("200");
     const notFound = await call("/api/nope");
     await expectError(notFound, 404);
     expect(notFound.headers.get("x-ratelimit-remaining")).not.toBeNull();
@@ -112,13 +112,13 @@ describe("the client address", () => {
       // With the header, the same environment answers as usual, counted per address.
       const res = await asEnvironment(environment, "/.well-known/jwks.json", { "cf-connecting-ip": freshIp() });
       expect(res.status).toBe(200);
-      expect(res.headers.get("x-ratelimit-remaining")).toBe("99");
+      expect(res.headers.get("x-ratelimit-remaining")).toBe("199");
     }
   });
 
   it("in development, requests without one share the local bucket as before", async () => {
     const res = await exports.default.fetch(new Request(`${ORIGIN}/.well-known/jwks.json`));
     expect(res.status).toBe(200);
-    expect(res.headers.get("x-ratelimit-limit")).toBe("100");
+    expect(res.headers.get("x-ratelimit-limit")).toBe("200");
   });
 });
