@@ -53,11 +53,17 @@ const corsFromConfig = cors({
 // bodyLimit reads a body without Content-Length into memory to count it.
 const IMPORT_MAX_BYTES = 16 * 1024 * 1024;
 const isImport = (path: string) => IMPORT_PATH.test(path) || path === BACKTEST_CSV_PATH;
+// A backtest or an optimization may carry up to MAX_POSTED_BARS bars in its JSON body, about
+// 90 bytes each as the app sends them (up to about 200 with long decimals): 64 KiB held
+// about 700, and the app's 1,000-bar optimization was refused 413 (found in QA).
+const POSTED_BARS_MAX_BYTES = 256 * 1024;
+const carriesBars = (path: string) => path === "/api/backtests" || path === "/api/backtests/optimize";
 
 const limitBody = createMiddleware<AppEnv>((c, next) => {
   if (c.req.path === BACKTEST_CSV_PATH) return next();
+  const configured = gatewayConfig(c.env).maxBodyBytes;
   return bodyLimit({
-    maxSize: isImport(c.req.path) ? IMPORT_MAX_BYTES : gatewayConfig(c.env).maxBodyBytes,
+    maxSize: isImport(c.req.path) ? IMPORT_MAX_BYTES : carriesBars(c.req.path) ? Math.max(configured, POSTED_BARS_MAX_BYTES) : configured,
     onError: (c) => errorResponse(c, new ApiError(413, "request body is too large")),
   })(c, next);
 });

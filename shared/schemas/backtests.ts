@@ -36,7 +36,7 @@ export function packBars(bars: readonly StrategyBar[]): Float64Array {
   }
   return packed;
 }
-/** Bars a JSON body may carry (the gateway's 64 KiB body limit holds about 600; larger sets go through the CSV upload or stored history). */
+/** Bars a JSON body may carry (the gateway takes bodies of up to 256 KiB on the two routes that carry bars; larger sets go through the CSV upload or stored history). */
 export const MAX_POSTED_BARS = 1_000;
 /** Parameter sets one optimization may run. */
 export const MAX_OPTIMIZATION_RUNS = 200;
