@@ -293,6 +293,24 @@ try {
     await until(async () => (await page.locator(`[data-testid="order-history"] tr[data-order="${restingId}"]`).textContent())?.includes("canceled"), "the canceled order in history");
   });
 
+  await step("the ticket sizes by amount only at market, and shows no estimate for a size or price that is not one", async () => {
+    await page.getByLabel("Type").selectOption("market");
+    await page.getByRole("button", { name: "by amount" }).click();
+    await page.getByLabel("Amount (USD)").waitFor();
+    // A limit order is sized in quantity whatever the market ticket was (it stayed "Amount", and the server refused it).
+    await page.getByLabel("Type").selectOption("limit");
+    await page.getByLabel("Quantity").fill("-5");
+    await page.getByLabel("Limit price").fill("abc");
+    const estimate = async () => (await page.getByTestId("estimate").textContent())?.trim();
+    if ((await estimate()) !== "—") throw new Error(`estimate of qty -5 at "abc": ${await estimate()}`);
+    await page.getByLabel("Quantity").fill("2");
+    if ((await estimate()) !== "—") throw new Error(`estimate at "abc": ${await estimate()}`);
+    await page.getByLabel("Limit price").fill("100.00");
+    if ((await estimate()) !== "200.00") throw new Error(`estimate of 2 at 100.00: ${await estimate()}`);
+    await page.getByLabel("Type").selectOption("market");
+    await page.getByRole("button", { name: "by quantity" }).click();
+  });
+
   await step("a market buy fills and shows the position with live unrealized P&L", async () => {
     await page.getByLabel("Type").selectOption("market");
     await page.getByLabel("Quantity").fill("3");
@@ -604,7 +622,9 @@ try {
       });
     await page.getByRole("button", { name: `Start ${strategyName}` }).click();
     await until(async () => (await statusOf()) === "running", "the status to show running");
-    await strategyRow().click();
+    // From the keyboard: the focused row opens the detail with Enter (it could only be clicked).
+    await strategyRow().focus();
+    await page.keyboard.press("Enter");
     await page.getByTestId("strategy-detail").waitFor();
     await page.getByRole("button", { name: `Stop ${strategyName}` }).click();
     await until(async () => (await statusOf()) === "stopped", "the status to show stopped");

@@ -123,7 +123,21 @@ export function StrategiesPage() {
                 {list.map((s) => {
                   const pnl = dec(stats[s.id]?.pnl);
                   return (
-                    <tr key={s.id} data-strategy={s.id} data-name={s.name} class={selected === s.id ? "selected" : ""} onClick={() => setSelected(s.id)}>
+                    // The row opens the detail (log tail, statistics, edit) by mouse or, focused, by Enter or Space; the keys its buttons get are theirs.
+                    <tr
+                      key={s.id}
+                      data-strategy={s.id}
+                      data-name={s.name}
+                      class={selected === s.id ? "selected" : ""}
+                      tabIndex={0}
+                      aria-selected={selected === s.id}
+                      onClick={() => setSelected(s.id)}
+                      onKeyDown={(e) => {
+                        if (e.target !== e.currentTarget || (e.key !== "Enter" && e.key !== " ")) return;
+                        e.preventDefault();
+                        setSelected(s.id);
+                      }}
+                    >
                       <td>{s.name}</td>
                       <td>
                         {s.symbol} <span class="muted small">{s.timeframe}</span>

@@ -31,15 +31,23 @@ export function Ticket() {
 
   const needsLimit = type === "limit" || type === "stop_limit";
   const needsStop = type === "stop" || type === "stop_limit";
-  const price = (needsLimit ? dec(limit) : undefined) ?? (needsStop ? dec(stop) : undefined) ?? (side === "buy" ? q?.ask : q?.bid);
+  // Only a market order may be sized by amount: the choice made on one does not follow the
+  // ticket to another type (it stayed, and the server refused the notional limit order).
+  const sizing = type === "market" ? by : "qty";
+  // A price typed but not a number gives no estimate (it fell back to the quote), and nor
+  // does a size that is not positive (-5 showed a negative cost).
+  const limitPrice = needsLimit ? dec(limit) : undefined;
+  const stopPrice = needsStop ? dec(stop) : undefined;
+  const mistyped = (needsLimit && limit.trim() !== "" && limitPrice === undefined) || (needsStop && stop.trim() !== "" && stopPrice === undefined);
+  const price = mistyped ? undefined : (limitPrice ?? stopPrice ?? (side === "buy" ? q?.ask : q?.bid));
   const size = dec(amount);
-  const estimate = by === "notional" ? size : size !== undefined && price !== undefined ? times(size, price) : undefined;
+  const estimate = size === undefined || size <= 0n ? undefined : sizing === "notional" ? size : price !== undefined && price > 0n ? times(size, price) : undefined;
 
   async function submit(event: Event) {
     event.preventDefault();
     setBusy(true);
     setResult(null);
-    const body: Record<string, string> = { symbol, side, type, time_in_force: tif, [by]: amount.trim() };
+    const body: Record<string, string> = { symbol, side, type, time_in_force: tif, [sizing]: amount.trim() };
     if (needsLimit) body.limit_price = limit.trim();
     if (needsStop) body.stop_price = stop.trim();
     try {
@@ -78,14 +86,14 @@ export function Ticket() {
         </label>
         <div class="field">
           <span class="row">
-            <label for="ticket-amount">{by === "qty" ? "Quantity" : "Amount (USD)"}</label>
+            <label for="ticket-amount">{sizing === "qty" ? "Quantity" : "Amount (USD)"}</label>
             {type === "market" && (
               <button type="button" class="link-button" onClick={() => setBy(by === "qty" ? "notional" : "qty")}>
                 {by === "qty" ? "by amount" : "by quantity"}
               </button>
             )}
           </span>
-          <input id="ticket-amount" name={by} inputMode="decimal" value={amount} onInput={(e) => setAmount((e.target as HTMLInputElement).value)} required />
+          <input id="ticket-amount" name={sizing} inputMode="decimal" value={amount} onInput={(e) => setAmount((e.target as HTMLInputElement).value)} required />
         </div>
         {needsStop && (
           <label>
