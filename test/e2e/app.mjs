@@ -569,6 +569,9 @@ try {
         throw new Error(`${e.message}: it shows ${new Date(from * 1000).toISOString()} to ${new Date(to * 1000).toISOString()}`);
       });
     }
+    // The run is listed under the saved strategy's name and version (every such run read "strategy").
+    const label = (await page.locator('[data-testid="backtests"] tbody tr').first().textContent()) ?? "";
+    if (!label.includes(`${strategyName} v1`)) throw new Error(`the run's label: ${label}`);
     const ret = await page.locator('[data-testid="metrics"] tr[data-metric="total_return"] td').textContent();
     await shot("backtest");
     return `${count} trades, total return ${ret}`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compileStrategy, MAX_SOURCE_BYTES } from "../../shared/strategy/compile";
+import { STARTER_SOURCE } from "../../web/src/lab/starter";
 
 const TS_STRATEGY = `interface Bar { close: number }
 const threshold: number = 100;
@@ -13,6 +14,10 @@ export default {
 `;
 
 describe("compiling a strategy at save", () => {
+  it("compiles the app's starter code under either language (switched to JavaScript, it was a syntax error)", () => {
+    for (const language of ["ts", "js"] as const) expect(compileStrategy(STARTER_SOURCE, language), language).toMatchObject({ ok: true });
+  });
+
   it("compiles valid TypeScript to JavaScript with every type annotation gone", () => {
     const result = compileStrategy(TS_STRATEGY, "ts");
     if (!result.ok) throw new Error(result.error.message);

@@ -6,9 +6,17 @@ import type { BacktestJson, BacktestResultJson } from "./types";
 
 // Two or more finished runs side by side: their metrics in columns, their equity overlaid.
 
-export const runLabel = (r: BacktestJson) => `${r.template ?? "strategy"} ${Object.entries(r.params).filter(([k]) => !["sizing", "qty", "notional"].includes(k)).map(([k, v]) => `${k}=${String(v)}`).join(" ")}`.trim();
+/** A run's strategy (a template, or a saved strategy by its name and version) and its parameters. */
+export function runLabel(r: BacktestJson, names: Record<string, string> = {}): string {
+  const who = r.template ?? (r.strategy_id ? `${names[r.strategy_id] ?? "saved strategy"} v${r.strategy_version ?? "?"}` : "strategy");
+  const params = Object.entries(r.params)
+    .filter(([k]) => !["sizing", "qty", "notional"].includes(k))
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(" ");
+  return `${who} ${params}`.trim();
+}
 
-export function BacktestCompare(props: { runs: BacktestJson[] }) {
+export function BacktestCompare(props: { runs: BacktestJson[]; names?: Record<string, string> }) {
   const [results, setResults] = useState<Record<string, BacktestResultJson>>({});
   const ids = props.runs.map((r) => r.id).join();
 
@@ -38,7 +46,7 @@ export function BacktestCompare(props: { runs: BacktestJson[] }) {
               {props.runs.map((r, i) => (
                 <th key={r.id} class="r" title={r.id}>
                   <span class="swatch" data-color={i % PALETTE.length} /> #{i + 1} {r.symbol}
-                  <div class="muted small">{runLabel(r)}</div>
+                  <div class="muted small">{runLabel(r, props.names)}</div>
                 </th>
               ))}
             </tr>

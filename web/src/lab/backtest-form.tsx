@@ -22,6 +22,8 @@ export interface Market {
 
 export const BACKTEST_TIMEFRAMES = ["1Min", "5Min", "15Min", "1Hour", "1Day"] as const;
 
+/** Errors listed under the form's message; the rest are counted. */
+const MAX_LISTED_ERRORS = 5;
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
 export const initialMarket = (): Market => ({ symbol: "AAPL", timeframe: "1Hour", start: daysAgo(30), end: daysAgo(0), bars: "history", csv: null });
 export const rangeOf = (m: Market) => ({ start: `${m.start}T00:00:00Z`, end: `${m.end}T23:59:59Z` });
@@ -80,6 +82,16 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const chosen = templates.find((t) => t.name === template);
+  // A refusal is about what was sent: any change to the form clears it (an old "not a listed
+  // asset" stayed on screen after the symbol was changed).
+  useEffect(() => {
+    setProblem(null);
+    setErrors({});
+  }, [market, params, template, source, bars, strategyId]);
+  // Errors a field shows beside itself are not listed again under the message, and a long
+  // list (a CSV's bad lines, up to 100) is cut to its first few.
+  const shownByField = (k: string) => ["symbol", "timeframe", "start", "end"].includes(k) || (source === "template" && chosen !== undefined && (k.startsWith("params.") || k in ((chosen.params_schema.properties ?? {}) as Record<string, unknown>)));
+  const listed = Object.entries(errors).filter(([k]) => !shownByField(k));
 
   useEffect(() => {
     if (chosen) setParams(defaultsOf(chosen.params_schema, chosen.defaults));
@@ -174,13 +186,14 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
       {problem && (
         <div class="form-error" role="alert" data-testid="backtest-error">
           {problem}
-          {Object.entries(errors).length > 0 && (
+          {listed.length > 0 && (
             <ul>
-              {Object.entries(errors).map(([k, v]) => (
+              {listed.slice(0, MAX_LISTED_ERRORS).map(([k, v]) => (
                 <li key={k}>
                   {k}: {v}
                 </li>
               ))}
+              {listed.length > MAX_LISTED_ERRORS && <li>and {listed.length - MAX_LISTED_ERRORS} more</li>}
             </ul>
           )}
         </div>

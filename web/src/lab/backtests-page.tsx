@@ -21,6 +21,8 @@ export function BacktestsPage() {
   const [runs, setRuns] = useState<BacktestJson[] | null>(null);
   const [templates, setTemplates] = useState<TemplateJson[]>([]);
   const [strategies, setStrategies] = useState<StrategyJson[]>([]);
+  // Runs of saved strategies are labelled with their names (they all read "strategy").
+  const names = Object.fromEntries(strategies.map((s) => [s.id, s.name]));
   const [market, setMarket] = useState<Market>(initialMarket);
   const [open, setOpen] = useState<string | null>(null);
   const [picked, setPicked] = useState<string[]>([]);
@@ -118,7 +120,7 @@ export function BacktestsPage() {
                     </td>
                     <td>
                       {r.symbol} <span class="muted small">{r.timeframe}</span>
-                      <div class="muted small">{runLabel(r)}</div>
+                      <div class="muted small">{runLabel(r, names)}</div>
                     </td>
                     <td>
                       {unfinished(r) ? (
@@ -147,7 +149,7 @@ export function BacktestsPage() {
         )}
         {compared.length === 1 && <p class="muted small">Tick one more finished run to compare.</p>}
       </section>
-      {compared.length >= 2 && <BacktestCompare runs={compared} />}
+      {compared.length >= 2 && <BacktestCompare runs={compared} names={names} />}
       {openRun && openRun.status === "done" && <BacktestReport key={openRun.id} run={openRun} closes={closes[openRun.id] ?? null} />}
       {templates.length > 0 && <OptimizePanel templates={templates} market={market} />}
     </main>

@@ -13,25 +13,6 @@ export interface CompileError {
   column?: number;
 }
 
-export const STARTER_SOURCE = `// A strategy is a module whose default export defines the callbacks it needs.
-// ctx.params: your parameters; ctx.state: memory kept across restarts; ctx.log: the log tail.
-export default {
-  onStart(ctx) {
-    // onStart runs again after a restart: keep what the state already holds.
-    ctx.state.closes ??= [];
-  },
-  onBar(bar, ctx) {
-    const closes = ctx.state.closes as number[];
-    closes.push(bar.close);
-    if (closes.length > 20) closes.shift();
-    const mean = closes.reduce((a, b) => a + b, 0) / closes.length;
-    const long = Number(ctx.position.qty) > 0;
-    if (!long && closes.length === 20 && bar.close > mean) ctx.buy({ qty: 1, type: "market" });
-    else if (long && bar.close < mean) ctx.sell({ qty: ctx.position.qty, type: "market" });
-  },
-};
-`;
-
 // The app's colours (the page's stylesheet does not reach into the shadow root).
 const DARK = {
   "&": { backgroundColor: "#0b0f15", color: "#e6edf3", minHeight: "16rem", fontSize: "13px" },

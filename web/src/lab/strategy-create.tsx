@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
-import { CodeEditor, STARTER_SOURCE, type CompileError } from "./code-editor";
+import { CodeEditor, type CompileError } from "./code-editor";
+import { STARTER_SOURCE } from "./starter";
 import { compileErrors, fieldErrors, messageOf } from "./errors";
 import { ParamsForm } from "./params-form";
 import { TemplateSelect } from "./template-select";
