@@ -8,7 +8,7 @@ import type { BacktestJson, BacktestResultJson } from "./types";
 
 /** A run's strategy (a template, or a saved strategy by its name and version) and its parameters. */
 export function runLabel(r: BacktestJson, names: Record<string, string> = {}): string {
-  const who = r.template ?? (r.strategy_id ? `${names[r.strategy_id] ?? "saved strategy"} v${r.strategy_version ?? "?"}` : "strategy");
+  const who = r.strategy_id ? `${names[r.strategy_id] ?? "saved strategy"} v${r.strategy_version ?? "?"}` : (r.template ?? "strategy");
   const params = Object.entries(r.params)
     .filter(([k]) => !["sizing", "qty", "notional"].includes(k))
     .map(([k, v]) => `${k}=${String(v)}`)
