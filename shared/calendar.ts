@@ -124,6 +124,17 @@ function local(ms: number): LocalParts {
   };
 }
 
+/**
+ * The instants a New York date runs between, its midnight and the next (23 to 25 hours
+ * apart across a clock change); null for text that is not a real YYYY-MM-DD date.
+ */
+export function newYorkDay(date: string): { start: number; end: number } | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return null;
+  const utc = Date.parse(`${date}T00:00:00Z`);
+  if (!Number.isFinite(utc) || new Date(utc).toISOString().slice(0, 10) !== date) return null;
+  return { start: newYorkTime(date, "00:00"), end: newYorkTime(new Date(utc + 86_400_000).toISOString().slice(0, 10), "00:00") };
+}
+
 /** Epoch ms of a wall-clock time in New York on a date (YYYY-MM-DD). */
 export function newYorkTime(date: string, hhmm: string): number {
   const [y, m, d] = date.split("-").map(Number) as [number, number, number];

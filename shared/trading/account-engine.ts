@@ -13,6 +13,7 @@ import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, prote
 import { priceWindow, untriggeredStopWindow, type PriceWindow } from "./price-window";
 import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
+import { tradingDate } from "./trading-date";
 import { accountView, closingEquity, fillActivity, marketValueOf, positionView, type MarketPrice } from "./views";
 
 // Every rule of one paper account, and nothing else: no storage, no clock, no ids, no
@@ -51,34 +52,7 @@ interface Prepared {
   window?: PriceWindow;
 }
 const DECLINED_MESSAGE = "the market moved before the venue received the order, and its placing was interrupted; place it again";
-const tradingDates = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York" });
-// New York's offset from UTC is a whole number of hours and changes on the hour, so every
-// instant of one UTC hour has the same New York date, and a date lasts at most 25 hours.
-// Formatting a date through Intl costs microseconds and every order asks, so the run of
-// hours that share the last date asked is remembered: found by a binary search over the
-// next 25 hours (dates only move forward), about six formats a day instead of one an hour.
-const HOUR_MS = 3_600_000;
-const dateOfHour = (hour: number): string => tradingDates.format(new Date(hour * HOUR_MS));
-let dateFrom = Number.NaN;
-let dateUntil = Number.NaN;
-let dateText = "";
-/** The account's trading day: the New York date. */
-export const tradingDate = (ms: number): string => {
-  const hour = Math.floor(ms / HOUR_MS);
-  if (hour >= dateFrom && hour < dateUntil) return dateText;
-  dateText = dateOfHour(hour);
-  // The first hour after `hour` with another date: in (hour, hour + 25].
-  let same = hour;
-  let other = hour + 25;
-  while (other - same > 1) {
-    const mid = Math.floor((same + other) / 2);
-    if (dateOfHour(mid) === dateText) same = mid;
-    else other = mid;
-  }
-  dateFrom = hour;
-  dateUntil = other;
-  return dateText;
-};
+export { tradingDate };
 
 export class AccountEngine {
   #state: AccountState;

@@ -3,6 +3,7 @@ import type { Ledger, Position } from "./ledger";
 import { formatMoney, notional, ZERO, type Money } from "./money";
 import { averagePrice, isoTime, type AccountOrder } from "./orders";
 import type { ClosingBalance, FillActivity } from "./ports";
+import { tradingDate } from "./trading-date";
 import type { Report } from "../venue/venue";
 
 // The account, its positions and its activities in Alpaca's shapes: money and quantities
@@ -168,7 +169,8 @@ export function activityView(a: { id: string; type: string; t: number; data: Rec
     id: a.id,
     account_id: accountId,
     activity_type: a.type,
-    date: new Date(a.t).toISOString().slice(0, 10),
+    // The account's day, the New York date (as balance_asof and day orders count), not UTC's.
+    date: tradingDate(a.t),
     transaction_time: new Date(a.t).toISOString(),
     net_amount: a.data.net_amount,
     description: a.data.description,

@@ -1,5 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { tradingDate } from "../../shared/trading/trading-date";
 import { call, expectError, json, restartObject, signUp, type TestUser } from "../helpers";
 import { accountJson, orderReaching, placeOrder, steeredMarket, placed, traderAndMarket, type OrderJson } from "./helpers";
 
@@ -77,6 +78,15 @@ describe("activities", () => {
     // Types of Alpaca's that RedFire never records are answered with none, alone or beside others.
     expect(await get<unknown[]>(user, "/v2/account/activities?activity_types=DIV")).toEqual([]);
     expect((await get<{ activity_type: string }[]>(user, "/v2/account/activities?activity_types=DIV,FILL,INT")).map((a) => a.activity_type)).toEqual(["FILL", "FILL", "FILL"]);
+    // date is the account's day, New York's: today's holds everything just done, yesterday's nothing.
+    const today = tradingDate(Date.now());
+    expect(await get<unknown[]>(user, `/v2/account/activities?date=${today}`)).toHaveLength(all.length);
+    const yesterday = new Date(Date.parse(`${today}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+    expect(await get<unknown[]>(user, `/v2/account/activities?date=${yesterday}`)).toEqual([]);
+    // Alone, and a real date.
+    const both = await expectError(await call(`/v2/account/activities?date=${today}&after=${yesterday}`, { token: user.access, ip: user.ip }), 422);
+    expect(both.message).toBe("date cannot be combined with after or until");
+    for (const bad of ["2026-02-30", "tomorrow", "1767225600000"]) await expectError(await call(`/v2/account/activities?date=${bad}`, { token: user.access, ip: user.ip }), 422);
   });
 });
 

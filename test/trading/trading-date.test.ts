@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { newYorkDay } from "../../shared/calendar";
 import { tradingDate } from "../../shared/trading/account-engine";
+import { activityView } from "../../shared/trading/views";
 
 // The account's day (daily loss limit, day-trade counts) is the New York date. tradingDate
 // remembers the run of UTC hours that share the last answer; these check it against Intl
@@ -49,5 +51,25 @@ describe("the trading date", () => {
     expect(tradingDate(Date.UTC(2026, 6, 4, 4))).toBe("2026-07-04");
     expect(tradingDate(Date.UTC(2026, 0, 15, 4, 59, 59, 999))).toBe("2026-01-14");
     expect(tradingDate(Date.UTC(2026, 0, 15, 5))).toBe("2026-01-15");
+  });
+});
+
+describe("a New York day", () => {
+  it("runs from its midnight to the next, 23 or 25 hours across a clock change, and every instant in it has its date", () => {
+    expect(newYorkDay("2026-01-15")).toEqual({ start: Date.UTC(2026, 0, 15, 5), end: Date.UTC(2026, 0, 16, 5) });
+    const spring = newYorkDay("2026-03-08")!;
+    expect(spring.end - spring.start).toBe(23 * 3_600_000);
+    const fall = newYorkDay("2026-11-01")!;
+    expect(fall.end - fall.start).toBe(25 * 3_600_000);
+    for (const t of [fall.start, fall.start + 24 * 3_600_000, fall.end - 1]) expect(tradingDate(t)).toBe("2026-11-01");
+    expect(tradingDate(fall.end)).toBe("2026-11-02");
+    expect(tradingDate(fall.start - 1)).toBe("2026-10-31");
+    for (const bad of ["2026-02-30", "2026-1-5", "20260105", "2026-01-05T00:00:00Z", ""]) expect(newYorkDay(bad), bad).toBeNull();
+  });
+
+  it("is the date a cash activity carries: New York's, not UTC's", () => {
+    // 21:30 in New York on 5 January is 02:30 UTC on the 6th.
+    const view = activityView({ id: "a", type: "CSD", t: Date.UTC(2026, 0, 6, 2, 30), data: { net_amount: "5.00", description: "x" } }, "acct");
+    expect(view).toMatchObject({ date: "2026-01-05", transaction_time: "2026-01-06T02:30:00.000Z" });
   });
 });

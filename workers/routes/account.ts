@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { newYorkDay } from "../../shared/calendar";
 import { notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { Account, Activity, ActivityQueryParams, Amount } from "../../shared/schemas/trading";
@@ -60,10 +61,14 @@ async function listActivities(c: Parameters<Parameters<typeof account.openapi>[1
   if (unknown.length > 0) throw unprocessable(`unknown activity type ${unknown.join(", ")}; RedFire records ${ACTIVITY_TYPES.join(", ")}`, [{ path: "activity_types", message: "unknown type" }]);
   let after = instantParam("after", q.after);
   let until = instantParam("until", q.until);
-  if (q.date) {
-    const day = instantParam("date", q.date)!;
-    after = day - 1;
-    until = day + 86_400_000;
+  if (q.date !== undefined) {
+    // A day of the account's: the New York date, from its midnight to the next (23 to 25
+    // hours), as the activities' `date` reads; it was the UTC day.
+    if (q.after !== undefined || q.until !== undefined) throw unprocessable("date cannot be combined with after or until", [{ path: "date", message: "give date alone, or after and until" }]);
+    const day = newYorkDay(q.date);
+    if (!day) throw unprocessable("date must be a date, YYYY-MM-DD", [{ path: "date", message: "not a YYYY-MM-DD date" }]);
+    after = day.start - 1;
+    until = day.end;
   }
   return tracedAccountOf(c.env, principalOf(c).userId, c.get("traceparent")).activities({ types, after, until, direction: q.direction, pageSize: q.page_size, pageToken: q.page_token ?? null });
 }
