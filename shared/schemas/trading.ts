@@ -113,11 +113,88 @@ export const Position = z
   })
   .openapi("Position");
 
-export const Account = z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).openapi("Account", {
-  description: "Alpaca's account shape: cash, buying_power, equity, last_equity, long_market_value, portfolio_value, status, currency, trading_blocked, …",
-});
+const Money = Str.openapi({ example: "100000.00" });
+export const Account = z
+  .object({
+    id: Str,
+    account_number: Str,
+    status: Str.openapi({ description: "ACTIVE, or INACTIVE while its user is disabled" }),
+    crypto_status: Str.openapi({ description: "as status" }),
+    currency: Str.openapi({ example: "USD" }),
+    cash: Money,
+    buying_power: Money,
+    regt_buying_power: Money,
+    effective_buying_power: Money,
+    non_marginable_buying_power: Money,
+    options_buying_power: Str,
+    portfolio_value: Money,
+    equity: Money,
+    last_equity: Money,
+    long_market_value: Money,
+    short_market_value: Str,
+    position_market_value: Money,
+    initial_margin: Str,
+    maintenance_margin: Str,
+    last_maintenance_margin: Str,
+    sma: Str,
+    multiplier: Str,
+    accrued_fees: Str,
+    pending_transfer_in: Str,
+    pending_transfer_out: Str,
+    reserved_cash: Money,
+    fees_paid: Money,
+    deposits: Money,
+    pattern_day_trader: z.boolean(),
+    trading_blocked: z.boolean(),
+    transfers_blocked: z.boolean(),
+    account_blocked: z.boolean(),
+    trade_suspended_by_user: z.boolean(),
+    shorting_enabled: z.boolean(),
+    daytrade_count: z.number().int(),
+    balance_asof: Str.openapi({ description: "The account's trading date, New York's (YYYY-MM-DD)" }),
+    created_at: Str,
+  })
+  .openapi("Account", { description: "Alpaca's account shape, money as decimal strings (a cash account: no margin, no shorting)" });
 
-export const Activity = z.record(z.string(), z.unknown()).openapi("Activity");
+const FillActivity = z
+  .object({
+    id: Str,
+    account_id: Str,
+    activity_type: z.literal("FILL"),
+    transaction_time: Str,
+    type: z.enum(["fill", "partial_fill"]),
+    price: Str,
+    qty: Str,
+    side: z.enum(["buy", "sell"]),
+    symbol: Str,
+    leaves_qty: Str,
+    order_id: Str,
+    cum_qty: Str,
+    order_status: Str,
+    execution_id: Str,
+    fee: Str,
+    realized_pl: Str,
+    liquidity: z.enum(["maker", "taker"]),
+  })
+  .openapi("FillActivity");
+
+const CashActivity = z
+  .object({
+    id: Str,
+    account_id: Str,
+    activity_type: Str.openapi({ description: "CSD (deposit) or JNLC (a reset's journal)" }),
+    date: Str.openapi({ description: "The account's trading date, New York's (YYYY-MM-DD)" }),
+    transaction_time: Str,
+    net_amount: Str,
+    description: Str,
+    status: z.literal("executed"),
+    symbol: z.null(),
+    qty: z.null(),
+    per_share_amount: z.null(),
+  })
+  .openapi("CashActivity");
+
+export const Activity = z.union([FillActivity, CashActivity]).openapi("Activity");
 
 export const OrderQueryParams = z.object({
   status: z.enum(["open", "closed", "all"]).default("open"),

@@ -739,6 +739,19 @@ try {
     if (overflow > 0) throw new Error(`the page scrolls sideways by ${overflow} px`);
   });
 
+  await step("a session ended from elsewhere (the password changed in another session) drops to the sign-in form, which says why", async () => {
+    const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
+    const { access_token: other } = await login.json();
+    const changed = await fetch(`${base}/api/users/me/password`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${other}` }, body: JSON.stringify({ current_password: PASSWORD, new_password: `${PASSWORD}-2` }) });
+    if (changed.status !== 200) throw new Error(`password change answered ${changed.status}`);
+    // The page's next request (a page change) is refused, and so is its refresh.
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.getByRole("link", { name: "Strategies" }).click();
+    const notice = await page.getByTestId("session-ended").textContent({ timeout: 15_000 });
+    if (!/session has ended/.test(notice ?? "")) throw new Error(`the sign-in form says: ${notice}`);
+    return notice;
+  });
+
   await step("no script errors on the page", async () => {
     if (errors.length) throw new Error(errors.join(" | "));
   });

@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { tradingDate } from "../../shared/trading/trading-date";
+import { Account, Activity } from "../../shared/schemas/trading";
 import { call, expectError, json, restartObject, signUp, type TestUser } from "../helpers";
 import { accountJson, orderReaching, placeOrder, steeredMarket, placed, traderAndMarket, type OrderJson } from "./helpers";
 
@@ -59,6 +60,22 @@ describe("listing orders", () => {
 });
 
 describe("activities", () => {
+  it("the account and its activities are what the OpenAPI document says, field for field", async () => {
+    const { user, market } = await fresh();
+    await orderReaching(user, (await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" })).id, "filled");
+    const shape = (schema: { shape: Record<string, unknown> }) => Object.keys(schema.shape).sort();
+    const accountBody = await accountJson(user);
+    expect(Object.keys(accountBody).sort()).toEqual(shape(Account));
+    expect(Account.safeParse(accountBody).success).toBe(true);
+    const activities = await get<Record<string, unknown>[]>(user, "/v2/account/activities?direction=asc");
+    expect(activities.map((a) => a.activity_type)).toEqual(["CSD", "FILL"]);
+    const fillSchema = Activity.options.find((o) => "liquidity" in o.shape)!;
+    const cashSchema = Activity.options.find((o) => !("liquidity" in o.shape))!;
+    expect(Object.keys(activities[0]!).sort()).toEqual(shape(cashSchema));
+    expect(Object.keys(activities[1]!).sort()).toEqual(shape(fillSchema));
+    for (const a of activities) expect(Activity.safeParse(a).success).toBe(true);
+  });
+
   it("pages fills and cash activities with page_token, also under /activities/FILL", async () => {
     const { user, market } = await fresh();
     for (let i = 0; i < 3; i++) await orderReaching(user, (await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" })).id, "filled");

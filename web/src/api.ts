@@ -45,7 +45,11 @@ interface Session {
   user: UserJson | null;
   /** True until the session cookie has been tried on load. */
   restoring: boolean;
+  /** Why a session ended without the user signing out (the sign-in form says it), or absent. */
+  ended?: string;
 }
+
+const SESSION_ENDED = "Your session has ended: it was signed out elsewhere, its password was changed, or its access was revoked. Sign in again.";
 
 export const session = createStore<Session>({ user: null, restoring: true });
 
@@ -130,16 +134,17 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
   let res = await send(method, path, body, headers);
   if (res.status === 401 && (await refresh())) res = await send(method, path, body, headers);
   const parsed = await parse(res);
-  if (res.status === 401 && session.get().user) signedOut();
+  // Refused while signed in, and the refresh refused too: the session was ended from elsewhere.
+  if (res.status === 401 && session.get().user) signedOut(SESSION_ENDED);
   if (!res.ok && res.status !== 207) throw errorOf(res.status, parsed);
   return parsed as T;
 }
 
-function signedOut(): void {
+function signedOut(ended?: string): void {
   renewAt = Infinity;
   access = null;
   localStorage.removeItem(SESSION_HINT);
-  session.set({ user: null, restoring: false });
+  session.set({ user: null, restoring: false, ...(ended !== undefined && { ended }) });
 }
 
 async function startSession(grant: AccessGrant): Promise<void> {

@@ -151,7 +151,7 @@ positions.openapi(
     security,
     middleware: [write] as const,
     request: { query: z.object({ cancel_orders: booleanParam("cancel_orders").optional() }) },
-    responses: { 207: jsonContent(z.array(z.object({ symbol: z.string(), status: z.number().int(), body: z.unknown() })), "One entry per position"), ...errorResponses(401, 403, 429) },
+    responses: { 207: jsonContent(z.array(z.object({ symbol: z.string(), status: z.number().int(), body: z.unknown() })), "One entry per position"), ...errorResponses(401, 403, 422, 429) },
   }),
   async (c) => {
     const { userId } = principalOf(c);

@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
-import { ApiError, signIn, signUp } from "../api";
+import { ApiError, session, signIn, signUp } from "../api";
+import { useStore } from "../store";
 
 // Sign in and sign up on one card; the server's refusals appear next to the field they
 // name, or above the form when they concern the request as a whole.
@@ -33,6 +34,8 @@ export function AuthPage() {
     ) : null;
   };
   const general = error && (error.details.length === 0 || mode === "in") ? error.message : null;
+  // A session ended from elsewhere says so (it dropped to this form without a word).
+  const ended = useStore(session).ended;
 
   return (
     <main class="auth">
@@ -50,6 +53,11 @@ export function AuthPage() {
         {general && (
           <p class="form-error" role="alert">
             {general}
+          </p>
+        )}
+        {!general && ended && (
+          <p class="notice" role="status" data-testid="session-ended">
+            {ended}
           </p>
         )}
         <label>
