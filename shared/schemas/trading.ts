@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { clientOrderId, wholeParam } from "./common";
+import { booleanParam, clientOrderId, wholeParam } from "./common";
 
 // Request and response shapes of the trading API (docs/alpaca-compat.md §3). Requests may carry
 // numbers or decimal strings; responses carry decimal strings.
@@ -202,7 +202,8 @@ export const OrderQueryParams = z.object({
   after: z.string().max(40).optional(),
   until: z.string().max(40).optional(),
   direction: z.enum(["asc", "desc"]).default("desc"),
-  nested: z.string().max(8).optional(),
+  // Orders are simple (no legs), so nesting changes nothing; a value that is not a boolean is still refused, as the SDKs send one.
+  nested: booleanParam("nested").optional(),
   symbols: z.string().max(4000).optional(),
   side: z.enum(["buy", "sell"]).optional(),
 });

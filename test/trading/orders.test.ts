@@ -192,6 +192,10 @@ describe("idempotency and risk", () => {
     // A pair that makes one character is fine.
     expect((await placed(user, { ...body, client_order_id: "rocket-\ud83d\ude80" })).client_order_id).toBe("rocket-\u{1f680}");
     expect(await json<OrderJson[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }))).toHaveLength(2);
+    // nested, as the SDKs send it (True from Python), is a boolean: another value is refused rather than ignored.
+    expect(await json<OrderJson[]>(await call("/v2/orders?status=all&nested=True", { token: user.access, ip: user.ip }))).toHaveLength(2);
+    expect((await call(`/v2/orders/${first.id}?nested=false`, { token: user.access, ip: user.ip })).status).toBe(200);
+    for (const path of ["/v2/orders?nested=maybe", `/v2/orders/${first.id}?nested=maybe`]) expect((await expectError(await call(path, { token: user.access, ip: user.ip }), 422)).details.map((d) => d.message)).toContain("nested must be true or false");
   });
 
   it("refuses what the account cannot pay or deliver, in ccxt's words, and changes nothing", async () => {

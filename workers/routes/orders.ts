@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { notFound } from "../../shared/errors";
-import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { booleanParam, errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { Order, OrderQueryParams, OrderRequest, ReplaceRequest } from "../../shared/schemas/trading";
 import type { AppEnv } from "../context";
 import { accountOf, instantParam, tradableAsset, unwrap } from "../lib/accounts";
@@ -104,7 +104,7 @@ orders.openapi(
     summary: "An order by id",
     security,
     middleware: [read] as const,
-    request: { params: OrderId, query: z.object({ nested: z.string().max(8).optional() }) },
+    request: { params: OrderId, query: z.object({ nested: booleanParam("nested").optional() }) },
     responses: { 200: jsonContent(Order, "The order"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => {
