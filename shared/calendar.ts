@@ -126,10 +126,12 @@ function local(ms: number): LocalParts {
 
 /**
  * The instants a New York date runs between, its midnight and the next (23 to 25 hours
- * apart across a clock change); null for text that is not a real YYYY-MM-DD date.
+ * apart across a clock change); null for text that is not a real YYYY-MM-DD date within
+ * the calendar's years (9999-12-31 has no next day in this form, and Date.UTC reads the
+ * years 0 to 99 as 1900 to 1999).
  */
 export function newYorkDay(date: string): { start: number; end: number } | null {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return null;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || date < CALENDAR_FIRST || date > CALENDAR_LAST) return null;
   const utc = Date.parse(`${date}T00:00:00Z`);
   if (!Number.isFinite(utc) || new Date(utc).toISOString().slice(0, 10) !== date) return null;
   return { start: newYorkTime(date, "00:00"), end: newYorkTime(new Date(utc + 86_400_000).toISOString().slice(0, 10), "00:00") };

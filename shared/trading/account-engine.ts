@@ -149,7 +149,7 @@ export class AccountEngine {
       // order the client did not ask for.
       // An order from before a reset is not the account's any more: answered with it, a
       // retry would be told of a fill the reset wiped (found in QA).
-      if (existing && existing.createdAt < (this.#state.resetAt ?? -Infinity))
+      if (existing && (existing.resets ?? 0) < (this.#state.resets ?? 0))
         return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by an order placed before the account was reset; use a new one" }]);
       if (existing) return sameOrder(existing, fields, asset) ? accepted({ id: existing.id }) : refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by another order with different parameters" }]);
       if (this.#claimed(cid)) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used by a replace in progress" }]);
@@ -424,7 +424,7 @@ export class AccountEngine {
     this.#state.ledger = openLedger(cash);
     this.#state.replacements = {};
     this.#state.day = { ...this.#state.day, close: { cash: cash.toString(), lots: {} } };
-    this.#state.resetAt = now;
+    this.#state.resets = (this.#state.resets ?? 0) + 1;
     this.#log.stateChanged();
     // The amount the reset moves, as every cash activity's is, so the activities still add up to the cash.
     this.#activity("JNLC", now, { net_amount: formatMoney(cash - before), description: `account reset to ${formatMoney(cash)} (cash was ${formatMoney(before)}, positions closed at no price)` });
@@ -555,7 +555,9 @@ export class AccountEngine {
         }
         return refused("buying_power", error.message);
       }
-      return accepted({ order: newOrder(id, intent, asset, cap, replaces, now), ledger: next });
+      const order = newOrder(id, intent, asset, cap, replaces, now);
+      if (this.#state.resets) order.resets = this.#state.resets;
+      return accepted({ order, ledger: next });
     };
     /** Whether `at(reference)` accepts, by the same checks, with no order, ledger or message made. */
     const accepts = (reference: number): boolean => {

@@ -69,6 +69,8 @@ export interface AccountOrder {
   reason: string | null;
   /** Being replaced: the venue's cancel ends it as "replaced". */
   replacing?: boolean;
+  /** The account's resets before this order was placed (absent: none): an order of an earlier one is not answered for a client_order_id. */
+  resets?: number;
 }
 
 // An order's times are mostly two instants (created, submitted; updated, filled), a view

@@ -93,10 +93,11 @@ export interface AccountState {
   /** Why the account may not trade (its user is disabled), or null. */
   blocked: { reason: string; since: number } | null;
   /**
-   * When the account was last reset: an order created before it belongs to the account
-   * before, and its client_order_id is not answered with it. Absent if never reset.
+   * How many times the account was reset (absent: never). Each order carries the count it
+   * was placed under, so an order of an earlier account is told apart even when the reset
+   * came in its millisecond (the clock moves only on I/O).
    */
-  resetAt?: number;
+  resets?: number;
 }
 
 /** Something that must never happen and did: the shell logs and counts it. */

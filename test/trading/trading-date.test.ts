@@ -64,7 +64,8 @@ describe("a New York day", () => {
     for (const t of [fall.start, fall.start + 24 * 3_600_000, fall.end - 1]) expect(tradingDate(t)).toBe("2026-11-01");
     expect(tradingDate(fall.end)).toBe("2026-11-02");
     expect(tradingDate(fall.start - 1)).toBe("2026-10-31");
-    for (const bad of ["2026-02-30", "2026-1-5", "20260105", "2026-01-05T00:00:00Z", ""]) expect(newYorkDay(bad), bad).toBeNull();
+    for (const bad of ["2026-02-30", "2026-1-5", "20260105", "2026-01-05T00:00:00Z", "", "9999-12-31", "0050-06-01", "1969-12-31", "2100-01-01"]) expect(newYorkDay(bad), bad).toBeNull();
+    expect(newYorkDay("2099-12-31")!.end).toBe(Date.UTC(2100, 0, 1, 5));
   });
 
   it("is the date a cash activity carries: New York's, not UTC's", () => {

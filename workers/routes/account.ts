@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { newYorkDay } from "../../shared/calendar";
+import { CALENDAR_FIRST, CALENDAR_LAST, newYorkDay } from "../../shared/calendar";
 import { notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { Account, Activity, ActivityQueryParams, Amount } from "../../shared/schemas/trading";
@@ -64,9 +64,9 @@ async function listActivities(c: Parameters<Parameters<typeof account.openapi>[1
   if (q.date !== undefined) {
     // A day of the account's: the New York date, from its midnight to the next (23 to 25
     // hours), as the activities' `date` reads; it was the UTC day.
-    if (q.after !== undefined || q.until !== undefined) throw unprocessable("date cannot be combined with after or until", [{ path: "date", message: "give date alone, or after and until" }]);
+    if (after !== null || until !== null) throw unprocessable("date cannot be combined with after or until", [{ path: "date", message: "give date alone, or after and until" }]);
     const day = newYorkDay(q.date);
-    if (!day) throw unprocessable("date must be a date, YYYY-MM-DD", [{ path: "date", message: "not a YYYY-MM-DD date" }]);
+    if (!day) throw unprocessable(`date must be a date, YYYY-MM-DD, from ${CALENDAR_FIRST} to ${CALENDAR_LAST}`, [{ path: "date", message: "not a YYYY-MM-DD date in range" }]);
     after = day.start - 1;
     until = day.end;
   }
