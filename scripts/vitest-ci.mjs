@@ -51,8 +51,11 @@ function run(files) {
       // The files it was in: started and not ended (once a run stalled with one workerd at
       // full CPU for the whole eight minutes; which file was not known).
       try {
-        const ended = new Set(records().flatMap((r) => (r.file ? [r.file] : [])));
-        const inFlight = [...new Set(records().flatMap((r) => (r.started && !ended.has(r.started) ? [relative(process.cwd(), r.started)] : [])))];
+        // This attempt's records: those after its list of files.
+        const all = records();
+        const own = all.slice(Math.max(0, all.findLastIndex((r) => r.files)));
+        const ended = new Set(own.flatMap((r) => (r.file ? [r.file] : [])));
+        const inFlight = [...new Set(own.flatMap((r) => (r.started && !ended.has(r.started) ? [relative(process.cwd(), r.started)] : [])))];
         console.log(`::: tests: files started and not ended: ${inFlight.length > 0 ? inFlight.join(", ") : "(none)"}`);
       } catch {
         console.log("::: tests: could not read the files in flight");

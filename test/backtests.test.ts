@@ -11,6 +11,7 @@ import { call, expectError, json, restartObject, signUp, until, type TestUser } 
 import { COIN, seededBars } from "./strategy/helpers";
 import type { BacktestJob } from "../durable-objects/backtest/backtest-job";
 import { JobStore } from "../durable-objects/backtest/store";
+import { activeRuns } from "../workers/lib/backtests";
 
 // Backtests as jobs through the API: the platform's result is the in-process backtester's
 // on the same bars, progress reaches the end, a cancel stops a run, a restarted object
@@ -541,6 +542,44 @@ describe("runs at once", () => {
     expect((await post("/api/backtests", one, busy)).status).toBe(201);
     // Another user is not counted against.
     expect((await post("/api/backtests", one)).status).toBe(201);
+  });
+});
+
+describe("runs at once, while uploads stream", () => {
+  it("counts a user's unfinished runs on the partial index, not every run they have had", async () => {
+    const { sql, params } = activeRuns(env, user.id).toSQL();
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+      .bind(...params)
+      .all<{ detail: string }>();
+    expect(plan.results.map((r) => r.detail).join("; ")).toContain("backtests_active_idx");
+  });
+
+  it("counts an upload again once it is stored: runs that started while it streamed can take the room, and then nothing of it runs", async () => {
+    const busy = await signUp();
+    await env.DB.batch(Array.from({ length: 199 }, () => env.DB.prepare("INSERT INTO backtests (id, user_id, kind, template, symbol, timeframe, params, status) VALUES (?, ?, 'template', 'ma-cross', ?, '1Hour', '{}', 'running')").bind(crypto.randomUUID(), busy.id, COIN.symbol)));
+    // The upload passes the first count (199) and streams; meanwhile another run starts (the 200th).
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const text = csvOf(minuteBars(100, 4));
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent) {
+          await held;
+          return controller.close();
+        }
+        sent = true;
+        controller.enqueue(new TextEncoder().encode(text));
+      },
+    });
+    const uploading = call(`/api/backtests/csv?${new URLSearchParams({ ...UNLISTED, timeframe: "1Min", template: "ma-cross", params: JSON.stringify(PARAMS) })}`, { rawBody: body, headers: { "content-type": "text/csv" }, token: busy.access, ip: busy.ip });
+    await new Promise((r) => setTimeout(r, 300));
+    await env.DB.prepare("INSERT INTO backtests (id, user_id, kind, template, symbol, timeframe, params, status) VALUES (?, ?, 'template', 'ma-cross', ?, '1Hour', '{}', 'queued')").bind(crypto.randomUUID(), busy.id, COIN.symbol).run();
+    release();
+    const refused = await uploading;
+    expect(refused.status).toBe(429);
+    expect((await json<{ message: string }>(refused)).message).toContain("200 of your backtests are queued or running");
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM backtests WHERE user_id = ?").bind(busy.id).first<{ n: number }>())!.n).toBe(200);
   });
 });
 

@@ -251,7 +251,7 @@ describe("config: history and rollback", () => {
 
 describe("config: any input", () => {
   it("answers a 4xx envelope or a success, never a 5xx", async () => {
-    // More requests than the 100 a minute an admin may send: the configuration lifts their limit.
+    // More requests than the 200 a minute an admin may send: the configuration lifts their limit.
     await put("rate_limits", { scope: `account:${admin.id}`, value: { default: 100_000 } });
     const statuses = new Set<number>();
     const value = fc.jsonValue({ maxDepth: 2 });

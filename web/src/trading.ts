@@ -147,7 +147,7 @@ export function applyOrder(o: OrderJson): void {
 
 let reloadTimer: ReturnType<typeof setTimeout> | undefined;
 let lastReload = 0;
-// The gateway rate-limits each user (100 requests a minute on the account routes by
+// The gateway rate-limits each user (200 requests a minute on the account routes by
 // default): however fast fills come, the account views reload at most every 2 s.
 const RELOAD_EVERY_MS = 2_000;
 

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray } from "drizzle-orm";
+import { and, count, eq, inArray, sql } from "drizzle-orm";
 import { notFound, tooManyRequests, unprocessable, type FieldError } from "../../shared/errors";
 import { parseInstant } from "../../shared/instant";
 import { parseTimestamp } from "../../shared/market/csv";
@@ -210,18 +210,27 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
 }
 
 /**
+ * The count of a user's queued and running backtests, on the partial index of unfinished
+ * rows: the statuses are written out as the index's condition is (bound as parameters,
+ * SQLite cannot match them to it and reads every run the user has had).
+ */
+export const activeRuns = (env: Env, userId: string) =>
+  database(env)
+    .select({ active: count() })
+    .from(schema.backtests)
+    .where(and(eq(schema.backtests.userId, userId), sql`${schema.backtests.status} IN ('queued', 'running')`));
+
+/**
  * Refuses (429) `runs` more backtests when the user's queued and running ones would then
  * number more than MAX_ACTIVE_BACKTESTS: each is an object playing up to a million bars, and
  * the request rate limit alone let a user pile up runs without end. Checked before an
- * upload is read. Concurrent starts can pass the count together and overshoot it by a few;
- * the cap bounds what is running, it is not a quota.
+ * upload is read and again once it is stored (an upload has no row until then, so uploads
+ * in flight together would all pass the first check). Starts that race can still pass the
+ * count together and overshoot it by as many as run at once; the cap bounds what is
+ * running, it is not a quota.
  */
 export async function checkRoomForRuns(env: Env, userId: string, runs: number): Promise<void> {
-  const row = await database(env)
-    .select({ active: count() })
-    .from(schema.backtests)
-    .where(and(eq(schema.backtests.userId, userId), inArray(schema.backtests.status, ["queued", "running"])))
-    .get();
+  const row = await activeRuns(env, userId).get();
   const active = row?.active ?? 0;
   if (active + runs <= MAX_ACTIVE_BACKTESTS) return;
   const asked = runs === 1 ? "another" : `${runs} more`;

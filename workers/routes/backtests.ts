@@ -61,6 +61,12 @@ async function runOne(env: Env, userId: string, body: BacktestRequest, tracepare
   const strategy = await resolveStrategy(env, userId, body);
   const id = crypto.randomUUID();
   const run = await prepareRun(env, body, upload?.(id));
+  // An upload had no row while it streamed in: counted again now it is stored, and dropped if
+  // the runs that started meanwhile took the room.
+  if (upload) await checkRoomForRuns(env, userId, 1).catch(async (error: unknown) => {
+    await jobOf(env, id, traceparent).discardUpload().catch(() => undefined);
+    throw error;
+  });
   const { kind, template, code, params } = strategy;
   await startBacktest(env, { id, userId, kind, template, code, params, ...run, optimization: null }, strategy, traceparent);
   return backtestView(await ownBacktest(env, userId, id));
@@ -75,7 +81,7 @@ backtests.openapi(
     tags,
     summary: "Run a backtest",
     description:
-      "The strategy: `template` with `params`, or a saved `strategy_id` (and `version`, default its current one; user code only this way). The bars: `bars` in the body (within the 64 KiB body limit, about 600), or `start`/`end` of the symbol's stored history at `timeframe`. Venue terms default to the platform's; `fee_bps`, `min_fee`, `slippage_ticks`, `half_spread_ticks` and `cash` override them. Progress: GET /api/backtests/{id} or the `backtest_updates` stream of /stream.",
+      "The strategy: `template` with `params`, or a saved `strategy_id` (and `version`, default its current one; user code only this way). The bars: `bars` in the body (up to 1,000 in a body of up to 256 KiB), or `start`/`end` of the symbol's stored history at `timeframe`. Venue terms default to the platform's; `fee_bps`, `min_fee`, `slippage_ticks`, `half_spread_ticks` and `cash` override them. Progress: GET /api/backtests/{id} or the `backtest_updates` stream of /stream.",
     security,
     middleware: [write] as const,
     request: { body: jsonBody(BacktestRequest) },

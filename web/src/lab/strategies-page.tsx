@@ -43,7 +43,10 @@ export function StrategiesPage() {
           asked.current.set(s.id, s.status);
           void api<LiveStatusJson>("GET", `/api/strategies/${s.id}/stats`).then(
             (st) => setStats((m) => ({ ...m, [s.id]: st.stats })),
-            () => undefined,
+            // A strategy that never ran has none (404); any other failure (the network, a 429) is asked again next time.
+            (e: unknown) => {
+              if (!(e instanceof ApiError && e.status === 404)) asked.current.delete(s.id);
+            },
           );
         }
       },
