@@ -189,6 +189,14 @@ export class JobStore {
 
   page<T>(table: "fills" | "orders", offset: number, limit: number): { items: T[]; total: number } {
     const sql = this.storage.sql;
+    if (table === "fills") {
+      // Fills are numbered from 0 without gaps (keep): a page is a seek on the key and the
+      // total the last number + 1. OFFSET and count(*) read every row before it, so the 193
+      // pages of a 386,000-fill CSV read about 110 million rows.
+      const last = sql.exec<{ n: number }>("SELECT coalesce(max(i) + 1, 0) AS n FROM fills").one().n;
+      const rows = sql.exec<{ data: string }>("SELECT data FROM fills WHERE i >= ? ORDER BY i LIMIT ?", offset, limit).toArray();
+      return { items: rows.map((r) => JSON.parse(r.data) as T), total: last };
+    }
     const total = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n;
     // Orders are keyed by their place in creation order, which has gaps (an order withdrawn before it was sent has none).
     const items = sql.exec<{ data: string }>(`SELECT data FROM ${table} ORDER BY i LIMIT ? OFFSET ?`, limit, offset).toArray();
