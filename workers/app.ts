@@ -17,7 +17,7 @@ import { deadEvents } from "./routes/dead-events";
 import { adminConfig } from "./routes/admin-config";
 import { assets, IMPORT_PATH } from "./routes/assets";
 import { auth } from "./routes/auth";
-import { BACKTEST_CSV_PATH, backtests } from "./routes/backtests";
+import { BACKTEST_CSV_PATH, BACKTEST_OPTIMIZE_PATH, BACKTEST_RUN_PATH, backtests } from "./routes/backtests";
 import { keys } from "./routes/keys";
 import { marketData } from "./routes/market-data";
 import { notifications } from "./routes/notifications";
@@ -57,7 +57,7 @@ const isImport = (path: string) => IMPORT_PATH.test(path) || path === BACKTEST_C
 // 90 bytes each as the app sends them (up to about 200 with long decimals): 64 KiB held
 // about 700, and the app's 1,000-bar optimization was refused 413 (found in QA).
 const POSTED_BARS_MAX_BYTES = 256 * 1024;
-const carriesBars = (path: string) => path === "/api/backtests" || path === "/api/backtests/optimize";
+const carriesBars = (path: string) => path === BACKTEST_RUN_PATH || path === BACKTEST_OPTIMIZE_PATH;
 
 const limitBody = createMiddleware<AppEnv>((c, next) => {
   if (c.req.path === BACKTEST_CSV_PATH) return next();

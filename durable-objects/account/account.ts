@@ -8,7 +8,7 @@ import { AccountEngine } from "../../shared/trading/account-engine";
 import { AccountRunner } from "../../shared/trading/account-runner";
 import type { AssetInfo } from "../../shared/trading/asset";
 import { tradingConfig } from "../../shared/trading/config";
-import { orderView, type OrderRequestFields, type OrderView } from "../../shared/trading/orders";
+import { orderView, type OrderRequestFields, type OrderView, type ReplaceFields } from "../../shared/trading/orders";
 import type { Outcome } from "../../shared/trading/outcome";
 import { commandOrderId, type AccountChanges, type ActivityQuery, type OrderQuery, type VenueCommand } from "../../shared/trading/ports";
 import type { RiskLimits } from "../../shared/trading/risk";
@@ -217,7 +217,7 @@ export class Account extends DurableObject<Env> {
     return this.#traced("placeOrder", traceparent, (t) => this.#runner.place(fields, asset, t), orderFields);
   }
 
-  replaceOrder(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
+  replaceOrder(id: string, fields: ReplaceFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
     return this.#traced("replaceOrder", traceparent, (t) => this.#runner.replace(id, fields, asset, t), (o) => ({ replaced: id, ...orderFields(o) }));
   }
 

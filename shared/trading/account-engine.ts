@@ -5,7 +5,7 @@ import type { AssetInfo } from "./asset";
 import type { TradingConfig } from "./config";
 import { applyFill, deposit, LedgerError, openLedger, release, reservationShortfall, reserve, type Ledger, type Reservation } from "./ledger";
 import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
-import { activityStamp, canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView } from "./orders";
+import { activityStamp, canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, givenReplaceFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView, type ReplaceFields } from "./orders";
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
@@ -171,8 +171,9 @@ export class AccountEngine {
    * order ends "replaced" and the new one is placed. Only one replace of an order may be
    * in flight, and its new client_order_id is claimed at once.
    */
-  requestReplace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, market: MarketPrice | null, traceparent: string | null, held = false): Outcome<{ replacementId: string }> {
+  requestReplace(id: string, sent: ReplaceFields, asset: AssetInfo, market: MarketPrice | null, traceparent: string | null, held = false): Outcome<{ replacementId: string }> {
     this.#roll();
+    const fields = givenReplaceFields(sent);
     const old = this.order(id);
     if (!old) return refused("not_found", "order is not found.");
     if (this.#state.replacements[id]) return refused("replace_pending", "cannot replace order: a replace of it is already in progress; read the order again once that one has finished, then replace the order it left open");
@@ -183,8 +184,7 @@ export class AccountEngine {
     // A qty given is what the order should come to, counting what has filled (FIX's
     // OrderQty; ccxt's editOrder sends the whole amount): it must exceed the filled part,
     // and the new order is for the rest. Left out, the new order takes the unfilled rest.
-    const given = fields.qty !== undefined && fields.qty !== null && fields.qty !== "";
-    const total = given && old.qty !== null ? decimalToLots(String(fields.qty).trim(), old.spec) : undefined;
+    const total = fields.qty !== undefined && old.qty !== null ? decimalToLots(String(fields.qty).trim(), old.spec) : undefined;
     if (total !== undefined && total > 0 && total <= old.filledQty)
       return refused("invalid_order", "qty must be > filled_qty", [{ path: "qty", message: `qty is the order's total and must be greater than the ${lotsToDecimal(old.filledQty, old.spec)} already filled` }]);
     const merged = replacementFields(old, total !== undefined && total > 0 ? { ...fields, qty: lotsToDecimal(total - old.filledQty, old.spec) } : fields, remaining);
@@ -201,7 +201,7 @@ export class AccountEngine {
       id: dryRun.value.order.id,
       clientOrderId: dryRun.value.order.clientOrderId,
       fields: merged,
-      qtyGiven: given,
+      qtyGiven: fields.qty !== undefined,
       ...(total !== undefined && total > 0 ? { totalLots: total } : {}),
       asset,
       // Placed at the window's worst edge when the cancel is taken inside it.

@@ -1,4 +1,4 @@
-import { orderView, type OrderRequestFields, type OrderView } from "./orders";
+import { orderView, type OrderRequestFields, type OrderView, type ReplaceFields } from "./orders";
 import type { AccountEngine } from "./account-engine";
 import type { AssetInfo } from "./asset";
 import type { Money } from "./money";
@@ -109,7 +109,7 @@ export class AccountRunner {
     }
   }
 
-  async replace(id: string, fields: Partial<OrderRequestFields>, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
+  async replace(id: string, fields: ReplaceFields, asset: AssetInfo, traceparent: string | null): Promise<Outcome<OrderView>> {
     const symbol = asset.spec.symbol;
     const request = (market: MarketPrice | null, held = false) => this.#engine.requestReplace(id, fields, asset, market, traceparent, held);
     const held = this.#fresh(symbol);

@@ -280,16 +280,32 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
   return { intent: { side: body.side, type: body.type, tif: body.time_in_force, qty, notional: notionalValue, limit, stop, clientOrderId: body.client_order_id ?? null } };
 }
 
-/** A replace request filled in from the order it replaces: what the client left out stays as it was. */
+/** A replace's fields as a client sends them: any may be left out, or null. */
+export type ReplaceFields = Pick<OrderRequestFields, "qty" | "limit_price" | "stop_price" | "client_order_id"> & { time_in_force?: TimeInForce | null };
+
+/**
+ * The fields a replace changes: a null field, or an empty `qty`, is one left out (the
+ * order's stays), as clients send them (Alpaca's SDKs send every field, null when unset).
+ * The one place that reading is made, for the API and a strategy alike.
+ */
+export function givenReplaceFields(fields: ReplaceFields): Partial<OrderRequestFields> {
+  const given: Partial<OrderRequestFields> = {};
+  if (fields.qty !== undefined && fields.qty !== null && fields.qty !== "") given.qty = fields.qty;
+  if (fields.time_in_force !== undefined && fields.time_in_force !== null) given.time_in_force = fields.time_in_force;
+  if (fields.limit_price !== undefined && fields.limit_price !== null) given.limit_price = fields.limit_price;
+  if (fields.stop_price !== undefined && fields.stop_price !== null) given.stop_price = fields.stop_price;
+  if (fields.client_order_id !== undefined && fields.client_order_id !== null) given.client_order_id = fields.client_order_id;
+  return given;
+}
+
+/** A replace request filled in from the order it replaces: what the client left out (givenReplaceFields) stays as it was. */
 export function replacementFields(old: AccountOrder, fields: Partial<OrderRequestFields>, remaining: number | null): OrderRequestFields {
   const { spec } = old;
-  // An empty qty is one not given, as the engine reads it (it answered "give exactly one of qty and notional").
-  const given = fields.qty === "" ? undefined : fields.qty;
   return {
     side: old.side,
     type: old.type,
     time_in_force: fields.time_in_force ?? old.tif,
-    qty: given ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
+    qty: fields.qty ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
     notional: remaining === null ? formatMoney(BigInt(old.notional!)) : null,
     limit_price: fields.limit_price ?? (old.limit === null ? null : ticksToDecimal(old.limit, spec)),
     stop_price: fields.stop_price ?? (old.stop === null ? null : ticksToDecimal(old.stop, spec)),

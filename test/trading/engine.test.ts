@@ -424,6 +424,21 @@ describe("replacing orders", () => {
     h.reconcile();
   });
 
+  it("a null field or an empty qty leaves the order's as it is; with nothing else given the replace changes nothing", async () => {
+    const h = harness();
+    await h.quote("99.00", "100.00");
+    const placed = await h.place({ side: "buy", qty: "10", type: "limit", limit_price: "95.00", time_in_force: "day" });
+    if (!placed.ok) throw new Error("not placed");
+    const before = structuredClone(h.engine.ledger);
+    // Alpaca's SDKs send every field, null when unset.
+    const nothing = await h.runner.replace(placed.value.id, { qty: "", time_in_force: null, limit_price: null, stop_price: null, client_order_id: null }, h.asset(), null);
+    expect(refusal(nothing)).toBe("unchanged");
+    expect(h.engine.ledger).toEqual(before);
+    const priced = await h.runner.replace(placed.value.id, { qty: "", time_in_force: null, limit_price: "94.00", stop_price: null }, h.asset(), null);
+    if (!priced.ok) throw new Error(`not replaced: ${priced.refusal.message}`);
+    expect(priced.value).toMatchObject({ qty: "10", limit_price: "94.00", time_in_force: "day", replaces: placed.value.id });
+    h.reconcile();
+  });
   it("a replace whose cancel the venue cannot confirm answers that the order will end canceled", async () => {
     const h = harness();
     await h.quote("99.00", "100.00");

@@ -25,6 +25,9 @@ export const backtests = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
 export const BACKTEST_CSV_PATH = "/api/backtests/csv";
 /** A million rows at about 55 bytes each, within the 100 MB body deployed Workers accept on every plan. */
 export const BACKTEST_CSV_MAX_BYTES = 96 * 1024 * 1024;
+/** The two routes whose JSON body may carry bars (a run's or an optimization's): the gateway gives them a larger body limit. */
+export const BACKTEST_RUN_PATH = "/api/backtests";
+export const BACKTEST_OPTIMIZE_PATH = "/api/backtests/optimize";
 
 const security = SESSION_OR_KEY;
 const read = requirePermission("strategy:read");
@@ -77,7 +80,7 @@ const created = { 201: jsonContent(BacktestView, "The backtest, queued") };
 backtests.openapi(
   createRoute({
     method: "post",
-    path: "/api/backtests",
+    path: BACKTEST_RUN_PATH,
     tags,
     summary: "Run a backtest",
     description:
@@ -220,7 +223,7 @@ async function streamCsv(body: ReadableStream<Uint8Array> | null, job: ReturnTyp
 backtests.openapi(
   createRoute({
     method: "post",
-    path: "/api/backtests/optimize",
+    path: BACKTEST_OPTIMIZE_PATH,
     tags,
     summary: "Optimize a template's parameters: one backtest per parameter set",
     description: `\`ranges\` maps parameters to \`{values: [...]}\` or \`{from, to, step}\`; \`mode\` grid (every combination) or random (\`samples\` sets drawn with \`seed\`). Every set is checked against the template's schema before anything runs; at most ${MAX_OPTIMIZATION_RUNS} sets. Runs are ranked by \`metric\`.`,
