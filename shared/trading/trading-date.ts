@@ -8,6 +8,11 @@ const tradingDates = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_Y
 // next 25 hours (dates only move forward), about six formats a day instead of one an hour.
 const HOUR_MS = 3_600_000;
 const dateOfHour = (hour: number): string => tradingDates.format(new Date(hour * HOUR_MS));
+/**
+ * The New York date of any instant, not remembered: for dates of the past (an activity's),
+ * which would only move tradingDate's remembered run of hours away from the clock's.
+ */
+export const newYorkDateOf = (ms: number): string => tradingDates.format(new Date(ms));
 let dateFrom = Number.NaN;
 let dateUntil = Number.NaN;
 let dateText = "";

@@ -3,7 +3,7 @@ import type { Ledger, Position } from "./ledger";
 import { formatMoney, notional, ZERO, type Money } from "./money";
 import { averagePrice, isoTime, type AccountOrder } from "./orders";
 import type { ClosingBalance, FillActivity } from "./ports";
-import { tradingDate } from "./trading-date";
+import { newYorkDateOf } from "./trading-date";
 import type { Report } from "../venue/venue";
 
 // The account, its positions and its activities in Alpaca's shapes: money and quantities
@@ -170,7 +170,7 @@ export function activityView(a: { id: string; type: string; t: number; data: Rec
     account_id: accountId,
     activity_type: a.type,
     // The account's day, the New York date (as balance_asof and day orders count), not UTC's.
-    date: tradingDate(a.t),
+    date: newYorkDateOf(a.t),
     transaction_time: new Date(a.t).toISOString(),
     net_amount: a.data.net_amount,
     description: a.data.description,
