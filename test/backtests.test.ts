@@ -11,7 +11,7 @@ import { call, expectError, json, restartObject, signUp, until, type TestUser } 
 import { COIN, seededBars } from "./strategy/helpers";
 import type { BacktestJob } from "../durable-objects/backtest/backtest-job";
 import { JobStore } from "../durable-objects/backtest/store";
-import { activeRuns } from "../workers/lib/backtests";
+import { activeRuns, failUnstartedBacktests, longQueued, UNSTARTED_AFTER_MS } from "../workers/lib/backtests";
 
 // Backtests as jobs through the API: the platform's result is the in-process backtester's
 // on the same bars, progress reaches the end, a cancel stops a run, a restarted object
@@ -545,6 +545,35 @@ describe("runs at once", () => {
   });
 });
 
+describe("a run whose job never started", () => {
+  it("is failed by the sweep once queued for five minutes, which frees its place among the runs at once; a started job and a fresh row are left alone", async () => {
+    const owner = await signUp();
+    const insert = (id: string, createdAt: number) =>
+      env.DB.prepare("INSERT INTO backtests (id, user_id, kind, template, symbol, timeframe, params, status, created_at) VALUES (?, ?, 'template', 'ma-cross', ?, '1Hour', '{}', 'queued', ?)").bind(id, owner.id, COIN.symbol, createdAt).run();
+    const now = Date.now();
+    // A row whose start died before its job heard of it, one just queued, and a started run whose row is old.
+    const orphan = crypto.randomUUID();
+    const fresh = crypto.randomUUID();
+    await insert(orphan, now - UNSTARTED_AFTER_MS - 1_000);
+    await insert(fresh, now - 1_000);
+    const started = await json<View>(await post("/api/backtests", { template: "ma-cross", params: PARAMS, ...UNLISTED, timeframe: "1Hour", bars: asJsonBars(seededBars(300, 12).bars) }, owner));
+    await finished(started.id);
+    await env.DB.prepare("UPDATE backtests SET status = 'queued', created_at = ? WHERE id = ?").bind(now - UNSTARTED_AFTER_MS - 1_000, started.id).run();
+    const active = async () => (await activeRuns(env, owner.id).get())!.active;
+    const ownView = async (id: string) => json<View>(await get(`/api/backtests/${id}`, owner));
+    expect(await active()).toBe(3);
+
+    expect(await failUnstartedBacktests(env, now)).toEqual([orphan]);
+    const swept = await ownView(orphan);
+    expect(swept).toMatchObject({ status: "failed", error: "the backtest never started (the request that queued it ended first): run it again" });
+    expect((await ownView(fresh)).status).toBe("queued");
+    expect((await ownView(started.id)).status).toBe("queued");
+    expect(await active()).toBe(2);
+    // Again: nothing more to do.
+    expect(await failUnstartedBacktests(env, now)).toEqual([]);
+  });
+});
+
 describe("runs at once, while uploads stream", () => {
   it("counts a user's unfinished runs on the partial index, not every run they have had", async () => {
     const { sql, params } = activeRuns(env, user.id).toSQL();
@@ -552,6 +581,12 @@ describe("runs at once, while uploads stream", () => {
       .bind(...params)
       .all<{ detail: string }>();
     expect(plan.results.map((r) => r.detail).join("; ")).toContain("backtests_active_idx");
+    // The sweep of runs that never started reads the same index, not every run there has been.
+    const sweep = longQueued(env, Date.now()).toSQL();
+    const sweepPlan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sweep.sql}`)
+      .bind(...sweep.params)
+      .all<{ detail: string }>();
+    expect(sweepPlan.results.map((r) => r.detail).join("; ")).toContain("backtests_active_idx");
   });
 
   it("counts an upload again once it is stored: runs that started while it streamed can take the room, and then nothing of it runs", async () => {

@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { failUnstartedBacktests } from "./lib/backtests";
 import { startFeeds } from "./lib/feeds";
 import { consumeQueue } from "./queue";
 
@@ -15,8 +16,9 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   queue: consumeQueue,
-  // Every minute: make sure every active symbol's feed is running.
-  scheduled: async (_controller, env) => {
-    await startFeeds(env);
+  // Every minute: make sure every active symbol's feed is running, and fail the backtests
+  // whose job never started.
+  scheduled: async (controller, env) => {
+    await Promise.all([startFeeds(env), failUnstartedBacktests(env, controller.scheduledTime)]);
   },
 } satisfies ExportedHandler<Env, unknown>;

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, sql } from "drizzle-orm";
+import { and, count, eq, inArray, lt, sql } from "drizzle-orm";
 import { notFound, tooManyRequests, unprocessable, type FieldError } from "../../shared/errors";
 import { parseInstant } from "../../shared/instant";
 import { parseTimestamp } from "../../shared/market/csv";
@@ -207,6 +207,44 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
       .run();
     throw error;
   }
+}
+
+/** How long a row may stay queued before the sweep asks its job whether it ever started (a start takes a call, not minutes). */
+export const UNSTARTED_AFTER_MS = 5 * 60_000;
+const SWEEP_BATCH = 50;
+
+/** Rows queued for over UNSTARTED_AFTER_MS; the statuses written out as the partial index's condition, so the scan reads unfinished rows only. */
+export const longQueued = (env: Env, now: number) =>
+  database(env)
+    .select({ id: schema.backtests.id })
+    .from(schema.backtests)
+    .where(and(sql`${schema.backtests.status} IN ('queued', 'running')`, eq(schema.backtests.status, "queued"), lt(schema.backtests.createdAt, now - UNSTARTED_AFTER_MS)))
+    .limit(SWEEP_BATCH);
+
+/**
+ * Fails the queued rows whose job never started: a request that died between the row's
+ * insert and the job's start (the isolate ended) leaves a row that nothing will move, and
+ * that counted against the user's runs at once until cancelled. Rows queued for over
+ * UNSTARTED_AFTER_MS are asked of their jobs, at most SWEEP_BATCH a sweep (the cron's, each
+ * minute); a job that holds its request has started, and reports its own progress. Answers
+ * the ids failed.
+ */
+export async function failUnstartedBacktests(env: Env, now: number): Promise<string[]> {
+  const db = database(env);
+  const stale = await longQueued(env, now).all();
+  const failed: string[] = [];
+  for (const { id } of stale) {
+    const job = await jobOf(env, id, null).status();
+    if (job.id !== "") continue;
+    const updated = await db
+      .update(schema.backtests)
+      .set({ status: "failed", error: "the backtest never started (the request that queued it ended first): run it again", finishedAt: now })
+      .where(and(eq(schema.backtests.id, id), eq(schema.backtests.status, "queued")))
+      .returning({ id: schema.backtests.id })
+      .all();
+    if (updated.length > 0) failed.push(id);
+  }
+  return failed;
 }
 
 /**
