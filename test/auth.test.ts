@@ -81,6 +81,15 @@ describe("register", () => {
     expect((await expectError(res, 422)).details.map((d) => d.rule)).toContain("contains_identity");
   });
 
+  it("names the password's weaknesses beside the other fields' problems, not only once they pass", async () => {
+    const before = await tableCounts();
+    const res = await call("/api/auth/register", { body: { email: "not-an-email", username: "a", password: "password1234" } });
+    const error = await expectError(res, 422);
+    expect(error.details.map((d) => d.path).sort()).toEqual(["email", "password", "username"]);
+    expect(error.details.find((d) => d.path === "password")?.rule).toBe("common_password");
+    expect(await tableCounts()).toEqual(before);
+  });
+
   it("reports every invalid field with its path", async () => {
     const res = await call("/api/auth/register", { body: { email: "not-an-email", username: "a", password: "" } });
     const error = await expectError(res, 422);
