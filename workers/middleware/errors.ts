@@ -23,13 +23,30 @@ export function fieldErrors(error: ZodError): FieldError[] {
 }
 
 /**
+ * A query parameter given twice (`?limit=5&limit=6`) reaches its schema as an array, which
+ * a schema for one value refuses with a message about the value ("not a whole number"):
+ * such a parameter's problem is said to be the repetition.
+ */
+function repeatedParameters(details: FieldError[], result: { target?: string; data?: unknown }): FieldError[] {
+  if (result.target !== "query" || typeof result.data !== "object" || result.data === null) return details;
+  const given = result.data as Record<string, unknown>;
+  const seen = new Set<string>();
+  return details.flatMap((d) => {
+    if (!Array.isArray(given[d.path])) return [d];
+    if (seen.has(d.path)) return [];
+    seen.add(d.path);
+    return [{ path: d.path, message: "is given more than once; give it once" }];
+  });
+}
+
+/**
  * Hook for every zod-openapi route: a failed validation is a 422 naming the fields. A
  * query or path parameter's message is Alpaca's ("Invalid format for parameter limit: …"),
  * naming the first one: clients show only the message.
  */
-export function validationHook(result: { success: boolean; error?: ZodError; target?: string }): void {
+export function validationHook(result: { success: boolean; error?: ZodError; target?: string; data?: unknown }): void {
   if (result.success || !result.error) return;
-  const details = fieldErrors(result.error);
+  const details = repeatedParameters(fieldErrors(result.error), result);
   if (result.target === "json") throw new ApiError(422, "request body is invalid", details, 10000);
   const [first] = details;
   const more = details.length > 1 ? ` (and ${details.length - 1} more)` : "";
