@@ -339,7 +339,7 @@ function prepare<P>(options: BacktestOptions<P>) {
     for (let i = 0; i < waiting.length; i++) {
       const { symbol, account } = waiting[i]!;
       const cursor = runner.engine.cursor(symbol);
-      if (options.plain || venues.pending(symbol, account).some((r) => r.seq > cursor)) return deliverAll();
+      if (options.plain || venues.hasPendingAfter(symbol, account, cursor)) return deliverAll();
       venues.acknowledge(symbol, account, cursor);
     }
   };

@@ -376,6 +376,12 @@ export class InProcessVenues implements VenueClient {
     return false;
   }
 
+  /** Whether any of the account's waiting reports comes after `seq` (its cursor), without copying them. */
+  hasPendingAfter(symbol: string, account: string, seq: number): boolean {
+    for (const r of this.#host(symbol).outbox) if (r.account === account && r.seq > seq) return true;
+    return false;
+  }
+
   /** Accounts with reports waiting, per symbol. */
   undelivered(): readonly { symbol: string; account: string }[] {
     let out: { symbol: string; account: string }[] | null = null;
