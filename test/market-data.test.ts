@@ -242,6 +242,7 @@ describe("a simulated feed", () => {
     expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&sort=DESC")).toMatch(/^Invalid format for parameter sort: /);
     // A parameter given twice is said to be, not called a bad value.
     expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&limit=5&limit=6")).toBe("Invalid format for parameter limit: is given more than once; give it once");
+    expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&timeframe=1Hour")).toBe("Invalid format for parameter timeframe: is given more than once; give it once");
     // Alpaca's other parameters: its values are taken, others refused, not ignored.
     expect(await bad("/v2/stocks/AAPL/bars?timeframe=1Min&currency=EUR")).toMatch(/^Invalid format for parameter currency: prices are in USD only/);
     for (const q of ["feed=garbage", "adjustment=bogus", "asof=notadate"]) expect(await bad(`/v2/stocks/AAPL/bars?timeframe=1Min&${q}`), q).toMatch(/^Invalid format for parameter /);

@@ -54,12 +54,16 @@ export const SESSION_ONLY: Security = [{ bearerAuth: [] }];
  * it broke ("limit must be at most 500", not "must be a number" for every mistake).
  */
 export const wholeParam = (name: string, min: number, max: number) =>
-  z.coerce
-    // The schema's error map also answers for its checks' issues (typed as the type's alone).
-    .number({ error: ({ code }: { code: string }) => (code === "too_small" ? `${name} must be at least ${min}` : code === "too_big" ? `${name} must be at most ${max}` : `${name} must be a whole number`) })
-    .int()
-    .min(min)
-    .max(max);
+  z
+    .string()
+    .trim()
+    // Digits only: a number's other spellings ("1e2", "0x10", "5.0") are not a count a client means.
+    .regex(/^-?\d+$/, { error: `${name} must be a whole number` })
+    .transform(Number)
+    // One refusal for an out-of-range count however long its digits (an int check beside
+    // the bound answered twice for 99999999999999999999).
+    .pipe(z.number().min(min, { error: `${name} must be at least ${min}` }).max(max, { error: `${name} must be at most ${max}` }))
+    .openapi({ type: "integer", minimum: min, maximum: max });
 
 /**
  * A boolean query parameter, read as Alpaca's servers read one: `true`/`false` in any case

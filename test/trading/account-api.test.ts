@@ -45,6 +45,10 @@ describe("listing orders", () => {
     expect((await expectError(await call("/v2/orders?limit=501", { token: user.access, ip: user.ip }), 422)).details.map((d) => d.message)).toContain("limit must be at most 500");
     expect((await expectError(await call("/v2/orders?limit=0", { token: user.access, ip: user.ip }), 422)).details.map((d) => d.message)).toContain("limit must be at least 1");
     expect((await expectError(await call("/v2/orders?limit=x", { token: user.access, ip: user.ip }), 422)).details.map((d) => d.message)).toContain("limit must be a whole number");
+    // Another spelling of a number is not a count; a count of many digits is refused once, for its bound.
+    for (const limit of ["1e2", "0x10", "5.0"]) expect((await expectError(await call(`/v2/orders?limit=${limit}`, { token: user.access, ip: user.ip }), 422)).details, limit).toEqual([{ path: "limit", message: "limit must be a whole number" }]);
+    expect((await expectError(await call("/v2/orders?limit=99999999999999999999", { token: user.access, ip: user.ip }), 422)).details).toEqual([{ path: "limit", message: "limit must be at most 500" }]);
+    expect(ids(await get<OrderJson[]>(user, "/v2/orders?status=all&limit=%202%20"))).toHaveLength(2);
   });
 
   it("finds an order by its client_order_id, and answers 404 for one it does not know", async () => {

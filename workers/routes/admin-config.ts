@@ -5,7 +5,7 @@ import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, scopeKind } from "../../sha
 import { CONFIG_STORE } from "../../shared/config/live";
 import type { WriteResult } from "../../shared/config/versions";
 import { effective, effectiveAll, type Refusal, type Version } from "../../shared/config/versions";
-import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
 import type { AppEnv } from "../context";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
@@ -67,7 +67,7 @@ const RollbackRequest = z.object({ version: z.number().int().nonnegative(), reas
 const HistoryQuery = z.object({
   key: z.string().optional(),
   before: z.coerce.number().int().positive().optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: wholeParam("limit", 1, 100).default(20),
 });
 
 const store = (env: Env) => env.CONFIG.getByName(CONFIG_STORE);

@@ -6,7 +6,7 @@ import type { Bar } from "../../shared/market/types";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
 import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, PACKED_BAR_WIDTH, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
-import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
 import { combinations, rankRuns } from "../../shared/strategy/optimize";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import type { FillActivity } from "../../shared/trading/ports";
@@ -296,7 +296,7 @@ backtests.openapi(
     summary: "The caller's backtests, newest first",
     security,
     middleware: [read] as const,
-    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }) },
+    request: { query: z.object({ limit: wholeParam("limit", 1, 500).default(50) }) },
     responses: { 200: jsonContent(z.array(BacktestView), "Backtests"), ...errorResponses(401, 403, 422, 429) },
   }),
   async (c) => {

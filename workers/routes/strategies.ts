@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
 import { conflict, notFound, unprocessable, type FieldError } from "../../shared/errors";
-import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
 import {
   CreateStrategyRequest,
   Strategy,
@@ -180,7 +180,7 @@ strategies.openapi(get, async (c) => {
 });
 
 const VersionsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: wholeParam("limit", 1, 500).default(100),
   before: z.coerce.number().int().min(1).optional().openapi({ description: "Only versions below this number (paging back)" }),
 });
 
