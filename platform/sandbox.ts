@@ -57,6 +57,8 @@ export class StrategyCodeError extends Error {
     /** Line and column in the user's module; the compiler keeps TypeScript's lines, so they are the source's. */
     readonly line: number | null = null,
     readonly column: number | null = null,
+    /** A backtest's failure: the bars played before the one that failed, when the sandbox said. */
+    readonly barsDone: number | null = null,
   ) {
     super(message);
   }
@@ -219,7 +221,7 @@ function codeError(fault: SandboxFault): StrategyCodeError {
   const where = fault.line === null ? "" : ` (line ${fault.line}, column ${fault.column})`;
   // The entry's own SandboxStateError means the isolate lost its run (replaced), not a bug in the user's code.
   const reason = fault.name === "LoopBudgetError" ? "loop_budget" : fault.name === "SandboxStateError" ? "crashed" : "threw";
-  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, fault.column);
+  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, fault.column, fault.barsDone ?? null);
 }
 
 /**

@@ -38,6 +38,8 @@ export interface SandboxFault {
   /** Where in the user's module ("strategy.js") the error was thrown, when the stack says. */
   line: number | null;
   column: number | null;
+  /** A backtest step's fault: the bars the run had played before the one that failed. */
+  barsDone?: number;
 }
 
 export type SandboxOutcome<T> = { ok: true; value: T } | { ok: false; fault: SandboxFault };
@@ -75,13 +77,16 @@ export default class StrategySandbox extends WorkerEntrypoint {
    * `take` the orders settled and fills made meanwhile (Backtest.take), which the run forgets.
    */
   async backtestStep(bars: StrategyBar[], take: boolean): Promise<SandboxOutcome<{ done: number; total: number; finished: boolean; settled: BacktestPart | null }>> {
-    return guardAsync(async () => {
+    const outcome = await guardAsync(async () => {
       const { bt } = current();
       chunk.from = bt.barsDone;
       chunk.bars = bars;
       await bt.step(bars.length);
       return { done: bt.barsDone, total: bt.total, finished: bt.done, settled: take ? bt.take() : null };
     });
+    // A failed run's progress is where it failed, not its last report (a chunk's start).
+    if (!outcome.ok && running) outcome.fault.barsDone = running.bt.barsDone;
+    return outcome;
   }
 
   /** The finished run, its curve thinned (a full curve of a long run would not fit one call). */

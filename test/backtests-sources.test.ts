@@ -19,6 +19,7 @@ interface View {
   id: string;
   status: string;
   error: string | null;
+  bars_done: number;
   bars_total: number;
   metrics: Record<string, unknown> | null;
 }
@@ -93,6 +94,17 @@ describe("a saved code strategy", () => {
     const done = await finished(id);
     expect(done.status).toBe("failed");
     expect(done.error).toContain("out of ideas");
+    // Its progress is where it failed (the first bar played, the second threw), not its last report (none).
+    expect(done.bars_done).toBe(1);
+  });
+
+  it("keeps the first 1,000 lines a strategy logs and says how many more it dropped", async () => {
+    const strategyId = await savedStrategy(`export default { onBar(bar, ctx) { for (let i = 0; i < 30; i++) ctx.log("line " + i); } };\n`);
+    const { id } = await json<View>(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(seededBars(50, 4).bars) }));
+    expect((await finished(id)).status).toBe("done");
+    const report = await json<{ logs: { text: string }[]; logs_dropped: number }>(await get(`/api/backtests/${id}/result`));
+    expect(report.logs).toHaveLength(1000);
+    expect(report.logs_dropped).toBe(50 * 30 - 1000);
   });
 
   it("a code run its worker kept dying under is failed after a few starts, not started again after every restart", async () => {

@@ -3,7 +3,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import { database, schema } from "../../platform/db";
 import { logger } from "../../platform/log";
 import { domainEvent } from "../../shared/events";
-import { runCodeBacktest } from "../../platform/sandbox";
+import { runCodeBacktest, StrategyCodeError } from "../../platform/sandbox";
 import { MAX_BARS, MAX_SERIES_POINTS, metricsView, PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestProgress } from "../../shared/schemas/backtests";
 import { Backtest, backtestReport, type BacktestReport, type BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
@@ -152,10 +152,12 @@ export class BacktestJob extends DurableObject<Env> {
       if (request.kind === "code") await this.#runCode(request);
       else await this.#playSlice(request);
     } catch (error) {
+      // Where the run failed, not its last progress report (up to a chunk before, or none).
+      const played = error instanceof StrategyCodeError && error.barsDone !== null ? error.barsDone : this.#run?.barsDone;
       this.#run = undefined;
       const now = this.#store.state()!;
       if (TERMINAL.has(now.status)) return;
-      this.#store.setState({ ...now, status: "failed", error: messageOf(error), finishedAt: Date.now() });
+      this.#store.setState({ ...now, status: "failed", error: messageOf(error), finishedAt: Date.now(), ...(played !== undefined && played > now.barsDone && { barsDone: played }) });
       await this.#report(true);
     }
   }

@@ -31,6 +31,8 @@ export interface StoredSummary {
   downsampled: boolean;
   unsent: number;
   logs: { t: number; text: string }[];
+  /** Absent in a summary stored before it was kept. */
+  logsDropped?: number;
 }
 
 /** Bars per stored row; an upload's chunks and history pages are multiples of it. */
@@ -168,7 +170,7 @@ export class JobStore {
   /** The run's report (its orders and fills already kept), in one transaction with its final state. */
   finish(result: BacktestReport, state: JobState): void {
     const { series } = result;
-    const summary: StoredSummary = { seriesPointsTotal: series.total, downsampled: series.downsampled, unsent: result.unsent, logs: result.logs };
+    const summary: StoredSummary = { seriesPointsTotal: series.total, downsampled: series.downsampled, unsent: result.unsent, logs: result.logs, logsDropped: result.logsDropped };
     this.storage.transactionSync(() => {
       const sql = this.storage.sql;
       sql.exec("INSERT OR REPLACE INTO series (name, points) VALUES ('equity', ?)", JSON.stringify(series.equity));

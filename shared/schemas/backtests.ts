@@ -171,7 +171,8 @@ export const BacktestResultView = z
     orders: z.array(z.record(z.string(), z.unknown())),
     orders_total: z.number().int(),
     unsent: z.number().int(),
-    logs: z.array(z.object({ t: z.string(), text: z.string() })),
+    logs: z.array(z.object({ t: z.string(), text: z.string() })).openapi({ description: "The first 1,000 lines the strategy logged" }),
+    logs_dropped: z.number().int().openapi({ description: "Lines logged past the first 1,000, counted and not kept" }),
   })
   .openapi("BacktestResult");
 

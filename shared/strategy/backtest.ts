@@ -77,7 +77,9 @@ export interface BacktestResult {
   /** Orders the strategy placed on the last bar or in onStop, which never reached the account. */
   unsent: number;
   state: StrategyState;
+  /** The first LOG_LINES lines the strategy logged; the rest are counted in `logsDropped`. */
   logs: LogLine[];
+  logsDropped: number;
 }
 
 /** A finished backtest as a job keeps it: the result, its curve thinned for the report. */
@@ -521,6 +523,7 @@ function prepare<P>(options: BacktestOptions<P>) {
       unsent,
       state: finalState(rt.state),
       logs: rt.logs,
+      logsDropped: rt.droppedLogLines,
     };
     return { result, rest };
   };

@@ -387,6 +387,7 @@ backtests.openapi(
         orders_total: orders.total,
         unsent: result.unsent,
         logs: result.logs.map((l) => ({ t: iso(l.t), text: l.text })),
+        logs_dropped: result.logsDropped ?? 0,
       },
       200,
     );

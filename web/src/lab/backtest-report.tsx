@@ -108,7 +108,7 @@ export function BacktestReport(props: { run: BacktestJson; closes: Point[] | nul
           </div>
         )}
       </div>
-      {result && result.logs.length > 0 && <pre class="log-tail">{result.logs.map((l) => `${l.t}  ${l.text}`).join("\n")}</pre>}
+      {result && result.logs.length > 0 && <pre class="log-tail">{result.logs.map((l) => `${l.t}  ${l.text}`).join("\n")}{result.logs_dropped > 0 ? `\n… and ${result.logs_dropped.toLocaleString()} more lines, not kept (a run keeps its first ${result.logs.length.toLocaleString()})` : ""}</pre>}
     </section>
   );
 }
