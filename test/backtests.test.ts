@@ -20,6 +20,7 @@ import { activeRuns, failUnstartedBacktests, longQueued, UNSTARTED_AFTER_MS } fr
 interface View {
   id: string;
   status: string;
+  symbol: string;
   bars_done: number;
   bars_total: number;
   error: string | null;
@@ -311,7 +312,28 @@ describe("access and bad input", () => {
     csv[4] = "2025-01-01T00:03:00Z,100.00,99.00,101.00,100.50,1";
     const badCsv = await expectError(await uploadCsv(csv.join("\n")), 422);
     expect(badCsv.details[0]?.path).toBe("line 5");
+    // A field the request does not take is refused by name, not ignored; so are a version
+    // without its strategy, a range beside posted bars, and a saved strategy for an
+    // optimization (which ran the template instead; QA).
+    expect((await expectError(await post("/api/backtests", { ...base, foo: 1 }), 422)).details).toEqual([{ path: "(body)", message: "unknown field foo" }]);
+    expect((await expectError(await post("/api/backtests", { ...base, version: 2 }), 422)).details).toEqual([{ path: "version", message: "a version is of a saved strategy: give its strategy_id too" }]);
+    expect((await expectError(await post("/api/backtests", { ...base, start: "2025-01-01" }), 422)).details).toEqual([{ path: "start", message: "give bars, or start and end of stored history, not both" }]);
+    const grid = { template: "ma-cross", ranges: { fast: { values: [3, 5] } }, ...UNLISTED, bars: base.bars };
+    expect((await expectError(await post("/api/backtests/optimize", { ...grid, strategy_id: "x" }), 422)).details[0]?.message).toBe("an optimization runs a template (name it with template); a saved strategy cannot be optimized");
+    // An unlisted symbol is spelled as a listed one must be (it is written into the run's CSVs).
+    for (const symbol of ['=HYPERLINK("http://x"),Z', 'A"B,C', "AB\nC", "ÄÄPL", "A/B/C"])
+      expect((await expectError(await post("/api/backtests", { ...base, symbol }), 422)).details[0]?.path, symbol).toBe("symbol");
     expect((await json<View[]>(await get("/api/backtests?limit=500"))).length).toBe(before);
+    // A lower-case unlisted symbol is the upper-case one.
+    const lower = await json<View>(await post("/api/backtests", { ...base, symbol: "ccc/usd" }));
+    expect(lower.symbol).toBe("CCC/USD");
+  });
+
+  it("describes a range's bounds as a time string or epoch milliseconds as a number, and takes both", async () => {
+    const doc = await json<{ components: { schemas: Record<string, { properties: Record<string, { anyOf?: { type: string }[] }> }> } }>(await call("/openapi.json"));
+    expect(doc.components.schemas.BacktestRequest!.properties.start!.anyOf!.map((s) => s.type).sort()).toEqual(["integer", "string"]);
+    const epoch = await expectError(await post("/api/backtests", { template: "ma-cross", symbol: "AAPL", timeframe: "1Hour", start: "1735689600000", end: 1735776000000 }), 422);
+    expect(epoch.message).toContain("epoch milliseconds (as a number)");
   });
 });
 

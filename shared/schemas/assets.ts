@@ -86,9 +86,10 @@ export const Asset = z
 
 export const AdminAsset = Asset.extend({ session: Session.nullable(), feed: FeedConfig }).openapi("AdminAsset");
 
-const SymbolName = z
-  .string()
-  .regex(/^[A-Z][A-Z0-9.]{0,11}(\/[A-Z]{2,6})?$/, "must be an upper-case ticker like AAPL or a pair like BTC/USD");
+/** A symbol's spelling: an upper-case ticker (AAPL, BRK.B) or a pair (BTC/USD). */
+export const SYMBOL_PATTERN = /^[A-Z][A-Z0-9.]{0,11}(\/[A-Z]{2,6})?$/;
+
+const SymbolName = z.string().regex(SYMBOL_PATTERN, "must be an upper-case ticker like AAPL or a pair like BTC/USD");
 
 export const CreateAssetRequest = z
   .object({

@@ -46,7 +46,9 @@ export const MAX_ACTIVE_BACKTESTS = 200;
 export const MAX_SERIES_POINTS = 20_000;
 
 const Decimal = z.union([z.string().trim().max(40), z.number()]).openapi({ type: "string", example: "100000" });
-const Instant = z.union([z.string().max(40), z.number().int()]).openapi({ type: "string", example: "2025-01-01T00:00:00Z", description: "RFC 3339 or epoch ms" });
+// Described as what it takes: a string (RFC 3339) or a number (epoch ms); typed as a
+// string alone, clients generated from the document could not send epoch milliseconds.
+const Instant = z.union([z.string().max(40), z.number().int()]).openapi({ example: "2025-01-01T00:00:00Z", description: "An RFC 3339 time (a string, e.g. 2025-01-01T00:00:00Z) or epoch milliseconds (a number)" });
 
 /** A posted bar's time: an RFC 3339 instant that exists (not whatever Date.parse accepts), or epoch ms. */
 const BarTime = Instant.superRefine((value, ctx) => {
@@ -79,13 +81,30 @@ const RunTerms = {
   slippage_ticks: z.number().int().min(0).max(1_000_000).optional(),
 };
 
+/** A field the request does not know is refused by name, not ignored (the client may believe it was used). */
+const unknownFields = (issue: { code: string; keys?: string[] }) => (issue.code === "unrecognized_keys" ? `unknown field${issue.keys!.length === 1 ? "" : "s"} ${issue.keys!.join(", ")}` : undefined);
+
+/** Bars come from the body or from a range of stored history, never both (start and end beside bars were ignored). */
+function oneSourceOfBars(body: { bars?: unknown; start?: unknown; end?: unknown }, ctx: z.RefinementCtx): void {
+  if (body.bars === undefined) return;
+  for (const path of ["start", "end"] as const)
+    if (body[path] !== undefined) ctx.addIssue({ code: "custom", path: [path], message: "give bars, or start and end of stored history, not both" });
+}
+
 export const BacktestRequest = z
-  .object({
-    strategy_id: z.string().trim().min(1).max(64).optional(),
-    version: z.number().int().positive().optional(),
-    template: z.string().trim().min(1).max(64).optional().openapi({ example: "ma-cross" }),
-    params: z.record(z.string(), z.unknown()).optional(),
-    ...RunTerms,
+  .strictObject(
+    {
+      strategy_id: z.string().trim().min(1).max(64).optional(),
+      version: z.number().int().positive().optional().openapi({ description: "The saved strategy's version to run (with strategy_id); its latest when left out" }),
+      template: z.string().trim().min(1).max(64).optional().openapi({ example: "ma-cross" }),
+      params: z.record(z.string(), z.unknown()).optional().openapi({ description: "The template's parameters; with strategy_id, they override the saved version's" }),
+      ...RunTerms,
+    },
+    { error: unknownFields },
+  )
+  .superRefine((body, ctx) => {
+    if (body.version !== undefined && body.strategy_id === undefined) ctx.addIssue({ code: "custom", path: ["version"], message: "a version is of a saved strategy: give its strategy_id too" });
+    oneSourceOfBars(body, ctx);
   })
   .openapi("BacktestRequest");
 export type BacktestRequest = z.infer<typeof BacktestRequest>;
@@ -119,16 +138,24 @@ const Range = z.union([
 ]);
 
 export const OptimizeRequest = z
-  .object({
-    template: z.string().trim().min(1).max(64).openapi({ example: "ma-cross" }),
-    params: z.record(z.string(), z.unknown()).default({}),
-    ranges: z.record(z.string(), Range).refine((r) => Object.keys(r).length > 0, { error: "name at least one parameter to vary" }),
-    mode: z.enum(["grid", "random"]).default("grid"),
-    samples: z.number().int().min(1).max(MAX_OPTIMIZATION_RUNS).optional(),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
-    metric: z.enum(METRIC_NAMES).default("sharpe"),
-    ...RunTerms,
-  })
+  .strictObject(
+    {
+      template: z.string().trim().min(1).max(64).openapi({ example: "ma-cross" }),
+      params: z.record(z.string(), z.unknown()).default({}),
+      ranges: z.record(z.string(), Range).refine((r) => Object.keys(r).length > 0, { error: "name at least one parameter to vary" }),
+      mode: z.enum(["grid", "random"]).default("grid"),
+      samples: z.number().int().min(1).max(MAX_OPTIMIZATION_RUNS).optional(),
+      seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+      metric: z.enum(METRIC_NAMES).default("sharpe"),
+      ...RunTerms,
+    },
+    {
+      // An optimization runs a template: a saved strategy's id was ignored, and its template run instead (found in QA).
+      error: (issue) =>
+        issue.code === "unrecognized_keys" && issue.keys.includes("strategy_id") ? "an optimization runs a template (name it with template); a saved strategy cannot be optimized" : unknownFields(issue),
+    },
+  )
+  .superRefine(oneSourceOfBars)
   .openapi("OptimizeRequest");
 export type OptimizeRequest = z.infer<typeof OptimizeRequest>;
 

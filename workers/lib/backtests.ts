@@ -4,6 +4,7 @@ import { parseInstant } from "../../shared/instant";
 import { parseTimestamp } from "../../shared/market/csv";
 import { decimalToLots, decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
 import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
+import { SYMBOL_PATTERN } from "../../shared/schemas/assets";
 import { MAX_ACTIVE_BACKTESTS, MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
@@ -92,12 +93,16 @@ export async function resolveSpec(env: Env, symbol: string, tickSize: string | u
     return { spec: instrumentSpecOf(row), listed: true };
   }
   if (tickSize === undefined || lotSize === undefined) throw invalid("symbol", `${symbol} is not a listed asset; give tick_size and lot_size to backtest it on your own bars`);
+  // An unlisted symbol is spelled as a listed one must be: it names the run and is written
+  // into its CSVs, where a cell like =HYPERLINK(…) is a formula to a spreadsheet (found in QA).
+  const name = symbol.trim().toUpperCase();
+  if (!SYMBOL_PATTERN.test(name)) throw invalid("symbol", "must be a ticker like AAPL or BRK.B, or a pair like BTC/USD");
   for (const [path, value] of [["tick_size", tickSize], ["lot_size", lotSize]] as const) {
     const parsed = PositiveDecimalString.safeParse(value);
     if (!parsed.success) throw invalid(path, parsed.error.issues[0]?.message ?? "must be a positive decimal");
   }
   // The symbol, tick and lot come from the client: a spec they cannot make is a 422, never a throw.
-  const checked = InstrumentSpecSchema.safeParse(instrumentSpec(symbol, symbol.includes("/") ? "crypto" : "us_equity", tickSize, lotSize));
+  const checked = InstrumentSpecSchema.safeParse(instrumentSpec(name, name.includes("/") ? "crypto" : "us_equity", tickSize, lotSize));
   if (!checked.success) {
     const issue = checked.error.issues[0];
     throw invalid(issue?.path[0] === "symbol" ? "symbol" : "tick_size", issue?.message ?? "does not make an instrument; check the symbol, tick_size and lot_size");
@@ -113,7 +118,7 @@ export function checkedTimeframe(text: string): Timeframe {
 
 const instantOf = (path: string, value: string | number): number => {
   const ms = typeof value === "number" ? value : parseInstant(value);
-  if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw invalid(path, `${JSON.stringify(value)} is not an RFC 3339 time with an offset, a YYYY-MM-DD date that exists or epoch ms`);
+  if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw invalid(path, `${JSON.stringify(value)} is not an RFC 3339 time with an offset, a YYYY-MM-DD date that exists or epoch milliseconds (as a number)`);
   return ms;
 };
 
