@@ -567,6 +567,33 @@ describe("runs at once", () => {
   });
 });
 
+describe("the list of backtests", () => {
+  it("pages back through every run, newest first, with no repeat or gap, whatever is added meanwhile", async () => {
+    const owner = await signUp();
+    // 7 runs, three in one millisecond (the id breaks the tie).
+    const ids = Array.from({ length: 7 }, () => crypto.randomUUID());
+    const at = [1000, 2000, 3000, 3000, 3000, 4000, 5000].map((ms) => Date.UTC(2025, 0, 1) + ms);
+    await env.DB.batch(ids.map((id, i) => env.DB.prepare("INSERT INTO backtests (id, user_id, kind, template, symbol, timeframe, params, status, created_at) VALUES (?, ?, 'template', 'ma-cross', ?, '1Hour', '{}', 'done', ?)").bind(id, owner.id, COIN.symbol, at[i])));
+    const newestFirst = ids.map((id, i) => ({ id, t: at[i]! })).sort((a, b) => b.t - a.t || (a.id < b.id ? 1 : -1)).map((r) => r.id);
+    const seen: string[] = [];
+    let next: string | null = "/api/backtests?limit=3";
+    while (next) {
+      const res = await get(next, owner);
+      expect(res.status).toBe(200);
+      seen.push(...(await json<View[]>(res)).map((b) => b.id));
+      next = /^<([^>]+)>; rel="next"$/.exec(res.headers.get("link") ?? "")?.[1] ?? null;
+      // A run added meanwhile is newer than every page and changes none of them.
+      if (seen.length === 3) await post("/api/backtests", { template: "ma-cross", params: PARAMS, ...UNLISTED, timeframe: "1Hour", bars: asJsonBars(seededBars(60, 13).bars) }, owner);
+    }
+    expect(seen).toEqual(newestFirst);
+    // A page that is not full has no next; someone else's id is not a place to start.
+    const other = await signUp();
+    const refused = await expectError(await get(`/api/backtests?before=${ids[0]}`, other), 422);
+    expect(refused.message).toBe("Invalid format for parameter before: not one of your backtests");
+    await expectError(await get("/api/backtests?before=nope", owner), 422);
+  });
+});
+
 describe("a run whose job never started", () => {
   it("is failed by the sweep once queued for five minutes, which frees its place among the runs at once; a started job and a fresh row are left alone", async () => {
     const owner = await signUp();

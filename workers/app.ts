@@ -35,7 +35,7 @@ import { venueAdmin } from "./routes/venue-admin";
 import { webhooks } from "./routes/webhooks";
 
 // ETag and If-Match: the run-time configuration's writes are conditional (docs/config.md).
-const EXPOSED_HEADERS = ["X-Request-ID", "traceparent", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "ETag"];
+const EXPOSED_HEADERS = ["X-Request-ID", "traceparent", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "ETag", "Link"];
 const UNLIMITED = new Set(["/health", "/ready"]);
 
 // Built once; the allowed origins come from the request's environment (they differ per

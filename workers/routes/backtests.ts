@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import { ApiError, conflict, notFound, unprocessable } from "../../shared/errors";
 import { MAX_LINE_CHARS, OhlcvCsvReader } from "../../shared/market/csv";
 import type { Bar } from "../../shared/market/types";
@@ -294,19 +294,37 @@ backtests.openapi(
     path: "/api/backtests",
     tags,
     summary: "The caller's backtests, newest first",
+    description: "A page of at most `limit`; when it is full, a `Link` header (rel=\"next\") names the next, older page: the same request with `before` set to the page's last id.",
     security,
     middleware: [read] as const,
-    request: { query: z.object({ limit: wholeParam("limit", 1, 500).default(50) }) },
+    request: {
+      query: z.object({
+        limit: wholeParam("limit", 1, 500).default(50),
+        before: z.uuid({ error: "must be a backtest id (UUID)" }).optional().openapi({ description: "Only backtests older than this one of yours (the last id of the page before)" }),
+      }),
+    },
     responses: { 200: jsonContent(z.array(BacktestView), "Backtests"), ...errorResponses(401, 403, 422, 429) },
   }),
   async (c) => {
-    const rows = await database(c.env)
+    const { limit, before } = c.req.valid("query");
+    const userId = principalOf(c).userId;
+    const db = database(c.env);
+    const t = schema.backtests;
+    let older: SQL | undefined;
+    if (before !== undefined) {
+      // Keyset paging on (created_at, id), the list's order: rows added meanwhile neither repeat nor shift a page.
+      const from = await db.select({ createdAt: t.createdAt }).from(t).where(and(eq(t.id, before.toLowerCase()), eq(t.userId, userId))).get();
+      if (!from) throw unprocessable("Invalid format for parameter before: not one of your backtests", [{ path: "before", message: "not one of your backtests" }]);
+      older = or(lt(t.createdAt, from.createdAt), and(eq(t.createdAt, from.createdAt), lt(t.id, before.toLowerCase())));
+    }
+    const rows = await db
       .select()
-      .from(schema.backtests)
-      .where(eq(schema.backtests.userId, principalOf(c).userId))
-      .orderBy(desc(schema.backtests.createdAt), desc(schema.backtests.id))
-      .limit(c.req.valid("query").limit)
+      .from(t)
+      .where(and(eq(t.userId, userId), older))
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .limit(limit)
       .all();
+    if (rows.length === limit) c.header("Link", `</api/backtests?${new URLSearchParams({ limit: String(limit), before: rows.at(-1)!.id })}>; rel="next"`);
     return c.json(rows.map(backtestView), 200);
   },
 );
