@@ -623,6 +623,26 @@ describe("a run whose job never started", () => {
   });
 });
 
+describe("code runs at once", () => {
+  it("refuses a fifth backtest of the user's own code while four are queued or running, and still takes a template's", async () => {
+    const busy = await signUp();
+    await env.DB.batch(Array.from({ length: 4 }, () => env.DB.prepare("INSERT INTO backtests (id, user_id, kind, template, symbol, timeframe, params, status) VALUES (?, ?, 'code', NULL, ?, '1Hour', '{}', 'running')").bind(crypto.randomUUID(), busy.id, COIN.symbol)));
+    const strategyId = crypto.randomUUID();
+    const code = "export default { onBar() {} };\n";
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO strategies (id, user_id, name, kind, symbol, timeframe, params, current_version, updated_at) VALUES (?, ?, 'mine', 'code', ?, '1Hour', '{}', 1, ?)").bind(strategyId, busy.id, COIN.symbol, Date.now()),
+      env.DB.prepare("INSERT INTO strategy_versions (strategy_id, version, params, source, compiled, language) VALUES (?, 1, '{}', ?, ?, 'js')").bind(strategyId, code, code),
+    ]);
+    const bars = asJsonBars(seededBars(60, 14).bars);
+    const refused = await expectError(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, timeframe: "1Hour", bars }, busy), 429);
+    expect(refused.message).toMatch(/^4 of your code strategies' backtests are queued or running, and at most 4 may be at once/);
+    const uploadRefused = await call(`/api/backtests/csv?${new URLSearchParams({ ...UNLISTED, timeframe: "1Min", strategy_id: strategyId })}`, { rawBody: csvOf(minuteBars(100, 3)), headers: { "content-type": "text/csv" }, token: busy.access, ip: busy.ip });
+    expect(uploadRefused.status).toBe(429);
+    expect((await activeRuns(env, busy.id).get())!).toEqual({ active: 4, code: 4 });
+    expect((await post("/api/backtests", { template: "ma-cross", params: PARAMS, ...UNLISTED, timeframe: "1Hour", bars }, busy)).status).toBe(201);
+  });
+});
+
 describe("runs at once, while uploads stream", () => {
   it("counts a user's unfinished runs on the partial index, not every run they have had", async () => {
     const { sql, params } = activeRuns(env, user.id).toSQL();

@@ -42,6 +42,13 @@ export const MAX_POSTED_BARS = 1_000;
 export const MAX_OPTIMIZATION_RUNS = 200;
 /** A user's backtests queued or running at once (an optimization's runs count one each): one full optimization, or that many single runs. */
 export const MAX_ACTIVE_BACKTESTS = 200;
+/**
+ * Of those, backtests of the user's own code: each runs the code in a sandbox of its own,
+ * with a loop budget per callback but up to a million callbacks, so a handful of heavy ones
+ * is a user's fair share of the machine (twenty filled local workerd's one thread for a
+ * minute, found in QA).
+ */
+export const MAX_ACTIVE_CODE_BACKTESTS = 4;
 /** Points of the equity and drawdown series in a result; longer runs are thinned. */
 export const MAX_SERIES_POINTS = 20_000;
 

@@ -5,7 +5,7 @@ import { parseTimestamp } from "../../shared/market/csv";
 import { decimalToLots, decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
 import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
 import { SYMBOL_PATTERN } from "../../shared/schemas/assets";
-import { MAX_ACTIVE_BACKTESTS, MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
+import { MAX_ACTIVE_BACKTESTS, MAX_ACTIVE_CODE_BACKTESTS, MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
 import { instrumentSpec } from "../../shared/trading/asset";
@@ -259,7 +259,7 @@ export async function failUnstartedBacktests(env: Env, now: number): Promise<str
  */
 export const activeRuns = (env: Env, userId: string) =>
   database(env)
-    .select({ active: count() })
+    .select({ active: count(), code: sql<number>`coalesce(sum(${schema.backtests.kind} = 'code'), 0)` })
     .from(schema.backtests)
     .where(and(eq(schema.backtests.userId, userId), sql`${schema.backtests.status} IN ('queued', 'running')`));
 
@@ -272,9 +272,12 @@ export const activeRuns = (env: Env, userId: string) =>
  * count together and overshoot it by as many as run at once; the cap bounds what is
  * running, it is not a quota.
  */
-export async function checkRoomForRuns(env: Env, userId: string, runs: number): Promise<void> {
+export async function checkRoomForRuns(env: Env, userId: string, runs: number, kind: "template" | "code" = "template"): Promise<void> {
   const row = await activeRuns(env, userId).get();
   const active = row?.active ?? 0;
+  const code = row?.code ?? 0;
+  if (kind === "code" && code + runs > MAX_ACTIVE_CODE_BACKTESTS)
+    throw tooManyRequests(`${code} of your code strategies' backtests are queued or running, and at most ${MAX_ACTIVE_CODE_BACKTESTS} may be at once (each runs your code in a sandbox of its own); wait for one to finish or cancel it (POST /api/backtests/{id}/cancel)`, 10);
   if (active + runs <= MAX_ACTIVE_BACKTESTS) return;
   const asked = runs === 1 ? "another" : `${runs} more`;
   throw tooManyRequests(`${active} of your backtests are queued or running, and at most ${MAX_ACTIVE_BACKTESTS} may be at once: ${asked} would pass that; wait for some to finish or cancel them (POST /api/backtests/{id}/cancel)`, 10);

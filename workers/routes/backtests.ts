@@ -60,13 +60,13 @@ async function prepareRun(env: Env, body: RunInput, upload?: Upload) {
 }
 
 async function runOne(env: Env, userId: string, body: BacktestRequest, traceparent: string | null, upload?: (id: string) => Upload) {
-  await checkRoomForRuns(env, userId, 1);
   const strategy = await resolveStrategy(env, userId, body);
+  await checkRoomForRuns(env, userId, 1, strategy.kind);
   const id = crypto.randomUUID();
   const run = await prepareRun(env, body, upload?.(id));
   // An upload had no row while it streamed in: counted again now it is stored, and dropped if
   // the runs that started meanwhile took the room.
-  if (upload) await checkRoomForRuns(env, userId, 1).catch(async (error: unknown) => {
+  if (upload) await checkRoomForRuns(env, userId, 1, strategy.kind).catch(async (error: unknown) => {
     await jobOf(env, id, traceparent).discardUpload().catch(() => undefined);
     throw error;
   });
