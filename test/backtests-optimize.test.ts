@@ -28,6 +28,8 @@ describe("parameter sets", () => {
     expect(rangeValues({ from: 0.1, to: 0.5, step: 0.1 }, 100)).toEqual({ ok: true, values: [0.1, 0.2, 0.3, 0.4, 0.5] });
     // A step finer than the values' twelve digits gives one candidate, not a hundred copies of it (found in QA).
     expect(rangeValues({ from: 2, to: 2.0000000000001, step: 1e-15 }, 1000)).toEqual({ ok: true, values: [2] });
+    // A span a double cannot count is more values than any cap, said in words (it read "Infinity values").
+    expect(rangeValues({ from: -1e308, to: 1e308, step: 1e-300 }, 200)).toEqual({ ok: false, message: "the range has too many values; at most 200" });
   });
 
   it("a grid past the cap is refused with its size", () => {

@@ -20,7 +20,8 @@ export function rangeValues(range: ParamRange, cap: number): { ok: true; values:
   if (!(step > 0)) return { ok: false, message: "step must be positive" };
   if (to < from) return { ok: false, message: "to must not be below from" };
   const count = Math.floor((to - from) / step + 1e-9) + 1;
-  if (count > cap) return { ok: false, message: `the range has ${count} values; at most ${cap}` };
+  // (to − from) / step can overflow a double: such a range has more values than any cap.
+  if (!Number.isFinite(count) || count > cap) return { ok: false, message: `the range has ${Number.isFinite(count) ? count : "too many"} values; at most ${cap}` };
   // Each value written to twelve significant digits (no float noise); a step finer than
   // that makes several the same value, which is one candidate (found in QA: a step of 1e-15
   // ran one parameter set a hundred times).

@@ -76,7 +76,7 @@ export function checkedParams(name: string, params: unknown, prefix = "params"):
   const checked = templateParams(template, params);
   if (checked.ok) return checked.params;
   throw unprocessable(
-    `${prefix} do not fit template ${name}`,
+    `${prefix} ${/^combination /.test(prefix) ? "does" : "do"} not fit template ${name}`,
     checked.issues.map((i) => ({ path: i.path ? `${prefix}.${i.path}` : prefix, message: i.message })),
   );
 }
@@ -172,7 +172,7 @@ export function runTerms(env: Env, body: Pick<BacktestRequest, "cash" | "fee_bps
   if (cashProblem) throw invalid("cash", cashProblem);
   const minFee = body.min_fee === undefined ? undefined : String(body.min_fee);
   const minFeeMoney = minFee === undefined ? undefined : parseMoney(minFee);
-  if (minFee !== undefined && (minFeeMoney === undefined || minFeeMoney < 0n)) throw invalid("min_fee", "must be a decimal amount, not negative");
+  if (minFee !== undefined && (minFeeMoney === undefined || minFeeMoney < 0n)) throw invalid("min_fee", "must be an amount in USD written as plain digits (like 1.50: no exponent, at most 20 digits before the point and 18 after), not negative");
   if (body.fee_bps !== undefined && Math.round(body.fee_bps * 100) !== body.fee_bps * 100) throw invalid("fee_bps", "at most two decimals");
   const venue = {
     ...platform.venue,

@@ -94,7 +94,7 @@ backtests.openapi(
 );
 
 const CsvQuery = z.object({
-  symbol: z.string().trim().min(1).max(24),
+  symbol: z.string({ error: "is required: the symbol the bars are of" }).trim().min(1).max(24),
   timeframe: z.string().trim().default("1Hour"),
   template: z.string().trim().min(1).max(64).optional(),
   strategy_id: z.string().trim().min(1).max(64).optional(),
@@ -103,10 +103,10 @@ const CsvQuery = z.object({
   tick_size: z.string().max(24).optional(),
   lot_size: z.string().max(24).optional(),
   cash: z.string().max(40).optional(),
-  fee_bps: z.coerce.number().min(0).max(1000).optional(),
+  fee_bps: z.coerce.number({ error: "must be a number of basis points" }).min(0).max(1000).optional(),
   min_fee: z.string().max(40).optional(),
-  half_spread_ticks: z.coerce.number().int().min(0).max(1_000_000).default(0),
-  slippage_ticks: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  half_spread_ticks: wholeParam("half_spread_ticks", 0, 1_000_000).default(0),
+  slippage_ticks: wholeParam("slippage_ticks", 0, 1_000_000).optional(),
 });
 
 backtests.openapi(
@@ -369,8 +369,11 @@ async function finishedJob(env: Env, userId: string, id: string, traceparent: st
   const result = await job.result();
   if (!result) {
     // A failed or cancelled run never gets results: say so, rather than "wait".
-    const next = row.status === "queued" || row.status === "running" ? "try again once it is done (GET /api/backtests/{id} shows progress)" : "it will have none; start a new backtest";
-    throw conflict(`backtest is ${row.status}: no results yet; ${next}`);
+    throw conflict(
+      row.status === "queued" || row.status === "running"
+        ? `backtest is ${row.status}: no results yet; try again once it is done (GET /api/backtests/{id} shows progress)`
+        : `backtest is ${row.status}: it has no results; start a new backtest`,
+    );
   }
   return { job, result };
 }
