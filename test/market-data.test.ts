@@ -261,8 +261,76 @@ describe("a simulated feed", () => {
     const error = await expectError(await call(`/v2/stocks/bars?symbols=${many}&timeframe=1Min`, { token: trader.access }), 422);
     expect(error.message).toMatch(/^Invalid symbol: NOPE\d+, NOPE\d+, NOPE\d+, NOPE\d+, NOPE\d+ and 495 more$/);
     expect(JSON.stringify(error).length).toBeLessThan(1_000);
-    await expectError(await call("/v2/stocks/NOPE/bars?timeframe=1Min", { token: trader.access }), 404);
+    await expectError(await call("/v2/stocks/NOPE/bars?timeframe=1Min", { token: trader.access }), 422);
     await expectError(await call("/v2/stocks/AAPL/bars?timeframe=1Min"), 401);
+  });
+
+  it("refuses an unknown symbol with the same 422 in the path as in symbols= (it was a 404 in the path)", async () => {
+    // Its own user: the tests above spend the trader's request budget.
+    const user = await signUp();
+    for (const path of ["/v2/stocks/ZZZZ/bars?timeframe=1Min", "/v2/stocks/ZZZZ/trades", "/v2/stocks/ZZZZ/quotes", "/v2/stocks/ZZZZ/trades/latest", "/v2/stocks/ZZZZ/quotes/latest", "/v2/stocks/ZZZZ/bars/latest", "/v2/stocks/ZZZZ/snapshot"]) {
+      const error = await expectError(await call(path, { token: user.access }), 422);
+      expect([error.code, error.message], path).toEqual([42210000, "Invalid symbol: ZZZZ"]);
+      expect(error.details, path).toEqual([{ path: "symbol", message: "unknown symbol ZZZZ" }]);
+    }
+    // A crypto pair is not a stock on a stock path either; the multi-symbol and crypto routes answer the same.
+    expect((await expectError(await call("/v2/stocks/BTCUSD/snapshot", { token: user.access }), 422)).message).toBe("Invalid symbol: BTCUSD");
+    for (const path of ["/v2/stocks/trades/latest?symbols=AAPL,ZZZZ", "/v2/stocks/snapshots?symbols=ZZZZ", "/v1beta3/crypto/us/latest/trades?symbols=ZZZ/USD", "/v1beta3/crypto/us/bars?symbols=ZZZ/USD&timeframe=1Min"]) {
+      const error = await expectError(await call(path, { token: user.access }), 422);
+      expect(error.code, path).toBe(42210000);
+      expect(error.message, path).toMatch(/^Invalid symbol: ZZZ/);
+    }
+  });
+
+  it("names the bound the client sent when the bounds are out of order, and the default it ran into", async () => {
+    const user = await signUp();
+    const refusal = async (path: string) => {
+      const error = await expectError(await call(path, { token: user.access }), 422);
+      return { message: error.message, paths: error.details.map((d) => d.path) };
+    };
+    for (const route of ["/v2/stocks/AAPL/bars?timeframe=1Min", "/v2/stocks/bars?symbols=AAPL,MSFT&timeframe=1Min", "/v2/stocks/AAPL/trades?limit=5", "/v1beta3/crypto/us/quotes?symbols=BTC/USD"]) {
+      // A start alone after now (the default end): about start, not an end never sent.
+      expect(await refusal(`${route}&start=2030-01-01T00:00:00Z`), route).toEqual({ message: "Invalid format for parameter start: is after end (now, when end is not given)", paths: ["start"] });
+      // An end alone before the start of today (the default start): about end, saying which start.
+      const endAlone = await refusal(`${route}&end=2020-01-01T00:00:00Z`);
+      expect(endAlone.message, route).toMatch(/^Invalid format for parameter end: is before start \(the start of today in [A-Za-z_/]+, \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z, when start is not given\)$/);
+      expect(endAlone.paths, route).toEqual(["end"]);
+      // Both given: as before.
+      expect(await refusal(`${route}&start=2030-01-01T00:00:00Z&end=2020-01-01T00:00:00Z`), route).toEqual({ message: "Invalid format for parameter end: must not be before start", paths: ["end"] });
+    }
+  });
+
+  it("refuses a page token whose cursor no page could have ended at (it restarted or skipped)", async () => {
+    const reader = await signUp();
+    const [a, b] = (await Promise.all([createInstrument(admin), createInstrument(admin)])).map((x) => x.symbol).sort();
+    await Promise.all([step(a!, 6), step(b!, 6)]);
+    const decode = (token: string) => JSON.parse(atob(token.replace(/-/g, "+").replace(/_/g, "/"))) as { symbol: string; cursor: unknown; query: string };
+    const encode = (page: unknown) => btoa(JSON.stringify(page)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const status = async (path: string) => (await call(path, { token: reader.access })).status;
+    const refused = async (path: string) => (await expectError(await call(path, { token: reader.access }), 422)).message;
+
+    const one = `/v2/stocks/${a}/trades?limit=2&start=2000-01-01&end=2100-01-01`;
+    const issued = (await get<{ next_page_token: string }>(one, reader)).next_page_token;
+    const page = decode(issued);
+    const [t] = page.cursor as [number, number];
+    expect(await status(`${one}&page_token=${issued}`)).toBe(200);
+    const forged = [null, [-1, -1], [-9e15, 0], [1e308, 0], [t + 0.5, 0], [t, 0.5], [t, -1], [Date.parse("1999-12-31T00:00:00Z"), 0], [Date.parse("2100-01-02T00:00:00Z"), 0], [Number.MAX_SAFE_INTEGER + 2, 0]];
+    for (const cursor of forged)
+      expect(await refused(`${one}&page_token=${encode({ ...page, cursor })}`), JSON.stringify(cursor)).toBe("Invalid format for parameter page_token: its cursor is not a position where a page of this query could end");
+    // Without a start, the default (today) leaves no cursor before 1970.
+    const noStart = `/v2/stocks/${a}/trades?limit=2`;
+    const fromToday = decode((await get<{ next_page_token: string }>(noStart, reader)).next_page_token);
+    expect(await refused(`${noStart}&page_token=${encode({ ...fromToday, cursor: [-5, 0] })}`)).toMatch(/^Invalid format for parameter page_token: /);
+
+    // No cursor is issued where the limit ran out at a symbol's end: it starts the next symbol, never the first.
+    const both = `/v2/stocks/trades?symbols=${a},${b}&limit=6&start=2000-01-01`;
+    const first = await get<{ trades: Record<string, Row[]>; next_page_token: string }>(both, reader);
+    expect(first.trades[a!]).toHaveLength(6);
+    const boundary = decode(first.next_page_token);
+    expect(boundary).toMatchObject({ symbol: b, cursor: null });
+    const rest = await get<{ trades: Record<string, Row[]> }>(`${both}&page_token=${first.next_page_token}`, reader);
+    expect(rest.trades[b!]).toHaveLength(6);
+    expect(await refused(`${both}&page_token=${encode({ ...boundary, symbol: a })}`)).toMatch(/^Invalid format for parameter page_token: its cursor/);
   });
 
   it("serves crypto data without credentials, as Alpaca does, but refuses bad ones", async () => {

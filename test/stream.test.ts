@@ -51,6 +51,26 @@ describe("market-data stream protocol", () => {
     byToken.close();
   });
 
+  it("refuses an auth message carrying both a key and a token with error 400, authenticating neither (the token won)", async () => {
+    for (const both of [
+      { key: "AAAAAAAAAAAAAAAAAAAA", secret: "s", token: trader.access },
+      { key: key.key_id, secret: key.secret, token: trader.access },
+      { secret: key.secret, token: trader.access },
+    ]) {
+      const client = await StreamClient.open("/v2/iex");
+      await client.waitFor((m) => m.msg === "connected");
+      client.send({ action: "auth", ...both });
+      await client.waitFor((m) => m.T === "error" && m.code === 400 && m.msg === "invalid syntax: give either key and secret or a token, not both");
+      // Not authenticated, and the socket stays for a message with one credential.
+      client.send({ action: "subscribe", trades: ["AAPL"] });
+      await client.waitFor((m) => m.T === "error" && m.code === 401);
+      expect(client.messages.some((m) => m.msg === "authenticated")).toBe(false);
+      client.send({ action: "auth", token: trader.access });
+      await client.waitFor((m) => m.msg === "authenticated");
+      client.close();
+    }
+  });
+
   it("authenticates at the handshake with Alpaca's key headers, and refuses bad ones", async () => {
     const client = await authed("/v2/sip", { "apca-api-key-id": key.key_id, "apca-api-secret-key": key.secret });
     client.close();
@@ -263,6 +283,18 @@ describe("RedFire's combined stream at /v2/all", () => {
     client.send({ action: "unsubscribe", quotes: [pair.symbol] });
     const after = await client.waitFor((m) => m.T === "subscription" && Array.isArray(m.quotes) && m.quotes.length === 1);
     expect(after.quotes).toEqual([stock.symbol]);
+    client.close();
+  });
+
+  it("lists stocks only on corrections and cancelErrors, which pairs do not have (a pair on trades was listed there)", async () => {
+    const [stock, pair] = await Promise.all([createInstrument(admin), createInstrument(admin, { class: "crypto" })]);
+    const client = await authed("/v2/all");
+    client.send({ action: "subscribe", trades: [pair.symbol, stock.symbol] });
+    const echo = await client.waitFor((m) => m.T === "subscription");
+    expect(echo).toMatchObject({ trades: [pair.symbol, stock.symbol], corrections: [stock.symbol], cancelErrors: [stock.symbol] });
+    client.send({ action: "unsubscribe", trades: [stock.symbol] });
+    const after = await client.waitFor((m) => m.T === "subscription" && Array.isArray(m.trades) && m.trades.length === 1);
+    expect(after).toMatchObject({ trades: [pair.symbol], corrections: [], cancelErrors: [] });
     client.close();
   });
 });

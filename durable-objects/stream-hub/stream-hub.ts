@@ -224,6 +224,11 @@ export class StreamHub extends DurableObject<Env> {
 
   async #authenticate(ws: WebSocket, a: Attachment, m: Extract<ClientMessage, { action: "auth" }>): Promise<void> {
     if (a.userId || a.credential) return this.#send(ws, a, [errorMessage(ERRORS.alreadyAuthenticated)]);
+    // Two credentials in one message: checking either would let the other's fault pass
+    // unseen (an invalid key under a valid token), so neither is checked. The socket stays,
+    // unauthenticated, and may send one credential (its auth timeout still runs).
+    if (m.token !== undefined && (m.key !== undefined || m.secret !== undefined))
+      return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax, "give either key and secret or a token, not both")]);
     const outcome: Principal | string = m.token ? await fromAccessToken(this.env, m.token) : await fromApiKey(this.env, m.key ?? "", m.secret ?? "", this.ctx);
     if (typeof outcome === "string") return this.#end(ws, errorMessage(ERRORS.authFailed), "auth failed");
     // The handshake's rule (workers/routes/streams.ts), so a guest gets no stock data in-band either.
@@ -298,7 +303,7 @@ export class StreamHub extends DurableObject<Env> {
     // Echo only once the symbols know about this hub: from the echo on, data flows. Then
     // each new order book's whole current state, the base for the books that follow.
     const [, books] = await Promise.all([Promise.all(streamKinds(next.kind).map((k) => this.#reconcile(k))), this.#currentBooks(pairs)]);
-    this.#send(ws, next, [...change.errors, subscriptionMessage(next.kind, next.subs)]);
+    this.#send(ws, next, [...change.errors, stockOnlyTradeLists(subscriptionMessage(next.kind, next.subs), next)]);
     if (books.length > 0) this.#send(ws, next, books);
   }
 
@@ -373,6 +378,17 @@ export class StreamHub extends DurableObject<Env> {
       // Closed meanwhile.
     }
   }
+}
+
+/**
+ * The echo of an "all" socket with `corrections` and `cancelErrors` listing stocks only:
+ * those channels come with stock trades, and a pair on `trades` has neither. Each symbol's
+ * class is the one recorded when it was subscribed ("*" stands for every stock there).
+ */
+function stockOnlyTradeLists(echo: ControlMessage, listener: Pick<Attachment, "kind" | "classes">): ControlMessage {
+  if (listener.kind !== "all" || echo.T !== "subscription") return echo;
+  const stocks = (symbols: unknown) => (Array.isArray(symbols) ? (symbols as string[]).filter((s) => s === "*" || listener.classes?.[s] === "stocks") : []);
+  return { ...echo, corrections: stocks(echo.corrections), cancelErrors: stocks(echo.cancelErrors) };
 }
 
 const symbolsOfKind = (registry: ReadonlyMap<string, { assetClass: AssetClass }>, kind: StreamKind): Set<string> =>

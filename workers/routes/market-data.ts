@@ -9,7 +9,8 @@ import { activeSymbols, instrumentSpecOf } from "../../platform/assets";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
-import type { HistoryQuery } from "../../shared/market/history";
+import { boundsProblem, issuableCursor, type HistoryQuery } from "../../shared/market/history";
+import { rfc3339 } from "../../shared/market/format";
 import { parseInstant } from "../../shared/instant";
 import { sample } from "../../shared/stream/limits";
 
@@ -114,9 +115,11 @@ async function resolveSymbols(env: Env, raw: string, kind: Kind): Promise<Instru
   return wanted.sort().map((s) => instrumentSpecOf(registry.get(s)!));
 }
 
+// An unknown symbol is the same 422 in the path as in `symbols=` (docs/alpaca-compat.md §2),
+// so a client maps it to one error (ccxt's BadSymbol) whichever route it called.
 async function oneSymbol(env: Env, symbol: string, kind: Kind): Promise<InstrumentSpec> {
   const info = (await activeSymbols(env)).get(symbol.toUpperCase());
-  if (!info || info.assetClass !== kind) throw notFound(`Invalid symbol: ${symbol}`);
+  if (!info || info.assetClass !== kind) throw new ApiError(422, `Invalid symbol: ${symbol}`, [{ path: "symbol", message: `unknown symbol ${symbol}` }], 10000);
   return instrumentSpecOf(info);
 }
 
@@ -137,16 +140,31 @@ async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q:
   if (timeframe && !timeframe.ok) throw invalidParam("timeframe", timeframe.message);
   const now = Date.now();
   // A bound not given is each symbol's start of today (in its time zone) and now.
+  const startGiven = q.start !== undefined && q.start !== "";
+  const endGiven = q.end !== undefined && q.end !== "";
   const start = instant("start", q.start, Number.NaN);
   const end = instant("end", q.end, now);
+  const startOf = (info: InstrumentSpec) => (startGiven ? start : bucketStart(now, STREAM_TIMEFRAMES[4]!, info.timeZone));
   const label = timeframe?.ok ? timeframe.timeframe.label : "";
-  const query = fingerprint([dataset, label, q.sort, Number.isNaN(start) ? "" : start, q.end === undefined || q.end === "" ? "" : end, symbols.map((s) => s.symbol).join(",")].join("|"));
+  const query = fingerprint([dataset, label, q.sort, startGiven ? start : "", endGiven ? end : "", symbols.map((s) => s.symbol).join(",")].join("|"));
   const page = decodeToken(q.page_token);
   let startIndex = 0;
   if (page) {
     if (page.query !== query) throw invalidParam("page_token", "made for another query: send the symbols, timeframe, start, end and sort of the request that answered it");
     startIndex = symbols.findIndex((s) => s.symbol === page.symbol);
     if (startIndex < 0) throw invalidParam("page_token", "does not belong to these symbols");
+    // A token resumes where a page was cut short (a row's time and tie-breaker, within the
+    // bounds), or, without a cursor, at the start of a later symbol when the limit ran out
+    // at the end of the one before: never at the first. Anything else was not issued here.
+    const fixed = { ...(startGiven && { start }), ...(endGiven && { end }) };
+    if (page.cursor === null ? startIndex === 0 : !issuableCursor(page.cursor, fixed))
+      throw invalidParam("page_token", "its cursor is not a position where a page of this query could end");
+  }
+  // Checked for every symbol before any is read, so the query is refused whole or answered.
+  for (const info of symbols.slice(startIndex)) {
+    const symbolStart = startOf(info);
+    const problem = boundsProblem({ start: symbolStart, end, startGiven, endGiven, defaultStart: `the start of today in ${info.timeZone}, ${rfc3339(symbolStart)}` });
+    if (problem) throw invalidParam(problem.parameter, problem.detail);
   }
   const out: Record<string, unknown[]> = {};
   let remaining = q.limit;
@@ -158,13 +176,12 @@ async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q:
       break;
     }
     const historyQuery: HistoryQuery = {
-      start: Number.isNaN(start) ? bucketStart(now, STREAM_TIMEFRAMES[4]!, info.timeZone) : start,
+      start: startOf(info),
       end,
       limit: remaining,
       sort: q.sort,
       ...(page && i === startIndex && page.cursor ? { cursor: page.cursor } : {}),
     };
-    if (historyQuery.end < historyQuery.start) throw invalidParam("end", "must not be before start");
     const stub = marketOf(env, info.symbol, traceparent);
     const result = dataset === "bars" ? await stub.bars(label || "1Min", historyQuery) : dataset === "trades" ? await stub.trades(historyQuery) : await stub.quotes(historyQuery);
     out[info.symbol] = result.items;
