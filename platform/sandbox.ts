@@ -1,6 +1,6 @@
 import type { BacktestPart, BacktestReport, BarFeed } from "../shared/strategy/backtest";
 import type { InvokeRequest, InvokeResult, StrategyCallback } from "../shared/strategy/invoke";
-import type { StrategyBar } from "../shared/strategy/runtime";
+import type { LogLine, StrategyBar } from "../shared/strategy/runtime";
 import type StrategySandbox from "../sandbox/entry";
 import type { SandboxBacktestRequest, SandboxFault, SandboxOutcome } from "../sandbox/entry";
 import { SANDBOX_ENTRY, SANDBOX_LOOP_BUDGET } from "../sandbox/entry.generated.js";
@@ -59,6 +59,8 @@ export class StrategyCodeError extends Error {
     readonly column: number | null = null,
     /** A backtest's failure: the bars played before the one that failed, when the sandbox said. */
     readonly barsDone: number | null = null,
+    /** What the failed callback logged before it threw (failedCallbackLogs reads it). */
+    readonly logs: LogLine[] = [],
   ) {
     super(message);
   }
@@ -221,7 +223,7 @@ function codeError(fault: SandboxFault): StrategyCodeError {
   const where = fault.line === null ? "" : ` (line ${fault.line}, column ${fault.column})`;
   // The entry's own SandboxStateError means the isolate lost its run (replaced), not a bug in the user's code.
   const reason = fault.name === "LoopBudgetError" ? "loop_budget" : fault.name === "SandboxStateError" ? "crashed" : "threw";
-  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, fault.column, fault.barsDone ?? null);
+  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, fault.column, fault.barsDone ?? null, fault.logs ?? []);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { InstrumentSpec } from "../shared/market/instrument";
 import { Backtest, backtestReport, type BacktestPart, type BacktestReport } from "../shared/strategy/backtest";
-import { strategyInvoker, type InvokeRequest, type InvokeResult } from "../shared/strategy/invoke";
-import type { Strategy, StrategyBar } from "../shared/strategy/runtime";
+import { failedCallbackLogs, strategyInvoker, type InvokeRequest, type InvokeResult } from "../shared/strategy/invoke";
+import type { LogLine, Strategy, StrategyBar } from "../shared/strategy/runtime";
 import type { RiskLimits } from "../shared/trading/risk";
 import type { VenueConfig } from "../shared/venue/venue";
 import { CALLBACKS, withLoopBudget } from "./callbacks";
@@ -40,6 +40,8 @@ export interface SandboxFault {
   column: number | null;
   /** A backtest step's fault: the bars the run had played before the one that failed. */
   barsDone?: number;
+  /** What the failed callback logged before it threw. */
+  logs?: LogLine[];
 }
 
 export type SandboxOutcome<T> = { ok: true; value: T } | { ok: false; fault: SandboxFault };
@@ -140,7 +142,8 @@ function fault(error: unknown): SandboxFault {
   const message = error instanceof Error ? error.message : safeString(error);
   const stack = error instanceof Error && typeof error.stack === "string" ? error.stack : "";
   const at = new RegExp(`${STRATEGY_MODULE.replace(".", "\\.")}:(\\d+):(\\d+)`).exec(stack);
-  return { name, message, line: at ? Number(at[1]) : null, column: at ? Number(at[2]) : null };
+  const logs = failedCallbackLogs(error);
+  return { name, message, line: at ? Number(at[1]) : null, column: at ? Number(at[2]) : null, ...(logs.length > 0 && { logs }) };
 }
 
 function safeString(value: unknown): string {

@@ -189,6 +189,11 @@ describe("a live strategy", () => {
     expect(row.status).toBe("errored");
     const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${id}/logs`, { token: trader.access }));
     expect(logs.lines.some((l) => l.text.startsWith("error:") && l.text.includes("line 5"))).toBe(true);
+    // What each failed callback logged before it threw is kept, just before its error (QA: it was dropped).
+    const texts = logs.lines.map((l) => l.text);
+    const errors = texts.flatMap((text, i) => (text.startsWith("error:") ? [i] : []));
+    expect(errors).toHaveLength(3);
+    for (const i of errors) expect(texts[i - 1]).toMatch(/^close \d/);
     // It hears nothing more: playing the rest adds no callbacks.
     const callbacks = status.stats.callbacks;
     await playUntil(asset.symbol, bars.length * 4);

@@ -3,7 +3,7 @@ import { logger } from "../../platform/log";
 import { endSpan, startSpan, type Span } from "../../platform/trace";
 import type { FeedEvent } from "../../shared/market/feed";
 import { ticksToDecimal, type InstrumentSpec } from "../../shared/market/instrument";
-import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
+import { failedCallbackLogs, strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { strategyOrderPrefix, strategyRunPrefix } from "../../shared/strategy/live";
 import { callbacksOf, stateProblem, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
 import { eventTime, liveStats, liveStep, orderEnded, recordFailure, recordFill, recordSuccess, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
@@ -231,6 +231,7 @@ export class StrategyHost {
       const errored = recordFailure(stats, runtime.invocations - before);
       // A StrategyCodeError's message already says where in the user's source it failed.
       const message = error instanceof Error ? error.message : String(error);
+      runtime.keepLogs(failedCallbackLogs(error));
       runtime.logs.push({ t: Date.now(), text: `error: ${message}` });
       // What the failed callback placed is dropped (it never completed); what earlier
       // callbacks held is not, unless this event had already taken it to send.

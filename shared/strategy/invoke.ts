@@ -93,6 +93,21 @@ export function logText(parts: unknown[]): string {
 const NO_COMMANDS: StrategyCommand[] = Object.freeze([]) as unknown as StrategyCommand[];
 const NO_LOGS: LogLine[] = Object.freeze([]) as unknown as LogLine[];
 
+/**
+ * The lines a callback logged before it threw, kept with what it threw: they are what its
+ * owner needs to see why (a failed callback's orders and state are dropped, its log was
+ * too; found in QA). Read back with failedCallbackLogs, in process or, through the
+ * sandbox's fault, by the host.
+ */
+const failedLogs = new WeakMap<object, LogLine[]>();
+
+/** The lines logged by the callback that threw `error`, or none. */
+export function failedCallbackLogs(error: unknown): LogLine[] {
+  if (typeof error !== "object" || error === null) return NO_LOGS;
+  const carried = (error as { logs?: unknown }).logs;
+  return failedLogs.get(error) ?? (Array.isArray(carried) ? (carried as LogLine[]) : NO_LOGS);
+}
+
 /** Runs one callback of `strategy` against the request's snapshot; a throw propagates to the caller. */
 export function invokeStrategy(strategy: Strategy, request: InvokeRequest): InvokeResult {
   return strategyInvoker(strategy)(request);
@@ -173,6 +188,30 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
       params = { ...(strategy.params ?? {}), ...next.params };
     }
     let returned: unknown;
+    try {
+      returned = call(next);
+    } catch (error) {
+      if (logs.length > 0 && typeof error === "object" && error !== null) failedLogs.set(error, logs);
+      throw error;
+    }
+    // An async callback's orders and logs after its first await would land in a later
+    // callback's answer (or nowhere), differently live and in a backtest: it fails, at once,
+    // the same everywhere, and its promise's own failure is not left unhandled.
+    if (isPending(returned)) {
+      Promise.resolve(returned).catch(() => undefined);
+      throw new TypeError(`${next.callback} returned a promise: callbacks run synchronously (no async or await), so everything a callback does happens before it returns`);
+    }
+    // A live host stores the state as JSON and the sandbox returns it through RPC: what does
+    // not survive JSON is not state (in-process backtests keep the object as it is).
+    result.commands = commands;
+    result.state = state ?? {};
+    result.logs = logs;
+    result.nextId = nextId;
+    return result;
+  };
+
+  function call(next: InvokeRequest): unknown {
+    let returned: unknown;
     switch (next.callback) {
       case "onStart":
         returned = strategy.onStart?.(c);
@@ -197,21 +236,8 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
         throw new Error(`unknown callback ${JSON.stringify(never)}`);
       }
     }
-    // An async callback's orders and logs after its first await would land in a later
-    // callback's answer (or nowhere), differently live and in a backtest: it fails, at once,
-    // the same everywhere, and its promise's own failure is not left unhandled.
-    if (isPending(returned)) {
-      Promise.resolve(returned).catch(() => undefined);
-      throw new TypeError(`${next.callback} returned a promise: callbacks run synchronously (no async or await), so everything a callback does happens before it returns`);
-    }
-    // A live host stores the state as JSON and the sandbox returns it through RPC: what does
-    // not survive JSON is not state (in-process backtests keep the object as it is).
-    result.commands = commands;
-    result.state = state ?? {};
-    result.logs = logs;
-    result.nextId = nextId;
-    return result;
-  };
+    return returned;
+  }
 }
 
 function safeJson(value: unknown): string {

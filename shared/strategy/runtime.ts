@@ -523,6 +523,14 @@ export class StrategyRuntime {
     }
   }
 
+  /** Keeps the lines a failed callback logged before it threw (failedCallbackLogs), as a completed one's are. */
+  keepLogs(lines: readonly LogLine[]): void {
+    for (let i = 0; i < lines.length; i++) {
+      if (this.logs.length >= LOG_LINES) this.droppedLogLines += 1;
+      else this.logs.push(hostLine(lines[i]!));
+    }
+  }
+
   /** Takes the log lines collected so far (a live host stores them and sends them to the owner). */
   takeLogs(): LogLine[] {
     const lines = this.logs;

@@ -140,7 +140,7 @@ strategies.openapi(create, async (c) => {
     if (isUniqueViolation(error, "strategies")) throw duplicateName(body.name);
     throw error;
   }
-  if (row === "limit") throw conflict(`at most ${MAX_STRATEGIES_PER_USER} strategies per user; delete one first`);
+  if (row === "limit") throw conflict(`at most ${MAX_STRATEGIES_PER_USER} strategies per user: reuse one (PATCH /api/strategies/{id} changes its name, parameters or code), or delete one (deleting takes the strategy:delete permission, which admins hold)`);
   await publish(c.env, "strategy.created", `strategy:${id}`, { userId, strategyId: id, name: row.name, kind: row.kind, template: row.template, symbol: row.symbol, version: 1 }, c.get("traceparent"));
   return c.json(strategyView(row), 201);
 });
