@@ -63,6 +63,11 @@ describe("saving strategies from templates", () => {
     });
     const version = await json<Version>(await call(`/api/strategies/${created.id}/versions/1`, as(trader)));
     expect(version).toMatchObject({ version: 1, template: "ma-cross", params: { fast: 5, slow: 30 }, source: null, compiled: null });
+    // Never started: its statistics and a stop are 409 (it exists; 404 is "not found or not
+    // yours"), its log is empty.
+    expect((await expectError(await call(`/api/strategies/${created.id}/stats`, as(trader)), 409)).message).toBe("the strategy has never run: start it first");
+    await expectError(await call(`/api/strategies/${created.id}/stop`, { method: "POST", ...as(trader) }), 409);
+    expect(await json(await call(`/api/strategies/${created.id}/logs`, as(trader)))).toEqual({ lines: [], next_after: 0 });
   });
 
   it("stores the canonical spelling of the timeframe and refuses frames the live feed does not make", async () => {

@@ -93,7 +93,7 @@ const stats = createRoute({
   security,
   middleware: [requirePermission("strategy:read")] as const,
   request: { params: StrategyIdParam },
-  responses: { 200: jsonContent(LiveStrategyStatus, "Status and statistics"), ...errorResponses(401, 403, 404, 429) },
+  responses: { 200: jsonContent(LiveStrategyStatus, "Status and statistics"), ...errorResponses(401, 403, 404, 409, 429) },
 });
 
 strategyRuns.openapi(stats, async (c) => {
@@ -102,7 +102,8 @@ strategyRuns.openapi(stats, async (c) => {
   const strategy = await ownStrategy(c.env, userId, id);
   if (!strategy) throw notFound("strategy not found");
   const status = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyStatus(id);
-  if (!status) throw notFound("the strategy has never run");
+  // 409 as for a stop: the strategy is found, it has no run yet (404 is "not found or not yours").
+  if (!status) throw conflict("the strategy has never run: start it first");
   return c.json(status, 200);
 });
 

@@ -34,7 +34,7 @@ export function StrategiesPage() {
         setList(rows);
         setProblem(null);
         // Statistics of every one that has run: a stopped one shows its last run's (after a
-        // reload it showed "—"); one that never ran answers 404, and shows none. Only a
+        // reload it showed "—"); one that never ran answers 409, and shows none. Only a
         // running one's move, so the others are asked once per status they take: asking
         // for all of them every refresh spent most of the user's request budget (QA: 117
         // requests a minute with nine strategies, and the user's own actions got 429).
@@ -43,9 +43,9 @@ export function StrategiesPage() {
           asked.current.set(s.id, s.status);
           void api<LiveStatusJson>("GET", `/api/strategies/${s.id}/stats`).then(
             (st) => setStats((m) => ({ ...m, [s.id]: st.stats })),
-            // A strategy that never ran has none (404); any other failure (the network, a 429) is asked again next time.
+            // A strategy that never ran has none (409), one deleted meanwhile is gone (404); any other failure (the network, a 429) is asked again next time.
             (e: unknown) => {
-              if (!(e instanceof ApiError && e.status === 404)) asked.current.delete(s.id);
+              if (!(e instanceof ApiError && (e.status === 409 || e.status === 404))) asked.current.delete(s.id);
             },
           );
         }
