@@ -252,8 +252,9 @@ describe("a simulated feed", () => {
     for (const path of ["/v2/stocks/AAPL/trades/latest", "/v2/stocks/bars/latest?symbols=AAPL", "/v2/stocks/AAPL/snapshot", "/v2/stocks/snapshots?symbols=AAPL", "/v1beta3/crypto/us/latest/trades?symbols=BTC/USD"]) {
       const join = path.includes("?") ? "&" : "?";
       expect(await bad(`${path}${join}currency=EUR`), path).toMatch(/^Invalid format for parameter currency: prices are in USD only/);
-      // Taken (a symbol with no trade yet answers its 404, not a refusal of the terms).
-      expect([200, 404], path).toContain((await call(`${path}${join}currency=USD&feed=iex`, { token: trader.access })).status);
+      // Taken (a symbol with no trade yet answers its 404, not a refusal of the terms); crypto takes no feed (below).
+      const terms = path.startsWith("/v1beta3/") ? "currency=USD" : "currency=USD&feed=iex";
+      expect([200, 404], path).toContain((await call(`${path}${join}${terms}`, { token: trader.access })).status);
     }
     expect(await bad("/v2/stocks/bars?symbols=NOPE&timeframe=1Min")).toMatch(/^Invalid symbol/);
     // However many symbols are unknown, the error names five and counts the rest.
@@ -337,6 +338,218 @@ describe("a simulated feed", () => {
     for (const path of ["/v1beta3/crypto/us/bars?symbols=BTC/USD&timeframe=1Min", "/v1beta3/crypto/us/latest/orderbooks?symbols=BTC/USD", "/v1beta3/crypto/us/snapshots?symbols=BTC/USD"])
       expect((await call(path)).status, path).toBe(200);
     await expectError(await call("/v1beta3/crypto/us/snapshots?symbols=BTC/USD", { headers: { authorization: "Bearer not-a-token" } }), 401);
+  });
+});
+
+// ---- the OpenAPI document's market-data answers -------------------------------------------
+
+interface JsonSchema {
+  $ref?: string;
+  type?: string | string[];
+  enum?: unknown[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+}
+interface Parameter {
+  name: string;
+  in: string;
+  schema?: JsonSchema;
+}
+interface Operation {
+  parameters?: Parameter[];
+  responses: Record<string, { content?: Record<string, { schema: JsonSchema }> }>;
+}
+interface OpenApiDoc {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, JsonSchema> };
+}
+
+const isMarketDataPath = (path: string) => path.startsWith("/v2/stocks/") || path.startsWith("/v1beta3/crypto/us/");
+const jsonType = (value: unknown) => (value === null ? "null" : Array.isArray(value) ? "array" : Number.isInteger(value) ? "integer" : typeof value);
+
+/**
+ * Where a JSON value departs from a schema of the document: a key the schema does not
+ * document, a required key missing, a wrong type or value, an item of a list or map that
+ * does not conform. An object schema that documents neither properties nor its map's
+ * values describes nothing and is a departure too. `seen` collects the named schemas a
+ * value was checked against (with anything but null), so a test can tell none went unchecked.
+ */
+function departures(doc: OpenApiDoc, schema: JsonSchema, value: unknown, at: string, seen: Set<string>): string[] {
+  if (schema.$ref) {
+    const name = schema.$ref.replace("#/components/schemas/", "");
+    const target = doc.components.schemas[name];
+    if (!target) return [`${at}: ${schema.$ref} is not in the document`];
+    const found = departures(doc, target, value, at, seen);
+    if (found.length === 0 && value !== null) seen.add(name);
+    return found;
+  }
+  for (const alternatives of [schema.anyOf, schema.oneOf]) {
+    if (!alternatives) continue;
+    const tries = alternatives.map((s) => {
+      const tried = new Set<string>();
+      return { found: departures(doc, s, value, at, tried), tried };
+    });
+    const fits = tries.find((t) => t.found.length === 0);
+    if (!fits) return [`${at}: fits none of its alternatives (${tries.map((t) => t.found.join("; ")).join(" | ")})`];
+    for (const name of fits.tried) seen.add(name);
+    return [];
+  }
+  if (schema.allOf) return schema.allOf.flatMap((s) => departures(doc, s, value, at, seen));
+  const actual = jsonType(value);
+  const types = schema.type === undefined ? [] : [schema.type].flat();
+  if (types.length === 0) return [`${at}: its schema gives no type`];
+  if (!types.includes(actual) && !(actual === "integer" && types.includes("number"))) return [`${at}: is ${actual}, documented ${types.join(" or ")}`];
+  if (schema.enum && !schema.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`];
+  if (actual === "array") {
+    if (!schema.items) return [`${at}: a list whose items are not described`];
+    return (value as unknown[]).flatMap((item, i) => departures(doc, schema.items!, item, `${at}[${i}]`, seen));
+  }
+  if (actual !== "object") return [];
+  const record = value as Record<string, unknown>;
+  const extra = typeof schema.additionalProperties === "object" && Object.keys(schema.additionalProperties).length > 0 ? schema.additionalProperties : undefined;
+  if (!schema.properties && !extra) return [`${at}: an object whose shape is not described`];
+  const found: string[] = [];
+  for (const key of schema.required ?? []) if (!(key in record)) found.push(`${at}: lacks the required ${key}`);
+  for (const [key, item] of Object.entries(record)) {
+    const property = schema.properties?.[key] ?? extra;
+    if (property) found.push(...departures(doc, property, item, `${at}.${key}`, seen));
+    else found.push(`${at}: has ${key}, which is not documented`);
+  }
+  return found;
+}
+
+describe("the OpenAPI document's market-data answers", () => {
+  it("describe every route's 200 body as a named schema its real answers fit, for stocks and crypto", async () => {
+    const user = await signUp();
+    const doc = await json<OpenApiDoc>(await call("/openapi.json"));
+    const [stock, idle, pair, idlePair] = await Promise.all([
+      createInstrument(admin),
+      createInstrument(admin, { feed: { kind: "none" } }),
+      createInstrument(admin, { class: "crypto" }),
+      createInstrument(admin, { class: "crypto", feed: { kind: "none" } }),
+    ]);
+    await Promise.all([step(stock.symbol, 4), step(pair.symbol, 4)]);
+    const S = stock.symbol;
+    const E = idle.symbol;
+    const C = encodeURIComponent(pair.symbol);
+    const CE = encodeURIComponent(idlePair.symbol);
+    const from = "start=2000-01-01";
+
+    // [the documented path, a real request to it]: every kind of answer, with data and
+    // without (empty lists, null records, absent symbols), on the last page and not.
+    const requests: [string, string][] = [];
+    for (const d of ["bars", "trades", "quotes"] as const) {
+      const tf = d === "bars" ? "timeframe=1Min&" : "";
+      requests.push(
+        [`/v2/stocks/{symbol}/${d}`, `/v2/stocks/${S}/${d}?${tf}${from}`],
+        [`/v2/stocks/{symbol}/${d}`, `/v2/stocks/${S}/${d}?${tf}${from}&limit=1`],
+        [`/v2/stocks/{symbol}/${d}`, `/v2/stocks/${E}/${d}?${tf}${from}`],
+        [`/v2/stocks/${d}`, `/v2/stocks/${d}?symbols=${S},${E}&${tf}${from}`],
+        [`/v2/stocks/${d}`, `/v2/stocks/${d}?symbols=${S},${E}&${tf}${from}&limit=1`],
+        [`/v1beta3/crypto/us/${d}`, `/v1beta3/crypto/us/${d}?symbols=${C},${CE}&${tf}${from}`],
+        [`/v1beta3/crypto/us/${d}`, `/v1beta3/crypto/us/${d}?symbols=${C},${CE}&${tf}${from}&limit=1`],
+        [`/v2/stocks/{symbol}/${d}/latest`, `/v2/stocks/${S}/${d}/latest`],
+        [`/v2/stocks/${d}/latest`, `/v2/stocks/${d}/latest?symbols=${S},${E}`],
+        [`/v1beta3/crypto/us/latest/${d}`, `/v1beta3/crypto/us/latest/${d}?symbols=${C},${CE}`],
+      );
+    }
+    requests.push(
+      ["/v1beta3/crypto/us/latest/orderbooks", `/v1beta3/crypto/us/latest/orderbooks?symbols=${C},${CE}`],
+      ["/v2/stocks/{symbol}/snapshot", `/v2/stocks/${S}/snapshot`],
+      ["/v2/stocks/{symbol}/snapshot", `/v2/stocks/${E}/snapshot`],
+      ["/v2/stocks/snapshots", `/v2/stocks/snapshots?symbols=${S},${E}`],
+      ["/v1beta3/crypto/us/snapshots", `/v1beta3/crypto/us/snapshots?symbols=${C},${CE}`],
+    );
+
+    // Every market-data route of the document is called here, and each names its answer.
+    const documented = Object.keys(doc.paths).filter(isMarketDataPath).sort();
+    expect(documented.length).toBeGreaterThanOrEqual(22);
+    expect([...new Set(requests.map(([path]) => path))].sort()).toEqual(documented);
+
+    const seen = new Set<string>();
+    const bodies = new Map<string, Row>();
+    for (const [path, url] of requests) {
+      const schema = doc.paths[path]!.get!.responses["200"]!.content!["application/json"]!.schema;
+      expect(schema.$ref, path).toMatch(/^#\/components\/schemas\/\w+$/);
+      const body = await get(url, user);
+      bodies.set(url, body);
+      expect(departures(doc, schema, body, url, seen), url).toEqual([]);
+    }
+    // The answers held what the document describes: records of every kind, null records
+    // and tokens of both kinds. (Had a list been empty, its item schema would be unchecked.)
+    expect([...seen].sort()).toEqual(
+      expect.arrayContaining(["CryptoOrderbook", "CryptoOrderbookLevel", "CryptoQuote", "CryptoSnapshot", "CryptoTrade", "MarketBar", "StockQuote", "StockSnapshot", "StockSymbolSnapshot", "StockTrade"]),
+    );
+    expect(bodies.get(`/v2/stocks/${E}/snapshot`)).toMatchObject({ symbol: E, latestTrade: null, dailyBar: null });
+    expect(bodies.get(`/v2/stocks/${S}/trades?${from}&limit=1`)!.next_page_token).toEqual(expect.any(String));
+    expect(bodies.get(`/v2/stocks/${S}/trades?${from}`)!.next_page_token).toBeNull();
+    expect((bodies.get(`/v1beta3/crypto/us/trades?symbols=${C},${CE}&${from}`)!.trades as Record<string, Row[]>)[pair.symbol]!.length).toBeGreaterThan(0);
+  });
+
+  it("describes the records exactly, so a key added or dropped on either side is found", async () => {
+    const doc = await json<OpenApiDoc>(await call("/openapi.json"));
+    const keys = (name: string) => ({ properties: Object.keys(doc.components.schemas[name]!.properties ?? {}).sort(), required: [...(doc.components.schemas[name]!.required ?? [])].sort() });
+    const all = (...k: string[]) => ({ properties: k.sort(), required: k.sort() });
+    expect(keys("MarketBar")).toEqual(all("t", "o", "h", "l", "c", "v", "n", "vw"));
+    expect(keys("StockTrade")).toEqual(all("t", "x", "p", "s", "c", "i", "z"));
+    expect(keys("CryptoTrade")).toEqual(all("t", "p", "s", "tks", "i"));
+    expect(keys("StockQuote")).toEqual(all("t", "ax", "ap", "as", "bx", "bp", "bs", "c", "z"));
+    expect(keys("CryptoQuote")).toEqual(all("t", "bp", "bs", "ap", "as"));
+    expect(keys("StockSnapshot")).toEqual(all("latestTrade", "latestQuote", "minuteBar", "dailyBar", "prevDailyBar"));
+    expect(keys("StockSymbolBars")).toEqual(all("symbol", "bars", "next_page_token"));
+    expect(keys("CryptoLatestTrades")).toEqual(all("trades"));
+    // The checker itself: a record with a key more, or one less, departs from its schema.
+    const bar = { t: "2024-01-02T15:04:00.000Z", o: 1, h: 1, l: 1, c: 1, v: 1, n: 1, vw: 1 };
+    const ref = { $ref: "#/components/schemas/MarketBar" };
+    expect(departures(doc, ref, bar, "bar", new Set())).toEqual([]);
+    expect(departures(doc, ref, { ...bar, x: "V" }, "bar", new Set())).toEqual(["bar: has x, which is not documented"]);
+    const { vw: _, ...withoutVw } = bar;
+    expect(departures(doc, ref, withoutVw, "bar", new Set())).toEqual(["bar: lacks the required vw"]);
+    expect(departures(doc, { type: "object", additionalProperties: {} }, {}, "body", new Set())).toEqual(["body: an object whose shape is not described"]);
+  });
+});
+
+describe("crypto data takes no feed", () => {
+  const refusal = "Invalid format for parameter feed: crypto data takes no feed (its location is the path's /us)";
+  const CRYPTO_ROUTES = [
+    "/v1beta3/crypto/us/bars?symbols=BTC/USD&timeframe=1Min",
+    "/v1beta3/crypto/us/trades?symbols=BTC/USD",
+    "/v1beta3/crypto/us/quotes?symbols=BTC/USD",
+    "/v1beta3/crypto/us/latest/bars?symbols=BTC/USD",
+    "/v1beta3/crypto/us/latest/trades?symbols=BTC/USD",
+    "/v1beta3/crypto/us/latest/quotes?symbols=BTC/USD",
+    "/v1beta3/crypto/us/latest/orderbooks?symbols=BTC/USD",
+    "/v1beta3/crypto/us/snapshots?symbols=BTC/USD",
+  ];
+
+  it("refuses a feed on every crypto route, saying why, and answers without one", async () => {
+    const user = await signUp();
+    // It was checked against the stock feeds: "us" was refused as not one of sip, iex…, and iex was taken.
+    const error = await expectError(await call("/v1beta3/crypto/us/latest/bars?symbols=BTC/USD&feed=us", { token: user.access }), 422);
+    expect([error.code, error.message, error.details]).toEqual([42210000, refusal, [{ path: "feed", message: "crypto data takes no feed (its location is the path's /us)" }]]);
+    for (const route of CRYPTO_ROUTES) {
+      for (const feed of ["us", "iex", ""]) expect((await expectError(await call(`${route}&feed=${feed}`, { token: user.access }), 422)).message, `${route} feed=${feed}`).toBe(refusal);
+      expect((await call(route, { token: user.access })).status, route).toBe(200);
+    }
+    // Without credentials too (crypto data is public).
+    expect((await expectError(await call("/v1beta3/crypto/us/snapshots?symbols=BTC/USD&feed=us"), 422)).message).toBe(refusal);
+    // Stocks still take Alpaca's feeds.
+    expect((await call("/v2/stocks/bars/latest?symbols=AAPL&feed=iex", { token: user.access })).status).toBe(200);
+  });
+
+  it("documents no feed on the crypto routes, and the stock feeds on the stock routes", async () => {
+    const doc = await json<OpenApiDoc>(await call("/openapi.json"));
+    const feedOf = (path: string) => doc.paths[path]!.get!.parameters?.find((p) => p.in === "query" && p.name === "feed");
+    const paths = Object.keys(doc.paths).filter(isMarketDataPath);
+    const crypto = paths.filter((p) => p.startsWith("/v1beta3/"));
+    expect(crypto.sort()).toEqual(CRYPTO_ROUTES.map((r) => r.split("?")[0]).sort());
+    for (const path of crypto) expect(feedOf(path), path).toBeUndefined();
+    for (const path of paths.filter((p) => p.startsWith("/v2/"))) expect(feedOf(path)?.schema?.enum, path).toEqual(["sip", "iex", "otc", "boats", "overnight", "delayed_sip"]);
   });
 });
 

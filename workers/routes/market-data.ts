@@ -13,6 +13,7 @@ import { boundsProblem, issuableCursor, type HistoryQuery } from "../../shared/m
 import { rfc3339 } from "../../shared/market/format";
 import { parseInstant } from "../../shared/instant";
 import { sample } from "../../shared/stream/limits";
+import { CryptoLatestOrderbooks, CryptoSnapshots, HistoryAnswers, LatestAnswers, StockSnapshots, StockSymbolSnapshot } from "../../shared/schemas/market-data";
 
 // Market-data REST in Alpaca's shapes (docs/alpaca-compat.md §5), on the same origin as the
 // trading API: stocks under /v2/stocks, crypto under /v1beta3/crypto/us. Numbers are JSON
@@ -51,8 +52,12 @@ const Symbols = z.object({ symbols: z.string().min(1).max(4000).openapi({ exampl
 /** The latest values' and snapshots' query: the symbols (for the multi-symbol paths) and the terms. */
 const SymbolsAndTerms = Symbols.extend(Terms.shape);
 const SymbolPath = z.object({ symbol: z.string().min(1).max(16) });
+// Crypto takes no feed: its location is the path's /us, as on Alpaca's v1beta3 routes. The
+// stock feeds are not documented there, and a feed sent is refused (refuseFeed) rather than
+// checked against them or ignored.
+const CryptoTerms = Terms.omit({ feed: true });
+const CryptoSymbolsAndTerms = Symbols.extend(CryptoTerms.shape);
 
-const Record_ = z.record(z.string(), z.unknown());
 const readMarket = requirePermission("trading:read");
 // Crypto data is public, as on Alpaca (ccxt sends no keys for it): anyone may read it,
 // rate-limited per client like every route, but credentials that are sent must be valid.
@@ -62,6 +67,10 @@ const publicMarket = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 const isPublic = (path: string) => path.startsWith("/v1beta3/crypto/");
+const refuseFeed = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.req.query("feed") !== undefined) throw invalidParam("feed", "crypto data takes no feed (its location is the path's /us)");
+  await next();
+});
 
 /** A bound of the query, to the millisecond: `start` (inclusive) at or after the time given, `end` at or before it. */
 function instant(name: "start" | "end", value: string | undefined, fallback: number): number {
@@ -196,32 +205,40 @@ async function history(env: Env, dataset: Dataset, symbols: InstrumentSpec[], q:
 
 // ---- route declarations ------------------------------------------------------------------
 
-const stockRoute = <P extends string, R extends { params?: typeof SymbolPath; query?: z.ZodObject }>(path: P, summary: string, request: R) =>
+/**
+ * A market-data route: stock routes need `trading:read`; crypto routes are public and take
+ * no feed. `answer` documents its 200 body (shared/schemas/market-data.ts). It is typed as
+ * unknown for the handlers: their records come from the symbol objects typed for either
+ * asset class, and a loop's route for any of three datasets, so the compiler cannot tie a
+ * body to one schema; test/market-data.test.ts checks every route's real answers against
+ * the document instead.
+ */
+const stockRoute = <P extends string, R extends { params?: typeof SymbolPath; query?: z.ZodObject }>(path: P, summary: string, request: R, answer: z.ZodType) =>
   createRoute({
     method: "get",
     path,
     tags: ["market data"],
     summary,
     security: isPublic(path) ? [] : SESSION_OR_KEY,
-    middleware: [isPublic(path) ? publicMarket : readMarket] as const,
+    middleware: isPublic(path) ? ([publicMarket, refuseFeed] as const) : ([readMarket] as const),
     request,
-    responses: { 200: jsonContent(Record_, summary), ...errorResponses(401, 403, 404, 422, 429) },
+    responses: { 200: jsonContent(answer, summary), ...errorResponses(401, 403, 404, 422, 429) },
   });
 
 for (const dataset of ["bars", "trades", "quotes"] as const) {
   const params = dataset === "bars" ? BarParams : HistoryParams;
-  marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${dataset}`, `Historical ${dataset} for one stock`, { params: SymbolPath, query: params }), async (c) => {
+  marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${dataset}`, `Historical ${dataset} for one stock`, { params: SymbolPath, query: params }, HistoryAnswers.stock[dataset]), async (c) => {
     const { symbol } = c.req.valid("param");
     const info = await oneSymbol(c.env, symbol, "us_equity");
     const result = await history(c.env, dataset, [info], c.req.valid("query") as HistoryRequest, c.get("traceparent"));
     return c.json({ [dataset]: result.items[info.symbol] ?? [], symbol: info.symbol, next_page_token: result.next_page_token }, 200);
   });
-  marketData.openapi(stockRoute(`/v2/stocks/${dataset}`, `Historical ${dataset} for several stocks`, { query: params.extend(Symbols.shape) }), async (c) => {
+  marketData.openapi(stockRoute(`/v2/stocks/${dataset}`, `Historical ${dataset} for several stocks`, { query: params.extend(Symbols.shape) }, HistoryAnswers.stocks[dataset]), async (c) => {
     const query = c.req.valid("query") as HistoryRequest & { symbols: string };
     const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "us_equity"), query, c.get("traceparent"));
     return c.json({ [dataset]: result.items, next_page_token: result.next_page_token }, 200);
   });
-  marketData.openapi(stockRoute(`/v1beta3/crypto/us/${dataset}`, `Historical ${dataset} for crypto pairs`, { query: params.extend(Symbols.shape) }), async (c) => {
+  marketData.openapi(stockRoute(`/v1beta3/crypto/us/${dataset}`, `Historical ${dataset} for crypto pairs`, { query: params.omit({ feed: true }).extend(Symbols.shape) }, HistoryAnswers.crypto[dataset]), async (c) => {
     const query = c.req.valid("query") as HistoryRequest & { symbols: string };
     const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "crypto"), query, c.get("traceparent"));
     return c.json({ [dataset]: result.items, next_page_token: result.next_page_token }, 200);
@@ -243,29 +260,29 @@ async function latestMap(env: Env, symbols: InstrumentSpec[], what: Latest, trac
 }
 
 for (const what of ["trades", "quotes", "bars"] as const) {
-  marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${what}/latest`, `Latest ${SINGULAR[what]} of one stock`, { params: SymbolPath, query: Terms }), async (c) => {
+  marketData.openapi(stockRoute(`/v2/stocks/{symbol}/${what}/latest`, `Latest ${SINGULAR[what]} of one stock`, { params: SymbolPath, query: Terms }, LatestAnswers.stock[what]), async (c) => {
     const info = await oneSymbol(c.env, c.req.valid("param").symbol, "us_equity");
     const value = await latestOf(c.env, info, what, c.get("traceparent"));
     if (!value) throw notFound(`no ${SINGULAR[what]} for ${info.symbol} yet`);
     return c.json({ symbol: info.symbol, [SINGULAR[what]]: value }, 200);
   });
-  marketData.openapi(stockRoute(`/v2/stocks/${what}/latest`, `Latest ${SINGULAR[what]} of several stocks`, { query: SymbolsAndTerms }), async (c) => {
+  marketData.openapi(stockRoute(`/v2/stocks/${what}/latest`, `Latest ${SINGULAR[what]} of several stocks`, { query: SymbolsAndTerms }, LatestAnswers.stocks[what]), async (c) => {
     const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity");
     return c.json({ [what]: await latestMap(c.env, symbols, what, c.get("traceparent")) }, 200);
   });
-  marketData.openapi(stockRoute(`/v1beta3/crypto/us/latest/${what}`, `Latest ${SINGULAR[what]} of crypto pairs`, { query: SymbolsAndTerms }), async (c) => {
+  marketData.openapi(stockRoute(`/v1beta3/crypto/us/latest/${what}`, `Latest ${SINGULAR[what]} of crypto pairs`, { query: CryptoSymbolsAndTerms }, LatestAnswers.crypto[what]), async (c) => {
     const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto");
     return c.json({ [what]: await latestMap(c.env, symbols, what, c.get("traceparent")) }, 200);
   });
 }
 
-marketData.openapi(stockRoute("/v1beta3/crypto/us/latest/orderbooks", "Top of book of crypto pairs", { query: SymbolsAndTerms }), async (c) => {
+marketData.openapi(stockRoute("/v1beta3/crypto/us/latest/orderbooks", "Top of book of crypto pairs", { query: CryptoSymbolsAndTerms }, CryptoLatestOrderbooks), async (c) => {
   const symbols = await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto");
   const books = await Promise.all(symbols.map((s) => marketOf(c.env, s.symbol, c.get("traceparent")).orderbook()));
   return c.json({ orderbooks: Object.fromEntries(symbols.flatMap((s, i) => (books[i] ? [[s.symbol, books[i]]] : []))) }, 200);
 });
 
-marketData.openapi(stockRoute("/v2/stocks/{symbol}/snapshot", "Snapshot of one stock", { params: SymbolPath, query: Terms }), async (c) => {
+marketData.openapi(stockRoute("/v2/stocks/{symbol}/snapshot", "Snapshot of one stock", { params: SymbolPath, query: Terms }, StockSymbolSnapshot), async (c) => {
   const info = await oneSymbol(c.env, c.req.valid("param").symbol, "us_equity");
   return c.json({ symbol: info.symbol, ...(await marketOf(c.env, info.symbol, c.get("traceparent")).snapshot()) }, 200);
 });
@@ -276,9 +293,9 @@ async function snapshots(env: Env, symbols: InstrumentSpec[], traceparent: strin
 }
 
 // The stock map is top-level (the SDK iterates the body); crypto wraps it in "snapshots".
-marketData.openapi(stockRoute("/v2/stocks/snapshots", "Snapshots of several stocks", { query: SymbolsAndTerms }), async (c) =>
+marketData.openapi(stockRoute("/v2/stocks/snapshots", "Snapshots of several stocks", { query: SymbolsAndTerms }, StockSnapshots), async (c) =>
   c.json(await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "us_equity"), c.get("traceparent")), 200),
 );
-marketData.openapi(stockRoute("/v1beta3/crypto/us/snapshots", "Snapshots of crypto pairs", { query: SymbolsAndTerms }), async (c) =>
+marketData.openapi(stockRoute("/v1beta3/crypto/us/snapshots", "Snapshots of crypto pairs", { query: CryptoSymbolsAndTerms }, CryptoSnapshots), async (c) =>
   c.json({ snapshots: await snapshots(c.env, await resolveSymbols(c.env, c.req.valid("query").symbols, "crypto"), c.get("traceparent")) }, 200),
 );
