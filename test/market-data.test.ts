@@ -540,6 +540,9 @@ describe("crypto data takes no feed", () => {
     expect((await expectError(await call("/v1beta3/crypto/us/snapshots?symbols=BTC/USD&feed=us"), 422)).message).toBe(refusal);
     // Stocks still take Alpaca's feeds.
     expect((await call("/v2/stocks/bars/latest?symbols=AAPL&feed=iex", { token: user.access })).status).toBe(200);
+    // The other stock-only terms are refused by name too (the schema would have dropped them unseen).
+    expect((await expectError(await call(`${CRYPTO_ROUTES[0]}&adjustment=split`, { token: user.access }), 422)).message).toBe("Invalid format for parameter adjustment: crypto data has no corporate actions to adjust for");
+    expect((await expectError(await call(`${CRYPTO_ROUTES[1]}&asof=2026-12-01`, { token: user.access }), 422)).message).toBe("Invalid format for parameter asof: crypto pairs are not renamed: asof is for stocks");
   });
 
   it("documents no feed on the crypto routes, and the stock feeds on the stock routes", async () => {
@@ -548,7 +551,12 @@ describe("crypto data takes no feed", () => {
     const paths = Object.keys(doc.paths).filter(isMarketDataPath);
     const crypto = paths.filter((p) => p.startsWith("/v1beta3/"));
     expect(crypto.sort()).toEqual(CRYPTO_ROUTES.map((r) => r.split("?")[0]).sort());
-    for (const path of crypto) expect(feedOf(path), path).toBeUndefined();
+    for (const path of crypto) {
+      expect(feedOf(path), path).toBeUndefined();
+      const names = (doc.paths[path]!.get!.parameters ?? []).map((p) => p.name);
+      expect(names, path).not.toContain("adjustment");
+      expect(names, path).not.toContain("asof");
+    }
     for (const path of paths.filter((p) => p.startsWith("/v2/"))) expect(feedOf(path)?.schema?.enum, path).toEqual(["sip", "iex", "otc", "boats", "overnight", "delayed_sip"]);
   });
 });

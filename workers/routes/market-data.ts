@@ -49,6 +49,7 @@ const HistoryParams = z.object({
 });
 const BarParams = HistoryParams.extend({ timeframe: z.string().min(1).max(16).openapi({ example: "1Min" }) });
 const Symbols = z.object({ symbols: z.string().min(1).max(4000).openapi({ example: "AAPL,MSFT" }) });
+const Pairs = z.object({ symbols: z.string().min(1).max(4000).openapi({ example: "BTC/USD,ETH/USD" }) });
 /** The latest values' and snapshots' query: the symbols (for the multi-symbol paths) and the terms. */
 const SymbolsAndTerms = Symbols.extend(Terms.shape);
 const SymbolPath = z.object({ symbol: z.string().min(1).max(16) });
@@ -56,7 +57,7 @@ const SymbolPath = z.object({ symbol: z.string().min(1).max(16) });
 // stock feeds are not documented there, and a feed sent is refused (refuseFeed) rather than
 // checked against them or ignored.
 const CryptoTerms = Terms.omit({ feed: true });
-const CryptoSymbolsAndTerms = Symbols.extend(CryptoTerms.shape);
+const CryptoSymbolsAndTerms = Pairs.extend(CryptoTerms.shape);
 
 const readMarket = requirePermission("trading:read");
 // Crypto data is public, as on Alpaca (ccxt sends no keys for it): anyone may read it,
@@ -67,8 +68,14 @@ const publicMarket = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 const isPublic = (path: string) => path.startsWith("/v1beta3/crypto/");
+// The stock-only terms, refused on crypto by name (the schema would drop them unseen).
+const STOCK_ONLY: Record<string, string> = {
+  feed: "crypto data takes no feed (its location is the path's /us)",
+  adjustment: "crypto data has no corporate actions to adjust for",
+  asof: "crypto pairs are not renamed: asof is for stocks",
+};
 const refuseFeed = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.req.query("feed") !== undefined) throw invalidParam("feed", "crypto data takes no feed (its location is the path's /us)");
+  for (const [name, why] of Object.entries(STOCK_ONLY)) if (c.req.query(name) !== undefined) throw invalidParam(name, why);
   await next();
 });
 
@@ -238,7 +245,7 @@ for (const dataset of ["bars", "trades", "quotes"] as const) {
     const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "us_equity"), query, c.get("traceparent"));
     return c.json({ [dataset]: result.items, next_page_token: result.next_page_token }, 200);
   });
-  marketData.openapi(stockRoute(`/v1beta3/crypto/us/${dataset}`, `Historical ${dataset} for crypto pairs`, { query: params.omit({ feed: true }).extend(Symbols.shape) }, HistoryAnswers.crypto[dataset]), async (c) => {
+  marketData.openapi(stockRoute(`/v1beta3/crypto/us/${dataset}`, `Historical ${dataset} for crypto pairs`, { query: params.omit({ feed: true, adjustment: true, asof: true }).extend(Pairs.shape) }, HistoryAnswers.crypto[dataset]), async (c) => {
     const query = c.req.valid("query") as HistoryRequest & { symbols: string };
     const result = await history(c.env, dataset, await resolveSymbols(c.env, query.symbols, "crypto"), query, c.get("traceparent"));
     return c.json({ [dataset]: result.items, next_page_token: result.next_page_token }, 200);
