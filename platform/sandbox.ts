@@ -59,7 +59,7 @@ export class StrategyCodeError extends Error {
     readonly column: number | null = null,
     /** A backtest's failure: the bars played before the one that failed, when the sandbox said. */
     readonly barsDone: number | null = null,
-    /** What the failed callback logged before it threw (failedCallbackLogs reads it). */
+    /** What the failed callback logged before it threw. */
     readonly logs: LogLine[] = [],
   ) {
     super(message);

@@ -231,7 +231,8 @@ export class StrategyHost {
       const errored = recordFailure(stats, runtime.invocations - before);
       // A StrategyCodeError's message already says where in the user's source it failed.
       const message = error instanceof Error ? error.message : String(error);
-      runtime.keepLogs(failedCallbackLogs(error));
+      // The failed callback's own lines: from the sandbox's fault, or kept in this isolate (a template).
+      runtime.keepLogs(error instanceof StrategyCodeError ? error.logs : failedCallbackLogs(error));
       runtime.logs.push({ t: Date.now(), text: `error: ${message}` });
       // What the failed callback placed is dropped (it never completed); what earlier
       // callbacks held is not, unless this event had already taken it to send.

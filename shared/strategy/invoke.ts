@@ -101,11 +101,12 @@ const NO_LOGS: LogLine[] = Object.freeze([]) as unknown as LogLine[];
  */
 const failedLogs = new WeakMap<object, LogLine[]>();
 
-/** The lines logged by the callback that threw `error`, or none. */
+/**
+ * The lines logged by the callback that threw `error` in this isolate, or none. (Only what
+ * ctx.log collected: a property of the thrown value is the user's, not a log.)
+ */
 export function failedCallbackLogs(error: unknown): LogLine[] {
-  if (typeof error !== "object" || error === null) return NO_LOGS;
-  const carried = (error as { logs?: unknown }).logs;
-  return failedLogs.get(error) ?? (Array.isArray(carried) ? (carried as LogLine[]) : NO_LOGS);
+  return (typeof error === "object" && error !== null && failedLogs.get(error)) || NO_LOGS;
 }
 
 /** Runs one callback of `strategy` against the request's snapshot; a throw propagates to the caller. */
