@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decimalToNearestTicks, ticksToNumber } from "../../shared/market/instrument";
 import { runBacktest } from "../../shared/strategy/backtest";
-import { strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
+import { failedCallbackLogs, strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { callbacksOf, floorLots, roundPrice, StrategyRuntime, type OrderUpdate, type Strategy, type StrategyBar } from "../../shared/strategy/runtime";
 import { COIN, HOUR, START } from "./helpers";
 import { sendStrategyCommand } from "../../shared/strategy/send";
@@ -172,6 +172,36 @@ describe("a failed callback", () => {
       ["s-1", "buy"],
       ["s-2", "sell"],
     ]);
+  });
+
+  it("keeps the lines it logged before it threw with what it threw, and reads nothing from the thrown value itself", () => {
+    const thrown: unknown[] = [];
+    const strategy: Strategy = {
+      onBar(bar, ctx) {
+        ctx.log("close", bar.close);
+        const error = Object.assign(new Error("no"), { logs: [{ t: 0, text: "forged" }] });
+        thrown.push(error);
+        throw error;
+      },
+      onQuote(_q, ctx) {
+        throw { logs: [{ t: 0, text: "forged" }], ctx: typeof ctx };
+      },
+    };
+    const invoke = strategyInvoker(strategy);
+    const request = { instrument: STOCK, params: {}, state: {}, view, now: START, idPrefix: "s-", nextId: 0 };
+    const caught = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        return error;
+      }
+      throw new Error("did not throw");
+    };
+    const error = caught(() => invoke({ ...request, callback: "onBar", event: flatBars(1)[0]! }));
+    expect(error).toBe(thrown[0]);
+    expect(failedCallbackLogs(error)).toEqual([{ t: START, text: `close ${flatBars(1)[0]!.close}` }]);
+    expect(failedCallbackLogs(caught(() => invoke({ ...request, callback: "onQuote", event: { t: START, bid: 1, ask: 2 } })))).toEqual([]);
+    expect(failedCallbackLogs("a string")).toEqual([]);
   });
 
   it("without a keep rule drops every unsent order, and says how many", async () => {
