@@ -75,6 +75,16 @@ describe("the error envelope", () => {
     await expectError(await call("/api/auth/login", { rawBody: "email=a&password=b", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415);
   });
 
+  it("401 before 415 on a route that needs a caller: without a credential, or with a bad one, the body's type is not the problem", async () => {
+    const form = { rawBody: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } };
+    expect((await expectError(await call("/api/strategies", form), 401)).message).toBe("request is not authorized");
+    await expectError(await call("/api/strategies", { ...form, token: "not-a-token" }), 401);
+    await expectError(await call("/api/backtests/csv?symbol=AAPL", { rawBody: "x", headers: { "content-type": "text/plain" } }), 401);
+    // With a caller, the type is what is wrong.
+    const user = await signUp();
+    await expectError(await call("/api/strategies", { ...form, token: user.access }), 415);
+  });
+
   it("413 for an oversized body, declared or streamed", async () => {
     const big = JSON.stringify({ email: "a@example.com", password: "x".repeat(70_000) });
     await expectError(await call("/api/auth/login", { rawBody: big, headers: { "content-type": "application/json" } }), 413);

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { ApiError } from "../shared/errors";
+import { ApiError, unauthorized } from "../shared/errors";
 import type { AppEnv } from "./context";
 import { gatewayConfig } from "./lib/config";
 import { authenticate } from "./middleware/authenticate";
@@ -78,12 +78,21 @@ const CSV_TYPE = /^text\/csv\s*(;|$)/i;
 const isAlpacaApi = (path: string) => path.startsWith("/v2/");
 const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 
+// Every route with a body but sign-up, sign-in and the session's refresh and logout needs a
+// caller: one without is told so (401) before anything about its body, as the routes
+// themselves would, rather than 415 for a body it could not have sent anyway.
+const isPublicBody = (path: string) => path.startsWith("/api/auth/");
+const wrongType = (c: Context<AppEnv>, expected: string): ApiError => {
+  if (!c.get("principal") && !isPublicBody(c.req.path)) return unauthorized(c.get("authFailure") ?? "request is not authorized");
+  return new ApiError(415, `Content-Type must be ${expected}`);
+};
+
 const requireJson = createMiddleware<AppEnv>(async (c, next) => {
   if (!WITH_BODY.has(c.req.method)) return next();
   const hasBody = c.req.header("content-length") !== undefined ? c.req.header("content-length") !== "0" : c.req.header("transfer-encoding") !== undefined;
   const type = c.req.header("content-type") ?? "";
   if (isImport(c.req.path)) {
-    if (hasBody && !CSV_TYPE.test(type)) throw new ApiError(415, "Content-Type must be text/csv");
+    if (hasBody && !CSV_TYPE.test(type)) throw wrongType(c, "text/csv");
     return next();
   }
   if (JSON_TYPE.test(type)) return next();
@@ -91,7 +100,7 @@ const requireJson = createMiddleware<AppEnv>(async (c, next) => {
     await treatBodyAsJson(c);
     return next();
   }
-  if (hasBody) throw new ApiError(415, "Content-Type must be application/json");
+  if (hasBody) throw wrongType(c, "application/json");
   await next();
 });
 
