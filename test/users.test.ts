@@ -81,6 +81,23 @@ describe("password change", () => {
     expect((await call("/api/users/me", { token: user.access })).status).toBe(200);
   });
 
+  it("counts wrong current passwords as failed sign-ins: past the account's limit even the right one waits (429), and sign-in is locked out too", async () => {
+    // Found in QA: 40 wrong guesses through a stolen access token, then the right one, never a 429.
+    const user = await signUp();
+    const ip = `198.51.100.${Math.floor(Math.random() * 200) + 1}`;
+    const hash = () => env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(user.id).first<{ password_hash: string }>();
+    const before = await hash();
+    const change = (current: string) => call("/api/users/me/password", { body: { current_password: current, new_password: "a-brand-new-passphrase" }, token: user.access, ip });
+    // perAccount is 10 in the test bindings.
+    for (let i = 0; i < 10; i++) await expectError(await change(`guess-number-${i}`), 422);
+    const locked = await expectError(await change(user.password), 429);
+    expect(locked.message).toBe("too many failed sign-in attempts; try again later");
+    await expectError(await call("/api/auth/login", { body: { email: user.email, password: user.password } }), 429);
+    // Nothing changed: the old password is still the one.
+    expect(await hash()).toEqual(before);
+    expect((await call("/api/users/me", { token: user.access })).status).toBe(200);
+  });
+
   it("applies the strength rules to the new password", async () => {
     const user = await signUp();
     const before = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(user.id).first();
