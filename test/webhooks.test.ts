@@ -45,6 +45,13 @@ async function register(user: TestUser, url: string, events: string[] = ["order.
   return json<{ id: string; secret: string; url: string; events: string[] }>(res);
 }
 
+/** A domain event's delivery (the fill of a market buy): the kind the queue retries, unlike a test or a redelivery. */
+async function fillDelivery(user: TestUser, webhookId: string): Promise<{ id: number }> {
+  const market = await quotedMarket(admin);
+  await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "day" });
+  return until(async () => (await env.DB.prepare("SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND event_type = 'order.filled'").bind(webhookId).first<{ id: number }>()) ?? undefined, "the fill's delivery", 20_000);
+}
+
 async function sendTest(user: TestUser, webhookId: string): Promise<Delivery> {
   const res = await call(`/api/webhooks/${webhookId}/test`, { method: "POST", token: user.access, ip: user.ip });
   expect(res.status).toBe(202);
@@ -95,7 +102,7 @@ describe("webhook deliveries", () => {
     const user = await signUp();
     const hook = hookUrl(2);
     const webhook = await register(user, hook.url);
-    const queued = await sendTest(user, webhook.id);
+    const queued = await fillDelivery(user, webhook.id);
     const delivery = await deliveryReaching(user, webhook.id, queued.id, "delivered", 40_000);
     expect(delivery).toMatchObject({ attempts: 3, response_status: 200, error: null });
     const requests = await hook.received();
@@ -108,12 +115,27 @@ describe("webhook deliveries", () => {
     const user = await signUp();
     const hook = hookUrl(1_000);
     const webhook = await register(user, hook.url);
-    const queued = await sendTest(user, webhook.id);
+    const queued = await fillDelivery(user, webhook.id);
     const delivery = await deliveryReaching(user, webhook.id, queued.id, "dead", 50_000);
     // max_retries = 3 for development in wrangler.toml: four attempts in all.
     expect(delivery).toMatchObject({ attempts: 4, response_status: 500, error: "the receiver answered 500" });
     expect(await hook.received()).toHaveLength(4);
   }, 70_000);
+
+  it("a test or a redelivery that fails is tried once: sent by hand, it is not retried (each call made up to 13 requests to a URL of the caller's choosing)", async () => {
+    const user = await signUp();
+    const hook = hookUrl(1_000);
+    const webhook = await register(user, hook.url);
+    const queued = await sendTest(user, webhook.id);
+    expect(await deliveryReaching(user, webhook.id, queued.id, "dead")).toMatchObject({ attempts: 1, response_status: 500, error: "the receiver answered 500" });
+    const res = await call(`/api/webhooks/${webhook.id}/deliveries/${queued.id}/redeliver`, { method: "POST", token: user.access, ip: user.ip });
+    expect(res.status).toBe(202);
+    const again = await json<Delivery>(res);
+    expect(await deliveryReaching(user, webhook.id, again.id, "dead")).toMatchObject({ attempts: 1, redelivery: 1 });
+    // Well past the first retry's back-off (2 s): still one request each.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await hook.received()).toHaveLength(2);
+  }, 30_000);
 
   it("a manual redelivery sends the same event again as a new delivery", async () => {
     const user = await signUp();

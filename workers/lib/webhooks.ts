@@ -122,13 +122,17 @@ async function attempt(db: Database, id: number, span: Span): Promise<{ done: bo
   // A deleted webhook takes its deliveries with it; a delivered one is not sent twice.
   if (!found || found.delivery.status === "delivered" || found.delivery.status === "dead") return { done: true, fields: { skipped: found?.delivery.status ?? "gone" } };
   const { delivery, url, secret } = found;
+  // What a user sends by hand (a test, a redelivery: seq above 0) is tried once: with the
+  // queue's retries each call made up to 13 requests to a URL of the caller's choosing, at
+  // the request rate (found in QA); the user sees the answer and may send it again.
+  const once = delivery.eventType === "webhook.test" || delivery.seq > 0;
   const started = Date.now();
   const outcome = await send(url, secret, delivery, started, span.traceparent);
   const latencyMs = Date.now() - started;
   await db
     .update(d)
     .set({
-      status: outcome.ok ? "delivered" : "failing",
+      status: outcome.ok ? "delivered" : once ? "dead" : "failing",
       attempts: sql`${d.attempts} + 1`,
       responseStatus: outcome.status,
       latencyMs,
@@ -137,7 +141,7 @@ async function attempt(db: Database, id: number, span: Span): Promise<{ done: bo
     })
     .where(eq(d.id, id))
     .run();
-  return { done: outcome.ok, fields: { host: hostOf(url), status: outcome.status, eventType: delivery.eventType, ...(outcome.error ? { error: outcome.error } : {}) } };
+  return { done: outcome.ok || once, fields: { host: hostOf(url), status: outcome.status, eventType: delivery.eventType, ...(outcome.error ? { error: outcome.error } : {}) } };
 }
 
 // Only the host is logged: a webhook's path and query may carry the receiver's own secrets.
