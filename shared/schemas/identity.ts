@@ -114,7 +114,8 @@ export const AdminUpdateUserRequest = z
 
 export const ListUsersQuery = z.object({
   limit: wholeParam("limit", 1, 500).default(100),
-  after: z.uuid().optional().openapi({ description: "cursor: the last user id of the previous page" }),
+  page_token: z.uuid({ error: "not a page token from this list" }).optional().openapi({ description: "next_page_token of the previous page" }),
+  after: z.uuid({ error: "must be a user id (UUID)" }).optional().openapi({ description: "cursor: the last user id of the previous page (the same as page_token)" }),
   role: z.enum(ROLES).optional(),
   status: z.enum(["active", "disabled"]).optional(),
 });
