@@ -266,6 +266,11 @@ describe("notifications", () => {
       [{ user_id: "not-a-uuid", title: "t", body: "b" }, 422],
       [{ user_id: crypto.randomUUID(), title: "t", body: "b" }, 404],
       [{ user_id: user.id, title: "x".repeat(121), body: "b" }, 422],
+      // Text people read: no control characters, text-direction marks, blank-looking titles or unpaired surrogates (QA).
+      [{ user_id: user.id, title: "a\u0000\u001b[31mred", body: "b" }, 422],
+      [{ user_id: user.id, title: "\u200b", body: "b" }, 422],
+      [{ user_id: user.id, title: "t", body: "b\u202eevil" }, 422],
+      [{ user_id: user.id, title: "\ud800", body: "b" }, 422],
       [[], 422],
     ];
     for (const [body, status] of adminCases) await expectError(await call("/api/admin/notifications", { body, token: admin.access, ip: admin.ip }), status);
@@ -273,6 +278,8 @@ describe("notifications", () => {
     await expectError(await call("/api/admin/notifications", { body: { user_id: user.id, title: "t", body: "b" }, token: user.access, ip: user.ip }), 403);
     expect(await unread(user)).toBe(1);
     expect((await list(user)).notifications.map((n) => n.title)).toEqual(["keep me unread"]);
+    // A body keeps its paragraphs.
+    expect((await call("/api/admin/notifications", { body: { user_id: user.id, title: "t", body: "line one\n\tline two" }, token: admin.access, ip: admin.ip })).status).toBe(202);
   });
 });
 

@@ -24,7 +24,8 @@ describe("me and profile", () => {
     const res = await call("/api/users/me", { method: "PATCH", body: { username: `${user.username}x`, display_name: "Ada L." }, token: user.access });
     expect(res.status).toBe(200);
     expect(await json(res)).toMatchObject({ username: `${user.username}x`, display_name: "Ada L." });
-    for (const display_name of ["\u0000\u202e", "Ada\u200fL"]) {
+    // An unpaired surrogate too: it was stored as three U+FFFD (QA).
+    for (const display_name of ["\u0000\u202e", "Ada\u200fL", "a\ud800b"]) {
       const refused = await expectError(await call("/api/users/me", { method: "PATCH", body: { display_name }, token: user.access }), 422);
       expect(refused.details.map((d) => d.path)).toEqual(["display_name"]);
     }

@@ -248,6 +248,8 @@ describe("webhook API input", () => {
     await deliveryReaching(user, webhook.id, first.id, "delivered");
     const bodies: [unknown, number][] = [
       [{ url: hookUrl().url, events: [] }, 422],
+      // A description is read in the app: no control characters or text-direction marks (QA).
+      [{ url: hookUrl().url, events: ["order.filled"], description: "a\u0000\u001b[2J\u202eevil" }, 422],
       [{ url: hookUrl().url, events: ["order.exploded"] }, 422],
       [{ url: hookUrl().url, events: ["order.filled", "order.filled"] }, 422],
       [{ url: hookUrl().url, events: ["order.filled"], secret: "mine" }, 422],

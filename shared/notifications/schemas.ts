@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { wholeParam } from "../schemas/common";
+import { SHOWN_TEXT_MESSAGE, shownTextProblem, wholeParam } from "../schemas/common";
 import { NOTIFICATION_KINDS, WEBHOOK_EVENT_TYPES } from "./notifications";
 
 // The notifications API and the `notifications` frames of the user's socket (one shape).
@@ -47,8 +47,9 @@ export const MarkedRead = z.object({ marked: z.number().int().openapi({ descript
 export const AdminMessageRequest = z
   .object({
     user_id: z.uuid({ error: "must be a user id (UUID)" }).optional().openapi({ description: "the user to tell; leave out to tell every active user" }),
-    title: z.string().trim().min(1).max(120),
-    body: z.string().trim().min(1).max(2000),
+    // Shown in the app, the bell and every recipient's webhooks (QA: a NUL, an escape sequence and a lone zero-width space were sent).
+    title: z.string().trim().min(1, "is required").max(120).refine((t) => !shownTextProblem(t), SHOWN_TEXT_MESSAGE),
+    body: z.string().trim().min(1, "is required").max(2000).refine((t) => !shownTextProblem(t, true), `${SHOWN_TEXT_MESSAGE} (line breaks and tabs are kept)`),
   })
   .strict()
   .openapi("AdminMessageRequest");
@@ -67,7 +68,7 @@ export const CreateWebhookRequest = z
       .min(1)
       .max(WEBHOOK_EVENT_TYPES.length)
       .refine((events) => new Set(events).size === events.length, { message: "must not repeat an event type" }),
-    description: z.string().trim().max(200).optional(),
+    description: z.string().trim().max(200).refine((t) => !shownTextProblem(t), SHOWN_TEXT_MESSAGE).optional(),
   })
   .strict()
   .openapi("CreateWebhookRequest");

@@ -110,6 +110,14 @@ export const clientOrderId = () =>
     .max(128)
     .refine((text) => !hasUnshown(text) && !LONE_SURROGATE.test(text), "client_order_id must not contain control characters, text-direction marks or unpaired surrogates");
 
+/**
+ * Text people read that is not a name (a webhook's description, a message's title or body):
+ * none of the unshown characters, nor unpaired surrogates; with `lines`, line breaks and
+ * tabs are kept (a message's body has paragraphs). The caller sets its lengths.
+ */
+export const shownTextProblem = (text: string, lines = false): boolean => hasUnshown(lines ? text.replace(/[\n\t]/g, "") : text) || LONE_SURROGATE.test(text);
+export const SHOWN_TEXT_MESSAGE = "must not contain control characters, text-direction marks or unpaired surrogates";
+
 /** A name people read (a strategy's, a key's, a display name): trimmed, 1 to `max` characters, none of them unshown. */
 export const shownName = (max: number) =>
   z
@@ -117,4 +125,5 @@ export const shownName = (max: number) =>
     .trim()
     .min(1, "is required")
     .max(max, `must be at most ${max} characters`)
-    .refine((text) => !hasUnshown(text), "must not contain control characters or text-direction marks");
+    // An unpaired surrogate was taken and stored as three U+FFFD (found in QA): refused.
+    .refine((text) => !shownTextProblem(text), SHOWN_TEXT_MESSAGE);
