@@ -238,6 +238,19 @@ describe("webhook URLs", () => {
     }
     expect(await json(await call("/api/webhooks", { token: user.access, ip: user.ip }))).toEqual([]);
   });
+
+  it("stores and shows the URL as parsed, the address deliveries go to", async () => {
+    const user = await signUp();
+    const hook = hookUrl();
+    const [base, query] = hook.url.split("?") as [string, string];
+    // As sent, the spaces, tab and line break were stored and listed; the request went to the parsed address.
+    const created = await register(user, `  ${base.replace("http://", "http://\t")}\n?${query}  `);
+    expect(created.url).toBe(new URL(hook.url).href);
+    expect((await json<{ url: string }[]>(await call("/api/webhooks", { token: user.access, ip: user.ip })))[0]!.url).toBe(new URL(hook.url).href);
+    const queued = await sendTest(user, created.id);
+    await deliveryReaching(user, created.id, queued.id, "delivered");
+    expect(await hook.received()).toHaveLength(1);
+  });
 });
 
 describe("webhook API input", () => {
@@ -249,6 +262,7 @@ describe("webhook API input", () => {
     const bodies: [unknown, number][] = [
       [{ url: hookUrl().url, events: [] }, 422],
       // A description is read in the app: no control characters or text-direction marks (QA).
+      [{ url: hookUrl().url, events: ["order.filled"], description: "\u202e" }, 422],
       [{ url: hookUrl().url, events: ["order.filled"], description: "a\u0000\u001b[2J\u202eevil" }, 422],
       [{ url: hookUrl().url, events: ["order.exploded"] }, 422],
       [{ url: hookUrl().url, events: ["order.filled", "order.filled"] }, 422],

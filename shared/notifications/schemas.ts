@@ -62,7 +62,7 @@ export const AdminMessageAccepted = z
 
 export const CreateWebhookRequest = z
   .object({
-    url: z.string().openapi({ example: "https://example.com/hooks/redfire", description: "https only outside development; no private, loopback or link-local hosts" }),
+    url: z.string().openapi({ example: "https://example.com/hooks/redfire", maxLength: 2048, description: "https only outside development; no private, loopback or link-local hosts; stored as parsed (the address deliveries go to)" }),
     events: z
       .array(z.enum(WEBHOOK_EVENT_TYPES))
       .min(1)

@@ -88,6 +88,9 @@ webhooks.openapi(create, async (c) => {
   const body = c.req.valid("json");
   const problem = webhookUrlProblem(body.url, c.env.ENVIRONMENT);
   if (problem) throw unprocessable(`url ${problem}`, [{ path: "url", message: problem }]);
+  // Stored and shown as the parsed URL, the address deliveries go to: as sent, spaces, tabs,
+  // line breaks and an octal host (010.0.0.1 is 8.0.0.1) hid the real target from its owner (QA).
+  const target = new URL(body.url).href;
   const db = database(c.env);
   const secret = `whsec_${randomString(40, BASE62)}`;
   const id = crypto.randomUUID();
@@ -96,7 +99,7 @@ webhooks.openapi(create, async (c) => {
   const inserted = await db
     .insert(w)
     .select(
-      sql`SELECT ${id}, ${userId}, ${body.url}, ${JSON.stringify(body.events)}, ${secret}, ${body.description ?? null}, ${Date.now()}
+      sql`SELECT ${id}, ${userId}, ${target}, ${JSON.stringify(body.events)}, ${secret}, ${body.description ?? null}, ${Date.now()}
         WHERE (SELECT count(*) FROM webhooks WHERE user_id = ${userId}) < ${MAX_WEBHOOKS_PER_USER}`,
     )
     .run();
