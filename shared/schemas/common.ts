@@ -108,7 +108,7 @@ export const clientOrderId = () =>
     .string()
     .min(1)
     .max(128)
-    .refine((text) => !hasUnshown(text) && !LONE_SURROGATE.test(text), "client_order_id must not contain control characters, text-direction marks or unpaired surrogates");
+    .refine((text) => !shownTextProblem(text), `client_order_id ${SHOWN_TEXT_MESSAGE}`);
 
 /**
  * Text people read that is not a name (a webhook's description, a message's title or body):
