@@ -303,7 +303,7 @@ export class StreamHub extends DurableObject<Env> {
     // Echo only once the symbols know about this hub: from the echo on, data flows. Then
     // each new order book's whole current state, the base for the books that follow.
     const [, books] = await Promise.all([Promise.all(streamKinds(next.kind).map((k) => this.#reconcile(k))), this.#currentBooks(pairs)]);
-    this.#send(ws, next, [...change.errors, stockOnlyTradeLists(subscriptionMessage(next.kind, next.subs), next)]);
+    this.#send(ws, next, [...change.errors, subscriptionMessage(next.kind, next.subs, (symbol) => next.classes?.[symbol])]);
     if (books.length > 0) this.#send(ws, next, books);
   }
 
@@ -378,17 +378,6 @@ export class StreamHub extends DurableObject<Env> {
       // Closed meanwhile.
     }
   }
-}
-
-/**
- * The echo of an "all" socket with `corrections` and `cancelErrors` listing stocks only:
- * those channels come with stock trades, and a pair on `trades` has neither. Each symbol's
- * class is the one recorded when it was subscribed ("*" stands for every stock there).
- */
-function stockOnlyTradeLists(echo: ControlMessage, listener: Pick<Attachment, "kind" | "classes">): ControlMessage {
-  if (listener.kind !== "all" || echo.T !== "subscription") return echo;
-  const stocks = (symbols: unknown) => (Array.isArray(symbols) ? (symbols as string[]).filter((s) => s === "*" || listener.classes?.[s] === "stocks") : []);
-  return { ...echo, corrections: stocks(echo.corrections), cancelErrors: stocks(echo.cancelErrors) };
 }
 
 const symbolsOfKind = (registry: ReadonlyMap<string, { assetClass: AssetClass }>, kind: StreamKind): Set<string> =>

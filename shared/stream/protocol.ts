@@ -53,14 +53,19 @@ export const errorMessage = (e: { code: number; msg: string }, detail?: string):
   msg: detail ? `${e.msg}: ${detail.length > MAX_DETAIL_CHARS ? `${detail.slice(0, MAX_DETAIL_CHARS)}…` : detail}` : e.msg,
 });
 
-/** The full-subscription echo Alpaca sends after every (un)subscribe. */
-export function subscriptionMessage(kind: SocketKind, subs: Subscriptions): ControlMessage {
+/**
+ * The full-subscription echo Alpaca sends after every (un)subscribe. Corrections and cancel
+ * errors come with stock trades only: on an "all" socket they list the trade symbols whose
+ * class (`classOf`, as recorded when each was subscribed) is stocks, and "*" (every stock).
+ */
+export function subscriptionMessage(kind: SocketKind, subs: Subscriptions, classOf?: (symbol: string) => StreamKind | undefined): ControlMessage {
   const echo: Record<string, string[]> = {};
   for (const c of channelsOf(kind)) echo[c] = [...(subs[c] ?? [])];
-  // Corrections and cancel errors come with trades on the stock stream.
   if (kind !== "crypto") {
-    echo.corrections = [...(subs.trades ?? [])];
-    echo.cancelErrors = [...(subs.trades ?? [])];
+    const trades = subs.trades ?? [];
+    const stockTrades = kind === "stocks" ? [...trades] : trades.filter((s) => s === "*" || classOf?.(s) === "stocks");
+    echo.corrections = stockTrades;
+    echo.cancelErrors = [...stockTrades];
   }
   return { T: "subscription", ...echo };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bookSnapshotSymbols, changeSubscriptions, namedSymbols, registrationChanges, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
-import type { StreamKind } from "../../shared/stream/protocol";
+import { subscriptionMessage, type StreamKind } from "../../shared/stream/protocol";
 
 const classes: Record<string, StreamKind> = { AAPL: "stocks", MSFT: "stocks", "BTC/USD": "crypto" };
 const classOf = (s: string) => classes[s];
@@ -109,4 +109,15 @@ it("a subscribe starts the order books it named and was granted; * starts every 
   expect(bookSnapshotSymbols({ orderbooks: ["BTC/USD"] }, "crypto", { orderbooks: ["*"] }, pairs)).toEqual(["BTC/USD"]);
   // A stock socket has no order books, whatever the message asks.
   expect(bookSnapshotSymbols({ orderbooks: ["BTC/USD"] }, "stocks", {}, pairs)).toEqual([]);
+});
+
+describe("the subscription echo", () => {
+  it("lists corrections and cancel errors for stock trades only, and none on a crypto socket", () => {
+    const subs = { trades: ["AAPL", "BTC/USD", "*"], quotes: ["BTC/USD"] };
+    expect(subscriptionMessage("all", subs, classOf)).toMatchObject({ T: "subscription", trades: ["AAPL", "BTC/USD", "*"], corrections: ["AAPL", "*"], cancelErrors: ["AAPL", "*"], quotes: ["BTC/USD"] });
+    expect(subscriptionMessage("stocks", { trades: ["AAPL", "MSFT"] })).toMatchObject({ corrections: ["AAPL", "MSFT"], cancelErrors: ["AAPL", "MSFT"] });
+    const crypto = subscriptionMessage("crypto", { trades: ["BTC/USD"] });
+    expect(crypto).not.toHaveProperty("corrections");
+    expect(crypto).not.toHaveProperty("cancelErrors");
+  });
 });

@@ -54,8 +54,8 @@ const Pairs = z.object({ symbols: z.string().min(1).max(4000).openapi({ example:
 const SymbolsAndTerms = Symbols.extend(Terms.shape);
 const SymbolPath = z.object({ symbol: z.string().min(1).max(16) });
 // Crypto takes no feed: its location is the path's /us, as on Alpaca's v1beta3 routes. The
-// stock feeds are not documented there, and a feed sent is refused (refuseFeed) rather than
-// checked against them or ignored.
+// stock feeds are not documented there, and a feed sent is refused (refuseStockTerms, with
+// the other stock-only terms) rather than checked against them or ignored.
 const CryptoTerms = Terms.omit({ feed: true });
 const CryptoSymbolsAndTerms = Pairs.extend(CryptoTerms.shape);
 
@@ -74,7 +74,7 @@ const STOCK_ONLY: Record<string, string> = {
   adjustment: "crypto data has no corporate actions to adjust for",
   asof: "crypto pairs are not renamed: asof is for stocks",
 };
-const refuseFeed = createMiddleware<AppEnv>(async (c, next) => {
+const refuseStockTerms = createMiddleware<AppEnv>(async (c, next) => {
   for (const [name, why] of Object.entries(STOCK_ONLY)) if (c.req.query(name) !== undefined) throw invalidParam(name, why);
   await next();
 });
@@ -227,7 +227,7 @@ const stockRoute = <P extends string, R extends { params?: typeof SymbolPath; qu
     tags: ["market data"],
     summary,
     security: isPublic(path) ? [] : SESSION_OR_KEY,
-    middleware: isPublic(path) ? ([publicMarket, refuseFeed] as const) : ([readMarket] as const),
+    middleware: isPublic(path) ? ([publicMarket, refuseStockTerms] as const) : ([readMarket] as const),
     request,
     responses: { 200: jsonContent(answer, summary), ...errorResponses(401, 403, 404, 422, 429) },
   });
