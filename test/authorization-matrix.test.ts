@@ -1,4 +1,5 @@
 import { env } from "cloudflare:test";
+import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../shared/rbac";
 import { call, createKey, json, signUp, type TestUser } from "./helpers";
@@ -54,6 +55,7 @@ const webhooksRead = (status: number) => ({ anonymous: 401, guest: status, user:
 const webhooksWrite = (status: number) => ({ ...webhooksRead(status), guest: 403 });
 const ADMIN_ONLY = { anonymous: 401, guest: 403, user: 403, trader: 403, admin: 200, "trader-read-key": 403, "trader-trade-key": 403 } as const;
 
+
 const ROUTES: Route[] = [
   {
     name: "GET /api/users/me",
@@ -83,6 +85,16 @@ const ROUTES: Route[] = [
   {
     name: "DELETE /api/keys/{another user's key}",
     request: (f) => ({ method: "DELETE", path: `/api/keys/${f.victimKeyId}` }),
+    expected: { anonymous: 401, guest: 403, user: 404, trader: 404, admin: 404, "trader-read-key": 403, "trader-trade-key": 403 },
+  },
+  {
+    name: "GET /api/sessions",
+    request: () => ({ method: "GET", path: "/api/sessions" }),
+    expected: { anonymous: 401, ...ALL_SIGNED_IN, "trader-read-key": 403, "trader-trade-key": 403 },
+  },
+  {
+    name: "DELETE /api/sessions/{another user's session}",
+    request: (f) => ({ method: "DELETE", path: `/api/sessions/${String(decodeJwt(f.victim.access).sid)}` }),
     expected: { anonymous: 401, guest: 403, user: 404, trader: 404, admin: 404, "trader-read-key": 403, "trader-trade-key": 403 },
   },
   {

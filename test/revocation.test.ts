@@ -1,4 +1,5 @@
 import { env } from "cloudflare:test";
+import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { call, createKey, json, signUp, type TestUser } from "./helpers";
 import { StreamClient, type StreamMessage } from "./stream-client";
@@ -61,6 +62,7 @@ async function expectStillOpen(client: StreamClient, kind: SocketKind): Promise<
   expect(client.closed).toBeUndefined();
 }
 
+
 interface Setup {
   user: TestUser;
   /** The credential the revocation ends. */
@@ -121,6 +123,19 @@ const REVOCATIONS: Revocation[] = [
     },
     async revoke({ user }) {
       expect((await call("/api/auth/logout", { body: { refresh_token: user.refresh } })).status).toBe(204);
+    },
+  },
+  {
+    name: "session ended from another (DELETE /api/sessions/{id})",
+    ends: { session: true },
+    async setup() {
+      const user = await signUp();
+      const other = await login(user);
+      return { user, target: { kind: "session", access: user.access }, bystander: { kind: "session", access: other.access } };
+    },
+    async revoke({ user, target, bystander }) {
+      const res = await call(`/api/sessions/${String(decodeJwt((target as { access: string }).access).sid)}`, { method: "DELETE", token: (bystander as { access: string }).access, ip: user.ip });
+      expect(res.status).toBe(204);
     },
   },
   {

@@ -19,6 +19,7 @@ import { assets, IMPORT_PATH } from "./routes/assets";
 import { auth } from "./routes/auth";
 import { BACKTEST_CSV_PATH, BACKTEST_OPTIMIZE_PATH, BACKTEST_RUN_PATH, backtests } from "./routes/backtests";
 import { keys } from "./routes/keys";
+import { sessions } from "./routes/sessions";
 import { marketData } from "./routes/market-data";
 import { notifications } from "./routes/notifications";
 import { streams } from "./routes/streams";
@@ -159,6 +160,7 @@ export function createApp() {
   app.route("/", auth);
   app.route("/", users);
   app.route("/", keys);
+  app.route("/", sessions);
   app.route("/", admin);
   app.route("/", deadEvents);
   app.route("/", adminConfig);

@@ -475,6 +475,23 @@ try {
     }
   });
 
+  await step("a sign-in elsewhere is listed on the keys page and ended from there", async () => {
+    const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json", "user-agent": "e2e-other-client/1.0" }, body: JSON.stringify({ email, password: PASSWORD }) });
+    if (login.status !== 200) throw new Error(`login answered ${login.status}`);
+    const other = (await login.json()).access_token;
+    // The list is read when the page opens.
+    await page.getByRole("link", { name: "Trade" }).click();
+    await page.getByRole("link", { name: "API keys" }).click();
+    const row = page.locator('[data-testid="sessions"] tbody tr').filter({ hasText: "e2e-other-client/1.0" });
+    await row.waitFor();
+    await page.locator('[data-testid="sessions"] tbody tr').filter({ hasText: "This session" }).waitFor();
+    await row.getByRole("button", { name: "End" }).click();
+    await row.waitFor({ state: "detached" });
+    const refused = await fetch(`${base}/api/users/me`, { headers: { authorization: `Bearer ${other}` } });
+    if (refused.status !== 401) throw new Error(`the ended session answered ${refused.status}`);
+    await shot("sessions");
+  });
+
   // Strategies and backtests (web/src/lab): a moving-average cross made through the form,
   // backtested on bars uploaded through the page, then run live and stopped.
   const strategyName = `MA cross ${tag}`;

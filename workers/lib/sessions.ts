@@ -1,4 +1,4 @@
-import { and, eq, isNull, ne } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { unauthorized } from "../../shared/errors";
 import { issueAccessToken } from "../../platform/access-token";
@@ -165,4 +165,34 @@ export async function revokeUserSessions(env: Env, userId: string, reason: strin
     .set({ revokedAt: Date.now(), revokeReason: reason })
     .where(and(...conditions))
     .run();
+}
+
+/** A user's open sessions: not revoked, not expired, newest first, with the last time each was refreshed. */
+export async function openSessionsOf(env: Env, userId: string, now: number) {
+  return database(env)
+    .select({
+      id: schema.sessions.id,
+      createdAt: schema.sessions.createdAt,
+      expiresAt: schema.sessions.expiresAt,
+      userAgent: schema.sessions.userAgent,
+      lastRefreshedAt: sql<number>`(SELECT max(${schema.refreshTokens.createdAt}) FROM ${schema.refreshTokens} WHERE ${schema.refreshTokens.sessionId} = ${schema.sessions.id})`,
+    })
+    .from(schema.sessions)
+    .where(and(eq(schema.sessions.userId, userId), isNull(schema.sessions.revokedAt), gt(schema.sessions.expiresAt, now)))
+    .orderBy(desc(schema.sessions.createdAt), desc(schema.sessions.id))
+    .all();
+}
+
+/**
+ * Ends one of the user's open sessions; false if the user has no such open session (another
+ * user's session answers the same). The access tokens stop at the user's object, which the
+ * caller tells (closeSockets) before answering.
+ */
+export async function revokeOwnSession(env: Env, userId: string, sessionId: string, now: number): Promise<boolean> {
+  const result = await database(env)
+    .update(schema.sessions)
+    .set({ revokedAt: now, revokeReason: "revoked_by_user" })
+    .where(and(eq(schema.sessions.id, sessionId), eq(schema.sessions.userId, userId), isNull(schema.sessions.revokedAt), gt(schema.sessions.expiresAt, now)))
+    .run();
+  return result.meta.changes === 1;
 }

@@ -4,6 +4,7 @@ import type { ApiKey, CreatedApiKey } from "../../../shared/schemas/identity";
 import { api, ApiError, session } from "../api";
 import { useStore } from "../store";
 import { time } from "../format";
+import { SessionsPanel } from "./sessions";
 
 // API keys for programmatic clients (Alpaca's SDK, ccxt): the secret is shown once, right
 // after creation, and never again.
@@ -142,6 +143,7 @@ export function KeysPage() {
           </table>
         )}
       </section>
+      <SessionsPanel />
     </main>
   );
 }

@@ -1,0 +1,77 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError, signOut } from "../api";
+
+// The user's sign-ins, each ended on its own: a browser left signed in elsewhere is ended
+// here without changing the password (DELETE /api/sessions/{id}).
+interface SessionView {
+  id: string;
+  created_at: string;
+  last_refreshed_at: string | null;
+  expires_at: string;
+  user_agent: string | null;
+  current: boolean;
+}
+
+const when = (iso: string) => new Date(iso).toLocaleString([], { hour12: false });
+
+export function SessionsPanel() {
+  const [sessions, setSessions] = useState<SessionView[] | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const load = () => api<SessionView[]>("GET", "/api/sessions").then(setSessions, (e: unknown) => setProblem(e instanceof ApiError ? e.message : "Could not load sessions."));
+  useEffect(() => void load(), []);
+
+  async function end(s: SessionView) {
+    if (s.current && !confirm("End this session? You will be signed out here.")) return;
+    setProblem(null);
+    try {
+      await api("DELETE", `/api/sessions/${s.id}`);
+      if (s.current) return void (await signOut());
+      await load();
+    } catch (e) {
+      setProblem(e instanceof ApiError ? e.message : "The session could not be ended.");
+    }
+  }
+
+  return (
+    <section class="panel">
+      <h2>Signed-in sessions</h2>
+      <p class="muted">Each sign-in stays open until it is ended or its refresh token expires. Ending one signs that browser or client out at once.</p>
+      {problem && (
+        <p class="form-error" role="alert">
+          {problem}
+        </p>
+      )}
+      {sessions === null ? (
+        <p class="empty">Loading…</p>
+      ) : (
+        <table data-testid="sessions">
+          <thead>
+            <tr>
+              <th>Client</th>
+              <th>Signed in</th>
+              <th>Last refreshed</th>
+              <th>Expires</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {sessions.map((s) => (
+              <tr key={s.id} data-session={s.id}>
+                <td class="user-agent" title={s.user_agent ?? undefined}>
+                  {s.current && <strong>This session · </strong>}
+                  {s.user_agent ?? "unknown client"}
+                </td>
+                <td>{when(s.created_at)}</td>
+                <td>{s.last_refreshed_at ? when(s.last_refreshed_at) : "—"}</td>
+                <td>{when(s.expires_at)}</td>
+                <td class="actions">
+                  <button onClick={() => void end(s)}>{s.current ? "Sign out" : "End"}</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
