@@ -50,6 +50,9 @@ function run(files) {
       } catch {
         console.log("(ps printed nothing)");
       }
+      // What a spinning workerd is doing (the stalls so far: a workerd at full CPU, started
+      // as the previous file ended, before the next file began): each thread's stack.
+      for (const pid of busyWorkerds(child.pid)) console.log(stacksOf(pid));
       // The files it was in: started and not ended (once a run stalled with one workerd at
       // full CPU for the whole eight minutes; which file was not known).
       try {
@@ -73,6 +76,30 @@ function run(files) {
       else resolve({ code: code ?? 1, stalled });
     });
   });
+}
+
+/** The workerd processes of session `sid` using more than half a core. */
+function busyWorkerds(sid) {
+  try {
+    return execFileSync("ps", ["-o", "pid=,pcpu=,comm=", "--sid", String(sid)], { encoding: "utf8" })
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .filter(([, cpu, comm]) => comm === "workerd" && Number(cpu) > 50)
+      .map(([pid]) => Number(pid));
+  } catch {
+    return [];
+  }
+}
+
+/** Every thread's stack of `pid` by gdb (when the machine has it), cut to a readable length. */
+function stacksOf(pid) {
+  try {
+    const out = execFileSync("gdb", ["-p", String(pid), "-batch", "-nx", "-ex", "thread apply all bt 25"], { encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
+    const frames = out.split("\n").filter((line) => /^(Thread|#)/.test(line));
+    return `::: tests: stacks of workerd ${pid}:\n${frames.slice(0, 400).join("\n")}`;
+  } catch (error) {
+    return `::: tests: no stacks of workerd ${pid} (${String(error).split("\n")[0]})`;
+  }
 }
 
 /** Waits until no process of the group `pid` is left (at most 30 s, then kills what is). */
