@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../shared/password-policy";
 import { call, expectError, freshIp, json, ORIGIN, PASSWORD, signUp, tableCounts } from "./helpers";
 
 interface Tokens {
@@ -59,6 +60,13 @@ describe("register", () => {
     expect([a.status, b.status].sort()).toEqual([201, 409]);
     const n = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE email = ?").bind(email).first<{ n: number }>();
     expect(n?.n).toBe(1);
+  });
+
+  it("documents the sign-up password's length as the policy checks it; sign-in's stays free", async () => {
+    type Doc = { components: { schemas: Record<string, { properties: Record<string, { minLength?: number; maxLength?: number }> }> } };
+    const doc = await json<Doc>(await call("/openapi.json"));
+    expect(doc.components.schemas.RegisterRequest!.properties.password).toMatchObject({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH });
+    expect(doc.components.schemas.LoginRequest!.properties.password!.minLength).toBe(1);
   });
 
   it.each([

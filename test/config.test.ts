@@ -72,6 +72,117 @@ describe("config: reading", () => {
   });
 });
 
+describe("config: reading validates the scope as writing does", () => {
+  it("refuses a read at an account scope naming no user, with the write's message", async () => {
+    const written = await expectError(await write("PUT", "/api/admin/config/risk_limits", { scope: "account:nobody", value: { maxOrderQty: "5" }, reason: "typo" }, await etag()), 422);
+    for (const path of ["/api/admin/config?scope=account:nobody", "/api/admin/config/risk_limits?scope=account:nobody"]) {
+      const read_ = await expectError(await read(path), 422);
+      expect(read_.message, path).toBe(written.message);
+      expect(read_.details, path).toEqual(written.details);
+    }
+  });
+
+  it("refuses a one-key read at a kind of scope the key cannot be set at, with the write's message", async () => {
+    for (const [key, scope] of [["venue", `account:${admin.id}`], ["risk_limits", "symbol:AAPL"], ["login_throttle", "symbol:AAPL"], ["socket_limits", `account:${admin.id}`], ["feature_flags", `account:${admin.id}`]] as const) {
+      const written = await expectError(await write("PUT", `/api/admin/config/${key}`, { scope, value: {}, reason: "x" }, await etag()), 422);
+      const read_ = await expectError(await read(`/api/admin/config/${key}?scope=${encodeURIComponent(scope)}`), 422);
+      expect(read_.message, `${key} at ${scope}`).toBe(written.message);
+      expect(read_.details, `${key} at ${scope}`).toEqual(written.details);
+      expect(read_.details.map((d) => d.path)).toEqual(["scope"]);
+    }
+  });
+
+  it("still reads a key at every scope it takes, and everything at any valid scope", async () => {
+    for (const path of [`/api/admin/config/risk_limits?scope=account:${admin.id}`, "/api/admin/config/venue?scope=symbol:AAPL", "/api/admin/config/feature_flags?scope=global", "/api/admin/config?scope=symbol:AAPL", `/api/admin/config?scope=account:${admin.id}`])
+      expect((await read(path)).status, path).toBe(200);
+  });
+});
+
+describe("config: If-Match", () => {
+  const body = { value: { ifmatch: true }, reason: "if-match" };
+  const flags = (ifMatch: string, method = "PUT") => write(method, "/api/admin/config/feature_flags", body, ifMatch);
+
+  it("answers a strong ETag, the one reads send", async () => {
+    const res = await read("/api/admin/config/feature_flags");
+    expect(res.headers.get("etag")).toMatch(/^"\d+"$/);
+  });
+
+  it("never matches a weak ETag, even of the current version (412, saying so), and stores nothing", async () => {
+    const current = await etag();
+    const error = await expectError(await flags(`W/${current}`), 412);
+    expect(error.message).toMatch(/weak/);
+    expect(error.details).toEqual([{ path: "If-Match", message: "weak ETags cannot match" }]);
+    expect(await etag()).toBe(current);
+  });
+
+  it("matches a list when any member is the current version", async () => {
+    const current = await etag();
+    const stale = `"${Number(current.replaceAll('"', "")) + 1000}"`;
+    const res = await flags(`${stale}, ${current}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const next = await etag();
+    expect(next).not.toBe(current);
+    expect((await flags(` ${next} ,"0",`, "PATCH")).status).toBe(200);
+    // A list of stale versions, or a weak current one beside a stale strong one, is refused.
+    const now = await etag();
+    const refused = await expectError(await flags(`${current}, ${next}`), 412);
+    expect(refused.message).toContain(`version ${now.replaceAll('"', "")}`);
+    const weak = await expectError(await flags(`${current}, W/${now}`), 412);
+    expect(weak.message).toMatch(/weak/);
+    expect(await etag()).toBe(now);
+  });
+
+  it('matches "*" to the current configuration, for set, delete and rollback', async () => {
+    expect((await flags("*")).status).toBe(200);
+    const del = await call("/api/admin/config/feature_flags?scope=global&reason=star", { method: "DELETE", token: admin.access, ip: admin.ip, headers: { "if-match": "*" } });
+    expect(del.status, await del.clone().text()).toBe(200);
+    const deleted = await json<VersionBody>(del);
+    const back = await write("POST", "/api/admin/config/rollback", { version: deleted.version - 1, reason: "star" }, "*");
+    expect(back.status, await back.clone().text()).toBe(200);
+  });
+
+  it('refuses what is not "*" or a list of this API\'s ETags (400)', async () => {
+    const current = await etag();
+    for (const bad of ["soon", "12", `*, ${current}`, `${current} x`, `${current} ${current}`, '"v12"', `"012"`, 'W/"x"'])
+      expect((await expectError(await flags(bad), 400)).details[0]!.path, bad).toBe("If-Match");
+    expect(await etag()).toBe(current);
+  });
+});
+
+describe("config: risk limits", () => {
+  it("refuses a limit of 0, which would refuse every order, naming how to stop trading instead", async () => {
+    const before = await etag();
+    for (const field of ["maxOrderQty", "maxOrderNotional", "maxPositionNotional", "dailyLossLimit", "maxResetCash"]) {
+      for (const zero of ["0", "0.00", "000"]) {
+        const error = await expectError(await write("PUT", "/api/admin/config/risk_limits", { scope: `account:${admin.id}`, value: { [field]: zero }, reason: "zero" }, before), 422);
+        expect(error.details, `${field} ${zero}`).toEqual([{ path: `value.${field}`, message: expect.stringContaining("must be greater than 0") }]);
+        expect(error.details[0]!.message).toContain("disable the user");
+      }
+    }
+    expect(await etag()).toBe(before);
+  });
+
+  it("says which bound a too-long decimal breaks, not that it is no decimal", async () => {
+    const before = await etag();
+    const error = await expectError(
+      await write("PUT", "/api/admin/config/risk_limits", { scope: `account:${admin.id}`, value: { maxOrderQty: "1.123456789", maxOrderNotional: "1234567890123456", maxPositionNotional: "12.5x", dailyLossLimit: 5 }, reason: "long" }, before),
+      422,
+    );
+    const by = Object.fromEntries(error.details.map((d) => [d.path, d.message]));
+    expect(by["value.maxOrderQty"]).toBe("at most 8 decimal places (9 given)");
+    expect(by["value.maxOrderNotional"]).toBe("at most 15 digits before the decimal point (16 given)");
+    expect(by["value.maxPositionNotional"]).toBe('must be a decimal string like "100000"');
+    expect(by["value.dailyLossLimit"]).toBe('must be a decimal string like "100000"');
+    expect(await etag()).toBe(before);
+  });
+
+  it("accepts the smallest and largest limits the decimals allow", async () => {
+    const user = await signUp();
+    const version = await put("risk_limits", { scope: `account:${user.id}`, value: { maxOrderQty: "0.00000001", maxOrderNotional: "999999999999999.99999999" } });
+    expect(version.changes[0]!.after).toEqual({ maxOrderQty: "0.00000001", maxOrderNotional: "999999999999999.99999999" });
+  });
+});
+
 describe("config: writing", () => {
   it("refuses a bad value with the path of each error, and stores nothing", async () => {
     const before = await etag();

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordViolations } from "../shared/password-policy";
 import { call, createKey, expectError, json, signUp, tableCounts } from "./helpers";
 
 interface Tokens {
@@ -97,6 +98,18 @@ describe("password change", () => {
     // Nothing changed: the old password is still the one.
     expect(await hash()).toEqual(before);
     expect((await call("/api/users/me", { token: user.access })).status).toBe(200);
+  });
+
+  it("documents new_password's length as the policy checks it, and the policy still names the rule", async () => {
+    type Doc = { components: { schemas: Record<string, { properties: Record<string, { minLength?: number; maxLength?: number }> }> } };
+    const doc = await json<Doc>(await call("/openapi.json"));
+    const { current_password, new_password } = doc.components.schemas.ChangePasswordRequest!.properties;
+    expect(new_password).toMatchObject({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH });
+    // The current password is whatever it is: only absurd lengths are refused before hashing.
+    expect(current_password!.minLength).toBe(1);
+    // A password one character past each documented bound breaks the policy's rule.
+    expect(passwordViolations("Tr0ub4dor&3xyz".slice(0, PASSWORD_MIN_LENGTH - 1), {}).map((v) => v.rule)).toContain("min_length");
+    expect(passwordViolations("abcd".repeat(PASSWORD_MAX_LENGTH).slice(0, PASSWORD_MAX_LENGTH + 1), {}).map((v) => v.rule)).toContain("max_length");
   });
 
   it("applies the strength rules to the new password", async () => {

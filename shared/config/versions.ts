@@ -78,10 +78,9 @@ export function diff(before: Value | null, after: Value | null): FieldDiff[] {
  */
 export function check(key: string, scope: Scope, value: unknown, base?: Record<ConfigKey, Value>): { ok: true; key: ConfigKey; value: Value } | { ok: false; refusal: Refusal } {
   if (!isConfigKey(key)) return { ok: false, refusal: { status: 404, message: `no configuration key ${key}`, details: [] } };
-  const kind = scopeKind(scope);
+  const wrongScope = scopeRefusal(key, scope);
+  if (wrongScope) return { ok: false, refusal: wrongScope };
   const spec = CONFIG_KEYS[key];
-  if (!kind || !(spec.scopes as readonly string[]).includes(kind))
-    return { ok: false, refusal: { status: 422, message: `${key} cannot be set at scope ${scope}`, details: [{ path: "scope", message: `one of ${spec.scopes.map((s) => (s === "global" ? "global" : `${s}:<id>`)).join(", ")}` }] } };
   const parsed = (spec.schema as unknown as z.ZodType<Value>).safeParse(value);
   if (!parsed.success)
     return {
@@ -91,6 +90,14 @@ export function check(key: string, scope: Scope, value: unknown, base?: Record<C
   const out = outOfBounds(key, parsed.data, base);
   if (out) return { ok: false, refusal: out };
   return { ok: true, key, value: parsed.data };
+}
+
+/** Why `key` can have no value at `scope` (a malformed scope, or a kind of scope the key does not take); null when it can. */
+export function scopeRefusal(key: ConfigKey, scope: Scope): Refusal | null {
+  const kind = scopeKind(scope);
+  const spec = CONFIG_KEYS[key];
+  if (kind && (spec.scopes as readonly string[]).includes(kind)) return null;
+  return { status: 422, message: `${key} cannot be set at scope ${scope}`, details: [{ path: "scope", message: `one of ${spec.scopes.map((s) => (s === "global" ? "global" : `${s}:<id>`)).join(", ")}` }] };
 }
 
 function outOfBounds(key: ConfigKey, value: Value, base: Record<ConfigKey, Value> | undefined): Refusal | null {

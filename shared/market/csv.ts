@@ -33,6 +33,20 @@ const DEFAULT_MAX_ROWS = 100_000;
 // Epoch numbers below this are seconds (up to the year 5138), above it milliseconds (from 1973).
 const EPOCH_MS_FROM = 1e11;
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The headline of a refused file, counting what it counts: the problems reported and the
+ * lines they are on (one line may have several; line 1 is the header). The list stops at
+ * MAX_ERRORS problems, so a full list says there may be more. `outcome` is what did not
+ * happen, e.g. "nothing was imported".
+ */
+export function csvRejection(errors: readonly CsvError[], outcome: string): string {
+  const lines = new Set(errors.map((e) => e.line)).size;
+  const more = errors.length >= MAX_ERRORS ? ` (the first ${MAX_ERRORS} found; there may be more)` : "";
+  return `CSV rejected: ${plural(errors.length, "problem")} on ${plural(lines, "line")}${more}; ${outcome}`;
+}
+
 class ErrorList {
   readonly errors: CsvError[] = [];
   add(line: number, message: string): void {

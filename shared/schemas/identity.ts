@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { shownName, wholeParam } from "./common";
 import { API_KEY_SCOPES, ROLES } from "../rbac";
-import { PASSWORD_MAX_LENGTH } from "../password-policy";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../password-policy";
 
 const Email = z
   .email({ error: "must be a valid email address" })
@@ -21,8 +21,17 @@ const Username = z
 // (with their names) are checked by shared/password-policy.ts.
 const Password = z.string().min(1, "is required").max(PASSWORD_MAX_LENGTH * 4).openapi({ example: "correct horse battery staple" });
 
+// A password being chosen: the same check here, so a short one gets the policy's named
+// rules (min_length, …), not a schema message; the document shows the policy's lengths,
+// which it counts in characters (code points), as JSON Schema's minLength/maxLength do.
+const NewPassword = Password.openapi({
+  minLength: PASSWORD_MIN_LENGTH,
+  maxLength: PASSWORD_MAX_LENGTH,
+  description: `${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, not a common password, not containing the email or username, at least 4 different characters (shared/password-policy.ts); a password that breaks a rule is a 422 naming each rule`,
+});
+
 export const RegisterRequest = z
-  .object({ email: Email, username: Username, password: Password, display_name: shownName(64).optional() })
+  .object({ email: Email, username: Username, password: NewPassword, display_name: shownName(64).optional() })
   .strict()
   .openapi("RegisterRequest");
 
@@ -67,7 +76,7 @@ export const UpdateProfileRequest = z
   .openapi("UpdateProfileRequest");
 
 export const ChangePasswordRequest = z
-  .object({ current_password: Password, new_password: Password })
+  .object({ current_password: Password, new_password: NewPassword })
   .strict()
   .openapi("ChangePasswordRequest");
 

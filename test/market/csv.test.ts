@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CsvError, MAX_LINE_CHARS, type OhlcvCsvOptions, OhlcvCsvReader, parseOhlcvCsv } from "../../shared/market/csv";
+import { type CsvError, csvRejection, MAX_LINE_CHARS, type OhlcvCsvOptions, OhlcvCsvReader, parseOhlcvCsv } from "../../shared/market/csv";
 import type { Bar } from "../../shared/market/types";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { type Timeframe, parseTimeframe } from "../../shared/market/timeframe";
@@ -80,6 +80,21 @@ describe("OHLCV CSV import", () => {
         { line: 13, message: 'volume "1.5" is not a size >= 0 on the 1 lot grid' },
       ],
     });
+  });
+
+  it("counts a refused file's problems and the lines they are on, not one as the other", () => {
+    // One row with three problems (found in QA as "3 bad lines").
+    const one = parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "yesterday,x,1,1,1,-1"), AAPL, MINUTES);
+    expect(one.ok ? [] : one.errors.map((e) => e.line)).toEqual([2, 2, 2]);
+    expect(csvRejection(one.ok ? [] : one.errors, "nothing was imported")).toBe("CSV rejected: 3 problems on 1 line; nothing was imported");
+    const two = parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "2026-03-02T14:30:00Z,1,1,1,1,1.5", "yesterday,x,1,1,1,1"), AAPL, MINUTES);
+    expect(csvRejection(two.ok ? [] : two.errors, "nothing was run")).toBe("CSV rejected: 3 problems on 2 lines; nothing was run");
+    expect(csvRejection([{ line: 1, message: "x" }], "nothing was imported")).toBe("CSV rejected: 1 problem on 1 line; nothing was imported");
+    // The list stops at 100 problems: the count says there may be more.
+    const many = csv("timestamp,open,high,low,close,volume", ...Array.from({ length: 60 }, () => "yesterday,x,1,1,1,1"));
+    const capped = parseOhlcvCsv(many, AAPL, MINUTES);
+    expect(capped.ok ? 0 : capped.errors.length).toBe(100);
+    expect(csvRejection(capped.ok ? [] : capped.errors, "nothing was imported")).toBe("CSV rejected: 100 problems on 50 lines (the first 100 found; there may be more); nothing was imported");
   });
 
   it("keeps refusing rows until time passes the latest row so far", () => {

@@ -4,7 +4,7 @@ import { ApiError } from "../../shared/errors";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, scopeKind } from "../../shared/config/keys";
 import { CONFIG_STORE } from "../../shared/config/live";
 import type { WriteResult } from "../../shared/config/versions";
-import { effective, effectiveAll, type Refusal, type Version } from "../../shared/config/versions";
+import { effective, effectiveAll, scopeRefusal, type Refusal, type Version } from "../../shared/config/versions";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
 import type { AppEnv } from "../context";
 import { principalOf, requirePermission } from "../middleware/authenticate";
@@ -24,7 +24,11 @@ const security = SESSION_OR_KEY;
 const Scope = z.string().openapi({ example: "global", description: '"global", "account:<user id>" or "symbol:<SYMBOL>"' });
 const KeyParam = z.object({ key: z.string().openapi({ param: { name: "key", in: "path" }, example: "risk_limits" }) });
 const ScopeQuery = z.object({ scope: Scope.default("global") });
-const IfMatch = z.object({ "if-match": z.string().optional().openapi({ description: 'The ETag of the configuration read (e.g. "12"); required' }) });
+const IfMatch = z.object({
+  "if-match": z.string().optional().openapi({
+    description: 'The ETag of the configuration read (e.g. "12"), a list of them ("11", "12": any may be current) or "*" (whatever is current); required. Compared strongly: a weak ETag (W/"12") never matches',
+  }),
+});
 const FieldValue = z.record(z.string(), z.unknown());
 
 const OverrideView = z.object({ key: z.string(), scope: z.string(), value: FieldValue });
@@ -73,13 +77,78 @@ const HistoryQuery = z.object({
 const store = (env: Env) => env.CONFIG.getByName(CONFIG_STORE);
 const etag = (version: number) => `"${version}"`;
 
-/** The version a write is based on, from If-Match; 428 without one. */
-function ifMatch(c: Context<AppEnv>): number {
-  const header = c.req.header("if-match");
+/** What If-Match asks for: "*" (any current configuration), or the versions of the strong ETags it lists. */
+type Precondition = { any: true } | { any: false; versions: number[]; weak: string[] };
+
+// One member of If-Match's list: an entity-tag, weak (W/"…") or strong ("…"), with the
+// commas and spaces around it; empty members (", ,") are allowed, as RFC 9110 §5.6.1 says.
+const LIST_MEMBER = /[\s,]*(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*(?:,|$)/y;
+// The ETags this API sends: the version, quoted, without leading zeros.
+const OUR_TAG = /^(?:0|[1-9]\d{0,14})$/;
+const NOT_OURS = 'If-Match must be "*" or ETags of this API, e.g. "12" or "11", "12"';
+
+/**
+ * If-Match (RFC 9110 §13.1.1): "*", or a comma-separated list of ETags, which matches when
+ * one of them is the current version by the strong comparison; a weak ETag (W/"12") never
+ * matches. 428 without one, 400 when it is not "*" or a list of this API's ETags.
+ */
+function ifMatch(c: Context<AppEnv>): Precondition {
+  const header = c.req.header("if-match")?.trim();
   if (!header) throw new ApiError(428, "If-Match is required: send the ETag of the configuration you read", [{ path: "If-Match", message: "required" }], 10000);
-  const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
-  if (!match) throw new ApiError(400, 'If-Match must be an ETag of this API, e.g. "12"', [{ path: "If-Match", message: "not an ETag" }], 10000);
-  return Number(match[1]);
+  if (header === "*") return { any: true };
+  const versions: number[] = [];
+  const weak: string[] = [];
+  LIST_MEMBER.lastIndex = 0;
+  while (LIST_MEMBER.lastIndex < header.length) {
+    const from = LIST_MEMBER.lastIndex;
+    const member = LIST_MEMBER.exec(header);
+    if (!member) {
+      // Only separators left ("12",) end the list; anything else is not an entity-tag.
+      if (/^[\s,]*$/.test(header.slice(from))) break;
+      throw new ApiError(400, NOT_OURS, [{ path: "If-Match", message: `not an ETag: ${header.slice(from).split(",")[0]!.trim()}` }], 10000);
+    }
+    const [isWeak, opaque] = [member[1], member[2]!];
+    const tag = `${isWeak ?? ""}"${opaque}"`;
+    if (!OUR_TAG.test(opaque)) throw new ApiError(400, NOT_OURS, [{ path: "If-Match", message: `not an ETag of this API: ${tag}` }], 10000);
+    if (isWeak) weak.push(tag);
+    else versions.push(Number(opaque));
+  }
+  if (versions.length === 0 && weak.length === 0) throw new ApiError(400, NOT_OURS, [{ path: "If-Match", message: "no ETag" }], 10000);
+  if (versions.length === 0) throw weakOnly(weak);
+  return { any: false, versions, weak };
+}
+
+function weakOnly(weak: string[]): ApiError {
+  return new ApiError(
+    412,
+    `If-Match uses the strong comparison, which a weak ETag (${weak.join(", ")}) can never pass; send the ETag as read, e.g. "12"`,
+    [{ path: "If-Match", message: "weak ETags cannot match" }],
+    10000,
+  );
+}
+
+const ATTEMPTS = 3;
+
+/**
+ * Runs a write based on the version If-Match names. With one ETag, the store compares it
+ * (412 when stale). With "*" or a list, the write is based on the current version when it
+ * is listed (any, for "*"); a write that passed between reading the version and writing is
+ * retried while the new version still matches.
+ */
+async function conditionally(c: Context<AppEnv>, run: (based: number) => Promise<WriteResult>): Promise<WriteResult> {
+  const wanted = ifMatch(c);
+  if (!wanted.any && wanted.versions.length === 1 && wanted.weak.length === 0) return run(wanted.versions[0]!);
+  let result: WriteResult | undefined;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const current = (await store(c.env).snapshot()).version;
+    if (!wanted.any && !wanted.versions.includes(current)) {
+      const weak = wanted.weak.length > 0 ? ` (weak ETags such as ${wanted.weak[0]} never match)` : "";
+      throw new ApiError(412, `configuration is at version ${current}, not ${wanted.versions.join(" or ")}${weak}; read it again and retry`, [], 10000);
+    }
+    result = await run(current);
+    if (result.ok || result.refusal.status !== 412) return result;
+  }
+  return result!;
 }
 
 function knownKey(key: string): asserts key is keyof typeof CONFIG_KEYS {
@@ -144,7 +213,7 @@ adminConfig.openapi(
   }),
   async (c) => {
     const { scope } = c.req.valid("query");
-    validScope(scope);
+    await existingScope(c.env, scope);
     const snap = await store(c.env).snapshot();
     c.header("ETag", etag(snap.version));
     const body: z.infer<typeof ConfigView> = {
@@ -196,7 +265,7 @@ adminConfig.openapi(
   }),
   async (c) => {
     const { version, reason } = c.req.valid("json");
-    const result = await store(c.env).rollback(version, ifMatch(c), author(c, reason));
+    const result = await conditionally(c, (based) => store(c.env).rollback(version, based, author(c, reason)));
     return c.json(written(c, result), 200);
   },
 );
@@ -216,7 +285,10 @@ adminConfig.openapi(
     const { key } = c.req.valid("param");
     const { scope } = c.req.valid("query");
     knownKey(key);
-    validScope(scope);
+    await existingScope(c.env, scope);
+    // A key has no value at a scope it cannot be set at: the write's refusal, with its message.
+    const wrongScope = scopeRefusal(key, scope);
+    if (wrongScope) throw refusalError(wrongScope);
     const snap = await store(c.env).snapshot();
     c.header("ETag", etag(snap.version));
     const override = snap.overrides.find((o) => o.key === key && o.scope === scope)?.value ?? null;
@@ -246,11 +318,12 @@ for (const method of ["put", "patch"] as const) {
       const { scope, value, reason } = c.req.valid("json");
       knownKey(key);
       await existingScope(c.env, scope);
-      const based = ifMatch(c);
       const config = store(c.env);
-      // A patch merges into the override as the ETag's version had it; if it changed since, the write is refused anyway.
-      const merged = method === "patch" ? { ...(await config.snapshot()).overrides.find((o) => o.key === key && o.scope === scope)?.value, ...value } : value;
-      const result = await config.set(key, scope, merged, based, author(c, reason));
+      const result = await conditionally(c, async (based) => {
+        // A patch merges into the override as the ETag's version had it; if it changed since, the write is refused anyway.
+        const merged = method === "patch" ? { ...(await config.snapshot()).overrides.find((o) => o.key === key && o.scope === scope)?.value, ...value } : value;
+        return config.set(key, scope, merged, based, author(c, reason));
+      });
       return c.json(written(c, result), 200);
     },
   );
@@ -272,7 +345,7 @@ adminConfig.openapi(
     const { scope, reason } = c.req.valid("query");
     knownKey(key);
     validScope(scope);
-    const result = await store(c.env).remove(key, scope, ifMatch(c), author(c, reason));
+    const result = await conditionally(c, (based) => store(c.env).remove(key, scope, based, author(c, reason)));
     return c.json(written(c, result), 200);
   },
 );

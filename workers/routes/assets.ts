@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { calendar, CALENDAR_FIRST, clock } from "../../shared/calendar";
-import { parseOhlcvCsv } from "../../shared/market/csv";
+import { csvRejection, parseOhlcvCsv } from "../../shared/market/csv";
 import { STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
 import { conflict, notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
@@ -212,7 +212,7 @@ assets.openapi(
     tags: ["admin"],
     summary: "Import OHLCV history from CSV (all rows or none)",
     description:
-      "Header `timestamp,open,high,low,close,volume` (optional `trade_count`, `vwap`); timestamps RFC-3339 or epoch seconds/ms aligned to the timeframe; prices on the tick grid, volumes on the lot grid; no bar may start after the time of the import. Any bad row rejects the whole file with its line number. Replaces stored bars over the imported range and rebuilds the coarser timeframes.",
+      "Header `timestamp,open,high,low,close,volume` (optional `trade_count`, `vwap`); timestamps RFC-3339 or epoch seconds/ms aligned to the timeframe; prices on the tick grid, volumes on the lot grid; no bar may start after the time of the import. Any bad row rejects the whole file: `details` lists each problem at its line (`line N`, the header being line 1; up to 100, and one line may have several), and the message counts the problems and the lines they are on. Replaces stored bars over the imported range and rebuilds the coarser timeframes.",
     security: SESSION_OR_KEY,
     middleware: [adminOnly] as const,
     request: {
@@ -235,7 +235,7 @@ assets.openapi(
     const parsed = parseOhlcvCsv(text, spec, { timeframe: STREAM_TIMEFRAMES.find((t) => t.label === timeframe)!, now: Date.now() });
     if (!parsed.ok) {
       throw unprocessable(
-        `CSV rejected: ${parsed.errors.length} bad line${parsed.errors.length === 1 ? "" : "s"}; nothing was imported`,
+        csvRejection(parsed.errors, "nothing was imported"),
         parsed.errors.map((e) => ({ path: `line ${e.line}`, message: e.message })),
       );
     }
