@@ -44,6 +44,9 @@ export interface EngineDeps {
 }
 
 const MINUTE = 60_000;
+/** A close's percentage is read on a grid of a billionth of a percent; 100 % on it. */
+const PERCENT_GRID = { lotSize: "0.000000001" };
+const HUNDRED_PERCENT = 100_000_000_000;
 
 /** A checked order, the ledger it leaves, and (for one checked against a held price) its window. */
 interface Prepared {
@@ -267,10 +270,11 @@ export class AccountEngine {
       if (wanted === undefined || wanted <= 0) return refused("invalid_order", `qty must be a positive multiple of the lot size ${spec.lotSize}`, [{ path: "qty", message: "invalid qty" }]);
       lots = wanted;
     } else if (percentage !== null) {
-      const pct = parseMoney(percentage);
-      const hundred = 100n * 10n ** 18n;
-      if (pct === undefined || pct <= 0n || pct > hundred) return refused("invalid_order", "percentage must be a number above 0 and at most 100", [{ path: "percentage", message: "invalid percentage" }]);
-      lots = Number((BigInt(p.qty) * pct) / hundred);
+      // Read as a qty is (plain or exponent notation: "5e1" is 50), to a billionth of a percent.
+      const billionths = decimalToLots(percentage.trim(), PERCENT_GRID);
+      if (billionths === undefined || billionths <= 0 || billionths > HUNDRED_PERCENT)
+        return refused("invalid_order", "percentage must be a number above 0 and at most 100, with at most nine decimals", [{ path: "percentage", message: "invalid percentage" }]);
+      lots = Number((BigInt(p.qty) * BigInt(billionths)) / BigInt(HUNDRED_PERCENT));
       if (lots === 0) return refused("invalid_order", "that percentage of the position is less than one lot", [{ path: "percentage", message: "too small" }]);
     }
     if (lots > free) {

@@ -252,7 +252,13 @@ describe("placing orders", () => {
     // Nothing holds any of it: the message does not send the trader to cancel orders they do not have.
     expect(tooMuch.ok ? "" : tooMuch.refusal.message).toBe("insufficient qty available for order (requested: 11, available: 10): more than the position holds");
     expect(refusal(await close(null, "0.5"))).toBe("invalid_order");
-    expect(refusal(await close(null, "50"))).toBe("accepted");
+    // Read as a qty is: plain or exponent notation, at most nine decimals, above 0 and at most 100.
+    for (const bad of ["abc", "0", "-5", "100.000000001", "1e3", "12.3456789012", ""]) {
+      const outcome = await close(null, bad);
+      expect(refusal(outcome), bad).toBe("invalid_order");
+      if (!outcome.ok) expect(outcome.refusal.message).toBe("percentage must be a number above 0 and at most 100, with at most nine decimals");
+    }
+    expect(refusal(await close(null, " 5e1 "))).toBe("accepted");
     expect(h.engine.ledger.positions.AAA?.qty).toBe(5);
     expect(refusal(await close("2", null))).toBe("accepted");
     expect(refusal(await close(null, null))).toBe("accepted");
