@@ -122,4 +122,43 @@ describe("admin", () => {
     await expectError(await call(`/api/admin/users/${admin.id}`, { method: "PATCH", body: { role: "root" }, token: admin.access }), 422);
     await expectError(await call("/api/admin/users?limit=0", { token: admin.access }), 422);
   });
+
+  it("a deposit body is strict: the amount a decimal string, required, and no other field (QA)", async () => {
+    const admin = await signUp("admin");
+    const user = await signUp();
+    const deposit = (body: unknown) => call(`/api/admin/accounts/${user.id}/deposits`, { body, token: admin.access, ip: admin.ip });
+    const detail = async (body: unknown) => (await expectError(await deposit(body), 422)).details;
+    const account = async () => json<{ cash: string; deposits: string }>(await call(`/api/admin/accounts/${user.id}`, { token: admin.access, ip: admin.ip }));
+    const before = await account();
+    // A JSON number is a double once parsed: refused, saying how to send it.
+    expect(await detail({ amount: 10.5 })).toEqual([{ path: "amount", message: 'amount must be sent as a decimal string, e.g. "1000.00": a JSON number can lose precision' }]);
+    expect(await detail({})).toEqual([{ path: "amount", message: "amount is required" }]);
+    expect(await detail({ amount: null })).toEqual([{ path: "amount", message: 'amount must be a decimal string, e.g. "1000.00"' }]);
+    expect(await detail({ amount: true })).toEqual([{ path: "amount", message: 'amount must be a decimal string, e.g. "1000.00"' }]);
+    // An unknown field is refused by name, not ignored (as the other admin bodies).
+    const extra = await detail({ amount: "10.00", currency: "EUR" });
+    expect(extra).toHaveLength(1);
+    expect(extra[0]!.message).toContain('"currency"');
+    // None of them moved the cash; a decimal string does.
+    expect(await account()).toMatchObject({ cash: before.cash, deposits: before.deposits });
+    const res = await deposit({ amount: "1000.00" });
+    expect(res.status).toBe(200);
+    expect((await account()).cash).not.toBe(before.cash);
+  });
+
+  it("admin query and path parameters are refused naming the parameter and what it takes (QA: zod's own messages)", async () => {
+    const admin = await signUp("admin");
+    const cases: [string, string][] = [
+      ["/api/admin/users?role=root", "Invalid format for parameter role: role must be one of guest, user, trader, admin"],
+      ["/api/admin/users?status=gone", "Invalid format for parameter status: status must be active or disabled"],
+      ["/api/admin/users?limit=abc", "Invalid format for parameter limit: limit must be a whole number"],
+      ["/api/admin/accounts/not-a-uuid", "Invalid format for parameter user_id: must be a user id (UUID)"],
+    ];
+    for (const [path, message] of cases) expect((await expectError(await call(path, { token: admin.access, ip: admin.ip }), 422)).message, path).toBe(message);
+    for (const [method, path, body] of [
+      ["POST", "/api/admin/accounts/nope/deposits", { amount: "1" }],
+      ["PATCH", "/api/admin/accounts/nope/limits", {}],
+    ] as const)
+      expect((await expectError(await call(path, { method, body, token: admin.access, ip: admin.ip }), 422)).message, path).toBe("Invalid format for parameter user_id: must be a user id (UUID)");
+  });
 });

@@ -234,6 +234,41 @@ describe("notifications", () => {
     expect(JSON.parse(row.data)).toEqual({ trading_blocked: true, reason: "the user is disabled" });
   });
 
+  it("a disabled user gets no admin message, to them or to all; an active one does (QA)", async () => {
+    const [user, other] = await Promise.all([signUp(), signUp()]);
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    const tag = crypto.randomUUID();
+    const toThem = domainEvent("admin.message", `user:${user.id}`, { user_id: user.id, title: `to them ${tag}`, body: "b", by: admin.id }, null);
+    const toAll = domainEvent("admin.message", "users", { user_id: null, title: `to all ${tag}`, body: "b", by: admin.id }, null);
+    const toOther = domainEvent("admin.message", `user:${other.id}`, { user_id: other.id, title: `to other ${tag}`, body: "b", by: admin.id }, null);
+    expect((await deliver([toThem, toAll, toOther])).explicitAcks.sort()).toEqual(["m0", "m1", "m2"]);
+    const titles = async (id: string) => (await env.DB.prepare("SELECT title FROM notifications WHERE user_id = ? AND kind = 'admin.message'").bind(id).all<{ title: string }>()).results.map((r) => r.title);
+    expect(await titles(user.id)).toEqual([]);
+    expect((await titles(other.id)).sort()).toEqual([`to all ${tag}`, `to other ${tag}`]);
+    // Enabled again, they get the next one.
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "active" }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    const after = domainEvent("admin.message", `user:${user.id}`, { user_id: user.id, title: `after ${tag}`, body: "b", by: admin.id }, null);
+    await deliver([after]);
+    expect(await titles(user.id)).toEqual([`after ${tag}`]);
+  });
+
+  it("an admin's message does not tell its recipients the sender's user id; the audit log keeps it (QA)", async () => {
+    const user = await signUp();
+    const stream = await listen(user);
+    const title = `from staff ${crypto.randomUUID()}`;
+    const shown = await message(user, title);
+    expect(shown.data).toEqual({});
+    const pushed = await until(async () => stream.notifications().find((n) => n.title === title), "the message's push");
+    expect(pushed.data).toEqual({});
+    expect(JSON.stringify(pushed)).not.toContain(admin.id);
+    stream.ws.close();
+    const audit = await until(
+      async () => env.DB.prepare("SELECT data FROM audit_log WHERE type = 'admin.message' AND subject = ?").bind(`user:${user.id}`).first<{ data: string }>(),
+      "the message's audit row",
+    );
+    expect(JSON.parse(audit.data)).toMatchObject({ user_id: user.id, title, by: admin.id });
+  });
+
   it("another user's notification is not found and stays unread", async () => {
     const [owner, other] = await Promise.all([signUp(), signUp()]);
     const mine = await message(owner, "private");
@@ -298,6 +333,11 @@ describe("which events notify whom", () => {
     [domainEvent("admin.message", "users", { user_id: null, title: "t", body: "b", by: user }, null), { userId: null, kind: "admin.message", title: "t" }],
   ])("%# %o", (event, expected) => {
     expect(notificationOf(event)).toMatchObject(expected);
+  });
+
+  it("an admin's message carries no sender in its data (recipients do not learn staff user ids)", () => {
+    const draft = notificationOf(domainEvent("admin.message", `user:${user}`, { user_id: user, title: "t", body: "b", by: crypto.randomUUID() }, null));
+    expect(draft).toEqual({ userId: user, kind: "admin.message", title: "t", body: "b", data: {} });
   });
 
   it.each([

@@ -54,9 +54,15 @@ describe("GET /api/admin/venues/{symbol}/fills", () => {
   });
 
   it("answers an account with no fills an empty page", async () => {
-    const market = await steeredMarket(admin);
-    const page = await json<VenueFillPageJson>(await call(fillsPath(market.symbol, crypto.randomUUID()), { token: admin.access, ip: admin.ip }));
+    const [market, user] = await Promise.all([steeredMarket(admin), signUp()]);
+    const page = await json<VenueFillPageJson>(await call(fillsPath(market.symbol, user.id), { token: admin.access, ip: admin.ip }));
     expect(page.fills).toEqual([]);
+  });
+
+  it("answers 404 naming an account no user has, not an empty page (QA)", async () => {
+    const account = crypto.randomUUID();
+    const refused = await expectError(await call(fillsPath("AAPL", account), { token: admin.access, ip: admin.ip }), 404);
+    expect(refused.message).toBe(`user ${account} not found`);
   });
 
   it("is for admins only: a trader gets 403, no credentials 401", async () => {
@@ -67,12 +73,28 @@ describe("GET /api/admin/venues/{symbol}/fills", () => {
   });
 
   it("refuses an unknown symbol with 404 and a malformed symbol or account with 422", async () => {
-    const account = crypto.randomUUID();
+    const account = (await signUp()).id;
     await expectError(await call(fillsPath("NOSUCHSYM", account), { token: admin.access, ip: admin.ip }), 404);
     await expectError(await call(fillsPath("NO SUCH!", account), { token: admin.access, ip: admin.ip }), 422);
     await expectError(await call(fillsPath("AAPL", "not-a-user-id"), { token: admin.access, ip: admin.ip }), 422);
     await expectError(await call(`/api/admin/venues/AAPL/fills`, { token: admin.access, ip: admin.ip }), 422);
     await expectError(await call(fillsPath("AAPL", account, -1), { token: admin.access, ip: admin.ip }), 422);
+  });
+
+  it("names the parameter and what it takes in each refusal (QA: zod's own messages, and after= read as 0)", async () => {
+    const account = (await signUp()).id;
+    const cases: [string, string][] = [
+      ["/api/admin/venues/AAPL/fills", "Invalid format for parameter account: account is required: the account's user id (UUID)"],
+      ["/api/admin/venues/AAPL/fills?account=nope", "Invalid format for parameter account: account must be a user id (UUID)"],
+      [`${fillsPath("AAPL", account)}&after=abc`, "Invalid format for parameter after: after must be a whole number"],
+      [`${fillsPath("AAPL", account)}&after=1.5`, "Invalid format for parameter after: after must be a whole number"],
+      [`${fillsPath("AAPL", account)}&after=1e3`, "Invalid format for parameter after: after must be a whole number"],
+      [`${fillsPath("AAPL", account)}&after=`, "Invalid format for parameter after: after must be a whole number"],
+      [fillsPath("AAPL", account, -1), "Invalid format for parameter after: after must be at least 0"],
+      [`${fillsPath("AAPL", account)}&after=99999999999999999999`, `Invalid format for parameter after: after must be at most ${Number.MAX_SAFE_INTEGER}`],
+      [fillsPath("A".repeat(65), account), "Invalid format for parameter symbol: symbol must be at most 64 characters"],
+    ];
+    for (const [path, message] of cases) expect((await expectError(await call(path, { token: admin.access, ip: admin.ip }), 422)).message, path).toBe(message);
   });
 
   it("is in the OpenAPI document", async () => {

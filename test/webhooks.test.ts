@@ -174,6 +174,53 @@ describe("webhook deliveries", () => {
     expect(JSON.parse(request!.body)).toMatchObject({ type: "order.filled", data: { order_id: order.id, symbol: market.symbol, qty: "2" } });
     expect(await rejects.received()).toEqual([]);
   });
+
+  it("an admin's message reaches the webhook without the sending admin's user id (QA)", async () => {
+    const user = await signUp();
+    const hook = hookUrl();
+    const webhook = await register(user, hook.url, ["admin.message"]);
+    const title = `hello ${crypto.randomUUID()}`;
+    expect((await call("/api/admin/notifications", { body: { user_id: user.id, title, body: "from the desk" }, token: admin.access, ip: admin.ip })).status).toBe(202);
+    const [request] = await until(async () => {
+      const got = await hook.received();
+      return got.length > 0 && got;
+    }, "the message's delivery");
+    expect(verify(webhook.secret, request!.headers["redfire-signature"]!, request!.body).valid).toBe(true);
+    const payload = JSON.parse(request!.body) as { type: string; title: string; data: Record<string, unknown> };
+    expect(payload).toMatchObject({ type: "admin.message", title, body: "from the desk" });
+    expect(payload.data).toEqual({});
+    expect(request!.body).not.toContain(admin.id);
+  });
+
+  it("a disabled user's webhooks get no delivery of what happens after (QA: their trading block was sent)", async () => {
+    const user = await signUp();
+    const hook = hookUrl();
+    const webhook = await register(user, hook.url, ["account.status_changed", "admin.message"]);
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    // The block's notification stays in the user's own list (it says why, for when they are
+    // enabled again); its webhook delivery would have been written in the same D1 batch.
+    await until(async () => env.DB.prepare("SELECT id FROM notifications WHERE user_id = ? AND kind = 'account.status_changed'").bind(user.id).first(), "the trading-blocked notification");
+    const title = `to all ${crypto.randomUUID()}`;
+    const sentinel = await signUp();
+    expect((await call("/api/admin/notifications", { body: { title, body: "maintenance" }, token: admin.access, ip: admin.ip })).status).toBe(202);
+    await until(async () => env.DB.prepare("SELECT id FROM notifications WHERE user_id = ? AND title = ?").bind(sentinel.id, title).first(), "the message to all");
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").bind(webhook.id).first<{ n: number }>())!.n).toBe(0);
+    expect(await hook.received()).toEqual([]);
+  });
+
+  it("a delivery queued before its owner was disabled is not sent after: it ends dead and says why", async () => {
+    const user = await signUp();
+    const hook = hookUrl(1_000);
+    const webhook = await register(user, hook.url);
+    const queued = await fillDelivery(user, webhook.id);
+    // The first attempt fails; the queue would try again after 2 s.
+    await deliveryReaching(user, webhook.id, queued.id, "failing", 20_000);
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    await until(async () => (await env.DB.prepare("SELECT status FROM webhook_deliveries WHERE id = ?").bind(queued.id).first<{ status: string }>())?.status === "dead", "the delivery to end dead", 20_000);
+    const row = await env.DB.prepare("SELECT attempts, error FROM webhook_deliveries WHERE id = ?").bind(queued.id).first<{ attempts: number; error: string }>();
+    expect(row).toEqual({ attempts: 1, error: "not sent: the webhook's owner is disabled" });
+    expect(await hook.received()).toHaveLength(1);
+  }, 60_000);
 });
 
 describe("webhook URLs", () => {

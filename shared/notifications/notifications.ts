@@ -110,7 +110,8 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
       const title = text(data.title);
       const body = text(data.body);
       if (!title || body === undefined) return null;
-      return { userId: text(data.user_id) ?? null, kind: "admin.message", title, body, data: { from: data.by ?? null } };
+      // The sending admin (data.by) stays in the event and the audit log: recipients do not learn staff user ids.
+      return { userId: text(data.user_id) ?? null, kind: "admin.message", title, body, data: {} };
     }
     default:
       return null;

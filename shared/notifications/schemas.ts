@@ -10,7 +10,7 @@ export const Notification = z
     kind: z.enum(NOTIFICATION_KINDS),
     title: z.string().openapi({ example: "Filled: buy AAPL" }),
     body: z.string().openapi({ example: "10 AAPL at 187.25 (order 3f1c…)" }),
-    data: z.record(z.string(), z.unknown()),
+    data: z.record(z.string(), z.unknown()).openapi({ description: "the kind's own fields (docs/notifications.md); an admin.message's is empty: recipients are not told which admin sent it" }),
     created_at: z.string().openapi({ example: "2026-12-02T10:00:00.000Z" }),
     read_at: z.string().nullable(),
   })
@@ -46,7 +46,7 @@ export const MarkedRead = z.object({ marked: z.number().int().openapi({ descript
 
 export const AdminMessageRequest = z
   .object({
-    user_id: z.uuid({ error: "must be a user id (UUID)" }).optional().openapi({ description: "the user to tell; leave out to tell every active user" }),
+    user_id: z.uuid({ error: "must be a user id (UUID)" }).optional().openapi({ description: "the user to tell; leave out to tell every active user. A disabled user is told nothing. Recipients are not told which admin sent it (the audit log keeps it)" }),
     // Shown in the app, the bell and every recipient's webhooks (QA: a NUL, an escape sequence and a lone zero-width space were sent).
     title: z.string().trim().min(1, "is required").max(120).refine((t) => !shownTextProblem(t), SHOWN_TEXT_MESSAGE),
     body: z.string().trim().min(1, "is required").max(2000).refine((t) => !shownTextProblem(t, true), `${SHOWN_TEXT_MESSAGE} (line breaks and tabs are kept)`),

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { wholeParam } from "./common";
 
 // The venue's own record of what it executed, for admins and the crash test to reconcile
 // accounts against: the other side of every FILL activity an account shows.
@@ -6,18 +7,18 @@ import { z } from "@hono/zod-openapi";
 export const VenueSymbolParam = z.object({
   symbol: z
     .string()
-    .min(1)
-    .max(64)
+    .min(1, { error: "symbol is required" })
+    .max(64, { error: "symbol must be at most 64 characters" })
     .regex(/^[A-Za-z0-9./:-]+$/, { error: "must be a symbol (crypto pairs with the slash encoded, BTC%2FUSD) or an asset id" })
     .openapi({ param: { name: "symbol", in: "path" }, example: "AAPL" }),
 });
 
 export const VenueFillsQuery = z.object({
-  account: z.uuid({ error: "account must be a user id (UUID)" }).openapi({ description: "the account's user id" }),
-  after: z.coerce
-    .number({ error: "after must be a number" })
-    .int()
-    .min(0)
+  account: z
+    .uuid({ error: (issue) => (issue.input === undefined ? "account is required: the account's user id (UUID)" : "account must be a user id (UUID)") })
+    .openapi({ description: "the account's user id" }),
+  // A whole number, said so: z.coerce read "" as 0 and "1e3" as 1000, and answered "must be a number" for -1 and 1.5.
+  after: wholeParam("after", 0, Number.MAX_SAFE_INTEGER)
     .default(0)
     .openapi({ description: "cursor: the last seq of the previous page (exclusive)" }),
 });

@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { DomainEvent } from "../../shared/events";
 import type { NotificationDraft } from "../../shared/notifications/notifications";
 import type { NotificationView } from "../../shared/notifications/schemas";
@@ -23,7 +23,10 @@ export interface Drafted {
  * The statement that stores the notifications of a batch's events, in the events' order:
  * each for its user, or for every active user (an admin's message to all). It selects from
  * users, so an event naming no known user stores nothing; a redelivered event stores nothing
- * either (one row per event and user). It answers the rows it inserted: exactly the ones to
+ * either (one row per event and user). A disabled user gets no admin message, to them or to
+ * all (docs/notifications.md); their account's own events (trading blocked, strategies
+ * stopped, and why) stay in their list for when they are enabled again, and reach no
+ * socket or webhook. It answers the rows it inserted: exactly the ones to
  * push. The events travel as one JSON parameter (D1 binds at most 100 to a statement), and
  * the two kinds of recipient are two selects: one finds each user by the primary key, the
  * other (CROSS JOIN keeps the events outermost) reads the users only for a message to all.
@@ -36,7 +39,7 @@ export function storeNotifications(db: Database, drafted: readonly Drafted[]) {
   const fields = sql`e.value ->> 'event' AS event_id, e.value ->> 'kind' AS kind, e.value ->> 'title' AS title, e.value ->> 'body' AS body, e.value ->> 'data' AS data, e.value ->> 'at' AS created_at`;
   // Every column in the table's order: a null id is the next one, a null read_at is unread.
   const rows = sql`SELECT NULL, user_id, event_id, kind, title, body, data, created_at, NULL FROM (
-      SELECT e.key AS ord, ${u.id} AS user_id, ${fields} FROM json_each(${events}) AS e JOIN ${u} ON ${u.id} = e.value ->> 'user'
+      SELECT e.key AS ord, ${u.id} AS user_id, ${fields} FROM json_each(${events}) AS e JOIN ${u} ON ${u.id} = e.value ->> 'user' AND (${u.status} = 'active' OR e.value ->> 'kind' != 'admin.message')
       UNION ALL
       SELECT e.key, ${u.id}, ${fields} FROM json_each(${events}) AS e CROSS JOIN ${u} WHERE e.value ->> 'user' IS NULL AND ${u.status} = 'active'
     ) WHERE true ORDER BY ord, user_id`;
@@ -46,15 +49,18 @@ export function storeNotifications(db: Database, drafted: readonly Drafted[]) {
 /**
  * The statement that answers which recipients of these events' notifications have a socket
  * listening to them now (notification_listeners): the only users a new notification is
- * pushed to. In the same batch as the insert, after it.
+ * pushed to. In the same batch as the insert, after it. A disabled user's sockets were
+ * closed; a listener row left behind is not called.
  */
 export function listeningRecipients(db: Database, eventIds: readonly string[]) {
   const l = schema.notificationListeners;
   const n = schema.notifications;
+  const u = schema.users;
   return db
     .selectDistinct({ userId: l.userId })
     .from(l)
     .innerJoin(n, eq(n.userId, l.userId))
+    .innerJoin(u, and(eq(u.id, l.userId), eq(u.status, "active")))
     .where(inJsonList(n.eventId, eventIds));
 }
 

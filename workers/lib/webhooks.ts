@@ -29,16 +29,18 @@ type TracedDelivery = z.infer<typeof TracedDelivery>;
  * recipients that asked for its kind, in the events' order. The recipients are the events'
  * notification rows, so it must run after the statement that stores them (in the same
  * batch, so they land together), and a message to all users reaches all their webhooks in
- * the same statement. A redelivered event adds nothing. The events travel as one JSON
- * parameter (D1 binds at most 100 to a statement).
+ * the same statement. A redelivered event adds nothing. A disabled user's webhooks get
+ * nothing. The events travel as one JSON parameter (D1 binds at most 100 to a statement).
  */
 export function eventDeliveries(db: Database, drafted: readonly Drafted[], now: number) {
   const events = JSON.stringify(drafted.map(({ event, draft }) => ({ event: event.id, kind: draft.kind, payload: webhookPayload(event.id, event.occurredAt, draft.kind, draft.title, draft.body, draft.data) })));
   const w = schema.webhooks;
   const n = schema.notifications;
+  const u = schema.users;
   // Every column in the table's order (a null id is the next one).
   const rows = sql`SELECT NULL, ${w.id}, e.value ->> 'event', 0, e.value ->> 'kind', e.value ->> 'payload', 'pending', 0, NULL, NULL, NULL, ${now}, NULL
     FROM json_each(${events}) AS e JOIN ${n} ON ${n.eventId} = e.value ->> 'event' JOIN ${w} ON ${w.userId} = ${n.userId}
+    JOIN ${u} ON ${u.id} = ${w.userId} AND ${u.status} = 'active'
     WHERE EXISTS (SELECT 1 FROM json_each(${w.events}) AS k WHERE k.value = e.value ->> 'kind')
     ORDER BY e.key, ${w.id}`;
   return db.insert(d).select(rows).onConflictDoNothing();
@@ -114,13 +116,20 @@ export async function consumeDeadDeliveries(batch: MessageBatch<unknown>, env: E
 /** One attempt at a delivery; answers whether it is done (delivered, or nothing left to send), and what its span logs. */
 async function attempt(db: Database, id: number, span: Span): Promise<{ done: boolean; fields: Record<string, unknown> }> {
   const found = await db
-    .select({ delivery: d, url: schema.webhooks.url, secret: schema.webhooks.secret })
+    .select({ delivery: d, url: schema.webhooks.url, secret: schema.webhooks.secret, owner: schema.users.status })
     .from(d)
     .innerJoin(schema.webhooks, eq(schema.webhooks.id, d.webhookId))
+    .innerJoin(schema.users, eq(schema.users.id, schema.webhooks.userId))
     .where(eq(d.id, id))
     .get();
   // A deleted webhook takes its deliveries with it; a delivered one is not sent twice.
   if (!found || found.delivery.status === "delivered" || found.delivery.status === "dead") return { done: true, fields: { skipped: found?.delivery.status ?? "gone" } };
+  // A disabled user's webhooks are not called, whatever was queued before they were disabled:
+  // the delivery ends dead, unsent, and the log says why (enabled again, they may redeliver it).
+  if (found.owner !== "active") {
+    await db.update(d).set({ status: "dead", error: "not sent: the webhook's owner is disabled" }).where(eq(d.id, id)).run();
+    return { done: true, fields: { skipped: "owner_disabled", eventType: found.delivery.eventType } };
+  }
   const { delivery, url, secret } = found;
   // What a user sends by hand (a test, a redelivery: seq above 0) is tried once: with the
   // queue's retries each call made up to 13 requests to a URL of the caller's choosing, at

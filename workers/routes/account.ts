@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { CALENDAR_FIRST, CALENDAR_LAST, newYorkDay } from "../../shared/calendar";
 import { notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
+import { UserIdParam } from "../../shared/schemas/identity";
 import { Account, Activity, ActivityQueryParams, Amount } from "../../shared/schemas/trading";
 import { parseMoney } from "../../shared/trading/money";
 import { RiskLimits } from "../../shared/trading/risk";
@@ -120,7 +121,29 @@ account.openapi(
 );
 
 const admin = requirePermission("admin:all");
-const UserParam = z.object({ user_id: z.uuid({ error: "user_id must be a UUID" }) });
+
+/**
+ * An admin's deposit, strict like the other admin bodies: a field it does not know is refused
+ * by name, not ignored. The amount is a decimal string only: a JSON number is a binary double
+ * once parsed, which may not be the amount the admin wrote (numbers were taken; QA).
+ */
+const DepositRequest = z
+  .object({
+    amount: z
+      .string({
+        error: (issue) =>
+          issue.input === undefined
+            ? "amount is required"
+            : typeof issue.input === "number"
+              ? 'amount must be sent as a decimal string, e.g. "1000.00": a JSON number can lose precision'
+              : 'amount must be a decimal string, e.g. "1000.00"',
+      })
+      .trim()
+      .max(24, "amount must be at most 24 characters")
+      .openapi({ example: "1000.00", description: "USD as a decimal string, at most two decimals (a JSON number is refused)" }),
+  })
+  .strict()
+  .openapi("DepositRequest");
 
 async function existingUser(env: Env, userId: string): Promise<void> {
   const user = await database(env).select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.id, userId)).get();
@@ -135,7 +158,7 @@ account.openapi(
     summary: "A user's paper account",
     security: SESSION_OR_KEY,
     middleware: [admin] as const,
-    request: { params: UserParam },
+    request: { params: UserIdParam },
     responses: { 200: jsonContent(Account, "The account"), ...errorResponses(401, 403, 404, 422, 429) },
   }),
   async (c) => {
@@ -154,7 +177,7 @@ account.openapi(
     summary: "Deposit cash into a user's paper account",
     security: SESSION_OR_KEY,
     middleware: [admin] as const,
-    request: { params: UserParam, body: jsonBody(z.object({ amount: Amount })) },
+    request: { params: UserIdParam, body: jsonBody(DepositRequest) },
     responses: { 200: jsonContent(z.object({ cash: z.string() }), "The account's cash after the deposit"), ...errorResponses(401, 403, 404, 415, 422, 429) },
   }),
   async (c) => {
@@ -172,7 +195,7 @@ account.openapi(
     summary: "Override the global risk limits for one account",
     security: SESSION_OR_KEY,
     middleware: [admin] as const,
-    request: { params: UserParam, body: jsonBody(RiskLimits.partial().strict()) },
+    request: { params: UserIdParam, body: jsonBody(RiskLimits.partial().strict()) },
     responses: { 200: jsonContent(RiskLimits, "The account's limits now"), ...errorResponses(401, 403, 404, 415, 422, 429) },
   }),
   async (c) => {

@@ -7,6 +7,8 @@ import { VenueFillPage, VenueFillsQuery, VenueSymbolParam, type VenueFill } from
 import { formatMoney } from "../../shared/trading/money";
 import type { Report } from "../../shared/venue/venue";
 import { findAsset, instrumentSpecOf } from "../../platform/assets";
+import { database, schema } from "../../platform/db";
+import { eq } from "drizzle-orm";
 import { marketOf } from "../lib/objects";
 import type { AppEnv } from "../context";
 import { requirePermission } from "../middleware/authenticate";
@@ -51,8 +53,13 @@ venueAdmin.openapi(
   async (c) => {
     const { symbol } = c.req.valid("param");
     const { account, after } = c.req.valid("query");
-    const row = await findAsset(c.env, symbol);
+    const [row, user] = await Promise.all([
+      findAsset(c.env, symbol),
+      database(c.env).select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.id, account)).get(),
+    ]);
     if (!row) throw notFound(`no instrument ${symbol}`);
+    // An account no user has answers 404, as the other admin routes do for an unknown user (an empty page read as "no fills").
+    if (!user) throw notFound(`user ${account} not found`);
     const spec = instrumentSpecOf(row);
     const fills = await marketOf(c.env, row.symbol, c.get("traceparent")).venueFills(account, after);
     return c.json(
