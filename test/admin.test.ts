@@ -153,6 +153,7 @@ describe("admin", () => {
       ["/api/admin/users?status=gone", "Invalid format for parameter status: status must be active or disabled"],
       ["/api/admin/users?limit=abc", "Invalid format for parameter limit: limit must be a whole number"],
       ["/api/admin/accounts/not-a-uuid", "Invalid format for parameter user_id: must be a user id (UUID)"],
+      ["/api/admin/config/history?before=abc", "Invalid format for parameter before: before must be a whole number"],
     ];
     for (const [path, message] of cases) expect((await expectError(await call(path, { token: admin.access, ip: admin.ip }), 422)).message, path).toBe(message);
     for (const [method, path, body] of [
@@ -160,5 +161,20 @@ describe("admin", () => {
       ["PATCH", "/api/admin/accounts/nope/limits", {}],
     ] as const)
       expect((await expectError(await call(path, { method, body, token: admin.access, ip: admin.ip }), 422)).message, path).toBe("Invalid format for parameter user_id: must be a user id (UUID)");
+  });
+
+  it("an account's limits are held to the configured limits' rules: above 0, decimal strings, with the bound a long one breaks (QA)", async () => {
+    const [admin, user] = await Promise.all([signUp("admin"), signUp()]);
+    const limits = (body: unknown) => call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body, token: admin.access, ip: admin.ip });
+    const cases: [unknown, string][] = [
+      [{ maxOrderQty: "0" }, "must be greater than 0: 0 would refuse every order"],
+      [{ maxOrderQty: 5 }, 'must be a decimal string like "100000"'],
+      [{ maxOrderNotional: "1.123456789" }, "at most 8 decimal places (9 given)"],
+    ];
+    for (const [body, message] of cases) {
+      const refused = await expectError(await limits(body), 422);
+      expect(refused.details.map((d) => d.message).join(" "), JSON.stringify(body)).toContain(message);
+    }
+    expect((await limits({ maxOrderQty: "5" })).status).toBe(200);
   });
 });

@@ -92,6 +92,15 @@ describe("config: reading validates the scope as writing does", () => {
     }
   });
 
+  it("refuses a delete at a scope the key cannot have, or naming no user, with the write's message (not \"no override\")", async () => {
+    for (const [key, scope] of [["risk_limits", "account:nobody"], ["venue", `account:${admin.id}`], ["risk_limits", "symbol:AAPL"]] as const) {
+      const written = await expectError(await write("PUT", `/api/admin/config/${key}`, { scope, value: {}, reason: "x" }, await etag()), 422);
+      const deleted = await expectError(await write("DELETE", `/api/admin/config/${key}?scope=${encodeURIComponent(scope)}&reason=x`, undefined, await etag()), 422);
+      expect(deleted.message, `${key} at ${scope}`).toBe(written.message);
+      expect(deleted.details, `${key} at ${scope}`).toEqual(written.details);
+    }
+  });
+
   it("still reads a key at every scope it takes, and everything at any valid scope", async () => {
     for (const path of [`/api/admin/config/risk_limits?scope=account:${admin.id}`, "/api/admin/config/venue?scope=symbol:AAPL", "/api/admin/config/feature_flags?scope=global", "/api/admin/config?scope=symbol:AAPL", `/api/admin/config?scope=account:${admin.id}`])
       expect((await read(path)).status, path).toBe(200);

@@ -252,6 +252,14 @@ describe("notifications", () => {
     expect(await titles(user.id)).toEqual([`after ${tag}`]);
   });
 
+  it("an admin's message to one disabled user is refused (409, saying so), not accepted and dropped", async () => {
+    const user = await signUp();
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    const refused = await expectError(await call("/api/admin/notifications", { body: { user_id: user.id, title: "hello", body: "b" }, token: admin.access, ip: admin.ip }), 409);
+    expect(refused.message).toBe(`user ${user.id} is disabled: a disabled user gets no messages; enable them first`);
+    expect(refused.details).toEqual([{ path: "user_id", message: "the user is disabled" }]);
+  });
+
   it("an admin's message does not tell its recipients the sender's user id; the audit log keeps it (QA)", async () => {
     const user = await signUp();
     const stream = await listen(user);

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { shownName } from "./common";
+import { shownName, wholeParam } from "./common";
 import { parseTimeframe, STREAM_TIMEFRAMES } from "../market/timeframe";
 import { MAX_SOURCE_BYTES } from "../strategy/compile";
 
@@ -91,7 +91,7 @@ export const StrategyIdParam = z.object({
 });
 
 export const StrategyVersionParam = StrategyIdParam.extend({
-  version: z.coerce.number().int().min(1).openapi({ param: { name: "version", in: "path" }, example: 2 }),
+  version: wholeParam("version", 1, Number.MAX_SAFE_INTEGER).openapi({ param: { name: "version", in: "path" }, example: 2 }),
 });
 
 export const Strategy = z

@@ -33,6 +33,6 @@ export const StrategyLogLine = z.object({ seq: z.number().int(), t: z.string(), 
 export const StrategyLogs = z.object({ lines: z.array(StrategyLogLine), next_after: z.number().int() }).openapi("StrategyLogs");
 
 export const StrategyLogsQuery = z.object({
-  after: z.coerce.number().int().min(0).default(0).openapi({ description: "Lines after this sequence number" }),
+  after: wholeParam("after", 0, Number.MAX_SAFE_INTEGER).default(0).openapi({ description: "Lines after this sequence number" }),
   limit: wholeParam("limit", 1, 500).default(100),
 });

@@ -222,4 +222,20 @@ export const ActivityQueryParams = z.object({
     .optional(),
 });
 
-export const Amount = z.union([z.string().trim().max(24), z.number()]).openapi({ type: "string", example: "100000" });
+/**
+ * USD as a decimal string, for the bodies that move cash (a deposit, a reset). A JSON number
+ * is refused: parsed, it is a binary double, which may not be the amount written (QA).
+ */
+export const decimalAmount = (name: string) =>
+  z
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? `${name} is required`
+          : typeof issue.input === "number"
+            ? `${name} must be sent as a decimal string, e.g. "1000.00": a JSON number can lose precision`
+            : `${name} must be a decimal string, e.g. "1000.00"`,
+    })
+    .trim()
+    .max(24, `${name} must be at most 24 characters`)
+    .openapi({ example: "1000.00", description: "USD as a decimal string, at most two decimals (a JSON number is refused)" });

@@ -171,6 +171,11 @@ describe("reset, deposits and limits", () => {
     await orderReaching(user, o.id, "canceled");
     expect(await accountJson(user)).toMatchObject({ cash: "2500.50", buying_power: "2500.50", equity: "2500.50" });
     await expectError(await call("/api/account/reset", { body: { cash: "-5" }, token: user.access, ip: user.ip }), 422);
+    // Cash is a decimal string: a JSON number (a binary double) and fields it does not know are refused by name.
+    const number = await expectError(await call("/api/account/reset", { body: { cash: 2500.5 }, token: user.access, ip: user.ip }), 422);
+    expect(number.details).toEqual([expect.objectContaining({ path: "cash", message: 'cash must be sent as a decimal string, e.g. "1000.00": a JSON number can lose precision' })]);
+    const unknown = await expectError(await call("/api/account/reset", { body: { cash: "2500.50", currency: "EUR" }, token: user.access, ip: user.ip }), 422);
+    expect(JSON.stringify(unknown.details)).toContain("currency");
     // Bounded (maxResetCash, 1,000,000 by default), and recorded in the activities.
     await expectError(await call("/api/account/reset", { body: { cash: "1000000000000" }, token: user.access, ip: user.ip }), 422);
     // The JNLC moves the difference, so the cash activities add up to the cash.

@@ -3,9 +3,10 @@ import { CALENDAR_FIRST, CALENDAR_LAST, newYorkDay } from "../../shared/calendar
 import { notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { UserIdParam } from "../../shared/schemas/identity";
-import { Account, Activity, ActivityQueryParams, Amount } from "../../shared/schemas/trading";
+import { Account, Activity, ActivityQueryParams, decimalAmount } from "../../shared/schemas/trading";
 import { parseMoney } from "../../shared/trading/money";
 import { RiskLimits } from "../../shared/trading/risk";
+import { RiskLimitValues } from "../../shared/config/keys";
 import type { AppEnv } from "../context";
 import { accountOf, instantParam, tracedAccountOf, unwrap } from "../lib/accounts";
 import { log } from "../../platform/log";
@@ -110,7 +111,7 @@ account.openapi(
     summary: "Start the paper account over: cancels open orders, drops positions, sets cash (default: the starting cash)",
     security: SESSION_ONLY,
     middleware: [requirePermission("trading:write", { sessionOnly: true })] as const,
-    request: { body: jsonBody(z.object({ cash: Amount.optional() })) },
+    request: { body: jsonBody(z.object({ cash: decimalAmount("cash").optional() }).strict().openapi("ResetRequest")) },
     responses: { 200: jsonContent(z.object({ cash: z.string() }), "The new cash"), ...errorResponses(401, 403, 409, 415, 422, 429) },
   }),
   async (c) => {
@@ -128,20 +129,7 @@ const admin = requirePermission("admin:all");
  * once parsed, which may not be the amount the admin wrote (numbers were taken; QA).
  */
 const DepositRequest = z
-  .object({
-    amount: z
-      .string({
-        error: (issue) =>
-          issue.input === undefined
-            ? "amount is required"
-            : typeof issue.input === "number"
-              ? 'amount must be sent as a decimal string, e.g. "1000.00": a JSON number can lose precision'
-              : 'amount must be a decimal string, e.g. "1000.00"',
-      })
-      .trim()
-      .max(24, "amount must be at most 24 characters")
-      .openapi({ example: "1000.00", description: "USD as a decimal string, at most two decimals (a JSON number is refused)" }),
-  })
+  .object({ amount: decimalAmount("amount") })
   .strict()
   .openapi("DepositRequest");
 
@@ -195,7 +183,7 @@ account.openapi(
     summary: "Override the global risk limits for one account",
     security: SESSION_OR_KEY,
     middleware: [admin] as const,
-    request: { params: UserIdParam, body: jsonBody(RiskLimits.partial().strict()) },
+    request: { params: UserIdParam, body: jsonBody(RiskLimitValues.partial().strict()) },
     responses: { 200: jsonContent(RiskLimits, "The account's limits now"), ...errorResponses(401, 403, 404, 415, 422, 429) },
   }),
   async (c) => {

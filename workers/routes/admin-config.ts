@@ -70,7 +70,7 @@ const DeleteQuery = z.object({ scope: Scope.default("global"), reason: Reason })
 const RollbackRequest = z.object({ version: z.number().int().nonnegative(), reason: Reason }).openapi("ConfigRollback");
 const HistoryQuery = z.object({
   key: z.string().optional(),
-  before: z.coerce.number().int().positive().optional(),
+  before: wholeParam("before", 1, Number.MAX_SAFE_INTEGER).optional(),
   limit: wholeParam("limit", 1, 100).default(20),
 });
 
@@ -344,7 +344,10 @@ adminConfig.openapi(
     const { key } = c.req.valid("param");
     const { scope, reason } = c.req.valid("query");
     knownKey(key);
-    validScope(scope);
+    // A scope the key cannot have, or a user who does not exist, is the write's 422, not "no override".
+    await existingScope(c.env, scope);
+    const wrongScope = scopeRefusal(key, scope);
+    if (wrongScope) throw refusalError(wrongScope);
     const result = await conditionally(c, (based) => store(c.env).remove(key, scope, based, author(c, reason)));
     return c.json(written(c, result), 200);
   },

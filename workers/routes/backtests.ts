@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import { ApiError, conflict, notFound, unprocessable } from "../../shared/errors";
-import { MAX_LINE_CHARS, OhlcvCsvReader } from "../../shared/market/csv";
+import { csvRejection, MAX_LINE_CHARS, OhlcvCsvReader } from "../../shared/market/csv";
 import type { Bar } from "../../shared/market/types";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
@@ -98,7 +98,7 @@ const CsvQuery = z.object({
   timeframe: z.string().trim().default("1Hour"),
   template: z.string().trim().min(1).max(64).optional(),
   strategy_id: z.string().trim().min(1).max(64).optional(),
-  version: z.coerce.number().int().positive().optional(),
+  version: wholeParam("version", 1, Number.MAX_SAFE_INTEGER).optional(),
   params: z.string().max(4000).optional().openapi({ description: "The parameters as JSON", example: '{"fast":5,"slow":20}' }),
   tick_size: z.string().max(24).optional(),
   lot_size: z.string().max(24).optional(),
@@ -213,7 +213,7 @@ async function streamCsv(body: ReadableStream<Uint8Array> | null, job: ReturnTyp
   if (errors.length > 0 || stored === 0) {
     await job.discardUpload();
     if (errors.length === 0) throw unprocessable("CSV rejected: it has no rows; nothing was run", [{ path: "line 2", message: "no bars after the header: add one row per bar below it" }]);
-    throw unprocessable(`CSV rejected: ${errors.length} bad line${errors.length === 1 ? "" : "s"}; nothing was run`, errors.map((e) => ({ path: `line ${e.line}`, message: e.message })));
+    throw unprocessable(csvRejection(errors, "nothing was run"), errors.map((e) => ({ path: `line ${e.line}`, message: e.message })));
   }
   return stored;
 }

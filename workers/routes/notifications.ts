@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { and, count, desc, eq, isNull, lt, type SQL } from "drizzle-orm";
-import { ApiError, notFound } from "../../shared/errors";
+import { ApiError, conflict, notFound } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import {
   AdminMessageAccepted,
@@ -126,15 +126,17 @@ const adminMessage = createRoute({
   security,
   middleware: [requirePermission("admin:all")] as const,
   request: { body: jsonBody(AdminMessageRequest) },
-  responses: { 202: jsonContent(AdminMessageAccepted, "Published; the queue consumer stores and pushes it"), ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 503) },
+  responses: { 202: jsonContent(AdminMessageAccepted, "Published; the queue consumer stores and pushes it"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503) },
 });
 
 notifications.openapi(adminMessage, async (c) => {
   const actor = principalOf(c);
   const body = c.req.valid("json");
   if (body.user_id) {
-    const user = await database(c.env).select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.id, body.user_id)).get();
+    const user = await database(c.env).select({ status: schema.users.status }).from(schema.users).where(eq(schema.users.id, body.user_id)).get();
     if (!user) throw notFound("user not found");
+    // A disabled user is sent nothing (docs/notifications.md): said here, not accepted and dropped.
+    if (user.status !== "active") throw conflict(`user ${body.user_id} is disabled: a disabled user gets no messages; enable them first`, [{ path: "user_id", message: "the user is disabled" }]);
   }
   const event = domainEvent("admin.message", body.user_id ? `user:${body.user_id}` : "users", { user_id: body.user_id ?? null, title: body.title, body: body.body, by: actor.userId }, c.get("traceparent"));
   // Unlike other events, this one is the whole action: the admin must know if it was not sent.

@@ -181,7 +181,7 @@ strategies.openapi(get, async (c) => {
 
 const VersionsQuery = z.object({
   limit: wholeParam("limit", 1, 500).default(100),
-  before: z.coerce.number().int().min(1).optional().openapi({ description: "Only versions below this number (paging back)" }),
+  before: wholeParam("before", 1, Number.MAX_SAFE_INTEGER).optional().openapi({ description: "Only versions below this number (paging back)" }),
 });
 
 const versions = createRoute({
