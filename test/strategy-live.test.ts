@@ -374,4 +374,26 @@ describe("a live strategy", () => {
     expect((await liveStatus(trader, id)).status).toBe("stopped");
     expect((await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }))).status).toBe("stopped");
   });
+
+  it("runs at most five of one user's strategies at once on a symbol, started together or not; another user's are not counted (security review)", async () => {
+    const asset = await replaySymbol(seededBars(10, 4));
+    const [trader, other] = await Promise.all([signUp("trader"), signUp("trader")]);
+    const ids = await Promise.all(Array.from({ length: 7 }, () => createStrategy(trader, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } })));
+    const fire = (user: TestUser, id: string, action: "start" | "stop") => call(`/api/strategies/${id}/${action}`, { token: user.access, method: "POST", ip: user.ip });
+    const started = await Promise.all(ids.slice(0, 6).map((id) => fire(trader, id, "start")));
+    expect(started.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 409]);
+    const refused = started.find((r) => r.status === 409)!;
+    expect((await json<{ message: string }>(refused)).message).toBe(`the strategy did not start: at most 5 of a user's strategies run at once on ${asset.symbol}; stop one of them first`);
+    // Starting a running one again answers its status; another user's start is not counted.
+    const running = ids.slice(0, 6).filter((_, i) => started[i]!.status === 200);
+    expect((await fire(trader, running[0]!, "start")).status).toBe(200);
+    const theirs = await createStrategy(other, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } });
+    expect((await fire(other, theirs, "start")).status).toBe(200);
+    expect((await fire(trader, ids[6]!, "start")).status).toBe(409);
+    // One stopped, another may start.
+    expect((await fire(trader, running[1]!, "stop")).status).toBe(200);
+    expect((await fire(trader, ids[6]!, "start")).status).toBe(200);
+    for (const id of [...running, ids[6]!]) await fire(trader, id, "stop");
+    await fire(other, theirs, "stop");
+  });
 });

@@ -6,7 +6,7 @@ import { ticksToDecimal, type InstrumentSpec } from "../../shared/market/instrum
 import { failedCallbackLogs, strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { strategyOrderPrefix, strategyRunPrefix } from "../../shared/strategy/live";
 import { callbacksOf, stateProblem, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
-import { eventTime, liveStats, liveStep, orderEnded, recordFailure, recordFill, recordSuccess, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
+import { eventTime, liveStartRefusal, liveStats, liveStep, newCounters, orderEnded, recordFailure, recordFill, recordSuccess, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
 import { TEMPLATES } from "../../shared/strategy/templates";
 import { LiveStrategyStore, type LiveRow } from "./strategy-store";
 
@@ -69,6 +69,8 @@ export class StrategyHost {
     return this.#serial(async () => {
       const existing = this.#store.get(config.id);
       if (existing && existing.config.run === config.run && existing.status === "running") return this.#status(existing);
+      const refusal = liveStartRefusal(this.#store.runningOf(config.owner, config.id), this.symbol);
+      if (refusal) return { id: config.id, run: config.run, version: config.version, symbol: this.symbol, status: "stopped", message: refusal, stats: liveStats(newCounters(Date.now())) };
       this.#unload(config.id);
       this.#store.create(config);
       const loaded = await this.#load(this.#store.get(config.id)!);

@@ -94,6 +94,11 @@ export class LiveStrategyStore {
     this.sql.exec(`UPDATE live_strategies SET heard_seq = ? WHERE id = ?`, heardSeq, id);
   }
 
+  /** How many of `owner`'s strategies other than `except` are running. */
+  runningOf(owner: string, except: string): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM live_strategies WHERE status = 'running' AND json_extract(config, '$.owner') = ? AND id != ?`, owner, except).one().n;
+  }
+
   runningCount(): number {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM live_strategies WHERE status = 'running'`).one().n;
   }

@@ -72,6 +72,21 @@ export interface LiveStats {
 
 export type LiveStatusName = "running" | "stopped" | "errored";
 
+/**
+ * How many of one user's strategies run at once on one symbol. They all run in the symbol's
+ * object, one callback after another beside its venue, each storing its memory after every
+ * event: without a bound one user's 50 strategies could hold every other user's strategies
+ * (and the venue) back on that symbol (security review).
+ */
+export const MAX_LIVE_PER_OWNER_PER_SYMBOL = 5;
+
+/** Why a start is refused, given how many of the owner's other strategies run on the symbol; null when it may start. */
+export function liveStartRefusal(othersRunning: number, symbol: string): string | null {
+  return othersRunning >= MAX_LIVE_PER_OWNER_PER_SYMBOL
+    ? `at most ${MAX_LIVE_PER_OWNER_PER_SYMBOL} of a user's strategies run at once on ${symbol}; stop one of them first`
+    : null;
+}
+
 export interface LiveStrategyStatus {
   id: string;
   run: number;
