@@ -63,6 +63,9 @@ replace(host.crypto, "getRandomValues", <T extends ArrayBufferView | null>(array
   }
   return array;
 });
+// No Cache API: a store the isolate does not own, through which strategies of different
+// users could hand each other data (security review). Nothing of ours uses it here.
+replace(globalThis, "caches", undefined);
 replace(host.crypto, "randomUUID", () => {
   const hex = Array.from({ length: 16 }, () => (next32() & 0xff).toString(16).padStart(2, "0"));
   hex[6] = `4${hex[6]!.slice(1)}`;

@@ -8,6 +8,7 @@ import type { StrategyBar } from "../shared/strategy/runtime";
 import { TEMPLATES } from "../shared/strategy/templates";
 import { tradingConfig } from "../shared/trading/config";
 import { call, expectError, json, restartObject, signUp, until, type TestUser } from "./helpers";
+import { csvLine } from "../workers/lib/backtests";
 import { COIN, seededBars } from "./strategy/helpers";
 import type { BacktestJob } from "../durable-objects/backtest/backtest-job";
 import { JobStore } from "../durable-objects/backtest/store";
@@ -94,6 +95,12 @@ async function savedStrategy(code: string): Promise<string> {
   ]);
   return id;
 }
+
+describe("the CSV downloads", () => {
+  it("keep a text cell a spreadsheet would run as a formula as text, and numbers as numbers (security review)", () => {
+    expect(csvLine(["=HYPERLINK(1)", "+1+1", "@SUM(A1)", "-5", "-1.5e-7", "12.50", "AAPL", 'a "b", c'])).toBe(`'=HYPERLINK(1),'+1+1,'@SUM(A1),-5,-1.5e-7,12.50,AAPL,"a ""b"", c"\n`);
+  });
+});
 
 describe("a template backtest over posted bars", () => {
   it("gives the in-process backtester's metrics and fills, and its progress reaches the total", async () => {

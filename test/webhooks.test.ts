@@ -258,9 +258,17 @@ describe("webhook URLs", () => {
     ["https://0.0.0.0/hook", "must not point at a reserved address"],
     ["https://[::]/hook", "must not point at a reserved address"],
     ["https://224.0.0.1/hook", "must not point at a reserved address"],
+    // Documentation ranges, the retired 6to4 relay, Teredo (an IPv4 address inside), discard-only (security review).
+    ["https://192.0.2.1/hook", "must not point at a reserved address"],
+    ["https://198.51.100.7/hook", "must not point at a reserved address"],
+    ["https://203.0.113.9/hook", "must not point at a reserved address"],
+    ["https://192.88.99.1/hook", "must not point at a reserved address"],
+    ["https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", "must not point at a reserved address"],
+    ["https://[2001:db8::1]/hook", "must not point at a reserved address"],
+    ["https://[100::1]/hook", "must not point at a reserved address"],
     [`https://example.com/${"a".repeat(2048)}`, "must be at most 2048 characters"],
   ];
-  const ALLOWED = ["https://example.com/hook", "https://8.8.8.8/hook", "https://172.32.0.1/hook", "https://[2606:4700:4700::1111]/hook", "https://hooks.example.com:8443/a?b=c", "https://[2002:808:808::]/hook", "https://[64:ff9b::808:808]/hook"];
+  const ALLOWED = ["https://example.com/hook", "https://8.8.8.8/hook", "https://172.32.0.1/hook", "https://[2606:4700:4700::1111]/hook", "https://hooks.example.com:8443/a?b=c", "https://[2002:808:808::]/hook", "https://[64:ff9b::808:808]/hook", "https://[2001:4860:4860::8888]/hook", "https://203.0.114.1/hook"];
 
   it.each(REFUSED)("outside development, %s is refused: %s", (url, problem) => {
     expect(webhookUrlProblem(url, "production")).toBe(problem);
@@ -284,6 +292,16 @@ describe("webhook URLs", () => {
       expect(error.details[0]?.path).toBe("url");
     }
     expect(await json(await call("/api/webhooks", { token: user.access, ip: user.ip }))).toEqual([]);
+  });
+
+  it("a stored URL the rules now refuse is not called: its delivery ends dead, saying why (security review)", async () => {
+    const user = await signUp();
+    // Stored under an older, looser rule (written here directly: the API refuses it now).
+    const id = crypto.randomUUID();
+    await env.DB.prepare("INSERT INTO webhooks (id, user_id, url, events, secret) VALUES (?, ?, ?, ?, ?)").bind(id, user.id, "http://10.0.0.1/hook", '["order.filled"]', "s").run();
+    const queued = await sendTest(user, id);
+    const delivery = await deliveryReaching(user, id, queued.id, "dead");
+    expect(delivery).toMatchObject({ attempts: 0, error: "not sent: must not point at a private address" });
   });
 
   it("stores and shows the URL as parsed, the address deliveries go to", async () => {

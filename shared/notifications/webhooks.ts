@@ -54,6 +54,11 @@ const V4_RANGES: [string, number, AddressKind][] = [
   ["169.254.0.0", 16, "link-local"],
   ["172.16.0.0", 12, "private"],
   ["192.0.0.0", 24, "reserved"],
+  // Documentation (TEST-NET-1, -2, -3) and the retired 6to4 relay anycast.
+  ["192.0.2.0", 24, "reserved"],
+  ["198.51.100.0", 24, "reserved"],
+  ["203.0.113.0", 24, "reserved"],
+  ["192.88.99.0", 24, "reserved"],
   ["192.168.0.0", 16, "private"],
   ["198.18.0.0", 15, "reserved"],
   ["224.0.0.0", 4, "reserved"],
@@ -84,6 +89,10 @@ function ipv6Kind(host: string): AddressKind | null {
   if (mapped || translated || compatible || nat64) return v4Kind(words[6]! * 2 ** 16 + words[7]!) ?? (nat64 && words[2] === 1 ? "private" : null);
   // 6to4 (2002::/16) carries an IPv4 address in bits 16–47.
   if (words[0] === 0x2002) return v4Kind(words[1]! * 2 ** 16 + words[2]!);
+  // Teredo (2001::/32) hides an IPv4 address (inverted) in its last 32 bits; documentation
+  // (2001:db8::/32) and discard-only (100::/64) reach nothing a webhook should.
+  if (words[0] === 0x2001 && (words[1] === 0 || words[1] === 0xdb8)) return "reserved";
+  if (words[0] === 0x100 && words.slice(1, 4).every((w) => w === 0)) return "reserved";
   if ((words[0]! & 0xfe00) === 0xfc00) return "unique-local";
   if ((words[0]! & 0xffc0) === 0xfe80) return "link-local";
   // Site-local (fec0::/10), deprecated but still routed as private by some stacks.

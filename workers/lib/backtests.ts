@@ -327,7 +327,10 @@ export function backtestView(row: BacktestRow) {
 }
 
 const csvField = (value: unknown) => {
-  const text = value === null || value === undefined ? "" : String(value);
+  const raw = value === null || value === undefined ? "" : String(value);
+  // A text cell a spreadsheet would read as a formula (=, +, -, @, a tab or a return first)
+  // is kept as text with a leading quote; numbers, negative ones too, stay numbers.
+  const text = /^[=+\-@\t\r]/.test(raw) && !/^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(raw) ? `'${raw}` : raw;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 };
 

@@ -1,7 +1,7 @@
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { WebhookEventType } from "../../shared/notifications/notifications";
-import { DeliveryMessage, retryDelaySeconds, SIGNATURE_HEADER, signatureHeader, webhookPayload } from "../../shared/notifications/webhooks";
+import { DeliveryMessage, retryDelaySeconds, SIGNATURE_HEADER, signatureHeader, webhookPayload, webhookUrlProblem } from "../../shared/notifications/webhooks";
 import { database, inJsonList, schema, type Database } from "../../platform/db";
 import { logger } from "../../platform/log";
 import { endSpan, startSpan, type Span } from "../../platform/trace";
@@ -90,7 +90,7 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env):
       const span = startSpan("webhook.delivery", parsed.data.traceparent);
       const fields = { delivery: parsed.data.delivery_id, attempt: message.attempts };
       try {
-        const outcome = await attempt(db, parsed.data.delivery_id, span);
+        const outcome = await attempt(db, env.ENVIRONMENT, parsed.data.delivery_id, span);
         endSpan(span, log, { ...fields, ...outcome.fields }, outcome.done ? "info" : "warn");
         if (outcome.done) message.ack();
         else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
@@ -114,7 +114,7 @@ export async function consumeDeadDeliveries(batch: MessageBatch<unknown>, env: E
 }
 
 /** One attempt at a delivery; answers whether it is done (delivered, or nothing left to send), and what its span logs. */
-async function attempt(db: Database, id: number, span: Span): Promise<{ done: boolean; fields: Record<string, unknown> }> {
+async function attempt(db: Database, environment: string, id: number, span: Span): Promise<{ done: boolean; fields: Record<string, unknown> }> {
   const found = await db
     .select({ delivery: d, url: schema.webhooks.url, secret: schema.webhooks.secret, owner: schema.users.status })
     .from(d)
@@ -131,6 +131,12 @@ async function attempt(db: Database, id: number, span: Span): Promise<{ done: bo
     return { done: true, fields: { skipped: "owner_disabled", eventType: found.delivery.eventType } };
   }
   const { delivery, url, secret } = found;
+  // The URL rules again, as they are now: a URL stored under an older, looser rule is not called.
+  const refused = webhookUrlProblem(url, environment);
+  if (refused) {
+    await db.update(d).set({ status: "dead", error: `not sent: ${refused}` }).where(eq(d.id, id)).run();
+    return { done: true, fields: { skipped: "url_refused", eventType: delivery.eventType } };
+  }
   // What a user sends by hand (a test, a redelivery: seq above 0) is tried once: with the
   // queue's retries each call made up to 13 requests to a URL of the caller's choosing, at
   // the request rate (found in QA); the user sees the answer and may send it again.
