@@ -25,6 +25,13 @@ export class ApiError extends Error {
 export const badRequest = (message: string) => new ApiError(400, message, [], 10001);
 export const unauthorized = (message = "request is not authorized") => new ApiError(401, message, [], 10000);
 export const forbidden = (message = "forbidden.") => new ApiError(403, message, [], 10000);
+/**
+ * A caller without the route's permission: Alpaca's own words ("forbidden."), which clients
+ * match exactly (ccxt maps them to PermissionDenied; any other 403 text it reads as
+ * ExchangeNotAvailable, a network error a bot retries forever), and the permission named
+ * in the details.
+ */
+export const permissionDenied = (permission: string) => new ApiError(403, "forbidden.", [{ path: "permission", message: `requires permission ${permission}` }], 10000);
 export const notFound = (message = "not found") => new ApiError(404, message, [], 10000);
 export const conflict = (message: string, details: FieldError[] = []) => new ApiError(409, message, details, 10000);
 export const unprocessable = (message: string, details: FieldError[] = []) =>

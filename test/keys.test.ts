@@ -94,6 +94,24 @@ describe("API keys", () => {
     await expectError(await call("/api/users/me", { method: "PATCH", body: { display_name: "x" }, apiKey: key }), 403);
   });
 
+  it("a missing permission is answered in Alpaca's words, the permission named in the details (ccxt maps the text to PermissionDenied)", async () => {
+    const [user, guest] = await Promise.all([signUp(), signUp("guest")]);
+    const key = await createKey(user, ["read"]);
+    const order = { symbol: "AAPL", qty: "1", side: "buy", type: "market", time_in_force: "day" };
+    const cases: [Response, string][] = [
+      // The order's own call into the user's object refuses it (one hop)…
+      [await call("/v2/orders", { body: order, apiKey: key }), "trading:write"],
+      [await call("/v2/account", { token: guest.access, ip: guest.ip }), "trading:read"],
+      // …and a route the gateway guards.
+      [await call("/api/users/me", { method: "PATCH", body: { display_name: "x" }, apiKey: key }), "user:write"],
+    ];
+    for (const [res, permission] of cases) {
+      const body = await expectError(res, 403);
+      expect(body.message, permission).toBe("forbidden.");
+      expect(body.details, permission).toEqual([{ path: "permission", message: `requires permission ${permission}` }]);
+    }
+  });
+
   it("keys cannot manage keys", async () => {
     const user = await signUp();
     const key = await createKey(user);

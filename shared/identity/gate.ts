@@ -56,6 +56,8 @@ export interface KeyRecord {
 export interface GateRefusal {
   status: 401 | 403 | 429;
   message: string;
+  /** The permission the caller lacks, on that 403 (the gateway answers it in Alpaca's words). */
+  permission?: Permission;
   /** Whether the request was counted in the user's window (a refused credential is not: the gateway counts its address instead). */
   counted: boolean;
 }
@@ -103,7 +105,7 @@ export function admit(
   if (request.sessionOnly && principal.via.kind !== "session")
     return { admitted: false, refusal: { status: 403, message: "this action needs a signed-in session, not an API key", counted: true }, rate: decision };
   if (request.permission && !can(principal.permissions, request.permission))
-    return { admitted: false, refusal: { status: 403, message: `forbidden: requires permission ${request.permission}`, counted: true }, rate: decision };
+    return { admitted: false, refusal: { status: 403, message: `forbidden: requires permission ${request.permission}`, permission: request.permission, counted: true }, rate: decision };
   return { admitted: true, principal, rate: decision };
 }
 

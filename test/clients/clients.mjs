@@ -555,6 +555,16 @@ async function ccxtChecks(origin, key) {
     const error = await exchange.fetchOrder(randomUUID()).then((o) => new Error(`found: ${show(o.info)}`), (e) => e);
     assert(error instanceof ccxt.InvalidOrder, `got ${describeError(error)}`);
   });
+
+  // A permission refusal in Alpaca's words: any other 403 text ccxt reads as ExchangeNotAvailable,
+  // a network error a bot retries forever (found in review).
+  await check("ccxt error: an order with a read-only key raises PermissionDenied", async () => {
+    const readKey = await expectStatus(api(origin, "POST", "/api/keys", { name: "clients read", scopes: ["read"] }, key.bearer), 201, "create read key");
+    const reader = new ccxt.alpaca({ apiKey: readKey.key_id, secret: readKey.secret, urls: { api: urls, test: urls }, timeout: 15_000 });
+    reader.setSandboxMode(true);
+    const error = await reader.createOrder(CRYPTO, "market", "buy", CRYPTO_QTY).then((o) => new Error(`accepted: ${show(o.info)}`), (e) => e);
+    assert(error instanceof ccxt.PermissionDenied, `got ${describeError(error)}`);
+  });
 }
 
 // ---- the local runtime's connections ----------------------------------------------------

@@ -78,7 +78,11 @@ async function parse(res: Response): Promise<unknown> {
 
 function errorOf(status: number, body: unknown): ApiError {
   const envelope = (typeof body === "object" && body !== null ? body : {}) as { message?: string; details?: FieldError[] };
-  return new ApiError(status, envelope.message ?? `request failed (${status})`, envelope.details ?? []);
+  const details = envelope.details ?? [];
+  // A missing permission is answered in Alpaca's words ("forbidden."), which clients match;
+  // the permission is in the details, which a person is shown too.
+  const message = envelope.message === "forbidden." && details.length > 0 ? `Not allowed: this ${details.map((d) => d.message).join("; ")}.` : envelope.message;
+  return new ApiError(status, message ?? `request failed (${status})`, details);
 }
 
 /** A body sent as it is (a CSV upload) instead of as JSON. */

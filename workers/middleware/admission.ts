@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { ApiError, forbidden, tooManyRequests, unauthorized } from "../../shared/errors";
-import type { GateOutcome, GateRequest, Gated } from "../../shared/identity/gate";
+import { ApiError, forbidden, permissionDenied, tooManyRequests, unauthorized } from "../../shared/errors";
+import type { GateOutcome, GateRefusal, GateRequest, Gated } from "../../shared/identity/gate";
 import type { Permission } from "../../shared/rbac";
 import type { Decision } from "../../shared/sliding-window";
 import type { Caller } from "../../platform/credentials";
@@ -140,9 +140,18 @@ async function addressDecision(c: Context<AppEnv>): Promise<Decision> {
   return tracedStub(c.env.RATE_LIMITER.getByName(`ip:${c.get("clientIp")}`), log, "call.rateLimiter", c.get("traceparent")).hit(bucket, rateLimits[bucket], rateLimits.windowSeconds * 1000);
 }
 
-function refusalError(answer: { refusal: { status: 401 | 403 | 429; message: string }; rate: Decision | null }): ApiError {
-  const { status, message } = answer.refusal;
-  const error = status === 429 && answer.rate ? tooManyRequests(message, answer.rate.retryAfterMs / 1000) : status === 403 ? forbidden(message) : status === 401 ? unauthorized(message) : new ApiError(status, message);
+function refusalError(answer: { refusal: GateRefusal; rate: Decision | null }): ApiError {
+  const { status, message, permission } = answer.refusal;
+  const error =
+    status === 429 && answer.rate
+      ? tooManyRequests(message, answer.rate.retryAfterMs / 1000)
+      : status === 403
+        ? permission
+          ? permissionDenied(permission)
+          : forbidden(message)
+        : status === 401
+          ? unauthorized(message)
+          : new ApiError(status, message);
   return answer.rate ? withRateHeaders(error, answer.rate) : error;
 }
 

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { forbidden, unauthorized } from "../../shared/errors";
+import { forbidden, permissionDenied, unauthorized } from "../../shared/errors";
 import { can, type Permission } from "../../shared/rbac";
 import type { AppEnv, Principal } from "../context";
 import { callerFromKey, callerFromToken } from "../../platform/credentials";
@@ -48,7 +48,7 @@ export const requirePermission = (permission: Permission, options: { sessionOnly
     const principal = c.get("principal");
     if (!principal) throw unauthorized(c.get("authFailure") ?? "request is not authorized");
     if (options.sessionOnly && principal.via.kind !== "session") throw forbidden("this action needs a signed-in session, not an API key");
-    if (!can(principal.permissions, permission)) throw forbidden(`forbidden: requires permission ${permission}`);
+    if (!can(principal.permissions, permission)) throw permissionDenied(permission);
     await next();
   });
 

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { ApiError, forbidden, unauthorized } from "../../shared/errors";
+import { ApiError, permissionDenied, unauthorized } from "../../shared/errors";
 import { credentialOf, mayStream } from "../../shared/stream/access";
 import type { SocketKind } from "../../shared/stream/protocol";
 import { internalHeaders } from "../../platform/socket";
@@ -20,7 +20,7 @@ function upgrade(kind: SocketKind) {
     const principal = c.get("principal");
     const failure = c.get("authFailure");
     if (!principal && failure) throw unauthorized(failure);
-    if (principal && !mayStream(kind, principal.permissions)) throw forbidden("forbidden: requires permission trading:read");
+    if (principal && !mayStream(kind, principal.permissions)) throw permissionDenied("trading:read");
     const headers = internalHeaders(c.req.raw.headers, principal && credentialOf(principal), { "x-redfire-stream": kind });
     return c.env.STREAM_HUB.getByName(randomHub(c.env)).fetch(new Request(c.req.raw, { headers }));
   };

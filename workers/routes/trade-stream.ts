@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { ApiError, forbidden, unauthorized } from "../../shared/errors";
+import { ApiError, permissionDenied, unauthorized } from "../../shared/errors";
 import { can } from "../../shared/rbac";
 import type { AppEnv, Principal } from "../context";
 import { accountOf } from "../lib/accounts";
@@ -165,7 +165,7 @@ async function upgrade(c: Context<AppEnv>) {
   const failure = c.get("authFailure");
   if (!principal && failure) throw unauthorized(failure);
   if (principal) {
-    if (!can(principal.permissions, "trading:read")) throw forbidden("forbidden: requires permission trading:read");
+    if (!can(principal.permissions, "trading:read")) throw permissionDenied("trading:read");
     return accountOf(c.env, principal.userId).fetch(accountUpgrade(principal, false));
   }
   const { socketLimits } = await liveGatewayConfig(c.env);
