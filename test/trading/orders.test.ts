@@ -23,6 +23,19 @@ describe("a paper account", () => {
   });
 });
 
+describe("what the API does not support", () => {
+  it("is refused with the reason in the message, which is all Alpaca's JS SDK shows (compat review)", async () => {
+    const user = await signUp();
+    const base = { symbol: "AAPL", qty: "1", side: "buy", type: "market", time_in_force: "day" };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...base, order_class: "bracket" }, "request body is invalid: order_class: only simple orders are supported"],
+      [{ ...base, time_in_force: "opg" }, "request body is invalid: time_in_force must be day, gtc, ioc or fok (opg and cls are not supported)"],
+      [{ ...base, type: "trailing_stop", side: "BUY" }, "request body is invalid: side must be buy or sell (and 1 more)"],
+    ];
+    for (const [body, message] of cases) expect((await expectError(await placeOrder(user, body), 422)).message, JSON.stringify(body)).toBe(message);
+  });
+});
+
 describe("market orders", () => {
   it("fill at the ask up to the displayed size, then walk a tick per level, and pay the taker fee once", async () => {
     const { user, market } = await fresh();

@@ -40,6 +40,18 @@ function repeatedParameters(details: FieldError[], result: { target?: string; da
 }
 
 /**
+ * A body the schema refuses: the first problem is in the message, as clients show only the
+ * message (Alpaca's JS SDK: "request body is invalid" said nothing of an unsupported
+ * order_class; compat review); every problem is in the details.
+ */
+export function invalidBody(details: FieldError[]): ApiError {
+  const [first] = details;
+  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : "";
+  const said = !first ? "" : first.path === "(body)" || first.message.startsWith(first.path) ? `: ${first.message}` : `: ${first.path}: ${first.message}`;
+  return new ApiError(422, `request body is invalid${said}${more}`, details, 10000);
+}
+
+/**
  * Hook for every zod-openapi route: a failed validation is a 422 naming the fields. A
  * query or path parameter's message is Alpaca's ("Invalid format for parameter limit: …"),
  * naming the first one: clients show only the message.
@@ -47,7 +59,7 @@ function repeatedParameters(details: FieldError[], result: { target?: string; da
 export function validationHook(result: { success: boolean; error?: ZodError; target?: string; data?: unknown }): void {
   if (result.success || !result.error) return;
   const details = repeatedParameters(fieldErrors(result.error), result);
-  if (result.target === "json") throw new ApiError(422, "request body is invalid", details, 10000);
+  if (result.target === "json") throw invalidBody(details);
   const [first] = details;
   const more = details.length > 1 ? ` (and ${details.length - 1} more)` : "";
   const message = first ? `Invalid format for parameter ${first.path}: ${first.message}${more}` : `${result.target === "param" ? "path" : "query string"} is invalid`;

@@ -16,7 +16,7 @@ import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../lib/pas
 import { gatewayConfig } from "../lib/config";
 import { openSession, revokeByRefreshToken, rotateSession, type TokenPair } from "../lib/sessions";
 import { uniqueViolation, userView } from "../lib/users";
-import { fieldErrors, validationHook } from "../middleware/errors";
+import { fieldErrors, invalidBody, validationHook } from "../middleware/errors";
 
 export const auth = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -96,7 +96,7 @@ function registerHook(result: { success: boolean; error?: ZodError; target?: str
     const schemaNamesPassword = result.error.issues.some((issue) => issue.path[0] === "password");
     if (password && !schemaNamesPassword) {
       const policy = passwordViolations(password, { email: text(raw.email), username: text(raw.username) });
-      if (policy.length > 0) throw new ApiError(422, "request body is invalid", [...fieldErrors(result.error), ...policy.map((v) => ({ path: "password", message: v.message, rule: v.rule }))], 10000);
+      if (policy.length > 0) throw invalidBody([...fieldErrors(result.error), ...policy.map((v) => ({ path: "password", message: v.message, rule: v.rule }))]);
     }
   }
   validationHook(result);
