@@ -97,41 +97,9 @@ function rateBound(value: Record<string, unknown>, defaults: Record<string, unkn
 
 const parsedVar = (value: string | undefined): object => (value ? (JSON.parse(value) as object) : {});
 
-/** The decimal limits' size, as RiskLimits accepts them (shared/trading/risk.ts). */
-export const LIMIT_DIGITS = 15;
-export const LIMIT_DECIMALS = 8;
-/** What stops trading on purpose, named where a limit of 0 is refused. */
-const TO_HALT = "to stop trading, disable the user (PATCH /api/admin/users/{user_id}, status disabled) or make the asset not tradable (PATCH /api/admin/assets/{asset_id})";
-
-/**
- * A decimal limit of a configured value: above zero, since 0 passes the schema of
- * RiskLimits and then silently refuses everything the limit judges (found in QA), and
- * with a message saying which bound a too-long decimal breaks.
- */
-function positiveLimit(zeroRefuses: string) {
-  const shape = 'must be a decimal string like "100000"';
-  return z.string({ error: shape }).superRefine((text, ctx) => {
-    const match = /^(\d+)(?:\.(\d+))?$/.exec(text);
-    if (!match) return ctx.addIssue({ code: "custom", message: shape });
-    const [whole, fraction = ""] = [match[1]!, match[2]];
-    if (whole.length > LIMIT_DIGITS) return ctx.addIssue({ code: "custom", message: `at most ${LIMIT_DIGITS} digits before the decimal point (${whole.length} given)` });
-    if (fraction.length > LIMIT_DECIMALS) return ctx.addIssue({ code: "custom", message: `at most ${LIMIT_DECIMALS} decimal places (${fraction.length} given)` });
-    if (/^0*$/.test(whole + fraction)) ctx.addIssue({ code: "custom", message: `must be greater than 0: 0 would refuse ${zeroRefuses}; ${TO_HALT}` });
-  });
-}
-
-/** risk_limits' stored values: RiskLimits with every decimal limit above zero. */
-export const RiskLimitValues = RiskLimits.extend({
-  maxOrderQty: positiveLimit("every order"),
-  maxOrderNotional: positiveLimit("every order"),
-  maxPositionNotional: positiveLimit("every buy"),
-  dailyLossLimit: positiveLimit("every buy"),
-  maxResetCash: positiveLimit("every reset"),
-});
-
 export const CONFIG_KEYS = {
   risk_limits: {
-    schema: RiskLimitValues.partial().strict(),
+    schema: RiskLimits.partial().strict(),
     scopes: ["global", "account"],
     description: "Pre-trade risk limits (RISK_LIMITS); per account over global; decimal limits above 0",
     defaults: (vars) => RiskLimits.parse({ ...DEFAULT_LIMITS, ...parsedVar(vars.RISK_LIMITS) }),

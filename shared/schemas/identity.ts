@@ -125,8 +125,9 @@ export const ListUsersQuery = z.object({
   limit: wholeParam("limit", 1, 500).default(100),
   page_token: z.uuid({ error: "not a page token from this list" }).optional().openapi({ description: "next_page_token of the previous page" }),
   after: z.uuid({ error: "must be a user id (UUID)" }).optional().openapi({ description: "cursor: the last user id of the previous page (the same as page_token)" }),
-  role: z.enum(ROLES).optional(),
-  status: z.enum(["active", "disabled"]).optional(),
+  // Each refusal names the parameter and what it takes (zod's own read "Invalid option: expected one of …").
+  role: z.enum(ROLES, { error: `role must be one of ${ROLES.join(", ")}` }).optional(),
+  status: z.enum(["active", "disabled"], { error: "status must be active or disabled" }).optional(),
 });
 
 export const UserList = z

@@ -8,22 +8,42 @@ import type { MarketPrice } from "./views";
 // Pre-trade risk: every check has its own rule name and a message that says what limit was
 // hit and by how much. Pure; the account's Durable Object supplies the context.
 
-const Amount = z.string().regex(/^\d{1,15}(\.\d{1,8})?$/, "must be a decimal string like \"100000\"");
+/** The decimal limits' size. */
+export const LIMIT_DIGITS = 15;
+export const LIMIT_DECIMALS = 8;
+/** What stops trading on purpose, named where a limit of 0 is refused. */
+const TO_HALT = "to stop trading, disable the user (PATCH /api/admin/users/{user_id}, status disabled) or make the asset not tradable (PATCH /api/admin/assets/{asset_id})";
+
+/**
+ * A decimal limit: above zero, since 0 would silently refuse everything the limit judges
+ * (found in QA), and with a message saying which bound a too-long decimal breaks.
+ */
+function positiveLimit(zeroRefuses: string) {
+  const shape = 'must be a decimal string like "100000"';
+  return z.string({ error: shape }).superRefine((text, ctx) => {
+    const match = /^(\d+)(?:\.(\d+))?$/.exec(text);
+    if (!match) return ctx.addIssue({ code: "custom", message: shape });
+    const [whole, fraction = ""] = [match[1]!, match[2]];
+    if (whole.length > LIMIT_DIGITS) return ctx.addIssue({ code: "custom", message: `at most ${LIMIT_DIGITS} digits before the decimal point (${whole.length} given)` });
+    if (fraction.length > LIMIT_DECIMALS) return ctx.addIssue({ code: "custom", message: `at most ${LIMIT_DECIMALS} decimal places (${fraction.length} given)` });
+    if (/^0*$/.test(whole + fraction)) ctx.addIssue({ code: "custom", message: `must be greater than 0: 0 would refuse ${zeroRefuses}; ${TO_HALT}` });
+  });
+}
 
 export const RiskLimits = z.object({
   /** Largest quantity of one order, in shares or coins. */
-  maxOrderQty: Amount,
+  maxOrderQty: positiveLimit("every order"),
   /** Largest value of one order, in USD at its limit (or the market). */
-  maxOrderNotional: Amount,
+  maxOrderNotional: positiveLimit("every order"),
   /** Largest value held in one symbol, counting open buy orders, in USD at the last price. */
-  maxPositionNotional: Amount,
+  maxPositionNotional: positiveLimit("every buy"),
   /** Limit and stop prices within this many percent of the last price; also a market order's protection. */
   priceBandPct: z.number().positive().max(100).multipleOf(0.01),
   ordersPerMinute: z.number().int().positive().max(100_000),
   /** Realized losses plus fees today (New York day) past which buys are refused. */
-  dailyLossLimit: Amount,
+  dailyLossLimit: positiveLimit("every buy"),
   /** The most cash a reset may start the account with, in USD. */
-  maxResetCash: Amount,
+  maxResetCash: positiveLimit("every reset"),
 });
 export type RiskLimits = z.infer<typeof RiskLimits>;
 

@@ -6,7 +6,6 @@ import { UserIdParam } from "../../shared/schemas/identity";
 import { Account, Activity, ActivityQueryParams, decimalAmount } from "../../shared/schemas/trading";
 import { parseMoney } from "../../shared/trading/money";
 import { RiskLimits } from "../../shared/trading/risk";
-import { RiskLimitValues } from "../../shared/config/keys";
 import type { AppEnv } from "../context";
 import { accountOf, instantParam, tracedAccountOf, unwrap } from "../lib/accounts";
 import { log } from "../../platform/log";
@@ -183,7 +182,7 @@ account.openapi(
     summary: "Override the global risk limits for one account",
     security: SESSION_OR_KEY,
     middleware: [admin] as const,
-    request: { params: UserIdParam, body: jsonBody(RiskLimitValues.partial().strict()) },
+    request: { params: UserIdParam, body: jsonBody(RiskLimits.partial().strict()) },
     responses: { 200: jsonContent(RiskLimits, "The account's limits now"), ...errorResponses(401, 403, 404, 415, 422, 429) },
   }),
   async (c) => {
