@@ -7,6 +7,8 @@ export type StreamMessage = Record<string, unknown> & { T: string };
 /** A market-data WebSocket client inside the test runtime, with a queue to await on. */
 export class StreamClient {
   readonly frames: StreamMessage[][] = [];
+  /** Each binary frame's bytes as received, for a test to decode its own way. */
+  readonly rawFrames: Uint8Array[] = [];
   binaryFrames = 0;
   closed: { code: number; reason: string } | undefined;
   #waiters: (() => void)[] = [];
@@ -22,6 +24,8 @@ export class StreamClient {
       decoding = decoding.then(async () => {
         if (typeof data !== "string") this.binaryFrames += 1;
         const bytes = data instanceof Blob ? await data.arrayBuffer() : data;
+        if (typeof bytes !== "string") this.rawFrames.push(new Uint8Array(bytes as ArrayBuffer));
+        // msgpack's timestamp extension (a data message's `t`) decodes to a Date.
         const frame = (typeof bytes === "string" ? JSON.parse(bytes) : decode(new Uint8Array(bytes as ArrayBuffer))) as StreamMessage[];
         this.frames.push(frame);
         this.#wake();

@@ -1,8 +1,9 @@
+import { decode, decodeTimestampToTimeSpec, EXT_TIMESTAMP, ExtensionCodec } from "@msgpack/msgpack";
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createKey, signUp, type TestUser } from "./helpers";
 import { createInstrument, step } from "./market-helpers";
-import { StreamClient } from "./stream-client";
+import { StreamClient, type StreamMessage } from "./stream-client";
 
 let admin: TestUser;
 let trader: TestUser;
@@ -20,6 +21,13 @@ async function hubOf(userId: string): Promise<string> {
   expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
   return hubs[counts.findIndex((n) => n > 0)]!;
 }
+
+/**
+ * Lets the runtime take a frame before the next is sent. Frames sent in one synchronous run
+ * can reach the hub's webSocketMessage out of order in the local runtime, whatever the hub
+ * does; a turn between them is still far shorter than an auth's credential check.
+ */
+const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 const authed = async (path = "/v2/iex", headers: Record<string, string> = {}) => {
   const client = await StreamClient.open(path, headers);
@@ -76,6 +84,102 @@ describe("market-data stream protocol", () => {
     client.close();
     const res = await call("/v2/sip", { apiKey: { key_id: key.key_id, secret: "nope" }, headers: { upgrade: "websocket" } });
     expect(res.status).toBe(401);
+  });
+
+  it("takes a subscribe sent right behind the auth after it, never answering 401 (20 connections)", async () => {
+    const a = await createInstrument(admin);
+    // A user of its own: 20 sockets at once would pass the per-user connection limit, so 4 rounds of 5.
+    const owner = await signUp();
+    const own = await createKey(owner, ["read"]);
+    for (let round = 0; round < 4; round++) {
+      const clients = await Promise.all(
+        Array.from({ length: 5 }, async (_, i) => {
+          const client = await StreamClient.open("/v2/iex", i % 2 ? { "content-type": "application/msgpack" } : {});
+          // As the SDKs do: the greeting first, then auth and subscribe without waiting between them.
+          await client.waitFor((m) => m.msg === "connected");
+          client.send({ action: "auth", key: own.key_id, secret: own.secret });
+          await nextTurn();
+          client.send({ action: "subscribe", trades: [a.symbol] });
+          return client;
+        }),
+      );
+      for (const client of clients) {
+        await client.waitFor((m) => m.T === "subscription");
+        // In order: connected, authenticated, then the subscription's echo.
+        expect(client.messages.map((m) => [m.T, m.msg ?? null])).toEqual([
+          ["success", "connected"],
+          ["success", "authenticated"],
+          ["subscription", null],
+        ]);
+        expect(client.messages[2]).toMatchObject({ trades: [a.symbol], quotes: [] });
+      }
+      for (const client of clients) client.close();
+      await Promise.all(clients.map((client) => client.waitForClose().catch(() => undefined)));
+    }
+  });
+
+  it("answers a second auth sent right behind the first with 403 once the first succeeds", async () => {
+    for (let i = 0; i < 5; i++) {
+      const client = await StreamClient.open("/v2/iex");
+      await client.waitFor((m) => m.msg === "connected");
+      client.send({ action: "auth", key: key.key_id, secret: key.secret });
+      await nextTurn();
+      client.send({ action: "auth", key: key.key_id, secret: key.secret });
+      await nextTurn();
+      client.send({ action: "auth", token: trader.access });
+      await client.waitFor((m) => m.T === "error" && m.code === 403 && client.messages.filter((x) => x.code === 403).length === 2);
+      expect(client.messages).toEqual([
+        { T: "success", msg: "connected" },
+        { T: "success", msg: "authenticated" },
+        { T: "error", code: 403, msg: "already authenticated" },
+        { T: "error", code: 403, msg: "already authenticated" },
+      ]);
+      expect(client.closed).toBeUndefined();
+      client.close();
+    }
+  });
+
+  it("after a failed auth, the frames sent behind it get what an unauthenticated socket gets", async () => {
+    const refused = await StreamClient.open("/v2/iex");
+    await refused.waitFor((m) => m.msg === "connected");
+    refused.send({ action: "auth", key: key.key_id, secret: "wrong-secret" });
+    await nextTurn();
+    refused.send({ action: "subscribe", trades: ["AAPL"] });
+    await nextTurn();
+    refused.send({ action: "unsubscribe", trades: ["AAPL"] });
+    expect((await refused.waitForClose()).code).toBe(1008);
+    // Closed at the 402: nothing after it, and no success.
+    expect(refused.messages).toEqual([
+      { T: "success", msg: "connected" },
+      { T: "error", code: 402, msg: "auth failed" },
+    ]);
+    // Refused unchecked (both credentials): the socket stays unauthenticated (each answer
+    // awaited: the local runtime may hand the hub a socket's first frame after later ones).
+    const both = await StreamClient.open("/v2/iex");
+    await both.waitFor((m) => m.msg === "connected");
+    for (const [message, answered] of [
+      [{ action: "auth", key: key.key_id, secret: key.secret, token: trader.access }, 2],
+      [{ action: "subscribe", trades: ["AAPL"] }, 3],
+      [{ action: "auth", key: key.key_id, secret: key.secret }, 4],
+      [{ action: "subscribe", trades: ["AAPL"] }, 5],
+    ] as const) {
+      both.send(message);
+      await both.waitFor(() => both.messages.length >= answered);
+    }
+    expect(both.messages.map((m) => m.code ?? m.msg ?? m.T)).toEqual(["connected", 400, 401, "authenticated", "subscription"]);
+    both.close();
+  });
+
+  it("holds at most 16 frames behind an auth being checked: past them, error 429 and a close", async () => {
+    const client = await StreamClient.open("/v2/iex");
+    await client.waitFor((m) => m.msg === "connected");
+    client.send({ action: "auth", key: key.key_id, secret: key.secret });
+    await nextTurn();
+    for (let i = 0; i < 40; i++) client.send({ action: "subscribe", trades: ["AAPL"] });
+    const error = await client.waitFor((m) => m.T === "error");
+    expect(error).toEqual({ T: "error", code: 429, msg: "too many messages: at most 16 before the authentication is answered" });
+    expect((await client.waitForClose()).code).toBe(1008);
+    expect(client.messages.some((m) => m.msg === "authenticated" || m.T === "subscription")).toBe(false);
   });
 
   it("answers malformed messages with error 400 and keeps the socket", async () => {
@@ -158,6 +262,57 @@ describe("market-data stream protocol", () => {
     const trade = await client.waitFor((m) => m.T === "t" && m.S === a.symbol);
     expect(typeof trade.p).toBe("number");
     expect(client.binaryFrames).toBe(client.frames.length);
+    client.close();
+  });
+
+  it("sends each data message's t as msgpack's timestamp extension (-1) in msgpack, as an RFC-3339 string in JSON", async () => {
+    const a = await createInstrument(admin);
+    const [json, packed] = await Promise.all([authed("/v2/iex"), authed("/v2/iex", { "content-type": "application/msgpack" })]);
+    for (const client of [json, packed]) {
+      client.send({ action: "subscribe", trades: [a.symbol], quotes: [a.symbol] });
+      await client.waitFor((m) => m.T === "subscription");
+    }
+    await step(a.symbol, 2);
+    const trade = await json.waitFor((m) => m.T === "t" && m.S === a.symbol);
+    const quote = await json.waitFor((m) => m.T === "q" && m.S === a.symbol);
+    // JSON keeps the string.
+    for (const m of [trade, quote]) expect(m.t).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    // The same trade and quote on the msgpack socket (the default decoder reads the extension as a Date).
+    await packed.waitFor((m) => m.T === "t" && m.S === a.symbol && m.i === trade.i);
+    await packed.waitFor((m) => m.T === "q" && m.S === a.symbol && m.t instanceof Date && m.t.getTime() === Date.parse(quote.t as string));
+
+    // Decoded again with a codec that records the extension itself, as alpaca-py's
+    // `msg["t"].to_datetime()` needs it: type -1, with the message's instant.
+    const codec = new ExtensionCodec();
+    codec.register({ type: EXT_TIMESTAMP, encode: () => null, decode: (data: Uint8Array) => ({ extension: EXT_TIMESTAMP, ...decodeTimestampToTimeSpec(data) }) });
+    const raw = packed.rawFrames.flatMap((bytes) => decode(bytes, { extensionCodec: codec }) as StreamMessage[]);
+    const instant = (m: StreamMessage | undefined) => {
+      const t = m?.t as { extension?: number; sec: number; nsec: number } | undefined;
+      expect(t?.extension, JSON.stringify(m)).toBe(EXT_TIMESTAMP);
+      return t!.sec * 1000 + t!.nsec / 1e6;
+    };
+    expect(instant(raw.find((m) => m.T === "t" && m.i === trade.i))).toBe(Date.parse(trade.t as string));
+    expect(instant(raw.find((m) => m.T === "q" && (m.t as { sec: number; nsec: number }).sec * 1000 + (m.t as { nsec: number }).nsec / 1e6 === Date.parse(quote.t as string)))).toBe(Date.parse(quote.t as string));
+    // Every data message carries the extension, and no control message a `t`.
+    for (const m of raw) {
+      if (["t", "q", "b", "u", "d", "o"].includes(m.T)) expect((m.t as { extension?: number }).extension).toBe(EXT_TIMESTAMP);
+      else expect(m).not.toHaveProperty("t");
+    }
+    json.close();
+    packed.close();
+  });
+
+  it("sends the order book and bar t of a crypto pair as the timestamp extension in msgpack", async () => {
+    const pair = await createInstrument(admin, { class: "crypto" });
+    const client = await authed("/v1beta3/crypto/us", { "content-type": "application/msgpack" });
+    client.send({ action: "subscribe", orderbooks: [pair.symbol], updatedBars: [pair.symbol], trades: [pair.symbol] });
+    await client.waitFor((m) => m.T === "subscription");
+    await step(pair.symbol, 2);
+    for (const T of ["o", "t"]) {
+      const m = await client.waitFor((x) => x.T === T && x.S === pair.symbol);
+      expect(m.t, T).toBeInstanceOf(Date);
+      expect(Number.isFinite((m.t as Date).getTime())).toBe(true);
+    }
     client.close();
   });
 

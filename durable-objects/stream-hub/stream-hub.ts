@@ -36,6 +36,15 @@ interface Attachment extends Listener {
 type DataMessage = Record<string, unknown>;
 
 const AUTH_TIMEOUT_MS = 10_000;
+/** Frames a client may send behind its auth before the answer (the trade stream's bound). */
+const MAX_HELD_FRAMES = 16;
+/**
+ * How long a frame from a socket that has sent no auth yet waits for one before it is
+ * answered 401: the local runtime was seen to hand the hub a subscribe sent right behind
+ * the auth before the auth itself (the first message of a socket, now and then), which
+ * answered a correct client "not authenticated".
+ */
+const EARLY_GRACE_MS = 250;
 // Sockets are tagged with their id, so a hub answers "is this socket open" without a scan.
 const socketTag = (id: string) => `socket:${id}`;
 
@@ -52,6 +61,12 @@ export class StreamHub extends DurableObject<Env> {
   // Rebuilt from the attachments after hibernation.
   readonly #index = new SubscriptionIndex<WebSocket>();
   readonly #budgets = new WeakMap<WebSocket, MessageBudget>();
+  /** Frames received while a socket's auth is being checked (by socket id), taken in order once it is answered. */
+  readonly #held = new Map<string, (string | ArrayBuffer)[]>();
+  /** Frames of sockets that have sent no auth yet, waiting EARLY_GRACE_MS for one (by socket id). */
+  readonly #early = new Map<string, { frames: (string | ArrayBuffer)[]; timer: ReturnType<typeof setTimeout> }>();
+  /** Sockets that have sent an auth, or whose grace has passed: their frames are not held early. */
+  readonly #graceOver = new Set<string>();
   #reconciling: Promise<void> = Promise.resolve();
   // Which instance this is, and how many sockets it found when it started: an instance
   // that found sockets was woken from hibernation (or restarted) with them.
@@ -109,16 +124,88 @@ export class StreamHub extends DurableObject<Env> {
     let budget = this.#budgets.get(ws);
     if (!budget) this.#budgets.set(ws, (budget = new MessageBudget(limits)));
     if (!budget.take(Date.now())) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${limits.messagesPerWindow} per ${limits.windowSeconds} s`), "too many messages");
+    // An auth is being checked: this frame waits for its answer, as on Alpaca a subscribe
+    // sent right behind the auth is taken after it.
+    const held = this.#held.get(a.id);
+    if (held) {
+      if (held.length >= MAX_HELD_FRAMES) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${MAX_HELD_FRAMES} before the authentication is answered`), "too many messages");
+      held.push(data);
+      return;
+    }
+    await this.#take(ws, data);
+  }
+
+  /**
+   * Answers one client frame (its budget already taken). An auth that needs checking holds
+   * the socket's later frames until it is answered, then takes them in arrival order.
+   */
+  async #take(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    const a = this.#attachments.get(ws);
+    if (!a || a.closed) return;
+    const limits = this.#limits;
     const frame = parseFrame(data, { maxBytes: limits.maxFrameBytes, decodeBinary: a.encoding === "msgpack" ? decodeMsgpackOrJson : decodeJsonOrMsgpack });
     if (!frame.ok) return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax, frame.error)]);
     const parsed = ClientMessage.safeParse(frame.value);
     if (!parsed.success) return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax)]);
     const message = parsed.data;
-    if (message.action === "auth") return this.#authenticate(ws, a, message);
-    if (!a.userId) return this.#send(ws, a, [errorMessage(ERRORS.notAuthenticated)]);
+    if (message.action === "auth") {
+      this.#graceOver.add(a.id);
+      // Answered at once without a check: already authenticated, or both credentials given.
+      // One of the held frames (behind an auth whose check threw): the frames behind it are
+      // held already, and the loop taking them goes on once this one is answered.
+      if (a.userId || a.credential || bothCredentials(message) || this.#held.has(a.id)) {
+        await this.#authenticate(ws, a, message);
+        return this.#takeEarly(ws, a.id);
+      }
+      // In memory only: the pending check keeps the hub awake, so it cannot hibernate meanwhile.
+      const held: (string | ArrayBuffer)[] = [];
+      this.#held.set(a.id, held);
+      try {
+        await this.#authenticate(ws, a, message);
+      } finally {
+        // Frames that came meanwhile, in order: after a success a second auth is answered
+        // "already authenticated"; after a failure the socket is closed and deaf to them.
+        // Frames arriving while these are taken queue behind them (same bound).
+        try {
+          // Frames that reached the hub before this auth were sent after it: they come first.
+          await this.#takeEarly(ws, a.id);
+          for (let next = held.shift(); next !== undefined; next = held.shift()) {
+            await this.#take(ws, next).catch((error: unknown) => log("warn", "a held frame failed", { hub: this.#name, error: String(error) }));
+          }
+        } finally {
+          this.#held.delete(a.id);
+        }
+      }
+      return;
+    }
+    if (!a.userId) {
+      if (!a.credential && !this.#graceOver.has(a.id)) return this.#holdEarly(ws, a, data);
+      return this.#send(ws, a, [errorMessage(ERRORS.notAuthenticated)]);
+    }
     // Alpaca's 405 for a message naming too many symbols; nothing changes.
     if (namedSymbols(message).length > limits.symbolsPerMessage) return this.#send(ws, a, [errorMessage(ERRORS.symbolLimit, `at most ${limits.symbolsPerMessage} symbols per message`)]);
     await this.#changeSubscriptions(ws, message.action, message);
+  }
+
+  /** Keeps a frame of a socket that has sent no auth for EARLY_GRACE_MS, in case its auth is still on its way. */
+  #holdEarly(ws: WebSocket, a: Attachment, data: string | ArrayBuffer): Promise<void> | void {
+    let early = this.#early.get(a.id);
+    if (!early) {
+      early = { frames: [], timer: setTimeout(() => void this.#takeEarly(ws, a.id), EARLY_GRACE_MS) };
+      this.#early.set(a.id, early);
+    }
+    if (early.frames.length >= MAX_HELD_FRAMES) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${MAX_HELD_FRAMES} before the authentication is answered`), "too many messages");
+    early.frames.push(data);
+  }
+
+  /** Takes a socket's early frames, in order, now that its auth was answered or its grace passed; no more are held. */
+  async #takeEarly(ws: WebSocket, id: string): Promise<void> {
+    this.#graceOver.add(id);
+    const early = this.#early.get(id);
+    if (!early) return;
+    this.#early.delete(id);
+    clearTimeout(early.timer);
+    for (const frame of early.frames) await this.#take(ws, frame).catch((error: unknown) => log("warn", "an early frame failed", { hub: this.#name, error: String(error) }));
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -227,7 +314,7 @@ export class StreamHub extends DurableObject<Env> {
     // Two credentials in one message: checking either would let the other's fault pass
     // unseen (an invalid key under a valid token), so neither is checked. The socket stays,
     // unauthenticated, and may send one credential (its auth timeout still runs).
-    if (m.token !== undefined && (m.key !== undefined || m.secret !== undefined))
+    if (bothCredentials(m))
       return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax, "give either key and secret or a token, not both")]);
     const outcome: Principal | string = m.token ? await fromAccessToken(this.env, m.token) : await fromApiKey(this.env, m.key ?? "", m.secret ?? "", this.ctx);
     if (typeof outcome === "string") return this.#end(ws, errorMessage(ERRORS.authFailed), "auth failed");
@@ -340,6 +427,9 @@ export class StreamHub extends DurableObject<Env> {
   async #drop(ws: WebSocket, mark: { closed?: boolean } = {}): Promise<void> {
     const a = this.#attachments.get(ws);
     if (!a) return;
+    clearTimeout(this.#early.get(a.id)?.timer);
+    this.#early.delete(a.id);
+    this.#graceOver.delete(a.id);
     this.#index.delete(ws);
     this.#attachments.set(ws, { ...a, ...mark, subs: {}, leased: false });
     if (a.leased && a.userId) this.#release(a.userId, [a.id]);
@@ -380,6 +470,9 @@ export class StreamHub extends DurableObject<Env> {
   }
 }
 
+/** An auth carrying a key (or secret) and a token: refused without checking either. */
+const bothCredentials = (m: Extract<ClientMessage, { action: "auth" }>): boolean => m.token !== undefined && (m.key !== undefined || m.secret !== undefined);
+
 const symbolsOfKind = (registry: ReadonlyMap<string, { assetClass: AssetClass }>, kind: StreamKind): Set<string> =>
   new Set([...registry].filter(([, row]) => streamKindOf(row.assetClass) === kind).map(([symbol]) => symbol));
 
@@ -405,5 +498,19 @@ const decodeMsgpackOrJson = either(decode, jsonBytes);
 const decodeJsonOrMsgpack = either(jsonBytes, decode);
 function encodeFrame(encoding: "json" | "msgpack", messages: readonly object[]): string | Uint8Array {
   // encode() returns a view into a shared scratch buffer: copy it out before sending.
-  return encoding === "msgpack" ? encode(messages).slice() : JSON.stringify(messages);
+  return encoding === "msgpack" ? encode(messages.map(withTimestamp)).slice() : JSON.stringify(messages);
+}
+
+/**
+ * A message as msgpack carries it: a data message's `t` (RFC-3339 in JSON) becomes the
+ * msgpack timestamp extension (type -1), as Alpaca sends it: alpaca-py calls
+ * `t.to_datetime()`, and the JS SDK's decoder reads the extension too. @msgpack/msgpack
+ * writes a Date as that extension; RedFire's instants are whole milliseconds, so nothing is
+ * lost. Control messages carry no `t` and pass unchanged.
+ */
+function withTimestamp(message: object): object {
+  const t = (message as { t?: unknown }).t;
+  if (typeof t !== "string") return message;
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? message : { ...message, t: new Date(ms) };
 }
