@@ -1,19 +1,14 @@
 import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
+import type { z } from "zod";
+import type { Session } from "../shared/schemas/identity";
 import { call, createKey, expectError, json, signUp, type TestUser } from "./helpers";
 
 // A user's sign-ins, listed and ended one by one (GET/DELETE /api/sessions): what a trader
 // does after signing in on a machine that is not theirs, without changing the password.
 
-interface SessionView {
-  id: string;
-  created_at: string;
-  last_refreshed_at: string | null;
-  expires_at: string;
-  user_agent: string | null;
-  current: boolean;
-}
+type SessionView = z.infer<typeof Session>;
 
 const sid = (access: string) => String(decodeJwt(access).sid);
 

@@ -133,3 +133,15 @@ export const ListUsersQuery = z.object({
 export const UserList = z
   .object({ users: z.array(User), next_page_token: z.string().nullable() })
   .openapi("UserList");
+
+/** One of a user's open sign-ins (GET /api/sessions). */
+export const Session = z
+  .object({
+    id: z.uuid(),
+    created_at: z.string().openapi({ description: "When the user signed in (RFC 3339)" }),
+    last_refreshed_at: z.string().nullable().openapi({ description: "When its refresh token was last rotated; the sign-in's own time until then" }),
+    expires_at: z.string().openapi({ description: "When its refresh token stops working, unless ended before" }),
+    user_agent: z.string().nullable().openapi({ description: "The User-Agent it signed in with (256 characters at most)" }),
+    current: z.boolean().openapi({ description: "Whether it is the session of the request's access token" }),
+  })
+  .openapi("Session");

@@ -141,18 +141,15 @@ async function addressDecision(c: Context<AppEnv>): Promise<Decision> {
 }
 
 function refusalError(answer: { refusal: GateRefusal; rate: Decision | null }): ApiError {
-  const { status, message, permission } = answer.refusal;
-  const error =
-    status === 429 && answer.rate
-      ? tooManyRequests(message, answer.rate.retryAfterMs / 1000)
-      : status === 403
-        ? permission
-          ? permissionDenied(permission)
-          : forbidden(message)
-        : status === 401
-          ? unauthorized(message)
-          : new ApiError(status, message);
+  const error = gateError(answer.refusal, answer.rate);
   return answer.rate ? withRateHeaders(error, answer.rate) : error;
+}
+
+function gateError({ status, message, permission }: GateRefusal, rate: Decision | null): ApiError {
+  if (status === 429 && rate) return tooManyRequests(message, rate.retryAfterMs / 1000);
+  if (status === 403) return permission ? permissionDenied(permission) : forbidden(message);
+  if (status === 401) return unauthorized(message);
+  return new ApiError(status, message);
 }
 
 const limitedError = (c: Context<AppEnv>, decision: Decision): ApiError =>

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { notFound } from "../../shared/errors";
 import { errorResponses, jsonContent, SESSION_ONLY } from "../../shared/schemas/common";
+import { Session } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
 import { closeSockets } from "../lib/revocation";
 import { openSessionsOf, revokeOwnSession } from "../lib/sessions";
@@ -14,17 +15,6 @@ import { validationHook } from "../middleware/errors";
 export const sessions = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Math.round(ms)).toISOString());
-
-const Session = z
-  .object({
-    id: z.uuid(),
-    created_at: z.string().openapi({ description: "When the user signed in (RFC 3339)" }),
-    last_refreshed_at: z.string().nullable().openapi({ description: "When its refresh token was last rotated; the sign-in's own time until then" }),
-    expires_at: z.string().openapi({ description: "When its refresh token stops working, unless ended before" }),
-    user_agent: z.string().nullable().openapi({ description: "The User-Agent it signed in with (256 characters at most)" }),
-    current: z.boolean().openapi({ description: "Whether it is the session of the request's access token" }),
-  })
-  .openapi("Session");
 
 const SessionIdParam = z.object({
   session_id: z.uuid({ error: "is not a session id" }).openapi({ param: { name: "session_id", in: "path" } }),

@@ -1,16 +1,11 @@
 import { useEffect, useState } from "preact/hooks";
+import type { z } from "zod";
+import type { Session } from "../../../shared/schemas/identity";
 import { api, ApiError, signOut } from "../api";
 
 // The user's sign-ins, each ended on its own: a browser left signed in elsewhere is ended
 // here without changing the password (DELETE /api/sessions/{id}).
-interface SessionView {
-  id: string;
-  created_at: string;
-  last_refreshed_at: string | null;
-  expires_at: string;
-  user_agent: string | null;
-  current: boolean;
-}
+type SessionView = z.infer<typeof Session>;
 
 const when = (iso: string) => new Date(iso).toLocaleString([], { hour12: false });
 
