@@ -5,8 +5,9 @@ import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
 import { MONEY_ONE, notional, parseMoney, priceOf, quantityOf, type Money } from "../trading/money";
-import { isOpen, orderView, type OrderView } from "../trading/orders";
+import { isOpen, orderView, type AccountOrder, type OrderView } from "../trading/orders";
 import type { FillActivity } from "../trading/ports";
+import { fillView, type FillRecord } from "../trading/views";
 import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
 import { computeMetrics, type EquityCurve, type Metrics, type MetricFill } from "./metrics";
@@ -82,6 +83,41 @@ export interface BacktestResult {
   logsDropped: number;
 }
 
+/**
+ * What a run keeps of its orders and fills until they are read: the account's own records
+ * (numbers), not their Alpaca views (strings), which are made when read. Kept to the end of
+ * a million-bar run, the views were most of what the collector copied (about a sixth of
+ * the run's time).
+ */
+interface KeptOrder {
+  seq: number;
+  order: AccountOrder;
+  /** The view its last trade update carried, when the strategy listens to its orders: made already. */
+  view: OrderView | undefined;
+}
+interface KeptPart {
+  orders: KeptOrder[];
+  fills: FillRecord[];
+}
+
+const keptView = (o: KeptOrder): OrderView => o.view ?? orderView(o.order);
+const partView = (part: KeptPart): BacktestPart => ({ orders: part.orders.map((o) => ({ seq: o.seq, order: keptView(o) })), fills: part.fills.map(fillView) });
+
+/** A result whose orders and fills are made into views when first read. */
+function withViews(rest: Omit<BacktestResult, "orders" | "fills">, orders: KeptOrder[], fills: FillRecord[]): BacktestResult {
+  let orderViews: OrderView[] | undefined;
+  let fillViews: FillActivity[] | undefined;
+  return {
+    ...rest,
+    get orders() {
+      return (orderViews ??= orders.map(keptView));
+    },
+    get fills() {
+      return (fillViews ??= fills.map(fillView));
+    },
+  };
+}
+
 /** A finished backtest as a job keeps it: the result, its curve thinned for the report. */
 export type BacktestReport = Omit<BacktestResult, "equity"> & { series: ReportSeries };
 
@@ -108,11 +144,11 @@ export class Backtest<P> {
   #finished = false;
   readonly #play: (i: number) => void | Promise<void>;
   readonly #start: () => Promise<void>;
-  readonly #finish: () => Promise<{ result: Omit<BacktestResult, "orders" | "fills">; rest: BacktestPart }>;
-  readonly #take: () => BacktestPart;
+  readonly #finish: () => Promise<{ result: Omit<BacktestResult, "orders" | "fills">; rest: KeptPart }>;
+  readonly #take: () => KeptPart;
   #result: Omit<BacktestResult, "orders" | "fills"> | undefined;
   /** What the run had not handed over when it ended: the result's orders and fills until taken. */
-  #rest: BacktestPart = { orders: [], fills: [] };
+  #rest: KeptPart = { orders: [], fills: [] };
 
   constructor(options: BacktestOptions<P>) {
     this.total = options.bars.length;
@@ -130,10 +166,31 @@ export class Backtest<P> {
    * still open included). The result has only what was not taken; the metrics count everything.
    */
   take(): BacktestPart {
+    return partView(this.#taken());
+  }
+
+  #taken(): KeptPart {
     if (!this.#finished) return this.#take();
     const rest = this.#rest;
     this.#rest = { orders: [], fills: [] };
     return rest;
+  }
+
+  /** `runBacktest`: the whole run, taking what it settles as it goes, and its views made when the result is read. */
+  static async run<P>(options: BacktestOptions<P>): Promise<BacktestResult> {
+    const bt = new Backtest(options);
+    const orders: KeptOrder[] = [];
+    const fills: FillRecord[] = [];
+    while (!bt.done) {
+      await bt.step(TAKE_EVERY);
+      // Once done, the take hands over the rest (open orders included).
+      const part = bt.#taken();
+      for (const o of part.orders) orders.push(o);
+      for (const f of part.fills) fills.push(f);
+    }
+    // Settled orders are handed over as they settle, so an order placed earlier may come later.
+    orders.sort((a, b) => a.seq - b.seq);
+    return withViews(bt.#result!, orders, fills);
   }
 
   /** Bars played so far. */
@@ -169,7 +226,7 @@ export class Backtest<P> {
 
   result(): BacktestResult {
     if (!this.#result) throw new Error("the backtest has not finished");
-    return { ...this.#result, orders: this.#rest.orders.map((o) => o.order), fills: this.#rest.fills };
+    return withViews(this.#result, this.#rest.orders, this.#rest.fills);
   }
 }
 
@@ -181,20 +238,9 @@ export class Backtest<P> {
  */
 const TAKE_EVERY = 5_000;
 
-export async function runBacktest<P>(options: BacktestOptions<P>): Promise<BacktestResult> {
-  const bt = new Backtest(options);
-  const orders: BacktestPart["orders"] = [];
-  const fills: FillActivity[] = [];
-  while (!bt.done) {
-    await bt.step(TAKE_EVERY);
-    // Once done, the take hands over the rest (open orders included).
-    const part = bt.take();
-    for (const o of part.orders) orders.push(o);
-    for (const f of part.fills) fills.push(f);
-  }
-  // Settled orders are handed over as they settle, so an order placed earlier may come later.
-  orders.sort((a, b) => a.seq - b.seq);
-  return { ...bt.result(), orders: orders.map((o) => o.order), fills };
+/** A whole run; the result's orders and fills are made into views when first read. */
+export function runBacktest<P>(options: BacktestOptions<P>): Promise<BacktestResult> {
+  return Backtest.run(options);
 }
 
 /**
@@ -266,7 +312,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   // An order's last trade update, once it has ended, carries its final view: the view the
   // run hands over for it, rather than one made again (nothing changes an ended order).
   const endedViews = new Map<string, OrderView>();
-  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config, events: false, tradeUpdates: listensToOrders }), {
+  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config, events: false, tradeUpdates: listensToOrders, fillRecords: true }), {
     committed: (changes) => {
       for (const u of changes.tradeUpdates) if (!isOpen(u.data.order.status)) endedViews.set(u.data.order.id, u.data.order);
       listener.runtime?.committed(changes.tradeUpdates);
@@ -493,18 +539,16 @@ function prepare<P>(options: BacktestOptions<P>) {
   };
   // What the metrics need of every fill, kept as fills are handed over (a few bigints each).
   const metricFills: MetricFill[] = [];
-  const handOver = (all: boolean): BacktestPart => {
+  const handOver = (all: boolean): KeptPart => {
     const taken = book.take(all);
-    const fills = taken.fills.map((a) => a.data as unknown as FillActivity);
-    for (const f of fills) {
-      const qty = parseMoney(f.qty)!;
-      metricFills.push({ side: f.side, qty, value: (parseMoney(f.price)! * qty) / MONEY_ONE, fee: parseMoney(f.fee)! });
-    }
-    const orders = taken.orders.map(({ seq, order }) => {
-      const ended = endedViews.get(order.id);
-      if (ended) endedViews.delete(order.id);
+    // The engine keeps fills as records (`fillRecords`).
+    const fills = taken.fills.map((a) => a.data as unknown as FillRecord);
+    for (const f of fills) metricFills.push({ side: f.side, qty: quantityOf(f.lots, spec), value: notional(f.priceTicks, f.lots, spec), fee: f.fee });
+    const orders = taken.orders.map(({ seq, order }): KeptOrder => {
+      const view = endedViews.get(order.id);
+      if (view) endedViews.delete(order.id);
       if (!listensToOrders && !isOpen(order.status)) rt.forget(order.clientOrderId);
-      return { seq, order: ended ?? orderView(order) };
+      return { seq, order, view };
     });
     return { orders, fills };
   };

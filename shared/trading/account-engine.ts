@@ -14,7 +14,7 @@ import { priceWindow, untriggeredStopWindow, type PriceWindow } from "./price-wi
 import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
 import { tradingDate } from "./trading-date";
-import { accountView, closingEquity, fillActivity, marketValueOf, positionView, type MarketPrice } from "./views";
+import { accountView, closingEquity, fillRecord, fillView, marketValueOf, positionView, type MarketPrice } from "./views";
 
 // Every rule of one paper account, and nothing else: no storage, no clock, no ids, no
 // network. Commands change memory and say what changed through drain(); the caller (the
@@ -41,6 +41,13 @@ export interface EngineDeps {
    * order's view. Everything else the account does is the same.
    */
   tradeUpdates?: boolean;
+  /**
+   * true: a FILL activity's data is its FillRecord (numbers, shared/trading/views.ts), not
+   * its Alpaca view, for a book that never stores it as JSON and makes the view when it is
+   * read (a backtest's: nine strings a fill, kept to the end of a run, were a tenth of a
+   * million-bar run's time in the collector). Everything else the account does is the same.
+   */
+  fillRecords?: boolean;
 }
 
 const MINUTE = 60_000;
@@ -647,11 +654,18 @@ export class AccountEngine {
     this.#log.stateChanged();
     this.#knowSpec(order);
     this.#put(order);
-    const fill = fillActivity(order, r, realized);
-    this.#activity("FILL", r.t, fill);
+    const record = fillRecord(order, r, realized);
+    let fill = this.deps.fillRecords ? null : fillView(record);
+    this.#activity("FILL", r.t, fill ?? (record as unknown as Record<string, unknown>));
     const view = this.#heardView(order);
-    this.#publish(complete ? "order.filled" : "order.partially_filled", this.deps.events === false ? {} : { order: view, execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl }, traceparent);
+    let data = {};
+    if (this.deps.events !== false) {
+      fill ??= fillView(record);
+      data = { order: view, execution_id: r.executionId, price: fill.price, qty: fill.qty, fee: fill.fee, realized_pl: fill.realized_pl };
+    }
+    this.#publish(complete ? "order.filled" : "order.partially_filled", data, traceparent);
     if (view && this.deps.tradeUpdates !== false) {
+      fill ??= fillView(record);
       const positionQty = lotsToDecimal(next.positions[spec.symbol]?.qty ?? 0, spec);
       this.#log.tradeUpdate(tradeUpdate(complete ? "fill" : "partial_fill", view, { executionId: r.executionId, t: r.t, price: fill.price, qty: fill.qty, positionQty }));
     }

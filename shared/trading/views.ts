@@ -142,24 +142,65 @@ export function closingEquity(close: ClosingBalance, specOf: (symbol: string) =>
   return equity;
 }
 
-/** A fill as the account's FILL activity records it, after it was applied to `order`. */
-export function fillActivity(order: AccountOrder, r: Extract<Report, { kind: "fill" }>, realized: Money): FillActivity {
-  const { spec } = order;
+/**
+ * A fill as numbers, as it stood once applied to its order: what its FILL activity says
+ * before the decimal text is made. A backtest keeps these (a few numbers and two bigints
+ * rather than nine strings each) and makes the activity when the result is read.
+ */
+export interface FillRecord {
+  readonly t: number;
+  readonly priceTicks: number;
+  readonly lots: number;
+  readonly fee: Money;
+  readonly realized: Money;
+  readonly side: "buy" | "sell";
+  readonly orderId: string;
+  readonly executionId: string;
+  readonly orderStatus: AccountOrder["status"];
+  /** Lots the order had left, or null for a notional order (its activity says "0"). */
+  readonly leavesLots: number | null;
+  readonly cumLots: number;
+  readonly liquidity: "maker" | "taker";
+  readonly spec: InstrumentSpec;
+}
+
+/** The fill `r` as it stands after it was applied to `order`. */
+export function fillRecord(order: AccountOrder, r: Extract<Report, { kind: "fill" }>, realized: Money): FillRecord {
   return {
-    transaction_time: isoTime(r.t),
-    type: order.status === "filled" ? "fill" : "partial_fill",
-    price: ticksToDecimal(r.price, spec),
-    qty: lotsToDecimal(r.qty, spec),
+    t: r.t,
+    priceTicks: r.price,
+    lots: r.qty,
+    fee: BigInt(r.fee),
+    realized,
     side: order.side,
-    symbol: spec.symbol,
-    leaves_qty: order.qty === null ? "0" : lotsToDecimal(order.qty - order.filledQty, spec),
-    order_id: order.id,
-    cum_qty: lotsToDecimal(order.filledQty, spec),
-    order_status: order.status,
-    execution_id: r.executionId,
-    fee: formatMoney(BigInt(r.fee)),
-    realized_pl: formatMoney(realized),
+    orderId: order.id,
+    executionId: r.executionId,
+    orderStatus: order.status,
+    leavesLots: order.qty === null ? null : order.qty - order.filledQty,
+    cumLots: order.filledQty,
     liquidity: r.liquidity,
+    spec: order.spec,
+  };
+}
+
+/** A fill's FILL activity, as stored and as Alpaca shows it. */
+export function fillView(f: FillRecord): FillActivity {
+  const { spec } = f;
+  return {
+    transaction_time: isoTime(f.t),
+    type: f.orderStatus === "filled" ? "fill" : "partial_fill",
+    price: ticksToDecimal(f.priceTicks, spec),
+    qty: lotsToDecimal(f.lots, spec),
+    side: f.side,
+    symbol: spec.symbol,
+    leaves_qty: f.leavesLots === null ? "0" : lotsToDecimal(f.leavesLots, spec),
+    order_id: f.orderId,
+    cum_qty: lotsToDecimal(f.cumLots, spec),
+    order_status: f.orderStatus,
+    execution_id: f.executionId,
+    fee: formatMoney(f.fee),
+    realized_pl: formatMoney(f.realized),
+    liquidity: f.liquidity,
   };
 }
 

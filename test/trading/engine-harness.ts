@@ -38,6 +38,8 @@ export interface HarnessOptions {
   events?: boolean;
   /** Whether the engine builds trade updates (true, as the account object's does; a backtest's whose strategy does not listen does not). */
   tradeUpdates?: boolean;
+  /** Whether a FILL activity keeps its FillRecord instead of its view (a backtest's engine does). */
+  fillRecords?: boolean;
 }
 
 export const STOCK: InstrumentSpec = { symbol: "AAA", assetClass: "us_equity", tickSize: "0.01", lotSize: "1", timeZone: "America/New_York" };
@@ -66,7 +68,7 @@ export function harness(options: HarnessOptions = {}) {
   let tradeUpdates = 0;
   const updates: TradeUpdate[] = [];
   const build = () =>
-    new AccountRunner(book, venues, () => new AccountEngine(book, { owner, now, newId, config, events: options.events, tradeUpdates: options.tradeUpdates }), {
+    new AccountRunner(book, venues, () => new AccountEngine(book, { owner, now, newId, config, events: options.events, tradeUpdates: options.tradeUpdates, fillRecords: options.fillRecords }), {
       committed: (changes) => {
         tradeUpdates += changes.tradeUpdates.length;
         updates.push(...changes.tradeUpdates);

@@ -6,6 +6,7 @@ import { basisPoints, formatMoney, parseMoney } from "../../shared/trading/money
 import { DEFAULT_LIMITS } from "../../shared/trading/risk";
 import { DEFAULT_VENUE } from "../../shared/venue/venue";
 import { orderFee, type Report } from "../../shared/venue/venue";
+import { fillView, type FillRecord } from "../../shared/trading/views";
 import { COIN, harness, STOCK, usd } from "./engine-harness";
 
 // The account's rules on the AccountEngine, in memory: no Durable Object, no clock but the
@@ -14,9 +15,9 @@ import { COIN, harness, STOCK, usd } from "./engine-harness";
 const refusal = (o: { ok: boolean; refusal?: { rule: string } }) => (o.ok ? "accepted" : o.refusal!.rule);
 
 describe("placing orders", () => {
-  it("an engine that builds no domain events or no trade updates (a backtest's) places, fills and numbers everything as one that does", async () => {
-    const run = async (events: boolean, tradeUpdates = true) => {
-      const h = harness({ events, tradeUpdates });
+  it("an engine that builds no domain events or no trade updates, or keeps fills as records (a backtest's), places, fills and numbers everything as one that does", async () => {
+    const run = async (events: boolean, tradeUpdates = true, fillRecords = false) => {
+      const h = harness({ events, tradeUpdates, fillRecords });
       await h.quote("99.00", "100.00");
       await h.trade("99.50");
       const answers = [
@@ -30,12 +31,16 @@ describe("placing orders", () => {
       const open = h.book.openOrders();
       answers.push(...(await Promise.all(open.map((o) => h.runner.cancel(o.id).then(() => h.runner.place({ side: "sell", type: "market", time_in_force: "day", qty: "1" }, h.asset(), null))))));
       await h.deliver();
-      h.reconcile();
+      // The harness reconciles fills by their views' execution ids.
+      if (!fillRecords) h.reconcile();
       const query = { open: null, after: null, until: null, direction: "asc", limit: 500, symbols: null, side: null } as const;
+      const activities = h.book.activities({ types: null, after: null, until: null, direction: "asc", pageSize: 500, pageToken: null });
       return {
         answers,
         orders: h.book.orders(query),
-        activities: h.book.activities({ types: null, after: null, until: null, direction: "asc", pageSize: 500, pageToken: null }),
+        // A record's view is the activity an engine without records stores.
+        activities: fillRecords ? activities.map((a) => (a.type === "FILL" ? { ...a, data: fillView(a.data as unknown as FillRecord) } : a)) : activities,
+        records: activities.filter((a) => a.type === "FILL" && "priceTicks" in a.data).length,
         ledger: h.engine.ledger,
         eventSeq: h.engine.state.eventSeq,
         events: h.book.events.length,
@@ -57,6 +62,12 @@ describe("placing orders", () => {
     const quietWithEvents = await run(true, false);
     expect(quietWithEvents.tradeUpdates).toBe(0);
     expect({ ...quietWithEvents, tradeUpdates: built.tradeUpdates }).toEqual(built);
+    // Fills kept as records: the same account, each record's view the fill activity.
+    const records = await run(false, false, true);
+    expect(records.records).toBeGreaterThanOrEqual(3);
+    expect({ ...records, records: 0 }).toEqual(silent);
+    const recordsWithUpdates = await run(true, true, true);
+    expect({ ...recordsWithUpdates, records: 0 }).toEqual(built);
   });
 
   it("a market buy fills at the ask and reconciles with the venue's fill", async () => {
