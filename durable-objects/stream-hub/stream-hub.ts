@@ -45,6 +45,17 @@ const MAX_HELD_FRAMES = 16;
  * answered a correct client "not authenticated".
  */
 const EARLY_GRACE_MS = 250;
+/**
+ * A socket's frames that wait, in arrival order. Before any auth, a frame waits
+ * EARLY_GRACE_MS (the `timer`) for one; while an auth is checked (`timer` null), every
+ * frame waits for its answer. Then they are taken in order: the early ones (sent after the
+ * auth, though they arrived before it), then those that came during the check.
+ */
+interface WaitingRoom {
+  frames: (string | ArrayBuffer)[];
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
 // Sockets are tagged with their id, so a hub answers "is this socket open" without a scan.
 const socketTag = (id: string) => `socket:${id}`;
 
@@ -61,10 +72,8 @@ export class StreamHub extends DurableObject<Env> {
   // Rebuilt from the attachments after hibernation.
   readonly #index = new SubscriptionIndex<WebSocket>();
   readonly #budgets = new WeakMap<WebSocket, MessageBudget>();
-  /** Frames received while a socket's auth is being checked (by socket id), taken in order once it is answered. */
-  readonly #held = new Map<string, (string | ArrayBuffer)[]>();
-  /** Frames of sockets that have sent no auth yet, waiting EARLY_GRACE_MS for one (by socket id). */
-  readonly #early = new Map<string, { frames: (string | ArrayBuffer)[]; timer: ReturnType<typeof setTimeout> }>();
+  /** Each socket's frames that wait (by socket id): see WaitingRoom. */
+  readonly #waiting = new Map<string, WaitingRoom>();
   /** Sockets that have sent an auth, or whose grace has passed: their frames are not held early. */
   readonly #graceOver = new Set<string>();
   #reconciling: Promise<void> = Promise.resolve();
@@ -126,13 +135,15 @@ export class StreamHub extends DurableObject<Env> {
     if (!budget.take(Date.now())) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${limits.messagesPerWindow} per ${limits.windowSeconds} s`), "too many messages");
     // An auth is being checked: this frame waits for its answer, as on Alpaca a subscribe
     // sent right behind the auth is taken after it.
-    const held = this.#held.get(a.id);
-    if (held) {
-      if (held.length >= MAX_HELD_FRAMES) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${MAX_HELD_FRAMES} before the authentication is answered`), "too many messages");
-      held.push(data);
-      return;
-    }
+    const room = this.#waiting.get(a.id);
+    if (room?.timer === null) return this.#wait(ws, room, data);
     await this.#take(ws, data);
+  }
+
+  /** Puts a frame in its socket's waiting room, or closes the socket if the room is full. */
+  #wait(ws: WebSocket, room: WaitingRoom, data: string | ArrayBuffer): Promise<void> | void {
+    if (room.frames.length >= MAX_HELD_FRAMES) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${MAX_HELD_FRAMES} before the authentication is answered`), "too many messages");
+    room.frames.push(data);
   }
 
   /**
@@ -150,31 +161,29 @@ export class StreamHub extends DurableObject<Env> {
     const message = parsed.data;
     if (message.action === "auth") {
       this.#graceOver.add(a.id);
-      // Answered at once without a check: already authenticated, or both credentials given.
-      // One of the held frames (behind an auth whose check threw): the frames behind it are
-      // held already, and the loop taking them goes on once this one is answered.
-      if (a.userId || a.credential || bothCredentials(message) || this.#held.has(a.id)) {
+      const room = this.#waiting.get(a.id);
+      // One of the frames a check held (behind an auth whose check threw): the frames behind
+      // it wait already, and the loop taking them goes on once this one is answered.
+      if (room?.timer === null) return this.#authenticate(ws, a, message);
+      // Answered at once without a check (already authenticated, or both credentials given):
+      // then any frames that came before it.
+      if (a.userId || a.credential || bothCredentials(message)) {
         await this.#authenticate(ws, a, message);
-        return this.#takeEarly(ws, a.id);
+        return this.#takeWaiting(ws, a.id);
       }
-      // In memory only: the pending check keeps the hub awake, so it cannot hibernate meanwhile.
-      const held: (string | ArrayBuffer)[] = [];
-      this.#held.set(a.id, held);
+      // Checked: the socket's frames wait for the answer, behind those that came before this
+      // auth (sent after it). In memory only: the pending check keeps the hub awake, so it
+      // cannot hibernate meanwhile.
+      if (room) {
+        clearTimeout(room.timer);
+        room.timer = null;
+      } else this.#waiting.set(a.id, { frames: [], timer: null });
       try {
         await this.#authenticate(ws, a, message);
       } finally {
-        // Frames that came meanwhile, in order: after a success a second auth is answered
-        // "already authenticated"; after a failure the socket is closed and deaf to them.
-        // Frames arriving while these are taken queue behind them (same bound).
-        try {
-          // Frames that reached the hub before this auth were sent after it: they come first.
-          await this.#takeEarly(ws, a.id);
-          for (let next = held.shift(); next !== undefined; next = held.shift()) {
-            await this.#take(ws, next).catch((error: unknown) => log("warn", "a held frame failed", { hub: this.#name, error: String(error) }));
-          }
-        } finally {
-          this.#held.delete(a.id);
-        }
+        // After a success a second auth is answered "already authenticated"; after a failure
+        // the socket is closed and deaf to them.
+        await this.#takeWaiting(ws, a.id);
       }
       return;
     }
@@ -189,23 +198,31 @@ export class StreamHub extends DurableObject<Env> {
 
   /** Keeps a frame of a socket that has sent no auth for EARLY_GRACE_MS, in case its auth is still on its way. */
   #holdEarly(ws: WebSocket, a: Attachment, data: string | ArrayBuffer): Promise<void> | void {
-    let early = this.#early.get(a.id);
-    if (!early) {
-      early = { frames: [], timer: setTimeout(() => void this.#takeEarly(ws, a.id), EARLY_GRACE_MS) };
-      this.#early.set(a.id, early);
+    let room = this.#waiting.get(a.id);
+    if (!room) {
+      room = { frames: [], timer: setTimeout(() => void this.#takeWaiting(ws, a.id), EARLY_GRACE_MS) };
+      this.#waiting.set(a.id, room);
     }
-    if (early.frames.length >= MAX_HELD_FRAMES) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${MAX_HELD_FRAMES} before the authentication is answered`), "too many messages");
-    early.frames.push(data);
+    return this.#wait(ws, room, data);
   }
 
-  /** Takes a socket's early frames, in order, now that its auth was answered or its grace passed; no more are held. */
-  async #takeEarly(ws: WebSocket, id: string): Promise<void> {
+  /**
+   * Takes a socket's waiting frames in order, now that its auth was answered or its grace
+   * passed; frames that arrive meanwhile join the end of the room until it is empty.
+   */
+  async #takeWaiting(ws: WebSocket, id: string): Promise<void> {
     this.#graceOver.add(id);
-    const early = this.#early.get(id);
-    if (!early) return;
-    this.#early.delete(id);
-    clearTimeout(early.timer);
-    for (const frame of early.frames) await this.#take(ws, frame).catch((error: unknown) => log("warn", "an early frame failed", { hub: this.#name, error: String(error) }));
+    const room = this.#waiting.get(id);
+    if (!room) return;
+    clearTimeout(room.timer ?? undefined);
+    room.timer = null;
+    try {
+      for (let next = room.frames.shift(); next !== undefined; next = room.frames.shift()) {
+        await this.#take(ws, next).catch((error: unknown) => log("warn", "a waiting frame failed", { hub: this.#name, error: String(error) }));
+      }
+    } finally {
+      this.#waiting.delete(id);
+    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -427,8 +444,8 @@ export class StreamHub extends DurableObject<Env> {
   async #drop(ws: WebSocket, mark: { closed?: boolean } = {}): Promise<void> {
     const a = this.#attachments.get(ws);
     if (!a) return;
-    clearTimeout(this.#early.get(a.id)?.timer);
-    this.#early.delete(a.id);
+    clearTimeout(this.#waiting.get(a.id)?.timer ?? undefined);
+    this.#waiting.delete(a.id);
     this.#graceOver.delete(a.id);
     this.#index.delete(ws);
     this.#attachments.set(ws, { ...a, ...mark, subs: {}, leased: false });
