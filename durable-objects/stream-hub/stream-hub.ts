@@ -2,6 +2,7 @@ import { decode, encode } from "@msgpack/msgpack";
 import { DurableObject } from "cloudflare:workers";
 import { credentialOf, mayStream, selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
 import { MessageBudget } from "../../shared/stream/limits";
+import { FrameTurns } from "../../shared/stream/frame-turns";
 import type { HubConfig } from "../../shared/config/live";
 import { HubConfigSubscriber, liveSocketLimits } from "../config/subscriber";
 import { ClientMessage, ERRORS, errorMessage, subscriptionMessage, type ControlMessage, type SocketKind, type StreamKind } from "../../shared/stream/protocol";
@@ -45,14 +46,9 @@ const MAX_HELD_FRAMES = 16;
  * answered a correct client "not authenticated".
  */
 const EARLY_GRACE_MS = 250;
-/**
- * A socket's frames that wait, in arrival order. Before any auth, a frame waits
- * EARLY_GRACE_MS (the `timer`) for one; while an auth is checked (`timer` null), every
- * frame waits for its answer. Then they are taken in order: the early ones (sent after the
- * auth, though they arrived before it), then those that came during the check.
- */
-interface WaitingRoom {
-  frames: (string | ArrayBuffer)[];
+/** A socket's frames (FrameTurns) and, while frames from before any auth are set aside, the timer of their grace. */
+interface SocketTurns {
+  frames: FrameTurns<string | ArrayBuffer>;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -72,8 +68,8 @@ export class StreamHub extends DurableObject<Env> {
   // Rebuilt from the attachments after hibernation.
   readonly #index = new SubscriptionIndex<WebSocket>();
   readonly #budgets = new WeakMap<WebSocket, MessageBudget>();
-  /** Each socket's frames that wait (by socket id): see WaitingRoom. */
-  readonly #waiting = new Map<string, WaitingRoom>();
+  /** Each socket's frames not yet answered (by socket id): see SocketTurns. */
+  readonly #turns = new Map<string, SocketTurns>();
   /** Sockets that have sent an auth, or whose grace has passed: their frames are not held early. */
   readonly #graceOver = new Set<string>();
   #reconciling: Promise<void> = Promise.resolve();
@@ -133,23 +129,33 @@ export class StreamHub extends DurableObject<Env> {
     let budget = this.#budgets.get(ws);
     if (!budget) this.#budgets.set(ws, (budget = new MessageBudget(limits)));
     if (!budget.take(Date.now())) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${limits.messagesPerWindow} per ${limits.windowSeconds} s`), "too many messages");
-    // An auth is being checked: this frame waits for its answer, as on Alpaca a subscribe
-    // sent right behind the auth is taken after it.
-    const room = this.#waiting.get(a.id);
-    if (room?.timer === null) return this.#wait(ws, room, data);
-    await this.#take(ws, data);
+    const turns = this.#turnsOf(ws, a.id);
+    // Before an auth is answered, a bounded number wait (then 429 and a close); after it the
+    // message budget bounds them.
+    if (!a.userId && turns.frames.waiting >= MAX_HELD_FRAMES) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${MAX_HELD_FRAMES} before the authentication is answered`), "too many messages");
+    await this.#taken(a.id, turns, turns.frames.push(data));
   }
 
-  /** Puts a frame in its socket's waiting room, or closes the socket if the room is full. */
-  #wait(ws: WebSocket, room: WaitingRoom, data: string | ArrayBuffer): Promise<void> | void {
-    if (room.frames.length >= MAX_HELD_FRAMES) return this.#end(ws, errorMessage(ERRORS.tooManyMessages, `at most ${MAX_HELD_FRAMES} before the authentication is answered`), "too many messages");
-    room.frames.push(data);
+  /** A socket's turns, made when it has a frame to answer (in memory: an answer in progress keeps the hub awake). */
+  #turnsOf(ws: WebSocket, id: string): SocketTurns {
+    let turns = this.#turns.get(id);
+    if (!turns) {
+      const frames = new FrameTurns<string | ArrayBuffer>(
+        (frame) => this.#take(ws, frame),
+        (error) => log("warn", "a client frame failed", { hub: this.#name, error: String(error) }),
+      );
+      this.#turns.set(id, (turns = { frames, timer: null }));
+    }
+    return turns;
   }
 
-  /**
-   * Answers one client frame (its budget already taken). An auth that needs checking holds
-   * the socket's later frames until it is answered, then takes them in arrival order.
-   */
+  /** Waits for a run of the socket's frames (if this call started one), then forgets its turns if nothing is left. */
+  async #taken(id: string, turns: SocketTurns, run: Promise<void> | undefined): Promise<void> {
+    await run;
+    if (turns.frames.idle && this.#turns.get(id) === turns) this.#turns.delete(id);
+  }
+
+  /** Answers one client frame (its budget already taken), the socket's only one being answered. */
   async #take(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
     const a = this.#attachments.get(ws);
     if (!a || a.closed) return;
@@ -160,30 +166,20 @@ export class StreamHub extends DurableObject<Env> {
     if (!parsed.success) return this.#send(ws, a, [errorMessage(ERRORS.invalidSyntax)]);
     const message = parsed.data;
     if (message.action === "auth") {
+      // No frame is set aside from now on; those set aside were sent after this auth.
       this.#graceOver.add(a.id);
-      const room = this.#waiting.get(a.id);
-      // One of the frames a check held (behind an auth whose check threw): the frames behind
-      // it wait already, and the loop taking them goes on once this one is answered.
-      if (room?.timer === null) return this.#authenticate(ws, a, message);
-      // Answered at once without a check (already authenticated, or both credentials given):
-      // then any frames that came before it.
-      if (a.userId || a.credential || bothCredentials(message)) {
-        await this.#authenticate(ws, a, message);
-        return this.#takeWaiting(ws, a.id);
-      }
-      // Checked: the socket's frames wait for the answer, behind those that came before this
-      // auth (sent after it). In memory only: the pending check keeps the hub awake, so it
-      // cannot hibernate meanwhile.
-      if (room) {
-        clearTimeout(room.timer);
-        room.timer = null;
-      } else this.#waiting.set(a.id, { frames: [], timer: null });
+      const turns = this.#turns.get(a.id);
+      if (turns?.timer) clearTimeout(turns.timer);
+      const early = turns?.frames.takeAside() ?? [];
+      if (turns) turns.timer = null;
+      // In memory only while it is checked: the pending check keeps the hub awake, so it
+      // cannot hibernate with frames waiting behind it.
       try {
         await this.#authenticate(ws, a, message);
       } finally {
         // After a success a second auth is answered "already authenticated"; after a failure
         // the socket is closed and deaf to them.
-        await this.#takeWaiting(ws, a.id);
+        for (const frame of early) await this.#take(ws, frame).catch((error: unknown) => log("warn", "an early frame failed", { hub: this.#name, error: String(error) }));
       }
       return;
     }
@@ -196,33 +192,18 @@ export class StreamHub extends DurableObject<Env> {
     await this.#changeSubscriptions(ws, message.action, message);
   }
 
-  /** Keeps a frame of a socket that has sent no auth for EARLY_GRACE_MS, in case its auth is still on its way. */
-  #holdEarly(ws: WebSocket, a: Attachment, data: string | ArrayBuffer): Promise<void> | void {
-    let room = this.#waiting.get(a.id);
-    if (!room) {
-      room = { frames: [], timer: setTimeout(() => void this.#takeWaiting(ws, a.id), EARLY_GRACE_MS) };
-      this.#waiting.set(a.id, room);
-    }
-    return this.#wait(ws, room, data);
-  }
-
-  /**
-   * Takes a socket's waiting frames in order, now that its auth was answered or its grace
-   * passed; frames that arrive meanwhile join the end of the room until it is empty.
-   */
-  async #takeWaiting(ws: WebSocket, id: string): Promise<void> {
-    this.#graceOver.add(id);
-    const room = this.#waiting.get(id);
-    if (!room) return;
-    clearTimeout(room.timer ?? undefined);
-    room.timer = null;
-    try {
-      for (let next = room.frames.shift(); next !== undefined; next = room.frames.shift()) {
-        await this.#take(ws, next).catch((error: unknown) => log("warn", "a waiting frame failed", { hub: this.#name, error: String(error) }));
-      }
-    } finally {
-      this.#waiting.delete(id);
-    }
+  /** Sets aside a frame of a socket that has sent no auth, for EARLY_GRACE_MS, in case its auth is still on its way. */
+  #holdEarly(ws: WebSocket, a: Attachment, data: string | ArrayBuffer): void {
+    const turns = this.#turns.get(a.id);
+    // Always there: the frame is being taken from it.
+    if (!turns) return;
+    turns.frames.setAside(data);
+    turns.timer ??= setTimeout(() => {
+      // No auth came: the frames are answered as an unauthenticated socket's, first in line.
+      this.#graceOver.add(a.id);
+      turns.timer = null;
+      void this.#taken(a.id, turns, turns.frames.requeueAside());
+    }, EARLY_GRACE_MS);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -444,8 +425,8 @@ export class StreamHub extends DurableObject<Env> {
   async #drop(ws: WebSocket, mark: { closed?: boolean } = {}): Promise<void> {
     const a = this.#attachments.get(ws);
     if (!a) return;
-    clearTimeout(this.#waiting.get(a.id)?.timer ?? undefined);
-    this.#waiting.delete(a.id);
+    clearTimeout(this.#turns.get(a.id)?.timer ?? undefined);
+    this.#turns.delete(a.id);
     this.#graceOver.delete(a.id);
     this.#index.delete(ws);
     this.#attachments.set(ws, { ...a, ...mark, subs: {}, leased: false });
