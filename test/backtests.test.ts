@@ -442,6 +442,14 @@ describe("an uploaded CSV, streamed into its job", () => {
     });
   });
 
+  it("refuses an upload's unknown query parameter by name, as the JSON request's unknown field, and runs nothing", async () => {
+    const before = (await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n;
+    // A typo of fee_bps ran with the default fees.
+    const res = await uploadCsv(minuteBars(100, 3), { fees_bps: "0", sizing: "x" });
+    expect((await expectError(res, 422)).message).toContain("unknown query parameters fees_bps, sizing");
+    expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n).toBe(before);
+  });
+
   it("refuses a body declared larger than the upload allows before reading it", async () => {
     const res = await call(`/api/backtests/csv?${new URLSearchParams({ ...UNLISTED, timeframe: "1Min", template: "ma-cross" })}`, {
       rawBody: "timestamp,open,high,low,close,volume\n",
