@@ -442,6 +442,13 @@ describe("an uploaded CSV, streamed into its job", () => {
     });
   });
 
+  it("says a posted bar's price has more ticks than a count holds on a grid too fine, not that it is off the grid", async () => {
+    const bars = minuteBars(3, 2).map((b) => ({ ...b, open: 100, high: 100, low: 100, close: 100 }));
+    const res = await post("/api/backtests", { template: "ma-cross", params: PARAMS, ...UNLISTED, tick_size: "0.000000000000000001", timeframe: "1Min", bars: asJsonBars(bars) });
+    const error = await expectError(res, 422);
+    expect(error.details?.[0]?.message).toBe('open "100" is more than 2^53 ticks of 0.000000000000000001: a price must be a count of ticks below that; use a coarser tick size');
+  });
+
   it("refuses an upload's unknown query parameter by name, as the JSON request's unknown field, and runs nothing", async () => {
     const before = (await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n;
     // A typo of fee_bps ran with the default fees.

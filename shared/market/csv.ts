@@ -1,6 +1,6 @@
 import { rfc3339Ms } from "../instant";
 import { rfc3339 } from "./format";
-import { type InstrumentSpec, decimalToLots, decimalTimesToNearestTicks, decimalToTicks } from "./instrument";
+import { type InstrumentSpec, decimalToLots, decimalTimesToNearestTicks, decimalToTicks, tooManySteps } from "./instrument";
 import { type Timeframe, bucketStart } from "./timeframe";
 import type { Bar } from "./types";
 
@@ -113,10 +113,17 @@ function fieldAt(fields: string[], index: number): string | undefined {
   return index === -1 ? undefined : (fields[index] ?? "").trim();
 }
 
+/** What is wrong with a bar's price that has no count of ticks. */
+export function priceProblem(name: string, text: string, tickSize: string): string {
+  return tooManySteps(text, tickSize)
+    ? `${name} "${text}" is more than 2^53 ticks of ${tickSize}: a price must be a count of ticks below that; use a coarser tick size`
+    : `${name} "${text}" is not a positive price on the ${tickSize} tick grid`;
+}
+
 function priceAt(fields: string[], name: "open" | "high" | "low" | "close", line: number, context: RowContext): number | undefined {
   const text = fieldAt(fields, context.index[name]) ?? "";
   const ticks = decimalToTicks(text, context.spec);
-  if (ticks === undefined) context.errors.add(line, `${name} "${text}" is not a positive price on the ${context.spec.tickSize} tick grid`);
+  if (ticks === undefined) context.errors.add(line, priceProblem(name, text, context.spec.tickSize));
   return ticks;
 }
 

@@ -82,6 +82,16 @@ describe("OHLCV CSV import", () => {
     });
   });
 
+  it("says a price on a grid too fine to count it has too many ticks, not that it is off the grid", () => {
+    const fine = { ...AAPL, tickSize: "0.000000000000000001" };
+    const result = parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "2026-03-02T14:30:00Z,100,100,100,100.5,10", "2026-03-02T14:31:00Z,0.0000000000000000015,1,1,1,10"), fine, MINUTES);
+    expect(result.ok).toBe(false);
+    const messages = result.ok ? [] : result.errors.map((e) => `${e.line}: ${e.message}`);
+    expect(messages).toContain('2: open "100" is more than 2^53 ticks of 0.000000000000000001: a price must be a count of ticks below that; use a coarser tick size');
+    // Off the grid is still said so.
+    expect(messages).toContain('3: open "0.0000000000000000015" is not a positive price on the 0.000000000000000001 tick grid');
+  });
+
   it("counts a refused file's problems and the lines they are on, not one as the other", () => {
     // One row with three problems (found in QA as "3 bad lines").
     const one = parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "yesterday,x,1,1,1,-1"), AAPL, MINUTES);

@@ -1,7 +1,7 @@
 import { and, count, eq, inArray, lt, sql } from "drizzle-orm";
 import { notFound, tooManyRequests, unprocessable, type FieldError } from "../../shared/errors";
 import { parseInstant } from "../../shared/instant";
-import { parseTimestamp } from "../../shared/market/csv";
+import { parseTimestamp, priceProblem } from "../../shared/market/csv";
 import { decimalToLots, decimalToTicks, InstrumentSpecSchema, PositiveDecimalString, type InstrumentSpec } from "../../shared/market/instrument";
 import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market/timeframe";
 import { SYMBOL_PATTERN } from "../../shared/schemas/assets";
@@ -140,7 +140,7 @@ export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: 
     if (t > now) return problem(`t ${new Date(t).toISOString()} is in the future`);
     if (decimalToLots(String(b.volume), spec) === undefined) return problem(`volume ${b.volume} is not a size >= 0 on the ${spec.lotSize} lot grid`);
     for (const key of ["open", "high", "low", "close"] as const) {
-      if (decimalToTicks(String(b[key]), spec) === undefined) return problem(`${key} ${b[key]} is not on the tick grid ${spec.tickSize}`);
+      if (decimalToTicks(String(b[key]), spec) === undefined) return problem(priceProblem(key, String(b[key]), spec.tickSize));
     }
     if (b.low > Math.min(b.open, b.close) || b.high < Math.max(b.open, b.close)) return problem("low must be ≤ open and close ≤ high");
     bars.push({ t, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume });
