@@ -88,8 +88,15 @@ const RunTerms = {
   slippage_ticks: z.number().int().min(0).max(1_000_000).optional(),
 };
 
-/** A field the request does not know is refused by name, not ignored (the client may believe it was used). */
-const unknownFields = (issue: { code: string; keys?: string[] }) => (issue.code === "unrecognized_keys" ? `unknown field${issue.keys!.length === 1 ? "" : "s"} ${issue.keys!.join(", ")}` : undefined);
+/**
+ * A field (or query parameter) the request does not know is refused by name, not ignored
+ * (the client may believe it was used): zod's error map for a strict object.
+ */
+export const unknownKeys =
+  (noun: string) =>
+  (issue: { code: string; keys?: string[] }): string | undefined =>
+    issue.code === "unrecognized_keys" ? `unknown ${noun}${issue.keys!.length === 1 ? "" : "s"} ${issue.keys!.join(", ")}` : undefined;
+const unknownFields = unknownKeys("field");
 
 /** Bars come from the body or from a range of stored history, never both (start and end beside bars were ignored). */
 function oneSourceOfBars(body: { bars?: unknown; start?: unknown; end?: unknown }, ctx: z.RefinementCtx): void {

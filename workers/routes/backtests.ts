@@ -5,7 +5,7 @@ import { csvRejection, MAX_LINE_CHARS, OhlcvCsvReader } from "../../shared/marke
 import type { Bar } from "../../shared/market/types";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
-import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, PACKED_BAR_WIDTH, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
+import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, PACKED_BAR_WIDTH, unknownKeys, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
 import { combinations, rankRuns } from "../../shared/strategy/optimize";
 import type { StrategyBar } from "../../shared/strategy/runtime";
@@ -93,9 +93,6 @@ backtests.openapi(
   async (c) => c.json(await runOne(c.env, principalOf(c).userId, c.req.valid("json"), c.get("traceparent")), 201),
 );
 
-/** A setting the upload does not know is refused by name, as the JSON request's fields are (a typo such as fees_bps ran with the default fees). */
-const unknownParams = (issue: { code: string; keys?: string[] }) => (issue.code === "unrecognized_keys" ? `unknown query parameter${issue.keys!.length === 1 ? "" : "s"} ${issue.keys!.join(", ")}` : undefined);
-
 const CsvQuery = z.strictObject(
   {
     symbol: z.string({ error: "is required: the symbol the bars are of" }).trim().min(1).max(24),
@@ -112,7 +109,8 @@ const CsvQuery = z.strictObject(
     half_spread_ticks: wholeParam("half_spread_ticks", 0, 1_000_000).default(0),
     slippage_ticks: wholeParam("slippage_ticks", 0, 1_000_000).optional(),
   },
-  { error: unknownParams },
+  // Refused by name, as the JSON request's fields are: a typo such as fees_bps ran with the default fees.
+  { error: unknownKeys("query parameter") },
 );
 
 backtests.openapi(
