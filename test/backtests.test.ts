@@ -341,6 +341,12 @@ describe("access and bad input", () => {
     expect(doc.components.schemas.BacktestRequest!.properties.start!.anyOf!.map((s) => s.type).sort()).toEqual(["integer", "string"]);
     const epoch = await expectError(await post("/api/backtests", { template: "ma-cross", symbol: "AAPL", timeframe: "1Hour", start: "1735689600000", end: 1735776000000 }), 422);
     expect(epoch.message).toContain("epoch milliseconds (as a number)");
+    // A bound that cannot be read is named as such, also when the other is missing (QA).
+    const range = { template: "ma-cross", symbol: "AAPL", timeframe: "1Hour" };
+    expect((await expectError(await post("/api/backtests", { ...range, start: "last tuesday" }), 422)).details).toEqual([{ path: "start", message: expect.stringContaining('"last tuesday" is not an RFC 3339 time') }]);
+    expect((await expectError(await post("/api/backtests", { ...range, start: "2025-01-01" }), 422)).details).toEqual([{ path: "end", message: "required with start: the range of the symbol's stored history to play" }]);
+    expect((await expectError(await post("/api/backtests", { ...range, end: "2025-01-02" }), 422)).details).toEqual([{ path: "start", message: "required with end: the range of the symbol's stored history to play" }]);
+    expect((await expectError(await post("/api/backtests", range), 422)).details).toEqual([{ path: "start", message: "give bars, or start and end of the symbol's stored history" }]);
   });
 });
 
