@@ -27,6 +27,7 @@ interface Fixture extends Callers {
   victimNotificationId: number;
   victimWebhookId: string;
   victimDeliveryId: number;
+  victimWatchlistId: string;
 }
 
 interface Route {
@@ -121,6 +122,19 @@ const ROUTES: Route[] = [
   { name: "GET /v2/orders", request: () => ({ method: "GET", path: "/v2/orders?status=all" }), expected: TRADING_READ },
   { name: "GET /v2/positions", request: () => ({ method: "GET", path: "/v2/positions" }), expected: TRADING_READ },
   { name: "GET /v2/account/activities", request: () => ({ method: "GET", path: "/v2/account/activities" }), expected: TRADING_READ },
+  // Watchlists are the caller's own account's: another user's list answers like a missing one.
+  { name: "GET /v2/watchlists", request: () => ({ method: "GET", path: "/v2/watchlists" }), expected: TRADING_READ, more: true },
+  { name: "POST /v2/watchlists", request: () => ({ method: "POST", path: "/v2/watchlists", body: { name: `matrix ${crypto.randomUUID()}`, symbols: ["AAPL"] } }), expected: tradingWrite(200), more: true },
+  {
+    name: "GET /v2/watchlists/{another user's}",
+    request: (f) => ({ method: "GET", path: `/v2/watchlists/${f.victimWatchlistId}` }),
+    expected: { ...TRADING_READ, user: 404, trader: 404, admin: 404, "trader-read-key": 404, "trader-trade-key": 404 },
+    more: true,
+  },
+  { name: "PUT /v2/watchlists/{another user's}", request: (f) => ({ method: "PUT", path: `/v2/watchlists/${f.victimWatchlistId}`, body: { name: "taken over" } }), expected: tradingWrite(404), more: true },
+  { name: "POST /v2/watchlists/{another user's}", request: (f) => ({ method: "POST", path: `/v2/watchlists/${f.victimWatchlistId}`, body: { symbol: "MSFT" } }), expected: tradingWrite(404), more: true },
+  { name: "DELETE /v2/watchlists/{another user's}/AAPL", request: (f) => ({ method: "DELETE", path: `/v2/watchlists/${f.victimWatchlistId}/AAPL` }), expected: tradingWrite(404), more: true },
+  { name: "DELETE /v2/watchlists/{another user's}", request: (f) => ({ method: "DELETE", path: `/v2/watchlists/${f.victimWatchlistId}` }), expected: tradingWrite(404), more: true },
   {
     name: "GET /v2/orders/{another user's order}",
     request: (f) => ({ method: "GET", path: `/v2/orders/${f.victimOrderId}` }),
@@ -262,7 +276,10 @@ beforeAll(async () => {
   )
     .bind(victimWebhookId, crypto.randomUUID())
     .first<{ id: number }>();
+  const victimWatchlist = await call("/v2/watchlists", { body: { name: "victim's", symbols: ["AAPL"] }, token: victim.access, ip: victim.ip });
+  expect(victimWatchlist.status).toBe(200);
   fixture = {
+    victimWatchlistId: (await json<{ id: string }>(victimWatchlist)).id,
     users: { guest, user, trader, admin },
     keys: { read, trade },
     more,

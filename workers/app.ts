@@ -33,6 +33,7 @@ import { metrics } from "./routes/metrics";
 import { system } from "./routes/system";
 import { users } from "./routes/users";
 import { venueAdmin } from "./routes/venue-admin";
+import { watchlists } from "./routes/watchlists";
 import { webhooks } from "./routes/webhooks";
 
 // ETag and If-Match: the run-time configuration's writes are conditional (docs/config.md).
@@ -171,6 +172,7 @@ export function createApp() {
   app.route("/", account);
   app.route("/", orders);
   app.route("/", positions);
+  app.route("/", watchlists);
   app.route("/", tradeStream);
   app.route("/", strategies);
   app.route("/", strategyRuns);

@@ -16,6 +16,7 @@ import { activityView, type MarketPrice } from "../../shared/trading/views";
 import type { Report } from "../../shared/venue/venue";
 import { objectName } from "../name";
 import { AccountStore } from "./store";
+import { changeWatchlists, findWatchlist, type Watchlist, type WatchlistCommand, type WatchlistRef } from "../../shared/trading/watchlists";
 import type { SocketSelector } from "../../shared/stream/access";
 import type { UserStream } from "../../shared/trading/stream";
 import { acceptTradeSocket, admitMarketSocket, broadcastToStream, broadcastTradeUpdate, closeTradeSockets, onTradeSocketClose, onTradeSocketMessage, releaseMarketSockets } from "./trade-sockets";
@@ -195,6 +196,25 @@ export class Account extends DurableObject<Env> {
 
   activities(q: ActivityQuery) {
     return this.#store.activities(q).map((a) => activityView(a, this.#runner.engine.state.accountId));
+  }
+
+  // ---- watchlists (shared/trading/watchlists.ts) ------------------------------------------
+
+  watchlists(): { accountId: string; lists: Watchlist[] } {
+    return { accountId: this.#runner.engine.state.accountId, lists: this.#store.watchlists() };
+  }
+
+  watchlist(ref: WatchlistRef): { accountId: string; list: Watchlist } | null {
+    const list = findWatchlist(this.#store.watchlists(), ref);
+    return list ? { accountId: this.#runner.engine.state.accountId, list } : null;
+  }
+
+  /** Runs a change and stores it in the same synchronous step: no other request's change can come between. */
+  changeWatchlist(command: WatchlistCommand): Outcome<{ accountId: string; list: Watchlist; deleted: boolean }> {
+    const outcome = changeWatchlists(this.#store.watchlists(), command, () => crypto.randomUUID(), Date.now());
+    if (!outcome.ok) return outcome;
+    this.#store.saveWatchlist(outcome.value);
+    return { ok: true, value: { accountId: this.#runner.engine.state.accountId, ...outcome.value } };
   }
 
   /** The stored state and order counts, for reconciliation tests and the crash test. */

@@ -1,6 +1,7 @@
 import type { DomainEvent } from "../../shared/events";
 import { openLots, type AccountOrder, type OrderStatus } from "../../shared/trading/orders";
 import type { Ledger } from "../../shared/trading/ledger";
+import type { Watchlist, WatchlistChange } from "../../shared/trading/watchlists";
 import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery } from "../../shared/trading/ports";
 
 // The account object's storage, behind the engine's AccountBook port: the engine's state
@@ -9,7 +10,7 @@ import type { AccountBook, AccountChanges, AccountState, ActivityQuery, Activity
 // outbox of domain events not yet on the queue. commit() writes one engine command's
 // changes in one transaction, and deletes there the events the queue has taken since the
 // last one (so sending them costs the order path no transaction of its own).
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const STATE_KEY = "account";
 
 // Bigints survive storage as "123n" strings.
@@ -85,6 +86,10 @@ export class AccountStore implements AccountBook {
       // it over the symbol's open buys by index instead of reading and parsing every one.
       sql.exec(`ALTER TABLE orders ADD COLUMN open_lots INTEGER NOT NULL DEFAULT 0`);
       sql.exec(`UPDATE orders SET open_lots = COALESCE(json_extract(data, '$.qty') - json_extract(data, '$.filledQty'), 0) WHERE open = 1`);
+    }
+    if (version < 4) {
+      // The account's watchlists (shared/trading/watchlists.ts), a row each; the name is unique per account.
+      sql.exec(`CREATE TABLE IF NOT EXISTS watchlists (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, data TEXT NOT NULL)`);
     }
     if (version < SCHEMA_VERSION) sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
   }
@@ -196,6 +201,27 @@ export class AccountStore implements AccountBook {
   }
 
   /** Open orders the venue has not confirmed yet: not received, or a cancel pending. */
+  /** The account's watchlists, oldest first. */
+  watchlists(): Watchlist[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM watchlists ORDER BY created_at, id`)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as Watchlist);
+  }
+
+  /** Stores one watchlist change (its own transaction: it touches nothing else). */
+  saveWatchlist({ list, deleted }: WatchlistChange): void {
+    if (deleted) this.sql.exec(`DELETE FROM watchlists WHERE id = ?`, list.id);
+    else
+      this.sql.exec(
+        `INSERT INTO watchlists (id, name, created_at, data) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, data = excluded.data`,
+        list.id,
+        list.name,
+        list.createdAt,
+        JSON.stringify(list),
+      );
+  }
+
   unsettledOrders(): AccountOrder[] {
     return this.sql
       .exec<{ data: string }>(`SELECT data FROM orders WHERE unsettled = 1 ORDER BY created_at, id`)

@@ -13,6 +13,8 @@ export const RULES = [
   "client_order_id",
   "replace_pending",
   "cancel_pending",
+  // a watchlist change the account's watchlists do not allow (a name taken, an asset twice, too many)
+  "watchlist",
   // pre-trade risk
   "buying_power",
   "position",

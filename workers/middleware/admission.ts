@@ -21,8 +21,8 @@ export function routeClass(path: string): RateLimitClass {
 
 /**
  * Routes whose command goes to the caller's own object with the gate in the same call
- * (docs/identity.md): placing, reading and cancelling orders, the account, positions and
- * the profile. Every other route with a caller costs one `admit` call before it runs. A
+ * (docs/identity.md): placing, reading and cancelling orders, the account, positions,
+ * watchlists and the profile. Every other route with a caller costs one `admit` call before it runs. A
  * route listed here must send its command through `oneHop` (or `gateOf` and `passed`).
  */
 const ONE_HOP: readonly (readonly [string, RegExp])[] = [
@@ -31,6 +31,11 @@ const ONE_HOP: readonly (readonly [string, RegExp])[] = [
   ["DELETE", /^\/v2\/orders(\/[^/]+)?$/],
   ["GET", /^\/v2\/(account|positions(\/[^/]+){0,2})$/], // a pair's position may come as BASE/QUOTE
   ["GET", /^\/api\/users\/me$/],
+  // Watchlists live in the account object too (a pair's symbol may come as BASE/QUOTE).
+  ["GET", /^\/v2\/watchlists(:by_name|\/[^/]+)?$/],
+  ["POST", /^\/v2\/watchlists(:by_name|\/[^/]+)?$/],
+  ["PUT", /^\/v2\/watchlists(:by_name|\/[^/]+)$/],
+  ["DELETE", /^\/v2\/watchlists(:by_name|(\/[^/]+){1,3})$/],
 ];
 // A HEAD runs its GET route (Hono answers it with the GET handler, body dropped), so it is one-hop where the GET is.
 const isOneHop = (method: string, path: string) => {
