@@ -177,6 +177,26 @@ async function sdkChecks(origin, key) {
     assert(one.id === listed.id && one.symbol === STOCK, `by symbol: ${show(one)}`);
   });
 
+  await check("sdk watchlists: postWatchlist, addAssetToWatchlist, getWatchlistByName, updateWatchlistById, removeAssetFromWatchlist, deleteWatchlistById", async () => {
+    const watchlists = new trading.WatchlistsApi(config);
+    const name = `clients ${Date.now()}`;
+    const created = await watchlists.postWatchlist({ createWatchlistRequest: { name, symbols: [STOCK] } });
+    assert(typeof created.id === "string" && created.name === name && isValidDate(created.createdAt), `created ${show(created)}`);
+    const added = await watchlists.addAssetToWatchlist({ watchlistId: created.id, addAssetToWatchlistRequest: { symbol: CRYPTO } });
+    assert(show(added.assets.map((a) => a.symbol)) === show([STOCK, CRYPTO]), `after the add: ${show(added.assets?.map((a) => a.symbol))}`);
+    const byName = await watchlists.getWatchlistByName({ name });
+    assert(byName.id === created.id && byName.assets.length === 2, `by name: ${show(byName)}`);
+    const listed = await watchlists.getWatchlists();
+    assert(listed.some((w) => w.id === created.id && w.name === name), `getWatchlists: ${show(listed)}`);
+    const renamed = await watchlists.updateWatchlistById({ watchlistId: created.id, updateWatchlistRequest: { name: `${name} renamed` } });
+    assert(renamed.name === `${name} renamed`, `renamed: ${show(renamed.name)}`);
+    const removed = await watchlists.removeAssetFromWatchlist({ watchlistId: created.id, symbol: CRYPTO });
+    assert(show(removed.assets.map((a) => a.symbol)) === show([STOCK]), `after the removal: ${show(removed.assets?.map((a) => a.symbol))}`);
+    await watchlists.deleteWatchlistById({ watchlistId: created.id });
+    const after = await watchlists.getWatchlists();
+    assert(!after.some((w) => w.id === created.id), `still listed after the delete: ${show(after)}`);
+  });
+
   const lastPrice = await check(`sdk market data: stockLatestTradeSingle(${STOCK})`, async () => {
     const latest = await stocks.stockLatestTradeSingle({ symbol: STOCK });
     assert(latest.symbol === STOCK, `symbol ${show(latest.symbol)}`);
