@@ -159,6 +159,30 @@ try {
     return refusal;
   });
 
+  await step("the watchlist is kept by the account (/v2/watchlists): a page without the browser's copy shows the account's list", async () => {
+    const shown = () => page.locator(".watchlist tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.symbol).join(","));
+    const onPage = await shown();
+    const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json", "user-agent": "e2e-watchlist/1.0" }, body: JSON.stringify({ email, password: PASSWORD }) });
+    if (login.status !== 200) throw new Error(`login answered ${login.status}`);
+    const headers = { authorization: `Bearer ${(await login.json()).access_token}`, "content-type": "application/json" };
+    const url = `${base}/v2/watchlists:by_name?name=Terminal`;
+    const kept = async () => (await (await fetch(url, { headers })).json()).assets?.map((a) => a.symbol).join(",");
+    await until(async () => (await kept()) === onPage, `the account's list to be the page's (${onPage})`, 10_000).catch(async (e) => {
+      throw new Error(`${e.message}; the account has ${await kept()}`);
+    });
+    // Changed from elsewhere, then the page reloaded without its local copy: only the account can tell it.
+    const elsewhere = onPage.split(",").reverse();
+    const put = await fetch(url, { method: "PUT", headers, body: JSON.stringify({ symbols: elsewhere }) });
+    if (put.status !== 200) throw new Error(`PUT answered ${put.status}`);
+    await page.evaluate(() => localStorage.removeItem("redfire.watchlist"));
+    await page.reload();
+    await page.waitForSelector(".terminal");
+    await until(async () => (await shown()) === elsewhere.join(","), `the page to show the account's list (${elsewhere.join(",")})`, 10_000).catch(async (e) => {
+      throw new Error(`${e.message}; the page shows ${await shown()}`);
+    });
+    return elsewhere.join(",");
+  });
+
   await step("the refresh token lives only in an HttpOnly cookie for /api/auth", async () => {
     const cookie = await sessionCookie();
     if (!cookie) throw new Error(`no session cookie: ${(await context.cookies()).map((c) => c.name).join(", ")}`);

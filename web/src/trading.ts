@@ -2,7 +2,7 @@
 // and fills, reloaded from REST whenever trade_updates says something changed.
 import type { accountView, positionView } from "../../shared/trading/views";
 import type { OrderView } from "../../shared/trading/orders";
-import { api } from "./api";
+import { api, ApiError } from "./api";
 import { dec, type Money } from "./format";
 import { market, trades, type MarketMsg } from "./streams";
 import { createStore } from "./store";
@@ -48,7 +48,52 @@ export const fills = createStore<FillJson[]>([]);
 watchlist.subscribe((list) => {
   localStorage.setItem(WATCHLIST_KEY, JSON.stringify(list));
   subscribe();
+  if (serverListRead && !fromServer) pushWatchlist();
 });
+
+// The watchlist is also kept by the account (`/v2/watchlists`, the list named "Terminal"),
+// so it follows the trader to another browser; localStorage paints it before that answers.
+// Until the account's list has been read, nothing is sent (a stale local list must not
+// overwrite it); a caller who may not keep one (a read-only role) keeps the local list.
+const SERVER_LIST = `/v2/watchlists:by_name?name=${encodeURIComponent("Terminal")}`;
+let serverListRead = false;
+let fromServer = false;
+let pushing: Promise<void> | null = null;
+let dirty = false;
+
+async function readServerWatchlist(): Promise<void> {
+  try {
+    const list = await api<{ assets: { symbol: string }[] }>("GET", SERVER_LIST);
+    fromServer = true;
+    try {
+      watchlist.set(list.assets.map((a) => a.symbol));
+    } finally {
+      fromServer = false;
+    }
+  } catch (error) {
+    // The first visit: the account starts with this browser's list.
+    if (!(error instanceof ApiError) || error.status !== 404) return;
+    try {
+      await api("POST", "/v2/watchlists", { name: "Terminal", symbols: watchlist.get() });
+    } catch {
+      return;
+    }
+  }
+  serverListRead = true;
+}
+
+/** Sends the list as it is now; changes made while a send is out go in one more send after it, so the last one wins. */
+function pushWatchlist(): void {
+  dirty = true;
+  if (pushing) return;
+  pushing = (async () => {
+    while (dirty) {
+      dirty = false;
+      await api("PUT", SERVER_LIST, { symbols: watchlist.get() }).catch(() => undefined);
+    }
+    pushing = null;
+  })();
+}
 selected.subscribe(() => subscribe());
 
 function subscribe(): void {
@@ -185,6 +230,7 @@ export function startTerminal(): void {
   });
   subscribe();
   trades.start();
+  void readServerWatchlist();
   void loadSnapshots(watchlist.get());
   watchlist.subscribe((list) => void loadSnapshots(list.filter((s) => !quotes.get()[s])));
   reloadAccount(true);
