@@ -62,24 +62,30 @@ let pushing: Promise<void> | null = null;
 let dirty = false;
 
 async function readServerWatchlist(): Promise<void> {
-  try {
-    const list = await api<{ assets: { symbol: string }[] }>("GET", SERVER_LIST);
-    fromServer = true;
+  // Twice at most: another tab may create the list between this one's read and its create.
+  for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      watchlist.set(list.assets.map((a) => a.symbol));
-    } finally {
-      fromServer = false;
-    }
-  } catch (error) {
-    // The first visit: the account starts with this browser's list.
-    if (!(error instanceof ApiError) || error.status !== 404) return;
-    try {
-      await api("POST", "/v2/watchlists", { name: "Terminal", symbols: watchlist.get() });
-    } catch {
+      const list = await api<{ assets: { symbol: string }[] }>("GET", SERVER_LIST);
+      fromServer = true;
+      try {
+        watchlist.set(list.assets.map((a) => a.symbol));
+      } finally {
+        fromServer = false;
+      }
+      serverListRead = true;
       return;
+    } catch (error) {
+      // The first visit: the account starts with this browser's list.
+      if (!(error instanceof ApiError) || error.status !== 404) return;
+      try {
+        await api("POST", "/v2/watchlists", { name: "Terminal", symbols: watchlist.get() });
+        serverListRead = true;
+        return;
+      } catch (refused) {
+        if (!(refused instanceof ApiError) || refused.status !== 422) return;
+      }
     }
   }
-  serverListRead = true;
 }
 
 /** Sends the list as it is now; changes made while a send is out go in one more send after it, so the last one wins. */
