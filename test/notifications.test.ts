@@ -234,6 +234,18 @@ describe("notifications", () => {
     expect(JSON.parse(row.data)).toEqual({ trading_blocked: true, reason: "the user is disabled" });
   });
 
+  it("suspending trading in the account's configuration is told as the trader's own switch, and so is resuming", async () => {
+    const user = await signUp();
+    const rows = () => env.DB.prepare("SELECT title, data FROM notifications WHERE user_id = ? AND kind = 'account.status_changed' ORDER BY id").bind(user.id).all<{ title: string; data: string }>();
+    for (const suspend_trade of [true, false])
+      expect((await call("/v2/account/configurations", { method: "PATCH", body: { suspend_trade }, token: user.access, ip: user.ip })).status).toBe(200);
+    const both = await until(async () => ((await rows()).results.length === 2 ? (await rows()).results : undefined), "both notifications");
+    expect(both.map((r) => [r.title, JSON.parse(r.data)])).toEqual([
+      ["Trading suspended", { trade_suspended_by_user: true }],
+      ["Trading resumed", { trade_suspended_by_user: false }],
+    ]);
+  });
+
   it("a disabled user gets no admin message, to them or to all; an active one does (QA)", async () => {
     const [user, other] = await Promise.all([signUp(), signUp()]);
     expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access, ip: admin.ip })).status).toBe(200);

@@ -16,6 +16,7 @@ import { activityView, type MarketPrice } from "../../shared/trading/views";
 import type { Report } from "../../shared/venue/venue";
 import { objectName } from "../name";
 import { AccountStore } from "./store";
+import type { ConfigurationView } from "../../shared/trading/configuration";
 import { changeWatchlists, findWatchlist, type Watchlist, type WatchlistCommand, type WatchlistRef } from "../../shared/trading/watchlists";
 import type { SocketSelector } from "../../shared/stream/access";
 import type { UserStream } from "../../shared/trading/stream";
@@ -42,7 +43,7 @@ const RETRY_MS = 1_000;
 const SAFETY_MS = 5_000;
 
 /** The gated commands that call the symbol objects: the span's traceparent follows their arguments. */
-const TRACED_COMMANDS = ["account", "positions", "position", "cancelOrder", "cancelAll"] as const satisfies readonly GatedCommand[];
+const TRACED_COMMANDS = ["account", "positions", "position", "cancelOrder", "cancelAll", "configure"] as const satisfies readonly GatedCommand[];
 
 /** What an order span says of its outcome: the order, or the rule that refused it. */
 const orderFields = (outcome: Outcome<OrderView>): Record<string, SpanValue> =>
@@ -196,6 +197,16 @@ export class Account extends DurableObject<Env> {
 
   activities(q: ActivityQuery) {
     return this.#store.activities(q).map((a) => activityView(a, this.#runner.engine.state.accountId));
+  }
+
+  // ---- configuration (shared/trading/configuration.ts) -------------------------------------
+
+  configuration(): ConfigurationView {
+    return this.#runner.engine.configuration();
+  }
+
+  configure(body: Partial<ConfigurationView>, traceparent: string | null = null): Promise<Outcome<ConfigurationView>> {
+    return this.#publishing(this.#runner.configure(body, traceparent));
   }
 
   // ---- watchlists (shared/trading/watchlists.ts) ------------------------------------------

@@ -65,7 +65,7 @@ export interface GateRefusal {
 export type GateOutcome = { admitted: true; principal: Principal; rate: Decision } | { admitted: false; refusal: GateRefusal; rate: Decision | null };
 
 /** The account object's commands a route may send with its gate, in one call (`Account.gated`). */
-export const GATED_COMMANDS = ["account", "positions", "position", "order", "orderByClientId", "orders", "cancelOrder", "cancelAll", "watchlists", "watchlist", "changeWatchlist"] as const;
+export const GATED_COMMANDS = ["account", "positions", "position", "order", "orderByClientId", "orders", "cancelOrder", "cancelAll", "watchlists", "watchlist", "changeWatchlist", "configuration", "configure"] as const;
 export type GatedCommand = (typeof GATED_COMMANDS)[number];
 
 /** A gated command's answer: the refusal, or the command's value with the caller's rate decision. */

@@ -97,6 +97,17 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
     case "account.status_changed": {
       const userId = text(data.user_id);
       if (!userId) return null;
+      // The trader's own switch (suspend_trade in the account's configuration).
+      if (typeof data.trade_suspended_by_user === "boolean") {
+        const suspended = data.trade_suspended_by_user;
+        return {
+          userId,
+          kind: "account.status_changed",
+          title: suspended ? "Trading suspended" : "Trading resumed",
+          body: suspended ? "New orders are refused until suspend_trade is set back to false; open orders stay." : "suspend_trade is off: the account takes new orders again.",
+          data: { trade_suspended_by_user: suspended },
+        };
+      }
       const blocked = data.trading_blocked === true;
       return {
         userId,

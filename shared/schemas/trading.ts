@@ -239,3 +239,37 @@ export const decimalAmount = (name: string) =>
     .trim()
     .max(24, `${name} must be at most 24 characters`)
     .openapi({ example: "1000.00", description: "USD as a decimal string, at most two decimals (a JSON number is refused)" });
+
+/** Alpaca's account configurations (shared/trading/configuration.ts): `suspend_trade` is the trader's; the rest describe a cash paper account. */
+export const AccountConfigurations = z
+  .object({
+    dtbp_check: z.string(),
+    pdt_check: z.string(),
+    trade_confirm_email: z.string(),
+    suspend_trade: z.boolean(),
+    no_shorting: z.boolean(),
+    fractional_trading: z.boolean(),
+    max_margin_multiplier: z.string(),
+    max_options_trading_level: z.number().int(),
+    ptp_no_exception_entry: z.boolean(),
+    disable_overnight_trading: z.boolean(),
+  })
+  .openapi("AccountConfigurations");
+
+/** A PATCH: any of the fields; the fixed ones only with the account's own value (SDKs send back what they read). */
+export const AccountConfigurationsPatch = z
+  .object({
+    dtbp_check: z.enum(["both", "entry", "exit"]),
+    pdt_check: z.enum(["both", "entry", "exit"]),
+    trade_confirm_email: z.enum(["all", "none"]),
+    suspend_trade: z.boolean(),
+    no_shorting: z.boolean(),
+    fractional_trading: z.boolean(),
+    max_margin_multiplier: z.enum(["1", "2", "4"]),
+    max_options_trading_level: z.number().int().min(0).max(3),
+    ptp_no_exception_entry: z.boolean(),
+    disable_overnight_trading: z.boolean(),
+  })
+  .partial()
+  .strict()
+  .openapi("AccountConfigurationsPatch");

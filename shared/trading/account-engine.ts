@@ -8,6 +8,7 @@ import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
 import { activityStamp, canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, givenReplaceFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView, type ReplaceFields } from "./orders";
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
+import { configurationChange, configurationView, type ConfigurationView } from "./configuration";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
 import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, protectionPrice, sellFeeReservation, stopAnchor, type RiskLimits } from "./risk";
 import { priceWindow, untriggeredStopWindow, type PriceWindow } from "./price-window";
@@ -464,6 +465,24 @@ export class AccountEngine {
     return this.cancelAll();
   }
 
+  /** The account's configuration (Alpaca's `/v2/account/configurations`). */
+  configuration(): ConfigurationView {
+    return configurationView(Boolean(this.#state.suspended));
+  }
+
+  /** Sets what the trader may set (`suspend_trade`); refuses a change to a field the account fixes. */
+  configure(body: Partial<ConfigurationView>, traceparent: string | null): Outcome<ConfigurationView> {
+    const change = configurationChange(body);
+    if (!change.ok) return change;
+    const { suspendTrade } = change.value;
+    if (suspendTrade !== undefined && suspendTrade !== Boolean(this.#state.suspended)) {
+      this.#state.suspended = suspendTrade;
+      this.#log.stateChanged();
+      this.#publish("account.status_changed", { status: this.#state.blocked ? "INACTIVE" : "ACTIVE", trading_blocked: Boolean(this.#state.blocked), trade_suspended_by_user: suspendTrade }, traceparent);
+    }
+    return accepted(this.configuration());
+  }
+
   setLimits(limits: Partial<RiskLimits>): RiskLimits {
     this.#state.limits = { ...this.#state.limits, ...limits };
     this.#log.stateChanged();
@@ -487,7 +506,7 @@ export class AccountEngine {
     const ledger = this.#state.ledger;
     const longValue = marketValueOf(ledger, (s) => this.#specOf(s), prices);
     const lastEquity = closingEquity(this.#closeNow(), (s) => this.#specOf(s), prices);
-    return accountView(this.#state.accountId, this.#state.createdAt, ledger, longValue, formatMoney(lastEquity), tradingDate(this.deps.now()), Boolean(this.#state.blocked));
+    return accountView(this.#state.accountId, this.#state.createdAt, ledger, longValue, formatMoney(lastEquity), tradingDate(this.deps.now()), Boolean(this.#state.blocked), Boolean(this.#state.suspended));
   }
 
   positions(prices: Record<string, MarketPrice | undefined>) {
@@ -504,6 +523,7 @@ export class AccountEngine {
     const symbol = asset.spec.symbol;
     const blocked = this.#state.blocked;
     if (blocked) return refused("trading_blocked", `trading is blocked on this account: ${blocked.reason}; an admin must enable the user again`);
+    if (this.#state.suspended) return refused("trading_blocked", "trading is suspended by the account's configuration (suspend_trade); set it to false in /v2/account/configurations to place orders again");
     if (!asset.active || !asset.tradable) return refused("tradable", `${symbol} is not tradable`, [{ path: "symbol", message: "not tradable" }]);
     if (!sessionOpen(asset.session, this.deps.now())) return refused("session", `${symbol} is outside its trading session`, [{ path: "symbol", message: "market closed" }]);
     if (!market) return refused("no_price", `no market price for ${symbol} yet; try again once its feed has printed`);

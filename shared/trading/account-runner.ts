@@ -5,6 +5,7 @@ import type { Money } from "./money";
 import { accepted, type Outcome } from "./outcome";
 import { commandOrderId, type AccountBook, type AccountChanges, type VenueAnswer, type VenueClient, type VenueCommand } from "./ports";
 import type { RiskLimits } from "./risk";
+import type { ConfigurationView } from "./configuration";
 import { stillFresh, type MarketPrice } from "./views";
 import type { Report } from "../venue/venue";
 import { after, isPending, type MaybePromise } from "../maybe";
@@ -186,6 +187,13 @@ export class AccountRunner {
   async setTradingBlocked(blocked: boolean, reason: string, traceparent: string | null): Promise<void> {
     this.#engine.setTradingBlocked(blocked, reason, traceparent);
     await this.#settle(traceparent);
+  }
+
+  /** Sets the account's configuration (`suspend_trade`). */
+  async configure(body: Partial<ConfigurationView>, traceparent: string | null = null): Promise<Outcome<ConfigurationView>> {
+    const outcome = this.#engine.configure(body, traceparent);
+    await this.#settle(traceparent);
+    return outcome;
   }
 
   async setLimits(limits: Partial<RiskLimits>): Promise<RiskLimits> {

@@ -15,6 +15,8 @@ export const RULES = [
   "cancel_pending",
   // a watchlist change the account's watchlists do not allow (a name taken, an asset twice, too many)
   "watchlist",
+  // an account configuration field that cannot change
+  "configuration",
   // pre-trade risk
   "buying_power",
   "position",

@@ -92,6 +92,8 @@ export interface AccountState {
   anomalies: number;
   /** Why the account may not trade (its user is disabled), or null. */
   blocked: { reason: string; since: number } | null;
+  /** The trader suspended new orders (`suspend_trade` in the account's configuration); absent: no. */
+  suspended?: boolean;
   /**
    * How many times the account was reset (absent: never). Each order carries the count it
    * was placed under, so an order of an earlier account is told apart even when the reset

@@ -86,7 +86,7 @@ export function marketValueOf(ledger: Ledger, specs: (symbol: string) => Instrum
  * Alpaca's account. `lastEquity` is the equity at the previous trading day's close and
  * `balanceAsOf` the account's trading date (New York).
  */
-export function accountView(id: string, createdAt: number, ledger: Ledger, longMarketValue: Money, lastEquity: string, balanceAsOf: string, blocked = false) {
+export function accountView(id: string, createdAt: number, ledger: Ledger, longMarketValue: Money, lastEquity: string, balanceAsOf: string, blocked = false, suspended = false) {
   const cash = ledger.cash + ledger.reservedCash;
   const equity = cash + longMarketValue;
   const money = formatMoney;
@@ -123,7 +123,7 @@ export function accountView(id: string, createdAt: number, ledger: Ledger, longM
     trading_blocked: blocked,
     transfers_blocked: false,
     account_blocked: blocked,
-    trade_suspended_by_user: false,
+    trade_suspended_by_user: suspended,
     shorting_enabled: false,
     daytrade_count: 0,
     balance_asof: balanceAsOf,

@@ -177,6 +177,19 @@ async function sdkChecks(origin, key) {
     assert(one.id === listed.id && one.symbol === STOCK, `by symbol: ${show(one)}`);
   });
 
+  await check("sdk account configurations: getAccountConfig, patchAccountConfig (suspendTrade on, sent back whole, then off)", async () => {
+    const configurations = new trading.AccountConfigurationsApi(config);
+    const read = await configurations.getAccountConfig();
+    assert(read.suspendTrade === false && read.noShorting === true && read.maxMarginMultiplier === "1", `read ${show(read)}`);
+    // The SDK sends the whole object back, fixed fields included.
+    const suspended = await configurations.patchAccountConfig({ accountConfigurations: { ...read, suspendTrade: true } });
+    assert(suspended.suspendTrade === true, `after suspending: ${show(suspended)}`);
+    const account = await accounts.getAccount();
+    assert(account.tradeSuspendedByUser === true, `account.trade_suspended_by_user is ${show(account.tradeSuspendedByUser)}`);
+    const resumed = await configurations.patchAccountConfig({ accountConfigurations: { suspendTrade: false } });
+    assert(resumed.suspendTrade === false, `after resuming: ${show(resumed)}`);
+  });
+
   await check("sdk watchlists: postWatchlist, addAssetToWatchlist, getWatchlistByName, updateWatchlistById, removeAssetFromWatchlist, deleteWatchlistById", async () => {
     const watchlists = new trading.WatchlistsApi(config);
     const name = `clients ${Date.now()}`;

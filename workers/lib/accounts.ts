@@ -35,6 +35,7 @@ const STATUS: Record<Rule, 403 | 404 | 409 | 422 | 429> = {
   replace_pending: 409,
   cancel_pending: 409,
   watchlist: 422,
+  configuration: 422,
   // Alpaca answers a shortfall with 403 "insufficient balance", which ccxt maps to InsufficientFunds.
   buying_power: 403,
   position: 403,

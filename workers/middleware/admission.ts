@@ -31,6 +31,8 @@ const ONE_HOP: readonly (readonly [string, RegExp])[] = [
   ["DELETE", /^\/v2\/orders(\/[^/]+)?$/],
   ["GET", /^\/v2\/(account|positions(\/[^/]+){0,2})$/], // a pair's position may come as BASE/QUOTE
   ["GET", /^\/api\/users\/me$/],
+  ["GET", /^\/v2\/account\/configurations$/],
+  ["PATCH", /^\/v2\/account\/configurations$/],
   // Watchlists live in the account object too (a pair's symbol may come as BASE/QUOTE).
   ["GET", /^\/v2\/watchlists(:by_name|\/[^/]+)?$/],
   ["POST", /^\/v2\/watchlists(:by_name|\/[^/]+)?$/],

@@ -3,7 +3,9 @@ import { CALENDAR_FIRST, CALENDAR_LAST, newYorkDay } from "../../shared/calendar
 import { notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_ONLY, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { UserIdParam } from "../../shared/schemas/identity";
-import { Account, Activity, ActivityQueryParams, decimalAmount } from "../../shared/schemas/trading";
+import { Account, AccountConfigurations, AccountConfigurationsPatch, Activity, ActivityQueryParams, decimalAmount } from "../../shared/schemas/trading";
+import type { ConfigurationView } from "../../shared/trading/configuration";
+import type { Outcome } from "../../shared/trading/outcome";
 import { parseMoney } from "../../shared/trading/money";
 import { RiskLimits } from "../../shared/trading/risk";
 import type { AppEnv } from "../context";
@@ -45,6 +47,38 @@ account.openapi(
     responses: { 200: jsonContent(Account, "Balances in Alpaca's shape"), ...errorResponses(401, 403, 429) },
   }),
   async (c) => c.json(await oneHop<z.infer<typeof Account>>(c, (account, gate) => account.gated(gate, "account")), 200),
+);
+
+account.openapi(
+  createRoute({
+    method: "get",
+    path: "/v2/account/configurations",
+    tags: ["account"],
+    summary: "The account's configuration (Alpaca's shape)",
+    description: "suspend_trade is the trader's switch; the other fields describe a cash paper account (no margin, no shorting, no options, no e-mail).",
+    security: SESSION_OR_KEY,
+    middleware: [read] as const,
+    responses: { 200: jsonContent(AccountConfigurations, "The configuration"), ...errorResponses(401, 403, 429) },
+  }),
+  async (c) => c.json(await oneHop<ConfigurationView>(c, (account, gate) => account.gated(gate, "configuration")), 200),
+);
+
+account.openapi(
+  createRoute({
+    method: "patch",
+    path: "/v2/account/configurations",
+    tags: ["account"],
+    summary: "Suspend or resume new orders (suspend_trade)",
+    description: "suspend_trade true refuses every new order (403 trading_blocked) until it is set back to false; cancels still go and open orders stay. The other fields may be sent with the account's own values (SDKs send back what they read); another value is refused (422, naming the field and why).",
+    security: SESSION_OR_KEY,
+    middleware: [requirePermission("trading:write")] as const,
+    request: { body: jsonBody(AccountConfigurationsPatch) },
+    responses: { 200: jsonContent(AccountConfigurations, "The configuration as it now stands"), ...errorResponses(400, 401, 403, 413, 422, 429) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    return c.json(unwrap(await oneHop<Outcome<ConfigurationView>>(c, (account, gate) => account.gated(gate, "configure", body))), 200);
+  },
 );
 
 function positiveAmount(value: string | number, path: string): string {
