@@ -200,7 +200,6 @@ export class AccountStore implements AccountBook {
     );
   }
 
-  /** Open orders the venue has not confirmed yet: not received, or a cancel pending. */
   /** The account's watchlists, oldest first. */
   watchlists(): Watchlist[] {
     return this.sql
@@ -222,6 +221,7 @@ export class AccountStore implements AccountBook {
       );
   }
 
+  /** Open orders the venue has not confirmed yet: not received, or a cancel pending. */
   unsettledOrders(): AccountOrder[] {
     return this.sql
       .exec<{ data: string }>(`SELECT data FROM orders WHERE unsettled = 1 ORDER BY created_at, id`)
