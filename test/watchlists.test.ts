@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, createKey, expectError, json, restartObject, signUp, type TestUser } from "./helpers";
+import { instrument, quiet, type CallLog } from "./instrumented";
 
 // Watchlists through the Alpaca-compatible API: by id and by name, symbols in any of the
 // spellings the rest of /v2 takes, the account's rules as 4xx that change nothing, and
@@ -99,6 +100,32 @@ describe("watchlists", () => {
     const after = await json<Watchlist>(await api.get(`/v2/watchlists/${list.id}`));
     expect(after).toEqual(list);
     expect((await json<unknown[]>(await api.get("/v2/watchlists"))).length).toBe(1);
+  });
+
+  it("looks up a request's symbols together: 1,000 unknown ones cost one registry read, not one each (QA)", async () => {
+    const user = await signUp();
+    const api = as(user);
+    await api.get("/v2/watchlists");
+    await quiet(env);
+    const log: CallLog = [];
+    const restore = instrument(env, log);
+    let refused;
+    try {
+      refused = await expectError(await api.send("POST", "/v2/watchlists", { name: "Many", symbols: Array.from({ length: 1000 }, (_, i) => `Q${String(i).padStart(3, "0")}USD`) }), 422);
+    } finally {
+      restore();
+    }
+    expect(refused.details[0]).toEqual({ path: "symbols[0]", message: "unknown symbol Q000USD" });
+    expect(log.filter((c) => c.startsWith("DB")).length).toBeLessThanOrEqual(1);
+    // A symbol written with spaces around it, or a pair without its slash, is the listed asset; an upper-case list id is the list.
+    const list = await json<Watchlist>(await api.send("POST", "/v2/watchlists", { name: "Spaced", symbols: [" btcusd ", "AAPL "] }));
+    expect(symbolsOf(list)).toEqual(["BTC/USD", "AAPL"]);
+    expect(symbolsOf(await json<Watchlist>(await api.send("DELETE", `/v2/watchlists/${list.id.toUpperCase()}/%20BTCUSD`)))).toEqual(["AAPL"]);
+    // An unknown symbol is on no list; a missing list is said to be missing first.
+    expect((await expectError(await api.send("DELETE", `/v2/watchlists/${list.id}/NOPE`), 404)).message).toBe("NOPE is not on the watchlist");
+    const missing = crypto.randomUUID();
+    expect((await expectError(await api.send("DELETE", `/v2/watchlists/${missing}/NOPE`), 404)).message).toBe(`watchlist ${missing} not found`);
+    expect((await expectError(await api.get("/v2/watchlists:by_name?name=%20"), 422)).details[0]?.path).toBe("name");
   });
 
   it("takes concurrent changes one at a time: every append lands once, one create of a name wins", async () => {

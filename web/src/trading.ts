@@ -2,7 +2,7 @@
 // and fills, reloaded from REST whenever trade_updates says something changed.
 import type { accountView, positionView } from "../../shared/trading/views";
 import type { OrderView } from "../../shared/trading/orders";
-import { api, ApiError } from "./api";
+import { api, ApiError, session } from "./api";
 import { dec, type Money } from "./format";
 import { market, trades, type MarketMsg } from "./streams";
 import { createStore } from "./store";
@@ -48,44 +48,73 @@ export const fills = createStore<FillJson[]>([]);
 watchlist.subscribe((list) => {
   localStorage.setItem(WATCHLIST_KEY, JSON.stringify(list));
   subscribe();
-  if (serverListRead && !fromServer) pushWatchlist();
+  if (syncedFor !== null && syncedFor === userId() && !fromServer) pushWatchlist();
 });
 
 // The watchlist is also kept by the account (`/v2/watchlists`, the list named "Terminal"),
 // so it follows the trader to another browser; localStorage paints it before that answers.
-// Until the account's list has been read, nothing is sent (a stale local list must not
-// overwrite it); a caller who may not keep one (a read-only role) keeps the local list.
+// Until the signed-in user's list has been read, nothing is sent (a stale local list must
+// not overwrite it); a caller who may not keep one (a read-only role) keeps the local list.
 const SERVER_LIST = `/v2/watchlists:by_name?name=${encodeURIComponent("Terminal")}`;
-let serverListRead = false;
+/** Whose list the browser's copy is (a new user's account does not start with another's). */
+const WATCHLIST_OWNER_KEY = "redfire.watchlist.owner";
+const userId = () => session.get().user?.id ?? null;
+/** The user whose account list has been read, or null. */
+let syncedFor: string | null = null;
 let fromServer = false;
 let pushing: Promise<void> | null = null;
 let dirty = false;
 
+function adopt(symbols: string[]): void {
+  fromServer = true;
+  try {
+    watchlist.set(symbols);
+  } finally {
+    fromServer = false;
+  }
+}
+
 async function readServerWatchlist(): Promise<void> {
-  // Twice at most: another tab may create the list between this one's read and its create.
+  const user = userId();
+  if (user === null || syncedFor === user) return;
+  syncedFor = null;
+  // Twice at most: the list may be made between this read and this create (another tab).
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const list = await api<{ assets: { symbol: string }[] }>("GET", SERVER_LIST);
-      fromServer = true;
-      try {
-        watchlist.set(list.assets.map((a) => a.symbol));
-      } finally {
-        fromServer = false;
-      }
-      serverListRead = true;
-      return;
+      adopt((await api<{ assets: { symbol: string }[] }>("GET", SERVER_LIST)).assets.map((a) => a.symbol));
     } catch (error) {
-      // The first visit: the account starts with this browser's list.
-      if (!(error instanceof ApiError) || error.status !== 404) return;
-      try {
-        await api("POST", "/v2/watchlists", { name: "Terminal", symbols: watchlist.get() });
-        serverListRead = true;
-        return;
-      } catch (refused) {
-        if (!(refused instanceof ApiError) || refused.status !== 422) return;
-      }
+      if (!(error instanceof ApiError) || error.status !== 404 || !(await createServerWatchlist(user))) continue;
     }
+    if (userId() !== user) return;
+    localStorage.setItem(WATCHLIST_OWNER_KEY, user);
+    syncedFor = user;
+    return;
   }
+}
+
+/**
+ * A first visit: the account's list starts as this browser's, when it is this user's (or
+ * nobody's yet), else as the default one. Answers whether the list now holds that; false
+ * when it must be read (another tab made it, or some symbol was refused and the list was
+ * made with the ones the platform takes, one by one).
+ */
+async function createServerWatchlist(user: string): Promise<boolean> {
+  const owner = localStorage.getItem(WATCHLIST_OWNER_KEY);
+  const seed = owner === null || owner === user ? watchlist.get() : DEFAULT_WATCHLIST;
+  try {
+    await api("POST", "/v2/watchlists", { name: "Terminal", symbols: seed });
+    adopt(seed);
+    return true;
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 422 || error.field("name")) return false;
+  }
+  try {
+    await api("POST", "/v2/watchlists", { name: "Terminal" });
+  } catch {
+    return false;
+  }
+  for (const symbol of seed) await api("POST", SERVER_LIST, { symbol }).catch(() => undefined);
+  return false;
 }
 
 /** Sends the list as it is now; changes made while a send is out go in one more send after it, so the last one wins. */
@@ -95,11 +124,16 @@ function pushWatchlist(): void {
   pushing = (async () => {
     while (dirty) {
       dirty = false;
-      await api("PUT", SERVER_LIST, { symbols: watchlist.get() }).catch(() => undefined);
+      const symbols = watchlist.get();
+      await api("PUT", SERVER_LIST, { symbols }).catch(async (error: unknown) => {
+        // Deleted elsewhere (the API): made again from this page's list.
+        if (error instanceof ApiError && error.status === 404) await api("POST", "/v2/watchlists", { name: "Terminal", symbols }).catch(() => undefined);
+      });
     }
     pushing = null;
   })();
 }
+
 selected.subscribe(() => subscribe());
 
 function subscribe(): void {
@@ -226,6 +260,8 @@ export function startTerminal(): void {
   if (started) {
     subscribe();
     trades.start();
+    // Another user may have signed in on this page since.
+    void readServerWatchlist();
     return;
   }
   started = true;

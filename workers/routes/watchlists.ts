@@ -5,7 +5,7 @@ import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../sha
 import { AddWatchlistAssetRequest, CreateWatchlistRequest, UpdateWatchlistRequest, Watchlist, WatchlistIdParam, WatchlistNameQuery, WatchlistWithoutAssets } from "../../shared/schemas/watchlists";
 import type { Outcome } from "../../shared/trading/outcome";
 import type { WatchedAsset, Watchlist as StoredWatchlist, WatchlistCommand, WatchlistRef } from "../../shared/trading/watchlists";
-import { findAsset } from "../../platform/assets";
+import { findAssets } from "../../platform/assets";
 import type { AppEnv } from "../context";
 import { assetView } from "../lib/assets";
 import { unwrap } from "../lib/accounts";
@@ -40,18 +40,23 @@ const header = (accountId: string, list: StoredWatchlist): z.infer<typeof Watchl
 });
 
 async function view(c: Context<AppEnv>, accountId: string, list: StoredWatchlist): Promise<WatchlistJson> {
-  const rows = await Promise.all(list.assets.map((a) => findAsset(c.env, a.id, background(c))));
+  const rows = await findAssets(c.env, list.assets.map((a) => a.id), background(c));
   return { ...header(accountId, list), assets: rows.flatMap((row) => (row ? [assetView(row)] : [])) };
 }
 
-/** The registry's asset for a symbol (or asset id) a client sent; an unknown one is refused, naming `path`. */
-async function watched(c: Context<AppEnv>, symbol: string, path: string): Promise<WatchedAsset> {
-  const row = await findAsset(c.env, symbol, background(c));
-  if (!row) throw unprocessable(`unknown symbol ${symbol}`, [{ path, message: `unknown symbol ${symbol}` }]);
-  return { id: row.id, symbol: row.symbol };
+/**
+ * The registry's assets for symbols (or asset ids) a client sent, looked up together (one
+ * query at most, whatever their number); an unknown one is refused, naming its `path`.
+ */
+async function watchedAll(c: Context<AppEnv>, symbols: readonly string[], path: (i: number) => string): Promise<WatchedAsset[]> {
+  const rows = await findAssets(c.env, symbols, background(c));
+  return rows.map((row, i) => {
+    if (!row) throw unprocessable(`unknown symbol ${symbols[i]!.trim()}`, [{ path: path(i), message: `unknown symbol ${symbols[i]!.trim()}` }]);
+    return { id: row.id, symbol: row.symbol };
+  });
 }
 
-const watchedAll = (c: Context<AppEnv>, symbols: readonly string[]) => Promise.all(symbols.map((s, i) => watched(c, s, `symbols[${i}]`)));
+const inBody = (i: number) => `symbols[${i}]`;
 
 async function change(c: Context<AppEnv>, command: WatchlistCommand): Promise<Answered> {
   return unwrap(await oneHop<Outcome<Answered>>(c, (account, gate) => account.gated(gate, "changeWatchlist", command)));
@@ -95,7 +100,7 @@ watchlists.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const assets = await watchedAll(c, body.symbols ?? []);
+    const assets = await watchedAll(c, body.symbols ?? [], inBody);
     const { accountId, list } = await change(c, { op: "create", name: body.name, assets });
     return c.json(await view(c, accountId, list), 200);
   },
@@ -104,7 +109,8 @@ watchlists.openapi(
 // ---- one list, by id or by name: the same four verbs ------------------------------------
 
 type RefOf = (c: Context<AppEnv>) => WatchlistRef;
-const byId: RefOf = (c) => ({ id: c.req.param("watchlist_id")! });
+// Ids are UUIDs, made lower-case: one sent in upper case names the same list.
+const byId: RefOf = (c) => ({ id: c.req.param("watchlist_id")!.toLowerCase() });
 const byName: RefOf = (c) => ({ name: (c.req.query("name") ?? "").trim() });
 
 function listRoutes(path: string, request: { params: typeof WatchlistIdParam } | { query: typeof WatchlistNameQuery }, refOf: RefOf, how: string) {
@@ -126,7 +132,7 @@ function listRoutes(path: string, request: { params: typeof WatchlistIdParam } |
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const assets = body.symbols === undefined || body.symbols === null ? undefined : await watchedAll(c, body.symbols);
+      const assets = body.symbols === undefined || body.symbols === null ? undefined : await watchedAll(c, body.symbols, inBody);
       const { accountId, list } = await change(c, { op: "update", ref: refOf(c), ...(body.name === undefined ? {} : { name: body.name }), ...(assets ? { assets } : {}) });
       return c.json(await view(c, accountId, list), 200);
     },
@@ -144,7 +150,7 @@ function listRoutes(path: string, request: { params: typeof WatchlistIdParam } |
       responses: { 200: jsonContent(Watchlist, "The watchlist with the asset at its end"), ...errorResponses(400, 401, 403, 404, 413, 422, 429) },
     }),
     async (c) => {
-      const asset = await watched(c, c.req.valid("json").symbol, "symbol");
+      const asset = (await watchedAll(c, [c.req.valid("json").symbol], () => "symbol"))[0]!;
       const { accountId, list } = await change(c, { op: "add", ref: refOf(c), asset });
       return c.json(await view(c, accountId, list), 200);
     },
@@ -166,9 +172,10 @@ listRoutes("/v2/watchlists/{watchlist_id}", { params: WatchlistIdParam }, byId, 
 // ---- removing one symbol ------------------------------------------------------------------
 
 async function removeSymbol(c: Context<AppEnv>, id: string, symbol: string) {
-  const row = await findAsset(c.env, symbol, background(c));
-  if (!row) throw notFound(`${symbol} is not on the watchlist`);
-  const { accountId, list } = await change(c, { op: "remove", ref: { id }, asset: { id: row.id, symbol: row.symbol } });
+  const [row] = await findAssets(c.env, [symbol], background(c));
+  // A symbol the registry does not know is on no list: the account still says whether the list exists.
+  const asset = row ? { id: row.id, symbol: row.symbol } : { id: `unknown:${symbol.trim()}`, symbol: symbol.trim() };
+  const { accountId, list } = await change(c, { op: "remove", ref: { id: id.toLowerCase() }, asset });
   return c.json(await view(c, accountId, list), 200);
 }
 
