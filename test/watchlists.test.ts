@@ -80,6 +80,10 @@ describe("watchlists", () => {
       ["POST", "/v2/watchlists", { name: "Other", symbols: ["BTC/USD", "BTCUSD"] }, 422, "BTC/USD is given twice", "symbols[1]"],
       ["POST", "/v2/watchlists", { name: "  " }, 422, /name/, "name"],
       ["POST", "/v2/watchlists", { name: "x".repeat(65) }, 422, /name/, "name"],
+      // Names that show as nothing, or carry a noncharacter (QA).
+      ["POST", "/v2/watchlists", { name: "\u3164" }, 422, /visible character/, "name"],
+      ["POST", "/v2/watchlists", { name: "\u00ad\u0301\u2800" }, 422, /visible character/, "name"],
+      ["POST", "/v2/watchlists", { name: "x\uffff" }, 422, /control characters/, "name"],
       ["POST", "/v2/watchlists", { name: "Other", symbol: "AAPL" }, 422, /symbol/],
       ["POST", `/v2/watchlists/${list.id}`, { symbol: "AAPL" }, 422, "AAPL is already on the watchlist", "symbol"],
       ["POST", `/v2/watchlists/${list.id}`, { symbol: "NOPE" }, 422, "unknown symbol NOPE", "symbol"],

@@ -90,6 +90,8 @@ function hasUnshown(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200b || c === 0x200e || c === 0x200f || c === 0x2028 || c === 0x2029 || (c >= 0x202a && c <= 0x202e) || c === 0x2060 || (c >= 0x2066 && c <= 0x2069) || c === 0xfeff) return true;
+    // Noncharacters (U+FDD0–U+FDEF, U+FFFE, U+FFFF): never meant for interchange.
+    if ((c >= 0xfdd0 && c <= 0xfdef) || c === 0xfffe || c === 0xffff) return true;
   }
   return false;
 }
@@ -126,4 +128,10 @@ export const shownName = (max: number) =>
     .min(1, "is required")
     .max(max, `must be at most ${max} characters`)
     // An unpaired surrogate was taken and stored as three U+FFFD (found in QA): refused.
-    .refine((text) => !shownTextProblem(text), SHOWN_TEXT_MESSAGE);
+    .refine((text) => !shownTextProblem(text), SHOWN_TEXT_MESSAGE)
+    // A name of only blanks that are not spaces (a soft hyphen, a Hangul filler, a braille
+    // blank, a lone combining mark) shows as nothing: it names nothing (found in QA).
+    .refine((text) => VISIBLE.test(text), "must contain a visible character");
+
+/** A character that shows: not whitespace, not a default-ignorable (soft hyphen, fillers, joiners), not a mark alone, not the braille blank. */
+const VISIBLE = /[^\p{White_Space}\p{Default_Ignorable_Code_Point}\p{M}\u2800]/u;
