@@ -31,13 +31,14 @@ export interface WatchlistChange {
   deleted: boolean;
 }
 
-const describe = (ref: WatchlistRef) => ("id" in ref ? `watchlist ${ref.id}` : `watchlist named ${JSON.stringify(ref.name)}`);
+/** How a refusal names a list it did not find. */
+export const missingWatchlist = (ref: WatchlistRef) => `${"id" in ref ? `watchlist ${ref.id}` : `watchlist named ${JSON.stringify(ref.name)}`} not found`;
 
 export function findWatchlist(lists: readonly Watchlist[], ref: WatchlistRef): Watchlist | undefined {
   return lists.find((l) => ("id" in ref ? l.id === ref.id : l.name === ref.name));
 }
 
-const notFound = (ref: WatchlistRef) => refused("not_found", `${describe(ref)} not found`);
+const notFound = (ref: WatchlistRef) => refused("not_found", missingWatchlist(ref));
 
 function nameTaken(lists: readonly Watchlist[], name: string, except: string | null): Outcome<never> | null {
   return lists.some((l) => l.name === name && l.id !== except) ? refused("watchlist", `a watchlist named ${JSON.stringify(name)} already exists`, [{ path: "name", message: "already used by another watchlist" }]) : null;

@@ -4,7 +4,7 @@ import { notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { AddWatchlistAssetRequest, CreateWatchlistRequest, UpdateWatchlistRequest, Watchlist, WatchlistIdParam, WatchlistNameQuery, WatchlistWithoutAssets } from "../../shared/schemas/watchlists";
 import type { Outcome } from "../../shared/trading/outcome";
-import type { WatchedAsset, Watchlist as StoredWatchlist, WatchlistCommand, WatchlistRef } from "../../shared/trading/watchlists";
+import { missingWatchlist, type WatchedAsset, type Watchlist as StoredWatchlist, type WatchlistCommand, type WatchlistRef } from "../../shared/trading/watchlists";
 import { findAssets } from "../../platform/assets";
 import type { AppEnv } from "../context";
 import { assetView } from "../lib/assets";
@@ -64,7 +64,7 @@ async function change(c: Context<AppEnv>, command: WatchlistCommand): Promise<An
 
 async function one(c: Context<AppEnv>, ref: WatchlistRef): Promise<WatchlistJson> {
   const found = await oneHop<{ accountId: string; list: StoredWatchlist } | null>(c, (account, gate) => account.gated(gate, "watchlist", ref));
-  if (!found) throw notFound(`${"id" in ref ? `watchlist ${ref.id}` : `watchlist named ${JSON.stringify(ref.name)}`} not found`);
+  if (!found) throw notFound(missingWatchlist(ref));
   return view(c, found.accountId, found.list);
 }
 
