@@ -246,6 +246,17 @@ describe("notifications", () => {
     ]);
   });
 
+  it("a user enabled again while their own suspend_trade is on is told new orders stay refused (QA)", async () => {
+    const user = await signUp();
+    expect((await call("/v2/account/configurations", { method: "PATCH", body: { suspend_trade: true }, token: user.access, ip: user.ip })).status).toBe(200);
+    for (const status of ["disabled", "active"])
+      expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    const rows = () => env.DB.prepare("SELECT title, body FROM notifications WHERE user_id = ? AND kind = 'account.status_changed' ORDER BY id").bind(user.id).all<{ title: string; body: string }>();
+    const all = await until(async () => ((await rows()).results.length === 3 ? (await rows()).results : undefined), "three notifications");
+    expect(all.map((r) => r.title)).toEqual(["Trading suspended", "Trading blocked", "Trading allowed again"]);
+    expect(all[2]!.body).toBe("Your account is enabled again; new orders stay refused while suspend_trade is on in its configuration.");
+  });
+
   it("a disabled user gets no admin message, to them or to all; an active one does (QA)", async () => {
     const [user, other] = await Promise.all([signUp(), signUp()]);
     expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access, ip: admin.ip })).status).toBe(200);

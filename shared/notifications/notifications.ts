@@ -113,7 +113,11 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
         userId,
         kind: "account.status_changed",
         title: blocked ? "Trading blocked" : "Trading allowed again",
-        body: blocked ? `Your account cannot trade: ${text(data.reason) ?? "blocked"}. Its open orders were canceled.` : "Your account can trade again.",
+        body: blocked
+          ? `Your account cannot trade: ${text(data.reason) ?? "blocked"}. Its open orders were canceled.`
+          : data.suspend_trade === true
+            ? "Your account is enabled again; new orders stay refused while suspend_trade is on in its configuration."
+            : "Your account can trade again.",
         data: { trading_blocked: blocked, reason: data.reason ?? null },
       };
     }

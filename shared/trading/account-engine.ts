@@ -453,7 +453,8 @@ export class AccountEngine {
       if (this.#state.blocked) {
         this.#state.blocked = null;
         this.#log.stateChanged();
-        this.#publish("account.status_changed", { status: "ACTIVE", trading_blocked: false }, traceparent);
+        // Still suspended by the trader (suspend_trade): the notification says so.
+        this.#publish("account.status_changed", { status: "ACTIVE", trading_blocked: false, ...(this.#state.suspended ? { suspend_trade: true } : {}) }, traceparent);
       }
       return [];
     }

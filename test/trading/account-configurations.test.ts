@@ -42,7 +42,7 @@ describe("account configurations", () => {
     expect(await json(await patch(user, current))).toEqual(current);
     const fixed = await expectError(await patch(user, { no_shorting: false, suspend_trade: true }), 422);
     expect(fixed.message).toBe("no_shorting cannot change on a RedFire paper account");
-    expect(fixed.details).toEqual([{ path: "no_shorting", message: "is true: a cash account cannot sell short" }]);
+    expect(fixed.details).toEqual([{ path: "no_shorting", message: "is true: a cash account cannot sell short", rule: "configuration" }]);
     await expectError(await patch(user, { max_margin_multiplier: "3" }), 422);
     await expectError(await patch(user, { suspend: true }), 422);
     await expectError(await patch(user, { suspend_trade: "yes" }), 422);

@@ -55,7 +55,7 @@ const STATUS: Record<Rule, 403 | 404 | 409 | 422 | 429> = {
 
 // Rules the gateway names in the envelope: the field-level and request-level problems
 // (invalid_order, not_found, ...) read fine without one.
-const NAMED = new Set<Rule>(["buying_power", "position", "daily_loss", "price_band", "max_order_qty", "max_order_notional", "max_position", "order_rate", "tradable", "session", "no_price", "stale_quote", "trading_blocked"]);
+const NAMED = new Set<Rule>(["buying_power", "position", "daily_loss", "price_band", "max_order_qty", "max_order_notional", "max_position", "order_rate", "tradable", "session", "no_price", "stale_quote", "trading_blocked", "watchlist", "configuration"]);
 
 export const statusOf = (refusal: Refusal) => STATUS[refusal.rule];
 
