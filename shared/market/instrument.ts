@@ -227,9 +227,9 @@ export function decimalToTicks(value: string | number, spec: InstrumentSpec): nu
 }
 
 /**
- * Why a decimal on a grid gives no count of steps: more steps than a count holds exactly
- * (2^53, as a price of 100 on a grid of 10^-18 is), or null when that is not the reason
- * (off the grid, not a number). For messages: "not on the grid" would be untrue.
+ * Whether a decimal on a grid gives no count of steps because it has more than a count
+ * holds exactly (2^53, as a price of 100 on a grid of 10^-18 has); false when that is not
+ * the reason (off the grid, not a number). For messages: "not on the grid" would be untrue.
  */
 export function tooManySteps(value: string | number, size: string): boolean {
   const steps = exactSteps(value, size);

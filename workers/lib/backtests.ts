@@ -156,12 +156,12 @@ const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86
 export function historyRange(body: Pick<BacktestRequest, "start" | "end">, timeframe: Timeframe, timeZone: string, now: number): { start: number; end: number } {
   if (body.start === undefined && body.end === undefined) throw invalid("start", "give bars, or start and end of the symbol's stored history");
   // Each bound given is read before one missing is named, so an unreadable one is told so.
-  const given = { start: body.start === undefined ? undefined : instantOf("start", body.start), end: body.end === undefined ? undefined : instantOf("end", body.end) };
-  if (given.start === undefined) throw invalid("start", "required with end: the range of the symbol's stored history to play");
-  if (given.end === undefined) throw invalid("end", "required with start: the range of the symbol's stored history to play");
-  const start = given.start;
+  const start = body.start === undefined ? undefined : instantOf("start", body.start);
+  const last = body.end === undefined ? undefined : instantOf("end", body.end);
+  if (start === undefined) throw invalid("start", "required with end: the range of the symbol's stored history to play");
+  if (last === undefined) throw invalid("end", "required with start: the range of the symbol's stored history to play");
   // The bar now forming is not history yet (its close is not known): the range ends before it.
-  const end = Math.min(given.end, bucketStart(now, timeframe, timeZone) - 1);
+  const end = Math.min(last, bucketStart(now, timeframe, timeZone) - 1);
   if (end <= start) throw invalid("end", "must be after start, and the range must hold a completed bar");
   const most = Math.floor((end - start) / (UNIT_MS[timeframe.unit] * timeframe.amount)) + 1;
   if (most > MAX_BARS) throw invalid("end", `the range spans up to ${most} ${timeframe.label} bars; at most ${MAX_BARS}`);
