@@ -25,7 +25,7 @@ export const WATCHLIST_LIMITS = { lists: 100, assets: 1000 } as const;
 
 export type WatchlistRef = { id: string } | { name: string };
 
-/** A change: the list as it now stands, or null when it was deleted. */
+/** A change: the list as it now stands, or as it was when `deleted`. */
 export interface WatchlistChange {
   list: Watchlist;
   deleted: boolean;
