@@ -122,6 +122,7 @@ const ROUTES: Route[] = [
   { name: "GET /v2/orders", request: () => ({ method: "GET", path: "/v2/orders?status=all" }), expected: TRADING_READ },
   { name: "GET /v2/positions", request: () => ({ method: "GET", path: "/v2/positions" }), expected: TRADING_READ },
   { name: "GET /v2/account/activities", request: () => ({ method: "GET", path: "/v2/account/activities" }), expected: TRADING_READ },
+  { name: "GET /v2/account/portfolio/history", request: () => ({ method: "GET", path: "/v2/account/portfolio/history?period=1W&timeframe=1D&intraday_reporting=continuous" }), expected: TRADING_READ },
   { name: "GET /v2/account/configurations", request: () => ({ method: "GET", path: "/v2/account/configurations" }), expected: TRADING_READ, more: true },
   { name: "PATCH /v2/account/configurations", request: () => ({ method: "PATCH", path: "/v2/account/configurations", body: { suspend_trade: false } }), expected: tradingWrite(200), more: true },
   // Watchlists are the caller's own account's: another user's list answers like a missing one.

@@ -34,6 +34,7 @@ import { system } from "./routes/system";
 import { users } from "./routes/users";
 import { venueAdmin } from "./routes/venue-admin";
 import { watchlists } from "./routes/watchlists";
+import { portfolio } from "./routes/portfolio";
 import { webhooks } from "./routes/webhooks";
 
 // ETag and If-Match: the run-time configuration's writes are conditional (docs/config.md).
@@ -173,6 +174,7 @@ export function createApp() {
   app.route("/", orders);
   app.route("/", positions);
   app.route("/", watchlists);
+  app.route("/", portfolio);
   app.route("/", tradeStream);
   app.route("/", strategies);
   app.route("/", strategyRuns);

@@ -297,6 +297,13 @@ export class AccountStore implements AccountBook {
       .map((r) => ({ id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> }));
   }
 
+  /** Every activity before `until`, oldest first (time, then id: the order they happened), read as they are used. */
+  *activitiesBefore(until: number): Generator<ActivityRow> {
+    for (const r of this.sql.exec<Row>(`SELECT id, type, t, data FROM activities WHERE t < ? ORDER BY t, id`, until)) {
+      yield { id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> };
+    }
+  }
+
   enqueue(event: DomainEvent): void {
     this.sql.exec(`INSERT OR IGNORE INTO outbox (id, t, event) VALUES (?, ?, ?)`, event.id, Date.parse(event.occurredAt), JSON.stringify(event));
   }

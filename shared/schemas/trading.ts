@@ -273,3 +273,34 @@ export const AccountConfigurationsPatch = z
   .partial()
   .strict()
   .openapi("AccountConfigurationsPatch");
+
+/** `GET /v2/account/portfolio/history`'s query, as Alpaca names it (shared/trading/portfolio-history.ts reads it). */
+export const PortfolioHistoryQuery = z.object({
+  period: z.string().max(8).optional().openapi({ description: "A number and D, W, M or A (1D, 2W, 3M, 1A); default 1M", example: "1M" }),
+  timeframe: z
+    .enum(["1Min", "5Min", "15Min", "1H", "1D"], { error: "timeframe must be 1Min, 5Min, 15Min, 1H or 1D" })
+    .optional()
+    .openapi({ description: "Default: 1Min under 7 days, 15Min under 30, else 1D; intraday ones cover at most 30 days" }),
+  intraday_reporting: z
+    .enum(["market_hours", "extended_hours", "continuous"], { error: "intraday_reporting must be market_hours, extended_hours or continuous" })
+    .optional()
+    .openapi({ description: "Which windows to report: the regular session (default), 04:00 to the session's close, or every one (24/7, also for 1D)" }),
+  pnl_reset: z.enum(["per_day", "no_reset"], { error: "pnl_reset must be per_day or no_reset" }).optional().openapi({ description: "Intraday P&L from each day's start (default) or from the first point" }),
+  start: z.string().max(40).optional(),
+  end: z.string().max(40).optional(),
+  date_end: z.string().max(40).optional().openapi({ description: "A date (YYYY-MM-DD) the period ends with; not with end" }),
+  extended_hours: booleanParam("extended_hours").optional().openapi({ description: "Older spelling: true reports extended hours unless intraday_reporting says otherwise" }),
+  cashflow_types: z.string().max(200).optional(),
+});
+
+export const PortfolioHistory = z
+  .object({
+    timestamp: z.array(z.number().int()).openapi({ description: "Each window's start, in epoch seconds" }),
+    equity: z.array(z.number()).openapi({ description: "Equity in USD at each window's end (or now)" }),
+    profit_loss: z.array(z.number()),
+    profit_loss_pct: z.array(z.number()).openapi({ description: "equity ÷ base − 1" }),
+    base_value: z.number(),
+    base_value_asof: z.string().optional(),
+    timeframe: z.string(),
+  })
+  .openapi("PortfolioHistory");

@@ -15,6 +15,7 @@ import { priceWindow, untriggeredStopWindow, type PriceWindow } from "./price-wi
 import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
 import { tradingDate } from "./trading-date";
+import { RESET_DESCRIPTION } from "./portfolio-history";
 import { accountView, closingEquity, fillRecord, fillView, marketValueOf, positionView, type MarketPrice } from "./views";
 
 // Every rule of one paper account, and nothing else: no storage, no clock, no ids, no
@@ -439,7 +440,7 @@ export class AccountEngine {
     this.#state.resets = (this.#state.resets ?? 0) + 1;
     this.#log.stateChanged();
     // The amount the reset moves, as every cash activity's is, so the activities still add up to the cash.
-    this.#activity("JNLC", now, { net_amount: formatMoney(cash - before), description: `account reset to ${formatMoney(cash)} (cash was ${formatMoney(before)}, positions closed at no price)` });
+    this.#activity("JNLC", now, { net_amount: formatMoney(cash - before), description: `${RESET_DESCRIPTION} ${formatMoney(cash)} (cash was ${formatMoney(before)}, positions closed at no price)` });
     this.#publish("account.cash_changed", { reason: "reset", cash: formatMoney(cash) }, traceparent);
     return accepted({ cash: formatMoney(cash) });
   }
