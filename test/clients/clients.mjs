@@ -272,6 +272,22 @@ async function sdkChecks(origin, key) {
       return order;
     });
 
+    await check("sdk portfolio history: getAccountPortfolioHistory (1Min continuous, then 1D): its last equity is the account's", async () => {
+      needs(filled, "the filled market order");
+      const history = new trading.PortfolioHistoryApi(config);
+      const minutes = await history.getAccountPortfolioHistory({ period: "1D", timeframe: "1Min", intradayReporting: "continuous" });
+      const n = minutes.timestamp.length;
+      assert(minutes.timeframe === "1Min" && n > 0, `timeframe ${show(minutes.timeframe)}, ${n} points`);
+      assert([minutes.equity, minutes.profitLoss, minutes.profitLossPct].every((column) => column.length === n && column.every(Number.isFinite)), `columns ${show(minutes)}`);
+      assert(minutes.timestamp.every((t) => Number.isInteger(t) && t % 60 === 0), `timestamps ${show(minutes.timestamp)}, want whole minutes in seconds`);
+      assert(typeof minutes.baseValue === "number" && minutes.baseValue > 0, `base_value ${show(minutes.baseValue)}`);
+      // The demo feed moves the price between the two reads: the same within a cent per share held, and then some.
+      const equity = Number((await accounts.getAccount()).equity);
+      assert(Math.abs(minutes.equity.at(-1) - equity) < equity * 0.01, `last equity ${minutes.equity.at(-1)}, the account's ${equity}`);
+      const days = await history.getAccountPortfolioHistory({ period: "1W", timeframe: "1D", intradayReporting: "continuous" });
+      assert(days.timeframe === "1D" && days.timestamp.length >= 1 && Math.abs(days.equity.at(-1) - equity) < equity * 0.01, `1D: ${show(days)}`);
+    });
+
     const reference = lastPrice ?? (filled ? Number(filled.filledAvgPrice) : undefined);
     await check(`sdk limit buy far below the market (50 %): orders.limit(${STOCK}, gtc) rests`, async () => {
       const price = roundDownToTick(needs(reference, "a market price") * FAR_BELOW, 0.01);

@@ -362,6 +362,21 @@ try {
     await until(async () => (await page.locator('[data-testid="order-history"]').textContent()).includes("filled"), "the filled order in history");
   });
 
+  await step("the Equity tab charts the account's equity (portfolio history), its last point the account bar's equity", async () => {
+    await page.getByRole("tab", { name: "Equity" }).click();
+    await page.locator('[data-testid="equity-chart"][data-ready="true"]').waitFor();
+    // Within a cent per share of the account bar: both move with AAPL's price.
+    const figures = await until(async () => {
+      const shown = Number((await page.getByTestId("equity").textContent()).replace(/[$,]/g, ""));
+      const charted = Number(((await page.getByTestId("equity-pl").textContent()) ?? "").split("·")[0].replace(/[$,\s]/g, ""));
+      return Number.isFinite(shown) && shown > 0 && Math.abs(shown - charted) < shown * 0.01 ? { shown, charted } : undefined;
+    }, "the charted equity to match the account bar");
+    await page.getByRole("button", { name: "1W" }).click();
+    await page.locator('[data-testid="equity-chart"][data-ready="true"]').waitFor();
+    await shot("equity");
+    return `charted ${figures.charted}, account bar ${figures.shown}`;
+  });
+
   await step("an order beyond buying power is refused in words", async () => {
     await page.getByLabel("Type").selectOption("market");
     await page.getByLabel("Quantity").fill("5000");

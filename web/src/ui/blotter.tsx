@@ -3,10 +3,11 @@ import { api, ApiError } from "../api";
 import { dec, num, pct, signed, time, tone, usd } from "../format";
 import { useStore } from "../store";
 import { closedOrders, fills, livePosition, openOrders, positions, quotes, reloadAccount, type OrderJson } from "../trading";
+import { SeriesChart, type Point } from "../lab/series-chart";
 
-// Open orders (cancel, replace), order history, positions with live P&L, and fills; all
-// reloaded when trade_updates reports a change.
-type Tab = "open" | "history" | "positions" | "fills";
+// Open orders (cancel, replace), order history, positions with live P&L, fills, and the
+// account's equity over time; all reloaded when trade_updates reports a change.
+type Tab = "open" | "history" | "positions" | "fills" | "equity";
 
 export function Blotter() {
   const [tab, setTab] = useState<Tab>("open");
@@ -17,6 +18,7 @@ export function Blotter() {
     ["history", "Order history"],
     ["positions", `Positions (${held.length})`],
     ["fills", "Fills"],
+    ["equity", "Equity"],
   ];
   return (
     <section class="panel blotter" aria-label="Blotter">
@@ -32,6 +34,7 @@ export function Blotter() {
         {tab === "history" && <History />}
         {tab === "positions" && <Positions />}
         {tab === "fills" && <Fills />}
+        {tab === "equity" && <EquityHistory />}
       </div>
     </section>
   );
@@ -283,5 +286,68 @@ function Fills() {
         ))}
       </tbody>
     </table>
+  );
+}
+
+interface PortfolioHistory {
+  timestamp: number[];
+  equity: number[];
+  profit_loss: number[];
+  profit_loss_pct: number[];
+  base_value: number;
+}
+
+/** The spans the equity tab offers: Alpaca's query for each, every window of the day (crypto trades 24/7). */
+const SPANS = [
+  ["1D", "period=1D&timeframe=5Min&intraday_reporting=continuous&pnl_reset=no_reset"],
+  ["1W", "period=1W&timeframe=1H&intraday_reporting=continuous&pnl_reset=no_reset"],
+  ["1M", "period=1M&timeframe=1D&intraday_reporting=continuous"],
+  ["1A", "period=1A&timeframe=1D&intraday_reporting=continuous"],
+] as const;
+
+// The account's equity over a span (GET /v2/account/portfolio/history), read again when a
+// fill lands; P&L over the span against its first point.
+function EquityHistory() {
+  const [span, setSpan] = useState<(typeof SPANS)[number][0]>("1D");
+  const [history, setHistory] = useState<PortfolioHistory | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const filled = useStore(fills);
+  useEffect(() => {
+    let gone = false;
+    const query = SPANS.find(([name]) => name === span)![1];
+    api<PortfolioHistory>("GET", `/v2/account/portfolio/history?${query}`).then(
+      (h) => {
+        if (gone) return;
+        setHistory(h);
+        setProblem(null);
+      },
+      (e: unknown) => !gone && setProblem(e instanceof ApiError ? e.message : "could not load the equity history"),
+    );
+    return () => {
+      gone = true;
+    };
+  }, [span, filled.length]);
+  const points: Point[] = history ? history.timestamp.map((t, i) => ({ time: t as Point["time"], value: history.equity[i]! })) : [];
+  const lines = [{ name: "Equity", color: "#58a6ff", points, area: true }];
+  const last = history?.profit_loss.at(-1);
+  const lastPct = history?.profit_loss_pct.at(-1);
+  return (
+    <div class="equity-history" data-testid="equity-history">
+      <div class="tabs" role="group" aria-label="Span">
+        {SPANS.map(([name]) => (
+          <button key={name} aria-pressed={span === name} onClick={() => setSpan(name)}>
+            {name}
+          </button>
+        ))}
+        {history && history.equity.length > 0 && (
+          <span class={`num ${tone(dec(last))}`} data-testid="equity-pl">
+            {usd(dec(history.equity.at(-1)))} · {signed(dec(last))} ({((lastPct ?? 0) * 100).toFixed(2)}%)
+          </span>
+        )}
+      </div>
+      {problem && <p class="error">{problem}</p>}
+      {history && history.equity.length === 0 && <p class="empty">Nothing to show yet for this span.</p>}
+      {history && history.equity.length > 0 && <SeriesChart lines={lines} label={`Equity, ${span}`} testid="equity-chart" height="220px" />}
+    </div>
   );
 }
