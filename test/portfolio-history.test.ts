@@ -61,8 +61,8 @@ describe("portfolio history", () => {
     expect(shown).not.toBe(opening);
     const h = await history(user, `${MINUTES}&pnl_reset=no_reset`);
     expect(h.equity.at(-1)).toBe(shown);
-    // P&L against the first point, to the cent.
-    expect(h.base_value).toBe(h.equity[0]);
+    // P&L from the account's opening deposit (it opened within the span), to the cent.
+    expect(h.base_value).toBe(opening);
     h.equity.forEach((e, i) => {
       expect(h.profit_loss[i]).toBeCloseTo(e - h.base_value, 2);
       expect(h.profit_loss_pct[i]).toBeCloseTo(e / h.base_value - 1, 9);

@@ -45,8 +45,8 @@ export interface PortfolioPlan {
   timeframe: PortfolioTimeframe;
   starts: number[];
   ends: number[];
-  /** Per point, the instant its P&L is measured from (per_day: the start of its New York day); null: from the first point. */
-  baseAt: number[] | null;
+  /** Per point, the instant its P&L is measured from: the start of its New York day (per_day), or of the first window. */
+  baseAt: number[];
 }
 
 type Plan = { ok: true; plan: PortfolioPlan } | { ok: false; problem: PortfolioProblem };
@@ -170,7 +170,7 @@ export function planPortfolio(q: PortfolioRequest, now: number, createdAt: numbe
     }
   }
   const perDay = tf !== "1D" && (q.pnlReset ?? "per_day") === "per_day";
-  return { ok: true, plan: { timeframe: tf, starts, ends, baseAt: perDay ? starts.map((t) => dayStart(newYorkDateOf(t))) : null } };
+  return { ok: true, plan: { timeframe: tf, starts, ends, baseAt: starts.map((t) => (perDay ? dayStart(newYorkDateOf(t)) : starts[0]!)) } };
 }
 
 function datesBetween(first: string, last: string): string[] {
@@ -333,42 +333,31 @@ const dollars = (m: Money): number => Number(formatMoney(roundHalfUp(m, CENT)));
 
 /**
  * The history of a plan's windows. P&L is Alpaca's simple one, equity less the base (cash
- * moved in or out counts in it, as there): per_day, the equity when the point's New York day
- * began (the previous day's close), or, on a day the account began with nothing, its first
- * point that is not zero; otherwise the first point whose equity is not zero.
+ * moved in or out counts in it, as there). The base is the equity when the span began (its
+ * first window's start: for 1D the previous day's close) or, per_day, when the point's New
+ * York day began; or when the account opened, if that was later: a new account's P&L is
+ * measured from its opening deposit, not from a point that already holds its first trades.
  * `pct` is equity ÷ base − 1, 0 while the base is 0.
  */
-export function portfolioHistory(plan: PortfolioPlan, fold: Pick<PortfolioFold, "opening" | "changes">, prices: Record<string, PricePoint[]>): PortfolioHistoryView {
-  const n = plan.starts.length;
-  const bases = plan.baseAt ?? [];
+export function portfolioHistory(plan: PortfolioPlan, fold: Pick<PortfolioFold, "opening" | "changes" | "createdAt">, prices: Record<string, PricePoint[]>): PortfolioHistoryView {
+  // Each point's base is the equity at its base instant, or when the account opened if that came later.
+  const opened = fold.createdAt + 1;
+  const baseInstants = plan.baseAt.map((t) => Math.max(t, opened));
   // One pass over the changes: the ends and the bases' instants together, in order.
-  const instants = [...new Set([...plan.ends, ...bases])].sort((a, b) => a - b);
+  const instants = [...new Set([...plan.ends, ...baseInstants])].sort((a, b) => a - b);
   const values = equityAt(fold, prices, instants);
   const at = new Map(instants.map((t, i) => [t, values[i]!]));
   const equity = plan.ends.map((t) => at.get(t)!);
-  let base: Money[];
-  let baseValue: Money = 0n;
-  let asof: string | undefined;
-  const first = equity.findIndex((e) => e !== 0n);
-  const firstValue = first < 0 ? 0n : equity[first]!;
-  if (plan.baseAt) {
-    // A day the account began with nothing (it was opened that day) is measured from its first point.
-    base = plan.baseAt.map((t) => at.get(t)! || firstValue);
-    if (n > 0) {
-      baseValue = base[0]!;
-      asof = at.get(plan.baseAt[0]!)! === 0n ? (first >= 0 ? newYorkDateOf(plan.starts[first]!) : undefined) : newYorkDateOf(plan.baseAt[0]! - 1);
-    }
-  } else {
-    baseValue = firstValue;
-    if (first >= 0) asof = newYorkDateOf(plan.starts[first]!);
-    base = equity.map(() => baseValue);
-  }
+  const base = baseInstants.map((t) => at.get(t)!);
+  const first = baseInstants[0];
+  // The close of the day before the base (a day's start), or the day the account opened.
+  const asof = first === undefined ? undefined : first === opened ? newYorkDateOf(fold.createdAt) : newYorkDateOf(first - 1);
   return {
     timestamp: plan.starts.map((t) => Math.floor(t / 1000)),
     equity: equity.map(dollars),
     profit_loss: equity.map((e, i) => dollars(e - base[i]!)),
     profit_loss_pct: equity.map((e, i) => (base[i]! === 0n ? 0 : Number(e) / Number(base[i]!) - 1)),
-    base_value: dollars(baseValue),
+    base_value: dollars(base[0] ?? 0n),
     ...(asof !== undefined ? { base_value_asof: asof } : {}),
     timeframe: plan.timeframe,
   };

@@ -30,7 +30,7 @@ describe("the windows a request reports", () => {
   it("defaults to a month of trading days, each a New York day, the last still open", () => {
     const p = plan({}, now);
     expect(p.timeframe).toBe("1D");
-    expect(p.baseAt).toBeNull();
+    expect(p.baseAt.every((t) => t === p.starts[0])).toBe(true);
     // 3 November to 2 December, weekends and Thanksgiving (26 November) left out; Veterans Day trades.
     expect(p.starts.map((t) => iso(t).slice(0, 10))).toEqual(
       ["03", "04", "05", "06", "09", "10", "11", "12", "13", "16", "17", "18", "19", "20", "23", "24", "25", "27", "30"].map((d) => `2026-11-${d}`).concat(["2026-12-01", "2026-12-02"]).map((d) => iso(newYorkTime(d, "00:00")).slice(0, 10)),
@@ -64,10 +64,11 @@ describe("the windows a request reports", () => {
   it("picks the timeframe by span as Alpaca does, and per_day bases for intraday ones", () => {
     const short = plan({ period: "1D" }, now);
     expect(short.timeframe).toBe("1Min");
-    expect(short.baseAt!.every((t) => t === newYorkTime("2026-12-02", "00:00"))).toBe(true);
+    expect(short.baseAt.every((t) => t === newYorkTime("2026-12-02", "00:00"))).toBe(true);
     expect(plan({ period: "2W" }, now).timeframe).toBe("15Min");
     expect(plan({ period: "1A" }, now).timeframe).toBe("1D");
-    expect(plan({ period: "1D", pnlReset: "no_reset" }, now).baseAt).toBeNull();
+    const noReset = plan({ period: "1D", pnlReset: "no_reset" }, now);
+    expect(noReset.baseAt.every((t) => t === noReset.starts[0])).toBe(true);
   });
 
   it("reads start, end and period as Alpaca does: any two, a period ending at end or starting at start", () => {
@@ -140,7 +141,7 @@ describe("any request", () => {
             expect(ends[i]!).toBeLessThanOrEqual(now);
             expect(ends[i]!).toBeGreaterThan(createdAt);
             if (i > 0) expect(s).toBeGreaterThanOrEqual(ends[i - 1]!);
-            if (baseAt) expect(baseAt[i]!).toBeLessThanOrEqual(s);
+            expect(baseAt[i]!).toBeLessThanOrEqual(s);
           });
         },
       ),
@@ -231,25 +232,30 @@ describe("the equity series", () => {
     );
   });
 
-  it("answers Alpaca's shape: dollars to the cent, P&L and its ratio against the base", () => {
+  it("answers Alpaca's shape: dollars to the cent, P&L and its ratio from a new account's opening deposit", () => {
     const t0 = newYorkTime("2026-12-01", "00:00");
-    const p: PortfolioPlan = { timeframe: "1D", starts: [t0, t0 + DAY, t0 + 2 * DAY], ends: [t0 + DAY, t0 + 2 * DAY, t0 + 2 * DAY + 5 * MIN], baseAt: null };
+    const p: PortfolioPlan = { timeframe: "1D", starts: [t0, t0 + DAY, t0 + 2 * DAY], ends: [t0 + DAY, t0 + 2 * DAY, t0 + 2 * DAY + 5 * MIN], baseAt: [t0, t0, t0] };
+    // Opened at t0 + 1 s with 1,000; a share bought for 100.004 and a fee of 1 in its first window.
     const changes: HoldingChange[] = [
       { t: t0 + 1000, cash: money("1000") },
-      { t: t0 + 2000, cash: -money("100.004"), symbol: "A/USD", qty: money("1"), price: money("100.004") },
+      { t: t0 + 2000, cash: -money("101.004"), symbol: "A/USD", qty: money("1"), price: money("100.004") },
     ];
     const bars = { "A/USD": [{ known: t0 + DAY + 3 * 3_600_000, price: money("120") }] };
-    const view = portfolioHistory(p, { opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, bars);
+    const view = portfolioHistory(p, { createdAt: t0 + 1000, opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, bars);
+    const ratio = (text: string) => Number(money(text)) / Number(money("1000")) - 1;
     expect(view).toEqual({
       timestamp: p.starts.map((t) => t / 1000),
-      // 899.996 cash and the share at its fill price, then at the bar's 120 (rounded to the cent).
-      equity: [1000, 1020, 1020],
-      profit_loss: [0, 20, 20],
-      profit_loss_pct: [0, Number(money("1019.996")) / Number(money("1000")) - 1, Number(money("1019.996")) / Number(money("1000")) - 1],
+      // 898.996 cash and the share at its fill price, then at the bar's 120 (rounded to the cent).
+      equity: [999, 1019, 1019],
+      profit_loss: [-1, 19, 19],
+      profit_loss_pct: [ratio("999"), ratio("1018.996"), ratio("1018.996")],
       base_value: 1000,
       base_value_asof: "2026-12-01",
       timeframe: "1D",
     });
+    // The same account a day older: measured from the equity when the span began.
+    const older = portfolioHistory(p, { createdAt: t0 - DAY, opening: { cash: money("1000"), qty: {}, price: {}, priceAt: {} }, changes: changes.slice(1) }, bars);
+    expect([older.base_value, older.base_value_asof, older.profit_loss[0]]).toEqual([1000, "2026-11-30", -1]);
   });
 
   it("measures intraday points per day from the equity the day began with", () => {
@@ -261,7 +267,7 @@ describe("the equity series", () => {
       { t: d1 + 10, cash: money("100") },
       { t: d2 + 10, cash: money("-50") },
     ];
-    const view = portfolioHistory(p, { opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, {});
+    const view = portfolioHistory(p, { createdAt: d1 - 10, opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, {});
     expect(view.equity).toEqual([600, 550]);
     expect(view.profit_loss).toEqual([100, -50]);
     expect(view.base_value).toBe(500);

@@ -333,12 +333,14 @@ function EquityHistory() {
   const lastPct = history?.profit_loss_pct.at(-1);
   return (
     <div class="equity-history" data-testid="equity-history">
-      <div class="tabs" role="group" aria-label="Span">
-        {SPANS.map(([name]) => (
-          <button key={name} aria-pressed={span === name} onClick={() => setSpan(name)}>
-            {name}
-          </button>
-        ))}
+      <div class="equity-head">
+        <div class="segmented" role="group" aria-label="Span">
+          {SPANS.map(([name]) => (
+            <button key={name} aria-pressed={span === name} onClick={() => setSpan(name)}>
+              {name}
+            </button>
+          ))}
+        </div>
         {history && history.equity.length > 0 && (
           <span class={`num ${tone(dec(last))}`} data-testid="equity-pl">
             {usd(dec(history.equity.at(-1)))} · {signed(dec(last))} ({((lastPct ?? 0) * 100).toFixed(2)}%)
