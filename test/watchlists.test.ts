@@ -74,8 +74,12 @@ describe("watchlists", () => {
     const user = await signUp();
     const api = as(user);
     const list = await json<Watchlist>(await api.send("POST", "/v2/watchlists", { name: "Main", symbols: ["AAPL"] }));
+    // Stored composed: the same name typed with a combining accent is taken, and finds the list (QA).
+    expect((await json<Watchlist>(await api.send("POST", "/v2/watchlists", { name: "Cafe\u0301" }))).name).toBe("Caf\u00e9");
+    expect((await json<Watchlist>(await api.get("/v2/watchlists:by_name?name=Cafe%CC%81"))).name).toBe("Caf\u00e9");
     const refusals: [string, string, unknown, number, string | RegExp, string?][] = [
       ["POST", "/v2/watchlists", { name: "Main" }, 422, 'a watchlist named "Main" already exists', "name"],
+      ["POST", "/v2/watchlists", { name: "Caf\u00e9" }, 422, 'a watchlist named "Caf\u00e9" already exists', "name"],
       ["POST", "/v2/watchlists", { name: "Other", symbols: ["AAPL", "NOPE"] }, 422, "unknown symbol NOPE", "symbols[1]"],
       ["POST", "/v2/watchlists", { name: "Other", symbols: ["BTC/USD", "BTCUSD"] }, 422, "BTC/USD is given twice", "symbols[1]"],
       ["POST", "/v2/watchlists", { name: "  " }, 422, /name/, "name"],
@@ -103,7 +107,7 @@ describe("watchlists", () => {
     }
     const after = await json<Watchlist>(await api.get(`/v2/watchlists/${list.id}`));
     expect(after).toEqual(list);
-    expect((await json<unknown[]>(await api.get("/v2/watchlists"))).length).toBe(1);
+    expect((await json<unknown[]>(await api.get("/v2/watchlists"))).length).toBe(2);
   });
 
   it("looks up a request's symbols together: 1,000 unknown ones cost one registry read, not one each (QA)", async () => {

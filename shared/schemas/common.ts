@@ -120,11 +120,17 @@ export const clientOrderId = () =>
 export const shownTextProblem = (text: string, lines = false): boolean => hasUnshown(lines ? text.replace(/[\n\t]/g, "") : text) || LONE_SURROGATE.test(text);
 export const SHOWN_TEXT_MESSAGE = "must not contain control characters, text-direction marks or unpaired surrogates";
 
-/** A name people read (a strategy's, a key's, a display name): trimmed, 1 to `max` characters, none of them unshown. */
+/**
+ * A name people read (a strategy's, a key's, a display name): trimmed and in Unicode's
+ * composed form (NFC), 1 to `max` characters, none of them unshown. Composed, "café" typed
+ * with an accented é and with an e and a combining accent is one name, not two that look
+ * the same (found in QA: two watchlists of that name).
+ */
 export const shownName = (max: number) =>
   z
     .string()
     .trim()
+    .normalize("NFC")
     .min(1, "is required")
     .max(max, `must be at most ${max} characters`)
     // An unpaired surrogate was taken and stored as three U+FFFD (found in QA): refused.

@@ -40,4 +40,5 @@ export const WatchlistWithoutAssets = z
 export const Watchlist = WatchlistWithoutAssets.extend({ assets: z.array(Asset) }).openapi("Watchlist");
 
 export const WatchlistIdParam = z.object({ watchlist_id: z.string().min(1).max(64) });
-export const WatchlistNameQuery = z.object({ name: z.string().trim().min(1, "is required").max(256) });
+// Composed as names are stored (shownName), so a name typed either way finds its list.
+export const WatchlistNameQuery = z.object({ name: z.string().trim().normalize("NFC").min(1, "is required").max(256) });

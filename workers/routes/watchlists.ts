@@ -111,7 +111,8 @@ watchlists.openapi(
 type RefOf = (c: Context<AppEnv>) => WatchlistRef;
 // Ids are UUIDs, made lower-case: one sent in upper case names the same list.
 const byId: RefOf = (c) => ({ id: c.req.param("watchlist_id")!.toLowerCase() });
-const byName: RefOf = (c) => ({ name: (c.req.query("name") ?? "").trim() });
+// Composed as names are stored (the query schema checks the same text).
+const byName: RefOf = (c) => ({ name: (c.req.query("name") ?? "").trim().normalize("NFC") });
 
 function listRoutes(path: string, request: { params: typeof WatchlistIdParam } | { query: typeof WatchlistNameQuery }, refOf: RefOf, how: string) {
   watchlists.openapi(
