@@ -173,6 +173,15 @@ export function planPortfolio(q: PortfolioRequest, now: number, createdAt: numbe
   return { ok: true, plan: { timeframe: tf, starts, ends, baseAt: starts.map((t) => (perDay ? dayStart(newYorkDateOf(t)) : starts[0]!)) } };
 }
 
+/**
+ * The span of the account's history a plan reads: from its first base (a day's start comes
+ * before the day's first window) to its last window's end. The account folds what came
+ * before `from` into its opening holdings.
+ */
+export function readSpan(plan: PortfolioPlan, now: number): { from: number; until: number } {
+  return { from: plan.baseAt[0] ?? now, until: plan.ends.at(-1) ?? now };
+}
+
 function datesBetween(first: string, last: string): string[] {
   const dates: string[] = [];
   for (let d = first; d <= last; d = addDays(d, 1)) dates.push(d);
@@ -247,6 +256,8 @@ export function applyChange(h: Holdings, c: HoldingChange): void {
 /** What the account answers for a history: its holdings when the span starts, and every change in it. */
 export interface PortfolioFold {
   createdAt: number;
+  /** The instant `opening` holds the account at: nothing earlier can be valued from this fold. */
+  from: number;
   opening: Holdings;
   changes: HoldingChange[];
   /** Symbols held at some point of the span: the ones whose bars value it. */
@@ -269,7 +280,7 @@ export function foldActivities(activities: Iterable<{ type: string; t: number; d
     }
   }
   for (const symbol of Object.keys(opening.qty)) held.add(symbol);
-  return { createdAt, opening, changes, symbols: [...held].sort() };
+  return { createdAt, from, opening, changes, symbols: [...held].sort() };
 }
 
 // ---- the series -----------------------------------------------------------------------------
@@ -285,7 +296,9 @@ export interface PricePoint {
  * symbol's latest price by then, the later of its last bar ended by the instant and its last
  * fill before it. A change at an instant counts from that instant on (windows are [start, end)).
  */
-export function equityAt(fold: Pick<PortfolioFold, "opening" | "changes">, prices: Record<string, PricePoint[]>, instants: number[]): Money[] {
+export function equityAt(fold: Pick<PortfolioFold, "from" | "opening" | "changes">, prices: Record<string, PricePoint[]>, instants: number[]): Money[] {
+  // The opening already holds every change before `from`: an instant before it would count them.
+  if (instants.length > 0 && instants[0]! < fold.from) throw new RangeError(`equity asked at ${instants[0]}, before the fold's start ${fold.from}`);
   const h: Holdings = { cash: fold.opening.cash, qty: { ...fold.opening.qty }, price: { ...fold.opening.price }, priceAt: { ...fold.opening.priceAt } };
   // Bars merged into one stream in time order, each tagged with its symbol.
   const bars = Object.entries(prices)
@@ -339,7 +352,7 @@ const dollars = (m: Money): number => Number(formatMoney(roundHalfUp(m, CENT)));
  * measured from its opening deposit, not from a point that already holds its first trades.
  * `pct` is equity ÷ base − 1, 0 while the base is 0.
  */
-export function portfolioHistory(plan: PortfolioPlan, fold: Pick<PortfolioFold, "opening" | "changes" | "createdAt">, prices: Record<string, PricePoint[]>): PortfolioHistoryView {
+export function portfolioHistory(plan: PortfolioPlan, fold: Pick<PortfolioFold, "from" | "opening" | "changes" | "createdAt">, prices: Record<string, PricePoint[]>): PortfolioHistoryView {
   // Each point's base is the equity at its base instant, or when the account opened if that came later.
   const opened = fold.createdAt + 1;
   const baseInstants = plan.baseAt.map((t) => Math.max(t, opened));

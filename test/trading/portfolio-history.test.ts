@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { newYorkTime } from "../../shared/calendar";
 import { MONEY_ONE, parseMoney, quantityOf, type Money } from "../../shared/trading/money";
 import { COIN, harness } from "./engine-harness";
-import { applyChange, equityAt, foldActivities, holdingChange, planPortfolio, portfolioHistory, type HoldingChange, type PortfolioPlan, type PricePoint } from "../../shared/trading/portfolio-history";
+import { applyChange, equityAt, foldActivities, readSpan, holdingChange, planPortfolio, portfolioHistory, type HoldingChange, type PortfolioPlan, type PricePoint } from "../../shared/trading/portfolio-history";
 
 // The portfolio history's rules, pure: which windows a request reports (Alpaca's
 // parameters), the account's activities folded into holdings, and the equity series
@@ -134,6 +134,9 @@ describe("any request", () => {
           const planned = planPortfolio(q, now, createdAt);
           if (!planned.ok) return;
           const { starts, ends, baseAt } = planned.plan;
+          // The span the account reads covers every instant the history values.
+          const span = readSpan(planned.plan, now);
+          for (const t of [...baseAt, ...ends]) expect(t >= span.from && t <= span.until).toBe(true);
           expect(ends.length).toBe(starts.length);
           expect(starts.length).toBeLessThanOrEqual(50_000);
           starts.forEach((s, i) => {
@@ -223,10 +226,12 @@ describe("the equity series", () => {
         // The fold as the account makes it: what came before `from` as opening holdings.
         const opening = { cash: 0n, qty: {}, price: {}, priceAt: {} };
         for (const c of all) if (c.t < from) applyChange(opening, c);
-        const fold = { opening, changes: all.filter((c) => c.t >= from) };
+        const fold = { from, opening, changes: all.filter((c) => c.t >= from) };
         const instants = rawInstants.filter((t) => t >= from).sort((a, b) => a - b);
         const got = equityAt(fold, bars, instants);
         expect(got).toEqual(instants.map((T) => modelEquity(all, bars, T)));
+        // An instant before the fold's start would count changes the opening already holds: refused.
+        if (from > 0) expect(() => equityAt(fold, bars, [from - 1])).toThrow(RangeError);
       }),
       { numRuns: 2000 },
     );
@@ -241,7 +246,7 @@ describe("the equity series", () => {
       { t: t0 + 2000, cash: -money("101.004"), symbol: "A/USD", qty: money("1"), price: money("100.004") },
     ];
     const bars = { "A/USD": [{ known: t0 + DAY + 3 * 3_600_000, price: money("120") }] };
-    const view = portfolioHistory(p, { createdAt: t0 + 1000, opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, bars);
+    const view = portfolioHistory(p, { createdAt: t0 + 1000, from: t0, opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, bars);
     const ratio = (text: string) => Number(money(text)) / Number(money("1000")) - 1;
     expect(view).toEqual({
       timestamp: p.starts.map((t) => t / 1000),
@@ -254,7 +259,7 @@ describe("the equity series", () => {
       timeframe: "1D",
     });
     // The same account a day older: measured from the equity when the span began.
-    const older = portfolioHistory(p, { createdAt: t0 - DAY, opening: { cash: money("1000"), qty: {}, price: {}, priceAt: {} }, changes: changes.slice(1) }, bars);
+    const older = portfolioHistory(p, { createdAt: t0 - DAY, from: t0, opening: { cash: money("1000"), qty: {}, price: {}, priceAt: {} }, changes: changes.slice(1) }, bars);
     expect([older.base_value, older.base_value_asof, older.profit_loss[0]]).toEqual([1000, "2026-11-30", -1]);
   });
 
@@ -267,7 +272,7 @@ describe("the equity series", () => {
       { t: d1 + 10, cash: money("100") },
       { t: d2 + 10, cash: money("-50") },
     ];
-    const view = portfolioHistory(p, { createdAt: d1 - 10, opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, {});
+    const view = portfolioHistory(p, { createdAt: d1 - 10, from: d1 - 10, opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, {});
     expect(view.equity).toEqual([600, 550]);
     expect(view.profit_loss).toEqual([100, -50]);
     expect(view.base_value).toBe(500);

@@ -6,7 +6,7 @@ import type { HistoryQuery } from "../../shared/market/history";
 import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { PortfolioHistory, PortfolioHistoryQuery } from "../../shared/schemas/trading";
 import { parseMoney } from "../../shared/trading/money";
-import { planPortfolio, portfolioHistory, type PortfolioPlan, type PortfolioTimeframe, type PricePoint } from "../../shared/trading/portfolio-history";
+import { planPortfolio, portfolioHistory, readSpan, type PortfolioPlan, type PortfolioTimeframe, type PricePoint } from "../../shared/trading/portfolio-history";
 import { assetInfo, findAssets } from "../../platform/assets";
 import type { AppEnv } from "../context";
 import { instantParam, tracedAccountOf } from "../lib/accounts";
@@ -30,7 +30,7 @@ portfolio.openapi(
     tags: ["account"],
     summary: "The account's equity and P&L over time (Alpaca's portfolio history)",
     description:
-      "Equity at the end of each window, from the account's fills and cash activities and each held symbol's bars (its last bar that ended by then, or a later fill's price). Windows start no earlier than the account. P&L is equity less the base: per_day (intraday default) the equity when the window's New York day began, otherwise the first point's.",
+      "Equity at the end of each window, from the account's fills and cash activities and each held symbol's bars (its last bar that ended by then, or a later fill's price). Windows start no earlier than the account. P&L is equity less the base: the equity when the span began (1D: the previous close) or, per_day (intraday's default), when the window's New York day began; or at the account's opening if that came later.",
     security: SESSION_OR_KEY,
     middleware: [requirePermission("trading:read")] as const,
     request: { query: PortfolioHistoryQuery },
@@ -55,9 +55,7 @@ portfolio.openapi(
     const first = planPortfolio(request, now, -Infinity);
     if (!first.ok) throw unprocessable(first.problem.message, [first.problem]);
     const traceparent = c.get("traceparent");
-    const { starts, ends } = first.plan;
-    const from = starts[0] ?? now;
-    const until = ends.length > 0 ? ends[ends.length - 1]! : now;
+    const { from, until } = readSpan(first.plan, now);
     const fold = await tracedAccountOf(c.env, principalOf(c).userId, traceparent).portfolioFold(from, until);
     const planned = planPortfolio(request, now, fold.createdAt);
     if (!planned.ok) throw unprocessable(planned.problem.message, [planned.problem]);
