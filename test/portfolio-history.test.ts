@@ -67,6 +67,9 @@ describe("portfolio history", () => {
       expect(h.profit_loss[i]).toBeCloseTo(e - h.base_value, 2);
       expect(h.profit_loss_pct[i]).toBeCloseTo(e / h.base_value - 1, 9);
     });
+    // A timestamp it answered (epoch seconds) is taken back as a bound.
+    const fromPoint = await history(user, `timeframe=1Min&intraday_reporting=continuous&pnl_reset=no_reset&start=${h.timestamp.at(-1)}`);
+    expect(fromPoint.timestamp[0]).toBe(h.timestamp.at(-1));
     // A history that ends before the order shows the opening equity at its end.
     const earlier = await history(user, `period=1D&timeframe=1Min&intraday_reporting=continuous&end=${beforeTrading}`);
     expect(earlier.equity.at(-1)).toBe(opening);

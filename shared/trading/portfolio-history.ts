@@ -50,7 +50,6 @@ export interface PortfolioPlan {
 }
 
 type Plan = { ok: true; plan: PortfolioPlan } | { ok: false; problem: PortfolioProblem };
-const problem = (path: string, message: string): Plan => ({ ok: false, problem: { path, message } });
 
 const PERIOD = /^(\d{1,4})([DWMA])$/;
 
@@ -82,80 +81,111 @@ const dayStart = (date: string): number => newYorkDay(date)!.start;
 // The calendar's first New York day began before the epoch (its midnight is 05:00 UTC): the day after is the bound.
 const FIRST_DATE = "1970-01-02";
 const FIRST_INSTANT = newYorkDay(FIRST_DATE)!.start;
-const LAST_INSTANT = newYorkDay(CALENDAR_LAST)!.start;
+const LAST_INSTANT = newYorkDay(CALENDAR_LAST)!.end;
+
+/** A request read: its span, timeframe and reporting, before the account's age trims its windows. */
+export interface PortfolioSpan {
+  start: number;
+  end: number;
+  timeframe: PortfolioTimeframe;
+  reporting: IntradayReporting;
+  perDay: boolean;
+}
+
+type Spanned = { ok: true; span: PortfolioSpan } | { ok: false; problem: PortfolioProblem };
+const spanProblem = (path: string, message: string): Spanned => ({ ok: false, problem: { path, message } });
+
+/** New York's offset from UTC at noon of a date, in ms (−4 or −5 hours). */
+const noonOffset = (date: string): number => newYorkTime(date, "12:00") - Date.parse(`${date}T12:00:00Z`);
 
 /**
- * The windows a request asks for, as Alpaca reads its parameters: at most two of start, end
+ * The span a request asks for, as Alpaca reads its parameters: at most two of start, end
  * (or date_end) and period; a period ends at end (default now) or starts at start; without
  * either bound nor start, one month. A period counts New York dates: `1D` is the day `end`
- * falls in, `1W` that day and the six before. Windows end no later than now and begin no
- * earlier than the account's first: before it there is nothing to report.
+ * falls in, `1W` that day and the six before. Cheap: no window is made here.
  */
-export function planPortfolio(q: PortfolioRequest, now: number, createdAt: number): Plan {
-  if (q.dateEnd !== undefined && q.end !== undefined) return problem("date_end", "date_end cannot be combined with end");
+export function portfolioSpan(q: PortfolioRequest, now: number): Spanned {
+  if (q.dateEnd !== undefined && q.end !== undefined) return spanProblem("date_end", "date_end cannot be combined with end");
   let endAt = q.end;
   if (q.dateEnd !== undefined) {
     const day = newYorkDay(q.dateEnd);
-    if (!day) return problem("date_end", "date_end must be a date, YYYY-MM-DD");
+    if (!day) return spanProblem("date_end", "date_end must be a date, YYYY-MM-DD");
     endAt = day.end;
   }
-  if (q.start !== undefined && endAt !== undefined && q.period !== undefined) return problem("period", "give at most two of start, end (or date_end) and period");
+  if (q.start !== undefined && endAt !== undefined && q.period !== undefined) return spanProblem("period", "give at most two of start, end (or date_end) and period");
   let period: { n: number; unit: string } | undefined;
+  const outside = `the span must be from ${FIRST_DATE} to ${CALENDAR_LAST}`;
   if (q.period !== undefined) {
     const match = PERIOD.exec(q.period.toUpperCase());
-    if (!match || Number(match[1]) < 1) return problem("period", `"${q.period}" is not a period: a number and D, W, M or A (1D, 2W, 3M, 1A)`);
+    if (!match || Number(match[1]) < 1) return spanProblem("period", `"${q.period}" is not a period: a number and D, W, M or A (1D, 2W, 3M, 1A)`);
     period = { n: Number(match[1]), unit: match[2]! };
-    if (periodDays(period) > 130 * 365) return problem("period", `the span must be from ${FIRST_DATE} to ${CALENDAR_LAST}`);
+    if (periodDays(period) > 130 * 365) return spanProblem("period", outside);
   }
   // Every instant is within the calendar's years (a New York date must have a day to start).
   const inRange = (t: number) => t >= FIRST_INSTANT && t <= LAST_INSTANT;
-  for (const [path, t] of [["start", q.start], ["end", endAt]] as const) {
-    if (t !== undefined && !inRange(t)) return problem(path, `${path} must be from ${FIRST_DATE} to ${CALENDAR_LAST}`);
-  }
+  const endPath = q.dateEnd !== undefined ? "date_end" : "end";
+  if (q.start !== undefined && !inRange(q.start)) return spanProblem("start", `start must be from ${FIRST_DATE} to ${CALENDAR_LAST}`);
+  if (endAt !== undefined && !inRange(endAt)) return spanProblem(endPath, `${endPath} must be from ${FIRST_DATE} to ${CALENDAR_LAST}`);
   let start: number;
   let end: number;
   if (q.start !== undefined) {
     start = q.start;
     end = endAt ?? (period ? (newYorkDay(movePeriod(newYorkDateOf(start), period, 1))?.start ?? Infinity) : now);
+    // A period that runs past the calendar is the period's fault.
+    if (!inRange(end)) return spanProblem("period", outside);
   } else {
     end = endAt ?? now;
     period ??= { n: 1, unit: "M" };
     start = newYorkDay(addDays(movePeriod(newYorkDateOf(end - 1), period, -1), 1))?.start ?? -Infinity;
+    // Reaching back before the calendar: the period's fault, or the end's when it took the default month.
+    if (!inRange(start)) return spanProblem(q.period !== undefined ? "period" : endPath, q.period !== undefined ? outside : `${endPath} must leave a month after ${FIRST_DATE} (or give start or period)`);
   }
-  if (!inRange(start) || !inRange(end)) return problem("period", `the span must be from ${FIRST_DATE} to ${CALENDAR_LAST}`);
-  if (!(start < end)) return problem(q.start !== undefined ? "start" : "end", "start must be before end");
+  if (!(start < end)) return spanProblem(q.start !== undefined ? "start" : endPath, "start must be before end");
   const spanDays = (end - start) / DAY;
   // Alpaca's default by the period (a month counted as 30 days), or by the span without one.
   const days = period ? periodDays(period) : spanDays;
   const timeframe = q.timeframe ?? (days < 7 ? "1Min" : days < INTRADAY_MAX_DAYS ? "15Min" : "1D");
-  if (!(PORTFOLIO_TIMEFRAMES as readonly string[]).includes(timeframe)) return problem("timeframe", `"${timeframe}" is not a timeframe here: one of ${PORTFOLIO_TIMEFRAMES.join(", ")}`);
+  if (!(PORTFOLIO_TIMEFRAMES as readonly string[]).includes(timeframe)) return spanProblem("timeframe", `"${timeframe}" is not a timeframe here: one of ${PORTFOLIO_TIMEFRAMES.join(", ")}`);
   const tf = timeframe as PortfolioTimeframe;
-  // A clock change makes a month of New York days up to an hour longer than 30 × 24 hours.
-  if (tf !== "1D" && spanDays > INTRADAY_MAX_DAYS + 1 / 24) return problem("timeframe", `${tf} covers at most ${INTRADAY_MAX_DAYS} days; use 1D for a longer span`);
-  const reporting = q.intradayReporting ?? "market_hours";
-  const from = Math.max(start, createdAt);
+  // Thirty days of New York's clock: an hour more of UTC when the clock falls back in the span.
+  const clockChange = Math.abs(noonOffset(newYorkDateOf(end - 1)) - noonOffset(newYorkDateOf(start)));
+  if (tf !== "1D" && end - start > INTRADAY_MAX_DAYS * DAY + clockChange) return spanProblem("timeframe", `${tf} covers at most ${INTRADAY_MAX_DAYS} days; use 1D for a longer span`);
+  return { ok: true, span: { start, end, timeframe: tf, reporting: q.intradayReporting ?? "market_hours", perDay: tf !== "1D" && (q.pnlReset ?? "per_day") === "per_day" } };
+}
+
+/**
+ * The windows of a span: New York days (1D) or the timeframe's grid, in the reported hours.
+ * Windows end no later than now and begin no earlier than the account's first (the window
+ * holding its opening); before it there is nothing to report. The work is in the windows
+ * kept, not in the span: a year asked of a day-old account makes one day.
+ */
+export function portfolioWindows(span: PortfolioSpan, now: number, createdAt: number): PortfolioPlan {
+  const { start, end, timeframe: tf, reporting, perDay } = span;
   const until = Math.min(end, now);
   const starts: number[] = [];
   const ends: number[] = [];
   const add = (s: number, e: number) => {
-    // A window that ended before the account existed, or starts after now, has nothing to show.
-    if (e <= createdAt || s > now || s >= end) return;
+    const clipped = Math.min(e, until);
+    // A window that ends (as reported) by the account's opening, or starts after now, has nothing to show.
+    if (clipped <= createdAt || s > now || s >= end) return;
     starts.push(s);
-    ends.push(Math.min(e, until));
+    ends.push(clipped);
   };
-  if (from <= until) {
+  // The first date (or grid step) that can hold a window worth reporting.
+  const first = Math.max(start, createdAt);
+  if (first <= until) {
+    const firstDate = newYorkDateOf(first);
+    const lastDate = newYorkDateOf(until - 1 < first ? first : until - 1);
     if (tf === "1D") {
       // New York days; trading days only unless reporting is continuous (a crypto trader's week has seven).
-      const first = newYorkDateOf(start);
-      const last = newYorkDateOf(end - 1);
-      const dates = reporting === "continuous" ? datesBetween(first, last) : calendar(first, last).map((d) => d.date);
+      const dates = reporting === "continuous" ? datesBetween(firstDate, lastDate) : calendar(firstDate, lastDate).map((d) => d.date);
       for (const date of dates) {
         const day = newYorkDay(date)!;
         add(day.start, day.end);
       }
     } else {
       const step = STEP[tf];
-      const sessions = reporting === "continuous" ? null : sessionsBetween(newYorkDateOf(start), newYorkDateOf(end - 1), reporting);
+      const sessions = reporting === "continuous" ? null : sessionsBetween(firstDate, lastDate, reporting);
       let s = 0;
       // New York's offset from UTC is whole hours, so a grid of UTC minutes is New York's.
       for (let t = Math.floor(Math.max(start, createdAt - step) / step) * step; t < end && t <= now; t += step) {
@@ -169,17 +199,32 @@ export function planPortfolio(q: PortfolioRequest, now: number, createdAt: numbe
       }
     }
   }
-  const perDay = tf !== "1D" && (q.pnlReset ?? "per_day") === "per_day";
-  return { ok: true, plan: { timeframe: tf, starts, ends, baseAt: starts.map((t) => (perDay ? dayStart(newYorkDateOf(t)) : starts[0]!)) } };
+  return { timeframe: tf, starts, ends, baseAt: perDay ? dayStarts(starts) : starts.map(() => starts[0]!) };
+}
+
+/** The New York day's start of each of `times` (ascending): one date computed a day, not one a window (43,200 in a month of minutes). */
+function dayStarts(times: number[]): number[] {
+  let day = { start: 0, end: 0 };
+  return times.map((t) => {
+    if (t < day.start || t >= day.end) day = newYorkDay(newYorkDateOf(t))!;
+    return day.start;
+  });
+}
+
+/** `portfolioSpan` then `portfolioWindows`: a request's windows for an account opened at `createdAt`. */
+export function planPortfolio(q: PortfolioRequest, now: number, createdAt: number): Plan {
+  const spanned = portfolioSpan(q, now);
+  return spanned.ok ? { ok: true, plan: portfolioWindows(spanned.span, now, createdAt) } : spanned;
 }
 
 /**
- * The span of the account's history a plan reads: from its first base (a day's start comes
- * before the day's first window) to its last window's end. The account folds what came
- * before `from` into its opening holdings.
+ * The span of the account's history a request reads: from the New York day its span starts
+ * in (every base and window starts there or later: a per_day base is a day's start, before
+ * the day's first window) to its end or now. The account folds what came before `from`
+ * into its opening holdings.
  */
-export function readSpan(plan: PortfolioPlan, now: number): { from: number; until: number } {
-  return { from: plan.baseAt[0] ?? now, until: plan.ends.at(-1) ?? now };
+export function readSpan(span: PortfolioSpan, now: number): { from: number; until: number } {
+  return { from: dayStart(newYorkDateOf(span.start)), until: Math.min(span.end, now) };
 }
 
 function datesBetween(first: string, last: string): string[] {

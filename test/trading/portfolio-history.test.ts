@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { newYorkTime } from "../../shared/calendar";
 import { MONEY_ONE, parseMoney, quantityOf, type Money } from "../../shared/trading/money";
 import { COIN, harness } from "./engine-harness";
-import { applyChange, equityAt, foldActivities, readSpan, holdingChange, planPortfolio, portfolioHistory, type HoldingChange, type PortfolioPlan, type PricePoint } from "../../shared/trading/portfolio-history";
+import { applyChange, equityAt, foldActivities, portfolioSpan, readSpan, holdingChange, planPortfolio, portfolioHistory, type HoldingChange, type PortfolioPlan, type PricePoint } from "../../shared/trading/portfolio-history";
 
 // The portfolio history's rules, pure: which windows a request reports (Alpaca's
 // parameters), the account's activities folded into holdings, and the equity series
@@ -90,6 +90,9 @@ describe("the windows a request reports", () => {
     expect(p.starts.at(-1)).toBe(newYorkTime("2026-12-02", "12:55"));
     expect(p.ends.at(-1)).toBe(now);
     expect(plan({ period: "1W", timeframe: "1D" }, now, now + 1).starts).toEqual([]);
+    // A window asked to end at the very instant the account opened holds nothing of it (QA).
+    expect(plan({ start: created - 48_000, end: created, timeframe: "1Min", intradayReporting: "continuous" }, now, created).starts).toEqual([]);
+    expect(plan({ start: created - 48_000, end: created + 1, timeframe: "1Min", intradayReporting: "continuous" }, now, created).starts).toEqual([newYorkTime("2026-12-02", "10:07")]);
   });
 
   it("refuses what cannot be answered, naming the parameter", () => {
@@ -101,7 +104,15 @@ describe("the windows a request reports", () => {
     expect(problemOf({ dateEnd: "2026-02-30" })?.path).toBe("date_end");
     expect(problemOf({ dateEnd: "2026-12-01", end: 5 })?.path).toBe("date_end");
     expect(problemOf({ start: 10, end: 5 })?.path).toBe("start");
-    // Spans outside the calendar's years.
+    // Spans outside the calendar's years, each refusal naming the parameter that reached out (QA).
+    expect(problemOf({ end: Date.UTC(1970, 0, 3) })).toEqual({ path: "end", message: "end must leave a month after 1970-01-02 (or give start or period)" });
+    expect(problemOf({ dateEnd: "1970-01-02" })?.path).toBe("date_end");
+    expect(problemOf({ dateEnd: "2099-12-31", timeframe: "1D" })).toBeNull();
+    expect(problemOf({ end: Date.UTC(2099, 11, 31, 12), timeframe: "1D" })).toBeNull();
+    // Thirty days of New York's clock: an hour more is refused unless the clock fell back in the span.
+    expect(problemOf({ start: Date.UTC(2026, 0, 5, 4), end: Date.UTC(2026, 1, 4, 5), timeframe: "1Min" })?.path).toBe("timeframe");
+    expect(problemOf({ start: Date.UTC(2026, 0, 5, 4), end: Date.UTC(2026, 1, 4, 4), timeframe: "1Min" })).toBeNull();
+
     expect(problemOf({ period: "9999A" })).toEqual({ path: "period", message: "the span must be from 1970-01-02 to 2099-12-31" });
     expect(problemOf({ start: 0 })?.path).toBe("start");
     expect(problemOf({ start: newYorkTime("2099-12-01", "00:00"), period: "1A" })?.path).toBe("period");
@@ -135,7 +146,9 @@ describe("any request", () => {
           if (!planned.ok) return;
           const { starts, ends, baseAt } = planned.plan;
           // The span the account reads covers every instant the history values.
-          const span = readSpan(planned.plan, now);
+          const spanned = portfolioSpan(q, now);
+          if (!spanned.ok) throw new Error("a planned request has a span");
+          const span = readSpan(spanned.span, now);
           for (const t of [...baseAt, ...ends]) expect(t >= span.from && t <= span.until).toBe(true);
           expect(ends.length).toBe(starts.length);
           expect(starts.length).toBeLessThanOrEqual(50_000);

@@ -73,10 +73,11 @@ export function unwrap<T>(outcome: Outcome<T>): T {
   throw refusalError(outcome.refusal);
 }
 
-/** RFC-3339 with an offset, a date, or epoch milliseconds (some clients send `after` as ms). */
+/** RFC-3339 with an offset, a date, epoch milliseconds (some clients send `after` as ms) or epoch seconds (ten digits). */
 export function instantParam(name: string, value: string | undefined): number | null {
   if (value === undefined || value === "") return null;
-  const ms = /^\d{10,16}$/.test(value) ? Number(value) : parseInstant(value);
-  if (ms === undefined) throw unprocessable(`Invalid format for parameter ${name}: ${JSON.stringify(value)} is not an RFC-3339 time with an offset, a date that exists or epoch milliseconds`, [{ path: name, message: "not a time" }]);
+  // Ten digits are epoch seconds (as the portfolio history's timestamps are): as milliseconds they would all be in 1970's first months.
+  const ms = /^\d{10}$/.test(value) ? Number(value) * 1000 : /^\d{11,16}$/.test(value) ? Number(value) : parseInstant(value);
+  if (ms === undefined) throw unprocessable(`Invalid format for parameter ${name}: ${JSON.stringify(value)} is not an RFC-3339 time with an offset, a date that exists, epoch milliseconds or epoch seconds (ten digits)`, [{ path: name, message: "not a time" }]);
   return ms;
 }

@@ -6,7 +6,7 @@ import type { HistoryQuery } from "../../shared/market/history";
 import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { PortfolioHistory, PortfolioHistoryQuery } from "../../shared/schemas/trading";
 import { parseMoney } from "../../shared/trading/money";
-import { planPortfolio, portfolioHistory, readSpan, type PortfolioPlan, type PortfolioTimeframe, type PricePoint } from "../../shared/trading/portfolio-history";
+import { portfolioHistory, portfolioSpan, portfolioWindows, readSpan, type PortfolioPlan, type PortfolioTimeframe, type PricePoint } from "../../shared/trading/portfolio-history";
 import { assetInfo, findAssets } from "../../platform/assets";
 import type { AppEnv } from "../context";
 import { instantParam, tracedAccountOf } from "../lib/accounts";
@@ -51,16 +51,15 @@ portfolio.openapi(
       dateEnd: q.date_end,
     };
     const now = Date.now();
-    // Planned once without the account's age for the span to read, then again with it.
-    const first = planPortfolio(request, now, -Infinity);
-    if (!first.ok) throw unprocessable(first.problem.message, [first.problem]);
+    // The span first (no window made), the account's history over it, then the windows from its opening on.
+    const spanned = portfolioSpan(request, now);
+    if (!spanned.ok) throw unprocessable(spanned.problem.message, [spanned.problem]);
     const traceparent = c.get("traceparent");
-    const { from, until } = readSpan(first.plan, now);
+    const { from, until } = readSpan(spanned.span, now);
     const fold = await tracedAccountOf(c.env, principalOf(c).userId, traceparent).portfolioFold(from, until);
-    const planned = planPortfolio(request, now, fold.createdAt);
-    if (!planned.ok) throw unprocessable(planned.problem.message, [planned.problem]);
-    const prices = await barPrices(c.env, fold.symbols, planned.plan, from, until, now, traceparent);
-    return c.json(portfolioHistory(planned.plan, fold, prices), 200);
+    const plan = portfolioWindows(spanned.span, now, fold.createdAt);
+    const prices = await barPrices(c.env, fold.symbols, plan, from, until, now, traceparent);
+    return c.json(portfolioHistory(plan, fold, prices), 200);
   },
 );
 
