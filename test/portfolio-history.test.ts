@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import type { PortfolioHistoryView } from "../shared/trading/portfolio-history";
 import { call, createKey, expectError, json, signUp, type TestUser } from "./helpers";
 import { accountJson, placed, traderAndMarket } from "./trading/helpers";
 
@@ -7,15 +8,7 @@ import { accountJson, placed, traderAndMarket } from "./trading/helpers";
 // deposit), refusals that name the parameter, and the permissions. The windows' rules and
 // the series against a model are test/trading/portfolio-history.test.ts.
 
-interface History {
-  timestamp: number[];
-  equity: number[];
-  profit_loss: number[];
-  profit_loss_pct: number[];
-  base_value: number;
-  base_value_asof?: string;
-  timeframe: string;
-}
+type History = PortfolioHistoryView;
 
 let admin: TestUser;
 beforeAll(async () => {

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { booleanParam, clientOrderId, wholeParam } from "./common";
+import { INTRADAY_REPORTING, PNL_RESETS, PORTFOLIO_TIMEFRAMES } from "../trading/portfolio-history";
 
 // Request and response shapes of the trading API (docs/alpaca-compat.md §3). Requests may carry
 // numbers or decimal strings; responses carry decimal strings.
@@ -278,14 +279,14 @@ export const AccountConfigurationsPatch = z
 export const PortfolioHistoryQuery = z.object({
   period: z.string().max(8).optional().openapi({ description: "A number and D, W, M or A (1D, 2W, 3M, 1A); default 1M", example: "1M" }),
   timeframe: z
-    .enum(["1Min", "5Min", "15Min", "1H", "1D"], { error: "timeframe must be 1Min, 5Min, 15Min, 1H or 1D" })
+    .enum(PORTFOLIO_TIMEFRAMES, { error: `timeframe must be one of ${PORTFOLIO_TIMEFRAMES.join(", ")}` })
     .optional()
     .openapi({ description: "Default: 1Min under 7 days, 15Min under 30, else 1D; intraday ones cover at most 30 days" }),
   intraday_reporting: z
-    .enum(["market_hours", "extended_hours", "continuous"], { error: "intraday_reporting must be market_hours, extended_hours or continuous" })
+    .enum(INTRADAY_REPORTING, { error: `intraday_reporting must be one of ${INTRADAY_REPORTING.join(", ")}` })
     .optional()
     .openapi({ description: "Which windows to report: the regular session (default), 04:00 to the session's close, or every one (24/7, also for 1D)" }),
-  pnl_reset: z.enum(["per_day", "no_reset"], { error: "pnl_reset must be per_day or no_reset" }).optional().openapi({ description: "Intraday P&L from each day's start (default) or from the first point" }),
+  pnl_reset: z.enum(PNL_RESETS, { error: `pnl_reset must be one of ${PNL_RESETS.join(", ")}` }).optional().openapi({ description: "Intraday P&L from each day's start (default) or from the first point" }),
   start: z.string().max(40).optional(),
   end: z.string().max(40).optional(),
   date_end: z.string().max(40).optional().openapi({ description: "A date (YYYY-MM-DD) the period ends with; not with end" }),

@@ -6,7 +6,7 @@ import { newYorkDateOf } from "./trading-date";
 // at the end of each window of a timeframe, rebuilt from what the account recorded (every
 // fill and cash movement, resets included) and each held symbol's bars. Pure: the account
 // object reads its activities through `PortfolioFold`, the gateway fetches the bars, and
-// `portfolioHistory` answers (docs/alpaca-compat.md, "Portfolio history").
+// `portfolioHistory` answers (docs/alpaca-compat.md §3; its deviations in §7).
 
 export const PORTFOLIO_TIMEFRAMES = ["1Min", "5Min", "15Min", "1H", "1D"] as const;
 export type PortfolioTimeframe = (typeof PORTFOLIO_TIMEFRAMES)[number];
