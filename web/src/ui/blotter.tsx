@@ -4,6 +4,7 @@ import { dec, num, pct, signed, time, tone, usd } from "../format";
 import { useStore } from "../store";
 import { closedOrders, fills, livePosition, openOrders, positions, quotes, reloadAccount, type OrderJson } from "../trading";
 import { SeriesChart, type Point } from "../lab/series-chart";
+import type { PortfolioHistoryView } from "../../../shared/trading/portfolio-history";
 
 // Open orders (cancel, replace), order history, positions with live P&L, fills, and the
 // account's equity over time; all reloaded when trade_updates reports a change.
@@ -289,13 +290,7 @@ function Fills() {
   );
 }
 
-interface PortfolioHistory {
-  timestamp: number[];
-  equity: number[];
-  profit_loss: number[];
-  profit_loss_pct: number[];
-  base_value: number;
-}
+type PortfolioHistory = PortfolioHistoryView;
 
 /** The spans the equity tab offers: Alpaca's query for each, every window of the day (crypto trades 24/7). */
 const SPANS = [
