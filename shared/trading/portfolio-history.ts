@@ -284,10 +284,9 @@ export function holdingChange(a: { type: string; t: number; data: Record<string,
   return amount === 0n && !reset ? null : { t: a.t, cash: amount, ...(reset ? { reset: true } : {}) };
 }
 
+/** `h` after one change, in place: a reset empties the positions before its cash moves. */
 export function applyChange(h: Holdings, c: HoldingChange): void {
-  if (c.reset) {
-    h.qty = {};
-  }
+  if (c.reset) h.qty = {};
   h.cash += c.cash;
   if (c.symbol !== undefined) {
     const qty = (h.qty[c.symbol] ?? 0n) + c.qty!;
