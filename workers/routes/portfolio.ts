@@ -58,7 +58,8 @@ portfolio.openapi(
     const { from, until } = readSpan(spanned.span, now);
     const fold = await tracedAccountOf(c.env, principalOf(c).userId, traceparent).portfolioFold(from, until);
     const plan = portfolioWindows(spanned.span, now, fold.createdAt);
-    const prices = await barPrices(c.env, fold.symbols, plan, from, until, now, traceparent);
+    // No window to value (a span before the account, or after now): no bars to read.
+    const prices = plan.starts.length === 0 ? {} : await barPrices(c.env, fold.symbols, plan, from, until, now, traceparent);
     return c.json(portfolioHistory(plan, fold, prices), 200);
   },
 );
