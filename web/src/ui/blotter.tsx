@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { dec, num, pct, signed, time, tone, usd } from "../format";
 import { useStore } from "../store";
-import { closedOrders, fills, livePosition, openOrders, positions, quotes, reloadAccount, type OrderJson } from "../trading";
+import { account, closedOrders, fills, livePosition, openOrders, positions, quotes, reloadAccount, type OrderJson } from "../trading";
 import { SeriesChart, type Point } from "../lab/series-chart";
 import type { PortfolioHistoryView } from "../../../shared/trading/portfolio-history";
 
@@ -300,13 +300,16 @@ const SPANS = [
   ["1A", "period=1A&timeframe=1D&intraday_reporting=continuous"],
 ] as const;
 
-// The account's equity over a span (GET /v2/account/portfolio/history), read again when a
-// fill lands; P&L over the span against its first point.
+// The account's equity over a span (GET /v2/account/portfolio/history); P&L over the span,
+// from its start or the account's opening.
 function EquityHistory() {
   const [span, setSpan] = useState<(typeof SPANS)[number][0]>("1D");
   const [history, setHistory] = useState<PortfolioHistory | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const filled = useStore(fills);
+  // Read again when a fill lands or cash moves (a deposit, a reset): the newest fill's id, as
+  // the list holds the latest hundred, and the account's cash.
+  const newestFill = useStore(fills)[0]?.id;
+  const cash = useStore(account)?.cash;
   useEffect(() => {
     let gone = false;
     const query = SPANS.find(([name]) => name === span)![1];
@@ -321,7 +324,7 @@ function EquityHistory() {
     return () => {
       gone = true;
     };
-  }, [span, filled.length]);
+  }, [span, newestFill, cash]);
   const points: Point[] = history ? history.timestamp.map((t, i) => ({ time: t as Point["time"], value: history.equity[i]! })) : [];
   const lines = [{ name: "Equity", color: "#58a6ff", points, area: true }];
   const last = history?.profit_loss.at(-1);
