@@ -51,7 +51,8 @@ export interface PortfolioPlan {
 
 type Plan = { ok: true; plan: PortfolioPlan } | { ok: false; problem: PortfolioProblem };
 
-const PERIOD = /^(\d{1,4})([DWMA])$/;
+// Up to six digits: the span check bounds the rest (10,000 days is a span inside the calendar).
+const PERIOD = /^(\d{1,6})([DWMA])$/;
 
 /** A New York date moved by whole days. */
 const addDays = (date: string, days: number): string => new Date(Date.parse(`${date}T12:00:00Z`) + days * DAY).toISOString().slice(0, 10);
@@ -82,6 +83,8 @@ const dayStart = (date: string): number => newYorkDay(date)!.start;
 const FIRST_DATE = "1970-01-02";
 const FIRST_INSTANT = newYorkDay(FIRST_DATE)!.start;
 const LAST_INSTANT = newYorkDay(CALENDAR_LAST)!.end;
+/** The bounds as a refusal states them: New York dates, as every day here is. */
+const RANGE = `${FIRST_DATE} to ${CALENDAR_LAST} (New York dates)`;
 
 /** A request read: its span, timeframe and reporting, before the account's age trims its windows. */
 export interface PortfolioSpan {
@@ -109,12 +112,13 @@ export function portfolioSpan(q: PortfolioRequest, now: number): Spanned {
   let endAt = q.end;
   if (q.dateEnd !== undefined) {
     const day = newYorkDay(q.dateEnd);
-    if (!day) return spanProblem("date_end", "date_end must be a date, YYYY-MM-DD");
+    // A real date outside the calendar's years is out of range, not malformed.
+    if (!day) return spanProblem("date_end", /^\d{4}-\d{2}-\d{2}$/.test(q.dateEnd) && !Number.isNaN(Date.parse(`${q.dateEnd}T00:00:00Z`)) ? `date_end must be from ${RANGE}` : "date_end must be a date, YYYY-MM-DD");
     endAt = day.end;
   }
   if (q.start !== undefined && endAt !== undefined && q.period !== undefined) return spanProblem("period", "give at most two of start, end (or date_end) and period");
   let period: { n: number; unit: string } | undefined;
-  const outside = `the span must be from ${FIRST_DATE} to ${CALENDAR_LAST}`;
+  const outside = `the span must be from ${RANGE}`;
   if (q.period !== undefined) {
     const match = PERIOD.exec(q.period.toUpperCase());
     if (!match || Number(match[1]) < 1) return spanProblem("period", `"${q.period}" is not a period: a number and D, W, M or A (1D, 2W, 3M, 1A)`);
@@ -124,8 +128,8 @@ export function portfolioSpan(q: PortfolioRequest, now: number): Spanned {
   // Every instant is within the calendar's years (a New York date must have a day to start).
   const inRange = (t: number) => t >= FIRST_INSTANT && t <= LAST_INSTANT;
   const endPath = q.dateEnd !== undefined ? "date_end" : "end";
-  if (q.start !== undefined && !inRange(q.start)) return spanProblem("start", `start must be from ${FIRST_DATE} to ${CALENDAR_LAST}`);
-  if (endAt !== undefined && !inRange(endAt)) return spanProblem(endPath, `${endPath} must be from ${FIRST_DATE} to ${CALENDAR_LAST}`);
+  if (q.start !== undefined && !inRange(q.start)) return spanProblem("start", `start must be from ${RANGE}`);
+  if (endAt !== undefined && !inRange(endAt)) return spanProblem(endPath, `${endPath} must be from ${RANGE}`);
   let start: number;
   let end: number;
   if (q.start !== undefined) {
@@ -387,6 +391,8 @@ export interface PortfolioHistoryView {
 }
 
 const dollars = (m: Money): number => Number(formatMoney(roundHalfUp(m, CENT)));
+/** a ÷ b to twelve decimals (toward zero), as the number that prints so: no float noise (0.010000000000000009) in a ratio; 0 while b is 0. */
+const ratioOf = (a: Money, b: Money): number => (b === 0n ? 0 : Number((a * 10n ** 12n) / b) / 1e12);
 
 /**
  * The history of a plan's windows. P&L is Alpaca's simple one, equity less the base (cash
@@ -394,7 +400,7 @@ const dollars = (m: Money): number => Number(formatMoney(roundHalfUp(m, CENT)));
  * first window's start: for 1D the previous day's close) or, per_day, when the point's New
  * York day began; or when the account opened, if that was later: a new account's P&L is
  * measured from its opening deposit, not from a point that already holds its first trades.
- * `pct` is equity ÷ base − 1, 0 while the base is 0.
+ * `pct` is equity ÷ base − 1 to twelve decimals, 0 while the base is 0.
  */
 export function portfolioHistory(plan: PortfolioPlan, fold: Pick<PortfolioFold, "from" | "opening" | "changes" | "createdAt">, prices: Record<string, PricePoint[]>): PortfolioHistoryView {
   // Each point's base is the equity at its base instant, or when the account opened if that came later.
@@ -413,7 +419,7 @@ export function portfolioHistory(plan: PortfolioPlan, fold: Pick<PortfolioFold, 
     timestamp: plan.starts.map((t) => Math.floor(t / 1000)),
     equity: equity.map(dollars),
     profit_loss: equity.map((e, i) => dollars(e - base[i]!)),
-    profit_loss_pct: equity.map((e, i) => (base[i]! === 0n ? 0 : Number(e) / Number(base[i]!) - 1)),
+    profit_loss_pct: equity.map((e, i) => ratioOf(e - base[i]!, base[i]!)),
     base_value: dollars(base[0] ?? 0n),
     ...(asof !== undefined ? { base_value_asof: asof } : {}),
     timeframe: plan.timeframe,

@@ -113,7 +113,10 @@ describe("the windows a request reports", () => {
     expect(problemOf({ start: Date.UTC(2026, 0, 5, 4), end: Date.UTC(2026, 1, 4, 5), timeframe: "1Min" })?.path).toBe("timeframe");
     expect(problemOf({ start: Date.UTC(2026, 0, 5, 4), end: Date.UTC(2026, 1, 4, 4), timeframe: "1Min" })).toBeNull();
 
-    expect(problemOf({ period: "9999A" })).toEqual({ path: "period", message: "the span must be from 1970-01-02 to 2099-12-31" });
+    expect(problemOf({ period: "9999A" })).toEqual({ path: "period", message: "the span must be from 1970-01-02 to 2099-12-31 (New York dates)" });
+    // A long period inside the calendar is a period (10,000 days), a real date past it out of range (QA).
+    expect(problemOf({ period: "10000D", timeframe: "1D" })).toBeNull();
+    expect(problemOf({ dateEnd: "2100-01-02", period: "1D" })).toEqual({ path: "date_end", message: "date_end must be from 1970-01-02 to 2099-12-31 (New York dates)" });
     expect(problemOf({ start: 0 })?.path).toBe("start");
     expect(problemOf({ start: newYorkTime("2099-12-01", "00:00"), period: "1A" })?.path).toBe("period");
     expect(problemOf({ end: Date.UTC(2200, 0, 1) })?.path).toBe("end");
@@ -260,13 +263,13 @@ describe("the equity series", () => {
     ];
     const bars = { "A/USD": [{ known: t0 + DAY + 3 * 3_600_000, price: money("120") }] };
     const view = portfolioHistory(p, { createdAt: t0 + 1000, from: t0, opening: { cash: 0n, qty: {}, price: {}, priceAt: {} }, changes }, bars);
-    const ratio = (text: string) => Number(money(text)) / Number(money("1000")) - 1;
     expect(view).toEqual({
       timestamp: p.starts.map((t) => t / 1000),
       // 898.996 cash and the share at its fill price, then at the bar's 120 (rounded to the cent).
       equity: [999, 1019, 1019],
       profit_loss: [-1, 19, 19],
-      profit_loss_pct: [ratio("999"), ratio("1018.996"), ratio("1018.996")],
+      // Twelve decimals, printed as such: -0.001, not -0.0010000000000000009.
+      profit_loss_pct: [-0.001, 0.018996, 0.018996],
       base_value: 1000,
       base_value_asof: "2026-12-01",
       timeframe: "1D",
