@@ -362,19 +362,20 @@ try {
     await until(async () => (await page.locator('[data-testid="order-history"]').textContent()).includes("filled"), "the filled order in history");
   });
 
-  await step("the Equity tab charts the account's equity (portfolio history), its last point the account bar's equity", async () => {
+  await step("the Equity tab charts the account's equity (portfolio history): its figure and P&L are the account bar's equity and day P&L", async () => {
     await page.getByRole("tab", { name: "Equity" }).click();
     await page.locator('[data-testid="equity-chart"][data-ready="true"]').waitFor();
-    // Within a cent per share of the account bar: both move with AAPL's price.
+    // A new account's day: the history's base is its opening deposit, the bar's last equity too.
     const figures = await until(async () => {
-      const shown = Number((await page.getByTestId("equity").textContent()).replace(/[$,]/g, ""));
-      const charted = Number(((await page.getByTestId("equity-pl").textContent()) ?? "").split("·")[0].replace(/[$,\s]/g, ""));
-      return Number.isFinite(shown) && shown > 0 && Math.abs(shown - charted) < shown * 0.01 ? { shown, charted } : undefined;
-    }, "the charted equity to match the account bar");
+      const [shown, day, tab] = await Promise.all(["equity", "day-pl", "equity-pl"].map(async (id) => (await page.getByTestId(id).textContent()) ?? ""));
+      const [charted, pl] = tab.split("·").map((part) => part.trim());
+      return shown && charted === shown && pl === day.trim() ? { shown, pl } : undefined;
+    }, "the Equity tab's figure and P&L to be the account bar's");
     await page.getByRole("button", { name: "1W" }).click();
     await page.locator('[data-testid="equity-chart"][data-ready="true"]').waitFor();
+    if ((await page.getByRole("button", { name: "1W" }).getAttribute("aria-pressed")) !== "true") throw new Error("1W is not shown pressed");
     await shot("equity");
-    return `charted ${figures.charted}, account bar ${figures.shown}`;
+    return `equity ${figures.shown}, P&L ${figures.pl}`;
   });
 
   await step("an order beyond buying power is refused in words", async () => {

@@ -278,6 +278,20 @@ export function startTerminal(): void {
   reloadAccount(true);
 }
 
+/**
+ * The account's equity as it moves with the market between account reloads: cash plus each
+ * position at its live price; the account's own figure while a position has no price yet.
+ * The account bar and the Equity tab show this one figure.
+ */
+export function liveEquity(a: AccountJson | null, held: PositionJson[], q: Record<string, Quote | undefined>): Money | undefined {
+  const cash = dec(a?.cash);
+  const marketValue = held.reduce<Money | undefined>((sum, p) => {
+    const v = livePosition(p, q[p.symbol]).value;
+    return sum === undefined || v === undefined ? undefined : sum + v;
+  }, 0n);
+  return cash !== undefined && marketValue !== undefined ? cash + marketValue : dec(a?.equity);
+}
+
 /** Live value of a position at the last trade (else its own current price), exactly. */
 export function livePosition(p: PositionJson, q: Quote | undefined): { last?: Money; value?: Money; pl?: Money } {
   const qty = dec(p.qty);

@@ -1,8 +1,8 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { dec, num, pct, signed, time, tone, usd } from "../format";
 import { useStore } from "../store";
-import { account, closedOrders, fills, livePosition, openOrders, positions, quotes, reloadAccount, type OrderJson } from "../trading";
+import { account, closedOrders, fills, liveEquity, livePosition, openOrders, positions, quotes, reloadAccount, type OrderJson } from "../trading";
 import { SeriesChart, type Point } from "../lab/series-chart";
 import type { PortfolioHistoryView } from "../../../shared/trading/portfolio-history";
 
@@ -310,6 +310,12 @@ function EquityHistory() {
   // the list holds the latest hundred, and the account's cash.
   const newestFill = useStore(fills)[0]?.id;
   const cash = useStore(account)?.cash;
+  // And once a minute, so the chart's last window follows the market.
+  const [minute, setMinute] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setMinute((n) => n + 1), 60_000);
+    return () => clearInterval(timer);
+  }, []);
   useEffect(() => {
     let gone = false;
     const query = SPANS.find(([name]) => name === span)![1];
@@ -324,11 +330,18 @@ function EquityHistory() {
     return () => {
       gone = true;
     };
-  }, [span, newestFill, cash]);
-  const points: Point[] = history ? history.timestamp.map((t, i) => ({ time: t as Point["time"], value: history.equity[i]! })) : [];
-  const lines = [{ name: "Equity", color: "#58a6ff", points, area: true }];
-  const last = history?.profit_loss.at(-1);
-  const lastPct = history?.profit_loss_pct.at(-1);
+  }, [span, newestFill, cash, minute]);
+  // Made again only with a new history: the chart is drawn anew whenever its lines change,
+  // and this component renders on every quote (the live headline).
+  const lines = useMemo(() => {
+    const points: Point[] = history ? history.timestamp.map((t, i) => ({ time: t as Point["time"], value: history.equity[i]! })) : [];
+    return [{ name: "Equity", color: "#58a6ff", points, area: true }];
+  }, [history]);
+  // The headline is the live equity the account bar shows, measured from the history's base;
+  // the chart is the history as last read.
+  const live = liveEquity(useStore(account), useStore(positions), useStore(quotes));
+  const base = history && history.equity.length > 0 ? dec(history.base_value) : undefined;
+  const pl = live !== undefined && base !== undefined ? live - base : undefined;
   return (
     <div class="equity-history" data-testid="equity-history">
       <div class="equity-head">
@@ -340,8 +353,8 @@ function EquityHistory() {
           ))}
         </div>
         {history && history.equity.length > 0 && (
-          <span class={`num ${tone(dec(last))}`} data-testid="equity-pl">
-            {usd(dec(history.equity.at(-1)))} · {signed(dec(last))} ({((lastPct ?? 0) * 100).toFixed(2)}%)
+          <span class={`num ${tone(pl)}`} data-testid="equity-pl">
+            {usd(live)} · {signed(pl)} ({pct(pl, base)})
           </span>
         )}
       </div>

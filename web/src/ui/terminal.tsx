@@ -1,7 +1,7 @@
 import { useEffect } from "preact/hooks";
 import { dec, pct, signed, tone, usd } from "../format";
 import { useStore } from "../store";
-import { account, livePosition, positions, quotes, startTerminal } from "../trading";
+import { account, liveEquity, positions, quotes, startTerminal } from "../trading";
 import { Blotter } from "./blotter";
 import { Chart } from "./chart";
 import { Ticket } from "./ticket";
@@ -27,12 +27,7 @@ function AccountBar() {
   const held = useStore(positions);
   const q = useStore(quotes);
   const cash = dec(a?.cash);
-  // Equity moves with the market between account reloads: cash + live position values.
-  const marketValue = held.reduce<bigint | undefined>((sum, p) => {
-    const v = livePosition(p, q[p.symbol]).value;
-    return sum === undefined || v === undefined ? undefined : sum + v;
-  }, 0n);
-  const equity = cash !== undefined && marketValue !== undefined ? cash + marketValue : dec(a?.equity);
+  const equity = liveEquity(a, held, q);
   const last = dec(a?.last_equity);
   const day = equity !== undefined && last !== undefined ? equity - last : undefined;
   const item = (label: string, value: string, cls = "", testid?: string) => (
