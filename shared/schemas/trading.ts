@@ -286,7 +286,7 @@ export const PortfolioHistoryQuery = z.object({
     .enum(INTRADAY_REPORTING, { error: `intraday_reporting must be one of ${INTRADAY_REPORTING.join(", ")}` })
     .optional()
     .openapi({ description: "Which windows to report: the regular session (default), 04:00 to the session's close, or every one (24/7, also for 1D)" }),
-  pnl_reset: z.enum(PNL_RESETS, { error: `pnl_reset must be one of ${PNL_RESETS.join(", ")}` }).optional().openapi({ description: "Intraday P&L from each day's start (default) or from the first point" }),
+  pnl_reset: z.enum(PNL_RESETS, { error: `pnl_reset must be one of ${PNL_RESETS.join(", ")}` }).optional().openapi({ description: "Intraday P&L from each New York day's start (default) or from the span's start (or the account's opening, if later)" }),
   start: z.string().max(40).optional(),
   end: z.string().max(40).optional(),
   date_end: z.string().max(40).optional().openapi({ description: "A date (YYYY-MM-DD) the period ends with; not with end" }),

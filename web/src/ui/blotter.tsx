@@ -290,8 +290,6 @@ function Fills() {
   );
 }
 
-type PortfolioHistory = PortfolioHistoryView;
-
 /** The spans the equity tab offers: Alpaca's query for each, every window of the day (crypto trades 24/7). */
 const SPANS = [
   ["1D", "period=1D&timeframe=5Min&intraday_reporting=continuous&pnl_reset=no_reset"],
@@ -304,7 +302,7 @@ const SPANS = [
 // from its start or the account's opening.
 function EquityHistory() {
   const [span, setSpan] = useState<(typeof SPANS)[number][0]>("1D");
-  const [history, setHistory] = useState<PortfolioHistory | null>(null);
+  const [history, setHistory] = useState<PortfolioHistoryView | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   // Read again when a fill lands or cash moves (a deposit, a reset): the newest fill's id, as
   // the list holds the latest hundred, and the account's cash.
@@ -319,7 +317,7 @@ function EquityHistory() {
   useEffect(() => {
     let gone = false;
     const query = SPANS.find(([name]) => name === span)![1];
-    api<PortfolioHistory>("GET", `/v2/account/portfolio/history?${query}`).then(
+    api<PortfolioHistoryView>("GET", `/v2/account/portfolio/history?${query}`).then(
       (h) => {
         if (gone) return;
         setHistory(h);
