@@ -1,11 +1,11 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { unprocessable } from "../../shared/errors";
 import { nextBucketStart, parseTimeframe } from "../../shared/market/timeframe";
-import type { InstrumentSpec } from "../../shared/market/instrument";
+import { decimalToTicks, ticksOnGrid, type InstrumentSpec } from "../../shared/market/instrument";
 import type { HistoryQuery } from "../../shared/market/history";
 import { errorResponses, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { PortfolioHistory, PortfolioHistoryQuery } from "../../shared/schemas/trading";
-import { parseMoney } from "../../shared/trading/money";
+import { priceOf } from "../../shared/trading/money";
 import { portfolioHistory, portfolioSpan, portfolioWindows, readSpan, type PortfolioPlan, type PortfolioTimeframe, type PricePoint } from "../../shared/trading/portfolio-history";
 import { assetInfo, findAssets } from "../../platform/assets";
 import type { AppEnv } from "../context";
@@ -39,7 +39,7 @@ portfolio.openapi(
   async (c) => {
     const q = c.req.valid("query");
     if (q.cashflow_types !== undefined && q.cashflow_types.trim().toUpperCase() !== "NONE") {
-      throw unprocessable("cashflow_types is not supported: deposits and resets show in equity and P&L", [{ path: "cashflow_types", message: "not supported" }]);
+      throw unprocessable("cashflow_types is not supported: send NONE or leave it out (deposits and resets show in equity and P&L)", [{ path: "cashflow_types", message: "only NONE" }]);
     }
     const request = {
       period: q.period,
@@ -83,10 +83,12 @@ async function barPrices(env: Env, symbols: string[], plan: PortfolioPlan, from:
       const spec: InstrumentSpec = assetInfo(row).spec;
       const stub = marketOf(env, symbol, traceparent);
       const points: PricePoint[] = [];
+      // A close (a JSON number, the double nearest its decimal) back to its ticks by the
+      // instrument's exact reading, then to money: no arithmetic on the double.
       const add = (bars: { t: string; c: number }[]) => {
         for (const bar of bars) {
-          const price = parseMoney(String(bar.c));
-          if (price !== undefined) points.push({ known: Math.min(nextBucketStart(Date.parse(bar.t), timeframe, spec.timeZone), now), price });
+          const ticks = ticksOnGrid(bar.c, spec) ?? decimalToTicks(bar.c, spec);
+          if (ticks !== undefined) points.push({ known: Math.min(nextBucketStart(Date.parse(bar.t), timeframe, spec.timeZone), now), price: priceOf(ticks, spec) });
         }
       };
       // The last bar before the span values it until the span's first bar ends.
