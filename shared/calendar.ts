@@ -152,7 +152,8 @@ export function isTradingDay(date: string): boolean {
   return weekday !== 0 && weekday !== 6 && !isHoliday(date);
 }
 
-const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T12:00:00Z`) + days * 86400000).toISOString().slice(0, 10);
+/** A date (YYYY-MM-DD) moved by whole days. */
+export const addDays = (date: string, days: number): string => new Date(Date.parse(`${date}T12:00:00Z`) + days * 86400000).toISOString().slice(0, 10);
 
 export interface CalendarDay {
   date: string;

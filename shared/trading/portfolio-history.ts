@@ -1,4 +1,4 @@
-import { calendar, CALENDAR_LAST, newYorkDay, newYorkTime } from "../calendar";
+import { addDays, calendar, CALENDAR_LAST, newYorkDay, newYorkTime } from "../calendar";
 import { CENT, formatMoney, MONEY_ONE, parseMoney, roundHalfUp, type Money } from "./money";
 import { newYorkDateOf } from "./trading-date";
 
@@ -53,9 +53,6 @@ type Plan = { ok: true; plan: PortfolioPlan } | { ok: false; problem: PortfolioP
 
 // Up to six digits: the span check bounds the rest (10,000 days is a span inside the calendar).
 const PERIOD = /^(\d{1,6})([DWMA])$/;
-
-/** A New York date moved by whole days. */
-const addDays = (date: string, days: number): string => new Date(Date.parse(`${date}T12:00:00Z`) + days * DAY).toISOString().slice(0, 10);
 
 /** A New York date moved by whole months, the day kept where the month has it (Jan 31 + 1 month is Feb 28 or 29). */
 function addMonths(date: string, months: number): string {
