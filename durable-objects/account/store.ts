@@ -19,6 +19,9 @@ const decode = <T>(text: string): T => JSON.parse(text, (_k, v: unknown) => (typ
 
 type Row = Record<string, SqlStorageValue>;
 
+/** A stored activity row as the book hands it out. */
+const activityRow = (r: Row): ActivityRow => ({ id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> });
+
 /** Unsent events an incarnation follows in memory at most, by default; beyond, it reads the table. */
 const KNOWN_MAX = 100;
 /** Orders whose last written rows the store keeps in memory (#written). */
@@ -294,14 +297,12 @@ export class AccountStore implements AccountBook {
     return this.sql
       .exec<Row>(`SELECT id, type, t, data FROM activities ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${dir} LIMIT ?`, ...args, q.pageSize)
       .toArray()
-      .map((r) => ({ id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> }));
+      .map(activityRow);
   }
 
   /** Every activity before `until`, oldest first (time, then id: the order they happened), read as they are used. */
   *activitiesBefore(until: number): Generator<ActivityRow> {
-    for (const r of this.sql.exec<Row>(`SELECT id, type, t, data FROM activities WHERE t < ? ORDER BY t, id`, until)) {
-      yield { id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> };
-    }
+    for (const r of this.sql.exec<Row>(`SELECT id, type, t, data FROM activities WHERE t < ? ORDER BY t, id`, until)) yield activityRow(r);
   }
 
   enqueue(event: DomainEvent): void {
