@@ -5,7 +5,7 @@ import type { FeedEvent } from "../../shared/market/feed";
 import { ticksToDecimal, type InstrumentSpec } from "../../shared/market/instrument";
 import { failedCallbackLogs, strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
 import { strategyOrderPrefix, strategyRunPrefix } from "../../shared/strategy/live";
-import { callbacksOf, stateProblem, StrategyRuntime, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
+import { callbacksOf, stateJson, StrategyRuntime, type CheckedState, type Invoker, type LogLine, type StrategyMemory, type StrategyPort } from "../../shared/strategy/runtime";
 import { eventTime, liveStartRefusal, liveStats, liveStep, newCounters, orderEnded, recordFailure, recordFill, recordSuccess, type LiveStats, type LiveStrategyConfig, type LiveStrategyStatus } from "../../shared/strategy/live-host";
 import { TEMPLATES } from "../../shared/strategy/templates";
 import { LiveStrategyStore, type LiveRow } from "./strategy-store";
@@ -23,6 +23,11 @@ interface Loaded {
    * starts a trace of its own, which its account calls continue (docs/tracing.md).
    */
   trace: { span: Span; commands: number } | null;
+  /**
+   * The state the last callback left and its JSON, made by its check: what the event's save
+   * stores. Dropped when a callback fails (a template's may have changed the state in place).
+   */
+  checked: CheckedState | null;
 }
 
 export interface HostDeps {
@@ -216,6 +221,7 @@ export class StrategyHost {
     // Commands held from completed callbacks (a bar's orders wait for the next print).
     const held = new Set(runtime.held);
     loaded.trace = null;
+    loaded.checked = null;
     try {
       await this.#collect(loaded);
       await step(runtime);
@@ -230,6 +236,7 @@ export class StrategyHost {
         this.#endTrace(loaded, { error: error.message });
         throw error;
       }
+      loaded.checked = null;
       const errored = recordFailure(stats, runtime.invocations - before);
       // A StrategyCodeError's message already says where in the user's source it failed.
       const message = error instanceof Error ? error.message : String(error);
@@ -374,11 +381,17 @@ export class StrategyHost {
       idPrefix: strategyRunPrefix(config.id, config.run),
       now: () => this.#clock(),
       memory,
-      // Stored after every callback: a state that cannot be stored fails the callback that made it.
-      checkState: stateProblem,
+      // Stored after every callback: a state that cannot be stored fails the callback that
+      // made it. The check's JSON is what the event's save stores.
+      checkState: (state) => {
+        const checked = stateJson(state);
+        if ("problem" in checked) return checked.problem;
+        holder.loaded!.checked = { state, json: checked.json };
+        return null;
+      },
     });
     runtime.hold(row.held);
-    const loaded: Loaded = { row, runtime, sandbox, view: null, trace: null };
+    const loaded: Loaded = { row, runtime, sandbox, view: null, trace: null, checked: null };
     holder.loaded = loaded;
     this.#loaded.set(config.id, loaded);
     return loaded;
@@ -398,7 +411,7 @@ export class StrategyHost {
     row.memory = runtime.memory;
     row.held = [...runtime.held];
     const lines: LogLine[] = runtime.takeLogs();
-    this.#store.save(row);
+    this.#store.save(row, loaded.checked);
     if (lines.length > 0) {
       const seqs = this.#store.appendLogs(row.config.id, lines);
       void this.#account(row)

@@ -1,7 +1,7 @@
 import type { FeedEvent } from "../../shared/market/feed";
 import type { StrategyCommand } from "../../shared/strategy/invoke";
 import { newCounters, type LiveCounters, type LiveStatusName, type LiveStrategyConfig } from "../../shared/strategy/live-host";
-import type { LogLine, StrategyMemory } from "../../shared/strategy/runtime";
+import { memoryJson, type CheckedState, type LogLine, type StrategyMemory } from "../../shared/strategy/runtime";
 
 /** Log lines kept per strategy (the oldest go first). */
 const LOG_KEPT = 500;
@@ -103,12 +103,13 @@ export class LiveStrategyStore {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM live_strategies WHERE status = 'running'`).one().n;
   }
 
-  save(row: LiveRow): void {
+  /** Stores a strategy's row; `checked` is its state's JSON from the last callback's check, if nothing has changed it since. */
+  save(row: LiveRow, checked: CheckedState | null = null): void {
     this.sql.exec(
       `UPDATE live_strategies SET status = ?, message = ?, memory = ?, held = ?, update_seq = ?, heard_seq = ?, stats = ? WHERE id = ?`,
       row.status,
       row.message,
-      JSON.stringify(row.memory),
+      memoryJson(row.memory, checked),
       JSON.stringify(row.held),
       row.updateSeq,
       row.heardSeq,

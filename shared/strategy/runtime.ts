@@ -198,16 +198,44 @@ export const MAX_STATE_BYTES = 1024 * 1024;
 
 /** Why `state` cannot be a strategy's state (not a JSON object, or too large), or null. */
 export function stateProblem(state: unknown): string | null {
-  if (typeof state !== "object" || state === null || Array.isArray(state)) return "ctx.state must be a plain object";
+  const checked = stateJson(state);
+  return "problem" in checked ? checked.problem : null;
+}
+
+/**
+ * The JSON a strategy's state is stored as, or why it cannot be a strategy's state: the
+ * check is the serialization, so a live host that checks a callback's state stores that
+ * text rather than serializing the state again (`memoryJson`).
+ */
+export function stateJson(state: unknown): { json: string } | { problem: string } {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return { problem: "ctx.state must be a plain object" };
   let json: string | undefined;
   try {
     json = JSON.stringify(state);
   } catch (error) {
-    return `ctx.state must be JSON (${error instanceof Error ? error.message : String(error)})`;
+    return { problem: `ctx.state must be JSON (${error instanceof Error ? error.message : String(error)})` };
   }
   // UTF-8 takes at most three bytes per UTF-16 unit: most states are measured by their length alone.
   const bytes = json.length * 3 <= MAX_STATE_BYTES ? json.length : new TextEncoder().encode(json).length;
-  return bytes > MAX_STATE_BYTES ? `ctx.state is ${bytes} bytes as JSON; at most ${MAX_STATE_BYTES} are kept` : null;
+  return bytes > MAX_STATE_BYTES ? { problem: `ctx.state is ${bytes} bytes as JSON; at most ${MAX_STATE_BYTES} are kept` } : { json };
+}
+
+/** A state and the JSON its check made of it (`stateJson`), while nothing has changed it since. */
+export interface CheckedState {
+  state: StrategyState;
+  json: string;
+}
+
+/**
+ * `JSON.stringify(memory)`, with the state's text taken from its check when `checked` is of
+ * the state the memory holds: a state of up to a megabyte is serialized once per event
+ * rather than twice. The caller vouches that nothing changed the state since its check.
+ */
+export function memoryJson(memory: StrategyMemory, checked: CheckedState | null): string {
+  if (checked === null || checked.state !== memory.state) return JSON.stringify(memory);
+  const { state: _state, ...rest } = memory;
+  const others = JSON.stringify(rest);
+  return others === "{}" ? `{"state":${checked.json}}` : `{"state":${checked.json},${others.slice(1)}`;
 }
 
 /** A callback's state refused by RuntimeOptions.checkState: the callback failed. */
