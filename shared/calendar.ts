@@ -87,7 +87,7 @@ const isHoliday = (date: string) => SPECIAL_CLOSURES.has(date) || nyseHolidays(N
  * Independence Day (July 3), the day after Thanksgiving and Christmas Eve, when each is a
  * trading day.
  */
-function isEarlyClose(date: string): boolean {
+export function isEarlyClose(date: string): boolean {
   const y = Number(date.slice(0, 4));
   const md = date.slice(5);
   if (md !== "07-03" && md !== "12-24" && (md < "11-23" || md > "11-29" || date !== addDays(nthWeekday(y, 11, 4, 4), 1))) return false;

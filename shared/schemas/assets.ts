@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { shownName } from "./common";
 import { SimParamsSchema } from "../market/simulator";
 import { parseTimeframe } from "../market/timeframe";
+import { NYSE_ZONE } from "../trading/session";
 
 // Asset registry: Alpaca's asset shape on the wire (note the key `class`), plus the
 // RedFire-specific feed and session configuration for admins.
@@ -21,7 +22,13 @@ export const Session = z
     open: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM"),
     close: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM"),
     days: z.array(z.number().int().min(0).max(6)).min(1).max(7).openapi({ description: "0 = Sunday … 6 = Saturday" }),
+    calendar: z
+      .enum(["nyse"])
+      .nullable()
+      .optional()
+      .openapi({ description: '"nyse": closed on the exchange\'s holidays; on its early-close days a close at or before 16:00 moves to 13:00, a later one to 17:00 (as /v2/calendar)' }),
   })
+  .refine((s) => !s.calendar || s.timeZone === NYSE_ZONE, { path: ["calendar"], message: `the NYSE calendar is kept in ${NYSE_ZONE} time: set timeZone to ${NYSE_ZONE}` })
   .openapi("TradingSession");
 
 export const FeedConfig = z

@@ -7,6 +7,14 @@
 // Opens and closes are wall-clock times, so the instants move with daylight saving. Every
 // wall time becomes an instant from its local calendar date, never by adding hours to an
 // instant: a local day lasts 23 to 25 hours, and some zones skip or repeat midnight itself.
+//
+// A session on the NYSE calendar (`calendar: "nyse"`, New York time) also keeps the
+// exchange's closures and early closes (shared/calendar.ts, what /v2/clock and
+// /v2/calendar answer): no session on a holiday, and on an early-close day the core
+// session ends at 13:00 and the late one at 17:00 (a close at or before 16:00 moves to
+// 13:00, a later one to 17:00, when it is later than that).
+
+import { isEarlyClose, isTradingDay } from "../calendar";
 
 export interface TradingSession {
   timeZone: string;
@@ -16,7 +24,15 @@ export interface TradingSession {
   close: string;
   /** The days a session opens on: 0 = Sunday … 6 = Saturday. */
   days: number[];
+  /** "nyse": no session on the exchange's holidays, and early closes kept (the zone must be America/New_York). */
+  calendar?: "nyse" | null;
 }
+
+/** The zone a session on the NYSE calendar must be in. */
+export const NYSE_ZONE = "America/New_York";
+const EARLY_CORE_CLOSE = 13 * 60;
+const CORE_CLOSE = 16 * 60;
+const EARLY_LATE_CLOSE = 17 * 60;
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -85,13 +101,28 @@ function sessionAround(session: TradingSession, now: number): { openAt: () => nu
   const close = minutesOf(session.close);
   const closesNextDay = close <= open;
   const today = Math.floor(wallAt(now, timeZone) / DAY) * DAY;
+  // A week ahead reaches every session day, and the longest run of exchange closures
+  // (September 2001: four weekdays and a weekend) ends within it too.
   for (let k = closesNextDay ? -1 : 0; k <= 8; k++) {
     const date = today + k * DAY;
     if (!session.days.includes(new Date(date).getUTCDay())) continue;
-    const closeAt = instantOfWall(date + (closesNextDay ? DAY : 0) + close * MINUTE, timeZone);
+    const closing = session.calendar === "nyse" ? nyseClose(new Date(date).toISOString().slice(0, 10), open, close) : close;
+    if (closing === null) continue;
+    const closeAt = instantOfWall(date + (closesNextDay ? DAY : 0) + closing * MINUTE, timeZone);
     if (closeAt > now) return { openAt: () => instantOfWall(date + open * MINUTE, timeZone), closeAt };
   }
   return null;
+}
+
+/**
+ * The close (minutes) of a session opening on `date` on the NYSE calendar: null on a day
+ * the exchange is closed, or when an early close comes before the session opens.
+ */
+function nyseClose(date: string, open: number, close: number): number | null {
+  if (!isTradingDay(date)) return null;
+  if (!isEarlyClose(date) || close <= open) return close;
+  const early = Math.min(close, close <= CORE_CLOSE ? EARLY_CORE_CLOSE : EARLY_LATE_CLOSE);
+  return early > open ? early : null;
 }
 
 /**

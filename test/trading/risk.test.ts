@@ -61,6 +61,26 @@ describe("pre-trade risk rules", () => {
     expect(refused.message).toContain("outside its trading session");
   });
 
+  it("a symbol on the NYSE calendar takes orders exactly when /v2/clock says the market is open", async () => {
+    // Found in QA: a New York session traded on Thanksgiving while the clock said closed.
+    const { user, market } = await fresh();
+    const id = await assetId(market.symbol);
+    const nyse = { timeZone: "America/New_York", open: "09:30", close: "16:00", days: [1, 2, 3, 4, 5], calendar: "nyse" };
+    const patch = await call(`/api/admin/assets/${id}`, { method: "PATCH", body: { session: nyse }, token: admin.access, ip: admin.ip });
+    expect(await json(patch)).toMatchObject({ session: nyse });
+    const before = await json<{ is_open: boolean }>(await call("/v2/clock", { token: user.access }));
+    const placed = await placeOrder(user, { symbol: market.symbol, qty: "1", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "day" });
+    const after = await json<{ is_open: boolean }>(await call("/v2/clock", { token: user.access }));
+    // Unless the order straddled an open or a close, the clock and the account agree.
+    if (before.is_open === after.is_open) {
+      if (before.is_open) expect(placed.status).toBe(200);
+      else expect((await expectError(placed, 422)).details[0]).toMatchObject({ rule: "session" });
+    }
+    // Another zone cannot keep the exchange's calendar.
+    const wrong = await call(`/api/admin/assets/${id}`, { method: "PATCH", body: { session: { ...nyse, timeZone: "Europe/London" } }, token: admin.access, ip: admin.ip });
+    expect((await expectError(wrong, 422)).details.map((d) => d.path)).toContain("session.calendar");
+  });
+
   it("a resting order does not trade while its symbol's session is closed, and trades once it is open", async () => {
     // Found in QA: a feed printing around the clock filled resting GTC orders after the close.
     const { user, market } = await fresh();

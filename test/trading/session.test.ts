@@ -2,6 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dayOrderExpiry, sessionOpen, sessionState, type TradingSession } from "../../shared/trading/session";
 import { Venue } from "../../shared/venue/venue";
+import { calendar, clock, newYorkTime, newYorkTimestamp } from "../../shared/calendar";
+import { Session } from "../../shared/schemas/assets";
 
 // When instruments trade and when day orders end.
 const NYSE: TradingSession = { timeZone: "America/New_York", open: "09:30", close: "16:00", days: [1, 2, 3, 4, 5] };
@@ -312,5 +314,85 @@ describe("day orders at the venue", () => {
     // Gone from the book too: an ask at its price now fills only the gtc order.
     venue.onQuote({ t: 2_000, bidTicks: 9_890, askTicks: 9_900, bidLots: 10, askLots: 10 }, 2_000);
     expect(venue.drain().reports.filter((r) => r.kind === "fill").map((r) => r.orderId)).toEqual(["gtc"]);
+  });
+});
+
+// ---- sessions on the NYSE calendar ----------------------------------------------------------
+// Reconciled against the calendar behind /v2/clock and /v2/calendar (shared/calendar.ts): a
+// session engine that traded on Thanksgiving while the clock said closed was found in QA.
+const NYSE_CORE: TradingSession = { ...NYSE, calendar: "nyse" };
+const NYSE_EXTENDED: TradingSession = { timeZone: "America/New_York", open: "04:00", close: "20:00", days: [1, 2, 3, 4, 5], calendar: "nyse" };
+const nyDate = (t: number) => newYorkTimestamp(t).slice(0, 10);
+
+describe("a session on the NYSE calendar", () => {
+  it("is closed on the exchange's holidays and ends early on its early-close days", () => {
+    // Thanksgiving 2026 (Thursday 26 November): closed all day.
+    expect(sessionOpen(NYSE_CORE, at("2026-11-26T15:00:00Z"))).toBe(false);
+    expect(sessionOpen(NYSE, at("2026-11-26T15:00:00Z"))).toBe(true); // without the calendar, a weekday like any other
+    // The day after closes at 13:00 EST (18:00 UTC); the late session at 17:00.
+    expect(sessionOpen(NYSE_CORE, at("2026-11-27T17:59:59Z"))).toBe(true);
+    expect(sessionOpen(NYSE_CORE, at("2026-11-27T18:00:00Z"))).toBe(false);
+    expect(sessionOpen(NYSE_EXTENDED, at("2026-11-27T21:59:59Z"))).toBe(true);
+    expect(sessionOpen(NYSE_EXTENDED, at("2026-11-27T22:00:00Z"))).toBe(false);
+    // Christmas 2026 is a Friday; Christmas Eve closes early. Good Friday 2027 (26 March) is closed.
+    expect(sessionOpen(NYSE_CORE, at("2026-12-25T15:00:00Z"))).toBe(false);
+    expect(sessionOpen(NYSE_CORE, at("2026-12-24T18:00:00Z"))).toBe(false);
+    expect(sessionOpen(NYSE_CORE, at("2027-03-26T15:00:00Z"))).toBe(false);
+    // An unscheduled closure the rules do not give: President Carter's funeral, 9 January 2025.
+    expect(sessionOpen(NYSE_CORE, at("2025-01-09T15:00:00Z"))).toBe(false);
+  });
+
+  it("ends a day order at the next session's close, past holidays and at an early close", () => {
+    // Placed after Wednesday's close before Thanksgiving: it lives until Friday's 13:00 close.
+    expect(dayOrderExpiry(NYSE_CORE, at("2026-11-25T22:00:00Z"))).toBe(at("2026-11-27T18:00:00Z"));
+    // Placed on Christmas Day: Monday the 28th's close.
+    expect(dayOrderExpiry(NYSE_CORE, at("2026-12-25T15:00:00Z"))).toBe(at("2026-12-28T21:00:00Z"));
+    // September 2001: closed Tuesday 11th to Friday 14th, opened again Monday 17th.
+    expect(dayOrderExpiry(NYSE_CORE, at("2001-09-11T15:00:00Z"))).toBe(at("2001-09-17T20:00:00Z"));
+  });
+
+  it("a session that would open after an early close does not open that day", () => {
+    const afternoon: TradingSession = { timeZone: "America/New_York", open: "14:00", close: "16:00", days: [1, 2, 3, 4, 5], calendar: "nyse" };
+    expect(sessionOpen(afternoon, at("2026-11-27T19:30:00Z"))).toBe(false);
+    expect(sessionOpen(afternoon, at("2026-11-30T19:30:00Z"))).toBe(true);
+  });
+
+  it("09:30–16:00 is open exactly when /v2/clock says the market is, and 04:00–20:00 when /v2/calendar's session is", () => {
+    const instants = fc.sample(fc.integer({ min: Date.UTC(1995, 0, 1), max: Date.UTC(2040, 0, 1) }), 4_000);
+    // Around every open and close of a few years, where a wrong minute would show.
+    for (const day of calendar("2024-01-01", "2027-12-31")) {
+      for (const hhmm of [day.open, day.close]) for (const d of [-1, 0, 1]) instants.push(newYorkTime(day.date, hhmm) + d);
+    }
+    const failures = failuresOf(instants, (t) => {
+      const core = sessionOpen(NYSE_CORE, t);
+      if (core !== clock(t).is_open) return `core session ${core}, clock ${clock(t).is_open}`;
+      const date = nyDate(t);
+      const [day] = calendar(date, date);
+      const hhmm = (s: string) => `${s.slice(0, 2)}:${s.slice(2)}`;
+      const extended = day !== undefined && t >= newYorkTime(date, hhmm(day.session_open)) && t < newYorkTime(date, hhmm(day.session_close));
+      return sessionOpen(NYSE_EXTENDED, t) === extended ? null : `extended session ${!extended}, calendar ${extended}`;
+    });
+    expect(failures).toEqual([]);
+  });
+
+  it("holds each state until the instant it names", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2035, 0, 1) }), (now) => {
+        const state = sessionState(NYSE_CORE, now);
+        expect(state.open).toBe(sessionOpen(NYSE_CORE, now));
+        expect(sessionOpen(NYSE_CORE, state.until - 1)).toBe(state.open);
+        expect(sessionOpen(NYSE_CORE, state.until)).toBe(!state.open);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("is refused in any zone but New York's", () => {
+    const parsed = Session.safeParse({ timeZone: "Europe/London", open: "08:00", close: "16:30", days: [1, 2, 3, 4, 5], calendar: "nyse" });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([["calendar", "the NYSE calendar is kept in America/New_York time: set timeZone to America/New_York"]]);
+    expect(Session.safeParse({ ...NYSE_CORE }).success).toBe(true);
+    expect(Session.safeParse({ ...NYSE, calendar: null }).success).toBe(true);
+    expect(Session.safeParse({ ...NYSE, calendar: "lse" }).success).toBe(false);
   });
 });
