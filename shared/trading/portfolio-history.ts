@@ -181,8 +181,9 @@ export function portfolioWindows(span: PortfolioSpan, now: number, createdAt: nu
       // New York days; trading days only unless reporting is continuous (a crypto trader's week has seven).
       const dates = reporting === "continuous" ? datesBetween(firstDate, lastDate) : calendar(firstDate, lastDate).map((d) => d.date);
       for (const date of dates) {
-        const day = newYorkDay(date)!;
-        add(day.start, day.end);
+        // None past the calendar's last year (a clock past 2099, found by the request property).
+        const day = newYorkDay(date);
+        if (day) add(day.start, day.end);
       }
     } else {
       const step = STEP[tf];
