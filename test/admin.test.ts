@@ -167,7 +167,7 @@ describe("admin", () => {
     const [admin, user] = await Promise.all([signUp("admin"), signUp()]);
     const limits = (body: unknown) => call(`/api/admin/accounts/${user.id}/limits`, { method: "PATCH", body, token: admin.access, ip: admin.ip });
     const cases: [unknown, string][] = [
-      [{ maxOrderQty: "0" }, "must be greater than 0: 0 would refuse every order"],
+      [{ maxOrderQty: "0" }, "must be greater than 0: 0 would refuse every buy"],
       [{ maxOrderQty: 5 }, 'must be a decimal string like "100000"'],
       [{ maxOrderNotional: "1.123456789" }, "at most 8 decimal places (9 given)"],
     ];

@@ -56,7 +56,7 @@ export class StrategyLink {
         account: accountSummary(ledger, spec, lastTicks),
         openOrders: openOrdersView(open, spec, (id) => (id.startsWith(prefix) ? null : undefined)),
         maxBuyQty: maxBuyQty(ledger, spec, lastTicks, engine.limits(), this.venue, openBuyLots(open, spec.symbol)),
-        maxSellQty: maxSellQty(ledger, spec, lastTicks, engine.limits()),
+        maxSellQty: maxSellQty(ledger, spec),
       },
       updates: rows.map((r) => JSON.parse(r.body) as TradeUpdate),
       seq: rows.at(-1)?.seq ?? afterSeq,

@@ -357,7 +357,7 @@ function prepare<P>(options: BacktestOptions<P>) {
       return maxBuyQty(runner.engine.ledger, spec, lastTicks, config.limits, config.venue, openBuyLots(book.openOrders(), spec.symbol));
     },
     get maxSellQty() {
-      return maxSellQty(runner.engine.ledger, spec, lastTicks, config.limits);
+      return maxSellQty(runner.engine.ledger, spec);
     },
   };
   const port: StrategyPort = {

@@ -113,8 +113,7 @@ export interface StrategyContext<P = Record<string, unknown>> {
   maxBuyQty(): string;
   /**
    * The largest quantity (decimal string) of a market sell the account accepts now: the
-   * position no open sell holds, within the order limits at the last trade. A position
-   * larger than that is closed by several sells.
+   * position no open sell holds (the order size limits judge buys only).
    */
   maxSellQty(): string;
   log(...parts: unknown[]): void;

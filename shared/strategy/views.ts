@@ -85,17 +85,13 @@ export function maxBuyQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: numbe
 
 /**
  * The largest quantity (decimal string) of a market sell the account accepts now: the
- * position no open sell holds, within the order's quantity and value limits (the value at
- * the band's edge above the last trade). A strategy closing a position larger than that
- * sells it in several orders.
+ * position no open sell holds (the order size limits judge buys only).
  */
-export function maxSellQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null, limits: RiskLimits): string {
+export function maxSellQty(ledger: Ledger, spec: InstrumentSpec): string {
   const p = ledger.positions[spec.symbol];
   const free = p ? p.qty - p.reserved : 0;
-  if (free <= 0) return lotsToDecimal(0, spec);
-  // Valued at the band's edge above the last trade, as maxBuyQty values a buy.
-  const byValue = lastTicks === null ? free : lotsWorth(knownMoney(limits.maxOrderNotional)!, protectionPrice("buy", lastTicks, limits.priceBandPct), spec);
-  return lotsToDecimal(Math.min(free, lotsOfQty(limits.maxOrderQty, spec), byValue), spec);
+  // The order size limits judge buys only (shared/trading/risk.ts): all of it.
+  return lotsToDecimal(Math.max(0, free), spec);
 }
 
 /** Lots in a quantity limit (a decimal string), rounded down to the lot grid. */

@@ -288,7 +288,7 @@ export class AccountEngine {
     }
     if (lots > free) {
       // Only when open sells hold part of it is there anything to cancel.
-      const why = free < p.qty ? ": the rest is held by open orders; cancel them first (DELETE /v2/positions?cancel_orders=true closes every position after canceling)" : ": more than the position holds";
+      const why = lots <= p.qty && free < p.qty ? ": the rest is held by open orders; cancel them first (DELETE /v2/positions?cancel_orders=true closes every position after canceling)" : ": more than the position holds";
       return refused("position", `insufficient qty available for order (requested: ${lotsToDecimal(lots, spec)}, available: ${lotsToDecimal(free, spec)})${why}`);
     }
     return this.place({ side: "sell", type: "market", time_in_force: "day", qty: lotsToDecimal(lots, spec) }, asset, market, traceparent, held);
@@ -576,7 +576,9 @@ export class AccountEngine {
       let next: Ledger;
       try {
         if (!reservation) {
-          throw new LedgerError("insufficient_position", `insufficient qty available for order (requested: ${formatMoney(intent.notional!)} USD of ${spec.symbol}, available: ${formatMoney(notional(reference, free, spec))} USD at the last price ${ticksToDecimal(reference, spec)})`);
+          // A notional sell worth more than the free position: the `position` rule, as a qty sell's.
+          const message = `insufficient qty available for order (requested: ${formatMoney(intent.notional!)} USD of ${spec.symbol}, available: ${formatMoney(notional(reference, free, spec))} USD at the last price ${ticksToDecimal(reference, spec)})`;
+          return refused("position", message, [{ path: "notional", message: "more than the free position is worth at the last price" }]);
         }
         next = reserve(ledger, id, reservation);
       } catch (error) {

@@ -31,10 +31,10 @@ function positiveLimit(zeroRefuses: string) {
 }
 
 export const RiskLimits = z.object({
-  /** Largest quantity of one order, in shares or coins. */
-  maxOrderQty: positiveLimit("every order"),
-  /** Largest value of one order, in USD at its limit (or the market). */
-  maxOrderNotional: positiveLimit("every order"),
+  /** Largest quantity of one buy, in shares or coins (sells only reduce a position: not limited). */
+  maxOrderQty: positiveLimit("every buy"),
+  /** Largest value of one buy, in USD at its limit (or the market). */
+  maxOrderNotional: positiveLimit("every buy"),
   /** Largest value held in one symbol, counting open buy orders, in USD at the last price. */
   maxPositionNotional: positiveLimit("every buy"),
   /** Limit and stop prices within this many percent of the last price; also a market order's protection. */
@@ -120,13 +120,17 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
       path: "limit_price",
       message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the ${center === reference ? "last price" : "stop price"} ${ticksToDecimal(center, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
     };
+  // The order size limits judge buys. A sell only takes a long position down (there are no
+  // short sales: a sell beyond the free position is refused for it), and a limit on its
+  // size trapped a position grown past it, refusing even DELETE /v2/positions (found in QA).
+  if (intent.side === "sell") return null;
   const price = intent.limit ?? intent.stop ?? reference;
   if (intent.qty !== null && quantityOf(intent.qty, spec) > knownMoney(limits.maxOrderQty)!)
     return { rule: "max_order_qty", path: "qty", message: `qty ${lotsToDecimal(intent.qty, spec)} exceeds the maximum order quantity ${limits.maxOrderQty}` };
   const value = intent.notional ?? notionalOf(price, intent.qty!, spec);
   if (value > knownMoney(limits.maxOrderNotional)!)
-    return { rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(value)} exceeds the maximum order notional ${limits.maxOrderNotional}` };
-  if (intent.side === "buy") {
+    return { rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(roundHalfUp(value, CENT))} exceeds the maximum order notional ${limits.maxOrderNotional}` };
+  {
     // What the position would be worth at the last price once every open buy and this one
     // have filled: all their lots at that one price (the new order's lots valued at its own
     // limit, as they once were, let a far limit in that the same order, resting, then

@@ -2,22 +2,21 @@ import { describe, expect, it } from "vitest";
 import { runBacktest } from "../../shared/strategy/backtest";
 import type { Strategy, StrategyBar } from "../../shared/strategy/runtime";
 import { TEMPLATES } from "../../shared/strategy/templates";
-import { exitLong, MAX_EXIT_ORDERS } from "../../shared/strategy/templates/common";
+import { exitLong } from "../../shared/strategy/templates/common";
 import { parseMoney } from "../../shared/trading/money";
 import { COIN, HOUR, START } from "./helpers";
 
-// The account refuses an order over its limits (RISK_LIMITS: 1,000,000 USD an order by
-// default) whichever its side. A strategy's all-in buy is sized within them
-// (ctx.maxBuyQty), and an exit larger than one order may be is sold in several
-// (ctx.maxSellQty): before, the buy was refused outright and the exit was refused on every
-// signal, trapping the position.
+// The account's order size limits (RISK_LIMITS: 1,000,000 USD an order by default) judge
+// buys. A strategy's all-in buy is sized within them (ctx.maxBuyQty): before, it was refused
+// outright. An exit sells the whole position in one order, however large: a sell only takes a
+// position down, and a limit on it trapped positions grown past it.
 
 const bar = (i: number, price: number): StrategyBar => ({ t: START + i * HOUR, open: price, high: price, low: price, close: price, volume: 1 });
 const units = (text: string) => parseMoney(text)!;
 const LIMITS = { maxOrderNotional: "1000", maxPositionNotional: "1000000" };
 
 describe("orders within the account's order limits", () => {
-  it("closes a position larger than one order may be in several sells, each within the limit", async () => {
+  it("closes a position larger than one order may be in one sell: the order limits judge buys", async () => {
     // DCA buys 600 USD a bar at 100 for twelve bars, then the price jumps 50 %: take profit.
     const bars = [...Array.from({ length: 12 }, (_, i) => bar(i, 100)), ...Array.from({ length: 4 }, (_, i) => bar(12 + i, 150))];
     const result = await runBacktest({ strategy: TEMPLATES.get("dca")!.create(), bars, spec: COIN, params: { every: 1, notional: 600, takeProfitPct: 20 }, cash: "100000", venue: { takerBps: 0, makerBps: 0, minFee: "0" }, limits: LIMITS });
@@ -25,13 +24,10 @@ describe("orders within the account's order limits", () => {
     const firstSell = result.fills.findIndex((f) => f.side === "sell");
     expect(firstSell).toBeGreaterThan(0);
     const bought = result.fills.slice(0, firstSell).reduce((s, f) => s + units(f.qty), 0n);
-    expect(bought * 150n).toBeGreaterThan(units("5000")); // worth over 5,000 USD at 150
-    // The whole position is sold at once (the same bar's open), in orders of at most 1000 USD each.
+    expect(bought * 150n).toBeGreaterThan(units("5000")); // worth over 5,000 USD at 150, five times the limit
     const sells = result.fills.filter((f) => f.side === "sell");
-    expect(new Set(sells.map((f) => f.transaction_time)).size).toBe(1);
-    expect(sells.reduce((s, f) => s + units(f.qty), 0n)).toBe(bought);
-    expect(sells.length).toBeGreaterThan(5);
-    for (const f of sells) expect((units(f.qty) * units(f.price)) / 10n ** 18n).toBeLessThanOrEqual(units("1000"));
+    expect(sells).toHaveLength(1);
+    expect(units(sells[0]!.qty)).toBe(bought);
   });
 
   it("sizes an all-in buy within the order limit instead of having it refused", async () => {
@@ -69,22 +65,5 @@ describe("orders within the account's order limits", () => {
     const exits = result.orders.filter((o) => o.side === "sell" && o.order_type === "market");
     expect(exits.map((o) => [units(o.qty!), o.status])).toEqual([[units("5"), "filled"]]);
     expect(result.orders.find((o) => o.order_type === "limit")?.status).toBe("new");
-  });
-
-  it("sells at most MAX_EXIT_ORDERS orders on one signal, and the rest on the next ones", async () => {
-    // Forty buys of 600 USD at 100: 240 units, worth 36,000 at 150, some forty orders' worth.
-    const bars = [...Array.from({ length: 40 }, (_, i) => bar(i, 100)), ...Array.from({ length: 6 }, (_, i) => bar(40 + i, 150))];
-    const result = await runBacktest({ strategy: TEMPLATES.get("dca")!.create(), bars, spec: COIN, params: { every: 1, notional: 600, takeProfitPct: 20 }, cash: "100000", venue: { takerBps: 0, makerBps: 0, minFee: "0" }, limits: LIMITS });
-    expect(result.logs.filter((l) => l.text.includes("refused"))).toEqual([]);
-    const firstSell = result.fills.findIndex((f) => f.side === "sell");
-    const bought = result.fills.slice(0, firstSell).reduce((s, f) => s + units(f.qty), 0n);
-    const sells = result.fills.filter((f) => f.side === "sell");
-    const byTime = new Map<string, number>();
-    for (const f of sells) byTime.set(f.transaction_time, (byTime.get(f.transaction_time) ?? 0) + 1);
-    const counts = [...byTime.values()];
-    expect(counts[0]).toBe(MAX_EXIT_ORDERS);
-    expect(counts.length).toBeGreaterThan(1);
-    for (const c of counts) expect(c).toBeLessThanOrEqual(MAX_EXIT_ORDERS);
-    expect(sells.reduce((s, f) => s + units(f.qty), 0n)).toBe(bought);
   });
 });

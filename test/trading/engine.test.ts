@@ -135,7 +135,7 @@ describe("placing orders", () => {
     const before = structuredClone(h.engine.ledger);
     // Six shares at the last price are worth 600: 5,000 is refused, naming both amounts.
     const tooMuch = await h.place({ side: "sell", notional: "5000", qty: undefined });
-    expect(refusal(tooMuch)).toBe("buying_power");
+    expect(refusal(tooMuch)).toBe("position");
     expect(tooMuch.ok ? "" : tooMuch.refusal.message).toBe("insufficient qty available for order (requested: 5000.00 USD of AAA, available: 600.00 USD at the last price 100.00)");
     expect(h.engine.ledger).toEqual(before);
     expect(h.engine.ledger.positions.AAA!.qty).toBe(6);

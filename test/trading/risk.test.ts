@@ -118,6 +118,21 @@ describe("pre-trade risk rules", () => {
     expect((await placeOrder(user, { symbol: market.symbol, qty: "5", side: "buy", type: "limit", limit_price: "99.00", time_in_force: "gtc" })).status).toBe(200);
   });
 
+  it("the order size limits judge buys: a position grown past them still closes in one order", async () => {
+    // Found in QA: DELETE /v2/positions/{symbol} was refused for max_order_notional, trapping the position.
+    const { user, market } = await fresh();
+    for (let i = 0; i < 3; i++) await orderReaching(user, (await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "4", side: "buy", type: "market", time_in_force: "day" }))).id, "filled");
+    expect((await setLimits(user, { maxOrderQty: "5", maxOrderNotional: "500" })).status).toBe(200);
+    // A buy of the same size is refused; a sell of all twelve, worth over 1,000, is not.
+    expect((await expectError(await placeOrder(user, { symbol: market.symbol, qty: "12", side: "buy", type: "market", time_in_force: "day" }), 422)).details[0]).toMatchObject({ rule: "max_order_qty" });
+    const close = await call(`/v2/positions/${encodeURIComponent(market.symbol)}`, { method: "DELETE", token: user.access });
+    expect(close.status).toBe(200);
+    const order = await json<OrderJson>(close);
+    expect(order).toMatchObject({ side: "sell", qty: "12" });
+    await orderReaching(user, order.id, "filled");
+    expect(await json(await call("/v2/positions", { token: user.access }))).toEqual([]);
+  });
+
   it("a sell of more than the free position is refused, counting what open sells hold", async () => {
     const { user, market } = await fresh();
     const buy = await json<OrderJson>(await placeOrder(user, { symbol: market.symbol, qty: "4", side: "buy", type: "market", time_in_force: "day" }));

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatMoney, parseMoney } from "../../trading/money";
+import { parseMoney } from "../../trading/money";
 import type { OrderInput, Strategy, StrategyContext, StrategyState } from "../runtime";
 
 // What the templates share: how an entry is sized, what "long" means, and how a template
@@ -55,30 +55,12 @@ export function enterLong(ctx: StrategyContext<SizingParams>, tag: string): bool
   return order !== null;
 }
 
-/** Market sells one exit places at most: a position many times the order limits closes over several signals. */
-export const MAX_EXIT_ORDERS = 20;
-
-/**
- * Sells the whole position at market, but what open sells already hold (they sell it): in
- * one order, or, when that is larger than one sell may be (the account's order quantity
- * and value limits, `ctx.maxSellQty()`), in several of at most that size, all at the same
- * moment (each pays its own fee).
- */
+/** Sells the whole position at market, but what open sells already hold (they sell it), in one order. */
 export function exitLong(ctx: StrategyContext, tag: string): void {
   const available = ctx.position.qtyAvailable;
   const whole = parseMoney(available) ?? 0n;
   if (whole <= 0n) return;
-  const most = parseMoney(ctx.maxSellQty()) ?? 0n;
-  if (most <= 0n || whole <= most) {
-    ctx.sell({ qty: available, tag });
-    return;
-  }
-  let left = whole;
-  for (let i = 0; i < MAX_EXIT_ORDERS && left > 0n; i++) {
-    const qty = left < most ? left : most;
-    ctx.sell({ qty: formatMoney(qty, 0), tag });
-    left -= qty;
-  }
+  ctx.sell({ qty: available, tag });
 }
 
 export function isLong(ctx: StrategyContext): boolean {
