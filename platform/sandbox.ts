@@ -97,10 +97,13 @@ export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: Co
   try {
     await call(entry.backtestStart({ ...backtest, total: bars.length, first }), wallMs);
     const chunk = Math.max(1, Math.floor(options.chunkBars));
-    for (let from = 0; ; from += chunk) {
+    // A step may play fewer bars than it was sent (its loop work budget,
+    // sandbox/loop-budget.ts): the next one starts where it stopped.
+    for (let from = 0; ; ) {
       const sent: StrategyBar[] = [];
       for (let i = from; i < Math.min(bars.length, from + chunk); i++) sent.push(bars.at(i)!);
       const step = await call(entry.backtestStep(sent, options.onSettled !== undefined), wallMs);
+      from = step.done;
       if (step.settled) options.onSettled?.(step.settled);
       // A macrotask between chunks. Without it, under local workerd, the chain of sandbox
       // calls (and the caller's D1 reads in onProgress) never let the host's isolate serve

@@ -6,6 +6,7 @@ import type { LogLine, Strategy, StrategyBar } from "../shared/strategy/runtime"
 import type { RiskLimits } from "../shared/trading/risk";
 import type { VenueConfig } from "../shared/venue/venue";
 import { CALLBACKS, withLoopBudget } from "./callbacks";
+import { resetStepWork, STEP_LOOP_BUDGET, stepWork } from "./loop-budget.js";
 import userStrategy from "./strategy.js";
 
 // Runs INSIDE the Worker Loader isolate, beside the user's module ("./strategy.js"), with
@@ -83,7 +84,9 @@ export default class StrategySandbox extends WorkerEntrypoint {
       const { bt } = current();
       chunk.from = bt.barsDone;
       chunk.bars = bars;
-      await bt.step(bars.length);
+      // At most STEP_LOOP_BUDGET iterations a call: the host sends the bars not played again.
+      resetStepWork();
+      await bt.step(bars.length, () => stepWork() > STEP_LOOP_BUDGET);
       return { done: bt.barsDone, total: bt.total, finished: bt.done, settled: take ? bt.take() : null };
     });
     // A failed run's progress is where it failed, not its last report (a chunk's start).

@@ -16,6 +16,8 @@ export { setEventClock } from "./determinism";
 export const LOOP_BUDGET = 10_000_000;
 
 let spent = 0;
+/** Iterations since the host's call began (`resetStepWork`): what a backtest step has run. */
+let stepSpent = 0;
 
 export class LoopBudgetError extends Error {
   override name = "LoopBudgetError";
@@ -24,6 +26,7 @@ export class LoopBudgetError extends Error {
 /** Called by every loop iteration of the user's code; true, so `spend() && (cond)` keeps the condition's meaning. */
 export function spend(): true {
   spent += 1;
+  stepSpent += 1;
   if (spent > LOOP_BUDGET) throw new LoopBudgetError(`more than ${LOOP_BUDGET.toLocaleString("en-US")} loop iterations in one callback: a loop that never ends?`);
   return true;
 }
@@ -43,4 +46,21 @@ export function* guardIteration<T>(iterable: Iterable<T>): Generator<T, void, un
 /** A new callback starts with the whole budget. */
 export function resetLoopBudget(): void {
   spent = 0;
+}
+
+/**
+ * Loop iterations a backtest step may run before it hands back to the host, which plays the
+ * rest of its bars in its next call: local workerd runs the sandbox and the whole platform
+ * on one thread, so a chunk of 2,000 bars whose every callback stays just inside the
+ * callback's budget held everything else for seconds (found in QA). Checked between bars,
+ * so a step runs at most this plus one callback's budget; deterministic, like the budget.
+ */
+export const STEP_LOOP_BUDGET = 20_000_000;
+
+/** Iterations since the step began. */
+export const stepWork = (): number => stepSpent;
+
+/** A host's call starts counting from zero. */
+export function resetStepWork(): void {
+  stepSpent = 0;
 }

@@ -159,6 +159,22 @@ describe("backtests of user code in the sandbox", () => {
     expect(asked).toEqual([25, 50]);
   });
 
+  it("hand back to the host within a step's loop work, however many bars it was sent, with the same result", async () => {
+    // Found in QA: callbacks each just inside their loop budget made one chunk of bars one
+    // call of many seconds, and local workerd served nothing else meanwhile (the platform
+    // answered 503s). A step stops after the bar that passes STEP_LOOP_BUDGET (20 million
+    // iterations); the host sends the rest again. Each bar here runs 7 million: three a call.
+    const code = `export default { onBar(bar, ctx) { let s = 0; for (let i = 0; i < 7e6; i++) s += i; ctx.state = { bars: ((ctx.state.bars ?? 0) + 1), s }; } };\n`;
+    const seen: number[] = [];
+    const done = await runCodeBacktest(env, request(code, 10), { chunkBars: 2_000, onProgress: async (d) => (seen.push(d), true) });
+    expect(seen).toEqual([3, 6, 9, 10]);
+    expect("state" in done && done.state).toEqual({ bars: 10, s: 7e6 * (7e6 - 1) / 2 });
+    // Light callbacks still play a whole chunk a call.
+    const light: number[] = [];
+    await runCodeBacktest(env, request(`export default { onBar(bar, ctx) { for (let i = 0; i < 1000; i++); } };\n`, 100), { chunkBars: 60, onProgress: async (d) => (light.push(d), true) });
+    expect(light).toEqual([60, 100]);
+  });
+
   it("turn a throwing callback into a StrategyCodeError with the message and the line in the user's TypeScript", async () => {
     const source = `interface Memo {\n  seen: number;\n}\n\nexport default {\n  onBar(bar: { close: number }, ctx: { state: Memo }) {\n    if (bar.close > 0) throw new RangeError("no bars today");\n  },\n};\n`;
     const error = await codeError(runCodeBacktest(env, request(compiled(source, "ts"), 10), keepGoing));

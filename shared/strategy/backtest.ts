@@ -202,8 +202,11 @@ export class Backtest<P> {
     return this.#finished;
   }
 
-  /** Plays up to `maxBars` more bars (starting the strategy first); answers the bars played. */
-  async step(maxBars: number): Promise<number> {
+  /**
+   * Plays up to `maxBars` more bars (starting the strategy first), or fewer when `enough`
+   * answers true after a bar (a sandbox's work budget); answers the bars played.
+   */
+  async step(maxBars: number, enough?: () => boolean): Promise<number> {
     if (!this.#started) {
       this.#started = true;
       await this.#start();
@@ -214,6 +217,10 @@ export class Backtest<P> {
       // A quiet bar is played without a promise (see `play`).
       const playing = this.#play(this.#next);
       if (playing) await playing;
+      if (enough?.()) {
+        this.#next++;
+        break;
+      }
     }
     if (this.#next >= this.total && !this.#finished) {
       this.#finished = true;
