@@ -6,8 +6,10 @@
 // sandbox (loadEngine). Bad input (an option, a CSV row, the
 // parameters, the strategy file) is reported on stderr, with the line number where there
 // is one, and exits 2; with --json stdout carries exactly one JSON object.
+import { spawnSync } from "node:child_process";
 import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { BundleError, importBundle, reexport, ROOT } from "./lib/bundle.mjs";
 import { readArgs, runOptions, strategySource, USAGE, UsageError } from "./lib/backtest-options.mjs";
 import { fillsJson, metricsJson, textReport } from "./lib/backtest-report.mjs";
@@ -180,4 +182,12 @@ async function main() {
   }
 }
 
+// In the sandbox strings never become code (eval, new Function: found in QA, a loop in an
+// eval'd string ran past the loop budget here and was refused there): Node is told the
+// same, by running again with the flag when it was not given (npm run backtest gives it).
+const NO_CODE_FROM_STRINGS = "--disallow-code-generation-from-strings";
+if (!process.execArgv.includes(NO_CODE_FROM_STRINGS)) {
+  const again = spawnSync(process.execPath, [NO_CODE_FROM_STRINGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
+  process.exit(again.status ?? 1);
+}
 await main();

@@ -246,6 +246,20 @@ export default {
     assert(loading.code === 1 && loading.stderr.trim() === `backtest: the strategy failed as it loaded: TypeError: no (${top}:1:7)`, `exit ${loading.code}: ${loading.stderr}`);
   });
 
+  await check("a strategy file's eval and new Function are refused as in the sandbox (exit 1), whether node was given the flag or not", () => {
+    // Found in QA: an eval'd loop ran past the loop budget here, and the sandbox refuses it.
+    for (const [name, text] of [
+      ["eval.js", `export default {\n  onBar(bar, ctx) { eval("let i = 0; while (i < 3e7) i++;"); ctx.log("ran"); },\n};\n`],
+      ["function.js", `export default {\n  onBar(bar, ctx) { new Function("for (;;) {}")(); },\n};\n`],
+    ]) {
+      const strategy = file(name, text);
+      const run = backtest(["--strategy", strategy, "--csv", rfc, "--json"]);
+      assert(run.code === 1, `${name}: exit ${run.code}: ${run.stderr}`);
+      assert(run.stderr.includes("EvalError: Code generation from strings disallowed for this context"), `${name}: ${run.stderr}`);
+      assert(run.stdout === "", `${name}: stdout ${run.stdout}`);
+    }
+  });
+
   await check("a --csv that cannot be read (a directory) exits 2 with one line, no stack", () => {
     const run = backtest(["--strategy", "ma-cross", "--csv", dir]);
     assert(run.code === 2 && run.stderr.startsWith(`backtest: --csv: cannot read ${dir}: it is a directory`), `exit ${run.code}: ${run.stderr}`);
