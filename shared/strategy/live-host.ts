@@ -73,17 +73,18 @@ export interface LiveStats {
 export type LiveStatusName = "running" | "stopped" | "errored";
 
 /**
- * How many of one user's strategies run at once on one symbol. They all run in the symbol's
- * object, one callback after another beside its venue, each storing its memory after every
- * event: without a bound one user's 50 strategies could hold every other user's strategies
- * (and the venue) back on that symbol (security review).
+ * One of a user's strategies runs at a time on a symbol. A strategy trades its owner's
+ * account, and ctx.position is the account's position in the symbol: two strategies on one
+ * symbol each saw the other's holdings as their own, and one's exit sold what the other had
+ * bought (found in QA), so neither traded as its backtest does. (It used to be five, the
+ * security review's bound on what one user runs beside a symbol's venue; one bounds that too.)
  */
-export const MAX_LIVE_PER_OWNER_PER_SYMBOL = 5;
+export const MAX_LIVE_PER_OWNER_PER_SYMBOL = 1;
 
 /** Why a start is refused, given how many of the owner's other strategies run on the symbol; null when it may start. */
 export function liveStartRefusal(othersRunning: number, symbol: string): string | null {
   return othersRunning >= MAX_LIVE_PER_OWNER_PER_SYMBOL
-    ? `at most ${MAX_LIVE_PER_OWNER_PER_SYMBOL} of a user's strategies run at once on ${symbol}; stop one of them first`
+    ? `another of your strategies is running on ${symbol}: one runs at a time on a symbol, since a strategy trades the account's position in it (a second would sell the first's holdings); stop it first`
     : null;
 }
 
