@@ -199,6 +199,28 @@ describe("the symbol's stored history", () => {
     expect(done.metrics).toEqual(metricsView(expected.metrics));
   });
 
+  it("a saved strategy runs on its own symbol and timeframe unless the request names others", async () => {
+    // Found in QA: without a symbol it was refused, and with one it ran on 1Hour bars whatever the strategy's timeframe.
+    const admin = await signUp("admin");
+    const asset = await createInstrument(admin);
+    const start = Date.UTC(2025, 0, 6, 14, 30);
+    const bars = seededBars(90, 5).bars.map((b, i) => ({ ...b, t: start + i * 60_000 }));
+    const csv = ["timestamp,open,high,low,close,volume", ...bars.map((b) => `${new Date(b.t).toISOString()},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join("\n");
+    expect((await call(`/api/admin/assets/${asset.id}/history?timeframe=1Min`, { rawBody: csv, headers: { "content-type": "text/csv" }, token: admin.access })).status).toBe(200);
+    const saved = await json<{ id: string }>(await post("/api/strategies", { name: `minutes-${asset.symbol}`, kind: "template", template: "ma-cross", symbol: asset.symbol, timeframe: "1Min", params: { fast: 3, slow: 8 } }));
+    const range = { start: new Date(start).toISOString(), end: new Date(bars.at(-1)!.t).toISOString() };
+    const res = await post("/api/backtests", { strategy_id: saved.id, ...range });
+    expect(res.status).toBe(201);
+    const own = await json<View>(res);
+    expect(own).toMatchObject({ symbol: asset.symbol, timeframe: "1Min" });
+    expect(await finished(own.id)).toMatchObject({ status: "done", bars_total: 90 });
+    // Named in the request, another timeframe is used (here 5Min: 18 bars of the same minutes).
+    const other = await json<View & { timeframe: string }>(await post("/api/backtests", { strategy_id: saved.id, timeframe: "5Min", ...range }));
+    expect(other.timeframe).toBe("5Min");
+    // A template still needs its symbol.
+    expect((await expectError(await post("/api/backtests", { template: "ma-cross", ...range }), 422)).details.map((d) => d.path)).toContain("symbol");
+  });
+
   it("a range reaching into the bar now forming stops before it: its close is not known yet", async () => {
     const admin = await signUp("admin");
     const asset = await createInstrument(admin);

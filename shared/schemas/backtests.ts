@@ -113,6 +113,9 @@ export const BacktestRequest = z
       template: z.string().trim().min(1).max(64).optional().openapi({ example: "ma-cross" }),
       params: z.record(z.string(), z.unknown()).optional().openapi({ description: "The template's parameters; with strategy_id, they override the saved version's" }),
       ...RunTerms,
+      // A saved strategy names its own symbol and timeframe: they are the defaults with strategy_id.
+      symbol: RunTerms.symbol.optional().openapi({ description: "Required with template; with strategy_id, the strategy's own by default", example: "AAPL" }),
+      timeframe: z.string().trim().min(2).max(12).optional().openapi({ description: "1Hour by default; with strategy_id, the strategy's own", example: "1Hour" }),
     },
     { error: unknownFields },
   )

@@ -38,7 +38,10 @@ const PAGE = 10_000;
 /** What every route on one backtest (or optimization) by id shares. */
 const byId = { tags, security, request: { params: IdParam } };
 
-type RunInput = Pick<BacktestRequest, "symbol" | "timeframe" | "start" | "end" | "bars" | "tick_size" | "lot_size" | "cash" | "fee_bps" | "min_fee" | "half_spread_ticks" | "slippage_ticks">;
+type RunInput = Pick<BacktestRequest, "start" | "end" | "bars" | "tick_size" | "lot_size" | "cash" | "fee_bps" | "min_fee" | "half_spread_ticks" | "slippage_ticks"> & { symbol: string; timeframe: string };
+
+/** A backtest's timeframe when neither the request nor a saved strategy names one. */
+const DEFAULT_TIMEFRAME = "1Hour";
 
 /** An upload of the run's bars into its job, once the instrument is known; answers the bars stored. */
 type Upload = (spec: InstrumentSpec, timeframe: Timeframe) => Promise<number>;
@@ -61,9 +64,14 @@ async function prepareRun(env: Env, body: RunInput, upload?: Upload) {
 
 async function runOne(env: Env, userId: string, body: BacktestRequest, traceparent: string | null, upload?: (id: string) => Upload) {
   const strategy = await resolveStrategy(env, userId, body);
+  // A saved strategy runs on its own symbol and timeframe unless the request names others
+  // (found in QA: it ran on the request's default, 1Hour, whatever it was saved with).
+  const symbol = body.symbol ?? strategy.symbol;
+  if (symbol === null) throw unprocessable("symbol is required with a template", [{ path: "symbol", message: "required: the symbol whose bars to run on" }]);
+  const timeframe = body.timeframe ?? strategy.timeframe ?? DEFAULT_TIMEFRAME;
   await checkRoomForRuns(env, userId, 1, strategy.kind);
   const id = crypto.randomUUID();
-  const run = await prepareRun(env, body, upload?.(id));
+  const run = await prepareRun(env, { ...body, symbol, timeframe }, upload?.(id));
   // An upload had no row while it streamed in: counted again now it is stored, and dropped if
   // the runs that started meanwhile took the room.
   if (upload) await checkRoomForRuns(env, userId, 1, strategy.kind).catch(async (error: unknown) => {
@@ -96,7 +104,7 @@ backtests.openapi(
 const CsvQuery = z.strictObject(
   {
     symbol: z.string({ error: "is required: the symbol the bars are of" }).trim().min(1).max(24),
-    timeframe: z.string().trim().default("1Hour"),
+    timeframe: z.string().trim().optional().openapi({ description: "1Hour by default; with strategy_id, the strategy's own" }),
     template: z.string().trim().min(1).max(64).optional(),
     strategy_id: z.string().trim().min(1).max(64).optional(),
     version: wholeParam("version", 1, Number.MAX_SAFE_INTEGER).optional(),
