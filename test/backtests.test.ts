@@ -671,6 +671,31 @@ describe("code runs at once", () => {
   });
 });
 
+describe("runs started together", () => {
+  it("pass the caps no more than started one at a time: twelve code runs at once, four start; three optimizations of 80, two", async () => {
+    // Found in QA: every start counted the user's runs before any of them had a row, so
+    // twelve at once all started (the cap is four), and three optimizations of 100 made 300.
+    const busy = await signUp();
+    const strategyId = crypto.randomUUID();
+    const code = "export default { onBar() {} };\n";
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO strategies (id, user_id, name, kind, symbol, timeframe, params, current_version, updated_at) VALUES (?, ?, 'mine', 'code', ?, '1Hour', '{}', 1, ?)").bind(strategyId, busy.id, COIN.symbol, Date.now()),
+      env.DB.prepare("INSERT INTO strategy_versions (strategy_id, version, params, source, compiled, language) VALUES (?, 1, '{}', ?, ?, 'js')").bind(strategyId, code, code),
+    ]);
+    const bars = asJsonBars(seededBars(60, 14).bars);
+    const starts = await Promise.all(Array.from({ length: 12 }, () => post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, timeframe: "1Hour", bars }, busy)));
+    expect(starts.map((r) => r.status).sort()).toEqual([...Array(4).fill(201), ...Array(8).fill(429)]);
+    for (const r of starts.filter((r) => r.status === 429)) expect((await json<{ message: string }>(r)).message).toMatch(/code strategies' backtests|left no room/);
+    const rows = async () => (await env.DB.prepare("SELECT count(*) AS n FROM backtests WHERE user_id = ?").bind(busy.id).first<{ n: number }>())!.n;
+    expect(await rows()).toBe(4);
+    // 196 template runs of room left: of three optimizations of 80 sets, two fit.
+    const grid = { template: "ma-cross", params: {}, ranges: { fast: { from: 2, to: 9, step: 1 }, slow: { from: 20, to: 29, step: 1 } }, metric: "total_return", ...UNLISTED, bars };
+    const optimizations = await Promise.all([1, 2, 3].map(() => post("/api/backtests/optimize", grid, busy)));
+    expect(optimizations.map((r) => r.status).sort()).toEqual([201, 201, 429]);
+    expect(await rows()).toBe(164);
+  });
+});
+
 describe("runs at once, while uploads stream", () => {
   it("counts a user's unfinished runs on the partial index, not every run they have had", async () => {
     const { sql, params } = activeRuns(env, user.id).toSQL();

@@ -192,33 +192,47 @@ export function runTerms(env: Env, body: Pick<BacktestRequest, "cash" | "fee_bps
 
 /** Records the backtest's row, then starts its job; a job that cannot start leaves the row failed, not queued. */
 export async function startBacktest(env: Env, request: BacktestJobRequest, row: { strategyId: string | null; strategyVersion: number | null }, traceparent: string | null = null): Promise<void> {
-  await database(env)
-    .insert(schema.backtests)
-    .values({
-      id: request.id,
-      userId: request.userId,
-      strategyId: row.strategyId,
-      strategyVersion: row.strategyVersion,
-      kind: request.kind,
-      template: request.template,
-      symbol: request.spec.symbol,
-      timeframe: request.timeframe,
-      params: JSON.stringify(request.params),
-      status: "queued",
-      barsTotal: request.bars?.length ?? request.uploadedBars ?? 0,
-      optimizationId: request.optimization?.id ?? null,
-    })
-    .run();
-  try {
-    await jobOf(env, request.id, traceparent).start(request);
-  } catch (error) {
-    await database(env)
-      .update(schema.backtests)
-      .set({ status: "failed", error: `could not start: ${String(error)}`.slice(0, 1000), finishedAt: Date.now() })
-      .where(eq(schema.backtests.id, request.id))
-      .run();
-    throw error;
+  await startBacktests(env, [request], row, traceparent);
+}
+
+/**
+ * Stores the runs' rows, queued, in one statement that inserts them only while the user's
+ * queued and running backtests leave room for all of them (MAX_ACTIVE_BACKTESTS, and
+ * MAX_ACTIVE_CODE_BACKTESTS for code), then starts each run's job. The count and the insert
+ * are one statement, so starts that race cannot pass the cap together (found in QA: twelve
+ * code runs started at once all passed a count read before any row existed). Refused: 429.
+ */
+export async function startBacktests(env: Env, requests: BacktestJobRequest[], row: { strategyId: string | null; strategyVersion: number | null }, traceparent: string | null = null): Promise<void> {
+  const first = requests[0];
+  if (!first) return;
+  const { userId, kind } = first;
+  const rows = requests.map((r) => [r.id, r.userId, row.strategyId, row.strategyVersion, r.kind, r.template, r.spec.symbol, r.timeframe, JSON.stringify(r.params), r.bars?.length ?? r.uploadedBars ?? 0, r.optimization?.id ?? null]);
+  const active = (code: boolean) => sql`(SELECT COUNT(*) FROM backtests WHERE user_id = ${userId} AND status IN ('queued', 'running')${code ? sql` AND kind = 'code'` : sql``})`;
+  const inserted = await database(env).run(sql`
+    INSERT INTO backtests (id, user_id, strategy_id, strategy_version, kind, template, symbol, timeframe, params, status, bars_total, optimization_id)
+    SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, 'queued', r.value ->> 9, r.value ->> 10
+    FROM json_each(${JSON.stringify(rows)}) AS r
+    WHERE ${active(false)} + ${requests.length} <= ${MAX_ACTIVE_BACKTESTS}
+      AND (${kind} != 'code' OR ${active(true)} + ${requests.length} <= ${MAX_ACTIVE_CODE_BACKTESTS})`);
+  if (inserted.meta.changes !== requests.length) {
+    // The count's own message; a start that raced this one took the room it saw.
+    await checkRoomForRuns(env, userId, requests.length, kind);
+    throw tooManyRequests(`your queued and running backtests left no room for ${requests.length === 1 ? "another" : `${requests.length} more`} as this one started; wait for some to finish or cancel them (POST /api/backtests/{id}/cancel)`, 10);
   }
+  await Promise.all(
+    requests.map(async (request) => {
+      try {
+        await jobOf(env, request.id, traceparent).start(request);
+      } catch (error) {
+        await database(env)
+          .update(schema.backtests)
+          .set({ status: "failed", error: `could not start: ${String(error)}`.slice(0, 1000), finishedAt: Date.now() })
+          .where(eq(schema.backtests.id, request.id))
+          .run();
+        throw error;
+      }
+    }),
+  );
 }
 
 /** How long a row may stay queued before the sweep asks its job whether it ever started (a start takes a call, not minutes). */
@@ -273,11 +287,9 @@ export const activeRuns = (env: Env, userId: string) =>
 /**
  * Refuses (429) `runs` more backtests when the user's queued and running ones would then
  * number more than MAX_ACTIVE_BACKTESTS: each is an object playing up to a million bars, and
- * the request rate limit alone let a user pile up runs without end. Checked before an
- * upload is read and again once it is stored (an upload has no row until then, so uploads
- * in flight together would all pass the first check). Starts that race can still pass the
- * count together and overshoot it by as many as run at once; the cap bounds what is
- * running, it is not a quota.
+ * the request rate limit alone let a user pile up runs without end. Checked before the work
+ * of preparing a run (an upload read); startBacktests holds the cap itself, in the statement
+ * that stores the rows.
  */
 export async function checkRoomForRuns(env: Env, userId: string, runs: number, kind: "template" | "code" = "template"): Promise<void> {
   const row = await activeRuns(env, userId).get();

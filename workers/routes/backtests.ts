@@ -13,7 +13,7 @@ import type { FillActivity } from "../../shared/trading/ports";
 import { database, schema } from "../../platform/db";
 import { jobOf } from "../lib/objects";
 import type { AppEnv } from "../context";
-import { backtestView, checkRoomForRuns, markCancelled, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, csvLine, toCsv } from "../lib/backtests";
+import { backtestView, checkRoomForRuns, markCancelled, checkedBars, checkedParams, checkedTemplate, checkedTimeframe, historyRange, ownBacktest, resolveSpec, resolveStrategy, runTerms, startBacktest, startBacktests, csvLine, toCsv } from "../lib/backtests";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
 
@@ -72,14 +72,12 @@ async function runOne(env: Env, userId: string, body: BacktestRequest, tracepare
   await checkRoomForRuns(env, userId, 1, strategy.kind);
   const id = crypto.randomUUID();
   const run = await prepareRun(env, { ...body, symbol, timeframe }, upload?.(id));
-  // An upload had no row while it streamed in: counted again now it is stored, and dropped if
-  // the runs that started meanwhile took the room.
-  if (upload) await checkRoomForRuns(env, userId, 1, strategy.kind).catch(async (error: unknown) => {
-    await jobOf(env, id, traceparent).discardUpload().catch(() => undefined);
+  const { kind, template, code, params } = strategy;
+  // An upload had no row while it streamed in: dropped if the runs that started meanwhile took the room.
+  await startBacktest(env, { id, userId, kind, template, code, params, ...run, optimization: null }, strategy, traceparent).catch(async (error: unknown) => {
+    if (upload && error instanceof ApiError && error.status === 429) await jobOf(env, id, traceparent).discardUpload().catch(() => undefined);
     throw error;
   });
-  const { kind, template, code, params } = strategy;
-  await startBacktest(env, { id, userId, kind, template, code, params, ...run, optimization: null }, strategy, traceparent);
   return backtestView(await ownBacktest(env, userId, id));
 }
 
@@ -258,7 +256,8 @@ backtests.openapi(
     const optimization = { id, metric: body.metric };
     const jobs: BacktestJobRequest[] = params.map((p) => ({ id: crypto.randomUUID(), userId, kind: "template", template: body.template, code: null, params: p, ...run, optimization }));
     // Each run is its own object, so they run in parallel.
-    await Promise.all(jobs.map((job) => startBacktest(c.env, job, { strategyId: null, strategyVersion: null }, c.get("traceparent"))));
+    // One statement stores every run's row, or none when they would pass the cap; then each job starts.
+    await startBacktests(c.env, jobs, { strategyId: null, strategyVersion: null }, c.get("traceparent"));
     return c.json(await optimizationView(c.env, userId, id, c.get("traceparent")), 201);
   },
 );
