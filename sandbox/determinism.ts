@@ -72,3 +72,11 @@ replace(host.crypto, "randomUUID", () => {
   hex[8] = ((parseInt(hex[8]!, 16) & 0x3f) | 0x80).toString(16);
   return `${hex.slice(0, 4).join("")}-${hex.slice(4, 6).join("")}-${hex.slice(6, 8).join("")}-${hex.slice(8, 10).join("")}-${hex.slice(10).join("")}`;
 });
+
+// The built-in namespaces and constructors the engine beside the strategy computes with
+// cannot be changed by it (found in QA: `Math.sqrt = () => -1` at module scope changed its
+// own backtest's volatility and Sharpe). Assigning to one throws a TypeError (modules are
+// strict), so such code fails as it loads, with its line. Prototypes are left as they are:
+// frozen, they would break ordinary code that gives an object its own `toString` (the
+// "override mistake").
+for (const builtin of [Math, JSON, Reflect, Object, Array, Number, String, BigInt, Symbol, Promise, Map, Set, EventDate, WallDate]) Object.freeze(builtin);

@@ -204,6 +204,18 @@ describe("backtests of user code in the sandbox", () => {
     expect(error.reason).toBe("crashed");
     expect(error.message).toContain("top level");
   });
+
+  it("cannot change the built-ins the engine computes its results with (found in QA: Math.sqrt replaced its Sharpe)", async () => {
+    const atLoad = await codeError(runCodeBacktest(env, request(`Math.sqrt = () => -1;\nexport default { onBar() {} };\n`, 5), keepGoing));
+    expect(atLoad.reason).toBe("crashed");
+    expect(atLoad.message).toMatch(/TypeError: Cannot assign to read only property 'sqrt'/);
+    const inCallback = await codeError(runCodeBacktest(env, request(`export default {\n  onBar() {\n    JSON.stringify = () => "{}";\n  },\n};\n`, 5), keepGoing));
+    expect(inCallback.reason).toBe("threw");
+    expect(inCallback.line).toBe(3);
+    // Reading them, and giving objects of its own their own methods, work as ever.
+    const plain = await runCodeBacktest(env, request(`const o = { toString() { return "mine"; } };\nexport default { onBar(bar, ctx) { ctx.state = { r: Math.sqrt(bar.close) > 0, s: String(o) }; } };\n`, 5), keepGoing);
+    expect("state" in plain && plain.state).toEqual({ r: true, s: "mine" });
+  });
 });
 
 describe("live callbacks in the sandbox", () => {
