@@ -398,12 +398,21 @@ const ratioOf = (a: Money, b: Money): number => (b === 0n ? 0 : Number((a * 10n 
  * first window's start: for 1D the previous day's close) or, per_day, when the point's New
  * York day began; or when the account opened, if that was later: a new account's P&L is
  * measured from its opening deposit, not from a point that already holds its first trades.
- * `pct` is equity ÷ base − 1 to twelve decimals, 0 while the base is 0.
+ * A reset is such an opening too: a point after one is measured from the equity the reset
+ * left (as /v2/account's last_equity is; found in QA: the day's P&L after a reset to 50,000
+ * read −49,999.45 here and 0 there). `pct` is equity ÷ base − 1 to twelve decimals, 0 while
+ * the base is 0.
  */
 export function portfolioHistory(plan: PortfolioPlan, fold: Pick<PortfolioFold, "from" | "opening" | "changes" | "createdAt">, prices: Record<string, PricePoint[]>): PortfolioHistoryView {
   // Each point's base is the equity at its base instant, or when the account opened if that came later.
   const opened = fold.createdAt + 1;
-  const baseInstants = plan.baseAt.map((t) => Math.max(t, opened));
+  const resets = fold.changes.filter((c) => c.reset).map((c) => c.t);
+  let r = -1;
+  const baseInstants = plan.baseAt.map((t, i) => {
+    // The last reset before the point's end (the ends are in order).
+    while (r + 1 < resets.length && resets[r + 1]! < plan.ends[i]!) r++;
+    return Math.max(t, opened, r >= 0 ? resets[r]! + 1 : -Infinity);
+  });
   // One pass over the changes: the ends and the bases' instants together, in order.
   const instants = [...new Set([...plan.ends, ...baseInstants])].sort((a, b) => a - b);
   const values = equityAt(fold, prices, instants);

@@ -281,6 +281,23 @@ describe("the equity series", () => {
     expect([older.base_value, older.base_value_asof, older.profit_loss[0]]).toEqual([1000, "2026-11-30", -1]);
   });
 
+  it("measures points after a reset from the equity the reset left, as last_equity is", () => {
+    // Found in QA: a reset to 50,000.55 read a day's P&L of -49,999.45 here and 0 on /v2/account.
+    const d1 = newYorkTime("2026-12-01", "00:00");
+    const p: PortfolioPlan = { timeframe: "1H", starts: [d1 + 3_600_000, d1 + 7_200_000, d1 + 10_800_000], ends: [d1 + 7_200_000, d1 + 10_800_000, d1 + 14_400_000], baseAt: [d1, d1, d1] };
+    const changes: HoldingChange[] = [
+      { t: d1 + 3_700_000, cash: money("-40") },
+      // The reset: every position closed, the cash set to 50,010.55.
+      { t: d1 + 7_300_000, cash: money("-49909.45"), reset: true },
+      { t: d1 + 11_000_000, cash: money("10") },
+    ];
+    const view = portfolioHistory(p, { createdAt: d1 - DAY, from: d1, opening: { cash: money("99960"), qty: {}, price: {}, priceAt: {} }, changes }, {});
+    expect(view.equity).toEqual([99920, 50010.55, 50020.55]);
+    // Before the reset, from the day's start; after it, from the reset's 50,010.55.
+    expect(view.profit_loss).toEqual([-40, 0, 10]);
+    expect(view.base_value).toBe(99960);
+  });
+
   it("measures intraday points per day from the equity the day began with", () => {
     const d1 = newYorkTime("2026-12-01", "00:00");
     const d2 = newYorkTime("2026-12-02", "00:00");
