@@ -57,15 +57,27 @@ export interface InvokeResult {
   nextId: number;
 }
 
+/** What ctx.buy and ctx.sell take (OrderInput's fields). */
+const ORDER_INPUT_FIELDS = new Set(["qty", "notional", "type", "limit", "stop", "tif", "tag"]);
+/** The longest tag an order carries (it is echoed in every update of the order). */
+export const MAX_TAG_CHARS = 64;
+
 /** The order a ctx.buy/ctx.sell makes: rounded to the grids by the runtime's one rule, or refused when it rounds to nothing. */
 export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: InstrumentSpec, id: string): StrategyCommand {
-  const tag = input.tag ?? null;
+  const tagGiven: unknown = input.tag;
+  const tagFits = tagGiven === undefined || tagGiven === null || (typeof tagGiven === "string" && tagGiven.length <= MAX_TAG_CHARS);
+  const tag = tagFits ? ((tagGiven as string | null | undefined) ?? null) : null;
   const type = input.type ?? "market";
   const fields: OrderRequestFields = { side, type, time_in_force: input.tif ?? "gtc", client_order_id: id };
   const refuse = (message: string): StrategyCommand => ({ kind: "refuse", id, side, tag, message });
+  // Found in QA: a field the order does not take was ignored (a `symbol` bought the strategy's
+  // own symbol), and a tag of 100,000 characters went into every update.
+  for (const key of Object.keys(input)) if (!ORDER_INPUT_FIELDS.has(key)) return refuse(`unknown field ${key.slice(0, 40)}: an order takes ${[...ORDER_INPUT_FIELDS].join(", ")} (a strategy trades its own symbol, for its owner's account)`);
+  if (!tagFits) return refuse(`tag must be a string of at most ${MAX_TAG_CHARS} characters`);
   const given = input.notional !== undefined ? "notional" : "qty";
   const problem = amountProblem(input.notional ?? input.qty ?? 0, spec, given);
   if (problem) return refuse(`${given} ${problem === "too_large" ? "is too large" : "must be a number"}: ${String(input.notional ?? input.qty).slice(0, 40)}`);
+  if (Number(input.notional ?? input.qty) < 0) return refuse(`${given} must be positive: ${String(input.notional ?? input.qty).slice(0, 40)}`);
   if (input.notional !== undefined) {
     const amount = floorCents(input.notional);
     if (amount <= 0n) return refuse("notional rounds to zero cents");

@@ -55,6 +55,10 @@ describe("the strategy runtime", () => {
         ctx.buy({ notional: "lots" as never, tag: "not a number" });
         // A notional is money, not lots: a large one is not "too large" on a fine lot grid.
         ctx.buy({ notional: 10_000_000, tag: "big notional" });
+        // Found in QA: a field the order does not take, a negative qty and an endless tag.
+        ctx.buy({ qty: 1, symbol: "ETH/USD", tag: "other symbol" } as never);
+        ctx.buy({ qty: -5, tag: "negative" });
+        ctx.buy({ qty: 1, tag: "x".repeat(65) });
         ctx.buy({ qty: 1, tag: "fits" });
       },
       onOrderUpdate(update) {
@@ -72,13 +76,19 @@ describe("the strategy runtime", () => {
       ["huge", "invalid_order"],
       ["not a number", "invalid_order"],
       ["big notional", "max_order_notional"],
+      ["other symbol", "invalid_order"],
+      ["negative", "invalid_order"],
+      [null, "invalid_order"],
     ]);
     const messages = Object.fromEntries(updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.message]));
     expect(messages.huge).toBe("qty is too large: 1e+30");
     expect(messages["not a number"]).toBe("notional must be a number: lots");
+    expect(messages["other symbol"]).toBe("unknown field symbol: an order takes qty, notional, type, limit, stop, tif, tag (a strategy trades its own symbol, for its owner's account)");
+    expect(messages.negative).toBe("qty must be positive: -5");
+    expect(messages.null).toBe("tag must be a string of at most 64 characters");
     expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");
     // Each refusal is a line of the log too (a strategy that hears no updates would lose them without a word).
-    expect(result.logs.map((l) => l.text)).toEqual(refusals.map(([tag, rule]) => expect.stringMatching(new RegExp(`^order \\S+ "${tag}" refused \\(${rule}\\): `))));
+    expect(result.logs.map((l) => l.text)).toEqual(refusals.map(([tag, rule]) => expect.stringMatching(new RegExp(`^order \\S+ ${tag === null ? "" : `"${tag}" `}refused \\(${rule}\\): `))));
     expect(result.logs[0]!.text).toContain("insufficient balance");
   });
 
