@@ -130,18 +130,16 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
   const value = intent.notional ?? notionalOf(price, intent.qty!, spec);
   if (value > knownMoney(limits.maxOrderNotional)!)
     return { rule: "max_order_notional", path: intent.notional === null ? "qty" : "notional", message: `order value ${formatMoney(roundHalfUp(value, CENT))} exceeds the maximum order notional ${limits.maxOrderNotional}` };
-  {
-    // What the position would be worth at the last price once every open buy and this one
-    // have filled: all their lots at that one price (the new order's lots valued at its own
-    // limit, as they once were, let a far limit in that the same order, resting, then
-    // refused itself and every other buy for); a notional buy adds its amount.
-    const added = intent.notional ?? notionalOf(reference, intent.qty!, spec);
-    const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + added;
-    if (held > knownMoney(limits.maxPositionNotional)!)
-      return { rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
-    if (ctx.dailyLoss >= knownMoney(limits.dailyLossLimit)!)
-      return { rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(roundHalfUp(ctx.dailyLoss, CENT))} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
-  }
+  // What the position would be worth at the last price once every open buy and this one
+  // have filled: all their lots at that one price (the new order's lots valued at its own
+  // limit, as they once were, let a far limit in that the same order, resting, then
+  // refused itself and every other buy for); a notional buy adds its amount.
+  const added = intent.notional ?? notionalOf(reference, intent.qty!, spec);
+  const held = notionalOf(reference, ctx.positionLots + ctx.openBuyLots, spec) + added;
+  if (held > knownMoney(limits.maxPositionNotional)!)
+    return { rule: "max_position", path: intent.notional === null ? "qty" : "notional", message: `${symbol} position would be worth ${formatMoney(held)} with open orders, above the maximum position ${limits.maxPositionNotional}` };
+  if (ctx.dailyLoss >= knownMoney(limits.dailyLossLimit)!)
+    return { rule: "daily_loss", path: "side", message: `daily loss limit reached: lost ${formatMoney(roundHalfUp(ctx.dailyLoss, CENT))} today (limit ${limits.dailyLossLimit}); only sells are accepted until the next day` };
   return null;
 }
 
