@@ -651,16 +651,22 @@ describe("a run whose job never started", () => {
   });
 });
 
+/** A saved code strategy of `owner`'s that does nothing, written as the strategies API stores one. */
+async function savedCodeStrategy(owner: TestUser): Promise<string> {
+  const strategyId = crypto.randomUUID();
+  const code = "export default { onBar() {} };\n";
+  await env.DB.batch([
+    env.DB.prepare("INSERT INTO strategies (id, user_id, name, kind, symbol, timeframe, params, current_version, updated_at) VALUES (?, ?, 'mine', 'code', ?, '1Hour', '{}', 1, ?)").bind(strategyId, owner.id, COIN.symbol, Date.now()),
+    env.DB.prepare("INSERT INTO strategy_versions (strategy_id, version, params, source, compiled, language) VALUES (?, 1, '{}', ?, ?, 'js')").bind(strategyId, code, code),
+  ]);
+  return strategyId;
+}
+
 describe("code runs at once", () => {
   it("refuses a fifth backtest of the user's own code while four are queued or running, and still takes a template's", async () => {
     const busy = await signUp();
     await env.DB.batch(Array.from({ length: 4 }, () => env.DB.prepare("INSERT INTO backtests (id, user_id, kind, template, symbol, timeframe, params, status) VALUES (?, ?, 'code', NULL, ?, '1Hour', '{}', 'running')").bind(crypto.randomUUID(), busy.id, COIN.symbol)));
-    const strategyId = crypto.randomUUID();
-    const code = "export default { onBar() {} };\n";
-    await env.DB.batch([
-      env.DB.prepare("INSERT INTO strategies (id, user_id, name, kind, symbol, timeframe, params, current_version, updated_at) VALUES (?, ?, 'mine', 'code', ?, '1Hour', '{}', 1, ?)").bind(strategyId, busy.id, COIN.symbol, Date.now()),
-      env.DB.prepare("INSERT INTO strategy_versions (strategy_id, version, params, source, compiled, language) VALUES (?, 1, '{}', ?, ?, 'js')").bind(strategyId, code, code),
-    ]);
+    const strategyId = await savedCodeStrategy(busy);
     const bars = asJsonBars(seededBars(60, 14).bars);
     const refused = await expectError(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, timeframe: "1Hour", bars }, busy), 429);
     expect(refused.message).toMatch(/^4 of your code strategies' backtests are queued or running, and at most 4 may be at once/);
@@ -676,12 +682,7 @@ describe("runs started together", () => {
     // Found in QA: every start counted the user's runs before any of them had a row, so
     // twelve at once all started (the cap is four), and three optimizations of 100 made 300.
     const busy = await signUp();
-    const strategyId = crypto.randomUUID();
-    const code = "export default { onBar() {} };\n";
-    await env.DB.batch([
-      env.DB.prepare("INSERT INTO strategies (id, user_id, name, kind, symbol, timeframe, params, current_version, updated_at) VALUES (?, ?, 'mine', 'code', ?, '1Hour', '{}', 1, ?)").bind(strategyId, busy.id, COIN.symbol, Date.now()),
-      env.DB.prepare("INSERT INTO strategy_versions (strategy_id, version, params, source, compiled, language) VALUES (?, 1, '{}', ?, ?, 'js')").bind(strategyId, code, code),
-    ]);
+    const strategyId = await savedCodeStrategy(busy);
     const bars = asJsonBars(seededBars(60, 14).bars);
     const starts = await Promise.all(Array.from({ length: 12 }, () => post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, timeframe: "1Hour", bars }, busy)));
     expect(starts.map((r) => r.status).sort()).toEqual([...Array(4).fill(201), ...Array(8).fill(429)]);

@@ -205,7 +205,9 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
 export async function startBacktests(env: Env, requests: BacktestJobRequest[], row: { strategyId: string | null; strategyVersion: number | null }, traceparent: string | null = null): Promise<void> {
   const first = requests[0];
   if (!first) return;
-  const { userId, kind } = first;
+  const { userId } = first;
+  // The code cap counts the code runs among them (an optimization's are all templates).
+  const codeRuns = requests.filter((r) => r.kind === "code").length;
   const rows = requests.map((r) => [r.id, r.userId, row.strategyId, row.strategyVersion, r.kind, r.template, r.spec.symbol, r.timeframe, JSON.stringify(r.params), r.bars?.length ?? r.uploadedBars ?? 0, r.optimization?.id ?? null]);
   const active = (code: boolean) => sql`(SELECT COUNT(*) FROM backtests WHERE user_id = ${userId} AND status IN ('queued', 'running')${code ? sql` AND kind = 'code'` : sql``})`;
   const inserted = await database(env).run(sql`
@@ -213,10 +215,10 @@ export async function startBacktests(env: Env, requests: BacktestJobRequest[], r
     SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, 'queued', r.value ->> 9, r.value ->> 10
     FROM json_each(${JSON.stringify(rows)}) AS r
     WHERE ${active(false)} + ${requests.length} <= ${MAX_ACTIVE_BACKTESTS}
-      AND (${kind} != 'code' OR ${active(true)} + ${requests.length} <= ${MAX_ACTIVE_CODE_BACKTESTS})`);
+      AND (${codeRuns} = 0 OR ${active(true)} + ${codeRuns} <= ${MAX_ACTIVE_CODE_BACKTESTS})`);
   if (inserted.meta.changes !== requests.length) {
     // The count's own message; a start that raced this one took the room it saw.
-    await checkRoomForRuns(env, userId, requests.length, kind);
+    await checkRoomForRuns(env, userId, requests.length, codeRuns > 0 ? "code" : "template");
     throw tooManyRequests(`your queued and running backtests left no room for ${requests.length === 1 ? "another" : `${requests.length} more`} as this one started; wait for some to finish or cancel them (POST /api/backtests/{id}/cancel)`, 10);
   }
   await Promise.all(
