@@ -553,6 +553,13 @@ describe("optimization", () => {
     await expectError(await post("/api/backtests/optimize", { ...base, ranges: { fast: { from: 1, to: 20, step: 1 }, slow: { from: 21, to: 40, step: 1 } } }), 422);
     const bad = await expectError(await post("/api/backtests/optimize", { ...base, ranges: { fast: { values: [5, 50] }, slow: { values: [20] } } }), 422);
     expect(bad.message).toBe('combination 2 ({"slow":20,"fast":50}) does not fit template ma-cross');
+    // samples and seed draw a random search: a grid given them ran every combination and ignored both.
+    const ranges = { fast: { values: [3, 5, 7] } };
+    const grid = await expectError(await post("/api/backtests/optimize", { ...base, ranges, samples: 2, seed: 7 }), 422);
+    expect(grid.details.map((d) => d.path)).toEqual(["samples", "seed"]);
+    expect(grid.details[0]?.message).toBe("samples applies to mode random; a grid runs every combination (set mode to random to draw a sample)");
+    const unsized = await expectError(await post("/api/backtests/optimize", { ...base, ranges, mode: "random" }), 422);
+    expect(unsized.details).toEqual([{ path: "samples", message: "mode random draws samples parameter sets: say how many (1 or more)" }]);
   });
 });
 

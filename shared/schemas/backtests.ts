@@ -154,6 +154,16 @@ const Range = z.union([
   z.object({ from: z.number(), to: z.number(), step: z.number().positive() }),
 ]);
 
+/** `samples` and `seed` draw a random search: a grid given them ran every combination and ignored both (found in QA). */
+function samplingTerms(body: { mode: "grid" | "random"; samples?: number | undefined; seed?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (body.mode === "random" && body.samples === undefined) ctx.addIssue({ code: "custom", path: ["samples"], message: "mode random draws samples parameter sets: say how many (1 or more)" });
+  if (body.mode === "grid") {
+    for (const field of ["samples", "seed"] as const) {
+      if (body[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to mode random; a grid runs every combination (set mode to random to draw a sample)` });
+    }
+  }
+}
+
 export const OptimizeRequest = z
   .strictObject(
     {
@@ -173,6 +183,7 @@ export const OptimizeRequest = z
     },
   )
   .superRefine(oneSourceOfBars)
+  .superRefine(samplingTerms)
   .openapi("OptimizeRequest");
 export type OptimizeRequest = z.infer<typeof OptimizeRequest>;
 

@@ -108,6 +108,8 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
     before = now;
   }
   const growth = first && last && first.equity > 0n ? ratio(last.equity, first.equity) : null;
+  // From the exact difference: end/start − 1 in floating point leaves noise (100 → 121 gives 0.20999999999999996).
+  const totalReturn = first && last && first.equity > 0n ? finite(ratio(last.equity - first.equity, first.equity)) : null;
   const P = years > 0 && count > 0 ? count / years : null;
   const rfPerPeriod = P === null ? 0 : (options.riskFree ?? 0) / P;
   const mean = count > 0 ? sum / count : NaN;
@@ -131,7 +133,7 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
     bars: n,
     startEquity: first ? formatMoney(first.equity) : null,
     endEquity: last ? formatMoney(last.equity) : null,
-    totalReturn: growth === null ? null : finite(growth - 1),
+    totalReturn,
     cagr,
     volatility: annual === null || !Number.isFinite(sd) ? null : finite(sd * annual),
     sharpe: annual === null || !(sd > 0) ? null : finite(((mean - rfPerPeriod) / sd) * annual),

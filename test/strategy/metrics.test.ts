@@ -16,7 +16,7 @@ describe("backtest metrics", () => {
     const r = [0.1, -0.1, 2 / 9];
     const mean = (0.1 - 0.1 + 2 / 9) / 3;
     const sd = Math.sqrt(r.reduce((s, x) => s + (x - mean) ** 2, 0) / 2);
-    expect(m.totalReturn).toBeCloseTo(0.21, 12);
+    expect(m.totalReturn).toBe(0.21); // exactly the nearest double, not 1.21 − 1's 0.20999999999999996
     expect(m.cagr).toBeCloseTo(0.21, 12); // one year: CAGR is the total return
     expect(sd).toBeCloseTo(0.16266808337776115, 12);
     expect(m.volatility).toBeCloseTo(0.16266808337776115 * Math.sqrt(3), 12);
