@@ -63,12 +63,57 @@ class ErrorList {
 
 type Columns = Map<Column, number>;
 
+/**
+ * A line's fields, RFC 4180 quoting honoured (spreadsheets and pandas quote fields, headers
+ * most often): a field wholly inside double quotes, `""` within it one quote. A field never
+ * spans lines here (no OHLCV value holds a newline). Answers a message for a quote left open
+ * or text after a closing quote.
+ */
+export function csvFields(line: string): string[] | string {
+  if (!line.includes('"')) return line.split(",");
+  const fields: string[] = [];
+  let at = 0;
+  for (;;) {
+    // Spaces before an opening quote are tolerated, as they are around unquoted fields.
+    let start = at;
+    while (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9) start++;
+    if (line[start] !== '"') {
+      const comma = line.indexOf(",", at);
+      const field = line.slice(at, comma === -1 ? undefined : comma);
+      if (field.includes('"')) return `field ${fields.length + 1} has a quote inside it; quote the whole field ("…") and double any quote within it`;
+      fields.push(field);
+      if (comma === -1) return fields;
+      at = comma + 1;
+      continue;
+    }
+    let value = "";
+    let from = start + 1;
+    for (;;) {
+      const quote = line.indexOf('"', from);
+      if (quote === -1) return `field ${fields.length + 1} opens a quote that the line never closes`;
+      value += line.slice(from, quote);
+      if (line[quote + 1] === '"') {
+        value += '"';
+        from = quote + 2;
+        continue;
+      }
+      at = quote + 1;
+      break;
+    }
+    while (line.charCodeAt(at) === 32 || line.charCodeAt(at) === 9) at++;
+    fields.push(value);
+    if (at >= line.length) return fields;
+    if (line[at] !== ",") return `field ${fields.length} has text after its closing quote`;
+    at += 1;
+  }
+}
+
 const columnIndex = (columns: Columns): Record<Column, number> =>
   Object.fromEntries([...REQUIRED, ...OPTIONAL].map((name) => [name, columns.get(name) ?? -1])) as Record<Column, number>;
 
-function parseHeader(line: string, errors: ErrorList): Columns | undefined {
+function parseHeader(fields: string[], errors: ErrorList): Columns | undefined {
   const columns: Columns = new Map();
-  line.split(",").forEach((raw, index) => {
+  fields.forEach((raw, index) => {
     const name = raw.trim().toLowerCase();
     if (!KNOWN.has(name)) errors.add(1, `unknown column "${raw.trim()}"; expected ${REQUIRED.join(",")} and optionally ${OPTIONAL.join(",")}`);
     else if (columns.has(name as Column)) errors.add(1, `column "${name}" appears twice`);
@@ -292,9 +337,10 @@ export class OhlcvCsvReader {
     if (line > 1) this.rows++;
     if (this.header === "pending") {
       // Line 1 is the header even when blank, now that the file is not empty.
-      const text = line === 1 ? raw : "";
-      const columns = parseHeader(text, this.list);
-      this.header = columns ? { context: { spec: this.spec, timeframe: this.options.timeframe, now: this.options.now, index: columnIndex(columns), errors: this.list }, width: text.split(",").length } : "bad";
+      const names = csvFields(line === 1 ? raw : "");
+      if (typeof names === "string") this.list.add(1, names);
+      const columns = typeof names === "string" ? undefined : parseHeader(names, this.list);
+      this.header = columns && typeof names !== "string" ? { context: { spec: this.spec, timeframe: this.options.timeframe, now: this.options.now, index: columnIndex(columns), errors: this.list }, width: names.length } : "bad";
       if (line === 1) return;
     }
     // Past a bad header, lines are only counted, for the row limit.
@@ -302,7 +348,11 @@ export class OhlcvCsvReader {
     for (; this.blanks > 0 && !this.list.full; this.blanks--) this.list.add(line - this.blanks, BLANK_LINE);
     this.blanks = 0;
     if (this.list.full) return;
-    const fields = raw.split(",");
+    const fields = csvFields(raw);
+    if (typeof fields === "string") {
+      this.list.add(line, fields);
+      return;
+    }
     if (fields.length !== this.header.width) {
       this.list.add(line, `expected ${this.header.width} fields like the header, found ${fields.length}`);
       return;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CsvError, csvRejection, MAX_LINE_CHARS, type OhlcvCsvOptions, OhlcvCsvReader, parseOhlcvCsv } from "../../shared/market/csv";
+import { type CsvError, csvFields, csvRejection, MAX_LINE_CHARS, type OhlcvCsvOptions, OhlcvCsvReader, parseOhlcvCsv } from "../../shared/market/csv";
 import type { Bar } from "../../shared/market/types";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { type Timeframe, parseTimeframe } from "../../shared/market/timeframe";
@@ -136,6 +136,34 @@ describe("OHLCV CSV import", () => {
     expect(parseOhlcvCsv(newYork, AAPL, days).ok).toBe(true);
     expect(parseOhlcvCsv(newYork, BTC, days)).toMatchObject({ ok: false, errors: [{ line: 2 }, { line: 3 }] });
     expect(parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "2026-03-09T00:00:00Z,1,1,1,1,1"), BTC, days).ok).toBe(true);
+  });
+
+  it("reads RFC 4180 quoted fields, as spreadsheets and pandas write them (found in QA: refused as unknown columns)", () => {
+    const quoted = parseOhlcvCsv(csv('"timestamp","open","high","low","close","volume"', '"2026-03-02T14:30:00Z", "1.00" ,"1.03","0.99","1.01",10'), AAPL, MINUTES);
+    const plain = parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", "2026-03-02T14:30:00Z,1.00,1.03,0.99,1.01,10"), AAPL, MINUTES);
+    expect(quoted).toEqual(plain);
+    expect(plain.ok).toBe(true);
+    expect(parseOhlcvCsv(csv("timestamp,open,high,low,close,volume", '2026-03-02T14:30:00Z,"1.00,1.03,0.99,1.01,10', '2026-03-02T14:31:00Z,"1"x,1,1,1,1', '2026-03-02T14:32:00Z,1"5,1,1,1,1'), AAPL, MINUTES)).toEqual({
+      ok: false,
+      errors: [
+        { line: 2, message: "field 2 opens a quote that the line never closes" },
+        { line: 3, message: "field 2 has text after its closing quote" },
+        { line: 4, message: 'field 2 has a quote inside it; quote the whole field ("…") and double any quote within it' },
+      ],
+    });
+    expect(parseOhlcvCsv('timestamp,"open,high,low,close,volume', AAPL, MINUTES)).toEqual({ ok: false, errors: [{ line: 1, message: "field 2 opens a quote that the line never closes" }] });
+  });
+
+  it("splits any fields written the RFC 4180 way back into the same fields", () => {
+    const field = fc.string({ unit: fc.constantFrom("a", "1", ".", ",", '"', " ", "-", ":"), maxLength: 8 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(field, fc.boolean()), { minLength: 1, maxLength: 8 }), (cells) => {
+        // Quoted when asked, and always when it holds a comma or a quote.
+        const line = cells.map(([text, quote]) => (quote || /[",]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text)).join(",");
+        expect(csvFields(line)).toEqual(cells.map(([text]) => text));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it("names header problems on line 1", () => {
