@@ -181,7 +181,7 @@ describe("long runs", () => {
     const played = (await job(id).status()).bars_done;
     expect(played).toBeGreaterThan(0);
     expect(after.bars_done).toBe(played);
-    expect((await expectError(await get(`/api/backtests/${id}/result`), 409)).message).toBe("backtest is cancelled: it has no results; start a new backtest");
+    expect((await expectError(await get(`/api/backtests/${id}/result`), 409)).message).toBe("backtest was cancelled: it has no results; start a new backtest");
   });
 
   it("a cancel of user code in the sandbox stops the run before its end", async () => {
@@ -459,7 +459,9 @@ describe("an uploaded CSV, streamed into its job", () => {
     const before = (await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n;
     // A typo of fee_bps ran with the default fees.
     const res = await uploadCsv(minuteBars(100, 3), { fees_bps: "0", sizing: "x" });
-    expect((await expectError(res, 422)).message).toContain("unknown query parameters fees_bps, sizing");
+    const refused = await expectError(res, 422);
+    expect(refused.message).toMatch(/^Invalid query string: .*unknown query parameters fees_bps, sizing/);
+    expect(refused.details[0]?.path).toBe("(query)");
     expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n).toBe(before);
   });
 

@@ -15,9 +15,13 @@ export function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
   );
 }
 
-export function fieldErrors(error: ZodError): FieldError[] {
+/** What a problem with no field path is about, by where the request carried it. */
+const WHOLE: Record<string, string> = { json: "(body)", query: "(query)", param: "(path)" };
+
+export function fieldErrors(error: ZodError, target = "json"): FieldError[] {
+  const whole = WHOLE[target] ?? "(body)";
   return error.issues.map((issue) => ({
-    path: issue.path.map(String).join(".") || "(body)",
+    path: issue.path.map(String).join(".") || whole,
     message: issue.message,
   }));
 }
@@ -58,11 +62,13 @@ export function invalidBody(details: FieldError[]): ApiError {
  */
 export function validationHook(result: { success: boolean; error?: ZodError; target?: string; data?: unknown }): void {
   if (result.success || !result.error) return;
-  const details = repeatedParameters(fieldErrors(result.error), result);
+  const details = repeatedParameters(fieldErrors(result.error, result.target), result);
   if (result.target === "json") throw invalidBody(details);
   const [first] = details;
   const more = details.length > 1 ? ` (and ${details.length - 1} more)` : "";
-  const message = first ? `Invalid format for parameter ${first.path}: ${first.message}${more}` : `${result.target === "param" ? "path" : "query string"} is invalid`;
+  const what = result.target === "param" ? "path" : "query string";
+  // A problem of the whole query (an unknown parameter) names no parameter: it was said to be "(body)" (found in QA).
+  const message = !first ? `${what} is invalid` : first.path === WHOLE[result.target ?? ""] ? `Invalid ${what}: ${first.message}${more}` : `Invalid format for parameter ${first.path}: ${first.message}${more}`;
   throw new ApiError(422, message, details, 10000);
 }
 

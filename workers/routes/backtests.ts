@@ -383,7 +383,7 @@ async function finishedJob(env: Env, userId: string, id: string, traceparent: st
     throw conflict(
       row.status === "queued" || row.status === "running"
         ? `backtest is ${row.status}: no results yet; try again once it is done (GET /api/backtests/{id} shows progress)`
-        : `backtest is ${row.status}: it has no results; start a new backtest`,
+        : `backtest ${row.status === "failed" ? "failed" : row.status === "cancelled" ? "was cancelled" : `is ${row.status}`}: it has no results; start a new backtest`,
     );
   }
   return { job, result };
