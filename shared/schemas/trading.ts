@@ -5,6 +5,8 @@ import { INTRADAY_REPORTING, PNL_RESETS, PORTFOLIO_TIMEFRAMES } from "../trading
 // Request and response shapes of the trading API (docs/alpaca-compat.md §3). Requests may carry
 // numbers or decimal strings; responses carry decimal strings.
 
+const POSITION_INTENTS = ["buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close"] as const;
+
 const Decimal = z.union([z.string().trim().max(40), z.number()]).openapi({ type: "string", example: "10" });
 const NullableDecimal = Decimal.nullable().optional();
 
@@ -21,6 +23,18 @@ export const OrderRequest = z
     client_order_id: clientOrderId().optional().nullable(),
     extended_hours: z.boolean().optional().nullable(),
     order_class: z.enum(["simple", ""], { error: "only simple orders are supported" }).optional().nullable(),
+    // Alpaca's, for options; checked rather than ignored (found in QA: any value was accepted).
+    position_intent: z
+      .enum(POSITION_INTENTS, { error: `position_intent must be ${POSITION_INTENTS.join(", ")}` })
+      .optional()
+      .nullable()
+      .openapi({ description: "Optional; must agree with side, and the account holds no short positions: buy_to_open or sell_to_close" }),
+  })
+  .superRefine((o, ctx) => {
+    const intent = o.position_intent;
+    if (!intent) return;
+    if (!intent.startsWith(`${o.side}_`)) ctx.addIssue({ code: "custom", path: ["position_intent"], message: `position_intent ${intent} does not agree with side ${o.side}` });
+    else if (intent === "sell_to_open" || intent === "buy_to_close") ctx.addIssue({ code: "custom", path: ["position_intent"], message: `position_intent ${intent} is for short positions, which this account does not hold (short sales are not supported)` });
   })
   .openapi("OrderRequest");
 

@@ -31,6 +31,10 @@ describe("what the API does not support", () => {
       [{ ...base, order_class: "bracket" }, "request body is invalid: order_class: only simple orders are supported"],
       [{ ...base, time_in_force: "opg" }, "request body is invalid: time_in_force must be day, gtc, ioc or fok (opg and cls are not supported)"],
       [{ ...base, type: "trailing_stop", side: "BUY" }, "request body is invalid: side must be buy or sell (and 1 more)"],
+      // Checked, not ignored (found in QA: any value was accepted).
+      [{ ...base, position_intent: "buy_to_hold" }, "request body is invalid: position_intent must be buy_to_open, buy_to_close, sell_to_open, sell_to_close"],
+      [{ ...base, position_intent: "sell_to_close" }, "request body is invalid: position_intent sell_to_close does not agree with side buy"],
+      [{ ...base, side: "sell", position_intent: "sell_to_open" }, "request body is invalid: position_intent sell_to_open is for short positions, which this account does not hold (short sales are not supported)"],
     ];
     for (const [body, message] of cases) expect((await expectError(await placeOrder(user, body), 422)).message, JSON.stringify(body)).toBe(message);
   });
