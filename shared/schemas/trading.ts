@@ -16,10 +16,12 @@ export const OrderRequest = z
     qty: NullableDecimal,
     notional: NullableDecimal,
     side: z.enum(["buy", "sell"], { error: "side must be buy or sell" }),
-    type: z.enum(["market", "limit", "stop", "stop_limit"], { error: "type must be market, limit, stop or stop_limit (trailing_stop is not supported)" }),
+    type: z.enum(["market", "limit", "stop", "stop_limit", "trailing_stop"], { error: "type must be market, limit, stop, stop_limit or trailing_stop" }),
     time_in_force: z.enum(["day", "gtc", "ioc", "fok"], { error: "time_in_force must be day, gtc, ioc or fok (opg and cls are not supported)" }),
     limit_price: NullableDecimal,
     stop_price: NullableDecimal,
+    trail_price: NullableDecimal.openapi({ description: "trailing_stop: the stop trails the mark by this price distance" }),
+    trail_percent: NullableDecimal.openapi({ description: "trailing_stop: the stop trails the mark by this percent (above 0, below 100, four decimals at most)" }),
     client_order_id: clientOrderId().optional().nullable(),
     extended_hours: z.boolean().optional().nullable(),
     order_class: z.enum(["simple", ""], { error: "only simple orders are supported" }).optional().nullable(),
@@ -46,14 +48,9 @@ export const ReplaceRequest = z
       limit_price: NullableDecimal,
       stop_price: NullableDecimal,
       client_order_id: clientOrderId().optional().nullable(),
-      // Alpaca's trailing-stop field, and what a replace cannot change, are refused by name
-      // rather than ignored (which answered "order parameters are not changed").
-      trail: z
-        .union([z.string(), z.number()])
-        .nullable()
-        .optional()
-        .refine((v) => v === undefined || v === null, { error: "trail is for trailing stops, which are not supported" })
-        .openapi({ description: "Not supported (trailing stops): refused when given" }),
+      // What a replace cannot change is refused by name rather than ignored (which answered
+      // "order parameters are not changed").
+      trail: NullableDecimal.openapi({ description: "A trailing stop's new trail, a price or a percent as it was placed with; its mark starts again from the current price" }),
     },
     { error: (issue) => (issue.code === "unrecognized_keys" ? `a replace cannot change ${issue.keys.join(", ")}: cancel the order and place a new one` : undefined) },
   )
@@ -95,9 +92,9 @@ export const Order = z
     status: Str,
     extended_hours: z.boolean(),
     legs: z.null(),
-    trail_percent: z.null(),
-    trail_price: z.null(),
-    hwm: z.null(),
+    trail_percent: NStr.openapi({ description: "A trailing stop's trail as a percent of its mark" }),
+    trail_price: NStr.openapi({ description: "A trailing stop's trail as a price distance" }),
+    hwm: NStr.openapi({ description: "A trailing stop's high-water mark: the highest trade since it was placed (a sell), the lowest (a buy); stop_price trails it" }),
     subtag: z.null(),
     source: z.null(),
     commission: Str,

@@ -58,7 +58,7 @@ export interface InvokeResult {
 }
 
 /** What ctx.buy and ctx.sell take (OrderInput's fields). */
-const ORDER_INPUT_FIELDS = new Set(["qty", "notional", "type", "limit", "stop", "tif", "tag"]);
+const ORDER_INPUT_FIELDS = new Set(["qty", "notional", "type", "limit", "stop", "trailPrice", "trailPercent", "tif", "tag"]);
 /** The longest tag an order carries (it is echoed in every update of the order). */
 export const MAX_TAG_CHARS = 64;
 
@@ -93,6 +93,13 @@ export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: Inst
     if (ticks <= 0) return refuse(`${key} rounds to zero on the tick grid ${spec.tickSize}`);
     fields[key === "limit" ? "limit_price" : "stop_price"] = ticksToDecimal(ticks, spec);
   }
+  if (input.trailPrice !== undefined) {
+    const ticks = roundPrice(input.trailPrice, spec);
+    if (!(ticks > 0)) return refuse(`trailPrice rounds to zero on the tick grid ${spec.tickSize}`);
+    fields.trail_price = ticksToDecimal(ticks, spec);
+  }
+  // The account checks it (above 0, below 100, four decimals at most) and says what is wrong.
+  if (input.trailPercent !== undefined) fields.trail_percent = String(input.trailPercent).slice(0, 40);
   return { kind: "place", id, fields, tag };
 }
 

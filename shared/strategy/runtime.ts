@@ -58,6 +58,10 @@ export interface OrderInput {
   type?: OrderType;
   limit?: number | string;
   stop?: number | string;
+  /** trailing_stop: the stop trails the mark by this price (rounded to the tick)… */
+  trailPrice?: number | string;
+  /** …or by this percent of it. */
+  trailPercent?: number | string;
   tif?: TimeInForce;
   tag?: string;
 }

@@ -1,11 +1,12 @@
 import { domainEvent, type EventType } from "../events";
 import { decimalToLots, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
-import type { Report, VenueOrderRequest } from "../venue/venue";
+import { isStopMarket, type Report, type VenueOrderRequest } from "../venue/venue";
+import { trailingStop } from "../venue/trailing";
 import type { AssetInfo } from "./asset";
 import type { TradingConfig } from "./config";
 import { applyFill, deposit, LedgerError, openLedger, release, reservationShortfall, reserve, type Ledger, type Reservation } from "./ledger";
 import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
-import { activityStamp, canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, givenReplaceFields, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView, type ReplaceFields } from "./orders";
+import { activityStamp, canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, givenReplaceFields, sameTrail, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView, type ReplaceFields } from "./orders";
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
 import { ChangeLog } from "./change-log";
 import { configurationChange, configurationView, type ConfigurationView } from "./configuration";
@@ -192,6 +193,7 @@ export class AccountEngine {
     if (!isOpen(old.status) || !old.atVenue || old.cancelRequested) return refused("not_open", `cannot replace order in ${old.cancelRequested ? "pending_cancel" : old.status} status`);
     const cid = fields.client_order_id;
     if (cid && (this.#byClientId(cid) || this.#claimed(cid))) return refused("client_order_id", "client_order_id must be unique", [{ path: "client_order_id", message: "already used" }]);
+    if (fields.trail !== undefined && !old.trail) return refused("invalid_order", `trail is only for trailing_stop orders; this order is ${old.type}`, [{ path: "trail", message: "only for trailing_stop orders" }]);
     const remaining = old.qty === null ? null : old.qty - old.filledQty;
     // A qty given is what the order should come to, counting what has filled (FIX's
     // OrderQty; ccxt's editOrder sends the whole amount): it must exceed the filled part,
@@ -203,7 +205,8 @@ export class AccountEngine {
     const parsed = parseOrderRequest(merged, old.spec);
     if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
     const { intent } = parsed;
-    if (intent.qty === remaining && intent.limit === old.limit && intent.stop === old.stop && intent.tif === old.tif) return refused("unchanged", "order parameters are not changed");
+    // A trailing stop's stop is the venue's (moving) one: its trail is what a replace changes.
+    if (intent.qty === remaining && intent.limit === old.limit && (old.trail ? sameTrail(intent.trail, old.trail) : intent.stop === old.stop) && intent.tif === old.tif) return refused("unchanged", "order parameters are not changed");
     const gate = this.#gate(intent, asset, market);
     if (gate) return gate;
     const dryRun = this.#prepare(this.deps.newId(), intent, asset, market!.reference, old.id, release(this.#state.ledger, old.id), held);
@@ -343,7 +346,8 @@ export class AccountEngine {
           this.#hold(symbol, report, order, problem);
           return;
         }
-      } else this.#applyDone(order, report, traceparent);
+      } else if (report.kind === "trail") this.#applyTrail(order, report);
+      else this.#applyDone(order, report, traceparent);
       this.#state.cursors[symbol] = report.seq;
       delete this.#state.held[symbol];
       this.#log.stateChanged();
@@ -551,16 +555,20 @@ export class AccountEngine {
     const free = positionLots - (position?.reserved ?? 0);
     const ordersLastMinute = this.book.ordersSince(now - MINUTE);
     const dailyLoss = BigInt(this.#state.day.loss);
+    // A trailing stop's stop is where its trail stands from the price it is checked at.
+    const priced = (reference: number): OrderIntent => (intent.trail ? { ...intent, stop: trailingStop(intent.side, reference, intent.trail) } : intent);
     // A literal per price (an object spread with an override is V8's slow copy).
-    const risk = (reference: number) => checkRisk({ intent, spec, reference, positionLots, openBuyLots, ordersLastMinute, dailyLoss, limits });
+    const risk = (reference: number) => checkRisk({ intent: priced(reference), spec, reference, positionLots, openBuyLots, ordersLastMinute, dailyLoss, limits });
     const venue = this.deps.config.venue;
     /** What the order would hold at `reference`: its protection price, and its reservation (null: a notional sell of nothing). */
     const holding = (reference: number): { cap: number | null; reservation: Reservation | null } => {
+      const intent = priced(reference);
       // Market orders never trade beyond the band around the last price (stops: around the
       // stop, or the last price when the stop is already through it), which is also the
-      // worst case the reservation covers.
-      const anchor = intent.type === "stop" ? stopAnchor(intent.side, intent.stop!, reference) : reference;
-      const cap = intent.type === "market" || intent.type === "stop" ? protectionPrice(intent.side, anchor, limits.priceBandPct) : null;
+      // worst case the reservation covers. A trailing buy's stop only falls from where it
+      // starts, so its protection price set there covers wherever it triggers.
+      const anchor = isStopMarket(intent.type) ? stopAnchor(intent.side, intent.stop!, reference) : reference;
+      const cap = intent.type === "market" || isStopMarket(intent.type) ? protectionPrice(intent.side, anchor, limits.priceBandPct) : null;
       const worst = intent.limit ?? cap!;
       if (intent.side === "buy") return { cap, reservation: { side: "buy", symbol: spec.symbol, cash: buyReservation(intent, worst, spec, venue), lots: 0 } };
       // A notional sell worth more than the free position at the last price is refused, as
@@ -590,7 +598,7 @@ export class AccountEngine {
         }
         return refused("buying_power", error.message);
       }
-      const order = newOrder(id, intent, asset, cap, replaces, now);
+      const order = newOrder(id, priced(reference), asset, cap, replaces, now, intent.trail ? reference : null);
       if (this.#state.resets) order.resets = this.#state.resets;
       return accepted({ order, ledger: next });
     };
@@ -631,7 +639,7 @@ export class AccountEngine {
 
   #venueRequest(o: AccountOrder): VenueOrderRequest {
     const reserved = this.#state.ledger.reservations[o.id];
-    return {
+    const request: VenueOrderRequest = {
       id: o.id,
       account: this.deps.owner,
       side: o.side,
@@ -645,9 +653,23 @@ export class AccountEngine {
       cap: o.cap,
       expiresAt: o.expiresAt,
     };
+    if (o.trail) {
+      request.trail = o.trail;
+      request.hwm = o.hwm ?? null;
+    }
+    return request;
   }
 
   // ---- internals: reports ---------------------------------------------------------------
+
+  /** A trailing stop's mark moved at the venue: the order shows where its stop stands (no trade update: Alpaca sends none). */
+  #applyTrail(order: AccountOrder, r: Extract<Report, { kind: "trail" }>): void {
+    if (!isOpen(order.status) || (order.hwm === r.hwm && order.stop === r.stop)) return;
+    order.hwm = r.hwm;
+    order.stop = r.stop;
+    order.updatedAt = Math.max(order.updatedAt, r.t);
+    this.#put(order);
+  }
 
   /** Applies one execution; answers why not, if the ledger refuses it. */
   #applyFill(order: AccountOrder, r: Extract<Report, { kind: "fill" }>, traceparent: string | null, last = false): string | null {
@@ -880,5 +902,7 @@ function sameOrder(existing: AccountOrder, fields: OrderRequestFields, asset: As
   const parsed = parseOrderRequest(fields, asset.spec);
   if ("problems" in parsed) return false;
   const i = parsed.intent;
-  return i.side === existing.side && i.type === existing.type && i.tif === existing.tif && i.qty === existing.qty && (i.notional === null ? null : i.notional.toString()) === existing.notional && i.limit === existing.limit && i.stop === existing.stop;
+  // A trailing stop's stop is set where it is placed and moves after: its trail is what it was asked for.
+  const sameStop = existing.trail ? sameTrail(i.trail, existing.trail) : i.trail === null && i.stop === existing.stop;
+  return i.side === existing.side && i.type === existing.type && i.tif === existing.tif && i.qty === existing.qty && (i.notional === null ? null : i.notional.toString()) === existing.notional && i.limit === existing.limit && sameStop;
 }

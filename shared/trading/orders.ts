@@ -1,5 +1,6 @@
 import { decimalToLots, decimalToTicks, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import type { OrderType, TimeInForce } from "../venue/venue";
+import { PPM, type Trail } from "../venue/trailing";
 import type { AssetInfo } from "./asset";
 import { dayOrderExpiry } from "./session";
 import type { Side } from "./ledger";
@@ -71,6 +72,10 @@ export interface AccountOrder {
   replacing?: boolean;
   /** The account's resets before this order was placed (absent: none): an order of an earlier one is not answered for a client_order_id. */
   resets?: number;
+  /** A trailing stop's distance (absent: not a trailing stop). */
+  trail?: Trail | null;
+  /** A trailing stop's high-water mark as the venue last reported it; `stop` follows it. */
+  hwm?: number | null;
 }
 
 // An order's times are mostly two instants (created, submitted; updated, filled), a view
@@ -126,6 +131,12 @@ export function averagePrice(total: Money, lots: number, spec: InstrumentSpec): 
   return `${scaled < 0n ? "-" : ""}${abs / NANO}${fraction ? `.${fraction}` : ""}`;
 }
 
+/** A trail in millionths of the price as the percent a client writes: 15_000 is "1.5". */
+function trailPercentText(ppm: number): string {
+  const fraction = (ppm % 10_000).toString().padStart(4, "0").replace(/0+$/, "");
+  return `${Math.floor(ppm / 10_000)}${fraction ? `.${fraction}` : ""}`;
+}
+
 const positionIntent = (side: Side) => (side === "buy" ? "buy_to_open" : "sell_to_close");
 
 /** The order in Alpaca's shape: numbers as decimal strings, absent values null. */
@@ -163,9 +174,9 @@ export function orderView(o: AccountOrder) {
     status: o.status,
     extended_hours: false,
     legs: null,
-    trail_percent: null,
-    trail_price: null,
-    hwm: null,
+    trail_percent: o.trail && "ppm" in o.trail ? trailPercentText(o.trail.ppm) : null,
+    trail_price: o.trail && "ticks" in o.trail ? ticksToDecimal(o.trail.ticks, spec) : null,
+    hwm: o.hwm === undefined || o.hwm === null ? null : ticksToDecimal(o.hwm, spec),
     subtag: null,
     source: null,
     commission: formatMoney(BigInt(o.fees)),
@@ -183,7 +194,9 @@ export interface OrderIntent {
   qty: number | null;
   notional: Money | null;
   limit: number | null;
+  /** A trailing stop's is set from the price it is placed at (null here until then). */
   stop: number | null;
+  trail: Trail | null;
   clientOrderId: string | null;
 }
 
@@ -195,6 +208,8 @@ export interface OrderRequestFields {
   notional?: string | number | null;
   limit_price?: string | number | null;
   stop_price?: string | number | null;
+  trail_price?: string | number | null;
+  trail_percent?: string | number | null;
   client_order_id?: string | null;
 }
 
@@ -205,7 +220,9 @@ export interface FieldProblem {
 
 const decimalText = (v: string | number) => (typeof v === "number" ? String(v) : v.trim());
 const SIDES: ReadonlySet<unknown> = new Set(["buy", "sell"]);
-const ORDER_TYPES: ReadonlySet<unknown> = new Set(["market", "limit", "stop", "stop_limit"]);
+const ORDER_TYPES: ReadonlySet<unknown> = new Set(["market", "limit", "stop", "stop_limit", "trailing_stop"]);
+/** A trail percent: above 0 and below 100, at most four decimals. */
+const TRAIL_PERCENT = /^(\d{1,2})(?:\.(\d{1,4}))?$/;
 const TIMES_IN_FORCE: ReadonlySet<unknown> = new Set(["day", "gtc", "ioc", "fok"]);
 /** Plain or exponent notation, as JSON numbers and the grids' parsers accept. */
 /**
@@ -230,7 +247,7 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
   // The API's schema has checked these already; a strategy's order has not (ctx.buy takes
   // what the code gives), and an unknown type would have no price rule to follow.
   if (!SIDES.has(body.side)) problems.push({ path: "side", message: `side must be buy or sell, not ${JSON.stringify(body.side)}` });
-  if (!ORDER_TYPES.has(body.type)) problems.push({ path: "type", message: `type must be market, limit, stop or stop_limit, not ${JSON.stringify(body.type)}` });
+  if (!ORDER_TYPES.has(body.type)) problems.push({ path: "type", message: `type must be market, limit, stop, stop_limit or trailing_stop, not ${JSON.stringify(body.type)}` });
   if (!TIMES_IN_FORCE.has(body.time_in_force)) problems.push({ path: "time_in_force", message: `time_in_force must be day, gtc, ioc or fok, not ${JSON.stringify(body.time_in_force)}` });
   if (problems.length > 0) return { problems };
   if (has(body.qty) === has(body.notional)) problems.push({ path: "qty", message: "give exactly one of qty and notional" });
@@ -276,20 +293,61 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
   };
   const limit = price("limit_price", body.type === "limit" || body.type === "stop_limit");
   const stop = price("stop_price", body.type === "stop" || body.type === "stop_limit");
+  const trail = trailOf(body, spec, problems);
   if (problems.length > 0) return { problems };
-  return { intent: { side: body.side, type: body.type, tif: body.time_in_force, qty, notional: notionalValue, limit, stop, clientOrderId: body.client_order_id ?? null } };
+  return { intent: { side: body.side, type: body.type, tif: body.time_in_force, qty, notional: notionalValue, limit, stop, trail, clientOrderId: body.client_order_id ?? null } };
+}
+
+/** A trailing stop's distance: exactly one of trail_price and trail_percent, and neither on other types (Alpaca's rules). */
+function trailOf(body: OrderRequestFields, spec: InstrumentSpec, problems: FieldProblem[]): Trail | null {
+  const has = (v: unknown) => v !== undefined && v !== null && v !== "";
+  const trailing = body.type === "trailing_stop";
+  for (const field of ["trail_price", "trail_percent"] as const) {
+    if (!trailing && has(body[field])) problems.push({ path: field, message: `${field} is only for trailing_stop orders` });
+  }
+  if (!trailing) return null;
+  if (has(body.trail_price) === has(body.trail_percent)) {
+    problems.push({ path: "trail_price", message: "trailing_stop orders take exactly one of trail_price and trail_percent" });
+    return null;
+  }
+  if (body.time_in_force !== "day" && body.time_in_force !== "gtc") problems.push({ path: "time_in_force", message: "trailing_stop orders must be day or gtc" });
+  if (has(body.trail_price)) {
+    const ticks = decimalToTicks(decimalText(body.trail_price!), spec);
+    if (ticks === undefined) {
+      problems.push({ path: "trail_price", message: `trail_price must be a positive multiple of the tick size ${spec.tickSize}` });
+      return null;
+    }
+    return { ticks };
+  }
+  const text = decimalText(body.trail_percent!);
+  const match = TRAIL_PERCENT.exec(text);
+  // Whole percent and four decimals of one: millionths of the price.
+  const ppm = match ? Number(match[1]) * (PPM / 100) + Number((match[2] ?? "").padEnd(4, "0")) : 0;
+  if (ppm <= 0) {
+    problems.push({ path: "trail_percent", message: `trail_percent must be a percent above 0 and below 100 with at most four decimals, not ${JSON.stringify(text.slice(0, 40))}` });
+    return null;
+  }
+  return { ppm };
 }
 
 /** A replace's fields as a client sends them: any may be left out, or null. */
-export type ReplaceFields = Pick<OrderRequestFields, "qty" | "limit_price" | "stop_price" | "client_order_id"> & { time_in_force?: TimeInForce | null };
+export type ReplaceFields = Pick<OrderRequestFields, "qty" | "limit_price" | "stop_price" | "client_order_id"> & {
+  time_in_force?: TimeInForce | null;
+  /** A trailing stop's new trail, in the kind it was placed with (a price or a percent). */
+  trail?: string | number | null;
+};
+
+/** What givenReplaceFields reads: the order's fields, and a trailing stop's `trail`. */
+export type GivenReplaceFields = Partial<OrderRequestFields> & { trail?: string | number };
 
 /**
  * The fields a replace changes: a null field, or an empty `qty`, is one left out (the
  * order's stays), as clients send them (Alpaca's SDKs send every field, null when unset).
  * The one place that reading is made, for the API and a strategy alike.
  */
-export function givenReplaceFields(fields: ReplaceFields): Partial<OrderRequestFields> {
-  const given: Partial<OrderRequestFields> = {};
+export function givenReplaceFields(fields: ReplaceFields): GivenReplaceFields {
+  const given: GivenReplaceFields = {};
+  if (fields.trail !== undefined && fields.trail !== null && fields.trail !== "") given.trail = fields.trail;
   if (fields.qty !== undefined && fields.qty !== null && fields.qty !== "") given.qty = fields.qty;
   if (fields.time_in_force !== undefined && fields.time_in_force !== null) given.time_in_force = fields.time_in_force;
   if (fields.limit_price !== undefined && fields.limit_price !== null) given.limit_price = fields.limit_price;
@@ -299,8 +357,23 @@ export function givenReplaceFields(fields: ReplaceFields): Partial<OrderRequestF
 }
 
 /** A replace request filled in from the order it replaces: what the client left out (givenReplaceFields) stays as it was. */
-export function replacementFields(old: AccountOrder, fields: Partial<OrderRequestFields>, remaining: number | null): OrderRequestFields {
+export function replacementFields(old: AccountOrder, fields: GivenReplaceFields, remaining: number | null): OrderRequestFields {
   const { spec } = old;
+  if (old.trail) {
+    // A trailing stop's stop is the venue's to move: what a replace changes is its trail
+    // (its mark starts again from the price the replacement is placed at).
+    const trail = fields.trail ?? ("ticks" in old.trail ? ticksToDecimal(old.trail.ticks, spec) : trailPercentText(old.trail.ppm));
+    return {
+      side: old.side,
+      type: old.type,
+      time_in_force: fields.time_in_force ?? old.tif,
+      qty: fields.qty ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
+      limit_price: fields.limit_price ?? null,
+      stop_price: fields.stop_price ?? null,
+      ...("ticks" in old.trail ? { trail_price: trail } : { trail_percent: trail }),
+      client_order_id: fields.client_order_id ?? null,
+    };
+  }
   return {
     side: old.side,
     type: old.type,
@@ -313,9 +386,15 @@ export function replacementFields(old: AccountOrder, fields: Partial<OrderReques
   };
 }
 
+/** Whether two trails are the same distance (both absent counts). */
+export function sameTrail(a: Trail | null | undefined, b: Trail | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return "ticks" in a ? "ticks" in b && a.ticks === b.ticks : "ppm" in b && a.ppm === b.ppm;
+}
+
 /** A new order as the account stores it before its venue has seen it. */
-export function newOrder(id: string, intent: OrderIntent, asset: AssetInfo, cap: number | null, replaces: string | null, now: number): AccountOrder {
-  return {
+export function newOrder(id: string, intent: OrderIntent, asset: AssetInfo, cap: number | null, replaces: string | null, now: number, hwm: number | null = null): AccountOrder {
+  const order: AccountOrder = {
     id,
     clientOrderId: intent.clientOrderId ?? id,
     assetId: asset.id,
@@ -347,4 +426,10 @@ export function newOrder(id: string, intent: OrderIntent, asset: AssetInfo, cap:
     cancelRequested: false,
     reason: null,
   };
+  // Only a trailing stop carries these, so other orders' stored shape is unchanged.
+  if (intent.trail) {
+    order.trail = intent.trail;
+    order.hwm = hwm;
+  }
+  return order;
 }

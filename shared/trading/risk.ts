@@ -180,6 +180,8 @@ export function notionalSellLots(amount: Money, worstPrice: number, available: n
 /** Whether an order would trade on arrival against `market`'s quote: what a stale quote must not price. */
 export function marketableOnArrival(intent: OrderIntent, market: MarketPrice): boolean {
   if (intent.type === "market") return true;
+  // Its stop trails the price by a positive distance: never through it on arrival.
+  if (intent.type === "trailing_stop") return false;
   const through = (price: number) => (intent.side === "buy" ? market.ask !== null && price >= market.ask : market.bid !== null && price <= market.bid);
   if (intent.type === "limit") return through(intent.limit!);
   // A stop already through the last price triggers at once.

@@ -2,6 +2,7 @@ import type { InstrumentSpec } from "../market/instrument";
 import type { Quote, Trade } from "../market/types";
 import { CENT, notional, parseMoney, roundHalfUp, ZERO, type Money } from "../trading/money";
 import { OrderBook, type BookFill, type Side } from "./book";
+import { extendsMark, trailingStop, type Trail } from "./trailing";
 
 // The simulated venue of one symbol: users' orders meet the feed's liquidity (and, if the
 // venue says so, each other). Pure and deterministic: the same orders and the same feed
@@ -12,7 +13,12 @@ import { OrderBook, type BookFill, type Side } from "./book";
 // so a quote stamped in the past (a feed replaying history) cannot fill an order before
 // the order existed. The clock is part of the state the owner persists.
 
-export type OrderType = "market" | "limit" | "stop" | "stop_limit";
+export type OrderType = "market" | "limit" | "stop" | "stop_limit" | "trailing_stop";
+
+/** Types whose stop triggers a market order. */
+export const isStopMarket = (type: OrderType): boolean => type === "stop" || type === "trailing_stop";
+/** Types that wait for a stop. */
+export const hasStop = (type: OrderType): boolean => type === "stop" || type === "stop_limit" || type === "trailing_stop";
 export type TimeInForce = "day" | "gtc" | "ioc" | "fok";
 
 export interface VenueConfig {
@@ -45,11 +51,16 @@ export interface VenueOrderRequest {
   /** For a notional sell: the lots reserved, which it may not exceed. */
   maxLots: number | null;
   limit: number | null;
+  /** A trailing stop's: where its trail stands now (the venue moves it). */
   stop: number | null;
   /** A market (or triggered stop) order never trades through this price: the reservation's worst case. */
   cap: number | null;
   /** Unix ms at which a day order expires. */
   expiresAt: number | null;
+  /** A trailing stop's distance (absent from requests stored before trailing stops: none). */
+  trail?: Trail | null;
+  /** A trailing stop's high-water mark: the account's reference price when it placed the order; the venue's own last trade replaces it. */
+  hwm?: number | null;
 }
 
 export interface VenueOrder extends VenueOrderRequest {
@@ -93,6 +104,8 @@ function fnv1a(text: string, seed: number): number {
 }
 
 export type Report =
+  /** A trailing stop's mark moved (and with it, maybe, its stop): what the account shows as hwm and stop_price. */
+  | { kind: "trail"; seq: number; account: string; orderId: string; hwm: number; stop: number; t: number }
   | { kind: "fill"; seq: number; account: string; orderId: string; executionId: string; price: number; qty: number; fee: string; liquidity: "maker" | "taker"; cumQty: number; leaves: number; t: number }
   | { kind: "done"; seq: number; account: string; orderId: string; reason: DoneReason; cumQty: number; message: string; t: number };
 
@@ -173,6 +186,8 @@ function liveOrder(r: VenueOrderRequest, arrival: number): VenueOrder {
     stop: r.stop,
     cap: r.cap,
     expiresAt: r.expiresAt,
+    trail: r.trail ?? null,
+    hwm: r.hwm ?? null,
     arrival,
     filled: 0,
     filledNotional: "0",
@@ -190,6 +205,8 @@ export class Venue {
   /** Untriggered stops: buy stops rest as asks, so a trade at P "takes" every buy stop ≤ P; sell stops as bids. */
   readonly #stops = new OrderBook();
   readonly #orders = new Map<string, VenueOrder>();
+  /** Untriggered trailing stops, in arrival order (a rebuilt venue restores them in it): each trade may move their marks. */
+  readonly #trailing = new Set<string>();
   #state: VenueState;
   #reports: Report[] = [];
   #touched = new Set<string>();
@@ -277,7 +294,8 @@ export class Venue {
       return;
     }
     if (order.expiresAt !== null) this.#nextExpiry = Math.min(this.#nextExpiry, order.expiresAt);
-    if (order.type === "stop" || order.type === "stop_limit") {
+    if (order.type === "trailing_stop") this.#startTrail(order, now);
+    if (hasStop(order.type)) {
       const last = this.#state.trade?.priceTicks;
       // A stop already through the last trade is triggered at once.
       if (last !== undefined && (order.side === "buy" ? last >= order.stop! : last <= order.stop!)) this.#trigger(order, now);
@@ -293,6 +311,7 @@ export class Venue {
     const now = this.#clock(at);
     this.#book.cancel(id);
     this.#stops.cancel(id);
+    this.#trailing.delete(id);
     this.#done(order, reason, message, now);
     return true;
   }
@@ -313,20 +332,65 @@ export class Venue {
     this.#makerFills(this.#book.take("feed", "buy", quote.bidTicks, quote.bidLots).fills, "takenBid", now);
   }
 
-  /** A trade prints: stops trigger on its price, in stop-price then arrival order. */
+  /**
+   * A trade prints: trailing stops' marks follow it first (a new high moves a sell's stop up,
+   * so a rising price never triggers it), then stops trigger on its price, in stop-price then
+   * arrival order.
+   */
   onTrade(trade: Pick<Trade, "t" | "priceTicks">, at: number): void {
     const now = this.#clock(at);
     this.expire(now);
     this.#state.trade = { t: trade.t, priceTicks: trade.priceTicks };
     if (this.#stops.size === 0) return;
+    for (const id of this.#trailing) this.#follow(this.#orders.get(id)!, trade.priceTicks, now);
     const triggered = [
-      ...this.#stops.take("trade", "buy", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills,
-      ...this.#stops.take("trade", "sell", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills,
+      ...this.#byArrival(this.#stops.take("trade", "buy", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills, 1),
+      ...this.#byArrival(this.#stops.take("trade", "sell", trade.priceTicks, Number.MAX_SAFE_INTEGER).fills, -1),
     ];
     for (const fill of triggered) {
       const order = this.#orders.get(fill.makerId);
       if (order) this.#trigger(order, now);
     }
+  }
+
+  /**
+   * Triggered stops in stop-price order (`direction` 1: lowest first), then arrival: a
+   * trailing stop that moved to a level queues behind the stops already there, where a
+   * venue rebuilt from storage (which rests them by arrival) would put it first.
+   */
+  #byArrival(fills: readonly BookFill[], direction: 1 | -1): readonly BookFill[] {
+    if (fills.length < 2) return fills;
+    const arrival = (f: BookFill) => this.#orders.get(f.makerId)?.arrival ?? 0;
+    return [...fills].sort((a, b) => direction * (a.price - b.price) || arrival(a) - arrival(b));
+  }
+
+  /** A trailing stop arrives: its mark is the last trade (or the account's price, before any), its stop set from it. */
+  #startTrail(order: VenueOrder, now: number): void {
+    const hwm = this.#state.trade?.priceTicks ?? order.hwm ?? order.stop!;
+    const stop = trailingStop(order.side, hwm, order.trail!);
+    const moved = hwm !== order.hwm || stop !== order.stop;
+    order.hwm = hwm;
+    order.stop = stop;
+    this.#trailing.add(order.id);
+    if (moved) this.#trailReport(order, now);
+  }
+
+  /** A trade at `price` extends a trailing stop's mark: the stop follows, re-resting where it now stands. */
+  #follow(order: VenueOrder, price: number, now: number): void {
+    if (!extendsMark(order.side, price, order.hwm!)) return;
+    order.hwm = price;
+    const stop = trailingStop(order.side, price, order.trail!);
+    if (stop !== order.stop) {
+      this.#stops.cancel(order.id);
+      order.stop = stop;
+      this.#stops.rest(order.id, opposite(order.side), stop, 1);
+    }
+    this.#touched.add(order.id);
+    this.#trailReport(order, now);
+  }
+
+  #trailReport(order: VenueOrder, now: number): void {
+    this.#reports.push({ kind: "trail", seq: ++this.#state.seq, account: order.account, orderId: order.id, hwm: order.hwm!, stop: order.stop!, t: now });
   }
 
   /** Ends day orders whose time has come. */
@@ -350,6 +414,7 @@ export class Venue {
 
   #trigger(order: VenueOrder, now: number): void {
     order.triggered = true;
+    this.#trailing.delete(order.id);
     // If it rests, it queues behind everything already in the book: the arrival the
     // rebuilt book is ordered by must say so.
     order.arrival = ++this.#state.arrival;
@@ -374,7 +439,7 @@ export class Venue {
       this.#done(order, "canceled", "fill-or-kill order could not be filled in full", now);
       return;
     }
-    if ((order.type === "market" || order.type === "stop") && !this.#state.quote && !(this.config.crossUsers && this.#book.size > 0)) {
+    if ((order.type === "market" || isStopMarket(order.type)) && !this.#state.quote && !(this.config.crossUsers && this.#book.size > 0)) {
       this.#done(order, "canceled", "no market to trade against", now);
       return;
     }
@@ -415,7 +480,7 @@ export class Venue {
       return;
     }
     const why =
-      order.type !== "market" && order.type !== "stop"
+      order.type !== "market" && !isStopMarket(order.type)
         ? `${order.tif} order's unfilled rest`
         : short === "depth"
           ? `the rest found no more liquidity: every level of the quote (${Math.max(1, this.config.depthLevels)}) was taken`
@@ -427,7 +492,7 @@ export class Venue {
   #crossesQuote(order: VenueOrder, limit: number | null): boolean {
     const quote = this.#state.quote;
     if (!quote) return false;
-    if (order.type === "market" || order.type === "stop" || limit === null) return true;
+    if (order.type === "market" || isStopMarket(order.type) || limit === null) return true;
     return order.side === "buy" ? limit >= quote.askTicks : limit <= quote.bidTicks;
   }
 
@@ -530,12 +595,14 @@ export class Venue {
     if (order.qty === null || order.filled < order.qty) return false;
     this.#book.cancel(order.id);
     this.#orders.delete(order.id);
+    this.#trailing.delete(order.id);
     this.#touched.add(order.id);
     return true;
   }
 
   #done(order: VenueOrder, reason: DoneReason, message: string, now: number): void {
     this.#orders.delete(order.id);
+    this.#trailing.delete(order.id);
     this.#touched.add(order.id);
     this.#reports.push({ kind: "done", seq: ++this.#state.seq, account: order.account, orderId: order.id, reason, cumQty: order.filled, message, t: now });
   }
@@ -543,7 +610,10 @@ export class Venue {
   #restore(order: VenueOrder): void {
     this.#orders.set(order.id, order);
     if (order.expiresAt !== null) this.#nextExpiry = Math.min(this.#nextExpiry, order.expiresAt);
-    if ((order.type === "stop" || order.type === "stop_limit") && !order.triggered) this.#stops.rest(order.id, opposite(order.side), order.stop!, 1);
+    if (hasStop(order.type) && !order.triggered) {
+      this.#stops.rest(order.id, opposite(order.side), order.stop!, 1);
+      if (order.type === "trailing_stop") this.#trailing.add(order.id);
+    }
     else if (order.limit !== null) this.#book.rest(order.id, order.side, order.limit, order.qty! - order.filled);
   }
 }

@@ -97,7 +97,7 @@ describe("the largest market buy", () => {
     maxOrderNotional: fc.constantFrom("100", "25000.5", "1000000", "99999999999999999999"),
     maxPositionNotional: fc.constantFrom("150", "40000", "2000000", "99999999999999999999"),
   });
-  const market = (side: "buy" | "sell", lots: number) => ({ side, type: "market" as const, tif: "day" as const, qty: lots, notional: null, limit: null, stop: null, clientOrderId: null });
+  const market = (side: "buy" | "sell", lots: number) => ({ side, type: "market" as const, tif: "day" as const, qty: lots, notional: null, limit: null, stop: null, trail: null, clientOrderId: null });
   const venue: VenueConfig = { makerBps: 10, takerBps: 25, minFee: "0.01", depthLevels: 5, slippageTicks: 1, crossUsers: false };
 
   it("is within the account's order and position limits, and one lot more is refused", () => {

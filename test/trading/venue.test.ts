@@ -4,6 +4,7 @@ import type { InstrumentSpec } from "../../shared/market/instrument";
 import { notional } from "../../shared/trading/money";
 import type { Side } from "../../shared/venue/book";
 import { executionId, orderFee, STALE_QUOTE_MESSAGE, Venue, type OrderType, type Report, type TimeInForce, type VenueConfig, type VenueOrderRequest } from "../../shared/venue/venue";
+import { trailingStop, type Trail } from "../../shared/venue/trailing";
 
 // The venue under a random feed and random orders of every type and time in force: the
 // invariants an account relies on when it applies the reports, and determinism, which
@@ -32,7 +33,8 @@ const side = fc.constantFrom<Side>("buy", "sell");
 const order = fc
   .record({
     side,
-    type: fc.constantFrom<OrderType>("market", "limit", "stop", "stop_limit"),
+    type: fc.constantFrom<OrderType>("market", "limit", "stop", "stop_limit", "trailing_stop"),
+    trail: fc.oneof(fc.record({ ticks: fc.integer({ min: 1, max: 8 }) }), fc.record({ ppm: fc.integer({ min: 1, max: 1_500 }) })) as fc.Arbitrary<Trail>,
     tif: fc.constantFrom<TimeInForce>("day", "gtc", "ioc", "fok"),
     qty: fc.integer({ min: 1, max: 40 }),
     notionalCents: fc.option(fc.integer({ min: 1, max: 500_000 }), { freq: 4 }),
@@ -42,11 +44,16 @@ const order = fc
     cap: fc.option(price, { freq: 3 }),
     dayMs: fc.integer({ min: 1, max: 20_000 }),
   })
-  .map(({ side, type, tif, qty, notionalCents, maxLots, limit, stop, cap, dayMs }): Event => {
-    // As the account validates them: notional orders are market day/gtc/ioc orders.
+  .map(({ side, type, tif, trail, qty, notionalCents, maxLots, limit, stop, cap, dayMs }): Event => {
+    // As the account validates them: notional orders are market day/gtc/ioc orders;
+    // trailing stops day or gtc, their stop set from the price they were placed at (here `stop`).
     const byNotional = notionalCents !== null && type === "market" && tif !== "fok";
     const limited = type === "limit" || type === "stop_limit";
     const stopped = type === "stop" || type === "stop_limit";
+    if (type === "trailing_stop") {
+      const trailTif = tif === "day" ? "day" : "gtc";
+      return { kind: "order", dayMs, order: { side, type, tif: trailTif, qty, notional: null, maxLots: null, limit: null, stop: trailingStop(side, stop, trail), cap, trail, hwm: stop } };
+    }
     return {
       kind: "order",
       dayMs,
@@ -96,6 +103,16 @@ interface Run {
   liveAfterSubmit: Map<string, boolean>;
   /** Steps after which users crossing each other left a bid at or above an ask. */
   crossedAt: number[];
+  /** Trailing stops' marks as an independent model keeps them. */
+  marks: Map<string, number>;
+}
+
+/** A trail's stop from its mark, by the definition (bigint, rounded away from the market), not the venue's code. */
+function modelStop(side: Side, mark: number, trail: Trail): number {
+  if ("ticks" in trail) return side === "sell" ? Math.max(1, mark - trail.ticks) : mark + trail.ticks;
+  const m = BigInt(mark);
+  const f = BigInt(trail.ppm);
+  return side === "sell" ? Math.max(1, Number((m * (1_000_000n - f)) / 1_000_000n)) : Number((m * (1_000_000n + f) + 999_999n) / 1_000_000n);
 }
 
 /**
@@ -104,21 +121,27 @@ interface Run {
  */
 function play(cfg: VenueConfig, input: Step[], restarts: boolean, staleQuoteMs = Infinity): Run {
   let venue = new Venue(SPEC, cfg, undefined, [], { staleQuoteMs });
-  const run: Run = { reports: [], requests: new Map(), stopHit: new Map(), liveAfterSubmit: new Map(), crossedAt: [] };
+  const run: Run = { reports: [], requests: new Map(), stopHit: new Map(), liveAfterSubmit: new Map(), crossedAt: [], marks: new Map() };
   let now = 1_000;
   let lastTrade: number | undefined;
-  const through = (r: VenueOrderRequest, p: number) => (r.side === "buy" ? p >= r.stop! : p <= r.stop!);
+  // A trailing stop's stop is where its mark has taken it (the mark follows a trade before the trade is checked against it).
+  const stopOf = (r: VenueOrderRequest) => (r.trail ? modelStop(r.side, run.marks.get(r.id)!, r.trail) : r.stop!);
+  const through = (r: VenueOrderRequest, p: number) => (r.side === "buy" ? p >= stopOf(r) : p <= stopOf(r));
   input.forEach(({ dt, event: e }, n) => {
     now += dt;
     if (e.kind === "quote") venue.onQuote({ t: now, bidTicks: e.bid, askTicks: e.bid + e.spread, bidLots: e.bidLots, askLots: e.askLots }, now);
     else if (e.kind === "trade") {
       lastTrade = e.price;
-      for (const [id, r] of run.requests) if (r.stop !== null && !run.stopHit.has(id) && through(r, e.price)) run.stopHit.set(id, now);
+      for (const [id, r] of run.requests) {
+        if (r.trail && (r.side === "sell" ? e.price > run.marks.get(id)! : e.price < run.marks.get(id)!)) run.marks.set(id, e.price);
+        if (r.stop !== null && !run.stopHit.has(id) && through(r, e.price)) run.stopHit.set(id, now);
+      }
       venue.onTrade({ t: now, priceTicks: e.price }, now);
     } else if (e.kind === "order") {
       const id = `o${n}`;
       const request: VenueOrderRequest = { ...e.order, id, account: `a${n % 3}`, expiresAt: e.order.tif === "day" ? now + e.dayMs : null };
       run.requests.set(id, request);
+      if (request.trail) run.marks.set(id, lastTrade ?? request.hwm!);
       if (request.stop !== null && lastTrade !== undefined && through(request, lastTrade)) run.stopHit.set(id, now);
       venue.submit(request, now);
       if (venue.order(id)) run.liveAfterSubmit.set(id, request.stop !== null && !run.stopHit.has(id));
@@ -161,6 +184,17 @@ function checkInvariants(cfg: VenueConfig, run: Run): void {
 function checkOrder(cfg: VenueConfig, run: Run, r: VenueOrderRequest, reports: Report[]): void {
   const fills = reports.filter((x) => x.kind === "fill");
   const dones = reports.filter((x) => x.kind === "done");
+  // A trail report only for a trailing stop not yet triggered, its stop where its mark puts it; each mark past the one before.
+  const trails = reports.filter((x) => x.kind === "trail");
+  if (trails.length > 0) expect(r.type).toBe("trailing_stop");
+  trails.forEach((t, i) => {
+    expect(t.stop).toBe(modelStop(r.side, t.hwm, r.trail!));
+    if (i > 0) expect(r.side === "sell" ? t.hwm > trails[i - 1]!.hwm : t.hwm < trails[i - 1]!.hwm).toBe(true);
+    if (fills[0]) expect(t.seq).toBeLessThan(fills[0].seq);
+  });
+  // And the converse: once a trade reaches where its trail puts the stop, it has triggered (a fill or its end by then).
+  const hit = run.stopHit.get(r.id);
+  if (r.trail && hit !== undefined) expect(reports.some((x) => x.kind !== "trail" && x.t <= hit)).toBe(true);
   const filled = fills.reduce((sum, f) => sum + f.qty, 0);
   // At most one end, and nothing after it or after the fill that completes the order.
   expect(dones.length).toBeLessThanOrEqual(1);

@@ -134,9 +134,8 @@ orders.openapi(
     const existing = await account.order(id);
     if (!existing) throw notFoundOrder();
     const asset = await tradableAsset(c.env, existing.symbol);
-    // A null field leaves the order's as it is (the engine's givenReplaceFields); trail is only ever null here.
-    const { trail: _trail, ...fields } = c.req.valid("json");
-    return c.json(unwrap(await account.replaceOrder(id, fields, asset, c.get("traceparent"))), 200);
+    // A null field leaves the order's as it is (the engine's givenReplaceFields).
+    return c.json(unwrap(await account.replaceOrder(id, c.req.valid("json"), asset, c.get("traceparent"))), 200);
   },
 );
 

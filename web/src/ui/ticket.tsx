@@ -7,12 +7,13 @@ import { account, applyOrder, quotes, reloadAccount, selected, type OrderJson } 
 // The order ticket. The estimate uses the price the order would pay at worst that the
 // screen knows (its limit, else the ask for a buy / the bid for a sell), exactly; the
 // server's risk checks have the last word, and their refusal is shown as it says it.
-type OrderType = "market" | "limit" | "stop" | "stop_limit";
+type OrderType = "market" | "limit" | "stop" | "stop_limit" | "trailing_stop";
 const TYPES: { value: OrderType; label: string }[] = [
   { value: "market", label: "Market" },
   { value: "limit", label: "Limit" },
   { value: "stop", label: "Stop" },
   { value: "stop_limit", label: "Stop limit" },
+  { value: "trailing_stop", label: "Trailing stop" },
 ];
 
 export function Ticket() {
@@ -25,12 +26,15 @@ export function Ticket() {
   const [amount, setAmount] = useState("1");
   const [limit, setLimit] = useState("");
   const [stop, setStop] = useState("");
+  const [trail, setTrail] = useState("");
+  const [trailBy, setTrailBy] = useState<"trail_percent" | "trail_price">("trail_percent");
   const [tif, setTif] = useState("gtc");
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
 
   const needsLimit = type === "limit" || type === "stop_limit";
   const needsStop = type === "stop" || type === "stop_limit";
+  const trailing = type === "trailing_stop";
   // Only a market order may be sized by amount: the choice made on one does not follow the
   // ticket to another type (it stayed, and the server refused the notional limit order).
   const sizing = type === "market" ? by : "qty";
@@ -50,6 +54,7 @@ export function Ticket() {
     const body: Record<string, string> = { symbol, side, type, time_in_force: tif, [sizing]: amount.trim() };
     if (needsLimit) body.limit_price = limit.trim();
     if (needsStop) body.stop_price = stop.trim();
+    if (trailing) body[trailBy] = trail.trim();
     try {
       const o = await api<OrderJson>("POST", "/v2/orders", body);
       setResult({ ok: true, text: `${o.side} ${o.qty ?? `$${o.notional}`} ${o.symbol} ${o.type}: ${o.status.replace("_", " ")}` });
@@ -100,6 +105,17 @@ export function Ticket() {
             Stop price
             <input name="stop_price" inputMode="decimal" value={stop} onInput={(e) => setStop((e.target as HTMLInputElement).value)} placeholder={num(q?.last)} required />
           </label>
+        )}
+        {trailing && (
+          <div class="field">
+            <span class="row">
+              <label for="ticket-trail">{trailBy === "trail_percent" ? "Trail (%)" : "Trail (price)"}</label>
+              <button type="button" class="link-button" onClick={() => setTrailBy(trailBy === "trail_percent" ? "trail_price" : "trail_percent")}>
+                {trailBy === "trail_percent" ? "by price" : "by percent"}
+              </button>
+            </span>
+            <input id="ticket-trail" name={trailBy} inputMode="decimal" value={trail} onInput={(e) => setTrail((e.target as HTMLInputElement).value)} placeholder={trailBy === "trail_percent" ? "1.5" : "0.50"} required />
+          </div>
         )}
         {needsLimit && (
           <label>
