@@ -83,7 +83,7 @@ describe("the strategy runtime", () => {
     const messages = Object.fromEntries(updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.message]));
     expect(messages.huge).toBe("qty is too large: 1e+30");
     expect(messages["not a number"]).toBe("notional must be a number: lots");
-    expect(messages["other symbol"]).toBe("unknown field symbol: an order takes qty, notional, type, limit, stop, tif, tag (a strategy trades its own symbol, for its owner's account)");
+    expect(messages["other symbol"]).toBe("unknown field symbol: an order takes qty, notional, type, limit, stop, trailPrice, trailPercent, tif, tag (a strategy trades its own symbol, for its owner's account)");
     expect(messages.negative).toBe("qty must be positive: -5");
     expect(messages.null).toBe("tag must be a string of at most 64 characters");
     expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");

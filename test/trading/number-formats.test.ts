@@ -262,9 +262,9 @@ describe("an order's quantity refused", () => {
       const parsed = parseOrderRequest({ side: "buy", type: "market", time_in_force: "gtc", qty: "1", ...fields } as never, spec("0.01", "1"));
       return "problems" in parsed ? parsed.problems.map((p) => `${p.path}: ${p.message}`) : [];
     };
-    expect(refused({ type: "bogus" })).toEqual(['type: type must be market, limit, stop or stop_limit, not "bogus"']);
+    expect(refused({ type: "bogus" })).toEqual(['type: type must be market, limit, stop, stop_limit or trailing_stop, not "bogus"']);
     expect(refused({ time_in_force: "zzz" })).toEqual(['time_in_force: time_in_force must be day, gtc, ioc or fok, not "zzz"']);
     expect(refused({ side: "short" })).toEqual(['side: side must be buy or sell, not "short"']);
-    expect(refused({ type: undefined })).toEqual(["type: type must be market, limit, stop or stop_limit, not undefined"]);
+    expect(refused({ type: undefined })).toEqual(["type: type must be market, limit, stop, stop_limit or trailing_stop, not undefined"]);
   });
 });

@@ -30,7 +30,7 @@ describe("what the API does not support", () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ ...base, order_class: "bracket" }, "request body is invalid: order_class: only simple orders are supported"],
       [{ ...base, time_in_force: "opg" }, "request body is invalid: time_in_force must be day, gtc, ioc or fok (opg and cls are not supported)"],
-      [{ ...base, type: "trailing_stop", side: "BUY" }, "request body is invalid: side must be buy or sell (and 1 more)"],
+      [{ ...base, type: "trailing_stop", side: "BUY" }, "request body is invalid: side must be buy or sell"],
       // Checked, not ignored (found in QA: any value was accepted).
       [{ ...base, position_intent: "buy_to_hold" }, "request body is invalid: position_intent must be buy_to_open, buy_to_close, sell_to_open, sell_to_close"],
       [{ ...base, position_intent: "sell_to_close" }, "request body is invalid: position_intent sell_to_close does not agree with side buy"],
@@ -141,6 +141,73 @@ describe("stop orders", () => {
   });
 });
 
+describe("trailing stops", () => {
+  type Trailing = OrderJson & { stop_price: string | null; hwm: string | null; trail_price: string | null; trail_percent: string | null };
+  const trailing = (user: TestUser, id: string) => order(user, id) as Promise<Trailing>;
+
+  it("a sell trails the highest trade by its price, moves only up, and triggers on the fall to its stop", async () => {
+    const { user, market } = await fresh();
+    await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "market", time_in_force: "gtc" });
+    const o = (await placed(user, { symbol: market.symbol, qty: "10", side: "sell", type: "trailing_stop", trail_price: "1.00", time_in_force: "gtc" })) as Trailing;
+    // Its mark is the last trade (100.02), its stop a dollar below.
+    expect(o).toMatchObject({ type: "trailing_stop", status: "new", trail_price: "1.00", trail_percent: null, hwm: "100.02", stop_price: "99.02" });
+    await market.trade("101.50");
+    await until(async () => (await trailing(user, o.id)).hwm === "101.50", "the mark to follow the high");
+    expect(await trailing(user, o.id)).toMatchObject({ status: "new", stop_price: "100.50" });
+    // A lower trade above the stop moves nothing.
+    await market.trade("100.60");
+    expect(await trailing(user, o.id)).toMatchObject({ status: "new", hwm: "101.50", stop_price: "100.50" });
+    await market.quote("100.40", "100.45");
+    await market.trade("100.50");
+    const filled = await orderReaching(user, o.id, "filled");
+    expect(filled).toMatchObject({ filled_avg_price: "100.40", stop_price: "100.50", hwm: "101.50" });
+  });
+
+  it("a buy trails the lowest trade by its percent, rounded away from the market, and triggers on the rise", async () => {
+    const { user, market } = await fresh();
+    const o = (await placed(user, { symbol: market.symbol, qty: "3", side: "buy", type: "trailing_stop", trail_percent: "1", time_in_force: "day" })) as Trailing;
+    // 100.02 × 1.01 = 101.0202: up to 101.03.
+    expect(o).toMatchObject({ trail_percent: "1", trail_price: null, hwm: "100.02", stop_price: "101.03" });
+    await market.trade("99.00");
+    await until(async () => (await trailing(user, o.id)).hwm === "99.00", "the mark to follow the low");
+    expect((await trailing(user, o.id)).stop_price).toBe("99.99");
+    await market.trade("100.00");
+    const filled = await orderReaching(user, o.id, "filled");
+    expect(filled.filled_avg_price).toBe("100.05");
+  });
+
+  it("is replaced with a new trail, which starts again from the price; the stop itself is not the client's to set", async () => {
+    const { user, market } = await fresh();
+    await placed(user, { symbol: market.symbol, qty: "4", side: "buy", type: "market", time_in_force: "gtc" });
+    const o = await placed(user, { symbol: market.symbol, qty: "4", side: "sell", type: "trailing_stop", trail_percent: "2.5", time_in_force: "gtc" });
+    const patch = (id: string, body: Record<string, unknown>) => call(`/v2/orders/${id}`, { method: "PATCH", token: user.access, ip: user.ip, body });
+    const stopGiven = await expectError(await patch(o.id, { stop_price: "90.00" }), 422);
+    expect(stopGiven.message).toBe("stop_price is not allowed for trailing_stop orders");
+    expect((await expectError(await patch(o.id, { trail: "2.5" }), 422)).message).toBe("order parameters are not changed");
+    const res = await patch(o.id, { trail: "0.75" });
+    expect(res.status).toBe(200);
+    // 100.02 × 0.9925 = 99.26985: down to 99.26.
+    expect(await json<Trailing>(res)).toMatchObject({ replaces: o.id, type: "trailing_stop", trail_percent: "0.75", qty: "4", hwm: "100.02", stop_price: "99.26" });
+    expect((await order(user, o.id)).status).toBe("replaced");
+  });
+
+  it("refuses what Alpaca refuses, naming the field", async () => {
+    const { user, market } = await fresh();
+    const base = { symbol: market.symbol, qty: "1", side: "sell", type: "trailing_stop", time_in_force: "gtc" };
+    const cases: [Record<string, unknown>, string][] = [
+      [base, "trailing_stop orders take exactly one of trail_price and trail_percent"],
+      [{ ...base, trail_price: "1", trail_percent: "1" }, "trailing_stop orders take exactly one of trail_price and trail_percent"],
+      [{ ...base, trail_price: "0.001" }, "trail_price must be a positive multiple of the tick size 0.01"],
+      [{ ...base, trail_percent: "100" }, 'trail_percent must be a percent above 0 and below 100 with at most four decimals, not "100"'],
+      [{ ...base, trail_percent: "0.00001" }, 'trail_percent must be a percent above 0 and below 100 with at most four decimals, not "0.00001"'],
+      [{ ...base, trail_percent: "1", time_in_force: "ioc" }, "trailing_stop orders must be day or gtc"],
+      [{ ...base, trail_percent: "1", stop_price: "99" }, "stop_price is not allowed for trailing_stop orders"],
+      [{ ...base, type: "stop", stop_price: "99", trail_price: "1" }, "trail_price is only for trailing_stop orders"],
+    ];
+    for (const [body, message] of cases) expect((await expectError(await placeOrder(user, body), 422)).message, JSON.stringify(body)).toBe(message);
+  });
+});
+
 describe("cancel and replace", () => {
   it("cancel answers 204, ends the order and returns its reservation exactly", async () => {
     const { user, market } = await fresh();
@@ -166,7 +233,8 @@ describe("cancel and replace", () => {
     const sideways = await expectError(await call(`/v2/orders/${replacement.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { side: "sell", symbol: "AAPL" } }), 422);
     expect(sideways.details.map((d) => d.message)).toContain("a replace cannot change side, symbol: cancel the order and place a new one");
     const trailing = await expectError(await call(`/v2/orders/${replacement.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { trail: "1" } }), 422);
-    expect(trailing.details).toEqual([expect.objectContaining({ path: "trail", message: "trail is for trailing stops, which are not supported" })]);
+    expect(trailing.details).toEqual([{ path: "trail", message: "only for trailing_stop orders" }]);
+    expect(trailing.message).toBe("trail is only for trailing_stop orders; this order is limit");
     expect(await order(user, replacement.id)).toMatchObject({ status: "new", limit_price: "98.00" });
     // Null and empty mean "as it is", for time_in_force as for the prices and qty (both were 422).
     const kept = await call(`/v2/orders/${replacement.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { qty: "", time_in_force: null, limit_price: "97.50" } });
