@@ -288,6 +288,17 @@ async function sdkChecks(origin, key) {
       assert(days.timeframe === "1D" && days.timestamp.length >= 1 && Math.abs(days.equity.at(-1) - equity) < equity * 0.01, `1D: ${show(days)}`);
     });
 
+    await check(`sdk trailing stop: orders.trailingStop(${STOCK}, sell 1, trailPercent 5) shows its mark and stop, then is canceled`, async () => {
+      needs(filled, "the filled market order (the share it sells)");
+      const order = await orders.trailingStop({ symbol: STOCK, qty: 1, side: "sell", trailPercent: 5, timeInForce: "gtc" });
+      await orders.deleteOrderByOrderID({ orderId: order.id });
+      assert(order.type === "trailing_stop" && OPEN_STATUSES.includes(order.status), `order ${show({ type: order.type, status: order.status })}`);
+      assert(order.trailPercent === "5" && order.trailPrice === undefined, `trail ${show({ trailPercent: order.trailPercent, trailPrice: order.trailPrice })}`);
+      // Its stop trails the mark by 5 %, rounded down to the cent.
+      const [hwmCents, stopCents] = [Math.round(Number(order.hwm) * 100), Math.round(Number(order.stopPrice) * 100)];
+      assert(isDecimalString(order.hwm) && hwmCents > 0 && stopCents === Math.floor((hwmCents * 95) / 100), `hwm ${show(order.hwm)}, stop_price ${show(order.stopPrice)}`);
+    });
+
     const reference = lastPrice ?? (filled ? Number(filled.filledAvgPrice) : undefined);
     await check(`sdk limit buy far below the market (50 %): orders.limit(${STOCK}, gtc) rests`, async () => {
       const price = roundDownToTick(needs(reference, "a market price") * FAR_BELOW, 0.01);
