@@ -40,7 +40,7 @@ function act(ctx: StrategyContext<Plan>, price: number): void {
   const tif = (["gtc", "day", "ioc", "fok"] as const)[r(3) % 4]!;
   const side = r(4) % 2 === 0 ? "buy" : "sell";
   const send = (order: OrderInput) => ids.push(side === "buy" ? ctx.buy(order) : ctx.sell(order));
-  switch (r(0) % 9) {
+  switch (r(0) % 10) {
     case 0:
       send({ qty });
       break;
@@ -65,6 +65,10 @@ function act(ctx: StrategyContext<Plan>, price: number): void {
       break;
     case 7:
       ctx.log("open", ctx.openOrders.length, ctx.account.equity, ctx.position);
+      break;
+    case 8:
+      // A trailing stop, by price or by percent: it follows every print while it waits.
+      send(r(5) % 2 === 0 ? { qty, type: "trailing_stop", trailPrice: 0.01 + (r(6) % 30) / 100, tif: "gtc" } : { qty, type: "trailing_stop", trailPercent: (1 + (r(6) % 300)) / 100, tif: "day" });
       break;
     default:
       send({ qty: ctx.maxBuyQty(), tag: "all_in" });

@@ -312,6 +312,31 @@ describe("the backtest's fill model", () => {
     expect(result.metrics.grossProfit).toBe("1.80");
   });
 
+  it("a trailing stop follows the bar's path (open, the nearer extreme, the other, close) and sells where a print reaches its stop", async () => {
+    const bar = (i: number, open: number, high: number, low: number, close: number): StrategyBar => ({ t: START + i * HOUR, open, high, low, close, volume: 1 });
+    const bars = [bar(0, 100, 100, 100, 100), bar(1, 100, 100, 100, 100), bar(2, 101, 103, 101, 102.5), bar(3, 102.2, 102.4, 101, 101.5), bar(4, 101.5, 101.5, 101.5, 101.5)];
+    let index = -1;
+    const stops: (number | null)[] = [];
+    const strategy: Strategy = {
+      onBar(_b, ctx) {
+        index += 1;
+        stops.push(ctx.openOrders[0]?.stop ?? null);
+        if (index === 0) ctx.buy({ qty: 2 });
+        // Its mark starts at the last print (100.00): the stop a dollar below.
+        if (index === 1) ctx.sell({ qty: 2, type: "trailing_stop", trailPrice: 1 });
+      },
+    };
+    const result = await runBacktest({ strategy, bars, spec: STOCK, venue, cash: "1000", halfSpreadTicks: 0 });
+    // Bar 2 prints 101, 101, 103 (mark 103, stop 102), 102.5; bar 3 prints 102.2, then its
+    // high 102.4 (nearer the open), then its low 101, through the stop: sold at that print.
+    expect(result.fills.map((f) => [f.side, f.price, Date.parse(f.transaction_time)])).toEqual([
+      ["buy", "100.00", START + HOUR],
+      ["sell", "101.00", START + 3 * HOUR],
+    ]);
+    // What onBar reads of the open order: after bar 2's prints, the stop the mark 103 left it at.
+    expect(stops).toEqual([null, null, 102, null, null]);
+  });
+
   it("hands out the streaming indicators: an SMA kept in the strategy follows the closes", async () => {
     const closes = [100, 102, 104, 106];
     const bars = closes.map((c, i) => ({ t: START + i * HOUR, open: c, high: c + 1, low: c - 1, close: c, volume: 1 }));
