@@ -14,7 +14,7 @@ import { Crash, harness } from "./engine-harness";
 // 1.5 s, so a moved price is declined and placed again, and a stale one asked for first.
 
 type Step =
-  | { kind: "place"; side: "buy" | "sell"; type: "market" | "limit" | "stop"; qty: number; offset: number; tif: "day" | "gtc" | "ioc" | "fok" }
+  | { kind: "place"; side: "buy" | "sell"; type: "market" | "limit" | "stop" | "trailing_stop"; qty: number; offset: number; tif: "day" | "gtc" | "ioc" | "fok" }
   | { kind: "replace"; pick: number; offset: number; qty: number | null }
   | { kind: "cancel"; pick: number }
   | { kind: "cancelAll" }
@@ -23,7 +23,7 @@ type Step =
   | { kind: "day" };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant("place" as const), side: fc.constantFrom("buy" as const, "sell" as const), type: fc.constantFrom("market" as const, "limit" as const, "stop" as const), qty: fc.integer({ min: 1, max: 40 }), offset: fc.integer({ min: -300, max: 300 }), tif: fc.constantFrom("day" as const, "gtc" as const, "ioc" as const, "fok" as const) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant("place" as const), side: fc.constantFrom("buy" as const, "sell" as const), type: fc.constantFrom("market" as const, "limit" as const, "stop" as const, "trailing_stop" as const), qty: fc.integer({ min: 1, max: 40 }), offset: fc.integer({ min: -300, max: 300 }), tif: fc.constantFrom("day" as const, "gtc" as const, "ioc" as const, "fok" as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("replace" as const), pick: fc.nat(), offset: fc.integer({ min: -300, max: 300 }), qty: fc.option(fc.integer({ min: 1, max: 40 })) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.constant({ kind: "cancelAll" as const }) },
@@ -81,8 +81,10 @@ describe("the account engine under faults", () => {
           const open = () => h.book.openOrders().filter((o) => isOpen(o.status) && o.atVenue);
           switch (s.kind) {
             case "place": {
-              const limit = s.type === "market" ? {} : s.type === "limit" ? { limit_price: price(mid + s.offset) } : { stop_price: price(mid + s.offset) };
-              const tif = s.type === "market" && s.tif === "fok" ? "ioc" : s.tif;
+              // A trailing stop trails by a price (odd offsets) or a percent (even ones).
+              const trail = s.offset % 2 !== 0 ? { trail_price: price(Math.abs(s.offset)) } : { trail_percent: String(1 + (Math.abs(s.offset) % 20) / 4) };
+              const limit = s.type === "market" ? {} : s.type === "limit" ? { limit_price: price(mid + s.offset) } : s.type === "stop" ? { stop_price: price(mid + s.offset) } : trail;
+              const tif = s.type === "market" && s.tif === "fok" ? "ioc" : s.type === "trailing_stop" && (s.tif === "ioc" || s.tif === "fok") ? "gtc" : s.tif;
               const placed = await h.place({ side: s.side, type: s.type, qty: String(s.qty), time_in_force: tif, ...limit });
               if (placed.ok) acknowledged.push(placed.value.id);
               return;
@@ -90,7 +92,8 @@ describe("the account engine under faults", () => {
             case "replace": {
               const target = open()[s.pick % Math.max(1, open().length)];
               if (!target) return;
-              const fields = { ...(target.limit !== null ? { limit_price: price(mid + s.offset) } : {}), ...(s.qty !== null && target.qty !== null ? { qty: String(s.qty) } : {}) };
+              const trail = target.trail ? { trail: "ticks" in target.trail ? price(Math.abs(s.offset) + 1) : String(1 + (Math.abs(s.offset) % 20) / 4) } : {};
+              const fields = { ...(target.limit !== null ? { limit_price: price(mid + s.offset) } : {}), ...trail, ...(s.qty !== null && target.qty !== null ? { qty: String(s.qty) } : {}) };
               const replaced = await h.runner.replace(target.id, fields, h.asset(), null);
               if (replaced.ok) acknowledged.push(replaced.value.id);
               return;
