@@ -41,7 +41,8 @@ export function Blotter() {
   );
 }
 
-const price = (o: OrderJson) => [o.limit_price && `L ${o.limit_price}`, o.stop_price && `S ${o.stop_price}`].filter(Boolean).join(" ") || "MKT";
+const trail = (o: OrderJson) => (o.trail_price ? `T ${o.trail_price}` : o.trail_percent ? `T ${o.trail_percent}%` : null);
+const price = (o: OrderJson) => [o.limit_price && `L ${o.limit_price}`, o.stop_price && `S ${o.stop_price}`, trail(o)].filter(Boolean).join(" ") || "MKT";
 
 function OpenOrders({ orders }: { orders: OrderJson[] }) {
   const [editing, setEditing] = useState<string | null>(null);
