@@ -562,6 +562,8 @@ describe("optimization", () => {
     expect(grid.details[0]?.message).toBe("samples applies to mode random; a grid runs every combination (set mode to random to draw a sample)");
     const unsized = await expectError(await post("/api/backtests/optimize", { ...base, ranges, mode: "random" }), 422);
     expect(unsized.details).toEqual([{ path: "samples", message: "mode random draws samples parameter sets: say how many (1 or more)" }]);
+    // null is "not given", as clients send unset fields.
+    expect((await expectError(await post("/api/backtests/optimize", { ...base, ranges, mode: "random", samples: null, seed: null }), 422)).details).toEqual(unsized.details);
   });
 });
 

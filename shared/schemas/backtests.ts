@@ -155,11 +155,11 @@ const Range = z.union([
 ]);
 
 /** `samples` and `seed` draw a random search: a grid given them ran every combination and ignored both (found in QA). */
-function samplingTerms(body: { mode: "grid" | "random"; samples?: number | undefined; seed?: number | undefined }, ctx: z.RefinementCtx): void {
-  if (body.mode === "random" && body.samples === undefined) ctx.addIssue({ code: "custom", path: ["samples"], message: "mode random draws samples parameter sets: say how many (1 or more)" });
+function samplingTerms(body: { mode: "grid" | "random"; samples?: number | null | undefined; seed?: number | null | undefined }, ctx: z.RefinementCtx): void {
+  if (body.mode === "random" && (body.samples === undefined || body.samples === null)) ctx.addIssue({ code: "custom", path: ["samples"], message: "mode random draws samples parameter sets: say how many (1 or more)" });
   if (body.mode === "grid") {
     for (const field of ["samples", "seed"] as const) {
-      if (body[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to mode random; a grid runs every combination (set mode to random to draw a sample)` });
+      if (body[field] !== undefined && body[field] !== null) ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to mode random; a grid runs every combination (set mode to random to draw a sample)` });
     }
   }
 }
@@ -171,8 +171,9 @@ export const OptimizeRequest = z
       params: z.record(z.string(), z.unknown()).default({}),
       ranges: z.record(z.string(), Range).refine((r) => Object.keys(r).length > 0, { error: "name at least one parameter to vary" }),
       mode: z.enum(["grid", "random"]).default("grid"),
-      samples: z.number().int().min(1).max(MAX_OPTIMIZATION_RUNS).optional(),
-      seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+      // null is "not given", as clients send unset fields.
+      samples: z.number().int().min(1).max(MAX_OPTIMIZATION_RUNS).nullish(),
+      seed: z.number().int().min(0).max(2 ** 32 - 1).nullish(),
       metric: z.enum(METRIC_NAMES).default("sharpe"),
       ...RunTerms,
     },

@@ -94,6 +94,7 @@ export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: Inst
     fields[key === "limit" ? "limit_price" : "stop_price"] = ticksToDecimal(ticks, spec);
   }
   if (input.trailPrice !== undefined) {
+    if (Number(input.trailPrice) < 0) return refuse(`trailPrice must be positive: ${String(input.trailPrice).slice(0, 40)}`);
     const ticks = roundPrice(input.trailPrice, spec);
     if (!(ticks > 0)) return refuse(`trailPrice rounds to zero on the tick grid ${spec.tickSize}`);
     fields.trail_price = ticksToDecimal(ticks, spec);

@@ -12,7 +12,7 @@ import { ChangeLog } from "./change-log";
 import { configurationChange, configurationView, type ConfigurationView } from "./configuration";
 import type { AccountBook, AccountChanges, AccountState, Anomaly, PendingReplacement, VenueCommand } from "./ports";
 import { buyReservation, checkRisk, marketableOnArrival, notionalSellLots, protectionPrice, sellFeeReservation, stopAnchor, type RiskLimits } from "./risk";
-import { priceWindow, untriggeredStopWindow, type PriceWindow } from "./price-window";
+import { priceWindow, trailingWindow, untriggeredStopWindow, type PriceWindow } from "./price-window";
 import { sessionOpen } from "./session";
 import { tradeUpdate, type TradeEvent } from "./stream";
 import { tradingDate } from "./trading-date";
@@ -203,7 +203,11 @@ export class AccountEngine {
       return refused("invalid_order", "qty must be > filled_qty", [{ path: "qty", message: `qty is the order's total and must be greater than the ${lotsToDecimal(old.filledQty, old.spec)} already filled` }]);
     const merged = replacementFields(old, total !== undefined && total > 0 ? { ...fields, qty: lotsToDecimal(total - old.filledQty, old.spec) } : fields, remaining);
     const parsed = parseOrderRequest(merged, old.spec);
-    if ("problems" in parsed) return refused("invalid_order", parsed.problems.map((p) => p.message).join("; "), parsed.problems);
+    if ("problems" in parsed) {
+      // A trailing stop's trail is sent as `trail`: its problems are said of that field (found in QA: "trail_percent").
+      const problems = parsed.problems.map((p) => (old.trail && (p.path === "trail_price" || p.path === "trail_percent") ? { path: "trail", message: p.message.replace(p.path, "trail") } : p));
+      return refused("invalid_order", problems.map((p) => p.message).join("; "), problems);
+    }
     const { intent } = parsed;
     // A trailing stop's stop is the venue's (moving) one: its trail is what a replace changes.
     if (intent.qty === remaining && intent.limit === old.limit && (old.trail ? sameTrail(intent.trail, old.trail) : intent.stop === old.stop) && intent.tif === old.tif) return refused("unchanged", "order parameters are not changed");
@@ -611,7 +615,7 @@ export class AccountEngine {
     const here = at(reference);
     if (!windowed || !here.ok) return here;
     const wide = priceWindow(reference, limits.priceBandPct, accepts);
-    const window = intent.type === "stop" ? untriggeredStopWindow(wide, intent.side, intent.stop!, reference) : wide;
+    const window = intent.type === "stop" ? untriggeredStopWindow(wide, intent.side, intent.stop!, reference) : intent.trail ? trailingWindow(wide, intent.side, reference) : wide;
     const worst = at(intent.side === "buy" ? window.high : window.low);
     // Every price in the window accepts (priceWindow's premise); should one not, the window
     // narrows to the price checked, which is always right.

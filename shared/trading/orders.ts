@@ -221,8 +221,8 @@ export interface FieldProblem {
 const decimalText = (v: string | number) => (typeof v === "number" ? String(v) : v.trim());
 const SIDES: ReadonlySet<unknown> = new Set(["buy", "sell"]);
 const ORDER_TYPES: ReadonlySet<unknown> = new Set(["market", "limit", "stop", "stop_limit", "trailing_stop"]);
-/** A trail percent: above 0 and below 100, at most four decimals. */
-const TRAIL_PERCENT = /^(\d{1,2})(?:\.(\d{1,4}))?$/;
+/** A trail percent's grid: four decimals of a percent, a millionth of the price. */
+const TRAIL_PERCENT_GRID = { lotSize: "0.0001" };
 const TIMES_IN_FORCE: ReadonlySet<unknown> = new Set(["day", "gtc", "ioc", "fok"]);
 /** Plain or exponent notation, as JSON numbers and the grids' parsers accept. */
 /**
@@ -320,10 +320,10 @@ function trailOf(body: OrderRequestFields, spec: InstrumentSpec, problems: Field
     return { ticks };
   }
   const text = decimalText(body.trail_percent!);
-  const match = TRAIL_PERCENT.exec(text);
-  // Whole percent and four decimals of one: millionths of the price.
-  const ppm = match ? Number(match[1]) * (PPM / 100) + Number((match[2] ?? "").padEnd(4, "0")) : 0;
-  if (ppm <= 0) {
+  // Read as every other number is (exponents, trailing zeros), on the grid of 0.0001 percent:
+  // millionths of the price (found in QA: "1e0" and "1.00000" were refused where prices take them).
+  const ppm = decimalToLots(text, TRAIL_PERCENT_GRID) ?? 0;
+  if (ppm <= 0 || ppm >= PPM) {
     problems.push({ path: "trail_percent", message: `trail_percent must be a percent above 0 and below 100 with at most four decimals, not ${JSON.stringify(text.slice(0, 40))}` });
     return null;
   }

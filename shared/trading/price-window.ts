@@ -1,5 +1,6 @@
 import type { VenueOrderRequest } from "../venue/venue";
 import { priceBand, protectionPrice, stopAnchor } from "./risk";
+import { trailingStop } from "../venue/trailing";
 import type { MarketPrice } from "./views";
 
 // An order the account checked against a price it already held (from its venue's last
@@ -42,6 +43,18 @@ export function untriggeredStopWindow(window: PriceWindow, side: "buy" | "sell",
   return window;
 }
 
+/**
+ * The window of a trailing stop: its stop moves with the price it is placed at, so the
+ * window ends at `reference` on its worse side (above, for a buy) and the order is placed,
+ * and holds its reservation, where it was checked. At the band's far edge its stop, and the
+ * protection price around it, sat a band further out: a trailing buy held about 21 % over
+ * the market, and its new order showed that stop (found in QA). A price past the reference
+ * is declined and the order checked again against it.
+ */
+export function trailingWindow(window: PriceWindow, side: "buy" | "sell", reference: number): PriceWindow {
+  return side === "buy" ? { ...window, high: reference } : { ...window, low: reference };
+}
+
 /** The price nearest `far` from `near` (which accepts) up to which every price accepts. */
 function edge(near: number, far: number, accepts: (reference: number) => boolean): number {
   if (near === far || accepts(far)) return far;
@@ -67,6 +80,11 @@ export function admit(order: VenueOrderRequest, window: PriceWindow, price: Mark
   if (order.cap === null) return order;
   const reference = price!.reference;
   if (order.type === "market") return { ...order, cap: protectionPrice(order.side, reference, window.bandPct) };
+  // A trailing stop's stop starts from the venue's price: its protection price is set around that stop.
+  if (order.type === "trailing_stop" && order.trail) {
+    const cap = protectionPrice(order.side, stopAnchor(order.side, trailingStop(order.side, reference, order.trail), reference), window.bandPct);
+    return cap === order.cap ? order : { ...order, cap };
+  }
   // A stop already through the venue's price trades near it, as the account would have capped it.
   if (order.type !== "stop") return order;
   const cap = protectionPrice(order.side, stopAnchor(order.side, order.stop!, reference), window.bandPct);

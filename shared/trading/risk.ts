@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import { orderFee, type VenueConfig } from "../venue/venue";
+import { trailsPastZero } from "../venue/trailing";
 import { CENT, formatMoney, knownMoney, notional as notionalOf, quantityOf, roundHalfUp, ZERO, type Money } from "./money";
 import type { OrderIntent } from "./orders";
 import type { MarketPrice } from "./views";
@@ -119,6 +120,14 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
       rule: "price_band",
       path: "limit_price",
       message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the ${center === reference ? "last price" : "stop price"} ${ticksToDecimal(center, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
+    };
+  // A sell's trail as wide as the price leaves its stop at the lowest tick, never reached
+  // (found in QA: a trail of 500 on a 187 stock was accepted with stop_price 0.01).
+  if (intent.trail && intent.side === "sell" && trailsPastZero(reference, intent.trail))
+    return {
+      rule: "price_band",
+      path: "ticks" in intent.trail ? "trail_price" : "trail_percent",
+      message: `the trail reaches below zero from the last price ${ticksToDecimal(reference, spec)}: a sell's trail must leave its stop above 0`,
     };
   // The order size limits judge buys. A sell only takes a long position down (there are no
   // short sales: a sell beyond the free position is refused for it), and a limit on its

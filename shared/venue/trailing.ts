@@ -16,16 +16,20 @@ export const PPM = 1_000_000;
  * down, a buy's up), so the distance is never less than asked; a sell's stop is at least one tick.
  */
 export function trailingStop(side: Side, hwm: number, trail: Trail): number {
-  if ("ticks" in trail) return side === "sell" ? Math.max(1, hwm - trail.ticks) : hwm + trail.ticks;
+  const stop = unclampedStop(side, hwm, trail);
+  return side === "sell" ? Math.max(1, stop) : stop;
+}
+
+/** Whether a sell's trail from `hwm` reaches below the first tick: its stop could never be reached (the account refuses such an order). */
+export const trailsPastZero = (hwm: number, trail: Trail): boolean => unclampedStop("sell", hwm, trail) < 1;
+
+function unclampedStop(side: Side, hwm: number, trail: Trail): number {
+  if ("ticks" in trail) return side === "sell" ? hwm - trail.ticks : hwm + trail.ticks;
   const factor = side === "sell" ? PPM - trail.ppm : PPM + trail.ppm;
   const product = hwm * factor;
   // hwm·factor is exact in a double below 2^53; above it, bigint.
-  const stop = Number.isSafeInteger(product)
-    ? side === "sell"
-      ? Math.floor(product / PPM)
-      : Math.ceil(product / PPM)
-    : Number(side === "sell" ? (BigInt(hwm) * BigInt(factor)) / BigInt(PPM) : (BigInt(hwm) * BigInt(factor) + BigInt(PPM - 1)) / BigInt(PPM));
-  return side === "sell" ? Math.max(1, stop) : stop;
+  if (Number.isSafeInteger(product)) return side === "sell" ? Math.floor(product / PPM) : Math.ceil(product / PPM);
+  return Number(side === "sell" ? (BigInt(hwm) * BigInt(factor)) / BigInt(PPM) : (BigInt(hwm) * BigInt(factor) + BigInt(PPM - 1)) / BigInt(PPM));
 }
 
 /** Whether `price` is a new high-water mark for the side: higher for a sell's trail, lower for a buy's. */

@@ -58,6 +58,7 @@ describe("the strategy runtime", () => {
         // Found in QA: a field the order does not take, a negative qty and an endless tag.
         ctx.buy({ qty: 1, symbol: "ETH/USD", tag: "other symbol" } as never);
         ctx.buy({ qty: -5, tag: "negative" });
+        ctx.buy({ qty: 1, type: "trailing_stop", trailPrice: -1, tag: "negative trail" });
         ctx.buy({ qty: 1, tag: "x".repeat(65) });
         ctx.buy({ qty: 1, tag: "fits" });
       },
@@ -78,6 +79,7 @@ describe("the strategy runtime", () => {
       ["big notional", "max_order_notional"],
       ["other symbol", "invalid_order"],
       ["negative", "invalid_order"],
+      ["negative trail", "invalid_order"],
       [null, "invalid_order"],
     ]);
     const messages = Object.fromEntries(updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.message]));
@@ -85,6 +87,7 @@ describe("the strategy runtime", () => {
     expect(messages["not a number"]).toBe("notional must be a number: lots");
     expect(messages["other symbol"]).toBe("unknown field symbol: an order takes qty, notional, type, limit, stop, trailPrice, trailPercent, tif, tag (a strategy trades its own symbol, for its owner's account)");
     expect(messages.negative).toBe("qty must be positive: -5");
+    expect(messages["negative trail"]).toBe("trailPrice must be positive: -1");
     expect(messages.null).toBe("tag must be a string of at most 64 characters");
     expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");
     // Each refusal is a line of the log too (a strategy that hears no updates would lose them without a word).

@@ -184,11 +184,45 @@ describe("trailing stops", () => {
     const stopGiven = await expectError(await patch(o.id, { stop_price: "90.00" }), 422);
     expect(stopGiven.message).toBe("stop_price is not allowed for trailing_stop orders");
     expect((await expectError(await patch(o.id, { trail: "2.5" }), 422)).message).toBe("order parameters are not changed");
+    // Its problems are said of the field sent, trail (found in QA: "trail_percent").
+    const bad = await expectError(await patch(o.id, { trail: "abc" }), 422);
+    expect(bad.details).toEqual([{ path: "trail", message: 'trail must be a percent above 0 and below 100 with at most four decimals, not "abc"' }]);
     const res = await patch(o.id, { trail: "0.75" });
     expect(res.status).toBe(200);
     // 100.02 × 0.9925 = 99.26985: down to 99.26.
     expect(await json<Trailing>(res)).toMatchObject({ replaces: o.id, type: "trailing_stop", trail_percent: "0.75", qty: "4", hwm: "100.02", stop_price: "99.26" });
     expect((await order(user, o.id)).status).toBe("replaced");
+  });
+
+  it("holds for a buy what a stop at the same price holds, placed against a price the account already held (found in QA: about 10 % more)", async () => {
+    const { user, market } = await fresh();
+    // A first order leaves the account holding the venue's price (paper fills print no trade: it stays 100.02).
+    await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "gtc" });
+    const buyingPower = async () => Number((await accountJson(user)).buying_power);
+    const cancel = async (id: string) => expect((await call(`/v2/orders/${id}`, { method: "DELETE", token: user.access, ip: user.ip })).status).toBe(204);
+    const free = await buyingPower();
+    const trailing = (await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "trailing_stop", trail_price: "1.00", time_in_force: "gtc" })) as Trailing;
+    expect(trailing).toMatchObject({ hwm: "100.02", stop_price: "101.02" });
+    const heldByTrailing = free - (await buyingPower());
+    await cancel(trailing.id);
+    await until(async () => (await buyingPower()) === free, "the trailing stop's reservation to return");
+    const stop = await placed(user, { symbol: market.symbol, qty: "10", side: "buy", type: "stop", stop_price: "101.02", time_in_force: "gtc" });
+    const heldByStop = free - (await buyingPower());
+    await cancel(stop.id);
+    // 10 × 101.02 × 1.1 (the band around the stop) + the taker fee on it.
+    expect(heldByTrailing).toBeCloseTo(heldByStop, 6);
+    expect(heldByStop).toBeGreaterThan(1111);
+    expect(heldByStop).toBeLessThan(1115);
+  });
+
+  it("refuses a sell whose trail reaches below zero from the price: its stop could never be reached (found in QA)", async () => {
+    const { user, market } = await fresh();
+    await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "gtc" });
+    const wide = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "sell", type: "trailing_stop", trail_price: "100.02", time_in_force: "gtc" }), 422);
+    expect(wide.message).toBe("the trail reaches below zero from the last price 100.02: a sell's trail must leave its stop above 0");
+    expect(wide.details[0]?.path).toBe("trail_price");
+    // One tick narrower leaves a stop of one tick.
+    expect(await placed(user, { symbol: market.symbol, qty: "1", side: "sell", type: "trailing_stop", trail_price: "100.01", time_in_force: "gtc" })).toMatchObject({ stop_price: "0.01" });
   });
 
   it("refuses what Alpaca refuses, naming the field", async () => {
@@ -205,6 +239,11 @@ describe("trailing stops", () => {
       [{ ...base, type: "stop", stop_price: "99", trail_price: "1" }, "trail_price is only for trailing_stop orders"],
     ];
     for (const [body, message] of cases) expect((await expectError(await placeOrder(user, body), 422)).message, JSON.stringify(body)).toBe(message);
+    // A percent is read as every number is (found in QA: "1e0" and "1.50000" were refused).
+    await placed(user, { symbol: market.symbol, qty: "3", side: "buy", type: "market", time_in_force: "gtc" });
+    for (const [given, shown] of [["1e0", "1"], ["1.50000", "1.5"], [0.25, "0.25"]] as const) {
+      expect(await placed(user, { ...base, trail_percent: given })).toMatchObject({ trail_percent: shown });
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { admit, inWindow, priceWindow } from "../../shared/trading/price-window";
+import { admit, inWindow, priceWindow, trailingWindow } from "../../shared/trading/price-window";
+import { trailingStop } from "../../shared/venue/trailing";
 import { priceBand, protectionPrice, stopAnchor } from "../../shared/trading/risk";
 import type { MarketPrice } from "../../shared/trading/views";
 import type { VenueOrderRequest } from "../../shared/venue/venue";
@@ -72,6 +73,21 @@ describe("admit", () => {
           const sellCap = protectionPrice("sell", stopAnchor("sell", stop, w.low), pct);
           expect(admit(order({ type: "stop", stop, cap: buyCap }), w, price(r))!.cap!).toBeLessThanOrEqual(buyCap);
           expect(admit(order({ type: "stop", side: "sell", stop, cap: sellCap }), w, price(r))!.cap!).toBeGreaterThanOrEqual(sellCap);
+        }
+        // Trailing stops: their window ends at the reference on the worse side, and the
+        // account capped them around the stop its trail set from there.
+        for (const trail of [{ ticks: 1 + (reference % 97) }, { ppm: 1 + (reference % 50_000) }]) {
+          const buyWindow = trailingWindow(w, "buy", reference);
+          const sellWindow = trailingWindow(w, "sell", reference);
+          const buyCap = protectionPrice("buy", trailingStop("buy", reference, trail), pct);
+          const sellCap = protectionPrice("sell", trailingStop("sell", reference, trail), pct);
+          const trailing = (side: "buy" | "sell", cap: number) => order({ type: "trailing_stop", side, tif: "gtc", stop: trailingStop(side, reference, trail), trail, hwm: reference, cap });
+          const buyAt = admit(trailing("buy", buyCap), buyWindow, price(Math.min(r, reference)));
+          const sellAt = admit(trailing("sell", sellCap), sellWindow, price(Math.max(r, reference)));
+          expect(buyAt!.cap!).toBeLessThanOrEqual(buyCap);
+          expect(sellAt!.cap!).toBeGreaterThanOrEqual(sellCap);
+          expect(admit(trailing("buy", buyCap), buyWindow, price(reference + 1))).toBeNull();
+          expect(admit(trailing("sell", sellCap), sellWindow, price(reference - 1))).toBeNull();
         }
       }),
       { numRuns: 1_000 },

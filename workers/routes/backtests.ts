@@ -247,7 +247,7 @@ backtests.openapi(
     const body = c.req.valid("json");
     // The base parameters need not fit alone (a range may supply what they lack); each set must.
     checkedTemplate(body.template);
-    const sets = combinations(body.params, body.ranges, { mode: body.mode, cap: MAX_OPTIMIZATION_RUNS, ...(body.samples !== undefined && { samples: body.samples }), ...(body.seed !== undefined && { seed: body.seed }) });
+    const sets = combinations(body.params, body.ranges, { mode: body.mode, cap: MAX_OPTIMIZATION_RUNS, ...(body.samples != null && { samples: body.samples }), ...(body.seed != null && { seed: body.seed }) });
     if (!sets.ok) throw unprocessable(sets.message, [{ path: "ranges", message: sets.message }]);
     const params = sets.sets.map((set, i) => checkedParams(body.template, set, `combination ${i + 1} (${JSON.stringify(set)})`));
     await checkRoomForRuns(c.env, userId, params.length);
