@@ -6,6 +6,7 @@ import { api, ApiError, session } from "./api";
 import { dec, type Money } from "./format";
 import { market, trades, type MarketMsg } from "./streams";
 import { createStore } from "./store";
+import { movesATrail } from "./trailing";
 
 export type AccountJson = ReturnType<typeof accountView>;
 export type PositionJson = ReturnType<typeof positionView>;
@@ -202,6 +203,10 @@ function onMarket(m: MarketMsg): void {
   // Only once its snapshot has answered without one: a trade that comes before the page's
   // first snapshots answer asks nothing twice.
   if (m.T === "t" && noClose.has(m.S)) reaskSnapshot(m.S);
+  if (m.T === "t") {
+    const price = dec(m.p);
+    if (price !== undefined && movesATrail(openOrders.get(), m.S, price)) reloadOpenOrders();
+  }
   quotes.update((q) => {
     const current = q[m.S] ?? { tick: 0 };
     const next: Quote = { ...current, tick: current.tick + 1 };
@@ -251,6 +256,24 @@ export function reloadAccount(soon = false): void {
       api<FillJson[]>("GET", "/v2/account/activities/FILL?page_size=100").then((f) => fills.set(f)),
     ]).catch(() => undefined);
   }, wait);
+}
+
+let openTimer: ReturnType<typeof setTimeout> | undefined;
+let lastOpenReload = 0;
+
+/** The open orders again (a trailing stop's stop moved), at most every RELOAD_EVERY_MS. */
+function reloadOpenOrders(): void {
+  if (openTimer !== undefined) return;
+  openTimer = setTimeout(
+    () => {
+      openTimer = undefined;
+      lastOpenReload = Date.now();
+      void api<OrderJson[]>("GET", "/v2/orders?status=open&limit=500")
+        .then((o) => openOrders.set(o))
+        .catch(() => undefined);
+    },
+    Math.max(0, lastOpenReload + RELOAD_EVERY_MS - Date.now()),
+  );
 }
 
 let started = false;
