@@ -17,10 +17,17 @@ export function sendStrategyCommand(runner: AccountRunner, book: AccountBook, as
   if (command.kind !== "place") return sendOther(runner, book, asset, prefix, command, traceparent);
   // The id the order is placed under, not only the command's: sandboxed code can rewrite its fields.
   if (!command.id.startsWith(prefix) || command.fields.client_order_id !== command.id) return { rule: "invalid_order", message: "a strategy's order ids carry its prefix" };
-  return after(runner.submit(command.fields, asset, traceparent), (outcome) => (outcome.ok ? null : { rule: outcome.refusal.rule, message: outcome.refusal.message }));
+  return after(runner.submit(command.fields, asset, traceparent), (outcome) => (outcome.ok ? null : { rule: outcome.refusal.rule, message: inStrategyWords(outcome.refusal.message) }));
 }
 
 type Refused = { rule: Rule; message: string };
+
+/** The API's field names and what ctx.buy/ctx.sell call them. */
+const FIELD_NAMES: Record<string, string> = { limit_price: "limit", stop_price: "stop", trail_price: "trailPrice", trail_percent: "trailPercent", time_in_force: "tif" };
+const API_FIELD = /\b(limit_price|stop_price|trail_price|trail_percent|time_in_force)\b/g;
+
+/** A refusal as the strategy's author reads it: the account's checks name the API's fields, the code wrote ctx's (found in QA). */
+export const inStrategyWords = (message: string): string => message.replace(API_FIELD, (name) => FIELD_NAMES[name] ?? name);
 
 async function sendOther(runner: AccountRunner, book: AccountBook, asset: AssetInfo, prefix: string, command: Exclude<StrategyCommand, { kind: "place" }>, traceparent: string | null): Promise<Refused | null> {
   switch (command.kind) {

@@ -59,6 +59,7 @@ describe("the strategy runtime", () => {
         ctx.buy({ qty: 1, symbol: "ETH/USD", tag: "other symbol" } as never);
         ctx.buy({ qty: -5, tag: "negative" });
         ctx.buy({ qty: 1, type: "trailing_stop", trailPrice: -1, tag: "negative trail" });
+        ctx.buy({ qty: 1, type: "trailing_stop", trailPercent: 150, tag: "wide trail" });
         ctx.buy({ qty: 1, tag: "x".repeat(65) });
         ctx.buy({ qty: 1, tag: "fits" });
       },
@@ -80,6 +81,7 @@ describe("the strategy runtime", () => {
       ["other symbol", "invalid_order"],
       ["negative", "invalid_order"],
       ["negative trail", "invalid_order"],
+      ["wide trail", "invalid_order"],
       [null, "invalid_order"],
     ]);
     const messages = Object.fromEntries(updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.message]));
@@ -88,6 +90,9 @@ describe("the strategy runtime", () => {
     expect(messages["other symbol"]).toBe("unknown field symbol: an order takes qty, notional, type, limit, stop, trailPrice, trailPercent, tif, tag (a strategy trades its own symbol, for its owner's account)");
     expect(messages.negative).toBe("qty must be positive: -5");
     expect(messages["negative trail"]).toBe("trailPrice must be positive: -1");
+    // The account's checks name the API's fields; the strategy reads the ones its code wrote (found in QA).
+    expect(messages["wide trail"]).toBe('trailPercent must be a percent above 0 and below 100 with at most four decimals, not "150"');
+    expect(messages["through the band"]).toMatch(/^limit 50\.00 is below the 10% band around the last price/);
     expect(messages.null).toBe("tag must be a string of at most 64 characters");
     expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");
     // Each refusal is a line of the log too (a strategy that hears no updates would lose them without a word).
