@@ -218,6 +218,8 @@ export interface FieldProblem {
   message: string;
 }
 
+/** A field given: not absent, null or empty (clients send unset fields as null). */
+const has = (v: unknown): boolean => v !== undefined && v !== null && v !== "";
 const decimalText = (v: string | number) => (typeof v === "number" ? String(v) : v.trim());
 const SIDES: ReadonlySet<unknown> = new Set(["buy", "sell"]);
 const ORDER_TYPES: ReadonlySet<unknown> = new Set(["market", "limit", "stop", "stop_limit", "trailing_stop"]);
@@ -241,7 +243,6 @@ const CENTS = { lotSize: "0.01" };
  */
 export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec): { intent: OrderIntent } | { problems: FieldProblem[] } {
   const problems: FieldProblem[] = [];
-  const has = (v: unknown) => v !== undefined && v !== null && v !== "";
   let qty: number | null = null;
   let notionalValue: Money | null = null;
   // The API's schema has checked these already; a strategy's order has not (ctx.buy takes
@@ -300,7 +301,6 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
 
 /** A trailing stop's distance: exactly one of trail_price and trail_percent, and neither on other types (Alpaca's rules). */
 function trailOf(body: OrderRequestFields, spec: InstrumentSpec, problems: FieldProblem[]): Trail | null {
-  const has = (v: unknown) => v !== undefined && v !== null && v !== "";
   const trailing = body.type === "trailing_stop";
   for (const field of ["trail_price", "trail_percent"] as const) {
     if (!trailing && has(body[field])) problems.push({ path: field, message: `${field} is only for trailing_stop orders` });
@@ -359,31 +359,21 @@ export function givenReplaceFields(fields: ReplaceFields): GivenReplaceFields {
 /** A replace request filled in from the order it replaces: what the client left out (givenReplaceFields) stays as it was. */
 export function replacementFields(old: AccountOrder, fields: GivenReplaceFields, remaining: number | null): OrderRequestFields {
   const { spec } = old;
-  if (old.trail) {
-    // A trailing stop's stop is the venue's to move: what a replace changes is its trail
-    // (its mark starts again from the price the replacement is placed at).
-    const trail = fields.trail ?? ("ticks" in old.trail ? ticksToDecimal(old.trail.ticks, spec) : trailPercentText(old.trail.ppm));
-    return {
-      side: old.side,
-      type: old.type,
-      time_in_force: fields.time_in_force ?? old.tif,
-      qty: fields.qty ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
-      limit_price: fields.limit_price ?? null,
-      stop_price: fields.stop_price ?? null,
-      ...("ticks" in old.trail ? { trail_price: trail } : { trail_percent: trail }),
-      client_order_id: fields.client_order_id ?? null,
-    };
-  }
-  return {
+  const merged: OrderRequestFields = {
     side: old.side,
     type: old.type,
     time_in_force: fields.time_in_force ?? old.tif,
     qty: fields.qty ?? (remaining === null ? null : lotsToDecimal(remaining, spec)),
     notional: remaining === null ? formatMoney(BigInt(old.notional!)) : null,
     limit_price: fields.limit_price ?? (old.limit === null ? null : ticksToDecimal(old.limit, spec)),
-    stop_price: fields.stop_price ?? (old.stop === null ? null : ticksToDecimal(old.stop, spec)),
+    // A trailing stop's stop is the venue's to move: what a replace changes is its trail
+    // (its mark starts again from the price the replacement is placed at).
+    stop_price: fields.stop_price ?? (old.stop === null || old.trail ? null : ticksToDecimal(old.stop, spec)),
     client_order_id: fields.client_order_id ?? null,
   };
+  if (old.trail && "ticks" in old.trail) merged.trail_price = fields.trail ?? ticksToDecimal(old.trail.ticks, spec);
+  else if (old.trail) merged.trail_percent = fields.trail ?? trailPercentText(old.trail.ppm);
+  return merged;
 }
 
 /** Whether two trails are the same distance (both absent counts). */
