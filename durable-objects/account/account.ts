@@ -13,7 +13,7 @@ import type { Outcome } from "../../shared/trading/outcome";
 import { commandOrderId, type AccountChanges, type ActivityQuery, type OrderQuery, type VenueCommand } from "../../shared/trading/ports";
 import type { RiskLimits } from "../../shared/trading/risk";
 import { activityView, type MarketPrice } from "../../shared/trading/views";
-import { foldActivities, type PortfolioFold } from "../../shared/trading/portfolio-history";
+import type { PortfolioFold } from "../../shared/trading/portfolio-history";
 import type { Report } from "../../shared/venue/venue";
 import { objectName } from "../name";
 import { AccountStore } from "./store";
@@ -202,8 +202,7 @@ export class Account extends DurableObject<Env> {
 
   /** The account's holdings when [from, until) starts and every change in it (shared/trading/portfolio-history.ts). */
   portfolioFold(from: number, until: number): PortfolioFold {
-    const state = this.#runner.engine.state;
-    return foldActivities(this.#store.activitiesBefore(until), from, until, state.createdAt);
+    return this.#store.portfolioFold(from, until, this.#runner.engine.state.createdAt);
   }
 
   // ---- configuration (shared/trading/configuration.ts) -------------------------------------

@@ -1,6 +1,7 @@
 import type { DomainEvent } from "../../shared/events";
 import { openLots, type AccountOrder, type OrderStatus } from "../../shared/trading/orders";
 import type { Ledger } from "../../shared/trading/ledger";
+import { foldActivities, type Holdings, type HoldingsMark, type PortfolioFold } from "../../shared/trading/portfolio-history";
 import type { Watchlist, WatchlistChange } from "../../shared/trading/watchlists";
 import type { AccountBook, AccountChanges, AccountState, ActivityQuery, ActivityRow, OrderQuery } from "../../shared/trading/ports";
 
@@ -10,7 +11,7 @@ import type { AccountBook, AccountChanges, AccountState, ActivityQuery, Activity
 // outbox of domain events not yet on the queue. commit() writes one engine command's
 // changes in one transaction, and deletes there the events the queue has taken since the
 // last one (so sending them costs the order path no transaction of its own).
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 const STATE_KEY = "account";
 
 // Bigints survive storage as "123n" strings.
@@ -22,6 +23,8 @@ type Row = Record<string, SqlStorageValue>;
 /** A stored activity row as the book hands it out. */
 const activityRow = (r: Row): ActivityRow => ({ id: String(r.id), type: String(r.type), t: Number(r.t), data: JSON.parse(String(r.data)) as Record<string, unknown> });
 
+/** Activities a portfolio history folds between two holdings marks, by default. */
+const MARK_EVERY = 1_000;
 /** Unsent events an incarnation follows in memory at most, by default; beyond, it reads the table. */
 const KNOWN_MAX = 100;
 /** Orders whose last written rows the store keeps in memory (#written). */
@@ -53,13 +56,21 @@ export class AccountStore implements AccountBook {
    */
   readonly #written = new Map<string, string>();
 
+  /** Activities folded between two holdings marks. */
+  readonly #markEvery: number;
+  /**
+   * The latest holdings mark's time (null: there is none), or undefined when a transaction
+   * deleted marks and it is to be read again (the transaction may have rolled back).
+   */
+  #lastMarkT: number | null | undefined;
+
   /** How many unsent events it follows in memory at most (0: it always reads the table). */
   readonly #knownMax: number;
 
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly owner: string,
-    options: { knownMax?: number } = {},
+    options: { knownMax?: number; markEvery?: number } = {},
   ) {
     this.#knownMax = options.knownMax ?? KNOWN_MAX;
     const sql = (this.sql = storage.sql);
@@ -94,6 +105,13 @@ export class AccountStore implements AccountBook {
       // The account's watchlists (shared/trading/watchlists.ts), a row each; the name is unique per account.
       sql.exec(`CREATE TABLE IF NOT EXISTS watchlists (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, data TEXT NOT NULL)`);
     }
+    if (version < 5) {
+      // Holdings marks (shared/trading/portfolio-history.ts): the holdings after the activity
+      // at (t, id), so a portfolio history folds only what came after the latest one before its span.
+      sql.exec(`CREATE TABLE IF NOT EXISTS holding_marks (t INTEGER NOT NULL, id TEXT NOT NULL, holdings TEXT NOT NULL, PRIMARY KEY (t, id))`);
+    }
+    this.#markEvery = options.markEvery ?? MARK_EVERY;
+    this.#lastMarkT = this.#readLastMarkT();
     if (version < SCHEMA_VERSION) sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
   }
 
@@ -146,6 +164,8 @@ export class AccountStore implements AccountBook {
       for (const e of changes.events) this.enqueue(e);
       this.#deleteFromOutbox(sent);
     });
+    // Committed: marks an activity deleted are gone for good (rolled back, they would still be there).
+    if (this.#lastMarkT === undefined) this.#lastMarkT = this.#readLastMarkT();
     for (const id of changes.withdrawn) this.#written.delete(id);
     for (const [o, data] of rows) {
       this.#written.delete(o.id);
@@ -282,6 +302,46 @@ export class AccountStore implements AccountBook {
 
   addActivity(a: ActivityRow): void {
     this.sql.exec(`INSERT OR IGNORE INTO activities (id, type, t, data) VALUES (?, ?, ?, ?)`, a.id, a.type, a.t, JSON.stringify(a.data));
+    // An activity at or before a mark's time (a fill the venue reported late) is not in the
+    // marks from then on: they go, and later histories fold past it again.
+    const last = this.#lastMarkT === undefined ? this.#readLastMarkT() : this.#lastMarkT;
+    if (last !== null && a.t <= last) {
+      this.sql.exec(`DELETE FROM holding_marks WHERE t >= ?`, a.t);
+      this.#lastMarkT = undefined;
+    }
+  }
+
+  #readLastMarkT(): number | null {
+    const t = this.sql.exec<{ t: number | null }>(`SELECT MAX(t) AS t FROM holding_marks`).one().t;
+    return t === null ? null : Number(t);
+  }
+
+  /**
+   * The account's holdings when [from, until) starts and every change in it: folded from the
+   * latest holdings mark before `from` (or the first activity), leaving a new mark every
+   * `markEvery` activities folded on the way.
+   */
+  portfolioFold(from: number, until: number, createdAt: number): PortfolioFold {
+    const row = this.sql.exec<Row>(`SELECT t, id, holdings FROM holding_marks WHERE t < ? ORDER BY t DESC, id DESC LIMIT 1`, from).toArray()[0];
+    const start: HoldingsMark | null = row ? { t: Number(row.t), id: String(row.id), holdings: decode<Holdings>(String(row.holdings)) } : null;
+    const marks: HoldingsMark[] = [];
+    const rows = start
+      ? this.sql.exec<Row>(`SELECT id, type, t, data FROM activities WHERE t < ? AND (t > ? OR (t = ? AND id > ?)) ORDER BY t, id`, until, start.t, start.t, start.id)
+      : this.sql.exec<Row>(`SELECT id, type, t, data FROM activities WHERE t < ? ORDER BY t, id`, until);
+    const fold = foldActivities(
+      (function* () {
+        for (const r of rows) yield activityRow(r);
+      })(),
+      from,
+      until,
+      createdAt,
+      { start, markEvery: this.#markEvery, mark: (m) => marks.push(m) },
+    );
+    // Written once the activities' cursor is done; each on its own (no transaction needed: a
+    // mark is whole or absent, and nothing else depends on it).
+    for (const m of marks) this.sql.exec(`INSERT OR REPLACE INTO holding_marks (t, id, holdings) VALUES (?, ?, ?)`, m.t, m.id, encode(m.holdings));
+    if (marks.length > 0 && this.#lastMarkT !== undefined) this.#lastMarkT = Math.max(this.#lastMarkT ?? -Infinity, marks.at(-1)!.t);
+    return fold;
   }
 
   activities(q: ActivityQuery): ActivityRow[] {
@@ -298,11 +358,6 @@ export class AccountStore implements AccountBook {
       .exec<Row>(`SELECT id, type, t, data FROM activities ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${dir} LIMIT ?`, ...args, q.pageSize)
       .toArray()
       .map(activityRow);
-  }
-
-  /** Every activity before `until`, oldest first (time, then id: the order they happened), read as they are used. */
-  *activitiesBefore(until: number): Generator<ActivityRow> {
-    for (const r of this.sql.exec<Row>(`SELECT id, type, t, data FROM activities WHERE t < ? ORDER BY t, id`, until)) yield activityRow(r);
   }
 
   enqueue(event: DomainEvent): void {

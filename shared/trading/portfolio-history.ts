@@ -310,17 +310,48 @@ export interface PortfolioFold {
   symbols: string[];
 }
 
+/**
+ * A mark: the holdings after every activity up to and including the one at (`t`, `id`), in
+ * time order. An account keeps one every so many activities, so a history folds only what
+ * came after the latest mark before its span, not the account's whole past.
+ */
+export interface HoldingsMark {
+  t: number;
+  id: string;
+  holdings: Holdings;
+}
+
+export interface FoldOptions {
+  /** The mark the activities follow (they are those after it); the account's opening otherwise. */
+  start?: HoldingsMark | null;
+  /** Make a mark every this many activities folded before `from` (counted from the start). */
+  markEvery?: number;
+  /** Receives each mark made. */
+  mark?: (mark: HoldingsMark) => void;
+}
+
+const copyHoldings = (h: Holdings): Holdings => ({ cash: h.cash, qty: { ...h.qty }, price: { ...h.price }, priceAt: { ...h.priceAt } });
+
 /** Folds the account's activities (in time order) up to `from`, and keeps those in [from, until). */
-export function foldActivities(activities: Iterable<{ type: string; t: number; data: Record<string, unknown> }>, from: number, until: number, createdAt: number): PortfolioFold {
-  const opening: Holdings = { cash: 0n, qty: {}, price: {}, priceAt: {} };
+export function foldActivities(
+  activities: Iterable<{ id?: string; type: string; t: number; data: Record<string, unknown> }>,
+  from: number,
+  until: number,
+  createdAt: number,
+  options: FoldOptions = {},
+): PortfolioFold {
+  const opening: Holdings = options.start ? copyHoldings(options.start.holdings) : { cash: 0n, qty: {}, price: {}, priceAt: {} };
   const changes: HoldingChange[] = [];
   const held = new Set<string>();
+  const every = options.markEvery ?? 0;
+  let folded = 0;
   for (const a of activities) {
     if (a.t >= until) break;
     const change = holdingChange(a);
-    if (!change) continue;
-    if (a.t < from) applyChange(opening, change);
-    else {
+    if (a.t < from) {
+      if (change) applyChange(opening, change);
+      if (every > 0 && ++folded % every === 0 && a.id !== undefined) options.mark?.({ t: a.t, id: a.id, holdings: copyHoldings(opening) });
+    } else if (change) {
       changes.push(change);
       if (change.symbol !== undefined) held.add(change.symbol);
     }
