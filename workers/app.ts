@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
@@ -62,13 +61,76 @@ const isImport = (path: string) => IMPORT_PATH.test(path) || path === BACKTEST_C
 const POSTED_BARS_MAX_BYTES = 256 * 1024;
 const carriesBars = (path: string) => path === BACKTEST_RUN_PATH || path === BACKTEST_OPTIMIZE_PATH;
 
-const limitBody = createMiddleware<AppEnv>((c, next) => {
-  if (c.req.path === BACKTEST_CSV_PATH) return next();
+// wrangler dev's proxy keeps its connections to the runtime: answered while the request's
+// body was still coming in (a 413 on a chunked body, a 401 before the body was looked at),
+// the connection was left broken, and the next request on it, another client's, got a 503
+// or hung (found in QA). So a body is read to its end before the answer goes, up to
+// DRAIN_MAX_BYTES; one longer than that is cancelled. Deployed, this costs a refused request
+// the reading of what its client sends anyway.
+const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, read = 0): Promise<void> {
+  try {
+    for (let bytes = read; bytes <= DRAIN_MAX_BYTES; ) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      bytes += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away: nothing left to drain.
+  }
+}
+
+const drainUnread = createMiddleware<AppEnv>(async (c, next) => {
+  const body = c.req.raw.body;
+  await next();
+  if (body && !body.locked) await drain(body.getReader());
+});
+
+/**
+ * The body's bytes if it has at most `max`, else null (read to its end first, see drain).
+ * As Hono's bodyLimit, whose reader stops at the limit and leaves the rest unread.
+ */
+async function boundedBody(body: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array | null> {
+  const reader = body.getReader();
+  const pieces: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await drain(reader, size);
+      return null;
+    }
+    pieces.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const piece of pieces) {
+    bytes.set(piece, at);
+    at += piece.byteLength;
+  }
+  return bytes;
+}
+
+const limitBody = createMiddleware<AppEnv>(async (c, next) => {
+  const body = c.req.raw.body;
+  if (c.req.path === BACKTEST_CSV_PATH || !body) return next();
   const configured = gatewayConfig(c.env).maxBodyBytes;
-  return bodyLimit({
-    maxSize: isImport(c.req.path) ? IMPORT_MAX_BYTES : carriesBars(c.req.path) ? Math.max(configured, POSTED_BARS_MAX_BYTES) : configured,
-    onError: (c) => errorResponse(c, new ApiError(413, "request body is too large")),
-  })(c, next);
+  const max = isImport(c.req.path) ? IMPORT_MAX_BYTES : carriesBars(c.req.path) ? Math.max(configured, POSTED_BARS_MAX_BYTES) : configured;
+  const tooLarge = new ApiError(413, "request body is too large");
+  const length = c.req.header("content-length");
+  if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+    if (Number.parseInt(length, 10) > max) throw tooLarge;
+    return next();
+  }
+  // No length given (chunked): counted as it is read.
+  const bytes = await boundedBody(body, max);
+  if (bytes === null) throw tooLarge;
+  c.req.raw = new Request(c.req.raw, { body: bytes });
+  await next();
 });
 
 // Bodies are JSON everywhere (CSV for history imports); anything else is refused before
@@ -108,6 +170,19 @@ const requireJson = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /**
+ * The request's body, or 400 when it cannot be read: the client ended the connection before
+ * sending all it announced (found in QA: a body shorter than its Content-Length was an
+ * unhandled error, logged as a 500, once the client gave up).
+ */
+async function bodyBytes(c: Context<AppEnv>): Promise<ArrayBuffer> {
+  try {
+    return await c.req.arrayBuffer();
+  } catch {
+    throw new ApiError(400, "request body could not be read: the connection ended before the body did");
+  }
+}
+
+/**
  * Reads a body that came without a JSON Content-Type and hands it on labelled as JSON, so the
  * routes' validators (which read only JSON-typed bodies) check it instead of seeing no body
  * at all; an empty body is handed on as none.
@@ -115,7 +190,7 @@ const requireJson = createMiddleware<AppEnv>(async (c, next) => {
 async function treatBodyAsJson(c: Context<AppEnv>): Promise<void> {
   // Bytes decoded as UTF-8, as text() would, without workerd's warning that a body of
   // another declared type may not be text (it is read here to see whether it is JSON).
-  const text = new TextDecoder().decode(await c.req.arrayBuffer());
+  const text = new TextDecoder().decode(await bodyBytes(c));
   const headers = new Headers(c.req.raw.headers);
   // The body is handed on re-encoded, so its old framing headers no longer describe it.
   headers.delete("content-length");
@@ -155,7 +230,7 @@ export function createApp() {
   });
   // Rate limits before the body checks: a request refused for its body (413, 415, malformed
   // JSON) is counted and answered with the limit's headers like any other.
-  app.use("*", requestContext, wrongMethod, startFeeds, corsFromConfig, authenticate, skipFor(UNLIMITED, admission), limitBody, requireJson);
+  app.use("*", requestContext, drainUnread, wrongMethod, startFeeds, corsFromConfig, authenticate, skipFor(UNLIMITED, admission), limitBody, requireJson);
 
   app.route("/", system);
   app.route("/", metrics);

@@ -1,4 +1,4 @@
-import { decimalToLots, decimalToTicks, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
+import { decimalToLots, decimalToTicks, lotsToDecimal, ticksToDecimal, tooManySteps, type InstrumentSpec } from "../market/instrument";
 import type { OrderType, TimeInForce } from "../venue/venue";
 import { PPM, type Trail } from "../venue/trailing";
 import type { AssetInfo } from "./asset";
@@ -285,9 +285,10 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
       problems.push({ path: field, message: `${field} is not allowed for ${body.type} orders` });
       return null;
     }
-    const ticks = decimalToTicks(decimalText(raw!), spec);
+    const text = decimalText(raw!);
+    const ticks = decimalToTicks(text, spec);
     if (ticks === undefined) {
-      problems.push({ path: field, message: `${field} must be a positive multiple of the tick size ${spec.tickSize}` });
+      problems.push(offTickGrid(field, text, spec));
       return null;
     }
     return ticks;
@@ -297,6 +298,12 @@ export function parseOrderRequest(body: OrderRequestFields, spec: InstrumentSpec
   const trail = trailOf(body, spec, problems);
   if (problems.length > 0) return { problems };
   return { intent: { side: body.side, type: body.type, tif: body.time_in_force, qty, notional: notionalValue, limit, stop, trail, clientOrderId: body.client_order_id ?? null } };
+}
+
+/** Why a price gives no ticks: more than a count of ticks holds (found in QA: 1e30 was "not a multiple"), or off the grid. */
+function offTickGrid(field: string, text: string, spec: InstrumentSpec): FieldProblem {
+  if (tooManySteps(text, spec.tickSize)) return { path: field, message: `${field} ${text.slice(0, 40)} is too large` };
+  return { path: field, message: `${field} must be a positive multiple of the tick size ${spec.tickSize}` };
 }
 
 /** A trailing stop's distance: exactly one of trail_price and trail_percent, and neither on other types (Alpaca's rules). */
@@ -312,9 +319,10 @@ function trailOf(body: OrderRequestFields, spec: InstrumentSpec, problems: Field
   }
   if (body.time_in_force !== "day" && body.time_in_force !== "gtc") problems.push({ path: "time_in_force", message: "trailing_stop orders must be day or gtc" });
   if (has(body.trail_price)) {
-    const ticks = decimalToTicks(decimalText(body.trail_price!), spec);
+    const text = decimalText(body.trail_price!);
+    const ticks = decimalToTicks(text, spec);
     if (ticks === undefined) {
-      problems.push({ path: "trail_price", message: `trail_price must be a positive multiple of the tick size ${spec.tickSize}` });
+      problems.push(offTickGrid("trail_price", text, spec));
       return null;
     }
     return { ticks };

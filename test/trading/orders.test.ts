@@ -232,6 +232,9 @@ describe("trailing stops", () => {
       [base, "trailing_stop orders take exactly one of trail_price and trail_percent"],
       [{ ...base, trail_price: "1", trail_percent: "1" }, "trailing_stop orders take exactly one of trail_price and trail_percent"],
       [{ ...base, trail_price: "0.001" }, "trail_price must be a positive multiple of the tick size 0.01"],
+      // More ticks than a count holds is too large, not off the grid (found in QA).
+      [{ ...base, trail_price: "1e30" }, "trail_price 1e30 is too large"],
+      [{ ...base, type: "limit", limit_price: "1e30" }, "limit_price 1e30 is too large"],
       [{ ...base, trail_percent: "100" }, 'trail_percent must be a percent above 0 and below 100 with at most four decimals, not "100"'],
       [{ ...base, trail_percent: "0.00001" }, 'trail_percent must be a percent above 0 and below 100 with at most four decimals, not "0.00001"'],
       [{ ...base, trail_percent: "1", time_in_force: "ioc" }, "trailing_stop orders must be day or gtc"],
