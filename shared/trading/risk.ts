@@ -73,7 +73,7 @@ export interface RiskContext {
 }
 
 export interface RiskReject {
-  rule: "order_rate" | "price_band" | "max_order_qty" | "max_order_notional" | "max_position" | "daily_loss";
+  rule: "order_rate" | "price_band" | "max_order_qty" | "max_order_notional" | "max_position" | "daily_loss" | "invalid_order";
   message: string;
   /** The request field the rule judged; absent when it judged the request as a whole. */
   path?: string;
@@ -120,6 +120,14 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
       rule: "price_band",
       path: "limit_price",
       message: `limit_price ${ticksToDecimal(intent.limit, spec)} is ${intent.side === "buy" ? "above" : "below"} the ${limits.priceBandPct}% band around the ${center === reference ? "last price" : "stop price"} ${ticksToDecimal(center, spec)} (${ticksToDecimal(low, spec)} to ${ticksToDecimal(high, spec)})`,
+    };
+  // A notional that pays for no whole lot at the last price would end unfilled at the venue
+  // (found in QA: $50 of a stock traded in whole shares came back canceled with no reason).
+  if (intent.notional !== null && intent.notional < notionalOf(reference, 1, spec))
+    return {
+      rule: "invalid_order",
+      path: "notional",
+      message: `notional ${formatMoney(intent.notional)} USD is less than one lot of ${symbol} (${lotsToDecimal(1, spec)}) at the last price ${ticksToDecimal(reference, spec)}`,
     };
   // A sell's trail as wide as the price leaves its stop at the lowest tick, never reached
   // (found in QA: a trail of 500 on a 187 stock was accepted with stop_price 0.01).

@@ -444,7 +444,7 @@ export class Venue {
       return;
     }
     /** Why a taker stopped short: every level of the quote taken, or the next price past its limit (a market order's band). */
-    let short: "depth" | "limit" = "limit";
+    let short: "depth" | "limit" | "notional" = "limit";
     for (;;) {
       const wanted = this.#wanted(order, null);
       if (wanted <= 0) break;
@@ -464,7 +464,9 @@ export class Venue {
           if (fill.makerRemaining === 0) this.#finishIfFilled(maker);
         }
       } else {
-        const lots = Math.min(this.#wanted(order, price), feed!.available);
+        const affordable = this.#wanted(order, price);
+        if (affordable <= 0) short = "notional";
+        const lots = Math.min(affordable, feed!.available);
         if (lots <= 0) break;
         this.#taken(order.side)[feed!.level] = (this.#taken(order.side)[feed!.level] ?? 0) + lots;
         this.#fill(order, price, lots, notional(price, lots, this.spec), "taker", now);
@@ -482,7 +484,9 @@ export class Venue {
     const why =
       order.type !== "market" && !isStopMarket(order.type)
         ? `${order.tif} order's unfilled rest`
-        : short === "depth"
+        : short === "notional"
+          ? "the notional pays for less than one lot at the best price"
+          : short === "depth"
           ? `the rest found no more liquidity: every level of the quote (${Math.max(1, this.config.depthLevels)}) was taken`
           : "the rest found no liquidity within the price band";
     this.#done(order, "canceled", why, now);

@@ -73,6 +73,18 @@ describe("market orders", () => {
     expect(o.status).toBe("filled");
     expect(o.filled_qty).toBe("9"); // 9 × 100.05 = 900.45; a tenth share is not a lot
   });
+
+  it("refuses a notional that pays for no whole lot at the last price, and places nothing", async () => {
+    // Found in QA: $50 of a stock traded in whole shares was accepted and came back canceled, no reason given.
+    const { user, market } = await fresh();
+    for (const side of ["buy", "sell"]) {
+      const error = await expectError(await placeOrder(user, { symbol: market.symbol, notional: "50", side, type: "market", time_in_force: "day" }), 422);
+      // The price it was checked at: the held one, or a step of the window around it.
+      expect(error.message).toMatch(new RegExp(`^notional 50.00 USD is less than one lot of ${market.symbol} \\(1\\) at the last price 100\\.0\\d$`));
+      expect(error.details[0]?.path).toBe("notional");
+    }
+    expect(await json(await call("/v2/orders?status=all", { token: user.access }))).toEqual([]);
+  });
 });
 
 describe("limit orders", () => {

@@ -304,6 +304,15 @@ describe("a venue rebuilt from storage", () => {
     expect(second.drain().reports.filter((r) => r.kind === "fill").map((r) => r.qty)).toEqual([5]);
   });
 
+  it("ends a notional order that pays for no lot at the ask canceled, and says why", () => {
+    const venue = new Venue(SPEC, cfg);
+    venue.onQuote({ t: 1, bidTicks: MID - 2, askTicks: MID, bidLots: 5, askLots: 5 }, 1);
+    venue.drain();
+    const short = (notional(MID, 1, SPEC) - 1n).toString();
+    venue.submit(gtc("small", { type: "market", tif: "day", qty: null, notional: short }), 2);
+    expect(venue.drain().reports).toMatchObject([{ kind: "done", orderId: "small", reason: "canceled", message: "the notional pays for less than one lot at the best price" }]);
+  });
+
   it("allocates nothing for a print that changes nothing, and still reports the next one that does", () => {
     const venue = new Venue(SPEC, cfg);
     venue.onQuote({ t: 1, bidTicks: MID - 2, askTicks: MID, bidLots: 5, askLots: 5 }, 1);
