@@ -682,6 +682,19 @@ try {
       });
     await page.getByRole("button", { name: `Start ${strategyName}` }).click();
     await until(async () => (await statusOf()) === "running", "the status to show running");
+    // A second one on the symbol is refused (409), and the page says why (found in QA: the
+    // reload after the refusal cleared its message, and the page showed nothing).
+    const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
+    const token = (await login.json()).access_token;
+    const second = `second ${tag}`;
+    const made = await fetch(`${base}/api/strategies`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: second, kind: "template", template: "rsi-reversion", symbol: "AAPL", timeframe: "1Min" }),
+    });
+    if (made.status !== 201) throw new Error(`second strategy: ${made.status} ${await made.text()}`);
+    await page.getByRole("button", { name: `Start ${second}` }).click();
+    await page.getByRole("alert").filter({ hasText: "another of your strategies is running on AAPL" }).waitFor();
     // From the keyboard: the focused row opens the detail with Enter (it could only be clicked).
     await strategyRow().focus();
     await page.keyboard.press("Enter");

@@ -23,7 +23,11 @@ export function StrategiesPage() {
   const [templates, setTemplates] = useState<TemplateJson[]>([]);
   const [stats, setStats] = useState<Record<string, LiveStatsJson>>({});
   const [selected, setSelected] = useState<string | null>(null);
+  // What an action (start, stop, delete) was refused for; a load's failure apart, since every
+  // load after an action (and every few seconds) clears it (found in QA: a refused start
+  // showed nothing, its 409 cleared by the reload that followed it).
   const [problem, setProblem] = useState<string | null>(null);
+  const [loadProblem, setLoadProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
 
   /** The status each strategy had when its statistics were last asked for. */
@@ -32,7 +36,7 @@ export function StrategiesPage() {
     api<StrategyJson[]>("GET", "/api/strategies").then(
       (rows) => {
         setList(rows);
-        setProblem(null);
+        setLoadProblem(null);
         // Statistics of every one that has run: a stopped one shows its last run's (after a
         // reload it showed "—"); one that never ran answers 409, and shows none. Only a
         // running one's move, so the others are asked once per status they take: asking
@@ -50,7 +54,7 @@ export function StrategiesPage() {
           );
         }
       },
-      (e: unknown) => setProblem(messageOf(e, "Could not load strategies.")),
+      (e: unknown) => setLoadProblem(messageOf(e, "Could not load strategies.")),
     );
 
   // Status changes made elsewhere (an error stop, another tab, the API) show within a few
@@ -62,7 +66,7 @@ export function StrategiesPage() {
 
   useEffect(() => {
     void load();
-    api<TemplateJson[]>("GET", "/api/strategies/templates").then(setTemplates, (e: unknown) => setProblem(messageOf(e, "Could not load templates.")));
+    api<TemplateJson[]>("GET", "/api/strategies/templates").then(setTemplates, (e: unknown) => setLoadProblem(messageOf(e, "Could not load templates.")));
     return trades.onStream("strategy_updates", (data) => {
       const u = data as StrategyUpdate;
       if (u?.stats) setStats((m) => ({ ...m, [u.id]: u.stats }));
@@ -101,6 +105,11 @@ export function StrategiesPage() {
       {problem && (
         <p class="form-error" role="alert">
           {problem}
+        </p>
+      )}
+      {loadProblem && (
+        <p class="form-error" role="alert">
+          {loadProblem}
         </p>
       )}
       <section class="panel">
