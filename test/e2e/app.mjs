@@ -317,7 +317,7 @@ try {
     await until(async () => (await page.locator(`[data-testid="order-history"] tr[data-order="${restingId}"]`).textContent())?.includes("canceled"), "the canceled order in history");
   });
 
-  await step("the ticket sizes by amount only at market, and shows no estimate for a size or price that is not one", async () => {
+  await step("the ticket sizes by amount only at market, shows no estimate for a size or price that is not one, and offers a trailing stop only what it takes", async () => {
     await page.getByLabel("Type").selectOption("market");
     await page.getByRole("button", { name: "by amount" }).click();
     await page.getByLabel("Amount (USD)").waitFor();
@@ -331,6 +331,14 @@ try {
     if ((await estimate()) !== "—") throw new Error(`estimate at "abc": ${await estimate()}`);
     await page.getByLabel("Limit price").fill("100.00");
     if ((await estimate()) !== "200.00") throw new Error(`estimate of 2 at 100.00: ${await estimate()}`);
+    // A trailing stop offers only the times in force it takes, and its trail's number does
+    // not carry over from a percent to a price (both found in QA).
+    await page.getByLabel("Type").selectOption("trailing_stop");
+    const tifs = await page.getByLabel("Time in force").locator("option").evaluateAll((options) => options.map((o) => o.value).join(","));
+    if (tifs !== "gtc,day") throw new Error(`a trailing stop offers ${tifs}`);
+    await page.getByLabel("Trail (%)").fill("1.5");
+    await page.getByRole("button", { name: "by price" }).click();
+    if ((await page.getByLabel("Trail (price)").inputValue()) !== "") throw new Error("the percent carried over to the trail price");
     await page.getByLabel("Type").selectOption("market");
     await page.getByRole("button", { name: "by quantity" }).click();
   });
@@ -597,6 +605,9 @@ try {
     await page.getByRole("heading", { name: "Run a backtest" }).waitFor();
     await page.getByRole("button", { name: "Saved strategy" }).click();
     await page.locator("#bt-strategy").selectOption({ label: `${strategyName} (AAPL)` });
+    // The saved strategy brings its market: AAPL at 1Min, not the form's 1Hour (found in QA).
+    const chosen = `${await page.locator("#bt-symbol").inputValue()} ${await page.locator("#bt-timeframe").inputValue()}`;
+    if (chosen !== "AAPL 1Min") throw new Error(`the strategy's market shows as ${chosen}`);
     await page.locator("#bt-bars").selectOption("csv");
     await page.locator("#bt-symbol").fill("AAPL");
     await page.locator("#bt-timeframe").selectOption("1Hour");

@@ -100,6 +100,15 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
     if (!strategyId && strategies[0]) setStrategyId(strategies[0].id);
   }, [strategies]);
 
+  // A saved strategy runs on its own symbol and timeframe unless the trader changes them
+  // after choosing it (found in QA: the form kept AAPL 1Hour, and a BTC/USD 1Min strategy
+  // was backtested on AAPL).
+  const chooseStrategy = (id: string) => {
+    setStrategyId(id);
+    const s = strategies.find((x) => x.id === id);
+    if (s) props.onMarket((current) => ({ ...current, symbol: s.symbol, timeframe: (BACKTEST_TIMEFRAMES as readonly string[]).includes(s.timeframe) ? s.timeframe : current.timeframe }));
+  };
+
   async function submit(event: Event) {
     event.preventDefault();
     setBusy(true);
@@ -136,7 +145,15 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
         <button type="button" aria-pressed={source === "template"} onClick={() => setSource("template")}>
           Template
         </button>
-        <button type="button" aria-pressed={source === "strategy"} onClick={() => setSource("strategy")} disabled={strategies.length === 0}>
+        <button
+          type="button"
+          aria-pressed={source === "strategy"}
+          onClick={() => {
+            setSource("strategy");
+            chooseStrategy(strategyId);
+          }}
+          disabled={strategies.length === 0}
+        >
           Saved strategy
         </button>
       </div>
@@ -149,7 +166,7 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
         ) : (
           <div class="field wide">
             <label for="bt-strategy">Strategy</label>
-            <select id="bt-strategy" value={strategyId} onChange={(e) => setStrategyId(e.currentTarget.value)}>
+            <select id="bt-strategy" value={strategyId} onChange={(e) => chooseStrategy(e.currentTarget.value)}>
               {strategies.map((s) => (
                 <option key={s.id} value={s.id}>
                   {s.name} ({s.symbol})

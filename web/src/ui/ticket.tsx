@@ -8,6 +8,11 @@ import { account, applyOrder, quotes, reloadAccount, selected, type OrderJson } 
 // screen knows (its limit, else the ask for a buy / the bid for a sell), exactly; the
 // server's risk checks have the last word, and their refusal is shown as it says it.
 type OrderType = "market" | "limit" | "stop" | "stop_limit" | "trailing_stop";
+
+const TIF_LABELS: Record<string, string> = { gtc: "GTC · until canceled", day: "Day", ioc: "IOC · immediate or cancel", fok: "FOK · fill or kill" };
+const ALL_TIFS = ["gtc", "day", "ioc", "fok"];
+const TRAILING_TIFS = ["gtc", "day"];
+const NOTIONAL_TIFS = ["gtc", "day", "ioc"];
 const TYPES: { value: OrderType; label: string }[] = [
   { value: "market", label: "Market" },
   { value: "limit", label: "Limit" },
@@ -38,6 +43,11 @@ export function Ticket() {
   // Only a market order may be sized by amount: the choice made on one does not follow the
   // ticket to another type (it stayed, and the server refused the notional limit order).
   const sizing = type === "market" ? by : "qty";
+  // The times in force the order can take (found in QA: a trailing stop offered ioc and fok,
+  // which the server refuses; so does a notional order fok). One no longer offered falls
+  // back to GTC rather than being sent anyway.
+  const tifs = trailing ? TRAILING_TIFS : sizing === "notional" ? NOTIONAL_TIFS : ALL_TIFS;
+  const timeInForce = tifs.includes(tif) ? tif : "gtc";
   // A price typed but not a number gives no estimate (it fell back to the quote), and nor
   // does a size that is not positive (-5 showed a negative cost).
   const limitPrice = needsLimit ? dec(limit) : undefined;
@@ -51,7 +61,7 @@ export function Ticket() {
     event.preventDefault();
     setBusy(true);
     setResult(null);
-    const body: Record<string, string> = { symbol, side, type, time_in_force: tif, [sizing]: amount.trim() };
+    const body: Record<string, string> = { symbol, side, type, time_in_force: timeInForce, [sizing]: amount.trim() };
     if (needsLimit) body.limit_price = limit.trim();
     if (needsStop) body.stop_price = stop.trim();
     if (trailing) body[trailBy] = trail.trim();
@@ -70,7 +80,8 @@ export function Ticket() {
   return (
     <section class="panel ticket" aria-label="Order ticket">
       <h2>Order · {symbol}</h2>
-      <form onSubmit={(e) => void submit(e)}>
+      {/* A refusal is about what was sent: it goes once a field changes. */}
+      <form onSubmit={(e) => void submit(e)} onInput={() => result?.ok === false && setResult(null)}>
         <div class="segmented sides" role="group" aria-label="Side">
           <button type="button" class="buy" aria-pressed={side === "buy"} onClick={() => setSide("buy")}>
             Buy
@@ -110,7 +121,15 @@ export function Ticket() {
           <div class="field">
             <span class="row">
               <label for="ticket-trail">{trailBy === "trail_percent" ? "Trail (%)" : "Trail (price)"}</label>
-              <button type="button" class="link-button" onClick={() => setTrailBy(trailBy === "trail_percent" ? "trail_price" : "trail_percent")}>
+              <button
+                type="button"
+                class="link-button"
+                onClick={() => {
+                  // The number meant a percent or a price: it does not carry over to the other (found in QA: 1.5 % became $1.50).
+                  setTrailBy(trailBy === "trail_percent" ? "trail_price" : "trail_percent");
+                  setTrail("");
+                }}
+              >
                 {trailBy === "trail_percent" ? "by price" : "by percent"}
               </button>
             </span>
@@ -125,11 +144,12 @@ export function Ticket() {
         )}
         <label>
           Time in force
-          <select name="time_in_force" value={tif} onChange={(e) => setTif((e.target as HTMLSelectElement).value)}>
-            <option value="gtc">GTC · until canceled</option>
-            <option value="day">Day</option>
-            <option value="ioc">IOC · immediate or cancel</option>
-            <option value="fok">FOK · fill or kill</option>
+          <select name="time_in_force" value={timeInForce} onChange={(e) => setTif((e.target as HTMLSelectElement).value)}>
+            {tifs.map((value) => (
+              <option key={value} value={value}>
+                {TIF_LABELS[value]}
+              </option>
+            ))}
           </select>
         </label>
         <dl class="estimate">
