@@ -444,6 +444,9 @@ export function portfolioHistory(plan: PortfolioPlan, fold: Pick<PortfolioFold, 
     while (r + 1 < resets.length && resets[r + 1]! < plan.ends[i]!) r++;
     return Math.max(t, opened, r >= 0 ? resets[r]! + 1 : -Infinity);
   });
+  // No window (a weekend of regular-session windows): the base is still the equity the span
+  // began with, and said as of when (found in QA: base_value 0 and no base_value_asof).
+  if (baseInstants.length === 0) baseInstants.push(Math.max(fold.from, opened));
   // One pass over the changes: the ends and the bases' instants together, in order.
   const instants = [...new Set([...plan.ends, ...baseInstants])].sort((a, b) => a - b);
   const values = equityAt(fold, prices, instants);

@@ -281,6 +281,15 @@ describe("the equity series", () => {
     expect([older.base_value, older.base_value_asof, older.profit_loss[0]]).toEqual([1000, "2026-11-30", -1]);
   });
 
+  it("with no window to report (a weekend), still answers the base: the equity the span began with, and as of when", () => {
+    // Found in QA: base_value 0 and no base_value_asof.
+    const t0 = newYorkTime("2026-12-05", "00:00");
+    const empty: PortfolioPlan = { timeframe: "1D", starts: [], ends: [], baseAt: [] };
+    const opening = { cash: money("990"), qty: { "A/USD": money("1") }, price: { "A/USD": money("10.005") }, priceAt: { "A/USD": t0 - DAY } };
+    const view = portfolioHistory(empty, { createdAt: t0 - 5 * DAY, from: t0, opening, changes: [] }, {});
+    expect(view).toEqual({ timestamp: [], equity: [], profit_loss: [], profit_loss_pct: [], base_value: 1000.01, base_value_asof: "2026-12-04", timeframe: "1D" });
+  });
+
   it("measures points after a reset from the equity the reset left, as last_equity is", () => {
     // Found in QA: a reset to 50,000.55 read a day's P&L of -49,999.45 here and 0 on /v2/account.
     const d1 = newYorkTime("2026-12-01", "00:00");
