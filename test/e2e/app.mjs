@@ -294,13 +294,19 @@ try {
     return `order ${restingId}`;
   });
 
-  await step("in the replace row Escape keeps the order and Enter saves the new limit price", async () => {
+  await step("in the replace row Escape keeps the order, a refusal keeps the row, and Enter saves the new limit price", async () => {
     const row = page.locator(`tr[data-order="${restingId}"]`);
     await row.getByRole("button", { name: "Replace" }).click();
     await page.getByLabel("New quantity").press("Escape");
     await row.getByRole("button", { name: "Replace" }).waitFor();
     const limit = page.getByLabel("New limit price");
     await row.getByRole("button", { name: "Replace" }).click();
+    // A refused replace keeps the row open with what was typed (found in QA: it closed, and the edit was lost).
+    await page.getByLabel("New quantity").fill("-1");
+    await page.getByLabel("New quantity").press("Enter");
+    await page.getByRole("alert").filter({ hasText: "qty" }).waitFor();
+    if ((await page.getByLabel("New quantity").inputValue()) !== "-1") throw new Error("the refused replace row lost its quantity");
+    await page.getByLabel("New quantity").fill("2");
     const lower = (Number(await limit.inputValue()) - 0.01).toFixed(2);
     await limit.fill(lower);
     await limit.press("Enter");

@@ -54,14 +54,18 @@ function OpenOrders({ orders }: { orders: OrderJson[] }) {
     setEditing(null);
     requestAnimationFrame(() => table.current?.querySelector<HTMLButtonElement>(`tr[data-order="${id}"] button`)?.focus());
   };
-  async function act(run: () => Promise<unknown>) {
+  /** Runs a request; answers whether it was taken (a refusal is shown above the table). */
+  async function act(run: () => Promise<unknown>): Promise<boolean> {
     setProblem(null);
+    let ok = true;
     try {
       await run();
     } catch (e) {
+      ok = false;
       setProblem(e instanceof ApiError ? e.message : "The request failed. Check your connection.");
     }
     reloadAccount(true);
+    return ok;
   }
   if (orders.length === 0) return <p class="empty">No open orders.</p>;
   return (
@@ -102,7 +106,7 @@ function OpenOrders({ orders }: { orders: OrderJson[] }) {
                 <td>{o.time_in_force}</td>
                 <td>{o.status}</td>
                 <td class="actions">
-                  {o.limit_price !== null && <button onClick={() => setEditing(o.id)}>Replace</button>}
+                  {o.type !== "market" && <button onClick={() => setEditing(o.id)}>Replace</button>}
                   <button onClick={() => void act(() => api("DELETE", `/v2/orders/${o.id}`))} aria-label={`Cancel order ${o.symbol} ${o.side} ${o.qty}`}>
                     Cancel
                   </button>
@@ -117,17 +121,28 @@ function OpenOrders({ orders }: { orders: OrderJson[] }) {
 }
 
 // A row of a table cannot sit inside a form, so the keys a form would give are handled
-// here: Enter in either field saves, Escape anywhere in the row keeps the order as it is.
-function Replace({ order, done, act }: { order: OrderJson; done: () => void; act: (run: () => Promise<unknown>) => Promise<void> }) {
+// here: Enter in any field saves, Escape anywhere in the row keeps the order as it is. The
+// fields are the order's own: its quantity and its limit, stop or trail (found in QA: only
+// orders with a limit could be replaced, though a stop's price and a trailing stop's
+// distance can be). A refused replace keeps the row open with what was typed.
+function Replace({ order, done, act }: { order: OrderJson; done: () => void; act: (run: () => Promise<unknown>) => Promise<boolean> }) {
   const [qty, setQty] = useState(order.qty ?? "");
   const [limit, setLimit] = useState(order.limit_price ?? "");
+  const [stop, setStop] = useState(order.stop_price ?? "");
+  const [trailValue, setTrailValue] = useState(order.trail_percent ?? order.trail_price ?? "");
   const [saving, setSaving] = useState(false);
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => first.current?.focus(), []);
+  const trailing = order.type === "trailing_stop";
+  const hasStop = order.type === "stop" || order.type === "stop_limit";
   const save = () => {
     if (saving) return;
     setSaving(true);
-    void act(() => api("PATCH", `/v2/orders/${order.id}`, { qty, limit_price: limit })).then(done);
+    const body: Record<string, string> = { qty };
+    if (order.limit_price !== null) body.limit_price = limit;
+    if (hasStop) body.stop_price = stop;
+    if (trailing) body.trail = trailValue;
+    void act(() => api("PATCH", `/v2/orders/${order.id}`, body)).then((ok) => (ok ? done() : setSaving(false)));
   };
   const onKeyDown = (e: KeyboardEvent) => {
     if (e.key === "Escape") {
@@ -138,6 +153,9 @@ function Replace({ order, done, act }: { order: OrderJson; done: () => void; act
       save();
     }
   };
+  const field = (label: string, value: string, set: (v: string) => void) => (
+    <input aria-label={label} inputMode="decimal" value={value} onInput={(e) => set((e.target as HTMLInputElement).value)} size={8} />
+  );
   return (
     <tr class="editing" onKeyDown={onKeyDown}>
       <td colSpan={4}>
@@ -148,7 +166,9 @@ function Replace({ order, done, act }: { order: OrderJson; done: () => void; act
       </td>
       <td />
       <td class="r">
-        <input aria-label="New limit price" inputMode="decimal" value={limit} onInput={(e) => setLimit((e.target as HTMLInputElement).value)} size={8} />
+        {order.limit_price !== null && field("New limit price", limit, setLimit)}
+        {hasStop && field("New stop price", stop, setStop)}
+        {trailing && field(order.trail_percent ? "New trail (%)" : "New trail (price)", trailValue, setTrailValue)}
       </td>
       <td colSpan={2} />
       <td class="actions">
