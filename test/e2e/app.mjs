@@ -817,13 +817,19 @@ try {
     return `requests/s ${typeof rate === "number" ? rate.toFixed(2) : rate}, latency p50 / p99 ${latency}, orders/s ${ordersText}, ${drawn.length} charts drawn`;
   });
 
-  await step("the terminal fits a phone screen", async () => {
+  await step("the terminal and the keys page fit a phone screen", async () => {
     await page.getByRole("link", { name: "Trade" }).click();
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForSelector(".terminal");
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     await page.screenshot({ path: join(SHOTS, "phone.png"), fullPage: true });
     if (overflow > 0) throw new Error(`the page scrolls sideways by ${overflow} px`);
+    // So does the keys page, whose sessions list long user agents (found in QA: 961 px wide).
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.locator('[data-testid="sessions"]').waitFor();
+    const keysOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    if (keysOverflow > 0) throw new Error(`the keys page scrolls sideways by ${keysOverflow} px`);
+    await page.getByRole("link", { name: "Trade" }).click();
   });
 
   await step("a session ended from elsewhere (the password changed in another session) drops to the sign-in form, which says why", async () => {

@@ -182,7 +182,9 @@ function Replace({ order, done, act }: { order: OrderJson; done: () => void; act
 }
 
 function History() {
-  const orders = useStore(closedOrders);
+  // Newest first by the time the table shows, when each order ended (found in QA: the list
+  // came in the order the orders were made, under times of when they ended).
+  const orders = [...useStore(closedOrders)].sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at));
   if (orders.length === 0) return <p class="empty">No orders yet.</p>;
   return (
     <table data-testid="order-history">

@@ -115,6 +115,7 @@ export function KeysPage() {
         ) : keys.length === 0 ? (
           <p class="empty">No keys yet.</p>
         ) : (
+          <div class="table-scroll">
           <table data-testid="keys">
             <thead>
               <tr>
@@ -141,6 +142,7 @@ export function KeysPage() {
               ))}
             </tbody>
           </table>
+          </div>
         )}
       </section>
       <SessionsPanel />

@@ -39,6 +39,7 @@ export function SessionsPanel() {
       {sessions === null ? (
         <p class="empty">Loading…</p>
       ) : (
+        <div class="table-scroll">
         <table data-testid="sessions">
           <thead>
             <tr>
@@ -66,6 +67,7 @@ export function SessionsPanel() {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );

@@ -96,6 +96,7 @@ export function WebhooksPage() {
         ) : hooks.length === 0 ? (
           <p class="empty">No webhooks yet.</p>
         ) : (
+          <div class="table-scroll">
           <table data-testid="webhooks">
             <thead>
               <tr>
@@ -128,6 +129,7 @@ export function WebhooksPage() {
               ))}
             </tbody>
           </table>
+          </div>
         )}
       </section>
     </main>
@@ -169,6 +171,7 @@ function Deliveries({ webhookId }: { webhookId: string }) {
       ) : deliveries.length === 0 ? (
         <p class="empty">Nothing delivered yet.</p>
       ) : (
+        <div class="table-scroll">
         <table>
           <thead>
             <tr>
@@ -202,6 +205,7 @@ function Deliveries({ webhookId }: { webhookId: string }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </div>
   );
