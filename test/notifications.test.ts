@@ -359,8 +359,12 @@ describe("which events notify whom", () => {
     // The ratio reads as a percentage in the text (it read "total return 0.078113778000000001"), exact in the data.
     [
       domainEvent("backtest.completed", `user:${user}`, { user_id: user, backtestId: "b2", symbol: "AAPL", status: "done", total_return: 0.0781137780000001 }, null),
-      { userId: user, kind: "backtest.completed", title: "Backtest finished: AAPL", body: "Backtest b2 is done (total return 7.81 %)", data: { total_return: 0.0781137780000001 } },
+      { userId: user, kind: "backtest.completed", title: "Backtest finished: AAPL", body: "Backtest b2 is done (total return 7.81%)", data: { total_return: 0.0781137780000001 } },
     ],
+    // What ran and on what, and the strategy's name, where the event has them (found in QA: ids in the text).
+    [domainEvent("backtest.completed", `user:${user}`, { user_id: user, backtestId: "b3", symbol: "AAPL", timeframe: "1Hour", template: "ma-cross", status: "done", total_return: -0.5 }, null), { body: "ma-cross backtest on AAPL 1Hour is done (total return -50.00%)" }],
+    [domainEvent("backtest.completed", `user:${user}`, { user_id: user, backtestId: "b4", symbol: "AAPL", timeframe: "1Min", template: null, status: "failed", error: "no bars" }, null), { body: "Code backtest on AAPL 1Min: no bars" }],
+    [domainEvent("strategy.stopped", `user:${user}`, { strategyId: "s2", name: "MA cross", symbol: "BTC/USD" }, null), { body: 'Strategy "MA cross" on BTC/USD was stopped' }],
     [domainEvent("strategy.errored", `user:${user}`, { user_id: user, strategyId: "s1", symbol: "AAPL", message: "line 3: boom" }, null), { userId: user, kind: "strategy.errored", body: "Strategy s1 on AAPL: line 3: boom" }],
     [domainEvent("strategy.stopped", `user:${user}`, { strategyId: "s1", symbol: "AAPL" }, null), { userId: user, kind: "strategy.stopped", title: "Strategy stopped" }],
     [domainEvent("order.rejected", `account:${user}`, { user_id: user, order: { id: "o1", symbol: "AAPL", side: "buy", status: "rejected" }, reason: "no liquidity" }, null), { userId: user, kind: "order.rejected", body: "Order o1: no liquidity" }],

@@ -16,23 +16,25 @@ const log = logger("market-symbol");
  */
 export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<boolean> {
   let exists = true;
+  let name: string | null = null;
   try {
     const written = await database(env)
       .update(schema.strategies)
       .set({ status: status.status, statusMessage: status.message, runningVersion: status.status === "running" ? config.version : null })
       .where(eq(schema.strategies.id, config.id))
-      .returning({ id: schema.strategies.id });
+      .returning({ id: schema.strategies.id, name: schema.strategies.name });
     exists = written.length > 0;
+    name = written[0]?.name ?? null;
   } catch (error) {
     log("error", "recording a strategy's status failed", { strategy: config.id, error: String(error) });
   }
   // A stop its owner asked for is published by the gateway; one the strategy's errors caused only here.
-  if (status.status === "errored") await publishErrored(env, config, status);
+  if (status.status === "errored") await publishErrored(env, config, status, name);
   return exists;
 }
 
-async function publishErrored(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<void> {
-  const event = domainEvent("strategy.errored", `user:${config.owner}`, { user_id: config.owner, strategyId: config.id, run: config.run, symbol: status.symbol, message: status.message }, null);
+async function publishErrored(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus, name: string | null): Promise<void> {
+  const event = domainEvent("strategy.errored", `user:${config.owner}`, { user_id: config.owner, strategyId: config.id, name, run: config.run, symbol: status.symbol, message: status.message }, null);
   try {
     await env.EVENTS.send(event, { contentType: "json" });
   } catch (error) {

@@ -68,11 +68,14 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
       if (!userId || !strategyId) return null;
       const message = text(data.message);
       const errored = event.type === "strategy.errored";
+      // By its name where the event has it (found in QA: "Strategy 52b42a8e-… on BTC/USD").
+      const name = text(data.name);
+      const which = `${name ? `Strategy "${name}"` : `Strategy ${strategyId}`} on ${text(data.symbol) ?? "?"}`;
       return {
         userId,
         kind: event.type,
         title: errored ? "Strategy stopped on an error" : "Strategy stopped",
-        body: errored ? `Strategy ${strategyId} on ${text(data.symbol) ?? "?"}: ${message ?? "it failed"}` : `Strategy ${strategyId} on ${text(data.symbol) ?? "?"} was stopped${message ? `: ${message}` : ""}`,
+        body: errored ? `${which}: ${message ?? "it failed"}` : `${which} was stopped${message ? `: ${message}` : ""}`,
         data: { strategy_id: strategyId, symbol: data.symbol ?? null, ...(errored && { message: message ?? null }) },
       };
     }
@@ -85,12 +88,16 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
       // The text gives the ratio as a percentage to the hundredth (it printed every digit of the
       // double); the data keeps the ratio itself.
       const ratio = typeof data.total_return === "number" ? data.total_return : typeof data.total_return === "string" ? Number(data.total_return) : NaN;
-      const totalReturn = Number.isFinite(ratio) ? ` (total return ${(ratio * 100).toFixed(2)} %)` : "";
+      const totalReturn = Number.isFinite(ratio) ? ` (total return ${(ratio * 100).toFixed(2)}%)` : "";
+      // What ran, on what (found in QA: "Backtest ea3dc518-… is done"): the template's name, or the user's code.
+      const template = text(data.template);
+      const timeframe = text(data.timeframe);
+      const which = data.template === undefined ? `Backtest ${backtestId}` : `${template ?? "Code"} backtest on ${symbol}${timeframe ? ` ${timeframe}` : ""}`;
       return {
         userId,
         kind: "backtest.completed",
         title: failed ? `Backtest failed: ${symbol}` : `Backtest finished: ${symbol}`,
-        body: failed ? `Backtest ${backtestId}: ${text(data.error) ?? "it failed"}` : `Backtest ${backtestId} is done${totalReturn}`,
+        body: failed ? `${which}: ${text(data.error) ?? "it failed"}` : `${which} is done${totalReturn}`,
         data: { backtest_id: backtestId, symbol, status: failed ? "failed" : "done", error: data.error ?? null, total_return: data.total_return ?? null },
       };
     }

@@ -167,7 +167,7 @@ function insertVersionIf(db: Database, strategyId: string, version: number, cont
  */
 export async function stopUserStrategies(env: Env, userId: string, reason: string, traceparent: string): Promise<number> {
   const running = await database(env)
-    .select({ id: schema.strategies.id, symbol: schema.strategies.symbol })
+    .select({ id: schema.strategies.id, name: schema.strategies.name, symbol: schema.strategies.symbol })
     .from(schema.strategies)
     .where(and(eq(schema.strategies.userId, userId), eq(schema.strategies.status, "running")))
     .all();
@@ -178,7 +178,7 @@ export async function stopUserStrategies(env: Env, userId: string, reason: strin
       await accountOf(env, userId).strategySend(s.symbol, strategyOrderPrefix(s.id), { kind: "cancelAll" }, traceparent);
       if (!outcome?.stopped) continue;
       stopped += 1;
-      await publish(env, "strategy.stopped", `user:${userId}`, { strategyId: s.id, symbol: s.symbol, message: reason }, traceparent);
+      await publish(env, "strategy.stopped", `user:${userId}`, { strategyId: s.id, name: s.name, symbol: s.symbol, message: reason }, traceparent);
     } catch (error) {
       log("error", "a strategy of a user who may no longer run it could not be stopped", { userId, strategyId: s.id, error: String(error) });
     }

@@ -81,7 +81,7 @@ strategyRuns.openapi(stop, async (c) => {
   const outcome = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyStop(id);
   if (!outcome) throw conflict("the strategy has never run");
   // Announced once, by the stop that stopped it: a repeated or concurrent stop answers the same status quietly.
-  if (outcome.stopped) await publish(c.env, "strategy.stopped", `user:${userId}`, { strategyId: id, symbol: strategy.symbol }, c.get("traceparent"));
+  if (outcome.stopped) await publish(c.env, "strategy.stopped", `user:${userId}`, { strategyId: id, name: strategy.name, symbol: strategy.symbol }, c.get("traceparent"));
   return c.json(outcome.status, 200);
 });
 
