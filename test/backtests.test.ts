@@ -564,6 +564,9 @@ describe("optimization", () => {
     expect(unsized.details).toEqual([{ path: "samples", message: "mode random draws samples parameter sets: say how many (1 or more)" }]);
     // null is "not given", as clients send unset fields.
     expect((await expectError(await post("/api/backtests/optimize", { ...base, ranges, mode: "random", samples: null, seed: null }), 422)).details).toEqual(unsized.details);
+    // A range in both forms: its steps were dropped without a word (found in QA).
+    const both = await expectError(await post("/api/backtests/optimize", { ...base, ranges: { fast: { values: [3, 5], from: 1, to: 2, step: 1 } } }), 422);
+    expect(both.details).toEqual([{ path: "ranges.fast", message: "a range is either values or from, to and step, not both" }]);
   });
 });
 

@@ -6,7 +6,7 @@ import { TEMPLATES } from "../shared/strategy/templates";
 import { seededRandom } from "../shared/market/random";
 import { instrumentSpec } from "../shared/trading/asset";
 import { formatMoney, parseMoney } from "../shared/trading/money";
-import { call, json, restartObject, signUp, until, type TestUser } from "./helpers";
+import { call, expectError, json, restartObject, signUp, until, type TestUser } from "./helpers";
 import { createInstrument, step } from "./market-helpers";
 
 // Live strategies in their symbol's object: a template run live on a replay of stored bars
@@ -198,6 +198,19 @@ describe("a live strategy", () => {
     const callbacks = status.stats.callbacks;
     await playUntil(asset.symbol, bars.length * 4);
     expect((await liveStatus(trader, id)).stats.callbacks).toBe(callbacks);
+  });
+
+  it("from a template whose onStart refuses its parameters for the instrument does not start, and says why", async () => {
+    // Found in QA: a grid whose lines were under a tick apart ran, and each bar failed on the state onStart never made.
+    const asset = await replaySymbol(seededBars(10, 3));
+    const trader = await signUp("trader");
+    const id = await createStrategy(trader, asset.symbol, { kind: "template", template: "grid", params: { lower: 1, upper: 1.01, levels: 100 } });
+    const refused = await expectError(await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" }), 409);
+    expect(refused.message).toMatch(/^the strategy did not start: grid: 100 lines from 1 to 1\.01 are not one tick 0\.01 apart/);
+    const status = await liveStatus(trader, id);
+    expect([status.status, status.stats.failures]).toEqual(["errored", 1]);
+    // Its record says so.
+    expect((await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }))).status).toBe("errored");
   });
 
   it("whose state cannot be stored fails the callback that made it, and holds up neither the symbol nor a stop", async () => {

@@ -80,13 +80,19 @@ export class StrategyHost {
       this.#store.create(config);
       const loaded = await this.#load(this.#store.get(config.id)!);
       try {
-        if (loaded) await this.#handle(loaded, (rt) => rt.start());
+        // A template's onStart checks its parameters against the instrument: failing, it ends
+        // the start (found in QA: a grid whose lines were under a tick apart ran on, and each
+        // bar failed on the state onStart never made). User code's onStart counts as any
+        // callback does (one failure; it runs on from the state it had).
+        if (loaded) await this.#handle(loaded, (rt) => rt.start(), { failFast: config.kind === "template" });
       } catch (error) {
         if (!(error instanceof AccountUnavailable)) throw error;
         // Not started: the owner may start it again (its order ids are a new run's then).
         this.#store.setStatus(config.id, "stopped", "the account did not answer; start the strategy again");
       }
       const row = this.#store.get(config.id)!;
+      // Errored in onStart: #handle has recorded and announced it.
+      if (row.status === "errored") return this.#status(row);
       if (!(await this.deps.statusChanged(row.config, this.#status(row))) && row.status === "running") {
         // Deleted while it started (its owner's delete ran between the gateway reading the
         // record and this): it must not run on with no record to stop it by.
@@ -213,7 +219,7 @@ export class StrategyHost {
    * A throw from the strategy counts as a failed callback; after MAX_CONSECUTIVE_FAILURES
    * in a row the strategy stops as errored.
    */
-  async #handle(loaded: Loaded, step: (rt: StrategyRuntime) => Promise<void>, options: { flush?: boolean } = {}): Promise<void> {
+  async #handle(loaded: Loaded, step: (rt: StrategyRuntime) => Promise<void>, options: { flush?: boolean; failFast?: boolean } = {}): Promise<void> {
     const { row, runtime } = loaded;
     const stats = row.stats;
     // Only callbacks the strategy defines count, toward the success rate and the failure streak.
@@ -237,7 +243,7 @@ export class StrategyHost {
         throw error;
       }
       loaded.checked = null;
-      const errored = recordFailure(stats, runtime.invocations - before);
+      const errored = recordFailure(stats, runtime.invocations - before) || options.failFast === true;
       // A StrategyCodeError's message already says where in the user's source it failed.
       const message = error instanceof Error ? error.message : String(error);
       // The failed callback's own lines: from the sandbox's fault, or kept in this isolate (a template).

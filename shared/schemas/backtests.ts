@@ -149,10 +149,16 @@ export const METRIC_NAMES = [
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
-const Range = z.union([
-  z.object({ values: z.array(z.union([z.number(), z.string(), z.boolean()])).min(1).max(MAX_OPTIMIZATION_RUNS) }),
-  z.object({ from: z.number(), to: z.number(), step: z.number().positive() }),
-]);
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+
+// One form or the other: given both, the steps were dropped without a word (found in QA).
+const Range = z.union(
+  [
+    z.strictObject({ values: z.array(z.union([z.number(), z.string(), z.boolean()])).min(1).max(MAX_OPTIMIZATION_RUNS) }),
+    z.strictObject({ from: z.number(), to: z.number(), step: z.number().positive() }),
+  ],
+  { error: (issue) => (isRecord(issue.input) && "values" in issue.input && ["from", "to", "step"].some((k) => k in (issue.input as object)) ? "a range is either values or from, to and step, not both" : "a range is {values: [...]} or {from, to, step}") },
+);
 
 /** `samples` and `seed` draw a random search: a grid given them ran every combination and ignored both (found in QA). */
 function samplingTerms(body: { mode: "grid" | "random"; samples?: number | null | undefined; seed?: number | null | undefined }, ctx: z.RefinementCtx): void {

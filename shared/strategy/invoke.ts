@@ -63,6 +63,20 @@ const ORDER_INPUT_FIELDS = new Set(["qty", "notional", "type", "limit", "stop", 
 export const MAX_TAG_CHARS = 64;
 
 /** The order a ctx.buy/ctx.sell makes: rounded to the grids by the runtime's one rule, or refused when it rounds to nothing. */
+/**
+ * Why a price a strategy gave rounds to no ticks: too large to count (found in QA: 1e30 said
+ * "rounds to zero"), not a number, below zero, or under half a tick. The float only picks
+ * the message.
+ */
+function noTicks(key: string, value: number | string, spec: InstrumentSpec): string {
+  const n = Number(value);
+  const shown = String(value).slice(0, 40);
+  if (!Number.isFinite(n)) return `${key} must be a number: ${shown}`;
+  if (n < 0) return `${key} must be positive: ${shown}`;
+  if (n > Number(spec.tickSize)) return `${key} is too large: ${shown}`;
+  return `${key} rounds to zero on the tick grid ${spec.tickSize}`;
+}
+
 export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: InstrumentSpec, id: string): StrategyCommand {
   const tagGiven: unknown = input.tag;
   const tagFits = tagGiven === undefined || tagGiven === null || (typeof tagGiven === "string" && tagGiven.length <= MAX_TAG_CHARS);
@@ -90,13 +104,13 @@ export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: Inst
   for (const key of ["limit", "stop"] as const) {
     if (input[key] === undefined) continue;
     const ticks = roundPrice(input[key]!, spec);
-    if (ticks <= 0) return refuse(`${key} rounds to zero on the tick grid ${spec.tickSize}`);
+    if (ticks <= 0) return refuse(noTicks(key, input[key]!, spec));
     fields[key === "limit" ? "limit_price" : "stop_price"] = ticksToDecimal(ticks, spec);
   }
   if (input.trailPrice !== undefined) {
     if (Number(input.trailPrice) < 0) return refuse(`trailPrice must be positive: ${String(input.trailPrice).slice(0, 40)}`);
     const ticks = roundPrice(input.trailPrice, spec);
-    if (!(ticks > 0)) return refuse(`trailPrice rounds to zero on the tick grid ${spec.tickSize}`);
+    if (!(ticks > 0)) return refuse(noTicks("trailPrice", input.trailPrice, spec));
     fields.trail_price = ticksToDecimal(ticks, spec);
   }
   // The account checks it (above 0, below 100, four decimals at most) and says what is wrong.

@@ -60,6 +60,9 @@ describe("the strategy runtime", () => {
         ctx.buy({ qty: -5, tag: "negative" });
         ctx.buy({ qty: 1, type: "trailing_stop", trailPrice: -1, tag: "negative trail" });
         ctx.buy({ qty: 1, type: "trailing_stop", trailPercent: 150, tag: "wide trail" });
+        // A price too large to count is that, not "rounds to zero" (found in QA).
+        ctx.buy({ qty: 1, type: "limit", limit: 1e30, tag: "huge limit" });
+        ctx.buy({ qty: 1, type: "trailing_stop", trailPrice: 1e30, tag: "huge trail" });
         ctx.buy({ qty: 1, tag: "x".repeat(65) });
         ctx.buy({ qty: 1, tag: "fits" });
       },
@@ -82,6 +85,8 @@ describe("the strategy runtime", () => {
       ["negative", "invalid_order"],
       ["negative trail", "invalid_order"],
       ["wide trail", "invalid_order"],
+      ["huge limit", "invalid_order"],
+      ["huge trail", "invalid_order"],
       [null, "invalid_order"],
     ]);
     const messages = Object.fromEntries(updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.message]));
@@ -90,6 +95,8 @@ describe("the strategy runtime", () => {
     expect(messages["other symbol"]).toBe("unknown field symbol: an order takes qty, notional, type, limit, stop, trailPrice, trailPercent, tif, tag (a strategy trades its own symbol, for its owner's account)");
     expect(messages.negative).toBe("qty must be positive: -5");
     expect(messages["negative trail"]).toBe("trailPrice must be positive: -1");
+    expect(messages["huge limit"]).toBe("limit is too large: 1e+30");
+    expect(messages["huge trail"]).toBe("trailPrice is too large: 1e+30");
     // The account's checks name the API's fields; the strategy reads the ones its code wrote (found in QA).
     expect(messages["wide trail"]).toBe('trailPercent must be a percent above 0 and below 100 with at most four decimals, not "150"');
     expect(messages["through the band"]).toMatch(/^limit 50\.00 is below the 10% band around the last price/);
