@@ -360,7 +360,7 @@ export class BacktestJob extends DurableObject<Env> {
 /** A finished or failed run tells its owner (docs/notifications.md); an optimization's many runs and a cancelled one do not. */
 async function publishFinished(env: Env, request: BacktestJobRequest, progress: BacktestProgress): Promise<void> {
   if (request.optimization || (progress.status !== "done" && progress.status !== "failed")) return;
-  const data = { user_id: request.userId, backtestId: request.id, symbol: request.spec.symbol, timeframe: request.timeframe, template: request.template, status: progress.status, error: progress.error, total_return: progress.metrics?.total_return ?? null };
+  const data = { user_id: request.userId, backtestId: request.id, symbol: request.spec.symbol, timeframe: request.timeframe, template: request.template, name: request.name ?? null, status: progress.status, error: progress.error, total_return: progress.metrics?.total_return ?? null };
   const event = domainEvent("backtest.completed", `user:${request.userId}`, data, null);
   try {
     await env.EVENTS.send(event, { contentType: "json" });

@@ -88,11 +88,15 @@ export function notificationOf(event: DomainEvent): NotificationDraft | null {
       // The text gives the ratio as a percentage to the hundredth (it printed every digit of the
       // double); the data keeps the ratio itself.
       const ratio = typeof data.total_return === "number" ? data.total_return : typeof data.total_return === "string" ? Number(data.total_return) : NaN;
-      const totalReturn = Number.isFinite(ratio) ? ` (total return ${(ratio * 100).toFixed(2)}%)` : "";
-      // What ran, on what (found in QA: "Backtest ea3dc518-… is done"): the template's name, or the user's code.
+      // A return that rounds to nothing reads 0.00%, not -0.00% (found in QA).
+      const percent = (ratio * 100).toFixed(2).replace(/^-(0\.00)$/, "$1");
+      const totalReturn = Number.isFinite(ratio) ? ` (total return ${percent}%)` : "";
+      // What ran, on what (found in QA: "Backtest ea3dc518-… is done"): the saved strategy's
+      // name, or the template's, or the user's code.
+      const name = text(data.name);
       const template = text(data.template);
-      const timeframe = text(data.timeframe);
-      const which = data.template === undefined ? `Backtest ${backtestId}` : `${template ?? "Code"} backtest on ${symbol}${timeframe ? ` ${timeframe}` : ""}`;
+      const on = `on ${symbol}${text(data.timeframe) ? ` ${text(data.timeframe)}` : ""}`;
+      const which = name ? `Backtest of "${name}" ${on}` : data.template === undefined ? `Backtest ${backtestId}` : `${template ?? "Code"} backtest ${on}`;
       return {
         userId,
         kind: "backtest.completed",

@@ -282,6 +282,8 @@ export interface BacktestJobRequest {
   halfSpreadTicks: number;
   /** Set on the runs of an optimization: its id and the metric it ranks by. */
   optimization: { id: string; metric: MetricName } | null;
+  /** A saved strategy's name, for its owner's notification (absent in jobs queued before it was kept). */
+  name?: string | null;
 }
 
 export interface BacktestProgress {

@@ -34,13 +34,15 @@ export interface ResolvedStrategy {
   /** A saved strategy's symbol and timeframe: a backtest of it runs on them unless told otherwise. */
   symbol: string | null;
   timeframe: string | null;
+  /** A saved strategy's name (what its owner calls it in notifications); null for a bare template. */
+  name: string | null;
 }
 
 export async function resolveStrategy(env: Env, userId: string, body: Pick<BacktestRequest, "strategy_id" | "version" | "template" | "params">): Promise<ResolvedStrategy> {
   if (body.strategy_id !== undefined && body.template !== undefined) throw invalid("template", "name a template or a strategy_id, not both");
   if (body.strategy_id === undefined) {
     if (body.template === undefined) throw invalid("template", "name a template (or a saved strategy_id)");
-    return { kind: "template", template: body.template, code: null, params: checkedParams(body.template, body.params), strategyId: null, strategyVersion: null, symbol: null, timeframe: null };
+    return { kind: "template", template: body.template, code: null, params: checkedParams(body.template, body.params), strategyId: null, strategyVersion: null, symbol: null, timeframe: null, name: null };
   }
   const db = database(env);
   const strategy = await db
@@ -61,10 +63,10 @@ export async function resolveStrategy(env: Env, userId: string, body: Pick<Backt
   const params = { ...stored, ...body.params };
   if (strategy.kind === "template") {
     const template = saved.template ?? strategy.template ?? "";
-    return { kind: "template", template, code: null, params: checkedParams(template, params), strategyId: strategy.id, strategyVersion: version, symbol: strategy.symbol, timeframe: strategy.timeframe };
+    return { kind: "template", template, code: null, params: checkedParams(template, params), strategyId: strategy.id, strategyVersion: version, symbol: strategy.symbol, timeframe: strategy.timeframe, name: strategy.name };
   }
   if (!saved.compiled) throw invalid("version", "this version has no compiled code");
-  return { kind: "code", template: null, code: saved.compiled, params, strategyId: strategy.id, strategyVersion: version, symbol: strategy.symbol, timeframe: strategy.timeframe };
+  return { kind: "code", template: null, code: saved.compiled, params, strategyId: strategy.id, strategyVersion: version, symbol: strategy.symbol, timeframe: strategy.timeframe, name: strategy.name };
 }
 
 export function checkedTemplate(name: string): StrategyTemplate {

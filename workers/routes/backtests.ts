@@ -72,9 +72,9 @@ async function runOne(env: Env, userId: string, body: BacktestRequest, tracepare
   await checkRoomForRuns(env, userId, 1, strategy.kind);
   const id = crypto.randomUUID();
   const run = await prepareRun(env, { ...body, symbol, timeframe }, upload?.(id));
-  const { kind, template, code, params } = strategy;
+  const { kind, template, code, params, name } = strategy;
   // An upload had no row while it streamed in: dropped if the runs that started meanwhile took the room.
-  await startBacktest(env, { id, userId, kind, template, code, params, ...run, optimization: null }, strategy, traceparent).catch(async (error: unknown) => {
+  await startBacktest(env, { id, userId, kind, template, code, params, name, ...run, optimization: null }, strategy, traceparent).catch(async (error: unknown) => {
     if (upload && error instanceof ApiError && error.status === 429) await jobOf(env, id, traceparent).discardUpload().catch(() => undefined);
     throw error;
   });
