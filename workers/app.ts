@@ -97,7 +97,7 @@ async function boundedBody(body: ReadableStream<Uint8Array>, max: number): Promi
   const pieces: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch(() => Promise.reject(unreadableBody()));
     if (done) break;
     size += value.byteLength;
     if (size > max) {
@@ -106,13 +106,7 @@ async function boundedBody(body: ReadableStream<Uint8Array>, max: number): Promi
     }
     pieces.push(value);
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, at);
-    at += piece.byteLength;
-  }
-  return bytes;
+  return new Uint8Array(await new Blob(pieces).arrayBuffer());
 }
 
 const limitBody = createMiddleware<AppEnv>(async (c, next) => {
@@ -175,12 +169,11 @@ const requireJson = createMiddleware<AppEnv>(async (c, next) => {
  * unhandled error, logged as a 500, once the client gave up).
  */
 async function bodyBytes(c: Context<AppEnv>): Promise<ArrayBuffer> {
-  try {
-    return await c.req.arrayBuffer();
-  } catch {
-    throw new ApiError(400, "request body could not be read: the connection ended before the body did");
-  }
+  return c.req.arrayBuffer().catch(() => Promise.reject(unreadableBody()));
 }
+
+/** A body the client stopped sending (either reader above): its fault, not a 500. */
+const unreadableBody = () => new ApiError(400, "request body could not be read: the connection ended before the body did");
 
 /**
  * Reads a body that came without a JSON Content-Type and hands it on labelled as JSON, so the
