@@ -203,9 +203,11 @@ function onMarket(m: MarketMsg): void {
   // Only once its snapshot has answered without one: a trade that comes before the page's
   // first snapshots answer asks nothing twice.
   if (m.T === "t" && noClose.has(m.S)) reaskSnapshot(m.S);
-  if (m.T === "t") {
+  // Only while a trailing stop is open is a trade's price read for it (this runs on every trade).
+  const open = openOrders.get();
+  if (m.T === "t" && open.some((o) => o.type === "trailing_stop")) {
     const price = dec(m.p);
-    if (price !== undefined && movesATrail(openOrders.get(), m.S, price)) reloadOpenOrders();
+    if (price !== undefined && movesATrail(open, m.S, price)) reloadOpenOrders();
   }
   quotes.update((q) => {
     const current = q[m.S] ?? { tick: 0 };
@@ -235,46 +237,40 @@ export function applyOrder(o: OrderJson): void {
   }
 }
 
-let reloadTimer: ReturnType<typeof setTimeout> | undefined;
-let lastReload = 0;
 // The gateway rate-limits each user (200 requests a minute on the account routes by
 // default): however fast fills come, the account views reload at most every 2 s.
 const RELOAD_EVERY_MS = 2_000;
 
+/** `load` at most every RELOAD_EVERY_MS, bursts collapsed into one call; `soon`: at once, unless one is waiting. */
+function throttled(load: () => Promise<unknown>): (soon?: boolean) => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let last = 0;
+  return (soon = false) => {
+    if (timer !== undefined) return;
+    const wait = soon ? 0 : Math.max(0, last + RELOAD_EVERY_MS - Date.now());
+    timer = setTimeout(() => {
+      timer = undefined;
+      last = Date.now();
+      void load().catch(() => undefined);
+    }, wait);
+  };
+}
+
+const loadOpenOrders = () => api<OrderJson[]>("GET", "/v2/orders?status=open&limit=500").then((o) => openOrders.set(o));
+
 /** Reloads the account's views from REST; bursts collapse into one reload. */
-export function reloadAccount(soon = false): void {
-  if (reloadTimer !== undefined) return;
-  const wait = soon ? 0 : Math.max(0, lastReload + RELOAD_EVERY_MS - Date.now());
-  reloadTimer = setTimeout(() => {
-    reloadTimer = undefined;
-    lastReload = Date.now();
-    void Promise.all([
-      api<AccountJson>("GET", "/v2/account").then((a) => account.set(a)),
-      api<OrderJson[]>("GET", "/v2/orders?status=open&limit=500").then((o) => openOrders.set(o)),
-      api<OrderJson[]>("GET", "/v2/orders?status=closed&limit=100").then((o) => closedOrders.set(o)),
-      api<PositionJson[]>("GET", "/v2/positions").then((p) => positions.set(p)),
-      api<FillJson[]>("GET", "/v2/account/activities/FILL?page_size=100").then((f) => fills.set(f)),
-    ]).catch(() => undefined);
-  }, wait);
-}
+export const reloadAccount = throttled(() =>
+  Promise.all([
+    api<AccountJson>("GET", "/v2/account").then((a) => account.set(a)),
+    loadOpenOrders(),
+    api<OrderJson[]>("GET", "/v2/orders?status=closed&limit=100").then((o) => closedOrders.set(o)),
+    api<PositionJson[]>("GET", "/v2/positions").then((p) => positions.set(p)),
+    api<FillJson[]>("GET", "/v2/account/activities/FILL?page_size=100").then((f) => fills.set(f)),
+  ]),
+);
 
-let openTimer: ReturnType<typeof setTimeout> | undefined;
-let lastOpenReload = 0;
-
-/** The open orders again (a trailing stop's stop moved), at most every RELOAD_EVERY_MS. */
-function reloadOpenOrders(): void {
-  if (openTimer !== undefined) return;
-  openTimer = setTimeout(
-    () => {
-      openTimer = undefined;
-      lastOpenReload = Date.now();
-      void api<OrderJson[]>("GET", "/v2/orders?status=open&limit=500")
-        .then((o) => openOrders.set(o))
-        .catch(() => undefined);
-    },
-    Math.max(0, lastOpenReload + RELOAD_EVERY_MS - Date.now()),
-  );
-}
+/** The open orders again (a trailing stop's stop moved), on the same terms. */
+const reloadOpenOrders = throttled(loadOpenOrders);
 
 let started = false;
 
