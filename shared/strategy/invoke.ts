@@ -62,7 +62,6 @@ const ORDER_INPUT_FIELDS = new Set(["qty", "notional", "type", "limit", "stop", 
 /** The longest tag an order carries (it is echoed in every update of the order). */
 export const MAX_TAG_CHARS = 64;
 
-/** The order a ctx.buy/ctx.sell makes: rounded to the grids by the runtime's one rule, or refused when it rounds to nothing. */
 /**
  * Why a price a strategy gave rounds to no ticks: too large to count (found in QA: 1e30 said
  * "rounds to zero"), not a number, below zero, or under half a tick. The float only picks
@@ -77,6 +76,7 @@ function noTicks(key: string, value: number | string, spec: InstrumentSpec): str
   return `${key} rounds to zero on the tick grid ${spec.tickSize}`;
 }
 
+/** The order a ctx.buy/ctx.sell makes: rounded to the grids by the runtime's one rule, or refused when it rounds to nothing. */
 export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: InstrumentSpec, id: string): StrategyCommand {
   const tagGiven: unknown = input.tag;
   const tagFits = tagGiven === undefined || tagGiven === null || (typeof tagGiven === "string" && tagGiven.length <= MAX_TAG_CHARS);
@@ -108,7 +108,6 @@ export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: Inst
     fields[key === "limit" ? "limit_price" : "stop_price"] = ticksToDecimal(ticks, spec);
   }
   if (input.trailPrice !== undefined) {
-    if (Number(input.trailPrice) < 0) return refuse(`trailPrice must be positive: ${String(input.trailPrice).slice(0, 40)}`);
     const ticks = roundPrice(input.trailPrice, spec);
     if (!(ticks > 0)) return refuse(noTicks("trailPrice", input.trailPrice, spec));
     fields.trail_price = ticksToDecimal(ticks, spec);
