@@ -272,8 +272,8 @@ export class BarEquity implements EquityCurve {
     readonly t: Float64Array,
     readonly closes: Float64Array,
     readonly segmentOf: Uint32Array,
-    /** Each segment's lots, its cash plus reserved cash, and (with `wholeTick`) its lots' value of one tick. */
-    readonly segments: { lots: number[]; base: Money[]; perTick: Money[] },
+    /** Each segment's lots, its cash plus reserved cash, (with `wholeTick`) its lots' value of one tick, and its first point. */
+    readonly segments: { lots: number[]; base: Money[]; perTick: Money[]; first: number[] },
     /** Whether one lot's tick is a whole number of money units: then a held point is its cash plus close × `perTick`. */
     readonly wholeTick: boolean,
     readonly spec: InstrumentSpec,
@@ -286,6 +286,13 @@ export class BarEquity implements EquityCurve {
     if (held === 0) return base[s]!;
     const close = this.closes[i]!;
     return this.wholeTick ? base[s]! + BigInt(close) * perTick[s]! : base[s]! + notional(close, held, this.spec);
+  }
+
+  /** A flat segment's points all have its cash: the segment's last point. */
+  sameUntil(i: number): number {
+    const s = this.segmentOf[i]!;
+    if (this.segments.lots[s] !== 0) return i;
+    return s + 1 < this.segments.first.length ? this.segments.first[s + 1]! - 1 : this.t.length - 1;
   }
 }
 
@@ -495,6 +502,7 @@ function prepare<P>(options: BacktestOptions<P>) {
   let segmentCash: bigint | null = null;
   let segmentReserved: bigint | null = null;
   const segmentPerTick: bigint[] = [];
+  const segmentFirst: number[] = [];
   let segment = -1;
   /** The bar's close and onBar, once its prints are played: the equity curve's point, then the callback (its orders held). */
   const closeBar = (bar: StrategyBar, close: number): void | Promise<void> => {
@@ -508,6 +516,7 @@ function prepare<P>(options: BacktestOptions<P>) {
       segmentReserved = ledger.reservedCash;
       segmentBase.push(ledger.cash + ledger.reservedCash);
       segmentPerTick.push(lots !== 0 && wholeTick ? notional(1, lots, spec) : 0n);
+      segmentFirst.push(points);
     }
     times[points] = bar.t;
     closes[points] = close;
@@ -567,7 +576,7 @@ function prepare<P>(options: BacktestOptions<P>) {
     // Every bar is played before the end; a feed shorter than it said would leave holes.
     const length = points;
     const cut = <T extends Float64Array | Uint32Array>(column: T): T => (length === column.length ? column : (column.subarray(0, length) as T));
-    const equity = new BarEquity(cut(times), cut(closes), cut(segmentOf), { lots: segmentLots, base: segmentBase, perTick: segmentPerTick }, wholeTick, spec);
+    const equity = new BarEquity(cut(times), cut(closes), cut(segmentOf), { lots: segmentLots, base: segmentBase, perTick: segmentPerTick, first: segmentFirst }, wholeTick, spec);
     const result = {
       equity,
       metrics: computeMetrics(equity, metricFills, { exposedBars: exposed }),

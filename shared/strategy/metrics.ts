@@ -67,6 +67,11 @@ export interface EquityCurve {
   t: ArrayLike<number>;
   /** The equity at point i, for 0 ≤ i < t.length. */
   at(i: number): Money;
+  /**
+   * The last index j ≥ i whose points i..j are known to have point i's equity (a backtest's
+   * bars while flat): the metrics skip such runs (absent, or answering i: each point is read).
+   */
+  sameUntil?(i: number): number;
 }
 
 /** A curve over an array of equities, one per time. */
@@ -106,6 +111,13 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
     if (!Number.isFinite(r)) valid = false;
     sum += r;
     before = now;
+    // A run of points with this equity: zero returns (the column's zeros; the sum unchanged),
+    // and to the drawdown the same as its last point alone.
+    const same = now > 0n && curve.sameUntil ? curve.sameUntil(i) : i;
+    if (same > i) {
+      i = same;
+      fall.add(curve.t[i]!, now);
+    }
   }
   const growth = first && last && first.equity > 0n ? ratio(last.equity, first.equity) : null;
   // From the exact difference: end/start − 1 in floating point leaves noise (100 → 121 gives 0.20999999999999996).

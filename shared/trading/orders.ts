@@ -86,11 +86,36 @@ let isoText = "";
 let isoMsBefore = Number.NaN;
 let isoTextBefore = "";
 
+// `toISOString` costs most of a microsecond (a Date and its calendar each time), and a
+// backtest writes a few hundred thousand distinct instants: the day's "yyyy-mm-ddT" is
+// remembered and the time of day written from the remainder, about an eighth of the cost.
+const DAY_MS = 86_400_000;
+/** After 9999-12-31 an ISO time has a six-digit year with a sign; those take `toISOString`. */
+const YEAR_10000_MS = 253_402_300_800_000;
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
+let dayStart = Number.NaN;
+let dayPrefix = "";
+
+/** `new Date(ms).toISOString()` of a whole number of ms from 1970 to 9999, the day's part remembered. */
+function formatIso(ms: number): string {
+  if (!(ms >= 0 && ms < YEAR_10000_MS && Number.isInteger(ms))) return new Date(ms).toISOString();
+  const ofDay = ms % DAY_MS;
+  if (ms - ofDay !== dayStart) {
+    dayStart = ms - ofDay;
+    dayPrefix = new Date(dayStart).toISOString().slice(0, 11);
+  }
+  const hours = Math.floor(ofDay / 3_600_000);
+  const minutes = Math.floor((ofDay % 3_600_000) / 60_000);
+  const seconds = Math.floor((ofDay % 60_000) / 1000);
+  return `${dayPrefix}${TWO_DIGITS[hours]}:${TWO_DIGITS[minutes]}:${TWO_DIGITS[seconds]}.${THREE_DIGITS[ofDay % 1000]}Z`;
+}
+
 /** `new Date(ms).toISOString()`, remembered for the last two instants asked. */
 export function isoTime(ms: number): string {
   if (ms === isoMs) return isoText;
   if (ms === isoMsBefore) return isoTextBefore;
-  const text = new Date(ms).toISOString();
+  const text = formatIso(ms);
   isoMsBefore = isoMs;
   isoTextBefore = isoText;
   isoMs = ms;

@@ -183,6 +183,13 @@ describe("the backtest's fast path", () => {
         });
         expect(next).toBe(result.fills.length);
         expect(equityValues(result.equity)).toEqual(expected);
+        // The runs of equal points it names to the metrics (its flat bars) are equal points.
+        for (let i = 0; i < expected.length; i++) {
+          const until = result.equity.sameUntil!(i);
+          expect(until).toBeGreaterThanOrEqual(i);
+          expect(until).toBeLessThan(expected.length);
+          for (let j = i; j <= until; j++) expect(expected[j]).toBe(expected[i]);
+        }
       }),
       { numRuns: 300 },
     );

@@ -104,4 +104,30 @@ describe("backtest metrics", () => {
       { numRuns: 2_000 },
     );
   });
+
+  it("are the same when a curve names its runs of equal points (a backtest's flat bars), whichever runs it names", () => {
+    // A run's points are skipped: its zero returns are the column's zeros, and the drawdown
+    // hears its last point only. Long flat runs, new peaks and falls inside and after them, ruin.
+    const step = fc.oneof(fc.constant(0n), fc.constant(0n), fc.bigInt({ min: -(10n ** 21n), max: 10n ** 21n }), fc.bigInt({ min: -(10n ** 23n), max: 2n * 10n ** 22n }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(step, fc.integer({ min: 1, max: 30 })), { minLength: 1, maxLength: 60 }), fc.array(fc.nat(), { maxLength: 20 }), (segments, cuts) => {
+        let equity = 10n ** 23n;
+        const values: bigint[] = [];
+        for (const [s, length] of segments) {
+          equity = equity + s < 0n ? 0n : equity + s;
+          for (let i = 0; i < length; i++) values.push(equity);
+        }
+        const t = values.map((_, i) => i * 60_000 + (i % 7) * 1_000);
+        // Each run ends at its last equal point, or earlier where a cut says (a curve need not name a whole run).
+        const sameUntil = (i: number) => {
+          let j = i;
+          while (j + 1 < values.length && values[j + 1] === values[i] && !cuts.includes(j + 1)) j++;
+          return j;
+        };
+        const points = values.map((equity, i) => ({ t: t[i]!, equity }));
+        expect(computeMetrics({ t, at: (i) => values[i]!, sameUntil }, [], { exposedBars: 3 })).toEqual(computeMetrics(points, [], { exposedBars: 3 }));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 });
