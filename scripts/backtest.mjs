@@ -37,6 +37,8 @@ function fail(messages, code = 2) {
 async function loadEngine(file) {
   const engine = await importBundle(
     [
+      // Refusals of --params in the API's words.
+      `import ${JSON.stringify(join(ROOT, "shared/zod-messages.ts"))};`,
       reexport(["runBacktest"], "shared/strategy/backtest.ts"),
       reexport(["TEMPLATES", "templateParams"], "shared/strategy/templates/index.ts"),
       reexport(["parseOhlcvCsv"], "shared/market/csv.ts"),

@@ -71,7 +71,7 @@ const ROUTES: Route[] = [
   {
     name: "POST /api/users/me/password (wrong current password → 422 once allowed)",
     request: () => ({ method: "POST", path: "/api/users/me/password", body: { current_password: "not-the-password", new_password: "another-long-passphrase" } }),
-    expected: { anonymous: 401, guest: 403, user: 422, trader: 422, admin: 422, "trader-read-key": 403, "trader-trade-key": 403 },
+    expected: { anonymous: 401, guest: 422, user: 422, trader: 422, admin: 422, "trader-read-key": 403, "trader-trade-key": 403 },
   },
   {
     name: "GET /api/keys",
@@ -86,7 +86,7 @@ const ROUTES: Route[] = [
   {
     name: "DELETE /api/keys/{another user's key}",
     request: (f) => ({ method: "DELETE", path: `/api/keys/${f.victimKeyId}` }),
-    expected: { anonymous: 401, guest: 403, user: 404, trader: 404, admin: 404, "trader-read-key": 403, "trader-trade-key": 403 },
+    expected: { anonymous: 401, guest: 404, user: 404, trader: 404, admin: 404, "trader-read-key": 403, "trader-trade-key": 403 },
   },
   {
     name: "GET /api/sessions",
@@ -96,7 +96,7 @@ const ROUTES: Route[] = [
   {
     name: "DELETE /api/sessions/{another user's session}",
     request: (f) => ({ method: "DELETE", path: `/api/sessions/${String(decodeJwt(f.victim.access).sid)}` }),
-    expected: { anonymous: 401, guest: 403, user: 404, trader: 404, admin: 404, "trader-read-key": 403, "trader-trade-key": 403 },
+    expected: { anonymous: 401, guest: 404, user: 404, trader: 404, admin: 404, "trader-read-key": 403, "trader-trade-key": 403 },
   },
   {
     name: "GET /api/admin/users",

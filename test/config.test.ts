@@ -247,6 +247,44 @@ describe("config: writing", () => {
     expect(await etag()).toBe(before);
   });
 
+  it("refuses more feature flags than the store keeps, by PUT or merged in by PATCH, and stays writable (QA: 500 SQLITE_TOOBIG, for good)", async () => {
+    const before = await etag();
+    const flags = (n: number, prefix: string) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}_${i}`, true]));
+    const many = await expectError(await write("PUT", "/api/admin/config/feature_flags", { value: flags(201, "many"), reason: "too many" }, before), 422);
+    expect(many.details).toEqual([{ path: "value", message: "at most 200 flags" }]);
+    expect(await etag()).toBe(before);
+    // A patch's flags are merged into the override before the count.
+    await put("feature_flags", { value: flags(150, "bulk") });
+    const merged = await expectError(await write("PATCH", "/api/admin/config/feature_flags", { value: flags(60, "more"), reason: "more" }, await etag()), 422);
+    expect(merged.details).toEqual([{ path: "value", message: "at most 200 flags" }]);
+    expect((await put("feature_flags", { value: { beta: true } })).changes[0]!.after).toEqual({ beta: true });
+  });
+
+  it("refuses a sign-in window under a minute and more symbols a message than a socket holds (QA: both were taken)", async () => {
+    const before = await etag();
+    const throttle = await expectError(await write("PATCH", "/api/admin/config/login_throttle", { value: { windowSeconds: 1 }, reason: "short" }, before), 422);
+    expect(throttle.details).toEqual([{ path: "value.windowSeconds", message: "at least 60: a shorter window forgets failed sign-ins before they are counted" }]);
+    const sockets = await expectError(await write("PATCH", "/api/admin/config/socket_limits", { value: { symbolsPerConnection: 1, symbolsPerMessage: 5 }, reason: "odd" }, before), 422);
+    expect(sockets.details).toEqual([{ path: "value.symbolsPerMessage", message: "symbolsPerMessage (5) must be at most symbolsPerConnection (1)" }]);
+    // Against the defaults (1,000 a message): a socket of 10 symbols names the field it sets.
+    const fewer = await expectError(await write("PATCH", "/api/admin/config/socket_limits", { value: { symbolsPerConnection: 10 }, reason: "odd" }, before), 422);
+    expect(fewer.details.map((d) => d.path)).toEqual(["value.symbolsPerConnection"]);
+    expect(await etag()).toBe(before);
+  });
+
+  it("refuses a reason with unshown characters, a __proto__ field and a field the body does not have (QA: all three stored a version)", async () => {
+    const before = await etag();
+    const reason = await expectError(await write("PUT", "/api/admin/config/feature_flags", { value: { beta: true }, reason: "\u202eevil\u0000" }, before), 422);
+    expect(reason.details.map((d) => d.path)).toEqual(["reason"]);
+    const proto = await expectError(await write("PUT", "/api/admin/config/risk_limits", JSON.parse('{"value":{"__proto__":{"maxOrderQty":"1"}},"reason":"proto"}'), before), 422);
+    expect(proto.details.map((d) => d.path)).toEqual(["value"]);
+    const extra = await expectError(await write("PUT", "/api/admin/config/feature_flags", { value: {}, reason: "extra", extra: 1 }, before), 422);
+    expect(extra.message).toBe('request body is invalid: unknown field "extra"');
+    const rollbackExtra = await expectError(await write("POST", "/api/admin/config/rollback", { version: 0, reason: "extra", force: true }, before), 422);
+    expect(rollbackExtra.details.map((d) => d.path)).toEqual(["(body)"]);
+    expect(await etag()).toBe(before);
+  });
+
   it("needs If-Match (428), refuses a stale one (412) and a malformed one (400)", async () => {
     const body = { value: { beta: true }, reason: "x" };
     await expectError(await write("PUT", "/api/admin/config/feature_flags", body), 428);

@@ -145,4 +145,24 @@ describe("API keys", () => {
     }
     expect(listed[0]?.last_used_at).not.toBeNull();
   });
+
+  it("lets a user demoted to guest end their keys, a session and change the password, and nothing more (QA: 403 for all of them)", async () => {
+    const admin = await signUp("admin");
+    const user = await signUp();
+    const key = await createKey(user);
+    const spare = await createKey(user);
+    const other = await json<{ access_token: string }>(await call("/api/auth/login", { body: { email: user.email, password: user.password }, ip: user.ip }));
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { role: "guest" }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    const as = (method: string, path: string, body?: unknown) => call(path, { method, ...(body !== undefined && { body }), token: user.access, ip: user.ip });
+    expect((await as("DELETE", `/api/keys/${key.key_id}`)).status).toBe(204);
+    expect(await json(await as("DELETE", "/api/keys"))).toEqual({ revoked: 1 });
+    expect((await call("/v2/account", { apiKey: spare })).status).toBe(401);
+    const sid = String(JSON.parse(atob(other.access_token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).sid);
+    expect((await as("DELETE", `/api/sessions/${sid}`)).status).toBe(204);
+    expect((await call("/api/users/me", { token: other.access_token, ip: user.ip })).status).toBe(401);
+    expect((await as("POST", "/api/users/me/password", { current_password: user.password, new_password: "a-guest-can-change-it-7" })).status).toBe(200);
+    // What gives access stays refused.
+    await expectError(await as("POST", "/api/keys", { name: "again", scopes: ["read"] }), 403);
+    await expectError(await as("PATCH", "/api/users/me", { display_name: "guest" }), 403);
+  });
 });

@@ -1,3 +1,5 @@
+// Refusals in the API's words wherever a schema set none (shared/zod-messages.ts).
+import "../shared/zod-messages";
 import { createApp } from "./app";
 import { failUnstartedBacktests } from "./lib/backtests";
 import { startFeeds } from "./lib/feeds";

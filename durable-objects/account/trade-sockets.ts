@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { acceptSocket, closeQuietly, credentialFrom, isWebSocketUpgrade, parseFrame, SocketAttachments, upgradeRequired } from "../../platform/socket";
 import { logger } from "../../platform/log";
-import { AUTHENTICATED_HEADER, selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
+import { AUTHENTICATED_HEADER, repeatsCredential, selects, type SocketCredential, type SocketSelector } from "../../shared/stream/access";
 import { MessageBudget } from "../../shared/stream/limits";
 import { liveSocketLimits } from "../config/subscriber";
 import { isUserStream, type TradeUpdate, type UserStream } from "../../shared/trading/stream";
@@ -82,6 +82,9 @@ export async function onTradeSocketMessage(ctx: DurableObjectState, env: Env, ws
     // "authorized": the socket stays the account it was opened for.
     const current = attachments.get(ws) ?? { streams: [] };
     if (current.authenticated) return send(ws, errorFrame("already authenticated: this connection stays with the account it was opened for; open a new connection for other credentials"));
+    // Opened with headers, then authenticated in-band with other credentials: not "authorized".
+    if (current.credential && !repeatsCredential((message as { data?: unknown }).data, current.credential))
+      return send(ws, errorFrame("this connection was authenticated at its handshake with other credentials and stays with that account; open a new connection for these"));
     attachments.set(ws, { ...current, authenticated: true });
     return send(ws, { stream: "authorization", data: { status: "authorized", action: "authenticate" } });
   }

@@ -34,6 +34,12 @@ export const LoginThrottle = z.object({
 export type LoginThrottle = z.infer<typeof LoginThrottle>;
 
 const FlagName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be lower_snake_case, at most 64 characters");
+/**
+ * Flags the store keeps at most. Each version stores the whole value before and after, so
+ * with no bound a few thousand flags made a version row larger than SQLite takes (found in
+ * QA): every later write, rollback and delete of the key failed, and nothing could undo it.
+ */
+export const MAX_FEATURE_FLAGS = 200;
 
 /** The vars a key's default comes from (strings, as wrangler.toml gives them). */
 export interface ConfigVars {
@@ -95,6 +101,23 @@ function rateBound(value: Record<string, unknown>, defaults: Record<string, unkn
   return issues;
 }
 
+/**
+ * A sign-in window of at least a minute: a window of a second forgot every failure at once
+ * and turned the brute-force lockout off (found in QA); rate limits keep a like floor.
+ */
+function throttleBound(value: Record<string, unknown>): BoundIssue[] {
+  const window = value.windowSeconds;
+  return typeof window === "number" && window < 60 ? [{ field: "windowSeconds", message: "at least 60: a shorter window forgets failed sign-ins before they are counted" }] : [];
+}
+
+/** One message may name no more symbols than one socket may hold (a subscribe of more could never be taken). */
+function socketBound(value: Record<string, unknown>, defaults: Record<string, unknown>): BoundIssue[] {
+  const merged = { ...defaults, ...value } as SocketLimits;
+  if (merged.symbolsPerMessage <= merged.symbolsPerConnection) return [];
+  const field = "symbolsPerMessage" in value ? "symbolsPerMessage" : "symbolsPerConnection";
+  return [{ field, message: `symbolsPerMessage (${merged.symbolsPerMessage}) must be at most symbolsPerConnection (${merged.symbolsPerConnection})` }];
+}
+
 const parsedVar = (value: string | undefined): object => (value ? (JSON.parse(value) as object) : {});
 
 export const CONFIG_KEYS = {
@@ -112,9 +135,9 @@ export const CONFIG_KEYS = {
     bound: rateBound,
   },
   feature_flags: {
-    schema: z.record(FlagName, z.boolean()),
+    schema: z.record(FlagName, z.boolean()).refine((flags) => Object.keys(flags).length <= MAX_FEATURE_FLAGS, `at most ${MAX_FEATURE_FLAGS} flags`),
     scopes: ["global"],
-    description: "Named on/off switches",
+    description: `Named on/off switches; at most ${MAX_FEATURE_FLAGS}`,
     defaults: () => ({}),
   },
   venue: {
@@ -127,14 +150,16 @@ export const CONFIG_KEYS = {
   login_throttle: {
     schema: LoginThrottle.partial().strict(),
     scopes: ["global"],
-    description: "Failed sign-ins per account and per client before refusal, and the slow-down (LOGIN_THROTTLE)",
+    description: "Failed sign-ins per account and per client before refusal, and the slow-down (LOGIN_THROTTLE); a window of at least 60 s",
     defaults: (vars) => LoginThrottle.parse(parsedVar(vars.LOGIN_THROTTLE)),
+    bound: throttleBound,
   },
   socket_limits: {
     schema: SocketLimits.partial().strict(),
     scopes: ["global"],
-    description: "Client sockets: connections per user, frame size, messages per window, symbols per message and per socket (SOCKET_LIMITS)",
+    description: "Client sockets: connections per user, frame size, messages per window, symbols per message and per socket (SOCKET_LIMITS); no more symbols per message than per socket",
     defaults: (vars) => SocketLimits.parse({ ...DEFAULT_SOCKET_LIMITS, ...parsedVar(vars.SOCKET_LIMITS) }),
+    bound: socketBound,
   },
 } satisfies Record<string, KeySpec>;
 

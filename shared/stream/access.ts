@@ -57,6 +57,33 @@ export function selects(selector: SocketSelector, credential: SocketCredential):
   }
 }
 
+/** A JWT's payload, read without checking its signature; undefined when it is not one. */
+function unverifiedClaims(token: string): { sub?: unknown; sid?: unknown } | undefined {
+  const payload = token.split(".")[1];
+  if (payload === undefined || !/^[A-Za-z0-9_-]+$/.test(payload)) return undefined;
+  try {
+    const claims: unknown = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof claims === "object" && claims !== null ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether an in-band `authenticate` names the credential a socket was opened with at its
+ * handshake (an SDK authenticates in-band whatever its handshake sent): the same key id, or
+ * a token of the same user and session. Only what the answer says depends on it (the socket
+ * stays with its handshake's account either way), so the token's signature is not checked
+ * here: "authorized" for another user's token (found in QA) said what was not so.
+ */
+export function repeatsCredential(data: unknown, credential: SocketCredential): boolean {
+  const d = (typeof data === "object" && data !== null ? data : {}) as { key_id?: unknown; oauth_token?: unknown };
+  if (typeof d.key_id === "string") return credential.keyId === d.key_id;
+  if (typeof d.oauth_token !== "string") return false;
+  const claims = unverifiedClaims(d.oauth_token);
+  return claims?.sub === credential.userId && credential.keyId === undefined && (credential.sessionId === undefined || claims.sid === credential.sessionId);
+}
+
 function assertNever(value: never): never {
   throw new Error(`unexpected selector ${JSON.stringify(value)}`);
 }

@@ -456,6 +456,36 @@ describe("trade_updates", () => {
     ws.close();
   });
 
+  it("does not answer an authenticate with other credentials than the handshake's \"authorized\" (QA: another user's token was)", async () => {
+    const { user } = await fresh();
+    const { user: other } = await fresh();
+    const key = await createKey(user);
+    const open = async (headers: Record<string, string>, token?: string) => {
+      const ws = (await call("/stream", { headers: { upgrade: "websocket", ...headers }, ...(token && { token }), ip: user.ip })).webSocket!;
+      ws.accept();
+      const frames: { stream: string; data: Record<string, unknown> }[] = [];
+      ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as never));
+      return { ws, first: (data: unknown) => (ws.send(JSON.stringify({ action: "authenticate", data })), until(async () => frames[0], "the answer")) };
+    };
+    const refused = /^this connection was authenticated at its handshake with other credentials/;
+    // A session's socket: another user's token, a key, a token that is no JWT.
+    for (const data of [{ oauth_token: other.access }, { key_id: key.key_id, secret_key: key.secret }, { oauth_token: "garbage" }, {}]) {
+      const s = await open({}, user.access);
+      const answer = await s.first(data);
+      expect(answer.stream, JSON.stringify(data)).toBe("error");
+      expect(String(answer.data.error)).toMatch(refused);
+      s.ws.close();
+    }
+    // A key's socket: the same key is authorized; the owner's token is another credential.
+    const keyHeaders = { "apca-api-key-id": key.key_id, "apca-api-secret-key": key.secret };
+    const same = await open(keyHeaders);
+    expect(await same.first({ key_id: key.key_id, secret_key: key.secret })).toEqual({ stream: "authorization", data: { status: "authorized", action: "authenticate" } });
+    same.ws.close();
+    const token = await open(keyHeaders);
+    expect(String((await token.first({ oauth_token: user.access })).data.error)).toMatch(refused);
+    token.ws.close();
+  });
+
   it("refuses a bad key with Alpaca's unauthorized frame", async () => {
     const res = await call("/stream", { headers: { upgrade: "websocket" } });
     const ws = res.webSocket!;

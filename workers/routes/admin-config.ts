@@ -5,7 +5,7 @@ import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, scopeKind } from "../../sha
 import { CONFIG_STORE } from "../../shared/config/live";
 import type { WriteResult } from "../../shared/config/versions";
 import { effective, effectiveAll, scopeRefusal, type Refusal, type Version } from "../../shared/config/versions";
-import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
+import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY, SHOWN_TEXT_MESSAGE, shownTextProblem, wholeParam } from "../../shared/schemas/common";
 import type { AppEnv } from "../context";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
@@ -29,7 +29,13 @@ const IfMatch = z.object({
     description: 'The ETag of the configuration read (e.g. "12"), a list of them ("11", "12": any may be current) or "*" (whatever is current); required. Compared strongly: a weak ETag (W/"12") never matches',
   }),
 });
-const FieldValue = z.record(z.string(), z.unknown());
+// zod drops a "__proto__" field without a word, so a value of only that was stored as an
+// empty override (found in QA: a version with no change): no key has such a field, and it
+// is refused before the value is parsed.
+const FieldValue = z
+  .unknown()
+  .refine((value) => typeof value !== "object" || value === null || !Object.hasOwn(value, "__proto__"), 'has a field "__proto__", which no key has')
+  .pipe(z.record(z.string(), z.unknown()));
 
 const OverrideView = z.object({ key: z.string(), scope: z.string(), value: FieldValue });
 const ConfigView = z
@@ -64,10 +70,17 @@ const VersionView = z
   })
   .openapi("ConfigVersion");
 const HistoryView = z.object({ versions: z.array(VersionView), next_before: z.number().int().nullable() }).openapi("ConfigHistory");
-const Reason = z.string().trim().min(1).max(500);
-const WriteRequest = z.object({ scope: Scope.default("global"), value: FieldValue, reason: Reason }).openapi("ConfigWrite");
+// The reason is read in the history by people, as a name is: no unshown characters.
+const Reason = z
+  .string()
+  .trim()
+  .min(1)
+  .max(500)
+  .refine((text) => !shownTextProblem(text), SHOWN_TEXT_MESSAGE);
+// A body's fields are fixed: one it does not have is refused, not dropped.
+const WriteRequest = z.strictObject({ scope: Scope.default("global"), value: FieldValue, reason: Reason }).openapi("ConfigWrite");
 const DeleteQuery = z.object({ scope: Scope.default("global"), reason: Reason });
-const RollbackRequest = z.object({ version: z.number().int().nonnegative(), reason: Reason }).openapi("ConfigRollback");
+const RollbackRequest = z.strictObject({ version: z.number().int().nonnegative(), reason: Reason }).openapi("ConfigRollback");
 const HistoryQuery = z.object({
   key: z.string().optional(),
   before: wholeParam("before", 1, Number.MAX_SAFE_INTEGER).optional(),

@@ -88,7 +88,9 @@ const revoke = createRoute({
   tags: ["api keys"],
   summary: "Revoke an API key; it stops working at once, and sockets opened with it close",
   security,
-  middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
+  // Ending access is open to every signed-in role, guests included: a user demoted to guest
+  // whose key or session may be exposed must still be able to end it (found in QA: 403).
+  middleware: [requirePermission("user:read", { sessionOnly: true })] as const,
   request: { params: KeyIdParam },
   responses: { 204: { description: "Revoked" }, ...errorResponses(401, 403, 404, 422, 429) },
 });
@@ -117,7 +119,9 @@ const revokeAll = createRoute({
   summary: "Revoke every API key of the caller; they stop working at once, and sockets opened with them close",
   description: "API keys are independent of the password (as on Alpaca): a password change keeps them. This is the way to end them all at once.",
   security,
-  middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
+  // Ending access is open to every signed-in role, guests included: a user demoted to guest
+  // whose key or session may be exposed must still be able to end it (found in QA: 403).
+  middleware: [requirePermission("user:read", { sessionOnly: true })] as const,
   responses: { 200: jsonContent(RevokedKeys, "How many keys were revoked"), ...errorResponses(401, 403, 429) },
 });
 

@@ -54,7 +54,9 @@ const revoke = createRoute({
   summary: "End one of the caller's sessions: its access tokens stop working at once, its refresh token is refused, and sockets opened with it close",
   description: "Ending the request's own session is signing out (POST /api/auth/logout does the same with the refresh token).",
   security: SESSION_ONLY,
-  middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
+  // Ending access is open to every signed-in role, guests included: a user demoted to guest
+  // whose key or session may be exposed must still be able to end it (found in QA: 403).
+  middleware: [requirePermission("user:read", { sessionOnly: true })] as const,
   request: { params: SessionIdParam },
   responses: { 204: { description: "Ended" }, ...errorResponses(401, 403, 404, 422, 429) },
 });

@@ -92,7 +92,9 @@ const changePassword = createRoute({
   tags: ["users"],
   summary: "Change the password; every other session of the user ends (and its sockets close); API keys keep working",
   security: SESSION_ONLY,
-  middleware: [requirePermission("user:write", { sessionOnly: true })] as const,
+  // Every signed-in role may change its own password, guests included: it protects the
+  // account rather than changing what it may do (found in QA: a guest could not).
+  middleware: [requirePermission("user:read", { sessionOnly: true })] as const,
   request: { body: jsonBody(ChangePasswordRequest) },
   responses: { 200: jsonContent(PasswordChanged, "Password changed"), ...errorResponses(400, 401, 403, 413, 415, 422, 429) },
 });
