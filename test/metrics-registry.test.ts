@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bucketOf, families, FlushGate, MetricsBuffer, type MetricsDelta } from "../shared/observability/registry";
 import { exposition } from "../shared/observability/prometheus";
-import { HTTP_DURATION, HTTP_REQUESTS, routeLabel, UNMATCHED_ROUTE } from "../shared/observability/catalog";
+import { answeredRoute, HTTP_DURATION, HTTP_REQUESTS, routeLabel, UNMATCHED_ROUTE } from "../shared/observability/catalog";
 
 // The pure registry behind the gateway's request metrics: buckets, merging deltas, the flush
 // interval. (The store and GET /metrics: test/metrics.test.ts.)
@@ -67,5 +67,14 @@ describe("the metrics registry", () => {
     expect(routeLabel("*", "ALL")).toBe(UNMATCHED_ROUTE);
     expect(routeLabel("/api/*", "ALL")).toBe(UNMATCHED_ROUTE);
     expect(routeLabel(undefined, undefined)).toBe(UNMATCHED_ROUTE);
+  });
+
+  it("labels a request middleware answered (a 429, 413 or 415) with the route it was for, and one no handler matched as unmatched", () => {
+    const middleware = [{ path: "*", method: "ALL" }, { path: "/api/*", method: "ALL" }];
+    const handler = { path: "/api/webhooks", method: "POST" };
+    expect(answeredRoute([...middleware, handler], 0)).toBe("/api/webhooks");
+    expect(answeredRoute([...middleware, handler], 2)).toBe("/api/webhooks");
+    expect(answeredRoute(middleware, 1)).toBe(UNMATCHED_ROUTE);
+    expect(answeredRoute([], 0)).toBe(UNMATCHED_ROUTE);
   });
 });

@@ -126,7 +126,11 @@ describe("GET /metrics", () => {
     for (let i = 0; i < 5; i++) await expectError(await call("/api/users/me"), 401);
     // A path no route matches is counted under one fixed route label, not its own path.
     await call(`/no-such-path-${crypto.randomUUID()}`);
+    // A route's request refused by middleware before its handler is counted under the route (QA: it was unmatched).
+    const refused = { route: "/api/webhooks", method: "POST", status: "415" };
+    await expectError(await call("/api/webhooks", { method: "POST", rawBody: "{}", token: admin.access, ip: admin.ip, headers: { "content-type": "text/plain" } }), 415);
     const after = await scrape(admin);
+    expect(valueOf(after, "redfire_http_requests_total", refused) - valueOf(before, "redfire_http_requests_total", refused)).toBe(1);
 
     expect(after.types.get("redfire_http_requests_total")).toBe("counter");
     expect(after.types.get("redfire_http_request_duration_seconds")).toBe("histogram");

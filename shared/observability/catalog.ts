@@ -37,5 +37,22 @@ export function routeLabel(pattern: string | undefined, method: string | undefin
   return pattern;
 }
 
+/**
+ * The label of the route a request was for: the handler the router matched, also when
+ * middleware before it answered (a 429, 413 or 415 of a route that exists was counted as
+ * unmatched, found in QA); UNMATCHED_ROUTE only when no handler matched at all (a 404, or a
+ * 405: no route takes that method). `matched` is what the router matched, in order; `index`
+ * the entry that answered.
+ */
+export function answeredRoute(matched: readonly { path: string; method: string }[], index: number): string {
+  const answered = routeLabel(matched[index]?.path, matched[index]?.method);
+  if (answered !== UNMATCHED_ROUTE) return answered;
+  for (const route of matched) {
+    const label = routeLabel(route.path, route.method);
+    if (label !== UNMATCHED_ROUTE) return label;
+  }
+  return UNMATCHED_ROUTE;
+}
+
 /** The one MetricsStore object of an environment. */
 export const METRICS_STORE = "metrics";

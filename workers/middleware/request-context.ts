@@ -5,7 +5,7 @@ import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
 import { carriedSpan, formatTraceparent, headSampled, keepsSpans, parseTraceparent, randomHex, type SpanLine } from "../../platform/trace";
 import { ApiError } from "../../shared/errors";
-import { HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, routeLabel } from "../../shared/observability/catalog";
+import { HTTP_DURATION, HTTP_REQUESTS, METRICS_STORE, ORDER_REJECTIONS, answeredRoute } from "../../shared/observability/catalog";
 import { FlushGate, MetricsBuffer } from "../../shared/observability/registry";
 import { gatewayConfig } from "../lib/config";
 import { errorResponse } from "./errors";
@@ -109,8 +109,7 @@ function refusedBy(error: unknown): string | undefined {
 }
 
 function measure(c: Context<AppEnv>, durationMs: number): void {
-  const matched = matchedRoutes(c)[c.req.routeIndex];
-  const route = routeLabel(matched?.path, matched?.method);
+  const route = answeredRoute(matchedRoutes(c), c.req.routeIndex);
   const method = c.req.method;
   const status = String(c.res.status);
   // In production only (the binding exists there): one data point per request.
