@@ -137,6 +137,18 @@ describe("webhook deliveries", () => {
     expect(await hook.received()).toHaveLength(2);
   }, 30_000);
 
+  it("a receiver that cannot be reached is logged as such, not as the runtime's internal error (QA)", async () => {
+    const user = await signUp();
+    for (const url of ["http://127.0.0.1:9/hook", "http://no-such-host.invalid/hook"]) {
+      const webhook = await register(user, url);
+      const queued = await sendTest(user, webhook.id);
+      const delivery = await deliveryReaching(user, webhook.id, queued.id, "dead");
+      expect(delivery, url).toMatchObject({ attempts: 1, response_status: null });
+      expect(delivery.error, url).not.toMatch(/internal error|reference/);
+      expect(delivery.error, url).toMatch(/^could not connect to the receiver|^no answer within/);
+    }
+  }, 30_000);
+
   it("a manual redelivery sends the same event again as a new delivery", async () => {
     const user = await signUp();
     const hook = hookUrl();

@@ -190,6 +190,18 @@ async function send(url: string, secret: string, delivery: typeof d.$inferSelect
     const ok = res.status >= 200 && res.status < 300;
     return { ok, status: res.status, error: ok ? null : `the receiver answered ${res.status}` };
   } catch (error) {
-    return { ok: false, status: null, error: (error instanceof Error ? error.message : String(error)).slice(0, 500) };
+    return { ok: false, status: null, error: networkError(error) };
   }
+}
+
+/**
+ * Why a request got no answer, in words the webhook's owner can act on. The runtime says
+ * only "internal error; reference = …" when a name does not resolve, which read as our
+ * fault (found in QA), and "Network connection lost." when a connection is refused.
+ */
+function networkError(error: unknown): string {
+  if (error instanceof Error && error.name === "TimeoutError") return `no answer within ${TIMEOUT_MS / 1000} s`;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/^(internal error\b|network connection lost)/i.test(message)) return "could not connect to the receiver (the name did not resolve, or the connection was refused)";
+  return message.slice(0, 500);
 }
