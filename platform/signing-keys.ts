@@ -1,5 +1,6 @@
 import { importJWK, type JWK, type CryptoKey } from "jose";
 import { z } from "zod";
+import { ApiError } from "../shared/errors";
 
 // JWT_SIGNING_KEYS is a JSON array of private Ed25519 JWKs, each with a kid. The first
 // signs; every key verifies and is published in the JWKS. Rotation: append a new key,
@@ -20,13 +21,28 @@ export interface SigningKeys {
 
 let cached: { source: string; keys: Promise<SigningKeys> } | undefined;
 
+/**
+ * The keys, or a 503 saying what is wrong with the secret: no token can be signed or
+ * checked without them, and a request that needs one is refused as a fault of the
+ * platform's configuration, not answered with an unexplained 500 (found in QA: with `[]`,
+ * a sign-up stored its user and then failed).
+ */
 export function signingKeys(source: string): Promise<SigningKeys> {
   if (cached?.source !== source) cached = { source, keys: load(source) };
   return cached.keys;
 }
 
 async function load(source: string): Promise<SigningKeys> {
-  const jwks = z.array(PrivateJwk).min(1, "JWT_SIGNING_KEYS holds no key").parse(JSON.parse(source));
+  try {
+    return await loadKeys(source);
+  } catch (error) {
+    const why = error instanceof z.ZodError ? (error.issues[0]?.message ?? "not a list of Ed25519 JWKs") : error instanceof Error ? error.message : String(error);
+    throw new ApiError(503, `the platform has no usable signing key (JWT_SIGNING_KEYS: ${why}); an operator must set the secret`, [], 10000);
+  }
+}
+
+async function loadKeys(source: string): Promise<SigningKeys> {
+  const jwks = z.array(PrivateJwk).min(1, "holds no key").parse(JSON.parse(source));
   const verifiers = new Map<string, CryptoKey>();
   const published: JWK[] = [];
   for (const jwk of jwks) {

@@ -1,4 +1,5 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
+import { createApp } from "../workers/app";
 import { describe, expect, it } from "vitest";
 import { parseTraceparent } from "../platform/trace";
 import { call, createKey, expectError, json, signUp } from "./helpers";
@@ -9,7 +10,22 @@ describe("health and readiness", () => {
     const health = await call("/health");
     expect(await json(health)).toMatchObject({ status: "ok" });
     expect(health.headers.get("x-ratelimit-limit")).toBeNull();
-    expect(await json(await call("/ready"))).toEqual({ status: "ready", checks: { d1: "ok" } });
+    expect(await json(await call("/ready"))).toEqual({ status: "ready", checks: { d1: "ok", signing_keys: "ok" } });
+  });
+
+  it("without a usable signing key: not ready, the JWKS and a sign-up are 503s naming the secret, and the sign-up stores no user (QA: a 500 after the user was stored)", async () => {
+    const app = createApp();
+    for (const keys of ["[]", "not json", '[{"kty":"OKP"}]']) {
+      const broken = { ...env, JWT_SIGNING_KEYS: keys };
+      const send = (path: string, init: RequestInit = {}) => app.request(`https://redfire.test${path}`, { ...init, headers: { "cf-connecting-ip": "203.0.113.77", ...init.headers } }, broken, createExecutionContext());
+      const ready = await expectError(await send("/ready"), 503);
+      expect(ready.message, keys).toMatch(/^not ready: the platform has no usable signing key \(JWT_SIGNING_KEYS: /);
+      expect((await expectError(await send("/.well-known/jwks.json"), 503)).message).toMatch(/JWT_SIGNING_KEYS/);
+      const email = `nokeys-${crypto.randomUUID()}@example.com`;
+      const body = JSON.stringify({ email, username: `nk${crypto.randomUUID().slice(0, 8)}`, password: "Zebra-Quartz-Window-91" });
+      expect((await expectError(await send("/api/auth/register", { method: "POST", body, headers: { "content-type": "application/json" } }), 503)).message).toMatch(/JWT_SIGNING_KEYS/);
+      expect(await env.DB.prepare("SELECT count(*) AS n FROM users WHERE email = ?").bind(email).first("n")).toBe(0);
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { errorResponses, jsonBody, jsonContent } from "../../shared/schemas/comm
 import { LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse } from "../../shared/schemas/identity";
 import type { AppEnv } from "../context";
 import { database, schema } from "../../platform/db";
+import { signingKeys } from "../../platform/signing-keys";
 import { publish } from "../lib/events";
 import { closeSessionSockets } from "../lib/revocation";
 import { admitLoginAttempt, clearLoginFailures, recordLoginFailure } from "../lib/login-throttle";
@@ -107,6 +108,8 @@ auth.openapi(register, async (c) => {
   const body = c.req.valid("json");
   const weak = weakPasswordError(passwordViolations(body.password, body), "password");
   if (weak) throw weak;
+  // A sign-up answers tokens: without a key to sign them, it stores no user either (a 503).
+  await signingKeys(c.env.JWT_SIGNING_KEYS);
   const db = database(c.env);
   const taken = await db
     .select({ email: schema.users.email, username: schema.users.username })

@@ -19,9 +19,9 @@ const ready = createRoute({
   method: "get",
   path: "/ready",
   tags: ["system"],
-  summary: "Readiness: D1 answers a query",
+  summary: "Readiness: D1 answers a query, and the signing keys load",
   responses: {
-    200: jsonContent(z.object({ status: z.literal("ready"), checks: z.object({ d1: z.literal("ok") }) }), "Ready"),
+    200: jsonContent(z.object({ status: z.literal("ready"), checks: z.object({ d1: z.literal("ok"), signing_keys: z.literal("ok") }) }), "Ready"),
     ...errorResponses(503),
   },
 });
@@ -31,7 +31,13 @@ system.openapi(ready, async (c) => {
   } catch {
     throw new ApiError(503, "not ready: D1 did not answer", [{ path: "checks.d1", message: "unavailable" }]);
   }
-  return c.json({ status: "ready" as const, checks: { d1: "ok" as const } }, 200);
+  // No token can be issued or checked without them: not ready, saying why (found in QA: ready with "[]").
+  try {
+    await signingKeys(c.env.JWT_SIGNING_KEYS);
+  } catch (error) {
+    throw new ApiError(503, `not ready: ${error instanceof Error ? error.message : String(error)}`, [{ path: "checks.signing_keys", message: "unusable" }]);
+  }
+  return c.json({ status: "ready" as const, checks: { d1: "ok" as const, signing_keys: "ok" as const } }, 200);
 });
 
 const jwks = createRoute({
