@@ -165,4 +165,16 @@ describe("API keys", () => {
     await expectError(await as("POST", "/api/keys", { name: "again", scopes: ["read"] }), 403);
     await expectError(await as("PATCH", "/api/users/me", { display_name: "guest" }), 403);
   });
+
+  it("refuses a request carrying both an API key and an Authorization header, whoever's they are (QA: the key's owner acted, silently)", async () => {
+    const user = await signUp();
+    const other = await signUp();
+    const key = await createKey(other);
+    for (const path of ["/api/users/me", "/v2/account", "/v2/orders"]) {
+      for (const token of [user.access, `${key.key_id}:${key.secret}`]) {
+        const refused = await expectError(await call(path, { token, apiKey: key, ip: user.ip }), 401);
+        expect(refused.message, path).toBe("send one credential: the APCA-API-KEY-ID and APCA-API-SECRET-KEY headers or an Authorization header, not both");
+      }
+    }
+  });
 });
