@@ -227,7 +227,7 @@ describe("live callbacks in the sandbox", () => {
     expect(result.logs).toEqual([{ t: START, text: "starting 3" }]);
     expect(result.nextId).toBe(5);
     expect(result.commands).toEqual([
-      { kind: "place", id: "run-5", tag: "in", fields: { side: "buy", type: "market", time_in_force: "gtc", client_order_id: "run-5", qty: "9.500000000" } },
+      { kind: "place", id: "run-5", tag: "in", fields: { side: "buy", type: "market", time_in_force: "gtc", client_order_id: "run-5", qty: "9.5" } },
       { kind: "cancel", id: "run-0" },
     ]);
   });

@@ -36,7 +36,7 @@ const EXPECTED: Noise[] = [
   {
     // test/webhooks.test.ts sends to a closed port and to a name that does not resolve: the
     // runtime logs its fetch's failure although the delivery catches it.
-    what: "lines of a webhook sent to a receiver that cannot be reached",
+    what: "lines of a fetch that found no one (a webhook to a closed port or a name that does not resolve, a peer gone)",
     line: /^uncaught exception; (exception = \S+: (disconnected|failed): jsg\.Error: (Network connection lost\.|internal error; reference = \w+)|source = Uncaught \(in promise\); stack = Error: internal error; reference = \w+)\n(stack:[^\n]*\n)?$/,
   },
 ];

@@ -213,7 +213,21 @@ export function ticksOnGrid(value: number, spec: InstrumentSpec): number | undef
   return candidate > 0 && candidate <= MAX_GRID_TICKS && gridNumber(candidate, step, spec.tickSize) === value ? candidate : undefined;
 }
 
-export const lotsToDecimal = (lots: number, spec: InstrumentSpec): string => formatSteps(lots, spec.lotSize);
+/**
+ * A quantity as a decimal string without trailing zeros ("1", "0.5", "12"), as Alpaca writes
+ * quantities; prices keep the tick size's precision ("187.50"). Padded to the lot size, one
+ * bitcoin read "1.000000000" (found in QA).
+ */
+export const lotsToDecimal = (lots: number, spec: InstrumentSpec): string => withoutTrailingZeros(formatSteps(lots, spec.lotSize));
+
+/** "1.500" → "1.5", "2.000" → "2"; a whole number without a point stays as it is. */
+function withoutTrailingZeros(text: string): string {
+  if (!text.includes(".")) return text;
+  let end = text.length;
+  while (text.charCodeAt(end - 1) === 48) end--;
+  if (text.charCodeAt(end - 1) === 46) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
 
 /** A size for JSON: the double nearest the exact decimal, as ticksToNumber gives a price. */
 export const lotsToNumber = (lots: number, spec: InstrumentSpec): number => stepsToNumber(lots, spec.lotSize);

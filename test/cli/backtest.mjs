@@ -155,8 +155,8 @@ export default {
     );
     const out = json(backtest(["--strategy", strategy, "--csv", rfc, "--params", '{"hold":4}', "--json"]));
     const expected = [
-      { time: new Date(bars[6].t).toISOString(), side: "buy", qty: "1.500000000", price: price(bars[6].open), fee: "0.00" },
-      { time: new Date(bars[10].t).toISOString(), side: "sell", qty: "1.500000000", price: price(bars[10].open), fee: "0.00" },
+      { time: new Date(bars[6].t).toISOString(), side: "buy", qty: "1.5", price: price(bars[6].open), fee: "0.00" },
+      { time: new Date(bars[10].t).toISOString(), side: "sell", qty: "1.5", price: price(bars[10].open), fee: "0.00" },
     ];
     assert(JSON.stringify(out.fills) === JSON.stringify(expected), `fills ${JSON.stringify(out.fills)}`);
     assert(out.metrics.trades === 1, `trades ${out.metrics.trades}`);

@@ -205,7 +205,7 @@ describe("grid", () => {
       // A limit fills at its price or better (a gap through it fills at the print).
       if (f.side === "buy") expect(f.price).toBeLessThanOrEqual(limit);
       else expect(f.price).toBeGreaterThanOrEqual(limit);
-      expect(f.qty).toBe("5.000000000");
+      expect(f.qty).toBe("5");
       if (f.side === "buy") bought.push(limit);
       else expect(bought.splice(bought.indexOf(limit - 1), 1)).toEqual([limit - 1]);
       held += f.side === "buy" ? 5 : -5;

@@ -122,7 +122,7 @@ describe("positions by path", () => {
     await market.trade("100.02");
     await orderReaching(user, (await placed(user, { symbol: market.symbol, qty: "1", side: "buy", type: "market", time_in_force: "gtc" })).id, "filled");
     // Encoded, without the slash, and with the slash as a path separator (Alpaca's SDKs send that).
-    for (const path of [encodeURIComponent(market.symbol), market.symbol.replace("/", ""), market.symbol]) expect((await get<{ qty: string }>(user, `/v2/positions/${path}`)).qty).toBe("1.0000"); // on the 0.0001 lot grid
+    for (const path of [encodeURIComponent(market.symbol), market.symbol.replace("/", ""), market.symbol]) expect((await get<{ qty: string }>(user, `/v2/positions/${path}`)).qty).toBe("1"); // on the 0.0001 lot grid, without trailing zeros
     for (const odd of ["100%25", "%25E0%25A4", "..%2F..", "NOPE", "NOPE/USD"]) await expectError(await call(`/v2/positions/${odd}`, { token: user.access, ip: user.ip }), 404);
     // The slashless form names the same pair everywhere: an order, the orders' filter, the asset.
     const slashless = market.symbol.replace("/", "");
@@ -134,7 +134,7 @@ describe("positions by path", () => {
     // And a pair's position closes by its unencoded path.
     const close = await call(`/v2/positions/${market.symbol}?percentage=50`, { method: "DELETE", token: user.access, ip: user.ip });
     expect(close.status).toBe(200);
-    expect(await json<{ qty: string; side: string }>(close)).toMatchObject({ qty: "1.0000", side: "sell" });
+    expect(await json<{ qty: string; side: string }>(close)).toMatchObject({ qty: "1", side: "sell" });
   });
 });
 

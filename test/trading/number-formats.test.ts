@@ -212,12 +212,14 @@ describe("money and grid steps as text", () => {
     );
   });
 
-  it("writes ticks and lots as bigint arithmetic does, within doubles' exact integers and beyond them", () => {
+  it("writes ticks and lots as bigint arithmetic does, within doubles' exact integers and beyond them (lots without trailing zeros)", () => {
     const grids = ["0.01", "0.05", "1", "0.5", "0.0001", "0.000000001", "12.5", "0.0000000000000001", "90071992547409930"];
     fc.assert(
       fc.property(fc.constantFrom(...grids), fc.oneof(fc.integer({ min: -(10 ** 12), max: 10 ** 12 }), fc.maxSafeInteger(), fc.integer({ min: -(2 ** 53) + 1, max: -(2 ** 40) })), (grid, count) => {
         expect(ticksToDecimal(count, spec(grid, grid))).toBe(referenceSteps(count, grid));
-        expect(lotsToDecimal(count, spec(grid, grid))).toBe(referenceSteps(count, grid));
+        // Quantities without trailing zeros (a regular expression here), prices with the grid's decimals.
+        const steps = referenceSteps(count, grid);
+        expect(lotsToDecimal(count, spec(grid, grid))).toBe(steps.includes(".") ? steps.replace(/\.?0+$/, "") : steps);
       }),
       { numRuns: 20_000 },
     );
