@@ -23,7 +23,11 @@ export const OrderRequest = z
     trail_price: NullableDecimal.openapi({ description: "trailing_stop: the stop trails the mark by this price distance" }),
     trail_percent: NullableDecimal.openapi({ description: "trailing_stop: the stop trails the mark by this percent (above 0, below 100, four decimals at most)" }),
     client_order_id: clientOrderId().optional().nullable(),
-    extended_hours: z.boolean().optional().nullable(),
+    extended_hours: z
+      .boolean()
+      .optional()
+      .nullable()
+      .openapi({ description: "Alpaca's: true only on a day limit order (422 otherwise). Instruments without a session trade around the clock; one with a session fills in it only, with or without the flag" }),
     order_class: z.enum(["simple", ""], { error: "only simple orders are supported" }).optional().nullable(),
     // Alpaca's, for options; checked rather than ignored (found in QA: any value was accepted).
     position_intent: z
@@ -33,6 +37,9 @@ export const OrderRequest = z
       .openapi({ description: "Optional; must agree with side, and the account holds no short positions: buy_to_open or sell_to_close" }),
   })
   .superRefine((o, ctx) => {
+    // Alpaca's rule and words: extended hours are for day limit orders (an SDK's market order with it was accepted and the flag dropped).
+    if (o.extended_hours === true && (o.type !== "limit" || o.time_in_force !== "day"))
+      ctx.addIssue({ code: "custom", path: ["extended_hours"], message: "extended hours order must be DAY limit orders" });
     const intent = o.position_intent;
     if (!intent) return;
     if (!intent.startsWith(`${o.side}_`)) ctx.addIssue({ code: "custom", path: ["position_intent"], message: `position_intent ${intent} does not agree with side ${o.side}` });

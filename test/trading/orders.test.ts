@@ -38,6 +38,15 @@ describe("what the API does not support", () => {
     ];
     for (const [body, message] of cases) expect((await expectError(await placeOrder(user, body), 422)).message, JSON.stringify(body)).toBe(message);
   });
+
+  it("takes extended_hours only on a day limit order, as Alpaca does (QA: any order took it and dropped it)", async () => {
+    const { user, market } = await fresh();
+    const base = { symbol: market.symbol, qty: "1", side: "buy", extended_hours: true };
+    for (const body of [{ ...base, type: "market", time_in_force: "day" }, { ...base, type: "limit", limit_price: "99.00", time_in_force: "gtc" }, { ...base, type: "stop", stop_price: "120.00", time_in_force: "day" }])
+      expect((await expectError(await placeOrder(user, body), 422)).message, JSON.stringify(body)).toBe("request body is invalid: extended_hours: extended hours order must be DAY limit orders");
+    expect((await placed(user, { ...base, type: "limit", limit_price: "99.00", time_in_force: "day" })).status).toBe("new");
+    expect((await placed(user, { ...base, extended_hours: false, type: "market", time_in_force: "day" })).status).toBe("filled");
+  });
 });
 
 describe("market orders", () => {
