@@ -192,4 +192,7 @@ if (!process.execArgv.includes(NO_CODE_FROM_STRINGS)) {
   const again = spawnSync(process.execPath, [NO_CODE_FROM_STRINGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
   process.exit(again.status ?? 1);
 }
+// npm runs a script from the package's root; the files a researcher names are where they
+// typed the command (found in QA: --csv bars.csv from web/ was "no file").
+if (process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 await main();

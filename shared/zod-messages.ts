@@ -18,7 +18,7 @@ function kindOf(input: unknown): string {
     case "string":
       return "a string";
     case "number":
-      return Number.isFinite(input) ? (Number.isInteger(input) ? "a whole number" : `${input}`) : String(input);
+      return Number.isFinite(input) ? `the number ${input}` : String(input);
     case "boolean":
       return input ? "true" : "false";
     case "object":
@@ -35,6 +35,10 @@ const EXPECTED: Record<string, string> = {
   boolean: "true or false",
   array: "an array",
   object: "an object",
+  record: "an object",
+  map: "an object",
+  tuple: "an array",
+  set: "an array",
   bigint: "a whole number",
   null: "null",
   date: "a date",
@@ -62,6 +66,17 @@ const counted = (n: number | bigint, origin: string): string => {
   return one ? `${n} ${Number(n) === 1 ? one : many}` : `${n}`;
 };
 const listed = (values: readonly unknown[]): string => values.map((v) => (typeof v === "string" ? v : JSON.stringify(v) ?? String(v))).join(", ");
+
+/**
+ * One problem per field: the first zod found. zod goes on checking a value of the wrong type
+ * (scopes "read" was "must be an array, not a string" and also "must have at most 3
+ * characters") and an empty one ("is required" and "must contain a visible character"); the
+ * first is the one that says what to fix (found in QA).
+ */
+export function firstPerPath<T extends { path: string }>(problems: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => !seen.has(p.path) && seen.add(p.path));
+}
 
 /** The message for a refusal whose schema set none; undefined leaves zod's. */
 export function zodMessage(issue: RawIssue): string | undefined {

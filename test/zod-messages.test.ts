@@ -37,7 +37,7 @@ describe("a schema's refusals without messages of its own", () => {
       '(body): unknown fields "extra", "more"',
     ]);
     expect(messages(order, { qty: 1.5, side: "buy", name: "toolong", code: "abc", at: "2024-01-02T15:04:05Z", tags: [], url: "https://example.com", id: "00000000-0000-4000-8000-000000000000", step: 100, kind: "limit", either: 1 })).toEqual([
-      "qty: must be a whole number, not 1.5",
+      "qty: must be a whole number, not the number 1.5",
       "name: must have at most 5 characters",
       "step: must be less than 100",
     ]);

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { firstPerPath } from "../zod-messages";
 import { CONFIG_KEYS, isConfigKey, scopeChain, scopeKind, type ConfigKey, type ConfigVars, type Scope } from "./keys";
 
 // The rules of the versioned store, pure: a change is checked (key, scope, schema, the
@@ -85,7 +86,7 @@ export function check(key: string, scope: Scope, value: unknown, base?: Record<C
   if (!parsed.success)
     return {
       ok: false,
-      refusal: { status: 422, message: `value is invalid for ${key}`, details: parsed.error.issues.map((i) => ({ path: ["value", ...i.path.map(String)].join("."), message: i.message })) },
+      refusal: { status: 422, message: `value is invalid for ${key}`, details: firstPerPath(parsed.error.issues.map((i) => ({ path: ["value", ...i.path.map(String)].join("."), message: i.message }))) },
     };
   const out = outOfBounds(key, parsed.data, base);
   if (out) return { ok: false, refusal: out };

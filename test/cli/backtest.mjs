@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { planFromSource } from "../../bench/lib/plan.mjs";
 import { seededRandom } from "../../bench/lib/random.mjs";
 import { ROOT } from "../../scripts/lib/bundle.mjs";
@@ -121,8 +121,10 @@ try {
     assert(run.stdout === first, "the outputs differ");
   });
 
-  await check("npm run backtest prints the metrics table and the trade list", () => {
-    const run = spawnSync("npm", ["run", "-s", "backtest", "--", "--strategy", "ma-cross", "--csv", rfc, "--params", JSON.stringify({ fast: FAST, slow: SLOW }), "--fee-bps", "7", "--min-fee", "0.01"], { cwd: ROOT, encoding: "utf8" });
+  await check("npm run backtest prints the metrics table and the trade list, reading a --csv path from where the command was typed", () => {
+    // Typed in a folder of the package, with the CSV's path relative to it (found in QA: "no file").
+    const typedIn = join(ROOT, "web");
+    const run = spawnSync("npm", ["run", "-s", "backtest", "--", "--strategy", "ma-cross", "--csv", relative(typedIn, rfc), "--params", JSON.stringify({ fast: FAST, slow: SLOW }), "--fee-bps", "7", "--min-fee", "0.01"], { cwd: typedIn, encoding: "utf8" });
     assert(run.status === 0, `exit ${run.status}: ${run.stderr}`);
     for (const label of ["total return", "Sharpe", "max drawdown duration", "profit factor", "Fills ("]) assert(run.stdout.includes(label), `no "${label}" in the report`);
     const firstFill = JSON.parse(first).fills[0];

@@ -780,6 +780,20 @@ try {
     await history.first().getByRole("button", { name: "Roll back to before this" }).click();
     await history.first().filter({ hasText: "rollback to" }).waitFor();
     await risk.locator("p.mono", { hasText: '"maxResetCash":"1000000"' }).waitFor();
+    // The same rollback again is refused, and said by the history it was asked from (QA: at the top of the page, out of sight).
+    const config = page.locator('[data-testid="config"]');
+    page.once("dialog", (dialog) => void dialog.accept("e2e undo again"));
+    await history.nth(1).getByRole("button", { name: "Roll back to before this" }).click();
+    await config.locator("h3 + .form-error", { hasText: "already stands" }).waitFor();
+    // A scope naming no user is refused with no editors left showing the global values as its own; the next good scope clears it.
+    await config.getByPlaceholder("global, account:<user id> or symbol:<SYMBOL>").fill("account:00000000-0000-4000-8000-000000000000");
+    await config.getByRole("button", { name: "Show" }).click();
+    await config.locator(".form-error", { hasText: "names no user" }).waitFor();
+    if ((await config.locator("form[data-key]").count()) !== 0) throw new Error("editors shown for a refused scope");
+    await config.getByPlaceholder("global, account:<user id> or symbol:<SYMBOL>").fill("global");
+    await config.getByRole("button", { name: "Show" }).click();
+    await risk.waitFor();
+    if ((await config.locator(".form-error").count()) !== 0) throw new Error(`a solved problem stayed: ${await config.locator(".form-error").first().textContent()}`);
   });
 
   await step("an admin's dashboard charts live traffic: a request rate above zero, latency and order figures, drawn charts", async () => {
@@ -832,14 +846,14 @@ try {
     await page.getByRole("link", { name: "Trade" }).click();
   });
 
-  await step("a session ended from elsewhere (the password changed in another session) drops to the sign-in form, which says why", async () => {
+  await step("a session ended from elsewhere (the password changed in another session) drops the open page to the sign-in form by itself, which says why", async () => {
     const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
     const { access_token: other } = await login.json();
     const changed = await fetch(`${base}/api/users/me/password`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${other}` }, body: JSON.stringify({ current_password: PASSWORD, new_password: `${PASSWORD}-2` }) });
     if (changed.status !== 200) throw new Error(`password change answered ${changed.status}`);
-    // The page's next request (a page change) is refused, and so is its refresh.
+    // No click: the server closes the page's sockets (1008), the page asks whether its
+    // session stands, and its refresh is refused (QA: it stayed, "Reconnecting…", until the next request).
     await page.setViewportSize({ width: 1440, height: 900 });
-    await page.getByRole("link", { name: "Strategies" }).click();
     const notice = await page.getByTestId("session-ended").textContent({ timeout: 15_000 });
     if (!/session has ended/.test(notice ?? "")) throw new Error(`the sign-in form says: ${notice}`);
     return notice;

@@ -144,6 +144,12 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
   return parsed as T;
 }
 
+/** Whether the session still stands, by one request: one that ended signs the app out, saying so. */
+export async function checkSession(): Promise<void> {
+  if (!session.get().user) return;
+  await api("GET", "/api/users/me").catch(() => undefined);
+}
+
 function signedOut(ended?: string): void {
   renewAt = Infinity;
   access = null;

@@ -92,6 +92,14 @@ function App() {
       {route === "webhooks" && <WebhooksPage />}
       {route === "admin" && user.role === "admin" && <AdminPage />}
       {route === "dashboard" && user.role === "admin" && <DashboardPage />}
+      {(route === "admin" || route === "dashboard") && user.role !== "admin" && (
+        // A link kept from an admin's session, or typed: said, not an empty page (found in QA).
+        <main class="page">
+          <p class="empty" role="alert" data-testid="admins-only">
+            This page is for admins; your role is {user.role}.
+          </p>
+        </main>
+      )}
     </div>
   );
 }

@@ -3,7 +3,7 @@
 // exponential back-off and jitter, re-authenticates with a fresh access token and
 // re-subscribes to what the screens want now.
 import type { TradeUpdate } from "../../shared/trading/stream";
-import { freshAccessToken, renewAccessToken } from "./api";
+import { checkSession, freshAccessToken, renewAccessToken } from "./api";
 import { createStore } from "./store";
 
 export type LinkState = "connecting" | "open" | "down";
@@ -75,10 +75,15 @@ class Link {
         // a frame we cannot read is skipped, not fatal
       }
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
       if (this.#stopped) return;
+      // 1008 is the server's close for a revoked credential (the user disabled, the session
+      // ended, the role changed), among other policy closes: the session is asked at once,
+      // and one that ended signs the app out saying so (found in QA: a disabled user's page
+      // stayed open, "Reconnecting…", until the next request).
+      if (event.code === 1008) void checkSession();
       setLink(this.name, "down");
       const delay = Math.min(10_000, 500 * 2 ** this.#attempt++) * (0.8 + Math.random() * 0.4);
       this.#timer = setTimeout(() => this.#connect(), delay);

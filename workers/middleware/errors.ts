@@ -5,6 +5,7 @@ import type { ZodError } from "zod";
 import { ApiError, type FieldError } from "../../shared/errors";
 import type { AppEnv } from "../context";
 import { log } from "../../platform/log";
+import { firstPerPath } from "../../shared/zod-messages";
 
 /** The one error envelope: Alpaca's {code, message} plus field details and the request id. */
 export function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
@@ -20,10 +21,12 @@ const WHOLE: Record<string, string> = { json: "(body)", query: "(query)", param:
 
 export function fieldErrors(error: ZodError, target = "json"): FieldError[] {
   const whole = WHOLE[target] ?? "(body)";
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join(".") || whole,
-    message: issue.message,
-  }));
+  return firstPerPath(
+    error.issues.map((issue) => ({
+      path: issue.path.map(String).join(".") || whole,
+      message: issue.message,
+    })),
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import { gridTemplate } from "./grid";
 import { maCrossTemplate } from "./ma-cross";
 import { macdTemplate } from "./macd";
 import { rsiReversionTemplate } from "./rsi-reversion";
+import { firstPerPath } from "../../zod-messages";
 
 // The built-in strategy templates. Each is written against the same API as user code and
 // has one zod schema for its parameters: it validates what a client sends (with the
@@ -48,7 +49,7 @@ export function templateParams(template: StrategyTemplate, input: unknown): Para
   }
   const parsed = template.params.safeParse(input ?? {});
   if (parsed.success) return { ok: true, params: parsed.data };
-  return { ok: false, issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) };
+  return { ok: false, issues: firstPerPath(parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }))) };
 }
 
 const names = new Map<StrategyTemplate, string[]>();

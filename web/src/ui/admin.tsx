@@ -2,9 +2,10 @@ import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { AdminAsset } from "../../../shared/schemas/assets";
 import type { UserList } from "../../../shared/schemas/identity";
-import { api, ApiError, session, type UserJson } from "../api";
+import { api, session, type UserJson } from "../api";
 import { useStore } from "../store";
 import { ConfigPanel } from "./config";
+import { usePanelProblem } from "./panel-problem";
 
 // Admins only (the server enforces it; this page is just hidden from others): users
 // (role, disable), instruments (tradable, active, new ones with a simulated feed) and the
@@ -13,32 +14,34 @@ type Asset = z.infer<typeof AdminAsset>;
 const ROLES = ["guest", "user", "trader", "admin"] as const;
 
 export function AdminPage() {
-  const [problem, setProblem] = useState<string | null>(null);
-  const report = (e: unknown) => setProblem(e instanceof ApiError ? e.message : "The request failed.");
   return (
     <main class="page">
       <h1>Admin</h1>
-      {problem && (
-        <p class="form-error" role="alert">
-          {problem}
-        </p>
-      )}
-      <Users report={report} />
-      <Instruments report={report} />
-      <ConfigPanel report={report} />
+      <Users />
+      <Instruments />
+      <ConfigPanel />
     </main>
   );
 }
 
-function Users({ report }: { report: (e: unknown) => void }) {
+function Users() {
   const me = useStore(session).user;
   const [users, setUsers] = useState<UserJson[]>([]);
+  const { report, clear, shown } = usePanelProblem();
   const load = () => api<z.infer<typeof UserList>>("GET", "/api/admin/users?limit=200").then((r) => setUsers(r.users), report);
   useEffect(() => void load(), []);
-  const change = (id: string, body: Record<string, string>) => api("PATCH", `/api/admin/users/${id}`, body).then(load, report);
+  const change = (id: string, body: Record<string, string>) => {
+    clear();
+    return api("PATCH", `/api/admin/users/${id}`, body).then(load, (e: unknown) => {
+      report(e);
+      // The select shows the role the server kept.
+      return load();
+    });
+  };
   return (
     <section class="panel">
       <h2>Users</h2>
+      {shown}
       <div class="table-scroll">
         <table data-testid="users">
           <thead>
@@ -77,14 +80,19 @@ function Users({ report }: { report: (e: unknown) => void }) {
   );
 }
 
-function Instruments({ report }: { report: (e: unknown) => void }) {
+function Instruments() {
   const [assets, setAssets] = useState<Asset[]>([]);
+  const { report, clear, shown } = usePanelProblem();
   const load = () => api<Asset[]>("GET", "/api/admin/assets").then(setAssets, report);
   useEffect(() => void load(), []);
-  const update = (id: string, body: Record<string, unknown>) => api("PATCH", `/api/admin/assets/${id}`, body).then(load, report);
+  const update = (id: string, body: Record<string, unknown>) => {
+    clear();
+    return api("PATCH", `/api/admin/assets/${id}`, body).then(load, report);
+  };
 
   async function create(event: Event) {
     event.preventDefault();
+    clear();
     const f = new FormData(event.currentTarget as HTMLFormElement);
     const value = (k: string) => String(f.get(k) ?? "").trim();
     const crypto = value("class") === "crypto";
@@ -174,6 +182,7 @@ function Instruments({ report }: { report: (e: unknown) => void }) {
           Add instrument
         </button>
       </form>
+      {shown}
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
+import { usePanelProblem } from "./panel-problem";
 
 // The run-time configuration (docs/config.md): every key's effective value at a scope,
 // an editor for the scope's override (the server validates and names each bad field),
@@ -29,20 +30,32 @@ interface VersionJson {
 const ifMatch = (version: number) => ({ "if-match": `"${version}"` });
 const shown = (v: unknown) => (v === null ? "—" : JSON.stringify(v));
 
-export function ConfigPanel({ report }: { report: (e: unknown) => void }) {
+export function ConfigPanel() {
   const [scope, setScope] = useState("global");
   const [config, setConfig] = useState<ConfigJson | null>(null);
   const [history, setHistory] = useState<VersionJson[]>([]);
+  // A problem with the scope or a write is shown under the scope; a rollback's by the history it was asked from.
+  const { report, clear, shown: problemShown } = usePanelProblem();
+  const rollbackProblem = usePanelProblem();
   const load = () =>
     Promise.all([
-      api<ConfigJson>("GET", `/api/admin/config?scope=${encodeURIComponent(scope)}`).then(setConfig),
+      api<ConfigJson>("GET", `/api/admin/config?scope=${encodeURIComponent(scope)}`).then(setConfig, (e: unknown) => {
+        // A scope the server refuses has no values to edit: the editors go (they showed the global ones as this scope's).
+        setConfig(null);
+        throw e;
+      }),
       api<{ versions: VersionJson[] }>("GET", "/api/admin/config/history?limit=20").then((h) => setHistory(h.versions)),
     ]).catch(report);
-  useEffect(() => void load(), [scope]);
+  useEffect(() => {
+    clear();
+    void load();
+  }, [scope]);
 
-  /** A write based on the version shown; a stale one reloads what changed. */
-  async function written(send: (version: number) => Promise<unknown>): Promise<ApiError | null> {
+  /** A write based on the version shown; a stale one reloads what changed. A refusal of its fields is answered to the editor. */
+  async function written(send: (version: number) => Promise<unknown>, problem = { report, clear }): Promise<ApiError | null> {
     if (!config) return null;
+    clear();
+    rollbackProblem.clear();
     try {
       await send(config.version);
       await load();
@@ -50,14 +63,15 @@ export function ConfigPanel({ report }: { report: (e: unknown) => void }) {
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) await load();
       if (e instanceof ApiError && e.status === 422) return e;
-      report(e);
+      problem.report(e);
       return null;
     }
   }
 
   const rollback = (to: number) => {
     const reason = prompt(`Reason for rolling back to version ${to}`);
-    if (reason) void written((v) => api("POST", "/api/admin/config/rollback", { version: to, reason }, ifMatch(v)));
+    if (reason)
+      void written((v) => api("POST", "/api/admin/config/rollback", { version: to, reason }, ifMatch(v)), rollbackProblem).then((refused) => refused && rollbackProblem.report(refused));
   };
 
   return (
@@ -76,6 +90,7 @@ export function ConfigPanel({ report }: { report: (e: unknown) => void }) {
         </label>
         <button type="submit">Show</button>
       </form>
+      {problemShown}
       {config?.keys
         .filter((k) => k.scopes.includes(scope.split(":")[0]!))
         .map((k) => (
@@ -90,6 +105,8 @@ export function ConfigPanel({ report }: { report: (e: unknown) => void }) {
           />
         ))}
       <h3>History</h3>
+      {rollbackProblem.shown}
+      {history.length === 0 && <p class="muted">No changes yet: every key has its default from the environment.</p>}
       <div class="table-scroll">
         <table data-testid="config-history">
           <thead>
@@ -188,7 +205,17 @@ function KeyEditor({ name, description, effective, override, save, remove }: Key
           Save
         </button>
         {override && (
-          <button type="button" disabled={!reason} onClick={() => void remove(reason).then(() => setReason(""))}>
+          <button
+            type="button"
+            disabled={!reason}
+            onClick={() =>
+              // A refused removal keeps the reason and says why (found in QA: it failed silently and emptied the reason).
+              void remove(reason).then((refused) => {
+                setErrors(refused ? (refused.details.length > 0 ? refused.details : [{ path: "reason", message: refused.message }]) : []);
+                if (!refused) setReason("");
+              })
+            }
+          >
             Remove override
           </button>
         )}

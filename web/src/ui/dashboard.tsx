@@ -1,4 +1,4 @@
-import type { IChartApi, ISeriesApi, LineData, LineSeries, UTCTimestamp, WhitespaceData } from "lightweight-charts";
+import type { AutoscaleInfo, IChartApi, ISeriesApi, LineData, LineSeries, UTCTimestamp, WhitespaceData } from "lightweight-charts";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { attributionOutOfTabOrder } from "../chart-logo";
@@ -285,7 +285,19 @@ function LiveChart(props: { label: string; testid: string; lines: ChartLine[]; e
     lines.current.forEach((line) => {
       let s = c.series.get(line.name);
       if (!s) {
-        s = c.api.addSeries(c.LineSeries, { color: PALETTE[c.series.size % PALETTE.length], lineWidth: 2, title: line.name, priceFormat: { type: "price", precision: digits, minMove: 10 ** -digits } });
+        s = c.api.addSeries(c.LineSeries, {
+          color: PALETTE[c.series.size % PALETTE.length],
+          lineWidth: 2,
+          title: line.name,
+          priceFormat: { type: "price", precision: digits, minMove: 10 ** -digits },
+          // Every figure here is a count, a rate or a time: the axis starts at zero at most
+          // (found in QA: open sockets and orders/s were drawn down to -5 and -0.05).
+          autoscaleInfoProvider: (original: () => AutoscaleInfo | null) => {
+            const info = original();
+            if (info?.priceRange) info.priceRange.minValue = Math.max(0, info.priceRange.minValue);
+            return info;
+          },
+        });
         c.series.set(line.name, s);
       }
       s.setData(line.points);
@@ -304,7 +316,8 @@ function LiveChart(props: { label: string; testid: string; lines: ChartLine[]; e
         layout: { background: { color: "transparent" }, textColor: "#9aa4b2", fontFamily: "inherit" },
         grid: { vertLines: { color: "#1a2029" }, horzLines: { color: "#1a2029" } },
         timeScale: { timeVisible: true, secondsVisible: true, borderColor: "#232a36" },
-        rightPriceScale: { borderColor: "#232a36" },
+        // No margin under the lowest value: with the range starting at zero, none below it.
+        rightPriceScale: { borderColor: "#232a36", scaleMargins: { top: 0.1, bottom: 0 } },
       });
       chart.current = { api, series: new Map(), LineSeries };
       untab = attributionOutOfTabOrder(box.current);

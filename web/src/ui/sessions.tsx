@@ -2,12 +2,13 @@ import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { Session } from "../../../shared/schemas/identity";
 import { api, ApiError, signOut } from "../api";
+import { clientName } from "../client-name";
 
 // The user's sign-ins, each ended on its own: a browser left signed in elsewhere is ended
 // here without changing the password (DELETE /api/sessions/{id}).
 type SessionView = z.infer<typeof Session>;
 
-const when = (iso: string) => new Date(iso).toLocaleString([], { hour12: false });
+const when = (iso: string) => new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short", hour12: false });
 
 export function SessionsPanel() {
   const [sessions, setSessions] = useState<SessionView[] | null>(null);
@@ -55,7 +56,7 @@ export function SessionsPanel() {
               <tr key={s.id} data-session={s.id}>
                 <td class="user-agent" title={s.user_agent ?? undefined}>
                   {s.current && <strong>This session · </strong>}
-                  {s.user_agent ?? "unknown client"}
+                  {clientName(s.user_agent)}
                 </td>
                 <td>{when(s.created_at)}</td>
                 <td>{s.last_refreshed_at ? when(s.last_refreshed_at) : "—"}</td>

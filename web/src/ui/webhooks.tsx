@@ -195,7 +195,11 @@ function Deliveries({ webhookId }: { webhookId: string }) {
                   <span class={`badge ${d.status === "delivered" ? "done" : d.status === "dead" ? "failed" : ""}`}>{d.status}</span>
                 </td>
                 <td>{d.attempts}</td>
-                <td title={d.error ?? undefined}>{d.response_status ?? (d.error ? "error" : "—")}</td>
+                <td class="delivery-response">
+                  {/* The reason in the cell, not only in a title (found in QA: touch and keyboard users never saw it). */}
+                  {d.response_status ?? (d.error ? "" : "—")}
+                  {d.error && <div class="muted small">{d.error}</div>}
+                </td>
                 <td>{d.latency_ms === null ? "—" : `${d.latency_ms} ms`}</td>
                 <td>{time(d.last_attempt_at)}</td>
                 <td class="actions">
