@@ -289,18 +289,18 @@ describe("a live strategy", () => {
       },
       "the last bar's log line on the socket",
     );
-    expect(pushed).toContain("bar 5 3.0000");
+    expect(pushed).toContain("bar 5 3");
     ws.close();
     const fills = await liveFills(trader);
     expect(fills.map((f) => [f.side, f.qty])).toEqual([
-      ["buy", "3.0000"],
-      ["sell", "3.0000"],
+      ["buy", "3"],
+      ["sell", "3"],
     ]);
     // The buy placed at bar 2's close fills at bar 3's open (its ask, one tick up, plus the venue's slippage).
     const status = await liveStatus(trader, id);
     expect(status.stats.success_rate).toBe(1);
     const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${id}/logs?limit=500`, { token: trader.access }));
-    expect(logs.lines.map((l) => l.text)).toContain("bar 5 3.0000");
+    expect(logs.lines.map((l) => l.text)).toContain("bar 5 3");
     expect(logs.lines.map((l) => l.text)).toContain("start true true");
   });
 

@@ -124,7 +124,9 @@ describe("watchlists", () => {
       restore();
     }
     expect(refused.details[0]).toEqual({ path: "symbols[0]", message: "unknown symbol Q000USD" });
-    expect(log.filter((c) => c.startsWith("DB")).length).toBeLessThanOrEqual(1);
+    // One fresh read of the table for the names the snapshot lacks, and one more when the
+    // isolate's snapshot (3 s) expired while the test waited for quiet: never one a name.
+    expect(log.filter((c) => c.startsWith("DB")).length).toBeLessThanOrEqual(2);
     // A symbol written with spaces around it, or a pair without its slash, is the listed asset; an upper-case list id is the list.
     const list = await json<Watchlist>(await api.send("POST", "/v2/watchlists", { name: "Spaced", symbols: [" btcusd ", "AAPL "] }));
     expect(symbolsOf(list)).toEqual(["BTC/USD", "AAPL"]);

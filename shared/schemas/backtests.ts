@@ -52,10 +52,10 @@ export const MAX_ACTIVE_CODE_BACKTESTS = 4;
 /** Points of the equity and drawdown series in a result; longer runs are thinned. */
 export const MAX_SERIES_POINTS = 20_000;
 
-const Decimal = z.union([z.string().trim().max(40), z.number()]).openapi({ type: "string", example: "100000" });
+const Decimal = z.union([z.string().trim().max(40), z.number()], { error: (issue) => (issue.input === undefined ? "is required" : "must be a decimal, as a string (\"100000.00\") or a number") }).openapi({ type: "string", example: "100000" });
 // Described as what it takes: a string (RFC 3339) or a number (epoch ms); typed as a
 // string alone, clients generated from the document could not send epoch milliseconds.
-const Instant = z.union([z.string().max(40), z.number().int()]).openapi({ example: "2025-01-01T00:00:00Z", description: "An RFC 3339 time (a string, e.g. 2025-01-01T00:00:00Z) or epoch milliseconds (a number)" });
+const Instant = z.union([z.string().max(40), z.number().int()], { error: (issue) => (issue.input === undefined ? "is required" : "must be an RFC 3339 time (2025-01-01T00:00:00Z) or whole epoch milliseconds") }).openapi({ example: "2025-01-01T00:00:00Z", description: "An RFC 3339 time (a string, e.g. 2025-01-01T00:00:00Z) or epoch milliseconds (a number)" });
 
 /** A posted bar's time: an RFC 3339 instant that exists (not whatever Date.parse accepts), or epoch ms. */
 const BarTime = Instant.superRefine((value, ctx) => {

@@ -7,7 +7,7 @@ import { INTRADAY_REPORTING, PNL_RESETS, PORTFOLIO_TIMEFRAMES } from "../trading
 
 const POSITION_INTENTS = ["buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close"] as const;
 
-const Decimal = z.union([z.string().trim().max(40), z.number()]).openapi({ type: "string", example: "10" });
+const Decimal = z.union([z.string().trim().max(40), z.number()], { error: (issue) => (issue.input === undefined ? "is required" : "must be a decimal, as a string (\"10.5\") or a number") }).openapi({ type: "string", example: "10" });
 const NullableDecimal = Decimal.nullable().optional();
 
 export const OrderRequest = z
