@@ -46,8 +46,10 @@ export function ConfigPanel() {
       }),
       api<{ versions: VersionJson[] }>("GET", "/api/admin/config/history?limit=20").then((h) => setHistory(h.versions)),
     ]).catch(report);
+  // Another scope asked for: what was said of the last one, and of a rollback, is old news.
   useEffect(() => {
     clear();
+    rollbackProblem.clear();
     void load();
   }, [scope]);
 
