@@ -505,6 +505,8 @@ try {
     await shot("api-keys");
     const works = await fetch(`${base}/v2/account`, { headers: { "apca-api-key-id": keyId, "apca-api-secret-key": secret } });
     if (works.status !== 200) throw new Error(`new key refused: ${works.status}`);
+    // Asked first, as every action that cannot be undone is.
+    page.once("dialog", (dialog) => void dialog.accept());
     await row.getByRole("button", { name: "Revoke" }).click();
     await page.getByText("No keys yet.").waitFor();
     const refused = await fetch(`${base}/v2/account`, { headers: { "apca-api-key-id": keyId, "apca-api-secret-key": secret } });

@@ -24,13 +24,30 @@ export function AdminPage() {
   );
 }
 
+/**
+ * What is asked before a change to a user (null: enabling needs no question). A user
+ * disabled, or given a role that may not trade, has their live strategies stopped and the
+ * orders those left open canceled, which changing back does not undo (found in QA: one
+ * click, no question).
+ */
+function userChangeQuestion(user: UserJson, body: Record<string, string>): string | null {
+  if (body.status === "disabled") return `Disable ${user.username}? Their sessions and keys stop working at once, their live strategies stop and the orders those left open are canceled.`;
+  if (!body.role) return null;
+  const mayTrade = body.role === "trader" || body.role === "admin";
+  return `Make ${user.username} ${body.role}?${mayTrade ? "" : " A role that may not trade stops their live strategies and cancels the orders those left open."}`;
+}
+
 function Users() {
   const me = useStore(session).user;
   const [users, setUsers] = useState<UserJson[]>([]);
   const { report, clear, shown } = usePanelProblem();
   const load = () => api<z.infer<typeof UserList>>("GET", "/api/admin/users?limit=200").then((r) => setUsers(r.users), report);
   useEffect(() => void load(), []);
-  const change = (id: string, body: Record<string, string>) => {
+  const change = (user: UserJson, body: Record<string, string>) => {
+    // Declined, the select shows the role kept.
+    const question = userChangeQuestion(user, body);
+    if (question && !confirm(question)) return load();
+    const id = user.id;
     clear();
     return api("PATCH", `/api/admin/users/${id}`, body).then(load, (e: unknown) => {
       report(e);
@@ -59,7 +76,7 @@ function Users() {
                 <td>{u.username}</td>
                 <td>{u.email}</td>
                 <td>
-                  <select aria-label={`Role of ${u.username}`} value={u.role} disabled={u.id === me?.id} onChange={(e) => void change(u.id, { role: (e.target as HTMLSelectElement).value })}>
+                  <select aria-label={`Role of ${u.username}`} value={u.role} disabled={u.id === me?.id} onChange={(e) => void change(u, { role: (e.target as HTMLSelectElement).value })}>
                     {ROLES.map((r) => (
                       <option key={r}>{r}</option>
                     ))}
@@ -68,7 +85,7 @@ function Users() {
                 <td>{u.status}</td>
                 <td class="actions">
                   {u.id !== me?.id && (
-                    <button onClick={() => void change(u.id, { status: u.status === "active" ? "disabled" : "active" })}>{u.status === "active" ? "Disable" : "Enable"}</button>
+                    <button onClick={() => void change(u, { status: u.status === "active" ? "disabled" : "active" })}>{u.status === "active" ? "Disable" : "Enable"}</button>
                   )}
                 </td>
               </tr>

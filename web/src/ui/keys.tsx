@@ -33,7 +33,9 @@ export function KeysPage() {
     }
   }
 
-  async function revoke(id: string) {
+  async function revoke(id: string, name: string) {
+    // Not undone: a program using the key stops at once (found in QA: one click, no question).
+    if (!confirm(`Revoke the key "${name}"? Programs using it stop at once.`)) return;
     setProblem(null);
     try {
       await api("DELETE", `/api/keys/${id}`);
@@ -136,7 +138,7 @@ export function KeysPage() {
                   <td>{new Date(k.created_at).toLocaleDateString()}</td>
                   <td>{k.last_used_at ? time(k.last_used_at) : "never"}</td>
                   <td class="actions">
-                    <button onClick={() => void revoke(k.key_id)}>Revoke</button>
+                    <button onClick={() => void revoke(k.key_id, k.name)}>Revoke</button>
                   </td>
                 </tr>
               ))}

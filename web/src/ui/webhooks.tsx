@@ -37,7 +37,9 @@ export function WebhooksPage() {
     }
   }
 
-  async function remove(id: string) {
+  async function remove(id: string, url: string) {
+    // Not undone: its secret and its delivery log go with it (found in QA: one click, no question).
+    if (!confirm(`Delete the webhook to ${url}? Its secret and its delivery log go with it.`)) return;
     setProblem(null);
     try {
       await api("DELETE", `/api/webhooks/${id}`);
@@ -115,7 +117,7 @@ export function WebhooksPage() {
                     <td>{new Date(h.created_at).toLocaleDateString()}</td>
                     <td class="actions">
                       <button onClick={() => setShown(shown === h.id ? null : h.id)}>{shown === h.id ? "Hide deliveries" : "Deliveries"}</button>
-                      <button onClick={() => void remove(h.id)}>Delete</button>
+                      <button onClick={() => void remove(h.id, h.url)}>Delete</button>
                     </td>
                   </tr>
                   {shown === h.id && (
