@@ -49,7 +49,7 @@ describe("bad parameters are refused with the path of the field at fault", () =>
     ["ma-cross", { fast: 30, slow: 30 }, "fast", /less than slow/],
     ["ma-cross", { kind: "wma" }, "kind", /./],
     ["ma-cross", { fast: 0 }, "fast", /./],
-    ["ma-cross", { fast: 2.5 }, "fast", /^must be a whole number, not 2.5$/],
+    ["ma-cross", { fast: 2.5 }, "fast", /^must be a whole number, not the number 2.5$/],
     ["ma-cross", { sizing: "half" }, "sizing", /./],
     ["ma-cross", { sizing: "qty", qty: -1 }, "qty", /./],
     ["ma-cross", { notional: 0 }, "notional", /./],
