@@ -54,7 +54,7 @@ export function ConfigPanel() {
   }, [scope]);
 
   /** A write based on the version shown; a stale one reloads what changed. A refusal of its fields is answered to the editor. */
-  async function written(send: (version: number) => Promise<unknown>, problem = { report, clear }): Promise<ApiError | null> {
+  async function written(send: (version: number) => Promise<unknown>, refused: (e: unknown) => void = report): Promise<ApiError | null> {
     if (!config) return null;
     clear();
     rollbackProblem.clear();
@@ -65,7 +65,7 @@ export function ConfigPanel() {
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) await load();
       if (e instanceof ApiError && e.status === 422) return e;
-      problem.report(e);
+      refused(e);
       return null;
     }
   }
@@ -73,7 +73,7 @@ export function ConfigPanel() {
   const rollback = (to: number) => {
     const reason = prompt(`Reason for rolling back to version ${to}`);
     if (reason)
-      void written((v) => api("POST", "/api/admin/config/rollback", { version: to, reason }, ifMatch(v)), rollbackProblem).then((refused) => refused && rollbackProblem.report(refused));
+      void written((v) => api("POST", "/api/admin/config/rollback", { version: to, reason }, ifMatch(v)), rollbackProblem.report).then((refused) => refused && rollbackProblem.report(refused));
   };
 
   return (
