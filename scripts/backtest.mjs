@@ -99,7 +99,8 @@ function resolveStrategy(source, m, input) {
     const template = m.TEMPLATES.get(source.template);
     if (!template) throw new UsageError([`--strategy: no template "${source.template}"; templates: ${[...m.TEMPLATES.keys()].join(", ")} (or give a .ts/.js file)`]);
     const checked = m.templateParams(template, input);
-    if (!checked.ok) throw new UsageError(checked.issues.map((i) => `--params: ${i.path || "(the object)"}: ${i.message}`));
+    // A message that starts with its field's name is said once (found in QA: "fast: fast must be …").
+    if (!checked.ok) throw new UsageError(checked.issues.map((i) => `--params: ${i.path && !i.message.startsWith(`${i.path} `) ? `${i.path}: ` : i.path ? "" : "(the object): "}${i.message}`));
     return { name: template.name, strategy: template.create(), params: checked.params };
   }
   const strategy = m.userModule.default;

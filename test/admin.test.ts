@@ -149,11 +149,11 @@ describe("admin", () => {
   it("admin query and path parameters are refused naming the parameter and what it takes (QA: zod's own messages)", async () => {
     const admin = await signUp("admin");
     const cases: [string, string][] = [
-      ["/api/admin/users?role=root", "Invalid format for parameter role: role must be one of guest, user, trader, admin"],
-      ["/api/admin/users?status=gone", "Invalid format for parameter status: status must be active or disabled"],
-      ["/api/admin/users?limit=abc", "Invalid format for parameter limit: limit must be a whole number"],
+      ["/api/admin/users?role=root", "Invalid format for parameter role: must be one of guest, user, trader, admin"],
+      ["/api/admin/users?status=gone", "Invalid format for parameter status: must be active or disabled"],
+      ["/api/admin/users?limit=abc", "Invalid format for parameter limit: must be a whole number"],
       ["/api/admin/accounts/not-a-uuid", "Invalid format for parameter user_id: must be a user id (UUID)"],
-      ["/api/admin/config/history?before=abc", "Invalid format for parameter before: before must be a whole number"],
+      ["/api/admin/config/history?before=abc", "Invalid format for parameter before: must be a whole number"],
     ];
     for (const [path, message] of cases) expect((await expectError(await call(path, { token: admin.access, ip: admin.ip }), 422)).message, path).toBe(message);
     for (const [method, path, body] of [

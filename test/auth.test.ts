@@ -155,11 +155,13 @@ describe("login", () => {
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
-  it("refuses a disabled user with the same answer as a wrong password", async () => {
+  it("tells a disabled user who gives the right password that the account is disabled, and a wrong one nothing more", async () => {
     const user = await signUp();
     await env.DB.prepare("UPDATE users SET status = 'disabled' WHERE id = ?").bind(user.id).run();
-    const error = await expectError(await call("/api/auth/login", { body: { email: user.email, password: user.password } }), 401);
-    expect(error.message).toBe("email or password is incorrect");
+    const right = await expectError(await call("/api/auth/login", { body: { email: user.email, password: user.password } }), 403);
+    expect(right.message).toBe("this account is disabled; ask an administrator to enable it");
+    const wrong = await expectError(await call("/api/auth/login", { body: { email: user.email, password: `${user.password}x` } }), 401);
+    expect(wrong.message).toBe("email or password is incorrect");
   });
 });
 

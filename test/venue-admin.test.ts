@@ -84,15 +84,15 @@ describe("GET /api/admin/venues/{symbol}/fills", () => {
   it("names the parameter and what it takes in each refusal (QA: zod's own messages, and after= read as 0)", async () => {
     const account = (await signUp()).id;
     const cases: [string, string][] = [
-      ["/api/admin/venues/AAPL/fills", "Invalid format for parameter account: account is required: the account's user id (UUID)"],
-      ["/api/admin/venues/AAPL/fills?account=nope", "Invalid format for parameter account: account must be a user id (UUID)"],
-      [`${fillsPath("AAPL", account)}&after=abc`, "Invalid format for parameter after: after must be a whole number"],
-      [`${fillsPath("AAPL", account)}&after=1.5`, "Invalid format for parameter after: after must be a whole number"],
-      [`${fillsPath("AAPL", account)}&after=1e3`, "Invalid format for parameter after: after must be a whole number"],
-      [`${fillsPath("AAPL", account)}&after=`, "Invalid format for parameter after: after must be a whole number"],
-      [fillsPath("AAPL", account, -1), "Invalid format for parameter after: after must be at least 0"],
-      [`${fillsPath("AAPL", account)}&after=99999999999999999999`, `Invalid format for parameter after: after must be at most ${Number.MAX_SAFE_INTEGER}`],
-      [fillsPath("A".repeat(65), account), "Invalid format for parameter symbol: symbol must be at most 64 characters"],
+      ["/api/admin/venues/AAPL/fills", "Invalid format for parameter account: is required: the account's user id (UUID)"],
+      ["/api/admin/venues/AAPL/fills?account=nope", "Invalid format for parameter account: must be a user id (UUID)"],
+      [`${fillsPath("AAPL", account)}&after=abc`, "Invalid format for parameter after: must be a whole number"],
+      [`${fillsPath("AAPL", account)}&after=1.5`, "Invalid format for parameter after: must be a whole number"],
+      [`${fillsPath("AAPL", account)}&after=1e3`, "Invalid format for parameter after: must be a whole number"],
+      [`${fillsPath("AAPL", account)}&after=`, "Invalid format for parameter after: must be a whole number"],
+      [fillsPath("AAPL", account, -1), "Invalid format for parameter after: must be at least 0"],
+      [`${fillsPath("AAPL", account)}&after=99999999999999999999`, `Invalid format for parameter after: must be at most ${Number.MAX_SAFE_INTEGER}`],
+      [fillsPath("A".repeat(65), account), "Invalid format for parameter symbol: must be at most 64 characters"],
     ];
     for (const [path, message] of cases) expect((await expectError(await call(path, { token: admin.access, ip: admin.ip }), 422)).message, path).toBe(message);
   });

@@ -753,7 +753,7 @@ try {
     return alert;
   });
 
-  await step("an admin sees users and instruments", async () => {
+  await step("an admin sees users and instruments, and a refused instrument's problems beside their fields", async () => {
     makeAdminViaScript(email, stateDir);
     await page.getByLabel("Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Sign in" }).last().click();
@@ -761,6 +761,15 @@ try {
     await page.getByRole("link", { name: "Admin" }).click();
     await page.locator(`[data-testid="users"] tr[data-user="${email}"]`).waitFor();
     await page.locator('[data-testid="assets"] tr[data-symbol="AAPL"]').waitFor();
+    // A refused new instrument shows every problem beside its field.
+    const form = page.locator("form.inline-form", { has: page.getByRole("button", { name: "Add instrument" }) });
+    await form.getByLabel("Symbol").fill("BADTICK");
+    await form.getByLabel("Name").fill("Refused");
+    await form.getByLabel("Tick").fill("0.0x");
+    await form.getByLabel("Lot").fill("-1");
+    await form.getByRole("button", { name: "Add instrument" }).click();
+    for (const field of ["tick_size", "lot_size"]) await form.locator(`.field-error[data-field="${field}"]`).waitFor();
+    if ((await page.locator('[data-testid="assets"] tr[data-symbol="BADTICK"]').count()) !== 0) throw new Error("a refused instrument was listed");
     await shot("admin");
   });
 
@@ -796,6 +805,46 @@ try {
     await config.getByRole("button", { name: "Show" }).click();
     await risk.waitFor();
     if ((await config.locator(".form-error").count()) !== 0) throw new Error(`a solved problem stayed: ${await config.locator(".form-error").first().textContent()}`);
+  });
+
+  await step("the bell loads older notifications below its first 30, and a long one wraps inside the list", async () => {
+    const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
+    const headers = { authorization: `Bearer ${(await login.json()).access_token}`, "content-type": "application/json" };
+    const me = await (await fetch(`${base}/api/users/me`, { headers })).json();
+    // The first message is the oldest: one long line with no space to break at, which only loading older ones shows.
+    const longWord = "W".repeat(400);
+    const messages = [{ title: "e2e long", body: longWord }, ...Array.from({ length: 31 }, (_, i) => ({ title: `e2e note ${i + 1}`, body: `message ${i + 1}` }))];
+    for (const m of messages) {
+      const sent = await fetch(`${base}/api/admin/notifications`, { method: "POST", headers, body: JSON.stringify({ user_id: me.id, ...m }) });
+      if (sent.status !== 202) throw new Error(`admin message: ${sent.status} ${await sent.text()}`);
+    }
+    // Asked twice a second, well inside the user's request limit.
+    const listed = async () => {
+      await sleep(400);
+      const res = await fetch(`${base}/api/notifications?limit=100`, { headers });
+      return res.ok ? (await res.json()).notifications.filter((n) => n.title.startsWith("e2e ")).length : 0;
+    };
+    await until(async () => (await listed()) === messages.length, "every message to be delivered", 30_000);
+    // A fresh load reads the first page (30); the rest are behind "Load older".
+    await page.reload();
+    await page.getByTestId("bell").click();
+    const items = page.locator('[data-testid="notifications"] li');
+    await until(async () => (await items.count()) === 30, "the first 30 notifications");
+    if ((await items.filter({ hasText: "e2e long" }).count()) !== 0) throw new Error("the oldest message is listed before loading older ones");
+    await page.getByTestId("older-notifications").click();
+    const long = items.filter({ hasText: "e2e long" });
+    await long.waitFor();
+    const total = await items.count();
+    if (total <= 30) throw new Error(`${total} notifications after loading older ones`);
+    const fits = await long.evaluate((li) => {
+      const list = li.closest('[data-testid="notifications"]');
+      return { list: list.scrollWidth - list.clientWidth, item: li.getBoundingClientRect().right - list.getBoundingClientRect().right };
+    });
+    if (fits.list > 0 || fits.item > 1) throw new Error(`the long message overflows the list by ${Math.max(fits.list, fits.item)} px`);
+    await shot("notifications-older");
+    await page.keyboard.press("Escape");
+    await page.getByTestId("notifications").waitFor({ state: "detached" });
+    return `${total} listed`;
   });
 
   await step("an admin's dashboard charts live traffic: a request rate above zero, latency and order figures, drawn charts", async () => {

@@ -35,6 +35,9 @@ export class ApiError extends Error {
   }
 }
 
+/** What to show for a failed request: the server's own words, or `fallback` when it gave none (the network, a crash). */
+export const messageOf = (error: unknown, fallback: string): string => (error instanceof ApiError ? error.message : fallback);
+
 // Whether a session cookie is expected, so a signed-out visit does not ask the server;
 // a hint, not a credential. The key the refresh token itself once lived under is removed.
 const SESSION_HINT = "redfire.session";

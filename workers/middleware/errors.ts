@@ -63,6 +63,9 @@ export function invalidBody(details: FieldError[]): ApiError {
  * query or path parameter's message is Alpaca's ("Invalid format for parameter limit: …"),
  * naming the first one: clients show only the message.
  */
+/** A problem's message after its parameter's name: "limit must be …" reads "must be …" (found in QA: "parameter limit: limit must be …"). */
+const withoutName = (problem: FieldError): string => (problem.message.startsWith(`${problem.path} `) ? problem.message.slice(problem.path.length + 1) : problem.message);
+
 export function validationHook(result: { success: boolean; error?: ZodError; target?: string; data?: unknown }): void {
   if (result.success || !result.error) return;
   const details = repeatedParameters(fieldErrors(result.error, result.target), result);
@@ -71,7 +74,7 @@ export function validationHook(result: { success: boolean; error?: ZodError; tar
   const more = details.length > 1 ? ` (and ${details.length - 1} more)` : "";
   const what = result.target === "param" ? "path" : "query string";
   // A problem of the whole query (an unknown parameter) names no parameter: it was said to be "(body)" (found in QA).
-  const message = !first ? `${what} is invalid` : first.path === WHOLE[result.target ?? ""] ? `Invalid ${what}: ${first.message}${more}` : `Invalid format for parameter ${first.path}: ${first.message}${more}`;
+  const message = !first ? `${what} is invalid` : first.path === WHOLE[result.target ?? ""] ? `Invalid ${what}: ${first.message}${more}` : `Invalid format for parameter ${first.path}: ${withoutName(first)}${more}`;
   throw new ApiError(422, message, details, 10000);
 }
 

@@ -166,11 +166,15 @@ auth.openapi(login, async (c) => {
   await admitLoginAttempt(c.env, email, ip);
   const db = database(c.env);
   const user = await db.select().from(schema.users).where(eq(schema.users.email, email)).get();
-  // Unknown email, wrong password and disabled user get the same answer after the same
-  // work, so the response does not tell which emails are registered.
+  // Unknown email and wrong password get the same answer after the same work, so the
+  // response does not tell which emails are registered. A disabled user who gives the right
+  // password is told so (found in QA: "incorrect" sent them to reset a password that was
+  // right); it still counts as a failure, so the answer cannot be used to test passwords
+  // faster than the login limits allow.
   const valid = await verifyPassword(password, c.env.PASSWORD_PEPPER, user?.passwordHash ?? (await decoyHash(c.env.PASSWORD_PEPPER)));
   if (!user || !valid || user.status !== "active") {
     await recordLoginFailure(c.env, ip);
+    if (user && valid) throw forbidden("this account is disabled; ask an administrator to enable it");
     throw unauthorized("email or password is incorrect");
   }
   await clearLoginFailures(c.env, email);

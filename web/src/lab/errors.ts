@@ -16,4 +16,4 @@ export function compileErrors(error: unknown): CompileError[] {
     .map((d) => ({ message: d.message, line: d.line, column: d.column }));
 }
 
-export const messageOf = (error: unknown, fallback: string) => (error instanceof ApiError ? error.message : fallback);
+export { messageOf } from "../api";

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { AdminAsset } from "../../../shared/schemas/assets";
 import type { UserList } from "../../../shared/schemas/identity";
-import { api, session, type UserJson } from "../api";
+import { api, ApiError, session, type UserJson } from "../api";
 import { useStore } from "../store";
 import { ConfigPanel } from "./config";
 import { usePanelProblem } from "./panel-problem";
@@ -97,9 +97,27 @@ function Users() {
   );
 }
 
+/** The new-instrument form's fields, and the request paths whose problems each shows (the start price is the feed's). */
+const INSTRUMENT_FIELDS: Record<string, (path: string) => boolean> = {
+  symbol: (p) => p === "symbol",
+  name: (p) => p === "name",
+  class: (p) => p === "class" || p === "exchange",
+  tick_size: (p) => p === "tick_size",
+  lot_size: (p) => p === "lot_size" || p === "min_order_size",
+  start_price: (p) => p === "feed" || p.startsWith("feed."),
+};
+
 function Instruments() {
   const [assets, setAssets] = useState<Asset[]>([]);
   const { report, clear, shown } = usePanelProblem();
+  // Every problem of a refused new instrument, beside its field (found in QA: only the first was shown, under the form).
+  const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
+  const fieldProblem = (field: string) =>
+    fieldProblems[field] && (
+      <span class="field-error" role="alert" data-field={field}>
+        {fieldProblems[field]}
+      </span>
+    );
   const load = () => api<Asset[]>("GET", "/api/admin/assets").then(setAssets, report);
   useEffect(() => void load(), []);
   const update = (id: string, body: Record<string, unknown>) => {
@@ -110,6 +128,7 @@ function Instruments() {
   async function create(event: Event) {
     event.preventDefault();
     clear();
+    setFieldProblems({});
     const f = new FormData(event.currentTarget as HTMLFormElement);
     const value = (k: string) => String(f.get(k) ?? "").trim();
     const crypto = value("class") === "crypto";
@@ -127,6 +146,14 @@ function Instruments() {
       await load();
     } catch (e) {
       report(e);
+      const problems: Record<string, string> = {};
+      if (e instanceof ApiError) {
+        for (const d of e.details) {
+          const field = Object.keys(INSTRUMENT_FIELDS).find((k) => INSTRUMENT_FIELDS[k]!(d.path));
+          if (field) problems[field] ??= d.message;
+        }
+      }
+      setFieldProblems(problems);
     }
   }
 
@@ -171,10 +198,12 @@ function Instruments() {
         <label>
           Symbol
           <input name="symbol" required placeholder="NVDA or SOL/USD" />
+          {fieldProblem("symbol")}
         </label>
         <label>
           Name
           <input name="name" required />
+          {fieldProblem("name")}
         </label>
         <label>
           Class
@@ -182,18 +211,22 @@ function Instruments() {
             <option value="us_equity">us_equity</option>
             <option value="crypto">crypto</option>
           </select>
+          {fieldProblem("class")}
         </label>
         <label>
           Tick
           <input name="tick_size" defaultValue="0.01" size={6} />
+          {fieldProblem("tick_size")}
         </label>
         <label>
           Lot
           <input name="lot_size" defaultValue="1" size={6} />
+          {fieldProblem("lot_size")}
         </label>
         <label>
           Start price
           <input name="start_price" defaultValue="100.00" inputMode="decimal" size={6} />
+          {fieldProblem("start_price")}
         </label>
         <button class="primary" type="submit">
           Add instrument

@@ -1,12 +1,26 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { time } from "../format";
-import { markAllRead, markRead, notifications } from "../notifications";
+import { messageOf } from "../api";
+import { loadOlderNotifications, markAllRead, markRead, notifications } from "../notifications";
 import { useStore } from "../store";
 
 // The bell in the header: the unread count, and the latest notifications under it.
 export function Bell() {
-  const { unread, items } = useStore(notifications);
+  const { unread, items, older } = useStore(notifications);
   const [open, setOpen] = useState(false);
+  const [loading, setLoading] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  const loadOlder = async () => {
+    setLoading(true);
+    setProblem(null);
+    try {
+      await loadOlderNotifications();
+    } catch (e) {
+      setProblem(messageOf(e, "Could not load older notifications."));
+    } finally {
+      setLoading(false);
+    }
+  };
   const button = useRef<HTMLButtonElement>(null);
   // Escape closes the list wherever the focus is, and the focus goes back to the bell.
   useEffect(() => {
@@ -54,6 +68,18 @@ export function Bell() {
                 </li>
               ))}
             </ul>
+          )}
+          {items !== null && older !== null && (
+            <div class="actions">
+              <button disabled={loading} data-testid="older-notifications" onClick={() => void loadOlder()}>
+                {loading ? "Loading…" : "Load older"}
+              </button>
+            </div>
+          )}
+          {problem && (
+            <p class="error" role="alert">
+              {problem}
+            </p>
           )}
         </div>
       )}

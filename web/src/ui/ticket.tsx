@@ -153,7 +153,7 @@ export function Ticket() {
           </select>
         </label>
         <dl class="estimate">
-          <dt>Estimated {side === "buy" ? "cost" : "proceeds"}</dt>
+          <dt title="The venue's fee, if it charges one, is added to a buy's cost and taken from a sale's proceeds when the order fills">Estimated {side === "buy" ? "cost" : "proceeds"}, before fees</dt>
           <dd class="num" data-testid="estimate">{usd(estimate)}</dd>
           <dt>Buying power</dt>
           <dd class="num">{usd(dec(a?.buying_power))}</dd>

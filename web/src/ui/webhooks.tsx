@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { CreatedWebhook, Webhook, WebhookDelivery } from "../../../shared/notifications/schemas";
 import { WEBHOOK_EVENT_TYPES } from "../../../shared/notifications/notifications";
-import { api, ApiError } from "../api";
+import { api, messageOf } from "../api";
 import { time } from "../format";
 
 // Webhooks: URLs that receive the user's notifications, signed (docs/notifications.md). The
@@ -13,7 +13,6 @@ type Hook = z.infer<typeof Webhook>;
 type Created = z.infer<typeof CreatedWebhook>;
 type Delivery = z.infer<typeof WebhookDelivery>;
 
-const messageOf = (e: unknown, fallback: string) => (e instanceof ApiError ? e.message : fallback);
 
 export function WebhooksPage() {
   const [hooks, setHooks] = useState<Hook[] | null>(null);
