@@ -807,6 +807,20 @@ try {
     if ((await config.locator(".form-error").count()) !== 0) throw new Error(`a solved problem stayed: ${await config.locator(".form-error").first().textContent()}`);
   });
 
+  await step("an admin writes a message to one user from the users' table and it reaches their bell; the dead events panel says none", async () => {
+    await page.locator(`[data-testid="users"] tr[data-user="${email}"]`).getByRole("button", { name: "Message" }).click();
+    const panel = page.getByTestId("message");
+    await panel.getByTestId("message-to").filter({ hasText: `trader_${tag}` }).waitFor();
+    await panel.getByLabel("Title").fill("e2e from the admin page");
+    await panel.getByLabel("Message").fill("written in the Message panel");
+    await panel.getByRole("button", { name: "Send" }).click();
+    await panel.getByTestId("message-sent").filter({ hasText: `Sent to trader_${tag}.` }).waitFor();
+    await page.getByTestId("bell").click();
+    await page.locator('[data-testid="notifications"] li', { hasText: "e2e from the admin page" }).waitFor({ timeout: 30_000 });
+    await page.keyboard.press("Escape");
+    await page.getByTestId("no-dead-events").waitFor();
+  });
+
   await step("the bell loads older notifications below its first 30, and a long one wraps inside the list", async () => {
     const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
     const headers = { authorization: `Bearer ${(await login.json()).access_token}`, "content-type": "application/json" };
@@ -814,6 +828,8 @@ try {
     // The first message is the oldest: one long line with no space to break at, which only loading older ones shows.
     const longWord = "W".repeat(400);
     const messages = [{ title: "e2e long", body: longWord }, ...Array.from({ length: 31 }, (_, i) => ({ title: `e2e note ${i + 1}`, body: `message ${i + 1}` }))];
+    // With the one the previous step sent from the page.
+    const expected = messages.length + 1;
     for (const m of messages) {
       const sent = await fetch(`${base}/api/admin/notifications`, { method: "POST", headers, body: JSON.stringify({ user_id: me.id, ...m }) });
       if (sent.status !== 202) throw new Error(`admin message: ${sent.status} ${await sent.text()}`);
@@ -824,7 +840,7 @@ try {
       const res = await fetch(`${base}/api/notifications?limit=100`, { headers });
       return res.ok ? (await res.json()).notifications.filter((n) => n.title.startsWith("e2e ")).length : 0;
     };
-    await until(async () => (await listed()) === messages.length, "every message to be delivered", 30_000);
+    await until(async () => (await listed()) === expected, "every message to be delivered", 30_000);
     // A fresh load reads the first page (30); the rest are behind "Load older".
     await page.reload();
     await page.getByTestId("bell").click();

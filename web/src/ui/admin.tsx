@@ -5,6 +5,7 @@ import type { UserList } from "../../../shared/schemas/identity";
 import { api, ApiError, session, type UserJson } from "../api";
 import { useStore } from "../store";
 import { ConfigPanel } from "./config";
+import { DeadEventsPanel, MessagePanel } from "./operations";
 import { usePanelProblem } from "./panel-problem";
 
 // Admins only (the server enforces it; this page is just hidden from others): users
@@ -14,12 +15,16 @@ type Asset = z.infer<typeof AdminAsset>;
 const ROLES = ["guest", "user", "trader", "admin"] as const;
 
 export function AdminPage() {
+  // The user a message is to, picked from the users' table; null: every active user.
+  const [to, setTo] = useState<UserJson | null>(null);
   return (
     <main class="page">
       <h1>Admin</h1>
-      <Users />
+      <Users onMessage={setTo} />
+      <MessagePanel to={to} onEveryone={() => setTo(null)} />
       <Instruments />
       <ConfigPanel />
+      <DeadEventsPanel />
     </main>
   );
 }
@@ -37,22 +42,40 @@ function userChangeQuestion(user: UserJson, body: Record<string, string>): strin
   return `Make ${user.username} ${body.role}?${mayTrade ? "" : " A role that may not trade stops their live strategies and cancels the orders those left open."}`;
 }
 
-function Users() {
+/** Users asked for at a time: the first page, and each "Load more". */
+const USERS_PAGE = 100;
+
+function Users(props: { onMessage(user: UserJson): void }) {
   const me = useStore(session).user;
   const [users, setUsers] = useState<UserJson[]>([]);
+  // The next page's token, or null when every user is listed (found in QA: the page showed the first 200 and no more).
+  const [next, setNext] = useState<string | null>(null);
   const { report, clear, shown } = usePanelProblem();
-  const load = () => api<z.infer<typeof UserList>>("GET", "/api/admin/users?limit=200").then((r) => setUsers(r.users), report);
-  useEffect(() => void load(), []);
-  const change = (user: UserJson, body: Record<string, string>) => {
-    // Declined, the select shows the role kept.
-    const question = userChangeQuestion(user, body);
-    if (question && !confirm(question)) return load();
-    const id = user.id;
+  const page = (token: string | null) => api<z.infer<typeof UserList>>("GET", `/api/admin/users?limit=${USERS_PAGE}${token ? `&page_token=${encodeURIComponent(token)}` : ""}`);
+  const load = () =>
+    page(null).then((r) => {
+      setUsers(r.users);
+      setNext(r.next_page_token);
+    }, report);
+  const loadMore = () => {
+    if (next === null) return;
     clear();
-    return api("PATCH", `/api/admin/users/${id}`, body).then(load, (e: unknown) => {
+    void page(next).then((r) => {
+      setUsers((listed) => [...listed, ...r.users.filter((u) => !listed.some((l) => l.id === u.id))]);
+      setNext(r.next_page_token);
+    }, report);
+  };
+  useEffect(() => void load(), []);
+  // One row replaced by what the server answered, the pages loaded kept; drawn again even
+  // when nothing changed, so a select left on a declined or refused role shows the kept one.
+  const show = (user?: UserJson) => setUsers((listed) => listed.map((u) => (user && u.id === user.id ? user : u)));
+  const change = (user: UserJson, body: Record<string, string>) => {
+    const question = userChangeQuestion(user, body);
+    if (question && !confirm(question)) return show();
+    clear();
+    return api<UserJson>("PATCH", `/api/admin/users/${user.id}`, body).then(show, (e: unknown) => {
       report(e);
-      // The select shows the role the server kept.
-      return load();
+      show();
     });
   };
   return (
@@ -84,6 +107,7 @@ function Users() {
                 </td>
                 <td>{u.status}</td>
                 <td class="actions">
+                  {u.status === "active" && <button onClick={() => props.onMessage(u)}>Message</button>}
                   {u.id !== me?.id && (
                     <button onClick={() => void change(u, { status: u.status === "active" ? "disabled" : "active" })}>{u.status === "active" ? "Disable" : "Enable"}</button>
                   )}
@@ -93,6 +117,13 @@ function Users() {
           </tbody>
         </table>
       </div>
+      {next !== null && (
+        <div class="actions">
+          <button data-testid="more-users" onClick={loadMore}>
+            Load more
+          </button>
+        </div>
+      )}
     </section>
   );
 }
