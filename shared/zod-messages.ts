@@ -65,6 +65,8 @@ const counted = (n: number | bigint, origin: string): string => {
   const [one, many] = UNITS[origin] ?? ["", ""];
   return one ? `${n} ${Number(n) === 1 ? one : many}` : `${n}`;
 };
+/** A text's length is said as the schemas that set their own words say it ("must be at most 64 characters"); a list's count with "have". */
+const lengthVerb = (origin: string): string => (origin === "string" ? "must be" : "must have");
 const listed = (values: readonly unknown[]): string => values.map((v) => (typeof v === "string" ? v : JSON.stringify(v) ?? String(v))).join(", ");
 
 /**
@@ -93,13 +95,13 @@ export function zodMessage(issue: RawIssue): string | undefined {
       const origin = issue.origin ?? "";
       if (UNITS[origin]) {
         if (origin === "string" && Number(issue.minimum) === 1 && !issue.exact) return "must not be empty";
-        return `must have ${issue.exact ? "exactly" : "at least"} ${counted(issue.minimum, origin)}`;
+        return `${lengthVerb(origin)} ${issue.exact ? "exactly" : "at least"} ${counted(issue.minimum, origin)}`;
       }
       return issue.inclusive ? `must be at least ${issue.minimum}` : `must be more than ${issue.minimum}`;
     }
     case "too_big": {
       const origin = issue.origin ?? "";
-      if (UNITS[origin]) return `must have ${issue.exact ? "exactly" : "at most"} ${counted(issue.maximum, origin)}`;
+      if (UNITS[origin]) return `${lengthVerb(origin)} ${issue.exact ? "exactly" : "at most"} ${counted(issue.maximum, origin)}`;
       return issue.inclusive ? `must be at most ${issue.maximum}` : `must be less than ${issue.maximum}`;
     }
     case "invalid_format": {

@@ -26,7 +26,7 @@ describe("a schema's refusals without messages of its own", () => {
       "qty: must be a number, not a string",
       "side: must be one of buy, sell",
       "name: must not be empty",
-      "code: must have exactly 3 characters",
+      "code: must be exactly 3 characters",
       "at: must be an RFC 3339 time such as 2024-01-02T15:04:05Z",
       "tags: must have at most 2 items",
       "url: must be a URL",
@@ -38,7 +38,7 @@ describe("a schema's refusals without messages of its own", () => {
     ]);
     expect(messages(order, { qty: 1.5, side: "buy", name: "toolong", code: "abc", at: "2024-01-02T15:04:05Z", tags: [], url: "https://example.com", id: "00000000-0000-4000-8000-000000000000", step: 100, kind: "limit", either: 1 })).toEqual([
       "qty: must be a whole number, not the number 1.5",
-      "name: must have at most 5 characters",
+      "name: must be at most 5 characters",
       "step: must be less than 100",
     ]);
     expect(messages(order, { qty: 0, step: 0, extra: 1 })).toEqual([
