@@ -165,6 +165,9 @@ export const strategies = sqliteTable(
       .default("stopped"),
     statusMessage: text("status_message"),
     runningVersion: integer("running_version", { mode: "number" }),
+    // The number of its last live run (each start is a new one), kept after it stops; null
+    // if it never ran, when it has no statistics to ask for.
+    lastRun: integer("last_run", { mode: "number" }),
     createdAt: timestampNow("created_at"),
     updatedAt: integer("updated_at", { mode: "number" }).notNull(),
   },

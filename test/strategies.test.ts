@@ -60,6 +60,7 @@ describe("saving strategies from templates", () => {
       current_version: 1,
       status: "stopped",
       running_version: null,
+      last_run: null,
     });
     const version = await json<Version>(await call(`/api/strategies/${created.id}/versions/1`, as(trader)));
     expect(version).toMatchObject({ version: 1, template: "ma-cross", params: { fast: 5, slow: 30 }, source: null, compiled: null });

@@ -99,7 +99,7 @@ async function backtestLikeReplay(symbol: string, bars: StrategyBar[], params: R
 const fillsOf = (result: Awaited<ReturnType<typeof runBacktest>>): Fill[] => result.fills.map((f) => ({ side: f.side, qty: f.qty, price: f.price }));
 
 async function liveStatus(user: TestUser, id: string) {
-  return json<{ status: string; message: string | null; stats: { orders: number; fills: number; callbacks: number; failures: number; success_rate: number | null; pnl: string | null } }>(
+  return json<{ run: number; status: string; message: string | null; stats: { orders: number; fills: number; callbacks: number; failures: number; success_rate: number | null; pnl: string | null } }>(
     await call(`/api/strategies/${id}/stats`, { token: user.access }),
   );
 }
@@ -385,8 +385,11 @@ describe("a live strategy", () => {
     const row = await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }));
     expect(row.status).toBe(live.status);
     expect((await fire("stop")).status).toBe(200);
-    expect((await liveStatus(trader, id)).status).toBe("stopped");
-    expect((await json<{ status: string }>(await call(`/api/strategies/${id}`, { token: trader.access }))).status).toBe("stopped");
+    const stopped = await liveStatus(trader, id);
+    expect(stopped.status).toBe("stopped");
+    // The record keeps the last run's number after the stop: the app asks for its statistics only then.
+    expect(await json<{ status: string; last_run: number | null }>(await call(`/api/strategies/${id}`, { token: trader.access }))).toMatchObject({ status: "stopped", last_run: stopped.run });
+    expect(stopped.run).toBeGreaterThanOrEqual(1);
   });
 
   it("runs one of a user's strategies at a time on a symbol, started together or not; another user's are not counted", async () => {

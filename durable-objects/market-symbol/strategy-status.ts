@@ -20,7 +20,7 @@ export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, sta
   try {
     const written = await database(env)
       .update(schema.strategies)
-      .set({ status: status.status, statusMessage: status.message, runningVersion: status.status === "running" ? config.version : null })
+      .set({ status: status.status, statusMessage: status.message, runningVersion: status.status === "running" ? config.version : null, lastRun: status.run })
       .where(eq(schema.strategies.id, config.id))
       .returning({ id: schema.strategies.id, name: schema.strategies.name });
     exists = written.length > 0;

@@ -107,6 +107,7 @@ export const Strategy = z
     status: z.enum(STRATEGY_STATUSES),
     status_message: z.string().nullable(),
     running_version: z.number().int().nullable().openapi({ description: "The version a running strategy started with; edits do not change it" }),
+    last_run: z.number().int().nullable().openapi({ description: "The number of its last live run (each start is a new one), kept after it stops; null if it never ran (its stats answer 409 then)" }),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })

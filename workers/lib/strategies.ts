@@ -60,6 +60,7 @@ export function strategyView(row: StrategyRow): Strategy {
     status: row.status,
     status_message: row.statusMessage,
     running_version: row.runningVersion,
+    last_run: row.lastRun,
     created_at: iso(row.createdAt),
     updated_at: iso(row.updatedAt),
   };

@@ -38,11 +38,13 @@ export function StrategiesPage() {
         setList(rows);
         setLoadProblem(null);
         // Statistics of every one that has run: a stopped one shows its last run's (after a
-        // reload it showed "—"); one that never ran answers 409, and shows none. Only a
-        // running one's move, so the others are asked once per status they take: asking
-        // for all of them every refresh spent most of the user's request budget (QA: 117
-        // requests a minute with nine strategies, and the user's own actions got 429).
+        // reload it showed "—"); one that never ran has none and is not asked (it answered
+        // 409, an error in the console for each; QA). Only a running one's move, so the others
+        // are asked once per status they take: asking for all of them every refresh spent most
+        // of the user's request budget (QA: 117 requests a minute with nine strategies, and
+        // the user's own actions got 429).
         for (const s of rows) {
+          if (s.last_run === null) continue;
           if (s.status !== "running" && asked.current.get(s.id) === s.status) continue;
           asked.current.set(s.id, s.status);
           void api<LiveStatusJson>("GET", `/api/strategies/${s.id}/stats`).then(

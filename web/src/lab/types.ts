@@ -18,6 +18,8 @@ export interface StrategyJson {
   status: "stopped" | "running" | "errored";
   status_message: string | null;
   running_version: number | null;
+  /** Null if it never ran: it has no statistics to ask for. */
+  last_run: number | null;
   created_at: string;
   updated_at: string;
 }
