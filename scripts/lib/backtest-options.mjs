@@ -69,8 +69,19 @@ export function readArgs(argv) {
     return values;
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new UsageError([error.message]);
+    throw new UsageError([optionProblem(error)]);
   }
+}
+
+/**
+ * parseArgs's refusal in one short line of this command's words (found in QA: Node's text
+ * ran over several lines, about positional arguments this command does not take).
+ */
+function optionProblem(error) {
+  const option = /'(-[^' ]*)/.exec(String(error.message))?.[1] ?? "";
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option} (npm run backtest -- --help lists them)`;
+  if (error.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return /does not take/.test(error.message) ? `${option} takes no value` : `${option} needs a value`;
+  return String(error.message).split("\n")[0];
 }
 
 /** Where the strategy comes from: a template by name, or a file (absolute path). */
@@ -169,7 +180,9 @@ export function runOptions(values, m) {
   let quoteLots;
   if (values["quote-size"] !== undefined && specCheck.success) {
     quoteLots = m.decimalToLots(values["quote-size"], spec);
-    if (quoteLots === undefined || quoteLots <= 0) errors.push(`--quote-size: "${values["quote-size"]}" is not a positive size on the ${spec.lotSize} lot grid`);
+    // Too many lots to count is said as such, not as off the grid (found in QA).
+    if (quoteLots === undefined && m.tooManySteps(values["quote-size"], spec.lotSize)) errors.push(`--quote-size: "${values["quote-size"]}" is more than 2^53 lots of ${spec.lotSize}; give a smaller size`);
+    else if (quoteLots === undefined || quoteLots <= 0) errors.push(`--quote-size: "${values["quote-size"]}" is not a positive size on the ${spec.lotSize} lot grid`);
   }
 
   if (errors.length > 0) throw new UsageError(firstPerOption(errors));

@@ -47,7 +47,11 @@ export const MAX_STARTING_CASH = "1000000000000000";
  * null: a positive amount in USD of at most two decimals (cents), at most MAX_STARTING_CASH.
  */
 export function startingCashProblem(text: string): string | null {
-  if (!/^\d+(\.\d{1,2})?$/.test(text) || !/[1-9]/.test(text)) return `"${text.slice(0, 40)}" is not a positive amount in USD with at most two decimals`;
+  if (!/^\d+(\.\d{1,2})?$/.test(text) || !/[1-9]/.test(text)) {
+    // A positive number in another notation (found in QA: "1e30" was "not a positive amount").
+    const written = Number(text) > 0 ? `; write it in digits, like 100000 or 2500.50` : "";
+    return `"${text.slice(0, 40)}" is not a positive amount in USD with at most two decimals${written}`;
+  }
   // Past money's twenty whole digits parseMoney answers nothing: too large as well.
   const amount = parseMoney(text);
   return amount === undefined || amount > parseMoney(MAX_STARTING_CASH)! ? `"${text.slice(0, 40)}" is more than the most a backtest may start with, ${MAX_STARTING_CASH}` : null;

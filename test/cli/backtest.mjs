@@ -223,7 +223,12 @@ export default {
     const run = backtest(["--strategy", "ma-cross", "--csv", file("bad.csv", lines.join("\n")), "--json"]);
     assert(run.code === 2, `exit ${run.code}`);
     assert(/line 7: open "12\.345"/.test(run.stderr), `stderr: ${run.stderr}`);
+    assert(run.stderr.includes("CSV rejected: 1 problem on 1 line; nothing was run"), `stderr: ${run.stderr}`);
     assert(run.stdout === "", `stdout: ${run.stdout}`);
+    // Past the first 100 problems the list says it stopped short.
+    const many = csv(bars.slice(0, 150), (t) => new Date(t).toISOString()).split("\n").map((line, i) => (i === 0 ? line : line.replace(/,([\d.]+),/, ",12.345,")));
+    const manyRun = backtest(["--strategy", "ma-cross", "--csv", file("many.csv", many.join("\n")), "--json"]);
+    assert(manyRun.code === 2 && manyRun.stderr.includes("(the first 100 found; there may be more); nothing was run"), `exit ${manyRun.code}: ${manyRun.stderr.slice(-300)}`);
   });
 
   await check("parameters the template's schema refuses exit 2 with each issue", () => {
@@ -274,7 +279,13 @@ export default {
     assert(run.code === 2, `exit ${run.code}`);
     for (const option of ["--tick", "--fee-bps", "--half-spread-ticks"]) assert(run.stderr.includes(`${option}:`), `no ${option} in ${run.stderr}`);
     const unknown = backtest(["--strategy", "ma-cross", "--csv", rfc, "--fees", "7"]);
-    assert(unknown.code === 2 && unknown.stderr.includes("--fees"), `exit ${unknown.code}: ${unknown.stderr}`);
+    // In one line of the command's words, not Node's advice about positional arguments.
+    assert(unknown.code === 2 && unknown.stderr.includes("unknown option --fees (npm run backtest -- --help lists them)") && !unknown.stderr.includes("positional"), `exit ${unknown.code}: ${unknown.stderr}`);
+    // A number out of range is said as such, not as a notation or grid problem.
+    const large = backtest(["--strategy", "ma-cross", "--csv", rfc, "--cash", "1e30", "--quote-size", "1e40"]);
+    assert(large.code === 2 && large.stderr.includes("write it in digits") && large.stderr.includes('"1e40" is more than 2^53 lots'), `exit ${large.code}: ${large.stderr}`);
+    const valueless = backtest(["--strategy", "ma-cross", "--csv"]);
+    assert(valueless.code === 2 && valueless.stderr.includes("--csv needs a value"), `exit ${valueless.code}: ${valueless.stderr}`);
     const template = backtest(["--strategy", "no-such-template", "--csv", rfc]);
     assert(template.code === 2 && template.stderr.includes("ma-cross"), `exit ${template.code}: ${template.stderr}`);
   });
