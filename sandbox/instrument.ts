@@ -9,7 +9,8 @@ import { TokenType } from "sucrase/dist/parser/tokenizer/types";
 // iterator object of the code's own never needs a loop to run forever). `for … in` walks
 // an object's keys, always finite. Text is only
 // inserted, never a line break, so every line of the user's code keeps its number (a
-// column on a line with a loop shifts by the inserted text).
+// column on a line with a loop shifts by the inserted text); the budget's import is a line
+// added after the last.
 
 /** The module the loaded worker serves the budget as, and the name the user's code calls it by. */
 export const LOOP_BUDGET_MODULE = "loop-budget.js";
@@ -80,6 +81,8 @@ export function guardLoops(code: string): string {
   inserts.sort((a, b) => b.at - a.at);
   let out = code;
   for (const { at, text } of inserts) out = out.slice(0, at) + text + out.slice(at);
-  // On the first line, so no line moves.
-  return `import { spend as ${GUARD}, guardIteration as ${ITER_GUARD} } from "./${LOOP_BUDGET_MODULE}"; ${out}`;
+  // On a line of its own after the code (an import is hoisted wherever it stands), so no
+  // line moves and the first line's columns stay the user's (found in QA: on a one-line
+  // file every column was off by this import's length).
+  return `${out}\nimport { spend as ${GUARD}, guardIteration as ${ITER_GUARD} } from "./${LOOP_BUDGET_MODULE}";`;
 }

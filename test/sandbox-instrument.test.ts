@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { guardLoops } from "../sandbox/instrument";
 
-const PREFIX = `import { spend as __redfireLoop, guardIteration as __redfireIter } from "./loop-budget.js"; `;
+const SUFFIX = `\nimport { spend as __redfireLoop, guardIteration as __redfireIter } from "./loop-budget.js";`;
 const body = (code: string) => {
   const out = guardLoops(code);
-  expect(out.startsWith(PREFIX)).toBe(true);
-  return out.slice(PREFIX.length);
+  expect(out.endsWith(SUFFIX)).toBe(true);
+  return out.slice(0, -SUFFIX.length);
 };
 
 describe("the loop budget wired into user code", () => {
@@ -33,11 +33,23 @@ describe("the loop budget wired into user code", () => {
     expect(guardLoops(code)).toBe(code);
   });
 
-  it("keeps every line where it was", () => {
+  it("keeps every line where it was, the budget's import a line after the last", () => {
     const code = "export default {\n  onBar(bar, ctx) {\n    while (true) {\n      for (;;) {}\n    }\n  },\n};\n";
     const out = guardLoops(code);
-    expect(out.split("\n").length).toBe(code.split("\n").length);
+    expect(out.split("\n").length).toBe(code.split("\n").length + 1);
     expect(out.split("\n")[2]).toBe("    while (__redfireLoop() && (true)) {");
+    expect(out.split("\n").at(-1)).toBe(SUFFIX.slice(1));
+  });
+
+  it("keeps the columns of a line without a loop, the first line of a one-line file included", () => {
+    const code = "export default { onBar(bar, ctx) { if (bar.close > 1) throw new Error(\"x\"); } }; function f() { while (g()) h(); }";
+    const out = guardLoops(code);
+    // Up to the loop, the line is the user's, character for character.
+    expect(out.slice(0, code.indexOf("while"))).toBe(code.slice(0, code.indexOf("while")));
+  });
+
+  it("ends a last line that is a comment before the import, so the import still runs", () => {
+    expect(guardLoops("while (x) y();\n// the end")).toBe(`while (__redfireLoop() && (x)) y();\n// the end${SUFFIX}`);
   });
 
   it("hands back code it cannot parse unchanged, for the loader to report", () => {
