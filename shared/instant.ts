@@ -49,3 +49,21 @@ export function parseInstant(text: string, round: "floor" | "ceil" = "floor"): n
   const ms = rfc3339Ms(DATE.test(text) ? `${text}T00:00:00Z` : text, round);
   return typeof ms === "number" ? ms : undefined;
 }
+
+/**
+ * Whether query bound `a` is after `b`, digits past the millisecond included (each bound is
+ * rounded to the millisecond its role needs, so two inside one millisecond can round past
+ * each other); undefined unless both are instants parseInstant reads.
+ */
+export function instantAfter(a: string, b: string): boolean | undefined {
+  const [msA, msB] = [parseInstant(a), parseInstant(b)];
+  if (msA === undefined || msB === undefined) return undefined;
+  if (msA !== msB) return msA > msB;
+  // The same millisecond (an offset is whole minutes): the digits past it decide.
+  const [finerA, finerB] = [finerDigits(a), finerDigits(b)];
+  const width = Math.max(finerA.length, finerB.length);
+  return finerA.padEnd(width, "0") > finerB.padEnd(width, "0");
+}
+
+/** The fraction's digits past the millisecond ("" for a date, or none). */
+const finerDigits = (text: string): string => RFC3339.exec(text)?.[7]?.slice(3) ?? "";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseInstant } from "../shared/instant";
+import { instantAfter, parseInstant } from "../shared/instant";
 
 describe("a query's time bound", () => {
   // Far enough inside years 0100–9999 that the same instant in any zone is too.
@@ -41,6 +41,26 @@ describe("a query's time bound", () => {
       }),
       { numRuns: 3_000 },
     );
+  });
+
+  it("orders two bounds by their exact instants, digits past the millisecond and offsets included", () => {
+    // Nanoseconds after an instant, written in a zone: the bound's text and its exact value (ns since the epoch).
+    const written = fc.tuple(instant, fc.integer({ min: 0, max: 999_999 }), offset).map(([ms, ns, minutes]) => {
+      const local = new Date(ms + minutes * 60_000).toISOString().slice(0, 23);
+      const zone = `${minutes < 0 ? "-" : "+"}${String(Math.floor(Math.abs(minutes) / 60)).padStart(2, "0")}:${String(Math.abs(minutes) % 60).padStart(2, "0")}`;
+      return { text: `${local}${String(ns).padStart(6, "0")}${zone}`, exact: BigInt(ms) * 1_000_000n + BigInt(ns) };
+    });
+    fc.assert(
+      fc.property(written, written, (a, b) => {
+        expect(instantAfter(a.text, b.text), `${a.text} ${b.text}`).toBe(a.exact > b.exact);
+      }),
+      { numRuns: 3_000 },
+    );
+    // Inside one millisecond, rounding as bounds do puts them past each other; the exact order does not.
+    expect(parseInstant("2026-12-05T10:00:00.0001Z", "ceil")).toBeGreaterThan(parseInstant("2026-12-05T10:00:00.0009Z", "floor")!);
+    expect(instantAfter("2026-12-05T10:00:00.0001Z", "2026-12-05T10:00:00.0009Z")).toBe(false);
+    expect(instantAfter("2026-12-05T10:00:00.00090Z", "2026-12-05T10:00:00.0009Z")).toBe(false);
+    expect(instantAfter("2026-12-05", "nonsense")).toBeUndefined();
   });
 
   it("refuses a time without an offset, an hour of 24, and what is not a time at all", () => {

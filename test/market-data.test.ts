@@ -298,6 +298,13 @@ describe("a simulated feed", () => {
       expect(endAlone.paths, route).toEqual(["end"]);
       // Both given: as before.
       expect(await refusal(`${route}&start=2030-01-01T00:00:00Z&end=2020-01-01T00:00:00Z`), route).toEqual({ message: "Invalid format for parameter end: must not be before start", paths: ["end"] });
+      // In order inside one millisecond: nothing can be in it, and it is not refused (the rounded bounds crossed).
+      const within = await call(`${route}&start=2026-12-05T10:00:00.0001Z&end=2026-12-05T10:00:00.0009Z`, { token: user.access });
+      expect(within.status, route).toBe(200);
+      const rows = Object.values((await json<Record<string, unknown>>(within)) as Record<string, unknown>).filter((v) => Array.isArray(v) || (typeof v === "object" && v !== null));
+      for (const value of rows) expect(Array.isArray(value) ? value : Object.values(value as Record<string, unknown[]>).flat(), route).toEqual([]);
+      // Reversed inside one millisecond still is.
+      expect((await refusal(`${route}&start=2026-12-05T10:00:00.0009Z&end=2026-12-05T10:00:00.0001Z`)).paths, route).toEqual(["end"]);
     }
   });
 
