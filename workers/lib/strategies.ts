@@ -118,9 +118,10 @@ export async function insertStrategy(env: Env, s: NewStrategy, content: VersionC
   const db = database(env);
   const params = JSON.stringify(content.params);
   const [inserted] = await db.batch([
-    // Every column in the table's order: drizzle names them all for an INSERT … SELECT.
+    // Every column in the schema's order (d1/schema.ts): drizzle names them all for an
+    // INSERT … SELECT. The NULLs are the status message, the running version and the last run.
     db.insert(schema.strategies).select(
-      sql`SELECT ${s.id}, ${s.userId}, ${s.name}, ${s.kind}, ${content.template}, ${s.symbol}, ${s.timeframe}, ${params}, 1, 'stopped', NULL, NULL, ${s.now}, ${s.now}
+      sql`SELECT ${s.id}, ${s.userId}, ${s.name}, ${s.kind}, ${content.template}, ${s.symbol}, ${s.timeframe}, ${params}, 1, 'stopped', NULL, NULL, NULL, ${s.now}, ${s.now}
         WHERE (SELECT count(*) FROM strategies WHERE user_id = ${s.userId}) < ${MAX_STRATEGIES_PER_USER}`,
     ),
     insertVersionIf(db, s.id, 1, content, s.now, sql`SELECT 1 FROM strategies WHERE id = ${s.id}`),
