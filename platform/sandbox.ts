@@ -4,7 +4,7 @@ import type { LogLine, StrategyBar } from "../shared/strategy/runtime";
 import type StrategySandbox from "../sandbox/entry";
 import type { SandboxBacktestRequest, SandboxFault, SandboxOutcome } from "../sandbox/entry";
 import { SANDBOX_ENTRY, SANDBOX_LOOP_BUDGET } from "../sandbox/entry.generated.js";
-import { guardLoops, LOOP_BUDGET_MODULE } from "../sandbox/instrument";
+import { guardLoops, LOOP_BUDGET_MODULE, userColumn } from "../sandbox/instrument";
 
 // User strategy code runs in a Worker Loader isolate (docs/strategies.md, "Sandboxing"):
 // the entry bundled from sandbox/entry.ts plus the user's compiled module as
@@ -95,14 +95,14 @@ export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: Co
   const entry = entrypoint(worker);
   const wallMs = options.wallMs ?? CHUNK_WALL_MS;
   try {
-    await call(entry.backtestStart({ ...backtest, total: bars.length, first }), wallMs);
+    await call(entry.backtestStart({ ...backtest, total: bars.length, first }), wallMs, code);
     const chunk = Math.max(1, Math.floor(options.chunkBars));
     // A step may play fewer bars than it was sent (its loop work budget,
     // sandbox/loop-budget.ts): the next one starts where it stopped.
     for (let from = 0; ; ) {
       const sent: StrategyBar[] = [];
       for (let i = from; i < Math.min(bars.length, from + chunk); i++) sent.push(bars.at(i)!);
-      const step = await call(entry.backtestStep(sent, options.onSettled !== undefined), wallMs);
+      const step = await call(entry.backtestStep(sent, options.onSettled !== undefined), wallMs, code);
       from = step.done;
       if (step.settled) options.onSettled?.(step.settled);
       // A macrotask between chunks. Without it, under local workerd, the chain of sandbox
@@ -114,7 +114,7 @@ export async function runCodeBacktest(env: { LOADER: WorkerLoader }, request: Co
       if (!(await options.onProgress(step.done, step.total))) return { cancelled: true };
       if (step.finished) break;
     }
-    return await call(entry.backtestResult(), wallMs);
+    return await call(entry.backtestResult(), wallMs, code);
   } finally {
     disposeQuietly(entry);
     disposeQuietly(worker);
@@ -157,12 +157,12 @@ export function openStrategySandbox(env: { LOADER: WorkerLoader }, key: string, 
     async invoke(request) {
       if (disposed) throw new Error("the strategy sandbox was disposed");
       const { entry } = await opened;
-      return call(entry.invoke(request), wallMs);
+      return call(entry.invoke(request), wallMs, code);
     },
     async callbacks() {
       if (disposed) throw new Error("the strategy sandbox was disposed");
       const { entry } = await opened;
-      return (await call(entry.callbacks(), wallMs)) as StrategyCallback[];
+      return (await call(entry.callbacks(), wallMs, code)) as StrategyCallback[];
     },
     dispose,
     [Symbol.dispose]: dispose,
@@ -188,7 +188,7 @@ export async function moduleLoadError(env: { LOADER: WorkerLoader }, code: strin
     if (error.line !== null) return error;
     // A module that fails to compile or evaluate names its place in the message: strategy.js:LINE:COLUMN.
     const at = /strategy\.js:(\d+):(\d+)/.exec(error.message);
-    return at ? new StrategyCodeError(error.message, error.reason, Number(at[1]), Number(at[2])) : error;
+    return at ? new StrategyCodeError(error.message, error.reason, Number(at[1]), userColumn(code, Number(at[1]), Number(at[2]))) : error;
   }
 }
 
@@ -204,7 +204,7 @@ function workerCode(code: string, cpuMs: number): WorkerLoaderWorkerCode {
 }
 
 /** One call into the sandbox: its outcome unwrapped, its faults (and the runtime's) as StrategyCodeError. */
-async function call<T>(pending: Promise<SandboxOutcome<T>>, wallMs: number): Promise<T> {
+async function call<T>(pending: Promise<SandboxOutcome<T>>, wallMs: number, code: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new StrategyCodeError(`the strategy did not answer within ${wallMs} ms`, "timeout")), wallMs);
@@ -218,15 +218,17 @@ async function call<T>(pending: Promise<SandboxOutcome<T>>, wallMs: number): Pro
   } finally {
     clearTimeout(timer);
   }
-  if (!outcome.ok) throw codeError(outcome.fault);
+  if (!outcome.ok) throw codeError(outcome.fault, code);
   return outcome.value;
 }
 
-function codeError(fault: SandboxFault): StrategyCodeError {
-  const where = fault.line === null ? "" : ` (line ${fault.line}, column ${fault.column})`;
+function codeError(fault: SandboxFault, code: string): StrategyCodeError {
+  // The runtime counts columns of the guarded module; the user wrote the code without the guards.
+  const column = fault.line === null || fault.column === null ? fault.column : userColumn(code, fault.line, fault.column);
+  const where = fault.line === null ? "" : ` (line ${fault.line}, column ${column})`;
   // The entry's own SandboxStateError means the isolate lost its run (replaced), not a bug in the user's code.
   const reason = fault.name === "LoopBudgetError" ? "loop_budget" : fault.name === "SandboxStateError" ? "crashed" : "threw";
-  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, fault.column, fault.barsDone ?? null, fault.logs ?? []);
+  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, column, fault.barsDone ?? null, fault.logs ?? []);
 }
 
 /**

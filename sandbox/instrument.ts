@@ -9,8 +9,8 @@ import { TokenType } from "sucrase/dist/parser/tokenizer/types";
 // iterator object of the code's own never needs a loop to run forever). `for … in` walks
 // an object's keys, always finite. Text is only
 // inserted, never a line break, so every line of the user's code keeps its number (a
-// column on a line with a loop shifts by the inserted text); the budget's import is a line
-// added after the last.
+// column on a line with a loop shifts by the inserted text, which userColumn takes off);
+// the budget's import is a line added after the last.
 
 /** The module the loaded worker serves the budget as, and the name the user's code calls it by. */
 export const LOOP_BUDGET_MODULE = "loop-budget.js";
@@ -21,15 +21,67 @@ const OPENERS = new Set([TokenType.parenL, TokenType.bracketL, TokenType.braceL,
 const DECLARES = new Set([TokenType._const, TokenType._let, TokenType._var]);
 const CLOSERS = new Set([TokenType.parenR, TokenType.bracketR, TokenType.braceR, TokenType.braceBarR]);
 
+/** Text guardLoops inserts into the user's code, at an offset of the code as written. */
+interface Insert {
+  at: number;
+  text: string;
+}
+
 /** The user's module with its loops guarded; unchanged if it does not parse (the loader then reports the syntax error). */
 export function guardLoops(code: string): string {
+  const inserts = loopInserts(code);
+  if (inserts.length === 0) return code;
+  // In the order userColumn reads them (two at one place keep the order they were found in).
+  let out = "";
+  let from = 0;
+  for (const { at, text } of inOrder(inserts)) {
+    out += code.slice(from, at) + text;
+    from = at;
+  }
+  out += code.slice(from);
+  // On a line of its own after the code (an import is hoisted wherever it stands), so no
+  // line moves and the first line's columns stay the user's (found in QA: on a one-line
+  // file every column was off by this import's length).
+  return `${out}\nimport { spend as ${GUARD}, guardIteration as ${ITER_GUARD} } from "./${LOOP_BUDGET_MODULE}";`;
+}
+
+/**
+ * The column (1-based) in the user's code of a place the runtime names at `column` of
+ * `line` in guardLoops's output: the guards inserted before it on the line are taken off,
+ * and a place inside a guard (the loop budget's call, where a LoopBudgetError is thrown)
+ * is where the guard was inserted, in the loop's header (found in QA: errors named columns
+ * of the guarded code).
+ */
+export function userColumn(code: string, line: number, column: number): number {
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const next = code.indexOf("\n", start);
+    if (next < 0) return column;
+    start = next + 1;
+  }
+  const end = code.indexOf("\n", start) < 0 ? code.length : code.indexOf("\n", start);
+  let added = 0;
+  for (const insert of inOrder(loopInserts(code))) {
+    if (insert.at < start || insert.at > end) continue;
+    const from = insert.at - start + 1 + added;
+    if (column < from) break;
+    if (column < from + insert.text.length) return insert.at - start + 1;
+    added += insert.text.length;
+  }
+  return column - added;
+}
+
+const inOrder = (inserts: Insert[]): Insert[] => [...inserts].sort((a, b) => a.at - b.at);
+
+/** Where guardLoops inserts its guards, in no particular order; none if the code does not parse. */
+function loopInserts(code: string): Insert[] {
   let tokens: ReturnType<typeof parse>["tokens"];
   try {
     tokens = parse(code, false, false, false).tokens;
   } catch {
-    return code;
+    return [];
   }
-  const inserts: { at: number; text: string }[] = [];
+  const inserts: Insert[] = [];
   /** Index of the token closing the group opened at `open`. */
   const closing = (open: number): number => {
     let depth = 0;
@@ -77,12 +129,5 @@ export function guardLoops(code: string): string {
     if (second === first + 1) inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}()` });
     else inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}() && (` }, { at: tokens[second]!.start, text: ")" });
   }
-  if (inserts.length === 0) return code;
-  inserts.sort((a, b) => b.at - a.at);
-  let out = code;
-  for (const { at, text } of inserts) out = out.slice(0, at) + text + out.slice(at);
-  // On a line of its own after the code (an import is hoisted wherever it stands), so no
-  // line moves and the first line's columns stay the user's (found in QA: on a one-line
-  // file every column was off by this import's length).
-  return `${out}\nimport { spend as ${GUARD}, guardIteration as ${ITER_GUARD} } from "./${LOOP_BUDGET_MODULE}";`;
+  return inserts;
 }

@@ -48,7 +48,7 @@ async function loadEngine(file) {
       reexport(["RiskLimits", "DEFAULT_LIMITS"], "shared/trading/risk.ts"),
       reexport(["parseMoney", "formatMoney", "roundHalfUp", "CENT"], "shared/trading/money.ts"),
       reexport(["compileStrategy"], "shared/strategy/compile.ts"),
-      reexport(["guardLoops"], "sandbox/instrument.ts"),
+      reexport(["guardLoops", "userColumn"], "sandbox/instrument.ts"),
     ],
     "redfire-backtest-",
   );
@@ -56,6 +56,7 @@ async function loadEngine(file) {
   const compiled = engine.compileStrategy(readFileSync(file, "utf8"), /\.[cm]?ts$/.test(file) ? "ts" : "js");
   if (!compiled.ok) throw new UsageError([`--strategy: ${file}: ${compiled.error.message}`]);
   const guarded = engine.guardLoops(compiled.js);
+  written = { js: compiled.js, userColumn: engine.userColumn };
   const budget = join(ROOT, "sandbox/loop-budget.ts");
   // The user's file is read as the guarded JavaScript (its lines unchanged), and its import
   // of the loop budget is the sandbox's module: frames in it still name the file's lines.
@@ -81,16 +82,22 @@ async function loadEngine(file) {
   return { ...engine, ...user };
 }
 
+/** The user file's JavaScript as compiled, before its loops were guarded, once loaded: what its columns are counted in. */
+let written = null;
+
 /**
  * What a strategy's error says, in one line: its message and, for a user file, the place in
  * it the error was thrown from (no stack of the engine's frames; DEBUG=1 prints the stack).
+ * The place's column is the file's, not the guarded module's (sandbox/instrument.ts).
  */
 function strategyError(error, file) {
   if (process.env.DEBUG) return String(error?.stack ?? error);
   const message = error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error);
   const frame = file && typeof error?.stack === "string" ? error.stack.split("\n").find((line) => line.includes(file)) : undefined;
-  const at = frame?.match(/\(?(?:file:\/\/)?([^()\s]+:\d+:\d+)\)?\s*$/)?.[1];
-  return at ? `${message} (${at})` : message;
+  const at = frame?.match(/\(?(?:file:\/\/)?([^()\s]+):(\d+):(\d+)\)?\s*$/);
+  if (!at) return message;
+  const [, path, line, column] = at;
+  return `${message} (${path}:${line}:${written ? written.userColumn(written.js, Number(line), Number(column)) : column})`;
 }
 
 /** The strategy object and its checked parameters, or a UsageError. */

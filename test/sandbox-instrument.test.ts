@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { guardLoops } from "../sandbox/instrument";
+import { guardLoops, userColumn } from "../sandbox/instrument";
 
 const SUFFIX = `\nimport { spend as __redfireLoop, guardIteration as __redfireIter } from "./loop-budget.js";`;
 const body = (code: string) => {
@@ -50,6 +50,35 @@ describe("the loop budget wired into user code", () => {
 
   it("ends a last line that is a comment before the import, so the import still runs", () => {
     expect(guardLoops("while (x) y();\n// the end")).toBe(`while (__redfireLoop() && (x)) y();\n// the end${SUFFIX}`);
+  });
+
+  it("gives back the user's column of every place in a guarded line, and a guard's place for a place inside it", () => {
+    // Names that appear once each, on lines with several loops of each kind.
+    const code = [
+      "export default { onBar(b, c) { let a1 = 0; while (a2 < 3) a3++; for (let a4 = 0; a4 < a5; a4++) a6(); for (const a7 of a8) a9(); do { b1() } while (b2); for (;;) { b3(); break; } b4(); } };",
+      "const b5 = 1; for (const b6 of b7()) { while (b8) { b9() } } const c1 = 2;",
+    ].join("\n");
+    const guarded = guardLoops(code).split("\n");
+    const lines = code.split("\n");
+    let names = 0;
+    lines.forEach((text, index) => {
+      for (const match of text.matchAll(/\b[a-c][1-9]\b/g)) {
+        const name = match[0];
+        // The first place of each name on the line, in the user's code and in the guarded code.
+        const written = text.indexOf(name) + 1;
+        const ran = guarded[index]!.search(new RegExp(`\\b${name}\\b`)) + 1;
+        expect(userColumn(code, index + 1, ran), `${name} on line ${index + 1}`).toBe(written);
+        names += 1;
+      }
+    });
+    expect(names).toBeGreaterThan(20);
+    // A LoopBudgetError is thrown from the guard's call: it is placed where the guard was put, in the loop's header.
+    const line = guarded[1]!;
+    const guard = line.indexOf("__redfireLoop()") + 1;
+    expect(userColumn(code, 2, guard)).toBe(lines[1]!.indexOf("while (b8)") + "while (".length + 1);
+    // Lines past the code (the budget's import) and code that does not parse are left as they are.
+    expect(userColumn("while (", 1, 5)).toBe(5);
+    expect(userColumn(code, 9, 7)).toBe(7);
   });
 
   it("hands back code it cannot parse unchanged, for the loader to report", () => {

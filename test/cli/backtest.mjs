@@ -211,6 +211,12 @@ export default {
     const spinning = file("spin.js", `export default {\n  onBar() {\n    let i = 0;\n    while (true) i++;\n  },\n};\n`);
     const run = backtest(["--strategy", spinning, "--csv", rfc, "--json"]);
     assert(run.code === 1 && /^backtest: the strategy failed: LoopBudgetError: more than 10,000,000 loop iterations in one callback.*\(.*spin\.js:4:\d+\)$/.test(run.stderr.trim()), `exit ${run.code}: ${run.stderr}`);
+    // On a one-line file the column is the file's: the second loop's header, past the first loop's guard.
+    const oneLine = `export default { onBar() { for (let i = 0; i < 3; i++) {} let j = 0; while (j >= 0) j++; } };`;
+    const spinningLine = file("spin-line.js", oneLine);
+    const lineRun = backtest(["--strategy", spinningLine, "--csv", rfc, "--json"]);
+    const column = oneLine.indexOf("while (") + "while (".length + 1;
+    assert(lineRun.code === 1 && lineRun.stderr.trim().endsWith(`spin-line.js:1:${column})`), `exit ${lineRun.code}, column ${column} expected: ${lineRun.stderr}`);
     const importing = file("imports.ts", `import { helper } from "./helper";\nexport default { onBar() { helper(); } };\n`);
     const refused = backtest(["--strategy", importing, "--csv", rfc, "--json"]);
     assert(refused.code === 2 && refused.stderr.includes(`--strategy: ${importing}: imports are not available at line 1`), `exit ${refused.code}: ${refused.stderr}`);
