@@ -1,11 +1,11 @@
 import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { AdminAsset } from "../../../shared/schemas/assets";
-import type { UserList } from "../../../shared/schemas/identity";
 import { api, ApiError, session, type UserJson } from "../api";
 import { useStore } from "../store";
 import { ConfigPanel } from "./config";
 import { DeadEventsPanel, MessagePanel } from "./operations";
+import { MoreButton, usePagedList } from "./paged-list";
 import { usePanelProblem } from "./panel-problem";
 
 // Admins only (the server enforces it; this page is just hidden from others): users
@@ -47,28 +47,13 @@ const USERS_PAGE = 100;
 
 function Users(props: { onMessage(user: UserJson): void }) {
   const me = useStore(session).user;
-  const [users, setUsers] = useState<UserJson[]>([]);
-  // The next page's token, or null when every user is listed (found in QA: the page showed the first 200 and no more).
-  const [next, setNext] = useState<string | null>(null);
   const { report, clear, shown } = usePanelProblem();
-  const page = (token: string | null) => api<z.infer<typeof UserList>>("GET", `/api/admin/users?limit=${USERS_PAGE}${token ? `&page_token=${encodeURIComponent(token)}` : ""}`);
-  const load = () =>
-    page(null).then((r) => {
-      setUsers(r.users);
-      setNext(r.next_page_token);
-    }, report);
-  const loadMore = () => {
-    if (next === null) return;
-    clear();
-    void page(next).then((r) => {
-      setUsers((listed) => [...listed, ...r.users.filter((u) => !listed.some((l) => l.id === u.id))]);
-      setNext(r.next_page_token);
-    }, report);
-  };
-  useEffect(() => void load(), []);
+  // A page at a time, "Load more" for the next (found in QA: the page showed the first 200 and no more).
+  const list = usePagedList<UserJson>({ path: "/api/admin/users", key: "users", pageSize: USERS_PAGE, idOf: (u) => u.id, report, clear });
+  const users = list.items ?? [];
   // One row replaced by what the server answered, the pages loaded kept; drawn again even
   // when nothing changed, so a select left on a declined or refused role shows the kept one.
-  const show = (user?: UserJson) => setUsers((listed) => listed.map((u) => (user && u.id === user.id ? user : u)));
+  const show = (user?: UserJson) => list.setItems((listed) => listed?.map((u) => (user && u.id === user.id ? user : u)) ?? null);
   const change = (user: UserJson, body: Record<string, string>) => {
     const question = userChangeQuestion(user, body);
     if (question && !confirm(question)) return show();
@@ -117,13 +102,7 @@ function Users(props: { onMessage(user: UserJson): void }) {
           </tbody>
         </table>
       </div>
-      {next !== null && (
-        <div class="actions">
-          <button data-testid="more-users" onClick={loadMore}>
-            Load more
-          </button>
-        </div>
-      )}
+      <MoreButton list={list} label="Load more" testid="more-users" />
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, type UserJson } from "../api";
+import { MoreButton, usePagedList } from "./paged-list";
 import { usePanelProblem } from "./panel-problem";
 
 // The operator's panels of the Admin page that the API had and the app did not (found in
@@ -109,31 +110,16 @@ const stamp = (iso: string | null) => (iso ? new Date(iso).toLocaleString([], { 
 
 /** What the events consumer gave up on, newest first, each with its body and a replay. */
 export function DeadEventsPanel() {
-  const [events, setEvents] = useState<DeadEvent[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
   const { report, clear, shown } = usePanelProblem();
-  const page = (token: string | null) => api<{ events: DeadEvent[]; next_page_token: string | null }>("GET", `/api/admin/dead-events?limit=${DEAD_PAGE}${token ? `&page_token=${encodeURIComponent(token)}` : ""}`);
-  const load = () =>
-    page(null).then((r) => {
-      setEvents(r.events);
-      setNext(r.next_page_token);
-    }, report);
-  useEffect(() => void load(), []);
-  const loadOlder = () => {
-    if (next === null) return;
-    clear();
-    void page(next).then((r) => {
-      setEvents((listed) => [...(listed ?? []), ...r.events.filter((e) => !listed?.some((l) => l.message_id === e.message_id))]);
-      setNext(r.next_page_token);
-    }, report);
-  };
+  const list = usePagedList<DeadEvent>({ path: "/api/admin/dead-events", key: "events", pageSize: DEAD_PAGE, idOf: (e) => e.message_id, report, clear });
+  const events = list.items;
   async function replay(dead: DeadEvent) {
     const again = dead.replayed_at ? ` It was replayed already, at ${stamp(dead.replayed_at)}; consumers are idempotent, so what landed lands once.` : "";
     if (!confirm(`Send ${dead.event_type ?? "this message"} back to the ${dead.queue} queue?${again}`)) return;
     clear();
     try {
       const replayed = await api<DeadEvent>("POST", `/api/admin/dead-events/${encodeURIComponent(dead.message_id)}/replay`);
-      setEvents((listed) => listed?.map((e) => (e.message_id === replayed.message_id ? replayed : e)) ?? null);
+      list.setItems((listed) => listed?.map((e) => (e.message_id === replayed.message_id ? replayed : e)) ?? null);
     } catch (e) {
       report(e);
     }
@@ -189,11 +175,7 @@ export function DeadEventsPanel() {
           </table>
         </div>
       )}
-      {next !== null && (
-        <div class="actions">
-          <button onClick={loadOlder}>Load older</button>
-        </div>
-      )}
+      <MoreButton list={list} label="Load older" />
     </section>
   );
 }

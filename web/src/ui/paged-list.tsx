@@ -1,0 +1,50 @@
+import { useEffect, useState } from "preact/hooks";
+import { api } from "../api";
+
+/**
+ * A list the API answers a page at a time (`?limit=&page_token=` → `{[key]: T[],
+ * next_page_token}`), newest or first page loaded on mount, each further page added below
+ * by `more()`; a row already listed (it moved between pages while they were read) is not
+ * listed twice. `items` is null until the first page answers; `hasMore` says whether a page
+ * is left. A failed read goes to `report`; `clear` is called before each further page.
+ */
+export function usePagedList<T>(options: { path: string; key: string; pageSize: number; idOf(item: T): string; report(e: unknown): void; clear(): void }) {
+  const { path, key, pageSize, idOf, report, clear } = options;
+  const [items, setItems] = useState<T[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const page = (token: string | null) =>
+    api<Record<string, unknown> & { next_page_token: string | null }>("GET", `${path}?limit=${pageSize}${token ? `&page_token=${encodeURIComponent(token)}` : ""}`).then((r) => ({
+      rows: r[key] as T[],
+      next: r.next_page_token,
+    }));
+  useEffect(() => {
+    void page(null).then(({ rows, next: after }) => {
+      setItems(rows);
+      setNext(after);
+    }, report);
+  }, []);
+  const more = () => {
+    if (next === null) return;
+    clear();
+    void page(next).then(({ rows, next: after }) => {
+      setItems((listed) => {
+        const known = new Set((listed ?? []).map(idOf));
+        return [...(listed ?? []), ...rows.filter((row) => !known.has(idOf(row)))];
+      });
+      setNext(after);
+    }, report);
+  };
+  return { items, setItems, hasMore: next !== null, more };
+}
+
+/** The button that reads a paged list's next page, shown while one is left. */
+export function MoreButton(props: { list: { hasMore: boolean; more(): void }; label: string; testid?: string }) {
+  if (!props.list.hasMore) return null;
+  return (
+    <div class="actions">
+      <button data-testid={props.testid} onClick={props.list.more}>
+        {props.label}
+      </button>
+    </div>
+  );
+}
