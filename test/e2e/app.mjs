@@ -71,6 +71,11 @@ try {
   const watchPolicy = (p) => p.on("console", (m) => /Content Security Policy/i.test(m.text()) && blocked.push(m.text()));
   watchPolicy(page);
   const sockets = [];
+  // The app's own requests that answered 404 (each an error line in the browser's console).
+  const notFound = [];
+  page.on("response", (r) => {
+    if (r.status() === 404 && new URL(r.url()).pathname.startsWith("/v2/")) notFound.push(new URL(r.url()).pathname);
+  });
   page.on("websocket", (ws) => sockets.push(new URL(ws.url()).pathname));
   const tag = Date.now().toString(36);
   const email = `trader-${tag}@example.com`;
@@ -110,7 +115,7 @@ try {
     return csp;
   });
 
-  await step("sign up shows the terminal with live quotes that move", async () => {
+  await step("sign up shows the terminal with live quotes that move, and no request answers 404", async () => {
     await page.getByRole("tab", { name: "Sign up" }).click();
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Username").fill(`trader_${tag}`);
@@ -127,6 +132,8 @@ try {
     // Stocks and crypto on one market-data socket, beside the trading stream.
     const market = sockets.filter((p) => p !== "/stream");
     if (market.join() !== "/v2/all") throw new Error(`market-data sockets: ${market.join(", ")}`);
+    // A new user's account has no watchlist yet: the app makes one without asking for it first (a 404).
+    if (notFound.length) throw new Error(`404s on the first visit: ${notFound.join(", ")}`);
     return `sockets ${sockets.join(", ")}`;
   });
 

@@ -56,7 +56,8 @@ watchlist.subscribe((list) => {
 // so it follows the trader to another browser; localStorage paints it before that answers.
 // Until the signed-in user's list has been read, nothing is sent (a stale local list must
 // not overwrite it); a caller who may not keep one (a read-only role) keeps the local list.
-const SERVER_LIST = `/v2/watchlists:by_name?name=${encodeURIComponent("Terminal")}`;
+const SERVER_NAME = "Terminal";
+const SERVER_LIST = `/v2/watchlists:by_name?name=${encodeURIComponent(SERVER_NAME)}`;
 /** Whose list the browser's copy is (a new user's account does not start with another's). */
 const WATCHLIST_OWNER_KEY = "redfire.watchlist.owner";
 const userId = () => session.get().user?.id ?? null;
@@ -82,7 +83,11 @@ async function readServerWatchlist(): Promise<void> {
   // Twice at most: the list may be made between this read and this create (another tab).
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      adopt((await api<{ assets: { symbol: string }[] }>("GET", SERVER_LIST)).assets.map((a) => a.symbol));
+      // A user this browser has not synced yet may have no list: the lists are asked first,
+      // so a first visit makes one without a 404 in the console (found in QA).
+      if (attempt === 0 && localStorage.getItem(WATCHLIST_OWNER_KEY) !== user && !(await hasServerWatchlist())) {
+        if (!(await createServerWatchlist(user))) continue;
+      } else adopt((await api<{ assets: { symbol: string }[] }>("GET", SERVER_LIST)).assets.map((a) => a.symbol));
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 404 || !(await createServerWatchlist(user))) continue;
     }
@@ -91,6 +96,11 @@ async function readServerWatchlist(): Promise<void> {
     syncedFor = user;
     return;
   }
+}
+
+/** Whether the account keeps the app's list (GET /v2/watchlists lists them without their symbols). */
+async function hasServerWatchlist(): Promise<boolean> {
+  return (await api<{ name: string }[]>("GET", "/v2/watchlists")).some((w) => w.name === SERVER_NAME);
 }
 
 /**
@@ -103,14 +113,14 @@ async function createServerWatchlist(user: string): Promise<boolean> {
   const owner = localStorage.getItem(WATCHLIST_OWNER_KEY);
   const seed = owner === null || owner === user ? watchlist.get() : DEFAULT_WATCHLIST;
   try {
-    await api("POST", "/v2/watchlists", { name: "Terminal", symbols: seed });
+    await api("POST", "/v2/watchlists", { name: SERVER_NAME, symbols: seed });
     adopt(seed);
     return true;
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 422 || error.field("name")) return false;
   }
   try {
-    await api("POST", "/v2/watchlists", { name: "Terminal" });
+    await api("POST", "/v2/watchlists", { name: SERVER_NAME });
   } catch {
     return false;
   }
@@ -128,7 +138,7 @@ function pushWatchlist(): void {
       const symbols = watchlist.get();
       await api("PUT", SERVER_LIST, { symbols }).catch(async (error: unknown) => {
         // Deleted elsewhere (the API): made again from this page's list.
-        if (error instanceof ApiError && error.status === 404) await api("POST", "/v2/watchlists", { name: "Terminal", symbols }).catch(() => undefined);
+        if (error instanceof ApiError && error.status === 404) await api("POST", "/v2/watchlists", { name: SERVER_NAME, symbols }).catch(() => undefined);
       });
     }
     pushing = null;
