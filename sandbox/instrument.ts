@@ -25,6 +25,8 @@ const CLOSERS = new Set([TokenType.parenR, TokenType.bracketR, TokenType.braceR,
 interface Insert {
   at: number;
   text: string;
+  /** Where the loop's keyword (`while`, `for`) starts. */
+  loop: number;
 }
 
 /** The user's module with its loops guarded; unchanged if it does not parse (the loader then reports the syntax error). */
@@ -49,8 +51,7 @@ export function guardLoops(code: string): string {
  * The column (1-based) in the user's code of a place the runtime names at `column` of
  * `line` in guardLoops's output: the guards inserted before it on the line are taken off,
  * and a place inside a guard (the loop budget's call, where a LoopBudgetError is thrown)
- * is where the guard was inserted, in the loop's header (found in QA: errors named columns
- * of the guarded code).
+ * is the loop's keyword (found in QA: errors named columns of the guarded code).
  */
 export function userColumn(code: string, line: number, column: number): number {
   let start = 0;
@@ -65,7 +66,8 @@ export function userColumn(code: string, line: number, column: number): number {
     if (insert.at < start || insert.at > end) continue;
     const from = insert.at - start + 1 + added;
     if (column < from) break;
-    if (column < from + insert.text.length) return insert.at - start + 1;
+    // Inside a guard: the loop it guards, by its keyword when that is on this line (found in QA: the column named the condition).
+    if (column < from + insert.text.length) return (insert.loop >= start ? insert.loop : insert.at) - start + 1;
     added += insert.text.length;
   }
   return column - added;
@@ -99,7 +101,7 @@ function loopInserts(code: string): Insert[] {
     const close = closing(open);
     if (close < 0) continue;
     if (type === TokenType._while) {
-      inserts.push({ at: tokens[open]!.end, text: `${GUARD}() && (` }, { at: tokens[close]!.start, text: ")" });
+      inserts.push({ at: tokens[open]!.end, text: `${GUARD}() && (`, loop: tokens[i]!.start }, { at: tokens[close]!.start, text: ")", loop: tokens[i]!.start });
       continue;
     }
     // The header's own semicolons: those at its top level, not inside a nested function.
@@ -118,7 +120,7 @@ function loopInserts(code: string): Insert[] {
         else if (CLOSERS.has(t.type)) depth -= 1;
         // The keyword, not a binding named `of` (`for (const of of xs)`, `for (of of xs)`).
         else if (depth === 0 && t.type === TokenType.name && code.slice(t.start, t.end) === "of" && j > open + 1 && !DECLARES.has(tokens[j - 1]!.type) && j + 1 < close) {
-          inserts.push({ at: tokens[j + 1]!.start, text: `${ITER_GUARD}(` }, { at: tokens[close]!.start, text: ")" });
+          inserts.push({ at: tokens[j + 1]!.start, text: `${ITER_GUARD}(`, loop: tokens[i]!.start }, { at: tokens[close]!.start, text: ")", loop: tokens[i]!.start });
           break;
         }
       }
@@ -126,8 +128,8 @@ function loopInserts(code: string): Insert[] {
     }
     if (semis.length !== 2) continue;
     const [first, second] = semis as [number, number];
-    if (second === first + 1) inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}()` });
-    else inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}() && (` }, { at: tokens[second]!.start, text: ")" });
+    if (second === first + 1) inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}()`, loop: tokens[i]!.start });
+    else inserts.push({ at: tokens[first]!.end, text: ` ${GUARD}() && (`, loop: tokens[i]!.start }, { at: tokens[second]!.start, text: ")", loop: tokens[i]!.start });
   }
   return inserts;
 }

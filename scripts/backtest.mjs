@@ -19,9 +19,9 @@ const MAX_ROWS = 10_000_000;
 // The CSV parser refuses bars after its `now`; history on the command line may be synthetic.
 const LATEST_TIME = 8.64e15;
 
-function fail(messages, code = 2) {
+function fail(messages, code = 2, aboutOptions = true) {
   for (const message of messages) process.stderr.write(`backtest: ${message}\n`);
-  if (code === 2) process.stderr.write("(npm run backtest -- --help lists the options)\n");
+  if (code === 2 && aboutOptions) process.stderr.write("(npm run backtest -- --help lists the options)\n");
   process.exit(code);
 }
 
@@ -129,7 +129,7 @@ function readBars(options, m) {
   }
   const parsed = m.parseOhlcvCsv(text, options.spec, { timeframe: options.timeframe, now: LATEST_TIME, maxRows: MAX_ROWS });
   // Each problem, then how many and whether the list stopped short (found in QA: past 100 it ended without a word).
-  if (!parsed.ok) throw new UsageError([...parsed.errors.map((e) => `${options.csv}: line ${e.line}: ${e.message}`), `${options.csv}: ${m.csvRejection(parsed.errors, "nothing was run")}`]);
+  if (!parsed.ok) throw new UsageError([...parsed.errors.map((e) => `${options.csv}: line ${e.line}: ${e.message}`), `${options.csv}: ${m.csvRejection(parsed.errors, "nothing was run")}`], { aboutOptions: false });
   if (parsed.bars.length === 0) throw new UsageError([`${options.csv}: no bars after the header`]);
   const price = (ticks) => m.ticksToNumber(ticks, options.spec);
   return parsed.bars.map((b) => ({ t: b.t, open: price(b.o), high: price(b.h), low: price(b.l), close: price(b.c), volume: m.lotsToNumber(b.v, options.spec) }));
@@ -143,7 +143,7 @@ async function main() {
   try {
     values = readArgs(process.argv.slice(2));
   } catch (error) {
-    return fail(error.messages);
+    return fail(error.messages, 2, error.aboutOptions);
   }
   if (values.help) {
     process.stdout.write(USAGE + "\n");
@@ -164,7 +164,7 @@ async function main() {
     chosen = resolveStrategy(source, m, options.params);
     bars = readBars(options, m);
   } catch (error) {
-    if (error instanceof UsageError) return fail(error.messages);
+    if (error instanceof UsageError) return fail(error.messages, 2, error.aboutOptions);
     throw error;
   }
 

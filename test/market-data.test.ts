@@ -103,6 +103,12 @@ describe("asset registry", () => {
     expect(await bad({ ...base, session: { timeZone: "Mars/Olympus", open: "09:30", close: "16:00", days: [1] } })).toContain("session.timeZone");
     // A feed that could not start is refused before anything is written.
     expect(await bad({ ...base, feed: { kind: "sim", params: { startPrice: -5 } } })).toContain("feed.params.startPrice");
+    // A start price the instrument cannot print, on create and on a new feed (QA: 100.0005 on a 0.001 grid was stored).
+    expect(await bad({ ...base, tick_size: "0.001", feed: { kind: "sim", params: { startPrice: "100.0005" } } })).toEqual(["feed.params.startPrice"]);
+    const made = await createInstrument(admin, { tick_size: "0.001" });
+    const offGrid = await expectError(await call(`/api/admin/assets/${made.id}`, { method: "PATCH", token: admin.access, body: { feed: { kind: "sim", params: { startPrice: "100.0005" } } } }), 422);
+    expect(offGrid.message).toBe("request body is invalid: feed.params.startPrice: must be a positive multiple of the tick size 0.001");
+    expect((await call(`/api/admin/assets/${made.id}`, { method: "PATCH", token: admin.access, body: { feed: { kind: "sim", params: { startPrice: "100.001" } } } })).status).toBe(200);
     expect(await bad({ ...base, feed: { kind: "sim", params: { volatility: 1e308 } } })).toContain("feed.params.volatility");
     expect(await bad({ ...base, feed: { kind: "sim", params: { bogus: 1 } } })).toContain("feed.params");
     expect(await bad({ ...base, feed: { kind: "replay", timeframe: "bogus" } })).toContain("feed.timeframe");

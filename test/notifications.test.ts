@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { beforeAll, describe, expect, it } from "vitest";
 import { domainEvent, type DomainEvent } from "../shared/events";
 import { notificationOf } from "../shared/notifications/notifications";
-import type { NotificationView } from "../shared/notifications/schemas";
+import { AdminMessageRequest, type NotificationView } from "../shared/notifications/schemas";
 import worker from "../workers/index";
 import { call, expectError, json, signUp, until, type TestUser } from "./helpers";
 import { placed, quotedMarket } from "./trading/helpers";
@@ -347,8 +347,10 @@ describe("notifications", () => {
     await expectError(await call("/api/admin/notifications", { body: { user_id: user.id, title: "t", body: "b" }, token: user.access, ip: user.ip }), 403);
     expect(await unread(user)).toBe(1);
     expect((await list(user)).notifications.map((n) => n.title)).toEqual(["keep me unread"]);
-    // A body keeps its paragraphs.
+    // A body keeps its paragraphs, whichever line breaks the client writes (QA: "\r\n" was refused); they are stored as "\n".
     expect((await call("/api/admin/notifications", { body: { user_id: user.id, title: "t", body: "line one\n\tline two" }, token: admin.access, ip: admin.ip })).status).toBe(202);
+    expect((await call("/api/admin/notifications", { body: { user_id: user.id, title: "t", body: "line one\r\nline two\rline three" }, token: admin.access, ip: admin.ip })).status).toBe(202);
+    expect(AdminMessageRequest.parse({ title: "t", body: "one\r\ntwo\rthree\n" }).body).toBe("one\ntwo\nthree");
   });
 });
 

@@ -72,10 +72,11 @@ describe("the loop budget wired into user code", () => {
       }
     });
     expect(names).toBeGreaterThan(20);
-    // A LoopBudgetError is thrown from the guard's call: it is placed where the guard was put, in the loop's header.
+    // A LoopBudgetError is thrown from the guard's call: it is placed at the loop's keyword.
     const line = guarded[1]!;
-    const guard = line.indexOf("__redfireLoop()") + 1;
-    expect(userColumn(code, 2, guard)).toBe(lines[1]!.indexOf("while (b8)") + "while (".length + 1);
+    expect(userColumn(code, 2, line.indexOf("__redfireLoop()") + 1)).toBe(lines[1]!.indexOf("while (b8)") + 1);
+    expect(userColumn(code, 2, line.indexOf("__redfireIter(") + 3)).toBe(lines[1]!.indexOf("for (const b6") + 1);
+    expect(userColumn(code, 1, guarded[0]!.indexOf(" __redfireLoop();") + 2)).toBe(lines[0]!.indexOf("for (;;)") + 1);
     // Lines past the code (the budget's import) and code that does not parse are left as they are.
     expect(userColumn("while (", 1, 5)).toBe(5);
     expect(userColumn(code, 9, 7)).toBe(7);

@@ -192,11 +192,11 @@ describe("backtests of user code in the sandbox", () => {
     expect(error.message).toMatch(/loop iterations in one callback/);
   });
 
-  it("name a one-line file's loop by its own column, past the guards and the budget's import", async () => {
+  it("name a one-line file's loop by its keyword's own column, past the guards and the budget's import", async () => {
     const code = `export default { onBar(bar, ctx) { for (let i = 0; i < 3; i++) {} let n = 0; while (n >= 0) { n += 1; } } };`;
     const error = await codeError(runCodeBacktest(env, request(code, 5), keepGoing));
     expect(error.reason).toBe("loop_budget");
-    expect([error.line, error.column]).toEqual([1, code.indexOf("while (") + "while (".length + 1]);
+    expect([error.line, error.column]).toEqual([1, code.indexOf("while (") + 1]);
     expect(error.message).toContain(`(line 1, column ${error.column})`);
   });
 

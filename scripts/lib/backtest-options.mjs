@@ -29,9 +29,11 @@ value, daily loss), which are lifted so that the strategy, not the account, is t
 Exit status: 0 done, 1 the strategy threw, 2 bad input (options, CSV, parameters, strategy file).`;
 
 export class UsageError extends Error {
-  constructor(messages) {
+  /** `aboutOptions: false` for a problem in the input a good command line read (a CSV's rows): the options' list would not help. */
+  constructor(messages, { aboutOptions = true } = {}) {
     super(messages.join("\n"));
     this.messages = messages;
+    this.aboutOptions = aboutOptions;
   }
 }
 
@@ -79,8 +81,13 @@ export function readArgs(argv) {
  */
 function optionProblem(error) {
   const option = /'(-[^' ]*)/.exec(String(error.message))?.[1] ?? "";
-  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option} (npm run backtest -- --help lists them)`;
-  if (error.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return /does not take/.test(error.message) ? `${option} takes no value` : `${option} needs a value`;
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option}`;
+  if (error.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    if (/does not take/.test(error.message)) return `${option} takes no value`;
+    // "--cash -5": a value that starts with a dash reads as another option (found in QA: "needs a value" alone misled).
+    if (/ambiguous/.test(error.message)) return `${option} needs a value; one that starts with "-" is written ${option}=<value>`;
+    return `${option} needs a value`;
+  }
   return String(error.message).split("\n")[0];
 }
 

@@ -233,7 +233,7 @@ function withoutTrailingZeros(text: string): string {
 export const lotsToNumber = (lots: number, spec: InstrumentSpec): number => stepsToNumber(lots, spec.lotSize);
 
 /** Ticks in a price, or undefined unless it is a positive decimal exactly on the tick grid. */
-export function decimalToTicks(value: string | number, spec: InstrumentSpec): number | undefined {
+export function decimalToTicks(value: string | number, spec: Pick<InstrumentSpec, "tickSize">): number | undefined {
   const plain = plainSteps(decimalText(value), spec.tickSize);
   if (plain !== null) return plain !== undefined && plain > 0 ? plain : undefined;
   const ticks = exactSteps(value, spec.tickSize);

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { shownName } from "./common";
+import { decimalToTicks } from "../market/instrument";
 import { SimParamsSchema } from "../market/simulator";
 import { parseTimeframe } from "../market/timeframe";
 import { NYSE_ZONE } from "../trading/session";
@@ -70,6 +71,16 @@ export const FeedConfig = z
   .openapi("FeedConfig");
 export type FeedConfig = z.infer<typeof FeedConfig>;
 
+/**
+ * Why a simulated feed's start price is not one the instrument can print: off its tick
+ * grid (found in QA: 100.0005 on a 0.001 grid was stored, and the feed began elsewhere);
+ * null when it is, or when the feed is not simulated or names none.
+ */
+export function startPriceProblem(feed: FeedConfig | undefined, tickSize: string): string | null {
+  if (feed?.kind !== "sim" || typeof feed.params.startPrice !== "string") return null;
+  return decimalToTicks(feed.params.startPrice, { tickSize }) === undefined ? `must be a positive multiple of the tick size ${tickSize}` : null;
+}
+
 export const Asset = z
   .object({
     id: z.uuid(),
@@ -114,6 +125,10 @@ export const CreateAssetRequest = z
   })
   .strict()
   .refine((a) => (a.class === "crypto") === a.symbol.includes("/"), { message: "crypto symbols are pairs like BTC/USD; equities are plain tickers", path: ["symbol"] })
+  .superRefine((a, ctx) => {
+    const problem = startPriceProblem(a.feed, a.tick_size);
+    if (problem) ctx.addIssue({ code: "custom", path: ["feed", "params", "startPrice"], message: problem });
+  })
   .openapi("CreateAssetRequest");
 
 // tick_size and lot_size are fixed at creation: a symbol's stored history is kept in

@@ -5,6 +5,7 @@
 import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -750,6 +751,46 @@ try {
     await page.waitForSelector(".card");
   });
 
+  await step("another user signing in on the same page sees their own account, never the last one's", async () => {
+    // The first user holds a resting order (a limit far below the market) and a position.
+    const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
+    const headers = { authorization: `Bearer ${(await login.json()).access_token}`, "content-type": "application/json" };
+    const orders = [
+      { symbol: "BTC/USD", qty: "0.001", side: "buy", type: "limit", limit_price: "1.00", time_in_force: "gtc" },
+      { symbol: "BTC/USD", qty: "0.001", side: "buy", type: "market", time_in_force: "gtc" },
+    ];
+    for (const order of orders) {
+      const placed = await fetch(`${base}/v2/orders`, { method: "POST", headers, body: JSON.stringify(order) });
+      if (placed.status !== 200) throw new Error(`order: ${placed.status} ${await placed.text()}`);
+    }
+    const other = `other-${tag}@example.com`;
+    const made = await fetch(`${base}/api/auth/register`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "198.51.100.77" }, body: JSON.stringify({ email: other, username: `other_${tag}`, password: PASSWORD }) });
+    if (made.status !== 201) throw new Error(`register: ${made.status} ${await made.text()}`);
+    const signIn = async (who) => {
+      await page.getByLabel("Email").fill(who);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Sign in" }).last().click();
+      await page.waitForSelector(".terminal");
+    };
+    const tab = (name) => page.getByRole("tab", { name: new RegExp(`^${name} \\(`) });
+    await signIn(email);
+    await until(async () => /\((?!0\))\d+\)/.test((await tab("Open orders").textContent()) ?? ""), "the first user's open order");
+    await until(async () => /\((?!0\))\d+\)/.test((await tab("Positions").textContent()) ?? ""), "the first user's position");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign in" }).last().waitFor();
+    // No reload: the same page, another user.
+    await signIn(other);
+    const seen = [];
+    for (let i = 0; i < 10; i++) {
+      seen.push(`${await tab("Open orders").textContent()} ${await tab("Positions").textContent()}`);
+      await sleep(300);
+    }
+    if (seen.some((s) => s !== "Open orders (0) Positions (0)")) throw new Error(`the second user saw: ${[...new Set(seen)].join(" | ")}`);
+    await until(async () => (await page.getByTestId("equity").textContent())?.includes("100,000.00"), "the second user's own equity");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign in" }).last().waitFor();
+  });
+
   await step("a wrong password is refused with the server's message", async () => {
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("not-the-right-password");
@@ -827,10 +868,30 @@ try {
     await page.keyboard.press("Escape");
     // Loaded: none, as a run of this test leaves none (a table would list any the queue gave up on).
     await page.locator('[data-testid="no-dead-events"], [data-testid="dead-events"] table').first().waitFor();
-    return (await page.getByTestId("no-dead-events").count()) === 1 ? "no dead events" : `${await page.locator('[data-testid="dead-events"] tbody tr').count()} dead events listed`;
+    // One written into D1 as the dead-letter consumer writes them: listed with its body, the
+    // Replay button inside the panel, and the question naming the queue a replay goes to.
+    const body = JSON.stringify({ type: "order.submitted", id: "e2e-dead", data: { note: "x".repeat(300) } }).replaceAll("'", "''");
+    const wrote = spawnSync("npx", ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", stateDir, "--command", `INSERT INTO dead_events (message_id, queue, event_type, event_id, events, body, attempts, dead_at) VALUES ('e2e-dead-message', 'redfire-events-dlq-dev', 'order.submitted', 'e2e-dead', 1, '${body}', 1, ${Date.now()})`], { cwd: ROOT, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    if (wrote.status !== 0) throw new Error(`d1 execute: ${wrote.stderr}`);
+    await page.reload();
+    const row = page.locator('[data-testid="dead-events"] tr[data-message="e2e-dead-message"]');
+    await row.locator("summary").click();
+    await row.locator("pre", { hasText: "e2e-dead" }).waitFor();
+    const fits = await page.evaluate(() => {
+      const panel = document.querySelector('[data-testid="dead-events"]').getBoundingClientRect();
+      const button = document.querySelector('[data-testid="dead-events"] tr[data-message="e2e-dead-message"] button').getBoundingClientRect();
+      return { panel: panel.right, button: button.right };
+    });
+    if (fits.button > fits.panel) throw new Error(`the Replay button ends at ${fits.button} px, the panel at ${fits.panel}`);
+    const asked = new Promise((resolve) => page.once("dialog", (dialog) => void dialog.dismiss().then(() => resolve(dialog.message()))));
+    await row.getByRole("button", { name: "Replay" }).click();
+    const question = await asked;
+    if (!question.includes("back to the events queue")) throw new Error(`the replay asks: ${question}`);
+    await shot("dead-events");
+    return "a dead event listed, its body shown, its replay asked and declined";
   });
 
-  await step("the bell loads older notifications below its first 30, and a long one wraps inside the list", async () => {
+  await step("the bell loads older notifications below its first 30, wraps a long one, and marking all read keeps them and reaches another tab", async () => {
     const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
     const headers = { authorization: `Bearer ${(await login.json()).access_token}`, "content-type": "application/json" };
     const me = await (await fetch(`${base}/api/users/me`, { headers })).json();
@@ -867,6 +928,19 @@ try {
     });
     if (fits.list > 0 || fits.item > 1) throw new Error(`the long message overflows the list by ${Math.max(fits.list, fits.item)} px`);
     await shot("notifications-older");
+    // Marking all read keeps the pages loaded, and another tab of the same user shows them read too.
+    const second = await context.newPage();
+    try {
+      await second.goto(base);
+      await second.getByTestId("unread").waitFor();
+      await page.getByRole("button", { name: "Mark all read" }).click();
+      await page.getByTestId("unread").waitFor({ state: "detached" });
+      if ((await items.count()) !== total) throw new Error(`${await items.count()} listed after marking all read, ${total} before`);
+      if ((await page.locator('[data-testid="notifications"] li.unread').count()) !== 0) throw new Error("a notification still shows unread");
+      await second.getByTestId("unread").waitFor({ state: "detached", timeout: 5_000 });
+    } finally {
+      await second.close();
+    }
     await page.keyboard.press("Escape");
     await page.getByTestId("notifications").waitFor({ state: "detached" });
     return `${total} listed`;

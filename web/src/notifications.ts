@@ -75,13 +75,51 @@ export async function loadOlderNotifications(): Promise<void> {
 
 export async function markRead(id: number): Promise<void> {
   const read = await api<NotificationView>("POST", `/api/notifications/${id}/read`);
-  notifications.update((s) => {
-    const was = s.items?.find((i) => i.id === id);
-    return { ...s, unread: was && was.read_at === null ? Math.max(0, s.unread - 1) : s.unread, items: s.items?.map((i) => (i.id === id ? read : i)) ?? null };
-  });
+  showRead(read);
+  otherTabs?.postMessage({ read });
 }
 
 export async function markAllRead(): Promise<void> {
   await api("POST", "/api/notifications/read_all");
-  await reloadNotifications();
+  showAllRead(new Date().toISOString());
+  otherTabs?.postMessage({ allReadAt: new Date().toISOString() });
 }
+
+/** One notification marked read, here or in another tab. */
+function showRead(read: NotificationView): void {
+  notifications.update((s) => {
+    const was = s.items?.find((i) => i.id === read.id);
+    return { ...s, unread: was && was.read_at === null ? Math.max(0, s.unread - 1) : s.unread, items: s.items?.map((i) => (i.id === read.id ? read : i)) ?? null };
+  });
+}
+
+/**
+ * Every notification read, the pages loaded kept (found in QA: marking all read reloaded
+ * the list and dropped the older pages the user had loaded).
+ */
+function showAllRead(at: string, createdUpTo?: string): void {
+  const marked = (i: NotificationView) => i.read_at === null && (createdUpTo === undefined || i.created_at <= createdUpTo);
+  notifications.update((s) => ({ ...s, unread: 0, items: s.items?.map((i) => (marked(i) ? { ...i, read_at: at } : i)) ?? null }));
+}
+
+/**
+ * The user's other tabs of this app: what one marks read, the others show read (found in
+ * QA: a second tab kept its unread count until reloaded). Tabs of another user, signed in
+ * in another browser profile, share nothing: BroadcastChannel is per origin and profile,
+ * and a message for an id this tab does not list changes nothing.
+ */
+const otherTabs = typeof BroadcastChannel === "function" ? new BroadcastChannel("redfire.notifications") : null;
+if (otherTabs)
+  otherTabs.onmessage = (event: MessageEvent<{ read?: NotificationView; allReadAt?: string }>) => {
+    if (!stopListening) return;
+    if (event.data.read) showRead(event.data.read);
+    else if (event.data.allReadAt) {
+      // What this tab listed by then; the count below settles what came since.
+      showAllRead(event.data.allReadAt, event.data.allReadAt);
+      // One may have come since: the count is the server's.
+      void api<{ unread: number }>("GET", "/api/notifications/unread_count").then(
+        (count) => notifications.update((s) => ({ ...s, unread: count.unread })),
+        () => undefined,
+      );
+    }
+  };

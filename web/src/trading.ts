@@ -266,18 +266,47 @@ function throttled(load: () => Promise<unknown>): (soon?: boolean) => void {
   };
 }
 
-const loadOpenOrders = () => api<OrderJson[]>("GET", "/v2/orders?status=open&limit=500").then((o) => openOrders.set(o));
+/**
+ * Reads `path` into `store` for the user signed in when it was asked: an answer that comes
+ * after another user signed in on the page is dropped, not shown as theirs.
+ */
+function loadFor<T>(path: string, store: { set(value: T): void }): Promise<void> {
+  const asked = userId();
+  return api<T>("GET", path).then((value) => {
+    if (asked !== null && userId() === asked) store.set(value);
+  });
+}
+
+const loadOpenOrders = () => loadFor("/v2/orders?status=open&limit=500", openOrders);
 
 /** Reloads the account's views from REST; bursts collapse into one reload. */
 export const reloadAccount = throttled(() =>
   Promise.all([
-    api<AccountJson>("GET", "/v2/account").then((a) => account.set(a)),
+    loadFor("/v2/account", account),
     loadOpenOrders(),
-    api<OrderJson[]>("GET", "/v2/orders?status=closed&limit=100").then((o) => closedOrders.set(o)),
-    api<PositionJson[]>("GET", "/v2/positions").then((p) => positions.set(p)),
-    api<FillJson[]>("GET", "/v2/account/activities/FILL?page_size=100").then((f) => fills.set(f)),
+    loadFor("/v2/orders?status=closed&limit=100", closedOrders),
+    loadFor("/v2/positions", positions),
+    loadFor("/v2/account/activities/FILL?page_size=100", fills),
   ]),
 );
+
+/**
+ * Empties the account's views when the user signing in changes (sign-out included): the
+ * page keeps running, and the next user must not see the last one's money, positions and
+ * orders until their own load (found in QA: for 20 s and more after a sign-in as another
+ * user, the terminal showed the previous account, its open orders with Cancel buttons).
+ */
+let viewsOf: string | null = null;
+session.subscribe(({ user }) => {
+  const id = user?.id ?? null;
+  if (id === viewsOf) return;
+  viewsOf = id;
+  account.set(null);
+  openOrders.set([]);
+  closedOrders.set([]);
+  positions.set([]);
+  fills.set([]);
+});
 
 /** The open orders again (a trailing stop's stop moved), on the same terms. */
 const reloadOpenOrders = throttled(loadOpenOrders);
@@ -289,8 +318,9 @@ export function startTerminal(): void {
   if (started) {
     subscribe();
     trades.start();
-    // Another user may have signed in on this page since.
+    // Another user may have signed in on this page since: their list and their account.
     void readServerWatchlist();
+    reloadAccount(true);
     return;
   }
   started = true;

@@ -4,14 +4,14 @@ import { csvRejection, parseOhlcvCsv } from "../../shared/market/csv";
 import { STREAM_TIMEFRAMES } from "../../shared/market/timeframe";
 import { conflict, notFound, unprocessable } from "../../shared/errors";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
-import { AdminAsset, Asset, CalendarDay, CalendarQuery, Clock, CreateAssetRequest, ListAssetsQuery, UpdateAssetRequest } from "../../shared/schemas/assets";
+import { AdminAsset, Asset, CalendarDay, CalendarQuery, Clock, CreateAssetRequest, ListAssetsQuery, startPriceProblem, UpdateAssetRequest } from "../../shared/schemas/assets";
 import { marketOf } from "../lib/objects";
 import type { AppEnv } from "../context";
 import { adminAssetView, assetView } from "../lib/assets";
 import { allAssets, findAsset, insertAsset, instrumentSpecOf, updateAsset } from "../../platform/assets";
 import { publish } from "../lib/events";
 import { principalOf, requirePermission } from "../middleware/authenticate";
-import { validationHook } from "../middleware/errors";
+import { invalidBody, validationHook } from "../middleware/errors";
 
 export const assets = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -185,6 +185,12 @@ assets.openapi(
   async (c) => {
     const { asset_id } = c.req.valid("param");
     const body = c.req.valid("json");
+    if (body.feed) {
+      // A new simulated feed's start price is checked against the grid the instrument keeps.
+      const tickSize = (await findAsset(c.env, asset_id))?.tickSize;
+      const problem = tickSize === undefined ? null : startPriceProblem(body.feed, tickSize);
+      if (problem) throw invalidBody([{ path: "feed.params.startPrice", message: problem }]);
+    }
     const changes = {
       ...(body.name !== undefined && { name: body.name }),
       ...(body.exchange !== undefined && { exchange: body.exchange.toUpperCase() }),

@@ -23,11 +23,11 @@ const d = schema.deadEvents;
 const DeadEvent = z
   .object({
     message_id: z.string(),
-    queue: z.string(),
+    queue: z.string().openapi({ description: "The dead-letter queue it came through (a replay sends it to the events queue)" }),
     event_type: z.string().nullable(),
     event_id: z.string().nullable(),
     events: z.number().int(),
-    attempts: z.number().int(),
+    attempts: z.number().int().openapi({ description: "Deliveries of it to the dead-letter consumer; the events consumer tried it max_retries + 1 times before" }),
     dead_at: z.string(),
     replayed_at: z.string().nullable(),
     body: z.unknown().openapi({ description: "The message as the consumer received it: an event envelope, or an array of them" }),

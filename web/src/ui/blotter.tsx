@@ -238,7 +238,11 @@ function Positions() {
   }
   return (
     <>
-      {problem && <p class="form-error">{problem}</p>}
+      {problem && (
+        <p class="form-error" role="alert">
+          {problem}
+        </p>
+      )}
       <table data-testid="positions">
         <thead>
           <tr>

@@ -115,7 +115,7 @@ export function DeadEventsPanel() {
   const events = list.items;
   async function replay(dead: DeadEvent) {
     const again = dead.replayed_at ? ` It was replayed already, at ${stamp(dead.replayed_at)}; consumers are idempotent, so what landed lands once.` : "";
-    if (!confirm(`Send ${dead.event_type ?? "this message"} back to the ${dead.queue} queue?${again}`)) return;
+    if (!confirm(`Send ${dead.event_type ?? "this message"} back to the events queue?${again}`)) return;
     clear();
     try {
       const replayed = await api<DeadEvent>("POST", `/api/admin/dead-events/${encodeURIComponent(dead.message_id)}/replay`);
@@ -128,7 +128,7 @@ export function DeadEventsPanel() {
   return (
     <section class="panel" data-testid="dead-events">
       <h2>Dead events</h2>
-      <p class="muted">Events the queue consumer gave up on after its retries. Replay one once whatever made it fail is mended.</p>
+      <p class="muted">Events the events queue's consumer gave up on after its retries, kept as they came through the dead-letter queue. Replay sends one back to the events queue; do it once whatever made it fail is mended.</p>
       {shown}
       {events === null ? (
         <p class="muted">Loading…</p>
@@ -142,10 +142,8 @@ export function DeadEventsPanel() {
             <thead>
               <tr>
                 <th>Dead at</th>
-                <th>Queue</th>
                 <th>Event</th>
-                <th class="r">Events</th>
-                <th class="r">Attempts</th>
+                <th class="r" title="Events in the message">Events</th>
                 <th>Replayed</th>
                 <th />
               </tr>
@@ -154,17 +152,15 @@ export function DeadEventsPanel() {
               {events.map((e) => (
                 <tr key={e.message_id} data-message={e.message_id}>
                   <td>{stamp(e.dead_at)}</td>
-                  <td>{e.queue}</td>
-                  <td>
+                  <td class="dead-event" title={`through ${e.queue}`}>
                     <details>
                       <summary>
-                        {e.event_type ?? "(not an event)"} <span class="muted mono">{e.event_id ?? e.message_id}</span>
+                        {e.event_type ?? "(not an event)"} <span class="muted mono">{(e.event_id ?? e.message_id).slice(0, 8)}…</span>
                       </summary>
                       <pre class="mono">{JSON.stringify(e.body, null, 2)}</pre>
                     </details>
                   </td>
                   <td class="r num">{e.events}</td>
-                  <td class="r num">{e.attempts}</td>
                   <td>{stamp(e.replayed_at)}</td>
                   <td class="actions">
                     <button onClick={() => void replay(e)}>Replay</button>
