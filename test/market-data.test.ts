@@ -105,6 +105,8 @@ describe("asset registry", () => {
     expect(await bad({ ...base, feed: { kind: "sim", params: { startPrice: -5 } } })).toContain("feed.params.startPrice");
     // A start price the instrument cannot print, on create and on a new feed (QA: 100.0005 on a 0.001 grid was stored).
     expect(await bad({ ...base, tick_size: "0.001", feed: { kind: "sim", params: { startPrice: "100.0005" } } })).toEqual(["feed.params.startPrice"]);
+    // A tick size that is no grid is its own refusal, with a start price given or not (a 500 before).
+    for (const tick_size of ["0.0x", "0", "-1", "1e-30", ""]) expect(await bad({ ...base, tick_size, feed: { kind: "sim", params: { startPrice: "100.00" } } }), tick_size).toContain("tick_size");
     const made = await createInstrument(admin, { tick_size: "0.001" });
     const offGrid = await expectError(await call(`/api/admin/assets/${made.id}`, { method: "PATCH", token: admin.access, body: { feed: { kind: "sim", params: { startPrice: "100.0005" } } } }), 422);
     expect(offGrid.message).toBe("request body is invalid: feed.params.startPrice: must be a positive multiple of the tick size 0.001");

@@ -770,6 +770,9 @@ try {
       await page.getByLabel("Email").fill(who);
       await page.getByLabel("Password").fill(PASSWORD);
       await page.getByRole("button", { name: "Sign in" }).last().click();
+      await page.waitForSelector(".top");
+      // The page stays on the route it was on (the strategies, after the steps before).
+      await page.getByRole("link", { name: "Trade" }).click();
       await page.waitForSelector(".terminal");
     };
     const tab = (name) => page.getByRole("tab", { name: new RegExp(`^${name} \\(`) });
@@ -855,7 +858,7 @@ try {
     if ((await config.locator(".form-error").count()) !== 0) throw new Error(`a solved problem stayed: ${await config.locator(".form-error").first().textContent()}`);
   });
 
-  await step("an admin writes a message to one user from the users' table and it reaches their bell; the dead events panel loads", async () => {
+  await step("an admin writes a message to one user from the users' table and it reaches their bell; a dead event shows its body and its replay's question", async () => {
     await page.locator(`[data-testid="users"] tr[data-user="${email}"]`).getByRole("button", { name: "Message" }).click();
     const panel = page.getByTestId("message");
     await panel.getByTestId("message-to").filter({ hasText: `trader_${tag}` }).waitFor();
