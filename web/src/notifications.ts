@@ -81,8 +81,9 @@ export async function markRead(id: number): Promise<void> {
 
 export async function markAllRead(): Promise<void> {
   await api("POST", "/api/notifications/read_all");
-  showAllRead(new Date().toISOString());
-  otherTabs?.postMessage({ allReadAt: new Date().toISOString() });
+  const at = new Date().toISOString();
+  showAllRead(at);
+  otherTabs?.postMessage({ allReadAt: at });
 }
 
 /** One notification marked read, here or in another tab. */
