@@ -58,14 +58,14 @@ export function invalidBody(details: FieldError[]): ApiError {
   return new ApiError(422, `request body is invalid${said}${more}`, details, 10000);
 }
 
+/** A problem's message after its parameter's name: "limit must be …" reads "must be …" (found in QA: "parameter limit: limit must be …"). */
+const withoutName = (problem: FieldError): string => (problem.message.startsWith(`${problem.path} `) ? problem.message.slice(problem.path.length + 1) : problem.message);
+
 /**
  * Hook for every zod-openapi route: a failed validation is a 422 naming the fields. A
  * query or path parameter's message is Alpaca's ("Invalid format for parameter limit: …"),
  * naming the first one: clients show only the message.
  */
-/** A problem's message after its parameter's name: "limit must be …" reads "must be …" (found in QA: "parameter limit: limit must be …"). */
-const withoutName = (problem: FieldError): string => (problem.message.startsWith(`${problem.path} `) ? problem.message.slice(problem.path.length + 1) : problem.message);
-
 export function validationHook(result: { success: boolean; error?: ZodError; target?: string; data?: unknown }): void {
   if (result.success || !result.error) return;
   const details = repeatedParameters(fieldErrors(result.error, result.target), result);
