@@ -6,7 +6,7 @@ import { useStore } from "../store";
 import { ConfigPanel } from "./config";
 import { DeadEventsPanel, MessagePanel } from "./operations";
 import { MoreButton, usePagedList } from "./paged-list";
-import { usePanelProblem } from "./panel-problem";
+import { FieldProblem, usePanelProblem } from "./panel-problem";
 
 // Admins only (the server enforces it; this page is just hidden from others): users
 // (role, disable), instruments (tradable, active, new ones with a simulated feed) and the
@@ -122,12 +122,7 @@ function Instruments() {
   const { report, clear, shown } = usePanelProblem();
   // Every problem of a refused new instrument, beside its field (found in QA: only the first was shown, under the form).
   const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
-  const fieldProblem = (field: string) =>
-    fieldProblems[field] && (
-      <span class="field-error" role="alert" data-field={field}>
-        {fieldProblems[field]}
-      </span>
-    );
+  const fieldProblem = (field: string) => <FieldProblem field={field} message={fieldProblems[field]} />;
   const load = () => api<Asset[]>("GET", "/api/admin/assets").then(setAssets, report);
   useEffect(() => void load(), []);
   const update = (id: string, body: Record<string, unknown>) => {

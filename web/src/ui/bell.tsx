@@ -1,22 +1,22 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { time } from "../format";
-import { messageOf } from "../api";
 import { loadOlderNotifications, markAllRead, markRead, notifications } from "../notifications";
 import { useStore } from "../store";
+import { usePanelProblem } from "./panel-problem";
 
 // The bell in the header: the unread count, and the latest notifications under it.
 export function Bell() {
   const { unread, items, older } = useStore(notifications);
   const [open, setOpen] = useState(false);
   const [loading, setLoading] = useState(false);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { report, clear, shown } = usePanelProblem("Could not load older notifications.");
   const loadOlder = async () => {
     setLoading(true);
-    setProblem(null);
+    clear();
     try {
       await loadOlderNotifications();
     } catch (e) {
-      setProblem(messageOf(e, "Could not load older notifications."));
+      report(e);
     } finally {
       setLoading(false);
     }
@@ -76,11 +76,7 @@ export function Bell() {
               </button>
             </div>
           )}
-          {problem && (
-            <p class="error" role="alert">
-              {problem}
-            </p>
-          )}
+          {shown}
         </div>
       )}
     </div>

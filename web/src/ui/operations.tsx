@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, type UserJson } from "../api";
 import { MoreButton, usePagedList } from "./paged-list";
-import { usePanelProblem } from "./panel-problem";
+import { FieldProblem, usePanelProblem } from "./panel-problem";
 
 // The operator's panels of the Admin page that the API had and the app did not (found in
 // QA): a message to one user or every active user (`POST /api/admin/notifications`), and the
@@ -44,12 +44,7 @@ export function MessagePanel(props: { to: UserJson | null; onEveryone(): void })
     }
   }
 
-  const problem = (field: string) =>
-    problems[field] && (
-      <span class="field-error" role="alert" data-field={field}>
-        {problems[field]}
-      </span>
-    );
+  const problem = (field: string) => <FieldProblem field={field} message={problems[field]} />;
   return (
     <section class="panel" data-testid="message">
       <h2>Message</h2>
