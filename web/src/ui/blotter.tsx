@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, ApiError } from "../api";
+import { api, messageOf } from "../api";
 import { dec, num, pct, signed, time, tone, usd } from "../format";
 import { useStore } from "../store";
 import { account, closedOrders, fills, liveEquity, livePosition, openOrders, positions, quotes, reloadAccount, type OrderJson } from "../trading";
@@ -62,7 +62,7 @@ function OpenOrders({ orders }: { orders: OrderJson[] }) {
       await run();
     } catch (e) {
       ok = false;
-      setProblem(e instanceof ApiError ? e.message : "The request failed. Check your connection.");
+      setProblem(messageOf(e, "The request failed. Check your connection."));
     }
     reloadAccount(true);
     return ok;
@@ -232,7 +232,7 @@ function Positions() {
     try {
       await api("DELETE", `/v2/positions/${encodeURIComponent(symbol)}`);
     } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "The request failed.");
+      setProblem(messageOf(e, "The request failed."));
     }
     reloadAccount(true);
   }
@@ -350,7 +350,7 @@ function EquityHistory() {
         setHistory(h);
         setProblem(null);
       },
-      (e: unknown) => !gone && setProblem(e instanceof ApiError ? e.message : "could not load the equity history"),
+      (e: unknown) => !gone && setProblem(messageOf(e, "could not load the equity history")),
     );
     return () => {
       gone = true;

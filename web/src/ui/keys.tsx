@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { ApiKey, CreatedApiKey } from "../../../shared/schemas/identity";
-import { api, ApiError, session } from "../api";
+import { api, messageOf, session } from "../api";
 import { useStore } from "../store";
 import { time } from "../format";
 import { SessionsPanel } from "./sessions";
@@ -16,7 +16,7 @@ export function KeysPage() {
   const [keys, setKeys] = useState<Key[] | null>(null);
   const [created, setCreated] = useState<Created | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const load = () => api<Key[]>("GET", "/api/keys").then(setKeys, (e: unknown) => setProblem(e instanceof ApiError ? e.message : "Could not load keys."));
+  const load = () => api<Key[]>("GET", "/api/keys").then(setKeys, (e: unknown) => setProblem(messageOf(e, "Could not load keys.")));
   useEffect(() => void load(), []);
 
   async function create(event: Event) {
@@ -29,7 +29,7 @@ export function KeysPage() {
       (event.target as HTMLFormElement).reset();
       await load();
     } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "The key could not be created.");
+      setProblem(messageOf(e, "The key could not be created."));
     }
   }
 
@@ -42,7 +42,7 @@ export function KeysPage() {
       if (created?.key_id === id) setCreated(null);
       await load();
     } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "The key could not be revoked.");
+      setProblem(messageOf(e, "The key could not be revoked."));
     }
   }
 
@@ -56,7 +56,7 @@ export function KeysPage() {
       setCreated(null);
       await load();
     } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "The keys could not be revoked.");
+      setProblem(messageOf(e, "The keys could not be revoked."));
     }
   }
 

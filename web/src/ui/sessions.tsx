@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { Session } from "../../../shared/schemas/identity";
-import { api, ApiError, signOut } from "../api";
+import { api, messageOf, signOut } from "../api";
 import { clientName } from "../client-name";
 
 // The user's sign-ins, each ended on its own: a browser left signed in elsewhere is ended
@@ -13,7 +13,7 @@ const when = (iso: string) => new Date(iso).toLocaleString([], { dateStyle: "sho
 export function SessionsPanel() {
   const [sessions, setSessions] = useState<SessionView[] | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const load = () => api<SessionView[]>("GET", "/api/sessions").then(setSessions, (e: unknown) => setProblem(e instanceof ApiError ? e.message : "Could not load sessions."));
+  const load = () => api<SessionView[]>("GET", "/api/sessions").then(setSessions, (e: unknown) => setProblem(messageOf(e, "Could not load sessions.")));
   useEffect(() => void load(), []);
 
   async function end(s: SessionView) {
@@ -24,7 +24,7 @@ export function SessionsPanel() {
       if (s.current) return void (await signOut());
       await load();
     } catch (e) {
-      setProblem(e instanceof ApiError ? e.message : "The session could not be ended.");
+      setProblem(messageOf(e, "The session could not be ended."));
     }
   }
 

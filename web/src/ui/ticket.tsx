@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { api, ApiError } from "../api";
+import { api, messageOf } from "../api";
 import { dec, num, times, usd } from "../format";
 import { useStore } from "../store";
 import { account, applyOrder, quotes, reloadAccount, selected, type OrderJson } from "../trading";
@@ -71,7 +71,7 @@ export function Ticket() {
       applyOrder(o);
       reloadAccount(true);
     } catch (e) {
-      setResult({ ok: false, text: e instanceof ApiError ? e.message : "The order could not be sent. Check your connection." });
+      setResult({ ok: false, text: messageOf(e, "The order could not be sent. Check your connection.") });
     } finally {
       setBusy(false);
     }
