@@ -1,10 +1,28 @@
 import { describe, expect, it } from "vitest";
-import { call, createKey, expectError, json, signUp } from "./helpers";
+import { call, createKey, expectError, json, PASSWORD, signUp } from "./helpers";
 
 interface User {
   id: string;
+  email: string;
+  username: string;
   role: string;
   status: string;
+}
+
+/** A user registered with this email and username (as typed: the server keeps them lower-cased); their id. */
+async function register(email: string, username: string): Promise<string> {
+  const res = await call("/api/auth/register", { body: { email, username, password: PASSWORD } });
+  expect(res.status).toBe(201);
+  return (await json<{ user: { id: string } }>(res)).user.id;
+}
+
+/** A text no other test's user has. */
+const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e8).toString(36)}`;
+
+/** The ids of the users a search answers (one page, as large as they come). */
+async function search(admin: { access: string; ip: string }, query: string): Promise<string[]> {
+  const page = await json<{ users: User[] }>(await call(`/api/admin/users?limit=500&${query}`, { token: admin.access, ip: admin.ip }));
+  return page.users.map((u) => u.id);
 }
 
 describe("admin", () => {
@@ -45,6 +63,78 @@ describe("admin", () => {
     const page = await json<{ users: User[] }>(await call("/api/admin/users?role=admin&limit=500", { token: admin.access }));
     expect(page.users.every((u) => u.role === "admin")).toBe(true);
     expect(page.users.map((u) => u.id)).toContain(admin.id);
+  });
+
+  it("searches users by a part of their email or username, in any case (QA: id order only, no search)", async () => {
+    const admin = await signUp("admin");
+    const tag = unique();
+    const byEmail = await register(`Mail.${tag}@Example.com`, `m${tag}`);
+    const byName = await register(`n${tag}@example.com`, `Name.${tag}.X`);
+    // Only in the email (the "@" part), typed in another case.
+    expect(await search(admin, `q=${encodeURIComponent(`IL.${tag}@EXAMPLE`)}`)).toEqual([byEmail]);
+    // Only in the username, in another case, with the blanks around it trimmed.
+    expect(await search(admin, `q=${encodeURIComponent(` ME.${tag.toUpperCase()}.x `)}`)).toEqual([byName]);
+    // A part both have, and one nobody has.
+    expect((await search(admin, `q=${tag}`)).sort()).toEqual([byEmail, byName].sort());
+    expect(await search(admin, `q=${encodeURIComponent(`${tag}-none`)}`)).toEqual([]);
+  });
+
+  it("documents the search in the OpenAPI document", async () => {
+    const doc = await json<{ paths: Record<string, { get: { parameters: { name: string; in: string; description?: string; schema: { maxLength?: number } }[] } }> }>(await call("/openapi.json"));
+    const q = doc.paths["/api/admin/users"]!.get.parameters.find((p) => p.name === "q");
+    expect(q).toMatchObject({ in: "query", schema: { maxLength: 100 } });
+    expect(q?.description).toContain("email or username");
+  });
+
+  it("a % or _ in the search is that character, not a wildcard", async () => {
+    const admin = await signUp("admin");
+    const tag = unique();
+    const underscored = await register(`a${tag}@example.com`, `a${tag}_b`);
+    const lettered = await register(`c${tag}@example.com`, `a${tag}xb`);
+    // "_" would match any one character, "%" any text: each user.
+    expect(await search(admin, `q=${encodeURIComponent(`${tag}_b`)}`)).toEqual([underscored]);
+    const withUnderscore = await json<{ users: User[] }>(await call("/api/admin/users?limit=500&q=_", { token: admin.access, ip: admin.ip }));
+    expect(withUnderscore.users.map((u) => u.id)).toContain(underscored);
+    expect(withUnderscore.users.every((u) => u.email.includes("_") || u.username.includes("_"))).toBe(true);
+    expect(await search(admin, `q=${encodeURIComponent(`${tag}x`)}`)).toEqual([lettered]);
+    // Neither an email nor a username may hold a "%" or a backslash: a search for one finds
+    // nobody (as LIKE's escape character, a backslash and "x" would read "x").
+    expect(await search(admin, `q=${encodeURIComponent("%")}`)).toEqual([]);
+    expect(await search(admin, `q=${encodeURIComponent(`${tag}%b`)}`)).toEqual([]);
+    expect(await search(admin, `q=${encodeURIComponent(`a${tag}\\xb`)}`)).toEqual([]);
+  });
+
+  it("a search combines with the role filter", async () => {
+    const admin = await signUp("admin");
+    const tag = unique();
+    const [trader, other] = [await register(`t${tag}@example.com`, `t${tag}`), await register(`o${tag}@example.com`, `o${tag}`)];
+    expect((await call(`/api/admin/users/${other}`, { method: "PATCH", body: { role: "admin" }, token: admin.access, ip: admin.ip })).status).toBe(200);
+    expect(await search(admin, `q=${tag}&role=admin`)).toEqual([other]);
+    expect(await search(admin, `q=${tag}&role=trader`)).toEqual([trader]);
+    expect(await search(admin, `q=${tag}&role=guest`)).toEqual([]);
+  });
+
+  it("pages through a search, each match once, the next page continuing the same search", async () => {
+    const admin = await signUp("admin");
+    const tag = unique();
+    const matches: string[] = [];
+    for (let i = 0; i < 5; i++) matches.push(await register(`p${i}${tag}@example.com`, `p${i}${tag}`));
+    for (const cursor of ["page_token", "after"]) {
+      const seen: string[] = [];
+      let token: string | null = null;
+      let pages = 0;
+      do {
+        const page: { users: User[]; next_page_token: string | null } = await json(
+          await call(`/api/admin/users?limit=2&q=${tag.toUpperCase()}${token ? `&${cursor}=${token}` : ""}`, { token: admin.access, ip: admin.ip }),
+        );
+        expect(page.users.length).toBeLessThanOrEqual(2);
+        seen.push(...page.users.map((u) => u.id));
+        token = page.next_page_token;
+        pages += 1;
+      } while (token && pages < 10);
+      expect(seen, cursor).toEqual([...matches].sort());
+      expect(pages, cursor).toBe(3);
+    }
   });
 
   it("changes a role, which applies to the user's existing token at once", async () => {
@@ -152,10 +242,17 @@ describe("admin", () => {
       ["/api/admin/users?role=root", "Invalid format for parameter role: must be one of guest, user, trader, admin"],
       ["/api/admin/users?status=gone", "Invalid format for parameter status: must be active or disabled"],
       ["/api/admin/users?limit=abc", "Invalid format for parameter limit: must be a whole number"],
+      ["/api/admin/users?q=", "Invalid format for parameter q: must not be empty"],
+      ["/api/admin/users?q=%20%20", "Invalid format for parameter q: must not be empty"],
+      [`/api/admin/users?q=${"a".repeat(101)}`, "Invalid format for parameter q: must be at most 100 characters"],
+      ["/api/admin/users?q=a&q=b", "Invalid format for parameter q: is given more than once; give it once"],
       ["/api/admin/accounts/not-a-uuid", "Invalid format for parameter user_id: must be a user id (UUID)"],
       ["/api/admin/config/history?before=abc", "Invalid format for parameter before: must be a whole number"],
     ];
     for (const [path, message] of cases) expect((await expectError(await call(path, { token: admin.access, ip: admin.ip }), 422)).message, path).toBe(message);
+    // The longest search is taken (trimmed: the blanks around it do not count); D1 refused it
+    // as a LIKE pattern (over 50 bytes), a 500.
+    expect((await call(`/api/admin/users?q=${"a".repeat(100)}%20`, { token: admin.access, ip: admin.ip })).status).toBe(200);
     for (const [method, path, body] of [
       ["POST", "/api/admin/accounts/nope/deposits", { amount: "1" }],
       ["PATCH", "/api/admin/accounts/nope/limits", {}],

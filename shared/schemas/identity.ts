@@ -121,6 +121,9 @@ export const AdminUpdateUserRequest = z
   .refine((b) => b.role !== undefined || b.status !== undefined, { message: "nothing to update: give role or status" })
   .openapi("AdminUpdateUserRequest");
 
+/** The longest text GET /api/admin/users searches for. */
+export const USER_SEARCH_MAX = 100;
+
 export const ListUsersQuery = z.object({
   limit: wholeParam("limit", 1, 500).default(100),
   page_token: z.uuid({ error: "not a page token from this list" }).optional().openapi({ description: "next_page_token of the previous page" }),
@@ -128,6 +131,16 @@ export const ListUsersQuery = z.object({
   // Each refusal names the parameter and what it takes (zod's own read "Invalid option: expected one of …").
   role: z.enum(ROLES, { error: `role must be one of ${ROLES.join(", ")}` }).optional(),
   status: z.enum(["active", "disabled"], { error: "status must be active or disabled" }).optional(),
+  // An admin with many users finds one by a part of their email or username (QA: only id order, no search).
+  q: z
+    .string()
+    .trim()
+    .min(1, { error: "q must not be empty" })
+    .max(USER_SEARCH_MAX, { error: `q must be at most ${USER_SEARCH_MAX} characters` })
+    .optional()
+    .describe(
+      `Only users whose email or username contains this text, in any case (${USER_SEARCH_MAX} characters at most; % and _ are literal); combines with role and status, and the next page continues the same search when q is sent with page_token`,
+    ),
 });
 
 export const UserList = z

@@ -44,12 +44,22 @@ function userChangeQuestion(user: UserJson, body: Record<string, string>): strin
 
 /** Users asked for at a time: the first page, and each "Load more". */
 const USERS_PAGE = 100;
+/** How long the users' search waits after a keystroke before it asks (Enter asks at once). */
+const SEARCH_DELAY_MS = 300;
 
 function Users(props: { onMessage(user: UserJson): void }) {
   const me = useStore(session).user;
   const { report, clear, shown } = usePanelProblem();
-  // A page at a time, "Load more" for the next (found in QA: the page showed the first 200 and no more).
-  const list = usePagedList<UserJson>({ path: "/api/admin/users", key: "users", pageSize: USERS_PAGE, idOf: (u) => u.id, report, clear });
+  // A part of an email or username (found in QA: an admin with many users could not find one):
+  // what is typed, and what was asked for once typing paused; empty lists everyone.
+  const [typed, setTyped] = useState("");
+  const [q, setQ] = useState("");
+  useEffect(() => {
+    const timer = setTimeout(() => setQ(typed.trim()), SEARCH_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [typed]);
+  // A page at a time, "Load more" for the next (found in QA: the page showed the first 200 and no more), of the same search.
+  const list = usePagedList<UserJson>({ path: "/api/admin/users", key: "users", pageSize: USERS_PAGE, query: { q }, idOf: (u) => u.id, report, clear });
   const users = list.items ?? [];
   // One row replaced by what the server answered, the pages loaded kept; drawn again even
   // when nothing changed, so a select left on a declined or refused role shows the kept one.
@@ -66,6 +76,20 @@ function Users(props: { onMessage(user: UserJson): void }) {
   return (
     <section class="panel">
       <h2>Users</h2>
+      <form
+        class="inline-form"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQ(typed.trim());
+        }}
+      >
+        <label>
+          Search users
+          {/* 100: the longest search the API takes (ListUsersQuery). */}
+          <input type="search" name="q" value={typed} maxLength={100} size={32} placeholder="email or username" onInput={(e) => setTyped((e.target as HTMLInputElement).value)} />
+        </label>
+      </form>
       {shown}
       <div class="table-scroll">
         <table data-testid="users">
@@ -102,6 +126,7 @@ function Users(props: { onMessage(user: UserJson): void }) {
           </tbody>
         </table>
       </div>
+      {q && list.items?.length === 0 && <p class="empty">No user's email or username contains “{q}”.</p>}
       <MoreButton list={list} label="Load more" testid="more-users" />
     </section>
   );
