@@ -1,5 +1,5 @@
 import { and, eq, isNull } from "drizzle-orm";
-import { parseScopes, type Credential, type KeyRecord, type SessionRecord, type UserRecord } from "../shared/identity/gate";
+import { ACCOUNT_DISABLED, parseScopes, type Credential, type KeyRecord, type SessionRecord, type UserRecord } from "../shared/identity/gate";
 import { permissionsOf, type Role } from "../shared/rbac";
 import type { Principal } from "../shared/principal";
 import { verifyAccessToken } from "./access-token";
@@ -99,8 +99,8 @@ export async function fromAccessToken(env: Env, token: string): Promise<Principa
     .innerJoin(schema.users, eq(schema.users.id, schema.sessions.userId))
     .where(and(eq(schema.sessions.id, claims.sessionId), eq(schema.sessions.userId, claims.userId)))
     .get();
+  if (row && row.status !== "active") return ACCOUNT_DISABLED;
   if (!row || row.revokedAt !== null || row.expiresAt <= Date.now()) return "session has ended; sign in again";
-  if (row.status !== "active") return "user is disabled";
   return { userId: claims.userId, role: row.role, permissions: permissionsOf(row.role), via: { kind: "session", sessionId: claims.sessionId } };
 }
 
@@ -121,7 +121,7 @@ export async function fromApiKey(env: Env, keyId: string, secret: string, ctx: {
     .get();
   const presented = await keyedHash(env.PASSWORD_PEPPER, secret);
   if (!row || !constantTimeEqual(presented, row.secretHash)) return "API key is invalid";
-  if (row.status !== "active") return "user is disabled";
+  if (row.status !== "active") return ACCOUNT_DISABLED;
   const scopes = parseScopes(row.scopes);
   const write = keyUsedWrite(env, keyId, Date.now(), row.lastUsedAt);
   if (write) ctx.waitUntil(write);

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../shared/password-policy";
-import { call, expectError, freshIp, json, ORIGIN, PASSWORD, signUp, tableCounts } from "./helpers";
+import { call, createKey, expectError, freshIp, json, ORIGIN, PASSWORD, signUp, tableCounts } from "./helpers";
 
 interface Tokens {
   access_token: string;
@@ -162,6 +162,21 @@ describe("login", () => {
     expect(right.message).toBe("this account is disabled; ask an administrator to enable it");
     const wrong = await expectError(await call("/api/auth/login", { body: { email: user.email, password: `${user.password}x` } }), 401);
     expect(wrong.message).toBe("email or password is incorrect");
+  });
+
+  it("tells a disabled user's token, refresh token and API key that the account is disabled, not that the session ended", async () => {
+    const [user, admin] = await Promise.all([signUp(), signUp("admin")]);
+    const key = await createKey(user);
+    // Through the admin API, as in life: disabling also ends the user's sessions.
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "disabled" }, token: admin.access })).status).toBe(200);
+    const disabled = "this account is disabled; ask an administrator to enable it";
+    expect((await expectError(await call("/api/users/me", { token: user.access }), 401)).message).toBe(disabled);
+    expect((await expectError(await call("/v2/account", { apiKey: key }), 401)).message).toBe(disabled);
+    expect((await expectError(await call("/api/auth/refresh", { body: { refresh_token: user.refresh } }), 401)).message).toBe(disabled);
+    // Enabled again: the key works, the ended session stays ended.
+    expect((await call(`/api/admin/users/${user.id}`, { method: "PATCH", body: { status: "active" }, token: admin.access })).status).toBe(200);
+    expect((await call("/v2/account", { apiKey: key })).status).toBe(200);
+    expect((await expectError(await call("/api/users/me", { token: user.access }), 401)).message).toBe("session has ended; sign in again");
   });
 });
 

@@ -36,7 +36,9 @@ describe("the gate's rules", () => {
       [user(), session({ revokedAt: NOW - 1 }), "session has ended; sign in again"],
       [user(), null, "session has ended; sign in again"],
       [null, session(), "session has ended; sign in again"],
-      [user({ status: "disabled" }), session(), "user is disabled"],
+      [user({ status: "disabled" }), session(), "this account is disabled; ask an administrator to enable it"],
+      // Disabling a user revokes their sessions: the token is told why, not to sign in again.
+      [user({ status: "disabled" }), session({ revokedAt: NOW - 1 }), "this account is disabled; ask an administrator to enable it"],
     ];
     for (const [u, s, message] of cases) {
       const w = windows();

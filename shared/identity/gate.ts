@@ -71,17 +71,25 @@ export type GatedCommand = (typeof GATED_COMMANDS)[number];
 /** A gated command's answer: the refusal, or the command's value with the caller's rate decision. */
 export type Gated<T> = { admitted: true; rate: Decision; value: T } | { admitted: false; refusal: GateRefusal; rate: Decision | null };
 
+/**
+ * What a disabled user's credentials are told, the login's 403 included. Disabling a user
+ * also ends their sessions, so a token of theirs is told this rather than that its session
+ * ended: signing in again would not help (QA).
+ */
+export const ACCOUNT_DISABLED = "this account is disabled; ask an administrator to enable it";
+
 /** Whether a credential stands, and as whom; the messages are the gateway's 401s. */
 export function authenticate(user: UserRecord | null, credential: Credential, record: SessionRecord | KeyRecord | null, now: number): Principal | string {
   if (credential.kind === "session") {
     const session = record as SessionRecord | null;
+    // The session is the user's own (its record was found under the signed user id).
+    if (user && session && user.status !== "active") return ACCOUNT_DISABLED;
     if (!user || !session || session.revokedAt !== null || session.expiresAt <= now) return "session has ended; sign in again";
-    if (user.status !== "active") return "user is disabled";
     return { userId: user.id, role: user.role, permissions: permissionsOf(user.role), via: { kind: "session", sessionId: session.id } };
   }
   const key = record as KeyRecord | null;
   if (!user || !key || key.revokedAt !== null || !constantTimeEqual(credential.secretHash, key.secretHash)) return "API key is invalid";
-  if (user.status !== "active") return "user is disabled";
+  if (user.status !== "active") return ACCOUNT_DISABLED;
   return { userId: user.id, role: user.role, permissions: permissionsOf(user.role, key.scopes), via: { kind: "api_key", keyId: key.keyId, scopes: key.scopes } };
 }
 

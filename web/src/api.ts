@@ -53,6 +53,8 @@ interface Session {
 }
 
 const SESSION_ENDED = "Your session has ended: it was signed out elsewhere, its password was changed, or its access was revoked. Sign in again.";
+const ACCOUNT_DISABLED = /^this account is disabled/;
+const DISABLED = "This account has been disabled, which ended its session. Ask an administrator to enable it.";
 
 export const session = createStore<Session>({ user: null, restoring: true });
 
@@ -141,8 +143,9 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
   let res = await send(method, path, body, headers);
   if (res.status === 401 && (await refresh())) res = await send(method, path, body, headers);
   const parsed = await parse(res);
-  // Refused while signed in, and the refresh refused too: the session was ended from elsewhere.
-  if (res.status === 401 && session.get().user) signedOut(SESSION_ENDED);
+  // Refused while signed in, and the refresh refused too: the session was ended from elsewhere,
+  // or an admin disabled the account (which the server says, and signing in again would not mend).
+  if (res.status === 401 && session.get().user) signedOut(ACCOUNT_DISABLED.test(errorOf(res.status, parsed).message) ? DISABLED : SESSION_ENDED);
   if (!res.ok && res.status !== 207) throw errorOf(res.status, parsed);
   return parsed as T;
 }

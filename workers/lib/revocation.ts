@@ -15,7 +15,7 @@ import { allHubs } from "./stream-hubs";
 // when the revoking request answers.
 
 const REASONS: Record<SocketSelector["kind"], string> = {
-  user: "user is disabled",
+  user: "this account is disabled",
   role: "the user's role changed; reconnect",
   session: "session has ended",
   sessions: "session has ended",

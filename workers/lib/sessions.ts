@@ -1,6 +1,7 @@
 import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { unauthorized } from "../../shared/errors";
+import { ACCOUNT_DISABLED } from "../../shared/identity/gate";
 import { issueAccessToken } from "../../platform/access-token";
 import { gatewayConfig } from "./config";
 import { database, schema } from "../../platform/db";
@@ -63,8 +64,9 @@ export async function rotateSession(env: Env, refreshToken: string): Promise<Tok
     .where(eq(schema.refreshTokens.tokenHash, tokenHash))
     .get();
   if (!row) throw unauthorized("refresh token is invalid");
+  // Disabling a user ends their sessions: they are told why, not to sign in again (QA).
+  if (row.status !== "active") throw unauthorized(ACCOUNT_DISABLED);
   if (row.revokedAt !== null || row.expiresAt <= Date.now()) throw unauthorized("session has ended; sign in again");
-  if (row.status !== "active") throw unauthorized("user is disabled");
   if (row.usedAt === null) {
     const next = await successorOf(env.PASSWORD_PEPPER, refreshToken);
     const [marked] = await db.batch([

@@ -4,6 +4,7 @@ import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { ApiError, conflict, forbidden, unauthorized, unprocessable } from "../../shared/errors";
+import { ACCOUNT_DISABLED } from "../../shared/identity/gate";
 import { passwordViolations, weakPasswordError } from "../../shared/password-policy";
 import { errorResponses, jsonBody, jsonContent } from "../../shared/schemas/common";
 import { LoginRequest, RefreshRequest, RegisterRequest, RegisterResponse, TokenResponse } from "../../shared/schemas/identity";
@@ -174,7 +175,7 @@ auth.openapi(login, async (c) => {
   const valid = await verifyPassword(password, c.env.PASSWORD_PEPPER, user?.passwordHash ?? (await decoyHash(c.env.PASSWORD_PEPPER)));
   if (!user || !valid || user.status !== "active") {
     await recordLoginFailure(c.env, ip);
-    if (user && valid) throw forbidden("this account is disabled; ask an administrator to enable it");
+    if (user && valid) throw forbidden(ACCOUNT_DISABLED);
     throw unauthorized("email or password is incorrect");
   }
   await clearLoginFailures(c.env, email);
