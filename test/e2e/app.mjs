@@ -804,7 +804,7 @@ try {
     return alert;
   });
 
-  await step("an admin sees users and instruments, and a refused instrument's problems beside their fields", async () => {
+  await step("an admin sees users, finds one by a part of their email, sees instruments, and a refused instrument's problems beside their fields", async () => {
     makeAdminViaScript(email, stateDir);
     await page.getByLabel("Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Sign in" }).last().click();
@@ -812,6 +812,19 @@ try {
     await page.getByRole("link", { name: "Admin" }).click();
     await page.locator(`[data-testid="users"] tr[data-user="${email}"]`).waitFor();
     await page.locator('[data-testid="assets"] tr[data-symbol="AAPL"]').waitFor();
+    // The users' search keeps the rows whose email or username holds the text, in any case.
+    const rows = page.locator('[data-testid="users"] tbody tr');
+    const everyone = await rows.count();
+    if (everyone < 2) throw new Error(`the users' table lists ${everyone} users before the search; the test needs two`);
+    const search = page.getByLabel("Search users");
+    await search.fill(email.split("@")[0].toUpperCase());
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="users"] tbody tr').length < n, everyone);
+    const kept = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-user")));
+    if (kept.length !== 1 || kept[0] !== email) throw new Error(`the search kept ${JSON.stringify(kept)}, not just ${email}`);
+    await search.fill("no-such-user-anywhere");
+    await page.getByText("No user's email or username contains").waitFor();
+    await search.fill("");
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="users"] tbody tr').length === n, everyone);
     // A refused new instrument shows every problem beside its field.
     const form = page.locator("form.inline-form", { has: page.getByRole("button", { name: "Add instrument" }) });
     await form.getByLabel("Symbol").fill("BADTICK");
