@@ -185,8 +185,13 @@ export function runOptions(values, m) {
   const halfSpreadTicks = integer(values["half-spread-ticks"] ?? "0", "--half-spread-ticks", errors, 1_000_000);
 
   let quoteLots;
-  if (values["quote-size"] !== undefined && specCheck.success) {
-    quoteLots = m.decimalToLots(values["quote-size"], spec);
+  const quoteSize = values["quote-size"];
+  // In digits, as --cash and the API's sizes are (found in QA: "1e3" was taken here and refused there).
+  if (quoteSize !== undefined && !/^\d+(\.\d+)?$/.test(quoteSize)) {
+    const written = Number(quoteSize) > 0 ? "; write it in digits, like 10 or 0.5" : "";
+    errors.push(`--quote-size: "${quoteSize.slice(0, 40)}" is not a positive size on the ${spec.lotSize} lot grid${written}`);
+  } else if (quoteSize !== undefined && specCheck.success) {
+    quoteLots = m.decimalToLots(quoteSize, spec);
     // Too many lots to count is said as such, not as off the grid (found in QA).
     if (quoteLots === undefined && m.tooManySteps(values["quote-size"], spec.lotSize)) errors.push(`--quote-size: "${values["quote-size"]}" is more than 2^53 lots of ${spec.lotSize}; give a smaller size`);
     else if (quoteLots === undefined || quoteLots <= 0) errors.push(`--quote-size: "${values["quote-size"]}" is not a positive size on the ${spec.lotSize} lot grid`);

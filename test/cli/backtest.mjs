@@ -291,8 +291,11 @@ export default {
     const dashed = backtest(["--strategy", "ma-cross", "--csv", rfc, "--cash", "-5"]);
     assert(dashed.code === 2 && dashed.stderr.includes('--cash needs a value; one that starts with "-" is written --cash=<value>'), `exit ${dashed.code}: ${dashed.stderr}`);
     // A number out of range is said as such, not as a notation or grid problem.
-    const large = backtest(["--strategy", "ma-cross", "--csv", rfc, "--cash", "1e30", "--quote-size", "1e40"]);
-    assert(large.code === 2 && large.stderr.includes("write it in digits") && large.stderr.includes('"1e40" is more than 2^53 lots'), `exit ${large.code}: ${large.stderr}`);
+    const large = backtest(["--strategy", "ma-cross", "--csv", rfc, "--cash", "1e30", "--quote-size", `1${"0".repeat(40)}`]);
+    assert(large.code === 2 && large.stderr.includes("write it in digits") && large.stderr.includes(`"1${"0".repeat(40)}" is more than 2^53 lots`), `exit ${large.code}: ${large.stderr}`);
+    // A size in exponent notation is refused as --cash's is, saying how to write it.
+    const exponent = backtest(["--strategy", "ma-cross", "--csv", rfc, "--quote-size", "1e3"]);
+    assert(exponent.code === 2 && exponent.stderr.includes('--quote-size: "1e3" is not a positive size on the 0.000000001 lot grid; write it in digits, like 10 or 0.5'), `exit ${exponent.code}: ${exponent.stderr}`);
     const valueless = backtest(["--strategy", "ma-cross", "--csv"]);
     assert(valueless.code === 2 && valueless.stderr.includes("--csv needs a value"), `exit ${valueless.code}: ${valueless.stderr}`);
     const template = backtest(["--strategy", "no-such-template", "--csv", rfc]);
