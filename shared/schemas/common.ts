@@ -118,7 +118,8 @@ export const clientOrderId = () =>
  * tabs are kept (a message's body has paragraphs). The caller sets its lengths.
  */
 export const shownTextProblem = (text: string, lines = false): boolean => hasUnshown(lines ? text.replace(/[\n\t]/g, "") : text) || LONE_SURROGATE.test(text);
-export const SHOWN_TEXT_MESSAGE = "must not contain control characters, text-direction marks or unpaired surrogates";
+// Invisible ones named with an example (found in QA: a zero-width space was refused as a control character).
+export const SHOWN_TEXT_MESSAGE = "must not contain control characters, invisible characters (such as a zero-width space), text-direction marks or unpaired surrogates";
 
 /**
  * A name people read (a strategy's, a key's, a display name): trimmed and in Unicode's

@@ -332,9 +332,9 @@ describe("idempotency and risk", () => {
     const byClient = await json<OrderJson>(await call("/v2/orders:by_client_order_id?client_order_id=bot-42", { token: user.access, ip: user.ip }));
     expect(byClient.id).toBe(first.id);
     // An id echoed in views, streams, CSVs and logs: no control characters, direction marks or lone surrogates (QA: stored and echoed).
-    for (const bad of ["a\u0000b", "line\nbreak", "\ud800", "x\udc00", "\u202eevil"]) {
+    for (const bad of ["a\u0000b", "line\nbreak", "\ud800", "x\udc00", "\u202eevil", "zero\u200bwidth"]) {
       const refused = await expectError(await placeOrder(user, { ...body, client_order_id: bad }), 422);
-      expect(refused.details.map((d) => d.message)).toContain("client_order_id must not contain control characters, text-direction marks or unpaired surrogates");
+      expect(refused.details.map((d) => d.message)).toContain("client_order_id must not contain control characters, invisible characters (such as a zero-width space), text-direction marks or unpaired surrogates");
       await expectError(await call(`/v2/orders/${first.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { limit_price: "98.50", client_order_id: bad } }), 422);
     }
     // A pair that makes one character is fine.
