@@ -1025,6 +1025,27 @@ try {
     return notice;
   });
 
+  await step("a user an admin disables while their page is open drops to the sign-in form, which says the account is disabled", async () => {
+    // The "other" user of the sign-in step above; the admin is the page's first user, whose password changed in the step before.
+    const other = `other-${tag}@example.com`;
+    await page.getByLabel("Email").fill(other);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).last().click();
+    await page.waitForSelector(".top");
+    const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "198.51.100.78" }, body: JSON.stringify({ email, password: `${PASSWORD}-2` }) });
+    if (login.status !== 200) throw new Error(`admin login: ${login.status} ${await login.text()}`);
+    const admin = { authorization: `Bearer ${(await login.json()).access_token}`, "content-type": "application/json" };
+    const users = await (await fetch(`${base}/api/admin/users?q=${encodeURIComponent(other)}`, { headers: admin })).json();
+    const id = users.users?.[0]?.id;
+    if (!id) throw new Error(`no user ${other}: ${JSON.stringify(users)}`);
+    const disabled = await fetch(`${base}/api/admin/users/${id}`, { method: "PATCH", headers: admin, body: JSON.stringify({ status: "disabled" }) });
+    if (disabled.status !== 200) throw new Error(`disable: ${disabled.status} ${await disabled.text()}`);
+    // No click: the server closes the page's sockets, the page asks whether its session stands, and is told why not.
+    const notice = await page.getByTestId("session-ended").textContent({ timeout: 15_000 });
+    if (!/disabled/.test(notice ?? "")) throw new Error(`the sign-in form says: ${notice}`);
+    return notice;
+  });
+
   await step("no script errors on the page", async () => {
     if (errors.length) throw new Error(errors.join(" | "));
   });
