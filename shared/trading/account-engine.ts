@@ -600,7 +600,13 @@ export class AccountEngine {
         if (error.reason === "insufficient_position" && reservation) {
           return refused("position", `insufficient balance for ${spec.symbol} (requested ${lotsToDecimal(reservation.lots, spec)}, available ${lotsToDecimal(free, spec)})`, [{ path: "qty", message: "more than the position's free quantity" }]);
         }
-        return refused("buying_power", error.message);
+        // What a buy holds, said after ccxt's words (found in QA: a market buy of the cash's
+        // worth at the last price was refused with a sum 10 % above it, and no reason).
+        const holds =
+          error.reason !== "insufficient_cash" || intent.side !== "buy" || intent.qty === null ? ""
+          : cap !== null ? `: a ${intent.type === "market" ? "market" : "stop"} buy holds its value at the edge of the ${limits.priceBandPct}% price band (${ticksToDecimal(cap, spec)}), the most it may pay, plus the largest fee; a notional buy holds only its amount and fee`
+          : ": a limit buy holds its value at its limit price plus the largest fee";
+        return refused("buying_power", `${error.message}${holds}`);
       }
       const order = newOrder(id, priced(reference), asset, cap, replaces, now, intent.trail ? reference : null);
       if (this.#state.resets) order.resets = this.#state.resets;

@@ -108,6 +108,17 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
   const symbol = spec.symbol;
   if (ctx.ordersLastMinute >= limits.ordersPerMinute)
     return { rule: "order_rate", message: `order rate limit reached: at most ${limits.ordersPerMinute} orders a minute per account` };
+  // A stop already through the last price would trigger on arrival: a stop-loss typed on
+  // the wrong side of the market became an immediate market sale (found in QA). Refused, as
+  // Alpaca refuses it; a trailing stop's stop is set from the price, never through it.
+  if (intent.stop !== null && !intent.trail && (intent.side === "buy" ? intent.stop <= reference : intent.stop >= reference)) {
+    const where = intent.stop === reference ? "at" : intent.side === "buy" ? "below" : "above";
+    return {
+      rule: "invalid_order",
+      path: "stop_price",
+      message: `stop_price ${ticksToDecimal(intent.stop, spec)} is ${where} the last price ${ticksToDecimal(reference, spec)}: a ${intent.side} stop must be ${intent.side === "buy" ? "above" : "below"} it, or it would trigger at once (to trade now, send a market or limit order)`,
+    };
+  }
   // Only a limit that would trade through the band is refused: a buy above it or a sell
   // below it. A passive limit far from the market, or a protective stop, just waits. A stop
   // limit trades only once its stop triggers, so its band is around the stop (or the last

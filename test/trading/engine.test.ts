@@ -13,6 +13,7 @@ import { COIN, harness, STOCK, usd } from "./engine-harness";
 // test's. Each defect the engine split exposed has its test here.
 
 const refusal = (o: { ok: boolean; refusal?: { rule: string } }) => (o.ok ? "accepted" : o.refusal!.rule);
+const refusalMessage = (o: { ok: boolean; refusal?: { message: string } }) => (o.ok ? "accepted" : o.refusal!.message);
 
 describe("placing orders", () => {
   it("an engine that builds no domain events or no trade updates, or keeps fills as records (a backtest's), places, fills and numbers everything as one that does", async () => {
@@ -101,16 +102,35 @@ describe("placing orders", () => {
     const h = harness({ limits: { priceBandPct: 10 } });
     await h.quote("99.00", "100.00");
     await h.trade("100.00");
+    const placed = await h.place({ side: "buy", stop_price: "120.00", limit_price: "132.00", qty: "1", type: "stop_limit", time_in_force: "gtc" });
+    expect(placed.ok ? placed.value.status : placed.refusal.message).toBe("new");
+    h.reconcile();
+  });
+
+  it("refuses a stop already at or through the last price, which would trigger on arrival, as Alpaca does (QA: a sell stop above the market sold at once)", async () => {
+    const h = harness({ limits: { priceBandPct: 10 } });
+    await h.quote("99.00", "100.00");
+    await h.trade("100.00");
+    const before = h.book.commits;
     for (const fields of [
-      { side: "buy", stop_price: "120.00", limit_price: "132.00" },
-      { side: "buy", stop_price: "95.00", limit_price: "110.00" },
+      { side: "buy", type: "stop", stop_price: "95.00" },
+      { side: "buy", type: "stop", stop_price: "100.00" },
+      { side: "buy", type: "stop_limit", stop_price: "95.00", limit_price: "110.00" },
+      { side: "sell", type: "stop", stop_price: "100.00" },
+      { side: "sell", type: "stop_limit", stop_price: "105.00", limit_price: "104.00" },
     ] as const) {
-      const placed = await h.place({ ...fields, qty: "1", type: "stop_limit", time_in_force: "gtc" });
-      // The first rests untriggered; the second, its stop through the last price, triggers and fills at the ask.
-      expect(placed.ok ? placed.value.status : placed.refusal.message, JSON.stringify(fields)).toBe(fields.stop_price === "120.00" ? "new" : "filled");
+      const placed = await h.place({ ...fields, qty: "1", time_in_force: "gtc" });
+      expect(placed.ok, JSON.stringify(fields)).toBe(false);
+      if (placed.ok) continue;
+      expect(placed.refusal.rule).toBe("invalid_order");
+      expect(placed.refusal.details).toEqual([{ path: "stop_price", message: expect.stringContaining(`${fields.side} stop must be ${fields.side === "buy" ? "above" : "below"} it`) }]);
     }
-    // A stop already through the last price: the band is around the last price.
-    expect(refusal(await h.place({ side: "buy", qty: "1", type: "stop_limit", stop_price: "95.00", limit_price: "110.01", time_in_force: "gtc" }))).toBe("price_band");
+    expect(refusalMessage(await h.place({ side: "sell", type: "stop", stop_price: "105.00", qty: "1", time_in_force: "gtc" }))).toBe(
+      "stop_price 105.00 is above the last price 100.00: a sell stop must be below it, or it would trigger at once (to trade now, send a market or limit order)",
+    );
+    // Nothing was placed or reserved; a stop on the right side still rests.
+    expect(h.book.commits).toBe(before);
+    expect((await h.place({ side: "buy", type: "stop", stop_price: "100.01", qty: "1", time_in_force: "gtc" })).ok).toBe(true);
     h.reconcile();
   });
 

@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, json, signUp, type TestUser } from "../helpers";
+import { call, expectError, json, signUp, type TestUser } from "../helpers";
 import { accountJson, order, orderReaching, placed, placeOrder, steeredMarket, traderAndMarket, until, type Market, type OrderJson } from "./helpers";
 
 // Every order type × time in force, on a market quoted 100.00 / 100.05 (100 each side)
@@ -46,10 +46,6 @@ const CASES: Case[] = [
   ),
   // A buy stop waits for a trade at or above 101.00, then buys at the ask.
   ...TIFS.map((tif): Case => ({ type: "stop", tif, prices: { stop_price: "101.00" }, placed: "new", then: riseToTrigger, end: { status: "filled", filled_qty: "10", filled_avg_price: "101.05" } })),
-  // A buy stop already far through the last trade triggers on arrival and buys at the ask:
-  // its protection is around the price, not the stop (around 50.00 it found nothing and
-  // ended canceled, unfilled).
-  ...TIFS.map((tif): Case => ({ type: "stop", tif, prices: { stop_price: "50.00" }, placed: "filled", end: { status: "filled", filled_qty: "10", filled_avg_price: "100.05" } })),
   // A buy stop_limit at 101.00 / 101.10 buys at the ask once triggered.
   ...TIFS.map(
     (tif): Case => ({ type: "stop_limit", tif, prices: { stop_price: "101.00", limit_price: "101.10" }, placed: "new", then: riseToTrigger, end: { status: "filled", filled_qty: "10", filled_avg_price: "101.05" } }),
@@ -83,6 +79,23 @@ describe("every order type × time in force", () => {
     const account = await accountJson(user);
     if (end.status === "new") expect(account.buying_power).not.toBe(account.cash);
     else expect(account.buying_power).toBe(account.cash);
+  });
+
+  it("a stop already through the last trade is refused with 422 naming stop_price, and nothing is placed or held, for every time in force", async () => {
+    const [user, market] = await Promise.all([signUp(), steeredMarket(admin)]);
+    await market.quote("100.00", "100.05");
+    await market.trade("100.02");
+    for (const tif of TIFS) {
+      for (const prices of [{ stop_price: "50.00" }, { stop_price: "100.02" }, { stop_price: "99.00", limit_price: "101.00" }]) {
+        const type = "limit_price" in prices ? "stop_limit" : "stop";
+        const refused = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "10", side: "buy", type, time_in_force: tif, ...prices }), 422);
+        expect(refused.details.map((d) => d.path), `${type} ${tif} ${JSON.stringify(prices)}`).toEqual(["stop_price"]);
+        expect(refused.message).toMatch(/^stop_price \d+\.\d+ is (below|at) the last price 100\.02: a buy stop must be above it/);
+      }
+    }
+    const account = await accountJson(user);
+    expect(account.buying_power).toBe(account.cash);
+    expect(await json<OrderJson[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }))).toEqual([]);
   });
 });
 

@@ -349,7 +349,10 @@ describe("idempotency and risk", () => {
   it("refuses what the account cannot pay or deliver, in ccxt's words, and changes nothing", async () => {
     const { user, market } = await fresh();
     const buy = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "999", side: "buy", type: "limit", limit_price: "101.00", time_in_force: "gtc" }), 403);
-    expect(buy.message).toMatch(/^insufficient balance for USD \(requested [\d.]+, available 100000\.00\)$/);
+    expect(buy.message).toMatch(/^insufficient balance for USD \(requested [\d.]+, available 100000\.00\): a limit buy holds its value at its limit price plus the largest fee$/);
+    // A market buy says why it asks for more than its value at the last price: it holds the band's edge.
+    const market_ = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "990", side: "buy", type: "market", time_in_force: "gtc" }), 403);
+    expect(market_.message).toMatch(/^insufficient balance for USD \(requested [\d.]+, available 100000\.00\): a market buy holds its value at the edge of the 10% price band \([\d.]+\), the most it may pay, plus the largest fee; a notional buy holds only its amount and fee$/);
     const sell = await expectError(await placeOrder(user, { symbol: market.symbol, qty: "1", side: "sell", type: "market", time_in_force: "gtc" }), 403);
     // In the instrument's quantities, not the ledger's lots.
     expect(sell.message).toBe(`insufficient balance for ${market.symbol} (requested 1, available 0)`);
