@@ -1,6 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { InstrumentSpec } from "../shared/market/instrument";
-import { Backtest, backtestReport, type BacktestPart, type BacktestReport } from "../shared/strategy/backtest";
+import { Backtest, backtestReport, STEP_COMMAND_BUDGET, type BacktestPart, type BacktestReport } from "../shared/strategy/backtest";
 import { failedCallbackLogs, strategyInvoker, type InvokeRequest, type InvokeResult } from "../shared/strategy/invoke";
 import type { LogLine, Strategy, StrategyBar } from "../shared/strategy/runtime";
 import type { RiskLimits } from "../shared/trading/risk";
@@ -84,9 +84,10 @@ export default class StrategySandbox extends WorkerEntrypoint {
       const { bt } = current();
       chunk.from = bt.barsDone;
       chunk.bars = bars;
-      // At most STEP_LOOP_BUDGET iterations a call: the host sends the bars not played again.
+      // At most STEP_LOOP_BUDGET iterations and STEP_COMMAND_BUDGET orders a call: the host sends the bars not played again.
       resetStepWork();
-      await bt.step(bars.length, () => stepWork() > STEP_LOOP_BUDGET);
+      const sent = bt.commandsSent;
+      await bt.step(bars.length, () => stepWork() > STEP_LOOP_BUDGET || bt.commandsSent - sent > STEP_COMMAND_BUDGET);
       return { done: bt.barsDone, total: bt.total, finished: bt.done, settled: take ? bt.take() : null };
     });
     // A failed run's progress is where it failed, not its last report (a chunk's start).

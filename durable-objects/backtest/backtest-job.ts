@@ -5,7 +5,7 @@ import { logger } from "../../platform/log";
 import { domainEvent } from "../../shared/events";
 import { runCodeBacktest, StrategyCodeError } from "../../platform/sandbox";
 import { MAX_BARS, MAX_SERIES_POINTS, metricsView, PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestProgress } from "../../shared/schemas/backtests";
-import { Backtest, backtestReport, type BacktestReport, type BarFeed } from "../../shared/strategy/backtest";
+import { Backtest, backtestReport, STEP_COMMAND_BUDGET, type BacktestReport, type BarFeed } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 import type { OrderView } from "../../shared/trading/orders";
 import type { FillActivity } from "../../shared/trading/ports";
@@ -183,7 +183,8 @@ export class BacktestJob extends DurableObject<Env> {
       this.#run = this.#templateRun(request, this.#bars());
     }
     const run = this.#run;
-    await run.step(CHUNK_BARS);
+    const sent = run.commandsSent;
+    await run.step(CHUNK_BARS, () => run.commandsSent - sent > STEP_COMMAND_BUDGET);
     const state = this.#store.state()!;
     if (TERMINAL.has(state.status) || this.#run !== run) return false;
     // Settled orders and fills go to storage as the run makes them (the last take, the rest).

@@ -146,6 +146,7 @@ export class Backtest<P> {
   readonly #start: () => Promise<void>;
   readonly #finish: () => Promise<{ result: Omit<BacktestResult, "orders" | "fills">; rest: KeptPart }>;
   readonly #take: () => KeptPart;
+  readonly #sent: () => number;
   #result: Omit<BacktestResult, "orders" | "fills"> | undefined;
   /** What the run had not handed over when it ended: the result's orders and fills until taken. */
   #rest: KeptPart = { orders: [], fills: [] };
@@ -157,6 +158,16 @@ export class Backtest<P> {
     this.#start = parts.start;
     this.#finish = parts.finish;
     this.#take = parts.take;
+    this.#sent = parts.sent;
+  }
+
+  /**
+   * Orders, cancels and replaces the strategy has sent so far: a step bounded by bars alone
+   * could take minutes of one thread on a strategy that places hundreds of orders a bar
+   * (found in QA), so the sandbox and the job also stop a step after a number of these.
+   */
+  get commandsSent(): number {
+    return this.#sent();
   }
 
   /**
@@ -244,6 +255,17 @@ export class Backtest<P> {
  * million-bar run 10–15 % faster than taking them all at the end (interleaved runs).
  */
 const TAKE_EVERY = 5_000;
+
+/**
+ * Strategy commands one step of a hosted run (the sandbox's call, the job's chunk) sends
+ * before it hands back, checked between bars: a chunk of 2,000 bars of a strategy placing
+ * hundreds of orders a bar held the one thread local workerd runs everything on for minutes
+ * (found in QA). Above what a strategy sends in a chunk of bars in the ordinary way (the MA
+ * cross: about 80 in 2,000 bars); the host plays the rest in its next call. An order costs
+ * more the more orders rest (the ledger's reservations are copied whole by each change), so
+ * with tens of thousands resting a step of this many still takes a few tenths of a second.
+ */
+export const STEP_COMMAND_BUDGET = 250;
 
 /** A whole run; the result's orders and fills are made into views when first read. */
 export function runBacktest<P>(options: BacktestOptions<P>): Promise<BacktestResult> {
@@ -374,9 +396,14 @@ function prepare<P>(options: BacktestOptions<P>) {
       return maxSellQty(runner.engine.ledger, spec);
     },
   };
+  /** Commands the strategy has sent: what a sandbox's step counts as work besides its loops. */
+  let sent = 0;
   const port: StrategyPort = {
     view: () => view,
-    send: (command) => sendStrategyCommand(runner, book, asset, ID_PREFIX, command),
+    send: (command) => {
+      sent += 1;
+      return sendStrategyCommand(runner, book, asset, ID_PREFIX, command);
+    },
   };
   const rt = new StrategyRuntime({
     invoke: strategyInvoker(strategy),
@@ -587,5 +614,5 @@ function prepare<P>(options: BacktestOptions<P>) {
     };
     return { result, rest };
   };
-  return { start: () => rt.start(), play, finish, take: () => handOver(false) };
+  return { start: () => rt.start(), play, finish, take: () => handOver(false), sent: () => sent };
 }
