@@ -465,6 +465,17 @@ describe("an uploaded CSV, streamed into its job", () => {
     expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n).toBe(before);
   });
 
+  it("refuses an upload's fee_bps that is not digits (empty, blank, hex, an exponent) instead of reading it as a number, and runs nothing", async () => {
+    const before = (await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n;
+    // Found in QA: an empty fee_bps ran with no fees, 0x10 at 16 and 1e1 at 10.
+    for (const fee of ["", " ", "0x10", "1e1", "-1", "1000.5"]) {
+      const refused = await expectError(await uploadCsv(minuteBars(100, 3), { fee_bps: fee }), 422);
+      expect(refused.message, JSON.stringify(fee)).toMatch(/fee_bps/);
+    }
+    expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n).toBe(before);
+    expect((await uploadCsv(minuteBars(100, 3), { fee_bps: "2.5" })).status).toBe(201);
+  });
+
   it("refuses a body declared larger than the upload allows before reading it", async () => {
     const res = await call(`/api/backtests/csv?${new URLSearchParams({ ...UNLISTED, timeframe: "1Min", template: "ma-cross" })}`, {
       rawBody: "timestamp,open,high,low,close,volume\n",

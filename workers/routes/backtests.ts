@@ -110,7 +110,15 @@ const CsvQuery = z.strictObject(
     tick_size: z.string().max(24).optional(),
     lot_size: z.string().max(24).optional(),
     cash: z.string().max(40).optional(),
-    fee_bps: z.coerce.number({ error: "must be a number of basis points" }).min(0).max(1000).optional(),
+    // Digits only (found in QA: coerced, an empty fee_bps ran with no fees, 0x10 at 16 and 1e1 at 10).
+    fee_bps: z
+      .string()
+      .trim()
+      .regex(/^\d{1,4}(\.\d+)?$/, { error: "must be a number of basis points written in digits, like 7 or 2.5" })
+      .transform(Number)
+      .pipe(z.number().max(1000, { error: "must be at most 1000 basis points" }))
+      .optional()
+      .openapi({ type: "string", description: "Maker and taker fee in basis points (0 to 1000), in digits", example: "7" }),
     min_fee: z.string().max(40).optional(),
     half_spread_ticks: wholeParam("half_spread_ticks", 0, 1_000_000).default(0),
     slippage_ticks: wholeParam("slippage_ticks", 0, 1_000_000).optional(),
