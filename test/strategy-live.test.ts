@@ -378,6 +378,9 @@ describe("a live strategy", () => {
     const fire = (action: "start" | "stop") => call(`/api/strategies/${id}/${action}`, { token: trader.access, method: "POST", ip: trader.ip });
     const first = await Promise.all([fire("start"), fire("start"), fire("start"), fire("start")]);
     expect(first.map((r) => r.status).every((s) => s === 200)).toBe(true);
+    // One run: every start answers the same one (found in QA: the second of two replaced the first's).
+    const runs = new Set((await Promise.all(first.map((r) => json<{ run: number }>(r)))).map((s) => s.run));
+    expect([...runs]).toEqual([(await liveStatus(trader, id)).run]);
     const mixed = await Promise.all([fire("stop"), fire("start"), fire("stop"), fire("start"), fire("stop")]);
     for (const res of mixed) expect([200, 409]).toContain(res.status);
     // Whatever the order they ran in, the record and the symbol's object agree.

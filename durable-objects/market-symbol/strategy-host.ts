@@ -69,11 +69,15 @@ export class StrategyHost {
     return this.#store.runningCount() > 0;
   }
 
-  /** Starts a strategy (idempotent for the same run): onStart, then its first orders. */
+  /**
+   * Starts a strategy: onStart, then its first orders. Idempotent: a strategy already running
+   * answers its run, whichever run the call asks for (found in QA: two starts at once each
+   * read it stopped, and the second replaced the first's run).
+   */
   start(config: LiveStrategyConfig): Promise<LiveStrategyStatus> {
     return this.#serial(async () => {
       const existing = this.#store.get(config.id);
-      if (existing && existing.config.run === config.run && existing.status === "running") return this.#status(existing);
+      if (existing && existing.status === "running") return this.#status(existing);
       const refusal = liveStartRefusal(this.#store.runningOf(config.owner, config.id), this.symbol);
       if (refusal) return { id: config.id, run: config.run, version: config.version, symbol: this.symbol, status: "stopped", message: refusal, stats: liveStats(newCounters(Date.now())) };
       this.#unload(config.id);
