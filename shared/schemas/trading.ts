@@ -146,6 +146,8 @@ export const Account = z
     effective_buying_power: Money,
     non_marginable_buying_power: Money,
     options_buying_power: Str,
+    daytrading_buying_power: Str.openapi({ description: "0: a cash account has no day-trading margin" }),
+    bod_dtbp: Str.openapi({ description: "0, as daytrading_buying_power" }),
     portfolio_value: Money,
     equity: Money,
     last_equity: Money,
@@ -170,6 +172,13 @@ export const Account = z
     trade_suspended_by_user: z.boolean(),
     shorting_enabled: z.boolean(),
     daytrade_count: z.number().int(),
+    intraday_adjustments: Str,
+    pending_reg_taf_fees: Str,
+    options_approved_level: z.number().int().openapi({ description: "0: no options" }),
+    options_trading_level: z.number().int().openapi({ description: "0: no options" }),
+    crypto_tier: z.number().int(),
+    admin_configurations: z.object({}).openapi({ description: "Always empty" }),
+    user_configurations: z.null(),
     balance_asof: Str.openapi({ description: "The account's trading date, New York's (YYYY-MM-DD)" }),
     created_at: Str,
   })
@@ -229,6 +238,11 @@ export const OrderQueryParams = z.object({
 
 export const ActivityQueryParams = z.object({
   activity_types: z.string().max(200).optional(),
+  // Alpaca's two groups (found in QA: ignored, every activity was listed).
+  category: z
+    .enum(["trade_activity", "non_trade_activity"], { error: "category must be trade_activity or non_trade_activity" })
+    .optional()
+    .openapi({ description: "trade_activity (fills) or non_trade_activity (cash: deposits, a reset's journal); not with activity_types" }),
   date: z.string().max(40).optional(),
   after: z.string().max(40).optional(),
   until: z.string().max(40).optional(),

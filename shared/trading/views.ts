@@ -102,6 +102,9 @@ export function accountView(id: string, createdAt: number, ledger: Ledger, longM
     effective_buying_power: money(ledger.cash),
     non_marginable_buying_power: money(ledger.cash),
     options_buying_power: "0",
+    // A cash account has no day-trading margin; typed clients require the fields (found in QA).
+    daytrading_buying_power: "0",
+    bod_dtbp: "0",
     portfolio_value: money(equity),
     equity: money(equity),
     last_equity: lastEquity,
@@ -126,6 +129,13 @@ export function accountView(id: string, createdAt: number, ledger: Ledger, longM
     trade_suspended_by_user: suspended,
     shorting_enabled: false,
     daytrade_count: 0,
+    intraday_adjustments: "0",
+    pending_reg_taf_fees: "0",
+    options_approved_level: 0,
+    options_trading_level: 0,
+    crypto_tier: 1,
+    admin_configurations: {},
+    user_configurations: null,
     balance_asof: balanceAsOf,
     created_at: new Date(createdAt).toISOString(),
   };

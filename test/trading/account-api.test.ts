@@ -99,6 +99,14 @@ describe("activities", () => {
     // Types of Alpaca's that RedFire never records are answered with none, alone or beside others.
     expect(await get<unknown[]>(user, "/v2/account/activities?activity_types=DIV")).toEqual([]);
     expect((await get<{ activity_type: string }[]>(user, "/v2/account/activities?activity_types=DIV,FILL,INT")).map((a) => a.activity_type)).toEqual(["FILL", "FILL", "FILL"]);
+    // TRANS is Alpaca's cash transactions (deposits and withdrawals), and category its two groups (QA: both were ignored).
+    const types = async (query: string) => (await get<{ activity_type: string }[]>(user, `/v2/account/activities${query}`)).map((a) => a.activity_type);
+    expect(await types("?activity_types=TRANS")).toEqual(["CSD"]);
+    expect(await types("/TRANS")).toEqual(["CSD"]);
+    expect(await types("?category=trade_activity")).toEqual(["FILL", "FILL", "FILL"]);
+    expect(await types("?category=non_trade_activity")).toEqual(["CSD"]);
+    expect((await expectError(await call("/v2/account/activities?category=bogus", { token: user.access, ip: user.ip }), 422)).message).toBe("Invalid format for parameter category: must be trade_activity or non_trade_activity");
+    expect((await expectError(await call("/v2/account/activities?category=trade_activity&activity_types=FILL", { token: user.access, ip: user.ip }), 422)).message).toBe("category cannot be combined with activity_types");
     // date is the account's day, New York's: today's holds everything just done, yesterday's nothing.
     const today = tradingDate(Date.now());
     expect(await get<unknown[]>(user, `/v2/account/activities?date=${today}`)).toHaveLength(all.length);

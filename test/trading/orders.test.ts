@@ -20,6 +20,8 @@ describe("a paper account", () => {
     const account = await accountJson(user);
     expect(account).toMatchObject({ cash: "100000.00", buying_power: "100000.00", equity: "100000.00", currency: "USD", status: "ACTIVE", trading_blocked: false, long_market_value: "0.00" });
     expect(account.id).toMatch(/^[0-9a-f-]{36}$/);
+    // Fields typed clients require (found in QA: a strict deserializer failed without them).
+    expect(account).toMatchObject({ daytrading_buying_power: "0", bod_dtbp: "0", intraday_adjustments: "0", pending_reg_taf_fees: "0", options_approved_level: 0, options_trading_level: 0, crypto_tier: 1, admin_configurations: {}, user_configurations: null });
   });
 });
 

@@ -91,9 +91,18 @@ function positiveAmount(value: string | number, path: string): string {
 async function listActivities(c: Parameters<Parameters<typeof account.openapi>[1]>[0], pathType: string | undefined) {
   const q = ActivityQueryParams.parse(c.req.query());
   const raw = pathType ?? q.activity_types;
-  const types = raw ? [...new Set(raw.split(",").map((t) => t.trim().toUpperCase()).filter(Boolean))] : null;
-  const unknown = types?.filter((t) => !ALPACA_ACTIVITY_TYPES.has(t)) ?? [];
+  if (raw !== undefined && q.category !== undefined)
+    throw unprocessable("category cannot be combined with activity_types", [{ path: "category", message: "give category or activity_types, not both" }]);
+  const asked = raw ? [...new Set(raw.split(",").map((t) => t.trim().toUpperCase()).filter(Boolean))] : null;
+  const unknown = asked?.filter((t) => !ALPACA_ACTIVITY_TYPES.has(t)) ?? [];
   if (unknown.length > 0) throw unprocessable(`unknown activity type ${unknown.join(", ")}; RedFire records ${ACTIVITY_TYPES.join(", ")}`, [{ path: "activity_types", message: "unknown type" }]);
+  // TRANS is Alpaca's name for cash transactions, deposits (CSD) and withdrawals (CSW) both
+  // (found in QA: it answered nothing beside a deposit).
+  const types =
+    q.category === "trade_activity" ? ["FILL"]
+    : q.category === "non_trade_activity" ? ACTIVITY_TYPES.filter((t) => t !== "FILL")
+    : asked && asked.includes("TRANS") ? [...new Set([...asked, "CSD", "CSW"])]
+    : asked;
   let after = instantParam("after", q.after);
   let until = instantParam("until", q.until);
   if (q.date !== undefined) {
