@@ -34,12 +34,17 @@ export function stillFresh(price: MarketPrice | undefined, now: number): price i
 }
 
 /** a ÷ b as a decimal string with 4 decimals, rounded half away from zero. */
+/** Sixteen decimals, as Alpaca gives a ratio (found in QA: four hid a small P&L as "0.0000"). */
+const RATIO_SCALE = 10n ** 16n;
+
 function ratio(a: Money, b: Money): string {
   if (b === ZERO) return "0";
-  const scaled = (a * 10_000n * 2n + (a < 0n ? -b : b)) / (b * 2n);
+  const scaled = (a * RATIO_SCALE * 2n + (a < 0n ? -b : b)) / (b * 2n);
+  if (scaled === 0n) return "0";
   const negative = scaled < 0n;
   const abs = negative ? -scaled : scaled;
-  return `${negative ? "-" : ""}${abs / 10_000n}.${(abs % 10_000n).toString().padStart(4, "0")}`;
+  const decimals = (abs % RATIO_SCALE).toString().padStart(16, "0").replace(/0+$/, "");
+  return `${negative ? "-" : ""}${abs / RATIO_SCALE}${decimals ? `.${decimals}` : ""}`;
 }
 
 export function positionView(p: Position, spec: InstrumentSpec, assetId: string, price: MarketPrice | undefined) {

@@ -404,6 +404,8 @@ describe("positions and activities", () => {
     await market.trade("101.00");
     const position = await json<Record<string, string>>(await call(`/v2/positions/${market.symbol}`, { token: user.access, ip: user.ip }));
     expect(position).toMatchObject({ market_value: "1010.00", unrealized_pl: "9.50", cost_basis: "1000.50" });
+    // The ratio to sixteen decimals, as Alpaca gives it (QA: four hid a small P&L as "0.0000").
+    expect(position.unrealized_plpc).toBe("0.0094952523738131");
     const half = await call(`/v2/positions/${market.symbol}?percentage=50`, { method: "DELETE", token: user.access, ip: user.ip });
     expect(half.status).toBe(200);
     expect(await json<OrderJson>(half)).toMatchObject({ side: "sell", qty: "5", status: "filled" });
