@@ -115,6 +115,11 @@ describe("activities", () => {
     // Alone, and a real date.
     const both = await expectError(await call(`/v2/account/activities?date=${today}&after=${yesterday}`, { token: user.access, ip: user.ip }), 422);
     expect(both.message).toBe("date cannot be combined with after or until");
+    // Bounds the wrong way round are refused, as the calendar and the portfolio history refuse them (QA: an empty list).
+    for (const path of ["/v2/account/activities", "/v2/orders"]) {
+      const reversed = await expectError(await call(`${path}?after=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z`, { token: user.access, ip: user.ip }), 422);
+      expect(reversed.message, path).toBe("after must be before until");
+    }
     // 9999-12-31 answered 500 (its next day has no four-digit year).
     for (const bad of ["2026-02-30", "tomorrow", "1767225600000", "9999-12-31", "0001-01-01"]) await expectError(await call(`/v2/account/activities?date=${bad}`, { token: user.access, ip: user.ip }), 422);
     // An empty after is no after, as everywhere else.

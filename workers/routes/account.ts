@@ -9,7 +9,7 @@ import type { Outcome } from "../../shared/trading/outcome";
 import { parseMoney } from "../../shared/trading/money";
 import { RiskLimits } from "../../shared/trading/risk";
 import type { AppEnv } from "../context";
-import { accountOf, instantParam, tracedAccountOf, unwrap } from "../lib/accounts";
+import { accountOf, timeRange, tracedAccountOf, unwrap } from "../lib/accounts";
 import { log } from "../../platform/log";
 import { traced } from "../../platform/trace";
 import { database, schema } from "../../platform/db";
@@ -103,8 +103,7 @@ async function listActivities(c: Parameters<Parameters<typeof account.openapi>[1
     : q.category === "non_trade_activity" ? ACTIVITY_TYPES.filter((t) => t !== "FILL")
     : asked && asked.includes("TRANS") ? [...new Set([...asked, "CSD", "CSW"])]
     : asked;
-  let after = instantParam("after", q.after);
-  let until = instantParam("until", q.until);
+  let { after, until } = timeRange(q.after, q.until);
   if (q.date !== undefined) {
     // A day of the account's: the New York date, from its midnight to the next (23 to 25
     // hours), as the activities' `date` reads; it was the UTC day.

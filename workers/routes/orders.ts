@@ -3,7 +3,7 @@ import { notFound } from "../../shared/errors";
 import { booleanParam, errorResponses, jsonBody, jsonContent, SESSION_OR_KEY } from "../../shared/schemas/common";
 import { Order, OrderQueryParams, OrderRequest, ReplaceRequest } from "../../shared/schemas/trading";
 import type { AppEnv } from "../context";
-import { accountOf, instantParam, tradableAsset, unwrap } from "../lib/accounts";
+import { accountOf, timeRange, tradableAsset, unwrap } from "../lib/accounts";
 import { registrySymbols } from "../../platform/assets";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
@@ -65,8 +65,7 @@ orders.openapi(
     const symbols = named && (await registrySymbols(c.env, named));
     const query = {
       open: q.status === "all" ? null : q.status === "open",
-      after: instantParam("after", q.after),
-      until: instantParam("until", q.until),
+      ...timeRange(q.after, q.until),
       direction: q.direction,
       limit: q.limit,
       symbols: symbols && symbols.length > 0 ? symbols : null,
