@@ -463,6 +463,9 @@ describe("an uploaded CSV, streamed into its job", () => {
     expect(refused.message).toMatch(/^Invalid query string: .*unknown query parameters fees_bps, sizing/);
     expect(refused.details[0]?.path).toBe("(query)");
     expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests WHERE user_id = ?").bind(user.id).first<{ n: number }>())!.n).toBe(before);
+    // The list too (QA: status=done was ignored and every run listed).
+    const listed = await expectError(await call("/api/backtests?status=done", { token: user.access, ip: user.ip }), 422);
+    expect(listed.message).toMatch(/^Invalid query string: .*unknown query parameter status/);
   });
 
   it("refuses an upload's fee_bps that is not digits (empty, blank, hex, an exponent) instead of reading it as a number, and runs nothing", async () => {

@@ -110,7 +110,9 @@ export const clientOrderId = () =>
     .string()
     .min(1)
     .max(128)
-    .refine((text) => !shownTextProblem(text), `client_order_id ${SHOWN_TEXT_MESSAGE}`);
+    .refine((text) => !shownTextProblem(text), `client_order_id ${SHOWN_TEXT_MESSAGE}`)
+    // Spaces alone name nothing a client can find again (found in QA: "  " was taken, "" refused).
+    .refine((text) => text.trim().length > 0, "client_order_id must not be blank");
 
 /**
  * Text people read that is not a name (a webhook's description, a message's title or body):

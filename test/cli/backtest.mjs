@@ -281,6 +281,18 @@ export default {
     assert(!run.stderr.includes("    at "), `a stack: ${run.stderr}`);
   });
 
+  await check("--maker-bps and --taker-bps set one side each: the MA cross's market orders pay the taker's fee", () => {
+    const base = backtest(maArgs(rfc));
+    // --fee-bps 7 in maArgs; a lower maker fee changes nothing for orders that take on arrival
+    // (a higher one would: a buy holds the larger of the two as its worst-case fee).
+    const split = backtest([...maArgs(rfc), "--maker-bps", "0", "--taker-bps", "7"]);
+    assert(split.code === 0 && split.stdout === base.stdout, `exit ${split.code}: ${split.stderr}`);
+    const cheaper = json(backtest([...maArgs(rfc), "--taker-bps", "3"]));
+    assert(Number(cheaper.metrics.fees) < Number(json(base).metrics.fees), `fees ${cheaper.metrics.fees} against ${json(base).metrics.fees}`);
+    const bad = backtest([...maArgs(rfc), "--maker-bps", "abc"]);
+    assert(bad.code === 2 && bad.stderr.includes('--maker-bps: "abc" is not a number of basis points'), `exit ${bad.code}: ${bad.stderr}`);
+  });
+
   await check("bad options exit 2 and name every offending option", () => {
     const run = backtest(["--strategy", "ma-cross", "--csv", rfc, "--tick", "0", "--fee-bps", "abc", "--half-spread-ticks", "1.5", "--json"]);
     assert(run.code === 2, `exit ${run.code}`);

@@ -339,6 +339,8 @@ describe("idempotency and risk", () => {
       expect(refused.details.map((d) => d.message)).toContain("client_order_id must not contain control characters, invisible characters (such as a zero-width space), text-direction marks or unpaired surrogates");
       await expectError(await call(`/v2/orders/${first.id}`, { method: "PATCH", token: user.access, ip: user.ip, body: { limit_price: "98.50", client_order_id: bad } }), 422);
     }
+    const blank = await expectError(await placeOrder(user, { ...body, client_order_id: "   " }), 422);
+    expect(blank.details.map((d) => d.message)).toContain("client_order_id must not be blank");
     // A pair that makes one character is fine.
     expect((await placed(user, { ...body, client_order_id: "rocket-\ud83d\ude80" })).client_order_id).toBe("rocket-\u{1f680}");
     expect(await json<OrderJson[]>(await call("/v2/orders?status=all", { token: user.access, ip: user.ip }))).toHaveLength(2);
