@@ -121,9 +121,10 @@ export function checkRisk(ctx: RiskContext): RiskReject | null {
   }
   // Only a limit that would trade through the band is refused: a buy above it or a sell
   // below it. A passive limit far from the market, or a protective stop, just waits. A stop
-  // limit trades only once its stop triggers, so its band is around the stop (or the last
-  // price, when the stop is already through it): a buy stop limit far above the market is
-  // accepted as Alpaca accepts it, and its limit may not trade through the band at the stop.
+  // limit trades only once its stop triggers, so its band is around the stop (a stop through
+  // the price was refused above; stopAnchor still picks the price, should one reach here): a
+  // buy stop limit far above the market is accepted as Alpaca accepts it, and its limit may
+  // not trade through the band at the stop.
   const center = intent.type === "stop_limit" ? stopAnchor(intent.side, intent.stop!, reference) : reference;
   const [low, high] = priceBand(center, limits.priceBandPct);
   if (intent.limit !== null && (intent.side === "buy" ? intent.limit > high : intent.limit < low))
