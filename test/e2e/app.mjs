@@ -66,7 +66,8 @@ try {
   await waitHealthy(base, platform);
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
-  page.on("pageerror", (e) => errors.push(e.message));
+  // With the first line of its stack, which says where a rejection nobody handled came from.
+  page.on("pageerror", (e) => errors.push(`${e.message} (${e.stack?.split("\n")[1]?.trim() ?? "no stack"})`));
   // The browser reports what the Content-Security-Policy blocked on the console.
   const blocked = [];
   const watchPolicy = (p) => p.on("console", (m) => /Content Security Policy/i.test(m.text()) && blocked.push(m.text()));

@@ -58,6 +58,14 @@ const DISABLED = "This account has been disabled, which ended its session. Ask a
 
 export const session = createStore<Session>({ user: null, restoring: true });
 
+// A request in flight when the session ended (an admin disabled the user, a sign-out
+// elsewhere) is refused with 401 after the app has signed out and said why: a caller that did
+// not wait for its answer has nothing left to do with it (found by the browser test: a load
+// started at sign-in, refused as the account was disabled, was an unhandled rejection).
+window.addEventListener("unhandledrejection", (event) => {
+  if (event.reason instanceof ApiError && event.reason.status === 401 && !session.get().user) event.preventDefault();
+});
+
 let access: string | null = null;
 /** When the access token is refreshed before use: a little before it expires (a fifth of its life, at most 30 s). */
 let renewAt = Infinity;
