@@ -140,6 +140,8 @@ describe("a template backtest over posted bars", () => {
     expect(lines[1]).toBe([first.transaction_time, first.symbol, first.side, first.qty, first.price, first.fee, first.liquidity, first.type, first.order_id, first.execution_id, first.leaves_qty, first.cum_qty, first.realized_pl].join(","));
     const equity = await get(`/api/backtests/${id}/equity.csv`);
     expect(equity.headers.get("content-disposition")).toContain("equity.csv");
+    // Whole here; a long run's file is thinned, and the header says how far (QA).
+    expect(equity.headers.get("x-redfire-series")).toBe("300 of 300 points");
     expect((await equity.text()).trim().split("\n").length).toBe(301);
   });
 

@@ -478,5 +478,9 @@ backtests.openapi(download("/api/backtests/{id}/equity.csv", "The equity and dra
   const { id } = c.req.valid("param");
   const { result } = await finishedJob(c.env, principalOf(c).userId, id, c.get("traceparent"));
   const rows = result.equity.map((p, i) => [iso(p.t), p.equity, result.drawdown[i]?.drawdown ?? ""]);
-  return csvResponse(toCsv(["t", "equity", "drawdown"], rows), `backtest-${id}-equity.csv`);
+  const response = csvResponse(toCsv(["t", "equity", "drawdown"], rows), `backtest-${id}-equity.csv`);
+  // A long run's series is thinned (MAX_SERIES_POINTS); the file says how far (found in QA:
+  // only the JSON's downsampled did, and a drawdown read from the file came out smaller).
+  response.headers.set("x-redfire-series", `${result.equity.length} of ${result.seriesPointsTotal} points`);
+  return response;
 });
