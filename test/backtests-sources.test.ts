@@ -239,12 +239,12 @@ describe("the symbol's stored history", () => {
     expect(done.bars_total).toBe(hourNow() === current ? 29 : 30);
   });
 
-  it("a range without bars ends failed, saying so", async () => {
+  it("a range without bars is refused with 422, saying so, and queues nothing (QA: it was queued, then failed)", async () => {
     const admin = await signUp("admin");
     const asset = await createInstrument(admin);
-    const { id } = await json<View>(await post("/api/backtests", { template: "ma-cross", symbol: asset.symbol, timeframe: "1Hour", start: "2020-01-01", end: "2020-02-01" }));
-    const done = await finished(id);
-    expect(done.status).toBe("failed");
-    expect(done.error).toContain("no 1Hour bars");
+    const before = (await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests").first<{ n: number }>())!.n;
+    const refused = await expectError(await post("/api/backtests", { template: "ma-cross", symbol: asset.symbol, timeframe: "1Hour", start: "2020-01-01", end: "2020-02-01" }), 422);
+    expect(refused.message).toBe(`no 1Hour bars of ${asset.symbol} from 2020-01-01T00:00:00.000Z to 2020-02-01T00:00:00.000Z; choose a range the symbol's history covers, or another timeframe`);
+    expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM backtests").first<{ n: number }>())!.n).toBe(before);
   });
 });

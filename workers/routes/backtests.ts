@@ -57,7 +57,13 @@ async function prepareRun(env: Env, body: RunInput, upload?: Upload) {
   if (upload) uploadedBars = await upload(spec, timeframe);
   else if (body.bars) bars = checkedBars(body.bars, spec, timeframe, Date.now());
   else if (!listed) throw unprocessable(`${body.symbol} has no stored history; post its bars`, [{ path: "bars", message: "required for an unlisted symbol" }]);
-  else history = historyRange(body, timeframe, spec.timeZone, Date.now());
+  else {
+    history = historyRange(body, timeframe, spec.timeZone, Date.now());
+    // A range without bars is refused now rather than failing once queued (found in QA).
+    const first = await env.MARKET.getByName(spec.symbol).bars(timeframe.label, { start: history.start, end: history.end, limit: 1, sort: "asc" });
+    if (first.items.length === 0)
+      throw unprocessable(`no ${timeframe.label} bars of ${spec.symbol} from ${new Date(history.start).toISOString()} to ${new Date(history.end).toISOString()}; choose a range the symbol's history covers, or another timeframe`, [{ path: "start", message: "no bars in the range" }]);
+  }
   if (bars && bars.length > MAX_BARS) throw unprocessable(`at most ${MAX_BARS} bars per backtest`, [{ path: "bars", message: "too many bars" }]);
   return { spec, timeframe: timeframe.label, bars, uploadedBars, history, ...terms };
 }
