@@ -167,16 +167,16 @@ export function runOptions(values, m) {
 
   // Basis points: --fee-bps both sides, --maker-bps and --taker-bps one each (found in QA: one
   // figure could not reproduce a platform run's maker 10 and taker 25).
-  const bps = (option, fallback) => {
-    const text = values[option] ?? fallback;
+  const bps = (option) => {
+    const text = values[option] ?? "0";
     if (/^\d{1,4}(\.\d{1,2})?$/.test(text)) return Number(text);
     errors.push(`--${option}: "${text}" is not a number of basis points like 7 or 2.5`);
     return 0;
   };
-  const fee = bps("fee-bps", "0");
+  const fee = bps("fee-bps");
   const venue = {
-    makerBps: values["maker-bps"] === undefined ? fee : bps("maker-bps", "0"),
-    takerBps: values["taker-bps"] === undefined ? fee : bps("taker-bps", "0"),
+    makerBps: values["maker-bps"] === undefined ? fee : bps("maker-bps"),
+    takerBps: values["taker-bps"] === undefined ? fee : bps("taker-bps"),
     minFee: values["min-fee"] ?? "0",
     depthLevels: 5,
     slippageTicks: integer(values["slippage-ticks"] ?? "0", "--slippage-ticks", errors, 10_000),

@@ -7,6 +7,7 @@
 // the gateway's one envelope.
 import type { z } from "zod";
 import type { TokenResponse, User } from "../../shared/schemas/identity";
+import { ACCOUNT_DISABLED } from "../../shared/identity/gate";
 import { createStore } from "./store";
 
 export type UserJson = z.infer<typeof User>;
@@ -53,7 +54,6 @@ interface Session {
 }
 
 const SESSION_ENDED = "Your session has ended: it was signed out elsewhere, its password was changed, or its access was revoked. Sign in again.";
-const ACCOUNT_DISABLED = /^this account is disabled/;
 const DISABLED = "This account has been disabled, which ended its session. Ask an administrator to enable it.";
 
 export const session = createStore<Session>({ user: null, restoring: true });
@@ -153,7 +153,7 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
   const parsed = await parse(res);
   // Refused while signed in, and the refresh refused too: the session was ended from elsewhere,
   // or an admin disabled the account (which the server says, and signing in again would not mend).
-  if (res.status === 401 && session.get().user) signedOut(ACCOUNT_DISABLED.test(errorOf(res.status, parsed).message) ? DISABLED : SESSION_ENDED);
+  if (res.status === 401 && session.get().user) signedOut(errorOf(res.status, parsed).message === ACCOUNT_DISABLED ? DISABLED : SESSION_ENDED);
   if (!res.ok && res.status !== 207) throw errorOf(res.status, parsed);
   return parsed as T;
 }
