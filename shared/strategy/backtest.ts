@@ -261,9 +261,7 @@ const TAKE_EVERY = 5_000;
  * before it hands back, checked between bars: a chunk of 2,000 bars of a strategy placing
  * hundreds of orders a bar held the one thread local workerd runs everything on for minutes
  * (found in QA). Above what a strategy sends in a chunk of bars in the ordinary way (the MA
- * cross: about 80 in 2,000 bars); the host plays the rest in its next call. An order costs
- * more the more orders rest (the ledger's reservations are copied whole by each change), so
- * with tens of thousands resting a step of this many still takes a few tenths of a second.
+ * cross: about 80 in 2,000 bars); the host plays the rest in its next call.
  */
 export const STEP_COMMAND_BUDGET = 250;
 

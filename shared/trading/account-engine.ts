@@ -4,7 +4,7 @@ import { isStopMarket, type Report, type VenueOrderRequest } from "../venue/venu
 import { trailingStop } from "../venue/trailing";
 import type { AssetInfo } from "./asset";
 import type { TradingConfig } from "./config";
-import { applyFill, deposit, LedgerError, openLedger, release, reservationShortfall, reserve, type Ledger, type Reservation } from "./ledger";
+import { applyFill, deposit, forked, LedgerError, openLedger, release, reservationRefusal, reservationShortfall, reserve, type Ledger, type Reservation } from "./ledger";
 import { formatMoney, notional, parseMoney, ZERO, type Money } from "./money";
 import { activityStamp, canMove, isOpen, newOrder, openLots, orderView, parseOrderRequest, replacementFields, givenReplaceFields, sameTrail, type AccountOrder, type OrderIntent, type OrderRequestFields, type OrderStatus, type OrderView, type ReplaceFields } from "./orders";
 import { accepted, refused, type Outcome, type Refusal } from "./outcome";
@@ -58,10 +58,10 @@ const MINUTE = 60_000;
 const PERCENT_GRID = { lotSize: "0.000000001" };
 const HUNDRED_PERCENT = 100_000_000_000;
 
-/** A checked order, the ledger it leaves, and (for one checked against a held price) its window. */
+/** A checked order, what it holds (the ledger has room for it), and (for one checked against a held price) its window. */
 interface Prepared {
   order: AccountOrder;
-  ledger: Ledger;
+  reservation: Reservation;
   window?: PriceWindow;
 }
 const DECLINED_MESSAGE = "the market moved before the venue received the order, and its placing was interrupted; place it again";
@@ -173,7 +173,7 @@ export class AccountEngine {
     if (gate) return gate;
     const prepared = this.#prepare(this.deps.newId(), parsed.intent, asset, market!.reference, null, this.#state.ledger, held);
     if (!prepared.ok) return prepared;
-    this.#open(prepared.value.order, prepared.value.ledger, traceparent, prepared.value.window);
+    this.#open(prepared.value.order, prepared.value.reservation, traceparent, prepared.value.window);
     return accepted({ id: prepared.value.order.id });
   }
 
@@ -213,7 +213,7 @@ export class AccountEngine {
     if (intent.qty === remaining && intent.limit === old.limit && (old.trail ? sameTrail(intent.trail, old.trail) : intent.stop === old.stop) && intent.tif === old.tif) return refused("unchanged", "order parameters are not changed");
     const gate = this.#gate(intent, asset, market);
     if (gate) return gate;
-    const dryRun = this.#prepare(this.deps.newId(), intent, asset, market!.reference, old.id, release(this.#state.ledger, old.id), held);
+    const dryRun = this.#prepare(this.deps.newId(), intent, asset, market!.reference, old.id, release(forked(this.#state.ledger), old.id), held);
     if (!dryRun.ok) return dryRun;
     const { window } = dryRun.value;
     const replacement: PendingReplacement = {
@@ -543,8 +543,8 @@ export class AccountEngine {
   }
 
   /**
-   * Risk checks and the reservation against `ledger`: the order and the ledger it would
-   * leave. No side effects. With `windowed`, also the window of reference prices at every
+   * Risk checks and the reservation against `ledger`: the order and what it would hold,
+   * which `ledger` has room for. No side effects (the reservation is made when the order opens). With `windowed`, also the window of reference prices at every
    * one of which the same checks accept, the order and its reservation made at the
    * window's worst edge (the highest reference for a buy, the lowest for a sell).
    */
@@ -585,16 +585,14 @@ export class AccountEngine {
       const refusal = risk(reference);
       if (refusal) return refused(refusal.rule, refusal.message, [{ path: refusal.path ?? "", message: refusal.message }]);
       const { cap, reservation } = holding(reference);
-      let next: Ledger;
-      try {
-        if (!reservation) {
-          // A notional sell worth more than the free position: the `position` rule, as a qty sell's.
-          const message = `insufficient qty available for order (requested: ${formatMoney(intent.notional!)} USD of ${spec.symbol}, available: ${formatMoney(notional(reference, free, spec))} USD at the last price ${ticksToDecimal(reference, spec)})`;
-          return refused("position", message, [{ path: "notional", message: "more than the free position is worth at the last price" }]);
-        }
-        next = reserve(ledger, id, reservation);
-      } catch (error) {
-        if (!(error instanceof LedgerError)) throw error;
+      if (!reservation) {
+        // A notional sell worth more than the free position: the `position` rule, as a qty sell's.
+        const message = `insufficient qty available for order (requested: ${formatMoney(intent.notional!)} USD of ${spec.symbol}, available: ${formatMoney(notional(reference, free, spec))} USD at the last price ${ticksToDecimal(reference, spec)})`;
+        return refused("position", message, [{ path: "notional", message: "more than the free position is worth at the last price" }]);
+      }
+      // Only checked here: the order's reservation is made when it opens, on the ledger as it is then.
+      const error = reservationRefusal(ledger, id, reservation);
+      if (error) {
         // The ledger counts lots; the trader reads quantities. A sell short of shares is the
         // `position` rule, as a close's is (the message stays ccxt's InsufficientFunds wording).
         if (error.reason === "insufficient_position" && reservation) {
@@ -610,7 +608,7 @@ export class AccountEngine {
       }
       const order = newOrder(id, priced(reference), asset, cap, replaces, now, intent.trail ? reference : null);
       if (this.#state.resets) order.resets = this.#state.resets;
-      return accepted({ order, ledger: next });
+      return accepted({ order, reservation });
     };
     /** Whether `at(reference)` accepts, by the same checks, with no order, ledger or message made. */
     const accepts = (reference: number): boolean => {
@@ -628,8 +626,8 @@ export class AccountEngine {
     return worst.ok ? accepted({ ...worst.value, window }) : accepted({ ...here.value, window: { ...window, low: reference, high: reference } });
   }
 
-  #open(order: AccountOrder, ledger: Ledger, traceparent: string | null, window?: PriceWindow): void {
-    this.#state.ledger = ledger;
+  #open(order: AccountOrder, reservation: Reservation, traceparent: string | null, window?: PriceWindow): void {
+    this.#state.ledger = reserve(this.#state.ledger, order.id, reservation);
     this.#log.stateChanged();
     this.#knowSpec(order);
     this.#put(order);
@@ -744,7 +742,7 @@ export class AccountEngine {
         order.replacedBy = placed.value.order.id;
         this.#put(order);
         this.#announce("replaced", order, "order.replaced", replacement.traceparent);
-        this.#open(placed.value.order, placed.value.ledger, replacement.traceparent);
+        this.#open(placed.value.order, placed.value.reservation, replacement.traceparent);
         return;
       }
       this.#replaceRefusals.set(order.id, placed.refusal);
@@ -760,7 +758,7 @@ export class AccountEngine {
   }
 
   /** The replace's second step: the old order's reservation is back; place the new one. */
-  #completeReplace(old: AccountOrder, replacement: PendingReplacement): Outcome<{ order: AccountOrder; ledger: Ledger }> {
+  #completeReplace(old: AccountOrder, replacement: PendingReplacement): Outcome<Prepared> {
     const remaining = old.qty === null ? null : old.qty - old.filledQty;
     // What filled while the cancel was on its way counts toward a total the client gave.
     const left = replacement.totalLots !== undefined && remaining !== null ? replacement.totalLots - old.filledQty : undefined;

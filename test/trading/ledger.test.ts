@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { InstrumentSpec } from "../../shared/market/instrument";
-import { applyFill, deposit, ledgerViolations, LedgerError, openLedger, release, reservationShortfall, reserve, type Ledger } from "../../shared/trading/ledger";
+import { applyFill, deposit, forked, ledgerViolations, LedgerError, openLedger, release, reservationShortfall, reserve, type Ledger } from "../../shared/trading/ledger";
 import { basisPoints, formatMoney, notional, parseMoney, type Money } from "../../shared/trading/money";
 
 const AAPL: InstrumentSpec = { symbol: "AAPL", assetClass: "us_equity", tickSize: "0.01", lotSize: "1", timeZone: "America/New_York" };
@@ -136,6 +136,21 @@ describe("the ledger", () => {
   it("reserving twice for one order is a no-op (a retried command)", () => {
     const l = reserve(openLedger(usd("100")), "b", { side: "buy", symbol: "AAPL", cash: usd("50"), lots: 0 });
     expect(reserve(l, "b", { side: "buy", symbol: "AAPL", cash: usd("50"), lots: 0 })).toBe(l);
+  });
+
+  it("an operation takes over the reservations it is given; a fork leaves the account as it stands", () => {
+    // The engine checks a replace against the account without the old order's reservation,
+    // and must not lose that reservation when the replace goes no further.
+    let l = reserve(openLedger(usd("100")), "b", { side: "buy", symbol: "AAPL", cash: usd("60"), lots: 0 });
+    const whatIf = release(forked(l), "b");
+    expect([formatMoney(whatIf.cash), Object.keys(whatIf.reservations)]).toEqual(["100.00", []]);
+    expect([formatMoney(l.cash), Object.keys(l.reservations)]).toEqual(["40.00", ["b"]]);
+    expect(ledgerViolations(l)).toEqual([]);
+    // The ledger an operation answers is the one used after it: its totals and dictionary agree.
+    l = reserve(l, "c", { side: "buy", symbol: "AAPL", cash: usd("10"), lots: 0 });
+    l = release(l, "b");
+    expect([formatMoney(l.cash), Object.keys(l.reservations)]).toEqual(["90.00", ["c"]]);
+    expect(ledgerViolations(l)).toEqual([]);
   });
 
   it("keeps its identity and never goes negative over random orders and fills", () => {
