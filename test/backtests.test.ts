@@ -303,6 +303,11 @@ describe("access and bad input", () => {
     expect(unknown.message).toContain("unknown template");
     const badParams = await expectError(await post("/api/backtests", { ...base, params: { fast: 30, slow: 10 } }), 422);
     expect(badParams.details[0]?.path).toBe("params.fast");
+    // A grid whose lines are closer than the tick passes the schema but cannot start: refused
+    // before it is queued, not failed as it starts (found in QA).
+    const tight = await expectError(await post("/api/backtests", { ...base, template: "grid", params: { lower: 100, upper: 100.05, levels: 11, qty: 1 } }), 422);
+    expect([tight.message, tight.details]).toEqual([`params do not fit ${COIN.symbol}'s tick ${COIN.tickSize}`, [{ path: "params.levels", message: `11 lines from 100 to 100.05 are not one tick ${COIN.tickSize} apart: at most 6 lines fit between them` }]]);
+    expect((await expectError(await post("/api/backtests", { ...base, template: "grid", params: { lower: 0.001, upper: 1, levels: 3, qty: 1 } }), 422)).details).toEqual([{ path: "params.lower", message: `rounds to zero on the tick ${COIN.tickSize}` }]);
     // Starting cash: the CLI's --cash rule, with a message that says which bound it broke.
     for (const [cash, message] of [["1e30", /not a positive amount in USD with at most two decimals/], ["100000.123", /at most two decimals/], ["0", /not a positive amount/], ["2000000000000000", /more than the most a backtest may start with/], ["1" + "0".repeat(25), /more than the most/]] as const)
       expect((await expectError(await post("/api/backtests", { ...base, cash }), 422)).message, cash).toMatch(message);
@@ -571,6 +576,8 @@ describe("optimization", () => {
     await expectError(await post("/api/backtests/optimize", { ...base, ranges: { fast: { from: 1, to: 20, step: 1 }, slow: { from: 21, to: 40, step: 1 } } }), 422);
     const bad = await expectError(await post("/api/backtests/optimize", { ...base, ranges: { fast: { values: [5, 50] }, slow: { values: [20] } } }), 422);
     expect(bad.message).toBe('combination 2 ({"slow":20,"fast":50}) does not fit template ma-cross');
+    const tight = await expectError(await post("/api/backtests/optimize", { ...base, template: "grid", params: { lower: 100, upper: 100.05, qty: 1 }, ranges: { levels: { values: [6, 7] } } }), 422);
+    expect(tight.message).toBe(`combination 2 (${JSON.stringify({ lower: 100, upper: 100.05, levels: 7, qty: 1 })}) does not fit ${COIN.symbol}'s tick ${COIN.tickSize}`);
     // samples and seed draw a random search: a grid given them ran every combination and ignored both.
     const ranges = { fast: { values: [3, 5, 7] } };
     const grid = await expectError(await post("/api/backtests/optimize", { ...base, ranges, samples: 2, seed: 7 }), 422);

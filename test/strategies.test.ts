@@ -85,7 +85,15 @@ describe("saving strategies from templates", () => {
     expect(error.details.map((d) => d.path)).toContain("params.slow");
     const fastOverSlow = await expectError(await call("/api/strategies", { body: { name: "bad2", symbol: "AAPL", kind: "template", template: "ma-cross", params: { fast: 40, slow: 30 } }, ...as(trader) }), 422);
     expect(fastOverSlow.details).toEqual([expect.objectContaining({ path: "params.fast", message: "fast must be less than slow" })]);
+    // A grid closer than the symbol's tick (AAPL's is 0.01) could never start: refused when saved, and when edited.
+    const tight = { lower: 100, upper: 100.05, levels: 11, qty: 1 };
+    const refusedGrid = await expectError(await call("/api/strategies", { body: { name: "tight", symbol: "AAPL", kind: "template", template: "grid", params: tight }, ...as(trader) }), 422);
+    expect(refusedGrid.details).toEqual([{ path: "params.levels", message: "11 lines from 100 to 100.05 are not one tick 0.01 apart: at most 6 lines fit between them" }]);
     expect(await json<Strategy[]>(await call("/api/strategies", as(trader)))).toEqual([]);
+    const grid = await json<Strategy>(await call("/api/strategies", { body: { name: "grid", symbol: "AAPL", kind: "template", template: "grid", params: { ...tight, levels: 6 } }, ...as(trader) }));
+    const edit = await expectError(await call(`/api/strategies/${grid.id}`, { method: "PATCH", body: { params: { levels: 7 } }, ...as(trader) }), 422);
+    expect(edit.details.map((d) => d.path)).toEqual(["params.levels"]);
+    expect((await json<Strategy>(await call(`/api/strategies/${grid.id}`, as(trader)))).current_version).toBe(1);
   });
 
   it("refuses an unknown template, an unknown symbol, and a template strategy with source", async () => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { InstrumentSpec } from "../../market/instrument";
 import { parseMoney } from "../../trading/money";
 import type { OrderInput, Strategy, StrategyContext, StrategyState } from "../runtime";
 
@@ -108,5 +109,11 @@ export interface StrategyTemplate<P extends Record<string, unknown> = Record<str
   /** One or two sentences: the rule, in a trader's words. */
   description: string;
   params: z.ZodType<P>;
+  /**
+   * What its parameters, valid by the schema, cannot do on `spec` (a grid whose lines are
+   * closer than its tick): checked when a run is asked for, so it is refused then rather
+   * than failing as it starts. Each problem names its parameter.
+   */
+  instrumentProblems?(params: P, spec: InstrumentSpec): { path: string; message: string }[];
   create(): Strategy<P>;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ticksToDecimal } from "../../market/instrument";
+import { ticksToDecimal, type InstrumentSpec } from "../../market/instrument";
 import { roundPrice, type OrderUpdate, type Strategy, type StrategyContext } from "../runtime";
 import { checkParams, startState, type StrategyTemplate } from "./common";
 
@@ -30,15 +30,33 @@ type Cell = { side: "buy" | "sell"; id: string } | null;
 /** The lines in ticks (ascending) and each cell's resting order. */
 type GridState = { lines: number[]; cells: Cell[] };
 
-/** The grid lines in ticks; refuses a grid whose lines are not at least one tick apart. */
-export function gridLines(p: GridParams, ctx: StrategyContext<GridParams>): number[] {
-  const low = roundPrice(p.lower, ctx.instrument);
-  const span = roundPrice(p.upper, ctx.instrument) - low;
+/** The grid lines in ticks, or null when they are not at least one tick apart (or the lowest is not above zero). */
+function linesOn(p: GridParams, spec: InstrumentSpec): number[] | null {
+  const low = roundPrice(p.lower, spec);
+  const span = roundPrice(p.upper, spec) - low;
   const n = p.levels - 1;
   // round(i·span/n) half up, in integers.
   const lines = Array.from({ length: p.levels }, (_, i) => low + Math.floor((2 * i * span + n) / (2 * n)));
-  if (low <= 0 || lines.some((x, i) => i > 0 && x <= lines[i - 1]!)) throw new RangeError(`grid: ${p.levels} lines from ${p.lower} to ${p.upper} are not one tick ${ctx.instrument.tickSize} apart`);
+  return low <= 0 || lines.some((x, i) => i > 0 && x <= lines[i - 1]!) ? null : lines;
+}
+
+const tooClose = (p: GridParams, spec: InstrumentSpec) => `${p.levels} lines from ${p.lower} to ${p.upper} are not one tick ${spec.tickSize} apart`;
+
+/** The grid lines in ticks; refuses a grid whose lines are not at least one tick apart. */
+export function gridLines(p: GridParams, ctx: StrategyContext<GridParams>): number[] {
+  const lines = linesOn(p, ctx.instrument);
+  if (!lines) throw new RangeError(`grid: ${tooClose(p, ctx.instrument)}`);
   return lines;
+}
+
+/** The grid's lines must be a tick apart on the instrument: asked before a run, as its start would fail. */
+export function gridProblems(p: GridParams, spec: InstrumentSpec): { path: string; message: string }[] {
+  if (linesOn(p, spec)) return [];
+  const low = roundPrice(p.lower, spec);
+  if (low <= 0) return [{ path: "lower", message: `rounds to zero on the tick ${spec.tickSize}` }];
+  // One line a tick fits span + 1 of them.
+  const fit = roundPrice(p.upper, spec) - low + 1;
+  return [{ path: "levels", message: `${tooClose(p, spec)}: at most ${fit} line${fit === 1 ? "" : "s"} fit between them` }];
 }
 
 function place(ctx: StrategyContext<GridParams>, s: GridState, cell: number, side: "buy" | "sell", qty: number | string): void {
@@ -85,5 +103,6 @@ export const gridTemplate: StrategyTemplate<GridParams> = {
   title: "Grid",
   description: "Rests a limit buy at each grid line below the price and, once it fills, a limit sell one line higher, then buys again at the line below: it earns the spacing on every swing between lower and upper. Long only.",
   params: gridParams,
+  instrumentProblems: gridProblems,
   create: () => ({ ...grid }),
 };
