@@ -59,8 +59,10 @@ export class StrategyCodeError extends Error {
     readonly column: number | null = null,
     /** A backtest's failure: the bars played before the one that failed, when the sandbox said. */
     readonly barsDone: number | null = null,
-    /** What the failed callback logged before it threw. */
+    /** What the failed callback logged before it threw; a backtest's, the run's log until then. */
     readonly logs: LogLine[] = [],
+    /** A backtest's: the lines past its log limit. */
+    readonly logsDropped = 0,
   ) {
     super(message);
   }
@@ -228,7 +230,7 @@ function codeError(fault: SandboxFault, code: string): StrategyCodeError {
   const where = fault.line === null ? "" : ` (line ${fault.line}, column ${column})`;
   // The entry's own SandboxStateError means the isolate lost its run (replaced), not a bug in the user's code.
   const reason = fault.name === "LoopBudgetError" ? "loop_budget" : fault.name === "SandboxStateError" ? "crashed" : "threw";
-  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, column, fault.barsDone ?? null, fault.logs ?? []);
+  return new StrategyCodeError(`${fault.name}: ${fault.message}${where}`, reason, fault.line, column, fault.barsDone ?? null, fault.logs ?? [], fault.logsDropped ?? 0);
 }
 
 /**

@@ -41,8 +41,10 @@ export interface SandboxFault {
   column: number | null;
   /** A backtest step's fault: the bars the run had played before the one that failed. */
   barsDone?: number;
-  /** What the failed callback logged before it threw. */
+  /** What the failed callback logged before it threw; a backtest step's, the run's log so far with those lines last. */
   logs?: LogLine[];
+  /** A backtest step's fault: the lines past the run's log limit. */
+  logsDropped?: number;
 }
 
 export type SandboxOutcome<T> = { ok: true; value: T } | { ok: false; fault: SandboxFault };
@@ -90,8 +92,14 @@ export default class StrategySandbox extends WorkerEntrypoint {
       await bt.step(bars.length, () => stepWork() > STEP_LOOP_BUDGET || bt.commandsSent - sent > STEP_COMMAND_BUDGET);
       return { done: bt.barsDone, total: bt.total, finished: bt.done, settled: take ? bt.take() : null };
     });
-    // A failed run's progress is where it failed, not its last report (a chunk's start).
-    if (!outcome.ok && running) outcome.fault.barsDone = running.bt.barsDone;
+    // A failed run's progress is where it failed, not its last report (a chunk's start), and
+    // its log is what it logged until then: its owner reads it to see what led there.
+    if (!outcome.ok && running) {
+      outcome.fault.barsDone = running.bt.barsDone;
+      const { logs, logsDropped } = running.bt.logsSoFar(outcome.fault.logs);
+      outcome.fault.logs = logs;
+      outcome.fault.logsDropped = logsDropped;
+    }
     return outcome;
   }
 

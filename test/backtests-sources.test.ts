@@ -98,6 +98,27 @@ describe("a saved code strategy", () => {
     expect(done.bars_done).toBe(1);
   });
 
+  it("a failed run keeps its log up to the failure, the failed callback's own lines last, readable while its results are not", async () => {
+    // Found in QA: a failed backtest's result is a 409, and its log went with it.
+    const strategyId = await savedStrategy(`export default { onBar(bar, ctx) { ctx.log("bar " + ctx.state.n); if (ctx.state.n === 2) { ctx.log("giving up"); throw new Error("out of ideas"); } ctx.state = { n: (ctx.state.n ?? 0) + 1 }; } };\n`);
+    const { id } = await json<View>(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(seededBars(20, 1).bars) }));
+    expect((await finished(id)).status).toBe("failed");
+    await expectError(await get(`/api/backtests/${id}/result`), 409);
+    const log = await json<{ status: string; error: string; logs: { t: string; text: string }[]; logs_dropped: number }>(await get(`/api/backtests/${id}/logs`));
+    expect([log.status, log.logs.map((l) => l.text), log.logs_dropped]).toEqual(["failed", ["bar undefined", "bar 1", "bar 2", "giving up"], 0]);
+    expect(log.error).toContain("out of ideas");
+    // A finished run's log is its report's; another user's run is not found.
+    const fine = await savedStrategy(`export default { onBar(bar, ctx) { ctx.log("seen " + bar.close); } };\n`);
+    const run = await json<View>(await post("/api/backtests", { strategy_id: fine, ...UNLISTED, bars: asJsonBars(seededBars(3, 1).bars) }));
+    expect((await finished(run.id)).status).toBe("done");
+    const done = await json<{ status: string; logs: { text: string }[] }>(await get(`/api/backtests/${run.id}/logs`));
+    const report = await json<{ logs: { text: string }[] }>(await get(`/api/backtests/${run.id}/result`));
+    expect([done.status, done.logs]).toEqual(["done", report.logs]);
+    expect(done.logs).toHaveLength(3);
+    const other = await signUp();
+    await expectError(await call(`/api/backtests/${id}/logs`, { token: other.access, ip: other.ip }), 404);
+  });
+
   it("keeps the first 1,000 lines a strategy logs and says how many more it dropped", async () => {
     const strategyId = await savedStrategy(`export default { onBar(bar, ctx) { for (let i = 0; i < 30; i++) ctx.log("line " + i); } };\n`);
     const { id } = await json<View>(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(seededBars(50, 4).bars) }));

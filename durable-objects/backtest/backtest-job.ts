@@ -5,8 +5,9 @@ import { logger } from "../../platform/log";
 import { domainEvent } from "../../shared/events";
 import { runCodeBacktest, StrategyCodeError } from "../../platform/sandbox";
 import { MAX_BARS, MAX_SERIES_POINTS, metricsView, PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestProgress } from "../../shared/schemas/backtests";
-import { Backtest, backtestReport, STEP_COMMAND_BUDGET, type BacktestReport, type BarFeed } from "../../shared/strategy/backtest";
-import type { StrategyBar } from "../../shared/strategy/runtime";
+import { Backtest, backtestReport, STEP_COMMAND_BUDGET, type BacktestReport, type BarFeed, type RunLogs } from "../../shared/strategy/backtest";
+import { failedCallbackLogs } from "../../shared/strategy/invoke";
+import { hostLine, LOG_LINES, type StrategyBar } from "../../shared/strategy/runtime";
 import type { OrderView } from "../../shared/trading/orders";
 import type { FillActivity } from "../../shared/trading/ports";
 import { TEMPLATES } from "../../shared/strategy/templates";
@@ -124,6 +125,13 @@ export class BacktestJob extends DurableObject<Env> {
     };
   }
 
+  /** A finished or failed run's log (a failed one's until it failed); null while it runs, or if it was cancelled. */
+  logs(): RunLogs | null {
+    const status = this.#store.state()?.status;
+    if (status !== "done" && status !== "failed") return null;
+    return this.#store.logs() ?? { logs: [], logsDropped: 0 };
+  }
+
   fills(offset: number, limit: number): { items: FillActivity[]; total: number } {
     return this.#store.page<FillActivity>("fills", offset, limit);
   }
@@ -154,10 +162,11 @@ export class BacktestJob extends DurableObject<Env> {
     } catch (error) {
       // Where the run failed, not its last progress report (up to a chunk before, or none).
       const played = error instanceof StrategyCodeError && error.barsDone !== null ? error.barsDone : this.#run?.barsDone;
+      const logs = error instanceof StrategyCodeError ? sandboxLogs(error) : (this.#run?.logsSoFar(failedCallbackLogs(error)) ?? null);
       this.#run = undefined;
       const now = this.#store.state()!;
       if (TERMINAL.has(now.status)) return;
-      this.#store.setState({ ...now, status: "failed", error: messageOf(error), finishedAt: Date.now(), ...(played !== undefined && played > now.barsDone && { barsDone: played }) });
+      this.#store.fail({ ...now, status: "failed", error: messageOf(error), finishedAt: Date.now(), ...(played !== undefined && played > now.barsDone && { barsDone: played }) }, logs);
       await this.#report(true);
     }
   }
@@ -368,6 +377,13 @@ async function publishFinished(env: Env, request: BacktestJobRequest, progress: 
   } catch (error) {
     log("warn", "event publish failed", { eventId: event.id, type: event.type, backtest: request.id, error: String(error) });
   }
+}
+
+/** A code run's log as its sandbox reported it with the failure, held to the host's limits (the code may have patched its isolate's built-ins). */
+function sandboxLogs(error: StrategyCodeError): RunLogs {
+  const lines = (Array.isArray(error.logs) ? error.logs : []).filter((l) => typeof l === "object" && l !== null);
+  const dropped = Number.isSafeInteger(error.logsDropped) && error.logsDropped > 0 ? error.logsDropped : 0;
+  return { logs: lines.slice(0, LOG_LINES).map(hostLine), logsDropped: dropped + Math.max(0, lines.length - LOG_LINES) };
 }
 
 const messageOf = (error: unknown): string => (error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error)).slice(0, 1000);

@@ -1,6 +1,6 @@
 import { inJsonChunks } from "../../platform/json-chunks";
 import { packBars, PACKED_BAR_WIDTH, type BacktestJobRequest, type BacktestStatus, type MetricsView } from "../../shared/schemas/backtests";
-import type { BacktestPart, BacktestReport, BarFeed } from "../../shared/strategy/backtest";
+import type { BacktestPart, BacktestReport, BarFeed, RunLogs } from "../../shared/strategy/backtest";
 import type { StrategyBar } from "../../shared/strategy/runtime";
 
 // A backtest job's storage (its object's SQLite): the request, the job's state, the bars it
@@ -178,6 +178,20 @@ export class JobStore {
       this.storage.kv.put("summary", summary);
       this.setState(state);
     });
+  }
+
+  /** A failed run's final state, with what it logged until it failed, in one transaction. */
+  fail(state: JobState, logs: RunLogs | null): void {
+    this.storage.transactionSync(() => {
+      if (logs) this.storage.kv.put("failed_logs", logs);
+      this.setState(state);
+    });
+  }
+
+  /** A run's log: a finished one's (in its summary), or a failed one's until it failed. */
+  logs(): RunLogs | undefined {
+    const summary = this.summary();
+    return summary ? { logs: summary.logs, logsDropped: summary.logsDropped ?? 0 } : this.storage.kv.get<RunLogs>("failed_logs");
   }
 
   summary(): StoredSummary | undefined {

@@ -238,6 +238,16 @@ export const BacktestResultView = z
   })
   .openapi("BacktestResult");
 
+export const BacktestLogsView = z
+  .object({
+    id: z.string(),
+    status: z.enum(["done", "failed"]),
+    error: z.string().nullable().openapi({ description: "Why a failed run failed (its last callback's error, with the line)" }),
+    logs: z.array(z.object({ t: z.string(), text: z.string() })).openapi({ description: "The first 1,000 lines the strategy logged; a failed run's up to its failure, the failed callback's own lines last" }),
+    logs_dropped: z.number().int().openapi({ description: "Lines logged past the first 1,000, counted and not kept" }),
+  })
+  .openapi("BacktestLogs");
+
 export const OptimizationView = z
   .object({
     id: z.string(),

@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, type RiskLimits } from "../trading/risk";
 import { DEFAULT_VENUE, type VenueConfig } from "../venue/venue";
 import { computeMetrics, type EquityCurve, type Metrics, type MetricFill } from "./metrics";
 import { strategyInvoker, type StrategyView } from "./invoke";
-import { callbacksOf, roundPrice, stateProblem, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
+import { callbacksOf, hostLine, LOG_LINES, roundPrice, stateProblem, StrategyRuntime, type LogLine, type PositionView, type Strategy, type StrategyBar, type StrategyPort, type StrategyState } from "./runtime";
 import { sendStrategyCommand } from "./send";
 import { after, isPending, type MaybePromise } from "../maybe";
 import { reportSeries, type ReportSeries } from "./series";
@@ -58,6 +58,12 @@ export interface BacktestOptions<P> {
    * applied it from an answer: the reference the fast path is tested against. Same result, slower.
    */
   plain?: boolean;
+}
+
+/** A run's log: its first LOG_LINES lines, and how many more there were. */
+export interface RunLogs {
+  logs: LogLine[];
+  logsDropped: number;
 }
 
 /** Orders and fills a run has handed over before its end (`Backtest.take`). */
@@ -147,6 +153,7 @@ export class Backtest<P> {
   readonly #finish: () => Promise<{ result: Omit<BacktestResult, "orders" | "fills">; rest: KeptPart }>;
   readonly #take: () => KeptPart;
   readonly #sent: () => number;
+  readonly #logs: () => RunLogs;
   #result: Omit<BacktestResult, "orders" | "fills"> | undefined;
   /** What the run had not handed over when it ended: the result's orders and fills until taken. */
   #rest: KeptPart = { orders: [], fills: [] };
@@ -159,6 +166,18 @@ export class Backtest<P> {
     this.#finish = parts.finish;
     this.#take = parts.take;
     this.#sent = parts.sent;
+    this.#logs = parts.logs;
+  }
+
+  /**
+   * What the strategy has logged so far (the first LOG_LINES lines), with the lines a
+   * callback that threw logged before it (`failed`, from failedCallbackLogs): a run that
+   * fails keeps them, so its owner can read what led to the failure.
+   */
+  logsSoFar(failed: readonly LogLine[] = []): RunLogs {
+    const { logs, logsDropped } = this.#logs();
+    const room = Math.max(0, LOG_LINES - logs.length);
+    return { logs: [...logs, ...failed.slice(0, room).map(hostLine)], logsDropped: logsDropped + Math.max(0, failed.length - room) };
   }
 
   /**
@@ -612,5 +631,5 @@ function prepare<P>(options: BacktestOptions<P>) {
     };
     return { result, rest };
   };
-  return { start: () => rt.start(), play, finish, take: () => handOver(false), sent: () => sent };
+  return { start: () => rt.start(), play, finish, take: () => handOver(false), sent: () => sent, logs: () => ({ logs: rt.logs, logsDropped: rt.droppedLogLines }) };
 }

@@ -148,7 +148,7 @@ export const LOG_LINE_CHARS = 500;
  * A log line as the host keeps it, checked again on this side: sandboxed code can patch its
  * own isolate's built-ins (String.prototype.slice) to get past the cut the invoker makes there.
  */
-function hostLine(line: LogLine): LogLine {
+export function hostLine(line: LogLine): LogLine {
   const text = typeof line.text === "string" ? line.text : String(line.text);
   const t = typeof line.t === "number" ? line.t : 0;
   if (text.length <= LOG_LINE_CHARS && text === line.text && t === line.t) return line;

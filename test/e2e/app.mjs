@@ -700,6 +700,28 @@ try {
     if (coloured !== 9) throw new Error(`${coloured} coloured cells of 9`);
   });
 
+  await step("a failed run's log shows under it: what the strategy logged up to the failure, and the error", async () => {
+    const login = await fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
+    const headers = { "content-type": "application/json", authorization: `Bearer ${(await login.json()).access_token}` };
+    const source = 'export default { onBar(bar, ctx) { const n = ctx.state.n ?? 0; ctx.log("bar " + n); if (n === 2) { ctx.log("giving up"); throw new Error("out of ideas"); } ctx.state = { n: n + 1 }; } };';
+    const saved = await (await fetch(`${base}/api/strategies`, { method: "POST", headers, body: JSON.stringify({ name: `failing ${tag}`, symbol: "AAPL", kind: "code", language: "js", source }) })).json();
+    const bars = Array.from({ length: 10 }, (_, i) => ({ t: new Date(Date.UTC(2025, 0, 6, 15, i)).toISOString(), open: 100, high: 101, low: 99, close: 100, volume: 10 }));
+    const run = await (await fetch(`${base}/api/backtests`, { method: "POST", headers, body: JSON.stringify({ strategy_id: saved.id, bars }) })).json();
+    if (!run.id) throw new Error(`the backtest was not made: ${JSON.stringify(run)}`);
+    await until(async () => (await (await fetch(`${base}/api/backtests/${run.id}`, { headers })).json()).status === "failed", "the failing run to fail", 30_000);
+    // The page lists runs as it opens: made elsewhere, this one shows once it is opened again.
+    await page.getByRole("link", { name: "Strategies" }).click();
+    await page.getByRole("link", { name: "Backtests" }).click();
+    const row = page.locator(`[data-testid="backtests"] tr[data-backtest="${run.id}"]`);
+    await until(async () => (await row.getAttribute("data-status").catch(() => null)) === "failed", "the failing run to show failed", 30_000);
+    await page.getByRole("button", { name: `Log of run ${run.id.slice(0, 8)}` }).click();
+    const log = page.getByTestId("failed-run");
+    await log.getByTestId("run-log").waitFor();
+    const text = (await log.textContent()) ?? "";
+    for (const expected of ["out of ideas", "bar 0", "bar 2", "giving up"]) if (!text.includes(expected)) throw new Error(`the failed run's panel lacks "${expected}": ${text.slice(0, 300)}`);
+    return "log of 4 lines and the error";
+  });
+
   await step("the strategy starts live and stops, its status changing each time", async () => {
     await page.getByRole("link", { name: "Strategies" }).click();
     await strategyRow()

@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Backtest, type BacktestPart, type BacktestResult } from "../../shared/strategy/backtest";
+import { failedCallbackLogs } from "../../shared/strategy/invoke";
+import type { Strategy } from "../../shared/strategy/runtime";
 import { TEMPLATES } from "../../shared/strategy/templates";
 import type { FillActivity } from "../../shared/trading/ports";
 import { TERMINAL, type OrderStatus, type OrderView } from "../../shared/trading/orders";
@@ -89,3 +91,25 @@ describe("a backtest handing over settled orders and fills as it goes", () => {
 
 /** An order's place among a backtest's ids (a counter, in hex at the end of the id). */
 const ids = (o: OrderView) => parseInt(o.id.slice(-12), 16);
+
+describe("a run that fails", () => {
+  it("keeps what it logged until then, the failed callback's own lines last, within the log's limit", async () => {
+    const strategy: Strategy<Record<string, unknown>> = {
+      onBar(bar, ctx) {
+        const n = (ctx.state.n as number | undefined) ?? 0;
+        for (let i = 0; i < 400; i++) ctx.log(`bar ${n} line ${i}`);
+        if (n === 2) {
+          ctx.log("giving up");
+          throw new Error("out of ideas");
+        }
+        ctx.state = { n: n + 1 };
+      },
+    };
+    const bt = new Backtest({ strategy, bars: seededBars(10, 1).bars, spec: COIN });
+    const error: unknown = await bt.step(10).then(() => null, (e: unknown) => e);
+    expect(String(error)).toContain("out of ideas");
+    const { logs, logsDropped } = bt.logsSoFar(failedCallbackLogs(error));
+    // Two bars' 800 lines kept, then the failed bar's first 200 of its 401; the rest counted.
+    expect([logs.length, logs[799]!.text, logs[800]!.text, logs[999]!.text, logsDropped]).toEqual([1000, "bar 1 line 399", "bar 2 line 0", "bar 2 line 199", 201]);
+  });
+});

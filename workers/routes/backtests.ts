@@ -5,7 +5,7 @@ import { csvRejection, MAX_LINE_CHARS, OhlcvCsvReader } from "../../shared/marke
 import type { Bar } from "../../shared/market/types";
 import { lotsToNumber, ticksToNumber, type InstrumentSpec } from "../../shared/market/instrument";
 import type { Timeframe } from "../../shared/market/timeframe";
-import { BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, PACKED_BAR_WIDTH, unknownKeys, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
+import { BacktestLogsView, BacktestRequest, BacktestResultView, BacktestView, MAX_BARS, MAX_OPTIMIZATION_RUNS, OptimizationView, OptimizeRequest, PACKED_BAR_WIDTH, unknownKeys, UPLOAD_CHUNK_BARS, type BacktestJobRequest } from "../../shared/schemas/backtests";
 import { errorResponses, jsonBody, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
 import { combinations, rankRuns } from "../../shared/strategy/optimize";
 import type { StrategyBar } from "../../shared/strategy/runtime";
@@ -408,6 +408,8 @@ async function finishedJob(env: Env, userId: string, id: string, traceparent: st
 }
 
 const iso = (t: number) => new Date(t).toISOString();
+/** A log line's time: the sandbox reports it, and a strategy that patched its isolate could make it no time at all (NaN, or past what a Date holds). */
+const logLine = (l: { t: number; text: string }) => ({ t: Number.isFinite(l.t) && Math.abs(l.t) <= 8.64e15 ? iso(l.t) : iso(0), text: l.text });
 
 backtests.openapi(
   createRoute({
@@ -436,11 +438,34 @@ backtests.openapi(
         orders: orders.items,
         orders_total: orders.total,
         unsent: result.unsent,
-        logs: result.logs.map((l) => ({ t: iso(l.t), text: l.text })),
+        logs: result.logs.map(logLine),
         logs_dropped: result.logsDropped ?? 0,
       },
       200,
     );
+  },
+);
+
+backtests.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/backtests/{id}/logs",
+    ...byId,
+    summary: "What a finished or failed backtest's strategy logged",
+    description: "A failed run has no results but keeps its log up to the failure (the failed callback's own lines last), so its owner can read what led there. 409 while the run is queued or running, and for a cancelled run.",
+    middleware: [read] as const,
+    responses: { 200: jsonContent(BacktestLogsView, "The log"), ...errorResponses(401, 403, 404, 409, 422, 429) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const row = await ownBacktest(c.env, principalOf(c).userId, id);
+    const logs = row.status === "done" || row.status === "failed" ? await jobOf(c.env, id, c.get("traceparent")).logs() : null;
+    if (!logs) {
+      throw conflict(
+        row.status === "queued" || row.status === "running" ? `backtest is ${row.status}: its log is kept when it ends; try again once it is done` : `backtest ${row.status === "cancelled" ? "was cancelled" : `is ${row.status}`}: it kept no log`,
+      );
+    }
+    return c.json({ id, status: row.status as "done" | "failed", error: row.error ?? null, logs: logs.logs.map(logLine), logs_dropped: logs.logsDropped }, 200);
   },
 );
 

@@ -38,6 +38,42 @@ async function download(path: string, name: string): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+interface RunLogsJson {
+  error: string | null;
+  logs: { t: string; text: string }[];
+  logs_dropped: number;
+}
+
+/** The log tail: each line with its time, and a note of the lines not kept. */
+function LogTail(props: { logs: { t: string; text: string }[]; dropped: number }) {
+  return (
+    <pre class="log-tail" data-testid="run-log">
+      {props.logs.map((l) => `${l.t}  ${l.text}`).join("\n")}
+      {props.dropped > 0 ? `\n… and ${props.dropped.toLocaleString()} more lines, not kept (a run keeps its first ${props.logs.length.toLocaleString()})` : ""}
+    </pre>
+  );
+}
+
+/** A failed run has no report, but keeps what its strategy logged up to the failure. */
+export function FailedRunLog(props: { run: BacktestJson }) {
+  const { run } = props;
+  const [log, setLog] = useState<RunLogsJson | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    api<RunLogsJson>("GET", `/api/backtests/${run.id}/logs`).then(setLog, (e: unknown) => setProblem(messageOf(e, "Could not load the run's log.")));
+  }, [run.id]);
+  return (
+    <section class="panel report" data-testid="failed-run" aria-label="Failed backtest">
+      <h2>
+        {run.template ?? "strategy"} on {run.symbol} <span class="muted small">failed</span>
+      </h2>
+      {problem && <p class="form-error">{problem}</p>}
+      {log?.error && <p class="down">{log.error}</p>}
+      {log && (log.logs.length > 0 ? <LogTail logs={log.logs} dropped={log.logs_dropped} /> : <p class="muted small">The strategy logged nothing before it failed.</p>)}
+    </section>
+  );
+}
+
 export function BacktestReport(props: { run: BacktestJson; closes: Point[] | null }) {
   const { run } = props;
   const [result, setResult] = useState<BacktestResultJson | null>(null);
@@ -108,7 +144,7 @@ export function BacktestReport(props: { run: BacktestJson; closes: Point[] | nul
           </div>
         )}
       </div>
-      {result && result.logs.length > 0 && <pre class="log-tail">{result.logs.map((l) => `${l.t}  ${l.text}`).join("\n")}{result.logs_dropped > 0 ? `\n… and ${result.logs_dropped.toLocaleString()} more lines, not kept (a run keeps its first ${result.logs.length.toLocaleString()})` : ""}</pre>}
+      {result && result.logs.length > 0 && <LogTail logs={result.logs} dropped={result.logs_dropped} />}
     </section>
   );
 }

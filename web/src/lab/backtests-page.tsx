@@ -3,7 +3,7 @@ import { api } from "../api";
 import { trades } from "../streams";
 import { BacktestCompare, runLabel } from "./backtest-compare";
 import { BacktestForm, initialMarket, type Market } from "./backtest-form";
-import { BacktestReport } from "./backtest-report";
+import { BacktestReport, FailedRunLog } from "./backtest-report";
 import { messageOf } from "./errors";
 import { formatMetric } from "./metrics";
 import { OptimizePanel } from "./optimize-panel";
@@ -114,7 +114,7 @@ export function BacktestsPage() {
               </thead>
               <tbody>
                 {ownRuns.map((r) => (
-                  <tr key={r.id} data-backtest={r.id} data-status={r.status} class={open === r.id ? "selected" : ""} onClick={() => r.status === "done" && setOpen(r.id)}>
+                  <tr key={r.id} data-backtest={r.id} data-status={r.status} class={open === r.id ? "selected" : ""} onClick={() => (r.status === "done" || r.status === "failed") && setOpen(r.id)}>
                     <td>
                       <input type="checkbox" aria-label={`Compare run ${r.id.slice(0, 8)}`} disabled={r.status !== "done"} checked={picked.includes(r.id)} onClick={(e) => e.stopPropagation()} onChange={() => toggle(r.id)} />
                     </td>
@@ -140,6 +140,11 @@ export function BacktestsPage() {
                         </button>
                       )}
                       {r.status === "done" && <button class="ghost" onClick={(e) => (e.stopPropagation(), setOpen(r.id))}>Report</button>}
+                      {r.status === "failed" && (
+                        <button class="ghost" onClick={(e) => (e.stopPropagation(), setOpen(r.id))} aria-label={`Log of run ${r.id.slice(0, 8)}`}>
+                          Log
+                        </button>
+                      )}
                     </td>
                   </tr>
                 ))}
@@ -151,6 +156,7 @@ export function BacktestsPage() {
       </section>
       {compared.length >= 2 && <BacktestCompare runs={compared} names={names} />}
       {openRun && openRun.status === "done" && <BacktestReport key={openRun.id} run={openRun} closes={closes[openRun.id] ?? null} />}
+      {openRun && openRun.status === "failed" && <FailedRunLog key={openRun.id} run={openRun} />}
       {templates.length > 0 && <OptimizePanel templates={templates} market={market} />}
     </main>
   );
