@@ -83,6 +83,20 @@ describe("config propagation", () => {
     expect((await call("/v2/account", { token: other.access, ip: other.ip })).headers.get("x-ratelimit-limit")).toBe("200");
   });
 
+  it("market data counts against a budget of its own: a history walk that spends it leaves the account's calls alone", async () => {
+    // Found in QA: 200 quote requests spent the default budget, and /v2/account and /v2/clock answered 429.
+    const user = await signUp();
+    await configure("rate_limits", `account:${user.id}`, { data: 2, default: 5 });
+    const quotes = () => call("/v1beta3/crypto/us/latest/quotes?symbols=BTC/USD", { token: user.access, ip: user.ip });
+    const stocks = () => call("/v2/stocks/AAPL/bars?timeframe=1Min", { token: user.access, ip: user.ip });
+    expect((await quotes()).headers.get("x-ratelimit-limit")).toBe("2");
+    expect((await stocks()).status).not.toBe(429);
+    const limited = await expectError(await quotes(), 429);
+    expect(limited.message).toContain("rate limit exceeded for data requests");
+    const account = await call("/v2/account", { token: user.access, ip: user.ip });
+    expect([account.status, account.headers.get("x-ratelimit-limit"), account.headers.get("x-ratelimit-remaining")]).toEqual([200, "5", "4"]);
+  });
+
   it("a global change reaches every running account before the write answers", async () => {
     // A version to wake with, so that each account keeps a copy once it has registered.
     await configure("feature_flags", "global", { fan_out_probe: false });

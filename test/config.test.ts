@@ -48,7 +48,7 @@ describe("config: reading", () => {
     expect(res.headers.get("etag")).toBe(`"${body.version}"`);
     // wrangler.toml's RISK_LIMITS and RATE_LIMITS.
     expect(body.defaults.risk_limits).toMatchObject({ maxOrderQty: "100000", ordersPerMinute: 200, priceBandPct: 10 });
-    expect(body.defaults.rate_limits).toEqual({ windowSeconds: 60, auth: 10, trading: 300, default: 200 });
+    expect(body.defaults.rate_limits).toEqual({ windowSeconds: 60, auth: 10, trading: 300, data: 200, default: 200 });
     // wrangler.toml's VENUE, and LOGIN_THROTTLE as the test bindings set it.
     expect(body.defaults.venue).toEqual({ makerBps: 10, takerBps: 25, minFee: "0.01", depthLevels: 5, slippageTicks: 1, crossUsers: false });
     expect(body.defaults.socket_limits).toEqual({ connectionsPerUser: 10, maxFrameBytes: 65536, messagesPerWindow: 100, windowSeconds: 10, symbolsPerMessage: 1000, symbolsPerConnection: 2000 });
@@ -238,8 +238,8 @@ describe("config: writing", () => {
   it("refuses rate limits under one request a minute in any class, which would lock their user (or every admin) out of this API", async () => {
     // Found in QA: { default: 1, windowSeconds: 86400 } at an admin's scope answered 429 for 37 hours, its own undo included.
     const before = await etag();
-    const locked = await expectError(await write("PUT", "/api/admin/config/rate_limits", { scope: `account:${admin.id}`, value: { default: 1, auth: 1, trading: 1, windowSeconds: 86_400 }, reason: "oops" }, before), 422);
-    expect(locked.details.map((d) => d.path).sort()).toEqual(["value.auth", "value.default", "value.trading"]);
+    const locked = await expectError(await write("PUT", "/api/admin/config/rate_limits", { scope: `account:${admin.id}`, value: { default: 1, auth: 1, trading: 1, data: 1, windowSeconds: 86_400 }, reason: "oops" }, before), 422);
+    expect(locked.details.map((d) => d.path).sort()).toEqual(["value.auth", "value.data", "value.default", "value.trading"]);
     expect(locked.details[0]!.message).toContain("less than one a minute");
     // A long window alone, over the default limits (100 a window), is the same mistake.
     const window = await expectError(await write("PUT", "/api/admin/config/rate_limits", { scope: "global", value: { windowSeconds: 86_400 }, reason: "oops" }, before), 422);

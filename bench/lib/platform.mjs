@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 // The dev defaults (auth 10/min, default 200/min) would turn a load test into a 429 test.
-export const RATE_LIMITS = '{"windowSeconds":60,"auth":1000000,"trading":1000000,"default":1000000}';
+export const RATE_LIMITS = '{"windowSeconds":60,"auth":1000000,"trading":1000000,"data":1000000,"default":1000000}';
 const PASSWORD = "bench-password-0042";
 
 /**

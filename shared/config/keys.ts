@@ -19,6 +19,8 @@ export const RateLimits = z.object({
   windowSeconds: z.number().int().positive().max(86_400),
   auth: z.number().int().positive(),
   trading: z.number().int().positive(),
+  /** Market data (`/v2/stocks/…`, `/v1beta3/crypto/…`): its own budget, as Alpaca counts its data API apart, so a history walk never starves the account's calls. */
+  data: z.number().int().positive(),
   default: z.number().int().positive(),
 });
 export type RateLimits = z.infer<typeof RateLimits>;
@@ -92,7 +94,7 @@ function venueBound(value: Record<string, unknown>, defaults: Record<string, unk
 function rateBound(value: Record<string, unknown>, defaults: Record<string, unknown>): BoundIssue[] {
   const merged = { ...defaults, ...value } as RateLimits;
   const issues: BoundIssue[] = [];
-  for (const field of ["auth", "trading", "default"] as const) {
+  for (const field of ["auth", "trading", "data", "default"] as const) {
     // A class the override did not set is short because of the window: one issue names it.
     const named = field in value ? field : "windowSeconds";
     if (merged[field] * 60 < merged.windowSeconds && !issues.some((i) => i.field === named))

@@ -13,7 +13,7 @@ import { hit, type Decision, type WindowState } from "../sliding-window";
 export type Credential = { kind: "session"; sessionId: string } | { kind: "api_key"; keyId: string; secretHash: string };
 
 /** The route class whose limit a request counts against (RATE_LIMITS). */
-export type RateBucket = "auth" | "trading" | "default";
+export type RateBucket = "auth" | "trading" | "data" | "default";
 
 export interface GateRequest {
   credential: Credential;

@@ -6,7 +6,7 @@ import { socketLimits } from "../../shared/stream/limits";
 
 // Vars are strings in wrangler.toml; parse them once per isolate and fail loudly on a
 // misconfiguration instead of running with a silent default.
-export type RateLimitClass = "auth" | "trading" | "default";
+export type RateLimitClass = "auth" | "trading" | "data" | "default";
 export type { LoginThrottle };
 
 export interface GatewayConfig {

@@ -16,6 +16,8 @@ import { adoptSpans } from "./request-context";
 export function routeClass(path: string): RateLimitClass {
   if (path.startsWith("/api/auth/")) return "auth";
   if (/^\/v2\/(orders|positions)(\/|:|$)/.test(path) || path.startsWith("/api/trading/")) return "trading";
+  // Market data has its own budget (found in QA: a history walk used up the account's).
+  if (path.startsWith("/v2/stocks/") || path.startsWith("/v1beta3/crypto/")) return "data";
   return "default";
 }
 
