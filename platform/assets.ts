@@ -165,6 +165,11 @@ export async function allAssets(env: Env): Promise<readonly AssetRow[]> {
   return (await snapshot(env)).all;
 }
 
+/** Every asset by symbol, active or not (an inactive one's history stays readable). */
+export async function knownSymbols(env: Env): Promise<ReadonlyMap<string, AssetRow>> {
+  return (await snapshot(env)).bySymbol;
+}
+
 /** Active assets by symbol; `fresh` re-reads the table (and renews this isolate's snapshot). */
 export async function activeSymbols(env: Env, options: { fresh?: boolean } = {}): Promise<ReadonlyMap<string, AssetRow>> {
   return (await snapshot(env, options.fresh)).active;

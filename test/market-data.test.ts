@@ -145,6 +145,24 @@ describe("a simulated feed", () => {
     expect(bars[0]).toMatchObject({ o: prices[0], c: prices[prices.length - 1], h: Math.max(...prices), l: Math.min(...prices), n: trades.length, v: trades.reduce((s, t) => s + t.s, 0) });
   });
 
+  it("keeps an inactive asset's history readable, alone and beside active names (found in QA: a 422 failed the whole request)", async () => {
+    const { id, symbol } = await createInstrument(admin);
+    await step(symbol, 10);
+    const path = `/v2/stocks/${symbol}/trades?limit=1000&start=2000-01-01`;
+    const before = await get<{ trades: unknown[] }>(path);
+    expect(before.trades.length).toBeGreaterThan(0);
+    const patched = await call(`/api/admin/assets/${id}`, { method: "PATCH", token: admin.access, body: { status: "inactive" } });
+    expect(patched.status).toBe(200);
+    expect(await get<{ trades: unknown[] }>(path)).toEqual(before);
+    // Beside an active name (a fresh one: the demo symbols' trades could fill the page first).
+    const active = await createInstrument(admin);
+    await step(active.symbol, 2);
+    const both = await get<{ trades: Record<string, unknown[]> }>(`/v2/stocks/trades?symbols=${active.symbol},${symbol}&limit=10000&start=2000-01-01`);
+    expect(both.trades[symbol]).toEqual(before.trades);
+    expect(both.trades[active.symbol]!.length).toBeGreaterThan(0);
+    expect((await get<{ bars: unknown[] }>(`/v2/stocks/${symbol}/bars?timeframe=1Day&start=2000-01-01`)).bars).toHaveLength(1);
+  });
+
   it("pages through history without gaps or repeats, in both directions", async () => {
     const { symbol } = await createInstrument(admin);
     await step(symbol, 23);

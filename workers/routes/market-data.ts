@@ -5,7 +5,7 @@ import { bucketStart, parseTimeframe, STREAM_TIMEFRAMES } from "../../shared/mar
 import { errorResponses, jsonContent, SESSION_OR_KEY, wholeParam } from "../../shared/schemas/common";
 import { marketOf } from "../lib/objects";
 import type { AppEnv } from "../context";
-import { activeSymbols, instrumentSpecOf } from "../../platform/assets";
+import { instrumentSpecOf, knownSymbols } from "../../platform/assets";
 import type { InstrumentSpec } from "../../shared/market/instrument";
 import { requirePermission } from "../middleware/authenticate";
 import { validationHook } from "../middleware/errors";
@@ -120,8 +120,11 @@ function fingerprint(text: string): string {
 
 type Kind = "us_equity" | "crypto";
 
+// Any listed asset, active or not: an inactive (delisted) name's stored history stays
+// readable, as Alpaca serves delisted tickers' (found in QA: one inactive name in a
+// universe failed the whole request); its feed has stopped, so its latest values are its last.
 async function resolveSymbols(env: Env, raw: string, kind: Kind): Promise<InstrumentSpec[]> {
-  const registry = await activeSymbols(env);
+  const registry = await knownSymbols(env);
   const wanted = [...new Set(raw.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean))];
   if (wanted.length === 0) throw invalidParam("symbols", "give at least one symbol");
   if (wanted.length > 1000) throw invalidParam("symbols", "at most 1000 symbols");
@@ -134,7 +137,7 @@ async function resolveSymbols(env: Env, raw: string, kind: Kind): Promise<Instru
 // An unknown symbol is the same 422 in the path as in `symbols=` (docs/alpaca-compat.md §2),
 // so a client maps it to one error (ccxt's BadSymbol) whichever route it called.
 async function oneSymbol(env: Env, symbol: string, kind: Kind): Promise<InstrumentSpec> {
-  const info = (await activeSymbols(env)).get(symbol.toUpperCase());
+  const info = (await knownSymbols(env)).get(symbol.toUpperCase());
   if (!info || info.assetClass !== kind) throw new ApiError(422, `Invalid symbol: ${symbol}`, [{ path: "symbol", message: `unknown symbol ${symbol}` }], 10000);
   return instrumentSpecOf(info);
 }
