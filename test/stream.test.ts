@@ -452,5 +452,15 @@ describe("RedFire's combined stream at /v2/all", () => {
     expect(after).toMatchObject({ trades: [pair.symbol], corrections: [], cancelErrors: [] });
     client.close();
   });
+
+  it("says a stock has no order book, rather than that it is unknown, and takes it on the channels it has", async () => {
+    const [stock, pair] = await Promise.all([createInstrument(admin), createInstrument(admin, { class: "crypto" })]);
+    const client = await authed("/v2/all");
+    client.send({ action: "subscribe", trades: [pair.symbol, stock.symbol], orderbooks: [pair.symbol, stock.symbol, "NOPE1"] });
+    const echo = await client.waitFor((m) => m.T === "subscription");
+    expect(echo).toMatchObject({ trades: [pair.symbol, stock.symbol], orderbooks: [pair.symbol] });
+    expect(client.messages.filter((m) => m.T === "error").map((m) => m.msg)).toEqual([`invalid syntax: no orderbooks for ${stock.symbol}`, "invalid syntax: unknown symbol NOPE1"]);
+    client.close();
+  });
 });
 

@@ -174,7 +174,10 @@ export function changeSubscriptions(
   maxSymbols: number,
 ): SubscriptionChange {
   const requested = pickChannels(message, current.kind);
-  const refused: string[] = [];
+  // Each symbol refused once, whatever number of channels named it (found in QA: 999 names on
+  // two channels were counted 1,993), with why: unknown, or known without that channel (a
+  // stock has no order book; QA read "unknown symbol AAPL" beside AAPL's accepted trades).
+  const refused = new Map<string, string>();
   const classes = { ...current.classes };
   if (action === "subscribe") {
     for (const [channel, symbols] of Object.entries(requested) as [Channel, string[]][]) {
@@ -185,13 +188,13 @@ export function changeSubscriptions(
           if (current.kind === "all") classes[s.toUpperCase()] = kind;
           return true;
         }
-        refused.push(s);
+        if (!refused.has(s)) refused.set(s, kind && current.kind === "all" ? `no ${channel} for ${s}` : `unknown symbol ${s}`);
         return false;
       });
     }
   }
-  const errors = refused.slice(0, MAX_SYMBOL_ERRORS).map((s) => errorMessage(ERRORS.invalidSyntax, `unknown symbol ${s}`));
-  if (refused.length > MAX_SYMBOL_ERRORS) errors.push(errorMessage(ERRORS.invalidSyntax, `${refused.length - MAX_SYMBOL_ERRORS} more unknown symbols`));
+  const errors = [...refused.values()].slice(0, MAX_SYMBOL_ERRORS).map((why) => errorMessage(ERRORS.invalidSyntax, why));
+  if (refused.size > MAX_SYMBOL_ERRORS) errors.push(errorMessage(ERRORS.invalidSyntax, `${refused.size - MAX_SYMBOL_ERRORS} more unknown symbols`));
   const subs = action === "subscribe" ? addSubscriptions(current.subs, requested) : removeSubscriptions(current.subs, requested);
   if (symbolCount(subs) > maxSymbols) return { ok: false, errors: [...errors, errorMessage(ERRORS.symbolLimit)] };
   return { ok: true, listener: current.kind === "all" ? { kind: current.kind, subs, classes } : { kind: current.kind, subs }, errors };
