@@ -204,7 +204,12 @@ describe("a live strategy", () => {
     // Found in QA: a grid whose lines were under a tick apart ran, and each bar failed on the state onStart never made.
     const asset = await replaySymbol(seededBars(10, 3));
     const trader = await signUp("trader");
-    const id = await createStrategy(trader, asset.symbol, { kind: "template", template: "grid", params: { lower: 1, upper: 1.01, levels: 100 } });
+    // Such parameters are refused when saved (422) since the save checks them against the
+    // instrument; a strategy saved before that check keeps its version as it was written.
+    const tight = { lower: 1, upper: 1.01, levels: 100 };
+    await expectError(await call("/api/strategies", { token: trader.access, body: { name: "tight grid", symbol: asset.symbol, kind: "template", template: "grid", params: tight } }), 422);
+    const id = await createStrategy(trader, asset.symbol, { kind: "template", template: "grid", params: { ...tight, levels: 2 } });
+    await env.DB.prepare("UPDATE strategy_versions SET params = ? WHERE strategy_id = ?").bind(JSON.stringify({ ...tight, qty: 1 }), id).run();
     const refused = await expectError(await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" }), 409);
     expect(refused.message).toMatch(/^the strategy did not start: grid: 100 lines from 1 to 1\.01 are not one tick 0\.01 apart/);
     const status = await liveStatus(trader, id);
