@@ -193,8 +193,11 @@ export function changeSubscriptions(
       });
     }
   }
-  const errors = [...refused.values()].slice(0, MAX_SYMBOL_ERRORS).map((why) => errorMessage(ERRORS.invalidSyntax, why));
-  if (refused.size > MAX_SYMBOL_ERRORS) errors.push(errorMessage(ERRORS.invalidSyntax, `${refused.size - MAX_SYMBOL_ERRORS} more unknown symbols`));
+  const reasons = [...refused.values()];
+  const errors = reasons.slice(0, MAX_SYMBOL_ERRORS).map((why) => errorMessage(ERRORS.invalidSyntax, why));
+  // The count says what the rest are: unknown, or (some of them) known without the channel asked.
+  const rest = reasons.slice(MAX_SYMBOL_ERRORS);
+  if (rest.length > 0) errors.push(errorMessage(ERRORS.invalidSyntax, `${rest.length} more ${rest.every((why) => why.startsWith("unknown")) ? "unknown symbols" : "symbols refused, unknown or without the channel asked"}`));
   const subs = action === "subscribe" ? addSubscriptions(current.subs, requested) : removeSubscriptions(current.subs, requested);
   if (symbolCount(subs) > maxSymbols) return { ok: false, errors: [...errors, errorMessage(ERRORS.symbolLimit)] };
   return { ok: true, listener: current.kind === "all" ? { kind: current.kind, subs, classes } : { kind: current.kind, subs }, errors };
