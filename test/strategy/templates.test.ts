@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Strategy } from "../../shared/strategy/runtime";
-import { TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
+import { checkTemplateParams, TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
+import { instrumentSpec } from "../../shared/trading/asset";
 import { seededBars } from "./helpers";
 import { backtest } from "./templates-harness";
 
@@ -110,6 +111,20 @@ describe("bad parameters are refused with the path of the field at fault", () =>
     const { bars } = seededBars(5, 1);
     const field = Object.keys(bad[name]!)[0]!;
     await expect(backtest(TEMPLATES.get(name)!.create(), bars, bad[name]!)).rejects.toThrow(new RegExp(`${name}: .*(${field}|lower)`));
+  });
+
+  it("one check answers a save and a run alike: the schema, then the instrument, each problem under the prefix", () => {
+    const coin = instrumentSpec("BTC/USD", "crypto", "0.01", "0.0001");
+    expect(checkTemplateParams("astrology", {})).toEqual({ ok: false, refusal: { message: 'unknown template "astrology"', details: [{ path: "template", message: `must be one of ${[...TEMPLATES.keys()].join(", ")}` }] } });
+    const schema = checkTemplateParams("ma-cross", { fast: 30, slow: 10 }, coin, 'combination 2 ({"fast":30})');
+    expect(schema.ok ? null : [schema.refusal.message, schema.refusal.details.map((d) => d.path)]).toEqual(['combination 2 ({"fast":30}) does not fit template ma-cross', ['combination 2 ({"fast":30}).fast']]);
+    // Valid by the schema, but 11 lines over five cents cannot stand a cent apart: refused only when the instrument is given.
+    const tight = { lower: 100, upper: 100.05, levels: 11 };
+    expect(checkTemplateParams("grid", tight).ok).toBe(true);
+    const onCoin = checkTemplateParams("grid", tight, coin);
+    expect(onCoin.ok ? null : [onCoin.refusal.message, onCoin.refusal.details.map((d) => d.path)]).toEqual(["params do not fit BTC/USD's tick 0.01", ["params.levels"]]);
+    const fine = checkTemplateParams("ma-cross", { fast: 5 }, coin);
+    expect(fine.ok && fine.params).toMatchObject({ fast: 5, slow: 30, sizing: "all_in" });
   });
 
   it("a grid whose lines fall less than one tick apart is refused when it starts", async () => {

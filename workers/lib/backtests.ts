@@ -7,7 +7,7 @@ import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market
 import { SYMBOL_PATTERN } from "../../shared/schemas/assets";
 import { MAX_ACTIVE_BACKTESTS, MAX_ACTIVE_CODE_BACKTESTS, MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
 import type { StrategyBar } from "../../shared/strategy/runtime";
-import { TEMPLATES, templateParams, type StrategyTemplate } from "../../shared/strategy/templates";
+import { checkTemplateParams, TEMPLATES, unknownTemplate, type StrategyTemplate } from "../../shared/strategy/templates";
 import { instrumentSpec } from "../../shared/trading/asset";
 import { startingCashProblem, tradingConfig } from "../../shared/trading/config";
 import { parseMoney } from "../../shared/trading/money";
@@ -69,32 +69,18 @@ export async function resolveStrategy(env: Env, userId: string, body: Pick<Backt
   return { kind: "code", template: null, code: saved.compiled, params, strategyId: strategy.id, strategyVersion: version, symbol: strategy.symbol, timeframe: strategy.timeframe, name: strategy.name };
 }
 
+/** The template a request names, or 422. */
 export function checkedTemplate(name: string): StrategyTemplate {
-  const template = TEMPLATES.get(name);
-  if (!template) throw invalid("template", `unknown template ${JSON.stringify(name)}; one of ${[...TEMPLATES.keys()].join(", ")}`);
-  return template;
+  const refusal = unknownTemplate(name);
+  if (refusal) throw unprocessable(refusal.message, refusal.details);
+  return TEMPLATES.get(name)!;
 }
 
-/** A template's parameters with its defaults filled in; every problem as a 422 detail. */
-export function checkedParams(name: string, params: unknown, prefix = "params"): Record<string, unknown> {
-  const template = checkedTemplate(name);
-  const checked = templateParams(template, params);
+/** A template's parameters with its defaults filled in (checked against `spec` when given, see checkTemplateParams); every problem as a 422 detail. */
+export function checkedParams(name: string, params: unknown, prefix = "params", spec?: InstrumentSpec): Record<string, unknown> {
+  const checked = checkTemplateParams(name, params, spec, prefix);
   if (checked.ok) return checked.params;
-  throw unprocessable(
-    `${prefix} ${/^combination /.test(prefix) ? "does" : "do"} not fit template ${name}`,
-    checked.issues.map((i) => ({ path: i.path ? `${prefix}.${i.path}` : prefix, message: i.message })),
-  );
-}
-
-/** A template run's parameters on its instrument (a grid's lines a tick apart): refused with a 422 before anything is stored, not failed as the run starts. */
-function checkOnInstrument(request: BacktestJobRequest, prefix: string): void {
-  if (request.kind !== "template" || !request.template) return;
-  const problems = TEMPLATES.get(request.template)?.instrumentProblems?.(request.params, request.spec) ?? [];
-  if (problems.length === 0) return;
-  throw unprocessable(
-    `${prefix} ${/^combination /.test(prefix) ? "does" : "do"} not fit ${request.spec.symbol}'s tick ${request.spec.tickSize}`,
-    problems.map((p) => ({ path: `${prefix}.${p.path}`, message: p.message })),
-  );
+  throw unprocessable(checked.refusal.message, checked.refusal.details);
 }
 
 /**
@@ -218,7 +204,8 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
 export async function startBacktests(env: Env, requests: BacktestJobRequest[], row: { strategyId: string | null; strategyVersion: number | null }, traceparent: string | null = null): Promise<void> {
   const first = requests[0];
   if (!first) return;
-  requests.forEach((r, i) => checkOnInstrument(r, requests.length > 1 ? `combination ${i + 1} (${JSON.stringify(r.params)})` : "params"));
+  // The instrument is known only now: a template run's parameters are checked on it before anything is stored.
+  requests.forEach((r, i) => r.kind === "template" && r.template && checkedParams(r.template, r.params, requests.length > 1 ? `combination ${i + 1} (${JSON.stringify(r.params)})` : "params", r.spec));
   const { userId } = first;
   // The code cap counts the code runs among them (an optimization's are all templates).
   const codeRuns = requests.filter((r) => r.kind === "code").length;

@@ -17,9 +17,9 @@ import { compileStrategy, type StrategyLanguage } from "../../shared/strategy/co
 import { moduleLoadError } from "../../platform/sandbox";
 import { TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
 import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
-import type { InstrumentSpec } from "../../shared/market/instrument";
 import { database, isUniqueViolation, schema } from "../../platform/db";
 import type { AppEnv } from "../context";
+import { checkedParams } from "../lib/backtests";
 import { publish } from "../lib/events";
 import {
   appendVersion,
@@ -52,22 +52,6 @@ const readRoute = { tags, security, middleware: [requirePermission("strategy:rea
 const SAVE_ATTEMPTS = 10;
 
 const duplicateName = (name: string) => conflict(`you already have a strategy named "${name}"`, [{ path: "name", message: "is already used by another of your strategies" }]);
-
-/** A template's parameters with its defaults filled in, or 422 naming each bad one; with `spec`, also what they cannot do on it (a grid's lines closer than its tick). */
-function checkedTemplateParams(templateName: string, params: unknown, spec?: InstrumentSpec): Record<string, unknown> {
-  const template = TEMPLATES.get(templateName);
-  if (!template) {
-    throw unprocessable(`unknown template "${templateName}"`, [{ path: "template", message: `must be one of ${[...TEMPLATES.keys()].join(", ")}` }]);
-  }
-  const checked = templateParams(template, params);
-  const problems = checked.ok && spec ? (template.instrumentProblems?.(checked.params, spec) ?? []) : [];
-  if (checked.ok && problems.length > 0) throw unprocessable(`params do not fit ${spec!.symbol}'s tick ${spec!.tickSize}`, problems.map((p) => ({ path: `params.${p.path}`, message: p.message })));
-  if (checked.ok) return checked.params;
-  throw unprocessable(
-    `params do not fit template "${templateName}"`,
-    checked.issues.map((i) => ({ path: i.path ? `params.${i.path}` : "params", message: i.message })),
-  );
-}
 
 /** Compiled code, or 422 with where the problem is (line and column in the message and the details). */
 function compiledSource(source: string, language: StrategyLanguage): string {
@@ -133,7 +117,7 @@ strategies.openapi(create, async (c) => {
   }
   const content: VersionContent =
     body.kind === "template"
-      ? { template: body.template!, params: checkedTemplateParams(body.template!, body.params, instrumentSpecOf(asset)), source: null, compiled: null, language: null }
+      ? { template: body.template!, params: checkedParams(body.template!, body.params, "params", instrumentSpecOf(asset)), source: null, compiled: null, language: null }
       : { template: null, params: body.params ?? {}, source: body.source!, compiled: await loadableSource(c.env, body.source!, body.language), language: body.language };
   const id = crypto.randomUUID();
   let row: StrategyRow | "limit";
@@ -240,7 +224,7 @@ async function nextContent(env: Env, strategy: StrategyRow, current: StrategyVer
       throw unprocessable("a template strategy has no source", [{ path: body.source !== undefined ? "source" : "language", message: "only code strategies have source" }]);
     }
     const asset = await assetBySymbol(env, strategy.symbol);
-    return { template: strategy.template, params: checkedTemplateParams(strategy.template ?? "", params, asset ? instrumentSpecOf(asset) : undefined), source: null, compiled: null, language: null };
+    return { template: strategy.template, params: checkedParams(strategy.template ?? "", params, "params", asset ? instrumentSpecOf(asset) : undefined), source: null, compiled: null, language: null };
   }
   const source = body.source ?? current.source ?? "";
   const language = body.language ?? current.language ?? "ts";

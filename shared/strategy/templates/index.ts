@@ -9,6 +9,7 @@ import { maCrossTemplate } from "./ma-cross";
 import { macdTemplate } from "./macd";
 import { rsiReversionTemplate } from "./rsi-reversion";
 import { firstPerPath } from "../../zod-messages";
+import type { InstrumentSpec } from "../../market/instrument";
 
 // The built-in strategy templates. Each is written against the same API as user code and
 // has one zod schema for its parameters: it validates what a client sends (with the
@@ -50,6 +51,36 @@ export function templateParams(template: StrategyTemplate, input: unknown): Para
   const parsed = template.params.safeParse(input ?? {});
   if (parsed.success) return { ok: true, params: parsed.data };
   return { ok: false, issues: firstPerPath(parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }))) };
+}
+
+/** Why a template's parameters are refused: one message, and each problem by its path. */
+export interface ParamsRefusal {
+  message: string;
+  details: { path: string; message: string }[];
+}
+
+/** The refusal of a template name that is not one, or null. */
+export function unknownTemplate(name: string): ParamsRefusal | null {
+  if (TEMPLATES.has(name)) return null;
+  return { message: `unknown template ${JSON.stringify(name)}`, details: [{ path: "template", message: `must be one of ${[...TEMPLATES.keys()].join(", ")}` }] };
+}
+
+/**
+ * The one check of a template's parameters wherever a strategy is saved or a run is asked
+ * for: the template's schema (its defaults filled in), then, given the instrument, what
+ * they cannot do on it (a grid's lines closer than its tick). `prefix` names the parameters
+ * in the refusal: "params", or an optimization's "combination 2 ({…})".
+ */
+export function checkTemplateParams(name: string, input: unknown, spec?: InstrumentSpec, prefix = "params"): { ok: true; params: Record<string, unknown> } | { ok: false; refusal: ParamsRefusal } {
+  const template = TEMPLATES.get(name);
+  if (!template) return { ok: false, refusal: unknownTemplate(name)! };
+  const under = (path: string) => (path ? `${prefix}.${path}` : prefix);
+  const verb = /^combination /.test(prefix) ? "does" : "do";
+  const checked = templateParams(template, input);
+  if (!checked.ok) return { ok: false, refusal: { message: `${prefix} ${verb} not fit template ${name}`, details: checked.issues.map((i) => ({ path: under(i.path), message: i.message })) } };
+  const problems = spec ? (template.instrumentProblems?.(checked.params, spec) ?? []) : [];
+  if (problems.length > 0) return { ok: false, refusal: { message: `${prefix} ${verb} not fit ${spec!.symbol}'s tick ${spec!.tickSize}`, details: problems.map((p) => ({ path: under(p.path), message: p.message })) } };
+  return checked;
 }
 
 const names = new Map<StrategyTemplate, string[]>();
