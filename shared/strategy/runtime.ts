@@ -146,14 +146,18 @@ export const LOG_LINE_CHARS = 500;
 
 /**
  * A log line as the host keeps it, checked again on this side: sandboxed code can patch its
- * own isolate's built-ins (String.prototype.slice) to get past the cut the invoker makes there.
+ * own isolate's built-ins (String.prototype.slice) to get past the cut the invoker makes there,
+ * and the time it reports is bounded to one a Date holds.
  */
 export function hostLine(line: LogLine): LogLine {
   const text = typeof line.text === "string" ? line.text : String(line.text);
-  const t = typeof line.t === "number" ? line.t : 0;
+  // A time a Date can hold (a NaN or 1e300 from the sandbox would make no timestamp): else 0.
+  const t = typeof line.t === "number" && Math.abs(line.t) <= MAX_DATE_MS ? line.t : 0;
   if (text.length <= LOG_LINE_CHARS && text === line.text && t === line.t) return line;
   return { t, text: text.length > LOG_LINE_CHARS ? `${text.slice(0, LOG_LINE_CHARS - 1)}…` : text };
 }
+/** The largest time a Date holds, in ms either side of 1970. */
+const MAX_DATE_MS = 8.64e15;
 /** A strategy that answers every update with a new order must not spin forever. */
 const MAX_ROUNDS = 10_000;
 

@@ -282,7 +282,8 @@ describe("what the host takes from a strategy (found in QA)", () => {
 
   it("log lines are cut on the host's side too, whatever the invoker answers", async () => {
     const rt = new StrategyRuntime({
-      invoke: () => ({ commands: [], state: {}, nextId: 0, logs: [{ t: START, text: "z".repeat(200_000) }, { t: START, text: 42 as unknown as string }] }),
+      // The times a patched isolate could report: none a Date holds is kept (a NaN made the log route answer 500).
+      invoke: () => ({ commands: [], state: {}, nextId: 0, logs: [{ t: START, text: "z".repeat(200_000) }, { t: START, text: 42 as unknown as string }, { t: NaN, text: "a" }, { t: 1e300, text: "b" }, { t: "soon" as unknown as number, text: "c" }, { t: -8.64e15, text: "d" }] }),
       port: { view: () => ({}) as StrategyView, send: () => null },
       spec: STOCK,
       params: {},
@@ -291,7 +292,8 @@ describe("what the host takes from a strategy (found in QA)", () => {
       now: () => START,
     });
     await rt.barHolding(flatBars(1)[0]!);
-    expect(rt.logs.map((l) => l.text.length)).toEqual([500, 2]);
+    expect(rt.logs.map((l) => l.text.length)).toEqual([500, 2, 1, 1, 1, 1]);
+    expect(rt.logs.map((l) => l.t)).toEqual([START, START, 0, 0, 0, -8.64e15]);
     expect(rt.logs[0]!.text.endsWith("…")).toBe(true);
   });
 });
