@@ -253,6 +253,32 @@ describe("market-data stream protocol", () => {
     client.close();
   });
 
+  it("a wildcard subscription takes a symbol listed after it (found in QA: it kept the symbols of when it was made)", async () => {
+    const client = await authed();
+    client.send({ action: "subscribe", quotes: ["*"] });
+    await client.waitFor((m) => m.T === "subscription");
+    const later = await createInstrument(admin);
+    await step(later.symbol);
+    await client.waitFor((m) => m.T === "q" && m.S === later.symbol);
+    client.close();
+  });
+
+  it("symbols named beside \"*\" stay subscribed when \"*\" is dropped (found in QA: the wildcard swallowed them)", async () => {
+    const named = await createInstrument(admin);
+    const client = await authed();
+    client.send({ action: "subscribe", trades: [named.symbol] });
+    await client.waitFor((m) => m.T === "subscription");
+    client.send({ action: "subscribe", trades: ["*"] });
+    const both = await client.waitFor((m) => m.T === "subscription" && Array.isArray(m.trades) && m.trades.includes("*"));
+    expect(both.trades).toEqual([named.symbol, "*"]);
+    client.send({ action: "unsubscribe", trades: ["*"] });
+    const left = await client.waitFor((m) => m.T === "subscription" && Array.isArray(m.trades) && !m.trades.includes("*"));
+    expect(left.trades).toEqual([named.symbol]);
+    await step(named.symbol);
+    await client.waitFor((m) => m.T === "t" && m.S === named.symbol);
+    client.close();
+  });
+
   it("speaks msgpack when the handshake asks for it", async () => {
     const a = await createInstrument(admin);
     const client = await authed("/v2/iex", { "content-type": "application/msgpack" });

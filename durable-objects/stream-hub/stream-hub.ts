@@ -8,7 +8,7 @@ import { HubConfigSubscriber, liveSocketLimits } from "../config/subscriber";
 import { ClientMessage, ERRORS, errorMessage, subscriptionMessage, type ControlMessage, type SocketKind, type StreamKind } from "../../shared/stream/protocol";
 import type { MarketEvent } from "../../shared/market/types";
 import { orderbookMessage } from "../../shared/market/format";
-import { bookSnapshotSymbols, changeSubscriptions, namedSymbols, registrationChanges, streamKindOf, streamKinds, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
+import { bookSnapshotSymbols, changeSubscriptions, namedSymbols, registrationChanges, STREAM_KINDS, streamKindOf, streamKinds, SubscriptionIndex, type Listener } from "../../shared/stream/subscriptions";
 import type { AssetClass } from "../../shared/market/instrument";
 import { activeSymbols } from "../../platform/assets";
 import { fromAccessToken, fromApiKey } from "../../platform/credentials";
@@ -100,6 +100,15 @@ export class StreamHub extends DurableObject<Env> {
 
   get #limits() {
     return liveSocketLimits(this.env);
+  }
+
+  /**
+   * The listed symbols changed (an asset added, or made active or inactive): a "*"
+   * subscription takes every active symbol of its kind from now on, as Alpaca's does, not
+   * only those listed when it was made (found in QA). Answers once the hub is registered.
+   */
+  async assetsChanged(): Promise<void> {
+    await Promise.all(STREAM_KINDS.filter((kind) => this.#index.neededSymbols(kind).has("*")).map((kind) => this.#reconcile(kind)));
   }
 
   /** A socket_limits change pushed by the ConfigStore: new sockets and each message from now on are held to it. */

@@ -70,10 +70,13 @@ export function subscriptionMessage(kind: SocketKind, subs: Subscriptions, class
   return { T: "subscription", ...echo };
 }
 
-/** Upper-cases and de-duplicates; "*" subsumes every symbol on that channel. */
+/**
+ * Upper-cases and de-duplicates. "*" is every symbol on that channel, and the symbols named
+ * beside it stay: unsubscribing "*" leaves them subscribed (found in QA: a "*" swallowed
+ * them, so dropping it ended subscriptions the client had asked for by name).
+ */
 export function normaliseSymbols(symbols: readonly string[]): string[] {
-  const upper = [...new Set(symbols.map((s) => s.trim().toUpperCase()))];
-  return upper.includes("*") ? ["*"] : upper;
+  return [...new Set(symbols.map((s) => s.trim().toUpperCase()))];
 }
 
 export function addSubscriptions(current: Subscriptions, add: Subscriptions): Subscriptions {

@@ -6,3 +6,8 @@ export const hubCount = (env: Env): number => Math.max(1, Math.floor(Number(env.
 export const randomHub = (env: Env): string => `hub-${Math.floor(Math.random() * hubCount(env))}`;
 
 export const allHubs = (env: Env): string[] => Array.from({ length: hubCount(env) }, (_, i) => `hub-${i}`);
+
+/** Tells every hub the listed symbols changed, so "*" subscriptions take them (answers once all are registered). */
+export async function assetsChanged(env: Env): Promise<void> {
+  await Promise.all(allHubs(env).map((hub) => env.STREAM_HUB.getByName(hub).assetsChanged()));
+}

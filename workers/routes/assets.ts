@@ -10,6 +10,7 @@ import type { AppEnv } from "../context";
 import { adminAssetView, assetView } from "../lib/assets";
 import { allAssets, findAsset, insertAsset, instrumentSpecOf, updateAsset } from "../../platform/assets";
 import { publish } from "../lib/events";
+import { assetsChanged } from "../lib/stream-hubs";
 import { principalOf, requirePermission } from "../middleware/authenticate";
 import { invalidBody, validationHook } from "../middleware/errors";
 
@@ -166,6 +167,7 @@ assets.openapi(
       throw error;
     }
     await marketOf(c.env, row.symbol, c.get("traceparent")).reload();
+    if (row.status === "active") await assetsChanged(c.env);
     await publish(c.env, "config.asset_created", `asset:${row.symbol}`, { symbol: row.symbol, by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 201);
   },
@@ -204,6 +206,7 @@ assets.openapi(
     const row = await updateAsset(c.env, asset_id, changes);
     if (!row) throw notFound("asset not found");
     await marketOf(c.env, row.symbol, c.get("traceparent")).reload();
+    if (body.status !== undefined) await assetsChanged(c.env);
     await publish(c.env, "config.asset_updated", `asset:${row.symbol}`, { symbol: row.symbol, changes: Object.keys(body), by: principalOf(c).userId }, c.get("traceparent"));
     return c.json(adminAssetView(row), 200);
   },
