@@ -78,6 +78,8 @@ function noTicks(key: string, value: number | string, spec: InstrumentSpec): str
 
 /** The order a ctx.buy/ctx.sell makes: rounded to the grids by the runtime's one rule, or refused when it rounds to nothing. */
 export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: InstrumentSpec, id: string): StrategyCommand {
+  // Code may pass anything: ctx.buy(null) was a TypeError that failed the callback, ctx.buy(42) "rounds down to zero" (found in QA).
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return { kind: "refuse", id, side, tag: null, message: `an order is an object with qty or notional, e.g. ctx.${side}({ qty: 1 }), not ${input === null ? "null" : Array.isArray(input) ? "an array" : typeof input}` };
   const tagGiven: unknown = input.tag;
   const tagFits = tagGiven === undefined || tagGiven === null || (typeof tagGiven === "string" && tagGiven.length <= MAX_TAG_CHARS);
   const tag = tagFits ? ((tagGiven as string | null | undefined) ?? null) : null;
@@ -88,6 +90,8 @@ export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: Inst
   // own symbol), and a tag of 100,000 characters went into every update.
   for (const key of Object.keys(input)) if (!ORDER_INPUT_FIELDS.has(key)) return refuse(`unknown field ${key.slice(0, 40)}: an order takes ${[...ORDER_INPUT_FIELDS].join(", ")} (a strategy trades its own symbol, for its owner's account)`);
   if (!tagFits) return refuse(`tag must be a string of at most ${MAX_TAG_CHARS} characters`);
+  if (input.qty === undefined && input.notional === undefined) return refuse("an order needs qty or notional");
+  if (input.qty !== undefined && input.notional !== undefined) return refuse("give qty or notional, not both");
   const given = input.notional !== undefined ? "notional" : "qty";
   const problem = amountProblem(input.notional ?? input.qty ?? 0, spec, given);
   if (problem) return refuse(`${given} ${problem === "too_large" ? "is too large" : "must be a number"}: ${String(input.notional ?? input.qty).slice(0, 40)}`);
@@ -233,7 +237,10 @@ export function strategyInvoker(strategy: Strategy): (request: InvokeRequest) =>
     // the same everywhere, and its promise's own failure is not left unhandled.
     if (isPending(returned)) {
       Promise.resolve(returned).catch(() => undefined);
-      throw new TypeError(`${next.callback} returned a promise: callbacks run synchronously (no async or await), so everything a callback does happens before it returns`);
+      const error = new TypeError(`${next.callback} returned a promise: callbacks run synchronously (no async or await), so everything a callback does happens before it returns`);
+      // What it logged before its first await is its owner's clue, kept as a throw's is (found in QA).
+      if (logs.length > 0) failedLogs.set(error, logs);
+      throw error;
     }
     // A live host stores the state as JSON and the sandbox returns it through RPC: what does
     // not survive JSON is not state (in-process backtests keep the object as it is).

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { decimalToNearestTicks, ticksToNumber } from "../../shared/market/instrument";
 import { runBacktest } from "../../shared/strategy/backtest";
 import { failedCallbackLogs, strategyInvoker, type StrategyCommand, type StrategyView } from "../../shared/strategy/invoke";
-import { callbacksOf, floorLots, roundPrice, StrategyRuntime, type OrderUpdate, type Strategy, type StrategyBar } from "../../shared/strategy/runtime";
+import { callbacksOf, floorLots, roundPrice, StrategyRuntime, type OrderInput, type OrderUpdate, type Strategy, type StrategyBar } from "../../shared/strategy/runtime";
 import { COIN, HOUR, START } from "./helpers";
 import { sendStrategyCommand } from "../../shared/strategy/send";
 import { harness } from "../trading/engine-harness";
@@ -65,6 +65,11 @@ describe("the strategy runtime", () => {
         ctx.buy({ qty: 1, type: "trailing_stop", trailPrice: 1e30, tag: "huge trail" });
         ctx.buy({ qty: 1, tag: "x".repeat(65) });
         ctx.buy({ qty: 1, tag: "fits" });
+        // What code may pass that is no order at all (found in QA: null failed the callback, 42 "rounded to zero").
+        ctx.buy(null as unknown as OrderInput);
+        ctx.sell(42 as unknown as OrderInput);
+        ctx.buy({ tag: "empty" });
+        ctx.buy({ qty: 1, notional: 5, tag: "both" });
       },
       onOrderUpdate(update) {
         updates.push(update);
@@ -88,9 +93,15 @@ describe("the strategy runtime", () => {
       ["huge limit", "invalid_order"],
       ["huge trail", "invalid_order"],
       [null, "invalid_order"],
+      [null, "invalid_order"],
+      [null, "invalid_order"],
+      ["empty", "invalid_order"],
+      ["both", "invalid_order"],
     ]);
     const messages = Object.fromEntries(updates.filter((u) => u.event === "rejected").map((u) => [u.tag, u.message]));
     expect(messages.huge).toBe("qty is too large: 1e+30");
+    expect(updates.filter((u) => u.event === "rejected" && u.tag === null).map((u) => u.message).slice(1)).toEqual(["an order is an object with qty or notional, e.g. ctx.buy({ qty: 1 }), not null", "an order is an object with qty or notional, e.g. ctx.sell({ qty: 1 }), not number"]);
+    expect([messages.empty, messages.both]).toEqual(["an order needs qty or notional", "give qty or notional, not both"]);
     expect(messages["not a number"]).toBe("notional must be a number: lots");
     expect(messages["other symbol"]).toBe("unknown field symbol: an order takes qty, notional, type, limit, stop, trailPrice, trailPercent, tif, tag (a strategy trades its own symbol, for its owner's account)");
     expect(messages.negative).toBe("qty must be positive: -5");
@@ -100,7 +111,7 @@ describe("the strategy runtime", () => {
     // The account's checks name the API's fields; the strategy reads the ones its code wrote (found in QA).
     expect(messages["wide trail"]).toBe('trailPercent must be a percent above 0 and below 100 with at most four decimals, not "150"');
     expect(messages["through the band"]).toMatch(/^limit 50\.00 is below the 10% band around the last price/);
-    expect(messages.null).toBe("tag must be a string of at most 64 characters");
+    expect(updates.find((u) => u.event === "rejected" && u.tag === null)!.message).toBe("tag must be a string of at most 64 characters");
     expect(updates.filter((u) => u.tag === "fits").map((u) => u.event)).toContain("fill");
     // Each refusal is a line of the log too (a strategy that hears no updates would lose them without a word).
     expect(result.logs.map((l) => l.text)).toEqual(refusals.map(([tag, rule]) => expect.stringMatching(new RegExp(`^order \\S+ ${tag === null ? "" : `"${tag}" `}refused \\(${rule}\\): `))));
@@ -211,6 +222,11 @@ describe("a failed callback", () => {
       onQuote(_q, ctx) {
         throw { logs: [{ t: 0, text: "forged" }], ctx: typeof ctx };
       },
+      // An async callback fails as it returns its promise; what it logged before its first await is kept too (found in QA).
+      onTrade: (async (_t: unknown, ctx: { log(...parts: unknown[]): void }) => {
+        ctx.log("in async");
+        await null;
+      }) as unknown as Strategy["onTrade"],
     };
     const invoke = strategyInvoker(strategy);
     const request = { instrument: STOCK, params: {}, state: {}, view, now: START, idPrefix: "s-", nextId: 0 };
@@ -227,6 +243,8 @@ describe("a failed callback", () => {
     expect(failedCallbackLogs(error)).toEqual([{ t: START, text: `close ${flatBars(1)[0]!.close}` }]);
     expect(failedCallbackLogs(caught(() => invoke({ ...request, callback: "onQuote", event: { t: START, bid: 1, ask: 2 } })))).toEqual([]);
     expect(failedCallbackLogs("a string")).toEqual([]);
+    const early = caught(() => invoke({ ...request, callback: "onTrade", event: { t: START, price: 1 } }));
+    expect([(early as Error).name, failedCallbackLogs(early)]).toEqual(["TypeError", [{ t: START, text: "in async" }]]);
   });
 
   it("without a keep rule drops every unsent order, and says how many", async () => {
