@@ -188,9 +188,17 @@ export async function moduleLoadError(env: { LOADER: WorkerLoader }, code: strin
   } catch (error) {
     if (!(error instanceof StrategyCodeError)) throw error;
     if (error.line !== null) return error;
-    // A module that fails to compile or evaluate names its place in the message: strategy.js:LINE:COLUMN.
+    // A module that fails to compile or evaluate names its place in the message:
+    // "Failed to start Worker:\nUncaught SyntaxError: …\n  at strategy.js:LINE:COLUMN".
     const at = /strategy\.js:(\d+):(\d+)/.exec(error.message);
-    return at ? new StrategyCodeError(error.message, error.reason, Number(at[1]), userColumn(code, Number(at[1]), Number(at[2]))) : error;
+    if (!at) return error;
+    const line = Number(at[1]);
+    // V8 counts a syntax error's column from 0 and a stack frame's (a throw as the module
+    // runs) from 1; the compiler's errors count from 1 (found in QA: one off for these).
+    const column = userColumn(code, line, Number(at[2]) + (/Uncaught SyntaxError/.test(error.message) ? 1 : 0));
+    // The error in the user's terms, not the runtime's "Failed to start Worker".
+    const what = /Uncaught ([^\n]+)/.exec(error.message)?.[1] ?? error.message;
+    return new StrategyCodeError(`${what} (line ${line}, column ${column})`, error.reason, line, column);
   }
 }
 

@@ -166,15 +166,17 @@ describe("saving strategies as code", () => {
 
   it("refuses what the compiler passes but the runtime cannot load, with its line, on create and on edit", async () => {
     const trader = await signUp();
-    const cases: [string, string, number][] = [
-      ["a let declared twice", "export default {\n  onBar() {\n    let a = 1;\n    let a = 2;\n  },\n};\n", 4],
-      ["break outside a loop", "export default {\n  onBar() {\n    break;\n  },\n};\n", 3],
-      ["a throw at module scope", "const x = null;\nx.y;\nexport default { onBar() {} };\n", 2],
+    // Columns count from 1, as the compiler's do (found in QA: the runtime's syntax errors counted from 0).
+    const cases: [string, string, number, number][] = [
+      ["a let declared twice", "export default {\n  onBar() {\n    let a = 1;\n    let a = 2;\n  },\n};\n", 4, 9],
+      ["break outside a loop", "export default {\n  onBar() {\n    break;\n  },\n};\n", 3, 5],
+      ["a throw at module scope", "const x = null;\nx.y;\nexport default { onBar() {} };\n", 2, 3],
     ];
-    for (const [name, source, line] of cases) {
+    for (const [name, source, line, column] of cases) {
       const error = await expectError(await call("/api/strategies", { body: { name, symbol: "AAPL", kind: "code", language: "js", source }, ...as(trader) }), 422);
       expect(error.message, name).toMatch(/^the module does not load: /);
-      expect(error.details, name).toEqual([expect.objectContaining({ path: "source", line })]);
+      expect(error.details, name).toEqual([expect.objectContaining({ path: "source", line, column })]);
+      expect(error.message, name).toMatch(new RegExp(`^the module does not load: \\w*Error: [^\\n]+ \\(line ${line}, column ${column}\\)$`));
     }
     // A module that loads but has no callback (found in QA: it saved and did nothing).
     for (const source of ["export default 42;\n", "export default function () {}\n", "export default { onBar: 5 };\n", "export default {};\n"]) {
