@@ -240,6 +240,12 @@ describe("the symbol's stored history", () => {
     expect(other.timeframe).toBe("5Min");
     // A template still needs its symbol.
     expect((await expectError(await post("/api/backtests", { template: "ma-cross", ...range }), 422)).details.map((d) => d.path)).toContain("symbol");
+    // The CSV upload likewise (found in QA: it required a symbol even with a strategy_id).
+    const upload = (query: Record<string, string>) => call(`/api/backtests/csv?${new URLSearchParams(query)}`, { rawBody: csv, headers: { "content-type": "text/csv" }, token: user.access, ip: user.ip });
+    const uploaded = await upload({ strategy_id: saved.id });
+    expect(uploaded.status).toBe(201);
+    expect(await json<View>(uploaded)).toMatchObject({ symbol: asset.symbol, timeframe: "1Min" });
+    expect((await expectError(await upload({ template: "ma-cross", timeframe: "1Min" }), 422)).details.map((d) => d.path)).toContain("symbol");
   });
 
   it("a range reaching into the bar now forming stops before it: its close is not known yet", async () => {

@@ -107,7 +107,8 @@ backtests.openapi(
 
 const CsvQuery = z.strictObject(
   {
-    symbol: z.string({ error: "is required: the symbol the bars are of" }).trim().min(1).max(24),
+    // With strategy_id, the strategy's own by default, as in POST /api/backtests (found in QA: required here).
+    symbol: z.string().trim().min(1).max(24).optional().openapi({ description: "The symbol the bars are of: required with a template; with strategy_id, the strategy's own by default" }),
     timeframe: z.string().trim().optional().openapi({ description: "1Hour by default; with strategy_id, the strategy's own" }),
     template: z.string().trim().min(1).max(64).optional(),
     strategy_id: z.string().trim().min(1).max(64).optional(),
