@@ -170,6 +170,14 @@ describe("a live strategy", () => {
     const trader = await signUp("trader");
     const source = ["export default {", "  onBar(bar, ctx) {", "    ctx.log('close', bar.close);", "    const broken: any = null;", "    return broken.size;", "  },", "};"].join("\n");
     const id = await createStrategy(trader, asset.symbol, { kind: "code", language: "ts", source });
+    // The owner's socket is told too (found in QA: its frames carried the failures but not the status).
+    const res = await call("/stream", { headers: { upgrade: "websocket" }, token: trader.access, ip: trader.ip });
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: { stream: string; data: { id?: string; status?: string; message?: string | null } }[] = [];
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+    ws.send(JSON.stringify({ action: "listen", data: { streams: ["strategy_updates"] } }));
+    await until(async () => frames.find((f) => f.stream === "listening"), "listening");
     expect((await call(`/api/strategies/${id}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
     await startReplay(asset.id);
     const status = await until(
@@ -181,6 +189,12 @@ describe("a live strategy", () => {
       "the strategy to stop as errored",
       30_000,
     );
+    const told = await until(async () => frames.find((f) => f.stream === "strategy_updates" && f.data.id === id && f.data.status === "errored"), "an errored frame on the socket");
+    expect(told.data.message).toBe(status.message);
+    const statuses = frames.filter((f) => f.stream === "strategy_updates" && f.data.id === id).map((f) => f.data.status);
+    expect(statuses.at(-1)).toBe("errored");
+    expect(statuses.slice(0, -1).every((s) => s === "running")).toBe(true);
+    ws.close();
     expect(status.message).toMatch(/null/);
     expect(status.message).toMatch(/line 5/);
     expect(status.stats.failures).toBe(3);

@@ -425,7 +425,8 @@ export class StrategyHost {
     if (lines.length > 0) {
       const seqs = this.#store.appendLogs(row.config.id, lines);
       void this.#account(row)
-        .notify("strategy_updates", { id: row.config.id, logs: lines.map((l, i) => ({ seq: seqs[i], t: new Date(l.t).toISOString(), text: l.text })), stats: liveStats(row.stats) })
+        // Its status and message ride along: an owner watching the socket learns it errored, and why, without polling.
+        .notify("strategy_updates", { id: row.config.id, status: row.status, message: row.message, logs: lines.map((l, i) => ({ seq: seqs[i], t: new Date(l.t).toISOString(), text: l.text })), stats: liveStats(row.stats) })
         .catch(() => undefined);
     }
   }

@@ -72,6 +72,8 @@ export function StrategiesPage() {
     return trades.onStream("strategy_updates", (data) => {
       const u = data as StrategyUpdate;
       if (u?.stats) setStats((m) => ({ ...m, [u.id]: u.stats }));
+      // A strategy that errored shows it (and why) at once, not at the next refresh.
+      if (u?.status && u.status !== "running") void load();
     });
   }, []);
 

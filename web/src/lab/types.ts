@@ -43,9 +43,12 @@ export interface LogLine {
   text: string;
 }
 
-/** A strategy_updates frame: new log lines and the statistics now. */
+/** A strategy_updates frame: new log lines, the status and the statistics now. */
 export interface StrategyUpdate {
   id: string;
+  status: "running" | "stopped" | "errored";
+  /** Why it errored (or stopped), else null. */
+  message: string | null;
   logs: LogLine[];
   stats: LiveStatsJson;
 }
