@@ -183,6 +183,8 @@ describe("long runs", () => {
     const played = (await job(id).status()).bars_done;
     expect(played).toBeGreaterThan(0);
     expect(after.bars_done).toBe(played);
+    // The cancel's answer already said where the run stopped (found in QA: the row's last report, a second old).
+    expect(cancelled.bars_done).toBe(played);
     expect((await expectError(await get(`/api/backtests/${id}/result`), 409)).message).toBe("backtest was cancelled: it has no results; start a new backtest");
   });
 
@@ -202,6 +204,8 @@ describe("long runs", () => {
     const state = await job(id).status();
     expect(state.status).toBe("cancelled");
     expect(state.bars_done).toBeLessThan(state.bars_total);
+    // Nothing played after the cancel answered (found in QA: bars_done grew after "cancelled").
+    expect([cancelled.bars_done, stopped.bars_done]).toEqual([state.bars_done, state.bars_done]);
     await expectError(await get(`/api/backtests/${id}/result`), 409);
   }, 60_000);
 

@@ -387,7 +387,12 @@ backtests.openapi(
     // The row first: the job reads it at every progress report, so the cancel holds even if
     // the call below is lost (it is not retried).
     await markCancelled(c.env, id);
-    c.executionCtx.waitUntil(jobOf(c.env, id, c.get("traceparent")).cancel().catch(() => undefined));
+    // Then the job, awaited: it stops within a chunk and writes the bars it played into the
+    // row, so the answer says where the run stopped (found in QA: answered from the row's
+    // last report, up to a second old, its bars_done then grew after "cancelled").
+    await jobOf(c.env, id, c.get("traceparent"))
+      .cancel()
+      .catch(() => undefined);
     return c.json(backtestView(await ownBacktest(c.env, userId, id)), 200);
   },
 );
