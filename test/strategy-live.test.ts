@@ -282,6 +282,8 @@ describe("a live strategy", () => {
       "    ctx.state.n = n;",
       "    if (n === 2) ctx.buy({ qty: 3, tag: 'in' });",
       "    if (n === 5) ctx.sell({ qty: ctx.position.qty, tag: 'out' });",
+      // Two refused orders: one by the runtime's own check, one by the account (flat, nothing to sell).
+      "    if (n === 7) { ctx.buy({ qty: -1, tag: 'negative' }); ctx.sell({ qty: 5, tag: 'short' }); }",
       "    ctx.log('bar', n, ctx.position.qty);",
       "  },",
       "};",
@@ -318,6 +320,8 @@ describe("a live strategy", () => {
     // The buy placed at bar 2's close fills at bar 3's open (its ask, one tick up, plus the venue's slippage).
     const status = await liveStatus(trader, id);
     expect(status.stats.success_rate).toBe(1);
+    // Orders the account took, and those refused counted apart (found in QA: the refused ones the runtime caught were counted nowhere, the account's among the orders).
+    expect([status.stats.orders, status.stats.refused, status.stats.fills]).toEqual([2, 2, 2]);
     const logs = await json<{ lines: { text: string }[] }>(await call(`/api/strategies/${id}/logs?limit=500`, { token: trader.access }));
     expect(logs.lines.map((l) => l.text)).toContain("bar 5 3");
     expect(logs.lines.map((l) => l.text)).toContain("start true true");

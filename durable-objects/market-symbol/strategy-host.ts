@@ -228,6 +228,7 @@ export class StrategyHost {
     const stats = row.stats;
     // Only callbacks the strategy defines count, toward the success rate and the failure streak.
     const before = runtime.invocations;
+    const refusedBefore = runtime.refusedOrders;
     // Commands held from completed callbacks (a bar's orders wait for the next print).
     const held = new Set(runtime.held);
     loaded.trace = null;
@@ -264,6 +265,7 @@ export class StrategyHost {
         log("warn", "strategy errored", { symbol: this.symbol, strategy: row.config.id, error: message });
       }
     }
+    stats.refused = (stats.refused ?? 0) + runtime.refusedOrders - refusedBefore;
     this.#endTrace(loaded);
     try {
       this.#save(loaded);
@@ -330,11 +332,12 @@ export class StrategyHost {
       send: async (command: StrategyCommand) => {
         const l = loaded();
         l.view = null;
-        if (command.kind === "place") l.row.stats.orders += 1;
         l.trace ??= { span: startSpan("symbol.strategy", null), commands: 0 };
         l.trace.commands += 1;
         const traceparent = l.trace.span.traceparent;
         const reply = await accountCall(() => this.#account(l.row).strategySend(this.symbol, strategyOrderPrefix(l.row.config.id), command, traceparent));
+        // Orders the account took; those refused (here or by the runtime's checks) are counted apart.
+        if (command.kind === "place" && !reply.refusal) l.row.stats.orders += 1;
         // The order's own updates (accepted, filled at once) come back on the next collect.
         await this.#collect(l);
         // The runtime writes the refusal into the strategy's log (live and in backtests alike).

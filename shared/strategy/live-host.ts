@@ -28,7 +28,10 @@ export interface LiveCounters {
   callbacks: number;
   failures: number;
   consecutiveFailures: number;
+  /** Orders the account took. */
   orders: number;
+  /** Orders refused, by the runtime's checks or the account's (absent on a run stored before they were counted). */
+  refused?: number;
   fills: number;
   /**
    * What the strategy's own fills since it started moved (money units as integer text, so
@@ -59,7 +62,10 @@ export interface LiveStats {
   failures: number;
   /** Share of callbacks that returned without throwing (null before the first). */
   success_rate: number | null;
+  /** Orders the account took. */
   orders: number;
+  /** Orders refused (each also a line of the log): by the runtime's checks or the account's. */
+  refused: number;
   fills: number;
   /**
    * The strategy's own P&L since it started (decimal USD): what its fills moved in cash,
@@ -99,7 +105,7 @@ export interface LiveStrategyStatus {
 }
 
 export function newCounters(startedAt: number): LiveCounters {
-  return { callbacks: 0, failures: 0, consecutiveFailures: 0, orders: 0, fills: 0, flow: { cash: "0", qty: "0", commissions: {} }, mark: null, startedAt };
+  return { callbacks: 0, failures: 0, consecutiveFailures: 0, orders: 0, refused: 0, fills: 0, flow: { cash: "0", qty: "0", commissions: {} }, mark: null, startedAt };
 }
 
 /** Counts one of the strategy's fills into its P&L. */
@@ -138,6 +144,7 @@ export function liveStats(c: LiveCounters): LiveStats {
     failures: c.failures,
     success_rate: c.callbacks === 0 ? null : (c.callbacks - c.failures) / c.callbacks,
     orders: c.orders,
+    refused: c.refused ?? 0,
     fills: c.fills,
     pnl: strategyPnl(c),
     started_at: new Date(c.startedAt).toISOString(),

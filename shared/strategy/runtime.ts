@@ -333,6 +333,8 @@ export class StrategyRuntime {
   droppedLogLines = 0;
   /** Callbacks of the strategy run so far (those it does not define are not run, nor counted). */
   invocations = 0;
+  /** Orders refused so far, by the runtime's own checks or by the account's. */
+  refusedOrders = 0;
   #commands: StrategyCommand[] = [];
   #updates: OrderUpdate[] = [];
 
@@ -489,6 +491,7 @@ export class StrategyRuntime {
    * otherwise lose its orders without a word.
    */
   #refused(id: string, tag: string | null | undefined, rule: string, message: string): void {
+    this.refusedOrders += 1;
     const text = `order ${id}${tag ? ` "${tag}"` : ""} refused (${rule}): ${message}`;
     if (this.logs.length >= LOG_LINES) this.droppedLogLines += 1;
     else this.logs.push(hostLine({ t: this.o.now(), text }));

@@ -84,6 +84,8 @@ describe("failures", () => {
     // A run stored before fills were counted starts counting at its first.
     const legacy: LiveCounters = { callbacks: 0, failures: 0, consecutiveFailures: 0, orders: 0, fills: 0, startedAt: 0 };
     expect(liveStats(legacy).pnl).toBeNull();
+    // Nor were refused orders: none so far.
+    expect(liveStats(legacy).refused).toBe(0);
     recordFill(legacy, { orderId: "x", side: "sell", price: "10", qty: "1", commission: "0", final: true });
     expect(liveStats(legacy).pnl).toBeNull();
     legacy.mark = "10";

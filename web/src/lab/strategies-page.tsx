@@ -258,6 +258,10 @@ function StrategyDetail(props: { strategy: StrategyJson; stats: LiveStatsJson | 
             <dd>{stats.orders}</dd>
           </div>
           <div>
+            <dt>Refused</dt>
+            <dd>{stats.refused}</dd>
+          </div>
+          <div>
             <dt>Fills</dt>
             <dd>{stats.fills}</dd>
           </div>
