@@ -99,7 +99,7 @@ async function backtestLikeReplay(symbol: string, bars: StrategyBar[], params: R
 const fillsOf = (result: Awaited<ReturnType<typeof runBacktest>>): Fill[] => result.fills.map((f) => ({ side: f.side, qty: f.qty, price: f.price }));
 
 async function liveStatus(user: TestUser, id: string) {
-  return json<{ run: number; status: string; message: string | null; stats: { orders: number; fills: number; callbacks: number; failures: number; success_rate: number | null; pnl: string | null } }>(
+  return json<{ run: number; status: string; message: string | null; stats: { orders: number; refused: number; fills: number; callbacks: number; failures: number; success_rate: number | null; pnl: string | null } }>(
     await call(`/api/strategies/${id}/stats`, { token: user.access }),
   );
 }
