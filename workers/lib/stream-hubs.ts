@@ -1,3 +1,7 @@
+import { logger } from "../../platform/log";
+
+const log = logger("gateway");
+
 // The market-data hub objects: `STREAM_HUBS` of them, named hub-0 … hub-(n-1). A socket
 // lands on one at random; whatever must reach every socket (a revocation) asks them all.
 
@@ -7,7 +11,14 @@ export const randomHub = (env: Env): string => `hub-${Math.floor(Math.random() *
 
 export const allHubs = (env: Env): string[] => Array.from({ length: hubCount(env) }, (_, i) => `hub-${i}`);
 
-/** Tells every hub the listed symbols changed, so "*" subscriptions take them (answers once all are registered). */
+/**
+ * Tells every hub the listed symbols changed, so "*" subscriptions take them (answers once
+ * all are registered). The asset is written by then: a hub that cannot be reached is logged,
+ * not answered as a 5xx of a change that succeeded; its "*" subscribers get the symbol at
+ * their hub's next registration.
+ */
 export async function assetsChanged(env: Env): Promise<void> {
-  await Promise.all(allHubs(env).map((hub) => env.STREAM_HUB.getByName(hub).assetsChanged()));
+  const hubs = allHubs(env);
+  const outcomes = await Promise.allSettled(hubs.map((hub) => env.STREAM_HUB.getByName(hub).assetsChanged()));
+  outcomes.forEach((o, i) => o.status === "rejected" && log("warn", "a hub did not hear the listed symbols change", { hub: hubs[i], error: String(o.reason) }));
 }
