@@ -7,7 +7,7 @@ import { bucketStart, parseTimeframe, type Timeframe } from "../../shared/market
 import { SYMBOL_PATTERN } from "../../shared/schemas/assets";
 import { MAX_ACTIVE_BACKTESTS, MAX_ACTIVE_CODE_BACKTESTS, MAX_BARS, type BacktestJobRequest, type BacktestRequest, type BacktestStatus } from "../../shared/schemas/backtests";
 import type { StrategyBar } from "../../shared/strategy/runtime";
-import { checkTemplateParams, TEMPLATES, unknownTemplate, type StrategyTemplate } from "../../shared/strategy/templates";
+import { checkTemplateParams, instrumentRefusal, TEMPLATES, unknownTemplate, type StrategyTemplate } from "../../shared/strategy/templates";
 import { instrumentSpec } from "../../shared/trading/asset";
 import { startingCashProblem, tradingConfig } from "../../shared/trading/config";
 import { parseMoney } from "../../shared/trading/money";
@@ -204,8 +204,12 @@ export async function startBacktest(env: Env, request: BacktestJobRequest, row: 
 export async function startBacktests(env: Env, requests: BacktestJobRequest[], row: { strategyId: string | null; strategyVersion: number | null }, traceparent: string | null = null): Promise<void> {
   const first = requests[0];
   if (!first) return;
-  // The instrument is known only now: a template run's parameters are checked on it before anything is stored.
-  requests.forEach((r, i) => r.kind === "template" && r.template && checkedParams(r.template, r.params, requests.length > 1 ? `combination ${i + 1} (${JSON.stringify(r.params)})` : "params", r.spec));
+  // The instrument is known only now: a template run's parameters (checked against its
+  // schema when the request was read) are checked on it before anything is stored.
+  requests.forEach((r, i) => {
+    const refused = r.kind === "template" && r.template ? instrumentRefusal(r.template, r.params, r.spec, requests.length > 1 ? `combination ${i + 1} (${JSON.stringify(r.params)})` : "params") : null;
+    if (refused) throw unprocessable(refused.message, refused.details);
+  });
   const { userId } = first;
   // The code cap counts the code runs among them (an optimization's are all templates).
   const codeRuns = requests.filter((r) => r.kind === "code").length;

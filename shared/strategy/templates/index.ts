@@ -74,13 +74,28 @@ export function unknownTemplate(name: string): ParamsRefusal | null {
 export function checkTemplateParams(name: string, input: unknown, spec?: InstrumentSpec, prefix = "params"): { ok: true; params: Record<string, unknown> } | { ok: false; refusal: ParamsRefusal } {
   const template = TEMPLATES.get(name);
   if (!template) return { ok: false, refusal: unknownTemplate(name)! };
-  const under = (path: string) => (path ? `${prefix}.${path}` : prefix);
-  const verb = /^combination /.test(prefix) ? "does" : "do";
   const checked = templateParams(template, input);
-  if (!checked.ok) return { ok: false, refusal: { message: `${prefix} ${verb} not fit template ${name}`, details: checked.issues.map((i) => ({ path: under(i.path), message: i.message })) } };
-  const problems = spec ? (template.instrumentProblems?.(checked.params, spec) ?? []) : [];
-  if (problems.length > 0) return { ok: false, refusal: { message: `${prefix} ${verb} not fit ${spec!.symbol}'s tick ${spec!.tickSize}`, details: problems.map((p) => ({ path: under(p.path), message: p.message })) } };
-  return checked;
+  if (!checked.ok) return { ok: false, refusal: refusal(prefix, `template ${name}`, checked.issues) };
+  const onInstrument = spec ? instrumentRefusal(name, checked.params, spec, prefix) : null;
+  return onInstrument ? { ok: false, refusal: onInstrument } : checked;
+}
+
+/**
+ * What parameters already valid by the template's schema cannot do on `spec` (the second
+ * half of checkTemplateParams, for a caller that checked the schema before the instrument
+ * was known), or null.
+ */
+export function instrumentRefusal(name: string, params: Record<string, unknown>, spec: InstrumentSpec, prefix = "params"): ParamsRefusal | null {
+  const problems = TEMPLATES.get(name)?.instrumentProblems?.(params, spec) ?? [];
+  return problems.length > 0 ? refusal(prefix, `${spec.symbol}'s tick ${spec.tickSize}`, problems) : null;
+}
+
+/** "params do not fit …" (an optimization's "combination 2 ({…}) does not fit …"), each problem under the prefix. */
+function refusal(prefix: string, fit: string, problems: { path: string; message: string }[]): ParamsRefusal {
+  return {
+    message: `${prefix} ${/^combination /.test(prefix) ? "does" : "do"} not fit ${fit}`,
+    details: problems.map((p) => ({ path: p.path ? `${prefix}.${p.path}` : prefix, message: p.message })),
+  };
 }
 
 const names = new Map<StrategyTemplate, string[]>();
