@@ -17,8 +17,8 @@ const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "web/dist");
 const swagger = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
 
-// Not a static asset, but every path that builds them (wrangler's [build] for dev and
-// deploy, the test setup) needs it too: the sandbox's entry as a module string.
+// Not a static asset, but every path that builds them (npm run dev, the deploy scripts,
+// CI's dry-run deploys, the test setup) needs it too: the sandbox's entry as a module string.
 await buildSandbox();
 
 await build({ configFile: join(root, "web/vite.config.ts"), logLevel: "warn" });

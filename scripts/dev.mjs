@@ -1,6 +1,7 @@
 // `npm run dev [-- wrangler dev args]`: first-start setup, then `wrangler dev`.
 // Creates .dev.vars with fresh local secrets if missing, applies D1 migrations to the
-// same local state wrangler dev will use (honouring --persist-to), then hands over.
+// same local state wrangler dev will use (honouring --persist-to), builds the static
+// assets and the sandbox's module, then hands over.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { localSecrets } from "./local-secrets.mjs";
@@ -26,6 +27,11 @@ const run = (cmd) => {
 };
 
 run(["d1", "migrations", "apply", "DB", "--local", ...persist, ...wranglerEnv]);
+
+// The browser app, the docs page's files and the sandbox's module (wrangler.toml says why
+// wrangler's own [build] does not run this).
+const built = spawnSync("node", ["scripts/build-assets.mjs"], { stdio: "inherit", env });
+if (built.status !== 0) process.exit(built.status ?? 1);
 
 const dev = spawn("npx", ["wrangler", "dev", ...args], { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
