@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { call, createKey, expectError, json, signUp, until, type TestUser } from "./helpers";
+import { createInstrument } from "./market-helpers";
 
 interface Strategy {
   id: string;
@@ -302,6 +303,33 @@ describe("who sees and changes a strategy", () => {
     const body = { name: "nope", symbol: "AAPL", kind: "template", template: "ma-cross" };
     await expectError(await call("/api/strategies", { body, ...as(user) }), 403);
     await expectError(await call("/api/strategies", { body, apiKey: readKey }), 403);
+  });
+
+  it("moves a stopped strategy to another symbol or timeframe: checked like a new one, without a new version, and refused whole", async () => {
+    const [trader, admin] = await Promise.all([signUp(), signUp("admin")]);
+    // A grid whose lines are one AAPL tick (0.01) apart, and a symbol whose tick is 0.05.
+    const grid = await createStrategy(trader, { kind: "template", template: "grid", params: { lower: 100, upper: 100.05, levels: 6, qty: 1 } });
+    const coarse = await createInstrument(admin, { tick_size: "0.05" });
+    const patch = (id: string, body: Record<string, unknown>) => call(`/api/strategies/${id}`, { method: "PATCH", body, ...as(trader) });
+    const stored = async (id: string) => json<Strategy>(await call(`/api/strategies/${id}`, as(trader)));
+
+    const unknown = await expectError(await patch(grid.id, { symbol: "NOPE" }), 422);
+    expect(unknown.details).toEqual([{ path: "symbol", message: "is not a listed asset" }]);
+    const frame = await expectError(await patch(grid.id, { timeframe: "2Min" }), 422);
+    expect(frame.details.map((d) => d.path)).toEqual(["timeframe"]);
+    // The parameters must hold on the instrument it moves to; the refusal changes nothing, the rename with it included.
+    const tight = await expectError(await patch(grid.id, { symbol: coarse.symbol, name: "renamed" }), 422);
+    expect(tight.details).toEqual([{ path: "params.levels", message: "6 lines from 100 to 100.05 are not one tick 0.05 apart: at most 2 lines fit between them" }]);
+    expect(await stored(grid.id)).toMatchObject({ name: grid.name, symbol: "AAPL", timeframe: "1Min", current_version: 1 });
+    // With parameters that fit, in the same edit: one new version, moved.
+    const moved = await json<Strategy>(await patch(grid.id, { symbol: coarse.symbol, timeframe: "1H", params: { levels: 2 } }));
+    expect(moved).toMatchObject({ symbol: coarse.symbol, timeframe: "1Hour", current_version: 2, params: { levels: 2 } });
+
+    // A code strategy moves without being compiled again: the same version, the timeframe unchanged when not named.
+    const code = await createStrategy(trader, { kind: "code", source: "export default { onBar() {} };", language: "js", timeframe: "5Min" });
+    expect(await json<Strategy>(await patch(code.id, { symbol: coarse.symbol.toLowerCase() }))).toMatchObject({ symbol: coarse.symbol, timeframe: "5Min", current_version: 1 });
+    // An edit that names neither keeps both.
+    expect(await json<Strategy>(await patch(code.id, { name: "still there" }))).toMatchObject({ symbol: coarse.symbol, timeframe: "5Min", name: "still there" });
   });
 
   it("deletes a stopped strategy with its versions, and refuses while it runs", async () => {

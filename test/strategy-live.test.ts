@@ -365,6 +365,56 @@ describe("a live strategy", () => {
     expect((await account.strategySend(asset.symbol, prefix, order(3))).refusal).toBeNull();
   });
 
+  it("moves to another symbol and timeframe only while stopped, and a start the move overtakes does not run", async () => {
+    const first = await replaySymbol(seededBars(10, 6));
+    const second = await replaySymbol(seededBars(10, 7));
+    const id = await createStrategy(admin, first.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } });
+    const record = async () => json<{ symbol: string; timeframe: string; status: string; current_version: number }>(await call(`/api/strategies/${id}`, { token: admin.access }));
+    const move = (body: Record<string, unknown>) => call(`/api/strategies/${id}`, { method: "PATCH", token: admin.access, body });
+
+    // Running, it lives in its symbol's object: the move is refused and changes nothing.
+    expect((await call(`/api/strategies/${id}/start`, { method: "POST", token: admin.access })).status).toBe(200);
+    const refused = await expectError(await move({ symbol: second.symbol, timeframe: "5Min" }), 409);
+    expect(refused.message).toBe("the strategy is running; stop it before moving it to another symbol or timeframe");
+    expect(await record()).toMatchObject({ symbol: first.symbol, timeframe: "1Min", status: "running", current_version: 1 });
+    // Naming where it already is moves nothing, so a running strategy may be sent it.
+    expect((await move({ symbol: first.symbol.toLowerCase() })).status).toBe(200);
+
+    // Stopped, it moves (no new version: its code and parameters are the same), and its next start runs there.
+    expect((await call(`/api/strategies/${id}/stop`, { method: "POST", token: admin.access })).status).toBe(200);
+    expect(await json(await move({ symbol: second.symbol.toLowerCase(), timeframe: "5Min" }))).toMatchObject({ symbol: second.symbol, timeframe: "5Min", current_version: 1 });
+    const started = await json<{ symbol: string; status: string }>(await call(`/api/strategies/${id}/start`, { method: "POST", token: admin.access }));
+    expect(started).toMatchObject({ symbol: second.symbol, status: "running" });
+    expect((await env.MARKET.getByName(second.symbol).strategyStatus(id))?.status).toBe("running");
+    expect((await env.MARKET.getByName(first.symbol).strategyStatus(id))?.status).toBe("stopped");
+    expect((await call(`/api/strategies/${id}/stop`, { method: "POST", token: admin.access })).status).toBe(200);
+
+    // A start that read the record while it named the second symbol, reaching that symbol's
+    // object after the strategy moved back: it stops there rather than run where no stop reaches it.
+    expect((await move({ symbol: first.symbol })).status).toBe(200);
+    const config = { id, owner: admin.id, run: Date.now(), version: 1, kind: "template" as const, template: "ma-cross", code: null, params: { fast: 2, slow: 4 }, timeframe: "5Min" };
+    const answer = await env.MARKET.getByName(second.symbol).strategyStart(config);
+    expect(answer).toMatchObject({ status: "stopped", message: "the strategy was deleted or moved to another symbol while it started" });
+    expect(await record()).toMatchObject({ symbol: first.symbol, status: "stopped" });
+
+    // And raced through the API: whichever wins, the record names the symbol it runs on.
+    for (let i = 0; i < 4; i++) {
+      const [from, to] = i % 2 === 0 ? [first, second] : [second, first];
+      const [startedNow, moved] = await Promise.all([call(`/api/strategies/${id}/start`, { method: "POST", token: admin.access }), move({ symbol: to.symbol })]);
+      expect([200, 409], await startedNow.clone().text()).toContain(startedNow.status);
+      expect([200, 409], await moved.clone().text()).toContain(moved.status);
+      const now = await record();
+      const runningOn = [];
+      for (const asset of [from, to]) if ((await env.MARKET.getByName(asset.symbol).strategyStatus(id))?.status === "running") runningOn.push(asset.symbol);
+      expect(runningOn.length).toBeLessThanOrEqual(1);
+      if (runningOn.length === 1) expect(now).toMatchObject({ symbol: runningOn[0], status: "running" });
+      else expect(now.status).not.toBe("running");
+      if (now.status === "running") expect((await call(`/api/strategies/${id}/stop`, { method: "POST", token: admin.access })).status).toBe(200);
+      // The next round starts from where the record now names.
+      if (now.symbol !== to.symbol) expect((await move({ symbol: to.symbol })).status).toBe(200);
+    }
+  });
+
   it("does not run when its record is deleted while it starts", async () => {
     const asset = await replaySymbol(seededBars(10, 5));
     const id = await createStrategy(admin, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 4 } });
@@ -373,7 +423,7 @@ describe("a live strategy", () => {
     expect((await call(`/api/strategies/${id}`, { method: "DELETE", token: admin.access })).status).toBe(204);
     const config = { id, owner: admin.id, run: Date.now(), version: 1, kind: "template" as const, template: "ma-cross", code: null, params: { fast: 2, slow: 4 }, timeframe: "1Min" };
     const answer = await market.strategyStart(config);
-    expect(answer).toMatchObject({ status: "stopped", message: "the strategy was deleted while it started" });
+    expect(answer).toMatchObject({ status: "stopped", message: "the strategy was deleted or moved to another symbol while it started" });
     expect((await market.strategyStatus(id))?.status).toBe("stopped");
 
     // And raced through the API: whichever wins, a strategy without a record is not running.

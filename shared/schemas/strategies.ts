@@ -17,10 +17,8 @@ const LIVE_LABELS = STREAM_TIMEFRAMES.map((t) => t.label);
 
 // Only the frames the live feed aggregates: a strategy must be able to run live on what
 // it was saved with. Any spelling Alpaca accepts ("5min", "1H") is stored canonically.
-const StrategyTimeframe = z
-  .string()
-  .default("1Min")
-  .transform((text, ctx) => {
+const timeframeOf = (input: z.ZodString | z.ZodDefault<z.ZodString>) =>
+  input.transform((text, ctx) => {
     const parsed = parseTimeframe(text);
     if (!parsed.ok) {
       ctx.issues.push({ code: "custom", message: parsed.message, input: text });
@@ -31,8 +29,10 @@ const StrategyTimeframe = z
       return z.NEVER;
     }
     return parsed.timeframe.label;
-  })
-  .openapi({ type: "string", example: "1Min", description: `One of ${LIVE_LABELS.join(", ")} (default 1Min)` });
+  });
+const StrategyTimeframe = timeframeOf(z.string().default("1Min")).openapi({ type: "string", example: "1Min", description: `One of ${LIVE_LABELS.join(", ")} (default 1Min)` });
+/** An edit's timeframe: no default, so an edit that names none keeps the strategy's. */
+const NewTimeframe = timeframeOf(z.string()).openapi({ type: "string", example: "5Min", description: `One of ${LIVE_LABELS.join(", ")}` });
 
 const StrategyName = shownName(64).openapi({ example: "SPY trend" });
 
@@ -46,10 +46,12 @@ const Source = z
   .min(1, "is required")
   .openapi({ description: `JavaScript or TypeScript module whose default export is the strategy; at most ${MAX_SOURCE_BYTES} bytes, no imports` });
 
+const StrategySymbol = z.string().trim().min(1).max(32).openapi({ example: "AAPL" });
+
 export const CreateStrategyRequest = z
   .object({
     name: StrategyName,
-    symbol: z.string().trim().min(1).max(32).openapi({ example: "AAPL" }),
+    symbol: StrategySymbol,
     timeframe: StrategyTimeframe,
     kind: z.enum(STRATEGY_KINDS),
     template: z.string().min(1).max(64).optional().openapi({ example: "ma-cross" }),
@@ -78,11 +80,14 @@ export const UpdateStrategyRequest = z
     params: Params.optional(),
     source: Source.optional(),
     language: z.enum(STRATEGY_LANGUAGES).optional(),
+    symbol: StrategySymbol.optional(),
+    timeframe: NewTimeframe.optional(),
   })
   .strict()
-  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: "change at least one of name, params, source, language" })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: "change at least one of name, params, source, language, symbol, timeframe" })
   .openapi("UpdateStrategyRequest", {
-    description: "New params, source or language make a new version (the current one plus one); a name alone does not. Symbol and timeframe are fixed at creation.",
+    description:
+      "New params, source or language make a new version (the current one plus one); a name alone does not. A symbol or timeframe moves a strategy that is not running (409 while it runs) without a new version; a template's parameters are checked against the new symbol's instrument.",
   });
 export type UpdateStrategyRequest = z.infer<typeof UpdateStrategyRequest>;
 

@@ -762,6 +762,16 @@ try {
     await until(async () => /2 versions/.test((await edit.locator("summary").textContent().catch(() => "")) ?? ""), "the versions list");
   });
 
+  await step("the stopped strategy moves to another symbol and timeframe from its edit form, keeping its version", async () => {
+    const edit = page.getByRole("form", { name: `Edit ${strategyName}` });
+    await edit.locator("#edit-symbol").fill("btc/usd");
+    await edit.locator("#edit-timeframe").selectOption("5Min");
+    await edit.getByRole("button", { name: "Save as a new version" }).click();
+    await until(async () => ((await edit.getByRole("status").textContent().catch(() => "")) ?? "") === "Runs on BTC/USD, 5Min bars.", "the move's notice");
+    await until(async () => /BTC\/USD\s*5Min/.test((await strategyRow().textContent()) ?? ""), "the row to show BTC/USD at 5Min");
+    await until(async () => /2 versions/.test((await edit.locator("summary").textContent().catch(() => "")) ?? ""), "still two versions");
+  });
+
   await step("sign out ends the session: its refresh token is refused and the cookie is gone", async () => {
     const refresh = (await sessionCookie())?.value;
     if (!refresh) throw new Error("no session cookie before signing out");

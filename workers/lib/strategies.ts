@@ -133,22 +133,57 @@ export async function insertStrategy(env: Env, s: NewStrategy, content: VersionC
 }
 
 /**
- * Saves `content` as version `from + 1` if the strategy is still at version `from`, and
- * renames it when `name` is given. The updated row, or undefined when another save got
- * there first (or the strategy is gone): read it again and retry.
+ * Where a strategy runs: the symbol and timeframe a move gives it. A strategy moves only
+ * while it is not running (a running one lives in its symbol's object), so every write of a
+ * move carries that condition, and the symbol's object records a start only on a row that
+ * still names its symbol (durable-objects/market-symbol/strategy-status.ts).
  */
-export async function appendVersion(env: Env, strategy: StrategyRow, content: VersionContent, name: string | undefined, now: number): Promise<StrategyRow | undefined> {
+export interface Placement {
+  symbol: string;
+  timeframe: string;
+}
+
+const notRunning = ne(schema.strategies.status, "running");
+
+/**
+ * Saves `content` as version `from + 1` if the strategy is still at version `from`, and
+ * renames it when `name` is given; with `place`, moves it too, if it is not running. The
+ * updated row, or undefined when another save or a start got there first (or the strategy
+ * is gone): read it again and retry.
+ */
+export async function appendVersion(env: Env, strategy: StrategyRow, content: VersionContent, name: string | undefined, now: number, place?: Placement): Promise<StrategyRow | undefined> {
   const db = database(env);
   const from = strategy.currentVersion;
+  const s = schema.strategies;
+  const atVersion = and(eq(s.id, strategy.id), eq(s.currentVersion, from), place ? notRunning : undefined);
+  // The version row carries the same condition as the update: written alone, it would leave version from + 1 taken.
+  const condition = place
+    ? sql`SELECT 1 FROM strategies WHERE id = ${strategy.id} AND current_version = ${from} AND status <> 'running'`
+    : sql`SELECT 1 FROM strategies WHERE id = ${strategy.id} AND current_version = ${from}`;
   const [, updated] = await db.batch([
-    insertVersionIf(db, strategy.id, from + 1, content, now, sql`SELECT 1 FROM strategies WHERE id = ${strategy.id} AND current_version = ${from}`),
+    insertVersionIf(db, strategy.id, from + 1, content, now, condition),
     db
-      .update(schema.strategies)
-      .set({ currentVersion: from + 1, params: JSON.stringify(content.params), name: name ?? strategy.name, updatedAt: now })
-      .where(and(eq(schema.strategies.id, strategy.id), eq(schema.strategies.currentVersion, from)))
+      .update(s)
+      .set({ currentVersion: from + 1, params: JSON.stringify(content.params), name: name ?? strategy.name, updatedAt: now, ...place })
+      .where(atVersion)
       .returning(),
   ]);
   return updated[0];
+}
+
+/**
+ * Moves a strategy that is not running to `place` (and renames it when `name` is given),
+ * if it is still at the version whose parameters were checked for the move. The row, or
+ * undefined when it runs, changed or is gone: read it again.
+ */
+export async function moveStrategy(env: Env, strategy: StrategyRow, place: Placement, name: string | undefined, now: number): Promise<StrategyRow | undefined> {
+  const s = schema.strategies;
+  return database(env)
+    .update(s)
+    .set({ ...place, name: name ?? strategy.name, updatedAt: now })
+    .where(and(eq(s.id, strategy.id), eq(s.userId, strategy.userId), eq(s.currentVersion, strategy.currentVersion), notRunning))
+    .returning()
+    .get();
 }
 
 function insertVersionIf(db: Database, strategyId: string, version: number, content: VersionContent, now: number, condition: SQL) {

@@ -16,7 +16,7 @@ import {
 import { compileStrategy, type StrategyLanguage } from "../../shared/strategy/compile";
 import { moduleLoadError } from "../../platform/sandbox";
 import { TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
-import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
+import { assetBySymbol, instrumentSpecOf, type AssetRow } from "../../platform/assets";
 import { database, isUniqueViolation, schema } from "../../platform/db";
 import type { AppEnv } from "../context";
 import { checkedParams } from "../lib/backtests";
@@ -28,9 +28,11 @@ import {
   listVersions,
   loadStrategy,
   MAX_STRATEGIES_PER_USER,
+  moveStrategy,
   ownStrategy,
   strategyView,
   versionView,
+  type Placement,
   type StrategyRow,
   type StrategyVersionRow,
   type VersionContent,
@@ -108,13 +110,19 @@ const create = createRoute({
   responses: { 201: jsonContent(Strategy, "The saved strategy"), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
 });
 
+/** The listed, active asset a strategy may be saved or moved to; 422 otherwise. */
+async function activeAsset(env: Env, symbol: string): Promise<AssetRow> {
+  const asset = await assetBySymbol(env, symbol);
+  if (!asset || asset.status !== "active") {
+    throw unprocessable(`${asset ? "inactive" : "unknown"} symbol ${symbol.toUpperCase()}`, [{ path: "symbol", message: asset ? "is not active" : "is not a listed asset" }]);
+  }
+  return asset;
+}
+
 strategies.openapi(create, async (c) => {
   const { userId } = principalOf(c);
   const body = c.req.valid("json");
-  const asset = await assetBySymbol(c.env, body.symbol);
-  if (!asset || asset.status !== "active") {
-    throw unprocessable(`${asset ? "inactive" : "unknown"} symbol ${body.symbol.toUpperCase()}`, [{ path: "symbol", message: asset ? "is not active" : "is not a listed asset" }]);
-  }
+  const asset = await activeAsset(c.env, body.symbol);
   const content: VersionContent =
     body.kind === "template"
       ? { template: body.template!, params: checkedParams(body.template!, body.params, "params", instrumentSpecOf(asset)), source: null, compiled: null, language: null }
@@ -127,7 +135,7 @@ strategies.openapi(create, async (c) => {
     if (isUniqueViolation(error, "strategies")) throw duplicateName(body.name);
     throw error;
   }
-  if (row === "limit") throw conflict(`at most ${MAX_STRATEGIES_PER_USER} strategies per user: reuse one (PATCH /api/strategies/{id} changes its name, parameters or code), or delete one (deleting takes the strategy:delete permission, which admins hold)`);
+  if (row === "limit") throw conflict(`at most ${MAX_STRATEGIES_PER_USER} strategies per user: reuse one (PATCH /api/strategies/{id} changes its name, parameters, code, symbol or timeframe), or delete one (deleting takes the strategy:delete permission, which admins hold)`);
   await publish(c.env, "strategy.created", `strategy:${id}`, { userId, strategyId: id, name: row.name, kind: row.kind, template: row.template, symbol: row.symbol, version: 1 }, c.get("traceparent"));
   return c.json(strategyView(row), 201);
 });
@@ -209,7 +217,7 @@ const update = createRoute({
   tags,
   summary: "Edit a strategy: new params, source or language make a new version; a rename does not",
   description:
-    "`params` are merged into the current ones (template parameters are checked again, defaults filled). A running strategy keeps running the version it started with (`running_version`; `notice` says so); stop and start it to run the new one.",
+    "`params` are merged into the current ones (template parameters are checked again, defaults filled). A running strategy keeps running the version it started with (`running_version`; `notice` says so); stop and start it to run the new one. `symbol` and `timeframe` move a strategy that is not running (409 while it runs; its past run's statistics and log stay with the old symbol); a template's parameters must hold on the new symbol's instrument (422 otherwise).",
   security,
   middleware: [requirePermission("strategy:write")] as const,
   request: { params: StrategyIdParam, body: jsonBody(UpdateStrategyRequest) },
@@ -217,13 +225,14 @@ const update = createRoute({
 });
 
 /** What the edit saves as the next version, built on the current one. */
-async function nextContent(env: Env, strategy: StrategyRow, current: StrategyVersionRow, body: UpdateStrategyRequest): Promise<VersionContent> {
+async function nextContent(env: Env, strategy: StrategyRow, current: StrategyVersionRow, body: UpdateStrategyRequest, target: AssetRow | undefined): Promise<VersionContent> {
   const params = { ...(JSON.parse(current.params) as Record<string, unknown>), ...body.params };
   if (strategy.kind === "template") {
     if (body.source !== undefined || body.language !== undefined) {
       throw unprocessable("a template strategy has no source", [{ path: body.source !== undefined ? "source" : "language", message: "only code strategies have source" }]);
     }
-    const asset = await assetBySymbol(env, strategy.symbol);
+    // Checked against the instrument the strategy will run on: the one it moves to, if it moves.
+    const asset = target ?? (await assetBySymbol(env, strategy.symbol));
     return { template: strategy.template, params: checkedParams(strategy.template ?? "", params, "params", asset ? instrumentSpecOf(asset) : undefined), source: null, compiled: null, language: null };
   }
   const source = body.source ?? current.source ?? "";
@@ -236,10 +245,11 @@ strategies.openapi(update, async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
   const edits = body.params !== undefined || body.source !== undefined || body.language !== undefined;
+  const target = body.symbol === undefined ? undefined : await activeAsset(c.env, body.symbol);
   let saved: StrategyRow | undefined;
   let newVersion = false;
   try {
-    if (edits) ({ row: saved, newVersion } = await saveVersion(c.env, userId, id, body));
+    if (edits || body.symbol !== undefined || body.timeframe !== undefined) ({ row: saved, newVersion } = await saveVersion(c.env, userId, id, body, target));
     else saved = await rename(c.env, userId, id, body.name!);
   } catch (error) {
     if (isUniqueViolation(error, "strategies")) throw duplicateName(body.name ?? "");
@@ -253,20 +263,41 @@ strategies.openapi(update, async (c) => {
   return c.json({ ...strategyView(saved), notice }, 200);
 });
 
-/** Saves the edit as the next version, unless it changes nothing the current version has (then at most a rename). */
-async function saveVersion(env: Env, userId: string, id: string, body: UpdateStrategyRequest): Promise<{ row: StrategyRow; newVersion: boolean }> {
+/**
+ * Saves the edit as the next version, unless it changes nothing the current version has
+ * (then at most a rename), and moves the strategy to `target` and the body's timeframe
+ * where they differ from its own.
+ */
+async function saveVersion(env: Env, userId: string, id: string, body: UpdateStrategyRequest, target: AssetRow | undefined): Promise<{ row: StrategyRow; newVersion: boolean }> {
+  const edits = body.params !== undefined || body.source !== undefined || body.language !== undefined;
   for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
     const loaded = await loadStrategy(env, userId, id);
     if (!loaded) throw notFound("strategy not found");
-    const content = await nextContent(env, loaded.strategy, loaded.version, body);
-    if (sameContent(loaded.version, content)) {
-      const row = body.name !== undefined && body.name !== loaded.strategy.name ? await rename(env, userId, id, body.name) : loaded.strategy;
-      return { row, newVersion: false };
+    const { strategy, version } = loaded;
+    const place = placementOf(strategy, target, body.timeframe);
+    if (place && strategy.status === "running") throw conflict("the strategy is running; stop it before moving it to another symbol or timeframe");
+    // A move alone keeps the version: a template's parameters only need to hold on the new instrument.
+    const content = edits || (target && place?.symbol !== strategy.symbol) ? await nextContent(env, strategy, version, body, target) : null;
+    if (!content || sameContent(version, content)) {
+      if (!place) {
+        const row = body.name !== undefined && body.name !== strategy.name ? await rename(env, userId, id, body.name) : strategy;
+        return { row, newVersion: false };
+      }
+      const moved = await moveStrategy(env, strategy, place, body.name, Date.now());
+      if (moved) return { row: moved, newVersion: false };
+      continue;
     }
-    const saved = await appendVersion(env, loaded.strategy, content, body.name, Date.now());
+    const saved = await appendVersion(env, strategy, content, body.name, Date.now(), place);
     if (saved) return { row: saved, newVersion: true };
   }
   throw conflict("the strategy kept changing while this edit was saved; read it again and retry");
+}
+
+/** Where the edit moves the strategy, if anywhere: undefined when its symbol and timeframe stay. */
+function placementOf(strategy: StrategyRow, target: AssetRow | undefined, timeframe: string | undefined): Placement | undefined {
+  const symbol = target?.symbol ?? strategy.symbol;
+  const frame = timeframe ?? strategy.timeframe;
+  return symbol === strategy.symbol && frame === strategy.timeframe ? undefined : { symbol, timeframe: frame };
 }
 
 /** Whether `content` is what `current` already holds: the same parameters (in any key order), source and language. */

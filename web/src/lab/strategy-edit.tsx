@@ -4,10 +4,11 @@ import { time } from "../format";
 import { CodeEditor, type CompileError } from "./code-editor";
 import { compileErrors, fieldErrors, messageOf } from "./errors";
 import { ParamsForm } from "./params-form";
-import { defaultsOf, type Params, type StrategyJson, type TemplateJson } from "./types";
+import { defaultsOf, LIVE_TIMEFRAMES, type Params, type StrategyJson, type TemplateJson } from "./types";
 
 // Editing a saved strategy: new parameters (template) or new code make a new version; a
-// running strategy keeps the version it started with until it is started again.
+// running strategy keeps the version it started with until it is started again. A stopped
+// strategy can also move to another symbol or timeframe (no new version by itself).
 
 interface VersionJson {
   version: number;
@@ -29,6 +30,13 @@ export function StrategyEdit(props: { strategy: StrategyJson; templates: Templat
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [compile, setCompile] = useState<CompileError[]>([]);
   const [note, setNote] = useState<string | null>(null);
+  const [symbol, setSymbol] = useState(strategy.symbol);
+  const [timeframe, setTimeframe] = useState(strategy.timeframe);
+  useEffect(() => {
+    setSymbol(strategy.symbol);
+    setTimeframe(strategy.timeframe);
+  }, [strategy.id, strategy.symbol, strategy.timeframe]);
+  const running = strategy.status === "running";
 
   const loadVersions = () => api<VersionJson[]>("GET", `/api/strategies/${strategy.id}/versions?limit=20`).then(setVersions, () => undefined);
   useEffect(() => {
@@ -46,9 +54,16 @@ export function StrategyEdit(props: { strategy: StrategyJson; templates: Templat
     setCompile([]);
     setNote(null);
     try {
-      const body = strategy.kind === "template" ? { params } : { source, language };
+      // Only what changed of where it runs: naming the same place is no move.
+      const place = {
+        ...(symbol.trim().toUpperCase() !== strategy.symbol ? { symbol: symbol.trim() } : {}),
+        ...(timeframe !== strategy.timeframe ? { timeframe } : {}),
+      };
+      const body = { ...(strategy.kind === "template" ? { params } : { source, language }), ...place };
       const updated = await api<StrategyJson & { notice: string | null }>("PATCH", `/api/strategies/${strategy.id}`, body);
-      setNote(updated.notice ?? `Saved as version ${updated.current_version}.`);
+      const saved = updated.current_version !== strategy.current_version ? `Saved as version ${updated.current_version}.` : "";
+      const moved = updated.symbol !== strategy.symbol || updated.timeframe !== strategy.timeframe ? `Runs on ${updated.symbol}, ${updated.timeframe} bars.` : "";
+      setNote(updated.notice ?? ([saved, moved].filter(Boolean).join(" ") || "Nothing changed."));
       void loadVersions();
       props.onSaved();
     } catch (e) {
@@ -63,6 +78,23 @@ export function StrategyEdit(props: { strategy: StrategyJson; templates: Templat
   return (
     <form class="strategy-edit" onSubmit={(e) => void save(e)} aria-label={`Edit ${strategy.name}`}>
       <h3>Edit</h3>
+      <div class="form-grid">
+        <div class={`field${errors.symbol ? " invalid" : ""}`}>
+          <label for="edit-symbol">Symbol</label>
+          <input id="edit-symbol" required maxLength={32} value={symbol} disabled={running} onInput={(e) => setSymbol(e.currentTarget.value)} />
+          {errors.symbol && <small class="error">{errors.symbol}</small>}
+        </div>
+        <div class={`field${errors.timeframe ? " invalid" : ""}`}>
+          <label for="edit-timeframe">Timeframe</label>
+          <select id="edit-timeframe" value={timeframe} disabled={running} onChange={(e) => setTimeframe(e.currentTarget.value)}>
+            {LIVE_TIMEFRAMES.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+          {errors.timeframe && <small class="error">{errors.timeframe}</small>}
+        </div>
+      </div>
+      {running && <p class="muted small">Stop the strategy to move it to another symbol or timeframe.</p>}
       {template && <ParamsForm idPrefix="edit-param" schema={template.params_schema} value={params} onChange={setParams} errors={errors} />}
       {strategy.kind === "code" && source !== null && <CodeEditor key={`${strategy.id}-${language}`} value={source} language={language} onChange={setSource} errors={compile} />}
       {note && (
