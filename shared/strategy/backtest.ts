@@ -16,7 +16,7 @@ import { callbacksOf, hostLine, LOG_LINES, roundPrice, stateProblem, StrategyRun
 import { sendStrategyCommand } from "./send";
 import { after, isPending, type MaybePromise } from "../maybe";
 import { reportSeries, type ReportSeries } from "./series";
-import { accountSummary, maxBuyQty, maxSellQty, openBuyLots, openOrdersView, positionView } from "./views";
+import { accountSummary, maxBuyQty, maxSellQty, openBuyLots, openOrdersView, positionView, unrealizedPl } from "./views";
 
 // A backtest is the live path with the feed replaced by bars: the same AccountEngine,
 // AccountRunner and Venue, one symbol, one account. Each bar is played as four prints —
@@ -376,19 +376,23 @@ function prepare<P>(options: BacktestOptions<P>) {
   let lastTicks: number | null = null;
   const tags = () => listener.runtime!.memory.tags;
   // onBar reads the position on most bars and it seldom changes: its view (decimal text,
-  // costly to print) is made again only when what it is made of changes; each read gets
-  // its own copy, so a strategy that writes to it changes nothing else.
+  // costly to print) is made again only when what it is made of changes, and when only the
+  // last trade moved (every bar a position is held), only its unrealized P&L is; each read
+  // gets its own copy, so a strategy that writes to it changes nothing else.
   let seen: { qty: number; reserved: number; cost: bigint; realized: bigint; last: number | null; view: PositionView } | null = null;
   const position = (): PositionView => {
-    const p = runner.engine.ledger.positions[spec.symbol];
+    const ledger = runner.engine.ledger;
+    const p = ledger.positions[spec.symbol];
     const qty = p?.qty ?? 0;
     const reserved = p?.reserved ?? 0;
     const cost = p?.costBasis ?? 0n;
     const realized = p?.realizedPl ?? 0n;
     // A flat position's view does not depend on the last trade.
     const last = qty === 0 ? null : lastTicks;
-    if (!seen || seen.qty !== qty || seen.reserved !== reserved || seen.cost !== cost || seen.realized !== realized || seen.last !== last) {
-      seen = { qty, reserved, cost, realized, last, view: positionView(runner.engine.ledger, spec, lastTicks) };
+    if (!seen || seen.qty !== qty || seen.reserved !== reserved || seen.cost !== cost || seen.realized !== realized) {
+      seen = { qty, reserved, cost, realized, last, view: positionView(ledger, spec, lastTicks) };
+    } else if (seen.last !== last) {
+      seen = { ...seen, last, view: { ...seen.view, unrealizedPl: unrealizedPl(ledger, spec, lastTicks) } };
     }
     return { ...seen.view };
   };

@@ -14,15 +14,22 @@ import type { AccountSummary, OpenOrder, PositionView } from "./runtime";
 export function positionView(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null): PositionView {
   const p = ledger.positions[spec.symbol];
   if (!p || p.qty === 0) return { qty: "0", qtyAvailable: "0", avgPrice: null, unrealizedPl: "0", realizedPl: formatMoney(p?.realizedPl ?? 0n) };
-  const value = lastTicks === null ? p.costBasis : notional(lastTicks, p.qty, spec);
   const qty = quantityOf(p.qty, spec);
   return {
     qty: lotsToDecimal(p.qty, spec),
     qtyAvailable: lotsToDecimal(p.qty - p.reserved, spec),
     avgPrice: Number(formatMoney((p.costBasis * 10n ** 18n) / qty, 2)),
-    unrealizedPl: formatMoney(value - p.costBasis),
+    unrealizedPl: unrealizedPl(ledger, spec, lastTicks),
     realizedPl: formatMoney(p.realizedPl),
   };
+}
+
+/** The position view's `unrealizedPl` alone: its value at the last trade less its cost (its cost when nothing has traded). */
+export function unrealizedPl(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null): string {
+  const p = ledger.positions[spec.symbol];
+  if (!p || p.qty === 0) return "0";
+  const value = lastTicks === null ? p.costBasis : notional(lastTicks, p.qty, spec);
+  return formatMoney(value - p.costBasis);
 }
 
 /** Cash includes what open orders reserve; buying power is what is free; equity values this symbol's long position at the last trade. */

@@ -195,6 +195,34 @@ describe("the backtest's fast path", () => {
     );
   });
 
+  it("shows a held position's unrealized P&L at every bar's close, as its lots' value there less their cost", async () => {
+    // Bought once, then held: each onBar reads the position while only the last trade moves.
+    const buyOnce: Strategy = {
+      onBar(bar, ctx) {
+        const s = ctx.state as { bought?: boolean };
+        if (!s.bought) {
+          s.bought = true;
+          ctx.buy({ qty: "3" });
+        }
+        ctx.log(String(bar.close), ctx.position.qty, ctx.position.unrealizedPl, ctx.position.realizedPl);
+      },
+    };
+    for (const seed of [5, 6, 7]) {
+      const { bars: series } = seededBars(300, seed);
+      const result = await runBacktest({ strategy: buyOnce, bars: series, spec: COIN, halfSpreadTicks: seed - 4 });
+      expect(result.fills).toHaveLength(1);
+      // No fee by default: the cost is the fill's value.
+      const cost = parseMoney(result.fills[0]!.price)! * 3n;
+      expect(result.logs).toHaveLength(series.length);
+      for (const [i, line] of result.logs.entries()) {
+        const [close, qty, unrealized, realized] = line.text.split(" ");
+        expect(parseMoney(realized!)).toBe(0n);
+        if (i === 0) expect([qty, parseMoney(unrealized!)]).toEqual(["0", 0n]);
+        else expect([qty, parseMoney(unrealized!)]).toEqual(["3", parseMoney(close!)! * 3n - cost]);
+      }
+    }
+  });
+
   it("gives the ma-cross template's result unchanged over a long series", async () => {
     const { bars: series } = seededBars(3_000, 11);
     const options: BacktestOptions<Record<string, unknown>> = { strategy: maCross as unknown as Strategy, bars: series, spec: COIN, params: { fast: 5, slow: 20 } };
