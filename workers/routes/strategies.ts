@@ -259,7 +259,7 @@ strategies.openapi(update, async (c) => {
     saved.status === "running" && saved.runningVersion !== null && saved.runningVersion !== saved.currentVersion
       ? `still running version ${saved.runningVersion}; stop and start the strategy to run version ${saved.currentVersion}`
       : null;
-  await publish(c.env, "strategy.updated", `strategy:${id}`, { userId, strategyId: id, name: saved.name, version: saved.currentVersion, newVersion }, c.get("traceparent"));
+  await publish(c.env, "strategy.updated", `strategy:${id}`, { userId, strategyId: id, name: saved.name, version: saved.currentVersion, newVersion, symbol: saved.symbol, timeframe: saved.timeframe }, c.get("traceparent"));
   return c.json({ ...strategyView(saved), notice }, 200);
 });
 
