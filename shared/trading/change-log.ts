@@ -65,24 +65,30 @@ export class ChangeLog {
   }
 
   drain(state: AccountState): AccountChanges {
+    // A list nothing was added to is handed out as the one frozen empty list and kept: most
+    // drains add to two or three of the seven (an order's commits run several a backtest bar).
     const out: AccountChanges = {
       state: this.#stateChanged ? state : null,
-      orders: [...this.#orders.values()],
-      activities: this.#activities,
-      events: this.#events,
-      tradeUpdates: this.#tradeUpdates,
-      venue: this.#venue,
-      anomalies: this.#anomalies,
-      withdrawn: this.#withdrawn,
+      orders: this.#orders.size === 0 ? none() : [...this.#orders.values()],
+      activities: this.#activities.length === 0 ? none() : this.#activities,
+      events: this.#events.length === 0 ? none() : this.#events,
+      tradeUpdates: this.#tradeUpdates.length === 0 ? none() : this.#tradeUpdates,
+      venue: this.#venue.length === 0 ? none() : this.#venue,
+      anomalies: this.#anomalies.length === 0 ? none() : this.#anomalies,
+      withdrawn: this.#withdrawn.length === 0 ? none() : this.#withdrawn,
     };
     this.#orders.clear();
-    this.#activities = [];
-    this.#events = [];
-    this.#tradeUpdates = [];
-    this.#venue = [];
-    this.#anomalies = [];
-    this.#withdrawn = [];
+    if (this.#activities.length > 0) this.#activities = [];
+    if (this.#events.length > 0) this.#events = [];
+    if (this.#tradeUpdates.length > 0) this.#tradeUpdates = [];
+    if (this.#venue.length > 0) this.#venue = [];
+    if (this.#anomalies.length > 0) this.#anomalies = [];
+    if (this.#withdrawn.length > 0) this.#withdrawn = [];
     this.#stateChanged = false;
     return out;
   }
 }
+
+const NONE: readonly never[] = Object.freeze([]);
+/** The frozen empty list, as any list type: a shell that pushed to a drained list would throw rather than write into the log. */
+const none = <T>(): T[] => NONE as unknown as T[];
