@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { call, createKey, expectError, json, signUp, until, type TestUser } from "./helpers";
 import { createInstrument } from "./market-helpers";
+import { appendVersion, moveStrategy, ownStrategy } from "../workers/lib/strategies";
 
 interface Strategy {
   id: string;
@@ -330,6 +331,43 @@ describe("who sees and changes a strategy", () => {
     expect(await json<Strategy>(await patch(code.id, { symbol: coarse.symbol.toLowerCase() }))).toMatchObject({ symbol: coarse.symbol, timeframe: "5Min", current_version: 1 });
     // An edit that names neither keeps both.
     expect(await json<Strategy>(await patch(code.id, { name: "still there" }))).toMatchObject({ symbol: coarse.symbol, timeframe: "5Min", name: "still there" });
+    // Its own symbol, delisted since, is not a move: the edit stands (found in QA).
+    expect((await call(`/api/admin/assets/${coarse.id}`, { method: "PATCH", token: admin.access, body: { status: "inactive" } })).status).toBe(200);
+    expect(await json<Strategy>(await patch(code.id, { symbol: coarse.symbol, name: "kept" }))).toMatchObject({ symbol: coarse.symbol, name: "kept" });
+    // Moving another strategy there is refused.
+    const other = await createStrategy(trader, { kind: "template", template: "ma-cross" });
+    expect((await expectError(await patch(other.id, { symbol: coarse.symbol }), 422)).details).toEqual([{ path: "symbol", message: "is not active" }]);
+  });
+
+  it("lands a move, a parameter edit and a rename made at once each whole, or checks it again (found in QA)", async () => {
+    const [trader, admin] = await Promise.all([signUp(), signUp("admin")]);
+    // Lines 5 apart fit a tick of 5; lines 1 apart do not. Each edit alone is accepted; both together would not be.
+    const coarse = await createInstrument(admin, { tick_size: "5" });
+    const patch = (id: string, body: Record<string, unknown>) => call(`/api/strategies/${id}`, { method: "PATCH", body, ...as(trader) });
+    // The writes themselves, each given the row as it was read before another landed:
+    // an edit checked on AAPL is not saved once the strategy is on another symbol, and a move writes no stale name.
+    const raced = await createStrategy(trader, { kind: "template", template: "grid", params: { lower: 50, upper: 100, levels: 11, qty: 1 } });
+    const read = (await ownStrategy(env, trader.id, raced.id))!;
+    expect((await patch(raced.id, { name: "renamed meanwhile" })).status).toBe(200);
+    const moved = await moveStrategy(env, read, { symbol: coarse.symbol, timeframe: read.timeframe }, undefined, Date.now());
+    expect(moved).toMatchObject({ symbol: coarse.symbol, name: "renamed meanwhile" });
+    const content = { template: "grid", params: { lower: 90, upper: 100, levels: 11, qty: 1 }, source: null, compiled: null, language: null };
+    expect(await appendVersion(env, read, content, undefined, Date.now())).toBeUndefined();
+    expect((await ownStrategy(env, trader.id, raced.id))!).toMatchObject({ symbol: coarse.symbol, currentVersion: 1 });
+
+    // And through the API, at once.
+    for (let round = 0; round < 6; round++) {
+      const grid = await createStrategy(trader, { kind: "template", template: "grid", params: { lower: 50, upper: 100, levels: 11, qty: 1 } });
+      const [edit, move, rename] = await Promise.all([patch(grid.id, { params: { lower: 90 } }), patch(grid.id, { symbol: coarse.symbol }), patch(grid.id, { name: `renamed ${round}` })]);
+      for (const res of [edit, move, rename]) expect([200, 409, 422], await res.clone().text()).toContain(res.status);
+      expect(rename.status).toBe(200);
+      const stored = await json<Strategy>(await call(`/api/strategies/${grid.id}`, as(trader)));
+      // Never the edit's parameters on the symbol they do not fit, and never the rename undone.
+      expect(stored.name).toBe(`renamed ${round}`);
+      if (stored.symbol === coarse.symbol) expect(stored.params.lower).toBe(50);
+      expect(stored.symbol === coarse.symbol).toBe(move.status === 200);
+      expect(stored.params.lower === 90).toBe(edit.status === 200);
+    }
   });
 
   it("deletes a stopped strategy with its versions, and refuses while it runs", async () => {

@@ -394,8 +394,19 @@ describe("a live strategy", () => {
     expect((await move({ symbol: first.symbol })).status).toBe(200);
     const config = { id, owner: admin.id, run: Date.now(), version: 1, kind: "template" as const, template: "ma-cross", code: null, params: { fast: 2, slow: 4 }, timeframe: "5Min" };
     const answer = await env.MARKET.getByName(second.symbol).strategyStart(config);
-    expect(answer).toMatchObject({ status: "stopped", message: "the strategy was deleted or moved to another symbol while it started" });
+    expect(answer).toMatchObject({ status: "stopped", message: "the strategy was deleted or moved while it started" });
     expect(await record()).toMatchObject({ symbol: first.symbol, status: "stopped" });
+    // The same when only the timeframe moved: the run would hear bars its record does not name (found in QA).
+    expect((await move({ timeframe: "15Min" })).status).toBe(200);
+    const stale = await env.MARKET.getByName(first.symbol).strategyStart({ ...config, run: Date.now(), timeframe: "5Min" });
+    expect(stale).toMatchObject({ status: "stopped", message: "the strategy was deleted or moved while it started" });
+    expect(await record()).toMatchObject({ symbol: first.symbol, timeframe: "15Min", status: "stopped" });
+    // On a symbol it never ran on, its statistics say where they are not, rather than "never run".
+    const third = await replaySymbol(seededBars(10, 8));
+    expect((await move({ symbol: third.symbol })).status).toBe(200);
+    const stats = await expectError(await call(`/api/strategies/${id}/stats`, { token: admin.access }), 409);
+    expect(stats.message).toBe(`the strategy has not run on ${third.symbol} since it moved there (its earlier runs stay with their symbol): start it first`);
+    expect((await move({ symbol: first.symbol })).status).toBe(200);
 
     // And raced through the API: whichever wins, the record names the symbol it runs on.
     for (let i = 0; i < 4; i++) {
@@ -423,7 +434,7 @@ describe("a live strategy", () => {
     expect((await call(`/api/strategies/${id}`, { method: "DELETE", token: admin.access })).status).toBe(204);
     const config = { id, owner: admin.id, run: Date.now(), version: 1, kind: "template" as const, template: "ma-cross", code: null, params: { fast: 2, slow: 4 }, timeframe: "1Min" };
     const answer = await market.strategyStart(config);
-    expect(answer).toMatchObject({ status: "stopped", message: "the strategy was deleted or moved to another symbol while it started" });
+    expect(answer).toMatchObject({ status: "stopped", message: "the strategy was deleted or moved while it started" });
     expect((await market.strategyStatus(id))?.status).toBe("stopped");
 
     // And raced through the API: whichever wins, a strategy without a record is not running.

@@ -98,10 +98,10 @@ export class StrategyHost {
       // Errored in onStart: #handle has recorded and announced it.
       if (row.status === "errored") return this.#status(row);
       if (!(await this.deps.statusChanged(row.config, this.#status(row))) && row.status === "running") {
-        // Deleted or moved to another symbol while it started (its owner's delete or edit ran
-        // between the gateway reading the record and this): it must not run on with no record
-        // to stop it by.
-        return this.#stopRow(row, "the strategy was deleted or moved to another symbol while it started");
+        // Deleted, or moved to another symbol or timeframe, while it started (its owner's
+        // delete or edit ran between the gateway reading the record and this): it must not
+        // run on where no record says it does, which no stop would reach.
+        return this.#stopRow(row, "the strategy was deleted or moved while it started");
       }
       return this.#status(row);
     });

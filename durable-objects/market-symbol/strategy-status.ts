@@ -11,8 +11,8 @@ const log = logger("market-symbol");
  * it for every change (start, stop, errored) inside the section that makes the change, so
  * the row's writes come in the order the object made them and the last one is its state:
  * two requests racing each other cannot leave the row saying otherwise. Answers false when
- * the row is gone or names another symbol (the strategy was deleted or moved after its start
- * was asked for); true when it was written, or when the write failed and whether it exists
+ * the row is gone or names another symbol or timeframe (the strategy was deleted or moved
+ * after its start was asked for); true when it was written, or when the write failed and whether it exists
  * is not known.
  */
 export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<boolean> {
@@ -22,9 +22,10 @@ export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, sta
     const written = await database(env)
       .update(schema.strategies)
       .set({ status: status.status, statusMessage: status.message, runningVersion: status.status === "running" ? config.version : null, lastRun: status.run })
-      // Only a row that still names this symbol: one moved elsewhere (PATCH, while this start
-      // ran) answers as a deleted one does, and the start stops rather than run unseen here.
-      .where(and(eq(schema.strategies.id, config.id), eq(schema.strategies.symbol, status.symbol)))
+      // Only a row that still names this symbol and the timeframe the run hears: one moved
+      // (PATCH, while this start ran) answers as a deleted one does, and the start stops
+      // rather than run where its record does not say.
+      .where(and(eq(schema.strategies.id, config.id), eq(schema.strategies.symbol, status.symbol), eq(schema.strategies.timeframe, config.timeframe)))
       .returning({ id: schema.strategies.id, name: schema.strategies.name });
     exists = written.length > 0;
     name = written[0]?.name ?? null;

@@ -146,26 +146,28 @@ export interface Placement {
 const notRunning = ne(schema.strategies.status, "running");
 
 /**
- * Saves `content` as version `from + 1` if the strategy is still at version `from`, and
- * renames it when `name` is given; with `place`, moves it too, if it is not running. The
- * updated row, or undefined when another save or a start got there first (or the strategy
- * is gone): read it again and retry.
+ * Saves `content` as version `from + 1` if the strategy is still at version `from` and on
+ * the symbol its content was checked against (a template's parameters are checked against
+ * the instrument: a move racing the edit would leave them unchecked there), and renames it
+ * when `name` is given; with `place`, moves it too, if it is not running. The updated row,
+ * or undefined when another save, a move or a start got there first (or the strategy is
+ * gone): read it again and retry.
  */
 export async function appendVersion(env: Env, strategy: StrategyRow, content: VersionContent, name: string | undefined, now: number, place?: Placement): Promise<StrategyRow | undefined> {
   const db = database(env);
   const from = strategy.currentVersion;
   const s = schema.strategies;
-  const atVersion = and(eq(s.id, strategy.id), eq(s.currentVersion, from), place ? notRunning : undefined);
+  const unchanged = and(eq(s.id, strategy.id), eq(s.currentVersion, from), eq(s.symbol, strategy.symbol), place ? notRunning : undefined);
   // The version row carries the same condition as the update: written alone, it would leave version from + 1 taken.
-  const condition = place
-    ? sql`SELECT 1 FROM strategies WHERE id = ${strategy.id} AND current_version = ${from} AND status <> 'running'`
-    : sql`SELECT 1 FROM strategies WHERE id = ${strategy.id} AND current_version = ${from}`;
+  const running = place ? sql` AND status <> 'running'` : sql``;
+  const condition = sql`SELECT 1 FROM strategies WHERE id = ${strategy.id} AND current_version = ${from} AND symbol = ${strategy.symbol}${running}`;
   const [, updated] = await db.batch([
     insertVersionIf(db, strategy.id, from + 1, content, now, condition),
+    // Only the columns the edit sets: a name written back as read would undo a rename made meanwhile.
     db
       .update(s)
-      .set({ currentVersion: from + 1, params: JSON.stringify(content.params), name: name ?? strategy.name, updatedAt: now, ...place })
-      .where(atVersion)
+      .set({ currentVersion: from + 1, params: JSON.stringify(content.params), updatedAt: now, ...(name === undefined ? {} : { name }), ...place })
+      .where(unchanged)
       .returning(),
   ]);
   return updated[0];
@@ -173,15 +175,15 @@ export async function appendVersion(env: Env, strategy: StrategyRow, content: Ve
 
 /**
  * Moves a strategy that is not running to `place` (and renames it when `name` is given),
- * if it is still at the version whose parameters were checked for the move. The row, or
- * undefined when it runs, changed or is gone: read it again.
+ * if it is still at the version and on the symbol whose parameters were checked for the
+ * move. The row, or undefined when it runs, changed or is gone: read it again.
  */
 export async function moveStrategy(env: Env, strategy: StrategyRow, place: Placement, name: string | undefined, now: number): Promise<StrategyRow | undefined> {
   const s = schema.strategies;
   return database(env)
     .update(s)
-    .set({ ...place, name: name ?? strategy.name, updatedAt: now })
-    .where(and(eq(s.id, strategy.id), eq(s.userId, strategy.userId), eq(s.currentVersion, strategy.currentVersion), notRunning))
+    .set({ ...place, updatedAt: now, ...(name === undefined ? {} : { name }) })
+    .where(and(eq(s.id, strategy.id), eq(s.userId, strategy.userId), eq(s.currentVersion, strategy.currentVersion), eq(s.symbol, strategy.symbol), notRunning))
     .returning()
     .get();
 }

@@ -245,11 +245,10 @@ strategies.openapi(update, async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
   const edits = body.params !== undefined || body.source !== undefined || body.language !== undefined;
-  const target = body.symbol === undefined ? undefined : await activeAsset(c.env, body.symbol);
   let saved: StrategyRow | undefined;
   let newVersion = false;
   try {
-    if (edits || body.symbol !== undefined || body.timeframe !== undefined) ({ row: saved, newVersion } = await saveVersion(c.env, userId, id, body, target));
+    if (edits || body.symbol !== undefined || body.timeframe !== undefined) ({ row: saved, newVersion } = await saveVersion(c.env, userId, id, body));
     else saved = await rename(c.env, userId, id, body.name!);
   } catch (error) {
     if (isUniqueViolation(error, "strategies")) throw duplicateName(body.name ?? "");
@@ -265,15 +264,19 @@ strategies.openapi(update, async (c) => {
 
 /**
  * Saves the edit as the next version, unless it changes nothing the current version has
- * (then at most a rename), and moves the strategy to `target` and the body's timeframe
- * where they differ from its own.
+ * (then at most a rename), and moves the strategy to the body's symbol and timeframe where
+ * they differ from its own.
  */
-async function saveVersion(env: Env, userId: string, id: string, body: UpdateStrategyRequest, target: AssetRow | undefined): Promise<{ row: StrategyRow; newVersion: boolean }> {
+async function saveVersion(env: Env, userId: string, id: string, body: UpdateStrategyRequest): Promise<{ row: StrategyRow; newVersion: boolean }> {
   const edits = body.params !== undefined || body.source !== undefined || body.language !== undefined;
+  /** The asset the body names, looked up once it names another symbol than the strategy's (its own may have been delisted since). */
+  let named: AssetRow | undefined;
   for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
     const loaded = await loadStrategy(env, userId, id);
     if (!loaded) throw notFound("strategy not found");
     const { strategy, version } = loaded;
+    if (body.symbol !== undefined && !named && body.symbol.toUpperCase() !== strategy.symbol) named = await activeAsset(env, body.symbol);
+    const target = named?.symbol === strategy.symbol ? undefined : named;
     const place = placementOf(strategy, target, body.timeframe);
     if (place && strategy.status === "running") throw conflict("the strategy is running; stop it before moving it to another symbol or timeframe");
     // A move alone keeps the version: a template's parameters only need to hold on the new instrument.

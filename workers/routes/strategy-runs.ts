@@ -62,6 +62,10 @@ strategyRuns.openapi(start, async (c) => {
   return c.json(status, 200);
 });
 
+/** Why a strategy's symbol knows no run of it: it never ran, or it ran on another symbol before it moved. */
+const notRunHere = (strategy: { symbol: string; lastRun: number | null }) =>
+  strategy.lastRun === null ? "the strategy has never run" : `the strategy has not run on ${strategy.symbol} since it moved there (its earlier runs stay with their symbol)`;
+
 const stop = createRoute({
   method: "post",
   path: "/api/strategies/{id}/stop",
@@ -79,7 +83,7 @@ strategyRuns.openapi(stop, async (c) => {
   const strategy = await ownStrategy(c.env, userId, id);
   if (!strategy) throw notFound("strategy not found");
   const outcome = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyStop(id);
-  if (!outcome) throw conflict("the strategy has never run");
+  if (!outcome) throw conflict(notRunHere(strategy));
   // Announced once, by the stop that stopped it: a repeated or concurrent stop answers the same status quietly.
   if (outcome.stopped) await publish(c.env, "strategy.stopped", `user:${userId}`, { strategyId: id, name: strategy.name, symbol: strategy.symbol }, c.get("traceparent"));
   return c.json(outcome.status, 200);
@@ -103,7 +107,7 @@ strategyRuns.openapi(stats, async (c) => {
   if (!strategy) throw notFound("strategy not found");
   const status = await marketOf(c.env, strategy.symbol, c.get("traceparent")).strategyStatus(id);
   // 409 as for a stop: the strategy is found, it has no run yet (404 is "not found or not yours").
-  if (!status) throw conflict("the strategy has never run: start it first");
+  if (!status) throw conflict(`${notRunHere(strategy)}: start it first`);
   return c.json(status, 200);
 });
 
