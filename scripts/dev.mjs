@@ -7,7 +7,9 @@ import { existsSync, writeFileSync } from "node:fs";
 import { localSecrets } from "./local-secrets.mjs";
 
 const args = process.argv.slice(2);
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+// Nothing local calls the network: not wrangler's metrics, nor miniflare's fetch of
+// workers.cloudflare.com/cf.json for request.cf (its built-in placeholder is used).
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" };
 
 if (!existsSync(".dev.vars")) {
   const secrets = localSecrets();
