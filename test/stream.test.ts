@@ -48,6 +48,22 @@ describe("market-data stream protocol", () => {
     expect((await client.waitForClose()).code).toBe(1008);
   });
 
+  it("closes a socket that has not authenticated within 10 s (Alpaca's auth timeout), market data and trade updates alike, and keeps one that has", async () => {
+    const opened = Date.now();
+    const [idle, trades, signedIn] = await Promise.all([StreamClient.open("/v2/iex"), StreamClient.open("/stream"), StreamClient.open("/v2/iex")]);
+    signedIn.send({ action: "auth", token: trader.access });
+    await signedIn.waitFor((m) => m.msg === "authenticated");
+    await idle.waitFor((m) => m.T === "error" && m.code === 404 && m.msg === "auth timeout", 20_000);
+    // Not before its time: a client has the whole 10 s to authenticate.
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(10_000);
+    expect(await idle.waitForClose(15_000)).toMatchObject({ code: 1008 });
+    const refused = await trades.waitFor((m) => m.stream === "authorization", 20_000);
+    expect(refused.data).toEqual({ status: "unauthorized", action: "authenticate", message: "authentication timed out" });
+    expect(await trades.waitForClose(15_000)).toMatchObject({ code: 1008 });
+    expect(signedIn.closed).toBeUndefined();
+    signedIn.close();
+  });
+
   it("authenticates by message with an API key or a JWT, once", async () => {
     const byKey = await authed();
     byKey.send({ action: "auth", key: key.key_id, secret: key.secret });
