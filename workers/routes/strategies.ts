@@ -279,8 +279,9 @@ async function saveVersion(env: Env, userId: string, id: string, body: UpdateStr
     const target = named?.symbol === strategy.symbol ? undefined : named;
     const place = placementOf(strategy, target, body.timeframe);
     if (place && strategy.status === "running") throw conflict("the strategy is running; stop it before moving it to another symbol or timeframe");
-    // A move alone keeps the version: a template's parameters only need to hold on the new instrument.
-    const content = edits || (target && place?.symbol !== strategy.symbol) ? await nextContent(env, strategy, version, body, target) : null;
+    // A move alone keeps the version: a template's parameters need only hold on the new
+    // instrument, and code is not compiled again.
+    const content = edits || (target !== undefined && strategy.kind === "template") ? await nextContent(env, strategy, version, body, target) : null;
     if (!content || sameContent(version, content)) {
       if (!place) {
         const row = body.name !== undefined && body.name !== strategy.name ? await rename(env, userId, id, body.name) : strategy;
