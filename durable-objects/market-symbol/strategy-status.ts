@@ -12,8 +12,8 @@ const log = logger("market-symbol");
  * the row's writes come in the order the object made them and the last one is its state:
  * two requests racing each other cannot leave the row saying otherwise. Answers false when
  * the row is gone or names another symbol or timeframe (the strategy was deleted or moved
- * after its start was asked for); true when it was written, or when the write failed and whether it exists
- * is not known.
+ * after its start was asked for); true when it was written, or when the write failed and
+ * whether it exists is not known.
  */
 export async function recordLiveStatus(env: Env, config: LiveStrategyConfig, status: LiveStrategyStatus): Promise<boolean> {
   let exists = true;

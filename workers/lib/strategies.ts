@@ -158,11 +158,9 @@ export async function appendVersion(env: Env, strategy: StrategyRow, content: Ve
   const from = strategy.currentVersion;
   const s = schema.strategies;
   const unchanged = and(eq(s.id, strategy.id), eq(s.currentVersion, from), eq(s.symbol, strategy.symbol), place ? notRunning : undefined);
-  // The version row carries the same condition as the update: written alone, it would leave version from + 1 taken.
-  const running = place ? sql` AND status <> 'running'` : sql``;
-  const condition = sql`SELECT 1 FROM strategies WHERE id = ${strategy.id} AND current_version = ${from} AND symbol = ${strategy.symbol}${running}`;
   const [, updated] = await db.batch([
-    insertVersionIf(db, strategy.id, from + 1, content, now, condition),
+    // The version row carries the update's own condition: written alone, it would leave version from + 1 taken.
+    insertVersionIf(db, strategy.id, from + 1, content, now, sql`SELECT 1 FROM ${s} WHERE ${unchanged}`),
     // Only the columns the edit sets: a name written back as read would undo a rename made meanwhile.
     db
       .update(s)
