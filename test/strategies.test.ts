@@ -109,6 +109,11 @@ describe("saving strategies from templates", () => {
     // A name is shown to its owner and in notifications: no control characters or text-direction marks.
     const spoofed = await expectError(await call("/api/strategies", { body: { name: "\u202e\u0000x", symbol: "AAPL", kind: "template", template: "ma-cross" }, ...as(trader) }), 422);
     expect(spoofed.details.map((d) => d.path)).toEqual(["name"]);
+    // A name that is there but empty (or only spaces) is not "required": it must not be empty.
+    for (const name of ["", "   "]) {
+      const empty = await expectError(await call("/api/strategies", { body: { name, symbol: "AAPL", kind: "template", template: "ma-cross" }, ...as(trader) }), 422);
+      expect(empty.details).toMatchObject([{ path: "name", message: "must not be empty" }]);
+    }
     expect((await call("/api/strategies", { body: { name: "🚀 SPY trend — été", symbol: "AAPL", kind: "template", template: "ma-cross" }, ...as(trader) })).status).toBe(201);
   });
 

@@ -48,13 +48,13 @@ export const AdminMessageRequest = z
   .object({
     user_id: z.uuid({ error: "must be a user id (UUID)" }).optional().openapi({ description: "the user to tell; leave out to tell every active user. A disabled user is told nothing. Recipients are not told which admin sent it (the audit log keeps it)" }),
     // Shown in the app, the bell and every recipient's webhooks (QA: a NUL, an escape sequence and a lone zero-width space were sent).
-    title: z.string().trim().min(1, "is required").max(120).refine((t) => !shownTextProblem(t), SHOWN_TEXT_MESSAGE),
+    title: z.string().trim().min(1).max(120).refine((t) => !shownTextProblem(t), SHOWN_TEXT_MESSAGE),
     // A Windows or old Mac line break is a line break: stored as "\n" (found in QA: "\r\n" was refused as a control character).
     body: z
       .string()
       .trim()
       .transform((t) => t.replace(/\r\n?/g, "\n"))
-      .pipe(z.string().min(1, "is required").max(2000).refine((t) => !shownTextProblem(t, true), `${SHOWN_TEXT_MESSAGE} (line breaks and tabs are kept)`)),
+      .pipe(z.string().min(1).max(2000).refine((t) => !shownTextProblem(t, true), `${SHOWN_TEXT_MESSAGE} (line breaks and tabs are kept)`)),
   })
   .strict()
   .openapi("AdminMessageRequest");

@@ -134,7 +134,7 @@ export const shownName = (max: number) =>
     .string()
     .trim()
     .normalize("NFC")
-    .min(1, "is required")
+    .min(1)
     .max(max, `must be at most ${max} characters`)
     // An unpaired surrogate was taken and stored as three U+FFFD (found in QA): refused.
     .refine((text) => !shownTextProblem(text), SHOWN_TEXT_MESSAGE)

@@ -19,7 +19,7 @@ const Username = z
 
 // Length is bounded here only to refuse absurd inputs before hashing; the strength rules
 // (with their names) are checked by shared/password-policy.ts.
-const Password = z.string().min(1, "is required").max(PASSWORD_MAX_LENGTH * 4).openapi({ example: "correct horse battery staple" });
+const Password = z.string().min(1).max(PASSWORD_MAX_LENGTH * 4).openapi({ example: "correct horse battery staple" });
 
 // A password being chosen: the same check here, so a short one gets the policy's named
 // rules (min_length, …), not a schema message; the document shows the policy's lengths,

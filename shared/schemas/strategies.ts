@@ -43,7 +43,7 @@ const Params = z
 
 const Source = z
   .string()
-  .min(1, "is required")
+  .min(1)
   .openapi({ description: `JavaScript or TypeScript module whose default export is the strategy; at most ${MAX_SOURCE_BYTES} bytes, no imports` });
 
 const StrategySymbol = z.string().trim().min(1).max(32).openapi({ example: "AAPL" });

@@ -7,7 +7,7 @@ import { shownName } from "./common";
 // account, and an ordered list of assets, each given by symbol ("AAPL", "BTC/USD" or
 // "BTCUSD") or asset id.
 
-const SymbolText = z.string().trim().min(1, "is required").max(48);
+const SymbolText = z.string().trim().min(1).max(48);
 const Symbols = z
   .array(SymbolText)
   .max(WATCHLIST_LIMITS.assets, `at most ${WATCHLIST_LIMITS.assets} symbols`)
@@ -41,4 +41,4 @@ export const Watchlist = WatchlistWithoutAssets.extend({ assets: z.array(Asset) 
 
 export const WatchlistIdParam = z.object({ watchlist_id: z.string().min(1).max(64) });
 // Composed as names are stored (shownName), so a name typed either way finds its list.
-export const WatchlistNameQuery = z.object({ name: z.string().trim().normalize("NFC").min(1, "is required").max(256) });
+export const WatchlistNameQuery = z.object({ name: z.string().trim().normalize("NFC").min(1).max(256) });
