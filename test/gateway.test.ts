@@ -128,6 +128,12 @@ describe("the error envelope", () => {
     const anonymous = streamed(32);
     await expectError(await call("/v2/orders", { rawBody: anonymous.stream, headers: { "content-type": "application/json", "content-length": String(32 * 1024) } }), 401);
     expect(anonymous.source.pulled, "pieces read of a body sent without credentials").toBe(33);
+    // A backtest's CSV refused for its query before the route reads the file: all 10 MiB
+    // read (at an 8 MiB cap the rest was cancelled and the connection broke, found in QA).
+    const csv = streamed(10 * 1024);
+    const refused = await expectError(await call("/api/backtests/csv?symbol=AAPL&template=nope", { token: (await signUp()).access, rawBody: csv.stream, headers: { "content-type": "text/csv" } }), 422);
+    expect(refused.details[0]).toMatchObject({ path: "template" });
+    expect(csv.source.pulled, "pieces read of a 10 MiB upload refused for its template").toBe(10 * 1024 + 1);
   });
 
   it("422 names each invalid field", async () => {
