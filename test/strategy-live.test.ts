@@ -214,6 +214,35 @@ describe("a live strategy", () => {
     expect((await liveStatus(trader, id)).stats.callbacks).toBe(callbacks);
   });
 
+  it("tells the owner's socket when it starts and when it stops, after the lines its onStop logged", async () => {
+    // Found in QA: a frame went only with log lines, so a template (which logs nothing) sent
+    // none, and code whose onStop logged sent its last frame saying running.
+    const asset = await replaySymbol(seededBars(10, 3));
+    const trader = await signUp("trader");
+    const source = ["export default {", "  onStop(ctx) { ctx.log('stopping'); },", "};"].join("\n");
+    const code = await createStrategy(trader, asset.symbol, { kind: "code", language: "js", source });
+    const res = await call("/stream", { headers: { upgrade: "websocket" }, token: trader.access, ip: trader.ip });
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: { stream: string; data: { id?: string; status?: string; logs?: { text: string }[] } }[] = [];
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+    ws.send(JSON.stringify({ action: "listen", data: { streams: ["strategy_updates"] } }));
+    await until(async () => frames.find((f) => f.stream === "listening"), "listening");
+    const of = (id: string) => frames.filter((f) => f.stream === "strategy_updates" && f.data.id === id).map((f) => [f.data.status, ...(f.data.logs ?? []).map((l) => l.text)].join(" "));
+    expect((await call(`/api/strategies/${code}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
+    await until(async () => of(code).length === 1 || undefined, "a frame for the start");
+    expect((await call(`/api/strategies/${code}/stop`, { token: trader.access, method: "POST" })).status).toBe(200);
+    await until(async () => of(code).length === 3 || undefined, "frames for the stop");
+    expect(of(code)).toEqual(["running", "running stopping", "stopped"]);
+    // A template logs nothing: the start and the stop each have their frame.
+    const template = await createStrategy(trader, asset.symbol, { kind: "template", template: "ma-cross", params: { fast: 2, slow: 3 } });
+    expect((await call(`/api/strategies/${template}/start`, { token: trader.access, method: "POST" })).status).toBe(200);
+    expect((await call(`/api/strategies/${template}/stop`, { token: trader.access, method: "POST" })).status).toBe(200);
+    await until(async () => of(template).length === 2 || undefined, "frames for the template's start and stop");
+    expect(of(template)).toEqual(["running", "stopped"]);
+    ws.close();
+  });
+
   it("from a template whose onStart refuses its parameters for the instrument does not start, and says why", async () => {
     // Found in QA: a grid whose lines were under a tick apart ran, and each bar failed on the state onStart never made.
     const asset = await replaySymbol(seededBars(10, 3));

@@ -54,6 +54,8 @@ export class StrategyHost {
   readonly #store: LiveStrategyStore;
   readonly #loaded = new Map<string, Loaded>();
   #queue: Promise<void> = Promise.resolve();
+  /** The strategy_updates frames being pushed, in order (#announce). */
+  #announced: Promise<void> = Promise.resolve();
   #eventT = 0;
 
   constructor(
@@ -103,6 +105,7 @@ export class StrategyHost {
         // run on where no record says it does, which no stop would reach.
         return this.#stopRow(row, "the strategy was deleted or moved while it started");
       }
+      if (row.status === "running") this.#announce(row);
       return this.#status(row);
     });
   }
@@ -136,6 +139,8 @@ export class StrategyHost {
         message = "stopped without onStop: the account did not answer";
       }
       this.#store.setStatus(id, "stopped", message);
+      // A watcher of the socket learns it stopped (found in QA: the last frame said running).
+      this.#announce(this.#store.get(id)!);
     }
     this.#unload(id);
     return this.#status(this.#store.get(id)!);
@@ -428,11 +433,20 @@ export class StrategyHost {
     this.#store.save(row, loaded.checked);
     if (lines.length > 0) {
       const seqs = this.#store.appendLogs(row.config.id, lines);
-      void this.#account(row)
-        // Its status and message ride along: an owner watching the socket learns it errored, and why, without polling.
-        .notify("strategy_updates", { id: row.config.id, status: row.status, message: row.message, logs: lines.map((l, i) => ({ seq: seqs[i], t: new Date(l.t).toISOString(), text: l.text })), stats: liveStats(row.stats) })
-        .catch(() => undefined);
+      // Its status and message ride along: an owner watching the socket learns it errored, and why, without polling.
+      this.#announce(row, lines.map((l, i) => ({ seq: seqs[i]!, t: new Date(l.t).toISOString(), text: l.text })));
     }
+  }
+
+  /**
+   * Pushes a strategy_updates frame to the owner's sockets: new log lines, or (with none) a
+   * change of status. One after another, so a stop's frame never overtakes the frame of the
+   * lines its onStop logged.
+   */
+  #announce(row: LiveRow, logs: { seq: number; t: string; text: string }[] = []): void {
+    const frame = { id: row.config.id, status: row.status, message: row.message, logs, stats: liveStats(row.stats) };
+    const account = this.#account(row);
+    this.#announced = this.#announced.then(() => account.notify("strategy_updates", frame)).catch(() => undefined);
   }
 
   #unload(id: string): void {
