@@ -98,12 +98,28 @@ export class BacktestJob extends DurableObject<Env> {
 
   async cancel(): Promise<BacktestProgress> {
     const state = this.#store.state();
-    if (!state || TERMINAL.has(state.status)) return this.status();
-    this.#run = undefined;
-    this.#store.setState({ ...state, status: "cancelled", finishedAt: Date.now() });
-    await this.ctx.storage.deleteAlarm();
-    await this.#report(true);
+    if (state && !TERMINAL.has(state.status)) {
+      this.#run = undefined;
+      this.#store.setState({ ...state, status: "cancelled", finishedAt: Date.now() });
+      await this.#stopping(async () => {
+        await this.ctx.storage.deleteAlarm();
+        await this.#report(true);
+      });
+    } else {
+      // A cancel that finds the run already stopping answers once the row has its count, as
+      // the first does (found in QA: three cancels at once, two answered a second-old count).
+      await this.#stopped;
+    }
     return this.status();
+  }
+
+  /** The writes of a stop in progress (a cancel's, or the row's cancel seen by the run). */
+  #stopped: Promise<void> = Promise.resolve();
+
+  #stopping(work: () => Promise<void>): Promise<void> {
+    const done = this.#stopped.then(work);
+    this.#stopped = done.catch(() => undefined);
+    return done;
   }
 
   /** The optimization this run belongs to (its id and metric), or null. */
@@ -311,8 +327,10 @@ export class BacktestJob extends DurableObject<Env> {
   async #cancelledByRow(state: JobState): Promise<void> {
     this.#run = undefined;
     this.#store.setState({ ...state, status: "cancelled", metrics: null, finishedAt: Date.now(), reported: true });
-    await this.ctx.storage.deleteAlarm();
-    await this.#recordCancelledProgress(state.barsDone);
+    await this.#stopping(async () => {
+      await this.ctx.storage.deleteAlarm();
+      await this.#recordCancelledProgress(state.barsDone);
+    });
     await this.env.ACCOUNT.getByName(this.#store.request()!.userId).notify("backtest_updates", this.status()).catch(() => undefined);
   }
 
