@@ -143,6 +143,9 @@ describe("a template backtest over posted bars", () => {
     // Whole here; a long run's file is thinned, and the header says how far (QA).
     expect(equity.headers.get("x-redfire-series")).toBe("300 of 300 points");
     expect((await equity.text()).trim().split("\n").length).toBe(301);
+    // An id in capitals is the same id (found in QA: 404 for the owner's own run).
+    expect((await view(id.toUpperCase())).id).toBe(id);
+    expect((await get(`/api/backtests/${id.toUpperCase()}/fills.csv`)).status).toBe(200);
   });
 
   it("streams a fills CSV of many pages whole, in order, equal to the run's fills", async () => {

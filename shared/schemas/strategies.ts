@@ -92,7 +92,13 @@ export const UpdateStrategyRequest = z
 export type UpdateStrategyRequest = z.infer<typeof UpdateStrategyRequest>;
 
 export const StrategyIdParam = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "6f1c2a9e-3b1d-4c55-9d0e-2a7a1b9c4d11" }),
+  // Ids are stored in lower case; clients may send either.
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .transform((id) => id.toLowerCase())
+    .openapi({ param: { name: "id", in: "path" }, example: "6f1c2a9e-3b1d-4c55-9d0e-2a7a1b9c4d11" }),
 });
 
 export const StrategyVersionParam = StrategyIdParam.extend({

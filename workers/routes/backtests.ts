@@ -33,7 +33,8 @@ const security = SESSION_OR_KEY;
 const read = requirePermission("strategy:read");
 const write = requirePermission("strategy:write");
 const tags = ["backtests"];
-const IdParam = z.object({ id: z.uuid({ error: "must be a backtest id (UUID)" }) });
+// UUIDs are stored in lower case; clients may send either (found in QA: a capitalised id was 404).
+const IdParam = z.object({ id: z.uuid({ error: "must be a backtest id (UUID)" }).transform((id) => id.toLowerCase()) });
 const PAGE = 10_000;
 /** What every route on one backtest (or optimization) by id shares. */
 const byId = { tags, security, request: { params: IdParam } };
