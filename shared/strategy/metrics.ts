@@ -129,13 +129,19 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
   let downSquares = 0;
   for (let i = 0; i < count; i++) {
     const r = returns[i]!;
-    squares += (r - mean) ** 2;
-    downSquares += Math.min(r, 0) ** 2;
+    // Products, not `** 2`: exactly rounded in every runtime (see cagr below).
+    const d = r - mean;
+    const down = Math.min(r, 0);
+    squares += d * d;
+    downSquares += down * down;
   }
   const sd = count > 1 ? Math.sqrt(squares / (count - 1)) : NaN;
   const downside = count > 0 ? Math.sqrt(downSquares / count) : NaN;
   const annual = P === null || !valid ? null : Math.sqrt(P);
-  const cagr = growth === null || years <= 0 ? null : finite(growth ** (1 / years) - 1);
+  // e^(ln g / years), not g ** (1 / years): V8's pow differs in the last bit between the
+  // Workers runtime and Node 20 (found in QA: a platform backtest's cagr and calmar one unit
+  // in the last place from the CLI's), its exp and log do not.
+  const cagr = growth === null || years <= 0 ? null : finite(Math.exp(Math.log(growth) / years) - 1);
   const { drawdown, duration } = fall.result();
   const trades = roundTrips(fills);
   const profits = trades.filter((pl) => pl > 0n);

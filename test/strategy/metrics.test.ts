@@ -9,6 +9,14 @@ const curve = (values: string[], spacing = YEAR / 3): EquityPoint[] => values.ma
 const fill = (side: "buy" | "sell", qty: string, value: string, fee: string): MetricFill => ({ side, qty: usd(qty), value: usd(value), fee: usd(fee) });
 
 describe("backtest metrics", () => {
+  it("compute CAGR to the same last bit in the Workers runtime as in Node (the researcher CLI)", () => {
+    // 100,000.00 → 102,109.57 over 500 hours: (g ** (1 / years)) − 1 is 0.44195914022789196
+    // here and 0.44195914022789173 in Node 20 (found in QA: a platform run's cagr and calmar
+    // one unit in the last place from the CLI's). test/cli/backtest.mjs pins the same value in Node.
+    const m = computeMetrics(curve(["100000.00", "102109.57"], 500 * 3_600_000), [], { exposedBars: 0 });
+    expect(m.cagr).toBe(0.44195914022789173);
+  });
+
   it("match hand-computed values on a four-point curve spanning one year", () => {
     // r = 0.1, −0.1, 121/99 − 1 = 2/9; P = 3 returns a year.
     const fills = [fill("buy", "10", "1000", "1"), fill("sell", "10", "1100", "1"), fill("buy", "5", "500", "1"), fill("sell", "5", "450", "1")];
