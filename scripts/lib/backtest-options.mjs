@@ -28,7 +28,8 @@ export const USAGE = `Usage: npm run backtest -- --strategy <template | file.ts/
   --help
 
 Risk limits are the platform's except the size limits (order quantity and value, position
-value, daily loss), which are lifted so that the strategy, not the account, is tested.
+value, daily loss) and the order rate (200 a minute of bar time on the platform, 100,000
+here), which are lifted so that the strategy, not the account, is tested.
 Exit status: 0 done, 1 the strategy threw, 2 bad input (options, CSV, parameters, strategy file).`;
 
 export class UsageError extends Error {
