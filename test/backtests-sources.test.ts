@@ -93,7 +93,8 @@ describe("a saved code strategy", () => {
     const { id } = await json<View>(await post("/api/backtests", { strategy_id: strategyId, ...UNLISTED, bars: asJsonBars(seededBars(20, 1).bars) }));
     const done = await finished(id);
     expect(done.status).toBe("failed");
-    expect(done.error).toContain("out of ideas");
+    // As the same failure live reads (found in QA: "StrategyCodeError: Error: out of ideas …").
+    expect(done.error).toMatch(/^Error: out of ideas \(line 1, column \d+\)$/);
     // Its progress is where it failed (the first bar played, the second threw), not its last report (none).
     expect(done.bars_done).toBe(1);
   });

@@ -404,4 +404,5 @@ function sandboxLogs(error: StrategyCodeError): RunLogs {
   return { logs: lines.slice(0, LOG_LINES).map(hostLine), logsDropped: dropped + Math.max(0, lines.length - LOG_LINES) };
 }
 
-const messageOf = (error: unknown): string => (error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error)).slice(0, 1000);
+/** A failure as its owner reads it: user code's as the live strategy says it ("Error: boom (line 3, column 9)"), without the host's class name. */
+const messageOf = (error: unknown): string => (error instanceof Error ? `${error.name === "Error" || error instanceof StrategyCodeError ? "" : `${error.name}: `}${error.message}` : String(error)).slice(0, 1000);
