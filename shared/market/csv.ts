@@ -336,6 +336,13 @@ export class OhlcvCsvReader {
     }
     if (line > 1) this.rows++;
     if (this.header === "pending") {
+      // A carriage return left inside the header: the file's lines end in \r alone, and it
+      // reads as one line (found in QA: "100 problems on 1 line", each an unknown column).
+      if (line === 1 && raw.includes("\r")) {
+        this.list.add(1, "the lines end with a carriage return alone (\\r, as old Mac files do); save the file with \\n or \\r\\n line endings");
+        this.header = "bad";
+        return;
+      }
       // Line 1 is the header even when blank, now that the file is not empty.
       const names = csvFields(line === 1 ? raw : "");
       if (typeof names === "string") this.list.add(1, names);

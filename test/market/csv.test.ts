@@ -176,6 +176,9 @@ describe("OHLCV CSV import", () => {
       ],
     });
     expect(parseOhlcvCsv("\n\n", AAPL, MINUTES)).toEqual({ ok: false, errors: [{ line: 1, message: "the file is empty; the first line must be the header timestamp,open,high,low,close,volume" }] });
+    // Lines ended by \r alone read as one line: said so, once (found in QA: 100 unknown columns).
+    const mac = "timestamp,open,high,low,close,volume\r2026-03-02T14:30:00Z,1,1,1,1,1\r2026-03-02T14:31:00Z,1,1,1,1,1\r";
+    expect(parseOhlcvCsv(mac, AAPL, MINUTES)).toEqual({ ok: false, errors: [{ line: 1, message: "the lines end with a carriage return alone (\\r, as old Mac files do); save the file with \\n or \\r\\n line endings" }] });
   });
 
   it("reports at most 100 errors", () => {
