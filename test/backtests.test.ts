@@ -323,6 +323,8 @@ describe("access and bad input", () => {
     for (const [cash, message] of [["1e30", /not a positive amount in USD with at most two decimals/], ["100000.123", /at most two decimals/], ["0", /not a positive amount/], ["2000000000000000", /more than the most a backtest may start with/], ["1" + "0".repeat(25), /more than the most/]] as const)
       expect((await expectError(await post("/api/backtests", { ...base, cash }), 422)).message, cash).toMatch(message);
     await expectError(await post("/api/backtests", { ...base, bars: asJsonBars([{ ...bars[0]!, close: 100.005 }]) }), 422);
+    // A listed pair written without its slash is the pair, as orders read it (found in QA: run as an unlisted equity).
+    expect((await expectError(await post("/api/backtests", { ...base, symbol: "btcusd" }), 422)).message).toBe("tick_size: BTC/USD is a listed asset: its tick and lot sizes come from the registry");
     // Posted bars meet the checks a CSV upload of them would: on the timeframe's grid, not in
     // the future, volume on the lot grid.
     const offGrid = await expectError(await post("/api/backtests", { ...base, timeframe: "1Hour", bars: asJsonBars(bars.map((b, i) => ({ ...b, t: Date.UTC(2025, 0, 6) + i * 60_000 }))) }), 422);

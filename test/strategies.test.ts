@@ -66,6 +66,8 @@ describe("saving strategies from templates", () => {
     });
     const version = await json<Version>(await call(`/api/strategies/${created.id}/versions/1`, as(trader)));
     expect(version).toMatchObject({ version: 1, template: "ma-cross", params: { fast: 5, slow: 30 }, source: null, compiled: null });
+    // A pair without its slash is the pair, as orders read it (found in QA: "not a listed asset").
+    expect((await createStrategy(trader, { kind: "template", template: "ma-cross", symbol: "btcusd" })).symbol).toBe("BTC/USD");
     // An id in capitals is the same id.
     expect((await json<Strategy>(await call(`/api/strategies/${created.id.toUpperCase()}`, as(trader)))).id).toBe(created.id);
     // Never started: its statistics and a stop are 409 (it exists; 404 is "not found or not

@@ -11,7 +11,7 @@ import { checkTemplateParams, instrumentRefusal, TEMPLATES, unknownTemplate, typ
 import { instrumentSpec } from "../../shared/trading/asset";
 import { startingCashProblem, tradingConfig } from "../../shared/trading/config";
 import { parseMoney } from "../../shared/trading/money";
-import { assetBySymbol, instrumentSpecOf } from "../../platform/assets";
+import { findAsset, instrumentSpecOf } from "../../platform/assets";
 import { database, schema } from "../../platform/db";
 import { jobOf } from "./objects";
 
@@ -89,7 +89,8 @@ export function checkedParams(name: string, params: unknown, prefix = "params", 
  * tick_size and lot_size, which are then required (bars from the body or a CSV only).
  */
 export async function resolveSpec(env: Env, symbol: string, tickSize: string | undefined, lotSize: string | undefined): Promise<{ spec: InstrumentSpec; listed: boolean }> {
-  const row = await assetBySymbol(env, symbol.toUpperCase());
+  // As orders name it: any case, a pair with or without its slash ("BTCUSD" is BTC/USD, found in QA: run as an unlisted equity).
+  const row = await findAsset(env, symbol);
   if (row) {
     if (tickSize !== undefined || lotSize !== undefined) throw invalid("tick_size", `${row.symbol} is a listed asset: its tick and lot sizes come from the registry`);
     return { spec: instrumentSpecOf(row), listed: true };

@@ -16,7 +16,7 @@ import {
 import { compileStrategy, type StrategyLanguage } from "../../shared/strategy/compile";
 import { moduleLoadError } from "../../platform/sandbox";
 import { TEMPLATES, templateJsonSchema, templateParams } from "../../shared/strategy/templates";
-import { assetBySymbol, instrumentSpecOf, type AssetRow } from "../../platform/assets";
+import { assetBySymbol, findAsset, instrumentSpecOf, type AssetRow } from "../../platform/assets";
 import { database, isUniqueViolation, schema } from "../../platform/db";
 import type { AppEnv } from "../context";
 import { checkedParams } from "../lib/backtests";
@@ -110,9 +110,9 @@ const create = createRoute({
   responses: { 201: jsonContent(Strategy, "The saved strategy"), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
 });
 
-/** The listed, active asset a strategy may be saved or moved to; 422 otherwise. */
+/** The listed, active asset a strategy may be saved or moved to ("BTCUSD" is BTC/USD, as in orders); 422 otherwise. */
 async function activeAsset(env: Env, symbol: string): Promise<AssetRow> {
-  const asset = await assetBySymbol(env, symbol);
+  const asset = await findAsset(env, symbol);
   if (!asset || asset.status !== "active") {
     throw unprocessable(`${asset ? "inactive" : "unknown"} symbol ${symbol.toUpperCase()}`, [{ path: "symbol", message: asset ? "is not active" : "is not a listed asset" }]);
   }
