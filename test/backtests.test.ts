@@ -329,6 +329,9 @@ describe("access and bad input", () => {
     // the future, volume on the lot grid.
     const offGrid = await expectError(await post("/api/backtests", { ...base, timeframe: "1Hour", bars: asJsonBars(bars.map((b, i) => ({ ...b, t: Date.UTC(2025, 0, 6) + i * 60_000 }))) }), 422);
     expect(offGrid.details[0]?.message).toMatch(/is not the start of a 1Hour bar/);
+    // Epoch seconds, read as milliseconds: the refusal says so.
+    const seconds = await expectError(await post("/api/backtests", { ...base, timeframe: "1Hour", bars: [{ ...asJsonBars(bars)[0], t: Date.UTC(2025, 0, 6, 9) / 1000 }] }), 422);
+    expect(seconds.details[0]?.message).toBe("t 1970-01-21T02:15:54.000Z is not the start of a 1Hour bar (that bar starts at 1970-01-21T02:00:00.000Z); t is epoch milliseconds, and 1736154000 as seconds would be 2025-01-06T09:00:00.000Z");
     const tomorrow = Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 86_400_000;
     const future = await expectError(await post("/api/backtests", { ...base, timeframe: "1Hour", bars: asJsonBars(bars.map((b, i) => ({ ...b, t: tomorrow + i * 3_600_000 }))) }), 422);
     expect(future.details[0]?.message).toMatch(/is in the future/);

@@ -139,7 +139,9 @@ export function checkedBars(posted: NonNullable<BacktestRequest["bars"]>, spec: 
     if (bars.length > 0 && t <= bars[bars.length - 1]!.t) return problem("bars must be in strictly increasing time");
     // The checks a CSV upload of the same bars meets (shared/market/csv.ts).
     const start = bucketStart(t, timeframe, spec.timeZone);
-    if (start !== t) return problem(`t ${new Date(t).toISOString()} is not the start of a ${timeframe.label} bar (that bar starts at ${new Date(start).toISOString()})`);
+    // A number is epoch milliseconds here; one below 10^11 was most likely meant as seconds (found in QA: the refusal spoke of 1970 only).
+    const unit = typeof b.t === "number" && b.t < 1e11 && b.t * 1000 <= 8.64e15 ? `; t is epoch milliseconds, and ${b.t} as seconds would be ${new Date(b.t * 1000).toISOString()}` : "";
+    if (start !== t) return problem(`t ${new Date(t).toISOString()} is not the start of a ${timeframe.label} bar (that bar starts at ${new Date(start).toISOString()})${unit}`);
     if (t > now) return problem(`t ${new Date(t).toISOString()} is in the future`);
     if (decimalToLots(String(b.volume), spec) === undefined) return problem(`volume ${b.volume} is not a size >= 0 on the ${spec.lotSize} lot grid`);
     for (const key of ["open", "high", "low", "close"] as const) {
