@@ -198,6 +198,22 @@ function gridNumber(count: number, step: Grid, size: string): number {
 const MAX_GRID_TICKS = 2 ** 50;
 
 /**
+ * ticksOnGrid on one tick size, its grid looked up once: for a caller that reads many prices
+ * of one instrument (a backtest reads four a bar).
+ */
+export function ticksOnGridOf(tickSize: string): (value: number) => number | undefined {
+  const step = gridStep(tickSize);
+  if (step.scale > MAX_EXACT_SCALE) return () => undefined;
+  const power = POWERS_OF_TEN[step.scale]!;
+  const units = step.unitsNumber;
+  return (value) => {
+    if (!(value > 0)) return undefined;
+    const candidate = Math.round((value * power) / units);
+    return candidate > 0 && candidate <= MAX_GRID_TICKS && gridNumber(candidate, step, tickSize) === value ? candidate : undefined;
+  };
+}
+
+/**
  * The ticks of a price already on the grid (every bar's), read without its text: the count
  * nearest value ÷ tick, if its exact decimal reads back as `value`. Under 2^50 ticks a tick
  * spans at least four units in the last place of the price, so no other grid decimal reads

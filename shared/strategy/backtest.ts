@@ -1,8 +1,9 @@
-import { ticksToNumber, type InstrumentSpec } from "../market/instrument";
+import { ticksOnGridOf, ticksToNumber, type InstrumentSpec } from "../market/instrument";
 import { AccountEngine } from "../trading/account-engine";
 import { AccountRunner } from "../trading/account-runner";
 import type { AssetInfo } from "../trading/asset";
 import type { TradingConfig } from "../trading/config";
+import type { Ledger } from "../trading/ledger";
 import { InProcessVenues, MemoryBook } from "../trading/memory";
 import { MONEY_ONE, notional, parseMoney, priceOf, quantityOf, type Money } from "../trading/money";
 import { isOpen, orderView, type AccountOrder, type OrderView } from "../trading/orders";
@@ -327,6 +328,16 @@ export class BarEquity implements EquityCurve {
     return this.wholeTick ? base[s]! + BigInt(close) * perTick[s]! : base[s]! + notional(close, held, this.spec);
   }
 
+  /**
+   * Within a held segment (with `wholeTick`), point i's equity less point i − 1's: the
+   * close's move times the segment's value of one tick, exact, without either equity.
+   */
+  change(i: number): Money | undefined {
+    const s = this.segmentOf[i]!;
+    if (!this.wholeTick || s !== this.segmentOf[i - 1] || this.segments.lots[s] === 0) return undefined;
+    return bigTicks(this.closes[i]! - this.closes[i - 1]!) * this.segments.perTick[s]!;
+  }
+
   /** A flat segment's points all have its cash: the segment's last point. */
   sameUntil(i: number): number {
     const s = this.segmentOf[i]!;
@@ -334,6 +345,11 @@ export class BarEquity implements EquityCurve {
     return s + 1 < this.segments.first.length ? this.segments.first[s + 1]! - 1 : this.t.length - 1;
   }
 }
+
+/** BigInt(n) for a bar's move in ticks: the small ones (nearly all) made once. */
+const SMALL_TICKS = 4096;
+const smallTicks: bigint[] = Array.from({ length: 2 * SMALL_TICKS + 1 }, (_, k) => BigInt(k - SMALL_TICKS));
+const bigTicks = (n: number): bigint => (n >= -SMALL_TICKS && n <= SMALL_TICKS ? smallTicks[n + SMALL_TICKS]! : BigInt(n));
 
 function prepare<P>(options: BacktestOptions<P>) {
   const { bars, spec } = options;
@@ -343,6 +359,9 @@ function prepare<P>(options: BacktestOptions<P>) {
   let ids = 0;
   const now = () => clock;
   const newId = () => `00000000-0000-4000-8000-${(++ids).toString(16).padStart(12, "0")}`;
+  const skipId = () => {
+    ids += 1;
+  };
   const config: TradingConfig = {
     startingCash: parseMoney(options.cash ?? "100000")!,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
@@ -365,12 +384,12 @@ function prepare<P>(options: BacktestOptions<P>) {
   // An order's last trade update, once it has ended, carries its final view: the view the
   // run hands over for it, rather than one made again (nothing changes an ended order).
   const endedViews = new Map<string, OrderView>();
-  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, config, events: false, tradeUpdates: listensToOrders, fillRecords: true }), {
+  const runner = new AccountRunner(book, venues, () => new AccountEngine(book, { owner: OWNER, now, newId, skipId, config, events: false, tradeUpdates: listensToOrders, fillRecords: true }), {
     committed: (changes) => {
       for (const u of changes.tradeUpdates) if (!isOpen(u.data.order.status)) endedViews.set(u.data.order.id, u.data.order);
       listener.runtime?.committed(changes.tradeUpdates);
     },
-  });
+  }, { commitAfterCalls: true });
   const asset: AssetInfo = { id: `asset-${spec.symbol}`, spec, tradable: true, active: true, session: null };
   /** The last trade the symbol printed, in ticks: what the account prices against. */
   let lastTicks: number | null = null;
@@ -411,7 +430,7 @@ function prepare<P>(options: BacktestOptions<P>) {
       return openOrdersView(book.openOrders(), spec, (id) => tags()[id]);
     },
     get maxBuyQty() {
-      return maxBuyQty(runner.engine.ledger, spec, lastTicks, config.limits, config.venue, openBuyLots(book.openOrders(), spec.symbol));
+      return maxBuyQty(runner.engine.ledger, spec, lastTicks, config.limits, config.venue, book.openCount === 0 ? 0 : openBuyLots(book.openOrders(), spec.symbol));
     },
     get maxSellQty() {
       return maxSellQty(runner.engine.ledger, spec);
@@ -463,8 +482,9 @@ function prepare<P>(options: BacktestOptions<P>) {
   };
   // A bar's price in ticks by the runtime's one rule (the nearest tick of its decimal text),
   // which reads a price already on the grid (every stored bar's) without the text.
+  const onGrid = ticksOnGridOf(spec.tickSize);
   const tick = (price: number) => {
-    const ticks = roundPrice(price, spec);
+    const ticks = onGrid(price) ?? roundPrice(price, spec);
     if (!ticks) throw new RangeError(`bar price ${price} is not a positive price on the tick grid ${spec.tickSize}`);
     return ticks;
   };
@@ -553,19 +573,27 @@ function prepare<P>(options: BacktestOptions<P>) {
   const segmentFirst: number[] = [];
   let segment = -1;
   /** The bar's close and onBar, once its prints are played: the equity curve's point, then the callback (its orders held). */
+  // The ledger the last bar's close found, and its lots: every change makes a new ledger
+  // (its operations answer one), so while it is the same object, so is everything the
+  // segment depends on (most bars: nothing traded since the bar before).
+  let ledgerSeen: Ledger | null = null;
+  let lotsSeen = 0;
   const closeBar = (bar: StrategyBar, close: number): void | Promise<void> => {
     const ledger = runner.engine.ledger;
-    const lots = ledger.positions[spec.symbol]?.qty ?? 0;
-    if (lots !== 0) exposed += 1;
-    if (segment < 0 || lots !== segmentLots[segment] || ledger.cash !== segmentCash || ledger.reservedCash !== segmentReserved) {
-      segment = segmentLots.length;
-      segmentLots.push(lots);
-      segmentCash = ledger.cash;
-      segmentReserved = ledger.reservedCash;
-      segmentBase.push(ledger.cash + ledger.reservedCash);
-      segmentPerTick.push(lots !== 0 && wholeTick ? notional(1, lots, spec) : 0n);
-      segmentFirst.push(points);
+    if (ledger !== ledgerSeen) {
+      ledgerSeen = ledger;
+      const lots = (lotsSeen = ledger.positions[spec.symbol]?.qty ?? 0);
+      if (segment < 0 || lots !== segmentLots[segment] || ledger.cash !== segmentCash || ledger.reservedCash !== segmentReserved) {
+        segment = segmentLots.length;
+        segmentLots.push(lots);
+        segmentCash = ledger.cash;
+        segmentReserved = ledger.reservedCash;
+        segmentBase.push(ledger.cash + ledger.reservedCash);
+        segmentPerTick.push(lots !== 0 && wholeTick ? notional(1, lots, spec) : 0n);
+        segmentFirst.push(points);
+      }
     }
+    if (lotsSeen !== 0) exposed += 1;
     times[points] = bar.t;
     closes[points] = close;
     segmentOf[points] = segment;

@@ -1,4 +1,4 @@
-import { lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
+import { decimalToLots, lotsToDecimal, ticksToDecimal, type InstrumentSpec } from "../market/instrument";
 import { indicators } from "../indicators";
 import { formatMoney } from "../trading/money";
 import type { OrderRequestFields } from "../trading/orders";
@@ -76,6 +76,19 @@ function noTicks(key: string, value: number | string, spec: InstrumentSpec): str
   return `${key} rounds to zero on the tick grid ${spec.tickSize}`;
 }
 
+/**
+ * Whether a qty is a positive quantity written exactly as lotsToDecimal writes its lots
+ * (no sign, no exponent, no trailing zeros), with at most 20 digits before its point: then
+ * amountProblem finds nothing wrong with it and floorLots gives its lots back unchanged.
+ */
+function gridText(qty: number | string | undefined, spec: InstrumentSpec): boolean {
+  if (typeof qty !== "string") return false;
+  const point = qty.indexOf(".");
+  if ((point < 0 ? qty.length : point) > 20) return false;
+  const lots = decimalToLots(qty, spec);
+  return lots !== undefined && lots > 0 && lotsToDecimal(lots, spec) === qty;
+}
+
 /** The order a ctx.buy/ctx.sell makes: rounded to the grids by the runtime's one rule, or refused when it rounds to nothing. */
 export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: InstrumentSpec, id: string): StrategyCommand {
   // Code may pass anything: ctx.buy(null) was a TypeError that failed the callback, ctx.buy(42) "rounds down to zero" (found in QA).
@@ -92,18 +105,24 @@ export function orderCommand(side: "buy" | "sell", input: OrderInput, spec: Inst
   if (!tagFits) return refuse(`tag must be a string of at most ${MAX_TAG_CHARS} characters`);
   if (input.qty === undefined && input.notional === undefined) return refuse("an order needs qty or notional");
   if (input.qty !== undefined && input.notional !== undefined) return refuse("give qty or notional, not both");
-  const given = input.notional !== undefined ? "notional" : "qty";
-  const problem = amountProblem(input.notional ?? input.qty ?? 0, spec, given);
-  if (problem) return refuse(`${given} ${problem === "too_large" ? "is too large" : "must be a number"}: ${String(input.notional ?? input.qty).slice(0, 40)}`);
-  if (Number(input.notional ?? input.qty) < 0) return refuse(`${given} must be positive: ${String(input.notional ?? input.qty).slice(0, 40)}`);
-  if (input.notional !== undefined) {
-    const amount = floorCents(input.notional);
-    if (amount <= 0n) return refuse("notional rounds to zero cents");
-    fields.notional = formatMoney(amount);
-  } else {
-    const lots = floorLots(input.qty ?? 0, spec);
-    if (lots <= 0) return refuse(`qty rounds down to zero on the lot grid ${spec.lotSize}`);
-    fields.qty = lotsToDecimal(lots, spec);
+  // A qty in the very text the lot grid writes (ctx.maxBuyQty's, ctx.position's: most
+  // orders' qty) is a positive number on the grid, which the checks below pass and floor
+  // to itself: it is read once, rather than checked, parsed twice and written again.
+  if (input.notional === undefined && gridText(input.qty, spec)) fields.qty = input.qty as string;
+  else {
+    const given = input.notional !== undefined ? "notional" : "qty";
+    const problem = amountProblem(input.notional ?? input.qty ?? 0, spec, given);
+    if (problem) return refuse(`${given} ${problem === "too_large" ? "is too large" : "must be a number"}: ${String(input.notional ?? input.qty).slice(0, 40)}`);
+    if (Number(input.notional ?? input.qty) < 0) return refuse(`${given} must be positive: ${String(input.notional ?? input.qty).slice(0, 40)}`);
+    if (input.notional !== undefined) {
+      const amount = floorCents(input.notional);
+      if (amount <= 0n) return refuse("notional rounds to zero cents");
+      fields.notional = formatMoney(amount);
+    } else {
+      const lots = floorLots(input.qty ?? 0, spec);
+      if (lots <= 0) return refuse(`qty rounds down to zero on the lot grid ${spec.lotSize}`);
+      fields.qty = lotsToDecimal(lots, spec);
+    }
   }
   for (const key of ["limit", "stop"] as const) {
     if (input[key] === undefined) continue;

@@ -72,6 +72,13 @@ export interface EquityCurve {
    * bars while flat): the metrics skip such runs (absent, or answering i: each point is read).
    */
   sameUntil?(i: number): number;
+  /**
+   * The equity at point i less the equity at point i − 1 (0 < i), when the curve has it
+   * without the equity itself (a backtest's bars while a position is held: the lots' value
+   * of the close's move), else undefined: the metrics then add it to the point before
+   * rather than make the point's equity and subtract.
+   */
+  change?(i: number): Money | undefined;
 }
 
 /** A curve over an array of equities, one per time. */
@@ -103,10 +110,11 @@ export function computeMetrics(points: EquityPoint[] | EquityCurve, fills: Metri
   let before = first?.equity ?? 0n;
   if (first) fall.add(first.t, before);
   for (let i = 1; i < n; i++) {
-    const now = curve.at(i);
+    const change = curve.change?.(i);
+    const now = change === undefined ? curve.at(i) : before + change;
     fall.add(curve.t[i]!, now);
     // An unchanged equity (most bars of a flat account) is a zero return without the division.
-    const r = before > 0n ? (now === before ? 0 : ratio(now - before, before)) : NaN;
+    const r = before > 0n ? (now === before ? 0 : ratio(change ?? now - before, before)) : NaN;
     returns[i - 1] = r;
     if (!Number.isFinite(r)) valid = false;
     sum += r;

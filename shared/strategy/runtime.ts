@@ -462,6 +462,7 @@ export class StrategyRuntime {
   /** Delivers the updates collected so far, one callback after another. */
   #deliverUpdates(): void | Promise<void> {
     const updates = this.#updates;
+    if (updates.length === 0) return;
     this.#updates = [];
     return inTurn(updates, this.#deliver);
   }

@@ -13,16 +13,32 @@ import type { AccountSummary, OpenOrder, PositionView } from "./runtime";
 
 export function positionView(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null): PositionView {
   const p = ledger.positions[spec.symbol];
-  if (!p || p.qty === 0) return { qty: "0", qtyAvailable: "0", avgPrice: null, unrealizedPl: "0", realizedPl: formatMoney(p?.realizedPl ?? 0n) };
+  if (!p || p.qty === 0) return { qty: "0", qtyAvailable: "0", avgPrice: null, unrealizedPl: "0", realizedPl: realizedText(p?.realizedPl ?? 0n) };
   const qty = quantityOf(p.qty, spec);
+  const held = lotsToDecimal(p.qty, spec);
   return {
-    qty: lotsToDecimal(p.qty, spec),
-    qtyAvailable: lotsToDecimal(p.qty - p.reserved, spec),
-    avgPrice: Number(formatMoney((p.costBasis * 10n ** 18n) / qty, 2)),
+    qty: held,
+    // Nothing held by open sells (most of the time): all of it is available, the same text.
+    qtyAvailable: p.reserved === 0 ? held : lotsToDecimal(p.qty - p.reserved, spec),
+    avgPrice: Number(formatMoney((p.costBasis * MONEY_SCALE) / qty, 2)),
     unrealizedPl: unrealizedPl(ledger, spec, lastTicks),
-    realizedPl: formatMoney(p.realizedPl),
+    realizedPl: realizedText(p.realizedPl),
   };
 }
+
+/** 10^18: a price per one (money-scaled) unit of quantity. */
+const MONEY_SCALE = 10n ** 18n;
+// The realized P&L changes only when a sell fills, and a strategy reads its position far
+// more often: the last amount written is remembered.
+let realizedFor: Money | undefined;
+let realizedFormatted = "";
+const realizedText = (amount: Money): string => {
+  if (amount !== realizedFor) {
+    realizedFormatted = formatMoney(amount);
+    realizedFor = amount;
+  }
+  return realizedFormatted;
+};
 
 /** The position view's `unrealizedPl` alone: its value at the last trade less its cost (its cost when nothing has traded). */
 export function unrealizedPl(ledger: Ledger, spec: InstrumentSpec, lastTicks: number | null): string {
@@ -86,8 +102,11 @@ export function maxBuyQty(ledger: Ledger, spec: InstrumentSpec, lastTicks: numbe
   const edge = protectionPrice("buy", lastTicks, limits.priceBandPct);
   const held = ledger.positions[spec.symbol]?.qty ?? 0;
   const room = knownMoney(limits.maxPositionNotional)! - notional(edge, held + openBuyLots, spec);
-  const limit = Math.min(lotsOfQty(limits.maxOrderQty, spec), lotsWorth(knownMoney(limits.maxOrderNotional)!, edge, spec), lotsWorth(room, edge, spec));
-  return lotsToDecimal(Math.min(limit, buyingPowerLots(cash, spec, lastTicks, limits, venue)), spec);
+  let lots = Math.min(buyingPowerLots(cash, spec, lastTicks, limits, venue), lotsOfQty(limits.maxOrderQty, spec));
+  // notional() grows with the lots: a quantity whose value fits a limit is within the most
+  // lots that fit it (lotsWorth), which is worked out only for a limit the quantity exceeds.
+  for (const money of [knownMoney(limits.maxOrderNotional)!, room]) if (notional(edge, lots, spec) > money) lots = Math.min(lots, lotsWorth(money, edge, spec));
+  return lotsToDecimal(lots, spec);
 }
 
 /**

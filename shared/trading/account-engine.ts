@@ -31,6 +31,11 @@ export interface EngineDeps {
   owner: string;
   now: () => number;
   newId: () => string;
+  /**
+   * Draws the next id without making its text, for ids drawn only to be dropped (the
+   * events a book that keeps none is not given): absent, newId's text is made and dropped.
+   */
+  skipId?: () => void;
   config: TradingConfig;
   /**
    * false: the account's domain events are numbered and their ids drawn as always, but not
@@ -107,6 +112,11 @@ export class AccountEngine {
   /** What changed since the last drain; commit it, then send its venue commands. */
   drain(): AccountChanges {
     return this.#log.drain(this.#state);
+  }
+
+  /** The venue calls owed since the last drain or take, taken without draining the rest (a runner that commits after its calls). */
+  takeVenueCommands(): VenueCommand[] {
+    return this.#log.takeVenue();
   }
 
   get ledger(): Ledger {
@@ -329,7 +339,8 @@ export class AccountEngine {
    */
   applyReports(symbol: string, reports: Report[], traceparent: string | null = null): void {
     this.#roll();
-    const sorted = [...reports].sort((a, b) => a.seq - b.seq);
+    // One report (an order's answer, most often) is in order as it is.
+    const sorted = reports.length < 2 ? reports : [...reports].sort((a, b) => a.seq - b.seq);
     for (let i = 0; i < sorted.length; i++) {
       const report = sorted[i]!;
       if (report.seq <= this.cursor(symbol)) continue;
@@ -694,10 +705,12 @@ export class AccountEngine {
     }
     const value = notional(r.price, r.qty, spec);
     const realized = (next.positions[spec.symbol]?.realizedPl ?? ZERO) - before;
-    this.#state.day.loss = (BigInt(this.#state.day.loss) + fee - (realized < 0n ? realized : 0n)).toString();
+    // Amounts are kept as text: one that adds nothing (no fee, no loss: most fills) is not read and written again.
+    const loss = fee - (realized < 0n ? realized : 0n);
+    if (loss !== ZERO) this.#state.day.loss = (BigInt(this.#state.day.loss) + loss).toString();
     order.filledQty += r.qty;
     order.filledNotional = (BigInt(order.filledNotional) + value).toString();
-    order.fees = (BigInt(order.fees) + fee).toString();
+    if (fee !== ZERO) order.fees = (BigInt(order.fees) + fee).toString();
     const complete = last || (order.qty !== null && order.filledQty >= order.qty);
     this.#move(order, complete ? "filled" : "partially_filled", r.t);
     if (complete) {
@@ -851,7 +864,8 @@ export class AccountEngine {
     this.#log.stateChanged();
     if (this.deps.events === false) {
       // The same ids as a run that builds its events, so what a run answers does not depend on it.
-      this.deps.newId();
+      if (this.deps.skipId) this.deps.skipId();
+      else this.deps.newId();
       return;
     }
     const { owner } = this.deps;

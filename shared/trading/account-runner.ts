@@ -42,6 +42,13 @@ export interface RunnerOptions {
    * its symbol for the price first (backtests, whose venues are in the same process).
    */
   now?: () => number;
+  /**
+   * For a book in memory that no crash can lose (a backtest's): what a command changes
+   * before its venue calls is committed together with what their answers change, in one
+   * commit rather than one before the calls and one after (two an order). A book in
+   * storage must not: an order is stored before it is sent.
+   */
+  commitAfterCalls?: boolean;
 }
 
 const isEmpty = (c: AccountChanges) =>
@@ -235,6 +242,19 @@ export class AccountRunner {
    * Answers the decline of a call that carried a window (the command that made it decides what it means), if any.
    */
   #settle(traceparent: string | null = null): MaybePromise<Declined | null> {
+    if (this.options.commitAfterCalls) {
+      const calls = this.#engine.takeVenueCommands();
+      if (calls.length === 0) {
+        this.#commit();
+        return null;
+      }
+      this.hooks.beforeVenueCalls?.();
+      // Each answer's settle commits what it changed; a call that failed leaves it to this one.
+      return after(this.#dispatch(calls, traceparent), (declined) => {
+        this.#commit();
+        return declined;
+      });
+    }
     const changes = this.#commit();
     return changes ? this.#dispatch(changes.venue, traceparent) : null;
   }

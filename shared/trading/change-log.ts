@@ -51,6 +51,14 @@ export class ChangeLog {
     this.#venue.push(command);
   }
 
+  /** The calls owed so far, taken out of the log; the rest of what it holds stays for the next drain. */
+  takeVenue(): VenueCommand[] {
+    if (this.#venue.length === 0) return none();
+    const venue = this.#venue;
+    this.#venue = [];
+    return venue;
+  }
+
   /** An order withdrawn (its venue declined it): it is deleted, with what this log still held of it. */
   withdraw(id: string): void {
     this.#orders.delete(id);

@@ -13,7 +13,6 @@ import type { MarketPrice } from "./views";
 // them, as the symbol objects do. Tests, backtests and Node scripts run the engine on these.
 
 const same = <T>(value: T): T => value;
-const sideKey = (symbol: string, side: "buy" | "sell") => `${side} ${symbol}`;
 
 export interface MemoryBookOptions {
   /**
@@ -43,7 +42,8 @@ export class MemoryBook implements AccountBook {
    * limits slowed down by the square of them).
    */
   readonly #openLots = new Map<string, number>();
-  readonly #openLotsBy = new Map<string, number>();
+  /** Per symbol (not per "side symbol" key: a key made per commit was hashed again each time). */
+  readonly #openLotsBy = new Map<string, { buy: number; sell: number }>();
   /** createdAt of every order, in creation order (the clock never goes back). */
   readonly #created: number[] = [];
   readonly #activities = new Map<string, ActivityRow>();
@@ -88,7 +88,7 @@ export class MemoryBook implements AccountBook {
   }
 
   openLotsOf(symbol: string, side: "buy" | "sell", except: readonly string[]): number {
-    let lots = this.#openLotsBy.get(sideKey(symbol, side)) ?? 0;
+    let lots = this.#openLotsBy.get(symbol)?.[side] ?? 0;
     for (let i = 0; i < except.length; i++) {
       const id = except[i]!;
       // Once each: an id may be listed twice (a changed order that is also the one replaced).
@@ -104,8 +104,9 @@ export class MemoryBook implements AccountBook {
     const lots = open ? openLots(o) : 0;
     const before = this.#openLots.get(o.id) ?? 0;
     if (lots === before) return;
-    const key = sideKey(o.spec.symbol, o.side);
-    this.#openLotsBy.set(key, (this.#openLotsBy.get(key) ?? 0) + lots - before);
+    let sums = this.#openLotsBy.get(o.spec.symbol);
+    if (!sums) this.#openLotsBy.set(o.spec.symbol, (sums = { buy: 0, sell: 0 }));
+    sums[o.side] += lots - before;
     if (lots === 0) this.#openLots.delete(o.id);
     else this.#openLots.set(o.id, lots);
   }
@@ -437,6 +438,7 @@ export class InProcessVenues implements VenueClient {
   }
 
   #acknowledge(host: Host, account: string, upTo: number): void {
+    if (host.outbox.length === 0) return;
     host.outbox = host.outbox.filter((r) => r.account !== account || r.seq > upTo);
   }
 

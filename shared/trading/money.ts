@@ -110,9 +110,12 @@ export const quantityOf = (lots: number, spec: InstrumentSpec): Money => BigInt(
 let unitTick = "";
 let unitLot = "";
 let unitProduct: Money = 0n;
+/** unitProduct ÷ ONE when one tick of one lot is a whole number of money units (every real grid), else null. */
+let unitMoney: Money | null = null;
 function tickLotProduct(spec: InstrumentSpec): Money {
   if (spec.tickSize !== unitTick || spec.lotSize !== unitLot) {
     unitProduct = stepOf(spec.tickSize) * stepOf(spec.lotSize);
+    unitMoney = unitProduct % ONE === 0n ? unitProduct / ONE : null;
     unitTick = spec.tickSize;
     unitLot = spec.lotSize;
   }
@@ -121,7 +124,14 @@ function tickLotProduct(spec: InstrumentSpec): Money {
 
 /** price × quantity, exact. */
 export function notional(priceTicks: number, lots: number, spec: InstrumentSpec): Money {
-  return (BigInt(priceTicks) * BigInt(lots) * tickLotProduct(spec)) / ONE;
+  const product = tickLotProduct(spec);
+  // A whole tick-lot: nothing to divide, and a product of ticks and lots within 2^53 is exact
+  // as a number (integers only: anything else takes BigInt's throw below, as it did).
+  if (unitMoney !== null) {
+    const ticksTimesLots = priceTicks * lots;
+    return Number.isSafeInteger(ticksTimesLots) && Number.isInteger(priceTicks) && Number.isInteger(lots) ? BigInt(ticksTimesLots) * unitMoney : BigInt(priceTicks) * BigInt(lots) * unitMoney;
+  }
+  return (BigInt(priceTicks) * BigInt(lots) * product) / ONE;
 }
 
 /**

@@ -125,12 +125,25 @@ export function isoTime(ms: number): string {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
 
+let stampDay = Number.NaN;
+let stampPrefix = "";
+
 /**
  * An activity id's time part, yyyymmddHHMMSSmmm: the ISO time's digits, cut out of it
  * rather than by a regular expression (one per fill); a year outside 0–9999 (a longer ISO
  * form) takes the expression, which gives the same digits.
  */
 export function activityStamp(t: number): string {
+  // Within years 1970–9999, from the day's digits (remembered) and the time of day's, as formatIso writes them.
+  if (t >= 0 && t < YEAR_10000_MS && Number.isInteger(t)) {
+    const ofDay = t % DAY_MS;
+    if (t - ofDay !== stampDay) {
+      stampDay = t - ofDay;
+      const day = new Date(stampDay).toISOString();
+      stampPrefix = day.slice(0, 4) + day.slice(5, 7) + day.slice(8, 10);
+    }
+    return `${stampPrefix}${TWO_DIGITS[Math.floor(ofDay / 3_600_000)]}${TWO_DIGITS[Math.floor((ofDay % 3_600_000) / 60_000)]}${TWO_DIGITS[Math.floor((ofDay % 60_000) / 1000)]}${THREE_DIGITS[ofDay % 1000]}`;
+  }
   const at = isoTime(t);
   if (at.length !== 24) return at.replace(/\D/g, "").slice(0, 17);
   return at.slice(0, 4) + at.slice(5, 7) + at.slice(8, 10) + at.slice(11, 13) + at.slice(14, 16) + at.slice(17, 19) + at.slice(20, 23);

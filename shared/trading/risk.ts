@@ -83,6 +83,15 @@ const bps = (pct: number) => BigInt(Math.round(pct * 100));
 
 /** The price band around `reference` in ticks: [low, high], both inclusive. */
 export function priceBand(reference: number, pct: number): [number, number] {
+  // Below 2^53 the product is exact in doubles, and so is the whole part of its quotient by
+  // 10^4 (the quotient is at least 10^-4 from the next whole number, more than half a unit
+  // in its last place there): the band without bigints (four an order's checks ask for).
+  const hundredths = Math.round(pct * 100);
+  const product = reference * hundredths;
+  if (Number.isSafeInteger(reference) && Number.isSafeInteger(product) && product >= 0) {
+    const span = Math.floor(product / 10_000);
+    return [reference - span > 0 ? reference - span : 1, reference + span];
+  }
   const ref = BigInt(reference);
   const width = (ref * bps(pct)) / 10_000n;
   return [Number(ref - width > 0n ? ref - width : 1n), Number(ref + width)];

@@ -20,10 +20,24 @@ let dateText = "";
 export const tradingDate = (ms: number): string => {
   const hour = Math.floor(ms / HOUR_MS);
   if (hour >= dateFrom && hour < dateUntil) return dateText;
+  const before = dateUntil;
   dateText = dateOfHour(hour);
   // The first hour after `hour` with another date: in (hour, hour + 25].
   let same = hour;
   let other = hour + 25;
+  // The clock moves forward: past the run of hours remembered, the next date ends a whole
+  // number of days after that run did (an hour either way across a clock change), which
+  // two formats confirm where the search takes five.
+  if (hour >= before) {
+    const guess = before + 24 * Math.ceil((hour + 1 - before) / 24);
+    for (const end of [guess, guess - 1, guess + 1]) {
+      if (end > hour && end <= hour + 25 && dateOfHour(end - 1) === dateText && dateOfHour(end) !== dateText) {
+        same = end - 1;
+        other = end;
+        break;
+      }
+    }
+  }
   while (other - same > 1) {
     const mid = Math.floor((same + other) / 2);
     if (dateOfHour(mid) === dateText) same = mid;

@@ -198,23 +198,28 @@ export function fillRecord(order: AccountOrder, r: Extract<Report, { kind: "fill
   };
 }
 
+/** formatMoney(0n): most fills' fee and every buy's realized P&L. */
+const ZERO_MONEY_TEXT = formatMoney(ZERO);
+
 /** A fill's FILL activity, as stored and as Alpaca shows it. */
 export function fillView(f: FillRecord): FillActivity {
   const { spec } = f;
+  // Most fills fill their order whole: its quantity written once serves as the fill's and the order's.
+  const qty = lotsToDecimal(f.lots, spec);
   return {
     transaction_time: isoTime(f.t),
     type: f.orderStatus === "filled" ? "fill" : "partial_fill",
     price: ticksToDecimal(f.priceTicks, spec),
-    qty: lotsToDecimal(f.lots, spec),
+    qty,
     side: f.side,
     symbol: spec.symbol,
-    leaves_qty: f.leavesLots === null ? "0" : lotsToDecimal(f.leavesLots, spec),
+    leaves_qty: f.leavesLots === null || f.leavesLots === 0 ? "0" : lotsToDecimal(f.leavesLots, spec),
     order_id: f.orderId,
-    cum_qty: lotsToDecimal(f.cumLots, spec),
+    cum_qty: f.cumLots === f.lots ? qty : lotsToDecimal(f.cumLots, spec),
     order_status: f.orderStatus,
     execution_id: f.executionId,
-    fee: formatMoney(f.fee),
-    realized_pl: formatMoney(f.realized),
+    fee: f.fee === ZERO ? ZERO_MONEY_TEXT : formatMoney(f.fee),
+    realized_pl: f.realized === ZERO ? ZERO_MONEY_TEXT : formatMoney(f.realized),
     liquidity: f.liquidity,
   };
 }

@@ -159,8 +159,16 @@ function feeRule(config: VenueConfig): FeeRule {
 const FEE_RULES = 64;
 const feeRules = new Map<string, FeeRule>();
 
+// The schedule asked last and its rule: an order's checks ask several times for one schedule,
+// and its key was a string made each time.
+let lastMakerBps = Number.NaN;
+let lastTakerBps = Number.NaN;
+let lastMinFee = "";
+let lastRule: FeeRule | undefined;
+
 /** Cumulative fee of an order: rates on what it made and took, rounded to the cent, at least the minimum. */
 export function orderFee(config: VenueConfig, maker: Money, taker: Money): Money {
+  if (lastRule !== undefined && config.makerBps === lastMakerBps && config.takerBps === lastTakerBps && config.minFee === lastMinFee) return lastRule(maker, taker);
   const key = `${config.makerBps}|${config.takerBps}|${config.minFee}`;
   let rule = feeRules.get(key);
   if (!rule) {
@@ -168,6 +176,10 @@ export function orderFee(config: VenueConfig, maker: Money, taker: Money): Money
     rule = feeRule(config);
     feeRules.set(key, rule);
   }
+  lastMakerBps = config.makerBps;
+  lastTakerBps = config.takerBps;
+  lastMinFee = config.minFee;
+  lastRule = rule;
   return rule(maker, taker);
 }
 
