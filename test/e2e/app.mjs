@@ -617,6 +617,22 @@ try {
     return text.trim().slice(0, 80);
   });
 
+  await step("a CSV refused for its header lists every problem it counts", async () => {
+    // Found in QA: "3 problems on 1 line" with one listed (the list kept one problem a field).
+    await page.getByRole("link", { name: "Backtests" }).click();
+    await page.getByRole("heading", { name: "Run a backtest" }).waitFor();
+    await page.getByRole("button", { name: "Saved strategy" }).click();
+    await page.locator("#bt-strategy").selectOption({ label: `${strategyName} (AAPL)` });
+    await page.locator("#bt-bars").selectOption("csv");
+    await page.locator("#bt-csv").setInputFiles({ name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from("foo,bar\n1,2\n") });
+    await page.getByRole("button", { name: "Run backtest" }).click();
+    const error = page.locator('[data-testid="backtest-error"]');
+    await error.waitFor();
+    const counted = Number(/(\d+) problems/.exec((await error.textContent()) ?? "")?.[1]);
+    const listed = await error.locator("li").count();
+    if (!(counted > 1) || listed !== counted) throw new Error(`the message counts ${counted} problems and lists ${listed}`);
+  });
+
   await step("the strategy is backtested on 3,500 uploaded bars and its metrics and charts show the whole run", async () => {
     await page.getByRole("link", { name: "Backtests" }).click();
     await page.getByRole("heading", { name: "Run a backtest" }).waitFor();
@@ -1042,6 +1058,11 @@ try {
     await page.locator('[data-testid="sessions"]').waitFor();
     const keysOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     if (keysOverflow > 0) throw new Error(`the keys page scrolls sideways by ${keysOverflow} px`);
+    // Each sign-in's End (or Sign out) button is in view, not off to the side of its table (found in QA).
+    for (const button of await page.locator('[data-testid="sessions"] td.actions button').all()) {
+      const box = await button.boundingBox();
+      if (!box || box.x + box.width > 390) throw new Error(`a sessions button ends at ${box ? box.x + box.width : "nowhere"} px on a 390 px screen`);
+    }
     await page.getByRole("link", { name: "Trade" }).click();
   });
 

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, RawBody } from "../api";
+import { api, ApiError, RawBody } from "../api";
 import { fieldErrors, messageOf } from "./errors";
 import { csvCloses } from "./csv";
 import { ParamsForm } from "./params-form";
@@ -79,6 +79,8 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
   // chosen: a field changed meanwhile (reading a large file takes a while) stays changed.
   const setCsv = (c: Market["csv"]) => props.onMarket((current) => ({ ...current, csv: c }));
   const [errors, setErrors] = useState<Record<string, string>>({});
+  /** Every problem of the last refusal, in order: a CSV's line 1 may have several (found in QA: "3 problems on 1 line", one listed). */
+  const [problems, setProblems] = useState<{ path: string; message: string }[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const chosen = templates.find((t) => t.name === template);
@@ -87,11 +89,12 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
   useEffect(() => {
     setProblem(null);
     setErrors({});
+    setProblems([]);
   }, [market, params, template, source, bars, strategyId]);
   // Errors a field shows beside itself are not listed again under the message, and a long
   // list (a CSV's bad lines, up to 100) is cut to its first few.
   const shownByField = (k: string) => ["symbol", "timeframe", "start", "end"].includes(k) || (source === "template" && chosen !== undefined && (k.startsWith("params.") || k in ((chosen.params_schema.properties ?? {}) as Record<string, unknown>)));
-  const listed = Object.entries(errors).filter(([k]) => !shownByField(k));
+  const listed = problems.filter((p) => !shownByField(p.path));
 
   useEffect(() => {
     if (chosen) setParams(defaultsOf(chosen.params_schema, chosen.defaults));
@@ -114,6 +117,7 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
     setBusy(true);
     setProblem(null);
     setErrors({});
+    setProblems([]);
     const who = source === "template" ? { template, params } : { strategy_id: strategyId };
     const symbol = market.symbol.trim().toUpperCase();
     try {
@@ -133,6 +137,7 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
     } catch (e) {
       setProblem(messageOf(e, e instanceof Error ? e.message : "The backtest could not start."));
       setErrors(fieldErrors(e));
+      setProblems(e instanceof ApiError ? e.details : []);
     } finally {
       setBusy(false);
     }
@@ -205,9 +210,9 @@ export function BacktestForm(props: { templates: TemplateJson[]; strategies: Str
           {problem}
           {listed.length > 0 && (
             <ul>
-              {listed.slice(0, MAX_LISTED_ERRORS).map(([k, v]) => (
-                <li key={k}>
-                  {k}: {v}
+              {listed.slice(0, MAX_LISTED_ERRORS).map((p, i) => (
+                <li key={i}>
+                  {p.path}: {p.message}
                 </li>
               ))}
               {listed.length > MAX_LISTED_ERRORS && <li>and {listed.length - MAX_LISTED_ERRORS} more</li>}

@@ -37,6 +37,8 @@ export function StrategyEdit(props: { strategy: StrategyJson; templates: Templat
     setTimeframe(strategy.timeframe);
   }, [strategy.id, strategy.symbol, strategy.timeframe]);
   const running = strategy.status === "running";
+  // A refusal said before a start or a stop no longer applies after it (found in QA: a 422 stayed beside "Stop the strategy…").
+  useEffect(() => setNote(null), [strategy.status]);
 
   const loadVersions = () => api<VersionJson[]>("GET", `/api/strategies/${strategy.id}/versions?limit=20`).then(setVersions, () => undefined);
   useEffect(() => {
@@ -59,7 +61,9 @@ export function StrategyEdit(props: { strategy: StrategyJson; templates: Templat
         ...(symbol.trim().toUpperCase() !== strategy.symbol ? { symbol: symbol.trim() } : {}),
         ...(timeframe !== strategy.timeframe ? { timeframe } : {}),
       };
-      const body = { ...(strategy.kind === "template" ? { params } : { source, language }), ...place };
+      // Code only once its version has loaded (found in QA: a move saved at once sent source null, refused with 422).
+      const content = strategy.kind === "template" ? { params } : source !== null ? { source, language } : {};
+      const body = { ...content, ...place };
       const updated = await api<StrategyJson & { notice: string | null }>("PATCH", `/api/strategies/${strategy.id}`, body);
       const saved = updated.current_version !== strategy.current_version ? `Saved as version ${updated.current_version}.` : "";
       const moved = updated.symbol !== strategy.symbol || updated.timeframe !== strategy.timeframe ? `Runs on ${updated.symbol}, ${updated.timeframe} bars.` : "";
@@ -102,7 +106,7 @@ export function StrategyEdit(props: { strategy: StrategyJson; templates: Templat
           {note}
         </p>
       )}
-      <button type="submit" class="primary">
+      <button type="submit" class="primary" disabled={strategy.kind === "code" && source === null} title={strategy.kind === "code" && source === null ? "Loading the code…" : undefined}>
         Save as a new version
       </button>
       {versions.length > 0 && (

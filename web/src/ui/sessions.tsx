@@ -41,13 +41,13 @@ export function SessionsPanel() {
         <p class="empty">Loading…</p>
       ) : (
         <div class="table-scroll">
-        <table data-testid="sessions">
+        <table class="sessions" data-testid="sessions">
           <thead>
             <tr>
               <th>Client</th>
               <th>Signed in</th>
-              <th>Last refreshed</th>
-              <th>Expires</th>
+              <th class="secondary">Last refreshed</th>
+              <th class="secondary">Expires</th>
               <th />
             </tr>
           </thead>
@@ -59,8 +59,8 @@ export function SessionsPanel() {
                   {clientName(s.user_agent)}
                 </td>
                 <td>{when(s.created_at)}</td>
-                <td>{s.last_refreshed_at ? when(s.last_refreshed_at) : "—"}</td>
-                <td>{when(s.expires_at)}</td>
+                <td class="secondary">{s.last_refreshed_at ? when(s.last_refreshed_at) : "—"}</td>
+                <td class="secondary">{when(s.expires_at)}</td>
                 <td class="actions">
                   <button onClick={() => void end(s)}>{s.current ? "Sign out" : "End"}</button>
                 </td>
