@@ -194,6 +194,19 @@ function gridNumber(count: number, step: Grid, size: string): number {
   return Number(formatSteps(count, size));
 }
 
+/**
+ * gridNumber(count, step, size) === value, answered as a boolean: the number made and
+ * compared in one place is not boxed on the heap (found in an allocation profile: 48 MB a
+ * million-bar backtest, five prices a bar).
+ */
+function readsBackAs(count: number, step: Grid, size: string, value: number): boolean {
+  if (Number.isSafeInteger(count) && step.scale <= MAX_EXACT_SCALE) {
+    const scaled = count * step.unitsNumber;
+    if (Number.isSafeInteger(scaled)) return scaled / POWERS_OF_TEN[step.scale]! === value;
+  }
+  return Number(formatSteps(count, size)) === value;
+}
+
 /** Counts of ticks below this span at least four units in the last place of their price. */
 const MAX_GRID_TICKS = 2 ** 50;
 
@@ -209,7 +222,7 @@ export function ticksOnGridOf(tickSize: string): (value: number) => number | und
   return (value) => {
     if (!(value > 0)) return undefined;
     const candidate = Math.round((value * power) / units);
-    return candidate > 0 && candidate <= MAX_GRID_TICKS && gridNumber(candidate, step, tickSize) === value ? candidate : undefined;
+    return candidate > 0 && candidate <= MAX_GRID_TICKS && readsBackAs(candidate, step, tickSize, value) ? candidate : undefined;
   };
 }
 
@@ -226,7 +239,7 @@ export function ticksOnGrid(value: number, spec: InstrumentSpec): number | undef
   const step = gridStep(spec.tickSize);
   if (step.scale > MAX_EXACT_SCALE) return undefined;
   const candidate = Math.round((value * POWERS_OF_TEN[step.scale]!) / step.unitsNumber);
-  return candidate > 0 && candidate <= MAX_GRID_TICKS && gridNumber(candidate, step, spec.tickSize) === value ? candidate : undefined;
+  return candidate > 0 && candidate <= MAX_GRID_TICKS && readsBackAs(candidate, step, spec.tickSize, value) ? candidate : undefined;
 }
 
 /**
