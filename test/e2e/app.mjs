@@ -344,6 +344,9 @@ try {
     if ((await estimate()) !== "—") throw new Error(`estimate of qty -5 at "abc": ${await estimate()}`);
     await page.getByLabel("Quantity").fill("2");
     if ((await estimate()) !== "—") throw new Error(`estimate at "abc": ${await estimate()}`);
+    // Nor with no price yet: the order cannot be sent (found in QA: the quote's cost showed).
+    await page.getByLabel("Limit price").fill("");
+    if ((await estimate()) !== "—") throw new Error(`estimate with no limit price: ${await estimate()}`);
     await page.getByLabel("Limit price").fill("100.00");
     if ((await estimate()) !== "200.00") throw new Error(`estimate of 2 at 100.00: ${await estimate()}`);
     // A trailing stop offers only the times in force it takes, and its trail's number does
@@ -1053,6 +1056,11 @@ try {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     await page.screenshot({ path: join(SHOTS, "phone.png"), fullPage: true });
     if (overflow > 0) throw new Error(`the page scrolls sideways by ${overflow} px`);
+    // The watchlist's remove buttons are in view (found in QA: its table was 439 px wide).
+    for (const button of await page.locator('.watchlist button[aria-label^="Remove"]').all()) {
+      const box = await button.boundingBox();
+      if (!box || box.x + box.width > 390) throw new Error(`a watchlist remove button ends at ${box ? box.x + box.width : "nowhere"} px on a 390 px screen`);
+    }
     // So does the keys page, whose sessions list long user agents (found in QA: 961 px wide).
     await page.getByRole("link", { name: "API keys" }).click();
     await page.locator('[data-testid="sessions"]').waitFor();

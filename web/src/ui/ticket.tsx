@@ -52,7 +52,8 @@ export function Ticket() {
   // does a size that is not positive (-5 showed a negative cost).
   const limitPrice = needsLimit ? dec(limit) : undefined;
   const stopPrice = needsStop ? dec(stop) : undefined;
-  const mistyped = (needsLimit && limit.trim() !== "" && limitPrice === undefined) || (needsStop && stop.trim() !== "" && stopPrice === undefined);
+  // An empty required price is no order yet either (found in QA: a limit with no price showed the quote's cost).
+  const mistyped = (needsLimit && limitPrice === undefined) || (needsStop && stopPrice === undefined);
   const price = mistyped ? undefined : (limitPrice ?? stopPrice ?? (side === "buy" ? q?.ask : q?.bid));
   const size = dec(amount);
   const estimate = size === undefined || size <= 0n ? undefined : sizing === "notional" ? size : price !== undefined && price > 0n ? times(size, price) : undefined;

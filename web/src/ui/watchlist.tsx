@@ -50,8 +50,8 @@ export function Watchlist() {
         <thead>
           <tr>
             <th>Symbol</th>
-            <th class="r">Bid</th>
-            <th class="r">Ask</th>
+            <th class="r quote-side">Bid</th>
+            <th class="r quote-side">Ask</th>
             <th class="r">Last</th>
             <th class="r">Chg</th>
             <th class="r">Chg %</th>
@@ -104,8 +104,8 @@ function Row({ symbol, active }: { symbol: string; active: boolean }) {
   return (
     <tr ref={row} class={active ? "active" : ""} data-symbol={symbol} onClick={() => selected.set(symbol)} tabIndex={0} onKeyDown={(e) => e.key === "Enter" && selected.set(symbol)} aria-selected={active}>
       <td class="sym">{symbol}</td>
-      <td class="r num" data-testid="bid">{num(q?.bid)}</td>
-      <td class="r num" data-testid="ask">{num(q?.ask)}</td>
+      <td class="r num quote-side" data-testid="bid">{num(q?.bid)}</td>
+      <td class="r num quote-side" data-testid="ask">{num(q?.ask)}</td>
       <td class="r num" data-testid="last">{num(q?.last)}</td>
       <td class={`r num ${tone(change)}`}>{change === undefined ? "—" : `${change > 0n ? "+" : ""}${num(change)}`}</td>
       <td class={`r num ${tone(change)}`} data-testid="chg">
