@@ -49,6 +49,8 @@ export class BacktestJob extends DurableObject<Env> {
   readonly #store: JobStore;
   #run: Backtest<Record<string, unknown>> | undefined;
   #reportedAt = 0;
+  /** The writes of a stop in progress (a cancel's, or the row's cancel seen by the run). */
+  #stopped: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -112,9 +114,6 @@ export class BacktestJob extends DurableObject<Env> {
     }
     return this.status();
   }
-
-  /** The writes of a stop in progress (a cancel's, or the row's cancel seen by the run). */
-  #stopped: Promise<void> = Promise.resolve();
 
   #stopping(work: () => Promise<void>): Promise<void> {
     const done = this.#stopped.then(work);
