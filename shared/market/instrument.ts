@@ -216,14 +216,7 @@ const MAX_GRID_TICKS = 2 ** 50;
  */
 export function ticksOnGridOf(tickSize: string): (value: number) => number | undefined {
   const step = gridStep(tickSize);
-  if (step.scale > MAX_EXACT_SCALE) return () => undefined;
-  const power = POWERS_OF_TEN[step.scale]!;
-  const units = step.unitsNumber;
-  return (value) => {
-    if (!(value > 0)) return undefined;
-    const candidate = Math.round((value * power) / units);
-    return candidate > 0 && candidate <= MAX_GRID_TICKS && readsBackAs(candidate, step, tickSize, value) ? candidate : undefined;
-  };
+  return (value) => gridTicks(value, step, tickSize);
 }
 
 /**
@@ -235,11 +228,14 @@ export function ticksOnGridOf(tickSize: string): (value: number) => number | und
  * the text decides.
  */
 export function ticksOnGrid(value: number, spec: InstrumentSpec): number | undefined {
-  if (!(value > 0)) return undefined;
-  const step = gridStep(spec.tickSize);
-  if (step.scale > MAX_EXACT_SCALE) return undefined;
+  return gridTicks(value, gridStep(spec.tickSize), spec.tickSize);
+}
+
+/** ticksOnGrid on a grid already looked up. */
+function gridTicks(value: number, step: Grid, size: string): number | undefined {
+  if (!(value > 0) || step.scale > MAX_EXACT_SCALE) return undefined;
   const candidate = Math.round((value * POWERS_OF_TEN[step.scale]!) / step.unitsNumber);
-  return candidate > 0 && candidate <= MAX_GRID_TICKS && readsBackAs(candidate, step, spec.tickSize, value) ? candidate : undefined;
+  return candidate > 0 && candidate <= MAX_GRID_TICKS && readsBackAs(candidate, step, size, value) ? candidate : undefined;
 }
 
 /**
